@@ -1,0 +1,113 @@
+"""The `picoml` command line."""
+import argparse
+import sys
+
+import numpy as np
+
+from .errors import PicomlError
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise PicomlError("cannot read %s: %s" % (path, e.strerror))
+
+
+def _load_pml_or_tflite(path):
+    """A planned Model and its .pml size, from either a .pml or (converted in memory) a .tflite."""
+    from . import format
+    from .convert import convert
+    data = _read(path)
+    if data[4:8] == b"TFL3":
+        model = convert(data, path)
+        return model, len(format.write(model))
+    return format.read(data), len(data)
+
+
+def cmd_convert(args):
+    from .convert import convert_file
+    from .report import summary
+    labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
+    if args.labels_file:
+        labels = [line.strip() for line in _read(args.labels_file).decode().splitlines() if line.strip()]
+    output = args.output or args.model.rsplit(".", 1)[0] + ".pml"
+    model, blob = convert_file(args.model, output, labels)
+    print("wrote %s" % output)
+    print("\n".join(summary(model, len(blob))))
+
+
+def cmd_inspect(args):
+    from .report import op_table, summary, tensor_table
+    model, size = _load_pml_or_tflite(args.model)
+    print("\n".join(summary(model, size)))
+    print()
+    print("\n".join(op_table(model)))
+    if args.tensors:
+        print()
+        print("\n".join(tensor_table(model)))
+
+
+def _load_npy(path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise PicomlError("cannot read %s as a .npy array: %s" % (path, e))
+
+
+def cmd_run(args):
+    from .runtimes import RUNTIMES
+    data = _read(args.model)
+    inputs = [_load_npy(p) for p in args.input]
+    outputs = RUNTIMES[args.runtime](data, inputs)
+    if len(args.output) not in (0, len(outputs)):
+        raise PicomlError("the model has %d outputs but %d --output files were given" % (len(outputs), len(args.output)))
+    for path, value in zip(args.output, outputs):
+        np.save(path, value)
+    if not args.output:
+        for value in outputs:
+            print(np.array2string(value, separator=", "))
+
+
+def parser():
+    from .runtimes import RUNTIMES
+    p = argparse.ArgumentParser(prog="picoml", description="int8 TinyML for MicroPython and CircuitPython")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("convert", help="convert an int8 .tflite model to .pml")
+    c.add_argument("model", help="fully int8-quantized .tflite file")
+    c.add_argument("-o", "--output", help="the .pml to write (default: beside the model)")
+    c.add_argument("--labels", help="comma-separated class labels to store in the model")
+    c.add_argument("--labels-file", help="a text file with one class label per line")
+    c.set_defaults(func=cmd_convert)
+
+    i = sub.add_parser("inspect", help="show a model's ops, shapes, quantization, memory and MACs")
+    i.add_argument("model", help=".pml (or .tflite, converted in memory)")
+    i.add_argument("--tensors", action="store_true", help="also list every tensor with its placement")
+    i.set_defaults(func=cmd_inspect)
+
+    r = sub.add_parser("run", help="run a .pml on an input and save the output")
+    r.add_argument("model", help="the .pml model")
+    r.add_argument("--input", action="append", required=True,
+                   help=".npy input in the model's input shape: int8 as is, float32 quantized (repeat per input)")
+    r.add_argument("--output", action="append", default=[], help=".npy to write the int8 output to (repeat per output)")
+    r.add_argument("--runtime", choices=sorted(RUNTIMES), default="reference", help="where to run it")
+    r.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except PicomlError as e:
+        print("picoml: error: %s" % e, file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

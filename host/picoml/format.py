@@ -1,0 +1,266 @@
+"""The .pml model format, version 1: the one definition of it on the host (docs/format.md describes the bytes).
+
+A `Model` is both what the importer builds and what `read` returns; `write(model)` serialises a planned model
+and `read(write(m))` gives back an equal model (`write(read(b)) == b`).
+"""
+import json
+import struct
+import zlib
+
+import numpy as np
+
+from .errors import FormatError
+from .optable import BY_CODE, BY_NAME
+
+MAGIC = b"PML\0"
+VERSION = 1
+HEADER = struct.Struct("<4sHHII" "HHHH" "I" "II" "I" "I" "II" "II" "I")
+HEADER_SIZE = 64
+TENSOR = struct.Struct("<BBBBII4Ifi")
+IO_ENTRY = struct.Struct("<HBB")
+CRC_START = 16          # the CRC covers every byte after the first 16 (magic, version, sizes, the CRC itself)
+WEIGHTS_ALIGN = 16      # file offset of the weights blob
+CONSTANT_ALIGN = 4      # offset of each constant inside the blob
+MAX_DIMS = 4
+
+DTYPES = {1: np.dtype(np.int8), 2: np.dtype(np.int16), 3: np.dtype(np.int32)}
+DTYPE_CODES = {dt: code for code, dt in DTYPES.items()}
+FLOAT32_EDGE = 5        # io table: the model's user-facing input/output is float32, (de)quantized at the edge
+INT8_EDGE = 1
+STORAGE_ARENA = 0
+STORAGE_WEIGHTS = 1
+
+assert HEADER.size == HEADER_SIZE and TENSOR.size == 36
+
+
+class Tensor:
+    """One buffer: an activation in the arena, or a constant in the weights blob (then `data` holds it)."""
+
+    def __init__(self, shape, dtype=np.int8, scale=0.0, zero_point=0, data=None, name="", offset=0):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.scale = float(np.float32(scale))
+        self.zero_point = int(zero_point)
+        self.data = data
+        self.name = name
+        self.offset = offset
+
+    @property
+    def is_constant(self):
+        return self.data is not None
+
+    @property
+    def nbytes(self):
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+    def __repr__(self):
+        where = "weights" if self.is_constant else "arena"
+        return "Tensor(%s %s %s@%d scale=%g zp=%d)" % (self.dtype.name, list(self.shape), where, self.offset,
+                                                      self.scale, self.zero_point)
+
+
+class Op:
+    def __init__(self, name, inputs, outputs, params, label=""):
+        spec = BY_NAME[name]
+        missing = set(spec.params) - set(params)
+        extra = set(params) - set(spec.params)
+        if missing or extra:
+            raise ValueError("op %s: params missing %s, unexpected %s" % (name, sorted(missing), sorted(extra)))
+        self.name = name
+        self.inputs = list(inputs)      # tensor indices, -1 for an absent optional operand
+        self.outputs = list(outputs)
+        self.params = {k: int(params[k]) for k in spec.params}
+        self.label = label              # the layer it came from, for messages
+
+    @property
+    def code(self):
+        return BY_NAME[self.name].code
+
+    def __repr__(self):
+        return "Op(%s in=%s out=%s)" % (self.name, self.inputs, self.outputs)
+
+
+class IO:
+    def __init__(self, tensor, float_edge=False):
+        self.tensor = tensor
+        self.float_edge = float_edge
+
+
+class Model:
+    def __init__(self, tensors=None, ops=None, inputs=None, outputs=None, metadata=None, arena_size=0):
+        self.tensors = tensors or []
+        self.ops = ops or []
+        self.inputs = inputs or []      # list of IO
+        self.outputs = outputs or []
+        self.metadata = metadata or {}
+        self.arena_size = arena_size
+        self.views = {}                 # import-time only: tensor -> the tensor whose bytes it reuses (reshapes)
+        self.source_tensors = {}        # import-time only: tensor -> index of the TFLite tensor it stands for
+
+    def add_tensor(self, tensor):
+        self.tensors.append(tensor)
+        return len(self.tensors) - 1
+
+    @property
+    def weights_size(self):
+        constants = [t for t in self.tensors if t.is_constant]
+        return max([t.offset + t.nbytes for t in constants], default=0)
+
+
+def _align(n, a):
+    return (n + a - 1) // a * a
+
+
+def _pack_ops(model):
+    words = []
+    for op in model.ops:
+        spec = BY_NAME[op.name]
+        words += [spec.code, len(op.inputs), len(op.outputs), len(spec.params)]
+        words += op.inputs + op.outputs
+        words += [op.params[k] for k in spec.params]
+    return np.array(words, dtype="<i4").tobytes()
+
+
+def _pack_tensor(t):
+    if len(t.shape) > MAX_DIMS:
+        raise FormatError("tensor %r has %d dimensions; the format holds at most %d" % (t.name, len(t.shape), MAX_DIMS))
+    dims = list(t.shape) + [0] * (MAX_DIMS - len(t.shape))
+    storage = STORAGE_WEIGHTS if t.is_constant else STORAGE_ARENA
+    return TENSOR.pack(DTYPE_CODES[t.dtype], len(t.shape), storage, 0, t.offset, t.nbytes, *dims,
+                       t.scale, t.zero_point)
+
+
+def write(model):
+    """Serialise a planned model (arena offsets and weights offsets assigned) to .pml bytes."""
+    tensors = b"".join(_pack_tensor(t) for t in model.tensors)
+    io = b"".join(IO_ENTRY.pack(e.tensor, FLOAT32_EDGE if e.float_edge else INT8_EDGE, 0)
+                  for e in model.inputs + model.outputs)
+    ops = _pack_ops(model)
+    metadata = dict(model.metadata)
+    if any(op.label for op in model.ops):
+        metadata["op_labels"] = [op.label for op in model.ops]
+    metadata = json.dumps(metadata, separators=(",", ":"), sort_keys=True).encode()
+
+    tensors_offset = HEADER_SIZE
+    io_offset = tensors_offset + len(tensors)
+    ops_offset = _align(io_offset + len(io), 4)
+    metadata_offset = ops_offset + len(ops)
+    weights_offset = _align(metadata_offset + len(metadata), WEIGHTS_ALIGN)
+    weights = bytearray(model.weights_size)
+    for t in model.tensors:
+        if t.is_constant:
+            weights[t.offset:t.offset + t.nbytes] = np.ascontiguousarray(t.data, dtype=t.dtype.newbyteorder("<")).tobytes()
+    file_size = weights_offset + len(weights)
+
+    body = bytearray(file_size)
+    body[tensors_offset:io_offset] = tensors
+    body[io_offset:io_offset + len(io)] = io
+    body[ops_offset:metadata_offset] = ops
+    body[metadata_offset:metadata_offset + len(metadata)] = metadata
+    body[weights_offset:] = weights
+    body[0:HEADER_SIZE] = HEADER.pack(
+        MAGIC, VERSION, HEADER_SIZE, file_size, 0,
+        len(model.tensors), len(model.ops), len(model.inputs), len(model.outputs),
+        model.arena_size, tensors_offset,
+        ops_offset, len(ops), io_offset,
+        metadata_offset, len(metadata), weights_offset, len(weights), 0)
+    struct.pack_into("<I", body, 12, zlib.crc32(memoryview(body)[CRC_START:]))
+    return bytes(body)
+
+
+def _section(data, offset, size, what):
+    if offset + size > len(data) or offset < HEADER_SIZE and size:
+        raise FormatError("corrupt .pml: the %s section (offset %d, %d bytes) lies outside the file" % (what, offset, size))
+    return data[offset:offset + size]
+
+
+def read_header(data):
+    """The header fields as a dict, after checking magic, version, size and CRC."""
+    if len(data) < HEADER_SIZE:
+        raise FormatError("not a .pml file: %d bytes is shorter than the %d-byte header" % (len(data), HEADER_SIZE))
+    fields = HEADER.unpack_from(data, 0)
+    names = ("magic version header_size file_size crc n_tensors n_ops n_inputs n_outputs arena_size "
+             "tensors_offset ops_offset ops_size io_offset metadata_offset metadata_size "
+             "weights_offset weights_size flags").split()
+    h = dict(zip(names, fields))
+    if h["magic"] != MAGIC:
+        raise FormatError("not a .pml file: magic is %r, expected %r" % (h["magic"], MAGIC))
+    if h["version"] > VERSION:
+        raise FormatError("this .pml is format version %d; this picoml reads up to version %d: upgrade picoml"
+                          % (h["version"], VERSION))
+    if h["version"] < 1 or h["header_size"] != HEADER_SIZE:
+        raise FormatError("corrupt .pml: version %d, header size %d" % (h["version"], h["header_size"]))
+    if h["file_size"] != len(data):
+        raise FormatError("truncated or padded .pml: the header says %d bytes, the file has %d"
+                          % (h["file_size"], len(data)))
+    crc = zlib.crc32(memoryview(data)[CRC_START:])
+    if crc != h["crc"]:
+        raise FormatError("corrupt .pml: CRC32 mismatch (stored %08x, computed %08x)" % (h["crc"], crc))
+    return h
+
+
+def read(data):
+    """Parse .pml bytes into a Model; every error is a FormatError naming what is wrong."""
+    data = bytes(data)
+    h = read_header(data)
+    weights = _section(data, h["weights_offset"], h["weights_size"], "weights")
+    tensors = []
+    table = _section(data, h["tensors_offset"], h["n_tensors"] * TENSOR.size, "tensor table")
+    for i in range(h["n_tensors"]):
+        dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, scale, zp = TENSOR.unpack_from(table, i * TENSOR.size)
+        if dtype not in DTYPES or ndim > MAX_DIMS or storage not in (STORAGE_ARENA, STORAGE_WEIGHTS):
+            raise FormatError("corrupt .pml: tensor %d has dtype %d, %d dims, storage %d" % (i, dtype, ndim, storage))
+        t = Tensor((d0, d1, d2, d3)[:ndim], DTYPES[dtype], scale, zp, offset=offset)
+        if t.nbytes != nbytes:
+            raise FormatError("corrupt .pml: tensor %d is %d bytes by its shape but %d by the table" % (i, t.nbytes, nbytes))
+        limit = len(weights) if storage == STORAGE_WEIGHTS else h["arena_size"]
+        if offset + nbytes > limit:
+            raise FormatError("corrupt .pml: tensor %d (%d bytes at %d) overruns its %s"
+                              % (i, nbytes, offset, "weights" if storage else "arena"))
+        if storage == STORAGE_WEIGHTS:
+            t.data = np.frombuffer(weights, DTYPES[dtype].newbyteorder("<"), t.nbytes // t.dtype.itemsize,
+                                   offset).reshape(t.shape).astype(t.dtype)
+        tensors.append(t)
+
+    n_io = h["n_inputs"] + h["n_outputs"]
+    io_bytes = _section(data, h["io_offset"], n_io * IO_ENTRY.size, "io table")
+    io = []
+    for i in range(n_io):
+        index, edge, _ = IO_ENTRY.unpack_from(io_bytes, i * IO_ENTRY.size)
+        if index >= len(tensors) or edge not in (INT8_EDGE, FLOAT32_EDGE):
+            raise FormatError("corrupt .pml: io entry %d names tensor %d with edge type %d" % (i, index, edge))
+        io.append(IO(index, edge == FLOAT32_EDGE))
+
+    words = np.frombuffer(_section(data, h["ops_offset"], h["ops_size"], "op table"), "<i4").tolist()
+    ops, pos = [], 0
+    for i in range(h["n_ops"]):
+        if pos + 4 > len(words):
+            raise FormatError("corrupt .pml: the op table ends inside op %d" % i)
+        code, n_in, n_out, n_params = words[pos:pos + 4]
+        spec = BY_CODE.get(code)
+        if spec is None:
+            raise FormatError("unknown op code %d (op %d): this .pml needs a newer picoml" % (code, i))
+        if n_params != len(spec.params):
+            raise FormatError("corrupt .pml: op %d (%s) has %d params, expected %d" % (i, spec.name, n_params, len(spec.params)))
+        pos += 4
+        operands = words[pos:pos + n_in + n_out]
+        params = words[pos + n_in + n_out:pos + n_in + n_out + n_params]
+        pos += n_in + n_out + n_params
+        if len(params) != n_params or any(j >= len(tensors) or j < -1 for j in operands):
+            raise FormatError("corrupt .pml: op %d (%s) has bad operands or is cut short" % (i, spec.name))
+        ops.append(Op(spec.name, operands[:n_in], operands[n_in:], dict(zip(spec.params, params))))
+    if pos != len(words):
+        raise FormatError("corrupt .pml: %d stray words after the op table" % (len(words) - pos))
+
+    try:
+        metadata = json.loads(_section(data, h["metadata_offset"], h["metadata_size"], "metadata").decode())
+    except (UnicodeDecodeError, ValueError) as e:
+        raise FormatError("corrupt .pml: metadata is not JSON (%s)" % e)
+    for op, label in zip(ops, metadata.get("op_labels", [])):
+        op.label = label
+    return Model(tensors, ops, io[:h["n_inputs"]], io[h["n_inputs"]:], metadata, h["arena_size"])
+
+
+def load(path):
+    with open(path, "rb") as f:
+        return read(f.read())

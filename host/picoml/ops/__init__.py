@@ -1,0 +1,9 @@
+"""The op families: each module holds, for its ops, the lowering from TFLite (LOWER, keyed by TFLite op name) and
+the numpy reference kernel (REFERENCE, keyed by .pml op name)."""
+from . import conv, elementwise, fully_connected, mean, nonlinear, pooling, shape
+
+LOWER = {}
+REFERENCE = {}
+for _family in (conv, fully_connected, pooling, elementwise, shape, nonlinear, mean):
+    LOWER.update(_family.LOWER)
+    REFERENCE.update(_family.REFERENCE)

@@ -1,0 +1,111 @@
+"""CONV_2D and DEPTHWISE_CONV_2D: lowering (requantization constants per output channel) and numpy reference."""
+import numpy as np
+
+from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from .common import activation_range, clamp_int8, window_padding, windows
+
+
+def channel_multipliers(ctx, op, input_t, filter_t, output_t, channels):
+    """(multipliers, shifts) constants of input_scale * filter_scale[c] / output_scale, one pair per channel,
+    computed in double as TFLite's PopulateConvolutionQuantizationParams does."""
+    scales = filter_t.scales
+    if len(scales) not in (1, channels):
+        ctx.fail(op, "filter %r has %d scales for %d output channels" % (filter_t.name, len(scales), channels))
+    if np.any(filter_t.zero_points != 0):
+        ctx.fail(op, "filter %r has a non-zero zero point; int8 filters must be symmetric" % filter_t.name)
+    # A per-tensor quantized filter keeps one pair; kernels use pair [c] when there are `channels` of them.
+    pairs = [quantize_multiplier(float(input_t.scale) * float(s) / float(output_t.scale)) for s in scales]
+    multipliers = np.array([m for m, _ in pairs], np.int32)
+    shifts = np.array([s for _, s in pairs], np.int32)
+    return ctx.constant(multipliers, filter_t.name + "/multipliers"), ctx.constant(shifts, filter_t.name + "/shifts")
+
+
+def constant_operands(ctx, op, filter_t, bias_t, output_t, channels):
+    if filter_t.data is None:
+        ctx.fail(op, "the filter is not a constant; picoml needs constant weights")
+    if filter_t.dtype != np.int8:
+        ctx.fail(op, "filter %r is %s; picoml supports int8 weights" % (filter_t.name, filter_t.type_name))
+    if bias_t is not None and (bias_t.data is None or bias_t.dtype != np.int32 or bias_t.data.size != channels):
+        ctx.fail(op, "bias %r must be a constant int32 vector of %d values" % (bias_t.name, channels))
+    multipliers, shifts = channel_multipliers(ctx, op, op.inputs[0], filter_t, output_t, channels)
+    bias = ctx.activation(bias_t) if bias_t is not None else -1
+    return [ctx.activation(op.inputs[0]), ctx.activation(filter_t), bias, multipliers, shifts]
+
+
+def _window_params(ctx, op, input_t, filter_hw, output_t):
+    stride = (op.options.get("StrideH", 1), op.options.get("StrideW", 1))
+    dilation = (op.options.get("DilationHFactor", 1), op.options.get("DilationWFactor", 1))
+    pad_top, pad_left = window_padding(ctx, op, input_t.shape[1:3], filter_hw, stride, dilation, output_t.shape[1:3])
+    act_min, act_max = activation_range(ctx, op, output_t)
+    return {"stride_h": stride[0], "stride_w": stride[1], "dilation_h": dilation[0], "dilation_w": dilation[1],
+            "pad_top": pad_top, "pad_left": pad_left, "input_offset": -input_t.zero_point,
+            "output_offset": output_t.zero_point, "act_min": act_min, "act_max": act_max}
+
+
+def _operands(op):
+    return op.inputs[0], op.inputs[1], op.inputs[2] if len(op.inputs) > 2 else None, op.outputs[0]
+
+
+def _check_4d(ctx, op, *tensors):
+    for t in tensors:
+        if len(t.shape) != 4:
+            ctx.fail(op, "tensor %r has shape %s; this op needs 4-D NHWC tensors" % (t.name, list(t.shape)))
+
+
+def lower_conv_2d(ctx, op):
+    input_t, filter_t, bias_t, output_t = _operands(op)
+    _check_4d(ctx, op, input_t, filter_t, output_t)
+    if filter_t.shape[3] != input_t.shape[3]:
+        ctx.fail(op, "grouped convolution (filter depth %d, input depth %d) is not supported"
+                 % (filter_t.shape[3], input_t.shape[3]))
+    channels = filter_t.shape[0]
+    inputs = constant_operands(ctx, op, filter_t, bias_t, output_t, channels)
+    params = _window_params(ctx, op, input_t, filter_t.shape[1:3], output_t)
+    ctx.emit("CONV_2D", inputs, [ctx.activation(output_t)], params, op)
+
+
+def lower_depthwise_conv_2d(ctx, op):
+    input_t, filter_t, bias_t, output_t = _operands(op)
+    _check_4d(ctx, op, input_t, filter_t, output_t)
+    channels = filter_t.shape[3]
+    if filter_t.shape[0] != 1 or channels % input_t.shape[3] or output_t.shape[3] != channels:
+        ctx.fail(op, "filter shape %s does not fit input depth %d" % (list(filter_t.shape), input_t.shape[3]))
+    inputs = constant_operands(ctx, op, filter_t, bias_t, output_t, channels)
+    params = _window_params(ctx, op, input_t, filter_t.shape[1:3], output_t)
+    params["depth_multiplier"] = channels // input_t.shape[3]
+    ctx.emit("DEPTHWISE_CONV_2D", inputs, [ctx.activation(output_t)], params, op)
+
+
+def requantize_channels(acc, bias, multipliers, shifts, p):
+    if bias is not None:
+        acc = acc + bias.astype(np.int64)
+    out = multiply_by_quantized_multiplier(acc, multipliers.astype(np.int64), shifts.astype(np.int64))
+    return clamp_int8(out + p["output_offset"], p["act_min"], p["act_max"])
+
+
+def _taps(p, x, filter_hw, out_shape):
+    return windows(x.astype(np.int64) + p["input_offset"], filter_hw, (p["stride_h"], p["stride_w"]),
+                   (p["dilation_h"], p["dilation_w"]), (p["pad_top"], p["pad_left"]), out_shape[1:3], 0)
+
+
+def reference_conv_2d(op, inputs, outputs):
+    x, filters, bias, multipliers, shifts = inputs
+    out_shape = outputs[0].shape
+    acc = np.zeros(out_shape, np.int64)
+    for ky, kx, tap in _taps(op.params, x, filters.shape[1:3], out_shape):
+        acc += tap @ filters[:, ky, kx, :].astype(np.int64).T
+    return [requantize_channels(acc, bias, multipliers, shifts, op.params)]
+
+
+def reference_depthwise_conv_2d(op, inputs, outputs):
+    x, filters, bias, multipliers, shifts = inputs
+    out_shape = outputs[0].shape
+    multiplier = op.params["depth_multiplier"]
+    acc = np.zeros(out_shape, np.int64)
+    for ky, kx, tap in _taps(op.params, x, filters.shape[1:3], out_shape):
+        acc += np.repeat(tap, multiplier, axis=3) * filters[0, ky, kx, :].astype(np.int64)
+    return [requantize_channels(acc, bias, multipliers, shifts, op.params)]
+
+
+LOWER = {"CONV_2D": lower_conv_2d, "DEPTHWISE_CONV_2D": lower_depthwise_conv_2d}
+REFERENCE = {"CONV_2D": reference_conv_2d, "DEPTHWISE_CONV_2D": reference_depthwise_conv_2d}

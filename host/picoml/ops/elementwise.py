@@ -1,0 +1,134 @@
+"""Element-wise int8 ops: ADD, MUL (with broadcasting), the RELU family, LEAKY_RELU and int8->int8 QUANTIZE
+(REQUANTIZE): lowering and numpy reference."""
+import numpy as np
+
+from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from .common import INT8_MAX, INT8_MIN, activation_range, clamp_int8, quantize_float32
+
+ADD_LEFT_SHIFT = 20     # TFLite's headroom shift for int8 ADD
+
+
+def _check_broadcast(ctx, op):
+    a, b, out = op.inputs[0].shape, op.inputs[1].shape, op.outputs[0].shape
+    try:
+        shape = np.broadcast_shapes(a, b)
+    except ValueError:
+        shape = None
+    if shape != tuple(out):
+        ctx.fail(op, "shapes %s and %s do not broadcast to %s" % (list(a), list(b), list(out)))
+
+
+def lower_add(ctx, op):
+    _check_broadcast(ctx, op)
+    a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    twice_max_input_scale = 2.0 * max(a.scale, b.scale)
+    m1, s1 = quantize_multiplier(a.scale / twice_max_input_scale)
+    m2, s2 = quantize_multiplier(b.scale / twice_max_input_scale)
+    mo, so = quantize_multiplier(twice_max_input_scale / ((1 << ADD_LEFT_SHIFT) * out.scale))
+    act_min, act_max = activation_range(ctx, op, out)
+    params = {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
+              "left_shift": ADD_LEFT_SHIFT, "input1_multiplier": m1, "input1_shift": s1,
+              "input2_multiplier": m2, "input2_shift": s2, "output_multiplier": mo, "output_shift": so,
+              "act_min": act_min, "act_max": act_max}
+    ctx.emit("ADD", [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)], params, op)
+
+
+def lower_mul(ctx, op):
+    _check_broadcast(ctx, op)
+    a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    multiplier, shift = quantize_multiplier(a.scale * b.scale / out.scale)
+    act_min, act_max = activation_range(ctx, op, out)
+    params = {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
+              "output_multiplier": multiplier, "output_shift": shift, "act_min": act_min, "act_max": act_max}
+    ctx.emit("MUL", [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)], params, op)
+
+
+# (lowest, highest) float output of each member of the RELU family; None is unbounded.
+RELU_RANGES = {"RELU": (0.0, None), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}
+
+
+def lower_relu(ctx, op):
+    """TFLite's QuantizedReluX semantics: requantize from input to output scale, then clamp. (TFLite Micro's
+    own int8 RELU6 clamps without requantizing; picoml follows TFLite, see docs/format.md.)"""
+    input_t, out = op.inputs[0], op.outputs[0]
+    low, high = RELU_RANGES[op.name]
+    multiplier, shift = quantize_multiplier(input_t.scale / out.scale)
+    act_min = max(INT8_MIN, quantize_float32(low, out.scale, out.zero_point))
+    act_max = INT8_MAX if high is None else min(INT8_MAX, quantize_float32(high, out.scale, out.zero_point))
+    params = {"input_offset": -input_t.zero_point, "output_offset": out.zero_point,
+              "output_multiplier": multiplier, "output_shift": shift, "act_min": act_min, "act_max": act_max}
+    ctx.emit("RELU", [ctx.activation(input_t)], [ctx.activation(out)], params, op)
+
+
+def lower_leaky_relu(ctx, op):
+    input_t, out = op.inputs[0], op.outputs[0]
+    alpha = np.float32(op.options.get("Alpha", 0.2))
+    # TFLite computes these products in float32 before widening to double.
+    alpha_multiplier, alpha_shift = quantize_multiplier(
+        float(np.float32(np.float32(input_t.scale) * alpha) / np.float32(out.scale)))
+    identity_multiplier, identity_shift = quantize_multiplier(float(np.float32(input_t.scale) / np.float32(out.scale)))
+    params = {"input_offset": -input_t.zero_point, "output_offset": out.zero_point,
+              "alpha_multiplier": alpha_multiplier, "alpha_shift": alpha_shift,
+              "identity_multiplier": identity_multiplier, "identity_shift": identity_shift}
+    ctx.emit("LEAKY_RELU", [ctx.activation(input_t)], [ctx.activation(out)], params, op)
+
+
+def requantize_params(input_t, out):
+    multiplier, shift = quantize_multiplier(input_t.scale / out.scale)
+    return {"input_offset": -input_t.zero_point, "output_offset": out.zero_point,
+            "multiplier": multiplier, "shift": shift}
+
+
+def lower_quantize(ctx, op):
+    input_t, out = op.inputs[0], op.outputs[0]
+    if input_t.dtype != np.int8:
+        ctx.fail(op, "QUANTIZE from %s is only supported at the model input" % input_t.type_name)
+    ctx.emit("REQUANTIZE", [ctx.activation(input_t)], [ctx.activation(out)], requantize_params(input_t, out), op)
+
+
+def _offset(x, offset):
+    return x.astype(np.int64) + offset
+
+
+def reference_add(op, inputs, outputs):
+    p = op.params
+    a = _offset(inputs[0], p["input1_offset"]) << p["left_shift"]
+    b = _offset(inputs[1], p["input2_offset"]) << p["left_shift"]
+    a = multiply_by_quantized_multiplier(a, p["input1_multiplier"], p["input1_shift"])
+    b = multiply_by_quantized_multiplier(b, p["input2_multiplier"], p["input2_shift"])
+    out = multiply_by_quantized_multiplier(a + b, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
+    return [clamp_int8(out, p["act_min"], p["act_max"]).reshape(outputs[0].shape)]
+
+
+def reference_mul(op, inputs, outputs):
+    p = op.params
+    product = _offset(inputs[0], p["input1_offset"]) * _offset(inputs[1], p["input2_offset"])
+    out = multiply_by_quantized_multiplier(product, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
+    return [clamp_int8(out, p["act_min"], p["act_max"]).reshape(outputs[0].shape)]
+
+
+def reference_relu(op, inputs, outputs):
+    p = op.params
+    out = multiply_by_quantized_multiplier(_offset(inputs[0], p["input_offset"]), p["output_multiplier"],
+                                           p["output_shift"]) + p["output_offset"]
+    return [clamp_int8(out, p["act_min"], p["act_max"])]
+
+
+def reference_leaky_relu(op, inputs, outputs):
+    p = op.params
+    x = _offset(inputs[0], p["input_offset"])
+    positive = multiply_by_quantized_multiplier(x, p["identity_multiplier"], p["identity_shift"])
+    negative = multiply_by_quantized_multiplier(x, p["alpha_multiplier"], p["alpha_shift"])
+    return [clamp_int8(np.where(x >= 0, positive, negative) + p["output_offset"])]
+
+
+def reference_requantize(op, inputs, outputs):
+    p = op.params
+    out = multiply_by_quantized_multiplier(_offset(inputs[0], p["input_offset"]), p["multiplier"], p["shift"])
+    return [clamp_int8(out + p["output_offset"])]
+
+
+LOWER = {"ADD": lower_add, "MUL": lower_mul, "LEAKY_RELU": lower_leaky_relu, "QUANTIZE": lower_quantize}
+LOWER.update({name: lower_relu for name in RELU_RANGES})
+REFERENCE = {"ADD": reference_add, "MUL": reference_mul, "RELU": reference_relu, "LEAKY_RELU": reference_leaky_relu,
+             "REQUANTIZE": reference_requantize}

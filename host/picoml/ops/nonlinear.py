@@ -1,0 +1,394 @@
+"""Int8 SOFTMAX, LOGISTIC, TANH and HARD_SWISH: lowering (the constants TFLite Micro's Prepare computes) and a numpy
+reference bit-exact with TFLite Micro's int8 reference kernels.
+
+TFLite Micro computes all four without lookup tables for int8: SOFTMAX, LOGISTIC and TANH evaluate gemmlowp's
+fixed-point exp / reciprocal / tanh / logistic approximations (section "gemmlowp fixed point" below), HARD_SWISH
+works in 16-bit fixed point. The results differ from TensorFlow Lite's own interpreter, which uses tables.
+"""
+import math
+
+import numpy as np
+
+from ..fixedpoint import (INT32_MAX, multiply_by_quantized_multiplier, quantize_multiplier,
+                          rounding_divide_by_pot, saturating_left_shift, saturating_rounding_doubling_high_mul,
+                          wrap_int32)
+from .common import INT8_MAX, INT8_MIN, clamp_int8
+
+# ---------------------------------------------------------------------------------------------------------------
+# gemmlowp fixed point (fixedpoint/fixedpoint.h), vectorised over int64 arrays holding int32 raw values.
+# A FixedPoint<int32, m> value is its raw int32 with 31 - m fractional bits; products add integer bits.
+# ---------------------------------------------------------------------------------------------------------------
+
+_srdhm = saturating_rounding_doubling_high_mul
+_ONE_Q0 = INT32_MAX                     # FixedPoint<int32, 0>::One() saturates to the largest raw value
+
+
+def _i64(x):
+    return np.asarray(x, dtype=np.int64)
+
+
+def _add(a, b):
+    """gemmlowp Add/Sub on int32 (plain two's complement arithmetic)."""
+    return wrap_int32(_i64(a) + _i64(b))
+
+
+def _rescale(x, src_integer_bits, dst_integer_bits):
+    """gemmlowp::Rescale: SaturatingRoundingMultiplyByPOT<src - dst> of the raw value."""
+    exponent = src_integer_bits - dst_integer_bits
+    if exponent > 0:
+        return saturating_left_shift(x, exponent)
+    if exponent < 0:
+        return rounding_divide_by_pot(x, -exponent)
+    return _i64(x)
+
+
+def _rounding_half_sum(a, b):
+    s = _i64(a) + _i64(b)
+    s = s + np.where(s >= 0, 1, -1)
+    return np.where(s >= 0, s >> 1, -((-s) >> 1))      # C division by 2, truncating toward zero
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a):
+    """exp(a) for a in [-1/4, 0), a and the result in Q0.31: Taylor expansion around -1/8."""
+    constant_term = 1895147668                  # exp(-1/8)
+    constant_1_over_3 = 715827883
+    x = _add(a, 1 << 28)                        # a + 1/8
+    x2 = _srdhm(x, x)
+    x3 = _srdhm(x2, x)
+    x4 = _srdhm(x2, x2)
+    x4_over_4 = rounding_divide_by_pot(x4, 2)
+    poly = rounding_divide_by_pot(_add(_srdhm(_add(x4_over_4, x3), constant_1_over_3), x2), 1)
+    return _add(constant_term, _srdhm(constant_term, _add(x, poly)))
+
+
+# (exponent, multiplier) of exp_on_negative_values' barrel shifter: multiplier = exp(-2**exponent) in Q0.31.
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401),
+               (4, 242))
+
+
+def exp_on_negative_values(a, integer_bits):
+    """gemmlowp::exp_on_negative_values: exp(a) in Q0.31 for a <= 0 given with `integer_bits` integer bits."""
+    a = _i64(a)
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    a_mod_quarter_minus_one_quarter = _add(a & (one_quarter - 1), -one_quarter)
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(
+        _rescale(a_mod_quarter_minus_one_quarter, integer_bits, 0))
+    remainder = _add(a_mod_quarter_minus_one_quarter, -a)
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            bit = 1 << (fractional_bits + exponent)
+            result = np.where(remainder & bit, _srdhm(result, multiplier), result)
+    if integer_bits > 5:
+        result = np.where(a < -(1 << (36 - integer_bits)), 0, result)   # below -32
+    return np.where(a == 0, _ONE_Q0, result)
+
+
+def _newton_reciprocal_of_half_denominator(a):
+    """The shared core of one_over_one_plus_x / one_minus_x_over_one_plus_x: for a in Q0.31, returns
+    approximately 1 / ((1 + a) / 2) in Q2.29 by three Newton-Raphson steps."""
+    half_denominator = _rounding_half_sum(a, _ONE_Q0)
+    constant_48_over_17 = 1515870810                      # Q2.29
+    constant_neg_32_over_17 = -1010580540                 # Q2.29
+    x = _add(constant_48_over_17, _srdhm(half_denominator, constant_neg_32_over_17))
+    one_q2 = 1 << 29
+    for _ in range(3):
+        half_denominator_times_x = _srdhm(half_denominator, x)                      # Q2.29
+        one_minus_half_denominator_times_x = _add(one_q2, -half_denominator_times_x)
+        x = _add(x, _rescale(_srdhm(x, one_minus_half_denominator_times_x), 4, 2))  # Q4 product back to Q2
+    return x
+
+
+def one_over_one_plus_x_for_x_in_0_1(a):
+    """gemmlowp: 1 / (1 + a) for a in [0, 1), Q0.31 in and out."""
+    x = _newton_reciprocal_of_half_denominator(a)
+    return _rescale(x, 1, 0)                              # ExactMulByPot<-1> then Rescale<0>
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a):
+    """gemmlowp: (1 - a) / (1 + a) for a in [0, 1), Q0.31 in and out."""
+    x = _newton_reciprocal_of_half_denominator(a)
+    return _rescale(_add(x, -(1 << 29)), 2, 0)
+
+
+def fixedpoint_logistic(a, integer_bits):
+    """gemmlowp::logistic of a Q(integer_bits) value, result in Q0.31."""
+    a = _i64(a)
+    positive = a > 0
+    abs_input = np.where(positive, a, wrap_int32(-a))
+    result_if_positive = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(wrap_int32(-abs_input),
+                                                                                integer_bits))
+    result_if_negative = _add(_ONE_Q0, -result_if_positive)
+    return np.where(a == 0, 1 << 30, np.where(positive, result_if_positive, result_if_negative))
+
+
+def fixedpoint_tanh(a, integer_bits):
+    """gemmlowp::tanh of a Q(integer_bits) value, result in Q0.31."""
+    a = _i64(a)
+    negative = a < 0
+    n = np.where(negative, a, wrap_int32(-a))            # -|a|
+    # -tanh(n) = (1 - exp(2n)) / (1 + exp(2n)); 2n is the same raw value with one more integer bit.
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(n, integer_bits + 1))
+    return np.where(a == 0, 0, np.where(negative, wrap_int32(-t), t))
+
+
+def _count_leading_zeros_u32(x):
+    u = _i64(x) & 0xFFFFFFFF
+    bit_length = np.zeros(u.shape, dtype=np.int64)
+    for k in range(32):
+        bit_length += (u >> k) > 0
+    return 32 - bit_length
+
+
+def get_reciprocal(x, x_integer_digits):
+    """TFLite's GetReciprocal: (1/x in Q0.31 scaled into [0.5, 1), num_bits_over_unit)."""
+    x = _i64(x)
+    headroom_plus_one = _count_leading_zeros_u32(x)
+    num_bits_over_unit = x_integer_digits - headroom_plus_one
+    shifted_sum_minus_one = wrap_int32(((x & 0xFFFFFFFF) << headroom_plus_one) - (1 << 31))
+    return one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one), num_bits_over_unit
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# SOFTMAX (tensorflow/lite/micro/kernels/softmax_common.cc, reference_ops::Softmax<int8_t, int8_t>)
+# ---------------------------------------------------------------------------------------------------------------
+
+SOFTMAX_SCALED_DIFF_INTEGER_BITS = 5
+SOFTMAX_ACCUMULATION_INTEGER_BITS = 12
+SOFTMAX_MAX_DEPTH = (1 << (31 - 19)) - 1   # each exp adds up to 2**19 to the int32 sum: more could wrap it
+
+
+def _check_int8(ctx, op):
+    for t in list(op.inputs[:1]) + list(op.outputs):
+        if np.dtype(t.dtype) != np.int8:
+            ctx.fail(op, "only int8 tensors are supported (got %s)" % np.dtype(t.dtype).name)
+        if not t.scale > 0:
+            ctx.fail(op, "int8 tensors must be quantized with a positive scale")
+    if tuple(op.inputs[0].shape) != tuple(op.outputs[0].shape):
+        ctx.fail(op, "input shape %s differs from output shape %s"
+                 % (list(op.inputs[0].shape), list(op.outputs[0].shape)))
+
+
+def _check_output_quantization(ctx, op, scale, zero_point):
+    out = op.outputs[0]
+    if out.zero_point != zero_point or np.float32(out.scale) != np.float32(scale):
+        ctx.fail(op, "int8 output must have scale %g and zero point %d (got scale %g, zero point %d)"
+                 % (scale, zero_point, out.scale, out.zero_point))
+
+
+def softmax_params(beta, input_scale):
+    """(input_multiplier, input_left_shift, diff_min) of TFLite's PreprocessSoftmaxScaling and
+    CalculateInputRadius, or None when the scaled multiplier is not above one (TFLite aborts then)."""
+    real_multiplier = float(np.float32(beta)) * float(np.float32(input_scale)) * \
+        (1 << (31 - SOFTMAX_SCALED_DIFF_INTEGER_BITS))
+    real_multiplier = min(real_multiplier, (1 << 31) - 1.0)
+    if not real_multiplier > 1.0:
+        return None
+    multiplier, left_shift = quantize_multiplier(real_multiplier)
+    radius = (((1 << SOFTMAX_SCALED_DIFF_INTEGER_BITS) - 1) << (31 - SOFTMAX_SCALED_DIFF_INTEGER_BITS)) >> left_shift
+    return multiplier, left_shift, -radius
+
+
+def lower_softmax(ctx, op):
+    _check_int8(ctx, op)
+    input_t = op.inputs[0]
+    if len(input_t.shape) < 1:
+        ctx.fail(op, "input must have at least one dimension")
+    if input_t.shape[-1] > SOFTMAX_MAX_DEPTH:
+        ctx.fail(op, "softmax over %d values: TFLite Micro's int8 sum of exponentials can overflow above %d"
+                 % (input_t.shape[-1], SOFTMAX_MAX_DEPTH))
+    _check_output_quantization(ctx, op, 1.0 / 256, INT8_MIN)
+    beta = op.options.get("Beta", 1.0)
+    params = softmax_params(beta, input_t.scale)
+    if params is None:
+        ctx.fail(op, "beta %g times input scale %g is too small for TFLite's int8 softmax" % (beta, input_t.scale))
+    multiplier, left_shift, diff_min = params
+    ctx.emit("SOFTMAX", [ctx.activation(input_t)], [ctx.activation(op.outputs[0])],
+             {"input_multiplier": multiplier, "input_left_shift": left_shift, "diff_min": diff_min}, op)
+
+
+def reference_softmax(op, inputs, outputs):
+    p = op.params
+    x = _i64(inputs[0])
+    shape = x.shape
+    depth = shape[-1] if x.ndim else 1
+    x = x.reshape(-1, depth)
+    diff = x - x.max(axis=1, keepdims=True)
+    valid = diff >= p["diff_min"]
+    # MultiplyByQuantizedMultiplierGreaterThanOne: x * 2**left_shift wraps in int32, then the high multiply.
+    rescaled = _srdhm(wrap_int32(diff << p["input_left_shift"]), p["input_multiplier"])
+    exps = exp_on_negative_values(rescaled, SOFTMAX_SCALED_DIFF_INTEGER_BITS)           # Q0.31
+    accumulated = _rescale(exps, 0, SOFTMAX_ACCUMULATION_INTEGER_BITS)
+    sum_of_exps = wrap_int32(np.where(valid, accumulated, 0).sum(axis=1, keepdims=True))
+    shifted_scale, num_bits_over_unit = get_reciprocal(sum_of_exps, SOFTMAX_ACCUMULATION_INTEGER_BITS)
+    exponent = num_bits_over_unit + 31 - 8
+    # TFLite Micro aborts (TFLITE_CHECK) when the exponent leaves [0, 31]: above 31 the sum of exponentials is at
+    # least 512 (e.g. 512 or more inputs equal to the row maximum), every output is below half a step and
+    # rounds to 0.0; picoml outputs that (-128) instead of aborting. Below 0 cannot happen (the sum is >= 1).
+    saturated = exponent > 31
+    unsat = rounding_divide_by_pot(_srdhm(shifted_scale, exps), np.minimum(exponent, 31))
+    out = np.where(valid & ~saturated, np.clip(unsat + INT8_MIN, INT8_MIN, INT8_MAX), INT8_MIN)
+    return [out.astype(np.int8).reshape(shape)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# LOGISTIC and TANH (logistic_common.cc, tanh.cc; reference_integer_ops::Logistic / Tanh for int8)
+# ---------------------------------------------------------------------------------------------------------------
+
+SIGMOID_INPUT_INTEGER_BITS = 4
+
+
+def sigmoid_like_params(input_scale, input_zero_point):
+    """The int8 Prepare of LOGISTIC and TANH: input rescaled to Q4.27 by frexp(scale * 2**27) (no renormalising
+    when the mantissa rounds up to 1: it cannot for a float32 scale), and the radius outside which the output
+    saturates. None when the scale is so small that TFLite's radius computation shifts by a negative amount."""
+    real_multiplier = float(np.float32(input_scale)) * (1 << (31 - SIGMOID_INPUT_INTEGER_BITS))
+    if real_multiplier <= 0.0:
+        return None
+    fraction, left_shift = math.frexp(real_multiplier)
+    multiplier = int(math.floor(fraction * (1 << 31) + 0.5))
+    if left_shift < 0 or multiplier >= (1 << 31):
+        return None
+    radius = (((1 << SIGMOID_INPUT_INTEGER_BITS) - 1) << (31 - SIGMOID_INPUT_INTEGER_BITS)) >> left_shift
+    return {"input_zero_point": int(input_zero_point), "input_range_radius": int(radius),
+            "input_multiplier": multiplier, "input_left_shift": int(left_shift)}
+
+
+def _lower_sigmoid_like(ctx, op, pml_name, output_scale, output_zero_point):
+    _check_int8(ctx, op)
+    _check_output_quantization(ctx, op, output_scale, output_zero_point)
+    input_t = op.inputs[0]
+    params = sigmoid_like_params(input_t.scale, input_t.zero_point)
+    if params is None:
+        ctx.fail(op, "input scale %g is too small for TFLite's int8 %s" % (input_t.scale, pml_name.lower()))
+    ctx.emit(pml_name, [ctx.activation(input_t)], [ctx.activation(op.outputs[0])], params, op)
+
+
+def lower_logistic(ctx, op):
+    _lower_sigmoid_like(ctx, op, "LOGISTIC", 1.0 / 256, -128)
+
+
+def lower_tanh(ctx, op):
+    _lower_sigmoid_like(ctx, op, "TANH", 1.0 / 128, 0)
+
+
+def _sigmoid_like_input(p, x):
+    """(input minus zero point, mask of the saturated-low inputs, of the saturated-high ones, input in Q4.27)."""
+    x = _i64(x) - p["input_zero_point"]
+    radius = p["input_range_radius"]
+    low, high = x <= -radius, x >= radius
+    inside = np.where(low | high, 0, x)          # the kernel never rescales a saturated input
+    q4 = multiply_by_quantized_multiplier(inside, p["input_multiplier"], min(p["input_left_shift"], 31))
+    return low, high, q4
+
+
+def reference_logistic(op, inputs, outputs):
+    p = op.params
+    low, high, q4 = _sigmoid_like_input(p, inputs[0])
+    q0 = fixedpoint_logistic(q4, SIGMOID_INPUT_INTEGER_BITS)
+    out = np.clip(rounding_divide_by_pot(q0, 31 - 8) + INT8_MIN, INT8_MIN, INT8_MAX)
+    out = np.where(low, INT8_MIN, np.where(high, INT8_MAX, out))
+    return [out.astype(np.int8)]
+
+
+def reference_tanh(op, inputs, outputs):
+    p = op.params
+    low, high, q4 = _sigmoid_like_input(p, inputs[0])
+    q0 = fixedpoint_tanh(q4, SIGMOID_INPUT_INTEGER_BITS)
+    out = np.clip(rounding_divide_by_pot(q0, 31 - 7), INT8_MIN, INT8_MAX)
+    out = np.where(low, INT8_MIN, np.where(high, INT8_MAX, out))
+    return [out.astype(np.int8)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# HARD_SWISH (hard_swish_common.cc, reference_ops::HardSwish<int8_t>): 16-bit fixed point.
+# ---------------------------------------------------------------------------------------------------------------
+
+def _wrap_int16(x):
+    return ((_i64(x) + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
+def _srdhm16(a, b):
+    """gemmlowp::SaturatingRoundingDoublingHighMul<int16_t>."""
+    a, b = _i64(a), _i64(b)
+    ab = a * b
+    ab = ab + np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
+    result = np.where(ab >= 0, ab >> 15, -((-ab) >> 15))
+    return np.where((a == -32768) & (b == -32768), 32767, _wrap_int16(result))
+
+
+def _sdhm16(a, b):
+    """TFLite's SaturatingDoublingHighMul: as above but the product is truncated toward zero."""
+    a, b = _i64(a), _i64(b)
+    ab = a * b
+    result = np.where(ab >= 0, ab >> 15, -((-ab) >> 15))
+    return np.where((a == -32768) & (b == -32768), 32767, _wrap_int16(result))
+
+
+def _rounding_divide_by_pot16(x, exponent):
+    """gemmlowp::RoundingDivideByPOT<int16_t>, including its int16 mask arithmetic for exponents above 15."""
+    x = _i64(x)
+    mask = _wrap_int16((1 << exponent) - 1)
+    remainder = _wrap_int16(x & mask)
+    threshold = _wrap_int16((mask >> 1) + np.where(x < 0, 1, 0))
+    return _wrap_int16((x >> exponent) + np.where(remainder > threshold, 1, 0))
+
+
+def _saturating_left_shift16(x, amount):
+    return np.clip(_i64(x) << amount, -(1 << 15), (1 << 15) - 1)
+
+
+def _downscale_int32_to_int16_multiplier(multiplier):
+    if multiplier >= INT32_MAX - (1 << 15):
+        return (1 << 15) - 1
+    return (multiplier + (1 << 15)) >> 16
+
+
+def hard_swish_params(input_scale, input_zero_point, output_scale, output_zero_point):
+    """TFLite Micro's HardSwishPrepare. The scale ratios are computed in float32, then widened to double."""
+    f32 = np.float32
+    hires_input_scale = f32(1.0 / 128.0) * f32(input_scale)
+    reluish_scale = f32(3.0) / f32(32768.0)
+    output_multiplier, output_exponent = quantize_multiplier(float(hires_input_scale / f32(output_scale)))
+    reluish_multiplier, reluish_exponent = quantize_multiplier(float(hires_input_scale / reluish_scale))
+    return {"input_zero_point": int(input_zero_point), "output_zero_point": int(output_zero_point),
+            "reluish_multiplier_fixedpoint_int16": _downscale_int32_to_int16_multiplier(reluish_multiplier),
+            "reluish_multiplier_exponent": reluish_exponent,
+            "output_multiplier_fixedpoint_int16": _downscale_int32_to_int16_multiplier(output_multiplier),
+            "output_multiplier_exponent": output_exponent}
+
+
+def lower_hard_swish(ctx, op):
+    _check_int8(ctx, op)
+    input_t, out = op.inputs[0], op.outputs[0]
+    params = hard_swish_params(input_t.scale, input_t.zero_point, out.scale, out.zero_point)
+    if params["output_multiplier_exponent"] > 0:
+        ctx.fail(op, "input scale %g is too large relative to output scale %g for TFLite's int8 hard swish"
+                 % (input_t.scale, out.scale))
+    ctx.emit("HARD_SWISH", [ctx.activation(input_t)], [ctx.activation(out)], params, op)
+
+
+def reference_hard_swish(op, inputs, outputs):
+    p = op.params
+    input_value = _wrap_int16(_i64(inputs[0]) - p["input_zero_point"])
+    hires = _wrap_int16(input_value * 128)
+    preshift_output_scale_value = _srdhm16(hires, p["output_multiplier_fixedpoint_int16"])
+    reluish = hires
+    exponent = p["reluish_multiplier_exponent"]
+    if exponent > 0:
+        reluish = _saturating_left_shift16(reluish, exponent - 1)
+    reluish = _srdhm16(reluish, p["reluish_multiplier_fixedpoint_int16"])
+    if exponent > 0:
+        reluish = _saturating_left_shift16(reluish, 1)
+    if exponent < 0:
+        reluish = _rounding_divide_by_pot16(reluish, -exponent)
+    reluish = (reluish + (1 << 15)) >> 1                     # [-1, 1] onto [0, 1]
+    preshift_output = _sdhm16(reluish, preshift_output_scale_value)
+    out = _rounding_divide_by_pot16(preshift_output, -p["output_multiplier_exponent"])
+    out = _wrap_int16(out + p["output_zero_point"])
+    return [clamp_int8(out)]
+
+
+LOWER = {"SOFTMAX": lower_softmax, "LOGISTIC": lower_logistic, "TANH": lower_tanh, "HARD_SWISH": lower_hard_swish}
+REFERENCE = {"SOFTMAX": reference_softmax, "LOGISTIC": reference_logistic, "TANH": reference_tanh,
+             "HARD_SWISH": reference_hard_swish}

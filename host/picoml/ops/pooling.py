@@ -1,0 +1,63 @@
+"""AVERAGE_POOL_2D and MAX_POOL_2D: lowering and numpy reference (no requantization: int8 pooling keeps the
+input's scale and zero point, as TFLite requires)."""
+import numpy as np
+
+from .common import activation_range, clamp_int8, window_padding, windows
+
+
+def _lower_pool(ctx, op, name):
+    input_t, output_t = op.inputs[0], op.outputs[0]
+    if len(input_t.shape) != 4 or len(output_t.shape) != 4:
+        ctx.fail(op, "pooling needs 4-D NHWC tensors, got %s" % list(input_t.shape))
+    if input_t.scale != output_t.scale or input_t.zero_point != output_t.zero_point:
+        ctx.fail(op, "input and output quantization differ (TFLite int8 pooling requires them equal)")
+    stride = (op.options.get("StrideH", 1), op.options.get("StrideW", 1))
+    filter_hw = (op.options.get("FilterHeight", 1), op.options.get("FilterWidth", 1))
+    pad_top, pad_left = window_padding(ctx, op, input_t.shape[1:3], filter_hw, stride, (1, 1), output_t.shape[1:3])
+    act_min, act_max = activation_range(ctx, op, output_t)
+    params = {"stride_h": stride[0], "stride_w": stride[1], "filter_h": filter_hw[0], "filter_w": filter_hw[1],
+              "pad_top": pad_top, "pad_left": pad_left, "act_min": act_min, "act_max": act_max}
+    ctx.emit(name, [ctx.activation(input_t)], [ctx.activation(output_t)], params, op)
+
+
+def lower_average_pool_2d(ctx, op):
+    _lower_pool(ctx, op, "AVERAGE_POOL_2D")
+
+
+def lower_max_pool_2d(ctx, op):
+    _lower_pool(ctx, op, "MAX_POOL_2D")
+
+
+def _taps(p, x, out_shape, fill):
+    return windows(x, (p["filter_h"], p["filter_w"]), (p["stride_h"], p["stride_w"]), (1, 1),
+                   (p["pad_top"], p["pad_left"]), out_shape[1:3], fill)
+
+
+def reference_average_pool_2d(op, inputs, outputs):
+    x, = inputs
+    out_shape = outputs[0].shape
+    total = np.zeros(out_shape, np.int64)
+    count = np.zeros(out_shape, np.int64)
+    for (_, _, tap), (_, _, inside) in zip(_taps(op.params, x.astype(np.int64), out_shape, 0),
+                                           _taps(op.params, np.ones(x.shape, np.int64), out_shape, 0)):
+        total += tap
+        count += inside
+    count = np.maximum(count, 1)
+    # C integer division truncates; TFLite adds half the count away from zero first.
+    half = count // 2
+    numerator = np.where(total > 0, total + half, total - half)
+    average = np.sign(numerator) * (np.abs(numerator) // count)
+    return [clamp_int8(average, op.params["act_min"], op.params["act_max"])]
+
+
+def reference_max_pool_2d(op, inputs, outputs):
+    x, = inputs
+    out_shape = outputs[0].shape
+    best = np.full(out_shape, -(1 << 20), np.int64)
+    for _, _, tap in _taps(op.params, x.astype(np.int64), out_shape, -(1 << 20)):
+        best = np.maximum(best, tap)
+    return [clamp_int8(best, op.params["act_min"], op.params["act_max"])]
+
+
+LOWER = {"AVERAGE_POOL_2D": lower_average_pool_2d, "MAX_POOL_2D": lower_max_pool_2d}
+REFERENCE = {"AVERAGE_POOL_2D": reference_average_pool_2d, "MAX_POOL_2D": reference_max_pool_2d}

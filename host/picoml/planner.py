@@ -1,0 +1,108 @@
+"""Memory planning of an imported model: constants packed into the weights blob, activations given arena
+offsets from their lifetimes (greedy by size, like TFLite Micro's planner), in place where an element-wise op's
+input dies at that op, and reshapes as views sharing their input's bytes."""
+from .format import CONSTANT_ALIGN
+
+ARENA_ALIGN = 4
+# Ops whose kernels read element i of their full-shaped inputs before writing element i of the output, so the
+# output may take an input's buffer when that input is not needed afterwards.
+IN_PLACE_OPS = frozenset(("ADD", "MUL", "RELU", "LEAKY_RELU", "REQUANTIZE", "LOGISTIC", "TANH", "HARD_SWISH"))
+
+
+def _align(n, a=ARENA_ALIGN):
+    return (n + a - 1) // a * a
+
+
+class _Buffers:
+    """Union-find over activation tensors: tensors in one set share bytes."""
+
+    def __init__(self, model):
+        self.parent = {}
+        for view, base in model.views.items():
+            self.parent[view] = base
+
+    def root(self, t):
+        while t in self.parent:
+            t = self.parent[t]
+        return t
+
+    def merge(self, t, into):
+        self.parent[self.root(t)] = self.root(into)
+
+
+def _lifetimes(model, buffers):
+    """{root tensor: [first op index, last op index]} of every activation buffer."""
+    life = {}
+
+    def touch(t, i):
+        r = buffers.root(t)
+        first, last = life.get(r, (i, i))
+        life[r] = [min(first, i), max(last, i)]
+
+    for e in model.inputs:
+        touch(e.tensor, -1)
+    for i, op in enumerate(model.ops):
+        for t in op.inputs + op.outputs:
+            if t >= 0 and not model.tensors[t].is_constant:
+                touch(t, i)
+    for e in model.outputs:
+        touch(e.tensor, len(model.ops))
+    return life
+
+
+def _plan_in_place(model, buffers):
+    life = _lifetimes(model, buffers)
+    for i, op in enumerate(model.ops):
+        if op.name not in IN_PLACE_OPS:
+            continue
+        out = model.tensors[op.outputs[0]]
+        for t in op.inputs:
+            tensor = model.tensors[t]
+            root = buffers.root(t)
+            if (not tensor.is_constant and tensor.shape == out.shape and tensor.nbytes == out.nbytes
+                    and life[root][1] == i and root != buffers.root(op.outputs[0])
+                    and model.tensors[root].nbytes == out.nbytes):
+                out_life = life.pop(buffers.root(op.outputs[0]))
+                buffers.merge(op.outputs[0], t)
+                life[root] = [life[root][0], out_life[1]]
+                break
+
+
+def _place(sizes, life):
+    """Greedy first fit, largest buffers first: {buffer: offset}."""
+    offsets = {}
+    order = sorted(sizes, key=lambda b: (-sizes[b], life[b][0], b))
+    for b in order:
+        first, last = life[b]
+        busy = sorted((offsets[o], offsets[o] + sizes[o]) for o in offsets
+                      if life[o][0] <= last and first <= life[o][1])
+        offset = 0
+        for start, end in busy:
+            if offset + sizes[b] <= start:
+                break
+            offset = max(offset, _align(end))
+        offsets[b] = offset
+    return offsets
+
+
+def plan(model):
+    """Assign weights offsets and arena offsets in place; returns the model."""
+    weights_offset = 0
+    for t in model.tensors:
+        if t.is_constant:
+            t.offset = weights_offset
+            weights_offset = _align(weights_offset + t.nbytes, CONSTANT_ALIGN)
+
+    buffers = _Buffers(model)
+    _plan_in_place(model, buffers)
+    life = _lifetimes(model, buffers)
+    sizes = {b: model.tensors[b].nbytes for b in life}
+    offsets = _place(sizes, life)
+    for i, t in enumerate(model.tensors):
+        if not t.is_constant:
+            root = buffers.root(i)
+            t.offset = offsets.get(root, 0)
+    model.arena_size = _align(max([offsets[b] + sizes[b] for b in offsets], default=0))
+    model.views = {}
+    return model
+

@@ -1,0 +1,218 @@
+"""Read a fully-int8 .tflite flatbuffer (with the `tflite` schema package, no TensorFlow) and lower it to a
+.pml `Model` graph: the op lowerings live beside their reference kernels in `picoml.ops`."""
+import numpy as np
+import tflite
+
+from .errors import UnsupportedModelError
+from .format import IO, Model, Op, Tensor
+from . import ops as op_families
+
+_OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
+_OPTION_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
+_TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
+_NUMPY_TYPES = {tflite.TensorType.INT8: np.int8, tflite.TensorType.INT16: np.int16,
+                tflite.TensorType.INT32: np.int32, tflite.TensorType.FLOAT32: np.float32,
+                tflite.TensorType.UINT8: np.uint8, tflite.TensorType.INT64: np.int64,
+                tflite.TensorType.BOOL: np.bool_}
+# Ops that only rename a buffer: the output aliases the input's bytes.
+VIEW_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
+
+
+class TfliteTensor:
+    def __init__(self, index, name, shape, type_code, scales, zero_points, quant_dim, data):
+        self.index = index
+        self.name = name
+        self.shape = tuple(int(d) for d in shape)
+        self.type_name = _TYPE_NAMES.get(type_code, str(type_code))
+        self.dtype = np.dtype(_NUMPY_TYPES[type_code]) if type_code in _NUMPY_TYPES else None
+        self.scales = scales
+        self.zero_points = zero_points
+        self.quant_dim = quant_dim
+        self.data = data
+
+    @property
+    def scale(self):
+        return float(self.scales[0]) if len(self.scales) else 0.0
+
+    @property
+    def zero_point(self):
+        return int(self.zero_points[0]) if len(self.zero_points) else 0
+
+    @property
+    def is_quantized(self):
+        return len(self.scales) > 0
+
+
+class TfliteOp:
+    def __init__(self, index, name, inputs, outputs, options, label):
+        self.index = index
+        self.name = name
+        self.inputs = inputs        # TfliteTensor or None for an omitted optional operand
+        self.outputs = outputs
+        self.options = options
+        self.label = label
+
+
+def _options(op):
+    kind = _OPTION_NAMES.get(op.BuiltinOptionsType())
+    table = op.BuiltinOptions()
+    if kind in (None, "NONE") or table is None or not hasattr(tflite, kind):
+        return {}
+    obj = getattr(tflite, kind)()
+    obj.Init(table.Bytes, table.Pos)
+    values = {}
+    for name in dir(obj):
+        if name[0].isupper() and not name.startswith(("Init", "GetRootAs")) and not name.endswith(("AsNumpy", "Length", "IsNone")):
+            try:
+                values[name] = getattr(obj, name)()
+            except TypeError:
+                pass
+    return values
+
+
+def _read_tensor(model, graph, index):
+    t = graph.Tensors(index)
+    q = t.Quantization()
+    scales = q.ScaleAsNumpy() if q is not None and q.ScaleLength() else np.zeros(0, np.float32)
+    zero_points = q.ZeroPointAsNumpy() if q is not None and q.ZeroPointLength() else np.zeros(0, np.int64)
+    quant_dim = q.QuantizedDimension() if q is not None else 0
+    shape = t.ShapeAsNumpy() if t.ShapeLength() else np.zeros(0, np.int32)
+    data = None
+    buffer = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
+    if buffer is not None and buffer.DataLength() and t.Type() in _NUMPY_TYPES:
+        dtype = np.dtype(_NUMPY_TYPES[t.Type()]).newbyteorder("<")
+        data = np.frombuffer(buffer.DataAsNumpy().tobytes(), dtype).reshape(tuple(shape)).astype(dtype.newbyteorder("="))
+    elif buffer is not None and buffer.Offset() > 1:
+        raise UnsupportedModelError("tensor %r keeps its data outside the flatbuffer (models over 2 GB); "
+                                    "picoml does not read those" % t.Name().decode(errors="replace"))
+    name = (t.Name() or b"").decode(errors="replace")
+    return TfliteTensor(index, name, shape, t.Type(), np.asarray(scales, np.float32),
+                        np.asarray(zero_points, np.int64), quant_dim, data)
+
+
+def parse(data):
+    """The ops of a .tflite file's main subgraph as TfliteOp objects, plus its input and output tensors."""
+    data = bytes(data)
+    if len(data) < 8 or data[4:8] != b"TFL3":
+        raise UnsupportedModelError("not a .tflite file: it does not carry the 'TFL3' flatbuffer identifier")
+    try:
+        model = tflite.Model.GetRootAsModel(data, 0)
+        if model.SubgraphsLength() < 1:
+            raise UnsupportedModelError("the .tflite file has no subgraph")
+        if model.SubgraphsLength() > 1:
+            raise UnsupportedModelError("the .tflite file has %d subgraphs (control flow); picoml runs one"
+                                        % model.SubgraphsLength())
+        graph = model.Subgraphs(0)
+        tensors = [_read_tensor(model, graph, i) for i in range(graph.TensorsLength())]
+        ops = []
+        for i in range(graph.OperatorsLength()):
+            op = graph.Operators(i)
+            code = model.OperatorCodes(op.OpcodeIndex())
+            number = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+            name = _OP_NAMES.get(number, "builtin op %d" % number)
+            if name == "CUSTOM":
+                name = "CUSTOM(%s)" % (code.CustomCode() or b"").decode(errors="replace")
+            inputs = [tensors[j] if j >= 0 else None for j in op.InputsAsNumpy().tolist()] if op.InputsLength() else []
+            outputs = [tensors[j] for j in op.OutputsAsNumpy().tolist()] if op.OutputsLength() else []
+            label = outputs[0].name.split(";")[0] if outputs else ""
+            ops.append(TfliteOp(i, name, inputs, outputs, _options(op), label))
+        inputs = [tensors[j] for j in graph.InputsAsNumpy().tolist()]
+        outputs = [tensors[j] for j in graph.OutputsAsNumpy().tolist()]
+    except UnsupportedModelError:
+        raise
+    except Exception as e:  # the flatbuffer library raises whatever a bad offset happens to trigger
+        raise UnsupportedModelError("malformed or truncated .tflite file (%s: %s)" % (type(e).__name__, e))
+    return ops, inputs, outputs
+
+
+class Lowering:
+    """The state shared by the op lowerings while one model is imported."""
+
+    def __init__(self):
+        self.model = Model()
+        self._pml_index = {}   # TfliteTensor.index -> .pml tensor index
+
+    def fail(self, op, message):
+        raise UnsupportedModelError("%s (op %d, layer %r): %s" % (op.name, op.index, op.label, message))
+
+    def activation(self, t, op=None):
+        """The .pml tensor for a non-constant int8 TFLite tensor."""
+        if t.index not in self._pml_index:
+            if t.data is not None:
+                return self.constant(t.data, t.name, t.scale, t.zero_point, key=t.index)
+            self._pml_index[t.index] = self.model.add_tensor(
+                Tensor(t.shape, t.dtype, t.scale, t.zero_point, name=t.name))
+        return self._pml_index[t.index]
+
+    def constant(self, array, name="", scale=0.0, zero_point=0, key=None):
+        array = np.ascontiguousarray(array)
+        index = self.model.add_tensor(Tensor(array.shape, array.dtype, scale, zero_point, data=array, name=name))
+        if key is not None:
+            self._pml_index[key] = index
+        return index
+
+    def temporary(self, shape, scale, zero_point, name):
+        """A new int8 activation tensor that no TFLite tensor stands for."""
+        return self.model.add_tensor(Tensor(shape, np.int8, scale, zero_point, name=name))
+
+    def alias(self, output, input_tensor):
+        """Make the .pml tensor of `output` a view of `input_tensor`'s bytes with output's shape."""
+        self.model.views[self.activation(output)] = self.activation(input_tensor)
+
+    def emit(self, name, inputs, outputs, params, op):
+        self.model.ops.append(Op(name, inputs, outputs, params, op.label))
+
+
+def _check_dtypes(op, lowering):
+    for t in op.inputs + op.outputs:
+        if t is None or t.data is not None:
+            continue
+        if t.dtype != np.int8:
+            lowering.fail(op, "tensor %r is %s; picoml runs fully int8-quantized models (quantize the model "
+                              "with a representative dataset and int8 input/output)" % (t.name, t.type_name))
+        if not t.is_quantized:
+            lowering.fail(op, "tensor %r has no quantization parameters" % t.name)
+
+
+def lower(ops, inputs, outputs):
+    """The .pml graph (unplanned) of a parsed .tflite model."""
+    lowering = Lowering()
+    edge_quantize = {}      # float model input -> the int8 tensor its QUANTIZE op produces
+    edge_dequantize = {}    # float model output -> the int8 tensor its DEQUANTIZE op reads
+    input_indices = {t.index for t in inputs}
+    output_indices = {t.index for t in outputs}
+    for op in ops:
+        if op.name == "QUANTIZE" and op.inputs[0].index in input_indices and op.inputs[0].dtype == np.float32:
+            edge_quantize[op.inputs[0].index] = op.outputs[0]
+            continue
+        if op.name == "DEQUANTIZE" and op.outputs[0].index in output_indices and op.inputs[0].data is None:
+            edge_dequantize[op.outputs[0].index] = op.inputs[0]
+            continue
+        lower_op = op_families.LOWER.get(op.name)
+        if lower_op is None:
+            lowering.fail(op, "picoml does not support this op (docs/format.md lists the op set)")
+        _check_dtypes(op, lowering)
+        lower_op(lowering, op)
+
+    model = lowering.model
+    model.source_tensors = {pml: tfl for tfl, pml in lowering._pml_index.items()}
+    for t in inputs:
+        inner = edge_quantize.get(t.index, t)
+        if inner.dtype != np.int8:
+            raise UnsupportedModelError("model input %r is %s; picoml needs int8 input, or float32 input "
+                                        "followed by a QUANTIZE op" % (t.name, t.type_name))
+        model.inputs.append(IO(lowering.activation(inner), float_edge=t.index in edge_quantize))
+    for t in outputs:
+        inner = edge_dequantize.get(t.index, t)
+        if inner.dtype != np.int8:
+            raise UnsupportedModelError("model output %r is %s; picoml needs int8 output, or a DEQUANTIZE op "
+                                        "to float32" % (t.name, t.type_name))
+        model.outputs.append(IO(lowering.activation(inner), float_edge=t.index in edge_dequantize))
+    return model
+
+
+def import_tflite(data, name=""):
+    ops, inputs, outputs = parse(data)
+    model = lower(ops, inputs, outputs)
+    model.metadata["source"] = name
+    return model

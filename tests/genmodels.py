@@ -1,0 +1,549 @@
+"""Small Keras models converted to fully-int8 TFLite, for op-coverage tests.
+
+Every model has a fixed batch size of 1 (except ``conv1d_dynamic_batch``,
+whose tensors are still batch 1 in the file) and a single input. Weights are
+random but deterministic (seeded per model). Models whose name ends in ``_float_io``
+keep float32 input/output, so QUANTIZE / DEQUANTIZE appear at the edges.
+
+Usage:
+    python tests/genmodels.py OUT_DIR   # build all, print ops and sizes
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import contextlib
+import io
+import pathlib
+import sys
+import time
+import warnings
+
+import numpy as np
+import tensorflow as tf
+import keras
+from keras import layers, ops
+
+SEED = 1234
+N_REPRESENTATIVE = 30
+
+# Builtin ops the models are meant to produce; main() flags anything else.
+EXPECTED_OPS = {
+    "FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D",
+    "MAX_POOL_2D", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SOFTMAX", "ADD", "MUL",
+    "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
+    "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE",
+}
+
+
+def _input(shape):
+    return keras.Input(shape=shape, batch_size=1)
+
+
+def _randomize_bias_and_batchnorm(model, seed):
+    """Non-zero biases (zero biases are dropped by the converter) and
+    non-trivial BatchNormalization gamma/beta/mean/variance."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        bias = getattr(layer, "bias", None)
+        if bias is not None:
+            bias.assign(rng.uniform(-0.5, 0.5, bias.shape).astype(np.float32))
+        if isinstance(layer, layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights([
+                rng.uniform(0.5, 1.5, n).astype(np.float32),   # gamma
+                rng.uniform(-0.5, 0.5, n).astype(np.float32),  # beta
+                rng.uniform(-0.5, 0.5, n).astype(np.float32),  # moving mean
+                rng.uniform(0.5, 2.0, n).astype(np.float32),   # moving var
+            ])
+    return model
+
+
+# --------------------------------------------------------------------------
+# Dense
+# --------------------------------------------------------------------------
+
+def dense_fused_acts():
+    x = inp = _input((64,))
+    x = layers.Dense(16, activation="relu")(x)
+    x = layers.Dense(12, activation="relu6")(x)
+    x = layers.Dense(10, activation="tanh")(x)
+    x = layers.Dense(8, activation="sigmoid")(x)
+    x = layers.Dense(6, use_bias=False)(x)
+    return keras.Model(inp, x)
+
+
+def dense_separate_acts():
+    x = inp = _input((32,))
+    x = layers.Dense(16)(x)
+    x = layers.ReLU()(x)
+    x = layers.Dense(12, use_bias=False)(x)
+    x = layers.Activation("tanh")(x)
+    x = layers.Dense(10)(x)
+    x = layers.Activation("sigmoid")(x)
+    x = layers.Dense(8, use_bias=False, activation="relu")(x)
+    x = layers.Dense(5, activation="softmax")(x)
+    return keras.Model(inp, x)
+
+
+def dense_3d():
+    """Dense on a (1, 4, 10) tensor -> FULLY_CONNECTED with keep_num_dims."""
+    x = inp = _input((4, 10))
+    x = layers.Dense(8, activation="relu")(x)
+    x = layers.Dense(6, use_bias=False)(x)
+    return keras.Model(inp, x)
+
+
+# --------------------------------------------------------------------------
+# Conv1D
+# --------------------------------------------------------------------------
+
+def conv1d_variants():
+    x = inp = _input((32, 4))
+    x = layers.Conv1D(8, 3, padding="same", activation="relu")(x)
+    x = layers.Conv1D(6, 3, padding="valid", strides=2)(x)
+    x = layers.Conv1D(5, 3, padding="same", dilation_rate=2, activation="relu6")(x)
+    x = layers.Conv1D(7, 2, padding="valid", use_bias=False)(x)
+    return keras.Model(inp, x)
+
+
+def imu_gap():
+    x = inp = _input((128, 3))
+    x = layers.Conv1D(8, 5, strides=2, activation="relu")(x)
+    x = layers.MaxPooling1D(2)(x)
+    x = layers.Conv1D(16, 3, padding="same", activation="relu")(x)
+    x = layers.AveragePooling1D(2)(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Dense(16, activation="relu")(x)
+    x = layers.Dense(6, activation="softmax")(x)
+    return keras.Model(inp, x)
+
+
+def imu_flatten():
+    x = inp = _input((128, 3))
+    x = layers.Conv1D(8, 5, strides=2, activation="relu")(x)
+    x = layers.Conv1D(8, 3, strides=2, activation="relu")(x)
+    x = layers.AveragePooling1D(3, strides=2, padding="same")(x)
+    x = layers.MaxPooling1D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(12, activation="relu")(x)
+    x = layers.Dense(4)(x)
+    x = layers.Softmax()(x)
+    return keras.Model(inp, x)
+
+
+# --------------------------------------------------------------------------
+# Conv2D
+# --------------------------------------------------------------------------
+
+def conv2d_variants():
+    x = inp = _input((16, 16, 4))
+    x = layers.Conv2D(5, 3, padding="valid", activation="relu")(x)
+    x = layers.Conv2D(7, 3, padding="same", strides=(2, 2), activation="relu6")(x)
+    x = layers.Conv2D(3, (5, 3), padding="same", strides=(1, 2), use_bias=False)(x)
+    x = layers.Conv2D(6, 1)(x)
+    return keras.Model(inp, x)
+
+
+def conv2d_dilated():
+    x = inp = _input((16, 16, 3))
+    x = layers.Conv2D(5, 3, padding="same", dilation_rate=(2, 2), activation="relu")(x)
+    x = layers.Conv2D(7, 3, padding="valid", dilation_rate=(2, 2))(x)
+    x = layers.Conv2D(4, (3, 5), padding="valid", strides=(2, 1), use_bias=False,
+                      activation="relu6")(x)
+    return keras.Model(inp, x)
+
+
+def conv2d_bn_folded():
+    x = inp = _input((8, 8, 3))
+    x = layers.Conv2D(8, 3, padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.Conv2D(5, 3, strides=2)(x)
+    x = layers.BatchNormalization()(x)
+    return keras.Model(inp, x)
+
+
+# --------------------------------------------------------------------------
+# Depthwise / separable
+# --------------------------------------------------------------------------
+
+def depthwise_variants():
+    x = inp = _input((16, 16, 4))
+    x = layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = layers.DepthwiseConv2D(3, padding="valid", depth_multiplier=2)(x)
+    x = layers.DepthwiseConv2D(3, padding="same", strides=(2, 2), activation="relu6")(x)
+    x = layers.DepthwiseConv2D((3, 5), padding="valid", strides=(1, 2),
+                               use_bias=False)(x)
+    return keras.Model(inp, x)
+
+
+def depthwise_dilated():
+    x = inp = _input((16, 16, 3))
+    x = layers.DepthwiseConv2D(3, padding="same", dilation_rate=(2, 2))(x)
+    x = layers.DepthwiseConv2D(3, padding="valid", dilation_rate=(2, 2),
+                               depth_multiplier=2, activation="relu")(x)
+    return keras.Model(inp, x)
+
+
+def separable_conv():
+    x = inp = _input((16, 16, 4))
+    x = layers.SeparableConv2D(8, 3, padding="same", activation="relu")(x)
+    x = layers.SeparableConv2D(5, 3, strides=2, depth_multiplier=2)(x)
+    return keras.Model(inp, x)
+
+
+# --------------------------------------------------------------------------
+# Pooling / padding / reshape
+# --------------------------------------------------------------------------
+
+def pool2d_variants():
+    x = inp = _input((16, 16, 4))
+    x = layers.MaxPooling2D((2, 3), strides=(1, 2), padding="valid")(x)
+    x = layers.AveragePooling2D((3, 2), strides=(2, 1), padding="same")(x)
+    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = layers.AveragePooling2D(2, padding="valid")(x)
+    return keras.Model(inp, x)
+
+
+def pad_gap():
+    x = inp = _input((8, 8, 3))
+    x = layers.ZeroPadding2D(((1, 2), (2, 1)))(x)
+    x = layers.Conv2D(6, 3, activation="relu")(x)
+    x = layers.ZeroPadding2D(1)(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(4)(x)
+    return keras.Model(inp, x)
+
+
+def reshape_flatten():
+    x = inp = _input((8, 8, 3))
+    x = layers.Conv2D(4, 3, strides=2, padding="same")(x)
+    x = layers.Reshape((16, 4))(x)
+    x = layers.Dense(5, activation="relu")(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(6)(x)
+    return keras.Model(inp, x)
+
+
+def squeeze():
+    """A (1, 8, 1, C) conv output squeezed on axis 2. With static shapes the
+    converter turns SQUEEZE into RESHAPE; kept as a RESHAPE case."""
+    x = inp = _input((8, 1, 3))
+    x = layers.Conv2D(5, (3, 1), padding="same")(x)
+    x = layers.Lambda(lambda t: ops.squeeze(t, axis=2))(x)
+    x = layers.Dense(4)(x)
+    return keras.Model(inp, x)
+
+
+# --------------------------------------------------------------------------
+# Element-wise: Add / Multiply / Concatenate
+# --------------------------------------------------------------------------
+
+def residual_add():
+    x = inp = _input((8, 8, 4))
+    x = layers.Conv2D(6, 3, padding="same", activation="relu")(x)
+    a = layers.Conv2D(6, 3, padding="same")(x)
+    b = layers.Conv2D(6, 1)(x)
+    x = layers.Add()([a, b])
+    skip = x
+    x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.Add()([x, skip])
+    x = layers.ReLU()(x)          # fused into the ADD
+    return keras.Model(inp, x)
+
+
+def multiply():
+    x = inp = _input((8, 8, 3))
+    a = layers.Conv2D(4, 3, padding="same")(x)
+    b = layers.Conv2D(4, 1, activation="sigmoid")(x)
+    x = layers.Multiply()([a, b])              # tensor * tensor
+    x = layers.Add()([x, a])
+    x = layers.Rescaling(0.25)(x)              # tensor * scalar constant
+    scale = np.linspace(0.5, 2.0, 4).astype(np.float32)
+    x = layers.Lambda(lambda t: t * scale)(x)  # tensor * per-channel constant
+    x = layers.Flatten()(x)
+    x = layers.Dense(5)(x)
+    return keras.Model(inp, x)
+
+
+def concat():
+    x = inp = _input((8, 8, 3))
+    a = layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    b = layers.Conv2D(3, 1)(x)
+    x = layers.Concatenate(axis=-1)([a, b])
+    c = layers.Conv2D(7, 3, padding="same")(x)
+    x = layers.Concatenate(axis=1)([x, c])     # (1, 16, 8, 7)
+    x = layers.Concatenate(axis=2)([x, x])     # same tensor twice
+    return keras.Model(inp, x)
+
+
+def dense_concat():
+    x = inp = _input((20,))
+    a = layers.Dense(8, activation="relu")(x)
+    b = layers.Dense(5, activation="tanh")(x)
+    x = layers.Concatenate()([a, b, x])
+    x = layers.Dense(4)(x)
+    return keras.Model(inp, x)
+
+
+def bn_unfolded():
+    """BatchNorm on the input and after an Add, each followed by a
+    non-linearity so it cannot be folded into a neighbouring Dense."""
+    x = inp = _input((24,))
+    x = layers.BatchNormalization()(x)
+    x = layers.LeakyReLU(negative_slope=0.2)(x)
+    a = layers.Dense(12)(x)
+    b = layers.Dense(12, activation="relu")(x)
+    x = layers.Add()([a, b])
+    x = layers.BatchNormalization()(x)
+    x = layers.Activation("tanh")(x)
+    return keras.Model(inp, x)
+
+
+def bn_add_conv():
+    x = inp = _input((8, 8, 4))
+    a = layers.Conv2D(6, 3, padding="same")(x)
+    b = layers.Conv2D(6, 1)(x)
+    x = layers.Add()([a, b])
+    x = layers.BatchNormalization()(x)
+    x = layers.ReLU()(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, x)
+
+
+# --------------------------------------------------------------------------
+# Activations as separate layers
+# --------------------------------------------------------------------------
+
+def activations_2d():
+    x = inp = _input((8, 8, 4))
+    x = layers.Conv2D(6, 3, padding="same")(x)
+    x = layers.LeakyReLU(negative_slope=0.2)(x)
+    x = layers.Conv2D(6, 3, padding="same")(x)
+    x = layers.Activation("hard_swish")(x)
+    x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.Activation("tanh")(x)
+    x = layers.Conv2D(5, 1)(x)
+    x = layers.Activation("sigmoid")(x)
+    return keras.Model(inp, x)
+
+
+def activations_1d():
+    x = inp = _input((48,))
+    x = layers.Dense(32)(x)
+    a = layers.ReLU()(x)
+    b = layers.LeakyReLU(negative_slope=0.2)(x)
+    c = layers.Activation("hard_swish")(x)
+    d = layers.Dense(32)(x)
+    d = layers.Lambda(lambda t: t * ops.relu6(t + 3.0) / 6.0)(d)  # manual h-swish
+    x = layers.Add()([layers.Add()([a, b]), layers.Add()([c, d])])
+    x = layers.Activation("tanh")(x)
+    x = layers.Dense(10)(x)
+    x = layers.Softmax()(x)
+    return keras.Model(inp, x)
+
+
+def softmax_3d():
+    """Softmax over the last axis of a (1, 4, 10) tensor."""
+    x = inp = _input((4, 10))
+    x = layers.Dense(10)(x)
+    x = layers.Softmax(axis=-1)(x)
+    return keras.Model(inp, x)
+
+
+def relu6_standalone():
+    """RELU6 ops that are not fused and whose input/output scales differ.
+
+    ADD/MUL/FULLY_CONNECTED/CONV/pooling would absorb a following ReLU6 as a
+    fused activation, so each ReLU6 here follows an op without one: the model
+    input, PAD, MEAN and TANH.
+    """
+    x = inp = _input((8, 8, 3))
+    x = layers.ReLU(max_value=6.0)(x)
+    x = layers.Conv2D(4, 3)(x)
+    x = layers.ZeroPadding2D(1)(x)
+    x = layers.ReLU(max_value=6.0)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.ReLU(max_value=6.0)(x)
+    x = layers.Dense(8, activation="tanh")(x)
+    x = layers.ReLU(max_value=6.0)(x)
+    x = layers.Dense(4)(x)
+    return keras.Model(inp, x)
+
+
+def relu_standalone():
+    """RELU ops on the input and after a CONCATENATION (different scales)."""
+    x = inp = _input((16,))
+    x = layers.ReLU()(x)
+    a = layers.Dense(8, activation="tanh")(x)
+    b = layers.Dense(8)(x)
+    x = layers.Concatenate()([a, b])
+    x = layers.ReLU()(x)
+    return keras.Model(inp, x)
+
+
+def conv1d_dynamic_batch():
+    """EXPAND_DIMS only survives with a dynamic batch dimension (with static
+    shapes the converter rewrites it to RESHAPE). Conv/pool/mean only: a Dense
+    or Flatten here would add SHAPE/GATHER/PACK ops. Tensor shapes in the
+    file are still batch 1 (shape_signature has -1)."""
+    x = inp = keras.Input(shape=(16, 3))
+    x = layers.Conv1D(4, 3, activation="relu")(x)
+    x = layers.Conv1D(4, 3, strides=2, padding="same")(x)
+    x = layers.MaxPooling1D(2)(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inp, x)
+
+
+# --------------------------------------------------------------------------
+# Float input / output (QUANTIZE / DEQUANTIZE at the edges)
+# --------------------------------------------------------------------------
+
+def imu_float_io():
+    return imu_gap()
+
+
+def conv_float_io():
+    x = inp = _input((8, 8, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(3)(x)
+    return keras.Model(inp, x)
+
+
+MODELS = {
+    f.__name__: f
+    for f in [
+        dense_fused_acts, dense_separate_acts, dense_3d,
+        conv1d_variants, imu_gap, imu_flatten,
+        conv2d_variants, conv2d_dilated, conv2d_bn_folded,
+        depthwise_variants, depthwise_dilated, separable_conv,
+        pool2d_variants, pad_gap, reshape_flatten, squeeze,
+        residual_add, multiply, concat, dense_concat, bn_unfolded, bn_add_conv,
+        activations_2d, activations_1d, softmax_3d,
+        relu6_standalone, relu_standalone, conv1d_dynamic_batch,
+        imu_float_io, conv_float_io,
+    ]
+}
+
+
+# --------------------------------------------------------------------------
+# Conversion
+# --------------------------------------------------------------------------
+
+def make_model(name):
+    """Build the Keras model `name` with deterministic weights (and layer
+    names, so the file does not depend on what was built before)."""
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(SEED)
+    model = MODELS[name]()
+    return _randomize_bias_and_batchnorm(model, SEED)
+
+
+def representative_data(model, n=N_REPRESENTATIVE, seed=SEED):
+    rng = np.random.default_rng(seed)
+    shape = tuple(1 if d is None else d for d in model.inputs[0].shape)
+    return [rng.standard_normal(shape).astype(np.float32) for _ in range(n)]
+
+
+def convert(model, float_io=False):
+    """Full-integer quantization of `model`; returns the .tflite bytes."""
+    samples = representative_data(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([s] for s in samples)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    if not float_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    # Keras export prints "Saved artifact at ..." to stdout; the converter warns
+    # about missing input statistics. Keep both quiet.
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return converter.convert()
+
+
+def build_tflite(name, cache_dir):
+    """Build, convert and cache <cache_dir>/<name>.tflite; returns its path."""
+    path = pathlib.Path(cache_dir) / f"{name}.tflite"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = convert(make_model(name), float_io=name.endswith("_float_io"))
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def build_all(cache_dir):
+    return {name: build_tflite(name, cache_dir) for name in MODELS}
+
+
+# --------------------------------------------------------------------------
+# Inspection
+# --------------------------------------------------------------------------
+
+def op_names(data):
+    """Set of builtin op names used by a .tflite flatbuffer."""
+    import tflite
+
+    code_to_name = {
+        v: k for k, v in vars(tflite.BuiltinOperator).items()
+        if not k.startswith("_")
+    }
+    model = tflite.Model.GetRootAsModel(data, 0)
+    names = set()
+    for i in range(model.OperatorCodesLength()):
+        oc = model.OperatorCodes(i)
+        code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+        names.add(code_to_name.get(code, str(code)))
+    return names
+
+
+def run_tflm(data, seed=0):
+    """Run one random input through the tflite-micro interpreter."""
+    from tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(data)
+    details = interp.get_input_details(0)
+    rng = np.random.default_rng(seed)
+    if details["dtype"] == np.int8:
+        x = rng.integers(-128, 128, details["shape"]).astype(np.int8)
+    else:
+        x = rng.standard_normal(details["shape"]).astype(np.float32)
+    interp.set_input(x, 0)
+    interp.invoke()
+    return interp.get_output(0)
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.exit(f"usage: {argv[0]} OUT_DIR")
+    out = pathlib.Path(argv[1])
+    total = time.perf_counter()
+    seen = set()
+    for name in MODELS:
+        t = time.perf_counter()
+        path = build_tflite(name, out)
+        dt = time.perf_counter() - t
+        data = path.read_bytes()
+        names = op_names(data)
+        seen |= names
+        try:
+            run_tflm(data)
+            tflm = "tflm ok"
+        except Exception as e:  # report, keep going
+            tflm = f"tflm FAIL ({e})"
+        print(f"{name:22s} {len(data):6d} B {dt:4.1f} s  {tflm}  "
+              f"{' '.join(sorted(names))}")
+    print(f"total {time.perf_counter() - total:.1f} s")
+    print("expected ops not produced:", sorted(EXPECTED_OPS - seen) or "none")
+    print("unexpected ops:", sorted(seen - EXPECTED_OPS) or "none")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

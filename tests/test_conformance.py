@@ -1,0 +1,50 @@
+"""Every real model in ../shared/conformance gives TFLite Micro's output byte for byte."""
+import numpy as np
+import pytest
+
+from conftest import CONFORMANCE, MLPERF, test_inputs
+from oracle_compare import check_model
+from picoml import format, reference
+from picoml.convert import convert
+from picoml.oracle import arena_bytes
+
+N_INPUTS = 50
+
+
+@pytest.mark.parametrize("path", MLPERF, ids=lambda p: p.stem)
+def test_mlperf_model_matches_tflite_micro(path):
+    def inputs_for(t, n):
+        return test_inputs(t.shape, t.zero_point, n, seed=hash(path.stem) % 1000)
+    check_model(path.read_bytes(), inputs_for, N_INPUTS, path.name)
+
+
+def _micro_speech_features():
+    return {p.name.split(".")[0]: np.load(p) for p in sorted((CONFORMANCE / "micro_speech").glob("*_1000ms.features_int8.npy"))}
+
+
+def test_micro_speech_model_on_real_features():
+    """The keyword model on TFLite Micro's own front-end features of real recordings, plus random inputs."""
+    tflite = (CONFORMANCE / "micro_speech" / "micro_speech_quantized.tflite").read_bytes()
+    features = _micro_speech_features()
+    assert len(features) == 4
+
+    def inputs_for(t, n):
+        real = [f.reshape(t.shape).astype(np.int8) for f in features.values()]
+        return real + test_inputs(t.shape, t.zero_point, n - len(real))
+    model = check_model(tflite, inputs_for, N_INPUTS, "micro_speech")
+    labels = ["silence", "unknown", "yes", "no"]
+    for clip, x in features.items():
+        expected = np.load(CONFORMANCE / "micro_speech" / (clip + ".micro_speech_output.npy"))
+        got = reference.run(model, [x.reshape(1, -1)])[0]
+        assert np.array_equal(got.reshape(-1), expected.reshape(-1)), clip
+        word = clip.split("_")[0]
+        assert labels[int(np.argmax(got))] == {"noise": "silence"}.get(word, word)
+
+
+@pytest.mark.parametrize("path", MLPERF, ids=lambda p: p.stem)
+def test_arena_not_larger_than_tflite_micro(path):
+    data = path.read_bytes()
+    model = convert(data, path.name, measure_tflm=False)
+    total, activations = arena_bytes(data)
+    assert model.arena_size <= total
+    assert model.arena_size <= activations, "planned %d bytes, TFLite Micro's planner %d" % (model.arena_size, activations)

@@ -1,0 +1,63 @@
+"""Bad .tflite input: a clear error naming the problem, never a traceback."""
+import numpy as np
+import pytest
+
+from conftest import CONFORMANCE, MLPERF
+from picoml.cli import main
+from picoml.convert import convert
+from picoml.errors import PicomlError, UnsupportedModelError
+
+KWS = CONFORMANCE / "mlperf_tiny" / "kws_ref_model.tflite"
+
+
+def test_not_a_tflite_file():
+    with pytest.raises(UnsupportedModelError, match="not a .tflite file"):
+        convert(b"hello world, not a model", measure_tflm=False)
+
+
+@pytest.mark.parametrize("keep", [0.02, 0.1, 0.5, 0.9, 0.999])
+def test_truncated_tflite(keep):
+    data = KWS.read_bytes()
+    with pytest.raises(PicomlError):
+        convert(data[:int(len(data) * keep)], measure_tflm=False)
+
+
+def test_corrupted_tflite_never_escapes_as_another_exception():
+    data = bytearray(KWS.read_bytes())
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        bad = bytearray(data)
+        for where in rng.integers(8, 2000, 4):
+            bad[where] = rng.integers(0, 256)
+        try:
+            convert(bytes(bad), measure_tflm=False)
+        except PicomlError:
+            pass
+
+
+def test_float_model_is_refused():
+    import keras
+    import tensorflow as tf
+    keras.backend.clear_session()
+    x = keras.Input(shape=(4,), batch_size=1)
+    data = tf.lite.TFLiteConverter.from_keras_model(keras.Model(x, keras.layers.Dense(2)(x))).convert()
+    with pytest.raises(UnsupportedModelError, match=r"FULLY_CONNECTED \(op 0, layer .*\): .* is FLOAT32; picoml runs fully int8"):
+        convert(data, measure_tflm=False)
+
+
+def test_unknown_op_names_op_and_layer():
+    data = (CONFORMANCE / "micro_speech" / "audio_preprocessor_int8.tflite").read_bytes()
+    with pytest.raises(UnsupportedModelError, match=r"CUSTOM\(SignalWindow\) \(op 0, layer 'signal_window'\): "
+                                                    r"picoml does not support this op"):
+        convert(data, measure_tflm=False)
+
+
+def test_cli_reports_errors_without_traceback(tmp_path, capsys):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(KWS.read_bytes()[:1000])
+    assert main(["convert", str(bad), "-o", str(tmp_path / "x.pml")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("picoml: error: ") and "Traceback" not in err
+    assert not (tmp_path / "x.pml").exists()
+    assert main(["inspect", str(tmp_path / "missing.pml")]) == 2
+    assert "cannot read" in capsys.readouterr().err

@@ -1,0 +1,136 @@
+"""The .pml writer/reader against docs/format.md, and every way a bad file is refused."""
+import re
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from conftest import MLPERF, ROOT
+from picoml import format
+from picoml.convert import convert
+from picoml.errors import FormatError
+from picoml.optable import OPS
+
+SPEC = (ROOT / "docs" / "format.md").read_text()
+TYPES = {"u8": "B", "u16": "H", "u32": "I", "i32": "i", "f32": "f", "char[4]": "4s", "u32[4]": "4I"}
+
+
+def spec_table(heading):
+    """Rows (offset, type, field) of the table under a heading of docs/format.md."""
+    section = SPEC.split(heading, 1)[1].split("\n## ", 1)[0]
+    return [(int(m.group(1)), m.group(2), m.group(3))
+            for m in re.finditer(r"^\| (\d+) \| ([\w\[\]]+) \| (\w+) \|", section, re.M)]
+
+
+def layout(rows):
+    return "<" + "".join(TYPES[t] for _, t, _ in rows)
+
+
+@pytest.fixture(scope="module")
+def kws():
+    model = convert(MLPERF[1].read_bytes(), MLPERF[1].name, labels=["a", "b"], measure_tflm=False)
+    return model, format.write(model)
+
+
+def test_header_layout_matches_spec(kws):
+    rows = spec_table("## Header")
+    assert layout(rows) == format.HEADER.format
+    assert [o for o, _, _ in rows] == [struct.calcsize(layout(rows[:i])) for i in range(len(rows))]
+    _, blob = kws
+    fields = format.read_header(blob)
+    assert [f for _, _, f in rows] == list(fields)
+
+
+def test_tensor_and_io_layout_match_spec():
+    assert layout(spec_table("## Tensor table entry")) == format.TENSOR.format
+    assert layout(spec_table("## IO table entry")) == format.IO_ENTRY.format
+
+
+def test_op_table_matches_spec():
+    section = SPEC.split("## Op table", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\d+) \| (\w+) \| ([^|]+) \| ([^|]+) \|$", section, re.M)
+    assert [(int(c), n, tuple(i.strip().split(", ")), tuple(p.strip().split(", "))) for c, n, i, p in rows] == \
+        [(op.code, op.name, op.inputs, op.params) for op in OPS]
+
+
+def test_fields_as_specified(kws):
+    model, blob = kws
+    h = format.read_header(blob)
+    assert blob[:4] == b"PML\0" and h["version"] == 1 and h["header_size"] == 64
+    assert h["file_size"] == len(blob)
+    assert h["crc"] == zlib.crc32(blob[16:])
+    assert h["weights_offset"] % 16 == 0 and h["weights_offset"] + h["weights_size"] == len(blob)
+    assert h["arena_size"] % 4 == 0 and h["ops_size"] % 4 == 0
+    for t in model.tensors:
+        assert t.offset % 4 == 0
+    # every op record: opcode, counts, operands, params
+    words = np.frombuffer(blob[h["ops_offset"]:h["ops_offset"] + h["ops_size"]], "<i4")
+    assert words[0] == model.ops[0].code and words[3] == len(model.ops[0].params)
+    import json
+    meta = json.loads(blob[h["metadata_offset"]:h["metadata_offset"] + h["metadata_size"]])
+    assert meta["labels"] == ["a", "b"] and len(meta["op_labels"]) == len(model.ops)
+
+
+@pytest.mark.parametrize("path", MLPERF, ids=lambda p: p.stem)
+def test_round_trip_is_exact(path):
+    blob = format.write(convert(path.read_bytes(), path.name, measure_tflm=False))
+    back = format.read(blob)
+    assert format.write(back) == blob
+
+
+def _recrc(blob):
+    blob = bytearray(blob)
+    struct.pack_into("<I", blob, 12, zlib.crc32(blob[16:]))
+    return bytes(blob)
+
+
+def test_truncated_file_is_refused(kws):
+    _, blob = kws
+    for n in (0, 10, 63, 64, len(blob) // 2, len(blob) - 1):
+        with pytest.raises(FormatError, match="truncated|shorter than"):
+            format.read(blob[:n])
+
+
+def test_flipped_byte_fails_crc(kws):
+    _, blob = kws
+    for where in (20, 100, len(blob) - 1):
+        bad = bytearray(blob)
+        bad[where] ^= 0x01
+        with pytest.raises(FormatError, match="CRC32 mismatch"):
+            format.read(bytes(bad))
+
+
+def test_bad_magic_and_newer_version(kws):
+    _, blob = kws
+    with pytest.raises(FormatError, match="not a .pml file: magic"):
+        format.read(b"XXXX" + blob[4:])
+    newer = blob[:4] + struct.pack("<H", 2) + blob[6:]
+    with pytest.raises(FormatError, match="format version 2.*upgrade picoml"):
+        format.read(newer)
+
+
+def test_unknown_op_code(kws):
+    _, blob = kws
+    h = format.read_header(blob)
+    bad = bytearray(blob)
+    struct.pack_into("<i", bad, h["ops_offset"], 999)
+    with pytest.raises(FormatError, match="unknown op code 999"):
+        format.read(_recrc(bad))
+
+
+def test_corrupt_tables_with_valid_crc(kws):
+    _, blob = kws
+    h = format.read_header(blob)
+    bad = bytearray(blob)
+    struct.pack_into("<I", bad, h["tensors_offset"] + 4, 1 << 30)   # tensor 0 offset far outside the arena
+    with pytest.raises(FormatError, match="overruns"):
+        format.read(_recrc(bad))
+    bad = bytearray(blob)
+    struct.pack_into("<I", bad, 52, len(blob) + 16)                 # weights section beyond the end
+    with pytest.raises(FormatError, match="outside the file"):
+        format.read(_recrc(bad))
+    bad = bytearray(blob)
+    bad[h["metadata_offset"]] = ord("!")
+    with pytest.raises(FormatError, match="metadata is not JSON"):
+        format.read(_recrc(bad))

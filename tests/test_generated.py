@@ -1,0 +1,63 @@
+"""Models generated with Keras covering every supported op and option give TFLite Micro's bytes."""
+import pathlib
+
+import numpy as np
+import pytest
+
+import genmodels
+from conftest import ROOT, test_inputs
+from oracle_compare import check_model, converted, op_by_op_differences
+from picoml.oracle import Oracle
+
+CACHE = ROOT / "build" / "genmodels"
+N_INPUTS = 50
+# The one known departure: TFLite Micro's int8 RELU6 ignores the output scale; picoml follows TFLite
+# (docs/format.md, tests/test_relu6.py).
+TFLM_DIFFERS = {"relu6_standalone"}
+
+
+@pytest.fixture(scope="session")
+def models():
+    return genmodels.build_all(CACHE)
+
+
+def _inputs_for(name):
+    def inputs_for(t, n):
+        return test_inputs(t.shape, t.zero_point, n, seed=sum(map(ord, name)))
+    return inputs_for
+
+
+@pytest.mark.parametrize("name", sorted(set(genmodels.MODELS) - TFLM_DIFFERS))
+def test_generated_model_matches_tflite_micro(models, name):
+    check_model(pathlib.Path(models[name]).read_bytes(), _inputs_for(name), N_INPUTS, name)
+
+
+def _rescaling_relu(op, model):
+    if op.name != "RELU":
+        return False
+    a, b = model.tensors[op.inputs[0]], model.tensors[op.outputs[0]]
+    return (a.scale, a.zero_point) != (b.scale, b.zero_point)
+
+
+@pytest.mark.parametrize("name", sorted(TFLM_DIFFERS))
+def test_model_with_rescaling_relu6_matches_elsewhere(models, name):
+    """Every op but the rescaling RELU6s, fed TFLite Micro's own inputs, gives its outputs."""
+    data = pathlib.Path(models[name]).read_bytes()
+    model, _, sources = converted(data, name)
+    assert any(_rescaling_relu(op, model) for op in model.ops), "the model lost its rescaling RELU6"
+    oracle = Oracle(data, keep_all_tensors=True)
+    t = model.tensors[model.inputs[0].tensor]
+    for x in test_inputs(t.shape, t.zero_point, 20):
+        oracle.run([x])
+        assert op_by_op_differences(model, sources, oracle, lambda op: _rescaling_relu(op, model)) == []
+
+
+def test_every_supported_op_is_covered(models):
+    from picoml.ops import LOWER
+    seen = set()
+    for path in models.values():
+        seen |= set(genmodels.op_names(pathlib.Path(path).read_bytes()))
+    # SQUEEZE: the converter turns it into RESHAPE with fixed shapes; PADV2, RELU_N1_TO_1 and RELU_0_TO_1
+    # are not produced by Keras layers. They share their lowering and kernel with PAD, RELU and RESHAPE.
+    assert set(LOWER) - seen <= {"SQUEEZE", "PADV2", "RELU_N1_TO_1", "RELU_0_TO_1"}
+    assert {"QUANTIZE", "DEQUANTIZE"} <= seen
