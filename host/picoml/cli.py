@@ -60,7 +60,7 @@ def cmd_run(args):
     from .runtimes import RUNTIMES
     data = _read(args.model)
     inputs = [_load_npy(p) for p in args.input]
-    outputs = RUNTIMES[args.runtime](data, inputs)
+    outputs = RUNTIMES[args.runtime](data, inputs, args.backend)
     if len(args.output) not in (0, len(outputs)):
         raise PicomlError("the model has %d outputs but %d --output files were given" % (len(outputs), len(args.output)))
     for path, value in zip(args.output, outputs):
@@ -68,6 +68,35 @@ def cmd_run(args):
     if not args.output:
         for value in outputs:
             print(np.array2string(value, separator=", "))
+
+
+def cmd_bench(args):
+    import time
+    from . import format, reference, unix_port
+    model, _ = _load_pml_or_tflite(args.model)
+    blob = format.write(model)
+    x = [np.zeros(model.tensors[e.tensor].shape, np.int8) for e in model.inputs]
+    reference.run(model, x)
+    start = time.perf_counter()
+    for _ in range(args.count):
+        reference.run(model, x)
+    ref_us = (time.perf_counter() - start) / args.count * 1e6
+    print("model       %s: %d ops, arena %d bytes, weights %d bytes, file %d bytes"
+          % (model.metadata.get("source", args.model), len(model.ops), model.arena_size, model.weights_size, len(blob)))
+    print("%-22s %12s %14s %16s" % ("runtime", "us/inference", "heap/inference", "heap after load"))
+    print("%-22s %12.1f %14s %16s" % ("reference (numpy)", ref_us, "-", "-"))
+    times = {}
+    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+        count = max(1, args.count // 10) if backend == "python" else args.count
+        r = unix_port.bench(blob, backend, count, args.heapsize)
+        times[backend] = r["us"]
+        label = "micropython %s" % backend + ("" if r["backend"] == backend else " (got %s)" % r["backend"])
+        print("%-22s %12.1f %14d %16d" % (label, r["us"], r["heap_per_inference"], r["heap_used"]))
+    if "native" in times and "python" in times:
+        print("native / pure Python: %.0fx faster" % (times["python"] / times["native"]))
+    tflm = model.metadata.get("tflm_arena")
+    if tflm:
+        print("TFLite Micro arena for the same model: %d bytes (picoml arena %d bytes)" % (tflm["total"], model.arena_size))
 
 
 def parser():
@@ -92,8 +121,19 @@ def parser():
     r.add_argument("--input", action="append", required=True,
                    help=".npy input in the model's input shape: int8 as is, float32 quantized (repeat per input)")
     r.add_argument("--output", action="append", default=[], help=".npy to write the int8 output to (repeat per output)")
-    r.add_argument("--runtime", choices=sorted(RUNTIMES), default="reference", help="where to run it")
+    r.add_argument("--runtime", choices=sorted(RUNTIMES), default="reference",
+                   help="reference: the numpy interpreter on the host; micropython: the device library in "
+                        "MicroPython's unix port (the virtual board)")
+    r.add_argument("--backend", choices=("native", "viper", "python"),
+                   help="device backend for --runtime micropython (default native)")
     r.set_defaults(func=cmd_run)
+
+    b = sub.add_parser("bench", help="time a model on every device backend in the unix port and the reference")
+    b.add_argument("model", help=".pml (or .tflite, converted in memory)")
+    b.add_argument("--backends", default="native,viper,python", help="comma-separated backends to time")
+    b.add_argument("--count", type=int, default=20, help="inferences per backend (pure Python uses fewer)")
+    b.add_argument("--heapsize", default="4m", help="MicroPython heap, like a board's free RAM (e.g. 200k)")
+    b.set_defaults(func=cmd_bench)
     return p
 
 

@@ -11,11 +11,11 @@ _POOL_PARAMS = ("stride_h", "stride_w", "filter_h", "filter_w", "pad_top", "pad_
 _SIGMOID_LIKE_PARAMS = ("input_zero_point", "input_range_radius", "input_multiplier", "input_left_shift")
 
 OPS = (
-    OpSpec(1, "CONV_2D", ("input", "filter", "bias?", "multipliers", "shifts"), _CONV_PARAMS),
-    OpSpec(2, "DEPTHWISE_CONV_2D", ("input", "filter", "bias?", "multipliers", "shifts"),
+    OpSpec(1, "CONV_2D", ("input", "filter", "bias", "multipliers", "shifts"), _CONV_PARAMS),
+    OpSpec(2, "DEPTHWISE_CONV_2D", ("input", "filter", "bias", "multipliers", "shifts"),
            _CONV_PARAMS + ("depth_multiplier",)),
-    OpSpec(3, "FULLY_CONNECTED", ("input", "weights", "bias?", "multipliers", "shifts"),
-           ("input_offset", "weights_offset", "output_offset", "act_min", "act_max")),
+    OpSpec(3, "FULLY_CONNECTED", ("input", "weights", "bias", "multipliers", "shifts"),
+           ("output_offset", "act_min", "act_max")),
     OpSpec(4, "AVERAGE_POOL_2D", ("input",), _POOL_PARAMS),
     OpSpec(5, "MAX_POOL_2D", ("input",), _POOL_PARAMS),
     OpSpec(6, "SOFTMAX", ("input",), ("input_multiplier", "input_left_shift", "diff_min")),
@@ -47,3 +47,23 @@ OPS = (
 
 BY_CODE = {op.code: op for op in OPS}
 BY_NAME = {op.name: op for op in OPS}
+
+
+def c_header():
+    """native_module/ops.h: op codes and one params struct per op, overlaying the op table's int32 params."""
+    lines = ["/* Generated from host/picoml/optable.py by `python -m picoml.optable`; do not edit. */",
+             "#ifndef PICOML_OPS_H", "#define PICOML_OPS_H", "", "#include <stdint.h>", ""]
+    for op in OPS:
+        lines.append("#define PML_OP_%s %d" % (op.name, op.code))
+    lines.append("#define PML_OP_MAX %d" % max(op.code for op in OPS))
+    for op in OPS:
+        lines += ["", "typedef struct {"]
+        lines += ["    int32_t %s;" % p for p in op.params]
+        lines.append("} pml_%s_params_t;" % op.name.lower())
+        lines.append("#define PML_%s_N_PARAMS %d" % (op.name, len(op.params)))
+    lines += ["", "#endif", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(c_header(), end="")

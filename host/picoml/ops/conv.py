@@ -1,7 +1,7 @@
 """CONV_2D and DEPTHWISE_CONV_2D: lowering (requantization constants per output channel) and numpy reference."""
 import numpy as np
 
-from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
 from .common import activation_range, clamp_int8, window_padding, windows
 
 
@@ -20,16 +20,25 @@ def channel_multipliers(ctx, op, input_t, filter_t, output_t, channels):
     return ctx.constant(multipliers, filter_t.name + "/multipliers"), ctx.constant(shifts, filter_t.name + "/shifts")
 
 
-def constant_operands(ctx, op, filter_t, bias_t, output_t, channels):
+def constant_operands(ctx, op, filter_t, bias_t, output_t, channel_axis):
+    """[input, filter, folded bias, multipliers, shifts] of a convolution-like op."""
+    input_t = op.inputs[0]
     if filter_t.data is None:
         ctx.fail(op, "the filter is not a constant; picoml needs constant weights")
     if filter_t.dtype != np.int8:
         ctx.fail(op, "filter %r is %s; picoml supports int8 weights" % (filter_t.name, filter_t.type_name))
+    channels = filter_t.shape[channel_axis]
     if bias_t is not None and (bias_t.data is None or bias_t.dtype != np.int32 or bias_t.data.size != channels):
         ctx.fail(op, "bias %r must be a constant int32 vector of %d values" % (bias_t.name, channels))
-    multipliers, shifts = channel_multipliers(ctx, op, op.inputs[0], filter_t, output_t, channels)
-    bias = ctx.activation(bias_t) if bias_t is not None else -1
-    return [ctx.activation(op.inputs[0]), ctx.activation(filter_t), bias, multipliers, shifts]
+    multipliers, shifts = channel_multipliers(ctx, op, input_t, filter_t, output_t, channels)
+    # sum_k f[k] * (x[k] + input_offset) + bias == sum_k f[k] * x[k] + folded_bias, where padding reads as the
+    # input's zero point; the same identity holds modulo 2**32, so wrapping int32 sums agree too.
+    other_axes = tuple(a for a in range(filter_t.data.ndim) if a != channel_axis)
+    folded = filter_t.data.astype(np.int64).sum(axis=other_axes) * -input_t.zero_point
+    if bias_t is not None:
+        folded += bias_t.data.reshape(-1)
+    bias = ctx.constant(wrap_int32(folded).astype(np.int32), (bias_t.name if bias_t else filter_t.name) + "/folded")
+    return [ctx.activation(input_t), ctx.activation(filter_t), bias, multipliers, shifts]
 
 
 def _window_params(ctx, op, input_t, filter_hw, output_t):
@@ -58,8 +67,7 @@ def lower_conv_2d(ctx, op):
     if filter_t.shape[3] != input_t.shape[3]:
         ctx.fail(op, "grouped convolution (filter depth %d, input depth %d) is not supported"
                  % (filter_t.shape[3], input_t.shape[3]))
-    channels = filter_t.shape[0]
-    inputs = constant_operands(ctx, op, filter_t, bias_t, output_t, channels)
+    inputs = constant_operands(ctx, op, filter_t, bias_t, output_t, channel_axis=0)
     params = _window_params(ctx, op, input_t, filter_t.shape[1:3], output_t)
     ctx.emit("CONV_2D", inputs, [ctx.activation(output_t)], params, op)
 
@@ -70,22 +78,23 @@ def lower_depthwise_conv_2d(ctx, op):
     channels = filter_t.shape[3]
     if filter_t.shape[0] != 1 or channels % input_t.shape[3] or output_t.shape[3] != channels:
         ctx.fail(op, "filter shape %s does not fit input depth %d" % (list(filter_t.shape), input_t.shape[3]))
-    inputs = constant_operands(ctx, op, filter_t, bias_t, output_t, channels)
+    inputs = constant_operands(ctx, op, filter_t, bias_t, output_t, channel_axis=3)
     params = _window_params(ctx, op, input_t, filter_t.shape[1:3], output_t)
     params["depth_multiplier"] = channels // input_t.shape[3]
     ctx.emit("DEPTHWISE_CONV_2D", inputs, [ctx.activation(output_t)], params, op)
 
 
 def requantize_channels(acc, bias, multipliers, shifts, p):
-    if bias is not None:
-        acc = acc + bias.astype(np.int64)
+    acc = wrap_int32(acc + bias.astype(np.int64))
     out = multiply_by_quantized_multiplier(acc, multipliers.astype(np.int64), shifts.astype(np.int64))
     return clamp_int8(out + p["output_offset"], p["act_min"], p["act_max"])
 
 
 def _taps(p, x, filter_hw, out_shape):
-    return windows(x.astype(np.int64) + p["input_offset"], filter_hw, (p["stride_h"], p["stride_w"]),
-                   (p["dilation_h"], p["dilation_w"]), (p["pad_top"], p["pad_left"]), out_shape[1:3], 0)
+    """Raw int8 inputs under each filter tap; padding holds the input's zero point (-input_offset)."""
+    return windows(x.astype(np.int64), filter_hw, (p["stride_h"], p["stride_w"]),
+                   (p["dilation_h"], p["dilation_w"]), (p["pad_top"], p["pad_left"]), out_shape[1:3],
+                   -p["input_offset"])
 
 
 def reference_conv_2d(op, inputs, outputs):

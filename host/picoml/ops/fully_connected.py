@@ -17,10 +17,9 @@ def lower_fully_connected(ctx, op):
     if size % depth or int(np.prod(output_t.shape)) != size // depth * units:
         ctx.fail(op, "input %s does not fit weights %s / output %s"
                  % (list(input_t.shape), list(weights_t.shape), list(output_t.shape)))
-    inputs = constant_operands(ctx, op, weights_t, bias_t, output_t, units)
+    inputs = constant_operands(ctx, op, weights_t, bias_t, output_t, channel_axis=0)
     act_min, act_max = activation_range(ctx, op, output_t)
-    params = {"input_offset": -input_t.zero_point, "weights_offset": -weights_t.zero_point,
-              "output_offset": output_t.zero_point, "act_min": act_min, "act_max": act_max}
+    params = {"output_offset": output_t.zero_point, "act_min": act_min, "act_max": act_max}
     ctx.emit("FULLY_CONNECTED", inputs, [ctx.activation(output_t)], params, op)
 
 
@@ -28,8 +27,7 @@ def reference_fully_connected(op, inputs, outputs):
     x, weights, bias, multipliers, shifts = inputs
     p = op.params
     units, depth = weights.shape
-    rows = x.reshape(-1, depth).astype(np.int64) + p["input_offset"]
-    acc = rows @ (weights.astype(np.int64) + p["weights_offset"]).T
+    acc = x.reshape(-1, depth).astype(np.int64) @ weights.astype(np.int64).T
     return [requantize_channels(acc, bias, multipliers, shifts, p).reshape(outputs[0].shape)]
 
 

