@@ -1,0 +1,356 @@
+/* CONV_2D, int8 (TFLite Micro's reference arithmetic, CMSIS-NN's arm_convolve_s8 scheme).
+ *
+ * PIXELS output pixels at a time: the input patch under each is copied ("im2col") into an int16 column on the
+ * stack, the padding reading as the input zero point; each pair of output channels is then PIXELS x 2 dot
+ * products of those columns with the channels' contiguous filter rows [kh * kw * in_c], every filter and input
+ * load used several times. A 1x1 convolution is the same loop with a one-tap patch: the matrix product
+ * [pixels x in_c] x [in_c x out_c]. The int16 columns make the int8 x int16 products map onto multiply-add
+ * instructions (pmaddwd on x86) when the compiler vectorizes the dot product. A patch longer than COL_MAX is
+ * cut into chunks of whole taps (or, when one tap has more channels than COL_MAX, of channels), summed in int32
+ * per block of OC_BLOCK output channels, the columns rebuilt for each block. */
+/* No libc calls: keep gcc from turning the zeroing and filling loops into memset calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
+#include "picoml.h"
+#include "fixedpoint.h"
+
+#define COL_MAX 128     /* int16 elements of one im2col column: a multiple of 16 */
+#define PIXELS 4        /* columns, output pixels computed per pass */
+#define OC_BLOCK 16     /* output channels accumulated at once */
+
+/* gcc -O2 vectorizes the dot product's loop only when it is compiled on its own, not inlined */
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
+/* Requantization: pml_mbqm(acc, multiplier, shift) + offset clamped to [act_min, act_max], the same results in
+ * fewer operations. For shift = -e < 0, srdhm rounds X = acc * multiplier + 2^30 down by 2^31 and rdbpot then
+ * adds 2^(e-1) (less 1 when X < 0) and rounds down by 2^e; as floor((floor(X / 2^31) + c) / 2^e) =
+ * floor((X + c * 2^31) / 2^(31 + e)) for an integer c, both roundings are one:
+ * (X + 2^(30+e) - (X < 0 ? 2^31 : 0)) >> (31 + e) (X < 0 or acc * multiplier < 0: the same result), taken as the
+ * high word shifted by e - 1 (no 64-bit variable
+ * shift, a libgcc call on 32-bit targets). For shift >= 0 it is ((acc << shift) * multiplier + 2^30) >> 31.
+ * Only multiplier = INT32_MIN can saturate the doubling high multiply: the host never produces it and the
+ * kernels refuse it. The clamp bounds are moved by the offset so that nothing overflows. */
+typedef struct {
+    int64_t round;          /* 2^30 + 2^(30+e) */
+    int32_t multiplier;
+    int16_t left, right1;   /* right1 = e - 1, or -1 when shift >= 0 */
+} requant_t;
+
+typedef struct {
+    int32_t lo, hi, offset;
+} out_range_t;
+
+/* 2^n for 0 <= n < 63 without a 64-bit variable shift (a libgcc call on 32-bit targets) */
+static inline int64_t pow2(int32_t n) {
+    return n < 32 ? (int64_t)((uint32_t)1 << n) : (int64_t)((uint32_t)1 << (n - 32)) * ((int64_t)1 << 32);
+}
+
+static inline void requant_init(requant_t *q, int32_t multiplier, int32_t shift) {
+    q->multiplier = multiplier;
+    q->left = (int16_t)(shift > 0 ? shift : 0);
+    q->right1 = (int16_t)(shift > 0 ? -1 : -shift - 1);
+    q->round = pow2(30) + (shift < 0 ? pow2(30 - shift) : 0);
+}
+
+static inline void out_range_init(out_range_t *o, int32_t offset, int32_t act_min, int32_t act_max) {
+    o->offset = offset;
+    o->lo = act_min - offset;
+    o->hi = act_max - offset;
+}
+
+static inline int8_t clamp_offset(int32_t y, const out_range_t *o) {
+    y = y < o->lo ? o->lo : y;
+    y = y > o->hi ? o->hi : y;
+    return (int8_t)(y + o->offset);
+}
+
+/* shift < 0 */
+static inline int8_t requantize_right(int32_t acc, const requant_t *q, const out_range_t *o) {
+    const int64_t p = (int64_t)acc * q->multiplier;
+    const int64_t x = p + q->round - (p < 0 ? (int64_t)1 << 31 : 0);
+    return clamp_offset((int32_t)(x >> 32) >> q->right1, o);
+}
+
+/* shift >= 0 */
+static inline int8_t requantize_left(int32_t acc, const requant_t *q, const out_range_t *o) {
+    const int64_t p = (int64_t)(int32_t)((uint32_t)acc << q->left) * q->multiplier;
+    return clamp_offset((int32_t)((p + (1 << 30)) >> 31), o);
+}
+
+static inline int8_t requantize(int32_t acc, const requant_t *q, const out_range_t *o) {
+    return q->right1 >= 0 ? requantize_right(acc, q, o) : requantize_left(acc, q, o);
+}
+
+/* Multipliers and shifts the requantization takes: shifts in [-31, 31], no INT32_MIN multiplier. */
+static int quantization_ok(const int32_t *multipliers, const int32_t *shifts, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        if (shifts[i] < -31 || shifts[i] > 31 || multipliers[i] == INT32_MIN) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* acc0[p] += (column p) . w0 and acc1[p] += (column p) . w1 for the PIXELS columns, over n elements. The first
+ * loop runs a multiple of 16 times, which lets gcc vectorize it at -O2 too (its cheap cost model refuses loops
+ * that need a scalar epilogue). The sums wrap as int32 (added as unsigned: no undefined overflow). */
+static NOINLINE void dot_4x2(const int16_t *const a[PIXELS], const int8_t *w0, const int8_t *w1, int32_t n,
+                             int32_t acc0[PIXELS], int32_t acc1[PIXELS]) {
+    const int16_t *a0 = a[0], *a1 = a[1], *a2 = a[2], *a3 = a[3];
+    int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
+    const uint32_t n16 = (uint32_t)n & ~15u;
+    uint32_t i = 0;
+    for (; i < n16; i++) {
+        const int16_t f0 = w0[i], f1 = w1[i], x0 = a0[i], x1 = a1[i], x2 = a2[i], x3 = a3[i];
+        s00 += x0 * f0;
+        s01 += x0 * f1;
+        s10 += x1 * f0;
+        s11 += x1 * f1;
+        s20 += x2 * f0;
+        s21 += x2 * f1;
+        s30 += x3 * f0;
+        s31 += x3 * f1;
+    }
+    for (; i < (uint32_t)n; i++) {
+        const int16_t f0 = w0[i], f1 = w1[i], x0 = a0[i], x1 = a1[i], x2 = a2[i], x3 = a3[i];
+        s00 += x0 * f0;
+        s01 += x0 * f1;
+        s10 += x1 * f0;
+        s11 += x1 * f1;
+        s20 += x2 * f0;
+        s21 += x2 * f1;
+        s30 += x3 * f0;
+        s31 += x3 * f1;
+    }
+    acc0[0] = (int32_t)((uint32_t)acc0[0] + (uint32_t)s00);
+    acc0[1] = (int32_t)((uint32_t)acc0[1] + (uint32_t)s10);
+    acc0[2] = (int32_t)((uint32_t)acc0[2] + (uint32_t)s20);
+    acc0[3] = (int32_t)((uint32_t)acc0[3] + (uint32_t)s30);
+    /* an odd last channel is paired with itself: acc1 == acc0, s?1 == s?0 */
+    acc1[0] = (int32_t)((uint32_t)acc1[0] + (uint32_t)(acc1 == acc0 ? 0 : s01));
+    acc1[1] = (int32_t)((uint32_t)acc1[1] + (uint32_t)(acc1 == acc0 ? 0 : s11));
+    acc1[2] = (int32_t)((uint32_t)acc1[2] + (uint32_t)(acc1 == acc0 ? 0 : s21));
+    acc1[3] = (int32_t)((uint32_t)acc1[3] + (uint32_t)(acc1 == acc0 ? 0 : s31));
+}
+
+typedef struct {
+    const int8_t *input;
+    int32_t in_h, in_w, in_c, out_h, out_w;
+    int32_t kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
+    int16_t zero_point;     /* what the padding reads as */
+} conv_geometry_t;
+
+/* The output pixel a column belongs to. */
+typedef struct {
+    int32_t b, oy, ox;
+} pixel_t;
+
+static void next_pixel(const conv_geometry_t *g, pixel_t *px) {
+    if (++px->ox == g->out_w) {
+        px->ox = 0;
+        if (++px->oy == g->out_h) {
+            px->oy = 0;
+            px->b++;
+        }
+    }
+}
+
+static void widen(const int8_t *restrict src, int32_t n, int16_t *restrict dst) {
+    const uint32_t n16 = (uint32_t)n & ~15u;
+    uint32_t i = 0;
+    for (; i < n16; i++) {
+        dst[i] = src[i];
+    }
+    for (; i < (uint32_t)n; i++) {
+        dst[i] = src[i];
+    }
+}
+
+static void fill(int16_t *dst, int32_t n, int16_t value) {
+    for (int32_t i = 0; i < n; i++) {
+        dst[i] = value;
+    }
+}
+
+/* The im2col column of pixel px for taps [tap, tap + n_taps) in row-major (ky, kx) order and channels
+ * [c0, c0 + n_c) of each tap, then zeros up to the next multiple of 16. */
+static void fill_column(const conv_geometry_t *g, const pixel_t *px, int32_t tap, int32_t n_taps, int32_t c0,
+                        int32_t n_c, int16_t *col) {
+    const int32_t iy0 = px->oy * g->stride_h - g->pad_top, ix0 = px->ox * g->stride_w - g->pad_left;
+    const int32_t in_c = g->in_c, len = n_taps * n_c;
+    const int8_t *image = g->input + px->b * g->in_h * g->in_w * in_c;
+    for (int32_t i = len; i < ((len + 15) & ~15); i++) {
+        col[i] = 0;
+    }
+    if (n_taps == g->kh * g->kw && n_c == in_c && g->dil_w == 1) {
+        /* The whole patch, filter row by filter row: the taps of a row that fall inside the
+         * image are one contiguous run of the input, the rest is padding. No bounds check per tap. */
+        const int32_t run = g->kw * in_c;
+        const int32_t left = (ix0 < 0 ? (-ix0 < g->kw ? -ix0 : g->kw) : 0) * in_c;
+        const int32_t right = (ix0 + g->kw > g->in_w ? (ix0 + g->kw - g->in_w < g->kw - left / in_c
+            ? ix0 + g->kw - g->in_w : g->kw - left / in_c) : 0) * in_c;
+        for (int32_t ky = 0, iy = iy0; ky < g->kh; ky++, iy += g->dil_h, col += run) {
+            if (iy < 0 || iy >= g->in_h) {
+                fill(col, run, g->zero_point);
+                continue;
+            }
+            fill(col, left, g->zero_point);
+            widen(image + (iy * g->in_w + ix0) * in_c + left, run - left - right, col + left);
+            fill(col + run - right, right, g->zero_point);
+        }
+        return;
+    }
+    /* tap = ky * kw + kx without a division: taps advance one at a time */
+    int32_t ky = 0, kx = tap;
+    while (kx >= g->kw) {
+        kx -= g->kw;
+        ky++;
+    }
+    for (int32_t t = 0; t < n_taps; t++, col += n_c) {
+        const int32_t iy = iy0 + ky * g->dil_h, ix = ix0 + kx * g->dil_w;
+        if (iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w) {
+            widen(image + (iy * g->in_w + ix) * in_c + c0, n_c, col);
+        } else {
+            fill(col, n_c, g->zero_point);
+        }
+        if (++kx == g->kw) {
+            kx = 0;
+            ky++;
+        }
+    }
+}
+
+static int is_tensor(const pml_operand_t *o, int dtype, int ndim) {
+    return o->tensor != 0 && o->tensor->dtype == dtype && (ndim < 0 || o->tensor->ndim == ndim);
+}
+
+int pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *outputs,
+    int n_outputs) {
+    const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
+    if (n_inputs != 5 || n_outputs != 1 || !is_tensor(&inputs[0], PML_DTYPE_INT8, 4)
+        || !is_tensor(&inputs[1], PML_DTYPE_INT8, 4) || !is_tensor(&inputs[2], PML_DTYPE_INT32, -1)
+        || !is_tensor(&inputs[3], PML_DTYPE_INT32, -1) || !is_tensor(&inputs[4], PML_DTYPE_INT32, -1)
+        || !is_tensor(&outputs[0], PML_DTYPE_INT8, 4)) {
+        return PML_ERR_OPERANDS;
+    }
+    conv_geometry_t g;
+    const int32_t batches = pml_dim(&inputs[0], 0);
+    g.input = (const int8_t *)inputs[0].data;
+    g.in_h = pml_dim(&inputs[0], 1);
+    g.in_w = pml_dim(&inputs[0], 2);
+    g.in_c = pml_dim(&inputs[0], 3);
+    const int32_t out_c = pml_dim(&inputs[1], 0);
+    g.kh = pml_dim(&inputs[1], 1);
+    g.kw = pml_dim(&inputs[1], 2);
+    g.out_h = pml_dim(&outputs[0], 1);
+    g.out_w = pml_dim(&outputs[0], 2);
+    g.stride_h = p->stride_h;
+    g.stride_w = p->stride_w;
+    g.dil_h = p->dilation_h;
+    g.dil_w = p->dilation_w;
+    g.pad_top = p->pad_top;
+    g.pad_left = p->pad_left;
+    g.zero_point = (int16_t)-p->input_offset;
+    const int32_t n_quant = pml_count(&inputs[3]);
+    if (pml_dim(&inputs[1], 3) != g.in_c || pml_dim(&outputs[0], 0) != batches || pml_dim(&outputs[0], 3) != out_c
+        || pml_count(&inputs[2]) != out_c || (n_quant != out_c && n_quant != 1) || pml_count(&inputs[4]) != n_quant
+        || g.in_c < 1 || g.kh < 1 || g.kw < 1 || g.stride_h < 1 || g.stride_w < 1 || g.dil_h < 1 || g.dil_w < 1
+        || g.pad_top < 0 || g.pad_left < 0 || p->input_offset < -127 || p->input_offset > 128) {
+        return PML_ERR_OPERANDS;
+    }
+    const int8_t *filter = (const int8_t *)inputs[1].data;
+    const int32_t *bias = (const int32_t *)inputs[2].data;
+    const int32_t *multipliers = (const int32_t *)inputs[3].data;
+    const int32_t *shifts = (const int32_t *)inputs[4].data;
+    if (!quantization_ok(multipliers, shifts, n_quant)) {
+        return PML_ERR_OPERANDS;
+    }
+    const int32_t q_step = n_quant == out_c ? 1 : 0;
+    out_range_t range;
+    out_range_init(&range, p->output_offset, p->act_min, p->act_max);
+    int8_t *output = (int8_t *)outputs[0].data;
+
+    /* the patch [kh, kw, in_c] in chunks of n_taps whole taps of n_c channels each */
+    const int32_t taps = g.kh * g.kw, patch = taps * g.in_c, filter_size = out_c * patch;
+    int32_t n_taps = taps, n_c = g.in_c;
+    if (patch > COL_MAX) {
+        n_taps = 1;
+        if (n_c > COL_MAX) {
+            n_c = COL_MAX;
+        } else {
+            while ((n_taps + 1) * n_c <= COL_MAX) {
+                n_taps++;
+            }
+        }
+    }
+    const int chunked = patch > COL_MAX;
+
+    int16_t col[PIXELS][COL_MAX];
+    int32_t acc[OC_BLOCK][PIXELS];
+    const int32_t pixels = batches * g.out_h * g.out_w;
+    pixel_t next = {0, 0, 0};
+    for (int32_t pix = 0; pix < pixels; pix += PIXELS) {
+        const int32_t n_pix = pixels - pix < PIXELS ? pixels - pix : PIXELS;
+        pixel_t px[PIXELS];
+        /* Past the last pixel, the first column stands in for the missing ones, their results dropped. */
+        const int16_t *cols[PIXELS];
+        for (int32_t i = 0; i < PIXELS; i++) {
+            px[i] = next;
+            cols[i] = col[i < n_pix ? i : 0];
+            if (i < n_pix) {
+                next_pixel(&g, &next);
+            }
+        }
+        for (int32_t oc0 = 0; oc0 < out_c; oc0 += OC_BLOCK) {
+            const int32_t block = out_c - oc0 < OC_BLOCK ? out_c - oc0 : OC_BLOCK;
+            for (int32_t k = 0; k < block; k++) {
+                for (int32_t i = 0; i < PIXELS; i++) {
+                    acc[k][i] = 0;
+                }
+            }
+            for (int32_t tap = 0; tap < taps; tap += n_taps) {
+                const int32_t chunk_taps = taps - tap < n_taps ? taps - tap : n_taps;
+                for (int32_t c0 = 0; c0 < g.in_c; c0 += n_c) {
+                    const int32_t chunk_c = g.in_c - c0 < n_c ? g.in_c - c0 : n_c;
+                    const int32_t len = chunk_taps * chunk_c, len16 = (len + 15) & ~15;
+                    if (chunked || oc0 == 0) {
+                        for (int32_t i = 0; i < n_pix; i++) {
+                            fill_column(&g, &px[i], tap, chunk_taps, c0, chunk_c, col[i]);
+                        }
+                    }
+                    const int32_t start = (oc0 * taps + tap) * g.in_c + c0;
+                    for (int32_t k = 0; k < block; k += 2) {
+                        const int32_t k1 = k + 1 < block ? k + 1 : k;
+                        const int32_t w1 = start + k1 * patch;
+                        /* Up to the columns' zero padding when that stays inside the filter: the extra weights
+                         * belong to the next channel and meet zeros; the loop then has no scalar tail. */
+                        const int32_t n = w1 + len16 <= filter_size ? len16 : len;
+                        dot_4x2(cols, filter + start + k * patch, filter + w1, n, acc[k], acc[k1]);
+                    }
+                }
+            }
+            int8_t *out = output + pix * out_c + oc0;
+            for (int32_t k = 0; k < block; k++, out++) {
+                const int32_t oc = oc0 + k, q = oc * q_step, b = bias[oc];
+                requant_t rq;
+                requant_init(&rq, multipliers[q], shifts[q]);
+                if (rq.right1 >= 0) {
+                    for (int32_t i = 0; i < n_pix; i++) {
+                        out[i * out_c] = requantize_right((int32_t)((uint32_t)acc[k][i] + (uint32_t)b), &rq, &range);
+                    }
+                } else {
+                    for (int32_t i = 0; i < n_pix; i++) {
+                        out[i * out_c] = requantize_left((int32_t)((uint32_t)acc[k][i] + (uint32_t)b), &rq, &range);
+                    }
+                }
+            }
+        }
+    }
+    return PML_OK;
+}

@@ -1,0 +1,269 @@
+/* DEPTHWISE_CONV_2D, int8 (TFLite Micro's reference arithmetic).
+ *
+ * Channels innermost. For each block of BLOCK output channels (their requantization constants prepared once),
+ * every output pixel sums in int32 over the filter taps; the taps of a pixel whose input position lies inside
+ * the image form a rectangle, found once per pixel, so the inner loops have no bounds checks. Taps in the
+ * padding read the input zero point: for pixels at the border (and only when the zero point is not 0) they read
+ * it from a row of zero points on the stack. With depth_multiplier 1 the inner loop is an element-wise int8
+ * multiply-accumulate over contiguous channels, which compilers vectorize; other multipliers take a plain loop
+ * where output channel oc reads input channel oc / depth_multiplier. */
+/* No libc calls: keep gcc from turning the zeroing and filling loops into memset calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
+#include "picoml.h"
+#include "fixedpoint.h"
+
+#define BLOCK 32    /* output channels per pass */
+
+/* Requantization: pml_mbqm(acc, multiplier, shift) + offset clamped to [act_min, act_max], the same results in
+ * fewer operations. For shift = -e < 0, srdhm rounds X = acc * multiplier + 2^30 down by 2^31 and rdbpot then
+ * adds 2^(e-1) (less 1 when X < 0) and rounds down by 2^e; as floor((floor(X / 2^31) + c) / 2^e) =
+ * floor((X + c * 2^31) / 2^(31 + e)) for an integer c, both roundings are one:
+ * (X + 2^(30+e) - (X < 0 ? 2^31 : 0)) >> (31 + e) (X < 0 or acc * multiplier < 0: the same result), taken as the
+ * high word shifted by e - 1 (no 64-bit variable
+ * shift, a libgcc call on 32-bit targets). For shift >= 0 it is ((acc << shift) * multiplier + 2^30) >> 31.
+ * Only multiplier = INT32_MIN can saturate the doubling high multiply: the host never produces it and the
+ * kernels refuse it. The clamp bounds are moved by the offset so that nothing overflows. */
+typedef struct {
+    int64_t round;          /* 2^30 + 2^(30+e) */
+    int32_t multiplier;
+    int16_t left, right1;   /* right1 = e - 1, or -1 when shift >= 0 */
+} requant_t;
+
+typedef struct {
+    int32_t lo, hi, offset;
+} out_range_t;
+
+/* 2^n for 0 <= n < 63 without a 64-bit variable shift (a libgcc call on 32-bit targets) */
+static inline int64_t pow2(int32_t n) {
+    return n < 32 ? (int64_t)((uint32_t)1 << n) : (int64_t)((uint32_t)1 << (n - 32)) * ((int64_t)1 << 32);
+}
+
+static inline void requant_init(requant_t *q, int32_t multiplier, int32_t shift) {
+    q->multiplier = multiplier;
+    q->left = (int16_t)(shift > 0 ? shift : 0);
+    q->right1 = (int16_t)(shift > 0 ? -1 : -shift - 1);
+    q->round = pow2(30) + (shift < 0 ? pow2(30 - shift) : 0);
+}
+
+static inline void out_range_init(out_range_t *o, int32_t offset, int32_t act_min, int32_t act_max) {
+    o->offset = offset;
+    o->lo = act_min - offset;
+    o->hi = act_max - offset;
+}
+
+static inline int8_t clamp_offset(int32_t y, const out_range_t *o) {
+    y = y < o->lo ? o->lo : y;
+    y = y > o->hi ? o->hi : y;
+    return (int8_t)(y + o->offset);
+}
+
+/* shift < 0 */
+static inline int8_t requantize_right(int32_t acc, const requant_t *q, const out_range_t *o) {
+    const int64_t p = (int64_t)acc * q->multiplier;
+    const int64_t x = p + q->round - (p < 0 ? (int64_t)1 << 31 : 0);
+    return clamp_offset((int32_t)(x >> 32) >> q->right1, o);
+}
+
+/* shift >= 0 */
+static inline int8_t requantize_left(int32_t acc, const requant_t *q, const out_range_t *o) {
+    const int64_t p = (int64_t)(int32_t)((uint32_t)acc << q->left) * q->multiplier;
+    return clamp_offset((int32_t)((p + (1 << 30)) >> 31), o);
+}
+
+static inline int8_t requantize(int32_t acc, const requant_t *q, const out_range_t *o) {
+    return q->right1 >= 0 ? requantize_right(acc, q, o) : requantize_left(acc, q, o);
+}
+
+/* Multipliers and shifts the requantization takes: shifts in [-31, 31], no INT32_MIN multiplier. */
+static int quantization_ok(const int32_t *multipliers, const int32_t *shifts, int32_t n) {
+    for (int32_t i = 0; i < n; i++) {
+        if (shifts[i] < -31 || shifts[i] > 31 || multipliers[i] == INT32_MIN) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+typedef struct {
+    const int8_t *image;        /* the input image of the current batch */
+    const int8_t *filter;
+    int32_t in_h, in_w, in_c, out_c, kh, kw, dil_h, dil_w, multiplier;
+    int8_t zero_points[BLOCK];  /* what the padding reads as */
+} dw_t;
+
+/* acc[k] += x[k] * f[k], k < n; the first loop runs a multiple of 16 times, which gcc -O2 vectorizes. */
+static inline void mac(int32_t *restrict acc, const int8_t *restrict x, const int8_t *restrict f, uint32_t n) {
+    const uint32_t n16 = n & ~15u;
+    uint32_t k = 0;
+    for (; k < n16; k++) {
+        acc[k] += x[k] * f[k];
+    }
+    for (; k < n; k++) {
+        acc[k] += x[k] * f[k];
+    }
+}
+
+/* acc[k] += x[ic(k)] * f[k] for output channels oc0 + k, k < n, with depth_multiplier > 1: output channel
+ * oc = ic * multiplier + j reads input channel ic; x points at the block's first input channel, j0 is oc0's j. */
+static void mac_multiplier(int32_t *acc, const int8_t *x, const int8_t *f, int32_t n, int32_t multiplier,
+                           int32_t j0) {
+    int32_t ic = 0, j = j0;
+    for (int32_t k = 0; k < n; k++) {
+        acc[k] += x[ic] * f[k];
+        if (++j == multiplier) {
+            j = 0;
+            ic++;
+        }
+    }
+}
+
+/* The sums of output channels [oc0, oc0 + n) at the output pixel whose window starts at input (iy0, ix0):
+ * over the taps [ky0, ky1) x [kx0, kx1) inside the image, then, when `pad`, the taps in the padding. */
+static void dw_pixel(const dw_t *d, int32_t oc0, int32_t n, int32_t iy0, int32_t ix0, int32_t ky0, int32_t ky1,
+                     int32_t kx0, int32_t kx1, int pad, int32_t acc[BLOCK]) {
+    /* the block's first input channel, and oc0's place in its group */
+    int32_t ic0 = oc0, j0 = 0;
+    if (d->multiplier > 1) {
+        ic0 = 0;
+        j0 = oc0;
+        while (j0 >= d->multiplier) {
+            j0 -= d->multiplier;
+            ic0++;
+        }
+    }
+    for (int32_t k = 0; k < n; k++) {
+        acc[k] = 0;
+    }
+    const int32_t tap_step = d->dil_w * d->in_c;
+    for (int32_t ky = ky0; ky < ky1; ky++) {
+        const int8_t *x = d->image + ((iy0 + ky * d->dil_h) * d->in_w + ix0 + kx0 * d->dil_w) * d->in_c + ic0;
+        const int8_t *f = d->filter + (ky * d->kw + kx0) * d->out_c + oc0;
+        for (int32_t kx = kx0; kx < kx1; kx++, x += tap_step, f += d->out_c) {
+            if (d->multiplier == 1) {
+                mac(acc, x, f, (uint32_t)n);
+            } else {
+                mac_multiplier(acc, x, f, n, d->multiplier, j0);
+            }
+        }
+    }
+    if (!pad) {
+        return;
+    }
+    for (int32_t ky = 0; ky < d->kh; ky++) {
+        const int row_inside = ky >= ky0 && ky < ky1;
+        const int8_t *f = d->filter + ky * d->kw * d->out_c + oc0;
+        for (int32_t kx = 0; kx < d->kw; kx++, f += d->out_c) {
+            if (row_inside && kx >= kx0 && kx < kx1) {
+                continue;
+            }
+            if (d->multiplier == 1) {
+                mac(acc, d->zero_points, f, (uint32_t)n);
+            } else {
+                mac_multiplier(acc, d->zero_points, f, n, d->multiplier, j0);
+            }
+        }
+    }
+}
+
+/* The taps [*lo, *hi) of a window starting at input position i0 whose positions lie inside [0, size). */
+static void inside_taps(int32_t i0, int32_t size, int32_t taps, int32_t dilation, int32_t *lo, int32_t *hi) {
+    int32_t a = 0, b = taps;
+    while (a < taps && i0 + a * dilation < 0) {
+        a++;
+    }
+    while (b > a && i0 + (b - 1) * dilation >= size) {
+        b--;
+    }
+    *lo = a;
+    *hi = b;
+}
+
+static int is_tensor(const pml_operand_t *o, int dtype, int ndim) {
+    return o->tensor != 0 && o->tensor->dtype == dtype && (ndim < 0 || o->tensor->ndim == ndim);
+}
+
+int pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
+    const pml_operand_t *outputs, int n_outputs) {
+    const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
+    if (n_inputs != 5 || n_outputs != 1 || !is_tensor(&inputs[0], PML_DTYPE_INT8, 4)
+        || !is_tensor(&inputs[1], PML_DTYPE_INT8, 4) || !is_tensor(&inputs[2], PML_DTYPE_INT32, -1)
+        || !is_tensor(&inputs[3], PML_DTYPE_INT32, -1) || !is_tensor(&inputs[4], PML_DTYPE_INT32, -1)
+        || !is_tensor(&outputs[0], PML_DTYPE_INT8, 4)) {
+        return PML_ERR_OPERANDS;
+    }
+    dw_t d;
+    const int32_t batches = pml_dim(&inputs[0], 0);
+    d.in_h = pml_dim(&inputs[0], 1);
+    d.in_w = pml_dim(&inputs[0], 2);
+    d.in_c = pml_dim(&inputs[0], 3);
+    d.kh = pml_dim(&inputs[1], 1);
+    d.kw = pml_dim(&inputs[1], 2);
+    d.out_c = pml_dim(&inputs[1], 3);
+    d.dil_h = p->dilation_h;
+    d.dil_w = p->dilation_w;
+    d.multiplier = p->depth_multiplier;
+    const int32_t out_h = pml_dim(&outputs[0], 1), out_w = pml_dim(&outputs[0], 2);
+    const int32_t n_quant = pml_count(&inputs[3]);
+    if (pml_dim(&inputs[1], 0) != 1 || d.multiplier < 1 || d.in_c < 1 || d.out_c != d.in_c * d.multiplier
+        || pml_dim(&outputs[0], 0) != batches || pml_dim(&outputs[0], 3) != d.out_c
+        || pml_count(&inputs[2]) != d.out_c || (n_quant != d.out_c && n_quant != 1)
+        || pml_count(&inputs[4]) != n_quant || d.kh < 1 || d.kw < 1 || p->stride_h < 1 || p->stride_w < 1
+        || d.dil_h < 1 || d.dil_w < 1 || p->pad_top < 0 || p->pad_left < 0 || p->input_offset < -127
+        || p->input_offset > 128) {
+        return PML_ERR_OPERANDS;
+    }
+    d.filter = (const int8_t *)inputs[1].data;
+    const int32_t *bias = (const int32_t *)inputs[2].data;
+    const int32_t *multipliers = (const int32_t *)inputs[3].data;
+    const int32_t *shifts = (const int32_t *)inputs[4].data;
+    if (!quantization_ok(multipliers, shifts, n_quant)) {
+        return PML_ERR_OPERANDS;
+    }
+    for (int32_t k = 0; k < BLOCK; k++) {
+        d.zero_points[k] = (int8_t)-p->input_offset;
+    }
+    const int32_t q_step = n_quant == d.out_c ? 1 : 0;
+    out_range_t range;
+    out_range_init(&range, p->output_offset, p->act_min, p->act_max);
+    const int32_t image_size = d.in_h * d.in_w * d.in_c;
+    requant_t rq[BLOCK];
+    int32_t acc[BLOCK];
+    for (int32_t oc0 = 0; oc0 < d.out_c; oc0 += BLOCK) {
+        const int32_t n = d.out_c - oc0 < BLOCK ? d.out_c - oc0 : BLOCK;
+        int all_right = 1;  /* all shifts negative, as usual: one branch per block, not per value */
+        for (int32_t k = 0; k < n; k++) {
+            const int32_t q = (oc0 + k) * q_step;
+            requant_init(&rq[k], multipliers[q], shifts[q]);
+            all_right &= rq[k].right1 >= 0;
+        }
+        int8_t *out = (int8_t *)outputs[0].data + oc0;
+        for (int32_t b = 0; b < batches; b++) {
+            d.image = (const int8_t *)inputs[0].data + b * image_size;
+            for (int32_t oy = 0; oy < out_h; oy++) {
+                const int32_t iy0 = oy * p->stride_h - p->pad_top;
+                int32_t ky0, ky1;
+                inside_taps(iy0, d.in_h, d.kh, d.dil_h, &ky0, &ky1);
+                for (int32_t ox = 0; ox < out_w; ox++, out += d.out_c) {
+                    const int32_t ix0 = ox * p->stride_w - p->pad_left;
+                    int32_t kx0, kx1;
+                    inside_taps(ix0, d.in_w, d.kw, d.dil_w, &kx0, &kx1);
+                    const int pad = p->input_offset != 0 && (ky0 > 0 || ky1 < d.kh || kx0 > 0 || kx1 < d.kw);
+                    dw_pixel(&d, oc0, n, iy0, ix0, ky0, ky1, kx0, kx1, pad, acc);
+                    if (all_right) {
+                        for (int32_t k = 0; k < n; k++) {
+                            out[k] = requantize_right((int32_t)((uint32_t)acc[k] + (uint32_t)bias[oc0 + k]), &rq[k], &range);
+                        }
+                    } else {
+                        for (int32_t k = 0; k < n; k++) {
+                            out[k] = requantize((int32_t)((uint32_t)acc[k] + (uint32_t)bias[oc0 + k]), &rq[k], &range);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return PML_OK;
+}

@@ -1,0 +1,478 @@
+"""The C kernels of CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D and MAX_POOL_2D give the numpy
+reference's bytes: on single-op models with random but valid shapes and parameters and on the edge cases, on
+every such layer of the real conformance models and on the whole models; the kernels' requantization shortcut
+equals fixedpoint.h's pml_mbqm; nothing reads or writes out of bounds under AddressSanitizer.
+
+tests/bench_c_kernels.py times the kernels on the DS-CNN keyword-spotting model."""
+import pathlib
+
+import numpy as np
+import pytest
+
+import c_runtime
+from conftest import CONFORMANCE, MLPERF, test_inputs
+from picoml import format, planner, reference
+from picoml.convert import convert
+from picoml.ops.common import output_size, same_padding
+
+MY_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D")
+SAME, VALID = 0, 1
+
+
+@pytest.fixture(scope="module")
+def lib():
+    return c_runtime.build()
+
+
+def single_op_model(name, input_shape, constants, output_shape, params, in_zp=0, out_zp=0):
+    """A planned model of one op: an int8 input, the op's constants, an int8 output."""
+    model = format.Model()
+    x = model.add_tensor(format.Tensor(input_shape, np.int8, 0.5, in_zp, name="x"))
+    consts = [model.add_tensor(format.Tensor(c.shape, c.dtype, data=c, name="c%d" % i)) for i, c in enumerate(constants)]
+    y = model.add_tensor(format.Tensor(output_shape, np.int8, 0.25, out_zp, name="y"))
+    model.ops.append(format.Op(name, [x] + consts, [y], params))
+    model.inputs, model.outputs = [format.IO(x)], [format.IO(y)]
+    return planner.plan(model)
+
+
+def check(lib, model, inputs):
+    runtime = c_runtime.CRuntime(model, lib)
+    for x in inputs:
+        expected = reference.run(model, [x])[0]
+        got = runtime.run([x])[0]
+        if not np.array_equal(got, expected):
+            op = model.ops[0]
+            bad = np.argwhere(got != expected)
+            raise AssertionError("%s %s %s: %d of %d values differ, first at %s: C %d, reference %d"
+                                 % (op.name, [model.tensors[i].shape for i in op.inputs[:2]], op.params, len(bad),
+                                    got.size, bad[0].tolist(), got[tuple(bad[0])], expected[tuple(bad[0])]))
+
+
+def random_inputs(rng, shape, zero_point, count=3):
+    """Uniform values, values near the zero point, and the extremes once."""
+    xs = [rng.integers(-128, 128, shape).astype(np.int8),
+          np.clip(np.rint(rng.normal(zero_point, 20, shape)), -128, 127).astype(np.int8)]
+    xs.append(np.full(shape, rng.choice([-128, 127]), np.int8))
+    return xs[:count]
+
+
+def quantization(rng, channels, per_channel, saturate=False):
+    """Multipliers in [2^30, 2^31) and shifts of both signs, as quantize_multiplier gives; a zero multiplier
+    now and then; large left shifts when `saturate`."""
+    n = channels if per_channel else 1
+    multipliers = rng.integers(1 << 30, (1 << 31) - 1, n, endpoint=True)
+    if rng.random() < 0.1:
+        multipliers[rng.integers(n)] = 0
+    if saturate:
+        shifts = rng.integers(-2, 12, n)
+    else:
+        shifts = rng.integers(-14, 1, n)
+        shifts[rng.random(n) < 0.15] = rng.integers(1, 4)
+    return multipliers.astype(np.int32), shifts.astype(np.int32)
+
+
+def activation(rng):
+    kind = rng.integers(4)
+    if kind == 0:
+        return -128, 127
+    if kind == 1:
+        lo = int(rng.integers(-128, 20))
+        return lo, 127
+    lo = int(rng.integers(-128, 100))
+    return lo, int(rng.integers(lo, 128))
+
+
+def zero_point(rng):
+    return int(rng.choice([-128, 127, 0, rng.integers(-128, 128)], p=[0.25, 0.2, 0.15, 0.4]))
+
+
+def window(in_hw, k_hw, stride, dilation, padding):
+    out = [output_size(padding, in_hw[i], k_hw[i], stride[i], dilation[i]) for i in range(2)]
+    pads = [same_padding(in_hw[i], k_hw[i], stride[i], dilation[i], out[i]) if padding == SAME else 0 for i in range(2)]
+    return out, pads
+
+
+def conv_case(rng, depthwise=False, n=1, hw=None, ic=None, oc=None, k=None, stride=None, dilation=None,
+              padding=None, multiplier=None, per_channel=None, saturate=False, in_zp=None, out_zp=None):
+    """A random CONV_2D (or DEPTHWISE_CONV_2D) single-op model; any argument given is fixed."""
+    hw = hw or tuple(int(v) for v in rng.integers(1, 12, 2))
+    k = k or tuple(int(v) for v in rng.integers(1, 6, 2))
+    stride = stride or tuple(int(v) for v in rng.choice([1, 1, 2, 3], 2))
+    dilation = dilation or ((1, 1) if rng.random() < 0.7 else tuple(int(v) for v in rng.integers(1, 4, 2)))
+    padding = padding if padding is not None else int(rng.integers(2))
+    if padding == VALID:  # VALID needs the dilated filter inside the input
+        hw = tuple(max(hw[i], (k[i] - 1) * dilation[i] + 1) for i in range(2))
+    ic = ic or int(rng.choice([1, 2, 3, 4, 5, 7, 8, 16, 17, 32, 64]))
+    if depthwise:
+        multiplier = multiplier or int(rng.choice([1, 1, 2, 3]))
+        oc = ic * multiplier
+    else:
+        oc = oc or int(rng.choice([1, 2, 3, 5, 7, 8, 16, 33, 64]))
+    per_channel = bool(rng.integers(2)) if per_channel is None else per_channel
+    in_zp = zero_point(rng) if in_zp is None else in_zp
+    out_zp = zero_point(rng) if out_zp is None else out_zp
+    out_hw, pads = window(hw, k, stride, dilation, padding)
+    if depthwise:
+        filters = rng.integers(-127, 128, (1, k[0], k[1], oc)).astype(np.int8)
+    else:
+        filters = rng.integers(-127, 128, (oc, k[0], k[1], ic)).astype(np.int8)
+    folded_sum = filters.astype(np.int64).sum(axis=(0, 1, 2) if depthwise else (1, 2, 3)) * -in_zp
+    bias = (rng.integers(-5000, 5000, oc) + folded_sum).astype(np.int32)
+    if rng.random() < 0.1:
+        bias = rng.integers(-(1 << 31), 1 << 31, oc).astype(np.int32)   # accumulations that wrap
+    multipliers, shifts = quantization(rng, oc, per_channel, saturate)
+    act_min, act_max = activation(rng)
+    params = {"stride_h": stride[0], "stride_w": stride[1], "dilation_h": dilation[0], "dilation_w": dilation[1],
+              "pad_top": pads[0], "pad_left": pads[1], "input_offset": -in_zp, "output_offset": out_zp,
+              "act_min": act_min, "act_max": act_max}
+    if depthwise:
+        params["depth_multiplier"] = multiplier
+    name = "DEPTHWISE_CONV_2D" if depthwise else "CONV_2D"
+    return single_op_model(name, (n, hw[0], hw[1], ic), [filters, bias, multipliers, shifts],
+                           (n, out_hw[0], out_hw[1], oc), params, in_zp, out_zp), in_zp
+
+
+def fc_case(rng, input_shape=None, units=None, per_channel=None, saturate=False, keep_num_dims=False):
+    if input_shape is None:
+        depth = int(rng.choice([1, 3, 8, 16, 17, 40, 64, 100, 256, 300, 640]))
+        batches = int(rng.choice([1, 1, 2, 3]))
+        input_shape = (batches, depth)
+    depth = input_shape[-1]
+    units = units or int(rng.choice([1, 2, 3, 5, 10, 12, 16, 33, 64]))
+    in_zp, out_zp = zero_point(rng), zero_point(rng)
+    weights = rng.integers(-127, 128, (units, depth)).astype(np.int8)
+    bias = (rng.integers(-5000, 5000, units) + weights.astype(np.int64).sum(axis=1) * -in_zp).astype(np.int32)
+    per_channel = bool(rng.integers(2)) if per_channel is None else per_channel
+    multipliers, shifts = quantization(rng, units, per_channel, saturate)
+    act_min, act_max = activation(rng)
+    if keep_num_dims:
+        output_shape = tuple(input_shape[:-1]) + (units,)
+    else:
+        output_shape = (int(np.prod(input_shape)) // depth, units)
+    params = {"output_offset": out_zp, "act_min": act_min, "act_max": act_max}
+    return single_op_model("FULLY_CONNECTED", input_shape, [weights, bias, multipliers, shifts], output_shape,
+                           params, in_zp, out_zp), in_zp
+
+
+def pool_case(rng, name, n=1, hw=None, c=None, k=None, stride=None, padding=None):
+    hw = hw or tuple(int(v) for v in rng.integers(1, 12, 2))
+    k = k or tuple(int(v) for v in rng.integers(1, 5, 2))
+    stride = stride or tuple(int(v) for v in rng.integers(1, 4, 2))
+    padding = padding if padding is not None else int(rng.integers(2))
+    if padding == VALID:
+        hw = tuple(max(hw[i], k[i]) for i in range(2))
+    c = c or int(rng.choice([1, 2, 3, 5, 7, 8, 16, 17, 64]))
+    out_hw, pads = window(hw, k, stride, (1, 1), padding)
+    zp = zero_point(rng)
+    act_min, act_max = activation(rng)
+    params = {"stride_h": stride[0], "stride_w": stride[1], "filter_h": k[0], "filter_w": k[1],
+              "pad_top": pads[0], "pad_left": pads[1], "act_min": act_min, "act_max": act_max}
+    return single_op_model(name, (n, hw[0], hw[1], c), [], (n, out_hw[0], out_hw[1], c), params, zp, zp), zp
+
+
+def run_cases(lib, seed, count, make):
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        model, zp = make(rng)
+        shape = model.tensors[model.inputs[0].tensor].shape
+        check(lib, model, random_inputs(rng, shape, zp))
+
+
+# ---- random cases ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(6))
+def test_conv_random(lib, seed):
+    run_cases(lib, 100 + seed, 50, lambda rng: conv_case(rng, n=int(rng.choice([1, 1, 2]))))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_depthwise_random(lib, seed):
+    run_cases(lib, 200 + seed, 50, lambda rng: conv_case(rng, depthwise=True, n=int(rng.choice([1, 1, 2]))))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fully_connected_random(lib, seed):
+    run_cases(lib, 300 + seed, 50, fc_case)
+
+
+@pytest.mark.parametrize("name", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+def test_pool_random(lib, name):
+    run_cases(lib, 400 + len(name), 150, lambda rng: pool_case(rng, name, n=int(rng.choice([1, 1, 2]))))
+
+
+# ---- edge cases -----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_conv_saturation(lib, depthwise):
+    """Large multipliers and left shifts drive most outputs to the activation limits."""
+    run_cases(lib, 500 + depthwise, 20, lambda rng: conv_case(rng, depthwise=depthwise, saturate=True))
+
+
+@pytest.mark.parametrize("depthwise", [False, True])
+@pytest.mark.parametrize("zps", [(-128, -128), (127, 127), (-128, 127), (127, -128)])
+def test_conv_extreme_zero_points(lib, depthwise, zps):
+    run_cases(lib, 600 + zps[0] + 2 * zps[1] + depthwise, 6,
+              lambda rng: conv_case(rng, depthwise=depthwise, in_zp=zps[0], out_zp=zps[1], padding=SAME))
+
+
+GEOMETRIES = [
+    # (hw, k, stride, dilation, padding)
+    ((7, 7), (3, 3), (1, 1), (1, 1), SAME),      # even total padding
+    ((8, 8), (4, 4), (1, 1), (1, 1), SAME),      # odd total padding: the extra row/column goes after
+    ((8, 7), (3, 2), (2, 2), (1, 1), SAME),
+    ((9, 9), (3, 3), (2, 2), (1, 1), VALID),
+    ((6, 9), (3, 3), (1, 2), (1, 1), SAME),
+    ((9, 6), (2, 3), (1, 2), (1, 1), VALID),
+    ((9, 9), (3, 3), (1, 1), (2, 2), SAME),      # dilation 2
+    ((10, 9), (3, 2), (2, 1), (2, 3), SAME),
+    ((9, 9), (3, 3), (1, 1), (2, 2), VALID),
+    ((5, 5), (1, 1), (1, 1), (1, 1), VALID),     # pointwise
+    ((6, 6), (1, 1), (2, 2), (1, 1), VALID),     # strided pointwise
+    ((3, 2), (5, 4), (1, 1), (1, 1), SAME),      # filter larger than the input
+    ((2, 3), (7, 7), (2, 2), (1, 1), SAME),
+    ((1, 1), (3, 3), (1, 1), (1, 1), SAME),
+    ((49, 10), (10, 4), (2, 2), (1, 1), SAME),   # the KWS model's first layer
+    ((12, 12), (5, 5), (3, 3), (1, 1), SAME),    # filter bigger than stride
+]
+
+
+@pytest.mark.parametrize("geometry", GEOMETRIES, ids=lambda g: "%dx%d_k%dx%d_s%d%d_d%d%d_%s" % (
+    *g[0], *g[1], *g[2], *g[3], "same" if g[4] == SAME else "valid"))
+def test_conv_geometries(lib, geometry):
+    hw, k, stride, dilation, padding = geometry
+    rng = np.random.default_rng(sum(hw + k + stride + dilation) + padding)
+    for depthwise in (False, True):
+        for ic in (1, 3, 5, 8, 16, 64):
+            for per_channel in (False, True):
+                model, zp = conv_case(rng, depthwise, hw=hw, k=k, stride=stride, dilation=dilation,
+                                      padding=padding, ic=ic, per_channel=per_channel)
+                check(lib, model, random_inputs(rng, model.tensors[0].shape, zp, 2))
+
+
+@pytest.mark.parametrize("multiplier", [1, 2, 3, 8])
+def test_depthwise_multipliers(lib, multiplier):
+    rng = np.random.default_rng(700 + multiplier)
+    for ic in (1, 2, 3, 5, 7, 16, 17, 32):
+        model, zp = conv_case(rng, depthwise=True, ic=ic, multiplier=multiplier)
+        check(lib, model, random_inputs(rng, model.tensors[0].shape, zp))
+
+
+def test_conv_long_patches(lib):
+    """Patches longer than the C kernel's im2col column: split by taps, or by channels when one tap is longer."""
+    rng = np.random.default_rng(800)
+    for ic, k in ((64, (3, 3)), (300, (1, 1)), (300, (2, 2)), (129, (2, 1)), (40, (3, 3)), (257, (1, 1)),
+                  (1, (17, 17)), (3, (11, 11))):
+        for oc in (1, 3, 33, 70):
+            model, zp = conv_case(rng, ic=ic, oc=oc, k=k, hw=(5, 3), dilation=(1, 1))
+            check(lib, model, random_inputs(rng, model.tensors[0].shape, zp, 2))
+
+
+def test_conv_channel_counts(lib):
+    """Odd input and output channel counts around the kernel's block sizes."""
+    rng = np.random.default_rng(900)
+    for ic in (1, 3, 5, 7, 15, 16, 17, 31, 33):
+        for oc in (1, 2, 3, 5, 7, 31, 32, 33, 65):
+            model, zp = conv_case(rng, ic=ic, oc=oc, hw=(4, 3))
+            check(lib, model, random_inputs(rng, model.tensors[0].shape, zp, 1))
+
+
+@pytest.mark.parametrize("shape", [(3, 40), (1, 640), (2, 5, 8), (1, 3, 4, 7), (4, 1)])
+@pytest.mark.parametrize("per_channel", [False, True])
+def test_fully_connected_shapes(lib, shape, per_channel):
+    """Batches > 1, keep_num_dims outputs, inputs of any rank read as [batches, depth]."""
+    rng = np.random.default_rng(sum(shape) + per_channel)
+    for keep in (False, True):
+        for units in (1, 7, 12, 64):
+            model, zp = fc_case(rng, shape, units, per_channel, keep_num_dims=keep)
+            check(lib, model, random_inputs(rng, shape, zp))
+            model, zp = fc_case(rng, shape, units, per_channel, saturate=True, keep_num_dims=keep)
+            check(lib, model, random_inputs(rng, shape, zp))
+
+
+def test_fully_connected_flattened_input(lib):
+    """micro_speech's FULLY_CONNECTED: a [1, 25, 20, 8] input read as [1, 4000]."""
+    rng = np.random.default_rng(1000)
+    model, zp = fc_case(rng, (1, 25, 20, 8), 4)
+    check(lib, model, random_inputs(rng, (1, 25, 20, 8), zp))
+
+
+@pytest.mark.parametrize("name", ["AVERAGE_POOL_2D", "MAX_POOL_2D"])
+@pytest.mark.parametrize("geometry", [((7, 7), (3, 3), (2, 2), SAME), ((8, 8), (2, 2), (2, 2), VALID),
+                                      ((5, 6), (4, 4), (1, 1), SAME), ((2, 2), (5, 5), (1, 1), SAME),
+                                      ((25, 5), (25, 5), (25, 5), VALID), ((9, 9), (3, 3), (1, 2), SAME),
+                                      ((6, 7), (3, 5), (3, 2), SAME), ((1, 1), (1, 1), (1, 1), VALID)])
+def test_pool_geometries(lib, name, geometry):
+    """Windows partly in the padding (the average divides by the positions inside), filters bigger than the
+    stride, global pooling."""
+    hw, k, stride, padding = geometry
+    rng = np.random.default_rng(sum(hw + k + stride) + len(name))
+    for c in (1, 3, 8, 17, 64):
+        model, zp = pool_case(rng, name, hw=hw, c=c, k=k, stride=stride, padding=padding)
+        check(lib, model, random_inputs(rng, model.tensors[0].shape, zp))
+
+
+# ---- refusals -------------------------------------------------------------------------------------------------
+
+def test_kernels_refuse_mismatched_operands(lib):
+    """A filter whose depth does not fit the input is refused with PML_ERR_OPERANDS (-3), not read past."""
+    rng = np.random.default_rng(1100)
+    model, _ = conv_case(rng, ic=4, oc=8, k=(3, 3), hw=(5, 5))
+    t = model.tensors[model.ops[0].inputs[1]]
+    t.shape = (8, 3, 3, 2)
+    t.data = t.data[..., :2].copy()
+    planner.plan(model)
+    runtime = c_runtime.CRuntime(format.write(model), lib)
+    with pytest.raises(RuntimeError, match="status -3"):
+        runtime.run([np.zeros((1, 5, 5, 4), np.int8)])
+
+
+# ---- the conformance models -----------------------------------------------------------------------------------
+
+def _layers(path):
+    """Every CONV/DW/FC/POOL op of a converted model as a single-op model with the same constants and params."""
+    model = convert(path.read_bytes(), path.name, measure_tflm=False)
+    for op in model.ops:
+        if op.name not in MY_OPS:
+            continue
+        x, y = model.tensors[op.inputs[0]], model.tensors[op.outputs[0]]
+        consts = [model.tensors[i].data for i in op.inputs[1:]]
+        yield op.name, single_op_model(op.name, x.shape, consts, y.shape, op.params, x.zero_point, y.zero_point), x
+
+
+MODELS = MLPERF + [CONFORMANCE / "micro_speech" / "micro_speech_quantized.tflite"]
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_conformance_model_layers(lib, path):
+    n = 0
+    for i, (name, model, x) in enumerate(_layers(path)):
+        check(lib, model, test_inputs(x.shape, x.zero_point, 4, seed=i))
+        n += 1
+    assert n > 0
+
+
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
+def test_conformance_model_whole(lib, path):
+    """The whole model through the C op-table walker. ad01 (anomaly detection) is FULLY_CONNECTED layers only;
+    the others also need the other kernels: skipped while one of them is a stub (status -2)."""
+    model = convert(path.read_bytes(), path.name, measure_tflm=False)
+    runtime = c_runtime.CRuntime(model, lib)
+    t = model.tensors[model.inputs[0].tensor]
+    for x in test_inputs(t.shape, t.zero_point, 12, seed=7):
+        try:
+            got = runtime.run([x])[0]
+        except RuntimeError as e:
+            if "status -2" in str(e) and {op.name for op in model.ops} - set(MY_OPS):
+                pytest.skip("a kernel this model needs is not written yet: %s" % e)
+            raise
+        assert np.array_equal(got, reference.run(model, [x])[0])
+
+
+# ---- the requantization shortcut ------------------------------------------------------------------------------
+
+REQUANT_CHECK = r"""
+#include "%(source)s"
+#include <stdio.h>
+/* requantize() of the kernel file against fixedpoint.h's pml_mbqm, offset and clamp done in int64 */
+int main(void) {
+    long bad = 0, n = 0;
+    uint32_t h = 12345;
+    for (long i = 0; i < 3000000; i++) {
+        h ^= h << 13; h ^= h >> 17; h ^= h << 5;
+        const uint32_t g = h * 2654435761u;
+        int32_t x = (int32_t)h, m = (int32_t)((g >> 1) | 0x40000000u);
+        int32_t s = (int32_t)(g %% 63) - 31, lo = -128, hi = 127;
+        const int32_t offset = (int32_t)((g >> 8) %% 256) - 128;
+        switch (i %% 5) {
+        case 0: x = (int32_t)h >> (g %% 31); break;
+        case 1: x = (int32_t)(g %% 64) - 32; break;
+        default: break;
+        }
+        if (i %% 3 == 0) { s = -(int32_t)(g %% 14); }
+        if (i %% 4 == 0) { lo = (int32_t)((g >> 16) %% 128) - 128; hi = lo + (int32_t)((g >> 20) %% 100); }
+        if (i %% 7 == 0) { m = (int32_t)g; }
+        if (i %% 97 == 0) { x = INT32_MIN; }
+        if (i %% 89 == 0) { x = INT32_MAX; }
+        if (i %% 101 == 0) { m = 0; }
+        if (i %% 103 == 0) { m = INT32_MAX; }
+        if (i %% 6 == 5) {
+            /* ties: multipliers with many trailing zero bits, small or power-of-two-scaled accumulators */
+            static const int32_t round_multipliers[6] = {1 << 30, 3 << 29, 5 << 28, 1 << 29, 0x40000001, 0x7fffffff};
+            m = round_multipliers[g %% 6];
+            x = ((int32_t)(h %% 8192) - 4096) * (1 << ((h >> 13) %% 17));
+        }
+        if (i %% 6 == 4) {
+            /* the rounding constants exactly: tiny multipliers, accumulators near multiples of 2^29 */
+            m = 1 + 2 * (int32_t)(g %% 8);
+            x = ((int32_t)((h >> 4) %% 8) - 4) * (1 << 29) + (int32_t)(h %% 9) - 4;
+            s = -(int32_t)((h >> 8) %% 4);
+        }
+        if (m == INT32_MIN) { continue; }
+        requant_t q;
+        out_range_t o;
+        requant_init(&q, m, s);
+        out_range_init(&o, offset, lo, hi > 127 ? 127 : hi);
+        const int64_t v = (int64_t)pml_mbqm(x, m, s) + offset;
+        const int8_t expected = (int8_t)(v < o.lo + offset ? o.lo + offset : v > o.hi + offset ? o.hi + offset : v);
+        n++;
+        if (requantize(x, &q, &o) != expected) {
+            if (bad++ < 5) { printf("x=%%d m=%%d shift=%%d offset=%%d: %%d, expected %%d\n", x, m, s, offset, requantize(x, &q, &o), expected); }
+        }
+    }
+    printf("%%ld checked, %%ld wrong\n", n, bad);
+    return bad != 0;
+}
+"""
+
+
+@pytest.mark.parametrize("source", ["conv.c", "depthwise_conv.c", "fully_connected.c"])
+def test_requantization_equals_multiply_by_quantized_multiplier(tmp_path, source):
+    """Each kernel's requantization shortcut against fixedpoint.h's pml_mbqm on 3 million values: random and
+    extreme accumulators, multipliers and shifts, both signs of shift, clamps."""
+    import subprocess
+    check = tmp_path / "check.c"
+    check.write_text(REQUANT_CHECK % {"source": c_runtime.SOURCES / source})
+    exe = tmp_path / "check"
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wno-unused-function", "-I", str(c_runtime.SOURCES),
+                    "-o", str(exe), str(check)], check=True)
+    out = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
+
+
+# ---- memory safety --------------------------------------------------------------------------------------------
+
+SANITIZED_RUN = r"""
+import pathlib, sys
+sys.path.insert(0, %(tests)r)
+import c_runtime, test_c_conv as t
+c_runtime.LIBRARY = pathlib.Path(%(library)r)
+c_runtime.CFLAGS = c_runtime.CFLAGS + ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-g"]
+lib = c_runtime.build(extra_flags=["-O2"])
+t.run_cases(lib, 1, 60, lambda rng: t.conv_case(rng, n=int(rng.choice([1, 2]))))
+t.run_cases(lib, 2, 60, lambda rng: t.conv_case(rng, depthwise=True, n=int(rng.choice([1, 2]))))
+t.run_cases(lib, 3, 40, t.fc_case)
+t.run_cases(lib, 4, 40, lambda rng: t.pool_case(rng, "AVERAGE_POOL_2D"))
+t.run_cases(lib, 5, 40, lambda rng: t.pool_case(rng, "MAX_POOL_2D"))
+t.test_conv_long_patches(lib)
+print("ok")
+"""
+
+
+def test_kernels_under_address_sanitizer(tmp_path):
+    """Random cases with the library built with AddressSanitizer and UBSan: no read or write outside the
+    arena's and the model's buffers (numpy and bytes objects, allocated by the sanitizer's malloc), no
+    undefined behaviour."""
+    import os
+    import subprocess
+    import sys
+    libasan = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    libubsan = subprocess.run(["gcc", "-print-file-name=libubsan.so"], capture_output=True, text=True).stdout.strip()
+    if not (os.path.isabs(libasan) and os.path.isabs(libubsan)):
+        pytest.skip("gcc has no AddressSanitizer runtime here")
+    script = tmp_path / "run.py"
+    script.write_text(SANITIZED_RUN % {"tests": str(pathlib.Path(__file__).parent),
+                                       "library": str(tmp_path / "libpicoml_asan.so")})
+    env = dict(os.environ, LD_PRELOAD="%s %s" % (libasan, libubsan), ASAN_OPTIONS="detect_leaks=0",
+               PYTHONMALLOC="malloc")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr[-3000:]
