@@ -7,11 +7,12 @@ BUILD := build
 
 NATKIT := build/natkit/micropython
 NATKIT_SDIST := mpy-cross-v6-3==1.1.1
-ARCHS := x64
+ARCHS := x64 armv7emsp armv6m
 
 .PHONY: setup demo test clean natmod
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
+	scripts/install-system-packages.sh
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[train,virtual,dev]'

@@ -8,16 +8,18 @@
  * instructions (pmaddwd on x86) when the compiler vectorizes the dot product. A patch longer than COL_MAX is
  * cut into chunks of whole taps (or, when one tap has more channels than COL_MAX, of channels), summed in int32
  * per block of OC_BLOCK output channels, the columns rebuilt for each block. */
-/* No libc calls: keep gcc from turning the zeroing and filling loops into memset calls. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-tree-loop-distribute-patterns")
-#endif
 
 #include "picoml.h"
-#include "fixedpoint.h"
+#include "requantize_channels.h"
 
-#define COL_MAX 128     /* int16 elements of one im2col column: a multiple of 16 */
-#define PIXELS 4        /* columns, output pixels computed per pass */
+/* int16 elements of one im2col column, a multiple of 16: the columns take PIXELS * 2 * COL_MAX bytes of stack
+ * (1 KiB); a port short of stack may build with -DPML_CONV_COL_MAX=64 (about 3% slower on VWW and ResNet-8) */
+#ifdef PML_CONV_COL_MAX
+#define COL_MAX PML_CONV_COL_MAX
+#else
+#define COL_MAX 128
+#endif
+#define PIXELS 4        /* columns, output pixels computed per pass (dot_4x2 takes 4) */
 #define OC_BLOCK 16     /* output channels accumulated at once */
 
 /* gcc -O2 vectorizes the dot product's loop only when it is compiled on its own, not inlined */
@@ -26,76 +28,6 @@
 #else
 #define NOINLINE
 #endif
-
-/* Requantization: pml_mbqm(acc, multiplier, shift) + offset clamped to [act_min, act_max], the same results in
- * fewer operations. For shift = -e < 0, srdhm rounds X = acc * multiplier + 2^30 down by 2^31 and rdbpot then
- * adds 2^(e-1) (less 1 when X < 0) and rounds down by 2^e; as floor((floor(X / 2^31) + c) / 2^e) =
- * floor((X + c * 2^31) / 2^(31 + e)) for an integer c, both roundings are one:
- * (X + 2^(30+e) - (X < 0 ? 2^31 : 0)) >> (31 + e) (X < 0 or acc * multiplier < 0: the same result), taken as the
- * high word shifted by e - 1 (no 64-bit variable
- * shift, a libgcc call on 32-bit targets). For shift >= 0 it is ((acc << shift) * multiplier + 2^30) >> 31.
- * Only multiplier = INT32_MIN can saturate the doubling high multiply: the host never produces it and the
- * kernels refuse it. The clamp bounds are moved by the offset so that nothing overflows. */
-typedef struct {
-    int64_t round;          /* 2^30 + 2^(30+e) */
-    int32_t multiplier;
-    int16_t left, right1;   /* right1 = e - 1, or -1 when shift >= 0 */
-} requant_t;
-
-typedef struct {
-    int32_t lo, hi, offset;
-} out_range_t;
-
-/* 2^n for 0 <= n < 63 without a 64-bit variable shift (a libgcc call on 32-bit targets) */
-static inline int64_t pow2(int32_t n) {
-    return n < 32 ? (int64_t)((uint32_t)1 << n) : (int64_t)((uint32_t)1 << (n - 32)) * ((int64_t)1 << 32);
-}
-
-static inline void requant_init(requant_t *q, int32_t multiplier, int32_t shift) {
-    q->multiplier = multiplier;
-    q->left = (int16_t)(shift > 0 ? shift : 0);
-    q->right1 = (int16_t)(shift > 0 ? -1 : -shift - 1);
-    q->round = pow2(30) + (shift < 0 ? pow2(30 - shift) : 0);
-}
-
-static inline void out_range_init(out_range_t *o, int32_t offset, int32_t act_min, int32_t act_max) {
-    o->offset = offset;
-    o->lo = act_min - offset;
-    o->hi = act_max - offset;
-}
-
-static inline int8_t clamp_offset(int32_t y, const out_range_t *o) {
-    y = y < o->lo ? o->lo : y;
-    y = y > o->hi ? o->hi : y;
-    return (int8_t)(y + o->offset);
-}
-
-/* shift < 0 */
-static inline int8_t requantize_right(int32_t acc, const requant_t *q, const out_range_t *o) {
-    const int64_t p = (int64_t)acc * q->multiplier;
-    const int64_t x = p + q->round - (p < 0 ? (int64_t)1 << 31 : 0);
-    return clamp_offset((int32_t)(x >> 32) >> q->right1, o);
-}
-
-/* shift >= 0 */
-static inline int8_t requantize_left(int32_t acc, const requant_t *q, const out_range_t *o) {
-    const int64_t p = (int64_t)(int32_t)((uint32_t)acc << q->left) * q->multiplier;
-    return clamp_offset((int32_t)((p + (1 << 30)) >> 31), o);
-}
-
-static inline int8_t requantize(int32_t acc, const requant_t *q, const out_range_t *o) {
-    return q->right1 >= 0 ? requantize_right(acc, q, o) : requantize_left(acc, q, o);
-}
-
-/* Multipliers and shifts the requantization takes: shifts in [-31, 31], no INT32_MIN multiplier. */
-static int quantization_ok(const int32_t *multipliers, const int32_t *shifts, int32_t n) {
-    for (int32_t i = 0; i < n; i++) {
-        if (shifts[i] < -31 || shifts[i] > 31 || multipliers[i] == INT32_MIN) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* acc0[p] += (column p) . w0 and acc1[p] += (column p) . w1 for the PIXELS columns, over n elements. The first
  * loop runs a multiple of 16 times, which lets gcc vectorize it at -O2 too (its cheap cost model refuses loops
@@ -189,20 +121,20 @@ static void fill_column(const conv_geometry_t *g, const pixel_t *px, int32_t tap
         col[i] = 0;
     }
     if (n_taps == g->kh * g->kw && n_c == in_c && g->dil_w == 1) {
-        /* The whole patch, filter row by filter row: the taps of a row that fall inside the
-         * image are one contiguous run of the input, the rest is padding. No bounds check per tap. */
+        /* The whole patch, filter row by filter row: the taps of a row that fall inside the image are one
+         * contiguous run of the input, the rest is padding. No bounds check per tap. */
         const int32_t run = g->kw * in_c;
-        const int32_t left = (ix0 < 0 ? (-ix0 < g->kw ? -ix0 : g->kw) : 0) * in_c;
-        const int32_t right = (ix0 + g->kw > g->in_w ? (ix0 + g->kw - g->in_w < g->kw - left / in_c
-            ? ix0 + g->kw - g->in_w : g->kw - left / in_c) : 0) * in_c;
+        /* taps [kx0, kx1) of each row are inside the image */
+        const int32_t kx0 = ix0 >= 0 ? 0 : (-ix0 < g->kw ? -ix0 : g->kw);
+        const int32_t kx1 = g->in_w - ix0 < kx0 ? kx0 : (g->in_w - ix0 < g->kw ? g->in_w - ix0 : g->kw);
         for (int32_t ky = 0, iy = iy0; ky < g->kh; ky++, iy += g->dil_h, col += run) {
-            if (iy < 0 || iy >= g->in_h) {
+            if (iy < 0 || iy >= g->in_h || kx0 == kx1) {
                 fill(col, run, g->zero_point);
                 continue;
             }
-            fill(col, left, g->zero_point);
-            widen(image + (iy * g->in_w + ix0) * in_c + left, run - left - right, col + left);
-            fill(col + run - right, right, g->zero_point);
+            fill(col, kx0 * in_c, g->zero_point);
+            widen(image + (iy * g->in_w + ix0 + kx0) * in_c, (kx1 - kx0) * in_c, col + kx0 * in_c);
+            fill(col + kx1 * in_c, run - kx1 * in_c, g->zero_point);
         }
         return;
     }
@@ -268,7 +200,7 @@ int pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs
     const int32_t *bias = (const int32_t *)inputs[2].data;
     const int32_t *multipliers = (const int32_t *)inputs[3].data;
     const int32_t *shifts = (const int32_t *)inputs[4].data;
-    if (!quantization_ok(multipliers, shifts, n_quant)) {
+    if (!quantization_ok(multipliers, shifts, n_quant, p->output_offset)) {
         return PML_ERR_OPERANDS;
     }
     const int32_t q_step = n_quant == out_c ? 1 : 0;
@@ -337,16 +269,18 @@ int pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs
             }
             int8_t *out = output + pix * out_c + oc0;
             for (int32_t k = 0; k < block; k++, out++) {
-                const int32_t oc = oc0 + k, q = oc * q_step, b = bias[oc];
+                const int32_t q = (oc0 + k) * q_step;
+                const uint32_t b = (uint32_t)bias[oc0 + k];
                 requant_t rq;
                 requant_init(&rq, multipliers[q], shifts[q]);
+                /* the bias added as unsigned: wrapping, as TFLite Micro's int32 sums do */
                 if (rq.right1 >= 0) {
                     for (int32_t i = 0; i < n_pix; i++) {
-                        out[i * out_c] = requantize_right((int32_t)((uint32_t)acc[k][i] + (uint32_t)b), &rq, &range);
+                        out[i * out_c] = requantize_right((int32_t)((uint32_t)acc[k][i] + b), &rq, &range);
                     }
                 } else {
                     for (int32_t i = 0; i < n_pix; i++) {
-                        out[i * out_c] = requantize_left((int32_t)((uint32_t)acc[k][i] + (uint32_t)b), &rq, &range);
+                        out[i * out_c] = requantize_left((int32_t)((uint32_t)acc[k][i] + b), &rq, &range);
                     }
                 }
             }

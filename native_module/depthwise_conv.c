@@ -7,85 +7,11 @@
  * it from a row of zero points on the stack. With depth_multiplier 1 the inner loop is an element-wise int8
  * multiply-accumulate over contiguous channels, which compilers vectorize; other multipliers take a plain loop
  * where output channel oc reads input channel oc / depth_multiplier. */
-/* No libc calls: keep gcc from turning the zeroing and filling loops into memset calls. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-tree-loop-distribute-patterns")
-#endif
 
 #include "picoml.h"
-#include "fixedpoint.h"
+#include "requantize_channels.h"
 
 #define BLOCK 32    /* output channels per pass */
-
-/* Requantization: pml_mbqm(acc, multiplier, shift) + offset clamped to [act_min, act_max], the same results in
- * fewer operations. For shift = -e < 0, srdhm rounds X = acc * multiplier + 2^30 down by 2^31 and rdbpot then
- * adds 2^(e-1) (less 1 when X < 0) and rounds down by 2^e; as floor((floor(X / 2^31) + c) / 2^e) =
- * floor((X + c * 2^31) / 2^(31 + e)) for an integer c, both roundings are one:
- * (X + 2^(30+e) - (X < 0 ? 2^31 : 0)) >> (31 + e) (X < 0 or acc * multiplier < 0: the same result), taken as the
- * high word shifted by e - 1 (no 64-bit variable
- * shift, a libgcc call on 32-bit targets). For shift >= 0 it is ((acc << shift) * multiplier + 2^30) >> 31.
- * Only multiplier = INT32_MIN can saturate the doubling high multiply: the host never produces it and the
- * kernels refuse it. The clamp bounds are moved by the offset so that nothing overflows. */
-typedef struct {
-    int64_t round;          /* 2^30 + 2^(30+e) */
-    int32_t multiplier;
-    int16_t left, right1;   /* right1 = e - 1, or -1 when shift >= 0 */
-} requant_t;
-
-typedef struct {
-    int32_t lo, hi, offset;
-} out_range_t;
-
-/* 2^n for 0 <= n < 63 without a 64-bit variable shift (a libgcc call on 32-bit targets) */
-static inline int64_t pow2(int32_t n) {
-    return n < 32 ? (int64_t)((uint32_t)1 << n) : (int64_t)((uint32_t)1 << (n - 32)) * ((int64_t)1 << 32);
-}
-
-static inline void requant_init(requant_t *q, int32_t multiplier, int32_t shift) {
-    q->multiplier = multiplier;
-    q->left = (int16_t)(shift > 0 ? shift : 0);
-    q->right1 = (int16_t)(shift > 0 ? -1 : -shift - 1);
-    q->round = pow2(30) + (shift < 0 ? pow2(30 - shift) : 0);
-}
-
-static inline void out_range_init(out_range_t *o, int32_t offset, int32_t act_min, int32_t act_max) {
-    o->offset = offset;
-    o->lo = act_min - offset;
-    o->hi = act_max - offset;
-}
-
-static inline int8_t clamp_offset(int32_t y, const out_range_t *o) {
-    y = y < o->lo ? o->lo : y;
-    y = y > o->hi ? o->hi : y;
-    return (int8_t)(y + o->offset);
-}
-
-/* shift < 0 */
-static inline int8_t requantize_right(int32_t acc, const requant_t *q, const out_range_t *o) {
-    const int64_t p = (int64_t)acc * q->multiplier;
-    const int64_t x = p + q->round - (p < 0 ? (int64_t)1 << 31 : 0);
-    return clamp_offset((int32_t)(x >> 32) >> q->right1, o);
-}
-
-/* shift >= 0 */
-static inline int8_t requantize_left(int32_t acc, const requant_t *q, const out_range_t *o) {
-    const int64_t p = (int64_t)(int32_t)((uint32_t)acc << q->left) * q->multiplier;
-    return clamp_offset((int32_t)((p + (1 << 30)) >> 31), o);
-}
-
-static inline int8_t requantize(int32_t acc, const requant_t *q, const out_range_t *o) {
-    return q->right1 >= 0 ? requantize_right(acc, q, o) : requantize_left(acc, q, o);
-}
-
-/* Multipliers and shifts the requantization takes: shifts in [-31, 31], no INT32_MIN multiplier. */
-static int quantization_ok(const int32_t *multipliers, const int32_t *shifts, int32_t n) {
-    for (int32_t i = 0; i < n; i++) {
-        if (shifts[i] < -31 || shifts[i] > 31 || multipliers[i] == INT32_MIN) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 typedef struct {
     const int8_t *image;        /* the input image of the current batch */
@@ -138,7 +64,7 @@ static void dw_pixel(const dw_t *d, int32_t oc0, int32_t n, int32_t iy0, int32_t
         acc[k] = 0;
     }
     const int32_t tap_step = d->dil_w * d->in_c;
-    for (int32_t ky = ky0; ky < ky1; ky++) {
+    for (int32_t ky = ky0; ky < ky1 && kx0 < kx1; ky++) {
         const int8_t *x = d->image + ((iy0 + ky * d->dil_h) * d->in_w + ix0 + kx0 * d->dil_w) * d->in_c + ic0;
         const int8_t *f = d->filter + (ky * d->kw + kx0) * d->out_c + oc0;
         for (int32_t kx = kx0; kx < kx1; kx++, x += tap_step, f += d->out_c) {
@@ -219,7 +145,7 @@ int pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, in
     const int32_t *bias = (const int32_t *)inputs[2].data;
     const int32_t *multipliers = (const int32_t *)inputs[3].data;
     const int32_t *shifts = (const int32_t *)inputs[4].data;
-    if (!quantization_ok(multipliers, shifts, n_quant)) {
+    if (!quantization_ok(multipliers, shifts, n_quant, p->output_offset)) {
         return PML_ERR_OPERANDS;
     }
     for (int32_t k = 0; k < BLOCK; k++) {
@@ -239,6 +165,7 @@ int pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, in
             requant_init(&rq[k], multipliers[q], shifts[q]);
             all_right &= rq[k].right1 >= 0;
         }
+        const int32_t *block_bias = bias + oc0;
         int8_t *out = (int8_t *)outputs[0].data + oc0;
         for (int32_t b = 0; b < batches; b++) {
             d.image = (const int8_t *)inputs[0].data + b * image_size;
@@ -252,13 +179,16 @@ int pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, in
                     inside_taps(ix0, d.in_w, d.kw, d.dil_w, &kx0, &kx1);
                     const int pad = p->input_offset != 0 && (ky0 > 0 || ky1 < d.kh || kx0 > 0 || kx1 < d.kw);
                     dw_pixel(&d, oc0, n, iy0, ix0, ky0, ky1, kx0, kx1, pad, acc);
+                    /* the bias added as unsigned: wrapping, as TFLite Micro's int32 sums do */
                     if (all_right) {
                         for (int32_t k = 0; k < n; k++) {
-                            out[k] = requantize_right((int32_t)((uint32_t)acc[k] + (uint32_t)bias[oc0 + k]), &rq[k], &range);
+                            const int32_t sum = (int32_t)((uint32_t)acc[k] + (uint32_t)block_bias[k]);
+                            out[k] = requantize_right(sum, &rq[k], &range);
                         }
                     } else {
                         for (int32_t k = 0; k < n; k++) {
-                            out[k] = requantize((int32_t)((uint32_t)acc[k] + (uint32_t)bias[oc0 + k]), &rq[k], &range);
+                            const int32_t sum = (int32_t)((uint32_t)acc[k] + (uint32_t)block_bias[k]);
+                            out[k] = requantize(sum, &rq[k], &range);
                         }
                     }
                 }

@@ -10,12 +10,32 @@ static inline int8_t pml_clamp_s8(int32_t x, int32_t lo, int32_t hi) {
     return (int8_t)(x > hi ? hi : x);
 }
 
+/* The signed 64-bit product of two int32. Cortex-M0/M0+ (armv6m) have no 32 x 32 -> 64 multiply: gcc calls
+ * libgcc's __aeabi_lmul there, which a MicroPython native module cannot link, so there (and whenever
+ * PML_NO_LIBGCC is defined, which lets the host tests run this path) the product is put together from four
+ * 16 x 16 -> 32 products. */
+#if defined(__ARM_ARCH_6M__) && !defined(PML_NO_LIBGCC)
+#define PML_NO_LIBGCC 1
+#endif
+
+static inline int64_t pml_mul_s64(int32_t a, int32_t b) {
+#if defined(PML_NO_LIBGCC)
+    const int32_t ah = a >> 16, bh = b >> 16, al = a & 0xffff, bl = b & 0xffff;
+    /* each partial product fits 32 bits; the sum is taken modulo 2^64, where it is exact */
+    const uint64_t p = ((uint64_t)(int64_t)(ah * bh) << 32) + ((uint64_t)(int64_t)(ah * bl) << 16)
+        + ((uint64_t)(int64_t)(al * bh) << 16) + (uint64_t)((uint32_t)al * (uint32_t)bl);
+    return (int64_t)p;
+#else
+    return (int64_t)a * b;
+#endif
+}
+
 /* gemmlowp SaturatingRoundingDoublingHighMul. */
 static inline int32_t pml_srdhm(int32_t a, int32_t b) {
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
-    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t ab = pml_mul_s64(a, b);
     int64_t t = ab + (ab >= 0 ? (1 << 30) : (1 - (1 << 30)));
     /* division by 2^31 truncating toward zero */
     return (int32_t)(t >= 0 ? (t >> 31) : -((-t) >> 31));

@@ -4,86 +4,12 @@
  * buffer on the stack (in chunks of ROW_MAX when it is longer), then four units at a time are dot products of
  * that row with the units' contiguous weight rows: the int8 x int16 products map onto multiply-add instructions
  * (pmaddwd on x86) when the compiler vectorizes them. */
-/* No libc calls: keep gcc from turning the zeroing and filling loops into memset calls. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-tree-loop-distribute-patterns")
-#endif
 
 #include "picoml.h"
-#include "fixedpoint.h"
+#include "requantize_channels.h"
 
 #define ROW_MAX 256     /* int16 elements of the widened input row chunk */
 #define UNIT_BLOCK 32   /* units accumulated at once when the row is chunked */
-
-/* Requantization: pml_mbqm(acc, multiplier, shift) + offset clamped to [act_min, act_max], the same results in
- * fewer operations. For shift = -e < 0, srdhm rounds X = acc * multiplier + 2^30 down by 2^31 and rdbpot then
- * adds 2^(e-1) (less 1 when X < 0) and rounds down by 2^e; as floor((floor(X / 2^31) + c) / 2^e) =
- * floor((X + c * 2^31) / 2^(31 + e)) for an integer c, both roundings are one:
- * (X + 2^(30+e) - (X < 0 ? 2^31 : 0)) >> (31 + e) (X < 0 or acc * multiplier < 0: the same result), taken as the
- * high word shifted by e - 1 (no 64-bit variable
- * shift, a libgcc call on 32-bit targets). For shift >= 0 it is ((acc << shift) * multiplier + 2^30) >> 31.
- * Only multiplier = INT32_MIN can saturate the doubling high multiply: the host never produces it and the
- * kernels refuse it. The clamp bounds are moved by the offset so that nothing overflows. */
-typedef struct {
-    int64_t round;          /* 2^30 + 2^(30+e) */
-    int32_t multiplier;
-    int16_t left, right1;   /* right1 = e - 1, or -1 when shift >= 0 */
-} requant_t;
-
-typedef struct {
-    int32_t lo, hi, offset;
-} out_range_t;
-
-/* 2^n for 0 <= n < 63 without a 64-bit variable shift (a libgcc call on 32-bit targets) */
-static inline int64_t pow2(int32_t n) {
-    return n < 32 ? (int64_t)((uint32_t)1 << n) : (int64_t)((uint32_t)1 << (n - 32)) * ((int64_t)1 << 32);
-}
-
-static inline void requant_init(requant_t *q, int32_t multiplier, int32_t shift) {
-    q->multiplier = multiplier;
-    q->left = (int16_t)(shift > 0 ? shift : 0);
-    q->right1 = (int16_t)(shift > 0 ? -1 : -shift - 1);
-    q->round = pow2(30) + (shift < 0 ? pow2(30 - shift) : 0);
-}
-
-static inline void out_range_init(out_range_t *o, int32_t offset, int32_t act_min, int32_t act_max) {
-    o->offset = offset;
-    o->lo = act_min - offset;
-    o->hi = act_max - offset;
-}
-
-static inline int8_t clamp_offset(int32_t y, const out_range_t *o) {
-    y = y < o->lo ? o->lo : y;
-    y = y > o->hi ? o->hi : y;
-    return (int8_t)(y + o->offset);
-}
-
-/* shift < 0 */
-static inline int8_t requantize_right(int32_t acc, const requant_t *q, const out_range_t *o) {
-    const int64_t p = (int64_t)acc * q->multiplier;
-    const int64_t x = p + q->round - (p < 0 ? (int64_t)1 << 31 : 0);
-    return clamp_offset((int32_t)(x >> 32) >> q->right1, o);
-}
-
-/* shift >= 0 */
-static inline int8_t requantize_left(int32_t acc, const requant_t *q, const out_range_t *o) {
-    const int64_t p = (int64_t)(int32_t)((uint32_t)acc << q->left) * q->multiplier;
-    return clamp_offset((int32_t)((p + (1 << 30)) >> 31), o);
-}
-
-static inline int8_t requantize(int32_t acc, const requant_t *q, const out_range_t *o) {
-    return q->right1 >= 0 ? requantize_right(acc, q, o) : requantize_left(acc, q, o);
-}
-
-/* Multipliers and shifts the requantization takes: shifts in [-31, 31], no INT32_MIN multiplier. */
-static int quantization_ok(const int32_t *multipliers, const int32_t *shifts, int32_t n) {
-    for (int32_t i = 0; i < n; i++) {
-        if (shifts[i] < -31 || shifts[i] > 31 || multipliers[i] == INT32_MIN) {
-            return 0;
-        }
-    }
-    return 1;
-}
 
 /* gcc -O2 vectorizes the dot product's loop only when it is compiled on its own, not inlined */
 #if defined(__GNUC__)
@@ -148,7 +74,12 @@ int pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int 
     }
     const int32_t units = pml_dim(&inputs[1], 0), depth = pml_dim(&inputs[1], 1);
     const int32_t size = pml_count(&inputs[0]), n_quant = pml_count(&inputs[3]);
-    if (units < 1 || depth < 1 || size % depth != 0 || pml_count(&outputs[0]) != size / depth * units
+    /* batches = size / depth, without a division (a libgcc call on armv6m) */
+    int32_t batches = 0;
+    for (int32_t n = 0; depth > 0 && n < size; n += depth) {
+        batches++;
+    }
+    if (units < 1 || depth < 1 || batches * depth != size || pml_count(&outputs[0]) != batches * units
         || pml_count(&inputs[2]) != units || (n_quant != units && n_quant != 1)
         || pml_count(&inputs[4]) != n_quant) {
         return PML_ERR_OPERANDS;
@@ -158,10 +89,10 @@ int pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int 
     const int32_t *bias = (const int32_t *)inputs[2].data;
     const int32_t *multipliers = (const int32_t *)inputs[3].data;
     const int32_t *shifts = (const int32_t *)inputs[4].data;
-    if (!quantization_ok(multipliers, shifts, n_quant)) {
+    if (!quantization_ok(multipliers, shifts, n_quant, p->output_offset)) {
         return PML_ERR_OPERANDS;
     }
-    const int32_t q_step = n_quant == units ? 1 : 0, batches = size / depth;
+    const int32_t q_step = n_quant == units ? 1 : 0;
     const int chunked = depth > ROW_MAX;
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);

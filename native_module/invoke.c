@@ -1,4 +1,5 @@
 /* The op-table walker: one call runs a whole .pml model from its bytes and an arena. */
+#include "fixedpoint.h"
 #include "picoml.h"
 
 /* A switch, not a table of function pointers: the natmod linker cannot relocate pointers to functions of other
@@ -56,15 +57,16 @@ static int check_tensors(const pml_header_t *h, const pml_tensor_t *tensors, uin
         const pml_tensor_t *t = &tensors[i];
         uint32_t limit = t->storage == PML_STORAGE_ARENA ? arena_size : h->weights_size;
         uint32_t size = t->dtype == PML_DTYPE_INT32 ? 4 : (uint32_t)t->dtype;
-        uint64_t count = 1;
+        int64_t count = 1;
         if (t->dtype < PML_DTYPE_INT8 || t->dtype > PML_DTYPE_INT32 || t->ndim > PML_MAX_DIMS
             || t->storage > PML_STORAGE_WEIGHTS || (t->offset & 3) != 0) {
             return PML_ERR_MODEL;
         }
-        for (int d = 0; d < t->ndim; d++) {
-            count *= t->dims[d];
+        for (int d = 0; d < t->ndim && count <= INT32_MAX; d++) {
+            /* pml_mul_s64: no libgcc multiply on Cortex-M0 */
+            count = t->dims[d] > INT32_MAX ? (int64_t)INT32_MAX + 1 : pml_mul_s64((int32_t)count, (int32_t)t->dims[d]);
         }
-        if (count * size != t->nbytes || (uint64_t)t->offset + t->nbytes > limit) {
+        if (count > INT32_MAX || (uint32_t)count * size != t->nbytes || (uint64_t)t->offset + t->nbytes > limit) {
             return PML_ERR_MODEL;
         }
     }
@@ -75,7 +77,7 @@ int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size) {
     const pml_header_t *h = (const pml_header_t *)(const void *)model;
     if (((uintptr_t)model & 3) != 0 || model_size < sizeof(pml_header_t) || h->file_size != model_size || h->header_size != sizeof(pml_header_t)
         || arena_size < h->arena_size
-        || (uint64_t)h->tensors_offset + (uint64_t)h->n_tensors * sizeof(pml_tensor_t) > model_size
+        || (uint64_t)h->tensors_offset + (uint32_t)h->n_tensors * (uint32_t)sizeof(pml_tensor_t) > model_size
         || (uint64_t)h->ops_offset + h->ops_size > model_size
         || (uint64_t)h->weights_offset + h->weights_size > model_size
         || ((h->tensors_offset | h->ops_offset | h->ops_size | h->weights_offset) & 3) != 0) {

@@ -4,10 +4,6 @@
  * For each output pixel the window's positions inside the input are a rectangle, found once per pixel; the
  * channels are innermost and contiguous. Positions in the padding take no part: the average divides by the
  * number of positions inside (rounding half away from zero, as TFLite), the maximum ignores them. */
-/* No libc calls: keep gcc from turning the zeroing and filling loops into memset calls. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-tree-loop-distribute-patterns")
-#endif
 
 #include "picoml.h"
 #include "fixedpoint.h"
@@ -66,6 +62,27 @@ static void max_s8(int8_t *restrict best, const int8_t *restrict x, uint32_t n) 
     }
 }
 
+/* Cortex-M0/M0+ (armv6m) have no divide instruction: gcc calls libgcc's __aeabi_idiv there, which a MicroPython
+ * native module cannot link, so there (and whenever PML_NO_LIBGCC is defined: fixedpoint.h) the average's
+ * division is done bit by bit. */
+/* TFLite's rounded average: (sum + count / 2) / count, or (sum - count / 2) / count for sum <= 0, the
+ * division truncating (C's); count > 0. */
+static inline int32_t rounded_average(int32_t sum, int32_t count) {
+#if defined(PML_NO_LIBGCC)
+    uint32_t n = (uint32_t)(sum > 0 ? sum : -sum) + (uint32_t)count / 2u, q = 0, r = 0;
+    for (int i = 31; i >= 0; i--) {
+        r = (r << 1) | ((n >> i) & 1u);
+        if (r >= (uint32_t)count) {
+            r -= (uint32_t)count;
+            q |= (uint32_t)1 << i;
+        }
+    }
+    return sum > 0 ? (int32_t)q : -(int32_t)q;
+#else
+    return sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+#endif
+}
+
 /* The window positions [*lo, *hi) of a window starting at input position i0 that lie inside [0, size). */
 static void inside(int32_t i0, int32_t size, int32_t taps, int32_t *lo, int32_t *hi) {
     *lo = i0 < 0 ? -i0 : 0;
@@ -95,10 +112,7 @@ int pml_average_pool_2d_s8(const void *params, const pml_operand_t *inputs, int 
                 int32_t kx0, kx1;
                 inside(ix0, s.in_w, p->filter_w, &kx0, &kx1);
                 int32_t count = (ky1 - ky0) * (kx1 - kx0);
-                const int32_t half = count / 2;
-                if (count == 0) {
-                    count = 1;
-                }
+                count = count > 0 ? count : 1;  /* a window wholly in the padding averages to 0 */
                 for (int32_t c0 = 0; c0 < s.channels; c0 += CHANNEL_BLOCK) {
                     const int32_t n = s.channels - c0 < CHANNEL_BLOCK ? s.channels - c0 : CHANNEL_BLOCK;
                     for (int32_t c = 0; c < n; c++) {
@@ -110,8 +124,7 @@ int pml_average_pool_2d_s8(const void *params, const pml_operand_t *inputs, int 
                         }
                     }
                     for (int32_t c = 0; c < n; c++) {
-                        const int32_t v = sum[c] > 0 ? (sum[c] + half) / count : (sum[c] - half) / count;
-                        out[c0 + c] = pml_clamp_s8(v, p->act_min, p->act_max);
+                        out[c0 + c] = pml_clamp_s8(rounded_average(sum[c], count), p->act_min, p->act_max);
                     }
                 }
             }

@@ -28,7 +28,8 @@ def single_op_model(name, input_shape, constants, output_shape, params, in_zp=0,
     """A planned model of one op: an int8 input, the op's constants, an int8 output."""
     model = format.Model()
     x = model.add_tensor(format.Tensor(input_shape, np.int8, 0.5, in_zp, name="x"))
-    consts = [model.add_tensor(format.Tensor(c.shape, c.dtype, data=c, name="c%d" % i)) for i, c in enumerate(constants)]
+    consts = [model.add_tensor(format.Tensor(c.shape, c.dtype, data=c, name="c%d" % i))
+              for i, c in enumerate(constants)]
     y = model.add_tensor(format.Tensor(output_shape, np.int8, 0.25, out_zp, name="y"))
     model.ops.append(format.Op(name, [x] + consts, [y], params))
     model.inputs, model.outputs = [format.IO(x)], [format.IO(y)]
@@ -56,34 +57,46 @@ def random_inputs(rng, shape, zero_point, count=3):
     return xs[:count]
 
 
-def quantization(rng, channels, per_channel, saturate=False):
-    """Multipliers in [2^30, 2^31) and shifts of both signs, as quantize_multiplier gives; a zero multiplier
-    now and then; large left shifts when `saturate`."""
-    n = channels if per_channel else 1
+def quantization(rng, sumsq, per_channel, saturate=False):
+    """(multipliers, shifts) that scale typical accumulators to the int8 range, as a trained model's do: for inputs
+    spread around the zero point an accumulator's standard deviation is about 50 * sqrt(sum of the channel's
+    squared weights). Multipliers in [2^30, 2^31) as quantize_multiplier gives them, shifts jittered by one; now
+    and then a zero multiplier or a wild shift of either sign; shifts 3 to 12 larger when `saturate`."""
+    n = len(sumsq) if per_channel else 1
+    std = 50 * np.sqrt(np.maximum(sumsq if per_channel else [np.mean(sumsq)], 1))
+    shifts = np.floor(np.log2(48 / std)).astype(np.int64) + rng.integers(-1, 2, n)
+    if saturate:
+        shifts += rng.integers(3, 13, n)
+    wild = rng.random(n) < 0.1
+    shifts[wild] = rng.integers(-20, 4, int(wild.sum()))
     multipliers = rng.integers(1 << 30, (1 << 31) - 1, n, endpoint=True)
     if rng.random() < 0.1:
         multipliers[rng.integers(n)] = 0
-    if saturate:
-        shifts = rng.integers(-2, 12, n)
-    else:
-        shifts = rng.integers(-14, 1, n)
-        shifts[rng.random(n) < 0.15] = rng.integers(1, 4)
-    return multipliers.astype(np.int32), shifts.astype(np.int32)
+    return multipliers.astype(np.int32), np.clip(shifts, -31, 31).astype(np.int32)
 
 
-def activation(rng):
-    kind = rng.integers(4)
-    if kind == 0:
+def weights(rng, shape):
+    """int8 weights over the whole range, or (one time in five) small ones, as in layers with a wide scale."""
+    limit = 127 if rng.random() < 0.8 else int(rng.integers(1, 8))
+    return rng.integers(-limit, limit + 1, shape).astype(np.int8)
+
+
+def activation(rng, out_zp):
+    """No activation, a RELU (clamped at the zero point) or a random range at least 30 wide."""
+    kind = rng.random()
+    if kind < 0.5:
         return -128, 127
-    if kind == 1:
-        lo = int(rng.integers(-128, 20))
-        return lo, 127
-    lo = int(rng.integers(-128, 100))
-    return lo, int(rng.integers(lo, 128))
+    if kind < 0.75:
+        return max(-128, out_zp), 127
+    lo = int(rng.integers(-128, 98))
+    return lo, int(rng.integers(lo + 30, 128))
 
 
-def zero_point(rng):
-    return int(rng.choice([-128, 127, 0, rng.integers(-128, 128)], p=[0.25, 0.2, 0.15, 0.4]))
+def zero_point(rng, extremes=0.45):
+    """The int8 extremes with probability `extremes`, else a value in the middle."""
+    if rng.random() < extremes:
+        return int(rng.choice([-128, 127]))
+    return int(rng.integers(-60, 61))
 
 
 def window(in_hw, k_hw, stride, dilation, padding):
@@ -110,18 +123,17 @@ def conv_case(rng, depthwise=False, n=1, hw=None, ic=None, oc=None, k=None, stri
         oc = oc or int(rng.choice([1, 2, 3, 5, 7, 8, 16, 33, 64]))
     per_channel = bool(rng.integers(2)) if per_channel is None else per_channel
     in_zp = zero_point(rng) if in_zp is None else in_zp
-    out_zp = zero_point(rng) if out_zp is None else out_zp
+    out_zp = zero_point(rng, 0.15) if out_zp is None else out_zp
     out_hw, pads = window(hw, k, stride, dilation, padding)
-    if depthwise:
-        filters = rng.integers(-127, 128, (1, k[0], k[1], oc)).astype(np.int8)
-    else:
-        filters = rng.integers(-127, 128, (oc, k[0], k[1], ic)).astype(np.int8)
-    folded_sum = filters.astype(np.int64).sum(axis=(0, 1, 2) if depthwise else (1, 2, 3)) * -in_zp
+    filters = weights(rng, (1, k[0], k[1], oc) if depthwise else (oc, k[0], k[1], ic))
+    channel_axes = (0, 1, 2) if depthwise else (1, 2, 3)
+    folded_sum = filters.astype(np.int64).sum(axis=channel_axes) * -in_zp
     bias = (rng.integers(-5000, 5000, oc) + folded_sum).astype(np.int32)
-    if rng.random() < 0.1:
+    if rng.random() < 0.05:
         bias = rng.integers(-(1 << 31), 1 << 31, oc).astype(np.int32)   # accumulations that wrap
-    multipliers, shifts = quantization(rng, oc, per_channel, saturate)
-    act_min, act_max = activation(rng)
+    sumsq = (filters.astype(np.int64) ** 2).sum(axis=channel_axes)
+    multipliers, shifts = quantization(rng, sumsq, per_channel, saturate)
+    act_min, act_max = activation(rng, out_zp)
     params = {"stride_h": stride[0], "stride_w": stride[1], "dilation_h": dilation[0], "dilation_w": dilation[1],
               "pad_top": pads[0], "pad_left": pads[1], "input_offset": -in_zp, "output_offset": out_zp,
               "act_min": act_min, "act_max": act_max}
@@ -139,18 +151,18 @@ def fc_case(rng, input_shape=None, units=None, per_channel=None, saturate=False,
         input_shape = (batches, depth)
     depth = input_shape[-1]
     units = units or int(rng.choice([1, 2, 3, 5, 10, 12, 16, 33, 64]))
-    in_zp, out_zp = zero_point(rng), zero_point(rng)
-    weights = rng.integers(-127, 128, (units, depth)).astype(np.int8)
-    bias = (rng.integers(-5000, 5000, units) + weights.astype(np.int64).sum(axis=1) * -in_zp).astype(np.int32)
+    in_zp, out_zp = zero_point(rng), zero_point(rng, 0.15)
+    w = weights(rng, (units, depth))
+    bias = (rng.integers(-5000, 5000, units) + w.astype(np.int64).sum(axis=1) * -in_zp).astype(np.int32)
     per_channel = bool(rng.integers(2)) if per_channel is None else per_channel
-    multipliers, shifts = quantization(rng, units, per_channel, saturate)
-    act_min, act_max = activation(rng)
+    multipliers, shifts = quantization(rng, (w.astype(np.int64) ** 2).sum(axis=1), per_channel, saturate)
+    act_min, act_max = activation(rng, out_zp)
     if keep_num_dims:
         output_shape = tuple(input_shape[:-1]) + (units,)
     else:
         output_shape = (int(np.prod(input_shape)) // depth, units)
     params = {"output_offset": out_zp, "act_min": act_min, "act_max": act_max}
-    return single_op_model("FULLY_CONNECTED", input_shape, [weights, bias, multipliers, shifts], output_shape,
+    return single_op_model("FULLY_CONNECTED", input_shape, [w, bias, multipliers, shifts], output_shape,
                            params, in_zp, out_zp), in_zp
 
 
@@ -164,7 +176,7 @@ def pool_case(rng, name, n=1, hw=None, c=None, k=None, stride=None, padding=None
     c = c or int(rng.choice([1, 2, 3, 5, 7, 8, 16, 17, 64]))
     out_hw, pads = window(hw, k, stride, (1, 1), padding)
     zp = zero_point(rng)
-    act_min, act_max = activation(rng)
+    act_min, act_max = activation(rng, zp)
     params = {"stride_h": stride[0], "stride_w": stride[1], "filter_h": k[0], "filter_w": k[1],
               "pad_top": pads[0], "pad_left": pads[1], "act_min": act_min, "act_max": act_max}
     return single_op_model(name, (n, hw[0], hw[1], c), [], (n, out_hw[0], out_hw[1], c), params, zp, zp), zp
@@ -313,17 +325,74 @@ def test_pool_geometries(lib, name, geometry):
 
 # ---- refusals -------------------------------------------------------------------------------------------------
 
-def test_kernels_refuse_mismatched_operands(lib):
-    """A filter whose depth does not fit the input is refused with PML_ERR_OPERANDS (-3), not read past."""
+def _replace_constant(model, operand, data):
+    t = model.tensors[model.ops[0].inputs[operand]]
+    t.shape, t.dtype, t.data = data.shape, data.dtype, data
+
+
+def _filter_depth(model):      # a filter whose depth does not fit the input
+    f = model.tensors[model.ops[0].inputs[1]].data
+    _replace_constant(model, 1, f[..., :2].copy())
+
+
+def _bias_length(model):
+    _replace_constant(model, 2, model.tensors[model.ops[0].inputs[2]].data[:-1].copy())
+
+
+def _two_shifts(model):        # neither one pair per channel nor one per tensor
+    _replace_constant(model, 3, np.full(2, 1 << 30, np.int32))
+    _replace_constant(model, 4, np.full(2, -3, np.int32))
+
+
+def _shift_out_of_range(model):
+    _replace_constant(model, 4, np.full(model.tensors[model.ops[0].inputs[4]].shape, 40, np.int32))
+
+
+def _int32_min_multiplier(model):
+    _replace_constant(model, 3, np.full(model.tensors[model.ops[0].inputs[3]].shape, -(1 << 31), np.int32))
+
+
+def _depth_multiplier(model):  # the param does not fit the filter
+    model.ops[0].params["depth_multiplier"] = 3
+
+
+def _output_channels(model):
+    y = model.tensors[model.ops[0].outputs[0]]
+    y.shape = y.shape[:3] + (y.shape[3] + 1,)
+
+
+def _fc_depth(model):          # an input of 10 values read with depth 3
+    x = model.tensors[model.ops[0].inputs[0]]
+    x.shape = (1, 10)
+
+
+REFUSALS = [
+    ("CONV_2D", _filter_depth), ("CONV_2D", _bias_length), ("CONV_2D", _two_shifts),
+    ("CONV_2D", _shift_out_of_range), ("CONV_2D", _int32_min_multiplier), ("CONV_2D", _output_channels),
+    ("DEPTHWISE_CONV_2D", _depth_multiplier), ("DEPTHWISE_CONV_2D", _bias_length),
+    ("DEPTHWISE_CONV_2D", _output_channels), ("FULLY_CONNECTED", _fc_depth), ("FULLY_CONNECTED", _two_shifts),
+    ("AVERAGE_POOL_2D", _output_channels), ("MAX_POOL_2D", _output_channels),
+]
+
+
+@pytest.mark.parametrize("name, corrupt", REFUSALS, ids=lambda v: v if isinstance(v, str) else v.__name__[1:])
+def test_kernels_refuse_operands_that_do_not_fit(lib, name, corrupt):
+    """Operands whose shapes or constants do not fit the op are refused with PML_ERR_OPERANDS (-3), before
+    anything is read past a buffer."""
     rng = np.random.default_rng(1100)
-    model, _ = conv_case(rng, ic=4, oc=8, k=(3, 3), hw=(5, 5))
-    t = model.tensors[model.ops[0].inputs[1]]
-    t.shape = (8, 3, 3, 2)
-    t.data = t.data[..., :2].copy()
+    if name == "FULLY_CONNECTED":
+        model, _ = fc_case(rng, (2, 3), 4, per_channel=True)
+    elif name.endswith("POOL_2D"):
+        model, _ = pool_case(rng, name, hw=(5, 5), c=4)
+    else:
+        model, _ = conv_case(rng, name == "DEPTHWISE_CONV_2D", ic=4, oc=8, k=(3, 3), hw=(5, 5), multiplier=2,
+                             per_channel=True)
+    corrupt(model)
     planner.plan(model)
     runtime = c_runtime.CRuntime(format.write(model), lib)
+    x = model.tensors[model.inputs[0].tensor]
     with pytest.raises(RuntimeError, match="status -3"):
-        runtime.run([np.zeros((1, 5, 5, 4), np.int8)])
+        runtime.run([np.zeros(x.shape, np.int8)])
 
 
 # ---- the conformance models -----------------------------------------------------------------------------------
@@ -416,7 +485,10 @@ int main(void) {
         const int8_t expected = (int8_t)(v < o.lo + offset ? o.lo + offset : v > o.hi + offset ? o.hi + offset : v);
         n++;
         if (requantize(x, &q, &o) != expected) {
-            if (bad++ < 5) { printf("x=%%d m=%%d shift=%%d offset=%%d: %%d, expected %%d\n", x, m, s, offset, requantize(x, &q, &o), expected); }
+            if (bad++ < 5) {
+                printf("x=%%d m=%%d shift=%%d offset=%%d: %%d, expected %%d\n", x, m, s, offset,
+                       requantize(x, &q, &o), expected);
+            }
         }
     }
     printf("%%ld checked, %%ld wrong\n", n, bad);
@@ -425,18 +497,54 @@ int main(void) {
 """
 
 
-@pytest.mark.parametrize("source", ["conv.c", "depthwise_conv.c", "fully_connected.c"])
-def test_requantization_equals_multiply_by_quantized_multiplier(tmp_path, source):
-    """Each kernel's requantization shortcut against fixedpoint.h's pml_mbqm on 3 million values: random and
-    extreme accumulators, multipliers and shifts, both signs of shift, clamps."""
+def compile_and_run(tmp_path, text, flags=()):
+    """Build a C program that #includes a kernel file, run it: (exit status, output)."""
     import subprocess
     check = tmp_path / "check.c"
-    check.write_text(REQUANT_CHECK % {"source": c_runtime.SOURCES / source})
+    check.write_text(text)
     exe = tmp_path / "check"
-    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wno-unused-function", "-I", str(c_runtime.SOURCES),
+    subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wno-unused-function", *flags, "-I", str(c_runtime.SOURCES),
                     "-o", str(exe), str(check)], check=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout
+    return out.returncode, out.stdout
+
+
+# Cortex-M0 builds (PML_NO_LIBGCC) multiply and divide without libgcc; the host can build that arithmetic too.
+ARITHMETIC = [(), ("-DPML_NO_LIBGCC",)]
+
+
+@pytest.mark.parametrize("flags", ARITHMETIC, ids=["native", "no_libgcc"])
+@pytest.mark.parametrize("source", ["conv.c", "depthwise_conv.c", "fully_connected.c"])
+def test_requantization_equals_multiply_by_quantized_multiplier(tmp_path, source, flags):
+    """Each kernel's requantization shortcut against fixedpoint.h's pml_mbqm on 3 million values: random and
+    extreme accumulators, multipliers and shifts, both signs of shift, rounding ties, clamps."""
+    status, out = compile_and_run(tmp_path, REQUANT_CHECK % {"source": c_runtime.SOURCES / source}, flags)
+    assert status == 0, out
+
+
+AVERAGE_CHECK = r"""
+#include "%(source)s"
+#include <stdio.h>
+/* rounded_average() against C's division, for every sum a window of `count` int8 values can have */
+int main(void) {
+    long bad = 0;
+    for (int32_t count = 1; count <= 1100; count += count < 80 ? 1 : 37) {
+        for (int32_t sum = -128 * count; sum <= 127 * count; sum++) {
+            const int32_t expected = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+            if (rounded_average(sum, count) != expected && bad++ < 5) {
+                printf("sum %%d count %%d: %%d, expected %%d\n", sum, count, rounded_average(sum, count), expected);
+            }
+        }
+    }
+    return bad != 0;
+}
+"""
+
+
+@pytest.mark.parametrize("flags", ARITHMETIC, ids=["native", "no_libgcc"])
+def test_rounded_average(tmp_path, flags):
+    status, out = compile_and_run(tmp_path, AVERAGE_CHECK % {"source": c_runtime.SOURCES / "pooling.c"}, flags)
+    assert status == 0, out
 
 
 # ---- memory safety --------------------------------------------------------------------------------------------
@@ -446,7 +554,8 @@ import pathlib, sys
 sys.path.insert(0, %(tests)r)
 import c_runtime, test_c_conv as t
 c_runtime.LIBRARY = pathlib.Path(%(library)r)
-c_runtime.CFLAGS = c_runtime.CFLAGS + ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-g"]
+c_runtime.CFLAGS = c_runtime.CFLAGS + ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-g",
+                                      "-DPML_NO_LIBGCC"]
 lib = c_runtime.build(extra_flags=["-O2"])
 t.run_cases(lib, 1, 60, lambda rng: t.conv_case(rng, n=int(rng.choice([1, 2]))))
 t.run_cases(lib, 2, 60, lambda rng: t.conv_case(rng, depthwise=True, n=int(rng.choice([1, 2]))))
@@ -461,7 +570,8 @@ print("ok")
 def test_kernels_under_address_sanitizer(tmp_path):
     """Random cases with the library built with AddressSanitizer and UBSan: no read or write outside the
     arena's and the model's buffers (numpy and bytes objects, allocated by the sanitizer's malloc), no
-    undefined behaviour."""
+    undefined behaviour. This build also takes the Cortex-M0 arithmetic (PML_NO_LIBGCC): the results are
+    compared with the reference as everywhere else."""
     import os
     import subprocess
     import sys

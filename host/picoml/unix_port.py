@@ -104,9 +104,11 @@ m.predict(x)
 gc.collect()
 used = gc.mem_alloc()
 gc.disable()
+i = 0
 before = gc.mem_alloc()
-for i in range(%(count)d):
+while i < %(count)d:
     m.predict(x)
+    i += 1
 per_inference = (gc.mem_alloc() - before) // %(count)d
 gc.enable()
 us = m.benchmark(%(count)d)

@@ -1,0 +1,80 @@
+# picoml: int8 TinyML inside MicroPython and CircuitPython.
+#
+#   import picoml
+#   model = picoml.load("/kws.pml")          # or a bytes/bytearray/memoryview of the .pml, used in place
+#   y = model.predict(x)                     # int8 in (array('b'), bytes, ...) or floats; int8 array('b') out
+#   label, index = model.top()
+#
+# Kept small on purpose (importing costs RAM). load() reads the file and allocates the arena first, while the
+# heap is still in one piece, then imports the loader (picoml.pml), and drops the loader again once the model
+# is built, so only picoml.model and the kernels stay in RAM.
+__version__ = "0.1.0"
+FORMAT_VERSION = 1
+
+
+def load(source, backend=None):
+    """Load a .pml model and return a picoml.model.Model.
+
+    source: a file path (read into one bytearray of the file's size), or the model's bytes as bytes, bytearray
+    or memoryview (e.g. a file in ROMFS), used in place without a copy.
+    backend: None for the fastest that works ("native" _picoml module, then "viper", then "python"), or one of
+    "native", "viper", "python" to force it (ImportError when it is not available).
+    Raises ValueError for a file that is not a valid .pml (truncated, corrupt, newer version, unknown op) and
+    MemoryError, naming the bytes wanted and free, when the model or its arena does not fit."""
+    from . import pml
+    try:
+        name = pml.select(backend)[0]   # an unknown or unavailable forced backend fails here, first
+        arena = None
+        if isinstance(source, str):
+            source, arena = _read(source)
+        if name != "native":
+            from . import kernels_python    # noqa: F401 -- resident code next to the big blocks
+        spec = pml.load(source, backend, arena)
+    finally:
+        # the loader is load-time code: drop it so it does not occupy the heap while the model runs
+        pml = None
+        _forget("pml")
+    from .model import Model
+    return Model(spec)
+
+
+def _forget(name):
+    """Drop the submodule picoml.<name> (its code is freed once nothing else refers to it)."""
+    import sys
+    sys.modules.pop("picoml." + name, None)
+    globals().pop(name, None)
+
+
+def _read(path):
+    """(file bytes, arena or None): the file in one bytearray of its size filled with readinto, and the arena
+    the header asks for, allocated right after it. Both are the big blocks; taking them first keeps the heap
+    from fragmenting. Anything unexpected (no room, a damaged header) is left to the loader to report."""
+    import gc
+    import os
+    try:
+        size = os.stat(path)[6]
+    except OSError as e:
+        raise OSError(e.args[0], "picoml: cannot open %s" % path)
+    gc.collect()
+    try:
+        buf = bytearray(size)
+    except MemoryError:
+        return path, None
+    view = memoryview(buf)
+    n = 0
+    with open(path, "rb") as f:
+        while n < size:
+            k = f.readinto(view[n:])
+            if not k:
+                break
+            n += k
+    view = None
+    if n != size:
+        raise ValueError("picoml: read %d of the %d bytes of %s" % (n, size, path))
+    arena = None
+    if size >= 64 and buf[0:4] == b"PML\x00" and int.from_bytes(buf[8:12], "little") == size:
+        try:
+            arena = bytearray(max(int.from_bytes(buf[24:28], "little"), 4))
+        except MemoryError:
+            pass
+    return buf, arena

@@ -1,0 +1,1103 @@
+# picoml: all 17 .pml ops in pure Python (MicroPython / CircuitPython), bit-exact with the numpy reference
+# (host/picoml/ops/*.py) and so with TensorFlow Lite Micro. The slow, exact fallback backend.
+#
+# Kernel interface (shared with picoml.kernels_viper, which may supply faster versions of some ops)
+# ----------------------------------------------------------------------------------------------
+# A kernel module exposes   KERNELS = {op_code: (prepare, run)}   (op codes as in docs/format.md).
+#
+#   state = prepare(params, inputs, outputs, ctx)     called once per op, at load; may allocate
+#   run(state)                                        called once per op per inference; must not allocate
+#
+#   params   tuple of the op's int32 params, in the order of docs/format.md (picoml.pml.OP_NAMES/N_PARAMS).
+#   inputs   tuple of Tensor (below), outputs likewise (always one output in version 1). A Tensor has
+#            .index, .dtype (1 int8, 2 int16, 3 int32), .shape (tuple), .shape4() (right-aligned to 4-D),
+#            .size (elements), .nbytes, .scale, .zero_point, .storage (0 arena, 1 weights), and .buf / .off:
+#            the buffer holding its bytes and the byte offset of element 0 in it -- the arena bytearray for
+#            activations, the model buffer (bytes, bytearray or a memoryview of a ROMFS file) for constants.
+#            .ints() decodes an int32 constant into a tuple of ints; .describe() is "1x49x10x1".
+#   ctx      Context (below): ctx.arena (the arena bytearray), ctx.model (the model buffer) and
+#            ctx.scratch(slot, n) -> a list of exactly n ints shared by every op asking for the same (slot, n):
+#            ops run one after the other, so a kernel may use its scratch lists freely during run().
+#   state    anything; the walker keeps (run, state) per op and calls run(state). Raise ValueError from
+#            prepare when the operands do not fit the kernel (the model names the op in the message).
+#
+# prepare_steps() below builds the walker's step list; Tensor objects exist only while their op is prepared.
+#
+# Values are int8 stored as bytes: a kernel reads an unsigned byte and sign-extends it (SIGNED[u] below or
+# (u ^ 0x80) - 0x80) and writes (value & 0xFF). Activations may share arena bytes: ADD, MUL, RELU, LEAKY_RELU,
+# REQUANTIZE, LOGISTIC, TANH and HARD_SWISH may find their output over a full-shaped input, so read element i
+# of every input before writing element i of the output.
+#
+# picoml.kernels_viper provides KERNELS with the same shape for the ops it accelerates; prepare_steps takes
+# its entry when it has the op code and this module's otherwise, so it may cover any subset of the ops. Its
+# prepare can call this module's prepare (the checks, the decoded constants) and build its own state from the
+# returned tuple, or keep (this module's run, that state) for an op it cannot take: the state layouts
+# documented at each prepare below are part of this interface -- change them together with kernels_viper.
+# All targets are little-endian (int32 constants are copied from the model bytes as they are).
+#
+# Arithmetic: MicroPython ints are arbitrary precision, so every place where the C code (and the reference,
+# via wrap_int32) wraps an int32 wraps explicitly here. On 64-bit ports every intermediate value is a small int
+# (no heap allocation); on 32-bit ports values beyond +-2**30 become long ints, which allocate temporarily.
+import struct
+from array import array
+
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+INT32_MIN = const(-2147483648)
+INT32_MAX = const(2147483647)
+_NUDGE = const(1073741824)              # 1 << 30
+_NUDGE_NEG = const(1073741823)          # (1 << 30) - 1
+
+# SIGNED[u] is the int8 value of the byte u.
+SIGNED = array("b", bytes(range(256)))     # the bytes 0..255 read as int8
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Scalar integer arithmetic, as TFLite Micro's reference kernels (gemmlowp rounding).
+# ---------------------------------------------------------------------------------------------------------
+
+def wrap32(x):
+    """Two's complement wrap into int32, as a C int32 overflow does."""
+    if INT32_MIN <= x <= INT32_MAX:
+        return x
+    return ((x + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+
+def srdhm(a, b):
+    """gemmlowp SaturatingRoundingDoublingHighMul on int32."""
+    if a == INT32_MIN and b == INT32_MIN:
+        return INT32_MAX
+    ab = a * b
+    if ab >= 0:
+        return (ab + _NUDGE) >> 31
+    return -((_NUDGE_NEG - ab) >> 31)
+
+
+def rdbp(x, exponent):
+    """gemmlowp RoundingDivideByPOT (exponent >= 0)."""
+    mask = (1 << exponent) - 1
+    remainder = x & mask
+    threshold = mask >> 1
+    if x < 0:
+        threshold += 1
+    x >>= exponent
+    if remainder > threshold:
+        return x + 1
+    return x
+
+
+def mbqm(x, multiplier, shift):
+    """TFLite MultiplyByQuantizedMultiplier: x wrapped to int32 (after shifting it left when shift > 0), the
+    rounding doubling high multiply, then a rounding right shift when shift < 0. One function, no calls: the
+    kernels use it once per output value."""
+    if shift > 0:
+        x <<= shift
+    if x > 2147483647 or x < -2147483648:
+        x = ((x + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    if x == -2147483648 and multiplier == -2147483648:
+        x = 2147483647
+    else:
+        x *= multiplier
+        if x >= 0:
+            x = (x + 1073741824) >> 31
+        else:
+            x = -((1073741823 - x) >> 31)
+    if shift < 0:
+        mask = (1 << -shift) - 1
+        r = x & mask
+        x >>= -shift
+        if r > ((mask >> 1) + 1 if x < 0 else mask >> 1):
+            x += 1
+    return x
+
+
+def requant_pair(multiplier, shift):
+    """(multiplier, left shift, right shift, mask, mask >> 1) of a multiplier/shift pair: the form in which
+    per-op requantization constants appear in the states (ADD, MUL, MEAN)."""
+    left = shift if shift > 0 else 0
+    right = -shift if shift < 0 else 0
+    mask = (1 << right) - 1
+    return (multiplier, left, right, mask, mask >> 1)
+
+
+def _sat_left_shift(x, n):
+    x <<= n
+    if x > INT32_MAX:
+        return INT32_MAX
+    if x < INT32_MIN:
+        return INT32_MIN
+    return x
+
+
+def _rescale(x, src_integer_bits, dst_integer_bits):
+    exponent = src_integer_bits - dst_integer_bits
+    if exponent > 0:
+        return _sat_left_shift(x, exponent)
+    if exponent < 0:
+        return rdbp(x, -exponent)
+    return x
+
+
+def _rounding_half_sum(a, b):
+    s = a + b
+    s = s + 1 if s >= 0 else s - 1
+    return s >> 1 if s >= 0 else -((-s) >> 1)
+
+
+def _exp_on_interval_between_negative_one_quarter_and_0_excl(a):
+    constant_term = 1895147668
+    constant_1_over_3 = 715827883
+    x = wrap32(a + (1 << 28))
+    x2 = srdhm(x, x)
+    x3 = srdhm(x2, x)
+    x4 = srdhm(x2, x2)
+    x4_over_4 = rdbp(x4, 2)
+    poly = rdbp(wrap32(srdhm(wrap32(x4_over_4 + x3), constant_1_over_3) + x2), 1)
+    return wrap32(constant_term + srdhm(constant_term, wrap32(x + poly)))
+
+
+_EXP_BARREL = ((-2, 1672461947), (-1, 1302514674), (0, 790015084), (1, 290630308), (2, 39332535), (3, 720401),
+               (4, 242))
+
+
+def exp_on_negative_values(a, integer_bits):
+    """gemmlowp exp_on_negative_values: exp(a) in Q0.31 for a <= 0 with `integer_bits` integer bits."""
+    fractional_bits = 31 - integer_bits
+    one_quarter = 1 << (fractional_bits - 2)
+    a_mod = wrap32((a & (one_quarter - 1)) - one_quarter)
+    result = _exp_on_interval_between_negative_one_quarter_and_0_excl(_rescale(a_mod, integer_bits, 0))
+    remainder = wrap32(a_mod - a)
+    for exponent, multiplier in _EXP_BARREL:
+        if integer_bits > exponent:
+            if remainder & (1 << (fractional_bits + exponent)):
+                result = srdhm(result, multiplier)
+    if integer_bits > 5 and a < -(1 << (36 - integer_bits)):
+        result = 0
+    if a == 0:
+        return INT32_MAX
+    return result
+
+
+def _newton_reciprocal_of_half_denominator(a):
+    half_denominator = _rounding_half_sum(a, INT32_MAX)
+    x = wrap32(1515870810 + srdhm(half_denominator, -1010580540))
+    for _ in range(3):
+        half_denominator_times_x = srdhm(half_denominator, x)
+        one_minus = wrap32((1 << 29) - half_denominator_times_x)
+        x = wrap32(x + _rescale(srdhm(x, one_minus), 4, 2))
+    return x
+
+
+def one_over_one_plus_x_for_x_in_0_1(a):
+    return _rescale(_newton_reciprocal_of_half_denominator(a), 1, 0)
+
+
+def one_minus_x_over_one_plus_x_for_x_in_0_1(a):
+    x = _newton_reciprocal_of_half_denominator(a)
+    return _rescale(wrap32(x - (1 << 29)), 2, 0)
+
+
+def fixedpoint_logistic(a, integer_bits):
+    if a == 0:
+        return 1 << 30
+    positive = a > 0
+    abs_input = a if positive else wrap32(-a)
+    r = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(wrap32(-abs_input), integer_bits))
+    return r if positive else wrap32(INT32_MAX - r)
+
+
+def fixedpoint_tanh(a, integer_bits):
+    if a == 0:
+        return 0
+    negative = a < 0
+    n = a if negative else wrap32(-a)
+    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(n, integer_bits + 1))
+    return wrap32(-t) if negative else t
+
+
+def _clamp(x, lo, hi):
+    return lo if x < lo else (hi if x > hi else x)
+
+
+def _check(condition, message):
+    if not condition:
+        raise ValueError(message)
+
+
+def _check_int8(tensors, what):
+    for t in tensors:
+        _check(t.dtype == 1, "%s tensor %d is not int8" % (what, t.index))
+
+
+def _check_int32(t, n, what):
+    _check(t.dtype == 3 and t.size in n, "%s (tensor %d) must be int32 with %s values, has %d"
+           % (what, t.index, " or ".join([str(k) for k in n]), t.size))
+
+
+def _prod(dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Unary element-wise ops as 256-entry tables: LOGISTIC, TANH, HARD_SWISH, RELU, LEAKY_RELU, REQUANTIZE.
+# The output byte depends only on the input byte, so prepare evaluates the exact integer code for every
+# input value and run is a table lookup. state = (table, in_buf, in_off, out_buf, out_off, n)
+# ---------------------------------------------------------------------------------------------------------
+
+def _table_state(fn, inputs, outputs):
+    x, out = inputs[0], outputs[0]
+    _check_int8((x, out), "element-wise")
+    _check(x.size == out.size, "input has %d values, output %d" % (x.size, out.size))
+    table = bytearray(256)
+    for u in range(256):
+        table[u] = fn(SIGNED[u]) & 0xFF
+    return (table, x.buf, x.off, out.buf, out.off, out.size)
+
+
+def run_table(st):
+    table, xb, xo, ob, oo, n = st
+    d = oo - xo
+    for i in range(xo, xo + n):
+        ob[i + d] = table[xb[i]]
+
+
+def prepare_logistic(p, inputs, outputs, ctx):
+    zp, radius, multiplier, left_shift = p
+    shift = left_shift if left_shift < 31 else 31
+
+    def f(q):
+        x = q - zp
+        if x <= -radius:
+            return -128
+        if x >= radius:
+            return 127
+        q4 = mbqm(x, multiplier, shift)
+        return _clamp(rdbp(fixedpoint_logistic(q4, 4), 23) - 128, -128, 127)
+    return _table_state(f, inputs, outputs)
+
+
+def prepare_tanh(p, inputs, outputs, ctx):
+    zp, radius, multiplier, left_shift = p
+    shift = left_shift if left_shift < 31 else 31
+
+    def f(q):
+        x = q - zp
+        if x <= -radius:
+            return -128
+        if x >= radius:
+            return 127
+        q4 = mbqm(x, multiplier, shift)
+        return _clamp(rdbp(fixedpoint_tanh(q4, 4), 24), -128, 127)
+    return _table_state(f, inputs, outputs)
+
+
+def _w16(x):
+    return ((x + 32768) & 0xFFFF) - 32768
+
+
+def _srdhm16(a, b):
+    if a == -32768 and b == -32768:
+        return 32767
+    ab = a * b
+    ab += (1 << 14) if ab >= 0 else 1 - (1 << 14)
+    return _w16(ab >> 15 if ab >= 0 else -((-ab) >> 15))
+
+
+def _sdhm16(a, b):
+    if a == -32768 and b == -32768:
+        return 32767
+    ab = a * b
+    return _w16(ab >> 15 if ab >= 0 else -((-ab) >> 15))
+
+
+def _rdbp16(x, exponent):
+    mask = _w16((1 << exponent) - 1)
+    remainder = _w16(x & mask)
+    threshold = _w16((mask >> 1) + (1 if x < 0 else 0))
+    return _w16((x >> exponent) + (1 if remainder > threshold else 0))
+
+
+def _sat_left_shift16(x, n):
+    return _clamp(x << n, -32768, 32767)
+
+
+def prepare_hard_swish(p, inputs, outputs, ctx):
+    in_zp, out_zp, reluish_mult, reluish_exp, out_mult, out_exp = p
+    _check(out_exp <= 0 and reluish_exp < 64 and reluish_exp > -64,
+           "output_multiplier_exponent %d / reluish exponent %d out of range" % (out_exp, reluish_exp))
+
+    def f(q):
+        hires = _w16(_w16(q - in_zp) * 128)
+        preshift_output_scale_value = _srdhm16(hires, out_mult)
+        reluish = hires
+        if reluish_exp > 0:
+            reluish = _sat_left_shift16(reluish, reluish_exp - 1)
+        reluish = _srdhm16(reluish, reluish_mult)
+        if reluish_exp > 0:
+            reluish = _sat_left_shift16(reluish, 1)
+        if reluish_exp < 0:
+            reluish = _rdbp16(reluish, -reluish_exp)
+        reluish = (reluish + 32768) >> 1
+        out = _rdbp16(_sdhm16(reluish, preshift_output_scale_value), -out_exp)
+        return _clamp(_w16(out + out_zp), -128, 127)
+    return _table_state(f, inputs, outputs)
+
+
+def prepare_relu(p, inputs, outputs, ctx):
+    in_off, out_off, multiplier, shift, act_min, act_max = p
+    return _table_state(lambda q: _clamp(mbqm(q + in_off, multiplier, shift) + out_off, act_min, act_max),
+                        inputs, outputs)
+
+
+def prepare_leaky_relu(p, inputs, outputs, ctx):
+    in_off, out_off, alpha_mult, alpha_shift, identity_mult, identity_shift = p
+
+    def f(q):
+        x = q + in_off
+        if x >= 0:
+            v = mbqm(x, identity_mult, identity_shift)
+        else:
+            v = mbqm(x, alpha_mult, alpha_shift)
+        return _clamp(v + out_off, -128, 127)
+    return _table_state(f, inputs, outputs)
+
+
+def prepare_requantize(p, inputs, outputs, ctx):
+    in_off, out_off, multiplier, shift = p
+    return _table_state(lambda q: _clamp(mbqm(q + in_off, multiplier, shift) + out_off, -128, 127),
+                        inputs, outputs)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Convolutions and FULLY_CONNECTED. The bias has the input zero point folded in, so the kernels accumulate raw
+# int8 products; taps in the padding read as the input zero point (-input_offset).
+# ---------------------------------------------------------------------------------------------------------
+
+def table32(fn):
+    """array('i') of fn(u) for the 256 byte values u, filled in place (no big temporary list)."""
+    t = array("i", range(256))     # sized from len(range): one block, no temporary
+    for u in range(256):
+        t[u] = fn(u)
+    return t
+
+
+def int32s(t, n):
+    """An int32 constant as array('i') of n values, copied straight from the model's bytes (all targets are
+    little-endian); a single value is repeated n times."""
+    if t.size == n:
+        return array("i", bytes(memoryview(t.buf)[t.off:t.off + 4 * n]))    # raw copy from bytes
+    a = array("i", range(n))
+    v = t.ints()[0]
+    for i in range(n):
+        a[i] = v
+    return a
+
+
+def _requant_channels(inputs, channels):
+    """(bias, multipliers, shifts) as arrays of `channels` values (a per-tensor pair is repeated)."""
+    bias_t, mult_t, shift_t = inputs[2], inputs[3], inputs[4]
+    _check_int32(bias_t, (channels,), "bias")
+    _check_int32(mult_t, (channels, 1), "multipliers")
+    _check_int32(shift_t, (mult_t.size,), "shifts")
+    wide = int32s(shift_t, channels)
+    shifts = array("b", bytes(channels))
+    for i in range(channels):
+        v = wide[i]
+        _check(-63 < v < 63, "shift %d out of range" % v)
+        shifts[i] = v
+    return int32s(bias_t, channels), int32s(mult_t, channels), shifts
+
+
+def _window_geometry(p, x, out, kh, kw):
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left = p[:6]
+    _check(len(x.shape) == 4 and len(out.shape) == 4, "convolution needs 4-D NHWC tensors")
+    _check(stride_h > 0 and stride_w > 0 and dilation_h > 0 and dilation_w > 0, "bad stride or dilation")
+    n, h, w, c = x.shape
+    on, oh, ow, oc = out.shape
+    _check(on == n, "batch %d in, %d out" % (n, on))
+    return n, h, w, c, oh, ow, oc
+
+
+def prepare_conv_2d(p, inputs, outputs, ctx):
+    """state = (x_buf, x_off, N, H, W, C, filter_buf, filter_off, KH, KW, OC, out_buf, out_off, OH, OW,
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, input_zero_point, bias,
+    (multipliers, shifts), act_min, act_max, out_offset, patch): bias and multipliers are array('i'), shifts
+    array('b'), one value per output channel; patch is a scratch list of KH * KW * C ints."""
+    x, f, out = inputs[0], inputs[1], outputs[0]
+    _check_int8((x, f, out), "CONV_2D")
+    n, h, w, c, oh, ow, oc = _window_geometry(p, x, out, 0, 0)
+    _check(len(f.shape) == 4 and f.shape[0] == oc and f.shape[3] == c,
+           "filter %s does not fit input %s / output %s" % (f.describe(), x.describe(), out.describe()))
+    kh, kw = f.shape[1], f.shape[2]
+    bias, mults, shifts = _requant_channels(inputs, oc)
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, in_off, out_off, act_min, act_max = p
+    patch = ctx.scratch("patch", kh * kw * c)
+    return (x.buf, x.off, n, h, w, c, f.buf, f.off, kh, kw, oc, out.buf, out.off, oh, ow,
+            stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, -in_off, bias, (mults, shifts),
+            act_min, act_max, out_off, patch)
+
+
+def run_conv_2d(st):
+    (xb, xo, N, H, W, C, fb, fo, KH, KW, OC, ob, oo, OH, OW, sh, sw, dh, dw, pt, pl, zp, bias, rq,
+     amin, amax, ooff, patch) = st
+    S = SIGNED
+    mults, shifts = rq
+    row = W * C
+    o = oo
+    for b in range(N):
+        xn = xo + b * H * row
+        for oy in range(OH):
+            iy0 = oy * sh - pt
+            for ox in range(OW):
+                ix0 = ox * sw - pl
+                # gather the window as signed ints, padding as the zero point
+                j = 0
+                iy = iy0
+                for ky in range(KH):
+                    if 0 <= iy < H:
+                        rbase = xn + iy * row
+                        ix = ix0
+                        for kx in range(KW):
+                            if 0 <= ix < W:
+                                p0 = rbase + ix * C
+                                for q in range(p0, p0 + C):
+                                    patch[j] = S[xb[q]]
+                                    j += 1
+                            else:
+                                for q in range(C):
+                                    patch[j] = zp
+                                    j += 1
+                            ix += dw
+                    else:
+                        for q in range(KW * C):
+                            patch[j] = zp
+                            j += 1
+                    iy += dh
+                k = fo
+                for c in range(OC):
+                    acc = bias[c]
+                    for v in patch:
+                        acc += v * S[fb[k]]
+                        k += 1
+                    acc = mbqm(acc, mults[c], shifts[c]) + ooff
+                    if acc < amin:
+                        acc = amin
+                    elif acc > amax:
+                        acc = amax
+                    ob[o] = acc & 0xFF
+                    o += 1
+
+
+def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
+    """state = (x_buf, x_off, N, H, W, C, filter_buf, filter_off, KH, KW, OC, out_buf, out_off, OH, OW,
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, input_zero_point, bias,
+    (multipliers, shifts), act_min, act_max, out_offset, depth_multiplier, acc): as CONV_2D; acc is a scratch
+    list of OC ints."""
+    x, f, out = inputs[0], inputs[1], outputs[0]
+    _check_int8((x, f, out), "DEPTHWISE_CONV_2D")
+    n, h, w, c, oh, ow, oc = _window_geometry(p, x, out, 0, 0)
+    dm = p[10]
+    _check(dm > 0 and oc == c * dm and len(f.shape) == 4 and f.shape[0] == 1 and f.shape[3] == oc,
+           "filter %s does not fit input %s / output %s with depth multiplier %d"
+           % (f.describe(), x.describe(), out.describe(), dm))
+    kh, kw = f.shape[1], f.shape[2]
+    bias, mults, shifts = _requant_channels(inputs, oc)
+    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, in_off, out_off, act_min, act_max = p[:10]
+    acc = ctx.scratch("acc", oc)
+    return (x.buf, x.off, n, h, w, c, f.buf, f.off, kh, kw, oc, out.buf, out.off, oh, ow,
+            stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, -in_off, bias, (mults, shifts),
+            act_min, act_max, out_off, dm, acc)
+
+
+def run_depthwise_conv_2d(st):
+    (xb, xo, N, H, W, C, fb, fo, KH, KW, OC, ob, oo, OH, OW, sh, sw, dh, dw, pt, pl, zp, bias, rq,
+     amin, amax, ooff, dm, acc) = st
+    S = SIGNED
+    mults, shifts = rq
+    row = W * C
+    o = oo
+    for b in range(N):
+        xn = xo + b * H * row
+        for oy in range(OH):
+            iy0 = oy * sh - pt
+            for ox in range(OW):
+                ix0 = ox * sw - pl
+                for c in range(OC):
+                    acc[c] = bias[c]
+                iy = iy0
+                k = fo
+                for ky in range(KH):
+                    ix = ix0
+                    for kx in range(KW):
+                        if 0 <= iy < H and 0 <= ix < W:
+                            p0 = xn + iy * row + ix * C
+                            if dm == 1:
+                                for c in range(C):
+                                    acc[c] += S[xb[p0 + c]] * S[fb[k + c]]
+                            else:
+                                c = 0
+                                for q in range(p0, p0 + C):
+                                    v = S[xb[q]]
+                                    for m in range(dm):
+                                        acc[c] += v * S[fb[k + c]]
+                                        c += 1
+                        elif zp:
+                            for c in range(OC):
+                                acc[c] += zp * S[fb[k + c]]
+                        k += OC
+                        ix += dw
+                    iy += dh
+                for c in range(OC):
+                    a = acc[c]
+                    a = mbqm(a, mults[c], shifts[c]) + ooff
+                    if a < amin:
+                        a = amin
+                    elif a > amax:
+                        a = amax
+                    ob[o] = a & 0xFF
+                    o += 1
+
+
+def prepare_fully_connected(p, inputs, outputs, ctx):
+    """state = (x_buf, x_off, batches, depth, weights_buf, weights_off, units, out_buf, out_off, bias,
+    (multipliers, shifts), output_offset, act_min, act_max, row): as CONV_2D; row is a scratch list of depth
+    ints."""
+    x, wt, out = inputs[0], inputs[1], outputs[0]
+    _check_int8((x, wt, out), "FULLY_CONNECTED")
+    _check(len(wt.shape) == 2, "weights must be 2-D, got %s" % wt.describe())
+    units, depth = wt.shape
+    _check(depth > 0 and x.size % depth == 0 and out.size == x.size // depth * units,
+           "input %s does not fit weights %s / output %s" % (x.describe(), wt.describe(), out.describe()))
+    bias, mults, shifts = _requant_channels(inputs, units)
+    out_off, act_min, act_max = p
+    row = ctx.scratch("patch", depth)
+    return (x.buf, x.off, x.size // depth, depth, wt.buf, wt.off, units, out.buf, out.off, bias, (mults, shifts),
+            out_off, act_min, act_max, row)
+
+
+def run_fully_connected(st):
+    xb, xo, B, D, wb, wo, U, ob, oo, bias, rq, ooff, amin, amax, row = st
+    S = SIGNED
+    mults, shifts = rq
+    o = oo
+    for b in range(B):
+        j = 0
+        for q in range(xo + b * D, xo + b * D + D):
+            row[j] = S[xb[q]]
+            j += 1
+        k = wo
+        for u in range(U):
+            acc = bias[u]
+            for v in row:
+                acc += v * S[wb[k]]
+                k += 1
+            acc = mbqm(acc, mults[u], shifts[u]) + ooff
+            if acc < amin:
+                acc = amin
+            elif acc > amax:
+                acc = amax
+            ob[o] = acc & 0xFF
+            o += 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pooling: state = (x_buf, x_off, N, H, W, C, out_buf, out_off, OH, OW, stride_h, stride_w, filter_h,
+# filter_w, pad_top, pad_left, act_min, act_max)
+# ---------------------------------------------------------------------------------------------------------
+
+def prepare_pool(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    _check_int8((x, out), "pooling")
+    stride_h, stride_w, filter_h, filter_w, pad_top, pad_left, act_min, act_max = p
+    _check(len(x.shape) == 4 and len(out.shape) == 4 and x.shape[0] == out.shape[0] and x.shape[3] == out.shape[3],
+           "pooling needs 4-D NHWC tensors of the same batch and depth")
+    _check(stride_h > 0 and stride_w > 0 and filter_h > 0 and filter_w > 0, "bad stride or filter size")
+    n, h, w, c = x.shape
+    return (x.buf, x.off, n, h, w, c, out.buf, out.off, out.shape[1], out.shape[2],
+            stride_h, stride_w, filter_h, filter_w, pad_top, pad_left, act_min, act_max)
+
+
+def run_average_pool_2d(st):
+    xb, xo, N, H, W, C, ob, oo, OH, OW, sh, sw, fh, fw, pt, pl, amin, amax = st
+    S = SIGNED
+    row = W * C
+    o = oo
+    for b in range(N):
+        xn = xo + b * H * row
+        for oy in range(OH):
+            y0 = oy * sh - pt
+            y1 = y0 + fh
+            if y0 < 0:
+                y0 = 0
+            if y1 > H:
+                y1 = H
+            for ox in range(OW):
+                x0 = ox * sw - pl
+                x1 = x0 + fw
+                if x0 < 0:
+                    x0 = 0
+                if x1 > W:
+                    x1 = W
+                count = (y1 - y0) * (x1 - x0) if y1 > y0 and x1 > x0 else 0
+                if count < 1:
+                    count = 1
+                half = count >> 1
+                for c in range(C):
+                    total = 0
+                    for y in range(y0, y1):
+                        q = xn + y * row + c
+                        for xx in range(x0, x1):
+                            total += S[xb[q + xx * C]]
+                    if total > 0:
+                        a = (total + half) // count
+                    else:
+                        a = -((half - total) // count)
+                    if a < amin:
+                        a = amin
+                    elif a > amax:
+                        a = amax
+                    ob[o] = a & 0xFF
+                    o += 1
+
+
+def run_max_pool_2d(st):
+    xb, xo, N, H, W, C, ob, oo, OH, OW, sh, sw, fh, fw, pt, pl, amin, amax = st
+    S = SIGNED
+    row = W * C
+    o = oo
+    for b in range(N):
+        xn = xo + b * H * row
+        for oy in range(OH):
+            y0 = oy * sh - pt
+            y1 = y0 + fh
+            if y0 < 0:
+                y0 = 0
+            if y1 > H:
+                y1 = H
+            for ox in range(OW):
+                x0 = ox * sw - pl
+                x1 = x0 + fw
+                if x0 < 0:
+                    x0 = 0
+                if x1 > W:
+                    x1 = W
+                for c in range(C):
+                    best = -1048576
+                    for y in range(y0, y1):
+                        q = xn + y * row + c
+                        for xx in range(x0, x1):
+                            v = S[xb[q + xx * C]]
+                            if v > best:
+                                best = v
+                    if best < amin:
+                        best = amin
+                    elif best > amax:
+                        best = amax
+                    ob[o] = best & 0xFF
+                    o += 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# SOFTMAX over the last axis. exp of each (x - row max) comes from a 256-entry table made at load.
+# state = (x_buf, x_off, out_buf, out_off, rows, depth, max_diff, exps); exps[d] = exp(-d) in Q0.31
+# ---------------------------------------------------------------------------------------------------------
+
+def _clz32(u):
+    n = 0
+    if u == 0:
+        return 32
+    while not u & 0x80000000:
+        u <<= 1
+        n += 1
+    return n
+
+
+def prepare_softmax(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    _check_int8((x, out), "SOFTMAX")
+    _check(x.size == out.size and len(x.shape) >= 1, "input %s, output %s" % (x.describe(), out.describe()))
+    multiplier, left_shift, diff_min = p
+    _check(0 <= left_shift < 32, "input_left_shift %d out of range" % left_shift)
+    depth = x.shape[-1]
+    # exps[d] = exp(diff) for diff = -d
+    exps = table32(lambda d: exp_on_negative_values(srdhm(wrap32((-d) << left_shift), multiplier), 5))
+    # valid: diff >= diff_min, i.e. d <= -diff_min
+    max_diff = -diff_min
+    return (x.buf, x.off, out.buf, out.off, x.size // depth if depth else 0, depth, max_diff,
+            exps)
+
+
+def run_softmax(st):
+    xb, xo, ob, oo, rows, depth, max_diff, exps = st
+    S = SIGNED
+    for r in range(rows):
+        base = xo + r * depth
+        end = base + depth
+        mx = -128
+        for i in range(base, end):
+            v = S[xb[i]]
+            if v > mx:
+                mx = v
+        total = 0
+        for i in range(base, end):
+            d = mx - S[xb[i]]
+            if d <= max_diff:
+                e = exps[d]             # exps are >= 0: rdbp(e, 12) is this
+                total += (e >> 12) + 1 if e & 4095 > 2047 else e >> 12
+        # GetReciprocal(sum, 12)
+        u = total & 0xFFFFFFFF
+        headroom = _clz32(u)
+        exponent = 12 - headroom + 23
+        shifted = ((u << headroom) & 0xFFFFFFFF) - 0x80000000
+        # one_over_one_plus_x_for_x_in_0_1(shifted)
+        scale = one_over_one_plus_x_for_x_in_0_1(shifted)
+        o = oo + r * depth - base
+        if exponent > 31:
+            for i in range(base, end):
+                ob[o + i] = 0x80
+        else:
+            mask = (1 << exponent) - 1
+            half = mask >> 1
+            for i in range(base, end):
+                d = mx - S[xb[i]]
+                if d <= max_diff:
+                    a = srdhm(scale, exps[d])
+                    rem = a & mask
+                    a >>= exponent
+                    if rem > (half + 1 if a < 0 else half):
+                        a += 1
+                    a -= 128
+                    if a > 127:
+                        a = 127
+                    elif a < -128:
+                        a = -128
+                    ob[o + i] = a & 0xFF
+                else:
+                    ob[o + i] = 0x80
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ADD and MUL with NumPy broadcasting (shapes right-aligned to 4-D).
+# state = (kind, a_buf, a_off, a_strides, b_buf, b_off, b_strides, out_buf, out_off, out_shape4, flat, ta, tb,
+#          rq, output_offset, act_min, act_max), rq = requant_pair(output_multiplier, output_shift)
+# ADD: ta[u] / tb[u] = each input byte u already offset, shifted and rescaled; out = mbqm(ta + tb).
+# MUL: ta[u] / tb[u] = the input byte plus its offset; out = mbqm(ta * tb).
+# ---------------------------------------------------------------------------------------------------------
+
+def _broadcast_strides(t, out_shape4):
+    shape = t.shape4()
+    strides = [0, 0, 0, 0]
+    s = 1
+    for i in (3, 2, 1, 0):
+        if shape[i] == out_shape4[i]:
+            strides[i] = s if shape[i] > 1 else 0
+        else:
+            _check(shape[i] == 1, "shape %s does not broadcast to the output" % t.describe())
+        s *= shape[i]
+    return tuple(strides)
+
+
+def _prepare_binary(inputs, outputs, what):
+    a, b, out = inputs[0], inputs[1], outputs[0]
+    _check_int8((a, b, out), what)
+    _check(len(a.shape) <= 4 and len(b.shape) <= 4 and len(out.shape) <= 4, "more than 4 dimensions")
+    shape4 = out.shape4()
+    flat = a.size == out.size and b.size == out.size
+    return a, b, out, shape4, _broadcast_strides(a, shape4), _broadcast_strides(b, shape4), flat
+
+
+def prepare_add(p, inputs, outputs, ctx):
+    (in1_off, in2_off, out_off, left_shift, m1, s1, m2, s2, mo, so, act_min, act_max) = p
+    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, "ADD")
+    _check(0 <= left_shift < 32, "left_shift %d out of range" % left_shift)
+    ta = table32(lambda u: mbqm((SIGNED[u] + in1_off) << left_shift, m1, s1))
+    tb = table32(lambda u: mbqm((SIGNED[u] + in2_off) << left_shift, m2, s2))
+    return (0, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
+            requant_pair(mo, so), out_off, act_min, act_max)
+
+
+def prepare_mul(p, inputs, outputs, ctx):
+    in1_off, in2_off, out_off, mo, so, act_min, act_max = p
+    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, "MUL")
+    ta = table32(lambda u: SIGNED[u] + in1_off)
+    tb = table32(lambda u: SIGNED[u] + in2_off)
+    return (1, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
+            requant_pair(mo, so), out_off, act_min, act_max)
+
+
+def _binary_one(kind, va, vb, mo, so, ooff, amin, amax):
+    v = mbqm(va * vb if kind else va + vb, mo, so) + ooff
+    if v < amin:
+        return amin & 0xFF
+    if v > amax:
+        return amax & 0xFF
+    return v & 0xFF
+
+
+def run_binary(st):
+    kind, ab, ao, sa, bb, bo, sb, ob, oo, shape4, flat, ta, tb, rq, ooff, amin, amax = st
+    mo = rq[0]
+    so = rq[1] - rq[2]
+    if flat:
+        d_a = ao - oo
+        d_b = bo - oo
+        for o in range(oo, oo + shape4[0] * shape4[1] * shape4[2] * shape4[3]):
+            ob[o] = _binary_one(kind, ta[ab[o + d_a]], tb[bb[o + d_b]], mo, so, ooff, amin, amax)
+        return
+    D0, D1, D2, D3 = shape4
+    a0s, a1s, a2s, a3s = sa
+    b0s, b1s, b2s, b3s = sb
+    o = oo
+    for i0 in range(D0):
+        for i1 in range(D1):
+            for i2 in range(D2):
+                pa = ao + i0 * a0s + i1 * a1s + i2 * a2s
+                pb = bo + i0 * b0s + i1 * b1s + i2 * b2s
+                for i3 in range(D3):
+                    ob[o] = _binary_one(kind, ta[ab[pa]], tb[bb[pb]], mo, so, ooff, amin, amax)
+                    pa += a3s
+                    pb += b3s
+                    o += 1
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CONCATENATION: state = (parts, outer, out_buf, out_off, out_chunk) with parts = ((buf, off, chunk), ...)
+# ---------------------------------------------------------------------------------------------------------
+
+def prepare_concatenation(p, inputs, outputs, ctx):
+    out = outputs[0]
+    axis = p[0]
+    _check_int8(tuple(inputs) + (out,), "CONCATENATION")
+    rank = len(out.shape)
+    _check(0 <= axis < rank, "axis %d out of range for rank %d" % (axis, rank))
+    outer = _prod(out.shape[:axis])
+    parts = []
+    total = 0
+    for t in inputs:
+        _check(len(t.shape) == rank, "input %s does not fit output %s" % (t.describe(), out.describe()))
+        for d in range(rank):
+            _check(d == axis or t.shape[d] == out.shape[d],
+                   "input %s does not fit output %s" % (t.describe(), out.describe()))
+        chunk = _prod(t.shape[axis:])
+        parts.append((t.buf, t.off, chunk))
+        total += chunk
+    _check(total == _prod(out.shape[axis:]), "the inputs do not add up to the output %s" % out.describe())
+    return (tuple(parts), outer, out.buf, out.off, total)
+
+
+def run_concatenation(st):
+    parts, outer, ob, oo, out_chunk = st
+    o = oo
+    for k in range(outer):
+        for xb, xo, chunk in parts:
+            s = xo + k * chunk
+            d = o - s
+            for i in range(s, s + chunk):
+                ob[i + d] = xb[i]
+            o += chunk
+
+
+# ---------------------------------------------------------------------------------------------------------
+# MEAN over the axes in axis_mask. state = (x_buf, x_off, shape4, out_strides4, out_buf, out_off, out_size,
+# count, input_zero_point, output_zero_point, rq, acc), rq = requant_pair(multiplier, shift)
+# ---------------------------------------------------------------------------------------------------------
+
+def prepare_mean(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    _check_int8((x, out), "MEAN")
+    axis_mask, in_zp, out_zp, multiplier, shift = p
+    ndim = len(x.shape)
+    shape4 = x.shape4()
+    lead = 4 - ndim
+    reduced = [False] * 4
+    for i in range(ndim):
+        if axis_mask >> i & 1:
+            reduced[lead + i] = True
+    count = 1
+    strides = [0, 0, 0, 0]
+    s = 1
+    for i in (3, 2, 1, 0):
+        if reduced[i]:
+            count *= shape4[i]
+        else:
+            strides[i] = s
+            s *= shape4[i]
+    _check(s == out.size, "output %s does not follow from input %s reduced by mask %d"
+           % (out.describe(), x.describe(), axis_mask))
+    acc = ctx.scratch("acc", out.size)
+    return (x.buf, x.off, shape4, tuple(strides), out.buf, out.off, out.size, count, in_zp, out_zp,
+            requant_pair(multiplier, shift), acc)
+
+
+def run_mean(st):
+    xb, xo, shape4, strides, ob, oo, n_out, count, in_zp, out_zp, rq, acc = st
+    multiplier = rq[0]
+    shift = rq[1] - rq[2]
+    S = SIGNED
+    D0, D1, D2, D3 = shape4
+    s0, s1, s2, s3 = strides
+    for i in range(n_out):
+        acc[i] = 0
+    q = xo
+    for i0 in range(D0):
+        for i1 in range(D1):
+            for i2 in range(D2):
+                o = i0 * s0 + i1 * s1 + i2 * s2
+                for i3 in range(D3):
+                    acc[o] += S[xb[q]]
+                    q += 1
+                    o += s3
+    sub = in_zp * count
+    for i in range(n_out):
+        v = acc[i]
+        if v > INT32_MAX or v < INT32_MIN:
+            v = ((v + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+        v = mbqm(v - sub, multiplier, shift) + out_zp
+        if v < -128:
+            v = -128
+        elif v > 127:
+            v = 127
+        ob[oo + i] = v & 0xFF
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PAD: state = (x_buf, x_off, in_shape4, out_buf, out_off, out_shape4, before4, pad_byte)
+# ---------------------------------------------------------------------------------------------------------
+
+def prepare_pad(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    _check_int8((x, out), "PAD")
+    before = tuple(p[0:4])
+    after = tuple(p[4:8])
+    _check(len(x.shape) == len(out.shape), "input %s and output %s differ in rank" % (x.describe(), out.describe()))
+    in4 = x.shape4()
+    out4 = out.shape4()
+    for i in range(4):
+        _check(before[i] >= 0 and after[i] >= 0 and in4[i] + before[i] + after[i] == out4[i],
+               "paddings do not turn %s into %s" % (x.describe(), out.describe()))
+    return (x.buf, x.off, in4, out.buf, out.off, out4, before, p[8] & 0xFF)
+
+
+def run_pad(st):
+    xb, xo, in4, ob, oo, out4, before, pad = st
+    for i in range(oo, oo + out4[0] * out4[1] * out4[2] * out4[3]):
+        ob[i] = pad
+    I0, I1, I2, I3 = in4
+    O0, O1, O2, O3 = out4
+    b0, b1, b2, b3 = before
+    q = xo
+    for i0 in range(I0):
+        for i1 in range(I1):
+            for i2 in range(I2):
+                o = oo + (((i0 + b0) * O1 + i1 + b1) * O2 + i2 + b2) * O3 + b3
+                d = o - q
+                for i in range(q, q + I3):
+                    ob[i + d] = xb[i]
+                q += I3
+
+
+class Tensor:
+    """An operand as prepare sees it (one tensor table entry, docs/format.md)."""
+
+    def __init__(self, index, buf, tensors_offset, weights_offset, arena):
+        dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, scale, zp = \
+            struct.unpack_from("<BBBBII4Ifi", buf, tensors_offset + 36 * index)
+        self.index = index
+        self.dtype = dtype
+        self.storage = storage
+        self.offset = offset
+        self.nbytes = nbytes
+        self.shape = (d0, d1, d2, d3)[:ndim]
+        self.scale = scale
+        self.zero_point = zp
+        self.size = _prod(self.shape)
+        if storage:
+            self.buf = buf
+            self.off = weights_offset + offset
+        else:
+            self.buf = arena
+            self.off = offset
+
+    def shape4(self):
+        """The shape right-aligned to 4 dimensions, leading dimensions 1."""
+        return (1,) * (4 - len(self.shape)) + self.shape
+
+    def ints(self):
+        """An int32 constant's values as a tuple of ints."""
+        _check(self.dtype == 3, "tensor %d is not int32" % self.index)
+        return struct.unpack_from("<%di" % self.size, self.buf, self.off)
+
+    def describe(self):
+        return "x".join([str(d) for d in self.shape]) or "scalar"
+
+
+class Context:
+    """What a kernel's prepare gets besides its operands."""
+
+    def __init__(self, arena, model):
+        self.arena = arena
+        self.model = model
+        self._scratch = {}
+
+    def scratch(self, slot, n):
+        key = (slot, n)
+        lst = self._scratch.get(key)
+        if lst is None:
+            lst = [0] * n
+            self._scratch[key] = lst
+        return lst
+
+
+def prepare_steps(ops, buf, arena, tensors_offset, weights_offset, viper=None, names=None):
+    """(steps, python_ops): one (run, state) pair per op of `ops` ((code, inputs, outputs, params) tuples, as
+    validated by picoml.pml), taking the viper module's kernel where it has one; python_ops lists the indices
+    of the ops left to this module. A kernel's ValueError is raised again naming the op (names[code])."""
+    fast = viper.KERNELS if viper is not None else {}
+    ctx = Context(arena, buf)
+    steps = []
+    python_ops = []
+    for n in range(len(ops)):
+        code, ins, outs, params = ops[n]
+        entry = fast.get(code)
+        if entry is None:
+            entry = KERNELS[code]
+            python_ops.append(n)
+        # Tensor objects live for one op only (they are big next to what the kernels keep)
+        inputs = tuple([Tensor(i, buf, tensors_offset, weights_offset, arena) for i in ins])
+        outputs = tuple([Tensor(i, buf, tensors_offset, weights_offset, arena) for i in outs])
+        try:
+            state = entry[0](params, inputs, outputs, ctx)
+        except ValueError as e:
+            raise ValueError("picoml: op %d (%s): its operands do not fit the kernel: %s"
+                             % (n, names[code] if names else code, e))
+        steps.append((entry[1], state))
+    return steps, python_ops
+
+
+
+KERNELS = {
+    1: (prepare_conv_2d, run_conv_2d),
+    2: (prepare_depthwise_conv_2d, run_depthwise_conv_2d),
+    3: (prepare_fully_connected, run_fully_connected),
+    4: (prepare_pool, run_average_pool_2d),
+    5: (prepare_pool, run_max_pool_2d),
+    6: (prepare_softmax, run_softmax),
+    7: (prepare_add, run_binary),
+    8: (prepare_mul, run_binary),
+    9: (prepare_concatenation, run_concatenation),
+    10: (prepare_logistic, run_table),
+    11: (prepare_tanh, run_table),
+    12: (prepare_relu, run_table),
+    13: (prepare_leaky_relu, run_table),
+    14: (prepare_hard_swish, run_table),
+    15: (prepare_mean, run_mean),
+    16: (prepare_pad, run_pad),
+    17: (prepare_requantize, run_table),
+}

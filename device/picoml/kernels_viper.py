@@ -1,0 +1,1139 @@
+# picoml: the MAC-heavy ops in MicroPython viper code, bit-exact with kernels_python (and so with the numpy
+# reference and TensorFlow Lite Micro). The backend for boards without a _picoml native module for their arch
+# (ESP32 xtensawin in particular). Same interface as kernels_python (see its header): KERNELS = {op_code:
+# (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (SOFTMAX).
+#
+# Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, MUL,
+# the 256-entry-table ops (RELU, REQUANTIZE, LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH), MEAN, PAD and
+# CONCATENATION. Each prepare runs kernels_python's prepare (the checks and the decoding), then builds what
+# the viper code needs; an op whose constants the viper code does not take (a shift outside [-31, 31], an
+# input zero point outside int8) keeps kernels_python's run, so every model runs and stays exact.
+#
+# Word size. A viper `int` is the machine word: 32 bits on the boards, 64 on the x64 unix port. The code is
+# written so that it gives the same bytes on both:
+#   * accumulations use only + - * (exact modulo 2**32 on a 32-bit word, exact on a 64-bit one) and are then
+#     wrapped to int32 with `(v << ext) >> ext`, ext = word bits - 32 (_EXT: 0 on 32-bit, 32 on 64-bit), as
+#     the C code's int32 wraps; int32 values loaded with ptr32 (zero-extended on 64-bit) go through the same
+#     wrap wherever their sign matters;
+#   * the requantization (TFLite's MultiplyByQuantizedMultiplier) never forms a 64-bit product: gemmlowp's
+#     SaturatingRoundingDoublingHighMul(a, b) equals floor((a * b + 2**30) / 2**31) (its nudge for negative
+#     products turns C's truncating division into this floor), computed from 16-bit halves a = ah*2**16 + al,
+#     b = bh*2**16 + bl (ah, bh signed, al, bl in [0, 65535]) as
+#         2 * (ah*bh + (X >> 16) + (Y >> 16)) + (((X & 0xFFFF) + (Y & 0xFFFF) + L + 2**14) >> 15)
+#     with X = ah*bl, Y = al*bh and L = floor(al*bl / 2**16) = (al*(bl >> 1) + ((al*(bl & 1)) >> 1)) >> 15:
+#     every partial value fits in int32; only the final doubling may leave it, and the result (which lies in
+#     int32 except when a = b = INT32_MIN, the saturating case, tested first) is then the same modulo 2**32;
+#   * the rounding right shift uses a precomputed mask, the output offset is applied after comparing with
+#     (act_min - offset, act_max - offset), so no sum leaves int32; shift counts stay below 32; no integer
+#     literal reaches 2**30; `//` only sees non-negative operands.
+# tests/test_device_viper.py runs this file's viper functions in CPython on emulated 32- and 64-bit words
+# (every operation wrapped to the word, ptr32 loads signed or zero-extended as on each) and on the unix port.
+#
+# Memory: prepare allocates per op a few int32 arrays (bias folded with the weight sums, 4 words of
+# requantization constants per channel, or one set when quantized per tensor) and shares byte scratch buffers
+# between ops; run allocates nothing, on 32-bit boards too (no value leaves the viper code as a Python int).
+#
+# Speed: each op is one call of a viper function taking one tuple (the emitter keeps only the first 2-3 locals
+# of a function in registers, arguments first, so the hot loop variables come right after it); CONV_2D and
+# FULLY_CONNECTED gather the input window once per output pixel and run the MACs of all output channels over
+# it, 4 per step, by walking addresses; DEPTHWISE_CONV_2D unrolls the usual 3-wide window. On the x64 unix
+# port the keyword-spotting model (kws_ref_model) takes about 3.5 ms per inference against about 185 ms with
+# kernels_python.
+import micropython
+from array import array
+
+from . import kernels_python as _kp
+
+
+@micropython.viper
+def _word_bits() -> int:
+    x = 1
+    n = 0
+    while x != 0:
+        x = x << 1
+        n += 1
+    return n
+
+
+_EXT = _word_bits() - 32            # 0 on 32-bit ports, 32 on 64-bit ones
+_INT32_MIN = -2147483648
+_INT32_MAX = 2147483647
+
+
+def _run(st):
+    """The run of every op here: st = (function, its one argument). The viper functions take one tuple: the
+    emitter keeps only the first 2 (mpy-cross) or 3 locals of a function in registers, arguments first, so
+    each puts its hottest loop variables right after it."""
+    st[0](st[1])
+
+
+def _python(S):
+    S[0](S[1])
+
+
+def _checked(code, p, inputs, outputs, ctx):
+    """kernels_python's prepare of the op (its checks, and its state for the fallback) and its run."""
+    prepare, run = _kp.KERNELS[code]
+    return prepare(p, inputs, outputs, ctx), run
+
+
+def _fallback(run, state):
+    """The state making _run call kernels_python's run: for constants the viper code does not take."""
+    return (_python, (run, state))
+
+
+def _ints(values):
+    return array("i", values)
+
+
+def _in_int32(*values):
+    for v in values:
+        if v < _INT32_MIN or v > _INT32_MAX:
+            return False
+    return True
+
+
+# Prepare-time arithmetic (Python ints), as fixedpoint.py: wrap to int32, MultiplyByQuantizedMultiplier.
+def _wrap32(x):
+    return ((x + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+
+
+def _mbqm(x, m, shift):
+    x = _wrap32(x << shift if shift > 0 else x)
+    x = 0x7FFFFFFF if x == m == _INT32_MIN else (x * m + 0x40000000) >> 31
+    if shift < 0:
+        mask = (1 << -shift) - 1
+        rem = x & mask
+        x >>= -shift
+        if rem > (mask >> 1) + (1 if x < 0 else 0):
+            x += 1
+    return x
+
+
+def _pair(m, s):
+    """The 4 int32 the requantization block reads: multiplier, left shift, right shift, rounding mask."""
+    right = -s if s < 0 else 0
+    return [m, s if s > 0 else 0, right, (1 << right) - 1]
+
+
+def _quant(inputs, channels):
+    """(records, step) for the multipliers/shifts operands: _pair() per multiplier and the word step between
+    channels (0 when quantized per tensor); (None, 0) when a shift is outside [-31, 31]."""
+    multipliers = inputs[3].ints()
+    shifts = inputs[4].ints()
+    q = []
+    for i in range(len(multipliers)):
+        if shifts[i] < -31 or shifts[i] > 31:
+            return None, 0
+        q += _pair(multipliers[i], shifts[i])
+    return _ints(q), (4 if len(multipliers) == channels and channels > 1 else 0)
+
+
+def _scratch_bytes(ctx, n):
+    """A bytearray of n bytes shared by the ops asking for the same size (ops run one at a time); the dict of
+    them lives in a one-item scratch list of the context."""
+    cell = ctx.scratch("kernels_viper", 1)
+    d = cell[0]
+    if not d:
+        d = {}
+        cell[0] = d
+    b = d.get(n)
+    if b is None:
+        b = bytearray(n if n > 0 else 1)
+        d[n] = b
+    return b
+
+
+@micropython.viper
+def _sums(fbuf, out, g):
+    """out[c] = sum of the int8 values fbuf[fo + c*cstride + i*estride], i < count, for c < n."""
+    f = ptr8(fbuf)
+    s = ptr32(out)
+    fo = int(g[0])
+    n = int(g[1])
+    cstride = int(g[2])
+    estride = int(g[3])
+    count = int(g[4])
+    for c in range(n):
+        k = fo + c * cstride
+        t = 0
+        for i in range(count):
+            t += (f[k] ^ 0x80) - 0x80
+            k += estride
+        s[c] = t
+
+
+def _folded_bias(fb, fo, n, cstride, estride, count, bias, coef):
+    """int32 array of wrap32(bias[c] + coef * sum of filter c)."""
+    sums = _ints([0] * n)
+    _sums(fb, sums, (fo, n, cstride, estride, count))
+    return _ints([_wrap32(bias[c] + coef * sums[c]) for c in range(n)])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# CONV_2D: per output pixel, the window is gathered into `patch` as offset-binary bytes p = x + 128 (the
+# padding as the input zero point + 128), so the MAC loop is one flat loop over kh*kw*c, unrolled by 4, of
+# p * (filter byte ^ 0x80) = (x + 128) * (w + 128): sum(x * w) = that - 128 * sum(p) - 128 * sum(w), the first
+# taken once per pixel (psum), the second folded into the bias (bz) at load.
+# g = (x_off, N, H, W, C, f_off, KH, KW, OC, out_off, OH, OW, stride_h, stride_w, dilation_h, dilation_w,
+#      pad_top, pad_left, pad_byte, output_offset, lo, hi, act_min, act_max, q_step)
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _conv_core(S):
+    pp = 0
+    fk = 0
+    acc = 0
+    x = ptr8(S[0])
+    f = ptr8(S[1])
+    o = ptr8(S[2])
+    g = S[3]
+    bz = ptr32(S[4])
+    q = ptr32(S[5])
+    p = ptr8(S[6])
+    xo = int(g[0])
+    N = int(g[1])
+    H = int(g[2])
+    W = int(g[3])
+    C = int(g[4])
+    fo = int(g[5])
+    KH = int(g[6])
+    KW = int(g[7])
+    OC = int(g[8])
+    out = int(g[9])
+    OH = int(g[10])
+    OW = int(g[11])
+    sh = int(g[12])
+    sw = int(g[13])
+    dh = int(g[14])
+    dw = int(g[15])
+    pt = int(g[16])
+    pl = int(g[17])
+    zq = int(g[18])
+    ooff = int(g[19])
+    lo = int(g[20])
+    hi = int(g[21])
+    amin = int(g[22])
+    amax = int(g[23])
+    qstep = int(g[24])
+    ext = int(_EXT)
+    imax = 0x3FFFFFFF
+    imax = imax + imax + 1
+    K = KH * KW * C
+    pa = int(p)                 # the patch's address
+    pe4 = pa + K - (K & 3)
+    pe = pa + K
+    fa = int(f) + fo            # the filter's
+    row = W * C
+    kwc = KW * C
+    for b in range(N):
+        xn = xo + b * H * row
+        for oy in range(OH):
+            iy0 = oy * sh - pt
+            for ox in range(OW):
+                ix0 = ox * sw - pl
+                j = 0
+                psum = 0
+                iy = iy0
+                for ky in range(KH):
+                    if iy >= 0 and iy < H:
+                        rb = xn + iy * row
+                        ix = ix0
+                        for kx in range(KW):
+                            if ix >= 0 and ix < W:
+                                s = rb + ix * C
+                                for c in range(C):
+                                    u = x[s + c] ^ 0x80
+                                    p[j] = u
+                                    psum += u
+                                    j += 1
+                            else:
+                                for c in range(C):
+                                    p[j] = zq
+                                    j += 1
+                                psum += zq * C
+                            ix += dw
+                    else:
+                        for c in range(kwc):
+                            p[j] = zq
+                            j += 1
+                        psum += zq * kwc
+                    iy += dh
+                psum = psum << 7
+                fk = fa
+                r = 0
+                for oc in range(OC):
+                    # sum of patch * (filter + 128), unrolled by 4, walking addresses (pp in the patch, fk
+                    # in the filter: constant offsets from a pointer are the cheapest loads viper emits);
+                    # bz and psum take the two offsets out
+                    acc = bz[oc] - psum
+                    pp = pa
+                    while pp != pe4:
+                        pw = ptr8(pp)
+                        fw = ptr8(fk)
+                        acc += (pw[0] * (fw[0] ^ 0x80) + pw[1] * (fw[1] ^ 0x80)
+                                + pw[2] * (fw[2] ^ 0x80) + pw[3] * (fw[3] ^ 0x80))
+                        pp += 4
+                        fk += 4
+                    while pp != pe:
+                        acc += ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80)
+                        pp += 1
+                        fk += 1
+                    # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+                    acc = (acc << ext) >> ext
+                    m = q[r]
+                    left = q[r + 1]
+                    if left:
+                        acc = ((acc << left) << ext) >> ext
+                    bh = (m << ext) >> (ext + 16)
+                    bl = m & 0xFFFF
+                    ah = acc >> 16
+                    al = acc & 0xFFFF
+                    if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+                        v = imax
+                    else:
+                        hx = ah * bl
+                        hy = al * bh
+                        ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+                        ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+                        v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+                    right = q[r + 2]
+                    if right:
+                        mask = q[r + 3]
+                        rem = v & mask
+                        th = mask >> 1
+                        if v < 0:
+                            th += 1
+                        v = v >> right
+                        if rem > th:
+                            v += 1
+                    # end requantize
+                    # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
+                    if v < lo:
+                        v = amin
+                    elif v > hi:
+                        v = amax
+                    else:
+                        v += ooff
+                    o[out] = v
+                    out += 1
+                    r += qstep
+
+
+def _out_range(ooff, amin, amax):
+    return amin - ooff, amax - ooff
+
+
+def _conv_operands(p, inputs, outputs, channels):
+    """What CONV_2D and DEPTHWISE_CONV_2D share: (x, f, out, zp, q, qstep, lo, hi, ok)."""
+    x, f, out = inputs[0], inputs[1], outputs[0]
+    zp = -p[6]
+    q, qstep = _quant(inputs, channels)
+    lo, hi = _out_range(p[7], p[8], p[9])
+    return x, f, out, zp, q, qstep, lo, hi, q is not None and -128 <= zp <= 127 and _in_int32(lo, hi)
+
+
+def prepare_conv_2d(p, inputs, outputs, ctx):
+    st, run = _checked(1, p, inputs, outputs, ctx)
+    OC, KH, KW = inputs[1].shape[0], inputs[1].shape[1], inputs[1].shape[2]
+    x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
+    if not ok:
+        return _fallback(run, st)
+    N, H, W, C = x.shape
+    K = KH * KW * C
+    bz = _folded_bias(f.buf, f.off, OC, K, 1, K, inputs[2].ints(), -128)
+    g = (x.off, N, H, W, C, f.off, KH, KW, OC, out.off, out.shape[1], out.shape[2]) + tuple(p[:6]) + (
+        zp + 128, p[7], lo, hi, p[8], p[9], qstep)
+    return (_conv_core, (x.buf, f.buf, out.buf, g, bz, q, _scratch_bytes(ctx, K)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# DEPTHWISE_CONV_2D: per output pixel the taps inside the input form a rectangle [ky0, ky1) x [kx0, kx1);
+# acc = bias + zp * sum(filter[:, oc]) + sum over those taps of (x - zp) * filter, so the padding costs nothing.
+# g = (x_off, N, H, W, C, f_off, KH, KW, OC, out_off, OH, OW, stride_h, stride_w, dilation_h, dilation_w,
+#      pad_top, pad_left, zp + 128, output_offset, lo, hi, act_min, act_max, q_step, depth_multiplier)
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _depthwise_core(S):
+    acc = 0
+    xr = 0
+    fr = 0
+    x = ptr8(S[0])
+    f = ptr8(S[1])
+    o = ptr8(S[2])
+    g = S[3]
+    bz = ptr32(S[4])
+    q = ptr32(S[5])
+    xo = int(g[0])
+    N = int(g[1])
+    H = int(g[2])
+    W = int(g[3])
+    C = int(g[4])
+    fo = int(g[5])
+    KH = int(g[6])
+    KW = int(g[7])
+    OC = int(g[8])
+    out = int(g[9])
+    OH = int(g[10])
+    OW = int(g[11])
+    sh = int(g[12])
+    sw = int(g[13])
+    dh = int(g[14])
+    dw = int(g[15])
+    pt = int(g[16])
+    pl = int(g[17])
+    zq = int(g[18])
+    ooff = int(g[19])
+    lo = int(g[20])
+    hi = int(g[21])
+    amin = int(g[22])
+    amax = int(g[23])
+    qstep = int(g[24])
+    dm = int(g[25])
+    ext = int(_EXT)
+    imax = 0x3FFFFFFF
+    imax = imax + imax + 1
+    row = W * C
+    xstep = dw * C
+    xstep2 = xstep + xstep
+    oc2 = OC + OC
+    xrow = dh * row
+    fstep = KW * OC
+    xa = int(x)             # the input's address
+    fa = int(f) + fo        # the filter's
+    for b in range(N):
+        xn = xo + b * H * row
+        for oy in range(OH):
+            iy0 = oy * sh - pt
+            ky0 = 0
+            if iy0 < 0:
+                ky0 = (dh - 1 - iy0) // dh
+            ky1 = H - 1 - iy0
+            if ky1 < 0:
+                ky1 = 0
+            else:
+                ky1 = ky1 // dh + 1
+                if ky1 > KH:
+                    ky1 = KH
+            for ox in range(OW):
+                ix0 = ox * sw - pl
+                kx0 = 0
+                if ix0 < 0:
+                    kx0 = (dw - 1 - ix0) // dw
+                kx1 = W - 1 - ix0
+                if kx1 < 0:
+                    kx1 = 0
+                else:
+                    kx1 = kx1 // dw + 1
+                    if kx1 > KW:
+                        kx1 = KW
+                # addresses of the first tap inside the input, in the input and in the filter
+                x00 = xa + xn + (iy0 + ky0 * dh) * row + (ix0 + kx0 * dw) * C
+                f00 = fa + ky0 * fstep + kx0 * OC
+                nkx = kx1 - kx0
+                oc = 0
+                r = 0
+                for c in range(C):
+                    for mm in range(dm):
+                        acc = bz[oc]
+                        xr = x00 + c
+                        fr = f00 + oc
+                        for ky in range(ky0, ky1):
+                            if nkx == 3:    # the usual 3-wide window, unrolled
+                                xw = ptr8(xr)
+                                fw = ptr8(fr)
+                                acc += (((xw[0] ^ 0x80) - zq) * ((fw[0] ^ 0x80) - 0x80)
+                                        + ((xw[xstep] ^ 0x80) - zq) * ((fw[OC] ^ 0x80) - 0x80)
+                                        + ((xw[xstep2] ^ 0x80) - zq) * ((fw[oc2] ^ 0x80) - 0x80))
+                            else:
+                                xi = xr
+                                fi = fr
+                                for kx in range(nkx):
+                                    acc += ((ptr8(xi)[0] ^ 0x80) - zq) * ((ptr8(fi)[0] ^ 0x80) - 0x80)
+                                    xi += xstep
+                                    fi += OC
+                            xr += xrow
+                            fr += fstep
+                        # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+                        acc = (acc << ext) >> ext
+                        m = q[r]
+                        left = q[r + 1]
+                        if left:
+                            acc = ((acc << left) << ext) >> ext
+                        bh = (m << ext) >> (ext + 16)
+                        bl = m & 0xFFFF
+                        ah = acc >> 16
+                        al = acc & 0xFFFF
+                        if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+                            v = imax
+                        else:
+                            hx = ah * bl
+                            hy = al * bh
+                            ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+                            ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+                            v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+                        right = q[r + 2]
+                        if right:
+                            mask = q[r + 3]
+                            rem = v & mask
+                            th = mask >> 1
+                            if v < 0:
+                                th += 1
+                            v = v >> right
+                            if rem > th:
+                                v += 1
+                        # end requantize
+                        # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
+                        if v < lo:
+                            v = amin
+                        elif v > hi:
+                            v = amax
+                        else:
+                            v += ooff
+                        o[out] = v
+                        out += 1
+                        oc += 1
+                        r += qstep
+
+
+def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
+    st, run = _checked(2, p, inputs, outputs, ctx)
+    KH, KW, OC = inputs[1].shape[1], inputs[1].shape[2], inputs[1].shape[3]
+    x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
+    if not ok:
+        return _fallback(run, st)
+    N, H, W, C = x.shape
+    bz = _folded_bias(f.buf, f.off, OC, 1, OC, KH * KW, inputs[2].ints(), zp)
+    g = (x.off, N, H, W, C, f.off, KH, KW, OC, out.off, out.shape[1], out.shape[2]) + tuple(p[:6]) + (
+        zp + 128, p[7], lo, hi, p[8], p[9], qstep, p[10])
+    return (_depthwise_core, (x.buf, f.buf, out.buf, g, bz, q))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# FULLY_CONNECTED: each input row is copied as offset-binary bytes into `patch`, then as CONV_2D: the MACs of
+# (x + 128) * (w + 128), less 128 * sum(patch) per row and 128 * sum(weights[u]) folded into the bias.
+# g = (x_off, batches, depth, w_off, units, out_off, output_offset, lo, hi, act_min, act_max, q_step)
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _fc_core(S):
+    pp = 0
+    wk = 0
+    acc = 0
+    x = ptr8(S[0])
+    w = ptr8(S[1])
+    o = ptr8(S[2])
+    g = S[3]
+    bz = ptr32(S[4])
+    q = ptr32(S[5])
+    p = ptr8(S[6])
+    xo = int(g[0])
+    B = int(g[1])
+    D = int(g[2])
+    wo = int(g[3])
+    U = int(g[4])
+    out = int(g[5])
+    ooff = int(g[6])
+    lo = int(g[7])
+    hi = int(g[8])
+    amin = int(g[9])
+    amax = int(g[10])
+    qstep = int(g[11])
+    ext = int(_EXT)
+    imax = 0x3FFFFFFF
+    imax = imax + imax + 1
+    pa = int(p)                 # the patch's address
+    pe4 = pa + D - (D & 3)
+    pe = pa + D
+    wa = int(w) + wo            # the weights'
+    for b in range(B):
+        s = xo + b * D
+        psum = 0
+        for j in range(D):
+            t = x[s + j] ^ 0x80
+            p[j] = t
+            psum += t
+        psum = psum << 7
+        wk = wa
+        r = 0
+        for u in range(U):
+            # sum of patch * (weight + 128), unrolled by 4, walking addresses as CONV_2D; bz and psum take the
+            # two offsets out
+            acc = bz[u] - psum
+            pp = pa
+            while pp != pe4:
+                pw = ptr8(pp)
+                ww = ptr8(wk)
+                acc += (pw[0] * (ww[0] ^ 0x80) + pw[1] * (ww[1] ^ 0x80)
+                        + pw[2] * (ww[2] ^ 0x80) + pw[3] * (ww[3] ^ 0x80))
+                pp += 4
+                wk += 4
+            while pp != pe:
+                acc += ptr8(pp)[0] * (ptr8(wk)[0] ^ 0x80)
+                pp += 1
+                wk += 1
+            # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+            acc = (acc << ext) >> ext
+            m = q[r]
+            left = q[r + 1]
+            if left:
+                acc = ((acc << left) << ext) >> ext
+            bh = (m << ext) >> (ext + 16)
+            bl = m & 0xFFFF
+            ah = acc >> 16
+            al = acc & 0xFFFF
+            if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+                v = imax
+            else:
+                hx = ah * bl
+                hy = al * bh
+                ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+                ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+                v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+            right = q[r + 2]
+            if right:
+                mask = q[r + 3]
+                rem = v & mask
+                th = mask >> 1
+                if v < 0:
+                    th += 1
+                v = v >> right
+                if rem > th:
+                    v += 1
+            # end requantize
+            # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
+            if v < lo:
+                v = amin
+            elif v > hi:
+                v = amax
+            else:
+                v += ooff
+            o[out] = v
+            out += 1
+            r += qstep
+
+
+def prepare_fully_connected(p, inputs, outputs, ctx):
+    st, run = _checked(3, p, inputs, outputs, ctx)
+    x, w, out = inputs[0], inputs[1], outputs[0]
+    U, D = w.shape
+    ooff, amin, amax = p
+    q, qstep = _quant(inputs, U)
+    lo, hi = _out_range(ooff, amin, amax)
+    if q is None or not _in_int32(lo, hi):
+        return _fallback(run, st)
+    bz = _folded_bias(w.buf, w.off, U, D, 1, D, inputs[2].ints(), -128)
+    g = (x.off, x.size // D, D, w.off, U, out.off, ooff, lo, hi, amin, amax, qstep)
+    return (_fc_core, (x.buf, w.buf, out.buf, g, bz, q, _scratch_bytes(ctx, D)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# AVERAGE_POOL_2D and MAX_POOL_2D. g = (x_off, N, H, W, C, out_off, OH, OW, stride_h, stride_w, filter_h,
+# filter_w, pad_top, pad_left, act_min, act_max, kind) with kind 0 average, 1 max.
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _pool_core(S):
+    i = 0
+    total = 0
+    x = ptr8(S[0])
+    o = ptr8(S[1])
+    g = S[2]
+    xo = int(g[0])
+    N = int(g[1])
+    H = int(g[2])
+    W = int(g[3])
+    C = int(g[4])
+    out = int(g[5])
+    OH = int(g[6])
+    OW = int(g[7])
+    sh = int(g[8])
+    sw = int(g[9])
+    fh = int(g[10])
+    fw = int(g[11])
+    pt = int(g[12])
+    pl = int(g[13])
+    amin = int(g[14])
+    amax = int(g[15])
+    kind = int(g[16])
+    row = W * C
+    for b in range(N):
+        xn = xo + b * H * row
+        for oy in range(OH):
+            y0 = oy * sh - pt
+            y1 = y0 + fh
+            if y0 < 0:
+                y0 = 0
+            if y1 > H:
+                y1 = H
+            for ox in range(OW):
+                x0 = ox * sw - pl
+                x1 = x0 + fw
+                if x0 < 0:
+                    x0 = 0
+                if x1 > W:
+                    x1 = W
+                count = 0
+                if y1 > y0 and x1 > x0:
+                    count = (y1 - y0) * (x1 - x0)
+                if count < 1:
+                    count = 1
+                half = count >> 1
+                base = xn + y0 * row + x0 * C
+                for c in range(C):
+                    if kind:
+                        a = -1048576
+                        for y in range(y0, y1):
+                            i = base + (y - y0) * row + c
+                            for xx in range(x0, x1):
+                                v = (x[i] ^ 0x80) - 0x80
+                                if v > a:
+                                    a = v
+                                i += C
+                    else:
+                        total = 0
+                        for y in range(y0, y1):
+                            i = base + (y - y0) * row + c
+                            for xx in range(x0, x1):
+                                total += (x[i] ^ 0x80) - 0x80
+                                i += C
+                        if total > 0:
+                            a = (total + half) // count
+                        else:
+                            a = 0 - (half - total) // count
+                    if a < amin:
+                        a = amin
+                    elif a > amax:
+                        a = amax
+                    o[out] = a
+                    out += 1
+
+
+def _prepare_pool(code, p, inputs, outputs, ctx):
+    _checked(code, p, inputs, outputs, ctx)
+    x, out = inputs[0], outputs[0]
+    N, H, W, C = x.shape
+    return (_pool_core, (x.buf, out.buf, (x.off, N, H, W, C, out.off, out.shape[1], out.shape[2]) + tuple(p) +
+                         (code - 4,)))
+
+
+def prepare_average_pool_2d(p, inputs, outputs, ctx):
+    return _prepare_pool(4, p, inputs, outputs, ctx)
+
+
+def prepare_max_pool_2d(p, inputs, outputs, ctx):
+    return _prepare_pool(5, p, inputs, outputs, ctx)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ADD and MUL with NumPy broadcasting, from per-input 256-entry int32 tables made at load: ADD (x + offset) <<
+# left_shift rescaled to the common scale, acc = ta[a] + tb[b]; MUL x + offset, acc = ta[a] * tb[b]; then the
+# output requantization. g = (kind, a_off, b_off, out_off, D0, D1, D2, D3, a0s, a1s, a2s, a3s, b0s, b1s, b2s,
+# b3s, output_offset, lo, hi, act_min, act_max, flat); q = the output multiplier's 4 words.
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _binary_core(S):
+    acc = 0
+    pa = 0
+    pb = 0
+    xa = ptr8(S[0])
+    xb = ptr8(S[1])
+    o = ptr8(S[2])
+    g = S[3]
+    ta = ptr32(S[4])
+    tb = ptr32(S[5])
+    q = ptr32(S[6])
+    kind = int(g[0])
+    pa0 = int(g[1])
+    pb0 = int(g[2])
+    out = int(g[3])
+    D0 = int(g[4])
+    D1 = int(g[5])
+    D2 = int(g[6])
+    D3 = int(g[7])
+    a0s = int(g[8])
+    a1s = int(g[9])
+    a2s = int(g[10])
+    a3s = int(g[11])
+    b0s = int(g[12])
+    b1s = int(g[13])
+    b2s = int(g[14])
+    b3s = int(g[15])
+    ooff = int(g[16])
+    lo = int(g[17])
+    hi = int(g[18])
+    amin = int(g[19])
+    amax = int(g[20])
+    flat = int(g[21])
+    ext = int(_EXT)
+    imax = 0x3FFFFFFF
+    imax = imax + imax + 1
+    r = 0
+    if flat:        # same shapes: one run over all elements
+        D3 = D0 * D1 * D2 * D3
+        D0 = 1
+        D1 = 1
+        D2 = 1
+        a3s = 1
+        b3s = 1
+    for i0 in range(D0):
+        for i1 in range(D1):
+            for i2 in range(D2):
+                pa = pa0 + i0 * a0s + i1 * a1s + i2 * a2s
+                pb = pb0 + i0 * b0s + i1 * b1s + i2 * b2s
+                for i3 in range(D3):
+                    if kind:
+                        acc = ta[xa[pa]] * tb[xb[pb]]
+                    else:
+                        acc = ta[xa[pa]] + tb[xb[pb]]
+                    pa += a3s
+                    pb += b3s
+                    # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+                    acc = (acc << ext) >> ext
+                    m = q[r]
+                    left = q[r + 1]
+                    if left:
+                        acc = ((acc << left) << ext) >> ext
+                    bh = (m << ext) >> (ext + 16)
+                    bl = m & 0xFFFF
+                    ah = acc >> 16
+                    al = acc & 0xFFFF
+                    if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+                        v = imax
+                    else:
+                        hx = ah * bl
+                        hy = al * bh
+                        ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+                        ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+                        v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+                    right = q[r + 2]
+                    if right:
+                        mask = q[r + 3]
+                        rem = v & mask
+                        th = mask >> 1
+                        if v < 0:
+                            th += 1
+                        v = v >> right
+                        if rem > th:
+                            v += 1
+                    # end requantize
+                    # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
+                    if v < lo:
+                        v = amin
+                    elif v > hi:
+                        v = amax
+                    else:
+                        v += ooff
+                    o[out] = v
+                    out += 1
+
+
+def _strides4(t, out4):
+    """Element strides of t's shape right-aligned to 4-D, 0 along the axes it is broadcast on."""
+    shape = t.shape4()
+    strides = [0, 0, 0, 0]
+    s = 1
+    for i in (3, 2, 1, 0):
+        if shape[i] == out4[i] and shape[i] > 1:
+            strides[i] = s
+        s *= shape[i]
+    return tuple(strides)
+
+
+def _prepare_binary(code, p, inputs, outputs, ctx):
+    st, run = _checked(code, p, inputs, outputs, ctx)
+    a, b, out = inputs[0], inputs[1], outputs[0]
+    if code == 7:
+        in1_off, in2_off, ooff, left_shift, m1, s1, m2, s2, mo, so, amin, amax = p
+        ta = [_mbqm((((u ^ 0x80) - 0x80) + in1_off) << left_shift, m1, s1) for u in range(256)]
+        tb = [_mbqm((((u ^ 0x80) - 0x80) + in2_off) << left_shift, m2, s2) for u in range(256)]
+    else:
+        in1_off, in2_off, ooff, mo, so, amin, amax = p
+        ta = [((u ^ 0x80) - 0x80) + in1_off for u in range(256)]
+        tb = [((u ^ 0x80) - 0x80) + in2_off for u in range(256)]
+    lo, hi = _out_range(ooff, amin, amax)
+    if so < -31 or so > 31 or not (_in_int32(lo, hi) and _in_int32(*ta) and _in_int32(*tb)):
+        return _fallback(run, st)
+    out4 = out.shape4()
+    flat = 1 if a.size == out.size and b.size == out.size else 0
+    g = ((code - 7, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) +
+         (ooff, lo, hi, amin, amax, flat))
+    return (_binary_core, (a.buf, b.buf, out.buf, g, _ints(ta), _ints(tb), _ints(_pair(mo, so))))
+
+
+def prepare_add(p, inputs, outputs, ctx):
+    return _prepare_binary(7, p, inputs, outputs, ctx)
+
+
+def prepare_mul(p, inputs, outputs, ctx):
+    return _prepare_binary(8, p, inputs, outputs, ctx)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The 256-entry-table ops (kernels_python computes the table at load): out[i] = table[x[i]].
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _table_core(S):
+    i = 0
+    x = ptr8(S[0])
+    o = ptr8(S[1])
+    t = ptr8(S[2])
+    g = S[3]
+    xo = int(g[0])
+    d = int(g[1]) - xo
+    for i in range(xo, xo + int(g[2])):
+        o[i + d] = t[x[i]]
+
+
+def _table(code):
+    def prepare(p, inputs, outputs, ctx):
+        st, run = _checked(code, p, inputs, outputs, ctx)
+        table = st[0]       # kernels_python's state = (table, in_buf, in_off, out_buf, out_off, n)
+        if not isinstance(table, (bytes, bytearray)) or len(table) != 256:
+            return _fallback(run, st)
+        return (_table_core, (inputs[0].buf, outputs[0].buf, table, (inputs[0].off, outputs[0].off,
+                                                                      outputs[0].size)))
+    return prepare
+
+
+# ---------------------------------------------------------------------------------------------------------
+# MEAN: sums per output element in an int32 array, less zp * count, then _requant_array.
+# g = (x_off, D0, D1, D2, D3, s0, s1, s2, s3, n_out, sub); R = _requant_array's S.
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _requant_array(abuf, obuf, S, n: int):
+    """Requantize the n int32 values of abuf with the records q (step q_step words) of S = (g, q), g = (out_off,
+    output_offset, lo, hi, act_min, act_max, q_step, raw): to clamped int8 at obuf[out_off + k], or with raw
+    set to int32 obuf[k] without offset or clamp (for the tests)."""
+    a = ptr32(abuf)
+    o = ptr8(obuf)
+    o32 = ptr32(obuf)
+    g = S[0]
+    q = ptr32(S[1])
+    out = int(g[0])
+    ooff = int(g[1])
+    lo = int(g[2])
+    hi = int(g[3])
+    amin = int(g[4])
+    amax = int(g[5])
+    qstep = int(g[6])
+    raw = int(g[7])
+    ext = int(_EXT)
+    imax = 0x3FFFFFFF
+    imax = imax + imax + 1
+    r = 0
+    for k in range(n):
+        acc = a[k]
+        # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+        acc = (acc << ext) >> ext
+        m = q[r]
+        left = q[r + 1]
+        if left:
+            acc = ((acc << left) << ext) >> ext
+        bh = (m << ext) >> (ext + 16)
+        bl = m & 0xFFFF
+        ah = acc >> 16
+        al = acc & 0xFFFF
+        if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+            v = imax
+        else:
+            hx = ah * bl
+            hy = al * bh
+            ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+            ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+            v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+        right = q[r + 2]
+        if right:
+            mask = q[r + 3]
+            rem = v & mask
+            th = mask >> 1
+            if v < 0:
+                th += 1
+            v = v >> right
+            if rem > th:
+                v += 1
+        # end requantize
+        r += qstep
+        if raw:
+            o32[k] = v
+            continue
+        # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
+        if v < lo:
+            v = amin
+        elif v > hi:
+            v = amax
+        else:
+            v += ooff
+        o[out] = v
+        out += 1
+
+
+@micropython.viper
+def _mean_core(S):
+    k = 0
+    i = 0
+    x = ptr8(S[0])
+    accbuf = S[1]
+    a = ptr32(accbuf)
+    g = S[2]
+    R = S[3]
+    i = int(g[0])
+    D0 = int(g[1])
+    D1 = int(g[2])
+    D2 = int(g[3])
+    D3 = int(g[4])
+    s0 = int(g[5])
+    s1 = int(g[6])
+    s2 = int(g[7])
+    s3 = int(g[8])
+    n = int(g[9])
+    sub = int(g[10])
+    for k in range(n):
+        a[k] = 0 - sub
+    for i0 in range(D0):
+        for i1 in range(D1):
+            for i2 in range(D2):
+                k = i0 * s0 + i1 * s1 + i2 * s2
+                for i3 in range(D3):
+                    a[k] = a[k] + ((x[i] ^ 0x80) - 0x80)
+                    i += 1
+                    k += s3
+    _requant_array(accbuf, R[0], R[1], n)
+
+
+def prepare_mean(p, inputs, outputs, ctx):
+    st, run = _checked(15, p, inputs, outputs, ctx)
+    x, out = inputs[0], outputs[0]
+    axis_mask, in_zp, out_zp, multiplier, shift = p
+    shape4 = x.shape4()
+    lead = 4 - len(x.shape)
+    count = 1
+    strides = [0, 0, 0, 0]
+    s = 1
+    for i in (3, 2, 1, 0):
+        if i >= lead and axis_mask >> (i - lead) & 1:
+            count *= shape4[i]
+        else:
+            strides[i] = s
+            s *= shape4[i]
+    lo, hi = _out_range(out_zp, -128, 127)
+    if shift < -31 or shift > 31 or not _in_int32(lo, hi):
+        return _fallback(run, st)
+    g = (x.off,) + tuple(shape4) + tuple(strides) + (out.size, _wrap32(in_zp * count))
+    R = (out.buf, ((out.off, out_zp, lo, hi, -128, 127, 0, 0), _ints(_pair(multiplier, shift))))
+    return (_mean_core, (x.buf, _scratch_bytes(ctx, 4 * out.size), g, R))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PAD and CONCATENATION: byte copies.
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _pad_core(S):
+    i = 0
+    x = ptr8(S[0])
+    o = ptr8(S[1])
+    g = S[2]
+    q = int(g[0])
+    oo = int(g[1])
+    I0 = int(g[2])
+    I1 = int(g[3])
+    I2 = int(g[4])
+    I3 = int(g[5])
+    O1 = int(g[6])
+    O2 = int(g[7])
+    O3 = int(g[8])
+    b0 = int(g[9])
+    b1 = int(g[10])
+    b2 = int(g[11])
+    b3 = int(g[12])
+    pad = int(g[13])
+    n = int(g[14])
+    for i in range(oo, oo + n):
+        o[i] = pad
+    for i0 in range(I0):
+        for i1 in range(I1):
+            for i2 in range(I2):
+                d = oo + (((i0 + b0) * O1 + i1 + b1) * O2 + i2 + b2) * O3 + b3 - q
+                for i in range(q, q + I3):
+                    o[i + d] = x[i]
+                q += I3
+
+
+def prepare_pad(p, inputs, outputs, ctx):
+    _checked(16, p, inputs, outputs, ctx)
+    x, out = inputs[0], outputs[0]
+    return (_pad_core, (x.buf, out.buf, (x.off, out.off) + tuple(x.shape4()) + tuple(out.shape4()[1:]) +
+                        tuple(p[0:4]) + (p[8] & 0xFF, out.size)))
+
+
+@micropython.viper
+def _copy_core(S):
+    """S = (xbuf, obuf, g): obuf[o + k*ostride + i] = xbuf[s + k*chunk + i] for k < outer, i < chunk, with
+    g = (s, chunk, o, ostride, outer)."""
+    i = 0
+    x = ptr8(S[0])
+    ob = ptr8(S[1])
+    g = S[2]
+    s = int(g[0])
+    chunk = int(g[1])
+    o = int(g[2])
+    ostride = int(g[3])
+    outer = int(g[4])
+    for k in range(outer):
+        d = o - s
+        for i in range(s, s + chunk):
+            ob[i + d] = x[i]
+        s += chunk
+        o += ostride
+
+
+def _run_concatenation(copies):
+    for S in copies:
+        _copy_core(S)
+
+
+def _prod(dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def prepare_concatenation(p, inputs, outputs, ctx):
+    _checked(9, p, inputs, outputs, ctx)
+    out = outputs[0]
+    axis = p[0]
+    outer = _prod(out.shape[:axis])
+    total = _prod(out.shape[axis:])
+    copies = []
+    o = out.off
+    for t in inputs:
+        chunk = _prod(t.shape[axis:])
+        copies.append((t.buf, out.buf, (t.off, chunk, o, total, outer)))
+        o += chunk
+    return (_run_concatenation, tuple(copies))
+
+
+KERNELS = {
+    1: (prepare_conv_2d, _run),
+    2: (prepare_depthwise_conv_2d, _run),
+    3: (prepare_fully_connected, _run),
+    4: (prepare_average_pool_2d, _run),
+    5: (prepare_max_pool_2d, _run),
+    7: (prepare_add, _run),
+    8: (prepare_mul, _run),
+    9: (prepare_concatenation, _run),
+    10: (_table(10), _run),
+    11: (_table(11), _run),
+    12: (_table(12), _run),
+    13: (_table(13), _run),
+    14: (_table(14), _run),
+    15: (prepare_mean, _run),
+    16: (prepare_pad, _run),
+    17: (_table(17), _run),
+}

@@ -1,0 +1,32 @@
+"""Benchmark (prints numbers, asserts nothing): the DS-CNN keyword model and a small 1-D conv IMU model on every
+device backend in the MicroPython unix port, the numpy reference, heap per inference and RAM after load.
+
+    .venv/bin/python tests/bench/bench_runtime.py [--count N]
+"""
+import argparse
+import pathlib
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+import genmodels  # noqa: E402
+from picoml.cli import main  # noqa: E402
+
+KWS = ROOT.parent / "shared" / "conformance" / "mlperf_tiny" / "kws_ref_model.tflite"
+
+
+def run(count):
+    imu = genmodels.build_tflite("imu_gap", ROOT / "build" / "genmodels")
+    for title, path in (("DS-CNN keyword spotting (MLPerf Tiny kws_ref_model)", KWS),
+                        ("IMU: 128x3 -> two Conv1D -> pooling -> two Dense (tests/genmodels.py imu_gap)", imu)):
+        print("==", title)
+        main(["bench", str(path), "--count", str(count)])
+        print()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--count", type=int, default=200)
+    run(parser.parse_args().count)

