@@ -7,9 +7,9 @@ BUILD := build
 
 NATKIT := build/natkit/micropython
 NATKIT_SDIST := mpy-cross-v6-3==1.1.1
-ARCHS := x64 armv7emsp armv6m
+ARCHS := x64 armv6m armv7m armv7emsp
 
-.PHONY: setup demo test clean natmod
+.PHONY: setup demo test clean natmod dist
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	scripts/install-system-packages.sh
@@ -44,8 +44,12 @@ natmod-%: $(NATKIT)/py/dynruntime.mk
 	echo "include $(CURDIR)/native_module/Makefile" > build/natmod/$*/Makefile
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C build/natmod/$* ARCH=$* MPY_DIR=$(CURDIR)/$(NATKIT)
 
-test: setup natmod
+# dist/<arch>_6.3/ per architecture (native module + library .mpy + mip package.json), dist/circuitpython/
+dist: natmod
+	$(PY) -c "from picoml import dist; [print(f) for f in dist.build_all()]"
+
+test: setup natmod dist
 	$(VENV)/bin/pytest -q
 
 clean:
-	rm -rf $(BUILD) .pytest_cache
+	rm -rf $(BUILD) dist .pytest_cache

@@ -79,25 +79,6 @@ static inline void pml_dims4(const pml_operand_t *o, int32_t out[PML_MAX_DIMS]) 
     }
 }
 
-/* Element strides of `in` broadcast to the shape of `out` (both right-aligned to 4-D; 0 on a broadcast axis),
- * or 0 if it is not int8 or does not broadcast. */
-static inline int pml_broadcast_strides(const pml_operand_t *in, const pml_operand_t *out, int32_t strides[PML_MAX_DIMS]) {
-    int32_t dims[PML_MAX_DIMS], out_dims[PML_MAX_DIMS], stride = 1;
-    if (in->tensor == 0 || in->tensor->dtype != PML_DTYPE_INT8) {
-        return 0;
-    }
-    pml_dims4(in, dims);
-    pml_dims4(out, out_dims);
-    for (int i = PML_MAX_DIMS - 1; i >= 0; i--) {
-        if (dims[i] != out_dims[i] && dims[i] != 1) {
-            return 0;
-        }
-        strides[i] = dims[i] == 1 ? 0 : stride;
-        stride *= dims[i];
-    }
-    return 1;
-}
-
 /* Kernels, one family per file. */
 int pml_conv_2d_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
 int pml_depthwise_conv_2d_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);

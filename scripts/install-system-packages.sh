@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian packages the build needs beyond Python: the Arm cross compiler for the Cortex-M native modules.
+# Debian packages the build needs beyond Python: the Arm cross compiler for the Cortex-M native modules, and
+# socat, which puts the virtual board behind a pseudo-terminal.
 set -euo pipefail
-packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi)
+packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi socat)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

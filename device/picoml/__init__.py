@@ -45,6 +45,20 @@ def _forget(name):
     globals().pop(name, None)
 
 
+def fill(path, buf):
+    """Read the file into buf with readinto, no second copy; ValueError if it is shorter than buf."""
+    view = memoryview(buf)
+    n = 0
+    with open(path, "rb") as f:
+        while n < len(buf):
+            k = f.readinto(view[n:])
+            if not k:
+                break
+            n += k
+    if n != len(buf):
+        raise ValueError("picoml: read %d of the %d bytes of %s" % (n, len(buf), path))
+
+
 def _read(path):
     """(file bytes, arena or None): the file in one bytearray of its size filled with readinto, and the arena
     the header asks for, allocated right after it. Both are the big blocks; taking them first keeps the heap
@@ -60,17 +74,7 @@ def _read(path):
         buf = bytearray(size)
     except MemoryError:
         return path, None
-    view = memoryview(buf)
-    n = 0
-    with open(path, "rb") as f:
-        while n < size:
-            k = f.readinto(view[n:])
-            if not k:
-                break
-            n += k
-    view = None
-    if n != size:
-        raise ValueError("picoml: read %d of the %d bytes of %s" % (n, size, path))
+    fill(path, buf)
     arena = None
     if size >= 64 and buf[0:4] == b"PML\x00" and int.from_bytes(buf[8:12], "little") == size:
         try:

@@ -318,16 +318,8 @@ def read_file(path):
     size = os.stat(path)[6]
     gc.collect()
     buf = alloc(size, "the model file %s" % path)
-    view = memoryview(buf)
-    n = 0
-    with open(path, "rb") as f:
-        while n < size:
-            k = f.readinto(view[n:])
-            if not k:
-                break
-            n += k
-    if n != size:
-        raise ValueError("picoml: read %d of the %d bytes of %s" % (n, size, path))
+    from . import fill
+    fill(path, buf)
     return buf
 
 

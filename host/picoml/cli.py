@@ -99,6 +99,17 @@ def cmd_bench(args):
         print("TFLite Micro arena for the same model: %d bytes (picoml arena %d bytes)" % (tflm["total"], model.arena_size))
 
 
+def cmd_deploy(args):
+    from .deploy import deploy
+    if args.port == "virtual":
+        from .virtual_board import VirtualBoard
+        with VirtualBoard() as board:
+            print("virtual board: flash in %s, port %s" % (board.flash, board.port))
+            deploy(args.model, board.port, args.tool)
+    else:
+        deploy(args.model, args.port, args.tool)
+
+
 def parser():
     from .runtimes import RUNTIMES
     p = argparse.ArgumentParser(prog="picoml", description="int8 TinyML for MicroPython and CircuitPython")
@@ -134,6 +145,14 @@ def parser():
     b.add_argument("--count", type=int, default=20, help="inferences per backend (pure Python uses fewer)")
     b.add_argument("--heapsize", default="4m", help="MicroPython heap, like a board's free RAM (e.g. 200k)")
     b.set_defaults(func=cmd_bench)
+
+    d = sub.add_parser("deploy", help="copy the board's build of picoml and a model onto a board, and verify")
+    d.add_argument("model", nargs="?", help="the .pml to copy (optional)")
+    d.add_argument("--port", default="/dev/ttyACM0",
+                   help="the board's serial port, or 'virtual' for the virtual board (default /dev/ttyACM0)")
+    d.add_argument("--tool", choices=("mpremote", "ampy"),
+                   help="copy with mpremote (MicroPython, default) or ampy (CircuitPython's serial REPL)")
+    d.set_defaults(func=cmd_deploy)
     return p
 
 

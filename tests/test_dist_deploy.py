@@ -1,0 +1,87 @@
+"""Per-architecture builds (dist/), their .mpy headers and mip package files, and `picoml deploy` onto the
+virtual board (the unix port behind a pty) with verification."""
+import ast
+import json
+
+import numpy as np
+import pytest
+
+from conftest import MLPERF, ROOT
+from picoml import dist, format, reference
+from picoml.convert import convert
+from picoml.deploy import Mpremote, deploy
+from picoml.errors import PicomlError
+from picoml.virtual_board import VirtualBoard
+
+DIST = ROOT / "dist"
+NATIVE_CODE = ("_picoml.mpy", "kernels_viper.mpy")   # the files that carry machine code
+
+
+@pytest.mark.parametrize("arch", sorted(dist.BUILDS))
+def test_build_headers_and_package(arch):
+    folder = DIST / dist.build_name(arch)
+    mpys = sorted(folder.rglob("*.mpy"))
+    assert (folder / "_picoml.mpy").exists() == dist.BUILDS[arch]
+    assert sorted(p.name for p in (folder / "picoml").glob("*.mpy")) == \
+        sorted(p.stem + ".mpy" for p in dist.DEVICE_PACKAGE.glob("*.py"))
+    for path in mpys:
+        version, sub_version, file_arch, small_int_bits = dist.mpy_header(path.read_bytes())
+        assert version == 6, path
+        if path.name in NATIVE_CODE:
+            assert (file_arch, sub_version) == (arch, 3), path
+        else:
+            assert (file_arch, sub_version) == (None, 0), path     # portable bytecode
+    package = json.loads((folder / "package.json").read_text())
+    assert sorted(source for _, source in package["urls"]) == sorted(str(p.relative_to(folder)) for p in mpys)
+
+
+def test_circuitpython_layout():
+    lib = DIST / "circuitpython" / "lib" / "picoml"
+    names = sorted(p.name for p in lib.glob("*"))
+    assert names == sorted(p.name for p in dist.DEVICE_PACKAGE.glob("*.py") if p.name not in dist.CIRCUITPYTHON_SKIP)
+    for p in lib.glob("*.py"):
+        ast.parse(p.read_text())
+
+
+def _mpy_word(arch, version=6, sub=3):
+    return dist.ARCH_CODES[arch] << 10 | sub << 8 | version
+
+
+def test_build_chosen_for_each_board():
+    assert dist.for_board(_mpy_word("armv7emsp")).name == "armv7emsp_6.3"
+    assert dist.for_board(_mpy_word("xtensawin")).name == "xtensawin_6.3"
+    assert dist.for_board(0, "circuitpython").name == "circuitpython"
+    with pytest.raises(PicomlError, match="no picoml build for arch rv32imc; supported are MicroPython 1.23"):
+        dist.for_board(_mpy_word("rv32imc"))
+    with pytest.raises(PicomlError, match="loads .mpy 5.0; picoml's builds are .mpy 6.3"):
+        dist.for_board(_mpy_word("armv6m", version=5, sub=0))
+    with pytest.raises(PicomlError, match="reports no .mpy support"):
+        dist.for_board(0)
+
+
+def test_deploy_to_the_virtual_board_and_run(tmp_path):
+    kws = MLPERF[1]
+    model = convert(kws.read_bytes(), kws.name, measure_tflm=False)
+    pml = tmp_path / "kws.pml"
+    pml.write_bytes(format.write(model))
+    x = np.arange(490, dtype=np.int64).astype(np.int8).reshape(1, 49, 10, 1)
+    with VirtualBoard(tmp_path / "flash") as board:
+        log = []
+        assert deploy(str(pml), board.port, log=log.append).name == "x64_6.3"
+        assert "copied and verified 7 files" in log[-1]
+        assert (tmp_path / "flash" / "lib" / "_picoml.mpy").exists()
+        out = Mpremote(board.port).exec(
+            "import picoml\nm = picoml.load('kws.pml')\nprint(m.backend, list(m.predict(bytes(%r))))" % x.tobytes())
+    backend, values = out.strip().split(" ", 1)
+    assert backend == "native"
+    assert ast.literal_eval(values) == reference.run(model, [x])[0].reshape(-1).tolist()
+
+
+def test_deploy_notices_a_bad_copy(tmp_path):
+    from picoml.deploy import verify
+    with VirtualBoard(tmp_path / "flash") as board:
+        deploy(None, board.port, log=lambda s: None)
+        target = tmp_path / "flash" / "lib" / "picoml" / "model.mpy"
+        target.write_bytes(target.read_bytes()[:-1])
+        with pytest.raises(PicomlError, match="differs"):
+            verify(Mpremote(board.port), {DIST / "x64_6.3" / "picoml" / "model.mpy": str(target)})
