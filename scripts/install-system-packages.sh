@@ -1,16 +1,33 @@
 #!/usr/bin/env bash
-# Debian packages the build needs beyond Python: the Arm cross compiler for the Cortex-M native modules, and
-# socat, which puts the virtual board behind a pseudo-terminal.
+# Everything beyond Python that the build and the tests use: from apt the Arm cross compiler with newlib
+# (Cortex-M native modules, bare-metal images), QEMU (Cortex-M4F mps2-an386, Cortex-M0 microbit) and socat
+# (the virtual board behind a pseudo-terminal); from npm rp2040js (Cortex-M0+ with cycle counts) into
+# emulated/node_modules. Idempotent and non-interactive: does nothing when everything is there.
 set -euo pipefail
-packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi socat)
+cd "$(dirname "$0")/.."
+packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm socat)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-    echo "picoml: please install: sudo apt-get install ${missing[*]}" >&2
+if [ ${#missing[@]} -ne 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "picoml: please install: sudo apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! command -v npm >/dev/null 2>&1; then
+    echo "picoml: npm (Node.js 18+) is needed for rp2040js: please install nodejs and npm" >&2
     exit 1
 fi
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+if [ ! -f emulated/node_modules/rp2040js/package.json ] \
+    || [ emulated/package.json -nt emulated/node_modules/.package-lock.json ] \
+    || { [ -f emulated/package-lock.json ] && [ emulated/package-lock.json -nt emulated/node_modules/.package-lock.json ]; }; then
+    if [ -f emulated/package-lock.json ]; then
+        (cd emulated && npm ci --no-audit --no-fund --loglevel=error)
+    else
+        (cd emulated && npm install --no-audit --no-fund --loglevel=error)
+    fi
+fi

@@ -1,0 +1,242 @@
+"""Run .pml models through the C kernels and op-table walker on emulated Cortex-M cores.
+
+    import emulated                      # sys.path: the emulated/ folder
+    images = emulated.build()            # make -C emulated: the three images and the QEMU plugin
+    r = emulated.run("m4", blob, [x0, x1])   # or "m0plus" (rp2040js), "m0" (QEMU microbit)
+    r.outputs[i]    # list of the model's outputs (numpy arrays) for sample i
+    r.insns[i]      # instructions executed from pml_mark_begin to pml_mark_end around that pml_invoke
+    r.cycles[i]     # rp2040js cycles for the same span ("m0plus" only; None elsewhere)
+
+Cores:
+  m4      Cortex-M4F (-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard), QEMU -M mps2-an386, semihosting;
+          instruction counts from the TCG plugin insn_count.c
+  m0plus  Cortex-M0+ (armv6m), rp2040js (run_rp2040.mjs): cycles and instructions
+  m0      the same armv6m kernel objects on QEMU -M microbit (a Cortex-M0, SRAM raised to 1 MiB), semihosting;
+          instruction counts from the plugin: the same instruction stream as m0plus, so the counts must agree
+"""
+import dataclasses
+import pathlib
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+BUILD = ROOT / "build" / "emulated"
+CROSS = "arm-none-eabi-"
+CORES = ("m4", "m0plus", "m0")
+MICROBIT_SRAM = 1 << 20     # matches m0_microbit.ld
+TIMEOUT = 300         # seconds per emulator run; the slowest test run (ResNet on rp2040js) takes ~12 s
+
+
+class EmulatorMissing(RuntimeError):
+    pass
+
+
+def missing_tools():
+    """What is missing to build and run the images, as a list of names (empty when all is there)."""
+    missing = [tool for tool in (CROSS + "gcc", CROSS + "nm", "qemu-system-arm", "node", "gcc")
+               if shutil.which(tool) is None]
+    if not (HERE / "node_modules" / "rp2040js" / "package.json").exists():
+        missing.append("rp2040js (npm, in emulated/node_modules)")
+    return missing
+
+
+def require_tools():
+    missing = missing_tools()
+    if missing:
+        raise EmulatorMissing("missing %s: run scripts/install-system-packages.sh" % ", ".join(missing))
+
+
+@dataclasses.dataclass(frozen=True)
+class Images:
+    build: pathlib.Path
+
+    @property
+    def m4(self):
+        return self.build / "m4.elf"
+
+    @property
+    def microbit(self):
+        return self.build / "m0_microbit.elf"
+
+    @property
+    def rp2040(self):
+        return self.build / "m0_rp2040.bin"
+
+    @property
+    def plugin(self):
+        return self.build / "libinsn_count.so"
+
+    @property
+    def armv6m_kernels(self):
+        return self.build / "libpicoml_armv6m.a"
+
+    @property
+    def armv7emsp_kernels(self):
+        return self.build / "libpicoml_armv7emsp.a"
+
+
+def build(build_dir=BUILD, jobs=2):
+    """make -C emulated: rebuilds what is older than native_module/ or emulated/ sources."""
+    require_tools()
+    subprocess.run(["make", "--no-print-directory", "-s", "-j%d" % jobs, "-C", str(HERE), "BUILD=%s" % build_dir],
+                   check=True)
+    return Images(pathlib.Path(build_dir))
+
+
+_symbols = {}
+
+
+def symbols(elf):
+    """{name: address} of an image (cached per file and mtime)."""
+    elf = pathlib.Path(elf)
+    key = (elf, elf.stat().st_mtime_ns)
+    if key not in _symbols:
+        out = subprocess.run([CROSS + "nm", str(elf)], check=True, capture_output=True, text=True).stdout
+        _symbols[key] = {f[2]: int(f[0], 16) for f in (line.split() for line in out.splitlines()) if len(f) == 3}
+    return _symbols[key]
+
+
+@dataclasses.dataclass
+class Result:
+    core: str
+    outputs: list           # per sample: list of output arrays
+    insns: list             # per sample, or None
+    cycles: list = None     # per sample (rp2040js only)
+    log: str = ""
+
+
+def _header(blob):
+    from picoml import format
+    return format.read(bytes(blob))
+
+
+def io_bytes(model, outputs=False):
+    entries = model.outputs if outputs else model.inputs
+    return sum(model.tensors[e.tensor].nbytes for e in entries)
+
+
+def pack_inputs(model, samples):
+    """Samples (each an array, or a list of arrays for a multi-input model) as the harness reads them."""
+    parts = []
+    for sample in samples:
+        sample = sample if isinstance(sample, (list, tuple)) else [sample]
+        assert len(sample) == len(model.inputs), "one array per model input"
+        for e, x in zip(model.inputs, sample):
+            t = model.tensors[e.tensor]
+            x = np.ascontiguousarray(x, dtype=t.dtype)
+            assert x.nbytes == t.nbytes, "input of %d bytes for a tensor of %d" % (x.nbytes, t.nbytes)
+            parts.append(x.tobytes())
+    return b"".join(parts)
+
+
+def unpack_outputs(model, data, n):
+    per_sample = io_bytes(model, outputs=True)
+    if len(data) != n * per_sample:
+        raise RuntimeError("expected %d output bytes, got %d" % (n * per_sample, len(data)))
+    result = []
+    for s in range(n):
+        offset, outs = s * per_sample, []
+        for e in model.outputs:
+            t = model.tensors[e.tensor]
+            outs.append(np.frombuffer(data, t.dtype, int(np.prod(t.shape)), offset).reshape(t.shape).copy())
+            offset += t.nbytes
+        result.append(outs)
+    return result
+
+
+def _qemu_command(images, core):
+    """QEMU running the harness on model.pml / inputs.bin / outputs.bin in its working folder (relative names:
+    semihosting's command line is split at spaces)."""
+    elf = images.m4 if core == "m4" else images.microbit
+    machine = ["-M", "mps2-an386"] if core == "m4" else ["-M", "microbit", "-global",
+                                                          "nrf51-soc.sram-size=%d" % MICROBIT_SRAM]
+    return ["qemu-system-arm", *machine, "-nographic", "-monitor", "none", "-serial", "none",
+            "-semihosting-config", "enable=on,target=native,arg=harness,arg=model.pml,arg=inputs.bin,arg=outputs.bin",
+            "-kernel", str(elf)]
+
+
+def _run_qemu(images, core, blob, model, inputs, n, work, count_insns):
+    elf = images.m4 if core == "m4" else images.microbit
+    (work / "model.pml").write_bytes(blob)
+    (work / "inputs.bin").write_bytes(inputs)
+    cmd = _qemu_command(images, core)
+    if count_insns:
+        sym = symbols(elf)
+        cmd += ["-plugin", "%s,begin=%#x,end=%#x" % (images.plugin, sym["pml_mark_begin"], sym["pml_mark_end"]),
+                "-d", "plugin", "-D", "plugin.log"]
+    p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
+    log = p.stdout + p.stderr
+    if p.returncode != 0 or "picoml-harness status=0 samples=%d" % n not in log:
+        raise RuntimeError("%s harness failed (exit %d): %s" % (core, p.returncode, log.strip()))
+    insns = None
+    if count_insns:
+        lines = (work / "plugin.log").read_text().split("\n")
+        insns = [int(line.split()[1]) for line in lines if line.startswith("insns ")]
+        if len(insns) != n:
+            raise RuntimeError("%s: %d instruction counts for %d samples" % (core, len(insns), n))
+    outputs = unpack_outputs(model, (work / "outputs.bin").read_bytes(), n)
+    return Result(core, outputs, insns, None, log)
+
+
+def _run_rp2040(images, blob, model, inputs, n, work):
+    import json
+    (work / "model.pml").write_bytes(blob)
+    (work / "inputs.bin").write_bytes(inputs)
+    cmd = ["node", str(HERE / "run_rp2040.mjs"), str(images.rp2040), "model.pml", "inputs.bin", "outputs.bin"]
+    p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
+    try:
+        report = json.loads(p.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise RuntimeError("rp2040js runner failed (exit %d): %s" % (p.returncode, (p.stdout + p.stderr).strip()))
+    if p.returncode != 0 or report["status"] != 0:
+        raise RuntimeError("m0plus harness failed: status %s, problems %s" % (report["status"], report["problems"]))
+    outputs = unpack_outputs(model, (work / "outputs.bin").read_bytes(), n)
+    return Result("m0plus", outputs, report["insns"], report["cycles"], p.stdout)
+
+
+def run(core, blob, samples, images=None, count_insns=True, model=None):
+    """Run `samples` (int8 arrays in the model's input shape) through the .pml `blob` on `core`."""
+    if core not in CORES:
+        raise ValueError("core must be one of %s" % (CORES,))
+    images = images or Images(BUILD)
+    blob = bytes(blob)
+    model = model or _header(blob)
+    inputs = pack_inputs(model, samples)
+    n = len(samples)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="run-", dir=BUILD) as tmp:
+        work = pathlib.Path(tmp)
+        if core == "m0plus":
+            return _run_rp2040(images, blob, model, inputs, n, work)
+        return _run_qemu(images, core, blob, model, inputs, n, work, count_insns)
+
+
+def run_raw(core, blob, inputs, images=None):
+    """Run raw input bytes through a possibly broken `blob`; returns the harness status (0, a negative
+    pml_check / pml_invoke status, or a HARNESS_ERR_* code) instead of raising."""
+    images = images or Images(BUILD)
+    with tempfile.TemporaryDirectory(prefix="raw-", dir=BUILD) as tmp:
+        work = pathlib.Path(tmp)
+        (work / "model.pml").write_bytes(bytes(blob))
+        (work / "inputs.bin").write_bytes(bytes(inputs))
+        if core == "m0plus":
+            import json
+            p = subprocess.run(["node", str(HERE / "run_rp2040.mjs"), str(images.rp2040), "model.pml", "inputs.bin",
+                                "outputs.bin"], cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
+            return json.loads(p.stdout.strip().splitlines()[-1])["status"]
+        p = subprocess.run(_qemu_command(images, core), cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
+        for line in (p.stdout + p.stderr).splitlines():
+            if line.startswith("picoml-harness status="):
+                return int(line.split()[1].split("=")[1])
+        raise RuntimeError("no status from the %s harness: %s" % (core, (p.stdout + p.stderr).strip()))
+
+
+if __name__ == "__main__":
+    import sys
+    images = build()
+    print("\n".join("%s: %s" % (k, getattr(images, k)) for k in ("m4", "microbit", "rp2040", "plugin")),
+          file=sys.stderr)
