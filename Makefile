@@ -9,7 +9,7 @@ NATKIT := build/natkit/micropython
 NATKIT_SDIST := mpy-cross-v6-3==1.1.1
 ARCHS := x64 armv6m armv7m armv7emsp
 
-.PHONY: setup demo test clean natmod dist
+.PHONY: setup demo test clean natmod dist qemu
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	scripts/install-system-packages.sh
@@ -48,7 +48,12 @@ natmod-%: $(NATKIT)/py/dynruntime.mk
 dist: natmod
 	$(PY) -c "from picoml import dist; [print(f) for f in dist.build_all()]"
 
-test: setup natmod dist
+# picoml's MicroPython port on QEMU (ports/qemu): the emulated Cortex-M4F and Cortex-M0 boards
+qemu: natmod
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C ports/qemu TARGET=m4
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C ports/qemu TARGET=m0
+
+test: setup natmod dist qemu
 	$(VENV)/bin/pytest -q
 
 clean:

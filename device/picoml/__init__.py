@@ -45,6 +45,12 @@ def _forget(name):
     globals().pop(name, None)
 
 
+def record(label, seconds, source=None, **options):
+    """Record labelled samples to the board's filesystem or the serial link: picoml.recording.record."""
+    from .recording import record as run
+    return run(label, seconds, source, **options)
+
+
 def fill(path, buf):
     """Read the file into buf with readinto, no second copy; ValueError if it is shorter than buf."""
     view = memoryview(buf)

@@ -14,6 +14,15 @@ _INT8_BUFFERS = (bytes, bytearray, memoryview, array)
 _OUT_BUFFERS = (bytearray, memoryview, array)
 _INT8_HINT = "int8 data (array('b'), bytes, bytearray, memoryview) or floats (list, tuple, array('f'))"
 
+# One slice object for whole-buffer copies: MicroPython 1.23 heap-allocates the slice of `mv[:] = x` per call,
+# and some ports cannot call slice() itself, so take the object a subscript builds.
+class _Subscript:
+    def __getitem__(self, index):
+        return index
+
+
+_ALL = _Subscript()[:]
+
 
 def _shape_text(shape):
     return "x".join([str(d) for d in shape]) or "scalar"
@@ -119,14 +128,14 @@ class Model:
         if self._n_out == 1:
             if out is None:
                 view = self._out_view[0]
-                view[:] = self._out_mv[0]
+                view[_ALL] = self._out_mv[0]
                 return self._out[0]
             self._fill(0, out)
             return out
         if out is None:
             for j in range(self._n_out):
                 view = self._out_view[j]
-                view[:] = self._out_mv[j]
+                view[_ALL] = self._out_mv[j]
             return self._out
         if not isinstance(out, _SEQUENCES) or len(out) != self._n_out:
             raise ValueError("picoml: this model has %d outputs: give out as a list of %d buffers"
@@ -157,7 +166,7 @@ class Model:
             raise ValueError("picoml: input %d takes %d values (shape %s), got %d"
                              % (i, len(mv), _shape_text(self._inputs[i][0]), len(x)))
         try:
-            mv[:] = x
+            mv[_ALL] = x
         except (TypeError, ValueError, NotImplementedError):
             raise TypeError("picoml: input %d must be %s; this array's items are not bytes" % (i, _INT8_HINT))
 
@@ -226,7 +235,7 @@ class Model:
             self._user_out[j] = out
             self._user_view[j] = view
         try:
-            view[:] = src
+            view[_ALL] = src
         except (TypeError, ValueError, NotImplementedError):
             raise TypeError("picoml: out must hold bytes (array('b'), bytearray) or floats (array('f'), list)")
 

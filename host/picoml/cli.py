@@ -114,6 +114,8 @@ def parser():
     from .runtimes import RUNTIMES
     p = argparse.ArgumentParser(prog="picoml", description="int8 TinyML for MicroPython and CircuitPython")
     sub = p.add_subparsers(dest="command", required=True)
+    from .capture import add_commands
+    add_commands(sub)
 
     c = sub.add_parser("convert", help="convert an int8 .tflite model to .pml")
     c.add_argument("model", help="fully int8-quantized .tflite file")
@@ -134,9 +136,11 @@ def parser():
     r.add_argument("--output", action="append", default=[], help=".npy to write the int8 output to (repeat per output)")
     r.add_argument("--runtime", choices=sorted(RUNTIMES), default="reference",
                    help="reference: the numpy interpreter on the host; micropython: the device library in "
-                        "MicroPython's unix port (the virtual board)")
+                        "MicroPython's unix port (the virtual board); qemu-m4 / qemu-m0: the device library and "
+                        "the armv7emsp / armv6m native module in picoml's MicroPython port on an emulated "
+                        "Cortex-M4F (nRF52840-like, 200 KB heap) / Cortex-M0 (RP2040-like, 180 KB heap)")
     r.add_argument("--backend", choices=("native", "viper", "python"),
-                   help="device backend for --runtime micropython (default native)")
+                   help="device backend for the micropython and qemu runtimes (default native)")
     r.set_defaults(func=cmd_run)
 
     b = sub.add_parser("bench", help="time a model on every device backend in the unix port and the reference")

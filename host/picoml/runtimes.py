@@ -6,7 +6,7 @@ from .errors import PicomlError
 
 def run_reference(pml_bytes, inputs, backend=None):
     if backend:
-        raise PicomlError("--backend applies to the micropython runtime; the reference runtime has none")
+        raise PicomlError("--backend applies to the micropython and qemu runtimes; the reference runtime has none")
     return reference.run(format.read(pml_bytes), inputs)
 
 
@@ -15,4 +15,12 @@ def run_micropython(pml_bytes, inputs, backend=None):
     return unix_port.run_model(pml_bytes, [inputs], backend or "native")[0]
 
 
-RUNTIMES = {"reference": run_reference, "micropython": run_micropython}
+def run_qemu(target):
+    def run(pml_bytes, inputs, backend=None):
+        from . import qemu
+        return qemu.run_model(pml_bytes, [inputs], target, backend or "native")[0]
+    return run
+
+
+RUNTIMES = {"reference": run_reference, "micropython": run_micropython,
+            "qemu-m4": run_qemu("m4"), "qemu-m0": run_qemu("m0")}

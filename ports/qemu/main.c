@@ -1,0 +1,356 @@
+// picoml's MicroPython port for QEMU: runs one script given on the semihosting command line and exits with
+// its status.
+//
+//   qemu-system-arm ... -semihosting-config enable=on,target=native,arg=fw,arg=--heap=200000,arg=script.py
+//
+// Options before the script: --heap=N (bytes, k/m suffixes allowed; default MICROPY_QEMU_HEAP_DEFAULT).
+// Arguments after it become sys.argv[1:]. Exit status: 0, the SystemExit code, 1 for an uncaught exception
+// (after its traceback), 2 for a bad command line.
+#include <stdio.h>
+#include <string.h>
+
+#include "py/builtin.h"
+#include "py/compile.h"
+#include "py/gc.h"
+#include "py/lexer.h"
+#include "py/mperrno.h"
+#include "py/mphal.h"
+#include "py/reader.h"
+#include "py/runtime.h"
+#include "py/stackctrl.h"
+#include "shared/runtime/gchelper.h"
+#include "semihost.h"
+
+#ifndef MICROPY_QEMU_HEAP_DEFAULT
+#define MICROPY_QEMU_HEAP_DEFAULT (200000)
+#endif
+
+extern uint8_t _heap_start, _heap_end, _sstack, _estack;
+
+// ---------------------------------------------------------------------------------------------------------
+// console: the semihosting ":tt" handle (QEMU's stdout), line buffered
+
+static int console_fd = -1;
+static char console_buf[256];
+static size_t console_len;
+
+void mp_hal_stdout_flush(void) {
+    if (console_len) {
+        if (console_fd < 0) {
+            console_fd = sh_open(":tt", SH_MODE_W);
+        }
+        sh_write(console_fd, console_buf, console_len);
+        console_len = 0;
+    }
+}
+
+mp_uint_t mp_hal_stdout_tx_strn(const char *str, size_t len) {
+    for (size_t i = 0; i < len; i++) {
+        console_buf[console_len++] = str[i];
+        if (str[i] == '\n' || console_len == sizeof(console_buf)) {
+            mp_hal_stdout_flush();
+        }
+    }
+    return len;
+}
+
+void mp_hal_stdout_tx_strn_cooked(const char *str, size_t len) {
+    mp_hal_stdout_tx_strn(str, len);
+}
+
+void mp_hal_stdout_tx_str(const char *str) {
+    mp_hal_stdout_tx_strn(str, strlen(str));
+}
+
+int mp_hal_stdin_rx_chr(void) {
+    static int stdin_fd = -1;
+    unsigned char c;
+    mp_hal_stdout_flush();
+    if (stdin_fd < 0) {
+        stdin_fd = sh_open(":tt", SH_MODE_R);
+    }
+    if (sh_read(stdin_fd, &c, 1) != 1) {
+        return 4;   // EOF: ctrl-D
+    }
+    return c;
+}
+
+uintptr_t mp_hal_stdio_poll(uintptr_t poll_flags) {
+    (void)poll_flags;
+    return 0;
+}
+
+static NORETURN void port_exit(int status) {
+    mp_hal_stdout_flush();
+    sh_exit(status);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// clock: SysTick on the CPU clock, extended to 64 bits by its interrupt. QEMU drives it from its virtual
+// clock: host time normally, exactly one nanosecond per instruction with -icount shift=0.
+
+#define SYST_CSR (*(volatile uint32_t *)0xE000E010)
+#define SYST_RVR (*(volatile uint32_t *)0xE000E014)
+#define SYST_CVR (*(volatile uint32_t *)0xE000E018)
+#define CPU_HZ MICROPY_QEMU_CPU_HZ
+#define SYST_PERIOD (1u << 24)
+
+static volatile uint32_t systick_wraps;
+
+void SysTick_Handler(void) {
+    systick_wraps++;
+}
+
+static void systick_init(void) {
+    SYST_RVR = SYST_PERIOD - 1;
+    SYST_CVR = 0;
+    SYST_CSR = 7;   // enable, interrupt, CPU clock
+}
+
+static uint64_t cpu_cycles(void) {
+    uint32_t wraps, val;
+    do {
+        wraps = systick_wraps;
+        val = SYST_CVR;
+    } while (wraps != systick_wraps);
+    return (uint64_t)wraps * SYST_PERIOD + (SYST_PERIOD - 1 - val);
+}
+
+uint64_t mp_hal_ticks_us64(void) {
+    return cpu_cycles() / (CPU_HZ / 1000000u);
+}
+
+mp_uint_t mp_hal_ticks_us(void) {
+    return (mp_uint_t)mp_hal_ticks_us64();
+}
+
+mp_uint_t mp_hal_ticks_ms(void) {
+    return (mp_uint_t)(mp_hal_ticks_us64() / 1000u);
+}
+
+mp_uint_t mp_hal_ticks_cpu(void) {
+    return (mp_uint_t)cpu_cycles();
+}
+
+void mp_hal_delay_us(mp_uint_t us) {
+    uint64_t end = mp_hal_ticks_us64() + us;
+    while (mp_hal_ticks_us64() < end) {
+    }
+}
+
+void mp_hal_delay_ms(mp_uint_t ms) {
+    mp_hal_delay_us(ms * 1000u);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// files: scripts and modules are read whole into the heap; import stat by probing with SYS_OPEN
+
+void mp_reader_new_file(mp_reader_t *reader, qstr filename) {
+    const char *path = qstr_str(filename);
+    int fd = sh_open(path, SH_MODE_RB);
+    if (fd < 0) {
+        mp_raise_OSError_with_filename(MP_ENOENT, path);
+    }
+    int len = sh_flen(fd);
+    if (len < 0) {
+        sh_close(fd);
+        mp_raise_OSError_with_filename(MP_EIO, path);
+    }
+    byte *buf = m_new_maybe(byte, len ? len : 1);
+    if (buf == NULL) {
+        sh_close(fd);
+        m_malloc_fail(len);
+    }
+    int n = len ? sh_read(fd, buf, len) : 0;
+    sh_close(fd);
+    if (n != len) {
+        m_del(byte, buf, len ? len : 1);
+        mp_raise_OSError_with_filename(MP_EIO, path);
+    }
+    mp_reader_new_mem(reader, buf, len, len ? len : 1);
+}
+
+// A directory opens like a file on the host (target=native) but cannot be read.
+mp_import_stat_t port_stat(const char *path, int *size) {
+    int fd = sh_open(path, SH_MODE_RB);
+    if (fd < 0) {
+        return MP_IMPORT_STAT_NO_EXIST;
+    }
+    int len = sh_flen(fd);
+    char c;
+    int n = sh_read(fd, &c, 1);
+    sh_close(fd);
+    if (size) {
+        *size = len;
+    }
+    if (n < 0 || (n == 0 && len > 0)) {
+        return MP_IMPORT_STAT_DIR;
+    }
+    return MP_IMPORT_STAT_FILE;
+}
+
+mp_import_stat_t mp_import_stat(const char *path) {
+    return port_stat(path, NULL);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// GC, fatal errors
+
+void gc_collect(void) {
+    gc_collect_start();
+    gc_helper_collect_regs_and_stack();
+    gc_collect_end();
+}
+
+void nlr_jump_fail(void *val) {
+    (void)val;
+    mp_hal_stdout_tx_str("FATAL: uncaught NLR\n");
+    port_exit(98);
+}
+
+void NORETURN __fatal_error(const char *msg) {
+    mp_hal_stdout_tx_str("FATAL: ");
+    mp_hal_stdout_tx_str(msg);
+    mp_hal_stdout_tx_str("\n");
+    port_exit(97);
+}
+
+#ifndef NDEBUG
+void MP_WEAK __assert_func(const char *file, int line, const char *func, const char *expr) {
+    (void)func;
+    mp_printf(&mp_plat_print, "Assertion '%s' failed, at file %s:%d\n", expr, file, line);
+    port_exit(96);
+}
+#endif
+
+// ---------------------------------------------------------------------------------------------------------
+// command line and the script
+
+static char cmdline[2048];
+size_t port_heap_size;
+
+static size_t parse_size(const char *s, bool *ok) {
+    size_t n = 0;
+    *ok = *s != 0;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        n = n * 10 + (*s - '0');
+    }
+    if (*s == 'k' || *s == 'K') {
+        n *= 1024;
+        s++;
+    } else if (*s == 'm' || *s == 'M') {
+        n *= 1024 * 1024;
+        s++;
+    }
+    if (*s) {
+        *ok = false;
+    }
+    return n;
+}
+
+static int run_script(const char *path) {
+    nlr_buf_t nlr;
+    if (nlr_push(&nlr) == 0) {
+        mp_lexer_t *lex = mp_lexer_new_from_file(qstr_from_str(path));
+        qstr source_name = lex->source_name;
+        mp_store_global(MP_QSTR___file__, MP_OBJ_NEW_QSTR(source_name));
+        mp_parse_tree_t parse_tree = mp_parse(lex, MP_PARSE_FILE_INPUT);
+        mp_obj_t module_fun = mp_compile(&parse_tree, source_name, false);
+        mp_call_function_0(module_fun);
+        nlr_pop();
+        return 0;
+    }
+    mp_obj_t exc = MP_OBJ_FROM_PTR(nlr.ret_val);
+    if (mp_obj_is_subclass_fast(MP_OBJ_FROM_PTR(((mp_obj_base_t *)nlr.ret_val)->type),
+        MP_OBJ_FROM_PTR(&mp_type_SystemExit))) {
+        mp_obj_t code = mp_obj_exception_get_value(exc);
+        if (code == mp_const_none) {
+            return 0;
+        }
+        if (mp_obj_is_small_int(code)) {
+            return MP_OBJ_SMALL_INT_VALUE(code) & 0xff;
+        }
+        mp_obj_print_helper(&mp_plat_print, code, PRINT_STR);
+        mp_hal_stdout_tx_str("\n");
+        return 1;
+    }
+    mp_obj_print_exception(&mp_plat_print, exc);
+    return 1;
+}
+
+int main(void) {
+    systick_init();
+    size_t heap_size = MICROPY_QEMU_HEAP_DEFAULT;
+    size_t heap_max = &_heap_end - &_heap_start;
+    const char *script = NULL;
+    char *argv[32];
+    int argc = 0;
+    if (sh_cmdline(cmdline, sizeof(cmdline) - 1) == 0) {
+        char *p = cmdline;
+        bool first = true;
+        while (*p) {
+            while (*p == ' ') {
+                *p++ = 0;
+            }
+            if (!*p) {
+                break;
+            }
+            char *tok = p;
+            while (*p && *p != ' ') {
+                p++;
+            }
+            if (*p) {
+                *p++ = 0;
+            }
+            if (first) {
+                first = false;      // the program name
+            } else if (script == NULL && strncmp(tok, "--heap=", 7) == 0) {
+                bool ok;
+                heap_size = parse_size(tok + 7, &ok);
+                if (!ok || heap_size < 4096) {
+                    mp_hal_stdout_tx_str("bad --heap value\n");
+                    port_exit(2);
+                }
+            } else if (script == NULL && strncmp(tok, "--", 2) == 0) {
+                mp_hal_stdout_tx_str("unknown option: ");
+                mp_hal_stdout_tx_str(tok);
+                mp_hal_stdout_tx_str("\n");
+                port_exit(2);
+            } else if (script == NULL) {
+                script = tok;
+            } else if (argc < (int)MP_ARRAY_SIZE(argv)) {
+                argv[argc++] = tok;
+            }
+        }
+    }
+    if (script == NULL) {
+        mp_hal_stdout_tx_str("usage: -semihosting-config enable=on,target=native,arg=fw[,arg=--heap=N],arg=SCRIPT.py"
+            "[,arg=ARG...]\n");
+        port_exit(2);
+    }
+    if (heap_size > heap_max) {
+        mp_printf(&mp_plat_print, "--heap=%u is more than the %u bytes of RAM this build leaves for the heap\n",
+            (unsigned)heap_size, (unsigned)heap_max);
+        port_exit(2);
+    }
+
+    mp_stack_set_top(&_estack);
+    mp_stack_set_limit(&_estack - &_sstack - 1024);
+    port_heap_size = heap_size;
+    gc_init(&_heap_start, &_heap_start + heap_size);
+    mp_init();
+
+    // sys.path[0] is the script's folder (as in the unix port); sys.argv = [script, args...]
+    const char *slash = strrchr(script, '/');
+    mp_obj_list_t *path = MP_OBJ_TO_PTR(mp_sys_path);
+    path->items[0] = slash ? mp_obj_new_str(script, slash == script ? 1 : slash - script) : MP_OBJ_NEW_QSTR(MP_QSTR_);
+    mp_obj_list_append(mp_sys_argv, mp_obj_new_str(script, strlen(script)));
+    for (int i = 0; i < argc; i++) {
+        mp_obj_list_append(mp_sys_argv, mp_obj_new_str(argv[i], strlen(argv[i])));
+    }
+
+    int status = run_script(script);
+    mp_deinit();
+    port_exit(status);
+    return status;
+}

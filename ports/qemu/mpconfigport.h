@@ -1,0 +1,95 @@
+// picoml's minimal MicroPython 1.23 port for QEMU: Cortex-M4F (mps2-an386, armv7emsp, hardware float) and
+// Cortex-M0 (microbit, armv6m, software float, or none with MICROPY_QEMU_FLOAT=0). Console, files, command
+// line, clock and exit over Arm semihosting.
+#include <stdint.h>
+#include <alloca.h>
+
+#define MICROPY_CONFIG_ROM_LEVEL            (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
+
+// The native emitter decides which native .mpy the loader accepts (sys.implementation._mpy): with the CPU
+// flags, cortex-m4 + fpv4-sp-d16 hard-float gives armv7emsp, cortex-m0 with ARMV7M off gives armv6m.
+#define MICROPY_EMIT_THUMB                  (1)
+#if !defined(__thumb2__)
+#define MICROPY_EMIT_THUMB_ARMV7M           (0)
+#endif
+#define MICROPY_EMIT_INLINE_THUMB           (0)
+#define MICROPY_MAKE_POINTER_CALLABLE(p)    ((void *)((mp_uint_t)(p) | 1))
+#define MICROPY_PERSISTENT_CODE_LOAD        (1)
+
+#define MICROPY_ENABLE_COMPILER             (1)
+#define MICROPY_ENABLE_GC                   (1)
+#define MICROPY_ENABLE_FINALISER            (0)
+#define MICROPY_STACK_CHECK                 (1)
+#define MICROPY_ENABLE_EMERGENCY_EXCEPTION_BUF (1)
+#define MICROPY_EMERGENCY_EXCEPTION_BUF_SIZE (256)
+#define MICROPY_ENABLE_SOURCE_LINE          (1)
+#define MICROPY_ERROR_REPORTING             (MICROPY_ERROR_REPORTING_DETAILED)
+#define MICROPY_WARNINGS                    (1)
+#define MICROPY_LONGINT_IMPL                (MICROPY_LONGINT_IMPL_MPZ)
+#ifndef MICROPY_QEMU_FLOAT
+#define MICROPY_QEMU_FLOAT                  (1)
+#endif
+#if MICROPY_QEMU_FLOAT
+#define MICROPY_FLOAT_IMPL                  (MICROPY_FLOAT_IMPL_FLOAT)
+#define MICROPY_PY_MATH                     (1)
+#else
+#define MICROPY_FLOAT_IMPL                  (MICROPY_FLOAT_IMPL_NONE)
+#define MICROPY_PY_MATH                     (0)
+#endif
+#define MICROPY_PY_CMATH                    (0)
+#define MICROPY_HELPER_REPL                 (0)
+#define MICROPY_KBD_EXCEPTION               (0)
+#define MICROPY_MODULE_FROZEN               (0)
+
+// Files: scripts and modules are read whole over semihosting (main.c: mp_reader_new_file, mp_import_stat)
+#define MICROPY_READER_VFS                  (1)
+#define MICROPY_ENABLE_EXTERNAL_IMPORT      (1)
+#define MICROPY_VFS                         (0)
+
+// Modules: the py/ core ones, plus the port's own (modport.c): time, os, json, binascii, qemu; and open()
+#if defined(__ARM_FP)
+#define MICROPY_PY_SYS_PLATFORM             "qemu-m4"
+#define MICROPY_HW_BOARD_NAME               "QEMU mps2-an386"
+#define MICROPY_HW_MCU_NAME                 "Cortex-M4F"
+#else
+#define MICROPY_PY_SYS_PLATFORM             "qemu-m0"
+#define MICROPY_HW_BOARD_NAME               "QEMU microbit"
+#if MICROPY_QEMU_FLOAT
+#define MICROPY_HW_MCU_NAME                 "Cortex-M0"
+#else
+#define MICROPY_HW_MCU_NAME                 "Cortex-M0 (no float)"
+#endif
+#endif
+#define MICROPY_PY_SYS_ARGV                 (1)
+#define MICROPY_PY_SYS_EXIT                 (1)
+#define MICROPY_PY_SYS_STDFILES             (1)
+#define MICROPY_PY_SYS_STDIO_BUFFER         (0)
+#define MICROPY_PY_MICROPYTHON_HEAP_LOCKED  (1)
+#define MICROPY_PY_BUILTINS_INPUT           (0)
+#define MICROPY_PY_BUILTINS_HELP            (0)
+#define MICROPY_PY_IO                       (1)
+#define MICROPY_PY_IO_IOBASE                (0)
+#define MICROPY_PY_JSON                     (1)
+#define MICROPY_PY_JSON_SEPARATORS          (0)
+#define MICROPY_PY_TIME                     (0)
+#define MICROPY_PY_OS                       (0)
+#define MICROPY_PY_SELECT                   (0)
+#define MICROPY_PY_ASYNCIO                  (0)
+#define MICROPY_PY_UCTYPES                  (0)
+#define MICROPY_PY_DEFLATE                  (0)
+#define MICROPY_PY_MACHINE                  (0)
+
+// type definitions for the specific machine
+
+#define MP_SSIZE_MAX (0x7fffffff)
+#define UINT_FMT "%lu"
+#define INT_FMT "%ld"
+
+typedef int32_t mp_int_t;       // must be pointer size
+typedef uint32_t mp_uint_t;     // must be pointer size
+typedef long mp_off_t;
+
+// newlib's log2 may be a macro
+#define MP_NEED_LOG2 (1)
+
+#define MP_STATE_PORT MP_STATE_VM

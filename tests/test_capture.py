@@ -1,0 +1,236 @@
+"""Recording on the board (device/picoml/recording.py) and reading it on the host (picoml.capture): the end-to-end
+capture over the virtual board's serial link, the stream parser on damaged bytes, the on-board file through
+`pull`, and docs/recording.md's tables against the code."""
+import argparse
+import importlib.util
+import json
+import re
+import shutil
+import sys
+import struct
+import subprocess
+import zlib
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from picoml import capture as C
+from picoml.deploy import Mpremote
+from picoml.errors import PicomlError
+from picoml.unix_port import micropython
+from picoml.virtual_board import VirtualBoard
+
+DEVICE = ROOT / "device" / "picoml"
+SPEC = (ROOT / "docs" / "recording.md").read_text()
+TYPES = {"u8": "B", "u16": "H", "u32": "I", "char[2]": "2s", "char[4]": "4s"}
+
+
+def spec_table(heading):
+    section = SPEC.split("\n" + heading, 1)[1].split("\n## ", 1)[0]
+    return [(int(m.group(1)), m.group(2), m.group(3))
+            for m in re.finditer(r"^\| (\d+) \| ([\w\[\]]+) \| (\w+) \|", section, re.M)]
+
+
+def device_record():
+    """device/picoml/recording.py imported into CPython (it only needs what both Pythons have)."""
+    spec = importlib.util.spec_from_file_location("device_record", DEVICE / "recording.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("heading, struct_, names", [
+    ("## Recording header", C.HEADER, C.HEADER_FIELDS),
+    ("## Frame header", C.FRAME_HEADER, C.FRAME_FIELDS),
+    ("## Data payload", C.DATA_PAYLOAD, C.DATA_FIELDS),
+    ("## End payload", C.END_PAYLOAD, C.END_FIELDS),
+])
+def test_spec_tables_match_code(heading, struct_, names):
+    rows = spec_table(heading)
+    fmt = "<" + "".join(TYPES[t] for _, t, _ in rows)
+    assert fmt == struct_.format
+    assert [o for o, _, _ in rows] == [struct.calcsize("<" + "".join(TYPES[t] for _, t, _ in rows[:i]))
+                                       for i in range(len(rows))]
+    assert tuple(f for _, _, f in rows) == names
+    assert "(%d bytes" % struct_.size in heading + SPEC.split(heading, 1)[1].split("\n", 1)[0]
+
+
+def test_device_constants_match_host():
+    dev = device_record()
+    assert dev.HEADER == C.HEADER.format and dev.HEADER_SIZE == C.HEADER.size
+    assert dev.FRAME_HEADER_SIZE == C.FRAME_HEADER.size and dev.END_PAYLOAD == C.END_PAYLOAD.format
+    assert (dev.MAGIC, dev.SYNC, dev.VERSION, dev.MAX_PAYLOAD) == (C.MAGIC, C.SYNC, C.VERSION, C.MAX_PAYLOAD)
+    assert (dev.START, dev.DATA, dev.END, dev.INT16_LE, dev.FLAG_INCOMPLETE) == \
+        (C.START, C.DATA, C.END, C.INT16_LE, C.FLAG_INCOMPLETE)
+    assert bytes(dev._header("wave", "pico", 104500, 3, 10, 2, 1)) == \
+        C.make_header("wave", 104.5, 3, 10, "pico", late=2, flags=1)
+    source = dev.Synthetic(4)
+    assert np.array_equal([source() for _ in range(300)], C.synthetic(300, 4))
+    dev.crc32 = None    # the pure-Python CRC-32 fallback
+    data = bytes(range(256)) * 3
+    assert dev._crc32(data) == zlib.crc32(data)
+    samples = np.array([-32768, -1, 0, 1, 32767, 1234], np.int16)
+    assert dev._crc32(memoryview(samples), 0, True) == zlib.crc32(samples.tobytes())
+
+
+# ---- a stream captured from the unix port (stdout of `record(..., to="serial")`) ----
+
+N, RATE, CH, BLOCK = 400, 4000, 3, 20     # 20 data frames of 20 samples
+
+
+@pytest.fixture(scope="module")
+def stream():
+    code = ("import sys\nsys.path.insert(0, %r)\nfrom picoml.recording import record, Synthetic\n"
+            "record('wave', %r, source=Synthetic(%d), rate=%d, to='serial', block=%d, board='unix')\n"
+            % (str(DEVICE.parent), N / RATE, CH, RATE, BLOCK))
+    done = subprocess.run([micropython(), "-c", code], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def frame_offsets(data):
+    """Offsets of the frames of an undamaged stream."""
+    offsets, pos = [], 0
+    while pos < len(data):
+        assert data[pos:pos + 2] == C.SYNC
+        offsets.append(pos)
+        pos += C.FRAME_HEADER.size + C.FRAME_HEADER.unpack_from(data, pos)[4] + 4
+    return offsets
+
+
+def test_clean_stream(stream):
+    recordings, problems, lost, bad = C.parse_stream(b"OK" + stream + b"\x04\x04>")
+    assert (problems, lost, bad) == ([], 0, 0)
+    (r,) = recordings
+    assert (r.label, r.rate, r.channels, r.board, r.gaps, r.complete) == ("wave", RATE, CH, "unix", [], True)
+    assert np.array_equal(r.samples, C.synthetic(N, CH))
+    assert len(frame_offsets(stream)) == N // BLOCK + 2
+
+
+def test_fed_in_pieces_is_the_same(stream):
+    parser, asm = C.StreamParser(), C.Assembler()
+    rng = np.random.default_rng(1)
+    cuts = sorted(rng.integers(0, len(stream), 60))
+    for a, b in zip([0] + cuts, cuts + [len(stream)]):
+        for frame in parser.feed(stream[a:b]):
+            asm.add(*frame)
+    for frame in parser.close():
+        asm.add(*frame)
+    asm.close()
+    assert np.array_equal(asm.done[0].samples, C.synthetic(N, CH)) and parser.problems == asm.problems == []
+
+
+@pytest.mark.parametrize("where", ["payload", "length", "seq", "crc"])
+def test_corrupted_frame_is_dropped_and_the_rest_kept(stream, where):
+    offsets = frame_offsets(stream)
+    k = 5                                           # the 5th data frame: samples 80..99
+    at = offsets[k] + {"payload": 30, "length": 9, "seq": 5, "crc": offsets[k + 1] - offsets[k] - 1}[where]
+    data = bytearray(stream)
+    data[at] ^= 0x40 if where == "length" else 0xFF
+    recordings, problems, lost, bad = C.parse_stream(bytes(data))
+    assert (lost, bad) == (1, 1), problems
+    assert any("corrupted frame dropped" in p for p in problems) and any("1 frame lost" in p for p in problems)
+    (r,) = recordings
+    first = (k - 1) * BLOCK
+    assert r.gaps == [[first, BLOCK]] and r.complete
+    expected = np.delete(C.synthetic(N, CH), np.s_[first:first + BLOCK], axis=0)
+    assert np.array_equal(r.samples, expected)
+
+
+def test_truncated_stream_keeps_what_arrived(stream):
+    offsets = frame_offsets(stream)
+    cut = offsets[-2] + 17                          # inside the last data frame; the end frame never comes
+    recordings, problems, lost, bad = C.parse_stream(stream[:cut])
+    assert bad == 1 and any("truncated frame dropped" in p for p in problems)
+    assert any("no end frame" in p for p in problems)
+    (r,) = recordings
+    assert not r.complete and len(r.samples) == N - BLOCK
+    assert np.array_equal(r.samples, C.synthetic(N - BLOCK, CH))
+
+
+def test_truncated_frame_in_the_middle_and_duplicates(stream):
+    offsets = frame_offsets(stream)
+    data = stream[:offsets[3] + 12] + stream[offsets[4]:offsets[8]] + stream[offsets[7]:]   # frame 3 cut short,
+    recordings, problems, lost, bad = C.parse_stream(data)                                   # frame 7 repeated
+    assert (lost, bad) == (1, 1)
+    assert any("frame 7 repeated" in p for p in problems)
+    (r,) = recordings
+    assert r.gaps == [[2 * BLOCK, BLOCK]] and len(r.samples) == N - BLOCK
+
+
+# ---- the virtual board ----
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory):
+    flash = tmp_path_factory.mktemp("board") / "flash"
+    (flash / "lib" / "picoml").mkdir(parents=True)
+    for name in ("__init__.py", "recording.py"):
+        shutil.copy(DEVICE / name, flash / "lib" / "picoml" / name)
+    with VirtualBoard(flash) as b:
+        yield b
+
+
+def test_capture_end_to_end(board, tmp_path):
+    seconds, rate = 1.5, 1000
+    recordings, problems, lost, bad = C.capture(board.port, "wave", seconds, rate, "Synthetic(3)", progress=False)
+    assert (problems, lost, bad) == ([], 0, 0)
+    out = tmp_path / "data"
+    C.write_dataset(out, recordings, "capture:test", log=lambda *a: None)
+    # a FIFO-paced source, appended to the same dataset
+    recordings, problems, lost, bad = C.capture(board.port, "idle", 0.5, 400, "SyntheticFifo(2, 400)",
+                                                progress=False)
+    assert (problems, lost, bad) == ([], 0, 0)
+    C.write_dataset(out, recordings, "capture:test", log=lambda *a: None)
+    index = json.loads((out / "index.json").read_text())["recordings"]
+    assert [(e["file"], e["label"], e["rate"], e["channels"], e["samples"], e["lost_samples"]) for e in index] == \
+        [("wave_0000.npz", "wave", 1000.0, 3, 1500, 0), ("idle_0000.npz", "idle", 400.0, 2, 200, 0)]
+    with np.load(out / "wave_0000.npz", allow_pickle=False) as z:
+        assert z["samples"].dtype == np.int16 and float(z["rate"]) == rate and str(z["label"]) == "wave"
+        assert np.array_equal(z["samples"], C.synthetic(int(seconds * rate), 3))   # exact: none lost or repeated
+    with np.load(out / "idle_0000.npz", allow_pickle=False) as z:
+        assert np.array_equal(z["samples"], C.synthetic(200, 2))
+
+
+def test_capture_reports_a_board_error(board):
+    with pytest.raises(PicomlError, match="NameError"):
+        C.capture(board.port, "x", 0.1, 100, "NoSuchSource()", progress=False)
+
+
+def test_file_round_trip_through_pull(board, tmp_path):
+    Mpremote(board.port).exec(
+        "from picoml.recording import record, Synthetic\n"
+        "record('up', 0.25, source=Synthetic(3), rate=800, path='rt.pmr')\n"
+        "record('down', 0.1, source=Synthetic(1), rate=500, path='rt.pmr', board='mine')\n")
+    recordings, problems, data = C.pull(board.port, "rt.pmr", remove=True)
+    assert problems == [] and not (board.flash / "rt.pmr").exists()
+    assert [(r.label, r.rate, r.channels, len(r.samples)) for r in recordings] == [("up", 800, 3, 200),
+                                                                                   ("down", 500, 1, 50)]
+    assert recordings[1].board == "mine"
+    assert np.array_equal(recordings[0].samples, C.synthetic(200, 3))
+    assert np.array_equal(recordings[1].samples, C.synthetic(50, 1))
+    out = tmp_path / "data"
+    names = C.write_dataset(out, recordings, "pull:test", log=lambda *a: None)
+    with np.load(out / names[0]) as z:
+        assert np.array_equal(z["samples"], recordings[0].samples)
+    # the file's damage cases: a bad sample CRC, an incomplete last recording
+    first = C.HEADER.size + len("up") + len(recordings[0].board) + 200 * 3 * 2 + 4
+    bad = bytearray(data)
+    bad[first - 10] ^= 1
+    got, problems = C.read_file(bytes(bad))
+    assert [r.label for r in got] == ["down"] and "sample CRC mismatch" in problems[0]
+    got, problems = C.read_file(data[:-7])
+    assert [r.label for r in got] == ["up"] and "incomplete" in problems[0]
+
+
+def test_cli_registers_capture_and_pull(monkeypatch):
+    p = argparse.ArgumentParser()
+    C.add_commands(p.add_subparsers(dest="command"))
+    args = p.parse_args(["capture", "--port", "virtual", "--label", "wave", "--seconds", "30", "--out", "d"])
+    assert (args.rate, args.plot, args.func) == (100, False, C.cmd_capture)
+    args = p.parse_args(["pull", "--port", "virtual", "--out", "d"])
+    assert (args.path, args.func) == ("recordings.pmr", C.cmd_pull)
+    with monkeypatch.context() as m:   # as on a machine without matplotlib
+        m.setitem(sys.modules, "matplotlib", None)
+        with pytest.raises(PicomlError, match="pip install matplotlib"):
+            C.precheck_plot()
