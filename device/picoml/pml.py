@@ -430,11 +430,11 @@ def summary(m):
 
 def benchmark(m, n):
     """Model.benchmark(n): mean microseconds of n predict() calls (int8 in, int8 out) on the bytes now in the
-    input tensors; the outputs of the last prediction are put back afterwards."""
+    input tensors (fed back in place: no copy of a possibly large input; an in-place op may change them between
+    calls, which does not change the work); the outputs of the last prediction are put back afterwards."""
     import time
-    saved = [bytes(mv) for mv in m._in_mv]
     outputs = [bytes(mv) for mv in m._out_mv]
-    x = saved[0] if len(saved) == 1 else saved
+    x = m._in_mv[0] if len(m._in_mv) == 1 else list(m._in_mv)
     m.predict(x)
     if hasattr(time, "ticks_us"):
         t0 = time.ticks_us()

@@ -72,23 +72,27 @@ def cmd_run(args):
 
 def cmd_bench(args):
     import time
-    from . import format, reference, unix_port
+    from . import format, reference
     model, _ = _load_pml_or_tflite(args.model)
     blob = format.write(model)
+    print("model       %s: %d ops, arena %d bytes, weights %d bytes, file %d bytes"
+          % (model.metadata.get("source", args.model), len(model.ops), model.arena_size, model.weights_size, len(blob)))
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if args.on != "unix":
+        return _bench_qemu(args, blob, backends)
+    from . import unix_port
     x = [np.zeros(model.tensors[e.tensor].shape, np.int8) for e in model.inputs]
     reference.run(model, x)
     start = time.perf_counter()
     for _ in range(args.count):
         reference.run(model, x)
     ref_us = (time.perf_counter() - start) / args.count * 1e6
-    print("model       %s: %d ops, arena %d bytes, weights %d bytes, file %d bytes"
-          % (model.metadata.get("source", args.model), len(model.ops), model.arena_size, model.weights_size, len(blob)))
     print("%-22s %12s %14s %16s" % ("runtime", "us/inference", "heap/inference", "heap after load"))
     print("%-22s %12.1f %14s %16s" % ("reference (numpy)", ref_us, "-", "-"))
     times = {}
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+    for backend in backends:
         count = max(1, args.count // 10) if backend == "python" else args.count
-        r = unix_port.bench(blob, backend, count, args.heapsize)
+        r = unix_port.bench(blob, backend, count, args.heapsize or unix_port.DEFAULT_HEAP)
         times[backend] = r["us"]
         label = "micropython %s" % backend + ("" if r["backend"] == backend else " (got %s)" % r["backend"])
         print("%-22s %12.1f %14d %16d" % (label, r["us"], r["heap_per_inference"], r["heap_used"]))
@@ -97,6 +101,30 @@ def cmd_bench(args):
     tflm = model.metadata.get("tflm_arena")
     if tflm:
         print("TFLite Micro arena for the same model: %d bytes (picoml arena %d bytes)" % (tflm["total"], model.arena_size))
+
+
+def _bench_qemu(args, blob, backends):
+    """Instructions per inference and heap on picoml's MicroPython port on an emulated core: does the model fit
+    the board, and how much work is one inference."""
+    from . import qemu
+    target = args.on.split("-", 1)[1]
+    print("on QEMU %s, heap %s; instructions counted exactly (QEMU -icount), not cycles"
+          % (args.on, args.heapsize or "as the board leaves free"))
+    print("%-12s %16s %14s %16s" % ("backend", "instructions", "heap/inference", "heap after load"))
+    for backend in backends:
+        count = 1 if backend == "python" else 3
+        for model_in in ("ram", "flash"):
+            try:
+                r = qemu.bench(blob, backend, count, args.heapsize, target, model_in=model_in, icount=True)
+            except PicomlError as e:
+                if model_in == "ram" and "MemoryError" in str(e):
+                    print("%-12s does not fit in RAM (%s); trying the model in flash, as in ROMFS"
+                          % (backend, str(e).strip().splitlines()[-1]))
+                    continue
+                raise
+            print("%-12s %16d %14d %16d%s" % (backend, round(r["us"] * 1000), r["heap_per_inference"],
+                                              r["heap_used"], "  (model in flash)" if model_in == "flash" else ""))
+            break
 
 
 def cmd_deploy(args):
@@ -147,7 +175,11 @@ def parser():
     b.add_argument("model", help=".pml (or .tflite, converted in memory)")
     b.add_argument("--backends", default="native,viper,python", help="comma-separated backends to time")
     b.add_argument("--count", type=int, default=20, help="inferences per backend (pure Python uses fewer)")
-    b.add_argument("--heapsize", default="4m", help="MicroPython heap, like a board's free RAM (e.g. 200k)")
+    b.add_argument("--heapsize", help="MicroPython heap, like a board's free RAM (e.g. 200k); default 4m on the "
+                                      "unix port, what the board leaves free on QEMU")
+    b.add_argument("--on", choices=("unix", "qemu-m4", "qemu-m0"), default="unix",
+                   help="unix: time on the unix port (x64); qemu-m4/qemu-m0: instructions per inference and heap on "
+                        "an emulated Cortex-M4F / Cortex-M0 running picoml's MicroPython port")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("deploy", help="copy the board's build of picoml and a model onto a board, and verify")

@@ -277,6 +277,7 @@ import gc, picoml
 x = bytearray(%(size)d)
 m.predict(x)
 gc.collect()
+m.predict(x)
 used = gc.mem_alloc()
 gc.disable()
 i = 0

@@ -102,6 +102,7 @@ m = picoml.load(%(model)r, backend=%(backend)r)
 x = bytearray(%(size)d)
 m.predict(x)
 gc.collect()
+m.predict(x)
 used = gc.mem_alloc()
 gc.disable()
 i = 0
