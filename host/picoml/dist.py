@@ -25,6 +25,11 @@ SUPPORTED = "MicroPython 1.23 to 1.29 (.mpy 6.3) on %s" % ", ".join(sorted(BUILD
 CIRCUITPYTHON_SKIP = ("kernels_viper.py",)     # CircuitPython has no viper emitter
 
 
+def device_sources():
+    """The device library's .py files, subpackages (sensors/) included."""
+    return sorted(p for p in DEVICE_PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+
+
 def build_name(arch):
     return "%s_%s" % (arch, MPY_VERSION)
 
@@ -58,10 +63,12 @@ def build_arch(arch, out_dir):
             raise PicomlError("the %s native module is not built: run `make natmod`" % arch)
         shutil.copy(module, folder / "_picoml.mpy")
         files.append("_picoml.mpy")
-    for source in sorted(DEVICE_PACKAGE.glob("*.py")):
-        target = folder / "picoml" / (source.stem + ".mpy")
+    for source in device_sources():
+        relative = source.relative_to(DEVICE_PACKAGE).with_suffix(".mpy")
+        target = folder / "picoml" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
         mpy_cross(source, target, arch)
-        files.append("picoml/" + target.name)
+        files.append("picoml/" + relative.as_posix())
     package = {"version": _version(), "urls": [[f, f] for f in files]}
     (folder / "package.json").write_text(json.dumps(package, indent=1) + "\n")
     return folder
@@ -71,9 +78,11 @@ def build_circuitpython(out_dir):
     folder = pathlib.Path(out_dir) / "circuitpython" / "lib" / "picoml"
     shutil.rmtree(folder.parent.parent, ignore_errors=True)
     folder.mkdir(parents=True)
-    for source in sorted(DEVICE_PACKAGE.glob("*.py")):
+    for source in device_sources():
         if source.name not in CIRCUITPYTHON_SKIP:
-            shutil.copy(source, folder / source.name)
+            target = folder / source.relative_to(DEVICE_PACKAGE)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(source, target)
     return folder.parent.parent
 
 

@@ -1,0 +1,360 @@
+# picoml.audio: microphone input as signed 16-bit samples at 16 kHz, behind one interface:
+#
+#   mic.read_into(buf) -> n     fill buf (an array('h')) with up to len(buf) new samples; n samples were written
+#
+#   from picoml import audio
+#   from picoml.stream import Window, run
+#   mic = audio.Microphone.from_board(board)         # the board's dict (boards/<board>), see from_board
+#   win = Window(16000, hop=8000, reader=mic, block=512)   # int16 ring of 1 s, a window every 0.5 s
+#   src = audio.WavSource("yes.wav")                 # the virtual board / tests: a WAV file at its real rate
+#
+# Every difference between MicroPython and CircuitPython lives in this module:
+# - MicroPython: machine.I2S in RX mode (ESP32, RP2040, STM32, i.MX RT). MicroPython has no PDM microphone
+#   driver, so the PDM microphones of the nRF52840 boards (and PDM on RP2040) are not available there:
+#   Microphone raises NotImplementedError pointing at CircuitPython.
+# - CircuitPython: audiobusio.PDMIn (nRF52840, RP2040, SAMD51): record(buffer, n) into an array('H') of
+#   offset-binary samples (0..65535, silence near 32768), converted to signed int16 here. CircuitPython has no
+#   I2S input on these chips, so an I2S microphone there is a NotImplementedError pointing at MicroPython.
+# - I2S microphones with 24-bit samples in 32-bit slots (INMP441, ICS-43434, SPH0645): read with bits=32;
+#   each slot is little-endian in memory, the sample MSB-aligned, so the top 16 bits are bytes 2..3 of the slot.
+#   shift (default 16) selects which bits become the int16 sample: shift 16 keeps the top 16 bits, shift 14
+#   is 4x gain (the INMP441's full scale is far above speech levels), saturating. Only the top 3 bytes are
+#   read (24-bit values, small ints even on 32-bit ports): no heap allocation per block. Mono format reads one
+#   slot per frame; with the INMP441 that is the left one: tie its L/R pin to GND.
+# - Nothing in the I2S / PDM paths has run on hardware; they run in the unix port against emulated
+#   machine.I2S / audiobusio objects (tests/test_audio.py). WavSource runs for real in the unix port.
+import sys
+from array import array
+
+RATE = 16000
+_BIG_ENDIAN = getattr(sys, "byteorder", "little") != "little"     # WAV is little-endian, as every board is
+
+
+def runtime():
+    """'circuitpython' or 'micropython' (anything else counts as micropython)."""
+    return "circuitpython" if sys.implementation.name == "circuitpython" else "micropython"
+
+
+class Microphone:
+    """A microphone giving int16 samples through read_into(buf) -> n. Build it with Microphone.from_board(board)
+    or with the I2SMic / PDMMic / WavSource classes directly."""
+
+    @staticmethod
+    def from_board(board, rate=RATE, block=512, runtime_name=None):
+        """The microphone of a board definition (boards/<name>.json, picoml.boards.load(name)): board["mic"]
+        (or the dict itself) with
+            "interface": "i2s" | "pdm" | "wav"   ("type" is accepted too)
+            i2s: "sck", "ws", "sd" pins, optional "id" (I2S peripheral, default 0), "bits" (16 or 32, default
+                 32), "shift" (32-bit only, default 16), "ibuf" (driver buffer bytes, default 8192)
+            pdm: "clk" (or "clock"), "data" pins
+            wav: "path" (a 16-bit PCM WAV: the virtual board)
+            "power_pin": driven high first when not null (e.g. the XIAO nRF52840 Sense's mic power)
+        Pins as the board files write them ("GPIO16", "P0.26"; see picoml.boards.pin), or machine.Pin ids /
+        CircuitPython pin objects. board "name" / "mcu" only make error messages precise.
+        block: the most samples one read_into takes (sizes the raw buffer).
+        runtime_name: force "micropython" / "circuitpython" (tests); None detects."""
+        mic = board.get("mic", board) if isinstance(board, dict) else board
+        if not isinstance(mic, dict):
+            raise ValueError("picoml.audio: the board has no microphone description (board['mic'])")
+        kind = mic.get("interface", mic.get("type"))
+        where = board.get("name") or board.get("mcu") or "this board"
+        if board.get("mcu") and board.get("mcu") not in where:
+            where = "%s (%s)" % (where, board["mcu"])
+        rt = runtime_name or runtime()
+        if kind == "wav":
+            return WavSource(mic["path"])
+        if kind == "pdm":
+            if rt != "circuitpython":
+                raise NotImplementedError(
+                    "picoml.audio: %s has a PDM microphone, and MicroPython has no PDM microphone driver "
+                    "(not on the nRF52840, the RP2040 or the ESP32). Use CircuitPython, whose "
+                    "audiobusio.PDMIn reads it, or an I2S microphone (e.g. INMP441) through machine.I2S." % where)
+            power = _power_on(mic.get("power_pin"), rt)
+            m = PDMMic(mic.get("clk", mic.get("clock")), mic["data"], rate, block)
+            m.power = power
+            return m
+        if kind == "i2s":
+            if rt == "circuitpython":
+                raise NotImplementedError(
+                    "picoml.audio: CircuitPython has no I2S microphone input on %s; use MicroPython's "
+                    "machine.I2S (ESP32, RP2040), or a PDM microphone with audiobusio.PDMIn." % where)
+            power = _power_on(mic.get("power_pin"), rt)
+            m = I2SMic(mic["sck"], mic["ws"], mic["sd"], mic.get("id", 0), rate, mic.get("bits", 32),
+                       mic.get("shift", 16), block, mic.get("ibuf", 8192))
+            m.power = power
+            return m
+        raise ValueError("picoml.audio: unknown microphone interface %r (expected 'i2s', 'pdm' or 'wav')" % (kind,))
+
+
+def _mp_pin(p):
+    """A MicroPython machine.Pin id: board-file names through picoml.boards.pin, ints and others as they are."""
+    if isinstance(p, str):
+        from .boards import pin
+        try:
+            return pin(p)
+        except ValueError:
+            return p        # a port's own pin name, e.g. "X5" on a pyboard
+    return p
+
+
+def _power_on(p, rt):
+    """Drive the microphone's power pin high (None: nothing); returns the pin object, to be kept."""
+    if p is None:
+        return None
+    if rt == "circuitpython":
+        import digitalio
+        d = digitalio.DigitalInOut(_pin(p))
+        d.switch_to_output(value=True)
+    else:
+        from machine import Pin
+        d = Pin(_mp_pin(p), Pin.OUT, value=1)
+    import time
+    time.sleep(0.01)
+    return d
+
+
+class I2SMic:
+    """MicroPython machine.I2S in RX mode, mono. bits=16: samples are read straight into the caller's buffer.
+    bits=32 (INMP441 and other 24-bit mics): read into a raw buffer of `block` slots and reduced to int16 with
+    `shift` (see the module doc). read_into blocks until the samples are there."""
+
+    def __init__(self, sck, ws, sd, i2s_id=0, rate=RATE, bits=32, shift=16, block=512, ibuf=8192):
+        from machine import I2S, Pin
+        if bits not in (16, 32):
+            raise ValueError("picoml.audio: I2S bits must be 16 or 32")
+        if not 8 <= shift <= 16:
+            raise ValueError("picoml.audio: shift must be 8..16")
+        if not isinstance(sck, Pin):
+            sck, ws, sd = Pin(_mp_pin(sck)), Pin(_mp_pin(ws)), Pin(_mp_pin(sd))
+        self.rate = rate
+        self.bits = bits
+        self._i2s = I2S(i2s_id, sck=sck, ws=ws, sd=sd, mode=I2S.RX, bits=bits, format=I2S.MONO, rate=rate,
+                        ibuf=ibuf)
+        self._down = shift - 8          # applied to the 24-bit value of the top three bytes
+        self._raw = bytearray(4 * block) if bits == 32 else None
+        self._rawmv = memoryview(self._raw) if bits == 32 else None
+        self._block = block
+
+    def read_into(self, buf):
+        if self.bits == 16:
+            return self._i2s.readinto(buf) >> 1
+        n = len(buf)
+        raw = self._raw
+        if n >= self._block:
+            n = self._block
+            got = self._i2s.readinto(raw)
+        else:
+            got = self._i2s.readinto(self._rawmv[0:4 * n])     # a short request: one small view
+        return convert32(raw, got >> 2, buf, self._down)
+
+    def deinit(self):
+        self._i2s.deinit()
+
+
+def convert32(raw, n, out, down=8):
+    """n 32-bit little-endian I2S slots in raw (bytes) -> n int16 samples in out: the slot's top 24 bits
+    (bytes 1..3) as a signed value >> down, saturated to int16. Returns n."""
+    j = 0
+    for k in range(n):
+        v = raw[j + 1] | (raw[j + 2] << 8) | (raw[j + 3] << 16)
+        if v & 0x800000:
+            v -= 0x1000000
+        v >>= down
+        if v > 32767:
+            v = 32767
+        elif v < -32768:
+            v = -32768
+        out[k] = v
+        j += 4
+    return n
+
+
+class PDMMic:
+    """CircuitPython audiobusio.PDMIn at 16 kHz, 16 bits: record() into an array('H') of `block` samples,
+    converted to signed int16 (v - 32768). read_into blocks for the recording time."""
+
+    def __init__(self, clock, data, rate=RATE, block=512):
+        try:
+            from audiobusio import PDMIn
+        except ImportError:
+            raise NotImplementedError("picoml.audio: this CircuitPython build has no audiobusio.PDMIn")
+        self.rate = rate
+        clock = _pin(clock)
+        data = _pin(data)
+        self._pdm = PDMIn(clock, data, sample_rate=rate, bit_depth=16)
+        self._raw = array("H", bytes(2 * block))
+        self._block = block
+
+    def read_into(self, buf):
+        n = len(buf)
+        if n > self._block:
+            n = self._block
+        raw = self._raw
+        n = self._pdm.record(raw, n)
+        for k in range(n):
+            buf[k] = raw[k] - 32768
+        return n
+
+    def deinit(self):
+        self._pdm.deinit()
+
+
+def _pin(p):
+    """A CircuitPython pin: a pin object as it is; a board-file name ("P0.26", "GPIO23") from
+    microcontroller.pin (P0_26, GPIO23); any other name (e.g. "MICROPHONE_CLOCK") from the board module."""
+    if not isinstance(p, str):
+        return p
+    import microcontroller
+    mcu = getattr(microcontroller.pin, p.replace(".", "_"), None)
+    if mcu is not None:
+        return mcu
+    import board
+    return getattr(board, p)
+
+
+class WavSource:
+    """Samples from a 16-bit PCM WAV file (RIFF parsed here: MicroPython has no wave module), delivered at the
+    file's real rate: read_into returns no earlier than the time the last sample it gives would have been
+    recorded, counted from the first read. realtime=False delivers as fast as it is asked.
+    clock: an object with ticks_us(), ticks_add(a, b), ticks_diff(a, b) and sleep_us(us) -- MicroPython's
+    time module (the default where it has ticks_us) or a fake one in tests; CircuitPython uses an adapter
+    over time.monotonic_ns. Attributes: rate, channels, frames (samples per channel), position (values read).
+    read_into(buf) -> values read (interleaved when channels > 1; 0 at the end)."""
+
+    def __init__(self, path, clock=None, realtime=True):
+        self._f = open(path, "rb") if isinstance(path, str) else path
+        self.rate, self.channels, self._start, nbytes = _parse_wav(self._f)
+        self.frames = nbytes // (2 * self.channels)
+        self._nvalues = self.frames * self.channels
+        self.position = 0
+        self.realtime = realtime
+        self._clock = clock if clock is not None else _default_clock() if realtime else None
+        self._t0 = None
+        self._rem = 0                   # microseconds owed, times rate (exact pacing, no drift)
+        self._last = None
+        self._mv = None
+
+    def read_into(self, buf):
+        left = self._nvalues - self.position
+        n = len(buf)
+        if n > left:
+            n = left
+        if n <= 0:
+            return 0
+        clock = self._clock
+        if self.realtime and self._t0 is None:
+            self._t0 = clock.ticks_us()
+        if buf is not self._last:
+            self._last = buf
+            self._mv = memoryview(buf)          # made once per caller buffer: memoryview() allocates
+        mv = self._mv if n == len(buf) else self._mv[0:n]   # a short read: at the end only
+        got = _readfull(self._f, mv, 2 * n) >> 1
+        if _BIG_ENDIAN:
+            _swap16(buf, got)
+        self.position += got
+        if self.realtime and got:
+            a = (got // self.channels) * 1000000 + self._rem
+            us = a // self.rate
+            self._rem = a - us * self.rate
+            self._t0 = clock.ticks_add(self._t0, us)
+            wait = clock.ticks_diff(self._t0, clock.ticks_us())
+            if wait > 0:
+                clock.sleep_us(wait)
+        return got
+
+    def rewind(self):
+        self._f.seek(self._start)
+        self.position = 0
+        self._t0 = None
+        self._rem = 0
+
+    def close(self):
+        self._f.close()
+
+
+def _readfull(f, mv, nbytes):
+    got = f.readinto(mv)
+    if got is None:
+        got = 0
+    while got < nbytes:                 # files return everything at once; streams may not
+        k = f.readinto(mv[got:])
+        if not k:
+            break
+        got += k
+    return got
+
+
+def _swap16(buf, n):
+    for k in range(n):
+        v = buf[k] & 0xFFFF
+        v = ((v & 0xFF) << 8) | (v >> 8)
+        buf[k] = v - 65536 if v > 32767 else v
+
+
+def _parse_wav(f):
+    """(rate, channels, data offset, data bytes) of a 16-bit PCM WAV; f is left at the first sample."""
+    head = f.read(12)
+    if len(head) < 12 or head[0:4] != b"RIFF" or head[8:12] != b"WAVE":
+        raise ValueError("picoml.audio: not a RIFF/WAVE file")
+    pos = 12
+    fmt = None
+    while True:
+        h = f.read(8)
+        if len(h) < 8:
+            raise ValueError("picoml.audio: WAV file without a data chunk")
+        cid = h[0:4]
+        size = int.from_bytes(h[4:8], "little")
+        pos += 8
+        if cid == b"fmt ":
+            body = f.read(size)
+            if len(body) < 16:
+                raise ValueError("picoml.audio: truncated WAV fmt chunk")
+            tag = int.from_bytes(body[0:2], "little")
+            channels = int.from_bytes(body[2:4], "little")
+            rate = int.from_bytes(body[4:8], "little")
+            bits = int.from_bytes(body[14:16], "little")
+            if tag == 0xFFFE and len(body) >= 26:          # WAVE_FORMAT_EXTENSIBLE: the subformat's tag
+                tag = int.from_bytes(body[24:26], "little")
+            if tag != 1 or bits != 16:
+                raise ValueError("picoml.audio: WAV must be 16-bit PCM (format %d, %d bits)" % (tag, bits))
+            if channels < 1:
+                raise ValueError("picoml.audio: WAV with %d channels" % channels)
+            fmt = (rate, channels)
+            if size & 1:
+                f.read(1)
+            pos += size + (size & 1)
+        elif cid == b"data":
+            if fmt is None:
+                raise ValueError("picoml.audio: WAV data chunk before its fmt chunk")
+            return fmt[0], fmt[1], pos, size
+        else:
+            skip = size + (size & 1)        # chunks are word aligned
+            f.seek(pos + skip)
+            pos += skip
+
+
+class _MonotonicClock:
+    """ticks_* over time.monotonic_ns (CircuitPython; allocates long ints, fine for pacing)."""
+
+    def __init__(self):
+        import time
+        self._time = time
+
+    def ticks_us(self):
+        return self._time.monotonic_ns() // 1000
+
+    def ticks_add(self, a, b):
+        return a + b
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+    def sleep_us(self, us):
+        self._time.sleep(us / 1000000)
+
+
+def _default_clock():
+    import time
+    if hasattr(time, "ticks_us") and hasattr(time, "sleep_us"):
+        return time
+    return _MonotonicClock()
