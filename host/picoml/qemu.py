@@ -35,6 +35,7 @@ import numpy as np
 
 from . import format, reference
 from .errors import PicomlError
+from .unix_port import BENCH_SCRIPT
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEVICE_DIR = REPO / "device"
@@ -271,27 +272,6 @@ def run_model(pml_bytes, inputs_per_run, target="m4", backend="native", heapsize
     return results
 
 
-_BENCH = """
-import gc, picoml
-%(load)s
-x = bytearray(%(size)d)
-m.predict(x)
-gc.collect()
-m.predict(x)
-used = gc.mem_alloc()
-gc.disable()
-i = 0
-before = gc.mem_alloc()
-while i < %(count)d:
-    m.predict(x)
-    i += 1
-per_inference = (gc.mem_alloc() - before) // %(count)d
-gc.enable()
-us = m.benchmark(%(count)d)
-print(m.backend, us, per_inference, used)
-"""
-
-
 def bench(pml_bytes, backend, count=20, heapsize=None, target="m4", model_in="ram", icount=False, timeout=600,
           library="mpy"):
     """{'backend', 'us', 'heap_per_inference', 'heap_used'} of the model on the emulated board. "us" is QEMU's
@@ -304,7 +284,7 @@ def bench(pml_bytes, backend, count=20, heapsize=None, target="m4", model_in="ra
     with tempfile.TemporaryDirectory(prefix="picoml_qemu_io_") as tmp:
         path = pathlib.Path(tmp) / "model.pml"
         path.write_bytes(pml_bytes)
-        out = run_script(_BENCH % {"load": _load_line(model_in, str(path), backend), "size": size,
+        out = run_script(BENCH_SCRIPT % {"load": _load_line(model_in, str(path), backend), "size": size,
                                    "count": count}, target, heapsize, timeout, icount=icount,
                          library=library)
     name, us, per_inference, used = out.split()[-4:]

@@ -96,9 +96,10 @@ def run_model(pml_bytes, inputs_per_run, backend="native", heapsize=DEFAULT_HEAP
     return results
 
 
-_BENCH = """
+# Shared with the QEMU runtime (picoml.qemu): %(load)s is the line that loads the model as `m`.
+BENCH_SCRIPT = """
 import gc, picoml
-m = picoml.load(%(model)r, backend=%(backend)r)
+%(load)s
 x = bytearray(%(size)d)
 m.predict(x)
 gc.collect()
@@ -125,6 +126,7 @@ def bench(pml_bytes, backend, count=20, heapsize=DEFAULT_HEAP):
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "model.pml"
         path.write_bytes(pml_bytes)
-        out = run_script(_BENCH % {"model": str(path), "backend": backend, "size": size, "count": count}, heapsize)
+        load = "m = picoml.load(%r, backend=%r)" % (str(path), backend)
+        out = run_script(BENCH_SCRIPT % {"load": load, "size": size, "count": count}, heapsize)
     name, us, per_inference, used = out.split()[-4:]
     return {"backend": name, "us": float(us), "heap_per_inference": int(per_inference), "heap_used": int(used)}
