@@ -51,7 +51,7 @@ res = {}
 for name in %r:
     b = B.load(name)
     imu = b["imu"]
-    res[name] = [b["arch"], imu["part"], imu["address"], B.pin(imu["sda"]), B.pin(imu["scl"]),
+    res[name] = [b["arch"], imu["part"], imu["address"], B.pin(imu.get("sda")), B.pin(imu.get("scl")),
                  B.pin(imu.get("power_pin")), B.imu_driver(b).__name__]
 print(json.dumps(res))
 """ % boards.names(), heapsize="1M")
@@ -61,7 +61,7 @@ print(json.dumps(res))
         arch, part, address, sda, scl, power, cls = res[name]
         assert (arch, part, address) == (b["arch"], b["imu"]["part"], b["imu"]["address"])
         assert cls == boards.driver_for(b)[1]
-        for got, pin in ((sda, b["imu"]["sda"]), (scl, b["imu"]["scl"]), (power, b["imu"].get("power_pin"))):
+        for got, pin in ((sda, b["imu"].get("sda")), (scl, b["imu"].get("scl")), (power, b["imu"].get("power_pin"))):
             if pin is None:
                 assert got is None
             elif pin.startswith("P"):

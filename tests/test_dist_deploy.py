@@ -9,7 +9,7 @@ import pytest
 from conftest import MLPERF, ROOT
 from picoml import dist, format, reference
 from picoml.convert import convert
-from picoml.deploy import Mpremote, deploy
+from picoml.deploy import Mpremote, deploy, run_on_board
 from picoml.errors import PicomlError
 from picoml.virtual_board import VirtualBoard
 
@@ -74,9 +74,24 @@ def test_deploy_to_the_virtual_board_and_run(tmp_path):
         assert (tmp_path / "flash" / "lib" / "_picoml.mpy").exists()
         out = Mpremote(board.port).exec(
             "import picoml\nm = picoml.load('kws.pml')\nprint(m.backend, list(m.predict(bytes(%r))))" % x.tobytes())
+        on_board = run_on_board(board.port, pml.read_bytes(), [x], "viper")
     backend, values = out.strip().split(" ", 1)
     assert backend == "native"
     assert ast.literal_eval(values) == reference.run(model, [x])[0].reshape(-1).tolist()
+    assert np.array_equal(on_board[0], reference.run(model, [x])[0])
+
+
+def test_cli_run_on_the_virtual_board(tmp_path, capsys):
+    from picoml.cli import main
+    kws = MLPERF[1]
+    pml = tmp_path / "kws.pml"
+    model = convert(kws.read_bytes(), kws.name, measure_tflm=False)
+    pml.write_bytes(format.write(model))
+    x = np.random.default_rng(5).integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", str(pml), "--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy"),
+                 "--port", "virtual"]) == 0
+    assert np.array_equal(np.load(tmp_path / "y.npy"), reference.run(model, [x])[0])
 
 
 def test_deploy_notices_a_bad_copy(tmp_path):

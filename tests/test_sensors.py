@@ -19,12 +19,10 @@ import pytest
 
 from unix_port import ROOT, mpy_cross, run
 
-TESTS = pathlib.Path(__file__).resolve().parent
 G = 9.80665
 
 HEADER = """
 import sys, json
-sys.path.append(%r)
 from array import array
 from emulated_chips.chip import I2CBus, BusioI2C, MissingI2C, Recording
 from emulated_chips import lsm6ds as E6, mpu6xxx as EM, lsm9ds1 as E9, bmi270 as EB
@@ -39,7 +37,7 @@ def make(part, source=None, busio=False, who_am_i=None, **kw):
     args.update(kw)
     imu = open_imu(part, BusioI2C(bus) if busio else bus, **args)
     return chip, bus, imu
-""" % str(TESTS)
+"""
 
 PARTS = ["LSM6DS3TR-C", "LSM6DSOX", "MPU-6050", "MPU-6886", "LSM9DS1", "BMI270"]
 

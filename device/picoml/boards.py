@@ -79,8 +79,11 @@ def imu_driver(board):
 def open_imu(board, freq=400000, **kwargs):
     """On a MicroPython board: drive the IMU's power and pull-up enable pins high, open machine.I2C on the
     board's pins and return the driver. kwargs go to the driver (odr, accel_range, gyro_range, ...)."""
-    import machine
     imu = board["imu"]
+    if imu.get("bus") == "emulated":    # the virtual board: a register-level emulation of the chip
+        from emulated_chips import open_bus
+        return imu_driver(board)(open_bus(imu["part"], imu["address"]), address=imu["address"], **kwargs)
+    import machine
     for key in ("power_pin", "pullup_pin"):
         if imu.get(key):
             machine.Pin(pin(imu[key]), machine.Pin.OUT, value=1)

@@ -19,11 +19,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 BOARDS_DIR = pathlib.Path(os.environ.get("PICOML_BOARDS", ROOT / "boards"))
 SENSORS_DIR = ROOT / "device" / "picoml" / "sensors"
 
-ARCHES = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa", "xtensawin", "rv32imc")
-MCU_ARCH = {"nRF52840": "armv7emsp", "RP2040": "armv6m", "ESP32": "xtensawin", "ESP32-PICO-D4": "xtensawin"}
+ARCHES = ("x64", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa", "xtensawin", "rv32imc")
+MCU_ARCH = {"nRF52840": "armv7emsp", "RP2040": "armv6m", "ESP32": "xtensawin", "ESP32-PICO-D4": "xtensawin",
+            "unix port": "x64"}
+VIRTUAL_MCU = "unix port"   # the virtual board: emulated IMU bus, WAV-file microphone, no pins
 REQUIRED = {"name": str, "mcu": str, "arch": str, "clock_hz": int, "ram_bytes": int, "flash_bytes": int,
             "imu": dict, "mic": dict, "sources": list}
 IMU_REQUIRED = {"part": str, "bus": str, "i2c_id": int, "sda": str, "scl": str, "address": int}
+EMULATED_IMU_REQUIRED = {"part": str, "bus": str, "address": int}
 MIC_PINS = {"pdm": ("clk", "data"), "i2s": ("sck", "ws", "sd")}
 
 
@@ -110,7 +113,8 @@ def validate(board):
         if board[key] <= 0:
             out.append("%s must be positive" % key)
     imu = board["imu"]
-    for key, typ in IMU_REQUIRED.items():
+    virtual = mcu == VIRTUAL_MCU
+    for key, typ in (EMULATED_IMU_REQUIRED if virtual else IMU_REQUIRED).items():
         if key not in imu:
             out.append("imu: missing %r" % key)
         elif not isinstance(imu[key], typ):
@@ -122,15 +126,18 @@ def validate(board):
         module = table[imu["part"]][0]
         if not (SENSORS_DIR / (module + ".py")).exists():
             out.append("imu.part %r: driver module picoml.sensors.%s does not exist" % (imu["part"], module))
-    if imu.get("bus") != "i2c":
-        out.append("imu.bus must be 'i2c'")
+    if imu.get("bus") != ("emulated" if virtual else "i2c"):
+        out.append("imu.bus must be %r" % ("emulated" if virtual else "i2c"))
     if isinstance(imu.get("address"), int) and not 0x08 <= imu["address"] <= 0x77:
         out.append("imu.address 0x%x is not a 7-bit I2C address" % imu["address"])
     for key in ("sda", "scl", "power_pin", "pullup_pin", "interrupt_pin"):
         if key in imu and not _pin_ok(mcu, imu[key]):
             out.append("imu.%s %r is not a pin of the %s" % (key, imu[key], mcu))
     mic = board["mic"]
-    if mic.get("interface") not in MIC_PINS:
+    if virtual:
+        if mic.get("interface") != "wav" or not isinstance(mic.get("path"), str):
+            out.append("the virtual board's mic must be interface 'wav' with a path")
+    elif mic.get("interface") not in MIC_PINS:
         out.append("mic.interface must be 'pdm' or 'i2s', not %r" % mic.get("interface"))
     else:
         for key in MIC_PINS[mic["interface"]]:

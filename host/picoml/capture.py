@@ -576,12 +576,17 @@ def cmd_capture(args):
     if args.plot:
         precheck_plot()
 
+    source = args.source
+    if args.imu:    # the board's IMU through its FIFO, at the recording's rate
+        source = ("__import__('picoml.boards').boards.open_imu(__import__('picoml.boards').boards.load(%r), odr=%r)"
+                  % (args.imu, args.rate))
+
     def work(port):
-        recordings, problems, lost, bad = capture(port, args.label, args.seconds, args.rate, args.source, args.plot)
+        recordings, problems, lost, bad = capture(port, args.label, args.seconds, args.rate, source, args.plot)
         _report(problems, lost, bad)
         write_dataset(args.out, recordings, "capture:%s" % args.port)
-    print("source on the board: %s%s" % (args.source, " (a synthetic test signal; --source picks a sensor)"
-                                         if args.source.startswith("Synthetic") else ""))
+    print("source on the board: %s%s" % (source, " (a synthetic test signal; --imu BOARD or --source picks a "
+                                                 "sensor)" if source.startswith("Synthetic") else ""))
     _with_port(args, work)
 
 
@@ -605,6 +610,9 @@ def add_commands(subparsers):
     c.add_argument("--source", default="Synthetic(3)",
                    help="Python expression evaluated on the board giving the sample source: a callable returning "
                         "one sample tuple, or an object with read_into(buf) (default: the synthetic test signal)")
+    c.add_argument("--imu", metavar="BOARD",
+                   help="record the IMU of this board definition (boards/BOARD.json on the board, e.g. 'virtual'), "
+                        "through its FIFO at --rate (an output data rate the chip has)")
     c.add_argument("--plot", action="store_true", help="live plot while recording (needs matplotlib)")
     c.set_defaults(func=cmd_capture)
 

@@ -60,7 +60,10 @@ def cmd_run(args):
     from .runtimes import RUNTIMES
     data = _read(args.model)
     inputs = [_load_npy(p) for p in args.input]
-    outputs = RUNTIMES[args.runtime](data, inputs, args.backend)
+    if args.port:
+        outputs = _on_port(args.port, lambda port: _run_on_board(port, data, inputs, args.backend))
+    else:
+        outputs = RUNTIMES[args.runtime](data, inputs, args.backend)
     if len(args.output) not in (0, len(outputs)):
         raise PicomlError("the model has %d outputs but %d --output files were given" % (len(outputs), len(args.output)))
     for path, value in zip(args.output, outputs):
@@ -127,15 +130,27 @@ def _bench_qemu(args, blob, backends):
             break
 
 
+def _run_on_board(port, data, inputs, backend):
+    from .deploy import Mpremote, deploy, run_on_board
+    try:
+        Mpremote(port).exec("import picoml")
+    except PicomlError:
+        deploy(None, port)      # the library is not on the board yet
+    return run_on_board(port, data, inputs, backend)
+
+
+def _on_port(port, work):
+    """work(port) on a real board's serial port, or on a virtual board started for it."""
+    if port != "virtual":
+        return work(port)
+    from .virtual_board import VirtualBoard
+    with VirtualBoard() as board:
+        return work(board.port)
+
+
 def cmd_deploy(args):
     from .deploy import deploy
-    if args.port == "virtual":
-        from .virtual_board import VirtualBoard
-        with VirtualBoard() as board:
-            print("virtual board: flash in %s, port %s" % (board.flash, board.port))
-            deploy(args.model, board.port, args.tool)
-    else:
-        deploy(args.model, args.port, args.tool)
+    _on_port(args.port, lambda port: deploy(args.model, port, args.tool))
 
 
 def parser():
@@ -167,6 +182,8 @@ def parser():
                         "MicroPython's unix port (the virtual board); qemu-m4 / qemu-m0: the device library and "
                         "the armv7emsp / armv6m native module in picoml's MicroPython port on an emulated "
                         "Cortex-M4F (nRF52840-like, 200 KB heap) / Cortex-M0 (RP2040-like, 180 KB heap)")
+    r.add_argument("--port", help="run on the board at this serial port instead (or 'virtual' for the virtual "
+                                  "board); the library is deployed if missing, the model copied")
     r.add_argument("--backend", choices=("native", "viper", "python"),
                    help="device backend for the micropython and qemu runtimes (default native)")
     r.set_defaults(func=cmd_run)

@@ -147,3 +147,27 @@ def deploy(model, port, tool=None, out_dir=dist.REPO / "dist", log=print):
     verify(board, files)
     log("copied and verified %d files" % len(files))
     return build
+
+
+def run_on_board(port, pml_bytes, inputs, backend=None):
+    """The int8 outputs of a model run on the board at `port` (copied there first), one predict per call."""
+    import tempfile
+
+    import numpy as np
+
+    from . import format, reference
+    model = format.read(pml_bytes)
+    board = Mpremote(port)
+    _, _, lib = board_info(board)
+    target = os.path.dirname(lib) + "/picoml_run.pml"
+    with tempfile.TemporaryDirectory() as tmp:
+        local = pathlib.Path(tmp) / "picoml_run.pml"
+        local.write_bytes(pml_bytes)
+        board.copy(local, target)
+    xs = [bytes(reference.prepare_input(model, i, x).tobytes()) for i, x in enumerate(inputs)]
+    out = board.exec("import picoml\nm = picoml.load(%r, backend=%r)\n"
+                     "y = m.predict(%r)\nprint(repr([bytes(o) for o in (y if isinstance(y, list) else [y])]))\n"
+                     % (target, backend, xs[0] if len(xs) == 1 else xs))
+    raw = ast.literal_eval(out.strip().splitlines()[-1])
+    tensors = [model.tensors[e.tensor] for e in model.outputs]
+    return [np.frombuffer(r, np.int8).reshape(t.shape).copy() for r, t in zip(raw, tensors)]

@@ -187,6 +187,12 @@ class IMU:
                 break
         return done
 
+    channels = 6    # a FIFO sample: ax, ay, az, gx, gy, gz
+
+    def read_into(self, buf):
+        """The recording-source form of read_fifo (picoml.record(..., source=imu)): whole samples into buf."""
+        return self.read_fifo(buf)
+
     def to_si(self, raw, out, n=1):
         """Convert n raw samples (array('h'), 6 per sample) to physical units into out (array('f'))."""
         a = self.accel_scale

@@ -236,3 +236,22 @@ class BusioI2C:
         assert self.locked, "busio.I2C used without try_lock()"
         c = self.bus._chip(addr)
         c.read(out[out_start], inp)
+
+
+class RealTimeI2CBus(I2CBus):
+    """An I2CBus whose chips' clocks follow real time: every transaction first advances them by the
+    microseconds since the previous one. The virtual board's IMU bus."""
+
+    def __init__(self, *chips):
+        I2CBus.__init__(self, *chips)
+        import time
+        self._time = time
+        self._last = time.ticks_us()
+
+    def _chip(self, addr):
+        now = self._time.ticks_us()
+        elapsed = self._time.ticks_diff(now, self._last)
+        if elapsed > 0:
+            self._last = now
+            self.advance_us(elapsed)
+        return I2CBus._chip(self, addr)
