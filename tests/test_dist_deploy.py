@@ -102,3 +102,16 @@ def test_deploy_notices_a_bad_copy(tmp_path):
         target.write_bytes(target.read_bytes()[:-1])
         with pytest.raises(PicomlError, match="differs"):
             verify(Mpremote(board.port), {DIST / "x64_6.3" / "picoml" / "model.mpy": str(target)})
+
+
+def test_virtual_board_flash_is_a_littlefs_image_that_persists(tmp_path):
+    image = tmp_path / "flash.img"
+    with VirtualBoard(image) as board:
+        deploy(None, board.port, log=lambda s: None)
+        out = Mpremote(board.port).exec("import os\nprint(os.getcwd(), sorted(os.listdir('lib')))")
+    assert out.split()[0] == "/flash" and "picoml" in out
+    assert image.stat().st_size == 2 * 1024 * 1024
+    with VirtualBoard(image) as board:      # a second boot finds what the first wrote
+        out = Mpremote(board.port).exec("import picoml.boards as B\nimu = B.open_imu(B.load('virtual'))\n"
+                                        "print(imu.PART, len(open('lib/_picoml.mpy', 'rb').read()))")
+    assert out.split() == ["LSM6DS3TR-C", str((DIST / "x64_6.3" / "_picoml.mpy").stat().st_size)]

@@ -1,8 +1,8 @@
-"""The virtual board: MicroPython's unix port behind a pseudo-terminal (socat), its working folder standing in
-for the board's flash (with lib/ on sys.path), so mpremote — and `picoml deploy --port virtual` — talk to it as
-to a board on a serial port. Its "hardware": boards/virtual.json (picoml.boards.load("virtual")) with a
-register-level emulation of its IMU (device/emulated_chips, on its flash in lib/) in real time, and mic.wav on
-its flash as the microphone when one is given."""
+"""The virtual board: MicroPython's unix port behind a pseudo-terminal (socat) with a littlefs image as its
+flash (mounted at /flash, lib/ on sys.path), so mpremote — and `picoml deploy/run/capture/pull --port virtual` —
+talk to it as to a board on a serial port. Its "hardware": boards/virtual.json (picoml.boards.load("virtual")) with a
+register-level emulation of its IMU (device/emulated_chips) in real time, and mic.wav on its flash as the
+microphone when one is given."""
 import os
 import pathlib
 import shutil
@@ -13,32 +13,54 @@ from .errors import PicomlError
 from .unix_port import micropython
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-DEFAULT_FLASH = REPO / "build" / "virtual_board"
+DEFAULT_FLASH = REPO / "build" / "virtual_board.img"
+
+
+IMAGE_BYTES = 2 * 1024 * 1024
 
 
 class VirtualBoard:
+    """`flash` is a littlefs image file (*.img, made blank on first use) mounted as the board's filesystem, or a
+    host folder (any other path) that tests can look into."""
+
     def __init__(self, flash=DEFAULT_FLASH, heapsize="4m", mic_wav=None):
         self.flash = pathlib.Path(flash)
         self.heapsize = heapsize
         self.mic_wav = mic_wav
-        self.port = str(self.flash.parent / (self.flash.name + ".tty"))
+        self.port = str(self.flash.parent / (self.flash.stem + ".tty"))
         self.process = None
+
+    @property
+    def is_image(self):
+        return self.flash.suffix == ".img"
+
+    def _command(self):
+        micro = "%s -X heapsize=%s" % (micropython(), self.heapsize)
+        board_json = REPO / "boards" / "virtual.json"
+        if self.is_image:
+            if not self.flash.exists():
+                self.flash.parent.mkdir(parents=True, exist_ok=True)
+                self.flash.write_bytes(b"\xff" * IMAGE_BYTES)
+            args = [REPO / "device" / "emulated_chips" / "flash.py", self.flash, REPO / "device", board_json]
+            return "%s -i %s" % (micro, " ".join(str(a) for a in args + ([self.mic_wav] if self.mic_wav else []))), \
+                dict(os.environ), self.flash.parent
+        (self.flash / "lib").mkdir(parents=True, exist_ok=True)
+        (self.flash / "boards").mkdir(exist_ok=True)
+        shutil.copy(board_json, self.flash / "boards" / "virtual.json")
+        if self.mic_wav:
+            shutil.copy(self.mic_wav, self.flash / "mic.wav")
+        hardware = REPO / "device"    # emulated_chips: the board's hardware, not a file on its flash
+        return micro, dict(os.environ, MICROPYPATH=":%s:%s" % (self.flash / "lib", hardware)), self.flash
 
     def __enter__(self):
         if not shutil.which("socat"):
             raise PicomlError("the virtual board needs socat: apt-get install socat")
-        (self.flash / "lib").mkdir(parents=True, exist_ok=True)
-        (self.flash / "boards").mkdir(exist_ok=True)
-        shutil.copy(REPO / "boards" / "virtual.json", self.flash / "boards" / "virtual.json")
-        shutil.copytree(REPO / "device" / "emulated_chips", self.flash / "lib" / "emulated_chips",
-                        dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-        if self.mic_wav:
-            shutil.copy(self.mic_wav, self.flash / "mic.wav")
-        env = dict(os.environ, MICROPYPATH=":%s" % (self.flash / "lib"))
-        command = "%s -X heapsize=%s" % (micropython(), self.heapsize)
+        command, env, cwd = self._command()
+        if " " in str(REPO) or " " in str(self.flash):
+            raise PicomlError("the virtual board's paths must not contain spaces (socat's EXEC)")
         self.process = subprocess.Popen(
             ["socat", "PTY,link=%s,raw,echo=0" % self.port, "EXEC:%s,pty,raw,echo=0,stderr" % command],
-            cwd=self.flash, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             if os.path.exists(self.port):
                 return self
