@@ -115,3 +115,21 @@ def test_virtual_board_flash_is_a_littlefs_image_that_persists(tmp_path):
         out = Mpremote(board.port).exec("import picoml.boards as B\nimu = B.open_imu(B.load('virtual'))\n"
                                         "print(imu.PART, len(open('lib/_picoml.mpy', 'rb').read()))")
     assert out.split() == ["LSM6DS3TR-C", str((DIST / "x64_6.3" / "_picoml.mpy").stat().st_size)]
+
+
+def test_virtual_board_microphone_plays_its_wav_at_the_real_rate(tmp_path):
+    import wave
+    wav = ROOT.parent / "shared" / "conformance" / "micro_speech" / "yes_1000ms.wav"
+    with wave.open(str(wav)) as w:
+        expected = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+    with VirtualBoard(tmp_path / "flash.img", mic_wav=wav) as board:
+        deploy(None, board.port, log=lambda s: None)
+        out = Mpremote(board.port).exec(
+            "import time, picoml.boards as B, picoml.audio as A\nfrom array import array\n"
+            "mic = A.Microphone.from_board(B.load('virtual'))\nbuf = array('h', bytes(2 * 4000))\n"
+            "t0 = time.ticks_ms()\ngot = []\nfor i in range(4):\n    n = mic.read_into(buf)\n    got.extend(buf[:n])\n"
+            "print(mic.rate, time.ticks_diff(time.ticks_ms(), t0), repr(got))")
+    rate, elapsed_ms, samples = out.strip().split(" ", 2)
+    assert int(rate) == 16000
+    assert 900 <= int(elapsed_ms) <= 3000          # 16,000 samples at 16 kHz: about one second, paced
+    assert ast.literal_eval(samples) == expected[:16000].tolist()
