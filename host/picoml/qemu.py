@@ -31,11 +31,10 @@ import shutil
 import subprocess
 import tempfile
 
-import numpy as np
 
-from . import format, reference
+from . import format
 from .errors import PicomlError
-from .unix_port import BENCH_SCRIPT
+from .unix_port import BENCH_SCRIPT, run_batches
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEVICE_DIR = REPO / "device"
@@ -219,24 +218,6 @@ def _load_line(model_in, path, backend):
     raise PicomlError("model_in must be 'ram' (read into the heap) or 'flash' (in place, outside the heap)")
 
 
-_RUN = """
-import picoml
-%(load)s
-sizes = %(sizes)r
-src = open(%(inputs)r, 'rb')
-dst = open(%(outputs)r, 'wb')
-bufs = [bytearray(n) for n in sizes]
-for i in range(%(count)d):
-    for b in bufs:
-        src.readinto(b)
-    y = m.predict(bufs[0] if len(bufs) == 1 else bufs)
-    for o in (y if isinstance(y, (list, tuple)) else (y,)):
-        dst.write(o)
-dst.close()
-print(m.backend)
-"""
-
-
 def run_model(pml_bytes, inputs_per_run, target="m4", backend="native", heapsize=None, model_in="ram",
               timeout=600, library="mpy"):
     """Outputs (int8 arrays) of the model on the emulated board, for each entry of `inputs_per_run` (a list of
@@ -245,31 +226,8 @@ def run_model(pml_bytes, inputs_per_run, target="m4", backend="native", heapsize
     heap, as from ROMFS)."""
     target = _target(target)
     _check_backend(backend, target)
-    model = format.read(pml_bytes)
-    in_tensors = [model.tensors[e.tensor] for e in model.inputs]
-    out_tensors = [model.tensors[e.tensor] for e in model.outputs]
-    with tempfile.TemporaryDirectory(prefix="picoml_qemu_io_") as tmp:
-        tmp = pathlib.Path(tmp)
-        (tmp / "model.pml").write_bytes(pml_bytes)
-        with open(tmp / "inputs.bin", "wb") as f:
-            for inputs in inputs_per_run:
-                for i, x in enumerate(inputs):
-                    f.write(reference.prepare_input(model, i, x).tobytes())
-        run_script(_RUN % {"load": _load_line(model_in, str(tmp / "model.pml"), backend),
-                           "sizes": [t.nbytes for t in in_tensors], "inputs": str(tmp / "inputs.bin"),
-                           "outputs": str(tmp / "outputs.bin"), "count": len(inputs_per_run)},
-                   target, heapsize, timeout, library=library)
-        raw = np.frombuffer((tmp / "outputs.bin").read_bytes(), np.int8)
-    results, pos = [], 0
-    for _ in inputs_per_run:
-        outs = []
-        for t in out_tensors:
-            outs.append(raw[pos:pos + t.nbytes].reshape(t.shape).copy())
-            pos += t.nbytes
-        results.append(outs)
-    if pos != len(raw):
-        raise PicomlError("the board wrote %d output bytes, expected %d" % (len(raw), pos))
-    return results
+    return run_batches(pml_bytes, inputs_per_run, lambda path: _load_line(model_in, path, backend),
+                       lambda script: run_script(script, target, heapsize, timeout, library=library))
 
 
 def bench(pml_bytes, backend, count=20, heapsize=None, target="m4", model_in="ram", icount=False, timeout=600,

@@ -50,9 +50,10 @@ def _check_backend(backend):
         raise PicomlError("the x64 native module is not built: run `make natmod`")
 
 
-_RUN = """
+# Shared with the QEMU runtime (picoml.qemu): %(load)s is the line that loads the model as `m`.
+RUN_SCRIPT = """
 import picoml
-m = picoml.load(%(model)r, backend=%(backend)r)
+%(load)s
 sizes = %(sizes)r
 src = open(%(inputs)r, 'rb')
 dst = open(%(outputs)r, 'wb')
@@ -68,23 +69,22 @@ print(m.backend)
 """
 
 
-def run_model(pml_bytes, inputs_per_run, backend="native", heapsize=DEFAULT_HEAP):
-    """Outputs (int8 arrays) of the model in the unix port, for each entry of `inputs_per_run` (a list of
-    per-input arrays)."""
-    _check_backend(backend)
+def run_batches(pml_bytes, inputs_per_run, load_line, execute):
+    """What every MicroPython runtime does to run a model: the model and inputs go to files, RUN_SCRIPT runs
+    through execute(script) with load_line(model_path) loading the model as `m`, the outputs come back."""
     model = format.read(pml_bytes)
     in_tensors = [model.tensors[e.tensor] for e in model.inputs]
     out_tensors = [model.tensors[e.tensor] for e in model.outputs]
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(prefix="picoml_io_") as tmp:     # no spaces: QEMU's semihosting args
         tmp = pathlib.Path(tmp)
         (tmp / "model.pml").write_bytes(pml_bytes)
         with open(tmp / "inputs.bin", "wb") as f:
             for inputs in inputs_per_run:
                 for i, x in enumerate(inputs):
                     f.write(reference.prepare_input(model, i, x).tobytes())
-        run_script(_RUN % {"model": str(tmp / "model.pml"), "backend": backend,
-                           "sizes": [t.nbytes for t in in_tensors], "inputs": str(tmp / "inputs.bin"),
-                           "outputs": str(tmp / "outputs.bin"), "count": len(inputs_per_run)}, heapsize)
+        execute(RUN_SCRIPT % {"load": load_line(str(tmp / "model.pml")), "sizes": [t.nbytes for t in in_tensors],
+                              "inputs": str(tmp / "inputs.bin"), "outputs": str(tmp / "outputs.bin"),
+                              "count": len(inputs_per_run)})
         raw = np.frombuffer((tmp / "outputs.bin").read_bytes(), np.int8)
     results, pos = [], 0
     for _ in inputs_per_run:
@@ -93,7 +93,17 @@ def run_model(pml_bytes, inputs_per_run, backend="native", heapsize=DEFAULT_HEAP
             outs.append(raw[pos:pos + t.nbytes].reshape(t.shape).copy())
             pos += t.nbytes
         results.append(outs)
+    if pos != len(raw):
+        raise PicomlError("the board wrote %d output bytes, expected %d" % (len(raw), pos))
     return results
+
+
+def run_model(pml_bytes, inputs_per_run, backend="native", heapsize=DEFAULT_HEAP):
+    """Outputs (int8 arrays) of the model in the unix port, for each entry of `inputs_per_run` (a list of
+    per-input arrays)."""
+    _check_backend(backend)
+    return run_batches(pml_bytes, inputs_per_run, lambda path: "m = picoml.load(%r, backend=%r)" % (path, backend),
+                       lambda script: run_script(script, heapsize))
 
 
 # Shared with the QEMU runtime (picoml.qemu): %(load)s is the line that loads the model as `m`.
