@@ -31,7 +31,6 @@ import shutil
 import subprocess
 import tempfile
 
-
 from . import format
 from .errors import PicomlError
 from .unix_port import BENCH_SCRIPT, run_batches
