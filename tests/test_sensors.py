@@ -1,4 +1,4 @@
-"""IMU drivers (device/picoml/sensors) against register-level chip emulations (tests/emulated_chips), all
+"""IMU drivers (device/picoml/sensors) against register-level chip emulations (device/emulated_chips), all
 running inside the MicroPython unix port.
 
 The datasheet tables below are this test's own copy, so a wrong value in a driver or an emulation shows up
