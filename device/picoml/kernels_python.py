@@ -624,9 +624,10 @@ def prepare_pool(p, inputs, outputs, ctx):
             stride_h, stride_w, filter_h, filter_w, pad_top, pad_left, act_min, act_max)
 
 
-def run_average_pool_2d(st):
+def _pool(st, reduce):
+    """Every output of a pooling op: reduce(xb, first index of the window's rows, row step, channel step,
+    y0, y1, x0, x1) over the part of the window inside the input, clamped to the activation range."""
     xb, xo, N, H, W, C, ob, oo, OH, OW, sh, sw, fh, fw, pt, pl, amin, amax = st
-    S = SIGNED
     row = W * C
     o = oo
     for b in range(N):
@@ -645,63 +646,50 @@ def run_average_pool_2d(st):
                     x0 = 0
                 if x1 > W:
                     x1 = W
-                count = (y1 - y0) * (x1 - x0) if y1 > y0 and x1 > x0 else 0
-                if count < 1:
-                    count = 1
-                half = count >> 1
                 for c in range(C):
-                    total = 0
-                    for y in range(y0, y1):
-                        q = xn + y * row + c
-                        for xx in range(x0, x1):
-                            total += S[xb[q + xx * C]]
-                    if total > 0:
-                        a = (total + half) // count
-                    else:
-                        a = -((half - total) // count)
-                    if a < amin:
-                        a = amin
-                    elif a > amax:
-                        a = amax
-                    ob[o] = a & 0xFF
+                    v = reduce(xb, xn + c, row, C, y0, y1, x0, x1)
+                    if v < amin:
+                        v = amin
+                    elif v > amax:
+                        v = amax
+                    ob[o] = v & 0xFF
                     o += 1
+
+
+def _average(xb, q0, row, C, y0, y1, x0, x1):
+    S = SIGNED
+    total = 0
+    for y in range(y0, y1):
+        q = q0 + y * row
+        for xx in range(x0, x1):
+            total += S[xb[q + xx * C]]
+    count = (y1 - y0) * (x1 - x0) if y1 > y0 and x1 > x0 else 0
+    if count < 1:
+        count = 1
+    half = count >> 1
+    if total > 0:
+        return (total + half) // count
+    return -((half - total) // count)
+
+
+def _maximum(xb, q0, row, C, y0, y1, x0, x1):
+    S = SIGNED
+    best = -1048576
+    for y in range(y0, y1):
+        q = q0 + y * row
+        for xx in range(x0, x1):
+            v = S[xb[q + xx * C]]
+            if v > best:
+                best = v
+    return best
+
+
+def run_average_pool_2d(st):
+    _pool(st, _average)
 
 
 def run_max_pool_2d(st):
-    xb, xo, N, H, W, C, ob, oo, OH, OW, sh, sw, fh, fw, pt, pl, amin, amax = st
-    S = SIGNED
-    row = W * C
-    o = oo
-    for b in range(N):
-        xn = xo + b * H * row
-        for oy in range(OH):
-            y0 = oy * sh - pt
-            y1 = y0 + fh
-            if y0 < 0:
-                y0 = 0
-            if y1 > H:
-                y1 = H
-            for ox in range(OW):
-                x0 = ox * sw - pl
-                x1 = x0 + fw
-                if x0 < 0:
-                    x0 = 0
-                if x1 > W:
-                    x1 = W
-                for c in range(C):
-                    best = -1048576
-                    for y in range(y0, y1):
-                        q = xn + y * row + c
-                        for xx in range(x0, x1):
-                            v = S[xb[q + xx * C]]
-                            if v > best:
-                                best = v
-                    if best < amin:
-                        best = amin
-                    elif best > amax:
-                        best = amax
-                    ob[o] = best & 0xFF
-                    o += 1
+    _pool(st, _maximum)
 
 
 # ---------------------------------------------------------------------------------------------------------
