@@ -444,6 +444,25 @@ def prepare_conv_2d(p, inputs, outputs, ctx):
             act_min, act_max, out_off, patch)
 
 
+def _rows_dot(vec, wb, k, n, bias, mults, shifts, ooff, amin, amax, ob, o):
+    """For each of n weight rows (int8, len(vec) each, from wb[k]): bias + row . vec, requantized, clamped and
+    stored at ob[o]; returns the next o. The output loop of CONV_2D (vec: a patch) and FULLY_CONNECTED."""
+    S = SIGNED
+    for c in range(n):
+        acc = bias[c]
+        for v in vec:
+            acc += v * S[wb[k]]
+            k += 1
+        acc = mbqm(acc, mults[c], shifts[c]) + ooff
+        if acc < amin:
+            acc = amin
+        elif acc > amax:
+            acc = amax
+        ob[o] = acc & 0xFF
+        o += 1
+    return o
+
+
 def run_conv_2d(st):
     (xb, xo, N, H, W, C, fb, fo, KH, KW, OC, ob, oo, OH, OW, sh, sw, dh, dw, pt, pl, zp, bias, rq,
      amin, amax, ooff, patch) = st
@@ -480,19 +499,7 @@ def run_conv_2d(st):
                             patch[j] = zp
                             j += 1
                     iy += dh
-                k = fo
-                for c in range(OC):
-                    acc = bias[c]
-                    for v in patch:
-                        acc += v * S[fb[k]]
-                        k += 1
-                    acc = mbqm(acc, mults[c], shifts[c]) + ooff
-                    if acc < amin:
-                        acc = amin
-                    elif acc > amax:
-                        acc = amax
-                    ob[o] = acc & 0xFF
-                    o += 1
+                o = _rows_dot(patch, fb, fo, OC, bias, mults, shifts, ooff, amin, amax, ob, o)
 
 
 def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
@@ -592,19 +599,7 @@ def run_fully_connected(st):
         for q in range(xo + b * D, xo + b * D + D):
             row[j] = S[xb[q]]
             j += 1
-        k = wo
-        for u in range(U):
-            acc = bias[u]
-            for v in row:
-                acc += v * S[wb[k]]
-                k += 1
-            acc = mbqm(acc, mults[u], shifts[u]) + ooff
-            if acc < amin:
-                acc = amin
-            elif acc > amax:
-                acc = amax
-            ob[o] = acc & 0xFF
-            o += 1
+        o = _rows_dot(row, wb, wo, U, bias, mults, shifts, ooff, amin, amax, ob, o)
 
 
 # ---------------------------------------------------------------------------------------------------------
