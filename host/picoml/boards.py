@@ -62,10 +62,6 @@ def load(name_or_path, directory=None, check=True):
     return board
 
 
-def load_all(directory=None):
-    return {n: load(n, directory) for n in names(directory)}
-
-
 def _pin_ok(mcu, pin):
     if pin is None:
         return True

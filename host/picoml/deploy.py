@@ -4,11 +4,11 @@ import ast
 import os
 import pathlib
 import subprocess
-import sys
 import zlib
 
 from . import dist
 from .errors import PicomlError
+from .tools import find_tool
 
 _QUERY = ("import sys\n"
           "lib = [p for p in sys.path if p.endswith('/lib')]\n"
@@ -39,16 +39,9 @@ print(repr([check(p) for p in %r]))
 """
 
 
-def _tool(name):
-    beside = pathlib.Path(sys.executable).parent / name
-    return str(beside) if beside.exists() else name
-
-
 def _run(command, what):
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    except FileNotFoundError:
-        raise PicomlError("%s is not installed: pip install %s" % (command[0], os.path.basename(command[0])))
     except subprocess.TimeoutExpired:
         raise PicomlError("%s timed out" % what)
     if done.returncode != 0:
@@ -60,7 +53,7 @@ class Mpremote:
     """A MicroPython board through mpremote; `resume` keeps the board's state (no soft reset)."""
 
     def __init__(self, port):
-        self.base = [_tool("mpremote"), "connect", port, "resume"]
+        self.base = [find_tool("mpremote", "mpremote"), "connect", port, "resume"]
 
     def exec(self, code):
         return _run(self.base + ["exec", code], "running code on the board")
@@ -76,7 +69,7 @@ class Ampy:
     """A CircuitPython (or MicroPython) board through adafruit-ampy, for boards where mpremote does not work."""
 
     def __init__(self, port):
-        self.base = [_tool("ampy"), "--port", port]
+        self.base = [find_tool("ampy", "adafruit-ampy"), "--port", port]
 
     def exec(self, code):
         script = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / ("picoml_ampy_%d.py" % os.getpid())

