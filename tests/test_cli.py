@@ -10,17 +10,19 @@ KWS = CONFORMANCE / "mlperf_tiny" / "kws_ref_model.tflite"
 
 def test_convert_inspect_run(tmp_path, capsys):
     pml = tmp_path / "kws.pml"
-    assert main(["convert", str(KWS), "-o", str(pml), "--labels", "a,b,c,d,e,f,g,h,i,j,k,l"]) == 0
+    assert main(["convert", str(KWS), "-o", str(pml), "--labels", "a,b,c,d,e,f,g,h,i,j,k,l",
+                 "--input-info", '{"sample_rate": 16000, "window": 49}']) == 0
     out = capsys.readouterr().out
     assert "wrote" in out and "TFLite Micro" in out
 
     assert main(["inspect", str(pml), "--tensors"]) == 0
     out = capsys.readouterr().out
     for word in ("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "FULLY_CONNECTED", "SOFTMAX", "MACs",
-                 "arena", "weights", "ratio", "1x49x10x1", "labels      a, b"):
+                 "arena", "weights", "ratio", "1x49x10x1", "labels      a, b", "input info  sample_rate=16000, window=49"):
         assert word in out, word
 
     model = format.load(pml)
+    assert model.metadata["input"] == {"sample_rate": 16000, "window": 49}
     x = np.random.default_rng(3).integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
     np.save(tmp_path / "in.npy", x)
     assert main(["run", str(pml), "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "out.npy"),

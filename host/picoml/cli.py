@@ -33,7 +33,16 @@ def cmd_convert(args):
     if args.labels_file:
         labels = [line.strip() for line in _read(args.labels_file).decode().splitlines() if line.strip()]
     output = args.output or args.model.rsplit(".", 1)[0] + ".pml"
-    model, blob = convert_file(args.model, output, labels)
+    input_info = None
+    if args.input_info:
+        import json
+        try:
+            input_info = json.loads(args.input_info)
+        except ValueError as e:
+            raise PicomlError("--input-info is not JSON: %s" % e)
+        if not isinstance(input_info, dict):
+            raise PicomlError("--input-info must be a JSON object, e.g. '{\"sample_rate\": 100}'")
+    model, blob = convert_file(args.model, output, labels, input_info)
     print("wrote %s" % output)
     print("\n".join(summary(model, len(blob))))
 
@@ -165,6 +174,9 @@ def parser():
     c.add_argument("-o", "--output", help="the .pml to write (default: beside the model)")
     c.add_argument("--labels", help="comma-separated class labels to store in the model")
     c.add_argument("--labels-file", help="a text file with one class label per line")
+    c.add_argument("--input-info", metavar="JSON",
+                   help='the input description to store, e.g. \'{"sample_rate": 100, "window": 128, '
+                        '"axes": ["ax", "ay", "az"], "preprocessing": "raw int16 / 4096"}\'')
     c.set_defaults(func=cmd_convert)
 
     i = sub.add_parser("inspect", help="show a model's ops, shapes, quantization, memory and MACs")

@@ -15,13 +15,15 @@ def tflm_arena(tflite_bytes):
     return {"total": total, "activations": head}
 
 
-def convert(tflite_bytes, name="", labels=None, measure_tflm=True):
+def convert(tflite_bytes, name="", labels=None, measure_tflm=True, input_info=None):
     """A planned Model from .tflite bytes."""
     model = import_tflite(tflite_bytes, os.path.basename(name))
     planner.plan(model)
     model.metadata["tflite_bytes"] = len(tflite_bytes)
     if labels:
         model.metadata["labels"] = list(labels)
+    if input_info:
+        model.metadata["input"] = dict(input_info)
     if measure_tflm:
         arena = tflm_arena(tflite_bytes)
         if arena:
@@ -29,10 +31,10 @@ def convert(tflite_bytes, name="", labels=None, measure_tflm=True):
     return model
 
 
-def convert_file(src, dst, labels=None):
+def convert_file(src, dst, labels=None, input_info=None):
     with open(src, "rb") as f:
         data = f.read()
-    model = convert(data, src, labels)
+    model = convert(data, src, labels, input_info=input_info)
     blob = format.write(model)
     with open(dst, "wb") as f:
         f.write(blob)

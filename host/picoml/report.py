@@ -47,6 +47,8 @@ def summary(model, file_size):
             lines.append("%-11s %s int8 %s%s" % (kind, _shape(t), _quant(t), " (float32 at the edge)" if e.float_edge else ""))
     if meta.get("labels"):
         lines.append("labels      %s" % ", ".join(meta["labels"]))
+    if meta.get("input"):
+        lines.append("input info  %s" % ", ".join("%s=%s" % kv for kv in sorted(meta["input"].items())))
     return lines
 
 
