@@ -60,8 +60,7 @@ def _plan_in_place(model, buffers):
             tensor = model.tensors[t]
             root = buffers.root(t)
             if (not tensor.is_constant and tensor.shape == out.shape and tensor.nbytes == out.nbytes
-                    and life[root][1] == i and root != buffers.root(op.outputs[0])
-                    and model.tensors[root].nbytes == out.nbytes):
+                    and life[root][1] == i and root != buffers.root(op.outputs[0])):
                 out_life = life.pop(buffers.root(op.outputs[0]))
                 buffers.merge(op.outputs[0], t)
                 life[root] = [life[root][0], out_life[1]]
