@@ -120,6 +120,17 @@ def imu_gap():
     return keras.Model(inp, x)
 
 
+def imu6_gap():
+    """imu_gap on six channels (accelerometer + gyroscope frames, as the IMU drivers give them)."""
+    x = inp = _input((128, 6))
+    x = layers.Conv1D(8, 5, strides=2, activation="relu")(x)
+    x = layers.MaxPooling1D(2)(x)
+    x = layers.Conv1D(16, 3, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Dense(5, activation="softmax")(x)
+    return keras.Model(inp, x)
+
+
 def imu_flatten():
     x = inp = _input((128, 3))
     x = layers.Conv1D(8, 5, strides=2, activation="relu")(x)
@@ -419,7 +430,7 @@ MODELS = {
     f.__name__: f
     for f in [
         dense_fused_acts, dense_separate_acts, dense_3d,
-        conv1d_variants, imu_gap, imu_flatten,
+        conv1d_variants, imu_gap, imu6_gap, imu_flatten,
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze,

@@ -134,7 +134,7 @@ try:
         n = s.read_into(buf)
         if not n:
             break
-        vals.extend(buf[:n])
+        vals.extend(buf[:n * s.channels])
     print('OK', s.rate, s.channels, s.frames, ' '.join([str(v) for v in vals]))
 except ValueError as e:
     print('ERR', e)

@@ -58,10 +58,12 @@ for c in cases:
             self.p = 0
         def read_into(self, buf):
             n = min(len(buf), len(vals) - self.p)
+            if not n:
+                return None
             for k in range(n):
                 buf[k] = vals[self.p + k]
             self.p += n
-            return n
+            return n // C
     w = Window(L, C, H, dt, reader=Reader(), block=3)
     res['iter'] = [list(x) for x in w.windows()]
     state = [0]
@@ -142,7 +144,7 @@ class Reader:                       # pure Python, allocation-free: copies from 
         if p + n > len(src):
             p = 0
         self.p = p
-        return n
+        return n // C
 
 w = Window(L, C, H, reader=Reader(), block=50)
 out = bytearray(L * C)
@@ -353,12 +355,14 @@ def finite():
     left[0] -= 1
     return x if left[0] >= 0 else None
 print(run(m, finite, on_result))
-class R:
+class R:                            # filled, nothing yet, filled, ..., the end
     def __init__(self):
-        self.n = 3
+        self.n = 6
     def read_into(self, buf):
         self.n -= 1
-        return len(buf) if self.n >= 0 else 0
+        if self.n < 0:
+            return None
+        return len(buf) if self.n % 2 else 0
 print(run(m, R(), on_result), len(calls))
 """
     assert run(script, heapsize="2M").split() == ["7", "5", "3", "15"]
@@ -391,10 +395,12 @@ class Reader:
         n = len(buf)
         if n > len(src) - self.p:
             n = len(src) - self.p
+        if not n:
+            return None
         for k in range(n):
             buf[k] = src[self.p + k]
         self.p += n
-        return n
+        return n // 3
 
 SCALES = (1 / 4096, 1 / 4096, 1 / 2048)
 # the quantized inputs, for the host to run its reference on
@@ -469,3 +475,213 @@ def test_device_modules_compile_for_cortex_m4(tmp_path):
         proc = subprocess.run([mpy_cross(), "-march=armv7emsp", "-o", str(tmp_path / (name + ".mpy")),
                                str(DEVICE / "picoml" / name)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
+
+
+# -- the IMU drivers as readers, against their chip emulations -------------------------------------------
+
+PARTS = ["LSM6DS3TR-C", "LSM6DSOX", "MPU-6050", "MPU-6886", "LSM9DS1", "BMI270"]
+ODR = {"LSM6DS3TR-C": 104, "LSM6DSOX": 104, "MPU-6050": 100, "MPU-6886": 100, "LSM9DS1": 119, "BMI270": 100}
+G = 9.80665
+
+
+def played(n):
+    """The motion every chip plays, sample n: [ax, ay, az] m/s^2, [gx, gy, gz] deg/s, each channel its own
+    shape so that any exchange of channels shows."""
+    return (0.5 * G * np.sin(2 * np.pi * n / 97), -0.25 * G + 0.01 * G * (n % 37), G + 0 * n,
+            100.0 * np.sin(2 * np.pi * n / 53), -40.0 + 0 * n, 3.0 * (n % 29))
+
+
+_DRIVER = r"""
+import json, math
+from array import array
+from emulated_chips.chip import I2CBus
+from emulated_chips import lsm6ds as E6, mpu6xxx as EM, lsm9ds1 as E9, bmi270 as EB
+from picoml.sensors import open_imu
+from picoml.stream import Window, run
+import picoml
+
+CHIPS = {"LSM6DS3TR-C": E6.LSM6DS3TRC, "LSM6DSOX": E6.LSM6DSOX, "MPU-6050": EM.MPU6050,
+         "MPU-6886": EM.MPU6886, "LSM9DS1": E9.LSM9DS1, "BMI270": EB.BMI270}
+G = 9.80665
+
+def played(n, t):
+    return (0.5 * G * math.sin(2 * math.pi * n / 97), -0.25 * G + 0.01 * G * (n % 37), G,
+            100.0 * math.sin(2 * math.pi * n / 53), -40.0, 3.0 * (n % 29))
+
+class SteppedBus(I2CBus):
+    # simulated time: every transaction advances the chip's clock by STEP us, so the FIFO is empty at most reads
+    def _chip(self, addr):
+        self.advance_us(STEP)
+        return I2CBus._chip(self, addr)
+
+def board():
+    chip = CHIPS[PART](source=played)
+    extra = {"config": bytes(8192)} if PART == "BMI270" else {}
+    imu = open_imu(PART, SteppedBus(chip), odr=ODR, **extra)
+    return chip, imu
+
+class Counting:
+    # the driver as reader, counting the reads that found the FIFO empty
+    def __init__(self, imu):
+        self.imu = imu
+        self.channels = imu.channels
+        self.empty = 0
+    def read_into(self, buf):
+        n = self.imu.read_into(buf)
+        if n == 0:
+            self.empty += 1
+        return n
+
+chip, imu = board()
+reader = Counting(imu)
+w = Window(128, 6, 32, reader=reader, block=BLOCK)
+wins = []
+for win in w.windows():
+    wins.append(list(win))
+    if len(wins) == 5:
+        break
+print(json.dumps({"windows": wins, "generated": [list(x) for x in chip.generated], "empty": reader.empty,
+                  "accel_scale": imu.accel_scale, "gyro_scale": imu.gyro_scale, "overruns": imu.overruns,
+                  "dropped": w.dropped, "done": w.windows_done}))
+
+# run() with the driver itself as the reader: what predict got, what run() reported
+chip, imu = board()
+m = picoml.load(MODEL, backend=BACKEND)
+class Spy:
+    def __init__(self, m):
+        self.m = m
+        self.labels = m.labels
+        self._inputs = m._inputs
+        self._outputs = m._outputs
+        self._in_mv = m._in_mv
+        self.xs = []
+    def predict(self, x):
+        self.xs.append([b - 256 if b > 127 else b for b in x])
+        return self.m.predict(x)
+spy = Spy(m)
+a = imu.accel_scale / G
+g = imu.gyro_scale / 100
+scales = (a, a, a, g, g, g)
+results = []
+def show(label, index, scores):
+    results.append([label, index, list(scores)])
+w = Window(128, 6, 32, reader=imu, block=BLOCK)
+n = run(spy, w, show, count=4, scale=scales)
+print(json.dumps({"n": n, "xs": spy.xs, "results": results, "generated": [list(x) for x in chip.generated],
+                  "scales": list(scales), "overruns": imu.overruns}))
+"""
+
+
+@pytest.fixture(scope="module")
+def imu6_model():
+    import genmodels
+    from picoml import format
+    from picoml.convert import convert
+    path = genmodels.build_tflite("imu6_gap", ROOT / "build" / "genmodels")
+    model = convert(path.read_bytes(), "imu6_gap", labels=["idle", "wave", "circle", "punch", "shake"],
+                    measure_tflm=False)
+    return format.write(model)
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_window_and_run_with_each_imu_driver(part, imu6_model, tmp_path):
+    """Window(128, 6, 32, reader=imu) and run() with picoml's own driver reading its emulated chip's FIFO: the
+    FIFO is empty at most reads (the chip's clock advances 300 us per I2C transaction), the windows are the
+    frames the chip played, channel by channel, and run() gives the reference's scores on them."""
+    from picoml import format, reference
+    (tmp_path / "m.pml").write_bytes(imu6_model)
+    block = 7 if part == "LSM9DS1" else 20          # frames per read: windows straddle reads
+    script = ("PART = %r\nODR = %d\nSTEP = 300\nBLOCK = %d\nMODEL = %r\nBACKEND = 'native'\n"
+              % (part, ODR[part], block, str(tmp_path / "m.pml"))) + _DRIVER
+    out = run(script, heapsize="4M", mpy_dir=ROOT / "build" / "natmod" / "x64").strip().splitlines()
+    first, second = json.loads(out[-2]), json.loads(out[-1])
+
+    # the windows: overlapping, hop 32, of the frames the chip put into its FIFO, in order
+    gen = np.array(first["generated"])
+    assert len(first["windows"]) == 5 and first["empty"] > 100 and first["overruns"] == 0
+    assert first["dropped"] == 0 and first["done"] == 5
+    for k, win in enumerate(first["windows"]):
+        assert np.array_equal(np.array(win).reshape(128, 6), gen[32 * k:32 * k + 128]), k
+    # channel order against the motion played: counts times the driver's scale are the played values
+    frames = np.array(first["windows"][0]).reshape(128, 6)
+    lsb = np.array([first["accel_scale"]] * 3 + [first["gyro_scale"]] * 3)
+    physical = frames * lsb
+    n0 = [n for n in range(400) if np.all(np.abs(np.array(played(n)) - physical[0]) <= 0.51 * lsb)]
+    assert len(n0) == 1, n0                     # the first frame is one sample of the motion, and only one
+    want = np.stack(played(np.arange(n0[0], n0[0] + 128)), 1)
+    assert np.all(np.abs(physical - want) <= 0.51 * lsb + 1e-9), part
+
+    # run(): 4 windows, each quantized into the model's input and scored as the reference does
+    model = format.read(imu6_model)
+    t_in = model.tensors[model.inputs[0].tensor]
+    gen = np.array(second["generated"])
+    assert second["n"] == 4 and len(second["xs"]) == len(second["results"]) == 4 and second["overruns"] == 0
+    for k, (x, (label, index, scores)) in enumerate(zip(second["xs"], second["results"])):
+        exact = quantize_window(gen[32 * k:32 * k + 128], t_in.scale, t_in.zero_point, second["scales"])
+        assert np.abs(np.array(x) - exact.reshape(-1)).max() <= 1
+        assert len(set(x)) > 20                     # not saturated: the comparison means something
+        y = reference.run(model, [np.array(x, np.int8).reshape(t_in.shape)])[0].reshape(-1)
+        assert scores == y.tolist()
+        assert index == int(np.argmax(y)) and label == ["idle", "wave", "circle", "punch", "shake"][index]
+
+
+_EMPTY = r"""
+import json
+from array import array
+from picoml.stream import Window
+C = 6
+src = array('h', [(k * 7919) % 4001 - 2000 for k in range(C * 700)])
+class Reader:
+    # whole frames from src, `pattern` frames per call in turn (0: nothing ready yet), None at the end
+    def __init__(self, pattern):
+        self.pattern = pattern
+        self.i = 0
+        self.p = 0
+        self.zeros = 0
+    def read_into(self, buf):
+        if self.p == len(src):
+            return None
+        n = self.pattern[self.i % len(self.pattern)]
+        self.i += 1
+        n = min(n, len(buf) // C, (len(src) - self.p) // C)
+        if n == 0:
+            self.zeros += 1
+        for k in range(n * C):
+            buf[k] = src[self.p + k]
+        self.p += n * C
+        return n
+res = []
+for pattern in ([50], [0, 0, 3, 0, 17, 0, 0, 0, 1, 40], [0] * 30 + [64]):
+    r = Reader(pattern)
+    w = Window(128, C, 32, reader=r, block=64)
+    res.append([[list(x) for x in w.windows()], r.zeros])
+print(json.dumps(res))
+"""
+
+
+def test_window_waits_through_empty_reads():
+    """A reader with nothing ready (0) is asked again; only None ends the stream: the same windows whatever
+    the pattern of empty and short reads."""
+    from emulated_audio import expected_windows
+    res = json.loads(run(_EMPTY, heapsize="4M").strip().splitlines()[-1])
+    src = np.array([(k * 7919) % 4001 - 2000 for k in range(6 * 700)]).reshape(700, 6)
+    want = [w.reshape(-1).tolist() for w in expected_windows(src, 128, 32)]
+    assert len(want) == 18
+    for (windows, zeros), min_zeros in zip(res, (0, 50, 300)):
+        assert windows == want
+        assert zeros >= min_zeros
+
+
+def test_a_reader_with_other_channels_is_refused():
+    out = run(r"""
+from picoml.stream import Window
+class Six:
+    channels = 6
+    def read_into(self, buf):
+        return 0
+try:
+    Window(128, 3, 32, reader=Six())
+except ValueError as e:
+    print(e)
+""", heapsize="1M")
+    assert "the reader gives 6 channels per frame, the Window has 3" in out

@@ -219,7 +219,8 @@ class WavSource:
     clock: an object with ticks_us(), ticks_add(a, b), ticks_diff(a, b) and sleep_us(us) -- MicroPython's
     time module (the default where it has ticks_us) or a fake one in tests; CircuitPython uses an adapter
     over time.monotonic_ns. Attributes: rate, channels, frames (samples per channel), position (values read).
-    read_into(buf) -> values read (interleaved when channels > 1; 0 at the end)."""
+    read_into(buf) -> frames read (whole frames, `channels` interleaved values each; None at the end of the
+    file), the reader convention of picoml.stream.Window."""
 
     def __init__(self, path, clock=None, realtime=True):
         self._f = open(path, "rb") if isinstance(path, str) else path
@@ -236,11 +237,13 @@ class WavSource:
 
     def read_into(self, buf):
         left = self._nvalues - self.position
-        n = len(buf)
+        n = len(buf) - len(buf) % self.channels
         if n > left:
             n = left
+        if left <= 0:
+            return None
         if n <= 0:
-            return 0
+            raise ValueError("picoml: WavSource.read_into needs room for one frame of %d values" % self.channels)
         clock = self._clock
         if self.realtime and self._t0 is None:
             self._t0 = clock.ticks_us()
@@ -249,11 +252,16 @@ class WavSource:
             self._mv = memoryview(buf)          # made once per caller buffer: memoryview() allocates
         mv = self._mv if n == len(buf) else self._mv[0:n]   # a short read: at the end only
         got = _readfull(self._f, mv, 2 * n) >> 1
+        got -= got % self.channels                   # a file cut short: whole frames only
         if _BIG_ENDIAN:
             _swap16(buf, got)
         self.position += got
-        if self.realtime and got:
-            a = (got // self.channels) * 1000000 + self._rem
+        if not got:
+            self.position = self._nvalues           # nothing more in the file: the end
+            return None
+        got //= self.channels
+        if self.realtime:
+            a = got * 1000000 + self._rem
             us = a // self.rate
             self._rem = a - us * self.rate
             self._t0 = clock.ticks_add(self._t0, us)

@@ -184,7 +184,8 @@ def record(label, seconds, source=None, rate=None, channels=None, to="file", pat
 
     source: a callable returning one sample (a tuple of `channels` ints, int16 range), paced here with ticks_us;
     or an object with read_into(buf) that writes up to len(buf) // channels whole samples into the int16 array
-    buf and returns how many (0 when none is ready): its own FIFO paces the recording.
+    buf and returns how many (0 when none is ready, None at the end of the source, which ends the recording
+    early): its own FIFO paces the recording.
     rate: samples per second (default: source.rate). channels: default source.channels, else the length of the
     first sample. to: "file" appends to `path` (default recordings.pmr), "serial" streams frames on stdout.
     late counts samples taken more than one period after they were due (callable sources)."""
@@ -243,6 +244,9 @@ def record(label, seconds, source=None, rate=None, channels=None, to="file", pat
             if fifo:
                 while k < want:
                     got = source.read_into(view[k * channels:want * channels])
+                    if got is None:             # the source ended: keep what came
+                        total = done + k
+                        break
                     k += got
             else:
                 j = 0
@@ -265,6 +269,8 @@ def record(label, seconds, source=None, rate=None, channels=None, to="file", pat
                     if carry >= rate_millihz:
                         carry -= rate_millihz
                         due = ticks_add(due, 1)
+            if not k:
+                break
             chunk = view[:k * channels]
             crc = _crc32(chunk, crc, True)
             if serial:

@@ -4,8 +4,12 @@
 #   w = Window(128, channels=3, hop=32)            # 128 frames of 3 int16 values, a new window every 32 frames
 #   if w.push((ax, ay, az)):                       # or w.extend(block, start, end) with interleaved values
 #       y = m.predict(w.window_into(m, scale=1 / 4096))   # raw counts -> g -> the model's int8 input
-#   run(m, Window(128, 3, 32, reader=read_xyz), print, smoothing=3, threshold=0.8, scale=1 / 4096)
-#       # read_xyz(): a callable returning one (x, y, z) frame, e.g. a sensor driver's read method
+#   run(m, Window(128, 6, 32, reader=imu), print, smoothing=3, threshold=0.8, scale=SCALES)
+#       # imu: a picoml.sensors driver; its FIFO is read into the window (frames of ax ay az gx gy gz counts)
+#   run(m, Window(128, 3, 32, reader=read_xyz), print)   # or a callable returning one (x, y, z) frame
+#
+# Readers, one convention (picoml.sensors, picoml.audio, picoml.recording.SyntheticFifo): read_into(buf) writes
+# whole frames and returns how many -- 0 when none is ready yet (an empty FIFO: ask again), None at the end.
 #
 # Only what MicroPython and CircuitPython both have. Nothing here allocates per window once set up (int16 'h'
 # and int8 'b' windows; float 'f' windows box floats on ports that box them); tested with gc.mem_alloc() deltas
@@ -49,8 +53,11 @@ class Window:
     Window k (k = 0, 1, ...) holds frames k*hop .. k*hop + length - 1 of the stream: the first is complete after
     `length` frames, then one every `hop` frames; with hop > length the frames between windows are skipped.
     dtype: 'h' (int16, e.g. raw sensor counts, audio), 'b' (int8) or 'f' (float32).
-    reader: optional source for next()/windows()/run(): an object with read_into(buf) -> number of values
-    read (0 at the end), e.g. picoml.audio.Microphone / WavSource, read `block` frames at a time; or a
+    reader: optional source for next()/windows()/run(): an object with read_into(buf) that writes whole frames
+    (`channels` interleaved values each) into buf and returns how many frames it wrote -- 0 when none is ready
+    yet (next() then asks again: a live sensor's FIFO is often empty), None when the stream has ended (the end
+    of a file) -- e.g. an IMU driver (picoml.sensors), picoml.audio.Microphone / WavSource, read `block`
+    frames at a time; a reader with a `channels` attribute must give this Window's number of channels. Or a
     callable returning one frame (a number, or a sequence of `channels` values) or None at the end.
     """
 
@@ -206,6 +213,10 @@ class Window:
                 raise TypeError("picoml: a Window reader has read_into(buf) or is a callable returning frames")
             self._reader_fn = reader
         if self._read_into is not None:
+            got = getattr(reader, "channels", self.channels)
+            if got != self.channels:
+                raise ValueError("picoml: the reader gives %s channels per frame, the Window has %d"
+                                 % (got, self.channels))
             n = block * self.channels
             if self._block is None or len(self._block) != n:
                 self._block = array(self.dtype, bytes(n * _ITEMSIZE[self.dtype]))
@@ -213,7 +224,8 @@ class Window:
 
     def next(self):
         """Read from the reader until a window is complete; return it (as window()) or None when the reader
-        has no more data."""
+        says the stream has ended (read_into returned None, the callable returned None). A reader with nothing
+        ready yet (read_into returned 0) is asked again: next() waits for the window (Ctrl-C stops it)."""
         if self._ready:
             return self.window()
         read = self._read_into
@@ -225,10 +237,10 @@ class Window:
                     if self._ready:
                         return self.window()
                 n = read(blk)
-                if not n:
+                if n is None:
                     return None
                 self._bpos = 0
-                self._bn = n
+                self._bn = n * self.channels
         frame = self._reader_fn
         if frame is None:
             raise ValueError("picoml: this Window has no reader: Window(..., reader=...) or attach(reader)")
@@ -368,8 +380,8 @@ def run(model, source, on_result, every=None, smoothing=None, threshold=None, co
 
     source: a Window with a reader (Window(..., reader=...)): each window is quantized into the model's input
     (window_into, with `scale` as there); or an object with read_into(buf) filling a preallocated int8 buffer
-    of the model's input size (returns 0/None at the end); or a callable returning the next int8 input buffer
-    (or None at the end).
+    of the model's input size (returns a true value when it filled it, 0 when nothing is ready yet -- asked
+    again --, None at the end); or a callable returning the next int8 input buffer (or None at the end).
     every: run the model on one window in `every` (default 1: each window).
     smoothing: average the scores over the last N results (None: the current result only).
     threshold: a real score (e.g. 0.8 for a softmax output) the top class's smoothed score must reach;
@@ -424,7 +436,10 @@ def run(model, source, on_result, every=None, smoothing=None, threshold=None, co
                 if window.next() is None:
                     break
             elif read_into is not None:
-                if not read_into(xbuf):
+                got = read_into(xbuf)
+                while got == 0:
+                    got = read_into(xbuf)
+                if got is None:
                     break
             else:
                 x = source()

@@ -190,7 +190,9 @@ class IMU:
     channels = 6    # a FIFO sample: ax, ay, az, gx, gy, gz
 
     def read_into(self, buf):
-        """The recording-source form of read_fifo (picoml.record(..., source=imu)): whole samples into buf."""
+        """The reader form of read_fifo, for picoml.stream.Window(..., reader=imu) and picoml.record(...,
+        source=imu): whole samples into buf, returns how many (0 while the FIFO is empty; never None, a
+        sensor does not end)."""
         return self.read_fifo(buf)
 
     def to_si(self, raw, out, n=1):
