@@ -303,12 +303,14 @@ def write_dataset(out, recordings, source, log=print):
         while (out / ("%s_%04d.npz" % (stem, n))).exists():
             n += 1
         name = "%s_%04d.npz" % (stem, n)
+        extra = {k: getattr(r, k) for k in ("scale", "units", "person") if getattr(r, k, None) is not None}
         np.savez(out / name, samples=r.samples.astype(np.int16), rate=np.float64(r.rate), label=np.str_(r.label),
-                 board=np.str_(r.board), gaps=np.array(r.gaps, np.int64).reshape(-1, 2))
+                 board=np.str_(r.board), gaps=np.array(r.gaps, np.int64).reshape(-1, 2), **extra)
         index["recordings"].append({
             "file": name, "label": r.label, "rate": r.rate, "channels": r.channels, "board": r.board,
             "samples": int(len(r.samples)), "late": r.late, "lost_samples": int(sum(c for _, c in r.gaps)),
-            "complete": r.complete, "source": source,
+            "complete": r.complete, "source": source, **{k: list(v) if k != "person" else v
+                                                          for k, v in extra.items()},
             "recorded": datetime.datetime.now().isoformat(timespec="seconds")})
         names.append(name)
         log("wrote %s: %r, %d samples x %d channels at %g Hz%s" % (

@@ -166,8 +166,9 @@ def parser():
     from .runtimes import RUNTIMES
     p = argparse.ArgumentParser(prog="picoml", description="int8 TinyML for MicroPython and CircuitPython")
     sub = p.add_subparsers(dest="command", required=True)
-    from .capture import add_commands
-    add_commands(sub)
+    from . import capture, motion, train
+    for module in (capture, motion, train):
+        module.add_commands(sub)
 
     c = sub.add_parser("convert", help="convert an int8 .tflite model to .pml")
     c.add_argument("model", help="fully int8-quantized .tflite file")

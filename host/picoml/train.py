@@ -1,0 +1,284 @@
+"""Train a gesture classifier on `picoml capture` / `picoml pull` datasets and pack it as an int8 .pml.
+
+    from picoml import train
+    data = train.load_datasets(["data/"])
+    result = train.train_gesture(data, "gesture.pml", seed=0)     # also: picoml train gesture data/ -o gesture.pml
+
+The windows are cut exactly as the device's picoml.stream.Window cuts them (window k = frames k*hop ..
+k*hop + window - 1), and those parameters go into the model's metadata ("input": window, hop, channels, scale,
+units), so a device script reads them instead of repeating constants. Recordings are split by person (or by
+recording when no person is named), so no window of a held-out person is seen in training.
+"""
+import json
+import pathlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import convert, format, reference, report
+from .errors import PicomlError
+
+
+@dataclass
+class Recording:
+    samples: np.ndarray         # int16 [n, channels], raw counts
+    rate: float
+    label: str
+    scale: tuple                # per channel: counts -> units
+    units: tuple
+    group: str                  # the person (or the recording) for the train/test split
+    file: str
+
+
+def load_datasets(folders):
+    """Every recording of the dataset folders (index.json + .npz files), as Recording objects."""
+    recordings = []
+    for folder in folders:
+        folder = pathlib.Path(folder)
+        index_path = folder / "index.json"
+        if not index_path.exists():
+            raise PicomlError("%s is not a picoml dataset: it has no index.json (make one with picoml capture)"
+                              % folder)
+        try:
+            index = json.loads(index_path.read_text())
+            entries = index["recordings"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise PicomlError("%s: index.json is not a picoml dataset index (%s)" % (folder, e))
+        for entry in entries:
+            path = folder / entry["file"]
+            try:
+                with np.load(path) as z:
+                    samples = np.asarray(z["samples"])
+                    channels = samples.shape[1]
+                    scale = tuple(float(s) for s in z["scale"]) if "scale" in z else (1.0,) * channels
+                    units = tuple(str(u) for u in z["units"]) if "units" in z else ("counts",) * channels
+                    group = str(z["person"]) if "person" in z and str(z["person"]) else str(path)
+                    recordings.append(Recording(samples, float(z["rate"]), str(z["label"]), scale, units, group,
+                                                str(path)))
+            except (OSError, KeyError, ValueError, IndexError) as e:
+                raise PicomlError("%s: not a readable recording (%s)" % (path, e))
+    if not recordings:
+        raise PicomlError("no recordings in %s" % ", ".join(map(str, folders)))
+    return recordings
+
+
+def windows(samples, window, hop):
+    """[k, window, channels]: window k holds frames k*hop .. k*hop + window - 1, as picoml.stream.Window."""
+    n = (len(samples) - window) // hop + 1
+    if n <= 0:
+        return np.zeros((0, window, samples.shape[1]), samples.dtype)
+    idx = np.arange(window)[None, :] + hop * np.arange(n)[:, None]
+    return samples[idx]
+
+
+def split_groups(groups, test_fraction, seed):
+    """(train groups, test groups): a seeded shuffle of the distinct groups, at least one in each."""
+    distinct = sorted(set(groups))
+    if len(distinct) < 2:
+        raise PicomlError("the dataset needs recordings of at least two persons (or two recordings) to hold one "
+                          "out for testing; it has %d" % len(distinct))
+    rng = np.random.default_rng(seed)
+    order = [distinct[i] for i in rng.permutation(len(distinct))]
+    n_test = min(len(distinct) - 1, max(1, int(round(len(distinct) * test_fraction))))
+    return set(order[n_test:]), set(order[:n_test])
+
+
+def _rotations(rng, n, max_degrees):
+    """n random rotation matrices of at most max_degrees about a random axis (Rodrigues)."""
+    axis = rng.normal(size=(n, 3))
+    axis /= np.linalg.norm(axis, axis=1, keepdims=True)
+    angle = np.radians(rng.uniform(-max_degrees, max_degrees, n))[:, None, None]
+    k = np.zeros((n, 3, 3))
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    k = k - np.swapaxes(k, 1, 2)
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+def augment(x, rng, copies=2, rotate_degrees=15.0, gain=0.1, noise=0.02):
+    """x plus `copies` altered copies: the board turned on the wrist (the same rotation of every 3-axis group),
+    a gain change and white noise relative to each channel's spread."""
+    out = [x]
+    spread = x.reshape(-1, x.shape[-1]).std(0) + 1e-6
+    for _ in range(copies):
+        y = x.copy()
+        r = _rotations(rng, len(y), rotate_degrees)
+        for c in range(0, y.shape[-1] - y.shape[-1] % 3, 3):
+            y[..., c:c + 3] = np.einsum("nij,ntj->nti", r, y[..., c:c + 3])
+        y *= rng.uniform(1 - gain, 1 + gain, (len(y), 1, 1))
+        y += rng.normal(0, noise, y.shape) * spread
+        out.append(y)
+    return np.concatenate(out)
+
+
+def gesture_model(window, channels, classes):
+    """A small 1-D CNN: ~5 k parameters, ~0.2 M MACs for a 104-frame window; its arena is a few KB."""
+    import keras
+    from keras import layers
+    return keras.Sequential([
+        keras.Input((window, channels), batch_size=1),
+        layers.Conv1D(16, 5, strides=2, activation="relu", name="conv1"),
+        layers.Conv1D(24, 3, activation="relu", name="conv2"),
+        layers.MaxPooling1D(2, name="pool"),
+        layers.Conv1D(32, 3, activation="relu", name="conv3"),
+        layers.GlobalAveragePooling1D(name="average"),
+        layers.Dense(32, activation="relu", name="dense"),
+        layers.Dense(classes, activation="softmax", name="scores"),
+    ], name="gesture")   # fixed names: layer names go into the .pml, and the same seed must give the same bytes
+
+
+def quantize(model, representative, qat=False):
+    """int8 .tflite bytes (int8 input and output) by post-training quantization on `representative` windows."""
+    import tensorflow as tf
+    if qat:
+        raise PicomlError("quantization-aware training needs tensorflow-model-optimization, which does not support "
+                          "Keras 3; use post-training quantization (the default)")
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in representative)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def evaluate_pml(pml_model, x):
+    """Class indices predicted by the int8 .pml for float windows x (the numpy reference: the device's bytes)."""
+    interpreter = reference.Interpreter(pml_model)
+    return np.array([int(np.argmax(interpreter.run([w[None]])[0]))
+                     for w in x])
+
+
+def confusion(truth, predicted, n):
+    m = np.zeros((n, n), np.int64)
+    np.add.at(m, (truth, predicted), 1)
+    return m
+
+
+def plot_confusion(matrix, labels, path, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(1.2 + 0.8 * len(labels), 1.0 + 0.8 * len(labels)))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center",
+                    color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, test_fraction=0.25, qat=False,
+                  log=print):
+    """Train, quantize, convert and evaluate; writes `out` (.pml), `<out>.report.json` and
+    `<out>.confusion.png`; returns the report dict."""
+    import keras
+    import tensorflow as tf
+
+    verbose = log is not None
+    log = log or (lambda *args: None)
+    rates = {r.rate for r in recordings}
+    channels = {r.samples.shape[1] for r in recordings}
+    scales = {r.scale for r in recordings}
+    if len(rates) != 1 or len(channels) != 1 or len(scales) != 1:
+        raise PicomlError("all recordings must share one rate, channel count and scale (found rates %s, "
+                          "channels %s)" % (sorted(rates), sorted(channels)))
+    rate, channels, scale = rates.pop(), channels.pop(), scales.pop()
+    window = window or int(round(rate))           # one second
+    hop = hop or max(1, window // 4)
+    labels = sorted({r.label for r in recordings})
+    train_groups, test_groups = split_groups([r.group for r in recordings], test_fraction, seed)
+
+    def cut(groups):
+        xs, ys = [], []
+        for r in recordings:
+            if r.group in groups:
+                w = windows(r.samples.astype(np.float32) * np.float32(scale), window, hop)
+                xs.append(w)
+                ys.append(np.full(len(w), labels.index(r.label)))
+        if not xs or not sum(len(x) for x in xs):
+            raise PicomlError("recordings shorter than one window (%d frames)" % window)
+        return np.concatenate(xs), np.concatenate(ys)
+
+    x_train, y_train = cut(train_groups)
+    x_test, y_test = cut(test_groups)
+    rng = np.random.default_rng(seed)
+    copies = 2
+    x_aug = augment(x_train, rng, copies)
+    y_aug = np.tile(y_train, copies + 1)
+    log("training on %d windows (%d before augmentation) of %d persons/recordings; testing on %d windows of %d "
+        "held out" % (len(x_aug), len(x_train), len(train_groups), len(x_test), len(test_groups)))
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+    model = gesture_model(window, channels, len(labels))
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    fit = keras.Sequential(model.layers, name="gesture_training")   # the same layers with a free batch size for training
+    fit.build((None, window, channels))
+    fit.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"])
+    order = rng.permutation(len(x_aug))
+    fit.fit(x_aug[order], y_aug[order], epochs=epochs, batch_size=64, verbose=1 if verbose else 0)
+    float_pred = np.argmax(fit.predict(x_test, verbose=0), axis=1)
+
+    tflite = quantize(model, x_train[rng.permutation(len(x_train))[:300]], qat)
+    info = {"kind": "gesture", "window": window, "hop": hop, "channels": channels, "rate": rate,
+            "scale": list(scale), "units": list(recordings[0].units)}
+    pml = convert.convert(tflite, pathlib.Path(out).stem + ".tflite", labels=labels, input_info=info)
+    blob = format.write(pml)
+    pathlib.Path(out).write_bytes(blob)
+    int8_pred = evaluate_pml(format.read(blob), x_test)
+
+    def accuracy(pred):
+        return float(np.mean(pred == y_test))
+
+    per_class = {lab: {"float": float(np.mean(float_pred[y_test == i] == i)) if np.any(y_test == i) else None,
+                       "int8": float(np.mean(int8_pred[y_test == i] == i)) if np.any(y_test == i) else None}
+                 for i, lab in enumerate(labels)}
+    matrix = confusion(y_test, int8_pred, len(labels))
+    png = str(out) + ".confusion.png"
+    plot_confusion(matrix, labels, png, "int8 .pml, held-out persons")
+    summary = {
+        "labels": labels, "seed": seed, "epochs": epochs, "window": window, "hop": hop, "rate": rate,
+        "train_groups": sorted(train_groups), "test_groups": sorted(test_groups),
+        "train_windows": int(len(x_train)), "test_windows": int(len(x_test)),
+        "accuracy": {"float": accuracy(float_pred), "int8": accuracy(int8_pred)}, "per_class": per_class,
+        "confusion_int8": matrix.tolist(), "confusion_png": pathlib.Path(png).name,
+        "pml_bytes": len(blob), "arena_bytes": pml.arena_size, "weights_bytes": pml.weights_size,
+        "macs": int(sum(report.macs(pml, op) for op in pml.ops)),
+    }
+    pathlib.Path(str(out) + ".report.json").write_text(json.dumps(summary, indent=1) + "\n")
+    log("accuracy on held-out persons: float %.3f, int8 %.3f; %s: %d bytes, arena %d bytes, %d MACs"
+        % (summary["accuracy"]["float"], summary["accuracy"]["int8"], out, len(blob), pml.arena_size,
+           summary["macs"]))
+    return summary
+
+
+def cmd_train(args):
+    if args.kind != "gesture":
+        raise PicomlError("picoml train %s is not built yet; `picoml train gesture` is" % args.kind)
+    summary = train_gesture(load_datasets(args.data), args.output, window=args.window, hop=args.hop,
+                            epochs=args.epochs, seed=args.seed, qat=args.qat)
+    print("report: %s.report.json, confusion matrix: %s.confusion.png" % (args.output, args.output))
+    return 0 if summary else 1
+
+
+def add_commands(subparsers):
+    t = subparsers.add_parser("train", help="train a model on datasets from picoml capture/pull, write an int8 .pml "
+                                            "and its evaluation report")
+    t.add_argument("kind", choices=["gesture"], help="what to train")
+    t.add_argument("data", nargs="+", help="dataset folders (index.json + .npz recordings)")
+    t.add_argument("-o", "--output", required=True, help="the .pml to write (report beside it)")
+    t.add_argument("--window", type=int, help="frames per window (default: one second)")
+    t.add_argument("--hop", type=int, help="frames between windows (default: a quarter window)")
+    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--seed", type=int, default=0, help="the same seed gives the same model")
+    t.add_argument("--qat", action="store_true", help="quantization-aware training (not available with Keras 3)")
+    t.set_defaults(func=cmd_train)

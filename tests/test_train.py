@@ -1,0 +1,64 @@
+"""picoml train gesture on a small synthetic dataset: it learns, it is reproducible, its report is true."""
+import json
+
+import numpy as np
+import pytest
+
+from picoml import format, motion, reference, train
+from picoml.errors import PicomlError
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gestures")
+    motion.write_dataset(out, persons=4, seconds=6, rate=52, gestures=("idle", "wave", "shake"), log=None)
+    return out
+
+
+def test_windows_are_cut_as_the_device_window_cuts_them():
+    x = np.arange(20)[:, None]
+    w = train.windows(x, 8, 3)
+    assert [list(v[:, 0]) for v in w] == [list(range(k * 3, k * 3 + 8)) for k in range(5)]
+
+
+def test_split_keeps_persons_apart():
+    tr, te = train.split_groups(["a", "a", "b", "c", "d"], 0.25, seed=0)
+    assert tr.isdisjoint(te) and tr | te == {"a", "b", "c", "d"} and len(te) == 1
+
+
+def test_train_gesture_learns_reproducibly_and_reports_the_truth(dataset, tmp_path):
+    recordings = train.load_datasets([dataset])
+    summary = train.train_gesture(recordings, tmp_path / "g.pml", window=52, hop=13, epochs=8, seed=1, log=None)
+    blob = (tmp_path / "g.pml").read_bytes()
+    model = format.read(blob)
+    meta = model.metadata
+    assert meta["labels"] == ["idle", "shake", "wave"]
+    assert meta["input"]["window"] == 52 and meta["input"]["hop"] == 13 and meta["input"]["channels"] == 6
+    assert len(meta["input"]["scale"]) == 6
+    report = json.loads((tmp_path / "g.pml.report.json").read_text())
+    assert report == json.loads(json.dumps(summary))
+    assert (tmp_path / "g.pml.confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(report["train_groups"]).isdisjoint(report["test_groups"])
+    assert np.sum(report["confusion_int8"]) == report["test_windows"]
+    assert report["accuracy"]["int8"] > 0.8, report        # 3 classes: chance is 0.33
+    # the reported int8 accuracy is the .pml's own: recompute it from the held-out recordings
+    test = [r for r in recordings if r.group in report["test_groups"]]
+    hits = total = 0
+    for r in test:
+        for w in train.windows(r.samples.astype(np.float32) * np.float32(r.scale), 52, 13):
+            y = reference.run(model, [w[None]])[0]
+            hits += int(np.argmax(y)) == meta["labels"].index(r.label)
+            total += 1
+    assert hits / total == pytest.approx(report["accuracy"]["int8"])
+    # the same seed gives the same model
+    (tmp_path / "again").mkdir()
+    train.train_gesture(recordings, tmp_path / "again" / "g.pml", window=52, hop=13, epochs=8, seed=1, log=None)
+    assert (tmp_path / "again" / "g.pml").read_bytes() == blob
+
+
+def test_bad_datasets_are_clear_errors(tmp_path):
+    with pytest.raises(PicomlError, match="no index.json"):
+        train.load_datasets([tmp_path])
+    (tmp_path / "index.json").write_text("{}")
+    with pytest.raises(PicomlError, match="not a picoml dataset index"):
+        train.load_datasets([tmp_path])
