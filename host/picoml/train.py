@@ -220,7 +220,7 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
     model = gesture_model(window, channels, len(labels))
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
-    fit = keras.Sequential(model.layers, name="gesture_training")   # the same layers with a free batch size for training
+    fit = keras.Sequential(model.layers, name="gesture_training")   # same layers, free batch size
     fit.build((None, window, channels))
     fit.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"])
