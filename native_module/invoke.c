@@ -3,49 +3,22 @@
 #include "picoml.h"
 
 /* A switch, not a table of function pointers: the natmod linker cannot relocate pointers to functions of other
- * object files inside read-only data. */
+ * object files inside read-only data. One case per op of PML_OPS (ops.h). */
 static int run_kernel(int32_t code, const void *params, const pml_operand_t *in, int n_in,
                       const pml_operand_t *out, int n_out) {
     switch (code) {
-        case PML_OP_CONV_2D: return pml_conv_2d_s8(params, in, n_in, out, n_out);
-        case PML_OP_DEPTHWISE_CONV_2D: return pml_depthwise_conv_2d_s8(params, in, n_in, out, n_out);
-        case PML_OP_FULLY_CONNECTED: return pml_fully_connected_s8(params, in, n_in, out, n_out);
-        case PML_OP_AVERAGE_POOL_2D: return pml_average_pool_2d_s8(params, in, n_in, out, n_out);
-        case PML_OP_MAX_POOL_2D: return pml_max_pool_2d_s8(params, in, n_in, out, n_out);
-        case PML_OP_SOFTMAX: return pml_softmax_s8(params, in, n_in, out, n_out);
-        case PML_OP_ADD: return pml_add_s8(params, in, n_in, out, n_out);
-        case PML_OP_MUL: return pml_mul_s8(params, in, n_in, out, n_out);
-        case PML_OP_CONCATENATION: return pml_concatenation_s8(params, in, n_in, out, n_out);
-        case PML_OP_LOGISTIC: return pml_logistic_s8(params, in, n_in, out, n_out);
-        case PML_OP_TANH: return pml_tanh_s8(params, in, n_in, out, n_out);
-        case PML_OP_RELU: return pml_relu_s8(params, in, n_in, out, n_out);
-        case PML_OP_LEAKY_RELU: return pml_leaky_relu_s8(params, in, n_in, out, n_out);
-        case PML_OP_HARD_SWISH: return pml_hard_swish_s8(params, in, n_in, out, n_out);
-        case PML_OP_MEAN: return pml_mean_s8(params, in, n_in, out, n_out);
-        case PML_OP_PAD: return pml_pad_s8(params, in, n_in, out, n_out);
-        case PML_OP_REQUANTIZE: return pml_requantize_s8(params, in, n_in, out, n_out);
+#define PML_CASE(NAME, name, op_code, n_params, n_inputs) \
+        case op_code: return pml_##name##_s8(params, in, n_in, out, n_out);
+        PML_OPS(PML_CASE)
+#undef PML_CASE
         default: return PML_ERR_UNKNOWN_OP;
     }
 }
 
 static const uint8_t N_PARAMS[PML_OP_MAX + 1] = {
-    [PML_OP_CONV_2D] = PML_CONV_2D_N_PARAMS,
-    [PML_OP_DEPTHWISE_CONV_2D] = PML_DEPTHWISE_CONV_2D_N_PARAMS,
-    [PML_OP_FULLY_CONNECTED] = PML_FULLY_CONNECTED_N_PARAMS,
-    [PML_OP_AVERAGE_POOL_2D] = PML_AVERAGE_POOL_2D_N_PARAMS,
-    [PML_OP_MAX_POOL_2D] = PML_MAX_POOL_2D_N_PARAMS,
-    [PML_OP_SOFTMAX] = PML_SOFTMAX_N_PARAMS,
-    [PML_OP_ADD] = PML_ADD_N_PARAMS,
-    [PML_OP_MUL] = PML_MUL_N_PARAMS,
-    [PML_OP_CONCATENATION] = PML_CONCATENATION_N_PARAMS,
-    [PML_OP_LOGISTIC] = PML_LOGISTIC_N_PARAMS,
-    [PML_OP_TANH] = PML_TANH_N_PARAMS,
-    [PML_OP_RELU] = PML_RELU_N_PARAMS,
-    [PML_OP_LEAKY_RELU] = PML_LEAKY_RELU_N_PARAMS,
-    [PML_OP_HARD_SWISH] = PML_HARD_SWISH_N_PARAMS,
-    [PML_OP_MEAN] = PML_MEAN_N_PARAMS,
-    [PML_OP_PAD] = PML_PAD_N_PARAMS,
-    [PML_OP_REQUANTIZE] = PML_REQUANTIZE_N_PARAMS,
+#define PML_N_PARAMS(NAME, name, op_code, n_params, n_inputs) [op_code] = n_params,
+    PML_OPS(PML_N_PARAMS)
+#undef PML_N_PARAMS
 };
 
 static const pml_tensor_t *tensor_table(const uint8_t *model) {

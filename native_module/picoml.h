@@ -79,23 +79,10 @@ static inline void pml_dims4(const pml_operand_t *o, int32_t out[PML_MAX_DIMS]) 
     }
 }
 
-/* Kernels, one family per file. */
-int pml_conv_2d_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_depthwise_conv_2d_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_fully_connected_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_average_pool_2d_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_max_pool_2d_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_softmax_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_add_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_mul_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_concatenation_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_logistic_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_tanh_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_relu_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_leaky_relu_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_hard_swish_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_mean_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_pad_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
-int pml_requantize_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
+/* The kernels, one family per file: pml_<name>_s8 for every op of PML_OPS (ops.h). */
+#define PML_KERNEL(NAME, name, code, n_params, n_inputs) \
+    int pml_##name##_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
+PML_OPS(PML_KERNEL)
+#undef PML_KERNEL
 
 #endif

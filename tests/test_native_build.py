@@ -2,14 +2,15 @@
 import subprocess
 
 from conftest import ROOT
-from picoml.optable import c_header
+from picoml import optable
 
 NATMOD_X64 = ROOT / "build" / "natmod" / "x64" / "_picoml.mpy"
 
 
-def test_ops_header_is_generated_from_the_op_table():
-    assert (ROOT / "native_module" / "ops.h").read_text() == c_header(), \
-        "native_module/ops.h is stale: run python -m picoml.optable > native_module/ops.h"
+def test_files_generated_from_the_op_table_are_current():
+    for path, text in optable.generated_files().items():
+        assert (ROOT / path).read_text() == text, "%s is stale: run python -m picoml.optable" % path
+        assert optable.GENERATED in text.splitlines()[0]
 
 
 def test_x64_module_header():

@@ -31,9 +31,11 @@ def load(source, backend=None):
             from . import kernels_python    # noqa: F401 -- resident code next to the big blocks
         spec = pml.load(source, backend, arena)
     finally:
-        # the loader is load-time code: drop it so it does not occupy the heap while the model runs
+        # the loader and the op constants are load-time code: drop them so they do not occupy the heap while
+        # the model runs
         pml = None
         _forget("pml")
+        _forget("_ops")
     from .model import Model
     return Model(spec)
 
@@ -82,9 +84,11 @@ def _read(path):
         return path, None
     fill(path, buf)
     arena = None
-    if size >= 64 and buf[0:4] == b"PML\x00" and int.from_bytes(buf[8:12], "little") == size:
+    from ._ops import AT_ARENA_SIZE, AT_FILE_SIZE, HEADER_SIZE, MAGIC
+    if (size >= HEADER_SIZE and buf[0:4] == MAGIC
+            and int.from_bytes(buf[AT_FILE_SIZE:AT_FILE_SIZE + 4], "little") == size):
         try:
-            arena = bytearray(max(int.from_bytes(buf[24:28], "little"), 4))
+            arena = bytearray(max(int.from_bytes(buf[AT_ARENA_SIZE:AT_ARENA_SIZE + 4], "little"), 4))
         except MemoryError:
             pass
     return buf, arena

@@ -1065,22 +1065,26 @@ def prepare_steps(ops, buf, arena, tensors_offset, weights_offset, viper=None, n
 
 
 
+# (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
+from . import _ops  # noqa: E402
+
 KERNELS = {
-    1: (prepare_conv_2d, run_conv_2d),
-    2: (prepare_depthwise_conv_2d, run_depthwise_conv_2d),
-    3: (prepare_fully_connected, run_fully_connected),
-    4: (prepare_pool, run_average_pool_2d),
-    5: (prepare_pool, run_max_pool_2d),
-    6: (prepare_softmax, run_softmax),
-    7: (prepare_add, run_binary),
-    8: (prepare_mul, run_binary),
-    9: (prepare_concatenation, run_concatenation),
-    10: (prepare_logistic, run_table),
-    11: (prepare_tanh, run_table),
-    12: (prepare_relu, run_table),
-    13: (prepare_leaky_relu, run_table),
-    14: (prepare_hard_swish, run_table),
-    15: (prepare_mean, run_mean),
-    16: (prepare_pad, run_pad),
-    17: (prepare_requantize, run_table),
+    _ops.OP_CONV_2D: (prepare_conv_2d, run_conv_2d),
+    _ops.OP_DEPTHWISE_CONV_2D: (prepare_depthwise_conv_2d, run_depthwise_conv_2d),
+    _ops.OP_FULLY_CONNECTED: (prepare_fully_connected, run_fully_connected),
+    _ops.OP_AVERAGE_POOL_2D: (prepare_pool, run_average_pool_2d),
+    _ops.OP_MAX_POOL_2D: (prepare_pool, run_max_pool_2d),
+    _ops.OP_SOFTMAX: (prepare_softmax, run_softmax),
+    _ops.OP_ADD: (prepare_add, run_binary),
+    _ops.OP_MUL: (prepare_mul, run_binary),
+    _ops.OP_CONCATENATION: (prepare_concatenation, run_concatenation),
+    _ops.OP_LOGISTIC: (prepare_logistic, run_table),
+    _ops.OP_TANH: (prepare_tanh, run_table),
+    _ops.OP_RELU: (prepare_relu, run_table),
+    _ops.OP_LEAKY_RELU: (prepare_leaky_relu, run_table),
+    _ops.OP_HARD_SWISH: (prepare_hard_swish, run_table),
+    _ops.OP_MEAN: (prepare_mean, run_mean),
+    _ops.OP_PAD: (prepare_pad, run_pad),
+    _ops.OP_REQUANTIZE: (prepare_requantize, run_table),
 }
+del _ops

@@ -337,7 +337,7 @@ def _conv_operands(p, inputs, outputs, channels):
 
 
 def prepare_conv_2d(p, inputs, outputs, ctx):
-    st, run = _checked(1, p, inputs, outputs, ctx)
+    st, run = _kp.prepare_conv_2d(p, inputs, outputs, ctx), _kp.run_conv_2d
     OC, KH, KW = inputs[1].shape[0], inputs[1].shape[1], inputs[1].shape[2]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:
@@ -501,7 +501,7 @@ def _depthwise_core(S):
 
 
 def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
-    st, run = _checked(2, p, inputs, outputs, ctx)
+    st, run = _kp.prepare_depthwise_conv_2d(p, inputs, outputs, ctx), _kp.run_depthwise_conv_2d
     KH, KW, OC = inputs[1].shape[1], inputs[1].shape[2], inputs[1].shape[3]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:
@@ -618,7 +618,7 @@ def _fc_core(S):
 
 
 def prepare_fully_connected(p, inputs, outputs, ctx):
-    st, run = _checked(3, p, inputs, outputs, ctx)
+    st, run = _kp.prepare_fully_connected(p, inputs, outputs, ctx), _kp.run_fully_connected
     x, w, out = inputs[0], inputs[1], outputs[0]
     U, D = w.shape
     ooff, amin, amax = p
@@ -713,20 +713,20 @@ def _pool_core(S):
                     out += 1
 
 
-def _prepare_pool(code, p, inputs, outputs, ctx):
-    _checked(code, p, inputs, outputs, ctx)
+def _prepare_pool(is_max, p, inputs, outputs, ctx):
+    _kp.prepare_pool(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     N, H, W, C = x.shape
     return (_pool_core, (x.buf, out.buf, (x.off, N, H, W, C, out.off, out.shape[1], out.shape[2]) + tuple(p) +
-                         (code - 4,)))
+                         (is_max,)))
 
 
 def prepare_average_pool_2d(p, inputs, outputs, ctx):
-    return _prepare_pool(4, p, inputs, outputs, ctx)
+    return _prepare_pool(0, p, inputs, outputs, ctx)
 
 
 def prepare_max_pool_2d(p, inputs, outputs, ctx):
-    return _prepare_pool(5, p, inputs, outputs, ctx)
+    return _prepare_pool(1, p, inputs, outputs, ctx)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -845,10 +845,10 @@ def _strides4(t, out4):
     return tuple(strides)
 
 
-def _prepare_binary(code, p, inputs, outputs, ctx):
-    st, run = _checked(code, p, inputs, outputs, ctx)
+def _prepare_binary(is_mul, p, inputs, outputs, ctx):
+    st, run = (_kp.prepare_mul if is_mul else _kp.prepare_add)(p, inputs, outputs, ctx), _kp.run_binary
     a, b, out = inputs[0], inputs[1], outputs[0]
-    if code == 7:
+    if not is_mul:
         in1_off, in2_off, ooff, left_shift, m1, s1, m2, s2, mo, so, amin, amax = p
         ta = [_mbqm((((u ^ 0x80) - 0x80) + in1_off) << left_shift, m1, s1) for u in range(256)]
         tb = [_mbqm((((u ^ 0x80) - 0x80) + in2_off) << left_shift, m2, s2) for u in range(256)]
@@ -861,17 +861,17 @@ def _prepare_binary(code, p, inputs, outputs, ctx):
         return _fallback(run, st)
     out4 = out.shape4()
     flat = 1 if a.size == out.size and b.size == out.size else 0
-    g = ((code - 7, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) +
+    g = ((is_mul, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) +
          (ooff, lo, hi, amin, amax, flat))
     return (_binary_core, (a.buf, b.buf, out.buf, g, _ints(ta), _ints(tb), _ints(_pair(mo, so))))
 
 
 def prepare_add(p, inputs, outputs, ctx):
-    return _prepare_binary(7, p, inputs, outputs, ctx)
+    return _prepare_binary(0, p, inputs, outputs, ctx)
 
 
 def prepare_mul(p, inputs, outputs, ctx):
-    return _prepare_binary(8, p, inputs, outputs, ctx)
+    return _prepare_binary(1, p, inputs, outputs, ctx)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1009,7 +1009,7 @@ def _mean_core(S):
 
 
 def prepare_mean(p, inputs, outputs, ctx):
-    st, run = _checked(15, p, inputs, outputs, ctx)
+    st, run = _kp.prepare_mean(p, inputs, outputs, ctx), _kp.run_mean
     x, out = inputs[0], outputs[0]
     axis_mask, in_zp, out_zp, multiplier, shift = p
     shape4 = x.shape4()
@@ -1068,7 +1068,7 @@ def _pad_core(S):
 
 
 def prepare_pad(p, inputs, outputs, ctx):
-    _checked(16, p, inputs, outputs, ctx)
+    _kp.prepare_pad(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     return (_pad_core, (x.buf, out.buf, (x.off, out.off) + tuple(x.shape4()) + tuple(out.shape4()[1:]) +
                         tuple(p[0:4]) + (p[8] & 0xFF, out.size)))
@@ -1108,7 +1108,7 @@ def _prod(dims):
 
 
 def prepare_concatenation(p, inputs, outputs, ctx):
-    _checked(9, p, inputs, outputs, ctx)
+    _kp.prepare_concatenation(p, inputs, outputs, ctx)
     out = outputs[0]
     axis = p[0]
     outer = _prod(out.shape[:axis])
@@ -1122,21 +1122,25 @@ def prepare_concatenation(p, inputs, outputs, ctx):
     return (_run_concatenation, tuple(copies))
 
 
+# (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
+from . import _ops  # noqa: E402
+
 KERNELS = {
-    1: (prepare_conv_2d, _run),
-    2: (prepare_depthwise_conv_2d, _run),
-    3: (prepare_fully_connected, _run),
-    4: (prepare_average_pool_2d, _run),
-    5: (prepare_max_pool_2d, _run),
-    7: (prepare_add, _run),
-    8: (prepare_mul, _run),
-    9: (prepare_concatenation, _run),
-    10: (_table(10), _run),
-    11: (_table(11), _run),
-    12: (_table(12), _run),
-    13: (_table(13), _run),
-    14: (_table(14), _run),
-    15: (prepare_mean, _run),
-    16: (prepare_pad, _run),
-    17: (_table(17), _run),
+    _ops.OP_CONV_2D: (prepare_conv_2d, _run),
+    _ops.OP_DEPTHWISE_CONV_2D: (prepare_depthwise_conv_2d, _run),
+    _ops.OP_FULLY_CONNECTED: (prepare_fully_connected, _run),
+    _ops.OP_AVERAGE_POOL_2D: (prepare_average_pool_2d, _run),
+    _ops.OP_MAX_POOL_2D: (prepare_max_pool_2d, _run),
+    _ops.OP_ADD: (prepare_add, _run),
+    _ops.OP_MUL: (prepare_mul, _run),
+    _ops.OP_CONCATENATION: (prepare_concatenation, _run),
+    _ops.OP_LOGISTIC: (_table(_ops.OP_LOGISTIC), _run),
+    _ops.OP_TANH: (_table(_ops.OP_TANH), _run),
+    _ops.OP_RELU: (_table(_ops.OP_RELU), _run),
+    _ops.OP_LEAKY_RELU: (_table(_ops.OP_LEAKY_RELU), _run),
+    _ops.OP_HARD_SWISH: (_table(_ops.OP_HARD_SWISH), _run),
+    _ops.OP_MEAN: (prepare_mean, _run),
+    _ops.OP_PAD: (prepare_pad, _run),
+    _ops.OP_REQUANTIZE: (_table(_ops.OP_REQUANTIZE), _run),
 }
+del _ops

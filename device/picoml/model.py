@@ -37,6 +37,7 @@ def _cold(name, *args):
     finally:
         pml = None
         _forget("pml")
+        _forget("_ops")
 
 
 class Model:

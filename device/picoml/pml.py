@@ -9,28 +9,9 @@
 # in the order the format specifies (the same checks as host/picoml/format.py).
 import struct
 
-MAGIC = b"PML\x00"
-VERSION = 1
-HEADER_SIZE = 64
-HEADER_FORMAT = "<4sHHIIHHHHIIIIIIIIII"
-TENSOR_SIZE = 36
-TENSOR_FORMAT = "<BBBBII4Ifi"
-IO_SIZE = 4
-CRC_START = 16
-MAX_DIMS = 4
-STORAGE_ARENA = 0
-STORAGE_WEIGHTS = 1
-INT8_EDGE = 1
-FLOAT32_EDGE = 5
-
-# Indexed by op code (host/picoml/optable.py is the source of truth; tests check these against it).
-OP_NAMES = ("", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D",
-            "SOFTMAX", "ADD", "MUL", "CONCATENATION", "LOGISTIC", "TANH", "RELU", "LEAKY_RELU",
-            "HARD_SWISH", "MEAN", "PAD", "REQUANTIZE")
-N_PARAMS = (0, 10, 11, 3, 8, 8, 3, 12, 7, 1, 4, 4, 6, 6, 6, 5, 9, 4)
-N_INPUTS = (0, 5, 5, 5, 1, 1, 1, 2, 2, -1, 1, 1, 1, 1, 1, 1, 1, 1)    # -1: one or more
-DTYPE_NAMES = ("", "int8", "int16", "int32")
-DTYPE_SIZES = (0, 1, 2, 4)
+from ._ops import (CRC_START, DTYPE_SIZES, FLOAT32_EDGE, HEADER_FORMAT, HEADER_SIZE, INT8_EDGE, IO_FORMAT,
+                   IO_SIZE, MAGIC, MAX_DIMS, N_INPUTS, N_PARAMS, OP_NAMES, STORAGE_ARENA, STORAGE_WEIGHTS,
+                   TENSOR_FORMAT, TENSOR_SIZE, VERSION)
 
 
 def _crc32_py(data):
@@ -128,7 +109,7 @@ class Pml:
         self._section(io_offset, (n_inputs + n_outputs) * IO_SIZE, "io table")
         io = []
         for i in range(n_inputs + n_outputs):
-            index, edge, _ = struct.unpack_from("<HBB", buf, io_offset + i * IO_SIZE)
+            index, edge, _ = struct.unpack_from(IO_FORMAT, buf, io_offset + i * IO_SIZE)
             if index >= n_tensors or edge not in (INT8_EDGE, FLOAT32_EDGE):
                 raise ValueError("corrupt .pml: io entry %d names tensor %d with edge type %d" % (i, index, edge))
             io.append((index, edge == FLOAT32_EDGE))

@@ -4,6 +4,7 @@ A `Model` is both what the importer builds and what `read` returns; `write(model
 and `read(write(m))` gives back an equal model (`write(read(b)) == b`).
 """
 import json
+import re
 import struct
 import zlib
 
@@ -15,6 +16,9 @@ from .optable import BY_CODE, BY_NAME
 MAGIC = b"PML\0"
 VERSION = 1
 HEADER = struct.Struct("<4sHHII" "HHHH" "I" "II" "I" "I" "II" "II" "I")
+HEADER_FIELDS = ("magic", "version", "header_size", "file_size", "crc", "n_tensors", "n_ops", "n_inputs", "n_outputs",
+                 "arena_size", "tensors_offset", "ops_offset", "ops_size", "io_offset", "metadata_offset",
+                 "metadata_size", "weights_offset", "weights_size", "flags")
 HEADER_SIZE = 64
 TENSOR = struct.Struct("<BBBBII4Ifi")
 IO_ENTRY = struct.Struct("<HBB")
@@ -31,6 +35,12 @@ STORAGE_ARENA = 0
 STORAGE_WEIGHTS = 1
 
 assert HEADER.size == HEADER_SIZE and TENSOR.size == 36
+
+
+def header_offsets():
+    """{header field: its byte offset}."""
+    codes = re.findall(r"\d*[a-zA-Z]", HEADER.format[1:])
+    return {f: struct.calcsize("<" + "".join(codes[:i])) for i, f in enumerate(HEADER_FIELDS)}
 
 
 class Tensor:
@@ -178,11 +188,7 @@ def read_header(data):
     """The header fields as a dict, after checking magic, version, size and CRC."""
     if len(data) < HEADER_SIZE:
         raise FormatError("not a .pml file: %d bytes is shorter than the %d-byte header" % (len(data), HEADER_SIZE))
-    fields = HEADER.unpack_from(data, 0)
-    names = ("magic version header_size file_size crc n_tensors n_ops n_inputs n_outputs arena_size "
-             "tensors_offset ops_offset ops_size io_offset metadata_offset metadata_size "
-             "weights_offset weights_size flags").split()
-    h = dict(zip(names, fields))
+    h = dict(zip(HEADER_FIELDS, HEADER.unpack_from(data, 0)))
     if h["magic"] != MAGIC:
         raise FormatError("not a .pml file: magic is %r, expected %r" % (h["magic"], MAGIC))
     if h["version"] > VERSION:

@@ -2,11 +2,9 @@
 offsets from their lifetimes (greedy by size, like TFLite Micro's planner), in place where an element-wise op's
 input dies at that op, and reshapes as views sharing their input's bytes."""
 from .format import CONSTANT_ALIGN
+from .optable import IN_PLACE_OPS
 
 ARENA_ALIGN = 4
-# Ops whose kernels read element i of their full-shaped inputs before writing element i of the output, so the
-# output may take an input's buffer when that input is not needed afterwards.
-IN_PLACE_OPS = frozenset(("ADD", "MUL", "RELU", "LEAKY_RELU", "REQUANTIZE", "LOGISTIC", "TANH", "HARD_SWISH"))
 
 
 def _align(n, a=ARENA_ALIGN):
