@@ -225,18 +225,23 @@ def write_dataset(out, persons=8, seconds=20.0, rate=104.0, gestures=GESTURES, s
     return write(out, takes, "picoml.motion (seed %d)" % seed, log=log or (lambda *a: None))
 
 
-def cmd_motion(args):
-    write_dataset(args.out, persons=args.persons, seconds=args.seconds, rate=args.rate,
-                  gestures=args.gestures.split(","), seed=args.seed)
+def cmd_synth(args):
+    options = {k: getattr(args, k) for k in ("seconds", "rate") if getattr(args, k) is not None}
+    if args.kind == "gesture":
+        write_dataset(args.out, persons=args.count or 8, seed=args.seed, **options)
+    else:
+        from . import vibration
+        vibration.write_dataset(args.out, n_machines=args.count or 8, seed=args.seed, **options)
     return 0
 
 
 def add_commands(subparsers):
-    m = subparsers.add_parser("motion", help="write a synthetic gesture dataset (the motion generator, no board)")
+    m = subparsers.add_parser("synth", help="write a synthetic dataset from the generators the virtual board plays: "
+                                            "wrist gestures, or machine vibration (normal and four faults)")
+    m.add_argument("kind", choices=["gesture", "vibration"])
     m.add_argument("--out", required=True, help="the dataset folder")
-    m.add_argument("--persons", type=int, default=8)
-    m.add_argument("--seconds", type=float, default=20.0, help="seconds per person and gesture")
-    m.add_argument("--rate", type=float, default=104.0, help="output data rate, Hz")
-    m.add_argument("--gestures", default=",".join(GESTURES))
+    m.add_argument("--count", type=int, help="persons (gesture, default 8) or machines (vibration, default 8)")
+    m.add_argument("--seconds", type=float, help="seconds per recording (gesture 20, vibration 4)")
+    m.add_argument("--rate", type=float, help="output data rate, Hz (gesture 104, vibration 1666)")
     m.add_argument("--seed", type=int, default=0)
-    m.set_defaults(func=cmd_motion)
+    m.set_defaults(func=cmd_synth)

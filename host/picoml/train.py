@@ -183,6 +183,7 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
 
     verbose = log is not None
     log = log or (lambda *args: None)
+    keras.backend.clear_session()      # layer-name counters: the same seed must give the same bytes
     rates = {r.rate for r in recordings}
     channels = {r.samples.shape[1] for r in recordings}
     scales = {r.scale for r in recordings}
@@ -262,23 +263,28 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
 
 
 def cmd_train(args):
-    if args.kind != "gesture":
-        raise PicomlError("picoml train %s is not built yet; `picoml train gesture` is" % args.kind)
-    summary = train_gesture(load_datasets(args.data), args.output, window=args.window, hop=args.hop,
-                            epochs=args.epochs, seed=args.seed, qat=args.qat)
-    print("report: %s.report.json, confusion matrix: %s.confusion.png" % (args.output, args.output))
-    return 0 if summary else 1
+    recordings = load_datasets(args.data)
+    options = {k: getattr(args, k) for k in ("window", "hop", "epochs") if getattr(args, k) is not None}
+    if args.kind == "gesture":
+        train_gesture(recordings, args.output, seed=args.seed, qat=args.qat, **options)
+        print("report: %s.report.json, confusion matrix: %s.confusion.png" % (args.output, args.output))
+    else:
+        from .anomaly import train_anomaly
+        train_anomaly(recordings, args.output, seed=args.seed, **options)
+        print("report: %s.report.json, scores: %s.scores.png" % (args.output, args.output))
+    return 0
 
 
 def add_commands(subparsers):
     t = subparsers.add_parser("train", help="train a model on datasets from picoml capture/pull, write an int8 .pml "
                                             "and its evaluation report")
-    t.add_argument("kind", choices=["gesture"], help="what to train")
+    t.add_argument("kind", choices=["gesture", "anomaly"],
+                   help="gesture: a classifier of the labels; anomaly: trained on 'normal' recordings only")
     t.add_argument("data", nargs="+", help="dataset folders (index.json + .npz recordings)")
     t.add_argument("-o", "--output", required=True, help="the .pml to write (report beside it)")
-    t.add_argument("--window", type=int, help="frames per window (default: one second)")
-    t.add_argument("--hop", type=int, help="frames between windows (default: a quarter window)")
-    t.add_argument("--epochs", type=int, default=30)
+    t.add_argument("--window", type=int, help="frames per window (gesture: one second; anomaly: 256)")
+    t.add_argument("--hop", type=int, help="frames between windows (gesture: a quarter window; anomaly: 128)")
+    t.add_argument("--epochs", type=int)
     t.add_argument("--seed", type=int, default=0, help="the same seed gives the same model")
     t.add_argument("--qat", action="store_true", help="quantization-aware training (not available with Keras 3)")
     t.set_defaults(func=cmd_train)
