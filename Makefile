@@ -9,7 +9,7 @@ NATKIT := build/natkit/micropython
 NATKIT_SDIST := mpy-cross-v6-3==1.1.1
 ARCHS := x64 armv6m armv7m armv7emsp
 
-.PHONY: setup demo test clean natmod dist qemu
+.PHONY: setup demo test clean natmod dist qemu models
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	scripts/install-system-packages.sh
@@ -55,6 +55,14 @@ qemu: natmod
 
 test: setup natmod dist qemu
 	$(VENV)/bin/pytest -q
+
+# The example models in models/, rebuilt from the generators with fixed seeds (their exact recipes)
+models: setup
+	rm -rf $(BUILD)/data/gesture $(BUILD)/data/vibration
+	$(PICOML) synth gesture --out $(BUILD)/data/gesture --count 12 --seed 0
+	$(PICOML) train gesture $(BUILD)/data/gesture -o models/gesture/gesture.pml --seed 0
+	$(PICOML) synth vibration --out $(BUILD)/data/vibration --count 10 --seed 0
+	$(PICOML) train anomaly $(BUILD)/data/vibration -o models/anomaly/anomaly.pml --seed 0
 
 clean:
 	rm -rf $(BUILD) dist .pytest_cache

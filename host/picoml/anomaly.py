@@ -215,6 +215,7 @@ def _plot_scores(scores, threshold, path):
     ax.set_xticks(range(1, len(scores) + 1), list(scores))
     ax.axhline(threshold, color="red", linestyle="--", label="threshold")
     ax.set_yscale("symlog", linthresh=max(threshold, 1e-3))
+    ax.set_ylim(bottom=0)
     ax.set_ylabel("anomaly score (int8 model)")
     ax.set_title("held-out machines")
     ax.legend()

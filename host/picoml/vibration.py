@@ -10,7 +10,8 @@ A machine turns at a shaft speed f_r (a few operating speeds, with slow speed wa
   3.6 f_r), each ringing a housing resonance that decays within a few ms, the impact times jittered (slip);
 - mechanical looseness: a truncated (rectified) 1x response: many harmonics of f_r and 0.5x sub-harmonics.
 Each machine (the "person" of a gesture dataset) has its own amplitudes, resonance, speeds and sensor mounting.
-Units: m/s^2, [n, 3] (x, y radial; z axial) before the mounting rotation.
+The gyroscope sees the housing rock: a small 1x (and, with looseness, rattling) angular vibration plus noise.
+Units: [n, 6], m/s^2 (x, y radial; z axial, before the mounting rotation) then deg/s, as the IMU gives them.
 """
 import math
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ def _harmonic(phase, k, amplitude, shift=0.0):
 
 
 def vibrate(condition, seconds, rate, machine=None, speed_hz=25.0, start=0.0):
-    """[n, 3] accelerometer samples (m/s^2, gravity included) of `machine` in `condition` at `rate` Hz."""
+    """[n, 6] IMU samples (m/s^2 with gravity, deg/s) of `machine` in `condition` at `rate` Hz."""
     if condition not in CONDITIONS:
         raise ValueError("unknown condition %r: choose from %s" % (condition, ", ".join(CONDITIONS)))
     machine = machine or Machine()
@@ -105,21 +106,23 @@ def vibrate(condition, seconds, rate, machine=None, speed_hz=25.0, start=0.0):
         a[:, 2] += 0.3 * sub
     a += rng.normal(0, machine.noise, a.shape)
     a[:, 2] += G
-    return np.einsum("ij,nj->ni", _euler(*machine.mount).T, a)
+    rock = 2.0 * np.stack([a[:, 1] - a[:, 1].mean(), -(a[:, 0] - a[:, 0].mean()), 0.2 * a[:, 0]], -1)
+    gyro = rock + rng.normal(0, 0.1, (n, 3))          # deg/s: the housing rocks with the radial vibration
+    r = _euler(*machine.mount).T
+    return np.concatenate([a @ r.T, gyro @ r.T], -1)
 
 
 def write_dataset(out, n_machines=8, seconds=4.0, rate=1666.0, speeds=SPEEDS_HZ, conditions=CONDITIONS, seed=0,
                   log=print):
     """A dataset folder as `picoml capture` writes it: per machine, condition and speed one recording of the
-    accelerometer (int16 counts at +-4 g, scale, units, the machine's name as the person)."""
+    IMU (int16 counts at +-4 g and +-500 deg/s, scale, units, the machine's name as the person)."""
     from .capture import write_dataset as write
-    from .motion import SENSITIVITY, UNITS, _Take, to_counts
+    from .motion import _Take, to_counts
     takes = []
     for machine in machines(n_machines, seed):
         for condition in conditions:
             for speed in speeds:
                 x = vibrate(condition, seconds, rate, machine, speed)
-                takes.append(_Take(to_counts(x, SENSITIVITY[:3]), float(rate), condition, machine.name,
-                                   board="virtual vibration generator", channels=3, scale=SENSITIVITY[:3],
-                                   units=UNITS[:3]))
+                takes.append(_Take(to_counts(x), float(rate), condition, machine.name,
+                                   board="virtual vibration generator"))
     return write(out, takes, "picoml.vibration (seed %d)" % seed, log=log or (lambda *a: None))

@@ -1,0 +1,70 @@
+# Gesture recognition from the board's IMU: copy gesture.pml and this file to the board (picoml deploy), run it.
+# Window length, hop, channels, sample rate and the counts -> m/s^2, deg/s scale come from the model's metadata.
+import time
+
+import picoml
+from picoml import boards
+from picoml.stream import Window
+
+BOARD = "virtual"     # your board's definition in boards/ (e.g. "seeed_xiao_nrf52840_sense")
+MODEL = "gesture.pml"
+REST = "idle"         # the class that is never announced
+SMOOTHING = 2         # results averaged
+THRESHOLD = 0.6       # smoothed score a gesture needs
+WINDOWS = None        # stop after this many windows (None: run until Ctrl-C)
+
+
+def now_us():
+    if hasattr(time, "ticks_us"):
+        return time.ticks_us()
+    return time.monotonic_ns() // 1000     # CircuitPython
+
+
+def since_us(t0):
+    if hasattr(time, "ticks_diff"):
+        return time.ticks_diff(time.ticks_us(), t0)
+    return now_us() - t0
+
+
+def main(board=BOARD, model=MODEL, windows=WINDOWS):
+    m = picoml.load(model)
+    info = m.metadata()["input"]
+    labels = m.labels
+    out = m.info()["outputs"][0]
+    scale, zero_point = out["scale"], out["zero_point"]
+    rest = labels.index(REST) if REST in labels else -1
+    imu = boards.open_imu(boards.load(board), odr=info["rate"])
+    w = Window(info["window"], info["channels"], info["hop"], reader=imu)
+    k = len(labels)
+    history = [bytearray(k) for _ in range(SMOOTHING)]
+    sums = [0] * k
+    shown = rest              # the class announced last: a gesture is announced once per performance
+    n = 0
+    print("picoml gesture: %s on %s, %d-frame windows every %d frames at %g Hz, classes %s"
+          % (model, board, info["window"], info["hop"], info["rate"], ", ".join(labels)))
+    while windows is None or n < windows:
+        if w.next() is None:
+            break
+        x = w.window_into(m, info["scale"])
+        t0 = now_us()
+        y = m.predict(x)
+        us = since_us(t0)
+        old = history[n % SMOOTHING]
+        best = 0
+        for c in range(k):
+            v = y[c] + 128                   # int8 score as 0..255
+            sums[c] += v - old[c]
+            old[c] = v
+            if sums[c] > sums[best]:
+                best = c
+        n += 1
+        confidence = ((sums[best] / SMOOTHING - 128) - zero_point) * scale
+        if best != shown and (best == rest or confidence >= THRESHOLD):
+            shown = best
+            if best != rest:
+                print("gesture %s confidence %.2f window %d %d us" % (labels[best], confidence, n, us))
+    print("picoml gesture: %d windows" % n)
+
+
+if __name__ == "__main__":
+    main()
