@@ -62,3 +62,9 @@ def test_bad_datasets_are_clear_errors(tmp_path):
     (tmp_path / "index.json").write_text("{}")
     with pytest.raises(PicomlError, match="not a picoml dataset index"):
         train.load_datasets([tmp_path])
+
+
+def test_plot_writes_a_png_of_every_recording(dataset, tmp_path):
+    from picoml.cli import main
+    assert main(["plot", str(dataset), "-o", str(tmp_path / "p.png")]) == 0
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
