@@ -21,7 +21,10 @@ HEADER_FIELDS = ("magic", "version", "header_size", "file_size", "crc", "n_tenso
                  "metadata_size", "weights_offset", "weights_size", "flags")
 HEADER_SIZE = 64
 TENSOR = struct.Struct("<BBBBII4Ifi")
+TENSOR_FIELDS = ("dtype", "ndim", "storage", "reserved", "offset", "nbytes", "dims[0]", "dims[1]", "dims[2]", "dims[3]",
+                 "scale", "zero_point")
 IO_ENTRY = struct.Struct("<HBB")
+IO_FIELDS = ("tensor", "edge", "reserved")
 CRC_START = 16          # the CRC covers every byte after the first 16 (magic, version, sizes, the CRC itself)
 WEIGHTS_ALIGN = 16      # file offset of the weights blob
 CONSTANT_ALIGN = 4      # offset of each constant inside the blob

@@ -1,0 +1,706 @@
+"""`picoml fuzz`: mutated .pml files against every runtime, mutated .tflite files into `picoml convert`
+(docs/fuzzing.md).
+
+    picoml fuzz --target native --cases 100000       # the device library, native backend, unix port
+    picoml fuzz --target python --cases 10000 --seed 3
+    picoml fuzz --target native --replay tests/fuzz_regressions/*.pml
+
+Case i of seed s is always the same file (random.Random("s:i") picks a seed model of the corpus and the
+mutations, picoml.fuzz_mutate), so any case is reproduced with `--seed s --first i --cases 1 --save DIR`.
+
+Each target runs many cases in one child process, which prints `S i` before case i and `R i outcome detail`
+after it; a child that dies (a signal, a sanitizer report) or stops answering (a hang) is pinned to the case
+it had started, re-run alone to confirm, and restarted after it. Outcomes:
+  ok        loaded (or converted) and ran
+  refused   refused at load with ValueError or MemoryError (the host: picoml's own error message)
+  error     anything else: another exception, a predict-time error after a successful load, a traceback
+  crash     the process died: a signal, an AddressSanitizer or UndefinedBehaviorSanitizer report
+  hang      no result within the target's time limit
+The last three are failures; `--save DIR` keeps the smallest file of each distinct failure (with a .json
+saying what it is), which is how tests/fuzz_regressions/ is filled.
+"""
+import binascii
+import collections
+import hashlib
+import json
+import os
+import pathlib
+import random
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from .errors import PicomlError
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+DEVICE_DIR = REPO / "device"
+NATIVE_SOURCES = REPO / "native_module"
+WORK = REPO / "build" / "fuzz"
+FAILURES = ("error", "crash", "hang")
+OUTCOMES = ("ok", "refused") + FAILURES
+
+
+class Target:
+    """Where cases run: `kind` is the file type fed to it, `timeout` the seconds one case may take, `max_macs`
+    the largest seed model (in multiply-accumulates) worth its time, `batch` cases per child process."""
+
+    def __init__(self, name, kind, timeout, batch, max_macs, about):
+        self.name = name
+        self.kind = kind
+        self.timeout = timeout
+        self.batch = batch
+        self.max_macs = max_macs
+        self.about = about
+
+    def command(self, tmp):
+        """(argv without the cases file and first index, environment) of the child."""
+        if self.name in ("native", "viper", "python"):
+            return _micropython_command(self.name, tmp)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "host")] + sys.path[1:]),
+                   OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+        argv = [sys.executable, "-m", "picoml.fuzz", "--child", self.name]
+        if self.name == "c":
+            argv.append(str(build_sanitized()))
+            env.update(LD_PRELOAD=_sanitizer_runtime(), ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0",
+                       UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+        return argv, env
+
+
+TARGETS = {t.name: t for t in (
+    Target("native", "pml", 10, 500, None, "the device library in MicroPython's unix port, native backend"),
+    Target("viper", "pml", 30, 200, 3e6, "the device library in MicroPython's unix port, viper backend"),
+    Target("python", "pml", 60, 100, 1e6, "the device library in MicroPython's unix port, pure-Python backend"),
+    Target("host", "pml", 60, 200, None, "picoml inspect --tensors and picoml run --runtime reference"),
+    Target("c", "pml", 30, 300, None, "the device's checks, then the C kernels built with AddressSanitizer and "
+                                      "UndefinedBehaviorSanitizer, through ctypes"),
+    Target("convert", "tflite", 120, 100, None, "picoml convert of a mutated .tflite, and the .pml it writes read "
+                                                "back"),
+)}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# seeds: the corpus's models, as valid .pml (converted once and cached) or as .tflite
+# ---------------------------------------------------------------------------------------------------------
+
+def default_corpus():
+    """The conformance models beside the repository and the generated ones (tests/genmodels.py's cache)."""
+    return [p for p in (REPO.parent / "shared" / "conformance", REPO / "build" / "genmodels") if p.exists()]
+
+
+def _corpus_files(corpus, suffixes):
+    files = []
+    for entry in corpus:
+        entry = pathlib.Path(entry)
+        found = [entry] if entry.is_file() else sorted(entry.rglob("*"))
+        files += [p for p in found if p.suffix in suffixes and p.is_file()]
+    return files
+
+
+def seeds(target, corpus=None):
+    """[(name, bytes)] of the valid seed files for the target, smallest work first."""
+    from . import format
+    from .convert import convert
+    from .report import macs
+    corpus = default_corpus() if corpus is None else corpus
+    if target.kind == "tflite":
+        found = [(p.name, p.read_bytes()) for p in _corpus_files(corpus, (".tflite",))]
+        out = []
+        for name, data in found:
+            try:
+                convert(data, name, measure_tflm=False)
+            except PicomlError:
+                continue            # a model picoml does not support is a poor seed: every mutant fails early
+            out.append((name, data))
+        if not out:
+            raise PicomlError("no .tflite model picoml converts in the corpus %s" % ", ".join(map(str, corpus)))
+        return out
+    out = []
+    cache = WORK / "seeds"
+    for path in _corpus_files(corpus, (".pml", ".tflite")):
+        data = path.read_bytes()
+        if path.suffix == ".tflite":
+            cached = cache / ("%s-%08x.pml" % (path.stem, binascii.crc32(data)))
+            if not cached.exists():
+                try:
+                    blob = format.write(convert(data, path.name, measure_tflm=False))
+                except PicomlError:
+                    continue
+                cache.mkdir(parents=True, exist_ok=True)
+                cached.write_bytes(blob)
+            data = cached.read_bytes()
+        try:
+            model = format.read(data)
+        except PicomlError:
+            continue
+        work = sum(macs(model, op) for op in model.ops)
+        if target.max_macs is None or work <= target.max_macs:
+            out.append((work, path.stem, data))
+    if not out:
+        raise PicomlError("no seed model for target %s in the corpus %s" % (target.name, ", ".join(map(str, corpus))))
+    return [(name, data) for _, name, data in sorted(out, key=lambda s: (s[0], s[1]))]
+
+
+class CaseMaker:
+    """Case i of a seed: the same bytes every time."""
+
+    def __init__(self, target, seed_models, seed):
+        from . import fuzz_mutate
+        self.seed = seed
+        self.models = seed_models
+        self.mutate = fuzz_mutate.mutate_tflite if target.kind == "tflite" else fuzz_mutate.mutate_pml
+        layout = fuzz_mutate.TfliteLayout if target.kind == "tflite" else fuzz_mutate.PmlLayout
+        self.layouts = [layout(data) for _, data in seed_models]
+
+    def case(self, index):
+        """(bytes, seed model name, mutations) of case `index`."""
+        rng = random.Random("%s:%d" % (self.seed, index))
+        k = rng.randrange(len(self.models))
+        data, done = self.mutate(self.models[k][1], rng, self.layouts[k])
+        return data, self.models[k][0], done
+
+
+# ---------------------------------------------------------------------------------------------------------
+# running cases in a child process
+# ---------------------------------------------------------------------------------------------------------
+
+def _write_cases(path, blobs):
+    with open(path, "wb") as f:
+        for blob in blobs:
+            f.write(len(blob).to_bytes(4, "little"))
+            f.write(blob)
+
+
+def read_cases(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 0
+    while pos + 4 <= len(data):
+        n = int.from_bytes(data[pos:pos + 4], "little")
+        yield data[pos + 4:pos + 4 + n]
+        pos += 4 + n
+
+
+SANITIZER_LINE = re.compile(r"(?:runtime error: .*|ERROR: AddressSanitizer: .*|SUMMARY: \w+Sanitizer: .*)")
+
+
+def _describe_death(returncode, stderr):
+    """One line: the signal or exit status, and the sanitizer's report if there is one."""
+    text = stderr.decode(errors="replace")
+    if returncode < 0:
+        try:
+            what = "killed by %s" % signal.Signals(-returncode).name
+        except ValueError:
+            what = "killed by signal %d" % -returncode
+    else:
+        what = "exited with status %d" % returncode
+    report = [m.group(0) for m in SANITIZER_LINE.finditer(text)]
+    frames = re.findall(r"#\d+ 0x[0-9a-f]+ in (\w+) (\S+)", text)
+    where = ["%s %s" % (fn, os.path.basename(loc)) for fn, loc in frames if "native_module" in loc][:3]
+    if report:
+        first = re.sub(r"/\S*/", "", report[0])
+        return "%s: %s%s" % (what, first, " [%s]" % ", ".join(where) if where else "")
+    tail = [line for line in text.strip().splitlines() if line.strip()][-3:]
+    return "%s%s" % (what, (": " + " | ".join(tail))[:600] if tail else "")
+
+
+def _run_child(target, blobs, first):
+    """Run blobs as cases first, first+1, ... in one child: ({k: (outcome, detail)}, stop) where stop is None
+    when every case reported, else (k, "crash" or "hang", detail) for the case the child died on or stuck in."""
+    with tempfile.TemporaryDirectory(prefix="picoml_fuzz_") as tmp:
+        tmp = pathlib.Path(tmp)
+        _write_cases(tmp / "cases.bin", blobs)
+        argv, env = target.command(tmp)
+        err = open(tmp / "stderr", "w+b")
+        proc = subprocess.Popen(argv + [str(tmp / "cases.bin"), str(first)], stdout=subprocess.PIPE, stderr=err,
+                                env=env, cwd=tmp, start_new_session=True)
+        results, current, pending = {}, None, b""
+        deadline = time.monotonic() + 60 + target.timeout      # start-up (imports) plus the first case
+        stop = None
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    stop = (current if current is not None else len(results), "hang",
+                            "no result within %d s" % target.timeout)
+                    break
+                if not sel.select(min(left, 1.0)):
+                    continue
+                chunk = os.read(proc.stdout.fileno(), 1 << 16)
+                if not chunk:
+                    break
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    parts = line.decode(errors="replace").split(" ", 3)
+                    if len(parts) >= 2 and parts[0] == "S" and parts[1].isdigit():
+                        current = int(parts[1]) - first
+                        deadline = time.monotonic() + target.timeout
+                    elif len(parts) >= 3 and parts[0] == "R" and parts[1].isdigit() and parts[2] in OUTCOMES:
+                        results[int(parts[1]) - first] = (parts[2], parts[3] if len(parts) > 3 else "")
+                        current = None
+        proc.stdout.close()
+        returncode = proc.wait()
+        err.seek(0)
+        stderr = err.read()
+        err.close()
+        if stop is None and len(results) < len(blobs):
+            k = current if current is not None else len(results)
+            stop = (k, "crash", _describe_death(returncode, stderr))
+        elif stop is None and returncode != 0:
+            stop = (len(blobs) - 1, "crash", "after the last case: " + _describe_death(returncode, stderr))
+        return results, stop
+
+
+def run_cases(target, blobs, first=0, log=None):
+    """[(outcome, detail)] of every blob, case numbers first, first+1, ...; a crash or hang is confirmed by
+    running the case alone (and, if it only happens after others, the detail says after which)."""
+    outcomes = [None] * len(blobs)
+    start = 0
+    while start < len(blobs):
+        results, stop = _run_child(target, blobs[start:], first + start)
+        for k, outcome in results.items():
+            if 0 <= k < len(blobs) - start:
+                outcomes[start + k] = outcome
+        if stop is None:
+            break
+        k = start + stop[0]
+        outcomes[k] = _confirm(target, blobs, start, k, first, stop[1:])
+        if log:
+            log("case %d: %s: %s" % (first + k, *outcomes[k]))
+        start = k + 1
+    return [o or ("error", "the child never reported this case") for o in outcomes]
+
+
+def _same(stop, k, kind):
+    return stop is not None and stop[0] == k and stop[1] == kind
+
+
+def _confirm(target, blobs, start, k, first, outcome):
+    kind, detail = outcome
+    if k == start:
+        return outcome          # it was the first case of its child: it ran as if alone
+    results, stop = _run_child(target, [blobs[k]], first + k)
+    if _same(stop, 0, kind):
+        return kind, stop[2]
+    alone = results.get(0, stop[1:] if stop else ("?", ""))
+    if kind == "hang":          # slow alone but under the limit, or a machine busy in the first run: say so
+        return kind, "%s (alone: %s %s)" % (detail, *alone)
+    lo, hi = start, k           # blobs[lo..k] reproduce, blobs[hi..k] do not
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        _, stop = _run_child(target, blobs[mid:k + 1], first + mid)
+        if _same(stop, k - mid, kind):
+            lo = mid
+        else:
+            hi = mid
+    return kind, "%s (only after case %d in the same process; alone: %s %s)" % (detail, first + lo, *alone)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# campaigns
+# ---------------------------------------------------------------------------------------------------------
+
+def signature(outcome, detail):
+    """What makes two failures the same bug: the outcome and the message with numbers and names of files
+    taken out."""
+    text = re.sub(r"0x[0-9a-f]+|-?\d+(\.\d+)?(e[-+]?\d+)?", "N", detail)
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'...'", text)
+    return "%s: %s" % (outcome, text[:160])
+
+
+class Report:
+    def __init__(self, target, seed, first, n_seeds):
+        self.target = target
+        self.seed = seed
+        self.first = first
+        self.n_seeds = n_seeds
+        self.counts = collections.Counter()
+        self.failures = {}          # signature -> [count, smallest (size, index, outcome, detail, blob, info)]
+        self.seconds = 0.0
+
+    def add(self, index, outcome, detail, blob, info):
+        self.counts[outcome] += 1
+        if outcome not in FAILURES:
+            return
+        sig = signature(outcome, detail)
+        entry = self.failures.setdefault(sig, [0, None])
+        entry[0] += 1
+        if entry[1] is None or len(blob) < entry[1][0]:
+            entry[1] = (len(blob), index, outcome, detail, blob, info)
+
+    @property
+    def n_failures(self):
+        return sum(self.counts[k] for k in FAILURES)
+
+    def lines(self):
+        n = sum(self.counts.values())
+        out = ["fuzz %s: %d cases (seed %s, cases %d..%d, %d seed models) in %.1f s" % (
+            self.target.name, n, self.seed, self.first, self.first + n - 1, self.n_seeds, self.seconds)]
+        out += ["  %-8s %7d" % (k, self.counts[k]) for k in OUTCOMES]
+        for sig, (count, (_, index, _, detail, _, _)) in sorted(self.failures.items(), key=lambda kv: -kv[1][0]):
+            out.append("  %5d x %s" % (count, sig))
+            out.append("          e.g. case %d: %s" % (index, detail[:300]))
+        return out
+
+
+def save_failure(directory, target, outcome, detail, blob, info):
+    """Write the failing file as <target>-<outcome>-<hash>.<pml|tflite> with a .json beside it; returns the
+    path."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = ".tflite" if target.kind == "tflite" else ".pml"
+    stem = "%s-%s-%s" % (target.name, outcome, hashlib.sha1(blob).hexdigest()[:10])
+    path = directory / (stem + suffix)
+    path.write_bytes(blob)
+    (directory / (stem + ".json")).write_text(json.dumps(dict(info, target=target.name, outcome=outcome,
+                                                              detail=detail), indent=1) + "\n")
+    return path
+
+
+def campaign(target_name, cases, seed=0, first=0, corpus=None, save=None, log=print, batch=None):
+    """Run `cases` mutated files through a target; returns the Report (and saves one file per distinct failure
+    into `save`, if given)."""
+    target = get_target(target_name)
+    t0 = time.monotonic()
+    models = seeds(target, corpus)
+    maker = CaseMaker(target, models, seed)
+    report = Report(target, seed, first, len(models))
+    batch = batch or target.batch
+    index = first
+    while index < first + cases:
+        n = min(batch, first + cases - index)
+        made = [maker.case(i) for i in range(index, index + n)]
+        outcomes = run_cases(target, [m[0] for m in made], index, log)
+        for k, ((outcome, detail), (blob, model, done)) in enumerate(zip(outcomes, made)):
+            report.add(index + k, outcome, detail, blob, {"seed": seed, "case": index + k, "seed_model": model,
+                                                           "mutations": done})
+        index += n
+        if log:
+            log("  %d/%d cases, %s" % (index - first, cases, ", ".join("%s %d" % (k, report.counts[k])
+                                                                       for k in OUTCOMES if report.counts[k])))
+    report.seconds = time.monotonic() - t0
+    if save:
+        for _, (_, index, outcome, detail, blob, info) in report.failures.values():
+            path = save_failure(save, target, outcome, detail, blob, info)
+            if log:
+                log("saved %s" % path)
+    return report
+
+
+def replay(target_name, paths, log=None):
+    """[(path, outcome, detail)] of existing files (regression files) run through a target as they are."""
+    target = get_target(target_name)
+    paths = [pathlib.Path(p) for p in paths]
+    outcomes = run_cases(target, [p.read_bytes() for p in paths], 0, log)
+    return [(p, o, d) for p, (o, d) in zip(paths, outcomes)]
+
+
+def get_target(name):
+    if name not in TARGETS:
+        raise PicomlError("unknown fuzz target %r: choose from %s" % (name, ", ".join(TARGETS)))
+    return TARGETS[name]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the children
+# ---------------------------------------------------------------------------------------------------------
+
+# Run by MicroPython's unix port: argv = cases file, first case number; BACKEND is set in front of it.
+MICROPYTHON_DRIVER = """
+import sys
+from binascii import crc32
+import picoml
+
+
+def line(e):
+    return ('%s: %s' % (type(e).__name__, e)).replace('\\n', ' ')[:400]
+
+
+def pattern(n, case, j):
+    b = bytearray(n)
+    v = (case * 11 + j * 101) & 0xFF
+    for k in range(n):
+        b[k] = (v + k * 37) & 0xFF
+    return b
+
+
+def run(blob, case):
+    try:
+        m = picoml.load(blob, backend=BACKEND)
+    except (ValueError, MemoryError) as e:
+        return 'refused ' + line(e)
+    except Exception as e:
+        return 'error load raised ' + line(e)
+    try:
+        xs = [pattern(len(mv), case, j) for j, mv in enumerate(m._in_mv)]
+        m.predict(xs[0] if len(xs) == 1 else xs)
+        digest = 0
+        for mv in m._out_mv:
+            digest = crc32(mv, digest)
+    except Exception as e:
+        return 'error predict raised ' + line(e)
+    try:
+        m.info()
+        repr(m)
+        m.top()
+    except Exception as e:
+        return 'error after predict, info/repr/top raised ' + line(e)
+    return 'ok %08x' % (digest & 0xFFFFFFFF)
+
+
+def main():
+    path, case = sys.argv[1], int(sys.argv[2])
+    f = open(path, 'rb')
+    while True:
+        head = f.read(4)
+        if len(head) < 4:
+            break
+        n = int.from_bytes(head, 'little')
+        blob = bytearray(n)
+        got = 0
+        view = memoryview(blob)
+        while got < n:
+            k = f.readinto(view[got:])
+            if not k:
+                break
+            got += k
+        view = None
+        print('S', case)
+        print('R', case, run(blob, case))
+        blob = None
+        case += 1
+
+
+main()
+"""
+
+
+def _micropython_command(backend, tmp):
+    from .unix_port import NATMOD_DIR, micropython
+    if backend == "native" and not (NATMOD_DIR / "_picoml.mpy").exists():
+        raise PicomlError("the x64 native module is not built: run `make natmod`")
+    script = pathlib.Path(tmp) / "driver.py"
+    script.write_text("import sys\nsys.path[:0] = %r\nBACKEND = %r\n" % ([str(NATMOD_DIR), str(DEVICE_DIR)], backend)
+                      + MICROPYTHON_DRIVER)
+    return [micropython(), "-X", "heapsize=16m", str(script)], dict(os.environ, MICROPYPATH="")
+
+
+def _pattern(n, case, j):
+    import numpy as np
+    return ((case * 11 + j * 101 + np.arange(n, dtype=np.int64) * 37) & 0xFF).astype(np.uint8).view(np.int8)
+
+
+def _line(e):
+    return ("%s: %s" % (type(e).__name__, e)).replace("\n", " ")[:400]
+
+
+def _cli(argv):
+    """(exit status, stderr text) of `picoml ARGV` run in this process, its output discarded; an exception
+    that escapes the CLI is returned as status None with the exception."""
+    import contextlib
+    import io
+    from .cli import main
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+            status = main(argv)
+    except Exception as e:          # noqa: BLE001 -- the point: anything that escapes is a failure
+        return None, _line(e)
+    except SystemExit as e:
+        return "exit %s" % e.code, err.getvalue().strip().replace("\n", " ")[:400]
+    return status, err.getvalue().strip().replace("\n", " ")[:400]
+
+
+def _host_case(blob, case, tmp):
+    import numpy as np
+    from . import format
+    path = tmp / "case.pml"
+    path.write_bytes(blob)
+    status, text = _cli(["inspect", "--tensors", str(path)])
+    if status == 2 and text.startswith("picoml: error: "):
+        return "refused", text
+    if status != 0:
+        return "error", "inspect: %s %s" % ("raised" if status is None else "exit status %s" % status, text)
+    model = format.read(blob)
+    argv = ["run", str(path), "--runtime", "reference"]
+    for j, e in enumerate(model.inputs):
+        t = model.tensors[e.tensor]
+        np.save(tmp / ("in%d.npy" % j), _pattern(t.nbytes, case, j).reshape(t.shape))
+        argv += ["--input", str(tmp / ("in%d.npy" % j))]
+    for j in range(len(model.outputs)):
+        argv += ["--output", str(tmp / ("out%d.npy" % j))]
+    status, text = _cli(argv)
+    if status != 0:
+        return "error", "run --runtime reference after inspect accepted the file: %s %s" % (
+            "raised" if status is None else "exit status %s" % status, text)
+    digest = 0
+    for j in range(len(model.outputs)):
+        digest = binascii.crc32(np.load(tmp / ("out%d.npy" % j)).tobytes(), digest)
+    return "ok", "%08x" % digest
+
+
+def _convert_case(blob, case, tmp):
+    from . import format
+    path, out = tmp / "case.tflite", tmp / "case.pml"
+    path.write_bytes(blob)
+    if out.exists():
+        out.unlink()
+    status, text = _cli(["convert", str(path), "-o", str(out)])
+    if status == 2 and text.startswith("picoml: error: "):
+        return "refused", text
+    if status != 0:
+        return "error", "convert: %s %s" % ("raised" if status is None else "exit status %s" % status, text)
+    try:
+        format.read(out.read_bytes())
+    except Exception as e:          # noqa: BLE001
+        return "error", "convert wrote a .pml its own reader refuses: " + _line(e)
+    return "ok", ""
+
+
+def _device_loader():
+    """device/picoml/pml.py imported into CPython (it needs only struct): the checks the device runs."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("device_pml", DEVICE_DIR / "picoml" / "pml.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ARENA_LIMIT = 64 << 20      # what the C target allocates at most; a board refuses far less with MemoryError
+
+
+def _c_case(blob, case, lib, device):
+    import ctypes
+    try:
+        header = device.check_header(blob)
+        p = device.Pml(blob, header)
+    except ValueError as e:
+        return "refused", _line(e)
+    except Exception as e:          # noqa: BLE001 -- the device's loader must raise ValueError and nothing else
+        return "error", "the device's loader raised " + _line(e)
+    size = max(p.arena_size, 4)
+    if size > ARENA_LIMIT:
+        return "refused", "MemoryError: an arena of %d bytes" % size
+    model = (ctypes.c_uint8 * len(blob)).from_buffer_copy(blob)
+    arena = (ctypes.c_uint8 * size).from_buffer_copy(bytes(_pattern(size, case, 0).view("uint8")))
+    status = lib.pml_check(model, len(blob), size)
+    if status != 0:
+        return "refused", "pml_check: status %d" % status
+    status = lib.pml_invoke(model, arena)
+    if status != 0:
+        return "error", "pml_invoke: status %d after pml_check accepted the model" % status
+    digest = 0
+    for index, _ in p.outputs:
+        entry = p.entry(index)
+        if entry[2] == device.STORAGE_ARENA:
+            digest = binascii.crc32(bytes(arena[entry[4]:entry[4] + entry[5]]), digest)
+    return "ok", "%08x" % digest
+
+
+def child_main(argv):
+    """python -m picoml.fuzz --child TARGET [LIB] CASES FIRST: run cases as the parent asks."""
+    name = argv[0]
+    cases, first = argv[-2], int(argv[-1])
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="picoml_fuzz_child_"))
+    if name == "c":
+        import ctypes
+        lib = ctypes.CDLL(argv[1])
+        lib.pml_check.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32]
+        lib.pml_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        device = _device_loader()
+        run = lambda blob, case: _c_case(blob, case, lib, device)      # noqa: E731
+    else:
+        import resource
+        limit = 4 << 30     # a runaway allocation is a MemoryError (a failure), not the machine's memory
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        one = _host_case if name == "host" else _convert_case
+        run = lambda blob, case: one(blob, case, tmp)      # noqa: E731
+    for case, blob in enumerate(read_cases(cases), first):
+        print("S", case, flush=True)
+        try:
+            outcome, detail = run(blob, case)
+        except Exception as e:      # noqa: BLE001 -- a bug in this driver is reported, not hidden
+            outcome, detail = "error", "fuzz driver: " + _line(e)
+        print("R", case, outcome, detail.replace("\n", " "), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the C kernels with sanitizers
+# ---------------------------------------------------------------------------------------------------------
+
+SANITIZE = ["-fsanitize=address,undefined,float-cast-overflow,float-divide-by-zero", "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer"]
+
+
+def build_sanitized():
+    """build/fuzz/libpicoml_san.so: every C file of the runtime but the MicroPython binding, with AddressSanitizer
+    and UndefinedBehaviorSanitizer; rebuilt when a source changes."""
+    sources = sorted(p for p in NATIVE_SOURCES.glob("*.c") if not p.name.startswith("mod"))
+    library = WORK / "libpicoml_san.so"
+    newest = max(p.stat().st_mtime for p in sources + list(NATIVE_SOURCES.glob("*.h")))
+    if not library.exists() or library.stat().st_mtime < newest:
+        library.parent.mkdir(parents=True, exist_ok=True)
+        cmd = ["gcc", "-std=c99", "-O1", "-g", "-Wall", "-shared", "-fPIC", *SANITIZE, "-o", str(library),
+               *map(str, sources)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise PicomlError("building the sanitized C kernels failed:\n%s" % done.stderr[-3000:])
+    return library
+
+
+def _sanitizer_runtime():
+    path = subprocess.run(["gcc", "-print-file-name=libasan.so"], capture_output=True, text=True).stdout.strip()
+    if not os.path.isabs(path):
+        raise PicomlError("gcc has no AddressSanitizer runtime (libasan.so): install gcc's libasan")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the command line
+# ---------------------------------------------------------------------------------------------------------
+
+def add_commands(subparsers):
+    f = subparsers.add_parser("fuzz", help="run mutated .pml/.tflite files through a runtime (a developer tool, "
+                                           "docs/fuzzing.md)")
+    f.add_argument("--target", required=True, choices=sorted(TARGETS),
+                   help="; ".join("%s: %s" % (t.name, t.about) for t in TARGETS.values()))
+    f.add_argument("--cases", type=int, default=1000, help="how many cases (default 1000)")
+    f.add_argument("--seed", default="0", help="the campaign's seed (default 0)")
+    f.add_argument("--first", type=int, default=0, help="the first case number (default 0)")
+    f.add_argument("--corpus", action="append", help="a folder or file of seed models (.pml, .tflite); default: "
+                                                     "../shared/conformance and build/genmodels")
+    f.add_argument("--save", help="a folder to save one file per distinct failure into (e.g. "
+                                  "tests/fuzz_regressions)")
+    f.add_argument("--replay", nargs="+", metavar="FILE", help="run these files as they are instead of mutants")
+    f.add_argument("--batch", type=int, help="cases per child process")
+    f.set_defaults(func=cmd_fuzz)
+
+
+def cmd_fuzz(args):
+    if args.replay:
+        failures = 0
+        for path, outcome, detail in replay(args.target, args.replay):
+            print("%-8s %s  %s" % (outcome, path, detail[:200]))
+            failures += outcome in FAILURES
+        if failures:
+            raise PicomlError("%d of %d files failed on target %s" % (failures, len(args.replay), args.target))
+        return
+    report = campaign(args.target, args.cases, args.seed, args.first, args.corpus, args.save,
+                      log=lambda s: print(s, file=sys.stderr), batch=args.batch)
+    print("\n".join(report.lines()))
+    if report.n_failures:
+        raise PicomlError("%d failures" % report.n_failures)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--child"]:
+        child_main(sys.argv[2:])
+    else:
+        from .cli import main
+        sys.exit(main(["fuzz"] + sys.argv[1:]))
