@@ -254,3 +254,136 @@ def test_cli_registers_capture_and_pull(monkeypatch):
         m.setitem(sys.modules, "matplotlib", None)
         with pytest.raises(PicomlError, match="pip install matplotlib"):
             C.precheck_plot()
+
+
+# ---- damaged streams and files: every intact recording and sample is kept, nothing raises ----
+
+def make_frame(kind, seq, payload):
+    body = C.FRAME_HEADER.pack(C.SYNC, kind, 0, seq, len(payload)) + payload
+    return body + struct.pack("<I", zlib.crc32(body[2:]))
+
+
+def make_recording_frames(label, channels, n, block, rate=100):
+    """[(kind, first sample or None, frame bytes)] of one streamed recording, as docs/recording.md specifies."""
+    samples = C.synthetic(n, channels)
+    frames = [(C.START, None, make_frame(C.START, 0, C.make_header(label, rate, channels, n, "host", flags=1)))]
+    for k, first in enumerate(range(0, n, block)):
+        payload = C.DATA_PAYLOAD.pack(first) + samples[first:first + block].astype("<i2").tobytes()
+        frames.append((C.DATA, first, make_frame(C.DATA, k + 1, payload)))
+    end = C.END_PAYLOAD.pack(n, 0, zlib.crc32(samples.astype("<i2").tobytes()), len(frames) - 1)
+    frames.append((C.END, None, make_frame(C.END, len(frames), end)))
+    return samples, frames
+
+
+RECORDINGS = [("one", 3, 60, 10), ("two", 2, 48, 12), ("three", 1, 40, 8)]
+
+
+def damage(data, rng):
+    """(damaged bytes, (lo, hi)): bit flips, a deletion, an insertion or a repeated range, all within 40 bytes;
+    an original byte range [start, end) is touched when lo < end and start < hi."""
+    data = bytearray(data)
+    at = int(rng.integers(1, len(data)))
+    n = int(rng.integers(1, 41))
+    kind = rng.integers(0, 4)
+    if kind == 0:
+        flipped = [i for i in range(at, min(len(data), at + n)) if rng.random() < 0.3] or [at]
+        for i in flipped:
+            data[i] ^= 1 << int(rng.integers(0, 8))
+        return bytes(data), (flipped[0], flipped[-1] + 1)
+    if kind == 1:
+        del data[at:at + n]
+        return bytes(data), (at, at + n)
+    if kind == 2:           # inserted bytes damage the frame they fall inside, none at a boundary
+        data[at:at] = bytes(rng.integers(0, 256, n).astype(np.uint8)) if rng.random() < 0.7 else C.SYNC * (n // 2 + 1)
+    else:                   # a repeated range: duplicates, and the frame it falls inside
+        data[at:at] = data[max(0, at - n):at]
+    return bytes(data), (at, at)
+
+
+def test_frame_with_a_valid_crc_but_content_that_does_not_parse_is_damaged():
+    samples, frames = make_recording_frames("wave", 3, 30, 10)
+    for bad in (make_frame(C.DATA, 2, b"\x01\x02"), make_frame(C.DATA, 2, C.DATA_PAYLOAD.pack(10) + b"\x01\x02\x03"),
+                make_frame(C.DATA, 2, C.DATA_PAYLOAD.pack(10) + b"\x01\x00" * 4)):     # 4 values of 3 channels
+        data = frames[0][2] + frames[1][2] + bad + b"".join(f for _, _, f in frames[3:])
+        recordings, problems, lost, bad_frames = C.parse_stream(data)
+        assert (lost, bad_frames) == (1, 1), problems
+        assert any("dropped as damaged" in p for p in problems)
+        (r,) = recordings
+        assert r.gaps == [[10, 10]] and np.array_equal(r.samples, np.delete(samples, np.s_[10:20], axis=0))
+    # an end frame too short, a start frame whose recording header does not parse
+    data = b"".join(f for _, _, f in frames[:-1]) + make_frame(C.END, 4, b"\x00" * 8)
+    recordings, problems, lost, bad_frames = C.parse_stream(data)
+    assert bad_frames == 1 and np.array_equal(recordings[0].samples, samples) and not recordings[0].complete
+    data = make_frame(C.START, 0, b"PMLR" + bytes(40)) + b"".join(f for _, _, f in frames[1:])
+    recordings, problems, lost, bad_frames = C.parse_stream(data, label="wave", rate=100)
+    assert bad_frames == 1 and len(recordings) == 1 and np.array_equal(recordings[0].samples, samples)
+
+
+@pytest.mark.parametrize("how", ["corrupted", "deleted", "unparsable"])
+def test_a_damaged_start_frame_keeps_the_recording(how):
+    samples, frames = make_recording_frames("wave", 3, 50, 10, rate=250)
+    start = {"corrupted": frames[0][2][:-1] + b"\x00", "deleted": b"",
+             "unparsable": make_frame(C.START, 0, b"junk")}[how]
+    data = start + b"".join(f for _, _, f in frames[1:])
+    recordings, problems, lost, bad = C.parse_stream(data, label="wave", rate=250)
+    (r,) = recordings
+    assert (r.label, r.rate, r.channels, r.complete) == ("wave", 250, 3, False)
+    assert np.array_equal(r.samples, samples) and r.gaps == []
+    assert any("start frame" in p for p in problems)
+
+
+def keeps(recording, samples, firsts, block):
+    """Whether the recording holds samples[first:first + block] at their place for every first in firsts (its
+    samples fill, in order, the indices its gaps leave)."""
+    missing = set()
+    for first, count in recording.gaps:
+        missing.update(range(first, first + count))
+    placed = [i for i in range(len(samples) + len(missing)) if i not in missing][:len(recording.samples)]
+    where = dict(zip(placed, range(len(placed))))
+    return all(i in where and np.array_equal(recording.samples[where[i]], samples[i])
+               for first in firsts for i in range(first, min(first + block, len(samples))))
+
+
+def test_damaged_streams_keep_every_intact_recording_and_frame():
+    """1000 streams of three recordings, each damaged once: the recordings the damage did not touch come out
+    exact and complete, the damaged one keeps the samples of every data frame it did not touch, in place."""
+    streams = [make_recording_frames(*r) for r in RECORDINGS]
+    data, spans = b"", []
+    for samples, frames in streams:
+        spans.append([])
+        for kind, first, frame in frames:
+            spans[-1].append((kind, first, len(data), len(data) + len(frame)))
+            data += frame
+    rng = np.random.default_rng(7)
+    for _ in range(1000):
+        bad, (lo, hi) = damage(data, rng)
+        recordings, problems, lost, n_bad = C.parse_stream(bad, label="?", rate=100)
+        for (label, ch, n, block), (samples, _), frames in zip(RECORDINGS, streams, spans):
+            touched = [lo < end and start < hi for _, _, start, end in frames]
+            got = [r for r in recordings if r.label in (label, "?") and r.channels == ch]
+            if not any(touched):
+                assert [(len(r.samples), r.complete) for r in got if r.label == label] == [(n, True)], problems
+                assert np.array_equal(got[0].samples, samples)
+                continue
+            intact = [first for (kind, first, _, _), t in zip(frames, touched) if kind == C.DATA and not t]
+            assert any(keeps(r, samples, intact, block) for r in got), (lo, hi, problems)
+
+
+def test_damaged_files_keep_every_intact_recording():
+    """1000 recording files of three recordings, each damaged once: the recordings whose bytes the damage did
+    not touch come out exact (the reader resynchronises on the next header, not the damaged one's length)."""
+    data, spans = b"", []
+    for label, ch, n, _ in RECORDINGS:
+        samples = C.synthetic(n, ch).astype("<i2").tobytes()
+        rec = C.make_header(label, 100, ch, n, "host") + samples + struct.pack("<I", zlib.crc32(samples))
+        spans.append((len(data), len(data) + len(rec)))
+        data += rec
+    rng = np.random.default_rng(8)
+    for _ in range(1000):
+        bad, (lo, hi) = damage(data, rng)
+        recordings, problems = C.read_file(bad)
+        for (label, ch, n, _), (start, end) in zip(RECORDINGS, spans):
+            if lo < end and start < hi:
+                continue
+            (r,) = [r for r in recordings if r.label == label]
+            assert np.array_equal(r.samples, C.synthetic(n, ch)), problems

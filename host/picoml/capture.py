@@ -107,7 +107,8 @@ def make_header(label, rate, channels, n_samples, board="", late=0, flags=0):
 
 def read_file(data):
     """(recordings, problems) of a recording file's bytes. A damaged recording is reported and skipped; reading
-    resumes at the next recording header found after it."""
+    resumes at the next recording header found after its own header (not after the length it declares: bytes
+    lost or inserted inside it would make that land inside the next recording)."""
     recordings, problems = [], []
     pos = 0
     while pos < len(data):
@@ -133,9 +134,13 @@ def read_file(data):
         samples, crc = body[:nbytes], struct.unpack_from("<I", body, nbytes)[0]
         if zlib.crc32(samples) != crc:
             problems.append("%s: sample CRC mismatch; skipped" % what)
-        else:
-            recordings.append(Recording(label, h["rate_millihz"] / 1000, h["channels"], board,
-                                        np.frombuffer(samples, "<i2").reshape(-1, h["channels"]).copy(), h["late"]))
+            nxt = data.find(MAGIC, pos + size)
+            if nxt < 0:
+                break
+            pos = nxt
+            continue
+        recordings.append(Recording(label, h["rate_millihz"] / 1000, h["channels"], board,
+                                    np.frombuffer(samples, "<i2").reshape(-1, h["channels"]).copy(), h["late"]))
         pos += size + nbytes + 4
     return recordings, problems
 
@@ -210,14 +215,31 @@ class StreamParser:
 
 class Assembler:
     """Recordings out of frames: checks the sequence (gaps = lost frames, repeats = duplicates dropped), places
-    data by its first-sample index (gaps recorded), and checks the end frame's count and whole-data CRC."""
+    data by its first-sample index (gaps recorded), and checks the end frame's count and whole-data CRC.
 
-    def __init__(self):
+    A frame whose CRC is right but whose content does not parse (a payload too short for its type, samples
+    that are not whole) is damaged: dropped, reported and counted in `damaged`. Data whose start frame was lost
+    or damaged is kept: the channel count is read from the data frames (two consecutive frames, or the last
+    one and the end frame), the label and rate are the ones the host asked for (`label`, `rate`), and the
+    recording is marked incomplete."""
+
+    def __init__(self, label=None, rate=None):
+        self.label = label
+        self.rate = rate
         self.done = []
         self.problems = []
         self.lost = 0
+        self.damaged = 0
         self.current = None
         self.expected = None
+
+    def _damaged(self, kind, seq, why):
+        self.damaged += 1
+        self.problems.append("%s frame %d %s: dropped as damaged" % (FRAME_TYPES[kind], seq, why))
+
+    def _start(self, h, label, board, channels, rate):
+        self.current = {"h": h, "label": label, "board": board, "channels": channels, "rate": rate,
+                        "chunks": [], "upto": 0, "gaps": [], "pending": [], "seen": {}}
 
     def add(self, kind, seq, payload):
         if kind == START:
@@ -225,64 +247,130 @@ class Assembler:
             try:
                 h, label, board, _ = parse_header(payload)
             except ValueError as e:
-                self.problems.append("start frame %d: %s" % (seq, e))
+                self._damaged(kind, seq, "(%s)" % e)
+                self._start_headless(seq)       # counted lost too, as any frame that is not used
                 return
-            self.current = {"h": h, "label": label, "board": board, "chunks": [], "upto": 0, "gaps": []}
+            self._start(h, label, board, h["channels"], h["rate_millihz"] / 1000)
             self.expected = seq + 1
             return
+        if kind == DATA:
+            if len(payload) < DATA_PAYLOAD.size or (len(payload) - DATA_PAYLOAD.size) % 2:
+                self._damaged(kind, seq, "has a %d-byte payload, not a sample index and whole int16 values"
+                              % len(payload))
+                return
+            first = DATA_PAYLOAD.unpack_from(payload)[0]
+            values = np.frombuffer(payload[DATA_PAYLOAD.size:], "<i2")
+        else:
+            if len(payload) != END_PAYLOAD.size:
+                self._damaged(kind, seq, "has a %d-byte payload, not %d" % (len(payload), END_PAYLOAD.size))
+                return
+            end = dict(zip(END_FIELDS, END_PAYLOAD.unpack_from(payload)))
         if self.current is None:
-            self.problems.append("%s frame %d without a start frame: dropped" % (FRAME_TYPES[kind], seq))
-            return
+            if kind == END:
+                self.problems.append("end frame %d without a start frame: dropped" % seq)
+                return
+            self.problems.append("data frame %d without a start frame: the start frame was lost; the data is kept"
+                                 % seq)
+            self._start_headless(0)             # the start frame, seq 0, counts as lost
         if seq < self.expected:
-            self.problems.append("frame %d repeated: dropped" % seq)
+            if self.current["seen"].get(seq) == zlib.crc32(payload):
+                self.problems.append("frame %d repeated: dropped" % seq)
+                return
+            # not a repeat: the sequence started again, a new recording whose start frame was lost
+            self._finish(None)
+            self.problems.append("%s frame %d starts a new recording: its start frame was lost; the data is kept"
+                                 % (FRAME_TYPES[kind], seq))
+            self._start_headless(0)
+        ch = self.current["channels"]
+        if kind == DATA and ch is not None and len(values) % ch:
+            self._damaged(kind, seq, "holds %d values, not whole samples of %d channels" % (len(values), ch))
             return
+        self.current["seen"][seq] = zlib.crc32(payload)
         if seq > self.expected:
             n = seq - self.expected
             self.lost += n
             self.problems.append("%d frame%s lost before frame %d" % (n, "s" * (n > 1), seq))
         self.expected = seq + 1
-        cur = self.current
         if kind == DATA:
-            first = DATA_PAYLOAD.unpack_from(payload)[0]
-            samples = np.frombuffer(payload[DATA_PAYLOAD.size:], "<i2")
-            ch = cur["h"]["channels"]
-            if first < cur["upto"] or len(samples) % ch:
-                self.problems.append("data frame %d overlaps or is not whole samples: dropped" % seq)
-                return
-            if first > cur["upto"]:
-                cur["gaps"].append([cur["upto"], first - cur["upto"]])
-            cur["chunks"].append(samples.reshape(-1, ch))
-            cur["upto"] = first + len(samples) // ch
+            if self.current["channels"] is None:
+                self.current["pending"].append((seq, first, values))
+            else:
+                self._place(seq, first, values)
         else:
-            self._finish(dict(zip(END_FIELDS, END_PAYLOAD.unpack_from(payload))))
+            self._finish(end, seq)
 
-    def _finish(self, end):
+    def _start_headless(self, expected):
+        """A recording whose start frame is missing: its channel count is learned from its data."""
+        self._start(None, self.label or "", "", None, self.rate or 0.0)
+        self.expected = expected
+
+    def _place(self, seq, first, values):
+        cur = self.current
+        ch = cur["channels"]
+        if len(values) % ch:
+            self._damaged(DATA, seq, "holds %d values, not whole samples of %d channels" % (len(values), ch))
+            return
+        if first < cur["upto"]:
+            self.problems.append("data frame %d overlaps the samples before it: dropped" % seq)
+            return
+        if first > cur["upto"]:
+            cur["gaps"].append([cur["upto"], first - cur["upto"]])
+        cur["chunks"].append(values.reshape(-1, ch))
+        cur["upto"] = first + len(values) // ch
+
+    @staticmethod
+    def _channels(pending, end, end_seq):
+        """The channel count of a headless recording's data frames [(seq, first, values)], or None."""
+        for (s1, f1, v1), (s2, f2, _) in zip(pending, pending[1:]):
+            if s2 == s1 + 1 and f2 > f1 and len(v1) % (f2 - f1) == 0:
+                return len(v1) // (f2 - f1)
+        if end is not None and pending:
+            s, f, v = pending[-1]
+            if s + 1 == end_seq and end["n_samples"] > f and len(v) % (end["n_samples"] - f) == 0:
+                return len(v) // (end["n_samples"] - f)
+        return None
+
+    def _finish(self, end, end_seq=None):
         cur, self.current = self.current, None
         if cur is None:
             return
-        h, ch = cur["h"], cur["h"]["channels"]
+        if cur["channels"] is None:
+            ch = self._channels(cur["pending"], end, end_seq)
+            if ch is None:
+                if cur["pending"]:
+                    self.problems.append("%d data frames of a recording whose start frame was lost: its channel "
+                                         "count cannot be told from them; dropped" % len(cur["pending"]))
+                return
+            self.current, cur["channels"] = cur, ch
+            for frame in cur["pending"]:
+                self._place(*frame)
+            self.current = None
+            self.problems.append("recording without its start frame kept: %d channels (from the data), label %r "
+                                 "and rate %g Hz (as asked), board unknown" % (ch, cur["label"], cur["rate"]))
+        ch = cur["channels"]
         samples = np.concatenate(cur["chunks"]) if cur["chunks"] else np.zeros((0, ch), np.int16)
-        total = end["n_samples"] if end else max(cur["upto"], h["n_samples"])
+        total = end["n_samples"] if end else max(cur["upto"], cur["h"]["n_samples"] if cur["h"] else 0)
         if cur["upto"] < total:
             cur["gaps"].append([cur["upto"], total - cur["upto"]])
         if end is None:
             self.problems.append("recording %r has no end frame" % cur["label"])
         elif not cur["gaps"] and zlib.crc32(samples.astype("<i2").tobytes()) != end["data_crc"]:
             self.problems.append("recording %r: whole-data CRC mismatch" % cur["label"])
-        self.done.append(Recording(cur["label"], h["rate_millihz"] / 1000, ch, cur["board"], samples,
-                                   end["late"] if end else 0, cur["gaps"], end is not None))
+        self.done.append(Recording(cur["label"], cur["rate"], ch, cur["board"], samples,
+                                   end["late"] if end else 0, cur["gaps"], end is not None and cur["h"] is not None))
 
     def close(self):
         self._finish(None)
 
 
-def parse_stream(data):
-    """(recordings, problems, lost frames, damaged frames) of a captured byte stream."""
-    parser, asm = StreamParser(), Assembler()
+def parse_stream(data, label=None, rate=None):
+    """(recordings, problems, lost frames, damaged frames) of a captured byte stream; `label` and `rate` name a
+    recording whose start frame was lost (what the host asked the board to record)."""
+    parser, asm = StreamParser(), Assembler(label, rate)
     for frame in parser.feed(data) + parser.close():
         asm.add(*frame)
     asm.close()
-    return asm.done, parser.problems + asm.problems, asm.lost, parser.bad
+    return asm.done, parser.problems + asm.problems, asm.lost, parser.bad + asm.damaged
 
 
 # ---- the dataset folder ----
@@ -467,7 +555,7 @@ def capture(port, label, seconds, rate=100, source="Synthetic(3)", plot=False, l
     if plot:
         precheck_plot()
     repl = RawRepl(port)
-    parser, asm = StreamParser(), Assembler()
+    parser, asm = StreamParser(), Assembler(label, rate)
     total = int(seconds * rate + 0.5)
     bar = Progress(total, rate) if progress else None
     live = None
@@ -493,12 +581,12 @@ def capture(port, label, seconds, rate=100, source="Synthetic(3)", plot=False, l
                 break
             cur = asm.current
             if cur is not None:
-                if plot and live is None:
-                    live = LivePlot(cur["h"]["channels"], cur["h"]["rate_millihz"] / 1000)
+                if plot and live is None and cur["channels"] is not None:
+                    live = LivePlot(cur["channels"], cur["rate"])
                 if live:
                     live.update(cur["chunks"])
                 if bar:
-                    bar.show(cur["upto"], asm.lost, parser.bad)
+                    bar.show(cur["upto"], asm.lost, parser.bad + asm.damaged)
         else:
             # the code's end: the raw REPL's \x04 <stderr> \x04> after the last frame
             tail = bytearray(raw[parser.last_end:])
@@ -510,7 +598,7 @@ def capture(port, label, seconds, rate=100, source="Synthetic(3)", plot=False, l
             asm.add(*frame)
         asm.close()
         if bar and asm.done:
-            bar.show(len(asm.done[-1].samples), asm.lost, parser.bad, force=True)
+            bar.show(len(asm.done[-1].samples), asm.lost, parser.bad + asm.damaged, force=True)
             bar.end()
         if live and asm.done:
             live.finish(asm.done[-1].samples)
@@ -523,7 +611,7 @@ def capture(port, label, seconds, rate=100, source="Synthetic(3)", plot=False, l
         raise PicomlError("the board reported an error:\n%s" % error)
     if not asm.done:
         raise PicomlError("no recording arrived from the board (%d bytes of other output)" % parser.base)
-    return asm.done, parser.problems + asm.problems, asm.lost, parser.bad
+    return asm.done, parser.problems + asm.problems, asm.lost, parser.bad + asm.damaged
 
 
 def pull(port, remote=DEFAULT_PATH, remove=False):
