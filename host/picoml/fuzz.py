@@ -564,12 +564,17 @@ def _convert_case(blob, case, tmp):
 
 
 def _device_loader():
-    """device/picoml/pml.py imported into CPython (it needs only struct): the checks the device runs."""
+    """The device's loader, device/picoml/pml.py, imported into CPython (the device package as `device_picoml`,
+    beside the host's `picoml`): the checks the device runs before the native module sees a model."""
+    import importlib
     import importlib.util
-    spec = importlib.util.spec_from_file_location("device_pml", DEVICE_DIR / "picoml" / "pml.py")
+    package = DEVICE_DIR / "picoml"
+    spec = importlib.util.spec_from_file_location("device_picoml", package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])
     module = importlib.util.module_from_spec(spec)
+    sys.modules["device_picoml"] = module
     spec.loader.exec_module(module)
-    return module
+    return importlib.import_module("device_picoml.pml")
 
 
 ARENA_LIMIT = 64 << 20      # what the C target allocates at most; a board refuses far less with MemoryError

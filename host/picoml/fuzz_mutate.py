@@ -104,12 +104,11 @@ class PmlLayout:
         h = format.read_header(blob)
         self.header = h
         self.fields = []
-        offset = 0
-        kinds = {"4s": None, "H": "u16", "I": "u32"}
-        for name, code in zip(format.HEADER_FIELDS, _struct_codes(format.HEADER.format)):
-            if kinds.get(code):
-                self.fields.append(Field(offset, kinds[code], "header %s" % name, "header"))
-            offset += struct.calcsize("<" + code)
+        kinds = {"H": "u16", "I": "u32"}
+        codes = dict(zip(format.HEADER_FIELDS, format.HEADER.format[1:].replace("4s", "s")))
+        for name, offset in format.header_offsets().items():
+            if codes[name] in kinds:
+                self.fields.append(Field(offset, kinds[codes[name]], "header %s" % name, "header"))
         self.tensors = []
         tkinds = ("u8", "u8", "u8", "u8", "u32", "u32", "u32", "u32", "u32", "u32", "f32", "i32")
         toffsets = (0, 1, 2, 3, 4, 8, 12, 16, 20, 24, 28, 32)
@@ -144,22 +143,6 @@ class PmlLayout:
         self.groups = {}
         for f in self.fields:
             self.groups.setdefault(f.group, []).append(f)
-
-
-def _struct_codes(fmt):
-    codes, i = [], 0
-    fmt = fmt.lstrip("<")
-    while i < len(fmt):
-        if fmt[i].isdigit():
-            j = i
-            while fmt[j].isdigit():
-                j += 1
-            codes.append(fmt[i:j + 1])
-            i = j + 1
-        else:
-            codes.append(fmt[i])
-            i += 1
-    return codes
 
 
 def fix_crc(data):
