@@ -2,10 +2,20 @@
 # board's "hardware"; the tests drive them with an explicit clock).
 
 
+def default_source():
+    """What the virtual board's IMU plays: the motion file named by $PICOML_MOTION (picoml.motion writes it for
+    `picoml capture --motion` and the demos), else the deterministic Motion generator."""
+    import os
+    from .chip import Motion, MotionFile
+    path = os.getenv("PICOML_MOTION")
+    return MotionFile(path) if path else Motion()
+
+
 def open_bus(part, address=None, source=None):
-    """A machine.I2C-compatible bus, in real time, holding an emulation of `part` (a board file's imu.part),
-    fed by `source` (default: the deterministic Motion generator)."""
-    from .chip import Motion, RealTimeI2CBus
+    """A machine.I2C-compatible bus holding an emulation of `part` (a board file's imu.part) fed by `source`
+    (default: default_source()), its clock following real time, or $PICOML_TIME_SCALE times faster."""
+    import os
+    from .chip import RealTimeI2CBus
     if part in ("LSM6DS3TR-C", "LSM6DSOX"):
         from . import lsm6ds
         cls = lsm6ds.LSM6DS3TRC if part == "LSM6DS3TR-C" else lsm6ds.LSM6DSOX
@@ -20,4 +30,7 @@ def open_bus(part, address=None, source=None):
         cls = bmi270.BMI270
     else:
         raise ValueError("no emulation of the IMU part %r" % part)
-    return RealTimeI2CBus(cls(address=address, source=source or Motion()))
+    speed = int(os.getenv("PICOML_TIME_SCALE") or 1)
+    chip = cls(address=address, source=source or default_source())
+    chip.generated = None       # no log of every sample on a board that runs for hours
+    return RealTimeI2CBus(chip, speed=speed)

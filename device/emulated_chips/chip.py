@@ -2,7 +2,8 @@
 #
 # A Chip has 256 8-bit registers, a reset table, a register-address pointer that auto-increments by the chip's
 # rules, and a simulated clock: advance_us(us) produces samples at the configured output data rate (no real
-# time), from a source (Motion: a deterministic motion generator; Recording: a list of samples), in physical
+# time), from a source (Motion: a deterministic motion generator; Recording: a list of samples; MotionFile: a
+# performance written by the host's motion generator), in physical
 # units (m/s^2, deg/s) converted to raw counts with the sensitivity of the configured range. Samples go to the
 # data registers and, when the FIFO is on, into the FIFO; `generated` logs every sample pushed to the FIFO as
 # raw [ax, ay, az, gx, gy, gz] so a test can compare what the driver read.
@@ -54,6 +55,40 @@ class Recording:
     def __call__(self, n, t):
         s = self.samples
         return s[n] if n < len(s) else s[-1]
+
+
+class MotionFile:
+    """Samples played from a motion file written by the host (picoml.motion.write_motion_file): a 16-byte header
+    (b"PMOT", version 1, channels, rate as float32, frame count) then float32 frames (m/s^2, deg/s). The sample
+    at time t is frame round(t * rate); after the last frame the last one is held (the performer stands still).
+    Frames are read in blocks, so playing does not seek per sample."""
+
+    BLOCK = 128
+
+    def __init__(self, path):
+        import struct
+        self._struct = struct
+        self.f = open(path, "rb")
+        magic, version, channels, rate, frames = struct.unpack("<4sHHfI", self.f.read(16))
+        if magic != b"PMOT" or version != 1 or channels != 6 or not rate > 0 or frames < 1:
+            raise ValueError("%s is not a 6-channel motion file (version 1)" % path)
+        self.rate = rate
+        self.frames = frames
+        self._first = -1
+        self._block = None
+
+    def __call__(self, n, t):
+        i = int(t * self.rate + 0.5)
+        if i >= self.frames:
+            i = self.frames - 1
+        first = i - i % self.BLOCK
+        if first != self._first:
+            self.f.seek(16 + 24 * first)
+            count = min(self.BLOCK, self.frames - first)
+            self._block = self._struct.unpack("<%df" % (6 * count), self.f.read(24 * count))
+            self._first = first
+        k = 6 * (i - first)
+        return self._block[k:k + 6]
 
 
 class Chip:
@@ -129,7 +164,8 @@ class Chip:
             raw = self.to_raw(phys)
             self.set_data(raw)
             if self.fifo_on():
-                self.generated.append(raw)
+                if self.generated is not None:
+                    self.generated.append(raw)
                 self.fifo_push(raw)
             self.n += 1
 
@@ -242,16 +278,17 @@ class RealTimeI2CBus(I2CBus):
     """An I2CBus whose chips' clocks follow real time: every transaction first advances them by the
     microseconds since the previous one. The virtual board's IMU bus."""
 
-    def __init__(self, *chips):
+    def __init__(self, *chips, speed=1):
         I2CBus.__init__(self, *chips)
         import time
         self._time = time
         self._last = time.ticks_us()
+        self.speed = speed      # the chips' clock runs `speed` times faster than real time
 
     def _chip(self, addr):
         now = self._time.ticks_us()
         elapsed = self._time.ticks_diff(now, self._last)
         if elapsed > 0:
             self._last = now
-            self.advance_us(elapsed)
+            self.advance_us(elapsed * self.speed)
         return I2CBus._chip(self, addr)

@@ -645,10 +645,10 @@ def _ensure_library(port, log):
         raise PicomlError("the board's picoml has no record module after deploying: rebuild with `make dist`")
 
 
-def _with_port(args, work):
+def _with_port(args, work, **board_options):
     if args.port == "virtual":
         from .virtual_board import VirtualBoard
-        with VirtualBoard() as board:
+        with VirtualBoard(**board_options) as board:
             print("virtual board: flash in %s, port %s" % (board.flash, board.port))
             _ensure_library(board.port, print)
             return work(board.port)
@@ -671,13 +671,37 @@ def cmd_capture(args):
         source = ("__import__('picoml.boards').boards.open_imu(__import__('picoml.boards').boards.load(%r), odr=%r)"
                   % (args.imu, args.rate))
 
+    board_options = {}
+    if args.motion:
+        board_options = _virtual_performance(args)
+
     def work(port):
         recordings, problems, lost, bad = capture(port, args.label, args.seconds, args.rate, source, args.plot)
         _report(problems, lost, bad)
         write_dataset(args.out, recordings, "capture:%s" % args.port)
     print("source on the board: %s%s" % (source, " (a synthetic test signal; --imu BOARD or --source picks a "
                                                  "sensor)" if source.startswith("Synthetic") else ""))
-    _with_port(args, work)
+    _with_port(args, work, **board_options)
+
+
+def _virtual_performance(args):
+    """The virtual board's IMU performs args.motion (a gesture, or a machine condition) as performer
+    args.performer: a motion file in a temporary folder, and the board's options to play it."""
+    from . import motion, vibration
+    if args.port != "virtual" or not args.imu:
+        raise PicomlError("--motion makes the virtual board's IMU perform: use it with --port virtual --imu virtual")
+    seconds = args.seconds * 1.5 + 5          # the performance outlasts the recording
+    if args.motion in motion.GESTURES:
+        samples = motion.perform(args.motion, seconds, args.rate, motion.people(args.performer + 1)[-1])
+    elif args.motion in vibration.CONDITIONS:
+        samples = vibration.vibrate(args.motion, seconds, args.rate, vibration.machines(args.performer + 1)[-1])
+    else:
+        raise PicomlError("unknown --motion %r: a gesture (%s) or a machine condition (%s)" % (
+            args.motion, ", ".join(motion.GESTURES), ", ".join(vibration.CONDITIONS)))
+    path = pathlib.Path(tempfile.mkdtemp(prefix="picoml-motion-")) / "motion.pmot"
+    motion.write_motion_file(path, samples, args.rate)
+    print("virtual board: its IMU performs %r as performer %d, clock x%d" % (args.motion, args.performer, args.speed))
+    return {"motion": path, "time_scale": args.speed}
 
 
 def cmd_pull(args):
@@ -703,6 +727,11 @@ def add_commands(subparsers):
     c.add_argument("--imu", metavar="BOARD",
                    help="record the IMU of this board definition (boards/BOARD.json on the board, e.g. 'virtual'), "
                         "through its FIFO at --rate (an output data rate the chip has)")
+    c.add_argument("--motion", help="the virtual board's IMU performs this gesture (idle, wave, circle, punch, shake) "
+                                    "or machine condition (normal, imbalance, misalignment, bearing, looseness)")
+    c.add_argument("--performer", type=int, default=0, help="with --motion: which synthetic person or machine")
+    c.add_argument("--speed", type=int, default=1, help="with --motion: the virtual IMU's clock runs this many "
+                                                        "times faster than real time")
     c.add_argument("--plot", action="store_true", help="live plot while recording (needs matplotlib)")
     c.set_defaults(func=cmd_capture)
 

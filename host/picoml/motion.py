@@ -242,6 +242,18 @@ def add_commands(subparsers):
     m.add_argument("--out", required=True, help="the dataset folder")
     m.add_argument("--count", type=int, help="persons (gesture, default 8) or machines (vibration, default 8)")
     m.add_argument("--seconds", type=float, help="seconds per recording (gesture 20, vibration 4)")
-    m.add_argument("--rate", type=float, help="output data rate, Hz (gesture 104, vibration 1666)")
+    m.add_argument("--rate", type=float, help="output data rate, Hz (gesture 104, vibration 1660: the LSM6DS3TR-C's 1.66 kHz)")
     m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=cmd_synth)
+
+
+def write_motion_file(path, samples, rate):
+    """A performance for the virtual board's IMU (emulated_chips.chip.MotionFile): float32 frames after a header."""
+    samples = np.asarray(samples, np.float32)
+    if samples.ndim != 2 or samples.shape[1] != 6 or not len(samples):
+        raise ValueError("a motion file holds [frames, 6] samples, not %s" % (samples.shape,))
+    header = b"PMOT" + np.array([1, 6], "<u2").tobytes() + np.array([rate], "<f4").tobytes() \
+        + np.array([len(samples)], "<u4").tobytes()
+    with open(path, "wb") as f:
+        f.write(header + samples.astype("<f4").tobytes())
+    return path

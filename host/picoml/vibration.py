@@ -112,7 +112,7 @@ def vibrate(condition, seconds, rate, machine=None, speed_hz=25.0, start=0.0):
     return np.concatenate([a @ r.T, gyro @ r.T], -1)
 
 
-def write_dataset(out, n_machines=8, seconds=4.0, rate=1666.0, speeds=SPEEDS_HZ, conditions=CONDITIONS, seed=0,
+def write_dataset(out, n_machines=8, seconds=4.0, rate=1660.0, speeds=SPEEDS_HZ, conditions=CONDITIONS, seed=0,
                   log=print):
     """A dataset folder as `picoml capture` writes it: per machine, condition and speed one recording of the
     IMU (int16 counts at +-4 g and +-500 deg/s, scale, units, the machine's name as the person)."""

@@ -23,10 +23,12 @@ class VirtualBoard:
     """`flash` is a littlefs image file (*.img, made blank on first use) mounted as the board's filesystem, or a
     host folder (any other path) that tests can look into."""
 
-    def __init__(self, flash=DEFAULT_FLASH, heapsize="4m", mic_wav=None):
+    def __init__(self, flash=DEFAULT_FLASH, heapsize="4m", mic_wav=None, motion=None, time_scale=1):
         self.flash = pathlib.Path(flash)
         self.heapsize = heapsize
         self.mic_wav = mic_wav
+        self.motion = motion            # a motion file (picoml.motion.write_motion_file) its IMU plays
+        self.time_scale = int(time_scale)   # its IMU's clock runs this many times faster than real time
         self.port = str(self.flash.parent / (self.flash.stem + ".tty"))
         self.process = None
 
@@ -56,6 +58,9 @@ class VirtualBoard:
         if not shutil.which("socat"):
             raise PicomlError("the virtual board needs socat: apt-get install socat")
         command, env, cwd = self._command()
+        if self.motion:
+            env["PICOML_MOTION"] = str(pathlib.Path(self.motion).resolve())
+        env["PICOML_TIME_SCALE"] = str(self.time_scale)
         if " " in str(REPO) or " " in str(self.flash):
             raise PicomlError("the virtual board's paths must not contain spaces (socat's EXEC)")
         self.process = subprocess.Popen(
