@@ -134,3 +134,26 @@ def test_corrupt_tables_with_valid_crc(kws):
     bad[h["metadata_offset"]] = ord("!")
     with pytest.raises(FormatError, match="metadata is not JSON"):
         format.read(_recrc(bad))
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"[1, 2]", "not a JSON object"), (b"null", "not a JSON object"), (b"\xff\xfe", "not JSON"),
+    (b"[" * 5000 + b"]" * 5000, "nested too deeply"), (b'{"labels": "yes,no"}', "'labels' must be a list of strings"),
+    (b'{"labels": [1]}', "'labels' must be"), (b'{"op_labels": 7}', "'op_labels' must be"),
+    (b'{"input": [3]}', "'input' must be an object"), (b'{"tflite_bytes": "x"}', "'tflite_bytes' must be"),
+    (b'{"tflm_arena": {"total": 0, "activations": 1}}', "'tflm_arena' must be"),
+    (b'{"tflm_arena": 5}', "'tflm_arena' must be"), (b'{"source": null}', "'source' must be a string"),
+])
+def test_metadata_of_the_wrong_kind_is_refused(kws, raw, message):
+    from picoml.fuzz_mutate import replace_metadata
+    with pytest.raises(FormatError, match=re.escape(message)):
+        format.read(replace_metadata(kws[1], raw))
+
+
+def test_metadata_picoml_does_not_know_is_kept(kws):
+    from picoml.fuzz_mutate import replace_metadata
+    from picoml.report import summary
+    model = format.read(replace_metadata(kws[1], b'{"tflm_arena": {"total": 10}, "mine": [1, {"x": null}]}'))
+    assert model.metadata["mine"] == [1, {"x": None}]
+    assert "TFLite Micro: 10 bytes;" in "\n".join(summary(model, 100))
+    assert format.read(replace_metadata(kws[1], b"")).metadata == {}

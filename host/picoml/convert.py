@@ -1,22 +1,45 @@
 """.tflite -> .pml: import, plan, record what TFLite Micro would need, serialise."""
 import os
+import pathlib
+import subprocess
+import sys
+import tempfile
 
 from . import format, planner
 from .tflite_import import import_tflite
 
 
-def tflm_arena(tflite_bytes):
-    """TFLite Micro's arena bytes for the model, or None when its runtime cannot load it."""
-    from .oracle import arena_bytes
+# Run in a child process: TFLite Micro does not verify the flatbuffer it is given, and a damaged or hostile
+# .tflite can crash it (`picoml fuzz --target convert` found segfaults). In a child, that is only a missing
+# measurement; the file has also passed picoml's own import first.
+_MEASURE = ("import sys\nfrom picoml.oracle import arena_bytes\n"
+            "total, head = arena_bytes(open(sys.argv[1], 'rb').read())\nprint(total, -1 if head is None else head)\n")
+
+
+def tflm_arena(tflite_bytes, timeout=120):
+    """TFLite Micro's arena bytes for the model ({"total", "activations"}), measured by its runtime in a child
+    process, or None when that runtime cannot load the model (or fails in any way)."""
+    package_root = str(pathlib.Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([package_root] + [p for p in sys.path if p]))
+    with tempfile.TemporaryDirectory(prefix="picoml_tflm_") as tmp:
+        path = os.path.join(tmp, "model.tflite")
+        with open(path, "wb") as f:
+            f.write(tflite_bytes)
+        try:
+            done = subprocess.run([sys.executable, "-c", _MEASURE, path], capture_output=True, text=True,
+                                  timeout=timeout, env=env)
+        except subprocess.TimeoutExpired:
+            return None
     try:
-        total, head = arena_bytes(tflite_bytes)
-    except Exception:
+        total, head = (int(v) for v in done.stdout.split())
+    except ValueError:          # the child failed or crashed: no measurement
         return None
-    return {"total": total, "activations": head}
+    return {"total": total, "activations": None if head < 0 else head}
 
 
 def convert(tflite_bytes, name="", labels=None, measure_tflm=True, input_info=None):
-    """A planned Model from .tflite bytes."""
+    """A planned Model from .tflite bytes; TFLite Micro's arena is measured (in a child process) only once
+    picoml's importer has accepted the file."""
     model = import_tflite(tflite_bytes, os.path.basename(name))
     planner.plan(model)
     model.metadata["tflite_bytes"] = len(tflite_bytes)

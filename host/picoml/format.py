@@ -261,13 +261,50 @@ def read(data):
     if pos != len(words):
         raise FormatError("corrupt .pml: %d stray words after the op table" % (len(words) - pos))
 
-    try:
-        metadata = json.loads(_section(data, h["metadata_offset"], h["metadata_size"], "metadata").decode())
-    except (UnicodeDecodeError, ValueError) as e:
-        raise FormatError("corrupt .pml: metadata is not JSON (%s)" % e)
+    metadata = read_metadata(_section(data, h["metadata_offset"], h["metadata_size"], "metadata"))
     for op, label in zip(ops, metadata.get("op_labels", [])):
         op.label = label
     return Model(tensors, ops, io[:h["n_inputs"]], io[h["n_inputs"]:], metadata, h["arena_size"])
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_strings(v):
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+# The metadata keys picoml writes (docs/format.md "Metadata") and what their values must be; others are kept as
+# they are and not used.
+METADATA_KEYS = {
+    "source": ("a string", lambda v: isinstance(v, str)),
+    "tflite_bytes": ("a byte count", lambda v: _is_int(v) and v >= 0),
+    "labels": ("a list of strings", _is_strings),
+    "input": ("an object", lambda v: isinstance(v, dict)),
+    "tflm_arena": ('{"total": bytes, "activations": bytes or null}',
+                   lambda v: isinstance(v, dict) and _is_int(v.get("total")) and v["total"] > 0
+                   and (v.get("activations") is None or _is_int(v["activations"]) and v["activations"] >= 0)),
+    "op_labels": ("a list of strings", _is_strings),
+}
+
+
+def read_metadata(raw):
+    """The metadata JSON object; a FormatError when it is not JSON, not an object, or when a key picoml writes
+    holds a value of another kind."""
+    if not raw:
+        return {}
+    try:
+        metadata = json.loads(bytes(raw).decode())
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise FormatError("corrupt .pml: metadata is not JSON (%s)" % (e if not isinstance(e, RecursionError)
+                                                                        else "nested too deeply"))
+    if not isinstance(metadata, dict):
+        raise FormatError("corrupt .pml: metadata is not a JSON object")
+    for key, (what, ok) in METADATA_KEYS.items():
+        if key in metadata and not ok(metadata[key]):
+            raise FormatError("corrupt .pml: metadata %r must be %s" % (key, what))
+    return metadata
 
 
 def load(path):

@@ -303,14 +303,24 @@ def _m_metadata(data, layout, rng):
         new = json.dumps(meta).encode()
         what = "metadata %s -> %r" % (key, value if not isinstance(value, (list, str)) or len(value) < 20 else
                                       type(value).__name__ + " of %d" % len(value))
-    weights = bytes(data[h["weights_offset"]:h["weights_offset"] + h["weights_size"]])
-    start = h["metadata_offset"]
-    weights_offset = (start + len(new) + format.WEIGHTS_ALIGN - 1) // format.WEIGHTS_ALIGN * format.WEIGHTS_ALIGN
-    del data[start:]
-    data += new + bytes(weights_offset - start - len(new)) + weights
-    struct.pack_into("<I", data, 48, len(new))
-    struct.pack_into("<I", data, 52, weights_offset)
+    data[:] = replace_metadata(data, new)
     return [what]
+
+
+def replace_metadata(blob, raw):
+    """A .pml (valid apart from its metadata) with `raw` as its metadata bytes: the weights moved after them,
+    the header's offsets, size and CRC updated."""
+    h = dict(zip(format.HEADER_FIELDS, format.HEADER.unpack_from(blob)))
+    start = h["metadata_offset"]
+    weights = bytes(blob[h["weights_offset"]:h["weights_offset"] + h["weights_size"]])
+    weights_offset = (start + len(raw) + format.WEIGHTS_ALIGN - 1) // format.WEIGHTS_ALIGN * format.WEIGHTS_ALIGN
+    data = bytearray(blob[:start]) + raw + bytes(weights_offset - start - len(raw)) + weights
+    offsets = format.header_offsets()
+    struct.pack_into("<I", data, offsets["metadata_size"], len(raw))
+    struct.pack_into("<I", data, offsets["weights_offset"], weights_offset)
+    struct.pack_into("<I", data, offsets["file_size"], len(data))
+    fix_crc(data)
+    return bytes(data)
 
 
 def _m_truncate(data, layout, rng):

@@ -37,8 +37,9 @@ def summary(model, file_size):
     arena = "arena       %d bytes" % model.arena_size
     tflm = meta.get("tflm_arena")
     if tflm:
-        arena += " (TFLite Micro: %d bytes, of which %d for activations; ratio %.2f)" % (
-            tflm["total"], tflm["activations"], model.arena_size / tflm["total"])
+        arena += " (TFLite Micro: %d bytes%s; ratio %.2f)" % (
+            tflm["total"], "" if tflm.get("activations") is None else ", of which %d for activations"
+            % tflm["activations"], model.arena_size / tflm["total"])
     lines.append(arena)
     lines.append("ops         %d, %d MACs" % (len(model.ops), total_macs))
     for kind, entries in (("input", model.inputs), ("output", model.outputs)):
