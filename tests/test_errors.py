@@ -61,3 +61,26 @@ def test_cli_reports_errors_without_traceback(tmp_path, capsys):
     assert not (tmp_path / "x.pml").exists()
     assert main(["inspect", str(tmp_path / "missing.pml")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), -1.0])
+def test_non_finite_or_negative_scale_is_refused_naming_the_tensor(value):
+    from picoml.fuzz_mutate import TfliteLayout
+    data = bytearray(KWS.read_bytes())
+    scale = next(f for f in TfliteLayout(bytes(data)).groups["scale"] if f.get(data) > 0)
+    scale.set(data, value)
+    with pytest.raises(UnsupportedModelError, match=r"tensor '.*' has a quantization scale of %s" % value):
+        convert(bytes(data), measure_tflm=False)
+
+
+def test_tflite_micro_crashing_in_its_child_loses_only_the_measurement(monkeypatch):
+    """TFLite Micro does not verify a flatbuffer and can crash on a damaged one: convert measures its arena in
+    a child process, so a crash there costs the measurement and nothing else."""
+    import picoml.convert as C
+    monkeypatch.setattr(C, "_MEASURE", "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    model = C.convert(KWS.read_bytes(), "kws")
+    assert "tflm_arena" not in model.metadata and model.ops
+    monkeypatch.undo()
+    from picoml.oracle import arena_bytes      # in this process: the file is a valid one
+    total, head = arena_bytes(KWS.read_bytes())
+    assert C.convert(KWS.read_bytes(), "kws").metadata["tflm_arena"] == {"total": total, "activations": head}

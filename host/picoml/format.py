@@ -126,8 +126,12 @@ def _align(n, a):
 
 def _pack_ops(model):
     words = []
-    for op in model.ops:
+    for i, op in enumerate(model.ops):
         spec = BY_NAME[op.name]
+        for k in spec.params:
+            if not -(1 << 31) <= op.params[k] < (1 << 31):
+                raise FormatError("op %d (%s, layer %r): %s = %d does not fit the format's int32"
+                                  % (i, op.name, op.label, k, op.params[k]))
         words += [spec.code, len(op.inputs), len(op.outputs), len(spec.params)]
         words += op.inputs + op.outputs
         words += [op.params[k] for k in spec.params]
@@ -138,13 +142,24 @@ def _pack_tensor(t):
     if len(t.shape) > MAX_DIMS:
         raise FormatError("tensor %r has %d dimensions; the format holds at most %d" % (t.name, len(t.shape), MAX_DIMS))
     dims = list(t.shape) + [0] * (MAX_DIMS - len(t.shape))
+    if max([t.nbytes, t.offset] + dims) >= (1 << 32) or min([t.offset] + dims) < 0:
+        raise FormatError("tensor %r (shape %s, %d bytes at %d) does not fit the format's 32-bit sizes"
+                          % (t.name, list(t.shape), t.nbytes, t.offset))
+    if not -(1 << 31) <= t.zero_point < (1 << 31):
+        raise FormatError("tensor %r has zero point %d; the format holds an int32" % (t.name, t.zero_point))
     storage = STORAGE_WEIGHTS if t.is_constant else STORAGE_ARENA
     return TENSOR.pack(DTYPE_CODES[t.dtype], len(t.shape), storage, 0, t.offset, t.nbytes, *dims,
                        t.scale, t.zero_point)
 
 
 def write(model):
-    """Serialise a planned model (arena offsets and weights offsets assigned) to .pml bytes."""
+    """Serialise a planned model (arena offsets and weights offsets assigned) to .pml bytes; a FormatError when
+    the model does not fit the format's fields (more than 65535 tensors or ops, sizes over 4 GiB)."""
+    if max(len(model.tensors), len(model.ops), len(model.inputs), len(model.outputs)) > 0xFFFF:
+        raise FormatError("the model has %d tensors and %d ops; a .pml holds at most 65535 of each"
+                          % (len(model.tensors), len(model.ops)))
+    if not 0 <= model.arena_size < (1 << 32):
+        raise FormatError("the model needs a %d-byte arena; a .pml holds sizes up to 4 GiB" % model.arena_size)
     tensors = b"".join(_pack_tensor(t) for t in model.tensors)
     io = b"".join(IO_ENTRY.pack(e.tensor, FLOAT32_EDGE if e.float_edge else INT8_EDGE, 0)
                   for e in model.inputs + model.outputs)

@@ -355,7 +355,11 @@ def save_failure(directory, target, outcome, detail, blob, info):
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     suffix = ".tflite" if target.kind == "tflite" else ".pml"
-    stem = "%s-%s-%s" % (target.name, outcome, hashlib.sha1(blob).hexdigest()[:10])
+    digest = hashlib.sha1(blob).hexdigest()[:10]
+    same = sorted(directory.glob("*-%s%s" % (digest, suffix)))
+    if same:
+        return same[0]          # the same file, saved for another target: it runs on every target anyway
+    stem = "%s-%s-%s" % (target.name, outcome, digest)
     path = directory / (stem + suffix)
     path.write_bytes(blob)
     (directory / (stem + ".json")).write_text(json.dumps(dict(info, target=target.name, outcome=outcome,
@@ -531,7 +535,7 @@ def _host_case(blob, case, tmp):
     argv = ["run", str(path), "--runtime", "reference"]
     for j, e in enumerate(model.inputs):
         t = model.tensors[e.tensor]
-        np.save(tmp / ("in%d.npy" % j), _pattern(t.nbytes, case, j).reshape(t.shape))
+        np.save(tmp / ("in%d.npy" % j), _pattern(int(np.prod(t.shape)), case, j).reshape(t.shape))
         argv += ["--input", str(tmp / ("in%d.npy" % j))]
     for j in range(len(model.outputs)):
         argv += ["--output", str(tmp / ("out%d.npy" % j))]

@@ -42,10 +42,18 @@ class Field:
         self.name = name
         self.group = group
 
+    def inside(self, data):
+        return self.offset + struct.calcsize(SCALAR_FORMATS[self.kind]) <= len(data)
+
     def get(self, data):
+        """The value (0 when an earlier mutation cut the file before it)."""
+        if not self.inside(data):
+            return 0
         return struct.unpack_from(SCALAR_FORMATS[self.kind], data, self.offset)[0]
 
     def set(self, data, value):
+        if not self.inside(data):
+            return
         if self.kind == "f32":
             struct.pack_into("<f", data, self.offset, value)
             return
@@ -78,7 +86,7 @@ def _float_value(rng, old):
 
 def edit_field(data, field, rng, peers=()):
     """Give `field` a new value; returns the description."""
-    if field.offset + struct.calcsize(SCALAR_FORMATS[field.kind]) > len(data):
+    if not field.inside(data):
         return "%s: beyond the end of the file" % field.name
     old = field.get(data)
     if field.kind == "f32":
@@ -127,7 +135,7 @@ class PmlLayout:
         for i in range(h["n_ops"]):
             code, n_in, n_out, n_params = struct.unpack_from("<4i", blob, pos)
             spec = BY_CODE[code]
-            op = {"code": Field(pos, "i32", "op %d (%s) code" % (i, spec.name), "opcode"),
+            op = {"spec": spec, "code": Field(pos, "i32", "op %d (%s) code" % (i, spec.name), "opcode"),
                   "counts": [Field(pos + 4 * k, "i32", "op %d (%s) %s" % (i, spec.name, what), "counts")
                              for k, what in ((1, "n_inputs"), (2, "n_outputs"), (3, "n_params"))],
                   "operands": [Field(pos + 16 + 4 * k, "i32", "op %d (%s) %s %d" % (
@@ -234,7 +242,7 @@ def _m_opcode(data, layout, rng):
         return _m_field(data, layout, rng)
     op = rng.choice(layout.ops)
     old = op["code"].get(data)
-    same = [s.code for s in OPS if len(s.params) == len(BY_CODE[old].params) and s.code != old]
+    same = [s.code for s in OPS if len(s.params) == len(op["spec"].params) and s.code != old]
     if same and rng.random() < 0.7:
         new = rng.choice(same)
     else:
@@ -252,7 +260,7 @@ def _m_copy_entry(data, layout, rng):
         return ["tensor %d entry copied over tensor %d" % (a, b)]
     by_code = {}
     for op in layout.ops:
-        by_code.setdefault(op["code"].get(data), []).append(op)
+        by_code.setdefault(op["spec"].code, []).append(op)
     pairs = [ops for ops in by_code.values() if len(ops) > 1 and ops[0]["params"]]
     if not pairs:
         return _m_param(data, layout, rng)

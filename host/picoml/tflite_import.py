@@ -86,8 +86,23 @@ def _read_tensor(model, graph, index):
         raise UnsupportedModelError("tensor %r keeps its data outside the flatbuffer (models over 2 GB); "
                                     "picoml does not read those" % t.Name().decode(errors="replace"))
     name = (t.Name() or b"").decode(errors="replace")
-    return TfliteTensor(index, name, shape, t.Type(), np.asarray(scales, np.float32),
-                        np.asarray(zero_points, np.int64), quant_dim, data)
+    scales = np.asarray(scales, np.float32)
+    if not np.all(np.isfinite(scales)) or np.any(scales < 0):
+        raise UnsupportedModelError("tensor %r has a quantization scale of %s: scales must be finite and not "
+                                    "negative" % (name, scales[~(np.isfinite(scales) & (scales >= 0))][0]))
+    if np.any(np.asarray(shape) < 0):
+        raise UnsupportedModelError("tensor %r has shape %s: picoml needs fixed, non-negative dimensions"
+                                    % (name, [int(d) for d in shape]))
+    return TfliteTensor(index, name, shape, t.Type(), scales, np.asarray(zero_points, np.int64), quant_dim, data)
+
+
+def _tensor(tensors, index, what, optional=False):
+    """tensors[index], or None for -1 where an operand is optional; anything else out of range is refused."""
+    if optional and index == -1:
+        return None
+    if not 0 <= index < len(tensors):
+        raise UnsupportedModelError("malformed .tflite file: %s names tensor %d of %d" % (what, index, len(tensors)))
+    return tensors[index]
 
 
 def parse(data):
@@ -112,12 +127,16 @@ def parse(data):
             name = _OP_NAMES.get(number, "builtin op %d" % number)
             if name == "CUSTOM":
                 name = "CUSTOM(%s)" % (code.CustomCode() or b"").decode(errors="replace")
-            inputs = [tensors[j] if j >= 0 else None for j in op.InputsAsNumpy().tolist()] if op.InputsLength() else []
-            outputs = [tensors[j] for j in op.OutputsAsNumpy().tolist()] if op.OutputsLength() else []
+            inputs = [_tensor(tensors, j, "op %d input" % i, True) for j in op.InputsAsNumpy().tolist()] \
+                if op.InputsLength() else []
+            outputs = [_tensor(tensors, j, "op %d output" % i) for j in op.OutputsAsNumpy().tolist()] \
+                if op.OutputsLength() else []
             label = outputs[0].name.split(";")[0] if outputs else ""
             ops.append(TfliteOp(i, name, inputs, outputs, _options(op), label))
-        inputs = [tensors[j] for j in graph.InputsAsNumpy().tolist()]
-        outputs = [tensors[j] for j in graph.OutputsAsNumpy().tolist()]
+        inputs = [_tensor(tensors, j, "model input") for j in graph.InputsAsNumpy().tolist()] \
+            if graph.InputsLength() else []
+        outputs = [_tensor(tensors, j, "model output") for j in graph.OutputsAsNumpy().tolist()] \
+            if graph.OutputsLength() else []
     except UnsupportedModelError:
         raise
     except Exception as e:  # the flatbuffer library raises whatever a bad offset happens to trigger
@@ -164,6 +183,8 @@ class Lowering:
 
 
 def _check_dtypes(op, lowering):
+    if not op.outputs or any(t is None for t in op.outputs):
+        lowering.fail(op, "an output tensor is missing")
     for t in op.inputs + op.outputs:
         if t is None or t.data is not None:
             continue
@@ -172,6 +193,9 @@ def _check_dtypes(op, lowering):
                               "with a representative dataset and int8 input/output)" % (t.name, t.type_name))
         if not t.is_quantized:
             lowering.fail(op, "tensor %r has no quantization parameters" % t.name)
+        if not t.scale > 0 or not -128 <= t.zero_point <= 127:
+            lowering.fail(op, "tensor %r is quantized with scale %g and zero point %d; int8 needs a positive "
+                              "scale and a zero point in [-128, 127]" % (t.name, t.scale, t.zero_point))
 
 
 def lower(ops, inputs, outputs):
@@ -182,17 +206,27 @@ def lower(ops, inputs, outputs):
     input_indices = {t.index for t in inputs}
     output_indices = {t.index for t in outputs}
     for op in ops:
+        lower_op = op_families.LOWER.get(op.name)
+        if lower_op is None and op.name not in ("QUANTIZE", "DEQUANTIZE"):
+            lowering.fail(op, "picoml does not support this op (docs/format.md lists the op set)")
+        if len(op.inputs) < 1 or op.inputs[0] is None or len(op.outputs) != 1:
+            lowering.fail(op, "it has %d inputs and %d outputs" % (len(op.inputs), len(op.outputs)))
         if op.name == "QUANTIZE" and op.inputs[0].index in input_indices and op.inputs[0].dtype == np.float32:
             edge_quantize[op.inputs[0].index] = op.outputs[0]
             continue
         if op.name == "DEQUANTIZE" and op.outputs[0].index in output_indices and op.inputs[0].data is None:
             edge_dequantize[op.outputs[0].index] = op.inputs[0]
             continue
-        lower_op = op_families.LOWER.get(op.name)
         if lower_op is None:
-            lowering.fail(op, "picoml does not support this op (docs/format.md lists the op set)")
+            lowering.fail(op, "picoml does not support this op here (only at the model's float input/output)")
         _check_dtypes(op, lowering)
-        lower_op(lowering, op)
+        try:
+            lower_op(lowering, op)
+        except UnsupportedModelError:
+            raise
+        except (ArithmeticError, AttributeError, IndexError, KeyError, TypeError, ValueError) as e:
+            # a damaged file can give an op operands or options its lowering cannot even read
+            lowering.fail(op, "malformed operands or options (%s: %s)" % (type(e).__name__, e))
 
     model = lowering.model
     model.source_tensors = {pml: tfl for tfl, pml in lowering._pml_index.items()}

@@ -46,6 +46,9 @@ def output_size(padding, in_size, filter_size, stride, dilation):
 def window_padding(ctx, op, in_hw, filter_hw, stride_hw, dilation_hw, out_hw):
     """(pad_top, pad_left) of a SAME or VALID window op, after checking the output shape TFLite recorded."""
     padding = op.options.get("Padding", 1)
+    if min(tuple(filter_hw) + tuple(stride_hw) + tuple(dilation_hw)) < 1:
+        ctx.fail(op, "filter %s, stride %s and dilation %s must be at least 1"
+                 % (list(filter_hw), list(stride_hw), list(dilation_hw)))
     pads = []
     for i in range(2):
         expected = output_size(padding, in_hw[i], filter_hw[i], stride_hw[i], dilation_hw[i])
