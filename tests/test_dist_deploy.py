@@ -133,3 +133,96 @@ def test_virtual_board_microphone_plays_its_wav_at_the_real_rate(tmp_path):
     assert int(rate) == 16000
     assert 900 <= int(elapsed_ms) <= 3000          # 16,000 samples at 16 kHz: about one second, paced
     assert ast.literal_eval(samples) == expected[:16000].tolist()
+
+
+# ---------------------------------------------------------------- wrong builds are refused before any copy
+
+def _build_copy(tmp_path, arch="x64"):
+    import shutil
+    folder = tmp_path / dist.build_name(arch)
+    shutil.copytree(DIST / dist.build_name(arch), folder)
+    return folder
+
+
+def _files(build):
+    from picoml.deploy import _files_of
+    return _files_of(build, "/lib")
+
+
+@pytest.mark.parametrize("case", ["native_arch", "viper_arch", "library_version", "not_mpy", "native_sub_version"])
+def test_wrong_build_files_are_refused_naming_the_file_needed(tmp_path, case):
+    build = _build_copy(tmp_path)
+    x64 = _mpy_word("x64")
+    if case == "native_arch":          # an RP2040 native module in the x64 build
+        (build / "_picoml.mpy").write_bytes((DIST / "armv6m_6.3" / "_picoml.mpy").read_bytes())
+        name, what = "_picoml.mpy", "native code for armv6m"
+    elif case == "viper_arch":         # the library's viper kernels compiled for the ESP32
+        (build / "picoml" / "kernels_viper.mpy").write_bytes(
+            (DIST / "xtensawin_6.3" / "picoml" / "kernels_viper.mpy").read_bytes())
+        name, what = "picoml/kernels_viper.mpy", "native code for xtensawin"
+    elif case == "library_version":    # bytecode of an older MicroPython (.mpy 5)
+        path = build / "picoml" / "stream.mpy"
+        path.write_bytes(b"M\x05\x00\x1f" + path.read_bytes()[4:])
+        name, what = "picoml/stream.mpy", ".mpy version 5"
+    elif case == "not_mpy":            # a CircuitPython .mpy (header 'C')
+        path = build / "picoml" / "model.mpy"
+        path.write_bytes(b"C\x06\x00\x1f" + path.read_bytes()[4:])
+        name, what = "picoml/model.mpy", "is not a MicroPython .mpy"
+    else:                              # native code of another .mpy sub-version
+        path = build / "_picoml.mpy"
+        data = bytearray(path.read_bytes())
+        data[2] = (data[2] & ~3) | 2
+        path.write_bytes(bytes(data))
+        name, what = "_picoml.mpy", "native code of .mpy 6.2"
+    with pytest.raises(PicomlError) as e:
+        dist.check_files(_files(build), "micropython", x64, build)
+    message = str(e.value)
+    assert str(build / name) in message and what in message
+    assert str(DIST / "x64_6.3" / name) in message and "make dist" in message     # the file this board needs
+    dist.check_files(_files(DIST / "x64_6.3"), "micropython", x64, DIST / "x64_6.3")  # the right build passes
+
+
+def test_arm_boards_take_thumb_code_of_their_own_arch_or_older():
+    assert dist.accepts("armv7emsp", "armv6m") and dist.accepts("armv7emsp", "armv7emsp")
+    assert not dist.accepts("armv6m", "armv7emsp") and not dist.accepts("x64", "armv6m")
+    dist.check_files(_files(DIST / "armv6m_6.3"), "micropython", _mpy_word("armv7emsp"), DIST / "armv6m_6.3")
+    with pytest.raises(PicomlError, match="native code for armv7emsp"):
+        dist.check_files(_files(DIST / "armv7emsp_6.3"), "micropython", _mpy_word("armv6m"), DIST / "armv7emsp_6.3")
+
+
+class _RecordingBoard:
+    """A board that answers board_info and records every other script it is given."""
+    def __init__(self, name, mpy):
+        self.answer = repr((name, mpy, "/lib"))
+        self.scripts = []
+
+    def exec(self, code):
+        if "sys.implementation" in code:
+            return self.answer + "\n"
+        self.scripts.append(code)
+        return ""
+
+    def close(self):
+        pass
+
+
+def test_a_circuitpython_board_given_a_micropython_build_is_refused_before_any_copy(tmp_path):
+    from picoml.deploy import _deploy
+    board = _RecordingBoard("circuitpython", 0)
+    with pytest.raises(PicomlError) as e:
+        _deploy(board, "circuitpython", 0, "/lib", None, DIST, DIST / "armv7emsp_6.3", lambda s: None)
+    assert "MicroPython .mpy, which CircuitPython cannot load" in str(e.value)
+    assert "/lib/" in str(e.value) and ".py" in str(e.value) and str(DIST / "circuitpython") in str(e.value)
+    assert board.scripts == []                                 # nothing was written to the board
+    dist.check_files(_files(DIST / "circuitpython"), "circuitpython", 0, DIST / "circuitpython")
+
+
+def test_deploy_of_a_wrong_build_leaves_the_board_alone(tmp_path):
+    build = _build_copy(tmp_path)
+    (build / "_picoml.mpy").write_bytes((DIST / "armv7emsp_6.3" / "_picoml.mpy").read_bytes())
+    with VirtualBoard(tmp_path / "flash") as board:
+        with pytest.raises(PicomlError, match="_picoml.mpy holds native code for armv7emsp"):
+            deploy(None, board.port, build=build, log=lambda s: None)
+        assert list((tmp_path / "flash" / "lib").iterdir()) == []
+        deploy(None, board.port, log=lambda s: None)               # the right build goes on
+    assert (tmp_path / "flash" / "lib" / "_picoml.mpy").read_bytes() == (DIST / "x64_6.3" / "_picoml.mpy").read_bytes()

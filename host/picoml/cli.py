@@ -159,7 +159,7 @@ def _on_port(port, work):
 
 def cmd_deploy(args):
     from .deploy import deploy
-    _on_port(args.port, lambda port: deploy(args.model, port, args.tool))
+    _on_port(args.port, lambda port: deploy(args.model, port, args.tool, build=args.build))
 
 
 def parser():
@@ -218,6 +218,8 @@ def parser():
                    help="the board's serial port, or 'virtual' for the virtual board (default /dev/ttyACM0)")
     d.add_argument("--tool", choices=("mpremote", "ampy"),
                    help="copy with mpremote (MicroPython, default) or ampy (CircuitPython's serial REPL)")
+    d.add_argument("--build", help="install this build folder (e.g. dist/armv6m_6.3) instead of the one "
+                                   "`make dist` made for the board; checked against the board all the same")
     d.set_defaults(func=cmd_deploy)
     return p
 

