@@ -96,3 +96,15 @@ def test_regression_files(name):
     known = known_failures().get(name, set())
     assert {f: why for f, why in failing.items() if f not in known} == {}
     assert sorted(known - set(failing)) == [], "these pass now: remove them from known_failures.txt"
+
+
+# Cases each CI run gives a target (about a minute of CPU in all); the seed is fixed so a failure reproduces
+# with `picoml fuzz --target T --seed ci --cases N`. The .pml targets join once the validation at load is
+# complete (their regression files above are its acceptance tests).
+CI_CASES = {"convert": 150}
+
+
+@pytest.mark.parametrize("name", sorted(CI_CASES))
+def test_fuzz_campaign(name):
+    report = fuzz.campaign(name, CI_CASES[name], seed="ci", log=None)
+    assert report.n_failures == 0, "\n".join(report.lines())
