@@ -196,7 +196,7 @@ def _m_shape(data, layout, rng):
         return _m_field(data, layout, rng)
     i = rng.randrange(len(layout.tensors))
     entry = layout.tensors[i]
-    ndim = entry["ndim"].get(data)
+    ndim = min(entry["ndim"].get(data), format.MAX_DIMS)
     done = []
     if rng.random() < 0.2:
         ndim = rng.randrange(0, 5)
