@@ -16,8 +16,8 @@ it had started, re-run alone to confirm, and restarted after it. Outcomes:
   error     anything else: another exception, a predict-time error after a successful load, a traceback
   crash     the process died: a signal, an AddressSanitizer or UndefinedBehaviorSanitizer report
   hang      no result within the target's time limit
-The last three are failures; `--save DIR` keeps the smallest file of each distinct failure (with a .json
-saying what it is), which is how tests/fuzz_regressions/ is filled.
+The last three are failures; `--save DIR` keeps the smallest file of each distinct failure (ten of each kind of
+crash or hang, which may be several bugs), with a .json saying what it is: how tests/fuzz_regressions/ is filled.
 """
 import binascii
 import collections
@@ -75,8 +75,8 @@ TARGETS = {t.name: t for t in (
     Target("viper", "pml", 30, 200, 3e6, "the device library in MicroPython's unix port, viper backend"),
     Target("python", "pml", 60, 100, 1e6, "the device library in MicroPython's unix port, pure-Python backend"),
     Target("host", "pml", 60, 200, None, "picoml inspect --tensors and picoml run --runtime reference"),
-    Target("c", "pml", 30, 300, None, "the device's checks, then the C kernels built with AddressSanitizer and "
-                                      "UndefinedBehaviorSanitizer, through ctypes"),
+    Target("c", "pml", 30, 300, None, "the header's checks, then pml_check and pml_invoke of the C kernels built "
+                                      "with AddressSanitizer and UndefinedBehaviorSanitizer, through ctypes"),
     Target("convert", "tflite", 120, 100, None, "picoml convert of a mutated .tflite, and the .pml it writes read "
                                                 "back"),
 )}
@@ -321,18 +321,21 @@ class Report:
         self.first = first
         self.n_seeds = n_seeds
         self.counts = collections.Counter()
-        self.failures = {}          # signature -> [count, smallest (size, index, outcome, detail, blob, info)]
+        self.failures = {}          # signature -> [count, [(size, index, outcome, detail, blob, info)], smallest first]
         self.seconds = 0.0
+
+    # A crash or a hang says nothing of where it happened: keep several files of each, they may be several bugs.
+    KEEP = {"error": 1, "crash": 10, "hang": 10}
 
     def add(self, index, outcome, detail, blob, info):
         self.counts[outcome] += 1
         if outcome not in FAILURES:
             return
         sig = signature(outcome, detail)
-        entry = self.failures.setdefault(sig, [0, None])
+        entry = self.failures.setdefault(sig, [0, []])
         entry[0] += 1
-        if entry[1] is None or len(blob) < entry[1][0]:
-            entry[1] = (len(blob), index, outcome, detail, blob, info)
+        entry[1] = sorted(entry[1] + [(len(blob), index, outcome, detail, blob, info)],
+                          key=lambda e: e[:2])[:self.KEEP[outcome]]
 
     @property
     def n_failures(self):
@@ -343,9 +346,9 @@ class Report:
         out = ["fuzz %s: %d cases (seed %s, cases %d..%d, %d seed models) in %.1f s" % (
             self.target.name, n, self.seed, self.first, self.first + n - 1, self.n_seeds, self.seconds)]
         out += ["  %-8s %7d" % (k, self.counts[k]) for k in OUTCOMES]
-        for sig, (count, (_, index, _, detail, _, _)) in sorted(self.failures.items(), key=lambda kv: -kv[1][0]):
+        for sig, (count, examples) in sorted(self.failures.items(), key=lambda kv: -kv[1][0]):
             out.append("  %5d x %s" % (count, sig))
-            out.append("          e.g. case %d: %s" % (index, detail[:300]))
+            out.append("          e.g. case %d: %s" % (examples[0][1], examples[0][3][:300]))
         return out
 
 
@@ -390,10 +393,11 @@ def campaign(target_name, cases, seed=0, first=0, corpus=None, save=None, log=pr
                                                                        for k in OUTCOMES if report.counts[k])))
     report.seconds = time.monotonic() - t0
     if save:
-        for _, (_, index, outcome, detail, blob, info) in report.failures.values():
-            path = save_failure(save, target, outcome, detail, blob, info)
-            if log:
-                log("saved %s" % path)
+        for _, examples in report.failures.values():
+            for _, index, outcome, detail, blob, info in examples:
+                path = save_failure(save, target, outcome, detail, blob, info)
+                if log:
+                    log("saved %s" % path)
     return report
 
 
@@ -442,19 +446,27 @@ def run(blob, case):
     except Exception as e:
         return 'error load raised ' + line(e)
     try:
-        xs = [pattern(len(mv), case, j) for j, mv in enumerate(m._in_mv)]
-        m.predict(xs[0] if len(xs) == 1 else xs)
+        info = m.info()
+        repr(m)
+    except Exception as e:
+        return 'error info() or repr() raised ' + line(e)
+    try:
+        xs = []
+        for j, io in enumerate(info['inputs']):
+            n = 1
+            for d in io['shape']:
+                n *= d
+            xs.append(pattern(n, case, j))
+        y = m.predict(xs[0] if len(xs) == 1 else xs)
         digest = 0
-        for mv in m._out_mv:
-            digest = crc32(mv, digest)
+        for out in (y if isinstance(y, list) else [y]):
+            digest = crc32(out, digest)
     except Exception as e:
         return 'error predict raised ' + line(e)
     try:
-        m.info()
-        repr(m)
         m.top()
     except Exception as e:
-        return 'error after predict, info/repr/top raised ' + line(e)
+        return 'error top() raised ' + line(e)
     return 'ok %08x' % (digest & 0xFFFFFFFF)
 
 
@@ -567,48 +579,51 @@ def _convert_case(blob, case, tmp):
     return "ok", ""
 
 
-def _device_loader():
-    """The device's loader, device/picoml/pml.py, imported into CPython (the device package as `device_picoml`,
-    beside the host's `picoml`): the checks the device runs before the native module sees a model."""
-    import importlib
-    import importlib.util
-    package = DEVICE_DIR / "picoml"
-    spec = importlib.util.spec_from_file_location("device_picoml", package / "__init__.py",
-                                                  submodule_search_locations=[str(package)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["device_picoml"] = module
-    spec.loader.exec_module(module)
-    return importlib.import_module("device_picoml.pml")
-
-
 ARENA_LIMIT = 64 << 20      # what the C target allocates at most; a board refuses far less with MemoryError
 
 
-def _c_case(blob, case, lib, device):
+def _c_library(path):
+    """The sanitized library through ctypes, with pml_check and pml_invoke declared as native_module/picoml.h
+    declares them (read at run time: pml_check may take an error record, pml_invoke may return nothing)."""
     import ctypes
+    header = (NATIVE_SOURCES / "picoml.h").read_text()
+    check_args = re.search(r"\bpml_check\s*\(([^)]*)\)", header).group(1).count(",") + 1
+    lib = ctypes.CDLL(path)
+    lib.pml_check.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32] + [ctypes.c_void_p] * (check_args - 3)
+    lib.pml_check.restype = ctypes.c_int
+    lib.pml_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.pml_invoke.restype = None if re.search(r"\bvoid\s+pml_invoke\s*\(", header) else ctypes.c_int
+    return lib, check_args
+
+
+def _c_case(blob, case, lib, check_args):
+    """What the device does with the native backend: the header's checks (magic, version, size, CRC-32: the
+    same rules on host and device), then pml_check, then pml_invoke."""
+    import ctypes
+    from . import format
     try:
-        header = device.check_header(blob)
-        p = device.Pml(blob, header)
-    except ValueError as e:
+        h = format.read_header(blob)
+    except PicomlError as e:
         return "refused", _line(e)
-    except Exception as e:          # noqa: BLE001 -- the device's loader must raise ValueError and nothing else
-        return "error", "the device's loader raised " + _line(e)
-    size = max(p.arena_size, 4)
+    size = max(h["arena_size"], 4)
     if size > ARENA_LIMIT:
         return "refused", "MemoryError: an arena of %d bytes" % size
     model = (ctypes.c_uint8 * len(blob)).from_buffer_copy(blob)
     arena = (ctypes.c_uint8 * size).from_buffer_copy(bytes(_pattern(size, case, 0).view("uint8")))
-    status = lib.pml_check(model, len(blob), size)
+    error = (ctypes.c_int32 * 16)()
+    status = lib.pml_check(model, len(blob), size, *([error] if check_args > 3 else []))
     if status != 0:
-        return "refused", "pml_check: status %d" % status
+        return "refused", "pml_check: status %d %s" % (status, list(error[:5]) if check_args > 3 else "")
     status = lib.pml_invoke(model, arena)
-    if status != 0:
+    if status:
         return "error", "pml_invoke: status %d after pml_check accepted the model" % status
     digest = 0
-    for index, _ in p.outputs:
-        entry = p.entry(index)
-        if entry[2] == device.STORAGE_ARENA:
-            digest = binascii.crc32(bytes(arena[entry[4]:entry[4] + entry[5]]), digest)
+    for k in range(h["n_inputs"], h["n_inputs"] + h["n_outputs"]):
+        index = format.IO_ENTRY.unpack_from(blob, h["io_offset"] + k * format.IO_ENTRY.size)[0]
+        if index < h["n_tensors"]:
+            entry = format.TENSOR.unpack_from(blob, h["tensors_offset"] + index * format.TENSOR.size)
+            if entry[2] == format.STORAGE_ARENA and entry[4] + entry[5] <= size:
+                digest = binascii.crc32(bytes(arena[entry[4]:entry[4] + entry[5]]), digest)
     return "ok", "%08x" % digest
 
 
@@ -618,12 +633,8 @@ def child_main(argv):
     cases, first = argv[-2], int(argv[-1])
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="picoml_fuzz_child_"))
     if name == "c":
-        import ctypes
-        lib = ctypes.CDLL(argv[1])
-        lib.pml_check.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32]
-        lib.pml_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
-        device = _device_loader()
-        run = lambda blob, case: _c_case(blob, case, lib, device)      # noqa: E731
+        lib, check_args = _c_library(argv[1])
+        run = lambda blob, case: _c_case(blob, case, lib, check_args)      # noqa: E731
     else:
         import resource
         limit = 4 << 30     # a runaway allocation is a MemoryError (a failure), not the machine's memory
