@@ -9,7 +9,7 @@ from picoml.train import load_datasets
 
 
 def test_at_rest_the_accelerometer_reads_gravity_and_the_gyroscope_zero():
-    x = motion.perform("idle", 5, 104, motion.Person(), noise=False)
+    x = motion.perform("idle", 3.5, 104, motion.Person(), noise=False, phase=0.0)   # before the arm is raised
     assert np.allclose(np.linalg.norm(x[:, :3], axis=1), motion.G, atol=0.05)
     assert np.abs(x[:, 3:]).max() < 5           # slow posture drift only, deg/s
 
@@ -29,7 +29,7 @@ def test_gyroscope_integrates_to_the_rotation_of_gravity():
     x = motion.perform("wave", 1, rate, person, noise=False, phase=0.0)
     # with little linear acceleration at the turning points the accelerometer is dominated by gravity; instead
     # check d(R^T z)/dt = -omega x (R^T z) on the gravity direction computed from the generator's own pose
-    p, r = motion._pose("wave", np.arange(len(x)) / rate, person, 0.0)
+    p, r = motion._pose([("wave", 0.0, 1.0, 0.0)], np.arange(len(x)) / rate, person)
     up = r[:, 2, :]                               # world z in the sensor frame: rows of R^T z
     d_up = np.gradient(up, 1 / rate, axis=0)
     omega = np.radians(x[:, 3:])
@@ -65,4 +65,16 @@ def test_dataset_has_counts_scale_units_and_persons(tmp_path):
     recordings = load_datasets([tmp_path])
     r = recordings[0]
     assert r.samples.dtype == np.int16 and r.samples.shape == (52, 6) and r.units[0] == "m/s^2"
-    assert abs(np.linalg.norm(r.samples[:, :3].astype(float) * r.scale[:3], axis=1).mean() - motion.G) < 0.3
+    person = motion.people(2)[0]
+    expected = motion.perform(r.label, 1, 52, person)
+    assert r.group == person.name
+    assert np.allclose(r.samples * np.array(r.scale), expected, atol=np.array(r.scale) / 2 + 1e-9)
+
+
+def test_a_sequence_moves_smoothly_from_one_gesture_into_the_next():
+    x, spans = motion.sequence([("idle", 2), ("punch", 2), ("idle", 2)], 208, motion.Person(), noise=False)
+    assert [s[1:] for s in spans] == [(0, 416), (416, 832), (832, 1248)]
+    jerk = np.abs(np.diff(x[:, :3], axis=0)).max(1) * 208            # m/s^3 between samples
+    inside = motion.perform("punch", 2, 208, motion.Person(), noise=False, start=2).std(0)
+    assert x[500:750, :3].std(0).max() > 0.5 * inside[:3].max()       # the punches are there
+    assert jerk[:300].max() < 20 and jerk[-200:].max() < 20           # and the idle ends are still

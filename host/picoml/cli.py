@@ -166,8 +166,8 @@ def parser():
     from .runtimes import RUNTIMES
     p = argparse.ArgumentParser(prog="picoml", description="int8 TinyML for MicroPython and CircuitPython")
     sub = p.add_subparsers(dest="command", required=True)
-    from . import capture, fuzz, motion, plot, train
-    for module in (capture, fuzz, motion, plot, train):
+    from . import capture, demo, fuzz, motion, plot, train
+    for module in (capture, demo, fuzz, motion, plot, train):
         module.add_commands(sub)
 
     c = sub.add_parser("convert", help="convert an int8 .tflite model to .pml")

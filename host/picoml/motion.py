@@ -91,11 +91,15 @@ def _min_jerk(u):
 
 
 def _idle(t, k, ph):
+    """Standing still, the arm down; every 8 s the arm is raised (as to look at the watch) and lowered again: not
+    a gesture either, and what a person does between gestures."""
     drift = 0.04 * np.sin(2 * np.pi * 0.07 * t + ph)
     tremor = 5e-5 * np.sin(2 * np.pi * 9.0 * t + 3 * ph)
     breathing = 0.002 * np.sin(2 * np.pi * 0.25 * t + ph)
-    p = np.stack([tremor, 0.5 * tremor, breathing], -1)
-    return p, (drift, 0.5 * drift, 0.2 * drift)
+    u = np.mod(t + ph / (2 * np.pi) * 8.0, 8.0)
+    lift = _min_jerk((u - 4.0) / 0.7) - _min_jerk((u - 6.0) / 0.8)
+    p = np.stack([tremor + 0.1 * lift, 0.5 * tremor, breathing + 0.25 * lift], -1)
+    return p, (drift + 0.3 * lift, 0.5 * drift - 1.05 * lift, 0.2 * drift)
 
 
 def _wave(t, k, ph):
@@ -135,11 +139,30 @@ def _shake(t, k, ph):
 _TRAJECTORIES = {"idle": _idle, "wave": _wave, "circle": _circle, "punch": _punch, "shake": _shake}
 
 
-def _pose(gesture, t, person, phase):
-    """Position [n,3] and rotation [n,3,3] at times t, mirrored for a left-handed person."""
+def _ramp(u):
+    """0 before u = 0, 1 after u = 1, a minimum-jerk S between."""
+    return _min_jerk(u)
+
+
+def _pose(parts, t, person):
+    """Position [n,3] and rotation [n,3,3] at times t, mirrored for a left-handed person. parts: (gesture, start,
+    end, phase) in time order; the wrist moves from one gesture's trajectory to the next over BLEND seconds around
+    each boundary (weights that sum to 1), as a person's does, instead of jumping."""
     k = {"tempo": person.tempo, "amplitude": person.amplitude}
-    p, (roll, pitch, yaw) = _TRAJECTORIES[gesture](t, k, phase)
-    roll, pitch, yaw = (np.broadcast_to(a, t.shape) for a in (roll, pitch, yaw))
+    p = np.zeros(t.shape + (3,))
+    angles = np.zeros((3,) + t.shape)
+    for i, (gesture, begin, end, phase) in enumerate(parts):
+        w = np.ones_like(t)
+        if i > 0:
+            w = w * _ramp((t - begin) / BLEND + 0.5)
+        if i < len(parts) - 1:
+            w = w * (1 - _ramp((t - end) / BLEND + 0.5))
+        if not w.any():
+            continue
+        pi, ai = _TRAJECTORIES[gesture](t, k, phase)
+        p += w[:, None] * pi
+        angles += w * np.array([np.broadcast_to(a, t.shape) for a in ai])
+    roll, pitch, yaw = angles
     if person.left_handed:           # mirror across the x-z plane: y, roll and yaw change sign
         p = p * np.array([1.0, -1.0, 1.0])
         roll, yaw = -roll, -yaw
@@ -147,20 +170,14 @@ def _pose(gesture, t, person, phase):
     return p, _euler(roll, pitch, yaw) @ fixed
 
 
-def perform(gesture, seconds, rate, person=None, start=0.0, phase=None, noise=True):
-    """[n, 6] float64 samples (ax, ay, az in m/s^2, gx, gy, gz in deg/s) of `person` performing `gesture` for
-    `seconds` at `rate` Hz, the first sample at time `start`."""
-    if gesture not in _TRAJECTORIES:
-        raise ValueError("unknown gesture %r: choose from %s" % (gesture, ", ".join(GESTURES)))
-    if not rate > 0 or not seconds > 0:
-        raise ValueError("rate and seconds must be positive (got %r Hz, %r s)" % (rate, seconds))
-    person = person or Person()
-    rng = np.random.default_rng([person.seed, int(start * 1000), GESTURES.index(gesture)])
-    phase = float(rng.uniform(0, 2 * np.pi)) if phase is None else phase
-    t = start + np.arange(int(round(seconds * rate))) / rate
-    p_minus, r_minus = _pose(gesture, t - _H, person, phase)
-    p_zero, r_zero = _pose(gesture, t, person, phase)
-    p_plus, r_plus = _pose(gesture, t + _H, person, phase)
+BLEND = 0.5         # seconds to move from one gesture into the next
+
+
+def _measure(parts, t, person, rng, noise):
+    """[n, 6]: what the IMU measures along the blended trajectory (see the module's doc)."""
+    p_minus, r_minus = _pose(parts, t - _H, person)
+    p_zero, r_zero = _pose(parts, t, person)
+    p_plus, r_plus = _pose(parts, t + _H, person)
     accel_world = (p_plus - 2 * p_zero + p_minus) / _H ** 2 + np.array([0.0, 0.0, G])
     rt = np.swapaxes(r_zero, -1, -2)
     accel = np.einsum("nij,nj->ni", rt, accel_world)
@@ -174,17 +191,38 @@ def perform(gesture, seconds, rate, person=None, start=0.0, phase=None, noise=Tr
     return out
 
 
-def sequence(steps, rate, person=None):
-    """A scripted performance: steps is a list of (gesture, seconds); returns (samples [n, 6], spans) where spans
-    lists (gesture, first sample, last sample + 1) per step."""
-    chunks, spans, n, t = [], [], 0, 0.0
+def _check(gesture, rate, seconds):
+    if gesture not in _TRAJECTORIES:
+        raise ValueError("unknown gesture %r: choose from %s" % (gesture, ", ".join(GESTURES)))
+    if not rate > 0 or not seconds > 0:
+        raise ValueError("rate and seconds must be positive (got %r Hz, %r s)" % (rate, seconds))
+
+
+def perform(gesture, seconds, rate, person=None, start=0.0, phase=None, noise=True):
+    """[n, 6] float64 samples (ax, ay, az in m/s^2, gx, gy, gz in deg/s) of `person` performing `gesture` for
+    `seconds` at `rate` Hz, the first sample at time `start`."""
+    _check(gesture, rate, seconds)
+    person = person or Person()
+    rng = np.random.default_rng([person.seed, int(start * 1000), GESTURES.index(gesture)])
+    phase = float(rng.uniform(0, 2 * np.pi)) if phase is None else phase
+    t = start + np.arange(int(round(seconds * rate))) / rate
+    return _measure([(gesture, start, start + seconds, phase)], t, person, rng, noise)
+
+
+def sequence(steps, rate, person=None, noise=True):
+    """A scripted performance: steps is a list of (gesture, seconds), performed one after the other with the
+    wrist moving smoothly from one into the next; returns (samples [n, 6], spans) where spans lists (gesture,
+    first sample, last sample + 1) per step."""
+    person = person or Person()
+    rng = np.random.default_rng([person.seed, len(steps)])
+    parts, spans, n = [], [], 0
     for gesture, seconds in steps:
-        x = perform(gesture, seconds, rate, person, start=t)
-        chunks.append(x)
-        spans.append((gesture, n, n + len(x)))
-        n += len(x)
-        t += len(x) / rate
-    return np.concatenate(chunks), spans
+        _check(gesture, rate, seconds)
+        count = int(round(seconds * rate))
+        parts.append((gesture, n / rate, (n + count) / rate, float(rng.uniform(0, 2 * np.pi))))
+        spans.append((gesture, n, n + count))
+        n += count
+    return _measure(parts, np.arange(n) / rate, person, rng, noise), spans
 
 
 # LSM6DS3TR-C (the virtual board's IMU) at its default ranges: +-4 g (0.122 mg/LSB), +-500 deg/s (17.5 mdps/LSB)

@@ -94,13 +94,25 @@ def _rotations(rng, n, max_degrees):
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
 
 
+def mirror(x):
+    """The motion seen by a sensor mirrored across its x-z plane (the other hand): y and the rotation rates about
+    x and z change sign, for each (ax, ay, az, gx, gy, gz) group of channels."""
+    y = x.copy()
+    for c in range(0, x.shape[-1] - x.shape[-1] % 6, 6):
+        y[..., c + 1] *= -1
+        y[..., c + 3] *= -1
+        y[..., c + 5] *= -1
+    return y
+
+
 def augment(x, rng, copies=2, rotate_degrees=15.0, gain=0.1, noise=0.02):
-    """x plus `copies` altered copies: the board turned on the wrist (the same rotation of every 3-axis group),
-    a gain change and white noise relative to each channel's spread."""
+    """x plus `copies` altered copies: half mirrored (the other hand, for 6-axis data), the board turned on the
+    wrist (the same rotation of every 3-axis group), a gain change and white noise relative to each channel's
+    spread."""
     out = [x]
     spread = x.reshape(-1, x.shape[-1]).std(0) + 1e-6
-    for _ in range(copies):
-        y = x.copy()
+    for k in range(copies):
+        y = mirror(x) if k % 2 == 0 and x.shape[-1] % 6 == 0 else x.copy()
         r = _rotations(rng, len(y), rotate_degrees)
         for c in range(0, y.shape[-1] - y.shape[-1] % 3, 3):
             y[..., c:c + 3] = np.einsum("nij,ntj->nti", r, y[..., c:c + 3])

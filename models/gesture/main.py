@@ -11,6 +11,8 @@ MODEL = "gesture.pml"
 REST = "idle"         # the class that is never announced
 SMOOTHING = 2         # results averaged
 THRESHOLD = 0.6       # smoothed score a gesture needs
+CONFIRM = 3           # results in a row a gesture must lead before it is announced (moving between gestures
+                      # can look like a gesture for a moment)
 WINDOWS = None        # stop after this many windows (None: run until Ctrl-C)
 
 
@@ -39,6 +41,8 @@ def main(board=BOARD, model=MODEL, windows=WINDOWS):
     history = [bytearray(k) for _ in range(SMOOTHING)]
     sums = [0] * k
     shown = rest              # the class announced last: a gesture is announced once per performance
+    leader = rest             # the class leading the smoothed scores, and for how many results in a row
+    lead = 0
     n = 0
     print("picoml gesture: %s on %s, %d-frame windows every %d frames at %g Hz, classes %s"
           % (model, board, info["window"], info["hop"], info["rate"], ", ".join(labels)))
@@ -59,7 +63,9 @@ def main(board=BOARD, model=MODEL, windows=WINDOWS):
                 best = c
         n += 1
         confidence = ((sums[best] / SMOOTHING - 128) - zero_point) * scale
-        if best != shown and (best == rest or confidence >= THRESHOLD):
+        lead = lead + 1 if best == leader else 1
+        leader = best
+        if best != shown and (best == rest or (confidence >= THRESHOLD and lead >= CONFIRM)):
             shown = best
             if best != rest:
                 print("gesture %s confidence %.2f window %d %d us" % (labels[best], confidence, n, us))

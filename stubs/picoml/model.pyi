@@ -1,0 +1,31 @@
+from array import array
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+Int8Data = Union[bytes, bytearray, memoryview, "array[int]"]
+FloatData = Union[List[float], Tuple[float, ...], "array[float]"]
+
+class IO:
+    shape: Tuple[int, ...]
+    size: int
+    scale: float
+    zero_point: int
+    float: bool
+    data: memoryview
+
+class Model:
+    inputs: Tuple[IO, ...]
+    outputs: Tuple[IO, ...]
+    backend: str
+    backend_notes: List[str]
+    buffer: Union[bytes, bytearray, memoryview]
+    python_ops: List[int]
+    @property
+    def labels(self) -> Optional[List[str]]: ...
+    def predict(self, x: Union[Int8Data, FloatData, Sequence[Union[Int8Data, FloatData]]],
+                out: Any = ...) -> Any:
+        """One inference: int8 data is copied in, floats are quantized. Returns the model's own array('b')
+        (overwritten by the next call), or `out` filled (array('f')/list: dequantized; array('b')/bytearray: int8)."""
+    def top(self, output: int = ...) -> Tuple[Optional[str], int]: ...
+    def info(self) -> Dict[str, Any]: ...
+    def metadata(self) -> Dict[str, Any]: ...
+    def benchmark(self, n: int = ...) -> int: ...
