@@ -2,7 +2,6 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PICOML := $(VENV)/bin/picoml
-DEMO_MODEL ?= ../shared/conformance/mlperf_tiny/kws_ref_model.tflite
 BUILD := build
 
 NATKIT := build/natkit/micropython
@@ -20,15 +19,8 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 
 setup: $(VENV)/.installed
 
-demo: setup natmod
-	mkdir -p $(BUILD)
-	$(PY) -c "import numpy as np; np.save('$(BUILD)/demo_input.npy', np.random.default_rng(0).integers(-128, 128, (1, 49, 10, 1)).astype(np.int8))"
-	$(PICOML) convert $(DEMO_MODEL) -o $(BUILD)/demo.pml
-	$(PICOML) inspect $(BUILD)/demo.pml
-	$(PICOML) run $(BUILD)/demo.pml --input $(BUILD)/demo_input.npy --output $(BUILD)/demo_reference.npy --runtime reference
-	$(PICOML) run $(BUILD)/demo.pml --input $(BUILD)/demo_input.npy --output $(BUILD)/demo_board.npy --runtime micropython
-	$(PY) -c "import numpy as np; r, b = np.load('$(BUILD)/demo_reference.npy'), np.load('$(BUILD)/demo_board.npy'); print('reference     ', r); print('virtual board ', b); assert (r == b).all(), 'outputs differ'"
-	$(PICOML) bench $(BUILD)/demo.pml --count 100
+demo: setup natmod dist
+	$(PICOML) demo
 
 # MicroPython's native-module build kit (py/ core, dynruntime.mk, mpy_ld.py) ships in this sdist on PyPI.
 $(NATKIT)/py/dynruntime.mk: | setup
