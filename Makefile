@@ -8,7 +8,7 @@ NATKIT := build/natkit/micropython
 NATKIT_SDIST := mpy-cross-v6-3==1.1.1
 ARCHS := x64 armv6m armv7m armv7emsp
 
-.PHONY: setup demo test clean natmod dist qemu models
+.PHONY: setup demo test clean natmod dist qemu baremetal emulation hostlib models
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	scripts/install-system-packages.sh
@@ -38,14 +38,30 @@ natmod-%: $(NATKIT)/py/dynruntime.mk
 
 # dist/<arch>_6.3/ per architecture (native module + library .mpy + mip package.json), dist/circuitpython/
 dist: natmod
-	$(PY) -c "from picoml import dist; [print(f) for f in dist.build_all()]"
+	$(PY) -c "from picoml import dist; [print(f) for f in dist.build_all('dist')]"
 
-# picoml's MicroPython port on QEMU (ports/qemu): the emulated Cortex-M4F and Cortex-M0 boards
-qemu: natmod
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C ports/qemu TARGET=m4
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C ports/qemu TARGET=m0
+# The emulation tree (emulation/, machine parameters in emulation/machines.mk), developer tooling:
+# qemu: picoml's MicroPython port for the emulated Cortex-M4F and Cortex-M0 boards, with the library builds it runs
+qemu: natmod dist
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C emulation micropython
+# baremetal: the C kernels alone on emulated cores (QEMU and rp2040js images, the instruction-count plugin)
+baremetal:
+	$(MAKE) --no-print-directory -C emulation baremetal
+emulation: qemu baremetal
 
-test: setup natmod dist qemu
+# the C kernels for this machine, for the tests and benchmarks through ctypes (tests/c_runtime.py): -O2; with
+# AddressSanitizer/UBSan and the Cortex-M0 arithmetic (PML_NO_LIBGCC); -O3
+HOST_KERNELS := $(filter-out native_module/mod%.c,$(sort $(wildcard native_module/*.c)))
+HOST_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror -shared -fPIC
+hostlib: $(BUILD)/host/libpicoml.so $(BUILD)/host/libpicoml_asan.so $(BUILD)/host/libpicoml_O3.so
+$(BUILD)/host/libpicoml.so: HOST_EXTRA :=
+$(BUILD)/host/libpicoml_asan.so: HOST_EXTRA := -fsanitize=address,undefined -fno-sanitize-recover=undefined -g \
+	-DPML_NO_LIBGCC
+$(BUILD)/host/libpicoml_O3.so: HOST_EXTRA := -O3
+$(BUILD)/host/%.so: $(HOST_KERNELS) $(wildcard native_module/*.h)
+	mkdir -p $(@D) && gcc $(HOST_CFLAGS) $(HOST_EXTRA) -o $@ $(HOST_KERNELS)
+
+test: setup natmod dist emulation hostlib
 	$(VENV)/bin/pytest -q
 
 # The example models in models/, rebuilt from the generators with fixed seeds (their exact recipes)

@@ -2,7 +2,7 @@
 # Everything beyond Python that the build and the tests use: from apt the Arm cross compiler with newlib
 # (Cortex-M native modules, bare-metal images), QEMU (Cortex-M4F mps2-an386, Cortex-M0 microbit) and socat
 # (the virtual board behind a pseudo-terminal); from npm rp2040js (Cortex-M0+ with cycle counts) into
-# emulated/node_modules. Idempotent and non-interactive: does nothing when everything is there.
+# emulation/rp2040js/node_modules. Idempotent and non-interactive: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm socat)
@@ -22,12 +22,12 @@ if ! command -v npm >/dev/null 2>&1; then
     echo "picoml: npm (Node.js 18+) is needed for rp2040js: please install nodejs and npm" >&2
     exit 1
 fi
-if [ ! -f emulated/node_modules/rp2040js/package.json ] \
-    || [ emulated/package.json -nt emulated/node_modules/.package-lock.json ] \
-    || { [ -f emulated/package-lock.json ] && [ emulated/package-lock.json -nt emulated/node_modules/.package-lock.json ]; }; then
-    if [ -f emulated/package-lock.json ]; then
-        (cd emulated && npm ci --no-audit --no-fund --loglevel=error)
+if [ ! -f emulation/rp2040js/node_modules/rp2040js/package.json ] \
+    || [ emulation/rp2040js/package.json -nt emulation/rp2040js/node_modules/.package-lock.json ] \
+    || { [ -f emulation/rp2040js/package-lock.json ] && [ emulation/rp2040js/package-lock.json -nt emulation/rp2040js/node_modules/.package-lock.json ]; }; then
+    if [ -f emulation/rp2040js/package-lock.json ]; then
+        (cd emulation/rp2040js && npm ci --no-audit --no-fund --loglevel=error)
     else
-        (cd emulated && npm install --no-audit --no-fund --loglevel=error)
+        (cd emulation/rp2040js && npm install --no-audit --no-fund --loglevel=error)
     fi
 fi

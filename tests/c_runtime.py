@@ -1,8 +1,7 @@
-"""The C kernels and op-table walker built for this machine with gcc and run through ctypes: how the tests
-check the C code against the numpy reference without MicroPython."""
+"""The C kernels and op-table walker built for this machine with gcc (`make hostlib`) and run through ctypes:
+how the tests check the C code against the numpy reference without MicroPython."""
 import ctypes
 import pathlib
-import subprocess
 
 import numpy as np
 
@@ -10,8 +9,7 @@ from picoml import format, reference
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOURCES = ROOT / "native_module"
-LIBRARY = ROOT / "build" / "host" / "libpicoml.so"
-CFLAGS = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC"]
+LIBRARIES = ROOT / "build" / "host"
 
 
 def kernel_sources():
@@ -19,13 +17,14 @@ def kernel_sources():
     return sorted(p for p in SOURCES.glob("*.c") if not p.name.startswith("mod"))
 
 
-def build(extra_flags=()):
-    sources = kernel_sources()
-    inputs = sources + list(SOURCES.glob("*.h"))
-    if not LIBRARY.exists() or LIBRARY.stat().st_mtime < max(p.stat().st_mtime for p in inputs) or extra_flags:
-        LIBRARY.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["gcc", *CFLAGS, *extra_flags, "-o", str(LIBRARY), *map(str, sources)], check=True)
-    lib = ctypes.CDLL(str(LIBRARY))
+def load(name="libpicoml.so"):
+    """build/host/<name> (libpicoml.so: -O2; libpicoml_asan.so: AddressSanitizer/UBSan and the Cortex-M0
+    arithmetic; libpicoml_O3.so: -O3) through ctypes; it must be newer than native_module/."""
+    library = LIBRARIES / name
+    newest = max(p.stat().st_mtime for p in kernel_sources() + list(SOURCES.glob("*.h")))
+    if not library.exists() or library.stat().st_mtime < newest:
+        raise RuntimeError("%s is missing or older than native_module/: run `make hostlib`" % library)
+    lib = ctypes.CDLL(str(library))
     lib.pml_check.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32]
     lib.pml_invoke.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
     return lib
@@ -33,7 +32,7 @@ def build(extra_flags=()):
 
 class CRuntime:
     def __init__(self, model_or_bytes, lib=None):
-        self.lib = lib or build()
+        self.lib = lib or load()
         self.blob = model_or_bytes if isinstance(model_or_bytes, bytes) else format.write(model_or_bytes)
         self.model = format.read(self.blob)
         self.arena = np.zeros(max(self.model.arena_size, 4), np.uint8)

@@ -1,4 +1,6 @@
+import os
 import pathlib
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ MLPERF = sorted((CONFORMANCE / "mlperf_tiny").glob("*.tflite"))
 
 
 def pytest_configure(config):
+    # picoml's per-user files (the default virtual board's flash) in a folder of this run's own
+    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="picoml_test_cache_")
     if not MLPERF:
         raise pytest.UsageError("the conformance models are missing: expected %s" % (CONFORMANCE / "mlperf_tiny"))
 

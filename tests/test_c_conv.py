@@ -21,7 +21,7 @@ SAME, VALID = 0, 1
 
 @pytest.fixture(scope="module")
 def lib():
-    return c_runtime.build()
+    return c_runtime.load()
 
 
 def single_op_model(name, input_shape, constants, output_shape, params, in_zp=0, out_zp=0):
@@ -550,13 +550,10 @@ def test_rounded_average(tmp_path, flags):
 # ---- memory safety --------------------------------------------------------------------------------------------
 
 SANITIZED_RUN = r"""
-import pathlib, sys
+import sys
 sys.path.insert(0, %(tests)r)
 import c_runtime, test_c_conv as t
-c_runtime.LIBRARY = pathlib.Path(%(library)r)
-c_runtime.CFLAGS = c_runtime.CFLAGS + ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-g",
-                                      "-DPML_NO_LIBGCC"]
-lib = c_runtime.build(extra_flags=["-O2"])
+lib = c_runtime.load("libpicoml_asan.so")
 t.run_cases(lib, 1, 60, lambda rng: t.conv_case(rng, n=int(rng.choice([1, 2]))))
 t.run_cases(lib, 2, 60, lambda rng: t.conv_case(rng, depthwise=True, n=int(rng.choice([1, 2]))))
 t.run_cases(lib, 3, 40, t.fc_case)
@@ -580,8 +577,7 @@ def test_kernels_under_address_sanitizer(tmp_path):
     if not (os.path.isabs(libasan) and os.path.isabs(libubsan)):
         pytest.skip("gcc has no AddressSanitizer runtime here")
     script = tmp_path / "run.py"
-    script.write_text(SANITIZED_RUN % {"tests": str(pathlib.Path(__file__).parent),
-                                       "library": str(tmp_path / "libpicoml_asan.so")})
+    script.write_text(SANITIZED_RUN % {"tests": str(pathlib.Path(__file__).parent)})
     env = dict(os.environ, LD_PRELOAD="%s %s" % (libasan, libubsan), ASAN_OPTIONS="detect_leaks=0",
                PYTHONMALLOC="malloc")
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env)

@@ -13,7 +13,7 @@ import types
 import numpy as np
 import pytest
 
-from c_runtime import CRuntime, build
+from c_runtime import CRuntime, load
 from conftest import ROOT, test_inputs
 from picoml import planner, reference
 from picoml.convert import convert
@@ -29,7 +29,7 @@ PML_ERR_OPERANDS = -3
 
 @pytest.fixture(scope="module")
 def lib():
-    return build()
+    return load()
 
 
 # ------------------------------------------------------------------------------------------------------------------

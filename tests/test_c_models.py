@@ -37,9 +37,9 @@ def test_generated_model_in_c(name):
 
 
 def test_check_refuses_bad_models():
-    from c_runtime import build
+    from c_runtime import load
     from picoml import format
-    lib = build()
+    lib = load()
     blob = format.write(convert(MODELS[1].read_bytes(), measure_tflm=False))
     h = format.read_header(blob)
     assert lib.pml_check(blob, len(blob), h["arena_size"]) == 0

@@ -7,7 +7,7 @@ import pytest
 
 import genmodels
 from conftest import CONFORMANCE, MLPERF, ROOT, test_inputs
-from picoml import format, reference, unix_port
+from picoml import format, reference, resources, unix_port
 from picoml.convert import convert
 from unix_port import run
 
@@ -38,7 +38,7 @@ def test_native_is_chosen_automatically_and_reports_itself(tmp_path):
     path = tmp_path / "kws.pml"
     path.write_bytes(format.write(convert(MLPERF[1].read_bytes(), measure_tflm=False)))
     out = run("import picoml\nm = picoml.load(%r)\nprint(m.backend, m.info()['backend'])\n" % str(path),
-              mpy_dir=unix_port.NATMOD_DIR)
+              mpy_dir=resources.natmod_dir("x64"))
     assert out.split() == ["native", "native"]
 
 

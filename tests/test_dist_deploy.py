@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import MLPERF, ROOT
-from picoml import dist, format, reference
+from picoml import dist, format, reference, resources
 from picoml.convert import convert
 from picoml.deploy import Mpremote, deploy, run_on_board
 from picoml.errors import PicomlError
@@ -23,7 +23,7 @@ def test_build_headers_and_package(arch):
     mpys = sorted(folder.rglob("*.mpy"))
     assert (folder / "_picoml.mpy").exists() == dist.BUILDS[arch]
     assert sorted(str(p.relative_to(folder / "picoml")) for p in (folder / "picoml").rglob("*.mpy")) == \
-        sorted(str(p.relative_to(dist.DEVICE_PACKAGE).with_suffix(".mpy")) for p in dist.device_sources())
+        sorted(str(p.relative_to(resources.device_package()).with_suffix(".mpy")) for p in dist.device_sources())
     for path in mpys:
         version, sub_version, file_arch, small_int_bits = dist.mpy_header(path.read_bytes())
         assert version == 6, path
@@ -38,7 +38,7 @@ def test_build_headers_and_package(arch):
 def test_circuitpython_layout():
     lib = DIST / "circuitpython" / "lib" / "picoml"
     names = sorted(str(p.relative_to(lib)) for p in lib.rglob("*.py"))
-    assert names == sorted(str(p.relative_to(dist.DEVICE_PACKAGE)) for p in dist.device_sources()
+    assert names == sorted(str(p.relative_to(resources.device_package())) for p in dist.device_sources()
                            if p.name not in dist.CIRCUITPYTHON_SKIP)
     for p in lib.rglob("*.py"):
         ast.parse(p.read_text())
@@ -49,15 +49,15 @@ def _mpy_word(arch, version=6, sub=3):
 
 
 def test_build_chosen_for_each_board():
-    assert dist.for_board(_mpy_word("armv7emsp")).name == "armv7emsp_6.3"
-    assert dist.for_board(_mpy_word("xtensawin")).name == "xtensawin_6.3"
-    assert dist.for_board(0, "circuitpython").name == "circuitpython"
+    assert dist.arch_for_board(_mpy_word("armv7emsp")) == "armv7emsp"
+    assert dist.arch_for_board(_mpy_word("xtensawin")) == "xtensawin"
+    assert dist.arch_for_board(0, "circuitpython") == "circuitpython"
     with pytest.raises(PicomlError, match="no picoml build for arch rv32imc; supported are MicroPython 1.23"):
-        dist.for_board(_mpy_word("rv32imc"))
+        dist.arch_for_board(_mpy_word("rv32imc"))
     with pytest.raises(PicomlError, match="loads .mpy 5.0; picoml's builds are .mpy 6.3"):
-        dist.for_board(_mpy_word("armv6m", version=5, sub=0))
+        dist.arch_for_board(_mpy_word("armv6m", version=5, sub=0))
     with pytest.raises(PicomlError, match="reports no .mpy support"):
-        dist.for_board(0)
+        dist.arch_for_board(0)
 
 
 def test_deploy_to_the_virtual_board_and_run(tmp_path):
@@ -68,7 +68,7 @@ def test_deploy_to_the_virtual_board_and_run(tmp_path):
     x = np.arange(490, dtype=np.int64).astype(np.int8).reshape(1, 49, 10, 1)
     with VirtualBoard(tmp_path / "flash") as board:
         log = []
-        assert deploy(str(pml), board.port, log=log.append).name == "x64_6.3"
+        assert deploy(str(pml), board.port, log=log.append) == "x64_6.3"
         shipped = json.loads((DIST / "x64_6.3" / "package.json").read_text())["urls"]
         assert "copied and verified %d files" % (len(shipped) + 1) in log[-1]
         assert (tmp_path / "flash" / "lib" / "_picoml.mpy").exists()
@@ -210,9 +210,9 @@ def test_a_circuitpython_board_given_a_micropython_build_is_refused_before_any_c
     from picoml.deploy import _deploy
     board = _RecordingBoard("circuitpython", 0)
     with pytest.raises(PicomlError) as e:
-        _deploy(board, "circuitpython", 0, "/lib", None, DIST, DIST / "armv7emsp_6.3", lambda s: None)
+        _deploy(board, "circuitpython", 0, "/lib", None, DIST / "armv7emsp_6.3", lambda s: None)
     assert "MicroPython .mpy, which CircuitPython cannot load" in str(e.value)
-    assert "/lib/" in str(e.value) and ".py" in str(e.value) and str(DIST / "circuitpython") in str(e.value)
+    assert "/lib/" in str(e.value) and ".py" in str(e.value) and "dist/circuitpython" in str(e.value)
     assert board.scripts == []                                 # nothing was written to the board
     dist.check_files(_files(DIST / "circuitpython"), "circuitpython", 0, DIST / "circuitpython")
 

@@ -1,4 +1,4 @@
-"""The C kernels and the op-table walker (native_module/, built bare-metal by emulated/Makefile) on emulated
+"""The C kernels and the op-table walker (native_module/, built bare-metal by `make baremetal`) on emulated
 Cortex-M cores give the numpy reference's bytes, on real models and on the op-coverage models:
 
   m4      Cortex-M4F (nRF52840's flags), QEMU -M mps2-an386
@@ -6,24 +6,19 @@ Cortex-M cores give the numpy reference's bytes, on real models and on the op-co
   m0      the same armv6m objects on QEMU -M microbit (Cortex-M0): must execute exactly as many instructions
           per pml_invoke as on rp2040js (the same instruction stream)
 
-Every model runs on every core: on the RP2040 the model sits in the emulated flash (as a ROMFS file would),
-only the image, arena and outputs in the 264 KB SRAM; the microbit's SRAM is raised to 1 MiB.
-The images are built once (make -C emulated, cached in build/emulated/); scripts/install-system-packages.sh installs
-QEMU and rp2040js."""
+Every model runs on every core: the model and the inputs sit in the emulated flash (as a ROMFS file would), only
+the arena and the outputs in the RAM (emulation/machines.mk: the microbit's 256 KiB, the RP2040's 264 KB SRAM
+which also holds the image). scripts/install-system-packages.sh installs QEMU and rp2040js."""
 import functools
 import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import genmodels
 from conftest import CONFORMANCE, MLPERF, ROOT, test_inputs
-from picoml import format, reference
+from picoml import baremetal, format, reference
 from picoml.convert import convert
-
-sys.path.insert(0, str(ROOT / "emulated"))
-import emulated  # noqa: E402
 
 REAL = {p.stem: p for p in MLPERF + [CONFORMANCE / "micro_speech" / "micro_speech_quantized.tflite"]}
 GENERATED = sorted(genmodels.MODELS)
@@ -33,10 +28,10 @@ GENERATED_SAMPLES = 6
 
 @pytest.fixture(scope="session")
 def images():
-    missing = emulated.missing_tools()
+    missing = baremetal.missing_tools()
     if missing:
         pytest.fail("emulators missing (%s): run scripts/install-system-packages.sh" % ", ".join(missing))
-    return emulated.build()
+    return baremetal.built_images()
 
 
 @functools.lru_cache(maxsize=None)
@@ -64,7 +59,7 @@ def _case(name):
 @functools.lru_cache(maxsize=None)
 def _result(images, core, name):
     model, blob, samples, _ = _case(name)
-    return emulated.run(core, blob, samples, images, model=model)
+    return baremetal.run(core, blob, samples, images, model=model)
 
 
 def _check(images, core, name):
@@ -81,13 +76,13 @@ def _check(images, core, name):
         assert r.insns == _result(images, "m0plus", name).insns, "microbit and rp2040js ran different instructions"
 
 
-@pytest.mark.parametrize("core", emulated.CORES)
+@pytest.mark.parametrize("core", baremetal.CORES)
 @pytest.mark.parametrize("name", sorted(REAL))
 def test_real_model(images, core, name):
     _check(images, core, name)
 
 
-@pytest.mark.parametrize("core", emulated.CORES)
+@pytest.mark.parametrize("core", baremetal.CORES)
 @pytest.mark.parametrize("name", GENERATED)
 def test_generated_model(images, core, name):
     _check(images, core, name)
@@ -98,23 +93,23 @@ def test_kernels_need_no_runtime_library(images, arch):
     """The kernels link against nothing: no libgcc helper (__aeabi_lmul, __aeabi_idivmod, __gnu_thumb1_case_*,
     which a MicroPython native module cannot link on armv6m), and no memcpy/memset either."""
     archive = images.armv6m_kernels if arch == "armv6m" else images.armv7emsp_kernels
-    nm = lambda *flags: subprocess.run([emulated.CROSS + "nm", *flags, str(archive)], check=True,  # noqa: E731
+    nm = lambda *flags: subprocess.run([baremetal.CROSS + "nm", *flags, str(archive)], check=True,  # noqa: E731
                                        capture_output=True, text=True).stdout
     defined = {line.split()[-1] for line in nm("--defined-only").splitlines() if len(line.split()) == 3}
     undefined = {line.split()[-1] for line in nm("-u").splitlines() if line.strip().startswith("U ")}
     assert undefined and undefined <= defined, sorted(undefined - defined)
 
 
-@pytest.mark.parametrize("core", emulated.CORES)
+@pytest.mark.parametrize("core", baremetal.CORES)
 def test_check_refuses_bad_models_on_the_core(images, core):
     """pml_check runs on the core too: a truncated file and an unknown op code are refused before any invoke."""
     model, blob, samples, _ = _case("kws_ref_model")
     h = format.read_header(blob)
     x = samples[0].tobytes()
-    assert emulated.run_raw(core, blob, x, images) == 0
+    assert baremetal.run_raw(core, blob, x, images) == 0
     truncated = bytearray(blob[:-4])
     truncated[8:12] = len(truncated).to_bytes(4, "little")      # a consistent file_size: the tables overrun it
-    assert emulated.run_raw(core, truncated, x, images) == -1
+    assert baremetal.run_raw(core, truncated, x, images) == -1
     bad = bytearray(blob)
     bad[h["ops_offset"]:h["ops_offset"] + 4] = (99).to_bytes(4, "little")
-    assert emulated.run_raw(core, bad, x, images) == -2
+    assert baremetal.run_raw(core, bad, x, images) == -2

@@ -1,4 +1,4 @@
-"""picoml's own MicroPython 1.23 port (ports/qemu) on emulated Cortex-M cores: the Cortex-M4F (qemu-m4,
+"""picoml's own MicroPython 1.23 port (emulation/micropython) on emulated Cortex-M cores: the Cortex-M4F (qemu-m4,
 mps2-an386, armv7emsp) and the Cortex-M0 (qemu-m0, microbit with 256 KiB RAM, armv6m), with the heap limited to
 what a board leaves free (200,000 / 180,000 bytes). The firmware builds, loads the right _picoml.mpy and refuses
 the wrong one, and the device library's native backend gives the numpy reference's bytes on the MLPerf Tiny
@@ -6,7 +6,7 @@ models, micro_speech and the generated models; viper and pure Python are exact o
 
 Models are loaded into the heap (picoml.load(path)) where they fit, else from "flash" (qemu.readfile_static: a
 memoryview outside the heap, as a file in ROMFS); in the heap, vww_96 and ad01 fail with a MemoryError naming
-the bytes wanted. Needs qemu-system-arm and the Arm toolchain (scripts/install-system-packages.sh) and `make natmod`."""
+the bytes wanted. Needs qemu-system-arm and the Arm toolchain (scripts/install-system-packages.sh) and `make qemu`."""
 import pathlib
 import json
 import re

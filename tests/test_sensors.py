@@ -1,5 +1,5 @@
-"""IMU drivers (device/picoml/sensors) against register-level chip emulations (device/emulated_chips), all
-running inside the MicroPython unix port.
+"""IMU drivers (device/picoml/sensors) against register-level chip emulations
+(emulation/virtual_board/emulated_chips), all running inside the MicroPython unix port.
 
 The datasheet tables below are this test's own copy, so a wrong value in a driver or an emulation shows up
 as a disagreement with the datasheet, not with the other piece of code:

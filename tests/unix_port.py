@@ -3,8 +3,9 @@
     from unix_port import run, compile_mpy
     out = run("import picoml; print(picoml.__version__)", heapsize="256k")
 
-`run` writes the script to a temporary file whose first lines put the .mpy directory (if any) and device/ at
-the front of sys.path, runs `micropython -X heapsize=... script`, and returns stdout; a non-zero exit raises
+`run` writes the script to a temporary file whose first lines put the .mpy directory (if any), device/ and the
+virtual board's hardware (emulation/virtual_board: the chip emulations) at the front of sys.path, runs
+`micropython -X heapsize=... script`, and returns stdout; a non-zero exit raises
 UnixPortError carrying stderr (MicroPython's traceback) and stdout.
 """
 import os
@@ -12,10 +13,12 @@ import pathlib
 import subprocess
 import tempfile
 
+from picoml import resources
 from picoml.tools import find_tool
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEVICE = ROOT / "device"
+HARDWARE = resources.virtual_board_dir()
 
 
 def micropython():
@@ -36,8 +39,8 @@ class UnixPortError(RuntimeError):
 
 
 def prelude(mpy_dir=None, device_dir=DEVICE):
-    """The lines that put the .mpy directory (first) and the device library on sys.path."""
-    paths = ([str(mpy_dir)] if mpy_dir else []) + [str(device_dir)]
+    """The lines that put the .mpy directory (first), the device library and the chip emulations on sys.path."""
+    paths = ([str(mpy_dir)] if mpy_dir else []) + [str(device_dir), str(HARDWARE)]
     return "import sys\nsys.path[:0] = %r\n" % (paths,)
 
 

@@ -15,9 +15,10 @@ import os
 import pathlib
 import re
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-BOARDS_DIR = pathlib.Path(os.environ.get("PICOML_BOARDS", ROOT / "boards"))
-SENSORS_DIR = ROOT / "device" / "picoml" / "sensors"
+from . import resources
+
+BOARDS_DIR = pathlib.Path(os.environ.get("PICOML_BOARDS") or resources.boards_dir())
+SENSORS_DIR = resources.device_package() / "sensors"
 
 ARCHES = ("x64", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa", "xtensawin", "rv32imc")
 MCU_ARCH = {"nRF52840": "armv7emsp", "RP2040": "armv6m", "ESP32": "xtensawin", "ESP32-PICO-D4": "xtensawin",

@@ -6,6 +6,7 @@ import base64
 import os
 import pathlib
 import subprocess
+import tempfile
 import zlib
 
 from . import dist
@@ -255,9 +256,10 @@ print('committed')
 """
 
 
-def deploy(model, port, tool=None, out_dir=dist.REPO / "dist", build=None, log=print):
+def deploy(model, port, tool=None, build=None, log=print):
     """Copy the right build (or the build folder `build`) and `model` (a .pml path, or None) onto the board at
-    `port`; returns the build folder.
+    `port`; returns the build's name. The right build is made for the board from the package data
+    (dist.build_for_board), in a temporary folder.
 
     Nothing the board uses is touched until everything new is on it: the files that differ from the board's
     are written into a staging folder (lib/.picoml-new), checked by size and CRC-32 on the board, and only then
@@ -271,23 +273,21 @@ def deploy(model, port, tool=None, out_dir=dist.REPO / "dist", build=None, log=p
         if name == "circuitpython" and tool != "ampy":
             board.close()
             board = Ampy(port)
-        return _deploy(board, name, mpy, lib, model, out_dir, build, log)
+        if build is not None:
+            return _deploy(board, name, mpy, lib, model, build, log)
+        with tempfile.TemporaryDirectory(prefix="picoml_dist_") as tmp:
+            return _deploy(board, name, mpy, lib, model, dist.build_for_board(mpy, name, tmp), log)
     finally:
         board.close()
 
 
-def _deploy(board, name, mpy, lib, model, out_dir, build, log):
-    if build is None:
-        build = dist.for_board(mpy, name, out_dir)
-        if not build.exists():
-            raise PicomlError("the build %s is missing: run `make dist`" % build)
-    else:
-        build = pathlib.Path(build)
-        if not build.is_dir():
-            raise PicomlError("the build %s is not a folder" % build)
+def _deploy(board, name, mpy, lib, model, build, log):
+    build = pathlib.Path(build)
+    if not build.is_dir():
+        raise PicomlError("the build %s is not a folder" % build)
     log("board: %s, .mpy word %d -> %s" % (name, mpy, build.name))
     files = _files_of(build, lib)
-    dist.check_files(files, name, mpy, build, out_dir)
+    dist.check_files(files, name, mpy, build)
     if model:
         from . import format
         format.read(pathlib.Path(model).read_bytes())               # refuse a file that is not a valid .pml
@@ -310,13 +310,11 @@ def _deploy(board, name, mpy, lib, model, out_dir, build, log):
         raise PicomlError("the board did not confirm the switch to the new files: %r" % out[-300:])
     verify(board, files)
     log("copied and verified %d files" % len(files))
-    return build
+    return build.name
 
 
 def run_on_board(port, pml_bytes, inputs, backend=None):
     """The int8 outputs of a model run on the board at `port` (copied there first), one predict per call."""
-    import tempfile
-
     import numpy as np
 
     from . import format, reference

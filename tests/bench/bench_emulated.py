@@ -4,13 +4,13 @@
 
 For each model: rp2040js cycles of one pml_invoke on the Cortex-M0+ (RP2040), and instructions executed by the
 same call on QEMU's Cortex-M4F (mps2-an386, the nRF52840's compiler flags) counted by the TCG plugin
-emulated/insn_count.c; averaged over N inputs (random int8; the counts vary by a few hundred with the data).
+emulation/baremetal/insn_count.c; averaged over N inputs (random int8; the counts vary by a few hundred with the data).
 The millisecond columns are ROUGH ESTIMATES, not measurements:
   - RP2040 ms = rp2040js cycles / 125 MHz. rp2040js models no flash wait states and no bus contention (the model
     is read from XIP flash here; a real Pico's 16 KB XIP cache misses cost more).
   - nRF52840 ms = M4 instructions / 64 MHz, i.e. one instruction per cycle. A real Cortex-M4 takes 2 cycles for
     most loads, more for taken branches and flash wait states: expect the real time to be higher.
-Needs scripts/install-system-packages.sh; the generated models (imu_gap, ...) need TensorFlow.
+Needs scripts/install-system-packages.sh and `make baremetal`; the generated models (imu_gap, ...) need TensorFlow.
 """
 import argparse
 import pathlib
@@ -21,10 +21,8 @@ import numpy as np
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "emulated"))
 
-import emulated  # noqa: E402
-from picoml import format, reference, report  # noqa: E402
+from picoml import baremetal, format, reference, report  # noqa: E402
 from picoml.convert import convert  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "conformance"
@@ -54,7 +52,7 @@ def measure(images, name, n_samples):
     row = {"model": name, "macs": sum(report.macs(model, op) for op in model.ops), "bytes": len(blob),
            "arena": model.arena_size}
     for core in ("m0plus", "m4"):
-        r = emulated.run(core, blob, samples, images, model=model)
+        r = baremetal.run(core, blob, samples, images, model=model)
         exact = all(np.array_equal(o, w) for ours, theirs in zip(r.outputs, want) for o, w in zip(ours, theirs))
         row[core + "_exact"] = exact
         row[core + "_insns"] = float(np.mean(r.insns))
@@ -68,7 +66,7 @@ def main():
     parser.add_argument("--samples", type=int, default=2, help="inputs per model (default 2)")
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS), help="comma-separated model names")
     args = parser.parse_args()
-    images = emulated.build()
+    images = baremetal.built_images()
     rows = []
     for name in args.models.split(","):
         try:

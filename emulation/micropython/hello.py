@@ -1,4 +1,4 @@
-# make -C ports/qemu TARGET=m4 run   (or TARGET=m0): a smoke test of the port
+# make -C emulation/micropython TARGET=m4 run   (or TARGET=m0): a smoke test of the port
 import sys, gc, time
 print("MicroPython", sys.version, "on", sys.implementation._machine)
 print("native .mpy arch:", ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",

@@ -1,11 +1,12 @@
 /* Harness main for rp2040js (Cortex-M0+): no semihosting there, so the host (run_rp2040.mjs) and the image
- * talk through a mailbox at a fixed address (0x20000100, see m0_rp2040.ld). The host reads heap_start/heap_end,
- * puts the model and the inputs in memory, fills model_*, inputs_addr and n_samples, and runs the core; the
- * image runs every sample (bkpt 1 / bkpt 2 around each pml_invoke), fills outputs_addr/outputs_size and status,
- * and stops at bkpt 0. */
+ * talk through a mailbox at a fixed address (0x20000100: the +0x100 of common/image.ld). The host reads
+ * heap_start/heap_end, puts the model and the inputs in memory, fills model_*, inputs_addr and n_samples, and
+ * runs the core; the image runs every sample (bkpt 1 / bkpt 2 around each pml_invoke), fills
+ * outputs_addr/outputs_size and status, and stops at bkpt 0. */
 #include <stdint.h>
 
 #include "harness.h"
+#include "startup.h"
 
 #define MAILBOX_MAGIC 0x484c4d50u   /* "PMLH" */
 
@@ -54,7 +55,8 @@ int main(void) {
                        mailbox.n_samples, outputs));
 }
 
-void harness_fault(const uint32_t *frame) {
+void fault(const uint32_t *frame, uint32_t exception) {
     (void)frame;
+    (void)exception;
     finish(HARNESS_FAULT);
 }

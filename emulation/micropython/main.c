@@ -20,12 +20,13 @@
 #include "py/stackctrl.h"
 #include "shared/runtime/gchelper.h"
 #include "semihost.h"
+#include "startup.h"
 
 #ifndef MICROPY_QEMU_HEAP_DEFAULT
 #define MICROPY_QEMU_HEAP_DEFAULT (200000)
 #endif
 
-extern uint8_t _heap_start, _heap_end, _sstack, _estack;
+extern uint8_t __heap_start[], __heap_end[], __stack_top[];
 
 // ---------------------------------------------------------------------------------------------------------
 // console: the semihosting ":tt" handle (QEMU's stdout), line buffered
@@ -83,6 +84,31 @@ uintptr_t mp_hal_stdio_poll(uintptr_t poll_flags) {
 static NORETURN void port_exit(int status) {
     mp_hal_stdout_flush();
     sh_exit(status);
+}
+
+static void put_hex(int fd, uint32_t v) {
+    char buf[10] = "0x";
+    for (int i = 0; i < 8; i++) {
+        buf[2 + i] = "0123456789abcdef"[(v >> (28 - 4 * i)) & 15];
+    }
+    sh_write(fd, buf, sizeof buf);
+}
+
+// startup.c's fault handler: report where, exit with status 99
+void fault(const uint32_t *frame, uint32_t exception) {
+    static const char *const names[] = {"", "", "NMI", "HardFault (bad memory access, unaligned access on the "
+        "Cortex-M0, bad code)", "MemManage", "BusFault", "UsageFault"};
+    const char *what = exception < MP_ARRAY_SIZE(names) ? names[exception] : "unexpected exception";
+    mp_hal_stdout_flush();
+    int fd = sh_open(":tt", SH_MODE_W);
+    sh_write(fd, "\nFATAL: ", 8);
+    sh_write(fd, what, strlen(what));
+    sh_write(fd, " at pc ", 7);
+    put_hex(fd, frame[6]);
+    sh_write(fd, ", lr ", 5);
+    put_hex(fd, frame[5]);
+    sh_write(fd, "\n", 1);
+    sh_exit(99);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -281,7 +307,7 @@ static int run_script(const char *path) {
 int main(void) {
     systick_init();
     size_t heap_size = MICROPY_QEMU_HEAP_DEFAULT;
-    size_t heap_max = &_heap_end - &_heap_start;
+    size_t heap_max = __heap_end - __heap_start;
     const char *script = NULL;
     char *argv[32];
     int argc = 0;
@@ -334,10 +360,10 @@ int main(void) {
         port_exit(2);
     }
 
-    mp_stack_set_top(&_estack);
-    mp_stack_set_limit(&_estack - &_sstack - 1024);
+    mp_stack_set_top(__stack_top);
+    mp_stack_set_limit(__stack_top - __heap_end - 1024);     // the stack: from the heap's end to the top
     port_heap_size = heap_size;
-    gc_init(&_heap_start, &_heap_start + heap_size);
+    gc_init(__heap_start, __heap_start + heap_size);
     mp_init();
 
     // sys.path[0] is the script's folder (as in the unix port); sys.argv = [script, args...]

@@ -1,7 +1,7 @@
 # The virtual board's flash: a littlefs image in a host file, mounted at /flash as the board's filesystem, then
-# the REPL (micropython -i flash.py IMAGE HARDWARE_DIR BOARD_JSON [MIC_WAV]). HARDWARE_DIR holds
-# emulated_chips (the board's "hardware", not a file on its flash); the board file and the WAV microphone are
-# put on the flash the first time.
+# the REPL (micropython -i flash.py IMAGE HARDWARE_DIR BOARD_JSON [MIC_WAV]). HARDWARE_DIR is this folder,
+# holding emulated_chips (the board's "hardware", not a file on its flash); the board file and the WAV
+# microphone are put on the flash the first time.
 import os
 import sys
 import vfs

@@ -1,18 +1,20 @@
-"""Run .pml models through the C kernels and op-table walker on emulated Cortex-M cores.
+"""Run .pml models through the C kernels and op-table walker on emulated Cortex-M cores: the bare-metal images
+`make baremetal` builds from emulation/baremetal/ (a checkout's developer tooling, not in an installed picoml).
 
-    import emulated                      # sys.path: the emulated/ folder
-    images = emulated.build()            # make -C emulated: the three images and the QEMU plugin
-    r = emulated.run("m4", blob, [x0, x1])   # or "m0plus" (rp2040js), "m0" (QEMU microbit)
+    from picoml import baremetal
+    images = baremetal.built_images()    # the built images, checked to be up to date
+    r = baremetal.run("m4", blob, [x0, x1])   # or "m0plus" (rp2040js), "m0" (QEMU microbit)
     r.outputs[i]    # list of the model's outputs (numpy arrays) for sample i
     r.insns[i]      # instructions executed from pml_mark_begin to pml_mark_end around that pml_invoke
     r.cycles[i]     # rp2040js cycles for the same span ("m0plus" only; None elsewhere)
 
-Cores:
-  m4      Cortex-M4F (-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard), QEMU -M mps2-an386, semihosting;
-          instruction counts from the TCG plugin insn_count.c
-  m0plus  Cortex-M0+ (armv6m), rp2040js (run_rp2040.mjs): cycles and instructions
-  m0      the same armv6m kernel objects on QEMU -M microbit (a Cortex-M0, SRAM raised to 1 MiB), semihosting;
-          instruction counts from the plugin: the same instruction stream as m0plus, so the counts must agree
+Cores (machine parameters: emulation/machines.mk):
+  m4      Cortex-M4F (-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard), QEMU mps2-an386, semihosting;
+          instruction counts from the TCG plugin emulation/baremetal/insn_count.c
+  m0plus  Cortex-M0+ (armv6m), rp2040js (emulation/rp2040js/run_rp2040.mjs): cycles and instructions
+  m0      the same armv6m kernel objects on QEMU microbit (a Cortex-M0), semihosting; instruction counts from the
+          plugin: the same instruction stream as m0plus, so the counts must agree
+The model and the inputs sit in the code memory (flash) on every core, outputs and arena in the RAM.
 """
 import dataclasses
 import pathlib
@@ -22,25 +24,30 @@ import tempfile
 
 import numpy as np
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent
-BUILD = ROOT / "build" / "emulated"
+from . import emulation, format, resources
+
 CROSS = "arm-none-eabi-"
 CORES = ("m4", "m0plus", "m0")
-MICROBIT_SRAM = 1 << 20     # matches m0_microbit.ld
+MACHINE = {"m4": "MPS2", "m0": "MICROBIT"}
 TIMEOUT = 300         # seconds per emulator run; the slowest test run (ResNet on rp2040js) takes ~12 s
+BUILD = "build/emulation/baremetal"
+SOURCES = ("emulation/baremetal/*.[ch]", "emulation/common/*", "emulation/machines.mk", "native_module/*.[ch]")
 
 
 class EmulatorMissing(RuntimeError):
     pass
 
 
+def _rp2040js():
+    return resources.checkout("the bare-metal kernel harness") / "emulation" / "rp2040js"
+
+
 def missing_tools():
     """What is missing to build and run the images, as a list of names (empty when all is there)."""
     missing = [tool for tool in (CROSS + "gcc", CROSS + "nm", "qemu-system-arm", "node", "gcc")
                if shutil.which(tool) is None]
-    if not (HERE / "node_modules" / "rp2040js" / "package.json").exists():
-        missing.append("rp2040js (npm, in emulated/node_modules)")
+    if not (_rp2040js() / "node_modules" / "rp2040js" / "package.json").exists():
+        missing.append("rp2040js (npm, in emulation/rp2040js/node_modules)")
     return missing
 
 
@@ -79,12 +86,10 @@ class Images:
         return self.build / "libpicoml_armv7emsp.a"
 
 
-def build(build_dir=BUILD, jobs=2):
-    """make -C emulated: rebuilds what is older than native_module/ or emulated/ sources."""
+def built_images():
+    """The images `make baremetal` built, checked to be newer than their sources."""
     require_tools()
-    subprocess.run(["make", "--no-print-directory", "-s", "-j%d" % jobs, "-C", str(HERE), "BUILD=%s" % build_dir],
-                   check=True)
-    return Images(pathlib.Path(build_dir))
+    return Images(emulation.built(BUILD + "/built", "baremetal", SOURCES).parent)
 
 
 _symbols = {}
@@ -110,7 +115,6 @@ class Result:
 
 
 def _header(blob):
-    from picoml import format
     return format.read(bytes(blob))
 
 
@@ -152,9 +156,8 @@ def _qemu_command(images, core):
     """QEMU running the harness on model.pml / inputs.bin / outputs.bin in its working folder (relative names:
     semihosting's command line is split at spaces)."""
     elf = images.m4 if core == "m4" else images.microbit
-    machine = ["-M", "mps2-an386"] if core == "m4" else ["-M", "microbit", "-global",
-                                                          "nrf51-soc.sram-size=%d" % MICROBIT_SRAM]
-    return ["qemu-system-arm", *machine, "-nographic", "-monitor", "none", "-serial", "none",
+    return ["qemu-system-arm", *emulation.qemu_machine(MACHINE[core]), "-nographic", "-monitor", "none",
+            "-serial", "none",
             "-semihosting-config", "enable=on,target=native,arg=harness,arg=model.pml,arg=inputs.bin,arg=outputs.bin",
             "-kernel", str(elf)]
 
@@ -186,7 +189,7 @@ def _run_rp2040(images, blob, model, inputs, n, work):
     import json
     (work / "model.pml").write_bytes(blob)
     (work / "inputs.bin").write_bytes(inputs)
-    cmd = ["node", str(HERE / "run_rp2040.mjs"), str(images.rp2040), "model.pml", "inputs.bin", "outputs.bin"]
+    cmd = ["node", str(_rp2040js() / "run_rp2040.mjs"), str(images.rp2040), "model.pml", "inputs.bin", "outputs.bin"]
     p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
     try:
         report = json.loads(p.stdout.strip().splitlines()[-1])
@@ -202,13 +205,12 @@ def run(core, blob, samples, images=None, count_insns=True, model=None):
     """Run `samples` (int8 arrays in the model's input shape) through the .pml `blob` on `core`."""
     if core not in CORES:
         raise ValueError("core must be one of %s" % (CORES,))
-    images = images or Images(BUILD)
+    images = images or built_images()
     blob = bytes(blob)
     model = model or _header(blob)
     inputs = pack_inputs(model, samples)
     n = len(samples)
-    BUILD.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="run-", dir=BUILD) as tmp:
+    with tempfile.TemporaryDirectory(prefix="picoml_baremetal_") as tmp:
         work = pathlib.Path(tmp)
         if core == "m0plus":
             return _run_rp2040(images, blob, model, inputs, n, work)
@@ -218,14 +220,15 @@ def run(core, blob, samples, images=None, count_insns=True, model=None):
 def run_raw(core, blob, inputs, images=None):
     """Run raw input bytes through a possibly broken `blob`; returns the harness status (0, a negative
     pml_check / pml_invoke status, or a HARNESS_ERR_* code) instead of raising."""
-    images = images or Images(BUILD)
-    with tempfile.TemporaryDirectory(prefix="raw-", dir=BUILD) as tmp:
+    images = images or built_images()
+    with tempfile.TemporaryDirectory(prefix="picoml_baremetal_") as tmp:
         work = pathlib.Path(tmp)
         (work / "model.pml").write_bytes(bytes(blob))
         (work / "inputs.bin").write_bytes(bytes(inputs))
         if core == "m0plus":
             import json
-            p = subprocess.run(["node", str(HERE / "run_rp2040.mjs"), str(images.rp2040), "model.pml", "inputs.bin",
+            p = subprocess.run(["node", str(_rp2040js() / "run_rp2040.mjs"), str(images.rp2040), "model.pml",
+                                "inputs.bin",
                                 "outputs.bin"], cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
             return json.loads(p.stdout.strip().splitlines()[-1])["status"]
         p = subprocess.run(_qemu_command(images, core), cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
@@ -234,9 +237,3 @@ def run_raw(core, blob, inputs, images=None):
                 return int(line.split()[1].split("=")[1])
         raise RuntimeError("no status from the %s harness: %s" % (core, (p.stdout + p.stderr).strip()))
 
-
-if __name__ == "__main__":
-    import sys
-    images = build()
-    print("\n".join("%s: %s" % (k, getattr(images, k)) for k in ("m4", "microbit", "rp2040", "plugin")),
-          file=sys.stderr)

@@ -1,7 +1,8 @@
-// Arm semihosting (bkpt 0xab): the port's console, files, command line, clock and exit, all served by QEMU
-// (-semihosting-config enable=on,target=native). Calls return what the Arm semihosting spec says.
-#ifndef PICOML_QEMU_SEMIHOST_H
-#define PICOML_QEMU_SEMIHOST_H
+// Arm semihosting (bkpt 0xab), shared by the QEMU images (picoml's MicroPython port, the bare-metal harness):
+// console, files, command line, clock and exit, all served by QEMU (-semihosting-config enable=on,target=native).
+// Calls return what the Arm semihosting spec says.
+#ifndef PICOML_EMULATION_SEMIHOST_H
+#define PICOML_EMULATION_SEMIHOST_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -235,12 +235,12 @@ MP_REGISTER_MODULE(MP_QSTR_binascii, mp_module_port_binascii);
 // ---------------------------------------------------------------------------------------------------------
 // qemu: what only this port has
 
-extern uint8_t _static_start, _static_end, _heap_start, _heap_end;
+extern uint8_t __static_start[], __static_end[], __heap_start[], __heap_end[];
 static uint8_t *static_next;
 
 static uint8_t *static_pos(void) {
     if (static_next == NULL) {
-        static_next = &_static_start;
+        static_next = __static_start;
     }
     return static_next;
 }
@@ -256,10 +256,10 @@ static mp_obj_t qemu_readfile_static(mp_obj_t path_in) {
     }
     int len = sh_flen(fd);
     uint8_t *p = static_pos();
-    if (len < 0 || (size_t)len > (size_t)(&_static_end - p)) {
+    if (len < 0 || (size_t)len > (size_t)(__static_end - p)) {
         sh_close(fd);
         mp_raise_msg_varg(&mp_type_MemoryError, MP_ERROR_TEXT("readfile_static: %s is %d bytes; %u are left"),
-            path, len, (unsigned)(&_static_end - p));
+            path, len, (unsigned)(__static_end - p));
     }
     int n = len ? sh_read(fd, p, len) : 0;
     sh_close(fd);
@@ -272,7 +272,7 @@ static mp_obj_t qemu_readfile_static(mp_obj_t path_in) {
 static MP_DEFINE_CONST_FUN_OBJ_1(qemu_readfile_static_obj, qemu_readfile_static);
 
 static mp_obj_t qemu_reset_static(void) {
-    static_next = &_static_start;
+    static_next = __static_start;
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(qemu_reset_static_obj, qemu_reset_static);
@@ -280,10 +280,10 @@ static MP_DEFINE_CONST_FUN_OBJ_0(qemu_reset_static_obj, qemu_reset_static);
 // (static bytes free, static bytes total, heap bytes, RAM bytes the build could give the heap)
 static mp_obj_t qemu_mem(void) {
     mp_obj_t items[4] = {
-        mp_obj_new_int(&_static_end - static_pos()),
-        mp_obj_new_int(&_static_end - &_static_start),
+        mp_obj_new_int(__static_end - static_pos()),
+        mp_obj_new_int(__static_end - __static_start),
         mp_obj_new_int(port_heap_size),
-        mp_obj_new_int(&_heap_end - &_heap_start),
+        mp_obj_new_int(__heap_end - __heap_start),
     };
     return mp_obj_new_tuple(4, items);
 }

@@ -1,0 +1,75 @@
+"""Where picoml's files are: the one module that knows.
+
+Package data, found through importlib.resources in `picoml/package-data/` (shipped in the wheel; in a checkout
+the same names are symlinks to the checkout's folders, so a checkout and an installation read the same paths):
+
+    device/picoml/                the device library (device/ in the checkout)
+    boards/*.json                 board definitions (boards/)
+    virtual_board/                the virtual board's hardware: flash.py and emulated_chips/ (emulation/virtual_board/)
+    natmod/<arch>/_picoml.mpy     the native modules (build/natmod/, built by `make natmod`)
+
+The folder's name is not a Python identifier, so setuptools ships it as data rather than as packages
+(pyproject.toml says which files). The emulators (picoml's MicroPython port on QEMU, the bare-metal kernel
+images) are developer tooling: they exist only in a checkout, which checkout() finds.
+"""
+import os
+import pathlib
+from importlib.resources import files
+
+from .errors import PicomlError
+
+DATA = pathlib.Path(str(files("picoml"))) / "package-data"
+
+
+def device_library():
+    """The folder to put on MicroPython's sys.path for `import picoml` (it holds the device package)."""
+    folder = DATA / "device"
+    if not (folder / "picoml" / "__init__.py").exists():
+        raise PicomlError("the device library is missing from this installation of picoml (%s)" % folder)
+    return folder
+
+
+def device_package():
+    """The device package itself (device/picoml)."""
+    return device_library() / "picoml"
+
+
+def boards_dir():
+    return DATA / "boards"
+
+
+def virtual_board_dir():
+    """The virtual board's hardware: flash.py (its boot script) and emulated_chips/ (its IMU)."""
+    return DATA / "virtual_board"
+
+
+def natmod_dir(arch):
+    """The folder holding the _picoml.mpy built for `arch` (it may not be built)."""
+    return DATA / "natmod" / arch
+
+
+def natmod(arch):
+    """The _picoml.mpy built for `arch`; PicomlError saying how to build it when it is not there."""
+    path = natmod_dir(arch) / "_picoml.mpy"
+    if not path.exists():
+        raise PicomlError("the %s native module is not in this picoml: build it with `make natmod` in a checkout "
+                          "(before `pip install .` for an installed picoml)" % arch)
+    return path
+
+
+def cache_dir():
+    """Per-user files picoml keeps between commands (the virtual board's flash): $XDG_CACHE_HOME/picoml."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = pathlib.Path(base) / "picoml"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def checkout(what="this"):
+    """The root of the checkout this picoml runs from: the folder the package-data symlinks point into.
+    PicomlError when picoml is installed rather than run from a checkout (`what` names what needs one)."""
+    root = (DATA / "device").resolve().parent
+    if not (root / "emulation" / "machines.mk").exists():
+        raise PicomlError("%s is developer tooling that needs a checkout of picoml (its emulation/ tree and the "
+                          "images Make builds from it); this picoml is installed at %s" % (what, DATA.parent))
+    return root
