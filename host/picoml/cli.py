@@ -164,7 +164,9 @@ def cmd_deploy(args):
 
 def parser():
     from .runtimes import RUNTIMES
+    from . import __version__
     p = argparse.ArgumentParser(prog="picoml", description="int8 TinyML for MicroPython and CircuitPython")
+    p.add_argument("--version", action="version", version="picoml %s" % __version__)
     sub = p.add_subparsers(dest="command", required=True)
     from . import capture, demo, fuzz, motion, plot, train
     for module in (capture, demo, fuzz, motion, plot, train):
