@@ -12,7 +12,9 @@ MLPERF = sorted((CONFORMANCE / "mlperf_tiny").glob("*.tflite"))
 
 
 def pytest_configure(config):
-    # picoml's per-user files (the default virtual board's flash) in a folder of this run's own
+    # picoml's per-user files (the default virtual board's flash) in a folder of this run's own; pip keeps its cache
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    os.environ.setdefault("PIP_CACHE_DIR", os.path.join(cache, "pip"))
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="picoml_test_cache_")
     if not MLPERF:
         raise pytest.UsageError("the conformance models are missing: expected %s" % (CONFORMANCE / "mlperf_tiny"))

@@ -35,7 +35,7 @@ def qemu_machine(machine):
 def built(relative, make_target, sources):
     """The checkout's file `relative` (under build/ or dist/), checked to exist and to be newer than every file
     matching the glob patterns `sources` (relative to the checkout)."""
-    root = resources.checkout(relative)
+    root = resources.checkout("emulation")
     path = root / relative
     if not path.exists():
         raise PicomlError("%s is not built: run `make %s`" % (relative, make_target))

@@ -34,12 +34,9 @@ import sys
 import tempfile
 import time
 
+from . import resources
 from .errors import PicomlError
 
-REPO = pathlib.Path(__file__).resolve().parents[2]
-DEVICE_DIR = REPO / "device"
-NATIVE_SOURCES = REPO / "native_module"
-WORK = REPO / "build" / "fuzz"
 FAILURES = ("error", "crash", "hang")
 OUTCOMES = ("ok", "refused") + FAILURES
 
@@ -60,7 +57,8 @@ class Target:
         """(argv without the cases file and first index, environment) of the child."""
         if self.name in ("native", "viper", "python"):
             return _micropython_command(self.name, tmp)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "host")] + sys.path[1:]),
+        here = str(pathlib.Path(__file__).resolve().parents[1])    # the folder this picoml is imported from
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([here] + sys.path[1:]),
                    OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
         argv = [sys.executable, "-m", "picoml.fuzz", "--child", self.name]
         if self.name == "c":
@@ -88,7 +86,13 @@ TARGETS = {t.name: t for t in (
 
 def default_corpus():
     """The conformance models beside the repository and the generated ones (tests/genmodels.py's cache)."""
-    return [p for p in (REPO.parent / "shared" / "conformance", REPO / "build" / "genmodels") if p.exists()]
+    root = resources.checkout("the default fuzzing corpus")
+    return [p for p in (root.parent / "shared" / "conformance", root / "build" / "genmodels") if p.exists()]
+
+
+def _work():
+    """build/fuzz of the checkout: the seed cache and the sanitized C kernels (fuzzing is developer tooling)."""
+    return resources.checkout("picoml fuzz") / "build" / "fuzz"
 
 
 def _corpus_files(corpus, suffixes):
@@ -119,7 +123,7 @@ def seeds(target, corpus=None):
             raise PicomlError("no .tflite model picoml converts in the corpus %s" % ", ".join(map(str, corpus)))
         return out
     out = []
-    cache = WORK / "seeds"
+    cache = _work() / "seeds"
     for path in _corpus_files(corpus, (".pml", ".tflite")):
         data = path.read_bytes()
         if path.suffix == ".tflite":
@@ -498,11 +502,12 @@ main()
 
 
 def _micropython_command(backend, tmp):
-    from .unix_port import NATMOD_DIR, micropython
-    if backend == "native" and not (NATMOD_DIR / "_picoml.mpy").exists():
-        raise PicomlError("the x64 native module is not built: run `make natmod`")
+    from .unix_port import micropython
+    if backend == "native":
+        resources.natmod("x64")
+    paths = [str(resources.natmod_dir("x64")), str(resources.device_library())]
     script = pathlib.Path(tmp) / "driver.py"
-    script.write_text("import sys\nsys.path[:0] = %r\nBACKEND = %r\n" % ([str(NATMOD_DIR), str(DEVICE_DIR)], backend)
+    script.write_text("import sys\nsys.path[:0] = %r\nBACKEND = %r\n" % (paths, backend)
                       + MICROPYTHON_DRIVER)
     return [micropython(), "-X", "heapsize=16m", str(script)], dict(os.environ, MICROPYPATH="")
 
@@ -586,7 +591,7 @@ def _c_library(path):
     """The sanitized library through ctypes, with pml_check and pml_invoke declared as native_module/picoml.h
     declares them (read at run time: pml_check may take an error record, pml_invoke may return nothing)."""
     import ctypes
-    header = (NATIVE_SOURCES / "picoml.h").read_text()
+    header = (resources.checkout("fuzzing the C kernels") / "native_module" / "picoml.h").read_text()
     check_args = re.search(r"\bpml_check\s*\(([^)]*)\)", header).group(1).count(",") + 1
     lib = ctypes.CDLL(path)
     lib.pml_check.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32] + [ctypes.c_void_p] * (check_args - 3)
@@ -661,9 +666,10 @@ SANITIZE = ["-fsanitize=address,undefined,float-cast-overflow,float-divide-by-ze
 def build_sanitized():
     """build/fuzz/libpicoml_san.so: every C file of the runtime but the MicroPython binding, with AddressSanitizer
     and UndefinedBehaviorSanitizer; rebuilt when a source changes."""
-    sources = sorted(p for p in NATIVE_SOURCES.glob("*.c") if not p.name.startswith("mod"))
-    library = WORK / "libpicoml_san.so"
-    newest = max(p.stat().st_mtime for p in sources + list(NATIVE_SOURCES.glob("*.h")))
+    native_sources = resources.checkout("fuzzing the C kernels") / "native_module"
+    sources = sorted(p for p in native_sources.glob("*.c") if not p.name.startswith("mod"))
+    library = _work() / "libpicoml_san.so"
+    newest = max(p.stat().st_mtime for p in sources + list(native_sources.glob("*.h")))
     if not library.exists() or library.stat().st_mtime < newest:
         library.parent.mkdir(parents=True, exist_ok=True)
         cmd = ["gcc", "-std=c99", "-O1", "-g", "-Wall", "-shared", "-fPIC", *SANITIZE, "-o", str(library),

@@ -37,10 +37,9 @@ from .unix_port import BENCH_SCRIPT, run_batches
 
 BACKENDS = ("native", "viper", "python")
 TARGETS = {
-    "m4": {"arch": "armv7emsp", "machine": "MPS2", "cpu": "Cortex-M4F", "firmware": "m4"},
-    "m0": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0", "firmware": "m0"},
-    "m0-nofloat": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0, no float",
-                   "firmware": "m0-nofloat"},
+    "m4": {"arch": "armv7emsp", "machine": "MPS2", "cpu": "Cortex-M4F"},
+    "m0": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0"},
+    "m0-nofloat": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0, no float"},
 }
 FIRMWARE_SOURCES = ("emulation/micropython/*.[ch]", "emulation/common/*", "emulation/machines.mk")
 
@@ -75,8 +74,8 @@ def qemu_system_arm():
 
 def firmware(target="m4"):
     """Path of the target's firmware.elf (built by `make qemu`)."""
-    name = TARGETS[_target(target)]["firmware"]
-    return emulation.built("build/emulation/micropython/%s/firmware.elf" % name, "qemu", FIRMWARE_SOURCES)
+    return emulation.built("build/emulation/micropython/%s/firmware.elf" % _target(target), "qemu",
+                           FIRMWARE_SOURCES)
 
 
 def library_dir(target, library="mpy"):

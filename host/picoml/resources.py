@@ -65,11 +65,11 @@ def cache_dir():
     return folder
 
 
-def checkout(what="this"):
+def checkout(what):
     """The root of the checkout this picoml runs from: the folder the package-data symlinks point into.
     PicomlError when picoml is installed rather than run from a checkout (`what` names what needs one)."""
     root = (DATA / "device").resolve().parent
     if not (root / "emulation" / "machines.mk").exists():
-        raise PicomlError("%s is developer tooling that needs a checkout of picoml (its emulation/ tree and the "
-                          "images Make builds from it); this picoml is installed at %s" % (what, DATA.parent))
+        raise PicomlError("%s is developer tooling that needs a checkout of picoml (git clone, then make); this "
+                          "picoml is installed at %s" % (what, DATA.parent))
     return root
