@@ -642,7 +642,7 @@ def _ensure_library(port, log):
     try:
         Mpremote(port).exec("import picoml.recording")
     except PicomlError:
-        raise PicomlError("the board's picoml has no record module after deploying: rebuild with `make dist`")
+        raise PicomlError("the board's picoml has no record module after deploying")
 
 
 def _with_port(args, work, **board_options):

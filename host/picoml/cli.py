@@ -221,7 +221,7 @@ def parser():
     d.add_argument("--tool", choices=("mpremote", "ampy"),
                    help="copy with mpremote (MicroPython, default) or ampy (CircuitPython's serial REPL)")
     d.add_argument("--build", help="install this build folder (e.g. dist/armv6m_6.3) instead of the one "
-                                   "`make dist` made for the board; checked against the board all the same")
+                                   "picoml builds for the board; checked against the board all the same")
     d.set_defaults(func=cmd_deploy)
     return p
 
