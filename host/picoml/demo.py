@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from . import motion
+from . import motion, resources
 from .capture import RawRepl, capture, write_dataset
 from .errors import PicomlError
 from .virtual_board import VirtualBoard
@@ -127,8 +127,7 @@ def gesture_demo(work="build/demo", persons=8, seconds=8, speed=4, performances=
     with VirtualBoard(motion=script, time_scale=speed) as board:
         log("3/5 deploying the library, the model and models/gesture/main.py to the virtual board")
         deploy(str(model), board.port, log=lambda *a: None)
-        Mpremote(board.port).copy(pathlib.Path(__file__).resolve().parents[2] / "models" / "gesture" / "main.py",
-                                  "main.py")
+        Mpremote(board.port).copy(resources.example_models() / "gesture" / "main.py", "main.py")
         log("4/5 the virtual board performs %d gestures (%s) with idle stretches; main.py recognises:"
             % (performances, " ".join(names)))
         lines = run_on_board(board.port, windows, log)

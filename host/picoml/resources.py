@@ -7,6 +7,7 @@ the same names are symlinks to the checkout's folders, so a checkout and an inst
     boards/*.json                 board definitions (boards/)
     virtual_board/                the virtual board's hardware: flash.py and emulated_chips/ (emulation/virtual_board/)
     natmod/<arch>/_picoml.mpy     the native modules (build/natmod/, built by `make natmod`)
+    models/<name>/main.py         the example models' device programs (models/)
 
 The folder's name is not a Python identifier, so setuptools ships it as data rather than as packages
 (pyproject.toml says which files). The emulators (picoml's MicroPython port on QEMU, the bare-metal kernel
@@ -41,6 +42,11 @@ def boards_dir():
 def virtual_board_dir():
     """The virtual board's hardware: flash.py (its boot script) and emulated_chips/ (its IMU)."""
     return DATA / "virtual_board"
+
+
+def example_models():
+    """models/: the example models' device programs (<name>/main.py)."""
+    return DATA / "models"
 
 
 def natmod_dir(arch):
