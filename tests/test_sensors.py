@@ -450,8 +450,8 @@ def test_reads_do_not_allocate():
 def test_bad_configuration_values_name_the_allowed_ones():
     r = mp("""
 res = {}
-for part, kw in (("LSM6DSOX", {"odr": 100}), ("LSM6DS3TR-C", {"accel_range": 3}), ("MPU-6050", {"odr": 300}),
-                 ("MPU-6886", {"gyro_range": 245}), ("LSM9DS1", {"odr": 104}), ("BMI270", {"gyro_range": 300})):
+for part, kw in (("LSM6DSOX", {"odr": 0}), ("LSM6DS3TR-C", {"accel_range": 3}), ("MPU-6050", {"odr": -3}),
+                 ("MPU-6886", {"gyro_range": 245}), ("LSM9DS1", {"odr": "fast"}), ("BMI270", {"gyro_range": 300})):
     try:
         make(part, **kw)
         res[part] = None
@@ -463,11 +463,14 @@ raw = array("h", [0] * 6)
 out = array("f", [0] * 6)
 imu.to_si(imu.read_raw(raw), out)
 res["to_si"] = list(out)
+res["nearest"] = [make(p, odr=o)[2].rate for p, o in (("LSM6DSOX", 100), ("LSM9DS1", 100), ("BMI270", 90),
+                                                       ("MPU-6050", 300), ("MPU-6886", 100))]
 print(json.dumps(res))
 """)
+    assert r["nearest"] == [104, 119, 100, 1000 / 3, 100]      # the nearest rate each chip has
     assert "odr" in r["LSM6DSOX"] and "104" in r["LSM6DSOX"]
     assert "accel_range" in r["LSM6DS3TR-C"] and "16" in r["LSM6DS3TR-C"]
-    assert "divide 1000" in r["MPU-6050"]
+    assert "positive number" in r["MPU-6050"]
     assert "gyro_range" in r["MPU-6886"] and "2000" in r["MPU-6886"]
     assert "odr" in r["LSM9DS1"] and "119" in r["LSM9DS1"]
     assert "gyro_range" in r["BMI270"] and "125" in r["BMI270"]

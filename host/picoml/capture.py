@@ -391,13 +391,14 @@ def write_dataset(out, recordings, source, log=print):
         while (out / ("%s_%04d.npz" % (stem, n))).exists():
             n += 1
         name = "%s_%04d.npz" % (stem, n)
-        extra = {k: getattr(r, k) for k in ("scale", "units", "person") if getattr(r, k, None) is not None}
+        extra = {k: getattr(r, k) for k in ("scale", "units", "axes", "full_scale", "sensor", "person")
+                 if getattr(r, k, None) is not None}
         np.savez(out / name, samples=r.samples.astype(np.int16), rate=np.float64(r.rate), label=np.str_(r.label),
                  board=np.str_(r.board), gaps=np.array(r.gaps, np.int64).reshape(-1, 2), **extra)
         index["recordings"].append({
             "file": name, "label": r.label, "rate": r.rate, "channels": r.channels, "board": r.board,
             "samples": int(len(r.samples)), "late": r.late, "lost_samples": int(sum(c for _, c in r.gaps)),
-            "complete": r.complete, "source": source, **{k: list(v) if k != "person" else v
+            "complete": r.complete, "source": source, **{k: v if isinstance(v, str) else list(v)
                                                           for k, v in extra.items()},
             "recorded": datetime.datetime.now().isoformat(timespec="seconds")})
         names.append(name)
@@ -454,6 +455,15 @@ class RawRepl:
         s.write(b"\x04")
         self._read_until(b"OK", 5)
 
+    def exec(self, code, timeout=10):
+        """Run code in the raw REPL and return what it printed; PicomlError with the board's error if it failed."""
+        self.start(code)
+        tail = self._read_until(b"\x04>", timeout)
+        out, _, err = tail.partition(b"\x04")
+        if err.strip(b"\x04> "):
+            raise PicomlError("the board reported an error:\n%s" % err.decode(errors="replace"))
+        return out.decode(errors="replace")
+
     def read(self):
         if self.pending:
             data, self.pending = self.pending, b""
@@ -477,7 +487,39 @@ def _stderr(tail):
 
 
 CAPTURE_CODE = ("from picoml.recording import record, Synthetic, SyntheticFifo\n"
-                "record(%r, %r, source=%s, rate=%r, to='serial')\n")
+                "_src = %s\n"
+                "record(%r, %r, source=_src, rate=%r, to='serial')\n")
+# After the recording, in the same session: what the source says of itself (an IMU driver: its real output data
+# rate, counts -> m/s^2 and deg/s, its part and how often its FIFO overflowed).
+DESCRIBE_CODE = ("import json\n"
+                 "print(json.dumps({k: getattr(_src, k, None) for k in "
+                 "('rate', 'accel_scale', 'gyro_scale', 'PART', 'overruns')}))\n")
+IMU_AXES = ("ax", "ay", "az", "gx", "gy", "gz")
+IMU_UNITS = ("m/s^2",) * 3 + ("deg/s",) * 3
+
+
+def imu_source(board, rate):
+    """The board-side expression opening a board definition's IMU at (the nearest output data rate to) `rate`."""
+    return "__import__('picoml.boards').boards.open_imu(__import__('picoml.boards').boards.load(%r), odr=%r)" % (
+        board, rate)
+
+
+def describe(recordings, description, board_name=None):
+    """Put what the source said of itself into the recordings: the real rate, scale, units, axes, full scale."""
+    for r in recordings:
+        if description.get("rate"):
+            r.rate = float(description["rate"])
+        if description.get("accel_scale") and r.channels == 6:
+            r.scale = (description["accel_scale"],) * 3 + (description["gyro_scale"],) * 3
+            r.units, r.axes = IMU_UNITS, IMU_AXES
+            r.full_scale = tuple(32768 * k for k in r.scale)
+        if description.get("PART"):
+            r.sensor = description["PART"]
+        if description.get("overruns"):
+            r.overruns = description["overruns"]
+        if board_name:
+            r.board = board_name
+    return recordings
 
 
 class Progress:
@@ -550,18 +592,20 @@ def precheck_plot():
         raise PicomlError("--plot needs matplotlib, which is not installed: pip install matplotlib")
 
 
-def capture(port, label, seconds, rate=100, source="Synthetic(3)", plot=False, log=print, progress=True):
+def capture(port, label, seconds, rate=100, source="Synthetic(3)", plot=False, log=print, progress=True,
+            expected_rate=None):
     """Record on the board at `port` and return (recordings, problems, lost frames, bad frames)."""
     if plot:
         precheck_plot()
     repl = RawRepl(port)
     parser, asm = StreamParser(), Assembler(label, rate)
-    total = int(seconds * rate + 0.5)
-    bar = Progress(total, rate) if progress else None
+    expected_rate = expected_rate or rate or 100   # rate None: the source's own (an IMU's output data rate)
+    total = int(seconds * expected_rate + 0.5)
+    bar = Progress(total, expected_rate) if progress else None
     live = None
     error = ""
     try:
-        repl.start(CAPTURE_CODE % (label, seconds, source, rate))
+        repl.start(CAPTURE_CODE % (source, label, seconds, rate))
         deadline = time.monotonic() + seconds * 2 + 10
         quiet_since = time.monotonic()
         raw = bytearray()
@@ -602,6 +646,8 @@ def capture(port, label, seconds, rate=100, source="Synthetic(3)", plot=False, l
             bar.end()
         if live and asm.done:
             live.finish(asm.done[-1].samples)
+        if asm.done and not error:
+            describe(asm.done, json.loads(repl.exec(DESCRIBE_CODE).strip().splitlines()[-1]))
     except KeyboardInterrupt:
         repl.interrupt()       # the board's record() sends its end frame from its finally clause
         raise
@@ -667,21 +713,42 @@ def cmd_capture(args):
         precheck_plot()
 
     source = args.source
-    if args.imu:    # the board's IMU through its FIFO, at the recording's rate
-        source = ("__import__('picoml.boards').boards.open_imu(__import__('picoml.boards').boards.load(%r), odr=%r)"
-                  % (args.imu, args.rate))
+    rate = args.rate
+    board_name = None
+    if args.imu:    # the board's IMU through its FIFO, at the nearest output data rate it has
+        source = imu_source(args.imu, args.rate)
+        rate = None     # record() takes the IMU's own rate
+        board_name = _board_name(args.imu)
 
     board_options = {}
     if args.motion:
         board_options = _virtual_performance(args)
 
     def work(port):
-        recordings, problems, lost, bad = capture(port, args.label, args.seconds, args.rate, source, args.plot)
+        recordings, problems, lost, bad = capture(port, args.label, args.seconds, rate, source, args.plot,
+                                                  expected_rate=args.rate)
+        describe(recordings, {}, board_name)
+        for r in recordings:
+            if getattr(r, "overruns", 0):
+                print("warning: the IMU's FIFO overflowed %d times during %r: samples were lost there (read it "
+                      "more often, or lower --rate)" % (r.overruns, r.label))
+            if args.imu and r.rate != args.rate:
+                print("the IMU runs at %g Hz, the output data rate it has nearest to the %g Hz asked" % (r.rate,
+                                                                                                      args.rate))
         _report(problems, lost, bad)
         write_dataset(args.out, recordings, "capture:%s" % args.port)
     print("source on the board: %s%s" % (source, " (a synthetic test signal; --imu BOARD or --source picks a "
                                                  "sensor)" if source.startswith("Synthetic") else ""))
     _with_port(args, work, **board_options)
+
+
+def _board_name(board):
+    """The board definition's name (boards/<board>.json on the host), else the name given."""
+    from . import boards
+    try:
+        return boards.load(board)["name"]
+    except Exception:
+        return board
 
 
 def _virtual_performance(args):

@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from . import motion, resources
-from .capture import RawRepl, capture, write_dataset
+from .capture import RawRepl, capture, imu_source, write_dataset
 from .errors import PicomlError
 from .virtual_board import VirtualBoard
 
@@ -42,14 +42,13 @@ def record(out, persons, seconds, speed, log):
             path = motion.write_motion_file(work / "take.pmot", motion.perform(gesture, seconds + 5, RATE, person),
                                             RATE)
             with VirtualBoard(motion=path, time_scale=speed) as board:
-                source = ("__import__('picoml.boards').boards.open_imu("
-                          "__import__('picoml.boards').boards.load('virtual'), odr=%d)" % RATE)
-                recordings, problems, lost, bad = capture(board.port, gesture, seconds, RATE, source, log=log,
-                                                          progress=False)
-            if problems or lost or bad:
+                recordings, problems, lost, bad = capture(board.port, gesture, seconds, None,
+                                                          imu_source("virtual", RATE), log=log, progress=False,
+                                                          expected_rate=RATE)
+            if problems or lost or bad or any(getattr(r, "overruns", 0) for r in recordings):
                 raise PicomlError("recording %s of %s was damaged: %s" % (gesture, person.name, problems))
-            for r in recordings:          # the virtual board's LSM6DS3TR-C at the driver's default ranges
-                r.person, r.scale, r.units = person.name, motion.SENSITIVITY, motion.UNITS
+            for r in recordings:
+                r.person = person.name
             write_dataset(out, recordings, "virtual board performing", log=lambda *a: None)
         log("  recorded %s performing %s" % (person.name, ", ".join(motion.GESTURES)))
 

@@ -20,12 +20,13 @@ class VirtualBoard:
     """`flash` is a littlefs image file (*.img, made blank on first use) mounted as the board's filesystem, or a
     host folder (any other path) that tests can look into."""
 
-    def __init__(self, flash=None, heapsize="4m", mic_wav=None, motion=None, time_scale=1):
+    def __init__(self, flash=None, heapsize="4m", mic_wav=None, motion=None, time_scale=1, imu_log=False):
         self.flash = pathlib.Path(flash) if flash else resources.cache_dir() / "virtual_board.img"
         self.heapsize = heapsize
         self.mic_wav = mic_wav
         self.motion = motion            # a motion file (picoml.motion.write_motion_file) its IMU plays
         self.time_scale = int(time_scale)   # its IMU's clock runs this many times faster than real time
+        self.imu_log = imu_log          # its emulated IMU keeps every sample it made (chip.generated), for tests
         self.port = str(self.flash.parent / (self.flash.stem + ".tty"))
         self.process = None
 
@@ -58,6 +59,8 @@ class VirtualBoard:
         if self.motion:
             env["PICOML_MOTION"] = str(pathlib.Path(self.motion).resolve())
         env["PICOML_TIME_SCALE"] = str(self.time_scale)
+        if self.imu_log:
+            env["PICOML_IMU_LOG"] = "1"
         if " " in str(resources.DATA) or " " in str(self.flash):
             raise PicomlError("the virtual board's paths must not contain spaces (socat's EXEC)")
         self.process = subprocess.Popen(

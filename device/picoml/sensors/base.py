@@ -109,6 +109,18 @@ def pick(table, value, what, part):
     return table[value]
 
 
+def nearest(table, value, what, part):
+    """The key of table nearest to value (an output data rate the chip has), and its entry."""
+    if not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError("picoml.sensors: %s %s must be a positive number (one of %s), not %r"
+                         % (part, what, sorted(table), value))
+    best = None
+    for k in table:
+        if best is None or abs(k - value) < abs(best - value):
+            best = k
+    return best, table[best]
+
+
 def sleep_ms(ms):
     try:
         import time
@@ -136,6 +148,11 @@ class IMU:
         self.fifo_chunk = fifo_chunk
         self._raw = bytearray(12)
         self._sample = None
+
+    @property
+    def rate(self):
+        """Samples per second: the output data rate the chip runs at (the nearest it has to the one asked)."""
+        return self.odr
 
     def check_id(self):
         found = self.bus.read_u8(self.WHO_AM_I_REG)

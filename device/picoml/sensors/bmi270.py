@@ -21,7 +21,7 @@
 # the same way and has not been checked on hardware.
 # Overflow: the BMI270 drops the oldest frames when full (FIFO_CONFIG_0.fifo_stop_on_full = 0); the driver
 # treats a FIFO that holds as many bytes as it can (length > 2048 - 12) as an overrun: it flushes and counts.
-from .base import IMU, STANDARD_GRAVITY, le16, pick, sleep_ms
+from .base import IMU, STANDARD_GRAVITY, le16, nearest, pick, sleep_ms
 
 CHIP_ID = 0x00
 ACC_X_LSB = 0x0C
@@ -63,7 +63,7 @@ class BMI270(IMU):
     def __init__(self, i2c, address=0x68, accel_range=4, gyro_range=500, odr=100, fifo=True, fifo_chunk=16,
                  config=None, chunk=64):
         IMU.__init__(self, i2c, address, fifo_chunk)
-        odr_code = pick(ODR_CODES, odr, "odr (Hz)", self.PART)
+        odr, odr_code = nearest(ODR_CODES, odr, "odr (Hz)", self.PART)
         afs = pick(ACCEL_FS, accel_range, "accel_range (g)", self.PART)
         gfs = pick(GYRO_FS, gyro_range, "gyro_range (dps)", self.PART)
         self.check_id()

@@ -12,7 +12,7 @@
 # Both chips share WHO_AM_I at 0x0F (0x6A LSM6DS3TR-C, 0x6C LSM6DSOX), CTRL1_XL/CTRL2_G/CTRL3_C at
 # 0x10/0x11/0x12, OUTX_L_G..OUTZ_H_XL at 0x22-0x2D, and the same full-scale codes and sensitivities.
 from array import array
-from .base import IMU, STANDARD_GRAVITY, le16, pick, sleep_ms
+from .base import IMU, STANDARD_GRAVITY, le16, nearest, pick, sleep_ms
 
 WHO_AM_I_REG = 0x0F
 CTRL1_XL = 0x10
@@ -37,7 +37,7 @@ class _LSM6DS(IMU):
         self._configure(accel_range, gyro_range, odr, fifo)
 
     def _configure(self, accel_range, gyro_range, odr, fifo):
-        odr_code = pick(ODR_CODES, odr, "odr (Hz)", self.PART)
+        odr, odr_code = nearest(ODR_CODES, odr, "odr (Hz)", self.PART)
         afs, asens = pick(ACCEL_FS, accel_range, "accel_range (g)", self.PART)
         gfs, gsens = pick(GYRO_FS, gyro_range, "gyro_range (dps)", self.PART)
         self.check_id()

@@ -14,7 +14,7 @@
 # between are read and ignored). When the FIFO is on, the output registers show the oldest FIFO set, which
 # advances after the accelerometer output is read -- the order the SparkFun and Arduino libraries use
 # (gyro, then accel). That trigger is what our emulation implements; it has not been checked on hardware.
-from .base import IMU, STANDARD_GRAVITY, le16, pick, sleep_ms
+from .base import IMU, STANDARD_GRAVITY, le16, nearest, pick, sleep_ms
 
 CTRL_REG1_G = 0x10
 OUT_X_L_G = 0x18
@@ -40,7 +40,7 @@ class LSM9DS1(IMU):
 
     def __init__(self, i2c, address=0x6B, accel_range=4, gyro_range=500, odr=119, fifo=True, fifo_chunk=16):
         IMU.__init__(self, i2c, address, fifo_chunk)
-        odr_code = pick(ODR_CODES, odr, "odr (Hz)", self.PART)
+        odr, odr_code = nearest(ODR_CODES, odr, "odr (Hz)", self.PART)
         afs, asens = pick(ACCEL_FS, accel_range, "accel_range (g)", self.PART)
         gfs, gsens = pick(GYRO_FS, gyro_range, "gyro_range (dps)", self.PART)
         self.check_id()

@@ -47,9 +47,10 @@ class _MPU(IMU):
     def _configure(self, accel_range, gyro_range, odr, fifo):
         afs, alsb = pick(ACCEL_FS, accel_range, "accel_range (g)", self.PART)
         gfs, glsb = pick(GYRO_FS, gyro_range, "gyro_range (dps)", self.PART)
-        if not isinstance(odr, int) or odr < 4 or odr > 1000 or 1000 % odr:
-            raise ValueError("picoml.sensors: %s odr must divide 1000 Hz (1000, 500, 250, 200, 125, 100, 50, ...), "
-                             "not %r" % (self.PART, odr))
+        if not isinstance(odr, (int, float)) or not odr > 0:
+            raise ValueError("picoml.sensors: %s odr must be a positive number of Hz (1000 / n, n = 1..256), not %r"
+                             % (self.PART, odr))
+        divider = min(256, max(1, int(1000 / odr + 0.5)))       # the nearest rate the chip has: 1 kHz / n
         self.check_id()
         bus = self.bus
         bus.write_u8(PWR_MGMT_1, 0x80)              # DEVICE_RESET
@@ -59,10 +60,10 @@ class _MPU(IMU):
                 break
         bus.write_u8(PWR_MGMT_1, 0x01)              # awake, clock = PLL on gyro X
         bus.write_u8(CONFIG, 0x01)                  # DLPF_CFG=1: ~184 Hz bandwidth, 1 kHz internal rate
-        bus.write_u8(SMPLRT_DIV, 1000 // odr - 1)   # sample rate = 1 kHz / (1 + SMPLRT_DIV)
+        bus.write_u8(SMPLRT_DIV, divider - 1)       # sample rate = 1 kHz / (1 + SMPLRT_DIV)
         bus.write_u8(GYRO_CONFIG, gfs << 3)
         bus.write_u8(ACCEL_CONFIG, afs << 3)
-        self.odr = odr
+        self.odr = 1000 // divider if 1000 % divider == 0 else 1000 / divider
         self.accel_scale = STANDARD_GRAVITY / alsb
         self.gyro_scale = 1.0 / glsb
         self._data = bytearray(14)

@@ -32,5 +32,6 @@ def open_bus(part, address=None, source=None):
         raise ValueError("no emulation of the IMU part %r" % part)
     speed = int(os.getenv("PICOML_TIME_SCALE") or 1)
     chip = cls(address=address, source=source or default_source())
-    chip.generated = None       # no log of every sample on a board that runs for hours
+    if not os.getenv("PICOML_IMU_LOG"):
+        chip.generated = None   # no log of every sample on a board that runs for hours (tests ask for one)
     return RealTimeI2CBus(chip, speed=speed)
