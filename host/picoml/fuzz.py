@@ -328,7 +328,8 @@ class Report:
         self.failures = {}          # signature -> [count, [(size, index, outcome, detail, blob, info)], smallest first]
         self.seconds = 0.0
 
-    # A crash or a hang says nothing of where it happened: keep several files of each, they may be several bugs.
+    # A signal or a hang says nothing of where it happened: keep several files of each, they may be several bugs
+    # (a sanitizer's report names the place: one file of each is enough).
     KEEP = {"error": 1, "crash": 10, "hang": 10}
 
     def add(self, index, outcome, detail, blob, info):
@@ -338,8 +339,8 @@ class Report:
         sig = signature(outcome, detail)
         entry = self.failures.setdefault(sig, [0, []])
         entry[0] += 1
-        entry[1] = sorted(entry[1] + [(len(blob), index, outcome, detail, blob, info)],
-                          key=lambda e: e[:2])[:self.KEEP[outcome]]
+        keep = 1 if SANITIZER_LINE.search(detail) else self.KEEP[outcome]
+        entry[1] = sorted(entry[1] + [(len(blob), index, outcome, detail, blob, info)], key=lambda e: e[:2])[:keep]
 
     @property
     def n_failures(self):
@@ -624,8 +625,9 @@ def _c_case(blob, case, lib, check_args):
         return "error", "pml_invoke: status %d after pml_check accepted the model" % status
     digest = 0
     for k in range(h["n_inputs"], h["n_inputs"] + h["n_outputs"]):
-        index = format.IO_ENTRY.unpack_from(blob, h["io_offset"] + k * format.IO_ENTRY.size)[0]
-        if index < h["n_tensors"]:
+        at = h["io_offset"] + k * format.IO_ENTRY.size
+        index = format.IO_ENTRY.unpack_from(blob, at)[0] if at + format.IO_ENTRY.size <= len(blob) else h["n_tensors"]
+        if index < h["n_tensors"] and h["tensors_offset"] + (index + 1) * format.TENSOR.size <= len(blob):
             entry = format.TENSOR.unpack_from(blob, h["tensors_offset"] + index * format.TENSOR.size)
             if entry[2] == format.STORAGE_ARENA and entry[4] + entry[5] <= size:
                 digest = binascii.crc32(bytes(arena[entry[4]:entry[4] + entry[5]]), digest)
