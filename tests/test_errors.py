@@ -84,3 +84,12 @@ def test_tflite_micro_crashing_in_its_child_loses_only_the_measurement(monkeypat
     from picoml.oracle import arena_bytes      # in this process: the file is a valid one
     total, head = arena_bytes(KWS.read_bytes())
     assert C.convert(KWS.read_bytes(), "kws").metadata["tflm_arena"] == {"total": total, "activations": head}
+
+
+def test_unusable_multiplier_is_a_clear_error():
+    """Scales a damaged model can lead to (float32 ratios overflow to inf): a ValueError saying so, which the
+    importer turns into an error naming the op."""
+    from picoml.fixedpoint import quantize_multiplier
+    for bad in (float("nan"), float("inf"), -0.5):
+        with pytest.raises(ValueError, match="requantization multiplier"):
+            quantize_multiplier(bad)

@@ -12,7 +12,11 @@ INT32_MAX = (1 << 31) - 1
 
 
 def quantize_multiplier(real_multiplier):
-    """A positive real number as (int32 multiplier in Q31, power-of-two shift), TFLite's QuantizeMultiplier."""
+    """A positive real number as (int32 multiplier in Q31, power-of-two shift), TFLite's QuantizeMultiplier;
+    a ValueError for NaN, infinity or a negative number (scales a damaged model can lead to)."""
+    if not (math.isfinite(real_multiplier) and real_multiplier >= 0):
+        raise ValueError("a requantization multiplier of %r: the scales it comes from are not usable "
+                         "(non-finite, negative, or too far apart)" % real_multiplier)
     if real_multiplier == 0.0:
         return 0, 0
     fraction, shift = math.frexp(real_multiplier)
