@@ -108,3 +108,33 @@ CI_CASES = {"convert": 150}
 def test_fuzz_campaign(name):
     report = fuzz.campaign(name, CI_CASES[name], seed="ci", log=None)
     assert report.n_failures == 0, "\n".join(report.lines())
+
+
+class PickyTarget(fuzz.Target):
+    """A child that crashes on any file whose byte 200 is 0xAB."""
+
+    def command(self, tmp):
+        code = ("import os, signal, sys\n"
+                "from picoml.fuzz import read_cases\n"
+                "for i, blob in enumerate(read_cases(sys.argv[1]), int(sys.argv[2])):\n"
+                "    print('S', i, flush=True)\n"
+                "    if len(blob) > 200 and blob[200] == 0xAB:\n"
+                "        os.kill(os.getpid(), signal.SIGSEGV)\n"
+                "    print('R', i, 'ok', flush=True)\n")
+        return [sys.executable, "-c", code], None
+
+
+def test_minimize_keeps_only_the_edit_that_matters(tmp_path, monkeypatch):
+    import json
+    from picoml.fuzz_mutate import PmlLayout, fix_crc
+    monkeypatch.setitem(fuzz.TARGETS, "picky", PickyTarget("picky", "pml", 5, 10, None, ""))
+    name, seed = next((n, d) for n, d in fuzz.seeds(fuzz.TARGETS["picky"]) if len(d) > 300 and d[200] != 0xAB)
+    field = next(f for f in PmlLayout(seed).fields if f.offset <= 200 < f.offset + 4)
+    bad = bytearray(seed)
+    bad[200], bad[120], bad[280] = 0xAB, bad[120] ^ 1, bad[280] ^ 0x40
+    fix_crc(bad)
+    (tmp_path / "x.pml").write_bytes(bad)
+    (tmp_path / "x.json").write_text(json.dumps({"seed_model": name}))
+    blob, edits = fuzz.minimize("picky", tmp_path / "x.pml")
+    assert [i for i in range(16, len(seed)) if blob[i] != seed[i]] == [200]
+    assert edits == ["%s: %r -> %r" % (field.name, field.get(seed), field.get(blob))]

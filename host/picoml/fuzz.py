@@ -29,6 +29,7 @@ import random
 import re
 import selectors
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -414,6 +415,50 @@ def replay(target_name, paths, log=None):
     return [(p, o, d) for p, (o, d) in zip(paths, outcomes)]
 
 
+def minimize(target_name, path, corpus=None):
+    """(bytes, [the fields still edited]) of a saved failing .pml reduced to the fewest of its edits (bytes that
+    differ from its seed model, reverted in halves, then one by one, as long as the failure stays the same):
+    what a fix has to look at. Files of another length than their seed (truncated, extended, new metadata)
+    are returned as they are."""
+    from . import fuzz_mutate
+    target = get_target(target_name)
+    path = pathlib.Path(path)
+    blob = path.read_bytes()
+    info = json.loads(path.with_suffix(".json").read_text())
+    seed = dict(seeds(target, corpus)).get(info["seed_model"])
+    (outcome, detail), = run_cases(target, [blob])
+    want = signature(outcome, detail)
+    if outcome not in FAILURES or seed is None or len(seed) != len(blob):
+        return blob, []
+    layout = fuzz_mutate.PmlLayout(seed)
+
+    def with_reverted(base, positions):
+        data = bytearray(base)
+        for i in positions:
+            data[i] = seed[i]
+        fuzz_mutate.fix_crc(data)
+        return bytes(data)
+
+    edited = [i for i in range(fuzz_mutate.format.CRC_START, len(blob)) if blob[i] != seed[i]]
+    chunk = max(1, len(edited) // 2)
+    while edited:
+        groups = [edited[k:k + chunk] for k in range(0, len(edited), chunk)]
+        results = run_cases(target, [with_reverted(blob, g) for g in groups])
+        unneeded = next((g for g, r in zip(groups, results) if signature(*r) == want), None)
+        if unneeded is not None:
+            blob = with_reverted(blob, unneeded)
+            edited = [i for i in edited if i not in unneeded]
+        elif chunk > 1:
+            chunk //= 2
+        else:
+            break
+    sizes = {f: struct.calcsize(fuzz_mutate.SCALAR_FORMATS[f.kind]) for f in layout.fields}
+    names = ["%s: %r -> %r" % (f.name, f.get(seed), f.get(blob)) for f in layout.fields
+             if any(f.offset <= i < f.offset + sizes[f] for i in edited)]
+    covered = {i for f in layout.fields for i in range(f.offset, f.offset + sizes[f])}
+    return blob, names + ["byte %d: %02x -> %02x" % (i, seed[i], blob[i]) for i in edited if i not in covered]
+
+
 def get_target(name):
     if name not in TARGETS:
         raise PicomlError("unknown fuzz target %r: choose from %s" % (name, ", ".join(TARGETS)))
@@ -706,11 +751,23 @@ def add_commands(subparsers):
     f.add_argument("--save", help="a folder to save one file per distinct failure into (e.g. "
                                   "tests/fuzz_regressions)")
     f.add_argument("--replay", nargs="+", metavar="FILE", help="run these files as they are instead of mutants")
+    f.add_argument("--minimize", metavar="FILE", help="reduce a saved failing .pml (with its .json) to the fewest "
+                                                      "edits of its seed model that still fail the same way; "
+                                                      "writes FILE.min.pml and prints the edits left")
     f.add_argument("--batch", type=int, help="cases per child process")
     f.set_defaults(func=cmd_fuzz)
 
 
 def cmd_fuzz(args):
+    if args.minimize:
+        blob, edits = minimize(args.target, args.minimize, args.corpus)
+        out = pathlib.Path(args.minimize).with_suffix(".min.pml")
+        out.write_bytes(blob)
+        print("wrote %s; the edits that make it fail:" % out)
+        print("\n".join("  " + e for e in edits) or "  (not reduced: another length than its seed model)")
+        (outcome, detail), = run_cases(get_target(args.target), [blob])
+        print("%s: %s" % (outcome, detail))
+        return
     if args.replay:
         failures = 0
         for path, outcome, detail in replay(args.target, args.replay):
