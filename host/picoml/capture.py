@@ -737,6 +737,10 @@ def cmd_capture(args):
                                                                                                       args.rate))
         _report(problems, lost, bad)
         write_dataset(args.out, recordings, "capture:%s" % args.port)
+        if args.plot:       # a picture even where no window can open (headless, over ssh)
+            from .plot import plot_dataset
+            path, _ = plot_dataset(args.out)
+            print("plot of the dataset: %s" % path)
     print("source on the board: %s%s" % (source, " (a synthetic test signal; --imu BOARD or --source picks a "
                                                  "sensor)" if source.startswith("Synthetic") else ""))
     _with_port(args, work, **board_options)
@@ -799,7 +803,8 @@ def add_commands(subparsers):
     c.add_argument("--performer", type=int, default=0, help="with --motion: which synthetic person or machine")
     c.add_argument("--speed", type=int, default=1, help="with --motion: the virtual IMU's clock runs this many "
                                                         "times faster than real time")
-    c.add_argument("--plot", action="store_true", help="live plot while recording (needs matplotlib)")
+    c.add_argument("--plot", action="store_true", help="live plot while recording where a display is, and the "
+                                                       "dataset drawn to OUT/plot.png")
     c.set_defaults(func=cmd_capture)
 
     p = subparsers.add_parser("pull", help="copy recordings stored on a board into a dataset")

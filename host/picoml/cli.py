@@ -80,6 +80,8 @@ def cmd_run(args):
     if not args.output:
         for value in outputs:
             print(np.array2string(value, separator=", "))
+    from . import format
+    print_top(format.read(data), outputs)
 
 
 def cmd_bench(args):
@@ -157,9 +159,43 @@ def _on_port(port, work):
         return work(board.port)
 
 
+def cmd_repl(args):
+    """MicroPython's REPL on the board (mpremote's, without a reset); on the virtual board while it runs."""
+    import subprocess
+    from .tools import find_tool
+    tool = find_tool("mpremote", "mpremote")
+    print("picoml: the board's REPL through mpremote; Ctrl-] leaves it")
+    return _on_port(args.port, lambda port: subprocess.call([tool, "connect", port, "resume", "repl"]))
+
+
+def cmd_virtual(args):
+    """Keep the virtual board running so other tools (mpremote, a terminal) can use its serial port."""
+    import time
+    from .virtual_board import VirtualBoard
+    with VirtualBoard() as board:
+        print("virtual board running: serial port %s (e.g. mpremote connect %s resume repl); Ctrl-C stops it"
+              % (board.port, board.port), flush=True)
+        try:
+            while board.process.poll() is None:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+
+
+def print_top(model, outputs):
+    """The top class of a classifier's output, with its label and dequantized score."""
+    labels = model.metadata.get("labels")
+    if not labels or len(outputs) != 1 or outputs[0].size != len(labels):
+        return
+    t = model.tensors[model.outputs[0].tensor]
+    k = int(np.argmax(outputs[0].reshape(-1)))
+    print("top: %s (class %d, score %.3f)" % (labels[k], k, (int(outputs[0].reshape(-1)[k]) - t.zero_point) * t.scale))
+
+
 def cmd_deploy(args):
     from .deploy import deploy
-    _on_port(args.port, lambda port: deploy(args.model, port, args.tool, build=args.build))
+    _on_port(args.port, lambda port: deploy(args.model, port, args.tool, build=args.build,
+                                            library=not args.model_only))
 
 
 def parser():
@@ -222,7 +258,14 @@ def parser():
                    help="copy with mpremote (MicroPython, default) or ampy (CircuitPython's serial REPL)")
     d.add_argument("--build", help="install this build folder (e.g. dist/armv6m_6.3) instead of the one "
                                    "picoml builds for the board; checked against the board all the same")
+    d.add_argument("--model-only", action="store_true", help="copy the model alone (the library is there)")
     d.set_defaults(func=cmd_deploy)
+
+    r = sub.add_parser("repl", help="the board's MicroPython REPL (through mpremote, no reset)")
+    r.add_argument("--port", default="/dev/ttyACM0", help="the board's serial port, or 'virtual'")
+    r.set_defaults(func=cmd_repl)
+    v = sub.add_parser("virtual", help="start the virtual board and keep it running (its serial port is printed)")
+    v.set_defaults(func=cmd_virtual)
     return p
 
 

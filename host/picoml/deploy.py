@@ -9,7 +9,7 @@ import subprocess
 import tempfile
 import zlib
 
-from . import dist
+from . import dist, resources
 from .errors import PicomlError
 from .tools import find_tool
 
@@ -242,7 +242,7 @@ try:
         os.rename(src, dst)
     keep = %(keep)r
     try:
-        old = _walk(%(package)r, [])
+        old = _walk(%(package)r, []) if %(package)r else []
     except OSError:
         old = []
     for p in old:
@@ -256,7 +256,7 @@ print('committed')
 """
 
 
-def deploy(model, port, tool=None, build=None, log=print):
+def deploy(model, port, tool=None, build=None, log=print, library=True):
     """Copy the right build (or the build folder `build`) and `model` (a .pml path, or None) onto the board at
     `port`; returns the build's name. The right build is made for the board from the package data
     (dist.build_for_board), in a temporary folder.
@@ -266,13 +266,18 @@ def deploy(model, port, tool=None, build=None, log=print):
     moved over the ones in use by one script running on the board; the previous model stays until the new one
     has verified. A deploy stopped at any point leaves the board with the old files or the new ones (the next
     deploy clears what a stopped one staged). Every .mpy is first checked against the board's architecture and
-    .mpy version (dist.check_files)."""
+    .mpy version (dist.check_files). The board definitions go to boards/ at the flash's root, where
+    picoml.boards.load(name) finds them. library=False copies the model alone."""
     board = Ampy(port) if tool == "ampy" else SerialLink(port)
     try:
         name, mpy, lib = board_info(board)
         if name == "circuitpython" and tool != "ampy":
             board.close()
             board = Ampy(port)
+        if not library:
+            if not model:
+                raise PicomlError("nothing to deploy: --model-only needs a model")
+            return _deploy(board, name, mpy, lib, model, None, log)
         if build is not None:
             return _deploy(board, name, mpy, lib, model, build, log)
         with tempfile.TemporaryDirectory(prefix="picoml_dist_") as tmp:
@@ -282,12 +287,16 @@ def deploy(model, port, tool=None, build=None, log=print):
 
 
 def _deploy(board, name, mpy, lib, model, build, log):
-    build = pathlib.Path(build)
-    if not build.is_dir():
-        raise PicomlError("the build %s is not a folder" % build)
-    log("board: %s, .mpy word %d -> %s" % (name, mpy, build.name))
-    files = _files_of(build, lib)
-    dist.check_files(files, name, mpy, build)
+    files = {}
+    if build is not None:
+        build = pathlib.Path(build)
+        if not build.is_dir():
+            raise PicomlError("the build %s is not a folder" % build)
+        log("board: %s, .mpy word %d -> %s" % (name, mpy, build.name))
+        files = _files_of(build, lib)
+        dist.check_files(files, name, mpy, build)
+        root = os.path.dirname(lib)
+        files.update({p: root + "/boards/" + p.name for p in sorted(resources.boards_dir().glob("*.json"))})
     if model:
         from . import format
         format.read(pathlib.Path(model).read_bytes())               # refuse a file that is not a valid .pml
@@ -303,14 +312,14 @@ def _deploy(board, name, mpy, lib, model, build, log):
     for local, temp in staged.items():
         board.write(temp, pathlib.Path(local).read_bytes())
     verify(board, staged)
-    package = lib + "/picoml"
-    keep = [remote for remote in files.values() if remote.startswith(package + "/")]
+    package = lib + "/picoml" if build is not None else None      # the model alone: the library stays as it is
+    keep = [remote for remote in files.values() if package and remote.startswith(package + "/")]
     out = board.exec(_COMMIT % {"moves": moves, "keep": keep, "package": package, "stage": stage})
     if "committed" not in out:
         raise PicomlError("the board did not confirm the switch to the new files: %r" % out[-300:])
     verify(board, files)
     log("copied and verified %d files" % len(files))
-    return build.name
+    return build.name if build is not None else None
 
 
 def run_on_board(port, pml_bytes, inputs, backend=None):

@@ -52,9 +52,31 @@ class VirtualBoard:
             shutil.copy(self.mic_wav, self.flash / "mic.wav")
         return micro, dict(os.environ, MICROPYPATH=":%s:%s" % (self.flash / "lib", hardware)), self.flash
 
+    def _lock(self):
+        """One command at a time per virtual board (its flash): a second is refused, not let to break the first."""
+        import fcntl
+        self.flash.parent.mkdir(parents=True, exist_ok=True)
+        self._lockfile = open(str(self.flash) + ".lock", "a+")
+        try:
+            fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lockfile.close()
+            self._lockfile = None
+            raise PicomlError("the virtual board (%s) is busy with another picoml command: wait until it ends, or "
+                              "stop it (while `picoml virtual` runs, give its serial port %s as --port)"
+                              % (self.flash, self.port))
+
     def __enter__(self):
         if not shutil.which("socat"):
             raise PicomlError("the virtual board needs socat: apt-get install socat")
+        self._lock()
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _start(self):
         command, env, cwd = self._command()
         if self.motion:
             env["PICOML_MOTION"] = str(pathlib.Path(self.motion).resolve())
@@ -70,7 +92,6 @@ class VirtualBoard:
             if os.path.exists(self.port):
                 return self
             time.sleep(0.05)
-        self.__exit__()
         raise PicomlError("the virtual board did not start")
 
     def __exit__(self, *exc):
@@ -78,3 +99,6 @@ class VirtualBoard:
             self.process.terminate()
             self.process.wait(timeout=10)
             self.process = None
+        if getattr(self, "_lockfile", None):
+            self._lockfile.close()          # releases the lock
+            self._lockfile = None
