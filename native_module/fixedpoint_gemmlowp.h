@@ -1,5 +1,5 @@
-/* gemmlowp's fixed-point exp, reciprocal, logistic and tanh (gemmlowp/fixedpoint/fixedpoint.h) on raw int32
- * values, as TensorFlow Lite Micro's int8 SOFTMAX, LOGISTIC and TANH evaluate them. The numpy reference is
+/* gemmlowp's fixed-point exp and reciprocal (gemmlowp/fixedpoint/fixedpoint.h) on raw int32 values, as
+ * TensorFlow Lite Micro's int8 SOFTMAX evaluates them. The numpy reference is
  * host/picoml/ops/nonlinear.py. A FixedPoint<int32, m> value is its raw int32 with 31 - m fractional bits.
  * Only 32-bit arithmetic here, apart from what pml_srdhm / pml_rdbpot (fixedpoint.h) do. */
 #ifndef PICOML_FIXEDPOINT_GEMMLOWP_H
@@ -70,8 +70,7 @@ static inline int32_t pml_fp_exp_on_negative_values(int32_t a, int integer_bits)
     return a == 0 ? INT32_MAX : result;
 }
 
-/* The core of one_over_one_plus_x_for_x_in_0_1 and one_minus_x_over_one_plus_x_for_x_in_0_1: for a in Q0.31,
- * about 1 / ((1 + a) / 2) in Q2.29 by three Newton-Raphson steps. */
+/* The core of one_over_one_plus_x_for_x_in_0_1: for a in Q0.31, about 1 / ((1 + a) / 2) in Q2.29 by three Newton-Raphson steps. */
 static inline int32_t pml_fp_newton_reciprocal_of_half_denominator(int32_t a) {
     const int32_t constant_48_over_17 = 1515870810;         /* Q2.29 */
     const int32_t constant_neg_32_over_17 = -1010580540;    /* Q2.29 */
@@ -89,33 +88,6 @@ static inline int32_t pml_fp_newton_reciprocal_of_half_denominator(int32_t a) {
 /* 1 / (1 + a) for a in [0, 1), Q0.31 in and out. */
 static inline int32_t pml_fp_one_over_one_plus_x_for_x_in_0_1(int32_t a) {
     return pml_fp_shl_sat(pml_fp_newton_reciprocal_of_half_denominator(a), 1);
-}
-
-/* (1 - a) / (1 + a) for a in [0, 1), Q0.31 in and out. */
-static inline int32_t pml_fp_one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a) {
-    return pml_fp_shl_sat(pml_fp_sub(pml_fp_newton_reciprocal_of_half_denominator(a), 1 << 29), 2);
-}
-
-/* gemmlowp logistic of a value with `integer_bits` integer bits, result in Q0.31. */
-static inline int32_t pml_fp_logistic(int32_t a, int integer_bits) {
-    if (a == 0) {
-        return 1 << 30;
-    }
-    int32_t minus_abs = a > 0 ? pml_fp_sub(0, a) : a;
-    int32_t result_if_positive = pml_fp_one_over_one_plus_x_for_x_in_0_1(
-        pml_fp_exp_on_negative_values(minus_abs, integer_bits));
-    return a > 0 ? result_if_positive : pml_fp_sub(INT32_MAX, result_if_positive);
-}
-
-/* gemmlowp tanh of a value with `integer_bits` integer bits, result in Q0.31. */
-static inline int32_t pml_fp_tanh(int32_t a, int integer_bits) {
-    if (a == 0) {
-        return 0;
-    }
-    /* with n = -|a|: -tanh(n) = (1 - exp(2n)) / (1 + exp(2n)); 2n is the same raw value with one more integer bit */
-    int32_t n = a < 0 ? a : pml_fp_sub(0, a);
-    int32_t t = pml_fp_one_minus_x_over_one_plus_x_for_x_in_0_1(pml_fp_exp_on_negative_values(n, integer_bits + 1));
-    return a < 0 ? pml_fp_sub(0, t) : t;
 }
 
 #endif

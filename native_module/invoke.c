@@ -48,7 +48,8 @@ static int check_tensors(const pml_header_t *h, const pml_tensor_t *tensors, uin
 
 int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size) {
     const pml_header_t *h = (const pml_header_t *)(const void *)model;
-    if (((uintptr_t)model & 3) != 0 || model_size < sizeof(pml_header_t) || h->file_size != model_size || h->header_size != sizeof(pml_header_t)
+    if (((uintptr_t)model & 3) != 0 || model_size < sizeof(pml_header_t) || h->version != PML_FORMAT_VERSION
+        || h->file_size != model_size || h->header_size != sizeof(pml_header_t)
         || arena_size < h->arena_size
         || (uint64_t)h->tensors_offset + (uint32_t)h->n_tensors * (uint32_t)sizeof(pml_tensor_t) > model_size
         || (uint64_t)h->ops_offset + h->ops_size > model_size

@@ -4,6 +4,8 @@
 
 #include <stdint.h>
 
+#define PML_FORMAT_VERSION 2
+
 #define PML_OP_CONV_2D 1
 #define PML_OP_DEPTHWISE_CONV_2D 2
 #define PML_OP_FULLY_CONNECTED 3
@@ -13,15 +15,10 @@
 #define PML_OP_ADD 7
 #define PML_OP_MUL 8
 #define PML_OP_CONCATENATION 9
-#define PML_OP_LOGISTIC 10
-#define PML_OP_TANH 11
-#define PML_OP_RELU 12
-#define PML_OP_LEAKY_RELU 13
-#define PML_OP_HARD_SWISH 14
-#define PML_OP_MEAN 15
-#define PML_OP_PAD 16
-#define PML_OP_REQUANTIZE 17
-#define PML_OP_MAX 17
+#define PML_OP_LUT 10
+#define PML_OP_MEAN 11
+#define PML_OP_PAD 12
+#define PML_OP_MAX 12
 
 typedef struct {
     int32_t stride_h;
@@ -122,51 +119,7 @@ typedef struct {
 } pml_concatenation_params_t;
 #define PML_CONCATENATION_N_PARAMS 1
 
-typedef struct {
-    int32_t input_zero_point;
-    int32_t input_range_radius;
-    int32_t input_multiplier;
-    int32_t input_left_shift;
-} pml_logistic_params_t;
-#define PML_LOGISTIC_N_PARAMS 4
-
-typedef struct {
-    int32_t input_zero_point;
-    int32_t input_range_radius;
-    int32_t input_multiplier;
-    int32_t input_left_shift;
-} pml_tanh_params_t;
-#define PML_TANH_N_PARAMS 4
-
-typedef struct {
-    int32_t input_offset;
-    int32_t output_offset;
-    int32_t output_multiplier;
-    int32_t output_shift;
-    int32_t act_min;
-    int32_t act_max;
-} pml_relu_params_t;
-#define PML_RELU_N_PARAMS 6
-
-typedef struct {
-    int32_t input_offset;
-    int32_t output_offset;
-    int32_t alpha_multiplier;
-    int32_t alpha_shift;
-    int32_t identity_multiplier;
-    int32_t identity_shift;
-} pml_leaky_relu_params_t;
-#define PML_LEAKY_RELU_N_PARAMS 6
-
-typedef struct {
-    int32_t input_zero_point;
-    int32_t output_zero_point;
-    int32_t reluish_multiplier_fixedpoint_int16;
-    int32_t reluish_multiplier_exponent;
-    int32_t output_multiplier_fixedpoint_int16;
-    int32_t output_multiplier_exponent;
-} pml_hard_swish_params_t;
-#define PML_HARD_SWISH_N_PARAMS 6
+#define PML_LUT_N_PARAMS 0
 
 typedef struct {
     int32_t axis_mask;
@@ -190,14 +143,6 @@ typedef struct {
 } pml_pad_params_t;
 #define PML_PAD_N_PARAMS 9
 
-typedef struct {
-    int32_t input_offset;
-    int32_t output_offset;
-    int32_t multiplier;
-    int32_t shift;
-} pml_requantize_params_t;
-#define PML_REQUANTIZE_N_PARAMS 4
-
 /* Every op as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more.
  * The kernel of op `name` is pml_<name>_s8 (picoml.h). */
 #define PML_OPS(X) \
@@ -210,13 +155,8 @@ typedef struct {
     X(ADD, add, 7, PML_ADD_N_PARAMS, 2) \
     X(MUL, mul, 8, PML_MUL_N_PARAMS, 2) \
     X(CONCATENATION, concatenation, 9, PML_CONCATENATION_N_PARAMS, -1) \
-    X(LOGISTIC, logistic, 10, PML_LOGISTIC_N_PARAMS, 1) \
-    X(TANH, tanh, 11, PML_TANH_N_PARAMS, 1) \
-    X(RELU, relu, 12, PML_RELU_N_PARAMS, 1) \
-    X(LEAKY_RELU, leaky_relu, 13, PML_LEAKY_RELU_N_PARAMS, 1) \
-    X(HARD_SWISH, hard_swish, 14, PML_HARD_SWISH_N_PARAMS, 1) \
-    X(MEAN, mean, 15, PML_MEAN_N_PARAMS, 1) \
-    X(PAD, pad, 16, PML_PAD_N_PARAMS, 1) \
-    X(REQUANTIZE, requantize, 17, PML_REQUANTIZE_N_PARAMS, 1)
+    X(LUT, lut, 10, PML_LUT_N_PARAMS, 2) \
+    X(MEAN, mean, 11, PML_MEAN_N_PARAMS, 1) \
+    X(PAD, pad, 12, PML_PAD_N_PARAMS, 1)
 
 #endif

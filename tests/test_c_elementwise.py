@@ -1,6 +1,5 @@
-"""The C kernels of the element-wise, non-linear and shape ops (native_module/{add,mul,relu,requantize,logistic,
-tanh,hard_swish,softmax,mean,pad,concatenation}.c), built with gcc and run through ctypes, give the numpy
-reference's bytes exactly.
+"""The C kernels of the element-wise, non-linear and shape ops (native_module/{add,mul,lut,softmax,mean,pad,
+concatenation}.c), built with gcc and run through ctypes, give the numpy reference's bytes exactly.
 
 Single-op models are built here with picoml's own lowering functions (so their params are the ones a converted
 model carries) and planned by picoml's planner, which puts the output of an element-wise op on its input when it
@@ -21,7 +20,7 @@ from picoml.errors import UnsupportedModelError
 from picoml.format import IO, Model, Op, Tensor
 from picoml.ops import LOWER
 from picoml.ops.mean import fold_count
-from picoml.ops.nonlinear import hard_swish_params, softmax_params
+from picoml.ops.nonlinear import softmax_params
 
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8)
 PML_ERR_OPERANDS = -3
@@ -50,6 +49,9 @@ class _Lowering:
 
     def temporary(self, shape, scale, zero_point, name):
         return self.model.add_tensor(Tensor(shape, np.int8, scale, zero_point, name=name))
+
+    def constant(self, array, name=""):
+        return self.model.add_tensor(Tensor(array.shape, array.dtype, data=array, name=name))
 
     def fail(self, op, message):
         raise UnsupportedModelError(message)
@@ -137,104 +139,39 @@ def status(lib, model):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# unary element-wise ops: every int8 value
+# LUT: every element-wise function of one int8 value (its table is checked against TFLite Micro in
+# tests/test_nonlinear_ops.py); every int8 value, in place and not
 # ------------------------------------------------------------------------------------------------------------------
 
 # (input scale, input zero point, output scale, output zero point)
-QUANTIZATIONS = [(0.05, 0, 0.05, 0), (0.1, -128, 0.02, 127), (0.02, 127, 0.3, -128), (1.0, 5, 1e-3, -7),
-                 (1e-3, -20, 1.0, 3), (0.0625, 17, 0.0625, 17), (3.7, -128, 3.7, -128), (1e-5, 0, 2e-5, 100),
-                 (0.5, 100, 1e-7, -100)]
+QUANTIZATIONS = [(0.05, 0, 0.05, 0), (0.1, -128, 0.02, 127), (1e-3, -20, 1.0, 3), (0.5, 100, 0.3, -100)]
 
 
-@pytest.mark.parametrize("relu", ["RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1"])
+def _lut_model(tflite_name, q, shape=(1, 256), keep_inputs=False, **options):
+    if tflite_name in ("LOGISTIC", "TANH"):
+        q = q[:2] + ((1.0 / 256, -128) if tflite_name == "LOGISTIC" else (1.0 / 128, 0))
+    model = lowered(tflite_name, [T(shape, q[0], q[1])], T(shape, q[2], q[3]), keep_inputs, **options)
+    assert [op.name for op in model.ops] == ["LUT"] and in_place(model) != keep_inputs
+    return model
+
+
+@pytest.mark.parametrize("tflite_name", ["RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LEAKY_RELU", "QUANTIZE",
+                                         "LOGISTIC", "TANH", "HARD_SWISH"])
 @pytest.mark.parametrize("q", QUANTIZATIONS)
-def test_relu_family(lib, relu, q):
-    model = lowered(relu, [T((1, 256), q[0], q[1])], T((1, 256), q[2], q[3]))
-    assert model.ops[0].name == "RELU" and in_place(model)
-    check(lib, model, [[ALL_INT8.reshape(1, 256)]])
+def test_lut_of_each_function(lib, tflite_name, q):
+    check(lib, _lut_model(tflite_name, q), [[ALL_INT8.reshape(1, 256)]])
 
 
-@pytest.mark.parametrize("alpha", [0.2, 0.01, 0.5, 1.5, -0.3, 0.0])
-@pytest.mark.parametrize("q", QUANTIZATIONS[:6])
-def test_leaky_relu(lib, alpha, q):
-    model = lowered("LEAKY_RELU", [T((2, 128), q[0], q[1])], T((2, 128), q[2], q[3]), Alpha=alpha)
-    check(lib, model, [[ALL_INT8.reshape(2, 128)]])
-
-
-@pytest.mark.parametrize("q", QUANTIZATIONS)
-def test_requantize(lib, q):
-    model = lowered("QUANTIZE", [T((4, 8, 8), q[0], q[1])], T((4, 8, 8), q[2], q[3]))
-    assert model.ops[0].name == "REQUANTIZE"
-    check(lib, model, [[ALL_INT8.reshape(4, 8, 8)]])
-
-
-def test_requantize_extreme_multipliers(lib):
-    """Shifts far left wrap the shifted value in int32 and the product can end near INT32_MIN; adding the output
-    zero point must then not overflow (the reference adds in int64)."""
-    x = T((256,), 1.0, 0)
-    for multiplier, shift, zero_point in [((1 << 31) - 1, 24, -128), ((1 << 31) - 1, 24, 127), (1 << 30, 31, -128),
-                                          (1 << 30, 31, 127), ((1 << 31) - 1, 0, 5), (1234567890, -31, 0),
-                                          (1 << 30, 25, -1), (1 << 30, -20, 100)]:
-        params = {"input_offset": 0, "output_offset": zero_point, "multiplier": multiplier, "shift": shift}
-        check(lib, single("REQUANTIZE", params, [x], T((256,), 1.0, zero_point)), [[ALL_INT8]])
-
-
-def _sigmoid_like(kind, shape, scale, zero_point, keep_inputs=False):
-    out = T(shape, 1.0 / 256, -128) if kind == "LOGISTIC" else T(shape, 1.0 / 128, 0)
-    return lowered(kind, [T(shape, scale, zero_point)], out, keep_inputs)
-
-
-@pytest.mark.parametrize("kind", ["LOGISTIC", "TANH"])
-@pytest.mark.parametrize("scale,zero_point", [(20.0, 0), (8.0, -3), (1e-3, 17), (0.0625, 100), (0.3, -128),
-                                              (1.0 / 3, 5), (0.05, 127), (16.0, 0), (2.0 ** -11, -60)])
-def test_sigmoid_like(lib, kind, scale, zero_point):
-    check(lib, _sigmoid_like(kind, (1, 256), scale, zero_point), [[ALL_INT8.reshape(1, 256)]])
-
-
-@pytest.mark.parametrize("kind", ["LOGISTIC", "TANH"])
-def test_sigmoid_like_scale_sweep_with_table(lib, kind):
-    """More than 256 elements: the kernel tabulates the 256 values first. Not in place as well as in place."""
-    rng = np.random.default_rng(1)
-    for k in range(30):
-        scale = float(np.float32(2.0 ** rng.uniform(-13, 5.5)))
-        model = _sigmoid_like(kind, (3, 7, 256), scale, int(rng.integers(-128, 128)), keep_inputs=k % 2 == 1)
+def test_lut_random_tables_shapes_and_placement(lib):
+    """Any table, any shape, the output on the input or apart from it."""
+    rng = np.random.default_rng(3)
+    for k, shape in enumerate([(1,), (7,), (3, 256), (2, 3, 5, 256), (1, 13, 17, 3), (255,), (4096,)]):
+        table = T((256,), data=random_int8(rng, 256))
+        model = single("LUT", {}, [T(shape), table], T(shape), keep_inputs=k % 2 == 1)
         assert in_place(model) == (k % 2 == 0)
-        check(lib, model, [[all_values((3, 7, 256), seed=k)]])
-
-
-@pytest.mark.parametrize("in_scale,in_zp,out_scale,out_zp", [
-    (0.05, 0, 0.05, 0), (0.02, -9, 0.5, 3), (0.001, -9, 0.5, 0), (0.5, -9, 0.01, -100), (0.2, 20, 0.19, 7),
-    (0.0003, -128, 0.0001, -20), (0.001, 127, 1.0, 0), (1e-4, -9, 1.0, 5), (1e-4, -9, 8.0, -3),
-    (40.0, 0, 60.0, -128), (2.0, -50, 0.5, 127)])
-def test_hard_swish(lib, in_scale, in_zp, out_scale, out_zp):
-    model = lowered("HARD_SWISH", [T((1, 256), in_scale, in_zp)], T((1, 256), out_scale, out_zp))
-    check(lib, model, [[ALL_INT8.reshape(1, 256)]])
-
-
-def test_hard_swish_quantization_sweep(lib):
-    rng = np.random.default_rng(12)
-    done = 0
-    while done < 60:
-        in_scale = float(np.float32(2.0 ** rng.uniform(-13, 6)))
-        out_scale = in_scale * float(2.0 ** rng.uniform(-6, 6))
-        try:
-            model = lowered("HARD_SWISH", [T((2, 2, 64), in_scale, int(rng.integers(-128, 128)))],
-                            T((2, 2, 64), out_scale, int(rng.integers(-128, 128))))
-        except UnsupportedModelError:
-            continue
-        check(lib, model, [[all_values((2, 2, 64), seed=done)]])
-        done += 1
-
-
-def test_hard_swish_params_outside_what_the_host_makes(lib):
-    """Reluish exponents above 16 (saturating shifts by more than 15) and exponents far below zero."""
-    base = hard_swish_params(0.05, 0, 0.05, 0)
-    for reluish_exponent in (1, 14, 15, 16, 17, 30, -16, -17, -31):
-        for output_exponent in (0, -15, -16, -31):
-            params = dict(base, reluish_multiplier_exponent=reluish_exponent,
-                          output_multiplier_exponent=output_exponent)
-            model = single("HARD_SWISH", params, [T((256,), 0.05, 0)], T((256,), 0.05, 0))
-            check(lib, model, [[ALL_INT8]])
+        size = int(np.prod(shape))
+        xs = [all_values((size // 256 * 256 + 256,), seed=k)[:size].reshape(shape), random_int8(rng, shape)]
+        check(lib, model, [[x] for x in xs])
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -453,10 +390,10 @@ def test_concatenation(lib, rank, n_inputs):
 
 
 def test_concatenation_with_requantized_inputs_and_repeats(lib):
-    """Inputs with other quantizations go through REQUANTIZE first; one tensor may appear twice."""
+    """Inputs with other quantizations are requantized (a LUT) first; one tensor may appear twice."""
     a, b, c = T((1, 4, 4, 3), 0.05, 1), T((1, 4, 4, 2), 0.1, -5), T((1, 4, 4, 1), 0.05, 1)
     model = lowered("CONCATENATION", [a, b, a, c], T((1, 4, 4, 9), 0.05, 1), Axis=3)
-    assert [op.name for op in model.ops] == ["REQUANTIZE", "CONCATENATION"]
+    assert [op.name for op in model.ops] == ["LUT", "CONCATENATION"]
     rng = np.random.default_rng(9)
     check(lib, model, [[random_int8(rng, t.shape) for t in (a, b, c)] for _ in range(3)])
 
@@ -488,16 +425,17 @@ def test_padv2_pad_value(lib):
 # ------------------------------------------------------------------------------------------------------------------
 
 def test_kernels_refuse_operands_that_do_not_fit(lib):
-    relu = {"input_offset": 0, "output_offset": 0, "output_multiplier": 1 << 30, "output_shift": 1,
-            "act_min": -128, "act_max": 127}
-    requantize = {"input_offset": 0, "output_offset": 0, "multiplier": 1 << 30, "shift": 1}
+    table = T((256,), data=np.arange(256))
     add = lowered("ADD", [T((2, 3)), T((2, 3))], T((2, 3))).ops[0].params
     mul = lowered("MUL", [T((2, 3)), T((2, 3))], T((2, 3))).ops[0].params
     pads = dict({"pad_before_%d" % i: 0 for i in range(4)}, **{"pad_after_%d" % i: 0 for i in range(4)}, pad_value=0)
     cases = [
-        single("RELU", relu, [T((2, 3))], T((3, 3))),                                      # sizes differ
-        single("RELU", relu, [Tensor((2, 3), np.int16, 0.1)], T((2, 3))),                 # not int8
-        single("REQUANTIZE", requantize, [T((2, 3))], Tensor((2, 3), np.int32, 0.1)),
+        single("LUT", {}, [T((2, 3)), table], T((3, 3))),                                  # sizes differ
+        single("LUT", {}, [Tensor((2, 3), np.int16, 0.1), table], T((2, 3))),             # not int8
+        single("LUT", {}, [T((2, 3)), table], Tensor((2, 3), np.int32, 0.1)),
+        single("LUT", {}, [T((2, 3)), T((255,), data=np.arange(255))], T((2, 3))),         # table size
+        single("LUT", {}, [T((2, 3)), Tensor((256,), np.int16, data=np.arange(256))], T((2, 3))),
+        single("LUT", {}, [T((2, 3))], T((2, 3))),                                         # no table
         single("ADD", add, [T((2, 3)), T((2, 2))], T((2, 3))),                              # no broadcast
         single("ADD", add, [T((2, 3)), T((3, 3))], T((2, 3))),
         single("MUL", mul, [T((2, 3)), T((2, 3)), T((2, 3))], T((2, 3))),                  # three inputs
@@ -514,15 +452,14 @@ def test_kernels_refuse_operands_that_do_not_fit(lib):
     ]
     for model in cases:
         assert status(lib, model) == PML_ERR_OPERANDS, model.ops[0]
-    assert status(lib, single("RELU", relu, [T((2, 3))], T((3, 2)))) == 0    # same count, other shape
+    assert status(lib, single("LUT", {}, [T((2, 3)), table], T((3, 2)))) == 0    # same count, other shape
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # real converted models
 # ------------------------------------------------------------------------------------------------------------------
 
-MINE = {"ADD", "MUL", "CONCATENATION", "LOGISTIC", "TANH", "RELU", "LEAKY_RELU", "HARD_SWISH", "MEAN", "PAD",
-        "REQUANTIZE", "SOFTMAX"}
+MINE = {"ADD", "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "SOFTMAX"}
 GENMODELS = ROOT / "build" / "genmodels"
 
 
@@ -576,7 +513,7 @@ def test_generated_models_op_by_op(lib, genmodels):
             shapes = [(sub.tensors[e.tensor].shape, sub.tensors[e.tensor].zero_point) for e in sub.inputs]
             runs = zip(*[test_inputs(shape, zp, 6, seed=k) for shape, zp in shapes])
             check(lib, sub, [list(r) for r in runs])
-    assert seen >= MINE - {"REQUANTIZE"}, seen
+    assert seen >= MINE, seen
 
 
 def test_generated_models_whole(lib, genmodels):

@@ -50,14 +50,14 @@ def test_tensor_and_io_layout_match_spec():
 def test_op_table_matches_spec():
     section = SPEC.split("## Op table", 1)[1].split("\n## ", 1)[0]
     rows = re.findall(r"^\| (\d+) \| (\w+) \| ([^|]+) \| ([^|]+) \|$", section, re.M)
-    assert [(int(c), n, tuple(i.strip().split(", ")), tuple(p.strip().split(", "))) for c, n, i, p in rows] == \
-        [(op.code, op.name, op.inputs, op.params) for op in OPS]
+    assert [(int(c), n, tuple(i.strip().split(", ")), tuple(p.strip().split(", ")) if p.strip() != "-" else ())
+            for c, n, i, p in rows] == [(op.code, op.name, op.inputs, op.params) for op in OPS]
 
 
 def test_fields_as_specified(kws):
     model, blob = kws
     h = format.read_header(blob)
-    assert blob[:4] == b"PML\0" and h["version"] == 1 and h["header_size"] == 64
+    assert blob[:4] == b"PML\0" and h["version"] == 2 and h["header_size"] == 64
     assert h["file_size"] == len(blob)
     assert h["crc"] == zlib.crc32(blob[16:])
     assert h["weights_offset"] % 16 == 0 and h["weights_offset"] + h["weights_size"] == len(blob)
@@ -105,9 +105,18 @@ def test_bad_magic_and_newer_version(kws):
     _, blob = kws
     with pytest.raises(FormatError, match="not a .pml file: magic"):
         format.read(b"XXXX" + blob[4:])
-    newer = blob[:4] + struct.pack("<H", 2) + blob[6:]
-    with pytest.raises(FormatError, match="format version 2.*upgrade picoml"):
+    newer = blob[:4] + struct.pack("<H", 3) + blob[6:]
+    with pytest.raises(FormatError, match="format version 3.*upgrade picoml"):
         format.read(newer)
+
+
+def test_version_1_is_refused_with_reconvert(kws):
+    """Version 1 had an op per element-wise function where version 2 has LUT: reconverting is the way."""
+    _, blob = kws
+    old = blob[:4] + struct.pack("<H", 1) + blob[6:]
+    with pytest.raises(FormatError, match="format version 1, from an older picoml.*reconvert the model with "
+                                          "`picoml convert`"):
+        format.read(old)
 
 
 def test_unknown_op_code(kws):

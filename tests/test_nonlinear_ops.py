@@ -1,9 +1,11 @@
-"""Bit-exactness of the SOFTMAX / LOGISTIC / TANH / HARD_SWISH / MEAN lowerings and numpy references against
-TensorFlow Lite Micro (the `tflite-micro` PyPI interpreter), on single-op int8 models converted by TensorFlow.
+"""Bit-exactness of the lowerings and numpy references against TensorFlow Lite Micro (the `tflite-micro` PyPI
+interpreter), on single-op int8 models converted by TensorFlow: SOFTMAX, MEAN, and the element-wise functions of
+one value that become a LUT (LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, LEAKY_RELU, int8 QUANTIZE), whose table is
+checked on all 256 inputs.
 
 Models are converted once and cached under the system temp dir. Some configurations the converter never produces
-(other input scales, softmax beta, equal input/output quantization for MEAN) are made by patching the converted
-flatbuffer in place (same-size scalar edits)."""
+(other input scales, softmax beta, equal input/output quantization for MEAN, an int8 -> int8 QUANTIZE) are made by
+patching the converted flatbuffer in place (same-size scalar edits)."""
 import hashlib
 import os
 import pathlib
@@ -15,15 +17,14 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from picoml import format as pml_format
 from picoml.errors import UnsupportedModelError
+from picoml.fixedpoint import quantize_multiplier
 from picoml.optable import BY_NAME
-from picoml.ops import mean, nonlinear
+from picoml.ops import LOWER, REFERENCE, elementwise, lut, mean, nonlinear
 
 import tflite
 from tflite_micro import runtime
 
 CACHE = pathlib.Path(tempfile.gettempdir()) / "picoml_nonlinear_models"
-LOWER = dict(nonlinear.LOWER, **mean.LOWER)
-REFERENCE = dict(nonlinear.REFERENCE, **mean.REFERENCE)
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8)
 
 
@@ -41,6 +42,12 @@ def _graph(kind, shape, arg):
         return lambda x: tf.math.tanh(x)
     if kind == "hard_swish":
         return lambda x: x * tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
+    if kind == "relu":
+        return lambda x: tf.nn.relu(x)
+    if kind == "relu6":
+        return lambda x: tf.nn.relu6(x)
+    if kind == "leaky_relu":
+        return lambda x: tf.nn.leaky_relu(x, alpha=arg)
     if kind == "mean":
         axes, keep_dims = arg
         return lambda x: tf.reduce_mean(x, axis=list(axes), keepdims=keep_dims)
@@ -126,6 +133,10 @@ def _options(name, op):
         o = tflite.ReducerOptions()
         o.Init(table.Bytes, table.Pos)
         return {"KeepDims": bool(o.KeepDims())}
+    if name == "LEAKY_RELU":
+        o = tflite.LeakyReluOptions()
+        o.Init(table.Bytes, table.Pos)
+        return {"Alpha": o.Alpha()}
     return {}
 
 
@@ -144,9 +155,14 @@ def read_single_op(data):
 class Ctx:
     def __init__(self):
         self.emitted = []
+        self.constants = []
 
     def activation(self, t):
         return t.index
+
+    def constant(self, array, name=""):
+        self.constants.append(array)
+        return "constant %d" % (len(self.constants) - 1)
 
     def fail(self, op, message):
         raise UnsupportedModelError("%s (%s): %s" % (op.name, op.label, message))
@@ -160,29 +176,41 @@ class Ctx:
 
 
 def lower(data):
+    """(name of the one .pml op the model's op lowers to, the op with .params and .constants: its constant
+    operands, in order)."""
     op, *_ = read_single_op(data)
     ctx = Ctx()
     LOWER[op.name](ctx, op)
     assert len(ctx.emitted) == 1
-    name, _, _, params = ctx.emitted[0]
+    name, inputs, _, params = ctx.emitted[0]
     op.params = params
+    op.constants = [ctx.constants[int(i.split()[1])] for i in inputs if isinstance(i, str)]
+    if name == "LUT":
+        assert len(op.constants) == 1 and op.constants[0].dtype == np.int8 and op.constants[0].shape == (256,)
     return name, op
 
 
 def reference(name, op, x):
     out = op.outputs[0]
     outputs = [pml_format.Tensor(out.shape, np.int8, out.scale, out.zero_point)]
-    return REFERENCE[name](op, [x], outputs)[0]
+    return REFERENCE[name](op, [x] + op.constants, outputs)[0]
 
 
 # ------------------------------------------------------------------------------------------------------------------
 # in-place flatbuffer edits
 # ------------------------------------------------------------------------------------------------------------------
 
-def patched(data, tensor=None, scale=None, zero_point=None, beta=None):
-    """A copy of the single-op model with tensor 'input'/'output' re-quantized, or softmax beta changed."""
+def patched(data, tensor=None, scale=None, zero_point=None, beta=None, opcode=None):
+    """A copy of the single-op model with tensor 'input'/'output' re-quantized, softmax beta changed, or the op
+    turned into another builtin op with the same operands (opcode: a tflite.BuiltinOperator value below 127)."""
     buf = bytearray(data)
     op_, m, sg, op = read_single_op(buf)
+    if opcode is not None:
+        code = m.OperatorCodes(op.OpcodeIndex())
+        for field, dtype in ((4, np.int8), (10, np.int32)):     # deprecated_builtin_code, builtin_code
+            offset = code._tab.Offset(field)
+            assert offset, "op code field not stored in the flatbuffer"
+            np.frombuffer(buf, dtype=dtype, count=1, offset=code._tab.Pos + offset)[0] = opcode
     if tensor is not None:
         index = (op_.inputs if tensor == "input" else op_.outputs)[0].index
         q = sg.Tensors(index).Quantization()
@@ -242,10 +270,28 @@ def random_inputs(shape, count, seed):
 ELEMENTWISE_RANGES = [(-1.0, 1.0), (-8.0, 8.0), (-0.1, 0.3), (-3.0, 12.0), (-40.0, 25.0), (0.5, 2.0)]
 
 
-@pytest.mark.parametrize("kind", ["logistic", "tanh", "hard_swish"])
+@pytest.mark.parametrize("kind", ["logistic", "tanh", "hard_swish", "relu"])
 @pytest.mark.parametrize("low,high", ELEMENTWISE_RANGES)
 def test_elementwise_all_int8_values(kind, low, high):
+    assert lower(model(kind, (1, 256), low=low, high=high))[0] == "LUT"
     check(model(kind, (1, 256), low=low, high=high), [ALL_INT8])
+
+
+@pytest.mark.parametrize("alpha", [0.2, 0.01, 0.5, 1.5, -0.3, 0.0])
+def test_leaky_relu_all_int8_values(alpha):
+    check(model("leaky_relu", (1, 256), alpha, low=-5.0, high=3.0), [ALL_INT8])
+
+
+def quantize_model():
+    """A single int8 -> int8 QUANTIZE: the RELU model with its op code changed (RELU and QUANTIZE take the same
+    operands and no options)."""
+    return patched(model("relu", (1, 256)), opcode=tflite.BuiltinOperator.QUANTIZE)
+
+
+def test_quantize_int8_to_int8_all_values():
+    data = quantize_model()
+    assert read_single_op(data)[0].name == "QUANTIZE"
+    check(patched(data, "output", 0.02, -3), [ALL_INT8])
 
 
 @pytest.mark.parametrize("kind", ["logistic", "tanh"])
@@ -271,6 +317,50 @@ def test_hard_swish_output_exponent_positive_fails():
     data = patched(model("hard_swish", (1, 256), low=-4.0, high=4.0), "output", 1e-5, 0)
     with pytest.raises(UnsupportedModelError):
         lower(data)
+
+
+TABLE_FUNCTIONS = [elementwise.relu, elementwise.leaky_relu, elementwise.requantize, nonlinear.logistic,
+                   nonlinear.tanh, nonlinear.hard_swish]
+
+
+def _random_params(rng, fn):
+    """Params for fn as the lowerings make them, from random quantizations (drawn again where the lowering would
+    refuse them)."""
+    params = None
+    while params is None:
+        params = _params_or_none(rng, fn)
+    return params
+
+
+def _params_or_none(rng, fn):
+    s_in, s_out = float(np.float32(2.0 ** rng.uniform(-12, 3))), float(np.float32(2.0 ** rng.uniform(-12, 3)))
+    zp_in, zp_out = (int(v) for v in rng.integers(-128, 128, 2))
+    if fn is nonlinear.hard_swish:
+        params = nonlinear.hard_swish_params(s_in, zp_in, s_out, zp_out)
+        return params if params["output_multiplier_exponent"] <= 0 else None
+    if fn in (nonlinear.logistic, nonlinear.tanh):
+        return nonlinear.sigmoid_like_params(s_in, zp_in)
+    multiplier, shift = quantize_multiplier(s_in / s_out)
+    a_multiplier, a_shift = quantize_multiplier(s_in * rng.uniform(-1, 1) / s_out)
+    lo, hi = sorted(int(v) for v in rng.integers(-128, 128, 2))
+    return {"input_offset": -zp_in, "output_offset": zp_out, "output_multiplier": multiplier,
+            "output_shift": shift, "multiplier": multiplier, "shift": shift, "act_min": lo, "act_max": hi,
+            "identity_multiplier": multiplier, "identity_shift": shift, "alpha_multiplier": a_multiplier,
+            "alpha_shift": a_shift}
+
+
+@pytest.mark.parametrize("fn", TABLE_FUNCTIONS, ids=lambda f: f.__name__)
+def test_lut_gives_the_function_it_was_made_from(fn):
+    """On every int8 value, in any order and shape, a LUT gives what its function gives."""
+    rng = np.random.default_rng(21)
+    for _ in range(20):
+        params = _random_params(rng, fn)
+        table = lut.table(fn, params)
+        x = rng.permutation(np.tile(ALL_INT8, 3)).reshape(3, 16, 16)
+        out = pml_format.Tensor(x.shape, np.int8)
+        got = lut.reference_lut(None, [x, table], [out])[0]
+        assert got.dtype == np.int8 and got.shape == x.shape
+        assert np.array_equal(got, fn(params, x))
 
 
 @pytest.mark.parametrize("shape,low,high", [((1, 10), -1.0, 1.0), ((1, 10), -10.0, 10.0), ((1, 7, 12), -4.0, 4.0),
@@ -386,6 +476,20 @@ def test_hard_swish_quantization_sweep():
             continue
         check(data, [ALL_INT8])
         done += 1
+
+
+@pytest.mark.parametrize("kind", ["relu", "leaky_relu", "quantize", "relu6"])
+def test_requantizing_elementwise_quantization_sweep(kind):
+    """Random input and output quantizations (RELU6: equal ones, where TFLite Micro's clamp-only RELU6 agrees
+    with TFLite, docs/format.md)."""
+    rng = np.random.default_rng(15)
+    base = quantize_model() if kind == "quantize" else model(kind, (1, 256), 0.3 if kind == "leaky_relu" else None)
+    for _ in range(30):
+        in_scale = _log_uniform(rng, 1e-4, 4.0)
+        out_scale = in_scale if kind == "relu6" else in_scale * _log_uniform(rng, 1.0 / 64, 64.0)
+        in_zp = int(rng.integers(-128, 128))
+        out_zp = in_zp if kind == "relu6" else int(rng.integers(-128, 128))
+        check(patched(patched(base, "input", in_scale, in_zp), "output", out_scale, out_zp), [ALL_INT8])
 
 
 def test_softmax_scale_and_beta_sweep():

@@ -9,7 +9,6 @@
 # heap is still in one piece, then imports the loader (picoml.pml), and drops the loader again once the model
 # is built, so only picoml.model and the kernels stay in RAM.
 __version__ = "0.1.0"
-FORMAT_VERSION = 1
 
 
 def load(source, backend=None):

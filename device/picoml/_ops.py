@@ -10,24 +10,18 @@ OP_SOFTMAX = 6
 OP_ADD = 7
 OP_MUL = 8
 OP_CONCATENATION = 9
-OP_LOGISTIC = 10
-OP_TANH = 11
-OP_RELU = 12
-OP_LEAKY_RELU = 13
-OP_HARD_SWISH = 14
-OP_MEAN = 15
-OP_PAD = 16
-OP_REQUANTIZE = 17
+OP_LUT = 10
+OP_MEAN = 11
+OP_PAD = 12
 
 # indexed by op code
 OP_NAMES = ("", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX", "ADD",
-            "MUL", "CONCATENATION", "LOGISTIC", "TANH", "RELU", "LEAKY_RELU", "HARD_SWISH", "MEAN", "PAD",
-            "REQUANTIZE")
-N_PARAMS = (0, 10, 11, 3, 8, 8, 3, 12, 7, 1, 4, 4, 6, 6, 6, 5, 9, 4)
-N_INPUTS = (0, 5, 5, 5, 1, 1, 1, 2, 2, -1, 1, 1, 1, 1, 1, 1, 1, 1)    # -1: one or more
+            "MUL", "CONCATENATION", "LUT", "MEAN", "PAD")
+N_PARAMS = (0, 10, 11, 3, 8, 8, 3, 12, 7, 1, 0, 5, 9)
+N_INPUTS = (0, 5, 5, 5, 1, 1, 1, 2, 2, -1, 2, 1, 1)    # -1: one or more
 
 MAGIC = b'PML\x00'
-VERSION = 1
+VERSION = 2
 HEADER_FORMAT = '<4sHHIIHHHHIIIIIIIIII'
 HEADER_SIZE = 64
 # byte offsets of the header fields read without unpacking the header

@@ -1,4 +1,4 @@
-# picoml: all 17 .pml ops in pure Python (MicroPython / CircuitPython), bit-exact with the numpy reference
+# picoml: every .pml op in pure Python (MicroPython / CircuitPython), bit-exact with the numpy reference
 # (host/picoml/ops/*.py) and so with TensorFlow Lite Micro. The slow, exact fallback backend.
 #
 # Kernel interface (shared with picoml.kernels_viper, which may supply faster versions of some ops)
@@ -8,8 +8,8 @@
 #   state = prepare(params, inputs, outputs, ctx)     called once per op, at load; may allocate
 #   run(state)                                        called once per op per inference; must not allocate
 #
-#   params   tuple of the op's int32 params, in the order of docs/format.md (picoml.pml.OP_NAMES/N_PARAMS).
-#   inputs   tuple of Tensor (below), outputs likewise (always one output in version 1). A Tensor has
+#   params   tuple of the op's int32 params, in the order of docs/format.md (picoml._ops.N_PARAMS).
+#   inputs   tuple of Tensor (below), outputs likewise (always one output). A Tensor has
 #            .index, .dtype (1 int8, 2 int16, 3 int32), .shape (tuple), .shape4() (right-aligned to 4-D),
 #            .size (elements), .nbytes, .scale, .zero_point, .storage (0 arena, 1 weights), and .buf / .off:
 #            the buffer holding its bytes and the byte offset of element 0 in it -- the arena bytearray for
@@ -24,9 +24,9 @@
 # prepare_steps() below builds the walker's step list; Tensor objects exist only while their op is prepared.
 #
 # Values are int8 stored as bytes: a kernel reads an unsigned byte and sign-extends it (SIGNED[u] below or
-# (u ^ 0x80) - 0x80) and writes (value & 0xFF). Activations may share arena bytes: ADD, MUL, RELU, LEAKY_RELU,
-# REQUANTIZE, LOGISTIC, TANH and HARD_SWISH may find their output over a full-shaped input, so read element i
-# of every input before writing element i of the output.
+# (u ^ 0x80) - 0x80) and writes (value & 0xFF). Activations may share arena bytes: the in-place ops (ADD, MUL,
+# LUT: docs/format.md) may find their output over a full-shaped input, so read element i of every input before
+# writing element i of the output.
 #
 # picoml.kernels_viper provides KERNELS with the same shape for the ops it accelerates; prepare_steps takes
 # its entry when it has the op code and this module's otherwise, so it may cover any subset of the ops. Its
@@ -196,33 +196,6 @@ def one_over_one_plus_x_for_x_in_0_1(a):
     return _rescale(_newton_reciprocal_of_half_denominator(a), 1, 0)
 
 
-def one_minus_x_over_one_plus_x_for_x_in_0_1(a):
-    x = _newton_reciprocal_of_half_denominator(a)
-    return _rescale(wrap32(x - (1 << 29)), 2, 0)
-
-
-def fixedpoint_logistic(a, integer_bits):
-    if a == 0:
-        return 1 << 30
-    positive = a > 0
-    abs_input = a if positive else wrap32(-a)
-    r = one_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(wrap32(-abs_input), integer_bits))
-    return r if positive else wrap32(INT32_MAX - r)
-
-
-def fixedpoint_tanh(a, integer_bits):
-    if a == 0:
-        return 0
-    negative = a < 0
-    n = a if negative else wrap32(-a)
-    t = one_minus_x_over_one_plus_x_for_x_in_0_1(exp_on_negative_values(n, integer_bits + 1))
-    return wrap32(-t) if negative else t
-
-
-def _clamp(x, lo, hi):
-    return lo if x < lo else (hi if x > hi else x)
-
-
 def _check(condition, message):
     if not condition:
         raise ValueError(message)
@@ -246,133 +219,23 @@ def _prod(dims):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Unary element-wise ops as 256-entry tables: LOGISTIC, TANH, HARD_SWISH, RELU, LEAKY_RELU, REQUANTIZE.
-# The output byte depends only on the input byte, so prepare evaluates the exact integer code for every
-# input value and run is a table lookup. state = (table, in_buf, in_off, out_buf, out_off, n)
+# LUT: out[i] = table[x[i]], the 256-entry table (a constant in the model, indexed by the input's byte) computed
+# on the host. state = (table_buf, table_off, in_buf, in_off, out_buf, out_off, n)
 # ---------------------------------------------------------------------------------------------------------
 
-def _table_state(fn, inputs, outputs):
-    x, out = inputs[0], outputs[0]
-    _check_int8((x, out), "element-wise")
+def prepare_lut(p, inputs, outputs, ctx):
+    x, table, out = inputs[0], inputs[1], outputs[0]
+    _check_int8((x, table, out), "LUT")
+    _check(table.size == 256, "the table has %d values, not 256" % table.size)
     _check(x.size == out.size, "input has %d values, output %d" % (x.size, out.size))
-    table = bytearray(256)
-    for u in range(256):
-        table[u] = fn(SIGNED[u]) & 0xFF
-    return (table, x.buf, x.off, out.buf, out.off, out.size)
+    return (table.buf, table.off, x.buf, x.off, out.buf, out.off, out.size)
 
 
-def run_table(st):
-    table, xb, xo, ob, oo, n = st
+def run_lut(st):
+    tb, to, xb, xo, ob, oo, n = st
     d = oo - xo
     for i in range(xo, xo + n):
-        ob[i + d] = table[xb[i]]
-
-
-def prepare_logistic(p, inputs, outputs, ctx):
-    zp, radius, multiplier, left_shift = p
-    shift = left_shift if left_shift < 31 else 31
-
-    def f(q):
-        x = q - zp
-        if x <= -radius:
-            return -128
-        if x >= radius:
-            return 127
-        q4 = mbqm(x, multiplier, shift)
-        return _clamp(rdbp(fixedpoint_logistic(q4, 4), 23) - 128, -128, 127)
-    return _table_state(f, inputs, outputs)
-
-
-def prepare_tanh(p, inputs, outputs, ctx):
-    zp, radius, multiplier, left_shift = p
-    shift = left_shift if left_shift < 31 else 31
-
-    def f(q):
-        x = q - zp
-        if x <= -radius:
-            return -128
-        if x >= radius:
-            return 127
-        q4 = mbqm(x, multiplier, shift)
-        return _clamp(rdbp(fixedpoint_tanh(q4, 4), 24), -128, 127)
-    return _table_state(f, inputs, outputs)
-
-
-def _w16(x):
-    return ((x + 32768) & 0xFFFF) - 32768
-
-
-def _srdhm16(a, b):
-    if a == -32768 and b == -32768:
-        return 32767
-    ab = a * b
-    ab += (1 << 14) if ab >= 0 else 1 - (1 << 14)
-    return _w16(ab >> 15 if ab >= 0 else -((-ab) >> 15))
-
-
-def _sdhm16(a, b):
-    if a == -32768 and b == -32768:
-        return 32767
-    ab = a * b
-    return _w16(ab >> 15 if ab >= 0 else -((-ab) >> 15))
-
-
-def _rdbp16(x, exponent):
-    mask = _w16((1 << exponent) - 1)
-    remainder = _w16(x & mask)
-    threshold = _w16((mask >> 1) + (1 if x < 0 else 0))
-    return _w16((x >> exponent) + (1 if remainder > threshold else 0))
-
-
-def _sat_left_shift16(x, n):
-    return _clamp(x << n, -32768, 32767)
-
-
-def prepare_hard_swish(p, inputs, outputs, ctx):
-    in_zp, out_zp, reluish_mult, reluish_exp, out_mult, out_exp = p
-    _check(out_exp <= 0 and reluish_exp < 64 and reluish_exp > -64,
-           "output_multiplier_exponent %d / reluish exponent %d out of range" % (out_exp, reluish_exp))
-
-    def f(q):
-        hires = _w16(_w16(q - in_zp) * 128)
-        preshift_output_scale_value = _srdhm16(hires, out_mult)
-        reluish = hires
-        if reluish_exp > 0:
-            reluish = _sat_left_shift16(reluish, reluish_exp - 1)
-        reluish = _srdhm16(reluish, reluish_mult)
-        if reluish_exp > 0:
-            reluish = _sat_left_shift16(reluish, 1)
-        if reluish_exp < 0:
-            reluish = _rdbp16(reluish, -reluish_exp)
-        reluish = (reluish + 32768) >> 1
-        out = _rdbp16(_sdhm16(reluish, preshift_output_scale_value), -out_exp)
-        return _clamp(_w16(out + out_zp), -128, 127)
-    return _table_state(f, inputs, outputs)
-
-
-def prepare_relu(p, inputs, outputs, ctx):
-    in_off, out_off, multiplier, shift, act_min, act_max = p
-    return _table_state(lambda q: _clamp(mbqm(q + in_off, multiplier, shift) + out_off, act_min, act_max),
-                        inputs, outputs)
-
-
-def prepare_leaky_relu(p, inputs, outputs, ctx):
-    in_off, out_off, alpha_mult, alpha_shift, identity_mult, identity_shift = p
-
-    def f(q):
-        x = q + in_off
-        if x >= 0:
-            v = mbqm(x, identity_mult, identity_shift)
-        else:
-            v = mbqm(x, alpha_mult, alpha_shift)
-        return _clamp(v + out_off, -128, 127)
-    return _table_state(f, inputs, outputs)
-
-
-def prepare_requantize(p, inputs, outputs, ctx):
-    in_off, out_off, multiplier, shift = p
-    return _table_state(lambda q: _clamp(mbqm(q + in_off, multiplier, shift) + out_off, -128, 127),
-                        inputs, outputs)
+        ob[i + d] = tb[to + xb[i]]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1078,13 +941,8 @@ KERNELS = {
     _ops.OP_ADD: (prepare_add, run_binary),
     _ops.OP_MUL: (prepare_mul, run_binary),
     _ops.OP_CONCATENATION: (prepare_concatenation, run_concatenation),
-    _ops.OP_LOGISTIC: (prepare_logistic, run_table),
-    _ops.OP_TANH: (prepare_tanh, run_table),
-    _ops.OP_RELU: (prepare_relu, run_table),
-    _ops.OP_LEAKY_RELU: (prepare_leaky_relu, run_table),
-    _ops.OP_HARD_SWISH: (prepare_hard_swish, run_table),
+    _ops.OP_LUT: (prepare_lut, run_lut),
     _ops.OP_MEAN: (prepare_mean, run_mean),
     _ops.OP_PAD: (prepare_pad, run_pad),
-    _ops.OP_REQUANTIZE: (prepare_requantize, run_table),
 }
 del _ops

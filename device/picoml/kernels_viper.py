@@ -4,8 +4,7 @@
 # (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (SOFTMAX).
 #
 # Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, MUL,
-# the 256-entry-table ops (RELU, REQUANTIZE, LEAKY_RELU, LOGISTIC, TANH, HARD_SWISH), MEAN, PAD and
-# CONCATENATION. Each prepare runs kernels_python's prepare (the checks and the decoding), then builds what
+# LUT, MEAN, PAD and CONCATENATION. Each prepare runs kernels_python's prepare (the checks and the decoding), then builds what
 # the viper code needs; an op whose constants the viper code does not take (a shift outside [-31, 31], an
 # input zero point outside int8) keeps kernels_python's run, so every model runs and stays exact.
 #
@@ -72,12 +71,6 @@ def _run(st):
 
 def _python(S):
     S[0](S[1])
-
-
-def _checked(code, p, inputs, outputs, ctx):
-    """kernels_python's prepare of the op (its checks, and its state for the fallback) and its run."""
-    prepare, run = _kp.KERNELS[code]
-    return prepare(p, inputs, outputs, ctx), run
 
 
 def _fallback(run, state):
@@ -875,11 +868,11 @@ def prepare_mul(p, inputs, outputs, ctx):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The 256-entry-table ops (kernels_python computes the table at load): out[i] = table[x[i]].
+# LUT: out[i] = table[x[i]] (the table is in the model buffer, computed on the host).
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
-def _table_core(S):
+def _lut_core(S):
     i = 0
     x = ptr8(S[0])
     o = ptr8(S[1])
@@ -887,19 +880,14 @@ def _table_core(S):
     g = S[3]
     xo = int(g[0])
     d = int(g[1]) - xo
-    for i in range(xo, xo + int(g[2])):
-        o[i + d] = t[x[i]]
+    to = int(g[2])
+    for i in range(xo, xo + int(g[3])):
+        o[i + d] = t[to + x[i]]
 
 
-def _table(code):
-    def prepare(p, inputs, outputs, ctx):
-        st, run = _checked(code, p, inputs, outputs, ctx)
-        table = st[0]       # kernels_python's state = (table, in_buf, in_off, out_buf, out_off, n)
-        if not isinstance(table, (bytes, bytearray)) or len(table) != 256:
-            return _fallback(run, st)
-        return (_table_core, (inputs[0].buf, outputs[0].buf, table, (inputs[0].off, outputs[0].off,
-                                                                      outputs[0].size)))
-    return prepare
+def prepare_lut(p, inputs, outputs, ctx):
+    tb, to, xb, xo, ob, oo, n = _kp.prepare_lut(p, inputs, outputs, ctx)
+    return (_lut_core, (xb, ob, tb, (xo, oo, to, n)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1134,13 +1122,8 @@ KERNELS = {
     _ops.OP_ADD: (prepare_add, _run),
     _ops.OP_MUL: (prepare_mul, _run),
     _ops.OP_CONCATENATION: (prepare_concatenation, _run),
-    _ops.OP_LOGISTIC: (_table(_ops.OP_LOGISTIC), _run),
-    _ops.OP_TANH: (_table(_ops.OP_TANH), _run),
-    _ops.OP_RELU: (_table(_ops.OP_RELU), _run),
-    _ops.OP_LEAKY_RELU: (_table(_ops.OP_LEAKY_RELU), _run),
-    _ops.OP_HARD_SWISH: (_table(_ops.OP_HARD_SWISH), _run),
+    _ops.OP_LUT: (prepare_lut, _run),
     _ops.OP_MEAN: (prepare_mean, _run),
     _ops.OP_PAD: (prepare_pad, _run),
-    _ops.OP_REQUANTIZE: (_table(_ops.OP_REQUANTIZE), _run),
 }
 del _ops

@@ -62,6 +62,9 @@ def check_header(buf):
     if version > VERSION:
         raise ValueError("this .pml is format version %d; this picoml reads up to version %d: upgrade picoml"
                          % (version, VERSION))
+    if 1 <= version < VERSION:
+        raise ValueError("this .pml is format version %d, from an older picoml; this picoml reads version %d: "
+                         "reconvert the model with `picoml convert`" % (version, VERSION))
     if version < 1 or header_size != HEADER_SIZE:
         raise ValueError("corrupt .pml: version %d, header size %d" % (version, header_size))
     if file_size != n:
@@ -171,7 +174,7 @@ class Pml:
                 raise ValueError("corrupt .pml: op %d (%s) has %d inputs and %d outputs, expected %s and 1"
                                  % (i, name, n_in, n_out, expected if expected >= 0 else "1 or more"))
             if -1 in words[:n_in + n_out]:
-                raise ValueError("corrupt .pml: op %d (%s) has an absent operand (-1); no version-1 op has one"
+                raise ValueError("corrupt .pml: op %d (%s) has an absent operand (-1); no op has one"
                                  % (i, name))
             ops.append((code, words[:n_in], words[n_in:n_in + n_out], words[n_in + n_out:]))
         if pos != end:

@@ -1,4 +1,4 @@
-"""The .pml model format, version 1: the one definition of it on the host (docs/format.md describes the bytes).
+"""The .pml model format, version 2: the one definition of it on the host (docs/format.md describes the bytes).
 
 A `Model` is both what the importer builds and what `read` returns; `write(model)` serialises a planned model
 and `read(write(m))` gives back an equal model (`write(read(b)) == b`).
@@ -14,7 +14,7 @@ from .errors import FormatError
 from .optable import BY_CODE, BY_NAME
 
 MAGIC = b"PML\0"
-VERSION = 1
+VERSION = 2             # docs/format.md, "Version history"
 HEADER = struct.Struct("<4sHHII" "HHHH" "I" "II" "I" "I" "II" "II" "I")
 HEADER_FIELDS = ("magic", "version", "header_size", "file_size", "crc", "n_tensors", "n_ops", "n_inputs", "n_outputs",
                  "arena_size", "tensors_offset", "ops_offset", "ops_size", "io_offset", "metadata_offset",
@@ -212,6 +212,9 @@ def read_header(data):
     if h["version"] > VERSION:
         raise FormatError("this .pml is format version %d; this picoml reads up to version %d: upgrade picoml"
                           % (h["version"], VERSION))
+    if 1 <= h["version"] < VERSION:
+        raise FormatError("this .pml is format version %d, from an older picoml; this picoml reads version %d: "
+                          "reconvert the model with `picoml convert`" % (h["version"], VERSION))
     if h["version"] < 1 or h["header_size"] != HEADER_SIZE:
         raise FormatError("corrupt .pml: version %d, header size %d" % (h["version"], h["header_size"]))
     if h["file_size"] != len(data):

@@ -16,7 +16,6 @@ OpSpec = namedtuple("OpSpec", "code name inputs params in_place", defaults=(Fals
 _CONV_PARAMS = ("stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left",
                 "input_offset", "output_offset", "act_min", "act_max")
 _POOL_PARAMS = ("stride_h", "stride_w", "filter_h", "filter_w", "pad_top", "pad_left", "act_min", "act_max")
-_SIGMOID_LIKE_PARAMS = ("input_zero_point", "input_range_radius", "input_multiplier", "input_left_shift")
 
 OPS = (
     OpSpec(1, "CONV_2D", ("input", "filter", "bias", "multipliers", "shifts"), _CONV_PARAMS),
@@ -35,24 +34,12 @@ OPS = (
            ("input1_offset", "input2_offset", "output_offset", "output_multiplier", "output_shift",
             "act_min", "act_max"), in_place=True),
     OpSpec(9, "CONCATENATION", ("inputs*",), ("axis",)),
-    OpSpec(10, "LOGISTIC", ("input",), _SIGMOID_LIKE_PARAMS, in_place=True),
-    OpSpec(11, "TANH", ("input",), _SIGMOID_LIKE_PARAMS, in_place=True),
-    OpSpec(12, "RELU", ("input",),
-           ("input_offset", "output_offset", "output_multiplier", "output_shift", "act_min", "act_max"),
-           in_place=True),
-    OpSpec(13, "LEAKY_RELU", ("input",),
-           ("input_offset", "output_offset", "alpha_multiplier", "alpha_shift",
-            "identity_multiplier", "identity_shift"), in_place=True),
-    OpSpec(14, "HARD_SWISH", ("input",),
-           ("input_zero_point", "output_zero_point", "reluish_multiplier_fixedpoint_int16",
-            "reluish_multiplier_exponent", "output_multiplier_fixedpoint_int16", "output_multiplier_exponent"),
-           in_place=True),
-    OpSpec(15, "MEAN", ("input",),
+    OpSpec(10, "LUT", ("input", "table"), (), in_place=True),
+    OpSpec(11, "MEAN", ("input",),
            ("axis_mask", "input_zero_point", "output_zero_point", "multiplier", "shift")),
-    OpSpec(16, "PAD", ("input",),
+    OpSpec(12, "PAD", ("input",),
            ("pad_before_0", "pad_before_1", "pad_before_2", "pad_before_3",
             "pad_after_0", "pad_after_1", "pad_after_2", "pad_after_3", "pad_value")),
-    OpSpec(17, "REQUANTIZE", ("input",), ("input_offset", "output_offset", "multiplier", "shift"), in_place=True),
 )
 
 BY_CODE = {op.code: op for op in OPS}
@@ -77,14 +64,17 @@ DEVICE_PEEKS = ("file_size", "arena_size")
 
 def c_header():
     """native_module/ops.h: op codes, one params struct per op (overlaying the op's int32 params) and PML_OPS."""
-    lines = ["/* %s */" % GENERATED, "#ifndef PICOML_OPS_H", "#define PICOML_OPS_H", "", "#include <stdint.h>", ""]
+    from . import format
+    lines = ["/* %s */" % GENERATED, "#ifndef PICOML_OPS_H", "#define PICOML_OPS_H", "", "#include <stdint.h>", "",
+             "#define PML_FORMAT_VERSION %d" % format.VERSION, ""]
     for op in OPS:
         lines.append("#define PML_OP_%s %d" % (op.name, op.code))
     lines.append("#define PML_OP_MAX %d" % MAX_CODE)
     for op in OPS:
-        lines += ["", "typedef struct {"]
-        lines += ["    int32_t %s;" % p for p in op.params]
-        lines.append("} pml_%s_params_t;" % op.name.lower())
+        lines.append("")
+        if op.params:       # (C99 has no empty struct)
+            lines += ["typedef struct {"] + ["    int32_t %s;" % p for p in op.params]
+            lines.append("} pml_%s_params_t;" % op.name.lower())
         lines.append("#define PML_%s_N_PARAMS %d" % (op.name, len(op.params)))
     lines += ["", "/* Every op as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more.",
               " * The kernel of op `name` is pml_<name>_s8 (picoml.h). */", "#define PML_OPS(X) \\"]

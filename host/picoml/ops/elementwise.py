@@ -1,9 +1,10 @@
-"""Element-wise int8 ops: ADD, MUL (with broadcasting), the RELU family, LEAKY_RELU and int8->int8 QUANTIZE
-(REQUANTIZE): lowering and numpy reference."""
+"""Element-wise int8 ops: ADD, MUL (with broadcasting): lowering and numpy reference; the RELU family, LEAKY_RELU
+and int8->int8 QUANTIZE (requantize): lowering to a LUT op and the numpy functions its table is computed with."""
 import numpy as np
 
 from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from .common import INT8_MAX, INT8_MIN, activation_range, clamp_int8, quantize_float32
+from .lut import emit_lut
 
 ADD_LEFT_SHIFT = 20     # TFLite's headroom shift for int8 ADD
 
@@ -57,7 +58,7 @@ def lower_relu(ctx, op):
     act_max = INT8_MAX if high is None else min(INT8_MAX, quantize_float32(high, out.scale, out.zero_point))
     params = {"input_offset": -input_t.zero_point, "output_offset": out.zero_point,
               "output_multiplier": multiplier, "output_shift": shift, "act_min": act_min, "act_max": act_max}
-    ctx.emit("RELU", [ctx.activation(input_t)], [ctx.activation(out)], params, op)
+    emit_lut(ctx, op, relu, params, ctx.activation(input_t), ctx.activation(out))
 
 
 def lower_leaky_relu(ctx, op):
@@ -70,7 +71,7 @@ def lower_leaky_relu(ctx, op):
     params = {"input_offset": -input_t.zero_point, "output_offset": out.zero_point,
               "alpha_multiplier": alpha_multiplier, "alpha_shift": alpha_shift,
               "identity_multiplier": identity_multiplier, "identity_shift": identity_shift}
-    ctx.emit("LEAKY_RELU", [ctx.activation(input_t)], [ctx.activation(out)], params, op)
+    emit_lut(ctx, op, leaky_relu, params, ctx.activation(input_t), ctx.activation(out))
 
 
 def requantize_params(input_t, out):
@@ -83,7 +84,7 @@ def lower_quantize(ctx, op):
     input_t, out = op.inputs[0], op.outputs[0]
     if input_t.dtype != np.int8:
         ctx.fail(op, "QUANTIZE from %s is only supported at the model input" % input_t.type_name)
-    ctx.emit("REQUANTIZE", [ctx.activation(input_t)], [ctx.activation(out)], requantize_params(input_t, out), op)
+    emit_lut(ctx, op, requantize, requantize_params(input_t, out), ctx.activation(input_t), ctx.activation(out))
 
 
 def _offset(x, offset):
@@ -107,28 +108,26 @@ def reference_mul(op, inputs, outputs):
     return [clamp_int8(out, p["act_min"], p["act_max"]).reshape(outputs[0].shape)]
 
 
-def reference_relu(op, inputs, outputs):
-    p = op.params
-    out = multiply_by_quantized_multiplier(_offset(inputs[0], p["input_offset"]), p["output_multiplier"],
+# The functions LUT tables are computed with: f(params, int8 array) -> int8 array, element by element.
+
+def relu(p, x):
+    out = multiply_by_quantized_multiplier(_offset(x, p["input_offset"]), p["output_multiplier"],
                                            p["output_shift"]) + p["output_offset"]
-    return [clamp_int8(out, p["act_min"], p["act_max"])]
+    return clamp_int8(out, p["act_min"], p["act_max"])
 
 
-def reference_leaky_relu(op, inputs, outputs):
-    p = op.params
-    x = _offset(inputs[0], p["input_offset"])
+def leaky_relu(p, x):
+    x = _offset(x, p["input_offset"])
     positive = multiply_by_quantized_multiplier(x, p["identity_multiplier"], p["identity_shift"])
     negative = multiply_by_quantized_multiplier(x, p["alpha_multiplier"], p["alpha_shift"])
-    return [clamp_int8(np.where(x >= 0, positive, negative) + p["output_offset"])]
+    return clamp_int8(np.where(x >= 0, positive, negative) + p["output_offset"])
 
 
-def reference_requantize(op, inputs, outputs):
-    p = op.params
-    out = multiply_by_quantized_multiplier(_offset(inputs[0], p["input_offset"]), p["multiplier"], p["shift"])
-    return [clamp_int8(out + p["output_offset"])]
+def requantize(p, x):
+    out = multiply_by_quantized_multiplier(_offset(x, p["input_offset"]), p["multiplier"], p["shift"])
+    return clamp_int8(out + p["output_offset"])
 
 
 LOWER = {"ADD": lower_add, "MUL": lower_mul, "LEAKY_RELU": lower_leaky_relu, "QUANTIZE": lower_quantize}
 LOWER.update({name: lower_relu for name in RELU_RANGES})
-REFERENCE = {"ADD": reference_add, "MUL": reference_mul, "RELU": reference_relu, "LEAKY_RELU": reference_leaky_relu,
-             "REQUANTIZE": reference_requantize}
+REFERENCE = {"ADD": reference_add, "MUL": reference_mul}

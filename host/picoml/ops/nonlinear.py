@@ -1,9 +1,12 @@
-"""Int8 SOFTMAX, LOGISTIC, TANH and HARD_SWISH: lowering (the constants TFLite Micro's Prepare computes) and a numpy
-reference bit-exact with TFLite Micro's int8 reference kernels.
+"""Int8 SOFTMAX, LOGISTIC, TANH and HARD_SWISH: lowering (the constants TFLite Micro's Prepare computes) and numpy
+code bit-exact with TFLite Micro's int8 reference kernels: SOFTMAX's reference kernel, and the functions the LUT
+tables of LOGISTIC, TANH and HARD_SWISH are computed with.
 
 TFLite Micro computes all four without lookup tables for int8: SOFTMAX, LOGISTIC and TANH evaluate gemmlowp's
 fixed-point exp / reciprocal / tanh / logistic approximations (section "gemmlowp fixed point" below), HARD_SWISH
-works in 16-bit fixed point. The results differ from TensorFlow Lite's own interpreter, which uses tables.
+works in 16-bit fixed point. The results differ from TensorFlow Lite's own interpreter, which uses tables computed
+in float. picoml's LUT tables for LOGISTIC, TANH and HARD_SWISH are computed with the fixed-point code below, so
+they hold TensorFlow Lite Micro's bytes.
 """
 import math
 
@@ -13,6 +16,7 @@ from ..fixedpoint import (INT32_MAX, multiply_by_quantized_multiplier, quantize_
                           rounding_divide_by_pot, saturating_left_shift, saturating_rounding_doubling_high_mul,
                           wrap_int32)
 from .common import INT8_MAX, INT8_MIN, clamp_int8
+from .lut import emit_lut
 
 # ---------------------------------------------------------------------------------------------------------------
 # gemmlowp fixed point (fixedpoint/fixedpoint.h), vectorised over int64 arrays holding int32 raw values.
@@ -254,22 +258,22 @@ def sigmoid_like_params(input_scale, input_zero_point):
             "input_multiplier": multiplier, "input_left_shift": int(left_shift)}
 
 
-def _lower_sigmoid_like(ctx, op, pml_name, output_scale, output_zero_point):
+def _lower_sigmoid_like(ctx, op, fn, output_scale, output_zero_point):
     _check_int8(ctx, op)
     _check_output_quantization(ctx, op, output_scale, output_zero_point)
     input_t = op.inputs[0]
     params = sigmoid_like_params(input_t.scale, input_t.zero_point)
     if params is None:
-        ctx.fail(op, "input scale %g is too small for TFLite's int8 %s" % (input_t.scale, pml_name.lower()))
-    ctx.emit(pml_name, [ctx.activation(input_t)], [ctx.activation(op.outputs[0])], params, op)
+        ctx.fail(op, "input scale %g is too small for TFLite's int8 %s" % (input_t.scale, fn.__name__))
+    emit_lut(ctx, op, fn, params, ctx.activation(input_t), ctx.activation(op.outputs[0]))
 
 
 def lower_logistic(ctx, op):
-    _lower_sigmoid_like(ctx, op, "LOGISTIC", 1.0 / 256, -128)
+    _lower_sigmoid_like(ctx, op, logistic, 1.0 / 256, -128)
 
 
 def lower_tanh(ctx, op):
-    _lower_sigmoid_like(ctx, op, "TANH", 1.0 / 128, 0)
+    _lower_sigmoid_like(ctx, op, tanh, 1.0 / 128, 0)
 
 
 def _sigmoid_like_input(p, x):
@@ -282,22 +286,18 @@ def _sigmoid_like_input(p, x):
     return low, high, q4
 
 
-def reference_logistic(op, inputs, outputs):
-    p = op.params
-    low, high, q4 = _sigmoid_like_input(p, inputs[0])
+def logistic(p, x):
+    low, high, q4 = _sigmoid_like_input(p, x)
     q0 = fixedpoint_logistic(q4, SIGMOID_INPUT_INTEGER_BITS)
     out = np.clip(rounding_divide_by_pot(q0, 31 - 8) + INT8_MIN, INT8_MIN, INT8_MAX)
-    out = np.where(low, INT8_MIN, np.where(high, INT8_MAX, out))
-    return [out.astype(np.int8)]
+    return np.where(low, INT8_MIN, np.where(high, INT8_MAX, out)).astype(np.int8)
 
 
-def reference_tanh(op, inputs, outputs):
-    p = op.params
-    low, high, q4 = _sigmoid_like_input(p, inputs[0])
+def tanh(p, x):
+    low, high, q4 = _sigmoid_like_input(p, x)
     q0 = fixedpoint_tanh(q4, SIGMOID_INPUT_INTEGER_BITS)
     out = np.clip(rounding_divide_by_pot(q0, 31 - 7), INT8_MIN, INT8_MAX)
-    out = np.where(low, INT8_MIN, np.where(high, INT8_MAX, out))
-    return [out.astype(np.int8)]
+    return np.where(low, INT8_MIN, np.where(high, INT8_MAX, out)).astype(np.int8)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -365,12 +365,11 @@ def lower_hard_swish(ctx, op):
     if params["output_multiplier_exponent"] > 0:
         ctx.fail(op, "input scale %g is too large relative to output scale %g for TFLite's int8 hard swish"
                  % (input_t.scale, out.scale))
-    ctx.emit("HARD_SWISH", [ctx.activation(input_t)], [ctx.activation(out)], params, op)
+    emit_lut(ctx, op, hard_swish, params, ctx.activation(input_t), ctx.activation(out))
 
 
-def reference_hard_swish(op, inputs, outputs):
-    p = op.params
-    input_value = _wrap_int16(_i64(inputs[0]) - p["input_zero_point"])
+def hard_swish(p, x):
+    input_value = _wrap_int16(_i64(x) - p["input_zero_point"])
     hires = _wrap_int16(input_value * 128)
     preshift_output_scale_value = _srdhm16(hires, p["output_multiplier_fixedpoint_int16"])
     reluish = hires
@@ -385,10 +384,8 @@ def reference_hard_swish(op, inputs, outputs):
     reluish = (reluish + (1 << 15)) >> 1                     # [-1, 1] onto [0, 1]
     preshift_output = _sdhm16(reluish, preshift_output_scale_value)
     out = _rounding_divide_by_pot16(preshift_output, -p["output_multiplier_exponent"])
-    out = _wrap_int16(out + p["output_zero_point"])
-    return [clamp_int8(out)]
+    return clamp_int8(_wrap_int16(out + p["output_zero_point"]))
 
 
 LOWER = {"SOFTMAX": lower_softmax, "LOGISTIC": lower_logistic, "TANH": lower_tanh, "HARD_SWISH": lower_hard_swish}
-REFERENCE = {"SOFTMAX": reference_softmax, "LOGISTIC": reference_logistic, "TANH": reference_tanh,
-             "HARD_SWISH": reference_hard_swish}
+REFERENCE = {"SOFTMAX": reference_softmax}

@@ -4,7 +4,8 @@ import numpy as np
 
 from ..format import MAX_DIMS
 from .common import FUSED_ACTIVATIONS
-from .elementwise import requantize_params
+from .elementwise import requantize, requantize_params
+from .lut import emit_lut
 
 
 def lower_view(ctx, op):
@@ -36,7 +37,7 @@ def lower_concatenation(ctx, op):
         if (t.scale, t.zero_point) != (out.scale, out.zero_point):
             # TFLite rescales in float here; TFLite Micro refuses. picoml requantizes in fixed point first.
             requantized = ctx.temporary(t.shape, out.scale, out.zero_point, t.name + "/requantized")
-            ctx.emit("REQUANTIZE", [index], [requantized], requantize_params(t, out), op)
+            emit_lut(ctx, op, requantize, requantize_params(t, out), index, requantized)
             index = requantized
         inputs.append(index)
     if sum(op.inputs[i].shape[axis] for i in range(len(op.inputs))) != out.shape[axis]:
