@@ -128,7 +128,7 @@ def seeds(target, corpus=None):
     for path in _corpus_files(corpus, (".pml", ".tflite")):
         data = path.read_bytes()
         if path.suffix == ".tflite":
-            cached = cache / ("%s-%08x.pml" % (path.stem, binascii.crc32(data)))
+            cached = cache / ("%s-%08x-v%d.pml" % (path.stem, binascii.crc32(data), format.VERSION))
             if not cached.exists():
                 try:
                     blob = format.write(convert(data, path.name, measure_tflm=False))
