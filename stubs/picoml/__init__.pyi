@@ -3,7 +3,6 @@ from typing import Any, Callable, Optional, Tuple, Union
 from .model import Model
 
 __version__: str
-FORMAT_VERSION: int
 
 Buffer = Union[bytes, bytearray, memoryview]
 
