@@ -341,7 +341,7 @@ def _params_or_none(rng, fn):
     if fn in (nonlinear.logistic, nonlinear.tanh):
         return nonlinear.sigmoid_like_params(s_in, zp_in)
     multiplier, shift = quantize_multiplier(s_in / s_out)
-    a_multiplier, a_shift = quantize_multiplier(s_in * rng.uniform(-1, 1) / s_out)
+    a_multiplier, a_shift = quantize_multiplier(s_in * rng.uniform(-1, 1) / s_out, signed=True)
     lo, hi = sorted(int(v) for v in rng.integers(-128, 128, 2))
     return {"input_offset": -zp_in, "output_offset": zp_out, "output_multiplier": multiplier,
             "output_shift": shift, "multiplier": multiplier, "shift": shift, "act_min": lo, "act_max": hi,

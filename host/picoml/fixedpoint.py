@@ -11,10 +11,11 @@ INT32_MIN = -(1 << 31)
 INT32_MAX = (1 << 31) - 1
 
 
-def quantize_multiplier(real_multiplier):
+def quantize_multiplier(real_multiplier, signed=False):
     """A positive real number as (int32 multiplier in Q31, power-of-two shift), TFLite's QuantizeMultiplier;
-    a ValueError for NaN, infinity or a negative number (scales a damaged model can lead to)."""
-    if not (math.isfinite(real_multiplier) and real_multiplier >= 0):
+    a ValueError for NaN, infinity or a negative number (scales a damaged model can lead to). signed: a negative
+    number is taken too, as TFLite does for LEAKY_RELU's alpha."""
+    if not (math.isfinite(real_multiplier) and (signed or real_multiplier >= 0)):
         raise ValueError("a requantization multiplier of %r: the scales it comes from are not usable "
                          "(non-finite, negative, or too far apart)" % real_multiplier)
     if real_multiplier == 0.0:

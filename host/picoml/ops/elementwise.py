@@ -66,7 +66,7 @@ def lower_leaky_relu(ctx, op):
     alpha = np.float32(op.options.get("Alpha", 0.2))
     # TFLite computes these products in float32 before widening to double.
     alpha_multiplier, alpha_shift = quantize_multiplier(
-        float(np.float32(np.float32(input_t.scale) * alpha) / np.float32(out.scale)))
+        float(np.float32(np.float32(input_t.scale) * alpha) / np.float32(out.scale)), signed=True)
     identity_multiplier, identity_shift = quantize_multiplier(float(np.float32(input_t.scale) / np.float32(out.scale)))
     params = {"input_offset": -input_t.zero_point, "output_offset": out.zero_point,
               "alpha_multiplier": alpha_multiplier, "alpha_shift": alpha_shift,
