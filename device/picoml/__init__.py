@@ -19,24 +19,47 @@ def load(source, backend=None):
     backend: None for the fastest that works ("native" _picoml module, then "viper", then "python"), or one of
     "native", "viper", "python" to force it (ImportError when it is not available).
     Raises ValueError for a file that is not a valid .pml (truncated, corrupt, newer version, unknown op) and
-    MemoryError, naming the bytes wanted and free, when the model or its arena does not fit."""
-    from . import pml
+    MemoryError, naming the bytes wanted and free, when anything of the model (file, arena, code, tables) does
+    not fit."""
     try:
-        name = pml.select(backend)[0]   # an unknown or unavailable forced backend fails here, first
-        arena = None
-        if isinstance(source, str):
-            source, arena = _read(source)
-        if name != "native":
-            from . import kernels_python    # noqa: F401 -- resident code next to the big blocks
-        spec = pml.load(source, backend, arena)
-    finally:
-        # the loader and the op constants are load-time code: drop them so they do not occupy the heap while
-        # the model runs
-        pml = None
-        _forget("pml")
-        _forget("_ops")
-    from .model import Model
-    return Model(spec)
+        room = bytearray(1024)  # kept for the message of a MemoryError (a failed import pins what it interned)
+        from . import pml
+        try:
+            name = pml.select(backend)[0]   # an unknown or unavailable forced backend fails here, first
+            arena = None
+            if isinstance(source, str):
+                source, arena = _read(source)
+            if name != "native":
+                from . import kernels_python    # noqa: F401 -- resident code next to the big blocks
+            spec = pml.load(source, backend, arena)
+        finally:
+            # the loader and the op constants are load-time code: drop them so they do not occupy the heap while
+            # the model runs
+            pml = None
+            _forget("pml")
+            _forget("_ops")
+        from .model import Model
+        return Model(spec)
+    except MemoryError as e:
+        room = None
+        raise _no_room(e)
+
+
+def _no_room(e):
+    """A MemoryError from anywhere in load() as one that says what was wanted and what was free: picoml's own
+    (already "picoml: ... needs N bytes ...; M bytes are free") as it is, MicroPython's ("memory allocation
+    failed, allocating N bytes") with the bytes free when it failed (read before anything is collected: what
+    the failed load had taken still counts as taken)."""
+    text = str(e)
+    if text.startswith("picoml:"):
+        return e
+    import gc
+    free = gc.mem_free()
+    try:
+        return MemoryError("picoml: the model does not fit in RAM while loading (%s); %d bytes were free"
+                           % (text, free))
+    except MemoryError:
+        return e        # not even room for the message: MicroPython's own, naming the bytes it wanted
 
 
 def _forget(name):

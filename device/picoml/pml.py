@@ -231,6 +231,8 @@ def import_viper():
         from picoml import kernels_viper
     except ImportError as e:
         return None, "viper: no picoml.kernels_viper (%s)" % e
+    except MemoryError:         # no room for its code: a MemoryError from load(), not a missing backend
+        raise
     except Exception as e:      # incompatible .mpy arch, no viper emitter on this port, ...
         return None, "viper: picoml.kernels_viper could not be loaded (%s: %s)" % (type(e).__name__, e)
     if not isinstance(getattr(kernels_viper, "KERNELS", None), dict):

@@ -106,7 +106,11 @@ def cmd_bench(args):
     times = {}
     for backend in backends:
         count = max(1, args.count // 10) if backend == "python" else args.count
-        r = unix_port.bench(blob, backend, count, args.heapsize or unix_port.DEFAULT_HEAP)
+        try:
+            r = unix_port.bench(blob, backend, count, args.heapsize or unix_port.DEFAULT_HEAP)
+        except PicomlError as e:
+            print("%-22s %s" % ("micropython %s" % backend, _bench_failure(e)))
+            continue
         times[backend] = r["us"]
         label = "micropython %s" % backend + ("" if r["backend"] == backend else " (got %s)" % r["backend"])
         print("%-22s %12.1f %14d %16d" % (label, r["us"], r["heap_per_inference"], r["heap_used"]))
@@ -133,12 +137,26 @@ def _bench_qemu(args, blob, backends):
             except PicomlError as e:
                 if model_in == "ram" and "MemoryError" in str(e):
                     print("%-12s does not fit in RAM (%s); trying the model in flash, as in ROMFS"
-                          % (backend, str(e).strip().splitlines()[-1]))
+                          % (backend, _last_line(e)))
                     continue
-                raise
+                print("%-12s %s" % (backend, _bench_failure(e, "with the model in flash" if model_in == "flash"
+                                                            else "")))
+                break
             print("%-12s %16d %14d %16d%s" % (backend, round(r["us"] * 1000), r["heap_per_inference"],
                                               r["heap_used"], "  (model in flash)" if model_in == "flash" else ""))
             break
+
+
+def _last_line(e):
+    lines = str(e).strip().splitlines()
+    return lines[-1] if lines else str(e)
+
+
+def _bench_failure(e, where=""):
+    """The line `picoml bench` prints for a backend that could not run, and it goes on with the next."""
+    if "MemoryError" in str(e):
+        return "does not fit%s: %s" % (" " + where if where else "", _last_line(e))
+    return "could not run%s: %s" % (" " + where if where else "", _last_line(e))
 
 
 def _run_on_board(port, data, inputs, backend):
