@@ -34,4 +34,5 @@ def open_bus(part, address=None, source=None):
     chip = cls(address=address, source=source or default_source())
     if not os.getenv("PICOML_IMU_LOG"):
         chip.generated = None   # no log of every sample on a board that runs for hours (tests ask for one)
+        chip.writes = None      # nor of every register write (each FIFO restart writes three)
     return RealTimeI2CBus(chip, speed=speed)

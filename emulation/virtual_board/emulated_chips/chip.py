@@ -101,7 +101,7 @@ class Chip:
         self.address = self.ADDRESS if address is None else address
         self.source = source if source is not None else Motion()
         self.who_am_i = self.WHO_AM_I if who_am_i is None else who_am_i
-        self.writes = []        # (register, value) in order: the init sequence a driver wrote
+        self.writes = []        # (register, value) in order: the init sequence a driver wrote (None: no log)
         self.generated = []     # raw samples pushed to the FIFO
         self.t_us = 0
         self.n = 0              # samples produced since the last rate change
@@ -129,7 +129,8 @@ class Chip:
 
     def write(self, reg, data):
         for b in data:
-            self.writes.append((reg, b))
+            if self.writes is not None:
+                self.writes.append((reg, b))
             self.write_reg(reg, b)
             reg = self.next_addr(reg)
 

@@ -69,6 +69,27 @@ class LSM6DS3TRC(_LSM6DS):
             return reg
         return 0x3E if reg == 0x3F else (reg + 1) & 0xFF
 
+    def read(self, reg, buf):
+        # A burst from FIFO_DATA_OUT_L with IF_INC (0x3E, 0x3F, 0x3E, ...: every high byte pops a word) a word
+        # at a time: the same bytes as the byte-wise path, several times faster (long soaks read millions).
+        if reg != 0x3E or not self.regs[0x12] & 0x04 or len(buf) & 1:
+            return Chip.read(self, reg, buf)
+        f = self.fifo
+        k = len(buf) >> 1
+        if k > len(f):
+            k = len(f)
+        j = 0
+        for i in range(k):
+            w = f[i]
+            buf[j] = w & 0xFF
+            buf[j + 1] = (w >> 8) & 0xFF
+            j += 2
+        while j < len(buf):                 # an empty FIFO reads as zeros
+            buf[j] = 0
+            j += 1
+        del f[0:k]
+        self.pattern = (self.pattern + k) % 6
+
     def fifo_clear(self):
         self.fifo = []
         self.pattern = 0

@@ -1,0 +1,50 @@
+"""Benchmark (prints numbers, asserts nothing): the streaming soak -- picoml.stream.run() with the gesture model
+(models/gesture) on windows that picoml's LSM6DS3TR-C driver reads from the virtual board's emulated IMU, its
+clock running --speed times faster than real time, in the MicroPython unix port (x64 native module, library
+as .mpy). See tests/soak.py for what is checked per frame.
+
+    .venv/bin/python tests/bench/bench_soak.py [--windows 1000000] [--chunk 10000] [--speed 50]
+
+Prints: windows and results; wall and emulated time; the live heap after a collection at the start, the end and
+its range over the checkpoints (the emulated chip's FIFO list lives in the same heap: its fill is printed too);
+microseconds per window for the first and last tenth of the checkpoints and the slowest checkpoint; FIFO
+overruns the driver reported, frames lost, jumps in the frame numbers and jumps no overrun report explains;
+windows the Window dropped. Timings move with the load on this shared machine.
+"""
+import argparse
+import pathlib
+import statistics
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+import soak  # noqa: E402
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--windows", type=int, default=1000000)
+    ap.add_argument("--chunk", type=int, default=10000, help="windows per checkpoint")
+    ap.add_argument("--speed", type=int, default=50, help="the emulated IMU's clock, times real time")
+    args = ap.parse_args(argv)
+    r = soak.soak(args.windows, chunk=args.chunk, speed=args.speed)
+    us = r["us_per_window"]
+    tenth = max(1, len(us) // 10)
+    heap = r["heap"]
+    print("streaming soak: %s, %d-frame windows every %d frames at %g Hz, 6 channels, backend %s"
+          % (soak.GESTURE.relative_to(soak.ROOT), r["window"], r["hop"], r["rate"], r["backend"]))
+    print("windows          %d (results %d, frames read %d)" % (r["windows"], r["results"], r["frames"]))
+    print("time             %.0f s wall, %.0f s of emulated IMU time (%.1fx real time)"
+          % (r["seconds"], r["emulated_seconds"], r["emulated_seconds"] / r["seconds"]))
+    print("heap (live)      start %d, end %d bytes; over %d checkpoints %d..%d (FIFO fill %d..%d words)"
+          % (heap[0], heap[-1], len(heap), min(heap), max(heap), min(r["fifo_words"]), max(r["fifo_words"])))
+    print("heap after warm-up  %d at checkpoint 2, %d at the end" % (heap[min(2, len(heap) - 1)], heap[-1]))
+    print("us per window    first tenth %.0f, last tenth %.0f, median %.0f, slowest checkpoint %.0f"
+          % (statistics.mean(us[:tenth]), statistics.mean(us[-tenth:]), statistics.median(us), max(us)))
+    print("lost             %d FIFO overruns reported, %d frames lost in %d jumps, %d jumps unreported; "
+          "%d windows dropped by the Window" % (r["overruns"], r["lost_frames"], r["jumps"], r["unreported_jumps"],
+                                                r["window_dropped"]))
+
+
+if __name__ == "__main__":
+    main()

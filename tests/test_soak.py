@@ -1,0 +1,25 @@
+"""The streaming soak, short (tests/bench/bench_soak.py runs it for 10^6 windows): run() with the gesture model on
+windows the IMU driver reads from the virtual board's emulated IMU, faster than real time (see tests/soak.py).
+Once with the loop keeping up -- nothing lost, the live heap flat -- and once with the chip's clock too fast for
+the loop -- FIFO overruns, every lost frame reported by the driver."""
+import pytest
+
+import soak
+
+
+def test_soak_keeping_up_loses_nothing_and_the_heap_stays_flat():
+    r = soak.soak(600, chunk=50, speed=10, timeout=600)   # 150 s of motion in about 15 s
+    assert r["windows"] == r["results"] == 600 and r["backend"] == "native"
+    assert r["emulated_seconds"] > 2 * r["seconds"]       # faster than real time
+    assert r["overruns"] == r["jumps"] == r["lost_frames"] == r["window_dropped"] == 0
+    assert r["frames"] >= 104 + 26 * 599
+    heap = r["heap"][2:]                                  # after run()'s first setup
+    assert max(heap) - min(heap) <= 256, r["heap"]        # nothing grows per window
+
+
+def test_soak_too_fast_for_the_loop_reports_every_loss():
+    r = soak.soak(800, chunk=100, speed=120, timeout=600)  # the chip's FIFO overflows again and again
+    assert r["windows"] == r["results"] == 800
+    assert r["overruns"] > 0 and r["jumps"] > 0 and r["lost_frames"] > 0
+    assert r["unreported_jumps"] == 0 and r["window_dropped"] == 0
+    assert r["jumps"] <= 2 * r["overruns"]                # an overflow in a burst, then the FIFO's restart
