@@ -1,7 +1,14 @@
 """The streaming soak: picoml.stream.run() with a model on windows read by picoml's IMU driver from the virtual
-board's IMU (boards/virtual.json: an emulated LSM6DS3TR-C on a RealTimeI2CBus whose clock runs `speed` times
-faster than real time, at the model's ODR), in the MicroPython unix port with the library as deployed (.mpy) and
-the x64 native module, for many windows. Used by tests/test_soak.py (short) and tests/bench/bench_soak.py (10^6).
+board's IMU (boards/virtual.json: an emulated LSM6DS3TR-C at the model's ODR), in the MicroPython unix port with
+the library as deployed (.mpy) and the x64 native module, for many windows. Used by tests/test_soak.py (short)
+and tests/bench/bench_soak.py (10^6).
+
+The chip's clock, two ways:
+  speed=N      the virtual board's RealTimeI2CBus: N times faster than real time. The loop must keep up; on a busy
+               machine it may not, and the FIFO overflows (which the driver must report).
+  speed=None   discrete-event time: whenever the FIFO holds less than one driver burst (16 samples), the clock
+               jumps to when it holds that many -- the loop never waits, the IMU still delivers exactly its ODR
+               in emulated time, and the run does not depend on the machine's load.
 
 What the chip plays: the deterministic Motion on the accelerometer and gyro x; gyro y and z carry the sample's
 number in raw counts (15 + 15 bits), so every frame that reaches the Window is checked: a frame that does not
@@ -17,6 +24,7 @@ import subprocess
 import tempfile
 
 import heap_sweep
+from picoml import resources
 from picoml.unix_port import micropython
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -27,10 +35,25 @@ import gc, json, sys, time
 import picoml
 from picoml import boards
 from picoml.stream import Window, run
-from emulated_chips.chip import Motion, RealTimeI2CBus
+from emulated_chips.chip import I2CBus, Motion, RealTimeI2CBus
 from emulated_chips import lsm6ds
 
 MODEL, WINDOWS, CHUNK, SPEED = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+
+class EventBus(I2CBus):
+    # discrete-event time: a transaction that finds fewer than BURST samples in the FIFO first moves the clock to
+    # when there are BURST (the loop would be waiting for them)
+    BURST = 16
+    def __init__(self, chip):
+        I2CBus.__init__(self, chip)
+        self.chip = chip
+    def _chip(self, addr):
+        c = self.chip
+        if c.rate_mhz and len(c.fifo) < 6 * self.BURST:
+            due = c.t0_us + ((c.n + self.BURST - len(c.fifo) // 6) * 1000000000 + c.rate_mhz - 1) // c.rate_mhz
+            if due > c.t_us:
+                c.advance_us(due - c.t_us)
+        return I2CBus._chip(self, addr)
 GYRO_DPS_PER_LSB = 0.0175           # +-500 dps, the driver's default range
 
 class Counted:
@@ -94,7 +117,8 @@ info = m.metadata()["input"]
 chip = lsm6ds.LSM6DS3TRC(address=board["imu"]["address"], source=Counted())
 chip.generated = None              # as on the virtual board (emulated_chips.open_bus): no logs that grow
 chip.writes = None
-imu = boards.imu_driver(board)(RealTimeI2CBus(chip, speed=SPEED), address=board["imu"]["address"],
+bus = RealTimeI2CBus(chip, speed=SPEED) if SPEED else EventBus(chip)
+imu = boards.imu_driver(board)(bus, address=board["imu"]["address"],
                                 odr=int(info["rate"]))
 reader = Checked(imu)
 w = Window(info["window"], info["channels"], info["hop"], reader=reader)
@@ -135,15 +159,16 @@ print("SOAK " + json.dumps({
 """
 
 
-def soak(windows, chunk=1000, speed=50, model=GESTURE, heapsize="4m", timeout=None):
-    """Run the soak in the unix port; returns its figures (see the module doc)."""
+def soak(windows, chunk=1000, speed=None, model=GESTURE, heapsize="4m", timeout=None):
+    """Run the soak in the unix port; returns its figures (see the module doc). speed: None for discrete-event
+    time, else the real-time bus's factor."""
     lib = heap_sweep.unix_library()
     with tempfile.TemporaryDirectory(prefix="picoml_soak_") as tmp:
         script = pathlib.Path(tmp) / "soak.py"
         script.write_text("import sys\nsys.path[:0] = [%r, %r, %r]\n" % (
-            str(heap_sweep.NATMOD_X64), str(lib), str(ROOT / "device")) + DEVICE)
+            str(heap_sweep.NATMOD_X64), str(lib), str(resources.virtual_board_dir())) + DEVICE)
         done = subprocess.run([micropython(), "-X", "heapsize=%s" % heapsize, str(script), str(model), str(windows),
-                               str(chunk), str(speed)], capture_output=True, text=True, timeout=timeout,
+                               str(chunk), str(speed or 0)], capture_output=True, text=True, timeout=timeout,
                               cwd=str(ROOT))
     line = [x for x in done.stdout.splitlines() if x.startswith("SOAK ")]
     if done.returncode != 0 or not line:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from picoml import dist, format, reference
+from picoml import dist, format, reference, resources
 from picoml.convert import convert
 from picoml.deploy import SerialLink, _files_of, board_files, deploy
 from picoml.virtual_board import VirtualBoard
@@ -73,7 +73,7 @@ def _build_b(tmp_path):
     shutil.copytree(DIST / "x64_6.3", b)
     for name in CHANGED:
         subprocess.run([mpy_cross(), "-march=x64", "-s", "b/%s.py" % name, "-o", str(b / "picoml" / (name + ".mpy")),
-                        str(dist.DEVICE_PACKAGE / (name + ".py"))], check=True)
+                        str(resources.device_package() / (name + ".py"))], check=True)
         assert (b / "picoml" / (name + ".mpy")).read_bytes() != (DIST / "x64_6.3" / "picoml" / (name + ".mpy")).read_bytes()
     return b
 
