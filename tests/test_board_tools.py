@@ -48,8 +48,9 @@ def test_mpremote_reaches_a_running_virtual_board(tmp_path):
                               capture_output=True, text=True, timeout=60)
         assert done.stdout.strip().splitlines()[-1] == "42", done
     finally:
-        proc.terminate()
+        proc.terminate()            # picoml virtual stops its board on SIGTERM as on Ctrl-C
         proc.wait(timeout=10)
+    assert not pathlib.Path(port).exists(), "the virtual board outlived `picoml virtual`"
 
 
 def test_run_prints_the_top_label(tmp_path, capsys):

@@ -188,8 +188,10 @@ def cmd_repl(args):
 
 def cmd_virtual(args):
     """Keep the virtual board running so other tools (mpremote, a terminal) can use its serial port."""
+    import signal
     import time
     from .virtual_board import VirtualBoard
+    signal.signal(signal.SIGTERM, signal.default_int_handler)     # `kill` stops the board too, as Ctrl-C does
     with VirtualBoard() as board:
         print("virtual board running: serial port %s (e.g. mpremote connect %s resume repl); Ctrl-C stops it"
               % (board.port, board.port), flush=True)
