@@ -142,8 +142,8 @@ def quantize(model, representative, qat=False):
     """int8 .tflite bytes (int8 input and output) by post-training quantization on `representative` windows."""
     import tensorflow as tf
     if qat:
-        raise PicomlError("quantization-aware training needs tensorflow-model-optimization, which does not support "
-                          "Keras 3; use post-training quantization (the default)")
+        raise PicomlError("quantization-aware training is not built yet: use post-training quantization (the "
+                          "default)")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in representative)
@@ -298,5 +298,5 @@ def add_commands(subparsers):
     t.add_argument("--hop", type=int, help="frames between windows (gesture: a quarter window; anomaly: 128)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--seed", type=int, default=0, help="the same seed gives the same model")
-    t.add_argument("--qat", action="store_true", help="quantization-aware training (not available with Keras 3)")
+    t.add_argument("--qat", action="store_true", help="quantization-aware training (not built yet)")
     t.set_defaults(func=cmd_train)
