@@ -319,11 +319,12 @@ def replace_metadata(blob, raw):
     """A .pml (valid apart from its metadata) with `raw` as its metadata bytes: the weights moved after them,
     the header's offsets, size and CRC updated."""
     h = dict(zip(format.HEADER_FIELDS, format.HEADER.unpack_from(blob)))
-    start = h["metadata_offset"]
+    start = min(h["metadata_offset"], len(blob))     # (an earlier mutation may have sent it anywhere)
     weights = bytes(blob[h["weights_offset"]:h["weights_offset"] + h["weights_size"]])
     weights_offset = (start + len(raw) + format.WEIGHTS_ALIGN - 1) // format.WEIGHTS_ALIGN * format.WEIGHTS_ALIGN
     data = bytearray(blob[:start]) + raw + bytes(weights_offset - start - len(raw)) + weights
     offsets = format.header_offsets()
+    struct.pack_into("<I", data, offsets["metadata_offset"], start)
     struct.pack_into("<I", data, offsets["metadata_size"], len(raw))
     struct.pack_into("<I", data, offsets["weights_offset"], weights_offset)
     struct.pack_into("<I", data, offsets["file_size"], len(data))
