@@ -5,25 +5,33 @@ whose tensors are still batch 1 in the file) and a single input. Weights are
 random but deterministic (seeded per model). Models whose name ends in ``_float_io``
 keep float32 input/output, so QUANTIZE / DEQUANTIZE appear at the edges.
 
+TensorFlow is imported when a model is first built, not when this module is imported: the names in MODELS and
+the models already in the cache need none.
+
 Usage:
     python tests/genmodels.py OUT_DIR   # build all, print ops and sizes
 """
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 import contextlib
 import io
+import os
 import pathlib
 import sys
 import time
 import warnings
 
 import numpy as np
-import tensorflow as tf
-import keras
-from keras import layers, ops
+
+tf = keras = layers = ops = None    # set by _import_tensorflow()
+
+
+def _import_tensorflow():
+    global tf, keras, layers, ops
+    if tf is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        import tensorflow
+        import keras as keras_
+        tf, keras, layers, ops = tensorflow, keras_, keras_.layers, keras_.ops
 
 SEED = 1234
 N_REPRESENTATIVE = 30
@@ -449,6 +457,7 @@ MODELS = {
 def make_model(name):
     """Build the Keras model `name` with deterministic weights (and layer
     names, so the file does not depend on what was built before)."""
+    _import_tensorflow()
     keras.backend.clear_session()
     keras.utils.set_random_seed(SEED)
     model = MODELS[name]()
