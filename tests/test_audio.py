@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED
+from conftest import CONFORMANCE, ROOT
 from emulated_audio import (FAKE_AUDIOBUSIO, FAKE_CLOCK, FAKE_MACHINE, expected_windows, inmp441_slots,
                             inmp441_to_int16, read_wav, write_wav)
-from unix_port import UnixPortError, run
+from picoml.runtimes.unix import UnixPortError, run_script as run
 
-YES = SHARED / "conformance" / "micro_speech" / "yes_1000ms.wav"
+YES = CONFORMANCE / "micro_speech" / "yes_1000ms.wav"
 
 
 def board(name):
