@@ -6,7 +6,8 @@ import json
 import pytest
 
 from picoml import boards
-from unix_port import ROOT, run
+from conftest import ROOT
+from picoml.runtimes.unix import run_script as run
 
 REQUIRED_BOARDS = {
     "arduino_nano_33_ble_sense_rev1": ("LSM9DS1", "MP34DT05", "pdm", "armv7emsp"),

@@ -9,7 +9,7 @@ import pathlib
 import numpy as np
 import pytest
 
-import c_runtime
+from picoml.runtimes import c as c_runtime
 from conftest import CONFORMANCE, MLPERF, test_inputs
 from picoml import format, planner, reference
 from picoml.convert import convert
@@ -552,7 +552,8 @@ def test_rounded_average(tmp_path, flags):
 SANITIZED_RUN = r"""
 import sys
 sys.path.insert(0, %(tests)r)
-import c_runtime, test_c_conv as t
+from picoml.runtimes import c as c_runtime
+import test_c_conv as t
 lib = c_runtime.load("libpicoml_asan.so")
 t.run_cases(lib, 1, 60, lambda rng: t.conv_case(rng, n=int(rng.choice([1, 2]))))
 t.run_cases(lib, 2, 60, lambda rng: t.conv_case(rng, depthwise=True, n=int(rng.choice([1, 2]))))

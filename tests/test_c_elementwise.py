@@ -12,7 +12,7 @@ import types
 import numpy as np
 import pytest
 
-from c_runtime import CRuntime, load
+from picoml.runtimes.c import CRuntime, load
 from conftest import ROOT, test_inputs
 from picoml import planner, reference
 from picoml.convert import convert

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import genmodels
-from c_runtime import CRuntime
+from picoml.runtimes.c import CRuntime
 from conftest import CONFORMANCE, MLPERF, ROOT, test_inputs
 from picoml import reference
 from picoml.convert import convert
@@ -37,7 +37,7 @@ def test_generated_model_in_c(name):
 
 
 def test_check_refuses_bad_models():
-    from c_runtime import load
+    from picoml.runtimes.c import load
     from picoml import format
     lib = load()
     blob = format.write(convert(MODELS[1].read_bytes(), measure_tflm=False))

@@ -19,7 +19,7 @@ from conftest import ROOT
 from picoml import capture as C
 from picoml.deploy import Mpremote
 from picoml.errors import PicomlError
-from picoml.unix_port import micropython
+from picoml.runtimes.unix import micropython
 from picoml.virtual_board import VirtualBoard
 
 DEVICE = ROOT / "device" / "picoml"

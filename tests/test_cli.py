@@ -1,5 +1,6 @@
 """The picoml command line: convert, inspect, run."""
 import numpy as np
+import pytest
 
 from conftest import CONFORMANCE
 from picoml import format, reference
@@ -26,7 +27,7 @@ def test_convert_inspect_run(tmp_path, capsys):
     x = np.random.default_rng(3).integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
     np.save(tmp_path / "in.npy", x)
     assert main(["run", str(pml), "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "out.npy"),
-                 "--runtime", "reference"]) == 0
+                 "--on", "reference"]) == 0
     got = np.load(tmp_path / "out.npy")
     assert got.dtype == np.int8 and got.shape == (1, 12)
     assert np.array_equal(got, reference.run(model, [x])[0])
@@ -55,3 +56,58 @@ def test_run_rejects_wrong_input(tmp_path, capsys):
     (tmp_path / "junk.npy").write_bytes(b"junk")
     assert main(["run", str(pml), "--input", str(tmp_path / "junk.npy")]) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def _kws(tmp_path):
+    pml = tmp_path / "kws.pml"
+    main(["convert", str(KWS), "-o", str(pml)])
+    x = np.random.default_rng(4).integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
+    np.save(tmp_path / "in.npy", x)
+    return pml, reference.run(format.load(pml), [x])[0]
+
+
+def test_run_on_the_unix_port_and_the_old_spelling(tmp_path, capsys):
+    pml, want = _kws(tmp_path)
+    for where in (["--on", "unix"], ["--on", "unix", "--backend", "viper"], ["--runtime", "micropython"]):
+        assert main(["run", str(pml), "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "out.npy"),
+                     *where]) == 0, where
+        assert np.array_equal(np.load(tmp_path / "out.npy"), want), where
+
+
+def test_run_on_an_emulated_board_places_a_large_model_in_flash(tmp_path, capsys):
+    """ad01's file (274 KB) is larger than the Cortex-M4's heap: `run` puts it in flash, as bench does."""
+    ad01 = CONFORMANCE / "mlperf_tiny" / "ad01_int8.tflite"
+    pml = tmp_path / "ad01.pml"
+    main(["convert", str(ad01), "-o", str(pml)])
+    x = np.random.default_rng(5).integers(-128, 128, (1, 640)).astype(np.int8)
+    np.save(tmp_path / "in.npy", x)
+    capsys.readouterr()
+    assert main(["run", str(pml), "--input", str(tmp_path / "in.npy"), "--output", str(tmp_path / "out.npy"),
+                 "--on", "qemu-m4"]) == 0
+    err = capsys.readouterr().err
+    assert "does not fit in RAM" in err and "needs %d bytes" % pml.stat().st_size in err and "flash" in err
+    assert np.array_equal(np.load(tmp_path / "out.npy"), reference.run(format.load(pml), [x])[0])
+
+
+def test_backend_and_target_options_are_checked(tmp_path, capsys):
+    pml, _ = _kws(tmp_path)
+    assert main(["run", str(pml), "--input", str(tmp_path / "in.npy"), "--on", "c", "--backend", "viper"]) == 2
+    assert "the c runtime has no device backends" in capsys.readouterr().err
+    assert main(["bench", str(pml), "--on", "reference", "--heapsize", "100k"]) == 2
+    assert "--heapsize applies to" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", str(pml), "--input", str(tmp_path / "in.npy"), "--on", "unix", "--port", "virtual"])
+
+
+def test_bench_on_the_host_and_an_emulated_core(tmp_path, capsys):
+    pml, _ = _kws(tmp_path)
+    capsys.readouterr()
+    assert main(["bench", str(pml), "--on", "unix", "--backends", "native", "--count", "3"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0] + " " + line.split()[1]: line.split()[2:] for line in out.splitlines()
+            if line.startswith(("reference", "unix"))}
+    assert float(rows["unix native"][0]) > 0 and rows["unix native"][3] == "0"    # µs; no heap per inference
+    assert float(rows["reference (numpy)"][0]) > 0
+    assert main(["bench", str(pml), "--on", "bare-m4"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("bare-m4"))
+    assert 10 ** 6 < int(line.split()[2]) < 10 ** 8         # instructions per inference

@@ -23,7 +23,7 @@ from picoml import dist, format, reference, resources
 from picoml.convert import convert
 from picoml.deploy import SerialLink, _files_of, board_files, deploy
 from picoml.virtual_board import VirtualBoard
-from unix_port import micropython, mpy_cross
+from picoml.runtimes.unix import micropython, mpy_cross
 
 pytestmark = pytest.mark.slow
 

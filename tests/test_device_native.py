@@ -7,9 +7,9 @@ import pytest
 
 import genmodels
 from conftest import CONFORMANCE, MLPERF, ROOT, test_inputs
-from picoml import format, reference, resources, unix_port
+from picoml import format, reference
+from picoml.runtimes import unix
 from picoml.convert import convert
-from unix_port import run
 
 MODELS = MLPERF + [CONFORMANCE / "micro_speech" / "micro_speech_quantized.tflite"]
 
@@ -19,7 +19,7 @@ def _check(tflite_bytes, name, count):
     blob = format.write(model)
     t = model.tensors[model.inputs[0].tensor]
     inputs = [[x] for x in test_inputs(t.shape, t.zero_point, count, seed=11)]
-    for k, (got, x) in enumerate(zip(unix_port.run_model(blob, inputs, backend="native"), inputs)):
+    for k, (got, x) in enumerate(zip(unix.UnixPort().run_batch(blob, inputs, "native").outputs, inputs)):
         for ours, want in zip(got, reference.run(model, x)):
             assert np.array_equal(ours, want), "%s input %d" % (name, k)
 
@@ -37,8 +37,8 @@ def test_generated_model_native(name):
 def test_native_is_chosen_automatically_and_reports_itself(tmp_path):
     path = tmp_path / "kws.pml"
     path.write_bytes(format.write(convert(MLPERF[1].read_bytes(), measure_tflm=False)))
-    out = run("import picoml\nm = picoml.load(%r)\nprint(m.backend, m.info()['backend'])\n" % str(path),
-              mpy_dir=resources.natmod_dir("x64"))
+    out = unix.run_script("import picoml\nm = picoml.load(%r)\nprint(m.backend, m.info()['backend'])\n" % str(path),
+              natmod=True)
     assert out.split() == ["native", "native"]
 
 
@@ -50,10 +50,10 @@ def test_wrong_arch_module_is_refused_with_the_right_build_named(tmp_path):
     (tmp_path / "mods" / "_picoml.mpy").write_bytes(arm.read_bytes())
     path = tmp_path / "kws.pml"
     path.write_bytes(format.write(convert(MLPERF[1].read_bytes(), measure_tflm=False)))
-    out = run("import picoml\n"
+    out = unix.run_script("import picoml\n"
               "try:\n    picoml.load(%r, backend='native')\nexcept Exception as e:\n    print('ERROR', e)\n"
               "m = picoml.load(%r)\nprint('FELLBACK', m.backend)\n" % (str(path), str(path)),
-              mpy_dir=tmp_path / "mods")
+              natmod=tmp_path / "mods")
     error = out.split("ERROR", 1)[1].split("\n")[0]
     assert "x64" in error, error
     assert "FELLBACK viper" in out or "FELLBACK python" in out

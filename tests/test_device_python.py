@@ -17,9 +17,11 @@ from conftest import MLPERF, ROOT, test_inputs
 from picoml import format, reference
 from picoml.convert import convert
 from picoml.fixedpoint import quantize_multiplier
-from unix_port import DEVICE, UnixPortError, compile_mpy, mpy_cross, run
+from picoml import resources
+from picoml.runtimes.unix import compile_library, mpy_cross, run_script as run
 
-NATMOD_X64 = ROOT / "build" / "natmod" / "x64"
+DEVICE = resources.device_library()
+
 
 # Inputs per MLPerf Tiny model: the pure-Python backend is slow (see the timings printed with -s).
 MLPERF_INPUTS = {"ad01_int8": 10, "kws_ref_model": 5, "str_ww_ref_model": 10, "vww_96_int8": 2,
@@ -327,7 +329,7 @@ def test_predict_allocates_nothing_after_warm_up(backend, tmp_path):
         paths[-1].write_bytes(blob_of(src))
     paths.append(tmp_path / "kws.pml")
     paths[-1].write_bytes(blob_of(KWS))
-    out = run(ALLOCATION_SCRIPT, args=[backend] + paths, mpy_dir=NATMOD_X64)
+    out = run(ALLOCATION_SCRIPT, args=[backend] + paths, natmod=True)
     lines = [line.split() for line in out.splitlines() if line.startswith("ALLOC")]
     assert len(lines) == len(paths)
     for _, name, delta, locked in lines:
@@ -454,13 +456,13 @@ print("ALIVE", len(m.predict(bytes(64))))
 
 def test_every_device_module_compiles_with_mpy_cross(tmp_path):
     """mpy-cross accepts every module, as the boards' own settings too (31-bit small ints on the 32-bit ones)."""
-    modules = sorted(p.stem for p in (DEVICE / "picoml").glob("*.py"))
-    assert {"__init__", "pml", "model", "kernels_python"} <= set(modules)
+    modules = sorted(p.relative_to(DEVICE).with_suffix("").as_posix() for p in (DEVICE / "picoml").rglob("*.py"))
+    assert {"picoml/__init__", "picoml/pml", "picoml/model", "picoml/kernels_python"} <= set(modules)
     for arch in (None, "armv6m", "armv7emsp", "xtensawin"):     # None: the unix port's own arch
         extra = [] if arch is None else ["-march=%s" % arch, "-msmall-int-bits=31"]
         out = tmp_path / (arch or "host")
-        built = compile_mpy(out, extra_args=extra)
-        assert sorted(p.stem for p in built) == modules
+        built = compile_library(out, extra_args=extra)
+        assert sorted(p.relative_to(out).with_suffix("").as_posix() for p in built) == modules
         assert all(p.stat().st_size > 0 for p in built)
 
 
@@ -474,7 +476,7 @@ SMALL_HEAP_FACTOR = 5
 def test_kws_runs_from_mpy_in_a_small_heap(tmp_path):
     blob = blob_of(KWS)
     heap = SMALL_HEAP_FACTOR * len(blob)
-    compile_mpy(tmp_path / "lib")
+    compile_library(tmp_path / "lib")
     model = format.read(blob)
     t = input_tensor(model)
     x = test_inputs(t.shape, t.zero_point, 4, seed=2)[3]
@@ -489,7 +491,7 @@ print("modules", ",".join(sorted([k for k in sys.modules if k.startswith("picoml
 y = m.predict(bytes(%r))
 print("OUT", bytes(y).hex())
 """ % (x.tobytes(),)
-    out = run(script, heapsize=str(heap), mpy_dir=tmp_path / "lib", args=[tmp_path / "kws.pml"])
+    out = run(script, heapsize=str(heap), path=[tmp_path / "lib"], args=[tmp_path / "kws.pml"])
     fields = dict(line.split(" ", 1) for line in out.splitlines())
     assert fields["module"].endswith(".mpy")
     assert fields["modules"] == "picoml,picoml.kernels_python,picoml.model"     # the loader was dropped
@@ -546,7 +548,7 @@ try:
 except ImportError as e:
     print("FORCED", e)
 """
-    out = run(script, mpy_dir=wrong, args=[tmp_path / "kws.pml"])
+    out = run(script, path=[wrong], args=[tmp_path / "kws.pml"])
     assert "AUTO python" in out and "incompatible .mpy arch" in out and "this board needs it built for arch x64" in out
     assert "FORCED picoml: backend='native' needs the _picoml native module built for this board (arch x64, " \
            ".mpy version 6)" in out and "incompatible .mpy arch" in out
@@ -587,7 +589,7 @@ try:
 except ValueError as e:
     print("FORCED", e)
 """ % (x.tobytes().hex(),)
-    out = run(script, mpy_dir=fake, args=[tmp_path / "kws.pml"])
+    out = run(script, path=[fake], args=[tmp_path / "kws.pml"])
     lines = out.splitlines()
     assert lines[0] == "NATIVE native " + expected
     assert lines[1] == "INVOKE picoml: the native module failed: status -3 (operands do not fit the kernel)"
@@ -613,7 +615,7 @@ print("VIPER", m.backend, kernels_viper.calls[0], info["python_ops"], bytes(y).h
 print("NOTES", info["backend_notes"])
 print("FORCED", picoml.load(sys.argv[1], backend="viper").backend)
 """ % (x.tobytes().hex(),)
-    out = run(script, mpy_dir=package, args=[tmp_path / "kws.pml"])
+    out = run(script, path=[package], args=[tmp_path / "kws.pml"])
     lines = out.splitlines()
     assert lines[0] == "VIPER viper 1 %s %s" % (list(range(11)), expected)
     assert "no _picoml module" in lines[1]

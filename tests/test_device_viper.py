@@ -34,8 +34,10 @@ from picoml import format, planner, reference
 from picoml.convert import convert
 from picoml.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from picoml.ops.common import output_size, same_padding
-from unix_port import DEVICE, mpy_cross, run
+from picoml import resources
+from picoml.runtimes.unix import mpy_cross, run_script as run
 
+DEVICE = resources.device_library()
 KV = DEVICE / "picoml" / "kernels_viper.py"
 GENERATED = genmodels.build_all(ROOT / "build" / "genmodels")
 KWS = next(p for p in MLPERF if p.stem == "kws_ref_model")
@@ -1148,7 +1150,7 @@ def test_the_compiled_mpy_gives_the_same_bytes(tmp_path):
         (tmp_path / (name + ".pml")).write_bytes(blob)
         (tmp_path / (name + ".in")).write_bytes(b"".join(np.asarray(x, np.int8).tobytes() for xs in runs for x in xs))
         listing.append((name, [model.tensors[io.tensor].nbytes for io in model.inputs], len(runs)))
-    out = run("CASES = %r\n" % (listing,) + MPY_SCRIPT, args=[tmp_path], mpy_dir=tmp_path / "lib")
+    out = run("CASES = %r\n" % (listing,) + MPY_SCRIPT, args=[tmp_path], path=[tmp_path / "lib"])
     assert out.splitlines()[0].endswith("kernels_viper.mpy")
     for name, (blob, runs) in cases.items():
         model = format.read(blob)

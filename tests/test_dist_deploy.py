@@ -9,7 +9,8 @@ import pytest
 from conftest import MLPERF, ROOT
 from picoml import dist, format, reference, resources
 from picoml.convert import convert
-from picoml.deploy import Mpremote, deploy, run_on_board
+from picoml import runtimes
+from picoml.deploy import Mpremote, deploy
 from picoml.errors import PicomlError
 from picoml.virtual_board import VirtualBoard
 
@@ -76,7 +77,7 @@ def test_deploy_to_the_virtual_board_and_run(tmp_path):
         assert sorted(p.name for p in (tmp_path / "flash" / "boards").iterdir()) == boards
         out = Mpremote(board.port).exec(
             "import picoml\nm = picoml.load('kws.pml')\nprint(m.backend, list(m.predict(bytes(%r))))" % x.tobytes())
-        on_board = run_on_board(board.port, pml.read_bytes(), [x], "viper")
+        on_board = runtimes.board(board.port).run(pml.read_bytes(), [x], "viper")
     backend, values = out.strip().split(" ", 1)
     assert backend == "native"
     assert ast.literal_eval(values) == reference.run(model, [x])[0].reshape(-1).tolist()

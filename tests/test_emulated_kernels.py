@@ -17,7 +17,8 @@ import pytest
 
 import genmodels
 from conftest import CONFORMANCE, MLPERF, ROOT, test_inputs
-from picoml import baremetal, format, reference
+from picoml import format, reference
+from picoml.runtimes import bare as baremetal
 from picoml.convert import convert
 
 REAL = {p.stem: p for p in MLPERF + [CONFORMANCE / "micro_speech" / "micro_speech_quantized.tflite"]}

@@ -72,13 +72,13 @@ def test_convert_inspect_run_bench(installed):
     _picoml(installed, "convert", KWS, "-o", "kws.pml")
     out = _picoml(installed, "inspect", "kws.pml").stdout
     assert "CONV_2D" in out and "arena" in out
-    _picoml(installed, "run", "kws.pml", "--input", "x.npy", "--output", "ref.npy", "--runtime", "reference")
-    _picoml(installed, "run", "kws.pml", "--input", "x.npy", "--output", "unix.npy", "--runtime", "micropython")
+    _picoml(installed, "run", "kws.pml", "--input", "x.npy", "--output", "ref.npy", "--on", "reference")
+    _picoml(installed, "run", "kws.pml", "--input", "x.npy", "--output", "unix.npy", "--on", "unix")
     ref = np.load(work / "ref.npy")
     assert ref.shape == (1, 12) and np.array_equal(np.load(work / "unix.npy"), ref)
     out = _picoml(installed, "bench", "kws.pml", "--count", "2").stdout
     for backend in ("native", "viper", "python"):
-        assert "micropython %s " % backend in out, out
+        assert "unix %s " % backend in out, out
 
 
 def test_deploy_and_run_on_the_virtual_board(installed):
@@ -90,7 +90,7 @@ def test_deploy_and_run_on_the_virtual_board(installed):
     out = _picoml(installed, "deploy", "kws.pml", "--port", "virtual").stdout
     assert "-> x64_6.3" in out and "copied and verified" in out
     _picoml(installed, "run", "kws.pml", "--input", "x4.npy", "--output", "board.npy", "--port", "virtual")
-    _picoml(installed, "run", "kws.pml", "--input", "x4.npy", "--output", "ref4.npy", "--runtime", "reference")
+    _picoml(installed, "run", "kws.pml", "--input", "x4.npy", "--output", "ref4.npy", "--on", "reference")
     assert np.array_equal(np.load(work / "board.npy"), np.load(work / "ref4.npy"))
     assert (pathlib.Path(env["XDG_CACHE_HOME"]) / "picoml" / "virtual_board.img").exists()
 
@@ -100,5 +100,7 @@ def test_emulators_say_they_need_a_checkout(installed):
     if not (work / "kws.pml").exists():
         _picoml(installed, "convert", KWS, "-o", "kws.pml")
     np.save(work / "x0.npy", np.zeros((1, 49, 10, 1), np.int8))
-    done = _picoml(installed, "run", "kws.pml", "--input", "x0.npy", "--runtime", "qemu-m4", check=False)
-    assert done.returncode == 2 and "developer tooling that needs a checkout of picoml" in done.stderr, done.stderr
+    for where in ("qemu-m4", "bare-m0plus", "c"):
+        done = _picoml(installed, "run", "kws.pml", "--input", "x0.npy", "--on", where, check=False)
+        assert done.returncode == 2 and "developer tooling that needs a checkout of picoml" in done.stderr, \
+            (where, done.stderr)

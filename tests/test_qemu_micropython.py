@@ -18,7 +18,8 @@ import pytest
 
 import genmodels
 from conftest import CONFORMANCE, MLPERF, ROOT, test_inputs
-from picoml import format, qemu, reference
+from picoml import format, reference
+from picoml.runtimes import qemu
 from picoml.convert import convert
 from picoml.errors import PicomlError
 
@@ -48,10 +49,10 @@ def _inputs(model, count, seed=11):
     return [[x] for x in test_inputs(t.shape, t.zero_point, count, seed=seed)]
 
 
-def _check(name, target, count, **kw):
+def _check(name, target, count, backend="native", model_in="ram", **options):
     model, blob = _model(name)
     inputs = _inputs(model, count)
-    got = qemu.run_model(blob, inputs, target, **kw)
+    got = qemu.Qemu(target, model_in=model_in, **options).run_batch(blob, inputs, backend).outputs
     assert len(got) == len(inputs)
     for k, (outs, x) in enumerate(zip(got, inputs)):
         for ours, want in zip(outs, reference.run(model, x)):
@@ -267,11 +268,11 @@ def test_bench_counts_instructions_exactly_with_icount(target):
     """-icount shift=0: the guest clock is one instruction per nanosecond, so bench's "us" is thousands of
     instructions per inference, identical from run to run."""
     blob = _model("str_ww_ref_model")[1]
-    a = qemu.bench(blob, "native", count=3, target=target, icount=True)
-    b = qemu.bench(blob, "native", count=3, target=target, icount=True)
+    a = qemu.Qemu(target, icount=True).bench(blob, "native", 3)
+    b = qemu.Qemu(target, icount=True).bench(blob, "native", 3)
     assert a == b, (a, b)
-    assert a["backend"] == "native" and 1000 < a["us"] < 100000, a      # 1 M to 100 M instructions
-    assert 0 < a["heap_used"] < HEAP[target]
+    assert a.backend == "native" and 10 ** 6 < a.instructions < 10 ** 8, a
+    assert 0 < a.heap_used < HEAP[target]
 
 
 @pytest.mark.parametrize("target", TARGETS)

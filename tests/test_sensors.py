@@ -17,7 +17,14 @@ import subprocess
 
 import pytest
 
-from unix_port import ROOT, mpy_cross, run
+from conftest import ROOT
+from picoml.runtimes import unix
+from picoml.runtimes.unix import mpy_cross
+
+
+def run(source, **options):
+    """A program in the unix port with the chip emulations (emulated_chips) importable."""
+    return unix.run_script(source, hardware=True, **options)
 
 G = 9.80665
 

@@ -9,9 +9,12 @@ import pytest
 
 from conftest import ROOT
 from emulated_audio import expected_windows, quantize_window
-from unix_port import DEVICE, mpy_cross, run
+from picoml import resources
+from picoml.runtimes.unix import mpy_cross, run_script as run
 
 import subprocess
+
+DEVICE = resources.device_library()
 
 # (length, channels, hop): hop=1, hop<length, hop=length, hop>length, channels 1..6
 CASES = [(1, 1, 1), (5, 1, 1), (5, 2, 2), (8, 3, 3), (4, 4, 4), (6, 5, 6), (3, 6, 7), (3, 1, 10), (7, 2, 5),
@@ -448,8 +451,7 @@ def test_run_with_imu_model(imu_model, tmp_path, backend):
     (tmp_path / "d.json").write_text(json.dumps(frames.reshape(-1).tolist()))
     script = "MODEL = %r\nDATA = %r\nBACKEND = %r\n" % (str(tmp_path / "m.pml"), str(tmp_path / "d.json"),
                                                         backend) + _REAL
-    mpy_dir = ROOT / "build" / "natmod" / "x64" if backend == "native" else None
-    out = run(script, heapsize="4M", mpy_dir=mpy_dir).splitlines()
+    out = run(script, heapsize="4M", natmod=backend == "native").splitlines()
     xs = [json.loads(line[2:]) for line in out if line.startswith("X ")]
     rs = [line.split(" ", 3) for line in out if line.startswith("R ")]
     model = format.read(imu_model)
@@ -593,7 +595,7 @@ def test_window_and_run_with_each_imu_driver(part, imu6_model, tmp_path):
     block = 7 if part == "LSM9DS1" else 20          # frames per read: windows straddle reads
     script = ("PART = %r\nODR = %d\nSTEP = 300\nBLOCK = %d\nMODEL = %r\nBACKEND = 'native'\n"
               % (part, ODR[part], block, str(tmp_path / "m.pml"))) + _DRIVER
-    out = run(script, heapsize="4M", mpy_dir=ROOT / "build" / "natmod" / "x64").strip().splitlines()
+    out = run(script, heapsize="4M", natmod=True, hardware=True).strip().splitlines()
     first, second = json.loads(out[-2]), json.loads(out[-1])
 
     # the windows: overlapping, hop 32, of the frames the chip put into its FIFO, in order

@@ -65,14 +65,23 @@ def _load_npy(path):
         raise PicomlError("cannot read %s as a .npy array: %s" % (path, e))
 
 
+def _runtime(args, **options):
+    """The runtime `--on` / `--port` name (options: what describes the target, e.g. heapsize)."""
+    from . import runtimes
+    if args.port:
+        return runtimes.board(args.port)
+    return runtimes.get(args.on, **options)
+
+
 def cmd_run(args):
-    from .runtimes import RUNTIMES
     data = _read(args.model)
     inputs = [_load_npy(p) for p in args.input]
-    if args.port:
-        outputs = _on_port(args.port, lambda port: _run_on_board(port, data, inputs, args.backend))
-    else:
-        outputs = RUNTIMES[args.runtime](data, inputs, args.backend)
+    if args.runtime:        # the old spelling of --on
+        args.on = {"micropython": "unix"}.get(args.runtime, args.runtime)
+    batch = _runtime(args).run_batch(data, [inputs], args.backend)
+    if batch.note:
+        print("picoml: %s" % batch.note, file=sys.stderr)
+    outputs = batch.outputs[0]
     if len(args.output) not in (0, len(outputs)):
         raise PicomlError("the model has %d outputs but %d --output files were given" % (len(outputs), len(args.output)))
     for path, value in zip(args.output, outputs):
@@ -84,36 +93,61 @@ def cmd_run(args):
     print_top(format.read(data), outputs)
 
 
+def _cell(value, digits=0):
+    if value is None:
+        return "-"
+    return "%.*f" % (digits, value) if digits else "%d" % value
+
+
 def cmd_bench(args):
-    import time
-    from . import format, reference
+    from . import format, runtimes
     model, _ = _load_pml_or_tflite(args.model)
     blob = format.write(model)
     print("model       %s: %d ops, arena %d bytes, weights %d bytes, file %d bytes"
           % (model.metadata.get("source", args.model), len(model.ops), model.arena_size, model.weights_size, len(blob)))
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    if args.on != "unix":
-        return _bench_qemu(args, blob, backends)
-    from . import unix_port
-    x = [np.zeros(model.tensors[e.tensor].shape, np.int8) for e in model.inputs]
-    reference.run(model, x)
-    start = time.perf_counter()
-    for _ in range(args.count):
-        reference.run(model, x)
-    ref_us = (time.perf_counter() - start) / args.count * 1e6
-    print("%-22s %12s %14s %16s" % ("runtime", "us/inference", "heap/inference", "heap after load"))
-    print("%-22s %12.1f %14s %16s" % ("reference (numpy)", ref_us, "-", "-"))
-    times = {}
+    options = {}
+    if args.heapsize:
+        if args.port or not (args.on == "unix" or args.on.startswith("qemu-")):
+            raise PicomlError("--heapsize applies to --on unix and qemu-m4/qemu-m0")
+        options["heapsize"] = args.heapsize
+    if not args.port and args.on.startswith("qemu-"):
+        options["icount"] = True
+        print("on QEMU %s, heap %s; instructions counted exactly (QEMU -icount), not cycles"
+              % (args.on[5:], args.heapsize or "as the board leaves free"))
+    runtime = _runtime(args, **options)
+    rows = []
+    if not args.port and args.on in ("unix", "c"):      # timed on this machine: the reference beside it
+        rows.append(("reference (numpy)", runtimes.get("reference").bench(blob, count=args.count)))
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if runtime.backends else [None]
     for backend in backends:
-        count = max(1, args.count // 10) if backend == "python" else args.count
+        count = args.count
+        if args.on.startswith("qemu-") and not args.port:
+            count = 1 if backend == "python" else 3             # exact counts: a few inferences suffice
+        elif backend == "python":
+            count = max(1, args.count // 10)
+        elif args.on.startswith("bare-"):
+            count = 1
+        label = runtime.name if backend is None else "%s %s" % (runtime.name, backend)
         try:
-            r = unix_port.bench(blob, backend, count, args.heapsize or unix_port.DEFAULT_HEAP)
-        except PicomlError as e:
-            print("%-22s %s" % ("micropython %s" % backend, _bench_failure(e)))
+            r = runtime.bench(blob, backend, count)
+        except PicomlError as e:        # say so, and go on with the next backend
+            rows.append((label, _bench_failure(e)))
             continue
-        times[backend] = r["us"]
-        label = "micropython %s" % backend + ("" if r["backend"] == backend else " (got %s)" % r["backend"])
-        print("%-22s %12.1f %14d %16d" % (label, r["us"], r["heap_per_inference"], r["heap_used"]))
+        if backend and r.backend != backend:
+            label += " (got %s)" % r.backend
+        rows.append((label, r))
+    print("%-24s %12s %14s %14s %14s %16s" % ("runtime", "us/inference", "instructions", "cycles",
+                                            "heap/inference", "heap after load"))
+    for label, r in rows:
+        if isinstance(r, str):
+            print("%-24s %s" % (label, r))
+            continue
+        print("%-24s %12s %14s %14s %14s %16s%s" % (
+            label, _cell(r.us, 1), _cell(r.instructions), _cell(r.cycles), _cell(r.heap_per_inference),
+            _cell(r.heap_used), "  (model in flash)" if r.model_in == "flash" else ""))
+        if r.note:
+            print("    %s" % r.note)
+    times = {r.backend: r.us for _, r in rows if not isinstance(r, str) and r.backend and r.us}
     if "native" in times and "python" in times:
         print("native / pure Python: %.0fx faster" % (times["python"] / times["native"]))
     tflm = model.metadata.get("tflm_arena")
@@ -121,60 +155,16 @@ def cmd_bench(args):
         print("TFLite Micro arena for the same model: %d bytes (picoml arena %d bytes)" % (tflm["total"], model.arena_size))
 
 
-def _bench_qemu(args, blob, backends):
-    """Instructions per inference and heap on picoml's MicroPython port on an emulated core: does the model fit
-    the board, and how much work is one inference."""
-    from . import qemu
-    target = args.on.split("-", 1)[1]
-    print("on QEMU %s, heap %s; instructions counted exactly (QEMU -icount), not cycles"
-          % (args.on, args.heapsize or "as the board leaves free"))
-    print("%-12s %16s %14s %16s" % ("backend", "instructions", "heap/inference", "heap after load"))
-    for backend in backends:
-        count = 1 if backend == "python" else 3
-        for model_in in ("ram", "flash"):
-            try:
-                r = qemu.bench(blob, backend, count, args.heapsize, target, model_in=model_in, icount=True)
-            except PicomlError as e:
-                if model_in == "ram" and "MemoryError" in str(e):
-                    print("%-12s does not fit in RAM (%s); trying the model in flash, as in ROMFS"
-                          % (backend, _last_line(e)))
-                    continue
-                print("%-12s %s" % (backend, _bench_failure(e, "with the model in flash" if model_in == "flash"
-                                                            else "")))
-                break
-            print("%-12s %16d %14d %16d%s" % (backend, round(r["us"] * 1000), r["heap_per_inference"],
-                                              r["heap_used"], "  (model in flash)" if model_in == "flash" else ""))
-            break
-
-
-def _last_line(e):
+def _bench_failure(e):
+    """The line `picoml bench` prints for a backend that could not run."""
     lines = str(e).strip().splitlines()
-    return lines[-1] if lines else str(e)
-
-
-def _bench_failure(e, where=""):
-    """The line `picoml bench` prints for a backend that could not run, and it goes on with the next."""
-    if "MemoryError" in str(e):
-        return "does not fit%s: %s" % (" " + where if where else "", _last_line(e))
-    return "could not run%s: %s" % (" " + where if where else "", _last_line(e))
-
-
-def _run_on_board(port, data, inputs, backend):
-    from .deploy import Mpremote, deploy, run_on_board
-    try:
-        Mpremote(port).exec("import picoml")
-    except PicomlError:
-        deploy(None, port)      # the library is not on the board yet
-    return run_on_board(port, data, inputs, backend)
+    last = lines[-1] if lines else str(e)
+    return ("does not fit: %s" if "MemoryError" in str(e) else "could not run: %s") % last
 
 
 def _on_port(port, work):
-    """work(port) on a real board's serial port, or on a virtual board started for it."""
-    if port != "virtual":
-        return work(port)
-    from .virtual_board import VirtualBoard
-    with VirtualBoard() as board:
-        return work(board.port)
+    from .runtimes.serialport import on_port
+    return on_port(port, work)
 
 
 def cmd_repl(args):
@@ -218,8 +208,24 @@ def cmd_deploy(args):
                                             library=not args.model_only))
 
 
+TARGET_HELP = """where to run: reference (the numpy interpreter, the oracle), c (the C kernels built for this
+machine, through ctypes), unix (the device library and x64 native module in MicroPython's unix port), qemu-m4 /
+qemu-m0 (the device library and the armv7emsp / armv6m native module in picoml's MicroPython port on an emulated
+Cortex-M4F, nRF52840-like, 200 KB heap / Cortex-M0, RP2040-like, 180 KB heap; a model that does not fit in RAM is
+placed in flash, as in ROMFS), bare-m4 / bare-m0 / bare-m0plus (the C kernels alone, bare-metal on the emulated
+Cortex-M4F / Cortex-M0 / rp2040js's Cortex-M0+)"""
+
+
+def _target_arguments(p, default):
+    from .runtimes import NAMES
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--on", choices=NAMES, default=default, help=TARGET_HELP + " (default %s)" % default)
+    where.add_argument("--port", help="on the board at this serial port instead (or 'virtual' for the virtual "
+                                      "board); the library is deployed if missing, the model copied")
+
+
 def parser():
-    from .runtimes import RUNTIMES
+    from .runtimes import DEVICE_BACKENDS
     from . import __version__
     p = argparse.ArgumentParser(prog="picoml", description="int8 TinyML for MicroPython and CircuitPython")
     p.add_argument("--version", action="version", version="picoml %s" % __version__)
@@ -248,26 +254,22 @@ def parser():
     r.add_argument("--input", action="append", required=True,
                    help=".npy input in the model's input shape: int8 as is, float32 quantized (repeat per input)")
     r.add_argument("--output", action="append", default=[], help=".npy to write the int8 output to (repeat per output)")
-    r.add_argument("--runtime", choices=sorted(RUNTIMES), default="reference",
-                   help="reference: the numpy interpreter on the host; micropython: the device library in "
-                        "MicroPython's unix port (the virtual board); qemu-m4 / qemu-m0: the device library and "
-                        "the armv7emsp / armv6m native module in picoml's MicroPython port on an emulated "
-                        "Cortex-M4F (nRF52840-like, 200 KB heap) / Cortex-M0 (RP2040-like, 180 KB heap)")
-    r.add_argument("--port", help="run on the board at this serial port instead (or 'virtual' for the virtual "
-                                  "board); the library is deployed if missing, the model copied")
-    r.add_argument("--backend", choices=("native", "viper", "python"),
-                   help="device backend for the micropython and qemu runtimes (default native)")
+    _target_arguments(r, "reference")
+    r.add_argument("--runtime", choices=("reference", "micropython", "qemu-m4", "qemu-m0"),
+                   help=argparse.SUPPRESS)      # the old spelling of --on (micropython: --on unix)
+    r.add_argument("--backend", choices=DEVICE_BACKENDS,
+                   help="the device library's backend on unix, qemu-* and boards (default: native; on a board, "
+                        "its fastest)")
     r.set_defaults(func=cmd_run)
 
-    b = sub.add_parser("bench", help="time a model on every device backend in the unix port and the reference")
+    b = sub.add_parser("bench", help="time a model on each device backend (default: in the unix port) and the "
+                                     "reference; on emulated cores, instructions per inference")
     b.add_argument("model", help=".pml (or .tflite, converted in memory)")
+    _target_arguments(b, "unix")
     b.add_argument("--backends", default="native,viper,python", help="comma-separated backends to time")
     b.add_argument("--count", type=int, default=20, help="inferences per backend (pure Python uses fewer)")
     b.add_argument("--heapsize", help="MicroPython heap, like a board's free RAM (e.g. 200k); default 4m on the "
                                       "unix port, what the board leaves free on QEMU")
-    b.add_argument("--on", choices=("unix", "qemu-m4", "qemu-m0"), default="unix",
-                   help="unix: time on the unix port (x64); qemu-m4/qemu-m0: instructions per inference and heap on "
-                        "an emulated Cortex-M4F / Cortex-M0 running picoml's MicroPython port")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("deploy", help="copy the board's build of picoml and a model onto a board, and verify")

@@ -67,6 +67,9 @@ class Mpremote:
     def copy(self, local, remote):
         _run(self.base + ["fs", "cp", str(local), ":" + remote], "copying %s" % local)
 
+    def fetch(self, remote, local):
+        _run(self.base + ["fs", "cp", ":" + remote, str(local)], "copying %s from the board" % remote)
+
 
 class Ampy:
     """A CircuitPython (or MicroPython) board through adafruit-ampy, for boards where mpremote does not work."""
@@ -320,25 +323,3 @@ def _deploy(board, name, mpy, lib, model, build, log):
     verify(board, files)
     log("copied and verified %d files" % len(files))
     return build.name if build is not None else None
-
-
-def run_on_board(port, pml_bytes, inputs, backend=None):
-    """The int8 outputs of a model run on the board at `port` (copied there first), one predict per call."""
-    import numpy as np
-
-    from . import format, reference
-    model = format.read(pml_bytes)
-    board = Mpremote(port)
-    _, _, lib = board_info(board)
-    target = os.path.dirname(lib) + "/picoml_run.pml"
-    with tempfile.TemporaryDirectory() as tmp:
-        local = pathlib.Path(tmp) / "picoml_run.pml"
-        local.write_bytes(pml_bytes)
-        board.copy(local, target)
-    xs = [bytes(reference.prepare_input(model, i, x).tobytes()) for i, x in enumerate(inputs)]
-    out = board.exec("import picoml\nm = picoml.load(%r, backend=%r)\n"
-                     "y = m.predict(%r)\nprint(repr([bytes(o) for o in (y if isinstance(y, list) else [y])]))\n"
-                     % (target, backend, xs[0] if len(xs) == 1 else xs))
-    raw = ast.literal_eval(out.strip().splitlines()[-1])
-    tensors = [model.tensors[e.tensor] for e in model.outputs]
-    return [np.frombuffer(r, np.int8).reshape(t.shape).copy() for r, t in zip(raw, tensors)]

@@ -548,7 +548,7 @@ main()
 
 
 def _micropython_command(backend, tmp):
-    from .unix_port import micropython
+    from .runtimes.unix import micropython
     if backend == "native":
         resources.natmod("x64")
     paths = [str(resources.natmod_dir("x64")), str(resources.device_library())]

@@ -11,7 +11,7 @@ import time
 
 from . import resources
 from .errors import PicomlError
-from .unix_port import micropython
+from .runtimes.unix import micropython
 
 IMAGE_BYTES = 2 * 1024 * 1024
 

@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-import c_runtime  # noqa: E402
+from picoml.runtimes import c as c_runtime  # noqa: E402
 from picoml import format, planner, reference  # noqa: E402
 from picoml.convert import convert  # noqa: E402
 

@@ -22,7 +22,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from picoml import baremetal, format, reference, report  # noqa: E402
+from picoml import format, reference, report  # noqa: E402
+from picoml.runtimes import bare as baremetal  # noqa: E402
 from picoml.convert import convert  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "conformance"

@@ -1,9 +1,10 @@
 """Run .pml models through the C kernels and op-table walker on emulated Cortex-M cores: the bare-metal images
 `make baremetal` builds from emulation/baremetal/ (a checkout's developer tooling, not in an installed picoml).
+The runtimes bare-m4, bare-m0 and bare-m0plus (class BareMetal, as every runtime in picoml.runtimes).
 
-    from picoml import baremetal
-    images = baremetal.built_images()    # the built images, checked to be up to date
-    r = baremetal.run("m4", blob, [x0, x1])   # or "m0plus" (rp2040js), "m0" (QEMU microbit)
+    from picoml.runtimes import bare
+    images = bare.built_images()    # the built images, checked to be up to date
+    r = bare.run("m4", blob, [x0, x1])   # or "m0plus" (rp2040js), "m0" (QEMU microbit)
     r.outputs[i]    # list of the model's outputs (numpy arrays) for sample i
     r.insns[i]      # instructions executed from pml_mark_begin to pml_mark_end around that pml_invoke
     r.cycles[i]     # rp2040js cycles for the same span ("m0plus" only; None elsewhere)
@@ -22,9 +23,9 @@ import shutil
 import subprocess
 import tempfile
 
-import numpy as np
-
-from . import emulation, format, resources
+from .. import emulation, format, resources
+from ..errors import PicomlError
+from . import Batch, Bench, Runtime, pack_inputs, unpack_outputs, zero_inputs
 
 CROSS = "arm-none-eabi-"
 CORES = ("m4", "m0plus", "m0")
@@ -118,40 +119,6 @@ def _header(blob):
     return format.read(bytes(blob))
 
 
-def io_bytes(model, outputs=False):
-    entries = model.outputs if outputs else model.inputs
-    return sum(model.tensors[e.tensor].nbytes for e in entries)
-
-
-def pack_inputs(model, samples):
-    """Samples (each an array, or a list of arrays for a multi-input model) as the harness reads them."""
-    parts = []
-    for sample in samples:
-        sample = sample if isinstance(sample, (list, tuple)) else [sample]
-        assert len(sample) == len(model.inputs), "one array per model input"
-        for e, x in zip(model.inputs, sample):
-            t = model.tensors[e.tensor]
-            x = np.ascontiguousarray(x, dtype=t.dtype)
-            assert x.nbytes == t.nbytes, "input of %d bytes for a tensor of %d" % (x.nbytes, t.nbytes)
-            parts.append(x.tobytes())
-    return b"".join(parts)
-
-
-def unpack_outputs(model, data, n):
-    per_sample = io_bytes(model, outputs=True)
-    if len(data) != n * per_sample:
-        raise RuntimeError("expected %d output bytes, got %d" % (n * per_sample, len(data)))
-    result = []
-    for s in range(n):
-        offset, outs = s * per_sample, []
-        for e in model.outputs:
-            t = model.tensors[e.tensor]
-            outs.append(np.frombuffer(data, t.dtype, int(np.prod(t.shape)), offset).reshape(t.shape).copy())
-            offset += t.nbytes
-        result.append(outs)
-    return result
-
-
 def _qemu_command(images, core):
     """QEMU running the harness on model.pml / inputs.bin / outputs.bin in its working folder (relative names:
     semihosting's command line is split at spaces)."""
@@ -202,13 +169,14 @@ def _run_rp2040(images, blob, model, inputs, n, work):
 
 
 def run(core, blob, samples, images=None, count_insns=True, model=None):
-    """Run `samples` (int8 arrays in the model's input shape) through the .pml `blob` on `core`."""
+    """Run `samples` (each an array in the model's input shape, or a list of them for several inputs) through the
+    .pml `blob` on `core`."""
     if core not in CORES:
         raise ValueError("core must be one of %s" % (CORES,))
     images = images or built_images()
     blob = bytes(blob)
     model = model or _header(blob)
-    inputs = pack_inputs(model, samples)
+    inputs = pack_inputs(model, [x if isinstance(x, (list, tuple)) else [x] for x in samples])
     n = len(samples)
     with tempfile.TemporaryDirectory(prefix="picoml_baremetal_") as tmp:
         work = pathlib.Path(tmp)
@@ -236,4 +204,30 @@ def run_raw(core, blob, inputs, images=None):
             if line.startswith("picoml-harness status="):
                 return int(line.split()[1].split("=")[1])
         raise RuntimeError("no status from the %s harness: %s" % (core, (p.stdout + p.stderr).strip()))
+
+
+class BareMetal(Runtime):
+    """The runtimes bare-m4, bare-m0, bare-m0plus: the C kernels alone on an emulated core."""
+
+    def __init__(self, core="m4"):
+        if core not in CORES:
+            raise PicomlError("unknown core %r: choose from %s" % (core, ", ".join(CORES)))
+        self.core = core
+        self.name = "bare-" + core
+
+    def run_batch(self, pml_bytes, batch, backend=None):
+        self.backend(backend)
+        try:
+            images = built_images()
+            r = run(self.core, pml_bytes, [list(inputs) for inputs in batch], images)
+        except (EmulatorMissing, RuntimeError) as e:
+            raise PicomlError(str(e))
+        return Batch(r.outputs, insns=r.insns, cycles=r.cycles)
+
+    def bench(self, pml_bytes, backend=None, count=1):
+        """Instructions (and on rp2040js cycles) of one inference: the mean over `count` zero inputs."""
+        self.backend(backend)
+        batch = self.run_batch(pml_bytes, [zero_inputs(format.read(pml_bytes))] * max(1, count))
+        mean = lambda values: round(sum(values) / len(values)) if values else None  # noqa: E731
+        return Bench(self.name, instructions=mean(batch.insns), cycles=mean(batch.cycles))
 

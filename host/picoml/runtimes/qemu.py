@@ -8,8 +8,8 @@ device library and the matching Cortex-M native module, driven from the host.
     target "m0-nofloat": the same firmware built without float (MICROPY_FLOAT_IMPL_NONE)
 (machines, memory maps and default heaps: emulation/machines.mk)
 
-`picoml run --runtime qemu-m4|qemu-m0` and `picoml bench` use run_model() and bench(), which mirror
-picoml.unix_port's. Developer tooling of a checkout: the firmware is built by `make qemu` (with the Arm
+The runtimes `qemu-m4` and `qemu-m0` (class Qemu: run_batch() and bench(), as every runtime in picoml.runtimes
+has) run models there; run_script() runs any program. Developer tooling of a checkout: the firmware is built by `make qemu` (with the Arm
 toolchain and QEMU from scripts/install-system-packages.sh); console, files, exit status and the clock go over
 Arm semihosting; the script runs with QEMU's working directory set to a temporary folder.
 
@@ -17,13 +17,14 @@ The device library is run as .mpy by default: the build `make dist` makes for th
 (dist/<arch>_6.3/, what `picoml deploy` puts on a board); compiling the .py sources on the board leaves the heap
 fragmented (library="py" runs them anyway).
 
-A model is read into the heap by default (picoml.load(path)), as from a filesystem. With model_in="flash" it is
-copied into the board's flash outside the heap (qemu.readfile_static) and loaded from a memoryview in place,
-as from ROMFS: the models larger than the heap (vww_96, ad01) run that way.
+A model is read into the heap where it fits (picoml.load(path)), as from a filesystem; where it does not (a
+MemoryError), it is copied into the board's flash outside the heap (qemu.readfile_static) and loaded from a
+memoryview in place, as from ROMFS: the models larger than the heap (vww_96, ad01) run that way. model_in="ram"
+or "flash" forces one.
 
 With icount=True QEMU runs with -icount shift=0: the guest clock advances exactly one nanosecond per
-instruction, so time.ticks_us() differences (and bench()'s "us") are thousands of instructions, exactly
-repeatable.
+instruction, so time.ticks_us() differences are thousands of instructions, exactly repeatable: bench() gives
+instructions per inference.
 """
 import pathlib
 import re
@@ -31,11 +32,10 @@ import shutil
 import subprocess
 import tempfile
 
-from . import dist, emulation, format, resources
-from .errors import PicomlError
-from .unix_port import BENCH_SCRIPT, run_batches
+from .. import dist, emulation, resources
+from ..errors import PicomlError
+from . import DEVICE_BACKENDS, Runtime, scripts
 
-BACKENDS = ("native", "viper", "python")
 TARGETS = {
     "m4": {"arch": "armv7emsp", "machine": "MPS2", "cpu": "Cortex-M4F"},
     "m0": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0"},
@@ -144,47 +144,84 @@ def run_script(source, target="m4", heapsize=None, timeout=600, natmod=None, ico
     return done.stdout
 
 
-def _check_backend(backend, target):
-    if backend not in BACKENDS:
-        raise PicomlError("unknown backend %r: choose from %s" % (backend, ", ".join(BACKENDS)))
-    if backend == "native":
-        resources.natmod(TARGETS[_target(target)]["arch"])
+MODEL_IN = ("auto", "ram", "flash")
 
 
 def _load_line(model_in, path, backend):
-    if model_in == "ram":
-        return "m = picoml.load(%r, backend=%r)" % (path, backend)
     if model_in == "flash":
-        return "import qemu\nm = picoml.load(qemu.readfile_static(%r), backend=%r)" % (path, backend)
-    raise PicomlError("model_in must be 'ram' (read into the heap) or 'flash' (in place, outside the heap)")
+        return "import qemu\n" + scripts.load_line(path, backend, "qemu.readfile_static(%r)" % path)
+    return scripts.load_line(path, backend)
 
 
-def run_model(pml_bytes, inputs_per_run, target="m4", backend="native", heapsize=None, model_in="ram",
-              timeout=600, library="mpy"):
-    """Outputs (int8 arrays) of the model on the emulated board, for each entry of `inputs_per_run` (a list of
-    per-input arrays). heapsize: the MicroPython heap (default: the target's, 200,000 / 180,000 bytes);
-    model_in: "ram" (picoml.load(path): the file is read into the heap) or "flash" (in place, outside the
-    heap, as from ROMFS)."""
-    target = _target(target)
-    _check_backend(backend, target)
-    return run_batches(pml_bytes, inputs_per_run, lambda path: _load_line(model_in, path, backend),
-                       lambda script: run_script(script, target, heapsize, timeout, library=library))
+class Qemu(Runtime):
+    """The device library in picoml's MicroPython port on an emulated core. heapsize: the MicroPython heap
+    (default: the target's, 200,000 / 180,000 bytes); model_in: "auto" (in the heap where it fits, else in
+    flash), "ram" or "flash"; library: "mpy" or "py" (see above); icount: the guest clock counts instructions."""
+    backends = DEVICE_BACKENDS
+    default_backend = "native"
 
+    def __init__(self, target="m4", heapsize=None, model_in="auto", library="mpy", timeout=600, icount=False):
+        self.target = _target(target)
+        self.name = "qemu-" + self.target
+        if model_in not in MODEL_IN:
+            raise PicomlError("model_in must be one of %s" % ", ".join(MODEL_IN))
+        self.heapsize, self.model_in, self.library = heapsize, model_in, library
+        self.timeout, self.icount = timeout, icount
 
-def bench(pml_bytes, backend, count=20, heapsize=None, target="m4", model_in="ram", icount=False, timeout=600,
-          library="mpy"):
-    """{'backend', 'us', 'heap_per_inference', 'heap_used'} of the model on the emulated board. "us" is QEMU's
-    guest clock: host time scaled by nothing in particular, or, with icount=True, thousands of instructions
-    (one instruction per nanosecond)."""
-    target = _target(target)
-    _check_backend(backend, target)
-    model = format.read(pml_bytes)
-    size = model.tensors[model.inputs[0].tensor].nbytes
-    with tempfile.TemporaryDirectory(prefix="picoml_qemu_io_") as tmp:
-        path = pathlib.Path(tmp) / "model.pml"
-        path.write_bytes(pml_bytes)
-        out = run_script(BENCH_SCRIPT % {"load": _load_line(model_in, str(path), backend), "size": size,
-                                   "count": count}, target, heapsize, timeout, icount=icount,
-                         library=library)
-    name, us, per_inference, used = out.split()[-4:]
-    return {"backend": name, "us": float(us), "heap_per_inference": int(per_inference), "heap_used": int(used)}
+    def backend(self, backend):
+        backend = super().backend(backend)
+        if backend == "native":
+            resources.natmod(TARGETS[self.target]["arch"])
+        return backend
+
+    def _placed(self, work):
+        """work(model_in) in the heap and, when it does not fit there (MemoryError) and model_in is "auto", in
+        flash: (result, model_in, note)."""
+        if self.model_in != "auto":
+            return work(self.model_in), self.model_in, ""
+        try:
+            return work("ram"), "ram", ""
+        except PicomlError as e:
+            if "MemoryError" not in str(e):
+                raise
+            why = str(e).strip().splitlines()[-1]
+        return work("flash"), "flash", "the model does not fit in RAM (%s): placed in flash, as in ROMFS" % why
+
+    def _script(self, source):
+        return run_script(source, self.target, self.heapsize, self.timeout, icount=self.icount,
+                          library=self.library)
+
+    def run_batch(self, pml_bytes, batch, backend=None):
+        backend = self.backend(backend)
+        with tempfile.TemporaryDirectory(prefix="picoml_qemu_io_") as tmp:    # no spaces: semihosting's args
+            tmp = pathlib.Path(tmp)
+            (tmp / "model.pml").write_bytes(pml_bytes)
+
+            def work(model_in):
+                load = _load_line(model_in, str(tmp / "model.pml"), backend)
+                source, data = scripts.run_source(pml_bytes, batch, load, str(tmp / "inputs.bin"),
+                                                  str(tmp / "outputs.bin"))
+                (tmp / "inputs.bin").write_bytes(data)
+                return self._script(source)
+            out, model_in, note = self._placed(work)
+            result = scripts.run_result(pml_bytes, out, (tmp / "outputs.bin").read_bytes(), len(batch))
+        result.model_in, result.note = model_in, note
+        return result
+
+    def bench(self, pml_bytes, backend=None, count=20):
+        """Bench on the emulated board: "us" is QEMU's guest clock (host time scaled by nothing in particular);
+        with icount=True `instructions` is set instead, exact and repeatable."""
+        backend = self.backend(backend)
+        with tempfile.TemporaryDirectory(prefix="picoml_qemu_io_") as tmp:
+            path = pathlib.Path(tmp) / "model.pml"
+            path.write_bytes(pml_bytes)
+
+            def work(model_in):
+                load = _load_line(model_in, str(path), backend)
+                return self._script(scripts.bench_source(pml_bytes, load, count))
+            out, model_in, note = self._placed(work)
+        result = scripts.bench_result(self.name, out)
+        if self.icount:     # the guest clock counted instructions, one per nanosecond
+            result.instructions, result.us = round(result.us * 1000), None
+        result.model_in, result.note = model_in, note
+        return result

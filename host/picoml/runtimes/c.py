@@ -1,0 +1,97 @@
+"""The C kernels and op-table walker (native_module/, without the MicroPython binding) built for this machine with
+gcc by `make hostlib` (build/host/libpicoml.so: -O2; libpicoml_asan.so: AddressSanitizer/UBSan and the Cortex-M0
+arithmetic; libpicoml_O3.so: -O3) and called through ctypes: the C code checked against the numpy reference
+without MicroPython, and timed without an interpreter around it. Developer tooling of a checkout.
+
+    lib = load()                         # the library must be newer than native_module/
+    loaded = CRuntime(pml_bytes, lib)    # pml_check'ed once
+    outputs = loaded.run([x])
+"""
+import ctypes
+import time
+
+import numpy as np
+
+from .. import format, reference, resources
+from ..errors import FormatError, PicomlError
+from . import Batch, Bench, Runtime, zero_inputs
+
+ROOT = resources.checkout("the c runtime (the C kernels through ctypes)")
+SOURCES = ROOT / "native_module"
+LIBRARIES = ROOT / "build" / "host"
+
+
+class StatusError(PicomlError, RuntimeError):
+    """pml_invoke returned a non-zero status."""
+
+
+def kernel_sources():
+    """Every C file of the runtime except the MicroPython binding (mod*.c)."""
+    return sorted(p for p in SOURCES.glob("*.c") if not p.name.startswith("mod"))
+
+
+def load(name="libpicoml.so"):
+    """build/host/<name> through ctypes; PicomlError naming `make hostlib` when it is missing or older than
+    native_module/."""
+    library = LIBRARIES / name
+    newest = max(p.stat().st_mtime for p in kernel_sources() + list(SOURCES.glob("*.h")))
+    if not library.exists() or library.stat().st_mtime < newest:
+        raise PicomlError("%s is missing or older than native_module/: run `make hostlib`" % library)
+    lib = ctypes.CDLL(str(library))
+    lib.pml_check.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32]
+    lib.pml_invoke.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    return lib
+
+
+class CRuntime:
+    """One model in the C kernels: checked with pml_check at construction, then run() per input set."""
+
+    def __init__(self, model_or_bytes, lib=None):
+        self.lib = lib or load()
+        self.blob = model_or_bytes if isinstance(model_or_bytes, bytes) else format.write(model_or_bytes)
+        self.model = format.read(self.blob)
+        self.arena = np.zeros(max(self.model.arena_size, 4), np.uint8)
+        status = self.lib.pml_check(self.blob, len(self.blob), self.arena.size)
+        if status != 0:
+            raise FormatError("pml_check refused the model: status %d" % status)
+
+    def set_inputs(self, inputs):
+        for i, value in enumerate(inputs):
+            t = self.model.tensors[self.model.inputs[i].tensor]
+            data = reference.prepare_input(self.model, i, value).reshape(-1).view(np.uint8)
+            self.arena[t.offset:t.offset + t.nbytes] = data
+
+    def invoke(self):
+        status = self.lib.pml_invoke(self.blob, self.arena.ctypes.data)
+        if status != 0:
+            raise StatusError("pml_invoke failed with status %d" % status)
+
+    def run(self, inputs):
+        if len(inputs) != len(self.model.inputs):
+            raise PicomlError("the model takes %d inputs, got %d" % (len(self.model.inputs), len(inputs)))
+        self.set_inputs(inputs)
+        self.invoke()
+        outputs = []
+        for e in self.model.outputs:
+            t = self.model.tensors[e.tensor]
+            outputs.append(self.arena[t.offset:t.offset + t.nbytes].view(t.dtype).reshape(t.shape).copy())
+        return outputs
+
+
+class CKernels(Runtime):
+    name = "c"
+
+    def run_batch(self, pml_bytes, batch, backend=None):
+        self.backend(backend)
+        loaded = CRuntime(bytes(pml_bytes))
+        return Batch([loaded.run(inputs) for inputs in batch])
+
+    def bench(self, pml_bytes, backend=None, count=20):
+        self.backend(backend)
+        loaded = CRuntime(bytes(pml_bytes))
+        loaded.set_inputs(zero_inputs(loaded.model))
+        loaded.invoke()
+        start = time.perf_counter()
+        for _ in range(count):
+            loaded.invoke()
+        return Bench(self.name, us=(time.perf_counter() - start) / count * 1e6)
