@@ -5,13 +5,14 @@ from .. import format
 from . import Batch, Bench, pack_inputs, unpack_outputs
 
 # %(load)s loads the model as `m`; the input sets are read from %(inputs)r, the outputs written to %(outputs)r.
+# The input buffers are allocated first, while the heap is in one piece (a 27 KB input after a large model on a
+# 180 KB heap may find no hole big enough).
 RUN = """
 import picoml
+bufs = [bytearray(n) for n in %(sizes)r]
 %(load)s
-sizes = %(sizes)r
 src = open(%(inputs)r, 'rb')
 dst = open(%(outputs)r, 'wb')
-bufs = [bytearray(n) for n in sizes]
 for i in range(%(count)d):
     for b in bufs:
         src.readinto(b)
