@@ -8,7 +8,7 @@ NATKIT := build/natkit/micropython
 NATKIT_SDIST := mpy-cross-v6-3==1.1.1
 ARCHS := x64 armv6m armv7m armv7emsp
 
-.PHONY: setup demo test clean natmod dist qemu baremetal emulation hostlib models
+.PHONY: setup demo test test-fast clean natmod dist qemu baremetal emulation hostlib models
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	scripts/install-system-packages.sh
@@ -49,7 +49,7 @@ baremetal:
 	$(MAKE) --no-print-directory -C emulation baremetal
 emulation: qemu baremetal
 
-# the C kernels for this machine, for the tests and benchmarks through ctypes (tests/c_runtime.py): -O2; with
+# the C kernels for this machine, for the tests and benchmarks through ctypes (picoml.runtimes.c): -O2; with
 # AddressSanitizer/UBSan and the Cortex-M0 arithmetic (PML_NO_LIBGCC); -O3
 HOST_KERNELS := $(filter-out native_module/mod%.c,$(sort $(wildcard native_module/*.c)))
 HOST_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror -shared -fPIC
@@ -61,8 +61,12 @@ $(BUILD)/host/libpicoml_O3.so: HOST_EXTRA := -O3
 $(BUILD)/host/%.so: $(HOST_KERNELS) $(wildcard native_module/*.h)
 	mkdir -p $(@D) && gcc $(HOST_CFLAGS) $(HOST_EXTRA) -o $@ $(HOST_KERNELS)
 
+# every test (what CI runs); test-fast: the fast tier (pytest -m fast: no emulated cores, no long host runs)
 test: setup natmod dist emulation hostlib
 	$(VENV)/bin/pytest -q
+
+test-fast: setup natmod dist hostlib
+	$(VENV)/bin/pytest -q -m fast
 
 # The example models in models/, rebuilt from the generators with fixed seeds (their exact recipes)
 models: setup

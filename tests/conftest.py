@@ -1,14 +1,20 @@
+"""What the tests share: the models (models.py), the device-side programs (device/), and the tiers.
+
+Tiers, as markers registered in pyproject.toml: `emulated` (runs on emulated cores: QEMU, rp2040js), `slow`
+(long runs on the host) and `fast`, which every other test gets here: `pytest -m fast` (make test-fast) runs
+those, `pytest` (make test) everything. A test marked `conformance` needs ../shared/conformance: see models.py.
+"""
+import json
 import os
-import pathlib
 import tempfile
 
-import numpy as np
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-# the real models no one here wrote: ../shared/conformance beside the checkout, or $PICOML_CONFORMANCE
-CONFORMANCE = pathlib.Path(os.environ.get("PICOML_CONFORMANCE") or ROOT.parent / "shared" / "conformance")
-MLPERF = sorted((CONFORMANCE / "mlperf_tiny").glob("*.tflite"))
+import models
+from models import CONFORMANCE, ROOT, test_inputs  # noqa: F401  (what the tests import from here)
+
+DEVICE_PROGRAMS = ROOT / "tests" / "device"
+MLPERF = [models.tflite(name) for name in models.MLPERF] if models.MLPERF != [models.MISSING] else []
 
 
 def pytest_configure(config):
@@ -16,26 +22,28 @@ def pytest_configure(config):
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     os.environ.setdefault("PIP_CACHE_DIR", os.path.join(cache, "pip"))
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="picoml_test_cache_")
-    if not MLPERF:
-        raise pytest.UsageError("the conformance models are missing: expected %s" % (CONFORMANCE / "mlperf_tiny"))
 
 
-def test_inputs(shape, zero_point, count, seed=0):
-    """`count` int8 inputs: uniform random, values clustered around the zero point as real data is,
-    smooth low-frequency fields, and the extremes."""
-    rng = np.random.default_rng(seed)
-    size = int(np.prod(shape))
-    inputs = [np.full(shape, v, np.int8) for v in (-128, 127, zero_point)]
-    while len(inputs) < count:
-        kind = len(inputs) % 3
-        if kind == 0:
-            x = rng.integers(-128, 128, size)
-        elif kind == 1:
-            x = np.rint(rng.normal(zero_point, rng.uniform(2, 40), size))
-        else:
-            x = np.cumsum(rng.normal(0, 4, size)) + rng.integers(-100, 100)
-        inputs.append(np.clip(x, -128, 127).astype(np.int8).reshape(shape))
-    return inputs[:count]
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not (item.get_closest_marker("slow") or item.get_closest_marker("emulated")):
+            item.add_marker(pytest.mark.fast)
 
 
-test_inputs.__test__ = False
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("conformance"):
+        models.require_conformance()
+
+
+def device(program, *args, **options):
+    """Run tests/device/<program>.py in the unix port with `args` (options: heapsize, path, natmod, hardware, cwd;
+    see picoml.runtimes.unix.run_file) and return the JSON object it printed last."""
+    from picoml.runtimes import unix
+    out = unix.run_file(DEVICE_PROGRAMS / (program + ".py"), args, **options)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="session")
+def conformance():
+    """The conformance folder; the test skips (fails under $PICOML_REQUIRE_CONFORMANCE=1) when it is absent."""
+    return models.require_conformance()

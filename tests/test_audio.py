@@ -40,6 +40,7 @@ print(src.rate, src.channels, src.frames, src.position, reads, clock.slept, cloc
 """
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("block", [512, 333, 16000, 20000])
 def test_wav_source_reads_yes_sample_exact(tmp_path, block):
     rate, channels, want = read_wav(YES)
@@ -55,6 +56,7 @@ def test_wav_source_reads_yes_sample_exact(tmp_path, block):
     assert slept == 1000000 and sleeps == reads
 
 
+@pytest.mark.conformance
 def test_wav_source_pacing_counts_compute_time():
     """Time spent between reads is not slept again: with 50 us per ticks_us call the sleeps shrink, the total
     stays 1 s, and realtime=False never touches the clock."""
@@ -82,6 +84,7 @@ print(clock.now - 1000 - 50, clock.slept, n, fast._clock.now)
     assert n == 16000 and untouched == 1000
 
 
+@pytest.mark.conformance
 def test_wav_source_into_window_matches_numpy():
     script = r"""
 import json
@@ -99,6 +102,7 @@ for win in w.windows():
         assert json.loads(line) == w.tolist()
 
 
+@pytest.mark.conformance
 def test_wav_source_no_allocation_per_block():
     script = r"""
 import gc
@@ -262,6 +266,7 @@ for board, rt in [(XIAO, 'micropython'), (CONNECT, 'micropython'), (PICO, 'circu
     assert lines[4].startswith("ValueError picoml.audio: unknown microphone interface None")
 
 
+@pytest.mark.conformance
 def test_wav_board_on_the_virtual_board():
     script = r"""
 from array import array

@@ -9,8 +9,9 @@ import pathlib
 import numpy as np
 import pytest
 
+import models
+from conftest import test_inputs
 from picoml.runtimes import c as c_runtime
-from conftest import CONFORMANCE, MLPERF, test_inputs
 from picoml import format, planner, reference
 from picoml.convert import convert
 from picoml.ops.common import output_size, same_padding
@@ -26,14 +27,7 @@ def lib():
 
 def single_op_model(name, input_shape, constants, output_shape, params, in_zp=0, out_zp=0):
     """A planned model of one op: an int8 input, the op's constants, an int8 output."""
-    model = format.Model()
-    x = model.add_tensor(format.Tensor(input_shape, np.int8, 0.5, in_zp, name="x"))
-    consts = [model.add_tensor(format.Tensor(c.shape, c.dtype, data=c, name="c%d" % i))
-              for i, c in enumerate(constants)]
-    y = model.add_tensor(format.Tensor(output_shape, np.int8, 0.25, out_zp, name="y"))
-    model.ops.append(format.Op(name, [x] + consts, [y], params))
-    model.inputs, model.outputs = [format.IO(x)], [format.IO(y)]
-    return planner.plan(model)
+    return models.single_op(name, [(input_shape, in_zp), *constants], (output_shape, out_zp), params)
 
 
 def check(lib, model, inputs):
@@ -408,33 +402,27 @@ def _layers(path):
         yield op.name, single_op_model(op.name, x.shape, consts, y.shape, op.params, x.zero_point, y.zero_point), x
 
 
-MODELS = MLPERF + [CONFORMANCE / "micro_speech" / "micro_speech_quantized.tflite"]
-
-
-@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
-def test_conformance_model_layers(lib, path):
+@pytest.mark.parametrize("name", models.REAL)
+def test_conformance_model_layers(lib, name):
     n = 0
-    for i, (name, model, x) in enumerate(_layers(path)):
+    for i, (op_name, model, x) in enumerate(_layers(models.tflite(name))):
         check(lib, model, test_inputs(x.shape, x.zero_point, 4, seed=i))
         n += 1
     assert n > 0
 
 
-@pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
-def test_conformance_model_whole(lib, path):
-    """The whole model through the C op-table walker. ad01 (anomaly detection) is FULLY_CONNECTED layers only;
-    the others also need the other kernels: skipped while one of them is a stub (status -2)."""
-    model = convert(path.read_bytes(), path.name, measure_tflm=False)
-    runtime = c_runtime.CRuntime(model, lib)
-    t = model.tensors[model.inputs[0].tensor]
-    for x in test_inputs(t.shape, t.zero_point, 12, seed=7):
-        try:
-            got = runtime.run([x])[0]
-        except RuntimeError as e:
-            if "status -2" in str(e) and {op.name for op in model.ops} - set(MY_OPS):
-                pytest.skip("a kernel this model needs is not written yet: %s" % e)
-            raise
-        assert np.array_equal(got, reference.run(model, [x])[0])
+def test_check_refuses_bad_models(lib):
+    blob = models.pml("kws_ref_model")
+    h = format.read_header(blob)
+    assert lib.pml_check(blob, len(blob), h["arena_size"]) == 0
+    assert lib.pml_check(blob, len(blob), h["arena_size"] - 4) == -1          # arena too small
+    assert lib.pml_check(blob[:-1], len(blob) - 1, h["arena_size"]) == -1     # truncated
+    bad = bytearray(blob)
+    bad[h["ops_offset"]:h["ops_offset"] + 4] = (99).to_bytes(4, "little")
+    assert lib.pml_check(bytes(bad), len(bad), h["arena_size"]) == -2         # unknown op
+    bad = bytearray(blob)
+    bad[h["ops_offset"] + 12:h["ops_offset"] + 16] = (3).to_bytes(4, "little")
+    assert lib.pml_check(bytes(bad), len(bad), h["arena_size"]) == -1         # wrong param count
 
 
 # ---- the requantization shortcut ------------------------------------------------------------------------------

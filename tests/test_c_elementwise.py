@@ -4,20 +4,20 @@ concatenation}.c), built with gcc and run through ctypes, give the numpy referen
 Single-op models are built here with picoml's own lowering functions (so their params are the ones a converted
 model carries) and planned by picoml's planner, which puts the output of an element-wise op on its input when it
 can: those kernels then run in place. `keep_inputs=True` makes the inputs model outputs too, which forbids that.
-The generated Keras models of tests/genmodels.py are checked op by op (and whole, once every kernel they use
-exists in C)."""
-import pathlib
+The generated Keras models of tests/genmodels.py are checked op by op (whole, on every runtime:
+test_runtimes.py)."""
 import types
 
 import numpy as np
 import pytest
 
+import models
+from conftest import test_inputs
 from picoml.runtimes.c import CRuntime, load
-from conftest import ROOT, test_inputs
-from picoml import planner, reference
+from picoml import reference
 from picoml.convert import convert
 from picoml.errors import UnsupportedModelError
-from picoml.format import IO, Model, Op, Tensor
+from picoml.format import Model, Op, Tensor
 from picoml.ops import LOWER
 from picoml.ops.mean import fold_count
 from picoml.ops.nonlinear import softmax_params
@@ -73,27 +73,13 @@ def lowered(tflite_name, inputs, output, keep_inputs=False, **options):
     ctx = _Lowering()
     op = types.SimpleNamespace(name=tflite_name, inputs=inputs, outputs=[output], options=options, label=tflite_name)
     LOWER[tflite_name](ctx, op)
-    return _finish(ctx.model, [ctx.index[id(t)] for t in inputs if id(t) in ctx.index],
+    return models.with_io(ctx.model, [ctx.index[id(t)] for t in inputs if id(t) in ctx.index],
                    ctx.index[id(output)], keep_inputs)
 
 
 def single(name, params, inputs, output, keep_inputs=False):
     """A planned model of the one .pml op `name` with the given params (for params no lowering produces)."""
-    model = Model()
-    indices = [model.add_tensor(t) for t in inputs]
-    out = model.add_tensor(output)
-    model.ops.append(Op(name, indices, [out], params))
-    return _finish(model, indices, out, keep_inputs)
-
-
-def _finish(model, input_indices, output_index, keep_inputs):
-    activations = []
-    for i in input_indices:
-        if not model.tensors[i].is_constant and i not in activations:
-            activations.append(i)
-    model.inputs = [IO(i) for i in activations]
-    model.outputs = [IO(output_index)] + ([IO(i) for i in activations] if keep_inputs else [])
-    return planner.plan(model)
+    return models.single_op(name, inputs, output, params, keep_inputs)
 
 
 def in_place(model):
@@ -460,14 +446,11 @@ def test_kernels_refuse_operands_that_do_not_fit(lib):
 # ------------------------------------------------------------------------------------------------------------------
 
 MINE = {"ADD", "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "SOFTMAX"}
-GENMODELS = ROOT / "build" / "genmodels"
 
 
 @pytest.fixture(scope="module")
 def genmodels():
-    import genmodels as gm
-    paths = gm.build_all(GENMODELS)
-    return {name: convert(pathlib.Path(path).read_bytes(), name, measure_tflm=False) for name, path in paths.items()}
+    return {name: models.model(name)[0] for name in models.GENERATED}
 
 
 def _extract(model, op):
@@ -479,7 +462,7 @@ def _extract(model, op):
     indices = list(tensors)
     sub = Model([tensors[i] for i in indices], [Op(op.name, [indices.index(i) for i in op.inputs],
                                                      [indices.index(i) for i in op.outputs], op.params)])
-    return _finish(sub, [indices.index(i) for i in op.inputs], indices.index(op.outputs[0]), False)
+    return models.with_io(sub, [indices.index(i) for i in op.inputs], indices.index(op.outputs[0]), False)
 
 
 # single-op models TensorFlow converted, the ones tests/test_nonlinear_ops.py checks against TFLite Micro (cached)
@@ -514,22 +497,3 @@ def test_generated_models_op_by_op(lib, genmodels):
             runs = zip(*[test_inputs(shape, zp, 6, seed=k) for shape, zp in shapes])
             check(lib, sub, [list(r) for r in runs])
     assert seen >= MINE, seen
-
-
-def test_generated_models_whole(lib, genmodels):
-    """Every generated model whose ops all have C kernels, end to end (the conv / FC / pooling kernels are
-    written elsewhere: until they exist this covers the models that need none)."""
-    ran = []
-    for name, model in sorted(genmodels.items()):
-        runtime = CRuntime(model, lib)
-        t = model.tensors[model.inputs[0].tensor]
-        inputs = test_inputs(t.shape, t.zero_point, 20, seed=sum(map(ord, name)))
-        try:
-            runtime.run([inputs[0]])
-        except RuntimeError as e:
-            assert "status -2" in str(e), (name, e)      # a kernel not written yet
-            continue
-        check(lib, model, [[x] for x in inputs])
-        ran.append(name)
-    if not ran:
-        pytest.skip("no generated model runs on the C kernels alone yet")

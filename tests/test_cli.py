@@ -7,6 +7,7 @@ from picoml import format, reference
 from picoml.cli import main
 
 KWS = CONFORMANCE / "mlperf_tiny" / "kws_ref_model.tflite"
+pytestmark = pytest.mark.conformance    # every test converts KWS
 
 
 def test_convert_inspect_run(tmp_path, capsys):
@@ -74,6 +75,7 @@ def test_run_on_the_unix_port_and_the_old_spelling(tmp_path, capsys):
         assert np.array_equal(np.load(tmp_path / "out.npy"), want), where
 
 
+@pytest.mark.emulated
 def test_run_on_an_emulated_board_places_a_large_model_in_flash(tmp_path, capsys):
     """ad01's file (274 KB) is larger than the Cortex-M4's heap: `run` puts it in flash, as bench does."""
     ad01 = CONFORMANCE / "mlperf_tiny" / "ad01_int8.tflite"
@@ -99,7 +101,7 @@ def test_backend_and_target_options_are_checked(tmp_path, capsys):
         main(["run", str(pml), "--input", str(tmp_path / "in.npy"), "--on", "unix", "--port", "virtual"])
 
 
-def test_bench_on_the_host_and_an_emulated_core(tmp_path, capsys):
+def test_bench_on_the_unix_port(tmp_path, capsys):
     pml, _ = _kws(tmp_path)
     capsys.readouterr()
     assert main(["bench", str(pml), "--on", "unix", "--backends", "native", "--count", "3"]) == 0
@@ -108,6 +110,12 @@ def test_bench_on_the_host_and_an_emulated_core(tmp_path, capsys):
             if line.startswith(("reference", "unix"))}
     assert float(rows["unix native"][0]) > 0 and rows["unix native"][3] == "0"    # µs; no heap per inference
     assert float(rows["reference (numpy)"][0]) > 0
+
+
+@pytest.mark.emulated
+def test_bench_on_an_emulated_core(tmp_path, capsys):
+    pml, _ = _kws(tmp_path)
+    capsys.readouterr()
     assert main(["bench", str(pml), "--on", "bare-m4"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("bare-m4"))
     assert 10 ** 6 < int(line.split()[2]) < 10 ** 8         # instructions per inference

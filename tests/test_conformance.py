@@ -2,17 +2,20 @@
 import numpy as np
 import pytest
 
-from conftest import CONFORMANCE, MLPERF, test_inputs
+import models
+from conftest import CONFORMANCE, test_inputs
 from oracle_compare import check_model
-from picoml import format, reference
+from picoml import reference
 from picoml.convert import convert
 from picoml.oracle import arena_bytes
 
 N_INPUTS = 50
+pytestmark = pytest.mark.conformance
 
 
-@pytest.mark.parametrize("path", MLPERF, ids=lambda p: p.stem)
-def test_mlperf_model_matches_tflite_micro(path):
+@pytest.mark.parametrize("name", models.MLPERF)
+def test_mlperf_model_matches_tflite_micro(name):
+    path = models.tflite(name)
     def inputs_for(t, n):
         return test_inputs(t.shape, t.zero_point, n, seed=hash(path.stem) % 1000)
     check_model(path.read_bytes(), inputs_for, N_INPUTS, path.name)
@@ -41,8 +44,9 @@ def test_micro_speech_model_on_real_features():
         assert labels[int(np.argmax(got))] == {"noise": "silence"}.get(word, word)
 
 
-@pytest.mark.parametrize("path", MLPERF, ids=lambda p: p.stem)
-def test_arena_not_larger_than_tflite_micro(path):
+@pytest.mark.parametrize("name", models.MLPERF)
+def test_arena_not_larger_than_tflite_micro(name):
+    path = models.tflite(name)
     data = path.read_bytes()
     model = convert(data, path.name, measure_tflm=False)
     total, activations = arena_bytes(data)

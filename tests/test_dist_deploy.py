@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from conftest import MLPERF, ROOT
+import models
+from conftest import ROOT
 from picoml import dist, format, reference, resources
 from picoml.convert import convert
 from picoml import runtimes
@@ -62,7 +63,7 @@ def test_build_chosen_for_each_board():
 
 
 def test_deploy_to_the_virtual_board_and_run(tmp_path):
-    kws = MLPERF[1]
+    kws = models.tflite("kws_ref_model")
     model = convert(kws.read_bytes(), kws.name, measure_tflm=False)
     pml = tmp_path / "kws.pml"
     pml.write_bytes(format.write(model))
@@ -86,7 +87,7 @@ def test_deploy_to_the_virtual_board_and_run(tmp_path):
 
 def test_cli_run_on_the_virtual_board(tmp_path, capsys):
     from picoml.cli import main
-    kws = MLPERF[1]
+    kws = models.tflite("kws_ref_model")
     pml = tmp_path / "kws.pml"
     model = convert(kws.read_bytes(), kws.name, measure_tflm=False)
     pml.write_bytes(format.write(model))

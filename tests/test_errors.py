@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from conftest import CONFORMANCE, MLPERF
+from conftest import CONFORMANCE
 from picoml.cli import main
 from picoml.convert import convert
 from picoml.errors import PicomlError, UnsupportedModelError
@@ -15,6 +15,7 @@ def test_not_a_tflite_file():
         convert(b"hello world, not a model", measure_tflm=False)
 
 
+@pytest.mark.conformance
 @pytest.mark.parametrize("keep", [0.02, 0.1, 0.5, 0.9, 0.999])
 def test_truncated_tflite(keep):
     data = KWS.read_bytes()
@@ -22,6 +23,7 @@ def test_truncated_tflite(keep):
         convert(data[:int(len(data) * keep)], measure_tflm=False)
 
 
+@pytest.mark.conformance
 def test_corrupted_tflite_never_escapes_as_another_exception():
     data = bytearray(KWS.read_bytes())
     rng = np.random.default_rng(1)
@@ -45,6 +47,7 @@ def test_float_model_is_refused():
         convert(data, measure_tflm=False)
 
 
+@pytest.mark.conformance
 def test_unknown_op_names_op_and_layer():
     data = (CONFORMANCE / "micro_speech" / "audio_preprocessor_int8.tflite").read_bytes()
     with pytest.raises(UnsupportedModelError, match=r"CUSTOM\(SignalWindow\) \(op 0, layer 'signal_window'\): "
@@ -52,6 +55,7 @@ def test_unknown_op_names_op_and_layer():
         convert(data, measure_tflm=False)
 
 
+@pytest.mark.conformance
 def test_cli_reports_errors_without_traceback(tmp_path, capsys):
     bad = tmp_path / "bad.tflite"
     bad.write_bytes(KWS.read_bytes()[:1000])

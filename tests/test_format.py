@@ -6,7 +6,8 @@ import zlib
 import numpy as np
 import pytest
 
-from conftest import MLPERF, ROOT
+import models
+from conftest import ROOT
 from picoml import format
 from picoml.convert import convert
 from picoml.errors import FormatError
@@ -29,7 +30,8 @@ def layout(rows):
 
 @pytest.fixture(scope="module")
 def kws():
-    model = convert(MLPERF[1].read_bytes(), MLPERF[1].name, labels=["a", "b"], measure_tflm=False)
+    path = models.tflite("kws_ref_model")
+    model = convert(path.read_bytes(), path.name, labels=["a", "b"], measure_tflm=False)
     return model, format.write(model)
 
 
@@ -72,8 +74,9 @@ def test_fields_as_specified(kws):
     assert meta["labels"] == ["a", "b"] and len(meta["op_labels"]) == len(model.ops)
 
 
-@pytest.mark.parametrize("path", MLPERF, ids=lambda p: p.stem)
-def test_round_trip_is_exact(path):
+@pytest.mark.parametrize("name", models.MLPERF)
+def test_round_trip_is_exact(name):
+    path = models.tflite(name)
     blob = format.write(convert(path.read_bytes(), path.name, measure_tflm=False))
     back = format.read(blob)
     assert format.write(back) == blob

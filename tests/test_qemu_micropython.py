@@ -1,13 +1,11 @@
 """picoml's own MicroPython 1.23 port (emulation/micropython) on emulated Cortex-M cores: the Cortex-M4F (qemu-m4,
 mps2-an386, armv7emsp) and the Cortex-M0 (qemu-m0, microbit with 256 KiB RAM, armv6m), with the heap limited to
 what a board leaves free (200,000 / 180,000 bytes). The firmware builds, loads the right _picoml.mpy and refuses
-the wrong one, and the device library's native backend gives the numpy reference's bytes on the MLPerf Tiny
-models, micro_speech and the generated models; viper and pure Python are exact on these 32-bit cores too.
-
-Models are loaded into the heap (picoml.load(path)) where they fit, else from "flash" (qemu.readfile_static: a
-memoryview outside the heap, as a file in ROMFS); in the heap, vww_96 and ad01 fail with a MemoryError naming
-the bytes wanted. Needs qemu-system-arm and the Arm toolchain (scripts/install-system-packages.sh) and `make qemu`."""
-import pathlib
+the wrong one; files, exit status, heap; the models larger than the heap fail in it with a MemoryError naming the
+bytes wanted (from "flash", qemu.readfile_static: a memoryview outside the heap, as a file in ROMFS, they run);
+the library as .py sources; exact instruction counts; no allocation per predict. (Every model's bytes on the
+native, viper and pure-Python backends here: test_runtimes.py.) Needs qemu-system-arm and the Arm toolchain
+(scripts/install-system-packages.sh) and `make qemu`."""
 import json
 import re
 import subprocess
@@ -16,32 +14,19 @@ import zlib
 import numpy as np
 import pytest
 
-import genmodels
-from conftest import CONFORMANCE, MLPERF, ROOT, test_inputs
-from picoml import format, reference
-from picoml.runtimes import qemu
-from picoml.convert import convert
+import models
+from conftest import test_inputs
+from picoml import reference
 from picoml.errors import PicomlError
+from picoml.runtimes import qemu
 
 TARGETS = ("m4", "m0")
 ARCH = {"m4": "armv7emsp", "m0": "armv6m"}
 HEAP = {"m4": 200000, "m0": 180000}
-MICRO_SPEECH = CONFORMANCE / "micro_speech" / "micro_speech_quantized.tflite"
-MODELS = {p.stem: p for p in MLPERF + [MICRO_SPEECH]}
-FITS_IN_RAM = ("kws_ref_model", "str_ww_ref_model", "micro_speech_quantized")
 LARGER_THAN_HEAP = ("vww_96_int8", "ad01_int8")      # the .pml alone is larger than the heap
-COUNT = 8                                            # inputs per conformance model (a few ms each in QEMU)
+pytestmark = pytest.mark.emulated
 
-_converted = {}
-
-
-def _model(name):
-    """(model, .pml bytes) of a conformance model or a generated one, converted once per session."""
-    if name not in _converted:
-        path = MODELS.get(name) or genmodels.build_tflite(name, ROOT / "build" / "genmodels")
-        model = convert(pathlib.Path(path).read_bytes(), name, measure_tflm=False)
-        _converted[name] = (model, format.write(model))
-    return _converted[name]
+_model = models.model
 
 
 def _inputs(model, count, seed=11):
@@ -194,22 +179,13 @@ def test_files_and_modules_the_library_uses(target, tmp_path):
 # -- models -----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_conformance_model_native_from_flash(name, target):
-    """Every model, loaded in place from flash (outside the heap), gives the reference's bytes."""
-    _check(name, target, COUNT, model_in="flash")
-
-
-@pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("name", sorted(MODELS))
-def test_conformance_model_native_in_ram(name, target):
-    """Loaded into the board's heap: the small models run exactly; a model whose file is larger than the heap
-    is refused with a MemoryError naming the bytes wanted. The ResNet (85 KB file + 48 KB arena + the library
-    and the 20-27 KB native module in the heap) is at the edge: it must run exactly or fail cleanly."""
+@pytest.mark.parametrize("name", sorted(set(models.REAL) - set(models.FITS_BOARD_HEAP)))
+def test_models_larger_than_the_heap_are_refused_in_ram(name, target):
+    """Loaded into the board's heap, a model whose file is larger than the heap is refused with a MemoryError
+    naming the bytes wanted. The ResNet (85 KB file + 48 KB arena + the library and the 20-27 KB native module
+    in the heap) is at the edge: it must run exactly or fail cleanly. (In flash, and the models that fit in RAM,
+    on every backend: test_runtimes.py.)"""
     model, blob = _model(name)
-    if name in FITS_IN_RAM:
-        _check(name, target, COUNT)
-        return
     try:
         _check(name, target, 2)
     except PicomlError as e:
@@ -224,37 +200,10 @@ def test_conformance_model_native_in_ram(name, target):
         assert name not in LARGER_THAN_HEAP, "%s cannot fit a %d-byte heap" % (name, HEAP[target])
 
 
-GENERATED = sorted(genmodels.MODELS)
-
-
-@pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("name", GENERATED)
-def test_generated_model_native(name, target):
-    _check(name, target, 4)
-
-
-# The viper backend keeps its kernels' native code (~22 KB) and 256-entry tables in the heap; on the Cortex-M0 at
-# 180,000 bytes the tables of ADD and MUL fragment it (see the xfail below), so its exactness runs at 236,000.
-VIPER_HEAP = {"m4": None, "m0": "236000"}
-
-
-@pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("name", ["kws_ref_model", "micro_speech_quantized"] + GENERATED)
-def test_viper_backend_is_exact_on_32_bit_thumb(name, target):
-    """The viper kernels (compiled by mpy-cross for the target) on a real 32-bit core."""
-    _check(name, target, 3, backend="viper", model_in="flash", heapsize=VIPER_HEAP[target])
-
-
 @pytest.mark.xfail(strict=True, reason="building the viper ADD tables (256 long ints each on a 32-bit port) "
                    "fragments a 180,000-byte heap: 'memory allocation failed, allocating 1028 bytes'")
 def test_viper_add_model_loads_on_m0_at_the_board_heap():
     _check("residual_add", "m0", 1, backend="viper", model_in="flash")
-
-
-@pytest.mark.parametrize("target", TARGETS)
-@pytest.mark.parametrize("name", GENERATED)
-def test_python_backend_is_exact_on_32_bit_thumb(name, target):
-    _check(name, target, 2, backend="python")
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -17,12 +17,13 @@ import time
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+import models  # noqa: E402
 from picoml.runtimes import c as c_runtime  # noqa: E402
 from picoml import format, planner, reference  # noqa: E402
 from picoml.convert import convert  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-KWS = ROOT.parent / "shared" / "conformance" / "mlperf_tiny" / "kws_ref_model.tflite"
+KWS = models.CONFORMANCE / "mlperf_tiny" / "kws_ref_model.tflite"
 MY_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D")
 
 

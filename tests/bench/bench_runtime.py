@@ -11,16 +11,14 @@ HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import genmodels  # noqa: E402
+import models  # noqa: E402
 from picoml.cli import main  # noqa: E402
-
-KWS = ROOT.parent / "shared" / "conformance" / "mlperf_tiny" / "kws_ref_model.tflite"
 
 
 def run(count):
-    imu = genmodels.build_tflite("imu_gap", ROOT / "build" / "genmodels")
-    for title, path in (("DS-CNN keyword spotting (MLPerf Tiny kws_ref_model)", KWS),
-                        ("IMU: 128x3 -> two Conv1D -> pooling -> two Dense (tests/genmodels.py imu_gap)", imu)):
+    for title, path in (("DS-CNN keyword spotting (MLPerf Tiny kws_ref_model)", models.tflite("kws_ref_model")),
+                        ("IMU: 128x3 -> two Conv1D -> pooling -> two Dense (tests/genmodels.py imu_gap)",
+                         models.tflite("imu_gap"))):
         print("==", title)
         main(["bench", str(path), "--count", str(count)])
         print()
