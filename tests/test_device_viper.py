@@ -1,9 +1,10 @@
 """picoml.kernels_viper (device/picoml/kernels_viper.py): the viper backend gives the numpy reference's bytes.
 
 Two ways of running the viper code:
-  * for real, in the MicroPython unix port (x64, so a viper int is 64 bits wide): the MLPerf Tiny models, the
-    generated op-coverage models, random and extreme single-op models, 200 000 (accumulator, multiplier, shift)
-    requantizations, and the module compiled to an x64 .mpy;
+  * for real, in the MicroPython unix port (x64, so a viper int is 64 bits wide): every op of the MLPerf Tiny
+    and generated models in viper code (their bytes on every runtime: test_runtimes.py), random and extreme
+    single-op models, 200 000 (accumulator, multiplier, shift) requantizations, and the module compiled to an
+    x64 .mpy;
   * emulated in CPython on a 32-bit and on a 64-bit machine word -- the boards' and the unix port's: the viper
     functions' source runs with every integer (literals, locals, loads) a `Word` that wraps each operation to
     the word width, ptr32 loads signed (32-bit) or zero-extended (64-bit, as the x64 emitter does), shift counts
@@ -17,7 +18,7 @@ in every kernel, predict() allocates nothing, and the µs per inference of the k
 import ast
 import importlib
 import itertools
-import pathlib
+import json
 import struct
 import subprocess
 import sys
@@ -28,35 +29,22 @@ import types
 import numpy as np
 import pytest
 
-import genmodels
-from conftest import MLPERF, ROOT, test_inputs
-from picoml import format, planner, reference
-from picoml.convert import convert
+import models
+from conftest import device, test_inputs
+from picoml import format, reference
 from picoml.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from picoml.ops.common import output_size, same_padding
 from picoml import resources
-from picoml.runtimes.unix import mpy_cross, run_script as run
+from picoml.runtimes.unix import mpy_cross
 
 DEVICE = resources.device_library()
 KV = DEVICE / "picoml" / "kernels_viper.py"
-GENERATED = genmodels.build_all(ROOT / "build" / "genmodels")
-KWS = next(p for p in MLPERF if p.stem == "kws_ref_model")
-MLPERF_NAMES = {p.stem for p in MLPERF}
+KWS = "kws_ref_model"
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SAME, VALID = 0, 1
 # ops kernels_viper must run in viper code (SOFTMAX stays with kernels_python)
 VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL",
              "CONCATENATION", "LUT", "MEAN", "PAD"}
-
-_blobs = {}
-
-
-def blob_of(path):
-    key = str(path)
-    if key not in _blobs:
-        _blobs[key] = format.write(convert(pathlib.Path(path).read_bytes(), pathlib.Path(path).name,
-                                           measure_tflm=False))
-    return _blobs[key]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -387,40 +375,11 @@ def run_emulated(blob, runs, bits, source=None):
 # Running on the unix port
 # ---------------------------------------------------------------------------------------------------------
 
-BATCH_IMPORTS = """
-import picoml
-from picoml import kernels_viper
-"""
-BATCH_SCRIPT = BATCH_IMPORTS + """
-d = sys.argv[1]
-fallen_back = [0]
-python_run = kernels_viper._python
-def counting(S):
-    fallen_back[0] += 1
-    python_run(S)
-kernels_viper._python = counting
-for name, sizes, count in CASES:
-    m = picoml.load(d + "/" + name + ".pml", backend="viper")
-    fallen_back[0] = 0
-    bufs = [bytearray(n) for n in sizes]
-    src = open(d + "/" + name + ".in", "rb")
-    dst = open(d + "/" + name + ".out", "wb")
-    for i in range(count):
-        for b in bufs:
-            src.readinto(b)
-        y = m.predict(bufs[0] if len(bufs) == 1 else bufs)
-        for o in (y if isinstance(y, list) else [y]):
-            dst.write(o)
-    src.close()
-    dst.close()
-    print(name, m.backend, fallen_back[0] // count, m.info()["python_ops"])
-"""
-
-
-def run_unix_port(tmp_path, cases):
+def run_unix_port(tmp_path, cases, path=()):
     """cases: {name: (blob, runs)} with runs a list of per-input int8 arrays. Runs every model in one MicroPython
-    process with backend="viper"; returns {name: (outputs per run, indices of the ops left to kernels_python,
-    number of ops whose viper prepare fell back to kernels_python's run)}."""
+    process with backend="viper" (tests/device/viper_batch.py); returns {name: (outputs per run, indices of the
+    ops left to kernels_python, number of ops whose viper prepare fell back to kernels_python's run)}, and the
+    file kernels_viper was imported from."""
     listing = []
     for name, (blob, runs) in cases.items():
         model = format.read(blob)
@@ -428,14 +387,12 @@ def run_unix_port(tmp_path, cases):
         (tmp_path / (name + ".pml")).write_bytes(blob)
         (tmp_path / (name + ".in")).write_bytes(b"".join(np.asarray(x, np.int8).tobytes() for xs in runs for x in xs))
         listing.append((name, sizes, len(runs)))
-    out = run("CASES = %r\n" % (listing,) + BATCH_SCRIPT, args=[tmp_path], heapsize="16M")
-    info = {}
-    for line in out.splitlines():
-        name, backend, fallback, python_ops = line.split(" ", 3)
-        assert backend == "viper"
-        info[name] = (eval(python_ops), int(fallback))
+    (tmp_path / "cases.json").write_text(json.dumps(listing))
+    r = device("viper_batch", tmp_path, heapsize="16M", path=path)
     results = {}
     for name, (blob, runs) in cases.items():
+        backend, fallback, python_ops = r["cases"][name]
+        assert backend == "viper"
         model = format.read(blob)
         raw = np.frombuffer((tmp_path / (name + ".out")).read_bytes(), np.int8)
         outs, pos = [], 0
@@ -447,7 +404,8 @@ def run_unix_port(tmp_path, cases):
                 pos += t.nbytes
             outs.append(per_run)
         assert pos == raw.size
-        results[name] = (outs, info[name][0], info[name][1])
+        results[name] = (outs, python_ops, fallback)
+    results[None] = r["kernels_viper"]
     return results
 
 
@@ -470,14 +428,8 @@ def assert_matches_reference(name, blob, runs, outputs, where):
 # ---------------------------------------------------------------------------------------------------------
 
 def op_model(name, inputs, constants, output, params):
-    """A planned model of one op. inputs: [(shape, zero_point)], constants: numpy arrays, output: (shape, zp)."""
-    model = format.Model()
-    xs = [model.add_tensor(format.Tensor(s, np.int8, 0.5, zp, name="x%d" % i)) for i, (s, zp) in enumerate(inputs)]
-    cs = [model.add_tensor(format.Tensor(c.shape, c.dtype, data=c, name="c%d" % i)) for i, c in enumerate(constants)]
-    y = model.add_tensor(format.Tensor(output[0], np.int8, 0.25, output[1], name="y"))
-    model.ops.append(format.Op(name, xs + cs, [y], params))
-    model.inputs, model.outputs = [format.IO(x) for x in xs], [format.IO(y)]
-    return format.write(planner.plan(model))
+    """The .pml bytes of a model of one op. inputs: [(shape, zero_point)], constants: numpy arrays, output: (shape, zp)."""
+    return format.write(models.single_op(name, inputs + constants, output, params))
 
 
 def zero_point(rng):
@@ -880,27 +832,13 @@ def expected_requant(acc, m, s):
     return multiply_by_quantized_multiplier(acc, m, s).astype(np.int64)
 
 
-REQUANT_SCRIPT = """
-from picoml import kernels_viper
-d = sys.argv[1]
-n = %d
-a = bytearray(4 * n)
-q = bytearray(16 * n)
-o = bytearray(4 * n)
-open(d + "/acc.bin", "rb").readinto(a)
-open(d + "/q.bin", "rb").readinto(q)
-kernels_viper._requant_array(a, o, ((0, 0, 0, 0, 0, 0, 4, 1), q), n)
-open(d + "/out.bin", "wb").write(o)
-"""
-
-
 def test_requantization_on_the_unix_port(tmp_path):
     """200 000 requantizations (every edge crossed with every edge, and random sizes) by the viper code give
     TFLite's MultiplyByQuantizedMultiplier."""
     acc, m, s = requant_cases(np.random.default_rng(5), 200000)
     (tmp_path / "acc.bin").write_bytes(acc.astype("<i4").tobytes())
     (tmp_path / "q.bin").write_bytes(requant_records(m, s).astype("<i4").tobytes())
-    run(REQUANT_SCRIPT % len(acc), args=[tmp_path], heapsize="32M")
+    device("viper_requantize", tmp_path, len(acc), heapsize="32M")
     got = np.frombuffer((tmp_path / "out.bin").read_bytes(), "<i4").astype(np.int64)
     expected = expected_requant(acc, m, s)
     bad = np.flatnonzero(got != expected)
@@ -1039,22 +977,11 @@ def _model_runs(blob, count, seed):
                                     model.tensors[model.inputs[0].tensor].zero_point, count, seed=seed)]
 
 
-@pytest.mark.parametrize("path", MLPERF, ids=lambda p: p.stem)
-def test_mlperf_model_matches_reference(path, tmp_path):
-    blob = blob_of(path)
-    runs = _model_runs(blob, 6, seed=11)
-    t0 = time.time()
-    outputs, python_ops, fallback = run_unix_port(tmp_path, {path.stem: (blob, runs)})[path.stem]
-    elapsed = time.time() - t0
-    model = format.read(blob)
-    assert [model.ops[i].name for i in python_ops] == ["SOFTMAX"] * len(python_ops)
-    assert fallback == 0
-    assert_matches_reference(path.stem, blob, runs, outputs, "unix port viper")
-    print("%s: %d inferences with the viper backend, %.2f s with loading" % (path.stem, len(runs), elapsed))
-
-
-def test_generated_models_match_reference(tmp_path):
-    cases = {name: (blob_of(path), _model_runs(blob_of(path), 4, seed=3)) for name, path in sorted(GENERATED.items())}
+def test_every_op_but_softmax_runs_in_viper_code(tmp_path):
+    """On every real and generated model, no op but SOFTMAX is left to kernels_python and no viper prepare falls
+    back to it (one input each; every model's bytes on this backend: test_runtimes.py)."""
+    cases = {name: (models.pml(name), _model_runs(models.pml(name), 1, seed=3))
+             for name in sorted(models.GENERATED + models.MLPERF)}
     results = run_unix_port(tmp_path, cases)
     seen = set()
     for name, (blob, runs) in cases.items():
@@ -1070,65 +997,28 @@ def test_generated_models_match_reference(tmp_path):
 @pytest.mark.parametrize("name", ["dense_fused_acts", "activations_1d", "residual_add", "multiply", "concat",
                                   "pad_gap", "ad01_int8"])
 def test_models_emulated_32_bit(name):
-    path = GENERATED.get(name) or next(p for p in MLPERF if p.stem == name)
-    blob = blob_of(path)
-    runs = _model_runs(blob, 1 if name in MLPERF_NAMES else 2, seed=4)
+    blob = models.pml(name)
+    runs = _model_runs(blob, 1 if models.is_real(name) else 2, seed=4)
     outputs, fallbacks = run_emulated(blob, runs, 32)
     assert fallbacks == []
     assert_matches_reference(name, blob, runs, outputs, "emulated 32-bit viper")
-
-
-NO_ALLOC_SCRIPT = """
-import gc, picoml
-
-def allocated(m, x, n):
-    # locals only: a new global or a range() iterator would allocate by themselves
-    m.predict(x)
-    gc.collect()
-    m.predict(x)        # after a collection the model object allocates 32 bytes once, whatever the backend
-    gc.disable()
-    i = 0
-    before = gc.mem_alloc()
-    while i < n:
-        m.predict(x)
-        i += 1
-    used = gc.mem_alloc() - before
-    gc.enable()
-    return used
-
-print(allocated(picoml.load(sys.argv[1], backend="viper"), bytearray(%d), 5))
-"""
 
 
 @pytest.mark.parametrize("name", ["kws_ref_model", "pretrainedResnet_quant", "concat", "pad_gap", "multiply",
                                   "activations_2d"])
 def test_predict_allocates_nothing(name, tmp_path):
     """On the 64-bit unix port (on 32-bit boards too: no viper value ever becomes a Python int on the way)."""
-    path = GENERATED.get(name) or next(p for p in MLPERF if p.stem == name)
-    blob = blob_of(path)
+    blob = models.pml(name)
     model = format.read(blob)
     (tmp_path / "m.pml").write_bytes(blob)
-    out = run(NO_ALLOC_SCRIPT % model.tensors[model.inputs[0].tensor].nbytes, args=[tmp_path / "m.pml"])
-    assert out.split() == ["0"]
-
-
-BENCH_SCRIPT = """
-import picoml
-for backend, n in (("viper", 20), ("python", 2)):
-    m = picoml.load(sys.argv[1], backend=backend)
-    print(backend, m.benchmark(n))
-"""
+    assert device("allocated", tmp_path / "m.pml", "viper", model.tensors[model.inputs[0].tensor].nbytes) == 0
 
 
 def test_benchmark_kws(tmp_path):
-    (tmp_path / "kws.pml").write_bytes(blob_of(KWS))
-    out = run(BENCH_SCRIPT, args=[tmp_path / "kws.pml"])
-    us = {line.split()[0]: int(line.split()[1]) for line in out.splitlines()}
+    (tmp_path / "kws.pml").write_bytes(models.pml(KWS))
+    us = device("benchmark", tmp_path / "kws.pml", "viper:20", "python:2")
     print("kws_ref_model on the unix port (x64): viper %d us per inference, python %d us (%.1fx)"
           % (us["viper"], us["python"], us["python"] / max(us["viper"], 1)))
-
-
-MPY_SCRIPT = BATCH_IMPORTS + "print(kernels_viper.__file__)\n" + BATCH_SCRIPT[len(BATCH_IMPORTS):]
 
 
 def test_the_compiled_mpy_gives_the_same_bytes(tmp_path):
@@ -1141,20 +1031,10 @@ def test_the_compiled_mpy_gives_the_same_bytes(tmp_path):
     subprocess.run([mpy_cross(), "-march=x64", "-o", str(package / "kernels_viper.mpy"), str(KV)], check=True,
                    capture_output=True, text=True)
     rng = np.random.default_rng(12)
-    cases = {"kws": (blob_of(KWS), _model_runs(blob_of(KWS), 3, seed=5)),
+    cases = {"kws": (models.pml(KWS), _model_runs(models.pml(KWS), 3, seed=5)),
              "conv": (lambda made: (made[0], runs_for(rng, made[1], made[2])))(conv_case(rng, extreme=True)),
              "dw": (lambda made: (made[0], runs_for(rng, made[1], made[2])))(conv_case(rng, depthwise=True))}
-    listing = []
+    results = run_unix_port(tmp_path, cases, path=[tmp_path / "lib"])
+    assert results[None].endswith("kernels_viper.mpy")
     for name, (blob, runs) in cases.items():
-        model = format.read(blob)
-        (tmp_path / (name + ".pml")).write_bytes(blob)
-        (tmp_path / (name + ".in")).write_bytes(b"".join(np.asarray(x, np.int8).tobytes() for xs in runs for x in xs))
-        listing.append((name, [model.tensors[io.tensor].nbytes for io in model.inputs], len(runs)))
-    out = run("CASES = %r\n" % (listing,) + MPY_SCRIPT, args=[tmp_path], path=[tmp_path / "lib"])
-    assert out.splitlines()[0].endswith("kernels_viper.mpy")
-    for name, (blob, runs) in cases.items():
-        model = format.read(blob)
-        t = model.tensors[model.outputs[0].tensor]
-        raw = np.frombuffer((tmp_path / (name + ".out")).read_bytes(), np.int8)
-        outputs = [[raw[k * t.nbytes:(k + 1) * t.nbytes].reshape(t.shape)] for k in range(len(runs))]
-        assert_matches_reference(name, blob, runs, outputs, "x64 .mpy")
+        assert_matches_reference(name, blob, runs, results[name][0], "x64 .mpy")

@@ -5,8 +5,8 @@
 
 run_file runs `micropython -X heapsize=... program args...` in a temporary working folder (or cwd) with sys.path
 (MICROPYPATH) holding the given folders, the native module's folder (natmod=True), the device library and, with
-hardware=True, the virtual board's chip emulations (emulated_chips), and returns stdout; a non-zero exit raises UnixPortError carrying stdout and stderr (MicroPython's traceback). run_script
-does the same for program text.
+hardware=True, the virtual board's chip emulations (emulated_chips), and returns stdout; a non-zero exit raises
+UnixPortError carrying stdout and stderr (MicroPython's traceback). run_script does the same for program text.
 """
 import os
 import pathlib

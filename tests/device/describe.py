@@ -1,0 +1,13 @@
+# top(), info(), repr() and benchmark() after one predict (argv: model, a file holding the int8 input).
+import json
+import sys
+
+import picoml
+
+m = picoml.load(sys.argv[1], backend="python")
+m.predict(open(sys.argv[2], "rb").read())
+top = m.top()
+info = dict((k, repr(v)) for k, v in m.info().items())
+text = repr(m)
+us = m.benchmark(2)
+print(json.dumps({"top": list(top), "info": info, "repr": text, "benchmark_us": us, "top_after": list(m.top())}))

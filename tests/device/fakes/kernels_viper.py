@@ -1,0 +1,13 @@
+# A stand-in kernels_viper with SOFTMAX only (kernels_python's), counting its calls.
+from picoml import kernels_python
+from picoml._ops import OP_SOFTMAX
+
+calls = [0]
+
+
+def run_softmax(state):
+    calls[0] += 1
+    kernels_python.run_softmax(state)
+
+
+KERNELS = {OP_SOFTMAX: (kernels_python.prepare_softmax, run_softmax)}

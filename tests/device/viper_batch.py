@@ -1,0 +1,38 @@
+# Models on the viper backend (argv: a folder holding cases.json, [[name, input sizes, input sets], ...], and
+# per case NAME.pml and NAME.in, the input sets one after the other): writes NAME.out, and prints
+# {"kernels_viper": its file, "cases": {name: [backend, ops per input set whose viper prepare fell back to
+# kernels_python's run, the ops left to kernels_python]}}.
+import json
+import sys
+
+import picoml
+from picoml import kernels_viper
+
+folder = sys.argv[1]
+fallen_back = [0]
+python_run = kernels_viper._python
+
+
+def counting(state):
+    fallen_back[0] += 1
+    python_run(state)
+
+
+kernels_viper._python = counting
+result = {}
+for name, sizes, count in json.loads(open(folder + "/cases.json").read()):
+    m = picoml.load(folder + "/" + name + ".pml", backend="viper")
+    fallen_back[0] = 0
+    bufs = [bytearray(n) for n in sizes]
+    src = open(folder + "/" + name + ".in", "rb")
+    dst = open(folder + "/" + name + ".out", "wb")
+    for i in range(count):
+        for b in bufs:
+            src.readinto(b)
+        y = m.predict(bufs[0] if len(bufs) == 1 else bufs)
+        for o in (y if isinstance(y, list) else [y]):
+            dst.write(o)
+    src.close()
+    dst.close()
+    result[name] = [m.backend, fallen_back[0] // count, m.info()["python_ops"]]
+print(json.dumps({"kernels_viper": kernels_viper.__file__, "cases": result}))
