@@ -472,6 +472,7 @@ def representative_data(model, n=N_REPRESENTATIVE, seed=SEED):
 
 def convert(model, float_io=False):
     """Full-integer quantization of `model`; returns the .tflite bytes."""
+    _import_tensorflow()
     samples = representative_data(model)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
-from picoml import dist, format, reference, resources
+from picoml import format, reference, resources
 from picoml.convert import convert
 from picoml.deploy import SerialLink, _files_of, board_files, deploy
 from picoml.virtual_board import VirtualBoard

@@ -2,7 +2,7 @@
 armv7emsp module refused with the right build named. (Every model's bytes on this backend: test_runtimes.py.)"""
 import models
 from conftest import device
-from picoml.runtimes import unix
+from picoml import resources
 
 
 def test_native_is_chosen_automatically_and_reports_itself(tmp_path):
@@ -14,7 +14,7 @@ def test_native_is_chosen_automatically_and_reports_itself(tmp_path):
 
 def test_wrong_arch_module_is_refused_with_the_right_build_named(tmp_path):
     """An armv7emsp _picoml.mpy on the x64 unix port: forced native says which build is needed; auto falls back."""
-    arm = unix.NATMOD_DIR.parent / "armv7emsp" / "_picoml.mpy"
+    arm = resources.natmod_dir("armv7emsp") / "_picoml.mpy"
     assert arm.exists(), "run make natmod"
     (tmp_path / "mods").mkdir()
     (tmp_path / "mods" / "_picoml.mpy").write_bytes(arm.read_bytes())
