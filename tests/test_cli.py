@@ -119,3 +119,14 @@ def test_bench_on_an_emulated_core(tmp_path, capsys):
     assert main(["bench", str(pml), "--on", "bare-m4"]) == 0
     line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("bare-m4"))
     assert 10 ** 6 < int(line.split()[2]) < 10 ** 8         # instructions per inference
+
+
+def test_bench_on_the_virtual_board(tmp_path, capsys):
+    """bench --port: the board's own timing and heap figures, through mpremote (the library deployed first)."""
+    pml, _ = _kws(tmp_path)
+    capsys.readouterr()
+    assert main(["bench", str(pml), "--port", "virtual", "--backends", "native", "--count", "3"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("board at virtual "))
+    fields = line.split()
+    assert fields[3] == "native" and float(fields[4]) > 0, line                 # µs on the board
+    assert fields[7] == "0" and int(fields[8]) > 0, line                        # heap per inference, after load
