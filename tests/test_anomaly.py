@@ -33,6 +33,7 @@ def test_roc_auc():
     assert anomaly.roc_auc([1, 1], [1, 1]) == 0.5
 
 
+@pytest.mark.slow
 def test_train_anomaly_on_normal_only_separates_faults(tmp_path):
     vibration.write_dataset(tmp_path / "data", n_machines=4, seconds=1.0, speeds=(25.0,), log=None)
     recordings = train.load_datasets([tmp_path / "data"])

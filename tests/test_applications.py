@@ -19,6 +19,7 @@ def _run_app(tmp_path, app, samples, rate, windows, speed):
         return demo.run_on_board(board.port, windows, lambda *a: None)
 
 
+@pytest.mark.slow
 def test_gesture_main_recognises_a_scripted_performance(tmp_path):
     meta = format.read((MODELS / "gesture" / "gesture.pml").read_bytes()).metadata["input"]
     steps = [("idle", 3), ("wave", 3), ("idle", 3), ("punch", 3), ("idle", 3), ("circle", 3), ("idle", 3),
@@ -31,6 +32,7 @@ def test_gesture_main_recognises_a_scripted_performance(tmp_path):
     assert lines[-1] == "picoml gesture: %d windows" % windows
 
 
+@pytest.mark.slow
 def test_anomaly_main_reports_a_fault_and_its_end(tmp_path):
     meta = format.read((MODELS / "anomaly" / "anomaly.pml").read_bytes()).metadata["input"]
     rate = meta["rate"]

@@ -15,6 +15,7 @@ from picoml.virtual_board import VirtualBoard
 GESTURE = pathlib.Path(__file__).resolve().parents[1] / "models" / "gesture" / "gesture.pml"
 
 
+@pytest.mark.slow
 def test_deploy_copies_the_board_definitions_and_a_model_alone(tmp_path):
     with VirtualBoard(flash=tmp_path / "flash.img") as board:
         deploy(None, board.port, log=lambda *a: None)
@@ -62,6 +63,7 @@ def test_run_prints_the_top_label(tmp_path, capsys):
     assert "top: wave" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_capture_plot_always_leaves_a_picture(tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")          # no display: the live window cannot open
     assert main(["capture", "--port", "virtual", "--imu", "virtual", "--rate", "104", "--seconds", "1",

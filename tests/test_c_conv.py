@@ -553,6 +553,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow
 def test_kernels_under_address_sanitizer(tmp_path):
     """Random cases with the library built with AddressSanitizer and UBSan: no read or write outside the
     arena's and the model's buffers (numpy and bytes objects, allocated by the sanitizer's malloc), no

@@ -134,6 +134,7 @@ def test_errors_are_clear_and_the_interpreter_survives(tmp_path):
     assert r["in_place"] and r["same"]          # a memoryview is used in place
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["python", "viper", "native"])
 def test_predict_allocates_nothing_after_warm_up(backend, tmp_path):
     """int8 in, int8 out: no heap allocation per predict, for every op (all generated models and kws), on

@@ -902,6 +902,7 @@ MUTANTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_the_emulation_catches_word_size_bugs(small_cases, name):
     """Each mutant fails on the word it is wrong for and passes on the other."""
@@ -994,6 +995,7 @@ def test_every_op_but_softmax_runs_in_viper_code(tmp_path):
     assert VIPER_OPS <= seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["dense_fused_acts", "activations_1d", "residual_add", "multiply", "concat",
                                   "pad_gap", "ad01_int8"])
 def test_models_emulated_32_bit(name):

@@ -62,6 +62,7 @@ def test_build_chosen_for_each_board():
         dist.arch_for_board(0)
 
 
+@pytest.mark.slow
 def test_deploy_to_the_virtual_board_and_run(tmp_path):
     kws = models.tflite("kws_ref_model")
     model = convert(kws.read_bytes(), kws.name, measure_tflm=False)
@@ -108,6 +109,7 @@ def test_deploy_notices_a_bad_copy(tmp_path):
             verify(Mpremote(board.port), {DIST / "x64_6.3" / "picoml" / "model.mpy": str(target)})
 
 
+@pytest.mark.slow
 def test_virtual_board_flash_is_a_littlefs_image_that_persists(tmp_path):
     image = tmp_path / "flash.img"
     with VirtualBoard(image) as board:
@@ -121,6 +123,7 @@ def test_virtual_board_flash_is_a_littlefs_image_that_persists(tmp_path):
     assert out.split() == ["LSM6DS3TR-C", str((DIST / "x64_6.3" / "_picoml.mpy").stat().st_size)]
 
 
+@pytest.mark.slow
 def test_virtual_board_microphone_plays_its_wav_at_the_real_rate(tmp_path):
     import wave
     wav = ROOT.parent / "shared" / "conformance" / "micro_speech" / "yes_1000ms.wav"

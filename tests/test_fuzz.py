@@ -61,6 +61,7 @@ def test_runner_pins_crashes_and_hangs_to_their_case():
     assert "only after case 13 in the same process; alone: ok" in outcomes[5][1]      # b'arm' is case 13
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(fuzz.TARGETS))
 def test_valid_models_pass_every_target(name):
     target = fuzz.TARGETS[name]
@@ -84,6 +85,7 @@ def known_failures():
     return known
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(fuzz.TARGETS))
 def test_regression_files(name):
     """Every file the fuzzer failed on, on every target: loaded and run, or refused at load."""
@@ -104,6 +106,7 @@ def test_regression_files(name):
 CI_CASES = {"convert": 150}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(CI_CASES))
 def test_fuzz_campaign(name):
     report = fuzz.campaign(name, CI_CASES[name], seed="ci", log=None)

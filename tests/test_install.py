@@ -12,10 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import MLPERF, ROOT
+from conftest import CONFORMANCE, ROOT
 from picoml import __version__, resources
 
-KWS = MLPERF[1]
+KWS = CONFORMANCE / "mlperf_tiny" / "kws_ref_model.tflite"
+pytestmark = [pytest.mark.slow, pytest.mark.conformance]
 
 
 def _env(home):

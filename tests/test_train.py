@@ -26,6 +26,7 @@ def test_split_keeps_persons_apart():
     assert tr.isdisjoint(te) and tr | te == {"a", "b", "c", "d"} and len(te) == 1
 
 
+@pytest.mark.slow
 def test_train_gesture_learns_reproducibly_and_reports_the_truth(dataset, tmp_path):
     recordings = train.load_datasets([dataset])
     summary = train.train_gesture(recordings, tmp_path / "g.pml", window=52, hop=13, epochs=8, seed=1, log=None)
