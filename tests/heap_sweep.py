@@ -1,5 +1,5 @@
 """picoml.load under a given MicroPython heap, on the unix port (the deployed x64 build: dist/x64_6.3) or an
-emulated board (picoml.qemu: Cortex-M4F, Cortex-M0), and the smallest heap that loads a model and runs it.
+emulated board (picoml.runtimes.qemu: Cortex-M4F, Cortex-M0), and the smallest heap that loads a model and runs it.
 
 try_heap() runs one fresh interpreter and classifies what happened:
     "ok"          picoml.load and one predict (int8 zeros) worked
@@ -13,12 +13,13 @@ import re
 import subprocess
 import tempfile
 
-from picoml import format, qemu
+from picoml import format, resources
 from picoml.errors import PicomlError
-from picoml.unix_port import micropython
+from picoml.runtimes import qemu
+from picoml.runtimes.unix import micropython, mpy_cross, unix_port_arch
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-NATMOD_X64 = ROOT / "build" / "natmod" / "x64"
+NATMOD_X64 = resources.natmod_dir("x64")
 TARGETS = ("unix", "m4", "m0")
 _LIBRARY = []
 
@@ -28,7 +29,7 @@ def unix_library():
     recompiled where a source is newer, each file replaced in one step (other processes may be importing)."""
     if not _LIBRARY:
         import os
-        from unix_port import DEVICE, mpy_cross, unix_port_arch
+        DEVICE = resources.device_library()
         out = ROOT / "build" / "heap_sweep" / "x64"
         for src in sorted((DEVICE / "picoml").rglob("*.py")):
             target = out / src.relative_to(DEVICE).with_suffix(".mpy")

@@ -25,7 +25,7 @@ import tempfile
 
 import heap_sweep
 from picoml import resources
-from picoml.unix_port import micropython
+from picoml.runtimes.unix import micropython
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GESTURE = ROOT / "models" / "gesture" / "gesture.pml"

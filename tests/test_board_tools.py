@@ -59,7 +59,7 @@ def test_run_prints_the_top_label(tmp_path, capsys):
     from picoml import motion
     x = motion.perform("wave", 1, 104, motion.people(1, seed=5)[0])[None].astype(np.float32)
     np.save(tmp_path / "x.npy", x)
-    assert main(["run", str(GESTURE), "--input", str(tmp_path / "x.npy"), "--runtime", "reference"]) == 0
+    assert main(["run", str(GESTURE), "--input", str(tmp_path / "x.npy"), "--on", "reference"]) == 0
     assert "top: wave" in capsys.readouterr().out
 
 

@@ -523,8 +523,9 @@ def describe(recordings, description, board_name=None):
 
 
 class Progress:
-    def __init__(self, total, rate, stream=sys.stderr):
-        self.total, self.rate, self.stream, self.shown = total, rate, stream, 0
+    def __init__(self, total, rate, stream=None):
+        # sys.stderr as it is now, not as it was when this module was imported (pytest swaps it)
+        self.total, self.rate, self.stream, self.shown = total, rate, stream or sys.stderr, 0
 
     def show(self, n, lost, bad, force=False):
         now = time.monotonic()
