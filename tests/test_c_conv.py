@@ -377,8 +377,8 @@ REFUSALS = [
 
 @pytest.mark.parametrize("name, corrupt", REFUSALS, ids=lambda v: v if isinstance(v, str) else v.__name__[1:])
 def test_kernels_refuse_operands_that_do_not_fit(lib, name, corrupt):
-    """Operands whose shapes or constants do not fit the op are refused with PML_ERR_OPERANDS (-3), before
-    anything is read past a buffer."""
+    """Operands whose shapes or constants do not fit the op are refused by pml_check with PML_ERR_OPERANDS (-3),
+    naming the op, before anything runs."""
     rng = np.random.default_rng(1100)
     if name == "FULLY_CONNECTED":
         model, _ = fc_case(rng, (2, 3), 4, per_channel=True)
@@ -389,10 +389,9 @@ def test_kernels_refuse_operands_that_do_not_fit(lib, name, corrupt):
                              per_channel=True)
     corrupt(model)
     planner.plan(model)
-    runtime = c_runtime.CRuntime(format.write(model), lib)
-    x = model.tensors[model.inputs[0].tensor]
-    with pytest.raises(RuntimeError, match="status -3"):
-        runtime.run([np.zeros(x.shape, np.int8)])
+    blob = format.write(model)
+    status, error = c_runtime.check(lib, blob, max(model.arena_size, 4))
+    assert status == -3 and error[0] == 0, (status, error)
 
 
 # ---- the conformance models -----------------------------------------------------------------------------------
@@ -423,17 +422,12 @@ def test_conformance_model_layers(lib, path):
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 def test_conformance_model_whole(lib, path):
     """The whole model through the C op-table walker. ad01 (anomaly detection) is FULLY_CONNECTED layers only;
-    the others also need the other kernels: skipped while one of them is a stub (status -2)."""
+    the others also need the other kernels."""
     model = convert(path.read_bytes(), path.name, measure_tflm=False)
     runtime = c_runtime.CRuntime(model, lib)
     t = model.tensors[model.inputs[0].tensor]
     for x in test_inputs(t.shape, t.zero_point, 12, seed=7):
-        try:
-            got = runtime.run([x])[0]
-        except RuntimeError as e:
-            if "status -2" in str(e) and {op.name for op in model.ops} - set(MY_OPS):
-                pytest.skip("a kernel this model needs is not written yet: %s" % e)
-            raise
+        got = runtime.run([x])[0]
         assert np.array_equal(got, reference.run(model, [x])[0])
 
 
@@ -497,14 +491,16 @@ int main(void) {
 """
 
 
-def compile_and_run(tmp_path, text, flags=()):
-    """Build a C program that #includes a kernel file, run it: (exit status, output)."""
+def compile_and_run(tmp_path, text, source, flags=()):
+    """Build a C program that #includes a kernel file (linked with the runtime's other files: the checks the file
+    calls), run it: (exit status, output)."""
     import subprocess
-    check = tmp_path / "check.c"
+    check = tmp_path / "program.c"
     check.write_text(text)
-    exe = tmp_path / "check"
+    exe = tmp_path / "program"
+    others = [str(p) for p in c_runtime.kernel_sources() if p.name != source]
     subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wno-unused-function", *flags, "-I", str(c_runtime.SOURCES),
-                    "-o", str(exe), str(check)], check=True)
+                    "-o", str(exe), str(check), *others], check=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True)
     return out.returncode, out.stdout
 
@@ -518,7 +514,7 @@ ARITHMETIC = [(), ("-DPML_NO_LIBGCC",)]
 def test_requantization_equals_multiply_by_quantized_multiplier(tmp_path, source, flags):
     """Each kernel's requantization shortcut against fixedpoint.h's pml_mbqm on 3 million values: random and
     extreme accumulators, multipliers and shifts, both signs of shift, rounding ties, clamps."""
-    status, out = compile_and_run(tmp_path, REQUANT_CHECK % {"source": c_runtime.SOURCES / source}, flags)
+    status, out = compile_and_run(tmp_path, REQUANT_CHECK % {"source": c_runtime.SOURCES / source}, source, flags)
     assert status == 0, out
 
 
@@ -543,7 +539,8 @@ int main(void) {
 
 @pytest.mark.parametrize("flags", ARITHMETIC, ids=["native", "no_libgcc"])
 def test_rounded_average(tmp_path, flags):
-    status, out = compile_and_run(tmp_path, AVERAGE_CHECK % {"source": c_runtime.SOURCES / "pooling.c"}, flags)
+    status, out = compile_and_run(tmp_path, AVERAGE_CHECK % {"source": c_runtime.SOURCES / "pooling.c"}, "pooling.c",
+                                  flags)
     assert status == 0, out
 
 

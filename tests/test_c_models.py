@@ -37,17 +37,18 @@ def test_generated_model_in_c(name):
 
 
 def test_check_refuses_bad_models():
-    from c_runtime import load
-    from picoml import format
+    """pml_check's status and report (every rule has its own case in test_validation.py)."""
+    from c_runtime import check, load
+    from picoml import format, rules
     lib = load()
     blob = format.write(convert(MODELS[1].read_bytes(), measure_tflm=False))
     h = format.read_header(blob)
-    assert lib.pml_check(blob, len(blob), h["arena_size"]) == 0
-    assert lib.pml_check(blob, len(blob), h["arena_size"] - 4) == -1          # arena too small
-    assert lib.pml_check(blob[:-1], len(blob) - 1, h["arena_size"]) == -1     # truncated
+    assert check(lib, blob, h["arena_size"]) == (0, None)
+    assert check(lib, blob, h["arena_size"] - 4) == (-1, (-1, -1, rules.RULE["ARENA"], -1, h["arena_size"] - 4))
+    assert check(lib, blob[:-1], h["arena_size"])[0] == -1                                    # truncated
     bad = bytearray(blob)
     bad[h["ops_offset"]:h["ops_offset"] + 4] = (99).to_bytes(4, "little")
-    assert lib.pml_check(bytes(bad), len(bad), h["arena_size"]) == -2         # unknown op
+    assert check(lib, bad, h["arena_size"]) == (-2, (0, -1, rules.RULE["UNKNOWN_OP"], -1, 99))
     bad = bytearray(blob)
     bad[h["ops_offset"] + 12:h["ops_offset"] + 16] = (3).to_bytes(4, "little")
-    assert lib.pml_check(bytes(bad), len(bad), h["arena_size"]) == -1         # wrong param count
+    assert check(lib, bad, h["arena_size"]) == (-1, (0, -1, rules.RULE["N_PARAMS"], -1, 3))

@@ -14,7 +14,7 @@ import pytest
 
 import genmodels
 from conftest import MLPERF, ROOT, test_inputs
-from picoml import format, reference
+from picoml import format, reference, rules
 from picoml.convert import convert
 from picoml.fixedpoint import quantize_multiplier
 from unix_port import DEVICE, UnixPortError, compile_mpy, mpy_cross, run
@@ -241,7 +241,7 @@ y = m.predict(bytes(490))
 print("ALIVE", len(y))
 view = memoryview(open(d + "/good.pml", "rb").read())
 m2 = picoml.load(view, backend="python")
-print("VIEW", m2._buf is view, bytes(m2.predict(bytes(490))) == bytes(y))
+print("VIEW", m2.buffer is view, bytes(m2.predict(bytes(490))) == bytes(y))
 """ % (list(bad),)
     out = run(script, args=[tmp_path])
     results = {}
@@ -260,7 +260,7 @@ print("VIEW", m2._buf is view, bytes(m2.predict(bytes(490))) == bytes(y))
         "older": ("ValueError", "format version 1, from an older picoml; this picoml reads version 2: reconvert the "
                                 "model with `picoml convert`"),
         "unknown_op": ("ValueError", "unknown op code 99 (op 0): this .pml needs a newer picoml"),
-        "param_count": ("ValueError", "op 0 (CONV_2D) has 3 params, expected 10"),
+        "param_count": ("ValueError", "n_params is not this op's parameter count (got 3)"),
         "overrun": ("ValueError", "overruns its arena"),
         "native": ("ImportError", "backend='native' needs the _picoml native module built for this board "
                                   "(arch x64, .mpy version 6)"),
@@ -358,7 +358,7 @@ raw = open(sys.argv[2], "rb").read()
 xf = array('f', raw)
 xl = list(xf)
 m._put(0, xl)
-print("QUANT", bytes(m._in_mv[0]).hex())
+print("QUANT", bytes(m.inputs[0].data).hex())
 outs = []
 f = array('f', [0.0] * %d)
 m.predict(xf, out=f)
@@ -551,22 +551,22 @@ except ImportError as e:
     assert "FORCED picoml: backend='native' needs the _picoml native module built for this board (arch x64, " \
            ".mpy version 6)" in out and "incompatible .mpy arch" in out
 
-    # a native module that refuses the model (status -2) and one that accepts it (running the python kernels)
+    # a native module that accepts the model (running the python kernels) and one that refuses it: its
+    # ValueError(op, tensor, rule, detail, value) is worded by picoml.validate as the Python backends word it
     fake = package_copy(tmp_path / "n")
     (fake / "_picoml.py").write_text("""
-STATUS = [0]
-_models = {}
-def check(buf, arena_size):
-    return STATUS[0]
-def invoke(buf, arena):
-    import picoml
-    m = _models.get(id(buf))
-    if m is None:
-        m = _models[id(buf)] = picoml.load(buf, "python")
-    m._arena[:] = arena
-    m._run()
-    arena[:] = m._arena
-    return STATUS[0]
+REFUSE = [None]
+class Model:
+    def __init__(self, buf, arena):
+        if REFUSE[0]:
+            raise ValueError(*REFUSE[0])
+        import picoml
+        self.model = picoml.load(buf, "python")
+        self.arena = arena
+    def invoke(self):
+        self.model._arena[:] = self.arena
+        self.model._run()
+        self.arena[:] = self.model._arena
 """)
     script = """
 import picoml, _picoml
@@ -574,25 +574,19 @@ data = open(sys.argv[1], "rb").read()
 x = bytes.fromhex(%r)
 m = picoml.load(data)
 print("NATIVE", m.backend, bytes(m.predict(x)).hex())
-_picoml.STATUS[0] = -3
-try:
-    m.predict(x)
-except RuntimeError as e:
-    print("INVOKE", e)
-_picoml.STATUS[0] = -2
-m = picoml.load(data)
-print("REFUSED", m.backend, m.info()["backend_notes"], bytes(m.predict(x)).hex())
-try:
-    picoml.load(data, backend="native")
-except ValueError as e:
-    print("FORCED", e)
-""" % (x.tobytes().hex(),)
+_picoml.REFUSE[0] = (0, -1, %d, -1, 5)
+for backend in (None, "native"):
+    try:
+        picoml.load(data, backend)
+    except ValueError as e:
+        print("REFUSED", e)
+""" % (x.tobytes().hex(), rules.RULE["FILTER_DEPTH"])
     out = run(script, mpy_dir=fake, args=[tmp_path / "kws.pml"])
     lines = out.splitlines()
     assert lines[0] == "NATIVE native " + expected
-    assert lines[1] == "INVOKE picoml: the native module failed: status -3 (operands do not fit the kernel)"
-    assert lines[2].startswith("REFUSED python") and "status -2 (unknown op)" in lines[2] and lines[2].endswith(expected)
-    assert lines[3] == "FORCED picoml: the native module refused this model: status -2 (unknown op)"
+    refused = "the filter's depth must equal the input's channels (got 5)"
+    assert lines[1].startswith("REFUSED picoml: op 0 (CONV_2D, layer ") and lines[1].endswith(refused), lines[1]
+    assert lines[2] == lines[1]
 
     # a kernels_viper supplying SOFTMAX only
     package = package_copy(tmp_path, """

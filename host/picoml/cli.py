@@ -23,6 +23,7 @@ def _load_pml_or_tflite(path):
     if data[4:8] == b"TFL3":
         model = convert(data, path)
         return model, len(format.write(model))
+    format.validate(data)       # every rule the device checks, in its words
     return format.read(data), len(data)
 
 
@@ -66,8 +67,10 @@ def _load_npy(path):
 
 
 def cmd_run(args):
+    from . import format
     from .runtimes import RUNTIMES
     data = _read(args.model)
+    format.validate(data)       # refused here as on the device, whatever the runtime
     inputs = [_load_npy(p) for p in args.input]
     if args.port:
         outputs = _on_port(args.port, lambda port: _run_on_board(port, data, inputs, args.backend))
@@ -80,7 +83,6 @@ def cmd_run(args):
     if not args.output:
         for value in outputs:
             print(np.array2string(value, separator=", "))
-    from . import format
     print_top(format.read(data), outputs)
 
 

@@ -328,3 +328,30 @@ def read_metadata(raw):
 def load(path):
     with open(path, "rb") as f:
         return read(f.read())
+
+
+def device_module(name):
+    """A module of the device library (device/picoml/<name>.py) imported into CPython, the device package as
+    `device_picoml` beside the host's `picoml`: its code runs unchanged here."""
+    import importlib
+    import importlib.util
+    import sys
+    if "device_picoml" not in sys.modules:
+        from .resources import device_package
+        package = device_package()
+        spec = importlib.util.spec_from_file_location("device_picoml", package / "__init__.py",
+                                                      submodule_search_locations=[str(package)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["device_picoml"] = module
+        spec.loader.exec_module(module)
+    return importlib.import_module("device_picoml." + name)
+
+
+def validate(data):
+    """Every check the device makes when it loads .pml bytes (device/picoml/pml.py's check: the header, the rules
+    of picoml.validate -- those of the native module's pml_check -- the io table, the metadata), run here: a
+    FormatError with the device's message, naming the op, its layer and the field, for a file the device refuses."""
+    try:
+        device_module("pml").check(bytes(data))
+    except ValueError as e:
+        raise FormatError(str(e))
