@@ -560,13 +560,18 @@ class Model:
     def __init__(self, buf, arena):
         if REFUSE[0]:
             raise ValueError(*REFUSE[0])
-        import picoml
-        self.model = picoml.load(buf, "python")
-        self.arena = arena
+        from picoml import kernels_python, pml, validate
+        header = pml.check_header(buf)
+        class Prepared:
+            pass
+        p = Prepared()
+        p.buffer = buf
+        p._steps = (validate.check(buf, len(arena)), arena, header[10], header[16], None)
+        kernels_python.prepare(p)
+        self.steps = p._steps
     def invoke(self):
-        self.model._arena[:] = self.arena
-        self.model._run()
-        self.arena[:] = self.model._arena
+        for run, state in self.steps:
+            run(state)
 """)
     script = """
 import picoml, _picoml

@@ -903,14 +903,14 @@ class Context:
 
 def prepare(model):
     """The last step of picoml.load for the viper and pure-Python backends, once the loader's code is gone:
-    model._steps, (ops, tensors_offset, weights_offset, viper module or None) from picoml.pml -- the ops as
+    model._steps, (ops, arena, tensors_offset, weights_offset, viper module or None) from picoml.pml -- the ops as
     (code, inputs, outputs, params) tuples, validated by picoml.validate -- becomes one (run, state) pair per op,
     the viper module's kernel where it has one; model.python_ops lists the ops left to this module (viper)."""
     import gc
-    ops, tensors_offset, weights_offset, viper = model._steps
+    ops, arena, tensors_offset, weights_offset, viper = model._steps
     model._steps = None
     gc.collect()                # the loader's garbage, before the kernels' long-lived tables
-    buf, arena = model.buffer, model._arena
+    buf = model.buffer
     fast = viper.KERNELS if viper is not None else {}
     ctx = Context(arena, buf)
     steps = []

@@ -6,6 +6,7 @@
 # Backends, fastest first: "native" (the _picoml C module), "viper" (picoml.kernels_viper for the ops it has,
 # kernels_python for the rest), "python" (picoml.kernels_python: pure Python, slow but exact).
 from array import array
+from collections import namedtuple
 
 AUTO = None             # the automatic backend choice, made once per session: (name, module, notes)
 
@@ -40,24 +41,14 @@ def _error(key, *args):
     return _cold("error", key, args)
 
 
-class IO:
-    """A model input or output.
-
-    shape       the tensor's shape (a tuple, batch dimension included)
-    size        its number of int8 values
-    scale, zero_point   its quantization: real = (q - zero_point) * scale
-    float       True when the source model took (gave) float32 there: predict quantizes (dequantizes) floats
-    data        a memoryview of its int8 bytes in the model's memory: for an input, what the next predict reads;
-                for an output, the last prediction's result (later tensors may reuse an input's bytes)
-    """
-
-    def __init__(self, shape, scale, zero_point, float_edge, data):
-        self.shape = shape
-        self.size = len(data)
-        self.scale = scale
-        self.zero_point = zero_point
-        self.float = float_edge
-        self.data = data
+# A model input or output (a named tuple: small in RAM):
+#   shape       the tensor's shape (a tuple, batch dimension included)
+#   size        its number of int8 values
+#   scale, zero_point   its quantization: real = (q - zero_point) * scale
+#   float       True when the source model took (gave) float32 there: predict quantizes (dequantizes) floats
+#   data        a memoryview of its int8 bytes in the model's memory: for an input, what the next predict reads;
+#               for an output, the last prediction's result (later tensors may reuse an input's bytes)
+IO = namedtuple("IO", ("shape", "size", "scale", "zero_point", "float", "data"))
 
 
 class Model:
@@ -75,16 +66,17 @@ class Model:
     metadata()            the metadata JSON as a dict (parsed on each call)
     """
 
-    def __init__(self, buffer, arena, backend, backend_notes, native, steps, inputs, outputs):
-        # built by picoml.pml.load: native is the _picoml.Model; or steps is what kernels_python.prepare turns
-        # into the (run, state) pair of each op, and sets python_ops: the ops the viper backend leaves to it
+    python_ops = ()     # the viper backend's instances set their own
+
+    def __init__(self, buffer, backend, backend_notes, native, steps, inputs, outputs):
+        # built by picoml.pml.load: native is the _picoml.Model (it keeps the arena); or steps is what
+        # kernels_python.prepare turns into the (run, state) pair of each op (they keep the arena), and sets
+        # python_ops: the ops the viper backend leaves to it
         self.buffer = buffer
-        self._arena = arena
         self.backend = backend
         self.backend_notes = backend_notes
         self._native = native
         self._steps = steps
-        self.python_ops = []
         self.inputs = inputs
         self.outputs = outputs
         self._out = [array("b", bytes(io.size)) for io in outputs]

@@ -193,9 +193,9 @@ def load(source, backend=None, arena=None):
     inputs, outputs = _io(buf, header, arena)
     _metadata(buf, header)
     # the Python kernels are prepared by picoml.load once this module is gone (kernels_python.prepare)
-    steps = None if native is not None else (ops, header[10], header[16], module if name == "viper" else None)
+    steps = None if native is not None else (ops, arena, header[10], header[16], module if name == "viper" else None)
     from .model import Model
-    return Model(buf, arena, name, list(notes), native, steps, inputs, outputs)
+    return Model(buf, name, list(notes), native, steps, inputs, outputs)
 
 
 def check(buf):
@@ -233,7 +233,7 @@ def _io(buf, header, arena):
         if arena is not None:
             data = arena_view[offset:offset + nbytes] if storage == STORAGE_ARENA else \
                 model_view[header[16] + offset:header[16] + offset + nbytes]
-            ios.append(IO((d0, d1, d2, d3)[:ndim], scale, zp, edge == FLOAT32_EDGE, data))
+            ios.append(IO((d0, d1, d2, d3)[:ndim], nbytes, scale, zp, edge == FLOAT32_EDGE, data))
     return tuple(ios[:n_inputs]), tuple(ios[n_inputs:])
 
 
