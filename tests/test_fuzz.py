@@ -99,9 +99,8 @@ def test_regression_files(name):
 
 
 # Cases each CI run gives a target (about a minute of CPU in all); the seed is fixed so a failure reproduces
-# with `picoml fuzz --target T --seed ci --cases N`. The .pml targets join once the validation at load is
-# complete (their regression files above are its acceptance tests).
-CI_CASES = {"convert": 150}
+# with `picoml fuzz --target T --seed ci --cases N`. The long runs are docs/fuzzing.md's.
+CI_CASES = {"native": 1000, "viper": 300, "python": 300, "c": 500, "host": 400, "convert": 150}
 
 
 @pytest.mark.parametrize("name", sorted(CI_CASES))

@@ -296,7 +296,8 @@ def main(argv=None):
     try:
         args.func(args)
     except PicomlError as e:
-        print("picoml: error: %s" % e, file=sys.stderr)
+        text = str(e)       # the device's refusals, which the host reuses, start with their own "picoml: "
+        print("picoml: error: %s" % (text[len("picoml: "):] if text.startswith("picoml: ") else text), file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
