@@ -137,3 +137,10 @@ def test_minimize_keeps_only_the_edit_that_matters(tmp_path, monkeypatch):
     blob, edits = fuzz.minimize("picky", tmp_path / "x.pml")
     assert [i for i in range(16, len(seed)) if blob[i] != seed[i]] == [200]
     assert edits == ["%s: %r -> %r" % (field.name, field.get(seed), field.get(blob))]
+
+
+def test_backends_and_reference_agree():
+    """The same mutated files through the three device backends and the host's reference: each runs everywhere
+    with the same output bytes, or is refused everywhere in the same words."""
+    counts, disagreements = fuzz.differential(["native", "viper", "python", "host"], 200, seed="ci")
+    assert disagreements == [] and counts["ok"] > 20 and counts["refused"] > 20
