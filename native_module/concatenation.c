@@ -1,45 +1,47 @@
-/* CONCATENATION along `axis` of tensors of any rank up to 4: byte copies (the host has already requantized any
- * input whose quantization differs from the output's). Reference: reference_concatenation in
+/* CONCATENATION along `axis` of int8 tensors of any rank up to 4: byte copies (the host has already requantized
+ * any input whose quantization differs from the output's). Reference: reference_concatenation in
  * host/picoml/ops/shape.py. */
+#include "check.h"
 #include "picoml.h"
 
-int pml_concatenation_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *outputs,
-    int n_outputs) {
+/* Once at load, after the operand types and parameter ranges (check.c): every input the output's rank and shape
+ * off the axis, their sizes on the axis adding up. */
+PML_COLD int pml_concatenation_check(const void *params, const pml_operand_t *inputs,
+                   const pml_operand_t *output, pml_check_t *c) {
     const pml_concatenation_params_t *p = (const pml_concatenation_params_t *)params;
-    const pml_tensor_t *out = outputs[0].tensor;
-    int32_t axis = p->axis;
-    if (n_inputs < 1 || n_outputs != 1 || axis < 0 || axis >= out->ndim) {
-        return PML_ERR_OPERANDS;
-    }
-    /* Every input: the output's dtype and rank, its shape off the axis; their sizes on the axis add up. */
-    int32_t axis_total = 0;
-    for (int k = 0; k < n_inputs; k++) {
+    const pml_tensor_t *out = output->tensor;
+    PML_NEED(c, p->axis < out->ndim, PML_R_AXIS, p->axis);
+    int64_t total = 0;
+    for (int k = 0; k < c->n_inputs; k++) {
         const pml_tensor_t *t = inputs[k].tensor;
-        if (t == 0 || t->dtype != out->dtype || t->ndim != out->ndim) {
-            return PML_ERR_OPERANDS;
-        }
+        PML_NEED(c, t->ndim == out->ndim, PML_R_CONCAT_RANK, t->ndim);
         for (int d = 0; d < out->ndim; d++) {
-            if (d != axis && t->dims[d] != out->dims[d]) {
-                return PML_ERR_OPERANDS;
-            }
+            PML_NEED(c, d == p->axis || t->dims[d] == out->dims[d], PML_R_CONCAT_SHAPE, (int64_t)t->dims[d]);
         }
-        axis_total += (int32_t)t->dims[axis];
+        total += t->dims[p->axis];
     }
-    if (axis_total != (int32_t)out->dims[axis]) {
-        return PML_ERR_OPERANDS;
-    }
+    PML_NEED(c, total == out->dims[p->axis], PML_R_CONCAT_SUM, total);
+    c->work = pml_count(output);
+    return PML_OK;
+}
+
+void pml_concatenation_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
+                          const pml_operand_t *output) {
+    const pml_concatenation_params_t *p = (const pml_concatenation_params_t *)params;
+    const pml_tensor_t *out = output->tensor;
+    const int32_t axis = p->axis;
     /* The output is `outer` blocks; block o holds block o of each input in turn, each of dims[axis] * inner bytes. */
-    int32_t outer = 1, inner = out->dtype == PML_DTYPE_INT32 ? 4 : (int32_t)out->dtype;
+    int32_t outer = 1, inner = 1;
     for (int d = 0; d < axis; d++) {
         outer *= (int32_t)out->dims[d];
     }
     for (int d = axis + 1; d < out->ndim; d++) {
         inner *= (int32_t)out->dims[d];
     }
-    uint8_t *y = (uint8_t *)outputs[0].data;
+    uint8_t *y = (uint8_t *)output->data;
     for (int32_t o = 0; o < outer; o++) {
         for (int k = 0; k < n_inputs; k++) {
-            int32_t size = (int32_t)inputs[k].tensor->dims[axis] * inner;
+            const int32_t size = (int32_t)inputs[k].tensor->dims[axis] * inner;
             const uint8_t *x = (const uint8_t *)inputs[k].data + o * size;
             for (int32_t i = 0; i < size; i++) {
                 y[i] = x[i];
@@ -47,5 +49,4 @@ int pml_concatenation_s8(const void *params, const pml_operand_t *inputs, int n_
             y += size;
         }
     }
-    return PML_OK;
 }

@@ -9,6 +9,7 @@
  * cut into chunks of whole taps (or, when one tap has more channels than COL_MAX, of channels), summed in int32
  * per block of OC_BLOCK output channels, the columns rebuilt for each block. */
 
+#include "check.h"
 #include "picoml.h"
 #include "requantize_channels.h"
 
@@ -158,19 +159,30 @@ static void fill_column(const conv_geometry_t *g, const pixel_t *px, int32_t tap
     }
 }
 
-static int is_tensor(const pml_operand_t *o, int dtype, int ndim) {
-    return o->tensor != 0 && o->tensor->dtype == dtype && (ndim < 0 || o->tensor->ndim == ndim);
-}
-
-int pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *outputs,
-    int n_outputs) {
+/* Once at load, after the operand types and parameter ranges (check.c): the shapes and constants the kernel
+ * below relies on. */
+PML_COLD int pml_conv_2d_check(const void *params, const pml_operand_t *inputs,
+                   const pml_operand_t *output, pml_check_t *c) {
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
-    if (n_inputs != 5 || n_outputs != 1 || !is_tensor(&inputs[0], PML_DTYPE_INT8, 4)
-        || !is_tensor(&inputs[1], PML_DTYPE_INT8, 4) || !is_tensor(&inputs[2], PML_DTYPE_INT32, -1)
-        || !is_tensor(&inputs[3], PML_DTYPE_INT32, -1) || !is_tensor(&inputs[4], PML_DTYPE_INT32, -1)
-        || !is_tensor(&outputs[0], PML_DTYPE_INT8, 4)) {
+    const pml_operand_t *x = &inputs[0], *f = &inputs[1];
+    const int32_t out_c = pml_dim(f, 0), kh = pml_dim(f, 1), kw = pml_dim(f, 2), in_c = pml_dim(x, 3);
+    PML_NEED(c, pml_dim(f, 3) == in_c, PML_R_FILTER_DEPTH, pml_dim(f, 3));
+    PML_NEED(c, pml_dim(output, 0) == pml_dim(x, 0), PML_R_BATCH, pml_dim(output, 0));
+    PML_NEED(c, pml_dim(output, 3) == out_c, PML_R_OUT_CHANNELS, pml_dim(output, 3));
+    if (pml_check_requantization(c, inputs, out_c) != PML_OK
+        || pml_check_window(c, pml_dim(x, 1), pml_dim(output, 1), kh, p->stride_h, p->dilation_h, p->pad_top, 0)
+        || pml_check_window(c, pml_dim(x, 2), pml_dim(output, 2), kw, p->stride_w, p->dilation_w, p->pad_left, 1)) {
         return PML_ERR_OPERANDS;
     }
+    /* a multiply-accumulate per output value and filter tap; the sums are taken in chunks of at most COL_MAX
+     * products (dot_4x2), then added as unsigned: no accumulator overflows */
+    c->work = pml_work_mul(pml_work_mul(pml_count(output), pml_work_mul(kh, kw)), in_c);
+    return PML_OK;
+}
+
+void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+    const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
+    (void)n_inputs;
     conv_geometry_t g;
     const int32_t batches = pml_dim(&inputs[0], 0);
     g.input = (const int8_t *)inputs[0].data;
@@ -180,8 +192,8 @@ int pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs
     const int32_t out_c = pml_dim(&inputs[1], 0);
     g.kh = pml_dim(&inputs[1], 1);
     g.kw = pml_dim(&inputs[1], 2);
-    g.out_h = pml_dim(&outputs[0], 1);
-    g.out_w = pml_dim(&outputs[0], 2);
+    g.out_h = pml_dim(output, 1);
+    g.out_w = pml_dim(output, 2);
     g.stride_h = p->stride_h;
     g.stride_w = p->stride_w;
     g.dil_h = p->dilation_h;
@@ -190,23 +202,14 @@ int pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs
     g.pad_left = p->pad_left;
     g.zero_point = (int16_t)-p->input_offset;
     const int32_t n_quant = pml_count(&inputs[3]);
-    if (pml_dim(&inputs[1], 3) != g.in_c || pml_dim(&outputs[0], 0) != batches || pml_dim(&outputs[0], 3) != out_c
-        || pml_count(&inputs[2]) != out_c || (n_quant != out_c && n_quant != 1) || pml_count(&inputs[4]) != n_quant
-        || g.in_c < 1 || g.kh < 1 || g.kw < 1 || g.stride_h < 1 || g.stride_w < 1 || g.dil_h < 1 || g.dil_w < 1
-        || g.pad_top < 0 || g.pad_left < 0 || p->input_offset < -127 || p->input_offset > 128) {
-        return PML_ERR_OPERANDS;
-    }
     const int8_t *filter = (const int8_t *)inputs[1].data;
     const int32_t *bias = (const int32_t *)inputs[2].data;
     const int32_t *multipliers = (const int32_t *)inputs[3].data;
     const int32_t *shifts = (const int32_t *)inputs[4].data;
-    if (!quantization_ok(multipliers, shifts, n_quant, p->output_offset)) {
-        return PML_ERR_OPERANDS;
-    }
     const int32_t q_step = n_quant == out_c ? 1 : 0;
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
-    int8_t *output = (int8_t *)outputs[0].data;
+    int8_t *out_data = (int8_t *)output->data;
 
     /* the patch [kh, kw, in_c] in chunks of n_taps whole taps of n_c channels each */
     const int32_t taps = g.kh * g.kw, patch = taps * g.in_c, filter_size = out_c * patch;
@@ -267,7 +270,7 @@ int pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs
                     }
                 }
             }
-            int8_t *out = output + pix * out_c + oc0;
+            int8_t *out = out_data + pix * out_c + oc0;
             for (int32_t k = 0; k < block; k++, out++) {
                 const int32_t q = (oc0 + k) * q_step;
                 const uint32_t b = (uint32_t)bias[oc0 + k];
@@ -286,5 +289,4 @@ int pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs
             }
         }
     }
-    return PML_OK;
 }

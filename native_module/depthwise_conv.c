@@ -8,6 +8,7 @@
  * multiply-accumulate over contiguous channels, which compilers vectorize; other multipliers take a plain loop
  * where output channel oc reads input channel oc / depth_multiplier. */
 
+#include "check.h"
 #include "picoml.h"
 #include "requantize_channels.h"
 
@@ -63,11 +64,13 @@ static void dw_pixel(const dw_t *d, int32_t oc0, int32_t n, int32_t iy0, int32_t
     for (int32_t k = 0; k < n; k++) {
         acc[k] = 0;
     }
-    const int32_t tap_step = d->dil_w * d->in_c;
+    /* Every index below is that of a position inside the image or the filter (never one past a row: a dilation
+     * as large as pml_check lets through would overflow a step between taps), so no arithmetic leaves int32. */
     for (int32_t ky = ky0; ky < ky1 && kx0 < kx1; ky++) {
-        const int8_t *x = d->image + ((iy0 + ky * d->dil_h) * d->in_w + ix0 + kx0 * d->dil_w) * d->in_c + ic0;
-        const int8_t *f = d->filter + (ky * d->kw + kx0) * d->out_c + oc0;
-        for (int32_t kx = kx0; kx < kx1; kx++, x += tap_step, f += d->out_c) {
+        const int8_t *row = d->image + (iy0 + ky * d->dil_h) * d->in_w * d->in_c + ic0;
+        const int8_t *filter_row = d->filter + ky * d->kw * d->out_c + oc0;
+        for (int32_t kx = kx0; kx < kx1; kx++) {
+            const int8_t *x = row + (ix0 + kx * d->dil_w) * d->in_c, *f = filter_row + kx * d->out_c;
             if (d->multiplier == 1) {
                 mac(acc, x, f, (uint32_t)n);
             } else {
@@ -80,11 +83,11 @@ static void dw_pixel(const dw_t *d, int32_t oc0, int32_t n, int32_t iy0, int32_t
     }
     for (int32_t ky = 0; ky < d->kh; ky++) {
         const int row_inside = ky >= ky0 && ky < ky1;
-        const int8_t *f = d->filter + ky * d->kw * d->out_c + oc0;
-        for (int32_t kx = 0; kx < d->kw; kx++, f += d->out_c) {
+        for (int32_t kx = 0; kx < d->kw; kx++) {
             if (row_inside && kx >= kx0 && kx < kx1) {
                 continue;
             }
+            const int8_t *f = d->filter + (ky * d->kw + kx) * d->out_c + oc0;
             if (d->multiplier == 1) {
                 mac(acc, d->zero_points, f, (uint32_t)n);
             } else {
@@ -107,19 +110,33 @@ static void inside_taps(int32_t i0, int32_t size, int32_t taps, int32_t dilation
     *hi = b;
 }
 
-static int is_tensor(const pml_operand_t *o, int dtype, int ndim) {
-    return o->tensor != 0 && o->tensor->dtype == dtype && (ndim < 0 || o->tensor->ndim == ndim);
-}
-
-int pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-    const pml_operand_t *outputs, int n_outputs) {
+/* Once at load, after the operand types and parameter ranges (check.c): the shapes and constants the kernel
+ * below relies on. */
+PML_COLD int pml_depthwise_conv_2d_check(const void *params, const pml_operand_t *inputs,
+                   const pml_operand_t *output, pml_check_t *c) {
     const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
-    if (n_inputs != 5 || n_outputs != 1 || !is_tensor(&inputs[0], PML_DTYPE_INT8, 4)
-        || !is_tensor(&inputs[1], PML_DTYPE_INT8, 4) || !is_tensor(&inputs[2], PML_DTYPE_INT32, -1)
-        || !is_tensor(&inputs[3], PML_DTYPE_INT32, -1) || !is_tensor(&inputs[4], PML_DTYPE_INT32, -1)
-        || !is_tensor(&outputs[0], PML_DTYPE_INT8, 4)) {
+    const pml_operand_t *x = &inputs[0], *f = &inputs[1];
+    const int32_t kh = pml_dim(f, 1), kw = pml_dim(f, 2), out_c = pml_dim(f, 3);
+    PML_NEED(c, pml_dim(f, 0) == 1, PML_R_DW_FILTER, pml_dim(f, 0));
+    PML_NEED(c, pml_mul_s64(pml_dim(x, 3), p->depth_multiplier) == out_c, PML_R_DW_CHANNELS, out_c);
+    PML_NEED(c, pml_dim(output, 0) == pml_dim(x, 0), PML_R_BATCH, pml_dim(output, 0));
+    PML_NEED(c, pml_dim(output, 3) == out_c, PML_R_OUT_CHANNELS, pml_dim(output, 3));
+    /* the int32 sums over the taps (mac) cannot overflow: at most 2^16 products of at most 2^14 */
+    PML_NEED(c, pml_mul_s64(kh, kw) <= 65536, PML_R_DW_TAPS, pml_mul_s64(kh, kw));
+    if (pml_check_requantization(c, inputs, out_c) != PML_OK
+        || pml_check_window(c, pml_dim(x, 1), pml_dim(output, 1), kh, p->stride_h, p->dilation_h, p->pad_top, 0)
+        || pml_check_window(c, pml_dim(x, 2), pml_dim(output, 2), kw, p->stride_w, p->dilation_w, p->pad_left, 1)) {
         return PML_ERR_OPERANDS;
     }
+    /* a multiply-accumulate per output value and filter tap (taps in the padding included) */
+    c->work = pml_work_mul(pml_count(output), pml_work_mul(kh, kw));
+    return PML_OK;
+}
+
+void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
+                              const pml_operand_t *output) {
+    const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
+    (void)n_inputs;
     dw_t d;
     const int32_t batches = pml_dim(&inputs[0], 0);
     d.in_h = pml_dim(&inputs[0], 1);
@@ -131,23 +148,12 @@ int pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, in
     d.dil_h = p->dilation_h;
     d.dil_w = p->dilation_w;
     d.multiplier = p->depth_multiplier;
-    const int32_t out_h = pml_dim(&outputs[0], 1), out_w = pml_dim(&outputs[0], 2);
+    const int32_t out_h = pml_dim(output, 1), out_w = pml_dim(output, 2);
     const int32_t n_quant = pml_count(&inputs[3]);
-    if (pml_dim(&inputs[1], 0) != 1 || d.multiplier < 1 || d.in_c < 1 || d.out_c != d.in_c * d.multiplier
-        || pml_dim(&outputs[0], 0) != batches || pml_dim(&outputs[0], 3) != d.out_c
-        || pml_count(&inputs[2]) != d.out_c || (n_quant != d.out_c && n_quant != 1)
-        || pml_count(&inputs[4]) != n_quant || d.kh < 1 || d.kw < 1 || p->stride_h < 1 || p->stride_w < 1
-        || d.dil_h < 1 || d.dil_w < 1 || p->pad_top < 0 || p->pad_left < 0 || p->input_offset < -127
-        || p->input_offset > 128) {
-        return PML_ERR_OPERANDS;
-    }
     d.filter = (const int8_t *)inputs[1].data;
     const int32_t *bias = (const int32_t *)inputs[2].data;
     const int32_t *multipliers = (const int32_t *)inputs[3].data;
     const int32_t *shifts = (const int32_t *)inputs[4].data;
-    if (!quantization_ok(multipliers, shifts, n_quant, p->output_offset)) {
-        return PML_ERR_OPERANDS;
-    }
     for (int32_t k = 0; k < BLOCK; k++) {
         d.zero_points[k] = (int8_t)-p->input_offset;
     }
@@ -166,7 +172,7 @@ int pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, in
             all_right &= rq[k].right1 >= 0;
         }
         const int32_t *block_bias = bias + oc0;
-        int8_t *out = (int8_t *)outputs[0].data + oc0;
+        int8_t *out = (int8_t *)output->data + oc0;
         for (int32_t b = 0; b < batches; b++) {
             d.image = (const int8_t *)inputs[0].data + b * image_size;
             for (int32_t oy = 0; oy < out_h; oy++) {
@@ -195,5 +201,4 @@ int pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, in
             }
         }
     }
-    return PML_OK;
 }

@@ -5,6 +5,7 @@
  * that row with the units' contiguous weight rows: the int8 x int16 products map onto multiply-add instructions
  * (pmaddwd on x86) when the compiler vectorizes them. */
 
+#include "check.h"
 #include "picoml.h"
 #include "requantize_channels.h"
 
@@ -59,47 +60,48 @@ static void widen(const int8_t *restrict src, int32_t n, int16_t *restrict dst) 
     }
 }
 
-static int is_tensor(const pml_operand_t *o, int dtype) {
-    return o->tensor != 0 && o->tensor->dtype == dtype;
-}
-
-int pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-    const pml_operand_t *outputs, int n_outputs) {
-    const pml_fully_connected_params_t *p = (const pml_fully_connected_params_t *)params;
-    if (n_inputs != 5 || n_outputs != 1 || !is_tensor(&inputs[0], PML_DTYPE_INT8)
-        || !is_tensor(&inputs[1], PML_DTYPE_INT8) || inputs[1].tensor->ndim != 2
-        || !is_tensor(&inputs[2], PML_DTYPE_INT32) || !is_tensor(&inputs[3], PML_DTYPE_INT32)
-        || !is_tensor(&inputs[4], PML_DTYPE_INT32) || !is_tensor(&outputs[0], PML_DTYPE_INT8)) {
+/* Once at load, after the operand types and parameter ranges (check.c): the shapes and constants the kernel
+ * below relies on. */
+PML_COLD int pml_fully_connected_check(const void *params, const pml_operand_t *inputs,
+                   const pml_operand_t *output, pml_check_t *c) {
+    const int32_t units = pml_dim(&inputs[1], 0), depth = pml_dim(&inputs[1], 1), size = pml_count(&inputs[0]);
+    const int32_t batches = (int32_t)pml_udiv((uint32_t)size, (uint32_t)depth);
+    (void)params;
+    PML_NEED(c, pml_mul_s64(batches, depth) == size, PML_R_FC_DEPTH, size);
+    PML_NEED(c, pml_mul_s64(batches, units) == pml_count(output), PML_R_FC_OUTPUT, pml_count(output));
+    if (pml_check_requantization(c, inputs, units) != PML_OK) {
         return PML_ERR_OPERANDS;
     }
+    /* a multiply-accumulate per output value and input value of its batch; the sums are taken in chunks of at
+     * most ROW_MAX products (dot_1x4), then added as unsigned: no accumulator overflows */
+    c->work = pml_work_mul(pml_count(output), depth);
+    return PML_OK;
+}
+
+void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
+                            const pml_operand_t *output) {
+    const pml_fully_connected_params_t *p = (const pml_fully_connected_params_t *)params;
+    (void)n_inputs;
     const int32_t units = pml_dim(&inputs[1], 0), depth = pml_dim(&inputs[1], 1);
     const int32_t size = pml_count(&inputs[0]), n_quant = pml_count(&inputs[3]);
     /* batches = size / depth, without a division (a libgcc call on armv6m) */
     int32_t batches = 0;
-    for (int32_t n = 0; depth > 0 && n < size; n += depth) {
+    for (int32_t n = 0; n < size; n += depth) {
         batches++;
-    }
-    if (units < 1 || depth < 1 || batches * depth != size || pml_count(&outputs[0]) != batches * units
-        || pml_count(&inputs[2]) != units || (n_quant != units && n_quant != 1)
-        || pml_count(&inputs[4]) != n_quant) {
-        return PML_ERR_OPERANDS;
     }
     const int8_t *input = (const int8_t *)inputs[0].data;
     const int8_t *weights = (const int8_t *)inputs[1].data;
     const int32_t *bias = (const int32_t *)inputs[2].data;
     const int32_t *multipliers = (const int32_t *)inputs[3].data;
     const int32_t *shifts = (const int32_t *)inputs[4].data;
-    if (!quantization_ok(multipliers, shifts, n_quant, p->output_offset)) {
-        return PML_ERR_OPERANDS;
-    }
     const int32_t q_step = n_quant == units ? 1 : 0;
     const int chunked = depth > ROW_MAX;
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
-    int8_t *output = (int8_t *)outputs[0].data;
+    int8_t *out = (int8_t *)output->data;
     int16_t row[ROW_MAX];
     int32_t acc[UNIT_BLOCK];
-    for (int32_t b = 0; b < batches; b++, input += depth, output += units) {
+    for (int32_t b = 0; b < batches; b++, input += depth, out += units) {
         for (int32_t u0 = 0; u0 < units; u0 += UNIT_BLOCK) {
             const int32_t block = units - u0 < UNIT_BLOCK ? units - u0 : UNIT_BLOCK;
             for (int32_t k = 0; k < block; k++) {
@@ -126,9 +128,8 @@ int pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int 
                 const int32_t u = u0 + k, q = u * q_step;
                 requant_t rq;
                 requant_init(&rq, multipliers[q], shifts[q]);
-                output[u] = requantize((int32_t)((uint32_t)acc[k] + (uint32_t)bias[u]), &rq, &range);
+                out[u] = requantize((int32_t)((uint32_t)acc[k] + (uint32_t)bias[u]), &rq, &range);
             }
         }
     }
-    return PML_OK;
 }

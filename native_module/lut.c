@@ -2,23 +2,26 @@
  * (the RELU family, LEAKY_RELU, QUANTIZE, LOGISTIC, TANH, HARD_SWISH) is converted to it; the host computes the
  * table with the op's numpy reference (host/picoml/ops/lut.py). May run in place: element i is read before it is
  * written. */
+#include "check.h"
 #include "picoml.h"
 
-int pml_lut_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *outputs,
-    int n_outputs) {
+/* Once at load, after the operand types (check.c: int8 in and out, the table an int8 constant): a table of 256
+ * values, an output of the input's size. */
+PML_COLD int pml_lut_check(const void *params, const pml_operand_t *inputs, const pml_operand_t *output,
+                           pml_check_t *c) {
     (void)params;
-    if (n_inputs != 2 || n_outputs != 1 || inputs[0].tensor == 0 || inputs[1].tensor == 0
-        || inputs[0].tensor->dtype != PML_DTYPE_INT8 || inputs[1].tensor->dtype != PML_DTYPE_INT8
-        || outputs[0].tensor->dtype != PML_DTYPE_INT8 || pml_count(&inputs[1]) != 256
-        || pml_count(&inputs[0]) != pml_count(&outputs[0])) {
-        return PML_ERR_OPERANDS;
-    }
-    int32_t count = pml_count(&inputs[0]);
+    PML_NEED(c, pml_count(&inputs[1]) == 256, PML_R_LUT_SIZE, pml_count(&inputs[1]));
+    return pml_check_same_size(c, &inputs[0], output, 0);
+}
+
+void pml_lut_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+    (void)params;
+    (void)n_inputs;
+    const int32_t count = pml_count(&inputs[0]);
     const uint8_t *x = (const uint8_t *)inputs[0].data;
     const int8_t *table = (const int8_t *)inputs[1].data;
-    int8_t *y = (int8_t *)outputs[0].data;
+    int8_t *y = (int8_t *)output->data;
     for (int32_t i = 0; i < count; i++) {
         y[i] = table[x[i]];
     }
-    return PML_OK;
 }

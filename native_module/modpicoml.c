@@ -1,4 +1,5 @@
-/* The thin MicroPython binding: _picoml.check(model, arena_size) and _picoml.invoke(model, arena).
+/* The thin MicroPython binding: _picoml.Model(model, arena) validates a .pml model once (pml_check), then
+ * invoke() runs it with no checks (the TFLite Micro Prepare/Eval split).
  * Listed first in SRC so mpy_init lands at the start of the text (armv6m reaches only ~2 KiB from the entry). */
 #include "py/dynruntime.h"
 
@@ -17,29 +18,78 @@ void *memset(void *s, int c, size_t n) {
     return mp_fun_table.memset_(s, c, n);
 }
 
-static mp_obj_t check(mp_obj_t model_in, mp_obj_t arena_size_in) {
-    mp_buffer_info_t model;
-    mp_get_buffer_raise(model_in, &model, MP_BUFFER_READ);
-    return mp_obj_new_int(pml_check(model.buf, model.len, mp_obj_get_int(arena_size_in)));
-}
-static MP_DEFINE_CONST_FUN_OBJ_2(check_obj, check);
+/* The model's and the arena's buffers, held (so the GC keeps them) and seen as they were when checked. */
+typedef struct {
+    mp_obj_base_t base;
+    mp_obj_t model, arena;
+    const uint8_t *model_buf;
+    uint8_t *arena_buf;
+    size_t model_len, arena_len;
+} model_obj_t;
 
-/* Checks the model against the arena on every call (microseconds), so no buffer can make a kernel stray. */
-static mp_obj_t invoke(mp_obj_t model_in, mp_obj_t arena_in) {
-    mp_buffer_info_t model, arena;
-    mp_get_buffer_raise(model_in, &model, MP_BUFFER_READ);
-    mp_get_buffer_raise(arena_in, &arena, MP_BUFFER_WRITE);
-    int status = ((uintptr_t)arena.buf & 3) != 0 ? PML_ERR_MODEL : pml_check(model.buf, model.len, arena.len);
-    if (status == PML_OK) {
-        status = pml_invoke(model.buf, arena.buf);
-    }
-    return mp_obj_new_int(status);
+/* Not static: zero-initialised, filled in mpy_init (the natmod linker cannot relocate a static in .bss). */
+mp_obj_full_type_t model_type;
+mp_map_elem_t model_locals_table[1];
+static MP_DEFINE_CONST_DICT(model_locals, model_locals_table);
+
+/* ValueError(op, tensor, rule, detail, value): picoml.validate words it (op name, layer, field) as for the Python
+ * backends, whose checks raise the same five numbers. */
+static NORETURN void raise_invalid(const pml_error_t *e) {
+    mp_obj_t args[5] = {mp_obj_new_int(e->op), mp_obj_new_int(e->tensor), mp_obj_new_int(e->rule),
+                        mp_obj_new_int(e->detail), mp_obj_new_int(e->value)};
+    nlr_raise(mp_call_function_n_kw(mp_load_global(MP_QSTR_ValueError), 5, 0, args));
 }
-static MP_DEFINE_CONST_FUN_OBJ_2(invoke_obj, invoke);
+
+static mp_obj_t model_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
+    mp_arg_check_num(n_args, n_kw, 2, 2, false);
+    mp_buffer_info_t model, arena;
+    mp_get_buffer_raise(args[0], &model, MP_BUFFER_READ);
+    mp_get_buffer_raise(args[1], &arena, MP_BUFFER_WRITE);
+    if (((uintptr_t)model.buf & 3) != 0 || ((uintptr_t)arena.buf & 3) != 0) {
+        mp_raise_ValueError(MP_ERROR_TEXT("picoml: the model and the arena must start at 4-byte aligned addresses "
+                                          "(alignment): copy the model into a new bytearray"));
+    }
+    if (model.len > UINT32_MAX || arena.len > UINT32_MAX) {
+        mp_raise_ValueError(MP_ERROR_TEXT("picoml: buffers of 4 GiB or more"));
+    }
+    pml_error_t error;
+    if (pml_check(model.buf, (uint32_t)model.len, (uint32_t)arena.len, &error) != PML_OK) {
+        raise_invalid(&error);
+    }
+    model_obj_t *self = mp_obj_malloc(model_obj_t, type);
+    self->model = args[0];
+    self->arena = args[1];
+    self->model_buf = model.buf;
+    self->arena_buf = arena.buf;
+    self->model_len = model.len;
+    self->arena_len = arena.len;
+    return MP_OBJ_FROM_PTR(self);
+}
+
+/* Runs the checked model. The buffers are looked up again (no allocation): one that moved or shrank since the
+ * check (a bytearray grown in place, say) is refused rather than run. */
+static mp_obj_t model_invoke(mp_obj_t self_in) {
+    model_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    mp_buffer_info_t model, arena;
+    mp_get_buffer_raise(self->model, &model, MP_BUFFER_READ);
+    mp_get_buffer_raise(self->arena, &arena, MP_BUFFER_WRITE);
+    if (model.buf != self->model_buf || model.len != self->model_len || arena.buf != self->arena_buf
+        || arena.len != self->arena_len) {
+        mp_raise_ValueError(MP_ERROR_TEXT("picoml: the model's or the arena's buffer changed since load"));
+    }
+    pml_invoke(self->model_buf, self->arena_buf);
+    return mp_const_none;
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(model_invoke_obj, model_invoke);
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
-    mp_store_global(MP_QSTR_check, MP_OBJ_FROM_PTR(&check_obj));
-    mp_store_global(MP_QSTR_invoke, MP_OBJ_FROM_PTR(&invoke_obj));
+    model_type.base.type = &mp_type_type;
+    model_type.flags = MP_TYPE_FLAG_NONE;
+    model_type.name = MP_QSTR_Model;
+    MP_OBJ_TYPE_SET_SLOT(&model_type, make_new, model_make_new, 0);
+    model_locals_table[0] = (mp_map_elem_t){MP_OBJ_NEW_QSTR(MP_QSTR_invoke), MP_OBJ_FROM_PTR(&model_invoke_obj)};
+    MP_OBJ_TYPE_SET_SLOT(&model_type, locals_dict, (void *)&model_locals, 1);
+    mp_store_global(MP_QSTR_Model, MP_OBJ_FROM_PTR(&model_type));
     MP_DYNRUNTIME_INIT_EXIT
 }

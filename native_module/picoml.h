@@ -1,4 +1,4 @@
-/* picoml int8 runtime: the .pml layout as C structs, the kernel interface and the op-table walker.
+/* picoml int8 runtime: the .pml layout as C structs, the kernel interface, the checks and the op-table walker.
  * No MicroPython here: the same code builds with host gcc (tests) and in the native module. */
 #ifndef PICOML_H
 #define PICOML_H
@@ -8,11 +8,11 @@
 
 #include "ops.h"
 
-/* Status codes returned by pml_check, pml_invoke and the kernels. */
+/* Status codes returned by pml_check. */
 #define PML_OK 0
 #define PML_ERR_MODEL (-1)        /* the model's tables are inconsistent */
 #define PML_ERR_UNKNOWN_OP (-2)   /* an op code this build does not know */
-#define PML_ERR_OPERANDS (-3)     /* an op's operands do not fit its kernel (count, dtype or shape) */
+#define PML_ERR_OPERANDS (-3)     /* an op's operands or params do not fit its kernel */
 
 #define PML_MAX_DIMS 4
 #define PML_MAX_OPERANDS 32
@@ -47,15 +47,32 @@ typedef struct {
     void *data;
 } pml_operand_t;
 
-/* Every kernel has the signature of the ones below: params overlay the op's int32 params
- * (pml_<op>_params_t in ops.h); inputs and outputs are the op's operands in table order. */
+/* What pml_check reports about the first rule a model breaks: the op (or -1 for the model's tables), the tensor
+ * (or -1), the rule (a PML_R_ code of rules.h), its detail (the operand or parameter index for the rules of
+ * operand types and parameter ranges, else -1) and the offending value. picoml.validate words it. */
+typedef struct {
+    int32_t op, tensor, rule, detail, value;
+} pml_error_t;
 
-/* Structural check of a whole model, once, before any pml_invoke: offsets inside the file and the arena,
- * operand indices in range, known op codes with the right parameter counts. */
-int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size);
+/* What an op's check (pml_<op>_check) sees besides its params and operands (its input count), and what it fills
+ * in: the rule broken and the value, or the op's work (the inner-loop iterations of its kernel, saturated at
+ * PML_MAX_WORK + 1). */
+typedef struct {
+    int32_t n_inputs, rule, value;
+    int64_t work;
+} pml_check_t;
 
-/* Run every op of a checked model; inputs are already in the arena, outputs are left there. */
-int pml_invoke(const uint8_t *model, uint8_t *arena);
+/* Validate a whole model once, before any pml_invoke (check.c): the sections inside the file, every tensor inside
+ * the arena or the weights blob, every op's operands and params consistent with what its kernel reads and writes,
+ * the total work at most PML_MAX_WORK (rules.h). The caller has checked the header's magic, version, file size
+ * and CRC-32 (picoml.pml.check_header, picoml.format.read_header) and that `model` is 4-byte aligned. Returns
+ * PML_OK or a status, with *error saying what is wrong. A model that passes is safe to pml_invoke with any arena
+ * of at least arena_size bytes. */
+int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size, pml_error_t *error);
+
+/* Run every op of a model pml_check accepted; inputs are already in the arena, outputs are left there. No checks:
+ * the kernels trust pml_check. */
+void pml_invoke(const uint8_t *model, uint8_t *arena);
 
 /* Shape helpers shared by the kernels. */
 static inline int32_t pml_dim(const pml_operand_t *o, int i) {
@@ -79,9 +96,11 @@ static inline void pml_dims4(const pml_operand_t *o, int32_t out[PML_MAX_DIMS]) 
     }
 }
 
-/* The kernels, one family per file: pml_<name>_s8 for every op of PML_OPS (ops.h). */
+/* The kernels, one family per file, for every op of PML_OPS (ops.h): pml_<name>_check validates an op once at load,
+ * after its operand types and parameter ranges (check.c); pml_<name>_s8 runs it with no checks. */
 #define PML_KERNEL(NAME, name, code, n_params, n_inputs) \
-    int pml_##name##_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, int);
+    int pml_##name##_check(const void *, const pml_operand_t *, const pml_operand_t *, pml_check_t *); \
+    void pml_##name##_s8(const void *, const pml_operand_t *, int, const pml_operand_t *);
 PML_OPS(PML_KERNEL)
 #undef PML_KERNEL
 

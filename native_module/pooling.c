@@ -5,8 +5,9 @@
  * channels are innermost and contiguous. Positions in the padding take no part: the average divides by the
  * number of positions inside (rounding half away from zero, as TFLite), the maximum ignores them. */
 
-#include "picoml.h"
+#include "check.h"
 #include "fixedpoint.h"
+#include "picoml.h"
 
 #define CHANNEL_BLOCK 64    /* int32 sums of the average kept on the stack */
 
@@ -16,26 +17,44 @@ typedef struct {
     int32_t batches, in_h, in_w, channels, out_h, out_w;
 } pool_shape_t;
 
-static int pool_shape(const pml_average_pool_2d_params_t *p, const pml_operand_t *inputs, int n_inputs,
-                      const pml_operand_t *outputs, int n_outputs, pool_shape_t *s) {
-    if (n_inputs != 1 || n_outputs != 1 || inputs[0].tensor == 0 || outputs[0].tensor == 0
-        || inputs[0].tensor->dtype != PML_DTYPE_INT8 || outputs[0].tensor->dtype != PML_DTYPE_INT8
-        || inputs[0].tensor->ndim != 4 || outputs[0].tensor->ndim != 4) {
+static void pool_shape(const pml_operand_t *input, const pml_operand_t *output, pool_shape_t *s) {
+    s->batches = pml_dim(input, 0);
+    s->in_h = pml_dim(input, 1);
+    s->in_w = pml_dim(input, 2);
+    s->channels = pml_dim(input, 3);
+    s->out_h = pml_dim(output, 1);
+    s->out_w = pml_dim(output, 2);
+    s->input = (const int8_t *)input->data;
+    s->output = (int8_t *)output->data;
+}
+
+/* Once at load, for both ops (their params have the same layout), after the operand types and parameter ranges
+ * (check.c): the shapes the kernels below rely on. */
+static PML_COLD int check_pool(const pml_average_pool_2d_params_t *p, const pml_operand_t *x,
+                               const pml_operand_t *output, pml_check_t *c) {
+    PML_NEED(c, pml_dim(output, 0) == pml_dim(x, 0), PML_R_BATCH, pml_dim(output, 0));
+    PML_NEED(c, pml_dim(output, 3) == pml_dim(x, 3), PML_R_POOL_CHANNELS, pml_dim(output, 3));
+    if (pml_check_window(c, pml_dim(x, 1), pml_dim(output, 1), p->filter_h, p->stride_h, 1, p->pad_top, 0)
+        || pml_check_window(c, pml_dim(x, 2), pml_dim(output, 2), p->filter_w, p->stride_w, 1, p->pad_left, 1)) {
         return PML_ERR_OPERANDS;
     }
-    s->batches = pml_dim(&inputs[0], 0);
-    s->in_h = pml_dim(&inputs[0], 1);
-    s->in_w = pml_dim(&inputs[0], 2);
-    s->channels = pml_dim(&inputs[0], 3);
-    s->out_h = pml_dim(&outputs[0], 1);
-    s->out_w = pml_dim(&outputs[0], 2);
-    if (pml_dim(&outputs[0], 0) != s->batches || pml_dim(&outputs[0], 3) != s->channels || p->stride_h < 1
-        || p->stride_w < 1 || p->filter_h < 1 || p->filter_w < 1 || p->pad_top < 0 || p->pad_left < 0) {
-        return PML_ERR_OPERANDS;
-    }
-    s->input = (const int8_t *)inputs[0].data;
-    s->output = (int8_t *)outputs[0].data;
+    /* the window positions inside the input, per output value: the average's int32 sums of at most 2^23 int8
+     * values cannot overflow */
+    const int32_t h = p->filter_h < pml_dim(x, 1) ? p->filter_h : pml_dim(x, 1);
+    const int32_t w = p->filter_w < pml_dim(x, 2) ? p->filter_w : pml_dim(x, 2);
+    PML_NEED(c, pml_mul_s64(h, w) <= (1 << 23), PML_R_POOL_WINDOW, pml_mul_s64(h, w));
+    c->work = pml_work_mul(pml_count(output), pml_mul_s64(h, w));
     return PML_OK;
+}
+
+PML_COLD int pml_average_pool_2d_check(const void *params, const pml_operand_t *inputs,
+                   const pml_operand_t *output, pml_check_t *c) {
+    return check_pool((const pml_average_pool_2d_params_t *)params, &inputs[0], output, c);
+}
+
+PML_COLD int pml_max_pool_2d_check(const void *params, const pml_operand_t *inputs,
+                   const pml_operand_t *output, pml_check_t *c) {
+    return check_pool((const pml_average_pool_2d_params_t *)params, &inputs[0], output, c);
 }
 
 /* The inner loops, over contiguous channels: the first runs a multiple of 16 times, which gcc -O2 vectorizes
@@ -92,13 +111,12 @@ static void inside(int32_t i0, int32_t size, int32_t taps, int32_t *lo, int32_t 
     }
 }
 
-int pml_average_pool_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-    const pml_operand_t *outputs, int n_outputs) {
+void pml_average_pool_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
+    const pml_operand_t *output) {
     const pml_average_pool_2d_params_t *p = (const pml_average_pool_2d_params_t *)params;
     pool_shape_t s;
-    if (pool_shape(p, inputs, n_inputs, outputs, n_outputs, &s) != PML_OK) {
-        return PML_ERR_OPERANDS;
-    }
+    (void)n_inputs;
+    pool_shape(&inputs[0], output, &s);
     int32_t sum[CHANNEL_BLOCK];
     int8_t *out = s.output;
     for (int32_t b = 0; b < s.batches; b++) {
@@ -130,17 +148,15 @@ int pml_average_pool_2d_s8(const void *params, const pml_operand_t *inputs, int 
             }
         }
     }
-    return PML_OK;
 }
 
-int pml_max_pool_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *outputs,
-    int n_outputs) {
+void pml_max_pool_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
+    const pml_operand_t *output) {
     /* the two ops' params have the same layout */
     const pml_average_pool_2d_params_t *p = (const pml_average_pool_2d_params_t *)params;
     pool_shape_t s;
-    if (pool_shape(p, inputs, n_inputs, outputs, n_outputs, &s) != PML_OK) {
-        return PML_ERR_OPERANDS;
-    }
+    (void)n_inputs;
+    pool_shape(&inputs[0], output, &s);
     int8_t *out = s.output;
     for (int32_t b = 0; b < s.batches; b++) {
         const int8_t *image = s.input + b * s.in_h * s.in_w * s.channels;
@@ -173,5 +189,4 @@ int pml_max_pool_2d_s8(const void *params, const pml_operand_t *inputs, int n_in
             }
         }
     }
-    return PML_OK;
 }

@@ -15,8 +15,8 @@
  * acc * multiplier < 0 instead of X < 0 changes nothing. The shift is taken as the high word shifted by e - 1:
  * no 64-bit variable shift, which is a libgcc call on 32-bit targets.
  * For shift >= 0 it is ((acc << shift) * multiplier + 2^30) >> 31.
- * Only multiplier = INT32_MIN can saturate the doubling high multiply: the host never produces it and the
- * kernels refuse it. The clamp bounds are moved by the offset, so that nothing overflows. */
+ * Only multiplier = INT32_MIN can saturate the doubling high multiply: the host never produces it and
+ * pml_check refuses it (check.h); shifts are in [-31, 31]. The clamp bounds are moved by the offset, so that nothing overflows. */
 typedef struct {
     int64_t round;          /* 2^30 + 2^(30+e) */
     int32_t multiplier;
@@ -67,20 +67,6 @@ static inline int8_t requantize_left(int32_t acc, const requant_t *q, const out_
 
 static inline int8_t requantize(int32_t acc, const requant_t *q, const out_range_t *o) {
     return q->right1 >= 0 ? requantize_right(acc, q, o) : requantize_left(acc, q, o);
-}
-
-/* The requantization constants and offsets the kernels take: shifts in [-31, 31], no INT32_MIN multiplier,
- * int8 zero points. */
-static inline int quantization_ok(const int32_t *multipliers, const int32_t *shifts, int32_t n, int32_t output_offset) {
-    if (output_offset < -128 || output_offset > 127) {
-        return 0;
-    }
-    for (int32_t i = 0; i < n; i++) {
-        if (shifts[i] < -31 || shifts[i] > 31 || multipliers[i] == INT32_MIN) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 #endif

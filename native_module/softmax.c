@@ -1,6 +1,7 @@
 /* SOFTMAX over the last axis, int8 in and int8 out (scale 1/256, zero point -128): TFLite Micro's
  * reference_ops::Softmax<int8_t, int8_t> with gemmlowp's fixed-point exp and reciprocal.
  * Reference: reference_softmax in host/picoml/ops/nonlinear.py. */
+#include "check.h"
 #include "fixedpoint_gemmlowp.h"
 #include "picoml.h"
 
@@ -34,7 +35,7 @@ static void softmax_row(const pml_softmax_params_t *p, const int8_t *x, int8_t *
     for (int32_t i = 1; i < depth; i++) {
         max = x[i] > max ? x[i] : max;
     }
-    uint32_t sum = 0;  /* Q12.19; the host keeps depth below 4096 so it cannot wrap, and wraps as int32 if it did */
+    uint32_t sum = 0;  /* Q12.19; pml_softmax_check keeps depth below 4096 so it cannot wrap */
     for (int32_t i = 0; i < depth; i++) {
         int32_t diff = x[i] - max;
         if (diff >= p->diff_min) {
@@ -60,20 +61,27 @@ static void softmax_row(const pml_softmax_params_t *p, const int8_t *x, int8_t *
     }
 }
 
-int pml_softmax_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *outputs,
-    int n_outputs) {
+/* The last dimension's size, 1 for a scalar. */
+static int32_t depth(const pml_operand_t *x) {
+    return x->tensor->ndim > 0 ? pml_dim(x, x->tensor->ndim - 1) : 1;
+}
+
+/* Once at load, after the operand types and parameter ranges (check.c): the sum of at most 4095 exponentials of
+ * at most 2^19 each cannot wrap (TFLite Micro's int32 sum would overflow above: the host refuses such models). */
+PML_COLD int pml_softmax_check(const void *params, const pml_operand_t *inputs,
+                   const pml_operand_t *output, pml_check_t *c) {
+    (void)params;
+    PML_NEED(c, depth(&inputs[0]) <= 4095, PML_R_SOFTMAX_DEPTH, depth(&inputs[0]));
+    return pml_check_same_size(c, &inputs[0], output, 0);
+}
+
+void pml_softmax_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
     const pml_softmax_params_t *p = (const pml_softmax_params_t *)params;
-    if (n_inputs != 1 || n_outputs != 1 || inputs[0].tensor == 0 || inputs[0].tensor->dtype != PML_DTYPE_INT8
-        || outputs[0].tensor->dtype != PML_DTYPE_INT8 || pml_count(&inputs[0]) != pml_count(&outputs[0])) {
-        return PML_ERR_OPERANDS;
-    }
-    int ndim = inputs[0].tensor->ndim;
-    int32_t depth = ndim > 0 ? pml_dim(&inputs[0], ndim - 1) : 1;
-    int32_t count = pml_count(&inputs[0]);
+    (void)n_inputs;
+    const int32_t n = depth(&inputs[0]), count = pml_count(&inputs[0]);
     const int8_t *x = (const int8_t *)inputs[0].data;
-    int8_t *y = (int8_t *)outputs[0].data;
-    for (int32_t done = 0; depth > 0 && done < count; done += depth) {
-        softmax_row(p, x + done, y + done, depth);
+    int8_t *y = (int8_t *)output->data;
+    for (int32_t done = 0; done < count; done += n) {
+        softmax_row(p, x + done, y + done, n);
     }
-    return PML_OK;
 }

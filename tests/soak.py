@@ -6,6 +6,8 @@ and tests/bench/bench_soak.py (10^6).
 The chip's clock, two ways:
   speed=N      the virtual board's RealTimeI2CBus: N times faster than real time. The loop must keep up; on a busy
                machine it may not, and the FIFO overflows (which the driver must report).
+  lag_us=N     discrete-event time in which every bus transaction costs N us: a loop slower than the IMU on any
+               machine, the FIFO overflows (which the driver must report).
   speed=None   discrete-event time: whenever the FIFO holds less than one driver burst (16 samples), the clock
                jumps to when it holds that many -- the loop never waits, the IMU still delivers exactly its ODR
                in emulated time, and the run does not depend on the machine's load.
@@ -38,18 +40,22 @@ from picoml.stream import Window, run
 from emulated_chips.chip import I2CBus, Motion, RealTimeI2CBus
 from emulated_chips import lsm6ds
 
-MODEL, WINDOWS, CHUNK, SPEED = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+MODEL, WINDOWS, CHUNK, SPEED, LAG_US = (sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]),
+                                       int(sys.argv[5]))
 
 class EventBus(I2CBus):
     # discrete-event time: a transaction that finds fewer than BURST samples in the FIFO first moves the clock to
-    # when there are BURST (the loop would be waiting for them)
+    # when there are BURST (the loop would be waiting for them). LAG_US > 0: every transaction also costs that much
+    # emulated time, a loop slower than the IMU on any machine
     BURST = 16
     def __init__(self, chip):
         I2CBus.__init__(self, chip)
         self.chip = chip
     def _chip(self, addr):
         c = self.chip
-        if c.rate_mhz and len(c.fifo) < 6 * self.BURST:
+        if LAG_US:
+            c.advance_us(LAG_US)
+        elif c.rate_mhz and len(c.fifo) < 6 * self.BURST:
             due = c.t0_us + ((c.n + self.BURST - len(c.fifo) // 6) * 1000000000 + c.rate_mhz - 1) // c.rate_mhz
             if due > c.t_us:
                 c.advance_us(due - c.t_us)
@@ -159,16 +165,16 @@ print("SOAK " + json.dumps({
 """
 
 
-def soak(windows, chunk=1000, speed=None, model=GESTURE, heapsize="4m", timeout=None):
+def soak(windows, chunk=1000, speed=None, lag_us=0, model=GESTURE, heapsize="4m", timeout=None):
     """Run the soak in the unix port; returns its figures (see the module doc). speed: None for discrete-event
-    time, else the real-time bus's factor."""
+    time, else the real-time bus's factor; lag_us: the emulated cost of each bus transaction (discrete-event)."""
     lib = heap_sweep.unix_library()
     with tempfile.TemporaryDirectory(prefix="picoml_soak_") as tmp:
         script = pathlib.Path(tmp) / "soak.py"
         script.write_text("import sys\nsys.path[:0] = [%r, %r, %r]\n" % (
             str(heap_sweep.NATMOD_X64), str(lib), str(resources.virtual_board_dir())) + DEVICE)
         done = subprocess.run([micropython(), "-X", "heapsize=%s" % heapsize, str(script), str(model), str(windows),
-                               str(chunk), str(speed or 0)], capture_output=True, text=True, timeout=timeout,
+                               str(chunk), str(speed or 0), str(lag_us)], capture_output=True, text=True, timeout=timeout,
                               cwd=str(ROOT))
     line = [x for x in done.stdout.splitlines() if x.startswith("SOAK ")]
     if done.returncode != 0 or not line:

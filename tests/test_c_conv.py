@@ -371,8 +371,8 @@ REFUSALS = [
 
 @pytest.mark.parametrize("name, corrupt", REFUSALS, ids=lambda v: v if isinstance(v, str) else v.__name__[1:])
 def test_kernels_refuse_operands_that_do_not_fit(lib, name, corrupt):
-    """Operands whose shapes or constants do not fit the op are refused with PML_ERR_OPERANDS (-3), before
-    anything is read past a buffer."""
+    """Operands whose shapes or constants do not fit the op are refused by pml_check with PML_ERR_OPERANDS (-3),
+    naming the op, before anything runs."""
     rng = np.random.default_rng(1100)
     if name == "FULLY_CONNECTED":
         model, _ = fc_case(rng, (2, 3), 4, per_channel=True)
@@ -383,10 +383,9 @@ def test_kernels_refuse_operands_that_do_not_fit(lib, name, corrupt):
                              per_channel=True)
     corrupt(model)
     planner.plan(model)
-    runtime = c_runtime.CRuntime(format.write(model), lib)
-    x = model.tensors[model.inputs[0].tensor]
-    with pytest.raises(RuntimeError, match="status -3"):
-        runtime.run([np.zeros(x.shape, np.int8)])
+    blob = format.write(model)
+    status, error = c_runtime.check(lib, blob, max(model.arena_size, 4))
+    assert status == -3 and error[0] == 0, (status, error)
 
 
 # ---- the conformance models -----------------------------------------------------------------------------------
@@ -412,17 +411,19 @@ def test_conformance_model_layers(lib, name):
 
 
 def test_check_refuses_bad_models(lib):
+    """pml_check's status and report (every rule has its own case in test_validation.py)."""
+    from picoml import rules
     blob = models.pml("kws_ref_model")
     h = format.read_header(blob)
-    assert lib.pml_check(blob, len(blob), h["arena_size"]) == 0
-    assert lib.pml_check(blob, len(blob), h["arena_size"] - 4) == -1          # arena too small
-    assert lib.pml_check(blob[:-1], len(blob) - 1, h["arena_size"]) == -1     # truncated
+    assert c_runtime.check(lib, blob, h["arena_size"]) == (0, None)
+    assert c_runtime.check(lib, blob, h["arena_size"] - 4) == (-1, (-1, -1, rules.RULE["ARENA"], -1, h["arena_size"] - 4))
+    assert c_runtime.check(lib, blob[:-1], h["arena_size"])[0] == -1                                    # truncated
     bad = bytearray(blob)
     bad[h["ops_offset"]:h["ops_offset"] + 4] = (99).to_bytes(4, "little")
-    assert lib.pml_check(bytes(bad), len(bad), h["arena_size"]) == -2         # unknown op
+    assert c_runtime.check(lib, bad, h["arena_size"]) == (-2, (0, -1, rules.RULE["UNKNOWN_OP"], -1, 99))
     bad = bytearray(blob)
     bad[h["ops_offset"] + 12:h["ops_offset"] + 16] = (3).to_bytes(4, "little")
-    assert lib.pml_check(bytes(bad), len(bad), h["arena_size"]) == -1         # wrong param count
+    assert c_runtime.check(lib, bad, h["arena_size"]) == (-1, (0, -1, rules.RULE["N_PARAMS"], -1, 3))
 
 
 # ---- the requantization shortcut ------------------------------------------------------------------------------
@@ -485,14 +486,16 @@ int main(void) {
 """
 
 
-def compile_and_run(tmp_path, text, flags=()):
-    """Build a C program that #includes a kernel file, run it: (exit status, output)."""
+def compile_and_run(tmp_path, text, source, flags=()):
+    """Build a C program that #includes a kernel file (linked with the runtime's other files: the checks the file
+    calls), run it: (exit status, output)."""
     import subprocess
-    check = tmp_path / "check.c"
+    check = tmp_path / "program.c"
     check.write_text(text)
-    exe = tmp_path / "check"
+    exe = tmp_path / "program"
+    others = [str(p) for p in c_runtime.kernel_sources() if p.name != source]
     subprocess.run(["gcc", "-std=c99", "-O2", "-Wall", "-Wno-unused-function", *flags, "-I", str(c_runtime.SOURCES),
-                    "-o", str(exe), str(check)], check=True)
+                    "-o", str(exe), str(check), *others], check=True)
     out = subprocess.run([str(exe)], capture_output=True, text=True)
     return out.returncode, out.stdout
 
@@ -506,7 +509,7 @@ ARITHMETIC = [(), ("-DPML_NO_LIBGCC",)]
 def test_requantization_equals_multiply_by_quantized_multiplier(tmp_path, source, flags):
     """Each kernel's requantization shortcut against fixedpoint.h's pml_mbqm on 3 million values: random and
     extreme accumulators, multipliers and shifts, both signs of shift, rounding ties, clamps."""
-    status, out = compile_and_run(tmp_path, REQUANT_CHECK % {"source": c_runtime.SOURCES / source}, flags)
+    status, out = compile_and_run(tmp_path, REQUANT_CHECK % {"source": c_runtime.SOURCES / source}, source, flags)
     assert status == 0, out
 
 
@@ -531,7 +534,8 @@ int main(void) {
 
 @pytest.mark.parametrize("flags", ARITHMETIC, ids=["native", "no_libgcc"])
 def test_rounded_average(tmp_path, flags):
-    status, out = compile_and_run(tmp_path, AVERAGE_CHECK % {"source": c_runtime.SOURCES / "pooling.c"}, flags)
+    status, out = compile_and_run(tmp_path, AVERAGE_CHECK % {"source": c_runtime.SOURCES / "pooling.c"}, "pooling.c",
+                                  flags)
     assert status == 0, out
 
 

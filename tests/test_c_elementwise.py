@@ -14,7 +14,8 @@ import pytest
 import models
 from conftest import test_inputs
 from picoml.runtimes.c import CRuntime, load
-from picoml import reference
+from picoml.runtimes.c import check as c_check
+from picoml import format, reference
 from picoml.convert import convert
 from picoml.errors import UnsupportedModelError
 from picoml.format import Model, Op, Tensor
@@ -24,6 +25,7 @@ from picoml.ops.nonlinear import softmax_params
 
 ALL_INT8 = np.arange(-128, 128, dtype=np.int8)
 PML_ERR_OPERANDS = -3
+PML_ERR_MODEL = -1
 
 
 @pytest.fixture(scope="module")
@@ -119,9 +121,8 @@ def all_values(shape, seed=0):
 
 
 def status(lib, model):
-    """pml_invoke's status for the model (its arena all zeros)."""
-    runtime = CRuntime(model, lib)
-    return lib.pml_invoke(runtime.blob, runtime.arena.ctypes.data)
+    """pml_check's status for the model."""
+    return c_check(lib, format.write(model), max(model.arena_size, 4))[0]
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -407,7 +408,7 @@ def test_padv2_pad_value(lib):
 
 
 # ------------------------------------------------------------------------------------------------------------------
-# operands the kernels refuse
+# operands pml_check refuses
 # ------------------------------------------------------------------------------------------------------------------
 
 def test_kernels_refuse_operands_that_do_not_fit(lib):
@@ -421,11 +422,8 @@ def test_kernels_refuse_operands_that_do_not_fit(lib):
         single("LUT", {}, [T((2, 3)), table], Tensor((2, 3), np.int32, 0.1)),
         single("LUT", {}, [T((2, 3)), T((255,), data=np.arange(255))], T((2, 3))),         # table size
         single("LUT", {}, [T((2, 3)), Tensor((256,), np.int16, data=np.arange(256))], T((2, 3))),
-        single("LUT", {}, [T((2, 3))], T((2, 3))),                                         # no table
         single("ADD", add, [T((2, 3)), T((2, 2))], T((2, 3))),                              # no broadcast
         single("ADD", add, [T((2, 3)), T((3, 3))], T((2, 3))),
-        single("MUL", mul, [T((2, 3)), T((2, 3)), T((2, 3))], T((2, 3))),                  # three inputs
-        single("MUL", mul, [T((2, 3))], T((2, 3))),
         single("CONCATENATION", {"axis": 1}, [T((2, 3)), T((2, 3))], T((2, 5))),           # sizes on the axis
         single("CONCATENATION", {"axis": 2}, [T((2, 3))], T((2, 3))),                      # axis out of range
         single("CONCATENATION", {"axis": 1}, [T((2, 3)), T((3, 3))], T((2, 6))),           # off-axis size
@@ -438,6 +436,10 @@ def test_kernels_refuse_operands_that_do_not_fit(lib):
     ]
     for model in cases:
         assert status(lib, model) == PML_ERR_OPERANDS, model.ops[0]
+    for model in (single("MUL", mul, [T((2, 3)), T((2, 3)), T((2, 3))], T((2, 3))),       # three inputs
+                  single("MUL", mul, [T((2, 3))], T((2, 3))),
+                  single("LUT", {}, [T((2, 3))], T((2, 3)))):                                # no table
+        assert status(lib, model) == PML_ERR_MODEL, model.ops[0]                       # the op table's count
     assert status(lib, single("LUT", {}, [T((2, 3)), table], T((3, 2)))) == 0    # same count, other shape
 
 

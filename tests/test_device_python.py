@@ -12,7 +12,7 @@ import pytest
 
 import models
 from conftest import DEVICE_PROGRAMS, device, test_inputs
-from picoml import format, reference
+from picoml import format, reference, rules
 from picoml.convert import convert
 from picoml.fixedpoint import quantize_multiplier
 from picoml import resources
@@ -111,7 +111,7 @@ def test_errors_are_clear_and_the_interpreter_survives(tmp_path):
         "older": ("ValueError", "format version 1, from an older picoml; this picoml reads version 2: reconvert the "
                                 "model with `picoml convert`"),
         "unknown_op": ("ValueError", "unknown op code 99 (op 0): this .pml needs a newer picoml"),
-        "param_count": ("ValueError", "op 0 (CONV_2D) has 3 params, expected 10"),
+        "param_count": ("ValueError", "n_params is not this op's parameter count (got 3)"),
         "overrun": ("ValueError", "overruns its arena"),
         "native": ("ImportError", "backend='native' needs the _picoml native module built for this board "
                                   "(arch x64, .mpy version 6)"),
@@ -296,15 +296,15 @@ def test_backend_selection_native_and_viper_fallbacks(tmp_path):
     assert r["forced"].startswith("picoml: backend='native' needs the _picoml native module built for this board "
                                   "(arch x64, .mpy version 6)") and "incompatible .mpy arch" in r["forced"]
 
-    # a native module that refuses the model (status -2) and one that accepts it (running the python kernels)
+    # a native module that accepts the model (running the python kernels) and one that refuses it: its
+    # ValueError(op, tensor, rule, detail, value) is worded by picoml.validate as the Python backends word it
     fake = package_copy(tmp_path / "fake_native")
     shutil.copy(fakes / "native_picoml.py", fake / "_picoml.py")
-    r = device("fake_native", tmp_path / "kws.pml", tmp_path / "x.bin", path=[fake])
+    r = device("fake_native", tmp_path / "kws.pml", tmp_path / "x.bin", rules.RULE["FILTER_DEPTH"], path=[fake])
     assert r["native"] == ["native", expected]
-    assert r["invoke"] == "picoml: the native module failed: status -3 (operands do not fit the kernel)"
-    assert r["refused"][0] == "python" and "status -2 (unknown op)" in str(r["refused"][1])
-    assert r["refused"][2] == expected
-    assert r["forced"] == "picoml: the native module refused this model: status -2 (unknown op)"
+    refused = "the filter's depth must equal the input's channels (got 5)"
+    assert r["refused"][0].startswith("picoml: op 0 (CONV_2D, layer ") and r["refused"][0].endswith(refused), r
+    assert r["refused"][1] == r["refused"][0]
 
     # a kernels_viper supplying SOFTMAX only
     package = package_copy(tmp_path / "fake_viper", viper=fakes / "kernels_viper.py")

@@ -101,9 +101,8 @@ def test_regression_files(name):
 
 
 # Cases each CI run gives a target (about a minute of CPU in all); the seed is fixed so a failure reproduces
-# with `picoml fuzz --target T --seed ci --cases N`. The .pml targets join once the validation at load is
-# complete (their regression files above are its acceptance tests).
-CI_CASES = {"convert": 150}
+# with `picoml fuzz --target T --seed ci --cases N`. The long runs are docs/fuzzing.md's.
+CI_CASES = {"native": 1000, "viper": 300, "python": 300, "c": 500, "host": 400, "convert": 150}
 
 
 @pytest.mark.slow
@@ -141,3 +140,10 @@ def test_minimize_keeps_only_the_edit_that_matters(tmp_path, monkeypatch):
     blob, edits = fuzz.minimize("picky", tmp_path / "x.pml")
     assert [i for i in range(16, len(seed)) if blob[i] != seed[i]] == [200]
     assert edits == ["%s: %r -> %r" % (field.name, field.get(seed), field.get(blob))]
+
+
+def test_backends_and_reference_agree():
+    """The same mutated files through the three device backends and the host's reference: each runs everywhere
+    with the same output bytes, or is refused everywhere in the same words."""
+    counts, disagreements = fuzz.differential(["native", "viper", "python", "host"], 200, seed="ci")
+    assert disagreements == [] and counts["ok"] > 20 and counts["refused"] > 20

@@ -2,7 +2,7 @@
 import subprocess
 
 from conftest import ROOT
-from picoml import optable
+from picoml import optable, rules
 
 NATMOD_X64 = ROOT / "build" / "natmod" / "x64" / "_picoml.mpy"
 
@@ -11,6 +11,16 @@ def test_files_generated_from_the_op_table_are_current():
     for path, text in optable.generated_files().items():
         assert (ROOT / path).read_text() == text, "%s is stale: run python -m picoml.optable" % path
         assert optable.GENERATED in text.splitlines()[0]
+
+
+def test_files_generated_from_the_rules_table_are_current():
+    """native_module/rules.h, and the tables, words and rule codes (each a number followed by its name in a comment)
+    of device/picoml/validate.py and refusal.py are those of host/picoml/rules.py."""
+    files = rules.generated_files()
+    for path, text in files.items():
+        assert (ROOT / path).read_text() == text, "%s is stale: run python -m picoml.rules" % path
+    named = [line for line in files["device/picoml/validate.py"].splitlines() if rules._RULE_USE.match(line)]
+    assert len(named) > 50 and rules.GENERATED in files["native_module/rules.h"].splitlines()[0]
 
 
 def test_x64_module_header():
@@ -22,10 +32,18 @@ def test_x64_module_header():
 
 
 def test_x64_module_loads_and_refuses_garbage(tmp_path):
+    """_picoml.Model refuses what is not a model with ValueError(op, tensor, rule, detail, value), a buffer at an
+    odd address naming the alignment."""
     script = tmp_path / "s.py"
     script.write_text("import sys\nsys.path.insert(0, %r)\nimport _picoml\n"
-                      "print(_picoml.check(b'x' * 10, 0), _picoml.check(bytearray(64), 0))\n"
-                      "print(_picoml.invoke(bytearray(70), bytearray(3)))\n" % str(NATMOD_X64.parent))
+                      "bad = bytearray(64)\nbad[16] = 1\nbad[28] = 64\n"     # one tensor, its table past the end
+                      "for model, arena in ((b'x' * 10, bytearray(4)), (bad, bytearray(4)),\n"
+                      "                     (memoryview(bytearray(68))[1:], bytearray(4))):\n"
+                      "    try:\n        _picoml.Model(model, arena)\n    except ValueError as e:\n"
+                      "        print(repr(e.args))\n" % str(NATMOD_X64.parent))
     out = subprocess.run([str(ROOT / ".venv" / "bin" / "micropython"), str(script)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["-1", "-1", "-1"]
+    lines = out.stdout.splitlines()
+    assert lines[0] == "(-1, -1, %d, -1, 10)" % rules.RULE["SHORT"]
+    assert lines[1] == "(-1, -1, %d, -1, 64)" % rules.RULE["TENSORS_SECTION"]
+    assert "aligned" in lines[2] and "alignment" in lines[2]

@@ -16,7 +16,7 @@ import pytest
 
 import models
 from conftest import test_inputs
-from picoml import reference
+from picoml import reference, rules
 from picoml.errors import PicomlError
 from picoml.runtimes import qemu
 
@@ -69,15 +69,15 @@ def test_firmware_builds(target):
 def test_native_module_imports_and_names_its_arch(target):
     out = qemu.run_script(
         "import sys, gc, _picoml\n"
-        "from picoml import pml\n"
-        "print(pml.arch()[0], pml.arch()[1], hex(sys.implementation._mpy), sys.platform)\n"
+        "from picoml import report\n"
+        "print(report.arch()[0], report.arch()[1], hex(sys.implementation._mpy), sys.platform)\n"
         "print(_picoml.__file__)\n"
-        "print(_picoml.check(bytearray(64), 0), 1.5 * 2)\n"
+        "try:\n    _picoml.Model(bytearray(10), bytearray(4))\nexcept ValueError as e:\n    print(e.args, 1.5 * 2)\n"
         "print(gc.mem_free() + gc.mem_alloc())\n", target)
     lines = out.splitlines()
     assert lines[0].split() == [ARCH[target], "6", {"m4": "0x1f06", "m0": "0x1306"}[target], "qemu-" + target]
     assert lines[1] == str(qemu.natmod_dir(target) / "_picoml.mpy")
-    assert lines[2] == "-1 3.0"
+    assert lines[2] == "(-1, -1, %d, -1, 10) 3.0" % rules.RULE["SHORT"]
     # the heap is the board's, less the GC's allocation table (1/65 of it)
     assert HEAP[target] * 0.98 <= int(lines[3]) <= HEAP[target]
 
@@ -238,9 +238,10 @@ def test_predict_allocates_nothing_with_the_heap_locked(target, micro_speech_pml
 def test_m0_without_float_loads_the_native_module():
     """The float-less Cortex-M0 build (MICROPY_FLOAT_IMPL_NONE) loads armv6m native modules."""
     out = qemu.run_script(
-        "import sys, _picoml\nprint(hex(sys.implementation._mpy), _picoml.check(bytearray(64), 0))\n",
-        "m0-nofloat", natmod=qemu.natmod_dir("m0"), library="py")
-    assert out.split() == ["0x1306", "-1"]
+        "import sys, _picoml\ntry:\n    _picoml.Model(bytearray(10), bytearray(4))\nexcept ValueError as e:\n"
+        "    print(hex(sys.implementation._mpy), e.args[2])\n", "m0-nofloat", natmod=qemu.natmod_dir("m0"),
+        library="py")
+    assert out.split() == ["0x1306", str(rules.RULE["SHORT"])]
 
 
 @pytest.mark.xfail(strict=True, reason="the device library needs float: array('f') and float literals in "

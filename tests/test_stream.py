@@ -260,12 +260,18 @@ _FAKE_MODEL = r"""
 from array import array
 from picoml.stream import run
 
+class IO:
+    def __init__(self, size, scale, zero_point):
+        self.shape = (size,)
+        self.size = size
+        self.scale = scale
+        self.zero_point = zero_point
+
 class FakeModel:
-    # what run() uses of a picoml Model: predict, labels, _inputs, _outputs, _in_mv
+    # what run() uses of a picoml Model: predict, labels, inputs, outputs
     def __init__(self, seq, K, scale, zp):
-        self._inputs = [((4,), 0.1, 0, False, True, 0, 4)]
-        self._outputs = [((K,), scale, zp, False, True, 0, K)]
-        self._in_mv = [bytearray(4)]
+        self.inputs = (IO(4, 0.1, 0),)
+        self.outputs = (IO(K, scale, zp),)
         self.labels = ['c%d' % k for k in range(K)]
         self.seq = seq
         self.K = K
@@ -553,9 +559,8 @@ class Spy:
     def __init__(self, m):
         self.m = m
         self.labels = m.labels
-        self._inputs = m._inputs
-        self._outputs = m._outputs
-        self._in_mv = m._in_mv
+        self.inputs = m.inputs
+        self.outputs = m.outputs
         self.xs = []
     def predict(self, x):
         self.xs.append([b - 256 if b > 127 else b for b in x])

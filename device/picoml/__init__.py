@@ -5,9 +5,9 @@
 #   y = model.predict(x)                     # int8 in (array('b'), bytes, ...) or floats; int8 array('b') out
 #   label, index = model.top()
 #
-# Kept small on purpose (importing costs RAM). load() reads the file and allocates the arena first, while the
-# heap is still in one piece, then imports the loader (picoml.pml), and drops the loader again once the model
-# is built, so only picoml.model and the kernels stay in RAM.
+# Kept small on purpose (importing costs RAM). load() imports the loader (picoml.pml) and the backend's code,
+# reads the file and allocates the arena while the rest of the heap is still in one piece, has the loader
+# validate the model and build it, and drops the loader again, so only picoml.model and the kernels stay in RAM.
 __version__ = "0.1.0"
 
 
@@ -15,31 +15,32 @@ def load(source, backend=None):
     """Load a .pml model and return a picoml.model.Model.
 
     source: a file path (read into one bytearray of the file's size), or the model's bytes as bytes, bytearray
-    or memoryview (e.g. a file in ROMFS), used in place without a copy.
+    or memoryview (e.g. a file in ROMFS), used in place without a copy: it must not change while the model is in
+    use (it was validated once, at load).
     backend: None for the fastest that works ("native" _picoml module, then "viper", then "python"), or one of
     "native", "viper", "python" to force it (ImportError when it is not available).
-    Raises ValueError for a file that is not a valid .pml (truncated, corrupt, newer version, unknown op) and
+    Raises ValueError for a file that is not a valid .pml (truncated, corrupt, newer version, unknown op, an op
+    whose operands or parameters do not fit it: the message names the op, its layer and the field) and
     MemoryError, naming the bytes wanted and free, when anything of the model (file, arena, code, tables) does
     not fit."""
     try:
         room = bytearray(1024)  # kept for the message of a MemoryError (a failed import pins what it interned)
         from . import pml
         try:
-            name = pml.select(backend)[0]   # an unknown or unavailable forced backend fails here, first
+            pml.select(backend)     # the code first (the native module or the kernels), then the big blocks
             arena = None
             if isinstance(source, str):
                 source, arena = _read(source)
-            if name != "native":
-                from . import kernels_python    # noqa: F401 -- resident code next to the big blocks
-            spec = pml.load(source, backend, arena)
+            model = pml.load(source, backend, arena)
         finally:
-            # the loader and the op constants are load-time code: drop them so they do not occupy the heap while
-            # the model runs
+            # load-time code: dropped so it does not occupy the heap while the model runs
             pml = None
-            _forget("pml")
-            _forget("_ops")
-        from .model import Model
-        return Model(spec)
+            for name in ("pml", "validate", "refusal", "_ops"):
+                _forget(name)
+        if model.backend != "native":
+            from .kernels_python import prepare
+            prepare(model)          # the Python kernels' tables, once the loader's code is gone
+        return model
     except MemoryError as e:
         room = None
         raise _no_room(e)
@@ -75,42 +76,39 @@ def record(label, seconds, source=None, **options):
     return run(label, seconds, source, **options)
 
 
-def fill(path, buf):
-    """Read the file into buf with readinto, no second copy; ValueError if it is shorter than buf."""
+def _read(path):
+    """(file bytes, arena or None): the file in one bytearray of its size filled with readinto (no second copy),
+    and the arena its header asks for, allocated right after it. Both are the big blocks; taking them first keeps
+    the heap from fragmenting. The arena is a guess the loader checks (it is allocated again if its size is
+    wrong); a damaged header is left to the loader to report."""
+    import os
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise OSError(e.args[0], "picoml: cannot open %s" % path)
+    if st[0] & 0x4000:      # S_IFDIR
+        raise OSError(21, "picoml: %s is a directory, not a .pml file" % path)
+    size = st[6]
+    try:
+        buf = bytearray(size)
+    except MemoryError:
+        from .pml import alloc     # the same, or a MemoryError naming the bytes wanted and free
+        buf = alloc(size, "the model file " + path)
     view = memoryview(buf)
     n = 0
     with open(path, "rb") as f:
-        while n < len(buf):
+        while n < size:
             k = f.readinto(view[n:])
             if not k:
                 break
             n += k
-    if n != len(buf):
-        raise ValueError("picoml: read %d of the %d bytes of %s" % (n, len(buf), path))
-
-
-def _read(path):
-    """(file bytes, arena or None): the file in one bytearray of its size filled with readinto, and the arena
-    the header asks for, allocated right after it. Both are the big blocks; taking them first keeps the heap
-    from fragmenting. Anything unexpected (no room, a damaged header) is left to the loader to report."""
-    import gc
-    import os
-    try:
-        size = os.stat(path)[6]
-    except OSError as e:
-        raise OSError(e.args[0], "picoml: cannot open %s" % path)
-    gc.collect()
-    try:
-        buf = bytearray(size)
-    except MemoryError:
-        return path, None
-    fill(path, buf)
+    view = None
+    if n != size:
+        raise ValueError("picoml: read %d of the %d bytes of %s" % (n, size, path))
     arena = None
-    from ._ops import AT_ARENA_SIZE, AT_FILE_SIZE, HEADER_SIZE, MAGIC
-    if (size >= HEADER_SIZE and buf[0:4] == MAGIC
-            and int.from_bytes(buf[AT_FILE_SIZE:AT_FILE_SIZE + 4], "little") == size):
+    if size >= 64 and buf[0:4] == b"PML\x00" and int.from_bytes(buf[8:12], "little") == size:
         try:
-            arena = bytearray(max(int.from_bytes(buf[AT_ARENA_SIZE:AT_ARENA_SIZE + 4], "little"), 4))
+            arena = bytearray(max(int.from_bytes(buf[24:28], "little"), 4))
         except MemoryError:
             pass
     return buf, arena

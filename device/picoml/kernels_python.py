@@ -21,14 +21,14 @@
 #   state    anything; the walker keeps (run, state) per op and calls run(state). Raise ValueError from
 #            prepare when the operands do not fit the kernel (the model names the op in the message).
 #
-# prepare_steps() below builds the walker's step list; Tensor objects exist only while their op is prepared.
+# prepare() below builds the walker's step list; Tensor objects exist only while their op is prepared.
 #
 # Values are int8 stored as bytes: a kernel reads an unsigned byte and sign-extends it (SIGNED[u] below or
 # (u ^ 0x80) - 0x80) and writes (value & 0xFF). Activations may share arena bytes: the in-place ops (ADD, MUL,
 # LUT: docs/format.md) may find their output over a full-shaped input, so read element i of every input before
 # writing element i of the output.
 #
-# picoml.kernels_viper provides KERNELS with the same shape for the ops it accelerates; prepare_steps takes
+# picoml.kernels_viper provides KERNELS with the same shape for the ops it accelerates; prepare() takes
 # its entry when it has the op code and this module's otherwise, so it may cover any subset of the ops. Its
 # prepare can call this module's prepare (the checks, the decoded constants) and build its own state from the
 # returned tuple, or keep (this module's run, that state) for an op it cannot take: the state layouts
@@ -901,10 +901,16 @@ class Context:
         return lst
 
 
-def prepare_steps(ops, buf, arena, tensors_offset, weights_offset, viper=None, names=None):
-    """(steps, python_ops): one (run, state) pair per op of `ops` ((code, inputs, outputs, params) tuples, as
-    validated by picoml.pml), taking the viper module's kernel where it has one; python_ops lists the indices
-    of the ops left to this module. A kernel's ValueError is raised again naming the op (names[code])."""
+def prepare(model):
+    """The last step of picoml.load for the viper and pure-Python backends, once the loader's code is gone:
+    model._steps, (ops, arena, tensors_offset, weights_offset, viper module or None) from picoml.pml -- the ops as
+    (code, inputs, outputs, params) tuples, validated by picoml.validate -- becomes one (run, state) pair per op,
+    the viper module's kernel where it has one; model.python_ops lists the ops left to this module (viper)."""
+    import gc
+    ops, arena, tensors_offset, weights_offset, viper = model._steps
+    model._steps = None
+    gc.collect()                # the loader's garbage, before the kernels' long-lived tables
+    buf = model.buffer
     fast = viper.KERNELS if viper is not None else {}
     ctx = Context(arena, buf)
     steps = []
@@ -918,14 +924,10 @@ def prepare_steps(ops, buf, arena, tensors_offset, weights_offset, viper=None, n
         # Tensor objects live for one op only (they are big next to what the kernels keep)
         inputs = tuple([Tensor(i, buf, tensors_offset, weights_offset, arena) for i in ins])
         outputs = tuple([Tensor(i, buf, tensors_offset, weights_offset, arena) for i in outs])
-        try:
-            state = entry[0](params, inputs, outputs, ctx)
-        except ValueError as e:
-            raise ValueError("picoml: op %d (%s): its operands do not fit the kernel: %s"
-                             % (n, names[code] if names else code, e))
-        steps.append((entry[1], state))
-    return steps, python_ops
-
+        steps.append((entry[1], entry[0](params, inputs, outputs, ctx)))
+    model._steps = steps
+    if viper is not None:
+        model.python_ops = python_ops
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)

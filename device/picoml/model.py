@@ -1,18 +1,18 @@
 # picoml on the device: the Model, the part of picoml that stays in RAM while a model runs.
 #
-# picoml.load() runs the load-time code in picoml.pml (validate the file, pick the backend, allocate the
-# arena), drops that module and builds a Model from what it returned; the Model prepares the kernels.
+# picoml.load() runs the load-time code of picoml.pml (read and validate the file, pick the backend, allocate
+# the arena, prepare the kernels), which builds the Model, and drops that code again. The rarely used code
+# (info, repr, benchmark, metadata) is in picoml.report, imported for the call.
 # Backends, fastest first: "native" (the _picoml C module), "viper" (picoml.kernels_viper for the ops it has,
 # kernels_python for the rest), "python" (picoml.kernels_python: pure Python, slow but exact).
 from array import array
+from collections import namedtuple
 
-NATIVE_STATUS = {-1: "model inconsistent", -2: "unknown op", -3: "operands do not fit the kernel"}
 AUTO = None             # the automatic backend choice, made once per session: (name, module, notes)
 
 _SEQUENCES = (list, tuple)
 _INT8_BUFFERS = (bytes, bytearray, memoryview, array)
 _OUT_BUFFERS = (bytearray, memoryview, array)
-_INT8_HINT = "int8 data (array('b'), bytes, bytearray, memoryview) or floats (list, tuple, array('f'))"
 
 # One slice object for whole-buffer copies: MicroPython 1.23 heap-allocates the slice of `mv[:] = x` per call,
 # and some ports cannot call slice() itself, so take the object a subscript builds.
@@ -24,20 +24,31 @@ class _Subscript:
 _ALL = _Subscript()[:]
 
 
-def _shape_text(shape):
-    return "x".join([str(d) for d in shape]) or "scalar"
-
-
 def _cold(name, *args):
-    """Run picoml.pml.<name>(*args): the rarely used code (info, repr, benchmark) lives in the loader module,
-    imported for the call and dropped again so it does not stay in RAM."""
-    from . import _forget, pml
+    """Run picoml.report.<name>(*args): the rarely used code, imported for the call and dropped again so it does
+    not stay in RAM."""
+    from . import _forget, report
     try:
-        return getattr(pml, name)(*args)
+        return getattr(report, name)(*args)
     finally:
-        pml = None
-        _forget("pml")
+        report = None
+        _forget("report")
         _forget("_ops")
+
+
+def _error(key, *args):
+    """The exception for a misuse of predict or top, worded by picoml.report.error (cold: not kept in RAM)."""
+    return _cold("error", key, args)
+
+
+# A model input or output (a named tuple: small in RAM):
+#   shape       the tensor's shape (a tuple, batch dimension included)
+#   size        its number of int8 values
+#   scale, zero_point   its quantization: real = (q - zero_point) * scale
+#   float       True when the source model took (gave) float32 there: predict quantizes (dequantizes) floats
+#   data        a memoryview of its int8 bytes in the model's memory: for an input, what the next predict reads;
+#               for an output, the last prediction's result (later tensors may reuse an input's bytes)
+IO = namedtuple("IO", ("shape", "size", "scale", "zero_point", "float", "data"))
 
 
 class Model:
@@ -45,44 +56,30 @@ class Model:
 
     predict(x, out=None)  run one inference; returns the output (see predict)
     top(output=0)         (label, index) of the largest value of the last prediction's output
+    inputs, outputs       tuples of IO: shape, size, scale, zero_point, float, data
+    labels                the metadata's "labels" list, or None
+    backend               "native", "viper" or "python"
+    backend_notes         why faster backends were not used (a list of strings)
+    buffer                the .pml bytes the model runs from (they must not change)
     info()                a dict describing the model and the backend
     benchmark(n=10)       microseconds per inference
     metadata()            the metadata JSON as a dict (parsed on each call)
-    labels                the metadata's "labels" list, or None
-    backend               "native", "viper" or "python"
     """
 
-    def __init__(self, spec):
-        # spec: what picoml.pml.load returns. inputs / outputs: (shape, scale, zero_point, float_edge, in_arena,
-        # byte offset, nbytes) per tensor; ops: (code, inputs, outputs, params) per op, None for native.
-        (buf, arena, backend, notes, invoke, viper, ops, tensors_offset, weights_offset, inputs, outputs,
-         op_codes, sizes, arch, mpy_version, op_names) = spec
-        self._buf = buf
-        self._arena = arena
+    python_ops = ()     # the viper backend's instances set their own
+
+    def __init__(self, buffer, backend, backend_notes, native, steps, inputs, outputs):
+        # built by picoml.pml.load: native is the _picoml.Model (it keeps the arena); or steps is what
+        # kernels_python.prepare turns into the (run, state) pair of each op (they keep the arena), and sets
+        # python_ops: the ops the viper backend leaves to it
+        self.buffer = buffer
         self.backend = backend
-        self._notes = notes
-        self._native = invoke
-        self._steps = None
-        self._python_ops = []
-        if invoke is None:
-            import gc
-            from . import kernels_python
-            gc.collect()            # the loader's garbage, before the kernels' long-lived tables
-            steps, python_ops = kernels_python.prepare_steps(ops, buf, arena, tensors_offset, weights_offset, viper,
-                                                             op_names)
-            self._steps = steps
-            if viper is not None:
-                self._python_ops = python_ops
-        self._inputs = inputs
-        self._outputs = outputs
-        self._op_codes = op_codes
-        self._sizes = sizes         # (version, file, arena, weights, metadata offset, metadata size)
-        self._arch = (arch, mpy_version)
-        view = memoryview(arena)
-        self._in_mv = [view[io[5]:io[5] + io[6]] for io in inputs]
-        model_view = memoryview(buf)
-        self._out_mv = [(view if io[4] else model_view)[io[5]:io[5] + io[6]] for io in outputs]
-        self._out = [array("b", bytes(io[6])) for io in outputs]
+        self.backend_notes = backend_notes
+        self._native = native
+        self._steps = steps
+        self.inputs = inputs
+        self.outputs = outputs
+        self._out = [array("b", bytes(io.size)) for io in outputs]
         # slice assignment into an array allocates in MicroPython, into a memoryview of it does not
         self._out_view = [memoryview(a) for a in self._out]
         self._user_out = [None] * len(outputs)
@@ -120,8 +117,7 @@ class Model:
             self._put(0, x)
         else:
             if not isinstance(x, _SEQUENCES) or len(x) != self._n_in:
-                raise ValueError("picoml: this model has %d inputs: give a list or tuple of %d inputs"
-                                 % (self._n_in, self._n_in))
+                raise _error("input_list", self._n_in)
             for i in range(self._n_in):
                 self._put(i, x[i])
         self._run()
@@ -129,57 +125,51 @@ class Model:
         if self._n_out == 1:
             if out is None:
                 view = self._out_view[0]
-                view[_ALL] = self._out_mv[0]
+                view[_ALL] = self.outputs[0].data
                 return self._out[0]
             self._fill(0, out)
             return out
         if out is None:
             for j in range(self._n_out):
                 view = self._out_view[j]
-                view[_ALL] = self._out_mv[j]
+                view[_ALL] = self.outputs[j].data
             return self._out
         if not isinstance(out, _SEQUENCES) or len(out) != self._n_out:
-            raise ValueError("picoml: this model has %d outputs: give out as a list of %d buffers"
-                             % (self._n_out, self._n_out))
+            raise _error("output_list", self._n_out)
         for j in range(self._n_out):
             self._fill(j, out[j])
         return out
 
     def _run(self):
-        invoke = self._native
-        if invoke is not None:
-            status = invoke(self._buf, self._arena)
-            if status:
-                raise RuntimeError("picoml: the native module failed: status %d (%s)"
-                                   % (status, NATIVE_STATUS.get(status, "?")))
+        native = self._native
+        if native is not None:
+            native.invoke()
             return
         for run, state in self._steps:
             run(state)
 
     def _put(self, i, x):
-        mv = self._in_mv[i]
+        mv = self.inputs[i].data
         if isinstance(x, _SEQUENCES) or (isinstance(x, array) and len(x) and type(x[0]) is float):
             self._quantize(i, x)
             return
         if not isinstance(x, _INT8_BUFFERS):
-            raise TypeError("picoml: input %d must be %s, not %s" % (i, _INT8_HINT, type(x).__name__))
+            raise _error("input_type", i, type(x).__name__)
         if len(x) != len(mv):
-            raise ValueError("picoml: input %d takes %d values (shape %s), got %d"
-                             % (i, len(mv), _shape_text(self._inputs[i][0]), len(x)))
+            raise _error("input_size", i, self.inputs[i].shape, len(x))
         try:
             mv[_ALL] = x
         except (TypeError, ValueError, NotImplementedError):
-            raise TypeError("picoml: input %d must be %s; this array's items are not bytes" % (i, _INT8_HINT))
+            raise _error("input_items", i)
 
     def _quantize(self, i, values):
-        shape, scale, zp = self._inputs[i][:3]
-        mv = self._in_mv[i]
+        io = self.inputs[i]
+        shape, scale, zp, mv = io.shape, io.scale, io.zero_point, io.data
         n = len(mv)
         if len(values) != n:
-            raise ValueError("picoml: input %d takes %d values (shape %s), got %d"
-                             % (i, n, _shape_text(shape), len(values)))
+            raise _error("input_size", i, shape, len(values))
         if not scale > 0:
-            raise ValueError("picoml: input %d has no quantization scale; give int8 data" % i)
+            raise _error("input_scale", i)
         f = self._f32
         f[0] = scale
         scale = f[0]
@@ -187,11 +177,11 @@ class Model:
             try:
                 f[0] = values[k]            # as float32
             except TypeError:
-                raise TypeError("picoml: input %d value %d is not a number: %r" % (i, k, values[k]))
+                raise _error("input_number", i, k, values[k])
             f[0] = f[0] / scale             # the division in float32
             q = f[0]
             if q != q:
-                raise ValueError("picoml: input %d value %d is NaN" % (i, k))
+                raise _error("input_nan", i, k)
             a = -q if q < 0 else q
             if a > 1000.0:
                 r = 1000
@@ -209,13 +199,13 @@ class Model:
             mv[k] = r & 0xFF
 
     def _fill(self, j, out):
-        src = self._out_mv[j]
+        io = self.outputs[j]
+        src = io.data
         n = len(src)
         if isinstance(out, list) or (isinstance(out, array) and len(out) and type(out[0]) is float):
             if len(out) != n:
-                raise ValueError("picoml: output %d has %d values (shape %s); out has room for %d"
-                                 % (j, n, _shape_text(self._outputs[j][0]), len(out)))
-            scale, zp = self._outputs[j][1:3]
+                raise _error("output_size", j, io.shape, len(out))
+            scale, zp = io.scale, io.zero_point
             f = self._f32
             for k in range(n):
                 q = src[k]
@@ -225,11 +215,9 @@ class Model:
                 out[k] = f[0]
             return
         if not isinstance(out, _OUT_BUFFERS):
-            raise TypeError("picoml: out must be None, an array('b')/bytearray/memoryview for int8 or an array('f')/"
-                            "list for floats, not %s" % type(out).__name__)
+            raise _error("output_type", type(out).__name__)
         if len(out) != n:
-            raise ValueError("picoml: output %d has %d values (shape %s); out has room for %d"
-                             % (j, n, _shape_text(self._outputs[j][0]), len(out)))
+            raise _error("output_size", j, io.shape, len(out))
         view = self._user_view[j]
         if out is not self._user_out[j]:
             view = out if isinstance(out, memoryview) else memoryview(out)
@@ -238,7 +226,7 @@ class Model:
         try:
             view[_ALL] = src
         except (TypeError, ValueError, NotImplementedError):
-            raise TypeError("picoml: out must hold bytes (array('b'), bytearray) or floats (array('f'), list)")
+            raise _error("output_items")
 
     # -- results and description -------------------------------------------------------------------------
 
@@ -246,8 +234,10 @@ class Model:
         """(label, index) of the largest int8 value of output `output` of the last prediction (the first one on a
         tie); label is None when the model has no "labels" metadata."""
         if not self._ran:
-            raise ValueError("picoml: top() needs a prediction first: call predict()")
-        src = self._out_mv[output]
+            raise _error("top_first")
+        if not 0 <= output < self._n_out:
+            raise _error("top_output", self._n_out, self._n_out - 1)
+        src = self.outputs[output].data
         best = -1
         index = 0
         for k in range(len(src)):
@@ -261,23 +251,12 @@ class Model:
     @property
     def labels(self):
         if self._labels == 0:
-            labels = self.metadata().get("labels")
-            self._labels = list(labels) if isinstance(labels, list) else None
+            self._labels = _cold("labels", self)
         return self._labels
 
     def metadata(self):
         """The metadata JSON as a dict, parsed on each call (it is not kept in RAM)."""
-        start, size = self._sizes[4], self._sizes[5]
-        if not size:
-            return {}
-        import json
-        try:
-            value = json.loads(bytes(memoryview(self._buf)[start:start + size]).decode())
-        except (ValueError, UnicodeError) as e:
-            raise ValueError("corrupt .pml: metadata is not JSON (%s)" % e)
-        if not isinstance(value, dict):
-            raise ValueError("corrupt .pml: metadata is not a JSON object")
-        return value
+        return _cold("metadata", self)
 
     def info(self):
         """A dict: backend, backend_notes (why faster backends were not used), arch and mpy_version (of this

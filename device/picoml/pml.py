@@ -1,17 +1,17 @@
-# picoml on the device: reading, validating and loading a .pml model (docs/format.md) in place.
+# picoml on the device: loading a .pml model (docs/format.md) in place -- the load-time half of picoml.load().
 #
-# Load-time and cold code: picoml.load() imports it, gets from load() what picoml.model.Model (the part that
-# stays in RAM) is built from, and drops this module from sys.modules so its code does not occupy the heap
-# while the model runs; Model.info(), repr(Model) and Model.benchmark() import it again for the call.
+# Reads and checks the header (magic, version, size, CRC-32), picks the backend, allocates the arena, has the
+# whole model validated once -- by the native module (_picoml.Model runs the C checks) or by picoml.validate for
+# the viper and pure-Python backends, the same rules in the same words -- checks the io table and the metadata,
+# prepares the Python kernels, and builds the picoml.model.Model. picoml.load() drops this module (and
+# picoml.validate) afterwards so their code does not occupy the heap while the model runs.
 #
-# Needs only `struct` (binascii is optional: a pure-Python CRC-32 stands in). Nothing here copies the model:
-# `Pml(buf)` checks the bytes and keeps offsets into `buf`. Every refusal is a ValueError saying what is wrong,
-# in the order the format specifies (the same checks as host/picoml/format.py).
+# Needs only `struct` (binascii is optional: a pure-Python CRC-32 stands in). Nothing here copies the model.
+# Every refusal is a ValueError saying what is wrong, in the order the format specifies.
 import struct
 
-from ._ops import (CRC_START, DTYPE_SIZES, FLOAT32_EDGE, HEADER_FORMAT, HEADER_SIZE, INT8_EDGE, IO_FORMAT,
-                   IO_SIZE, MAGIC, MAX_DIMS, N_INPUTS, N_PARAMS, OP_NAMES, STORAGE_ARENA, STORAGE_WEIGHTS,
-                   TENSOR_FORMAT, TENSOR_SIZE, VERSION)
+from ._ops import (CRC_START, FLOAT32_EDGE, HEADER_FORMAT, HEADER_SIZE, INT8_EDGE, IO_FORMAT, IO_SIZE, MAGIC,
+                   STORAGE_ARENA, TENSOR_FORMAT, TENSOR_SIZE, VERSION)
 
 
 def _crc32_py(data):
@@ -75,141 +75,9 @@ def check_header(buf):
     return header
 
 
-class Pml:
-    """A validated .pml in a buffer (bytes, bytearray or memoryview), read in place.
-
-    Attributes: the header fields (version, file_size, n_tensors, n_ops, n_inputs, n_outputs, arena_size,
-    tensors_offset, ops_offset, ops_size, io_offset, metadata_offset, metadata_size, weights_offset,
-    weights_size, flags), `inputs` / `outputs` (tuples of (tensor index, float edge flag)) and `ops` (tuple of
-    (code, input indices, output indices, params) tuples, decoded once here)."""
-
-    def __init__(self, buf, header=None):
-        (magic, version, header_size, file_size, crc, n_tensors, n_ops, n_inputs, n_outputs, arena_size,
-         tensors_offset, ops_offset, ops_size, io_offset, metadata_offset, metadata_size, weights_offset,
-         weights_size, flags) = header or check_header(buf)
-        self.buf = buf
-        self.version = version
-        self.file_size = file_size
-        self.n_tensors = n_tensors
-        self.n_ops = n_ops
-        self.n_inputs = n_inputs
-        self.n_outputs = n_outputs
-        self.arena_size = arena_size
-        self.tensors_offset = tensors_offset
-        self.ops_offset = ops_offset
-        self.ops_size = ops_size
-        self.io_offset = io_offset
-        self.metadata_offset = metadata_offset
-        self.metadata_size = metadata_size
-        self.weights_offset = weights_offset
-        self.weights_size = weights_size
-        self.flags = flags
-
-        self._section(weights_offset, weights_size, "weights")
-        self._section(tensors_offset, n_tensors * TENSOR_SIZE, "tensor table")
-        for i in range(n_tensors):
-            self._check_tensor(i)
-        self._section(io_offset, (n_inputs + n_outputs) * IO_SIZE, "io table")
-        io = []
-        for i in range(n_inputs + n_outputs):
-            index, edge, _ = struct.unpack_from(IO_FORMAT, buf, io_offset + i * IO_SIZE)
-            if index >= n_tensors or edge not in (INT8_EDGE, FLOAT32_EDGE):
-                raise ValueError("corrupt .pml: io entry %d names tensor %d with edge type %d" % (i, index, edge))
-            io.append((index, edge == FLOAT32_EDGE))
-        self.inputs = tuple(io[:n_inputs])
-        self.outputs = tuple(io[n_inputs:])
-        self._section(ops_offset, ops_size, "op table")
-        if ops_size % 4:
-            raise ValueError("corrupt .pml: the op table is %d bytes, not a multiple of 4" % ops_size)
-        self.ops = self._read_ops()
-        self._section(metadata_offset, metadata_size, "metadata")
-
-    def _section(self, offset, size, what):
-        if offset + size > self.file_size or (offset < HEADER_SIZE and size):
-            raise ValueError("corrupt .pml: the %s section (offset %d, %d bytes) lies outside the file"
-                             % (what, offset, size))
-
-    def _check_tensor(self, i):
-        dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, scale, zp = self.entry(i)
-        if dtype < 1 or dtype > 3 or ndim > MAX_DIMS or storage > STORAGE_WEIGHTS:
-            raise ValueError("corrupt .pml: tensor %d has dtype %d, %d dims, storage %d" % (i, dtype, ndim, storage))
-        size = DTYPE_SIZES[dtype]
-        dims = (d0, d1, d2, d3)
-        for k in range(ndim):
-            size *= dims[k]
-        if size != nbytes:
-            raise ValueError("corrupt .pml: tensor %d is %d bytes by its shape but %d by the table" % (i, size, nbytes))
-        limit = self.weights_size if storage == STORAGE_WEIGHTS else self.arena_size
-        if offset + nbytes > limit:
-            raise ValueError("corrupt .pml: tensor %d (%d bytes at %d) overruns its %s"
-                             % (i, nbytes, offset, "weights" if storage else "arena"))
-
-    def _read_ops(self):
-        buf = self.buf
-        pos = self.ops_offset
-        end = pos + self.ops_size
-        n_tensors = self.n_tensors
-        ops = []
-        for i in range(self.n_ops):
-            if pos + 16 > end:
-                raise ValueError("corrupt .pml: the op table ends inside op %d" % i)
-            code, n_in, n_out, n_params = struct.unpack_from("<4i", buf, pos)
-            if code < 1 or code >= len(OP_NAMES):
-                raise ValueError("unknown op code %d (op %d): this .pml needs a newer picoml" % (code, i))
-            name = OP_NAMES[code]
-            if n_params != N_PARAMS[code]:
-                raise ValueError("corrupt .pml: op %d (%s) has %d params, expected %d"
-                                 % (i, name, n_params, N_PARAMS[code]))
-            pos += 16
-            count = n_in + n_out + n_params
-            if n_in < 0 or n_out < 0 or pos + 4 * count > end:
-                raise ValueError("corrupt .pml: op %d (%s) has bad operands or is cut short" % (i, name))
-            words = struct.unpack_from("<%di" % count, buf, pos)
-            pos += 4 * count
-            for j in words[:n_in + n_out]:
-                if j >= n_tensors or j < -1:
-                    raise ValueError("corrupt .pml: op %d (%s) has bad operands or is cut short" % (i, name))
-            expected = N_INPUTS[code]
-            if n_out != 1 or (n_in != expected if expected >= 0 else n_in < 1):
-                raise ValueError("corrupt .pml: op %d (%s) has %d inputs and %d outputs, expected %s and 1"
-                                 % (i, name, n_in, n_out, expected if expected >= 0 else "1 or more"))
-            if -1 in words[:n_in + n_out]:
-                raise ValueError("corrupt .pml: op %d (%s) has an absent operand (-1); no op has one"
-                                 % (i, name))
-            ops.append((code, words[:n_in], words[n_in:n_in + n_out], words[n_in + n_out:]))
-        if pos != end:
-            raise ValueError("corrupt .pml: %d stray words after the op table" % ((end - pos) // 4))
-        return tuple(ops)
-
-    def entry(self, i):
-        """Tensor table entry i: (dtype, ndim, storage, reserved, offset, nbytes, d0, d1, d2, d3, scale, zero_point)."""
-        return struct.unpack_from(TENSOR_FORMAT, self.buf, self.tensors_offset + i * TENSOR_SIZE)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Backends and loading
-# ---------------------------------------------------------------------------------------------------------
-
-ARCH_NAMES = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
-              "xtensawin", "rv32imc")
-
-
-def arch():
-    """(architecture name, .mpy version) of this interpreter from sys.implementation._mpy -- what a native
-    module must be built for; (None, None) when the port does not say."""
-    import sys
-    mpy = getattr(sys.implementation, "_mpy", None)
-    if mpy is None:
-        return None, None
-    a = (mpy >> 10) & 0x0F
-    return (ARCH_NAMES[a] if a < len(ARCH_NAMES) else "arch%d" % a), mpy & 0xFF
-
-
 def arch_text():
-    name, version = arch()
-    if name is None:
-        return "an unknown architecture (sys.implementation has no _mpy)"
-    return "arch %s, .mpy version %d" % (name, version)
+    from .report import arch_text
+    return arch_text()
 
 
 def import_native():
@@ -220,8 +88,8 @@ def import_native():
         return None, "native: no _picoml module (%s)" % e
     except ValueError as e:     # "incompatible .mpy arch" / version
         return None, "native: _picoml could not be loaded (%s); this board needs it built for %s" % (e, arch_text())
-    if not (hasattr(_picoml, "check") and hasattr(_picoml, "invoke")):
-        return None, "native: _picoml has no check()/invoke()"
+    if not hasattr(_picoml, "Model"):
+        return None, "native: this _picoml is an older build (it has no Model): install the one of this picoml"
     return _picoml, None
 
 
@@ -281,15 +149,11 @@ def select(backend):
 def alloc(n, what):
     """bytearray(n), or a MemoryError saying how many bytes were wanted and how many are free."""
     import gc
-    try:
-        return bytearray(n)
-    except MemoryError:
-        pass
-    gc.collect()
-    try:
-        return bytearray(n)
-    except MemoryError:
-        pass
+    for attempt in (0, 1):
+        try:
+            return bytearray(n)
+        except MemoryError:
+            gc.collect()
     free = gc.mem_free() if hasattr(gc, "mem_free") else -1
     if free < 0:
         raise MemoryError("picoml: %s needs %d bytes of RAM, which is not available" % (what, n))
@@ -297,147 +161,95 @@ def alloc(n, what):
         what, n, free, " but not in one block" if free >= n else ""))
 
 
-def read_file(path):
-    """The file in one bytearray of its size, filled with readinto (no second copy)."""
-    import gc
-    import os
-    size = os.stat(path)[6]
-    gc.collect()
-    buf = alloc(size, "the model file %s" % path)
-    from . import fill
-    fill(path, buf)
-    return buf
-
-
-NATIVE_STATUS = {-1: "model inconsistent", -2: "unknown op", -3: "operands do not fit the kernel"}
-
-
 def load(source, backend=None, arena=None):
-    """The load-time half of picoml.load(): read and validate the model, pick the backend, allocate the arena,
-    let a native module check the model. Returns the spec picoml.model.Model is built from (a plain tuple, so
-    nothing of this module stays referenced once the model exists). `arena`: one picoml.load allocated early
-    (it is used if its size is right)."""
-    # Code first (an unknown name or a forced backend that cannot be imported fails here), then the two big
-    # blocks, file and arena, one after the other while the heap is least fragmented; the arena only once the
-    # CRC has shown that the header's arena_size is what the writer meant.
+    """picoml.load() once the file is in memory: source is the .pml's bytes (bytes, bytearray or memoryview, used
+    in place); arena one picoml.load allocated early (used if its size is right). Returns the Model."""
+    # Code first (an unknown name or a forced backend that cannot be imported fails here), then the arena, once
+    # the CRC has shown that the header's arena_size is what the writer meant.
     name, module, notes = select(backend)
-    notes = list(notes)
-    if isinstance(source, str):
-        buf = read_file(source)
-    elif isinstance(source, (bytes, bytearray, memoryview)):
-        buf = source
-    else:
+    if not isinstance(source, (bytes, bytearray, memoryview)):
         raise TypeError("picoml.load: give a file path or the .pml bytes (bytes, bytearray, memoryview), not %s"
                         % type(source).__name__)
+    if name != "native":
+        from . import kernels_python    # noqa: F401 -- resident code, before the load-time garbage
+    buf = source
     header = check_header(buf)
     size = header[9] if header[9] > 4 else 4
     if arena is None or len(arena) != size:
         arena = None
         arena = alloc(size, "the arena")
-    p = Pml(buf, header)
-    invoke = None
+    native = ops = None
     if name == "native":
-        status = module.check(buf, len(arena))
-        if status == 0:
-            invoke = module.invoke
-        else:
-            why = "the native module refused this model: status %d (%s)" % (status, NATIVE_STATUS.get(status, "?"))
-            if backend == "native":
-                raise ValueError("picoml: " + why)
-            notes.append("native: " + why)
-            module, viper_why = import_viper()
-            name = "viper" if module is not None else "python"
-            if module is None:
-                notes.append(viper_why)
-    ios = []
-    for entries in (p.inputs, p.outputs):
-        described = []
-        for index, float_edge in entries:
-            dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, scale, zp = p.entry(index)
-            if dtype != 1 or (storage != STORAGE_ARENA and entries is p.inputs):
-                raise ValueError("picoml: model %s tensor %d is not an int8 activation"
-                                 % ("input" if entries is p.inputs else "output", index))
-            start = offset if storage == STORAGE_ARENA else p.weights_offset + offset
-            described.append(((d0, d1, d2, d3)[:ndim], scale, zp, float_edge, storage == STORAGE_ARENA, start,
-                              nbytes))
-        ios.append(tuple(described))
-    a = arch()
-    return (buf, arena, name, notes, invoke, module if name == "viper" else None,
-            None if invoke is not None else p.ops, p.tensors_offset, p.weights_offset, ios[0], ios[1],
-            bytes([op[0] for op in p.ops]),
-            (p.version, p.file_size, p.arena_size, p.weights_size, p.metadata_offset, p.metadata_size), a[0], a[1],
-            OP_NAMES)
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Cold Model methods (picoml.model imports this module for the call and drops it again)
-# ---------------------------------------------------------------------------------------------------------
-
-def _shape_text(shape):
-    return "x".join([str(d) for d in shape]) or "scalar"
-
-
-def _io(io):
-    return {"shape": io[0], "dtype": "int8", "scale": io[1], "zero_point": io[2], "float": io[3]}
-
-
-def info(m):
-    """Model.info()."""
-    meta = m.metadata()
-    labels = meta.get("labels")
-    return {
-        "backend": m.backend,
-        "backend_notes": list(m._notes),
-        "arch": m._arch[0],
-        "mpy_version": m._arch[1],
-        "ops": [OP_NAMES[c] if c < len(OP_NAMES) else str(c) for c in m._op_codes],
-        "python_ops": list(m._python_ops),
-        "arena_bytes": m._sizes[2],
-        "weights_bytes": m._sizes[3],
-        "file_bytes": m._sizes[1],
-        "format_version": m._sizes[0],
-        "inputs": [_io(io) for io in m._inputs],
-        "outputs": [_io(io) for io in m._outputs],
-        "labels": labels if isinstance(labels, list) else None,
-        "source": meta.get("source"),
-    }
-
-
-def summary(m):
-    """repr(Model): one line."""
-    try:
-        source = m.metadata().get("source")
-    except ValueError:
-        source = None
-    return "<picoml.Model%s: %d ops, in %s int8, out %s int8, arena %d B, weights %d B, file %d B, backend %s>" % (
-        " " + source if source else "", len(m._op_codes), ",".join([_shape_text(io[0]) for io in m._inputs]),
-        ",".join([_shape_text(io[0]) for io in m._outputs]), m._sizes[2], m._sizes[3], m._sizes[1], m.backend)
-
-
-def benchmark(m, n):
-    """Model.benchmark(n): mean microseconds of n predict() calls (int8 in, int8 out) on the bytes now in the
-    input tensors (fed back in place: no copy of a possibly large input; an in-place op may change them between
-    calls, which does not change the work); the outputs of the last prediction are put back afterwards."""
-    import time
-    outputs = [bytes(mv) for mv in m._out_mv]
-    x = m._in_mv[0] if len(m._in_mv) == 1 else list(m._in_mv)
-    m.predict(x)
-    if hasattr(time, "ticks_us"):
-        t0 = time.ticks_us()
-        for _ in range(n):
-            m.predict(x)
-        us = time.ticks_diff(time.ticks_us(), t0)
-    elif hasattr(time, "monotonic_ns"):
-        t0 = time.monotonic_ns()
-        for _ in range(n):
-            m.predict(x)
-        us = (time.monotonic_ns() - t0) // 1000
+        try:
+            native = module.Model(buf, arena)
+        except ValueError as e:
+            if len(e.args) != 5:
+                raise
+            from .refusal import message
+            raise ValueError(message(buf, e.args))
     else:
-        t0 = time.time()
-        for _ in range(n):
-            m.predict(x)
-        us = int((time.time() - t0) * 1000000)
-    for j in range(len(outputs)):
-        m._out_mv[j][:] = outputs[j]
-        m._out_view[j][:] = outputs[j]
-    return us // n
+        from .validate import check
+        ops = check(buf, len(arena))
+    inputs, outputs = _io(buf, header, arena)
+    _metadata(buf, header)
+    # the Python kernels are prepared by picoml.load once this module is gone (kernels_python.prepare)
+    steps = None if native is not None else (ops, arena, header[10], header[16], module if name == "viper" else None)
+    from .model import Model
+    return Model(buf, name, list(notes), native, steps, inputs, outputs)
+
+
+def check(buf):
+    """Every check load() makes, without a backend or an arena: the header, the rules (picoml.validate), the io
+    table, the metadata. ValueError naming what is wrong; nothing when the file is valid. The host's entry point."""
+    header = check_header(buf)
+    from .validate import check as rules
+    rules(buf)
+    _io(buf, header, None)
+    _metadata(buf, header)
+
+
+def _io(buf, header, arena):
+    """(inputs, outputs): a picoml.model.IO per entry of the io table, after its checks (arena None: the checks
+    only)."""
+    n_tensors, n_inputs, n_outputs = header[5], header[7], header[8]
+    if not n_inputs or not n_outputs:
+        raise ValueError("picoml: corrupt .pml: a model needs an input and an output; this one has %d inputs and %d "
+                         "outputs" % (n_inputs, n_outputs))
+    if arena is not None:
+        from .model import IO
+        arena_view = memoryview(arena)
+        model_view = memoryview(buf)
+    ios = []
+    for i in range(n_inputs + n_outputs):
+        index, edge, _ = struct.unpack_from(IO_FORMAT, buf, header[13] + i * IO_SIZE)
+        if index >= n_tensors or edge not in (INT8_EDGE, FLOAT32_EDGE):
+            raise ValueError("picoml: corrupt .pml: io entry %d names tensor %d with edge type %d" % (i, index, edge))
+        dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, scale, zp = \
+            struct.unpack_from(TENSOR_FORMAT, buf, header[10] + index * TENSOR_SIZE)
+        is_input = i < n_inputs
+        if dtype != 1 or (storage != STORAGE_ARENA and is_input):
+            raise ValueError("picoml: corrupt .pml: model %s tensor %d is not an int8 activation"
+                             % ("input" if is_input else "output", index))
+        if arena is not None:
+            data = arena_view[offset:offset + nbytes] if storage == STORAGE_ARENA else \
+                model_view[header[16] + offset:header[16] + offset + nbytes]
+            ios.append(IO((d0, d1, d2, d3)[:ndim], nbytes, scale, zp, edge == FLOAT32_EDGE, data))
+    return tuple(ios[:n_inputs]), tuple(ios[n_inputs:])
+
+
+def _metadata(buf, header):
+    """The metadata block is a JSON object whose labels and op_labels, when present, are lists."""
+    start, size = header[14], header[15]
+    if not size:
+        return
+    import json
+    try:
+        value = json.loads(bytes(memoryview(buf)[start:start + size]).decode())
+    except (ValueError, UnicodeError, RuntimeError):     # (RuntimeError: nested too deep for the parser; the
+        # parsers' own words differ from port to port)
+        value = None
+    if not isinstance(value, dict):
+        raise ValueError("picoml: corrupt .pml: metadata is not a JSON object")
+    for key in ("labels", "op_labels"):
+        if not isinstance(value.get(key, []), list):
+            raise ValueError("picoml: corrupt .pml: metadata %s is not a list" % key)

@@ -326,13 +326,12 @@ class Window:
         quantize_into. Marks the window taken."""
         self._ready = False
         if self._qout is None or self._qout[0] is not model:
-            io = model._inputs[0]           # (shape, scale, zero_point, ...)
-            if io[1] is None or not io[1] > 0:
+            io = model.inputs[0]
+            if io.scale is None or not io.scale > 0:
                 raise ValueError("picoml: the model's input has no quantization scale")
-            self._qout = (model, bytearray(self._n), io[1], io[2])
-            if len(model._in_mv[0]) != self._n:
-                raise ValueError("picoml: the model takes %d input values, the window has %d"
-                                 % (len(model._in_mv[0]), self._n))
+            self._qout = (model, bytearray(self._n), io.scale, io.zero_point)
+            if io.size != self._n:
+                raise ValueError("picoml: the model takes %d input values, the window has %d" % (io.size, self._n))
         m = self._qout
         return self.quantize_into(m[1], m[2], m[3], scale)
 
@@ -394,8 +393,8 @@ def run(model, source, on_result, every=None, smoothing=None, threshold=None, co
     end of the source, or on KeyboardInterrupt (Ctrl-C at the REPL). Allocates nothing per window (pure-Python
     parts; predict itself is allocation-free with int8 data)."""
     labels = model.labels
-    out_io = model._outputs[0]
-    K = out_io[6]
+    out_io = model.outputs[0]
+    K = out_io.size
     N = smoothing or 1
     every = every or 1
     ring = array("h", bytes(2 * N * K))
@@ -403,7 +402,7 @@ def run(model, source, on_result, every=None, smoothing=None, threshold=None, co
     avg = array("b", bytes(K))
     thr = None
     if threshold is not None:
-        oscale, ozp = out_io[1], out_io[2]
+        oscale, ozp = out_io.scale, out_io.zero_point
         if not oscale or not oscale > 0:
             raise ValueError("picoml: threshold needs a quantized output (scale > 0)")
         t = (threshold / oscale + ozp) * 256
@@ -421,7 +420,7 @@ def run(model, source, on_result, every=None, smoothing=None, threshold=None, co
     else:
         try:
             read_into = source.read_into
-            xbuf = bytearray(len(model._in_mv[0]))
+            xbuf = bytearray(model.inputs[0].size)
         except AttributeError:
             if not callable(source):
                 raise TypeError("picoml: run's source is a Window, has read_into(buf) or is a callable")

@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-/* Status the harness reports: 0, a pml_check / pml_invoke status (negative), or one of these. */
+/* Status the harness reports: 0, a pml_check status (negative), or one of these. */
 #define HARNESS_ERR_ARGS 1          /* bad command line / mailbox */
 #define HARNESS_ERR_IO 2            /* a host file could not be opened, read or written */
 #define HARNESS_ERR_MEMORY 3        /* model, inputs, outputs and arena do not fit the free RAM */

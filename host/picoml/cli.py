@@ -23,6 +23,7 @@ def _load_pml_or_tflite(path):
     if data[4:8] == b"TFL3":
         model = convert(data, path)
         return model, len(format.write(model))
+    format.validate(data)       # every rule the device checks, in its words
     return format.read(data), len(data)
 
 
@@ -74,7 +75,9 @@ def _runtime(args, **options):
 
 
 def cmd_run(args):
+    from . import format
     data = _read(args.model)
+    format.validate(data)       # refused here as on the device, whatever the runtime
     inputs = [_load_npy(p) for p in args.input]
     if args.runtime:        # the old spelling of --on
         args.on = {"micropython": "unix"}.get(args.runtime, args.runtime)
@@ -89,7 +92,6 @@ def cmd_run(args):
     if not args.output:
         for value in outputs:
             print(np.array2string(value, separator=", "))
-    from . import format
     print_top(format.read(data), outputs)
 
 
@@ -296,7 +298,8 @@ def main(argv=None):
     try:
         args.func(args)
     except PicomlError as e:
-        print("picoml: error: %s" % e, file=sys.stderr)
+        text = str(e)       # the device's refusals, which the host reuses, start with their own "picoml: "
+        print("picoml: error: %s" % (text[len("picoml: "):] if text.startswith("picoml: ") else text), file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()

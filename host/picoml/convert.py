@@ -6,6 +6,7 @@ import sys
 import tempfile
 
 from . import format, planner
+from .errors import FormatError, UnsupportedModelError
 from .tflite_import import import_tflite
 
 
@@ -38,10 +39,15 @@ def tflm_arena(tflite_bytes, timeout=120):
 
 
 def convert(tflite_bytes, name="", labels=None, measure_tflm=True, input_info=None):
-    """A planned Model from .tflite bytes; TFLite Micro's arena is measured (in a child process) only once
-    picoml's importer has accepted the file."""
+    """A planned Model from .tflite bytes, which the device's checks accept (an UnsupportedModelError names the
+    rule otherwise: a damaged .tflite can have, say, scales whose multiplier no shift holds); TFLite Micro's
+    arena is measured (in a child process) only once picoml has accepted the file."""
     model = import_tflite(tflite_bytes, os.path.basename(name))
     planner.plan(model)
+    try:
+        format.validate(format.write(model))
+    except FormatError as e:
+        raise UnsupportedModelError("the converted model breaks a rule of the .pml format: %s" % e)
     model.metadata["tflite_bytes"] = len(tflite_bytes)
     if labels:
         model.metadata["labels"] = list(labels)

@@ -196,135 +196,78 @@ def write(model):
     return bytes(body)
 
 
-def _section(data, offset, size, what):
-    if offset + size > len(data) or offset < HEADER_SIZE and size:
-        raise FormatError("corrupt .pml: the %s section (offset %d, %d bytes) lies outside the file" % (what, offset, size))
-    return data[offset:offset + size]
-
-
 def read_header(data):
-    """The header fields as a dict, after checking magic, version, size and CRC."""
-    if len(data) < HEADER_SIZE:
-        raise FormatError("not a .pml file: %d bytes is shorter than the %d-byte header" % (len(data), HEADER_SIZE))
-    h = dict(zip(HEADER_FIELDS, HEADER.unpack_from(data, 0)))
-    if h["magic"] != MAGIC:
-        raise FormatError("not a .pml file: magic is %r, expected %r" % (h["magic"], MAGIC))
-    if h["version"] > VERSION:
-        raise FormatError("this .pml is format version %d; this picoml reads up to version %d: upgrade picoml"
-                          % (h["version"], VERSION))
-    if 1 <= h["version"] < VERSION:
-        raise FormatError("this .pml is format version %d, from an older picoml; this picoml reads version %d: "
-                          "reconvert the model with `picoml convert`" % (h["version"], VERSION))
-    if h["version"] < 1 or h["header_size"] != HEADER_SIZE:
-        raise FormatError("corrupt .pml: version %d, header size %d" % (h["version"], h["header_size"]))
-    if h["file_size"] != len(data):
-        raise FormatError("truncated or padded .pml: the header says %d bytes, the file has %d"
-                          % (h["file_size"], len(data)))
-    crc = zlib.crc32(memoryview(data)[CRC_START:])
-    if crc != h["crc"]:
-        raise FormatError("corrupt .pml: CRC32 mismatch (stored %08x, computed %08x)" % (h["crc"], crc))
-    return h
+    """The header fields as a dict, after the device's first checks (magic, version, size, CRC-32)."""
+    try:
+        return dict(zip(HEADER_FIELDS, device_module("pml").check_header(bytes(data))))
+    except ValueError as e:
+        raise FormatError(str(e))
 
 
 def read(data):
-    """Parse .pml bytes into a Model; every error is a FormatError naming what is wrong."""
+    """Parse .pml bytes into a Model, after every check the device makes when it loads them (validate): a
+    FormatError with the device's words for a file the device refuses, and for the others a Model whose shapes,
+    operands and parameters fit every kernel, the reference's included."""
     data = bytes(data)
-    h = read_header(data)
-    weights = _section(data, h["weights_offset"], h["weights_size"], "weights")
+    validate(data)
+    h = dict(zip(HEADER_FIELDS, HEADER.unpack_from(data, 0)))
+    weights = data[h["weights_offset"]:h["weights_offset"] + h["weights_size"]]
     tensors = []
-    table = _section(data, h["tensors_offset"], h["n_tensors"] * TENSOR.size, "tensor table")
     for i in range(h["n_tensors"]):
-        dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, scale, zp = TENSOR.unpack_from(table, i * TENSOR.size)
-        if dtype not in DTYPES or ndim > MAX_DIMS or storage not in (STORAGE_ARENA, STORAGE_WEIGHTS):
-            raise FormatError("corrupt .pml: tensor %d has dtype %d, %d dims, storage %d" % (i, dtype, ndim, storage))
+        dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, scale, zp = \
+            TENSOR.unpack_from(data, h["tensors_offset"] + i * TENSOR.size)
         t = Tensor((d0, d1, d2, d3)[:ndim], DTYPES[dtype], scale, zp, offset=offset)
-        if t.nbytes != nbytes:
-            raise FormatError("corrupt .pml: tensor %d is %d bytes by its shape but %d by the table" % (i, t.nbytes, nbytes))
-        limit = len(weights) if storage == STORAGE_WEIGHTS else h["arena_size"]
-        if offset + nbytes > limit:
-            raise FormatError("corrupt .pml: tensor %d (%d bytes at %d) overruns its %s"
-                              % (i, nbytes, offset, "weights" if storage else "arena"))
         if storage == STORAGE_WEIGHTS:
             t.data = np.frombuffer(weights, DTYPES[dtype].newbyteorder("<"), t.nbytes // t.dtype.itemsize,
                                    offset).reshape(t.shape).astype(t.dtype)
         tensors.append(t)
-
-    n_io = h["n_inputs"] + h["n_outputs"]
-    io_bytes = _section(data, h["io_offset"], n_io * IO_ENTRY.size, "io table")
     io = []
-    for i in range(n_io):
-        index, edge, _ = IO_ENTRY.unpack_from(io_bytes, i * IO_ENTRY.size)
-        if index >= len(tensors) or edge not in (INT8_EDGE, FLOAT32_EDGE):
-            raise FormatError("corrupt .pml: io entry %d names tensor %d with edge type %d" % (i, index, edge))
+    for i in range(h["n_inputs"] + h["n_outputs"]):
+        index, edge, _ = IO_ENTRY.unpack_from(data, h["io_offset"] + i * IO_ENTRY.size)
         io.append(IO(index, edge == FLOAT32_EDGE))
-
-    words = np.frombuffer(_section(data, h["ops_offset"], h["ops_size"], "op table"), "<i4").tolist()
+    words = np.frombuffer(data, "<i4", h["ops_size"] // 4, h["ops_offset"]).tolist()
     ops, pos = [], 0
     for i in range(h["n_ops"]):
-        if pos + 4 > len(words):
-            raise FormatError("corrupt .pml: the op table ends inside op %d" % i)
         code, n_in, n_out, n_params = words[pos:pos + 4]
-        spec = BY_CODE.get(code)
-        if spec is None:
-            raise FormatError("unknown op code %d (op %d): this .pml needs a newer picoml" % (code, i))
-        if n_params != len(spec.params):
-            raise FormatError("corrupt .pml: op %d (%s) has %d params, expected %d" % (i, spec.name, n_params, len(spec.params)))
-        pos += 4
-        operands = words[pos:pos + n_in + n_out]
-        params = words[pos + n_in + n_out:pos + n_in + n_out + n_params]
-        pos += n_in + n_out + n_params
-        if len(params) != n_params or any(j >= len(tensors) or j < -1 for j in operands):
-            raise FormatError("corrupt .pml: op %d (%s) has bad operands or is cut short" % (i, spec.name))
+        spec = BY_CODE[code]
+        operands = words[pos + 4:pos + 4 + n_in + n_out]
+        params = words[pos + 4 + n_in + n_out:pos + 4 + n_in + n_out + n_params]
+        pos += 4 + n_in + n_out + n_params
         ops.append(Op(spec.name, operands[:n_in], operands[n_in:], dict(zip(spec.params, params))))
-    if pos != len(words):
-        raise FormatError("corrupt .pml: %d stray words after the op table" % (len(words) - pos))
-
-    metadata = read_metadata(_section(data, h["metadata_offset"], h["metadata_size"], "metadata"))
+    raw = data[h["metadata_offset"]:h["metadata_offset"] + h["metadata_size"]]
+    metadata = json.loads(raw.decode()) if raw else {}
     for op, label in zip(ops, metadata.get("op_labels", [])):
-        op.label = label
+        op.label = label if isinstance(label, str) else str(label)
     return Model(tensors, ops, io[:h["n_inputs"]], io[h["n_inputs"]:], metadata, h["arena_size"])
-
-
-def _is_int(v):
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_strings(v):
-    return isinstance(v, list) and all(isinstance(x, str) for x in v)
-
-
-# The metadata keys picoml writes (docs/format.md "Metadata") and what their values must be; others are kept as
-# they are and not used.
-METADATA_KEYS = {
-    "source": ("a string", lambda v: isinstance(v, str)),
-    "tflite_bytes": ("a byte count", lambda v: _is_int(v) and v >= 0),
-    "labels": ("a list of strings", _is_strings),
-    "input": ("an object", lambda v: isinstance(v, dict)),
-    "tflm_arena": ('{"total": bytes, "activations": bytes or null}',
-                   lambda v: isinstance(v, dict) and _is_int(v.get("total")) and v["total"] > 0
-                   and (v.get("activations") is None or _is_int(v["activations"]) and v["activations"] >= 0)),
-    "op_labels": ("a list of strings", _is_strings),
-}
-
-
-def read_metadata(raw):
-    """The metadata JSON object; a FormatError when it is not JSON, not an object, or when a key picoml writes
-    holds a value of another kind."""
-    if not raw:
-        return {}
-    try:
-        metadata = json.loads(bytes(raw).decode())
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise FormatError("corrupt .pml: metadata is not JSON (%s)" % (e if not isinstance(e, RecursionError)
-                                                                        else "nested too deeply"))
-    if not isinstance(metadata, dict):
-        raise FormatError("corrupt .pml: metadata is not a JSON object")
-    for key, (what, ok) in METADATA_KEYS.items():
-        if key in metadata and not ok(metadata[key]):
-            raise FormatError("corrupt .pml: metadata %r must be %s" % (key, what))
-    return metadata
 
 
 def load(path):
     with open(path, "rb") as f:
         return read(f.read())
+
+
+def device_module(name):
+    """A module of the device library (device/picoml/<name>.py) imported into CPython, the device package as
+    `device_picoml` beside the host's `picoml`: its code runs unchanged here."""
+    import importlib
+    import importlib.util
+    import sys
+    if "device_picoml" not in sys.modules:
+        from .resources import device_package
+        package = device_package()
+        spec = importlib.util.spec_from_file_location("device_picoml", package / "__init__.py",
+                                                      submodule_search_locations=[str(package)])
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["device_picoml"] = module
+        spec.loader.exec_module(module)
+    return importlib.import_module("device_picoml." + name)
+
+
+def validate(data):
+    """Every check the device makes when it loads .pml bytes (device/picoml/pml.py's check: the header, the rules
+    of picoml.validate -- those of the native module's pml_check -- the io table, the metadata), run here: a
+    FormatError with the device's message, naming the op, its layer and the field, for a file the device refuses."""
+    try:
+        device_module("pml").check(bytes(data))
+    except ValueError as e:
+        raise FormatError(str(e))

@@ -4,6 +4,7 @@
     picoml fuzz --target native --cases 100000       # the device library, native backend, unix port
     picoml fuzz --target python --cases 10000 --seed 3
     picoml fuzz --target native --replay tests/fuzz_regressions/*.pml
+    picoml fuzz --target native --compare native,viper,python,host --cases 2000   # outputs agree everywhere
 
 Case i of seed s is always the same file (random.Random("s:i") picks a seed model of the corpus and the
 mutations, picoml.fuzz_mutate), so any case is reproduced with `--seed s --first i --cases 1 --save DIR`.
@@ -407,6 +408,43 @@ def campaign(target_name, cases, seed=0, first=0, corpus=None, save=None, log=pr
     return report
 
 
+def differential(names, cases, seed=0, first=0, corpus=None, log=None):
+    """The same mutated .pml files through several targets, which must agree: each file loaded and run by all
+    with the same output bytes (the outcome's digest: a CRC-32 of the outputs for the same input), or refused by
+    all in the same words (a MemoryError on one alone is the memory of that runtime, not a disagreement). Returns
+    (counts {"ok", "refused", "memory"}, [(case, {target: (outcome, detail)})] of the disagreements). The seed
+    models are those of the slowest target, so every target gets the same files."""
+    targets = [get_target(n) for n in names]
+    if any(t.kind != "pml" or t.name == "c" for t in targets):
+        raise PicomlError("--compare takes .pml targets that run a model from a zeroed arena: native, viper, "
+                          "python, host")
+    slowest = min(targets, key=lambda t: t.max_macs or float("inf"))
+    maker = CaseMaker(slowest, seeds(slowest, corpus), seed)
+    blobs = [maker.case(i)[0] for i in range(first, first + cases)]
+    results = {t.name: run_cases(t, blobs, first, log) for t in targets}
+    counts, disagreements = collections.Counter(), []
+    for k in range(cases):
+        outs = {n: results[n][k] for n in names}
+        kinds = {o for o, _ in outs.values()}
+        if kinds == {"ok"} and len({d for _, d in outs.values()}) == 1:
+            counts["ok"] += 1
+        elif kinds == {"refused"} and len({_refusal_words(d) for _, d in outs.values()}) == 1:
+            counts["refused"] += 1
+        elif kinds <= {"ok", "refused"} and any(o == "refused" and "MemoryError" in d for o, d in outs.values()):
+            counts["memory"] += 1
+        else:
+            disagreements.append((first + k, outs))
+    return counts, disagreements
+
+
+def _refusal_words(detail):
+    """A refusal's message without what the runtime puts around it (the exception's type, the CLI's prefix)."""
+    for prefix in ("ValueError: ", "picoml: error: ", "picoml: "):
+        if detail.startswith(prefix):
+            detail = detail[len(prefix):]
+    return detail
+
+
 def replay(target_name, paths, log=None):
     """[(path, outcome, detail)] of existing files (regression files) run through a target as they are."""
     target = get_target(target_name)
@@ -751,6 +789,9 @@ def add_commands(subparsers):
     f.add_argument("--save", help="a folder to save one file per distinct failure into (e.g. "
                                   "tests/fuzz_regressions)")
     f.add_argument("--replay", nargs="+", metavar="FILE", help="run these files as they are instead of mutants")
+    f.add_argument("--compare", metavar="TARGETS", help="comma-separated .pml targets (e.g. native,python,host) "
+                                                        "that must agree on every case: the same output bytes, or "
+                                                        "all refuse (--target is ignored)")
     f.add_argument("--minimize", metavar="FILE", help="reduce a saved failing .pml (with its .json) to the fewest "
                                                       "edits of its seed model that still fail the same way; "
                                                       "writes FILE.min.pml and prints the edits left")
@@ -759,6 +800,19 @@ def add_commands(subparsers):
 
 
 def cmd_fuzz(args):
+    if args.compare:
+        names = [n.strip() for n in args.compare.split(",") if n.strip()]
+        counts, disagreements = differential(names, args.cases, args.seed, args.first, args.corpus,
+                                             log=lambda s: print(s, file=sys.stderr))
+        print("compare %s: %d cases (seed %s): %d ran with the same output bytes everywhere, %d refused "
+              "everywhere, %d refused for memory by some, %d disagreements"
+              % (",".join(names), args.cases, args.seed, counts["ok"], counts["refused"], counts["memory"],
+                 len(disagreements)))
+        for case, outs in disagreements[:20]:
+            print("  case %d: %s" % (case, "; ".join("%s %s %s" % (n, o, d[:120]) for n, (o, d) in outs.items())))
+        if disagreements:
+            raise PicomlError("%d cases where %s disagree" % (len(disagreements), ", ".join(names)))
+        return
     if args.minimize:
         blob, edits = minimize(args.target, args.minimize, args.corpus)
         out = pathlib.Path(args.minimize).with_suffix(".min.pml")

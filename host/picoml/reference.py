@@ -36,7 +36,14 @@ def prepare_input(model, index, value):
 class Interpreter:
     def __init__(self, model):
         self.model = model
-        self.arena = np.zeros(model.arena_size, np.uint8)
+        # The bytes the activations use, each at its planned offset. A file's arena_size may claim more than
+        # they reach (the device allocates it all, or refuses with MemoryError); the reference needs no more.
+        used = max([t.offset + t.nbytes for t in model.tensors if not t.is_constant], default=0)
+        try:
+            self.arena = np.zeros(used, np.uint8)
+        except MemoryError:
+            raise PicomlError("running this model needs %d bytes for its activations: more than this machine "
+                              "can allocate" % used)
 
     def _view(self, index):
         t = self.model.tensors[index]

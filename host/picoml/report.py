@@ -25,21 +25,31 @@ def _quant(t):
     return "s=%.6g zp=%d" % (t.scale, t.zero_point)
 
 
+def _count(value):
+    """value if it is a positive integer (a count picoml wrote into the metadata), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def summary(model, file_size):
+    """The lines of inspect's summary. The metadata is only what the device checks (a JSON object, labels and
+    op_labels lists): keys picoml writes holding something else are shown as they are or left out."""
     weights = model.weights_size
     total_macs = sum(macs(model, op) for op in model.ops)
     meta = model.metadata
     lines = ["model       %s" % (meta.get("source") or "?"),
              "file        %d bytes (.pml)" % file_size]
-    if meta.get("tflite_bytes"):
-        lines[-1] += ", %d bytes (.tflite), ratio %.3f" % (meta["tflite_bytes"], file_size / meta["tflite_bytes"])
+    tflite_bytes = _count(meta.get("tflite_bytes"))
+    if tflite_bytes:
+        lines[-1] += ", %d bytes (.tflite), ratio %.3f" % (tflite_bytes, file_size / tflite_bytes)
     lines.append("weights     %d bytes" % weights)
     arena = "arena       %d bytes" % model.arena_size
     tflm = meta.get("tflm_arena")
-    if tflm:
+    total = _count(tflm.get("total")) if isinstance(tflm, dict) else None
+    if total:
+        activations = tflm.get("activations")
         arena += " (TFLite Micro: %d bytes%s; ratio %.2f)" % (
-            tflm["total"], "" if tflm.get("activations") is None else ", of which %d for activations"
-            % tflm["activations"], model.arena_size / tflm["total"])
+            total, ", of which %d for activations" % activations if _count(activations) else "",
+            model.arena_size / total)
     lines.append(arena)
     lines.append("ops         %d, %d MACs" % (len(model.ops), total_macs))
     for kind, entries in (("input", model.inputs), ("output", model.outputs)):
@@ -47,9 +57,11 @@ def summary(model, file_size):
             t = model.tensors[e.tensor]
             lines.append("%-11s %s int8 %s%s" % (kind, _shape(t), _quant(t), " (float32 at the edge)" if e.float_edge else ""))
     if meta.get("labels"):
-        lines.append("labels      %s" % ", ".join(meta["labels"]))
-    if meta.get("input"):
-        lines.append("input info  %s" % ", ".join("%s=%s" % kv for kv in sorted(meta["input"].items())))
+        lines.append("labels      %s" % ", ".join(str(label) for label in meta["labels"]))
+    info = meta.get("input")
+    if info:
+        lines.append("input info  %s" % (", ".join("%s=%s" % kv for kv in sorted(info.items()))
+                                         if isinstance(info, dict) else info))
     return lines
 
 

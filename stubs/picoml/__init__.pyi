@@ -11,4 +11,3 @@ def load(source: Union[str, Buffer], backend: Optional[str] = ...) -> Model:
     "native", "viper" or "python". ValueError for a bad file, MemoryError naming the bytes wanted and free."""
 def record(label: str, seconds: float, source: Any = ..., **options: Any) -> Tuple[int, int]:
     """Record labelled samples to the board's filesystem or the serial link (picoml.recording.record)."""
-def fill(path: str, buf: Union[bytearray, memoryview]) -> None: ...

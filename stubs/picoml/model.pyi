@@ -1,10 +1,10 @@
 from array import array
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 Int8Data = Union[bytes, bytearray, memoryview, "array[int]"]
 FloatData = Union[List[float], Tuple[float, ...], "array[float]"]
 
-class IO:
+class IO(NamedTuple):
     shape: Tuple[int, ...]
     size: int
     scale: float
@@ -18,7 +18,7 @@ class Model:
     backend: str
     backend_notes: List[str]
     buffer: Union[bytes, bytearray, memoryview]
-    python_ops: List[int]
+    python_ops: Sequence[int]
     @property
     def labels(self) -> Optional[List[str]]: ...
     def predict(self, x: Union[Int8Data, FloatData, Sequence[Union[Int8Data, FloatData]]],

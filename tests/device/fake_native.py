@@ -1,5 +1,6 @@
-# With fakes/native_picoml.py as _picoml (argv: model, a file holding the int8 input): the native backend runs it,
-# an invoke failure is reported, a module that refuses the model (status -2) makes auto fall back and forced fail.
+# With fakes/native_picoml.py as _picoml (argv: model, a file holding the int8 input, the refusal's rule number):
+# the native backend runs it; a module that refuses the model at load is worded by picoml.validate as the Python
+# backends word it, whether the backend was chosen automatically or forced.
 import json
 import sys
 from binascii import hexlify
@@ -9,19 +10,13 @@ import picoml
 
 data = open(sys.argv[1], "rb").read()
 x = open(sys.argv[2], "rb").read()
-r = {}
+r = {"refused": []}
 m = picoml.load(data)
 r["native"] = [m.backend, hexlify(bytes(m.predict(x))).decode()]
-_picoml.STATUS[0] = -3
-try:
-    m.predict(x)
-except RuntimeError as e:
-    r["invoke"] = str(e)
-_picoml.STATUS[0] = -2
-m = picoml.load(data)
-r["refused"] = [m.backend, m.info()["backend_notes"], hexlify(bytes(m.predict(x))).decode()]
-try:
-    picoml.load(data, backend="native")
-except ValueError as e:
-    r["forced"] = str(e)
+_picoml.REFUSE[0] = (0, -1, int(sys.argv[3]), -1, 5)
+for backend in (None, "native"):
+    try:
+        picoml.load(data, backend)
+    except ValueError as e:
+        r["refused"].append(str(e))
 print(json.dumps(r))

@@ -38,5 +38,5 @@ attempt("short_out", lambda: m.predict(bytes(490), out=bytearray(5)))
 y = m.predict(bytes(490))
 view = memoryview(open(folder + "/good.pml", "rb").read())
 m2 = picoml.load(view, backend="python")
-print(json.dumps({"errors": errors, "alive": len(y), "in_place": m2._buf is view,
+print(json.dumps({"errors": errors, "alive": len(y), "in_place": m2.buffer is view,
                   "same": bytes(m2.predict(bytes(490))) == bytes(y)}))

@@ -91,8 +91,15 @@ def _offset(x, offset):
     return x.astype(np.int64) + offset
 
 
+def _to_output(inputs, outputs):
+    """Both inputs broadcast to the output's shape, as the format says (an output dimension that both inputs
+    give as 1 repeats them: the device does that, so the reference does too)."""
+    return [np.broadcast_to(x, outputs[0].shape) for x in inputs]
+
+
 def reference_add(op, inputs, outputs):
     p = op.params
+    inputs = _to_output(inputs, outputs)
     a = _offset(inputs[0], p["input1_offset"]) << p["left_shift"]
     b = _offset(inputs[1], p["input2_offset"]) << p["left_shift"]
     a = multiply_by_quantized_multiplier(a, p["input1_multiplier"], p["input1_shift"])
@@ -103,6 +110,7 @@ def reference_add(op, inputs, outputs):
 
 def reference_mul(op, inputs, outputs):
     p = op.params
+    inputs = _to_output(inputs, outputs)
     product = _offset(inputs[0], p["input1_offset"]) * _offset(inputs[1], p["input2_offset"])
     out = multiply_by_quantized_multiplier(product, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
     return [clamp_int8(out, p["act_min"], p["act_max"]).reshape(outputs[0].shape)]

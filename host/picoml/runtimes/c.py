@@ -4,7 +4,7 @@ arithmetic; libpicoml_O3.so: -O3) and called through ctypes: the C code checked 
 without MicroPython, and timed without an interpreter around it. Developer tooling of a checkout.
 
     lib = load()                         # the library must be newer than native_module/
-    loaded = CRuntime(pml_bytes, lib)    # pml_check'ed once
+    loaded = CRuntime(pml_bytes, lib)    # pml_check'ed once, then invoked with no checks
     outputs = loaded.run([x])
 """
 import ctypes
@@ -21,13 +21,14 @@ SOURCES = ROOT / "native_module"
 LIBRARIES = ROOT / "build" / "host"
 
 
-class StatusError(PicomlError, RuntimeError):
-    """pml_invoke returned a non-zero status."""
-
-
 def kernel_sources():
     """Every C file of the runtime except the MicroPython binding (mod*.c)."""
     return sorted(p for p in SOURCES.glob("*.c") if not p.name.startswith("mod"))
+
+
+class Error(ctypes.Structure):
+    """pml_error_t: what pml_check found wrong."""
+    _fields_ = [(name, ctypes.c_int32) for name in ("op", "tensor", "rule", "detail", "value")]
 
 
 def load(name="libpicoml.so"):
@@ -38,9 +39,26 @@ def load(name="libpicoml.so"):
     if not library.exists() or library.stat().st_mtime < newest:
         raise PicomlError("%s is missing or older than native_module/: run `make hostlib`" % library)
     lib = ctypes.CDLL(str(library))
-    lib.pml_check.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32]
+    lib.pml_check.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(Error)]
     lib.pml_invoke.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    lib.pml_invoke.restype = None
     return lib
+
+
+def check(lib, blob, arena_size):
+    """(status, (op, tensor, rule, detail, value) or None) of pml_check on the .pml bytes; blob is copied into a
+    4-byte aligned buffer first (ctypes' bytes need not be)."""
+    buf = aligned(blob)
+    error = Error()
+    status = lib.pml_check(ctypes.cast(buf.ctypes.data, ctypes.c_char_p), len(blob), arena_size, ctypes.byref(error))
+    if status == 0:
+        return 0, None
+    return status, (error.op, error.tensor, error.rule, error.detail, error.value)
+
+
+def aligned(blob):
+    """The bytes in a numpy buffer (numpy aligns its data to at least 16 bytes)."""
+    return np.frombuffer(bytes(blob), np.uint8).copy()
 
 
 class CRuntime:
@@ -51,9 +69,11 @@ class CRuntime:
         self.blob = model_or_bytes if isinstance(model_or_bytes, bytes) else format.write(model_or_bytes)
         self.model = format.read(self.blob)
         self.arena = np.zeros(max(self.model.arena_size, 4), np.uint8)
-        status = self.lib.pml_check(self.blob, len(self.blob), self.arena.size)
+        self.buf = aligned(self.blob)
+        status, error = check(self.lib, self.blob, self.arena.size)
         if status != 0:
-            raise FormatError("pml_check refused the model: status %d" % status)
+            message = format.device_module("refusal").message(self.blob, error)
+            raise FormatError("pml_check refused the model: status %d: %s" % (status, message))
 
     def set_inputs(self, inputs):
         for i, value in enumerate(inputs):
@@ -62,9 +82,7 @@ class CRuntime:
             self.arena[t.offset:t.offset + t.nbytes] = data
 
     def invoke(self):
-        status = self.lib.pml_invoke(self.blob, self.arena.ctypes.data)
-        if status != 0:
-            raise StatusError("pml_invoke failed with status %d" % status)
+        self.lib.pml_invoke(ctypes.cast(self.buf.ctypes.data, ctypes.c_char_p), self.arena.ctypes.data)
 
     def run(self, inputs):
         if len(inputs) != len(self.model.inputs):

@@ -1,19 +1,23 @@
-# A stand-in _picoml native module: check() and invoke() return STATUS[0]; invoke runs the model with the
-# pure-Python kernels.
-STATUS = [0]
-_models = {}
+# A stand-in _picoml native module: a Model that runs the model with the pure-Python kernels, or, while REFUSE[0]
+# holds (op, tensor, rule, detail, value), refuses it at load as the real module's validation does.
+REFUSE = [None]
 
 
-def check(buf, arena_size):
-    return STATUS[0]
+class Model:
+    def __init__(self, buf, arena):
+        if REFUSE[0]:
+            raise ValueError(*REFUSE[0])
+        from picoml import kernels_python, pml, validate
+        header = pml.check_header(buf)
 
+        class Prepared:
+            pass
+        p = Prepared()
+        p.buffer = buf
+        p._steps = (validate.check(buf, len(arena)), arena, header[10], header[16], None)
+        kernels_python.prepare(p)
+        self.steps = p._steps
 
-def invoke(buf, arena):
-    import picoml
-    m = _models.get(id(buf))
-    if m is None:
-        m = _models[id(buf)] = picoml.load(buf, "python")
-    m._arena[:] = arena
-    m._run()
-    arena[:] = m._arena
-    return STATUS[0]
+    def invoke(self):
+        for run, state in self.steps:
+            run(state)
