@@ -19,7 +19,7 @@ reported (imu.overruns). Figures per checkpoint (every `chunk` windows): wall ti
 collection (the emulated chip lives in the same heap: its FIFO, a list of up to 2048 words, is recorded beside).
 
 soak(...) returns a dict: windows, results, seconds, emulated_seconds, heap and fifo_words (per checkpoint, and at
-the end), us_per_window (per checkpoint), overruns, lost_frames, jumps, unreported_jumps, window_dropped, frames."""
+the end), us_per_window and cpu_us_per_window (wall and CPU time, per checkpoint), overruns, lost_frames, jumps, unreported_jumps, window_dropped, frames."""
 import json
 import pathlib
 import subprocess
@@ -137,6 +137,13 @@ checkpoints = (WINDOWS + CHUNK - 1) // CHUNK
 heap = array("i", bytes(4 * (checkpoints + 1)))     # made once: the records do not grow the heap
 fifo = array("i", bytes(4 * (checkpoints + 1)))     # words in the chip's FIFO then (the emulation's own list)
 us = array("f", bytes(4 * checkpoints))
+cpu = array("f", bytes(4 * checkpoints))            # the process's CPU time per window (the wall time follows
+                                                    # the machine's load)
+def cpu_ticks():
+    # utime + stime of this process in clock ticks (Linux /proc; 100 per second)
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
 done = 0
 i = 0
 gc.collect()
@@ -146,9 +153,11 @@ while done < WINDOWS:
     gc.collect()
     heap[i] = gc.mem_alloc()
     fifo[i] = len(chip.fifo)
+    c0 = cpu_ticks()
     t0 = time.ticks_us()
     n = run(m, w, on_result, count=min(CHUNK, WINDOWS - done), scale=scale)
     us[i] = time.ticks_diff(time.ticks_us(), t0) / n
+    cpu[i] = (cpu_ticks() - c0) * 10000 / n
     done += n
     i += 1
 reader.finish()
@@ -158,7 +167,7 @@ fifo[i] = len(chip.fifo)
 print("SOAK " + json.dumps({
     "windows": done, "results": results[0], "seconds": time.ticks_diff(time.ticks_ms(), t_start) / 1000,
     "emulated_seconds": (chip.t_us - emulated_start) / 1e6, "heap": list(heap), "fifo_words": list(fifo),
-    "us_per_window": list(us),
+    "us_per_window": list(us), "cpu_us_per_window": list(cpu),
     "overruns": imu.overruns, "lost_frames": reader.lost, "jumps": reader.jumps,
     "unreported_jumps": reader.unreported, "window_dropped": w.dropped, "frames": reader.frames,
     "window": info["window"], "hop": info["hop"], "rate": info["rate"], "backend": m.backend}))

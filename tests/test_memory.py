@@ -33,6 +33,8 @@ def sweep(path, backend, target):
     while works < 2:
         kind, text = heap_sweep.try_heap(path, backend, target, heap)
         steps.append((heap, kind, text))
+        if kind == "failed":
+            break
         works += kind == "ok"
         heap += STEP
         assert heap < 1024 * 1024, steps[-3:]
