@@ -41,6 +41,7 @@ def test_train_anomaly_on_normal_only_separates_faults(tmp_path):
     report = json.loads((tmp_path / "a.pml.report.json").read_text())
     assert report == json.loads(json.dumps(summary))
     assert set(report["faults"]) == set(vibration.FAULTS)
+    assert report["latency"]["instructions"]["qemu-m4"] > report["macs"] and report["latency"]["unix_us"] > 0
     for fault, r in report["faults"].items():
         assert r["roc_auc_int8"] > 0.9, (fault, r)
         assert abs(r["roc_auc_int8"] - r["roc_auc_float"]) < 0.05, (fault, r)

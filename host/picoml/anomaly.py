@@ -16,7 +16,7 @@ import pathlib
 
 import numpy as np
 
-from . import convert, format, reference, report
+from . import convert, format, latency, reference, report
 from .errors import PicomlError
 from .train import split_groups, windows
 
@@ -197,12 +197,14 @@ def train_anomaly(recordings, out, window=256, hop=128, taps=128, stride=32, epo
                "threshold": threshold, "false_alarms_at_threshold": float(np.mean(normal_int8 > threshold)),
                "faults": per_fault, "pml_bytes": len(blob), "arena_bytes": model.arena_size,
                "weights_bytes": model.weights_size, "macs": int(sum(report.macs(model, op) for op in model.ops)),
-               "scores_png": pathlib.Path(str(out) + ".scores.png").name}
+               "scores_png": pathlib.Path(str(out) + ".scores.png").name, "latency": latency.measure(blob)}
     _plot_scores(plot_scores, threshold, str(out) + ".scores.png")
     pathlib.Path(str(out) + ".report.json").write_text(json.dumps(summary, indent=1) + "\n")
     say("ROC AUC on held-out machines (int8): %s; threshold %.4g; %s: %d bytes, arena %d bytes, %d MACs" % (
         ", ".join("%s %.3f" % (k, v["roc_auc_int8"]) for k, v in per_fault.items()), threshold, out, len(blob),
         model.arena_size, summary["macs"]))
+    for line in latency.lines(summary["latency"]):
+        say("  " + line)
     return summary
 
 

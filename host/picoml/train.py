@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import convert, format, reference, report
+from . import convert, format, latency, reference, report
 from .errors import PicomlError
 
 
@@ -266,11 +266,14 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
         "confusion_int8": matrix.tolist(), "confusion_png": pathlib.Path(png).name,
         "pml_bytes": len(blob), "arena_bytes": pml.arena_size, "weights_bytes": pml.weights_size,
         "macs": int(sum(report.macs(pml, op) for op in pml.ops)),
+        "latency": latency.measure(blob),
     }
     pathlib.Path(str(out) + ".report.json").write_text(json.dumps(summary, indent=1) + "\n")
     log("accuracy on held-out persons: float %.3f, int8 %.3f; %s: %d bytes, arena %d bytes, %d MACs"
         % (summary["accuracy"]["float"], summary["accuracy"]["int8"], out, len(blob), pml.arena_size,
            summary["macs"]))
+    for line in latency.lines(summary["latency"]):
+        log("  " + line)
     return summary
 
 
