@@ -15,6 +15,10 @@ $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[train,virtual,dev]'
+	# quantization-aware training (train --qat): tf-keras for this TensorFlow and tensorflow-model-optimization,
+	# without their dependency on the full `tensorflow` package (tensorflow-cpu provides the same module)
+	$(PY) -m pip install --quiet --no-deps "tf-keras==$$($(PY) -c 'from importlib.metadata import version; print(version("tensorflow-cpu"))')" tensorflow-model-optimization==0.8.1
+	$(PY) -m pip install --quiet dm-tree mock scipy
 	touch $@
 
 setup: $(VENV)/.installed

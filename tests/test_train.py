@@ -65,6 +65,17 @@ def test_train_gesture_learns_reproducibly_and_reports_the_truth(dataset, tmp_pa
     assert (tmp_path / "again" / "g.pml").read_bytes() == blob
 
 
+@pytest.mark.slow
+def test_quantization_aware_training_gives_a_model_as_good(dataset, tmp_path):
+    recordings = train.load_datasets([dataset])
+    summary = train.train_gesture(recordings, tmp_path / "q.pml", window=52, hop=13, epochs=8, seed=1, qat=True,
+                                  log=None)
+    assert summary["quantization"] == "quantization-aware training"
+    assert summary["accuracy"]["int8"] > 0.8, summary
+    model = format.read((tmp_path / "q.pml").read_bytes())
+    assert model.metadata["labels"] == ["idle", "shake", "wave"] and model.ops[0].name == "CONV_2D"
+
+
 def test_bad_datasets_are_clear_errors(tmp_path):
     with pytest.raises(PicomlError, match="no index.json"):
         train.load_datasets([tmp_path])
