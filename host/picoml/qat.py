@@ -1,13 +1,11 @@
 """Quantization-aware training (`picoml train ... --qat`): the trained float model fine-tuned with int8 fake
-quantization by the TensorFlow Model Optimization Toolkit, then converted to int8 .tflite as post-training
-quantization converts (same representative windows, int8 input and output).
+quantization by the TensorFlow Model Optimization Toolkit; train.quantize then converts it to int8 .tflite as it
+converts a model for post-training quantization (same representative windows, int8 input and output).
 
 tfmot works on tf_keras (Keras 2) only, so the model is built again in tf_keras by the same builder that made the
 Keras 3 model (`build(keras_module, batch_size)`), given the trained weights, and wrapped layer by layer: tfmot's
 defaults where it has them (Dense), weights and activations quantized per tensor for the 1-D convolutions it has
 no default for, the output quantized for pooling."""
-import numpy as np
-
 from .errors import PicomlError
 
 
@@ -51,22 +49,15 @@ def _quantized(build, weights, batch_size):
         return tfmot.quantization.keras.quantize_apply(annotated)
 
 
-def train_and_quantize(build, float_model, x, y, representative, epochs, seed, verbose=False):
-    """int8 .tflite bytes of `float_model` (built by `build`) after `epochs` of quantization-aware fine-tuning on
-    (x, y)."""
-    import tensorflow as tf
+def train(build, float_model, x, y, epochs, seed, verbose=False):
+    """`float_model` (built by `build`) after `epochs` of quantization-aware fine-tuning on (x, y): a tf_keras model
+    with a batch of one, as the board runs it, for train.quantize to convert."""
     tf_keras, _ = _tfmot()
     tf_keras.utils.set_random_seed(seed)
     model = _quantized(build, float_model.get_weights(), None)
     model.compile(optimizer=tf_keras.optimizers.Adam(5e-4), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     model.fit(x, y, epochs=epochs, batch_size=64, verbose=1 if verbose else 0, shuffle=False)
-    single = _quantized(build, float_model.get_weights(), 1)       # fixed batch of one, as the board runs it
+    single = _quantized(build, float_model.get_weights(), 1)
     single.set_weights(model.get_weights())
-    converter = tf.lite.TFLiteConverter.from_keras_model(single)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([w[None].astype(np.float32)] for w in representative)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    return single

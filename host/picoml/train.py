@@ -244,11 +244,9 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
     representative = x_train[rng.permutation(len(x_train))[:300]]
     if qat:
         log("quantization-aware fine-tuning: %d epochs" % max(2, epochs // 4))
-        tflite = qat_module.train_and_quantize(
-            lambda module, batch: gesture_model(window, channels, len(labels), module, batch), fit,
-            x_aug[order], y_aug[order], representative, max(2, epochs // 4), seed, verbose)
-    else:
-        tflite = quantize(model, representative)
+        model = qat_module.train(lambda module, batch: gesture_model(window, channels, len(labels), module, batch),
+                                 fit, x_aug[order], y_aug[order], max(2, epochs // 4), seed, verbose)
+    tflite = quantize(model, representative)
     info = {"kind": "gesture", "window": window, "hop": hop, "channels": channels, "rate": rate,
             "scale": list(scale), "units": list(recordings[0].units)}
     pml = convert.convert(tflite, pathlib.Path(out).stem + ".tflite", labels=labels, input_info=info)
