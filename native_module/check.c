@@ -29,6 +29,13 @@ static const int8_t N_INPUTS[PML_OP_MAX + 1] = {
     PML_OPS(PML_N_INPUTS)
 #undef PML_N_INPUTS
 };
+static const int8_t N_OUTPUTS[PML_OP_MAX + 1] = {
+#define PML_N_OUTPUTS(NAME, name, op_code, n_params, n_inputs) [op_code] = PML_##NAME##_N_OUTPUTS,
+    PML_OPS(PML_N_OUTPUTS)
+#undef PML_N_OUTPUTS
+};
+/* bytes per element, by dtype code */
+static const uint8_t DTYPE_SIZES[] = {0, 1, 2, 4, 4, 8};
 static const uint8_t PARAM_KINDS[] = PML_PARAM_KINDS;
 static const uint8_t PARAM_KINDS_AT[] = PML_PARAM_KINDS_AT;
 static const uint8_t OPERAND_SPECS[] = PML_OPERAND_SPECS;
@@ -113,7 +120,7 @@ static PML_COLD int section_ok(uint32_t offset, uint32_t size, uint32_t file_siz
 /* The parameter kind's range holds v (prev: the parameter before, where act_max's range starts). */
 static PML_COLD int in_range(int kind, int32_t v, int32_t prev) {
     static const int32_t ranges[] = PML_KIND_RANGES;
-    return v >= (kind == PML_K_ACT_MAX ? prev : ranges[2 * kind]) && v <= ranges[2 * kind + 1];
+    return v >= (((PML_KINDS_FROM_PREVIOUS >> kind) & 1u) ? prev : ranges[2 * kind]) && v <= ranges[2 * kind + 1];
 }
 
 /* Every refusal below goes through here: the rule and the value into *e (whose op, tensor and detail the caller
@@ -156,13 +163,13 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
     for (int32_t i = 0; i < (int32_t)h->n_tensors; i++) {
         const pml_tensor_t *t = &tensors[i];
         e->tensor = i;
-        if (t->dtype < PML_DTYPE_INT8 || t->dtype > PML_DTYPE_INT32) {
+        if (t->dtype < PML_DTYPE_INT8 || t->dtype > PML_DTYPE_UINT64) {
             FAIL(PML_R_DTYPE, t->dtype);
         }
         if (t->ndim > PML_MAX_DIMS) {
             FAIL(PML_R_NDIM, t->ndim);
         }
-        if (t->storage > PML_STORAGE_WEIGHTS) {
+        if (t->storage > PML_STORAGE_STATE) {
             FAIL(PML_R_STORAGE, t->storage);
         }
         /* every dimension at least 1 (an empty tensor would let a kernel loop over the others for nothing), the
@@ -177,14 +184,15 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
                 FAIL(PML_R_COUNT, count);
             }
         }
-        if (pml_mul_s64((int32_t)count, t->dtype == PML_DTYPE_INT32 ? 4 : t->dtype) != (int64_t)t->nbytes) {
+        if (pml_mul_s64((int32_t)count, DTYPE_SIZES[t->dtype]) != (int64_t)t->nbytes) {
             FAIL(PML_R_NBYTES, t->nbytes);
         }
         if ((t->offset & 3) != 0) {
             FAIL(PML_R_OFFSET_ALIGN, t->offset);
         }
-        if ((uint64_t)t->offset + t->nbytes > (t->storage == PML_STORAGE_ARENA ? h->arena_size : h->weights_size)) {
-            FAIL(t->storage == PML_STORAGE_ARENA ? PML_R_ARENA_OVERRUN : PML_R_WEIGHTS_OVERRUN, t->offset);
+        /* state tensors are in the arena, like activations */
+        if ((uint64_t)t->offset + t->nbytes > (t->storage == PML_STORAGE_WEIGHTS ? h->weights_size : h->arena_size)) {
+            FAIL(t->storage == PML_STORAGE_WEIGHTS ? PML_R_WEIGHTS_OVERRUN : PML_R_ARENA_OVERRUN, t->offset);
         }
     }
     e->tensor = -1;
@@ -208,30 +216,37 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
         if (N_INPUTS[code] >= 0 ? n_in != N_INPUTS[code] : (n_in < 1 || n_in > PML_MAX_OPERANDS - 1)) {
             FAIL(PML_R_N_INPUTS, n_in);
         }
-        if (n_out != 1) {
+        if (n_out != N_OUTPUTS[code]) {
             FAIL(PML_R_N_OUTPUTS, n_out);
         }
         if (end - word < 4 + n_in + n_out + n_params) {
             FAIL(PML_R_OPS_END, end - word);
         }
         const int32_t *params = word + 4 + n_in + n_out;
-        const int32_t specs_at = OPERAND_SPECS_AT[code], n_specs = OPERAND_SPECS_AT[code + 1] - specs_at;
-        for (int32_t k = 0; k <= n_in; k++) {
+        for (int32_t k = 0; k < n_in + n_out; k++) {
             const int32_t index = word[4 + k];
             e->detail = k;
             if (index < 0 || index >= (int32_t)h->n_tensors) {
                 FAIL(PML_R_OPERAND, index);
             }
+        }
+        /* the operands' types: the inputs' first (inputs of an op taking one or more share the first), then the
+         * outputs'; a dtype of PML_SPEC_SAME_DTYPE is the first output's */
+        const int32_t specs_at = OPERAND_SPECS_AT[code], specs_in = N_INPUTS[code] >= 0 ? N_INPUTS[code] : 1;
+        const uint8_t out_dtype = tensors[word[4 + n_in]].dtype;
+        for (int32_t k = 0; k < n_in + n_out; k++) {
+            e->detail = k;
             /* the checks read constants only (an arena tensor's bytes change at run time) */
-            const pml_tensor_t *t = &tensors[index];
+            const pml_tensor_t *t = &tensors[word[4 + k]];
             operands[k].tensor = t;
             operands[k].data = t->storage == PML_STORAGE_WEIGHTS ? (void *)(uintptr_t)(weights + t->offset) : (void *)0;
-            /* the operand's type: the output's is the last, inputs of an op taking one or more share the first */
-            const uint8_t spec = OPERAND_SPECS[specs_at + (k == n_in ? n_specs - 1 : (k < n_specs - 1 ? k : 0))];
-            if (k == n_in && t->storage != PML_STORAGE_ARENA) {
+            const uint8_t spec = OPERAND_SPECS[specs_at + (k >= n_in ? k - n_in + specs_in
+                                                                     : (N_INPUTS[code] >= 0 ? k : 0))];
+            if (k >= n_in && t->storage != PML_STORAGE_ARENA) {
                 FAIL(PML_R_OUTPUT_STORAGE, t->storage);
             }
-            if (t->dtype != PML_SPEC_DTYPE(spec)) {
+            const uint8_t dtype = PML_SPEC_DTYPE(spec) == PML_SPEC_SAME_DTYPE ? out_dtype : PML_SPEC_DTYPE(spec);
+            if (dtype != PML_SPEC_ANY_DTYPE && t->dtype != dtype) {
                 FAIL(PML_R_OPERAND_DTYPE, t->dtype);
             }
             if (PML_SPEC_RANK(spec) != 7 && t->ndim != PML_SPEC_RANK(spec)) {
@@ -239,6 +254,9 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
             }
             if (PML_SPEC_CONSTANT(spec) && t->storage != PML_STORAGE_WEIGHTS) {
                 FAIL(PML_R_OPERAND_CONSTANT, t->storage);
+            }
+            if (PML_SPEC_STATE(spec) && t->storage != PML_STORAGE_STATE) {
+                FAIL(PML_R_OPERAND_STATE, t->storage);
             }
         }
         for (int32_t i = 0; i < n_params; i++) {

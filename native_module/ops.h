@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define PML_FORMAT_VERSION 2
+#define PML_FORMAT_VERSION 3
 
 #define PML_OP_CONV_2D 1
 #define PML_OP_DEPTHWISE_CONV_2D 2
@@ -18,6 +18,23 @@
 #define PML_OP_LUT 10
 #define PML_OP_MEAN 11
 #define PML_OP_PAD 12
+#define PML_OP_SIGNAL_WINDOW 13
+#define PML_OP_SIGNAL_FFT_AUTO_SCALE 14
+#define PML_OP_SIGNAL_RFFT 15
+#define PML_OP_SIGNAL_ENERGY 16
+#define PML_OP_SIGNAL_FILTER_BANK 17
+#define PML_OP_SIGNAL_FILTER_BANK_SQUARE_ROOT 18
+#define PML_OP_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION 19
+#define PML_OP_SIGNAL_PCAN 20
+#define PML_OP_SIGNAL_FILTER_BANK_LOG 21
+#define PML_OP_CAST 22
+#define PML_OP_STRIDED_SLICE 23
+#define PML_OP_MINIMUM 24
+#define PML_OP_MAXIMUM 25
+#define PML_OP_ADD_INT32 26
+#define PML_OP_MUL_INT32 27
+#define PML_OP_DIV_INT32 28
+/* the highest op code this build runs (the ops of PML_OPS) */
 #define PML_OP_MAX 12
 
 typedef struct {
@@ -33,6 +50,7 @@ typedef struct {
     int32_t act_max;
 } pml_conv_2d_params_t;
 #define PML_CONV_2D_N_PARAMS 10
+#define PML_CONV_2D_N_OUTPUTS 1
 
 typedef struct {
     int32_t stride_h;
@@ -48,6 +66,7 @@ typedef struct {
     int32_t depth_multiplier;
 } pml_depthwise_conv_2d_params_t;
 #define PML_DEPTHWISE_CONV_2D_N_PARAMS 11
+#define PML_DEPTHWISE_CONV_2D_N_OUTPUTS 1
 
 typedef struct {
     int32_t output_offset;
@@ -55,6 +74,7 @@ typedef struct {
     int32_t act_max;
 } pml_fully_connected_params_t;
 #define PML_FULLY_CONNECTED_N_PARAMS 3
+#define PML_FULLY_CONNECTED_N_OUTPUTS 1
 
 typedef struct {
     int32_t stride_h;
@@ -67,6 +87,7 @@ typedef struct {
     int32_t act_max;
 } pml_average_pool_2d_params_t;
 #define PML_AVERAGE_POOL_2D_N_PARAMS 8
+#define PML_AVERAGE_POOL_2D_N_OUTPUTS 1
 
 typedef struct {
     int32_t stride_h;
@@ -79,6 +100,7 @@ typedef struct {
     int32_t act_max;
 } pml_max_pool_2d_params_t;
 #define PML_MAX_POOL_2D_N_PARAMS 8
+#define PML_MAX_POOL_2D_N_OUTPUTS 1
 
 typedef struct {
     int32_t input_multiplier;
@@ -86,6 +108,7 @@ typedef struct {
     int32_t diff_min;
 } pml_softmax_params_t;
 #define PML_SOFTMAX_N_PARAMS 3
+#define PML_SOFTMAX_N_OUTPUTS 1
 
 typedef struct {
     int32_t input1_offset;
@@ -102,6 +125,7 @@ typedef struct {
     int32_t act_max;
 } pml_add_params_t;
 #define PML_ADD_N_PARAMS 12
+#define PML_ADD_N_OUTPUTS 1
 
 typedef struct {
     int32_t input1_offset;
@@ -113,13 +137,16 @@ typedef struct {
     int32_t act_max;
 } pml_mul_params_t;
 #define PML_MUL_N_PARAMS 7
+#define PML_MUL_N_OUTPUTS 1
 
 typedef struct {
     int32_t axis;
 } pml_concatenation_params_t;
 #define PML_CONCATENATION_N_PARAMS 1
+#define PML_CONCATENATION_N_OUTPUTS 1
 
 #define PML_LUT_N_PARAMS 0
+#define PML_LUT_N_OUTPUTS 1
 
 typedef struct {
     int32_t axis_mask;
@@ -129,6 +156,7 @@ typedef struct {
     int32_t shift;
 } pml_mean_params_t;
 #define PML_MEAN_N_PARAMS 5
+#define PML_MEAN_N_OUTPUTS 1
 
 typedef struct {
     int32_t pad_before_0;
@@ -142,9 +170,108 @@ typedef struct {
     int32_t pad_value;
 } pml_pad_params_t;
 #define PML_PAD_N_PARAMS 9
+#define PML_PAD_N_OUTPUTS 1
 
-/* Every op as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more.
- * The kernel of op `name` is pml_<name>_s8 (picoml.h). */
+typedef struct {
+    int32_t shift;
+} pml_signal_window_params_t;
+#define PML_SIGNAL_WINDOW_N_PARAMS 1
+#define PML_SIGNAL_WINDOW_N_OUTPUTS 1
+
+#define PML_SIGNAL_FFT_AUTO_SCALE_N_PARAMS 0
+#define PML_SIGNAL_FFT_AUTO_SCALE_N_OUTPUTS 2
+
+typedef struct {
+    int32_t fft_length;
+} pml_signal_rfft_params_t;
+#define PML_SIGNAL_RFFT_N_PARAMS 1
+#define PML_SIGNAL_RFFT_N_OUTPUTS 1
+
+typedef struct {
+    int32_t start_index;
+    int32_t end_index;
+} pml_signal_energy_params_t;
+#define PML_SIGNAL_ENERGY_N_PARAMS 2
+#define PML_SIGNAL_ENERGY_N_OUTPUTS 1
+
+#define PML_SIGNAL_FILTER_BANK_N_PARAMS 0
+#define PML_SIGNAL_FILTER_BANK_N_OUTPUTS 1
+
+#define PML_SIGNAL_FILTER_BANK_SQUARE_ROOT_N_PARAMS 0
+#define PML_SIGNAL_FILTER_BANK_SQUARE_ROOT_N_OUTPUTS 1
+
+typedef struct {
+    int32_t smoothing;
+    int32_t one_minus_smoothing;
+    int32_t alternate_smoothing;
+    int32_t alternate_one_minus_smoothing;
+    int32_t smoothing_bits;
+    int32_t spectral_subtraction_bits;
+    int32_t min_signal_remaining;
+    int32_t clamping;
+} pml_signal_filter_bank_spectral_subtraction_params_t;
+#define PML_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION_N_PARAMS 8
+#define PML_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION_N_OUTPUTS 2
+
+typedef struct {
+    int32_t snr_shift;
+} pml_signal_pcan_params_t;
+#define PML_SIGNAL_PCAN_N_PARAMS 1
+#define PML_SIGNAL_PCAN_N_OUTPUTS 1
+
+typedef struct {
+    int32_t input_correction_bits;
+    int32_t output_scale;
+} pml_signal_filter_bank_log_params_t;
+#define PML_SIGNAL_FILTER_BANK_LOG_N_PARAMS 2
+#define PML_SIGNAL_FILTER_BANK_LOG_N_OUTPUTS 1
+
+#define PML_CAST_N_PARAMS 0
+#define PML_CAST_N_OUTPUTS 1
+
+typedef struct {
+    int32_t begin_0;
+    int32_t begin_1;
+    int32_t begin_2;
+    int32_t begin_3;
+    int32_t stride_0;
+    int32_t stride_1;
+    int32_t stride_2;
+    int32_t stride_3;
+} pml_strided_slice_params_t;
+#define PML_STRIDED_SLICE_N_PARAMS 8
+#define PML_STRIDED_SLICE_N_OUTPUTS 1
+
+#define PML_MINIMUM_N_PARAMS 0
+#define PML_MINIMUM_N_OUTPUTS 1
+
+#define PML_MAXIMUM_N_PARAMS 0
+#define PML_MAXIMUM_N_OUTPUTS 1
+
+typedef struct {
+    int32_t act_min;
+    int32_t act_max;
+} pml_add_int32_params_t;
+#define PML_ADD_INT32_N_PARAMS 2
+#define PML_ADD_INT32_N_OUTPUTS 1
+
+typedef struct {
+    int32_t act_min;
+    int32_t act_max;
+} pml_mul_int32_params_t;
+#define PML_MUL_INT32_N_PARAMS 2
+#define PML_MUL_INT32_N_OUTPUTS 1
+
+typedef struct {
+    int32_t act_min;
+    int32_t act_max;
+} pml_div_int32_params_t;
+#define PML_DIV_INT32_N_PARAMS 2
+#define PML_DIV_INT32_N_OUTPUTS 1
+
+/* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
+ * (its output count: PML_<NAME>_N_OUTPUTS). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
+ * above that are not here are not on the device yet: an unknown op code to pml_check. */
 #define PML_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \

@@ -18,9 +18,12 @@
 #define PML_MAX_OPERANDS 32
 #define PML_STORAGE_ARENA 0
 #define PML_STORAGE_WEIGHTS 1
+#define PML_STORAGE_STATE 2     /* in the arena, kept from one invoke to the next */
 #define PML_DTYPE_INT8 1
 #define PML_DTYPE_INT16 2
 #define PML_DTYPE_INT32 3
+#define PML_DTYPE_UINT32 4
+#define PML_DTYPE_UINT64 5      /* at a 4-byte aligned offset, like every tensor */
 
 /* The 64-byte file header (docs/format.md); all targets are little-endian, fields are naturally aligned. */
 typedef struct {

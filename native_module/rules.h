@@ -34,61 +34,86 @@
 #define PML_R_OPERAND_DTYPE 25
 #define PML_R_OPERAND_RANK 26
 #define PML_R_OPERAND_CONSTANT 27
-#define PML_R_PARAM 28
-#define PML_R_WORK 29
-#define PML_R_FILTER_DEPTH 30
-#define PML_R_BATCH 31
-#define PML_R_OUT_CHANNELS 32
-#define PML_R_POOL_CHANNELS 33
-#define PML_R_BIAS_COUNT 34
-#define PML_R_MULTIPLIERS_COUNT 35
-#define PML_R_SHIFTS_COUNT 36
-#define PML_R_SHIFTS_RANGE 37
-#define PML_R_MULTIPLIERS_RANGE 38
-#define PML_R_REACH_H 39
-#define PML_R_REACH_W 40
-#define PML_R_OUT_H 41
-#define PML_R_OUT_W 42
-#define PML_R_DW_FILTER 43
-#define PML_R_DW_CHANNELS 44
-#define PML_R_DW_TAPS 45
-#define PML_R_FC_DEPTH 46
-#define PML_R_FC_OUTPUT 47
-#define PML_R_POOL_WINDOW 48
-#define PML_R_SIZE 49
-#define PML_R_SOFTMAX_DEPTH 50
-#define PML_R_BROADCAST1 51
-#define PML_R_BROADCAST2 52
-#define PML_R_AXIS 53
-#define PML_R_CONCAT_RANK 54
-#define PML_R_CONCAT_SHAPE 55
-#define PML_R_CONCAT_SUM 56
-#define PML_R_MEAN_MASK 57
-#define PML_R_MEAN_OUTPUT 58
-#define PML_R_PAD_RANK 59
-#define PML_R_PAD_DIMS 60
-#define PML_R_LUT_SIZE 61
+#define PML_R_OPERAND_STATE 28
+#define PML_R_PARAM 29
+#define PML_R_WORK 30
+#define PML_R_FILTER_DEPTH 31
+#define PML_R_BATCH 32
+#define PML_R_OUT_CHANNELS 33
+#define PML_R_POOL_CHANNELS 34
+#define PML_R_BIAS_COUNT 35
+#define PML_R_MULTIPLIERS_COUNT 36
+#define PML_R_SHIFTS_COUNT 37
+#define PML_R_SHIFTS_RANGE 38
+#define PML_R_MULTIPLIERS_RANGE 39
+#define PML_R_REACH_H 40
+#define PML_R_REACH_W 41
+#define PML_R_OUT_H 42
+#define PML_R_OUT_W 43
+#define PML_R_DW_FILTER 44
+#define PML_R_DW_CHANNELS 45
+#define PML_R_DW_TAPS 46
+#define PML_R_FC_DEPTH 47
+#define PML_R_FC_OUTPUT 48
+#define PML_R_POOL_WINDOW 49
+#define PML_R_SIZE 50
+#define PML_R_SOFTMAX_DEPTH 51
+#define PML_R_BROADCAST1 52
+#define PML_R_BROADCAST2 53
+#define PML_R_AXIS 54
+#define PML_R_CONCAT_RANK 55
+#define PML_R_CONCAT_SHAPE 56
+#define PML_R_CONCAT_SUM 57
+#define PML_R_MEAN_MASK 58
+#define PML_R_MEAN_OUTPUT 59
+#define PML_R_PAD_RANK 60
+#define PML_R_PAD_DIMS 61
+#define PML_R_LUT_SIZE 62
+#define PML_R_WINDOW_SIZE 63
+#define PML_R_RFFT_LENGTH 64
+#define PML_R_RFFT_INPUT 65
+#define PML_R_RFFT_OUTPUT 66
+#define PML_R_RFFT_ROWS 67
+#define PML_R_RFFT_TWIDDLES 68
+#define PML_R_ENERGY_RANGE 69
+#define PML_R_ENERGY_SIZE 70
+#define PML_R_FB_WEIGHTS 71
+#define PML_R_FB_CHANNELS 72
+#define PML_R_FB_BAND 73
+#define PML_R_PCAN_LUT 74
+#define PML_R_SLICE_RANK 75
+#define PML_R_SLICE_STRIDE 76
+#define PML_R_SLICE_BEGIN 77
+#define PML_R_SLICE_END 78
 
-/* Parameter kinds: PML_KIND_RANGES[2 * kind] .. [2 * kind + 1] is the range; ACT_MAX's starts
- * at the parameter before it. */
-#define PML_K_ACT_MAX 7
+/* Parameter kinds: PML_KIND_RANGES[2 * kind] .. [2 * kind + 1] is the range; the kinds whose bit is
+ * set in PML_KINDS_FROM_PREVIOUS (ACT_MAX, ACT_MAX32) start at the parameter before it instead. */
+#define PML_KINDS_FROM_PREVIOUS 0x480u
 #define PML_KIND_RANGES {(-2147483647 - 1), 2147483647, 1, 2147483647, 0, 2147483647, -128, 127, -127, 128, -31, 31, \
-    0, 31, (-2147483647 - 1), 127}
+    0, 31, (-2147483647 - 1), 127, 0, 63, 0, 1, (-2147483647 - 1), 2147483647}
 
-/* Operand types: dtype in bits 0-1, rank in bits 2-4 (7: any), constant in bit 5. */
-#define PML_SPEC_DTYPE(s) ((s) & 3)
-#define PML_SPEC_RANK(s) (((s) >> 2) & 7)
-#define PML_SPEC_CONSTANT(s) (((s) >> 5) & 1)
+/* Operand types: dtype in bits 0-2 (0: any, 7: the op's first output's), rank in bits 3-5 (7: any),
+ * constant in bit 6, state in bit 7. */
+#define PML_SPEC_ANY_DTYPE 0
+#define PML_SPEC_SAME_DTYPE 7
+#define PML_SPEC_DTYPE(s) ((s) & 7)
+#define PML_SPEC_RANK(s) (((s) >> 3) & 7)
+#define PML_SPEC_CONSTANT(s) (((s) >> 6) & 1)
+#define PML_SPEC_STATE(s) (((s) >> 7) & 1)
 
 /* Each op's parameter kinds, PML_PARAM_KINDS[PML_PARAM_KINDS_AT[code] + i] for its parameter i;
  * its operand types, PML_OPERAND_SPECS[PML_OPERAND_SPECS_AT[code] + k] for input k (all inputs share
- * the first when it takes one or more), the output's last. */
+ * the first when it takes one or more), then its outputs'. */
 #define PML_PARAM_KINDS {1, 1, 1, 1, 2, 2, 4, 3, 3, 7, 1, 1, 1, 1, 2, 2, 4, 3, 3, 7, 1, 3, 3, 7, 1, 1, 1, 1, 2, 2, 3, \
     7, 1, 1, 1, 1, 2, 2, 3, 7, 0, 6, 0, 4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7, 4, 4, 3, 0, 5, 3, 7, 2, 0, 3, 3, 0, 5, 2, \
-    2, 2, 2, 2, 2, 2, 2, 3}
-#define PML_PARAM_KINDS_AT {0, 0, 10, 21, 24, 32, 40, 43, 55, 62, 63, 63, 68, 77}
-#define PML_OPERAND_SPECS {17, 49, 63, 63, 63, 17, 17, 49, 63, 63, 63, 17, 29, 41, 63, 63, 63, 29, 17, 17, 17, 17, 29, \
-    29, 29, 29, 29, 29, 29, 29, 29, 29, 29, 61, 29, 29, 29, 29, 29}
-#define PML_OPERAND_SPECS_AT {0, 0, 6, 12, 18, 20, 22, 24, 27, 30, 32, 35, 37, 39}
+    2, 2, 2, 2, 2, 2, 2, 3, 6, 1, 2, 2, 0, 0, 0, 0, 6, 8, 0, 9, 8, 6, 0, 2, 2, 2, 2, 0, 0, 0, 0, 0, 10, 0, 10, 0, 10}
+#define PML_PARAM_KINDS_AT {0, 0, 10, 21, 24, 32, 40, 43, 55, 62, 63, 63, 68, 77, 78, 78, 79, 81, 81, 81, 89, 90, 92, \
+    92, 100, 100, 100, 102, 104, 106}
+#define PML_OPERAND_SPECS {33, 97, 123, 123, 123, 33, 33, 97, 123, 123, 123, 33, 57, 81, 123, 123, 123, 57, 33, 33, \
+    33, 33, 57, 57, 57, 57, 57, 57, 57, 57, 63, 56, 57, 121, 57, 57, 57, 57, 57, 58, 74, 58, 58, 58, 3, 58, 82, 82, \
+    58, 58, 60, 60, 74, 74, 74, 74, 74, 61, 61, 3, 60, 60, 188, 60, 60, 60, 60, 74, 60, 60, 58, 56, 56, 63, 56, 63, \
+    63, 56, 63, 63, 56, 59, 59, 59, 59, 59, 59, 59, 59, 59}
+#define PML_OPERAND_SPECS_AT {0, 0, 6, 12, 18, 20, 22, 24, 27, 30, 32, 35, 37, 39, 42, 45, 49, 51, 58, 61, 65, 69, 71, \
+    73, 75, 78, 81, 84, 87, 90}
 
 #endif

@@ -13,15 +13,37 @@ OP_CONCATENATION = 9
 OP_LUT = 10
 OP_MEAN = 11
 OP_PAD = 12
+OP_SIGNAL_WINDOW = 13
+OP_SIGNAL_FFT_AUTO_SCALE = 14
+OP_SIGNAL_RFFT = 15
+OP_SIGNAL_ENERGY = 16
+OP_SIGNAL_FILTER_BANK = 17
+OP_SIGNAL_FILTER_BANK_SQUARE_ROOT = 18
+OP_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION = 19
+OP_SIGNAL_PCAN = 20
+OP_SIGNAL_FILTER_BANK_LOG = 21
+OP_CAST = 22
+OP_STRIDED_SLICE = 23
+OP_MINIMUM = 24
+OP_MAXIMUM = 25
+OP_ADD_INT32 = 26
+OP_MUL_INT32 = 27
+OP_DIV_INT32 = 28
 
 # indexed by op code
 OP_NAMES = ("", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX", "ADD",
-            "MUL", "CONCATENATION", "LUT", "MEAN", "PAD")
-N_PARAMS = (0, 10, 11, 3, 8, 8, 3, 12, 7, 1, 0, 5, 9)
-N_INPUTS = (0, 5, 5, 5, 1, 1, 1, 2, 2, -1, 2, 1, 1)    # -1: one or more
+            "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "SIGNAL_WINDOW", "SIGNAL_FFT_AUTO_SCALE", "SIGNAL_RFFT",
+            "SIGNAL_ENERGY", "SIGNAL_FILTER_BANK", "SIGNAL_FILTER_BANK_SQUARE_ROOT",
+            "SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION", "SIGNAL_PCAN", "SIGNAL_FILTER_BANK_LOG", "CAST",
+            "STRIDED_SLICE", "MINIMUM", "MAXIMUM", "ADD_INT32", "MUL_INT32", "DIV_INT32")
+N_PARAMS = (0, 10, 11, 3, 8, 8, 3, 12, 7, 1, 0, 5, 9, 1, 0, 1, 2, 0, 0, 8, 1, 2, 0, 8, 0, 0, 2, 2, 2)
+N_INPUTS = (0, 5, 5, 5, 1, 1, 1, 2, 2, -1, 2, 1, 1, 2, 1, 3, 1, 6, 2, 2, 3, 1, 1, 1, 2, 2, 2, 2, 2)    # -1: one or more
+N_OUTPUTS = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+# 1: the device runs the op (else it is an unknown op code on the device; the host runs it)
+ON_DEVICE = bytes([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
 
 MAGIC = b'PML\x00'
-VERSION = 2
+VERSION = 3
 HEADER_FORMAT = '<4sHHIIHHHHIIIIIIIIII'
 HEADER_SIZE = 64
 # byte offsets of the header fields read without unpacking the header
@@ -35,6 +57,8 @@ CRC_START = 16
 MAX_DIMS = 4
 STORAGE_ARENA = 0
 STORAGE_WEIGHTS = 1
+STORAGE_STATE = 2
+OLDEST_VERSION = 2
 INT8_EDGE = 1
 FLOAT32_EDGE = 5
-DTYPE_SIZES = (0, 1, 2, 4)
+DTYPE_SIZES = (0, 1, 2, 4, 4, 8)

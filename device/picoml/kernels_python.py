@@ -11,7 +11,7 @@
 #   params   tuple of the op's int32 params, in the order of docs/format.md (picoml._ops.N_PARAMS).
 #   inputs   tuple of Tensor (below), outputs likewise (always one output). A Tensor has
 #            .index, .dtype (1 int8, 2 int16, 3 int32), .shape (tuple), .shape4() (right-aligned to 4-D),
-#            .size (elements), .nbytes, .scale, .zero_point, .storage (0 arena, 1 weights), and .buf / .off:
+#            .size (elements), .nbytes, .scale, .zero_point, .storage (0 arena, 1 weights, 2 state), and .buf / .off:
 #            the buffer holding its bytes and the byte offset of element 0 in it -- the arena bytearray for
 #            activations, the model buffer (bytes, bytearray or a memoryview of a ROMFS file) for constants.
 #            .ints() decodes an int32 constant into a tuple of ints; .describe() is "1x49x10x1".
@@ -864,7 +864,7 @@ class Tensor:
         self.scale = scale
         self.zero_point = zp
         self.size = _prod(self.shape)
-        if storage:
+        if storage == 1:    # the weights; an activation or state (2) is in the arena
             self.buf = buf
             self.off = weights_offset + offset
         else:

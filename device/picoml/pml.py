@@ -11,7 +11,7 @@
 import struct
 
 from ._ops import (CRC_START, FLOAT32_EDGE, HEADER_FORMAT, HEADER_SIZE, INT8_EDGE, IO_FORMAT, IO_SIZE, MAGIC,
-                   STORAGE_ARENA, TENSOR_FORMAT, TENSOR_SIZE, VERSION)
+                   OLDEST_VERSION, STORAGE_ARENA, STORAGE_WEIGHTS, TENSOR_FORMAT, TENSOR_SIZE, VERSION)
 
 
 def _crc32_py(data):
@@ -62,9 +62,9 @@ def check_header(buf):
     if version > VERSION:
         raise ValueError("this .pml is format version %d; this picoml reads up to version %d: upgrade picoml"
                          % (version, VERSION))
-    if 1 <= version < VERSION:
-        raise ValueError("this .pml is format version %d, from an older picoml; this picoml reads version %d: "
-                         "reconvert the model with `picoml convert`" % (version, VERSION))
+    if 1 <= version < OLDEST_VERSION:
+        raise ValueError("this .pml is format version %d, from an older picoml; this picoml reads versions %d to %d: "
+                         "reconvert the model with `picoml convert`" % (version, OLDEST_VERSION, VERSION))
     if version < 1 or header_size != HEADER_SIZE:
         raise ValueError("corrupt .pml: version %d, header size %d" % (version, header_size))
     if file_size != n:
@@ -199,11 +199,12 @@ def load(source, backend=None, arena=None):
 
 
 def check(buf):
-    """Every check load() makes, without a backend or an arena: the header, the rules (picoml.validate), the io
-    table, the metadata. ValueError naming what is wrong; nothing when the file is valid. The host's entry point."""
+    """Every check load() makes, without a backend or an arena: the header, the rules (picoml.validate, with the ops
+    only the host runs yet), the io table, the metadata. ValueError naming what is wrong; nothing when the file is
+    valid. The host's entry point."""
     header = check_header(buf)
     from .validate import check as rules
-    rules(buf)
+    rules(buf, host=True)
     _io(buf, header, None)
     _metadata(buf, header)
 
@@ -227,11 +228,11 @@ def _io(buf, header, arena):
         dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, scale, zp = \
             struct.unpack_from(TENSOR_FORMAT, buf, header[10] + index * TENSOR_SIZE)
         is_input = i < n_inputs
-        if dtype != 1 or (storage != STORAGE_ARENA and is_input):
-            raise ValueError("picoml: corrupt .pml: model %s tensor %d is not an int8 activation"
-                             % ("input" if is_input else "output", index))
+        if dtype < 1 or dtype > 5 or (edge == FLOAT32_EDGE and dtype != 1) or (storage != STORAGE_ARENA and is_input):
+            raise ValueError("picoml: corrupt .pml: model %s tensor %d is not an activation (int8 where the edge is "
+                             "float32)" % ("input" if is_input else "output", index))
         if arena is not None:
-            data = arena_view[offset:offset + nbytes] if storage == STORAGE_ARENA else \
+            data = arena_view[offset:offset + nbytes] if storage != STORAGE_WEIGHTS else \
                 model_view[header[16] + offset:header[16] + offset + nbytes]
             ios.append(IO((d0, d1, d2, d3)[:ndim], nbytes, scale, zp, edge == FLOAT32_EDGE, data))
     return tuple(ios[:n_inputs]), tuple(ios[n_inputs:])

@@ -1,4 +1,4 @@
-"""The .pml model format, version 2: the one definition of it on the host (docs/format.md describes the bytes).
+"""The .pml model format, version 3 (version 2 files still read): the one definition of it on the host (docs/format.md describes the bytes).
 
 A `Model` is both what the importer builds and what `read` returns; `write(model)` serialises a planned model
 and `read(write(m))` gives back an equal model (`write(read(b)) == b`).
@@ -14,7 +14,8 @@ from .errors import FormatError
 from .optable import BY_CODE, BY_NAME
 
 MAGIC = b"PML\0"
-VERSION = 2             # docs/format.md, "Version history"
+VERSION = 3             # docs/format.md, "Version history"
+OLDEST_VERSION = 2      # the oldest version readers still read (version 2 is version 3 without its additions)
 HEADER = struct.Struct("<4sHHII" "HHHH" "I" "II" "I" "I" "II" "II" "I")
 HEADER_FIELDS = ("magic", "version", "header_size", "file_size", "crc", "n_tensors", "n_ops", "n_inputs", "n_outputs",
                  "arena_size", "tensors_offset", "ops_offset", "ops_size", "io_offset", "metadata_offset",
@@ -30,12 +31,14 @@ WEIGHTS_ALIGN = 16      # file offset of the weights blob
 CONSTANT_ALIGN = 4      # offset of each constant inside the blob
 MAX_DIMS = 4
 
-DTYPES = {1: np.dtype(np.int8), 2: np.dtype(np.int16), 3: np.dtype(np.int32)}
+DTYPES = {1: np.dtype(np.int8), 2: np.dtype(np.int16), 3: np.dtype(np.int32), 4: np.dtype(np.uint32),
+          5: np.dtype(np.uint64)}
 DTYPE_CODES = {dt: code for code, dt in DTYPES.items()}
 FLOAT32_EDGE = 5        # io table: the model's user-facing input/output is float32, (de)quantized at the edge
 INT8_EDGE = 1
 STORAGE_ARENA = 0
 STORAGE_WEIGHTS = 1
+STORAGE_STATE = 2       # in the arena, never shared, kept from one run to the next; zeroed at load and by a reset
 
 assert HEADER.size == HEADER_SIZE and TENSOR.size == 36
 
@@ -47,10 +50,12 @@ def header_offsets():
 
 
 class Tensor:
-    """One buffer: an activation in the arena, or a constant in the weights blob (then `data` holds it)."""
+    """One buffer: an activation in the arena, a constant in the weights blob (then `data` holds it), or state
+    (`state`: in the arena, kept from one run of the model to the next, zeroed at load and by a reset)."""
 
-    def __init__(self, shape, dtype=np.int8, scale=0.0, zero_point=0, data=None, name="", offset=0):
+    def __init__(self, shape, dtype=np.int8, scale=0.0, zero_point=0, data=None, name="", offset=0, state=False):
         self.shape = tuple(int(d) for d in shape)
+        self.state = bool(state)
         self.dtype = np.dtype(dtype)
         self.scale = float(np.float32(scale))
         self.zero_point = int(zero_point)
@@ -66,8 +71,12 @@ class Tensor:
     def nbytes(self):
         return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
 
+    @property
+    def storage(self):
+        return STORAGE_WEIGHTS if self.is_constant else (STORAGE_STATE if self.state else STORAGE_ARENA)
+
     def __repr__(self):
-        where = "weights" if self.is_constant else "arena"
+        where = "weights" if self.is_constant else ("state" if self.state else "arena")
         return "Tensor(%s %s %s@%d scale=%g zp=%d)" % (self.dtype.name, list(self.shape), where, self.offset,
                                                       self.scale, self.zero_point)
 
@@ -147,8 +156,7 @@ def _pack_tensor(t):
                           % (t.name, list(t.shape), t.nbytes, t.offset))
     if not -(1 << 31) <= t.zero_point < (1 << 31):
         raise FormatError("tensor %r has zero point %d; the format holds an int32" % (t.name, t.zero_point))
-    storage = STORAGE_WEIGHTS if t.is_constant else STORAGE_ARENA
-    return TENSOR.pack(DTYPE_CODES[t.dtype], len(t.shape), storage, 0, t.offset, t.nbytes, *dims,
+    return TENSOR.pack(DTYPE_CODES[t.dtype], len(t.shape), t.storage, 0, t.offset, t.nbytes, *dims,
                        t.scale, t.zero_point)
 
 
@@ -216,7 +224,7 @@ def read(data):
     for i in range(h["n_tensors"]):
         dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, scale, zp = \
             TENSOR.unpack_from(data, h["tensors_offset"] + i * TENSOR.size)
-        t = Tensor((d0, d1, d2, d3)[:ndim], DTYPES[dtype], scale, zp, offset=offset)
+        t = Tensor((d0, d1, d2, d3)[:ndim], DTYPES[dtype], scale, zp, offset=offset, state=storage == STORAGE_STATE)
         if storage == STORAGE_WEIGHTS:
             t.data = np.frombuffer(weights, DTYPES[dtype].newbyteorder("<"), t.nbytes // t.dtype.itemsize,
                                    offset).reshape(t.shape).astype(t.dtype)

@@ -11,7 +11,11 @@ from collections import namedtuple
 
 # inputs: operand names, in order; "inputs*" is one or more. in_place: the kernel reads element i of every
 # full-shaped input before writing element i of the output, so the planner may put the output over an input.
-OpSpec = namedtuple("OpSpec", "code name inputs params in_place", defaults=(False,))
+# outputs: the names of its outputs, in order. device: the device library (native module and Python kernels) runs
+# it; an op the device does not run yet is an unknown op code there (and in native_module/ops.h's PML_OPS), while
+# the host reads, validates and runs it.
+OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device",
+                    defaults=(False, ("output",), True))
 
 _CONV_PARAMS = ("stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left",
                 "input_offset", "output_offset", "act_min", "act_max")
@@ -40,17 +44,46 @@ OPS = (
     OpSpec(12, "PAD", ("input",),
            ("pad_before_0", "pad_before_1", "pad_before_2", "pad_before_3",
             "pad_after_0", "pad_after_1", "pad_after_2", "pad_after_3", "pad_value")),
+    # TensorFlow Lite Micro's Signal library (the audio front-end): int16/int32/uint32/uint64 operands,
+    # ops/signal.py
+    OpSpec(13, "SIGNAL_WINDOW", ("input", "window"), ("shift",), device=False),
+    OpSpec(14, "SIGNAL_FFT_AUTO_SCALE", ("input",), (), outputs=("output", "scale_bits"), device=False),
+    OpSpec(15, "SIGNAL_RFFT", ("input", "twiddles", "super_twiddles"), ("fft_length",), device=False),
+    OpSpec(16, "SIGNAL_ENERGY", ("input",), ("start_index", "end_index"), device=False),
+    OpSpec(17, "SIGNAL_FILTER_BANK", ("input", "weights", "unweights", "channel_frequency_starts",
+                                      "channel_weight_starts", "channel_widths"), (), device=False),
+    OpSpec(18, "SIGNAL_FILTER_BANK_SQUARE_ROOT", ("input", "scale_bits"), (), device=False),
+    OpSpec(19, "SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION", ("input", "state"),
+           ("smoothing", "one_minus_smoothing", "alternate_smoothing", "alternate_one_minus_smoothing",
+            "smoothing_bits", "spectral_subtraction_bits", "min_signal_remaining", "clamping"),
+           outputs=("output", "noise_estimate"), device=False),
+    OpSpec(20, "SIGNAL_PCAN", ("input", "noise_estimate", "gain_lut"), ("snr_shift",), device=False),
+    OpSpec(21, "SIGNAL_FILTER_BANK_LOG", ("input",), ("input_correction_bits", "output_scale"), device=False),
+    # integer (not quantized) element-wise and shape ops, ops/integer.py
+    OpSpec(22, "CAST", ("input",), (), device=False),
+    OpSpec(23, "STRIDED_SLICE", ("input",), ("begin_0", "begin_1", "begin_2", "begin_3",
+                                             "stride_0", "stride_1", "stride_2", "stride_3"), device=False),
+    OpSpec(24, "MINIMUM", ("input1", "input2"), (), in_place=True, device=False),
+    OpSpec(25, "MAXIMUM", ("input1", "input2"), (), in_place=True, device=False),
+    OpSpec(26, "ADD_INT32", ("input1", "input2"), ("act_min", "act_max"), in_place=True, device=False),
+    OpSpec(27, "MUL_INT32", ("input1", "input2"), ("act_min", "act_max"), in_place=True, device=False),
+    OpSpec(28, "DIV_INT32", ("input1", "input2"), ("act_min", "act_max"), in_place=True, device=False),
 )
 
 BY_CODE = {op.code: op for op in OPS}
 BY_NAME = {op.name: op for op in OPS}
 MAX_CODE = max(BY_CODE)
 IN_PLACE_OPS = frozenset(op.name for op in OPS if op.in_place)
+DEVICE_OPS = tuple(op for op in OPS if op.device)
 
 
 def n_inputs(op):
     """The op's input count; -1 for one or more."""
     return -1 if op.inputs[0].endswith("*") else len(op.inputs)
+
+
+def n_outputs(op):
+    return len(op.outputs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -69,17 +102,21 @@ def c_header():
              "#define PML_FORMAT_VERSION %d" % format.VERSION, ""]
     for op in OPS:
         lines.append("#define PML_OP_%s %d" % (op.name, op.code))
-    lines.append("#define PML_OP_MAX %d" % MAX_CODE)
+    lines += ["/* the highest op code this build runs (the ops of PML_OPS) */",
+              "#define PML_OP_MAX %d" % max(op.code for op in DEVICE_OPS)]
     for op in OPS:
         lines.append("")
         if op.params:       # (C99 has no empty struct)
             lines += ["typedef struct {"] + ["    int32_t %s;" % p for p in op.params]
             lines.append("} pml_%s_params_t;" % op.name.lower())
         lines.append("#define PML_%s_N_PARAMS %d" % (op.name, len(op.params)))
-    lines += ["", "/* Every op as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more.",
-              " * The kernel of op `name` is pml_<name>_s8 (picoml.h). */", "#define PML_OPS(X) \\"]
+        lines.append("#define PML_%s_N_OUTPUTS %d" % (op.name, n_outputs(op)))
+    lines += ["", "/* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more",
+              " * (its output count: PML_<NAME>_N_OUTPUTS). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops",
+              " * above that are not here are not on the device yet: an unknown op code to pml_check. */",
+              "#define PML_OPS(X) \\"]
     entries = ["    X(%s, %s, %d, PML_%s_N_PARAMS, %d)" % (op.name, op.name.lower(), op.code, op.name, n_inputs(op))
-               for op in OPS]
+               for op in DEVICE_OPS]
     lines += [e + " \\" for e in entries[:-1]] + [entries[-1]]
     lines += ["", "#endif", ""]
     return "\n".join(lines)
@@ -97,14 +134,20 @@ def device_module():
     names = [""] * (MAX_CODE + 1)
     n_params = [0] * (MAX_CODE + 1)
     inputs = [0] * (MAX_CODE + 1)
+    outputs = [0] * (MAX_CODE + 1)
+    device = [0] * (MAX_CODE + 1)
     for op in OPS:
         names[op.code], n_params[op.code], inputs[op.code] = op.name, len(op.params), n_inputs(op)
+        outputs[op.code], device[op.code] = n_outputs(op), int(op.device)
     lines = ["# %s" % GENERATED, "# The .pml op set and record layouts (docs/format.md) for the device library.", ""]
     lines += ["OP_%s = %d" % (op.name, op.code) for op in OPS]
     lines += ["", "# indexed by op code",
               _tuple("OP_NAMES", names),
               "N_PARAMS = %r" % (tuple(n_params),),
-              "N_INPUTS = %r    # -1: one or more" % (tuple(inputs),), ""]
+              "N_INPUTS = %r    # -1: one or more" % (tuple(inputs),),
+              "N_OUTPUTS = %r" % (tuple(outputs),),
+              "# 1: the device runs the op (else it is an unknown op code on the device; the host runs it)",
+              "ON_DEVICE = bytes(%r)" % (device,), ""]
     offsets = format.header_offsets()
     lines += ["MAGIC = %r" % format.MAGIC,
               "VERSION = %d" % format.VERSION,
@@ -120,6 +163,8 @@ def device_module():
               "MAX_DIMS = %d" % format.MAX_DIMS,
               "STORAGE_ARENA = %d" % format.STORAGE_ARENA,
               "STORAGE_WEIGHTS = %d" % format.STORAGE_WEIGHTS,
+              "STORAGE_STATE = %d" % format.STORAGE_STATE,
+              "OLDEST_VERSION = %d" % format.OLDEST_VERSION,
               "INT8_EDGE = %d" % format.INT8_EDGE,
               "FLOAT32_EDGE = %d" % format.FLOAT32_EDGE,
               "DTYPE_SIZES = %r" % (tuple(format.DTYPES[c].itemsize if c in format.DTYPES else 0

@@ -28,6 +28,10 @@ class Oracle:
         self.interpreter.invoke()
         return [self.interpreter.get_output(i) for i in range(self.n_outputs)]
 
+    def reset(self):
+        """Every op's state back to its start (TFLite Micro's MicroInterpreter::Reset)."""
+        self.interpreter.reset()
+
     def tensor(self, index):
         return self.interpreter.GetTensor(index, 0)["tensor_data"]
 

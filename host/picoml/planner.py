@@ -1,6 +1,7 @@
-"""Memory planning of an imported model: constants packed into the weights blob, activations given arena
-offsets from their lifetimes (greedy by size, like TFLite Micro's planner), in place where an element-wise op's
-input dies at that op, and reshapes as views sharing their input's bytes."""
+"""Memory planning of an imported model: constants packed into the weights blob, state tensors (kept from one run
+to the next) each given arena bytes of its own at the start of the arena, never shared, activations after them
+given arena offsets from their lifetimes (greedy by size, like TFLite Micro's planner), in place where an
+element-wise op's input dies at that op, and reshapes as views sharing their input's bytes."""
 from .format import CONSTANT_ALIGN
 from .optable import IN_PLACE_OPS
 
@@ -41,7 +42,7 @@ def _lifetimes(model, buffers):
         touch(e.tensor, -1)
     for i, op in enumerate(model.ops):
         for t in op.inputs + op.outputs:
-            if t >= 0 and not model.tensors[t].is_constant:
+            if t >= 0 and not model.tensors[t].is_constant and not model.tensors[t].state:
                 touch(t, i)
     for e in model.outputs:
         touch(e.tensor, len(model.ops))
@@ -57,7 +58,8 @@ def _plan_in_place(model, buffers):
         for t in op.inputs:
             tensor = model.tensors[t]
             root = buffers.root(t)
-            if (not tensor.is_constant and tensor.shape == out.shape and tensor.nbytes == out.nbytes
+            if (not tensor.is_constant and not tensor.state and tensor.shape == out.shape
+                    and tensor.dtype == out.dtype
                     and life[root][1] == i and root != buffers.root(op.outputs[0])):
                 out_life = life.pop(buffers.root(op.outputs[0]))
                 buffers.merge(op.outputs[0], t)
@@ -90,16 +92,22 @@ def plan(model):
             t.offset = weights_offset
             weights_offset = _align(weights_offset + t.nbytes, CONSTANT_ALIGN)
 
+    state_size = 0
+    for t in model.tensors:
+        if t.state:
+            t.offset = state_size
+            state_size = _align(state_size + t.nbytes)
+
     buffers = _Buffers(model)
     _plan_in_place(model, buffers)
     life = _lifetimes(model, buffers)
     sizes = {b: model.tensors[b].nbytes for b in life}
     offsets = _place(sizes, life)
     for i, t in enumerate(model.tensors):
-        if not t.is_constant:
+        if not t.is_constant and not t.state:
             root = buffers.root(i)
-            t.offset = offsets.get(root, 0)
-    model.arena_size = _align(max([offsets[b] + sizes[b] for b in offsets], default=0))
+            t.offset = state_size + offsets.get(root, 0)
+    model.arena_size = _align(state_size + max([offsets[b] + sizes[b] for b in offsets], default=0))
     model.views = {}
     return model
 

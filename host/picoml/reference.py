@@ -20,13 +20,15 @@ def dequantize(values, scale, zero_point):
 
 
 def prepare_input(model, index, value):
-    """An input as int8 in the model's input shape: int8 is taken as it is, floats are quantized."""
+    """An input in the model's input shape and dtype: values of the input's dtype are taken as they are, floats
+    are quantized (an int8 input)."""
     t = model.tensors[model.inputs[index].tensor]
     value = np.asarray(value)
-    if value.dtype.kind == "f":
+    if value.dtype.kind == "f" and t.dtype == np.int8:
         value = quantize(value, t.scale, t.zero_point)
-    elif value.dtype != np.int8:
-        raise PicomlError("input %d is %s; give int8 values or floats to quantize" % (index, value.dtype))
+    elif value.dtype != t.dtype:
+        raise PicomlError("input %d is %s; give %s values%s" % (index, value.dtype, t.dtype.name,
+                                                                " or floats to quantize" if t.dtype == np.int8 else ""))
     if value.size != int(np.prod(t.shape)):
         raise PicomlError("input %d has %d values; the model takes %s = %d"
                           % (index, value.size, list(t.shape), int(np.prod(t.shape))))
@@ -34,6 +36,9 @@ def prepare_input(model, index, value):
 
 
 class Interpreter:
+    """Runs a model op by op in its arena. State tensors (docs/format.md, storage 2) keep their bytes from one run
+    to the next; they start at zero, and reset() zeroes them again."""
+
     def __init__(self, model):
         self.model = model
         # The bytes the activations use, each at its planned offset. A file's arena_size may claim more than
@@ -45,11 +50,21 @@ class Interpreter:
             raise PicomlError("running this model needs %d bytes for its activations: more than this machine "
                               "can allocate" % used)
 
+    def reset(self):
+        """Zero every state tensor, as after load."""
+        for t in self.model.tensors:
+            if t.state:
+                self.arena[t.offset:t.offset + t.nbytes] = 0
+
     def _view(self, index):
+        """A constant's values, a copy of an activation's, or for a state tensor a view of its bytes in the arena
+        (the op updates it in place)."""
         t = self.model.tensors[index]
         if t.is_constant:
             return t.data
         raw = self.arena[t.offset:t.offset + t.nbytes]
+        if t.state:
+            return raw.view(t.dtype).reshape(t.shape)
         return raw.view(t.dtype).reshape(t.shape).copy()
 
     def _store(self, index, value):
@@ -61,7 +76,7 @@ class Interpreter:
 
     def run(self, inputs, trace=None):
         """Run once; `inputs` is a list (one per model input). If `trace` is a list, each op's outputs are
-        appended to it as (op index, [arrays]). Returns the int8 outputs."""
+        appended to it as (op index, [arrays]). Returns the outputs (int8 unless the model gives another dtype)."""
         if len(inputs) != len(self.model.inputs):
             raise PicomlError("the model takes %d inputs, got %d" % (len(self.model.inputs), len(inputs)))
         for i, value in enumerate(inputs):

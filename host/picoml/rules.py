@@ -37,6 +37,9 @@ PARAM_KINDS = (
     ("SHIFT", "{} must be -31..31", -31, 31),                   # a multiplier/shift pair's shift
     ("SHIFT_LEFT", "{} must be 0..31", 0, 31),
     ("ACT_MAX", "{} must be act_min..127", None, 127),
+    ("SHIFT64", "{} must be 0..63", 0, 63),                     # a shift of a 64-bit value
+    ("BOOL", "{} must be 0 or 1", 0, 1),
+    ("ACT_MAX32", "{} must be act_min or more", None, INT32_MAX),
 )
 KIND = {kind[0]: i for i, kind in enumerate(PARAM_KINDS)}
 
@@ -54,9 +57,22 @@ _PAD = {"pad_%s_%d" % (side, i): "GE0" for side in ("before", "after") for i in 
 PARAM_RANGES = {name: dict(_ELEMENTWISE, **_PAD) for name in BY_NAME}
 PARAM_RANGES.update({"CONV_2D": _CONV, "DEPTHWISE_CONV_2D": _CONV, "AVERAGE_POOL_2D": _POOL, "MAX_POOL_2D": _POOL,
                      "SOFTMAX": {"input_left_shift": "SHIFT_LEFT"}})
+_INT32_ACT = {"act_max": "ACT_MAX32"}
+PARAM_RANGES.update({
+    "SIGNAL_WINDOW": {"shift": "SHIFT_LEFT"}, "SIGNAL_FFT_AUTO_SCALE": {}, "SIGNAL_RFFT": {"fft_length": "GE1"},
+    "SIGNAL_ENERGY": {"start_index": "GE0", "end_index": "GE0"}, "SIGNAL_FILTER_BANK": {},
+    "SIGNAL_FILTER_BANK_SQUARE_ROOT": {},
+    "SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION": {"smoothing_bits": "SHIFT_LEFT", "spectral_subtraction_bits": "SHIFT64",
+                                                "clamping": "BOOL"},
+    "SIGNAL_PCAN": {"snr_shift": "SHIFT64"}, "SIGNAL_FILTER_BANK_LOG": {"input_correction_bits": "SHIFT_LEFT"},
+    "CAST": {}, "STRIDED_SLICE": {"begin_%d" % i: "GE0" for i in range(4)}, "MINIMUM": {}, "MAXIMUM": {},
+    "ADD_INT32": _INT32_ACT, "MUL_INT32": _INT32_ACT, "DIV_INT32": _INT32_ACT})
 
-# Operand types: (dtype, rank or None for any, constant: its bytes in the weights blob, read and checked at load).
-I8, I32 = 1, 3
+# Operand types: (dtype, rank or None for any, where: False, CONSTANT (its bytes in the weights blob, read and
+# checked at load) or STATE (a state tensor, which the op reads and updates)). dtype ANY is any dtype, SAME the
+# dtype of the op's (first) output.
+ANY, I8, I16, I32, U32, U64, SAME = 0, 1, 2, 3, 4, 5, 7
+CONSTANT, STATE = True, "state"
 _CONV_OPERANDS = {"input": (I8, 4, False), "filter": (I8, 4, True), "output": (I8, 4, False)}
 _REQUANTIZATION = {"bias": (I32, None, True), "multipliers": (I32, None, True), "shifts": (I32, None, True)}
 OPERANDS = {name: {} for name in BY_NAME}
@@ -65,7 +81,31 @@ OPERANDS.update({"CONV_2D": dict(_CONV_OPERANDS, **_REQUANTIZATION),
                  "FULLY_CONNECTED": dict({"weights": (I8, 2, True)}, **_REQUANTIZATION),
                  "AVERAGE_POOL_2D": {"input": (I8, 4, False), "output": (I8, 4, False)},
                  "MAX_POOL_2D": {"input": (I8, 4, False), "output": (I8, 4, False)},
-                 "LUT": {"table": (I8, None, True)}})
+                 "LUT": {"table": (I8, None, True)},
+                 "CONCATENATION": {"inputs": (SAME, None, False), "output": (ANY, None, False)}})
+_TABLE16 = (I16, 1, CONSTANT)
+OPERANDS.update({
+    "SIGNAL_WINDOW": {"input": (I16, None, False), "window": _TABLE16, "output": (I16, None, False)},
+    "SIGNAL_FFT_AUTO_SCALE": {"input": (I16, None, False), "output": (I16, None, False), "scale_bits": (I32, 0, False)},
+    "SIGNAL_RFFT": {"input": (I16, None, False), "twiddles": (I16, 2, CONSTANT), "super_twiddles": (I16, 2, CONSTANT),
+                    "output": (I16, None, False)},
+    "SIGNAL_ENERGY": {"input": (I16, None, False), "output": (U32, None, False)},
+    "SIGNAL_FILTER_BANK": {"input": (U32, None, False), "weights": _TABLE16, "unweights": _TABLE16,
+                           "channel_frequency_starts": _TABLE16, "channel_weight_starts": _TABLE16,
+                           "channel_widths": _TABLE16, "output": (U64, None, False)},
+    "SIGNAL_FILTER_BANK_SQUARE_ROOT": {"input": (U64, None, False), "scale_bits": (I32, 0, False),
+                                       "output": (U32, None, False)},
+    "SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION": {"input": (U32, None, False), "state": (U32, None, STATE),
+                                                "output": (U32, None, False), "noise_estimate": (U32, None, False)},
+    "SIGNAL_PCAN": {"input": (U32, None, False), "noise_estimate": (U32, None, False), "gain_lut": _TABLE16,
+                    "output": (U32, None, False)},
+    "SIGNAL_FILTER_BANK_LOG": {"input": (U32, None, False), "output": (I16, None, False)},
+    "CAST": {"input": (ANY, None, False), "output": (ANY, None, False)},
+    "STRIDED_SLICE": {"input": (SAME, None, False), "output": (ANY, None, False)},
+    "MINIMUM": {"input1": (SAME, None, False), "input2": (SAME, None, False), "output": (ANY, None, False)},
+    "MAXIMUM": {"input1": (SAME, None, False), "input2": (SAME, None, False), "output": (ANY, None, False)}})
+OPERANDS.update({name: {"input1": (I32, None, False), "input2": (I32, None, False), "output": (I32, None, False)}
+                 for name in ("ADD_INT32", "MUL_INT32", "DIV_INT32")})
 DEFAULT_OPERAND = (I8, None, False)     # any other operand: an int8 activation or constant
 
 # The other rules, each a name and its words. Rules of the tables name no op (op -1) or a tensor; rules of an op
@@ -82,9 +122,9 @@ RULES = (
     ("OPS_SECTION", "the op table must lie inside the file, 4-byte aligned, in whole words"),
     ("METADATA_SECTION", "the metadata must lie inside the file"),
     # a tensor
-    ("DTYPE", "dtype must be 1 (int8), 2 (int16) or 3 (int32)"),
+    ("DTYPE", "dtype must be 1 (int8), 2 (int16), 3 (int32), 4 (uint32) or 5 (uint64)"),
     ("NDIM", "ndim must be 0..4"),
-    ("STORAGE", "storage must be 0 (arena) or 1 (weights)"),
+    ("STORAGE", "storage must be 0 (arena), 1 (weights) or 2 (state)"),
     ("DIMS", "every dimension must be 1 or more"),
     ("COUNT", "the element count must be below 2^31"),
     ("NBYTES", "nbytes must be the element count times the dtype's size"),
@@ -96,14 +136,15 @@ RULES = (
     ("UNKNOWN_OP", "unknown op code"),
     ("N_PARAMS", "n_params is not this op's parameter count"),
     ("N_INPUTS", "n_inputs is not this op's input count"),
-    ("N_OUTPUTS", "n_outputs must be 1"),
+    ("N_OUTPUTS", "n_outputs is not this op's output count"),
     ("OPERAND", "an operand is not a tensor of the table"),
-    ("OUTPUT_STORAGE", "the output must be in the arena, not the weights"),
+    ("OUTPUT_STORAGE", "an output must be in the arena, not the weights or state"),
     ("STRAY", "stray words after the last op"),
     # an operand of an op ("{}" is the operand's name) and a parameter (see PARAM_KINDS)
     ("OPERAND_DTYPE", "{} must be {}"),
     ("OPERAND_RANK", "{} must have rank {}"),
     ("OPERAND_CONSTANT", "{} must be a constant (in the weights)"),
+    ("OPERAND_STATE", "{} must be a state tensor (storage 2)"),
     ("PARAM", ""),
     ("WORK", "the model's work up to this op exceeds %d inner-loop iterations" % MAX_WORK),
     # the ops
@@ -141,9 +182,26 @@ RULES = (
     ("PAD_RANK", "the output must have the input's rank"),
     ("PAD_DIMS", "the output's dimensions must be the input's plus pad_before and pad_after"),
     ("LUT_SIZE", "the table must have 256 values"),
+    ("WINDOW_SIZE", "the input's size must be a multiple of the window's"),
+    ("RFFT_LENGTH", "fft_length must be a power of two from 4 to 65536"),
+    ("RFFT_INPUT", "the input's last dimension must be fft_length or less"),
+    ("RFFT_OUTPUT", "the output's last dimension must be fft_length + 2"),
+    ("RFFT_ROWS", "the output must have as many rows as the input"),
+    ("RFFT_TWIDDLES", "twiddles must have fft_length values and super_twiddles fft_length / 2"),
+    ("ENERGY_RANGE", "start_index..end_index must lie inside the output"),
+    ("ENERGY_SIZE", "the input must have two values (a complex one) per output value"),
+    ("FB_WEIGHTS", "weights and unweights must have the same size"),
+    ("FB_CHANNELS", "each channel table must have one value more than the output"),
+    ("FB_BAND", "a channel's band must lie inside the input and the weights (starts and width 0 or more)"),
+    ("PCAN_LUT", "the gain table must have 125 values"),
+    ("SLICE_RANK", "the output must have the input's rank"),
+    ("SLICE_STRIDE", "strides must not be 0"),
+    ("SLICE_BEGIN", "begin must lie inside the input"),
+    ("SLICE_END", "the slice's last element must lie inside the input"),
 )
 RULE = {name: i for i, (name, _) in enumerate(RULES)}
-DTYPE_NAMES = {I8: "int8", 2: "int16", I32: "int32"}
+DTYPE_NAMES = {ANY: "any", I8: "int8", I16: "int16", I32: "int32", U32: "uint32", U64: "uint64",
+               SAME: "the output's dtype"}
 
 
 def param_kinds(op):
@@ -152,17 +210,18 @@ def param_kinds(op):
 
 
 def operand_names(op):
-    """The names of the op's inputs (one for all when it takes one or more) and of its output."""
-    return ([op.inputs[0].rstrip("*")] if op.inputs[0].endswith("*") else list(op.inputs)) + ["output"]
+    """The names of the op's inputs (one for all when it takes one or more) and of its outputs."""
+    return ([op.inputs[0].rstrip("*")] if op.inputs[0].endswith("*") else list(op.inputs)) + list(op.outputs)
 
 
 def operand_specs(op):
-    """One byte per input (one for all when the op takes one or more) and one for the output: dtype in bits 0-1,
-    rank in bits 2-4 (7: any), constant in bit 5."""
+    """One byte per input (one for all when the op takes one or more) and one per output: dtype in bits 0-2 (0: any,
+    7: the op's first output's), rank in bits 3-5 (7: any), constant in bit 6, state in bit 7."""
     specs = []
     for name in operand_names(op):
-        dtype, rank, constant = OPERANDS[op.name].get(name, DEFAULT_OPERAND)
-        specs.append(dtype | (7 if rank is None else rank) << 2 | (32 if constant else 0))
+        dtype, rank, where = OPERANDS[op.name].get(name, DEFAULT_OPERAND)
+        specs.append(dtype | (7 if rank is None else rank) << 3 | (64 if where is CONSTANT else 0)
+                     | (128 if where == STATE else 0))
     return specs
 
 
@@ -198,15 +257,18 @@ def c_header():
              "#ifndef PICOML_RULES_H", "#define PICOML_RULES_H", "",
              "#define PML_MAX_WORK %d" % MAX_WORK, "", "/* Rule codes (pml_error_t.rule). */"]
     lines += ["#define PML_R_%s %d" % (name, i) for i, (name, _) in enumerate(RULES)]
-    lines += ["", "/* Parameter kinds: PML_KIND_RANGES[2 * kind] .. [2 * kind + 1] is the range; ACT_MAX's starts",
-              " * at the parameter before it. */", "#define PML_K_ACT_MAX %d" % KIND["ACT_MAX"],
+    lines += ["", "/* Parameter kinds: PML_KIND_RANGES[2 * kind] .. [2 * kind + 1] is the range; the kinds whose bit is",
+              " * set in PML_KINDS_FROM_PREVIOUS (ACT_MAX, ACT_MAX32) start at the parameter before it instead. */",
+              "#define PML_KINDS_FROM_PREVIOUS 0x%xu" % sum(1 << i for i, k in enumerate(PARAM_KINDS) if k[2] is None),
               _c_list("PML_KIND_RANGES", ["(-2147483647 - 1)" if v == INT32_MIN else v for v in ranges]),
-              "", "/* Operand types: dtype in bits 0-1, rank in bits 2-4 (7: any), constant in bit 5. */",
-              "#define PML_SPEC_DTYPE(s) ((s) & 3)", "#define PML_SPEC_RANK(s) (((s) >> 2) & 7)",
-              "#define PML_SPEC_CONSTANT(s) (((s) >> 5) & 1)", "",
+              "", "/* Operand types: dtype in bits 0-2 (0: any, 7: the op's first output's), rank in bits 3-5 (7: any),",
+              " * constant in bit 6, state in bit 7. */",
+              "#define PML_SPEC_ANY_DTYPE 0", "#define PML_SPEC_SAME_DTYPE 7",
+              "#define PML_SPEC_DTYPE(s) ((s) & 7)", "#define PML_SPEC_RANK(s) (((s) >> 3) & 7)",
+              "#define PML_SPEC_CONSTANT(s) (((s) >> 6) & 1)", "#define PML_SPEC_STATE(s) (((s) >> 7) & 1)", "",
               "/* Each op's parameter kinds, PML_PARAM_KINDS[PML_PARAM_KINDS_AT[code] + i] for its parameter i;",
               " * its operand types, PML_OPERAND_SPECS[PML_OPERAND_SPECS_AT[code] + k] for input k (all inputs share",
-              " * the first when it takes one or more), the output's last. */",
+              " * the first when it takes one or more), then its outputs'. */",
               _c_list("PML_PARAM_KINDS", kinds), _c_list("PML_PARAM_KINDS_AT", kinds_at),
               _c_list("PML_OPERAND_SPECS", specs), _c_list("PML_OPERAND_SPECS_AT", specs_at),
               "", "#endif", ""]
@@ -233,7 +295,8 @@ def validate_tables():
             _py_bytes("PARAM_KINDS", kinds),
             _py_tuple("PARAM_KINDS_AT", kinds_at),
             "# OPERAND_SPECS[OPERAND_SPECS_AT[code] + k]: the type of input k (all inputs share the first when the op",
-            "# takes one or more), the output's last: dtype in bits 0-1, rank in bits 2-4 (7: any), constant in bit 5",
+            "# takes one or more), then the outputs': dtype in bits 0-2 (0: any, 7: the first output's), rank in bits 3-5",
+            "# (7: any), constant in bit 6, state in bit 7",
             _py_bytes("OPERAND_SPECS", specs),
             _py_tuple("OPERAND_SPECS_AT", specs_at)]
 
@@ -244,7 +307,7 @@ def refusal_words():
         return [fn(BY_CODE[c]) if c in BY_CODE else () for c in range(max(BY_CODE) + 1)]
 
     def types(op):
-        return tuple((spec & 3, (spec >> 2) & 7) for spec in operand_specs(op))
+        return tuple((spec & 7, (spec >> 3) & 7) for spec in operand_specs(op))
     lines = ["# indexed by rule code", "RULE_TEXTS = ("]
     lines += ["    %r," % text for _, text in RULES]
     lines += [")", "# indexed by parameter kind", "KIND_TEXTS = ("]
@@ -258,7 +321,7 @@ def refusal_words():
     lines += ["    %r," % (tuple(v),) for v in by_code(operand_names)]
     lines += [")", "OPERAND_TYPES = ("]
     lines += ["    %r," % (v,) for v in by_code(types)]
-    lines += [")", "DTYPE_NAMES = %r" % (tuple(DTYPE_NAMES.get(i, "") for i in range(4)),)]
+    lines += [")", "DTYPE_NAMES = %r" % (tuple(DTYPE_NAMES.get(i, "") for i in range(8)),)]
     return lines
 
 

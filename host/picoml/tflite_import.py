@@ -2,9 +2,10 @@
 .pml `Model` graph: the op lowerings live beside their reference kernels in `picoml.ops`."""
 import numpy as np
 import tflite
+from flatbuffers import flexbuffers
 
 from .errors import UnsupportedModelError
-from .format import IO, Model, Op, Tensor
+from .format import DTYPE_CODES, IO, Model, Op, Tensor
 from . import ops as op_families
 
 _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
@@ -13,7 +14,8 @@ _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startsw
 _NUMPY_TYPES = {tflite.TensorType.INT8: np.int8, tflite.TensorType.INT16: np.int16,
                 tflite.TensorType.INT32: np.int32, tflite.TensorType.FLOAT32: np.float32,
                 tflite.TensorType.UINT8: np.uint8, tflite.TensorType.INT64: np.int64,
-                tflite.TensorType.BOOL: np.bool_}
+                tflite.TensorType.BOOL: np.bool_, tflite.TensorType.UINT32: np.uint32,
+                tflite.TensorType.UINT64: np.uint64}
 # Ops that only rename a buffer: the output aliases the input's bytes.
 VIEW_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 
@@ -54,6 +56,8 @@ class TfliteOp:
 
 
 def _options(op):
+    if op.CustomOptionsLength():
+        return _custom_options(op)
     kind = _OPTION_NAMES.get(op.BuiltinOptionsType())
     table = op.BuiltinOptions()
     if kind in (None, "NONE") or table is None or not hasattr(tflite, kind):
@@ -67,6 +71,16 @@ def _options(op):
                 values[name] = getattr(obj, name)()
             except TypeError:
                 pass
+    return values
+
+
+def _custom_options(op):
+    """A custom op's options: the flexbuffer map TFLite Micro's custom ops read (the Signal library's)."""
+    if op.CustomOptionsFormat() != tflite.CustomOptionsFormat.FLEXBUFFERS:
+        raise UnsupportedModelError("a custom op's options are not a flexbuffer")
+    values = flexbuffers.Loads(op.CustomOptionsAsNumpy().tobytes())
+    if not isinstance(values, dict):
+        raise UnsupportedModelError("a custom op's options are a flexbuffer %s, not a map" % type(values).__name__)
     return values
 
 
@@ -198,6 +212,23 @@ def _check_dtypes(op, lowering):
                               "scale and a zero point in [-128, 127]" % (t.name, t.scale, t.zero_point))
 
 
+def _check_integer_dtypes(op, lowering):
+    """An op whose lowering takes integer tensors of several dtypes (it checks which itself): every tensor an
+    integer dtype of the format, and an int8 tensor that is quantized quantized as int8 can be."""
+    if any(t is None for t in op.outputs):
+        lowering.fail(op, "an output tensor is missing")
+    for t in op.inputs + op.outputs:
+        if t is None:
+            continue
+        if t.dtype not in DTYPE_CODES:
+            lowering.fail(op, "tensor %r is %s; picoml runs integer tensors (int8, int16, int32, uint32, uint64)"
+                          % (t.name, t.type_name))
+        if t.dtype == np.int8 and t.is_quantized and t.data is None and \
+                (not t.scale > 0 or not -128 <= t.zero_point <= 127):
+            lowering.fail(op, "tensor %r is quantized with scale %g and zero point %d; int8 needs a positive "
+                              "scale and a zero point in [-128, 127]" % (t.name, t.scale, t.zero_point))
+
+
 def lower(ops, inputs, outputs):
     """The .pml graph (unplanned) of a parsed .tflite model."""
     lowering = Lowering()
@@ -209,7 +240,7 @@ def lower(ops, inputs, outputs):
         lower_op = op_families.LOWER.get(op.name)
         if lower_op is None and op.name not in ("QUANTIZE", "DEQUANTIZE"):
             lowering.fail(op, "picoml does not support this op (docs/format.md lists the op set)")
-        if len(op.inputs) < 1 or op.inputs[0] is None or len(op.outputs) != 1:
+        if len(op.inputs) < 1 or op.inputs[0] is None or len(op.outputs) != op_families.N_OUTPUTS.get(op.name, 1):
             lowering.fail(op, "it has %d inputs and %d outputs" % (len(op.inputs), len(op.outputs)))
         if op.name == "QUANTIZE" and op.inputs[0].index in input_indices and op.inputs[0].dtype == np.float32:
             edge_quantize[op.inputs[0].index] = op.outputs[0]
@@ -219,7 +250,10 @@ def lower(ops, inputs, outputs):
             continue
         if lower_op is None:
             lowering.fail(op, "picoml does not support this op here (only at the model's float input/output)")
-        _check_dtypes(op, lowering)
+        if op.name in op_families.INTEGER_OPS:
+            _check_integer_dtypes(op, lowering)
+        else:
+            _check_dtypes(op, lowering)
         try:
             lower_op(lowering, op)
         except UnsupportedModelError:
@@ -232,15 +266,15 @@ def lower(ops, inputs, outputs):
     model.source_tensors = {pml: tfl for tfl, pml in lowering._pml_index.items()}
     for t in inputs:
         inner = edge_quantize.get(t.index, t)
-        if inner.dtype != np.int8:
-            raise UnsupportedModelError("model input %r is %s; picoml needs int8 input, or float32 input "
-                                        "followed by a QUANTIZE op" % (t.name, t.type_name))
+        if inner.dtype not in DTYPE_CODES:
+            raise UnsupportedModelError("model input %r is %s; picoml needs integer input (int8, int16, ...), or "
+                                        "float32 input followed by a QUANTIZE op" % (t.name, t.type_name))
         model.inputs.append(IO(lowering.activation(inner), float_edge=t.index in edge_quantize))
     for t in outputs:
         inner = edge_dequantize.get(t.index, t)
-        if inner.dtype != np.int8:
-            raise UnsupportedModelError("model output %r is %s; picoml needs int8 output, or a DEQUANTIZE op "
-                                        "to float32" % (t.name, t.type_name))
+        if inner.dtype not in DTYPE_CODES:
+            raise UnsupportedModelError("model output %r is %s; picoml needs integer output (int8, int16, ...), "
+                                        "or a DEQUANTIZE op to float32" % (t.name, t.type_name))
         model.outputs.append(IO(lowering.activation(inner), float_edge=t.index in edge_dequantize))
     return model
 

@@ -1,9 +1,13 @@
 """The op families: each module holds, for its ops, the lowering from TFLite (LOWER, keyed by TFLite op name) and
 the numpy reference kernel (REFERENCE, keyed by .pml op name)."""
-from . import conv, elementwise, fully_connected, lut, mean, nonlinear, pooling, shape
+from . import conv, elementwise, fully_connected, integer, lut, mean, nonlinear, pooling, shape, signal
 
 LOWER = {}
 REFERENCE = {}
-for _family in (conv, fully_connected, pooling, elementwise, shape, nonlinear, mean, lut):
+for _family in (conv, fully_connected, pooling, elementwise, shape, nonlinear, mean, lut, integer, signal):
     LOWER.update(_family.LOWER)
     REFERENCE.update(_family.REFERENCE)
+# TFLite ops whose lowering takes tensors of any integer dtype, quantized or not (it checks them itself); the
+# others take int8 quantized tensors only
+INTEGER_OPS = integer.INTEGER_OPS | signal.INTEGER_OPS
+N_OUTPUTS = dict(signal.N_OUTPUTS)      # TFLite ops with more than one output

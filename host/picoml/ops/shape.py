@@ -34,6 +34,10 @@ def lower_concatenation(ctx, op):
         if len(t.shape) != rank or any(t.shape[d] != out.shape[d] for d in range(rank) if d != axis):
             ctx.fail(op, "input %s does not fit output %s on axis %d" % (list(t.shape), list(out.shape), axis))
         index = ctx.activation(t)
+        if t.dtype != out.dtype:
+            ctx.fail(op, "input %r is %s and the output %s" % (t.name, t.type_name, out.type_name))
+        if (t.scale, t.zero_point) != (out.scale, out.zero_point) and out.dtype != np.int8:
+            ctx.fail(op, "%s inputs of a quantization other than the output's" % out.type_name)
         if (t.scale, t.zero_point) != (out.scale, out.zero_point):
             # TFLite rescales in float here; TFLite Micro refuses. picoml requantizes in fixed point first.
             requantized = ctx.temporary(t.shape, out.scale, out.zero_point, t.name + "/requantized")
