@@ -232,8 +232,8 @@ def parser():
     p = argparse.ArgumentParser(prog="picoml", description="int8 TinyML for MicroPython and CircuitPython")
     p.add_argument("--version", action="version", version="picoml %s" % __version__)
     sub = p.add_subparsers(dest="command", required=True)
-    from . import capture, demo, fuzz, motion, plot, train
-    for module in (capture, demo, fuzz, motion, plot, train):
+    from . import capture, demo, features, fuzz, motion, plot, train
+    for module in (capture, demo, features, fuzz, motion, plot, train):
         module.add_commands(sub)
 
     c = sub.add_parser("convert", help="convert an int8 .tflite model to .pml")

@@ -55,7 +55,8 @@ def summary(model, file_size):
     for kind, entries in (("input", model.inputs), ("output", model.outputs)):
         for e in entries:
             t = model.tensors[e.tensor]
-            lines.append("%-11s %s int8 %s%s" % (kind, _shape(t), _quant(t), " (float32 at the edge)" if e.float_edge else ""))
+            lines.append("%-11s %s %s %s%s" % (kind, _shape(t), t.dtype.name, _quant(t),
+                                               " (float32 at the edge)" if e.float_edge else ""))
     if meta.get("labels"):
         lines.append("labels      %s" % ", ".join(str(label) for label in meta["labels"]))
     info = meta.get("input")
@@ -79,6 +80,7 @@ def tensor_table(model):
     lines = ["%3s  %-6s %-16s %-8s %8s %8s  %s" % ("#", "dtype", "shape", "storage", "offset", "bytes", "quant")]
     for i, t in enumerate(model.tensors):
         lines.append("%3d  %-6s %-16s %-8s %8d %8d  %s" % (i, t.dtype.name, _shape(t),
-                                                           "weights" if t.is_constant else "arena",
+                                                           "weights" if t.is_constant else
+                                                           ("state" if t.state else "arena"),
                                                            t.offset, t.nbytes, _quant(t)))
     return lines

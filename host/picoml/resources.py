@@ -8,6 +8,7 @@ the same names are symlinks to the checkout's folders, so a checkout and an inst
     virtual_board/                the virtual board's hardware: flash.py and emulated_chips/ (emulation/virtual_board/)
     natmod/<arch>/_picoml.mpy     the native modules (build/natmod/, built by `make natmod`)
     models/<name>/main.py         the example models' device programs (models/)
+    models/frontend/frontend.pml  the default audio front-end (TFLite Micro's micro_speech one, converted)
 
 The folder's name is not a Python identifier, so setuptools ships it as data rather than as packages
 (pyproject.toml says which files). The emulators (picoml's MicroPython port on QEMU, the bare-metal kernel
@@ -47,6 +48,14 @@ def virtual_board_dir():
 def example_models():
     """models/: the example models' device programs (<name>/main.py)."""
     return DATA / "models"
+
+
+def frontend_model():
+    """models/frontend/frontend.pml: TFLite Micro's micro_speech audio front-end converted to .pml."""
+    path = DATA / "models" / "frontend" / "frontend.pml"
+    if not path.exists():
+        raise PicomlError("the audio front-end is missing from this installation of picoml (%s)" % path)
+    return path
 
 
 def natmod_dir(arch):

@@ -18,13 +18,7 @@ import numpy as np
 def msb32(x):
     """TFLite Micro's MostSignificantBit32 (GCC build): the 1-based position of the highest set bit, 32 for 0."""
     x = np.asarray(x, np.uint64) & np.uint64(0xFFFFFFFF)
-    bits = np.zeros(x.shape, np.int64)
-    v = x.copy()
-    for shift in (16, 8, 4, 2, 1):
-        big = v >= np.uint64(1 << shift)
-        bits = np.where(big, bits + shift, bits)
-        v = np.where(big, v >> np.uint64(shift), v)
-    bits = bits + (v > 0)
+    bits = np.frexp(x.astype(np.float64))[1].astype(np.int64)     # exact: every uint32 is a float64
     return np.where(x == 0, 32, bits)
 
 
@@ -74,7 +68,7 @@ def fft_auto_scale(x):
     """(x shifted left by the most bits that keep its largest magnitude inside int16, that bit count)."""
     x = np.asarray(x, np.int16)
     m = max_abs16(x)
-    scale = 16 - int(msb32(np.uint64(m & 0xFFFFFFFF))) - 1
+    scale = 16 - (32 if m == 0 else (m & 0xFFFFFFFF).bit_length()) - 1
     scale = max(scale, 0)
     y = (x.astype(np.int64) * (1 << scale)).astype(np.int16)
     return y, scale
@@ -237,50 +231,43 @@ def filter_bank(x, weights, unweights, frequency_starts, weight_starts, widths):
     return out[1:]
 
 
+def _bitwise_sqrt(num, width):
+    """TFLite Micro's bit-by-bit integer root (Sqrt32 for width 32, the 64-bit part of Sqrt64 for 64) of each
+    value, with its rounding up when the remainder exceeds the root (but not past 2^(width/2) - 1); vectorised,
+    each value running its own number of iterations."""
+    num = np.asarray(num, np.uint64).copy()
+    msb = msb32(num) if width == 32 else msb64(num)
+    max_bit = (width - msb) | 1
+    bit = np.left_shift(np.uint64(1), (width - 1 - max_bit).astype(np.uint64))
+    iterations = (width - 1 - max_bit) // 2 + 1
+    res = np.zeros_like(num)
+    for step in range(int(iterations.max(initial=0))):
+        active = step < iterations
+        take = active & (num >= res + bit)
+        num = np.where(take, num - (res + bit), num)
+        res = np.where(take, (res >> np.uint64(1)) + bit, np.where(active, res >> np.uint64(1), res))
+        bit = np.where(active, bit >> np.uint64(2), bit)
+    top = np.uint64((1 << (width // 2)) - 1)
+    return np.where((num > res) & (res != top), res + np.uint64(1), res)
+
+
 def sqrt32(num):
-    """TFLite Micro's Sqrt32 on a uint32 (bit by bit, rounded up when the remainder exceeds the root)."""
-    num = int(num)
-    if num == 0:
-        return 0
-    res = 0
-    max_bit_number = (32 - int(msb32(np.uint64(num)))) | 1
-    bit = 1 << (31 - max_bit_number)
-    for _ in range((31 - max_bit_number) // 2 + 1):
-        if num >= res + bit:
-            num -= res + bit
-            res = (res >> 1) + bit
-        else:
-            res >>= 1
-        bit >>= 2
-    if num > res and res != 0xFFFF:
-        res += 1
-    return res
+    """TFLite Micro's Sqrt32 on uint32 values (0 for 0)."""
+    num = np.asarray(num, np.uint64)
+    return np.where(num == 0, np.uint64(0), _bitwise_sqrt(num, 32))
 
 
 def sqrt64(num):
-    """TFLite Micro's Sqrt64: Sqrt32 when the high word is 0, else the 64-bit bit-by-bit root (uint32 result)."""
-    num = int(num)
-    if num >> 32 == 0:
-        return sqrt32(num)
-    res = 0
-    max_bit_number = (64 - int(msb64(np.uint64(num)))) | 1
-    bit = 1 << (63 - max_bit_number)
-    for _ in range((63 - max_bit_number) // 2 + 1):
-        if num >= res + bit:
-            num -= res + bit
-            res = (res >> 1) + bit
-        else:
-            res >>= 1
-        bit >>= 2
-    if num > res and res != 0xFFFFFFFF:
-        res += 1
-    return res & 0xFFFFFFFF
+    """TFLite Micro's Sqrt64 on uint64 values: Sqrt32 when the high word is 0, else the 64-bit root (uint32)."""
+    num = np.asarray(num, np.uint64)
+    small = (num >> np.uint64(32)) == 0
+    return np.where(small, sqrt32(num & np.uint64(0xFFFFFFFF)), _bitwise_sqrt(num, 64) & np.uint64(0xFFFFFFFF))
 
 
 def filter_bank_square_root(x, scale_bits):
     """uint32: the root of each uint64 channel, shifted right by scale_bits (clamped to 0..31)."""
     shift = min(max(int(scale_bits), 0), 31)
-    return np.array([sqrt64(v) >> shift for v in np.asarray(x, np.uint64).tolist()], np.uint32)
+    return (sqrt64(np.asarray(x, np.uint64)) >> np.uint64(shift)).astype(np.uint32)
 
 
 # ---------------------------------------------------------------------------------------------------------------
