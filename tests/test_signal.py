@@ -14,7 +14,8 @@ from picoml.oracle import Oracle
 
 FRONTEND = ROOT / "models" / "frontend" / "audio_preprocessor_int8.tflite"
 MICRO_SPEECH = CONFORMANCE / "micro_speech"
-CLIPS = sorted(MICRO_SPEECH.glob("*.wav"))
+CLIP_NAMES = ("yes_1000ms", "no_1000ms", "silence_1000ms", "noise_1000ms", "yes_30ms", "no_30ms")
+CLIPS = [MICRO_SPEECH / (name + ".wav") for name in CLIP_NAMES]
 WINDOW, HOP = 480, 320
 
 
@@ -43,10 +44,7 @@ def read_wav(path):
         return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.int16)
 
 
-def test_the_shared_clips_are_there():
-    assert len(CLIPS) >= 4, "expected the micro_speech clips in %s" % MICRO_SPEECH
-
-
+@pytest.mark.conformance
 @pytest.mark.parametrize("clip", CLIPS, ids=lambda p: p.stem)
 def test_shared_clips_give_tflite_micros_features(frontend, clip):
     expected = np.load(clip.with_name(clip.stem + ".features_int8.npy")).reshape(-1, 40)
@@ -106,6 +104,7 @@ def test_synthesized_clips_give_tflite_micros_features(frontend):
     assert compared > 1000
 
 
+@pytest.mark.conformance
 def test_state_carries_over_and_reset_restores_it(frontend):
     """The noise estimate carries from frame to frame: a clip after another gives other features than the clip
     alone, and reset() makes it the clip alone again."""
@@ -121,15 +120,22 @@ def test_state_carries_over_and_reset_restores_it(frontend):
     assert np.array_equal(again, alone)
 
 
+@pytest.mark.conformance
 def test_every_intermediate_tensor_is_tflite_micros(frontend):
     """Each op's output on the first frames of a clip, against TFLite Micro's tensor (the kernels of the other
     runtimes are held to these). SignalEnergy writes only its bins start..end (TFLite Micro leaves the others as
-    they were; picoml's are 0), so only those are compared."""
+    they were in its arena; picoml's are 0), so only those are compared, there and in the CAST of them."""
     model = convert(FRONTEND.read_bytes(), FRONTEND.name, measure_tflm=False)
     oracle = Oracle(FRONTEND.read_bytes(), keep_all_tensors=True)
     interpreter = reference.Interpreter(model)
     source = model.source_tensors
     checked = set()
+    defined = {}        # tensor -> the range of its values TFLite Micro defines
+    for op in model.ops:
+        if op.name == "SIGNAL_ENERGY":
+            defined[op.outputs[0]] = (op.params["start_index"], op.params["end_index"])
+        elif op.name == "CAST" and op.inputs[0] in defined:
+            defined[op.outputs[0]] = defined[op.inputs[0]]
     for frame in frames(read_wav(CLIPS[-3]))[:6]:
         trace = []
         interpreter.run([frame.reshape(1, WINDOW)], trace)
@@ -140,8 +146,8 @@ def test_every_intermediate_tensor_is_tflite_micros(frontend):
                 if t not in source:
                     continue
                 expected = np.asarray(oracle.tensor(source[t])).reshape(value.shape)
-                if op.name == "SIGNAL_ENERGY":
-                    lo, hi = op.params["start_index"], op.params["end_index"]
+                if t in defined:
+                    lo, hi = defined[t]
                     expected, value = expected[lo:hi], value[lo:hi]
                 assert np.array_equal(value, expected.astype(value.dtype)), (i, op.name)
                 checked.add(op.name)
@@ -220,3 +226,59 @@ def test_bad_operands_are_refused(frontend):
     model.tensors[op.inputs[0]].dtype = np.dtype(np.int16)
     model.tensors[op.inputs[0]].data = model.tensors[op.inputs[0]].data.astype(np.int16)
     _refused(model, "CONCATENATION.*must be the output's dtype")
+
+
+def frontend_variant(options):
+    """The front-end's .tflite with some custom ops' options changed ({custom code: {option: value}}), rebuilt
+    with the TFLite schema's object API: another front-end of the same ops."""
+    import flatbuffers
+    from flatbuffers import flexbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    data = FRONTEND.read_bytes()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    changed = set()
+    for op in model.subgraphs[0].operators:
+        code = model.operatorCodes[op.opcodeIndex].customCode
+        code = code.decode() if isinstance(code, bytes) else code
+        if code in options:
+            values = flexbuffers.Loads(bytes(op.customOptions))
+            assert set(options[code]) <= set(values), (code, values)
+            values.update(options[code])
+            op.customOptions = list(flexbuffers.Dumps(values))
+            changed.add(code)
+    assert changed == set(options)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+VARIANTS = {
+    "clamping_smoothing": {"SignalFilterBankSpectralSubtraction": {
+        "clamping": True, "smoothing": 1500, "one_minus_smoothing": 14884, "alternate_smoothing": 300,
+        "alternate_one_minus_smoothing": 16084, "smoothing_bits": 8, "spectral_subtraction_bits": 14,
+        "min_signal_remaining": 3000}},
+    "gains_and_scales": {"SignalWindow": {"shift": 11}, "SignalPCAN": {"snr_shift": 5},
+                         "SignalFilterBankLog": {"input_correction_bits": 2, "output_scale": 96}},
+    "wide_energy": {"SignalEnergy": {"start_index": 2, "end_index": 250}},
+    "extremes": {"SignalWindow": {"shift": 0}, "SignalPCAN": {"snr_shift": 0},
+                 "SignalFilterBankLog": {"input_correction_bits": 0, "output_scale": 4000},
+                 "SignalFilterBankSpectralSubtraction": {"smoothing_bits": 0, "spectral_subtraction_bits": 0,
+                                                         "min_signal_remaining": 0}},
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_frontends_with_other_options_give_tflite_micros_features(variant):
+    """Any front-end built from these ops converts and runs as TFLite Micro runs it: the micro_speech front-end with
+    its ops' options changed, every frame of synthesized clips against TFLite Micro's runtime."""
+    data = frontend_variant(VARIANTS[variant])
+    model = format.read(format.write(convert(data, variant, measure_tflm=False)))
+    oracle = Oracle(data)
+    clips = synthesized_clips(14, seed=len(variant))
+    differs = False
+    for name, samples in clips:
+        expected = run_tflm(oracle, samples)
+        assert np.array_equal(run_reference(model, samples), expected), (variant, name)
+    default = Oracle(FRONTEND.read_bytes())
+    differs = any(not np.array_equal(run_tflm(default, s), run_tflm(oracle, s)) for _, s in clips)
+    assert differs or variant == "wide_energy", "the options changed nothing"
