@@ -104,6 +104,15 @@ def test_synthesized_clips_give_tflite_micros_features(frontend):
     assert compared > 1000
 
 
+def test_frames_run_op_by_op_give_the_same_bytes(frontend):
+    """reference.run_frames (each op over all the frames at once, the stateful one frame by frame) gives what the
+    interpreter gives frame by frame, on clips with -32768, silence and full scale."""
+    for name, samples in synthesized_clips(16, seed=5):
+        batch = np.stack([f.reshape(1, WINDOW) for f in frames(samples)])
+        assert np.array_equal(reference.run_frames(frontend, batch).reshape(-1, 40),
+                              run_reference(frontend, samples)), name
+
+
 @pytest.mark.conformance
 def test_state_carries_over_and_reset_restores_it(frontend):
     """The noise estimate carries from frame to frame: a clip after another gives other features than the clip

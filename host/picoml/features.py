@@ -105,7 +105,7 @@ def features(samples_or_path, frontend=None):
     frames of 480 samples every 320, the front-end's state reset at the clip's start. frontend: a .pml or .tflite
     path or a loaded Model (None: TFLite Micro's micro_speech front-end). PicomlError for a clip shorter than a
     frame (0 frames) or audio of another format."""
-    from .reference import Interpreter
+    from .reference import run_frames
     samples, what = _samples(samples_or_path)
     model = load_frontend(frontend)
     t_in = model.tensors[model.inputs[0].tensor]
@@ -117,12 +117,9 @@ def features(samples_or_path, frontend=None):
     if n == 0:
         raise PicomlError("%s has %d samples, fewer than one frame of %d (%d ms at 16 kHz): it gives 0 frames of "
                           "features" % (what, len(samples), window, window * 1000 // SAMPLE_RATE))
-    interpreter = Interpreter(model)     # a new interpreter: the state starts at zero
-    rows = np.empty((n, int(np.prod(t_out.shape))), t_out.dtype)
-    for i in range(n):
-        frame = samples[i * hop:i * hop + window].reshape(t_in.shape)
-        rows[i] = interpreter.run([frame])[0].reshape(-1)
-    return rows
+    frames = np.stack([samples[i * hop:i * hop + window].reshape(t_in.shape) for i in range(n)])
+    # every frame in order from the state at load (zero): the clip's start resets it
+    return run_frames(model, frames).reshape(n, int(np.prod(t_out.shape)))
 
 
 def cmd_features(args):

@@ -93,3 +93,76 @@ class Interpreter:
 
 def run(model, inputs, trace=None):
     return Interpreter(model).run(inputs, trace)
+
+
+def run_frames(model, frames):
+    """The model run once per frame, in order, from its state at load -- the same bytes as Interpreter(model).run
+    on each frame in turn -- but op by op over all the frames at once: an op with a frame-batched kernel
+    (ops.BATCHED) runs once for all of them, any other once per frame in order (an op with state among them, so
+    the state carries from frame to frame). frames: one model input per frame, as an array [frames, *input shape]
+    (or a list). Returns the first output of every frame, [frames, *output shape]. For streams of frames, such as
+    an audio front-end's (picoml.features): the per-op cost is paid once per clip, not once per frame."""
+    from .ops import BATCHED
+    if len(model.inputs) != 1:
+        raise PicomlError("run_frames takes a model of one input; this one has %d" % len(model.inputs))
+    n = len(frames)
+    if any(op.inputs[k] >= 0 and model.tensors[op.inputs[k]].state and not _is_state_operand(op, k)
+           for op in model.ops for k in range(len(op.inputs))):
+        # a state tensor read as an ordinary operand: frame by frame (its bytes are one copy, not one per frame)
+        interpreter = Interpreter(model)
+        return np.array([interpreter.run([f])[0] for f in frames])
+    used = max([t.offset + t.nbytes for t in model.tensors if not t.is_constant], default=0)
+    arena = np.zeros((n, used), np.uint8)
+
+    def view(index, frame=None):
+        t = model.tensors[index]
+        if t.is_constant:
+            return t.data
+        if t.state:         # one copy, in frame 0's arena, carried through the frames
+            return arena[0, t.offset:t.offset + t.nbytes].view(t.dtype).reshape(t.shape)
+        rows = arena[:, t.offset:t.offset + t.nbytes]
+        if frame is not None:
+            return rows[frame].view(t.dtype).reshape(t.shape).copy()
+        return rows.view(t.dtype).reshape((n,) + t.shape).copy()
+
+    def store(index, value, frame=None):
+        t = model.tensors[index]
+        shape = t.shape if frame is not None else (n,) + t.shape
+        value = np.ascontiguousarray(value)
+        if value.shape != shape or value.dtype != t.dtype:
+            raise AssertionError("kernel produced %s %s for tensor %d of %s %s"
+                                 % (value.dtype, value.shape, index, t.dtype, list(shape)))
+        raw = value.reshape(-1).view(np.uint8)
+        if frame is None:
+            arena[:, t.offset:t.offset + t.nbytes] = raw.reshape(n, t.nbytes)
+        else:
+            arena[frame, t.offset:t.offset + t.nbytes] = raw
+
+    x = np.asarray(frames)
+    store(model.inputs[0].tensor, np.stack([prepare_input(model, 0, f) for f in x]) if n else
+          np.zeros((0,) + model.tensors[model.inputs[0].tensor].shape, model.tensors[model.inputs[0].tensor].dtype))
+    for op in model.ops:
+        outputs = [model.tensors[t] for t in op.outputs]
+        if op.name in BATCHED:
+            results = BATCHED[op.name](op, [view(t) if t >= 0 else None for t in op.inputs], outputs, n)
+            for t, value in zip(op.outputs, results):
+                store(t, value)
+        else:
+            for f in range(n):
+                results = REFERENCE[op.name](op, [view(t, f) if t >= 0 else None for t in op.inputs], outputs)
+                for t, value in zip(op.outputs, results):
+                    store(t, value, f)
+    return view(model.outputs[0].tensor)
+
+
+def _is_state_operand(op, k):
+    from .rules import OPERANDS, STATE
+    name = op_input_name(op, k)
+    return OPERANDS.get(op.name, {}).get(name, (None, None, False))[2] == STATE
+
+
+def op_input_name(op, k):
+    from .optable import BY_NAME
+    names = BY_NAME[op.name].inputs
+    return names[0].rstrip("*") if names[0].endswith("*") else names[k]
+

@@ -212,3 +212,27 @@ REFERENCE = {"CAST": reference_cast, "STRIDED_SLICE": reference_strided_slice, "
              "MUL_INT32": _reference_int32(mul_int32), "DIV_INT32": _reference_int32(div_int32)}
 # TFLite ops these lowerings take whatever their dtypes (they check them); RESHAPE and the other views too
 INTEGER_OPS = frozenset(LOWER) | {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION"}
+
+
+# Frame-batched kernels (reference.run_frames): activations with a leading frames axis, constants without, which
+# NumPy broadcasting right-aligns as the format does
+def _batched_binary(fn):
+    def batched(op, inputs, outputs, n):
+        a, b = [np.asarray(x) for x in inputs]
+        return [np.broadcast_to(fn(op, a, b, outputs[0]), (n,) + tuple(outputs[0].shape)).copy()]
+    return batched
+
+
+def _batched_concatenation(op, inputs, outputs, n):
+    rank = len(outputs[0].shape)
+    parts = [x if np.ndim(x) == rank + 1 else np.broadcast_to(x, (n,) + np.shape(x)) for x in inputs]
+    return [np.concatenate(parts, axis=op.params["axis"] + 1)]
+
+
+BATCHED = {"CAST": lambda op, inputs, outputs, n: [cast(inputs[0], outputs[0].dtype)],
+           "MINIMUM": _batched_binary(lambda op, a, b, t: np.minimum(a, b).astype(t.dtype)),
+           "MAXIMUM": _batched_binary(lambda op, a, b, t: np.maximum(a, b).astype(t.dtype)),
+           "ADD_INT32": _batched_binary(lambda op, a, b, t: add_int32(a, b, op.params["act_min"], op.params["act_max"])),
+           "MUL_INT32": _batched_binary(lambda op, a, b, t: mul_int32(a, b, op.params["act_min"], op.params["act_max"])),
+           "DIV_INT32": _batched_binary(lambda op, a, b, t: div_int32(a, b, op.params["act_min"], op.params["act_max"])),
+           "CONCATENATION": _batched_concatenation}

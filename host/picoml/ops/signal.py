@@ -643,3 +643,83 @@ REFERENCE = {"SIGNAL_WINDOW": reference_window, "SIGNAL_FFT_AUTO_SCALE": referen
 # TFLite ops these lowerings take whatever their dtypes (they check them), and those with more than one output
 INTEGER_OPS = frozenset(LOWER)
 N_OUTPUTS = {"CUSTOM(SignalFftAutoScale)": 2, "CUSTOM(SignalFilterBankSpectralSubtraction)": 2}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Frame-batched kernels (reference.run_frames): activations with a leading frames axis, constants without; the
+# stateful SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION has none (it runs frame by frame, in order)
+# ---------------------------------------------------------------------------------------------------------------
+
+def _batch(outputs, n, k=0):
+    return (n,) + tuple(outputs[k].shape)
+
+
+def batched_fft_auto_scale(op, inputs, outputs, n):
+    rows = np.asarray(inputs[0], np.int16).reshape(n, -1)
+    peak = np.max(np.abs(rows.astype(np.int32)), axis=1, initial=0)
+    for i in np.nonzero(np.any(rows == -32768, axis=1))[0]:
+        peak[i] = max_abs16(rows[i])
+    peak = peak.astype(np.int64) & 0xFFFFFFFF
+    msb = np.where(peak == 0, 32, np.frexp(peak.astype(np.float64))[1])
+    scale = np.maximum(16 - msb - 1, 0).astype(np.int64)
+    y = (rows.astype(np.int64) * (np.int64(1) << scale)[:, None]).astype(np.int16)
+    return [y.reshape(_batch(outputs, n)), scale.astype(np.int32).reshape(_batch(outputs, n, 1))]
+
+
+def batched_energy(op, inputs, outputs, n):
+    return [np.stack([energy(x, op.params["start_index"], op.params["end_index"], int(np.prod(outputs[0].shape)))
+                      for x in np.asarray(inputs[0]).reshape(n, -1)]).reshape(_batch(outputs, n)) if n else
+            np.zeros(_batch(outputs, n), np.uint32)]
+
+
+def batched_filter_bank(op, inputs, outputs, n):
+    x = np.asarray(inputs[0], np.uint32).reshape(n, -1).astype(np.uint64)
+    weights, unweights, starts, weight_starts, widths = [np.asarray(a).reshape(-1) for a in inputs[1:]]
+    w = weights.astype(np.int16).astype(np.int64).astype(np.uint64)
+    u = unweights.astype(np.int16).astype(np.int64).astype(np.uint64)
+    channels = len(widths)
+    out = np.zeros((n, channels), np.uint64)
+    carry = np.zeros(n, np.uint64)
+    with np.errstate(over="ignore"):
+        for i in range(channels):
+            f0, w0, width = int(starts[i]), int(weight_starts[i]), int(widths[i])
+            bins = x[:, f0:f0 + width]
+            out[:, i] = carry + np.sum(w[w0:w0 + width] * bins, axis=1, dtype=np.uint64)
+            carry = np.sum(u[w0:w0 + width] * bins, axis=1, dtype=np.uint64)
+    return [out[:, 1:].reshape(_batch(outputs, n))]
+
+
+def batched_filter_bank_square_root(op, inputs, outputs, n):
+    x = np.asarray(inputs[0], np.uint64).reshape(n, -1)
+    shift = np.clip(np.asarray(inputs[1], np.int64).reshape(n, -1)[:, 0], 0, 31).astype(np.uint64)
+    return [(sqrt64(x) >> shift[:, None]).astype(np.uint32).reshape(_batch(outputs, n))]
+
+
+def _elementwise(fn):
+    """A reference adapter whose kernel is element-wise on any shape: the same for a batch of frames."""
+    def batched(op, inputs, outputs, n):
+        return [value.reshape((n,) + tuple(t.shape)) for value, t in
+                zip(fn(op, [np.asarray(x) for x in inputs], [_Shape(x) for x in outputs]), outputs)]
+    return batched
+
+
+class _Shape:
+    """An output tensor as an element-wise adapter sees it, its shape made that of the whole batch (-1)."""
+
+    def __init__(self, t):
+        self.shape = (-1,)
+        self.dtype = t.dtype
+
+
+BATCHED = {"SIGNAL_WINDOW": _elementwise(reference_window),
+           "SIGNAL_FFT_AUTO_SCALE": batched_fft_auto_scale,
+           "SIGNAL_RFFT": lambda op, inputs, outputs, n: [rfft(np.asarray(inputs[0]).reshape(n, -1),
+                                                               op.params["fft_length"], inputs[1], inputs[2])
+                                                          .reshape(_batch(outputs, n))],
+           "SIGNAL_ENERGY": batched_energy, "SIGNAL_FILTER_BANK": batched_filter_bank,
+           "SIGNAL_FILTER_BANK_SQUARE_ROOT": batched_filter_bank_square_root,
+           "SIGNAL_PCAN": lambda op, inputs, outputs, n: [pcan(inputs[0], inputs[1], np.asarray(inputs[2]).reshape(-1),
+                                                               op.params["snr_shift"]).reshape(_batch(outputs, n))],
+           "SIGNAL_FILTER_BANK_LOG": lambda op, inputs, outputs, n: [
+               filter_bank_log(inputs[0], _u32(op.params["output_scale"]), op.params["input_correction_bits"])
+               .reshape(_batch(outputs, n))]}
