@@ -291,3 +291,47 @@ def test_frontends_with_other_options_give_tflite_micros_features(variant):
     default = Oracle(FRONTEND.read_bytes())
     differs = any(not np.array_equal(run_tflm(default, s), run_tflm(oracle, s)) for _, s in clips)
     assert differs or variant == "wide_energy", "the options changed nothing"
+
+
+def frontend_with_fft(fft_length):
+    """The front-end with a longer FFT (its 480 samples zero-padded to fft_length, a power of two): the spectrum,
+    energy, their casts and the zero padding before the filter bank resized in the flatbuffer. A real FFT of 1024
+    points is a complex one of 512 = 4 x 4 x 4 x 4 x 2: KISS FFT's radix-2 stage, which 512 points do not reach."""
+    import flatbuffers
+    from flatbuffers import flexbuffers
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(FRONTEND.read_bytes(), 0))
+    graph = model.subgraphs[0]
+    tensors = {t.name.decode(): t for t in graph.tensors}
+    bins = fft_length // 2 + 1
+    for name, size in (("signal_rfft", 2 * bins), ("signal_energy", bins), ("Cast", bins), ("concat", bins),
+                       ("Cast_1", bins), ("zeros_1", bins - 241)):
+        tensors[name].shape = [size]
+    model.buffers[tensors["zeros_1"].buffer].data = [0] * (4 * (bins - 241))
+    for op in graph.operators:
+        if model.operatorCodes[op.opcodeIndex].customCode in (b"SignalRfft", "SignalRfft"):
+            values = flexbuffers.Loads(bytes(op.customOptions))
+            values["fft_length"] = fft_length
+            op.customOptions = list(flexbuffers.Dumps(values))
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+@pytest.mark.parametrize("fft_length", [1024, 2048])
+def test_frontend_with_a_longer_fft_gives_tflite_micros_features(fft_length):
+    data = frontend_with_fft(fft_length)
+    model = convert(data, "fft%d" % fft_length, measure_tflm=False)      # (checked by the device's rules)
+    assert next(op for op in model.ops if op.name == "SIGNAL_RFFT").params["fft_length"] == fft_length
+    oracle = Oracle(data, keep_all_tensors=True)
+    rfft_op = next(i for i, op in enumerate(model.ops) if op.name == "SIGNAL_RFFT")
+    spectrum = model.source_tensors[model.ops[rfft_op].outputs[0]]
+    for name, samples in synthesized_clips(10, seed=fft_length):
+        expected = run_tflm(oracle, samples)
+        assert np.array_equal(run_reference(model, samples), expected), (fft_length, name)
+    # the spectrum itself, bin for bin, on the last frame
+    trace = []
+    reference.Interpreter(model).run([frames(samples)[-1].reshape(1, WINDOW)], trace)
+    oracle.reset()
+    oracle.run([frames(samples)[-1].reshape(1, WINDOW)])
+    assert np.array_equal(trace[rfft_op][1][0], np.asarray(oracle.tensor(spectrum)).reshape(-1))
