@@ -8,8 +8,13 @@ FUSED_ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TA
 
 
 def quantize_float32(value, scale, zero_point):
-    """zero_point + round(value / scale) with the division in float32, as TFLite's Prepare code does."""
-    return zero_point + int(round_half_away(float(np.float32(value) / np.float32(scale))))
+    """zero_point + round(value / scale) with the division in float32, as TFLite's Prepare code does. A scale so
+    small that the quotient overflows float32 (TFLite's cast of it to int is undefined) is a ValueError."""
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        q = np.float32(value) / np.float32(scale)
+    if not np.isfinite(q):
+        raise ValueError("the output scale %g is too small: %g / scale overflows float32" % (scale, value))
+    return zero_point + int(round_half_away(float(q)))
 
 
 def activation_range(ctx, op, output, fused=None):
