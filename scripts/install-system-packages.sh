@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Everything beyond Python that the build and the tests use: from apt the Arm cross compiler with newlib
 # (Cortex-M native modules, bare-metal images), QEMU (Cortex-M4F mps2-an386, Cortex-M0 microbit) and socat
-# (the virtual board behind a pseudo-terminal); from npm rp2040js (Cortex-M0+ with cycle counts) into
+# (the virtual board behind a pseudo-terminal), espeak-ng (spoken words for the keyword data); from npm rp2040js (Cortex-M0+ with cycle counts) into
 # emulation/rp2040js/node_modules. Idempotent and non-interactive: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm socat)
+packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm socat espeak-ng)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -265,7 +265,10 @@ def write_dataset(out, persons=8, seconds=20.0, rate=104.0, gestures=GESTURES, s
 
 def cmd_synth(args):
     options = {k: getattr(args, k) for k in ("seconds", "rate") if getattr(args, k) is not None}
-    if args.kind == "gesture":
+    if args.kind == "speech":
+        from . import speech
+        speech.write_dataset(args.out, per_voice=args.count or 2, seed=args.seed)
+    elif args.kind == "gesture":
         write_dataset(args.out, persons=args.count or 8, seed=args.seed, **options)
     else:
         from . import vibration
@@ -275,10 +278,12 @@ def cmd_synth(args):
 
 def add_commands(subparsers):
     m = subparsers.add_parser("synth", help="write a synthetic dataset from the generators the virtual board plays: "
-                                            "wrist gestures, or machine vibration (normal and four faults)")
-    m.add_argument("kind", choices=["gesture", "vibration"])
+                                            "wrist gestures, machine vibration (normal and four faults), or "
+                                            "spoken keywords in noise (espeak-ng)")
+    m.add_argument("kind", choices=["gesture", "vibration", "speech"])
     m.add_argument("--out", required=True, help="the dataset folder")
-    m.add_argument("--count", type=int, help="persons (gesture, default 8) or machines (vibration, default 8)")
+    m.add_argument("--count", type=int, help="persons (gesture, default 8), machines (vibration, default 8) or "
+                                             "clips per voice and label (speech, default 2)")
     m.add_argument("--seconds", type=float, help="seconds per recording (gesture 20, vibration 4)")
     m.add_argument("--rate", type=float, help="output data rate, Hz (gesture 104, vibration 1660: the LSM6DS3TR-C's 1.66 kHz)")
     m.add_argument("--seed", type=int, default=0)
