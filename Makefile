@@ -74,11 +74,13 @@ test-fast: setup natmod dist hostlib
 
 # The example models in models/, rebuilt from the generators with fixed seeds (their exact recipes)
 models: setup
-	rm -rf $(BUILD)/data/gesture $(BUILD)/data/vibration
+	rm -rf $(BUILD)/data/gesture $(BUILD)/data/vibration $(BUILD)/data/speech
 	$(PICOML) synth gesture --out $(BUILD)/data/gesture --count 12 --seed 0
 	$(PICOML) train gesture $(BUILD)/data/gesture -o models/gesture/gesture.pml --seed 0
 	$(PICOML) synth vibration --out $(BUILD)/data/vibration --count 10 --seed 0
 	$(PICOML) train anomaly $(BUILD)/data/vibration -o models/anomaly/anomaly.pml --seed 0
+	$(PICOML) synth speech --out $(BUILD)/data/speech --count 2 --seed 0
+	$(PICOML) train kws $(BUILD)/data/speech -o models/kws/kws.pml --seed 0
 
 clean:
 	rm -rf $(BUILD) dist .pytest_cache

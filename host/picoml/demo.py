@@ -53,12 +53,13 @@ def record(out, persons, seconds, speed, log):
         log("  recorded %s performing %s" % (person.name, ", ".join(motion.GESTURES)))
 
 
-def run_on_board(port, windows, log):
-    """Run main.py (on the board's flash) for `windows` windows; return its output lines."""
+def run_on_board(port, windows, log, call=None, detection=DETECTION):
+    """Run main.py (on the board's flash) for `windows` windows (or run `call`, code that calls it); return its
+    output lines, logging those that match `detection`."""
     repl = RawRepl(port)
     lines, text = [], bytearray()
     try:
-        repl.start("import main\nmain.main(windows=%d)\n" % windows)
+        repl.start(call or "import main\nmain.main(windows=%d)\n" % windows)
         deadline = time.monotonic() + 600
         while not text.endswith(b"\x04>") and time.monotonic() < deadline:
             chunk = repl.read()
@@ -68,7 +69,7 @@ def run_on_board(port, windows, log):
                 text = bytearray(rest)
                 line = line.decode(errors="replace").strip().lstrip("OK")
                 lines.append(line)
-                if DETECTION.match(line):
+                if detection.match(line):
                     log("  board: " + line)
     finally:
         repl.close()

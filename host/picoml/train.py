@@ -284,6 +284,15 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
 
 
 def cmd_train(args):
+    if args.kind == "kws":
+        from . import kws, speech
+        if len(args.data) != 1:
+            raise PicomlError("train kws takes one dataset folder (picoml synth speech)")
+        index, clips = speech.load_dataset(args.data[0])
+        options = {"epochs": args.epochs} if args.epochs is not None else {}
+        kws.train_kws(index, clips, args.output, seed=args.seed, **options)
+        print("report: %s.report.json, confusion matrix: %s.confusion.png" % (args.output, args.output))
+        return 0
     recordings = load_datasets(args.data)
     options = {k: getattr(args, k) for k in ("window", "hop", "epochs") if getattr(args, k) is not None}
     if args.kind == "gesture":
@@ -302,9 +311,10 @@ def cmd_train(args):
 def add_commands(subparsers):
     t = subparsers.add_parser("train", help="train a model on datasets from picoml capture/pull, write an int8 .pml "
                                             "and its evaluation report")
-    t.add_argument("kind", choices=["gesture", "anomaly"],
-                   help="gesture: a classifier of the labels; anomaly: trained on 'normal' recordings only")
-    t.add_argument("data", nargs="+", help="dataset folders (index.json + .npz recordings)")
+    t.add_argument("kind", choices=["gesture", "anomaly", "kws"],
+                   help="gesture: a classifier of the labels; anomaly: trained on 'normal' recordings only; kws: "
+                        "keyword spotting on the micro_speech features of 1 s clips (picoml synth speech)")
+    t.add_argument("data", nargs="+", help="dataset folders (index.json + .npz recordings, or + .wav clips for kws)")
     t.add_argument("-o", "--output", required=True, help="the .pml to write (report beside it)")
     t.add_argument("--window", type=int, help="frames per window (gesture: one second; anomaly: 256)")
     t.add_argument("--hop", type=int, help="frames between windows (gesture: a quarter window; anomaly: 128)")

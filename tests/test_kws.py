@@ -1,0 +1,149 @@
+"""Keyword spotting: the synthetic speech (picoml.speech), `picoml train kws` on a small dataset (it learns, it is
+reproducible, its report is true), and models/kws: its detection logic on a stream of keywords in noise by a
+voice it never heard."""
+import json
+
+import numpy as np
+import pytest
+
+from picoml import format, kws, reference, speech
+from picoml.errors import PicomlError
+
+from test_applications import MODELS
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("speech")
+    speech.write_dataset(out, per_voice=2, keywords=("yes", "no"), accents=("en-us", "en", "en-gb-x-rp"),
+                         speakers=("m1", "f2", "m3", "klatt"), seed=0, log=None)
+    return out
+
+
+def test_clips_are_one_second_of_16_bit_audio_with_what_the_index_says(dataset):
+    index, clips = speech.load_dataset(dataset)
+    assert index["labels"] == ["yes", "no", "unknown", "silence"]
+    assert len(clips) == 3 * 4 * 4 * 2
+    for c in clips:
+        assert c["samples"].dtype == np.int16 and len(c["samples"]) == speech.CLIP
+        assert c["group"] == c["voice"].split("+")[1]
+        if c["label"] == "silence":
+            assert "word" not in c
+        else:
+            assert c["word"] == c["label"] or (c["label"] == "unknown" and c["word"] not in ("yes", "no"))
+            # the word is where the index says: louder there than in the rest of the clip (noise only)
+            s = c["samples"].astype(np.float64)
+            inside = s[c["offset"]:c["offset"] + c["length"]]
+            outside = np.concatenate([s[:c["offset"]], s[c["offset"] + c["length"]:]])
+            if len(outside) > 1600:
+                assert np.sqrt(np.mean(inside ** 2)) > np.sqrt(np.mean(outside ** 2)), c["file"]
+
+
+def test_the_same_seed_gives_the_same_clip():
+    pool = [speech.say("cat", "en+m2")]
+    a = speech.clip("yes", "en-us+f3", np.random.default_rng(5), pool)
+    b = speech.clip("yes", "en-us+f3", np.random.default_rng(5), pool)
+    assert a[1] == b[1] and np.array_equal(a[0], b[0])
+
+
+def test_noises_have_the_spectrum_they_claim():
+    rng = np.random.default_rng(0)
+    n = 4 * speech.RATE
+    f = np.fft.rfftfreq(n, 1 / speech.RATE)
+
+    def slope(x):    # power per octave band, 200 Hz..6.4 kHz: its trend in dB per octave
+        p = np.abs(np.fft.rfft(x)) ** 2
+        bands = [p[(f >= 200 * 2 ** k) & (f < 400 * 2 ** k)].mean() for k in range(5)]
+        return np.polyfit(range(5), 10 * np.log10(bands), 1)[0]
+
+    assert abs(slope(speech.noise("white", n, rng))) < 0.5
+    assert abs(slope(speech.noise("pink", n, rng)) + 3) < 0.5
+    assert abs(slope(speech.noise("brown", n, rng)) + 6) < 0.5
+    hum = np.abs(np.fft.rfft(speech.noise("hum", n, rng))) ** 2
+    peak = f[np.argmax(hum)]         # a harmonic (1..7) of 50 or 60 Hz mains
+    assert any(1 <= round(peak / b) <= 7 and abs(peak / b - round(peak / b)) < 0.05 for b in (50, 60)), peak
+    for kind in speech.NOISES:
+        x = speech.noise(kind, n, rng, [speech.say("dog", "en+f1")])
+        assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=1e-6)
+    with pytest.raises(ValueError, match="unknown noise"):
+        speech.noise("rain", n, rng)
+
+
+def test_a_sequence_places_each_word_where_its_span_says():
+    samples, spans = speech.sequence(["yes", "no", "left"], "en-gb-x-rp+m4", seed=3, snr_db=None)
+    assert [w for w, _, _ in spans] == ["yes", "no", "left"]
+    assert spans[0][1] == speech.RATE       # a second of noise first
+    for (_, a, b), (_, c, _) in zip(spans, spans[1:]):
+        assert b + 0.8 * speech.RATE <= c and not samples[b:c].any()      # silent pauses (no noise asked)
+    assert all(samples[a:b].any() for _, a, b in spans)
+
+
+def test_train_kws_learns_reproducibly_and_reports_the_truth(dataset, tmp_path):
+    index, clips = speech.load_dataset(dataset)
+    summary = kws.train_kws(index, clips, tmp_path / "k.pml", epochs=12, seed=1, log=None)
+    blob = (tmp_path / "k.pml").read_bytes()
+    model = format.read(blob)
+    meta = model.metadata
+    assert meta["labels"] == ["yes", "no", "unknown", "silence"]
+    assert meta["input"]["keywords"] == ["yes", "no"]
+    assert (meta["input"]["frames"], meta["input"]["features"]) == (49, 40)
+    q = model.tensors[model.inputs[0].tensor]
+    assert (q.scale, q.zero_point, q.dtype) == (1.0, 0, np.int8)      # the front-end's int8 rows go in as they are
+    report = json.loads((tmp_path / "k.pml.report.json").read_text())
+    assert report == json.loads(json.dumps(summary))
+    assert (tmp_path / "k.pml.confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert set(report["train_groups"]).isdisjoint(report["test_groups"])
+    assert all(v.split("+")[1] in report["test_groups"] for v in report["test_voices"])
+    assert np.sum(report["confusion_int8"]) == report["test_clips"]
+    assert report["accuracy"]["int8"] > 0.6, report           # 4 classes: chance is 0.25
+    # the reported int8 accuracy is the .pml's own: recompute it from the held-out clips' WAV files
+    hits = total = 0
+    for c in clips:
+        if c["group"] in report["test_groups"]:
+            x = speech.read_wav(dataset / c["file"])
+            y = reference.run(model, [kws.features(x)[None, :49, :, None].astype(np.float32)])[0]
+            hits += int(np.argmax(y)) == meta["labels"].index(c["label"])
+            total += 1
+    assert total == report["test_clips"] and hits / total == pytest.approx(report["accuracy"]["int8"])
+    (tmp_path / "again").mkdir()
+    kws.train_kws(index, clips, tmp_path / "again" / "k.pml", epochs=12, seed=1, log=None)
+    assert (tmp_path / "again" / "k.pml").read_bytes() == blob
+
+
+def test_bad_speech_datasets_are_clear_errors(tmp_path):
+    with pytest.raises(PicomlError, match="no index.json"):
+        speech.load_dataset(tmp_path)
+    (tmp_path / "index.json").write_text('{"recordings": []}')
+    with pytest.raises(PicomlError, match="not a speech dataset index"):
+        speech.load_dataset(tmp_path)
+    speech.write_wav(tmp_path / "x.wav", np.zeros(100, np.int16), rate=8000)
+    with pytest.raises(PicomlError, match="16-bit mono PCM at 16000 Hz"):
+        speech.read_wav(tmp_path / "x.wav")
+
+
+def test_score_matches_detections_to_words_in_order():
+    spans = [("yes", 16000, 20000), ("no", 40000, 44000), ("left", 64000, 68000)]
+    hop = kws.HOP_SAMPLES
+    assert kws.score([("yes", 0.9, 70), ("no", 0.9, 140), ("left", 0.9, 215)], spans) == (3, 0)
+    assert kws.score([("yes", 0.9, 70), ("yes", 0.9, 80), ("left", 0.9, 215)], spans) == (2, 1)
+    assert kws.score([("no", 0.9, 70)], spans) == (0, 1)
+    assert kws.score([("yes", 0.9, 40000 // hop)], spans) == (0, 1)          # more than 1 s after the word
+
+
+def keyword_script(report, count=10, seed=0):
+    """count keywords drawn at random, and a voice of a speaker held out of the model's training."""
+    rng = np.random.default_rng(seed)
+    keywords = [k for k in report["labels"] if k not in ("unknown", "silence")]
+    return [keywords[i] for i in rng.integers(0, len(keywords), count)], report["test_voices"][seed]
+
+
+def test_kws_main_detection_on_host_features_hears_a_held_out_voice():
+    """models/kws/main.py's Detector, on features and inferences computed on the host (the numpy reference and the
+    micro_speech front-end), as the board streams them: 10 keywords in pink noise at 15 dB."""
+    report = json.loads((MODELS / "kws" / "kws.pml.report.json").read_text())
+    model = format.read((MODELS / "kws" / "kws.pml").read_bytes())
+    words, voice = keyword_script(report)
+    samples, spans = speech.sequence(words, voice, seed=0)
+    detections = kws.stream_detections(samples, model)
+    heard, false = kws.score(detections, spans)
+    assert heard >= 8 and false <= 1, (words, voice, detections)
