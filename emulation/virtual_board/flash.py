@@ -35,12 +35,13 @@ class FileBlockDevice:
             return 0
 
 
-def _copy_once(src, dst):
-    try:
-        os.stat(dst)
-        return
-    except OSError:
-        pass
+def _copy(src, dst, once=True):
+    if once:
+        try:
+            os.stat(dst)
+            return
+        except OSError:
+            pass
     with open(src, "rb") as a, open(dst, "wb") as b:
         while True:
             chunk = a.read(4096)
@@ -62,9 +63,9 @@ def boot(image, hardware, board_json, mic_wav=None):
             os.mkdir(d)
         except OSError:
             pass
-    _copy_once(board_json, "boards/virtual.json")
+    _copy(board_json, "boards/virtual.json")
     if mic_wav:
-        _copy_once(mic_wav, "mic.wav")
+        _copy(mic_wav, "mic.wav", once=False)
     sys.path[:] = ["", "/flash/lib", hardware]
 
 

@@ -184,7 +184,16 @@ def cmd_virtual(args):
     import time
     from .virtual_board import VirtualBoard
     signal.signal(signal.SIGTERM, signal.default_int_handler)     # `kill` stops the board too, as Ctrl-C does
-    with VirtualBoard() as board:
+    mic = args.mic
+    if args.say:
+        from . import resources, speech
+        words = args.say.replace(",", " ").split()
+        samples, spans = speech.sequence(words, args.voice, seed=args.seed, noise_kind=args.noise, snr_db=args.snr)
+        mic = str(speech.write_wav(resources.cache_dir() / "virtual_mic.wav", samples))
+        print("its microphone: %s said by %s in %s noise at %g dB SNR, %.1f s (%s)"
+              % (" ".join(words), args.voice, args.noise, args.snr, len(samples) / speech.RATE,
+                 ", ".join("%s at %.2f s" % (w, a / speech.RATE) for w, a, _ in spans)))
+    with VirtualBoard(mic_wav=mic) as board:
         print("virtual board running: serial port %s (e.g. mpremote connect %s resume repl); Ctrl-C stops it"
               % (board.port, board.port), flush=True)
         try:
@@ -289,6 +298,13 @@ def parser():
     r.add_argument("--port", default="/dev/ttyACM0", help="the board's serial port, or 'virtual'")
     r.set_defaults(func=cmd_repl)
     v = sub.add_parser("virtual", help="start the virtual board and keep it running (its serial port is printed)")
+    v.add_argument("--mic", help="a 16-bit PCM WAV its microphone plays, in real time (mic.wav on its flash)")
+    v.add_argument("--say", help="words its microphone hears instead, spoken in noise (e.g. 'yes no left'; "
+                                 "picoml.speech.sequence with espeak-ng)")
+    v.add_argument("--voice", default="en-us+f4", help="the espeak-ng voice for --say (accent+speaker)")
+    v.add_argument("--noise", default="pink", help="background noise for --say: white, pink, brown, hum, babble")
+    v.add_argument("--snr", type=float, default=15.0, help="speech to noise ratio for --say, dB")
+    v.add_argument("--seed", type=int, default=0)
     v.set_defaults(func=cmd_virtual)
     return p
 
