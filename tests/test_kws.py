@@ -15,15 +15,15 @@ from test_applications import MODELS
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     out = tmp_path_factory.mktemp("speech")
-    speech.write_dataset(out, per_voice=2, keywords=("yes", "no"), accents=("en-us", "en", "en-gb-x-rp"),
-                         speakers=("m1", "f2", "m3", "klatt"), seed=0, log=None)
+    speech.write_dataset(out, per_voice=3, keywords=("yes", "no"), accents=("en-us", "en-gb-x-rp"),
+                         speakers=("m1", "f2", "m3", "klatt", "f4", "m6"), accents_per_speaker=2, seed=0, log=None)
     return out
 
 
 def test_clips_are_one_second_of_16_bit_audio_with_what_the_index_says(dataset):
     index, clips = speech.load_dataset(dataset)
     assert index["labels"] == ["yes", "no", "unknown", "silence"]
-    assert len(clips) == 3 * 4 * 4 * 2
+    assert len(clips) == 2 * 6 * 4 * 3
     for c in clips:
         assert c["samples"].dtype == np.int16 and len(c["samples"]) == speech.CLIP
         assert c["group"] == c["voice"].split("+")[1]
