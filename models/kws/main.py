@@ -8,7 +8,7 @@ from array import array
 
 BOARD = "virtual"     # your board's definition in boards/ (e.g. "seeed_xiao_nrf52840_sense")
 MODEL = "kws.pml"
-EVERY = 3             # hops (20 ms each) between inferences
+EVERY = 3             # hops (20 ms each) between inferences, at least (more when one inference takes longer)
 SMOOTHING = 3         # results averaged
 THRESHOLD = 0.6       # smoothed score a keyword needs
 HOLDOFF = 50          # hops after a detection with no other (a word stays in the 1 s window for up to 1 s)
@@ -87,7 +87,9 @@ def main(board=BOARD, model=MODEL, seconds=SECONDS):
     frontend = audio.Frontend(None, rows=info["frames"])
     buf = array("h", bytes(2 * BLOCK))
     hops = 0                  # feature rows since the start
-    due = EVERY
+    every = EVERY
+    hop_us = info["hop_samples"] * 1000000 // info["rate"]
+    due = every
     limit = None if seconds is None else int(seconds * info["rate"] / info["hop_samples"])
     found = 0
     print("picoml kws: %s on %s, %d x %d features, inference every %d hops of %d ms, keywords %s"
@@ -101,16 +103,17 @@ def main(board=BOARD, model=MODEL, seconds=SECONDS):
         hops += frontend.feed(buf, 0, n)
         if hops < due:
             continue
-        due = hops + EVERY
         t1 = now_us()
         y = m.predict(frontend.features())
         us = since_us(t1)
+        every = max(EVERY, us // hop_us + 1)    # a slow core infers less often, keeping up with the microphone
+        due = hops + every
         c = detector.update(y, hops)
         if c >= 0:
             found += 1
             print("heard %s confidence %.2f at %.2f s latency %d us inference %d us"
                   % (labels[c], detector.confidence, hops * info["hop_samples"] / info["rate"], since_us(t0), us))
-    print("picoml kws: %d hops, %d keywords heard" % (hops, found))
+    print("picoml kws: %d hops, %d keywords heard, inference every %d hops" % (hops, found, every))
 
 
 if __name__ == "__main__":
