@@ -250,7 +250,8 @@ def lower(ops, inputs, outputs):
             continue
         if lower_op is None:
             lowering.fail(op, "picoml does not support this op here (only at the model's float input/output)")
-        if op.name in op_families.INTEGER_OPS:
+        if op.name in op_families.INTEGER_OPS or (op.name in op_families.INT32_OPS and op.outputs[0] is not None
+                                                   and op.outputs[0].dtype != np.int8):
             _check_integer_dtypes(op, lowering)
         else:
             _check_dtypes(op, lowering)

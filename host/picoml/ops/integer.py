@@ -127,10 +127,10 @@ def _lower_int32(ctx, op, name):
 
 
 def _quantized_or_int32(lower_int8, name):
+    """ADD, MUL, DIV: the int8 (quantized) lowering for an int8 output, the int32 one otherwise (the importer
+    checks an int8 op's tensors as for any int8 op, see INT32_OPS)."""
     def lower(ctx, op):
         if op.outputs[0].dtype == np.int8 and lower_int8 is not None:
-            from ..tflite_import import _check_dtypes
-            _check_dtypes(op, ctx)
             return lower_int8(ctx, op)
         return _lower_int32(ctx, op, name)
     return lower
@@ -211,7 +211,10 @@ REFERENCE = {"CAST": reference_cast, "STRIDED_SLICE": reference_strided_slice, "
              "MAXIMUM": reference_maximum, "ADD_INT32": _reference_int32(add_int32),
              "MUL_INT32": _reference_int32(mul_int32), "DIV_INT32": _reference_int32(div_int32)}
 # TFLite ops these lowerings take whatever their dtypes (they check them); RESHAPE and the other views too
-INTEGER_OPS = frozenset(LOWER) | {"RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION"}
+INTEGER_OPS = frozenset(("CAST", "STRIDED_SLICE", "MINIMUM", "MAXIMUM", "RESHAPE", "SQUEEZE", "EXPAND_DIMS",
+                         "CONCATENATION"))
+# TFLite ops that are int8 (quantized) ops with an int8 output and integer ones otherwise
+INT32_OPS = frozenset(("ADD", "MUL", "DIV"))
 
 
 # Frame-batched kernels (reference.run_frames): activations with a leading frames axis, constants without, which
