@@ -61,9 +61,19 @@ def test_the_package_is_the_installed_one_with_its_data(installed):
     data = pathlib.Path(out[1])
     for path in ("device/picoml/__init__.py", "device/picoml/sensors/__init__.py", "boards/virtual.json",
                  "virtual_board/flash.py", "virtual_board/emulated_chips/chip.py", "natmod/x64/_picoml.mpy",
-                 "natmod/armv6m/_picoml.mpy"):
+                 "natmod/armv6m/_picoml.mpy", "models/frontend/frontend.pml"):
         assert (data / path).is_file() and not (data / path).is_symlink(), path
     assert _picoml(installed, "--version").stdout.strip() == "picoml %s" % __version__
+
+
+def test_features_with_the_shipped_frontend(installed):
+    """The default front-end is package data: `picoml features` works outside the checkout."""
+    venv, work, env = installed
+    clip = CONFORMANCE / "micro_speech" / "yes_1000ms.wav"
+    out = _picoml(installed, "features", clip, "-o", work / "yes.npy")
+    assert "49 frames x 40 int8" in out.stdout
+    assert np.array_equal(np.load(work / "yes.npy"), np.load(CONFORMANCE / "micro_speech" /
+                                                              "yes_1000ms.features_int8.npy").reshape(49, 40))
 
 
 def test_convert_inspect_run_bench(installed):
