@@ -1,0 +1,125 @@
+/* The filter-bank family of TFLite Micro's Signal library: SignalFilterBank (triangular mel channels over a power
+ * spectrum, 64-bit sums), SignalFilterBankSquareRoot and SignalFilterBankLog, with its fixed-point arithmetic. */
+#include "signal.h"
+
+/* w * x as TFLite Micro computes it (the int16 weight converted to uint64, the product modulo 2^64): the signed
+ * product, put together from two 16-bit halves of x (each partial product fits int32). */
+static inline uint64_t weighted(int32_t w, uint32_t x) {
+    const int64_t hi = (int64_t)(w * (int32_t)(x >> 16)), lo = (int64_t)(w * (int32_t)(x & 0xffffu));
+    return ((uint64_t)hi << 16) + (uint64_t)lo;
+}
+
+void pml_signal_filter_bank(const uint32_t *x, const int16_t *weights, const int16_t *unweights,
+                            const int16_t *freq_starts, const int16_t *weight_starts, const int16_t *widths,
+                            int32_t n_channels, uint64_t *y) {
+    uint64_t sum = 0;
+    for (int32_t c = 0; c <= n_channels; c++) {
+        const uint32_t *in = x + freq_starts[c];
+        const int16_t *w = weights + weight_starts[c], *u = unweights + weight_starts[c];
+        uint64_t next = 0;
+        for (int32_t j = 0; j < widths[c]; j++) {
+            sum += weighted(w[j], in[j]);
+            next += weighted(u[j], in[j]);
+        }
+        if (c > 0) {
+            y[c - 1] = sum;
+        }
+        sum = next;
+    }
+}
+
+/* TFLite Micro's Sqrt32: bit-by-bit integer square root, rounded up when the remainder exceeds the root. */
+static uint32_t sqrt32(uint32_t num) {
+    if (num == 0) {
+        return 0;
+    }
+    uint32_t res = 0;
+    const int32_t top = (32 - pml_msb32(num)) | 1;
+    uint32_t bit = (uint32_t)1 << (31 - top);
+    for (int32_t k = (31 - top) / 2 + 1; k > 0; k--) {
+        if (num >= res + bit) {
+            num -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    if (num > res && res != 0xffffu) {
+        res++;
+    }
+    return res;
+}
+
+/* TFLite Micro's Sqrt64: Sqrt32 when the high word is 0, else the same in 64 bits. */
+static uint32_t sqrt64(uint64_t num) {
+    const uint32_t high = (uint32_t)(num >> 32);
+    if (high == 0) {
+        return sqrt32((uint32_t)num);
+    }
+    uint64_t res = 0;
+    const int32_t top = (64 - (32 + pml_msb32(high))) | 1;
+    uint64_t bit = pml_bit_u64(63 - top);
+    for (int32_t k = (63 - top) / 2 + 1; k > 0; k--) {
+        if (num >= res + bit) {
+            num -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    if (num > res && res != 0xffffffffu) {
+        res++;
+    }
+    return (uint32_t)res;
+}
+
+void pml_signal_filter_bank_sqrt(const uint64_t *x, int32_t n, int32_t shift, uint32_t *y) {
+    for (int32_t i = 0; i < n; i++) {
+        y[i] = sqrt64(x[i]) >> shift;
+    }
+}
+
+/* log2(1 + f) - f for f = k / 128, k = 0..128, in Q16 (round((log2(1 + k/128) - k/128) * 65536)), and one more
+ * 0: the correction TFLite Micro's Log32 interpolates. */
+static const uint16_t LOG2_CORRECTION[130] = {
+    0, 224, 442, 654, 861, 1063, 1259, 1450, 1636, 1817, 1992, 2163, 2329, 2490, 2646, 2797, 2944, 3087, 3224,
+    3358, 3487, 3611, 3732, 3848, 3960, 4068, 4172, 4272, 4368, 4460, 4549, 4633, 4714, 4791, 4864, 4934, 5001,
+    5063, 5123, 5178, 5231, 5280, 5326, 5368, 5408, 5444, 5477, 5507, 5533, 5557, 5578, 5595, 5610, 5622, 5631,
+    5637, 5640, 5641, 5638, 5633, 5626, 5615, 5602, 5586, 5568, 5547, 5524, 5498, 5470, 5439, 5406, 5370, 5332,
+    5291, 5249, 5203, 5156, 5106, 5054, 5000, 4944, 4885, 4825, 4762, 4697, 4630, 4561, 4490, 4416, 4341, 4264,
+    4184, 4103, 4020, 3935, 3848, 3759, 3668, 3575, 3481, 3384, 3286, 3186, 3084, 2981, 2875, 2768, 2659, 2549,
+    2437, 2323, 2207, 2090, 1971, 1851, 1729, 1605, 1480, 1353, 1224, 1094, 963, 830, 695, 559, 421, 282, 142, 0,
+    0};
+
+/* TFLite Micro's Log32 for x >= 2: out_scale * ln(x), from log2(x) in Q16 (integer part, the fraction corrected by
+ * the interpolated table), times ln(2) in Q16 (45426), rounded; the last product wraps modulo 2^32 as there. */
+static uint32_t log32(uint32_t x, uint32_t out_scale) {
+    const int32_t integer = pml_msb32(x) - 1;
+    int32_t frac = (int32_t)(x - ((uint32_t)1 << integer));
+    if (integer < 16) {
+        frac = (int32_t)((uint32_t)frac << (16 - integer));
+    } else {
+        frac >>= integer - 16;
+    }
+    const uint32_t segment = (uint32_t)frac >> 9;
+    const int32_t c0 = LOG2_CORRECTION[segment], c1 = LOG2_CORRECTION[segment + 1];
+    const int32_t rel = ((c1 - c0) * (frac - (int32_t)(segment << 9))) >> 16;
+    const uint32_t log2 = ((uint32_t)integer << 16) + (uint32_t)(frac + c0 + rel);
+    const uint32_t loge = (uint32_t)((pml_mul_u64(45426u, log2) + 32768u) >> 16);
+    return (out_scale * loge + 32768u) >> 16;
+}
+
+void pml_signal_filter_bank_log(const uint32_t *x, int32_t n, int32_t output_scale, int32_t correction_bits,
+                                int16_t *y) {
+    for (int32_t i = 0; i < n; i++) {
+        const uint32_t scaled = x[i] << correction_bits;
+        if (scaled > 1) {
+            const uint32_t v = log32(scaled, (uint32_t)output_scale);
+            y[i] = (int16_t)(v < (uint32_t)INT16_MAX ? v : (uint32_t)INT16_MAX);
+        } else {
+            y[i] = 0;
+        }
+    }
+}
