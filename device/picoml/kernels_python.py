@@ -849,6 +849,363 @@ def run_pad(st):
                 q += I3
 
 
+# ---------------------------------------------------------------------------------------------------------
+# The audio front-end: TFLite Micro's Signal library (micro_speech), its fixed point and wraparounds exactly as
+# the C kernels (native_module/window.c, fft.c, energy.c, filter_bank.c, spectral_subtraction.c, pcan.c) and the
+# numpy reference. Activations are little-endian int16 / uint32 / uint64 values in the arena bytes, read and
+# written a byte at a time (MicroPython has no typed view of a bytearray); constants are decoded at prepare into
+# array('h'). Values beyond 2**30 are long ints on 32-bit ports (temporary allocations, as noted above).
+# ---------------------------------------------------------------------------------------------------------
+
+def _get16(b, o):
+    v = b[o] | (b[o + 1] << 8)
+    return v - 0x10000 if v & 0x8000 else v
+
+
+def _put16(b, o, v):
+    b[o] = v & 0xFF
+    b[o + 1] = (v >> 8) & 0xFF
+
+
+def _get32(b, o):
+    return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)
+
+
+def _put32(b, o, v):
+    b[o] = v & 0xFF
+    b[o + 1] = (v >> 8) & 0xFF
+    b[o + 2] = (v >> 16) & 0xFF
+    b[o + 3] = (v >> 24) & 0xFF
+
+
+def _wrap16(v):
+    v &= 0xFFFF
+    return v - 0x10000 if v & 0x8000 else v
+
+
+def int16s(t):
+    """An int16 constant as array('h'), copied from the model's bytes."""
+    return array("h", bytes(memoryview(t.buf)[t.off:t.off + 2 * t.size]))
+
+
+def msb32(x):
+    """TFLite Micro's MostSignificantBit32 (as gcc builds it): the bit length of x, 32 for 0."""
+    if x == 0:
+        return 32
+    n = 0
+    while x >= 0x100:
+        x >>= 8
+        n += 8
+    while x:
+        x >>= 1
+        n += 1
+    return n
+
+
+# SignalWindow. state = (x_buf, x_off, count, weights array('h'), shift, out_buf, out_off)
+def run_signal_window(st):
+    xb, xo, count, w, shift, ob, oo = st
+    nw = len(w)
+    for i in range(count):
+        v = (_get16(xb, xo + 2 * i) * w[i % nw]) >> shift
+        if v < -32768:
+            v = -32768
+        elif v > 32767:
+            v = 32767
+        _put16(ob, oo + 2 * i, v)
+
+
+# SignalFftAutoScale. state = (x_buf, x_off, n, out_buf, out_off, bits_buf, bits_off)
+def run_signal_fft_auto_scale(st):
+    xb, xo, n, ob, oo, sb, so = st
+    top = 0                     # MaxAbs16 with its int16 wraparound (-(-32768) is -32768)
+    for i in range(n):
+        v = _get16(xb, xo + 2 * i)
+        if v > top:
+            top = v
+        else:
+            v = _wrap16(-v)
+            if v > top:
+                top = v
+    bits = 16 - msb32(top & 0xFFFFFFFF) - 1
+    if bits < 0:
+        bits = 0
+    for i in range(n):
+        _put16(ob, oo + 2 * i, _wrap16(_get16(xb, xo + 2 * i) << bits))
+    _put32(sb, so, bits)
+
+
+def _q15(p):
+    """KISS FFT's sround: a Q15 product back to int16 (wrapping)."""
+    return _wrap16((p + 16384) >> 15)
+
+
+def _fft_stage(re, im, at, xb, xo, n_in, first, stride, n, tw):
+    """KISS FFT's recursive decimation in time (native_module/fft.c: fft_stage) into re/im[at:at + n]."""
+    p = 4 if n & 3 == 0 else 2
+    m = n // p
+    for q in range(p):
+        k = first + q * stride
+        if m == 1:
+            re[at + q] = _get16(xb, xo + 4 * k) if 2 * k < n_in else 0
+            im[at + q] = _get16(xb, xo + 4 * k + 2) if 2 * k + 1 < n_in else 0
+        else:
+            _fft_stage(re, im, at + q * m, xb, xo, n_in, k, stride * p, m, tw)
+    if p == 2:
+        for k in range(at, at + m):
+            ar = _q15(re[k] * 16383)
+            ai = _q15(im[k] * 16383)
+            br = _q15(re[k + m] * 16383)
+            bi = _q15(im[k + m] * 16383)
+            j = 2 * (k - at) * stride
+            wr, wi = tw[j], tw[j + 1]
+            tr = _q15(br * wr - bi * wi)
+            ti = _q15(br * wi + bi * wr)
+            re[k + m] = _wrap16(ar - tr)
+            im[k + m] = _wrap16(ai - ti)
+            re[k] = _wrap16(ar + tr)
+            im[k] = _wrap16(ai + ti)
+        return
+    for k in range(at, at + m):
+        j = 2 * (k - at) * stride
+        ar = _q15(re[k] * 8191)
+        ai = _q15(im[k] * 8191)
+        fr = _q15(re[k + m] * 8191)
+        fi = _q15(im[k + m] * 8191)
+        wr, wi = tw[j], tw[j + 1]
+        s0r = _q15(fr * wr - fi * wi)
+        s0i = _q15(fr * wi + fi * wr)
+        fr = _q15(re[k + 2 * m] * 8191)
+        fi = _q15(im[k + 2 * m] * 8191)
+        wr, wi = tw[2 * j], tw[2 * j + 1]
+        s1r = _q15(fr * wr - fi * wi)
+        s1i = _q15(fr * wi + fi * wr)
+        fr = _q15(re[k + 3 * m] * 8191)
+        fi = _q15(im[k + 3 * m] * 8191)
+        wr, wi = tw[3 * j], tw[3 * j + 1]
+        s2r = _q15(fr * wr - fi * wi)
+        s2i = _q15(fr * wi + fi * wr)
+        s5r = _wrap16(ar - s1r)
+        s5i = _wrap16(ai - s1i)
+        ar = _wrap16(ar + s1r)
+        ai = _wrap16(ai + s1i)
+        s3r = _wrap16(s0r + s2r)
+        s3i = _wrap16(s0i + s2i)
+        s4r = _wrap16(s0r - s2r)
+        s4i = _wrap16(s0i - s2i)
+        re[k + 2 * m] = _wrap16(ar - s3r)
+        im[k + 2 * m] = _wrap16(ai - s3i)
+        re[k] = _wrap16(ar + s3r)
+        im[k] = _wrap16(ai + s3i)
+        re[k + m] = _wrap16(s5r + s4i)
+        im[k + m] = _wrap16(s5i - s4r)
+        re[k + 3 * m] = _wrap16(s5r - s4i)
+        im[k + 3 * m] = _wrap16(s5i + s4r)
+
+
+# SignalRfft (int16). state = (x_buf, x_off, rows, n_in, fft_length, twiddles array('h'), super_twiddles
+# array('h'), out_buf, out_off, re, im): re, im scratch lists of fft_length / 2 ints; the twiddles as in
+# native_module/signal.h (pml_signal_rfft_q15), interleaved (real, imaginary).
+def run_signal_rfft(st):
+    xb, xo, rows, n_in, nfft, tw, sup, ob, oo, re, im = st
+    half = nfft >> 1
+    for r in range(rows):
+        _fft_stage(re, im, 0, xb, xo + 2 * n_in * r, n_in, 0, 1, half, tw)
+        o = oo + 2 * (nfft + 2) * r
+        dr = _q15(re[0] * 16383)
+        di = _q15(im[0] * 16383)
+        _put16(ob, o, dr + di)
+        _put16(ob, o + 2, 0)
+        _put16(ob, o + 4 * half, dr - di)
+        _put16(ob, o + 4 * half + 2, 0)
+        for k in range(1, half // 2 + 1):
+            pr = _q15(re[k] * 16383)
+            pi = _q15(im[k] * 16383)
+            nr = _q15(re[half - k] * 16383)
+            ni = _q15(_wrap16(-im[half - k]) * 16383)
+            f1r = _wrap16(pr + nr)
+            f1i = _wrap16(pi + ni)
+            f2r = _wrap16(pr - nr)
+            f2i = _wrap16(pi - ni)
+            wr, wi = sup[2 * k - 2], sup[2 * k - 1]
+            tr = _q15(f2r * wr - f2i * wi)
+            ti = _q15(f2r * wi + f2i * wr)
+            _put16(ob, o + 4 * k, (f1r + tr) >> 1)
+            _put16(ob, o + 4 * k + 2, (f1i + ti) >> 1)
+            _put16(ob, o + 4 * (half - k), (f1r - tr) >> 1)
+            _put16(ob, o + 4 * (half - k) + 2, (ti - f1i) >> 1)
+
+
+# SignalEnergy. state = (spectrum_buf, spectrum_off, n, start, end, out_buf, out_off); values outside
+# [start, end) are 0.
+def run_signal_energy(st):
+    xb, xo, n, start, end, ob, oo = st
+    for i in range(n):
+        if start <= i < end:
+            a = _get16(xb, xo + 4 * i)
+            b = _get16(xb, xo + 4 * i + 2)
+            _put32(ob, oo + 4 * i, a * a + b * b)
+        else:
+            _put32(ob, oo + 4 * i, 0)
+
+
+# SignalFilterBank. state = (x_buf, x_off, weights, unweights, freq_starts, weight_starts, widths (array('h')
+# each), n_channels, out_buf, out_off): uint64 sums, modulo 2**64.
+def run_signal_filter_bank(st):
+    xb, xo, w, u, fs, ws, wd, nch, ob, oo = st
+    acc = 0
+    for c in range(nch + 1):
+        f = xo + 4 * fs[c]
+        k = ws[c]
+        nxt = 0
+        for j in range(wd[c]):
+            v = _get32(xb, f + 4 * j)
+            acc += w[k + j] * v
+            nxt += u[k + j] * v
+        if c:
+            o = oo + 8 * (c - 1)
+            _put32(ob, o, acc)
+            _put32(ob, o + 4, acc >> 32)
+        acc = nxt
+
+
+def _sqrt32(num):
+    if num == 0:
+        return 0
+    res = 0
+    top = (32 - msb32(num)) | 1
+    bit = 1 << (31 - top)
+    for _ in range((31 - top) // 2 + 1):
+        if num >= res + bit:
+            num -= res + bit
+            res = (res >> 1) + bit
+        else:
+            res >>= 1
+        bit >>= 2
+    if num > res and res != 0xFFFF:
+        res += 1
+    return res
+
+
+def _sqrt64(num):
+    """TFLite Micro's Sqrt64 (num already reduced modulo 2**64)."""
+    if num >> 32 == 0:
+        return _sqrt32(num)
+    res = 0
+    top = (64 - 32 - msb32(num >> 32)) | 1
+    bit = 1 << (63 - top)
+    for _ in range((63 - top) // 2 + 1):
+        if num >= res + bit:
+            num -= res + bit
+            res = (res >> 1) + bit
+        else:
+            res >>= 1
+        bit >>= 2
+    if num > res and res != 0xFFFFFFFF:
+        res += 1
+    return res
+
+
+# SignalFilterBankSquareRoot. state = (x_buf, x_off, n, bits_buf, bits_off, out_buf, out_off)
+def run_signal_filter_bank_square_root(st):
+    xb, xo, n, sb, so, ob, oo = st
+    shift = _get32(sb, so)
+    for i in range(n):
+        v = _get32(xb, xo + 8 * i) | (_get32(xb, xo + 8 * i + 4) << 32)
+        _put32(ob, oo + 4 * i, _sqrt64(v) >> shift)
+
+
+# SignalFilterBankSpectralSubtraction. state = (x_buf, x_off, n, (smoothing, one_minus_smoothing,
+# alternate_smoothing, alternate_one_minus_smoothing, min_signal_remaining, smoothing_bits,
+# spectral_subtraction_bits, clamping), noise_buf, noise_off, out_buf, out_off, copy_buf, copy_off): the noise
+# estimate is the op's state (uint32, n values); copy (or None) receives it after the frame.
+def run_signal_spectral_subtraction(st):
+    xb, xo, n, cfg, nb, no, ob, oo, cb, co = st
+    sm, oms, asm, aoms, msr, sbits, ssbits, clamping = cfg
+    for i in range(n):
+        if i & 1:
+            s, om = asm, aoms
+        else:
+            s, om = sm, oms
+        x = _get32(xb, xo + 4 * i)
+        signal = (x << sbits) & 0xFFFFFFFF
+        est = (((signal * s + _get32(nb, no + 4 * i) * om) & 0xFFFFFFFFFFFFFFFF) >> ssbits) & 0xFFFFFFFF
+        noise = est
+        if est > signal:
+            est = signal
+            if clamping:
+                noise = est
+        _put32(nb, no + 4 * i, noise)
+        floor = ((x * msr) >> ssbits) & 0xFFFFFFFF
+        sub = (signal - est) >> sbits
+        _put32(ob, oo + 4 * i, sub if sub > floor else floor)
+    if cb is not None:
+        for i in range(4 * n):
+            cb[co + i] = nb[no + i]
+
+
+# SignalPCAN. state = (x_buf, x_off, noise_buf, noise_off, lut array('h'), n, snr_shift, out_buf, out_off)
+def run_signal_pcan(st):
+    xb, xo, nb, no, lut, n, snr_shift, ob, oo = st
+    for i in range(n):
+        e = _get32(nb, no + 4 * i)
+        if e <= 2:
+            g = lut[e]
+        else:
+            octave = msb32(e)
+            c = 4 * octave - 6
+            frac = (e << (11 - octave) if octave < 11 else e >> (octave - 11)) & 0x3FF
+            r = (lut[c + 2] * frac) >> 5
+            r = ((r + (lut[c + 1] << 5)) * frac) & 0xFFFFFFFF
+            r = (r + 16384) & 0xFFFFFFFF
+            if r & 0x80000000:
+                r -= 0x100000000
+            g = _wrap16((r >> 15) + lut[c])
+        snr = ((_get32(xb, xo + 4 * i) * (g & 0xFFFFFFFF)) >> snr_shift) & 0xFFFFFFFF
+        if snr < 8192:
+            y = (snr * snr) >> 20
+        else:
+            y = (snr >> 6) - 64
+        _put32(ob, oo + 4 * i, y)
+
+
+# log2(1 + k/128) - k/128 in Q16 for k = 0..128, and a final 0 (native_module/filter_bank.c)
+LOG2_CORRECTION = array("H", (
+    0, 224, 442, 654, 861, 1063, 1259, 1450, 1636, 1817, 1992, 2163, 2329, 2490, 2646, 2797, 2944, 3087, 3224,
+    3358, 3487, 3611, 3732, 3848, 3960, 4068, 4172, 4272, 4368, 4460, 4549, 4633, 4714, 4791, 4864, 4934, 5001,
+    5063, 5123, 5178, 5231, 5280, 5326, 5368, 5408, 5444, 5477, 5507, 5533, 5557, 5578, 5595, 5610, 5622, 5631,
+    5637, 5640, 5641, 5638, 5633, 5626, 5615, 5602, 5586, 5568, 5547, 5524, 5498, 5470, 5439, 5406, 5370, 5332,
+    5291, 5249, 5203, 5156, 5106, 5054, 5000, 4944, 4885, 4825, 4762, 4697, 4630, 4561, 4490, 4416, 4341, 4264,
+    4184, 4103, 4020, 3935, 3848, 3759, 3668, 3575, 3481, 3384, 3286, 3186, 3084, 2981, 2875, 2768, 2659, 2549,
+    2437, 2323, 2207, 2090, 1971, 1851, 1729, 1605, 1480, 1353, 1224, 1094, 963, 830, 695, 559, 421, 282, 142, 0,
+    0))
+
+
+# SignalFilterBankLog. state = (x_buf, x_off, n, output_scale, correction_bits, out_buf, out_off)
+def run_signal_filter_bank_log(st):
+    xb, xo, n, scale, bits, ob, oo = st
+    T = LOG2_CORRECTION
+    for i in range(n):
+        x = (_get32(xb, xo + 4 * i) << bits) & 0xFFFFFFFF
+        if x > 1:
+            integer = msb32(x) - 1
+            frac = x - (1 << integer)
+            if integer < 16:
+                frac <<= 16 - integer
+            else:
+                frac >>= integer - 16
+            seg = frac >> 9
+            c0 = T[seg]
+            frac += c0 + (((T[seg + 1] - c0) * (frac - (seg << 9))) >> 16)
+            log2 = ((integer << 16) + frac) & 0xFFFFFFFF
+            loge = ((45426 * log2 + 32768) >> 16) & 0xFFFFFFFF
+            v = (((scale & 0xFFFFFFFF) * loge) & 0xFFFFFFFF) + 32768
+            v = (v & 0xFFFFFFFF) >> 16
+            _put16(ob, oo + 2 * i, v if v < 32767 else 32767)
+        else:
+            _put16(ob, oo + 2 * i, 0)
+
+
 class Tensor:
     """An operand as prepare sees it (one tensor table entry, docs/format.md)."""
 
