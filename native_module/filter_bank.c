@@ -11,7 +11,7 @@ static inline uint64_t weighted(int32_t w, uint32_t x) {
 
 void pml_signal_filter_bank(const uint32_t *x, const int16_t *weights, const int16_t *unweights,
                             const int16_t *freq_starts, const int16_t *weight_starts, const int16_t *widths,
-                            int32_t n_channels, uint64_t *y) {
+                            int32_t n_channels, uint32_t *y) {
     uint64_t sum = 0;
     for (int32_t c = 0; c <= n_channels; c++) {
         const uint32_t *in = x + freq_starts[c];
@@ -22,7 +22,8 @@ void pml_signal_filter_bank(const uint32_t *x, const int16_t *weights, const int
             next += weighted(u[j], in[j]);
         }
         if (c > 0) {
-            y[c - 1] = sum;
+            y[2 * c - 2] = (uint32_t)sum;
+            y[2 * c - 1] = (uint32_t)(sum >> 32);
         }
         sum = next;
     }
@@ -75,9 +76,10 @@ static uint32_t sqrt64(uint64_t num) {
     return (uint32_t)res;
 }
 
-void pml_signal_filter_bank_sqrt(const uint64_t *x, int32_t n, int32_t shift, uint32_t *y) {
+void pml_signal_filter_bank_sqrt(const uint32_t *x, int32_t n, int32_t shift, uint32_t *y) {
+    shift = shift < 0 ? 0 : (shift > 31 ? 31 : shift);
     for (int32_t i = 0; i < n; i++) {
-        y[i] = sqrt64(x[i]) >> shift;
+        y[i] = sqrt64(((uint64_t)x[2 * i + 1] << 32) | x[2 * i]) >> shift;
     }
 }
 

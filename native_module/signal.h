@@ -84,13 +84,15 @@ void pml_signal_energy(const int16_t *spectrum, int32_t n, int32_t start, int32_
 /* SignalFilterBank: the triangular filter bank of n_channels channels over the power spectrum x. Channel c
  * (0 <= c <= n_channels; c = 0 only feeds the next) adds weights[weight_starts[c] + j] * x[freq_starts[c] + j]
  * for j < widths[c], and passes the same sum with unweights to channel c + 1; y[c - 1] is channel c's sum, in
- * 64 bits with TFLite Micro's wraparound. */
+ * 64 bits with TFLite Micro's wraparound. uint64 values are pairs of uint32 words, low word first (an arena
+ * offset is 4-aligned only). */
 void pml_signal_filter_bank(const uint32_t *x, const int16_t *weights, const int16_t *unweights,
                             const int16_t *freq_starts, const int16_t *weight_starts, const int16_t *widths,
-                            int32_t n_channels, uint64_t *y);
+                            int32_t n_channels, uint32_t *y);
 
-/* SignalFilterBankSquareRoot: y[i] = isqrt(x[i]) (TFLite Micro's rounding) >> shift, shift in [0, 31]. */
-void pml_signal_filter_bank_sqrt(const uint64_t *x, int32_t n, int32_t shift, uint32_t *y);
+/* SignalFilterBankSquareRoot: y[i] = isqrt(x[i]) (TFLite Micro's rounding) >> shift, x uint64 as word pairs;
+ * shift (a value computed at run time, FFT auto-scale's) is clamped to [0, 31]. */
+void pml_signal_filter_bank_sqrt(const uint32_t *x, int32_t n, int32_t shift, uint32_t *y);
 
 /* SignalFilterBankSpectralSubtraction's options (TFLite Micro's SpectralSubtractionConfig). */
 typedef struct {

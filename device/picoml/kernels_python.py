@@ -1110,6 +1110,10 @@ def _sqrt64(num):
 def run_signal_filter_bank_square_root(st):
     xb, xo, n, sb, so, ob, oo = st
     shift = _get32(sb, so)
+    if shift & 0x80000000:          # an int32 computed at run time: clamped to 0..31
+        shift = 0
+    elif shift > 31:
+        shift = 31
     for i in range(n):
         v = _get32(xb, xo + 8 * i) | (_get32(xb, xo + 8 * i + 4) << 32)
         _put32(ob, oo + 4 * i, _sqrt64(v) >> shift)
