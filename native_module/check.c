@@ -80,7 +80,8 @@ PML_COLD int pml_check_requantization(pml_check_t *c, const pml_operand_t *in, i
 PML_COLD int pml_check_same_size(pml_check_t *c, const pml_operand_t *input, const pml_operand_t *output,
                                   int32_t extra) {
     PML_NEED(c, pml_count(output) == pml_count(input), PML_R_SIZE, pml_count(output));
-    c->work = pml_count(output) + extra;
+    const int64_t work = (int64_t)pml_count(output) + extra;
+    c->work = work > (int64_t)PML_MAX_WORK + 1 ? (int64_t)PML_MAX_WORK + 1 : work;  /* as picoml.validate reports */
     return PML_OK;
 }
 

@@ -1,5 +1,5 @@
-/* CONCATENATION along `axis` of int8 tensors of any rank up to 4: byte copies (the host has already requantized
- * any input whose quantization differs from the output's). Reference: reference_concatenation in
+/* CONCATENATION along `axis` of tensors of any rank up to 4 and any one dtype: byte copies (the host has already
+ * requantized any int8 input whose quantization differs from the output's). Reference: reference_concatenation in
  * host/picoml/ops/shape.py. */
 #include "check.h"
 #include "picoml.h"
@@ -30,8 +30,9 @@ void pml_concatenation_s8(const void *params, const pml_operand_t *inputs, int n
     const pml_concatenation_params_t *p = (const pml_concatenation_params_t *)params;
     const pml_tensor_t *out = output->tensor;
     const int32_t axis = p->axis;
-    /* The output is `outer` blocks; block o holds block o of each input in turn, each of dims[axis] * inner bytes. */
-    int32_t outer = 1, inner = 1;
+    /* The output is `outer` blocks; block o holds block o of each input in turn, each of dims[axis] * inner bytes
+     * (inner: the bytes of one step along the axis). */
+    int32_t outer = 1, inner = pml_dtype_size(out->dtype);       /* in bytes */
     for (int d = 0; d < axis; d++) {
         outer *= (int32_t)out->dims[d];
     }

@@ -1,4 +1,5 @@
 /* SignalEnergy: the power of each complex spectrum value in a band (TFLite Micro's Signal library). */
+#include "check.h"
 #include "signal.h"
 
 void pml_signal_energy(const int16_t *spectrum, int32_t n, int32_t start, int32_t end, uint32_t *y) {
@@ -11,4 +12,23 @@ void pml_signal_energy(const int16_t *spectrum, int32_t n, int32_t start, int32_
             y[i] = (uint32_t)(re * re) + (uint32_t)(im * im);
         }
     }
+}
+
+/* The op SIGNAL_ENERGY. Once at load, after the operand types (int16 in, uint32 out) and the indices' ranges (0
+ * or more): start_index <= end_index <= the output's size, two input values (one complex) per output value. */
+PML_COLD int pml_signal_energy_check(const void *params, const pml_operand_t *in, const pml_operand_t *out,
+                                     pml_check_t *c) {
+    const pml_signal_energy_params_t *p = (const pml_signal_energy_params_t *)params;
+    const int32_t n = pml_count(out);
+    PML_NEED(c, p->start_index <= p->end_index && p->end_index <= n, PML_R_ENERGY_RANGE, p->end_index);
+    PML_NEED(c, pml_count(&in[0]) == 2 * (int64_t)n, PML_R_ENERGY_SIZE, pml_count(&in[0]));
+    c->work = n;
+    return PML_OK;
+}
+
+void pml_signal_energy_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+    const pml_signal_energy_params_t *p = (const pml_signal_energy_params_t *)params;
+    (void)n_in;
+    pml_signal_energy((const int16_t *)in[0].data, pml_count(out), p->start_index, p->end_index,
+                      (uint32_t *)out->data);
 }

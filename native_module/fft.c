@@ -2,17 +2,19 @@
  * FFT's 16-bit fixed point computes it (TFLite Micro builds KISS FFT with FIXED_POINT 16): every intermediate
  * complex value int16 with C's wraparound, every product rounded as (p + 2^14) >> 15, every stage's inputs
  * divided by its radix as round(v * (32767 / radix) / 2^15). */
+#include "check.h"
 #include "signal.h"
 
 int32_t pml_signal_fft_auto_scale(const int16_t *x, int32_t n, int16_t *y) {
-    /* TFLite Micro's MaxAbs16, its int16 arithmetic kept: -(-32768) wraps to -32768 */
+    /* TFLite Micro's MaxAbs16, its int16 arithmetic kept: -v is compared as an int, then stored as an int16
+     * (-(-32768) becomes -32768, which any later value then replaces) */
     int16_t max = 0;
     for (int32_t i = 0; i < n; i++) {
-        const int16_t v = x[i];
+        const int32_t v = x[i];
         if (v > max) {
-            max = v;
-        } else if ((int16_t)(-v) > max) {
-            max = (int16_t)(-v);
+            max = (int16_t)v;
+        } else if (-v > max) {
+            max = (int16_t)(uint16_t)(uint32_t)(-v);
         }
     }
     int32_t bits = 16 - pml_msb32((uint32_t)(int32_t)max) - 1;
@@ -97,7 +99,7 @@ static void butterfly4(cpx_t *out, int32_t stride, const cpx_t *tw, int32_t m) {
  * then 2. */
 static void fft_stage(cpx_t *out, const int16_t *x, int32_t n_in, int32_t first, int32_t stride, int32_t n,
                       const cpx_t *tw) {
-    const int32_t p = (n & 3) == 0 ? 4 : 2, m = n / p;
+    const int32_t p = (n & 3) == 0 ? 4 : 2, m = p == 4 ? n >> 2 : n >> 1;   /* no division: Cortex-M0 has none */
     for (int32_t q = 0; q < p; q++) {
         const int32_t at = first + q * stride;
         if (m == 1) {
@@ -137,5 +139,66 @@ void pml_signal_rfft_q15(const int16_t *x, int32_t n_in, int32_t fft_length, con
         out[k].i = (int16_t)((f1k.i + tw2.i) >> 1);
         out[half - k].r = (int16_t)((f1k.r - tw2.r) >> 1);
         out[half - k].i = (int16_t)((tw2.i - f1k.i) >> 1);
+    }
+}
+
+/* The op SIGNAL_FFT_AUTO_SCALE: outputs the scaled values and the shift. Once at load, after the operand types
+ * (int16 in and out, the shift an int32 scalar): the output the input's size. */
+PML_COLD int pml_signal_fft_auto_scale_check(const void *params, const pml_operand_t *in, const pml_operand_t *out,
+                                             pml_check_t *c) {
+    (void)params;
+    return pml_check_same_size(c, &in[0], &out[0], 0);
+}
+
+void pml_signal_fft_auto_scale_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+    (void)params;
+    (void)n_in;
+    *(int32_t *)out[1].data = pml_signal_fft_auto_scale((const int16_t *)in[0].data, pml_count(&in[0]),
+                                                        (int16_t *)out[0].data);
+}
+
+/* The input's last dimension (a row), 1 for a scalar. */
+static int32_t last_dim(const pml_operand_t *o) {
+    return o->tensor->ndim ? pml_dim(o, o->tensor->ndim - 1) : 1;
+}
+
+/* The number of rows: the product of the dimensions before the last. */
+static int32_t rows_of(const pml_operand_t *o) {
+    int32_t n = 1;
+    for (int i = 0; i + 1 < o->tensor->ndim; i++) {
+        n *= pml_dim(o, i);
+    }
+    return n;
+}
+
+/* The op SIGNAL_RFFT: one real FFT per row of the input (its last axis). Once at load, after the operand types
+ * (int16; the twiddles constants) and fft_length's range (1 or more): fft_length a power of two from 4 to 2^16,
+ * rows of at most fft_length values, fft_length + 2 output values per row and as many rows, the twiddle
+ * tables' sizes. */
+PML_COLD int pml_signal_rfft_check(const void *params, const pml_operand_t *in, const pml_operand_t *out,
+                                   pml_check_t *c) {
+    const int32_t n = ((const pml_signal_rfft_params_t *)params)->fft_length;
+    PML_NEED(c, n >= 4 && n <= 65536 && (n & (n - 1)) == 0, PML_R_RFFT_LENGTH, n);
+    const int32_t row = last_dim(&in[0]), rows = rows_of(&in[0]);
+    PML_NEED(c, row <= n, PML_R_RFFT_INPUT, row);
+    PML_NEED(c, out->tensor->ndim > 0 && last_dim(out) == n + 2, PML_R_RFFT_OUTPUT, last_dim(out));
+    PML_NEED(c, rows_of(out) == rows, PML_R_RFFT_ROWS, pml_count(out));
+    PML_NEED(c, pml_count(&in[1]) == n && pml_count(&in[2]) == n / 2, PML_R_RFFT_TWIDDLES, pml_count(&in[1]));
+    int32_t log2 = 0;
+    while ((1 << log2) < n) {
+        log2++;
+    }
+    c->work = pml_work_mul(rows, pml_mul_s64(n, log2));
+    return PML_OK;
+}
+
+void pml_signal_rfft_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+    const int32_t n = ((const pml_signal_rfft_params_t *)params)->fft_length;
+    const int32_t row = last_dim(&in[0]), rows = rows_of(&in[0]);
+    const int16_t *x = (const int16_t *)in[0].data;
+    int16_t *y = (int16_t *)out->data;
+    (void)n_in;
+    for (int32_t r = 0; r < rows; r++, x += row, y += n + 2) {
+        pml_signal_rfft_q15(x, row, n, (const int16_t *)in[1].data, (const int16_t *)in[2].data, y);
     }
 }

@@ -1,5 +1,6 @@
 /* The filter-bank family of TFLite Micro's Signal library: SignalFilterBank (triangular mel channels over a power
  * spectrum, 64-bit sums), SignalFilterBankSquareRoot and SignalFilterBankLog, with its fixed-point arithmetic. */
+#include "check.h"
 #include "signal.h"
 
 /* w * x as TFLite Micro computes it (the int16 weight converted to uint64, the product modulo 2^64): the signed
@@ -124,4 +125,68 @@ void pml_signal_filter_bank_log(const uint32_t *x, int32_t n, int32_t output_sca
             y[i] = 0;
         }
     }
+}
+
+/* The op SIGNAL_FILTER_BANK. Once at load, after the operand types (uint32 in, uint64 out, int16 constant tables):
+ * the three channel tables one value longer than the output, as many unweights as weights, and every channel's
+ * bins inside the input and its weights inside the weights. */
+PML_COLD int pml_signal_filter_bank_check(const void *params, const pml_operand_t *in, const pml_operand_t *out,
+                                          pml_check_t *c) {
+    (void)params;
+    const int32_t channels = pml_count(out), bins = pml_count(&in[0]), weights = pml_count(&in[1]);
+    PML_NEED(c, pml_count(&in[2]) == weights, PML_R_FB_WEIGHTS, pml_count(&in[2]));
+    for (int k = 3; k < 6; k++) {
+        PML_NEED(c, pml_count(&in[k]) == channels + 1, PML_R_FB_CHANNELS, pml_count(&in[k]));
+    }
+    const int16_t *freq = (const int16_t *)in[3].data, *start = (const int16_t *)in[4].data;
+    const int16_t *width = (const int16_t *)in[5].data;
+    int64_t work = channels;
+    for (int32_t k = 0; k <= channels; k++) {
+        PML_NEED(c, freq[k] >= 0 && start[k] >= 0 && width[k] >= 0 && freq[k] + width[k] <= bins
+                 && start[k] + width[k] <= weights, PML_R_FB_BAND, width[k]);
+        work += 2 * width[k];
+    }
+    c->work = work > (int64_t)PML_MAX_WORK + 1 ? (int64_t)PML_MAX_WORK + 1 : work;
+    return PML_OK;
+}
+
+void pml_signal_filter_bank_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+    (void)params;
+    (void)n_in;
+    pml_signal_filter_bank((const uint32_t *)in[0].data, (const int16_t *)in[1].data, (const int16_t *)in[2].data,
+                           (const int16_t *)in[3].data, (const int16_t *)in[4].data, (const int16_t *)in[5].data,
+                           pml_count(out), (uint32_t *)out->data);
+}
+
+/* The op SIGNAL_FILTER_BANK_SQUARE_ROOT. Once at load, after the operand types (uint64 in, an int32 scalar shift,
+ * uint32 out): the output the input's size; the work counts the root's 32 steps. */
+PML_COLD int pml_signal_filter_bank_square_root_check(const void *params, const pml_operand_t *in,
+                                                      const pml_operand_t *out, pml_check_t *c) {
+    (void)params;
+    PML_NEED(c, pml_count(out) == pml_count(&in[0]), PML_R_SIZE, pml_count(out));
+    c->work = pml_work_mul(32, pml_count(out));
+    return PML_OK;
+}
+
+void pml_signal_filter_bank_square_root_s8(const void *params, const pml_operand_t *in, int n_in,
+                                           const pml_operand_t *out) {
+    (void)params;
+    (void)n_in;
+    pml_signal_filter_bank_sqrt((const uint32_t *)in[0].data, pml_count(out), *(const int32_t *)in[1].data,
+                                (uint32_t *)out->data);
+}
+
+/* The op SIGNAL_FILTER_BANK_LOG. Once at load, after the operand types (uint32 in, int16 out) and
+ * input_correction_bits' range (0..31): the output the input's size. */
+PML_COLD int pml_signal_filter_bank_log_check(const void *params, const pml_operand_t *in, const pml_operand_t *out,
+                                              pml_check_t *c) {
+    (void)params;
+    return pml_check_same_size(c, &in[0], out, 0);
+}
+
+void pml_signal_filter_bank_log_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+    const pml_signal_filter_bank_log_params_t *p = (const pml_signal_filter_bank_log_params_t *)params;
+    (void)n_in;
+    pml_signal_filter_bank_log((const uint32_t *)in[0].data, pml_count(out), p->output_scale,
+                               p->input_correction_bits, (int16_t *)out->data);
 }

@@ -35,7 +35,7 @@
 #define PML_OP_MUL_INT32 27
 #define PML_OP_DIV_INT32 28
 /* the highest op code this build runs (the ops of PML_OPS) */
-#define PML_OP_MAX 12
+#define PML_OP_MAX 28
 
 typedef struct {
     int32_t stride_h;
@@ -284,6 +284,22 @@ typedef struct {
     X(CONCATENATION, concatenation, 9, PML_CONCATENATION_N_PARAMS, -1) \
     X(LUT, lut, 10, PML_LUT_N_PARAMS, 2) \
     X(MEAN, mean, 11, PML_MEAN_N_PARAMS, 1) \
-    X(PAD, pad, 12, PML_PAD_N_PARAMS, 1)
+    X(PAD, pad, 12, PML_PAD_N_PARAMS, 1) \
+    X(SIGNAL_WINDOW, signal_window, 13, PML_SIGNAL_WINDOW_N_PARAMS, 2) \
+    X(SIGNAL_FFT_AUTO_SCALE, signal_fft_auto_scale, 14, PML_SIGNAL_FFT_AUTO_SCALE_N_PARAMS, 1) \
+    X(SIGNAL_RFFT, signal_rfft, 15, PML_SIGNAL_RFFT_N_PARAMS, 3) \
+    X(SIGNAL_ENERGY, signal_energy, 16, PML_SIGNAL_ENERGY_N_PARAMS, 1) \
+    X(SIGNAL_FILTER_BANK, signal_filter_bank, 17, PML_SIGNAL_FILTER_BANK_N_PARAMS, 6) \
+    X(SIGNAL_FILTER_BANK_SQUARE_ROOT, signal_filter_bank_square_root, 18, PML_SIGNAL_FILTER_BANK_SQUARE_ROOT_N_PARAMS, 2) \
+    X(SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION, signal_filter_bank_spectral_subtraction, 19, PML_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION_N_PARAMS, 2) \
+    X(SIGNAL_PCAN, signal_pcan, 20, PML_SIGNAL_PCAN_N_PARAMS, 3) \
+    X(SIGNAL_FILTER_BANK_LOG, signal_filter_bank_log, 21, PML_SIGNAL_FILTER_BANK_LOG_N_PARAMS, 1) \
+    X(CAST, cast, 22, PML_CAST_N_PARAMS, 1) \
+    X(STRIDED_SLICE, strided_slice, 23, PML_STRIDED_SLICE_N_PARAMS, 1) \
+    X(MINIMUM, minimum, 24, PML_MINIMUM_N_PARAMS, 2) \
+    X(MAXIMUM, maximum, 25, PML_MAXIMUM_N_PARAMS, 2) \
+    X(ADD_INT32, add_int32, 26, PML_ADD_INT32_N_PARAMS, 2) \
+    X(MUL_INT32, mul_int32, 27, PML_MUL_INT32_N_PARAMS, 2) \
+    X(DIV_INT32, div_int32, 28, PML_DIV_INT32_N_PARAMS, 2)
 
 #endif

@@ -1,6 +1,7 @@
 /* SignalPCAN (TFLite Micro's Signal library): per-channel energy normalisation, a gain from the channel's noise
  * estimate (a piecewise polynomial, one segment per octave) and a soft "shrink" of the resulting SNR. The SNR has
  * 12 fractional bits, the output 6. */
+#include "check.h"
 #include "signal.h"
 
 /* TFLite Micro's WideDynamicFunction: lut[x] for x <= 2, else the quadratic of x's octave at the 10 bits below
@@ -27,4 +28,22 @@ void pml_signal_pcan(const uint32_t *x, const uint32_t *noise, const int16_t *lu
         /* shrink(s) = s^2 / 4 below 2, s - 1 above, from 12 fractional bits to 6 */
         y[i] = snr < (2u << 12) ? (snr * snr) >> 20 : (snr >> 6) - (1u << 6);
     }
+}
+
+/* The op SIGNAL_PCAN. Once at load, after the operand types (uint32 in, noise estimate and out; the gain table an
+ * int16 constant) and snr_shift's range (0..63): the noise estimate and the output the input's size, a gain table
+ * of 125 values (WideDynamicFunction reads up to lut[4 * 32 - 6 + 2]). May run in place. */
+PML_COLD int pml_signal_pcan_check(const void *params, const pml_operand_t *in, const pml_operand_t *out,
+                                   pml_check_t *c) {
+    (void)params;
+    PML_NEED(c, pml_count(&in[1]) == pml_count(&in[0]), PML_R_SIZE, pml_count(&in[1]));
+    PML_NEED(c, pml_count(&in[2]) == 125, PML_R_PCAN_LUT, pml_count(&in[2]));
+    return pml_check_same_size(c, &in[0], out, 0);
+}
+
+void pml_signal_pcan_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+    const pml_signal_pcan_params_t *p = (const pml_signal_pcan_params_t *)params;
+    (void)n_in;
+    pml_signal_pcan((const uint32_t *)in[0].data, (const uint32_t *)in[1].data, (const int16_t *)in[2].data,
+                    pml_count(out), p->snr_shift, (uint32_t *)out->data);
 }

@@ -90,6 +90,11 @@ static inline int32_t pml_count(const pml_operand_t *o) {
     return n;
 }
 
+/* Bytes per value of a dtype (PML_DTYPE_*). */
+static inline int32_t pml_dtype_size(int dtype) {
+    return dtype == PML_DTYPE_UINT64 ? 8 : (dtype >= PML_DTYPE_INT32 ? 4 : dtype);
+}
+
 /* The shape right-aligned to 4 dimensions, leading dimensions 1. */
 static inline void pml_dims4(const pml_operand_t *o, int32_t out[PML_MAX_DIMS]) {
     int ndim = o->tensor->ndim;

@@ -1,9 +1,31 @@
 /* SignalWindow: the frame times a window, int16 (TFLite Micro's Signal library, micro_speech's front-end). */
+#include "check.h"
 #include "signal.h"
 
 void pml_signal_window(const int16_t *x, const int16_t *w, int32_t n, int32_t shift, int16_t *y) {
     for (int32_t i = 0; i < n; i++) {
         const int32_t v = ((int32_t)x[i] * w[i]) >> shift;
         y[i] = (int16_t)(v < INT16_MIN ? INT16_MIN : (v > INT16_MAX ? INT16_MAX : v));
+    }
+}
+
+/* The op SIGNAL_WINDOW: the window applied to each window-sized run of the input. Once at load, after the operand
+ * types (int16, the window a constant) and the shift's range (0..31): the input's size a multiple of the window's,
+ * the output the input's size. */
+PML_COLD int pml_signal_window_check(const void *params, const pml_operand_t *in, const pml_operand_t *out,
+                                     pml_check_t *c) {
+    (void)params;
+    const int32_t n = pml_count(&in[0]), w = pml_count(&in[1]);
+    PML_NEED(c, pml_mul_s64((int32_t)pml_udiv((uint32_t)n, (uint32_t)w), w) == n, PML_R_WINDOW_SIZE, n);
+    return pml_check_same_size(c, &in[0], out, 0);
+}
+
+void pml_signal_window_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+    const pml_signal_window_params_t *p = (const pml_signal_window_params_t *)params;
+    const int32_t n = pml_count(&in[0]), w = pml_count(&in[1]);
+    (void)n_in;
+    for (int32_t i = 0; i < n; i += w) {
+        pml_signal_window((const int16_t *)in[0].data + i, (const int16_t *)in[1].data, w, p->shift,
+                          (int16_t *)out->data + i);
     }
 }
