@@ -714,13 +714,16 @@ def run_binary(st):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# CONCATENATION: state = (parts, outer, out_buf, out_off, out_chunk) with parts = ((buf, off, chunk), ...)
+# CONCATENATION, any one dtype: state = (parts, outer, out_buf, out_off, out_chunk) with parts = ((buf, off,
+# chunk), ...), chunks in bytes
 # ---------------------------------------------------------------------------------------------------------
 
 def prepare_concatenation(p, inputs, outputs, ctx):
     out = outputs[0]
     axis = p[0]
-    _check_int8(tuple(inputs) + (out,), "CONCATENATION")
+    for t in inputs:
+        _check(t.dtype == out.dtype, "CONCATENATION input tensor %d is not of the output's dtype" % t.index)
+    size = out.nbytes // out.size
     rank = len(out.shape)
     _check(0 <= axis < rank, "axis %d out of range for rank %d" % (axis, rank))
     outer = _prod(out.shape[:axis])
@@ -731,10 +734,10 @@ def prepare_concatenation(p, inputs, outputs, ctx):
         for d in range(rank):
             _check(d == axis or t.shape[d] == out.shape[d],
                    "input %s does not fit output %s" % (t.describe(), out.describe()))
-        chunk = _prod(t.shape[axis:])
+        chunk = _prod(t.shape[axis:]) * size
         parts.append((t.buf, t.off, chunk))
         total += chunk
-    _check(total == _prod(out.shape[axis:]), "the inputs do not add up to the output %s" % out.describe())
+    _check(total == _prod(out.shape[axis:]) * size, "the inputs do not add up to the output %s" % out.describe())
     return (tuple(parts), outer, out.buf, out.off, total)
 
 
@@ -918,15 +921,13 @@ def run_signal_window(st):
 # SignalFftAutoScale. state = (x_buf, x_off, n, out_buf, out_off, bits_buf, bits_off)
 def run_signal_fft_auto_scale(st):
     xb, xo, n, ob, oo, sb, so = st
-    top = 0                     # MaxAbs16 with its int16 wraparound (-(-32768) is -32768)
+    top = 0                     # MaxAbs16: -v compared as an int, stored as an int16 (-(-32768) is -32768)
     for i in range(n):
         v = _get16(xb, xo + 2 * i)
         if v > top:
             top = v
-        else:
-            v = _wrap16(-v)
-            if v > top:
-                top = v
+        elif -v > top:
+            top = _wrap16(-v)
     bits = 16 - msb32(top & 0xFFFFFFFF) - 1
     if bits < 0:
         bits = 0
@@ -1133,7 +1134,10 @@ def run_signal_spectral_subtraction(st):
             s, om = sm, oms
         x = _get32(xb, xo + 4 * i)
         signal = (x << sbits) & 0xFFFFFFFF
-        est = (((signal * s + _get32(nb, no + 4 * i) * om) & 0xFFFFFFFFFFFFFFFF) >> ssbits) & 0xFFFFFFFF
+        est = signal * s + _get32(nb, no + 4 * i) * om
+        if est >> 64:               # (the mask is a long int: only where the sum needs it)
+            est &= 0xFFFFFFFFFFFFFFFF
+        est = (est >> ssbits) & 0xFFFFFFFF
         noise = est
         if est > signal:
             est = signal
@@ -1208,6 +1212,201 @@ def run_signal_filter_bank_log(st):
             _put16(ob, oo + 2 * i, v if v < 32767 else 32767)
         else:
             _put16(ob, oo + 2 * i, 0)
+
+
+# -- the front-end ops' prepare (their state layouts are documented at each run_ above) --------------------
+
+def prepare_signal_window(p, inputs, outputs, ctx):
+    x, w, out = inputs[0], inputs[1], outputs[0]
+    return (x.buf, x.off, x.size, int16s(w), p[0], out.buf, out.off)
+
+
+def prepare_signal_fft_auto_scale(p, inputs, outputs, ctx):
+    x, out, bits = inputs[0], outputs[0], outputs[1]
+    return (x.buf, x.off, x.size, out.buf, out.off, bits.buf, bits.off)
+
+
+def prepare_signal_rfft(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    n = p[0]
+    row = x.shape[-1] if x.shape else 1
+    return (x.buf, x.off, x.size // row, row, n, int16s(inputs[1]), int16s(inputs[2]), out.buf, out.off,
+            ctx.scratch("fft_re", n // 2), ctx.scratch("fft_im", n // 2))
+
+
+def prepare_signal_energy(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    return (x.buf, x.off, out.size, p[0], p[1], out.buf, out.off)
+
+
+def prepare_signal_filter_bank(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    return (x.buf, x.off, int16s(inputs[1]), int16s(inputs[2]), int16s(inputs[3]), int16s(inputs[4]),
+            int16s(inputs[5]), out.size, out.buf, out.off)
+
+
+def prepare_signal_filter_bank_square_root(p, inputs, outputs, ctx):
+    x, bits, out = inputs[0], inputs[1], outputs[0]
+    return (x.buf, x.off, out.size, bits.buf, bits.off, out.buf, out.off)
+
+
+def prepare_signal_spectral_subtraction(p, inputs, outputs, ctx):
+    # params: smoothing, one_minus_smoothing, alternate_smoothing, alternate_one_minus_smoothing, smoothing_bits,
+    # spectral_subtraction_bits, min_signal_remaining, clamping (the coefficients read as uint32)
+    x, state, out, copy = inputs[0], inputs[1], outputs[0], outputs[1]
+    m = 0xFFFFFFFF
+    cfg = (p[0] & m, p[1] & m, p[2] & m, p[3] & m, p[6] & m, p[4], p[5], p[7])
+    return (x.buf, x.off, x.size, cfg, state.buf, state.off, out.buf, out.off, copy.buf, copy.off)
+
+
+def prepare_signal_pcan(p, inputs, outputs, ctx):
+    x, noise, out = inputs[0], inputs[1], outputs[0]
+    return (x.buf, x.off, noise.buf, noise.off, int16s(inputs[2]), out.size, p[0], out.buf, out.off)
+
+
+def prepare_signal_filter_bank_log(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]       # params: input_correction_bits, output_scale
+    return (x.buf, x.off, out.size, p[1], p[0], out.buf, out.off)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Integer (not quantized) element-wise ops on any integer dtype (host/picoml/ops/integer.py): values read and
+# written a byte at a time, C's conversions (the low bits) and int32 wraparound.
+# ---------------------------------------------------------------------------------------------------------
+
+_SIZES = (0, 1, 2, 4, 4, 8)
+
+
+def _get(b, o, dtype):
+    """Value at byte offset o of a tensor of `dtype` (1 int8, 2 int16, 3 int32, 4 uint32, 5 uint64)."""
+    if dtype == 1:
+        return SIGNED[b[o]]
+    if dtype == 2:
+        return _get16(b, o)
+    v = _get32(b, o)
+    if dtype == 3:
+        return v - 0x100000000 if v & 0x80000000 else v
+    if dtype == 5:
+        v |= _get32(b, o + 4) << 32
+    return v
+
+
+def _put(b, o, dtype, v):
+    for k in range(_SIZES[dtype]):
+        b[o + k] = v & 0xFF
+        v >>= 8
+
+
+# CAST. state = (x_buf, x_off, x_dtype, out_buf, out_off, out_dtype, n)
+def prepare_cast(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    return (x.buf, x.off, x.dtype, out.buf, out.off, out.dtype, out.size)
+
+
+def run_cast(st):
+    xb, xo, xd, ob, oo, od, n = st
+    a, b = _SIZES[xd], _SIZES[od]
+    for i in range(n):
+        _put(ob, oo + b * i, od, _get(xb, xo + a * i, xd))
+
+
+# STRIDED_SLICE. state = (x_buf, x_off, out_buf, out_off, dtype, out shape4, first value index, steps4)
+def prepare_strided_slice(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    a = x.shape4()
+    strides = (a[1] * a[2] * a[3], a[2] * a[3], a[3], 1)
+    first = 0
+    steps = []
+    for d in range(4):
+        first += p[d] * strides[d]
+        steps.append(p[4 + d] * strides[d])
+    return (x.buf, x.off, out.buf, out.off, out.dtype, out.shape4(), first, tuple(steps))
+
+
+def run_strided_slice(st):
+    xb, xo, ob, oo, dtype, shape4, first, steps = st
+    size = _SIZES[dtype]
+    D0, D1, D2, D3 = shape4
+    s0, s1, s2, s3 = steps
+    o = oo
+    for i0 in range(D0):
+        for i1 in range(D1):
+            for i2 in range(D2):
+                k = first + i0 * s0 + i1 * s1 + i2 * s2
+                for i3 in range(D3):
+                    src = xo + size * k
+                    for j in range(size):
+                        ob[o + j] = xb[src + j]
+                    k += s3
+                    o += size
+
+
+# MINIMUM, MAXIMUM (kind 0, 1: any one dtype), ADD_INT32, MUL_INT32, DIV_INT32 (kind 2, 3, 4). state = (kind,
+# a_buf, a_off, a_strides4, b_buf, b_off, b_strides4, out_buf, out_off, shape4, dtype, act_min, act_max)
+def _prepare_integer(kind, p, inputs, outputs):
+    a, b, out = inputs[0], inputs[1], outputs[0]
+    shape4 = out.shape4()
+    act = p if p else (0, 0)
+    return (kind, a.buf, a.off, _broadcast_strides(a, shape4), b.buf, b.off, _broadcast_strides(b, shape4),
+            out.buf, out.off, shape4, out.dtype, act[0], act[1])
+
+
+def prepare_minimum(p, inputs, outputs, ctx):
+    return _prepare_integer(0, p, inputs, outputs)
+
+
+def prepare_maximum(p, inputs, outputs, ctx):
+    return _prepare_integer(1, p, inputs, outputs)
+
+
+def prepare_add_int32(p, inputs, outputs, ctx):
+    return _prepare_integer(2, p, inputs, outputs)
+
+
+def prepare_mul_int32(p, inputs, outputs, ctx):
+    return _prepare_integer(3, p, inputs, outputs)
+
+
+def prepare_div_int32(p, inputs, outputs, ctx):
+    return _prepare_integer(4, p, inputs, outputs)
+
+
+def _integer_one(kind, x, y, lo, hi):
+    if kind == 0:
+        return x if x <= y else y
+    if kind == 1:
+        return x if x >= y else y
+    if kind == 2:
+        v = x + y
+    elif kind == 3:
+        v = x * y
+    elif y == 0:
+        v = 0
+    else:
+        v = (x if x >= 0 else -x) // (y if y >= 0 else -y)     # truncation toward zero
+        if (x < 0) != (y < 0):
+            v = -v
+    if v > 2147483647 or v < -2147483648:
+        v = ((v + 0x80000000) & 0xFFFFFFFF) - 0x80000000
+    return lo if v < lo else (hi if v > hi else v)
+
+
+def run_integer(st):
+    kind, ab, ao, sa, bb, bo, sb, ob, oo, shape4, dtype, lo, hi = st
+    size = _SIZES[dtype]
+    D0, D1, D2, D3 = shape4
+    o = oo
+    for i0 in range(D0):
+        for i1 in range(D1):
+            for i2 in range(D2):
+                pa = i0 * sa[0] + i1 * sa[1] + i2 * sa[2]
+                pb = i0 * sb[0] + i1 * sb[1] + i2 * sb[2]
+                for i3 in range(D3):
+                    v = _integer_one(kind, _get(ab, ao + size * pa, dtype), _get(bb, bo + size * pb, dtype), lo, hi)
+                    _put(ob, o, dtype, v)
+                    pa += sa[3]
+                    pb += sb[3]
+                    o += size
 
 
 class Tensor:
@@ -1307,5 +1506,23 @@ KERNELS = {
     _ops.OP_LUT: (prepare_lut, run_lut),
     _ops.OP_MEAN: (prepare_mean, run_mean),
     _ops.OP_PAD: (prepare_pad, run_pad),
+    _ops.OP_SIGNAL_WINDOW: (prepare_signal_window, run_signal_window),
+    _ops.OP_SIGNAL_FFT_AUTO_SCALE: (prepare_signal_fft_auto_scale, run_signal_fft_auto_scale),
+    _ops.OP_SIGNAL_RFFT: (prepare_signal_rfft, run_signal_rfft),
+    _ops.OP_SIGNAL_ENERGY: (prepare_signal_energy, run_signal_energy),
+    _ops.OP_SIGNAL_FILTER_BANK: (prepare_signal_filter_bank, run_signal_filter_bank),
+    _ops.OP_SIGNAL_FILTER_BANK_SQUARE_ROOT: (prepare_signal_filter_bank_square_root,
+                                             run_signal_filter_bank_square_root),
+    _ops.OP_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION: (prepare_signal_spectral_subtraction,
+                                                      run_signal_spectral_subtraction),
+    _ops.OP_SIGNAL_PCAN: (prepare_signal_pcan, run_signal_pcan),
+    _ops.OP_SIGNAL_FILTER_BANK_LOG: (prepare_signal_filter_bank_log, run_signal_filter_bank_log),
+    _ops.OP_CAST: (prepare_cast, run_cast),
+    _ops.OP_STRIDED_SLICE: (prepare_strided_slice, run_strided_slice),
+    _ops.OP_MINIMUM: (prepare_minimum, run_integer),
+    _ops.OP_MAXIMUM: (prepare_maximum, run_integer),
+    _ops.OP_ADD_INT32: (prepare_add_int32, run_integer),
+    _ops.OP_MUL_INT32: (prepare_mul_int32, run_integer),
+    _ops.OP_DIV_INT32: (prepare_div_int32, run_integer),
 }
 del _ops

@@ -1099,12 +1099,13 @@ def prepare_concatenation(p, inputs, outputs, ctx):
     _kp.prepare_concatenation(p, inputs, outputs, ctx)
     out = outputs[0]
     axis = p[0]
+    size = out.nbytes // out.size       # bytes per value: any one dtype
     outer = _prod(out.shape[:axis])
-    total = _prod(out.shape[axis:])
+    total = _prod(out.shape[axis:]) * size
     copies = []
     o = out.off
     for t in inputs:
-        chunk = _prod(t.shape[axis:])
+        chunk = _prod(t.shape[axis:]) * size
         copies.append((t.buf, out.buf, (t.off, chunk, o, total, outer)))
         o += chunk
     return (_run_concatenation, tuple(copies))

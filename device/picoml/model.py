@@ -56,6 +56,8 @@ class Model:
 
     predict(x, out=None)  run one inference; returns the output (see predict)
     top(output=0)         (label, index) of the largest value of the last prediction's output
+    invoke()              run on the inputs already in inputs[i].data (no conversion, no copy)
+    reset()               zero the model's state (kept from one predict to the next, e.g. an audio front-end's)
     inputs, outputs       tuples of IO: shape, size, scale, zero_point, float, data
     labels                the metadata's "labels" list, or None
     backend               "native", "viper" or "python"
@@ -68,7 +70,7 @@ class Model:
 
     python_ops = ()     # the viper backend's instances set their own
 
-    def __init__(self, buffer, backend, backend_notes, native, steps, inputs, outputs):
+    def __init__(self, buffer, backend, backend_notes, native, steps, inputs, outputs, state=()):
         # built by picoml.pml.load: native is the _picoml.Model (it keeps the arena); or steps is what
         # kernels_python.prepare turns into the (run, state) pair of each op (they keep the arena), and sets
         # python_ops: the ops the viper backend leaves to it
@@ -89,6 +91,7 @@ class Model:
         self._f32 = array("f", [0.0])
         self._ran = False
         self._labels = 0            # 0: not read yet
+        self._state = state         # (arena view, zeros) of each state tensor: what reset() clears
 
     # -- inference ---------------------------------------------------------------------------------------
 
@@ -227,6 +230,19 @@ class Model:
             view[_ALL] = src
         except (TypeError, ValueError, NotImplementedError):
             raise _error("output_items")
+
+    def invoke(self):
+        """Run one inference on the inputs as they are in inputs[i].data (written there by the caller, e.g. the
+        audio front-end); the outputs are left in outputs[j].data. No copies and no checks: predict() without its
+        conversions."""
+        self._run()
+        self._ran = True
+
+    def reset(self):
+        """Zero the model's state (its state tensors: e.g. an audio front-end's noise estimate), as after load: the
+        next predict starts a new stream. Nothing to do for a model without state. Allocates nothing."""
+        for view, zeros in self._state:
+            view[_ALL] = zeros
 
     # -- results and description -------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@
 import struct
 
 from ._ops import (CRC_START, FLOAT32_EDGE, HEADER_FORMAT, HEADER_SIZE, INT8_EDGE, IO_FORMAT, IO_SIZE, MAGIC,
-                   OLDEST_VERSION, STORAGE_ARENA, STORAGE_WEIGHTS, TENSOR_FORMAT, TENSOR_SIZE, VERSION)
+                   OLDEST_VERSION, STORAGE_ARENA, STORAGE_STATE, STORAGE_WEIGHTS, TENSOR_FORMAT, TENSOR_SIZE, VERSION)
 
 
 def _crc32_py(data):
@@ -195,7 +195,21 @@ def load(source, backend=None, arena=None):
     # the Python kernels are prepared by picoml.load once this module is gone (kernels_python.prepare)
     steps = None if native is not None else (ops, arena, header[10], header[16], module if name == "viper" else None)
     from .model import Model
-    return Model(buf, name, list(notes), native, steps, inputs, outputs)
+    return Model(buf, name, list(notes), native, steps, inputs, outputs, _state(buf, header, arena))
+
+
+def _state(buf, header, arena):
+    """The model's state tensors (storage 2, format version 3) as (memoryview of their arena bytes, as many zero
+    bytes) pairs: what Model.reset() writes. Validated already: they lie inside the arena."""
+    pairs = []
+    view = None
+    for i in range(header[5]):
+        _, _, storage, _, offset, nbytes = struct.unpack_from("<BBBBII", buf, header[10] + i * TENSOR_SIZE)
+        if storage == STORAGE_STATE:
+            if view is None:
+                view = memoryview(arena)
+            pairs.append((view[offset:offset + nbytes], bytes(nbytes)))
+    return tuple(pairs)
 
 
 def check(buf):
