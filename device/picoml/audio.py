@@ -30,6 +30,15 @@ RATE = 16000
 _BIG_ENDIAN = getattr(sys, "byteorder", "little") != "little"     # WAV is little-endian, as every board is
 
 
+class _Subscript:
+    def __getitem__(self, s):
+        return s
+
+
+_ALL = _Subscript()[:]          # one whole-buffer slice, made once (`dst[:] = src` allocates one per call on 1.23)
+del _Subscript
+
+
 def runtime():
     """'circuitpython' or 'micropython' (anything else counts as micropython)."""
     return "circuitpython" if sys.implementation.name == "circuitpython" else "micropython"
@@ -366,3 +375,177 @@ def _default_clock():
     if hasattr(time, "ticks_us") and hasattr(time, "sleep_us"):
         return time
     return _MonotonicClock()
+
+
+# -- the front-end: samples to features ------------------------------------------------------------------------
+
+FRONTEND = "frontend.pml"       # the default front-end's file, beside the library (picoml/frontend.pml)
+FRAME = 480                     # micro_speech: 30 ms frames of 16 kHz audio...
+HOP = 320                       # ...every 20 ms
+
+
+def default_frontend():
+    """The path of the default front-end, TFLite Micro's micro_speech one converted (picoml deploy copies it
+    beside the library)."""
+    here = __file__
+    cut = here.rfind("/")
+    return (here[:cut + 1] if cut >= 0 else "") + FRONTEND
+
+
+class Frontend:
+    """The audio front-end, streaming: 16-bit samples in, in blocks of any size (a microphone's DMA blocks), one
+    int8 feature row per hop out (micro_speech: 40 features per 20 ms of audio, from 30 ms frames) into a ring of
+    the last `rows` rows, kept in the shape of a keyword model's input (rows x features, oldest row first).
+
+        fe = audio.Frontend()                    # micro_speech's front-end (picoml/frontend.pml)
+        new = fe.feed(block, 0, n)               # samples block[0:n] (an array('h')): how many rows it completed
+        kws.predict(fe.features())               # rows x features int8 values, oldest row first
+
+    model: a picoml Model of a front-end (an int16 input of one frame, an int8 output of one feature row, its
+    state carried from frame to frame), the path of its .pml, or None for the default (default_frontend()).
+    rows: the ring's length (49: micro_speech's 1 s of features). hop: samples between frames; None reads the
+    model's metadata ("input": {"hop": ...}) or takes 320. The frame is the model's input size.
+
+    The first frame is complete after `frame` samples, then one every `hop` (samples between frames are skipped
+    when hop > frame). The front-end's state (noise estimate, gain) carries from frame to frame as in TFLite
+    Micro; reset() clears it with the ring. Nothing is allocated per call or per hop (the Python kernels' long
+    ints on 32-bit ports aside). MicroPython moves the samples with picoml.fast (viper); CircuitPython, which has
+    no viper, value by value in Python (slower, the same bytes).
+    Attributes: model, frame, hop, width (features per row), rows, rows_done (rows since the last reset)."""
+
+    def __init__(self, model=None, rows=49, hop=None, backend=None):
+        if model is None or isinstance(model, str):
+            import picoml
+            model = picoml.load(model or default_frontend(), backend)
+        self.model = model
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise ValueError("picoml.audio: a front-end has one input and one output, this model has %d and %d"
+                             % (len(model.inputs), len(model.outputs)))
+        inp, out = model.inputs[0], model.outputs[0]
+        frame = 1
+        for d in inp.shape:
+            frame *= d
+        if len(inp.data) != 2 * frame or len(out.data) < 1:
+            raise ValueError("picoml.audio: a front-end takes int16 samples; this model's input %s is not"
+                             % (inp.shape,))
+        if hop is None:
+            hop = HOP
+            try:
+                hop = model.metadata().get("input", {}).get("hop", HOP)
+            except (ValueError, AttributeError, MemoryError):
+                pass
+        if rows < 1 or hop < 1:
+            raise ValueError("picoml.audio: Frontend needs rows and hop >= 1")
+        self.frame = frame
+        self.hop = hop
+        self.width = len(out.data)
+        self.rows = rows
+        # the samples: a ring of `frame` values; a frame is complete when `hop` new samples have come in (the
+        # first after `frame`), and is then the ring's contents from the write position on, wrapping around
+        self._buf = array("h", bytes(2 * frame))
+        self._input = inp.data
+        self._output = out.data
+        try:
+            from .fast import copy16
+        except (ImportError, SyntaxError, NotImplementedError, ValueError):
+            copy16 = None                       # CircuitPython (no viper): Python loops
+        self._copy16 = copy16
+        # the features: every row twice (rows r and r + rows), so the last `rows` rows are always one slice
+        n = rows * self.width
+        self._ring = bytearray(2 * n)
+        mv = memoryview(self._ring)
+        self._row = [mv[r * self.width:(r + 1) * self.width] for r in range(2 * rows)]
+        self._view = [mv[r * self.width:r * self.width + n] for r in range(rows)]
+        self._zero = bytes(self.width)
+        self.reset()
+
+    def reset(self):
+        """Forget the audio: the front-end's state (model.reset()), the partial frame and the feature rows."""
+        self.model.reset()
+        zero = self._zero
+        for r in self._row:
+            r[_ALL] = zero
+        self._w = 0                 # the ring's write position
+        self._due = self.frame      # samples until the next frame is complete
+        self._pos = 0
+        self.rows_done = 0
+
+    def feed(self, samples, start=0, end=None):
+        """Take the samples samples[start:end] (an array('h') -- or, without viper, anything indexable giving int16
+        values; end None: len(samples)); returns the number of feature rows they completed (each completed frame
+        runs the model)."""
+        if end is None:
+            end = len(samples)
+        done = 0
+        i = start
+        copy16 = self._copy16
+        b = self._buf
+        n = self.frame
+        while i < end:
+            k = end - i
+            if k > self._due:
+                k = self._due
+            if k > n - self._w:
+                k = n - self._w
+            due = self._due - k
+            if due < n:                          # samples before the frame's last `frame` are skipped (hop > frame)
+                if k > n - due:
+                    i += k - (n - due)
+                    k = n - due
+                w = self._w
+                if copy16 is not None:
+                    copy16(b, w, samples, i, k)
+                else:
+                    d = i - w
+                    for j in range(w, w + k):
+                        b[j] = samples[j + d]
+                w += k
+                self._w = 0 if w == n else w
+            i += k
+            self._due = due
+            if due == 0:
+                self._frame()
+                self._due = self.hop
+                done += 1
+        return done
+
+    def _frame(self):
+        """A frame is complete in the ring (oldest sample at the write position): into the model's input, run,
+        its features into the ring of rows."""
+        b = self._buf
+        n = self.frame
+        w = self._w
+        x = self._input
+        if self._copy16 is not None:
+            self._copy16(x, 0, b, w, n - w)
+            self._copy16(x, n - w, b, 0, w)
+        else:
+            o = 0
+            for k in range(w, n):
+                v = b[k]
+                x[o] = v & 0xFF
+                x[o + 1] = (v >> 8) & 0xFF
+                o += 2
+            for k in range(w):
+                v = b[k]
+                x[o] = v & 0xFF
+                x[o + 1] = (v >> 8) & 0xFF
+                o += 2
+        self.model.invoke()
+        p = self._pos
+        row = self._row[p]
+        row[_ALL] = self._output                # the features into the ring...
+        self._row[p + self.rows][_ALL] = row    # ...and their second copy
+        p += 1
+        self._pos = 0 if p == self.rows else p
+        self.rows_done += 1
+
+    def features(self):
+        """The last `rows` feature rows, oldest first: a memoryview of rows * width int8 values (as bytes), the
+        model input of a keyword model (e.g. 49 x 40); rows not computed yet are 0. Valid until the next feed."""
+        return self._view[self._pos]
+
+    def latest(self):
+        """The newest feature row (a memoryview of `width` int8 values as bytes)."""
+        p = self._pos - 1
+        return self._row[self.rows - 1 if p < 0 else p]
