@@ -376,3 +376,24 @@ def test_python_fallback_on_the_emulated_cortex_m4(tmp_path, pml, clips):
     got, _ = feed_clips(on_m4, tmp_path, pml, shared, "python")
     for name, _, expected in shared:
         assert np.array_equal(got[name], expected), name
+
+
+DEFAULT = r"""
+from array import array
+from picoml import audio
+fe = audio.Frontend()
+print(audio.default_frontend(), fe.model.backend, fe.hop)
+fe.feed(array("h", open("yes.raw", "rb").read()))
+print(bytes(fe.features()).hex())
+"""
+
+
+def test_the_default_frontend_ships_with_the_library(tmp_path, clips):
+    """audio.Frontend() loads picoml/frontend.pml, which every build (dist, what deploy copies) holds beside the
+    library, its hop from the model's metadata."""
+    yes = next(samples for name, samples, _ in clips if name == "yes_1000ms")
+    (tmp_path / "yes.raw").write_bytes(yes.astype("<i2").tobytes())
+    path, backend, hop, features = on_m4(DEFAULT, str(tmp_path)).split()
+    assert path.endswith("picoml/frontend.pml") and backend == "native" and hop == "320"
+    expected = next(f for name, _, f in clips if name == "yes_1000ms")
+    assert np.array_equal(np.frombuffer(bytes.fromhex(features), np.int8).reshape(-1, WIDTH), expected)

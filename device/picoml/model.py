@@ -13,6 +13,7 @@ AUTO = None             # the automatic backend choice, made once per session: (
 _SEQUENCES = (list, tuple)
 _INT8_BUFFERS = (bytes, bytearray, memoryview, array)
 _OUT_BUFFERS = (bytearray, memoryview, array)
+_WIDTH = (0, 1, 2, 4, 4, 8)         # bytes per value, by dtype code
 
 # One slice object for whole-buffer copies: MicroPython 1.23 heap-allocates the slice of `mv[:] = x` per call,
 # and some ports cannot call slice() itself, so take the object a subscript builds.
@@ -46,9 +47,10 @@ def _error(key, *args):
 #   size        its number of int8 values
 #   scale, zero_point   its quantization: real = (q - zero_point) * scale
 #   float       True when the source model took (gave) float32 there: predict quantizes (dequantizes) floats
-#   data        a memoryview of its int8 bytes in the model's memory: for an input, what the next predict reads;
+#   data        a memoryview of its bytes in the model's memory: for an input, what the next predict reads;
 #               for an output, the last prediction's result (later tensors may reuse an input's bytes)
-IO = namedtuple("IO", ("shape", "size", "scale", "zero_point", "float", "data"))
+#   dtype       1 int8 (size values), 2 int16, 3 int32, 4 uint32, 5 uint64 (size is then the bytes, little-endian)
+IO = namedtuple("IO", ("shape", "size", "scale", "zero_point", "float", "data", "dtype"))
 
 
 class Model:
@@ -101,7 +103,9 @@ class Model:
         x: int8 data -- array('b'), bytes, bytearray or memoryview with exactly the input's number of values --
         is copied into the arena as it is; floats -- list, tuple or array('f'); a list of ints counts as real
         values too -- are quantized with the input's scale and zero point (round half away from zero of
-        x / scale computed in float32, plus the zero point, clamped to int8). A model with several inputs takes
+        x / scale computed in float32, plus the zero point, clamped to int8). An input of another integer dtype
+        (an audio front-end's int16 samples: IO.dtype) takes its little-endian bytes (IO.size of them) or its values
+        (e.g. an array('h') of the input's length), written value by value. A model with several inputs takes
         a list or tuple holding one such value per input.
 
         out: None returns the model's own array('b') holding the int8 output -- the same object on every call,
@@ -159,11 +163,26 @@ class Model:
         if not isinstance(x, _INT8_BUFFERS):
             raise _error("input_type", i, type(x).__name__)
         if len(x) != len(mv):
+            width = _WIDTH[self.inputs[i].dtype]
+            if width > 1 and len(x) * width == len(mv):
+                self._put_wide(mv, x, width)    # an int16/int32 input given as values (e.g. array('h'))
+                return
             raise _error("input_size", i, self.inputs[i].shape, len(x))
         try:
             mv[_ALL] = x
         except (TypeError, ValueError, NotImplementedError):
             raise _error("input_items", i)
+
+    @staticmethod
+    def _put_wide(mv, x, width):
+        """The integer values x into mv as little-endian `width`-byte values (C's conversion: the low bytes)."""
+        o = 0
+        for k in range(len(x)):
+            v = x[k]
+            for b in range(width):
+                mv[o] = v & 0xFF
+                v >>= 8
+                o += 1
 
     def _quantize(self, i, values):
         io = self.inputs[i]

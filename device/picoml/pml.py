@@ -248,7 +248,7 @@ def _io(buf, header, arena):
         if arena is not None:
             data = arena_view[offset:offset + nbytes] if storage != STORAGE_WEIGHTS else \
                 model_view[header[16] + offset:header[16] + offset + nbytes]
-            ios.append(IO((d0, d1, d2, d3)[:ndim], nbytes, scale, zp, edge == FLOAT32_EDGE, data))
+            ios.append(IO((d0, d1, d2, d3)[:ndim], nbytes, scale, zp, edge == FLOAT32_EDGE, data, dtype))
     return tuple(ios[:n_inputs]), tuple(ios[n_inputs:])
 
 

@@ -68,7 +68,8 @@ def _shape_text(shape):
 
 
 def _io(io):
-    return {"shape": io.shape, "dtype": "int8", "scale": io.scale, "zero_point": io.zero_point, "float": io.float}
+    return {"shape": io.shape, "dtype": ("", "int8", "int16", "int32", "uint32", "uint64")[io.dtype], "scale": io.scale,
+            "zero_point": io.zero_point, "float": io.float}
 
 
 def info(m):

@@ -174,7 +174,8 @@ def _files_of(build, lib):
         import json
         urls = json.loads((build / "package.json").read_text())["urls"]
         return {build / source: lib + "/" + target for target, source in urls}
-    return {p: lib + "/" + str(p.relative_to(build / "lib")) for p in sorted((build / "lib").rglob("*.py"))}
+    return {p: lib + "/" + str(p.relative_to(build / "lib")) for p in sorted((build / "lib").rglob("*"))
+            if p.suffix in (".py", ".pml")}
 
 
 def board_files(board, remote):

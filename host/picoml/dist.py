@@ -1,6 +1,7 @@
 """Per-architecture builds of what goes onto a board, from the package data (picoml.resources): <arch>_<mpy
-version>/ holds the native module (where a C build exists), the device library precompiled to .mpy for that arch,
-and a mip package.json; circuitpython/ holds the pure-Python library in CircuitPython's lib/ layout. `make dist`
+version>/ holds the native module (where a C build exists), the device library precompiled to .mpy for that arch
+with the default audio front-end (picoml/frontend.pml), and a mip package.json; circuitpython/ holds the
+pure-Python library and the front-end in CircuitPython's lib/ layout. `make dist`
 writes them all to dist/ (to serve over HTTP for mip); `picoml deploy` builds the one a board needs."""
 import json
 import pathlib
@@ -21,7 +22,9 @@ ARCH_NAMES = {code: name for name, code in ARCH_CODES.items()}
 BUILDS = {"x64": True, "armv6m": True, "armv7m": True, "armv7emsp": True, "xtensawin": False}
 # boards with a newer MicroPython whose .mpy version is not 6.3 get this message
 SUPPORTED = "MicroPython 1.23 to 1.29 (.mpy 6.3) on %s" % ", ".join(sorted(BUILDS))
-CIRCUITPYTHON_SKIP = ("kernels_viper.py",)     # CircuitPython has no viper emitter
+CIRCUITPYTHON_SKIP = ("kernels_viper.py", "fast.py")     # CircuitPython has no viper emitter
+# the default audio front-end (picoml.audio.Frontend()), beside the library in every build
+FRONTEND = "frontend.pml"
 
 
 def device_sources():
@@ -116,6 +119,8 @@ def build_arch(arch, out_dir):
         target.parent.mkdir(parents=True, exist_ok=True)
         mpy_cross(source, target, arch)
         files.append("picoml/" + relative.as_posix())
+    shutil.copy(resources.frontend_model(), folder / "picoml" / FRONTEND)
+    files.append("picoml/" + FRONTEND)
     package = {"version": _version(), "urls": [[f, f] for f in files]}
     (folder / "package.json").write_text(json.dumps(package, indent=1) + "\n")
     return folder
@@ -130,6 +135,7 @@ def build_circuitpython(out_dir):
             target = folder / source.relative_to(resources.device_package())
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)
+    shutil.copy(resources.frontend_model(), folder / FRONTEND)
     return folder.parent.parent
 
 

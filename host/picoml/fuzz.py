@@ -537,12 +537,18 @@ def line(e):
     return ('%s: %s' % (type(e).__name__, e)).replace('\\n', ' ')[:400]
 
 
-def pattern(n, case, j):
+def pattern(n, case, j, dtype='int8'):
+    # the host's _pattern: int8 values (as bytes), or for a wider input those values in its dtype (sign-extended)
     b = bytearray(n)
     v = (case * 11 + j * 101) & 0xFF
     for k in range(n):
         b[k] = (v + k * 37) & 0xFF
-    return b
+    if dtype == 'int8':
+        return b
+    from array import array
+    code, mask = {'int16': ('h', -1), 'int32': ('i', -1), 'uint32': ('I', 0xFFFFFFFF),
+                  'uint64': ('Q', 0xFFFFFFFFFFFFFFFF)}[dtype]
+    return array(code, [(u - 256 if u > 127 else u) & mask for u in b])
 
 
 def run(blob, case):
@@ -563,7 +569,7 @@ def run(blob, case):
             n = 1
             for d in io['shape']:
                 n *= d
-            xs.append(pattern(n, case, j))
+            xs.append(pattern(n, case, j, io['dtype']))
         y = m.predict(xs[0] if len(xs) == 1 else xs)
         digest = 0
         for out in (y if isinstance(y, list) else [y]):
