@@ -45,9 +45,30 @@ void pml_cast_s8(const void *params, const pml_operand_t *in, int n_in, const pm
     const int32_t n = pml_count(out);
     (void)params;
     (void)n_in;
-    /* in place only between dtypes of one size (the planner's in-place ops are element-wise and same-sized) */
-    for (int32_t i = 0; i < n; i++) {
-        store(out->data, i, b, load(in[0].data, i, a));
+    /* the front-end's casts without the per-value dtype switch: between the 32-bit dtypes (a copy), int16 to
+     * int32, int32 to int8 */
+    if ((a == PML_DTYPE_INT32 || a == PML_DTYPE_UINT32) && (b == PML_DTYPE_INT32 || b == PML_DTYPE_UINT32)) {
+        const uint32_t *x = (const uint32_t *)in[0].data;
+        uint32_t *y = (uint32_t *)out->data;
+        for (int32_t i = 0; i < n; i++) {
+            y[i] = x[i];
+        }
+    } else if (a == PML_DTYPE_INT16 && b == PML_DTYPE_INT32) {
+        const int16_t *x = (const int16_t *)in[0].data;
+        int32_t *y = (int32_t *)out->data;
+        for (int32_t i = 0; i < n; i++) {
+            y[i] = x[i];
+        }
+    } else if (a == PML_DTYPE_INT32 && b == PML_DTYPE_INT8) {
+        const uint32_t *x = (const uint32_t *)in[0].data;
+        uint8_t *y = (uint8_t *)out->data;
+        for (int32_t i = 0; i < n; i++) {
+            y[i] = (uint8_t)x[i];
+        }
+    } else {
+        for (int32_t i = 0; i < n; i++) {
+            store(out->data, i, b, load(in[0].data, i, a));
+        }
     }
 }
 
@@ -95,9 +116,36 @@ static inline uint64_t element(int32_t code, const int32_t *p, int dtype, uint64
     return (uint64_t)(int64_t)r;
 }
 
+/* int32 operands of the output's size or a single value (the front-end's arithmetic), op by op: no dtype switch
+ * per value. */
+static void flat_int32(int32_t code, const int32_t *p, const pml_operand_t *in, const pml_operand_t *out) {
+    const int32_t n = pml_count(out);
+    const int32_t *x = (const int32_t *)in[0].data, *w = (const int32_t *)in[1].data;
+    const int32_t sx = pml_count(&in[0]) == n ? 1 : 0, sw = pml_count(&in[1]) == n ? 1 : 0;
+    int32_t *y = (int32_t *)out->data;
+    const int32_t lo = p ? p[0] : 0, hi = p ? p[1] : 0;
+    for (int32_t i = 0; i < n; i++, x += sx, w += sw) {
+        int32_t r;
+        switch (code) {
+            case PML_OP_MINIMUM: y[i] = *x <= *w ? *x : *w; continue;
+            case PML_OP_MAXIMUM: y[i] = *x >= *w ? *x : *w; continue;
+            case PML_OP_ADD_INT32: r = (int32_t)((uint32_t)*x + (uint32_t)*w); break;
+            case PML_OP_MUL_INT32: r = (int32_t)((uint32_t)*x * (uint32_t)*w); break;
+            default: r = div_int32(*x, *w); break;
+        }
+        r = r > lo ? r : lo;
+        y[i] = r < hi ? r : hi;
+    }
+}
+
 static void binary(int32_t code, const int32_t *p, const pml_operand_t *in, const pml_operand_t *out) {
     int32_t s1[PML_MAX_DIMS], s2[PML_MAX_DIMS], shape[PML_MAX_DIMS];
     const int dtype = out->tensor->dtype;
+    const int32_t n = pml_count(out), n1 = pml_count(&in[0]), n2 = pml_count(&in[1]);
+    if (dtype == PML_DTYPE_INT32 && (n1 == n || n1 == 1) && (n2 == n || n2 == 1)) {
+        flat_int32(code, p, in, out);
+        return;
+    }
     pml_broadcast_strides(&in[0], s1);
     pml_broadcast_strides(&in[1], s2);
     pml_dims4(out, shape);
