@@ -8,8 +8,9 @@
 #include "picoml.h"
 
 /* Value i of a tensor of `dtype` as 64 bits (signed dtypes sign-extended); uint64 values are uint32 word pairs,
- * low word first (arena offsets are 4-aligned only). */
-static inline uint64_t load(const void *p, int32_t i, int dtype) {
+ * low word first (arena offsets are 4-aligned only). Not inlined: one copy for the general paths (a native
+ * module's code takes the board's RAM); the front-end's own cases have loops of their own. */
+static __attribute__((noinline)) uint64_t load(const void *p, int32_t i, int dtype) {
     switch (dtype) {
         case PML_DTYPE_INT8: return (uint64_t)(int64_t)((const int8_t *)p)[i];
         case PML_DTYPE_INT16: return (uint64_t)(int64_t)((const int16_t *)p)[i];
@@ -19,7 +20,7 @@ static inline uint64_t load(const void *p, int32_t i, int dtype) {
     }
 }
 
-static inline void store(void *p, int32_t i, int dtype, uint64_t v) {
+static __attribute__((noinline)) void store(void *p, int32_t i, int dtype, uint64_t v) {
     switch (dtype) {
         case PML_DTYPE_INT8: ((uint8_t *)p)[i] = (uint8_t)v; break;
         case PML_DTYPE_INT16: ((uint16_t *)p)[i] = (uint16_t)v; break;
@@ -249,7 +250,7 @@ PML_COLD int pml_strided_slice_check(const void *params, const pml_operand_t *in
 
 void pml_strided_slice_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
     const int32_t *begin = (const int32_t *)params, *stride = begin + PML_MAX_DIMS;
-    const int dtype = out->tensor->dtype;
+    const int32_t size = pml_dtype_size(out->tensor->dtype);
     int32_t x[PML_MAX_DIMS], y[PML_MAX_DIMS];
     (void)n_in;
     pml_dims4(&in[0], x);
@@ -258,13 +259,17 @@ void pml_strided_slice_s8(const void *params, const pml_operand_t *in, int n_in,
     const int32_t s3 = stride[3], s2 = stride[2] * x[3], s1 = stride[1] * x[2] * x[3],
                   s0 = stride[0] * x[1] * x[2] * x[3];
     const int32_t first = ((begin[0] * x[1] + begin[1]) * x[2] + begin[2]) * x[3] + begin[3];
-    int32_t o = 0;
+    const uint8_t *src = (const uint8_t *)in[0].data;
+    uint8_t *dst = (uint8_t *)out->data;
     for (int32_t i0 = 0; i0 < y[0]; i0++) {
         for (int32_t i1 = 0; i1 < y[1]; i1++) {
             for (int32_t i2 = 0; i2 < y[2]; i2++) {
                 int32_t k = first + i0 * s0 + i1 * s1 + i2 * s2;
-                for (int32_t i3 = 0; i3 < y[3]; i3++, k += s3, o++) {
-                    store(out->data, o, dtype, load(in[0].data, k, dtype));
+                for (int32_t i3 = 0; i3 < y[3]; i3++, k += s3) {
+                    const uint8_t *v = src + k * size;      /* one value's bytes */
+                    for (int32_t b = 0; b < size; b++) {
+                        *dst++ = v[b];
+                    }
                 }
             }
         }
