@@ -16,7 +16,7 @@ from picoml.errors import PicomlError
 from picoml.virtual_board import VirtualBoard
 
 DIST = ROOT / "dist"
-NATIVE_CODE = ("_picoml.mpy", "kernels_viper.mpy")   # the files that carry machine code
+NATIVE_CODE = ("_picoml.mpy", "kernels_viper.mpy", "fast.mpy")   # the files that carry machine code
 
 
 @pytest.mark.parametrize("arch", sorted(dist.BUILDS))
@@ -34,7 +34,9 @@ def test_build_headers_and_package(arch):
         else:
             assert (file_arch, sub_version) == (None, 0), path     # portable bytecode
     package = json.loads((folder / "package.json").read_text())
-    assert sorted(source for _, source in package["urls"]) == sorted(str(p.relative_to(folder)) for p in mpys)
+    assert sorted(source for _, source in package["urls"]) == \
+        sorted([str(p.relative_to(folder)) for p in mpys] + ["picoml/" + dist.FRONTEND])
+    assert (folder / "picoml" / dist.FRONTEND).read_bytes() == resources.frontend_model().read_bytes()
 
 
 def test_circuitpython_layout():
@@ -44,6 +46,7 @@ def test_circuitpython_layout():
                            if p.name not in dist.CIRCUITPYTHON_SKIP)
     for p in lib.rglob("*.py"):
         ast.parse(p.read_text())
+    assert (lib / dist.FRONTEND).read_bytes() == resources.frontend_model().read_bytes()
 
 
 def _mpy_word(arch, version=6, sub=3):

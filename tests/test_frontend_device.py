@@ -185,10 +185,10 @@ def test_each_kernel_against_the_reference():
 
 
 def test_log_table_is_the_formula():
-    """The Q16 correction table of native_module/filter_bank.c (and kernels_python.LOG2_CORRECTION) is
+    """The Q16 correction table of native_module/filter_bank.c (and kernels_audio.LOG2_CORRECTION) is
     round((log2(1 + k/128) - k/128) * 65536), k = 0..128, and a final 0."""
     from picoml.format import device_module
-    table = list(device_module("kernels_python").LOG2_CORRECTION)
+    table = list(device_module("kernels_audio").LOG2_CORRECTION)
     assert table == [round((math.log2(1 + k / 128) - k / 128) * 65536) for k in range(129)] + [0]
     text = (ROOT / "native_module" / "filter_bank.c").read_text()
     body = text[text.index("LOG2_CORRECTION[130] = {") + 24:]
