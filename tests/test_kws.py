@@ -2,6 +2,7 @@
 reproducible, its report is true), and models/kws: its detection logic on a stream of keywords in noise by a
 voice it never heard."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -159,3 +160,28 @@ def test_kws_main_detection_on_host_features_hears_a_held_out_voice():
     detections = kws.stream_detections(samples, model)
     heard, false = kws.score(detections, spans)
     assert heard >= 8 and false <= 1, (words, voice, detections)
+
+
+HEARD = re.compile(r"heard (\w+) confidence ([\d.]+) at ([\d.]+) s latency (\d+) us inference (\d+) us")
+
+
+def test_kws_main_on_the_virtual_board_hears_a_held_out_voice(tmp_path):
+    """models/kws/main.py unchanged on the virtual board, its microphone playing 10 keywords in pink noise at 15 dB
+    by a voice the model never heard, in real time: the microphone, picoml.audio.Frontend and the model on the
+    board."""
+    from picoml.demo import run_on_board
+    from picoml.deploy import Mpremote, deploy
+    from picoml.virtual_board import VirtualBoard
+    report = json.loads((MODELS / "kws" / "kws.pml.report.json").read_text())
+    words, voice = keyword_script(report)
+    samples, spans = speech.sequence(words, voice, seed=0)
+    wav = speech.write_wav(tmp_path / "words.wav", samples)
+    with VirtualBoard(flash=tmp_path / "flash", mic_wav=wav) as board:      # a host folder: mic.wav copied at once
+        deploy(str(MODELS / "kws" / "kws.pml"), board.port, log=lambda *a: None)
+        Mpremote(board.port).copy(MODELS / "kws" / "main.py", "main.py")
+        lines = run_on_board(board.port, 0, lambda *a: None, call="import main\nmain.main()\n", detection=HEARD)
+    detections = [(m.group(1), float(m.group(2)), round(float(m.group(3)) * speech.RATE / kws.HOP_SAMPLES))
+                  for m in map(HEARD.match, lines) if m]
+    heard, false = kws.score(detections, spans)
+    assert heard >= 8 and false <= 1, (words, voice, lines)
+    assert lines[-1].startswith("picoml kws: %d hops" % ((len(samples) - 480) // 320 + 1)), lines
