@@ -226,39 +226,23 @@ def run_signal_filter_bank(st):
         acc = nxt
 
 
-def _sqrt32(num):
+def _sqrt(num, bits):
+    """TFLite Micro's Sqrt32 (bits=32) and Sqrt64 (bits=64; num already reduced modulo 2**64)."""
     if num == 0:
         return 0
+    if bits == 64 and num >> 32 == 0:
+        bits = 32
+    top = (bits - 32 - msb32(num >> (bits - 32))) | 1 if bits == 64 else (32 - msb32(num)) | 1
     res = 0
-    top = (32 - msb32(num)) | 1
-    bit = 1 << (31 - top)
-    for _ in range((31 - top) // 2 + 1):
+    bit = 1 << (bits - 1 - top)
+    for _ in range((bits - 1 - top) // 2 + 1):
         if num >= res + bit:
             num -= res + bit
             res = (res >> 1) + bit
         else:
             res >>= 1
         bit >>= 2
-    if num > res and res != 0xFFFF:
-        res += 1
-    return res
-
-
-def _sqrt64(num):
-    """TFLite Micro's Sqrt64 (num already reduced modulo 2**64)."""
-    if num >> 32 == 0:
-        return _sqrt32(num)
-    res = 0
-    top = (64 - 32 - msb32(num >> 32)) | 1
-    bit = 1 << (63 - top)
-    for _ in range((63 - top) // 2 + 1):
-        if num >= res + bit:
-            num -= res + bit
-            res = (res >> 1) + bit
-        else:
-            res >>= 1
-        bit >>= 2
-    if num > res and res != 0xFFFFFFFF:
+    if num > res and res != (1 << (bits // 2)) - 1:
         res += 1
     return res
 
@@ -273,7 +257,7 @@ def run_signal_filter_bank_square_root(st):
         shift = 31
     for i in range(n):
         v = _get32(xb, xo + 8 * i) | (_get32(xb, xo + 8 * i + 4) << 32)
-        _put32(ob, oo + 4 * i, _sqrt64(v) >> shift)
+        _put32(ob, oo + 4 * i, _sqrt(v, 64) >> shift)
 
 
 # SignalFilterBankSpectralSubtraction. state = (x_buf, x_off, n, (smoothing, one_minus_smoothing,

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import convert, format, latency, report
 from .errors import PicomlError
-from .train import confusion, evaluate_pml, plot_confusion, split_groups
+from .train import class_results, evaluate_pml, split_groups
 
 FRAMES = 49
 FEATURES = 40
@@ -210,12 +210,7 @@ def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=prin
 
     warm = {"float": accuracy(float_warm), "int8": accuracy(int8_warm),
             "note": "the same held-out clips, the front-end warmed up on each first (as a streaming board)"}
-    per_class = {lab: {"float": float(np.mean(float_pred[y_test == i] == i)) if np.any(y_test == i) else None,
-                       "int8": float(np.mean(int8_pred[y_test == i] == i)) if np.any(y_test == i) else None}
-                 for i, lab in enumerate(labels)}
-    matrix = confusion(y_test, int8_pred, len(labels))
-    png = str(out) + ".confusion.png"
-    plot_confusion(matrix, labels, png, "int8 .pml, held-out voices")
+    per_class, matrix, png = class_results(y_test, float_pred, int8_pred, labels, out, "held-out voices")
     summary = {
         "labels": labels, "seed": seed, "epochs": epochs, "frames": FRAMES, "features": FEATURES,
         "frontend": "micro_speech (models/frontend/audio_preprocessor_int8.tflite), state reset per clip",

@@ -186,6 +186,17 @@ def plot_confusion(matrix, labels, path, title):
     plt.close(fig)
 
 
+def class_results(y_test, float_pred, int8_pred, labels, out, held_out):
+    """(per-class float/int8 accuracy, the int8 confusion matrix, the path of its PNG, written beside `out`)."""
+    per_class = {lab: {"float": float(np.mean(float_pred[y_test == i] == i)) if np.any(y_test == i) else None,
+                       "int8": float(np.mean(int8_pred[y_test == i] == i)) if np.any(y_test == i) else None}
+                 for i, lab in enumerate(labels)}
+    matrix = confusion(y_test, int8_pred, len(labels))
+    png = str(out) + ".confusion.png"
+    plot_confusion(matrix, labels, png, "int8 .pml, " + held_out)
+    return per_class, matrix, png
+
+
 def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, test_fraction=0.25, qat=False,
                   log=print):
     """Train, quantize, convert and evaluate; writes `out` (.pml), `<out>.report.json` and
@@ -257,12 +268,7 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
     def accuracy(pred):
         return float(np.mean(pred == y_test))
 
-    per_class = {lab: {"float": float(np.mean(float_pred[y_test == i] == i)) if np.any(y_test == i) else None,
-                       "int8": float(np.mean(int8_pred[y_test == i] == i)) if np.any(y_test == i) else None}
-                 for i, lab in enumerate(labels)}
-    matrix = confusion(y_test, int8_pred, len(labels))
-    png = str(out) + ".confusion.png"
-    plot_confusion(matrix, labels, png, "int8 .pml, held-out persons")
+    per_class, matrix, png = class_results(y_test, float_pred, int8_pred, labels, out, "held-out persons")
     summary = {
         "labels": labels, "seed": seed, "epochs": epochs, "window": window, "hop": hop, "rate": rate,
         "train_groups": sorted(train_groups), "test_groups": sorted(test_groups),
