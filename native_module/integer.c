@@ -255,18 +255,19 @@ void pml_strided_slice_s8(const void *params, const pml_operand_t *in, int n_in,
     (void)n_in;
     pml_dims4(&in[0], x);
     pml_dims4(out, y);
-    /* element steps of the input along each axis of the output */
-    const int32_t s3 = stride[3], s2 = stride[2] * x[3], s1 = stride[1] * x[2] * x[3],
-                  s0 = stride[0] * x[1] * x[2] * x[3];
+    /* element steps of the input along each axis of the output; 0 on an axis of one value, whose stride the check
+     * leaves free (any product with it could overflow) */
+    const int32_t s3 = y[3] > 1 ? stride[3] : 0, s2 = y[2] > 1 ? stride[2] * x[3] : 0,
+                  s1 = y[1] > 1 ? stride[1] * x[2] * x[3] : 0, s0 = y[0] > 1 ? stride[0] * x[1] * x[2] * x[3] : 0;
     const int32_t first = ((begin[0] * x[1] + begin[1]) * x[2] + begin[2]) * x[3] + begin[3];
     const uint8_t *src = (const uint8_t *)in[0].data;
     uint8_t *dst = (uint8_t *)out->data;
     for (int32_t i0 = 0; i0 < y[0]; i0++) {
         for (int32_t i1 = 0; i1 < y[1]; i1++) {
             for (int32_t i2 = 0; i2 < y[2]; i2++) {
-                int32_t k = first + i0 * s0 + i1 * s1 + i2 * s2;
-                for (int32_t i3 = 0; i3 < y[3]; i3++, k += s3) {
-                    const uint8_t *v = src + k * size;      /* one value's bytes */
+                const int32_t k = first + i0 * s0 + i1 * s1 + i2 * s2;
+                for (int32_t i3 = 0; i3 < y[3]; i3++) {
+                    const uint8_t *v = src + (k + i3 * s3) * size;      /* one value's bytes */
                     for (int32_t b = 0; b < size; b++) {
                         *dst++ = v[b];
                     }
