@@ -1,6 +1,6 @@
 """Projected latency of a model per board, for the training reports: measured where it can be (the unix port's
 native backend, in µs on this machine; instructions of one whole predict() inside picoml's MicroPython port on
-the emulated Cortex-M4F and Cortex-M0, counted exactly by QEMU) and projected to each board definition's clock.
+the emulated Cortex-M4F and Cortex-M0, counted by QEMU's -icount clock to the nearest 1,000) and projected to each board definition's clock.
 
 The projection divides instructions by the board's clock (boards/*.json clock_hz): one cycle per instruction, a
 lower bound on a real core (loads, multiplies and taken branches can take more; the M0 count stands in for the
@@ -27,10 +27,10 @@ def measure(pml_bytes, count=3):
         except (PicomlError, OSError) as e:
             result["notes"].append("%s: %s" % (runtime, _first_line(e)))
     for name in boards.names():
-        board = boards.load(name, check=False)
-        runtime = CORES.get(board.get("arch"))
         if name == "virtual":
             continue
+        board = boards.load(name, check=False)
+        runtime = CORES.get(board.get("arch"))
         entry = {"arch": board.get("arch"), "clock_hz": board.get("clock_hz")}
         insns = result["instructions"].get(runtime)
         if insns is not None and board.get("clock_hz"):
