@@ -3,7 +3,8 @@ reference's bytes, through the one runtime interface (picoml.runtimes).
 
 Each target below is a runtime with a backend and options, and how many of each model's test inputs it runs
 (models.inputs: the same inputs everywhere; models.pick chooses which). Tiers, as pytest markers:
-  fast      the first 4 inputs (the extremes and one random) on the C kernels and the unix port's native backend
+  fast      the first 4 inputs (the extremes and one random) on the C kernels (with their Cortex-M4 and Cortex-M0
+            code paths in portable C) and the unix port's native backend
   slow      the rest of their inputs, and the unix port's viper and pure-Python backends
   emulated  picoml's MicroPython port on QEMU (Cortex-M4F, Cortex-M0) and the bare-metal kernels on emulated
             cores (QEMU, rp2040js)
@@ -67,6 +68,9 @@ def _qemu(target):
 
 TARGETS = [
     Target("c", real=50, generated=20, fast=True),
+    # the Cortex-M4 and Cortex-M0 code paths of the kernels, in portable C on this machine
+    Target("c", options=(("variant", "m4"),), real=20, generated=20, fast=True),
+    Target("c", options=(("variant", "m0"),), real=20, generated=20, fast=True),
     Target("unix", "native", real=50, generated=20, fast=True),
     Target("unix", "viper", real=6, generated=4),
     # the pure-Python backend takes 0.2-1 s per inference of the larger models

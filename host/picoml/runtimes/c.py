@@ -1,6 +1,7 @@
 """The C kernels and op-table walker (native_module/, without the MicroPython binding) built for this machine with
 gcc by `make hostlib` (build/host/libpicoml.so: -O2; libpicoml_asan.so: AddressSanitizer/UBSan and the Cortex-M0
-arithmetic; libpicoml_O3.so: -O3) and called through ctypes: the C code checked against the numpy reference
+arithmetic; libpicoml_O3.so: -O3; libpicoml_m4.so / libpicoml_m0.so: the kernels' Cortex-M4 (SIMD32) / Cortex-M0
+code paths in portable C, the runtime's variant "m4" / "m0") and called through ctypes: the C code checked against the numpy reference
 without MicroPython, and timed without an interpreter around it. Developer tooling of a checkout.
 
     lib = load()                         # the library must be newer than native_module/
@@ -96,17 +97,25 @@ class CRuntime:
         return outputs
 
 
+VARIANTS = {None: "libpicoml.so", "m4": "libpicoml_m4.so", "m0": "libpicoml_m0.so"}
+
+
 class CKernels(Runtime):
     name = "c"
 
+    def __init__(self, variant=None):
+        if variant not in VARIANTS:
+            raise PicomlError("no c runtime variant %r: %s" % (variant, ", ".join(v for v in VARIANTS if v)))
+        self.library = VARIANTS[variant]
+
     def run_batch(self, pml_bytes, batch, backend=None):
         self.backend(backend)
-        loaded = CRuntime(bytes(pml_bytes))
+        loaded = CRuntime(bytes(pml_bytes), load(self.library))
         return Batch([loaded.run(inputs) for inputs in batch])
 
     def bench(self, pml_bytes, backend=None, count=20):
         self.backend(backend)
-        loaded = CRuntime(bytes(pml_bytes))
+        loaded = CRuntime(bytes(pml_bytes), load(self.library))
         loaded.set_inputs(zero_inputs(loaded.model))
         loaded.invoke()
         start = time.perf_counter()

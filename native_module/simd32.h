@@ -1,0 +1,68 @@
+/* The Armv7E-M DSP extension's SIMD32 instructions the Cortex-M4 kernels use (ACLE intrinsics; inline assembly
+ * for the forms gcc 12's arm_acle.h lacks).
+ *
+ * PML_SIMD32 is 1 where the kernels built on these instructions are compiled: on a core with the DSP extension
+ * (__ARM_FEATURE_DSP: the armv7emsp native module), or anywhere with -DPML_SIMD32_PORTABLE, where each
+ * instruction is the plain C below with the same results; the host build of that variant lets the tests check
+ * the Cortex-M4 code paths byte for byte against the reference without an emulator. */
+#ifndef PICOML_SIMD32_H
+#define PICOML_SIMD32_H
+
+#include <stdint.h>
+
+#if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
+#include <arm_acle.h>
+#define PML_SIMD32 1
+
+/* (int16)(int8)x[0], (int16)(int8)x[2] in the low and high halves */
+static inline uint32_t pml_sxtb16(uint32_t x) { return __sxtb16(x); }
+/* (int16)(int8)x[1], (int16)(int8)x[3] */
+static inline uint32_t pml_sxtb16_ror8(uint32_t x) {
+    uint32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+/* acc + lo(a) * lo(b) + hi(a) * hi(b), the halves signed 16-bit */
+static inline int32_t pml_smlad(uint32_t a, uint32_t b, int32_t acc) { return __smlad(a, b, acc); }
+/* acc + lo(a) * lo(b) and acc + hi(a) * hi(b) */
+static inline int32_t pml_smlabb(uint32_t a, uint32_t b, int32_t acc) { return __smlabb(a, b, acc); }
+static inline int32_t pml_smlatt(uint32_t a, uint32_t b, int32_t acc) { return __smlatt(a, b, acc); }
+/* PKHBT a, b, LSL #16: lo(a) with lo(b) above it; PKHTB a, b, ASR #16: hi(b) with hi(a) above it */
+static inline uint32_t pml_pkhbt(uint32_t a, uint32_t b) {
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline uint32_t pml_pkhtb(uint32_t a, uint32_t b) {
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+#elif defined(PML_SIMD32_PORTABLE)
+#define PML_SIMD32 1
+
+static inline int32_t pml_lo16(uint32_t x) { return (int16_t)(x & 0xffffu); }
+static inline int32_t pml_hi16(uint32_t x) { return (int16_t)(x >> 16); }
+static inline uint32_t pml_pack16(int32_t lo, int32_t hi) { return ((uint32_t)hi << 16) | ((uint32_t)lo & 0xffffu); }
+
+static inline uint32_t pml_sxtb16(uint32_t x) { return pml_pack16((int8_t)(x & 0xffu), (int8_t)((x >> 16) & 0xffu)); }
+static inline uint32_t pml_sxtb16_ror8(uint32_t x) { return pml_sxtb16((x >> 8) | (x << 24)); }
+/* the sum wraps modulo 2^32 (SMLAD sets the Q flag instead of failing) */
+static inline int32_t pml_smlad(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(pml_lo16(a) * pml_lo16(b)) + (uint32_t)(pml_hi16(a) * pml_hi16(b)));
+}
+static inline int32_t pml_smlabb(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(pml_lo16(a) * pml_lo16(b)));
+}
+static inline int32_t pml_smlatt(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(pml_hi16(a) * pml_hi16(b)));
+}
+static inline uint32_t pml_pkhbt(uint32_t a, uint32_t b) { return (a & 0xffffu) | (b << 16); }
+static inline uint32_t pml_pkhtb(uint32_t a, uint32_t b) { return (a & 0xffff0000u) | (b >> 16); }
+
+#else
+#define PML_SIMD32 0
+#endif
+
+#endif
