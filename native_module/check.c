@@ -29,6 +29,12 @@ static const int8_t N_INPUTS[PML_OP_MAX + 1] = {
     PML_OPS(PML_N_INPUTS)
 #undef PML_N_INPUTS
 };
+static const int8_t IN_PLACE[PML_OP_MAX + 1] = {
+#define PML_IN_PLACE(NAME, name, op_code, n_params, n_inputs) [op_code] = PML_##NAME##_IN_PLACE,
+    PML_OPS(PML_IN_PLACE)
+#undef PML_IN_PLACE
+};
+
 static const int8_t N_OUTPUTS[PML_OP_MAX + 1] = {
 #define PML_N_OUTPUTS(NAME, name, op_code, n_params, n_inputs) [op_code] = PML_##NAME##_N_OUTPUTS,
     PML_OPS(PML_N_OUTPUTS)
@@ -270,6 +276,21 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
         pml_check_t c = {n_in, 0, 0, 0};
         if (check_op(code, params, operands, operands + n_in, &c) != PML_OK) {
             FAIL(c.rule, c.value);
+        }
+        /* After the op's own rules, which name a wrong shape first: an output shares no arena bytes with the
+         * op's other operands (its kernel would read what it has already written, in an order of its own). An
+         * in-place op's output may lie exactly over a same-sized input: it reads element i before writing it. */
+        for (int32_t k = n_in; k < n_in + n_out; k++) {
+            const pml_tensor_t *o = operands[k].tensor;
+            for (int32_t j = 0; j < n_in + n_out; j++) {
+                const pml_tensor_t *t = operands[j].tensor;
+                const int exact = IN_PLACE[code] && j < n_in && t->offset == o->offset && t->nbytes == o->nbytes;
+                if (j != k && t->storage != PML_STORAGE_WEIGHTS && !exact
+                    && o->offset < t->offset + t->nbytes && t->offset < o->offset + o->nbytes) {
+                    e->detail = k;
+                    FAIL(PML_R_ALIAS, word[4 + j]);
+                }
+            }
         }
         work += c.work;
         if (work > PML_MAX_WORK) {

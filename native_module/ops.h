@@ -51,6 +51,7 @@ typedef struct {
 } pml_conv_2d_params_t;
 #define PML_CONV_2D_N_PARAMS 10
 #define PML_CONV_2D_N_OUTPUTS 1
+#define PML_CONV_2D_IN_PLACE 0
 
 typedef struct {
     int32_t stride_h;
@@ -67,6 +68,7 @@ typedef struct {
 } pml_depthwise_conv_2d_params_t;
 #define PML_DEPTHWISE_CONV_2D_N_PARAMS 11
 #define PML_DEPTHWISE_CONV_2D_N_OUTPUTS 1
+#define PML_DEPTHWISE_CONV_2D_IN_PLACE 0
 
 typedef struct {
     int32_t output_offset;
@@ -75,6 +77,7 @@ typedef struct {
 } pml_fully_connected_params_t;
 #define PML_FULLY_CONNECTED_N_PARAMS 3
 #define PML_FULLY_CONNECTED_N_OUTPUTS 1
+#define PML_FULLY_CONNECTED_IN_PLACE 0
 
 typedef struct {
     int32_t stride_h;
@@ -88,6 +91,7 @@ typedef struct {
 } pml_average_pool_2d_params_t;
 #define PML_AVERAGE_POOL_2D_N_PARAMS 8
 #define PML_AVERAGE_POOL_2D_N_OUTPUTS 1
+#define PML_AVERAGE_POOL_2D_IN_PLACE 0
 
 typedef struct {
     int32_t stride_h;
@@ -101,6 +105,7 @@ typedef struct {
 } pml_max_pool_2d_params_t;
 #define PML_MAX_POOL_2D_N_PARAMS 8
 #define PML_MAX_POOL_2D_N_OUTPUTS 1
+#define PML_MAX_POOL_2D_IN_PLACE 0
 
 typedef struct {
     int32_t input_multiplier;
@@ -109,6 +114,7 @@ typedef struct {
 } pml_softmax_params_t;
 #define PML_SOFTMAX_N_PARAMS 3
 #define PML_SOFTMAX_N_OUTPUTS 1
+#define PML_SOFTMAX_IN_PLACE 0
 
 typedef struct {
     int32_t input1_offset;
@@ -126,6 +132,7 @@ typedef struct {
 } pml_add_params_t;
 #define PML_ADD_N_PARAMS 12
 #define PML_ADD_N_OUTPUTS 1
+#define PML_ADD_IN_PLACE 1
 
 typedef struct {
     int32_t input1_offset;
@@ -138,15 +145,18 @@ typedef struct {
 } pml_mul_params_t;
 #define PML_MUL_N_PARAMS 7
 #define PML_MUL_N_OUTPUTS 1
+#define PML_MUL_IN_PLACE 1
 
 typedef struct {
     int32_t axis;
 } pml_concatenation_params_t;
 #define PML_CONCATENATION_N_PARAMS 1
 #define PML_CONCATENATION_N_OUTPUTS 1
+#define PML_CONCATENATION_IN_PLACE 0
 
 #define PML_LUT_N_PARAMS 0
 #define PML_LUT_N_OUTPUTS 1
+#define PML_LUT_IN_PLACE 1
 
 typedef struct {
     int32_t axis_mask;
@@ -157,6 +167,7 @@ typedef struct {
 } pml_mean_params_t;
 #define PML_MEAN_N_PARAMS 5
 #define PML_MEAN_N_OUTPUTS 1
+#define PML_MEAN_IN_PLACE 0
 
 typedef struct {
     int32_t pad_before_0;
@@ -171,21 +182,25 @@ typedef struct {
 } pml_pad_params_t;
 #define PML_PAD_N_PARAMS 9
 #define PML_PAD_N_OUTPUTS 1
+#define PML_PAD_IN_PLACE 0
 
 typedef struct {
     int32_t shift;
 } pml_signal_window_params_t;
 #define PML_SIGNAL_WINDOW_N_PARAMS 1
 #define PML_SIGNAL_WINDOW_N_OUTPUTS 1
+#define PML_SIGNAL_WINDOW_IN_PLACE 0
 
 #define PML_SIGNAL_FFT_AUTO_SCALE_N_PARAMS 0
 #define PML_SIGNAL_FFT_AUTO_SCALE_N_OUTPUTS 2
+#define PML_SIGNAL_FFT_AUTO_SCALE_IN_PLACE 0
 
 typedef struct {
     int32_t fft_length;
 } pml_signal_rfft_params_t;
 #define PML_SIGNAL_RFFT_N_PARAMS 1
 #define PML_SIGNAL_RFFT_N_OUTPUTS 1
+#define PML_SIGNAL_RFFT_IN_PLACE 0
 
 typedef struct {
     int32_t start_index;
@@ -193,12 +208,15 @@ typedef struct {
 } pml_signal_energy_params_t;
 #define PML_SIGNAL_ENERGY_N_PARAMS 2
 #define PML_SIGNAL_ENERGY_N_OUTPUTS 1
+#define PML_SIGNAL_ENERGY_IN_PLACE 0
 
 #define PML_SIGNAL_FILTER_BANK_N_PARAMS 0
 #define PML_SIGNAL_FILTER_BANK_N_OUTPUTS 1
+#define PML_SIGNAL_FILTER_BANK_IN_PLACE 0
 
 #define PML_SIGNAL_FILTER_BANK_SQUARE_ROOT_N_PARAMS 0
 #define PML_SIGNAL_FILTER_BANK_SQUARE_ROOT_N_OUTPUTS 1
+#define PML_SIGNAL_FILTER_BANK_SQUARE_ROOT_IN_PLACE 0
 
 typedef struct {
     int32_t smoothing;
@@ -212,12 +230,14 @@ typedef struct {
 } pml_signal_filter_bank_spectral_subtraction_params_t;
 #define PML_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION_N_PARAMS 8
 #define PML_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION_N_OUTPUTS 2
+#define PML_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION_IN_PLACE 0
 
 typedef struct {
     int32_t snr_shift;
 } pml_signal_pcan_params_t;
 #define PML_SIGNAL_PCAN_N_PARAMS 1
 #define PML_SIGNAL_PCAN_N_OUTPUTS 1
+#define PML_SIGNAL_PCAN_IN_PLACE 0
 
 typedef struct {
     int32_t input_correction_bits;
@@ -225,9 +245,11 @@ typedef struct {
 } pml_signal_filter_bank_log_params_t;
 #define PML_SIGNAL_FILTER_BANK_LOG_N_PARAMS 2
 #define PML_SIGNAL_FILTER_BANK_LOG_N_OUTPUTS 1
+#define PML_SIGNAL_FILTER_BANK_LOG_IN_PLACE 0
 
 #define PML_CAST_N_PARAMS 0
 #define PML_CAST_N_OUTPUTS 1
+#define PML_CAST_IN_PLACE 0
 
 typedef struct {
     int32_t begin_0;
@@ -241,12 +263,15 @@ typedef struct {
 } pml_strided_slice_params_t;
 #define PML_STRIDED_SLICE_N_PARAMS 8
 #define PML_STRIDED_SLICE_N_OUTPUTS 1
+#define PML_STRIDED_SLICE_IN_PLACE 0
 
 #define PML_MINIMUM_N_PARAMS 0
 #define PML_MINIMUM_N_OUTPUTS 1
+#define PML_MINIMUM_IN_PLACE 1
 
 #define PML_MAXIMUM_N_PARAMS 0
 #define PML_MAXIMUM_N_OUTPUTS 1
+#define PML_MAXIMUM_IN_PLACE 1
 
 typedef struct {
     int32_t act_min;
@@ -254,6 +279,7 @@ typedef struct {
 } pml_add_int32_params_t;
 #define PML_ADD_INT32_N_PARAMS 2
 #define PML_ADD_INT32_N_OUTPUTS 1
+#define PML_ADD_INT32_IN_PLACE 1
 
 typedef struct {
     int32_t act_min;
@@ -261,6 +287,7 @@ typedef struct {
 } pml_mul_int32_params_t;
 #define PML_MUL_INT32_N_PARAMS 2
 #define PML_MUL_INT32_N_OUTPUTS 1
+#define PML_MUL_INT32_IN_PLACE 1
 
 typedef struct {
     int32_t act_min;
@@ -268,9 +295,11 @@ typedef struct {
 } pml_div_int32_params_t;
 #define PML_DIV_INT32_N_PARAMS 2
 #define PML_DIV_INT32_N_OUTPUTS 1
+#define PML_DIV_INT32_IN_PLACE 1
 
 /* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
- * (its output count: PML_<NAME>_N_OUTPUTS). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
+ * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
+ * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
  * above that are not here are not on the device yet: an unknown op code to pml_check. */
 #define PML_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \

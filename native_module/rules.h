@@ -85,6 +85,7 @@
 #define PML_R_SLICE_STRIDE 76
 #define PML_R_SLICE_BEGIN 77
 #define PML_R_SLICE_END 78
+#define PML_R_ALIAS 79
 
 /* Parameter kinds: PML_KIND_RANGES[2 * kind] .. [2 * kind + 1] is the range; the kinds whose bit is
  * set in PML_KINDS_FROM_PREVIOUS (ACT_MAX, ACT_MAX32) start at the parameter before it instead. */

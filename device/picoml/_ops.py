@@ -41,6 +41,8 @@ N_INPUTS = (0, 5, 5, 5, 1, 1, 1, 2, 2, -1, 2, 1, 1, 2, 1, 3, 1, 6, 2, 2, 3, 1, 1
 N_OUTPUTS = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1)
 # 1: the device runs the op (else it is an unknown op code on the device; the host runs it)
 ON_DEVICE = bytes([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+# 1: the op's output may lie exactly over a same-sized input (it reads element i before writing it)
+IN_PLACE = bytes([0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
 
 MAGIC = b'PML\x00'
 VERSION = 3

@@ -253,18 +253,43 @@ def _io(buf, header, arena):
 
 
 def _metadata(buf, header):
-    """The metadata block is a JSON object whose labels and op_labels, when present, are lists."""
+    """The metadata block is compact JSON (no byte below 0x20) of an object nesting at most METADATA_DEPTH levels,
+    with finite numbers, whose labels and op_labels, when present, are lists. (These limits make CPython's and
+    MicroPython's parsers agree where they differ: control characters in strings, NaN and infinities, depth.)"""
     start, size = header[14], header[15]
     if not size:
         return
     import json
+    raw = bytes(memoryview(buf)[start:start + size])
     try:
-        value = json.loads(bytes(memoryview(buf)[start:start + size]).decode())
+        value = json.loads(raw.decode()) if min(raw) >= 0x20 else None
     except (ValueError, UnicodeError, RuntimeError):     # (RuntimeError: nested too deep for the parser; the
         # parsers' own words differ from port to port)
         value = None
-    if not isinstance(value, dict):
+    if not isinstance(value, dict) or not _plain(value):
         raise ValueError("picoml: corrupt .pml: metadata is not a JSON object")
     for key in ("labels", "op_labels"):
         if not isinstance(value.get(key, []), list):
             raise ValueError("picoml: corrupt .pml: metadata %s is not a list" % key)
+
+
+METADATA_DEPTH = 16
+
+
+def _plain(value):
+    """True if the parsed value nests at most METADATA_DEPTH levels and holds no infinite or NaN number (v - v is
+    0 for every finite number; no float type needed, which an integer-only port lacks)."""
+    level = [value]
+    for _ in range(METADATA_DEPTH + 1):
+        inner = []
+        for v in level:
+            if isinstance(v, dict):
+                inner.extend(v.values())
+            elif isinstance(v, list):
+                inner.extend(v)
+            elif not (v is None or isinstance(v, (str, int))) and v - v != 0:
+                return False
+        if not inner:
+            return True
+        level = inner
+    return False

@@ -89,6 +89,7 @@ RULE_TEXTS = (
     'strides must not be 0',
     'begin must lie inside the input',
     "the slice's last element must lie inside the input",
+    "{} must not overlap the op's other operands in the arena; it overlaps tensor",
 )
 # indexed by parameter kind
 KIND_TEXTS = (

@@ -19,8 +19,8 @@
 # Load-time code: picoml.load drops it again once the model is built.
 import struct
 
-from ._ops import (DTYPE_SIZES, HEADER_FORMAT, HEADER_SIZE, MAX_DIMS, N_INPUTS, N_OUTPUTS, N_PARAMS, ON_DEVICE,
-                   OP_ADD, OP_ADD_INT32, OP_AVERAGE_POOL_2D, OP_CAST, OP_CONCATENATION, OP_CONV_2D,
+from ._ops import (DTYPE_SIZES, HEADER_FORMAT, HEADER_SIZE, IN_PLACE, MAX_DIMS, N_INPUTS, N_OUTPUTS, N_PARAMS,
+                   ON_DEVICE, OP_ADD, OP_ADD_INT32, OP_AVERAGE_POOL_2D, OP_CAST, OP_CONCATENATION, OP_CONV_2D,
                    OP_DEPTHWISE_CONV_2D, OP_DIV_INT32, OP_FULLY_CONNECTED, OP_LUT, OP_MAX_POOL_2D, OP_MAXIMUM,
                    OP_MEAN, OP_MINIMUM, OP_MUL, OP_MUL_INT32, OP_NAMES, OP_PAD, OP_SIGNAL_ENERGY,
                    OP_SIGNAL_FFT_AUTO_SCALE, OP_SIGNAL_FILTER_BANK, OP_SIGNAL_FILTER_BANK_LOG,
@@ -172,6 +172,15 @@ def _check(buf, arena_size, host):
             n = _op(code, params, operands[:n_in], operands[n_in:])
         except Fault as e:
             _fail(e.args[2], e.args[4], op)
+        # after the op's own rules, which name a wrong shape first: an output shares no arena bytes with the op's
+        # other operands, but for an in-place op's output exactly over a same-sized input
+        for k in range(n_in, n_in + n_out):
+            o = operands[k]
+            for j in range(n_in + n_out):
+                t = operands[j]
+                if j != k and t.storage != 1 and o.offset < t.offset + t.nbytes and t.offset < o.offset + o.nbytes \
+                        and not (IN_PLACE[code] and j < n_in and t.offset == o.offset and t.nbytes == o.nbytes):
+                    _fail(79, words[j], op, -1, k)  # ALIAS
         work += n
         if work > MAX_WORK:
             _fail(30, n if n <= MAX_WORK else MAX_WORK + 1, op)  # WORK
@@ -188,13 +197,15 @@ def _inside(offset, size, file_size, align):
 
 
 class Operand:
-    """A tensor table entry as the checks see it: dtype, ndim, storage, shape, size (its values) and, for a
-    constant, ints()."""
+    """A tensor table entry as the checks see it: dtype, ndim, storage, offset, nbytes, shape, size (its values)
+    and, for a constant, ints()."""
 
     def __init__(self, at, index):
         buf, tensors_offset, weights_offset = at
-        dtype, ndim, storage, _, offset, _, d0, d1, d2, d3, _, _ = \
+        dtype, ndim, storage, _, offset, nbytes, d0, d1, d2, d3, _, _ = \
             struct.unpack_from(TENSOR_FORMAT, buf, tensors_offset + index * TENSOR_SIZE)
+        self.offset = offset
+        self.nbytes = nbytes
         self.dtype = dtype
         self.ndim = ndim
         self.storage = storage

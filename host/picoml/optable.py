@@ -111,8 +111,10 @@ def c_header():
             lines.append("} pml_%s_params_t;" % op.name.lower())
         lines.append("#define PML_%s_N_PARAMS %d" % (op.name, len(op.params)))
         lines.append("#define PML_%s_N_OUTPUTS %d" % (op.name, n_outputs(op)))
+        lines.append("#define PML_%s_IN_PLACE %d" % (op.name, int(op.in_place)))
     lines += ["", "/* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more",
-              " * (its output count: PML_<NAME>_N_OUTPUTS). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops",
+              " * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a",
+              " * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops",
               " * above that are not here are not on the device yet: an unknown op code to pml_check. */",
               "#define PML_OPS(X) \\"]
     entries = ["    X(%s, %s, %d, PML_%s_N_PARAMS, %d)" % (op.name, op.name.lower(), op.code, op.name, n_inputs(op))
@@ -136,7 +138,9 @@ def device_module():
     inputs = [0] * (MAX_CODE + 1)
     outputs = [0] * (MAX_CODE + 1)
     device = [0] * (MAX_CODE + 1)
+    in_place = [0] * (MAX_CODE + 1)
     for op in OPS:
+        in_place[op.code] = int(op.in_place)
         names[op.code], n_params[op.code], inputs[op.code] = op.name, len(op.params), n_inputs(op)
         outputs[op.code], device[op.code] = n_outputs(op), int(op.device)
     lines = ["# %s" % GENERATED, "# The .pml op set and record layouts (docs/format.md) for the device library.", ""]
@@ -147,7 +151,9 @@ def device_module():
               "N_INPUTS = %r    # -1: one or more" % (tuple(inputs),),
               "N_OUTPUTS = %r" % (tuple(outputs),),
               "# 1: the device runs the op (else it is an unknown op code on the device; the host runs it)",
-              "ON_DEVICE = bytes(%r)" % (device,), ""]
+              "ON_DEVICE = bytes(%r)" % (device,),
+              "# 1: the op's output may lie exactly over a same-sized input (it reads element i before writing it)",
+              "IN_PLACE = bytes(%r)" % (in_place,), ""]
     offsets = format.header_offsets()
     lines += ["MAGIC = %r" % format.MAGIC,
               "VERSION = %d" % format.VERSION,

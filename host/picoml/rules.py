@@ -198,6 +198,8 @@ RULES = (
     ("SLICE_STRIDE", "strides must not be 0"),
     ("SLICE_BEGIN", "begin must lie inside the input"),
     ("SLICE_END", "the slice's last element must lie inside the input"),
+    # an output and the op's other operands (an in-place op's output may lie exactly over a same-sized input)
+    ("ALIAS", "{} must not overlap the op's other operands in the arena; it overlaps tensor"),
 )
 RULE = {name: i for i, (name, _) in enumerate(RULES)}
 DTYPE_NAMES = {ANY: "any", I8: "int8", I16: "int16", I32: "int32", U32: "uint32", U64: "uint64",
