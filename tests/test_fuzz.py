@@ -102,7 +102,8 @@ def test_regression_files(name):
 
 # Cases each CI run gives a target (about a minute of CPU in all); the seed is fixed so a failure reproduces
 # with `picoml fuzz --target T --seed ci --cases N`. The long runs are docs/fuzzing.md's.
-CI_CASES = {"native": 1000, "viper": 300, "python": 300, "c": 500, "host": 400, "convert": 150}
+CI_CASES = {"native": 1000, "viper": 300, "python": 300, "c": 500, "c-m4": 300, "c-m0": 300, "host": 400,
+            "convert": 150}
 
 
 @pytest.mark.slow

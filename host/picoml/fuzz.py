@@ -63,8 +63,8 @@ class Target:
         env = dict(os.environ, PYTHONPATH=os.pathsep.join([here] + sys.path[1:]),
                    OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
         argv = [sys.executable, "-m", "picoml.fuzz", "--child", self.name]
-        if self.name == "c":
-            argv.append(str(build_sanitized()))
+        if self.name in C_VARIANTS:
+            argv.append(str(build_sanitized(self.name)))
             env.update(LD_PRELOAD=_sanitizer_runtime(), ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=0",
                        UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
         return argv, env
@@ -77,6 +77,8 @@ TARGETS = {t.name: t for t in (
     Target("host", "pml", 60, 200, None, "picoml inspect --tensors and picoml run --runtime reference"),
     Target("c", "pml", 30, 300, None, "the header's checks, then pml_check and pml_invoke of the C kernels built "
                                       "with AddressSanitizer and UndefinedBehaviorSanitizer, through ctypes"),
+    Target("c-m4", "pml", 30, 300, None, "the same with the kernels' Cortex-M4 (SIMD32) code paths, in portable C"),
+    Target("c-m0", "pml", 30, 300, None, "the same with the kernels' Cortex-M0 (Armv6-M) code paths"),
     Target("convert", "tflite", 120, 100, None, "picoml convert of a mutated .tflite, and the .pml it writes read "
                                                 "back"),
 )}
@@ -416,7 +418,7 @@ def differential(names, cases, seed=0, first=0, corpus=None, log=None):
     (counts {"ok", "refused", "memory"}, [(case, {target: (outcome, detail)})] of the disagreements). The seed
     models are those of the slowest target, so every target gets the same files."""
     targets = [get_target(n) for n in names]
-    if any(t.kind != "pml" or t.name == "c" for t in targets):
+    if any(t.kind != "pml" or t.name in C_VARIANTS for t in targets):
         raise PicomlError("--compare takes .pml targets that run a model from a zeroed arena: native, viper, "
                           "python, host")
     slowest = min(targets, key=lambda t: t.max_macs or float("inf"))
@@ -747,7 +749,7 @@ def child_main(argv):
     name = argv[0]
     cases, first = argv[-2], int(argv[-1])
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="picoml_fuzz_child_"))
-    if name == "c":
+    if name in C_VARIANTS:
         lib, check_args = _c_library(argv[1])
         run = lambda blob, case: _c_case(blob, case, lib, check_args)      # noqa: E731
     else:
@@ -773,17 +775,22 @@ SANITIZE = ["-fsanitize=address,undefined,float-cast-overflow,float-divide-by-ze
             "-fno-omit-frame-pointer"]
 
 
-def build_sanitized():
-    """build/fuzz/libpicoml_san.so: every C file of the runtime but the MicroPython binding, with AddressSanitizer
-    and UndefinedBehaviorSanitizer; rebuilt when a source changes."""
+# the C targets: the kernels as built for this machine, and their Cortex-M4 and Cortex-M0 code paths in portable C
+# (the same defines as `make hostlib`'s libpicoml_m4.so and libpicoml_m0.so)
+C_VARIANTS = {"c": [], "c-m4": ["-DPML_SIMD32_PORTABLE"], "c-m0": ["-DPML_ARMV6M_PORTABLE", "-DPML_NO_LIBGCC"]}
+
+
+def build_sanitized(variant="c"):
+    """build/fuzz/libpicoml_san[_m4|_m0].so: every C file of the runtime but the MicroPython binding, with
+    AddressSanitizer and UndefinedBehaviorSanitizer, with the variant's defines; rebuilt when a source changes."""
     native_sources = resources.checkout("fuzzing the C kernels") / "native_module"
     sources = sorted(p for p in native_sources.glob("*.c") if not p.name.startswith("mod"))
-    library = _work() / "libpicoml_san.so"
+    library = _work() / ("libpicoml_san%s.so" % variant[1:].replace("-", "_"))
     newest = max(p.stat().st_mtime for p in sources + list(native_sources.glob("*.h")))
     if not library.exists() or library.stat().st_mtime < newest:
         library.parent.mkdir(parents=True, exist_ok=True)
-        cmd = ["gcc", "-std=c99", "-O1", "-g", "-Wall", "-shared", "-fPIC", *SANITIZE, "-o", str(library),
-               *map(str, sources)]
+        cmd = ["gcc", "-std=c99", "-O1", "-g", "-Wall", "-shared", "-fPIC", *SANITIZE, *C_VARIANTS[variant],
+               "-o", str(library), *map(str, sources)]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:
             raise PicomlError("building the sanitized C kernels failed:\n%s" % done.stderr[-3000:])
