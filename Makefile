@@ -6,9 +6,9 @@ BUILD := build
 
 NATKIT := build/natkit/micropython
 NATKIT_SDIST := mpy-cross-v6-3==1.1.1
-ARCHS := x64 armv6m armv7m armv7emsp
+ARCHS := x64 armv6m armv7m armv7emsp xtensawin
 
-.PHONY: setup demo test test-fast clean natmod dist qemu baremetal emulation hostlib models
+.PHONY: setup demo test test-fast clean natmod dist qemu baremetal xtensa emulation hostlib models
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	scripts/install-system-packages.sh
@@ -38,7 +38,10 @@ natmod: $(addprefix natmod-,$(ARCHS))
 natmod-%: $(NATKIT)/py/dynruntime.mk
 	mkdir -p build/natmod/$*
 	echo "include $(CURDIR)/native_module/Makefile" > build/natmod/$*/Makefile
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C build/natmod/$* ARCH=$* MPY_DIR=$(CURDIR)/$(NATKIT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C build/natmod/$* ARCH=$* MPY_DIR=$(CURDIR)/$(NATKIT) $(NATMOD_CROSS)
+# ESP32 (xtensawin): Espressif's xtensa-esp32-elf-gcc where installed, else Debian's clang-22 through
+# scripts/xtensawin/ (docs/esp32.md). Built, not yet shipped by dist (picoml.dist.BUILDS).
+natmod-xtensawin: NATMOD_CROSS = $(if $(shell command -v xtensa-esp32-elf-gcc),,CROSS=$(CURDIR)/scripts/xtensawin/xtensa-esp32-elf-)
 
 # dist/<arch>_6.3/ per architecture (native module + library .mpy + mip package.json), dist/circuitpython/
 dist: natmod
@@ -51,7 +54,10 @@ qemu: natmod dist
 # baremetal: the C kernels alone on emulated cores (QEMU and rp2040js images, the instruction-count plugin)
 baremetal:
 	$(MAKE) --no-print-directory -C emulation baremetal
-emulation: qemu baremetal
+# xtensa: the C kernels alone on QEMU's Xtensa dc233c core, compiled as for the ESP32 (docs/esp32.md)
+xtensa:
+	$(MAKE) --no-print-directory -C emulation/xtensa
+emulation: qemu baremetal xtensa
 
 # the C kernels for this machine, for the tests and benchmarks through ctypes (picoml.runtimes.c): -O2; with
 # AddressSanitizer/UBSan and the Cortex-M0 arithmetic (PML_NO_LIBGCC); -O3; the Cortex-M4 (SIMD32) and Cortex-M0

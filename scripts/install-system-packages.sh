@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Everything beyond Python that the build and the tests use: from apt the Arm cross compiler with newlib
 # (Cortex-M native modules, bare-metal images), QEMU (Cortex-M4F mps2-an386, Cortex-M0 microbit) and socat
-# (the virtual board behind a pseudo-terminal), espeak-ng (spoken words for the keyword data); from npm rp2040js (Cortex-M0+ with cycle counts) into
+# (the virtual board behind a pseudo-terminal), clang-22/llvm-22 with C headers for the ESP32's Xtensa (docs/esp32.md), espeak-ng (spoken words for the keyword data); from npm rp2040js (Cortex-M0+ with cycle counts) into
 # emulation/rp2040js/node_modules. Idempotent and non-interactive: does nothing when everything is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm socat espeak-ng)
+packages=(gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm socat espeak-ng
+          clang-22 llvm-22 picolibc-xtensa-lx106-elf   # ESP32 native module: Xtensa clang, llvm-mc, C headers
+          qemu-system-misc binutils-xtensa-lx106)     # its kernels on QEMU's Xtensa core, linked by GNU ld
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,111 @@
+"""The ESP32 (xtensawin) native module: built by `make natmod` with Debian's clang-22 standing in for Espressif's
+gcc (scripts/xtensawin/, docs/esp32.md): a native .mpy for xtensawin, code for the windowed register ABI that
+MicroPython's xtensawin native code calls and is called with; and the same compiler's kernels bare-metal on
+QEMU's Xtensa dc233c core (`make xtensa`, emulation/xtensa/), byte-identical to the reference."""
+import re
+import struct
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+
+import models
+from conftest import ROOT
+
+NATMOD = ROOT / "build" / "natmod" / "xtensawin"
+OBJDUMP = "/usr/lib/llvm-22/bin/llvm-objdump"
+FEATURES = "+windowed,+density,+mul32,+mul32high,+div32,+sext,+nsa,+minmax,+clamps,+loop,+mac16,+bool,+fp"
+
+
+def _objects():
+    objects = sorted(NATMOD.glob("build/**/*.o"))
+    assert len(objects) == len(list((ROOT / "native_module").glob("*.c"))), "run make natmod"
+    return objects
+
+
+def test_module_header_is_xtensawin():
+    """'M', .mpy version 6, sub-version 3, arch xtensawin (10) in the top bits of the flags byte."""
+    header = (NATMOD / "_picoml.mpy").read_bytes()[:4]
+    assert header[0] == ord("M") and header[1] == 6
+    assert header[2] >> 2 == 10 and header[2] & 3 == 3
+
+
+def _disassembly(obj):
+    return subprocess.run([OBJDUMP, "-d", "-j", ".text", "--no-show-raw-insn", "--mattr=" + FEATURES, str(obj)],
+                          check=True, capture_output=True, text=True).stdout
+
+
+@pytest.mark.parametrize("obj", _objects() if NATMOD.exists() else [], ids=lambda p: p.name)
+def test_every_function_uses_the_windowed_abi(obj):
+    """Each function opens with `entry`, returns with retw, calls with callx8; nothing of the call0 ABI."""
+    text = _disassembly(obj)
+    functions = re.findall(r"^[0-9a-f]+ <([^>]+)>:\n\s+[0-9a-f]+:\s+(\S+)", text, re.M)
+    assert functions, text[:500]
+    for name, first in functions:
+        assert first == "entry", "%s: %s starts with %s" % (obj.name, name, first)
+    mnemonics = set(re.findall(r"^\s+[0-9a-f]+:\s+(\S+)", text, re.M))
+    assert mnemonics & {"retw", "retw.n"}
+    assert not mnemonics & {"ret", "ret.n", "call0", "callx0", "call4", "callx4", "call12", "callx12"}, obj.name
+
+
+def test_built_modules_exist():
+    """The parametrized test above must not pass by finding nothing."""
+    assert NATMOD.exists(), "run make natmod"
+    assert _objects()
+
+
+ELF = ROOT / "build" / "emulation" / "xtensa" / "dc233c.elf"
+SOURCES = [*(ROOT / "native_module").glob("*.[ch]"), *(ROOT / "emulation" / "xtensa").glob("*"),
+           ROOT / "emulation" / "baremetal" / "harness.c", ROOT / "scripts" / "xtensawin" / "xtensa-esp32-elf-gcc"]
+
+
+def run_xtensa(blob, inputs):
+    """The harness image on QEMU (-M sim -cpu dc233c): (status, [output bytes per sample])."""
+    assert ELF.exists(), "run make xtensa"
+    stale = [p.name for p in SOURCES if p.stat().st_mtime > ELF.stat().st_mtime]
+    assert not stale, "%s older than %s: run make xtensa" % (ELF.name, stale)
+    data = b"PMLX" + struct.pack("<III", len(blob), len(inputs), 0) + blob + bytes(-len(blob) % 16) + inputs
+    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+        f.write(data)
+        f.flush()
+        p = subprocess.run(["qemu-system-xtensa", "-M", "sim", "-cpu", "dc233c", "-nographic", "-semihosting",
+                            "-monitor", "none", "-serial", "none", "-kernel", str(ELF),
+                            "-device", "loader,file=%s,addr=0x04000000,force-raw=on" % f.name],
+                           capture_output=True, text=True, timeout=600)
+    m = re.search(r"picoml-harness status=(-?\d+) samples=(\d+)", p.stdout)
+    assert m, "harness failed (exit %d): %s %s" % (p.returncode, p.stdout[-500:], p.stderr[-500:])
+    return int(m.group(1)), [bytes.fromhex(line) for line in p.stdout.splitlines()[:int(m.group(2))]]
+
+
+def _bytes(arrays):
+    return b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)
+
+
+@pytest.mark.emulated
+@pytest.mark.parametrize("name", models.REAL)
+def test_kernels_on_emulated_xtensa_give_the_reference_bytes(name):
+    """Every real model, 5 inputs each, through pml_check + pml_invoke on the emulated windowed-ABI core."""
+    models.require_conformance()
+    count = 5
+    samples = models.inputs(name)[:count]
+    status, outputs = run_xtensa(models.pml(name), b"".join(_bytes(s) for s in samples))
+    assert status == 0 and len(outputs) == count
+    for i in range(count):
+        assert outputs[i] == _bytes(models.expected(name, i)), "%s sample %d differs from the reference" % (name, i)
+
+
+@pytest.mark.emulated
+def test_check_refuses_bad_models_on_emulated_xtensa():
+    """pml_check runs there too: a truncated file and an unknown op code are refused before any invoke."""
+    models.require_conformance()
+    from picoml import format
+    blob = models.pml("kws_ref_model")
+    h = format.read_header(blob)
+    x = _bytes(models.inputs("kws_ref_model")[0])
+    truncated = bytearray(blob[:-4])
+    truncated[8:12] = len(truncated).to_bytes(4, "little")
+    assert run_xtensa(bytes(truncated), x)[0] == -1
+    bad = bytearray(blob)
+    bad[h["ops_offset"]:h["ops_offset"] + 4] = (99).to_bytes(4, "little")
+    assert run_xtensa(bytes(bad), x)[0] == -2
