@@ -1,13 +1,15 @@
 // Runs the picoml harness image (m0_rp2040.bin) on rp2040js, the RP2040 (Cortex-M0+) emulator, and counts the
 // cycles and instructions of each pml_invoke call.
 //
-//   node run_rp2040.mjs IMAGE.bin MODEL.pml INPUTS.bin OUTPUTS.bin [MAX_CYCLES]
+//   node run_rp2040.mjs IMAGE.bin MODEL.pml INPUTS.bin OUTPUTS.bin [MAX_CYCLES] [--ops=0xA:0xB:...]
 //
 // The image is copied to SRAM at 0x20000000; SP and the entry point come from its vector table. The model and
 // the inputs (n samples of the model's input bytes back to back) are put in the emulated flash at 0x10000000
 // and announced in the image's mailbox (0x20000100, see main_mailbox.c). The core then runs until `bkpt 0`;
 // `bkpt 1` / `bkpt 2` bracket each pml_invoke. Writes the outputs and prints one JSON line:
 //   {"status": S, "cycles": [per sample], "insns": [per sample], "total_cycles": N, "problems": [...]}
+// With --ops= (the kernels' entry points), "ops": per sample, [[entry, cycles, insns], ...]: the core entering one
+// of those addresses starts a new segment; the first one (entry 0) runs from bkpt 1 to the first kernel.
 // Cycles are rp2040js's model (1 per instruction, loads/stores 2, taken branches 2, BL 3, no wait states).
 // Exit code 0 when the image reported status 0 and the emulator logged no problem (unaligned access,
 // unimplemented instruction, access to an unmapped address).
@@ -21,7 +23,10 @@ const MAGIC = 0x484c4d50;
 const M = { magic: 0, version: 4, heapStart: 8, heapEnd: 12, modelAddr: 16, modelSize: 20, inputsAddr: 24,
   nSamples: 28, outputsAddr: 32, outputsSize: 36, arenaAddr: 40, arenaSize: 44, status: 48, done: 52 };
 
-const [imagePath, modelPath, inputsPath, outputsPath, maxCyclesArg] = process.argv.slice(2);
+const opsArg = process.argv.slice(2).find((a) => a.startsWith('--ops='));
+const opEntries = new Set(opsArg ? opsArg.slice(6).split(':').filter(Boolean).map((x) => Number(x) >>> 0) : []);
+const [imagePath, modelPath, inputsPath, outputsPath, maxCyclesArg] =
+  process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (!outputsPath) {
   console.error('usage: node run_rp2040.mjs IMAGE.bin MODEL.pml INPUTS.bin OUTPUTS.bin [MAX_CYCLES]');
   process.exit(2);
@@ -69,21 +74,38 @@ core.VTOR = SRAM;
 
 const cycles = [];
 const insns = [];
+const ops = [];
+let segments = null;   // this sample's [entry, cycles, insns] so far
+let segment = null;    // the open one: [entry, cycles at its start, insns at its start]
 let executed = 0;
 let begin = null;
 let stopped = false;
+const closeSegment = () => segments.push([segment[0], core.cycles - segment[1], executed - segment[2]]);
 mcu.onBreak = (code) => {
   if (code === 1) {
     begin = [core.cycles, executed];
+    if (opEntries.size) {
+      segments = [];
+      segment = [0, core.cycles, executed];
+    }
   } else if (code === 2 && begin) {
     cycles.push(core.cycles - begin[0]);
     insns.push(executed - begin[1]);
     begin = null;
+    if (segments) {
+      closeSegment();
+      ops.push(segments);
+      segments = null;
+    }
   } else {
     stopped = true;
   }
 };
 while (!stopped) {
+  if (segments && opEntries.has(core.PC)) {
+    closeSegment();
+    segment = [core.PC, core.cycles, executed];
+  }
   core.executeInstruction();
   executed++;
   if (core.cycles > maxCycles) {
@@ -98,7 +120,7 @@ if (status === 0) {
   fs.writeFileSync(outputsPath, mcu.sram.subarray(start, start + mailbox('outputsSize')));
 }
 console.log(JSON.stringify({ status, samples: nSamples, cycles, insns, total_cycles: core.cycles,
-  total_insns: executed, problems }));
+  total_insns: executed, problems, ...(opEntries.size ? { ops } : {}) }));
 process.exit(status === 0 && problems.length === 0 ? 0 : 1);
 
 // Bytes of all model inputs of one sample (docs/format.md: io table entries after the header's offsets).

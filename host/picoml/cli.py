@@ -101,21 +101,32 @@ def _cell(value, digits=0):
     return "%.*f" % (digits, value) if digits else "%d" % value
 
 
+ARCH_OF = {"qemu-m4": "armv7emsp", "bare-m4": "armv7emsp", "qemu-m0": "armv6m", "bare-m0": "armv6m",
+           "bare-m0plus": "armv6m"}
+
+
 def cmd_bench(args):
     from . import format, runtimes
     model, _ = _load_pml_or_tflite(args.model)
     blob = format.write(model)
     print("model       %s: %d ops, arena %d bytes, weights %d bytes, file %d bytes"
           % (model.metadata.get("source", args.model), len(model.ops), model.arena_size, model.weights_size, len(blob)))
+    if args.on == "rp2040":
+        args.on = "bare-m0plus"
+        print("on rp2040js's Cortex-M0+ (bare-m0plus): the C kernels alone, no MicroPython (picoml's MicroPython port "
+              "talks to the host over Arm semihosting, which rp2040js does not have)")
     options = {}
     if args.heapsize:
         if args.port or not (args.on == "unix" or args.on.startswith("qemu-")):
             raise PicomlError("--heapsize applies to --on unix and qemu-m4/qemu-m0")
         options["heapsize"] = args.heapsize
+    if args.per_op and (args.port or not args.on.startswith("bare-")):
+        raise PicomlError("--per-op applies to --on bare-m4, bare-m0, bare-m0plus (rp2040): the kernels alone; inside "
+                          "MicroPython (qemu-*) bench counts the whole predict()")
     if not args.port and args.on.startswith("qemu-"):
-        options["icount"] = True
-        print("on QEMU %s, heap %s; instructions counted exactly (QEMU -icount), not cycles"
-              % (args.on[5:], args.heapsize or "as the board leaves free"))
+        options["count_classes"] = True
+        print("on QEMU %s, heap %s: one whole predict() inside MicroPython, instructions counted exactly by class "
+              "(TCG plugin)" % (args.on[5:], args.heapsize or "as the board leaves free"))
     runtime = _runtime(args, **options)
     rows = []
     if not args.port and args.on in ("unix", "c"):      # timed on this machine: the reference beside it
@@ -131,30 +142,86 @@ def cmd_bench(args):
             count = 1
         label = runtime.name if backend is None else "%s %s" % (runtime.name, backend)
         try:
-            r = runtime.bench(blob, backend, count)
+            r = runtime.bench(blob, backend, count, per_op=True) if args.per_op else runtime.bench(blob, backend, count)
         except PicomlError as e:        # say so, and go on with the next backend
             rows.append((label, _bench_failure(e)))
             continue
         if backend and r.backend != backend:
             label += " (got %s)" % r.backend
         rows.append((label, r))
-    print("%-24s %12s %14s %14s %14s %16s" % ("runtime", "us/inference", "instructions", "cycles",
-                                            "heap/inference", "heap after load"))
+    emulated = not args.port and args.on in ARCH_OF
+    if emulated:
+        _print_emulated(model, rows, ARCH_OF[args.on])
+    else:
+        print("%-24s %12s %14s %14s %14s %16s" % ("runtime", "us/inference", "instructions", "cycles",
+                                                "heap/inference", "heap after load"))
+        for label, r in rows:
+            if isinstance(r, str):
+                print("%-24s %s" % (label, r))
+                continue
+            print("%-24s %12s %14s %14s %14s %16s%s" % (
+                label, _cell(r.us, 1), _cell(r.instructions), _cell(r.cycles), _cell(r.heap_per_inference),
+                _cell(r.heap_used), "  (model in flash)" if r.model_in == "flash" else ""))
+            if r.note:
+                print("    %s" % r.note)
+    times = {r.backend: r.us for _, r in rows if not isinstance(r, str) and r.backend and r.us}
+    if "native" in times and "python" in times:
+        print("native / pure Python: %.0fx faster" % (times["python"] / times["native"]))
+    if args.per_op:
+        for label, r in rows:
+            if not isinstance(r, str) and r.per_op:
+                _print_per_op(model, r, ARCH_OF[args.on])
+    tflm = model.metadata.get("tflm_arena")
+    if tflm:
+        print("TFLite Micro arena for the same model: %d bytes (picoml arena %d bytes)" % (tflm["total"], model.arena_size))
+
+
+def _print_emulated(model, rows, arch):
+    """The emulated cores' rows: instructions, cycles (estimated from the classes on QEMU, measured on rp2040js),
+    MACs, MAC/cycle, the projected time at the reference board's clock; the classes under each row."""
+    from . import cycles
+    chip, clock = cycles.board_clock(arch)
+    _, macs = cycles.model_macs(model)
+    print("%-24s %14s %14s %11s %10s %13s %12s" % ("runtime", "instructions", "cycles", "MACs", "MAC/cycle",
+                                                  "ms %s %dMHz" % (chip, clock // 1000000), "heap/infer."))
     for label, r in rows:
         if isinstance(r, str):
             print("%-24s %s" % (label, r))
             continue
-        print("%-24s %12s %14s %14s %14s %16s%s" % (
-            label, _cell(r.us, 1), _cell(r.instructions), _cell(r.cycles), _cell(r.heap_per_inference),
-            _cell(r.heap_used), "  (model in flash)" if r.model_in == "flash" else ""))
+        n, how = (r.cycles, "(rp2040js)") if r.cycles else (r.cycles_estimate, "(est.)")
+        print("%-24s %14s %14s %11s %10s %13s %12s%s" % (
+            label, _cell(r.instructions), ("%s %s" % (_cell(n), how)) if n else "-", _cell(macs),
+            "%.3f" % (macs / n) if n and macs else "-", "%.2f" % (n / clock * 1e3) if n else "-",
+            _cell(r.heap_per_inference), "  (model in flash)" if r.model_in == "flash" else ""))
+        if r.classes:
+            print("    by class: " + ", ".join("%s %s" % (cycles.CLASS_NAMES[c], _cell(r.classes[c]))
+                                             for c in cycles.CLASSES))
         if r.note:
             print("    %s" % r.note)
-    times = {r.backend: r.us for _, r in rows if not isinstance(r, str) and r.backend and r.us}
-    if "native" in times and "python" in times:
-        print("native / pure Python: %.0fx faster" % (times["python"] / times["native"]))
-    tflm = model.metadata.get("tflm_arena")
-    if tflm:
-        print("TFLite Micro arena for the same model: %d bytes (picoml arena %d bytes)" % (tflm["total"], model.arena_size))
+    if any(not isinstance(r, str) and r.cycles_estimate and not r.cycles for _, r in rows):
+        print("cycles (est.): an estimate from the instruction classes with the %s's timing table "
+              "(docs/benchmarks.md): no flash wait states, no bus contention"
+              % ("Cortex-M4" if arch == "armv7emsp" else "Cortex-M0+"))
+
+
+def _print_per_op(model, r, arch):
+    """One line per op of a bare-metal run: MACs, instructions, cycles, MAC/cycle, its share, its classes."""
+    from . import cycles
+    chip, clock = cycles.board_clock(arch)
+    per_macs, _ = cycles.model_macs(model)
+    total = sum(c.get("cycles", c.get("cycles_estimate", 0)) for _, c in r.per_op) or 1
+    print("per op (%s; the walker's call before the first kernel as op -):" % r.runtime)
+    print("%4s %-34s %11s %12s %12s %10s %7s %9s  %s" % ("op", "name", "MACs", "instructions", "cycles", "MAC/cycle",
+                                                        "share", "ms", "ldst/mul/simd/branch/div/other"))
+    for i, (name, c) in enumerate(r.per_op):
+        n = c.get("cycles", c.get("cycles_estimate"))
+        macs = per_macs[i - 1] if i else 0
+        classes = "/".join(_cell(c[k]) for k in cycles.CLASSES) if "ldst" in c else ""
+        print("%4s %-34s %11s %12s %12s %10s %6.1f%% %9.3f  %s" % (
+            i - 1 if i else "-", name, _cell(macs), _cell(c["insns"]), _cell(n),
+            "%.3f" % (macs / n) if n and macs else "-", 100.0 * n / total, n / clock * 1e3, classes))
+    print("cycles: %s" % ("rp2040js's, measured" if "cycles" in r.per_op[0][1] else "estimated (Cortex-M4 / M0+ "
+                                                                                     "timing table)"))
 
 
 def _bench_failure(e):
@@ -227,10 +294,11 @@ placed in flash, as in ROMFS), bare-m4 / bare-m0 / bare-m0plus (the C kernels al
 Cortex-M4F / Cortex-M0 / rp2040js's Cortex-M0+)"""
 
 
-def _target_arguments(p, default):
+def _target_arguments(p, default, extra=()):
     from .runtimes import NAMES
     where = p.add_mutually_exclusive_group()
-    where.add_argument("--on", choices=NAMES, default=default, help=TARGET_HELP + " (default %s)" % default)
+    where.add_argument("--on", choices=NAMES + tuple(extra), default=default,
+                       help=TARGET_HELP + " (default %s)" % default)
     where.add_argument("--port", help="on the board at this serial port instead (or 'virtual' for the virtual "
                                       "board); the library is deployed if missing, the model copied")
 
@@ -276,11 +344,12 @@ def parser():
     b = sub.add_parser("bench", help="time a model on each device backend (default: in the unix port) and the "
                                      "reference; on emulated cores, instructions per inference")
     b.add_argument("model", help=".pml (or .tflite, converted in memory)")
-    _target_arguments(b, "unix")
+    _target_arguments(b, "unix", ("rp2040",))
     b.add_argument("--backends", default="native,viper,python", help="comma-separated backends to time")
     b.add_argument("--count", type=int, default=20, help="inferences per backend (pure Python uses fewer)")
     b.add_argument("--heapsize", help="MicroPython heap, like a board's free RAM (e.g. 200k); default 4m on the "
                                       "unix port, what the board leaves free on QEMU")
+    b.add_argument("--per-op", action="store_true", help="bare-m4, bare-m0, bare-m0plus: also one line per op")
     b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("deploy", help="copy the board's build of picoml and a model onto a board, and verify")

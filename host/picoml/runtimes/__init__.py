@@ -66,6 +66,9 @@ class Bench:
     heap_used: int = None           # heap in use after loading and one inference
     model_in: str = None            # "ram" or "flash"
     note: str = ""
+    classes: dict = None            # instructions per inference by class (QEMU's plugin; picoml.cycles)
+    cycles_estimate: int = None     # cycles per inference estimated from them (picoml.cycles' timing table)
+    per_op: list = None             # [(op name, counts)] per op (bare-metal runtimes, per_op=True)
 
 
 class Runtime:

@@ -8,6 +8,9 @@ The runtimes bare-m4, bare-m0 and bare-m0plus (class BareMetal, as every runtime
     r.outputs[i]    # list of the model's outputs (numpy arrays) for sample i
     r.insns[i]      # instructions executed from pml_mark_begin to pml_mark_end around that pml_invoke
     r.cycles[i]     # rp2040js cycles for the same span ("m0plus" only; None elsewhere)
+    r.classes[i]    # QEMU cores: the plugin's counts by class for that span (picoml.cycles: estimate())
+    r.ops[i]        # with per_op=True: [(op name, counts or {"cycles": n} on rp2040js)] per op of the model;
+                    # the first entry, "(walker)", is the harness's call and the walker before the first kernel
 
 Cores (machine parameters: emulation/machines.mk):
   m4      Cortex-M4F (-mcpu=cortex-m4 -mfpu=fpv4-sp-d16 -mfloat-abi=hard), QEMU mps2-an386, semihosting;
@@ -32,7 +35,9 @@ CORES = ("m4", "m0plus", "m0")
 MACHINE = {"m4": "MPS2", "m0": "MICROBIT"}
 TIMEOUT = 300         # seconds per emulator run; the slowest test run (ResNet on rp2040js) takes ~12 s
 BUILD = "build/emulation/baremetal"
-SOURCES = ("emulation/baremetal/*.[ch]", "emulation/common/*", "emulation/machines.mk", "native_module/*.[ch]")
+SOURCES = ("emulation/baremetal/*.[ch]", "emulation/common/*", "emulation/machines.mk", "native_module/*.[ch]",
+           "native_module/opt.mk")
+ESTIMATE_CORE = {"m4": "cortex-m4", "m0": "cortex-m0plus"}   # the timing table (picoml.cycles) of a QEMU core
 
 
 class EmulatorMissing(RuntimeError):
@@ -113,6 +118,8 @@ class Result:
     insns: list             # per sample, or None
     cycles: list = None     # per sample (rp2040js only)
     log: str = ""
+    classes: list = None    # per sample: counts by class (QEMU cores)
+    ops: list = None        # per sample: [(op name, counts)] (per_op=True)
 
 
 def _header(blob):
@@ -129,34 +136,72 @@ def _qemu_command(images, core):
             "-kernel", str(elf)]
 
 
-def _run_qemu(images, core, blob, model, inputs, n, work, count_insns):
+def kernel_entries(elf):
+    """{address: op name} of the kernels' entry points (pml_<op>_s8) in an image: where the per-op counts cut."""
+    from .. import optable
+    sym = symbols(elf)
+    return {sym["pml_%s_s8" % op.name.lower()] & ~1: op.name for op in optable.DEVICE_OPS
+            if "pml_%s_s8" % op.name.lower() in sym}
+
+
+def _per_op(core, model, segments, entries):
+    """[(op name, counts)] of one invoke from its segments [(entry address, counts)], checked against the model's
+    ops: the first segment (address 0) is the walker before the first kernel."""
+    names = ["(walker)"] + [entries.get(addr, "?") for addr, _ in segments[1:]]
+    expected = ["(walker)"] + [op.name for op in model.ops]
+    if names != expected:
+        raise RuntimeError("%s: the kernels entered (%s) are not the model's ops (%s): per-op counts need each "
+                           "op's kernel entered once" % (core, ", ".join(names[1:]), ", ".join(expected[1:])))
+    return [(name, counts) for name, (_, counts) in zip(names, segments)]
+
+
+def _run_qemu(images, core, blob, model, inputs, n, work, count_insns, per_op=False):
     elf = images.m4 if core == "m4" else images.microbit
     (work / "model.pml").write_bytes(blob)
     (work / "inputs.bin").write_bytes(inputs)
     cmd = _qemu_command(images, core)
-    if count_insns:
+    entries = kernel_entries(elf) if per_op else {}
+    if count_insns or per_op:
         sym = symbols(elf)
-        cmd += ["-plugin", "%s,begin=%#x,end=%#x" % (images.plugin, sym["pml_mark_begin"], sym["pml_mark_end"]),
-                "-d", "plugin", "-D", "plugin.log"]
+        arg = "%s,begin=%#x,end=%#x" % (images.plugin, sym["pml_mark_begin"], sym["pml_mark_end"])
+        if entries:
+            arg += ",ops=" + ":".join("%#x" % a for a in sorted(entries))
+        cmd += ["-plugin", arg, "-d", "plugin", "-D", "plugin.log"]
     p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
     log = p.stdout + p.stderr
     if p.returncode != 0 or "picoml-harness status=0 samples=%d" % n not in log:
         raise RuntimeError("%s harness failed (exit %d): %s" % (core, p.returncode, log.strip()))
-    insns = None
-    if count_insns:
-        lines = (work / "plugin.log").read_text().split("\n")
-        insns = [int(line.split()[1]) for line in lines if line.startswith("insns ")]
-        if len(insns) != n:
+    insns = classes = ops = None
+    if count_insns or per_op:
+        from .. import cycles
+        insns, classes, ops, segments = [], [], [], []
+        for line in (work / "plugin.log").read_text().split("\n"):
+            if line.startswith("op "):
+                head, _, rest = line[3:].partition(" ")
+                segments.append((int(head, 16), cycles.parse(rest)))
+            elif line.startswith("region "):
+                classes.append(cycles.parse(line[7:]))
+                if per_op:
+                    ops.append(_per_op(core, model, segments, entries))
+                segments = []
+            elif line.startswith("insns "):
+                insns.append(int(line.split()[1]))
+        if len(insns) != n or len(classes) != n:
             raise RuntimeError("%s: %d instruction counts for %d samples" % (core, len(insns), n))
     outputs = unpack_outputs(model, (work / "outputs.bin").read_bytes(), n)
-    return Result(core, outputs, insns, None, log)
+    return Result(core, outputs, insns, None, log, classes, ops if per_op else None)
 
 
-def _run_rp2040(images, blob, model, inputs, n, work):
+def _run_rp2040(images, blob, model, inputs, n, work, per_op=False):
     import json
     (work / "model.pml").write_bytes(blob)
     (work / "inputs.bin").write_bytes(inputs)
     cmd = ["node", str(_rp2040js() / "run_rp2040.mjs"), str(images.rp2040), "model.pml", "inputs.bin", "outputs.bin"]
+    entries = {}
+    if per_op:
+        elf = images.rp2040.with_suffix(".elf")
+        entries = kernel_entries(elf)
+        cmd += ["--ops=" + ":".join("%#x" % a for a in sorted(entries))]
     p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
     try:
         report = json.loads(p.stdout.strip().splitlines()[-1])
@@ -165,12 +210,16 @@ def _run_rp2040(images, blob, model, inputs, n, work):
     if p.returncode != 0 or report["status"] != 0:
         raise RuntimeError("m0plus harness failed: status %s, problems %s" % (report["status"], report["problems"]))
     outputs = unpack_outputs(model, (work / "outputs.bin").read_bytes(), n)
-    return Result("m0plus", outputs, report["insns"], report["cycles"], p.stdout)
+    ops = None
+    if per_op:
+        ops = [_per_op("m0plus", model, [(int(a), {"cycles": c, "insns": i}) for a, c, i in sample], entries)
+               for sample in report["ops"]]
+    return Result("m0plus", outputs, report["insns"], report["cycles"], p.stdout, None, ops)
 
 
-def run(core, blob, samples, images=None, count_insns=True, model=None):
+def run(core, blob, samples, images=None, count_insns=True, model=None, per_op=False):
     """Run `samples` (each an array in the model's input shape, or a list of them for several inputs) through the
-    .pml `blob` on `core`."""
+    .pml `blob` on `core`; per_op: counts per op too (Result.ops)."""
     if core not in CORES:
         raise ValueError("core must be one of %s" % (CORES,))
     images = images or built_images()
@@ -181,8 +230,8 @@ def run(core, blob, samples, images=None, count_insns=True, model=None):
     with tempfile.TemporaryDirectory(prefix="picoml_baremetal_") as tmp:
         work = pathlib.Path(tmp)
         if core == "m0plus":
-            return _run_rp2040(images, blob, model, inputs, n, work)
-        return _run_qemu(images, core, blob, model, inputs, n, work, count_insns)
+            return _run_rp2040(images, blob, model, inputs, n, work, per_op)
+        return _run_qemu(images, core, blob, model, inputs, n, work, count_insns, per_op)
 
 
 def run_raw(core, blob, inputs, images=None):
@@ -224,10 +273,29 @@ class BareMetal(Runtime):
             raise PicomlError(str(e))
         return Batch(r.outputs, insns=r.insns, cycles=r.cycles)
 
-    def bench(self, pml_bytes, backend=None, count=1):
-        """Instructions (and on rp2040js cycles) of one inference: the mean over `count` zero inputs."""
+    def bench(self, pml_bytes, backend=None, count=1, per_op=False):
+        """Instructions of one inference (the mean over `count` zero inputs): on QEMU by class with the cycles
+        estimated from them, on rp2040js its cycles; per_op: Bench.per_op, the first sample's counts per op."""
+        from .. import cycles
         self.backend(backend)
-        batch = self.run_batch(pml_bytes, [zero_inputs(format.read(pml_bytes))] * max(1, count))
+        model = format.read(pml_bytes)
+        try:
+            r = run(self.core, pml_bytes, [zero_inputs(model)] * max(1, count), built_images(), per_op=per_op)
+        except (EmulatorMissing, RuntimeError) as e:
+            raise PicomlError(str(e))
         mean = lambda values: round(sum(values) / len(values)) if values else None  # noqa: E731
-        return Bench(self.name, instructions=mean(batch.insns), cycles=mean(batch.cycles))
+        result = Bench(self.name, instructions=mean(r.insns), cycles=mean(r.cycles))
+        if r.classes:
+            total = {}
+            for counts in r.classes:
+                total = cycles.add(total, counts)
+            result.classes = cycles.scale(total, len(r.classes))
+            result.cycles_estimate = cycles.estimate(result.classes, ESTIMATE_CORE[self.core])
+        if per_op:
+            result.per_op = []
+            for name, counts in r.ops[0]:
+                if "ldst" in counts:
+                    counts = dict(counts, cycles_estimate=cycles.estimate(counts, ESTIMATE_CORE[self.core]))
+                result.per_op.append((name, counts))
+        return result
 

@@ -25,6 +25,14 @@ or "flash" forces one.
 With icount=True QEMU runs with -icount shift=0: the guest clock advances exactly one nanosecond per
 instruction, so time.ticks_us() differences are thousands of instructions, exactly repeatable: bench() gives
 instructions per inference.
+
+With count_classes=True (what `picoml bench --on qemu-*` uses) bench() counts instead with the TCG plugin of the
+bare-metal harness (emulation/baremetal/insn_count.c, built by `make baremetal`), exactly and by class: the script
+calls time.ticks_cpu() right before and after its predict() loop, and the plugin prints what ran between two
+entries into the firmware's time_ticks_cpu; the same loop without predict() is counted the same way and taken
+off, so the count is predict()'s own: the interpreter's call, the device library's and the native module's code.
+Cycles are estimated from the classes with picoml.cycles' timing tables (Cortex-M4; Cortex-M0+ for the armv6m
+code the Cortex-M0 runs).
 """
 import pathlib
 import re
@@ -37,10 +45,44 @@ from ..errors import PicomlError
 from . import DEVICE_BACKENDS, Runtime, scripts
 
 TARGETS = {
-    "m4": {"arch": "armv7emsp", "machine": "MPS2", "cpu": "Cortex-M4F"},
-    "m0": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0"},
-    "m0-nofloat": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0, no float"},
+    "m4": {"arch": "armv7emsp", "machine": "MPS2", "cpu": "Cortex-M4F", "timing": "cortex-m4"},
+    "m0": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0", "timing": "cortex-m0plus"},
+    "m0-nofloat": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0, no float", "timing": "cortex-m0plus"},
 }
+MARK = "time_ticks_cpu"     # the firmware function between whose entries the plugin counts (count_classes)
+
+# BENCH of picoml.runtimes.scripts (its heap figures), then predict() `count` times between marks, then the same
+# loop alone between marks.
+BENCH_MARKED = """
+import gc, picoml
+%(load)s
+x = bytearray(%(size)d)
+m.predict(x)
+gc.collect()
+m.predict(x)
+used = gc.mem_alloc()
+gc.disable()
+i = 0
+before = gc.mem_alloc()
+while i < %(count)d:
+    m.predict(x)
+    i += 1
+per_inference = (gc.mem_alloc() - before) // %(count)d
+gc.enable()
+import time
+i = 0
+time.ticks_cpu()
+while i < %(count)d:
+    m.predict(x)
+    i += 1
+time.ticks_cpu()
+i = 0
+time.ticks_cpu()
+while i < %(count)d:
+    i += 1
+time.ticks_cpu()
+print('picoml-bench', m.backend, 0, per_inference, used)
+"""
 FIRMWARE_SOURCES = ("emulation/micropython/*.[ch]", "emulation/common/*", "emulation/machines.mk")
 
 
@@ -99,8 +141,9 @@ def _heap_arg(heapsize, target):
     return text
 
 
-def command(target, script, heapsize=None, args=(), icount=False):
-    """The qemu-system-arm command line running `script` (a path, relative to the working directory)."""
+def command(target, script, heapsize=None, args=(), icount=False, plugin=None):
+    """The qemu-system-arm command line running `script` (a path, relative to the working directory); plugin:
+    (the plugin's argument string, the log file) to run the counting plugin."""
     target = _target(target)
     semi = ["enable=on", "target=native", "arg=fw", "arg=--heap=%s" % _heap_arg(heapsize, target), "arg=%s" % script]
     semi += ["arg=%s" % a for a in args]
@@ -111,17 +154,20 @@ def command(target, script, heapsize=None, args=(), icount=False):
            "-serial", "none"]
     if icount:
         cmd += ["-icount", "shift=0"]
+    if plugin:
+        cmd += ["-plugin", plugin[0], "-d", "plugin", "-D", str(plugin[1])]
     cmd += ["-semihosting-config", ",".join(s.replace(",", ",,") for s in semi), "-kernel", str(firmware(target))]
     return cmd
 
 
 def run_script(source, target="m4", heapsize=None, timeout=600, natmod=None, icount=False, args=(), cwd=None,
-               library="mpy"):
+               library="mpy", marks=None):
     """Run MicroPython source on the emulated board with the device library (library: "mpy" or "py", see
     above) and the target's native module importable (natmod: another folder holding a _picoml.mpy, or False for
     none put first on sys.path: the library="mpy" build has its own); returns stdout. A non-zero exit (an
     uncaught exception: MicroPython's traceback is in the output)
-    raises PicomlError with the output."""
+    raises PicomlError with the output. marks: a list to which the plugin's counts between entries into MARK are
+    appended (picoml.cycles dicts; the plugin from `make baremetal`)."""
     target = _target(target)
     paths = [str(library_dir(target, library))]
     if natmod is not False:
@@ -130,13 +176,22 @@ def run_script(source, target="m4", heapsize=None, timeout=600, natmod=None, ico
     with tempfile.TemporaryDirectory(prefix="picoml_qemu_") as tmp:
         script = pathlib.Path(tmp) / "main.py"
         script.write_text(prelude + source)
-        cmd = command(target, "main.py" if cwd is None else str(script), heapsize, args, icount)
+        plugin = None
+        if marks is not None:
+            from . import bare
+            address = bare.symbols(firmware(target))[MARK]
+            plugin = ("%s,mark=%#x" % (bare.built_images().plugin, address), pathlib.Path(tmp) / "plugin.log")
+        cmd = command(target, "main.py" if cwd is None else str(script), heapsize, args, icount, plugin)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp,
                                   errors="replace")
         except subprocess.TimeoutExpired as e:
             out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
             raise PicomlError("QEMU %s timed out after %s s:\n%s" % (target, timeout, out[-2000:]))
+        if done.returncode == 0 and plugin:
+            from .. import cycles
+            marks += [cycles.parse(line[5:]) for line in plugin[1].read_text().splitlines()
+                      if line.startswith("mark ")]
     if done.returncode != 0:
         raise PicomlError("MicroPython on QEMU %s (%s) failed with exit status %d:\n%s%s"
                           % (target, TARGETS[target]["cpu"], done.returncode, done.stdout[-3000:],
@@ -156,12 +211,16 @@ def _load_line(model_in, path, backend):
 class Qemu(Runtime):
     """The device library in picoml's MicroPython port on an emulated core. heapsize: the MicroPython heap
     (default: the target's, 200,000 / 180,000 bytes); model_in: "auto" (in the heap where it fits, else in
-    flash), "ram" or "flash"; library: "mpy" or "py" (see above); icount: the guest clock counts instructions."""
+    flash), "ram" or "flash"; library: "mpy" or "py" (see above); icount: the guest clock counts instructions;
+    count_classes: bench() counts instructions by class with the plugin and estimates cycles (see above); natmod:
+    another folder holding the _picoml.mpy to load."""
     backends = DEVICE_BACKENDS
     default_backend = "native"
 
-    def __init__(self, target="m4", heapsize=None, model_in="auto", library="mpy", timeout=600, icount=False):
+    def __init__(self, target="m4", heapsize=None, model_in="auto", library="mpy", timeout=600, icount=False,
+                 count_classes=False, natmod=None):
         self.target = _target(target)
+        self.count_classes, self.natmod = count_classes, natmod
         self.name = "qemu-" + self.target
         if model_in not in MODEL_IN:
             raise PicomlError("model_in must be one of %s" % ", ".join(MODEL_IN))
@@ -187,9 +246,9 @@ class Qemu(Runtime):
             why = str(e).strip().splitlines()[-1]
         return work("flash"), "flash", "the model does not fit in RAM (%s): placed in flash, as in ROMFS" % why
 
-    def _script(self, source):
-        return run_script(source, self.target, self.heapsize, self.timeout, icount=self.icount,
-                          library=self.library)
+    def _script(self, source, marks=None):
+        return run_script(source, self.target, self.heapsize, self.timeout, natmod=self.natmod, icount=self.icount,
+                          library=self.library, marks=marks)
 
     def run_batch(self, pml_bytes, batch, backend=None):
         backend = self.backend(backend)
@@ -210,18 +269,33 @@ class Qemu(Runtime):
 
     def bench(self, pml_bytes, backend=None, count=20):
         """Bench on the emulated board: "us" is QEMU's guest clock (host time scaled by nothing in particular);
-        with icount=True `instructions` is set instead, exact and repeatable."""
+        with icount=True `instructions` is set instead, exact and repeatable; with count_classes=True
+        `instructions`, `classes` and `cycles_estimate` of one predict(), exact."""
+        from .. import cycles, format
         backend = self.backend(backend)
+        marks = []
         with tempfile.TemporaryDirectory(prefix="picoml_qemu_io_") as tmp:
             path = pathlib.Path(tmp) / "model.pml"
             path.write_bytes(pml_bytes)
 
             def work(model_in):
                 load = _load_line(model_in, str(path), backend)
-                return self._script(scripts.bench_source(pml_bytes, load, count))
+                if not self.count_classes:
+                    return self._script(scripts.bench_source(pml_bytes, load, count))
+                model = format.read(pml_bytes)
+                del marks[:]
+                return self._script(BENCH_MARKED % {"load": load, "count": count,
+                                                    "size": model.tensors[model.inputs[0].tensor].nbytes}, marks)
             out, model_in, note = self._placed(work)
         result = scripts.bench_result(self.name, out)
-        if self.icount:     # the guest clock counted instructions, one per nanosecond
+        if self.count_classes:
+            if len(marks) != 3:
+                raise PicomlError("the plugin counted %d spans between entries into %s, not 3" % (len(marks), MARK))
+            loop, _, bare_loop = marks
+            per = {k: max(0, round((loop[k] - bare_loop[k]) / count)) for k in loop}
+            result.classes, result.instructions, result.us = per, per["insns"], None
+            result.cycles_estimate = cycles.estimate(per, TARGETS[self.target]["timing"])
+        elif self.icount:     # the guest clock counted instructions, one per nanosecond
             result.instructions, result.us = round(result.us * 1000), None
         result.model_in, result.note = model_in, note
         return result

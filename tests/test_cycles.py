@@ -1,0 +1,171 @@
+"""Instructions by class and the cycle estimates made from them (picoml.cycles, the QEMU plugin
+emulation/baremetal/insn_count.c): the plugin's classes of a known instruction sequence, the estimate's arithmetic,
+the classes summing to the instruction count on every emulated runtime, the Cortex-M0+ table against rp2040js's
+cycles, and `picoml bench` printing the columns."""
+import subprocess
+
+import pytest
+
+import models
+from picoml import cycles, format, runtimes
+from picoml.cli import main
+from picoml.runtimes import bare, qemu
+
+pytestmark = pytest.mark.emulated
+
+# Run from `begin` (a branch target: a block starts there) to the block at `end`, on QEMU's Cortex-M4F, then
+# exit through semihosting. Data in the RAM at 0x20000000 (a store into the code's page would retranslate it).
+SEQUENCE = """
+    .syntax unified
+    .cpu cortex-m4
+    .thumb
+    .section .vectors, "a"
+    .word 0x20001000
+    .word reset + 1
+    .data
+data: .word 5, 3, 0, 0
+    .text
+    .thumb_func
+reset:
+    ldr r1, =data
+    b begin
+    .thumb_func
+begin:
+    ldr r0, [r1]            @ ldst, single: 2
+    ldr r2, [r1, #4]        @ ldst, single after a single load: 1 ("one")
+    str r2, [r1, #8]        @ ldst, single, store with an immediate offset (after a load too): 1 ("one")
+    adds r0, r0, r2         @ other
+    muls r0, r2, r0         @ mul
+    smlad r0, r0, r2, r0    @ mul
+    sxtb16 r3, r0           @ simd
+    udiv r3, r0, r2         @ div
+    push {r4, r5}           @ ldst, multi, 2 registers
+    pop {r4, r5}            @ ldst, multi, 2 registers
+    movs r4, #3             @ other
+loop:
+    subs r4, #1             @ other, 3 times
+    bne loop                @ taken twice (branch, refill), not taken once (other)
+    ldrd r2, r3, [r1]       @ ldst, multi, 2 registers
+    bl end                  @ branch, taken: refill, bl
+    movs r0, #0x18
+    ldr r1, =0x20026
+    bkpt 0xab
+    .thumb_func
+end:
+    bx lr
+    .ltorg
+"""
+EXPECTED = {"insns": 19, "ldst": 6, "mul": 2, "simd": 1, "branch": 3, "div": 1, "other": 6,
+            "multi": 3, "regs": 6, "one": 2, "refill": 3, "bl": 1, "tbb": 0, "fpdiv": 0, "sys": 0}
+
+
+def _run_sequence(tmp_path):
+    (tmp_path / "seq.S").write_text(SEQUENCE)
+    elf = tmp_path / "seq.elf"
+    subprocess.run([bare.CROSS + "gcc", "-mcpu=cortex-m4", "-mthumb", "-nostdlib", "-nostartfiles", "-Wl,-Ttext=0x8",
+                    "-Wl,--section-start=.vectors=0", "-Wl,--section-start=.data=0x20000000",
+                    "-Wl,--no-warn-rwx-segments", "-o", str(elf), str(tmp_path / "seq.S")], check=True)
+    sym = bare.symbols(elf)
+    plugin = "%s,begin=%#x,end=%#x" % (bare.built_images().plugin, sym["begin"], sym["end"])
+    subprocess.run(["qemu-system-arm", "-M", "mps2-an386", "-nographic", "-monitor", "none", "-serial", "none",
+                    "-semihosting-config", "enable=on,target=native", "-kernel", str(elf), "-plugin", plugin,
+                    "-d", "plugin", "-D", str(tmp_path / "plugin.log")], check=True, timeout=60)
+    regions = [line for line in (tmp_path / "plugin.log").read_text().splitlines() if line.startswith("region ")]
+    assert len(regions) == 1
+    return cycles.parse(regions[0][7:])
+
+
+def test_plugin_classes_of_a_known_sequence(tmp_path):
+    counts = _run_sequence(tmp_path)
+    assert counts == EXPECTED
+    assert sum(counts[c] for c in cycles.CLASSES) == counts["insns"]
+
+
+def test_estimate_is_the_tables_arithmetic(tmp_path):
+    counts = _run_sequence(tmp_path)
+    # Cortex-M4 TRM: others, MACs, SIMD 1 each (6 + 2 + 1); taken branches 1 + P (3 x (1 + 2)); UDIV 2..12 (7);
+    # 3 single loads/stores at 2, two of them 1 (2 + 1 + 1); PUSH, POP, LDRD 1 + N (3 + 6)
+    assert cycles.P_M4 == 2
+    assert cycles.estimate(counts, "cortex-m4") == 6 + 2 + 1 + 3 * (1 + 2) + 7 + (2 + 1 + 1) + (3 + 6) == 38
+    # Cortex-M0+ (its table's arithmetic on the same counts; not all of these are Armv6-M instructions): others,
+    # MACs, SIMD, divides 1 each (6 + 2 + 1 + 1); taken branches 2 (3 x 2), BL one more; single loads/stores 2
+    # (3 x 2), no pipelining; 1 + N (3 + 6)
+    assert cycles.estimate(counts, "cortex-m0plus") == 6 + 2 + 1 + 1 + 3 * 2 + 1 + 3 * 2 + (3 + 6) == 32
+    with pytest.raises(ValueError):
+        cycles.estimate(counts, "cortex-m7")
+
+
+@pytest.fixture(scope="module")
+def gesture():
+    return (models.ROOT / "models" / "gesture" / "gesture.pml").read_bytes()
+
+
+@pytest.mark.parametrize("name", ["bare-m4", "bare-m0"])
+def test_classes_sum_to_the_instructions_bare_metal(gesture, name):
+    r = runtimes.get(name).bench(gesture, per_op=True)
+    assert r.instructions > 10 ** 5 and sum(r.classes[c] for c in cycles.CLASSES) == r.instructions
+    assert r.cycles_estimate > r.instructions                    # loads take 2, branches refill
+    model = format.read(gesture)
+    assert [name for name, _ in r.per_op] == ["(walker)"] + [op.name for op in model.ops]
+    assert sum(c["insns"] for _, c in r.per_op) == r.instructions
+    for _, c in r.per_op:
+        assert sum(c[k] for k in cycles.CLASSES) == c["insns"]
+    assert sum(c["cycles_estimate"] for _, c in r.per_op) == r.cycles_estimate
+
+
+@pytest.mark.parametrize("target", ["m4", "m0"])
+def test_classes_sum_to_the_instructions_in_micropython(gesture, target):
+    """The whole predict() inside MicroPython: exact counts, within 1% of what -icount's clock gives through
+    Model.benchmark() (its own loop, the input tensor's bytes instead of zeros, the clock's call)."""
+    r = qemu.Qemu(target, count_classes=True).bench(gesture, "native", count=2)
+    assert sum(r.classes[c] for c in cycles.CLASSES) == r.instructions
+    assert r.cycles_estimate == cycles.estimate(r.classes, qemu.TARGETS[target]["timing"])
+    clock = qemu.Qemu(target, icount=True).bench(gesture, "native", count=2).instructions
+    assert abs(r.instructions - clock) < 0.01 * clock
+    assert r.heap_per_inference == 0
+
+
+@pytest.mark.conformance
+def test_m0plus_table_on_qemu_counts_matches_rp2040js():
+    """The same armv6m kernels: QEMU's Cortex-M0 counts through the Cortex-M0+ table against rp2040js's cycles,
+    per op, within 0.5% (rp2040js charges no cycle for the lr of a PUSH, the TRM's 1 + N does)."""
+    blob = models.pml("kws_ref_model")
+    m0 = runtimes.get("bare-m0").bench(blob, per_op=True)
+    m0plus = runtimes.get("bare-m0plus").bench(blob, per_op=True)
+    assert m0.instructions == m0plus.instructions
+    assert abs(m0.cycles_estimate - m0plus.cycles) < 0.005 * m0plus.cycles
+    for (name, est), (name_js, measured) in zip(m0.per_op, m0plus.per_op):
+        assert name == name_js and est["insns"] == measured["insns"]
+        assert abs(est["cycles_estimate"] - measured["cycles"]) <= 0.005 * measured["cycles"] + 2, name
+
+
+def test_bench_prints_the_columns(tmp_path, capsys, gesture):
+    pml = tmp_path / "gesture.pml"
+    pml.write_bytes(gesture)
+    assert main(["bench", str(pml), "--on", "bare-m4", "--per-op"]) == 0
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("runtime"))
+    for column in ("instructions", "cycles", "MACs", "MAC/cycle", "ms nRF52840 64MHz"):
+        assert column in header
+    row = next(line for line in out.splitlines() if line.startswith("bare-m4")).split()
+    insns, est, macs = int(row[1]), int(row[2]), int(row[4])
+    assert row[3] == "(est.)" and est > insns > 0 and macs == 131168
+    assert float(row[5]) == pytest.approx(macs / est, abs=1e-3) and float(row[6]) == pytest.approx(est / 64e3, 0.01)
+    assert "by class: loads/stores" in out and "FULLY_CONNECTED" in out and "(walker)" in out
+
+    assert main(["bench", str(pml), "--on", "rp2040"]) == 0
+    out = capsys.readouterr().out
+    assert "no MicroPython" in out and "semihosting" in out
+    row = next(line for line in out.splitlines() if line.startswith("bare-m0plus")).split()
+    assert row[3] == "(rp2040js)" and "ms RP2040 125MHz" in out
+
+    assert main(["bench", str(pml), "--on", "qemu-m4", "--per-op"]) == 2     # the kernels alone only
+
+
+def test_bench_inside_micropython_prints_estimated_cycles(tmp_path, capsys, gesture):
+    pml = tmp_path / "gesture.pml"
+    pml.write_bytes(gesture)
+    assert main(["bench", str(pml), "--on", "qemu-m0", "--backends", "native"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("qemu-m0 native")).split()
+    assert int(row[2]) > 0 and row[4] == "(est.)" and "ms RP2040 125MHz" in out and "Cortex-M0+" in out
