@@ -6,9 +6,11 @@ PML_OPT_x64 = -O2
 PML_OPT_armv7emsp = -O2
 PML_OPT_armv7m = -O2
 PML_OPT_armv6m = -O2
+PML_OPT_xtensawin = -O2
 ifdef PML_OPT
 PML_OPT_x64 = $(PML_OPT)
 PML_OPT_armv7emsp = $(PML_OPT)
 PML_OPT_armv7m = $(PML_OPT)
 PML_OPT_armv6m = $(PML_OPT)
+PML_OPT_xtensawin = $(PML_OPT)
 endif
