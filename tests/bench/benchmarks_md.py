@@ -153,8 +153,8 @@ IGNORES = ("flash wait states and the flash cache (the nRF52840 runs code from f
 SUMMARY = """
 ## Summary (the README's table)
 
-| model | MACs | arena bytes | M4 instructions | M4 est. cycles | M4 MAC/cycle | ms nRF52840 | M0+ est. cycles | ms RP2040 |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| model | MACs | arena bytes | M4 instructions | M4 est. cycles | M4 MAC/cycle | ms nRF52840 | M0+ est. cycles | M0+ MAC/cycle | ms RP2040 |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 """
 
 
@@ -246,9 +246,9 @@ def main():
             name, cell(k4 and k4.instructions), ratio(k4 and k4.instructions, macs, 2),
             cell(k4 and k4.cycles_estimate), ratio(macs, k4 and k4.cycles_estimate), cell(c0m), ratio(macs, c0m),
             cell(c0m and c0m / c0 * 1e3, 1)))
-        summary.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        summary.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             name, cell(macs), cell(model.arena_size), cell(i4), cell(e4), ratio(macs, e4),
-            cell(e4 and e4 / c4 * 1e3, 1), cell(e0), cell(e0 and e0 / c0 * 1e3, 1)))
+            cell(e4 and e4 / c4 * 1e3, 1), cell(e0), ratio(macs, e0), cell(e0 and e0 / c0 * 1e3, 1)))
         if full and k4:
             js = k0.per_op if k0 else [(n, {}) for n, _ in k4.per_op]
             for i, ((op, c), (_, j)) in enumerate(zip(k4.per_op, js)):

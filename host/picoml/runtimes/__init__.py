@@ -133,7 +133,7 @@ def unpack_outputs(model, data, count):
 
 def zero_inputs(model):
     import numpy as np
-    return [np.zeros(model.tensors[e.tensor].shape, np.int8) for e in model.inputs]
+    return [np.zeros(model.tensors[e.tensor].shape, model.tensors[e.tensor].dtype) for e in model.inputs]
 
 
 def get_class(name):
