@@ -23,7 +23,7 @@ SEQUENCE = """
     .word 0x20001000
     .word reset + 1
     .data
-data: .word 5, 3, 0, 0
+data: .word 5, 3, 0, 0, 0, 0
     .text
     .thumb_func
 reset:
@@ -34,29 +34,44 @@ begin:
     ldr r0, [r1]            @ ldst, single: 2
     ldr r2, [r1, #4]        @ ldst, single after a single load: 1 ("one")
     str r2, [r1, #8]        @ ldst, single, store with an immediate offset (after a load too): 1 ("one")
-    adds r0, r0, r2         @ other
-    muls r0, r2, r0         @ mul
-    smlad r0, r0, r2, r0    @ mul
+    movs r5, #12            @ other
+    str r0, [r1, r5]        @ ldst, single, register offset, not after a load: 2
+    adds r0, r0, r2         @ other                         r0 = 8
+    muls r0, r2, r0         @ mul                           r0 = 24
+    smlad r0, r0, r2, r0    @ mul                           r0 = 96
     sxtb16 r3, r0           @ simd
     udiv r3, r0, r2         @ div
-    push {r4, r5}           @ ldst, multi, 2 registers
+    pkhbt r3, r0, r2, lsl #16   @ simd
+    qadd r3, r0, r2         @ simd
+    ssat r3, #8, r0         @ other (Armv7-M's saturate, not the DSP extension's)
+    smull r3, r4, r0, r2    @ mul
+    cbz r0, 1f              @ not taken: other
+    cbnz r0, 1f             @ taken: branch, refill
+    nop                     @ (not run)
+1:  push {r4, r5}           @ ldst, multi, 2 registers
     pop {r4, r5}            @ ldst, multi, 2 registers
     movs r4, #3             @ other
 loop:
     subs r4, #1             @ other, 3 times
     bne loop                @ taken twice (branch, refill), not taken once (other)
     ldrd r2, r3, [r1]       @ ldst, multi, 2 registers
+    ldm r1, {r2, r3}        @ ldst, multi, 2 registers
+    bl func                 @ branch, taken: refill, bl
     bl end                  @ branch, taken: refill, bl
     movs r0, #0x18
     ldr r1, =0x20026
     bkpt 0xab
     .thumb_func
+func:
+    push {r4, lr}           @ ldst, multi, 2 registers
+    pop {r4, pc}            @ ldst, multi, 2 registers, a load to the pc: refill
+    .thumb_func
 end:
     bx lr
     .ltorg
 """
-EXPECTED = {"insns": 19, "ldst": 6, "mul": 2, "simd": 1, "branch": 3, "div": 1, "other": 6,
-            "multi": 3, "regs": 6, "one": 2, "refill": 3, "bl": 1, "tbb": 0, "fpdiv": 0, "sys": 0}
+EXPECTED = {"insns": 31, "ldst": 10, "mul": 3, "simd": 3, "branch": 5, "div": 1, "other": 9,
+            "multi": 6, "regs": 12, "one": 2, "refill": 6, "bl": 2, "tbb": 0, "fpdiv": 0, "sys": 0}
 
 
 def _run_sequence(tmp_path):
@@ -83,14 +98,14 @@ def test_plugin_classes_of_a_known_sequence(tmp_path):
 
 def test_estimate_is_the_tables_arithmetic(tmp_path):
     counts = _run_sequence(tmp_path)
-    # Cortex-M4 TRM: others, MACs, SIMD 1 each (6 + 2 + 1); taken branches 1 + P (3 x (1 + 2)); UDIV 2..12 (7);
-    # 3 single loads/stores at 2, two of them 1 (2 + 1 + 1); PUSH, POP, LDRD 1 + N (3 + 6)
+    # Cortex-M4 TRM: others, MACs, SIMD 1 each (9 + 3 + 3); taken branches 1 + P (5 x (1 + 2)); UDIV 2..12 (7);
+    # 4 single loads/stores at 2, two of them 1 (2 + 1 + 1 + 2); PUSH, POP, LDRD, LDM 1 + N (6 + 12); POP {pc} + P
     assert cycles.P_M4 == 2
-    assert cycles.estimate(counts, "cortex-m4") == 6 + 2 + 1 + 3 * (1 + 2) + 7 + (2 + 1 + 1) + (3 + 6) == 38
+    assert cycles.estimate(counts, "cortex-m4") == 9 + 3 + 3 + 5 * (1 + 2) + 7 + (2 + 1 + 1 + 2) + (6 + 12) + 2 == 63
     # Cortex-M0+ (its table's arithmetic on the same counts; not all of these are Armv6-M instructions): others,
-    # MACs, SIMD, divides 1 each (6 + 2 + 1 + 1); taken branches 2 (3 x 2), BL one more; single loads/stores 2
-    # (3 x 2), no pipelining; 1 + N (3 + 6)
-    assert cycles.estimate(counts, "cortex-m0plus") == 6 + 2 + 1 + 1 + 3 * 2 + 1 + 3 * 2 + (3 + 6) == 32
+    # MACs, SIMD, divides 1 each (9 + 3 + 3 + 1); taken branches 2 (5 x 2), BL one more (2); single loads/stores 2
+    # (4 x 2), no pipelining; 1 + N (6 + 12); POP {pc} one more for the refill
+    assert cycles.estimate(counts, "cortex-m0plus") == 9 + 3 + 3 + 1 + 5 * 2 + 2 + 4 * 2 + (6 + 12) + 1 == 55
     with pytest.raises(ValueError):
         cycles.estimate(counts, "cortex-m7")
 
