@@ -120,15 +120,3 @@ void *memset(void *p, int c, size_t n) {
     }
     return p;
 }
-
-/* The test build leaves out the MUL32_HIGH option, which none of QEMU's Xtensa cores has: 64-bit products come
- * here instead of to mull + mulsh (docs/esp32.md). 16-bit halves, so that no 64-bit multiply is left inside. */
-uint64_t __muldi3(uint64_t a, uint64_t b) {
-    uint32_t al = (uint32_t)a, ah = (uint32_t)(a >> 32), bl = (uint32_t)b, bh = (uint32_t)(b >> 32);
-    uint32_t a0 = al & 0xffff, a1 = al >> 16, b0 = bl & 0xffff, b1 = bl >> 16;
-    uint32_t p00 = a0 * b0, p01 = a0 * b1, p10 = a1 * b0, p11 = a1 * b1;
-    uint32_t mid = (p00 >> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-    uint32_t lo = (p00 & 0xffff) | (mid << 16);
-    uint32_t hi = p11 + (p01 >> 16) + (p10 >> 16) + (mid >> 16) + al * bh + ah * bl;
-    return (uint64_t)hi << 32 | lo;
-}

@@ -141,6 +141,98 @@ alloca:
     j     underflow8
 2:  rotw  -1                             /* call12 */
     j     underflow12
+
+/* MUL32_HIGH in software: none of QEMU's Xtensa cores has the option, the ESP32 has. An illegal mulsh or muluh
+ * (RRR: op0 0, op1 2, op2 0xb / 0xa) is done here with mull on 16-bit halves, its result written to the saved
+ * register, and execution goes on after it. Runs with PS.EXCM set, in the interrupted code's window: every
+ * register is saved first (at SAVE_AREA) and restored after. */
+    .set  SAVE_AREA, 0x400
+mul32high:
+    movi  a0, SAVE_AREA
+    s32i  a1, a0, 4
+    s32i  a2, a0, 8
+    s32i  a3, a0, 12
+    s32i  a4, a0, 16
+    s32i  a5, a0, 20
+    s32i  a6, a0, 24
+    s32i  a7, a0, 28
+    s32i  a8, a0, 32
+    s32i  a9, a0, 36
+    s32i  a10, a0, 40
+    s32i  a11, a0, 44
+    s32i  a12, a0, 48
+    s32i  a13, a0, 52
+    s32i  a14, a0, 56
+    s32i  a15, a0, 60
+    rsr   a1, excsave1
+    s32i  a1, a0, 0
+    rsr   a2, epc1
+    l8ui  a3, a2, 0
+    l8ui  a4, a2, 1
+    l8ui  a5, a2, 2
+    extui a6, a3, 0, 4
+    bnez  a6, fatal
+    movi  a6, 0xb2
+    movi  a14, 1
+    beq   a5, a6, 6f
+    movi  a6, 0xa2
+    movi  a14, 0
+    beq   a5, a6, 6f
+    j     fatal
+6:  extui a7, a3, 4, 4
+    extui a8, a4, 0, 4
+    extui a9, a4, 4, 4
+    addx4 a10, a8, a0
+    l32i  a10, a10, 0
+    addx4 a11, a7, a0
+    l32i  a11, a11, 0
+    /* x in a10, y in a11, signed (a14 = 1) or not: the high word of x * y into a12 */
+    extui a3, a10, 0, 16
+    extui a4, a10, 16, 16
+    extui a5, a11, 0, 16
+    extui a6, a11, 16, 16
+    mull  a7, a3, a5
+    mull  a8, a3, a6
+    mull  a13, a4, a5
+    mull  a12, a4, a6
+    extui a7, a7, 16, 16
+    extui a15, a8, 0, 16
+    add   a7, a7, a15
+    extui a15, a13, 0, 16
+    add   a7, a7, a15
+    extui a7, a7, 16, 16
+    add   a12, a12, a7
+    extui a8, a8, 16, 16
+    add   a12, a12, a8
+    extui a13, a13, 16, 16
+    add   a12, a12, a13
+    beqz  a14, 7f
+    bgez  a10, 8f
+    sub   a12, a12, a11
+8:  bgez  a11, 7f
+    sub   a12, a12, a10
+7:  addx4 a13, a9, a0
+    s32i  a12, a13, 0
+    addi  a2, a2, 3
+    wsr   a2, epc1
+    l32i  a15, a0, 60
+    l32i  a14, a0, 56
+    l32i  a13, a0, 52
+    l32i  a12, a0, 48
+    l32i  a11, a0, 44
+    l32i  a10, a0, 40
+    l32i  a9, a0, 36
+    l32i  a8, a0, 32
+    l32i  a7, a0, 28
+    l32i  a6, a0, 24
+    l32i  a5, a0, 20
+    l32i  a4, a0, 16
+    l32i  a3, a0, 12
+    l32i  a2, a0, 8
+    l32i  a1, a0, 4
+    l32i  a0, a0, 0
+    rsync
+    rfe
 fatal:
     movi  a2, 1
     movi  a3, 0x7f
@@ -153,6 +245,9 @@ fatal:
     /* AllocaCause */
     bnei  a0, 5, 4f
     j     alloca
-4:  j     fatal
+    /* IllegalInstructionCause */
+4:  bnez  a0, 5f
+    j     mul32high
+5:  j     fatal
     .org window_vectors + 0x3c0          /* DoubleExceptionVector */
     j     fatal
