@@ -18,7 +18,8 @@ ARCH_CODES = {"x86": 1, "x64": 2, "armv6": 3, "armv6m": 4, "armv7m": 5, "armv7em
               "armv7emdp": 8, "xtensa": 9, "xtensawin": 10, "rv32imc": 11}
 ARCH_NAMES = {code: name for name, code in ARCH_CODES.items()}
 # Architectures we ship, and whether their C native module ships. ESP32 (xtensawin): `make natmod` builds it with
-# Debian's clang-22 but it has run nowhere yet (docs/esp32.md), so the board gets the viper backend precompiled.
+# Debian's clang-22; its kernels run byte-exact on an emulated Xtensa core, but the module has not run inside a
+# MicroPython yet (docs/esp32.md), so the board gets the viper backend precompiled.
 BUILDS = {"x64": True, "armv6m": True, "armv7m": True, "armv7emsp": True, "xtensawin": False}
 # boards with a newer MicroPython whose .mpy version is not 6.3 get this message
 SUPPORTED = "MicroPython 1.23 to 1.29 (.mpy 6.3) on %s" % ", ".join(sorted(BUILDS))
