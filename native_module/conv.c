@@ -13,6 +13,7 @@
 #include "picoml.h"
 #include "requantize_channels.h"
 
+#if !(defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE))   /* Armv6-M: conv_s8_armv6m.c */
 /* int16 elements of one im2col column, a multiple of 16: the columns take PIXELS * 2 * COL_MAX bytes of stack
  * (1 KiB); a port short of stack may build with -DPML_CONV_COL_MAX=64 (about 3% slower on VWW and ResNet-8) */
 #ifdef PML_CONV_COL_MAX
@@ -159,6 +160,8 @@ static void fill_column(const conv_geometry_t *g, const pixel_t *px, int32_t tap
     }
 }
 
+#endif
+
 /* Once at load, after the operand types and parameter ranges (check.c): the shapes and constants the kernel
  * below relies on. */
 PML_COLD int pml_conv_2d_check(const void *params, const pml_operand_t *inputs,
@@ -180,6 +183,7 @@ PML_COLD int pml_conv_2d_check(const void *params, const pml_operand_t *inputs,
     return PML_OK;
 }
 
+#if !(defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE))   /* Armv6-M: conv_s8_armv6m.c */
 void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
     (void)n_inputs;
@@ -290,3 +294,4 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         }
     }
 }
+#endif

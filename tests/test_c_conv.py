@@ -20,9 +20,10 @@ MY_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", 
 SAME, VALID = 0, 1
 
 
-@pytest.fixture(scope="module")
-def lib():
-    return c_runtime.load()
+@pytest.fixture(scope="module", params=["libpicoml.so", "libpicoml_m0.so"], ids=["c", "c-m0"])
+def lib(request):
+    """The kernels as built for this machine, and their Cortex-M0 (Armv6-M) code paths in portable C."""
+    return c_runtime.load(request.param)
 
 
 def single_op_model(name, input_shape, constants, output_shape, params, in_zp=0, out_zp=0):
@@ -431,6 +432,11 @@ def test_check_refuses_bad_models(lib):
 REQUANT_CHECK = r"""
 #include "%(source)s"
 #include <stdio.h>
+#ifndef RQ_T    /* the Armv6-M kernels' requantization (requantize_armv6m.h) is checked through these names */
+#define RQ_T requant_t
+#define RQ_INIT requant_init
+#define RQ_APPLY requantize
+#endif
 /* requantize() of the kernel file against fixedpoint.h's pml_mbqm, offset and clamp done in int64 */
 int main(void) {
     long bad = 0, n = 0;
@@ -466,17 +472,17 @@ int main(void) {
             s = -(int32_t)((h >> 8) %% 4);
         }
         if (m == INT32_MIN) { continue; }
-        requant_t q;
+        RQ_T q;
         out_range_t o;
-        requant_init(&q, m, s);
+        RQ_INIT(&q, m, s);
         out_range_init(&o, offset, lo, hi > 127 ? 127 : hi);
         const int64_t v = (int64_t)pml_mbqm(x, m, s) + offset;
         const int8_t expected = (int8_t)(v < o.lo + offset ? o.lo + offset : v > o.hi + offset ? o.hi + offset : v);
         n++;
-        if (requantize(x, &q, &o) != expected) {
+        if (RQ_APPLY(x, &q, &o) != expected) {
             if (bad++ < 5) {
                 printf("x=%%d m=%%d shift=%%d offset=%%d: %%d, expected %%d\n", x, m, s, offset,
-                       requantize(x, &q, &o), expected);
+                       RQ_APPLY(x, &q, &o), expected);
             }
         }
     }
@@ -509,6 +515,14 @@ ARITHMETIC = [(), ("-DPML_NO_LIBGCC",)]
 def test_requantization_equals_multiply_by_quantized_multiplier(tmp_path, source, flags):
     """Each kernel's requantization shortcut against fixedpoint.h's pml_mbqm on 3 million values: random and
     extreme accumulators, multipliers and shifts, both signs of shift, rounding ties, clamps."""
+    status, out = compile_and_run(tmp_path, REQUANT_CHECK % {"source": c_runtime.SOURCES / source}, source, flags)
+    assert status == 0, out
+
+
+def test_armv6m_requantization_equals_multiply_by_quantized_multiplier(tmp_path):
+    """The Armv6-M kernels' requantization (32-bit operations only) on the same 3 million values."""
+    flags = ("-DPML_NO_LIBGCC", "-DRQ_T=rq6_t", "-DRQ_INIT=rq6_init", "-DRQ_APPLY=rq6_apply")
+    source = "requantize_armv6m.h"
     status, out = compile_and_run(tmp_path, REQUANT_CHECK % {"source": c_runtime.SOURCES / source}, source, flags)
     assert status == 0, out
 
