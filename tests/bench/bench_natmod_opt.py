@@ -1,6 +1,7 @@
-"""The native module's optimisation level per arch: code size of _picoml.mpy against speed, for -Os, -O2 and -O3
-(native_module/opt.mk ships one per arch; the README's table is this script's output). Builds each level into
-build/natmod_opt/<level>/ (the native modules, and the bare-metal images with the same level) and measures:
+"""The native module's optimisation level per arch: code size of _picoml.mpy against speed, for -Os, -O2, -O3 and
+"shipped" (native_module/opt.mk's choice: -O2, the files that run once per load or op at -Os; the README's table is
+this script's output). Builds each level into build/natmod_opt/<level>/ (the native modules, and the bare-metal
+images with the same level) and measures:
 
     x64        µs per predict() on the unix port, the best and the median of --repeat runs (the machine is shared
                and loaded: the µs move run to run; the best is the least disturbed)
@@ -10,12 +11,14 @@ build/natmod_opt/<level>/ (the native modules, and the bare-metal images with th
     armv7m     instructions and estimated Cortex-M4 cycles inside MicroPython on qemu-m4 (a Cortex-M4 runs armv7m
                code; no board of ours is armv7m: for the record)
 
-    nice -n 19 .venv/bin/python tests/bench/bench_natmod_opt.py [--levels -Os,-O2,-O3] [--models a,b] [--repeat 5]
+    nice -n 19 .venv/bin/python tests/bench/bench_natmod_opt.py [--levels -Os,-O2,-O3,shipped] [--models a,b]
+        [--repeat 5]
 Prints a markdown table; asserts nothing.
 """
 import argparse
 import os
 import pathlib
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,19 +41,20 @@ def build(level, out):
     """The native modules (every arch of ARCHS) and the bare-metal images at optimisation `level` under `out`;
     {arch: why} for the builds that failed (e.g. a helper of libgcc called, which a native module has not)."""
     env = dict(os.environ, PATH="%s:%s" % (ROOT / ".venv" / "bin", os.environ["PATH"]))
+    opt = [] if level == "shipped" else ["PML_OPT=" + level]
+    shutil.rmtree(out, ignore_errors=True)      # from scratch: make does not rebuild for other flags
     failed = {}
     for arch in ARCHS:
         folder = out / arch
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "Makefile").write_text("include %s/native_module/Makefile\n" % ROOT)
-        (folder / "_picoml.mpy").unlink(missing_ok=True)
         done = subprocess.run(["make", "--no-print-directory", "-s", "-C", str(folder), "ARCH=" + arch,
-                               "MPY_DIR=%s" % (ROOT / "build" / "natkit" / "micropython"), "PML_OPT=" + level],
+                               "MPY_DIR=%s" % (ROOT / "build" / "natkit" / "micropython"), *opt],
                               env=env, capture_output=True, text=True)
         if done.returncode != 0:
             failed[arch] = [line for line in (done.stdout + done.stderr).splitlines() if "Error" in line][0]
     subprocess.run(["make", "--no-print-directory", "-s", "-C", str(ROOT / "emulation"), "baremetal",
-                    "BUILD=%s" % (out / "baremetal"), "PML_OPT=" + level], check=True, env=env,
+                    "BUILD=%s" % (out / "baremetal"), *opt], check=True, env=env,
                    stdout=subprocess.DEVNULL)
     return failed
 
@@ -79,7 +83,7 @@ def unix_us(blob, natmod, repeat, count=20):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--levels", default="-Os,-O2,-O3")
+    parser.add_argument("--levels", default="-Os,-O2,-O3,shipped")
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--repeat", type=int, default=5, help="unix-port runs per model and level")
     parser.add_argument("--no-build", action="store_true", help="measure what build/natmod_opt holds")
