@@ -106,8 +106,11 @@ def add(a, b):
 
 
 def scale(counts, divisor):
-    """Counts divided by `divisor` (the mean of that many inferences), rounded."""
-    return {k: round(v / divisor) for k, v in counts.items()}
+    """Counts divided by `divisor` (the mean of that many inferences), rounded; the instructions the sum of the
+    rounded classes, as in every count."""
+    out = {k: max(0, round(v / divisor)) for k, v in counts.items()}
+    out["insns"] = sum(out[c] for c in CLASSES)
+    return out
 
 
 def table_lines(core):

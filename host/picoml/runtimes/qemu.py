@@ -292,7 +292,7 @@ class Qemu(Runtime):
             if len(marks) != 3:
                 raise PicomlError("the plugin counted %d spans between entries into %s, not 3" % (len(marks), MARK))
             loop, _, bare_loop = marks
-            per = {k: max(0, round((loop[k] - bare_loop[k]) / count)) for k in loop}
+            per = cycles.scale({k: loop[k] - bare_loop[k] for k in loop}, count)
             result.classes, result.instructions, result.us = per, per["insns"], None
             result.cycles_estimate = cycles.estimate(per, TARGETS[self.target]["timing"])
         elif self.icount:     # the guest clock counted instructions, one per nanosecond
