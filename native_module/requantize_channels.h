@@ -69,4 +69,29 @@ static inline int8_t requantize(int32_t acc, const requant_t *q, const out_range
     return q->right1 >= 0 ? requantize_right(acc, q, o) : requantize_left(acc, q, o);
 }
 
+/* The usual constants in fewer operations: a multiplier >= 0 and shift = -e with e in [2, 23] (right >= 0),
+ * the output offset folded in. With z = acc * multiplier + 2^30 - (acc < 0 ? 2^31 : 0), which for a multiplier
+ * >= 0 is X above less 2^(30+e) (acc * multiplier < 0 only when acc < 0; when the product is 0 the 2^31 less
+ * changes nothing, e >= 1), the result is floor((z + 2^(30+e)) / 2^(31+e)) + offset
+ * = (hi(z) + 2^(e-2) + offset * 2^(e-1)) >> (e-1), since 2^(30+e) is a whole multiple of 2^32: the low word
+ * of z only ever adds a fraction below 1. |hi(z)| <= 2^30 + 1 and |2^(e-2) + offset * 2^(e-1)| < 2^29, so the
+ * sum fits 32 bits. On the Cortex-M4 that is ASR, EOR, SMLAL, ADD, ASR, and SSAT for the int8 clamp. */
+typedef struct {
+    int32_t multiplier, round, right;   /* right = e - 1, or -1 when the constants need requantize() */
+} requant_fast_t;
+
+static inline void requant_fast_init(requant_fast_t *q, int32_t multiplier, int32_t shift, int32_t offset) {
+    q->multiplier = multiplier;
+    q->right = multiplier >= 0 && shift <= -2 && shift >= -23 ? -shift - 1 : -1;
+    q->round = q->right >= 0 ? (int32_t)((uint32_t)(1 + 2 * offset) << (-shift - 2)) : 0;
+}
+
+/* requant_fast_t's result before the clamp: pml_mbqm(acc, multiplier, shift) + offset (right >= 0) */
+static inline int32_t requantize_fast(int32_t acc, const requant_fast_t *q) {
+    const int32_t sign = acc >> 31;
+    const uint64_t start = ((uint64_t)(uint32_t)sign << 32) | (0x40000000u ^ ((uint32_t)sign << 31));
+    const int64_t z = (int64_t)(start + (uint64_t)pml_mul_s64(acc, q->multiplier));
+    return ((int32_t)(z >> 32) + q->round) >> q->right;
+}
+
 #endif

@@ -38,6 +38,8 @@ static inline uint32_t pml_pkhtb(uint32_t a, uint32_t b) {
     __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
     return r;
 }
+/* x clamped to [-128, 127] (SSAT #8) */
+static inline int32_t pml_ssat8(int32_t x) { return __ssat(x, 8); }
 
 #elif defined(PML_SIMD32_PORTABLE)
 #define PML_SIMD32 1
@@ -60,6 +62,7 @@ static inline int32_t pml_smlatt(uint32_t a, uint32_t b, int32_t acc) {
 }
 static inline uint32_t pml_pkhbt(uint32_t a, uint32_t b) { return (a & 0xffffu) | (b << 16); }
 static inline uint32_t pml_pkhtb(uint32_t a, uint32_t b) { return (a & 0xffff0000u) | (b >> 16); }
+static inline int32_t pml_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
 
 #else
 #define PML_SIMD32 0

@@ -20,9 +20,11 @@ MY_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", 
 SAME, VALID = 0, 1
 
 
-@pytest.fixture(scope="module", params=["libpicoml.so", "libpicoml_m0.so"], ids=["c", "c-m0"])
+@pytest.fixture(scope="module", params=["libpicoml.so", "libpicoml_m0.so", "libpicoml_m4.so"],
+                ids=["c", "c-m0", "c-m4"])
 def lib(request):
-    """The kernels as built for this machine, and their Cortex-M0 (Armv6-M) code paths in portable C."""
+    """The kernels as built for this machine, and their Cortex-M0 (Armv6-M) and Cortex-M4 (SIMD32) code paths in
+    portable C."""
     return c_runtime.load(request.param)
 
 
@@ -439,7 +441,7 @@ REQUANT_CHECK = r"""
 #endif
 /* requantize() of the kernel file against fixedpoint.h's pml_mbqm, offset and clamp done in int64 */
 int main(void) {
-    long bad = 0, n = 0;
+    long bad = 0, n = 0, nfast = 0;
     uint32_t h = 12345;
     for (long i = 0; i < 3000000; i++) {
         h ^= h << 13; h ^= h >> 17; h ^= h << 5;
@@ -479,6 +481,19 @@ int main(void) {
         const int64_t v = (int64_t)pml_mbqm(x, m, s) + offset;
         const int8_t expected = (int8_t)(v < o.lo + offset ? o.lo + offset : v > o.hi + offset ? o.hi + offset : v);
         n++;
+        requant_fast_t f;
+        requant_fast_init(&f, m, s, offset);
+        if (f.right >= 0) {
+            /* the shortcut of the usual constants (the Cortex-M4 kernels): the same value before the clamp */
+            const int32_t y = requantize_fast(x, &f);
+            const int8_t got = (int8_t)(y < o.lo + offset ? o.lo + offset : y > o.hi + offset ? o.hi + offset : y);
+            nfast++;
+            if (y != v || got != expected) {
+                if (bad++ < 5) {
+                    printf("fast: x=%%d m=%%d shift=%%d offset=%%d: %%d, expected %%d\n", x, m, s, offset, y, (int)v);
+                }
+            }
+        }
         if (RQ_APPLY(x, &q, &o) != expected) {
             if (bad++ < 5) {
                 printf("x=%%d m=%%d shift=%%d offset=%%d: %%d, expected %%d\n", x, m, s, offset,
@@ -486,8 +501,8 @@ int main(void) {
             }
         }
     }
-    printf("%%ld checked, %%ld wrong\n", n, bad);
-    return bad != 0;
+    printf("%%ld checked (%%ld by the shortcut of the usual constants too), %%ld wrong\n", n, nfast, bad);
+    return bad != 0 || nfast < n / 10;
 }
 """
 
