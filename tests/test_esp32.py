@@ -42,6 +42,8 @@ def test_every_function_uses_the_windowed_abi(obj):
     """Each function opens with `entry`, returns with retw, calls with callx8; nothing of the call0 ABI."""
     text = _disassembly(obj)
     functions = re.findall(r"^[0-9a-f]+ <([^>]+)>:\n\s+[0-9a-f]+:\s+(\S+)", text, re.M)
+    if not functions and obj.name.endswith(("_simd32.o", "_armv6m.o")):
+        return      # a kernel file of another core (Cortex-M4, Cortex-M0) is empty here
     assert functions, text[:500]
     for name, first in functions:
         assert first == "entry", "%s: %s starts with %s" % (obj.name, name, first)
@@ -100,7 +102,8 @@ def test_emulated_kernels_are_the_modules_code():
     assert len(emulated) == len(natmod) - 1, "run make xtensa"         # all but modpicoml.o
     for obj in emulated:
         text = _section(obj, ".text")
-        assert text and text == _section(natmod[obj.name], ".text"), obj.name
+        assert text == _section(natmod[obj.name], ".text"), obj.name
+        assert text or obj.name.endswith(("_simd32.o", "_armv6m.o")), obj.name    # those: other cores' code
         assert _section(obj, ".literal") == _section(natmod[obj.name], ".literal"), obj.name
 
 
