@@ -6,11 +6,15 @@
  * padding read the input zero point: for pixels at the border (and only when the zero point is not 0) they read
  * it from a row of zero points on the stack. With depth_multiplier 1 the inner loop is an element-wise int8
  * multiply-accumulate over contiguous channels, which compilers vectorize; other multipliers take a plain loop
- * where output channel oc reads input channel oc / depth_multiplier. */
+ * where output channel oc reads input channel oc / depth_multiplier. On the Cortex-M4 (PML_SIMD32), the op's
+ * entry point is in depthwise_conv_s8_simd32.c, which leaves to pml_depthwise_channels what it does not take. */
 
 #include "check.h"
 #include "picoml.h"
 #include "requantize_channels.h"
+#include "simd32.h"
+
+#include "depthwise_conv.h"
 
 #define BLOCK 32    /* output channels per pass */
 
@@ -133,10 +137,8 @@ PML_COLD int pml_depthwise_conv_2d_check(const void *params, const pml_operand_t
     return PML_OK;
 }
 
-void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-                              const pml_operand_t *output) {
-    const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
-    (void)n_inputs;
+void pml_depthwise_channels(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs,
+                            const pml_operand_t *output, int32_t oc_begin, int32_t oc_end) {
     dw_t d;
     const int32_t batches = pml_dim(&inputs[0], 0);
     d.in_h = pml_dim(&inputs[0], 1);
@@ -163,8 +165,8 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     const int32_t image_size = d.in_h * d.in_w * d.in_c;
     requant_t rq[BLOCK];
     int32_t acc[BLOCK];
-    for (int32_t oc0 = 0; oc0 < d.out_c; oc0 += BLOCK) {
-        const int32_t n = d.out_c - oc0 < BLOCK ? d.out_c - oc0 : BLOCK;
+    for (int32_t oc0 = oc_begin; oc0 < oc_end; oc0 += BLOCK) {
+        const int32_t n = oc_end - oc0 < BLOCK ? oc_end - oc0 : BLOCK;
         int all_right = 1;  /* all shifts negative, as usual: one branch per block, not per value */
         for (int32_t k = 0; k < n; k++) {
             const int32_t q = (oc0 + k) * q_step;
@@ -202,3 +204,11 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
         }
     }
 }
+
+#if !PML_SIMD32
+void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
+                              const pml_operand_t *output) {
+    (void)n_inputs;
+    pml_depthwise_channels((const pml_depthwise_conv_2d_params_t *)params, inputs, output, 0, pml_dim(output, 3));
+}
+#endif

@@ -40,6 +40,12 @@ static inline uint32_t pml_pkhtb(uint32_t a, uint32_t b) {
 }
 /* x clamped to [-128, 127] (SSAT #8) */
 static inline int32_t pml_ssat8(int32_t x) { return __ssat(x, 8); }
+/* SMMLAR: acc + the high word of a * b rounded (a * b + 2^31, shifted right by 32) */
+static inline int32_t pml_smmlar(int32_t a, int32_t b, int32_t acc) {
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+}
 
 #elif defined(PML_SIMD32_PORTABLE)
 #define PML_SIMD32 1
@@ -63,6 +69,9 @@ static inline int32_t pml_smlatt(uint32_t a, uint32_t b, int32_t acc) {
 static inline uint32_t pml_pkhbt(uint32_t a, uint32_t b) { return (a & 0xffffu) | (b << 16); }
 static inline uint32_t pml_pkhtb(uint32_t a, uint32_t b) { return (a & 0xffff0000u) | (b >> 16); }
 static inline int32_t pml_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 127 : x; }
+static inline int32_t pml_smmlar(int32_t a, int32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(int32_t)(((int64_t)a * b + 0x80000000) >> 32));
+}
 
 #else
 #define PML_SIMD32 0

@@ -1,0 +1,432 @@
+/* DEPTHWISE_CONV_2D, int8, on the Cortex-M4's SIMD32 instructions (simd32.h): the same bytes as the generic
+ * kernel (depthwise_conv.c: pml_depthwise_channels), which runs what this one leaves.
+ *
+ * It takes depth multiplier 1, the channels in groups of four (one word of input bytes per pixel and tap), any
+ * kernel size up to MAX_TAPS taps, stride, dilation and padding, per-channel or per-tensor quantization:
+ *   - per group, the filter taps sign-extended and doubled into halfword pairs on the stack, [2 f0, 2 f2] and
+ *     [2 f1, 2 f3] (SXTB16), so that an input word unpacked with SXTB16 / SXTB16 ROR 8 feeds four
+ *     SMLABB/SMLATT into four int32 sums, which hold twice the accumulator;
+ *   - 3x3 filters with stride and dilation 1 (DS-CNN, MobileNet's stride-1 layers): the group's input words,
+ *     padding filled with the input zero point, copied into lines of a stack buffer (input rows, or columns when
+ *     pairs run down the columns: the axis that leaves fewer single pixels); then two neighbouring output
+ *     pixels at once, which share three of their four input words per line and every weight load, with no
+ *     bounds check (pair_3x3: 121 instructions for 72 MACs; one pixel: 3x3_1, 73 for 36). Images whose three
+ *     lines do not fit the buffer, and other filters, take one pixel at a time, its window copied to the stack
+ *     where it reaches into the padding;
+ *   - requantization in three instructions (below) instead of the 64-bit arithmetic of requantize_channels.h,
+ *     where its conditions hold for the group's four channels (checked per call: shifts in [-22, -1],
+ *     multipliers >= 0, |bias| < 2^30 - 2^19); else the generic kernel runs the group.
+ *
+ * Requantization. TFLite's MultiplyByQuantizedMultiplier(acc, M, -e) for e >= 1 is, with P = acc * M,
+ * floor((P + 2^30 + 2^(30+e) - [P < 0] 2^31) / 2^(31+e)) (requantize_channels.h). Its doubling high multiply is
+ * x = floor((P + 2^30) / 2^31) = floor((2 acc * M + 2^31) / 2^32) = SMMULR(2 acc, M); the rounding division
+ * by 2^e is (x + 2^(e-1) - [acc < 0]) >> e ([P < 0] = [acc < 0] for M > 0; for M = 0, x = 0 and both give 0).
+ * With the output offset o folded in, (x + 2^(e-1) + o 2^e - [acc < 0]) >> e = result + o, so:
+ *     t = SMMLAR(2 acc, M, 2^(e-1) + o 2^e);  t += (2 acc) >> 31;  t >>= e;  then SSAT #8 or the clamp.
+ * 2 acc fits int32 by the bound above (no sum wraps either, so none of the reference's wrapping is lost),
+ * o 2^e fits for e <= 22. */
+#include "depthwise_conv.h"
+
+#if PML_SIMD32
+
+#define MAX_TAPS 25             /* filter taps per group on the stack: 5x5 */
+#define LINE_WORDS 256          /* the 3x3 kernels' buffer of input lines: 1 KB of stack */
+
+/* M4 assembly for the 3x3 kernels below, or their C twins (the portable build, PML_SIMD32_PORTABLE) */
+#if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
+#define DW_ASM 1
+#else
+#define DW_ASM 0
+#endif
+
+typedef struct {
+    int32_t mult, round, shift; /* M, 2^(e-1) + o 2^e, e */
+} rq_t;
+
+typedef struct {
+    int32_t line_bytes;         /* the 3x3 kernels' bytes from one buffer line to the next (before w) */
+    uint32_t w[MAX_TAPS][2];    /* per tap: [2 f0, 2 f2], [2 f1, 2 f3]; 3x3 pairs: along-minor (below) */
+    rq_t rq[4];                 /* at w + 200 bytes, out at w + 248 and out_step at w + 252 (pair_3x3_store) */
+    int8_t *out;                /* where pair_3x3_store writes pixel A, B at out + out_step */
+    int32_t out_step;
+    int32_t bias2[4];           /* 2 bias */
+} group_t;
+
+typedef struct {
+    const int8_t *image;        /* the current batch's image, at the group's first channel */
+    int32_t in_h, in_w, c;      /* input height, width, channels */
+    int32_t kh, kw, dh, dw;
+    uint32_t zp4;               /* the input zero point in each byte */
+    int32_t lo, hi, full;       /* the activation range; full: it is [-128, 127] */
+} geom_t;
+
+/* the offsets pair_3x3_store's assembly reads, from w */
+typedef char pml_dw_offsets_ok[(__builtin_offsetof(group_t, rq) - __builtin_offsetof(group_t, w) == 200
+                                && __builtin_offsetof(group_t, out) - __builtin_offsetof(group_t, w) == 248
+                                && __builtin_offsetof(group_t, out_step) - __builtin_offsetof(group_t, w) == 252
+                                && __builtin_offsetof(group_t, w) == 4 && sizeof(int8_t *) == 4) || !DW_ASM ? 1 : -1];
+
+static inline uint32_t ld32(const void *p) {
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+/* the four sums of one pixel and tap: acc[k] += 2 f_k x_k */
+static inline void mac4(uint32_t v, const uint32_t w[2], int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
+    const uint32_t x02 = pml_sxtb16(v), x13 = pml_sxtb16_ror8(v);
+    *a0 = pml_smlabb(x02, w[0], *a0);
+    *a2 = pml_smlatt(x02, w[0], *a2);
+    *a1 = pml_smlabb(x13, w[1], *a1);
+    *a3 = pml_smlatt(x13, w[1], *a3);
+}
+
+static inline int32_t requantize2(int32_t acc2, const rq_t *q) {
+    return (pml_smmlar(acc2, q->mult, q->round) + (acc2 >> 31)) >> q->shift;
+}
+
+static inline int32_t clamp(int32_t t, const geom_t *d) {
+    t = t < d->lo ? d->lo : t;
+    return t > d->hi ? d->hi : t;
+}
+
+static inline void store4(int8_t *out, const group_t *g, const geom_t *d, const int32_t a[4]) {
+    const int32_t t0 = requantize2(a[0], &g->rq[0]), t1 = requantize2(a[1], &g->rq[1]);
+    const int32_t t2 = requantize2(a[2], &g->rq[2]), t3 = requantize2(a[3], &g->rq[3]);
+    if (d->full) {
+        out[0] = (int8_t)pml_ssat8(t0);
+        out[1] = (int8_t)pml_ssat8(t1);
+        out[2] = (int8_t)pml_ssat8(t2);
+        out[3] = (int8_t)pml_ssat8(t3);
+    } else {
+        out[0] = (int8_t)clamp(t0, d);
+        out[1] = (int8_t)clamp(t1, d);
+        out[2] = (int8_t)clamp(t2, d);
+        out[3] = (int8_t)clamp(t3, d);
+    }
+}
+
+/* the activation range's clamp on the four bytes at out and at out + step (after SSAT: the same result) */
+static void clamp8(int8_t *out, int32_t step, const geom_t *d) {
+    for (int k = 0; k < 4; k++) {
+        out[k] = (int8_t)clamp(out[k], d);
+        out[step + k] = (int8_t)clamp(out[step + k], d);
+    }
+}
+
+/* The input word of the group at (iy, ix), or the zero points outside the image. */
+static inline uint32_t word_at(const geom_t *d, int32_t iy, int32_t ix) {
+    if (iy < 0 || iy >= d->in_h || ix < 0 || ix >= d->in_w) {
+        return d->zp4;
+    }
+    return ld32(d->image + (iy * d->in_w + ix) * d->c);
+}
+
+/* ---- 3x3, stride and dilation 1, from the line buffer -------------------------------------------------------
+ * Buffer word (line j, position i) at q + 4 i + j * g->line_bytes. An output pixel A at q reads the words
+ * (i, j), i, j < 3, with tap (i, j) at g->w[3 j + i] (i along the line: the filter's x for lines that are
+ * input rows, its y for columns); its neighbour B at q + 4 reads (i + 1, j) with the same taps. */
+
+#if DW_ASM
+#define DW_MAC(acc0, acc1, acc2, acc3) \
+    "smlabb %[" acc0 "], %[u], %[w0], %[" acc0 "]\n\t" \
+    "smlatt %[" acc2 "], %[u], %[w0], %[" acc2 "]\n\t" \
+    "smlabb %[" acc1 "], %[v], %[w1], %[" acc1 "]\n\t" \
+    "smlatt %[" acc3 "], %[v], %[w1], %[" acc3 "]\n\t"
+#define DW_WORD(offset) \
+    "ldr %[v], [%[q], #" offset "]\n\t" \
+    "sxtb16 %[u], %[v]\n\t" \
+    "sxtb16 %[v], %[v], ror #8\n\t"
+#define DW_TAP(offset) "ldrd %[w0], %[w1], [%[w], #" offset "]\n\t"
+#define DW_NEXT_LINE "ldr %[u], [%[w], #-4]\n\tadd %[q], %[q], %[u]\n\t"
+/* one line j of a pair: words 0..3, taps 3j..3j+2 at byte offsets T, T+8, T+16 */
+#define DW_PAIR_LINE(T0, T1, T2) \
+    DW_WORD("0") DW_TAP(T0) DW_MAC("a0", "a1", "a2", "a3") \
+    DW_WORD("4") DW_MAC("b0", "b1", "b2", "b3") DW_TAP(T1) DW_MAC("a0", "a1", "a2", "a3") \
+    DW_WORD("8") DW_MAC("b0", "b1", "b2", "b3") DW_TAP(T2) DW_MAC("a0", "a1", "a2", "a3") \
+    DW_WORD("12") DW_MAC("b0", "b1", "b2", "b3")
+#define DW_ONE_LINE(T0, T1, T2) \
+    DW_WORD("0") DW_TAP(T0) DW_MAC("a0", "a1", "a2", "a3") \
+    DW_WORD("4") DW_TAP(T1) DW_MAC("a0", "a1", "a2", "a3") \
+    DW_WORD("8") DW_TAP(T2) DW_MAC("a0", "a1", "a2", "a3")
+#endif
+
+#if !DW_ASM
+/* acc[0..3] (A) and acc[4..7] (B) += the pair's products */
+static inline void pair_3x3(const int8_t *q, const group_t *g, int32_t acc[8]) {
+    for (int32_t j = 0; j < 3; j++, q += g->line_bytes) {
+        const uint32_t *w = g->w[3 * j];
+        mac4(ld32(q), w, &acc[0], &acc[1], &acc[2], &acc[3]);
+        for (int32_t i = 1; i < 3; i++) {
+            const uint32_t v = ld32(q + 4 * i);
+            mac4(v, w - 2 + 2 * i, &acc[4], &acc[5], &acc[6], &acc[7]);
+            mac4(v, w + 2 * i, &acc[0], &acc[1], &acc[2], &acc[3]);
+        }
+        mac4(ld32(q + 12), w + 4, &acc[4], &acc[5], &acc[6], &acc[7]);
+    }
+}
+#endif
+
+/* The pair at q from bias2, requantized and clamped to [-128, 127] (the activation range's clamp follows),
+ * written to g->out and g->out + g->out_step. */
+static inline void pair_3x3_store(const int8_t *q, const group_t *g) {
+#if DW_ASM
+    int32_t a0 = g->bias2[0], a1 = g->bias2[1], a2 = g->bias2[2], a3 = g->bias2[3];
+    int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+    uint32_t u, v, w0, w1;
+    /* per channel k: M, R at w + 200 + 12 k, e at + 8; A's byte at out + k, B's at out + out_step + k (out_step
+     * and then B's address in a0, free after channel 0) */
+#define DW_STORE(k, ak, bk, rq, e, outb) \
+    "ldrd %[u], %[v], [%[w], #" rq "]\n\t" \
+    "smmlar %[w0], %[" bk "], %[u], %[v]\n\t" \
+    "smmlar %[u], %[" ak "], %[u], %[v]\n\t" \
+    "ldr %[v], [%[w], #" e "]\n\t" \
+    "add %[w0], %[w0], %[" bk "], asr #31\n\t" \
+    "add %[u], %[u], %[" ak "], asr #31\n\t" \
+    "asr %[w0], %[w0], %[v]\n\t" \
+    "asr %[u], %[u], %[v]\n\t" \
+    "ssat %[w0], #8, %[w0]\n\t" \
+    "ssat %[u], #8, %[u]\n\t" \
+    "strb %[u], [%[q], #" k "]\n\t" \
+    outb \
+    "strb %[w0], [%[a0], #" k "]\n\t"
+    __asm__ volatile(
+        DW_PAIR_LINE("0", "8", "16") DW_NEXT_LINE
+        DW_PAIR_LINE("24", "32", "40") DW_NEXT_LINE
+        DW_PAIR_LINE("48", "56", "64")
+        "ldr %[q], [%[w], #248]\n\t"
+        DW_STORE("0", "a0", "b0", "200", "208", "ldr %[a0], [%[w], #252]\n\tadd %[a0], %[a0], %[q]\n\t")
+        DW_STORE("1", "a1", "b1", "212", "220", "")
+        DW_STORE("2", "a2", "b2", "224", "232", "")
+        DW_STORE("3", "a3", "b3", "236", "244", "")
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0), [b1] "+r"(b1),
+          [b2] "+r"(b2), [b3] "+r"(b3), [q] "+r"(q), [u] "=&r"(u), [v] "=&r"(v), [w0] "=&r"(w0), [w1] "=&r"(w1)
+        : [w] "r"(g->w)
+        : "memory");   /* reads the buffer and the group, writes the output */
+#undef DW_STORE
+#else
+    int32_t acc[8];
+    for (int k = 0; k < 4; k++) {
+        acc[k] = acc[4 + k] = g->bias2[k];
+    }
+    pair_3x3(q, g, acc);
+    for (int k = 0; k < 4; k++) {
+        g->out[k] = (int8_t)pml_ssat8(requantize2(acc[k], &g->rq[k]));
+        g->out[g->out_step + k] = (int8_t)pml_ssat8(requantize2(acc[4 + k], &g->rq[k]));
+    }
+#endif
+}
+
+/* acc[0..3] += the products of the pixel at q */
+static inline void one_3x3(const int8_t *q, const group_t *g, int32_t acc[4]) {
+#if DW_ASM
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    uint32_t u, v, w0, w1;
+    __asm__ volatile(
+        DW_ONE_LINE("0", "8", "16") DW_NEXT_LINE
+        DW_ONE_LINE("24", "32", "40") DW_NEXT_LINE
+        DW_ONE_LINE("48", "56", "64")
+        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q), [u] "=&r"(u), [v] "=&r"(v),
+          [w0] "=&r"(w0), [w1] "=&r"(w1)
+        : [w] "r"(g->w)
+        : "memory");   /* reads the buffer and the group's weights */
+    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+#else
+    for (int32_t j = 0; j < 3; j++, q += g->line_bytes) {
+        for (int32_t i = 0; i < 3; i++) {
+            mac4(ld32(q + 4 * i), g->w[3 * j + i], &acc[0], &acc[1], &acc[2], &acc[3]);
+        }
+    }
+#endif
+}
+
+/* Whether three buffer lines for output lines of len pixels fit the buffer. */
+static int fits_3x3(int32_t len) {
+    return len + 2 <= LINE_WORDS / 3;
+}
+
+/* 3x3, stride 1, dilation 1: output lines of `len` pixels each (rows, or columns when `columns`), `lines` of
+ * them, in strips that fit LINE_WORDS (fits_3x3). */
+__attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int columns, int32_t out_h, int32_t out_w, int32_t pad_top,
+                     int32_t pad_left, int8_t *out) {
+    uint32_t buf[LINE_WORDS];
+    const int32_t len = columns ? out_h : out_w, lines = columns ? out_w : out_h;
+    const int32_t line_words = len + 2, strip = LINE_WORDS / line_words - 2;
+    /* input position (line l, place i) -> (y, x); steps between places and lines in the image */
+    const int32_t pad_line = columns ? pad_left : pad_top, pad_place = columns ? pad_top : pad_left;
+    const int32_t in_lines = columns ? d->in_w : d->in_h, in_places = columns ? d->in_h : d->in_w;
+    const int32_t place_step = columns ? d->in_w * d->c : d->c, line_step = columns ? d->c : d->in_w * d->c;
+    const int32_t out_place = columns ? out_w * d->c : d->c, out_line = columns ? d->c : out_w * d->c;
+    /* the places of a line inside the image: [first, last) of the buffer line */
+    const int32_t first = pad_place, last = pad_place + in_places < line_words ? pad_place + in_places : line_words;
+    int32_t acc[8];
+    for (int32_t l0 = 0; l0 < lines; l0 += strip) {
+        const int32_t n_lines = lines - l0 < strip ? lines - l0 : strip;
+        /* the strip's n_lines + 2 input lines */
+        for (int32_t l = 0; l < n_lines + 2; l++) {
+            uint32_t *b = buf + l * line_words;
+            const int32_t in_line = l0 + l - pad_line;
+            if (in_line < 0 || in_line >= in_lines) {
+                for (int32_t i = 0; i < line_words; i++) {
+                    b[i] = d->zp4;
+                }
+                continue;
+            }
+            const int8_t *x = d->image + in_line * line_step;
+            int32_t i = 0;
+            for (; i < first; i++) {
+                b[i] = d->zp4;
+            }
+            for (; i < last; i++, x += place_step) {
+                b[i] = ld32(x);
+            }
+            for (; i < line_words; i++) {
+                b[i] = d->zp4;
+            }
+        }
+        for (int32_t l = 0; l < n_lines; l++) {
+            const int8_t *q = (const int8_t *)(buf + l * line_words);
+            int8_t *o = out + (l0 + l) * out_line;
+            int32_t i = 0;
+            g->out_step = out_place;
+            for (; i + 1 < len; i += 2, q += 8, o += 2 * out_place) {
+                g->out = o;
+                pair_3x3_store(q, g);
+                if (!d->full) {
+                    clamp8(o, out_place, d);
+                }
+            }
+            if (i < len) {
+                for (int k = 0; k < 4; k++) {
+                    acc[k] = g->bias2[k];
+                }
+                one_3x3(q, g, acc);
+                store4(o, g, d, acc);
+            }
+        }
+    }
+}
+
+/* ---- any filter, one pixel at a time ------------------------------------------------------------------------ */
+
+/* The output pixel whose window starts at input (iy0, ix0): columns cs bytes apart, rows rs bytes apart. */
+__attribute__((noinline)) static void pixel(const geom_t *d, const group_t *g, int32_t iy0, int32_t ix0, int8_t *out) {
+    uint32_t patch[MAX_TAPS];
+    const int8_t *x;
+    int32_t cs, rs;
+    if (iy0 >= 0 && iy0 + (d->kh - 1) * d->dh < d->in_h && ix0 >= 0 && ix0 + (d->kw - 1) * d->dw < d->in_w) {
+        x = d->image + (iy0 * d->in_w + ix0) * d->c;
+        cs = d->dw * d->c;
+        rs = d->dh * d->in_w * d->c;
+    } else {
+        for (int32_t ky = 0, t = 0; ky < d->kh; ky++) {
+            for (int32_t kx = 0; kx < d->kw; kx++, t++) {
+                patch[t] = word_at(d, iy0 + ky * d->dh, ix0 + kx * d->dw);
+            }
+        }
+        x = (const int8_t *)patch;
+        cs = 4;
+        rs = 4 * d->kw;
+    }
+    int32_t a[4] = {g->bias2[0], g->bias2[1], g->bias2[2], g->bias2[3]};
+    const uint32_t (*w)[2] = g->w;
+    for (int32_t ky = 0; ky < d->kh; ky++, x += rs) {
+        const int8_t *r = x;
+        for (int32_t kx = 0; kx < d->kw; kx++, r += cs, w++) {
+            mac4(ld32(r), *w, &a[0], &a[1], &a[2], &a[3]);
+        }
+    }
+    store4(out, g, d, a);
+}
+
+/* Whether the requantization above holds for the four channels of a group: see the top of the file. The sums
+ * of at most MAX_TAPS products of at most 2^14 stay under 2^19, so |bias| < 2^30 - 2^19 bounds |acc| by 2^30. */
+static int fast_requantization(const int32_t *bias, const int32_t *mult, const int32_t *shift, int32_t q_step) {
+    for (int32_t k = 0; k < 4; k++) {
+        const int32_t q = k * q_step;
+        if (mult[q] < 0 || shift[q] > -1 || shift[q] < -22 || bias[k] <= -(1 << 30) + (1 << 19)
+            || bias[k] >= (1 << 30) - (1 << 19)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
+                              const pml_operand_t *output) {
+    const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
+    (void)n_inputs;
+    geom_t d;
+    const int32_t batches = pml_dim(&inputs[0], 0);
+    d.in_h = pml_dim(&inputs[0], 1);
+    d.in_w = pml_dim(&inputs[0], 2);
+    d.c = pml_dim(&inputs[0], 3);
+    d.kh = pml_dim(&inputs[1], 1);
+    d.kw = pml_dim(&inputs[1], 2);
+    d.dh = p->dilation_h;
+    d.dw = p->dilation_w;
+    const int32_t taps = d.kh * d.kw, out_c = pml_dim(output, 3);
+    if (p->depth_multiplier != 1 || taps > MAX_TAPS) {
+        pml_depthwise_channels(p, inputs, output, 0, out_c);
+        return;
+    }
+    const int32_t n = d.c & ~3;
+    const int8_t *filter = (const int8_t *)inputs[1].data;
+    const int32_t *bias = (const int32_t *)inputs[2].data;
+    const int32_t *mult = (const int32_t *)inputs[3].data, *shift = (const int32_t *)inputs[4].data;
+    const int32_t q_step = pml_count(&inputs[3]) == d.c ? 1 : 0;
+    d.zp4 = 0x01010101u * (uint8_t)(int8_t)-p->input_offset;
+    d.lo = p->act_min;
+    d.hi = p->act_max;
+    d.full = d.lo <= -128 && d.hi >= 127;
+    const int32_t out_h = pml_dim(output, 1), out_w = pml_dim(output, 2);
+    const int32_t sh = p->stride_h, sw = p->stride_w;
+    const int s1_3x3 = d.kh == 3 && d.kw == 3 && sh == 1 && sw == 1 && d.dh == 1 && d.dw == 1;
+    /* 3x3 pairs down the columns when that leaves fewer single pixels, or when only columns fit the buffer */
+    int columns = (out_h % 2) * out_w < (out_w % 2) * out_h;
+    if (!fits_3x3(columns ? out_h : out_w)) {
+        columns = !columns;
+    }
+    const int use_lines = s1_3x3 && fits_3x3(columns ? out_h : out_w);
+    group_t g;
+    g.line_bytes = 4 * ((columns ? out_h : out_w) + 2);
+    for (int32_t c0 = 0; c0 < n; c0 += 4) {
+        if (!fast_requantization(bias + c0, mult + c0 * q_step, shift + c0 * q_step, q_step)) {
+            pml_depthwise_channels(p, inputs, output, c0, c0 + 4);
+            continue;
+        }
+        for (int32_t t = 0; t < taps; t++) {
+            /* 3x3 pairs down the columns: tap (ky, kx) at 3 kx + ky */
+            const int32_t slot = use_lines && columns ? (t % 3) * 3 + t / 3 : t;
+            const uint32_t f = ld32(filter + t * d.c + c0);
+            const uint32_t f02 = pml_sxtb16(f), f13 = pml_sxtb16_ror8(f);
+            g.w[slot][0] = ((f02 << 1) & 0xfffeu) | ((f02 & 0xffff0000u) << 1);
+            g.w[slot][1] = ((f13 << 1) & 0xfffeu) | ((f13 & 0xffff0000u) << 1);
+        }
+        for (int k = 0; k < 4; k++) {
+            const int32_t q = (c0 + k) * q_step, e = -shift[q];
+            g.bias2[k] = 2 * bias[c0 + k];
+            g.rq[k].mult = mult[q];
+            g.rq[k].shift = e;
+            g.rq[k].round = (int32_t)(1u << (e - 1)) + (int32_t)((uint32_t)p->output_offset << e);
+        }
+        for (int32_t b = 0; b < batches; b++) {
+            d.image = (const int8_t *)inputs[0].data + b * d.in_h * d.in_w * d.c + c0;
+            int8_t *out = (int8_t *)output->data + b * out_h * out_w * d.c + c0;
+            if (use_lines) {
+                lines_3x3(&d, &g, columns, out_h, out_w, p->pad_top, p->pad_left, out);
+                continue;
+            }
+            for (int32_t oy = 0; oy < out_h; oy++) {
+                for (int32_t ox = 0; ox < out_w; ox++) {
+                    pixel(&d, &g, oy * sh - p->pad_top, ox * sw - p->pad_left, out + (oy * out_w + ox) * d.c);
+                }
+            }
+        }
+    }
+    if (n < out_c) {
+        pml_depthwise_channels(p, inputs, output, n, out_c);
+    }
+}
+
+#endif
