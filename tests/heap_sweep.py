@@ -85,8 +85,9 @@ def _classify(output):
     return kind, text
 
 
-def try_heap(pml_path, backend, target, heap, model_in="ram"):
-    """(kind, text) of loading the .pml file at `pml_path` with `backend` under a heap of `heap` bytes."""
+def try_heap(pml_path, backend, target, heap, model_in="ram", native_code="heap"):
+    """(kind, text) of loading the .pml file at `pml_path` with `backend` under a heap of `heap` bytes
+    (native_code: where the emulated boards put native code, qemu.command)."""
     size = format.read(pathlib.Path(pml_path).read_bytes())
     size = size.tensors[size.inputs[0].tensor].nbytes
     if target == "unix":
@@ -113,7 +114,7 @@ def try_heap(pml_path, backend, target, heap, model_in="ram"):
         source = repr(str(pml_path))
     try:
         out = qemu.run_script(SCRIPT % {"source": source, "backend": backend, "size": size}, target, heapsize=heap,
-                              timeout=300)
+                              timeout=300, native_code=native_code)
     except PicomlError as e:
         return "failed", str(e)[-1500:]
     return _classify(out)
@@ -132,14 +133,14 @@ def max_heap(target):
     return 4 * 1024 * 1024 - 64 * 1024
 
 
-def smallest_heap(pml_path, backend, target, model_in="ram", step=256, tries=None):
+def smallest_heap(pml_path, backend, target, model_in="ram", step=256, tries=None, native_code="heap"):
     """The smallest heap (a multiple of `step`) with which load + predict work and keep working for every
     heap up to 8 steps above it (so a lucky hole in an otherwise failing range is not taken), or None when even
     the largest heap fails. `tries` (a list) receives every (heap, kind)."""
     log = tries if tries is not None else []
 
     def works(heap):
-        kind, text = try_heap(pml_path, backend, target, heap, model_in)
+        kind, text = try_heap(pml_path, backend, target, heap, model_in, native_code)
         log.append((heap, kind))
         if kind == "failed":
             raise AssertionError("heap %d: %s" % (heap, text))

@@ -77,6 +77,8 @@ TARGETS = [
     Target("unix", "python", real={"ad01_int8": 10, "kws_ref_model": 5, "str_ww_ref_model": 10, "vww_96_int8": 2,
                                    "pretrainedResnet_quant": 2, "micro_speech_quantized": 5}, generated=5),
     *_qemu("m4"),
+    # the M4 firmware's option that keeps native code out of the heap (docs/memory.md)
+    Target("qemu-m4", "native", (("native_code", "flash"),), real=2, generated=1, tier="emulated"),
     *_qemu("m0"),
     Target("bare-m4", real=4, generated=6, tier="emulated"),
     Target("bare-m0plus", real=4, generated=6, tier="emulated"),

@@ -3,7 +3,10 @@
 //
 //   qemu-system-arm ... -semihosting-config enable=on,target=native,arg=fw,arg=--heap=200000,arg=script.py
 //
-// Options before the script: --heap=N (bytes, k/m suffixes allowed; default MICROPY_QEMU_HEAP_DEFAULT).
+// Options before the script: --heap=N (bytes, k/m suffixes allowed; default MICROPY_QEMU_HEAP_DEFAULT);
+// --native-code=heap|flash: where the code of native modules and viper functions goes (default heap, as on the
+// nRF and RP2 ports; flash: outside the heap, in the code memory after the firmware, modport.c; only where the
+// code memory is writable RAM standing in for flash: the M4 board).
 // Arguments after it become sys.argv[1:]. Exit status: 0, the SystemExit code, 1 for an uncaught exception
 // (after its traceback), 2 for a bad command line.
 #include <stdio.h>
@@ -169,31 +172,63 @@ void mp_hal_delay_ms(mp_uint_t ms) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// files: scripts and modules are read whole into the heap; import stat by probing with SYS_OPEN
+// files: scripts and modules are read through a small buffer (as a board's VFS reader does: a .mpy's code is
+// copied into its final place without the whole file passing through the heap); import stat by probing with
+// SYS_OPEN
+
+#define READER_BUF_SIZE (256)
+
+typedef struct {
+    int fd;
+    uint16_t len, pos;
+    byte buf[READER_BUF_SIZE];
+} port_reader_t;
+
+static mp_uint_t port_reader_readbyte(void *data) {
+    port_reader_t *r = data;
+    if (r->pos == r->len) {
+        if (r->fd < 0) {
+            return MP_READER_EOF;
+        }
+        int n = sh_read(r->fd, r->buf, READER_BUF_SIZE);
+        if (n < 0) {
+            mp_raise_OSError(MP_EIO);
+        }
+        if (n == 0) {
+            sh_close(r->fd);
+            r->fd = -1;
+            r->len = r->pos = 0;
+            return MP_READER_EOF;
+        }
+        r->len = n;
+        r->pos = 0;
+    }
+    return r->buf[r->pos++];
+}
+
+static void port_reader_close(void *data) {
+    port_reader_t *r = data;
+    if (r->fd >= 0) {
+        sh_close(r->fd);
+    }
+    m_del_obj(port_reader_t, r);
+}
 
 void mp_reader_new_file(mp_reader_t *reader, qstr filename) {
     const char *path = qstr_str(filename);
-    int fd = sh_open(path, SH_MODE_RB);
-    if (fd < 0) {
+    port_reader_t *r = m_new_obj_maybe(port_reader_t);
+    if (r == NULL) {
+        m_malloc_fail(sizeof(port_reader_t));
+    }
+    r->fd = sh_open(path, SH_MODE_RB);
+    if (r->fd < 0) {
+        m_del_obj(port_reader_t, r);
         mp_raise_OSError_with_filename(MP_ENOENT, path);
     }
-    int len = sh_flen(fd);
-    if (len < 0) {
-        sh_close(fd);
-        mp_raise_OSError_with_filename(MP_EIO, path);
-    }
-    byte *buf = m_new_maybe(byte, len ? len : 1);
-    if (buf == NULL) {
-        sh_close(fd);
-        m_malloc_fail(len);
-    }
-    int n = len ? sh_read(fd, buf, len) : 0;
-    sh_close(fd);
-    if (n != len) {
-        m_del(byte, buf, len ? len : 1);
-        mp_raise_OSError_with_filename(MP_EIO, path);
-    }
-    mp_reader_new_mem(reader, buf, len, len ? len : 1);
+    r->len = r->pos = 0;
+    reader->data = r;
+    reader->readbyte = port_reader_readbyte;
+    reader->close = port_reader_close;
 }
 
 // A directory opens like a file on the host (target=native) but cannot be read.
@@ -222,9 +257,12 @@ mp_import_stat_t mp_import_stat(const char *path) {
 // ---------------------------------------------------------------------------------------------------------
 // GC, fatal errors
 
+void port_collect_exec(void);
+
 void gc_collect(void) {
     gc_collect_start();
     gc_helper_collect_regs_and_stack();
+    port_collect_exec();       // native code outside the heap (--native-code=flash) points to heap blocks
     gc_collect_end();
 }
 
@@ -337,6 +375,17 @@ int main(void) {
                     mp_hal_stdout_tx_str("bad --heap value\n");
                     port_exit(2);
                 }
+            } else if (script == NULL && strncmp(tok, "--native-code=", 14) == 0) {
+                extern bool port_exec_in_flash;
+                if (strcmp(tok + 14, "heap") == 0) {
+                    port_exec_in_flash = false;
+                } else if (strcmp(tok + 14, "flash") == 0 && MICROPY_QEMU_CODE_WRITABLE) {
+                    port_exec_in_flash = true;
+                } else {
+                    mp_hal_stdout_tx_str(MICROPY_QEMU_CODE_WRITABLE ? "bad --native-code value: heap or flash\n" :
+                        "bad --native-code value: this board's flash is not writable by the CPU, only heap works\n");
+                    port_exit(2);
+                }
             } else if (script == NULL && strncmp(tok, "--", 2) == 0) {
                 mp_hal_stdout_tx_str("unknown option: ");
                 mp_hal_stdout_tx_str(tok);
@@ -350,7 +399,7 @@ int main(void) {
         }
     }
     if (script == NULL) {
-        mp_hal_stdout_tx_str("usage: -semihosting-config enable=on,target=native,arg=fw[,arg=--heap=N],arg=SCRIPT.py"
+        mp_hal_stdout_tx_str("usage: -semihosting-config enable=on,target=native,arg=fw[,arg=--heap=N][,arg=--native-code=heap|flash],arg=SCRIPT.py"
             "[,arg=ARG...]\n");
         port_exit(2);
     }

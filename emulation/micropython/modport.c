@@ -236,13 +236,59 @@ MP_REGISTER_MODULE(MP_QSTR_binascii, mp_module_port_binascii);
 // qemu: what only this port has
 
 extern uint8_t __static_start[], __static_end[], __heap_start[], __heap_end[];
-static uint8_t *static_next;
+static uint8_t *static_next;    // files placed by readfile_static grow up from __static_start
+static uint8_t *exec_low;       // native code placed by port_alloc_exec grows down from __static_end
+bool port_exec_in_flash;        // --native-code=flash (main.c)
 
 static uint8_t *static_pos(void) {
     if (static_next == NULL) {
         static_next = __static_start;
     }
     return static_next;
+}
+
+static uint8_t *static_top(void) {
+    if (exec_low == NULL) {
+        exec_low = __static_end;
+    }
+    return exec_low;
+}
+
+// MP_PLAT_ALLOC_EXEC: memory for native code (a .mpy's native module or viper functions, the native emitter's
+// output). By default the GC heap, as on the nRF and RP2 ports. With --native-code=flash it is placed in the
+// static region instead (the code memory after the firmware, which plays the part of flash), where the loader
+// reads and relocates it in place: it then takes no heap at all, as on ports that keep native code outside
+// the GC heap (the esp8266 port writes it to flash, esp32 to IRAM). Never given back (reset_static() does not
+// touch it).
+void port_alloc_exec(size_t min_size, void **ptr, size_t *size) {
+    if (!port_exec_in_flash) {
+        *ptr = m_new(byte, min_size);
+        *size = min_size;
+        return;
+    }
+    uintptr_t top = (uintptr_t)static_top();
+    uintptr_t p = (top - min_size) & ~(uintptr_t)7;
+    if (min_size > top - (uintptr_t)static_pos() || p < (uintptr_t)static_pos()) {
+        mp_raise_msg_varg(&mp_type_MemoryError, MP_ERROR_TEXT("native code of %u bytes: %u bytes of flash are left"),
+            (unsigned)min_size, (unsigned)(top - (uintptr_t)static_pos()));
+    }
+    exec_low = (uint8_t *)p;
+    *ptr = (void *)p;
+    *size = min_size;
+}
+
+// Native code in the heap is scanned by the GC like any block, and that is what keeps a native module's BSS (its
+// types, in a heap block the relocated code points to) alive; so native code placed outside the heap is scanned
+// as a root. (MicroPython 1.23 has no other reference to that block.)
+void port_collect_exec(void) {
+    uint8_t *low = static_top();
+    gc_collect_root((void **)low, (__static_end - low) / sizeof(void *));
+}
+
+void port_free_exec(void *ptr, size_t size) {
+    if ((uint8_t *)ptr >= __heap_start && (uint8_t *)ptr < __heap_end) {
+        m_del(byte, ptr, size);
+    }
 }
 
 // readfile_static(path): the file copied into the static region (flash on these boards: the code memory after
@@ -256,10 +302,10 @@ static mp_obj_t qemu_readfile_static(mp_obj_t path_in) {
     }
     int len = sh_flen(fd);
     uint8_t *p = static_pos();
-    if (len < 0 || (size_t)len > (size_t)(__static_end - p)) {
+    if (len < 0 || (size_t)len > (size_t)(static_top() - p)) {
         sh_close(fd);
         mp_raise_msg_varg(&mp_type_MemoryError, MP_ERROR_TEXT("readfile_static: %s is %d bytes; %u are left"),
-            path, len, (unsigned)(__static_end - p));
+            path, len, (unsigned)(static_top() - p));
     }
     int n = len ? sh_read(fd, p, len) : 0;
     sh_close(fd);
@@ -277,15 +323,17 @@ static mp_obj_t qemu_reset_static(void) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(qemu_reset_static_obj, qemu_reset_static);
 
-// (static bytes free, static bytes total, heap bytes, RAM bytes the build could give the heap)
+// (static bytes free, static bytes total, heap bytes, RAM bytes the build could give the heap, static bytes
+// taken by native code)
 static mp_obj_t qemu_mem(void) {
-    mp_obj_t items[4] = {
-        mp_obj_new_int(__static_end - static_pos()),
+    mp_obj_t items[5] = {
+        mp_obj_new_int(static_top() - static_pos()),
         mp_obj_new_int(__static_end - __static_start),
         mp_obj_new_int(port_heap_size),
         mp_obj_new_int(__heap_end - __heap_start),
+        mp_obj_new_int(__static_end - static_top()),
     };
-    return mp_obj_new_tuple(4, items);
+    return mp_obj_new_tuple(5, items);
 }
 static MP_DEFINE_CONST_FUN_OBJ_0(qemu_mem_obj, qemu_mem);
 

@@ -1,6 +1,8 @@
 // picoml's minimal MicroPython 1.23 port for QEMU: Cortex-M4F (mps2-an386, armv7emsp, hardware float) and
 // Cortex-M0 (microbit, armv6m, software float, or none with MICROPY_QEMU_FLOAT=0). Console, files, command
 // line, clock and exit over Arm semihosting.
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <alloca.h>
 
@@ -15,6 +17,13 @@
 #define MICROPY_EMIT_INLINE_THUMB           (0)
 #define MICROPY_MAKE_POINTER_CALLABLE(p)    ((void *)((mp_uint_t)(p) | 1))
 #define MICROPY_PERSISTENT_CODE_LOAD        (1)
+// Native code goes where port_alloc_exec puts it (modport.c): the GC heap, or with --native-code=flash the
+// static region outside it. Relocated code in the heap is kept alive through a root list, as by default.
+void port_alloc_exec(size_t min_size, void **ptr, size_t *size);
+void port_free_exec(void *ptr, size_t size);
+#define MP_PLAT_ALLOC_EXEC(min_size, ptr, size) port_alloc_exec(min_size, ptr, size)
+#define MP_PLAT_FREE_EXEC(ptr, size) port_free_exec(ptr, size)
+#define MICROPY_PERSISTENT_CODE_TRACK_RELOC_CODE (1)
 
 #define MICROPY_ENABLE_COMPILER             (1)
 #define MICROPY_ENABLE_GC                   (1)

@@ -141,11 +141,21 @@ def _heap_arg(heapsize, target):
     return text
 
 
-def command(target, script, heapsize=None, args=(), icount=False, plugin=None):
+NATIVE_CODE = ("heap", "flash")
+
+
+def command(target, script, heapsize=None, args=(), icount=False, plugin=None, native_code="heap"):
     """The qemu-system-arm command line running `script` (a path, relative to the working directory); plugin:
-    (the plugin's argument string, the log file) to run the counting plugin."""
+    (the plugin's argument string, the log file) to run the counting plugin; native_code: where the firmware puts
+    native code (_picoml.mpy, viper): "heap" (the GC heap, as the nRF and RP2 ports do) or "flash" (outside the
+    heap; the m4 board only: docs/memory.md)."""
     target = _target(target)
-    semi = ["enable=on", "target=native", "arg=fw", "arg=--heap=%s" % _heap_arg(heapsize, target), "arg=%s" % script]
+    if native_code not in NATIVE_CODE:
+        raise PicomlError("native_code must be one of %s" % ", ".join(NATIVE_CODE))
+    semi = ["enable=on", "target=native", "arg=fw", "arg=--heap=%s" % _heap_arg(heapsize, target)]
+    if native_code != "heap":
+        semi.append("arg=--native-code=%s" % native_code)
+    semi.append("arg=%s" % script)
     semi += ["arg=%s" % a for a in args]
     for a in [script, *args]:
         if " " in str(a):
@@ -161,7 +171,7 @@ def command(target, script, heapsize=None, args=(), icount=False, plugin=None):
 
 
 def run_script(source, target="m4", heapsize=None, timeout=600, natmod=None, icount=False, args=(), cwd=None,
-               library="mpy", marks=None):
+               library="mpy", marks=None, native_code="heap"):
     """Run MicroPython source on the emulated board with the device library (library: "mpy" or "py", see
     above) and the target's native module importable (natmod: another folder holding a _picoml.mpy, or False for
     none put first on sys.path: the library="mpy" build has its own); returns stdout. A non-zero exit (an
@@ -181,7 +191,7 @@ def run_script(source, target="m4", heapsize=None, timeout=600, natmod=None, ico
             from . import bare
             address = bare.symbols(firmware(target))[MARK]
             plugin = ("%s,mark=%#x" % (bare.built_images().plugin, address), pathlib.Path(tmp) / "plugin.log")
-        cmd = command(target, "main.py" if cwd is None else str(script), heapsize, args, icount, plugin)
+        cmd = command(target, "main.py" if cwd is None else str(script), heapsize, args, icount, plugin, native_code)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp,
                                   errors="replace")
@@ -213,13 +223,14 @@ class Qemu(Runtime):
     (default: the target's, 200,000 / 180,000 bytes); model_in: "auto" (in the heap where it fits, else in
     flash), "ram" or "flash"; library: "mpy" or "py" (see above); icount: the guest clock counts instructions;
     count_classes: bench() counts instructions by class with the plugin and estimates cycles (see above); natmod:
-    another folder holding the _picoml.mpy to load."""
+    another folder holding the _picoml.mpy to load; native_code: "heap" or "flash" (see command())."""
     backends = DEVICE_BACKENDS
     default_backend = "native"
 
     def __init__(self, target="m4", heapsize=None, model_in="auto", library="mpy", timeout=600, icount=False,
-                 count_classes=False, natmod=None):
+                 count_classes=False, natmod=None, native_code="heap"):
         self.target = _target(target)
+        self.native_code = native_code
         self.count_classes, self.natmod = count_classes, natmod
         self.name = "qemu-" + self.target
         if model_in not in MODEL_IN:
@@ -248,7 +259,7 @@ class Qemu(Runtime):
 
     def _script(self, source, marks=None):
         return run_script(source, self.target, self.heapsize, self.timeout, natmod=self.natmod, icount=self.icount,
-                          library=self.library, marks=marks)
+                          library=self.library, marks=marks, native_code=self.native_code)
 
     def run_batch(self, pml_bytes, batch, backend=None):
         backend = self.backend(backend)

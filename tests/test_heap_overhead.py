@@ -1,0 +1,67 @@
+"""What the library and the native module take of the MicroPython heap on the emulated Cortex-M4 (picoml's port,
+qemu-m4), held to issue 13's bounds: at most 32 KB besides a model's file and arena, and DS-CNN (kws_ref_model)
+read from a file running in a heap of file + arena + 32 KB. Both with the firmware's --native-code=flash, which
+keeps the native module's code out of the heap (docs/memory.md); with its code in the heap, as on the nRF and RP2
+firmware, the heap holds exactly that code more. tests/bench/bench_heap.py prints every part and both boards.
+About a minute (the smallest heap is bisected)."""
+import pathlib
+import sys
+
+import pytest
+
+import heap_sweep
+import models
+from picoml import format
+from picoml.errors import PicomlError
+from picoml.runtimes import qemu
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "bench"))
+import bench_heap  # noqa: E402
+
+pytestmark = pytest.mark.emulated
+GOAL = 32 * 1024
+
+
+@pytest.fixture(scope="module")
+def kws(tmp_path_factory):
+    path = tmp_path_factory.mktemp("heap") / "kws_ref_model.pml"
+    path.write_bytes(models.pml("kws_ref_model"))
+    return path
+
+
+@pytest.fixture(scope="module")
+def parts(kws):
+    return {where: bench_heap.measure("m4", kws, where) for where in qemu.NATIVE_CODE}
+
+
+def test_library_and_native_module_take_at_most_32_kb_with_the_code_in_flash(parts):
+    flash = parts["flash"]
+    assert flash["overhead"] <= GOAL, flash
+    assert flash["native code outside the heap"] > 10000, flash     # the module's code did go there
+
+
+def test_native_code_in_the_heap_costs_exactly_its_size(parts):
+    heap, flash = parts["heap"], parts["flash"]
+    assert heap["native code outside the heap"] == 0
+    code = flash["native code outside the heap"]
+    assert abs(heap["overhead"] - flash["overhead"] - code) <= 64, (heap, flash)
+
+
+def test_only_the_run_time_modules_stay_resident(parts):
+    """load() drops its loader, validation and refusal code; predict with int8 bytes needs no other module."""
+    for where in parts:
+        assert parts[where]["modules"].split() == ["_picoml", "picoml", "picoml.model"], parts[where]
+
+
+def test_ds_cnn_from_a_file_runs_in_file_plus_arena_plus_32_kb(kws):
+    model = format.read(kws.read_bytes())
+    heap = heap_sweep.smallest_heap(kws, "native", "m4", native_code="flash")
+    print("smallest heap for kws_ref_model on qemu-m4, native code in flash: %s bytes" % heap)
+    assert heap is not None and heap <= kws.stat().st_size + model.arena_size + GOAL
+
+
+def test_native_code_in_flash_is_refused_where_flash_is_not_writable():
+    with pytest.raises(PicomlError, match="not writable"):
+        qemu.run_script("print(1)", "m0", native_code="flash")
+    with pytest.raises(PicomlError, match="native_code must be"):
+        qemu.run_script("print(1)", "m4", native_code="rom")
