@@ -2,7 +2,8 @@
 #
 # picoml.load() runs the load-time code of picoml.pml (read and validate the file, pick the backend, allocate
 # the arena, prepare the kernels), which builds the Model, and drops that code again. The rarely used code
-# (info, repr, benchmark, metadata) is in picoml.report, imported for the call.
+# (info, repr, benchmark, metadata) is in picoml.report, imported for the call; the conversions of floats and
+# wide integers in picoml.values, imported on their first use (docs/memory.md).
 # Backends, fastest first: "native" (the _picoml C module), "viper" (picoml.kernels_viper for the ops it has,
 # kernels_python for the rest), "python" (picoml.kernels_python: pure Python, slow but exact).
 from array import array
@@ -35,6 +36,18 @@ def _cold(name, *args):
         report = None
         _forget("report")
         _forget("_ops")
+
+
+_VALUES = []
+
+
+def _values():
+    """picoml.values: predict's conversions of real values and wide integers, imported on their first use and
+    kept (an int8-only application never has their code in RAM)."""
+    if not _VALUES:
+        from . import values
+        _VALUES.append(values)
+    return _VALUES[0]
 
 
 def _error(key, *args):
@@ -90,7 +103,6 @@ class Model:
         self._user_view = [None] * len(outputs)
         self._n_in = len(inputs)
         self._n_out = len(outputs)
-        self._f32 = array("f", [0.0])
         self._ran = False
         self._labels = 0            # 0: not read yet
         self._state = state         # (arena view, zeros) of each state tensor: what reset() clears
@@ -158,14 +170,14 @@ class Model:
     def _put(self, i, x):
         mv = self.inputs[i].data
         if isinstance(x, _SEQUENCES) or (isinstance(x, array) and len(x) and type(x[0]) is float):
-            self._quantize(i, x)
+            _values().quantize(self, i, x)
             return
         if not isinstance(x, _INT8_BUFFERS):
             raise _error("input_type", i, type(x).__name__)
         if len(x) != len(mv):
             width = _WIDTH[self.inputs[i].dtype]
             if width > 1 and len(x) * width == len(mv):
-                self._put_wide(mv, x, width)    # an int16/int32 input given as values (e.g. array('h'))
+                _values().put_wide(mv, x, width)    # an int16/int32 input given as values (e.g. array('h'))
                 return
             raise _error("input_size", i, self.inputs[i].shape, len(x))
         try:
@@ -173,68 +185,12 @@ class Model:
         except (TypeError, ValueError, NotImplementedError):
             raise _error("input_items", i)
 
-    @staticmethod
-    def _put_wide(mv, x, width):
-        """The integer values x into mv as little-endian `width`-byte values (C's conversion: the low bytes)."""
-        o = 0
-        for k in range(len(x)):
-            v = x[k]
-            for b in range(width):
-                mv[o] = v & 0xFF
-                v >>= 8
-                o += 1
-
-    def _quantize(self, i, values):
-        io = self.inputs[i]
-        shape, scale, zp, mv = io.shape, io.scale, io.zero_point, io.data
-        n = len(mv)
-        if len(values) != n:
-            raise _error("input_size", i, shape, len(values))
-        if not scale > 0:
-            raise _error("input_scale", i)
-        f = self._f32
-        f[0] = scale
-        scale = f[0]
-        for k in range(n):
-            try:
-                f[0] = values[k]            # as float32
-            except TypeError:
-                raise _error("input_number", i, k, values[k])
-            f[0] = f[0] / scale             # the division in float32
-            q = f[0]
-            if q != q:
-                raise _error("input_nan", i, k)
-            a = -q if q < 0 else q
-            if a > 1000.0:
-                r = 1000
-            else:
-                r = int(a)
-                if a - r >= 0.5:            # round half away from zero
-                    r += 1
-            if q < 0:
-                r = -r
-            r += zp
-            if r < -128:
-                r = -128
-            elif r > 127:
-                r = 127
-            mv[k] = r & 0xFF
-
     def _fill(self, j, out):
         io = self.outputs[j]
         src = io.data
         n = len(src)
         if isinstance(out, list) or (isinstance(out, array) and len(out) and type(out[0]) is float):
-            if len(out) != n:
-                raise _error("output_size", j, io.shape, len(out))
-            scale, zp = io.scale, io.zero_point
-            f = self._f32
-            for k in range(n):
-                q = src[k]
-                if q > 127:
-                    q -= 256
-                f[0] = (q - zp) * scale     # exact in double, rounded once to float32
-                out[k] = f[0]
+            _values().dequantize(self, j, out)
             return
         if not isinstance(out, _OUT_BUFFERS):
             raise _error("output_type", type(out).__name__)

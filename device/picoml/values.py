@@ -1,0 +1,75 @@
+# picoml on the device: Model.predict's conversions of real values (floats in, floats out) and of wide-integer
+# inputs given as values. Not needed by an int8 model fed int8 bytes, so picoml.model imports this module on the
+# first call that needs it (and keeps it): its code is in RAM only for the applications that use it.
+from array import array
+
+from .model import _error
+
+_F32 = array("f", [0.0])    # float32 rounding: a value stored here and read back is rounded to float32
+
+
+def quantize(model, i, values):
+    """The real values into input i: round half away from zero of value / scale in float32, plus the zero point,
+    clamped to int8."""
+    io = model.inputs[i]
+    shape, scale, zp, mv = io.shape, io.scale, io.zero_point, io.data
+    n = len(mv)
+    if len(values) != n:
+        raise _error("input_size", i, shape, len(values))
+    if not scale > 0:
+        raise _error("input_scale", i)
+    f = _F32
+    f[0] = scale
+    scale = f[0]
+    for k in range(n):
+        try:
+            f[0] = values[k]            # as float32
+        except TypeError:
+            raise _error("input_number", i, k, values[k])
+        f[0] = f[0] / scale             # the division in float32
+        q = f[0]
+        if q != q:
+            raise _error("input_nan", i, k)
+        a = -q if q < 0 else q
+        if a > 1000.0:
+            r = 1000
+        else:
+            r = int(a)
+            if a - r >= 0.5:            # round half away from zero
+                r += 1
+        if q < 0:
+            r = -r
+        r += zp
+        if r < -128:
+            r = -128
+        elif r > 127:
+            r = 127
+        mv[k] = r & 0xFF
+
+
+def dequantize(model, j, out):
+    """Output j into `out` (a list or array('f') of its length) as (q - zero_point) * scale in float32."""
+    io = model.outputs[j]
+    src = io.data
+    n = len(src)
+    if len(out) != n:
+        raise _error("output_size", j, io.shape, len(out))
+    scale, zp = io.scale, io.zero_point
+    f = _F32
+    for k in range(n):
+        q = src[k]
+        if q > 127:
+            q -= 256
+        f[0] = (q - zp) * scale     # exact in double, rounded once to float32
+        out[k] = f[0]
+
+
+def put_wide(mv, x, width):
+    """The integer values x into mv as little-endian `width`-byte values (C's conversion: the low bytes)."""
+    o = 0
+    for k in range(len(x)):
+        v = x[k]
+        for b in range(width):
+            mv[o] = v & 0xFF
+            v >>= 8
+            o += 1
