@@ -35,7 +35,7 @@ def load(source, backend=None):
         finally:
             # load-time code: dropped so it does not occupy the heap while the model runs
             pml = None
-            for name in ("pml", "validate", "refusal", "_ops"):
+            for name in ("pml", "validate", "refusal", "_ops", "_layout"):
                 _forget(name)
         if model.backend != "native":
             from .kernels_python import prepare

@@ -7,11 +7,13 @@
 # picoml.validate) afterwards so their code does not occupy the heap while the model runs.
 #
 # Needs only `struct` (binascii is optional: a pure-Python CRC-32 stands in). Nothing here copies the model.
+# The record layouts come from picoml._layout, not _ops: the native backend's load needs no op table.
 # Every refusal is a ValueError saying what is wrong, in the order the format specifies.
 import struct
 
-from ._ops import (CRC_START, FLOAT32_EDGE, HEADER_FORMAT, HEADER_SIZE, INT8_EDGE, IO_FORMAT, IO_SIZE, MAGIC,
-                   OLDEST_VERSION, STORAGE_ARENA, STORAGE_STATE, STORAGE_WEIGHTS, TENSOR_FORMAT, TENSOR_SIZE, VERSION)
+from ._layout import (CRC_START, FLOAT32_EDGE, HEADER_FORMAT, HEADER_SIZE, INT8_EDGE, IO_FORMAT, IO_SIZE, MAGIC,
+                      OLDEST_VERSION, STORAGE_ARENA, STORAGE_STATE, STORAGE_WEIGHTS, TENSOR_FORMAT, TENSOR_SIZE,
+                      VERSION)
 
 
 def _crc32_py(data):

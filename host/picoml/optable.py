@@ -154,33 +154,50 @@ def device_module():
               "ON_DEVICE = bytes(%r)" % (device,),
               "# 1: the op's output may lie exactly over a same-sized input (it reads element i before writing it)",
               "IN_PLACE = bytes(%r)" % (in_place,), ""]
+    lines += _layout_lines()
+    return "\n".join(lines)
+
+
+def _layout_lines():
+    """The .pml record layouts (header, tensor and io entries) as device-library constants."""
+    from . import format
     offsets = format.header_offsets()
-    lines += ["MAGIC = %r" % format.MAGIC,
-              "VERSION = %d" % format.VERSION,
-              "HEADER_FORMAT = %r" % format.HEADER.format,
-              "HEADER_SIZE = %d" % format.HEADER.size,
-              "# byte offsets of the header fields read without unpacking the header"]
+    lines = ["MAGIC = %r" % format.MAGIC,
+             "VERSION = %d" % format.VERSION,
+             "HEADER_FORMAT = %r" % format.HEADER.format,
+             "HEADER_SIZE = %d" % format.HEADER.size,
+             "# byte offsets of the header fields read without unpacking the header"]
     lines += ["AT_%s = %d" % (f.upper(), offsets[f]) for f in DEVICE_PEEKS]
     lines += ["TENSOR_FORMAT = %r" % format.TENSOR.format,
-              "TENSOR_SIZE = %d" % format.TENSOR.size,
-              "IO_FORMAT = %r" % format.IO_ENTRY.format,
-              "IO_SIZE = %d" % format.IO_ENTRY.size,
-              "CRC_START = %d" % format.CRC_START,
-              "MAX_DIMS = %d" % format.MAX_DIMS,
-              "STORAGE_ARENA = %d" % format.STORAGE_ARENA,
-              "STORAGE_WEIGHTS = %d" % format.STORAGE_WEIGHTS,
-              "STORAGE_STATE = %d" % format.STORAGE_STATE,
-              "OLDEST_VERSION = %d" % format.OLDEST_VERSION,
-              "INT8_EDGE = %d" % format.INT8_EDGE,
-              "FLOAT32_EDGE = %d" % format.FLOAT32_EDGE,
-              "DTYPE_SIZES = %r" % (tuple(format.DTYPES[c].itemsize if c in format.DTYPES else 0
-                                          for c in range(max(format.DTYPES) + 1)),), ""]
-    return "\n".join(lines)
+             "TENSOR_SIZE = %d" % format.TENSOR.size,
+             "IO_FORMAT = %r" % format.IO_ENTRY.format,
+             "IO_SIZE = %d" % format.IO_ENTRY.size,
+             "CRC_START = %d" % format.CRC_START,
+             "MAX_DIMS = %d" % format.MAX_DIMS,
+             "STORAGE_ARENA = %d" % format.STORAGE_ARENA,
+             "STORAGE_WEIGHTS = %d" % format.STORAGE_WEIGHTS,
+             "STORAGE_STATE = %d" % format.STORAGE_STATE,
+             "OLDEST_VERSION = %d" % format.OLDEST_VERSION,
+             "INT8_EDGE = %d" % format.INT8_EDGE,
+             "FLOAT32_EDGE = %d" % format.FLOAT32_EDGE,
+             "DTYPE_SIZES = %r" % (tuple(format.DTYPES[c].itemsize if c in format.DTYPES else 0
+                                         for c in range(max(format.DTYPES) + 1)),), ""]
+    return lines
+
+
+def layout_module():
+    """device/picoml/_layout.py: only the record layouts, for the native backend's load path (picoml.pml), which
+    needs none of the op tables: importing _ops there would cost 5.7 KB of heap while loading and leave its names
+    interned (docs/memory.md)."""
+    lines = ["# %s" % GENERATED, "# The .pml record layouts (docs/format.md) for the device library's loader (the op "
+             "tables: _ops.py).", ""]
+    return "\n".join(lines + _layout_lines())
 
 
 def generated_files():
     """{path relative to the repository: text} of every file generated from the op table."""
-    return {"native_module/ops.h": c_header(), "device/picoml/_ops.py": device_module()}
+    return {"native_module/ops.h": c_header(), "device/picoml/_ops.py": device_module(),
+            "device/picoml/_layout.py": layout_module()}
 
 
 def main():
