@@ -258,8 +258,7 @@ static uint8_t *static_top(void) {
 // output). By default the GC heap, as on the nRF and RP2 ports. With --native-code=flash it is placed in the
 // static region instead (the code memory after the firmware, which plays the part of flash), where the loader
 // reads and relocates it in place: it then takes no heap at all, as on ports that keep native code outside
-// the GC heap (the esp8266 port writes it to flash, esp32 to IRAM). Never given back (reset_static() does not
-// touch it).
+// the GC heap (the esp32 port: the IDF's executable heap). Never given back (reset_static() does not touch it).
 void port_alloc_exec(size_t min_size, void **ptr, size_t *size) {
     if (!port_exec_in_flash) {
         *ptr = m_new(byte, min_size);
