@@ -30,7 +30,7 @@
 #if PML_SIMD32
 
 #define MAX_TAPS 25             /* filter taps per group on the stack: 5x5 */
-#define LINE_WORDS 256          /* the 3x3 kernels' buffer of input lines: 1 KB of stack */
+#define LINE_WORDS 384          /* the 3x3 kernels' buffer of input lines: 1.5 KB of stack */
 
 /* M4 assembly for the 3x3 kernels below, or their C twins (the portable build, PML_SIMD32_PORTABLE) */
 #if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
@@ -46,10 +46,13 @@ typedef struct {
 typedef struct {
     int32_t line_bytes;         /* the 3x3 kernels' bytes from one buffer line to the next (before w) */
     uint32_t w[MAX_TAPS][2];    /* per tap: [2 f0, 2 f2], [2 f1, 2 f3]; 3x3 pairs: along-minor (below) */
-    rq_t rq[4];                 /* at w + 200 bytes, out at w + 248 and out_step at w + 252 (pair_3x3_store) */
-    int8_t *out;                /* where pair_3x3_store writes pixel A, B at out + out_step */
-    int32_t out_step;
-    int32_t bias2[4];           /* 2 bias */
+    /* from here at fixed offsets from w, which the assembly reads (pml_dw_offsets_ok) */
+    rq_t rq[4];                 /* w + 200 */
+    int8_t *out;                /* w + 248: where pairs_3x3 writes the next pixel A, B at out + out_step */
+    int32_t out_step;           /* w + 252 */
+    int32_t bias2[4];           /* w + 256: 2 bias */
+    int32_t count;              /* w + 272: pairs left */
+    const int8_t *q;            /* w + 276: the current pair's buffer word */
 } group_t;
 
 typedef struct {
@@ -64,6 +67,9 @@ typedef struct {
 typedef char pml_dw_offsets_ok[(__builtin_offsetof(group_t, rq) - __builtin_offsetof(group_t, w) == 200
                                 && __builtin_offsetof(group_t, out) - __builtin_offsetof(group_t, w) == 248
                                 && __builtin_offsetof(group_t, out_step) - __builtin_offsetof(group_t, w) == 252
+                                && __builtin_offsetof(group_t, bias2) - __builtin_offsetof(group_t, w) == 256
+                                && __builtin_offsetof(group_t, count) - __builtin_offsetof(group_t, w) == 272
+                                && __builtin_offsetof(group_t, q) - __builtin_offsetof(group_t, w) == 276
                                 && __builtin_offsetof(group_t, w) == 4 && sizeof(int8_t *) == 4) || !DW_ASM ? 1 : -1];
 
 static inline uint32_t ld32(const void *p) {
@@ -75,6 +81,15 @@ static inline uint32_t ld32(const void *p) {
 /* the four sums of one pixel and tap: acc[k] += 2 f_k x_k */
 static inline void mac4(uint32_t v, const uint32_t w[2], int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
     const uint32_t x02 = pml_sxtb16(v), x13 = pml_sxtb16_ror8(v);
+    *a0 = pml_smlabb(x02, w[0], *a0);
+    *a2 = pml_smlatt(x02, w[0], *a2);
+    *a1 = pml_smlabb(x13, w[1], *a1);
+    *a3 = pml_smlatt(x13, w[1], *a3);
+}
+
+/* mac4 on a buffer position: its input word already unpacked, x02 and x13 */
+static inline void mac4x(const int8_t *q, const uint32_t w[2], int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
+    const uint32_t x02 = ld32(q), x13 = ld32(q + 4);
     *a0 = pml_smlabb(x02, w[0], *a0);
     *a2 = pml_smlatt(x02, w[0], *a2);
     *a1 = pml_smlabb(x13, w[1], *a1);
@@ -133,22 +148,19 @@ static inline uint32_t word_at(const geom_t *d, int32_t iy, int32_t ix) {
     "smlatt %[" acc2 "], %[u], %[w0], %[" acc2 "]\n\t" \
     "smlabb %[" acc1 "], %[v], %[w1], %[" acc1 "]\n\t" \
     "smlatt %[" acc3 "], %[v], %[w1], %[" acc3 "]\n\t"
-#define DW_WORD(offset) \
-    "ldr %[v], [%[q], #" offset "]\n\t" \
-    "sxtb16 %[u], %[v]\n\t" \
-    "sxtb16 %[v], %[v], ror #8\n\t"
+#define DW_WORD(offset) "ldrd %[u], %[v], [%[q], #" offset "]\n\t"
 #define DW_TAP(offset) "ldrd %[w0], %[w1], [%[w], #" offset "]\n\t"
 #define DW_NEXT_LINE "ldr %[u], [%[w], #-4]\n\tadd %[q], %[q], %[u]\n\t"
 /* one line j of a pair: words 0..3, taps 3j..3j+2 at byte offsets T, T+8, T+16 */
 #define DW_PAIR_LINE(T0, T1, T2) \
     DW_WORD("0") DW_TAP(T0) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("4") DW_MAC("b0", "b1", "b2", "b3") DW_TAP(T1) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("8") DW_MAC("b0", "b1", "b2", "b3") DW_TAP(T2) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("12") DW_MAC("b0", "b1", "b2", "b3")
+    DW_WORD("8") DW_MAC("b0", "b1", "b2", "b3") DW_TAP(T1) DW_MAC("a0", "a1", "a2", "a3") \
+    DW_WORD("16") DW_MAC("b0", "b1", "b2", "b3") DW_TAP(T2) DW_MAC("a0", "a1", "a2", "a3") \
+    DW_WORD("24") DW_MAC("b0", "b1", "b2", "b3")
 #define DW_ONE_LINE(T0, T1, T2) \
     DW_WORD("0") DW_TAP(T0) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("4") DW_TAP(T1) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("8") DW_TAP(T2) DW_MAC("a0", "a1", "a2", "a3")
+    DW_WORD("8") DW_TAP(T1) DW_MAC("a0", "a1", "a2", "a3") \
+    DW_WORD("16") DW_TAP(T2) DW_MAC("a0", "a1", "a2", "a3")
 #endif
 
 #if !DW_ASM
@@ -156,24 +168,25 @@ static inline uint32_t word_at(const geom_t *d, int32_t iy, int32_t ix) {
 static inline void pair_3x3(const int8_t *q, const group_t *g, int32_t acc[8]) {
     for (int32_t j = 0; j < 3; j++, q += g->line_bytes) {
         const uint32_t *w = g->w[3 * j];
-        mac4(ld32(q), w, &acc[0], &acc[1], &acc[2], &acc[3]);
+        mac4x(q, w, &acc[0], &acc[1], &acc[2], &acc[3]);
         for (int32_t i = 1; i < 3; i++) {
-            const uint32_t v = ld32(q + 4 * i);
-            mac4(v, w - 2 + 2 * i, &acc[4], &acc[5], &acc[6], &acc[7]);
-            mac4(v, w + 2 * i, &acc[0], &acc[1], &acc[2], &acc[3]);
+            mac4x(q + 8 * i, w - 2 + 2 * i, &acc[4], &acc[5], &acc[6], &acc[7]);
+            mac4x(q + 8 * i, w + 2 * i, &acc[0], &acc[1], &acc[2], &acc[3]);
         }
-        mac4(ld32(q + 12), w + 4, &acc[4], &acc[5], &acc[6], &acc[7]);
+        mac4x(q + 24, w + 4, &acc[4], &acc[5], &acc[6], &acc[7]);
     }
 }
 #endif
 
-/* The pair at q from bias2, requantized and clamped to [-128, 127] (the activation range's clamp follows),
- * written to g->out and g->out + g->out_step. */
-static inline void pair_3x3_store(const int8_t *q, const group_t *g) {
+/* `count` pairs from q on, 8 bytes apart: each from bias2, requantized and clamped to [-128, 127] (the
+ * activation range's clamp follows), written to out and out + out_step, out advancing by 2 out_step. */
+static void pairs_3x3(const int8_t *q, group_t *g, int8_t *out, int32_t out_step, int32_t count) {
 #if DW_ASM
-    int32_t a0 = g->bias2[0], a1 = g->bias2[1], a2 = g->bias2[2], a3 = g->bias2[3];
-    int32_t b0 = a0, b1 = a1, b2 = a2, b3 = a3;
+    int32_t a0, a1, a2, a3, b0, b1, b2, b3;
     uint32_t u, v, w0, w1;
+    g->out = out;
+    g->out_step = out_step;
+    g->count = count;
     /* per channel k: M, R at w + 200 + 12 k, e at + 8; A's byte at out + k, B's at out + out_step + k (out_step
      * and then B's address in a0, free after channel 0) */
 #define DW_STORE(k, ak, bk, rq, e, outb) \
@@ -191,6 +204,14 @@ static inline void pair_3x3_store(const int8_t *q, const group_t *g) {
     outb \
     "strb %[w0], [%[a0], #" k "]\n\t"
     __asm__ volatile(
+        "1:\n\t"
+        "str %[q], [%[w], #276]\n\t"
+        "ldrd %[a0], %[a1], [%[w], #256]\n\t"
+        "ldrd %[a2], %[a3], [%[w], #264]\n\t"
+        "mov %[b0], %[a0]\n\t"
+        "mov %[b1], %[a1]\n\t"
+        "mov %[b2], %[a2]\n\t"
+        "mov %[b3], %[a3]\n\t"
         DW_PAIR_LINE("0", "8", "16") DW_NEXT_LINE
         DW_PAIR_LINE("24", "32", "40") DW_NEXT_LINE
         DW_PAIR_LINE("48", "56", "64")
@@ -199,50 +220,82 @@ static inline void pair_3x3_store(const int8_t *q, const group_t *g) {
         DW_STORE("1", "a1", "b1", "212", "220", "")
         DW_STORE("2", "a2", "b2", "224", "232", "")
         DW_STORE("3", "a3", "b3", "236", "244", "")
-        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [b0] "+r"(b0), [b1] "+r"(b1),
-          [b2] "+r"(b2), [b3] "+r"(b3), [q] "+r"(q), [u] "=&r"(u), [v] "=&r"(v), [w0] "=&r"(w0), [w1] "=&r"(w1)
+        "ldr %[u], [%[w], #252]\n\t"
+        "add %[q], %[q], %[u], lsl #1\n\t"
+        "str %[q], [%[w], #248]\n\t"
+        "ldr %[q], [%[w], #276]\n\t"
+        "adds %[q], %[q], #16\n\t"
+        "ldr %[u], [%[w], #272]\n\t"
+        "subs %[u], %[u], #1\n\t"
+        "str %[u], [%[w], #272]\n\t"
+        "bne 1b\n\t"
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),
+          [b2] "=&r"(b2), [b3] "=&r"(b3), [q] "+r"(q), [u] "=&r"(u), [v] "=&r"(v), [w0] "=&r"(w0), [w1] "=&r"(w1)
         : [w] "r"(g->w)
-        : "memory");   /* reads the buffer and the group, writes the output */
+        : "cc", "memory");   /* reads the buffer and the group, writes the output and the group's count, q, out */
 #undef DW_STORE
 #else
-    int32_t acc[8];
-    for (int k = 0; k < 4; k++) {
-        acc[k] = acc[4 + k] = g->bias2[k];
-    }
-    pair_3x3(q, g, acc);
-    for (int k = 0; k < 4; k++) {
-        g->out[k] = (int8_t)pml_ssat8(requantize2(acc[k], &g->rq[k]));
-        g->out[g->out_step + k] = (int8_t)pml_ssat8(requantize2(acc[4 + k], &g->rq[k]));
+    for (; count > 0; count--, q += 16, out += 2 * out_step) {
+        int32_t acc[8];
+        for (int k = 0; k < 4; k++) {
+            acc[k] = acc[4 + k] = g->bias2[k];
+        }
+        pair_3x3(q, g, acc);
+        for (int k = 0; k < 4; k++) {
+            out[k] = (int8_t)pml_ssat8(requantize2(acc[k], &g->rq[k]));
+            out[out_step + k] = (int8_t)pml_ssat8(requantize2(acc[4 + k], &g->rq[k]));
+        }
     }
 #endif
 }
 
-/* acc[0..3] += the products of the pixel at q */
-static inline void one_3x3(const int8_t *q, const group_t *g, int32_t acc[4]) {
+/* The pixel at q from bias2, requantized and clamped to [-128, 127] (the activation range's clamp follows),
+ * written to out. */
+static void one_3x3(const int8_t *q, group_t *g, int8_t *out) {
 #if DW_ASM
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3];
+    int32_t a0, a1, a2, a3;
     uint32_t u, v, w0, w1;
+    g->out = out;
+#define DW_STORE1(k, ak, rq, e) \
+    "ldrd %[u], %[v], [%[w], #" rq "]\n\t" \
+    "smmlar %[w0], %[" ak "], %[u], %[v]\n\t" \
+    "ldr %[v], [%[w], #" e "]\n\t" \
+    "add %[w0], %[w0], %[" ak "], asr #31\n\t" \
+    "asr %[w0], %[w0], %[v]\n\t" \
+    "ssat %[w0], #8, %[w0]\n\t" \
+    "strb %[w0], [%[q], #" k "]\n\t"
     __asm__ volatile(
+        "ldrd %[a0], %[a1], [%[w], #256]\n\t"
+        "ldrd %[a2], %[a3], [%[w], #264]\n\t"
         DW_ONE_LINE("0", "8", "16") DW_NEXT_LINE
         DW_ONE_LINE("24", "32", "40") DW_NEXT_LINE
         DW_ONE_LINE("48", "56", "64")
-        : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [q] "+r"(q), [u] "=&r"(u), [v] "=&r"(v),
+        "ldr %[q], [%[w], #248]\n\t"
+        DW_STORE1("0", "a0", "200", "208")
+        DW_STORE1("1", "a1", "212", "220")
+        DW_STORE1("2", "a2", "224", "232")
+        DW_STORE1("3", "a3", "236", "244")
+        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [q] "+r"(q), [u] "=&r"(u), [v] "=&r"(v),
           [w0] "=&r"(w0), [w1] "=&r"(w1)
         : [w] "r"(g->w)
-        : "memory");   /* reads the buffer and the group's weights */
-    acc[0] = a0, acc[1] = a1, acc[2] = a2, acc[3] = a3;
+        : "memory");   /* reads the buffer and the group, writes the output */
+#undef DW_STORE1
 #else
+    int32_t acc[4] = {g->bias2[0], g->bias2[1], g->bias2[2], g->bias2[3]};
     for (int32_t j = 0; j < 3; j++, q += g->line_bytes) {
         for (int32_t i = 0; i < 3; i++) {
-            mac4(ld32(q + 4 * i), g->w[3 * j + i], &acc[0], &acc[1], &acc[2], &acc[3]);
+            mac4x(q + 8 * i, g->w[3 * j + i], &acc[0], &acc[1], &acc[2], &acc[3]);
         }
+    }
+    for (int k = 0; k < 4; k++) {
+        out[k] = (int8_t)pml_ssat8(requantize2(acc[k], &g->rq[k]));
     }
 #endif
 }
 
 /* Whether three buffer lines for output lines of len pixels fit the buffer. */
 static int fits_3x3(int32_t len) {
-    return len + 2 <= LINE_WORDS / 3;
+    return 2 * (len + 2) <= LINE_WORDS / 3;
 }
 
 /* 3x3, stride 1, dilation 1: output lines of `len` pixels each (rows, or columns when `columns`), `lines` of
@@ -251,15 +304,15 @@ __attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int
                      int32_t pad_left, int8_t *out) {
     uint32_t buf[LINE_WORDS];
     const int32_t len = columns ? out_h : out_w, lines = columns ? out_w : out_h;
-    const int32_t line_words = len + 2, strip = LINE_WORDS / line_words - 2;
+    const int32_t places = len + 2, line_words = 2 * places, strip = LINE_WORDS / line_words - 2;
+    const uint32_t zp = pml_sxtb16(d->zp4);     /* x02 and x13 of the zero points */
     /* input position (line l, place i) -> (y, x); steps between places and lines in the image */
     const int32_t pad_line = columns ? pad_left : pad_top, pad_place = columns ? pad_top : pad_left;
     const int32_t in_lines = columns ? d->in_w : d->in_h, in_places = columns ? d->in_h : d->in_w;
     const int32_t place_step = columns ? d->in_w * d->c : d->c, line_step = columns ? d->c : d->in_w * d->c;
     const int32_t out_place = columns ? out_w * d->c : d->c, out_line = columns ? d->c : out_w * d->c;
     /* the places of a line inside the image: [first, last) of the buffer line */
-    const int32_t first = pad_place, last = pad_place + in_places < line_words ? pad_place + in_places : line_words;
-    int32_t acc[8];
+    const int32_t first = pad_place, last = pad_place + in_places < places ? pad_place + in_places : places;
     for (int32_t l0 = 0; l0 < lines; l0 += strip) {
         const int32_t n_lines = lines - l0 < strip ? lines - l0 : strip;
         /* the strip's n_lines + 2 input lines */
@@ -268,40 +321,46 @@ __attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int
             const int32_t in_line = l0 + l - pad_line;
             if (in_line < 0 || in_line >= in_lines) {
                 for (int32_t i = 0; i < line_words; i++) {
-                    b[i] = d->zp4;
+                    b[i] = zp;
                 }
                 continue;
             }
             const int8_t *x = d->image + in_line * line_step;
             int32_t i = 0;
             for (; i < first; i++) {
-                b[i] = d->zp4;
+                b[2 * i] = b[2 * i + 1] = zp;
             }
             for (; i < last; i++, x += place_step) {
-                b[i] = ld32(x);
+                const uint32_t v = ld32(x);
+                b[2 * i] = pml_sxtb16(v);
+                b[2 * i + 1] = pml_sxtb16_ror8(v);
             }
-            for (; i < line_words; i++) {
-                b[i] = d->zp4;
+            for (; i < places; i++) {
+                b[2 * i] = b[2 * i + 1] = zp;
             }
         }
         for (int32_t l = 0; l < n_lines; l++) {
             const int8_t *q = (const int8_t *)(buf + l * line_words);
             int8_t *o = out + (l0 + l) * out_line;
             int32_t i = 0;
-            g->out_step = out_place;
-            for (; i + 1 < len; i += 2, q += 8, o += 2 * out_place) {
-                g->out = o;
-                pair_3x3_store(q, g);
+            if (len >= 2) {
+                pairs_3x3(q, g, o, out_place, len / 2);
+                i = len & ~1;
+                q += 8 * i;
+                o += i * out_place;
                 if (!d->full) {
-                    clamp8(o, out_place, d);
+                    for (int8_t *c = out + (l0 + l) * out_line; c < o; c += 2 * out_place) {
+                        clamp8(c, out_place, d);
+                    }
                 }
             }
             if (i < len) {
-                for (int k = 0; k < 4; k++) {
-                    acc[k] = g->bias2[k];
+                one_3x3(q, g, o);
+                if (!d->full) {
+                    for (int k = 0; k < 4; k++) {
+                        o[k] = (int8_t)clamp(o[k], d);
+                    }
                 }
-                one_3x3(q, g, acc);
-                store4(o, g, d, acc);
             }
         }
     }
@@ -389,7 +448,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     }
     const int use_lines = s1_3x3 && fits_3x3(columns ? out_h : out_w);
     group_t g;
-    g.line_bytes = 4 * ((columns ? out_h : out_w) + 2);
+    g.line_bytes = 8 * ((columns ? out_h : out_w) + 2);
     for (int32_t c0 = 0; c0 < n; c0 += 4) {
         if (!fast_requantization(bias + c0, mult + c0 * q_step, shift + c0 * q_step, q_step)) {
             pml_depthwise_channels(p, inputs, output, c0, c0 + 4);
