@@ -141,7 +141,8 @@ timings"; Cortex-M0+: rp2040js's model of the RP2040's core. What the estimate l
 
 %(m0)s
 
-The Cortex-M0+ table on QEMU's Cortex-M0 counts against rp2040js's measured cycles for the same kernels: %(check)s
+The Cortex-M0+ table on QEMU's Cortex-M0 counts against rp2040js's measured cycles for the same kernels:
+%(check)s
 """
 
 IGNORES = ("flash wait states and the flash cache (the nRF52840 runs code from flash through a cache; the native "
