@@ -1,6 +1,6 @@
-/* The portable CONV_2D and FULLY_CONNECTED kernels (conv.c, fully_connected.c) under the name a core-specific
- * file falls back on: where conv_s8_simd32.c / fully_connected_s8_simd32.c define pml_<op>_s8 (PML_SIMD32), the
- * portable kernels are pml_<op>_s8_generic, called for the shapes those files do not specialise. */
+/* The portable CONV_2D kernel (conv.c) under the name a core-specific file falls back on: where conv_s8_simd32.c
+ * defines pml_conv_2d_s8 (PML_SIMD32), the portable kernel is pml_conv_2d_s8_generic, called for the shapes that
+ * file does not specialise. */
 #ifndef PICOML_CONV_GENERIC_H
 #define PICOML_CONV_GENERIC_H
 
@@ -9,14 +9,10 @@
 
 #if PML_SIMD32
 #define PML_CONV_2D_GENERIC pml_conv_2d_s8_generic
-#define PML_FULLY_CONNECTED_GENERIC pml_fully_connected_s8_generic
 void pml_conv_2d_s8_generic(const void *params, const pml_operand_t *inputs, int n_inputs,
                             const pml_operand_t *output);
-void pml_fully_connected_s8_generic(const void *params, const pml_operand_t *inputs, int n_inputs,
-                                    const pml_operand_t *output);
 #else
 #define PML_CONV_2D_GENERIC pml_conv_2d_s8
-#define PML_FULLY_CONNECTED_GENERIC pml_fully_connected_s8
 #endif
 
 #endif

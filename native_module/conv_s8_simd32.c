@@ -169,15 +169,11 @@ static void store_general(const int32_t acc[PIXELS], int32_t n_px, const outputs
  * function of its own without a frame pointer: MAC_1X4's assembly takes 14 registers. */
 static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, int32_t patch, int32_t n_px,
                                   const outputs_t *q, int8_t *out) {
-    const int32_t n4 = patch >> 2, tail = patch & 3, out_c = q->out_c, step = q->q_step;
-    /* the usual case in straight lines: 4 pixels, no clamp but int8's */
-    const int plain = n_px == PIXELS && q->act_min == -128 && q->act_max == 127;
-    const int32_t *bias = q->bias, *multipliers = q->multipliers, *shifts = q->shifts;
-    const uint32_t offset_round = 1 + 2 * (uint32_t)q->range.offset;      /* requant_fast_t.round >> (e - 2) */
+    const int32_t n4 = patch >> 2, tail = patch & 3, out_c = q->out_c;
     const int8_t *w = filter;
-    for (int32_t oc = 0; oc < out_c; oc++, multipliers += step, shifts += step) {
+    for (int32_t oc = 0; oc < out_c; oc++) {
         /* the bias as the start: the sums wrap as TFLite Micro's int32 sums do */
-        int32_t a0 = bias[oc], a1 = a0, a2 = a0, a3 = a0;
+        int32_t a0 = q->bias[oc], a1 = a0, a2 = a0, a3 = a0;
         const uint32_t *x = cols;
         MAC_1X4(x, w, n4, a0, a1, a2, a3);
         if (tail) {
@@ -186,23 +182,59 @@ static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, in
             MAC_STEP(x, t, a0, a1, a2, a3);
             w += tail;
         }
-        const int32_t m = *multipliers;
-        const uint32_t e2 = (uint32_t)(-2 - *shifts);      /* e - 2 */
+        const int32_t acc[PIXELS] = {a0, a1, a2, a3};
+        store_general(acc, n_px, q, oc * q->q_step, out + oc);
+    }
+}
+
+/* channels_1x4 for 4 pixels when every channel's constants suit requantize_fast (fast_constants) and the
+ * activation range is int8's: the requantization in straight lines. */
+static NOINLINE void channels_1x4_fast(const uint32_t *cols, const int8_t *filter, int32_t patch,
+                                       const outputs_t *q, int8_t *out) {
+    const int32_t n4 = patch >> 2, tail = patch & 3, out_c = q->out_c;
+    const uint32_t offset_round = 1 + 2 * (uint32_t)q->range.offset;      /* requant_fast_t.round >> (e - 2) */
+    /* channel k's constants at k & mask: one pair per channel, or one for all */
+    const int32_t mask = q->q_step ? -1 : 0;
+    const int8_t *w = filter;
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        int32_t a0 = q->bias[oc], a1 = a0, a2 = a0, a3 = a0;
+        const uint32_t *x = cols;
+        MAC_1X4(x, w, n4, a0, a1, a2, a3);
+        if (tail) {
+            const uint32_t t = load_tail(w, tail);
+            MAC_STEP(x, t, a0, a1, a2, a3);
+            w += tail;
+        }
+        const int32_t k = oc & mask;
+        const uint32_t e2 = (uint32_t)(-2 - q->shifts[k]);      /* e - 2, in [0, 21] */
+        requant_fast_t f;
+        f.multiplier = q->multipliers[k];
+        f.round = (int32_t)(offset_round << e2);
+        f.right = (int32_t)e2 + 1;
         int8_t *o = out + oc;
-        if (plain && m >= 0 && e2 <= 21) {
-            requant_fast_t f;
-            f.multiplier = m;
-            f.round = (int32_t)(offset_round << e2);
-            f.right = (int32_t)e2 + 1;
-            o[0] = (int8_t)pml_ssat8(requantize_fast(a0, &f));
-            o[out_c] = (int8_t)pml_ssat8(requantize_fast(a1, &f));
-            o[2 * out_c] = (int8_t)pml_ssat8(requantize_fast(a2, &f));
-            o[3 * out_c] = (int8_t)pml_ssat8(requantize_fast(a3, &f));
-        } else {
-            const int32_t acc[PIXELS] = {a0, a1, a2, a3};
-            store_general(acc, n_px, q, oc * step, o);
+        *o = (int8_t)pml_ssat8(requantize_fast(a0, &f));
+        o += out_c;
+        *o = (int8_t)pml_ssat8(requantize_fast(a1, &f));
+        o += out_c;
+        *o = (int8_t)pml_ssat8(requantize_fast(a2, &f));
+        o += out_c;
+        *o = (int8_t)pml_ssat8(requantize_fast(a3, &f));
+    }
+}
+
+/* Whether every channel's constants suit requantize_fast and the activation range is int8's. */
+static int fast_constants(const outputs_t *q, int32_t n_quant) {
+    if (q->act_min != -128 || q->act_max != 127) {
+        return 0;
+    }
+    for (int32_t k = 0; k < n_quant; k++) {
+        requant_fast_t f;
+        requant_fast_init(&f, q->multipliers[k], q->shifts[k], q->range.offset);
+        if (f.right < 0) {
+            return 0;
         }
     }
+    return 1;
 }
 
 /* The patch of the output pixel (b, oy, ox) as raw bytes: [kh, kw, in_c], padding as the zero point. */
@@ -270,6 +302,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     q.act_max = p->act_max;
     out_range_init(&q.range, p->output_offset, p->act_min, p->act_max);
     int8_t *out = (int8_t *)output->data;
+    const int fast = fast_constants(&q, pml_count(&inputs[3]));
 
     const int32_t pixels = pml_dim(output, 0) * out_h * out_w;
     int32_t b = 0, oy = 0, ox = 0;
@@ -295,7 +328,11 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 }
             }
         }
-        channels_1x4(cols, filter, patch, n_px, &q, out);
+        if (fast && n_px == PIXELS) {
+            channels_1x4_fast(cols, filter, patch, &q, out);
+        } else {
+            channels_1x4(cols, filter, patch, n_px, &q, out);
+        }
     }
 }
 

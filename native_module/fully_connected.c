@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "picoml.h"
+#include "simd32.h"
 #include "requantize_channels.h"
 
 #define ROW_MAX 256     /* int16 elements of the widened input row chunk */
@@ -19,6 +20,7 @@
 #define NOINLINE
 #endif
 
+#if !PML_SIMD32     /* the Cortex-M4: fully_connected_s8_simd32.c */
 /* acc[u] += a . w_u for the four weight rows w_u, over n elements. The first loop runs a multiple of 16 times,
  * which lets gcc vectorize it at -O2 too (its cheap cost model refuses loops that need a scalar epilogue). The
  * sums wrap as int32 (added as unsigned: no undefined overflow). Rows may repeat; acc[u] is then written once
@@ -59,6 +61,7 @@ static void widen(const int8_t *restrict src, int32_t n, int16_t *restrict dst) 
         dst[i] = src[i];
     }
 }
+#endif
 
 /* Once at load, after the operand types and parameter ranges (check.c): the shapes and constants the kernel
  * below relies on. */
@@ -78,6 +81,7 @@ PML_COLD int pml_fully_connected_check(const void *params, const pml_operand_t *
     return PML_OK;
 }
 
+#if !PML_SIMD32     /* the Cortex-M4: fully_connected_s8_simd32.c */
 void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
                             const pml_operand_t *output) {
     const pml_fully_connected_params_t *p = (const pml_fully_connected_params_t *)params;
@@ -133,3 +137,4 @@ void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int
         }
     }
 }
+#endif
