@@ -23,7 +23,7 @@
 #include "requantize_armv6m.h"
 
 #define PATCH_MAX 256           /* patch elements (kh * kw * in_c) of the fast path */
-#define WBUF 1024               /* bytes of weights: at least one triple of channels */
+#define WBUF 1536               /* bytes of weights: at least one triple of channels */
 #define OC_BLOCK 24             /* output channels per block (a multiple of 3) */
 
 /* acc[p * 3 + j] = sum over the groups of cols[pixel p] . wbuf[channel j] (biased bytes), p < 2, j < 3 */

@@ -12,6 +12,10 @@
 #include "requantize_channels.h"
 
 typedef struct {
+    int32_t fast;           /* the shortcut below applies: multiplier > 0, shift in [-15, -1] */
+    uint32_t mh, ml;        /* multiplier >> 16, multiplier & 0xffff */
+    int32_t k;              /* floor(round / 2^16) */
+    int32_t fast_shift;     /* 15 + e */
     int32_t multiplier;
     uint32_t lo[2];         /* low words of the rounding constant: [0] for a product >= 0, [1] for one < 0 */
     int32_t hi[2];          /* high words */
@@ -30,9 +34,18 @@ static inline void rq6_init(rq6_t *q, int32_t multiplier, int32_t shift) {
     q->hi[0] = (int32_t)(uint32_t)(round >> 32);
     q->lo[1] = (uint32_t)neg;
     q->hi[1] = (int32_t)(uint32_t)(neg >> 32);
+    q->fast = multiplier > 0 && shift <= -1 && shift >= -15;
+    q->mh = (uint32_t)multiplier >> 16;
+    q->ml = (uint32_t)multiplier & 0xffffu;
+    q->k = (int32_t)(round >> 16);
+    q->fast_shift = 15 - shift;
 }
 
-static inline int8_t rq6_apply(int32_t acc, const rq6_t *q, const out_range_t *o) {
+/* The general case (rare: kept out of line, the kernels' code lives in the heap of a native module) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int8_t rq6_apply_slow(int32_t acc, const rq6_t *q, const out_range_t *o) {
     const int32_t a = (int32_t)((uint32_t)acc << q->left), m = q->multiplier;
     const uint32_t al = (uint32_t)a & 0xffffu, ml = (uint32_t)m & 0xffffu;
     const int32_t ah = a >> 16, mh = m >> 16;
@@ -50,4 +63,15 @@ static inline int8_t rq6_apply(int32_t acc, const rq6_t *q, const out_range_t *o
     return clamp_offset(y, o);
 }
 
+/* The shortcut for |acc| <= 2^15 (most sums), multiplier > 0 and shift = -e in [-15, -1]: with the rounding
+ * constant R = 2^30 + 2^(30+e) (less 2^31 for acc < 0), whose low 16 bits are 0,
+ *   floor((acc * multiplier + R) / 2^(31+e)) = floor((acc * mh + floor(acc * ml / 2^16) + R / 2^16) / 2^(15+e)),
+ * every term in int32: |acc * ml| < 2^31, |acc * mh| <= 2^30, R / 2^16 <= 2^29 + 2^14. */
+static inline int8_t rq6_apply(int32_t acc, const rq6_t *q, const out_range_t *o) {
+    if (q->fast && (uint32_t)acc + 32768u <= 65536u) {
+        const int32_t u = acc * (int32_t)q->mh + ((acc * (int32_t)q->ml) >> 16) + q->k + ((acc >> 31) * 32768);
+        return clamp_offset(u >> q->fast_shift, o);
+    }
+    return rq6_apply_slow(acc, q, o);
+}
 #endif
