@@ -5,7 +5,8 @@ try_heap() runs one fresh interpreter and classifies what happened:
     "ok"          picoml.load and one predict (int8 zeros) worked
     "memory"      load raised MemoryError; `text` is its message
     "predict"     load worked, the first predict raised MemoryError
-    "nostart"     the heap does not even hold `import picoml` (the interpreter's limit: load never ran)
+    "nostart"     the heap does not even hold `import picoml` and 2 KB more (the interpreter's limit: load never
+                  ran; it keeps 1 KB to word its MemoryError, and the port's reader imports picoml in a 4 KB heap)
     "failed"      anything else: another exception, a crash, a hang (`text` holds the output)
 A MemoryError from load must name the bytes wanted and the bytes free: memory_numbers() reads them."""
 import pathlib
@@ -46,6 +47,8 @@ SCRIPT = """
 import gc
 try:
     import picoml
+    probe = bytearray(2048)     # load keeps 1 KB for its MemoryError's message: with less, no load can start
+    probe = None
 except MemoryError:
     print('RESULT nostart')
     picoml = None

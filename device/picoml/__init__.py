@@ -51,16 +51,18 @@ def _no_room(e):
     (already "picoml: ... needs N bytes ...; M bytes are free") as it is, MicroPython's ("memory allocation
     failed, allocating N bytes") with the bytes free when it failed (read before anything is collected: what
     the failed load had taken still counts as taken)."""
-    text = str(e)
-    if text.startswith("picoml:"):
-        return e
     import gc
     free = gc.mem_free()
-    try:
-        return MemoryError("picoml: the model does not fit in RAM while loading (%s); %d bytes were free"
-                           % (text, free))
-    except MemoryError:
-        return e        # not even room for the message: MicroPython's own, naming the bytes it wanted
+    for attempt in (0, 1):
+        try:
+            text = str(e)
+            if text.startswith("picoml:"):
+                return e
+            return MemoryError("picoml: the model does not fit in RAM while loading (%s); %d bytes were free"
+                               % (text, free))
+        except MemoryError:     # no room for the message: once more after a collection frees what load left
+            gc.collect()
+    return e        # still no room: MicroPython's own, naming the bytes it wanted
 
 
 def _forget(name):
