@@ -4,6 +4,7 @@
  * divided by its radix as round(v * (32767 / radix) / 2^15). */
 #include "check.h"
 #include "signal.h"
+#include "simd32.h"
 
 int32_t pml_signal_fft_auto_scale(const int16_t *x, int32_t n, int16_t *y) {
     /* TFLite Micro's MaxAbs16, its int16 arithmetic kept: -v is compared as an int, then stored as an int16
@@ -64,6 +65,61 @@ static inline cpx_t csub(cpx_t a, cpx_t b) {
     return s;
 }
 
+#if PML_SIMD32
+/* The butterflies on the Cortex-M4's SIMD32 instructions: a complex value as one word, real part in the low
+ * halfword; products by SMUSD/SMUADX/SMULBB/SMULTB, sums by SADD16/SSUB16/SASX/SSAX (modulo 2^16 per half, as
+ * the int16 stores above wrap). The same results as the functions above. */
+static inline uint32_t cw(cpx_t c) {
+    uint32_t w;
+    __builtin_memcpy(&w, &c, 4);
+    return w;
+}
+
+static inline cpx_t wc(uint32_t w) {
+    cpx_t c;
+    __builtin_memcpy(&c, &w, 4);
+    return c;
+}
+
+/* two Q15 products rounded, packed */
+static inline uint32_t q15_pack(int32_t r, int32_t i) {
+    return pml_pkhbt((uint32_t)((r + (1 << 14)) >> 15), (uint32_t)((i + (1 << 14)) >> 15));
+}
+
+static inline uint32_t wmul(uint32_t a, uint32_t b) {
+    return q15_pack(pml_smusd(a, b), pml_smuadx(a, b));
+}
+
+static inline uint32_t wdiv(uint32_t c, uint32_t k) {
+    return q15_pack(pml_smulbb(c, k), pml_smultb(c, k));
+}
+
+static void butterfly2(cpx_t *out, int32_t stride, const cpx_t *tw, int32_t m) {
+    for (int32_t k = 0; k < m; k++) {
+        const uint32_t a = wdiv(cw(out[k]), 16383);
+        const uint32_t t = wmul(wdiv(cw(out[k + m]), 16383), cw(tw[k * stride]));
+        out[k + m] = wc(pml_ssub16(a, t));
+        out[k] = wc(pml_sadd16(a, t));
+    }
+}
+
+static void butterfly4(cpx_t *out, int32_t stride, const cpx_t *tw, int32_t m) {
+    for (int32_t k = 0; k < m; k++) {
+        cpx_t *f0 = out + k, *f1 = f0 + m, *f2 = f1 + m, *f3 = f2 + m;
+        uint32_t a = wdiv(cw(*f0), 8191);
+        const uint32_t s0 = wmul(wdiv(cw(*f1), 8191), cw(tw[k * stride]));
+        const uint32_t s1 = wmul(wdiv(cw(*f2), 8191), cw(tw[2 * k * stride]));
+        const uint32_t s2 = wmul(wdiv(cw(*f3), 8191), cw(tw[3 * k * stride]));
+        const uint32_t s5 = pml_ssub16(a, s1);
+        a = pml_sadd16(a, s1);
+        const uint32_t s3 = pml_sadd16(s0, s2), s4 = pml_ssub16(s0, s2);
+        *f2 = wc(pml_ssub16(a, s3));
+        *f0 = wc(pml_sadd16(a, s3));
+        *f1 = wc(pml_ssax(s5, s4));
+        *f3 = wc(pml_sasx(s5, s4));
+    }
+}
+#else
 /* One radix-2 stage: m butterflies over out[0..2m), twiddles `stride` apart. */
 static void butterfly2(cpx_t *out, int32_t stride, const cpx_t *tw, int32_t m) {
     for (int32_t k = 0; k < m; k++) {
@@ -93,6 +149,7 @@ static void butterfly4(cpx_t *out, int32_t stride, const cpx_t *tw, int32_t m) {
         f3->i = (int16_t)(s5.i + s4.r);
     }
 }
+#endif
 
 /* KISS FFT's recursive decimation in time: n points of the complex input (every `stride`-th value from index
  * `first`, the real input read as complex pairs, zero beyond n_in values) into out, radix 4 while n divides by 4,

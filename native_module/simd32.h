@@ -40,6 +40,25 @@ static inline uint32_t pml_pkhtb(uint32_t a, uint32_t b) {
 }
 /* x clamped to [-128, 127] (SSAT #8) */
 static inline int32_t pml_ssat8(int32_t x) { return __ssat(x, 8); }
+/* products of halves: SMUSD lo*lo - hi*hi, SMUADX lo(a)*hi(b) + hi(a)*lo(b), SMULBB lo*lo, SMULTB hi(a)*lo(b) */
+static inline int32_t pml_smusd(uint32_t a, uint32_t b) { return __smusd(a, b); }
+static inline int32_t pml_smuadx(uint32_t a, uint32_t b) { return __smuadx(a, b); }
+static inline int32_t pml_smulbb(uint32_t a, uint32_t b) {
+    int32_t r;
+    __asm__("smulbb %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline int32_t pml_smultb(uint32_t a, uint32_t b) {
+    int32_t r;
+    __asm__("smultb %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+/* halfwise modulo 2^16: SADD16 a + b, SSUB16 a - b, SASX [lo(a) - hi(b), hi(a) + lo(b)],
+ * SSAX [lo(a) + hi(b), hi(a) - lo(b)] */
+static inline uint32_t pml_sadd16(uint32_t a, uint32_t b) { return (uint32_t)__sadd16(a, b); }
+static inline uint32_t pml_ssub16(uint32_t a, uint32_t b) { return (uint32_t)__ssub16(a, b); }
+static inline uint32_t pml_sasx(uint32_t a, uint32_t b) { return (uint32_t)__sasx(a, b); }
+static inline uint32_t pml_ssax(uint32_t a, uint32_t b) { return (uint32_t)__ssax(a, b); }
 /* SMMLAR: acc + the high word of a * b rounded (a * b + 2^31, shifted right by 32) */
 static inline int32_t pml_smmlar(int32_t a, int32_t b, int32_t acc) {
     int32_t r;
@@ -72,6 +91,18 @@ static inline int32_t pml_ssat8(int32_t x) { return x < -128 ? -128 : x > 127 ? 
 static inline int32_t pml_smmlar(int32_t a, int32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(int32_t)(((int64_t)a * b + 0x80000000) >> 32));
 }
+static inline int32_t pml_smusd(uint32_t a, uint32_t b) {
+    return (int32_t)((uint32_t)(pml_lo16(a) * pml_lo16(b)) - (uint32_t)(pml_hi16(a) * pml_hi16(b)));
+}
+static inline int32_t pml_smuadx(uint32_t a, uint32_t b) {
+    return (int32_t)((uint32_t)(pml_lo16(a) * pml_hi16(b)) + (uint32_t)(pml_hi16(a) * pml_lo16(b)));
+}
+static inline int32_t pml_smulbb(uint32_t a, uint32_t b) { return pml_lo16(a) * pml_lo16(b); }
+static inline int32_t pml_smultb(uint32_t a, uint32_t b) { return pml_hi16(a) * pml_lo16(b); }
+static inline uint32_t pml_sadd16(uint32_t a, uint32_t b) { return pml_pack16(pml_lo16(a) + pml_lo16(b), pml_hi16(a) + pml_hi16(b)); }
+static inline uint32_t pml_ssub16(uint32_t a, uint32_t b) { return pml_pack16(pml_lo16(a) - pml_lo16(b), pml_hi16(a) - pml_hi16(b)); }
+static inline uint32_t pml_sasx(uint32_t a, uint32_t b) { return pml_pack16(pml_lo16(a) - pml_hi16(b), pml_hi16(a) + pml_lo16(b)); }
+static inline uint32_t pml_ssax(uint32_t a, uint32_t b) { return pml_pack16(pml_lo16(a) + pml_hi16(b), pml_hi16(a) - pml_lo16(b)); }
 
 #else
 #define PML_SIMD32 0

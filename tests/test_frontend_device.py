@@ -72,8 +72,13 @@ def run_c(lib, blob, samples):
     return np.array([loaded.run([f.reshape(1, FRAME)])[0] for f in frames(samples)]).reshape(-1, WIDTH)
 
 
-def test_c_kernels_give_tflite_micros_features(pml, clips):
-    lib = c_runtime.load()
+# the host build of the kernels, and of their Cortex-M4 code paths (SIMD32 in portable C: fft.c's butterflies)
+LIBRARIES = ["libpicoml.so", "libpicoml_m4.so"]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_c_kernels_give_tflite_micros_features(pml, clips, library):
+    lib = c_runtime.load(library)
     for name, samples, expected in clips:
         assert np.array_equal(run_c(lib, pml, samples), expected), name
 
@@ -180,8 +185,9 @@ def check_kernels(lib, seed, cases):
         assert np.array_equal(out16, signal.filter_bank_log(signal_in, scale, correction)), ("log", case)
 
 
-def test_each_kernel_against_the_reference():
-    check_kernels(c_runtime.load(), 1, 150)
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_each_kernel_against_the_reference(library):
+    check_kernels(c_runtime.load(library), 1, 150)
 
 
 def test_log_table_is_the_formula():
