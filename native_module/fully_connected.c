@@ -20,7 +20,7 @@
 #define NOINLINE
 #endif
 
-#if !PML_SIMD32     /* the Cortex-M4: fully_connected_s8_simd32.c */
+#if !PML_SIMD32 && !(defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE))   /* M4, M0: fully_connected_s8_*.c */
 /* acc[u] += a . w_u for the four weight rows w_u, over n elements. The first loop runs a multiple of 16 times,
  * which lets gcc vectorize it at -O2 too (its cheap cost model refuses loops that need a scalar epilogue). The
  * sums wrap as int32 (added as unsigned: no undefined overflow). Rows may repeat; acc[u] is then written once
@@ -81,7 +81,7 @@ PML_COLD int pml_fully_connected_check(const void *params, const pml_operand_t *
     return PML_OK;
 }
 
-#if !PML_SIMD32     /* the Cortex-M4: fully_connected_s8_simd32.c */
+#if !PML_SIMD32 && !(defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE))   /* M4, M0: fully_connected_s8_*.c */
 void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
                             const pml_operand_t *output) {
     const pml_fully_connected_params_t *p = (const pml_fully_connected_params_t *)params;
