@@ -130,13 +130,15 @@ def test_classes_sum_to_the_instructions_bare_metal(gesture, name):
 
 @pytest.mark.parametrize("target", ["m4", "m0"])
 def test_classes_sum_to_the_instructions_in_micropython(gesture, target):
-    """The whole predict() inside MicroPython: exact counts, within 1% of what -icount's clock gives through
-    Model.benchmark() (its own loop, the input tensor's bytes instead of zeros, the clock's call)."""
+    """The whole predict() inside MicroPython: exact counts, more than the kernels alone on the same zero input
+    (bare-metal, QEMU) by the interpreter's call and the device library, less than 10% more on this model. (Not
+    -icount's clock through Model.benchmark(): that feeds the input tensor's bytes, not zeros, and the kernels'
+    work depends on the data.)"""
     r = qemu.Qemu(target, count_classes=True).bench(gesture, "native", count=2)
     assert sum(r.classes[c] for c in cycles.CLASSES) == r.instructions
     assert r.cycles_estimate == cycles.estimate(r.classes, qemu.TARGETS[target]["timing"])
-    clock = qemu.Qemu(target, icount=True).bench(gesture, "native", count=2).instructions
-    assert abs(r.instructions - clock) < 0.01 * clock
+    kernels = runtimes.get("bare-" + target).bench(gesture).instructions
+    assert kernels < r.instructions < 1.1 * kernels
     assert r.heap_per_inference == 0
 
 

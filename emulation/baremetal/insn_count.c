@@ -67,6 +67,7 @@ size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
 const void *qemu_plugin_insn_data(const struct qemu_plugin_insn *insn);
+void *qemu_plugin_insn_haddr(const struct qemu_plugin_insn *insn);
 size_t qemu_plugin_insn_size(const struct qemu_plugin_insn *insn);
 uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
 void qemu_plugin_outs(const char *string);
@@ -305,15 +306,21 @@ typedef struct {
     uint64_t fallthrough;   /* the address after it; 0: the block ends with no branch */
 } block_t;
 
-/* A block's counts from its decoded instructions. */
+static uint64_t decoded, differing;
+
+/* A block's counts from its decoded instructions: the bytes in guest memory where QEMU gives their host address
+ * (else the copy QEMU's translator made); how often that copy differs is printed at exit, a check on both. */
 static void count_block(struct qemu_plugin_tb *tb, block_t *b) {
     size_t n = qemu_plugin_tb_n_insns(tb);
     int after_load = 0;
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *in = qemu_plugin_tb_get_insn(tb, i);
         size_t size = qemu_plugin_insn_size(in);
+        const uint8_t *copy = qemu_plugin_insn_data(in), *memory = qemu_plugin_insn_haddr(in);
         insn_t d;
-        decode((const uint8_t *)qemu_plugin_insn_data(in), size, &d);
+        decoded++;
+        differing += memory && memcmp(memory, copy, size) != 0;
+        decode(memory ? memory : copy, size, &d);
         counts_t *k = &b->fixed;
         if (i == n - 1 && (d.branch || d.pc_load)) {
             b->fallthrough = qemu_plugin_insn_vaddr(in) + size;
@@ -431,7 +438,8 @@ static void on_exit(qemu_plugin_id_t id, void *userdata) {
     if (pending) {
         total += pending->taken.c[C_INSNS];
     }
-    snprintf(line, sizeof line, "total %" PRIu64 "\n", total);
+    snprintf(line, sizeof line, "total %" PRIu64 " (decoded %" PRIu64 ", copy differing %" PRIu64 ")\n", total,
+             decoded, differing);
     qemu_plugin_outs(line);
 }
 
