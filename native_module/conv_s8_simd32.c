@@ -247,18 +247,41 @@ typedef struct {
 static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_t *patch) {
     const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left, in_c = g->in_c;
     const int8_t *image = g->input + b * g->in_h * g->in_w * in_c;
+    const int8_t zp = g->zero_point;
+    /* taps [kx0, kx1) of a row are inside the image (any dilation) */
+    int32_t kx0 = 0, kx1 = g->kw;
+    while (kx0 < kx1 && ix0 + kx0 * g->dil_w < 0) {
+        kx0++;
+    }
+    while (kx1 > kx0 && ix0 + (kx1 - 1) * g->dil_w >= g->in_w) {
+        kx1--;
+    }
+    const int32_t row = g->kw * in_c, before = kx0 * in_c, after = (g->kw - kx1) * in_c;
     for (int32_t ky = 0, iy = iy0; ky < g->kh; ky++, iy += g->dil_h) {
-        for (int32_t kx = 0, ix = ix0; kx < g->kw; kx++, ix += g->dil_w, patch += in_c) {
-            if (iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w) {
-                const int8_t *src = image + (iy * g->in_w + ix) * in_c;
+        if (iy < 0 || iy >= g->in_h || kx0 == kx1) {
+            for (int32_t i = 0; i < row; i++) {
+                *patch++ = zp;
+            }
+            continue;
+        }
+        for (int32_t i = 0; i < before; i++) {
+            *patch++ = zp;
+        }
+        const int8_t *src = image + (iy * g->in_w + ix0 + kx0 * g->dil_w) * in_c;
+        const int32_t step = g->dil_w * in_c;
+        if (in_c == 1) {
+            for (int32_t kx = kx0; kx < kx1; kx++, src += step) {
+                *patch++ = *src;
+            }
+        } else {
+            for (int32_t kx = kx0; kx < kx1; kx++, src += step) {
                 for (int32_t c = 0; c < in_c; c++) {
-                    patch[c] = src[c];
-                }
-            } else {
-                for (int32_t c = 0; c < in_c; c++) {
-                    patch[c] = g->zero_point;
+                    *patch++ = src[c];
                 }
             }
+        }
+        for (int32_t i = 0; i < after; i++) {
+            *patch++ = zp;
         }
     }
 }
@@ -330,6 +353,13 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         }
         if (fast && n_px == PIXELS) {
             channels_1x4_fast(cols, filter, patch, &q, out);
+        } else if (fast && PIXELS * out_c <= 512) {
+            /* the last pixels: all four rows of results into a buffer, the missing pixels' dropped */
+            int8_t rows[PIXELS * out_c];
+            channels_1x4_fast(cols, filter, patch, &q, rows);
+            for (int32_t i = 0; i < n_px * out_c; i++) {
+                out[i] = rows[i];
+            }
         } else {
             channels_1x4(cols, filter, patch, n_px, &q, out);
         }
