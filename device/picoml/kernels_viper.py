@@ -838,25 +838,40 @@ def _strides4(t, out4):
     return tuple(strides)
 
 
+def _byte_table(offset, left_shift=0, m=None, s=0):
+    """int32 [256]: for each int8 value x (as its byte u), x + offset, or with (m, s) _mbqm((x + offset) <<
+    left_shift, m, s); None when one leaves int32. Filled in place: no 256-item lists, whose growth fragments a
+    board's heap while a model loads."""
+    t = array("i", range(256))
+    for u in range(256):
+        v = ((u ^ 0x80) - 0x80) + offset
+        if m is not None:
+            v = _mbqm(v << left_shift, m, s)
+        if v < _INT32_MIN or v > _INT32_MAX:
+            return None
+        t[u] = v
+    return t
+
+
 def _prepare_binary(is_mul, p, inputs, outputs, ctx):
     st, run = (_kp.prepare_mul if is_mul else _kp.prepare_add)(p, inputs, outputs, ctx), _kp.run_binary
     a, b, out = inputs[0], inputs[1], outputs[0]
     if not is_mul:
         in1_off, in2_off, ooff, left_shift, m1, s1, m2, s2, mo, so, amin, amax = p
-        ta = [_mbqm((((u ^ 0x80) - 0x80) + in1_off) << left_shift, m1, s1) for u in range(256)]
-        tb = [_mbqm((((u ^ 0x80) - 0x80) + in2_off) << left_shift, m2, s2) for u in range(256)]
+        ta = _byte_table(in1_off, left_shift, m1, s1)
+        tb = _byte_table(in2_off, left_shift, m2, s2)
     else:
         in1_off, in2_off, ooff, mo, so, amin, amax = p
-        ta = [((u ^ 0x80) - 0x80) + in1_off for u in range(256)]
-        tb = [((u ^ 0x80) - 0x80) + in2_off for u in range(256)]
+        ta = _byte_table(in1_off)
+        tb = _byte_table(in2_off)
     lo, hi = _out_range(ooff, amin, amax)
-    if so < -31 or so > 31 or not (_in_int32(lo, hi) and _in_int32(*ta) and _in_int32(*tb)):
+    if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
         return _fallback(run, st)
     out4 = out.shape4()
     flat = 1 if a.size == out.size and b.size == out.size else 0
     g = ((is_mul, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) +
          (ooff, lo, hi, amin, amax, flat))
-    return (_binary_core, (a.buf, b.buf, out.buf, g, _ints(ta), _ints(tb), _ints(_pair(mo, so))))
+    return (_binary_core, (a.buf, b.buf, out.buf, g, ta, tb, _ints(_pair(mo, so))))
 
 
 def prepare_add(p, inputs, outputs, ctx):
