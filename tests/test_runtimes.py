@@ -48,16 +48,9 @@ class Target:
         return self.real
 
 
-# The native module carries the audio front-end's kernels (26.6 KB on armv7emsp, 33.2 KB on armv6m, 11 KB more
-# than without them), and its code lives in the heap: on the Cortex-M0 at the board's 180,000 bytes, vww_96's
-# 64,512-byte arena then finds no block that large even with the model in flash (a MemoryError naming the bytes).
-M0_NATIVE_TOO_BIG = ("vww_96_int8",)
-
-
 def _qemu(target):
-    real = 8 if target == "m4" else {n: 8 for n in models.REAL if n not in M0_NATIVE_TOO_BIG}
     return [
-        Target("qemu-" + target, "native", real=real, generated=4, tier="emulated"),  # in the heap where it fits
+        Target("qemu-" + target, "native", real=8, generated=4, tier="emulated"),  # in the heap where it fits
         Target("qemu-" + target, "native", (("model_in", "flash"),), real={n: 8 for n in models.FITS_BOARD_HEAP},
                tier="emulated"),                                                      # the others are there anyway
         Target("qemu-" + target, "viper", (("model_in", "flash"), ("heapsize", VIPER_HEAP[target])),
