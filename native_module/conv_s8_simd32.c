@@ -36,33 +36,17 @@
 #define NOINLINE
 #endif
 
-/* four int8 at p, any alignment (one LDR on the Cortex-M4) */
-static inline uint32_t load32(const int8_t *p) {
-    uint32_t v;
-    __builtin_memcpy(&v, p, 4);
-    return v;
-}
-
-/* the last n (1..3) bytes of a row at p, zeros above: no read past the row */
-static inline uint32_t load_tail(const int8_t *p, int32_t n) {
-    uint32_t v = 0;
-    for (int32_t i = n - 1; i >= 0; i--) {
-        v = (v << 8) | (uint8_t)p[i];
-    }
-    return v;
-}
-
 /* Pixel slot s (0..PIXELS-1) of the columns: the n bytes at x extended, zeros up to the next multiple of 4. */
 static void widen_slot(const int8_t *x, int32_t n, uint32_t *cols, int32_t s) {
     const int32_t n4 = n >> 2;
     uint32_t *c = cols + 2 * s;
     for (int32_t j = 0; j < n4; j++, c += 2 * PIXELS, x += 4) {
-        const uint32_t w = load32(x);
+        const uint32_t w = pml_load32(x);
         c[0] = pml_sxtb16(w);
         c[1] = pml_sxtb16_ror8(w);
     }
     if (n & 3) {
-        const uint32_t w = load_tail(x, n & 3);
+        const uint32_t w = pml_load_tail(x, n & 3);
         c[0] = pml_sxtb16(w);
         c[1] = pml_sxtb16_ror8(w);
     }
@@ -88,7 +72,7 @@ static void widen_slot(const int8_t *x, int32_t n, uint32_t *cols, int32_t s) {
 #if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
 #define MAC_1X4(x, w, n4, a0, a1, a2, a3) do { \
         if ((n4) & 1) { \
-            const uint32_t f_ = load32(w); \
+            const uint32_t f_ = pml_load32(w); \
             MAC_STEP(x, f_, a0, a1, a2, a3); \
             x += 2 * PIXELS; \
             w += 4; \
@@ -135,7 +119,7 @@ static void widen_slot(const int8_t *x, int32_t n, uint32_t *cols, int32_t s) {
 #else
 #define MAC_1X4(x, w, n4, a0, a1, a2, a3) do { \
         for (int32_t j_ = 0; j_ < (n4); j_++, x += 2 * PIXELS, w += 4) { \
-            const uint32_t f_ = load32(w); \
+            const uint32_t f_ = pml_load32(w); \
             MAC_STEP(x, f_, a0, a1, a2, a3); \
         } \
     } while (0)
@@ -178,7 +162,7 @@ static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, in
         MAC_1X4(x, w, n4, a0, a1, a2, a3);
         if (tail) {
             /* the row's last bytes, zeros above (the columns hold zeros there too) */
-            const uint32_t t = load_tail(w, tail);
+            const uint32_t t = pml_load_tail(w, tail);
             MAC_STEP(x, t, a0, a1, a2, a3);
             w += tail;
         }
@@ -201,7 +185,7 @@ static NOINLINE void channels_1x4_fast(const uint32_t *cols, const int8_t *filte
         const uint32_t *x = cols;
         MAC_1X4(x, w, n4, a0, a1, a2, a3);
         if (tail) {
-            const uint32_t t = load_tail(w, tail);
+            const uint32_t t = pml_load_tail(w, tail);
             MAC_STEP(x, t, a0, a1, a2, a3);
             w += tail;
         }

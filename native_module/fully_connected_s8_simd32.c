@@ -25,22 +25,6 @@
 #define NOINLINE
 #endif
 
-/* four int8 at p, any alignment (one LDR on the Cortex-M4) */
-static inline uint32_t load32(const int8_t *p) {
-    uint32_t v;
-    __builtin_memcpy(&v, p, 4);
-    return v;
-}
-
-/* the last n (1..3) bytes of a row at p, zeros above: no read past the row */
-static inline uint32_t load_tail(const int8_t *p, int32_t n) {
-    uint32_t v = 0;
-    for (int32_t i = n - 1; i >= 0; i--) {
-        v = (v << 8) | (uint8_t)p[i];
-    }
-    return v;
-}
-
 /* acc[u] += x . w_u over the whole row of `depth` bytes, for the four rows w_0..w_3 (rows may repeat). In a
  * function of its own without a frame pointer: the assembly takes 14 registers. */
 static NOINLINE void dot_1x4(const int8_t *x, const int8_t *const w[UNITS], int32_t depth, int32_t acc[UNITS]) {
@@ -87,33 +71,33 @@ static NOINLINE void dot_1x4(const int8_t *x, const int8_t *const w[UNITS], int3
     }
 #endif
     for (; x != end; x += 4, w0 += 4, w1 += 4, w2 += 4, w3 += 4) {
-        const uint32_t v = load32(x), xa = pml_sxtb16(v), xb = pml_sxtb16_ror8(v);
-        uint32_t f = load32(w0);
+        const uint32_t v = pml_load32(x), xa = pml_sxtb16(v), xb = pml_sxtb16_ror8(v);
+        uint32_t f = pml_load32(w0);
         a0 = pml_smlad(xa, pml_sxtb16(f), a0);
         a0 = pml_smlad(xb, pml_sxtb16_ror8(f), a0);
-        f = load32(w1);
+        f = pml_load32(w1);
         a1 = pml_smlad(xa, pml_sxtb16(f), a1);
         a1 = pml_smlad(xb, pml_sxtb16_ror8(f), a1);
-        f = load32(w2);
+        f = pml_load32(w2);
         a2 = pml_smlad(xa, pml_sxtb16(f), a2);
         a2 = pml_smlad(xb, pml_sxtb16_ror8(f), a2);
-        f = load32(w3);
+        f = pml_load32(w3);
         a3 = pml_smlad(xa, pml_sxtb16(f), a3);
         a3 = pml_smlad(xb, pml_sxtb16_ror8(f), a3);
     }
     const int32_t tail = depth & 3;
     if (tail) {
-        const uint32_t v = load_tail(x, tail), xa = pml_sxtb16(v), xb = pml_sxtb16_ror8(v);
-        uint32_t f = load_tail(w0, tail);
+        const uint32_t v = pml_load_tail(x, tail), xa = pml_sxtb16(v), xb = pml_sxtb16_ror8(v);
+        uint32_t f = pml_load_tail(w0, tail);
         a0 = pml_smlad(xa, pml_sxtb16(f), a0);
         a0 = pml_smlad(xb, pml_sxtb16_ror8(f), a0);
-        f = load_tail(w1, tail);
+        f = pml_load_tail(w1, tail);
         a1 = pml_smlad(xa, pml_sxtb16(f), a1);
         a1 = pml_smlad(xb, pml_sxtb16_ror8(f), a1);
-        f = load_tail(w2, tail);
+        f = pml_load_tail(w2, tail);
         a2 = pml_smlad(xa, pml_sxtb16(f), a2);
         a2 = pml_smlad(xb, pml_sxtb16_ror8(f), a2);
-        f = load_tail(w3, tail);
+        f = pml_load_tail(w3, tail);
         a3 = pml_smlad(xa, pml_sxtb16(f), a3);
         a3 = pml_smlad(xb, pml_sxtb16_ror8(f), a3);
     }

@@ -108,4 +108,22 @@ static inline uint32_t pml_ssax(uint32_t a, uint32_t b) { return pml_pack16(pml_
 #define PML_SIMD32 0
 #endif
 
+#if PML_SIMD32
+/* four int8 at p, any alignment (one LDR on the Cortex-M4) */
+static inline uint32_t pml_load32(const int8_t *p) {
+    uint32_t v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+/* the last n (1..3) bytes of a row at p, zeros above: no read past the row */
+static inline uint32_t pml_load_tail(const int8_t *p, int32_t n) {
+    uint32_t v = 0;
+    for (int32_t i = n - 1; i >= 0; i--) {
+        v = (v << 8) | (uint8_t)p[i];
+    }
+    return v;
+}
+#endif
+
 #endif

@@ -51,25 +51,9 @@ TARGETS = {
 }
 MARK = "time_ticks_cpu"     # the firmware function between whose entries the plugin counts (count_classes)
 
-# BENCH of picoml.runtimes.scripts (its heap figures), then predict() `count` times between marks, then the same
+# BENCH_HEAP of picoml.runtimes.scripts (the heap figures), then predict() `count` times between marks, then the same
 # loop alone between marks.
-BENCH_MARKED = """
-import gc, picoml
-%(load)s
-x = bytearray(%(size)d)
-m.predict(x)
-gc.collect()
-m.predict(x)
-used = gc.mem_alloc()
-gc.disable()
-i = 0
-before = gc.mem_alloc()
-while i < %(count)d:
-    m.predict(x)
-    i += 1
-per_inference = (gc.mem_alloc() - before) // %(count)d
-gc.enable()
-import time
+BENCH_MARKED = scripts.BENCH_HEAP + """import time
 i = 0
 time.ticks_cpu()
 while i < %(count)d:
