@@ -184,8 +184,8 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     g.out_w = pml_dim(output, 2);
     g.stride_h = p->stride_h;
     g.stride_w = p->stride_w;
-    g.dil_h = p->dilation_h;
-    g.dil_w = p->dilation_w;
+    g.dil_h = pml_dilation(p->dilation_h, g.kh);
+    g.dil_w = pml_dilation(p->dilation_w, g.kw);
     g.pad_top = p->pad_top;
     g.pad_left = p->pad_left;
     const int32_t zp = -p->input_offset;

@@ -252,7 +252,7 @@ static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_
             *patch++ = zp;
         }
         const int8_t *src = image + (iy * g->in_w + ix0 + kx0 * g->dil_w) * in_c;
-        const int32_t step = g->dil_w * in_c;
+        const int32_t step = kx1 - kx0 > 1 ? g->dil_w * in_c : 0;     /* two taps inside: dil_w < in_w */
         if (in_c == 1) {
             for (int32_t kx = kx0; kx < kx1; kx++, src += step) {
                 *patch++ = *src;
@@ -281,8 +281,8 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     g.kw = pml_dim(&inputs[1], 2);
     g.stride_h = p->stride_h;
     g.stride_w = p->stride_w;
-    g.dil_h = p->dilation_h;
-    g.dil_w = p->dilation_w;
+    g.dil_h = pml_dilation(p->dilation_h, g.kh);
+    g.dil_w = pml_dilation(p->dilation_w, g.kw);
     g.pad_top = p->pad_top;
     g.pad_left = p->pad_left;
     g.zero_point = (int8_t)-p->input_offset;

@@ -49,7 +49,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     const int32_t batches = pml_dim(&inputs[0], 0), in_h = pml_dim(&inputs[0], 1), in_w = pml_dim(&inputs[0], 2);
     const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
     const int32_t out_h = pml_dim(output, 1), out_w = pml_dim(output, 2);
-    const int32_t dil_h = p->dilation_h, dil_w = p->dilation_w;
+    const int32_t dil_h = pml_dilation(p->dilation_h, kh), dil_w = pml_dilation(p->dilation_w, kw);
     const int32_t n_quant = pml_count(&inputs[3]);
     const int8_t *filter = (const int8_t *)inputs[1].data;
     const int32_t *bias = (const int32_t *)inputs[2].data;
@@ -60,8 +60,8 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
     const int32_t image_size = in_h * in_w * in_c;
-    /* byte steps between taps: along a filter row, and from a row's end to the next row's start */
-    const int32_t x_step = dil_w * in_c, f_step = in_c;
+    /* the byte step between a filter row's taps (the input's is per pixel: x_step) */
+    const int32_t f_step = in_c;
     rq6_t rq[BLOCK];
     for (int32_t c0 = 0; c0 < in_c; c0 += BLOCK) {
         const int32_t n = in_c - c0 < BLOCK ? in_c - c0 : BLOCK;
@@ -82,6 +82,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
                     inside_taps(ix0, in_w, kw, dil_w, &kx0, &kx1);
                     const int pad = zp != 0 && (ky0 > 0 || ky1 < kh || kx0 > 0 || kx1 < kw);
                     const int32_t nx = kx1 - kx0;
+                    const int32_t x_step = nx > 1 ? dil_w * in_c : 0;   /* two taps inside: dil_w < in_w */
                     for (int32_t k = 0; k < n; k += 4) {
                         uint32_t s0 = (uint32_t)bias[c0 + k], s1 = (uint32_t)bias[c0 + k + 1];
                         uint32_t s2 = (uint32_t)bias[c0 + k + 2], s3 = (uint32_t)bias[c0 + k + 3];

@@ -422,8 +422,8 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     d.c = pml_dim(&inputs[0], 3);
     d.kh = pml_dim(&inputs[1], 1);
     d.kw = pml_dim(&inputs[1], 2);
-    d.dh = p->dilation_h;
-    d.dw = p->dilation_w;
+    d.dh = pml_dilation(p->dilation_h, d.kh);
+    d.dw = pml_dilation(p->dilation_w, d.kw);
     const int32_t taps = d.kh * d.kw, out_c = pml_dim(output, 3);
     if (p->depth_multiplier != 1 || taps > MAX_TAPS) {
         pml_depthwise_channels(p, inputs, output, 0, out_c);

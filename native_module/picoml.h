@@ -78,6 +78,12 @@ int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size, pm
 void pml_invoke(const uint8_t *model, uint8_t *arena);
 
 /* Shape helpers shared by the kernels. */
+/* The dilation a kernel uses along an axis with `taps` filter taps: any dilation passes pml_check when there is
+ * one tap (it moves nothing), so the kernels take 1 there and no index arithmetic meets an unchecked value. */
+static inline int32_t pml_dilation(int32_t dilation, int32_t taps) {
+    return taps > 1 ? dilation : 1;
+}
+
 static inline int32_t pml_dim(const pml_operand_t *o, int i) {
     return (int32_t)o->tensor->dims[i];
 }
