@@ -3,7 +3,8 @@
 # the call and drops it again, so it takes no RAM while the model runs.
 import struct
 
-from ._ops import HEADER_FORMAT, OP_NAMES
+from ._layout import HEADER_FORMAT
+from ._ops import OP_NAMES
 
 ARCH_NAMES = ("none", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp", "xtensa",
               "xtensawin", "rv32imc")

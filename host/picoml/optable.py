@@ -4,7 +4,8 @@ each op's tensor operands and int32 parameters, and the properties the planner a
 `python -m picoml.optable` writes the files generated from it (checked in; a test fails when one is stale):
   native_module/ops.h       op codes, one params struct per op and the X-macro list PML_OPS, from which
                             invoke.c takes its dispatch and parameter counts and picoml.h the kernel prototypes
-  device/picoml/_ops.py     the device library's op constants and the record layouts of picoml.format
+  device/picoml/_ops.py     the device library's op constants and tables
+  device/picoml/_layout.py  the record layouts of picoml.format (all the native backend's loader needs)
 """
 import textwrap
 from collections import namedtuple
@@ -131,8 +132,8 @@ def _tuple(name, strings):
 
 
 def device_module():
-    """device/picoml/_ops.py: the op constants and the .pml record layouts the device library reads."""
-    from . import format
+    """device/picoml/_ops.py: the op constants and tables the device library reads (the record layouts are in
+    _layout.py)."""
     names = [""] * (MAX_CODE + 1)
     n_params = [0] * (MAX_CODE + 1)
     inputs = [0] * (MAX_CODE + 1)
@@ -143,7 +144,7 @@ def device_module():
         in_place[op.code] = int(op.in_place)
         names[op.code], n_params[op.code], inputs[op.code] = op.name, len(op.params), n_inputs(op)
         outputs[op.code], device[op.code] = n_outputs(op), int(op.device)
-    lines = ["# %s" % GENERATED, "# The .pml op set and record layouts (docs/format.md) for the device library.", ""]
+    lines = ["# %s" % GENERATED, "# The .pml op set (docs/format.md) for the device library; the record layouts are in _layout.py.", ""]
     lines += ["OP_%s = %d" % (op.name, op.code) for op in OPS]
     lines += ["", "# indexed by op code",
               _tuple("OP_NAMES", names),
@@ -154,7 +155,6 @@ def device_module():
               "ON_DEVICE = bytes(%r)" % (device,),
               "# 1: the op's output may lie exactly over a same-sized input (it reads element i before writing it)",
               "IN_PLACE = bytes(%r)" % (in_place,), ""]
-    lines += _layout_lines()
     return "\n".join(lines)
 
 
