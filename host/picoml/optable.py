@@ -144,7 +144,8 @@ def device_module():
         in_place[op.code] = int(op.in_place)
         names[op.code], n_params[op.code], inputs[op.code] = op.name, len(op.params), n_inputs(op)
         outputs[op.code], device[op.code] = n_outputs(op), int(op.device)
-    lines = ["# %s" % GENERATED, "# The .pml op set (docs/format.md) for the device library; the record layouts are in _layout.py.", ""]
+    lines = ["# %s" % GENERATED,
+             "# The .pml op set (docs/format.md) for the device library; the record layouts are in _layout.py.", ""]
     lines += ["OP_%s = %d" % (op.name, op.code) for op in OPS]
     lines += ["", "# indexed by op code",
               _tuple("OP_NAMES", names),
