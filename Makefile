@@ -63,7 +63,7 @@ emulation: qemu baremetal xtensa
 # AddressSanitizer/UBSan and the Cortex-M0 arithmetic (PML_NO_LIBGCC); -O3; the Cortex-M4 (SIMD32) and Cortex-M0
 # (armv6m) code paths of the kernels in portable C, to check them without an emulator (c runtime, variant=m4/m0)
 HOST_KERNELS := $(filter-out native_module/mod%.c,$(sort $(wildcard native_module/*.c)))
-HOST_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror -shared -fPIC
+HOST_CFLAGS := -std=c99 -O2 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC
 hostlib: $(addprefix $(BUILD)/host/libpicoml,.so _asan.so _O3.so _m4.so _m0.so)
 $(BUILD)/host/libpicoml.so: HOST_EXTRA :=
 $(BUILD)/host/libpicoml_asan.so: HOST_EXTRA := -fsanitize=address,undefined -fno-sanitize-recover=undefined -g \

@@ -27,7 +27,7 @@ PML_COLD int pml_add_check(const void *params, const pml_operand_t *inputs, cons
     return pml_check_broadcast(c, inputs, output);
 }
 
-void pml_add_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+void pml_add_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_add_params_t *p = (const pml_add_params_t *)params;
     (void)n_inputs;
     pml_broadcast_binary_s8(p, p->act_min - p->output_offset, p->act_max - p->output_offset, inputs, output,

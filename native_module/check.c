@@ -141,9 +141,11 @@ static PML_COLD __attribute__((noinline)) int fail(pml_error_t *e, int32_t rule,
 
 #define FAIL(rule, value) return fail(e, (rule), (int64_t)(value))
 
-PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size, pml_error_t *e) {
+PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size, pml_error_t *e,
+                       uint32_t *scratch_size) {
     const pml_header_t *h = (const pml_header_t *)(const void *)model;
     e->op = e->tensor = e->detail = -1;
+    *scratch_size = 0;
     if (model_size < sizeof(pml_header_t)) {
         FAIL(PML_R_SHORT, model_size);
     }
@@ -273,7 +275,7 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
             }
         }
         e->detail = -1;
-        pml_check_t c = {n_in, 0, 0, 0};
+        pml_check_t c = {n_in, 0, 0, 0, 0};
         if (check_op(code, params, operands, operands + n_in, &c) != PML_OK) {
             FAIL(c.rule, c.value);
         }
@@ -295,6 +297,9 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
         work += c.work;
         if (work > PML_MAX_WORK) {
             FAIL(PML_R_WORK, c.work);
+        }
+        if (c.scratch > *scratch_size) {
+            *scratch_size = (c.scratch + 3u) & ~3u;
         }
         word += 4 + n_in + n_out + n_params;
     }

@@ -26,7 +26,7 @@ PML_COLD int pml_concatenation_check(const void *params, const pml_operand_t *in
 }
 
 void pml_concatenation_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-                          const pml_operand_t *output) {
+                          const pml_operand_t *output, void *scratch) {
     const pml_concatenation_params_t *p = (const pml_concatenation_params_t *)params;
     const pml_tensor_t *out = output->tensor;
     const int32_t axis = p->axis;

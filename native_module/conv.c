@@ -186,7 +186,7 @@ PML_COLD int pml_conv_2d_check(const void *params, const pml_operand_t *inputs,
 
 #if !(defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE))   /* Armv6-M: conv_s8_armv6m.c */
 /* pml_conv_2d_s8, or the fallback of the Cortex-M4 kernel (conv_generic.h) */
-void PML_CONV_2D_GENERIC(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+void PML_CONV_2D_GENERIC(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
     (void)n_inputs;
     conv_geometry_t g;

@@ -10,7 +10,7 @@
 #if PML_SIMD32
 #define PML_CONV_2D_GENERIC pml_conv_2d_s8_generic
 void pml_conv_2d_s8_generic(const void *params, const pml_operand_t *inputs, int n_inputs,
-                            const pml_operand_t *output);
+                            const pml_operand_t *output, void *scratch);
 #else
 #define PML_CONV_2D_GENERIC pml_conv_2d_s8
 #endif

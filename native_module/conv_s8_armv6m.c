@@ -168,7 +168,7 @@ static void conv_plain(const geometry_t *g, int32_t batches, int32_t out_c, int3
     }
 }
 
-void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
     (void)n_inputs;
     geometry_t g;

@@ -270,7 +270,7 @@ static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_
     }
 }
 
-void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
     geometry_t g;
     g.input = (const int8_t *)inputs[0].data;
@@ -293,7 +293,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                        && g.pad_left == 0 && out_h == g.in_h && out_w == g.in_w;
     const int32_t col_words = 2 * PIXELS * words, raw_words = direct ? 0 : words;
     if (4 * (col_words + raw_words) > COLS_BYTES) {
-        pml_conv_2d_s8_generic(params, inputs, n_inputs, output);
+        pml_conv_2d_s8_generic(params, inputs, n_inputs, output, scratch);
         return;
     }
     uint32_t cols[col_words + raw_words];

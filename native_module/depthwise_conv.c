@@ -207,7 +207,7 @@ void pml_depthwise_channels(const pml_depthwise_conv_2d_params_t *p, const pml_o
 
 #if !PML_SIMD32 && !(defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE))   /* Armv6-M: depthwise_conv_s8_armv6m.c */
 void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-                              const pml_operand_t *output) {
+                              const pml_operand_t *output, void *scratch) {
     (void)n_inputs;
     pml_depthwise_channels((const pml_depthwise_conv_2d_params_t *)params, inputs, output, 0, pml_dim(output, 3));
 }

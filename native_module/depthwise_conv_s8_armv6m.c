@@ -37,7 +37,7 @@ static inline int32_t byte2(uint32_t w) { return (int8_t)(w >> 16); }
 static inline int32_t byte3(uint32_t w) { return (int32_t)w >> 24; }
 
 void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-                              const pml_operand_t *output) {
+                              const pml_operand_t *output, void *scratch) {
     const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
     (void)n_inputs;
     const int32_t in_c = pml_dim(&inputs[0], 3);

@@ -412,7 +412,7 @@ static int fast_requantization(const int32_t *bias, const int32_t *mult, const i
 }
 
 void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-                              const pml_operand_t *output) {
+                              const pml_operand_t *output, void *scratch) {
     const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
     (void)n_inputs;
     geom_t d;

@@ -26,7 +26,7 @@ PML_COLD int pml_signal_energy_check(const void *params, const pml_operand_t *in
     return PML_OK;
 }
 
-void pml_signal_energy_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_signal_energy_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     const pml_signal_energy_params_t *p = (const pml_signal_energy_params_t *)params;
     (void)n_in;
     pml_signal_energy((const int16_t *)in[0].data, pml_count(out), p->start_index, p->end_index,

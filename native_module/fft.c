@@ -207,7 +207,7 @@ PML_COLD int pml_signal_fft_auto_scale_check(const void *params, const pml_opera
     return pml_check_same_size(c, &in[0], &out[0], 0);
 }
 
-void pml_signal_fft_auto_scale_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_signal_fft_auto_scale_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     (void)params;
     (void)n_in;
     *(int32_t *)out[1].data = pml_signal_fft_auto_scale((const int16_t *)in[0].data, pml_count(&in[0]),
@@ -249,7 +249,7 @@ PML_COLD int pml_signal_rfft_check(const void *params, const pml_operand_t *in, 
     return PML_OK;
 }
 
-void pml_signal_rfft_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_signal_rfft_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     const int32_t n = ((const pml_signal_rfft_params_t *)params)->fft_length;
     const int32_t row = last_dim(&in[0]), rows = rows_of(&in[0]);
     const int16_t *x = (const int16_t *)in[0].data;

@@ -150,7 +150,7 @@ PML_COLD int pml_signal_filter_bank_check(const void *params, const pml_operand_
     return PML_OK;
 }
 
-void pml_signal_filter_bank_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_signal_filter_bank_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     (void)params;
     (void)n_in;
     pml_signal_filter_bank((const uint32_t *)in[0].data, (const int16_t *)in[1].data, (const int16_t *)in[2].data,
@@ -169,7 +169,7 @@ PML_COLD int pml_signal_filter_bank_square_root_check(const void *params, const 
 }
 
 void pml_signal_filter_bank_square_root_s8(const void *params, const pml_operand_t *in, int n_in,
-                                           const pml_operand_t *out) {
+                                           const pml_operand_t *out, void *scratch) {
     (void)params;
     (void)n_in;
     pml_signal_filter_bank_sqrt((const uint32_t *)in[0].data, pml_count(out), *(const int32_t *)in[1].data,
@@ -184,7 +184,7 @@ PML_COLD int pml_signal_filter_bank_log_check(const void *params, const pml_oper
     return pml_check_same_size(c, &in[0], out, 0);
 }
 
-void pml_signal_filter_bank_log_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_signal_filter_bank_log_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     const pml_signal_filter_bank_log_params_t *p = (const pml_signal_filter_bank_log_params_t *)params;
     (void)n_in;
     pml_signal_filter_bank_log((const uint32_t *)in[0].data, pml_count(out), p->output_scale,

@@ -83,7 +83,7 @@ PML_COLD int pml_fully_connected_check(const void *params, const pml_operand_t *
 
 #if !PML_SIMD32 && !(defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE))   /* M4, M0: fully_connected_s8_*.c */
 void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-                            const pml_operand_t *output) {
+                            const pml_operand_t *output, void *scratch) {
     const pml_fully_connected_params_t *p = (const pml_fully_connected_params_t *)params;
     (void)n_inputs;
     const int32_t units = pml_dim(&inputs[1], 0), depth = pml_dim(&inputs[1], 1);

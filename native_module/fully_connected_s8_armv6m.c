@@ -76,7 +76,7 @@ static uint32_t dot_bytes(const int8_t *x, const int8_t *w, int32_t n) {
 }
 
 void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-                            const pml_operand_t *output) {
+                            const pml_operand_t *output, void *scratch) {
     const pml_fully_connected_params_t *p = (const pml_fully_connected_params_t *)params;
     (void)n_inputs;
     const int32_t units = pml_dim(&inputs[1], 0), depth = pml_dim(&inputs[1], 1);

@@ -108,7 +108,7 @@ static NOINLINE void dot_1x4(const int8_t *x, const int8_t *const w[UNITS], int3
 }
 
 void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-                            const pml_operand_t *output) {
+                            const pml_operand_t *output, void *scratch) {
     const pml_fully_connected_params_t *p = (const pml_fully_connected_params_t *)params;
     (void)n_inputs;
     const int32_t units = pml_dim(&inputs[1], 0), depth = pml_dim(&inputs[1], 1);

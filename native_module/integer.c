@@ -41,7 +41,7 @@ PML_COLD int pml_cast_check(const void *params, const pml_operand_t *in, const p
     return pml_check_same_size(c, &in[0], out, 0);
 }
 
-void pml_cast_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_cast_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     const int a = in[0].tensor->dtype, b = out->tensor->dtype;
     const int32_t n = pml_count(out);
     (void)params;
@@ -199,29 +199,29 @@ PML_COLD int pml_div_int32_check(const void *params, const pml_operand_t *in, co
     return check_binary((const int32_t *)params, in, out, c);
 }
 
-void pml_minimum_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_minimum_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     (void)params;
     (void)n_in;
     binary(PML_OP_MINIMUM, 0, in, out);
 }
 
-void pml_maximum_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_maximum_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     (void)params;
     (void)n_in;
     binary(PML_OP_MAXIMUM, 0, in, out);
 }
 
-void pml_add_int32_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_add_int32_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     (void)n_in;
     binary(PML_OP_ADD_INT32, (const int32_t *)params, in, out);
 }
 
-void pml_mul_int32_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_mul_int32_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     (void)n_in;
     binary(PML_OP_MUL_INT32, (const int32_t *)params, in, out);
 }
 
-void pml_div_int32_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_div_int32_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     (void)n_in;
     binary(PML_OP_DIV_INT32, (const int32_t *)params, in, out);
 }
@@ -248,7 +248,7 @@ PML_COLD int pml_strided_slice_check(const void *params, const pml_operand_t *in
     return PML_OK;
 }
 
-void pml_strided_slice_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_strided_slice_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     const int32_t *begin = (const int32_t *)params, *stride = begin + PML_MAX_DIMS;
     const int32_t size = pml_dtype_size(out->tensor->dtype);
     int32_t x[PML_MAX_DIMS], y[PML_MAX_DIMS];

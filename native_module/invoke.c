@@ -1,20 +1,21 @@
-/* The op-table walker: pml_invoke runs a model pml_check (check.c) accepted, from its bytes and an arena, with
- * no checks. */
+/* The op-table walker: pml_invoke runs a model pml_check (check.c) accepted, from its bytes, an arena and a
+ * scratch buffer, with no checks. */
 #include "picoml.h"
 
 /* A switch, not a table of function pointers: the natmod linker cannot relocate pointers to functions of other
  * object files inside read-only data. One case per op of PML_OPS (ops.h). */
-static void run_kernel(int32_t code, const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+static void run_kernel(int32_t code, const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out,
+                       void *scratch) {
     switch (code) {
 #define PML_CASE(NAME, name, op_code, n_params, n_inputs) \
-        case op_code: pml_##name##_s8(params, in, n_in, out); break;
+        case op_code: pml_##name##_s8(params, in, n_in, out, scratch); break;
         PML_OPS(PML_CASE)
 #undef PML_CASE
         default: break;
     }
 }
 
-void pml_invoke(const uint8_t *model, uint8_t *arena) {
+void pml_invoke(const uint8_t *model, uint8_t *arena, void *scratch) {
     const pml_header_t *h = (const pml_header_t *)(const void *)model;
     const pml_tensor_t *tensors = (const pml_tensor_t *)(const void *)(model + h->tensors_offset);
     const uint8_t *weights = model + h->weights_offset;
@@ -28,7 +29,7 @@ void pml_invoke(const uint8_t *model, uint8_t *arena) {
             operands[k].data = t->storage == PML_STORAGE_WEIGHTS ? (void *)(uintptr_t)(weights + t->offset)
                                                                  : (void *)(arena + t->offset);
         }
-        run_kernel(code, word + 4 + n_in + n_out, operands, n_in, operands + n_in);
+        run_kernel(code, word + 4 + n_in + n_out, operands, n_in, operands + n_in, scratch);
         word += 4 + n_in + n_out + n_params;
     }
 }

@@ -14,7 +14,7 @@ PML_COLD int pml_lut_check(const void *params, const pml_operand_t *inputs, cons
     return pml_check_same_size(c, &inputs[0], output, 0);
 }
 
-void pml_lut_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+void pml_lut_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     (void)params;
     (void)n_inputs;
     const int32_t count = pml_count(&inputs[0]);

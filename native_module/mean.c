@@ -50,7 +50,7 @@ PML_COLD int pml_mean_check(const void *params, const pml_operand_t *inputs,
     return PML_OK;
 }
 
-void pml_mean_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+void pml_mean_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_mean_params_t *p = (const pml_mean_params_t *)params;
     int32_t kept[PML_MAX_DIMS], reduced[PML_MAX_DIMS], strides[PML_MAX_DIMS];
     (void)n_inputs;

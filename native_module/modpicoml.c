@@ -18,18 +18,21 @@ void *memset(void *s, int c, size_t n) {
     return mp_fun_table.memset_(s, c, n);
 }
 
-/* The model's and the arena's buffers, held (so the GC keeps them) and seen as they were when checked. */
+/* The model's and the arena's buffers, held (so the GC keeps them) and seen as they were when checked, and the
+ * kernels' scratch buffer, allocated once at load (pml_check sizes it). */
 typedef struct {
     mp_obj_base_t base;
     mp_obj_t model, arena;
     const uint8_t *model_buf;
     uint8_t *arena_buf;
     size_t model_len, arena_len;
+    void *scratch;
+    uint32_t scratch_size;
 } model_obj_t;
 
 /* Not static: zero-initialised, filled in mpy_init (the natmod linker cannot relocate a static in .bss). */
 mp_obj_full_type_t model_type;
-mp_map_elem_t model_locals_table[1];
+mp_map_elem_t model_locals_table[2];
 static MP_DEFINE_CONST_DICT(model_locals, model_locals_table);
 
 /* ValueError(op, tensor, rule, detail, value): picoml.validate words it (op name, layer, field) as for the Python
@@ -53,10 +56,13 @@ static mp_obj_t model_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
         mp_raise_ValueError(MP_ERROR_TEXT("picoml: buffers of 4 GiB or more"));
     }
     pml_error_t error;
-    if (pml_check(model.buf, (uint32_t)model.len, (uint32_t)arena.len, &error) != PML_OK) {
+    uint32_t scratch_size;
+    if (pml_check(model.buf, (uint32_t)model.len, (uint32_t)arena.len, &error, &scratch_size) != PML_OK) {
         raise_invalid(&error);
     }
     model_obj_t *self = mp_obj_malloc(model_obj_t, type);
+    self->scratch = scratch_size ? m_malloc(scratch_size) : NULL;    /* m_malloc's blocks are 4-byte aligned */
+    self->scratch_size = scratch_size;
     self->model = args[0];
     self->arena = args[1];
     self->model_buf = model.buf;
@@ -77,10 +83,16 @@ static mp_obj_t model_invoke(mp_obj_t self_in) {
         || arena.len != self->arena_len) {
         mp_raise_ValueError(MP_ERROR_TEXT("picoml: the model's or the arena's buffer changed since load"));
     }
-    pml_invoke(self->model_buf, self->arena_buf);
+    pml_invoke(self->model_buf, self->arena_buf, self->scratch);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(model_invoke_obj, model_invoke);
+
+/* The bytes of the kernels' scratch buffer (picoml.report shows them beside the arena). */
+static mp_obj_t model_scratch(mp_obj_t self_in) {
+    return mp_obj_new_int_from_uint(((model_obj_t *)MP_OBJ_TO_PTR(self_in))->scratch_size);
+}
+static MP_DEFINE_CONST_FUN_OBJ_1(model_scratch_obj, model_scratch);
 
 mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *args) {
     MP_DYNRUNTIME_INIT_ENTRY
@@ -89,6 +101,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     model_type.name = MP_QSTR_Model;
     MP_OBJ_TYPE_SET_SLOT(&model_type, make_new, model_make_new, 0);
     model_locals_table[0] = (mp_map_elem_t){MP_OBJ_NEW_QSTR(MP_QSTR_invoke), MP_OBJ_FROM_PTR(&model_invoke_obj)};
+    model_locals_table[1] = (mp_map_elem_t){MP_OBJ_NEW_QSTR(MP_QSTR_scratch), MP_OBJ_FROM_PTR(&model_scratch_obj)};
     MP_OBJ_TYPE_SET_SLOT(&model_type, locals_dict, (void *)&model_locals, 1);
     mp_store_global(MP_QSTR_Model, MP_OBJ_FROM_PTR(&model_type));
     MP_DYNRUNTIME_INIT_EXIT

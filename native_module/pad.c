@@ -25,7 +25,7 @@ PML_COLD int pml_pad_check(const void *params, const pml_operand_t *inputs, cons
     return PML_OK;
 }
 
-void pml_pad_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+void pml_pad_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_pad_params_t *p = (const pml_pad_params_t *)params;
     const int32_t before[PML_MAX_DIMS] = {p->pad_before_0, p->pad_before_1, p->pad_before_2, p->pad_before_3};
     const int32_t after3 = p->pad_after_3;

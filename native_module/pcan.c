@@ -41,7 +41,7 @@ PML_COLD int pml_signal_pcan_check(const void *params, const pml_operand_t *in, 
     return pml_check_same_size(c, &in[0], out, 0);
 }
 
-void pml_signal_pcan_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_signal_pcan_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     const pml_signal_pcan_params_t *p = (const pml_signal_pcan_params_t *)params;
     (void)n_in;
     pml_signal_pcan((const uint32_t *)in[0].data, (const uint32_t *)in[1].data, (const int16_t *)in[2].data,

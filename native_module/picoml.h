@@ -59,23 +59,27 @@ typedef struct {
 
 /* What an op's check (pml_<op>_check) sees besides its params and operands (its input count), and what it fills
  * in: the rule broken and the value, or the op's work (the inner-loop iterations of its kernel, saturated at
- * PML_MAX_WORK + 1). */
+ * PML_MAX_WORK + 1) and the bytes of scratch its kernel needs on this build's core (0 unless it says). */
 typedef struct {
     int32_t n_inputs, rule, value;
     int64_t work;
+    uint32_t scratch;
 } pml_check_t;
 
 /* Validate a whole model once, before any pml_invoke (check.c): the sections inside the file, every tensor inside
  * the arena or the weights blob, every op's operands and params consistent with what its kernel reads and writes,
  * the total work at most PML_MAX_WORK (rules.h). The caller has checked the header's magic, version, file size
  * and CRC-32 (picoml.pml.check_header, picoml.format.read_header) and that `model` is 4-byte aligned. Returns
- * PML_OK or a status, with *error saying what is wrong. A model that passes is safe to pml_invoke with any arena
- * of at least arena_size bytes. */
-int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size, pml_error_t *error);
+ * PML_OK or a status, with *error saying what is wrong, and in *scratch_size the bytes of scratch the kernels
+ * need (the largest of any op's, a multiple of 4; 0 for most models). A model that passes is safe to pml_invoke
+ * with any arena of at least arena_size bytes and a 4-byte aligned scratch buffer of *scratch_size bytes. */
+int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size, pml_error_t *error,
+              uint32_t *scratch_size);
 
 /* Run every op of a model pml_check accepted; inputs are already in the arena, outputs are left there. No checks:
- * the kernels trust pml_check. */
-void pml_invoke(const uint8_t *model, uint8_t *arena);
+ * the kernels trust pml_check. `scratch` is the buffer pml_check sized: a kernel's working memory during one op
+ * (im2col columns, line buffers), nothing kept from one op to the next. */
+void pml_invoke(const uint8_t *model, uint8_t *arena, void *scratch);
 
 /* Shape helpers shared by the kernels. */
 /* The dilation a kernel uses along an axis with `taps` filter taps: any dilation passes pml_check when there is
@@ -111,10 +115,11 @@ static inline void pml_dims4(const pml_operand_t *o, int32_t out[PML_MAX_DIMS]) 
 }
 
 /* The kernels, one family per file, for every op of PML_OPS (ops.h): pml_<name>_check validates an op once at load,
- * after its operand types and parameter ranges (check.c); pml_<name>_s8 runs it with no checks. */
+ * after its operand types and parameter ranges (check.c), and says how much scratch its kernel needs;
+ * pml_<name>_s8 runs it with no checks. */
 #define PML_KERNEL(NAME, name, code, n_params, n_inputs) \
     int pml_##name##_check(const void *, const pml_operand_t *, const pml_operand_t *, pml_check_t *); \
-    void pml_##name##_s8(const void *, const pml_operand_t *, int, const pml_operand_t *);
+    void pml_##name##_s8(const void *, const pml_operand_t *, int, const pml_operand_t *, void *);
 PML_OPS(PML_KERNEL)
 #undef PML_KERNEL
 

@@ -112,7 +112,7 @@ static void inside(int32_t i0, int32_t size, int32_t taps, int32_t *lo, int32_t 
 }
 
 void pml_average_pool_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-    const pml_operand_t *output) {
+    const pml_operand_t *output, void *scratch) {
     const pml_average_pool_2d_params_t *p = (const pml_average_pool_2d_params_t *)params;
     pool_shape_t s;
     (void)n_inputs;
@@ -151,7 +151,7 @@ void pml_average_pool_2d_s8(const void *params, const pml_operand_t *inputs, int
 }
 
 void pml_max_pool_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
-    const pml_operand_t *output) {
+    const pml_operand_t *output, void *scratch) {
     /* the two ops' params have the same layout */
     const pml_average_pool_2d_params_t *p = (const pml_average_pool_2d_params_t *)params;
     pool_shape_t s;

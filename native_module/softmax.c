@@ -75,7 +75,7 @@ PML_COLD int pml_softmax_check(const void *params, const pml_operand_t *inputs,
     return pml_check_same_size(c, &inputs[0], output, 0);
 }
 
-void pml_softmax_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output) {
+void pml_softmax_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_softmax_params_t *p = (const pml_softmax_params_t *)params;
     (void)n_inputs;
     const int32_t n = depth(&inputs[0]), count = pml_count(&inputs[0]);

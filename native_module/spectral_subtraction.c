@@ -40,7 +40,7 @@ PML_COLD int pml_signal_filter_bank_spectral_subtraction_check(const void *param
 }
 
 void pml_signal_filter_bank_spectral_subtraction_s8(const void *params, const pml_operand_t *in, int n_in,
-                                                    const pml_operand_t *out) {
+                                                    const pml_operand_t *out, void *scratch) {
     const pml_signal_filter_bank_spectral_subtraction_params_t *p =
         (const pml_signal_filter_bank_spectral_subtraction_params_t *)params;
     const pml_spectral_subtraction_t o = {(uint32_t)p->smoothing, (uint32_t)p->one_minus_smoothing,

@@ -20,7 +20,7 @@ PML_COLD int pml_signal_window_check(const void *params, const pml_operand_t *in
     return pml_check_same_size(c, &in[0], out, 0);
 }
 
-void pml_signal_window_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out) {
+void pml_signal_window_s8(const void *params, const pml_operand_t *in, int n_in, const pml_operand_t *out, void *scratch) {
     const pml_signal_window_params_t *p = (const pml_signal_window_params_t *)params;
     const int32_t n = pml_count(&in[0]), w = pml_count(&in[1]);
     (void)n_in;

@@ -87,6 +87,7 @@ def info(m):
         "ops": op_names(m),
         "python_ops": list(m.python_ops),
         "arena_bytes": h["arena_size"],
+        "scratch_bytes": m._native.scratch() if m._native is not None else 0,
         "weights_bytes": h["weights_size"],
         "file_bytes": h["file_size"],
         "format_version": h["version"],

@@ -67,9 +67,14 @@ __attribute__((noinline)) void pml_mark_end(void) {
 int harness_run(const uint8_t *model, uint32_t model_size, uint8_t *arena, uint32_t arena_size,
                 const uint8_t *inputs, uint32_t n_samples, uint8_t *outputs) {
     pml_error_t error;
-    int status = pml_check(model, model_size, arena_size, &error);
+    uint32_t scratch_size;
+    int status = pml_check(model, model_size, arena_size, &error, &scratch_size);
     if (status != PML_OK) {
         return status;
+    }
+    void *scratch = scratch_size ? harness_alloc(scratch_size) : 0;
+    if (scratch_size && !scratch) {
+        return HARNESS_ERR_MEMORY;
     }
     for (uint32_t i = 0; i < arena_size; i++) {
         arena[i] = 0;
@@ -82,7 +87,7 @@ int harness_run(const uint8_t *model, uint32_t model_size, uint8_t *arena, uint3
             inputs += t->nbytes;
         }
         pml_mark_begin();
-        pml_invoke(model, arena);
+        pml_invoke(model, arena, scratch);
         pml_mark_end();
         for (io_range(model, 1, &k, &end); k < end; k++) {
             const pml_tensor_t *t = io_tensor(model, k);

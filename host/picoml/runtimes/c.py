@@ -40,20 +40,22 @@ def load(name="libpicoml.so"):
     if not library.exists() or library.stat().st_mtime < newest:
         raise PicomlError("%s is missing or older than native_module/: run `make hostlib`" % library)
     lib = ctypes.CDLL(str(library))
-    lib.pml_check.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(Error)]
-    lib.pml_invoke.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    lib.pml_check.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(Error),
+                              ctypes.POINTER(ctypes.c_uint32)]
+    lib.pml_invoke.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.pml_invoke.restype = None
     return lib
 
 
 def check(lib, blob, arena_size):
-    """(status, (op, tensor, rule, detail, value) or None) of pml_check on the .pml bytes; blob is copied into a
-    4-byte aligned buffer first (ctypes' bytes need not be)."""
+    """(status, (op, tensor, rule, detail, value) or the kernels' scratch bytes) of pml_check on the .pml bytes;
+    blob is copied into a 4-byte aligned buffer first (ctypes' bytes need not be)."""
     buf = aligned(blob)
-    error = Error()
-    status = lib.pml_check(ctypes.cast(buf.ctypes.data, ctypes.c_char_p), len(blob), arena_size, ctypes.byref(error))
+    error, scratch = Error(), ctypes.c_uint32()
+    status = lib.pml_check(ctypes.cast(buf.ctypes.data, ctypes.c_char_p), len(blob), arena_size, ctypes.byref(error),
+                           ctypes.byref(scratch))
     if status == 0:
-        return 0, None
+        return 0, scratch.value
     return status, (error.op, error.tensor, error.rule, error.detail, error.value)
 
 
@@ -71,10 +73,11 @@ class CRuntime:
         self.model = format.read(self.blob)
         self.arena = np.zeros(max(self.model.arena_size, 4), np.uint8)
         self.buf = aligned(self.blob)
-        status, error = check(self.lib, self.blob, self.arena.size)
+        status, found = check(self.lib, self.blob, self.arena.size)
         if status != 0:
-            message = format.device_module("refusal").message(self.blob, error)
+            message = format.device_module("refusal").message(self.blob, found)
             raise FormatError("pml_check refused the model: status %d: %s" % (status, message))
+        self.scratch = np.zeros(max(found, 4), np.uint8)      # numpy aligns it to at least 16 bytes
 
     def set_inputs(self, inputs):
         for i, value in enumerate(inputs):
@@ -83,7 +86,8 @@ class CRuntime:
             self.arena[t.offset:t.offset + t.nbytes] = data
 
     def invoke(self):
-        self.lib.pml_invoke(ctypes.cast(self.buf.ctypes.data, ctypes.c_char_p), self.arena.ctypes.data)
+        self.lib.pml_invoke(ctypes.cast(self.buf.ctypes.data, ctypes.c_char_p), self.arena.ctypes.data,
+                            self.scratch.ctypes.data)
 
     def run(self, inputs):
         if len(inputs) != len(self.model.inputs):
