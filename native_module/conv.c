@@ -1,7 +1,7 @@
 /* CONV_2D, int8 (TFLite Micro's reference arithmetic, CMSIS-NN's arm_convolve_s8 scheme).
  *
- * PIXELS output pixels at a time: the input patch under each is copied ("im2col") into an int16 column on the
- * stack, the padding reading as the input zero point; each pair of output channels is then PIXELS x 2 dot
+ * PIXELS output pixels at a time: the input patch under each is copied ("im2col") into an int16 column in the
+ * scratch buffer, the padding reading as the input zero point; each pair of output channels is then PIXELS x 2 dot
  * products of those columns with the channels' contiguous filter rows [kh * kw * in_c], every filter and input
  * load used several times. A 1x1 convolution is the same loop with a one-tap patch: the matrix product
  * [pixels x in_c] x [in_c x out_c]. The int16 columns make the int8 x int16 products map onto multiply-add
@@ -15,8 +15,9 @@
 #include "requantize_channels.h"
 
 #if !(defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE))   /* Armv6-M: conv_s8_armv6m.c */
-/* int16 elements of one im2col column, a multiple of 16: the columns take PIXELS * 2 * COL_MAX bytes of stack
- * (1 KiB); a port short of stack may build with -DPML_CONV_COL_MAX=64 (about 3% slower on VWW and ResNet-8) */
+/* int16 elements of one im2col column at most, a multiple of 16: the columns take at most PIXELS * 2 * COL_MAX
+ * bytes of scratch (1 KiB); a port short of RAM may build with -DPML_CONV_COL_MAX=64 (about 3% slower on VWW and
+ * ResNet-8) */
 #ifdef PML_CONV_COL_MAX
 #define COL_MAX PML_CONV_COL_MAX
 #else
@@ -181,10 +182,22 @@ PML_COLD int pml_conv_2d_check(const void *params, const pml_operand_t *inputs,
     /* a multiply-accumulate per output value and filter tap; the sums are taken in chunks of at most COL_MAX
      * products (dot_4x2), then added as unsigned: no accumulator overflows */
     c->work = pml_work_mul(pml_work_mul(pml_count(output), pml_work_mul(kh, kw)), in_c);
+    c->scratch = pml_conv_2d_s8_scratch(params, inputs, output);
     return PML_OK;
 }
 
 #if !(defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE))   /* Armv6-M: conv_s8_armv6m.c */
+/* int16 elements per column: the patch (whose zero padding to a multiple of 16 dot_4x2 reads), at most COL_MAX */
+static int32_t column_length(const pml_operand_t *inputs) {
+    const int32_t patch = pml_dim(&inputs[1], 1) * pml_dim(&inputs[1], 2) * pml_dim(&inputs[0], 3);
+    return patch < COL_MAX ? (patch + 15) & ~15 : COL_MAX;
+}
+
+/* pml_conv_2d_s8_scratch, or the Cortex-M4 kernel's for its fallback: the PIXELS columns */
+uint32_t PML_CONV_2D_GENERIC_SCRATCH(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
+    return (uint32_t)(PIXELS * column_length(inputs)) * sizeof(int16_t);
+}
+
 /* pml_conv_2d_s8, or the fallback of the Cortex-M4 kernel (conv_generic.h) */
 void PML_CONV_2D_GENERIC(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
@@ -232,7 +245,8 @@ void PML_CONV_2D_GENERIC(const void *params, const pml_operand_t *inputs, int n_
     }
     const int chunked = patch > COL_MAX;
 
-    int16_t col[PIXELS][COL_MAX];
+    const int32_t col_length = column_length(inputs);
+    int16_t *const col = (int16_t *)scratch;     /* column i at col + i * col_length */
     int32_t acc[OC_BLOCK][PIXELS];
     const int32_t pixels = batches * g.out_h * g.out_w;
     pixel_t next = {0, 0, 0};
@@ -243,7 +257,7 @@ void PML_CONV_2D_GENERIC(const void *params, const pml_operand_t *inputs, int n_
         const int16_t *cols[PIXELS];
         for (int32_t i = 0; i < PIXELS; i++) {
             px[i] = next;
-            cols[i] = col[i < n_pix ? i : 0];
+            cols[i] = col + (i < n_pix ? i : 0) * col_length;
             if (i < n_pix) {
                 next_pixel(&g, &next);
             }
@@ -262,7 +276,7 @@ void PML_CONV_2D_GENERIC(const void *params, const pml_operand_t *inputs, int n_
                     const int32_t len = chunk_taps * chunk_c, len16 = (len + 15) & ~15;
                     if (chunked || oc0 == 0) {
                         for (int32_t i = 0; i < n_pix; i++) {
-                            fill_column(&g, &px[i], tap, chunk_taps, c0, chunk_c, col[i]);
+                            fill_column(&g, &px[i], tap, chunk_taps, c0, chunk_c, col + i * col_length);
                         }
                     }
                     const int32_t start = (oc0 * taps + tap) * g.in_c + c0;

@@ -19,6 +19,7 @@
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
 #include "check.h"
+#include "conv_generic.h"
 #include "picoml.h"
 #include "requantize_armv6m.h"
 
@@ -166,6 +167,11 @@ static void conv_plain(const geometry_t *g, int32_t batches, int32_t out_c, int3
             }
         }
     }
+}
+
+/* This kernel's buffers are on the stack. */
+uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
+    return 0;
 }
 
 void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {

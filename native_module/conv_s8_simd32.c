@@ -270,6 +270,18 @@ static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_
     }
 }
 
+/* The scratch of the shapes left to the portable kernel; this kernel's own columns are on the stack. */
+uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
+    const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
+    const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
+    const int32_t words = (kh * kw * pml_dim(&inputs[0], 3) + 3) >> 2;
+    const int direct = kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0
+                       && p->pad_left == 0 && pml_dim(output, 1) == pml_dim(&inputs[0], 1)
+                       && pml_dim(output, 2) == pml_dim(&inputs[0], 2);
+    const int32_t col_words = 2 * PIXELS * words, raw_words = direct ? 0 : words;
+    return 4 * (col_words + raw_words) > COLS_BYTES ? pml_conv_2d_s8_generic_scratch(params, inputs, output) : 0;
+}
+
 void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
     geometry_t g;

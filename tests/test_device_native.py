@@ -2,7 +2,8 @@
 armv7emsp module refused with the right build named. (Every model's bytes on this backend: test_runtimes.py.)"""
 import models
 from conftest import device
-from picoml import resources
+from picoml import format, resources
+from picoml.runtimes import c as c_runtime
 
 
 def test_native_is_chosen_automatically_and_reports_itself(tmp_path):
@@ -23,3 +24,16 @@ def test_wrong_arch_module_is_refused_with_the_right_build_named(tmp_path):
     r = device("backend_choice", path, natmod=tmp_path / "mods")
     assert "x64" in r["forced"], r["forced"]
     assert r["auto"][0] in ("viper", "python")
+
+
+def test_scratch_is_sized_at_load_and_reported(tmp_path):
+    """The native Model allocates the kernels' scratch once at load, as much as pml_check asks for on its core: on
+    x64 the same C as the host library, so info() reports the host library's number (columns for the
+    convolutions: more than 0)."""
+    blob = models.pml("kws_ref_model")
+    (tmp_path / "kws.pml").write_bytes(blob)
+    (tmp_path / "x.bin").write_bytes(bytes(490))
+    status, scratch = c_runtime.check(c_runtime.load(), blob, format.read(blob).arena_size)
+    assert status == 0 and scratch > 0
+    info = device("describe", tmp_path / "kws.pml", tmp_path / "x.bin", "native", natmod=True)["info"]
+    assert info["backend"] == "'native'" and info["scratch_bytes"] == str(scratch)
