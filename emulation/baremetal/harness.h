@@ -28,4 +28,11 @@ uint32_t harness_free_bytes(void);
 int harness_run(const uint8_t *model, uint32_t model_size, uint8_t *arena, uint32_t arena_size,
                 const uint8_t *inputs, uint32_t n_samples, uint8_t *outputs);
 
+/* harness_text.c: "picoml-harness status=S samples=N" and the exit with S, over the image's console. */
+void harness_write(const char *s, uint32_t n);              /* supplied by the image's main */
+__attribute__((noreturn)) void harness_exit(int status);    /* supplied by the image's main */
+void harness_print(const char *s);
+void harness_print_int(int32_t v);
+__attribute__((noreturn)) void harness_finish(int status, uint32_t samples);
+
 #endif

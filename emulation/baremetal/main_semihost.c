@@ -13,39 +13,15 @@
 extern uint8_t __static_start[], __static_end[];
 static uint8_t *static_next = __static_start;
 
-static void print(const char *s) {
+void harness_write(const char *s, uint32_t n) {
     static int console = -1;
-    uint32_t n = 0;
-    while (s[n]) {
-        n++;
-    }
     if (console < 0) {
         console = sh_open(":tt", SH_MODE_W);
     }
     sh_write(console, s, n);
 }
 
-static void print_int(int32_t v) {
-    char buf[12];
-    int i = 11;
-    uint32_t u = v < 0 ? -(uint32_t)v : (uint32_t)v;
-    buf[i] = 0;
-    do {
-        buf[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        buf[--i] = '-';
-    }
-    print(buf + i);
-}
-
-__attribute__((noreturn)) static void finish(int status, uint32_t samples) {
-    print("picoml-harness status=");
-    print_int(status);
-    print(" samples=");
-    print_int((int32_t)samples);
-    print("\n");
+void harness_exit(int status) {
     sh_exit(status);
 }
 
@@ -54,14 +30,14 @@ static const uint8_t *read_static(const char *name, uint32_t *size) {
     int fd = sh_open(name, SH_MODE_RB);
     int n = fd < 0 ? -1 : sh_flen(fd);
     if (n < 0) {
-        finish(HARNESS_ERR_IO, 0);
+        harness_finish(HARNESS_ERR_IO, 0);
     }
     uint8_t *buf = (uint8_t *)(((uintptr_t)static_next + 15) & ~(uintptr_t)15);
     if (buf > __static_end || (uint32_t)n > (uint32_t)(__static_end - buf)) {
-        finish(HARNESS_ERR_MEMORY, 0);
+        harness_finish(HARNESS_ERR_MEMORY, 0);
     }
     if (sh_read(fd, buf, (uint32_t)n) != n) {
-        finish(HARNESS_ERR_IO, 0);
+        harness_finish(HARNESS_ERR_IO, 0);
     }
     sh_close(fd);
     static_next = buf + n;
@@ -72,7 +48,7 @@ static const uint8_t *read_static(const char *name, uint32_t *size) {
 static void write_file(const char *name, const uint8_t *data, uint32_t size) {
     int fd = sh_open(name, SH_MODE_WB);
     if (fd < 0 || (size && sh_write(fd, data, size) != (int)size)) {
-        finish(HARNESS_ERR_IO, 0);
+        harness_finish(HARNESS_ERR_IO, 0);
     }
     sh_close(fd);
 }
@@ -83,7 +59,7 @@ int main(void) {
     char *argv[5];
     int argc = 0;
     if (sh_cmdline(cmdline, sizeof cmdline - 1) != 0) {
-        finish(HARNESS_ERR_ARGS, 0);
+        harness_finish(HARNESS_ERR_ARGS, 0);
     }
     for (char *p = cmdline; *p && argc < 5;) {   /* space-separated: paths must not hold spaces */
         while (*p == ' ') {
@@ -97,37 +73,37 @@ int main(void) {
         }
     }
     if (argc != 4) {
-        finish(HARNESS_ERR_ARGS, 0);
+        harness_finish(HARNESS_ERR_ARGS, 0);
     }
     uint32_t model_size, inputs_size;
     const uint8_t *model = read_static(argv[1], &model_size);
     const uint8_t *inputs = read_static(argv[2], &inputs_size);
     if (model_size < 64) {
-        finish(-1, 0);
+        harness_finish(-1, 0);
     }
     uint32_t in_bytes = harness_io_bytes(model, 0), out_bytes = harness_io_bytes(model, 1);
     uint32_t arena_size = *(const uint32_t *)(const void *)(model + 24);
     if (in_bytes == 0 || inputs_size % in_bytes != 0) {
-        finish(HARNESS_ERR_INPUTS, 0);
+        harness_finish(HARNESS_ERR_INPUTS, 0);
     }
     uint32_t n = inputs_size / in_bytes;
     uint8_t *outputs = harness_alloc(n * out_bytes + 4);
     uint8_t *arena = harness_alloc(arena_size + 4);
     if (!outputs || !arena) {
-        finish(HARNESS_ERR_MEMORY, 0);
+        harness_finish(HARNESS_ERR_MEMORY, 0);
     }
     int status = harness_run(model, model_size, arena, arena_size, inputs, n, outputs);
     if (status == 0) {
         write_file(argv[3], outputs, n * out_bytes);
     }
-    finish(status, status == 0 ? n : 0);
+    harness_finish(status, status == 0 ? n : 0);
 }
 
 void fault(const uint32_t *frame, uint32_t exception) {
-    print("picoml-harness fault: exception ");
-    print_int((int32_t)exception);
-    print(" at pc ");
-    print_int((int32_t)frame[6]);
-    print("\n");
-    finish(HARNESS_FAULT, 0);
+    harness_print("picoml-harness fault: exception ");
+    harness_print_int((int32_t)exception);
+    harness_print(" at pc ");
+    harness_print_int((int32_t)frame[6]);
+    harness_print("\n");
+    harness_finish(HARNESS_FAULT, 0);
 }

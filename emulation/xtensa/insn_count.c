@@ -3,8 +3,8 @@
  * Each time the code at `end` runs, prints "insns N vectors V": the instructions executed since the code at
  * `begin` ran, outside the address range [LO, HI) of start.S's exception handlers (N), and inside it (V: window
  * spills and refills, allocas, and the software MUL32_HIGH, which the ESP32 does in one instruction: the faulting
- * mulsh/muluh itself is counted in N once). Debian's QEMU 7.2 ships no qemu-plugin.h: the declarations needed
- * are below (plugin API version 1). */
+ * mulsh/muluh itself is counted in N once). The plugin API's declarations:
+ * emulation/baremetal/qemu_plugin_api.h. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
 #include <stdbool.h>
@@ -14,34 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define QEMU_PLUGIN_EXPORT __attribute__((visibility("default")))
-typedef uint64_t qemu_plugin_id_t;
-typedef struct {
-    const char *target_name;
-    struct {
-        int min;
-        int cur;
-    } version;
-    bool system_emulation;
-    union {
-        struct {
-            int smp_vcpus;
-            int max_vcpus;
-        } system;
-    };
-} qemu_info_t;
-struct qemu_plugin_tb;
-struct qemu_plugin_insn;
-enum qemu_plugin_cb_flags { QEMU_PLUGIN_CB_NO_REGS, QEMU_PLUGIN_CB_R_REGS, QEMU_PLUGIN_CB_RW_REGS };
-typedef void (*qemu_plugin_vcpu_tb_trans_cb_t)(qemu_plugin_id_t id, struct qemu_plugin_tb *tb);
-typedef void (*qemu_plugin_vcpu_udata_cb_t)(unsigned int vcpu_index, void *userdata);
-void qemu_plugin_register_vcpu_tb_trans_cb(qemu_plugin_id_t id, qemu_plugin_vcpu_tb_trans_cb_t cb);
-void qemu_plugin_register_vcpu_insn_exec_cb(struct qemu_plugin_insn *insn, qemu_plugin_vcpu_udata_cb_t cb,
-                                            enum qemu_plugin_cb_flags flags, void *userdata);
-size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
-struct qemu_plugin_insn *qemu_plugin_tb_get_insn(const struct qemu_plugin_tb *tb, size_t idx);
-uint64_t qemu_plugin_insn_vaddr(const struct qemu_plugin_insn *insn);
-void qemu_plugin_outs(const char *string);
+#include "qemu_plugin_api.h"
 
 QEMU_PLUGIN_EXPORT int qemu_plugin_version = 1;
 

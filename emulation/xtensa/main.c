@@ -13,39 +13,11 @@ int sim_call(int nr, int a, int b, int c);
 
 extern const uint8_t __blob[];
 
-static void write_out(const char *s, uint32_t n) {
+void harness_write(const char *s, uint32_t n) {
     sim_call(SYS_WRITE, 1, (int)(uintptr_t)s, (int)n);
 }
 
-static void print(const char *s) {
-    uint32_t n = 0;
-    while (s[n]) {
-        n++;
-    }
-    write_out(s, n);
-}
-
-static void print_int(int32_t v) {
-    char buf[12];
-    int i = 11;
-    uint32_t u = v < 0 ? -(uint32_t)v : (uint32_t)v;
-    buf[i] = 0;
-    do {
-        buf[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) {
-        buf[--i] = '-';
-    }
-    print(buf + i);
-}
-
-__attribute__((noreturn)) static void finish(int status, uint32_t samples) {
-    print("picoml-harness status=");
-    print_int(status);
-    print(" samples=");
-    print_int((int32_t)samples);
-    print("\n");
+void harness_exit(int status) {
     sim_call(SYS_EXIT, status, 0, 0);
     for (;;) {
     }
@@ -58,24 +30,24 @@ static uint32_t word(const uint8_t *p) {
 int main(void) {
     static char line[2 * 4096 + 1];
     if (word(__blob) != 0x584c4d50u) {            /* "PMLX" */
-        finish(HARNESS_ERR_ARGS, 0);
+        harness_finish(HARNESS_ERR_ARGS, 0);
     }
     uint32_t model_size = word(__blob + 4), inputs_size = word(__blob + 8);
     const uint8_t *model = __blob + 16;
     const uint8_t *inputs = model + ((model_size + 15) & ~15u);
     if (model_size < 64) {
-        finish(-1, 0);
+        harness_finish(-1, 0);
     }
     uint32_t in_bytes = harness_io_bytes(model, 0), out_bytes = harness_io_bytes(model, 1);
     uint32_t arena_size = word(model + 24);
     if (in_bytes == 0 || inputs_size % in_bytes != 0 || out_bytes > 4096) {
-        finish(HARNESS_ERR_INPUTS, 0);
+        harness_finish(HARNESS_ERR_INPUTS, 0);
     }
     uint32_t n = inputs_size / in_bytes;
     uint8_t *outputs = harness_alloc(n * out_bytes + 4);
     uint8_t *arena = harness_alloc(arena_size + 4);
     if (!outputs || !arena) {
-        finish(HARNESS_ERR_MEMORY, 0);
+        harness_finish(HARNESS_ERR_MEMORY, 0);
     }
     int status = harness_run(model, model_size, arena, arena_size, inputs, n, outputs);
     if (status == 0) {
@@ -87,10 +59,10 @@ int main(void) {
                 line[2 * i + 1] = hex[o[i] & 15];
             }
             line[2 * out_bytes] = '\n';
-            write_out(line, 2 * out_bytes + 1);
+            harness_write(line, 2 * out_bytes + 1);
         }
     }
-    finish(status, status == 0 ? n : 0);
+    harness_finish(status, status == 0 ? n : 0);
 }
 
 /* What the native module takes from MicroPython (modpicoml.c): the compiler may call these for struct copies. */
