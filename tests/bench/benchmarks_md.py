@@ -24,6 +24,7 @@ import models  # noqa: E402
 from picoml import cycles, format, report, runtimes  # noqa: E402
 from picoml.convert import convert  # noqa: E402
 from picoml.errors import PicomlError  # noqa: E402
+from picoml.runtimes import c as c_runtime  # noqa: E402
 
 CLOCKS = {arch: cycles.board_clock(arch)[1] for arch in ("armv7emsp", "armv6m")}
 
@@ -43,7 +44,9 @@ SIZE = """
 ## Models
 
 MACs, file and arena as `picoml inspect` gives them; "TFLM arena" is what TFLite Micro's own runtime (PyPI
-`tflite-micro`, its recording allocator) allocates for the same .tflite, "–" for models made here.
+`tflite-micro`, its recording allocator) allocates for the same .tflite, "–" for models made here. The native
+module allocates the kernels' scratch beside the arena at load, sized by its checks for its core: the Summary's
+"scratch" column (the Cortex-M4 and Armv6-M code paths' checks, built for this machine: `make hostlib`).
 
 | model | MACs | .pml bytes | arena bytes | TFLM arena bytes |
 |---|---:|---:|---:|---:|
@@ -154,9 +157,16 @@ IGNORES = ("flash wait states and the flash cache (the nRF52840 runs code from f
 SUMMARY = """
 ## Summary (the README's table)
 
-| model | MACs | arena bytes | M4 instructions | M4 est. cycles | M4 MAC/cycle | ms nRF52840 | M0+ est. cycles | M0+ MAC/cycle | ms RP2040 |
-|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| model | MACs | arena bytes | scratch bytes M4 / M0 | M4 instructions | M4 est. cycles | M4 MAC/cycle | ms nRF52840 | M0+ est. cycles | M0+ MAC/cycle | ms RP2040 |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 """
+
+
+def scratch(lib, blob, arena_size):
+    """The kernels' scratch bytes pml_check asks for (lib: the host build of a core's code path, whose checks are
+    the core's), or None when it refuses the model."""
+    status, found = c_runtime.check(lib, blob, arena_size)
+    return found if status == 0 else None
 
 
 def model_list(names=None):
@@ -215,6 +225,7 @@ def main():
     size, speed, emulated, classes, bare, summary, per_op, check = [], [], [], [], [], [], [], []
     kws = {}
     c4, c0 = CLOCKS["armv7emsp"], CLOCKS["armv6m"]
+    lib4, lib0 = c_runtime.load(c_runtime.VARIANTS["m4"]), c_runtime.load(c_runtime.VARIANTS["m0"])
     for name, blob, tflm in found:
         print("measuring %s" % name, file=sys.stderr)
         model = format.read(blob)
@@ -247,8 +258,10 @@ def main():
             name, cell(k4 and k4.instructions), ratio(k4 and k4.instructions, macs, 2),
             cell(k4 and k4.cycles_estimate), ratio(macs, k4 and k4.cycles_estimate), cell(c0m), ratio(macs, c0m),
             cell(c0m and c0m / c0 * 1e3, 1)))
-        summary.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            name, cell(macs), cell(model.arena_size), cell(i4), cell(e4), ratio(macs, e4),
+        scratches = [scratch(lib, blob, model.arena_size) for lib in (lib4, lib0)]
+        summary.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, cell(macs), cell(model.arena_size), " / ".join(cell(b) for b in scratches), cell(i4), cell(e4),
+            ratio(macs, e4),
             cell(e4 and e4 / c4 * 1e3, 1), cell(e0), ratio(macs, e0), cell(e0 and e0 / c0 * 1e3, 1)))
         if full and k4:
             js = k0.per_op if k0 else [(n, {}) for n, _ in k4.per_op]
