@@ -113,6 +113,9 @@ def cmd_bench(args):
           % (model.metadata.get("source", args.model), len(model.ops), model.arena_size, model.weights_size, len(blob)))
     if args.on == "rp2040":
         args.on = "bare-m0plus"
+    if not args.port and args.on in tuple(ARCH_OF) + ("unix", "c"):
+        _print_scratch(blob, model, ARCH_OF.get(args.on))
+    if args.on == "bare-m0plus":
         print("on rp2040js's Cortex-M0+ (bare-m0plus): the C kernels alone, no MicroPython (picoml's MicroPython port "
               "talks to the host over Arm semihosting, which rp2040js does not have)")
     options = {}
@@ -174,6 +177,21 @@ def cmd_bench(args):
     tflm = model.metadata.get("tflm_arena")
     if tflm:
         print("TFLite Micro arena for the same model: %d bytes (picoml arena %d bytes)" % (tflm["total"], model.arena_size))
+
+
+def _print_scratch(blob, model, arch):
+    """The kernels' scratch that the native module allocates at load on `arch` (None: this machine), as its checks
+    size it: the host build of that core's code path answers (make hostlib)."""
+    from .runtimes import c as c_runtime
+    variant = {"armv7emsp": "m4", "armv6m": "m0"}.get(arch)
+    try:
+        status, found = c_runtime.check(c_runtime.load(c_runtime.VARIANTS[variant]), blob, max(model.arena_size, 4))
+    except PicomlError as e:
+        print("scratch     not known: %s" % str(e).strip().splitlines()[0])
+        return
+    if status == 0:
+        print("scratch     %d bytes for the kernels on %s, allocated at load beside the arena"
+              % (found, arch or "this machine"))
 
 
 def _print_emulated(model, rows, arch):
