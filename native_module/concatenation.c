@@ -2,6 +2,7 @@
  * requantized any int8 input whose quantization differs from the output's). Reference: reference_concatenation in
  * host/picoml/ops/shape.py. */
 #include "check.h"
+#include "copy.h"
 #include "picoml.h"
 
 /* Once at load, after the operand types and parameter ranges (check.c): every input the output's rank and shape
@@ -44,9 +45,7 @@ void pml_concatenation_s8(const void *params, const pml_operand_t *inputs, int n
         for (int k = 0; k < n_inputs; k++) {
             const int32_t size = (int32_t)inputs[k].tensor->dims[axis] * inner;
             const uint8_t *x = (const uint8_t *)inputs[k].data + o * size;
-            for (int32_t i = 0; i < size; i++) {
-                y[i] = x[i];
-            }
+            pml_copy(y, x, size);
             y += size;
         }
     }

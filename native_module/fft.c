@@ -6,9 +6,9 @@
 #include "signal.h"
 #include "simd32.h"
 
-int32_t pml_signal_fft_auto_scale(const int16_t *x, int32_t n, int16_t *y) {
-    /* TFLite Micro's MaxAbs16, its int16 arithmetic kept: -v is compared as an int, then stored as an int16
-     * (-(-32768) becomes -32768, which any later value then replaces) */
+/* TFLite Micro's MaxAbs16 one value at a time, its int16 arithmetic kept: -v is compared as an int, then stored
+ * as an int16 (-(-32768) becomes -32768, which any later value then replaces) */
+static int16_t max_abs16(const int16_t *x, int32_t n) {
     int16_t max = 0;
     for (int32_t i = 0; i < n; i++) {
         const int32_t v = x[i];
@@ -18,9 +18,43 @@ int32_t pml_signal_fft_auto_scale(const int16_t *x, int32_t n, int16_t *y) {
             max = (int16_t)(uint16_t)(uint32_t)(-v);
         }
     }
-    int32_t bits = 16 - pml_msb32((uint32_t)(int32_t)max) - 1;
+    return max;
+}
+
+int32_t pml_signal_fft_auto_scale(const int16_t *x, int32_t n, int16_t *y) {
+    int32_t max, i = 0;
+#if PML_SIMD32
+    /* the largest and smallest values two at a time: without a -32768 MaxAbs16 is max(0, largest, -smallest) */
+    uint32_t hi = 0, lo = 0;
+    for (; i + 2 <= n; i += 2) {
+        uint32_t v;
+        __builtin_memcpy(&v, x + i, 4);
+        hi = pml_max16x2(hi, v);
+        lo = pml_min16x2(lo, v);
+    }
+    int32_t top = (int16_t)hi > (int16_t)(hi >> 16) ? (int16_t)hi : (int16_t)(hi >> 16);
+    int32_t bottom = (int16_t)lo < (int16_t)(lo >> 16) ? (int16_t)lo : (int16_t)(lo >> 16);
+    if (i < n) {
+        top = x[i] > top ? x[i] : top;
+        bottom = x[i] < bottom ? x[i] : bottom;
+    }
+    max = bottom > INT16_MIN ? (top > -bottom ? top : -bottom) : max_abs16(x, n);
+#else
+    max = max_abs16(x, n);
+#endif
+    int32_t bits = 16 - pml_msb32((uint32_t)max) - 1;
     bits = bits > 0 ? bits : 0;
-    for (int32_t i = 0; i < n; i++) {
+    i = 0;
+#if PML_SIMD32
+    /* two values a step, each shifted within its half */
+    for (; i + 2 <= n; i += 2) {
+        uint32_t v;
+        __builtin_memcpy(&v, x + i, 4);
+        v = ((v << bits) & 0xffffu) | ((v & 0xffff0000u) << bits);
+        __builtin_memcpy(y + i, &v, 4);
+    }
+#endif
+    for (; i < n; i++) {
         y[i] = (int16_t)(uint16_t)((uint32_t)(int32_t)x[i] << bits);
     }
     return bits;
@@ -35,20 +69,21 @@ static inline int16_t q15_round(int32_t p) {
     return (int16_t)((p + (1 << 14)) >> 15);
 }
 
-/* C_MUL: a * b, both parts rounded once. */
-static inline cpx_t cmul(cpx_t a, cpx_t b) {
-    cpx_t m;
-    m.r = q15_round((int32_t)a.r * b.r - (int32_t)a.i * b.i);
-    m.i = q15_round((int32_t)a.r * b.i + (int32_t)a.i * b.r);
-    return m;
-}
-
 /* C_FIXDIV: c / radix as a Q15 multiply by 32767 / radix. */
 static inline cpx_t cdiv(cpx_t c, int32_t k) {
     cpx_t d;
     d.r = q15_round((int32_t)c.r * k);
     d.i = q15_round((int32_t)c.i * k);
     return d;
+}
+
+#if !PML_SIMD32
+/* C_MUL: a * b, both parts rounded once. */
+static inline cpx_t cmul(cpx_t a, cpx_t b) {
+    cpx_t m;
+    m.r = q15_round((int32_t)a.r * b.r - (int32_t)a.i * b.i);
+    m.i = q15_round((int32_t)a.r * b.i + (int32_t)a.i * b.r);
+    return m;
 }
 
 static inline cpx_t cadd(cpx_t a, cpx_t b) {
@@ -64,6 +99,7 @@ static inline cpx_t csub(cpx_t a, cpx_t b) {
     s.i = (int16_t)(a.i - b.i);
     return s;
 }
+#endif
 
 #if PML_SIMD32
 /* The butterflies on the Cortex-M4's SIMD32 instructions: a complex value as one word, real part in the low
@@ -81,44 +117,51 @@ static inline cpx_t wc(uint32_t w) {
     return c;
 }
 
-/* two Q15 products rounded, packed */
-static inline uint32_t q15_pack(int32_t r, int32_t i) {
-    return pml_pkhbt((uint32_t)((r + (1 << 14)) >> 15), (uint32_t)((i + (1 << 14)) >> 15));
-}
-
+/* a * b, both parts rounded: the real part SMLSD plus 2^14, the imaginary SMLADX plus 2^14 doubled so that its
+ * bits 15..30 are the top half, packed with the real part's bits 15..30 (PKHTB, ASR #15). Doubling modulo 2^32
+ * keeps those bits. */
 static inline uint32_t wmul(uint32_t a, uint32_t b) {
-    return q15_pack(pml_smusd(a, b), pml_smuadx(a, b));
+    const int32_t r = pml_smlsd(a, b, 1 << 14), i = pml_smladx(a, b, 1 << 14);
+    return pml_pkhtb15((uint32_t)i << 1, (uint32_t)r);
 }
 
-static inline uint32_t wdiv(uint32_t c, uint32_t k) {
-    return q15_pack(pml_smulbb(c, k), pml_smultb(c, k));
+/* c / radix: k = 32767 / radix in the low half of kk, 2 k in the high half: the real part lo * k + 2^14, the
+ * imaginary hi * 2k + 2^15 (twice hi * k + 2^14, within int32 for k <= 16383), packed as in wmul */
+static inline uint32_t wdiv(uint32_t c, uint32_t kk) {
+    return pml_pkhtb15((uint32_t)pml_smlatt(c, kk, 1 << 15), (uint32_t)pml_smlabb(c, kk, 1 << 14));
 }
 
-static void butterfly2(cpx_t *out, int32_t stride, const cpx_t *tw, int32_t m) {
-    for (int32_t k = 0; k < m; k++) {
-        const uint32_t a = wdiv(cw(out[k]), 16383);
-        const uint32_t t = wmul(wdiv(cw(out[k + m]), 16383), cw(tw[k * stride]));
-        out[k + m] = wc(pml_ssub16(a, t));
-        out[k] = wc(pml_sadd16(a, t));
-    }
-}
+#define DIV_BY(k) ((uint32_t)(k) | ((uint32_t)(2 * (k)) << 16))
+
+/* the radix-4 butterfly of f0..f3 with the twiddles w1..w3 */
+#define BUTTERFLY4(v0, v1, v2, v3, w1, w2, w3, f0, f1, f2, f3) do { \
+        const uint32_t kk_ = DIV_BY(8191); \
+        uint32_t a_ = wdiv(v0, kk_); \
+        const uint32_t s0_ = wmul(wdiv(v1, kk_), w1), s1_ = wmul(wdiv(v2, kk_), w2); \
+        const uint32_t s2_ = wmul(wdiv(v3, kk_), w3); \
+        const uint32_t s5_ = pml_ssub16(a_, s1_); \
+        a_ = pml_sadd16(a_, s1_); \
+        const uint32_t s3_ = pml_sadd16(s0_, s2_), s4_ = pml_ssub16(s0_, s2_); \
+        f2 = pml_ssub16(a_, s3_); \
+        f0 = pml_sadd16(a_, s3_); \
+        f1 = pml_ssax(s5_, s4_); \
+        f3 = pml_sasx(s5_, s4_); \
+    } while (0)
 
 static void butterfly4(cpx_t *out, int32_t stride, const cpx_t *tw, int32_t m) {
-    for (int32_t k = 0; k < m; k++) {
-        cpx_t *f0 = out + k, *f1 = f0 + m, *f2 = f1 + m, *f3 = f2 + m;
-        uint32_t a = wdiv(cw(*f0), 8191);
-        const uint32_t s0 = wmul(wdiv(cw(*f1), 8191), cw(tw[k * stride]));
-        const uint32_t s1 = wmul(wdiv(cw(*f2), 8191), cw(tw[2 * k * stride]));
-        const uint32_t s2 = wmul(wdiv(cw(*f3), 8191), cw(tw[3 * k * stride]));
-        const uint32_t s5 = pml_ssub16(a, s1);
-        a = pml_sadd16(a, s1);
-        const uint32_t s3 = pml_sadd16(s0, s2), s4 = pml_ssub16(s0, s2);
-        *f2 = wc(pml_ssub16(a, s3));
-        *f0 = wc(pml_sadd16(a, s3));
-        *f1 = wc(pml_ssax(s5, s4));
-        *f3 = wc(pml_sasx(s5, s4));
+    /* twiddles k * stride, 2 k * stride and 3 k * stride: j, 2 j and 3 j */
+    for (int32_t k = 0, j = 0; k < m; k++, j += stride) {
+        cpx_t *f = out + k;
+        uint32_t y0, y1, y2, y3;
+        BUTTERFLY4(cw(f[0]), cw(f[m]), cw(f[2 * m]), cw(f[3 * m]), cw(tw[j]), cw(tw[2 * j]), cw(tw[3 * j]),
+                   y0, y1, y2, y3);
+        f[0] = wc(y0);
+        f[m] = wc(y1);
+        f[2 * m] = wc(y2);
+        f[3 * m] = wc(y3);
     }
 }
+
 #else
 /* One radix-2 stage: m butterflies over out[0..2m), twiddles `stride` apart. */
 static void butterfly2(cpx_t *out, int32_t stride, const cpx_t *tw, int32_t m) {
@@ -151,25 +194,75 @@ static void butterfly4(cpx_t *out, int32_t stride, const cpx_t *tw, int32_t m) {
 }
 #endif
 
-/* KISS FFT's recursive decimation in time: n points of the complex input (every `stride`-th value from index
- * `first`, the real input read as complex pairs, zero beyond n_in values) into out, radix 4 while n divides by 4,
- * then 2. */
-static void fft_stage(cpx_t *out, const int16_t *x, int32_t n_in, int32_t first, int32_t stride, int32_t n,
-                      const cpx_t *tw) {
-    const int32_t p = (n & 3) == 0 ? 4 : 2, m = p == 4 ? n >> 2 : n >> 1;   /* no division: Cortex-M0 has none */
-    for (int32_t q = 0; q < p; q++) {
-        const int32_t at = first + q * stride;
-        if (m == 1) {
-            out[q].r = 2 * at < n_in ? x[2 * at] : 0;
-            out[q].i = 2 * at + 1 < n_in ? x[2 * at + 1] : 0;
-        } else {
-            fft_stage(out + q * m, x, n_in, at, stride * p, m, tw);
-        }
+/* Complex value `at` of the real input read as (real, imaginary) pairs, zero beyond n_in values. */
+static inline cpx_t input_at(const int16_t *x, int32_t n_in, int32_t at) {
+    cpx_t c;
+    c.r = 2 * at < n_in ? x[2 * at] : 0;
+    c.i = 2 * at + 1 < n_in ? x[2 * at + 1] : 0;
+    return c;
+}
+
+/* KISS FFT's decimation in time over n points (radix 4 while n divides by 4, then 2, which is therefore only ever
+ * the innermost stage), done stage by stage rather than by its recursion: the same butterflies on the same
+ * values. The innermost stage's groups (p = 4 or 2 values each, out[p g ..]) read the input values r, r + G, ..
+ * (G = n / p groups), r the base-4 digit reversal of g; stage l above it (4^l groups of n / 4^l values, radix 4)
+ * takes its twiddles 4^l apart. */
+static void fft_q15(cpx_t *out, const int16_t *x, int32_t n_in, int32_t n, const cpx_t *tw) {
+    int32_t log2 = 0;
+    while ((1 << log2) < n) {
+        log2++;
     }
-    if (p == 4) {
-        butterfly4(out, stride, tw, m);
-    } else {
-        butterfly2(out, stride, tw, m);
+    const int32_t p = (log2 & 1) ? 2 : 4, groups = n >> (p == 4 ? 2 : 1);
+    int32_t r = 0;
+    for (int32_t g = 0; g < groups; g++) {
+        cpx_t *o = out + g * p;
+#if PML_SIMD32
+        uint32_t v[4];
+        if (2 * (r + (p - 1) * groups) + 1 < n_in) {        /* whole complex values: one word each */
+            for (int32_t q = 0; q < p; q++) {
+                __builtin_memcpy(&v[q], x + 2 * (r + q * groups), 4);
+            }
+        } else {
+            for (int32_t q = 0; q < p; q++) {
+                v[q] = cw(input_at(x, n_in, r + q * groups));
+            }
+        }
+        const uint32_t w0 = cw(tw[0]);
+        if (p == 4) {
+            uint32_t y0, y1, y2, y3;
+            BUTTERFLY4(v[0], v[1], v[2], v[3], w0, w0, w0, y0, y1, y2, y3);
+            o[0] = wc(y0);
+            o[1] = wc(y1);
+            o[2] = wc(y2);
+            o[3] = wc(y3);
+        } else {
+            const uint32_t a = wdiv(v[0], DIV_BY(16383)), b = wmul(wdiv(v[1], DIV_BY(16383)), w0);
+            o[0] = wc(pml_sadd16(a, b));
+            o[1] = wc(pml_ssub16(a, b));
+        }
+#else
+        for (int32_t q = 0; q < p; q++) {
+            o[q] = input_at(x, n_in, r + q * groups);
+        }
+        if (p == 4) {
+            butterfly4(o, groups, tw, 1);
+        } else {
+            butterfly2(o, groups, tw, 1);
+        }
+#endif
+        /* the next digit-reversed index: digits 3 become 0 and carry to the next lower digit */
+        int32_t w = groups >> 2;
+        while (w > 0 && (r & (3 * w)) == 3 * w) {
+            r -= 3 * w;
+            w >>= 2;
+        }
+        r += w;
+    }
+    /* the radix-4 stages above, innermost first */
+    for (int32_t stride = groups >> 2, size = 4 * p; stride > 0; stride >>= 2, size <<= 2) {
+        for (int32_t g = 0; g < stride; g++) {
+            butterfly4(out + g * size, stride, tw, size >> 2);
+        }
     }
 }
 
@@ -179,12 +272,25 @@ void pml_signal_rfft_q15(const int16_t *x, int32_t n_in, int32_t fft_length, con
     const cpx_t *tw = (const cpx_t *)(const void *)twiddles, *super = (const cpx_t *)(const void *)super_twiddles;
     cpx_t *out = (cpx_t *)(void *)y;
     /* the complex FFT of the even (real) and odd (imaginary) samples, into y's first `half` values */
-    fft_stage(out, x, n_in, 0, 1, half, tw);
+    fft_q15(out, x, n_in, half, tw);
     /* the split into the real signal's spectrum, in place: pair k reads out[k] and out[half - k] first */
     const cpx_t dc = cdiv(out[0], 16383);
     out[0].r = (int16_t)(dc.r + dc.i);
     out[half].r = (int16_t)(dc.r - dc.i);
     out[0].i = out[half].i = 0;
+#if PML_SIMD32
+    /* fpnk = conj(out[half - k]): SSAX of 0 and the value's halves swapped gives (re, -im) with int16's
+     * wraparound; the halving sums SHADD16/SHSUB16 are the (a +- b) >> 1 below */
+    for (int32_t k = 1; k <= half / 2; k++) {
+        const uint32_t b = cw(out[half - k]);
+        const uint32_t fpk = wdiv(cw(out[k]), DIV_BY(16383));
+        const uint32_t fpnk = wdiv(pml_ssax(0, (b >> 16) | (b << 16)), DIV_BY(16383));
+        const uint32_t f1k = pml_sadd16(fpk, fpnk), tw2 = wmul(pml_ssub16(fpk, fpnk), cw(super[k - 1]));
+        out[k] = wc(pml_shadd16(f1k, tw2));
+        /* (f1k.r - tw2.r) >> 1 and (tw2.i - f1k.i) >> 1 */
+        out[half - k] = wc(pml_shsub16((f1k & 0xffffu) | (tw2 & 0xffff0000u), (tw2 & 0xffffu) | (f1k & 0xffff0000u)));
+    }
+#else
     for (int32_t k = 1; k <= half / 2; k++) {
         cpx_t fpnk;
         fpnk.r = out[half - k].r;
@@ -197,6 +303,7 @@ void pml_signal_rfft_q15(const int16_t *x, int32_t n_in, int32_t fft_length, con
         out[half - k].r = (int16_t)((f1k.r - tw2.r) >> 1);
         out[half - k].i = (int16_t)((tw2.i - f1k.i) >> 1);
     }
+#endif
 }
 
 /* The op SIGNAL_FFT_AUTO_SCALE: outputs the scaled values and the shift. Once at load, after the operand types

@@ -3,12 +3,14 @@
 #include "check.h"
 #include "signal.h"
 
+#if defined(PML_NO_LIBGCC)
 /* w * x as TFLite Micro computes it (the int16 weight converted to uint64, the product modulo 2^64): the signed
  * product, put together from two 16-bit halves of x (each partial product fits int32). */
 static inline uint64_t weighted(int32_t w, uint32_t x) {
     const int64_t hi = (int64_t)(w * (int32_t)(x >> 16)), lo = (int64_t)(w * (int32_t)(x & 0xffffu));
     return ((uint64_t)hi << 16) + (uint64_t)lo;
 }
+#endif
 
 void pml_signal_filter_bank(const uint32_t *x, const int16_t *weights, const int16_t *unweights,
                             const int16_t *freq_starts, const int16_t *weight_starts, const int16_t *widths,
@@ -17,11 +19,28 @@ void pml_signal_filter_bank(const uint32_t *x, const int16_t *weights, const int
     for (int32_t c = 0; c <= n_channels; c++) {
         const uint32_t *in = x + freq_starts[c];
         const int16_t *w = weights + weight_starts[c], *u = unweights + weight_starts[c];
+        const int32_t width = widths[c];
         uint64_t next = 0;
-        for (int32_t j = 0; j < widths[c]; j++) {
+#if defined(PML_NO_LIBGCC)
+        for (int32_t j = 0; j < width; j++) {
             sum += weighted(w[j], in[j]);
             next += weighted(u[j], in[j]);
         }
+#else
+        /* a core with a 32 x 32 -> 64 multiply-accumulate (UMLAL): the weight's 32 bits times x, less x * 2^32
+         * for a negative weight (its 32 bits are 2^32 + w), the x of those summed modulo 2^32 on the side */
+        uint32_t sum_neg = 0, next_neg = 0;
+        for (int32_t j = 0; j < width; j++) {
+            const uint32_t v = in[j];
+            const int32_t a = w[j], b = u[j];
+            sum += (uint64_t)(uint32_t)a * v;
+            next += (uint64_t)(uint32_t)b * v;
+            sum_neg += v & (uint32_t)(a >> 31);
+            next_neg += v & (uint32_t)(b >> 31);
+        }
+        sum -= (uint64_t)sum_neg << 32;
+        next -= (uint64_t)next_neg << 32;
+#endif
         if (c > 0) {
             y[2 * c - 2] = (uint32_t)sum;
             y[2 * c - 1] = (uint32_t)(sum >> 32);

@@ -5,6 +5,7 @@
  * output's shape. Reference: host/picoml/ops/integer.py. May run in place on a full-shaped input. */
 #include "broadcast.h"
 #include "check.h"
+#include "copy.h"
 #include "picoml.h"
 
 /* Value i of a tensor of `dtype` as 64 bits (signed dtypes sign-extended); uint64 values are uint32 word pairs,
@@ -49,11 +50,7 @@ void pml_cast_s8(const void *params, const pml_operand_t *in, int n_in, const pm
     /* the front-end's casts without the per-value dtype switch: between the 32-bit dtypes (a copy), int16 to
      * int32, int32 to int8 */
     if ((a == PML_DTYPE_INT32 || a == PML_DTYPE_UINT32) && (b == PML_DTYPE_INT32 || b == PML_DTYPE_UINT32)) {
-        const uint32_t *x = (const uint32_t *)in[0].data;
-        uint32_t *y = (uint32_t *)out->data;
-        for (int32_t i = 0; i < n; i++) {
-            y[i] = x[i];
-        }
+        pml_copy(out->data, in[0].data, 4 * n);
     } else if (a == PML_DTYPE_INT16 && b == PML_DTYPE_INT32) {
         const int16_t *x = (const int16_t *)in[0].data;
         int32_t *y = (int32_t *)out->data;
@@ -119,23 +116,47 @@ static inline uint64_t element(int32_t code, const int32_t *p, int dtype, uint64
 
 /* int32 operands of the output's size or a single value (the front-end's arithmetic), op by op: no dtype switch
  * per value. */
+static inline int32_t clamp(int32_t r, int32_t lo, int32_t hi) {
+    r = r > lo ? r : lo;
+    return r < hi ? r : hi;
+}
+
 static void flat_int32(int32_t code, const int32_t *p, const pml_operand_t *in, const pml_operand_t *out) {
     const int32_t n = pml_count(out);
     const int32_t *x = (const int32_t *)in[0].data, *w = (const int32_t *)in[1].data;
     const int32_t sx = pml_count(&in[0]) == n ? 1 : 0, sw = pml_count(&in[1]) == n ? 1 : 0;
     int32_t *y = (int32_t *)out->data;
     const int32_t lo = p ? p[0] : 0, hi = p ? p[1] : 0;
-    for (int32_t i = 0; i < n; i++, x += sx, w += sw) {
-        int32_t r;
-        switch (code) {
-            case PML_OP_MINIMUM: y[i] = *x <= *w ? *x : *w; continue;
-            case PML_OP_MAXIMUM: y[i] = *x >= *w ? *x : *w; continue;
-            case PML_OP_ADD_INT32: r = (int32_t)((uint32_t)*x + (uint32_t)*w); break;
-            case PML_OP_MUL_INT32: r = (int32_t)((uint32_t)*x * (uint32_t)*w); break;
-            default: r = div_int32(*x, *w); break;
-        }
-        r = r > lo ? r : lo;
-        y[i] = r < hi ? r : hi;
+    /* one loop per op: the switch outside */
+    switch (code) {
+        case PML_OP_MINIMUM:
+            for (int32_t i = 0; i < n; i++, x += sx, w += sw) {
+                y[i] = *x <= *w ? *x : *w;
+            }
+            return;
+        case PML_OP_MAXIMUM:
+            for (int32_t i = 0; i < n; i++, x += sx, w += sw) {
+                y[i] = *x >= *w ? *x : *w;
+            }
+            return;
+        case PML_OP_ADD_INT32:
+            for (int32_t i = 0; i < n; i++, x += sx, w += sw) {
+                const int32_t r = (int32_t)((uint32_t)*x + (uint32_t)*w);
+                y[i] = clamp(r, lo, hi);
+            }
+            return;
+        case PML_OP_MUL_INT32:
+            for (int32_t i = 0; i < n; i++, x += sx, w += sw) {
+                const int32_t r = (int32_t)((uint32_t)*x * (uint32_t)*w);
+                y[i] = clamp(r, lo, hi);
+            }
+            return;
+        default:
+            for (int32_t i = 0; i < n; i++, x += sx, w += sw) {
+                const int32_t r = div_int32(*x, *w);
+                y[i] = clamp(r, lo, hi);
+            }
+            return;
     }
 }
 
@@ -266,6 +287,11 @@ void pml_strided_slice_s8(const void *params, const pml_operand_t *in, int n_in,
         for (int32_t i1 = 0; i1 < y[1]; i1++) {
             for (int32_t i2 = 0; i2 < y[2]; i2++) {
                 const int32_t k = first + i0 * s0 + i1 * s1 + i2 * s2;
+                if (s3 == 1 || y[3] == 1) {                             /* a contiguous run */
+                    pml_copy(dst, src + k * size, y[3] * size);
+                    dst += y[3] * size;
+                    continue;
+                }
                 for (int32_t i3 = 0; i3 < y[3]; i3++) {
                     const uint8_t *v = src + (k + i3 * s3) * size;      /* one value's bytes */
                     for (int32_t b = 0; b < size; b++) {

@@ -66,6 +66,40 @@ static inline int32_t pml_smmlar(int32_t a, int32_t b, int32_t acc) {
     return r;
 }
 
+/* added for the audio front-end (fft.c, window.c, energy.c):
+ * SMUAD lo*lo + hi*hi (a sum of 2^31 wraps to 0x80000000), SMULTT hi*hi, SMLSD acc + lo*lo - hi*hi,
+ * SMLADX acc + lo(a)*hi(b) + hi(a)*lo(b) (each modulo 2^32) */
+static inline int32_t pml_smuad(uint32_t a, uint32_t b) { return __smuad(a, b); }
+static inline int32_t pml_smultt(uint32_t a, uint32_t b) {
+    int32_t r;
+    __asm__("smultt %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+static inline int32_t pml_smlsd(uint32_t a, uint32_t b, int32_t acc) { return __smlsd(a, b, acc); }
+static inline int32_t pml_smladx(uint32_t a, uint32_t b, int32_t acc) { return __smladx(a, b, acc); }
+/* halving halfwise sums: SHADD16 (a + b) >> 1, SHSUB16 (a - b) >> 1, each half without overflow */
+static inline uint32_t pml_shadd16(uint32_t a, uint32_t b) { return (uint32_t)__shadd16(a, b); }
+static inline uint32_t pml_shsub16(uint32_t a, uint32_t b) { return (uint32_t)__shsub16(a, b); }
+/* PKHTB a, b, ASR #15: hi(a) with bits 15..30 of b below it */
+static inline uint32_t pml_pkhtb15(uint32_t a, uint32_t b) {
+    uint32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #15" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+/* x clamped to [-32768, 32767] (SSAT #16) */
+static inline int32_t pml_sat16(int32_t x) { return __ssat(x, 16); }
+/* halfwise signed maximum and minimum (SSUB16 then SEL on its GE flags, one asm statement) */
+static inline uint32_t pml_max16x2(uint32_t a, uint32_t b) {
+    uint32_t r, t;
+    __asm__("ssub16 %1, %2, %3\n\tsel %0, %2, %3" : "=r"(r), "=&r"(t) : "r"(a), "r"(b));
+    return r;
+}
+static inline uint32_t pml_min16x2(uint32_t a, uint32_t b) {
+    uint32_t r, t;
+    __asm__("ssub16 %1, %2, %3\n\tsel %0, %3, %2" : "=r"(r), "=&r"(t) : "r"(a), "r"(b));
+    return r;
+}
+
 #elif defined(PML_SIMD32_PORTABLE)
 #define PML_SIMD32 1
 
@@ -103,6 +137,26 @@ static inline uint32_t pml_sadd16(uint32_t a, uint32_t b) { return pml_pack16(pm
 static inline uint32_t pml_ssub16(uint32_t a, uint32_t b) { return pml_pack16(pml_lo16(a) - pml_lo16(b), pml_hi16(a) - pml_hi16(b)); }
 static inline uint32_t pml_sasx(uint32_t a, uint32_t b) { return pml_pack16(pml_lo16(a) - pml_hi16(b), pml_hi16(a) + pml_lo16(b)); }
 static inline uint32_t pml_ssax(uint32_t a, uint32_t b) { return pml_pack16(pml_lo16(a) + pml_hi16(b), pml_hi16(a) - pml_lo16(b)); }
+static inline int32_t pml_smuad(uint32_t a, uint32_t b) {
+    return (int32_t)((uint32_t)(pml_lo16(a) * pml_lo16(b)) + (uint32_t)(pml_hi16(a) * pml_hi16(b)));
+}
+static inline int32_t pml_smultt(uint32_t a, uint32_t b) { return pml_hi16(a) * pml_hi16(b); }
+static inline int32_t pml_smlsd(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(pml_lo16(a) * pml_lo16(b)) - (uint32_t)(pml_hi16(a) * pml_hi16(b)));
+}
+static inline int32_t pml_smladx(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(pml_lo16(a) * pml_hi16(b)) + (uint32_t)(pml_hi16(a) * pml_lo16(b)));
+}
+static inline uint32_t pml_shadd16(uint32_t a, uint32_t b) { return pml_pack16((pml_lo16(a) + pml_lo16(b)) >> 1, (pml_hi16(a) + pml_hi16(b)) >> 1); }
+static inline uint32_t pml_shsub16(uint32_t a, uint32_t b) { return pml_pack16((pml_lo16(a) - pml_lo16(b)) >> 1, (pml_hi16(a) - pml_hi16(b)) >> 1); }
+static inline uint32_t pml_pkhtb15(uint32_t a, uint32_t b) { return (a & 0xffff0000u) | (((uint32_t)((int32_t)b >> 15)) & 0xffffu); }
+static inline int32_t pml_sat16(int32_t x) { return x < -32768 ? -32768 : x > 32767 ? 32767 : x; }
+static inline uint32_t pml_max16x2(uint32_t a, uint32_t b) {
+    return pml_pack16(pml_lo16(a) > pml_lo16(b) ? pml_lo16(a) : pml_lo16(b), pml_hi16(a) > pml_hi16(b) ? pml_hi16(a) : pml_hi16(b));
+}
+static inline uint32_t pml_min16x2(uint32_t a, uint32_t b) {
+    return pml_pack16(pml_lo16(a) < pml_lo16(b) ? pml_lo16(a) : pml_lo16(b), pml_hi16(a) < pml_hi16(b) ? pml_hi16(a) : pml_hi16(b));
+}
 
 #else
 #define PML_SIMD32 0

@@ -1,9 +1,22 @@
 /* SignalWindow: the frame times a window, int16 (TFLite Micro's Signal library, micro_speech's front-end). */
 #include "check.h"
 #include "signal.h"
+#include "simd32.h"
 
 void pml_signal_window(const int16_t *x, const int16_t *w, int32_t n, int32_t shift, int16_t *y) {
-    for (int32_t i = 0; i < n; i++) {
+    int32_t i = 0;
+#if PML_SIMD32
+    /* two values a step: SMULBB/SMULTT, each shifted and saturated (SSAT #16), packed (PKHBT) */
+    for (; i + 2 <= n; i += 2) {
+        uint32_t a, b;
+        __builtin_memcpy(&a, x + i, 4);
+        __builtin_memcpy(&b, w + i, 4);
+        const uint32_t v = pml_pkhbt((uint32_t)pml_sat16(pml_smulbb(a, b) >> shift),
+                                     (uint32_t)pml_sat16(pml_smultt(a, b) >> shift));
+        __builtin_memcpy(y + i, &v, 4);
+    }
+#endif
+    for (; i < n; i++) {
         const int32_t v = ((int32_t)x[i] * w[i]) >> shift;
         y[i] = (int16_t)(v < INT16_MIN ? INT16_MIN : (v > INT16_MAX ? INT16_MAX : v));
     }
