@@ -33,15 +33,20 @@ $(NATKIT)/py/dynruntime.mk: | setup
 	tar xzf build/natkit/sdist/*.tar.gz -C build/natkit --strip-components=1 --wildcards '*/micropython'
 	touch $@
 
-# _picoml.mpy per architecture, each in its own folder (the kit writes the module into the current one)
-natmod: $(addprefix natmod-,$(ARCHS))
+# _picoml.mpy per architecture, each in its own folder (the kit writes the module into the current one); and
+# build/natmod/<arch>-nofrontend/: the module without the audio front-end's ops (native_module/Makefile)
+natmod: $(addprefix natmod-,$(ARCHS)) $(addprefix natmod-nofrontend-,$(ARCHS))
 natmod-%: $(NATKIT)/py/dynruntime.mk
 	mkdir -p build/natmod/$*
 	echo "include $(CURDIR)/native_module/Makefile" > build/natmod/$*/Makefile
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C build/natmod/$* ARCH=$* MPY_DIR=$(CURDIR)/$(NATKIT) $(NATMOD_CROSS)
+natmod-nofrontend-%: $(NATKIT)/py/dynruntime.mk
+	mkdir -p build/natmod/$*-nofrontend
+	echo "include $(CURDIR)/native_module/Makefile" > build/natmod/$*-nofrontend/Makefile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C build/natmod/$*-nofrontend ARCH=$* PML_FRONTEND=0 MPY_DIR=$(CURDIR)/$(NATKIT) $(NATMOD_CROSS)
 # ESP32 (xtensawin): Espressif's xtensa-esp32-elf-gcc where installed, else Debian's clang-22 through
 # scripts/xtensawin/ (docs/esp32.md). Built, not yet shipped by dist (picoml.dist.BUILDS).
-natmod-xtensawin: NATMOD_CROSS = $(if $(shell command -v xtensa-esp32-elf-gcc),,CROSS=$(CURDIR)/scripts/xtensawin/xtensa-esp32-elf-)
+natmod-xtensawin natmod-nofrontend-xtensawin: NATMOD_CROSS = $(if $(shell command -v xtensa-esp32-elf-gcc),,CROSS=$(CURDIR)/scripts/xtensawin/xtensa-esp32-elf-)
 
 # dist/<arch>_6.3/ per architecture (native module + library .mpy + mip package.json), dist/circuitpython/
 dist: natmod

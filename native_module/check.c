@@ -216,7 +216,8 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
             FAIL(PML_R_OPS_END, end - word);
         }
         const int32_t code = word[0], n_in = word[1], n_out = word[2], n_params = word[3];
-        if (code < 1 || code > PML_OP_MAX) {
+        /* every op has an output: none in N_OUTPUTS is an op this build leaves out (ops.h's PML_OPS) */
+        if (code < 1 || code > PML_OP_MAX || N_OUTPUTS[code] == 0) {
             FAIL(PML_R_UNKNOWN_OP, code);
         }
         if (n_params != N_PARAMS[code]) {

@@ -300,8 +300,10 @@ typedef struct {
 /* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
  * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
  * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
- * above that are not here are not on the device yet: an unknown op code to pml_check. */
-#define PML_OPS(X) \
+ * above that are not here are not on the device yet: an unknown op code to pml_check. A build with
+ * PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0) runs the ops of PML_CORE_OPS only:
+ * those of the audio front-end (PML_FRONTEND_OPS) are unknown op codes there. */
+#define PML_CORE_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \
     X(FULLY_CONNECTED, fully_connected, 3, PML_FULLY_CONNECTED_N_PARAMS, 5) \
@@ -313,7 +315,8 @@ typedef struct {
     X(CONCATENATION, concatenation, 9, PML_CONCATENATION_N_PARAMS, -1) \
     X(LUT, lut, 10, PML_LUT_N_PARAMS, 2) \
     X(MEAN, mean, 11, PML_MEAN_N_PARAMS, 1) \
-    X(PAD, pad, 12, PML_PAD_N_PARAMS, 1) \
+    X(PAD, pad, 12, PML_PAD_N_PARAMS, 1)
+#define PML_FRONTEND_OPS(X) \
     X(SIGNAL_WINDOW, signal_window, 13, PML_SIGNAL_WINDOW_N_PARAMS, 2) \
     X(SIGNAL_FFT_AUTO_SCALE, signal_fft_auto_scale, 14, PML_SIGNAL_FFT_AUTO_SCALE_N_PARAMS, 1) \
     X(SIGNAL_RFFT, signal_rfft, 15, PML_SIGNAL_RFFT_N_PARAMS, 3) \
@@ -330,5 +333,10 @@ typedef struct {
     X(ADD_INT32, add_int32, 26, PML_ADD_INT32_N_PARAMS, 2) \
     X(MUL_INT32, mul_int32, 27, PML_MUL_INT32_N_PARAMS, 2) \
     X(DIV_INT32, div_int32, 28, PML_DIV_INT32_N_PARAMS, 2)
+#ifdef PML_WITHOUT_FRONTEND
+#define PML_OPS(X) PML_CORE_OPS(X)
+#else
+#define PML_OPS(X) PML_CORE_OPS(X) PML_FRONTEND_OPS(X)
+#endif
 
 #endif

@@ -88,15 +88,16 @@ def _classify(output):
     return kind, text
 
 
-def try_heap(pml_path, backend, target, heap, model_in="ram", native_code="heap"):
+def try_heap(pml_path, backend, target, heap, model_in="ram", native_code="heap", natmod=None):
     """(kind, text) of loading the .pml file at `pml_path` with `backend` under a heap of `heap` bytes
-    (native_code: where the emulated boards put native code, qemu.command)."""
+    (native_code: where the emulated boards put native code, qemu.command; natmod: the folder of another
+    _picoml.mpy than the target's, e.g. resources.natmod_dir(arch, frontend=False))."""
     size = format.read(pathlib.Path(pml_path).read_bytes())
     size = size.tensors[size.inputs[0].tensor].nbytes
     if target == "unix":
         source = repr(str(pml_path))
-        script = "import sys\nsys.path[:0] = [%r, %r]\n" % (str(NATMOD_X64), str(unix_library())) + SCRIPT % {
-            "source": source, "backend": backend, "size": size}
+        script = "import sys\nsys.path[:0] = [%r, %r]\n" % (str(natmod or NATMOD_X64), str(unix_library()))
+        script += SCRIPT % {"source": source, "backend": backend, "size": size}
         with tempfile.TemporaryDirectory(prefix="picoml_heap_") as tmp:
             path = pathlib.Path(tmp) / "main.py"
             path.write_text(script)
@@ -117,7 +118,7 @@ def try_heap(pml_path, backend, target, heap, model_in="ram", native_code="heap"
         source = repr(str(pml_path))
     try:
         out = qemu.run_script(SCRIPT % {"source": source, "backend": backend, "size": size}, target, heapsize=heap,
-                              timeout=300, native_code=native_code)
+                              timeout=300, native_code=native_code, natmod=natmod)
     except PicomlError as e:
         return "failed", str(e)[-1500:]
     return _classify(out)
@@ -136,14 +137,15 @@ def max_heap(target):
     return 4 * 1024 * 1024 - 64 * 1024
 
 
-def smallest_heap(pml_path, backend, target, model_in="ram", step=256, tries=None, native_code="heap"):
+def smallest_heap(pml_path, backend, target, model_in="ram", step=256, tries=None, native_code="heap",
+                  natmod=None):
     """The smallest heap (a multiple of `step`) with which load + predict work and keep working for every
     heap up to 8 steps above it (so a lucky hole in an otherwise failing range is not taken), or None when even
     the largest heap fails. `tries` (a list) receives every (heap, kind)."""
     log = tries if tries is not None else []
 
     def works(heap):
-        kind, text = try_heap(pml_path, backend, target, heap, model_in, native_code)
+        kind, text = try_heap(pml_path, backend, target, heap, model_in, native_code, natmod)
         log.append((heap, kind))
         if kind == "failed":
             raise AssertionError("heap %d: %s" % (heap, text))

@@ -301,7 +301,7 @@ def print_top(model, outputs):
 def cmd_deploy(args):
     from .deploy import deploy
     _on_port(args.port, lambda port: deploy(args.model, port, args.tool, build=args.build,
-                                            library=not args.model_only))
+                                            library=not args.model_only, frontend=not args.without_frontend))
 
 
 TARGET_HELP = """where to run: reference (the numpy interpreter, the oracle), c (the C kernels built for this
@@ -379,6 +379,10 @@ def parser():
     d.add_argument("--build", help="install this build folder (e.g. dist/armv6m_6.3) instead of the one "
                                    "picoml builds for the board; checked against the board all the same")
     d.add_argument("--model-only", action="store_true", help="copy the model alone (the library is there)")
+    d.add_argument("--without-frontend", action="store_true",
+                   help="the native module without the audio front-end's ops (SIGNAL_*, the int32 ops): about 6 KB "
+                        "less of the board's heap, for an application that does not use picoml.audio; refused for "
+                        "a model that needs one of them")
     d.set_defaults(func=cmd_deploy)
 
     r = sub.add_parser("repl", help="the board's MicroPython REPL (through mpremote, no reset)")

@@ -260,7 +260,7 @@ print('committed')
 """
 
 
-def deploy(model, port, tool=None, build=None, log=print, library=True):
+def deploy(model, port, tool=None, build=None, log=print, library=True, frontend=True):
     """Copy the right build (or the build folder `build`) and `model` (a .pml path, or None) onto the board at
     `port`; returns the build's name. The right build is made for the board from the package data
     (dist.build_for_board), in a temporary folder.
@@ -271,7 +271,17 @@ def deploy(model, port, tool=None, build=None, log=print, library=True):
     has verified. A deploy stopped at any point leaves the board with the old files or the new ones (the next
     deploy clears what a stopped one staged). Every .mpy is first checked against the board's architecture and
     .mpy version (dist.check_files). The board definitions go to boards/ at the flash's root, where
-    picoml.boards.load(name) finds them. library=False copies the model alone."""
+    picoml.boards.load(name) finds them. library=False copies the model alone.
+
+    frontend=False installs the native module built without the audio front-end's ops (optable.FRONTEND_OPS):
+    about 6 KB less code in the board's heap (docs/memory.md), for an application that does not use
+    picoml.audio; refused, before the board is touched, for a model that needs one of those ops."""
+    if not frontend:
+        if build is not None or not library:
+            raise PicomlError("--without-frontend chooses the native module of the build picoml makes: not with "
+                              "--build or --model-only")
+        if model:
+            _check_without_frontend(model)
     board = Ampy(port) if tool == "ampy" else SerialLink(port)
     try:
         name, mpy, lib = board_info(board)
@@ -285,9 +295,23 @@ def deploy(model, port, tool=None, build=None, log=print, library=True):
         if build is not None:
             return _deploy(board, name, mpy, lib, model, build, log)
         with tempfile.TemporaryDirectory(prefix="picoml_dist_") as tmp:
-            return _deploy(board, name, mpy, lib, model, dist.build_for_board(mpy, name, tmp), log)
+            if not frontend:
+                log("native module without the audio front-end's ops (picoml.audio cannot run with it)")
+            return _deploy(board, name, mpy, lib, model, dist.build_for_board(mpy, name, tmp, frontend), log)
     finally:
         board.close()
+
+
+def _check_without_frontend(model):
+    """PicomlError when the .pml at `model` needs an op of the audio front-end (the first one, named)."""
+    from . import format
+    from .optable import FRONTEND_OPS
+    ops = format.read(pathlib.Path(model).read_bytes()).ops
+    for i, op in enumerate(ops):
+        if op.name in FRONTEND_OPS:
+            raise PicomlError("%s needs %s (op %d), an op of the audio front-end, which the native module "
+                              "--without-frontend leaves out: deploy without --without-frontend"
+                              % (model, op.name, i))
 
 
 def _deploy(board, name, mpy, lib, model, build, log):

@@ -105,14 +105,15 @@ def mpy_cross(source, target, arch):
         raise PicomlError("mpy-cross failed on %s: %s" % (source.name, done.stderr.strip()))
 
 
-def build_arch(arch, out_dir):
-    """dist/<arch>_6.3/: _picoml.mpy (if any), picoml/*.mpy, package.json. Returns the folder."""
+def build_arch(arch, out_dir, frontend=True):
+    """dist/<arch>_6.3/: _picoml.mpy (if any), picoml/*.mpy, package.json. Returns the folder. frontend=False:
+    the native module without the audio front-end's ops (resources.natmod_dir)."""
     folder = pathlib.Path(out_dir) / build_name(arch)
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "picoml").mkdir(parents=True)
     files = []
     if BUILDS[arch]:
-        shutil.copy(resources.natmod(arch), folder / "_picoml.mpy")
+        shutil.copy(resources.natmod(arch, frontend), folder / "_picoml.mpy")
         files.append("_picoml.mpy")
     for source in device_sources():
         relative = source.relative_to(resources.device_package()).with_suffix(".mpy")
@@ -149,10 +150,11 @@ def _version():
     return __version__
 
 
-def build_for_board(mpy_word, implementation, out_dir):
-    """Build what a board needs, from its sys.implementation (name, _mpy), into out_dir; returns the folder."""
+def build_for_board(mpy_word, implementation, out_dir, frontend=True):
+    """Build what a board needs, from its sys.implementation (name, _mpy), into out_dir; returns the folder.
+    frontend: see build_arch (CircuitPython has no native module)."""
     arch = arch_for_board(mpy_word, implementation)
-    return build_circuitpython(out_dir) if arch == "circuitpython" else build_arch(arch, out_dir)
+    return build_circuitpython(out_dir) if arch == "circuitpython" else build_arch(arch, out_dir, frontend)
 
 
 def arch_for_board(mpy_word, implementation="micropython"):

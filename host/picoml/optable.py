@@ -14,9 +14,11 @@ from collections import namedtuple
 # full-shaped input before writing element i of the output, so the planner may put the output over an input.
 # outputs: the names of its outputs, in order. device: the device library (native module and Python kernels) runs
 # it; an op the device does not run yet is an unknown op code there (and in native_module/ops.h's PML_OPS), while
-# the host reads, validates and runs it.
-OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device",
-                    defaults=(False, ("output",), True))
+# the host reads, validates and runs it. frontend: an op of the audio front-end (TFLite Micro's Signal library and the
+# integer ops its graph uses), which the native module built without the front-end (PML_FRONTEND=0 in
+# native_module/Makefile, `picoml deploy --without-frontend`) leaves out: about 6 KB less code in a board's heap.
+OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device frontend",
+                    defaults=(False, ("output",), True, False))
 
 _CONV_PARAMS = ("stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left",
                 "input_offset", "output_offset", "act_min", "act_max")
@@ -45,6 +47,9 @@ OPS = (
     OpSpec(12, "PAD", ("input",),
            ("pad_before_0", "pad_before_1", "pad_before_2", "pad_before_3",
             "pad_after_0", "pad_after_1", "pad_after_2", "pad_after_3", "pad_value")),
+)
+# the audio front-end's ops (frontend=True below)
+_FRONTEND_OPS = (
     # TensorFlow Lite Micro's Signal library (the audio front-end): int16/int32/uint32/uint64 operands,
     # ops/signal.py
     OpSpec(13, "SIGNAL_WINDOW", ("input", "window"), ("shift",)),
@@ -70,12 +75,14 @@ OPS = (
     OpSpec(27, "MUL_INT32", ("input1", "input2"), ("act_min", "act_max"), in_place=True),
     OpSpec(28, "DIV_INT32", ("input1", "input2"), ("act_min", "act_max"), in_place=True),
 )
+OPS = OPS + tuple(op._replace(frontend=True) for op in _FRONTEND_OPS)
 
 BY_CODE = {op.code: op for op in OPS}
 BY_NAME = {op.name: op for op in OPS}
 MAX_CODE = max(BY_CODE)
 IN_PLACE_OPS = frozenset(op.name for op in OPS if op.in_place)
 DEVICE_OPS = tuple(op for op in OPS if op.device)
+FRONTEND_OPS = frozenset(op.name for op in OPS if op.frontend)
 
 
 def n_inputs(op):
@@ -116,13 +123,23 @@ def c_header():
     lines += ["", "/* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more",
               " * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a",
               " * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops",
-              " * above that are not here are not on the device yet: an unknown op code to pml_check. */",
-              "#define PML_OPS(X) \\"]
-    entries = ["    X(%s, %s, %d, PML_%s_N_PARAMS, %d)" % (op.name, op.name.lower(), op.code, op.name, n_inputs(op))
-               for op in DEVICE_OPS]
-    lines += [e + " \\" for e in entries[:-1]] + [entries[-1]]
-    lines += ["", "#endif", ""]
+              " * above that are not here are not on the device yet: an unknown op code to pml_check. A build with",
+              " * PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0) runs the ops of PML_CORE_OPS only:",
+              " * those of the audio front-end (PML_FRONTEND_OPS) are unknown op codes there. */",
+              "#define PML_CORE_OPS(X) \\"]
+    lines += _x_list([op for op in DEVICE_OPS if not op.frontend])
+    lines += ["#define PML_FRONTEND_OPS(X) \\"]
+    lines += _x_list([op for op in DEVICE_OPS if op.frontend])
+    lines += ["#ifdef PML_WITHOUT_FRONTEND", "#define PML_OPS(X) PML_CORE_OPS(X)", "#else",
+              "#define PML_OPS(X) PML_CORE_OPS(X) PML_FRONTEND_OPS(X)", "#endif", "", "#endif", ""]
     return "\n".join(lines)
+
+
+def _x_list(ops):
+    """The lines of an X-macro list of ops (after its #define line)."""
+    entries = ["    X(%s, %s, %d, PML_%s_N_PARAMS, %d)" % (op.name, op.name.lower(), op.code, op.name, n_inputs(op))
+               for op in ops]
+    return [e + " \\" for e in entries[:-1]] + [entries[-1]]
 
 
 def _tuple(name, strings):

@@ -6,7 +6,8 @@ the same names are symlinks to the checkout's folders, so a checkout and an inst
     device/picoml/                the device library (device/ in the checkout)
     boards/*.json                 board definitions (boards/)
     virtual_board/                the virtual board's hardware: flash.py and emulated_chips/ (emulation/virtual_board/)
-    natmod/<arch>/_picoml.mpy     the native modules (build/natmod/, built by `make natmod`)
+    natmod/<arch>/_picoml.mpy     the native modules (build/natmod/, built by `make natmod`); natmod/<arch>-nofrontend/
+                                  the same without the audio front-end's ops (`picoml deploy --without-frontend`)
     models/<name>/main.py         the example models' device programs (models/)
     models/frontend/frontend.pml  the default audio front-end (TFLite Micro's micro_speech one, converted)
 
@@ -58,17 +59,20 @@ def frontend_model():
     return path
 
 
-def natmod_dir(arch):
-    """The folder holding the _picoml.mpy built for `arch` (it may not be built)."""
-    return DATA / "natmod" / arch
+def natmod_dir(arch, frontend=True):
+    """The folder holding the _picoml.mpy built for `arch` (it may not be built); frontend=False: the one built
+    without the audio front-end's ops (optable.FRONTEND_OPS)."""
+    return DATA / "natmod" / (arch if frontend else arch + "-nofrontend")
 
 
-def natmod(arch):
-    """The _picoml.mpy built for `arch`; PicomlError saying how to build it when it is not there."""
-    path = natmod_dir(arch) / "_picoml.mpy"
+def natmod(arch, frontend=True):
+    """The _picoml.mpy built for `arch` (frontend: see natmod_dir); PicomlError saying how to build it when it is
+    not there."""
+    path = natmod_dir(arch, frontend) / "_picoml.mpy"
     if not path.exists():
-        raise PicomlError("the %s native module is not in this picoml: build it with `make natmod` in a checkout "
-                          "(before `pip install .` for an installed picoml)" % arch)
+        raise PicomlError("the %s native module%s is not in this picoml: build it with `make natmod` in a checkout "
+                          "(before `pip install .` for an installed picoml)"
+                          % (arch, "" if frontend else " without the audio front-end"))
     return path
 
 

@@ -3,7 +3,7 @@ on picoml's MicroPython port (emulated Cortex-M4F and Cortex-M0, picoml.runtimes
 smallest heap that runs DS-CNN (kws_ref_model) read from a file, per board. docs/memory.md has the numbers.
 
     .venv/bin/python tests/bench/bench_heap.py [--targets m4,m0] [--native-code heap,flash] [--model X.tflite|.pml]
-                                               [--no-sweep]
+                                               [--modules full,nofrontend] [--no-sweep]
 
 Every number is gc.mem_alloc() after gc.collect() in a fresh interpreter, in bytes:
   interpreter      the heap in use when the script starts (sys.path, sys.argv, the script's own objects)
@@ -17,7 +17,9 @@ Every number is gc.mem_alloc() after gc.collect() in a fresh interpreter, in byt
                    start, the file and the arena (the library + native module cost the issue's goal bounds)
 The smallest heap is bisected to 256 bytes (tests/heap_sweep.py: load + one predict work there and on the 8
 heaps above); "goal" is file + arena + 32 KB. --native-code flash: the M4 firmware's option that keeps native
-code outside the heap (the M0 board's flash is not writable, so it has no such option).
+code outside the heap (the M0 board's flash is not writable, so it has no such option). --modules: the native
+module with every op ("full") and the one without the audio front-end's ops ("nofrontend", what
+`picoml deploy --without-frontend` installs; a model that needs none of them, such as DS-CNN, runs on both).
 """
 import argparse
 import pathlib
@@ -29,7 +31,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import heap_sweep  # noqa: E402
-from picoml import format  # noqa: E402
+from picoml import format, resources  # noqa: E402
 from picoml.runtimes import qemu  # noqa: E402
 
 KWS = ROOT.parent / "shared" / "conformance" / "mlperf_tiny" / "kws_ref_model.tflite"
@@ -68,14 +70,16 @@ print("MEM", start, first - base, second, mem[4] if len(mem) > 4 else 0, " ".joi
 """
 
 
-def measure(target, path, native_code):
-    """{name: bytes} of the heap's parts on the target (see the module's docstring)."""
+def measure(target, path, native_code, frontend=True):
+    """{name: bytes} of the heap's parts on the target (see the module's docstring); frontend=False: with the
+    native module built without the audio front-end's ops."""
     blob = path.read_bytes()
     model = format.read(blob)
     size = model.tensors[model.inputs[0].tensor].nbytes
 
     def run(source):
-        out = qemu.run_script(source, target, heapsize=BIG_HEAP[target], native_code=native_code)
+        out = qemu.run_script(source, target, heapsize=BIG_HEAP[target], native_code=native_code,
+                              natmod=natmod(target, frontend))
         return [line.split()[1:] for line in out.splitlines() if line.startswith("MEM ")][-1]
 
     parts = {}
@@ -95,11 +99,17 @@ def measure(target, path, native_code):
     return parts
 
 
+def natmod(target, frontend):
+    """The folder of the native module the target loads (frontend: see measure)."""
+    return resources.natmod_dir(qemu.TARGETS[target]["arch"], frontend)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", default="m4,m0")
     ap.add_argument("--native-code", default="heap,flash")
     ap.add_argument("--model", default=str(KWS))
+    ap.add_argument("--modules", default="full,nofrontend")
     ap.add_argument("--no-sweep", action="store_true", help="only the breakdown, not the smallest heap")
     args = ap.parse_args(argv)
     path = pathlib.Path(args.model)
@@ -111,21 +121,24 @@ def main(argv=None):
             path = pml
         rows = []
         for target in args.targets.split(","):
-            for where in args.native_code.split(","):
-                if where == "flash" and target != "m4":
-                    continue
-                parts = measure(target, path, where)
-                heap = None
-                if not args.no_sweep:
-                    heap = heap_sweep.smallest_heap(path, "native", target, native_code=where)
-                rows.append(("qemu-%s, native code in %s" % (target, where), parts, heap))
+            for module in args.modules.split(","):
+                for where in args.native_code.split(","):
+                    if where == "flash" and target != "m4":
+                        continue
+                    frontend = module != "nofrontend"
+                    parts = measure(target, path, where, frontend)
+                    heap = None
+                    if not args.no_sweep:
+                        heap = heap_sweep.smallest_heap(path, "native", target, native_code=where,
+                                                        natmod=natmod(target, frontend))
+                    rows.append(("qemu-%s, %s, code in %s" % (target, module, where), parts, heap))
     print("%s: file %d bytes, arena %d bytes; heap in use, bytes (gc.mem_alloc after gc.collect)"
           % (path.name, rows[0][1]["file"], rows[0][1]["arena"]))
     keys = ("interpreter", "picoml", "_picoml", "picoml.model", "load residue", "model objects", "overhead")
-    print("%-32s %s %9s %9s %9s" % ("board", " ".join("%13s" % k for k in keys), "smallest", "goal", "code out"))
+    print("%-34s %s %9s %9s %9s" % ("board", " ".join("%13s" % k for k in keys), "smallest", "goal", "code out"))
     for label, parts, heap in rows:
         goal = parts["file"] + parts["arena"] + GOAL
-        print("%-32s %s %9s %9d %9d" % (label, " ".join("%13d" % parts[k] for k in keys),
+        print("%-34s %s %9s %9d %9d" % (label, " ".join("%13d" % parts[k] for k in keys),
                                         "-" if heap is None else heap, goal, parts["native code outside the heap"]))
     print("resident modules after load + predict:", rows[0][1]["modules"])
 

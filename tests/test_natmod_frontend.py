@@ -1,0 +1,98 @@
+"""The native module built without the audio front-end's ops (native_module/Makefile PML_FRONTEND=0,
+build/natmod/<arch>-nofrontend/, `picoml deploy --without-frontend`): it runs every other model with the same
+bytes as the full module, refuses a model that needs a front-end op with a ValueError naming the op, and deploy
+refuses to install it beside such a model. Its heap cost: tests/test_heap_overhead.py."""
+import numpy as np
+import pytest
+
+import models
+from picoml import dist, format, optable, reference, resources
+from picoml.deploy import Mpremote, deploy
+from picoml.errors import PicomlError
+from picoml.runtimes import qemu, unix
+from picoml.virtual_board import VirtualBoard
+
+LOAD = """
+import picoml
+for source in %(paths)r:
+    try:
+        m = picoml.load(source)
+        print("OK", m.backend, list(m.predict(bytes(%(x)r))) if source == %(paths)r[0] else "")
+    except ValueError as e:
+        print("REFUSED", e)
+"""
+
+
+def kws_and_input(tmp_path):
+    path = tmp_path / "kws.pml"
+    path.write_bytes(models.pml("kws_ref_model"))
+    model = format.read(path.read_bytes())
+    x = np.arange(490, dtype=np.int64).astype(np.int8).reshape(1, 49, 10, 1)
+    return path, model, x
+
+
+def check_output(out, model, x):
+    lines = [line for line in out.splitlines() if line.startswith(("OK", "REFUSED"))]
+    assert len(lines) == 2, out
+    assert lines[0].startswith("OK native "), out
+    assert eval(lines[0].split(" ", 2)[2]) == reference.run(model, [x])[0].reshape(-1).tolist()
+    # the front-end's first op is SIGNAL_WINDOW
+    assert lines[1] == ("REFUSED picoml: op 0 (SIGNAL_WINDOW) is not in this _picoml native module: it is the one "
+                        "built without the audio front-end's ops (deploy the full one: `picoml deploy` without "
+                        "--without-frontend), or older than this picoml; backend='python' runs the model"), out
+
+
+def test_the_frontend_ops_are_the_front_end_models_ops():
+    """The op set left out is exactly what the audio front-end's model uses that no network op is."""
+    used = {op.name for op in format.read(resources.frontend_model().read_bytes()).ops}
+    assert used <= optable.FRONTEND_OPS | {"CONCATENATION", "PAD", "LUT", "MUL"}, used
+    assert all(op.name.startswith("SIGNAL_") for op in optable.OPS if op.frontend and op.code <= 21)
+    assert not any(op.frontend for op in optable.OPS if op.code <= 12)
+
+
+@pytest.mark.parametrize("target", ["unix", "m4"])
+def test_runs_ds_cnn_and_refuses_the_front_end_naming_its_op(tmp_path, target):
+    path, model, x = kws_and_input(tmp_path)
+    frontend = resources.frontend_model()
+    if target == "unix":
+        source = LOAD % {"paths": [str(path), str(frontend)], "x": x.tobytes()}
+        out = unix.run_script(source, natmod=resources.natmod_dir("x64", frontend=False))
+    else:
+        source = LOAD % {"paths": [str(path), str(frontend)], "x": x.tobytes()}
+        out = qemu.run_script(source, "m4", natmod=resources.natmod_dir("armv7emsp", frontend=False))
+    check_output(out, model, x)
+
+
+def test_the_full_module_runs_the_front_end(tmp_path):
+    out = unix.run_script("import picoml\nm = picoml.load(%r)\nprint('OK', m.backend)"
+                          % str(resources.frontend_model()), natmod=True)
+    assert "OK native" in out
+
+
+@pytest.mark.parametrize("arch", sorted(a for a, shipped in dist.BUILDS.items() if shipped))
+def test_each_board_arch_has_it_and_it_is_smaller(arch):
+    full, small = resources.natmod(arch), resources.natmod(arch, frontend=False)
+    assert dist.mpy_header(small.read_bytes())[2] == arch
+    assert small.stat().st_size < full.stat().st_size
+
+
+def test_deploy_refuses_it_for_a_model_that_needs_a_front_end_op_before_touching_the_board(tmp_path):
+    with pytest.raises(PicomlError, match=r"needs SIGNAL_WINDOW \(op 0\), an op of the audio front-end, which the "
+                                          r"native module --without-frontend leaves out"):
+        deploy(str(resources.frontend_model()), "/dev/no-such-port", frontend=False)
+    with pytest.raises(PicomlError, match="not with --build or --model-only"):
+        deploy(None, "/dev/no-such-port", frontend=False, library=False)
+
+
+@pytest.mark.slow
+def test_deploy_without_frontend_to_the_virtual_board(tmp_path):
+    path, model, x = kws_and_input(tmp_path)
+    with VirtualBoard(tmp_path / "flash") as board:
+        log = []
+        assert deploy(str(path), board.port, log=log.append, frontend=False) == "x64_6.3"
+        assert any("without the audio front-end" in line for line in log), log
+        on_board = (tmp_path / "flash" / "lib" / "_picoml.mpy").read_bytes()
+        assert on_board == resources.natmod("x64", frontend=False).read_bytes()
+        out = Mpremote(board.port).exec(LOAD % {"paths": ["kws.pml", "lib/picoml/" + dist.FRONTEND],
+                                                "x": x.tobytes()})
+    check_output(out, model, x)
