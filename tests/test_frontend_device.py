@@ -243,7 +243,8 @@ from array import array
 from picoml import audio
 m = picoml.load("frontend.pml", backend=%(backend)r)
 fe = audio.Frontend(m)
-print("backend", m.backend, fe._copy16 is not None)
+%(copy)s
+print("backend", m.backend, audio._copy16 is not audio._copy16_py)
 buf = array("h", bytes(2 * 1000))
 chunks = %(chunks)r
 for name in %(names)r:
@@ -265,12 +266,14 @@ for name in %(names)r:
 """
 
 
-def feed_clips(run, tmp_path, pml, clips, backend):
-    """{name: int8 features [rows, 40]} from FEED run by `run(script, cwd)`."""
+def feed_clips(run, tmp_path, pml, clips, backend, copy=""):
+    """{name: int8 features [rows, 40]} from FEED run by `run(script, cwd)` (copy: a line run after the Frontend
+    is made)."""
     (tmp_path / "frontend.pml").write_bytes(pml)
     for name, samples, _ in clips:
         (tmp_path / (name + ".raw")).write_bytes(samples.astype("<i2").tobytes())
-    out = run(FEED % {"backend": backend, "chunks": CHUNKS, "names": [name for name, _, _ in clips]}, str(tmp_path))
+    out = run(FEED % {"backend": backend, "chunks": CHUNKS, "names": [name for name, _, _ in clips], "copy": copy},
+              str(tmp_path))
     lines = out.split("\n")
     assert lines[0].split()[1] == backend, lines[0]
     got = {}
@@ -296,6 +299,14 @@ def test_frontend_in_the_unix_port(tmp_path, pml, clips, backend):
     assert head.endswith("True")      # the samples moved with picoml.fast (viper)
     for name, _, expected in clips:
         assert np.array_equal(got[name], expected), (backend, name)
+
+
+def test_frontend_without_viper_in_the_unix_port(tmp_path, pml, clips):
+    """The samples moved by the Python loop CircuitPython takes (no viper): the same features."""
+    got, head = feed_clips(in_unix_port, tmp_path, pml, clips, "native", "audio._copy16 = audio._copy16_py")
+    assert head.endswith("False")
+    for name, _, expected in clips:
+        assert np.array_equal(got[name], expected), name
 
 
 HEAP_LOCKED = r"""

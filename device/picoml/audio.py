@@ -392,6 +392,19 @@ def default_frontend():
     return (here[:cut + 1] if cut >= 0 else "") + FRONTEND
 
 
+_copy16 = None      # picoml.fast.copy16 (viper) or _copy16_py, chosen by the first Frontend
+
+
+def _copy16_py(dst, d, src, s, n):
+    """copy16 without viper: dst (bytes) at 16-bit index d on, from the int16 values src[s:s + n]."""
+    o = 2 * d
+    for j in range(s, s + n):
+        v = src[j]
+        dst[o] = v & 0xFF
+        dst[o + 1] = (v >> 8) & 0xFF
+        o += 2
+
+
 class Frontend:
     """The audio front-end, streaming: 16-bit samples in, in blocks of any size (a microphone's DMA blocks), one
     int8 feature row per hop out (micro_speech: 40 features per 20 ms of audio, from 30 ms frames) into a ring of
@@ -440,16 +453,25 @@ class Frontend:
         self.hop = hop
         self.width = len(out.data)
         self.rows = rows
-        # the samples: a ring of `frame` values; a frame is complete when `hop` new samples have come in (the
-        # first after `frame`), and is then the ring's contents from the write position on, wrapping around
-        self._buf = array("h", bytes(2 * frame))
+        # the samples of the frame being filled, in order: _fill of them; after a frame the last frame - hop move
+        # to the front (a memmove through two views made here), or, when hop > frame, hop - frame samples are
+        # skipped. Every method on the way of a hop keeps its Python state within 11 words, which MicroPython
+        # holds on the C stack (a larger one is a heap block per call: gc_alloc's search of the heap per hop).
+        self._buf = bytearray(2 * frame)
         self._input = inp.data
         self._output = out.data
-        try:
-            from .fast import copy16
-        except (ImportError, SyntaxError, NotImplementedError, ValueError):
-            copy16 = None                       # CircuitPython (no viper): Python loops
-        self._copy16 = copy16
+        keep = frame - hop if hop < frame else 0
+        mv = memoryview(self._buf)
+        self._keep = keep
+        self._gap = hop - frame if hop > frame else 0
+        self._keep_to = mv[:2 * keep]
+        self._keep_from = mv[2 * (frame - keep):]
+        global _copy16
+        if _copy16 is None:
+            try:
+                from .fast import copy16 as _copy16
+            except (ImportError, SyntaxError, NotImplementedError, ValueError):
+                _copy16 = _copy16_py            # CircuitPython (no viper): a Python loop
         # the features: every row twice (rows r and r + rows), so the last `rows` rows are always one slice
         n = rows * self.width
         self._ring = bytearray(2 * n)
@@ -465,8 +487,8 @@ class Frontend:
         zero = self._zero
         for r in self._row:
             r[_ALL] = zero
-        self._w = 0                 # the ring's write position
-        self._due = self.frame      # samples until the next frame is complete
+        self._fill = 0              # samples in the frame so far
+        self._skip = 0              # samples to skip before the next frame starts (hop > frame)
         self._pos = 0
         self.rows_done = 0
 
@@ -477,68 +499,44 @@ class Frontend:
         if end is None:
             end = len(samples)
         done = 0
-        i = start
-        copy16 = self._copy16
-        b = self._buf
-        n = self.frame
-        while i < end:
-            k = end - i
-            if k > self._due:
-                k = self._due
-            if k > n - self._w:
-                k = n - self._w
-            due = self._due - k
-            if due < n:                          # samples before the frame's last `frame` are skipped (hop > frame)
-                if k > n - due:
-                    i += k - (n - due)
-                    k = n - due
-                w = self._w
-                if copy16 is not None:
-                    copy16(b, w, samples, i, k)
-                else:
-                    d = i - w
-                    for j in range(w, w + k):
-                        b[j] = samples[j + d]
-                w += k
-                self._w = 0 if w == n else w
-            i += k
-            self._due = due
-            if due == 0:
+        while start < end:
+            start = self._take(samples, start, end)
+            if self._fill == self.frame:
                 self._frame()
-                self._due = self.hop
                 done += 1
         return done
 
+    def _take(self, samples, i, end):
+        """Samples from samples[i:end] into the frame, up to its end (after skipping those between frames);
+        returns the index after the last one taken."""
+        k = self._skip
+        if k:
+            if k > end - i:
+                k = end - i
+            self._skip -= k
+            return i + k
+        k = self.frame - self._fill
+        if k > end - i:
+            k = end - i
+        _copy16(self._buf, self._fill, samples, i, k)
+        self._fill += k
+        return i + k
+
     def _frame(self):
-        """A frame is complete in the ring (oldest sample at the write position): into the model's input, run,
-        its features into the ring of rows."""
-        b = self._buf
-        n = self.frame
-        w = self._w
-        x = self._input
-        if self._copy16 is not None:
-            self._copy16(x, 0, b, w, n - w)
-            self._copy16(x, n - w, b, 0, w)
-        else:
-            o = 0
-            for k in range(w, n):
-                v = b[k]
-                x[o] = v & 0xFF
-                x[o + 1] = (v >> 8) & 0xFF
-                o += 2
-            for k in range(w):
-                v = b[k]
-                x[o] = v & 0xFF
-                x[o + 1] = (v >> 8) & 0xFF
-                o += 2
+        """The frame is complete: into the model's input, run, its features into the ring of rows; the samples the
+        next frame shares with this one to the front."""
+        self._input[_ALL] = self._buf
         self.model.invoke()
         p = self._pos
-        row = self._row[p]
-        row[_ALL] = self._output                # the features into the ring...
-        self._row[p + self.rows][_ALL] = row    # ...and their second copy
+        self._row[p][_ALL] = self._output               # the features into the ring...
+        self._row[p + self.rows][_ALL] = self._output   # ...and their second copy
         p += 1
         self._pos = 0 if p == self.rows else p
         self.rows_done += 1
+        if self._keep:
+            self._keep_to[_ALL] = self._keep_from
+        self._fill = self._keep
+        self._skip = self._gap
 
     def features(self):
         """The last `rows` feature rows, oldest first: a memoryview of rows * width int8 values (as bytes), the

@@ -5,6 +5,17 @@ import micropython
 
 
 @micropython.viper
+def _words(a: uint, b: uint, e: uint):
+    """The 32-bit words from address b on to address a on, until a reaches e (e - a a multiple of 8). Three
+    arguments: viper keeps them in registers, the loop's only variables."""
+    while a < e:
+        ptr32(a)[0] = ptr32(b)[0]
+        ptr32(a)[1] = ptr32(b)[1]
+        a += 8
+        b += 8
+
+
+@micropython.viper
 def copy16(dst, d: int, src, s: int, n: int):
     """dst[d:d + n] = src[s:s + n] in 16-bit values (dst, src: any buffers; indices in 16-bit units), two values
     at a time where both addresses are 4-byte aligned. Not for overlapping ranges."""
@@ -15,17 +26,19 @@ def copy16(dst, d: int, src, s: int, n: int):
         a += 2
         b += 2
         n -= 1
-    i = 0
     if not (a & 3) and not (b & 3):
-        wa = ptr32(a)
-        wb = ptr32(b)
-        m = n >> 1
-        while i < m:
-            wa[i] = wb[i]
-            i += 1
-        i = m << 1
+        if n & 2:                   # an odd number of words: one first, then pairs
+            ptr32(a)[0] = ptr32(b)[0]
+            a += 4
+            b += 4
+        m = (n >> 2) << 3           # the bytes of the pairs of words
+        _words(a, b, a + m)
+        a += m
+        b += m
+        n &= 1
     ha = ptr16(a)
     hb = ptr16(b)
+    i = 0
     while i < n:
         ha[i] = hb[i]
         i += 1
