@@ -206,6 +206,15 @@ def depthwise_dilated():
     return keras.Model(inp, x)
 
 
+def depthwise_one_channel():
+    """One input channel, as micro_speech's first layer: picoml runs these as CONV_2D (ops/conv.py)."""
+    x = inp = _input((20, 16, 1))
+    x = layers.DepthwiseConv2D((5, 4), padding="same", strides=(2, 2), depth_multiplier=8, activation="relu")(x)
+    x = layers.Conv2D(1, 1)(x)
+    x = layers.DepthwiseConv2D(3, padding="valid", dilation_rate=(2, 2), depth_multiplier=3, use_bias=False)(x)
+    return keras.Model(inp, x)
+
+
 def separable_conv():
     x = inp = _input((16, 16, 4))
     x = layers.SeparableConv2D(8, 3, padding="same", activation="relu")(x)
@@ -440,7 +449,7 @@ MODELS = {
         dense_fused_acts, dense_separate_acts, dense_3d,
         conv1d_variants, imu_gap, imu6_gap, imu_flatten,
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
-        depthwise_variants, depthwise_dilated, separable_conv,
+        depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze,
         residual_add, multiply, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
