@@ -5,16 +5,16 @@
  * SXTB16 gives them: for each 4 bytes x0..x3 of a patch the words (x0, x2) and (x1, x3), the four pixels' words
  * side by side (8 words per 4 patch bytes). Each filter word w0..w3 is extended the same way, with no
  * reordering of the weights, and (x0, x2).(w0, w2) + (x1, x3).(w1, w3) is two SMLADs: per 4 patch bytes one
- * weight load and two SXTB16 serve the four pixels, whose 8 column words come in two LDMs (MAC_1X4). The
- * columns are reused by every output channel. A 1x1 convolution with stride 1 and no padding reads its patches
- * straight from the input; any other geometry gathers each patch first (padding reads as the input zero
- * point), the gathered bytes beside the columns. The columns take 32 bytes per 4 patch bytes (512 bytes for a
- * patch of 64), the gathered patch 4 more; a patch longer than COLS_BYTES allows goes to the portable kernel
- * (conv.c), as nothing else here needs it.
+ * weight load and two SXTB16 serve the four pixels, whose 8 column words come in two LDMs. The columns are
+ * reused by every output channel. A 1x1 convolution with stride 1 and no padding reads its patches straight
+ * from the input; any other geometry gathers each patch first (padding reads as the input zero point), the
+ * gathered bytes beside the columns. The columns take 32 bytes per 4 patch bytes (512 bytes for a patch of 64),
+ * the gathered patch 4 more; a patch longer than COLS_BYTES allows goes to the portable kernel (conv.c).
  *
- * Requantization: requantize_channels.h's requantize_fast for the usual constants (a multiplier >= 0, a right
- * shift in [2, 23]), one SMLAL and an SSAT per output; any other constants or activation range take the
- * general path. */
+ * The fast path (block_fast: the usual constants, int8's activation range, a patch of whole words) runs a
+ * block's channels in one piece of assembly, the multiply-accumulates and the requantization in four
+ * instructions per output (SMMLAR on doubled sums, as depthwise_conv_s8_simd32.c does); anything else takes
+ * channels_1x4 with requantize_channels.h's arithmetic. */
 
 #include "simd32.h"
 
@@ -52,6 +52,16 @@ static void widen_slot(const int8_t *x, int32_t n, uint32_t *cols, int32_t s) {
     }
 }
 
+/* widen_slot doubled, for the fast path (below): n4 words at x, twice each byte */
+static void widen_slot2(const int8_t *x, int32_t n4, uint32_t *cols, int32_t s) {
+    uint32_t *c = cols + 2 * s;
+    for (const int8_t *const end = x + 4 * n4; x != end; x += 4, c += 2 * PIXELS) {
+        const uint32_t w = pml_load32(x), lo = pml_sxtb16(w), hi = pml_sxtb16_ror8(w);
+        c[0] = pml_sadd16(lo, lo);
+        c[1] = pml_sadd16(hi, hi);
+    }
+}
+
 /* One word of 4 filter bytes against the 4 pixels' columns (8 words at x). */
 #define MAC_STEP(x, f, a0, a1, a2, a3) do { \
         const uint32_t fa_ = pml_sxtb16(f), fb_ = pml_sxtb16_ror8(f); \
@@ -64,66 +74,6 @@ static void widen_slot(const int8_t *x, int32_t n, uint32_t *cols, int32_t s) {
         a3 = pml_smlad((x)[6], fa_, a3); \
         a3 = pml_smlad((x)[7], fb_, a3); \
     } while (0)
-
-/* a0..a3 += the 4 columns at x . the filter row at w over n4 words of 4 patch bytes (x and w advance past
- * them): the inner loop of this file. On the Cortex-M4 in assembly, as gcc neither keeps the column loads as
- * LDMs nor unrolls: per 8 patch bytes 2 LDR, 4 SXTB16, 4 LDM of 4 words, 16 SMLAD, CMP and BNE, 28
- * instructions for 32 multiply-accumulates, in 14 registers. */
-#if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
-#define MAC_1X4(x, w, n4, a0, a1, a2, a3) do { \
-        if ((n4) & 1) { \
-            const uint32_t f_ = pml_load32(w); \
-            MAC_STEP(x, f_, a0, a1, a2, a3); \
-            x += 2 * PIXELS; \
-            w += 4; \
-        } \
-        const uint32_t *const end_ = x + 2 * PIXELS * ((n4) & ~1); \
-        if (x != end_) { \
-            uint32_t f_, fa_, fb_; \
-            __asm__ volatile( \
-                "1:\n\t" \
-                "ldr %[f], [%[w]], #4\n\t" \
-                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
-                "sxtb16 %[fa], %[f]\n\t" \
-                "sxtb16 %[fb], %[f], ror #8\n\t" \
-                "smlad %[a0], r8, %[fa], %[a0]\n\t" \
-                "smlad %[a0], r9, %[fb], %[a0]\n\t" \
-                "smlad %[a1], r10, %[fa], %[a1]\n\t" \
-                "smlad %[a1], r11, %[fb], %[a1]\n\t" \
-                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
-                "ldr %[f], [%[w]], #4\n\t" \
-                "smlad %[a2], r8, %[fa], %[a2]\n\t" \
-                "smlad %[a2], r9, %[fb], %[a2]\n\t" \
-                "smlad %[a3], r10, %[fa], %[a3]\n\t" \
-                "smlad %[a3], r11, %[fb], %[a3]\n\t" \
-                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
-                "sxtb16 %[fa], %[f]\n\t" \
-                "sxtb16 %[fb], %[f], ror #8\n\t" \
-                "smlad %[a0], r8, %[fa], %[a0]\n\t" \
-                "smlad %[a0], r9, %[fb], %[a0]\n\t" \
-                "smlad %[a1], r10, %[fa], %[a1]\n\t" \
-                "smlad %[a1], r11, %[fb], %[a1]\n\t" \
-                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
-                "smlad %[a2], r8, %[fa], %[a2]\n\t" \
-                "smlad %[a2], r9, %[fb], %[a2]\n\t" \
-                "smlad %[a3], r10, %[fa], %[a3]\n\t" \
-                "smlad %[a3], r11, %[fb], %[a3]\n\t" \
-                "cmp %[x], %[end]\n\t" \
-                "bne 1b\n\t" \
-                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w), \
-                  [f] "=&r"(f_), [fa] "=&r"(fa_), [fb] "=&r"(fb_) \
-                : [end] "r"(end_) \
-                : "r8", "r9", "r10", "r11", "cc", "memory"); \
-        } \
-    } while (0)
-#else
-#define MAC_1X4(x, w, n4, a0, a1, a2, a3) do { \
-        for (int32_t j_ = 0; j_ < (n4); j_++, x += 2 * PIXELS, w += 4) { \
-            const uint32_t f_ = pml_load32(w); \
-            MAC_STEP(x, f_, a0, a1, a2, a3); \
-        } \
-    } while (0)
-#endif
 
 /* What the outputs need: the folded bias, the requantization constants, the activation range. */
 typedef struct {
@@ -148,9 +98,9 @@ static void store_general(const int32_t acc[PIXELS], int32_t n_px, const outputs
     }
 }
 
-/* Every output channel of a block of n_px (1..PIXELS) output pixels whose columns are ready: the filter rows
- * one after another, each against the PIXELS columns, requantized and stored at out (pixel-major). In a
- * function of its own without a frame pointer: MAC_1X4's assembly takes 14 registers. */
+/* Every output channel of a block of n_px (1..PIXELS) output pixels whose columns are ready (not doubled): the
+ * filter rows one after another, each against the PIXELS columns, requantized and stored at out (pixel-major).
+ * Any constants, any activation range, any patch length. */
 static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, int32_t patch, int32_t n_px,
                                   const outputs_t *q, int8_t *out) {
     const int32_t n4 = patch >> 2, tail = patch & 3, out_c = q->out_c;
@@ -159,7 +109,10 @@ static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, in
         /* the bias as the start: the sums wrap as TFLite Micro's int32 sums do */
         int32_t a0 = q->bias[oc], a1 = a0, a2 = a0, a3 = a0;
         const uint32_t *x = cols;
-        MAC_1X4(x, w, n4, a0, a1, a2, a3);
+        for (int32_t j = 0; j < n4; j++, x += 2 * PIXELS, w += 4) {
+            const uint32_t f = pml_load32(w);
+            MAC_STEP(x, f, a0, a1, a2, a3);
+        }
         if (tail) {
             /* the row's last bytes, zeros above (the columns hold zeros there too) */
             const uint32_t t = pml_load_tail(w, tail);
@@ -171,50 +124,165 @@ static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, in
     }
 }
 
-/* channels_1x4 for 4 pixels when every channel's constants suit requantize_fast (fast_constants) and the
- * activation range is int8's: the requantization in straight lines. */
-static NOINLINE void channels_1x4_fast(const uint32_t *cols, const int8_t *filter, int32_t patch,
-                                       const outputs_t *q, int8_t *out) {
-    const int32_t n4 = patch >> 2, tail = patch & 3, out_c = q->out_c;
-    const uint32_t offset_round = 1 + 2 * (uint32_t)q->range.offset;      /* requant_fast_t.round >> (e - 2) */
-    /* channel k's constants at k & mask: one pair per channel, or one for all */
-    const int32_t mask = q->q_step ? -1 : 0;
-    const int8_t *w = filter;
-    for (int32_t oc = 0; oc < out_c; oc++) {
-        int32_t a0 = q->bias[oc], a1 = a0, a2 = a0, a3 = a0;
-        const uint32_t *x = cols;
-        MAC_1X4(x, w, n4, a0, a1, a2, a3);
-        if (tail) {
-            const uint32_t t = pml_load_tail(w, tail);
-            MAC_STEP(x, t, a0, a1, a2, a3);
-            w += tail;
+/* ---- the fast path: every channel's constants suit the requantization below, the activation range is int8's,
+ * the patch a whole number of words ----------------------------------------------------------------------------
+ * The columns hold twice the input (SADD16 after SXTB16: |2 x| <= 256 fits the halves) and the sums start at
+ * twice the bias, so the block's four sums are 2 acc, which fits int32 as |bias| < 2^30 - patch 2^14 bounds |acc|
+ * by 2^30 (no sum wraps, so none of the reference's wrapping is lost). Requantization as in
+ * depthwise_conv_s8_simd32.c: TFLite's MultiplyByQuantizedMultiplier(acc, M, -e) + o for M >= 0, e in [1, 22] is
+ * (SMMLAR(2 acc, M, 2^(e-1) + o 2^e) + ((2 acc) >> 31)) >> e, then SSAT #8. */
+
+/* one call: every output channel of a block of PIXELS pixels (the assembly reads the offsets written here) */
+typedef struct {
+    const int32_t *mult, *shift;    /*  0,  4: channel k's constants (advanced per channel when per-channel) */
+    int8_t *out;                    /*  8: channel k's output at pixel 0 */
+    uint32_t one2o;                 /* 12: 1 + 2 o: 2^(e-1) + o 2^e is one2o << (e - 1) */
+    const int32_t **advance;        /* 16: where the advanced mult and shift go: &mult, or parked (per-tensor) */
+    int32_t off[3];                 /* 20: pixels 1..3's outputs from pixel 0's (missing pixels repeat the last) */
+    const int32_t *bias, *bias_end; /* 32, 36: channel k's bias, the end of the biases */
+    const uint32_t *cols, *end;     /* 40, 44: the columns, their end */
+    const int8_t *w;                /* 48: the filter */
+    int32_t entry;                  /* 52: bytes into the assembly's loop body where a channel starts (n4 % 4) */
+    const int32_t *parked[2];       /* 56 */
+} block_t;
+
+#if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
+typedef char pml_block_offsets_ok[(__builtin_offsetof(block_t, off) == 20 && __builtin_offsetof(block_t, bias) == 32
+                                   && __builtin_offsetof(block_t, cols) == 40 && __builtin_offsetof(block_t, w) == 48
+                                   && __builtin_offsetof(block_t, entry) == 52 && sizeof(void *) == 4) ? 1 : -1];
+
+/* One k-step (4 patch bytes, 16 multiply-accumulates): the filter word and the 4 pixels' 8 column words, in
+ * r0-r3 the four sums. Each instruction 32 bits wide: the loop body is 4 k-steps of 52 bytes, entered at
+ * step 4 - n4 % 4 so that a channel runs its n4 steps (Duff's device). */
+#define KSTEP \
+    "ldr.w r11, [r9], #4\n\t" \
+    "ldmia.w r8!, {r4, r5, r6, r7}\n\t" \
+    "sxtb16 r12, r11\n\t" \
+    "sxtb16 lr, r11, ror #8\n\t" \
+    "smlad r0, r4, r12, r0\n\t" \
+    "smlad r0, r5, lr, r0\n\t" \
+    "smlad r1, r6, r12, r1\n\t" \
+    "smlad r1, r7, lr, r1\n\t" \
+    "ldmia.w r8!, {r4, r5, r6, r7}\n\t" \
+    "smlad r2, r4, r12, r2\n\t" \
+    "smlad r2, r5, lr, r2\n\t" \
+    "smlad r3, r6, r12, r3\n\t" \
+    "smlad r3, r7, lr, r3\n\t"
+/* output t of sum a with M (r11), R (r5), e (lr) */
+#define REQUANT(t, a) \
+    "smmlar " t ", " a ", r11, r5\n\t" \
+    "add " t ", " t ", " a ", asr #31\n\t" \
+    "asr " t ", " t ", lr\n\t" \
+    "ssat " t ", #8, " t "\n\t"
+
+/* In assembly: gcc neither keeps the column loads as LDMs nor the sums in registers. Per channel the MACs in 13
+ * instructions per 16 (the loop's CMP and BNE per 64), then the requantization and the next channel's start in
+ * 43, the block's state in b (on the stack while the loop takes all 14 registers). */
+static NOINLINE void block_fast(block_t *b) {
+    register block_t *r0 __asm__("r0") = b;
+    __asm__ volatile(
+        "sub sp, sp, #8\n\t"
+        "str r0, [sp]\n\t"
+        "ldr r1, [r0, #52]\n\t"
+        "adr.w r2, 20f\n\t"
+        "add r2, r2, r1\n\t"
+        "orr r2, r2, #1\n\t"
+        "str r2, [sp, #4]\n\t"              /* the loop's entry (a Thumb address) */
+        "ldr r9, [r0, #48]\n\t"
+        "ldr r10, [r0, #44]\n\t"
+        "ldr r8, [r0, #40]\n\t"
+        "ldr r4, [r0, #32]\n\t"
+        "ldr r1, [r4], #4\n\t"
+        "str r4, [r0, #32]\n\t"
+        "lsl r1, r1, #1\n\t"
+        "mov r0, r1\n\t"
+        "mov r2, r1\n\t"
+        "mov r3, r1\n\t"
+        "ldr pc, [sp, #4]\n\t"
+        "20:\n\t"
+        KSTEP KSTEP KSTEP KSTEP
+        "cmp r8, r10\n\t"
+        "bne 20b\n\t"
+        /* the channel's constants: M in r11, R in r5, e in lr */
+        "ldr r12, [sp]\n\t"
+        "ldm r12, {r4, r5, r6, r7, r8}\n\t"  /* mult, shift, out, one2o, advance */
+        "ldr r11, [r4], #4\n\t"
+        "ldr lr, [r5], #4\n\t"
+        "stm r8, {r4, r5}\n\t"
+        "mvn r4, lr\n\t"
+        "lsl r5, r7, r4\n\t"
+        "rsb lr, lr, #0\n\t"
+        REQUANT("r7", "r0") REQUANT("r0", "r1") REQUANT("r1", "r2") REQUANT("r2", "r3")
+        "add lr, r12, #20\n\t"
+        "ldm lr, {r3, r4, r8}\n\t"          /* the pixels' offsets */
+        "strb r7, [r6]\n\t"
+        "strb r0, [r6, r3]\n\t"
+        "strb r1, [r6, r4]\n\t"
+        "strb r2, [r6, r8]\n\t"
+        "add r6, r6, #1\n\t"
+        "str r6, [r12, #8]\n\t"
+        /* the next channel */
+        "ldrd r4, r5, [r12, #32]\n\t"
+        "cmp r4, r5\n\t"
+        "beq 9f\n\t"
+        "ldr r0, [r4], #4\n\t"
+        "str r4, [r12, #32]\n\t"
+        "lsl r0, r0, #1\n\t"
+        "mov r1, r0\n\t"
+        "mov r2, r0\n\t"
+        "mov r3, r0\n\t"
+        "ldr r8, [r12, #40]\n\t"
+        "ldr pc, [sp, #4]\n\t"
+        "9:\n\t"
+        "add sp, sp, #8\n\t"
+        : "+r"(r0)
+        :
+        : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
+}
+#undef KSTEP
+#undef REQUANT
+#else
+/* the same in C (the portable build) */
+static void block_fast(block_t *b) {
+    const int8_t *w = b->w;
+    for (const int32_t *bias = b->bias; bias != b->bias_end; bias++) {
+        int32_t a0 = 2 * *bias, a1 = a0, a2 = a0, a3 = a0;
+        for (const uint32_t *x = b->cols; x != b->end; x += 2 * PIXELS, w += 4) {
+            const uint32_t f = pml_load32(w);
+            MAC_STEP(x, f, a0, a1, a2, a3);
         }
-        const int32_t k = oc & mask;
-        const uint32_t e2 = (uint32_t)(-2 - q->shifts[k]);      /* e - 2, in [0, 21] */
-        requant_fast_t f;
-        f.multiplier = q->multipliers[k];
-        f.round = (int32_t)(offset_round << e2);
-        f.right = (int32_t)e2 + 1;
-        int8_t *o = out + oc;
-        *o = (int8_t)pml_ssat8(requantize_fast(a0, &f));
-        o += out_c;
-        *o = (int8_t)pml_ssat8(requantize_fast(a1, &f));
-        o += out_c;
-        *o = (int8_t)pml_ssat8(requantize_fast(a2, &f));
-        o += out_c;
-        *o = (int8_t)pml_ssat8(requantize_fast(a3, &f));
+        const int32_t m = *b->mult, s = *b->shift;
+        b->advance[0] = b->mult + 1;
+        b->advance[1] = b->shift + 1;
+        const int32_t r = (int32_t)(b->one2o << (-s - 1)), e = -s;
+        const int32_t acc[PIXELS] = {a0, a1, a2, a3};
+        int8_t t[PIXELS];
+        for (int i = 0; i < PIXELS; i++) {
+            t[i] = (int8_t)pml_ssat8((pml_smmlar(acc[i], m, r) + (acc[i] >> 31)) >> e);
+        }
+        b->out[0] = t[0];
+        b->out[b->off[0]] = t[1];
+        b->out[b->off[1]] = t[2];
+        b->out[b->off[2]] = t[3];
+        b->out++;
     }
 }
+#endif
 
-/* Whether every channel's constants suit requantize_fast and the activation range is int8's. */
-static int fast_constants(const outputs_t *q, int32_t n_quant) {
-    if (q->act_min != -128 || q->act_max != 127) {
+/* Whether the fast path takes the op: the activation range is int8's, the patch whole words, and every channel's
+ * constants and bias suit it (see above). */
+static int fast_constants(const outputs_t *q, int32_t n_quant, int32_t patch) {
+    if (q->act_min != -128 || q->act_max != 127 || (patch & 3) || patch > (1 << 15)) {
         return 0;
     }
     for (int32_t k = 0; k < n_quant; k++) {
-        requant_fast_t f;
-        requant_fast_init(&f, q->multipliers[k], q->shifts[k], q->range.offset);
-        if (f.right < 0) {
+        if (q->multipliers[k] < 0 || q->shifts[k] > -1 || q->shifts[k] < -22) {
+            return 0;
+        }
+    }
+    const int32_t bound = (1 << 30) - (patch << 14);
+    for (int32_t k = 0; k < q->out_c; k++) {
+        if (q->bias[k] <= -bound || q->bias[k] >= bound) {
             return 0;
         }
     }
@@ -253,7 +321,17 @@ static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_
         }
         const int8_t *src = image + (iy * g->in_w + ix0 + kx0 * g->dil_w) * in_c;
         const int32_t step = kx1 - kx0 > 1 ? g->dil_w * in_c : 0;     /* two taps inside: dil_w < in_w */
-        if (in_c == 1) {
+        if (step == in_c || kx1 - kx0 == 1) {
+            /* the taps inside side by side: one run of bytes, a word at a time */
+            int32_t n = (kx1 - kx0) * in_c;
+            for (; n >= 4; n -= 4, src += 4, patch += 4) {
+                const uint32_t v = pml_load32(src);
+                __builtin_memcpy(patch, &v, 4);
+            }
+            for (; n > 0; n--) {
+                *patch++ = *src++;
+            }
+        } else if (in_c == 1) {
             for (int32_t kx = kx0; kx < kx1; kx++, src += step) {
                 *patch++ = *src;
             }
@@ -321,7 +399,15 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     q.act_max = p->act_max;
     out_range_init(&q.range, p->output_offset, p->act_min, p->act_max);
     int8_t *out = (int8_t *)output->data;
-    const int fast = fast_constants(&q, pml_count(&inputs[3]));
+    const int fast = fast_constants(&q, pml_count(&inputs[3]), patch);
+    block_t blk;
+    blk.one2o = 1 + 2 * (uint32_t)p->output_offset;
+    blk.advance = q.q_step ? &blk.mult : blk.parked;
+    blk.bias_end = q.bias + out_c;
+    blk.cols = cols;
+    blk.end = cols + 2 * PIXELS * words;
+    blk.w = filter;
+    blk.entry = 52 * ((4 - (words & 3)) & 3);
 
     const int32_t pixels = pml_dim(output, 0) * out_h * out_w;
     int32_t b = 0, oy = 0, ox = 0;
@@ -329,33 +415,42 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         const int32_t n_px = pixels - pix < PIXELS ? pixels - pix : PIXELS;
         for (int32_t s = 0; s < PIXELS; s++) {
             if (s >= n_px) {
-                /* a missing pixel reads as zeros, its results dropped */
+                /* a missing pixel: zeros, its results dropped; on the fast path the last pixel again, its
+                 * results written over the last pixel's with the same values */
                 for (int32_t j = 0; j < words; j++) {
-                    cols[2 * PIXELS * j + 2 * s] = cols[2 * PIXELS * j + 2 * s + 1] = 0;
+                    uint32_t *c = cols + 2 * PIXELS * j;
+                    c[2 * s] = fast ? c[2 * (n_px - 1)] : 0;
+                    c[2 * s + 1] = fast ? c[2 * (n_px - 1) + 1] : 0;
                 }
-            } else if (direct) {
-                widen_slot(g.input + (pix + s) * g.in_c, patch, cols, s);
             } else {
-                gather(&g, b, oy, ox, raw);
-                widen_slot(raw, patch, cols, s);
-                if (++ox == out_w) {
-                    ox = 0;
-                    if (++oy == out_h) {
-                        oy = 0;
-                        b++;
+                const int8_t *x = g.input + (pix + s) * g.in_c;
+                if (!direct) {
+                    gather(&g, b, oy, ox, raw);
+                    x = raw;
+                    if (++ox == out_w) {
+                        ox = 0;
+                        if (++oy == out_h) {
+                            oy = 0;
+                            b++;
+                        }
                     }
+                }
+                if (fast) {
+                    widen_slot2(x, words, cols, s);
+                } else {
+                    widen_slot(x, patch, cols, s);
                 }
             }
         }
-        if (fast && n_px == PIXELS) {
-            channels_1x4_fast(cols, filter, patch, &q, out);
-        } else if (fast && PIXELS * out_c <= 512) {
-            /* the last pixels: all four rows of results into a buffer, the missing pixels' dropped */
-            int8_t rows[PIXELS * out_c];
-            channels_1x4_fast(cols, filter, patch, &q, rows);
-            for (int32_t i = 0; i < n_px * out_c; i++) {
-                out[i] = rows[i];
+        if (fast) {
+            blk.mult = q.multipliers;
+            blk.shift = q.shifts;
+            blk.out = out;
+            blk.bias = q.bias;
+            for (int32_t i = 1; i < PIXELS; i++) {
+                blk.off[i - 1] = (i < n_px ? i : n_px - 1) * out_c;
             }
+            block_fast(&blk);
         } else {
             channels_1x4(cols, filter, patch, n_px, &q, out);
         }
