@@ -300,9 +300,9 @@ typedef struct {
 /* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
  * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
  * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
- * above that are not here are not on the device yet: an unknown op code to pml_check. A build with
- * PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0) runs the ops of PML_CORE_OPS only:
- * those of the audio front-end (PML_FRONTEND_OPS) are unknown op codes there. */
+ * above that are not here are not on the device yet: an unknown op code to pml_check. A build
+ * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0) runs the ops of
+ * PML_CORE_OPS only: those of the audio front-end (PML_FRONTEND_OPS) are unknown op codes there. */
 #define PML_CORE_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \

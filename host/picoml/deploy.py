@@ -274,7 +274,7 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
     picoml.boards.load(name) finds them. library=False copies the model alone.
 
     frontend=False installs the native module built without the audio front-end's ops (optable.FRONTEND_OPS):
-    about 6 KB less code in the board's heap (docs/memory.md), for an application that does not use
+    7-8 KB less code in the board's heap (docs/memory.md), for an application that does not use
     picoml.audio; refused, before the board is touched, for a model that needs one of those ops."""
     if not frontend:
         if build is not None or not library:

@@ -16,7 +16,7 @@ from collections import namedtuple
 # it; an op the device does not run yet is an unknown op code there (and in native_module/ops.h's PML_OPS), while
 # the host reads, validates and runs it. frontend: an op of the audio front-end (TFLite Micro's Signal library and the
 # integer ops its graph uses), which the native module built without the front-end (PML_FRONTEND=0 in
-# native_module/Makefile, `picoml deploy --without-frontend`) leaves out: about 6 KB less code in a board's heap.
+# native_module/Makefile, `picoml deploy --without-frontend`) leaves out: 7-8 KB less code in a board's heap.
 OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device frontend",
                     defaults=(False, ("output",), True, False))
 
@@ -123,9 +123,9 @@ def c_header():
     lines += ["", "/* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more",
               " * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a",
               " * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops",
-              " * above that are not here are not on the device yet: an unknown op code to pml_check. A build with",
-              " * PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0) runs the ops of PML_CORE_OPS only:",
-              " * those of the audio front-end (PML_FRONTEND_OPS) are unknown op codes there. */",
+              " * above that are not here are not on the device yet: an unknown op code to pml_check. A build",
+              " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0) runs the ops of",
+              " * PML_CORE_OPS only: those of the audio front-end (PML_FRONTEND_OPS) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if not op.frontend])
     lines += ["#define PML_FRONTEND_OPS(X) \\"]
