@@ -207,40 +207,60 @@ static inline cpx_t input_at(const int16_t *x, int32_t n_in, int32_t at) {
  * values. The innermost stage's groups (p = 4 or 2 values each, out[p g ..]) read the input values r, r + G, ..
  * (G = n / p groups), r the base-4 digit reversal of g; stage l above it (4^l groups of n / 4^l values, radix 4)
  * takes its twiddles 4^l apart. */
+/* The next base-4 digit-reversed index after r (groups a power of 4): digits 3 become 0 and carry to the next
+ * lower digit. */
+static inline int32_t next_reversed(int32_t r, int32_t groups) {
+    int32_t w = groups >> 2;
+    while (w > 0 && (r & (3 * w)) == 3 * w) {
+        r -= 3 * w;
+        w >>= 2;
+    }
+    return r + w;
+}
+
+#if PML_SIMD32
+/* input_at as one word: a whole complex value is one load */
+static inline uint32_t input_word(const int16_t *x, int32_t n_in, int32_t at) {
+    if (2 * at + 1 < n_in) {
+        uint32_t v;
+        __builtin_memcpy(&v, x + 2 * at, 4);
+        return v;
+    }
+    return cw(input_at(x, n_in, at));
+}
+#endif
+
 static void fft_q15(cpx_t *out, const int16_t *x, int32_t n_in, int32_t n, const cpx_t *tw) {
     int32_t log2 = 0;
     while ((1 << log2) < n) {
         log2++;
     }
     const int32_t p = (log2 & 1) ? 2 : 4, groups = n >> (p == 4 ? 2 : 1);
-    int32_t r = 0;
-    for (int32_t g = 0; g < groups; g++) {
-        cpx_t *o = out + g * p;
 #if PML_SIMD32
-        uint32_t v[4];
-        if (2 * (r + (p - 1) * groups) + 1 < n_in) {        /* whole complex values: one word each */
-            for (int32_t q = 0; q < p; q++) {
-                __builtin_memcpy(&v[q], x + 2 * (r + q * groups), 4);
-            }
-        } else {
-            for (int32_t q = 0; q < p; q++) {
-                v[q] = cw(input_at(x, n_in, r + q * groups));
-            }
-        }
-        const uint32_t w0 = cw(tw[0]);
-        if (p == 4) {
+    /* the innermost stage: its butterflies (k = 0: the twiddle tw[0]) on the values as they are loaded */
+    const uint32_t w0 = cw(tw[0]);
+    if (p == 4) {
+        for (int32_t g = 0, r = 0; g < groups; g++, r = next_reversed(r, groups)) {
             uint32_t y0, y1, y2, y3;
-            BUTTERFLY4(v[0], v[1], v[2], v[3], w0, w0, w0, y0, y1, y2, y3);
+            BUTTERFLY4(input_word(x, n_in, r), input_word(x, n_in, r + groups), input_word(x, n_in, r + 2 * groups),
+                       input_word(x, n_in, r + 3 * groups), w0, w0, w0, y0, y1, y2, y3);
+            cpx_t *o = out + 4 * g;
             o[0] = wc(y0);
             o[1] = wc(y1);
             o[2] = wc(y2);
             o[3] = wc(y3);
-        } else {
-            const uint32_t a = wdiv(v[0], DIV_BY(16383)), b = wmul(wdiv(v[1], DIV_BY(16383)), w0);
-            o[0] = wc(pml_sadd16(a, b));
-            o[1] = wc(pml_ssub16(a, b));
         }
+    } else {
+        for (int32_t g = 0, r = 0; g < groups; g++, r = next_reversed(r, groups)) {
+            const uint32_t a = wdiv(input_word(x, n_in, r), DIV_BY(16383));
+            const uint32_t b = wmul(wdiv(input_word(x, n_in, r + groups), DIV_BY(16383)), w0);
+            out[2 * g] = wc(pml_sadd16(a, b));
+            out[2 * g + 1] = wc(pml_ssub16(a, b));
+        }
+    }
 #else
+    for (int32_t g = 0, r = 0; g < groups; g++, r = next_reversed(r, groups)) {
+        cpx_t *o = out + g * p;
         for (int32_t q = 0; q < p; q++) {
             o[q] = input_at(x, n_in, r + q * groups);
         }
@@ -249,15 +269,8 @@ static void fft_q15(cpx_t *out, const int16_t *x, int32_t n_in, int32_t n, const
         } else {
             butterfly2(o, groups, tw, 1);
         }
-#endif
-        /* the next digit-reversed index: digits 3 become 0 and carry to the next lower digit */
-        int32_t w = groups >> 2;
-        while (w > 0 && (r & (3 * w)) == 3 * w) {
-            r -= 3 * w;
-            w >>= 2;
-        }
-        r += w;
     }
+#endif
     /* the radix-4 stages above, innermost first */
     for (int32_t stride = groups >> 2, size = 4 * p; stride > 0; stride >>= 2, size <<= 2) {
         for (int32_t g = 0; g < stride; g++) {

@@ -2,6 +2,7 @@
  * spectrum, 64-bit sums), SignalFilterBankSquareRoot and SignalFilterBankLog, with its fixed-point arithmetic. */
 #include "check.h"
 #include "signal.h"
+#include "simd32.h"
 
 #if defined(PML_NO_LIBGCC)
 /* w * x as TFLite Micro computes it (the int16 weight converted to uint64, the product modulo 2^64): the signed
@@ -49,6 +50,7 @@ void pml_signal_filter_bank(const uint32_t *x, const int16_t *weights, const int
     }
 }
 
+#if !PML_SIMD32
 /* TFLite Micro's Sqrt32: bit-by-bit integer square root, rounded up when the remainder exceeds the root. */
 static uint32_t sqrt32(uint32_t num) {
     if (num == 0) {
@@ -95,11 +97,64 @@ static uint32_t sqrt64(uint64_t num) {
     }
     return (uint32_t)res;
 }
+#endif
+
+#if PML_SIMD32
+/* The same roots from a single-precision estimate (the Cortex-M4F's VSQRT; its portable twin's sqrtf, both IEEE
+ * correctly rounded): the estimate, within about 2^9 of the root for any 64-bit num, one Newton step in float,
+ * then the exact integer floor of the root by comparing squares (UMULL), and TFLite Micro's rounding (up when
+ * the remainder exceeds the root, except at the largest root). The squares decide, so the estimate's accuracy
+ * only sets how many steps the last loops take. */
+static inline float float_sqrt(float v) {
+#if defined(__ARM_FP)
+    float r;
+    __asm__("vsqrt.f32 %0, %1" : "=t"(r) : "t"(v));
+    return r;
+#else
+    return __builtin_sqrtf(v);
+#endif
+}
+
+static uint32_t sqrt64_fast(uint64_t num) {
+    if (num == 0) {
+        return 0;
+    }
+    const uint32_t high = (uint32_t)(num >> 32), low = (uint32_t)num;
+    const uint32_t top = high ? 0xffffffffu : 0xffffu;
+    const float v = (float)high * 4294967296.0f + (float)low;
+    float e = float_sqrt(v);
+    /* one Newton step: e + (num - e^2) / (2 e), the difference exact in 64 bits */
+    uint32_t s = e >= 4294967040.0f ? 0xffffff00u : (uint32_t)e;
+    if (s == 0) {
+        s = 1;
+    }
+    const uint64_t sq = (uint64_t)s * s;
+    const float diff = num >= sq ? (float)(uint32_t)((num - sq) >> 32) * 4294967296.0f + (float)(uint32_t)(num - sq)
+                                 : -((float)(uint32_t)((sq - num) >> 32) * 4294967296.0f + (float)(uint32_t)(sq - num));
+    e = (float)s + diff / (2.0f * (float)s);
+    s = e >= 4294967040.0f ? 0xffffffffu : (e < 1.0f ? 1u : (uint32_t)e);
+    while ((uint64_t)s * s > num) {
+        s--;
+    }
+    while (s < 0xffffffffu && (uint64_t)(s + 1) * (s + 1) <= num) {
+        s++;
+    }
+    const uint64_t rem = num - (uint64_t)s * s;
+    if (rem > s && s != top) {
+        s++;
+    }
+    return s;
+}
+#endif
 
 void pml_signal_filter_bank_sqrt(const uint32_t *x, int32_t n, int32_t shift, uint32_t *y) {
     shift = shift < 0 ? 0 : (shift > 31 ? 31 : shift);
     for (int32_t i = 0; i < n; i++) {
+#if PML_SIMD32
+        y[i] = sqrt64_fast(((uint64_t)x[2 * i + 1] << 32) | x[2 * i]) >> shift;
+#else
         y[i] = sqrt64(((uint64_t)x[2 * i + 1] << 32) | x[2 * i]) >> shift;
+#endif
     }
 }
 
