@@ -182,9 +182,9 @@ def cmd_bench(args):
 def _print_scratch(blob, model, arch):
     """The kernels' scratch that the native module allocates at load on `arch` (None: this machine), as its checks
     size it: the host build of that core's code path answers (make hostlib)."""
-    from .runtimes import c as c_runtime
     variant = {"armv7emsp": "m4", "armv6m": "m0"}.get(arch)
     try:
+        from .runtimes import c as c_runtime        # a checkout's tooling: an installed picoml says so
         status, found = c_runtime.check(c_runtime.load(c_runtime.VARIANTS[variant]), blob, max(model.arena_size, 4))
     except PicomlError as e:
         print("scratch     not known: %s" % str(e).strip().splitlines()[0])
