@@ -8,6 +8,15 @@ void pml_signal_energy(const int16_t *spectrum, int32_t n, int32_t start, int32_
     for (; i < start; i++) {
         y[i] = 0;
     }
+#if PML_SIMD32
+    for (; i + 2 <= end; i += 2) {
+        uint32_t c, d;
+        __builtin_memcpy(&c, spectrum + 2 * i, 4);
+        __builtin_memcpy(&d, spectrum + 2 * i + 2, 4);
+        y[i] = (uint32_t)pml_smuad(c, c);
+        y[i + 1] = (uint32_t)pml_smuad(d, d);
+    }
+#endif
     for (; i < end; i++) {
 #if PML_SIMD32
         /* SMUAD: re * re + im * im, a sum of 2^31 (both -32768) wrapping to 0x80000000 as the unsigned sum */

@@ -26,11 +26,19 @@ int32_t pml_signal_fft_auto_scale(const int16_t *x, int32_t n, int16_t *y) {
 #if PML_SIMD32
     /* the largest and smallest values two at a time: without a -32768 MaxAbs16 is max(0, largest, -smallest) */
     uint32_t hi = 0, lo = 0;
-    for (; i + 2 <= n; i += 2) {
+    for (; i + 4 <= n; i += 4) {
+        uint32_t v, u;
+        __builtin_memcpy(&v, x + i, 4);
+        __builtin_memcpy(&u, x + i + 2, 4);
+        hi = pml_max16x2(pml_max16x2(hi, v), u);
+        lo = pml_min16x2(pml_min16x2(lo, v), u);
+    }
+    if (i + 2 <= n) {
         uint32_t v;
         __builtin_memcpy(&v, x + i, 4);
         hi = pml_max16x2(hi, v);
         lo = pml_min16x2(lo, v);
+        i += 2;
     }
     int32_t top = (int16_t)hi > (int16_t)(hi >> 16) ? (int16_t)hi : (int16_t)(hi >> 16);
     int32_t bottom = (int16_t)lo < (int16_t)(lo >> 16) ? (int16_t)lo : (int16_t)(lo >> 16);
@@ -46,12 +54,15 @@ int32_t pml_signal_fft_auto_scale(const int16_t *x, int32_t n, int16_t *y) {
     bits = bits > 0 ? bits : 0;
     i = 0;
 #if PML_SIMD32
-    /* two values a step, each shifted within its half */
-    for (; i + 2 <= n; i += 2) {
-        uint32_t v;
+    /* two values a word, each shifted within its half; two words a step */
+    for (; i + 4 <= n; i += 4) {
+        uint32_t v, u;
         __builtin_memcpy(&v, x + i, 4);
+        __builtin_memcpy(&u, x + i + 2, 4);
         v = ((v << bits) & 0xffffu) | ((v & 0xffff0000u) << bits);
+        u = ((u << bits) & 0xffffu) | ((u & 0xffff0000u) << bits);
         __builtin_memcpy(y + i, &v, 4);
+        __builtin_memcpy(y + i + 2, &u, 4);
     }
 #endif
     for (; i < n; i++) {

@@ -6,14 +6,19 @@
 void pml_signal_window(const int16_t *x, const int16_t *w, int32_t n, int32_t shift, int16_t *y) {
     int32_t i = 0;
 #if PML_SIMD32
-    /* two values a step: SMULBB/SMULTT, each shifted and saturated (SSAT #16), packed (PKHBT) */
-    for (; i + 2 <= n; i += 2) {
-        uint32_t a, b;
+    /* two values a word: SMULBB/SMULTT, each shifted and saturated (SSAT #16), packed (PKHBT); two words a step */
+    for (; i + 4 <= n; i += 4) {
+        uint32_t a, b, c, d;
         __builtin_memcpy(&a, x + i, 4);
+        __builtin_memcpy(&c, x + i + 2, 4);
         __builtin_memcpy(&b, w + i, 4);
+        __builtin_memcpy(&d, w + i + 2, 4);
         const uint32_t v = pml_pkhbt((uint32_t)pml_sat16(pml_smulbb(a, b) >> shift),
                                      (uint32_t)pml_sat16(pml_smultt(a, b) >> shift));
+        const uint32_t u = pml_pkhbt((uint32_t)pml_sat16(pml_smulbb(c, d) >> shift),
+                                     (uint32_t)pml_sat16(pml_smultt(c, d) >> shift));
         __builtin_memcpy(y + i, &v, 4);
+        __builtin_memcpy(y + i + 2, &u, 4);
     }
 #endif
     for (; i < n; i++) {
