@@ -1,13 +1,18 @@
 /* DEPTHWISE_CONV_2D, int8, for the Cortex-M0/M0+ (Armv6-M). Same results as TFLite Micro's reference
  * arithmetic.
  *
- * With depth_multiplier 1 and channels in whole words (a multiple of 4, the tensors word-aligned), four channels
- * at a time: each filter tap is one word load of four inputs and one of four weights, the four products summed
- * in registers over all the taps of the output pixel (no sum goes through memory between taps), then requantized
- * in 32-bit operations (requantize_armv6m.h). Taps in the padding read the input zero point (the host folded the
- * input offset into the bias): their weights times the zero point are added, at the border pixels only. Every
- * other case (depth multipliers, channel counts not a multiple of 4) takes the portable kernel of
- * depthwise_conv.c (pml_depthwise_channels). */
+ * With depth_multiplier 1 and channels in whole words (a multiple of 4, the input word-aligned), four channels
+ * at a time, in assembly (dw4_run) along a run of output pixels of a row:
+ *   - the group's filter is laid out once as words (one sign-extended int32 per tap and channel, [tap][4]);
+ *   - the input rows under the run are copied once per run into a window of words (four channels each), the
+ *     padding filled with the input zero point, so that every pixel of the run reads all its taps at fixed steps;
+ *   - per pixel, each tap is one word load of four inputs, four byte extractions and one LDM of four weights,
+ *     the four sums in registers over all the taps (22 cycles per tap and 4 channels, 5.5 per MAC), then the
+ *     four outputs are requantized in place by the shortcut of requantize_armv6m.h (about 35 cycles each).
+ * A pixel with an accumulator out of the shortcut's range stops the run: its outputs are requantized in C and the
+ * run goes on. The host folded the input offset into the bias. Every other case (depth multipliers, channel
+ * counts not a multiple of 4, more than TAPS_MAX taps, a window wider than WIN_WORDS) takes the portable kernel
+ * of depthwise_conv.c (pml_depthwise_channels). */
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
@@ -16,112 +21,213 @@
 #include "picoml.h"
 #include "requantize_armv6m.h"
 
-#define BLOCK 16    /* channels per pass (their requantization constants prepared once) */
+#define TAPS_MAX 25     /* filter taps (kh * kw) of the fast path: 5x5 */
+#define WIN_WORDS 48    /* words of the window (kh rows of the run's input columns, 4 channels each) */
+#define RUN_MAX 16      /* output pixels per run */
 
-/* The taps [*lo, *hi) of a window starting at input position i0 whose positions lie inside [0, size). */
-static void inside_taps(int32_t i0, int32_t size, int32_t taps, int32_t dilation, int32_t *lo, int32_t *hi) {
-    int32_t a = 0, b = taps;
-    while (a < taps && i0 + a * dilation < 0) {
-        a++;
+/* A run of output pixels along a row, for dw4_run (the offsets are those the assembly reads) */
+typedef struct {
+    const uint32_t *win;        /*  0: the window of the next pixel (its first tap) */
+    const int32_t *w;           /*  4: the filter words [tap][4] */
+    int8_t *out;                /*  8: the next pixel's 4 outputs */
+    int32_t n;                  /* 12: pixels of the run */
+    int32_t px_step;            /* 16: bytes between two pixels' windows: stride_w * 4 */
+    int32_t out_step;           /* 20: bytes between two pixels' outputs: in_c */
+    int32_t tap_step;           /* 24: bytes between two taps of a row: dil_w * 4 */
+    int32_t row_skip;           /* 28: bytes from after a row's last tap to the next row's first */
+    int32_t kh;                 /* 32 */
+    int32_t w_row;              /* 36: bytes of filter words of a row: kw * 16 */
+    int32_t bias[4];            /* 40 */
+    const rq6f_t *q;            /* 56: the 4 channels' constants */
+    const out_range_t *range;   /* 60 */
+    int32_t acc[4];             /* 64: the sums of the pixel the run stopped at */
+    int32_t fast;               /* 80: every channel takes the shortcut */
+} dw4_run_t;
+
+/* The pixels of r, from r->win / r->out on, advancing both; returns the number done: r->n, or the index of a
+ * pixel whose sums (r->acc) the shortcut does not take (r->win / r->out then point at it). */
+#if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
+/* Taps: r0 x, r1 w, r2 the input word, r3 a byte, r4..r7 the tap's weights and products, sums in r8..r11, the
+ * tap step in r12, the end of the row's filter words in lr. Stack: [sp] r, [sp, #4] pixels done, [sp, #8] rows
+ * left. Requantization as in pml_armv6m_requant (requantize_armv6m.c), from r->acc. */
+int32_t pml_armv6m_dw4_run(dw4_run_t *r);
+__asm__(
+    ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_dw4_run\n"
+    ".type pml_armv6m_dw4_run, %function\n .thumb_func\n"
+    "pml_armv6m_dw4_run:\n"
+    "push {r4, r5, r6, r7, lr}\n mov r4, r8\n mov r5, r9\n mov r6, r10\n mov r7, r11\n push {r4, r5, r6, r7}\n"
+    "sub sp, #12\n str r0, [sp]\n movs r1, #0\n str r1, [sp, #4]\n"
+    "ldr r1, [r0, #12]\n cmp r1, #0\n beq 9f\n"
+    /* a pixel: the sums start at the bias */
+    "1:\n ldr r7, [sp]\n movs r6, #40\n adds r6, r7, r6\n ldm r6!, {r2, r3, r4, r5}\n"
+    "mov r8, r2\n mov r9, r3\n mov r10, r4\n mov r11, r5\n"
+    "ldr r0, [r7, #0]\n ldr r1, [r7, #4]\n ldr r2, [r7, #24]\n mov r12, r2\n ldr r2, [r7, #32]\n str r2, [sp, #8]\n"
+    /* a row of taps */
+    "2:\n ldr r2, [r7, #36]\n adds r2, r1, r2\n mov lr, r2\n"
+    "3:\n ldr r2, [r0]\n add r0, r12\n ldm r1!, {r4, r5, r6, r7}\n"
+    "sxtb r3, r2\n muls r4, r3, r4\n add r8, r4\n"
+    "lsls r3, r2, #16\n asrs r3, r3, #24\n muls r5, r3, r5\n add r9, r5\n"
+    "lsls r3, r2, #8\n asrs r3, r3, #24\n muls r6, r3, r6\n add r10, r6\n"
+    "asrs r3, r2, #24\n muls r7, r3, r7\n add r11, r7\n"
+    "cmp r1, lr\n bne 3b\n"
+    "ldr r7, [sp]\n ldr r2, [r7, #28]\n adds r0, r0, r2\n"
+    "ldr r2, [sp, #8]\n subs r2, #1\n str r2, [sp, #8]\n bne 2b\n"
+    /* the sums to r->acc; requantize them from there */
+    "movs r0, #64\n adds r0, r7, r0\n mov r2, r8\n mov r3, r9\n mov r4, r10\n mov r5, r11\n stm r0!, {r2, r3, r4, r5}\n"
+    "mov r8, r0\n subs r0, #16\n"
+    "ldr r1, [r7, #80]\n cmp r1, #0\n beq 8f\n"
+    "ldr r3, [r7, #60]\n ldm r3!, {r4, r5, r6}\n mov r9, r4\n mov r10, r5\n mov r11, r6\n"
+    "ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n"
+    "4:\n ldm r0!, {r3}\n"
+    "movs r4, #1\n lsls r4, r4, #19\n adds r4, r3, r4\n lsrs r4, r4, #20\n bne 8f\n"
+    "ldm r1!, {r4, r5, r6, r7}\n"
+    "muls r4, r3, r4\n asrs r4, r4, #11\n"
+    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n"
+    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n"
+    "asrs r3, r3, #31\n lsls r3, r3, #9\n adds r6, r6, r3\n"
+    "ldm r1!, {r4}\n asrs r6, r6, r4\n"
+    "cmp r6, r9\n bge 5f\n mov r6, r9\n"
+    "5:\n cmp r6, r10\n ble 6f\n mov r6, r10\n"
+    "6:\n add r6, r11\n strb r6, [r2]\n adds r2, #1\n"
+    "cmp r0, r8\n bne 4b\n"
+    /* the next pixel */
+    "ldr r7, [sp]\n ldr r2, [r7, #0]\n ldr r3, [r7, #16]\n adds r2, r2, r3\n str r2, [r7, #0]\n"
+    "ldr r2, [r7, #8]\n ldr r3, [r7, #20]\n adds r2, r2, r3\n str r2, [r7, #8]\n"
+    "ldr r2, [sp, #4]\n adds r2, #1\n str r2, [sp, #4]\n ldr r3, [r7, #12]\n cmp r2, r3\n bne 1b\n"
+    "8:\n9:\n ldr r0, [sp, #4]\n add sp, #12\n"
+    "pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r4, r5, r6, r7, pc}\n"
+    ".size pml_armv6m_dw4_run, .-pml_armv6m_dw4_run\n");
+#define dw4_run pml_armv6m_dw4_run
+#else
+/* the same in C (the host build checks it) */
+static int32_t dw4_run(dw4_run_t *r) {
+    const int32_t kw = r->w_row >> 4, tap = r->tap_step >> 2, skip = r->row_skip >> 2;
+    for (int32_t i = 0; i < r->n; i++) {
+        uint32_t s[4] = {(uint32_t)r->bias[0], (uint32_t)r->bias[1], (uint32_t)r->bias[2], (uint32_t)r->bias[3]};
+        const uint32_t *x = r->win;
+        const int32_t *w = r->w;
+        for (int32_t ky = 0; ky < r->kh; ky++, x += skip) {
+            for (int32_t kx = 0; kx < kw; kx++, x += tap, w += 4) {
+                const uint32_t v = *x;
+                s[0] += (uint32_t)((int8_t)v * w[0]);
+                s[1] += (uint32_t)((int8_t)(v >> 8) * w[1]);
+                s[2] += (uint32_t)((int8_t)(v >> 16) * w[2]);
+                s[3] += (uint32_t)((int8_t)(v >> 24) * w[3]);
+            }
+        }
+        for (int32_t j = 0; j < 4; j++) {
+            r->acc[j] = (int32_t)s[j];
+        }
+        if (!r->fast || pml_armv6m_requant(r->acc, r->q, r->out, 4, r->range) != 4) {
+            return i;
+        }
+        r->win += r->px_step >> 2;
+        r->out += r->out_step;
     }
-    while (b > a && i0 + (b - 1) * dilation >= size) {
-        b--;
-    }
-    *lo = a;
-    *hi = b;
+    return r->n;
 }
-
-static inline int32_t byte0(uint32_t w) { return (int8_t)w; }
-static inline int32_t byte1(uint32_t w) { return (int8_t)(w >> 8); }
-static inline int32_t byte2(uint32_t w) { return (int8_t)(w >> 16); }
-static inline int32_t byte3(uint32_t w) { return (int32_t)w >> 24; }
+#endif
 
 void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
                               const pml_operand_t *output, void *scratch) {
     const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
     (void)n_inputs;
     const int32_t in_c = pml_dim(&inputs[0], 3);
-    if (p->depth_multiplier != 1 || (in_c & 3) != 0 || ((uintptr_t)inputs[0].data & 3) != 0
-        || ((uintptr_t)inputs[1].data & 3) != 0) {
+    const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2), taps = kh * kw;
+    const int32_t dil_h = pml_dilation(p->dilation_h, kh), dil_w = pml_dilation(p->dilation_w, kw);
+    const int32_t stride_w = p->stride_w;
+    /* output pixels per run: the window holds kh rows of span(run) = (run - 1) * stride_w + (kw - 1) * dil_w + 1
+     * words (dil_w and stride_w below WIN_WORDS first, so that nothing overflows) */
+    int32_t run_max = 0;
+    if (taps <= TAPS_MAX && dil_w < WIN_WORDS && stride_w < WIN_WORDS) {
+        while (run_max < RUN_MAX && kh * (run_max * stride_w + (kw - 1) * dil_w + 1) <= WIN_WORDS) {
+            run_max++;
+        }
+    }
+    if (p->depth_multiplier != 1 || (in_c & 3) != 0 || ((uintptr_t)inputs[0].data & 3) != 0 || run_max == 0) {
         pml_depthwise_channels(p, inputs, output, 0, pml_dim(output, 3));
         return;
     }
     const int32_t batches = pml_dim(&inputs[0], 0), in_h = pml_dim(&inputs[0], 1), in_w = pml_dim(&inputs[0], 2);
-    const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
     const int32_t out_h = pml_dim(output, 1), out_w = pml_dim(output, 2);
-    const int32_t dil_h = pml_dilation(p->dilation_h, kh), dil_w = pml_dilation(p->dilation_w, kw);
     const int32_t n_quant = pml_count(&inputs[3]);
     const int8_t *filter = (const int8_t *)inputs[1].data;
     const int32_t *bias = (const int32_t *)inputs[2].data;
     const int32_t *multipliers = (const int32_t *)inputs[3].data;
     const int32_t *shifts = (const int32_t *)inputs[4].data;
-    const int32_t zp = -p->input_offset;
+    const uint32_t zp4 = (uint32_t)(uint8_t)(int8_t)-p->input_offset * 0x01010101u;
     const int32_t q_step = n_quant == in_c ? 1 : 0;
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
-    const int32_t image_size = in_h * in_w * in_c;
-    /* the byte step between a filter row's taps (the input's is per pixel: x_step) */
-    const int32_t f_step = in_c;
-    rq6_t rq[BLOCK];
-    for (int32_t c0 = 0; c0 < in_c; c0 += BLOCK) {
-        const int32_t n = in_c - c0 < BLOCK ? in_c - c0 : BLOCK;
-        for (int32_t k = 0; k < n; k++) {
-            const int32_t q = (c0 + k) * q_step;
-            rq6_init(&rq[k], multipliers[q], shifts[q]);
+    const int32_t image_size = in_h * in_w * in_c, row_size = in_w * in_c;
+    int32_t wx[TAPS_MAX * 4];       /* the group's filter: [tap][channel] */
+    uint32_t win[WIN_WORDS];        /* the run's window: kh rows of span words */
+    rq6f_t qf[4];
+    dw4_run_t r;
+    r.w = wx;
+    r.px_step = stride_w * 4;
+    r.out_step = in_c;
+    r.tap_step = dil_w * 4;
+    r.kh = kh;
+    r.w_row = kw * 16;
+    r.q = qf;
+    r.range = &range;
+    for (int32_t c0 = 0; c0 < in_c; c0 += 4) {
+        for (int32_t t = 0; t < taps; t++) {
+            for (int32_t j = 0; j < 4; j++) {
+                wx[t * 4 + j] = filter[t * in_c + c0 + j];
+            }
+        }
+        r.fast = 1;
+        for (int32_t j = 0; j < 4; j++) {
+            const int32_t q = (c0 + j) * q_step;
+            rq6f_init(&qf[j], multipliers[q], shifts[q]);
+            r.fast &= qf[j].shift != 0;
+            r.bias[j] = bias[c0 + j];
         }
         int8_t *out = (int8_t *)output->data + c0;
         for (int32_t b = 0; b < batches; b++) {
             const int8_t *image = (const int8_t *)inputs[0].data + b * image_size + c0;
             for (int32_t oy = 0; oy < out_h; oy++) {
                 const int32_t iy0 = oy * p->stride_h - p->pad_top;
-                int32_t ky0, ky1;
-                inside_taps(iy0, in_h, kh, dil_h, &ky0, &ky1);
-                for (int32_t ox = 0; ox < out_w; ox++, out += in_c) {
-                    const int32_t ix0 = ox * p->stride_w - p->pad_left;
-                    int32_t kx0, kx1;
-                    inside_taps(ix0, in_w, kw, dil_w, &kx0, &kx1);
-                    const int pad = zp != 0 && (ky0 > 0 || ky1 < kh || kx0 > 0 || kx1 < kw);
-                    const int32_t nx = kx1 - kx0;
-                    const int32_t x_step = nx > 1 ? dil_w * in_c : 0;   /* two taps inside: dil_w < in_w */
-                    for (int32_t k = 0; k < n; k += 4) {
-                        uint32_t s0 = (uint32_t)bias[c0 + k], s1 = (uint32_t)bias[c0 + k + 1];
-                        uint32_t s2 = (uint32_t)bias[c0 + k + 2], s3 = (uint32_t)bias[c0 + k + 3];
-                        for (int32_t ky = ky0; ky < ky1 && nx > 0; ky++) {
-                            const uint32_t *x = (const uint32_t *)(const void *)(
-                                image + ((iy0 + ky * dil_h) * in_w + ix0 + kx0 * dil_w) * in_c + k);
-                            const uint32_t *f = (const uint32_t *)(const void *)(
-                                filter + (ky * kw + kx0) * in_c + c0 + k);
-                            for (int32_t t = 0; t < nx; t++) {
-                                const uint32_t xw = *x, fw = *f;
-                                s0 += (uint32_t)(byte0(xw) * byte0(fw));
-                                s1 += (uint32_t)(byte1(xw) * byte1(fw));
-                                s2 += (uint32_t)(byte2(xw) * byte2(fw));
-                                s3 += (uint32_t)(byte3(xw) * byte3(fw));
-                                x = (const uint32_t *)(const void *)((const int8_t *)x + x_step);
-                                f = (const uint32_t *)(const void *)((const int8_t *)f + f_step);
+                for (int32_t ox0 = 0; ox0 < out_w; ox0 += run_max) {
+                    const int32_t n = out_w - ox0 < run_max ? out_w - ox0 : run_max;
+                    const int32_t span = (n - 1) * stride_w + (kw - 1) * dil_w + 1;
+                    const int32_t ix0 = ox0 * stride_w - p->pad_left;
+                    /* the window: rows iy0 + ky * dil_h, columns ix0 .. ix0 + span - 1, the padding as zp */
+                    for (int32_t ky = 0; ky < kh; ky++) {
+                        const int32_t iy = iy0 + ky * dil_h;
+                        uint32_t *dst = win + ky * span;
+                        if (iy < 0 || iy >= in_h) {
+                            for (int32_t i = 0; i < span; i++) {
+                                dst[i] = zp4;
                             }
+                            continue;
                         }
-                        if (pad) {
-                            /* the taps in the padding: weight times the zero point */
-                            for (int32_t ky = 0; ky < kh; ky++) {
-                                const int row_inside = ky >= ky0 && ky < ky1;
-                                for (int32_t kx = 0; kx < kw; kx++) {
-                                    if (row_inside && kx >= kx0 && kx < kx1) {
-                                        continue;
-                                    }
-                                    const int8_t *f = filter + (ky * kw + kx) * in_c + c0 + k;
-                                    s0 += (uint32_t)(f[0] * zp);
-                                    s1 += (uint32_t)(f[1] * zp);
-                                    s2 += (uint32_t)(f[2] * zp);
-                                    s3 += (uint32_t)(f[3] * zp);
-                                }
-                            }
-                        }
-                        const uint32_t sums[4] = {s0, s1, s2, s3};
-                        for (int32_t i = 0; i < 4; i++) {
-                            out[k + i] = rq6_apply((int32_t)sums[i], &rq[k + i], &range);
+                        const int8_t *row = image + iy * row_size;
+                        for (int32_t i = 0, ix = ix0; i < span; i++, ix++) {
+                            dst[i] = ix >= 0 && ix < in_w ? *(const uint32_t *)(const void *)(row + ix * in_c) : zp4;
                         }
                     }
+                    r.win = win;
+                    r.out = out;
+                    r.n = n;
+                    r.row_skip = (span - kw * dil_w) * 4;
+                    for (;;) {
+                        const int32_t done = dw4_run(&r);
+                        if (done == r.n) {
+                            break;
+                        }
+                        /* a pixel the shortcut does not take */
+                        rq6_run(r.acc, qf, r.fast, r.out, 4, &range, multipliers, shifts, c0, q_step);
+                        r.win += stride_w;
+                        r.out += in_c;
+                        r.n -= done + 1;
+                        if (r.n == 0) {
+                            break;
+                        }
+                    }
+                    out += n * in_c;
                 }
             }
         }

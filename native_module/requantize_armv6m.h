@@ -1,9 +1,19 @@
 /* Per-channel requantization for the Armv6-M kernels (conv_s8_armv6m.c, depthwise_conv_s8_armv6m.c,
  * fully_connected_s8_armv6m.c): the results of requantize_channels.h (pml_mbqm(acc, multiplier, shift) + offset,
- * clamped) in 32-bit operations only. The Cortex-M0 has no 32 x 32 -> 64 multiply: the 64-bit product
- * acc * multiplier is put together from four 16 x 16 products (each fits 32 bits), then rounded as
- * requantize_right / requantize_left do: floor((X + round) / 2^(31 + e)), the rounding constant (less 2^31 for a
- * negative product) prepared per channel as two 32-bit halves. */
+ * clamped) in 32-bit operations only. The Cortex-M0 has no 32 x 32 -> 64 multiply.
+ *
+ * The shortcut (rq6f_t, most outputs): for a multiplier M > 0, shift = -e with e in [1, 22] and |acc| < 2^19,
+ * with the rounding constant R = 2^30 + 2^(30+e) (less 2^31 for acc < 0), a multiple of 2^22, and M cut into
+ * 11-bit pieces M = m2 2^22 + m1 2^11 + m0:
+ *   floor((acc M + R) / 2^(31+e)) = Z2 >> (9 + e), where Z0 = acc m0, Z1 = acc m1 + (Z0 >> 11),
+ *   Z2 = acc m2 + (Z1 >> 11) + R / 2^22
+ * (floor division carried piece by piece; every term is below 2^31 in magnitude: |acc m1| < 2^30,
+ * |R / 2^22| <= 2^8 + 2^30). The general case (rq6_t, rq6_apply_slow): the 64-bit product acc * multiplier put
+ * together from four 16 x 16 products (each fits 32 bits), then rounded as requantize_right / requantize_left do:
+ * floor((X + round) / 2^(31 + e)), the rounding constant (less 2^31 for a negative product) prepared per channel
+ * as two 32-bit halves.
+ * pml_armv6m_requant (requantize_armv6m.c, in assembly on the core) requantizes a run of outputs by the shortcut
+ * from a table of rq6f_t; rq6_run finishes what it leaves (an accumulator out of the shortcut's range). */
 #ifndef PICOML_REQUANTIZE_ARMV6M_H
 #define PICOML_REQUANTIZE_ARMV6M_H
 
@@ -11,20 +21,42 @@
 
 #include "requantize_channels.h"
 
+#define RQ6_FAST_LIMIT (1 << 19)    /* the shortcut takes |acc| < 2^19 (acc + 2^19 in [0, 2^20)) */
+
+/* The shortcut's constants of a channel (the layout pml_armv6m_requant reads: 5 words) */
 typedef struct {
-    int32_t fast;           /* the shortcut below applies: multiplier > 0, shift in [-15, -1] */
-    uint32_t mh, ml;        /* multiplier >> 16, multiplier & 0xffff */
-    int32_t k;              /* floor(round / 2^16) */
-    int32_t fast_shift;     /* 15 + e */
+    int32_t m0, m1, m2;     /* the multiplier's 11-bit pieces */
+    int32_t k;              /* R / 2^22 for acc >= 0: 2^8 + 2^(8+e) */
+    int32_t shift;          /* 9 + e, or 0 when the shortcut does not apply to the channel */
+} rq6f_t;
+
+typedef struct {
+    rq6f_t f;
     int32_t multiplier;
     uint32_t lo[2];         /* low words of the rounding constant: [0] for a product >= 0, [1] for one < 0 */
     int32_t hi[2];          /* high words */
     int32_t left, right1;   /* as requant_t: right1 = e - 1 >= 0 for shift = -e < 0, else -1 */
 } rq6_t;
 
+/* The shortcut applies: multiplier > 0, shift in [-22, -1] */
+static inline int rq6_fast(int32_t multiplier, int32_t shift) {
+    return multiplier > 0 && shift <= -1 && shift >= -22;
+}
+
+static inline void rq6f_init(rq6f_t *f, int32_t multiplier, int32_t shift) {
+    const int fast = rq6_fast(multiplier, shift);
+    const uint32_t m = fast ? (uint32_t)multiplier : 0u;
+    f->m0 = (int32_t)(m & 0x7ffu);
+    f->m1 = (int32_t)((m >> 11) & 0x7ffu);
+    f->m2 = (int32_t)(m >> 22);
+    f->k = fast ? (int32_t)((1u << 8) + (1u << (8 - shift))) : 0;
+    f->shift = fast ? 9 - shift : 0;
+}
+
 static inline void rq6_init(rq6_t *q, int32_t multiplier, int32_t shift) {
     requant_t r;
     requant_init(&r, multiplier, shift);
+    rq6f_init(&q->f, multiplier, shift);
     q->multiplier = multiplier;
     q->left = r.left;
     q->right1 = r.right1;
@@ -34,11 +66,6 @@ static inline void rq6_init(rq6_t *q, int32_t multiplier, int32_t shift) {
     q->hi[0] = (int32_t)(uint32_t)(round >> 32);
     q->lo[1] = (uint32_t)neg;
     q->hi[1] = (int32_t)(uint32_t)(neg >> 32);
-    q->fast = multiplier > 0 && shift <= -1 && shift >= -15;
-    q->mh = (uint32_t)multiplier >> 16;
-    q->ml = (uint32_t)multiplier & 0xffffu;
-    q->k = (int32_t)(round >> 16);
-    q->fast_shift = 15 - shift;
 }
 
 /* The general case (rare: kept out of line, the kernels' code lives in the heap of a native module) */
@@ -63,15 +90,53 @@ static int8_t rq6_apply_slow(int32_t acc, const rq6_t *q, const out_range_t *o) 
     return clamp_offset(y, o);
 }
 
-/* The shortcut for |acc| <= 2^15 (most sums), multiplier > 0 and shift = -e in [-15, -1]: with the rounding
- * constant R = 2^30 + 2^(30+e) (less 2^31 for acc < 0), whose low 16 bits are 0,
- *   floor((acc * multiplier + R) / 2^(31+e)) = floor((acc * mh + floor(acc * ml / 2^16) + R / 2^16) / 2^(15+e)),
- * every term in int32: |acc * ml| < 2^31, |acc * mh| <= 2^30, R / 2^16 <= 2^29 + 2^14. */
+/* The shortcut; the caller checked f->shift != 0 and |acc| < 2^19 */
+static inline int32_t rq6f_apply(int32_t acc, const rq6f_t *f) {
+    const int32_t z1 = acc * f->m1 + ((acc * f->m0) >> 11);
+    const int32_t z2 = acc * f->m2 + (z1 >> 11) + f->k + (acc >> 31) * 512;
+    return z2 >> f->shift;
+}
+
 static inline int8_t rq6_apply(int32_t acc, const rq6_t *q, const out_range_t *o) {
-    if (q->fast && (uint32_t)acc + 32768u <= 65536u) {
-        const int32_t u = acc * (int32_t)q->mh + ((acc * (int32_t)q->ml) >> 16) + q->k + ((acc >> 31) * 32768);
-        return clamp_offset(u >> q->fast_shift, o);
+    if (q->f.shift != 0 && (uint32_t)acc + RQ6_FAST_LIMIT < 2u * RQ6_FAST_LIMIT) {
+        return clamp_offset(rq6f_apply(acc, &q->f), o);
     }
     return rq6_apply_slow(acc, q, o);
 }
+
+/* The requantization of one output from the operand's multiplier and shift (what the shortcut leaves) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int8_t rq6_exact(int32_t acc, int32_t multiplier, int32_t shift, const out_range_t *o) {
+    rq6_t q;
+    rq6_init(&q, multiplier, shift);
+    return rq6_apply(acc, &q, o);
+}
+
+/* out[i] = the requantized acc[i] by the shortcut with the constants q[i], i < n, as long as every acc[i] is in
+ * its range; returns the number done (n, or the index of the first accumulator out of range). Every q[i] must
+ * have its shift != 0 (rq6_run checks that once per table). */
+int32_t pml_armv6m_requant(const int32_t *acc, const rq6f_t *q, int8_t *out, int32_t n, const out_range_t *range);
+
+/* out[i] = acc[i] requantized with channel c0 + i's constants, i < n: the shortcut through q[i] when `fast` (every
+ * q[i] takes it), else (and for the accumulators out of its range) from multipliers / shifts (index (c0 + i) *
+ * q_step). */
+static inline void rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *out, int32_t n,
+                           const out_range_t *range, const int32_t *multipliers, const int32_t *shifts, int32_t c0,
+                           int32_t q_step) {
+    int32_t i = 0;
+    while (i < n) {
+        if (fast) {
+            i += pml_armv6m_requant(acc + i, q + i, out + i, n - i, range);
+            if (i == n) {
+                break;
+            }
+        }
+        const int32_t k = (c0 + i) * q_step;
+        out[i] = rq6_exact(acc[i], multipliers[k], shifts[k], range);
+        i++;
+    }
+}
+
 #endif
