@@ -134,6 +134,7 @@ PML_COLD int pml_depthwise_conv_2d_check(const void *params, const pml_operand_t
     }
     /* a multiply-accumulate per output value and filter tap (taps in the padding included) */
     c->work = pml_work_mul(pml_count(output), pml_work_mul(kh, kw));
+    c->scratch = PML_DEPTHWISE_SCRATCH(params, inputs, output);
     return PML_OK;
 }
 

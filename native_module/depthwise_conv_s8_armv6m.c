@@ -128,6 +128,34 @@ static int32_t dw4_run(dw4_run_t *r) {
 }
 #endif
 
+/* Output pixels per run: the window holds kh rows of span(run) = (run - 1) * stride_w + (kw - 1) * dil_w + 1
+ * words, at most WIN_WORDS; 0 when not even one pixel's fits (or more than TAPS_MAX taps). dil_w and stride_w are
+ * compared with WIN_WORDS first, so that nothing overflows. */
+static int32_t run_pixels(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs) {
+    const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
+    const int32_t dil_w = pml_dilation(p->dilation_w, kw), stride_w = p->stride_w;
+    int32_t run = 0;
+    if (kh * kw <= TAPS_MAX && dil_w < WIN_WORDS && stride_w < WIN_WORDS) {
+        while (run < RUN_MAX && kh * (run * stride_w + (kw - 1) * dil_w + 1) <= WIN_WORDS) {
+            run++;
+        }
+    }
+    return run;
+}
+
+/* The scratch: the group's filter words (taps * 16 bytes) and the window (kh rows of the longest run's span). */
+uint32_t pml_depthwise_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs,
+                                          const pml_operand_t *output) {
+    const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
+    const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
+    const int32_t run = run_pixels(p, inputs), out_w = pml_dim(output, 2);
+    if (p->depth_multiplier != 1 || (pml_dim(&inputs[0], 3) & 3) != 0 || run == 0) {
+        return 0;
+    }
+    const int32_t n = run < out_w ? run : out_w;
+    return (uint32_t)(kh * kw * 16 + kh * ((n - 1) * p->stride_w + (kw - 1) * pml_dilation(p->dilation_w, kw) + 1) * 4);
+}
+
 void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
                               const pml_operand_t *output, void *scratch) {
     const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
@@ -136,14 +164,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2), taps = kh * kw;
     const int32_t dil_h = pml_dilation(p->dilation_h, kh), dil_w = pml_dilation(p->dilation_w, kw);
     const int32_t stride_w = p->stride_w;
-    /* output pixels per run: the window holds kh rows of span(run) = (run - 1) * stride_w + (kw - 1) * dil_w + 1
-     * words (dil_w and stride_w below WIN_WORDS first, so that nothing overflows) */
-    int32_t run_max = 0;
-    if (taps <= TAPS_MAX && dil_w < WIN_WORDS && stride_w < WIN_WORDS) {
-        while (run_max < RUN_MAX && kh * (run_max * stride_w + (kw - 1) * dil_w + 1) <= WIN_WORDS) {
-            run_max++;
-        }
-    }
+    const int32_t run_max = run_pixels(p, inputs);
     if (p->depth_multiplier != 1 || (in_c & 3) != 0 || ((uintptr_t)inputs[0].data & 3) != 0 || run_max == 0) {
         pml_depthwise_channels(p, inputs, output, 0, pml_dim(output, 3));
         return;
@@ -160,8 +181,8 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
     const int32_t image_size = in_h * in_w * in_c, row_size = in_w * in_c;
-    int32_t wx[TAPS_MAX * 4];       /* the group's filter: [tap][channel] */
-    uint32_t win[WIN_WORDS];        /* the run's window: kh rows of span words */
+    int32_t *const wx = (int32_t *)scratch;                 /* the group's filter: [tap][channel] */
+    uint32_t *const win = (uint32_t *)scratch + taps * 4;   /* the run's window: kh rows of span words */
     rq6f_t qf[4];
     dw4_run_t r;
     r.w = wx;
