@@ -75,12 +75,7 @@ static NOINLINE void dot_4x2(const int16_t *const a[PIXELS], const int8_t *w0, c
     acc1[3] = (int32_t)((uint32_t)acc1[3] + (uint32_t)(acc1 == acc0 ? 0 : s31));
 }
 
-typedef struct {
-    const int8_t *input;
-    int32_t in_h, in_w, in_c, out_h, out_w;
-    int32_t kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
-    int16_t zero_point;     /* what the padding reads as */
-} conv_geometry_t;
+typedef pml_conv_geometry_t conv_geometry_t;    /* conv_generic.h */
 
 /* The output pixel a column belongs to. */
 typedef struct {
@@ -133,12 +128,12 @@ static void fill_column(const conv_geometry_t *g, const pixel_t *px, int32_t tap
         const int32_t kx1 = g->in_w - ix0 < kx0 ? kx0 : (g->in_w - ix0 < g->kw ? g->in_w - ix0 : g->kw);
         for (int32_t ky = 0, iy = iy0; ky < g->kh; ky++, iy += g->dil_h, col += run) {
             if (iy < 0 || iy >= g->in_h || kx0 == kx1) {
-                fill(col, run, g->zero_point);
+                fill(col, run, (int16_t)g->zero_point);
                 continue;
             }
-            fill(col, kx0 * in_c, g->zero_point);
+            fill(col, kx0 * in_c, (int16_t)g->zero_point);
             widen(image + (iy * g->in_w + ix0 + kx0) * in_c, (kx1 - kx0) * in_c, col + kx0 * in_c);
-            fill(col + kx1 * in_c, run - kx1 * in_c, g->zero_point);
+            fill(col + kx1 * in_c, run - kx1 * in_c, (int16_t)g->zero_point);
         }
         return;
     }
@@ -153,7 +148,7 @@ static void fill_column(const conv_geometry_t *g, const pixel_t *px, int32_t tap
         if (iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w) {
             widen(image + (iy * g->in_w + ix) * in_c + c0, n_c, col);
         } else {
-            fill(col, n_c, g->zero_point);
+            fill(col, n_c, (int16_t)g->zero_point);
         }
         if (++kx == g->kw) {
             kx = 0;
@@ -203,23 +198,8 @@ void PML_CONV_2D_GENERIC(const void *params, const pml_operand_t *inputs, int n_
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
     (void)n_inputs;
     conv_geometry_t g;
-    const int32_t batches = pml_dim(&inputs[0], 0);
-    g.input = (const int8_t *)inputs[0].data;
-    g.in_h = pml_dim(&inputs[0], 1);
-    g.in_w = pml_dim(&inputs[0], 2);
-    g.in_c = pml_dim(&inputs[0], 3);
-    const int32_t out_c = pml_dim(&inputs[1], 0);
-    g.kh = pml_dim(&inputs[1], 1);
-    g.kw = pml_dim(&inputs[1], 2);
-    g.out_h = pml_dim(output, 1);
-    g.out_w = pml_dim(output, 2);
-    g.stride_h = p->stride_h;
-    g.stride_w = p->stride_w;
-    g.dil_h = p->dilation_h;
-    g.dil_w = p->dilation_w;
-    g.pad_top = p->pad_top;
-    g.pad_left = p->pad_left;
-    g.zero_point = (int16_t)-p->input_offset;
+    pml_conv_geometry(&g, p, inputs, output);
+    const int32_t batches = g.batches, out_c = g.out_c;
     const int32_t n_quant = pml_count(&inputs[3]);
     const int8_t *filter = (const int8_t *)inputs[1].data;
     const int32_t *bias = (const int32_t *)inputs[2].data;

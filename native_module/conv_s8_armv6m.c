@@ -132,12 +132,7 @@ static int32_t conv_2x3(const uint8_t *cols, const uint8_t *w, step_t *s) {
 }
 #endif
 
-typedef struct {
-    const int8_t *input;
-    int32_t in_h, in_w, in_c, out_h, out_w;
-    int32_t kh, kw, stride_h, stride_w, dil_h, dil_w, pad_top, pad_left;
-    uint8_t pad_u;          /* what the padding reads as, biased: the input zero point ^ 0x80 */
-} geometry_t;
+typedef pml_conv_geometry_t geometry_t;     /* conv_generic.h */
 
 /* Column layout: the patch elements of pixel a in the first 8 bytes of each 16, pixel b's in the last 8. */
 #define COL_AT(e) (((e) >> 3) * 16 + ((e) & 7))
@@ -149,7 +144,7 @@ static uint32_t build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t
     const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left, in_c = g->in_c;
     const int32_t run = g->kw * in_c;
     const int8_t *image = g->input + b * g->in_h * g->in_w * in_c;
-    const uint32_t pad = g->pad_u;
+    const uint32_t pad = (uint8_t)g->zero_point ^ 0x80u;   /* what the padding reads as, biased */
     uint32_t sum = 0, e = 0;
     /* taps [kx0, kx1) of a row lie inside the image */
     int32_t kx0 = 0, kx1 = g->kw;
@@ -221,9 +216,10 @@ static void next_pixel(const geometry_t *g, int32_t *b, int32_t *oy, int32_t *ox
 }
 
 /* Patches longer than PATCH_MAX: one output at a time. */
-static void conv_plain(const geometry_t *g, int32_t batches, int32_t out_c, int32_t zp, const int8_t *filter,
+static void conv_plain(const geometry_t *g, const int8_t *filter,
                        const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int32_t q_step,
                        const out_range_t *range, int8_t *out) {
+    const int32_t batches = g->batches, out_c = g->out_c, zp = g->zero_point;
     const int32_t in_c = g->in_c, patch = g->kh * g->kw * in_c;
     for (int32_t b = 0; b < batches; b++) {
         const int8_t *image = g->input + b * g->in_h * g->in_w * in_c;
@@ -285,24 +281,8 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
     (void)n_inputs;
     geometry_t g;
-    const int32_t batches = pml_dim(&inputs[0], 0);
-    g.input = (const int8_t *)inputs[0].data;
-    g.in_h = pml_dim(&inputs[0], 1);
-    g.in_w = pml_dim(&inputs[0], 2);
-    g.in_c = pml_dim(&inputs[0], 3);
-    const int32_t out_c = pml_dim(&inputs[1], 0);
-    g.kh = pml_dim(&inputs[1], 1);
-    g.kw = pml_dim(&inputs[1], 2);
-    g.out_h = pml_dim(output, 1);
-    g.out_w = pml_dim(output, 2);
-    g.stride_h = p->stride_h;
-    g.stride_w = p->stride_w;
-    g.dil_h = pml_dilation(p->dilation_h, g.kh);
-    g.dil_w = pml_dilation(p->dilation_w, g.kw);
-    g.pad_top = p->pad_top;
-    g.pad_left = p->pad_left;
-    const int32_t zp = -p->input_offset;
-    g.pad_u = (uint8_t)((uint8_t)(int8_t)zp ^ 0x80u);
+    pml_conv_geometry(&g, p, inputs, output);
+    const int32_t batches = g.batches, out_c = g.out_c;
     const int32_t n_quant = pml_count(&inputs[3]);
     const int8_t *filter = (const int8_t *)inputs[1].data;
     const int32_t *bias = (const int32_t *)inputs[2].data;
@@ -314,7 +294,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     int8_t *out_data = (int8_t *)output->data;
     const int32_t patch = g.kh * g.kw * g.in_c;
     if (patch > PATCH_MAX) {
-        conv_plain(&g, batches, out_c, zp, filter, bias, multipliers, shifts, q_step, &range, out_data);
+        conv_plain(&g, filter, bias, multipliers, shifts, q_step, &range, out_data);
         return;
     }
     const int32_t patch8 = (patch + 7) & ~7, groups = patch8 >> 3, block_max = block_channels(out_c, patch8);
