@@ -1,7 +1,7 @@
 /* CONV_2D, int8, on a core with the Armv7E-M DSP extension (Cortex-M4/M7: PML_SIMD32, simd32.h).
  *
  * A blocked matrix product: four output pixels x one output channel at a time, four accumulators in registers.
- * The four pixels' input patches are sign-extended once into int16 pairs ("columns", on the stack), in the order
+ * The four pixels' input patches are sign-extended once into int16 pairs ("columns", in the scratch), in the order
  * SXTB16 gives them: for each 4 bytes x0..x3 of a patch the words (x0, x2) and (x1, x3), the four pixels' words
  * side by side (8 words per 4 patch bytes). Each filter word w0..w3 is extended the same way, with no
  * reordering of the weights, and (x0, x2).(w0, w2) + (x1, x3).(w1, w3) is two SMLADs: per 4 patch bytes one
@@ -26,7 +26,7 @@
 #include "picoml.h"
 #include "requantize_channels.h"
 
-/* bytes of stack for the columns and the gathered patch at most (the portable kernel's columns take 1 KiB) */
+/* bytes of scratch for the columns and the gathered patch at most (the portable kernel's columns take 1 KiB) */
 #define COLS_BYTES 1024
 #define PIXELS 4        /* output pixels per block (the columns of mac_1x4) */
 
@@ -348,16 +348,22 @@ static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_
     }
 }
 
-/* The scratch of the shapes left to the portable kernel; this kernel's own columns are on the stack. */
-uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
+/* Bytes of scratch: the columns and the gathered patch (words of them), or the portable kernel's for a patch
+ * longer than COLS_BYTES allows. */
+static int32_t scratch_words(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
     const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
     const int32_t words = (kh * kw * pml_dim(&inputs[0], 3) + 3) >> 2;
+    /* a 1x1 convolution over every pixel: the input is the matrix of patches, nothing gathered */
     const int direct = kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0
                        && p->pad_left == 0 && pml_dim(output, 1) == pml_dim(&inputs[0], 1)
                        && pml_dim(output, 2) == pml_dim(&inputs[0], 2);
-    const int32_t col_words = 2 * PIXELS * words, raw_words = direct ? 0 : words;
-    return 4 * (col_words + raw_words) > COLS_BYTES ? pml_conv_2d_s8_generic_scratch(params, inputs, output) : 0;
+    return 2 * PIXELS * words + (direct ? 0 : words);
+}
+
+uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
+    const int32_t words = scratch_words(params, inputs, output);
+    return 4 * words > COLS_BYTES ? pml_conv_2d_s8_generic_scratch(params, inputs, output) : 4 * (uint32_t)words;
 }
 
 void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
@@ -378,16 +384,15 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     g.zero_point = (int8_t)-p->input_offset;
     const int32_t out_h = pml_dim(output, 1), out_w = pml_dim(output, 2), out_c = pml_dim(&inputs[1], 0);
     const int32_t patch = g.kh * g.kw * g.in_c, words = (patch + 3) >> 2;
-    /* a 1x1 convolution over every pixel: the input is the matrix of patches */
-    const int direct = g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0
-                       && g.pad_left == 0 && out_h == g.in_h && out_w == g.in_w;
-    const int32_t col_words = 2 * PIXELS * words, raw_words = direct ? 0 : words;
-    if (4 * (col_words + raw_words) > COLS_BYTES) {
+    if (4 * scratch_words(params, inputs, output) > COLS_BYTES) {
         pml_conv_2d_s8_generic(params, inputs, n_inputs, output, scratch);
         return;
     }
-    uint32_t cols[col_words + raw_words];
-    int8_t *raw = (int8_t *)(cols + col_words);
+    /* a 1x1 convolution over every pixel reads its patches in place */
+    const int direct = g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0
+                       && g.pad_left == 0 && out_h == g.in_h && out_w == g.in_w;
+    uint32_t *const cols = (uint32_t *)scratch;                 /* 2 * PIXELS * words, then the gathered patch */
+    int8_t *const raw = (int8_t *)(cols + 2 * PIXELS * words);
     const int8_t *filter = (const int8_t *)inputs[1].data;
     outputs_t q;
     q.bias = (const int32_t *)inputs[2].data;

@@ -7,12 +7,12 @@
  *     [2 f1, 2 f3] (SXTB16), so that an input word unpacked with SXTB16 / SXTB16 ROR 8 feeds four
  *     SMLABB/SMLATT into four int32 sums, which hold twice the accumulator;
  *   - 3x3 filters with stride and dilation 1 (DS-CNN, MobileNet's stride-1 layers): the group's input words,
- *     padding filled with the input zero point, copied into lines of a stack buffer (input rows, or columns when
- *     pairs run down the columns: the axis that leaves fewer single pixels); then two neighbouring output
- *     pixels at once, which share three of their four input words per line and every weight load, with no
- *     bounds check (pair_3x3: 121 instructions for 72 MACs; one pixel: 3x3_1, 73 for 36). Images whose three
- *     lines do not fit the buffer, and other filters, take one pixel at a time, its window copied to the stack
- *     where it reaches into the padding;
+ *     padding filled with the input zero point, copied into lines of a buffer in the scratch (input rows, or
+ *     columns when pairs run down the columns: the axis that leaves fewer single pixels if three of its lines
+ *     fit LINES_BYTES, else the shorter lines; plan_3x3); then two neighbouring output pixels at once, which
+ *     share three of their four input words per line and every weight load, with no bounds check (pair_3x3:
+ *     121 instructions for 72 MACs; one pixel: 3x3_1, 73 for 36). Lines longer than LINE_PLACES_MAX, and other
+ *     filters, take one pixel at a time, its window copied to the scratch where it reaches into the padding;
  *   - requantization in three instructions (below) instead of the 64-bit arithmetic of requantize_channels.h,
  *     where its conditions hold for the group's four channels (checked per call: shifts in [-22, -1],
  *     multipliers >= 0, |bias| < 2^30 - 2^19); else the generic kernel runs the group.
@@ -29,8 +29,9 @@
 
 #if PML_SIMD32
 
-#define MAX_TAPS 25             /* filter taps per group on the stack: 5x5 */
-#define LINE_WORDS 384          /* the 3x3 kernels' buffer of input lines: 1.5 KB of stack */
+#define MAX_TAPS 25             /* filter taps per group: 5x5 */
+#define LINES_BYTES 768         /* the 3x3 kernels' ring of lines along the axis of fewer single pixels if it fits */
+#define LINE_PLACES_MAX 64      /* at most this many places (output pixels + 2) per line */
 
 /* M4 assembly for the 3x3 kernels below, or their C twins (the portable build, PML_SIMD32_PORTABLE) */
 #if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
@@ -44,7 +45,8 @@ typedef struct {
 } rq_t;
 
 typedef struct {
-    int32_t line_bytes;         /* the 3x3 kernels' bytes from one buffer line to the next (before w) */
+    int32_t step2, step1;       /* the 3x3 kernels' bytes from a pixel's second buffer line to its third (w - 8),
+                                 * from its first to its second (w - 4): the lines are a ring of three */
     uint32_t w[MAX_TAPS][2];    /* per tap: [2 f0, 2 f2], [2 f1, 2 f3]; 3x3 pairs: along-minor (below) */
     /* from here at fixed offsets from w, which the assembly reads (pml_dw_offsets_ok) */
     rq_t rq[4];                 /* w + 200 */
@@ -70,7 +72,7 @@ typedef char pml_dw_offsets_ok[(__builtin_offsetof(group_t, rq) - __builtin_offs
                                 && __builtin_offsetof(group_t, bias2) - __builtin_offsetof(group_t, w) == 256
                                 && __builtin_offsetof(group_t, count) - __builtin_offsetof(group_t, w) == 272
                                 && __builtin_offsetof(group_t, q) - __builtin_offsetof(group_t, w) == 276
-                                && __builtin_offsetof(group_t, w) == 4 && sizeof(int8_t *) == 4) || !DW_ASM ? 1 : -1];
+                                && __builtin_offsetof(group_t, w) == 8 && sizeof(int8_t *) == 4) || !DW_ASM ? 1 : -1];
 
 static inline uint32_t ld32(const void *p) {
     uint32_t v;
@@ -138,7 +140,7 @@ static inline uint32_t word_at(const geom_t *d, int32_t iy, int32_t ix) {
 }
 
 /* ---- 3x3, stride and dilation 1, from the line buffer -------------------------------------------------------
- * Buffer word (line j, position i) at q + 4 i + j * g->line_bytes. An output pixel A at q reads the words
+ * Buffer word (line j, position i) at q + 8 i + the steps to line j (step1, then step2). An output pixel A at q reads the words
  * (i, j), i, j < 3, with tap (i, j) at g->w[3 j + i] (i along the line: the filter's x for lines that are
  * input rows, its y for columns); its neighbour B at q + 4 reads (i + 1, j) with the same taps. */
 
@@ -150,7 +152,8 @@ static inline uint32_t word_at(const geom_t *d, int32_t iy, int32_t ix) {
     "smlatt %[" acc3 "], %[v], %[w1], %[" acc3 "]\n\t"
 #define DW_WORD(offset) "ldrd %[u], %[v], [%[q], #" offset "]\n\t"
 #define DW_TAP(offset) "ldrd %[w0], %[w1], [%[w], #" offset "]\n\t"
-#define DW_NEXT_LINE "ldr %[u], [%[w], #-4]\n\tadd %[q], %[q], %[u]\n\t"
+#define DW_NEXT_LINE1 "ldr %[u], [%[w], #-4]\n\tadd %[q], %[q], %[u]\n\t"
+#define DW_NEXT_LINE2 "ldr %[u], [%[w], #-8]\n\tadd %[q], %[q], %[u]\n\t"
 /* one line j of a pair: words 0..3, taps 3j..3j+2 at byte offsets T, T+8, T+16 */
 #define DW_PAIR_LINE(T0, T1, T2) \
     DW_WORD("0") DW_TAP(T0) DW_MAC("a0", "a1", "a2", "a3") \
@@ -166,7 +169,7 @@ static inline uint32_t word_at(const geom_t *d, int32_t iy, int32_t ix) {
 #if !DW_ASM
 /* acc[0..3] (A) and acc[4..7] (B) += the pair's products */
 static inline void pair_3x3(const int8_t *q, const group_t *g, int32_t acc[8]) {
-    for (int32_t j = 0; j < 3; j++, q += g->line_bytes) {
+    for (int32_t j = 0; j < 3; j++, q += j == 1 ? g->step1 : g->step2) {
         const uint32_t *w = g->w[3 * j];
         mac4x(q, w, &acc[0], &acc[1], &acc[2], &acc[3]);
         for (int32_t i = 1; i < 3; i++) {
@@ -212,8 +215,8 @@ static void pairs_3x3(const int8_t *q, group_t *g, int8_t *out, int32_t out_step
         "mov %[b1], %[a1]\n\t"
         "mov %[b2], %[a2]\n\t"
         "mov %[b3], %[a3]\n\t"
-        DW_PAIR_LINE("0", "8", "16") DW_NEXT_LINE
-        DW_PAIR_LINE("24", "32", "40") DW_NEXT_LINE
+        DW_PAIR_LINE("0", "8", "16") DW_NEXT_LINE1
+        DW_PAIR_LINE("24", "32", "40") DW_NEXT_LINE2
         DW_PAIR_LINE("48", "56", "64")
         "ldr %[q], [%[w], #248]\n\t"
         DW_STORE("0", "a0", "b0", "200", "208", "ldr %[a0], [%[w], #252]\n\tadd %[a0], %[a0], %[q]\n\t")
@@ -267,8 +270,8 @@ static void one_3x3(const int8_t *q, group_t *g, int8_t *out) {
     __asm__ volatile(
         "ldrd %[a0], %[a1], [%[w], #256]\n\t"
         "ldrd %[a2], %[a3], [%[w], #264]\n\t"
-        DW_ONE_LINE("0", "8", "16") DW_NEXT_LINE
-        DW_ONE_LINE("24", "32", "40") DW_NEXT_LINE
+        DW_ONE_LINE("0", "8", "16") DW_NEXT_LINE1
+        DW_ONE_LINE("24", "32", "40") DW_NEXT_LINE2
         DW_ONE_LINE("48", "56", "64")
         "ldr %[q], [%[w], #248]\n\t"
         DW_STORE1("0", "a0", "200", "208")
@@ -282,7 +285,7 @@ static void one_3x3(const int8_t *q, group_t *g, int8_t *out) {
 #undef DW_STORE1
 #else
     int32_t acc[4] = {g->bias2[0], g->bias2[1], g->bias2[2], g->bias2[3]};
-    for (int32_t j = 0; j < 3; j++, q += g->line_bytes) {
+    for (int32_t j = 0; j < 3; j++, q += j == 1 ? g->step1 : g->step2) {
         for (int32_t i = 0; i < 3; i++) {
             mac4x(q + 8 * i, g->w[3 * j + i], &acc[0], &acc[1], &acc[2], &acc[3]);
         }
@@ -293,18 +296,32 @@ static void one_3x3(const int8_t *q, group_t *g, int8_t *out) {
 #endif
 }
 
-/* Whether three buffer lines for output lines of len pixels fit the buffer. */
-static int fits_3x3(int32_t len) {
-    return 2 * (len + 2) <= LINE_WORDS / 3;
+/* The 3x3 kernels' plan for an image: lines along the output rows or columns (columns: pairs run down the
+ * columns), and the buffer's size in words, a ring of three input lines. Pairs go the way that leaves fewer
+ * single pixels when its ring fits LINES_BYTES, else along the shorter lines; no ring (one pixel at a time) when
+ * a line would exceed LINE_PLACES_MAX places. */
+typedef struct {
+    int32_t columns, words;
+} plan_3x3_t;
+
+static plan_3x3_t plan_3x3(int32_t out_h, int32_t out_w) {
+    plan_3x3_t plan;
+    plan.columns = (out_h % 2) * out_w < (out_w % 2) * out_h;
+    if (3 * 8 * ((plan.columns ? out_h : out_w) + 2) > LINES_BYTES) {
+        plan.columns = out_h < out_w;
+    }
+    const int32_t places = (plan.columns ? out_h : out_w) + 2;
+    plan.words = places > LINE_PLACES_MAX ? 0 : 3 * 2 * places;
+    return plan;
 }
 
 /* 3x3, stride 1, dilation 1: output lines of `len` pixels each (rows, or columns when `columns`), `lines` of
- * them, in strips that fit LINE_WORDS (fits_3x3). */
-__attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int columns, int32_t out_h, int32_t out_w, int32_t pad_top,
-                     int32_t pad_left, int8_t *out) {
-    uint32_t buf[LINE_WORDS];
+ * them, from a ring of three buffer lines at buf: input line l (counting the padding line before the image)
+ * goes to buffer line l % 3, then output line l - 2 is made from the three latest. */
+__attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int columns, int32_t out_h, int32_t out_w,
+                                                int32_t pad_top, int32_t pad_left, int8_t *out, uint32_t *buf) {
     const int32_t len = columns ? out_h : out_w, lines = columns ? out_w : out_h;
-    const int32_t places = len + 2, line_words = 2 * places, strip = LINE_WORDS / line_words - 2;
+    const int32_t places = len + 2, line_words = 2 * places;
     const uint32_t zp = pml_sxtb16(d->zp4);     /* x02 and x13 of the zero points */
     /* input position (line l, place i) -> (y, x); steps between places and lines in the image */
     const int32_t pad_line = columns ? pad_left : pad_top, pad_place = columns ? pad_top : pad_left;
@@ -313,18 +330,14 @@ __attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int
     const int32_t out_place = columns ? out_w * d->c : d->c, out_line = columns ? d->c : out_w * d->c;
     /* the places of a line inside the image: [first, last) of the buffer line */
     const int32_t first = pad_place, last = pad_place + in_places < places ? pad_place + in_places : places;
-    for (int32_t l0 = 0; l0 < lines; l0 += strip) {
-        const int32_t n_lines = lines - l0 < strip ? lines - l0 : strip;
-        /* the strip's n_lines + 2 input lines */
-        for (int32_t l = 0; l < n_lines + 2; l++) {
-            uint32_t *b = buf + l * line_words;
-            const int32_t in_line = l0 + l - pad_line;
-            if (in_line < 0 || in_line >= in_lines) {
-                for (int32_t i = 0; i < line_words; i++) {
-                    b[i] = zp;
-                }
-                continue;
+    for (int32_t l = 0; l < lines + 2; l++) {
+        uint32_t *b = buf + (l % 3) * line_words;
+        const int32_t in_line = l - pad_line;
+        if (in_line < 0 || in_line >= in_lines) {
+            for (int32_t i = 0; i < line_words; i++) {
+                b[i] = zp;
             }
+        } else {
             const int8_t *x = d->image + in_line * line_step;
             int32_t i = 0;
             for (; i < first; i++) {
@@ -339,27 +352,33 @@ __attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int
                 b[2 * i] = b[2 * i + 1] = zp;
             }
         }
-        for (int32_t l = 0; l < n_lines; l++) {
-            const int8_t *q = (const int8_t *)(buf + l * line_words);
-            int8_t *o = out + (l0 + l) * out_line;
-            int32_t i = 0;
-            if (len >= 2) {
-                pairs_3x3(q, g, o, out_place, len / 2);
-                i = len & ~1;
-                q += 8 * i;
-                o += i * out_place;
-                if (!d->full) {
-                    for (int8_t *c = out + (l0 + l) * out_line; c < o; c += 2 * out_place) {
-                        clamp8(c, out_place, d);
-                    }
+        if (l < 2) {
+            continue;
+        }
+        /* output line l - 2 over buffer lines (l - 2) % 3, (l - 1) % 3, l % 3 */
+        const int32_t r0 = (l - 2) % 3, r1 = (l - 1) % 3, r2 = l % 3;
+        g->step1 = 4 * line_words * (r1 - r0);
+        g->step2 = 4 * line_words * (r2 - r1);
+        const int8_t *q = (const int8_t *)(buf + r0 * line_words);
+        int8_t *const start = out + (l - 2) * out_line;
+        int8_t *o = start;
+        int32_t i = 0;
+        if (len >= 2) {
+            pairs_3x3(q, g, o, out_place, len / 2);
+            i = len & ~1;
+            q += 8 * i;
+            o += i * out_place;
+            if (!d->full) {
+                for (int8_t *c = start; c < o; c += 2 * out_place) {
+                    clamp8(c, out_place, d);
                 }
             }
-            if (i < len) {
-                one_3x3(q, g, o);
-                if (!d->full) {
-                    for (int k = 0; k < 4; k++) {
-                        o[k] = (int8_t)clamp(o[k], d);
-                    }
+        }
+        if (i < len) {
+            one_3x3(q, g, o);
+            if (!d->full) {
+                for (int k = 0; k < 4; k++) {
+                    o[k] = (int8_t)clamp(o[k], d);
                 }
             }
         }
@@ -369,8 +388,8 @@ __attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int
 /* ---- any filter, one pixel at a time ------------------------------------------------------------------------ */
 
 /* The output pixel whose window starts at input (iy0, ix0): columns cs bytes apart, rows rs bytes apart. */
-__attribute__((noinline)) static void pixel(const geom_t *d, const group_t *g, int32_t iy0, int32_t ix0, int8_t *out) {
-    uint32_t patch[MAX_TAPS];
+__attribute__((noinline)) static void pixel(const geom_t *d, const group_t *g, int32_t iy0, int32_t ix0, int8_t *out,
+                                            uint32_t *patch) {
     const int8_t *x;
     int32_t cs, rs;
     if (iy0 >= 0 && iy0 + (d->kh - 1) * d->dh < d->in_h && ix0 >= 0 && ix0 + (d->kw - 1) * d->dw < d->in_w) {
@@ -411,6 +430,25 @@ static int fast_requantization(const int32_t *bias, const int32_t *mult, const i
     return 1;
 }
 
+/* Bytes of scratch: the 3x3 kernels' line buffer, or one window of words for pixel() (its window where it
+ * reaches into the padding). */
+uint32_t pml_depthwise_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs,
+                                          const pml_operand_t *output) {
+    const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
+    const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
+    if (p->depth_multiplier != 1 || kh * kw > MAX_TAPS) {
+        return 0;
+    }
+    if (kh == 3 && kw == 3 && p->stride_h == 1 && p->stride_w == 1 && pml_dilation(p->dilation_h, kh) == 1
+        && pml_dilation(p->dilation_w, kw) == 1) {
+        const plan_3x3_t plan = plan_3x3(pml_dim(output, 1), pml_dim(output, 2));
+        if (plan.words > 0) {
+            return 4 * (uint32_t)plan.words;
+        }
+    }
+    return 4 * (uint32_t)(kh * kw);
+}
+
 void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
                               const pml_operand_t *output, void *scratch) {
     const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
@@ -441,14 +479,9 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     const int32_t out_h = pml_dim(output, 1), out_w = pml_dim(output, 2);
     const int32_t sh = p->stride_h, sw = p->stride_w;
     const int s1_3x3 = d.kh == 3 && d.kw == 3 && sh == 1 && sw == 1 && d.dh == 1 && d.dw == 1;
-    /* 3x3 pairs down the columns when that leaves fewer single pixels, or when only columns fit the buffer */
-    int columns = (out_h % 2) * out_w < (out_w % 2) * out_h;
-    if (!fits_3x3(columns ? out_h : out_w)) {
-        columns = !columns;
-    }
-    const int use_lines = s1_3x3 && fits_3x3(columns ? out_h : out_w);
+    const plan_3x3_t plan = plan_3x3(out_h, out_w);
+    const int columns = plan.columns, use_lines = s1_3x3 && plan.words > 0;
     group_t g;
-    g.line_bytes = 8 * ((columns ? out_h : out_w) + 2);
     for (int32_t c0 = 0; c0 < n; c0 += 4) {
         if (!fast_requantization(bias + c0, mult + c0 * q_step, shift + c0 * q_step, q_step)) {
             pml_depthwise_channels(p, inputs, output, c0, c0 + 4);
@@ -473,12 +506,13 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
             d.image = (const int8_t *)inputs[0].data + b * d.in_h * d.in_w * d.c + c0;
             int8_t *out = (int8_t *)output->data + b * out_h * out_w * d.c + c0;
             if (use_lines) {
-                lines_3x3(&d, &g, columns, out_h, out_w, p->pad_top, p->pad_left, out);
+                lines_3x3(&d, &g, columns, out_h, out_w, p->pad_top, p->pad_left, out, (uint32_t *)scratch);
                 continue;
             }
             for (int32_t oy = 0; oy < out_h; oy++) {
                 for (int32_t ox = 0; ox < out_w; ox++) {
-                    pixel(&d, &g, oy * sh - p->pad_top, ox * sw - p->pad_left, out + (oy * out_w + ox) * d.c);
+                    pixel(&d, &g, oy * sh - p->pad_top, ox * sw - p->pad_left, out + (oy * out_w + ox) * d.c,
+                          (uint32_t *)scratch);
                 }
             }
         }

@@ -1,6 +1,6 @@
 """DEPTHWISE_CONV_2D's Cortex-M4 kernel (native_module/depthwise_conv_s8_simd32.c) gives the numpy reference's
 bytes: its C twin in the host library of the M4 code paths (libpicoml_m4.so, -DPML_SIMD32_PORTABLE) on the
-shapes that take each of its paths (3x3 stride-1 pairs along rows or columns with their single pixels, strips of
+shapes that take each of its paths (3x3 stride-1 pairs along rows or columns with their single pixels, a ring of
 lines, any other filter one pixel at a time, windows in the padding) and on those it leaves to the generic kernel
 (depth multiplier > 1, channels past a multiple of 4, more than 25 taps, shifts >= 0 or < -22, biases near 2^30);
 its assembly on the emulated Cortex-M4 (bare-metal kernels) on a selection of the same models.
