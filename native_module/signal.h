@@ -18,6 +18,9 @@ static inline int32_t pml_msb32(uint32_t x) {
     if (x == 0) {
         return 32;
     }
+#if (defined(__ARM_ARCH_7EM__) || defined(__ARM_ARCH_7M__) || defined(__x86_64__)) && !defined(PML_NO_LIBGCC)
+    return 32 - __builtin_clz(x);       /* CLZ (Armv7-M), BSR/LZCNT (x64): no library call */
+#else
     int32_t n = 0;
     if (x >= 0x10000u) { n += 16; x >>= 16; }
     if (x >= 0x100u) { n += 8; x >>= 8; }
@@ -25,6 +28,7 @@ static inline int32_t pml_msb32(uint32_t x) {
     if (x >= 0x4u) { n += 2; x >>= 2; }
     if (x >= 0x2u) { n += 1; x >>= 1; }
     return n + (int32_t)x;
+#endif
 }
 
 /* The unsigned 64-bit product of two uint32 (from four 16 x 16 -> 32 products without libgcc). */
