@@ -1,22 +1,27 @@
 /* CONV_2D, int8, for the Cortex-M0/M0+ (Armv6-M: 8 low registers, a single-cycle 32 x 32 -> 32 MULS, 2-cycle
  * loads, no multiply-accumulate, no SIMD). Same results as TFLite Micro's reference arithmetic.
  *
- * The loads decide the speed on this core, so every value the inner loop reads is one LDRB with an immediate
- * offset (no index register, no sign extension): the inner loop works on bytes biased by 128 (u = v ^ 0x80,
- * 0..255) in two buffers in the scratch, laid out so that one pointer reaches all operands of a step:
- *   wbuf  the weights of a block of output channels (as many triples as WBUF holds), three channels at a time, in
- *         groups of eight patch elements [w0 e..e+7][w1 e..e+7][w2 e..e+7], prepared once per block
- *   cols  the patches of two output pixels, in groups of eight [xa e..e+7][xb e..e+7] (the padding reads as the
- *         input zero point), rebuilt per pixel pair and block
- * conv_2x3 then takes 2 pixels x 3 channels = 6 multiply-accumulates per patch element from 5 loads, its 6 sums in
- * the high registers (ADD hi, lo): 24 cycles per element, 4.15 cycles per MAC with the loop, then requantizes the
- * 6 sums in the same call (requantize_armv6m.h's shortcut, about 35 cycles each).
+ * Each product needs a MULS (1 cycle) and an ADD (1), and the 8 low registers decide the rest. The inner loop
+ * takes two output pixels x three output channels and two patch elements (i, j) at a time, on words that hold
+ * two bytes biased by 128 (u = v ^ 0x80, 0..255) in 16-bit halves: a pixel's X = u_i | u_j << 16 and a
+ * channel's W = v_j | v_i << 16, so that S = X + W = (u_i + v_j) | (u_j + v_i) << 16 and (Winograd's inner
+ * product, 1968)
+ *   lo(S) hi(S) = u_i v_i + u_j v_j + u_i u_j + v_i v_j
+ * gives two multiply-accumulates from one MULS (ADDS, LSRS, UXTH, MULS, ADD: 5 cycles), the last two terms
+ * summed once per pixel and once per channel. Per pair of elements: 2 LDM (X of both pixels, 2 W) and an LDR
+ * (the third W), 8 cycles, and 6 products, 30: 38 cycles per 12 MACs, 3.17 per MAC (3.29 with the loop); the
+ * plain form (a MULS per product, an LDRB per operand) takes 24 per 6, 4.0. The buffers, in the scratch:
+ *   wbuf  the W words of a block of output channels (as many triples as WBUF holds), per group of 8 patch
+ *         elements 4 pairs x 3 channels, prepared once per block
+ *   cols  the X words of two output pixels, per group 4 pairs x 2 pixels (the padding reads as the input zero
+ *         point), rebuilt per pixel pair and block from a staging row of biased bytes
+ * conv_2x3 then requantizes the 6 sums in the same call (requantize_armv6m.h's shortcut, about 35 cycles each).
  * The host folded the input offset into the bias (the kernel sums w x, the padding reading as the zero point);
  * the biases are undone exactly (everything modulo 2^32, as the int32 sums of TFLite Micro):
- *   sum w x = sum wu xu - 128 sum xu - 128 sum w,
- * with sum w per channel (prepared with the weights, bias included) and sum xu per pixel (with the patch): the
- * sums start at bias - 128 sum w - 128 sum xu.
- * Patches longer than PATCH_MAX (a 3x3 convolution over more than 42 channels) take a plain loop instead. */
+ *   sum w x = sum v u - 128 sum u - 128 sum w,   sum v u = sum lo(S) hi(S) - sum u_i u_j - sum v_i v_j,
+ * so the sums start at cw - xs, with cw = bias - 128 sum w - sum v_i v_j per channel (prepared with the weights)
+ * and xs = 128 sum u + sum u_i u_j = sum over the pairs of (u_i + 128)(u_j + 128) - 2^14 per pixel.
+ * Patches longer than PATCH_MAX (a 3x3 convolution over more than 28 channels) take a plain loop instead. */
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
@@ -26,14 +31,14 @@
 #include "requantize_armv6m.h"
 
 #define PATCH_MAX 256           /* patch elements (kh * kw * in_c) of the fast path */
-#define WBUF 1536               /* bytes of weights: at least one triple of channels */
+#define WBUF 3072               /* bytes of W words (2 per patch element and channel): at least one triple */
 
 /* The step of the convolution that the inner loop takes: 2 output pixels x 3 output channels (the offsets are
  * those the assembly reads). */
 typedef struct {
-    const uint8_t *cols_end;    /*  0: the end of the columns (16 bytes per group of 8 patch elements) */
-    const uint32_t *cw;         /*  4: the 3 channels' bias - 128 sum w */
-    uint32_t xs[2];             /*  8: the 2 pixels' 128 sum xu */
+    const uint8_t *cols_end;    /*  0: the end of the columns (32 bytes per group of 8 patch elements) */
+    const uint32_t *cw;         /*  4: the 3 channels' bias - 128 sum w - sum v_i v_j */
+    uint32_t xs[2];             /*  8: the 2 pixels' 128 sum u + sum u_i u_j */
     const rq6f_t *q;            /* 16: the 3 channels' requantization */
     int8_t *out_a, *out_b;      /* 20, 24: the pixels' outputs */
     int32_t n;                  /* 28: channels of the triple that exist (1..3) */
@@ -43,22 +48,21 @@ typedef struct {
     int32_t fast;               /* 64: every channel takes the shortcut */
 } step_t;
 
-/* acc[p * 3 + j] = cw[j] - xs[p] + sum over the groups of cols[pixel p] . w[channel j] (biased bytes), p < 2, j < 3,
- * then requantized into out_a / out_b; returns 0, or 1 when the sums are left in s->acc for the caller to
- * requantize (a sum out of the shortcut's range, or s->fast == 0). */
+/* acc[p * 3 + j] = cw[j] - xs[p] + sum over the pairs of lo(X + W) hi(X + W) (X: pixel p's words in cols, W:
+ * channel j's in w), p < 2, j < 3, then requantized into out_a / out_b; returns 0, or 1 when the sums are left
+ * in s->acc for the caller to requantize (a sum out of the shortcut's range, or s->fast == 0). */
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
 /* In assembly: the step below needs all 8 low registers and 6 high ones, which gcc does not give inline assembly.
- * r0 cols, r1 weights, r2..r7 = xa xb f0 f1 f2 t, sums in r8 r9 r10 (pixel a) r11 r12 lr (pixel b); the end of
- * cols, then s, on the stack. 24 cycles per patch element (5 LDRB, 2 MOVS, 6 MULS, 6 ADD), 8 per group of 8
- * (the loop's branch back is out of BNE's reach).
+ * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the halves and product, sums in r8 r9 r10 (pixel a)
+ * r11 r12 lr (pixel b); the end of cols, then s, on the stack. 38 cycles per pair of elements, 6 per group of 4
+ * pairs (the loop's branch back is out of BNE's reach).
  * Requantization as in pml_armv6m_requant (requantize_armv6m.c), a subroutine called once per pixel. */
 int32_t pml_armv6m_conv_2x3(const uint8_t *cols, const uint8_t *w, step_t *s);
-#define PML_STEP(k) \
-    "ldrb r2, [r0, #" #k "]\n ldrb r3, [r0, #8+" #k "]\n ldrb r4, [r1, #" #k "]\n ldrb r5, [r1, #8+" #k "]\n" \
-    "ldrb r6, [r1, #16+" #k "]\n" \
-    "movs r7, r2\n muls r7, r4, r7\n add r8, r7\n muls r4, r3, r4\n add r11, r4\n" \
-    "movs r7, r2\n muls r7, r5, r7\n add r9, r7\n muls r5, r3, r5\n add r12, r5\n" \
-    "muls r2, r6, r2\n add r10, r2\n muls r3, r6, r3\n add lr, r3\n"
+#define PML_PROD(x, w, acc) "adds r5, " x ", " w "\n lsrs r6, r5, #16\n uxth r5, r5\n muls r5, r6, r5\n add " acc ", r5\n"
+#define PML_PAIR \
+    "ldm r0!, {r2, r3}\n ldm r1!, {r4, r7}\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11") \
+    "ldm r1!, {r4}\n" PML_PROD("r2", "r7", "r9") PML_PROD("r3", "r7", "r12") \
+    PML_PROD("r2", "r4", "r10") PML_PROD("r3", "r4", "lr")
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_conv_2x3\n"
     ".type pml_armv6m_conv_2x3, %function\n .thumb_func\n"
@@ -69,8 +73,8 @@ __asm__(
     "ldr r3, [r2, #4]\n ldm r3!, {r4, r5, r6}\n ldr r3, [r2, #8]\n ldr r7, [r2, #12]\n"
     "subs r2, r4, r7\n mov r11, r2\n subs r2, r5, r7\n mov r12, r2\n subs r2, r6, r7\n mov lr, r2\n"
     "subs r4, r4, r3\n mov r8, r4\n subs r5, r5, r3\n mov r9, r5\n subs r6, r6, r3\n mov r10, r6\n"
-    "1:\n" PML_STEP(0) PML_STEP(1) PML_STEP(2) PML_STEP(3) PML_STEP(4) PML_STEP(5) PML_STEP(6) PML_STEP(7)
-    "adds r0, #16\n adds r1, #24\n ldr r7, [sp]\n cmp r0, r7\n beq 4f\n b 1b\n"
+    "1:\n" PML_PAIR PML_PAIR PML_PAIR PML_PAIR
+    "ldr r5, [sp]\n cmp r0, r5\n beq 4f\n b 1b\n"
     "4:\n"
     /* the sums to s->acc */
     "add sp, #4\n ldr r7, [sp]\n movs r0, #40\n adds r0, r7, r0\n"
@@ -103,7 +107,8 @@ __asm__(
     "3:\n add r6, r11\n strb r6, [r2]\n adds r2, #1\n"
     "cmp r0, r8\n bne 5b\n bx lr\n"
     ".size pml_armv6m_conv_2x3, .-pml_armv6m_conv_2x3\n");
-#undef PML_STEP
+#undef PML_PAIR
+#undef PML_PROD
 #define conv_2x3 pml_armv6m_conv_2x3
 #else
 /* the same algorithm in C (the host build checks it) */
@@ -113,12 +118,12 @@ static int32_t conv_2x3(const uint8_t *cols, const uint8_t *w, step_t *s) {
             s->acc[p * 3 + j] = s->cw[j] - s->xs[p];
         }
     }
-    for (; cols != s->cols_end; cols += 16, w += 24) {
-        for (uint32_t k = 0; k < 8; k++) {
-            const uint32_t xa = cols[k], xb = cols[8 + k];
-            for (uint32_t j = 0; j < 3; j++) {
-                s->acc[j] += xa * w[8 * j + k];
-                s->acc[3 + j] += xb * w[8 * j + k];
+    const uint32_t *x = (const uint32_t *)(const void *)cols, *f = (const uint32_t *)(const void *)w;
+    for (; x != (const uint32_t *)(const void *)s->cols_end; x += 2, f += 3) {
+        for (uint32_t j = 0; j < 3; j++) {
+            for (uint32_t p = 0; p < 2; p++) {
+                const uint32_t sum = x[p] + f[j];
+                s->acc[p * 3 + j] += (sum & 0xffffu) * (sum >> 16);
             }
         }
     }
@@ -134,18 +139,15 @@ static int32_t conv_2x3(const uint8_t *cols, const uint8_t *w, step_t *s) {
 
 typedef pml_conv_geometry_t geometry_t;     /* conv_generic.h */
 
-/* Column layout: the patch elements of pixel a in the first 8 bytes of each 16, pixel b's in the last 8. */
-#define COL_AT(e) (((e) >> 3) * 16 + ((e) & 7))
-
-/* The patch of output pixel (b, oy, ox) as biased bytes at dst (pixel a's or b's place in the columns), zeros up
- * to a multiple of 8; returns the sum of its bytes. A filter row's taps inside the image are one run of the
- * input when dil_w is 1 (copied a word at a time where it is aligned), the others read the zero point. */
-static uint32_t build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *dst) {
+/* The patch of output pixel (b, oy, ox) as biased bytes at dst, zeros up to a multiple of 8. A filter row's taps
+ * inside the image are one run of the input when dil_w is 1 (copied a word at a time where it is aligned), the
+ * others read the zero point. */
+static void build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *dst) {
     const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left, in_c = g->in_c;
     const int32_t run = g->kw * in_c;
     const int8_t *image = g->input + b * g->in_h * g->in_w * in_c;
-    const uint32_t pad = (uint8_t)g->zero_point ^ 0x80u;   /* what the padding reads as, biased */
-    uint32_t sum = 0, e = 0;
+    const uint8_t pad = (uint8_t)((uint8_t)g->zero_point ^ 0x80u);  /* what the padding reads as, biased */
+    uint8_t *q = dst;
     /* taps [kx0, kx1) of a row lie inside the image */
     int32_t kx0 = 0, kx1 = g->kw;
     while (kx0 < g->kw && ix0 + kx0 * g->dil_w < 0) {
@@ -156,53 +158,63 @@ static uint32_t build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t
     }
     for (int32_t ky = 0, iy = iy0; ky < g->kh; ky++, iy += g->dil_h) {
         if (iy < 0 || iy >= g->in_h || kx0 == kx1) {
-            for (const uint32_t end = e + (uint32_t)run; e < end; e++) {
-                dst[COL_AT(e)] = (uint8_t)pad;
-                sum += pad;
+            for (const uint8_t *end = q + run; q != end; q++) {
+                *q = pad;
             }
             continue;
         }
-        for (const uint32_t end = e + (uint32_t)(kx0 * in_c); e < end; e++) {
-            dst[COL_AT(e)] = (uint8_t)pad;
-            sum += pad;
+        for (const uint8_t *end = q + kx0 * in_c; q != end; q++) {
+            *q = pad;
         }
         const int8_t *row = image + iy * g->in_w * in_c;
         for (int32_t kx = kx0; kx < kx1; kx++) {
             /* the taps' channels, or the whole run of taps when dil_w is 1 */
             const int32_t n = g->dil_w == 1 ? (kx1 - kx0) * in_c : in_c;
             const int8_t *src = row + (ix0 + kx * g->dil_w) * in_c;
-            const uint32_t end = e + (uint32_t)n;
-            if (((uintptr_t)src & 3) == (e & 3)) {
-                for (; (e & 3) != 0 && e < end; e++) {
-                    const uint32_t u = (uint8_t)*src++ ^ 0x80u;
-                    dst[COL_AT(e)] = (uint8_t)u;
-                    sum += u;
+            const uint8_t *end = q + n;
+            if ((((uintptr_t)src ^ (uintptr_t)q) & 3) == 0) {
+                for (; ((uintptr_t)q & 3) != 0 && q != end; q++) {
+                    *q = (uint8_t)((uint8_t)*src++ ^ 0x80u);
                 }
-                for (; e + 4 <= end; e += 4, src += 4) {
-                    const uint32_t u = *(const uint32_t *)(const void *)src ^ 0x80808080u;
-                    *(uint32_t *)(void *)(dst + COL_AT(e)) = u;
-                    const uint32_t s2 = (u & 0x00ff00ffu) + ((u >> 8) & 0x00ff00ffu);
-                    sum += (s2 & 0xffffu) + (s2 >> 16);
+                for (; end - q >= 4; q += 4, src += 4) {
+                    *(uint32_t *)(void *)q = *(const uint32_t *)(const void *)src ^ 0x80808080u;
                 }
             }
-            for (; e < end; e++) {
-                const uint32_t u = (uint8_t)*src++ ^ 0x80u;
-                dst[COL_AT(e)] = (uint8_t)u;
-                sum += u;
+            for (; q != end; q++) {
+                *q = (uint8_t)((uint8_t)*src++ ^ 0x80u);
             }
             if (g->dil_w == 1) {
                 break;
             }
         }
-        for (const uint32_t end = e + (uint32_t)((g->kw - kx1) * in_c); e < end; e++) {
-            dst[COL_AT(e)] = (uint8_t)pad;
-            sum += pad;
+        for (const uint8_t *end = q + (g->kw - kx1) * in_c; q != end; q++) {
+            *q = pad;
         }
     }
-    for (; (e & 7) != 0; e++) {
-        dst[COL_AT(e)] = 0;
+    for (; ((q - dst) & 7) != 0; q++) {
+        *q = 0;
     }
-    return sum;
+}
+
+/* The X words of a staged patch (groups of 8 biased bytes) at every 8th word of x from x[0] (one pixel's place in
+ * the columns): per group the pairs of elements (0, 2), (1, 3), (4, 6), (5, 7); returns the pixel's
+ * xs = sum over the pairs of (u_i + 128)(u_j + 128) - 2^14. */
+static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x) {
+    const uint32_t *st = (const uint32_t *)(const void *)stage;
+    const uint32_t m = 0x00ff00ffu, c = 0x00800080u;
+    uint32_t xs = 0;
+    for (const uint32_t *end = st + 2 * groups; st != end; st += 2, x += 8) {
+        const uint32_t u0 = st[0], u1 = st[1];
+        const uint32_t p0 = u0 & m, p1 = (u0 >> 8) & m, p2 = u1 & m, p3 = (u1 >> 8) & m;
+        x[0] = p0;
+        x[2] = p1;
+        x[4] = p2;
+        x[6] = p3;
+        const uint32_t t0 = p0 + c, t1 = p1 + c, t2 = p2 + c, t3 = p3 + c;
+        xs += (t0 & 0xffffu) * (t0 >> 16) + (t1 & 0xffffu) * (t1 >> 16) + (t2 & 0xffffu) * (t2 >> 16)
+              + (t3 & 0xffffu) * (t3 >> 16);
+    }
+    return xs - ((uint32_t)groups << 16);     /* 2^14 per pair */
 }
 
 static void next_pixel(const geometry_t *g, int32_t *b, int32_t *oy, int32_t *ox) {
@@ -253,18 +265,19 @@ static void conv_plain(const geometry_t *g, const int8_t *filter,
     }
 }
 
-/* Output channels per block: whole triples whose weights fit WBUF bytes, no more than the op has (rounded up to a
+/* Output channels per block: whole triples whose W words fit WBUF bytes, no more than the op has (rounded up to a
  * triple). */
 static int32_t block_channels(int32_t out_c, int32_t patch8) {
     int32_t block = 3;
-    while (block < out_c && (block + 3) * patch8 <= WBUF) {
+    while (block < out_c && (block + 3) * 2 * patch8 <= WBUF) {
         block += 3;
     }
     return block;
 }
 
-/* The scratch: the block's weights (block * patch8), the 2 columns (2 * patch8), bias - 128 sum w and the
- * requantization constants per channel of the block; none for the patches of conv_plain. */
+/* The scratch: the block's W words (block * 2 * patch8), the 2 pixels' X words (4 * patch8), a staging row
+ * (patch8), bias - 128 sum w - sum v_i v_j and the requantization constants per channel of the block; none for
+ * the patches of conv_plain. */
 uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
     (void)params;
     (void)output;
@@ -273,7 +286,7 @@ uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs,
         return 0;
     }
     const int32_t patch8 = (patch + 7) & ~7, block = block_channels(pml_dim(&inputs[1], 0), patch8);
-    return (uint32_t)((block + 2) * patch8 + block * (int32_t)(sizeof(uint32_t) + sizeof(rq6f_t)));
+    return (uint32_t)((2 * block + 5) * patch8 + block * (int32_t)(sizeof(uint32_t) + sizeof(rq6f_t)));
 }
 
 void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output,
@@ -298,13 +311,14 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         return;
     }
     const int32_t patch8 = (patch + 7) & ~7, groups = patch8 >> 3, block_max = block_channels(out_c, patch8);
-    uint8_t *const wbuf = (uint8_t *)scratch;               /* [triple][group][3 channels][8 elements] */
-    uint8_t *const cols = wbuf + block_max * patch8;        /* [group][2 pixels][8 elements] */
-    uint32_t *const cw = (uint32_t *)(void *)(cols + 2 * patch8);   /* bias - 128 sum w, per channel */
+    uint8_t *const wbuf = (uint8_t *)scratch;               /* [triple][group][4 pairs][3 channels] words */
+    uint8_t *const cols = wbuf + block_max * 2 * patch8;    /* [group][4 pairs][2 pixels] words */
+    uint8_t *const stage = cols + 4 * patch8;               /* a patch or a filter row, biased */
+    uint32_t *const cw = (uint32_t *)(void *)(stage + patch8);     /* bias - 128 sum w - sum v_i v_j */
     rq6f_t *const qf = (rq6f_t *)(void *)(cw + block_max);
     const int32_t pixels = batches * g.out_h * g.out_w;
     step_t s;
-    s.cols_end = cols + groups * 16;
+    s.cols_end = cols + groups * 32;
     s.range = &range;
     for (int32_t oc0 = 0; oc0 < out_c; oc0 += block_max) {
         const int32_t block = out_c - oc0 < block_max ? out_c - oc0 : block_max;
@@ -312,7 +326,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         while (triples * 3 < block) {
             triples++;
         }
-        /* the block's weights, biased; a missing last channel repeats the block's last, its sums unused */
+        /* the block's W words; a missing last channel repeats the block's last, its sums unused */
         s.fast = 1;
         for (int32_t k = 0; k < triples * 3; k++) {
             const int32_t oc = oc0 + (k < block ? k : block - 1);
@@ -322,28 +336,35 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 j -= 3;
                 t++;
             }
-            uint8_t *dst = wbuf + t * 3 * patch8 + j * 8;   /* element e at dst + (e >> 3) * 24 + (e & 7) */
-            uint32_t sum = 0;
+            /* the row biased, the padding a zero weight (0x80), then its pairs, halves swapped */
+            uint32_t sum = 0, ww = 0;
             int32_t e = 0;
             if (((uintptr_t)f & 3) == 0) {
                 for (; e + 4 <= patch; e += 4) {
                     const uint32_t u = *(const uint32_t *)(const void *)(f + e) ^ 0x80808080u;
-                    *(uint32_t *)(void *)(dst + (e >> 3) * 24 + (e & 7)) = u;
+                    *(uint32_t *)(void *)(stage + e) = u;
                     const uint32_t s2 = (u & 0x00ff00ffu) + ((u >> 8) & 0x00ff00ffu);
                     sum += (s2 & 0xffffu) + (s2 >> 16);
                 }
             }
-            for (; e < patch; e++) {
-                const uint32_t u = (uint8_t)f[e] ^ 0x80u;
-                dst[(e >> 3) * 24 + (e & 7)] = (uint8_t)u;
-                sum += u;
-            }
             for (; e < patch8; e++) {
-                dst[(e >> 3) * 24 + (e & 7)] = 0x80;        /* a zero weight */
+                const uint32_t v = e < patch ? (uint8_t)f[e] ^ 0x80u : 0x80u;
+                stage[e] = (uint8_t)v;
+                sum += v;
+            }
+            const uint32_t *st = (const uint32_t *)(const void *)stage;
+            uint32_t *dst = (uint32_t *)(void *)(wbuf + t * 6 * patch8) + j;
+            for (int32_t i = 0; i < groups; i++, st += 2, dst += 12) {
+                const uint32_t p[4] = {st[0] & 0x00ff00ffu, (st[0] >> 8) & 0x00ff00ffu, st[1] & 0x00ff00ffu,
+                                       (st[1] >> 8) & 0x00ff00ffu};
+                for (int32_t q = 0; q < 4; q++) {
+                    dst[3 * q] = (p[q] >> 16) | (p[q] << 16);
+                    ww += (p[q] & 0xffffu) * (p[q] >> 16);
+                }
             }
             if (k < block) {
-                /* sum w = sum wu - 128 patch */
-                cw[k] = (uint32_t)bias[oc] - ((sum - ((uint32_t)patch << 7)) << 7);
+                /* sum w = sum v - 128 patch8 (the padding's v are 128) */
+                cw[k] = (uint32_t)bias[oc] - ((sum - ((uint32_t)patch8 << 7)) << 7) - ww;
                 const int32_t q = oc * q_step;
                 rq6f_init(&qf[k], multipliers[q], shifts[q]);
                 s.fast &= qf[k].shift != 0;
@@ -352,17 +373,18 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         int32_t b = 0, oy = 0, ox = 0;
         for (int32_t pix = 0; pix < pixels; pix += 2) {
             const int two = pix + 1 < pixels;
-            s.xs[0] = build_column(&g, b, oy, ox, cols) << 7;
+            uint32_t *const x = (uint32_t *)(void *)cols;
+            build_column(&g, b, oy, ox, stage);
+            s.xs[0] = column_pairs(stage, groups, x);
             next_pixel(&g, &b, &oy, &ox);
             if (two) {
-                s.xs[1] = build_column(&g, b, oy, ox, cols + 8) << 7;
+                build_column(&g, b, oy, ox, stage);
+                s.xs[1] = column_pairs(stage, groups, x + 1);
                 next_pixel(&g, &b, &oy, &ox);
             } else {
                 s.xs[1] = s.xs[0];
-                for (int32_t i = 0; i < groups; i++) {
-                    uint32_t *c = (uint32_t *)(void *)(cols + 16 * i);
-                    c[2] = c[0];
-                    c[3] = c[1];
+                for (int32_t i = 0; i < 4 * groups; i++) {
+                    x[2 * i + 1] = x[2 * i];
                 }
             }
             s.two = two;
@@ -372,7 +394,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 s.out_a = out_data + pix * out_c + oc0 + 3 * t;
                 s.out_b = two ? s.out_a + out_c : s.out_a;
                 s.n = block - 3 * t < 3 ? block - 3 * t : 3;
-                if (conv_2x3(cols, wbuf + t * 3 * patch8, &s)) {
+                if (conv_2x3(cols, wbuf + t * 6 * patch8, &s)) {
                     rq6_run((const int32_t *)s.acc, s.q, s.fast, s.out_a, s.n, &range, multipliers, shifts,
                             oc0 + 3 * t, q_step);
                     if (two) {
