@@ -8,7 +8,7 @@ NATKIT := build/natkit/micropython
 NATKIT_SDIST := mpy-cross-v6-3==1.1.1
 ARCHS := x64 armv6m armv7m armv7emsp xtensawin
 
-.PHONY: setup demo test test-fast clean natmod dist qemu baremetal xtensa emulation hostlib models models-latency
+.PHONY: setup demo test test-fast clean natmod dist qemu qemu-xtensa baremetal xtensa emulation hostlib models models-latency
 
 $(VENV)/.installed: pyproject.toml scripts/install-system-packages.sh
 	scripts/install-system-packages.sh
@@ -56,13 +56,16 @@ dist: natmod
 # qemu: picoml's MicroPython port for the emulated Cortex-M4F and Cortex-M0 boards, with the library builds it runs
 qemu: natmod dist
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C emulation micropython
+# qemu-xtensa: the same port for QEMU's Xtensa dc233c core, which loads the ESP32's xtensawin module (docs/esp32.md)
+qemu-xtensa: natmod dist
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C emulation/xtensa/micropython
 # baremetal: the C kernels alone on emulated cores (QEMU and rp2040js images, the instruction-count plugin)
 baremetal:
 	$(MAKE) --no-print-directory -C emulation baremetal
 # xtensa: the C kernels alone on QEMU's Xtensa dc233c core, compiled as for the ESP32 (docs/esp32.md)
 xtensa:
 	$(MAKE) --no-print-directory -C emulation/xtensa
-emulation: qemu baremetal xtensa
+emulation: qemu qemu-xtensa baremetal xtensa
 
 # the C kernels for this machine, for the tests and benchmarks through ctypes (picoml.runtimes.c): -O2; with
 # AddressSanitizer/UBSan and the Cortex-M0 arithmetic (PML_NO_LIBGCC); -O3; the Cortex-M4 (SIMD32) and Cortex-M0

@@ -33,3 +33,8 @@ RP2040_CODE_SIZE = 270336
 RP2040_RAM_ORIGIN = 536870912
 RP2040_RAM_SIZE = 270336
 RP2040_STACK_SIZE = 8192
+
+# Xtensa dc233c (windowed registers, as the ESP32's LX6 has; not an ESP32) on QEMU's sim machine, 128 MiB of RAM at
+# 0: picoml's MicroPython port in emulation/xtensa/micropython (its memory map: link.ld there).
+XTENSA_SIM_QEMU = -M sim -cpu dc233c
+XTENSA_SIM_PORT_HEAP = 200000

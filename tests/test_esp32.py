@@ -1,8 +1,11 @@
 """The ESP32 (xtensawin) native module: built by `make natmod` with Debian's clang-22 standing in for Espressif's
 gcc (scripts/xtensawin/, docs/esp32.md): a native .mpy for xtensawin, code for the windowed register ABI that
-MicroPython's xtensawin native code calls and is called with; and the same compiler's kernels bare-metal on
-QEMU's Xtensa dc233c core (`make xtensa`, emulation/xtensa/: the module's very instructions, its MUL32_HIGH
-instructions done by the harness's exception handler), byte-identical to the reference."""
+MicroPython's xtensawin native code calls and is called with; the same compiler's kernels bare-metal on QEMU's
+Xtensa dc233c core (`make xtensa`, emulation/xtensa/: the module's very instructions, its MUL32_HIGH instructions
+done by the harness's exception handler), byte-identical to the reference; and the module itself loaded by
+picoml's MicroPython port built for that core (`make qemu-xtensa`, emulation/xtensa/micropython/, the runtime
+qemu-xtensa), the device library predicting with it, byte-identical to the reference. An emulated core, not an
+ESP32."""
 import re
 import struct
 import subprocess
@@ -32,8 +35,14 @@ def test_module_header_is_xtensawin():
     assert header[2] >> 2 == 10 and header[2] & 3 == 3
 
 
+def _text_name(obj):
+    """The object's code section: the stand-in names each section after its object (.text.conv), which keeps
+    mpy_ld.py's GOT names apart (scripts/xtensawin/xtensa-esp32-elf-gcc)."""
+    return ".text." + obj.stem
+
+
 def _disassembly(obj):
-    return subprocess.run([OBJDUMP, "-d", "-j", ".text", "--no-show-raw-insn", "--mattr=" + FEATURES, str(obj)],
+    return subprocess.run([OBJDUMP, "-d", "-j", _text_name(obj), "--no-show-raw-insn", "--mattr=" + FEATURES, str(obj)],
                           check=True, capture_output=True, text=True).stdout
 
 
@@ -101,10 +110,11 @@ def test_emulated_kernels_are_the_modules_code():
     emulated = sorted((ELF.parent / "k").glob("*.o"))
     assert len(emulated) == len(natmod) - 1, "run make xtensa"         # all but modpicoml.o
     for obj in emulated:
-        text = _section(obj, ".text")
-        assert text == _section(natmod[obj.name], ".text"), obj.name
+        text = _section(obj, _text_name(obj))
+        assert text == _section(natmod[obj.name], _text_name(obj)), obj.name
         assert text or obj.name.endswith(("_simd32.o", "_armv6m.o")), obj.name    # those: other cores' code
-        assert _section(obj, ".literal") == _section(natmod[obj.name], ".literal"), obj.name
+        literal = ".literal." + obj.stem
+        assert _section(obj, literal) == _section(natmod[obj.name], literal), obj.name
 
 
 @pytest.mark.emulated
@@ -163,3 +173,84 @@ def test_instruction_counts_on_emulated_xtensa():
     first = bench.count(blob, x)
     assert first == bench.count(blob, x)
     assert first[0] > cycles.model_macs(model)[1] and first[1] > 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The module inside MicroPython: picoml's port on the emulated dc233c core (`make qemu-xtensa`)
+
+def _qemu():
+    from picoml.runtimes import qemu
+    return qemu
+
+
+@pytest.mark.emulated
+def test_port_runs_on_emulated_xtensa():
+    """The port boots, takes xtensawin native code, raises and catches exceptions through its windowed-ABI
+    setjmp/longjmp (deep recursion included), formats messages with several arguments (its own va_arg: clang's
+    is wrong for Xtensa), collects garbage with the register windows spilled, and reads and writes host files."""
+    qemu = _qemu()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = qemu.run_script(
+            "import sys, gc\n"
+            "print(sys.platform, sys.implementation._mpy >> 10 & 15)\n"
+            "def f(n):\n"
+            "    if n == 0:\n"
+            "        raise KeyError('deep')\n"
+            "    return f(n - 1) + 1\n"
+            "try:\n"
+            "    f(200)\n"
+            "except KeyError as e:\n"
+            "    print('caught', e.args[0])\n"
+            "try:\n"
+            "    (1, 2)[5]\n"
+            "except IndexError as e:\n"
+            "    print(e)\n"
+            "keep = [bytearray(100 + i) for i in range(300)]\n"
+            "for i in range(20):\n"
+            "    junk = [bytes(1000) for j in range(50)]\n"
+            "gc.collect()\n"
+            "print(sum(len(b) for b in keep))\n"
+            "with open('out.txt', 'w') as f:\n"
+            "    f.write('%d %s' % (12345, 'text'))\n"
+            "print(open('out.txt').read())\n", "xtensa", natmod=False, cwd=tmp)
+    assert out.split("\n")[:5] == ["qemu-xtensa 10", "caught deep", "tuple index out of range",
+                                   str(sum(100 + i for i in range(300))), "12345 text"]
+
+
+@pytest.mark.emulated
+def test_module_loads_and_refuses_bad_models_on_emulated_xtensa():
+    """import _picoml loads the ESP32's module (mpy_ld's relocations of clang's objects: its qstrs, its type,
+    check.c's jump tables); a truncated model is refused by the module's own check (rule SHORT), not a crash."""
+    from picoml import rules
+    qemu = _qemu()
+    out = qemu.run_script(
+        "import _picoml\nprint(_picoml.Model.__name__, sorted(k for k in _picoml.__dict__ if not k.startswith('_')))\n"
+        "try:\n    _picoml.Model(bytearray(10), bytearray(4))\nexcept ValueError as e:\n    print(e.args[2])\n",
+        "xtensa", library="py")
+    assert out.split("\n")[:2] == ["Model ['Model']", str(rules.RULE["SHORT"])]
+
+
+def _predicts(name, count):
+    from picoml import runtimes
+    samples = models.inputs(name)[:count]
+    got = runtimes.get("qemu-xtensa").run_batch(models.pml(name), samples)
+    assert got.backend == "native"
+    for i in range(count):
+        assert _bytes(got.outputs[i]) == _bytes(models.expected(name, i)), \
+            "%s sample %d differs from the reference" % (name, i)
+
+
+@pytest.mark.emulated
+@pytest.mark.parametrize("name", models.REAL)
+def test_real_models_in_micropython_on_emulated_xtensa(name):
+    """Every real model, 3 inputs each, loaded from a file by the device library (.mpy for xtensawin) and predicted
+    by the ESP32's native module inside MicroPython (the models larger than the heap from the port's flash)."""
+    models.require_conformance()
+    _predicts(name, 3)
+
+
+@pytest.mark.emulated
+@pytest.mark.parametrize("name", models.GENERATED)
+def test_generated_models_in_micropython_on_emulated_xtensa(name):
+    """Every generated model (every supported op and option), 2 inputs each, the same way."""
+    _predicts(name, 2)

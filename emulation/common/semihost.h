@@ -31,12 +31,14 @@
 #define SH_MODE_A   8
 #define SH_MODE_AB  9
 
+#if defined(__arm__)    // (the Xtensa image implements the calls below over its simulator calls)
 static inline int sh_call(int op, const void *arg) {
     register int r0 __asm__ ("r0") = op;
     register const void *r1 __asm__ ("r1") = arg;
     __asm__ volatile ("bkpt 0xab" : "+r" (r0) : "r" (r1) : "memory");
     return r0;
 }
+#endif
 
 int sh_open(const char *path, int mode);              // a handle >= 0, or -1
 int sh_close(int fd);

@@ -89,6 +89,7 @@ static NORETURN void port_exit(int status) {
     sh_exit(status);
 }
 
+#if !defined(__xtensa__)    // the Xtensa image (emulation/xtensa/micropython) has its own clock and fault exit
 static void put_hex(int fd, uint32_t v) {
     char buf[10] = "0x";
     for (int i = 0; i < 8; i++) {
@@ -170,6 +171,8 @@ void mp_hal_delay_us(mp_uint_t us) {
 void mp_hal_delay_ms(mp_uint_t ms) {
     mp_hal_delay_us(ms * 1000u);
 }
+
+#endif
 
 // ---------------------------------------------------------------------------------------------------------
 // files: scripts and modules are read through a small buffer (as a board's VFS reader does: a .mpy's code is
@@ -257,6 +260,7 @@ mp_import_stat_t mp_import_stat(const char *path) {
 // ---------------------------------------------------------------------------------------------------------
 // GC, fatal errors
 
+#if !defined(__xtensa__)    // Xtensa: register windows spilled first (emulation/xtensa/micropython/port.c)
 void port_collect_exec(void);
 
 void gc_collect(void) {
@@ -265,6 +269,7 @@ void gc_collect(void) {
     port_collect_exec();       // native code outside the heap (--native-code=flash) points to heap blocks
     gc_collect_end();
 }
+#endif
 
 void nlr_jump_fail(void *val) {
     (void)val;
@@ -343,7 +348,9 @@ static int run_script(const char *path) {
 }
 
 int main(void) {
+    #if !defined(__xtensa__)
     systick_init();
+    #endif
     size_t heap_size = MICROPY_QEMU_HEAP_DEFAULT;
     size_t heap_max = __heap_end - __heap_start;
     const char *script = NULL;

@@ -121,15 +121,17 @@ def cmd_bench(args):
     options = {}
     if args.heapsize:
         if args.port or not (args.on == "unix" or args.on.startswith("qemu-")):
-            raise PicomlError("--heapsize applies to --on unix and qemu-m4/qemu-m0")
+            raise PicomlError("--heapsize applies to --on unix and qemu-m4/qemu-m0/qemu-xtensa")
         options["heapsize"] = args.heapsize
     if args.per_op and (args.port or not args.on.startswith("bare-")):
         raise PicomlError("--per-op applies to --on bare-m4, bare-m0, bare-m0plus (rp2040): the kernels alone; inside "
                           "MicroPython (qemu-*) bench counts the whole predict()")
     if not args.port and args.on.startswith("qemu-"):
         options["count_classes"] = True
-        print("on QEMU %s, heap %s: one whole predict() inside MicroPython, instructions counted exactly by class "
-              "(TCG plugin)" % (args.on[5:], args.heapsize or "as the board leaves free"))
+        print("on QEMU %s, heap %s: one whole predict() inside MicroPython, instructions counted exactly %s"
+              % (args.on[5:], args.heapsize or "as the board leaves free",
+                 "(TCG plugin; an emulated Xtensa dc233c core, not an ESP32)" if args.on == "qemu-xtensa"
+                 else "by class (TCG plugin)"))
     runtime = _runtime(args, **options)
     rows = []
     if not args.port and args.on in ("unix", "c"):      # timed on this machine: the reference beside it

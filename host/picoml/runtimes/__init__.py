@@ -17,6 +17,8 @@ take none. Options that describe the target (heap size, where the model is place
                   armv7emsp native module, 200 KB heap as an nRF52840 leaves free)
     qemu-m0       the same on an emulated Cortex-M0 (QEMU microbit, armv6m native module, 180 KB heap, like
                   an RP2040)
+    qemu-xtensa   the same port on QEMU's Xtensa dc233c core (sim machine; windowed registers as the ESP32's LX6,
+                  not an ESP32), the ESP32's xtensawin native module, no float, 200 KB heap
     bare-m4       the C kernels alone, bare-metal on the emulated Cortex-M4F (QEMU), instructions counted
     bare-m0       the same armv6m kernels on QEMU's Cortex-M0 (microbit)
     bare-m0plus   the same armv6m kernels on rp2040js (the RP2040's Cortex-M0+), cycles counted
@@ -36,6 +38,7 @@ _REGISTRY = {
     "unix": ("unix", "UnixPort", {}),
     "qemu-m4": ("qemu", "Qemu", {"target": "m4"}),
     "qemu-m0": ("qemu", "Qemu", {"target": "m0"}),
+    "qemu-xtensa": ("qemu", "Qemu", {"target": "xtensa"}),
     "bare-m4": ("bare", "BareMetal", {"core": "m4"}),
     "bare-m0": ("bare", "BareMetal", {"core": "m0"}),
     "bare-m0plus": ("bare", "BareMetal", {"core": "m0plus"}),

@@ -6,6 +6,11 @@ device library and the matching Cortex-M native module, driven from the host.
     target "m0": Cortex-M0, QEMU microbit with 256 KiB RAM and 1 MiB flash, armv6m natmods, software float (as
                  MicroPython on the RP2040 and nRF51 has); heap 180,000 bytes by default
     target "m0-nofloat": the same firmware built without float (MICROPY_FLOAT_IMPL_NONE)
+    target "xtensa": QEMU's Xtensa dc233c core on its sim machine (windowed registers, as the ESP32's LX6; not an
+                 ESP32: no ESP-IDF, no LX6 timing, MUL32_HIGH done in software), the same port built for it
+                 (emulation/xtensa/micropython, `make qemu-xtensa`), xtensawin natmods (the ESP32's _picoml.mpy),
+                 no float; heap 200,000 bytes by default; console, files and exit over QEMU's Xtensa simulator
+                 calls
 (machines, memory maps and default heaps: emulation/machines.mk)
 
 The runtimes `qemu-m4` and `qemu-m0` (class Qemu: run_batch() and bench(), as every runtime in picoml.runtimes
@@ -44,10 +49,19 @@ from .. import dist, emulation, resources
 from ..errors import PicomlError
 from . import DEVICE_BACKENDS, Runtime, scripts
 
+ARM_SOURCES = ("emulation/micropython/*.[ch]", "emulation/common/*", "emulation/machines.mk")
+XTENSA_SOURCES = ARM_SOURCES + ("emulation/xtensa/micropython/*", "emulation/xtensa/start.S", "scripts/xtensawin/*")
+# qemu: the emulator; make: the root Makefile's target that builds the firmware from `sources`; timing: picoml.cycles'
+# table for the core (None: none, no cycle estimate)
 TARGETS = {
-    "m4": {"arch": "armv7emsp", "machine": "MPS2", "cpu": "Cortex-M4F", "timing": "cortex-m4"},
-    "m0": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0", "timing": "cortex-m0plus"},
-    "m0-nofloat": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0, no float", "timing": "cortex-m0plus"},
+    "m4": {"arch": "armv7emsp", "machine": "MPS2", "cpu": "Cortex-M4F", "timing": "cortex-m4",
+           "qemu": "qemu-system-arm", "make": "qemu", "sources": ARM_SOURCES},
+    "m0": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0", "timing": "cortex-m0plus",
+           "qemu": "qemu-system-arm", "make": "qemu", "sources": ARM_SOURCES},
+    "m0-nofloat": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0, no float", "timing": "cortex-m0plus",
+                   "qemu": "qemu-system-arm", "make": "qemu", "sources": ARM_SOURCES},
+    "xtensa": {"arch": "xtensawin", "machine": "XTENSA_SIM", "cpu": "Xtensa dc233c (QEMU sim), no float",
+               "timing": None, "qemu": "qemu-system-xtensa", "make": "qemu-xtensa", "sources": XTENSA_SOURCES},
 }
 MARK = "time_ticks_cpu"     # the firmware function between whose entries the plugin counts (count_classes)
 
@@ -67,7 +81,6 @@ while i < %(count)d:
 time.ticks_cpu()
 print('picoml-bench', m.backend, 0, per_inference, used)
 """
-FIRMWARE_SOURCES = ("emulation/micropython/*.[ch]", "emulation/common/*", "emulation/machines.mk")
 
 
 def _target(target):
@@ -75,8 +88,8 @@ def _target(target):
     if name.startswith("qemu-"):
         name = name[5:]
     if name not in TARGETS:
-        raise PicomlError("unknown QEMU target %r: choose m4 (Cortex-M4F), m0 (Cortex-M0) or m0-nofloat"
-                          % (target,))
+        raise PicomlError("unknown QEMU target %r: choose m4 (Cortex-M4F), m0 (Cortex-M0), m0-nofloat or xtensa "
+                          "(Xtensa dc233c)" % (target,))
     return name
 
 
@@ -90,18 +103,21 @@ def natmod_dir(target):
     return resources.natmod_dir(TARGETS[_target(target)]["arch"])
 
 
-def qemu_system_arm():
-    exe = shutil.which("qemu-system-arm")
+def qemu_system(target="m4"):
+    """The emulator running the target (qemu-system-arm or qemu-system-xtensa)."""
+    name = TARGETS[_target(target)]["qemu"]
+    exe = shutil.which(name)
     if not exe:
-        raise PicomlError("qemu-system-arm is not installed: run scripts/install-system-packages.sh "
-                          "(apt-get install qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi)")
+        raise PicomlError("%s is not installed: run scripts/install-system-packages.sh (apt-get install qemu-system-arm "
+                          "qemu-system-misc gcc-arm-none-eabi libnewlib-arm-none-eabi)" % name)
     return exe
 
 
+
 def firmware(target="m4"):
-    """Path of the target's firmware.elf (built by `make qemu`)."""
-    return emulation.built("build/emulation/micropython/%s/firmware.elf" % _target(target), "qemu",
-                           FIRMWARE_SOURCES)
+    """Path of the target's firmware.elf (built by `make qemu`, `make qemu-xtensa` for xtensa)."""
+    t = TARGETS[_target(target)]
+    return emulation.built("build/emulation/micropython/%s/firmware.elf" % _target(target), t["make"], t["sources"])
 
 
 def library_dir(target, library="mpy"):
@@ -144,7 +160,7 @@ def command(target, script, heapsize=None, args=(), icount=False, plugin=None, n
     for a in [script, *args]:
         if " " in str(a):
             raise PicomlError("QEMU semihosting arguments cannot hold spaces: %r" % (a,))
-    cmd = [qemu_system_arm(), *emulation.qemu_machine(TARGETS[target]["machine"]), "-nographic", "-monitor", "none",
+    cmd = [qemu_system(target), *emulation.qemu_machine(TARGETS[target]["machine"]), "-nographic", "-monitor", "none",
            "-serial", "none"]
     if icount:
         cmd += ["-icount", "shift=0"]
@@ -173,8 +189,15 @@ def run_script(source, target="m4", heapsize=None, timeout=600, natmod=None, ico
         plugin = None
         if marks is not None:
             from . import bare
-            address = bare.symbols(firmware(target))[MARK]
-            plugin = ("%s,mark=%#x" % (bare.built_images().plugin, address), pathlib.Path(tmp) / "plugin.log")
+            syms = bare.symbols(firmware(target))
+            if target == "xtensa":      # emulation/xtensa's plugin: start.S's exception handlers counted apart
+                lib = emulation.built("build/emulation/xtensa/libinsn_count_xtensa.so", "xtensa",
+                                      ["emulation/xtensa/insn_count.c"])
+                spec = "%s,mark=%#x,vectors=%#x:%#x" % (lib, syms[MARK], syms["__vectors_start"],
+                                                        syms["__vectors_end"])
+            else:
+                spec = "%s,mark=%#x" % (bare.built_images().plugin, syms[MARK])
+            plugin = (spec, pathlib.Path(tmp) / "plugin.log")
         cmd = command(target, "main.py" if cwd is None else str(script), heapsize, args, icount, plugin, native_code)
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=cwd or tmp,
@@ -184,13 +207,22 @@ def run_script(source, target="m4", heapsize=None, timeout=600, natmod=None, ico
             raise PicomlError("QEMU %s timed out after %s s:\n%s" % (target, timeout, out[-2000:]))
         if done.returncode == 0 and plugin:
             from .. import cycles
-            marks += [cycles.parse(line[5:]) for line in plugin[1].read_text().splitlines()
+            marks += [_parse_mark(target, line[5:]) for line in plugin[1].read_text().splitlines()
                       if line.startswith("mark ")]
     if done.returncode != 0:
         raise PicomlError("MicroPython on QEMU %s (%s) failed with exit status %d:\n%s%s"
                           % (target, TARGETS[target]["cpu"], done.returncode, done.stdout[-3000:],
                              done.stderr[-2000:]))
     return done.stdout
+
+
+def _parse_mark(target, text):
+    """One span of the plugin's counts: picoml.cycles' classes on the Arm cores; on xtensa the instructions
+    outside start.S's handlers (insns) and inside them (vectors)."""
+    from .. import cycles
+    if target == "xtensa":
+        return {k: int(v) for k, v in (f.split("=") for f in text.split())}
+    return cycles.parse(text)
 
 
 MODEL_IN = ("auto", "ram", "flash")
@@ -265,7 +297,8 @@ class Qemu(Runtime):
     def bench(self, pml_bytes, backend=None, count=20):
         """Bench on the emulated board: "us" is QEMU's guest clock (host time scaled by nothing in particular);
         with icount=True `instructions` is set instead, exact and repeatable; with count_classes=True
-        `instructions`, `classes` and `cycles_estimate` of one predict(), exact."""
+        `instructions`, `classes` and `cycles_estimate` of one predict(), exact (xtensa: `instructions` only, the
+        exception handlers' share in `note`)."""
         from .. import cycles, format
         backend = self.backend(backend)
         marks = []
@@ -287,9 +320,17 @@ class Qemu(Runtime):
             if len(marks) != 3:
                 raise PicomlError("the plugin counted %d spans between entries into %s, not 3" % (len(marks), MARK))
             loop, _, bare_loop = marks
-            per = cycles.scale({k: loop[k] - bare_loop[k] for k in loop}, count)
-            result.classes, result.instructions, result.us = per, per["insns"], None
-            result.cycles_estimate = cycles.estimate(per, TARGETS[self.target]["timing"])
+            if TARGETS[self.target]["timing"] is None:      # xtensa: no classes, no timing table
+                per = {k: max(0, round((loop[k] - bare_loop[k]) / count)) for k in loop}
+                result.instructions, result.us = per["insns"], None
+                note = "; ".join(filter(None, [note, (
+                    "and %d instructions in start.S's exception handlers (register-window spills and refills, "
+                    "allocas, the software MUL32_HIGH, which an ESP32 does in one instruction each); no cycle "
+                    "estimate: QEMU models no LX6 timing" % per["vectors"])]))
+            else:
+                per = cycles.scale({k: loop[k] - bare_loop[k] for k in loop}, count)
+                result.classes, result.instructions, result.us = per, per["insns"], None
+                result.cycles_estimate = cycles.estimate(per, TARGETS[self.target]["timing"])
         elif self.icount:     # the guest clock counted instructions, one per nanosecond
             result.instructions, result.us = round(result.us * 1000), None
         result.model_in, result.note = model_in, note
