@@ -254,3 +254,16 @@ def test_real_models_in_micropython_on_emulated_xtensa(name):
 def test_generated_models_in_micropython_on_emulated_xtensa(name):
     """Every generated model (every supported op and option), 2 inputs each, the same way."""
     _predicts(name, 2)
+
+
+@pytest.mark.emulated
+def test_predict_instructions_in_micropython_on_emulated_xtensa():
+    """picoml bench --on qemu-xtensa: one whole predict() counted exactly by emulation/xtensa/insn_count.c (its
+    mark= mode), the same on every run, more instructions than the model has MACs, start.S's handlers apart."""
+    models.require_conformance()
+    from picoml import cycles, format, runtimes
+    blob = models.pml("kws_ref_model")
+    rt = runtimes.get("qemu-xtensa", count_classes=True)
+    first, second = rt.bench(blob, "native", 2), rt.bench(blob, "native", 2)
+    assert first.instructions == second.instructions > cycles.model_macs(format.read(blob))[1]
+    assert first.cycles_estimate is None and "start.S's exception handlers" in first.note
