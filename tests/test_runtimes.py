@@ -6,8 +6,8 @@ Each target below is a runtime with a backend and options, and how many of each 
   fast      the first 4 inputs (the extremes and one random) on the C kernels (with their Cortex-M4 and Cortex-M0
             code paths in portable C) and the unix port's native backend
   slow      the rest of their inputs, and the unix port's viper and pure-Python backends
-  emulated  picoml's MicroPython port on QEMU (Cortex-M4F, Cortex-M0) and the bare-metal kernels on emulated
-            cores (QEMU, rp2040js)
+  emulated  picoml's MicroPython port on QEMU (Cortex-M4F, Cortex-M0, Xtensa dc233c with the ESP32's xtensawin
+            module and viper code) and the bare-metal kernels on emulated cores (QEMU, rp2040js)
 What a target measures on the way is checked too: on the bare-metal cores the instruction counts (the Cortex-M0
 on QEMU and the RP2040's Cortex-M0+ on rp2040js run the same instructions) and the cycles.
 """
@@ -70,6 +70,8 @@ TARGETS = [
     # the M4 firmware's option that keeps native code out of the heap (docs/memory.md)
     Target("qemu-m4", "native", (("native_code", "flash"),), real=2, generated=1, tier="emulated"),
     *_qemu("m0"),
+    # the ESP32's module and viper code (xtensawin) on an emulated Xtensa dc233c core (not an ESP32)
+    *_qemu("xtensa"),
     Target("bare-m4", real=4, generated=6, tier="emulated"),
     Target("bare-m0plus", real=4, generated=6, tier="emulated"),
     Target("bare-m0", real=4, generated=6, tier="emulated"),
