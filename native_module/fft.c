@@ -312,7 +312,7 @@ void pml_signal_rfft_q15(const int16_t *x, int32_t n_in, int32_t fft_length, con
         const uint32_t f1k = pml_sadd16(fpk, fpnk), tw2 = wmul(pml_ssub16(fpk, fpnk), cw(super[k - 1]));
         out[k] = wc(pml_shadd16(f1k, tw2));
         /* (f1k.r - tw2.r) >> 1 and (tw2.i - f1k.i) >> 1 */
-        out[half - k] = wc(pml_shsub16((f1k & 0xffffu) | (tw2 & 0xffff0000u), (tw2 & 0xffffu) | (f1k & 0xffff0000u)));
+        out[half - k] = wc(pml_shsub16(pml_pkhbt0(f1k, tw2), pml_pkhbt0(tw2, f1k)));
     }
 #else
     for (int32_t k = 1; k <= half / 2; k++) {

@@ -88,6 +88,12 @@ static inline uint32_t pml_pkhtb15(uint32_t a, uint32_t b) {
 }
 /* x clamped to [-32768, 32767] (SSAT #16) */
 static inline int32_t pml_sat16(int32_t x) { return __ssat(x, 16); }
+/* PKHBT a, b (no shift): lo(a) with hi(b) above it */
+static inline uint32_t pml_pkhbt0(uint32_t a, uint32_t b) {
+    uint32_t r;
+    __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
 /* halfwise signed maximum and minimum (SSUB16 then SEL on its GE flags, one asm statement) */
 static inline uint32_t pml_max16x2(uint32_t a, uint32_t b) {
     uint32_t r, t;
@@ -151,6 +157,7 @@ static inline uint32_t pml_shadd16(uint32_t a, uint32_t b) { return pml_pack16((
 static inline uint32_t pml_shsub16(uint32_t a, uint32_t b) { return pml_pack16((pml_lo16(a) - pml_lo16(b)) >> 1, (pml_hi16(a) - pml_hi16(b)) >> 1); }
 static inline uint32_t pml_pkhtb15(uint32_t a, uint32_t b) { return (a & 0xffff0000u) | (((uint32_t)((int32_t)b >> 15)) & 0xffffu); }
 static inline int32_t pml_sat16(int32_t x) { return x < -32768 ? -32768 : x > 32767 ? 32767 : x; }
+static inline uint32_t pml_pkhbt0(uint32_t a, uint32_t b) { return (a & 0xffffu) | (b & 0xffff0000u); }
 static inline uint32_t pml_max16x2(uint32_t a, uint32_t b) {
     return pml_pack16(pml_lo16(a) > pml_lo16(b) ? pml_lo16(a) : pml_lo16(b), pml_hi16(a) > pml_hi16(b) ? pml_hi16(a) : pml_hi16(b));
 }
