@@ -55,6 +55,14 @@ def _error(key, *args):
     return _cold("error", key, args)
 
 
+def _copy_in(mv, x, i):
+    """Input i's bytes from x (a buffer of its length); its own function: the try block makes a frame larger."""
+    try:
+        mv[_ALL] = x
+    except (TypeError, ValueError, NotImplementedError):
+        raise _error("input_items", i)
+
+
 # A model input or output (a named tuple: small in RAM):
 #   shape       the tensor's shape (a tuple, batch dimension included)
 #   size        its number of int8 values
@@ -132,6 +140,20 @@ class Model:
         temporary long ints. Tested with the heap locked (micropython.heap_lock()). The float paths allocate
         boxed floats.
         """
+        # One input, one output: the common case in a frame of at most 11 words, which MicroPython keeps on the C
+        # stack (a larger one is a heap block per call); the rest in _predict_many.
+        if self._n_in != 1 or self._n_out != 1:
+            return self._predict_many(x, out)
+        self._put(0, x)
+        self._run()
+        self._ran = True
+        if out is None:
+            self._out_view[0][_ALL] = self.outputs[0].data
+            return self._out[0]
+        self._fill(0, out)
+        return out
+
+    def _predict_many(self, x, out):
         if self._n_in == 1:
             self._put(0, x)
         else:
@@ -143,8 +165,7 @@ class Model:
         self._ran = True
         if self._n_out == 1:
             if out is None:
-                view = self._out_view[0]
-                view[_ALL] = self.outputs[0].data
+                self._out_view[0][_ALL] = self.outputs[0].data
                 return self._out[0]
             self._fill(0, out)
             return out
@@ -180,10 +201,7 @@ class Model:
                 _values().put_wide(mv, x, width)    # an int16/int32 input given as values (e.g. array('h'))
                 return
             raise _error("input_size", i, self.inputs[i].shape, len(x))
-        try:
-            mv[_ALL] = x
-        except (TypeError, ValueError, NotImplementedError):
-            raise _error("input_items", i)
+        _copy_in(mv, x, i)
 
     def _fill(self, j, out):
         io = self.outputs[j]
