@@ -75,6 +75,66 @@ static void widen_slot2(const int8_t *x, int32_t n4, uint32_t *cols, int32_t s) 
         a3 = pml_smlad((x)[7], fb_, a3); \
     } while (0)
 
+/* a0..a3 += the 4 columns at x . the filter row at w over n4 words of 4 patch bytes (x and w advance past
+ * them): the inner loop of this file. On the Cortex-M4 in assembly, as gcc neither keeps the column loads as
+ * LDMs nor unrolls: per 8 patch bytes 2 LDR, 4 SXTB16, 4 LDM of 4 words, 16 SMLAD, CMP and BNE, 28
+ * instructions for 32 multiply-accumulates, in 14 registers. */
+#if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
+#define MAC_1X4(x, w, n4, a0, a1, a2, a3) do { \
+        if ((n4) & 1) { \
+            const uint32_t f_ = pml_load32(w); \
+            MAC_STEP(x, f_, a0, a1, a2, a3); \
+            x += 2 * PIXELS; \
+            w += 4; \
+        } \
+        const uint32_t *const end_ = x + 2 * PIXELS * ((n4) & ~1); \
+        if (x != end_) { \
+            uint32_t f_, fa_, fb_; \
+            __asm__ volatile( \
+                "1:\n\t" \
+                "ldr %[f], [%[w]], #4\n\t" \
+                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
+                "sxtb16 %[fa], %[f]\n\t" \
+                "sxtb16 %[fb], %[f], ror #8\n\t" \
+                "smlad %[a0], r8, %[fa], %[a0]\n\t" \
+                "smlad %[a0], r9, %[fb], %[a0]\n\t" \
+                "smlad %[a1], r10, %[fa], %[a1]\n\t" \
+                "smlad %[a1], r11, %[fb], %[a1]\n\t" \
+                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
+                "ldr %[f], [%[w]], #4\n\t" \
+                "smlad %[a2], r8, %[fa], %[a2]\n\t" \
+                "smlad %[a2], r9, %[fb], %[a2]\n\t" \
+                "smlad %[a3], r10, %[fa], %[a3]\n\t" \
+                "smlad %[a3], r11, %[fb], %[a3]\n\t" \
+                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
+                "sxtb16 %[fa], %[f]\n\t" \
+                "sxtb16 %[fb], %[f], ror #8\n\t" \
+                "smlad %[a0], r8, %[fa], %[a0]\n\t" \
+                "smlad %[a0], r9, %[fb], %[a0]\n\t" \
+                "smlad %[a1], r10, %[fa], %[a1]\n\t" \
+                "smlad %[a1], r11, %[fb], %[a1]\n\t" \
+                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
+                "smlad %[a2], r8, %[fa], %[a2]\n\t" \
+                "smlad %[a2], r9, %[fb], %[a2]\n\t" \
+                "smlad %[a3], r10, %[fa], %[a3]\n\t" \
+                "smlad %[a3], r11, %[fb], %[a3]\n\t" \
+                "cmp %[x], %[end]\n\t" \
+                "bne 1b\n\t" \
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w] "+r"(w), \
+                  [f] "=&r"(f_), [fa] "=&r"(fa_), [fb] "=&r"(fb_) \
+                : [end] "r"(end_) \
+                : "r8", "r9", "r10", "r11", "cc", "memory"); \
+        } \
+    } while (0)
+#else
+#define MAC_1X4(x, w, n4, a0, a1, a2, a3) do { \
+        for (int32_t j_ = 0; j_ < (n4); j_++, x += 2 * PIXELS, w += 4) { \
+            const uint32_t f_ = pml_load32(w); \
+            MAC_STEP(x, f_, a0, a1, a2, a3); \
+        } \
+    } while (0)
+#endif
+
 /* What the outputs need: the folded bias, the requantization constants, the activation range. */
 typedef struct {
     const int32_t *bias, *multipliers, *shifts;
@@ -100,7 +160,8 @@ static void store_general(const int32_t acc[PIXELS], int32_t n_px, const outputs
 
 /* Every output channel of a block of n_px (1..PIXELS) output pixels whose columns are ready (not doubled): the
  * filter rows one after another, each against the PIXELS columns, requantized and stored at out (pixel-major).
- * Any constants, any activation range, any patch length. */
+ * Any constants, any activation range, any patch length. In a function of its own without a frame pointer:
+ * MAC_1X4's assembly takes 14 registers. */
 static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, int32_t patch, int32_t n_px,
                                   const outputs_t *q, int8_t *out) {
     const int32_t n4 = patch >> 2, tail = patch & 3, out_c = q->out_c;
@@ -109,10 +170,7 @@ static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, in
         /* the bias as the start: the sums wrap as TFLite Micro's int32 sums do */
         int32_t a0 = q->bias[oc], a1 = a0, a2 = a0, a3 = a0;
         const uint32_t *x = cols;
-        for (int32_t j = 0; j < n4; j++, x += 2 * PIXELS, w += 4) {
-            const uint32_t f = pml_load32(w);
-            MAC_STEP(x, f, a0, a1, a2, a3);
-        }
+        MAC_1X4(x, w, n4, a0, a1, a2, a3);
         if (tail) {
             /* the row's last bytes, zeros above (the columns hold zeros there too) */
             const uint32_t t = pml_load_tail(w, tail);
@@ -122,6 +180,57 @@ static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, in
         const int32_t acc[PIXELS] = {a0, a1, a2, a3};
         store_general(acc, n_px, q, oc * q->q_step, out + oc);
     }
+}
+
+/* channels_1x4 for 4 pixels when every channel's constants suit requantize_fast and the activation range is
+ * int8's (fast_requantize_fast), for the patches block_fast does not take (a tail): the requantization in
+ * straight lines. */
+static NOINLINE void channels_1x4_fast(const uint32_t *cols, const int8_t *filter, int32_t patch,
+                                       const outputs_t *q, int8_t *out) {
+    const int32_t n4 = patch >> 2, tail = patch & 3, out_c = q->out_c;
+    const uint32_t offset_round = 1 + 2 * (uint32_t)q->range.offset;      /* requant_fast_t.round >> (e - 2) */
+    /* channel k's constants at k & mask: one pair per channel, or one for all */
+    const int32_t mask = q->q_step ? -1 : 0;
+    const int8_t *w = filter;
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        int32_t a0 = q->bias[oc], a1 = a0, a2 = a0, a3 = a0;
+        const uint32_t *x = cols;
+        MAC_1X4(x, w, n4, a0, a1, a2, a3);
+        if (tail) {
+            const uint32_t t = pml_load_tail(w, tail);
+            MAC_STEP(x, t, a0, a1, a2, a3);
+            w += tail;
+        }
+        const int32_t k = oc & mask;
+        const uint32_t e2 = (uint32_t)(-2 - q->shifts[k]);      /* e - 2, in [0, 21] */
+        requant_fast_t f;
+        f.multiplier = q->multipliers[k];
+        f.round = (int32_t)(offset_round << e2);
+        f.right = (int32_t)e2 + 1;
+        int8_t *o = out + oc;
+        *o = (int8_t)pml_ssat8(requantize_fast(a0, &f));
+        o += out_c;
+        *o = (int8_t)pml_ssat8(requantize_fast(a1, &f));
+        o += out_c;
+        *o = (int8_t)pml_ssat8(requantize_fast(a2, &f));
+        o += out_c;
+        *o = (int8_t)pml_ssat8(requantize_fast(a3, &f));
+    }
+}
+
+/* Whether every channel's constants suit requantize_fast and the activation range is int8's. */
+static int fast_requantize_fast(const outputs_t *q, int32_t n_quant) {
+    if (q->act_min != -128 || q->act_max != 127) {
+        return 0;
+    }
+    for (int32_t k = 0; k < n_quant; k++) {
+        requant_fast_t f;
+        requant_fast_init(&f, q->multipliers[k], q->shifts[k], q->range.offset);
+        if (f.right < 0) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* ---- the fast path: every channel's constants suit the requantization below, the activation range is int8's,
@@ -405,6 +514,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     out_range_init(&q.range, p->output_offset, p->act_min, p->act_max);
     int8_t *out = (int8_t *)output->data;
     const int fast = fast_constants(&q, pml_count(&inputs[3]), patch);
+    const int tail_fast = !fast && fast_requantize_fast(&q, pml_count(&inputs[3]));
     block_t blk;
     blk.one2o = 1 + 2 * (uint32_t)p->output_offset;
     blk.advance = q.q_step ? &blk.mult : blk.parked;
@@ -456,6 +566,8 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 blk.off[i - 1] = (i < n_px ? i : n_px - 1) * out_c;
             }
             block_fast(&blk);
+        } else if (tail_fast && n_px == PIXELS) {
+            channels_1x4_fast(cols, filter, patch, &q, out);
         } else {
             channels_1x4(cols, filter, patch, n_px, &q, out);
         }

@@ -315,9 +315,39 @@ static plan_3x3_t plan_3x3(int32_t out_h, int32_t out_w) {
     return plan;
 }
 
+/* One output line of lines_3x3 (below) over buffer lines r0, r1, r2 (line_words each at buf): len pixels from
+ * start, out_place bytes apart. */
+static void line_3x3(const geom_t *d, group_t *g, uint32_t *buf, int32_t line_words, int32_t r0, int32_t r1,
+                     int32_t r2, int8_t *start, int32_t len, int32_t out_place) {
+    g->step1 = 4 * line_words * (r1 - r0);
+    g->step2 = 4 * line_words * (r2 - r1);
+    const int8_t *q = (const int8_t *)(buf + r0 * line_words);
+    int8_t *o = start;
+    int32_t i = 0;
+    if (len >= 2) {
+        pairs_3x3(q, g, o, out_place, len / 2);
+        i = len & ~1;
+        q += 8 * i;
+        o += i * out_place;
+        if (!d->full) {
+            for (int8_t *c = start; c < o; c += 2 * out_place) {
+                clamp8(c, out_place, d);
+            }
+        }
+    }
+    if (i < len) {
+        one_3x3(q, g, o);
+        if (!d->full) {
+            for (int k = 0; k < 4; k++) {
+                o[k] = (int8_t)clamp(o[k], d);
+            }
+        }
+    }
+}
+
 /* 3x3, stride 1, dilation 1: output lines of `len` pixels each (rows, or columns when `columns`), `lines` of
  * them, from a ring of three buffer lines at buf: input line l (counting the padding line before the image)
- * goes to buffer line l % 3, then output line l - 2 is made from the three latest. */
+ * goes to the ring's oldest line, then output line l - 2 is made from the three. */
 __attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int columns, int32_t out_h, int32_t out_w,
                                                 int32_t pad_top, int32_t pad_left, int8_t *out, uint32_t *buf) {
     const int32_t len = columns ? out_h : out_w, lines = columns ? out_w : out_h;
@@ -330,8 +360,10 @@ __attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int
     const int32_t out_place = columns ? out_w * d->c : d->c, out_line = columns ? d->c : out_w * d->c;
     /* the places of a line inside the image: [first, last) of the buffer line */
     const int32_t first = pad_place, last = pad_place + in_places < places ? pad_place + in_places : places;
+    /* the ring's lines: r2 takes input line l, r0 and r1 hold lines l - 2 and l - 1 */
+    int32_t r0 = 1, r1 = 2, r2 = 0;
     for (int32_t l = 0; l < lines + 2; l++) {
-        uint32_t *b = buf + (l % 3) * line_words;
+        uint32_t *b = buf + r2 * line_words;
         const int32_t in_line = l - pad_line;
         if (in_line < 0 || in_line >= in_lines) {
             for (int32_t i = 0; i < line_words; i++) {
@@ -352,36 +384,14 @@ __attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int
                 b[2 * i] = b[2 * i + 1] = zp;
             }
         }
-        if (l < 2) {
-            continue;
+        if (l >= 2) {
+            /* output line l - 2 over buffer lines r0, r1, r2 */
+            line_3x3(d, g, buf, line_words, r0, r1, r2, out + (l - 2) * out_line, len, out_place);
         }
-        /* output line l - 2 over buffer lines (l - 2) % 3, (l - 1) % 3, l % 3 */
-        const int32_t r0 = (l - 2) % 3, r1 = (l - 1) % 3, r2 = l % 3;
-        g->step1 = 4 * line_words * (r1 - r0);
-        g->step2 = 4 * line_words * (r2 - r1);
-        const int8_t *q = (const int8_t *)(buf + r0 * line_words);
-        int8_t *const start = out + (l - 2) * out_line;
-        int8_t *o = start;
-        int32_t i = 0;
-        if (len >= 2) {
-            pairs_3x3(q, g, o, out_place, len / 2);
-            i = len & ~1;
-            q += 8 * i;
-            o += i * out_place;
-            if (!d->full) {
-                for (int8_t *c = start; c < o; c += 2 * out_place) {
-                    clamp8(c, out_place, d);
-                }
-            }
-        }
-        if (i < len) {
-            one_3x3(q, g, o);
-            if (!d->full) {
-                for (int k = 0; k < 4; k++) {
-                    o[k] = (int8_t)clamp(o[k], d);
-                }
-            }
-        }
+        const int32_t next = r0;
+        r0 = r1;
+        r1 = r2;
+        r2 = next;
     }
 }
 
