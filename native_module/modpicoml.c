@@ -61,7 +61,15 @@ static mp_obj_t model_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
         raise_invalid(&error);
     }
     model_obj_t *self = mp_obj_malloc(model_obj_t, type);
-    self->scratch = scratch_size ? m_malloc(scratch_size) : NULL;    /* m_malloc's blocks are 4-byte aligned */
+    self->scratch = NULL;
+    if (scratch_size) {
+        /* as a bytearray, for MicroPython's MemoryError when the heap is full (a native module's m_malloc returns
+         * NULL instead); this pointer to its bytes (a 4-byte aligned block) keeps them */
+        mp_obj_t n = mp_obj_new_int_from_uint(scratch_size);
+        mp_buffer_info_t buf;
+        mp_get_buffer_raise(mp_call_function_n_kw(mp_load_global(MP_QSTR_bytearray), 1, 0, &n), &buf, MP_BUFFER_WRITE);
+        self->scratch = buf.buf;
+    }
     self->scratch_size = scratch_size;
     self->model = args[0];
     self->arena = args[1];
