@@ -14,7 +14,8 @@ Every number is gc.mem_alloc() after gc.collect() in a fresh interpreter, in byt
                    arena: mostly the names (qstrs) the load-time code interned, which MicroPython never frees
   model objects    a second load of the same bytes minus its arena: the Model, its IO tuples, views and buffers
   overhead         all of it: heap in use after `picoml.load(path)` and one predict, minus the interpreter's
-                   start, the file and the arena (the library + native module cost the issue's goal bounds)
+                   start, the file, the arena and the kernels' scratch beside it (the library + native module
+                   cost the issue's goal bounds)
 The smallest heap is bisected to 256 bytes (tests/heap_sweep.py: load + one predict work there and on the 8
 heaps above); "goal" is file + arena + 32 KB. --native-code flash: the M4 firmware's option that keeps native
 code outside the heap (the M0 board's flash is not writable, so it has no such option). --modules: the native
@@ -66,7 +67,8 @@ gc.collect()
 second = gc.mem_alloc() - before
 import qemu
 mem = qemu.mem()
-print("MEM", start, first - base, second, mem[4] if len(mem) > 4 else 0, " ".join(sorted(sys.modules)))
+print("MEM", start, first - base, second, mem[4] if len(mem) > 4 else 0, m._native.scratch() if m._native else 0,
+      " ".join(sorted(sys.modules)))
 """
 
 
@@ -87,15 +89,17 @@ def measure(target, path, native_code, frontend=True):
         parts[name] = int(run(MODULE % name)[0])
     parts["picoml.model"] -= parts["picoml"]
     arena = model.arena_size
-    base, first, second, code, *modules = run(LOAD % {"size": size, "path": str(path)})
+    base, first, second, code, scratch, *modules = run(LOAD % {"size": size, "path": str(path)})
     file_bytes = len(blob)
-    parts["model objects"] = int(second) - int(arena)
-    parts["overhead"] = int(first) - file_bytes - int(arena)
+    # the kernels' scratch (allocated at load, a working buffer beside the arena) counts with the arena
+    parts["model objects"] = int(second) - int(arena) - int(scratch)
+    parts["overhead"] = int(first) - file_bytes - int(arena) - int(scratch)
     parts["load residue"] = parts["overhead"] - parts["picoml"] - parts["_picoml"] - parts["picoml.model"] \
         - parts["model objects"]
     parts["interpreter"] = int(base)
     parts["native code outside the heap"] = int(code)
-    parts["file"], parts["arena"], parts["modules"] = file_bytes, int(arena), " ".join(modules)
+    parts["file"], parts["arena"], parts["scratch"] = file_bytes, int(arena), int(scratch)
+    parts["modules"] = " ".join(modules)
     return parts
 
 
