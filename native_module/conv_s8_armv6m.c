@@ -95,16 +95,7 @@ __asm__(
     /* requantize acc r0 .. r8 with the constants r1 into r2 (lo, hi, offset in r9, r10, r11); an accumulator out
      * of the shortcut's range leaves for 8 (the stack as at 7) */
     "5:\n ldm r0!, {r3}\n"
-    "movs r4, #1\n lsls r4, r4, #19\n adds r4, r3, r4\n lsrs r4, r4, #20\n bne 8b\n"
-    "ldm r1!, {r4, r5, r6, r7}\n"
-    "muls r4, r3, r4\n asrs r4, r4, #11\n"
-    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n"
-    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n"
-    "asrs r3, r3, #31\n lsls r3, r3, #9\n adds r6, r6, r3\n"
-    "ldm r1!, {r4}\n asrs r6, r6, r4\n"
-    "cmp r6, r9\n bge 2f\n mov r6, r9\n"
-    "2:\n cmp r6, r10\n ble 3f\n mov r6, r10\n"
-    "3:\n add r6, r11\n strb r6, [r2]\n adds r2, #1\n"
+    PML_ARMV6M_REQUANT_ASM("8b", "2", "3")
     "cmp r0, r8\n bne 5b\n bx lr\n"
     ".size pml_armv6m_conv_2x3, .-pml_armv6m_conv_2x3\n");
 #undef PML_PAIR

@@ -79,16 +79,7 @@ __asm__(
     "ldr r3, [r7, #60]\n ldm r3!, {r4, r5, r6}\n mov r9, r4\n mov r10, r5\n mov r11, r6\n"
     "ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n"
     "4:\n ldm r0!, {r3}\n"
-    "movs r4, #1\n lsls r4, r4, #19\n adds r4, r3, r4\n lsrs r4, r4, #20\n bne 8f\n"
-    "ldm r1!, {r4, r5, r6, r7}\n"
-    "muls r4, r3, r4\n asrs r4, r4, #11\n"
-    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n"
-    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n"
-    "asrs r3, r3, #31\n lsls r3, r3, #9\n adds r6, r6, r3\n"
-    "ldm r1!, {r4}\n asrs r6, r6, r4\n"
-    "cmp r6, r9\n bge 5f\n mov r6, r9\n"
-    "5:\n cmp r6, r10\n ble 6f\n mov r6, r10\n"
-    "6:\n add r6, r11\n strb r6, [r2]\n adds r2, #1\n"
+    PML_ARMV6M_REQUANT_ASM("8f", "5", "6")
     "cmp r0, r8\n bne 4b\n"
     /* the next pixel */
     "ldr r7, [sp]\n ldr r2, [r7, #0]\n ldr r3, [r7, #16]\n adds r2, r2, r3\n str r2, [r7, #0]\n"

@@ -139,4 +139,20 @@ static inline void rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t
     }
 }
 
+/* The shortcut in Thumb-1 assembly, for the kernels' assembly loops: the accumulator in r3 requantized with the
+ * constants at r1 (advanced past them), clamped to [r9, r10], offset by r11 and stored at r2 (advanced); an
+ * accumulator outside the shortcut's range branches to the label OUT (e.g. "8f"); A and B are two local labels
+ * free at the place of use. Clobbers r3-r7. */
+#define PML_ARMV6M_REQUANT_ASM(OUT, A, B) \
+    "movs r4, #1\n lsls r4, r4, #19\n adds r4, r3, r4\n lsrs r4, r4, #20\n bne " OUT "\n" \
+    "ldm r1!, {r4, r5, r6, r7}\n" \
+    "muls r4, r3, r4\n asrs r4, r4, #11\n" \
+    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n" \
+    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n" \
+    "asrs r3, r3, #31\n lsls r3, r3, #9\n adds r6, r6, r3\n" \
+    "ldm r1!, {r4}\n asrs r6, r6, r4\n" \
+    "cmp r6, r9\n bge " A "f\n mov r6, r9\n" \
+    A ":\n cmp r6, r10\n ble " B "f\n mov r6, r10\n" \
+    B ":\n add r6, r11\n strb r6, [r2]\n adds r2, #1\n"
+
 #endif
