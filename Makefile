@@ -58,7 +58,7 @@ qemu: natmod dist
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C emulation micropython
 # qemu-xtensa: the same port for QEMU's Xtensa dc233c core, which loads the ESP32's xtensawin module (docs/esp32.md)
 qemu-xtensa: natmod dist
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C emulation/xtensa/micropython
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C emulation micropython-xtensa
 # baremetal: the C kernels alone on emulated cores (QEMU and rp2040js images, the instruction-count plugin)
 baremetal:
 	$(MAKE) --no-print-directory -C emulation baremetal

@@ -14,6 +14,8 @@ MPS2_RAM_ORIGIN = 536870912
 MPS2_RAM_SIZE = 4194304
 MPS2_STACK_SIZE = 65536
 MPS2_QEMU = -M mps2-an386
+# the clock the port's time.ticks_cpu counts (SysTick on SYSCLK)
+MPS2_CPU_HZ = 25000000
 MPS2_PORT_HEAP = 200000
 
 # Cortex-M0 (armv6m, like the RP2040's M0+) on QEMU's microbit (nRF51) with its RAM raised to 256 KiB and its
@@ -25,6 +27,8 @@ MICROBIT_RAM_SIZE = 262144
 MICROBIT_STACK_SIZE = 16384
 MICROBIT_QEMU = -M microbit -global nrf51-soc.sram-size=$(MICROBIT_RAM_SIZE) -global nrf51-soc.flash-size=$(MICROBIT_CODE_SIZE)
 MICROBIT_PORT_HEAP = 180000
+# (SysTick on the nRF51's HCLK)
+MICROBIT_CPU_HZ = 16000000
 
 # Cortex-M0+ (armv6m) on rp2040js: the whole image in the 264 KB SRAM at 0x20000000 (code and RAM are the same
 # memory); rp2040js/run_rp2040.mjs puts the model and the inputs in the flash at 0x10000000.
@@ -35,6 +39,14 @@ RP2040_RAM_SIZE = 270336
 RP2040_STACK_SIZE = 8192
 
 # Xtensa dc233c (windowed registers, as the ESP32's LX6 has; not an ESP32) on QEMU's sim machine, 128 MiB of RAM at
-# 0: picoml's MicroPython port in emulation/xtensa/micropython (its memory map: link.ld there).
+# 0, with its own linker script (xtensa/image.ld): code, data, heap and stack in the RAM from RAM_ORIGIN (start.S
+# keeps its register save area below it), the static region (the images' "flash") at STATIC_ORIGIN.
+XTENSA_SIM_RAM_ORIGIN = 4096
+XTENSA_SIM_RAM_SIZE = 17821696
+XTENSA_SIM_STACK_SIZE = 1048576
+XTENSA_SIM_STATIC_ORIGIN = 33554432
+XTENSA_SIM_STATIC_SIZE = 33554432
 XTENSA_SIM_QEMU = -M sim -cpu dc233c
 XTENSA_SIM_PORT_HEAP = 200000
+# CCOUNT's rate in QEMU's virtual clock (measured: tests/test_esp32.py)
+XTENSA_SIM_CPU_HZ = 10000000

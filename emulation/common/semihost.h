@@ -31,7 +31,7 @@
 #define SH_MODE_A   8
 #define SH_MODE_AB  9
 
-#if defined(__arm__)    // (the Xtensa image implements the calls below over its simulator calls)
+#if defined(__arm__)    // (the Xtensa images: the calls below over its simulator calls, ../xtensa/semihost.c)
 static inline int sh_call(int op, const void *arg) {
     register int r0 __asm__ ("r0") = op;
     register const void *r1 __asm__ ("r1") = arg;

@@ -21,9 +21,13 @@
 #include "py/reader.h"
 #include "py/runtime.h"
 #include "py/stackctrl.h"
-#include "shared/runtime/gchelper.h"
 #include "semihost.h"
+#if defined(__xtensa__)
+#include "setjmp.h"
+#else
+#include "shared/runtime/gchelper.h"
 #include "startup.h"
+#endif
 
 #ifndef MICROPY_QEMU_HEAP_DEFAULT
 #define MICROPY_QEMU_HEAP_DEFAULT (200000)
@@ -89,7 +93,7 @@ static NORETURN void port_exit(int status) {
     sh_exit(status);
 }
 
-#if !defined(__xtensa__)    // the Xtensa image (emulation/xtensa/micropython) has its own clock and fault exit
+#if !defined(__xtensa__)    // (the Xtensa core: any exception but those ../xtensa/start.S handles exits with 0x7f)
 static void put_hex(int fd, uint32_t v) {
     char buf[10] = "0x";
     for (int i = 0; i < 8; i++) {
@@ -114,15 +118,32 @@ void fault(const uint32_t *frame, uint32_t exception) {
     sh_write(fd, "\n", 1);
     sh_exit(99);
 }
+#endif
 
 // ---------------------------------------------------------------------------------------------------------
-// clock: SysTick on the CPU clock, extended to 64 bits by its interrupt. QEMU drives it from its virtual
+// clock: the core's cycle counter at MICROPY_QEMU_CPU_HZ, extended to 64 bits. QEMU drives it from its virtual
 // clock: host time normally, exactly one nanosecond per instruction with -icount shift=0.
 
+#if defined(__xtensa__)
+// the CCOUNT register, extended at each read (a wrap is missed only if nothing reads the clock for 2^32 counts)
+static void clock_init(void) {
+}
+
+static uint64_t cpu_cycles(void) {
+    static uint32_t last, wraps;
+    uint32_t now;
+    __asm__ volatile ("rsr %0, ccount" : "=r" (now));
+    if (now < last) {
+        wraps++;
+    }
+    last = now;
+    return (uint64_t)wraps << 32 | now;
+}
+#else
+// SysTick on the CPU clock, extended by its interrupt
 #define SYST_CSR (*(volatile uint32_t *)0xE000E010)
 #define SYST_RVR (*(volatile uint32_t *)0xE000E014)
 #define SYST_CVR (*(volatile uint32_t *)0xE000E018)
-#define CPU_HZ MICROPY_QEMU_CPU_HZ
 #define SYST_PERIOD (1u << 24)
 
 static volatile uint32_t systick_wraps;
@@ -131,7 +152,7 @@ void SysTick_Handler(void) {
     systick_wraps++;
 }
 
-static void systick_init(void) {
+static void clock_init(void) {
     SYST_RVR = SYST_PERIOD - 1;
     SYST_CVR = 0;
     SYST_CSR = 7;   // enable, interrupt, CPU clock
@@ -145,9 +166,10 @@ static uint64_t cpu_cycles(void) {
     } while (wraps != systick_wraps);
     return (uint64_t)wraps * SYST_PERIOD + (SYST_PERIOD - 1 - val);
 }
+#endif
 
 uint64_t mp_hal_ticks_us64(void) {
-    return cpu_cycles() / (CPU_HZ / 1000000u);
+    return cpu_cycles() / (MICROPY_QEMU_CPU_HZ / 1000000u);
 }
 
 mp_uint_t mp_hal_ticks_us(void) {
@@ -171,8 +193,6 @@ void mp_hal_delay_us(mp_uint_t us) {
 void mp_hal_delay_ms(mp_uint_t ms) {
     mp_hal_delay_us(ms * 1000u);
 }
-
-#endif
 
 // ---------------------------------------------------------------------------------------------------------
 // files: scripts and modules are read through a small buffer (as a board's VFS reader does: a .mpy's code is
@@ -260,16 +280,24 @@ mp_import_stat_t mp_import_stat(const char *path) {
 // ---------------------------------------------------------------------------------------------------------
 // GC, fatal errors
 
-#if !defined(__xtensa__)    // Xtensa: register windows spilled first (emulation/xtensa/micropython/port.c)
 void port_collect_exec(void);
 
 void gc_collect(void) {
     gc_collect_start();
+    #if defined(__xtensa__)
+    // with every caller's register window spilled, the stack from 16 bytes below this function's stack pointer
+    // (where its caller's a0-a3 went) to the top holds every root the C code has
+    port_window_spill();
+    uintptr_t sp;
+    __asm__ volatile ("mov %0, a1" : "=r" (sp));
+    sp -= 16;
+    gc_collect_root((void **)sp, ((uintptr_t)MP_STATE_THREAD(stack_top) - sp) / sizeof(void *));
+    #else
     gc_helper_collect_regs_and_stack();
+    #endif
     port_collect_exec();       // native code outside the heap (--native-code=flash) points to heap blocks
     gc_collect_end();
 }
-#endif
 
 void nlr_jump_fail(void *val) {
     (void)val;
@@ -348,9 +376,7 @@ static int run_script(const char *path) {
 }
 
 int main(void) {
-    #if !defined(__xtensa__)
-    systick_init();
-    #endif
+    clock_init();
     size_t heap_size = MICROPY_QEMU_HEAP_DEFAULT;
     size_t heap_max = __heap_end - __heap_start;
     const char *script = NULL;

@@ -1,6 +1,8 @@
-// picoml's minimal MicroPython 1.23 port for QEMU: Cortex-M4F (mps2-an386, armv7emsp, hardware float) and
-// Cortex-M0 (microbit, armv6m, software float, or none with MICROPY_QEMU_FLOAT=0). Console, files, command
-// line, clock and exit over Arm semihosting.
+// picoml's minimal MicroPython 1.23 port for QEMU: Cortex-M4F (mps2-an386, armv7emsp, hardware float),
+// Cortex-M0 (microbit, armv6m, software float, or none with MICROPY_QEMU_FLOAT=0) and Xtensa dc233c (sim machine,
+// xtensawin as on the ESP32, no float: not an ESP32, no ESP-IDF, MUL32_HIGH done in software by ../xtensa/start.S).
+// Console, files, command line, clock and exit over Arm semihosting (the Xtensa build: the same calls over its
+// simulator calls, ../xtensa/semihost.c).
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,13 +11,21 @@
 #define MICROPY_CONFIG_ROM_LEVEL            (MICROPY_CONFIG_ROM_LEVEL_EXTRA_FEATURES)
 
 // The native emitter decides which native .mpy the loader accepts (sys.implementation._mpy): with the CPU
-// flags, cortex-m4 + fpv4-sp-d16 hard-float gives armv7emsp, cortex-m0 with ARMV7M off gives armv6m.
+// flags, cortex-m4 + fpv4-sp-d16 hard-float gives armv7emsp, cortex-m0 with ARMV7M off gives armv6m; xtensawin
+// on the Xtensa core, as on the ESP32.
+#if defined(__xtensa__)
+#define MICROPY_EMIT_XTENSAWIN              (1)
+#define MICROPY_EMIT_INLINE_XTENSA          (0)
+// nlr through setjmp/longjmp for the windowed ABI (../xtensa/setjmp.S): py/nlrxtensa.c is for the call0 ABI
+#define MICROPY_NLR_SETJMP                  (1)
+#else
 #define MICROPY_EMIT_THUMB                  (1)
 #if !defined(__thumb2__)
 #define MICROPY_EMIT_THUMB_ARMV7M           (0)
 #endif
 #define MICROPY_EMIT_INLINE_THUMB           (0)
 #define MICROPY_MAKE_POINTER_CALLABLE(p)    ((void *)((mp_uint_t)(p) | 1))
+#endif
 #define MICROPY_PERSISTENT_CODE_LOAD        (1)
 // Native code goes where port_alloc_exec puts it (modport.c): the GC heap, or with --native-code=flash the
 // static region outside it. Relocated code in the heap is kept alive through a root list, as by default.
@@ -56,7 +66,11 @@ void port_free_exec(void *ptr, size_t size);
 #define MICROPY_VFS                         (0)
 
 // Modules: the py/ core ones, plus the port's own (modport.c): time, os, json, binascii, qemu; and open()
-#if defined(__ARM_FP)
+#if defined(__xtensa__)
+#define MICROPY_PY_SYS_PLATFORM             "qemu-xtensa"
+#define MICROPY_HW_BOARD_NAME               "QEMU sim"
+#define MICROPY_HW_MCU_NAME                 "Xtensa dc233c (no float)"
+#elif defined(__ARM_FP)
 #define MICROPY_PY_SYS_PLATFORM             "qemu-m4"
 #define MICROPY_HW_BOARD_NAME               "QEMU mps2-an386"
 #define MICROPY_HW_MCU_NAME                 "Cortex-M4F"
@@ -91,8 +105,13 @@ void port_free_exec(void *ptr, size_t size);
 // type definitions for the specific machine
 
 #define MP_SSIZE_MAX (0x7fffffff)
+#if defined(__xtensa__)     // (int32_t is an int there, a long on Arm)
+#define UINT_FMT "%u"
+#define INT_FMT "%d"
+#else
 #define UINT_FMT "%lu"
 #define INT_FMT "%ld"
+#endif
 
 typedef int32_t mp_int_t;       // must be pointer size
 typedef uint32_t mp_uint_t;     // must be pointer size

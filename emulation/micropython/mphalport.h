@@ -8,12 +8,7 @@ static inline void mp_hal_set_interrupt_char(char c) {
     (void)c;
 }
 
-// the CPU clock SysTick counts (QEMU's mps2-an386 SYSCLK; the nRF51's HCLK)
-#if defined(__ARM_FP)
-#define MICROPY_QEMU_CPU_HZ (25000000u)
-#else
-#define MICROPY_QEMU_CPU_HZ (16000000u)
-#endif
+// MICROPY_QEMU_CPU_HZ: the rate of the clock main.c reads (the machine's <NAME>_CPU_HZ in ../machines.mk)
 
 uint64_t mp_hal_ticks_us64(void);
 extern size_t port_heap_size;

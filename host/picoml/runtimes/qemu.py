@@ -8,7 +8,7 @@ device library and the matching Cortex-M native module, driven from the host.
     target "m0-nofloat": the same firmware built without float (MICROPY_FLOAT_IMPL_NONE)
     target "xtensa": QEMU's Xtensa dc233c core on its sim machine (windowed registers, as the ESP32's LX6; not an
                  ESP32: no ESP-IDF, no LX6 timing, MUL32_HIGH done in software), the same port built for it
-                 (emulation/xtensa/micropython, `make qemu-xtensa`), xtensawin natmods (the ESP32's _picoml.mpy),
+                 (emulation/micropython with emulation/xtensa, `make qemu-xtensa`), xtensawin natmods (the ESP32's _picoml.mpy),
                  no float; heap 200,000 bytes by default; console, files and exit over QEMU's Xtensa simulator
                  calls
 (machines, memory maps and default heaps: emulation/machines.mk)
@@ -49,8 +49,9 @@ from .. import dist, emulation, resources
 from ..errors import PicomlError
 from . import DEVICE_BACKENDS, Runtime, scripts
 
-ARM_SOURCES = ("emulation/micropython/*.[ch]", "emulation/common/*", "emulation/machines.mk")
-XTENSA_SOURCES = ARM_SOURCES + ("emulation/xtensa/micropython/*", "emulation/xtensa/start.S", "scripts/xtensawin/*")
+PORT_SOURCES = ("emulation/micropython/*.[ch]", "emulation/machines.mk")
+ARM_SOURCES = PORT_SOURCES + ("emulation/common/*",)
+XTENSA_SOURCES = PORT_SOURCES + ("emulation/common/semihost.h", "emulation/xtensa/*", "scripts/xtensawin/*")
 # qemu: the emulator; make: the root Makefile's target that builds the firmware from `sources`; timing: picoml.cycles'
 # table for the core (None: none, no cycle estimate)
 TARGETS = {

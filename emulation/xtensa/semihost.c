@@ -1,14 +1,8 @@
-// What the Xtensa image gives the port's shared sources (../../micropython/main.c, file.c, modport.c) in place
-// of Arm's: the semihosting interface of ../../common/semihost.h over QEMU's Xtensa simulator calls (simcall,
-// start.S's sim_call), the clock (the core's CCOUNT register) and the GC's root scan (register windows spilled
-// to the stack first).
+// The semihosting interface of ../common/semihost.h over QEMU's Xtensa simulator calls (simcall, start.S's
+// sim_call), for the Xtensa images: picoml's MicroPython port and the bare-metal harness.
 #include <string.h>
 
-#include "py/gc.h"
-#include "py/mphal.h"
-#include "py/mpstate.h"
 #include "semihost.h"
-#include "setjmp.h"
 
 int sim_call(int nr, int a, int b, int c);
 
@@ -31,9 +25,6 @@ int sim_call(int nr, int a, int b, int c);
 #define HOST_O_CREAT 0x40
 #define HOST_O_TRUNC 0x200
 #define HOST_O_APPEND 0x400
-
-// ---------------------------------------------------------------------------------------------------------
-// semihost.h
 
 int sh_open(const char *path, int mode) {
     // Arm's ":tt" is the console: QEMU's descriptors 0 and 1
@@ -122,81 +113,4 @@ void sh_exit(int status) {
     sim_call(SIM_EXIT, status, 0, 0);
     for (;;) {
     }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// clock: CCOUNT counts at XTENSA_SIM_CCOUNT_HZ of QEMU's virtual clock (host time normally, exactly one
-// nanosecond per instruction with -icount shift=0), extended to 64 bits at each read (a wrap is missed only if
-// nothing reads the clock for 2^32 counts)
-
-static uint32_t ccount(void) {
-    uint32_t v;
-    __asm__ volatile ("rsr %0, ccount" : "=r" (v));
-    return v;
-}
-
-static uint64_t cpu_cycles(void) {
-    static uint32_t last, wraps;
-    uint32_t now = ccount();
-    if (now < last) {
-        wraps++;
-    }
-    last = now;
-    return (uint64_t)wraps << 32 | now;
-}
-
-uint64_t mp_hal_ticks_us64(void) {
-    return cpu_cycles() / (MICROPY_QEMU_CPU_HZ / 1000000u);
-}
-
-mp_uint_t mp_hal_ticks_us(void) {
-    return (mp_uint_t)mp_hal_ticks_us64();
-}
-
-mp_uint_t mp_hal_ticks_ms(void) {
-    return (mp_uint_t)(mp_hal_ticks_us64() / 1000u);
-}
-
-mp_uint_t mp_hal_ticks_cpu(void) {
-    return (mp_uint_t)cpu_cycles();
-}
-
-void mp_hal_delay_us(mp_uint_t us) {
-    uint64_t end = mp_hal_ticks_us64() + us;
-    while (mp_hal_ticks_us64() < end) {
-    }
-}
-
-void mp_hal_delay_ms(mp_uint_t ms) {
-    mp_hal_delay_us(ms * 1000u);
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// GC: with every caller's register window spilled, the stack from 16 bytes below this function's stack pointer
-// (where its caller's a0-a3 went) to the top holds every root the C code has
-
-void port_collect_exec(void);
-
-void gc_collect(void) {
-    gc_collect_start();
-    port_window_spill();
-    uintptr_t sp;
-    __asm__ volatile ("mov %0, a1" : "=r" (sp));
-    sp -= 16;
-    gc_collect_root((void **)sp, ((uintptr_t)MP_STATE_THREAD(stack_top) - sp) / sizeof(void *));
-    port_collect_exec();       // native code outside the heap (--native-code=flash) points to heap blocks
-    gc_collect_end();
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// what shared/libc/string0.c leaves out
-
-char *strrchr(const char *s, int c) {
-    const char *last = NULL;
-    do {
-        if (*s == (char)c) {
-            last = s;
-        }
-    } while (*s++);
-    return (char *)last;
 }

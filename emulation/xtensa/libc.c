@@ -1,7 +1,19 @@
-// The run-time helpers clang calls for 64-bit arithmetic on a core without MUL32_HIGH (no libgcc or compiler-rt
-// is built for this target here): the clock's 64-bit divisions and the integer code's 64-bit products. Only
-// 32-bit operations inside, so that nothing calls back into these.
+// What the Xtensa port of picoml's MicroPython needs beyond the kit's shared/libc (no C library, libgcc or
+// compiler-rt is built for this target here): strrchr, and the run-time helpers clang calls for 64-bit arithmetic
+// on a core without MUL32_HIGH (the clock's 64-bit divisions and the integer code's 64-bit products; only 32-bit
+// operations inside, so that nothing calls back into these).
+#include <stddef.h>
 #include <stdint.h>
+
+char *strrchr(const char *s, int c) {
+    const char *last = NULL;
+    do {
+        if (*s == (char)c) {
+            last = s;
+        }
+    } while (*s++);
+    return (char *)last;
+}
 
 // the 64-bit product of two 32-bit words, from their 16-bit halves
 static uint64_t mul32x32(uint32_t a, uint32_t b) {
