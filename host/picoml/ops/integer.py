@@ -49,7 +49,15 @@ def lower_cast(ctx, op):
     x, out = op.inputs[0], op.outputs[0]
     if _size(x) != _size(out):
         ctx.fail(op, "input %s and output %s differ in size" % (list(x.shape), list(out.shape)))
+    if x.data is None and {x.dtype, out.dtype} <= _SAME_BITS:
+        # between int32 and uint32 every value keeps its 32 bits (C's conversion modulo 2^32, TFLite Micro's
+        # static_cast): the output is a view of the input's bytes, as a reshape's, and no op runs
+        ctx.alias(out, x)
+        return
     ctx.emit("CAST", [ctx.activation(x)], [ctx.activation(out)], {}, op)
+
+
+_SAME_BITS = frozenset((np.dtype(np.int32), np.dtype(np.uint32)))
 
 
 def _slice_axis(dim, begin, end, stride, begin_masked, end_masked, shrink, offset):
