@@ -2,6 +2,7 @@
  * invoke() runs it with no checks (the TFLite Micro Prepare/Eval split).
  * Listed first in SRC so mpy_init lands at the start of the text (armv6m reaches only ~2 KiB from the entry). */
 #include "py/dynruntime.h"
+#include "py/binary.h"
 
 #include "picoml.h"
 
@@ -32,7 +33,7 @@ typedef struct {
 
 /* Not static: zero-initialised, filled in mpy_init (the natmod linker cannot relocate a static in .bss). */
 mp_obj_full_type_t model_type;
-mp_map_elem_t model_locals_table[2];
+mp_map_elem_t model_locals_table[3];
 static MP_DEFINE_CONST_DICT(model_locals, model_locals_table);
 
 /* ValueError(op, tensor, rule, detail, value): picoml.validate words it (op name, layer, field) as for the Python
@@ -96,6 +97,45 @@ static mp_obj_t model_invoke(mp_obj_t self_in) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(model_invoke_obj, model_invoke);
 
+/* predict()'s fast path for a model of one input and one output (picoml.Model.predict): x a bytes, bytearray,
+ * memoryview or array of 1-byte items holding exactly the input's bytes is copied into the input tensor, the model
+ * runs and its output's bytes are copied into out (the Model's own array('b') of the output's bytes); returns
+ * True. Anything else (several inputs or outputs, another type, size or item width, a buffer that moved since
+ * load) returns False having changed nothing: predict's Python path then converts, copies or refuses it. */
+/* A buffer's typecode of 1-byte items: 'b', 'B', or a bytearray's own (BYTEARRAY_TYPECODE). */
+static inline bool byte_items(int typecode) {
+    return typecode == 'b' || typecode == 'B' || typecode == BYTEARRAY_TYPECODE;
+}
+
+static mp_obj_t model_predict(mp_obj_t self_in, mp_obj_t x, mp_obj_t out) {
+    model_obj_t *self = MP_OBJ_TO_PTR(self_in);
+    const pml_header_t *h = (const pml_header_t *)(const void *)self->model_buf;
+    const qstr type = mp_obj_get_type(x)->name;
+    mp_buffer_info_t model, arena, in_buf, out_buf;
+    if (h->n_inputs != 1 || h->n_outputs != 1
+        || (type != MP_QSTR_bytearray && type != MP_QSTR_bytes && type != MP_QSTR_memoryview && type != MP_QSTR_array)
+        || !mp_get_buffer(x, &in_buf, MP_BUFFER_READ) || !byte_items(in_buf.typecode)
+        || !mp_get_buffer(out, &out_buf, MP_BUFFER_WRITE)
+        || !mp_get_buffer(self->model, &model, MP_BUFFER_READ) || !mp_get_buffer(self->arena, &arena, MP_BUFFER_WRITE)
+        || model.buf != self->model_buf || model.len != self->model_len || arena.buf != self->arena_buf
+        || arena.len != self->arena_len) {
+        return mp_const_false;
+    }
+    const uint16_t *io = (const uint16_t *)(const void *)(self->model_buf + h->io_offset);
+    const pml_tensor_t *tensors = (const pml_tensor_t *)(const void *)(self->model_buf + h->tensors_offset);
+    const pml_tensor_t *ti = &tensors[io[0]], *to = &tensors[io[2]];
+    if (in_buf.len != ti->nbytes || out_buf.len != to->nbytes) {
+        return mp_const_false;
+    }
+    memcpy(self->arena_buf + ti->offset, in_buf.buf, in_buf.len);
+    pml_invoke(self->model_buf, self->arena_buf, self->scratch);
+    const uint8_t *y = to->storage == PML_STORAGE_WEIGHTS ? self->model_buf + h->weights_offset + to->offset
+                                                          : self->arena_buf + to->offset;
+    memcpy(out_buf.buf, y, out_buf.len);
+    return mp_const_true;
+}
+static MP_DEFINE_CONST_FUN_OBJ_3(model_predict_obj, model_predict);
+
 /* The bytes of the kernels' scratch buffer (picoml.report shows them beside the arena). */
 static mp_obj_t model_scratch(mp_obj_t self_in) {
     return mp_obj_new_int_from_uint(((model_obj_t *)MP_OBJ_TO_PTR(self_in))->scratch_size);
@@ -110,6 +150,7 @@ mp_obj_t mpy_init(mp_obj_fun_bc_t *self, size_t n_args, size_t n_kw, mp_obj_t *a
     MP_OBJ_TYPE_SET_SLOT(&model_type, make_new, model_make_new, 0);
     model_locals_table[0] = (mp_map_elem_t){MP_OBJ_NEW_QSTR(MP_QSTR_invoke), MP_OBJ_FROM_PTR(&model_invoke_obj)};
     model_locals_table[1] = (mp_map_elem_t){MP_OBJ_NEW_QSTR(MP_QSTR_scratch), MP_OBJ_FROM_PTR(&model_scratch_obj)};
+    model_locals_table[2] = (mp_map_elem_t){MP_OBJ_NEW_QSTR(MP_QSTR_predict), MP_OBJ_FROM_PTR(&model_predict_obj)};
     MP_OBJ_TYPE_SET_SLOT(&model_type, locals_dict, (void *)&model_locals, 1);
     mp_store_global(MP_QSTR_Model, MP_OBJ_FROM_PTR(&model_type));
     MP_DYNRUNTIME_INIT_EXIT
