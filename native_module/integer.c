@@ -121,11 +121,63 @@ static inline int32_t clamp(int32_t r, int32_t lo, int32_t hi) {
     return r < hi ? r : hi;
 }
 
+/* The front-end's commonest case: a tensor and one value (a constant), the arithmetic ops unclamped (act_min and
+ * act_max int32's whole range). Returns 0 for any other case. */
+static int scalar_int32(int32_t code, const int32_t *p, const int32_t *x, int32_t c, int32_t *y, int32_t n) {
+    int32_t i = 0;
+    switch (code) {
+        case PML_OP_MINIMUM:
+            for (; i < n; i++) {
+                y[i] = x[i] <= c ? x[i] : c;
+            }
+            return 1;
+        case PML_OP_MAXIMUM:
+            for (; i < n; i++) {
+                y[i] = x[i] >= c ? x[i] : c;
+            }
+            return 1;
+        default:
+            break;
+    }
+    if (p[0] != INT32_MIN || p[1] != INT32_MAX) {
+        return 0;
+    }
+    switch (code) {
+        case PML_OP_ADD_INT32:
+            for (; i < n; i++) {
+                y[i] = (int32_t)((uint32_t)x[i] + (uint32_t)c);
+            }
+            return 1;
+        case PML_OP_MUL_INT32:
+            for (; i < n; i++) {
+                y[i] = (int32_t)((uint32_t)x[i] * (uint32_t)c);
+            }
+            return 1;
+#if !defined(PML_NO_LIBGCC)
+        default:
+            /* by c outside 0 and -1, C's truncating division is div_int32's */
+            if (c == 0 || c == -1) {
+                return 0;
+            }
+            for (; i < n; i++) {
+                y[i] = x[i] / c;
+            }
+            return 1;
+#else
+        default:
+            return 0;
+#endif
+    }
+}
+
 static void flat_int32(int32_t code, const int32_t *p, const pml_operand_t *in, const pml_operand_t *out) {
     const int32_t n = pml_count(out);
     const int32_t *x = (const int32_t *)in[0].data, *w = (const int32_t *)in[1].data;
     const int32_t sx = pml_count(&in[0]) == n ? 1 : 0, sw = pml_count(&in[1]) == n ? 1 : 0;
     int32_t *y = (int32_t *)out->data;
+    if (sx && !sw && scalar_int32(code, p, x, *w, y, n)) {
+        return;
+    }
     const int32_t lo = p ? p[0] : 0, hi = p ? p[1] : 0;
     /* one loop per op: the switch outside */
     switch (code) {
