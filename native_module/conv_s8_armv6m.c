@@ -33,31 +33,47 @@
 #define PATCH_MAX 256           /* patch elements (kh * kw * in_c) of the fast path */
 #define WBUF 3072               /* bytes of W words (2 per patch element and channel): at least one triple */
 
-/* The step of the convolution that the inner loop takes: 2 output pixels x 3 output channels (the offsets are
- * those the assembly reads). */
+/* The step of the convolution that the inner loop takes: 2 output pixels x the triples of output channels of a
+ * block, 3 at a time (the offsets are those the assembly reads). */
 typedef struct {
     const uint8_t *cols_end;    /*  0: the end of the columns (32 bytes per group of 8 patch elements) */
-    const uint32_t *cw;         /*  4: the 3 channels' bias - 128 sum w - sum v_i v_j */
+    const uint32_t *cw;         /*  4: the triple's 3 channels' bias - 128 sum w - sum v_i v_j */
     uint32_t xs[2];             /*  8: the 2 pixels' 128 sum u + sum u_i u_j */
-    const rq6f_t *q;            /* 16: the 3 channels' requantization */
-    int8_t *out_a, *out_b;      /* 20, 24: the pixels' outputs */
-    int32_t n;                  /* 28: channels of the triple that exist (1..3) */
+    const rq6f_t *q;            /* 16: the triple's 3 channels' requantization */
+    int8_t *out_a, *out_b;      /* 20, 24: the pixels' outputs of the triple's channels */
+    int32_t n;                  /* 28: channels of the triple that exist: min(3, left) */
     int32_t two;                /* 32: pixel b exists */
     const out_range_t *range;   /* 36 */
     uint32_t acc[6];            /* 40: the sums (pixel a's 3 channels, then b's) */
     int32_t fast;               /* 64: every channel takes the shortcut */
+    const uint8_t *w;           /* 68: the triple's W words */
+    int32_t w_step;             /* 72: bytes of W words per triple */
+    int32_t left;               /* 76: channels of the block from this triple on */
+    const uint8_t *cols;        /* 80: the columns */
 } step_t;
 
-/* acc[p * 3 + j] = cw[j] - xs[p] + sum over the pairs of lo(X + W) hi(X + W) (X: pixel p's words in cols, W:
- * channel j's in w), p < 2, j < 3, then requantized into out_a / out_b; returns 0, or 1 when the sums are left
- * in s->acc for the caller to requantize (a sum out of the shortcut's range, or s->fast == 0). */
+/* The next triple of s (the caller checked s->left > 3) */
+static inline void step_next(step_t *s) {
+    s->left -= 3;
+    s->n = s->left < 3 ? s->left : 3;
+    s->cw += 3;
+    s->q += 3;
+    s->out_a += 3;
+    s->out_b += 3;
+    s->w += s->w_step;
+}
+
+/* For each triple from s's on: acc[p * 3 + j] = cw[j] - xs[p] + sum over the pairs of lo(X + W) hi(X + W) (X:
+ * pixel p's words in cols, W: channel j's in w), p < 2, j < 3, then requantized into out_a / out_b; then the next
+ * triple (step_next). Returns 0 when every triple is done, or 1 with s at a triple whose sums are left in s->acc
+ * for the caller to requantize (a sum out of the shortcut's range, or s->fast == 0). */
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
 /* In assembly: the step below needs all 8 low registers and 6 high ones, which gcc does not give inline assembly.
  * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the halves and product, sums in r8 r9 r10 (pixel a)
- * r11 r12 lr (pixel b); the end of cols, then s, on the stack. 38 cycles per pair of elements, 6 per group of 4
+ * r11 r12 lr (pixel b); s, then the end of cols, on the stack. 38 cycles per pair of elements, 6 per group of 4
  * pairs (the loop's branch back is out of BNE's reach).
  * Requantization as in pml_armv6m_requant (requantize_armv6m.c), a subroutine called once per pixel. */
-int32_t pml_armv6m_conv_2x3(const uint8_t *cols, const uint8_t *w, step_t *s);
+int32_t pml_armv6m_conv_2x3(step_t *s);
 #define PML_PROD(x, w, acc) "adds r5, " x ", " w "\n lsrs r6, r5, #16\n uxth r5, r5\n muls r5, r6, r5\n add " acc ", r5\n"
 #define PML_PAIR \
     "ldm r0!, {r2, r3}\n ldm r1!, {r4, r7}\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11") \
@@ -68,7 +84,9 @@ __asm__(
     ".type pml_armv6m_conv_2x3, %function\n .thumb_func\n"
     "pml_armv6m_conv_2x3:\n"
     "push {r4, r5, r6, r7, lr}\n mov r4, r8\n mov r5, r9\n mov r6, r10\n mov r7, r11\n push {r4, r5, r6, r7}\n"
-    "ldr r7, [r2, #0]\n push {r2}\n push {r7}\n"
+    "push {r0}\n mov r2, r0\n"
+    /* a triple (r2 = s) */
+    "10:\n ldr r7, [r2, #0]\n push {r7}\n ldr r0, [r2, #80]\n ldr r1, [r2, #68]\n"
     /* the sums start at cw[j] - xs[p] */
     "ldr r3, [r2, #4]\n ldm r3!, {r4, r5, r6}\n ldr r3, [r2, #8]\n ldr r7, [r2, #12]\n"
     "subs r2, r4, r7\n mov r11, r2\n subs r2, r5, r7\n mov r12, r2\n subs r2, r6, r7\n mov lr, r2\n"
@@ -88,7 +106,14 @@ __asm__(
     "ldr r7, [sp]\n ldr r3, [r7, #32]\n cmp r3, #0\n beq 7f\n"
     "movs r0, #52\n adds r0, r7, r0\n ldr r3, [r7, #28]\n lsls r3, r3, #2\n adds r3, r0, r3\n mov r8, r3\n"
     "ldr r1, [r7, #16]\n ldr r2, [r7, #24]\n bl 5f\n"
-    "7:\n movs r0, #0\n b 9f\n"
+    /* the next triple (step_next), if any */
+    "7:\n ldr r2, [sp]\n ldr r3, [r2, #76]\n subs r3, #3\n ble 6f\n str r3, [r2, #76]\n"
+    "cmp r3, #3\n ble 11f\n movs r3, #3\n 11:\n str r3, [r2, #28]\n"
+    "ldr r3, [r2, #4]\n adds r3, #12\n str r3, [r2, #4]\n ldr r3, [r2, #16]\n adds r3, #60\n str r3, [r2, #16]\n"
+    "ldr r3, [r2, #20]\n adds r3, #3\n str r3, [r2, #20]\n ldr r3, [r2, #24]\n adds r3, #3\n str r3, [r2, #24]\n"
+    "ldr r3, [r2, #68]\n ldr r4, [r2, #72]\n adds r3, r3, r4\n str r3, [r2, #68]\n"
+    "b 10b\n"
+    "6:\n movs r0, #0\n b 9f\n"
     "8:\n movs r0, #1\n"
     "9:\n add sp, #4\n"
     "pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r4, r5, r6, r7, pc}\n"
@@ -103,28 +128,33 @@ __asm__(
 #define conv_2x3 pml_armv6m_conv_2x3
 #else
 /* the same algorithm in C (the host build checks it) */
-static int32_t conv_2x3(const uint8_t *cols, const uint8_t *w, step_t *s) {
-    for (uint32_t p = 0; p < 2; p++) {
-        for (uint32_t j = 0; j < 3; j++) {
-            s->acc[p * 3 + j] = s->cw[j] - s->xs[p];
-        }
-    }
-    const uint32_t *x = (const uint32_t *)(const void *)cols, *f = (const uint32_t *)(const void *)w;
-    for (; x != (const uint32_t *)(const void *)s->cols_end; x += 2, f += 3) {
-        for (uint32_t j = 0; j < 3; j++) {
-            for (uint32_t p = 0; p < 2; p++) {
-                const uint32_t sum = x[p] + f[j];
-                s->acc[p * 3 + j] += (sum & 0xffffu) * (sum >> 16);
+static int32_t conv_2x3(step_t *s) {
+    for (;;) {
+        for (uint32_t p = 0; p < 2; p++) {
+            for (uint32_t j = 0; j < 3; j++) {
+                s->acc[p * 3 + j] = s->cw[j] - s->xs[p];
             }
         }
+        const uint32_t *x = (const uint32_t *)(const void *)s->cols, *f = (const uint32_t *)(const void *)s->w;
+        for (; x != (const uint32_t *)(const void *)s->cols_end; x += 2, f += 3) {
+            for (uint32_t j = 0; j < 3; j++) {
+                for (uint32_t p = 0; p < 2; p++) {
+                    const uint32_t sum = x[p] + f[j];
+                    s->acc[p * 3 + j] += (sum & 0xffffu) * (sum >> 16);
+                }
+            }
+        }
+        if (!s->fast || pml_armv6m_requant((const int32_t *)s->acc, s->q, s->out_a, s->n, s->range) != s->n) {
+            return 1;
+        }
+        if (s->two && pml_armv6m_requant((const int32_t *)s->acc + 3, s->q, s->out_b, s->n, s->range) != s->n) {
+            return 1;
+        }
+        if (s->left <= 3) {
+            return 0;
+        }
+        step_next(s);
     }
-    if (!s->fast || pml_armv6m_requant((const int32_t *)s->acc, s->q, s->out_a, s->n, s->range) != s->n) {
-        return 1;
-    }
-    if (s->two && pml_armv6m_requant((const int32_t *)s->acc + 3, s->q, s->out_b, s->n, s->range) != s->n) {
-        return 1;
-    }
-    return 0;
 }
 #endif
 
@@ -187,15 +217,16 @@ static void build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox,
     }
 }
 
-/* The X words of a staged patch (groups of 8 biased bytes) at every 8th word of x from x[0] (one pixel's place in
- * the columns): per group the pairs of elements (0, 2), (1, 3), (4, 6), (5, 7); returns the pixel's
- * xs = sum over the pairs of (u_i + 128)(u_j + 128) - 2^14. */
-static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x) {
+/* The X words of a patch of biased bytes (groups of 8; stage's words XOR flip: 0 for a staged patch, 0x80808080 for
+ * the input's own bytes) at every 8th word of x from x[0] (one pixel's place in the columns): per group the pairs of
+ * elements (0, 2), (1, 3), (4, 6), (5, 7); returns the pixel's xs = sum over the pairs of (u_i + 128)(u_j + 128)
+ * - 2^14. */
+static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip) {
     const uint32_t *st = (const uint32_t *)(const void *)stage;
     const uint32_t m = 0x00ff00ffu, c = 0x00800080u;
     uint32_t xs = 0;
     for (const uint32_t *end = st + 2 * groups; st != end; st += 2, x += 8) {
-        const uint32_t u0 = st[0], u1 = st[1];
+        const uint32_t u0 = st[0] ^ flip, u1 = st[1] ^ flip;
         const uint32_t p0 = u0 & m, p1 = (u0 >> 8) & m, p2 = u1 & m, p3 = (u1 >> 8) & m;
         x[0] = p0;
         x[2] = p1;
@@ -206,6 +237,22 @@ static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x) 
               + (t3 & 0xffffu) * (t3 >> 16);
     }
     return xs - ((uint32_t)groups << 16);     /* 2^14 per pair */
+}
+
+/* The X words of output pixel (b, oy, ox) at x, as column_pairs; returns its xs. A patch that is one aligned run of
+ * the input, whole groups of 8 (a 1x1 convolution over a multiple of 8 channels, a pixel inside the image), is read
+ * in place; any other is staged by build_column first. */
+static uint32_t column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *stage, int32_t groups,
+                       uint32_t *x) {
+    const int32_t iy = oy * g->stride_h - g->pad_top, ix = ox * g->stride_w - g->pad_left, in_c = g->in_c;
+    if (g->kh == 1 && g->kw == 1 && (in_c & 7) == 0 && iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w) {
+        const int8_t *src = g->input + ((b * g->in_h + iy) * g->in_w + ix) * in_c;
+        if (((uintptr_t)src & 3) == 0) {
+            return column_pairs((const uint8_t *)src, groups, x, 0x80808080u);
+        }
+    }
+    build_column(g, b, oy, ox, stage);
+    return column_pairs(stage, groups, x, 0);
 }
 
 static void next_pixel(const geometry_t *g, int32_t *b, int32_t *oy, int32_t *ox) {
@@ -309,7 +356,9 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     rq6f_t *const qf = (rq6f_t *)(void *)(cw + block_max);
     const int32_t pixels = batches * g.out_h * g.out_w;
     step_t s;
+    s.cols = cols;
     s.cols_end = cols + groups * 32;
+    s.w_step = 6 * patch8;
     s.range = &range;
     for (int32_t oc0 = 0; oc0 < out_c; oc0 += block_max) {
         const int32_t block = out_c - oc0 < block_max ? out_c - oc0 : block_max;
@@ -365,12 +414,10 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         for (int32_t pix = 0; pix < pixels; pix += 2) {
             const int two = pix + 1 < pixels;
             uint32_t *const x = (uint32_t *)(void *)cols;
-            build_column(&g, b, oy, ox, stage);
-            s.xs[0] = column_pairs(stage, groups, x);
+            s.xs[0] = column(&g, b, oy, ox, stage, groups, x);
             next_pixel(&g, &b, &oy, &ox);
             if (two) {
-                build_column(&g, b, oy, ox, stage);
-                s.xs[1] = column_pairs(stage, groups, x + 1);
+                s.xs[1] = column(&g, b, oy, ox, stage, groups, x + 1);
                 next_pixel(&g, &b, &oy, &ox);
             } else {
                 s.xs[1] = s.xs[0];
@@ -379,20 +426,25 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 }
             }
             s.two = two;
-            for (int32_t t = 0; t < triples; t++) {
-                s.cw = cw + 3 * t;
-                s.q = qf + 3 * t;
-                s.out_a = out_data + pix * out_c + oc0 + 3 * t;
-                s.out_b = two ? s.out_a + out_c : s.out_a;
-                s.n = block - 3 * t < 3 ? block - 3 * t : 3;
-                if (conv_2x3(cols, wbuf + t * 6 * patch8, &s)) {
-                    rq6_run((const int32_t *)s.acc, s.q, s.fast, s.out_a, s.n, &range, multipliers, shifts,
-                            oc0 + 3 * t, q_step);
-                    if (two) {
-                        rq6_run((const int32_t *)s.acc + 3, s.q, s.fast, s.out_b, s.n, &range, multipliers, shifts,
-                                oc0 + 3 * t, q_step);
-                    }
+            s.cw = cw;
+            s.q = qf;
+            s.out_a = out_data + pix * out_c + oc0;
+            s.out_b = two ? s.out_a + out_c : s.out_a;
+            s.w = wbuf;
+            s.left = block;
+            s.n = block < 3 ? block : 3;
+            while (conv_2x3(&s)) {
+                /* a triple's sums the shortcut leaves */
+                const int32_t c = oc0 + (int32_t)(s.cw - cw);
+                rq6_run((const int32_t *)s.acc, s.q, s.fast, s.out_a, s.n, &range, multipliers, shifts, c, q_step);
+                if (two) {
+                    rq6_run((const int32_t *)s.acc + 3, s.q, s.fast, s.out_b, s.n, &range, multipliers, shifts, c,
+                            q_step);
                 }
+                if (s.left <= 3) {
+                    break;
+                }
+                step_next(&s);
             }
         }
     }

@@ -42,6 +42,9 @@ typedef struct {
     const out_range_t *range;   /* 60 */
     int32_t acc[4];             /* 64: the sums of the pixel the run stopped at */
     int32_t fast;               /* 80: every channel takes the shortcut */
+    int32_t three;              /* 84: rows of 3 adjacent taps (kw 3, dil_w 1): the row unrolled */
+    int32_t row_step;           /* 88: bytes between two rows of the window: span * 4 */
+    int32_t safe;               /* 92: every sum is in the shortcut's range (no check) */
 } dw4_run_t;
 
 /* The pixels of r, from r->win / r->out on, advancing both; returns the number done: r->n, or the index of a
@@ -51,43 +54,63 @@ typedef struct {
  * tap step in r12, the end of the row's filter words in lr. Stack: [sp] r, [sp, #4] pixels done, [sp, #8] rows
  * left. Requantization as in pml_armv6m_requant (requantize_armv6m.c), from r->acc. */
 int32_t pml_armv6m_dw4_run(dw4_run_t *r);
+/* one tap: the input word in r2, 4 weights from r1 (advanced) */
+#define PML_DW_TAP \
+    "ldm r1!, {r4, r5, r6, r7}\n" \
+    "sxtb r3, r2\n muls r4, r3, r4\n add r8, r4\n" \
+    "lsls r3, r2, #16\n asrs r3, r3, #24\n muls r5, r3, r5\n add r9, r5\n" \
+    "lsls r3, r2, #8\n asrs r3, r3, #24\n muls r6, r3, r6\n add r10, r6\n" \
+    "asrs r3, r2, #24\n muls r7, r3, r7\n add r11, r7\n"
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_dw4_run\n"
     ".type pml_armv6m_dw4_run, %function\n .thumb_func\n"
     "pml_armv6m_dw4_run:\n"
     "push {r4, r5, r6, r7, lr}\n mov r4, r8\n mov r5, r9\n mov r6, r10\n mov r7, r11\n push {r4, r5, r6, r7}\n"
     "sub sp, #12\n str r0, [sp]\n movs r1, #0\n str r1, [sp, #4]\n"
-    "ldr r1, [r0, #12]\n cmp r1, #0\n beq 9f\n"
+    "ldr r1, [r0, #12]\n cmp r1, #0\n bne 1f\n b 9f\n"
     /* a pixel: the sums start at the bias */
     "1:\n ldr r7, [sp]\n movs r6, #40\n adds r6, r7, r6\n ldm r6!, {r2, r3, r4, r5}\n"
     "mov r8, r2\n mov r9, r3\n mov r10, r4\n mov r11, r5\n"
-    "ldr r0, [r7, #0]\n ldr r1, [r7, #4]\n ldr r2, [r7, #24]\n mov r12, r2\n ldr r2, [r7, #32]\n str r2, [sp, #8]\n"
+    "ldr r0, [r7, #0]\n ldr r1, [r7, #4]\n"
+    "ldr r2, [r7, #84]\n cmp r2, #0\n bne 20f\n"
+    "ldr r2, [r7, #24]\n mov r12, r2\n ldr r2, [r7, #32]\n str r2, [sp, #8]\n"
     /* a row of taps */
     "2:\n ldr r2, [r7, #36]\n adds r2, r1, r2\n mov lr, r2\n"
-    "3:\n ldr r2, [r0]\n add r0, r12\n ldm r1!, {r4, r5, r6, r7}\n"
-    "sxtb r3, r2\n muls r4, r3, r4\n add r8, r4\n"
-    "lsls r3, r2, #16\n asrs r3, r3, #24\n muls r5, r3, r5\n add r9, r5\n"
-    "lsls r3, r2, #8\n asrs r3, r3, #24\n muls r6, r3, r6\n add r10, r6\n"
-    "asrs r3, r2, #24\n muls r7, r3, r7\n add r11, r7\n"
+    "3:\n ldr r2, [r0]\n add r0, r12\n" PML_DW_TAP
     "cmp r1, lr\n bne 3b\n"
     "ldr r7, [sp]\n ldr r2, [r7, #28]\n adds r0, r0, r2\n"
     "ldr r2, [sp, #8]\n subs r2, #1\n str r2, [sp, #8]\n bne 2b\n"
+    "b 10f\n"
+    /* rows of 3 adjacent taps: the window's rows row_step apart, the rows left in lr */
+    "20:\n ldr r2, [r7, #88]\n mov r12, r2\n ldr r2, [r7, #32]\n mov lr, r2\n"
+    "21:\n ldr r2, [r0, #0]\n" PML_DW_TAP "ldr r2, [r0, #4]\n" PML_DW_TAP "ldr r2, [r0, #8]\n" PML_DW_TAP
+    "add r0, r12\n mov r2, lr\n subs r2, #1\n mov lr, r2\n bne 21b\n"
+    "ldr r7, [sp]\n"
     /* the sums to r->acc; requantize them from there */
-    "movs r0, #64\n adds r0, r7, r0\n mov r2, r8\n mov r3, r9\n mov r4, r10\n mov r5, r11\n stm r0!, {r2, r3, r4, r5}\n"
+    "10:\n movs r0, #64\n adds r0, r7, r0\n mov r2, r8\n mov r3, r9\n mov r4, r10\n mov r5, r11\n"
+    "stm r0!, {r2, r3, r4, r5}\n"
     "mov r8, r0\n subs r0, #16\n"
     "ldr r1, [r7, #80]\n cmp r1, #0\n beq 8f\n"
     "ldr r3, [r7, #60]\n ldm r3!, {r4, r5, r6}\n mov r9, r4\n mov r10, r5\n mov r11, r6\n"
     "ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n"
+    "ldr r3, [r7, #92]\n cmp r3, #0\n bne 11f\n"
     "4:\n ldm r0!, {r3}\n"
     PML_ARMV6M_REQUANT_ASM("8f", "5", "6")
     "cmp r0, r8\n bne 4b\n"
+    "b 12f\n"
+    /* every sum in range: no check */
+    "11:\n ldm r0!, {r3}\n"
+    PML_ARMV6M_REQUANT_SAFE_ASM("5", "6")
+    "cmp r0, r8\n bne 11b\n"
+    "12:\n"
     /* the next pixel */
     "ldr r7, [sp]\n ldr r2, [r7, #0]\n ldr r3, [r7, #16]\n adds r2, r2, r3\n str r2, [r7, #0]\n"
     "ldr r2, [r7, #8]\n ldr r3, [r7, #20]\n adds r2, r2, r3\n str r2, [r7, #8]\n"
-    "ldr r2, [sp, #4]\n adds r2, #1\n str r2, [sp, #4]\n ldr r3, [r7, #12]\n cmp r2, r3\n bne 1b\n"
+    "ldr r2, [sp, #4]\n adds r2, #1\n str r2, [sp, #4]\n ldr r3, [r7, #12]\n cmp r2, r3\n beq 9f\n b 1b\n"
     "8:\n9:\n ldr r0, [sp, #4]\n add sp, #12\n"
     "pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r4, r5, r6, r7, pc}\n"
     ".size pml_armv6m_dw4_run, .-pml_armv6m_dw4_run\n");
+#undef PML_DW_TAP
 #define dw4_run pml_armv6m_dw4_run
 #else
 /* the same in C (the host build checks it) */
@@ -171,7 +194,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     const int32_t q_step = n_quant == in_c ? 1 : 0;
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
-    const int32_t image_size = in_h * in_w * in_c, row_size = in_w * in_c;
+    const int32_t image_size = in_h * in_w * in_c, row_size = in_w * in_c, step = in_c >> 2;
     int32_t *const wx = (int32_t *)scratch;                 /* the group's filter: [tap][channel] */
     uint32_t *const win = (uint32_t *)scratch + taps * 4;   /* the run's window: kh rows of span words */
     rq6f_t qf[4];
@@ -184,6 +207,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     r.w_row = kw * 16;
     r.q = qf;
     r.range = &range;
+    r.three = kw == 3 && dil_w == 1;
     for (int32_t c0 = 0; c0 < in_c; c0 += 4) {
         for (int32_t t = 0; t < taps; t++) {
             for (int32_t j = 0; j < 4; j++) {
@@ -191,11 +215,20 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
             }
         }
         r.fast = 1;
+        r.safe = 1;
         for (int32_t j = 0; j < 4; j++) {
             const int32_t q = (c0 + j) * q_step;
             rq6f_init(&qf[j], multipliers[q], shifts[q]);
             r.fast &= qf[j].shift != 0;
             r.bias[j] = bias[c0 + j];
+            /* |sum| <= |bias| + 128 sum |w| (every input in [-128, 127]): in the shortcut's range, no check */
+            const int32_t bj = bias[c0 + j];
+            int32_t bound = bj > -RQ6_FAST_LIMIT && bj < RQ6_FAST_LIMIT ? (bj < 0 ? -bj : bj) : RQ6_FAST_LIMIT;
+            for (int32_t t = 0; t < taps; t++) {
+                const int32_t w = wx[t * 4 + j];
+                bound += (w < 0 ? -w : w) << 7;
+            }
+            r.safe &= bound < RQ6_FAST_LIMIT;
         }
         int8_t *out = (int8_t *)output->data + c0;
         for (int32_t b = 0; b < batches; b++) {
@@ -206,25 +239,32 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
                     const int32_t n = out_w - ox0 < run_max ? out_w - ox0 : run_max;
                     const int32_t span = (n - 1) * stride_w + (kw - 1) * dil_w + 1;
                     const int32_t ix0 = ox0 * stride_w - p->pad_left;
-                    /* the window: rows iy0 + ky * dil_h, columns ix0 .. ix0 + span - 1, the padding as zp */
-                    for (int32_t ky = 0; ky < kh; ky++) {
-                        const int32_t iy = iy0 + ky * dil_h;
-                        uint32_t *dst = win + ky * span;
-                        if (iy < 0 || iy >= in_h) {
-                            for (int32_t i = 0; i < span; i++) {
-                                dst[i] = zp4;
+                    /* the window: rows iy0 + ky * dil_h, columns ix0 .. ix0 + span - 1, the padding as zp (the
+                     * columns [lo, hi) of the window inside the image) */
+                    const int32_t lo = ix0 < 0 ? (-ix0 < span ? -ix0 : span) : 0;
+                    const int32_t hi = in_w - ix0 < span ? (in_w - ix0 > lo ? in_w - ix0 : lo) : span;
+                    uint32_t *dst = win;
+                    for (int32_t ky = 0, iy = iy0; ky < kh; ky++, iy += dil_h) {
+                        uint32_t *const end = dst + span;
+                        if (iy >= 0 && iy < in_h) {
+                            for (uint32_t *const pad = dst + lo; dst != pad; dst++) {
+                                *dst = zp4;
                             }
-                            continue;
+                            const uint32_t *src = (const uint32_t *)(const void *)(image + iy * row_size
+                                                                                   + (ix0 + lo) * in_c);
+                            for (uint32_t *const in = win + ky * span + hi; dst != in; dst++, src += step) {
+                                *dst = *src;
+                            }
                         }
-                        const int8_t *row = image + iy * row_size;
-                        for (int32_t i = 0, ix = ix0; i < span; i++, ix++) {
-                            dst[i] = ix >= 0 && ix < in_w ? *(const uint32_t *)(const void *)(row + ix * in_c) : zp4;
+                        for (; dst != end; dst++) {
+                            *dst = zp4;
                         }
                     }
                     r.win = win;
                     r.out = out;
                     r.n = n;
                     r.row_skip = (span - kw * dil_w) * 4;
+                    r.row_step = span * 4;
                     for (;;) {
                         const int32_t done = dw4_run(&r);
                         if (done == r.n) {

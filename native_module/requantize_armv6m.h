@@ -145,6 +145,10 @@ static inline void rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t
  * free at the place of use. Clobbers r3-r7. */
 #define PML_ARMV6M_REQUANT_ASM(OUT, A, B) \
     "movs r4, #1\n lsls r4, r4, #19\n adds r4, r3, r4\n lsrs r4, r4, #20\n bne " OUT "\n" \
+    PML_ARMV6M_REQUANT_SAFE_ASM(A, B)
+
+/* The same for an accumulator known to be in the shortcut's range (no check) */
+#define PML_ARMV6M_REQUANT_SAFE_ASM(A, B) \
     "ldm r1!, {r4, r5, r6, r7}\n" \
     "muls r4, r3, r4\n asrs r4, r4, #11\n" \
     "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n" \
