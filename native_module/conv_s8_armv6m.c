@@ -50,6 +50,8 @@ typedef struct {
     int32_t w_step;             /* 72: bytes of W words per triple */
     int32_t left;               /* 76: channels of the block from this triple on */
     const uint8_t *cols;        /* 80: the columns */
+    uint32_t safe;              /* 84: bit t: every sum of the t-th triple from this one on is in the shortcut's
+                                 *     range (no check) */
 } step_t;
 
 /* The next triple of s (the caller checked s->left > 3) */
@@ -61,6 +63,7 @@ static inline void step_next(step_t *s) {
     s->out_a += 3;
     s->out_b += 3;
     s->w += s->w_step;
+    s->safe >>= 1;
 }
 
 /* For each triple from s's on: acc[p * 3 + j] = cw[j] - xs[p] + sum over the pairs of lo(X + W) hi(X + W) (X:
@@ -71,7 +74,7 @@ static inline void step_next(step_t *s) {
 /* In assembly: the step below needs all 8 low registers and 6 high ones, which gcc does not give inline assembly.
  * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the halves and product, sums in r8 r9 r10 (pixel a)
  * r11 r12 lr (pixel b); s, then the end of cols, on the stack. 38 cycles per pair of elements, 6 per group of 4
- * pairs (the loop's branch back is out of BNE's reach).
+ * pairs (the loop's branch back is out of BNE's reach); a triple of one channel (n == 1) 15 per pair.
  * Requantization as in pml_armv6m_requant (requantize_armv6m.c), a subroutine called once per pixel. */
 int32_t pml_armv6m_conv_2x3(step_t *s);
 #define PML_PROD(x, w, acc) "adds r5, " x ", " w "\n lsrs r6, r5, #16\n uxth r5, r5\n muls r5, r6, r5\n add " acc ", r5\n"
@@ -79,6 +82,7 @@ int32_t pml_armv6m_conv_2x3(step_t *s);
     "ldm r0!, {r2, r3}\n ldm r1!, {r4, r7}\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11") \
     "ldm r1!, {r4}\n" PML_PROD("r2", "r7", "r9") PML_PROD("r3", "r7", "r12") \
     PML_PROD("r2", "r4", "r10") PML_PROD("r3", "r4", "lr")
+#define PML_PAIR1(off) "ldm r0!, {r2, r3}\n ldr r4, [r1, #" off "]\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11")
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_conv_2x3\n"
     ".type pml_armv6m_conv_2x3, %function\n .thumb_func\n"
@@ -91,8 +95,12 @@ __asm__(
     "ldr r3, [r2, #4]\n ldm r3!, {r4, r5, r6}\n ldr r3, [r2, #8]\n ldr r7, [r2, #12]\n"
     "subs r2, r4, r7\n mov r11, r2\n subs r2, r5, r7\n mov r12, r2\n subs r2, r6, r7\n mov lr, r2\n"
     "subs r4, r4, r3\n mov r8, r4\n subs r5, r5, r3\n mov r9, r5\n subs r6, r6, r3\n mov r10, r6\n"
+    "ldr r5, [sp, #4]\n ldr r5, [r5, #28]\n cmp r5, #1\n bne 1f\n b 30f\n"
     "1:\n" PML_PAIR PML_PAIR PML_PAIR PML_PAIR
     "ldr r5, [sp]\n cmp r0, r5\n beq 4f\n b 1b\n"
+    /* a triple of one channel (the block's last): its W words only, at 12-byte steps */
+    "30:\n" PML_PAIR1("0") PML_PAIR1("12") PML_PAIR1("24") PML_PAIR1("36")
+    "adds r1, #48\n ldr r5, [sp]\n cmp r0, r5\n bne 30b\n"
     "4:\n"
     /* the sums to s->acc */
     "add sp, #4\n ldr r7, [sp]\n movs r0, #40\n adds r0, r7, r0\n"
@@ -101,17 +109,18 @@ __asm__(
     "ldr r3, [r7, #36]\n ldm r3!, {r4, r5, r6}\n mov r9, r4\n mov r10, r5\n mov r11, r6\n"
     /* pixel a */
     "movs r0, #40\n adds r0, r7, r0\n ldr r3, [r7, #28]\n lsls r3, r3, #2\n adds r3, r0, r3\n mov r8, r3\n"
-    "ldr r1, [r7, #16]\n ldr r2, [r7, #20]\n bl 5f\n"
+    "ldr r1, [r7, #16]\n ldr r2, [r7, #20]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcs 12f\n bl 5f\n b 13f\n 12:\n bl 15f\n"
     /* pixel b */
-    "ldr r7, [sp]\n ldr r3, [r7, #32]\n cmp r3, #0\n beq 7f\n"
+    "13:\n ldr r7, [sp]\n ldr r3, [r7, #32]\n cmp r3, #0\n beq 7f\n"
     "movs r0, #52\n adds r0, r7, r0\n ldr r3, [r7, #28]\n lsls r3, r3, #2\n adds r3, r0, r3\n mov r8, r3\n"
-    "ldr r1, [r7, #16]\n ldr r2, [r7, #24]\n bl 5f\n"
+    "ldr r1, [r7, #16]\n ldr r2, [r7, #24]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcs 14f\n bl 5f\n b 7f\n 14:\n bl 15f\n"
     /* the next triple (step_next), if any */
     "7:\n ldr r2, [sp]\n ldr r3, [r2, #76]\n subs r3, #3\n ble 6f\n str r3, [r2, #76]\n"
     "cmp r3, #3\n ble 11f\n movs r3, #3\n 11:\n str r3, [r2, #28]\n"
     "ldr r3, [r2, #4]\n adds r3, #12\n str r3, [r2, #4]\n ldr r3, [r2, #16]\n adds r3, #60\n str r3, [r2, #16]\n"
     "ldr r3, [r2, #20]\n adds r3, #3\n str r3, [r2, #20]\n ldr r3, [r2, #24]\n adds r3, #3\n str r3, [r2, #24]\n"
     "ldr r3, [r2, #68]\n ldr r4, [r2, #72]\n adds r3, r3, r4\n str r3, [r2, #68]\n"
+    "ldr r3, [r2, #84]\n lsrs r3, r3, #1\n str r3, [r2, #84]\n"
     "b 10b\n"
     "6:\n movs r0, #0\n b 9f\n"
     "8:\n movs r0, #1\n"
@@ -122,7 +131,12 @@ __asm__(
     "5:\n ldm r0!, {r3}\n"
     PML_ARMV6M_REQUANT_ASM("8b", "2", "3")
     "cmp r0, r8\n bne 5b\n bx lr\n"
+    /* the same without the range check */
+    "15:\n ldm r0!, {r3}\n"
+    PML_ARMV6M_REQUANT_SAFE_ASM("2", "3")
+    "cmp r0, r8\n bne 15b\n bx lr\n"
     ".size pml_armv6m_conv_2x3, .-pml_armv6m_conv_2x3\n");
+#undef PML_PAIR1
 #undef PML_PAIR
 #undef PML_PROD
 #define conv_2x3 pml_armv6m_conv_2x3
@@ -162,55 +176,66 @@ typedef pml_conv_geometry_t geometry_t;     /* conv_generic.h */
 
 /* The patch of output pixel (b, oy, ox) as biased bytes at dst, zeros up to a multiple of 8. A filter row's taps
  * inside the image are one run of the input when dil_w is 1 (copied a word at a time where it is aligned), the
- * others read the zero point. */
+ * others read the zero point. What is the same for every row (the taps [kx0, kx1) inside the image, the rows
+ * [ky0, ky1) inside it) is worked out once. */
 static void build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *dst) {
     const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left, in_c = g->in_c;
-    const int32_t run = g->kw * in_c;
-    const int8_t *image = g->input + b * g->in_h * g->in_w * in_c;
+    const int32_t run = g->kw * in_c, row_bytes = g->in_w * in_c;
     const uint8_t pad = (uint8_t)((uint8_t)g->zero_point ^ 0x80u);  /* what the padding reads as, biased */
     uint8_t *q = dst;
-    /* taps [kx0, kx1) of a row lie inside the image */
-    int32_t kx0 = 0, kx1 = g->kw;
+    /* taps [kx0, kx1) of a row lie inside the image, rows [ky0, ky1) of the patch */
+    int32_t kx0 = 0, kx1 = g->kw, ky0 = 0, ky1 = g->kh;
     while (kx0 < g->kw && ix0 + kx0 * g->dil_w < 0) {
         kx0++;
     }
     while (kx1 > kx0 && ix0 + (kx1 - 1) * g->dil_w >= g->in_w) {
         kx1--;
     }
-    for (int32_t ky = 0, iy = iy0; ky < g->kh; ky++, iy += g->dil_h) {
-        if (iy < 0 || iy >= g->in_h || kx0 == kx1) {
-            for (const uint8_t *end = q + run; q != end; q++) {
-                *q = pad;
-            }
-            continue;
-        }
-        for (const uint8_t *end = q + kx0 * in_c; q != end; q++) {
+    while (ky0 < g->kh && iy0 + ky0 * g->dil_h < 0) {
+        ky0++;
+    }
+    while (ky1 > ky0 && iy0 + (ky1 - 1) * g->dil_h >= g->in_h) {
+        ky1--;
+    }
+    if (kx0 == kx1) {
+        ky1 = ky0;
+    }
+    const int32_t lead = kx0 * in_c, trail = (g->kw - kx1) * in_c;
+    const int32_t n = g->dil_w == 1 ? (kx1 - kx0) * in_c : in_c;     /* bytes of a run of taps */
+    const int32_t runs = g->dil_w == 1 ? 1 : kx1 - kx0, tap_bytes = g->dil_w * in_c;
+    const int8_t *row = g->input;
+    if (ky0 < ky1) {
+        row += ((b * g->in_h + iy0 + ky0 * g->dil_h) * g->in_w + ix0 + kx0 * g->dil_w) * in_c;
+    }
+    for (uint8_t *end = q + ky0 * run; q != end; q++) {
+        *q = pad;
+    }
+    for (int32_t ky = ky0; ky < ky1; ky++, row += g->dil_h * row_bytes) {
+        for (uint8_t *end = q + lead; q != end; q++) {
             *q = pad;
         }
-        const int8_t *row = image + iy * g->in_w * in_c;
-        for (int32_t kx = kx0; kx < kx1; kx++) {
-            /* the taps' channels, or the whole run of taps when dil_w is 1 */
-            const int32_t n = g->dil_w == 1 ? (kx1 - kx0) * in_c : in_c;
-            const int8_t *src = row + (ix0 + kx * g->dil_w) * in_c;
+        const int8_t *src = row;
+        for (int32_t k = 0; k < runs; k++, src += tap_bytes) {
+            const int8_t *s8 = src;
             const uint8_t *end = q + n;
-            if ((((uintptr_t)src ^ (uintptr_t)q) & 3) == 0) {
-                for (; ((uintptr_t)q & 3) != 0 && q != end; q++) {
-                    *q = (uint8_t)((uint8_t)*src++ ^ 0x80u);
+            if (n >= 8 && (((uintptr_t)s8 ^ (uintptr_t)q) & 3) == 0) {
+                for (; ((uintptr_t)q & 3) != 0; q++) {
+                    *q = (uint8_t)((uint8_t)*s8++ ^ 0x80u);
                 }
-                for (; end - q >= 4; q += 4, src += 4) {
-                    *(uint32_t *)(void *)q = *(const uint32_t *)(const void *)src ^ 0x80808080u;
+                for (; end - q >= 4; q += 4, s8 += 4) {
+                    *(uint32_t *)(void *)q = *(const uint32_t *)(const void *)s8 ^ 0x80808080u;
                 }
             }
             for (; q != end; q++) {
-                *q = (uint8_t)((uint8_t)*src++ ^ 0x80u);
-            }
-            if (g->dil_w == 1) {
-                break;
+                *q = (uint8_t)((uint8_t)*s8++ ^ 0x80u);
             }
         }
-        for (const uint8_t *end = q + (g->kw - kx1) * in_c; q != end; q++) {
+        for (uint8_t *end = q + trail; q != end; q++) {
             *q = pad;
         }
+    }
+    for (uint8_t *end = q + (g->kh - ky1) * run; q != end; q++) {
+        *q = pad;
     }
     for (; ((q - dst) & 7) != 0; q++) {
         *q = 0;
@@ -221,6 +246,33 @@ static void build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox,
  * the input's own bytes) at every 8th word of x from x[0] (one pixel's place in the columns): per group the pairs of
  * elements (0, 2), (1, 3), (4, 6), (5, 7); returns the pixel's xs = sum over the pairs of (u_i + 128)(u_j + 128)
  * - 2^14. */
+#if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
+/* In assembly (47 cycles per group; gcc's 68): r0 the patch, r1 x, r2 the mask 0x00ff00ff, r3 r4 a pair's word and
+ * its halves, r5 r6 the group's two words, r7 flip; sum u_i u_j in r8 and the pairs' words summed in r9 (two
+ * 16-bit lanes: at most 128 values of 255 each), the end of the patch in r10. xs = sum u_i u_j + 128 sum u. */
+uint32_t pml_armv6m_column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip);
+#define PML_CP_PAIR(src, off) \
+    "ands " src ", r2\n str " src ", [r1, #" off "]\n add r9, " src "\n" \
+    "lsrs r4, " src ", #16\n uxth " src ", " src "\n muls " src ", r4, " src "\n add r8, " src "\n"
+__asm__(
+    ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_column_pairs\n"
+    ".type pml_armv6m_column_pairs, %function\n .thumb_func\n"
+    "pml_armv6m_column_pairs:\n"
+    "push {r4, r5, r6, r7, lr}\n mov r4, r8\n mov r5, r9\n mov r6, r10\n push {r4, r5, r6}\n"
+    "lsls r1, r1, #3\n adds r1, r0, r1\n mov r10, r1\n mov r1, r2\n mov r7, r3\n"
+    "movs r2, #255\n lsls r4, r2, #16\n orrs r2, r4\n movs r4, #0\n mov r8, r4\n mov r9, r4\n"
+    "cmp r0, r10\n beq 2f\n"
+    "1:\n ldm r0!, {r5, r6}\n eors r5, r7\n eors r6, r7\n"
+    "movs r3, r5\n" PML_CP_PAIR("r3", "0") "lsrs r5, r5, #8\n" PML_CP_PAIR("r5", "8")
+    "movs r3, r6\n" PML_CP_PAIR("r3", "16") "lsrs r6, r6, #8\n" PML_CP_PAIR("r6", "24")
+    "adds r1, #32\n cmp r0, r10\n bne 1b\n"
+    "2:\n mov r3, r9\n uxth r4, r3\n lsrs r3, r3, #16\n adds r3, r3, r4\n lsls r3, r3, #7\n mov r0, r8\n adds r0, r0, r3\n"
+    "pop {r4, r5, r6}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n pop {r4, r5, r6, r7, pc}\n"
+    ".size pml_armv6m_column_pairs, .-pml_armv6m_column_pairs\n");
+#undef PML_CP_PAIR
+#define column_pairs pml_armv6m_column_pairs
+#else
+/* the same in C (the host build checks it) */
 static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip) {
     const uint32_t *st = (const uint32_t *)(const void *)stage;
     const uint32_t m = 0x00ff00ffu, c = 0x00800080u;
@@ -238,6 +290,7 @@ static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, 
     }
     return xs - ((uint32_t)groups << 16);     /* 2^14 per pair */
 }
+#endif
 
 /* The X words of output pixel (b, oy, ox) at x, as column_pairs; returns its xs. A patch that is one aligned run of
  * the input, whole groups of 8 (a 1x1 convolution over a multiple of 8 channels, a pixel inside the image), is read
@@ -368,6 +421,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         }
         /* the block's W words; a missing last channel repeats the block's last, its sums unused */
         s.fast = 1;
+        uint32_t safe = ~0u;    /* bit t: the block's t-th triple's sums are in the shortcut's range */
         for (int32_t k = 0; k < triples * 3; k++) {
             const int32_t oc = oc0 + (k < block ? k : block - 1);
             const int8_t *f = filter + oc * patch;
@@ -377,20 +431,24 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 t++;
             }
             /* the row biased, the padding a zero weight (0x80), then its pairs, halves swapped */
-            uint32_t sum = 0, ww = 0;
+            uint32_t sum = 0, ww = 0, abs2 = 0;    /* abs2: sum |w| in two 16-bit lanes */
             int32_t e = 0;
             if (((uintptr_t)f & 3) == 0) {
                 for (; e + 4 <= patch; e += 4) {
-                    const uint32_t u = *(const uint32_t *)(const void *)(f + e) ^ 0x80808080u;
+                    const uint32_t v = *(const uint32_t *)(const void *)(f + e), u = v ^ 0x80808080u;
                     *(uint32_t *)(void *)(stage + e) = u;
                     const uint32_t s2 = (u & 0x00ff00ffu) + ((u >> 8) & 0x00ff00ffu);
                     sum += (s2 & 0xffffu) + (s2 >> 16);
+                    /* the four |w| (at most 128 each): the negative bytes complemented, plus 1 */
+                    const uint32_t neg = (v >> 7) & 0x01010101u, a = (v ^ (neg * 0xffu)) + neg;
+                    abs2 += (a & 0x00ff00ffu) + ((a >> 8) & 0x00ff00ffu);
                 }
             }
             for (; e < patch8; e++) {
                 const uint32_t v = e < patch ? (uint8_t)f[e] ^ 0x80u : 0x80u;
                 stage[e] = (uint8_t)v;
                 sum += v;
+                abs2 += v < 0x80u ? 0x80u - v : v - 0x80u;
             }
             const uint32_t *st = (const uint32_t *)(const void *)stage;
             uint32_t *dst = (uint32_t *)(void *)(wbuf + t * 6 * patch8) + j;
@@ -408,6 +466,12 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 const int32_t q = oc * q_step;
                 rq6f_init(&qf[k], multipliers[q], shifts[q]);
                 s.fast &= qf[k].shift != 0;
+                /* |sum| <= |bias| + 128 sum |w| (every input in [-128, 127]): in the shortcut's range, no check */
+                const int32_t bk = bias[oc];
+                const int32_t bound = bk > -RQ6_FAST_LIMIT && bk < RQ6_FAST_LIMIT ? (bk < 0 ? -bk : bk) : RQ6_FAST_LIMIT;
+                if (bound + (int32_t)(((abs2 & 0xffffu) + (abs2 >> 16)) << 7) >= RQ6_FAST_LIMIT && t < 32) {
+                    safe &= ~(1u << t);
+                }
             }
         }
         int32_t b = 0, oy = 0, ox = 0;
@@ -431,6 +495,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
             s.out_a = out_data + pix * out_c + oc0;
             s.out_b = two ? s.out_a + out_c : s.out_a;
             s.w = wbuf;
+            s.safe = safe;
             s.left = block;
             s.n = block < 3 ? block : 3;
             while (conv_2x3(&s)) {

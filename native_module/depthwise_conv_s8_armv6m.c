@@ -44,7 +44,7 @@ typedef struct {
     int32_t fast;               /* 80: every channel takes the shortcut */
     int32_t three;              /* 84: rows of 3 adjacent taps (kw 3, dil_w 1): the row unrolled */
     int32_t row_step;           /* 88: bytes between two rows of the window: span * 4 */
-    int32_t safe;               /* 92: every sum is in the shortcut's range (no check) */
+    int32_t safe;               /* 92: fast, and every sum in the shortcut's range (no check) */
 } dw4_run_t;
 
 /* The pixels of r, from r->win / r->out on, advancing both; returns the number done: r->n, or the index of a
@@ -61,6 +61,18 @@ int32_t pml_armv6m_dw4_run(dw4_run_t *r);
     "lsls r3, r2, #16\n asrs r3, r3, #24\n muls r5, r3, r5\n add r9, r5\n" \
     "lsls r3, r2, #8\n asrs r3, r3, #24\n muls r6, r3, r6\n add r10, r6\n" \
     "asrs r3, r2, #24\n muls r7, r3, r7\n add r11, r7\n"
+/* requantize_armv6m.h's shortcut without the range check, the accumulator in r3, the range's lo, hi and offset in
+ * r12, lr, r0 (the sums' registers stay as they are) */
+#define PML_DW_REQUANT \
+    "ldm r1!, {r4, r5, r6, r7}\n" \
+    "muls r4, r3, r4\n asrs r4, r4, #11\n" \
+    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n" \
+    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n" \
+    "asrs r3, r3, #31\n lsls r3, r3, #9\n adds r6, r6, r3\n" \
+    "ldm r1!, {r4}\n asrs r6, r4\n" \
+    "cmp r6, r12\n bge 41f\n mov r6, r12\n" \
+    "41:\n cmp r6, lr\n ble 42f\n mov r6, lr\n" \
+    "42:\n add r6, r0\n strb r6, [r2]\n adds r2, #1\n"
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_dw4_run\n"
     ".type pml_armv6m_dw4_run, %function\n .thumb_func\n"
@@ -86,22 +98,23 @@ __asm__(
     "21:\n ldr r2, [r0, #0]\n" PML_DW_TAP "ldr r2, [r0, #4]\n" PML_DW_TAP "ldr r2, [r0, #8]\n" PML_DW_TAP
     "add r0, r12\n mov r2, lr\n subs r2, #1\n mov lr, r2\n bne 21b\n"
     "ldr r7, [sp]\n"
+    /* every sum in range (r->safe, with r->fast): requantized from the registers, the range in r12, lr, r0 */
+    "10:\n ldr r1, [r7, #92]\n cmp r1, #0\n beq 40f\n"
+    "ldr r3, [r7, #60]\n ldm r3!, {r4, r5, r6}\n mov r12, r4\n mov lr, r5\n mov r0, r6\n"
+    "ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n"
+    "mov r3, r8\n" PML_DW_REQUANT "mov r3, r9\n" PML_DW_REQUANT "mov r3, r10\n" PML_DW_REQUANT
+    "mov r3, r11\n" PML_DW_REQUANT
+    "b 12f\n"
     /* the sums to r->acc; requantize them from there */
-    "10:\n movs r0, #64\n adds r0, r7, r0\n mov r2, r8\n mov r3, r9\n mov r4, r10\n mov r5, r11\n"
+    "40:\n movs r0, #64\n adds r0, r7, r0\n mov r2, r8\n mov r3, r9\n mov r4, r10\n mov r5, r11\n"
     "stm r0!, {r2, r3, r4, r5}\n"
     "mov r8, r0\n subs r0, #16\n"
     "ldr r1, [r7, #80]\n cmp r1, #0\n beq 8f\n"
     "ldr r3, [r7, #60]\n ldm r3!, {r4, r5, r6}\n mov r9, r4\n mov r10, r5\n mov r11, r6\n"
     "ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n"
-    "ldr r3, [r7, #92]\n cmp r3, #0\n bne 11f\n"
     "4:\n ldm r0!, {r3}\n"
     PML_ARMV6M_REQUANT_ASM("8f", "5", "6")
     "cmp r0, r8\n bne 4b\n"
-    "b 12f\n"
-    /* every sum in range: no check */
-    "11:\n ldm r0!, {r3}\n"
-    PML_ARMV6M_REQUANT_SAFE_ASM("5", "6")
-    "cmp r0, r8\n bne 11b\n"
     "12:\n"
     /* the next pixel */
     "ldr r7, [sp]\n ldr r2, [r7, #0]\n ldr r3, [r7, #16]\n adds r2, r2, r3\n str r2, [r7, #0]\n"
@@ -111,6 +124,7 @@ __asm__(
     "pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r4, r5, r6, r7, pc}\n"
     ".size pml_armv6m_dw4_run, .-pml_armv6m_dw4_run\n");
 #undef PML_DW_TAP
+#undef PML_DW_REQUANT
 #define dw4_run pml_armv6m_dw4_run
 #else
 /* the same in C (the host build checks it) */
@@ -230,6 +244,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
             }
             r.safe &= bound < RQ6_FAST_LIMIT;
         }
+        r.safe &= r.fast;
         int8_t *out = (int8_t *)output->data + c0;
         for (int32_t b = 0; b < batches; b++) {
             const int8_t *image = (const int8_t *)inputs[0].data + b * image_size + c0;
