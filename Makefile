@@ -59,13 +59,11 @@ qemu: natmod dist
 # qemu-xtensa: the same port for QEMU's Xtensa dc233c core, which loads the ESP32's xtensawin module (docs/esp32.md)
 qemu-xtensa: natmod dist
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C emulation micropython-xtensa
-# baremetal: the C kernels alone on emulated cores (QEMU and rp2040js images, the instruction-count plugin)
-baremetal:
+# baremetal (or xtensa): the C kernels alone on emulated cores (QEMU and rp2040js images, the Xtensa one compiled as
+# for the ESP32: docs/esp32.md; the instruction-count plugin)
+baremetal xtensa:
 	$(MAKE) --no-print-directory -C emulation baremetal
-# xtensa: the C kernels alone on QEMU's Xtensa dc233c core, compiled as for the ESP32 (docs/esp32.md)
-xtensa:
-	$(MAKE) --no-print-directory -C emulation/xtensa
-emulation: qemu qemu-xtensa baremetal xtensa
+emulation: qemu qemu-xtensa baremetal
 
 # the C kernels for this machine, for the tests and benchmarks through ctypes (picoml.runtimes.c): -O2; with
 # AddressSanitizer/UBSan and the Cortex-M0 arithmetic (PML_NO_LIBGCC); -O3; the Cortex-M4 (SIMD32) and Cortex-M0

@@ -1,13 +1,12 @@
 """The ESP32 (xtensawin) native module: built by `make natmod` with Debian's clang-22 standing in for Espressif's
 gcc (scripts/xtensawin/, docs/esp32.md): a native .mpy for xtensawin, code for the windowed register ABI that
 MicroPython's xtensawin native code calls and is called with; the same compiler's kernels bare-metal on QEMU's
-Xtensa dc233c core (`make xtensa`, emulation/xtensa/: the module's very instructions, its MUL32_HIGH instructions
-done by the harness's exception handler), byte-identical to the reference; and the module itself loaded by
-picoml's MicroPython port built for that core (`make qemu-xtensa`, emulation/xtensa/micropython/, the runtime
-qemu-xtensa), the device library predicting with it, byte-identical to the reference. An emulated core, not an
+Xtensa dc233c core (`make baremetal`, the runtime bare-xtensa: the module's very instructions, its MUL32_HIGH
+instructions done by emulation/xtensa/start.S's exception handler), byte-identical to the reference; and the module
+itself loaded by picoml's MicroPython port built for that core (`make qemu-xtensa`, emulation/micropython/, the
+runtime qemu-xtensa), the device library predicting with it, byte-identical to the reference. An emulated core, not an
 ESP32."""
 import re
-import struct
 import subprocess
 import tempfile
 
@@ -67,29 +66,10 @@ def test_built_modules_exist():
     assert _objects()
 
 
-ELF = ROOT / "build" / "emulation" / "xtensa" / "dc233c.elf"
-SOURCES = [*(ROOT / "native_module").glob("*.[ch]"),
-           *(ROOT / "emulation" / "xtensa" / f for f in ("main.c", "start.S", "link.ld", "Makefile")),
-           ROOT / "emulation" / "baremetal" / "harness.c", ROOT / "native_module" / "opt.mk",
-           ROOT / "scripts" / "xtensawin" / "xtensa-esp32-elf-gcc"]
-
-
-def run_xtensa(blob, inputs):
-    """The harness image on QEMU (-M sim -cpu dc233c): (status, [output bytes per sample])."""
-    assert ELF.exists(), "run make xtensa"
-    stale = [p.name for p in SOURCES if p.stat().st_mtime > ELF.stat().st_mtime]
-    assert not stale, "%s older than %s: run make xtensa" % (ELF.name, stale)
-    data = b"PMLX" + struct.pack("<III", len(blob), len(inputs), 0) + blob + bytes(-len(blob) % 16) + inputs
-    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
-        f.write(data)
-        f.flush()
-        p = subprocess.run(["qemu-system-xtensa", "-M", "sim", "-cpu", "dc233c", "-nographic", "-semihosting",
-                            "-monitor", "none", "-serial", "none", "-kernel", str(ELF),
-                            "-device", "loader,file=%s,addr=0x04000000,force-raw=on" % f.name],
-                           capture_output=True, text=True, timeout=600)
-    m = re.search(r"picoml-harness status=(-?\d+) samples=(\d+)", p.stdout)
-    assert m, "harness failed (exit %d): %s %s" % (p.returncode, p.stdout[-500:], p.stderr[-500:])
-    return int(m.group(1)), [bytes.fromhex(line) for line in p.stdout.splitlines()[:int(m.group(2))]]
+def run_xtensa(blob, samples):
+    """The bare-metal harness on QEMU's dc233c core (the runtime bare-xtensa): [output bytes per sample]."""
+    from picoml.runtimes import bare
+    return [_bytes(outputs) for outputs in bare.run("xtensa", blob, samples, count_insns=False).outputs]
 
 
 def _bytes(arrays):
@@ -107,8 +87,9 @@ def test_emulated_kernels_are_the_modules_code():
     """The kernel objects linked into the QEMU image have the very instructions of the native module's objects
     (mulsh/muluh included), so what runs byte-exact below is the module's code."""
     natmod = {p.name: p for p in _objects()}
-    emulated = sorted((ELF.parent / "k").glob("*.o"))
-    assert len(emulated) == len(natmod) - 1, "run make xtensa"         # all but modpicoml.o
+    from picoml.runtimes import bare
+    emulated = sorted((bare.built_images().build / "xtensawin").glob("*.o"))
+    assert len(emulated) == len(natmod) - 1, "run make baremetal"      # all but modpicoml.o
     for obj in emulated:
         text = _section(obj, _text_name(obj))
         assert text == _section(natmod[obj.name], _text_name(obj)), obj.name
@@ -124,8 +105,8 @@ def test_kernels_on_emulated_xtensa_give_the_reference_bytes(name):
     models.require_conformance()
     count = 5
     samples = models.inputs(name)[:count]
-    status, outputs = run_xtensa(models.pml(name), b"".join(_bytes(s) for s in samples))
-    assert status == 0 and len(outputs) == count
+    outputs = run_xtensa(models.pml(name), samples)
+    assert len(outputs) == count
     for i in range(count):
         assert outputs[i] == _bytes(models.expected(name, i)), "%s sample %d differs from the reference" % (name, i)
 
@@ -136,8 +117,8 @@ def test_generated_models_on_emulated_xtensa_give_the_reference_bytes(name):
     """Every generated model (every supported op and option), 3 inputs each."""
     count = 3
     samples = models.inputs(name)[:count]
-    status, outputs = run_xtensa(models.pml(name), b"".join(_bytes(s) for s in samples))
-    assert status == 0 and len(outputs) == count
+    outputs = run_xtensa(models.pml(name), samples)
+    assert len(outputs) == count
     for i in range(count):
         assert outputs[i] == _bytes(models.expected(name, i)), "%s sample %d differs from the reference" % (name, i)
 
@@ -147,32 +128,30 @@ def test_check_refuses_bad_models_on_emulated_xtensa():
     """pml_check runs there too: a truncated file and an unknown op code are refused before any invoke."""
     models.require_conformance()
     from picoml import format
+    from picoml.runtimes import bare
     blob = models.pml("kws_ref_model")
     h = format.read_header(blob)
     x = _bytes(models.inputs("kws_ref_model")[0])
     truncated = bytearray(blob[:-4])
     truncated[8:12] = len(truncated).to_bytes(4, "little")
-    assert run_xtensa(bytes(truncated), x)[0] == -1
+    assert bare.run_raw("xtensa", bytes(truncated), x) == -1
     bad = bytearray(blob)
     bad[h["ops_offset"]:h["ops_offset"] + 4] = (99).to_bytes(4, "little")
-    assert run_xtensa(bytes(bad), x)[0] == -2
+    assert bare.run_raw("xtensa", bytes(bad), x) == -2
 
 
 @pytest.mark.emulated
 def test_instruction_counts_on_emulated_xtensa():
-    """emulation/xtensa/bench.py's counts: the same on every run, at least one instruction per MAC, and handler
+    """The plugin's counts on that core: the same on every run, at least one instruction per MAC, and handler
     instructions (MUL32_HIGH in software, window spills) counted apart."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("xtensa_bench", ROOT / "emulation" / "xtensa" / "bench.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    from picoml import cycles, format
+    from picoml import cycles, format, runtimes
+    from picoml.runtimes import bare
     blob = (ROOT / "models" / "gesture" / "gesture.pml").read_bytes()
     model = format.read(blob)
-    x = bytes(model.tensors[model.inputs[0].tensor].nbytes)
-    first = bench.count(blob, x)
-    assert first == bench.count(blob, x)
-    assert first[0] > cycles.model_macs(model)[1] and first[1] > 0
+    x = runtimes.zero_inputs(model)
+    first = bare.run("xtensa", blob, [x]).classes[0]
+    assert first == bare.run("xtensa", blob, [x]).classes[0]
+    assert first["insns"] > cycles.model_macs(model)[1] and first["vectors"] > 0
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,13 +1,14 @@
 /* QEMU TCG plugin: guest instructions executed between markers, by class, for the picoml harness images and for
- * picoml's MicroPython port. Thumb (ARMv6-M and ARMv7E-M) only.
+ * picoml's MicroPython port. Classes for Thumb (ARMv6-M and ARMv7E-M); on Xtensa (vectors=) instructions only.
  *   -plugin libinsn_count.so,begin=0xADDR,end=0xADDR[,ops=0xA:0xB:...] -d plugin -D log.txt
  *   -plugin libinsn_count.so,mark=0xADDR -d plugin -D log.txt
+ *   -plugin libinsn_count.so,begin=0xADDR,end=0xADDR|mark=0xADDR,vectors=0xLO:0xHI -d plugin -D log.txt
  * begin/end: each time the code at `end` runs, prints "region K=V ..." and "insns N": what was executed from the
  * start of the block at `begin` (included) to the block at `end` (excluded). With ops=, the code at each of those
  * addresses (the kernels' entry points) starts a new segment: "op 0xADDR K=V ..." per segment, before the
  * region's lines; the part from `begin` to the first op entry is "op 0x0 ...".
  * mark: each time the code at ADDR runs, prints "mark K=V ..." for what ran since its previous run.
- * At exit prints "total N", every instruction executed.
+ * At exit prints "total N", every instruction executed (not with vectors=).
  *
  * The counters (the first six are the classes: each instruction is in exactly one, they sum to insns):
  *   ldst    loads and stores: single (LDR*, STR*, LDREX/STREX, VLDR/VSTR), and multiple (LDM, STM, PUSH, POP,
@@ -26,6 +27,10 @@
  *   bl      BL executed; tbb: TBB/TBH executed; fpdiv: VDIV/VSQRT; sys: MSR, MRS, DMB, DSB, ISB
  * Whether a block's last instruction (a branch, or a load to the pc) was taken is known when the next block
  * starts: taken unless it starts right after that instruction. So every block calls back on execution.
+ * vectors=LO:HI (the Xtensa images, whose exceptions leave blocks in their middle: window spills and refills,
+ * allocas, the software MUL32_HIGH) counts instruction by instruction instead, only insns and, apart, `vectors`:
+ * those in [LO, HI), start.S's exception handlers (a faulting instruction is counted again when it is retried,
+ * the software mulsh/muluh once). The instructions at begin, end and mark are not counted there.
  * The plugin API's declarations: emulation/baremetal/qemu_plugin_api.h. */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -378,9 +383,46 @@ static void on_block(unsigned int vcpu, void *userdata) {
     }
 }
 
+static uint64_t vectors_lo, vectors_hi, insns, vectors;
+
+static void on_insn(unsigned int vcpu, void *in_vectors) {
+    (void)vcpu;
+    if (in_region || marked) {
+        *(in_vectors ? &vectors : &insns) += 1;
+    }
+}
+
+static void on_marker(unsigned int vcpu, void *kind) {
+    char line[128];
+    (void)vcpu;
+    if ((uintptr_t)kind == KIND_END && in_region) {
+        snprintf(line, sizeof line, "region insns=%" PRIu64 " vectors=%" PRIu64 "\ninsns %" PRIu64 "\n", insns,
+                 vectors, insns);
+        qemu_plugin_outs(line);
+    } else if ((uintptr_t)kind == KIND_MARK && marked) {
+        snprintf(line, sizeof line, "mark insns=%" PRIu64 " vectors=%" PRIu64 "\n", insns, vectors);
+        qemu_plugin_outs(line);
+    }
+    in_region = (uintptr_t)kind == KIND_BEGIN || ((uintptr_t)kind != KIND_END && in_region);
+    marked |= (uintptr_t)kind == KIND_MARK;
+    insns = vectors = 0;
+}
+
 static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
-    block_t *b = calloc(1, sizeof *b);     /* kept: QEMU may run the block until the end */
     (void)id;
+    for (size_t i = 0; vectors_hi && i < qemu_plugin_tb_n_insns(tb); i++) {
+        struct qemu_plugin_insn *in = qemu_plugin_tb_get_insn(tb, i);
+        uint64_t pc = qemu_plugin_insn_vaddr(in);
+        uintptr_t kind = pc == mark_addr ? KIND_MARK : pc == begin_addr ? KIND_BEGIN : pc == end_addr ? KIND_END
+                       : KIND_PLAIN;
+        qemu_plugin_register_vcpu_insn_exec_cb(in, kind == KIND_PLAIN ? on_insn : on_marker, QEMU_PLUGIN_CB_NO_REGS,
+                                               kind != KIND_PLAIN ? (void *)kind
+                                               : (void *)(uintptr_t)(pc >= vectors_lo && pc < vectors_hi));
+    }
+    if (vectors_hi) {
+        return;
+    }
+    block_t *b = calloc(1, sizeof *b);     /* kept: QEMU may run the block until the end */
     if (!b) {
         return;
     }
@@ -439,12 +481,17 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
             mark_addr = strtoull(argv[i] + 5, NULL, 0) & ~1ull;
         } else if (strncmp(argv[i], "ops=", 4) == 0 && parse_ops(argv[i] + 4) == 0) {
             continue;
+        } else if (strncmp(argv[i], "vectors=", 8) == 0 && sscanf(argv[i] + 8, "%" SCNx64 ":%" SCNx64, &vectors_lo,
+                                                                    &vectors_hi) == 2 && vectors_lo < vectors_hi) {
+            continue;
         } else {
             fprintf(stderr, "insn_count: bad argument %s\n", argv[i]);
             return -1;
         }
     }
     qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
-    qemu_plugin_register_atexit_cb(id, on_exit, NULL);
+    if (!vectors_hi) {
+        qemu_plugin_register_atexit_cb(id, on_exit, NULL);
+    }
     return 0;
 }

@@ -22,6 +22,7 @@ take none. Options that describe the target (heap size, where the model is place
     bare-m4       the C kernels alone, bare-metal on the emulated Cortex-M4F (QEMU), instructions counted
     bare-m0       the same armv6m kernels on QEMU's Cortex-M0 (microbit)
     bare-m0plus   the same armv6m kernels on rp2040js (the RP2040's Cortex-M0+), cycles counted
+    bare-xtensa   the ESP32 module's kernel code on QEMU's Xtensa dc233c core (not an ESP32), instructions counted
     board(port)   a board on a serial port, through mpremote; port "virtual" starts the virtual board
 """
 import dataclasses
@@ -42,6 +43,7 @@ _REGISTRY = {
     "bare-m4": ("bare", "BareMetal", {"core": "m4"}),
     "bare-m0": ("bare", "BareMetal", {"core": "m0"}),
     "bare-m0plus": ("bare", "BareMetal", {"core": "m0plus"}),
+    "bare-xtensa": ("bare", "BareMetal", {"core": "xtensa"}),
 }
 NAMES = tuple(_REGISTRY)
 

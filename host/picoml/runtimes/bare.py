@@ -1,6 +1,6 @@
 """Run .pml models through the C kernels and op-table walker on emulated Cortex-M cores: the bare-metal images
 `make baremetal` builds from emulation/baremetal/ (a checkout's developer tooling, not in an installed picoml).
-The runtimes bare-m4, bare-m0 and bare-m0plus (class BareMetal, as every runtime in picoml.runtimes).
+The runtimes bare-m4, bare-m0, bare-m0plus and bare-xtensa (class BareMetal, as every runtime in picoml.runtimes).
 
     from picoml.runtimes import bare
     images = bare.built_images()    # the built images, checked to be up to date
@@ -8,7 +8,8 @@ The runtimes bare-m4, bare-m0 and bare-m0plus (class BareMetal, as every runtime
     r.outputs[i]    # list of the model's outputs (numpy arrays) for sample i
     r.insns[i]      # instructions executed from pml_mark_begin to pml_mark_end around that pml_invoke
     r.cycles[i]     # rp2040js cycles for the same span ("m0plus" only; None elsewhere)
-    r.classes[i]    # QEMU cores: the plugin's counts by class for that span (picoml.cycles: estimate())
+    r.classes[i]    # QEMU cores: the plugin's counts by class for that span (picoml.cycles: estimate()); xtensa:
+                    # {"insns": N, "vectors": V}, V the instructions of start.S's exception handlers meanwhile
     r.ops[i]        # with per_op=True: [(op name, counts or {"cycles": n} on rp2040js)] per op of the model;
                     # the first entry, "(walker)", is the harness's call and the walker before the first kernel
 
@@ -18,6 +19,9 @@ Cores (machine parameters: emulation/machines.mk):
   m0plus  Cortex-M0+ (armv6m), rp2040js (emulation/rp2040js/run_rp2040.mjs): cycles and instructions
   m0      the same armv6m kernel objects on QEMU microbit (a Cortex-M0), semihosting; instruction counts from the
           plugin: the same instruction stream as m0plus, so the counts must agree
+  xtensa  the ESP32 module's kernel code on QEMU's Xtensa dc233c core (sim machine; windowed registers as the
+          ESP32's LX6, not an ESP32, MUL32_HIGH done in software), data over its simulator calls; instruction
+          counts from the plugin, no cycles (QEMU models no LX6 timing; docs/esp32.md)
 The model and the inputs sit in the code memory (flash) on every core, outputs and arena in the RAM.
 """
 import dataclasses
@@ -31,12 +35,12 @@ from ..errors import PicomlError
 from . import Batch, Bench, Runtime, pack_inputs, unpack_outputs, zero_inputs
 
 CROSS = "arm-none-eabi-"
-CORES = ("m4", "m0plus", "m0")
-MACHINE = {"m4": "MPS2", "m0": "MICROBIT"}
+CORES = ("m4", "m0plus", "m0", "xtensa")
+MACHINE = {"m4": "MPS2", "m0": "MICROBIT", "xtensa": "XTENSA_SIM"}
 TIMEOUT = 300         # seconds per emulator run; the slowest test run (ResNet on rp2040js) takes ~12 s
 BUILD = "build/emulation/baremetal"
-SOURCES = ("emulation/baremetal/*.[ch]", "emulation/common/*", "emulation/machines.mk", "native_module/*.[ch]",
-           "native_module/opt.mk")
+SOURCES = ("emulation/baremetal/*.[ch]", "emulation/common/*", "emulation/xtensa/*", "emulation/machines.mk",
+           "native_module/*.[ch]", "native_module/opt.mk", "scripts/xtensawin/*")
 ESTIMATE_CORE = {"m4": "cortex-m4", "m0": "cortex-m0plus"}   # the timing table (picoml.cycles) of a QEMU core
 
 
@@ -50,7 +54,7 @@ def _rp2040js():
 
 def missing_tools():
     """What is missing to build and run the images, as a list of names (empty when all is there)."""
-    missing = [tool for tool in (CROSS + "gcc", CROSS + "nm", "qemu-system-arm", "node", "gcc")
+    missing = [tool for tool in (CROSS + "gcc", "nm", "qemu-system-arm", "qemu-system-xtensa", "node", "gcc")
                if shutil.which(tool) is None]
     if not (_rp2040js() / "node_modules" / "rp2040js" / "package.json").exists():
         missing.append("rp2040js (npm, in emulation/rp2040js/node_modules)")
@@ -80,6 +84,13 @@ class Images:
         return self.build / "m0_rp2040.bin"
 
     @property
+    def xtensa(self):
+        return self.build / "xtensa.elf"
+
+    def elf(self, core):
+        return {"m4": self.m4, "m0": self.microbit, "xtensa": self.xtensa}[core]
+
+    @property
     def plugin(self):
         return self.build / "libinsn_count.so"
 
@@ -106,7 +117,7 @@ def symbols(elf):
     elf = pathlib.Path(elf)
     key = (elf, elf.stat().st_mtime_ns)
     if key not in _symbols:
-        out = subprocess.run([CROSS + "nm", str(elf)], check=True, capture_output=True, text=True).stdout
+        out = subprocess.run(["nm", str(elf)], check=True, capture_output=True, text=True).stdout
         _symbols[key] = {f[2]: int(f[0], 16) for f in (line.split() for line in out.splitlines()) if len(f) == 3}
     return _symbols[key]
 
@@ -129,11 +140,10 @@ def _header(blob):
 def _qemu_command(images, core):
     """QEMU running the harness on model.pml / inputs.bin / outputs.bin in its working folder (relative names:
     semihosting's command line is split at spaces)."""
-    elf = images.m4 if core == "m4" else images.microbit
-    return ["qemu-system-arm", *emulation.qemu_machine(MACHINE[core]), "-nographic", "-monitor", "none",
-            "-serial", "none",
+    return ["qemu-system-" + ("xtensa" if core == "xtensa" else "arm"), *emulation.qemu_machine(MACHINE[core]),
+            "-nographic", "-monitor", "none", "-serial", "none",
             "-semihosting-config", "enable=on,target=native,arg=harness,arg=model.pml,arg=inputs.bin,arg=outputs.bin",
-            "-kernel", str(elf)]
+            "-kernel", str(images.elf(core))]
 
 
 def kernel_entries(elf):
@@ -156,7 +166,7 @@ def _per_op(core, model, segments, entries):
 
 
 def _run_qemu(images, core, blob, model, inputs, n, work, count_insns, per_op=False):
-    elf = images.m4 if core == "m4" else images.microbit
+    elf = images.elf(core)
     (work / "model.pml").write_bytes(blob)
     (work / "inputs.bin").write_bytes(inputs)
     cmd = _qemu_command(images, core)
@@ -166,6 +176,8 @@ def _run_qemu(images, core, blob, model, inputs, n, work, count_insns, per_op=Fa
         arg = "%s,begin=%#x,end=%#x" % (images.plugin, sym["pml_mark_begin"], sym["pml_mark_end"])
         if entries:
             arg += ",ops=" + ":".join("%#x" % a for a in sorted(entries))
+        if core == "xtensa":    # start.S's exception handlers, counted apart
+            arg += ",vectors=%#x:%#x" % (sym["__vectors_start"], sym["__vectors_end"])
         cmd += ["-plugin", arg, "-d", "plugin", "-D", "plugin.log"]
     p = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
     log = p.stdout + p.stderr
@@ -180,7 +192,8 @@ def _run_qemu(images, core, blob, model, inputs, n, work, count_insns, per_op=Fa
                 head, _, rest = line[3:].partition(" ")
                 segments.append((int(head, 16), cycles.parse(rest)))
             elif line.startswith("region "):
-                classes.append(cycles.parse(line[7:]))
+                classes.append(cycles.parse(line[7:]) if core != "xtensa" else
+                               {k: int(v) for k, v in (f.split("=") for f in line[7:].split())})
                 if per_op:
                     ops.append(_per_op(core, model, segments, entries))
                 segments = []
@@ -222,6 +235,8 @@ def run(core, blob, samples, images=None, count_insns=True, model=None, per_op=F
     .pml `blob` on `core`; per_op: counts per op too (Result.ops)."""
     if core not in CORES:
         raise ValueError("core must be one of %s" % (CORES,))
+    if per_op and core == "xtensa":
+        raise PicomlError("per-op counts are not counted on the xtensa core")
     images = images or built_images()
     blob = bytes(blob)
     model = model or _header(blob)
@@ -285,7 +300,11 @@ class BareMetal(Runtime):
             raise PicomlError(str(e))
         mean = lambda values: round(sum(values) / len(values)) if values else None  # noqa: E731
         result = Bench(self.name, instructions=mean(r.insns), cycles=mean(r.cycles))
-        if r.classes:
+        if self.core == "xtensa":
+            result.note = ("and %d instructions in start.S's exception handlers (register-window spills and refills, "
+                           "allocas, the software MUL32_HIGH, which an ESP32 does in one instruction each); no cycle "
+                           "estimate: QEMU models no LX6 timing" % mean([c["vectors"] for c in r.classes]))
+        elif r.classes:
             total = {}
             for counts in r.classes:
                 total = cycles.add(total, counts)

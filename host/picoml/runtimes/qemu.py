@@ -191,13 +191,9 @@ def run_script(source, target="m4", heapsize=None, timeout=600, natmod=None, ico
         if marks is not None:
             from . import bare
             syms = bare.symbols(firmware(target))
-            if target == "xtensa":      # emulation/xtensa's plugin: start.S's exception handlers counted apart
-                lib = emulation.built("build/emulation/xtensa/libinsn_count_xtensa.so", "xtensa",
-                                      ["emulation/xtensa/insn_count.c"])
-                spec = "%s,mark=%#x,vectors=%#x:%#x" % (lib, syms[MARK], syms["__vectors_start"],
-                                                        syms["__vectors_end"])
-            else:
-                spec = "%s,mark=%#x" % (bare.built_images().plugin, syms[MARK])
+            spec = "%s,mark=%#x" % (bare.built_images().plugin, syms[MARK])
+            if target == "xtensa":      # start.S's exception handlers counted apart
+                spec += ",vectors=%#x:%#x" % (syms["__vectors_start"], syms["__vectors_end"])
             plugin = (spec, pathlib.Path(tmp) / "plugin.log")
         cmd = command(target, "main.py" if cwd is None else str(script), heapsize, args, icount, plugin, native_code)
         try:
