@@ -102,8 +102,12 @@ __asm__(
     "30:\n" PML_PAIR1("0") PML_PAIR1("12") PML_PAIR1("24") PML_PAIR1("36")
     "adds r1, #48\n ldr r5, [sp]\n cmp r0, r5\n bne 30b\n"
     "4:\n"
+    /* a safe triple of 3 channels and 2 pixels: requantized from the registers (at 50) */
+    "add sp, #4\n ldr r7, [sp]\n"
+    "ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcc 21f\n ldr r3, [r7, #28]\n cmp r3, #3\n bne 21f\n"
+    "ldr r3, [r7, #32]\n cmp r3, #0\n beq 21f\n b 50f\n"
     /* the sums to s->acc */
-    "add sp, #4\n ldr r7, [sp]\n movs r0, #40\n adds r0, r7, r0\n"
+    "21:\n movs r0, #40\n adds r0, r7, r0\n"
     "mov r1, r8\n mov r2, r9\n mov r3, r10\n mov r4, r11\n mov r5, r12\n mov r6, lr\n stm r0!, {r1, r2, r3, r4, r5, r6}\n"
     "ldr r1, [r7, #64]\n cmp r1, #0\n beq 8f\n"
     "ldr r3, [r7, #36]\n ldm r3!, {r4, r5, r6}\n mov r9, r4\n mov r10, r5\n mov r11, r6\n"
@@ -135,6 +139,17 @@ __asm__(
     "15:\n ldm r0!, {r3}\n"
     PML_ARMV6M_REQUANT_SAFE_ASM("2", "3")
     "cmp r0, r8\n bne 15b\n bx lr\n"
+    /* pixel b's sums to s->acc + 3, the range in r12, lr, r0; pixel a's 3 outputs from r8 .. r10, then b's */
+    "50:\n movs r0, #52\n adds r0, r7, r0\n mov r3, r11\n mov r4, r12\n mov r5, lr\n stm r0!, {r3, r4, r5}\n"
+    "ldr r3, [r7, #36]\n ldm r3!, {r4, r5, r6}\n mov r12, r4\n mov lr, r5\n mov r0, r6\n"
+    "ldr r1, [r7, #16]\n ldr r2, [r7, #20]\n"
+    "mov r3, r8\n" PML_ARMV6M_REQUANT_REG_ASM "mov r3, r9\n" PML_ARMV6M_REQUANT_REG_ASM
+    "mov r3, r10\n" PML_ARMV6M_REQUANT_REG_ASM
+    "ldr r7, [sp]\n ldr r1, [r7, #16]\n ldr r2, [r7, #24]\n movs r3, #52\n adds r3, r7, r3\n ldm r3!, {r4, r5, r6}\n"
+    "mov r8, r4\n mov r9, r5\n mov r10, r6\n"
+    "mov r3, r8\n" PML_ARMV6M_REQUANT_REG_ASM "mov r3, r9\n" PML_ARMV6M_REQUANT_REG_ASM
+    "mov r3, r10\n" PML_ARMV6M_REQUANT_REG_ASM
+    "b 7b\n"
     ".size pml_armv6m_conv_2x3, .-pml_armv6m_conv_2x3\n");
 #undef PML_PAIR1
 #undef PML_PAIR
@@ -209,6 +224,19 @@ static void build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox,
     }
     for (uint8_t *end = q + ky0 * run; q != end; q++) {
         *q = pad;
+    }
+    if (runs == 1 && lead == 0 && trail == 0 && (n & 3) == 0 && ((uintptr_t)q & 3) == 0) {
+        /* whole rows of whole words (e.g. a first convolution over 1 channel, 4 taps wide): a word at a time, from
+         * bytes (the input's rows need not be aligned) */
+        const int32_t step = g->dil_h * row_bytes;
+        for (int32_t ky = ky0; ky < ky1; ky++, row += step) {
+            const uint8_t *b8 = (const uint8_t *)row;
+            for (const uint8_t *end = q + n; q != end; q += 4, b8 += 4) {
+                *(uint32_t *)(void *)q = ((uint32_t)b8[0] | (uint32_t)b8[1] << 8 | (uint32_t)b8[2] << 16
+                                          | (uint32_t)b8[3] << 24) ^ 0x80808080u;
+            }
+        }
+        ky0 = ky1;
     }
     for (int32_t ky = ky0; ky < ky1; ky++, row += g->dil_h * row_bytes) {
         for (uint8_t *end = q + lead; q != end; q++) {
@@ -495,7 +523,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
             s.out_a = out_data + pix * out_c + oc0;
             s.out_b = two ? s.out_a + out_c : s.out_a;
             s.w = wbuf;
-            s.safe = safe;
+            s.safe = s.fast ? safe : 0;
             s.left = block;
             s.n = block < 3 ? block : 3;
             while (conv_2x3(&s)) {

@@ -61,18 +61,7 @@ int32_t pml_armv6m_dw4_run(dw4_run_t *r);
     "lsls r3, r2, #16\n asrs r3, r3, #24\n muls r5, r3, r5\n add r9, r5\n" \
     "lsls r3, r2, #8\n asrs r3, r3, #24\n muls r6, r3, r6\n add r10, r6\n" \
     "asrs r3, r2, #24\n muls r7, r3, r7\n add r11, r7\n"
-/* requantize_armv6m.h's shortcut without the range check, the accumulator in r3, the range's lo, hi and offset in
- * r12, lr, r0 (the sums' registers stay as they are) */
-#define PML_DW_REQUANT \
-    "ldm r1!, {r4, r5, r6, r7}\n" \
-    "muls r4, r3, r4\n asrs r4, r4, #11\n" \
-    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n" \
-    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n" \
-    "asrs r3, r3, #31\n lsls r3, r3, #9\n adds r6, r6, r3\n" \
-    "ldm r1!, {r4}\n asrs r6, r4\n" \
-    "cmp r6, r12\n bge 41f\n mov r6, r12\n" \
-    "41:\n cmp r6, lr\n ble 42f\n mov r6, lr\n" \
-    "42:\n add r6, r0\n strb r6, [r2]\n adds r2, #1\n"
+#define PML_DW_REQUANT PML_ARMV6M_REQUANT_REG_ASM
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_dw4_run\n"
     ".type pml_armv6m_dw4_run, %function\n .thumb_func\n"
