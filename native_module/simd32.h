@@ -94,6 +94,13 @@ static inline uint32_t pml_pkhbt0(uint32_t a, uint32_t b) {
     __asm__("pkhbt %0, %1, %2" : "=r"(r) : "r"(a), "r"(b));
     return r;
 }
+/* SXTAB16: acc + (int8)x[0], (int8)x[2] halfwise (modulo 2^16); _ror8: + x[1], x[3] */
+static inline uint32_t pml_sxtab16(uint32_t acc, uint32_t x) { return __sxtab16(acc, x); }
+static inline uint32_t pml_sxtab16_ror8(uint32_t acc, uint32_t x) {
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(acc), "r"(x));
+    return r;
+}
 /* halfwise signed maximum and minimum (SSUB16 then SEL on its GE flags, one asm statement) */
 static inline uint32_t pml_max16x2(uint32_t a, uint32_t b) {
     uint32_t r, t;
@@ -158,6 +165,8 @@ static inline uint32_t pml_shsub16(uint32_t a, uint32_t b) { return pml_pack16((
 static inline uint32_t pml_pkhtb15(uint32_t a, uint32_t b) { return (a & 0xffff0000u) | (((uint32_t)((int32_t)b >> 15)) & 0xffffu); }
 static inline int32_t pml_sat16(int32_t x) { return x < -32768 ? -32768 : x > 32767 ? 32767 : x; }
 static inline uint32_t pml_pkhbt0(uint32_t a, uint32_t b) { return (a & 0xffffu) | (b & 0xffff0000u); }
+static inline uint32_t pml_sxtab16(uint32_t acc, uint32_t x) { return pml_sadd16(acc, pml_sxtb16(x)); }
+static inline uint32_t pml_sxtab16_ror8(uint32_t acc, uint32_t x) { return pml_sadd16(acc, pml_sxtb16_ror8(x)); }
 static inline uint32_t pml_max16x2(uint32_t a, uint32_t b) {
     return pml_pack16(pml_lo16(a) > pml_lo16(b) ? pml_lo16(a) : pml_lo16(b), pml_hi16(a) > pml_hi16(b) ? pml_hi16(a) : pml_hi16(b));
 }

@@ -309,10 +309,12 @@ def test_fully_connected_flattened_input(lib):
 @pytest.mark.parametrize("geometry", [((7, 7), (3, 3), (2, 2), SAME), ((8, 8), (2, 2), (2, 2), VALID),
                                       ((5, 6), (4, 4), (1, 1), SAME), ((2, 2), (5, 5), (1, 1), SAME),
                                       ((25, 5), (25, 5), (25, 5), VALID), ((9, 9), (3, 3), (1, 2), SAME),
-                                      ((6, 7), (3, 5), (3, 2), SAME), ((1, 1), (1, 1), (1, 1), VALID)])
+                                      ((6, 7), (3, 5), (3, 2), SAME), ((1, 1), (1, 1), (1, 1), VALID),
+                                      ((20, 17), (20, 17), (1, 1), VALID), ((30, 30), (17, 17), (13, 13), SAME)])
 def test_pool_geometries(lib, name, geometry):
     """Windows partly in the padding (the average divides by the positions inside), filters bigger than the
-    stride, global pooling."""
+    stride, global pooling; windows of more than 256 positions (the Cortex-M4's halfword sums are added to the
+    int32 sums every 256: the extreme inputs would wrap them)."""
     hw, k, stride, padding = geometry
     rng = np.random.default_rng(sum(hw + k + stride) + len(name))
     for c in (1, 3, 8, 17, 64):
