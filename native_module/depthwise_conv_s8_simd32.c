@@ -1,21 +1,22 @@
 /* DEPTHWISE_CONV_2D, int8, on the Cortex-M4's SIMD32 instructions (simd32.h): the same bytes as the generic
  * kernel (depthwise_conv.c: pml_depthwise_channels), which runs what this one leaves.
  *
- * It takes depth multiplier 1, the channels in groups of four (one word of input bytes per pixel and tap), any
- * kernel size up to MAX_TAPS taps, stride, dilation and padding, per-channel or per-tensor quantization:
- *   - per group, the filter taps sign-extended and doubled into halfword pairs on the stack, [2 f0, 2 f2] and
- *     [2 f1, 2 f3] (SXTB16), so that an input word unpacked with SXTB16 / SXTB16 ROR 8 feeds four
- *     SMLABB/SMLATT into four int32 sums, which hold twice the accumulator;
- *   - 3x3 filters with stride and dilation 1 (DS-CNN, MobileNet's stride-1 layers): the group's input words,
- *     padding filled with the input zero point, copied into lines of a buffer in the scratch (input rows, or
- *     columns when pairs run down the columns: the axis that leaves fewer single pixels if three of its lines
- *     fit LINES_BYTES, else the shorter lines; plan_3x3); then two neighbouring output pixels at once, which
- *     share three of their four input words per line and every weight load, with no bounds check (pair_3x3:
- *     121 instructions for 72 MACs; one pixel: 3x3_1, 73 for 36). Lines longer than LINE_PLACES_MAX, and other
- *     filters, take one pixel at a time, its window copied to the scratch where it reaches into the padding;
+ * It takes depth multiplier 1, any kernel size up to MAX_TAPS taps, stride, dilation and padding, per-channel or
+ * per-tensor quantization:
+ *   - 3x3 filters with stride and dilation 1 (DS-CNN, MobileNet's stride-1 layers), any number of channels, in
+ *     groups of four: each channel's input lines (rows, or columns: plan_3x3) in a ring of three lines of int16
+ *     pairs of neighbouring places in the scratch (four channels' lines from words of four input bytes), the
+ *     kernel rows as pairs of taps, four neighbouring outputs of one channel at a time from three loads per line
+ *     (SMLAD on pairs of taps: 24 multiply instructions for 36 MACs; blocks_3x3, 64 instructions), the last 1-3
+ *     outputs of a line one at a time. Described below (---- 3x3);
+ *   - other filters, strides and dilations, the channels in groups of four (one word of input bytes per pixel and
+ *     tap): per group the filter taps sign-extended and doubled into halfword pairs, [2 f0, 2 f2] and
+ *     [2 f1, 2 f3] (SXTB16), so that an input word unpacked with SXTB16 / SXTB16 ROR 8 feeds four SMLABB/SMLATT
+ *     into four int32 sums, which hold twice the accumulator; one pixel at a time, its window copied to the
+ *     scratch where it reaches into the padding (so do 3x3 lines whose rings would exceed RING_BYTES);
  *   - requantization in three instructions (below) instead of the 64-bit arithmetic of requantize_channels.h,
- *     where its conditions hold for the group's four channels (checked per call: shifts in [-22, -1],
- *     multipliers >= 0, |bias| < 2^30 - 2^19); else the generic kernel runs the group.
+ *     where its conditions hold for the group's channels (checked per call: shifts in [-22, -1], multipliers
+ *     >= 0, |bias| < 2^30 - 2^19); else the generic kernel runs the group.
  *
  * Requantization. TFLite's MultiplyByQuantizedMultiplier(acc, M, -e) for e >= 1 is, with P = acc * M,
  * floor((P + 2^30 + 2^(30+e) - [P < 0] 2^31) / 2^(31+e)) (requantize_channels.h). Its doubling high multiply is
@@ -30,8 +31,6 @@
 #if PML_SIMD32
 
 #define MAX_TAPS 25             /* filter taps per group: 5x5 */
-#define LINES_BYTES 768         /* the 3x3 kernels' ring of lines along the axis of fewer single pixels if it fits */
-#define LINE_PLACES_MAX 64      /* at most this many places (output pixels + 2) per line */
 
 /* M4 assembly for the 3x3 kernels below, or their C twins (the portable build, PML_SIMD32_PORTABLE) */
 #if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
@@ -40,21 +39,20 @@
 #define DW_ASM 0
 #endif
 
+#if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 typedef struct {
     int32_t mult, round, shift; /* M, 2^(e-1) + o 2^e, e */
 } rq_t;
 
 typedef struct {
-    int32_t step2, step1;       /* the 3x3 kernels' bytes from a pixel's second buffer line to its third (w - 8),
-                                 * from its first to its second (w - 4): the lines are a ring of three */
-    uint32_t w[MAX_TAPS][2];    /* per tap: [2 f0, 2 f2], [2 f1, 2 f3]; 3x3 pairs: along-minor (below) */
-    /* from here at fixed offsets from w, which the assembly reads (pml_dw_offsets_ok) */
-    rq_t rq[4];                 /* w + 200 */
-    int8_t *out;                /* w + 248: where pairs_3x3 writes the next pixel A, B at out + out_step */
-    int32_t out_step;           /* w + 252 */
-    int32_t bias2[4];           /* w + 256: 2 bias */
-    int32_t count;              /* w + 272: pairs left */
-    const int8_t *q;            /* w + 276: the current pair's buffer word */
+    uint32_t w[MAX_TAPS][2];    /* per tap: [2 f0, 2 f2], [2 f1, 2 f3] */
+    rq_t rq[4];
+    int32_t bias2[4];           /* 2 bias */
 } group_t;
 
 typedef struct {
@@ -65,15 +63,6 @@ typedef struct {
     int32_t lo, hi, full;       /* the activation range; full: it is [-128, 127] */
 } geom_t;
 
-/* the offsets pair_3x3_store's assembly reads, from w */
-typedef char pml_dw_offsets_ok[(__builtin_offsetof(group_t, rq) - __builtin_offsetof(group_t, w) == 200
-                                && __builtin_offsetof(group_t, out) - __builtin_offsetof(group_t, w) == 248
-                                && __builtin_offsetof(group_t, out_step) - __builtin_offsetof(group_t, w) == 252
-                                && __builtin_offsetof(group_t, bias2) - __builtin_offsetof(group_t, w) == 256
-                                && __builtin_offsetof(group_t, count) - __builtin_offsetof(group_t, w) == 272
-                                && __builtin_offsetof(group_t, q) - __builtin_offsetof(group_t, w) == 276
-                                && __builtin_offsetof(group_t, w) == 8 && sizeof(int8_t *) == 4) || !DW_ASM ? 1 : -1];
-
 static inline uint32_t ld32(const void *p) {
     uint32_t v;
     __builtin_memcpy(&v, p, 4);
@@ -83,15 +72,6 @@ static inline uint32_t ld32(const void *p) {
 /* the four sums of one pixel and tap: acc[k] += 2 f_k x_k */
 static inline void mac4(uint32_t v, const uint32_t w[2], int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
     const uint32_t x02 = pml_sxtb16(v), x13 = pml_sxtb16_ror8(v);
-    *a0 = pml_smlabb(x02, w[0], *a0);
-    *a2 = pml_smlatt(x02, w[0], *a2);
-    *a1 = pml_smlabb(x13, w[1], *a1);
-    *a3 = pml_smlatt(x13, w[1], *a3);
-}
-
-/* mac4 on a buffer position: its input word already unpacked, x02 and x13 */
-static inline void mac4x(const int8_t *q, const uint32_t w[2], int32_t *a0, int32_t *a1, int32_t *a2, int32_t *a3) {
-    const uint32_t x02 = ld32(q), x13 = ld32(q + 4);
     *a0 = pml_smlabb(x02, w[0], *a0);
     *a2 = pml_smlatt(x02, w[0], *a2);
     *a1 = pml_smlabb(x13, w[1], *a1);
@@ -123,14 +103,6 @@ static inline void store4(int8_t *out, const group_t *g, const geom_t *d, const 
     }
 }
 
-/* the activation range's clamp on the four bytes at out and at out + step (after SSAT: the same result) */
-static void clamp8(int8_t *out, int32_t step, const geom_t *d) {
-    for (int k = 0; k < 4; k++) {
-        out[k] = (int8_t)clamp(out[k], d);
-        out[step + k] = (int8_t)clamp(out[step + k], d);
-    }
-}
-
 /* The input word of the group at (iy, ix), or the zero points outside the image. */
 static inline uint32_t word_at(const geom_t *d, int32_t iy, int32_t ix) {
     if (iy < 0 || iy >= d->in_h || ix < 0 || ix >= d->in_w) {
@@ -139,259 +111,361 @@ static inline uint32_t word_at(const geom_t *d, int32_t iy, int32_t ix) {
     return ld32(d->image + (iy * d->in_w + ix) * d->c);
 }
 
-/* ---- 3x3, stride and dilation 1, from the line buffer -------------------------------------------------------
- * Buffer word (line j, position i) at q + 8 i + the steps to line j (step1, then step2). An output pixel A at q reads the words
- * (i, j), i, j < 3, with tap (i, j) at g->w[3 j + i] (i along the line: the filter's x for lines that are
- * input rows, its y for columns); its neighbour B at q + 4 reads (i + 1, j) with the same taps. */
+/* ---- 3x3, stride and dilation 1: one channel at a time, pairs of taps -----------------------------------------
+ * The channel's input lines (rows, or columns when the outputs run down the columns: plan_3x3) go to a ring of
+ * three lines in the scratch as int16 pairs of neighbouring places: word (pair j, slot s) = (x[2j], x[2j + 1]) of
+ * the line in slot s, at buf[3 j + s], so that the three lines' words of a pair sit side by side. A kernel row
+ * (f0, f1, f2), doubled, is two words u = (2 f0, 2 f1), v = (2 f1, 2 f2); with W0 = (x0, x1), W1 = (x2, x3),
+ * W2 = (x4, x5) of one line, four neighbouring outputs take
+ *     p0 += SMLAD(W0, u) + SMLABT(W1, v)      p1 += SMLATB(W0, u) + SMLAD(W1, v)
+ *     p2 += SMLAD(W1, u) + SMLABT(W2, v)      p3 += SMLATB(W1, u) + SMLAD(W2, v)
+ * eight multiply instructions for 12 MACs, three loads. Over the ring's three lines a block of four outputs is 24
+ * of them, 9 loads of input and 3 of weights (blocks_3x3: 64 instructions for 36 MACs); the last 1-3 outputs of
+ * a line one at a time. The sums are twice the accumulator (doubled weights, 2 bias), for the
+ * requantization above. */
 
-#if DW_ASM
-#define DW_MAC(acc0, acc1, acc2, acc3) \
-    "smlabb %[" acc0 "], %[u], %[w0], %[" acc0 "]\n\t" \
-    "smlatt %[" acc2 "], %[u], %[w0], %[" acc2 "]\n\t" \
-    "smlabb %[" acc1 "], %[v], %[w1], %[" acc1 "]\n\t" \
-    "smlatt %[" acc3 "], %[v], %[w1], %[" acc3 "]\n\t"
-#define DW_WORD(offset) "ldrd %[u], %[v], [%[q], #" offset "]\n\t"
-#define DW_TAP(offset) "ldrd %[w0], %[w1], [%[w], #" offset "]\n\t"
-#define DW_NEXT_LINE1 "ldr %[u], [%[w], #-4]\n\tadd %[q], %[q], %[u]\n\t"
-#define DW_NEXT_LINE2 "ldr %[u], [%[w], #-8]\n\tadd %[q], %[q], %[u]\n\t"
-/* one line j of a pair: words 0..3, taps 3j..3j+2 at byte offsets T, T+8, T+16 */
-#define DW_PAIR_LINE(T0, T1, T2) \
-    DW_WORD("0") DW_TAP(T0) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("8") DW_MAC("b0", "b1", "b2", "b3") DW_TAP(T1) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("16") DW_MAC("b0", "b1", "b2", "b3") DW_TAP(T2) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("24") DW_MAC("b0", "b1", "b2", "b3")
-#define DW_ONE_LINE(T0, T1, T2) \
-    DW_WORD("0") DW_TAP(T0) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("8") DW_TAP(T1) DW_MAC("a0", "a1", "a2", "a3") \
-    DW_WORD("16") DW_TAP(T2) DW_MAC("a0", "a1", "a2", "a3")
-#endif
+/* the channel's constants as the block's assembly reads them (word offsets): the kernel rows' (u, v) by ring slot
+ * (0-5, rotated per output line), 2 bias (6), M (7), 2^(e-1) + o 2^e (8), e (9), and the outputs of a line past
+ * its blocks of four (10: 0-3) */
+enum { K_W = 0, K_BIAS2 = 6, K_MULT = 7, K_ROUND = 8, K_SHIFT = 9, K_REST = 10, K_WORDS = 11 };
 
 #if !DW_ASM
-/* acc[0..3] (A) and acc[4..7] (B) += the pair's products */
-static inline void pair_3x3(const int8_t *q, const group_t *g, int32_t acc[8]) {
-    for (int32_t j = 0; j < 3; j++, q += j == 1 ? g->step1 : g->step2) {
-        const uint32_t *w = g->w[3 * j];
-        mac4x(q, w, &acc[0], &acc[1], &acc[2], &acc[3]);
-        for (int32_t i = 1; i < 3; i++) {
-            mac4x(q + 8 * i, w - 2 + 2 * i, &acc[4], &acc[5], &acc[6], &acc[7]);
-            mac4x(q + 8 * i, w + 2 * i, &acc[0], &acc[1], &acc[2], &acc[3]);
+/* the first n (0..4) outputs of the block at q (the ring's pair j, slot 0), requantized and clamped to
+ * [-128, 127], written to out, out + step, ...: output 2 m + 1 from pairs j + m, j + m + 1 as output 2 m + 1 of
+ * the assembly below, output 2 m as output 0 */
+static void rest_3x3(const uint32_t *q, const int32_t *k, int32_t n, int8_t *out, int32_t step) {
+    const uint32_t u0 = (uint32_t)k[0], v0 = (uint32_t)k[1], u1 = (uint32_t)k[2], v1 = (uint32_t)k[3];
+    const uint32_t u2 = (uint32_t)k[4], v2 = (uint32_t)k[5];
+    const rq_t rq = {k[K_MULT], k[K_ROUND], k[K_SHIFT]};
+    for (int32_t i = 0; i < n; i++, out += step) {
+        const uint32_t *p = q + 3 * (i >> 1);
+        int32_t a = k[K_BIAS2];
+        if (i & 1) {
+            a = pml_smlad(p[3], v0, pml_smlatb(p[0], u0, a));
+            a = pml_smlad(p[4], v1, pml_smlatb(p[1], u1, a));
+            a = pml_smlad(p[5], v2, pml_smlatb(p[2], u2, a));
+        } else {
+            a = pml_smlabt(p[3], v0, pml_smlad(p[0], u0, a));
+            a = pml_smlabt(p[4], v1, pml_smlad(p[1], u1, a));
+            a = pml_smlabt(p[5], v2, pml_smlad(p[2], u2, a));
         }
-        mac4x(q + 24, w + 4, &acc[4], &acc[5], &acc[6], &acc[7]);
+        *out = (int8_t)pml_ssat8(requantize2(a, &rq));
     }
 }
 #endif
 
-/* `count` pairs from q on, 8 bytes apart: each from bias2, requantized and clamped to [-128, 127] (the
- * activation range's clamp follows), written to out and out + out_step, out advancing by 2 out_step. */
-static void pairs_3x3(const int8_t *q, group_t *g, int8_t *out, int32_t out_step, int32_t count) {
+/* One output line: its blocks of four outputs from the ring's pair 0 (q) on to end, two pairs apart, then its
+ * k[K_REST] last outputs, written to out, out + step, ... */
+typedef struct {
+    const uint32_t *q;
+    const int32_t *k;
+    int8_t *out;
+    int32_t step;
+    const uint32_t *end;        /* q after the last block */
+} blocks_t;
+
 #if DW_ASM
-    int32_t a0, a1, a2, a3, b0, b1, b2, b3;
-    uint32_t u, v, w0, w1;
-    g->out = out;
-    g->out_step = out_step;
-    g->count = count;
-    /* per channel k: M, R at w + 200 + 12 k, e at + 8; A's byte at out + k, B's at out + out_step + k (out_step
-     * and then B's address in a0, free after channel 0) */
-#define DW_STORE(k, ak, bk, rq, e, outb) \
-    "ldrd %[u], %[v], [%[w], #" rq "]\n\t" \
-    "smmlar %[w0], %[" bk "], %[u], %[v]\n\t" \
-    "smmlar %[u], %[" ak "], %[u], %[v]\n\t" \
-    "ldr %[v], [%[w], #" e "]\n\t" \
-    "add %[w0], %[w0], %[" bk "], asr #31\n\t" \
-    "add %[u], %[u], %[" ak "], asr #31\n\t" \
-    "asr %[w0], %[w0], %[v]\n\t" \
-    "asr %[u], %[u], %[v]\n\t" \
-    "ssat %[w0], #8, %[w0]\n\t" \
-    "ssat %[u], #8, %[u]\n\t" \
-    "strb %[u], [%[q], #" k "]\n\t" \
-    outb \
-    "strb %[w0], [%[a0], #" k "]\n\t"
+typedef char pml_blocks_offsets_ok[(__builtin_offsetof(blocks_t, end) == 16 && sizeof(void *) == 4) ? 1 : -1];
+
+/* one ring slot s (k's words 2s, 2s + 1; the ring's words at 4 s, 12 + 4 s, 24 + 4 s) of a block */
+#define DW_SLOT(s, ks, q0, q1, q2) \
+    "ldrd r7, r8, [r10, #" ks "]\n\t" \
+    "ldr r4, [r9, #" q0 "]\n\t" \
+    "ldr r5, [r9, #" q1 "]\n\t" \
+    "ldr r6, [r9, #" q2 "]\n\t" \
+    "smlad r0, r4, r7, r0\n\t" \
+    "smlabt r0, r5, r8, r0\n\t" \
+    "smlatb r1, r4, r7, r1\n\t" \
+    "smlad r1, r5, r8, r1\n\t" \
+    "smlad r2, r5, r7, r2\n\t" \
+    "smlabt r2, r6, r8, r2\n\t" \
+    "smlatb r3, r5, r7, r3\n\t" \
+    "smlad r3, r6, r8, r3\n\t"
+/* output sum a: SMMLAR(a, M, R + (a >> 31)) >> e, saturated (M in r7, R in r8, e in r6) */
+#define DW_REQUANT(a) \
+    "add r4, r8, " a ", asr #31\n\t" \
+    "smmlar " a ", " a ", r7, r4\n\t" \
+    "asr " a ", " a ", r6\n\t" \
+    "ssat " a ", #8, " a "\n\t"
+
+/* one output from pairs B, B + 12 of the ring (even: the block's output 0, odd: output 1) into r0 */
+#define DW_EVEN "smlad r0, r4, r7, r0\n\tsmlabt r0, r5, r8, r0\n\t"
+#define DW_ODD "smlatb r0, r4, r7, r0\n\tsmlad r0, r5, r8, r0\n\t"
+#define DW_ONE_SLOT(ks, q0, q1, mac) \
+    "ldrd r7, r8, [r10, #" ks "]\n\t" \
+    "ldr r4, [r9, #" q0 "]\n\t" \
+    "ldr r5, [r9, #" q1 "]\n\t" \
+    mac
+#define DW_ONE(B0, B1, B2, B3, B4, B5, mac) \
+    "ldr r0, [r10, #24]\n\t" \
+    DW_ONE_SLOT("0", B0, B3, mac) DW_ONE_SLOT("8", B1, B4, mac) DW_ONE_SLOT("16", B2, B5, mac) \
+    "ldrd r7, r8, [r10, #28]\n\t" \
+    "ldr r6, [r10, #36]\n\t" \
+    DW_REQUANT("r0")
+
+/* In assembly: the sums in r0-r3, the ring's words in r4-r6, (u, v) in r7, r8, the ring in r9, the constants in
+ * r10, the output in r11 (its step in r12), the end in lr. The first slot starts the four sums at 2 bias. The
+ * last 1-3 outputs one at a time (DW_ONE). */
+static NOINLINE void blocks_3x3(const blocks_t *b) {
+    register const blocks_t *r0 __asm__("r0") = b;
     __asm__ volatile(
+        "ldm r0, {r9, r10, r11, r12, lr}\n\t"
+        "cmp r9, lr\n\t"
+        "beq 8f\n\t"
         "1:\n\t"
-        "str %[q], [%[w], #276]\n\t"
-        "ldrd %[a0], %[a1], [%[w], #256]\n\t"
-        "ldrd %[a2], %[a3], [%[w], #264]\n\t"
-        "mov %[b0], %[a0]\n\t"
-        "mov %[b1], %[a1]\n\t"
-        "mov %[b2], %[a2]\n\t"
-        "mov %[b3], %[a3]\n\t"
-        DW_PAIR_LINE("0", "8", "16") DW_NEXT_LINE1
-        DW_PAIR_LINE("24", "32", "40") DW_NEXT_LINE2
-        DW_PAIR_LINE("48", "56", "64")
-        "ldr %[q], [%[w], #248]\n\t"
-        DW_STORE("0", "a0", "b0", "200", "208", "ldr %[a0], [%[w], #252]\n\tadd %[a0], %[a0], %[q]\n\t")
-        DW_STORE("1", "a1", "b1", "212", "220", "")
-        DW_STORE("2", "a2", "b2", "224", "232", "")
-        DW_STORE("3", "a3", "b3", "236", "244", "")
-        "ldr %[u], [%[w], #252]\n\t"
-        "add %[q], %[q], %[u], lsl #1\n\t"
-        "str %[q], [%[w], #248]\n\t"
-        "ldr %[q], [%[w], #276]\n\t"
-        "adds %[q], %[q], #16\n\t"
-        "ldr %[u], [%[w], #272]\n\t"
-        "subs %[u], %[u], #1\n\t"
-        "str %[u], [%[w], #272]\n\t"
+        "ldrd r7, r8, [r10, #0]\n\t"
+        "ldr r0, [r10, #24]\n\t"
+        "ldr r4, [r9, #0]\n\t"
+        "ldr r5, [r9, #12]\n\t"
+        "ldr r6, [r9, #24]\n\t"
+        "smlatb r1, r4, r7, r0\n\t"
+        "smlad r2, r5, r7, r0\n\t"
+        "smlatb r3, r5, r7, r0\n\t"
+        "smlad r0, r4, r7, r0\n\t"
+        "smlabt r0, r5, r8, r0\n\t"
+        "smlad r1, r5, r8, r1\n\t"
+        "smlabt r2, r6, r8, r2\n\t"
+        "smlad r3, r6, r8, r3\n\t"
+        DW_SLOT(1, "8", "4", "16", "28")
+        DW_SLOT(2, "16", "8", "20", "32")
+        "ldrd r7, r8, [r10, #28]\n\t"
+        "ldr r6, [r10, #36]\n\t"
+        DW_REQUANT("r0") DW_REQUANT("r1") DW_REQUANT("r2") DW_REQUANT("r3")
+        "strb r0, [r11]\n\t"
+        "strb r1, [r11, r12]\n\t"
+        "add r11, r11, r12, lsl #1\n\t"
+        "strb r2, [r11]\n\t"
+        "strb r3, [r11, r12]\n\t"
+        "add r11, r11, r12, lsl #1\n\t"
+        "add r9, r9, #24\n\t"
+        "cmp r9, lr\n\t"
         "bne 1b\n\t"
-        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [b0] "=&r"(b0), [b1] "=&r"(b1),
-          [b2] "=&r"(b2), [b3] "=&r"(b3), [q] "+r"(q), [u] "=&r"(u), [v] "=&r"(v), [w0] "=&r"(w0), [w1] "=&r"(w1)
-        : [w] "r"(g->w)
-        : "cc", "memory");   /* reads the buffer and the group, writes the output and the group's count, q, out */
-#undef DW_STORE
-#else
-    for (; count > 0; count--, q += 16, out += 2 * out_step) {
-        int32_t acc[8];
-        for (int k = 0; k < 4; k++) {
-            acc[k] = acc[4 + k] = g->bias2[k];
-        }
-        pair_3x3(q, g, acc);
-        for (int k = 0; k < 4; k++) {
-            out[k] = (int8_t)pml_ssat8(requantize2(acc[k], &g->rq[k]));
-            out[out_step + k] = (int8_t)pml_ssat8(requantize2(acc[4 + k], &g->rq[k]));
-        }
-    }
-#endif
+        "8:\n\t"
+        "ldr lr, [r10, #40]\n\t"
+        "cmp lr, #0\n\t"
+        "beq 9f\n\t"
+        DW_ONE("0", "4", "8", "12", "16", "20", DW_EVEN)
+        "strb r0, [r11]\n\t"
+        "cmp lr, #1\n\t"
+        "beq 9f\n\t"
+        DW_ONE("0", "4", "8", "12", "16", "20", DW_ODD)
+        "strb r0, [r11, r12]\n\t"
+        "cmp lr, #2\n\t"
+        "beq 9f\n\t"
+        DW_ONE("12", "16", "20", "24", "28", "32", DW_EVEN)
+        "add r11, r11, r12, lsl #1\n\t"
+        "strb r0, [r11]\n\t"
+        "9:\n\t"
+        : "+r"(r0)
+        :
+        : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
 }
-
-/* The pixel at q from bias2, requantized and clamped to [-128, 127] (the activation range's clamp follows),
- * written to out. */
-static void one_3x3(const int8_t *q, group_t *g, int8_t *out) {
-#if DW_ASM
-    int32_t a0, a1, a2, a3;
-    uint32_t u, v, w0, w1;
-    g->out = out;
-#define DW_STORE1(k, ak, rq, e) \
-    "ldrd %[u], %[v], [%[w], #" rq "]\n\t" \
-    "smmlar %[w0], %[" ak "], %[u], %[v]\n\t" \
-    "ldr %[v], [%[w], #" e "]\n\t" \
-    "add %[w0], %[w0], %[" ak "], asr #31\n\t" \
-    "asr %[w0], %[w0], %[v]\n\t" \
-    "ssat %[w0], #8, %[w0]\n\t" \
-    "strb %[w0], [%[q], #" k "]\n\t"
-    __asm__ volatile(
-        "ldrd %[a0], %[a1], [%[w], #256]\n\t"
-        "ldrd %[a2], %[a3], [%[w], #264]\n\t"
-        DW_ONE_LINE("0", "8", "16") DW_NEXT_LINE1
-        DW_ONE_LINE("24", "32", "40") DW_NEXT_LINE2
-        DW_ONE_LINE("48", "56", "64")
-        "ldr %[q], [%[w], #248]\n\t"
-        DW_STORE1("0", "a0", "200", "208")
-        DW_STORE1("1", "a1", "212", "220")
-        DW_STORE1("2", "a2", "224", "232")
-        DW_STORE1("3", "a3", "236", "244")
-        : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [q] "+r"(q), [u] "=&r"(u), [v] "=&r"(v),
-          [w0] "=&r"(w0), [w1] "=&r"(w1)
-        : [w] "r"(g->w)
-        : "memory");   /* reads the buffer and the group, writes the output */
-#undef DW_STORE1
+#undef DW_SLOT
+#undef DW_REQUANT
+#undef DW_ONE_SLOT
+#undef DW_ONE
+#undef DW_EVEN
+#undef DW_ODD
 #else
-    int32_t acc[4] = {g->bias2[0], g->bias2[1], g->bias2[2], g->bias2[3]};
-    for (int32_t j = 0; j < 3; j++, q += j == 1 ? g->step1 : g->step2) {
-        for (int32_t i = 0; i < 3; i++) {
-            mac4x(q + 8 * i, g->w[3 * j + i], &acc[0], &acc[1], &acc[2], &acc[3]);
-        }
+static void blocks_3x3(const blocks_t *b) {
+    int8_t *out = b->out;
+    const uint32_t *q = b->q;
+    for (; q != b->end; q += 6, out += 4 * b->step) {
+        rest_3x3(q, b->k, 4, out, b->step);
     }
-    for (int k = 0; k < 4; k++) {
-        out[k] = (int8_t)pml_ssat8(requantize2(acc[k], &g->rq[k]));
-    }
-#endif
+    rest_3x3(q, b->k, b->k[K_REST], out, b->step);
 }
+#endif
 
-/* The 3x3 kernels' plan for an image: lines along the output rows or columns (columns: pairs run down the
- * columns), and the buffer's size in words, a ring of three input lines. Pairs go the way that leaves fewer
- * single pixels when its ring fits LINES_BYTES, else along the shorter lines; no ring (one pixel at a time) when
- * a line would exceed LINE_PLACES_MAX places. */
+/* The 3x3 kernels' plan for an image: outputs along the rows, or down the columns (`columns`), whichever takes
+ * fewer estimated cycles (blocks of four, the rest one at a time, the ring's lines built), and the ring's words
+ * (three lines of 2 ceil(len / 4) + 1 pairs); no ring (one pixel at a time) when it would exceed RING_BYTES. */
 typedef struct {
     int32_t columns, words;
 } plan_3x3_t;
 
+#define RING_BYTES 1024
+
+/* one channel's ring: three lines of pairs of places; GROUP of them, one per channel of a group */
+#define GROUP 4
+
+static int32_t ring_words(int32_t len) {
+    return 3 * (2 * ((len + 3) / 4) + 1);
+}
+
+static int32_t cost_3x3(int32_t len, int32_t lines) {
+    return lines * (80 * (len / 4) + 30 * (len % 4) + 12 * (len + 2) + 60);
+}
+
 static plan_3x3_t plan_3x3(int32_t out_h, int32_t out_w) {
     plan_3x3_t plan;
-    plan.columns = (out_h % 2) * out_w < (out_w % 2) * out_h;
-    if (3 * 8 * ((plan.columns ? out_h : out_w) + 2) > LINES_BYTES) {
-        plan.columns = out_h < out_w;
-    }
-    const int32_t places = (plan.columns ? out_h : out_w) + 2;
-    plan.words = places > LINE_PLACES_MAX ? 0 : 3 * 2 * places;
+    const int fits_rows = 4 * GROUP * ring_words(out_w) <= RING_BYTES;
+    const int fits_columns = 4 * GROUP * ring_words(out_h) <= RING_BYTES;
+    plan.columns = fits_columns && (!fits_rows || cost_3x3(out_h, out_w) < cost_3x3(out_w, out_h));
+    plan.words = fits_rows || fits_columns ? GROUP * ring_words(plan.columns ? out_h : out_w) : 0;
     return plan;
 }
 
-/* One output line of lines_3x3 (below) over buffer lines r0, r1, r2 (line_words each at buf): len pixels from
- * start, out_place bytes apart. */
-static void line_3x3(const geom_t *d, group_t *g, uint32_t *buf, int32_t line_words, int32_t r0, int32_t r1,
-                     int32_t r2, int8_t *start, int32_t len, int32_t out_place) {
-    g->step1 = 4 * line_words * (r1 - r0);
-    g->step2 = 4 * line_words * (r2 - r1);
-    const int8_t *q = (const int8_t *)(buf + r0 * line_words);
-    int8_t *o = start;
-    int32_t i = 0;
-    if (len >= 2) {
-        pairs_3x3(q, g, o, out_place, len / 2);
-        i = len & ~1;
-        q += 8 * i;
-        o += i * out_place;
-        if (!d->full) {
-            for (int8_t *c = start; c < o; c += 2 * out_place) {
-                clamp8(c, out_place, d);
-            }
-        }
-    }
-    if (i < len) {
-        one_3x3(q, g, o);
-        if (!d->full) {
-            for (int k = 0; k < 4; k++) {
-                o[k] = (int8_t)clamp(o[k], d);
-            }
-        }
-    }
+/* Whether the requantization above holds for channel c: see the top of the file. The sums of at most MAX_TAPS
+ * products of at most 2^14 stay under 2^19, so |bias| < 2^30 - 2^19 bounds |acc| by 2^30. */
+static int fast_channel(int32_t bias, int32_t mult, int32_t shift) {
+    return mult >= 0 && shift <= -1 && shift >= -22 && bias > -(1 << 30) + (1 << 19) && bias < (1 << 30) - (1 << 19);
 }
 
-/* 3x3, stride 1, dilation 1: output lines of `len` pixels each (rows, or columns when `columns`), `lines` of
- * them, from a ring of three buffer lines at buf: input line l (counting the padding line before the image)
- * goes to the ring's oldest line, then output line l - 2 is made from the three. */
-__attribute__((noinline)) static void lines_3x3(const geom_t *d, group_t *g, int columns, int32_t out_h, int32_t out_w,
-                                                int32_t pad_top, int32_t pad_left, int8_t *out, uint32_t *buf) {
+/* A group of g (1..GROUP) channels' 3x3, stride 1, dilation 1: output lines of `len` outputs each (rows, or
+ * columns when `columns`), `lines` of them, each channel j from its ring at buf + j ring_words: input line l
+ * (counting the padding before the image) goes to slot l % 3, then output line r = l - 2 is made from the three
+ * slots, kernel row t at slot (r + t) % 3 (channel j's constants krot[j][r % 3]). image and out at the group's
+ * first channel. The rings' places outside [first, last) hold the zero point (channels_3x3 fills the rings with
+ * it); an input line writes the others, a group of four from words of four channels. */
+static NOINLINE void group_3x3(const geom_t *d, int columns, int32_t out_h, int32_t out_w, int32_t pad_top,
+                               int32_t pad_left, int32_t g, const int32_t krot[GROUP][3][K_WORDS], int8_t *out,
+                               uint32_t *buf) {
     const int32_t len = columns ? out_h : out_w, lines = columns ? out_w : out_h;
-    const int32_t places = len + 2, line_words = 2 * places;
-    const uint32_t zp = pml_sxtb16(d->zp4);     /* x02 and x13 of the zero points */
-    /* input position (line l, place i) -> (y, x); steps between places and lines in the image */
+    const int32_t pairs = 2 * ((len + 3) / 4) + 1, places = 2 * pairs, ring = 3 * pairs;
+    const uint32_t zp2 = 0x00010001u * (uint16_t)(int16_t)(int8_t)d->zp4;
     const int32_t pad_line = columns ? pad_left : pad_top, pad_place = columns ? pad_top : pad_left;
     const int32_t in_lines = columns ? d->in_w : d->in_h, in_places = columns ? d->in_h : d->in_w;
     const int32_t place_step = columns ? d->in_w * d->c : d->c, line_step = columns ? d->c : d->in_w * d->c;
     const int32_t out_place = columns ? out_w * d->c : d->c, out_line = columns ? d->c : out_w * d->c;
-    /* the places of a line inside the image: [first, last) of the buffer line */
+    /* the buffer places inside the image, [first, last): a single place at first when it is odd, then n2 pairs,
+     * then a single place when `single_last` */
     const int32_t first = pad_place, last = pad_place + in_places < places ? pad_place + in_places : places;
-    /* the ring's lines: r2 takes input line l, r0 and r1 hold lines l - 2 and l - 1 */
-    int32_t r0 = 1, r1 = 2, r2 = 0;
+    const int32_t single_first = first & 1, n2 = (last - first - single_first) >> 1;
+    const int32_t single_last = (last - first - single_first) & 1;
+    const int32_t full = len / 4;
+    blocks_t b;
+    b.step = out_place;
+    int32_t s = 0, t = 0;       /* the slot of input line l, the rotation of output line l - 2 */
     for (int32_t l = 0; l < lines + 2; l++) {
-        uint32_t *b = buf + r2 * line_words;
         const int32_t in_line = l - pad_line;
         if (in_line < 0 || in_line >= in_lines) {
-            for (int32_t i = 0; i < line_words; i++) {
-                b[i] = zp;
+            for (int32_t j = 0; j < g; j++) {
+                uint32_t *w = buf + j * ring + s;
+                for (int32_t k = 0; k < pairs; k++, w += 3) {
+                    *w = zp2;
+                }
+            }
+        } else if (g == GROUP) {
+            const int8_t *x = d->image + in_line * line_step;
+            uint32_t *w = buf + s + 3 * (first >> 1);
+            if (single_first) {
+                for (int32_t j = 0; j < GROUP; j++) {
+                    ((int16_t *)(w + j * ring))[1] = x[j];
+                }
+                w += 3;
+                x += place_step;
+            }
+            for (uint32_t *const end = w + 3 * n2; w != end; w += 3, x += 2 * place_step) {
+                const uint32_t u = ld32(x), v = ld32(x + place_step);
+                const uint32_t u02 = pml_sxtb16(u), v02 = pml_sxtb16(v);
+                const uint32_t u13 = pml_sxtb16_ror8(u), v13 = pml_sxtb16_ror8(v);
+                w[0] = pml_pkhbt(u02, v02);
+                w[ring] = pml_pkhbt(u13, v13);
+                w[2 * ring] = pml_pkhtb(v02, u02);
+                w[3 * ring] = pml_pkhtb(v13, u13);
+            }
+            if (single_last) {
+                for (int32_t j = 0; j < GROUP; j++) {
+                    ((int16_t *)(w + j * ring))[0] = x[j];
+                }
             }
         } else {
-            const int8_t *x = d->image + in_line * line_step;
-            int32_t i = 0;
-            for (; i < first; i++) {
-                b[2 * i] = b[2 * i + 1] = zp;
-            }
-            for (; i < last; i++, x += place_step) {
-                const uint32_t v = ld32(x);
-                b[2 * i] = pml_sxtb16(v);
-                b[2 * i + 1] = pml_sxtb16_ror8(v);
-            }
-            for (; i < places; i++) {
-                b[2 * i] = b[2 * i + 1] = zp;
+            for (int32_t j = 0; j < g; j++) {
+                const int8_t *x = d->image + in_line * line_step + j;
+                uint32_t *w = buf + j * ring + s + 3 * (first >> 1);
+                if (single_first) {
+                    ((int16_t *)w)[1] = *x;
+                    w += 3;
+                    x += place_step;
+                }
+                for (uint32_t *const end = w + 3 * n2; w != end; w += 3, x += 2 * place_step) {
+                    *w = pml_pkhbt((uint32_t)x[0], (uint32_t)x[place_step]);
+                }
+                if (single_last) {
+                    ((int16_t *)w)[0] = *x;
+                }
             }
         }
+        s = s == 2 ? 0 : s + 1;
         if (l >= 2) {
-            /* output line l - 2 over buffer lines r0, r1, r2 */
-            line_3x3(d, g, buf, line_words, r0, r1, r2, out + (l - 2) * out_line, len, out_place);
+            int8_t *o = out + (l - 2) * out_line;
+            for (int32_t j = 0; j < g; j++) {
+                b.q = buf + j * ring;
+                b.end = b.q + 6 * full;
+                b.k = krot[j][t];
+                b.out = o + j;
+                blocks_3x3(&b);
+            }
+            t = t == 2 ? 0 : t + 1;
+            if (!d->full) {
+                for (int32_t i = 0; i < len; i++, o += out_place) {
+                    for (int32_t j = 0; j < g; j++) {
+                        o[j] = (int8_t)clamp(o[j], d);
+                    }
+                }
+            }
         }
-        const int32_t next = r0;
-        r0 = r1;
-        r1 = r2;
-        r2 = next;
+    }
+}
+
+/* Every channel of a 3x3, stride-1, dilation-1 op through group_3x3 in groups of GROUP (the last one smaller), a
+ * group with a channel whose constants do not suit the requantization to the generic kernel. */
+static void channels_3x3(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs,
+                         const pml_operand_t *output, geom_t *d, int columns, uint32_t *buf) {
+    const int8_t *filter = (const int8_t *)inputs[1].data;
+    const int32_t *bias = (const int32_t *)inputs[2].data;
+    const int32_t *mult = (const int32_t *)inputs[3].data, *shift = (const int32_t *)inputs[4].data;
+    const int32_t q_step = pml_count(&inputs[3]) == d->c ? 1 : 0;
+    const int32_t batches = pml_dim(&inputs[0], 0), out_h = pml_dim(output, 1), out_w = pml_dim(output, 2);
+    const int32_t len = columns ? out_h : out_w;
+    /* the rings' places in the padding: the zero point, for every channel */
+    const uint32_t zp2 = 0x00010001u * (uint16_t)(int16_t)(int8_t)d->zp4;
+    for (int32_t i = 0, n = GROUP * ring_words(len); i < n; i++) {
+        buf[i] = zp2;
+    }
+    int32_t krot[GROUP][3][K_WORDS];
+    for (int32_t c0 = 0; c0 < d->c; c0 += GROUP) {
+        const int32_t g = d->c - c0 < GROUP ? d->c - c0 : GROUP;
+        int fast = 1;
+        for (int32_t j = 0; j < g; j++) {
+            fast = fast && fast_channel(bias[c0 + j], mult[(c0 + j) * q_step], shift[(c0 + j) * q_step]);
+        }
+        if (!fast) {
+            pml_depthwise_channels(p, inputs, output, c0, c0 + g);
+            continue;
+        }
+        for (int32_t j = 0; j < g; j++) {
+            const int32_t c = c0 + j, q = c * q_step, e = -shift[q];
+            /* kernel row t along the lines ((ky, kx) = (t, i) for rows, (i, t) for columns), doubled, as (u, v) */
+            uint32_t kw[3][2];
+            const int8_t *f = filter + c;
+            const int32_t along = columns ? 3 * d->c : d->c, across = columns ? d->c : 3 * d->c;
+            for (int32_t t = 0; t < 3; t++, f += across) {
+                const uint32_t f0 = (uint32_t)(2 * f[0]), f1 = (uint32_t)(2 * f[along]);
+                const uint32_t f2 = (uint32_t)(2 * f[2 * along]);
+                kw[t][0] = pml_pkhbt(f0, f1);
+                kw[t][1] = pml_pkhbt(f1, f2);
+            }
+            /* rotation r: kernel row t at slot (r + t) % 3 */
+            for (int32_t r = 0; r < 3; r++) {
+                int32_t *k = krot[j][r];
+                for (int32_t t = 0, slot = r; t < 3; t++, slot = slot == 2 ? 0 : slot + 1) {
+                    k[K_W + 2 * slot] = (int32_t)kw[t][0];
+                    k[K_W + 2 * slot + 1] = (int32_t)kw[t][1];
+                }
+                k[K_BIAS2] = 2 * bias[c];
+                k[K_MULT] = mult[q];
+                k[K_ROUND] = (int32_t)(1u << (e - 1)) + (int32_t)((uint32_t)p->output_offset << e);
+                k[K_SHIFT] = e;
+                k[K_REST] = len % 4;
+            }
+        }
+        for (int32_t b = 0; b < batches; b++) {
+            d->image = (const int8_t *)inputs[0].data + b * d->in_h * d->in_w * d->c + c0;
+            group_3x3(d, columns, out_h, out_w, p->pad_top, p->pad_left, g, (const int32_t(*)[3][K_WORDS])krot,
+                      (int8_t *)output->data + b * out_h * out_w * d->c + c0, buf);
+        }
     }
 }
 
@@ -490,7 +564,10 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     const int32_t sh = p->stride_h, sw = p->stride_w;
     const int s1_3x3 = d.kh == 3 && d.kw == 3 && sh == 1 && sw == 1 && d.dh == 1 && d.dw == 1;
     const plan_3x3_t plan = plan_3x3(out_h, out_w);
-    const int columns = plan.columns, use_lines = s1_3x3 && plan.words > 0;
+    if (s1_3x3 && plan.words > 0) {
+        channels_3x3(p, inputs, output, &d, plan.columns, (uint32_t *)scratch);
+        return;
+    }
     group_t g;
     for (int32_t c0 = 0; c0 < n; c0 += 4) {
         if (!fast_requantization(bias + c0, mult + c0 * q_step, shift + c0 * q_step, q_step)) {
@@ -498,12 +575,10 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
             continue;
         }
         for (int32_t t = 0; t < taps; t++) {
-            /* 3x3 pairs down the columns: tap (ky, kx) at 3 kx + ky */
-            const int32_t slot = use_lines && columns ? (t % 3) * 3 + t / 3 : t;
             const uint32_t f = ld32(filter + t * d.c + c0);
             const uint32_t f02 = pml_sxtb16(f), f13 = pml_sxtb16_ror8(f);
-            g.w[slot][0] = ((f02 << 1) & 0xfffeu) | ((f02 & 0xffff0000u) << 1);
-            g.w[slot][1] = ((f13 << 1) & 0xfffeu) | ((f13 & 0xffff0000u) << 1);
+            g.w[t][0] = ((f02 << 1) & 0xfffeu) | ((f02 & 0xffff0000u) << 1);
+            g.w[t][1] = ((f13 << 1) & 0xfffeu) | ((f13 & 0xffff0000u) << 1);
         }
         for (int k = 0; k < 4; k++) {
             const int32_t q = (c0 + k) * q_step, e = -shift[q];
@@ -515,10 +590,6 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
         for (int32_t b = 0; b < batches; b++) {
             d.image = (const int8_t *)inputs[0].data + b * d.in_h * d.in_w * d.c + c0;
             int8_t *out = (int8_t *)output->data + b * out_h * out_w * d.c + c0;
-            if (use_lines) {
-                lines_3x3(&d, &g, columns, out_h, out_w, p->pad_top, p->pad_left, out, (uint32_t *)scratch);
-                continue;
-            }
             for (int32_t oy = 0; oy < out_h; oy++) {
                 for (int32_t ox = 0; ox < out_w; ox++) {
                     pixel(&d, &g, oy * sh - p->pad_top, ox * sw - p->pad_left, out + (oy * out_w + ox) * d.c,

@@ -27,6 +27,9 @@ static inline int32_t pml_smlad(uint32_t a, uint32_t b, int32_t acc) { return __
 /* acc + lo(a) * lo(b) and acc + hi(a) * hi(b) */
 static inline int32_t pml_smlabb(uint32_t a, uint32_t b, int32_t acc) { return __smlabb(a, b, acc); }
 static inline int32_t pml_smlatt(uint32_t a, uint32_t b, int32_t acc) { return __smlatt(a, b, acc); }
+/* acc + lo(a) * hi(b), acc + hi(a) * lo(b) */
+static inline int32_t pml_smlabt(uint32_t a, uint32_t b, int32_t acc) { return __smlabt(a, b, acc); }
+static inline int32_t pml_smlatb(uint32_t a, uint32_t b, int32_t acc) { return __smlatb(a, b, acc); }
 /* PKHBT a, b, LSL #16: lo(a) with lo(b) above it; PKHTB a, b, ASR #16: hi(b) with hi(a) above it */
 static inline uint32_t pml_pkhbt(uint32_t a, uint32_t b) {
     uint32_t r;
@@ -131,6 +134,12 @@ static inline int32_t pml_smlabb(uint32_t a, uint32_t b, int32_t acc) {
 }
 static inline int32_t pml_smlatt(uint32_t a, uint32_t b, int32_t acc) {
     return (int32_t)((uint32_t)acc + (uint32_t)(pml_hi16(a) * pml_hi16(b)));
+}
+static inline int32_t pml_smlabt(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(pml_lo16(a) * pml_hi16(b)));
+}
+static inline int32_t pml_smlatb(uint32_t a, uint32_t b, int32_t acc) {
+    return (int32_t)((uint32_t)acc + (uint32_t)(pml_hi16(a) * pml_lo16(b)));
 }
 static inline uint32_t pml_pkhbt(uint32_t a, uint32_t b) { return (a & 0xffffu) | (b << 16); }
 static inline uint32_t pml_pkhtb(uint32_t a, uint32_t b) { return (a & 0xffff0000u) | (b >> 16); }

@@ -169,6 +169,9 @@ def test_emulated_m4():
                                  (SHAPES[13], 5, True, 1), (SHAPES[14], 16, True, 1))]
     made += [case(rng, hw=(7, 6), k=(3, 3), stride=(1, 1), dilation=(1, 1), padding=SAME, ic=8, multiplier=1,
                   saturate=True) for _ in range(3)]
+    # lines of 10 (two outputs past the blocks of four) and 7 (three), a group of 4 channels and one of 2 or 3
+    made += [case(rng, hw=hw, k=(3, 3), stride=(1, 1), dilation=(1, 1), padding=SAME, ic=ic, multiplier=1,
+                  per_channel=True) for hw, ic in (((10, 6), 6), ((7, 9), 7))]
     made += [single(rng, 16, shifts=np.array([-1, -22, -23, 0] * 4, np.int32)), case(rng, typical=False, ic=17)]
     for model, zp in made:
         xs = t.random_inputs(rng, model.tensors[0].shape, zp, 3)
