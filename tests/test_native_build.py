@@ -10,7 +10,7 @@ NATMOD_X64 = ROOT / "build" / "natmod" / "x64" / "_picoml.mpy"
 def test_files_generated_from_the_op_table_are_current():
     for path, text in optable.generated_files().items():
         assert (ROOT / path).read_text() == text, "%s is stale: run python -m picoml.optable" % path
-        assert optable.GENERATED in text.splitlines()[0]
+        assert optable.GENERATED in (text.splitlines()[0] if path != "device/picoml/pml.py" else text)
 
 
 def test_files_generated_from_the_rules_table_are_current():

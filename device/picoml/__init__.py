@@ -30,7 +30,7 @@ def load(source, backend=None):
             pml.select(backend)     # the code first (the native module or the kernels), then the big blocks
             arena = None
             if isinstance(source, str):
-                source, arena = _read(source)
+                source, arena = pml.read(source)
             model = pml.load(source, backend, arena)
         finally:
             # load-time code: dropped so it does not occupy the heap while the model runs
@@ -77,40 +77,3 @@ def record(label, seconds, source=None, **options):
     from .recording import record as run
     return run(label, seconds, source, **options)
 
-
-def _read(path):
-    """(file bytes, arena or None): the file in one bytearray of its size filled with readinto (no second copy),
-    and the arena its header asks for, allocated right after it. Both are the big blocks; taking them first keeps
-    the heap from fragmenting. The arena is a guess the loader checks (it is allocated again if its size is
-    wrong); a damaged header is left to the loader to report."""
-    import os
-    try:
-        st = os.stat(path)
-    except OSError as e:
-        raise OSError(e.args[0], "picoml: cannot open %s" % path)
-    if st[0] & 0x4000:      # S_IFDIR
-        raise OSError(21, "picoml: %s is a directory, not a .pml file" % path)
-    size = st[6]
-    try:
-        buf = bytearray(size)
-    except MemoryError:
-        from .pml import alloc     # the same, or a MemoryError naming the bytes wanted and free
-        buf = alloc(size, "the model file " + path)
-    view = memoryview(buf)
-    n = 0
-    with open(path, "rb") as f:
-        while n < size:
-            k = f.readinto(view[n:])
-            if not k:
-                break
-            n += k
-    view = None
-    if n != size:
-        raise ValueError("picoml: read %d of the %d bytes of %s" % (n, size, path))
-    arena = None
-    if size >= 64 and buf[0:4] == b"PML\x00" and int.from_bytes(buf[8:12], "little") == size:
-        try:
-            arena = bytearray(max(int.from_bytes(buf[24:28], "little"), 4))
-        except MemoryError:
-            pass
-    return buf, arena

@@ -24,6 +24,7 @@ class _Subscript:
 
 
 _ALL = _Subscript()[:]
+del _Subscript
 
 
 def _cold(name, *args):
@@ -42,8 +43,9 @@ _VALUES = []
 
 
 def _values():
-    """picoml.values: predict's conversions of real values and wide integers, imported on their first use and
-    kept (an int8-only application never has their code in RAM)."""
+    """picoml.values: predict's conversions of real values and wide integers and its several inputs or outputs,
+    imported on their first use and kept (an application of one int8 input and output never has their code in
+    RAM)."""
     if not _VALUES:
         from . import values
         _VALUES.append(values)
@@ -141,9 +143,9 @@ class Model:
         boxed floats.
         """
         # One input, one output: the common case in a frame of at most 11 words, which MicroPython keeps on the C
-        # stack (a larger one is a heap block per call); the rest in _predict_many.
+        # stack (a larger one is a heap block per call); several inputs or outputs in picoml.values.
         if self._n_in != 1 or self._n_out != 1:
-            return self._predict_many(x, out)
+            return _values().predict_many(self, x, out)
         native = self._native
         if out is None and native is not None and native.predict(x, self._out[0]):
             # the native module's fast path: a buffer of the input's bytes copied, run, output copied out (fe4)
@@ -156,33 +158,6 @@ class Model:
             self._out_view[0][_ALL] = self.outputs[0].data
             return self._out[0]
         self._fill(0, out)
-        return out
-
-    def _predict_many(self, x, out):
-        if self._n_in == 1:
-            self._put(0, x)
-        else:
-            if not isinstance(x, _SEQUENCES) or len(x) != self._n_in:
-                raise _error("input_list", self._n_in)
-            for i in range(self._n_in):
-                self._put(i, x[i])
-        self._run()
-        self._ran = True
-        if self._n_out == 1:
-            if out is None:
-                self._out_view[0][_ALL] = self.outputs[0].data
-                return self._out[0]
-            self._fill(0, out)
-            return out
-        if out is None:
-            for j in range(self._n_out):
-                view = self._out_view[j]
-                view[_ALL] = self.outputs[j].data
-            return self._out
-        if not isinstance(out, _SEQUENCES) or len(out) != self._n_out:
-            raise _error("output_list", self._n_out)
-        for j in range(self._n_out):
-            self._fill(j, out[j])
         return out
 
     def _run(self):

@@ -236,6 +236,33 @@ DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the out
 # -- end of the generated part --
 
 
+# The loader's refusals (picoml.pml words them from here, by number: its _R_ consts; its own strings would be in RAM
+# beside the file and the arena while every model loads).
+LOADER = (
+    "not a .pml file: %d bytes is shorter than the %d-byte header",                       # 0 _R_SHORT
+    "not a .pml file: magic is %r, expected %r",                                          # 1 _R_MAGIC
+    "this .pml is format version %d; this picoml reads up to version %d: upgrade picoml",  # 2 _R_NEWER
+    "this .pml is format version %d, from an older picoml; this picoml reads versions %d to %d: "
+    "reconvert the model with `picoml convert`",                                          # 3 _R_OLDER
+    "corrupt .pml: version %d, header size %d",                                           # 4 _R_HEADER
+    "truncated or padded .pml: the header says %d bytes, the file has %d",                # 5 _R_SIZE
+    "corrupt .pml: CRC32 mismatch (stored %08x, computed %08x)",                          # 6 _R_CRC
+    "picoml: cannot open %s",                                                             # 7 _R_OPEN
+    "picoml: %s is a directory, not a .pml file",                                         # 8 _R_DIRECTORY
+    "picoml: read %d of the %d bytes of %s",                                              # 9 _R_READ
+    "picoml.load: give a file path or the .pml bytes (bytes, bytearray, memoryview), not %s",  # 10 _R_SOURCE
+    "picoml: backend='native' needs the _picoml native module built for this board (%s), e.g. _picoml.mpy in "
+    "/lib; %s. Use backend='python' or None to fall back.",                               # 11 _R_NATIVE
+    "picoml: backend='viper' needs picoml/kernels_viper on a port with the viper emitter (%s); %s",  # 12 _R_VIPER
+    "picoml: unknown backend %r: use 'native', 'viper', 'python' or None (the fastest available)",  # 13 _R_BACKEND
+    "picoml: corrupt .pml: a model needs an input and an output; this one has %d inputs and %d outputs",  # 14
+    "picoml: corrupt .pml: io entry %d names tensor %d with edge type %d",                # 15 _R_IO_ENTRY
+    "picoml: corrupt .pml: model %s tensor %d is not an activation (int8 where the edge is float32)",  # 16
+    "picoml: corrupt .pml: metadata is not a JSON object",                                # 17 _R_METADATA
+    "picoml: corrupt .pml: metadata %s is not a list",                                    # 18 _R_METADATA_LIST
+)
+
+
 def message(buf, fault):
     """The refusal's words, naming the op (its index, name and source layer) or the tensor, the field or rule,
     and the value; buf: the model's bytes (for the op's name and layer)."""

@@ -1,9 +1,10 @@
 # picoml on the device: Model.predict's conversions of real values (floats in, floats out) and of wide-integer
-# inputs given as values. Not needed by an int8 model fed int8 bytes, so picoml.model imports this module on the
-# first call that needs it (and keeps it): its code is in RAM only for the applications that use it.
+# inputs given as values, and predict for several inputs or outputs. Not needed by a model of one int8 input and
+# output fed int8 bytes, so picoml.model imports this module on the first call that needs it (and keeps it): its
+# code is in RAM only for the applications that use it.
 from array import array
 
-from .model import _error
+from .model import _ALL, _SEQUENCES, _error
 
 _F32 = array("f", [0.0])    # float32 rounding: a value stored here and read back is rounded to float32
 
@@ -73,3 +74,32 @@ def put_wide(mv, x, width):
             mv[o] = v & 0xFF
             v >>= 8
             o += 1
+
+
+def predict_many(model, x, out):
+    """Model.predict for a model of several inputs or outputs (x, out: as predict takes them)."""
+    if model._n_in == 1:
+        model._put(0, x)
+    else:
+        if not isinstance(x, _SEQUENCES) or len(x) != model._n_in:
+            raise _error("input_list", model._n_in)
+        for i in range(model._n_in):
+            model._put(i, x[i])
+    model._run()
+    model._ran = True
+    if model._n_out == 1:
+        if out is None:
+            model._out_view[0][_ALL] = model.outputs[0].data
+            return model._out[0]
+        model._fill(0, out)
+        return out
+    if out is None:
+        for j in range(model._n_out):
+            view = model._out_view[j]
+            view[_ALL] = model.outputs[j].data
+        return model._out
+    if not isinstance(out, _SEQUENCES) or len(out) != model._n_out:
+        raise _error("output_list", model._n_out)
+    for j in range(model._n_out):
+        model._fill(j, out[j])
+    return out

@@ -212,10 +212,42 @@ def layout_module():
     return "\n".join(lines + _layout_lines())
 
 
+LOADER_BEGIN = "# -- %s --" % GENERATED
+LOADER_END = "# -- end of the generated part --"
+
+
+def loader_layout():
+    """The generated part of device/picoml/pml.py: the record layouts again, for the loader alone. The integers as
+    underscored MicroPython consts, which the compiler folds into the code, so their names take no RAM (importing
+    _layout interned its names for good and held the module while loading: docs/memory.md); the strings as
+    module names (CircuitPython's compiler folds only integer consts); the tuples, which the loader does not
+    read, left out."""
+    lines = []
+    for line in _layout_lines():
+        name, _, value = line.partition(" = ")
+        if not value or line.startswith("#"):
+            lines.append(line)
+        elif value.lstrip("-").isdigit():
+            lines.append("_%s = const(%s)" % (name, value))
+        elif not value.startswith("("):
+            lines.append("_%s = %s" % (name, value))
+    return [line for line in lines if line]
+
+
+def loader_module(text):
+    """device/picoml/pml.py's text with its generated part (between LOADER_BEGIN and LOADER_END) made current."""
+    lines = text.split("\n")
+    begin = lines.index(LOADER_BEGIN)
+    end = lines.index(LOADER_END, begin)
+    return "\n".join(lines[:begin + 1] + loader_layout() + lines[end:])
+
+
 def generated_files():
-    """{path relative to the repository: text} of every file generated from the op table."""
+    """{path relative to the repository: text} of every file generated from the op table (pml.py in part)."""
+    from .resources import device_package
     return {"native_module/ops.h": c_header(), "device/picoml/_ops.py": device_module(),
-            "device/picoml/_layout.py": layout_module()}
+            "device/picoml/_layout.py": layout_module(),
+            "device/picoml/pml.py": loader_module((device_package() / "pml.py").read_text())}
 
 
 def main():
