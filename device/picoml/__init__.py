@@ -6,8 +6,8 @@
 #   label, index = model.top()
 #
 # Kept small on purpose (importing costs RAM). load() imports the loader (picoml.pml) and the backend's code,
-# reads the file and allocates the arena while the rest of the heap is still in one piece, has the loader
-# validate the model and build it, and drops the loader again, so only picoml.model and the kernels stay in RAM.
+# has the loader read the file into one block, check it, allocate the arena, validate the model and build it,
+# and drops the loader again, so only picoml.model and the kernels stay in RAM.
 __version__ = "0.1.0"
 
 
@@ -28,10 +28,14 @@ def load(source, backend=None):
         from . import pml
         try:
             pml.select(backend)     # the code first (the native module or the kernels), then the big blocks
-            arena = None
             if isinstance(source, str):
-                source, arena = pml.read(source)
-            model = pml.load(source, backend, arena)
+                source = pml.read(source)
+            loading = pml.begin(source, backend)     # (header, arena, the metadata's refusal)
+            # The big blocks are in place, ours to drop should a later allocation fail (below): the room is given
+            # back now, for the kernels' scratch (its 1 KB in one piece, where the heap is otherwise in small
+            # pieces between the loaded code, docs/memory.md).
+            room = None
+            model = pml.load(source, backend, *loading)
         finally:
             # load-time code: dropped so it does not occupy the heap while the model runs
             pml = None
@@ -42,7 +46,7 @@ def load(source, backend=None):
             prepare(model)          # the Python kernels' tables, once the loader's code is gone
         return model
     except MemoryError as e:
-        room = None
+        room = source = loading = model = None  # room for the message (a file read here is dropped with it)
         raise _no_room(e)
 
 

@@ -95,27 +95,19 @@ class Model:
 
     python_ops = ()     # the viper backend's instances set their own
 
-    def __init__(self, buffer, backend, backend_notes, native, steps, inputs, outputs, state=()):
-        # built by picoml.pml.load: native is the _picoml.Model (it keeps the arena); or steps is what
-        # kernels_python.prepare turns into the (run, state) pair of each op (they keep the arena), and sets
-        # python_ops: the ops the viper backend leaves to it
-        self.buffer = buffer
-        self.backend = backend
-        self.backend_notes = backend_notes
-        self._native = native
-        self._steps = steps
-        self.inputs = inputs
-        self.outputs = outputs
-        self._out = [array("b", bytes(io.size)) for io in outputs]
-        # slice assignment into an array allocates in MicroPython, into a memoryview of it does not
-        self._out_view = [memoryview(a) for a in self._out]
-        self._user_out = [None] * len(outputs)
-        self._user_view = [None] * len(outputs)
-        self._n_in = len(inputs)
-        self._n_out = len(outputs)
-        self._ran = False
-        self._labels = 0            # 0: not read yet
-        self._state = state         # (arena view, zeros) of each state tensor: what reset() clears
+    # Built by picoml.pml.load, which sets every attribute (Model() has no __init__: its code would stay in RAM
+    # while the model runs; the loader's is dropped after the load):
+    #   buffer, backend, backend_notes, inputs, outputs   as above
+    #   _native       the _picoml.Model (it keeps the arena), or None
+    #   _steps        for the Python backends, what kernels_python.prepare turns into the (run, state) pair of each
+    #                 op (they keep the arena; it also sets python_ops: the ops the viper backend leaves to it)
+    #   _out, _out_view   per output, the array('b') predict returns and a memoryview of it (slice assignment into
+    #                 an array allocates in MicroPython, into a memoryview of it does not)
+    #   _user_out, _user_view   per output, the last `out` buffer given to predict and a memoryview of it
+    #   _n_in, _n_out     the numbers of inputs and outputs
+    #   _ran          False until the first prediction
+    #   _labels       0 until read (then the labels or None)
+    #   _state        (arena view, zeros) of each state tensor: what reset() clears
 
     # -- inference ---------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@
 # a model loads, its strings with it (docs/memory.md). The record layouts are the generated part below, not
 # picoml._layout: the native backend's load needs no op table, and underscored integer consts take no RAM.
 import struct
+from array import array
 
 try:
     from micropython import const
@@ -211,10 +212,8 @@ def alloc(n, what):
 
 
 def read(path):
-    """(file bytes, arena or None): the file in one bytearray of its size filled with readinto (no second copy),
-    and the arena its header asks for, allocated right after it. Both are the big blocks; taking them first keeps
-    the heap from fragmenting. The arena is a guess the loader checks (it is allocated again if its size is
-    wrong); a damaged header is left to the loader to report."""
+    """The file in one bytearray of its size filled with readinto (no second copy); a damaged header is left to
+    the loader to report."""
     import os
     try:
         st = os.stat(path)
@@ -238,32 +237,34 @@ def read(path):
     view = None
     if n != size:
         raise ValueError(_words(_R_READ, n, size, path))
-    arena = None
-    if size >= _HEADER_SIZE and buf[0:4] == _MAGIC and \
-            int.from_bytes(buf[_AT_FILE_SIZE:_AT_FILE_SIZE + 4], "little") == size:
-        try:
-            arena = bytearray(max(int.from_bytes(buf[_AT_ARENA_SIZE:_AT_ARENA_SIZE + 4], "little"), 4))
-        except MemoryError:
-            pass
-    return buf, arena
+    return buf
 
 
-def load(source, backend=None, arena=None):
-    """picoml.load() once the file is in memory: source is the .pml's bytes (bytes, bytearray or memoryview, used
-    in place); arena one picoml.load allocated early (used if its size is right). Returns the Model."""
+def begin(source, backend):
+    """picoml.load() once the file is in memory, up to the arena: source is the .pml's bytes (bytes, bytearray or
+    memoryview, used in place). Returns (header, arena, the metadata's refusal or None) for load()."""
     # Code first (an unknown name or a forced backend that cannot be imported fails here), then the arena, once
-    # the CRC has shown that the header's arena_size is what the writer meant.
-    name, module, notes = select(backend)
+    # the CRC has shown that the header's arena_size is what the writer meant. The metadata is parsed before the
+    # arena is allocated, so that its transient objects (the JSON's text and values: about 2 KB for DS-CNN's
+    # layer names) are not in the heap beside it; its refusal is raised after the model's own (the format's order).
+    name = select(backend)[0]
     if not isinstance(source, (bytes, bytearray, memoryview)):
         raise TypeError(_words(_R_SOURCE, type(source).__name__))
     if name != "native":
         from . import kernels_python    # noqa: F401 -- resident code, before the load-time garbage
-    buf = source
-    header = check_header(buf)
-    size = header[9] if header[9] > 4 else 4
-    if arena is None or len(arena) != size:
-        arena = None
-        arena = alloc(size, "the arena")
+    header = check_header(source)
+    try:
+        _metadata(source, header)
+        late = None
+    except ValueError as e:
+        late = e
+    arena = alloc(header[9] if header[9] > 4 else 4, "the arena")
+    return header, arena, late
+
+
+def load(buf, backend, header, arena, late):
+    """The rest of picoml.load() after begin(): the model validated, its objects built. Returns the Model."""
+    name, module, notes = select(backend)
     native = ops = None
     if name == "native":
         try:
@@ -277,11 +278,29 @@ def load(source, backend=None, arena=None):
         from .validate import check
         ops = check(buf, len(arena))
     inputs, outputs = _io(buf, header, arena)
-    _metadata(buf, header)
+    if late is not None:
+        raise late
     # the Python kernels are prepared by picoml.load once this module is gone (kernels_python.prepare)
     steps = None if native is not None else (ops, arena, header[10], header[16], module if name == "viper" else None)
     from .model import Model
-    return Model(buf, name, list(notes), native, steps, inputs, outputs, _state(buf, header, arena))
+    model = Model()     # its attributes: picoml.model.Model
+    model.buffer = buf
+    model.backend = name
+    model.backend_notes = list(notes)
+    model._native = native
+    model._steps = steps
+    model.inputs = inputs
+    model.outputs = outputs
+    model._out = [array("b", bytes(io.size)) for io in outputs]
+    model._out_view = [memoryview(a) for a in model._out]
+    model._user_out = [None] * len(outputs)
+    model._user_view = [None] * len(outputs)
+    model._n_in = len(inputs)
+    model._n_out = len(outputs)
+    model._ran = False
+    model._labels = 0
+    model._state = _state(buf, header, arena)
+    return model
 
 
 def _state(buf, header, arena):
