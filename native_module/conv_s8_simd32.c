@@ -52,13 +52,50 @@ static void widen_slot(const int8_t *x, int32_t n, uint32_t *cols, int32_t s) {
     }
 }
 
-/* widen_slot doubled, for the fast path (below): n4 words at x, twice each byte */
+/* widen_slot doubled, for the fast path (below): n4 words at x, twice each byte; two words a step */
 static void widen_slot2(const int8_t *x, int32_t n4, uint32_t *cols, int32_t s) {
     uint32_t *c = cols + 2 * s;
-    for (const int8_t *const end = x + 4 * n4; x != end; x += 4, c += 2 * PIXELS) {
+    const int8_t *const end = x + 4 * n4;
+    if (n4 & 1) {
         const uint32_t w = pml_load32(x), lo = pml_sxtb16(w), hi = pml_sxtb16_ror8(w);
         c[0] = pml_sadd16(lo, lo);
         c[1] = pml_sadd16(hi, hi);
+        x += 4;
+        c += 2 * PIXELS;
+    }
+    for (; x != end; x += 8, c += 4 * PIXELS) {
+        const uint32_t w0 = pml_load32(x), w1 = pml_load32(x + 4);
+        const uint32_t lo0 = pml_sxtb16(w0), hi0 = pml_sxtb16_ror8(w0);
+        const uint32_t lo1 = pml_sxtb16(w1), hi1 = pml_sxtb16_ror8(w1);
+        c[0] = pml_sadd16(lo0, lo0);
+        c[1] = pml_sadd16(hi0, hi0);
+        c[2 * PIXELS] = pml_sadd16(lo1, lo1);
+        c[2 * PIXELS + 1] = pml_sadd16(hi1, hi1);
+    }
+}
+
+/* widen_slot2 for all PIXELS slots at once, pixel s's n4 words at x + s * step: the columns' 8 words of a k-step
+ * from 4 loads in a row */
+static void widen_block2(const int8_t *x, int32_t step, int32_t n4, uint32_t *cols) {
+    const int8_t *const end = x + 4 * n4;
+    for (uint32_t *c = cols; x != end; x += 4, c += 2 * PIXELS) {
+        const uint32_t w0 = pml_load32(x), w1 = pml_load32(x + step);
+        const uint32_t w2 = pml_load32(x + 2 * step), w3 = pml_load32(x + 3 * step);
+        uint32_t lo = pml_sxtb16(w0), hi = pml_sxtb16_ror8(w0);
+        c[0] = pml_sadd16(lo, lo);
+        c[1] = pml_sadd16(hi, hi);
+        lo = pml_sxtb16(w1);
+        hi = pml_sxtb16_ror8(w1);
+        c[2] = pml_sadd16(lo, lo);
+        c[3] = pml_sadd16(hi, hi);
+        lo = pml_sxtb16(w2);
+        hi = pml_sxtb16_ror8(w2);
+        c[4] = pml_sadd16(lo, lo);
+        c[5] = pml_sadd16(hi, hi);
+        lo = pml_sxtb16(w3);
+        hi = pml_sxtb16_ror8(w3);
+        c[6] = pml_sadd16(lo, lo);
+        c[7] = pml_sadd16(hi, hi);
     }
 }
 
@@ -251,7 +288,7 @@ typedef struct {
     const int32_t *bias, *bias_end; /* 32, 36: channel k's bias, the end of the biases */
     const uint32_t *cols, *end;     /* 40, 44: the columns, their end */
     const int8_t *w;                /* 48: the filter */
-    int32_t entry;                  /* 52: bytes into the assembly's loop body where a channel starts (n4 % 4) */
+    int32_t entry;                  /* 52: where a channel starts in the assembly's loop (entry_case) */
     const int32_t *parked[2];       /* 56 */
 } block_t;
 
@@ -261,8 +298,7 @@ typedef char pml_block_offsets_ok[(__builtin_offsetof(block_t, off) == 20 && __b
                                    && __builtin_offsetof(block_t, entry) == 52 && sizeof(void *) == 4) ? 1 : -1];
 
 /* One k-step (4 patch bytes, 16 multiply-accumulates): the filter word and the 4 pixels' 8 column words, in
- * r0-r3 the four sums. Each instruction 32 bits wide: the loop body is 4 k-steps of 52 bytes, entered at
- * step 4 - n4 % 4 so that a channel runs its n4 steps (Duff's device). */
+ * r0-r3 the four sums. */
 #define KSTEP \
     "ldr.w r11, [r9], #4\n\t" \
     "ldmia.w r8!, {r4, r5, r6, r7}\n\t" \
@@ -277,6 +313,35 @@ typedef char pml_block_offsets_ok[(__builtin_offsetof(block_t, off) == 20 && __b
     "smlad r2, r5, lr, r2\n\t" \
     "smlad r3, r6, r12, r3\n\t" \
     "smlad r3, r7, lr, r3\n\t"
+/* Two k-steps, their two filter words in one LDRD (r11, r12; the second waits in r12 during the first). The
+ * loop body is two of them, entered where a channel runs its n4 steps (Duff's device; an odd n4 runs one KSTEP
+ * first): entry_case. */
+#define DSTEP \
+    "ldrd r11, r12, [r9], #8\n\t" \
+    "ldmia.w r8!, {r4, r5, r6, r7}\n\t" \
+    "sxtb16 lr, r11\n\t" \
+    "sxtb16 r11, r11, ror #8\n\t" \
+    "smlad r0, r4, lr, r0\n\t" \
+    "smlad r0, r5, r11, r0\n\t" \
+    "smlad r1, r6, lr, r1\n\t" \
+    "smlad r1, r7, r11, r1\n\t" \
+    "ldmia.w r8!, {r4, r5, r6, r7}\n\t" \
+    "smlad r2, r4, lr, r2\n\t" \
+    "smlad r2, r5, r11, r2\n\t" \
+    "smlad r3, r6, lr, r3\n\t" \
+    "smlad r3, r7, r11, r3\n\t" \
+    "ldmia.w r8!, {r4, r5, r6, r7}\n\t" \
+    "sxtb16 lr, r12\n\t" \
+    "sxtb16 r12, r12, ror #8\n\t" \
+    "smlad r0, r4, lr, r0\n\t" \
+    "smlad r0, r5, r12, r0\n\t" \
+    "smlad r1, r6, lr, r1\n\t" \
+    "smlad r1, r7, r12, r1\n\t" \
+    "ldmia.w r8!, {r4, r5, r6, r7}\n\t" \
+    "smlad r2, r4, lr, r2\n\t" \
+    "smlad r2, r5, r12, r2\n\t" \
+    "smlad r3, r6, lr, r3\n\t" \
+    "smlad r3, r7, r12, r3\n\t"
 /* output t of sum a with M (r11), R (r5), e (lr) */
 #define REQUANT(t, a) \
     "smmlar " t ", " a ", r11, r5\n\t" \
@@ -284,19 +349,31 @@ typedef char pml_block_offsets_ok[(__builtin_offsetof(block_t, off) == 20 && __b
     "asr " t ", " t ", lr\n\t" \
     "ssat " t ", #8, " t "\n\t"
 
-/* In assembly: gcc neither keeps the column loads as LDMs nor the sums in registers. Per channel the MACs in 13
- * instructions per 16 (the loop's CMP and BNE per 64), then the requantization and the next channel's start in
- * 43, the block's state in b (on the stack while the loop takes all 14 registers). */
+/* In assembly: gcc neither keeps the column loads as LDMs nor the sums in registers. Per channel the MACs in 25
+ * instructions per 32 (DSTEP: one LDRD for two filter words; the loop's CMP and BNE per 64), then the
+ * requantization and the next channel's start in 43, the block's state in b (on the stack while the loop takes
+ * all 14 registers). */
 static NOINLINE void block_fast(block_t *b) {
     register block_t *r0 __asm__("r0") = b;
     __asm__ volatile(
         "sub sp, sp, #8\n\t"
         "str r0, [sp]\n\t"
         "ldr r1, [r0, #52]\n\t"
-        "adr.w r2, 20f\n\t"
-        "add r2, r2, r1\n\t"
+        "adr.w r2, 20f\n\t"                 /* the loop's entry (a Thumb address): entry_case */
+        "cmp r1, #1\n\t"
+        "it eq\n\t"
+        "adreq.w r2, 21f\n\t"
+        "cmp r1, #2\n\t"
+        "it eq\n\t"
+        "adreq.w r2, 19f\n\t"
+        "cmp r1, #3\n\t"
+        "it eq\n\t"
+        "adreq.w r2, 17f\n\t"
+        "cmp r1, #4\n\t"
+        "it eq\n\t"
+        "adreq.w r2, 18f\n\t"
         "orr r2, r2, #1\n\t"
-        "str r2, [sp, #4]\n\t"              /* the loop's entry (a Thumb address) */
+        "str r2, [sp, #4]\n\t"
         "ldr r9, [r0, #48]\n\t"
         "ldr r10, [r0, #44]\n\t"
         "ldr r8, [r0, #40]\n\t"
@@ -308,10 +385,21 @@ static NOINLINE void block_fast(block_t *b) {
         "mov r2, r1\n\t"
         "mov r3, r1\n\t"
         "ldr pc, [sp, #4]\n\t"
-        "20:\n\t"
-        KSTEP KSTEP KSTEP KSTEP
+        "17:\n\t"                           /* n4 % 4 == 3 */
+        KSTEP
+        "b 21f\n\t"
+        "18:\n\t"                           /* n4 == 1 */
+        KSTEP
+        "b 22f\n\t"
+        "19:\n\t"                           /* n4 % 4 == 1, n4 > 1 */
+        KSTEP
+        "20:\n\t"                           /* n4 % 4 == 0 */
+        DSTEP
+        "21:\n\t"                           /* n4 % 4 == 2 */
+        DSTEP
         "cmp r8, r10\n\t"
         "bne 20b\n\t"
+        "22:\n\t"
         /* the channel's constants: M in r11, R in r5, e in lr */
         "ldr r12, [sp]\n\t"
         "ldm r12, {r4, r5, r6, r7, r8}\n\t"  /* mult, shift, out, one2o, advance */
@@ -349,6 +437,7 @@ static NOINLINE void block_fast(block_t *b) {
         : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
 }
 #undef KSTEP
+#undef DSTEP
 #undef REQUANT
 #else
 /* the same in C (the portable build) */
@@ -377,6 +466,13 @@ static void block_fast(block_t *b) {
     }
 }
 #endif
+
+/* Where block_fast's loop starts a channel of n4 k-steps: 0 at its first DSTEP (n4 % 4 == 0), 1 at its second
+ * (2), 2 one KSTEP before the first (1, n4 > 1), 3 one KSTEP then the second (3), 4 one KSTEP alone (n4 == 1). */
+static int32_t entry_case(int32_t n4) {
+    static const int8_t cases[4] = {0, 2, 1, 3};
+    return n4 == 1 ? 4 : cases[n4 & 3];
+}
 
 /* Whether the fast path takes the op: the activation range is int8's, the patch whole words, and every channel's
  * constants and bias suit it (see above). */
@@ -408,51 +504,60 @@ typedef struct {
 static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_t *patch) {
     const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left, in_c = g->in_c;
     const int8_t *image = g->input + b * g->in_h * g->in_w * in_c;
-    const int8_t zp = g->zero_point;
-    /* taps [kx0, kx1) of a row are inside the image (any dilation) */
-    int32_t kx0 = 0, kx1 = g->kw;
+    /* taps [kx0, kx1) of a row and rows [ky0, ky1) are inside the image (any dilation) */
+    int32_t kx0 = 0, kx1 = g->kw, ky0 = 0, ky1 = g->kh;
     while (kx0 < kx1 && ix0 + kx0 * g->dil_w < 0) {
         kx0++;
     }
     while (kx1 > kx0 && ix0 + (kx1 - 1) * g->dil_w >= g->in_w) {
         kx1--;
     }
-    const int32_t row = g->kw * in_c, before = kx0 * in_c, after = (g->kw - kx1) * in_c;
-    for (int32_t ky = 0, iy = iy0; ky < g->kh; ky++, iy += g->dil_h) {
-        if (iy < 0 || iy >= g->in_h || kx0 == kx1) {
-            for (int32_t i = 0; i < row; i++) {
-                *patch++ = zp;
-            }
-            continue;
+    while (ky0 < ky1 && iy0 + ky0 * g->dil_h < 0) {
+        ky0++;
+    }
+    while (ky1 > ky0 && iy0 + (ky1 - 1) * g->dil_h >= g->in_h) {
+        ky1--;
+    }
+    const int32_t row = g->kw * in_c;
+    if (kx0 > 0 || kx1 < g->kw || ky0 > 0 || ky1 < g->kh) {
+        /* the zero point everywhere, then the taps inside over it (the patch is whole words in the scratch) */
+        const uint32_t zp4 = 0x01010101u * (uint8_t)g->zero_point;
+        uint32_t *w = (uint32_t *)(void *)patch;
+        for (uint32_t *const end = w + ((g->kh * row + 3) >> 2); w != end; w++) {
+            *w = zp4;
         }
-        for (int32_t i = 0; i < before; i++) {
-            *patch++ = zp;
-        }
-        const int8_t *src = image + (iy * g->in_w + ix0 + kx0 * g->dil_w) * in_c;
-        const int32_t step = kx1 - kx0 > 1 ? g->dil_w * in_c : 0;     /* two taps inside: dil_w < in_w */
+    }
+    if (kx0 == kx1) {
+        return;
+    }
+    const int32_t step = kx1 - kx0 > 1 ? g->dil_w * in_c : 0;     /* two taps inside: dil_w < in_w */
+    const int32_t run = (kx1 - kx0) * in_c;
+    int8_t *dst = patch + ky0 * row + kx0 * in_c;
+    const int8_t *src = image + ((iy0 + ky0 * g->dil_h) * g->in_w + ix0 + kx0 * g->dil_w) * in_c;
+    const int32_t src_row = g->dil_h * g->in_w * in_c;
+    for (int32_t ky = ky0; ky < ky1; ky++, dst += row, src += src_row) {
+        int8_t *d = dst;
+        const int8_t *x = src;
         if (step == in_c || kx1 - kx0 == 1) {
             /* the taps inside side by side: one run of bytes, a word at a time */
-            int32_t n = (kx1 - kx0) * in_c;
-            for (; n >= 4; n -= 4, src += 4, patch += 4) {
-                const uint32_t v = pml_load32(src);
-                __builtin_memcpy(patch, &v, 4);
+            int32_t n = run;
+            for (; n >= 4; n -= 4, x += 4, d += 4) {
+                const uint32_t v = pml_load32(x);
+                __builtin_memcpy(d, &v, 4);
             }
             for (; n > 0; n--) {
-                *patch++ = *src++;
+                *d++ = *x++;
             }
         } else if (in_c == 1) {
-            for (int32_t kx = kx0; kx < kx1; kx++, src += step) {
-                *patch++ = *src;
+            for (int32_t kx = kx0; kx < kx1; kx++, x += step) {
+                *d++ = *x;
             }
         } else {
-            for (int32_t kx = kx0; kx < kx1; kx++, src += step) {
+            for (int32_t kx = kx0; kx < kx1; kx++, x += step) {
                 for (int32_t c = 0; c < in_c; c++) {
-                    *patch++ = src[c];
+                    *d++ = x[c];
                 }
             }
-        }
-        for (int32_t i = 0; i < after; i++) {
-            *patch++ = zp;
         }
     }
 }
@@ -522,13 +627,16 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     blk.cols = cols;
     blk.end = cols + 2 * PIXELS * words;
     blk.w = filter;
-    blk.entry = 52 * ((4 - (words & 3)) & 3);
+    blk.entry = entry_case(words);
 
     const int32_t pixels = pml_dim(output, 0) * out_h * out_w;
     int32_t b = 0, oy = 0, ox = 0;
     for (int32_t pix = 0; pix < pixels; pix += PIXELS, out += PIXELS * out_c) {
         const int32_t n_px = pixels - pix < PIXELS ? pixels - pix : PIXELS;
-        for (int32_t s = 0; s < PIXELS; s++) {
+        if (fast && direct && n_px == PIXELS) {
+            widen_block2(g.input + pix * g.in_c, g.in_c, words, cols);
+        }
+        for (int32_t s = 0; s < PIXELS && !(fast && direct && n_px == PIXELS); s++) {
             if (s >= n_px) {
                 /* a missing pixel: zeros, its results dropped; on the fast path the last pixel again, its
                  * results written over the last pixel's with the same values */

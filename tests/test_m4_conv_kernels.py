@@ -57,6 +57,8 @@ CONV_SHAPES = [
     ((3, 2), (5, 4), (1, 1), (1, 1), SAME, 2, 5),
     ((6, 6), (3, 3), (1, 1), (1, 1), VALID, 16, 16),
     ((5, 5), (3, 3), (1, 1), (1, 1), SAME, 32, 4),
+    ((4, 4), (1, 1), (1, 1), (1, 1), VALID, 20, 6),     # patches of 5 and 9 words: the loop entered one k-step
+    ((5, 5), (3, 3), (1, 1), (1, 1), SAME, 4, 6),       # before its first two-step (n4 % 4 == 1)
 ]
 
 
