@@ -1,4 +1,4 @@
-# The emulated machines: memory maps, QEMU command lines and the heap picoml's MicroPython port gives by default.
+# The emulated machines: memory maps, QEMU command lines (<NAME>_QEMU: the emulator and its machine options) and the heap picoml's MicroPython port gives by default.
 # The one place for these facts: emulation/Makefile and emulation/micropython/Makefile include this file, and
 # picoml's Python side (picoml.emulation.machines()) reads it, so it holds only `NAME = value` lines (a value
 # may use the $(NAME) of a line above) and comments. Sizes are bytes.
@@ -13,7 +13,7 @@ MPS2_CODE_SIZE = 4194304
 MPS2_RAM_ORIGIN = 536870912
 MPS2_RAM_SIZE = 4194304
 MPS2_STACK_SIZE = 65536
-MPS2_QEMU = -M mps2-an386
+MPS2_QEMU = qemu-system-arm -M mps2-an386
 # the clock the port's time.ticks_cpu counts (SysTick on SYSCLK)
 MPS2_CPU_HZ = 25000000
 MPS2_PORT_HEAP = 200000
@@ -25,7 +25,7 @@ MICROBIT_CODE_SIZE = 1048576
 MICROBIT_RAM_ORIGIN = 536870912
 MICROBIT_RAM_SIZE = 262144
 MICROBIT_STACK_SIZE = 16384
-MICROBIT_QEMU = -M microbit -global nrf51-soc.sram-size=$(MICROBIT_RAM_SIZE) -global nrf51-soc.flash-size=$(MICROBIT_CODE_SIZE)
+MICROBIT_QEMU = qemu-system-arm -M microbit -global nrf51-soc.sram-size=$(MICROBIT_RAM_SIZE) -global nrf51-soc.flash-size=$(MICROBIT_CODE_SIZE)
 MICROBIT_PORT_HEAP = 180000
 # (SysTick on the nRF51's HCLK)
 MICROBIT_CPU_HZ = 16000000
@@ -46,7 +46,7 @@ XTENSA_SIM_RAM_SIZE = 17821696
 XTENSA_SIM_STACK_SIZE = 1048576
 XTENSA_SIM_STATIC_ORIGIN = 33554432
 XTENSA_SIM_STATIC_SIZE = 33554432
-XTENSA_SIM_QEMU = -M sim -cpu dc233c
+XTENSA_SIM_QEMU = qemu-system-xtensa -M sim -cpu dc233c
 XTENSA_SIM_PORT_HEAP = 200000
 # CCOUNT's rate in QEMU's virtual clock (measured: tests/test_esp32.py)
 XTENSA_SIM_CPU_HZ = 10000000

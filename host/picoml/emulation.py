@@ -3,6 +3,7 @@ built images, each checked to exist and to be newer than its sources, else a Pic
 that builds it. Developer tooling: an installed picoml has none of it (resources.checkout() says so)."""
 import re
 import shlex
+import shutil
 
 from . import resources
 from .errors import PicomlError
@@ -27,9 +28,14 @@ def machines():
     return _machines[path]
 
 
-def qemu_machine(machine):
-    """The qemu-system-arm arguments that make `machine` (MPS2, MICROBIT)."""
-    return shlex.split(machines()[machine + "_QEMU"])
+def qemu(machine):
+    """The QEMU command line that runs `machine` (MPS2, MICROBIT, XTENSA_SIM) with no display, monitor or serial
+    port; the emulator checked to be installed."""
+    cmd = shlex.split(machines()[machine + "_QEMU"])
+    if not shutil.which(cmd[0]):
+        raise PicomlError("%s is not installed: run scripts/install-system-packages.sh (apt-get install qemu-system-arm "
+                          "qemu-system-misc gcc-arm-none-eabi libnewlib-arm-none-eabi)" % cmd[0])
+    return cmd + ["-nographic", "-monitor", "none", "-serial", "none"]
 
 
 def built(relative, make_target, sources):

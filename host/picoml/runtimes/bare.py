@@ -54,7 +54,7 @@ def _rp2040js():
 
 def missing_tools():
     """What is missing to build and run the images, as a list of names (empty when all is there)."""
-    missing = [tool for tool in (CROSS + "gcc", "nm", "qemu-system-arm", "qemu-system-xtensa", "node", "gcc")
+    missing = [tool for tool in (CROSS + "gcc", "nm", "node", "gcc")
                if shutil.which(tool) is None]
     if not (_rp2040js() / "node_modules" / "rp2040js" / "package.json").exists():
         missing.append("rp2040js (npm, in emulation/rp2040js/node_modules)")
@@ -140,9 +140,7 @@ def _header(blob):
 def _qemu_command(images, core):
     """QEMU running the harness on model.pml / inputs.bin / outputs.bin in its working folder (relative names:
     semihosting's command line is split at spaces)."""
-    return ["qemu-system-" + ("xtensa" if core == "xtensa" else "arm"), *emulation.qemu_machine(MACHINE[core]),
-            "-nographic", "-monitor", "none", "-serial", "none",
-            "-semihosting-config", "enable=on,target=native,arg=harness,arg=model.pml,arg=inputs.bin,arg=outputs.bin",
+    return [*emulation.qemu(MACHINE[core]), "-semihosting-config", "enable=on,target=native,arg=harness,arg=model.pml,arg=inputs.bin,arg=outputs.bin",
             "-kernel", str(images.elf(core))]
 
 
@@ -205,11 +203,16 @@ def _run_qemu(images, core, blob, model, inputs, n, work, count_insns, per_op=Fa
     return Result(core, outputs, insns, None, log, classes, ops if per_op else None)
 
 
+def _rp2040_command(images):
+    """The rp2040js runner on model.pml / inputs.bin / outputs.bin in its working folder."""
+    return ["node", str(_rp2040js() / "run_rp2040.mjs"), str(images.rp2040), "model.pml", "inputs.bin", "outputs.bin"]
+
+
 def _run_rp2040(images, blob, model, inputs, n, work, per_op=False):
     import json
     (work / "model.pml").write_bytes(blob)
     (work / "inputs.bin").write_bytes(inputs)
-    cmd = ["node", str(_rp2040js() / "run_rp2040.mjs"), str(images.rp2040), "model.pml", "inputs.bin", "outputs.bin"]
+    cmd = _rp2040_command(images)
     entries = {}
     if per_op:
         elf = images.rp2040.with_suffix(".elf")
@@ -259,9 +262,7 @@ def run_raw(core, blob, inputs, images=None):
         (work / "inputs.bin").write_bytes(bytes(inputs))
         if core == "m0plus":
             import json
-            p = subprocess.run(["node", str(_rp2040js() / "run_rp2040.mjs"), str(images.rp2040), "model.pml",
-                                "inputs.bin",
-                                "outputs.bin"], cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
+            p = subprocess.run(_rp2040_command(images), cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
             return json.loads(p.stdout.strip().splitlines()[-1])["status"]
         p = subprocess.run(_qemu_command(images, core), cwd=work, capture_output=True, text=True, timeout=TIMEOUT)
         for line in (p.stdout + p.stderr).splitlines():

@@ -41,7 +41,6 @@ code the Cortex-M0 runs).
 """
 import pathlib
 import re
-import shutil
 import subprocess
 import tempfile
 
@@ -52,17 +51,17 @@ from . import DEVICE_BACKENDS, Runtime, scripts
 PORT_SOURCES = ("emulation/micropython/*.[ch]", "emulation/machines.mk")
 ARM_SOURCES = PORT_SOURCES + ("emulation/common/*",)
 XTENSA_SOURCES = PORT_SOURCES + ("emulation/common/semihost.h", "emulation/xtensa/*", "scripts/xtensawin/*")
-# qemu: the emulator; make: the root Makefile's target that builds the firmware from `sources`; timing: picoml.cycles'
+# make: the root Makefile's target that builds the firmware from `sources`; timing: picoml.cycles'
 # table for the core (None: none, no cycle estimate)
 TARGETS = {
     "m4": {"arch": "armv7emsp", "machine": "MPS2", "cpu": "Cortex-M4F", "timing": "cortex-m4",
-           "qemu": "qemu-system-arm", "make": "qemu", "sources": ARM_SOURCES},
+           "make": "qemu", "sources": ARM_SOURCES},
     "m0": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0", "timing": "cortex-m0plus",
-           "qemu": "qemu-system-arm", "make": "qemu", "sources": ARM_SOURCES},
+           "make": "qemu", "sources": ARM_SOURCES},
     "m0-nofloat": {"arch": "armv6m", "machine": "MICROBIT", "cpu": "Cortex-M0, no float", "timing": "cortex-m0plus",
-                   "qemu": "qemu-system-arm", "make": "qemu", "sources": ARM_SOURCES},
+                   "make": "qemu", "sources": ARM_SOURCES},
     "xtensa": {"arch": "xtensawin", "machine": "XTENSA_SIM", "cpu": "Xtensa dc233c (QEMU sim), no float",
-               "timing": None, "qemu": "qemu-system-xtensa", "make": "qemu-xtensa", "sources": XTENSA_SOURCES},
+               "timing": None, "make": "qemu-xtensa", "sources": XTENSA_SOURCES},
 }
 MARK = "time_ticks_cpu"     # the firmware function between whose entries the plugin counts (count_classes)
 
@@ -102,17 +101,6 @@ def default_heap(target):
 def natmod_dir(target):
     """The folder holding the _picoml.mpy this target loads."""
     return resources.natmod_dir(TARGETS[_target(target)]["arch"])
-
-
-def qemu_system(target="m4"):
-    """The emulator running the target (qemu-system-arm or qemu-system-xtensa)."""
-    name = TARGETS[_target(target)]["qemu"]
-    exe = shutil.which(name)
-    if not exe:
-        raise PicomlError("%s is not installed: run scripts/install-system-packages.sh (apt-get install qemu-system-arm "
-                          "qemu-system-misc gcc-arm-none-eabi libnewlib-arm-none-eabi)" % name)
-    return exe
-
 
 
 def firmware(target="m4"):
@@ -161,8 +149,7 @@ def command(target, script, heapsize=None, args=(), icount=False, plugin=None, n
     for a in [script, *args]:
         if " " in str(a):
             raise PicomlError("QEMU semihosting arguments cannot hold spaces: %r" % (a,))
-    cmd = [qemu_system(target), *emulation.qemu_machine(TARGETS[target]["machine"]), "-nographic", "-monitor", "none",
-           "-serial", "none"]
+    cmd = emulation.qemu(TARGETS[target]["machine"])
     if icount:
         cmd += ["-icount", "shift=0"]
     if plugin:
