@@ -26,6 +26,15 @@ int32_t pml_signal_fft_auto_scale(const int16_t *x, int32_t n, int16_t *y) {
 #if PML_SIMD32
     /* the largest and smallest values two at a time: without a -32768 MaxAbs16 is max(0, largest, -smallest) */
     uint32_t hi = 0, lo = 0;
+    if ((((uintptr_t)x | (uintptr_t)y) & 3u) == 0) {
+        /* four words a step (the arena's tensors are word aligned) */
+        const uint32_t *xw = (const uint32_t *)(const void *)x;
+        for (; i + 8 <= n; i += 8, xw += 4) {
+            const uint32_t a = xw[0], b = xw[1], c = xw[2], d = xw[3];
+            hi = pml_max16x2(pml_max16x2(pml_max16x2(pml_max16x2(hi, a), b), c), d);
+            lo = pml_min16x2(pml_min16x2(pml_min16x2(pml_min16x2(lo, a), b), c), d);
+        }
+    }
     for (; i + 4 <= n; i += 4) {
         uint32_t v, u;
         __builtin_memcpy(&v, x + i, 4);
@@ -54,7 +63,19 @@ int32_t pml_signal_fft_auto_scale(const int16_t *x, int32_t n, int16_t *y) {
     bits = bits > 0 ? bits : 0;
     i = 0;
 #if PML_SIMD32
-    /* two values a word, each shifted within its half; two words a step */
+    /* two values a word, each shifted within its half: the low half shifted, packed (PKHBT) with the high half
+     * shifted; four words a step when both are word aligned, else two */
+    if ((((uintptr_t)x | (uintptr_t)y) & 3u) == 0) {
+        const uint32_t *xw = (const uint32_t *)(const void *)x;
+        uint32_t *yw = (uint32_t *)(void *)y;
+        for (; i + 8 <= n; i += 8, xw += 4, yw += 4) {
+            const uint32_t a = xw[0], b = xw[1], c = xw[2], d = xw[3];
+            yw[0] = pml_pkhbt0(a << bits, (a & 0xffff0000u) << bits);
+            yw[1] = pml_pkhbt0(b << bits, (b & 0xffff0000u) << bits);
+            yw[2] = pml_pkhbt0(c << bits, (c & 0xffff0000u) << bits);
+            yw[3] = pml_pkhbt0(d << bits, (d & 0xffff0000u) << bits);
+        }
+    }
     for (; i + 4 <= n; i += 4) {
         uint32_t v, u;
         __builtin_memcpy(&v, x + i, 4);
@@ -251,10 +272,23 @@ static void fft_q15(cpx_t *out, const int16_t *x, int32_t n_in, int32_t n, const
     /* the innermost stage: its butterflies (k = 0: the twiddle tw[0]) on the values as they are loaded */
     const uint32_t w0 = cw(tw[0]);
     if (p == 4) {
+        /* the groups whose four values all lie in the input (the most: those past it are zero) without bounds */
+        const int32_t inside = (n_in >> 1) - 3 * groups;
         for (int32_t g = 0, r = 0; g < groups; g++, r = next_reversed(r, groups)) {
-            uint32_t y0, y1, y2, y3;
-            BUTTERFLY4(input_word(x, n_in, r), input_word(x, n_in, r + groups), input_word(x, n_in, r + 2 * groups),
-                       input_word(x, n_in, r + 3 * groups), w0, w0, w0, y0, y1, y2, y3);
+            uint32_t y0, y1, y2, y3, v0, v1, v2, v3;
+            if (r < inside) {
+                const int16_t *q = x + 2 * r;
+                __builtin_memcpy(&v0, q, 4);
+                __builtin_memcpy(&v1, q + 2 * groups, 4);
+                __builtin_memcpy(&v2, q + 4 * groups, 4);
+                __builtin_memcpy(&v3, q + 6 * groups, 4);
+            } else {
+                v0 = input_word(x, n_in, r);
+                v1 = input_word(x, n_in, r + groups);
+                v2 = input_word(x, n_in, r + 2 * groups);
+                v3 = input_word(x, n_in, r + 3 * groups);
+            }
+            BUTTERFLY4(v0, v1, v2, v3, w0, w0, w0, y0, y1, y2, y3);
             cpx_t *o = out + 4 * g;
             o[0] = wc(y0);
             o[1] = wc(y1);

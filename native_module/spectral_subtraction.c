@@ -3,26 +3,35 @@
 #include "check.h"
 #include "signal.h"
 
+/* One channel with its coefficients. */
+static inline void channel(const pml_spectral_subtraction_t *o, uint32_t smoothing, uint32_t one_minus, uint32_t x,
+                           uint32_t *noise, uint32_t *y) {
+    const uint32_t signal = x << o->smoothing_bits;
+    uint32_t estimate = (uint32_t)pml_shr_u64(pml_mul_u64(signal, smoothing) + pml_mul_u64(*noise, one_minus),
+                                              o->spectral_subtraction_bits);
+    *noise = estimate;
+    if (estimate > signal) {
+        estimate = signal;
+        if (o->clamping) {
+            *noise = estimate;
+        }
+    }
+    const uint32_t floor = (uint32_t)pml_shr_u64(pml_mul_u64(x, o->min_signal_remaining),
+                                                 o->spectral_subtraction_bits);
+    const uint32_t subtracted = (signal - estimate) >> o->smoothing_bits;
+    *y = subtracted > floor ? subtracted : floor;
+}
+
 void pml_signal_spectral_subtraction(const pml_spectral_subtraction_t *o, const uint32_t *x, int32_t n,
                                      uint32_t *noise, uint32_t *y) {
-    for (int32_t i = 0; i < n; i++) {
-        /* odd channels use the alternate coefficients */
-        const uint32_t smoothing = (i & 1) ? o->alternate_smoothing : o->smoothing;
-        const uint32_t one_minus = (i & 1) ? o->alternate_one_minus_smoothing : o->one_minus_smoothing;
-        const uint32_t signal = x[i] << o->smoothing_bits;
-        noise[i] = (uint32_t)pml_shr_u64(pml_mul_u64(signal, smoothing) + pml_mul_u64(noise[i], one_minus),
-                                         o->spectral_subtraction_bits);
-        uint32_t estimate = noise[i];
-        if (estimate > signal) {
-            estimate = signal;
-            if (o->clamping) {
-                noise[i] = estimate;
-            }
-        }
-        const uint32_t floor = (uint32_t)pml_shr_u64(pml_mul_u64(x[i], o->min_signal_remaining),
-                                                     o->spectral_subtraction_bits);
-        const uint32_t subtracted = (signal - estimate) >> o->smoothing_bits;
-        y[i] = subtracted > floor ? subtracted : floor;
+    /* even channels use the coefficients, odd ones the alternate coefficients: a pair a step */
+    int32_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        channel(o, o->smoothing, o->one_minus_smoothing, x[i], noise + i, y + i);
+        channel(o, o->alternate_smoothing, o->alternate_one_minus_smoothing, x[i + 1], noise + i + 1, y + i + 1);
+    }
+    if (i < n) {
+        channel(o, o->smoothing, o->one_minus_smoothing, x[i], noise + i, y + i);
     }
 }
 
