@@ -4,6 +4,7 @@
 #include "py/dynruntime.h"
 #include "py/binary.h"
 
+#include "copy.h"
 #include "picoml.h"
 
 /* The natmod runtime has no libc, yet gcc may emit calls to these. */
@@ -127,11 +128,11 @@ static mp_obj_t model_predict(mp_obj_t self_in, mp_obj_t x, mp_obj_t out) {
     if (in_buf.len != ti->nbytes || out_buf.len != to->nbytes) {
         return mp_const_false;
     }
-    memcpy(self->arena_buf + ti->offset, in_buf.buf, in_buf.len);
+    pml_copy(self->arena_buf + ti->offset, in_buf.buf, (int32_t)in_buf.len);     /* the kernels' word copy */
     pml_invoke(self->model_buf, self->arena_buf, self->scratch);
     const uint8_t *y = to->storage == PML_STORAGE_WEIGHTS ? self->model_buf + h->weights_offset + to->offset
                                                           : self->arena_buf + to->offset;
-    memcpy(out_buf.buf, y, out_buf.len);
+    pml_copy(out_buf.buf, y, (int32_t)out_buf.len);
     return mp_const_true;
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(model_predict_obj, model_predict);
