@@ -136,13 +136,14 @@ class Model:
         """
         # One input, one output: the common case in a frame of at most 11 words, which MicroPython keeps on the C
         # stack (a larger one is a heap block per call); several inputs or outputs in picoml.values.
-        if self._n_in != 1 or self._n_out != 1:
-            return _values().predict_many(self, x, out)
         native = self._native
         if out is None and native is not None and native.predict(x, self._out[0]):
-            # the native module's fast path: a buffer of the input's bytes copied, run, output copied out (fe4)
+            # the native module's fast path for one input and one output (False for any other model): a buffer of
+            # the input's bytes copied in, run, the output's bytes copied out
             self._ran = True
             return self._out[0]
+        if self._n_in != 1 or self._n_out != 1:
+            return _values().predict_many(self, x, out)
         self._put(0, x)
         self._run()
         self._ran = True
