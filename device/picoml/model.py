@@ -53,7 +53,8 @@ def _values():
 
 
 def _error(key, *args):
-    """The exception for a misuse of predict or top, worded by picoml.report.error (cold: not kept in RAM)."""
+    """The exception for a misuse of predict or top, worded by picoml.report.error (cold: not kept in RAM); key:
+    its number in report._ERRORS (the comment after each call names it)."""
     return _cold("error", key, args)
 
 
@@ -62,7 +63,7 @@ def _copy_in(mv, x, i):
     try:
         mv[_ALL] = x
     except (TypeError, ValueError, NotImplementedError):
-        raise _error("input_items", i)
+        raise _error(4, i)  # INPUT_ITEMS
 
 
 # A model input or output (a named tuple: small in RAM):
@@ -167,13 +168,13 @@ class Model:
             _values().quantize(self, i, x)
             return
         if not isinstance(x, _INT8_BUFFERS):
-            raise _error("input_type", i, type(x).__name__)
+            raise _error(2, i, type(x).__name__)  # INPUT_TYPE
         if len(x) != len(mv):
             width = _WIDTH[self.inputs[i].dtype]
             if width > 1 and len(x) * width == len(mv):
                 _values().put_wide(mv, x, width)    # an int16/int32 input given as values (e.g. array('h'))
                 return
-            raise _error("input_size", i, self.inputs[i].shape, len(x))
+            raise _error(3, i, self.inputs[i].shape, len(x))  # INPUT_SIZE
         _copy_in(mv, x, i)
 
     def _fill(self, j, out):
@@ -184,9 +185,9 @@ class Model:
             _values().dequantize(self, j, out)
             return
         if not isinstance(out, _OUT_BUFFERS):
-            raise _error("output_type", type(out).__name__)
+            raise _error(9, type(out).__name__)  # OUTPUT_TYPE
         if len(out) != n:
-            raise _error("output_size", j, io.shape, len(out))
+            raise _error(8, j, io.shape, len(out))  # OUTPUT_SIZE
         view = self._user_view[j]
         if out is not self._user_out[j]:
             view = out if isinstance(out, memoryview) else memoryview(out)
@@ -195,7 +196,7 @@ class Model:
         try:
             view[_ALL] = src
         except (TypeError, ValueError, NotImplementedError):
-            raise _error("output_items")
+            raise _error(10)  # OUTPUT_ITEMS
 
     def invoke(self):
         """Run one inference on the inputs as they are in inputs[i].data (written there by the caller, e.g. the
@@ -216,9 +217,9 @@ class Model:
         """(label, index) of the largest int8 value of output `output` of the last prediction (the first one on a
         tie); label is None when the model has no "labels" metadata."""
         if not self._ran:
-            raise _error("top_first")
+            raise _error(11)  # TOP_FIRST
         if not 0 <= output < self._n_out:
-            raise _error("top_output", self._n_out, self._n_out - 1)
+            raise _error(12, self._n_out, self._n_out - 1)  # TOP_OUTPUT
         src = self.outputs[output].data
         best = -1
         index = 0

@@ -357,7 +357,7 @@ def _io(buf, header, arena):
 
 
 def _metadata(buf, header):
-    """The metadata block is compact JSON (no byte below 0x20) of an object nesting at most METADATA_DEPTH levels,
+    """The metadata block is compact JSON (no byte below 0x20) of an object nesting at most _METADATA_DEPTH levels,
     with finite numbers, whose labels and op_labels, when present, are lists. (These limits make CPython's and
     MicroPython's parsers agree where they differ: control characters in strings, NaN and infinities, depth.)"""
     start, size = header[14], header[15]
@@ -377,14 +377,14 @@ def _metadata(buf, header):
             raise ValueError(_words(_R_METADATA_LIST, key))
 
 
-METADATA_DEPTH = 16
+_METADATA_DEPTH = const(16)
 
 
 def _plain(value):
-    """True if the parsed value nests at most METADATA_DEPTH levels and holds no infinite or NaN number (v - v is
+    """True if the parsed value nests at most _METADATA_DEPTH levels and holds no infinite or NaN number (v - v is
     0 for every finite number; no float type needed, which an integer-only port lacks)."""
     level = [value]
-    for _ in range(METADATA_DEPTH + 1):
+    for _ in range(_METADATA_DEPTH + 1):
         inner = []
         for v in level:
             if isinstance(v, dict):

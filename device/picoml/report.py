@@ -143,29 +143,31 @@ def benchmark(m, n):
 
 _INT8 = "int8 data (array('b'), bytes, bytearray, memoryview) or floats (list, tuple, array('f'))"
 # The words of predict's and top's refusals: key -> (exception type, text % args).
-_ERRORS = {
-    "input_list": (ValueError, "this model has %d inputs: give a list or tuple of one value per input"),
-    "output_list": (ValueError, "this model has %d outputs: give out as a list of one buffer per output"),
-    "input_type": (TypeError, "input %d must be " + _INT8 + ", not %s"),
-    "input_size": (ValueError, "input %d takes %d values (shape %s), got %d"),
-    "input_items": (TypeError, "input %d must be " + _INT8 + "; this array's items are not bytes"),
-    "input_scale": (ValueError, "input %d has no quantization scale; give int8 data"),
-    "input_number": (TypeError, "input %d value %d is not a number: %r"),
-    "input_nan": (ValueError, "input %d value %d is NaN"),
-    "output_size": (ValueError, "output %d has %d values (shape %s); out has room for %d"),
-    "output_type": (TypeError, "out must be None, an array('b')/bytearray/memoryview for int8 or an array('f')/list "
-                               "for floats, not %s"),
-    "output_items": (TypeError, "out must hold bytes (array('b'), bytearray) or floats (array('f'), list)"),
-    "top_first": (ValueError, "top() needs a prediction first: call predict()"),
-    "top_output": (ValueError, "this model has %d output(s): top(output) takes 0..%d"),
-}
+# predict's and top's misuses, by number: picoml.model and picoml.values raise _error(N, ...)  # NAME (numbers,
+# not names, so that no name is interned for them; tests/test_heap_overhead.py checks the comments)
+_ERRORS = (
+    (ValueError, "this model has %d inputs: give a list or tuple of one value per input"),  # 0 INPUT_LIST
+    (ValueError, "this model has %d outputs: give out as a list of one buffer per output"),  # 1 OUTPUT_LIST
+    (TypeError, "input %d must be " + _INT8 + ", not %s"),  # 2 INPUT_TYPE
+    (ValueError, "input %d takes %d values (shape %s), got %d"),  # 3 INPUT_SIZE
+    (TypeError, "input %d must be " + _INT8 + "; this array's items are not bytes"),  # 4 INPUT_ITEMS
+    (ValueError, "input %d has no quantization scale; give int8 data"),  # 5 INPUT_SCALE
+    (TypeError, "input %d value %d is not a number: %r"),  # 6 INPUT_NUMBER
+    (ValueError, "input %d value %d is NaN"),  # 7 INPUT_NAN
+    (ValueError, "output %d has %d values (shape %s); out has room for %d"),  # 8 OUTPUT_SIZE
+    (TypeError, "out must be None, an array('b')/bytearray/memoryview for int8 or an array('f')/list "
+     "for floats, not %s"),  # 9 OUTPUT_TYPE
+    (TypeError, "out must hold bytes (array('b'), bytearray) or floats (array('f'), list)"),  # 10 OUTPUT_ITEMS
+    (ValueError, "top() needs a prediction first: call predict()"),  # 11 TOP_FIRST
+    (ValueError, "this model has %d output(s): top(output) takes 0..%d"),  # 12 TOP_OUTPUT
+)
 
 
 def error(key, args):
     """The exception predict or top raises (picoml.model._error): args as the key's text takes them, a shape
     given as a tuple and the size of a shape worked out here."""
     kind, text = _ERRORS[key]
-    if key in ("input_size", "output_size"):
+    if key in (3, 8):   # INPUT_SIZE, OUTPUT_SIZE
         n, shape, got = args[0], args[1], args[2]
         size = 1
         for d in shape:

@@ -16,9 +16,9 @@ def quantize(model, i, values):
     shape, scale, zp, mv = io.shape, io.scale, io.zero_point, io.data
     n = len(mv)
     if len(values) != n:
-        raise _error("input_size", i, shape, len(values))
+        raise _error(3, i, shape, len(values))  # INPUT_SIZE
     if not scale > 0:
-        raise _error("input_scale", i)
+        raise _error(5, i)  # INPUT_SCALE
     f = _F32
     f[0] = scale
     scale = f[0]
@@ -26,11 +26,11 @@ def quantize(model, i, values):
         try:
             f[0] = values[k]            # as float32
         except TypeError:
-            raise _error("input_number", i, k, values[k])
+            raise _error(6, i, k, values[k])  # INPUT_NUMBER
         f[0] = f[0] / scale             # the division in float32
         q = f[0]
         if q != q:
-            raise _error("input_nan", i, k)
+            raise _error(7, i, k)  # INPUT_NAN
         a = -q if q < 0 else q
         if a > 1000.0:
             r = 1000
@@ -54,7 +54,7 @@ def dequantize(model, j, out):
     src = io.data
     n = len(src)
     if len(out) != n:
-        raise _error("output_size", j, io.shape, len(out))
+        raise _error(8, j, io.shape, len(out))  # OUTPUT_SIZE
     scale, zp = io.scale, io.zero_point
     f = _F32
     for k in range(n):
@@ -82,7 +82,7 @@ def predict_many(model, x, out):
         model._put(0, x)
     else:
         if not isinstance(x, _SEQUENCES) or len(x) != model._n_in:
-            raise _error("input_list", model._n_in)
+            raise _error(0, model._n_in)  # INPUT_LIST
         for i in range(model._n_in):
             model._put(i, x[i])
     model._run()
@@ -99,7 +99,7 @@ def predict_many(model, x, out):
             view[_ALL] = model.outputs[j].data
         return model._out
     if not isinstance(out, _SEQUENCES) or len(out) != model._n_out:
-        raise _error("output_list", model._n_out)
+        raise _error(1, model._n_out)  # OUTPUT_LIST
     for j in range(model._n_out):
         model._fill(j, out[j])
     return out
