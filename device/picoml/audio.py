@@ -460,6 +460,7 @@ class Frontend:
         self._buf = bytearray(2 * frame)
         self._input = inp.data
         self._output = out.data
+        self._predict = model.backend == "native"
         keep = frame - hop if hop < frame else 0
         mv = memoryview(self._buf)
         self._keep = keep
@@ -525,8 +526,11 @@ class Frontend:
     def _frame(self):
         """The frame is complete: into the model's input, run, its features into the ring of rows; the samples the
         next frame shares with this one to the front."""
-        self._input[_ALL] = self._buf
-        self.model.invoke()
+        if self._predict:
+            self.model.predict(self._buf)       # the native module's fast path: copy in, run, in one call
+        else:
+            self._input[_ALL] = self._buf
+            self.model.invoke()
         p = self._pos
         self._row[p][_ALL] = self._output               # the features into the ring...
         self._row[p + self.rows][_ALL] = self._output   # ...and their second copy
