@@ -314,7 +314,7 @@ typedef char pml_block_offsets_ok[(__builtin_offsetof(block_t, off) == 20 && __b
     "smlad r3, r6, r12, r3\n\t" \
     "smlad r3, r7, lr, r3\n\t"
 /* Two k-steps, their two filter words in one LDRD (r11, r12; the second waits in r12 during the first). The
- * loop body is two of them, entered where a channel runs its n4 steps (Duff's device; an odd n4 runs one KSTEP
+ * loop body is four of them, entered where a channel runs its n4 steps (Duff's device; an odd n4 runs one KSTEP
  * first): entry_case. */
 #define DSTEP \
     "ldrd r11, r12, [r9], #8\n\t" \
@@ -350,28 +350,34 @@ typedef char pml_block_offsets_ok[(__builtin_offsetof(block_t, off) == 20 && __b
     "ssat " t ", #8, " t "\n\t"
 
 /* In assembly: gcc neither keeps the column loads as LDMs nor the sums in registers. Per channel the MACs in 25
- * instructions per 32 (DSTEP: one LDRD for two filter words; the loop's CMP and BNE per 64), then the
+ * instructions per 32 (DSTEP: one LDRD for two filter words; the loop's CMP and BNE per 128), then the
  * requantization and the next channel's start in 43, the block's state in b (on the stack while the loop takes
  * all 14 registers). */
 static NOINLINE void block_fast(block_t *b) {
     register block_t *r0 __asm__("r0") = b;
     __asm__ volatile(
-        "sub sp, sp, #8\n\t"
+        "sub sp, sp, #12\n\t"
         "str r0, [sp]\n\t"
-        "ldr r1, [r0, #52]\n\t"
-        "adr.w r2, 20f\n\t"                 /* the loop's entry (a Thumb address): entry_case */
-        "cmp r1, #1\n\t"
+        "ldr r1, [r0, #52]\n\t"             /* entry_case: the loop's entries (Thumb addresses) at sp + 4, 8 */
+        "and r3, r1, #7\n\t"
+        "adr.w r2, 20f\n\t"
+        "cmp r3, #1\n\t"
         "it eq\n\t"
         "adreq.w r2, 21f\n\t"
-        "cmp r1, #2\n\t"
+        "cmp r3, #2\n\t"
         "it eq\n\t"
-        "adreq.w r2, 19f\n\t"
-        "cmp r1, #3\n\t"
+        "adreq.w r2, 23f\n\t"
+        "cmp r3, #3\n\t"
         "it eq\n\t"
-        "adreq.w r2, 17f\n\t"
-        "cmp r1, #4\n\t"
+        "adreq.w r2, 24f\n\t"
+        "cmp r3, #4\n\t"
         "it eq\n\t"
-        "adreq.w r2, 18f\n\t"
+        "adreq.w r2, 22f\n\t"
+        "orr r2, r2, #1\n\t"
+        "str r2, [sp, #8]\n\t"
+        "tst r1, #8\n\t"
+        "it ne\n\t"
+        "adrne.w r2, 19f\n\t"
         "orr r2, r2, #1\n\t"
         "str r2, [sp, #4]\n\t"
         "ldr r9, [r0, #48]\n\t"
@@ -385,17 +391,16 @@ static NOINLINE void block_fast(block_t *b) {
         "mov r2, r1\n\t"
         "mov r3, r1\n\t"
         "ldr pc, [sp, #4]\n\t"
-        "17:\n\t"                           /* n4 % 4 == 3 */
+        "19:\n\t"                           /* odd n4: one k-step, then the even rest's entry */
         KSTEP
-        "b 21f\n\t"
-        "18:\n\t"                           /* n4 == 1 */
-        KSTEP
-        "b 22f\n\t"
-        "19:\n\t"                           /* n4 % 4 == 1, n4 > 1 */
-        KSTEP
-        "20:\n\t"                           /* n4 % 4 == 0 */
+        "ldr pc, [sp, #8]\n\t"
+        "20:\n\t"
         DSTEP
-        "21:\n\t"                           /* n4 % 4 == 2 */
+        "21:\n\t"
+        DSTEP
+        "23:\n\t"
+        DSTEP
+        "24:\n\t"
         DSTEP
         "cmp r8, r10\n\t"
         "bne 20b\n\t"
@@ -431,7 +436,7 @@ static NOINLINE void block_fast(block_t *b) {
         "ldr r8, [r12, #40]\n\t"
         "ldr pc, [sp, #4]\n\t"
         "9:\n\t"
-        "add sp, sp, #8\n\t"
+        "add sp, sp, #12\n\t"
         : "+r"(r0)
         :
         : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
@@ -467,11 +472,12 @@ static void block_fast(block_t *b) {
 }
 #endif
 
-/* Where block_fast's loop starts a channel of n4 k-steps: 0 at its first DSTEP (n4 % 4 == 0), 1 at its second
- * (2), 2 one KSTEP before the first (1, n4 > 1), 3 one KSTEP then the second (3), 4 one KSTEP alone (n4 == 1). */
+/* Where block_fast's loop (four DSTEPs, 8 k-steps) starts a channel of n4 k-steps: bits 0-2 the DSTEP (0-3) that
+ * leaves a whole number of passes for the even part of n4, or 4: none (n4 == 1); bit 3: n4 is odd, one KSTEP
+ * first. */
 static int32_t entry_case(int32_t n4) {
-    static const int8_t cases[4] = {0, 2, 1, 3};
-    return n4 == 1 ? 4 : cases[n4 & 3];
+    const int32_t odd = n4 & 1, even = n4 - odd;
+    return (even == 0 ? 4 : (4 - (even >> 1)) & 3) | (odd << 3);
 }
 
 /* Whether the fast path takes the op: the activation range is int8's, the patch whole words, and every channel's
@@ -535,6 +541,16 @@ static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_
     int8_t *dst = patch + ky0 * row + kx0 * in_c;
     const int8_t *src = image + ((iy0 + ky0 * g->dil_h) * g->in_w + ix0 + kx0 * g->dil_w) * in_c;
     const int32_t src_row = g->dil_h * g->in_w * in_c;
+    if (run == row && (step == in_c || kx1 - kx0 == 1) && (row & 3) == 0) {
+        /* whole rows of whole words (the first convolution's rows of 4 bytes) */
+        for (int32_t ky = ky0; ky < ky1; ky++, dst += row, src += src_row) {
+            uint32_t *d = (uint32_t *)(void *)dst;
+            for (const int8_t *x = src, *const end = src + row; x != end; x += 4) {
+                *d++ = pml_load32(x);
+            }
+        }
+        return;
+    }
     for (int32_t ky = ky0; ky < ky1; ky++, dst += row, src += src_row) {
         int8_t *d = dst;
         const int8_t *x = src;

@@ -154,18 +154,23 @@ static void rest_3x3(const uint32_t *q, const int32_t *k, int32_t n, int8_t *out
 }
 #endif
 
-/* One output line: its blocks of four outputs from the ring's pair 0 (q) on to end, two pairs apart, then its
- * k[K_REST] last outputs, written to out, out + step, ... */
+/* One output line of g channels: for each, its blocks of four outputs from the ring's pair 0 (q) on to end, two
+ * pairs apart, then its k[K_REST] last outputs, written to out, out + step, ...; the next channel's ring `ring`
+ * bytes on, its constants K_STRIDE bytes on, its outputs one byte on. */
 typedef struct {
     const uint32_t *q;
     const int32_t *k;
     int8_t *out;
     int32_t step;
     const uint32_t *end;        /* q after the last block */
+    int32_t g, ring;
 } blocks_t;
 
+#define K_STRIDE (3 * K_WORDS * 4)   /* bytes from a channel's constants to the next channel's (krot) */
+
 #if DW_ASM
-typedef char pml_blocks_offsets_ok[(__builtin_offsetof(blocks_t, end) == 16 && sizeof(void *) == 4) ? 1 : -1];
+typedef char pml_blocks_offsets_ok[(__builtin_offsetof(blocks_t, end) == 16 && __builtin_offsetof(blocks_t, ring) == 24
+                                    && K_STRIDE == 132 && sizeof(void *) == 4) ? 1 : -1];
 
 /* one ring slot s (k's words 2s, 2s + 1; the ring's words at 4 s, 12 + 4 s, 24 + 4 s) of a block */
 #define DW_SLOT(s, ks, q0, q1, q2) \
@@ -205,11 +210,17 @@ typedef char pml_blocks_offsets_ok[(__builtin_offsetof(blocks_t, end) == 16 && s
 
 /* In assembly: the sums in r0-r3, the ring's words in r4-r6, (u, v) in r7, r8, the ring in r9, the constants in
  * r10, the output in r11 (its step in r12), the end in lr. The first slot starts the four sums at 2 bias. The
- * last 1-3 outputs one at a time (DW_ONE). */
-static NOINLINE void blocks_3x3(const blocks_t *b) {
-    register const blocks_t *r0 __asm__("r0") = b;
+ * last 1-3 outputs one at a time (DW_ONE). Then the next channel: b (at sp) advanced, the channels left at
+ * sp + 4. */
+static NOINLINE void blocks_3x3(blocks_t *b) {
+    register blocks_t *r0 __asm__("r0") = b;
     __asm__ volatile(
+        "sub sp, sp, #8\n\t"
+        "str r0, [sp]\n\t"
+        "ldr r1, [r0, #20]\n\t"
+        "str r1, [sp, #4]\n\t"
         "ldm r0, {r9, r10, r11, r12, lr}\n\t"
+        "7:\n\t"
         "cmp r9, lr\n\t"
         "beq 8f\n\t"
         "1:\n\t"
@@ -256,6 +267,21 @@ static NOINLINE void blocks_3x3(const blocks_t *b) {
         "add r11, r11, r12, lsl #1\n\t"
         "strb r0, [r11]\n\t"
         "9:\n\t"
+        "ldrd r0, r1, [sp]\n\t"
+        "subs r1, r1, #1\n\t"
+        "beq 10f\n\t"
+        "str r1, [sp, #4]\n\t"
+        "ldm r0, {r3, r4, r5, r6, r7}\n\t"
+        "ldr r2, [r0, #24]\n\t"
+        "add r9, r3, r2\n\t"
+        "add r10, r4, #132\n\t"
+        "add r11, r5, #1\n\t"
+        "mov r12, r6\n\t"
+        "add lr, r7, r2\n\t"
+        "stm r0, {r9, r10, r11, r12, lr}\n\t"
+        "b 7b\n\t"
+        "10:\n\t"
+        "add sp, sp, #8\n\t"
         : "+r"(r0)
         :
         : "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr", "cc", "memory");
@@ -267,13 +293,16 @@ static NOINLINE void blocks_3x3(const blocks_t *b) {
 #undef DW_EVEN
 #undef DW_ODD
 #else
-static void blocks_3x3(const blocks_t *b) {
-    int8_t *out = b->out;
-    const uint32_t *q = b->q;
-    for (; q != b->end; q += 6, out += 4 * b->step) {
-        rest_3x3(q, b->k, 4, out, b->step);
+static void blocks_3x3(blocks_t *b) {
+    for (int32_t j = 0; j < b->g; j++) {
+        const int32_t *k = b->k + j * (K_STRIDE / 4);
+        const uint32_t *q = b->q + j * (b->ring / 4);
+        int8_t *out = b->out + j;
+        for (; q != b->end + j * (b->ring / 4); q += 6, out += 4 * b->step) {
+            rest_3x3(q, k, 4, out, b->step);
+        }
+        rest_3x3(q, k, k[K_REST], out, b->step);
     }
-    rest_3x3(q, b->k, b->k[K_REST], out, b->step);
 }
 #endif
 
@@ -284,7 +313,7 @@ typedef struct {
     int32_t columns, words;
 } plan_3x3_t;
 
-#define RING_BYTES 1024
+#define RING_BYTES 1600      /* four rings of lines of up to 64 outputs (VWW's 48x48 layers: 1,200 bytes) */
 
 /* one channel's ring: three lines of pairs of places; GROUP of them, one per channel of a group */
 #define GROUP 4
@@ -335,7 +364,8 @@ static NOINLINE void group_3x3(const geom_t *d, int columns, int32_t out_h, int3
     const int32_t single_last = (last - first - single_first) & 1;
     const int32_t full = len / 4;
     blocks_t b;
-    b.step = out_place;
+    b.g = g;
+    b.ring = 4 * ring;
     int32_t s = 0, t = 0;       /* the slot of input line l, the rotation of output line l - 2 */
     for (int32_t l = 0; l < lines + 2; l++) {
         const int32_t in_line = l - pad_line;
@@ -356,6 +386,9 @@ static NOINLINE void group_3x3(const geom_t *d, int columns, int32_t out_h, int3
                 w += 3;
                 x += place_step;
             }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC unroll 2
+#endif
             for (uint32_t *const end = w + 3 * n2; w != end; w += 3, x += 2 * place_step) {
                 const uint32_t u = ld32(x), v = ld32(x + place_step);
                 const uint32_t u02 = pml_sxtb16(u), v02 = pml_sxtb16(v);
@@ -390,13 +423,12 @@ static NOINLINE void group_3x3(const geom_t *d, int columns, int32_t out_h, int3
         s = s == 2 ? 0 : s + 1;
         if (l >= 2) {
             int8_t *o = out + (l - 2) * out_line;
-            for (int32_t j = 0; j < g; j++) {
-                b.q = buf + j * ring;
-                b.end = b.q + 6 * full;
-                b.k = krot[j][t];
-                b.out = o + j;
-                blocks_3x3(&b);
-            }
+            b.q = buf;
+            b.end = buf + 6 * full;
+            b.k = krot[0][t];
+            b.out = o;
+            b.step = out_place;
+            blocks_3x3(&b);
             t = t == 2 ? 0 : t + 1;
             if (!d->full) {
                 for (int32_t i = 0; i < len; i++, o += out_place) {
@@ -448,17 +480,25 @@ static void channels_3x3(const pml_depthwise_conv_2d_params_t *p, const pml_oper
                 kw[t][1] = pml_pkhbt(f1, f2);
             }
             /* rotation r: kernel row t at slot (r + t) % 3 */
-            for (int32_t r = 0; r < 3; r++) {
-                int32_t *k = krot[j][r];
-                for (int32_t t = 0, slot = r; t < 3; t++, slot = slot == 2 ? 0 : slot + 1) {
-                    k[K_W + 2 * slot] = (int32_t)kw[t][0];
-                    k[K_W + 2 * slot + 1] = (int32_t)kw[t][1];
+            int32_t *k = krot[j][0];
+            k[K_BIAS2] = 2 * bias[c];
+            k[K_MULT] = mult[q];
+            k[K_ROUND] = (int32_t)(1u << (e - 1)) + (int32_t)((uint32_t)p->output_offset << e);
+            k[K_SHIFT] = e;
+            k[K_REST] = len % 4;
+            for (int32_t r = 0; r < 3; r++, k += K_WORDS) {
+                if (r > 0) {
+                    for (int32_t i = K_BIAS2; i < K_WORDS; i++) {
+                        k[i] = k[i - K_WORDS];
+                    }
                 }
-                k[K_BIAS2] = 2 * bias[c];
-                k[K_MULT] = mult[q];
-                k[K_ROUND] = (int32_t)(1u << (e - 1)) + (int32_t)((uint32_t)p->output_offset << e);
-                k[K_SHIFT] = e;
-                k[K_REST] = len % 4;
+                const int32_t s1 = r == 2 ? 0 : r + 1, s2 = r == 0 ? 2 : r - 1;
+                k[K_W + 2 * r] = (int32_t)kw[0][0];
+                k[K_W + 2 * r + 1] = (int32_t)kw[0][1];
+                k[K_W + 2 * s1] = (int32_t)kw[1][0];
+                k[K_W + 2 * s1 + 1] = (int32_t)kw[1][1];
+                k[K_W + 2 * s2] = (int32_t)kw[2][0];
+                k[K_W + 2 * s2 + 1] = (int32_t)kw[2][1];
             }
         }
         for (int32_t b = 0; b < batches; b++) {

@@ -76,6 +76,7 @@ SHAPES = [
     ((5, 5), (1, 1), (1, 1), (1, 1), VALID),
     ((3, 2), (5, 4), (1, 1), (1, 1), SAME),
     ((9, 9), (6, 6), (1, 1), (1, 1), SAME),      # 36 taps: the generic kernel
+    ((50, 9), (3, 3), (1, 1), (1, 1), SAME),     # lines of 50: rings of 1,296 bytes
 ]
 
 

@@ -59,6 +59,8 @@ CONV_SHAPES = [
     ((5, 5), (3, 3), (1, 1), (1, 1), SAME, 32, 4),
     ((4, 4), (1, 1), (1, 1), (1, 1), VALID, 20, 6),     # patches of 5 and 9 words: the loop entered one k-step
     ((5, 5), (3, 3), (1, 1), (1, 1), SAME, 4, 6),       # before its first two-step (n4 % 4 == 1)
+    ((3, 3), (1, 1), (1, 1), (1, 1), VALID, 24, 5),     # patches of 6 and 7 words: entered at the loop's second
+    ((3, 3), (1, 1), (1, 1), (1, 1), VALID, 28, 5),     # two-step (n4 % 8 == 6, 7)
 ]
 
 
