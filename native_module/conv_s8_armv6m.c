@@ -73,8 +73,8 @@ static inline void step_next(step_t *s) {
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
 /* In assembly: the step below needs all 8 low registers and 6 high ones, which gcc does not give inline assembly.
  * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the halves and product, sums in r8 r9 r10 (pixel a)
- * r11 r12 lr (pixel b); s, then the end of cols, on the stack. 38 cycles per pair of elements, 6 per group of 4
- * pairs (the loop's branch back is out of BNE's reach); a triple of one channel (n == 1) 15 per pair.
+ * r11 r12 lr (pixel b); s, then the end of cols, on the stack. 38 cycles per pair of elements, 6 per two groups of
+ * 4 pairs (the loop's branch back is out of BNE's reach); a triple of one channel (n == 1) 15 per pair.
  * Requantization as in pml_armv6m_requant (requantize_armv6m.c), a subroutine called once per pixel. */
 int32_t pml_armv6m_conv_2x3(step_t *s);
 #define PML_PROD(x, w, acc) "adds r5, " x ", " w "\n lsrs r6, r5, #16\n uxth r5, r5\n muls r5, r6, r5\n add " acc ", r5\n"
@@ -96,8 +96,11 @@ __asm__(
     "subs r2, r4, r7\n mov r11, r2\n subs r2, r5, r7\n mov r12, r2\n subs r2, r6, r7\n mov lr, r2\n"
     "subs r4, r4, r3\n mov r8, r4\n subs r5, r5, r3\n mov r9, r5\n subs r6, r6, r3\n mov r10, r6\n"
     "ldr r5, [sp, #4]\n ldr r5, [r5, #28]\n cmp r5, #1\n bne 1f\n b 30f\n"
-    "1:\n" PML_PAIR PML_PAIR PML_PAIR PML_PAIR
-    "ldr r5, [sp]\n cmp r0, r5\n beq 4f\n b 1b\n"
+    /* two groups per loop, from the second when their number is odd (bit 5 of the columns' bytes) */
+    "1:\n ldr r5, [sp]\n subs r5, r5, r0\n lsrs r5, r5, #6\n bcc 32f\n b 31f\n"
+    "32:\n" PML_PAIR PML_PAIR PML_PAIR PML_PAIR
+    "31:\n" PML_PAIR PML_PAIR PML_PAIR PML_PAIR
+    "ldr r5, [sp]\n cmp r0, r5\n beq 4f\n b 32b\n"
     /* a triple of one channel (the block's last): its W words only, at 12-byte steps */
     "30:\n" PML_PAIR1("0") PML_PAIR1("12") PML_PAIR1("24") PML_PAIR1("36")
     "adds r1, #48\n ldr r5, [sp]\n cmp r0, r5\n bne 30b\n"
