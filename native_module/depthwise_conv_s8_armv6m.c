@@ -42,7 +42,7 @@ typedef struct {
     const out_range_t *range;   /* 60 */
     int32_t acc[4];             /* 64: the sums of the pixel the run stopped at */
     int32_t fast;               /* 80: every channel takes the shortcut */
-    int32_t three;              /* 84: rows of 3 adjacent taps (kw 3, dil_w 1): the row unrolled */
+    int32_t three;              /* 84: rows of 3 adjacent taps (kw 3, dil_w 1): the row unrolled (3 such rows: all) */
     int32_t row_step;           /* 88: bytes between two rows of the window: span * 4 */
     int32_t safe;               /* 92: fast, and every sum in the shortcut's range (no check) */
 } dw4_run_t;
@@ -62,6 +62,8 @@ int32_t pml_armv6m_dw4_run(dw4_run_t *r);
     "lsls r3, r2, #8\n asrs r3, r3, #24\n muls r6, r3, r6\n add r10, r6\n" \
     "asrs r3, r2, #24\n muls r7, r3, r7\n add r11, r7\n"
 #define PML_DW_REQUANT PML_ARMV6M_REQUANT_REG_ASM
+/* a row of 3 adjacent taps from the window at r0 */
+#define PML_DW_ROW3 "ldr r2, [r0, #0]\n" PML_DW_TAP "ldr r2, [r0, #4]\n" PML_DW_TAP "ldr r2, [r0, #8]\n" PML_DW_TAP
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_dw4_run\n"
     ".type pml_armv6m_dw4_run, %function\n .thumb_func\n"
@@ -83,10 +85,12 @@ __asm__(
     "ldr r2, [sp, #8]\n subs r2, #1\n str r2, [sp, #8]\n bne 2b\n"
     "b 10f\n"
     /* rows of 3 adjacent taps: the window's rows row_step apart, the rows left in lr */
-    "20:\n ldr r2, [r7, #88]\n mov r12, r2\n ldr r2, [r7, #32]\n mov lr, r2\n"
-    "21:\n ldr r2, [r0, #0]\n" PML_DW_TAP "ldr r2, [r0, #4]\n" PML_DW_TAP "ldr r2, [r0, #8]\n" PML_DW_TAP
-    "add r0, r12\n mov r2, lr\n subs r2, #1\n mov lr, r2\n bne 21b\n"
-    "ldr r7, [sp]\n"
+    "20:\n ldr r2, [r7, #88]\n mov r12, r2\n ldr r2, [r7, #32]\n cmp r2, #3\n beq 22f\n mov lr, r2\n"
+    "21:\n" PML_DW_ROW3 "add r0, r12\n mov r2, lr\n subs r2, #1\n mov lr, r2\n bne 21b\n"
+    "b 23f\n"
+    /* 3 rows of 3 (a 3x3 filter): no loop */
+    "22:\n" PML_DW_ROW3 "add r0, r12\n" PML_DW_ROW3 "add r0, r12\n" PML_DW_ROW3
+    "23:\n ldr r7, [sp]\n"
     /* every sum in range (r->safe, with r->fast): requantized from the registers, the range in r12, lr, r0 */
     "10:\n ldr r1, [r7, #92]\n cmp r1, #0\n beq 40f\n"
     "ldr r3, [r7, #60]\n ldm r3!, {r4, r5, r6}\n mov r12, r4\n mov lr, r5\n mov r0, r6\n"
@@ -114,6 +118,7 @@ __asm__(
     ".size pml_armv6m_dw4_run, .-pml_armv6m_dw4_run\n");
 #undef PML_DW_TAP
 #undef PML_DW_REQUANT
+#undef PML_DW_ROW3
 #define dw4_run pml_armv6m_dw4_run
 #else
 /* the same in C (the host build checks it) */
