@@ -167,11 +167,16 @@ def run_script(source, target="m4", heapsize=None, timeout=600, natmod=None, ico
     raises PicomlError with the output. marks: a list to which the plugin's counts between entries into MARK are
     appended (picoml.cycles dicts; the plugin from `make baremetal`)."""
     target = _target(target)
-    paths = [str(library_dir(target, library))]
+    folders = {"lib": library_dir(target, library)}
     if natmod is not False:
-        paths.insert(0, str(natmod or natmod_dir(target)))
-    prelude = "import sys\nsys.path[:0] = %r\n" % (paths,)
+        folders = {"natmod": natmod or natmod_dir(target), **folders}
     with tempfile.TemporaryDirectory(prefix="picoml_qemu_") as tmp:
+        # the library and the module imported through short links, as from a board's /lib: the paths MicroPython
+        # keeps (module __file__ names) then cost the same heap wherever the checkout is
+        for name, folder in folders.items():
+            (pathlib.Path(tmp) / name).symlink_to(pathlib.Path(folder).resolve(), target_is_directory=True)
+        paths = list(folders) if cwd is None else [str(pathlib.Path(tmp) / name) for name in folders]
+        prelude = "import sys\nsys.path[:0] = %r\n" % (paths,)
         script = pathlib.Path(tmp) / "main.py"
         script.write_text(prelude + source)
         plugin = None
