@@ -52,25 +52,26 @@ static void widen_slot(const int8_t *x, int32_t n, uint32_t *cols, int32_t s) {
     }
 }
 
+/* One word of 4 bytes widened and doubled into c[0] (bytes 0, 2) and c[1] (bytes 1, 3) */
+static inline void widen_word2(uint32_t w, uint32_t *c) {
+    const uint32_t lo = pml_sxtb16(w), hi = pml_sxtb16_ror8(w);
+    c[0] = pml_sadd16(lo, lo);
+    c[1] = pml_sadd16(hi, hi);
+}
+
 /* widen_slot doubled, for the fast path (below): n4 words at x, twice each byte; two words a step */
 static void widen_slot2(const int8_t *x, int32_t n4, uint32_t *cols, int32_t s) {
     uint32_t *c = cols + 2 * s;
     const int8_t *const end = x + 4 * n4;
     if (n4 & 1) {
-        const uint32_t w = pml_load32(x), lo = pml_sxtb16(w), hi = pml_sxtb16_ror8(w);
-        c[0] = pml_sadd16(lo, lo);
-        c[1] = pml_sadd16(hi, hi);
+        widen_word2(pml_load32(x), c);
         x += 4;
         c += 2 * PIXELS;
     }
     for (; x != end; x += 8, c += 4 * PIXELS) {
         const uint32_t w0 = pml_load32(x), w1 = pml_load32(x + 4);
-        const uint32_t lo0 = pml_sxtb16(w0), hi0 = pml_sxtb16_ror8(w0);
-        const uint32_t lo1 = pml_sxtb16(w1), hi1 = pml_sxtb16_ror8(w1);
-        c[0] = pml_sadd16(lo0, lo0);
-        c[1] = pml_sadd16(hi0, hi0);
-        c[2 * PIXELS] = pml_sadd16(lo1, lo1);
-        c[2 * PIXELS + 1] = pml_sadd16(hi1, hi1);
+        widen_word2(w0, c);
+        widen_word2(w1, c + 2 * PIXELS);
     }
 }
 
@@ -81,21 +82,10 @@ static void widen_block2(const int8_t *x, int32_t step, int32_t n4, uint32_t *co
     for (uint32_t *c = cols; x != end; x += 4, c += 2 * PIXELS) {
         const uint32_t w0 = pml_load32(x), w1 = pml_load32(x + step);
         const uint32_t w2 = pml_load32(x + 2 * step), w3 = pml_load32(x + 3 * step);
-        uint32_t lo = pml_sxtb16(w0), hi = pml_sxtb16_ror8(w0);
-        c[0] = pml_sadd16(lo, lo);
-        c[1] = pml_sadd16(hi, hi);
-        lo = pml_sxtb16(w1);
-        hi = pml_sxtb16_ror8(w1);
-        c[2] = pml_sadd16(lo, lo);
-        c[3] = pml_sadd16(hi, hi);
-        lo = pml_sxtb16(w2);
-        hi = pml_sxtb16_ror8(w2);
-        c[4] = pml_sadd16(lo, lo);
-        c[5] = pml_sadd16(hi, hi);
-        lo = pml_sxtb16(w3);
-        hi = pml_sxtb16_ror8(w3);
-        c[6] = pml_sadd16(lo, lo);
-        c[7] = pml_sadd16(hi, hi);
+        widen_word2(w0, c);
+        widen_word2(w1, c + 2);
+        widen_word2(w2, c + 4);
+        widen_word2(w3, c + 6);
     }
 }
 
