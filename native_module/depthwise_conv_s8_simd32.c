@@ -2,7 +2,7 @@
  * kernel (depthwise_conv.c: pml_depthwise_channels), which runs what this one leaves.
  *
  * It takes depth multiplier 1, any kernel size up to MAX_TAPS taps, stride, dilation and padding, per-channel or
- * per-tensor quantization:
+ * per-tensor quantization (depth multipliers > 1: below, ---- depth multiplier > 1):
  *   - 3x3 filters with stride and dilation 1 (DS-CNN, MobileNet's stride-1 layers), any number of channels, in
  *     groups of four: each channel's input lines (rows, or columns: plan_3x3) in a ring of three lines of int16
  *     pairs of neighbouring places in the scratch (four channels' lines from words of four input bytes), the
@@ -31,6 +31,15 @@
 #if PML_SIMD32
 
 #define MAX_TAPS 25             /* filter taps per group: 5x5 */
+
+/* Depth multipliers > 1 (below: about 1.4 KB of code) in every build but the small module without the audio
+ * front-end (native_module/Makefile's PML_FRONTEND=0, held to the heap goal with its code in the heap:
+ * tests/test_heap_overhead.py), where the generic kernel runs them. */
+#ifndef PML_WITHOUT_FRONTEND
+#define DW_MULTIPLIER 1
+#else
+#define DW_MULTIPLIER 0
+#endif
 
 /* M4 assembly for the 3x3 kernels below, or their C twins (the portable build, PML_SIMD32_PORTABLE) */
 #if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
@@ -61,6 +70,7 @@ typedef struct {
     int32_t kh, kw, dh, dw;
     uint32_t zp4;               /* the input zero point in each byte */
     int32_t lo, hi, full;       /* the activation range; full: it is [-128, 127] */
+    int32_t m;                  /* the depth multiplier */
 } geom_t;
 
 static inline uint32_t ld32(const void *p) {
@@ -554,13 +564,156 @@ static int fast_requantization(const int32_t *bias, const int32_t *mult, const i
     return 1;
 }
 
+/* ---- depth multiplier > 1, any filter: one pixel at a time --------------------------------------------------
+ * Output channel oc reads input channel oc / m. Per pixel, each group of four output channels sums over the taps
+ * with one filter word per tap (SXTB16, SXTB16 ROR 8): when the group reads one input channel (m a multiple of 4,
+ * or a group inside one channel's m outputs), one LDRSB of the input value and four SMLABB/SMLATB; else the
+ * group's input bytes gathered into a word (SXTB16 pairs as in mac4). The window is copied to the scratch (every
+ * input channel, the zero point in the padding) where it reaches into the padding. The requantization as above,
+ * on twice the sum; its conditions for every channel, with |bias| < 2^30 - taps 2^14, else the generic kernel. */
+
+#if DW_MULTIPLIER
+#define PATCH_BYTES 2048        /* the largest window copy; past it windows in the padding take the generic kernel */
+
+typedef struct {
+    const int8_t *filter;
+    const int32_t *bias, *mult, *shift;
+    int32_t q_step, out_c, n, offset;   /* n: the output channels in groups of four; offset: the output's */
+} mult_t;
+
+/* The scratch the op takes (bytes of the window's copy), or -1 when the generic kernel runs it. */
+static int32_t mult_patch(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs,
+                          const pml_operand_t *output) {
+    const int32_t in_h = pml_dim(&inputs[0], 1), in_w = pml_dim(&inputs[0], 2), c = pml_dim(&inputs[0], 3);
+    const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
+    const int64_t last_y = (int64_t)(pml_dim(output, 1) - 1) * p->stride_h - p->pad_top
+                           + (int64_t)(kh - 1) * pml_dilation(p->dilation_h, kh);
+    const int64_t last_x = (int64_t)(pml_dim(output, 2) - 1) * p->stride_w - p->pad_left
+                           + (int64_t)(kw - 1) * pml_dilation(p->dilation_w, kw);
+    if (p->pad_top <= 0 && p->pad_left <= 0 && last_y < in_h && last_x < in_w) {
+        return 0;
+    }
+    const int64_t bytes = (int64_t)kh * kw * c;
+    return bytes <= PATCH_BYTES ? (int32_t)((bytes + 3) & ~3) : -1;
+}
+
+static NOINLINE void pixel_mult(const geom_t *d, const mult_t *m, int32_t iy0, int32_t ix0, int8_t *out,
+                                int8_t *patch) {
+    const int8_t *x;
+    int32_t cs, rs;
+    if (iy0 >= 0 && iy0 + (d->kh - 1) * d->dh < d->in_h && ix0 >= 0 && ix0 + (d->kw - 1) * d->dw < d->in_w) {
+        x = d->image + (iy0 * d->in_w + ix0) * d->c;
+        cs = d->dw * d->c;
+        rs = d->dh * d->in_w * d->c;
+    } else {
+        int8_t *w = patch;
+        for (int32_t ky = 0; ky < d->kh; ky++) {
+            const int32_t iy = iy0 + ky * d->dh;
+            for (int32_t kx = 0; kx < d->kw; kx++) {
+                const int32_t ix = ix0 + kx * d->dw;
+                const int in = iy >= 0 && iy < d->in_h && ix >= 0 && ix < d->in_w;
+                for (int32_t j = 0; j < d->c; j++) {
+                    *w++ = in ? d->image[(iy * d->in_w + ix) * d->c + j] : (int8_t)d->zp4;
+                }
+            }
+        }
+        x = patch;
+        cs = d->c;
+        rs = d->kw * d->c;
+    }
+    const int32_t mul = d->m;
+    for (int32_t c0 = 0; c0 < m->n; c0 += 4) {
+        const int32_t ic = c0 / mul, o1 = (c0 + 1) / mul - ic, o2 = (c0 + 2) / mul - ic, o3 = (c0 + 3) / mul - ic;
+        const int8_t *f = m->filter + c0, *xs = x + ic;
+        int32_t a[4] = {0, 0, 0, 0};
+        for (int32_t ky = 0; ky < d->kh; ky++, xs += rs) {
+            const int8_t *r = xs;
+            if (o3 == 0) {
+                for (int32_t kx = 0; kx < d->kw; kx++, r += cs, f += m->out_c) {
+                    const uint32_t v = (uint32_t)(int32_t)*r, w = ld32(f);
+                    const uint32_t f02 = pml_sxtb16(w), f13 = pml_sxtb16_ror8(w);
+                    a[0] = pml_smlabb(f02, v, a[0]);
+                    a[2] = pml_smlatb(f02, v, a[2]);
+                    a[1] = pml_smlabb(f13, v, a[1]);
+                    a[3] = pml_smlatb(f13, v, a[3]);
+                }
+            } else {
+                for (int32_t kx = 0; kx < d->kw; kx++, r += cs, f += m->out_c) {
+                    const uint8_t *u = (const uint8_t *)r;
+                    const uint32_t v = u[0] | (uint32_t)u[o1] << 8 | (uint32_t)u[o2] << 16 | (uint32_t)u[o3] << 24;
+                    const uint32_t w = ld32(f);
+                    const uint32_t x02 = pml_sxtb16(v), x13 = pml_sxtb16_ror8(v);
+                    const uint32_t f02 = pml_sxtb16(w), f13 = pml_sxtb16_ror8(w);
+                    a[0] = pml_smlabb(x02, f02, a[0]);
+                    a[2] = pml_smlatt(x02, f02, a[2]);
+                    a[1] = pml_smlabb(x13, f13, a[1]);
+                    a[3] = pml_smlatt(x13, f13, a[3]);
+                }
+            }
+        }
+        for (int32_t k = 0; k < 4; k++) {
+            const int32_t q = (c0 + k) * m->q_step, e = -m->shift[q];
+            const rq_t rq = {m->mult[q], (int32_t)(1u << (e - 1)) + (int32_t)((uint32_t)m->offset << e), e};
+            const int32_t t = requantize2(2 * (a[k] + m->bias[c0 + k]), &rq);
+            out[c0 + k] = (int8_t)(d->full ? pml_ssat8(t) : clamp(t, d));
+        }
+    }
+}
+
+/* Every output channel of an op with depth multiplier > 1 in groups of four, the last 1-3 and ops whose constants
+ * do not suit the requantization to the generic kernel. */
+static void channels_mult(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs,
+                          const pml_operand_t *output, geom_t *d, int8_t *patch) {
+    mult_t m;
+    m.filter = (const int8_t *)inputs[1].data;
+    m.bias = (const int32_t *)inputs[2].data;
+    m.mult = (const int32_t *)inputs[3].data;
+    m.shift = (const int32_t *)inputs[4].data;
+    m.out_c = pml_dim(output, 3);
+    m.q_step = pml_count(&inputs[3]) == m.out_c ? 1 : 0;
+    m.offset = p->output_offset;
+    m.n = m.out_c & ~3;
+    const int32_t lim = (1 << 30) - d->kh * d->kw * (1 << 14);
+    for (int32_t k = 0; k < m.n; k++) {
+        const int32_t q = k * m.q_step;
+        if (m.mult[q] < 0 || m.shift[q] > -1 || m.shift[q] < -22 || m.bias[k] <= -lim || m.bias[k] >= lim) {
+            m.n = 0;
+        }
+    }
+    if (mult_patch(p, inputs, output) < 0) {
+        m.n = 0;
+    }
+    const int32_t batches = pml_dim(&inputs[0], 0), out_h = pml_dim(output, 1), out_w = pml_dim(output, 2);
+    for (int32_t b = 0; m.n > 0 && b < batches; b++) {
+        d->image = (const int8_t *)inputs[0].data + b * d->in_h * d->in_w * d->c;
+        int8_t *out = (int8_t *)output->data + b * out_h * out_w * m.out_c;
+        for (int32_t oy = 0; oy < out_h; oy++) {
+            for (int32_t ox = 0; ox < out_w; ox++, out += m.out_c) {
+                pixel_mult(d, &m, oy * p->stride_h - p->pad_top, ox * p->stride_w - p->pad_left, out, patch);
+            }
+        }
+    }
+    if (m.n < m.out_c) {
+        pml_depthwise_channels(p, inputs, output, m.n, m.out_c);
+    }
+}
+#endif
+
 /* Bytes of scratch: the 3x3 kernels' line buffer, or one window of words for pixel() (its window where it
  * reaches into the padding). */
 uint32_t pml_depthwise_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs,
                                           const pml_operand_t *output) {
     const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
     const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
-    if (p->depth_multiplier != 1 || kh * kw > MAX_TAPS) {
+    if (p->depth_multiplier != 1) {
+#if DW_MULTIPLIER
+        const int32_t bytes = mult_patch(p, inputs, output);
+        return bytes > 0 ? (uint32_t)bytes : 0;
+#else
+        return 0;
+#endif
+    }
+    if (kh * kw > MAX_TAPS) {
         return 0;
     }
     if (kh == 3 && kw == 3 && p->stride_h == 1 && p->stride_w == 1 && pml_dilation(p->dilation_h, kh) == 1
@@ -587,7 +740,20 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     d.dh = pml_dilation(p->dilation_h, d.kh);
     d.dw = pml_dilation(p->dilation_w, d.kw);
     const int32_t taps = d.kh * d.kw, out_c = pml_dim(output, 3);
-    if (p->depth_multiplier != 1 || taps > MAX_TAPS) {
+    d.zp4 = 0x01010101u * (uint8_t)(int8_t)-p->input_offset;
+    d.lo = p->act_min;
+    d.hi = p->act_max;
+    d.full = d.lo <= -128 && d.hi >= 127;
+    d.m = p->depth_multiplier;
+    if (d.m != 1) {
+#if DW_MULTIPLIER
+        channels_mult(p, inputs, output, &d, (int8_t *)scratch);
+#else
+        pml_depthwise_channels(p, inputs, output, 0, out_c);
+#endif
+        return;
+    }
+    if (taps > MAX_TAPS) {
         pml_depthwise_channels(p, inputs, output, 0, out_c);
         return;
     }
@@ -596,10 +762,6 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     const int32_t *bias = (const int32_t *)inputs[2].data;
     const int32_t *mult = (const int32_t *)inputs[3].data, *shift = (const int32_t *)inputs[4].data;
     const int32_t q_step = pml_count(&inputs[3]) == d.c ? 1 : 0;
-    d.zp4 = 0x01010101u * (uint8_t)(int8_t)-p->input_offset;
-    d.lo = p->act_min;
-    d.hi = p->act_max;
-    d.full = d.lo <= -128 && d.hi >= 127;
     const int32_t out_h = pml_dim(output, 1), out_w = pml_dim(output, 2);
     const int32_t sh = p->stride_h, sw = p->stride_w;
     const int s1_3x3 = d.kh == 3 && d.kw == 3 && sh == 1 && sw == 1 && d.dh == 1 && d.dw == 1;

@@ -2,7 +2,8 @@
 bytes: its C twin in the host library of the M4 code paths (libpicoml_m4.so, -DPML_SIMD32_PORTABLE) on the
 shapes that take each of its paths (3x3 stride-1 pairs along rows or columns with their single pixels, a ring of
 lines, any other filter one pixel at a time, windows in the padding) and on those it leaves to the generic kernel
-(depth multiplier > 1, channels past a multiple of 4, more than 25 taps, shifts >= 0 or < -22, biases near 2^30);
+(channels past a multiple of 4, more than 25 taps, shifts >= 0 or < -22, biases near 2^30), and depth
+multipliers > 1 (their own path);
 its assembly on the emulated Cortex-M4 (bare-metal kernels) on a selection of the same models.
 
 tests/test_c_conv.py checks the generic kernel the same way; bench: tests/bench (picoml bench --on bare-m4)."""
@@ -145,12 +146,42 @@ def test_requantization_limits(lib):
     check(lib, model, zp, rng)
 
 
-@pytest.mark.parametrize("multiplier", [2, 3, 4])
-def test_multipliers_fall_back(lib, multiplier):
-    rng = np.random.default_rng(1600 + multiplier)
-    for ic in (1, 2, 4, 5, 16):
-        model, zp = case(rng, ic=ic, multiplier=multiplier)
+# depth multiplier > 1 (one pixel at a time, one input value or the group's gathered input bytes per tap):
+# multipliers whose groups of four output channels read one, two or four input channels, output channels past a
+# multiple of 4, strides, dilations, windows in the padding (copied to the scratch) or not, any number of taps
+# (the anomaly model's 1x128 filter, stride 32), per-tensor quantization
+MULTIPLIER_SHAPES = [
+    ((6, 5), (3, 3), (1, 1), (1, 1), SAME),
+    ((7, 8), (3, 2), (2, 1), (1, 1), VALID),
+    ((9, 7), (3, 3), (2, 2), (2, 1), SAME),
+    ((5, 5), (5, 5), (1, 1), (1, 1), SAME),
+    ((4, 4), (1, 1), (1, 1), (1, 1), VALID),
+    ((8, 8), (6, 6), (1, 1), (1, 1), SAME),
+    ((1, 256), (1, 128), (1, 32), (1, 1), VALID),
+]
+
+
+@pytest.mark.parametrize("multiplier", [2, 3, 4, 36])
+@pytest.mark.parametrize("ic", [1, 3, 4, 5])
+def test_multipliers(lib, multiplier, ic):
+    rng = np.random.default_rng(1600 + 10 * multiplier + ic)
+    for s in MULTIPLIER_SHAPES:
+        model, zp = case(rng, hw=s[0], k=s[1], stride=s[2], dilation=s[3], padding=s[4], ic=ic,
+                         multiplier=multiplier, per_channel=bool(rng.integers(0, 2)), n=int(rng.choice([1, 2])))
         check(lib, model, zp, rng)
+    model, zp = case(rng, typical=False, ic=ic, multiplier=multiplier)
+    check(lib, model, zp, rng)
+
+
+def test_multiplier_large_window_falls_back(lib):
+    """Windows in the padding whose copy would exceed PATCH_BYTES (9x9 taps of 32 channels) take the generic
+    kernel; so do constants the requantization does not take."""
+    rng = np.random.default_rng(1690)
+    model, zp = case(rng, hw=(4, 4), k=(9, 9), stride=(1, 1), dilation=(1, 1), padding=SAME, ic=32, multiplier=2)
+    check(lib, model, zp, rng)
+    model, zp = case(rng, typical=False, hw=(4, 4), k=(3, 3), stride=(1, 1), dilation=(1, 1), padding=SAME, ic=4,
+                     multiplier=3)
+    check(lib, model, zp, rng)
 
 
 # ---- the assembly on the emulated Cortex-M4 -------------------------------------------------------------------
@@ -173,6 +204,12 @@ def test_emulated_m4():
     # lines of 10 (two outputs past the blocks of four) and 7 (three), a group of 4 channels and one of 2 or 3
     made += [case(rng, hw=hw, k=(3, 3), stride=(1, 1), dilation=(1, 1), padding=SAME, ic=ic, multiplier=1,
                   per_channel=True) for hw, ic in (((10, 6), 6), ((7, 9), 7))]
+    made += [case(rng, hw=s[0], k=s[1], stride=s[2], dilation=s[3], padding=s[4], ic=ic, multiplier=m,
+                  per_channel=pc) for s, ic, m, pc in ((MULTIPLIER_SHAPES[0], 1, 36, True),
+                                                       (MULTIPLIER_SHAPES[1], 3, 2, True),
+                                                       (MULTIPLIER_SHAPES[2], 5, 3, False),
+                                                       (MULTIPLIER_SHAPES[3], 4, 2, True),
+                                                       (MULTIPLIER_SHAPES[6], 6, 36, True))]
     made += [single(rng, 16, shifts=np.array([-1, -22, -23, 0] * 4, np.int32)), case(rng, typical=False, ic=17)]
     for model, zp in made:
         xs = t.random_inputs(rng, model.tensors[0].shape, zp, 3)
