@@ -162,6 +162,16 @@ static void widen_block2(const int8_t *x, int32_t step, int32_t n4, uint32_t *co
     } while (0)
 #endif
 
+/* MAC_1X4 over a patch of n4 words and its last `tail` bytes (zeros above: the columns hold zeros there too) */
+#define MAC_PATCH_1X4(x, w, n4, tail, a0, a1, a2, a3) do { \
+        MAC_1X4(x, w, n4, a0, a1, a2, a3); \
+        if (tail) { \
+            const uint32_t t_ = pml_load_tail(w, tail); \
+            MAC_STEP(x, t_, a0, a1, a2, a3); \
+            w += tail; \
+        } \
+    } while (0)
+
 /* What the outputs need: the folded bias, the requantization constants, the activation range. */
 typedef struct {
     const int32_t *bias, *multipliers, *shifts;
@@ -197,13 +207,7 @@ static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, in
         /* the bias as the start: the sums wrap as TFLite Micro's int32 sums do */
         int32_t a0 = q->bias[oc], a1 = a0, a2 = a0, a3 = a0;
         const uint32_t *x = cols;
-        MAC_1X4(x, w, n4, a0, a1, a2, a3);
-        if (tail) {
-            /* the row's last bytes, zeros above (the columns hold zeros there too) */
-            const uint32_t t = pml_load_tail(w, tail);
-            MAC_STEP(x, t, a0, a1, a2, a3);
-            w += tail;
-        }
+        MAC_PATCH_1X4(x, w, n4, tail, a0, a1, a2, a3);
         const int32_t acc[PIXELS] = {a0, a1, a2, a3};
         store_general(acc, n_px, q, oc * q->q_step, out + oc);
     }
@@ -222,12 +226,7 @@ static NOINLINE void channels_1x4_fast(const uint32_t *cols, const int8_t *filte
     for (int32_t oc = 0; oc < out_c; oc++) {
         int32_t a0 = q->bias[oc], a1 = a0, a2 = a0, a3 = a0;
         const uint32_t *x = cols;
-        MAC_1X4(x, w, n4, a0, a1, a2, a3);
-        if (tail) {
-            const uint32_t t = pml_load_tail(w, tail);
-            MAC_STEP(x, t, a0, a1, a2, a3);
-            w += tail;
-        }
+        MAC_PATCH_1X4(x, w, n4, tail, a0, a1, a2, a3);
         const int32_t k = oc & mask;
         const uint32_t e2 = (uint32_t)(-2 - q->shifts[k]);      /* e - 2, in [0, 21] */
         requant_fast_t f;
