@@ -6,6 +6,7 @@ flash as the microphone when one is given. Its default flash is kept per user (r
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import time
 
@@ -87,7 +88,7 @@ class VirtualBoard:
             raise PicomlError("the virtual board's paths must not contain spaces (socat's EXEC)")
         self.process = subprocess.Popen(
             ["socat", "PTY,link=%s,raw,echo=0" % self.port, "EXEC:%s,pty,raw,echo=0,stderr" % command],
-            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         for _ in range(100):
             if os.path.exists(self.port):
                 return self
@@ -96,9 +97,23 @@ class VirtualBoard:
 
     def __exit__(self, *exc):
         if self.process:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+            _stop(self.process)
             self.process = None
         if getattr(self, "_lockfile", None):
             self._lockfile.close()          # releases the lock
             self._lockfile = None
+
+
+def _stop(process):
+    """Stop socat and the board's interpreter, its child (one process group): SIGTERM, then SIGKILL when they are
+    still there after 10 s (a board busy in a loop, or socat waiting for it)."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            pass
