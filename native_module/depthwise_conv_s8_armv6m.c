@@ -42,7 +42,8 @@ typedef struct {
     const out_range_t *range;   /* 60 */
     int32_t acc[4];             /* 64: the sums of the pixel the run stopped at */
     int32_t fast;               /* 80: every channel takes the shortcut */
-    int32_t three;              /* 84: rows of 3 adjacent taps (kw 3, dil_w 1): the row unrolled (3 such rows: all) */
+    int32_t three;              /* 84: rows of 3 adjacent taps (kw 3, dil_w 1): the row unrolled (1; 3 when kh is 3:
+                                 *     all three rows) */
     int32_t row_step;           /* 88: bytes between two rows of the window: span * 4 */
     int32_t safe;               /* 92: fast, and every sum in the shortcut's range (no check) */
 } dw4_run_t;
@@ -51,7 +52,7 @@ typedef struct {
  * pixel whose sums (r->acc) the shortcut does not take (r->win / r->out then point at it). */
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
 /* Taps: r0 x, r1 w, r2 the input word, r3 a byte, r4..r7 the tap's weights and products, sums in r8..r11, the
- * tap step in r12, the end of the row's filter words in lr. Stack: [sp] r, [sp, #4] pixels done, [sp, #8] rows
+ * tap step in r12, the end of the row's filter words in lr. Stack: [sp] r, [sp, #4] pixels left, [sp, #8] rows
  * left. Requantization as in pml_armv6m_requant (requantize_armv6m.c), from r->acc. */
 int32_t pml_armv6m_dw4_run(dw4_run_t *r);
 /* one tap: the input word in r2, 4 weights from r1 (advanced) */
@@ -69,13 +70,12 @@ __asm__(
     ".type pml_armv6m_dw4_run, %function\n .thumb_func\n"
     "pml_armv6m_dw4_run:\n"
     "push {r4, r5, r6, r7, lr}\n mov r4, r8\n mov r5, r9\n mov r6, r10\n mov r7, r11\n push {r4, r5, r6, r7}\n"
-    "sub sp, #12\n str r0, [sp]\n movs r1, #0\n str r1, [sp, #4]\n"
-    "ldr r1, [r0, #12]\n cmp r1, #0\n bne 1f\n b 9f\n"
+    "sub sp, #12\n str r0, [sp]\n ldr r1, [r0, #12]\n str r1, [sp, #4]\n cmp r1, #0\n bne 1f\n b 9f\n"
     /* a pixel: the sums start at the bias */
     "1:\n ldr r7, [sp]\n movs r6, #40\n adds r6, r7, r6\n ldm r6!, {r2, r3, r4, r5}\n"
     "mov r8, r2\n mov r9, r3\n mov r10, r4\n mov r11, r5\n"
     "ldr r0, [r7, #0]\n ldr r1, [r7, #4]\n"
-    "ldr r2, [r7, #84]\n cmp r2, #0\n bne 20f\n"
+    "ldr r2, [r7, #84]\n cmp r2, #3\n beq 22f\n cmp r2, #0\n bne 20f\n"
     "ldr r2, [r7, #24]\n mov r12, r2\n ldr r2, [r7, #32]\n str r2, [sp, #8]\n"
     /* a row of taps */
     "2:\n ldr r2, [r7, #36]\n adds r2, r1, r2\n mov lr, r2\n"
@@ -85,11 +85,11 @@ __asm__(
     "ldr r2, [sp, #8]\n subs r2, #1\n str r2, [sp, #8]\n bne 2b\n"
     "b 10f\n"
     /* rows of 3 adjacent taps: the window's rows row_step apart, the rows left in lr */
-    "20:\n ldr r2, [r7, #88]\n mov r12, r2\n ldr r2, [r7, #32]\n cmp r2, #3\n beq 22f\n mov lr, r2\n"
+    "20:\n ldr r2, [r7, #88]\n mov r12, r2\n ldr r2, [r7, #32]\n mov lr, r2\n"
     "21:\n" PML_DW_ROW3 "add r0, r12\n mov r2, lr\n subs r2, #1\n mov lr, r2\n bne 21b\n"
     "b 23f\n"
     /* 3 rows of 3 (a 3x3 filter): no loop */
-    "22:\n" PML_DW_ROW3 "add r0, r12\n" PML_DW_ROW3 "add r0, r12\n" PML_DW_ROW3
+    "22:\n ldr r2, [r7, #88]\n mov r12, r2\n" PML_DW_ROW3 "add r0, r12\n" PML_DW_ROW3 "add r0, r12\n" PML_DW_ROW3
     "23:\n ldr r7, [sp]\n"
     /* every sum in range (r->safe, with r->fast): requantized from the registers, the range in r12, lr, r0 */
     "10:\n ldr r1, [r7, #92]\n cmp r1, #0\n beq 40f\n"
@@ -112,8 +112,8 @@ __asm__(
     /* the next pixel */
     "ldr r7, [sp]\n ldr r2, [r7, #0]\n ldr r3, [r7, #16]\n adds r2, r2, r3\n str r2, [r7, #0]\n"
     "ldr r2, [r7, #8]\n ldr r3, [r7, #20]\n adds r2, r2, r3\n str r2, [r7, #8]\n"
-    "ldr r2, [sp, #4]\n adds r2, #1\n str r2, [sp, #4]\n ldr r3, [r7, #12]\n cmp r2, r3\n beq 9f\n b 1b\n"
-    "8:\n9:\n ldr r0, [sp, #4]\n add sp, #12\n"
+    "ldr r2, [sp, #4]\n subs r2, #1\n str r2, [sp, #4]\n beq 9f\n b 1b\n"
+    "8:\n9:\n ldr r0, [sp]\n ldr r0, [r0, #12]\n ldr r1, [sp, #4]\n subs r0, r0, r1\n add sp, #12\n"
     "pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r4, r5, r6, r7, pc}\n"
     ".size pml_armv6m_dw4_run, .-pml_armv6m_dw4_run\n");
 #undef PML_DW_TAP
@@ -149,6 +149,37 @@ static int32_t dw4_run(dw4_run_t *r) {
     return r->n;
 }
 #endif
+
+/* The rows of a run's window that lie inside the image (kh rows, span words apart) */
+typedef struct {
+    int32_t kh, span, dil_h, in_h;
+    int32_t row_size, step;     /* bytes between two input rows, words between two input pixels */
+    uint32_t zp4;               /* the input zero point in 4 bytes */
+} window_t;
+
+/* Columns [lo, lo + cols) of the window rows at dst (win + lo): input rows iy0 + ky * dil_h from src (the input at
+ * row 0, column ix0 + lo, of the group's channels), a row outside the image as zp. Kept out of line: it leaves the
+ * caller's loop its registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void window_rows(uint32_t *dst, const window_t *w, int32_t cols, int32_t iy0, const int8_t *src) {
+    const int32_t step = w->step, span = w->span;
+    for (int32_t ky = 0, iy = iy0; ky < w->kh; ky++, iy += w->dil_h, dst += span) {
+        uint32_t *d = dst;
+        if (iy >= 0 && iy < w->in_h) {
+            const uint32_t *s = (const uint32_t *)(const void *)(src + iy * w->row_size);
+            for (uint32_t *const end = d + cols; d != end; d++, s += step) {
+                *d = *s;
+            }
+        } else {
+            const uint32_t zp4 = w->zp4;
+            for (uint32_t *const end = d + cols; d != end; d++) {
+                *d = zp4;
+            }
+        }
+    }
+}
 
 /* Output pixels per run: the window holds kh rows of span(run) = (run - 1) * stride_w + (kw - 1) * dil_w + 1
  * words, at most WIN_WORDS; 0 when not even one pixel's fits (or more than TAPS_MAX taps). dil_w and stride_w are
@@ -207,6 +238,8 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     uint32_t *const win = (uint32_t *)scratch + taps * 4;   /* the run's window: kh rows of span words */
     rq6f_t qf[4];
     dw4_run_t r;
+    int32_t pads = -1;      /* the window's layout whose padding columns hold zp (none yet) */
+    window_t wr = {kh, 0, dil_h, in_h, row_size, step, zp4};
     r.w = wx;
     r.px_step = stride_w * 4;
     r.out_step = in_c;
@@ -215,7 +248,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     r.w_row = kw * 16;
     r.q = qf;
     r.range = &range;
-    r.three = kw == 3 && dil_w == 1;
+    r.three = kw == 3 && dil_w == 1 ? (kh == 3 ? 3 : 1) : 0;
     for (int32_t c0 = 0; c0 < in_c; c0 += 4) {
         for (int32_t t = 0; t < taps; t++) {
             for (int32_t j = 0; j < 4; j++) {
@@ -247,28 +280,21 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
                 for (int32_t ox0 = 0; ox0 < out_w; ox0 += run_max) {
                     const int32_t n = out_w - ox0 < run_max ? out_w - ox0 : run_max;
                     const int32_t span = (n - 1) * stride_w + (kw - 1) * dil_w + 1;
+                    wr.span = span;
                     const int32_t ix0 = ox0 * stride_w - p->pad_left;
                     /* the window: rows iy0 + ky * dil_h, columns ix0 .. ix0 + span - 1, the padding as zp (the
-                     * columns [lo, hi) of the window inside the image) */
+                     * columns [lo, hi) of the window inside the image). Its padding columns only ever hold zp:
+                     * filled when the layout changes (`pads`: the last one), not per run */
                     const int32_t lo = ix0 < 0 ? (-ix0 < span ? -ix0 : span) : 0;
                     const int32_t hi = in_w - ix0 < span ? (in_w - ix0 > lo ? in_w - ix0 : lo) : span;
-                    uint32_t *dst = win;
-                    for (int32_t ky = 0, iy = iy0; ky < kh; ky++, iy += dil_h) {
-                        uint32_t *const end = dst + span;
-                        if (iy >= 0 && iy < in_h) {
-                            for (uint32_t *const pad = dst + lo; dst != pad; dst++) {
-                                *dst = zp4;
-                            }
-                            const uint32_t *src = (const uint32_t *)(const void *)(image + iy * row_size
-                                                                                   + (ix0 + lo) * in_c);
-                            for (uint32_t *const in = win + ky * span + hi; dst != in; dst++, src += step) {
-                                *dst = *src;
-                            }
-                        }
-                        for (; dst != end; dst++) {
+                    const int32_t layout = span << 16 | lo << 8 | hi;
+                    if (layout != pads) {
+                        pads = layout;
+                        for (uint32_t *dst = win, *end = win + kh * span; dst != end; dst++) {
                             *dst = zp4;
                         }
                     }
+                    window_rows(win + lo, &wr, hi - lo, iy0, image + (ix0 + lo) * in_c);
                     r.win = win;
                     r.out = out;
                     r.n = n;
