@@ -50,8 +50,9 @@ typedef struct {
     int32_t w_step;             /* 72: bytes of W words per triple */
     int32_t left;               /* 76: channels of the block from this triple on */
     const uint8_t *cols;        /* 80: the columns */
-    uint32_t safe;              /* 84: bit t: every sum of the t-th triple from this one on is in the shortcut's
-                                 *     range (no check) */
+    uint32_t safe;              /* 84: bit t: the t-th triple from this one on has 3 channels, pixel b exists and
+                                 *     every sum is in the shortcut's range (requantized from the registers, no
+                                 *     check) */
 } step_t;
 
 /* The next triple of s (the caller checked s->left > 3) */
@@ -73,7 +74,7 @@ static inline void step_next(step_t *s) {
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
 /* In assembly: the step below needs all 8 low registers and 6 high ones, which gcc does not give inline assembly.
  * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the halves and product, sums in r8 r9 r10 (pixel a)
- * r11 r12 lr (pixel b); s, then the end of cols, on the stack. 38 cycles per pair of elements, 6 per two groups of
+ * r11 r12 lr (pixel b); s and the end of cols on the stack. 38 cycles per pair of elements, 6 per two groups of
  * 4 pairs (the loop's branch back is out of BNE's reach); a triple of one channel (n == 1) 15 per pair.
  * Requantization as in pml_armv6m_requant (requantize_armv6m.c), a subroutine called once per pixel. */
 int32_t pml_armv6m_conv_2x3(step_t *s);
@@ -88,27 +89,23 @@ __asm__(
     ".type pml_armv6m_conv_2x3, %function\n .thumb_func\n"
     "pml_armv6m_conv_2x3:\n"
     "push {r4, r5, r6, r7, lr}\n mov r4, r8\n mov r5, r9\n mov r6, r10\n mov r7, r11\n push {r4, r5, r6, r7}\n"
-    "push {r0}\n mov r2, r0\n"
-    /* a triple (r2 = s) */
-    "10:\n ldr r7, [r2, #0]\n push {r7}\n ldr r0, [r2, #80]\n ldr r1, [r2, #68]\n"
-    /* the sums start at cw[j] - xs[p] */
-    "ldr r3, [r2, #4]\n ldm r3!, {r4, r5, r6}\n ldr r3, [r2, #8]\n ldr r7, [r2, #12]\n"
-    "subs r2, r4, r7\n mov r11, r2\n subs r2, r5, r7\n mov r12, r2\n subs r2, r6, r7\n mov lr, r2\n"
+    "ldr r7, [r0, #0]\n push {r0, r7}\n mov r2, r0\n"
+    /* a triple (r2 = s): the sums start at cw[j] - xs[p] */
+    "10:\n ldr r3, [r2, #4]\n ldm r3!, {r4, r5, r6}\n ldr r3, [r2, #8]\n ldr r7, [r2, #12]\n"
+    "subs r0, r4, r7\n mov r11, r0\n subs r0, r5, r7\n mov r12, r0\n subs r0, r6, r7\n mov lr, r0\n"
     "subs r4, r4, r3\n mov r8, r4\n subs r5, r5, r3\n mov r9, r5\n subs r6, r6, r3\n mov r10, r6\n"
-    "ldr r5, [sp, #4]\n ldr r5, [r5, #28]\n cmp r5, #1\n bne 1f\n b 30f\n"
+    "ldr r0, [r2, #80]\n ldr r1, [r2, #68]\n ldr r5, [r2, #28]\n cmp r5, #1\n bne 1f\n b 30f\n"
     /* two groups per loop, from the second when their number is odd (bit 5 of the columns' bytes) */
-    "1:\n ldr r5, [sp]\n subs r5, r5, r0\n lsrs r5, r5, #6\n bcc 32f\n b 31f\n"
+    "1:\n ldr r5, [sp, #4]\n subs r5, r5, r0\n lsrs r5, r5, #6\n bcc 32f\n b 31f\n"
     "32:\n" PML_PAIR PML_PAIR PML_PAIR PML_PAIR
     "31:\n" PML_PAIR PML_PAIR PML_PAIR PML_PAIR
-    "ldr r5, [sp]\n cmp r0, r5\n beq 4f\n b 32b\n"
+    "ldr r5, [sp, #4]\n cmp r0, r5\n beq 4f\n b 32b\n"
     /* a triple of one channel (the block's last): its W words only, at 12-byte steps */
     "30:\n" PML_PAIR1("0") PML_PAIR1("12") PML_PAIR1("24") PML_PAIR1("36")
-    "adds r1, #48\n ldr r5, [sp]\n cmp r0, r5\n bne 30b\n"
-    "4:\n"
-    /* a safe triple of 3 channels and 2 pixels: requantized from the registers (at 50) */
-    "add sp, #4\n ldr r7, [sp]\n"
-    "ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcc 21f\n ldr r3, [r7, #28]\n cmp r3, #3\n bne 21f\n"
-    "ldr r3, [r7, #32]\n cmp r3, #0\n beq 21f\n b 50f\n"
+    "adds r1, #48\n ldr r5, [sp, #4]\n cmp r0, r5\n bne 30b\n"
+    /* a safe triple (its bit of s->safe: 3 channels, 2 pixels, every sum in range): requantized from the
+     * registers (at 50), r1 at the next triple's W words */
+    "4:\n ldr r7, [sp]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcc 21f\n b 50f\n"
     /* the sums to s->acc */
     "21:\n movs r0, #40\n adds r0, r7, r0\n"
     "mov r1, r8\n mov r2, r9\n mov r3, r10\n mov r4, r11\n mov r5, r12\n mov r6, lr\n stm r0!, {r1, r2, r3, r4, r5, r6}\n"
@@ -116,11 +113,11 @@ __asm__(
     "ldr r3, [r7, #36]\n ldm r3!, {r4, r5, r6}\n mov r9, r4\n mov r10, r5\n mov r11, r6\n"
     /* pixel a */
     "movs r0, #40\n adds r0, r7, r0\n ldr r3, [r7, #28]\n lsls r3, r3, #2\n adds r3, r0, r3\n mov r8, r3\n"
-    "ldr r1, [r7, #16]\n ldr r2, [r7, #20]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcs 12f\n bl 5f\n b 13f\n 12:\n bl 15f\n"
+    "ldr r1, [r7, #16]\n ldr r2, [r7, #20]\n bl 5f\n"
     /* pixel b */
-    "13:\n ldr r7, [sp]\n ldr r3, [r7, #32]\n cmp r3, #0\n beq 7f\n"
+    "ldr r7, [sp]\n ldr r3, [r7, #32]\n cmp r3, #0\n beq 7f\n"
     "movs r0, #52\n adds r0, r7, r0\n ldr r3, [r7, #28]\n lsls r3, r3, #2\n adds r3, r0, r3\n mov r8, r3\n"
-    "ldr r1, [r7, #16]\n ldr r2, [r7, #24]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcs 14f\n bl 5f\n b 7f\n 14:\n bl 15f\n"
+    "ldr r1, [r7, #16]\n ldr r2, [r7, #24]\n bl 5f\n"
     /* the next triple (step_next), if any */
     "7:\n ldr r2, [sp]\n ldr r3, [r2, #76]\n subs r3, #3\n ble 6f\n str r3, [r2, #76]\n"
     "cmp r3, #3\n ble 11f\n movs r3, #3\n 11:\n str r3, [r2, #28]\n"
@@ -131,28 +128,28 @@ __asm__(
     "b 10b\n"
     "6:\n movs r0, #0\n b 9f\n"
     "8:\n movs r0, #1\n"
-    "9:\n add sp, #4\n"
+    "9:\n add sp, #8\n"
     "pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r4, r5, r6, r7, pc}\n"
     /* requantize acc r0 .. r8 with the constants r1 into r2 (lo, hi, offset in r9, r10, r11); an accumulator out
      * of the shortcut's range leaves for 8 (the stack as at 7) */
     "5:\n ldm r0!, {r3}\n"
     PML_ARMV6M_REQUANT_ASM("8b", "2", "3")
     "cmp r0, r8\n bne 5b\n bx lr\n"
-    /* the same without the range check */
-    "15:\n ldm r0!, {r3}\n"
-    PML_ARMV6M_REQUANT_SAFE_ASM("2", "3")
-    "cmp r0, r8\n bne 15b\n bx lr\n"
-    /* pixel b's sums to s->acc + 3, the range in r12, lr, r0; pixel a's 3 outputs from r8 .. r10, then b's */
-    "50:\n movs r0, #52\n adds r0, r7, r0\n mov r3, r11\n mov r4, r12\n mov r5, lr\n stm r0!, {r3, r4, r5}\n"
+    /* a safe triple: s->w to the next triple's (r1); pixel b's sums pushed, the range in r12, lr, r0; pixel a's 3
+     * outputs from r8 .. r10, then b's from the stack; the next triple's pointers from r1 and r2 */
+    "50:\n str r1, [r7, #68]\n mov r3, r11\n mov r4, r12\n mov r5, lr\n push {r3, r4, r5}\n"
     "ldr r3, [r7, #36]\n ldm r3!, {r4, r5, r6}\n mov r12, r4\n mov lr, r5\n mov r0, r6\n"
     "ldr r1, [r7, #16]\n ldr r2, [r7, #20]\n"
     "mov r3, r8\n" PML_ARMV6M_REQUANT_REG_ASM "mov r3, r9\n" PML_ARMV6M_REQUANT_REG_ASM
     "mov r3, r10\n" PML_ARMV6M_REQUANT_REG_ASM
-    "ldr r7, [sp]\n ldr r1, [r7, #16]\n ldr r2, [r7, #24]\n movs r3, #52\n adds r3, r7, r3\n ldm r3!, {r4, r5, r6}\n"
-    "mov r8, r4\n mov r9, r5\n mov r10, r6\n"
-    "mov r3, r8\n" PML_ARMV6M_REQUANT_REG_ASM "mov r3, r9\n" PML_ARMV6M_REQUANT_REG_ASM
-    "mov r3, r10\n" PML_ARMV6M_REQUANT_REG_ASM
-    "b 7b\n"
+    "ldr r7, [sp, #12]\n str r2, [r7, #20]\n subs r1, #60\n ldr r2, [r7, #24]\n"
+    "pop {r3}\n" PML_ARMV6M_REQUANT_REG_ASM "pop {r3}\n" PML_ARMV6M_REQUANT_REG_ASM
+    "pop {r3}\n" PML_ARMV6M_REQUANT_REG_ASM
+    "ldr r7, [sp]\n str r2, [r7, #24]\n str r1, [r7, #16]\n"
+    "ldr r3, [r7, #4]\n adds r3, #12\n str r3, [r7, #4]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n str r3, [r7, #84]\n"
+    "ldr r3, [r7, #76]\n subs r3, #3\n bgt 12f\n b 6b\n"
+    "12:\n str r3, [r7, #76]\n cmp r3, #3\n ble 11f\n movs r3, #3\n"
+    "11:\n str r3, [r7, #28]\n mov r2, r7\n b 10b\n"
     ".size pml_armv6m_conv_2x3, .-pml_armv6m_conv_2x3\n");
 #undef PML_PAIR1
 #undef PML_PAIR
@@ -505,6 +502,9 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 }
             }
         }
+        if (triples * 3 != block && triples <= 32) {
+            safe &= ~(1u << (triples - 1));     /* a last triple of fewer channels takes the checks' path */
+        }
         int32_t b = 0, oy = 0, ox = 0;
         for (int32_t pix = 0; pix < pixels; pix += 2) {
             const int two = pix + 1 < pixels;
@@ -526,7 +526,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
             s.out_a = out_data + pix * out_c + oc0;
             s.out_b = two ? s.out_a + out_c : s.out_a;
             s.w = wbuf;
-            s.safe = s.fast ? safe : 0;
+            s.safe = s.fast && two ? safe : 0;
             s.left = block;
             s.n = block < 3 ? block : 3;
             while (conv_2x3(&s)) {
