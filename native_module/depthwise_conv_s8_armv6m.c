@@ -23,6 +23,8 @@
 
 #define TAPS_MAX 25     /* filter taps (kh * kw) of the fast path: 5x5 */
 #define WIN_WORDS 48    /* words of the window (kh rows of the run's input columns, 4 channels each) */
+#define WROW 14         /* words between the window's rows for a 3x3 filter whose runs span at most WROW columns: the
+                         * rows' taps then at fixed offsets (0 .. 2 * WROW * 4 + 8 <= 124: LDR's immediates) */
 #define RUN_MAX 16      /* output pixels per run */
 
 /* A run of output pixels along a row, for dw4_run (the offsets are those the assembly reads) */
@@ -42,8 +44,9 @@ typedef struct {
     const out_range_t *range;   /* 60 */
     int32_t acc[4];             /* 64: the sums of the pixel the run stopped at */
     int32_t fast;               /* 80: every channel takes the shortcut */
-    int32_t three;              /* 84: rows of 3 adjacent taps (kw 3, dil_w 1): the row unrolled (1; 3 when kh is 3:
-                                 *     all three rows) */
+    int32_t three;              /* 84: rows of 3 adjacent taps (kw 3, dil_w 1): the row unrolled (1; 4 for a 3x3
+                                 *     filter over a window whose rows are WROW words apart and every sum in the
+                                 *     shortcut's range: the whole pixel unrolled, the range kept in registers) */
     int32_t row_step;           /* 88: bytes between two rows of the window: span * 4 */
     int32_t safe;               /* 92: fast, and every sum in the shortcut's range (no check) */
 } dw4_run_t;
@@ -64,18 +67,21 @@ int32_t pml_armv6m_dw4_run(dw4_run_t *r);
     "asrs r3, r2, #24\n muls r7, r3, r7\n add r11, r7\n"
 #define PML_DW_REQUANT PML_ARMV6M_REQUANT_REG_ASM
 /* a row of 3 adjacent taps from the window at r0 */
-#define PML_DW_ROW3 "ldr r2, [r0, #0]\n" PML_DW_TAP "ldr r2, [r0, #4]\n" PML_DW_TAP "ldr r2, [r0, #8]\n" PML_DW_TAP
+#define PML_DW_ROW3_AT(a, b, c) "ldr r2, [r0, #" a "]\n" PML_DW_TAP "ldr r2, [r0, #" b "]\n" PML_DW_TAP \
+    "ldr r2, [r0, #" c "]\n" PML_DW_TAP
+#define PML_DW_ROW3 PML_DW_ROW3_AT("0", "4", "8")
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_dw4_run\n"
     ".type pml_armv6m_dw4_run, %function\n .thumb_func\n"
     "pml_armv6m_dw4_run:\n"
     "push {r4, r5, r6, r7, lr}\n mov r4, r8\n mov r5, r9\n mov r6, r10\n mov r7, r11\n push {r4, r5, r6, r7}\n"
-    "sub sp, #12\n str r0, [sp]\n ldr r1, [r0, #12]\n str r1, [sp, #4]\n cmp r1, #0\n bne 1f\n b 9f\n"
+    "sub sp, #12\n str r0, [sp]\n ldr r1, [r0, #12]\n str r1, [sp, #4]\n cmp r1, #0\n bne 0f\n b 9f\n"
+    "0:\n ldr r1, [r0, #84]\n cmp r1, #4\n bne 1f\n b 60f\n"
     /* a pixel: the sums start at the bias */
     "1:\n ldr r7, [sp]\n movs r6, #40\n adds r6, r7, r6\n ldm r6!, {r2, r3, r4, r5}\n"
     "mov r8, r2\n mov r9, r3\n mov r10, r4\n mov r11, r5\n"
     "ldr r0, [r7, #0]\n ldr r1, [r7, #4]\n"
-    "ldr r2, [r7, #84]\n cmp r2, #3\n beq 22f\n cmp r2, #0\n bne 20f\n"
+    "ldr r2, [r7, #84]\n cmp r2, #0\n bne 20f\n"
     "ldr r2, [r7, #24]\n mov r12, r2\n ldr r2, [r7, #32]\n str r2, [sp, #8]\n"
     /* a row of taps */
     "2:\n ldr r2, [r7, #36]\n adds r2, r1, r2\n mov lr, r2\n"
@@ -87,10 +93,7 @@ __asm__(
     /* rows of 3 adjacent taps: the window's rows row_step apart, the rows left in lr */
     "20:\n ldr r2, [r7, #88]\n mov r12, r2\n ldr r2, [r7, #32]\n mov lr, r2\n"
     "21:\n" PML_DW_ROW3 "add r0, r12\n mov r2, lr\n subs r2, #1\n mov lr, r2\n bne 21b\n"
-    "b 23f\n"
-    /* 3 rows of 3 (a 3x3 filter): no loop */
-    "22:\n ldr r2, [r7, #88]\n mov r12, r2\n" PML_DW_ROW3 "add r0, r12\n" PML_DW_ROW3 "add r0, r12\n" PML_DW_ROW3
-    "23:\n ldr r7, [sp]\n"
+    "ldr r7, [sp]\n"
     /* every sum in range (r->safe, with r->fast): requantized from the registers, the range in r12, lr, r0 */
     "10:\n ldr r1, [r7, #92]\n cmp r1, #0\n beq 40f\n"
     "ldr r3, [r7, #60]\n ldm r3!, {r4, r5, r6}\n mov r12, r4\n mov lr, r5\n mov r0, r6\n"
@@ -115,10 +118,23 @@ __asm__(
     "ldr r2, [sp, #4]\n subs r2, #1\n str r2, [sp, #4]\n beq 9f\n b 1b\n"
     "8:\n9:\n ldr r0, [sp]\n ldr r0, [r0, #12]\n ldr r1, [sp, #4]\n subs r0, r0, r1\n add sp, #12\n"
     "pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r4, r5, r6, r7, pc}\n"
+    /* three == 4: the range's lo and hi in r12, lr for the whole run, its offset at [sp, #8]; per pixel the sums
+     * start at the bias, 9 taps at fixed offsets from r->win, the next pixel's window stored, 4 outputs */
+    "60:\n ldr r3, [r0, #60]\n ldm r3!, {r4, r5, r6}\n mov r12, r4\n mov lr, r5\n str r6, [sp, #8]\n"
+    "61:\n ldr r7, [sp]\n movs r6, #40\n adds r6, r7, r6\n ldm r6!, {r2, r3, r4, r5}\n"
+    "mov r8, r2\n mov r9, r3\n mov r10, r4\n mov r11, r5\n ldr r0, [r7, #0]\n ldr r1, [r7, #4]\n"
+    PML_DW_ROW3 PML_DW_ROW3_AT("56", "60", "64") PML_DW_ROW3_AT("112", "116", "120")
+    "ldr r7, [sp]\n ldr r3, [r7, #16]\n adds r3, r0, r3\n str r3, [r7, #0]\n"
+    "ldr r0, [sp, #8]\n ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n"
+    "mov r3, r8\n" PML_DW_REQUANT "mov r3, r9\n" PML_DW_REQUANT "mov r3, r10\n" PML_DW_REQUANT
+    "mov r3, r11\n" PML_DW_REQUANT
+    "ldr r7, [sp]\n ldr r3, [r7, #20]\n subs r2, #4\n adds r2, r2, r3\n str r2, [r7, #8]\n"
+    "ldr r2, [sp, #4]\n subs r2, #1\n str r2, [sp, #4]\n beq 62f\n b 61b\n 62:\n b 9b\n"
     ".size pml_armv6m_dw4_run, .-pml_armv6m_dw4_run\n");
 #undef PML_DW_TAP
 #undef PML_DW_REQUANT
 #undef PML_DW_ROW3
+#undef PML_DW_ROW3_AT
 #define dw4_run pml_armv6m_dw4_run
 #else
 /* the same in C (the host build checks it) */
@@ -152,7 +168,7 @@ static int32_t dw4_run(dw4_run_t *r) {
 
 /* The rows of a run's window that lie inside the image (kh rows, span words apart) */
 typedef struct {
-    int32_t kh, span, dil_h, in_h;
+    int32_t kh, stride, dil_h, in_h;     /* stride: words between two rows of the window */
     int32_t row_size, step;     /* bytes between two input rows, words between two input pixels */
     uint32_t zp4;               /* the input zero point in 4 bytes */
 } window_t;
@@ -164,8 +180,8 @@ typedef struct {
 __attribute__((noinline))
 #endif
 static void window_rows(uint32_t *dst, const window_t *w, int32_t cols, int32_t iy0, const int8_t *src) {
-    const int32_t step = w->step, span = w->span;
-    for (int32_t ky = 0, iy = iy0; ky < w->kh; ky++, iy += w->dil_h, dst += span) {
+    const int32_t step = w->step, stride = w->stride;
+    for (int32_t ky = 0, iy = iy0; ky < w->kh; ky++, iy += w->dil_h, dst += stride) {
         uint32_t *d = dst;
         if (iy >= 0 && iy < w->in_h) {
             const uint32_t *s = (const uint32_t *)(const void *)(src + iy * w->row_size);
@@ -205,8 +221,10 @@ uint32_t pml_depthwise_conv_2d_s8_scratch(const void *params, const pml_operand_
     if (p->depth_multiplier != 1 || (pml_dim(&inputs[0], 3) & 3) != 0 || run == 0) {
         return 0;
     }
-    const int32_t n = run < out_w ? run : out_w;
-    return (uint32_t)(kh * kw * 16 + kh * ((n - 1) * p->stride_w + (kw - 1) * pml_dilation(p->dilation_w, kw) + 1) * 4);
+    const int32_t n = run < out_w ? run : out_w, dil_w = pml_dilation(p->dilation_w, kw);
+    const int32_t span = (n - 1) * p->stride_w + (kw - 1) * dil_w + 1;
+    const int32_t stride = kh == 3 && kw == 3 && dil_w == 1 && span <= WROW ? WROW : span;   /* as the kernel */
+    return (uint32_t)(kh * kw * 16 + kh * stride * 4);
 }
 
 void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
@@ -248,7 +266,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     r.w_row = kw * 16;
     r.q = qf;
     r.range = &range;
-    r.three = kw == 3 && dil_w == 1 ? (kh == 3 ? 3 : 1) : 0;
+    r.three = kw == 3 && dil_w == 1;
     for (int32_t c0 = 0; c0 < in_c; c0 += 4) {
         for (int32_t t = 0; t < taps; t++) {
             for (int32_t j = 0; j < 4; j++) {
@@ -280,17 +298,19 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
                 for (int32_t ox0 = 0; ox0 < out_w; ox0 += run_max) {
                     const int32_t n = out_w - ox0 < run_max ? out_w - ox0 : run_max;
                     const int32_t span = (n - 1) * stride_w + (kw - 1) * dil_w + 1;
-                    wr.span = span;
+                    /* a 3x3 filter's window rows WROW words apart when they fit, else span */
+                    const int32_t wstride = kh == 3 && r.three && span <= WROW ? WROW : span;
+                    wr.stride = wstride;
                     const int32_t ix0 = ox0 * stride_w - p->pad_left;
                     /* the window: rows iy0 + ky * dil_h, columns ix0 .. ix0 + span - 1, the padding as zp (the
                      * columns [lo, hi) of the window inside the image). Its padding columns only ever hold zp:
                      * filled when the layout changes (`pads`: the last one), not per run */
                     const int32_t lo = ix0 < 0 ? (-ix0 < span ? -ix0 : span) : 0;
                     const int32_t hi = in_w - ix0 < span ? (in_w - ix0 > lo ? in_w - ix0 : lo) : span;
-                    const int32_t layout = span << 16 | lo << 8 | hi;
+                    const int32_t layout = wstride << 16 | lo << 8 | hi;
                     if (layout != pads) {
                         pads = layout;
-                        for (uint32_t *dst = win, *end = win + kh * span; dst != end; dst++) {
+                        for (uint32_t *dst = win, *end = win + kh * wstride; dst != end; dst++) {
                             *dst = zp4;
                         }
                     }
@@ -298,8 +318,9 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
                     r.win = win;
                     r.out = out;
                     r.n = n;
-                    r.row_skip = (span - kw * dil_w) * 4;
-                    r.row_step = span * 4;
+                    r.row_skip = (wstride - kw * dil_w) * 4;
+                    r.row_step = wstride * 4;
+                    r.three = r.three ? (wstride == WROW && r.safe ? 4 : 1) : 0;
                     for (;;) {
                         const int32_t done = dw4_run(&r);
                         if (done == r.n) {
