@@ -25,6 +25,7 @@
 #define WIN_WORDS 48    /* words of the window (kh rows of the run's input columns, 4 channels each) */
 #define WROW 14         /* words between the window's rows for a 3x3 filter whose runs span at most WROW columns: the
                          * rows' taps then at fixed offsets (0 .. 2 * WROW * 4 + 8 <= 124: LDR's immediates) */
+#define BAND_ROWS 18    /* input rows of a band (WROW words each: 1,008 bytes) */
 #define RUN_MAX 16      /* output pixels per run */
 
 /* A run of output pixels along a row, for dw4_run (the offsets are those the assembly reads) */
@@ -197,6 +198,61 @@ static void window_rows(uint32_t *dst, const window_t *w, int32_t cols, int32_t 
     }
 }
 
+/* The band path: a 3x3 filter, dilation 1, whose padded input rows span at most WROW words. Up to BAND_ROWS input
+ * rows of a group of 4 channels laid out once at a time, WROW words apart (the padding as zp), and each output row
+ * one run of dw4_run's three == 4 loop straight from them: no window per run. */
+typedef struct {
+    int32_t out_h, out_w, stride_h, pad_top, pad_left, in_c;
+    int32_t span, lo, hi;   /* words of a padded row the output row reads, the columns [lo, hi) inside the image */
+} band_t;
+
+static int32_t band_span(const pml_depthwise_conv_2d_params_t *p, int32_t kh, int32_t kw, int32_t out_w) {
+    const int32_t span = (out_w - 1) * p->stride_w + 3;
+    return kh == 3 && kw == 3 && pml_dilation(p->dilation_h, kh) == 1 && pml_dilation(p->dilation_w, kw) == 1
+           && p->stride_w < WROW && out_w <= WROW && span <= WROW ? span : 0;
+}
+
+/* Batch image's (the group's channels) outputs from out on with the band at band (r: the group's run, every sum
+ * in range); returns the end of the outputs */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int8_t *band_group(dw4_run_t *r, const band_t *g, const window_t *wt, uint32_t *band, const int8_t *image,
+                          int8_t *out) {
+    const int32_t stride_h = g->stride_h;
+    int32_t chunk = 1;      /* output rows per band: (chunk - 1) * stride_h + 3 input rows (no division: libgcc's) */
+    while (chunk * stride_h + 3 <= BAND_ROWS) {
+        chunk++;
+    }
+    window_t w = *wt;
+    w.stride = WROW;
+    w.dil_h = 1;
+    r->three = 4;
+    r->row_step = WROW * 4;
+    r->row_skip = (WROW - 3) * 4;
+    for (int32_t oy0 = 0; oy0 < g->out_h; oy0 += chunk) {
+        const int32_t oy1 = g->out_h - oy0 < chunk ? g->out_h : oy0 + chunk;
+        const int32_t iy0 = oy0 * stride_h - g->pad_top;
+        w.kh = (oy1 - 1 - oy0) * stride_h + 3;
+        for (uint32_t *row = band, *end = band + w.kh * WROW; row != end; row += WROW) {
+            for (int32_t j = 0; j < g->lo; j++) {
+                row[j] = w.zp4;
+            }
+            for (int32_t j = g->hi; j < g->span; j++) {
+                row[j] = w.zp4;
+            }
+        }
+        window_rows(band + g->lo, &w, g->hi - g->lo, iy0, image + (g->lo - g->pad_left) * g->in_c);
+        for (int32_t oy = oy0; oy < oy1; oy++, out += g->out_w * g->in_c) {
+            r->win = band + (oy - oy0) * stride_h * WROW;
+            r->out = out;
+            r->n = g->out_w;
+            dw4_run(r);
+        }
+    }
+    return out;
+}
+
 /* Output pixels per run: the window holds kh rows of span(run) = (run - 1) * stride_w + (kw - 1) * dil_w + 1
  * words, at most WIN_WORDS; 0 when not even one pixel's fits (or more than TAPS_MAX taps). dil_w and stride_w are
  * compared with WIN_WORDS first, so that nothing overflows. */
@@ -224,7 +280,12 @@ uint32_t pml_depthwise_conv_2d_s8_scratch(const void *params, const pml_operand_
     const int32_t n = run < out_w ? run : out_w, dil_w = pml_dilation(p->dilation_w, kw);
     const int32_t span = (n - 1) * p->stride_w + (kw - 1) * dil_w + 1;
     const int32_t stride = kh == 3 && kw == 3 && dil_w == 1 && span <= WROW ? WROW : span;   /* as the kernel */
-    return (uint32_t)(kh * kw * 16 + kh * stride * 4);
+    int32_t words = kh * stride;
+    if (band_span(p, kh, kw, out_w)) {
+        const int32_t rows = (pml_dim(output, 1) - 1) * p->stride_h + 3;
+        words = (rows < BAND_ROWS ? rows : BAND_ROWS) * WROW > words ? (rows < BAND_ROWS ? rows : BAND_ROWS) * WROW : words;
+    }
+    return (uint32_t)(kh * kw * 16 + words * 4);
 }
 
 void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs,
@@ -267,6 +328,17 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     r.q = qf;
     r.range = &range;
     r.three = kw == 3 && dil_w == 1;
+    band_t band;
+    band.span = band_span(p, kh, kw, out_w);
+    band.out_h = out_h;
+    band.out_w = out_w;
+    band.stride_h = p->stride_h;
+    band.pad_top = p->pad_top;
+    band.pad_left = p->pad_left;
+    band.in_c = in_c;
+    band.lo = p->pad_left < band.span ? p->pad_left : band.span;
+    band.hi = in_w + p->pad_left < band.span ? in_w + p->pad_left : band.span;
+    band.hi = band.hi > band.lo ? band.hi : band.lo;
     for (int32_t c0 = 0; c0 < in_c; c0 += 4) {
         for (int32_t t = 0; t < taps; t++) {
             for (int32_t j = 0; j < 4; j++) {
@@ -291,6 +363,14 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
         }
         r.safe &= r.fast;
         int8_t *out = (int8_t *)output->data + c0;
+        if (band.span && r.safe) {
+            for (int32_t b = 0; b < batches; b++) {
+                out = band_group(&r, &band, &wr, win, (const int8_t *)inputs[0].data + b * image_size + c0, out);
+            }
+            pads = -1;      /* the band overwrote the window's padding columns */
+            r.three = 1;
+            continue;
+        }
         for (int32_t b = 0; b < batches; b++) {
             const int8_t *image = (const int8_t *)inputs[0].data + b * image_size + c0;
             for (int32_t oy = 0; oy < out_h; oy++) {

@@ -1,9 +1,15 @@
 /* pml_armv6m_requant (requantize_armv6m.h): a run of outputs requantized by the shortcut, for the Armv6-M
- * kernels. */
+ * kernels; pml_armv6m_rq6_exact, the general case of one output. */
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
 #include "requantize_armv6m.h"
+
+int8_t pml_armv6m_rq6_exact(int32_t acc, int32_t multiplier, int32_t shift, const out_range_t *o) {
+    rq6_t q;
+    rq6_init(&q, multiplier, shift);
+    return rq6_apply(acc, &q, o);
+}
 
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
 /* r0 acc, r1 the constants, r2 out, r3 the accumulator, r4..r7 the constants and the pieces of the product;

@@ -104,15 +104,9 @@ static inline int8_t rq6_apply(int32_t acc, const rq6_t *q, const out_range_t *o
     return rq6_apply_slow(acc, q, o);
 }
 
-/* The requantization of one output from the operand's multiplier and shift (what the shortcut leaves) */
-#if defined(__GNUC__)
-__attribute__((noinline))
-#endif
-static int8_t rq6_exact(int32_t acc, int32_t multiplier, int32_t shift, const out_range_t *o) {
-    rq6_t q;
-    rq6_init(&q, multiplier, shift);
-    return rq6_apply(acc, &q, o);
-}
+/* The requantization of one output from the operand's multiplier and shift (what the shortcut leaves; in
+ * requantize_armv6m.c: one copy for the kernels) */
+int8_t pml_armv6m_rq6_exact(int32_t acc, int32_t multiplier, int32_t shift, const out_range_t *o);
 
 /* out[i] = the requantized acc[i] by the shortcut with the constants q[i], i < n, as long as every acc[i] is in
  * its range; returns the number done (n, or the index of the first accumulator out of range). Every q[i] must
@@ -134,7 +128,7 @@ static inline void rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t
             }
         }
         const int32_t k = (c0 + i) * q_step;
-        out[i] = rq6_exact(acc[i], multipliers[k], shifts[k], range);
+        out[i] = pml_armv6m_rq6_exact(acc[i], multipliers[k], shifts[k], range);
         i++;
     }
 }
