@@ -9,7 +9,12 @@
  * reused by every output channel. A 1x1 convolution with stride 1 and no padding reads its patches straight
  * from the input; any other geometry gathers each patch first (padding reads as the input zero point), the
  * gathered bytes beside the columns. The columns take 32 bytes per 4 patch bytes (512 bytes for a patch of 64),
- * the gathered patch 4 more; a patch longer than COLS_BYTES allows goes to the portable kernel (conv.c).
+ * the gathered patch 4 more, in the scratch when they fit COLS_BYTES. A longer patch's columns go to the op's
+ * output ahead of their block (bytes no output has been written to yet: the op's output shares no bytes with its
+ * inputs, pml_check), while there is room; the blocks left run 2 pixels at a time, their columns (16 bytes per 4
+ * patch bytes) in the scratch (channels_2x2_fast: two output channels at a time, 15 instructions per 16
+ * multiply-accumulates; channels_1x2 for the other constants). A patch whose columns of 2 pixels exceed
+ * COLS_BYTES goes to the portable kernel (conv.c).
  *
  * The fast path (block_fast: the usual constants, int8's activation range, a patch of whole words) runs a
  * block's channels in one piece of assembly, the multiply-accumulates and the requantization in four
@@ -36,11 +41,11 @@
 #define NOINLINE
 #endif
 
-/* Pixel slot s (0..PIXELS-1) of the columns: the n bytes at x extended, zeros up to the next multiple of 4. */
-static void widen_slot(const int8_t *x, int32_t n, uint32_t *cols, int32_t s) {
+/* Pixel slot s (0..np-1) of columns of np pixels: the n bytes at x extended, zeros up to the next multiple of 4. */
+static void widen_slot(const int8_t *x, int32_t n, uint32_t *cols, int32_t s, int32_t np) {
     const int32_t n4 = n >> 2;
     uint32_t *c = cols + 2 * s;
-    for (int32_t j = 0; j < n4; j++, c += 2 * PIXELS, x += 4) {
+    for (int32_t j = 0; j < n4; j++, c += 2 * np, x += 4) {
         const uint32_t w = pml_load32(x);
         c[0] = pml_sxtb16(w);
         c[1] = pml_sxtb16_ror8(w);
@@ -60,18 +65,18 @@ static inline void widen_word2(uint32_t w, uint32_t *c) {
 }
 
 /* widen_slot doubled, for the fast path (below): n4 words at x, twice each byte; two words a step */
-static void widen_slot2(const int8_t *x, int32_t n4, uint32_t *cols, int32_t s) {
+static void widen_slot2(const int8_t *x, int32_t n4, uint32_t *cols, int32_t s, int32_t np) {
     uint32_t *c = cols + 2 * s;
     const int8_t *const end = x + 4 * n4;
     if (n4 & 1) {
         widen_word2(pml_load32(x), c);
         x += 4;
-        c += 2 * PIXELS;
+        c += 2 * np;
     }
-    for (; x != end; x += 8, c += 4 * PIXELS) {
+    for (; x != end; x += 8, c += 4 * np) {
         const uint32_t w0 = pml_load32(x), w1 = pml_load32(x + 4);
         widen_word2(w0, c);
-        widen_word2(w1, c + 2 * PIXELS);
+        widen_word2(w1, c + 2 * np);
     }
 }
 
@@ -172,6 +177,61 @@ static void widen_block2(const int8_t *x, int32_t step, int32_t n4, uint32_t *co
         } \
     } while (0)
 
+/* a0, a1 += the 2 columns at x (columns of 2 pixels: 4 words per k-step) . the filter row at w over n4 words of 4
+ * patch bytes (x and w advance past them); on the Cortex-M4 two k-steps in 18 instructions */
+#define MAC_STEP2(x, f, a0, a1) do { \
+        const uint32_t fa_ = pml_sxtb16(f), fb_ = pml_sxtb16_ror8(f); \
+        a0 = pml_smlad((x)[0], fa_, a0); \
+        a0 = pml_smlad((x)[1], fb_, a0); \
+        a1 = pml_smlad((x)[2], fa_, a1); \
+        a1 = pml_smlad((x)[3], fb_, a1); \
+    } while (0)
+#if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
+#define MAC_1X2(x, w, n4, a0, a1) do { \
+        if ((n4) & 1) { \
+            const uint32_t f_ = pml_load32(w); \
+            MAC_STEP2(x, f_, a0, a1); \
+            x += 4; \
+            w += 4; \
+        } \
+        const uint32_t *const end_ = x + 4 * ((n4) & ~1); \
+        if (x != end_) { \
+            uint32_t f_, g_, fa_, fb_; \
+            __asm__ volatile( \
+                "1:\n\t" \
+                "ldr %[f], [%[w]], #4\n\t"          /* rows of any alignment: no LDRD */ \
+                "ldr %[g], [%[w]], #4\n\t" \
+                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
+                "sxtb16 %[fa], %[f]\n\t" \
+                "sxtb16 %[fb], %[f], ror #8\n\t" \
+                "smlad %[a0], r8, %[fa], %[a0]\n\t" \
+                "smlad %[a0], r9, %[fb], %[a0]\n\t" \
+                "smlad %[a1], r10, %[fa], %[a1]\n\t" \
+                "smlad %[a1], r11, %[fb], %[a1]\n\t" \
+                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
+                "sxtb16 %[fa], %[g]\n\t" \
+                "sxtb16 %[fb], %[g], ror #8\n\t" \
+                "smlad %[a0], r8, %[fa], %[a0]\n\t" \
+                "smlad %[a0], r9, %[fb], %[a0]\n\t" \
+                "smlad %[a1], r10, %[fa], %[a1]\n\t" \
+                "smlad %[a1], r11, %[fb], %[a1]\n\t" \
+                "cmp %[x], %[end]\n\t" \
+                "bne 1b\n\t" \
+                : [a0] "+r"(a0), [a1] "+r"(a1), [x] "+r"(x), [w] "+r"(w), \
+                  [f] "=&r"(f_), [g] "=&r"(g_), [fa] "=&r"(fa_), [fb] "=&r"(fb_) \
+                : [end] "r"(end_) \
+                : "r8", "r9", "r10", "r11", "cc", "memory"); \
+        } \
+    } while (0)
+#else
+#define MAC_1X2(x, w, n4, a0, a1) do { \
+        for (int32_t j_ = 0; j_ < (n4); j_++, x += 4, w += 4) { \
+            const uint32_t f_ = pml_load32(w); \
+            MAC_STEP2(x, f_, a0, a1); \
+        } \
+    } while (0)
+#endif
+
 /* What the outputs need: the folded bias, the requantization constants, the activation range. */
 typedef struct {
     const int32_t *bias, *multipliers, *shifts;
@@ -209,6 +269,25 @@ static NOINLINE void channels_1x4(const uint32_t *cols, const int8_t *filter, in
         const uint32_t *x = cols;
         MAC_PATCH_1X4(x, w, n4, tail, a0, a1, a2, a3);
         const int32_t acc[PIXELS] = {a0, a1, a2, a3};
+        store_general(acc, n_px, q, oc * q->q_step, out + oc);
+    }
+}
+
+/* channels_1x4 for a block of n_px (1..2) pixels whose columns of 2 pixels are ready (not doubled). */
+static NOINLINE void channels_1x2(const uint32_t *cols, const int8_t *filter, int32_t patch, int32_t n_px,
+                                  const outputs_t *q, int8_t *out) {
+    const int32_t n4 = patch >> 2, tail = patch & 3, out_c = q->out_c;
+    const int8_t *w = filter;
+    for (int32_t oc = 0; oc < out_c; oc++) {
+        int32_t a0 = q->bias[oc], a1 = a0;
+        const uint32_t *x = cols;
+        MAC_1X2(x, w, n4, a0, a1);
+        if (tail) {
+            const uint32_t t = pml_load_tail(w, tail);
+            MAC_STEP2(x, t, a0, a1);
+            w += tail;
+        }
+        const int32_t acc[PIXELS] = {a0, a1, 0, 0};
         store_general(acc, n_px, q, oc * q->q_step, out + oc);
     }
 }
@@ -461,6 +540,82 @@ static void block_fast(block_t *b) {
 }
 #endif
 
+/* The fast path for a block of 2 pixels (columns of 2 pixels, doubled): two output channels at a time (the last
+ * one alone, its row read twice), four sums; per k-step 15 instructions for 16 multiply-accumulates, the
+ * requantization as block_fast's. In a function of its own without a frame pointer: the assembly takes 14
+ * registers. */
+static NOINLINE void channels_2x2_fast(const uint32_t *cols, const int8_t *filter, int32_t n4, int32_t n_px,
+                                       const outputs_t *q, uint32_t one2o, int8_t *out) {
+    const int32_t out_c = q->out_c, step = q->q_step;
+    const uint32_t *const end = cols + 4 * n4;
+    const int32_t *mult = q->multipliers, *shift = q->shifts;
+    for (int32_t oc = 0; oc < out_c; oc += 2, filter += 8 * n4, out += 2, mult += 2 * step, shift += 2 * step) {
+        const int last = oc + 1 == out_c;
+        const int8_t *w0 = filter, *w1 = last ? filter : filter + 4 * n4;
+        int32_t a0 = 2 * q->bias[oc], a1 = a0, a2 = 2 * q->bias[oc + 1 - last], a3 = a2;
+        const uint32_t *x = cols;
+        if (n4 & 1) {
+            const uint32_t f = pml_load32(w0), g = pml_load32(w1);
+            MAC_STEP2(x, f, a0, a1);
+            MAC_STEP2(x, g, a2, a3);
+            x += 4;
+            w0 += 4;
+            w1 += 4;
+        }
+#if defined(__ARM_FEATURE_DSP) && !defined(PML_SIMD32_PORTABLE)
+        if (x != end) {
+            uint32_t f, g, fa;
+            __asm__ volatile(
+#define KSTEP2 \
+                "ldmia %[x]!, {r8, r9, r10, r11}\n\t" \
+                "ldr %[f], [%[w0]], #4\n\t" \
+                "ldr %[g], [%[w1]], #4\n\t" \
+                "sxtb16 %[fa], %[f]\n\t" \
+                "sxtb16 %[f], %[f], ror #8\n\t" \
+                "smlad %[a0], r8, %[fa], %[a0]\n\t" \
+                "smlad %[a0], r9, %[f], %[a0]\n\t" \
+                "smlad %[a1], r10, %[fa], %[a1]\n\t" \
+                "smlad %[a1], r11, %[f], %[a1]\n\t" \
+                "sxtb16 %[fa], %[g]\n\t" \
+                "sxtb16 %[g], %[g], ror #8\n\t" \
+                "smlad %[a2], r8, %[fa], %[a2]\n\t" \
+                "smlad %[a2], r9, %[g], %[a2]\n\t" \
+                "smlad %[a3], r10, %[fa], %[a3]\n\t" \
+                "smlad %[a3], r11, %[g], %[a3]\n\t"
+                "1:\n\t"
+                KSTEP2
+                KSTEP2
+                "ldr %[fa], %[end]\n\t"
+                "cmp %[x], %[fa]\n\t"
+                "bne 1b\n\t"
+#undef KSTEP2
+                : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [x] "+r"(x), [w0] "+r"(w0),
+                  [w1] "+r"(w1), [f] "=&r"(f), [g] "=&r"(g), [fa] "=&r"(fa)
+                : [end] "m"(end)
+                : "r8", "r9", "r10", "r11", "cc", "memory");
+        }
+#else
+        for (; x != end; x += 4, w0 += 4, w1 += 4) {
+            const uint32_t f = pml_load32(w0), g = pml_load32(w1);
+            MAC_STEP2(x, f, a0, a1);
+            MAC_STEP2(x, g, a2, a3);
+        }
+#endif
+        const int32_t e0 = -shift[0], m0 = mult[0], r0 = (int32_t)(one2o << (e0 - 1));
+        out[0] = (int8_t)pml_ssat8((pml_smmlar(a0, m0, r0) + (a0 >> 31)) >> e0);
+        if (n_px == 2) {
+            out[out_c] = (int8_t)pml_ssat8((pml_smmlar(a1, m0, r0) + (a1 >> 31)) >> e0);
+        }
+        if (!last) {
+            const int32_t e1 = -shift[step], m1 = mult[step], r1 = (int32_t)(one2o << (e1 - 1));
+            out[1] = (int8_t)pml_ssat8((pml_smmlar(a2, m1, r1) + (a2 >> 31)) >> e1);
+            if (n_px == 2) {
+                out[out_c + 1] = (int8_t)pml_ssat8((pml_smmlar(a3, m1, r1) + (a3 >> 31)) >> e1);
+            }
+        }
+    }
+}
+
 /* Where block_fast's loop (four DSTEPs, 8 k-steps) starts a channel of n4 k-steps: bits 0-2 the DSTEP (0-3) that
  * leaves a whole number of passes for the even part of n4, or 4: none (n4 == 1); bit 3: n4 is odd, one KSTEP
  * first. */
@@ -567,8 +722,20 @@ static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_
     }
 }
 
-/* Bytes of scratch: the columns and the gathered patch (words of them), or the portable kernel's for a patch
- * longer than COLS_BYTES allows. */
+/* (b, oy, ox) to the next output pixel */
+#define NEXT_PIXEL(b, oy, ox, out_h, out_w) do { \
+        if (++(ox) == (out_w)) { \
+            (ox) = 0; \
+            if (++(oy) == (out_h)) { \
+                (oy) = 0; \
+                (b)++; \
+            } \
+        } \
+    } while (0)
+
+/* Words of scratch: the columns of PIXELS pixels and the gathered patch when they fit COLS_BYTES, else the columns
+ * of 2 pixels and the gathered patch (the columns of PIXELS pixels then go to the output ahead of their block while
+ * there is room: four_in_scratch). More than COLS_BYTES: the portable kernel runs the op. */
 static int32_t scratch_words(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
     const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
     const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
@@ -577,7 +744,13 @@ static int32_t scratch_words(const void *params, const pml_operand_t *inputs, co
     const int direct = kh == 1 && kw == 1 && p->stride_h == 1 && p->stride_w == 1 && p->pad_top == 0
                        && p->pad_left == 0 && pml_dim(output, 1) == pml_dim(&inputs[0], 1)
                        && pml_dim(output, 2) == pml_dim(&inputs[0], 2);
-    return 2 * PIXELS * words + (direct ? 0 : words);
+    const int32_t four = 2 * PIXELS * words + (direct ? 0 : words);
+    return 4 * four <= COLS_BYTES ? four : 4 * words + (direct ? 0 : words);
+}
+
+static int four_in_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
+    const int32_t words = (pml_dim(&inputs[1], 1) * pml_dim(&inputs[1], 2) * pml_dim(&inputs[0], 3) + 3) >> 2;
+    return scratch_words(params, inputs, output) >= 2 * PIXELS * words;
 }
 
 uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
@@ -610,8 +783,11 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     /* a 1x1 convolution over every pixel reads its patches in place */
     const int direct = g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0
                        && g.pad_left == 0 && out_h == g.in_h && out_w == g.in_w;
-    uint32_t *const cols = (uint32_t *)scratch;                 /* 2 * PIXELS * words, then the gathered patch */
-    int8_t *const raw = (int8_t *)(cols + 2 * PIXELS * words);
+    /* the columns of PIXELS pixels in the scratch, or in the output ahead of each block and those of 2 pixels in
+     * the scratch; the gathered patch after them */
+    const int four = four_in_scratch(params, inputs, output);
+    uint32_t *const cols2 = (uint32_t *)scratch;
+    int8_t *const raw = (int8_t *)(cols2 + (four ? 2 * PIXELS : 4) * words);
     const int8_t *filter = (const int8_t *)inputs[1].data;
     outputs_t q;
     q.bias = (const int32_t *)inputs[2].data;
@@ -629,15 +805,24 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     blk.one2o = 1 + 2 * (uint32_t)p->output_offset;
     blk.advance = q.q_step ? &blk.mult : blk.parked;
     blk.bias_end = q.bias + out_c;
-    blk.cols = cols;
-    blk.end = cols + 2 * PIXELS * words;
     blk.w = filter;
     blk.entry = entry_case(words);
 
     const int32_t pixels = pml_dim(output, 0) * out_h * out_w;
+    int8_t *const out_end = out + pixels * out_c;
     int32_t b = 0, oy = 0, ox = 0;
-    for (int32_t pix = 0; pix < pixels; pix += PIXELS, out += PIXELS * out_c) {
+    int32_t pix = 0;
+    for (; pix < pixels; pix += PIXELS, out += PIXELS * out_c) {
         const int32_t n_px = pixels - pix < PIXELS ? pixels - pix : PIXELS;
+        uint32_t *cols = cols2;
+        if (!four) {
+            /* in the output ahead of the block: bytes no output has been written to yet (whole words; the op's
+             * output shares no bytes with its inputs), while there is room */
+            cols = (uint32_t *)(((uintptr_t)(out + PIXELS * out_c) + 3) & ~(uintptr_t)3);
+            if (n_px < PIXELS || (uintptr_t)(cols + 2 * PIXELS * words) > (uintptr_t)out_end) {
+                break;
+            }
+        }
         if (fast && direct && n_px == PIXELS) {
             widen_block2(g.input + pix * g.in_c, g.in_c, words, cols);
         }
@@ -655,18 +840,12 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 if (!direct) {
                     gather(&g, b, oy, ox, raw);
                     x = raw;
-                    if (++ox == out_w) {
-                        ox = 0;
-                        if (++oy == out_h) {
-                            oy = 0;
-                            b++;
-                        }
-                    }
+                    NEXT_PIXEL(b, oy, ox, out_h, out_w);
                 }
                 if (fast) {
-                    widen_slot2(x, words, cols, s);
+                    widen_slot2(x, words, cols, s, PIXELS);
                 } else {
-                    widen_slot(x, patch, cols, s);
+                    widen_slot(x, patch, cols, s, PIXELS);
                 }
             }
         }
@@ -675,6 +854,8 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
             blk.shift = q.shifts;
             blk.out = out;
             blk.bias = q.bias;
+            blk.cols = cols;
+            blk.end = cols + 2 * PIXELS * words;
             for (int32_t i = 1; i < PIXELS; i++) {
                 blk.off[i - 1] = (i < n_px ? i : n_px - 1) * out_c;
             }
@@ -683,6 +864,34 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
             channels_1x4_fast(cols, filter, patch, &q, out);
         } else {
             channels_1x4(cols, filter, patch, n_px, &q, out);
+        }
+    }
+    /* the rest two pixels at a time, their columns in the scratch (a missing pixel's zeros, its results dropped) */
+    for (; pix < pixels; pix += 2, out += 2 * out_c) {
+        const int32_t n_px = pixels - pix < 2 ? pixels - pix : 2;
+        for (int32_t s = 0; s < 2; s++) {
+            if (s >= n_px) {
+                for (int32_t j = 0; j < words; j++) {
+                    cols2[4 * j + 2] = cols2[4 * j + 3] = 0;
+                }
+                continue;
+            }
+            const int8_t *x = g.input + (pix + s) * g.in_c;
+            if (!direct) {
+                gather(&g, b, oy, ox, raw);
+                x = raw;
+                NEXT_PIXEL(b, oy, ox, out_h, out_w);
+            }
+            if (fast) {
+                widen_slot2(x, words, cols2, s, 2);
+            } else {
+                widen_slot(x, patch, cols2, s, 2);
+            }
+        }
+        if (fast) {
+            channels_2x2_fast(cols2, filter, words, n_px, &q, blk.one2o, out);
+        } else {
+            channels_1x2(cols2, filter, patch, n_px, &q, out);
         }
     }
 }

@@ -274,6 +274,13 @@ def test_conv_long_patches(lib):
         for oc in (1, 3, 33, 70):
             model, zp = conv_case(rng, ic=ic, oc=oc, k=k, hw=(5, 3), dilation=(1, 1))
             check(lib, model, random_inputs(rng, model.tensors[0].shape, zp, 2))
+    # outputs large enough for the Cortex-M4 kernel's columns of 4 pixels to go to the output ahead of their block
+    # (the patch too long for them in its scratch), the last blocks 2 pixels at a time
+    for ic, k, hw, oc in ((16, (3, 3), (16, 16), 16), (256, (1, 1), (6, 6), 64), (13, (3, 3), (9, 9), 24),
+                          (40, (3, 3), (12, 10), 33)):
+        for saturate in (False, True):
+            model, zp = conv_case(rng, ic=ic, oc=oc, k=k, hw=hw, stride=(1, 1), dilation=(1, 1), saturate=saturate)
+            check(lib, model, random_inputs(rng, model.tensors[0].shape, zp, 1))
 
 
 def test_conv_channel_counts(lib):

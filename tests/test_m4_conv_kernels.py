@@ -61,6 +61,10 @@ CONV_SHAPES = [
     ((5, 5), (3, 3), (1, 1), (1, 1), SAME, 4, 6),       # before its first two-step (n4 % 4 == 1)
     ((3, 3), (1, 1), (1, 1), (1, 1), VALID, 24, 5),     # patches of 6 and 7 words: entered at the loop's second
     ((3, 3), (1, 1), (1, 1), (1, 1), VALID, 28, 5),     # two-step (n4 % 8 == 6, 7)
+    ((16, 16), (3, 3), (1, 1), (1, 1), SAME, 16, 16),   # patches too long for the columns of 4 pixels in the
+    ((6, 6), (1, 1), (1, 1), (1, 1), VALID, 256, 64),   # scratch: in the output ahead of their block, the last
+    ((9, 9), (3, 3), (1, 1), (1, 1), SAME, 13, 24),     # blocks 2 pixels at a time (a 1-byte tail: 13 x 9)
+    ((5, 4), (3, 3), (1, 1), (1, 1), SAME, 32, 7),      # no room ahead at all: 2 pixels at a time throughout
 ]
 
 
