@@ -815,6 +815,9 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     for (; pix < pixels; pix += PIXELS, out += PIXELS * out_c) {
         const int32_t n_px = pixels - pix < PIXELS ? pixels - pix : PIXELS;
         uint32_t *cols = cols2;
+        if (n_px <= 2) {
+            break;      /* a last block of 1 or 2 pixels: 2 pixels at a time below, its columns over these */
+        }
         if (!four) {
             /* in the output ahead of the block: bytes no output has been written to yet (whole words; the op's
              * output shares no bytes with its inputs), while there is room */
