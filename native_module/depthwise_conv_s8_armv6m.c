@@ -96,7 +96,7 @@ __asm__(
     "21:\n" PML_DW_ROW3 "add r0, r12\n mov r2, lr\n subs r2, #1\n mov lr, r2\n bne 21b\n"
     "ldr r7, [sp]\n"
     /* every sum in range (r->safe, with r->fast): requantized from the registers, the range in r12, lr, r0 */
-    "10:\n ldr r1, [r7, #92]\n cmp r1, #0\n beq 40f\n"
+    "10:\n ldr r1, [r7, #92]\n cmp r1, #0\n bne 13f\n b 40f\n 13:\n"
     "ldr r3, [r7, #60]\n ldm r3!, {r4, r5, r6}\n mov r12, r4\n mov lr, r5\n mov r0, r6\n"
     "ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n"
     "mov r3, r8\n" PML_DW_REQUANT "mov r3, r9\n" PML_DW_REQUANT "mov r3, r10\n" PML_DW_REQUANT
