@@ -34,7 +34,8 @@ $(NATKIT)/py/dynruntime.mk: | setup
 	touch $@
 
 # _picoml.mpy per architecture, each in its own folder (the kit writes the module into the current one); and
-# build/natmod/<arch>-nofrontend/: the module without the audio front-end's ops (native_module/Makefile)
+# build/natmod/<arch>-nofrontend/: the module without the audio front-end's ops (native_module/Makefile), also
+# beside the full one as _picoml_core.mpy, which the device library imports for a model without those ops
 natmod: $(addprefix natmod-,$(ARCHS)) $(addprefix natmod-nofrontend-,$(ARCHS))
 natmod-%: $(NATKIT)/py/dynruntime.mk
 	mkdir -p build/natmod/$*
@@ -44,6 +45,7 @@ natmod-nofrontend-%: $(NATKIT)/py/dynruntime.mk
 	mkdir -p build/natmod/$*-nofrontend
 	echo "include $(CURDIR)/native_module/Makefile" > build/natmod/$*-nofrontend/Makefile
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MAKE) --no-print-directory -C build/natmod/$*-nofrontend ARCH=$* PML_FRONTEND=0 MPY_DIR=$(CURDIR)/$(NATKIT) $(NATMOD_CROSS)
+	mkdir -p build/natmod/$* && cp build/natmod/$*-nofrontend/_picoml.mpy build/natmod/$*/_picoml_core.mpy
 # ESP32 (xtensawin): Espressif's xtensa-esp32-elf-gcc where installed, else Debian's clang-22 through
 # scripts/xtensawin/ (docs/esp32.md). Built, not yet shipped by dist (picoml.dist.BUILDS).
 natmod-xtensawin natmod-nofrontend-xtensawin: NATMOD_CROSS = $(if $(shell command -v xtensa-esp32-elf-gcc),,CROSS=$(CURDIR)/scripts/xtensawin/xtensa-esp32-elf-)

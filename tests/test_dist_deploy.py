@@ -16,7 +16,7 @@ from picoml.errors import PicomlError
 from picoml.virtual_board import VirtualBoard
 
 DIST = ROOT / "dist"
-NATIVE_CODE = ("_picoml.mpy", "kernels_viper.mpy", "fast.mpy")   # the files that carry machine code
+NATIVE_CODE = ("_picoml.mpy", dist.NATIVE_CORE, "kernels_viper.mpy", "fast.mpy")   # the files with machine code
 
 
 @pytest.mark.parametrize("arch", sorted(dist.BUILDS))
@@ -24,6 +24,7 @@ def test_build_headers_and_package(arch):
     folder = DIST / dist.build_name(arch)
     mpys = sorted(folder.rglob("*.mpy"))
     assert (folder / "_picoml.mpy").exists() == dist.BUILDS[arch]
+    assert (folder / dist.NATIVE_CORE).exists() == dist.BUILDS[arch]
     assert sorted(str(p.relative_to(folder / "picoml")) for p in (folder / "picoml").rglob("*.mpy")) == \
         sorted(str(p.relative_to(resources.device_package()).with_suffix(".mpy")) for p in dist.device_sources())
     for path in mpys:

@@ -1,7 +1,9 @@
 """The native module built without the audio front-end's ops (native_module/Makefile PML_FRONTEND=0,
-build/natmod/<arch>-nofrontend/, `picoml deploy --without-frontend`): it runs every other model with the same
+build/natmod/<arch>-nofrontend/): `picoml deploy` installs it beside the full _picoml.mpy as _picoml_core.mpy, and
+the library runs the models that need none of those ops on it (less code in the heap), the others on _picoml;
+`picoml deploy --without-frontend` installs it alone, as _picoml.mpy. It runs every other model with the same
 bytes as the full module, refuses a model that needs a front-end op with a ValueError naming the op, and deploy
-refuses to install it beside such a model. Its heap cost: tests/test_heap_overhead.py."""
+refuses to install it alone beside such a model. Its heap cost: tests/test_heap_overhead.py."""
 import numpy as np
 import pytest
 
@@ -69,6 +71,59 @@ def test_the_full_module_runs_the_front_end(tmp_path):
     assert "OK native" in out
 
 
+FORGET = """
+for k in [k for k in sys.modules if "picoml" in k]:
+    del sys.modules[k]
+"""
+CHOICE = """
+import sys
+%(first)s
+import picoml
+for source in %(paths)r:
+    m = picoml.load(source if source.endswith(".pml") else open(source[:-1], "rb").read())
+    print("NATIVE", m.backend, " ".join(sorted(k for k in sys.modules if k.startswith("_picoml"))))
+"""
+
+
+@pytest.mark.parametrize("target", ["unix", "m4"])
+def test_the_library_imports_the_module_without_the_front_end_for_a_model_that_needs_none_of_its_ops(
+        tmp_path, target):
+    """Both modules where `picoml deploy` puts them: DS-CNN (from a file, then from bytes: the path ends in "b")
+    on _picoml_core alone; the front-end on _picoml; once _picoml is there, every model on it; with picoml.audio
+    imported first, DS-CNN on _picoml (a keyword model and its front-end on one module, not two)."""
+    path, model, x = kws_and_input(tmp_path)
+    frontend = str(resources.frontend_model())
+    cases = [("", [str(path), str(path) + "b", frontend, str(path)],
+              ["native _picoml_core", "native _picoml_core", "native _picoml _picoml_core",
+               "native _picoml _picoml_core"]),
+             ("from picoml import audio", [str(path), frontend], ["native _picoml", "native _picoml"])]
+    for first, paths, expected in cases:
+        source = CHOICE % {"first": first, "paths": paths}
+        if target == "unix":
+            out = unix.run_script(source, natmod=True)
+        else:
+            out = qemu.run_script(source, "m4")
+        assert [line.split(" ", 1)[1] for line in out.splitlines() if line.startswith("NATIVE")] == expected, out
+
+
+def test_a_damaged_op_table_falls_back_to_the_full_module_and_is_refused_as_before(tmp_path):
+    """native() reads the op table before the file is checked: a damaged one names _picoml (never a crash), and
+    the loader's refusal is the one it was."""
+    blob = bytearray(models.pml("kws_ref_model"))
+    cases = []
+    for offset, value in ((36, 0xFFFFFFF0), (18, 0xFFFF), (32, 0x7FFFFFF0), (32, 3)):
+        damaged = bytearray(blob)
+        damaged[offset:offset + 4] = value.to_bytes(4, "little")
+        name = tmp_path / ("damaged_%d.pml" % len(cases))
+        name.write_bytes(bytes(damaged))
+        cases.append(str(name))
+    source = LOAD.replace("except ValueError", "except (OSError, ValueError)") % {
+        "paths": [str(tmp_path / "none.pml")] + cases, "x": b""}
+    out = unix.run_script(source, natmod=True)
+    assert out.count("REFUSED") == len(cases) + 1, out
+    assert "ENOENT" in out and "corrupt .pml" in out, out
+
+
 @pytest.mark.parametrize("arch", sorted(a for a, shipped in dist.BUILDS.items() if shipped))
 def test_each_board_arch_has_it_and_it_is_smaller(arch):
     full, small = resources.natmod(arch), resources.natmod(arch, frontend=False)
@@ -90,14 +145,17 @@ def test_deploy_without_frontend_to_the_virtual_board(tmp_path):
     with VirtualBoard(tmp_path / "flash") as board:
         log = []
         assert deploy(str(path), board.port, log=log.append) == "x64_6.3"
-        assert any("needs none of the audio front-end's ops: --without-frontend" in line for line in log), log
-        assert (tmp_path / "flash" / "lib" / "_picoml.mpy").read_bytes() == resources.natmod("x64").read_bytes()
+        lib = tmp_path / "flash" / "lib"
+        assert (lib / "_picoml.mpy").read_bytes() == resources.natmod("x64").read_bytes()
+        assert (lib / dist.NATIVE_CORE).read_bytes() == resources.natmod("x64", frontend=False).read_bytes()
+        out = Mpremote(board.port).exec(CHOICE % {"first": "", "paths": ["kws.pml", "lib/picoml/" + dist.FRONTEND]}
+                                        + FORGET)
+        assert "NATIVE native _picoml_core\nNATIVE native _picoml _picoml_core" in out.replace("\r", ""), out
         log = []
         assert deploy(str(path), board.port, log=log.append, frontend=False) == "x64_6.3"
         assert any("without the audio front-end's ops (picoml.audio cannot run" in line for line in log), log
-        assert not any("needs none" in line for line in log), log
-        on_board = (tmp_path / "flash" / "lib" / "_picoml.mpy").read_bytes()
-        assert on_board == resources.natmod("x64", frontend=False).read_bytes()
+        assert (lib / "_picoml.mpy").read_bytes() == resources.natmod("x64", frontend=False).read_bytes()
+        assert not (lib / dist.NATIVE_CORE).exists()        # an earlier deploy's is removed
         out = Mpremote(board.port).exec(LOAD % {"paths": ["kws.pml", "lib/picoml/" + dist.FRONTEND],
                                                 "x": x.tobytes()})
     check_output(out, model, x)

@@ -17,8 +17,10 @@ def load(source, backend=None):
     source: a file path (read into one bytearray of the file's size), or the model's bytes as bytes, bytearray
     or memoryview (e.g. a file in ROMFS), used in place without a copy: it must not change while the model is in
     use (it was validated once, at load).
-    backend: None for the fastest that works ("native" _picoml module, then "viper", then "python"), or one of
-    "native", "viper", "python" to force it (ImportError when it is not available).
+    backend: None for the fastest that works ("native" module, then "viper", then "python"), or one of
+    "native", "viper", "python" to force it (ImportError when it is not available). The native module is
+    _picoml_core for a model without the audio front-end's ops, when it is there and _picoml is not loaded
+    already (9-10 KB less code in the heap), else _picoml.
     Raises ValueError for a file that is not a valid .pml (truncated, corrupt, newer version, unknown op, an op
     whose operands or parameters do not fit it: the message names the op, its layer and the field) and
     MemoryError, naming the bytes wanted and free, when anything of the model (file, arena, code, tables) does
@@ -27,7 +29,8 @@ def load(source, backend=None):
         room = bytearray(1024)  # kept for the message of a MemoryError (a failed import pins what it interned)
         from . import pml
         try:
-            pml.select(backend)     # the code first (the native module or the kernels), then the big blocks
+            # the code first (the native module for the model's ops, or the kernels), then the big blocks
+            backend = pml.select(backend, pml.native(source))
             if isinstance(source, str):
                 source = pml.read(source)
             loading = pml.begin(source, backend)     # (header, arena, the metadata's refusal)

@@ -9,7 +9,9 @@
 from array import array
 from collections import namedtuple
 
-AUTO = None             # the automatic backend choice, made once per session: (name, module, notes)
+# the automatic backend choice, made once per session and native module (picoml.pml.select): {the native
+# module's name: (backend name, module, notes)}
+AUTO = {}
 
 _SEQUENCES = (list, tuple)
 _INT8_BUFFERS = (bytes, bytearray, memoryview, array)

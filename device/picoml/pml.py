@@ -40,6 +40,9 @@ _STORAGE_STATE = const(2)
 _OLDEST_VERSION = const(2)
 _INT8_EDGE = const(1)
 _FLOAT32_EDGE = const(5)
+# bit c: op code c is an op of the audio front-end (in _picoml, not in _picoml_core)
+_FRONTEND_OPS = const(0x1fffe000)
+_MAX_CODE = const(28)
 # -- end of the generated part --
 
 # the loader's refusals: their numbers in picoml.refusal.LOADER
@@ -134,17 +137,68 @@ def arch_text():
     return arch_text()
 
 
-def import_native():
-    """(the _picoml module, None) or (None, why not)."""
+def native(source):
+    """The native module a model runs on, read from its op table before anything big is allocated: _picoml for a
+    model with ops of the audio front-end, else _picoml_core (the same without those ops: 9-10 KB less code in
+    the heap); _picoml when the bytes cannot tell (a damaged file, which the loader refuses later). A file is
+    read op by op through one small buffer: no block of the op table's size, no holes among the big blocks."""
+    name = "_picoml"
+    f = None
     try:
-        import _picoml
+        buf = source
+        if isinstance(source, str):
+            f = open(source, "rb")
+            buf = bytearray(_HEADER_SIZE)
+            if f.readinto(buf) < _HEADER_SIZE:
+                raise ValueError
+        header = struct.unpack_from(_HEADER_FORMAT, buf, 0)
+        i = header[11]
+        for _ in range(header[6]):      # each op: code, n_inputs, n_outputs, n_params, then as many int32 words
+            at = i
+            if f is not None:
+                f.seek(i)
+                if f.readinto(buf) < 16:
+                    raise ValueError
+                at = 0
+            code, n_in, n_out, n = struct.unpack_from("<iiii", buf, at)
+            if not 0 <= code <= _MAX_CODE or (_FRONTEND_OPS >> code) & 1 or min(n_in, n_out, n) < 0:
+                raise ValueError
+            i += 4 * (4 + n_in + n_out + n)
+            if i > header[11] + header[12]:
+                raise ValueError
+        name = "_picoml_core"
+    except Exception:   # OSError, a short file or op table (ValueError, struct.error), MemoryError
+        pass
+    if f is not None:
+        f.close()
+    f = buf = header = None
+    import gc
+    gc.collect()
+    return name
+
+
+def import_native(name):
+    """(the native module, None) or (None, why not): name is native()'s answer; _picoml instead of _picoml_core
+    when _picoml is loaded already, when picoml.audio is (a keyword model loaded before its front-end: one module
+    for both, not two) or when there is no _picoml_core."""
+    import sys
+    if "_picoml" in sys.modules or "picoml.audio" in sys.modules:
+        name = "_picoml"
+    try:
+        try:
+            module = __import__(name)
+        except ImportError:
+            if name == "_picoml":
+                raise
+            name = "_picoml"
+            module = __import__(name)
     except ImportError as e:
         return None, "native: no _picoml module (%s)" % e
     except ValueError as e:     # "incompatible .mpy arch" / version
-        return None, "native: _picoml could not be loaded (%s); this board needs it built for %s" % (e, arch_text())
-    if not hasattr(_picoml, "Model"):
-        return None, "native: this _picoml is an older build (it has no Model): install the one of this picoml"
-    return _picoml, None
+        return None, "native: %s could not be loaded (%s); this board needs it built for %s" % (name, e, arch_text())
+    if not hasattr(module, "Model"):
+        return None, "native: this %s is an older build (it has no Model): install the one of this picoml" % name
+    return module, None
 
 
 def import_viper():
@@ -162,27 +216,28 @@ def import_viper():
     return kernels_viper, None
 
 
-def select(backend):
-    """(name, module, notes) of the backend to use; the automatic choice is made once per session and kept in
-    picoml.model (this module is dropped after each load)."""
+def select(backend, name):
+    """(name, module, notes) of the backend to use for a model whose native module is `name` (native()); the
+    automatic choice is made once per session and native module and kept in picoml.model (this module is dropped
+    after each load)."""
     from picoml import model
     if backend is None:
-        if model.AUTO is None:
+        if name not in model.AUTO:
             notes = []
-            module, why = import_native()
+            module, why = import_native(name)
             if module is not None:
-                model.AUTO = ("native", module, notes)
+                model.AUTO[name] = ("native", module, notes)
             else:
                 notes.append(why)
                 module, why = import_viper()
                 if module is not None:
-                    model.AUTO = ("viper", module, notes)
+                    model.AUTO[name] = ("viper", module, notes)
                 else:
                     notes.append(why)
-                    model.AUTO = ("python", None, notes)
-        return model.AUTO
+                    model.AUTO[name] = ("python", None, notes)
+        return model.AUTO[name]
     if backend == "native":
-        module, why = import_native()
+        module, why = import_native(name)
         if module is None:
             raise ImportError(_words(_R_NATIVE, arch_text(), why))
         return "native", module, []
@@ -242,12 +297,13 @@ def read(path):
 
 def begin(source, backend):
     """picoml.load() once the file is in memory, up to the arena: source is the .pml's bytes (bytes, bytearray or
-    memoryview, used in place). Returns (header, arena, the metadata's refusal or None) for load()."""
+    memoryview, used in place), backend what select() chose. Returns (header, arena, the metadata's refusal or
+    None) for load()."""
     # Code first (an unknown name or a forced backend that cannot be imported fails here), then the arena, once
     # the CRC has shown that the header's arena_size is what the writer meant. The metadata is parsed before the
     # arena is allocated, so that its transient objects (the JSON's text and values: about 2 KB for DS-CNN's
     # layer names) are not in the heap beside it; its refusal is raised after the model's own (the format's order).
-    name = select(backend)[0]
+    name = backend[0]
     if not isinstance(source, (bytes, bytearray, memoryview)):
         raise TypeError(_words(_R_SOURCE, type(source).__name__))
     if name != "native":
@@ -263,8 +319,9 @@ def begin(source, backend):
 
 
 def load(buf, backend, header, arena, late):
-    """The rest of picoml.load() after begin(): the model validated, its objects built. Returns the Model."""
-    name, module, notes = select(backend)
+    """The rest of picoml.load() after begin() (backend: what select() chose): the model validated, its objects
+    built. Returns the Model."""
+    name, module, notes = backend
     native = ops = None
     if name == "native":
         try:

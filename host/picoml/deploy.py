@@ -252,6 +252,11 @@ try:
     for p in old:
         if not p.endswith('/') and p not in keep:
             os.remove(p)
+    for p in %(drop)r:
+        try:
+            os.remove(p)
+        except OSError:
+            pass
     _clear(%(stage)r)
 finally:
     if micropython:
@@ -273,9 +278,11 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
     .mpy version (dist.check_files). The board definitions go to boards/ at the flash's root, where
     picoml.boards.load(name) finds them. library=False copies the model alone.
 
-    frontend=False installs the native module built without the audio front-end's ops (optable.FRONTEND_OPS):
-    7-8 KB less code in the board's heap (docs/memory.md), for an application that does not use
-    picoml.audio; refused, before the board is touched, for a model that needs one of those ops."""
+    The native modules: _picoml.mpy and _picoml_core.mpy, the same without the audio front-end's ops
+    (optable.FRONTEND_OPS), which the library imports for a model that needs none of them: 9-10 KB less code in
+    the board's heap (docs/memory.md). frontend=False installs only the latter, as _picoml.mpy (37-39 KB less
+    flash), for an application that does not use picoml.audio; refused, before the board is touched, for a model
+    that needs one of those ops."""
     if not frontend:
         if build is not None or not library:
             raise PicomlError("--without-frontend chooses the native module of the build picoml makes: not with "
@@ -300,9 +307,6 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
         with tempfile.TemporaryDirectory(prefix="picoml_dist_") as tmp:
             if not frontend:
                 log("native module without the audio front-end's ops (picoml.audio cannot run with it)")
-            elif model and name != "circuitpython" and not _frontend_op(model):
-                log("the model needs none of the audio front-end's ops: --without-frontend leaves them out of the "
-                    "native module, 7-8 KB more free heap on the board, if the application does not use picoml.audio")
             return _deploy(board, name, mpy, lib, model, dist.build_for_board(mpy, name, tmp, frontend), log)
     finally:
         board.close()
@@ -344,7 +348,9 @@ def _deploy(board, name, mpy, lib, model, build, log):
     verify(board, staged)
     package = lib + "/picoml" if build is not None else None      # the model alone: the library stays as it is
     keep = [remote for remote in files.values() if package and remote.startswith(package + "/")]
-    out = board.exec(_COMMIT % {"moves": moves, "keep": keep, "package": package, "stage": stage})
+    # a _picoml_core.mpy of an earlier deploy would be imported beside a new _picoml.mpy built without it
+    drop = [p for p in [lib + "/" + dist.NATIVE_CORE] if package and p not in files.values()]
+    out = board.exec(_COMMIT % {"moves": moves, "keep": keep, "package": package, "stage": stage, "drop": drop})
     if "committed" not in out:
         raise PicomlError("the board did not confirm the switch to the new files: %r" % out[-300:])
     verify(board, files)

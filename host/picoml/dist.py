@@ -26,6 +26,8 @@ SUPPORTED = "MicroPython 1.23 to 1.29 (.mpy 6.3) on %s" % ", ".join(sorted(BUILD
 CIRCUITPYTHON_SKIP = ("kernels_viper.py", "fast.py")     # CircuitPython has no viper emitter
 # the default audio front-end (picoml.audio.Frontend()), beside the library in every build
 FRONTEND = "frontend.pml"
+# the native module without the audio front-end's ops, beside _picoml.mpy (picoml.pml.import_native on the device)
+NATIVE_CORE = "_picoml_core.mpy"
 
 
 def device_sources():
@@ -106,8 +108,10 @@ def mpy_cross(source, target, arch):
 
 
 def build_arch(arch, out_dir, frontend=True):
-    """dist/<arch>_6.3/: _picoml.mpy (if any), picoml/*.mpy, package.json. Returns the folder. frontend=False:
-    the native module without the audio front-end's ops (resources.natmod_dir)."""
+    """dist/<arch>_6.3/: the native modules (if any), picoml/*.mpy, package.json. Returns the folder. The native
+    modules: _picoml.mpy and _picoml_core.mpy, the same without the audio front-end's ops, which the library
+    imports for the models that need none of them (less code in the heap); frontend=False: only the one without
+    those ops, as _picoml.mpy (resources.natmod_dir)."""
     folder = pathlib.Path(out_dir) / build_name(arch)
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "picoml").mkdir(parents=True)
@@ -115,6 +119,9 @@ def build_arch(arch, out_dir, frontend=True):
     if BUILDS[arch]:
         shutil.copy(resources.natmod(arch, frontend), folder / "_picoml.mpy")
         files.append("_picoml.mpy")
+        if frontend:
+            shutil.copy(resources.natmod(arch, False), folder / NATIVE_CORE)
+            files.append(NATIVE_CORE)
     for source in device_sources():
         relative = source.relative_to(resources.device_package()).with_suffix(".mpy")
         target = folder / "picoml" / relative

@@ -16,7 +16,8 @@ from collections import namedtuple
 # it; an op the device does not run yet is an unknown op code there (and in native_module/ops.h's PML_OPS), while
 # the host reads, validates and runs it. frontend: an op of the audio front-end (TFLite Micro's Signal library and the
 # integer ops its graph uses), which the native module built without the front-end (PML_FRONTEND=0 in
-# native_module/Makefile, `picoml deploy --without-frontend`) leaves out: 7-8 KB less code in a board's heap.
+# native_module/Makefile; _picoml_core.mpy, which the device library imports for a model without those ops)
+# leaves out: 9-10 KB less code in a board's heap.
 OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device frontend",
                     defaults=(False, ("output",), True, False))
 
@@ -231,6 +232,10 @@ def loader_layout():
             lines.append("_%s = const(%s)" % (name, value))
         elif not value.startswith("("):
             lines.append("_%s = %s" % (name, value))
+    assert MAX_CODE < 30, "the mask below must stay a MicroPython small int"
+    mask = sum(1 << op.code for op in OPS if op.frontend)
+    lines += ["# bit c: op code c is an op of the audio front-end (in _picoml, not in _picoml_core)",
+              "_FRONTEND_OPS = const(0x%x)" % mask, "_MAX_CODE = const(%d)" % MAX_CODE]
     return [line for line in lines if line]
 
 

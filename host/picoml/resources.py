@@ -6,8 +6,9 @@ the same names are symlinks to the checkout's folders, so a checkout and an inst
     device/picoml/                the device library (device/ in the checkout)
     boards/*.json                 board definitions (boards/)
     virtual_board/                the virtual board's hardware: flash.py and emulated_chips/ (emulation/virtual_board/)
-    natmod/<arch>/_picoml.mpy     the native modules (build/natmod/, built by `make natmod`); natmod/<arch>-nofrontend/
-                                  the same without the audio front-end's ops (`picoml deploy --without-frontend`)
+    natmod/<arch>/_picoml.mpy     the native modules (build/natmod/, built by `make natmod`), and _picoml_core.mpy beside
+                                  it: the same without the audio front-end's ops, also alone as _picoml.mpy in
+                                  natmod/<arch>-nofrontend/ (`picoml deploy --without-frontend`)
     models/<name>/main.py         the example models' device programs (models/)
     models/frontend/frontend.pml  the default audio front-end (TFLite Micro's micro_speech one, converted)
 

@@ -3,12 +3,13 @@ on picoml's MicroPython port (emulated Cortex-M4F and Cortex-M0, picoml.runtimes
 smallest heap that runs DS-CNN (kws_ref_model) read from a file, per board. docs/memory.md has the numbers.
 
     .venv/bin/python tests/bench/bench_heap.py [--targets m4,m0] [--native-code heap,flash] [--model X.tflite|.pml]
-                                               [--modules full,nofrontend] [--no-sweep]
+                                               [--modules default,full,nofrontend] [--no-sweep]
 
 Every number is gc.mem_alloc() after gc.collect() in a fresh interpreter, in bytes:
   interpreter      the heap in use when the script starts (sys.path, sys.argv, the script's own objects)
   picoml           `import picoml` alone (the package: load() and its helpers)
-  _picoml          `import _picoml` alone: the native module (its code, when it goes to the heap, and its objects)
+  native module    the import of the native module the model runs on alone (its code, when it goes to the heap,
+                   and its objects): _picoml_core for a model without the audio front-end's ops, else _picoml
   picoml.model     `import picoml.model` minus `import picoml`: the part of the library that stays while a model runs
   load residue     what the first picoml.load leaves behind besides the modules, the model's objects, file and
                    arena: mostly the names (qstrs) the load-time code interned, which MicroPython never frees
@@ -18,12 +19,15 @@ Every number is gc.mem_alloc() after gc.collect() in a fresh interpreter, in byt
                    cost the issue's goal bounds)
 The smallest heap is bisected to 256 bytes (tests/heap_sweep.py: load + one predict work there and on the 8
 heaps above); "goal" is file + arena + 32 KB. --native-code flash: the M4 firmware's option that keeps native
-code outside the heap (the M0 board's flash is not writable, so it has no such option). --modules: the native
-module with every op ("full") and the one without the audio front-end's ops ("nofrontend", what
-`picoml deploy --without-frontend` installs; a model that needs none of them, such as DS-CNN, runs on both).
+code outside the heap (the M0 board's flash is not writable, so it has no such option). --modules: what
+`picoml deploy` installs ("default": _picoml.mpy and _picoml_core.mpy, the library picking one for the model),
+the native module with every op ("full", under both names: what a model with the audio front-end's ops, or any
+model once picoml.audio is imported, runs on) and what `picoml deploy --without-frontend` installs ("nofrontend":
+the one without those ops, as _picoml.mpy). A model that needs none of those ops, such as DS-CNN, runs on all three.
 """
 import argparse
 import pathlib
+import shutil
 import sys
 import tempfile
 
@@ -32,7 +36,7 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import heap_sweep  # noqa: E402
-from picoml import format, resources  # noqa: E402
+from picoml import dist, format, resources  # noqa: E402
 from picoml.runtimes import qemu  # noqa: E402
 
 KWS = ROOT.parent / "shared" / "conformance" / "mlperf_tiny" / "kws_ref_model.tflite"
@@ -72,29 +76,31 @@ print("MEM", start, first - base, second, mem[4] if len(mem) > 4 else 0, m._nati
 """
 
 
-def measure(target, path, native_code, frontend=True):
-    """{name: bytes} of the heap's parts on the target (see the module's docstring); frontend=False: with the
-    native module built without the audio front-end's ops."""
+def measure(target, path, native_code, modules="default"):
+    """{name: bytes} of the heap's parts on the target with the native modules `modules` (see the module's
+    docstring)."""
     blob = path.read_bytes()
     model = format.read(blob)
     size = model.tensors[model.inputs[0].tensor].nbytes
 
     def run(source):
         out = qemu.run_script(source, target, heapsize=BIG_HEAP[target], native_code=native_code,
-                              natmod=natmod(target, frontend))
+                              natmod=natmod(target, modules))
         return [line.split()[1:] for line in out.splitlines() if line.startswith("MEM ")][-1]
 
     parts = {}
-    for name in ("picoml", "_picoml", "picoml.model"):
+    native = "_picoml_core" if modules != "nofrontend" and not _frontend(model) else "_picoml"
+    for name in ("picoml", native, "picoml.model"):
         parts[name] = int(run(MODULE % name)[0])
     parts["picoml.model"] -= parts["picoml"]
+    parts["native module"] = parts.pop(native)
     arena = model.arena_size
     base, first, second, code, scratch, *modules = run(LOAD % {"size": size, "path": str(path)})
     file_bytes = len(blob)
     # the kernels' scratch (allocated at load, a working buffer beside the arena) counts with the arena
     parts["model objects"] = int(second) - int(arena) - int(scratch)
     parts["overhead"] = int(first) - file_bytes - int(arena) - int(scratch)
-    parts["load residue"] = parts["overhead"] - parts["picoml"] - parts["_picoml"] - parts["picoml.model"] \
+    parts["load residue"] = parts["overhead"] - parts["picoml"] - parts["native module"] - parts["picoml.model"] \
         - parts["model objects"]
     parts["interpreter"] = int(base)
     parts["native code outside the heap"] = int(code)
@@ -103,9 +109,23 @@ def measure(target, path, native_code, frontend=True):
     return parts
 
 
-def natmod(target, frontend):
-    """The folder of the native module the target loads (frontend: see measure)."""
-    return resources.natmod_dir(qemu.TARGETS[target]["arch"], frontend)
+def _frontend(model):
+    from picoml.optable import FRONTEND_OPS
+    return any(op.name in FRONTEND_OPS for op in model.ops)
+
+
+def natmod(target, modules):
+    """The folder of the native modules `modules` (see the module's docstring) for the target."""
+    arch = qemu.TARGETS[target]["arch"]
+    if modules == "full":       # the full module under both names, in a folder of its own (first on sys.path)
+        folder = ROOT / "build" / "heap_full" / arch
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("_picoml.mpy", dist.NATIVE_CORE):
+            shutil.copy(resources.natmod(arch), folder / name)
+        return folder
+    if modules not in ("default", "nofrontend"):
+        raise ValueError("modules must be default, full or nofrontend, not %r" % modules)
+    return resources.natmod_dir(arch, modules == "default")
 
 
 def main(argv=None):
@@ -113,7 +133,7 @@ def main(argv=None):
     ap.add_argument("--targets", default="m4,m0")
     ap.add_argument("--native-code", default="heap,flash")
     ap.add_argument("--model", default=str(KWS))
-    ap.add_argument("--modules", default="full,nofrontend")
+    ap.add_argument("--modules", default="default,full,nofrontend")
     ap.add_argument("--no-sweep", action="store_true", help="only the breakdown, not the smallest heap")
     args = ap.parse_args(argv)
     path = pathlib.Path(args.model)
@@ -129,16 +149,15 @@ def main(argv=None):
                 for where in args.native_code.split(","):
                     if where == "flash" and target != "m4":
                         continue
-                    frontend = module != "nofrontend"
-                    parts = measure(target, path, where, frontend)
+                    parts = measure(target, path, where, module)
                     heap = None
                     if not args.no_sweep:
                         heap = heap_sweep.smallest_heap(path, "native", target, native_code=where,
-                                                        natmod=natmod(target, frontend))
+                                                        natmod=natmod(target, module))
                     rows.append(("qemu-%s, %s, code in %s" % (target, module, where), parts, heap))
     print("%s: file %d bytes, arena %d bytes; heap in use, bytes (gc.mem_alloc after gc.collect)"
           % (path.name, rows[0][1]["file"], rows[0][1]["arena"]))
-    keys = ("interpreter", "picoml", "_picoml", "picoml.model", "load residue", "model objects", "overhead")
+    keys = ("interpreter", "picoml", "native module", "picoml.model", "load residue", "model objects", "overhead")
     print("%-34s %s %9s %9s %9s" % ("board", " ".join("%13s" % k for k in keys), "smallest", "goal", "code out"))
     for label, parts, heap in rows:
         goal = parts["file"] + parts["arena"] + GOAL
