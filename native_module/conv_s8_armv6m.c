@@ -192,7 +192,10 @@ typedef pml_conv_geometry_t geometry_t;     /* conv_generic.h */
 /* The patch of output pixel (b, oy, ox) as biased bytes at dst, zeros up to a multiple of 8. A filter row's taps
  * inside the image are one run of the input when dil_w is 1 (copied a word at a time where it is aligned), the
  * others read the zero point. What is the same for every row (the taps [kx0, kx1) inside the image, the rows
- * [ky0, ky1) inside it) is worked out once. */
+ * [ky0, ky1) inside it) is worked out once. Out of line: the caller's loop keeps its registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *dst) {
     const int32_t iy0 = oy * g->stride_h - g->pad_top, ix0 = ox * g->stride_w - g->pad_left, in_c = g->in_c;
     const int32_t run = g->kw * in_c, row_bytes = g->in_w * in_c;
@@ -217,26 +220,61 @@ static void build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox,
     }
     const int32_t lead = kx0 * in_c, trail = (g->kw - kx1) * in_c;
     const int32_t n = g->dil_w == 1 ? (kx1 - kx0) * in_c : in_c;     /* bytes of a run of taps */
-    const int32_t runs = g->dil_w == 1 ? 1 : kx1 - kx0, tap_bytes = g->dil_w * in_c;
+    const int32_t runs = kx1 - kx0, tap_bytes = g->dil_w * in_c;      /* (dil_w > 1) */
     const int8_t *row = g->input;
     if (ky0 < ky1) {
         row += ((b * g->in_h + iy0 + ky0 * g->dil_h) * g->in_w + ix0 + kx0 * g->dil_w) * in_c;
     }
-    for (uint8_t *end = q + ky0 * run; q != end; q++) {
-        *q = pad;
-    }
-    if (runs == 1 && lead == 0 && trail == 0 && (n & 3) == 0 && ((uintptr_t)q & 3) == 0) {
-        /* whole rows of whole words (e.g. a first convolution over 1 channel, 4 taps wide): a word at a time, from
-         * bytes (the input's rows need not be aligned) */
+    if (g->dil_w == 1) {
+        /* one run per row: a patch with padding columns first all padding (a word at a time; dst is aligned),
+         * then each row's run inside the image copied to its place, whole rows of whole words a word at a time
+         * (from bytes where the input's rows are not aligned as dst) */
+        const int32_t patch = g->kh * run, whole = lead == 0 && trail == 0 && (n & 3) == 0;
+        if (!whole) {
+            const uint32_t pad4 = pad * 0x01010101u;
+            for (uint32_t *w = (uint32_t *)(void *)dst, *end = w + (patch >> 2); w != end; w++) {
+                *w = pad4;
+            }
+            for (q = dst + (patch & ~3); q != dst + patch; q++) {
+                *q = pad;
+            }
+        } else {
+            for (q = dst; q != dst + ky0 * run; q++) {
+                *q = pad;
+            }
+            for (q = dst + ky1 * run; q != dst + patch; q++) {
+                *q = pad;
+            }
+        }
         const int32_t step = g->dil_h * row_bytes;
         for (int32_t ky = ky0; ky < ky1; ky++, row += step) {
             const uint8_t *b8 = (const uint8_t *)row;
-            for (const uint8_t *end = q + n; q != end; q += 4, b8 += 4) {
-                *(uint32_t *)(void *)q = ((uint32_t)b8[0] | (uint32_t)b8[1] << 8 | (uint32_t)b8[2] << 16
-                                          | (uint32_t)b8[3] << 24) ^ 0x80808080u;
+            q = dst + ky * run + lead;
+            const uint8_t *const end = q + n;
+            if (n >= 8 && (((uintptr_t)b8 ^ (uintptr_t)q) & 3) == 0) {
+                for (; ((uintptr_t)q & 3) != 0; q++, b8++) {
+                    *q = (uint8_t)(*b8 ^ 0x80u);
+                }
+                for (; end - q >= 4; q += 4, b8 += 4) {
+                    *(uint32_t *)(void *)q = *(const uint32_t *)(const void *)b8 ^ 0x80808080u;
+                }
+            } else if (whole) {
+                for (; q != end; q += 4, b8 += 4) {
+                    *(uint32_t *)(void *)q = ((uint32_t)b8[0] | (uint32_t)b8[1] << 8 | (uint32_t)b8[2] << 16
+                                              | (uint32_t)b8[3] << 24) ^ 0x80808080u;
+                }
+            }
+            for (; q != end; q++, b8++) {
+                *q = (uint8_t)(*b8 ^ 0x80u);
             }
         }
-        ky0 = ky1;
+        for (q = dst + patch; ((q - dst) & 7) != 0; q++) {
+            *q = 0;
+        }
+        return;
+    }
+    for (uint8_t *end = q + ky0 * run; q != end; q++) {
+        *q = pad;
     }
     for (int32_t ky = ky0; ky < ky1; ky++, row += g->dil_h * row_bytes) {
         for (uint8_t *end = q + lead; q != end; q++) {
