@@ -337,6 +337,21 @@ __asm__(
     ".size pml_armv6m_column_pairs, .-pml_armv6m_column_pairs\n");
 #undef PML_CP_PAIR
 #define column_pairs pml_armv6m_column_pairs
+/* The X words alone (23 cycles per group): r0 the patch, r1 its end, r2 x, r3 flip, r6 the mask 0x00ff00ff */
+void pml_armv6m_column_x(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip);
+__asm__(
+    ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_column_x\n"
+    ".type pml_armv6m_column_x, %function\n .thumb_func\n"
+    "pml_armv6m_column_x:\n"
+    "push {r4, r5, r6, r7, lr}\n lsls r1, r1, #3\n adds r1, r0, r1\n"
+    "movs r6, #255\n lsls r4, r6, #16\n orrs r6, r4\n cmp r0, r1\n beq 2f\n"
+    "1:\n ldm r0!, {r4, r5}\n eors r4, r3\n eors r5, r3\n"
+    "lsrs r7, r4, #8\n ands r4, r6\n ands r7, r6\n str r4, [r2, #0]\n str r7, [r2, #8]\n"
+    "lsrs r7, r5, #8\n ands r5, r6\n ands r7, r6\n str r5, [r2, #16]\n str r7, [r2, #24]\n"
+    "adds r2, #32\n cmp r0, r1\n bne 1b\n"
+    "2:\n pop {r4, r5, r6, r7, pc}\n"
+    ".size pml_armv6m_column_x, .-pml_armv6m_column_x\n");
+#define column_x pml_armv6m_column_x
 #else
 /* the same in C (the host build checks it) */
 static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip) {
@@ -356,22 +371,60 @@ static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, 
     }
     return xs - ((uint32_t)groups << 16);     /* 2^14 per pair */
 }
+
+/* the X words alone */
+static void column_x(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip) {
+    const uint32_t *st = (const uint32_t *)(const void *)stage;
+    for (const uint32_t *end = st + 2 * groups; st != end; st += 2, x += 8) {
+        const uint32_t u0 = st[0] ^ flip, u1 = st[1] ^ flip;
+        x[0] = u0 & 0x00ff00ffu;
+        x[2] = (u0 >> 8) & 0x00ff00ffu;
+        x[4] = u1 & 0x00ff00ffu;
+        x[6] = (u1 >> 8) & 0x00ff00ffu;
+    }
+}
 #endif
 
 /* The X words of output pixel (b, oy, ox) at x, as column_pairs; returns its xs. A patch that is one aligned run of
  * the input, whole groups of 8 (a 1x1 convolution over a multiple of 8 channels, a pixel inside the image), is read
  * in place; any other is staged by build_column first. */
-static uint32_t column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *stage, int32_t groups,
-                       uint32_t *x) {
+static inline uint32_t column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *stage,
+                              int32_t groups, uint32_t *x, int with_xs) {
     const int32_t iy = oy * g->stride_h - g->pad_top, ix = ox * g->stride_w - g->pad_left, in_c = g->in_c;
-    if (g->kh == 1 && g->kw == 1 && (in_c & 7) == 0 && iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w) {
-        const int8_t *src = g->input + ((b * g->in_h + iy) * g->in_w + ix) * in_c;
-        if (((uintptr_t)src & 3) == 0) {
-            return column_pairs((const uint8_t *)src, groups, x, 0x80808080u);
-        }
+    const uint8_t *src = stage;
+    uint32_t flip = 0;
+    if (g->kh == 1 && g->kw == 1 && (in_c & 7) == 0 && iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w
+        && (((uintptr_t)g->input + (uint32_t)(((b * g->in_h + iy) * g->in_w + ix) * in_c)) & 3) == 0) {
+        src = (const uint8_t *)g->input + ((b * g->in_h + iy) * g->in_w + ix) * in_c;
+        flip = 0x80808080u;
+    } else {
+        build_column(g, b, oy, ox, stage);
     }
-    build_column(g, b, oy, ox, stage);
-    return column_pairs(stage, groups, x, 0);
+    if (!with_xs) {
+        column_x(src, groups, x, flip);
+        return 0;
+    }
+    return column_pairs(src, groups, x, flip);
+}
+
+/* column()'s xs of pixel pix: computed in a layer's first block of channels and, when the op has several blocks
+ * and the last one at least 4 channels (`stash`), kept until the last block in the 4 output bytes of the pixel's
+ * last channels, which only the last block writes (the output never overlaps the input: every block reads the
+ * input after the first has written); the other blocks then take the X words alone (column_x). */
+static inline uint32_t pixel_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *stage,
+                                    int32_t groups, uint32_t *x, uint8_t *stash, int first) {
+    if (stash == 0 || first) {
+        const uint32_t xs = column(g, b, oy, ox, stage, groups, x, 1);
+        if (stash) {
+            stash[0] = (uint8_t)xs;
+            stash[1] = (uint8_t)(xs >> 8);
+            stash[2] = (uint8_t)(xs >> 16);
+            stash[3] = (uint8_t)(xs >> 24);
+        }
+        return xs;
+    }
+    column(g, b, oy, ox, stage, groups, x, 0);
+    return (uint32_t)stash[0] | (uint32_t)stash[1] << 8 | (uint32_t)stash[2] << 16 | (uint32_t)stash[3] << 24;
 }
 
 static void next_pixel(const geometry_t *g, int32_t *b, int32_t *oy, int32_t *ox) {
@@ -479,6 +532,11 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     s.cols_end = cols + groups * 32;
     s.w_step = 6 * patch8;
     s.range = &range;
+    int32_t last = 0;       /* the last block's first channel */
+    while (last + block_max < out_c) {
+        last += block_max;
+    }
+    const int stashed = last > 0 && out_c - last >= 4;     /* xs kept in the outputs (pixel_column) */
     for (int32_t oc0 = 0; oc0 < out_c; oc0 += block_max) {
         const int32_t block = out_c - oc0 < block_max ? out_c - oc0 : block_max;
         int32_t triples = 0;
@@ -547,10 +605,11 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         for (int32_t pix = 0; pix < pixels; pix += 2) {
             const int two = pix + 1 < pixels;
             uint32_t *const x = (uint32_t *)(void *)cols;
-            s.xs[0] = column(&g, b, oy, ox, stage, groups, x);
+            uint8_t *const stash = stashed ? (uint8_t *)out_data + (pix + 1) * out_c - 4 : 0;
+            s.xs[0] = pixel_column(&g, b, oy, ox, stage, groups, x, stash, oc0 == 0);
             next_pixel(&g, &b, &oy, &ox);
             if (two) {
-                s.xs[1] = column(&g, b, oy, ox, stage, groups, x + 1);
+                s.xs[1] = pixel_column(&g, b, oy, ox, stage, groups, x + 1, stash ? stash + out_c : 0, oc0 == 0);
                 next_pixel(&g, &b, &oy, &ox);
             } else {
                 s.xs[1] = s.xs[0];

@@ -283,7 +283,8 @@ uint32_t pml_depthwise_conv_2d_s8_scratch(const void *params, const pml_operand_
     int32_t words = kh * stride;
     if (band_span(p, kh, kw, out_w)) {
         const int32_t rows = (pml_dim(output, 1) - 1) * p->stride_h + 3;
-        words = (rows < BAND_ROWS ? rows : BAND_ROWS) * WROW > words ? (rows < BAND_ROWS ? rows : BAND_ROWS) * WROW : words;
+        const int32_t band = (rows < BAND_ROWS ? rows : BAND_ROWS) * WROW;
+        words = band > words ? band : words;
     }
     return (uint32_t)(kh * kw * 16 + words * 4);
 }
