@@ -50,6 +50,8 @@ typedef struct {
                                  *     shortcut's range: the whole pixel unrolled, the range kept in registers) */
     int32_t row_step;           /* 88: bytes between two rows of the window: span * 4 */
     int32_t safe;               /* 92: fast, and every sum in the shortcut's range (no check) */
+    int32_t rows;               /* 96: three == 4: rows of n pixels */
+    int32_t row_jump;           /* 100: three == 4: bytes from the window after a row's last pixel to the next row's */
 } dw4_run_t;
 
 /* The pixels of r, from r->win / r->out on, advancing both; returns the number done: r->n, or the index of a
@@ -130,7 +132,12 @@ __asm__(
     "mov r3, r8\n" PML_DW_REQUANT "mov r3, r9\n" PML_DW_REQUANT "mov r3, r10\n" PML_DW_REQUANT
     "mov r3, r11\n" PML_DW_REQUANT
     "ldr r7, [sp]\n ldr r3, [r7, #20]\n subs r2, #4\n adds r2, r2, r3\n str r2, [r7, #8]\n"
-    "ldr r2, [sp, #4]\n subs r2, #1\n str r2, [sp, #4]\n beq 62f\n b 61b\n 62:\n b 9b\n"
+    "ldr r2, [sp, #4]\n subs r2, #1\n str r2, [sp, #4]\n beq 62f\n b 61b\n"
+    /* the next row: r->win row_jump on, n pixels */
+    "62:\n ldr r3, [r7, #96]\n subs r3, #1\n str r3, [r7, #96]\n beq 63f\n"
+    "ldr r2, [r7, #0]\n ldr r3, [r7, #100]\n adds r2, r2, r3\n str r2, [r7, #0]\n"
+    "ldr r2, [r7, #12]\n str r2, [sp, #4]\n b 61b\n"
+    "63:\n b 9b\n"
     ".size pml_armv6m_dw4_run, .-pml_armv6m_dw4_run\n");
 #undef PML_DW_TAP
 #undef PML_DW_REQUANT
@@ -141,6 +148,16 @@ __asm__(
 /* the same in C (the host build checks it) */
 static int32_t dw4_run(dw4_run_t *r) {
     const int32_t kw = r->w_row >> 4, tap = r->tap_step >> 2, skip = r->row_skip >> 2;
+    if (r->three == 4 && r->rows > 1) {
+        /* three == 4: r->rows rows of r->n pixels (every sum in range: none stops) */
+        const int32_t rows = r->rows;
+        r->rows = 1;
+        for (int32_t k = 0; k < rows; k++, r->win += r->row_jump >> 2) {
+            dw4_run(r);
+        }
+        r->win -= r->row_jump >> 2;
+        return r->n;
+    }
     for (int32_t i = 0; i < r->n; i++) {
         uint32_t s[4] = {(uint32_t)r->bias[0], (uint32_t)r->bias[1], (uint32_t)r->bias[2], (uint32_t)r->bias[3]};
         const uint32_t *x = r->win;
@@ -202,7 +219,7 @@ static void window_rows(uint32_t *dst, const window_t *w, int32_t cols, int32_t 
  * rows of a group of 4 channels laid out once at a time, WROW words apart (the padding as zp), and each output row
  * one run of dw4_run's three == 4 loop straight from them: no window per run. */
 typedef struct {
-    int32_t out_h, out_w, stride_h, pad_top, pad_left, in_c;
+    int32_t out_h, out_w, stride_h, stride_w, pad_top, pad_left, in_c;
     int32_t span, lo, hi;   /* words of a padded row the output row reads, the columns [lo, hi) inside the image */
 } band_t;
 
@@ -243,12 +260,13 @@ static int8_t *band_group(dw4_run_t *r, const band_t *g, const window_t *wt, uin
             }
         }
         window_rows(band + g->lo, &w, g->hi - g->lo, iy0, image + (g->lo - g->pad_left) * g->in_c);
-        for (int32_t oy = oy0; oy < oy1; oy++, out += g->out_w * g->in_c) {
-            r->win = band + (oy - oy0) * stride_h * WROW;
-            r->out = out;
-            r->n = g->out_w;
-            dw4_run(r);
-        }
+        r->win = band;
+        r->out = out;
+        r->n = g->out_w;
+        r->rows = oy1 - oy0;
+        r->row_jump = (stride_h * WROW - g->out_w * g->stride_w) * 4;
+        dw4_run(r);
+        out += (oy1 - oy0) * g->out_w * g->in_c;
     }
     return out;
 }
@@ -334,6 +352,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     band.out_h = out_h;
     band.out_w = out_w;
     band.stride_h = p->stride_h;
+    band.stride_w = stride_w;
     band.pad_top = p->pad_top;
     band.pad_left = p->pad_left;
     band.in_c = in_c;
@@ -402,6 +421,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
                     r.row_skip = (wstride - kw * dil_w) * 4;
                     r.row_step = wstride * 4;
                     r.three = r.three ? (wstride == WROW && r.safe ? 4 : 1) : 0;
+                    r.rows = 1;
                     for (;;) {
                         const int32_t done = dw4_run(&r);
                         if (done == r.n) {
