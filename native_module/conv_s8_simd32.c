@@ -9,7 +9,7 @@
  * reused by every output channel. A 1x1 convolution with stride 1 and no padding reads its patches straight
  * from the input; any other geometry gathers each patch first (padding reads as the input zero point), the
  * gathered bytes beside the columns. The columns take 32 bytes per 4 patch bytes (512 bytes for a patch of 64),
- * the gathered patch 4 more, in the scratch when they fit COLS_BYTES. A longer patch's columns go to the op's
+ * the gathered patch 4 more, in the scratch when they fit COLS4_BYTES. A longer patch's columns go to the op's
  * output ahead of their block (bytes no output has been written to yet: the op's output shares no bytes with its
  * inputs, pml_check), while there is room; the blocks left run 2 pixels at a time, their columns (16 bytes per 4
  * patch bytes) in the scratch (channels_2x2_fast: two output channels at a time, 15 instructions per 16
@@ -31,8 +31,15 @@
 #include "picoml.h"
 #include "requantize_channels.h"
 
-/* bytes of scratch for the columns and the gathered patch at most (the portable kernel's columns take 1 KiB) */
+/* bytes of scratch for the columns and the gathered patch at most (the portable kernel's columns take 1 KiB); the
+ * columns of 4 pixels in the scratch at most COLS4_BYTES (a port short of RAM may build with
+ * -DPML_M4_SCRATCH_GOAL=<bytes>, which depthwise_conv_s8_simd32.c takes too) */
 #define COLS_BYTES 1024
+#ifdef PML_M4_SCRATCH_GOAL
+#define COLS4_BYTES PML_M4_SCRATCH_GOAL
+#else
+#define COLS4_BYTES COLS_BYTES
+#endif
 #define PIXELS 4        /* output pixels per block (the columns of mac_1x4) */
 
 #if defined(__GNUC__)
@@ -733,7 +740,7 @@ static void gather(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, int8_
         } \
     } while (0)
 
-/* Words of scratch: the columns of PIXELS pixels and the gathered patch when they fit COLS_BYTES, else the columns
+/* Words of scratch: the columns of PIXELS pixels and the gathered patch when they fit COLS4_BYTES, else the columns
  * of 2 pixels and the gathered patch (the columns of PIXELS pixels then go to the output ahead of their block while
  * there is room: four_in_scratch). More than COLS_BYTES: the portable kernel runs the op. */
 static int32_t scratch_words(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
@@ -745,7 +752,7 @@ static int32_t scratch_words(const void *params, const pml_operand_t *inputs, co
                        && p->pad_left == 0 && pml_dim(output, 1) == pml_dim(&inputs[0], 1)
                        && pml_dim(output, 2) == pml_dim(&inputs[0], 2);
     const int32_t four = 2 * PIXELS * words + (direct ? 0 : words);
-    return 4 * four <= COLS_BYTES ? four : 4 * words + (direct ? 0 : words);
+    return 4 * four <= COLS4_BYTES ? four : 4 * words + (direct ? 0 : words);
 }
 
 static int four_in_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {

@@ -4,8 +4,9 @@
  * It takes depth multiplier 1, any kernel size up to MAX_TAPS taps, stride, dilation and padding, per-channel or
  * per-tensor quantization (depth multipliers > 1: below, ---- depth multiplier > 1):
  *   - 3x3 filters with stride and dilation 1 (DS-CNN, MobileNet's stride-1 layers), any number of channels, in
- *     groups of four: each channel's input lines (rows, or columns: plan_3x3) in a ring of three lines of int16
- *     pairs of neighbouring places in the scratch (four channels' lines from words of four input bytes), the
+ *     groups of four (of two, or single channels, where four rings exceed RING_BYTES: plan_3x3): each channel's
+ *     input lines (rows, or columns) in a ring of three lines of int16 pairs of neighbouring places in the
+ *     scratch (four channels' lines from words of four input bytes, two channels' from halfwords), the
  *     kernel rows as pairs of taps, four neighbouring outputs of one channel at a time from three loads per line
  *     (SMLAD on pairs of taps: 24 multiply instructions for 36 MACs; blocks_3x3, 64 instructions), the last 1-3
  *     outputs of a line one at a time. Described below (---- 3x3);
@@ -316,32 +317,50 @@ static void blocks_3x3(blocks_t *b) {
 }
 #endif
 
-/* The 3x3 kernels' plan for an image: outputs along the rows, or down the columns (`columns`), whichever takes
- * fewer estimated cycles (blocks of four, the rest one at a time, the ring's lines built), and the ring's words
- * (three lines of 2 ceil(len / 4) + 1 pairs); no ring (one pixel at a time) when it would exceed RING_BYTES. */
+/* The 3x3 kernels' plan for an image: outputs along the rows, or down the columns (`columns`), rings for `group`
+ * channels at a time (4, 2 or 1), whichever takes fewest estimated cycles (blocks of four, the rest one at a time,
+ * the ring's lines built: groups of four from words of four channels, of two from halfwords, single channels from
+ * bytes; a call per line and group) among the plans whose rings fit RING_BYTES; the rings' words (three lines of
+ * 2 ceil(len / 4) + 1 pairs per channel, `group` of them); no ring (one pixel at a time) when none fits. */
 typedef struct {
-    int32_t columns, words;
+    int32_t columns, words, group;
 } plan_3x3_t;
 
-#define RING_BYTES 1600      /* four rings of lines of up to 64 outputs (VWW's 48x48 layers: 1,200 bytes) */
+/* four rings of lines of up to 64 outputs (VWW's 48x48 layers: 1,200 bytes), two of up to 130, one of up to 264;
+ * a port short of RAM may build with -DPML_M4_SCRATCH_GOAL=<bytes> (conv_s8_simd32.c takes it too) */
+#ifdef PML_M4_SCRATCH_GOAL
+#define RING_BYTES PML_M4_SCRATCH_GOAL
+#else
+#define RING_BYTES 1600
+#endif
 
-/* one channel's ring: three lines of pairs of places; GROUP of them, one per channel of a group */
+/* one channel's ring: three lines of pairs of places; up to GROUP of them, one per channel of a group */
 #define GROUP 4
 
 static int32_t ring_words(int32_t len) {
     return 3 * (2 * ((len + 3) / 4) + 1);
 }
 
-static int32_t cost_3x3(int32_t len, int32_t lines) {
-    return lines * (80 * (len / 4) + 30 * (len % 4) + 12 * (len + 2) + 60);
+/* per channel: `lines` output lines of len outputs, in groups of 1 << log2g channels */
+static int32_t cost_3x3(int32_t len, int32_t lines, int32_t log2g) {
+    return lines * (80 * (len / 4) + 30 * (len % 4) + (10 + (8 >> log2g)) * (len + 2) + 40 + (80 >> log2g));
 }
 
 static plan_3x3_t plan_3x3(int32_t out_h, int32_t out_w) {
-    plan_3x3_t plan;
-    const int fits_rows = 4 * GROUP * ring_words(out_w) <= RING_BYTES;
-    const int fits_columns = 4 * GROUP * ring_words(out_h) <= RING_BYTES;
-    plan.columns = fits_columns && (!fits_rows || cost_3x3(out_h, out_w) < cost_3x3(out_w, out_h));
-    plan.words = fits_rows || fits_columns ? GROUP * ring_words(plan.columns ? out_h : out_w) : 0;
+    plan_3x3_t plan = {0, 0, 0};
+    int32_t best = 0;
+    for (int32_t columns = 0; columns < 2; columns++) {
+        const int32_t len = columns ? out_h : out_w, lines = columns ? out_w : out_h;
+        for (int32_t log2g = 2; log2g >= 0; log2g--) {
+            const int32_t group = 1 << log2g, words = group * ring_words(len), cost = cost_3x3(len, lines, log2g);
+            if (4 * words <= RING_BYTES && (plan.words == 0 || cost < best)) {
+                plan.columns = columns;
+                plan.words = words;
+                plan.group = group;
+                best = cost;
+            }
+        }
+    }
     return plan;
 }
 
@@ -349,6 +368,30 @@ static plan_3x3_t plan_3x3(int32_t out_h, int32_t out_w) {
  * products of at most 2^14 stay under 2^19, so |bias| < 2^30 - 2^19 bounds |acc| by 2^30. */
 static int fast_channel(int32_t bias, int32_t mult, int32_t shift) {
     return mult >= 0 && shift <= -1 && shift >= -22 && bias > -(1 << 30) + (1 << 19) && bias < (1 << 30) - (1 << 19);
+}
+
+/* An input line of a group of two channels into their rings (the other at w + ring) from x (place first): two
+ * channels' places p, p + 1 from two halfwords, (c0 p, c1 p, c0 p+1, c1 p+1), then SXTB16 and SXTB16 ROR 8. */
+static inline void line_2(const int8_t *x, uint32_t *w, int32_t ring, int32_t place_step, int32_t single_first,
+                            int32_t n2, int32_t single_last) {
+    if (single_first) {
+        ((int16_t *)w)[1] = x[0];
+        ((int16_t *)(w + ring))[1] = x[1];
+        w += 3;
+        x += place_step;
+    }
+    for (uint32_t *const end = w + 3 * n2; w != end; w += 3, x += 2 * place_step) {
+        uint16_t a, c;
+        __builtin_memcpy(&a, x, 2);
+        __builtin_memcpy(&c, x + place_step, 2);
+        const uint32_t u = (uint32_t)a | (uint32_t)c << 16;
+        w[0] = pml_sxtb16(u);
+        w[ring] = pml_sxtb16_ror8(u);
+    }
+    if (single_last) {
+        ((int16_t *)w)[0] = x[0];
+        ((int16_t *)(w + ring))[0] = x[1];
+    }
 }
 
 /* A group of g (1..GROUP) channels' 3x3, stride 1, dilation 1: output lines of `len` outputs each (rows, or
@@ -413,6 +456,9 @@ static NOINLINE void group_3x3(const geom_t *d, int columns, int32_t out_h, int3
                     ((int16_t *)(w + j * ring))[0] = x[j];
                 }
             }
+        } else if (g == 2) {
+            line_2(d->image + in_line * line_step, buf + s + 3 * (first >> 1), ring, place_step, single_first, n2,
+                   single_last);
         } else {
             for (int32_t j = 0; j < g; j++) {
                 const int8_t *x = d->image + in_line * line_step + j;
@@ -454,7 +500,8 @@ static NOINLINE void group_3x3(const geom_t *d, int columns, int32_t out_h, int3
 /* Every channel of a 3x3, stride-1, dilation-1 op through group_3x3 in groups of GROUP (the last one smaller), a
  * group with a channel whose constants do not suit the requantization to the generic kernel. */
 static void channels_3x3(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs,
-                         const pml_operand_t *output, geom_t *d, int columns, uint32_t *buf) {
+                         const pml_operand_t *output, geom_t *d, plan_3x3_t plan, uint32_t *buf) {
+    const int columns = plan.columns;
     const int8_t *filter = (const int8_t *)inputs[1].data;
     const int32_t *bias = (const int32_t *)inputs[2].data;
     const int32_t *mult = (const int32_t *)inputs[3].data, *shift = (const int32_t *)inputs[4].data;
@@ -463,12 +510,12 @@ static void channels_3x3(const pml_depthwise_conv_2d_params_t *p, const pml_oper
     const int32_t len = columns ? out_h : out_w;
     /* the rings' places in the padding: the zero point, for every channel */
     const uint32_t zp2 = 0x00010001u * (uint16_t)(int16_t)(int8_t)d->zp4;
-    for (int32_t i = 0, n = GROUP * ring_words(len); i < n; i++) {
+    for (int32_t i = 0, n = plan.words; i < n; i++) {
         buf[i] = zp2;
     }
     int32_t krot[GROUP][3][K_WORDS];
-    for (int32_t c0 = 0; c0 < d->c; c0 += GROUP) {
-        const int32_t g = d->c - c0 < GROUP ? d->c - c0 : GROUP;
+    for (int32_t c0 = 0; c0 < d->c; c0 += plan.group) {
+        const int32_t g = d->c - c0 < plan.group ? d->c - c0 : plan.group;
         int fast = 1;
         for (int32_t j = 0; j < g; j++) {
             fast = fast && fast_channel(bias[c0 + j], mult[(c0 + j) * q_step], shift[(c0 + j) * q_step]);
@@ -767,7 +814,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     const int s1_3x3 = d.kh == 3 && d.kw == 3 && sh == 1 && sw == 1 && d.dh == 1 && d.dw == 1;
     const plan_3x3_t plan = plan_3x3(out_h, out_w);
     if (s1_3x3 && plan.words > 0) {
-        channels_3x3(p, inputs, output, &d, plan.columns, (uint32_t *)scratch);
+        channels_3x3(p, inputs, output, &d, plan, (uint32_t *)scratch);
         return;
     }
     group_t g;

@@ -78,6 +78,8 @@ SHAPES = [
     ((3, 2), (5, 4), (1, 1), (1, 1), SAME),
     ((9, 9), (6, 6), (1, 1), (1, 1), SAME),      # 36 taps: the generic kernel
     ((50, 9), (3, 3), (1, 1), (1, 1), SAME),     # lines of 50: rings of 1,296 bytes
+    ((100, 70), (3, 3), (1, 1), (1, 1), SAME),   # lines of 70 to 130: rings of two channels
+    ((134, 133), (3, 3), (1, 1), (1, 1), VALID),  # lines of 131 to 264: rings of one channel
 ]
 
 
@@ -201,6 +203,9 @@ def test_emulated_m4():
                                  (SHAPES[13], 5, True, 1), (SHAPES[14], 16, True, 1))]
     made += [case(rng, hw=(7, 6), k=(3, 3), stride=(1, 1), dilation=(1, 1), padding=SAME, ic=8, multiplier=1,
                   saturate=True) for _ in range(3)]
+    # rings of two channels (the last group one channel) and of one
+    made += [case(rng, hw=hw, k=(3, 3), stride=(1, 1), dilation=(1, 1), padding=p, ic=ic, multiplier=1,
+                  per_channel=True) for hw, p, ic in (((90, 70), SAME, 5), ((140, 135), VALID, 2))]
     # lines of 10 (two outputs past the blocks of four) and 7 (three), a group of 4 channels and one of 2 or 3
     made += [case(rng, hw=hw, k=(3, 3), stride=(1, 1), dilation=(1, 1), padding=SAME, ic=ic, multiplier=1,
                   per_channel=True) for hw, ic in (((10, 6), 6), ((7, 9), 7))]
