@@ -301,8 +301,9 @@ typedef struct {
  * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
  * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
  * above that are not here are not on the device yet: an unknown op code to pml_check. A build
- * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0) runs the ops of
- * PML_CORE_OPS only: those of the audio front-end (PML_FRONTEND_OPS) are unknown op codes there. */
+ * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs
+ * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,
+ * PAD) are unknown op codes there. */
 #define PML_CORE_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \
@@ -311,12 +312,12 @@ typedef struct {
     X(MAX_POOL_2D, max_pool_2d, 5, PML_MAX_POOL_2D_N_PARAMS, 1) \
     X(SOFTMAX, softmax, 6, PML_SOFTMAX_N_PARAMS, 1) \
     X(ADD, add, 7, PML_ADD_N_PARAMS, 2) \
+    X(LUT, lut, 10, PML_LUT_N_PARAMS, 2) \
+    X(MEAN, mean, 11, PML_MEAN_N_PARAMS, 1)
+#define PML_FULL_OPS(X) \
     X(MUL, mul, 8, PML_MUL_N_PARAMS, 2) \
     X(CONCATENATION, concatenation, 9, PML_CONCATENATION_N_PARAMS, -1) \
-    X(LUT, lut, 10, PML_LUT_N_PARAMS, 2) \
-    X(MEAN, mean, 11, PML_MEAN_N_PARAMS, 1) \
-    X(PAD, pad, 12, PML_PAD_N_PARAMS, 1)
-#define PML_FRONTEND_OPS(X) \
+    X(PAD, pad, 12, PML_PAD_N_PARAMS, 1) \
     X(SIGNAL_WINDOW, signal_window, 13, PML_SIGNAL_WINDOW_N_PARAMS, 2) \
     X(SIGNAL_FFT_AUTO_SCALE, signal_fft_auto_scale, 14, PML_SIGNAL_FFT_AUTO_SCALE_N_PARAMS, 1) \
     X(SIGNAL_RFFT, signal_rfft, 15, PML_SIGNAL_RFFT_N_PARAMS, 3) \
@@ -336,7 +337,7 @@ typedef struct {
 #ifdef PML_WITHOUT_FRONTEND
 #define PML_OPS(X) PML_CORE_OPS(X)
 #else
-#define PML_OPS(X) PML_CORE_OPS(X) PML_FRONTEND_OPS(X)
+#define PML_OPS(X) PML_CORE_OPS(X) PML_FULL_OPS(X)
 #endif
 
 #endif

@@ -39,9 +39,10 @@ def check_output(out, model, x):
     assert lines[0].startswith("OK native "), out
     assert eval(lines[0].split(" ", 2)[2]) == reference.run(model, [x])[0].reshape(-1).tolist()
     # the front-end's first op is SIGNAL_WINDOW
-    assert lines[1] == ("REFUSED picoml: op 0 (SIGNAL_WINDOW) is not in this _picoml native module: it is the one "
-                        "built without the audio front-end's ops (deploy the full one: `picoml deploy` without "
-                        "--without-frontend), or older than this picoml; backend='python' runs the model"), out
+    assert lines[1] == ("REFUSED picoml: op 0 (SIGNAL_WINDOW) is not in this _picoml native module: it is the small "
+                        "one, without the audio front-end's ops, MUL, CONCATENATION and PAD (deploy the full one: "
+                        "`picoml deploy` without --without-frontend), or older than this picoml; backend='python' "
+                        "runs the model"), out
 
 
 def test_the_frontend_ops_are_the_front_end_models_ops():
@@ -83,6 +84,27 @@ for source in %(paths)r:
     m = picoml.load(source if source.endswith(".pml") else open(source[:-1], "rb").read())
     print("NATIVE", m.backend, " ".join(sorted(k for k in sys.modules if k.startswith("_picoml"))))
 """
+
+
+@pytest.mark.parametrize("name, module", [("pad_gap", "_picoml"), ("concat", "_picoml"), ("multiply", "_picoml"),
+                                          ("depthwise_variants", "_picoml"), ("residual_add", "_picoml_core"),
+                                          ("imu_gap", "_picoml_core")])
+def test_a_model_with_an_op_only_the_full_module_has_loads_the_full_module(tmp_path, name, module):
+    """PAD, CONCATENATION, MUL (not in _picoml_core) and a depth multiplier above 1 (its M4 SIMD path is only in
+    _picoml) load _picoml; the others _picoml_core, which runs them with the reference's bytes."""
+    model, blob = models.model(name)
+    path = tmp_path / (name + ".pml")
+    path.write_bytes(blob)
+    wants = any(op.name in optable.FULL_ONLY_OPS or (op.name == "DEPTHWISE_CONV_2D" and op.params["depth_multiplier"] > 1)
+                for op in model.ops)
+    assert wants == (module == "_picoml"), [(op.name, op.params) for op in model.ops]
+    x = models.inputs(name)[0]
+    source = (CHOICE % {"first": "", "paths": [str(path)]}) + "print('OUT', list(m.predict(%r)))\n" % (
+        b"".join(a.astype(np.int8).tobytes() for a in x),)
+    if len(model.inputs) != 1:
+        source = source.replace("m.predict(", "m.predict([") .replace("))\n", "]))\n")
+    out = unix.run_script(source, natmod=True)
+    assert "NATIVE native %s" % module in out, out
 
 
 @pytest.mark.parametrize("target", ["unix", "m4"])
@@ -132,8 +154,8 @@ def test_each_board_arch_has_it_and_it_is_smaller(arch):
 
 
 def test_deploy_refuses_it_for_a_model_that_needs_a_front_end_op_before_touching_the_board(tmp_path):
-    with pytest.raises(PicomlError, match=r"needs SIGNAL_WINDOW \(op 0\), an op of the audio front-end, which the "
-                                          r"native module --without-frontend leaves out"):
+    with pytest.raises(PicomlError, match=r"needs SIGNAL_WINDOW \(op 0\), which the native module "
+                                          r"--without-frontend leaves out"):
         deploy(str(resources.frontend_model()), "/dev/no-such-port", frontend=False)
     with pytest.raises(PicomlError, match="not with --build or --model-only"):
         deploy(None, "/dev/no-such-port", frontend=False, library=False)

@@ -19,8 +19,8 @@ def load(source, backend=None):
     use (it was validated once, at load).
     backend: None for the fastest that works ("native" module, then "viper", then "python"), or one of
     "native", "viper", "python" to force it (ImportError when it is not available). The native module is
-    _picoml_core for a model without the audio front-end's ops, when it is there and _picoml is not loaded
-    already (9-10 KB less code in the heap), else _picoml.
+    _picoml_core (about 11 KB less code in the heap) for a model that needs none of the ops only _picoml has
+    (picoml.pml.native), unless _picoml or picoml.audio is loaded already; else _picoml.
     Raises ValueError for a file that is not a valid .pml (truncated, corrupt, newer version, unknown op, an op
     whose operands or parameters do not fit it: the message names the op, its layer and the field) and
     MemoryError, naming the bytes wanted and free, when anything of the model (file, arena, code, tables) does

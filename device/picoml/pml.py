@@ -40,9 +40,12 @@ _STORAGE_STATE = const(2)
 _OLDEST_VERSION = const(2)
 _INT8_EDGE = const(1)
 _FLOAT32_EDGE = const(5)
-# bit c: op code c is an op of the audio front-end (in _picoml, not in _picoml_core)
-_FRONTEND_OPS = const(0x1fffe000)
+# bit c: op code c is only in _picoml, not in _picoml_core
+_FULL_OPS = const(0x1ffff300)
 _MAX_CODE = const(28)
+# DEPTHWISE_CONV_2D's code and the index of its depth_multiplier among its params
+_DEPTHWISE = const(2)
+_DEPTH_MULTIPLIER_AT = const(10)
 # -- end of the generated part --
 
 # the loader's refusals: their numbers in picoml.refusal.LOADER
@@ -139,9 +142,10 @@ def arch_text():
 
 def native(source):
     """The native module a model runs on, read from its op table before anything big is allocated: _picoml for a
-    model with ops of the audio front-end, else _picoml_core (the same without those ops: 9-10 KB less code in
-    the heap); _picoml when the bytes cannot tell (a damaged file, which the loader refuses later). A file is
-    read op by op through one small buffer: no block of the op table's size, no holes among the big blocks."""
+    model with an op only it has (the audio front-end's, MUL, CONCATENATION, PAD) or a depthwise convolution with
+    a depth multiplier above 1 (the M4's SIMD path for it is only in _picoml), else _picoml_core (about 11 KB less
+    code in the heap); _picoml when the bytes cannot tell (a damaged file, which the loader refuses later). A file
+    is read op by op through one small buffer: no block of the op table's size, no holes among the big blocks."""
     name = "_picoml"
     f = None
     try:
@@ -161,8 +165,17 @@ def native(source):
                     raise ValueError
                 at = 0
             code, n_in, n_out, n = struct.unpack_from("<iiii", buf, at)
-            if not 0 <= code <= _MAX_CODE or (_FRONTEND_OPS >> code) & 1 or min(n_in, n_out, n) < 0:
+            if not 0 <= code <= _MAX_CODE or (_FULL_OPS >> code) & 1 or min(n_in, n_out, n) < 0:
                 raise ValueError
+            if code == _DEPTHWISE and n > _DEPTH_MULTIPLIER_AT:
+                at = i + 4 * (4 + n_in + n_out + _DEPTH_MULTIPLIER_AT)
+                if f is not None:
+                    f.seek(at)
+                    if f.readinto(buf) < 16:
+                        raise ValueError
+                    at = 0
+                if struct.unpack_from("<iiii", buf, at)[0] > 1:
+                    raise ValueError
             i += 4 * (4 + n_in + n_out + n)
             if i > header[11] + header[12]:
                 raise ValueError

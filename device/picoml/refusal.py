@@ -271,9 +271,10 @@ def message(buf, fault):
     if rule == 18:  # UNKNOWN_OP
         if 0 < value < len(ON_DEVICE) and ON_DEVICE[value]:
             # an op the library runs but the native module does not hold
-            return ("picoml: op %d (%s) is not in this _picoml native module: it is the one built without the audio "
-                    "front-end's ops (deploy the full one: `picoml deploy` without --without-frontend), or older "
-                    "than this picoml; backend='python' runs the model" % (op, OP_NAMES[value]))
+            return ("picoml: op %d (%s) is not in this _picoml native module: it is the small one, without the audio "
+                    "front-end's ops, MUL, CONCATENATION and PAD (deploy the full one: `picoml deploy` without "
+                    "--without-frontend), or older than this picoml; backend='python' runs the model"
+                    % (op, OP_NAMES[value]))
         return "picoml: unknown op code %d (op %d): this .pml needs a newer picoml" % (value, op)
     if op < 0 or rule == 17:  # OPS_END
         where = ("op %d: " % op if op >= 0 else "") + ("tensor %d: " % tensor if tensor >= 0 else "")

@@ -382,9 +382,9 @@ def parser():
                                    "picoml builds for the board; checked against the board all the same")
     d.add_argument("--model-only", action="store_true", help="copy the model alone (the library is there)")
     d.add_argument("--without-frontend", action="store_true",
-                   help="only the native module without the audio front-end's ops (SIGNAL_*, the int32 ops), "
-                        "which the library uses anyway for the models that need none of them: 37-39 KB less flash, "
-                        "for an application that does not use picoml.audio; refused for a model that needs one")
+                   help="only the small native module (without the audio front-end's ops, MUL, CONCATENATION, "
+                        "PAD), which the library uses anyway for the models that need none of them: 37-39 KB less "
+                        "flash, for an application that does not use picoml.audio; refused for a model that needs one")
     d.set_defaults(func=cmd_deploy)
 
     r = sub.add_parser("repl", help="the board's MicroPython REPL (through mpremote, no reset)")

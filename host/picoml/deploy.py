@@ -278,20 +278,20 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
     .mpy version (dist.check_files). The board definitions go to boards/ at the flash's root, where
     picoml.boards.load(name) finds them. library=False copies the model alone.
 
-    The native modules: _picoml.mpy and _picoml_core.mpy, the same without the audio front-end's ops
-    (optable.FRONTEND_OPS), which the library imports for a model that needs none of them: 9-10 KB less code in
-    the board's heap (docs/memory.md). frontend=False installs only the latter, as _picoml.mpy (37-39 KB less
-    flash), for an application that does not use picoml.audio; refused, before the board is touched, for a model
-    that needs one of those ops."""
+    The native modules: _picoml.mpy and _picoml_core.mpy, the same without the audio front-end's ops and the rare
+    MUL, CONCATENATION and PAD (optable.FULL_ONLY_OPS), which the library imports for a model that needs none of
+    them: about 11 KB less code in the board's heap (docs/memory.md). frontend=False installs only the latter, as
+    _picoml.mpy (37-39 KB less flash), for an application that does not use picoml.audio; refused, before the
+    board is touched, for a model that needs one of those ops."""
     if not frontend:
         if build is not None or not library:
             raise PicomlError("--without-frontend chooses the native module of the build picoml makes: not with "
                               "--build or --model-only")
-        needed = _frontend_op(model) if model else None
+        needed = _full_only_op(model) if model else None
         if needed:
-            raise PicomlError("%s needs %s (op %d), an op of the audio front-end, which the native module "
-                              "--without-frontend leaves out: deploy without --without-frontend"
-                              % (model, needed[1], needed[0]))
+            raise PicomlError("%s needs %s (op %d), which the native module --without-frontend leaves out (it has "
+                              "none of the audio front-end's ops, MUL, CONCATENATION, PAD): deploy without "
+                              "--without-frontend" % (model, needed[1], needed[0]))
     board = Ampy(port) if tool == "ampy" else SerialLink(port)
     try:
         name, mpy, lib = board_info(board)
@@ -312,12 +312,12 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
         board.close()
 
 
-def _frontend_op(model):
-    """(index, name) of the first op of the audio front-end the .pml at `model` needs, or None."""
+def _full_only_op(model):
+    """(index, name) of the first op the .pml at `model` needs that only the full native module has, or None."""
     from . import format
-    from .optable import FRONTEND_OPS
+    from .optable import FULL_ONLY_OPS
     ops = format.read(pathlib.Path(model).read_bytes()).ops
-    return next(((i, op.name) for i, op in enumerate(ops) if op.name in FRONTEND_OPS), None)
+    return next(((i, op.name) for i, op in enumerate(ops) if op.name in FULL_ONLY_OPS), None)
 
 
 def _deploy(board, name, mpy, lib, model, build, log):

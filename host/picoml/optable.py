@@ -15,11 +15,12 @@ from collections import namedtuple
 # outputs: the names of its outputs, in order. device: the device library (native module and Python kernels) runs
 # it; an op the device does not run yet is an unknown op code there (and in native_module/ops.h's PML_OPS), while
 # the host reads, validates and runs it. frontend: an op of the audio front-end (TFLite Micro's Signal library and the
-# integer ops its graph uses), which the native module built without the front-end (PML_FRONTEND=0 in
-# native_module/Makefile; _picoml_core.mpy, which the device library imports for a model without those ops)
-# leaves out: 9-10 KB less code in a board's heap.
-OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device frontend",
-                    defaults=(False, ("output",), True, False))
+# integer ops its graph uses). core: an op of the small native module, _picoml_core.mpy (native_module/Makefile's
+# PML_FRONTEND=0), which the device library imports for a model that needs only such ops: the ops of common
+# classifier networks; the audio front-end's ops and the rare MUL, CONCATENATION and PAD are only in the full
+# _picoml.mpy (about 11 KB more code in a board's heap).
+OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device frontend core",
+                    defaults=(False, ("output",), True, False, True))
 
 _CONV_PARAMS = ("stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left",
                 "input_offset", "output_offset", "act_min", "act_max")
@@ -40,14 +41,14 @@ OPS = (
             "output_multiplier", "output_shift", "act_min", "act_max"), in_place=True),
     OpSpec(8, "MUL", ("input1", "input2"),
            ("input1_offset", "input2_offset", "output_offset", "output_multiplier", "output_shift",
-            "act_min", "act_max"), in_place=True),
-    OpSpec(9, "CONCATENATION", ("inputs*",), ("axis",)),
+            "act_min", "act_max"), in_place=True, core=False),
+    OpSpec(9, "CONCATENATION", ("inputs*",), ("axis",), core=False),
     OpSpec(10, "LUT", ("input", "table"), (), in_place=True),
     OpSpec(11, "MEAN", ("input",),
            ("axis_mask", "input_zero_point", "output_zero_point", "multiplier", "shift")),
     OpSpec(12, "PAD", ("input",),
            ("pad_before_0", "pad_before_1", "pad_before_2", "pad_before_3",
-            "pad_after_0", "pad_after_1", "pad_after_2", "pad_after_3", "pad_value")),
+            "pad_after_0", "pad_after_1", "pad_after_2", "pad_after_3", "pad_value"), core=False),
 )
 # the audio front-end's ops (frontend=True below)
 _FRONTEND_OPS = (
@@ -76,7 +77,7 @@ _FRONTEND_OPS = (
     OpSpec(27, "MUL_INT32", ("input1", "input2"), ("act_min", "act_max"), in_place=True),
     OpSpec(28, "DIV_INT32", ("input1", "input2"), ("act_min", "act_max"), in_place=True),
 )
-OPS = OPS + tuple(op._replace(frontend=True) for op in _FRONTEND_OPS)
+OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS)
 
 BY_CODE = {op.code: op for op in OPS}
 BY_NAME = {op.name: op for op in OPS}
@@ -84,6 +85,7 @@ MAX_CODE = max(BY_CODE)
 IN_PLACE_OPS = frozenset(op.name for op in OPS if op.in_place)
 DEVICE_OPS = tuple(op for op in OPS if op.device)
 FRONTEND_OPS = frozenset(op.name for op in OPS if op.frontend)
+FULL_ONLY_OPS = frozenset(op.name for op in OPS if not op.core)   # not in _picoml_core
 
 
 def n_inputs(op):
@@ -125,14 +127,15 @@ def c_header():
               " * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a",
               " * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops",
               " * above that are not here are not on the device yet: an unknown op code to pml_check. A build",
-              " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0) runs the ops of",
-              " * PML_CORE_OPS only: those of the audio front-end (PML_FRONTEND_OPS) are unknown op codes there. */",
+              " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
+              " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
+              " * PAD) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
-    lines += _x_list([op for op in DEVICE_OPS if not op.frontend])
-    lines += ["#define PML_FRONTEND_OPS(X) \\"]
-    lines += _x_list([op for op in DEVICE_OPS if op.frontend])
+    lines += _x_list([op for op in DEVICE_OPS if op.core])
+    lines += ["#define PML_FULL_OPS(X) \\"]
+    lines += _x_list([op for op in DEVICE_OPS if not op.core])
     lines += ["#ifdef PML_WITHOUT_FRONTEND", "#define PML_OPS(X) PML_CORE_OPS(X)", "#else",
-              "#define PML_OPS(X) PML_CORE_OPS(X) PML_FRONTEND_OPS(X)", "#endif", "", "#endif", ""]
+              "#define PML_OPS(X) PML_CORE_OPS(X) PML_FULL_OPS(X)", "#endif", "", "#endif", ""]
     return "\n".join(lines)
 
 
@@ -233,9 +236,13 @@ def loader_layout():
         elif not value.startswith("("):
             lines.append("_%s = %s" % (name, value))
     assert MAX_CODE < 30, "the mask below must stay a MicroPython small int"
-    mask = sum(1 << op.code for op in OPS if op.frontend)
-    lines += ["# bit c: op code c is an op of the audio front-end (in _picoml, not in _picoml_core)",
-              "_FRONTEND_OPS = const(0x%x)" % mask, "_MAX_CODE = const(%d)" % MAX_CODE]
+    mask = sum(1 << op.code for op in OPS if not op.core)
+    depthwise = BY_NAME["DEPTHWISE_CONV_2D"]
+    lines += ["# bit c: op code c is only in _picoml, not in _picoml_core",
+              "_FULL_OPS = const(0x%x)" % mask, "_MAX_CODE = const(%d)" % MAX_CODE,
+              "# DEPTHWISE_CONV_2D's code and the index of its depth_multiplier among its params",
+              "_DEPTHWISE = const(%d)" % depthwise.code,
+              "_DEPTH_MULTIPLIER_AT = const(%d)" % depthwise.params.index("depth_multiplier")]
     return [line for line in lines if line]
 
 

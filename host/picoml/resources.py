@@ -7,7 +7,8 @@ the same names are symlinks to the checkout's folders, so a checkout and an inst
     boards/*.json                 board definitions (boards/)
     virtual_board/                the virtual board's hardware: flash.py and emulated_chips/ (emulation/virtual_board/)
     natmod/<arch>/_picoml.mpy     the native modules (build/natmod/, built by `make natmod`), and _picoml_core.mpy beside
-                                  it: the same without the audio front-end's ops, also alone as _picoml.mpy in
+                                  it: the same without the audio front-end's ops, MUL, CONCATENATION and PAD, also
+                                  alone as _picoml.mpy in
                                   natmod/<arch>-nofrontend/ (`picoml deploy --without-frontend`)
     models/<name>/main.py         the example models' device programs (models/)
     models/frontend/frontend.pml  the default audio front-end (TFLite Micro's micro_speech one, converted)
@@ -62,7 +63,7 @@ def frontend_model():
 
 def natmod_dir(arch, frontend=True):
     """The folder holding the _picoml.mpy built for `arch` (it may not be built); frontend=False: the one built
-    without the audio front-end's ops (optable.FRONTEND_OPS)."""
+    without the ops only the full one has (optable.FULL_ONLY_OPS)."""
     return DATA / "natmod" / (arch if frontend else arch + "-nofrontend")
 
 

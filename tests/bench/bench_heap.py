@@ -89,7 +89,7 @@ def measure(target, path, native_code, modules="default"):
         return [line.split()[1:] for line in out.splitlines() if line.startswith("MEM ")][-1]
 
     parts = {}
-    native = "_picoml_core" if modules != "nofrontend" and not _frontend(model) else "_picoml"
+    native = "_picoml_core" if modules != "nofrontend" and not _full_only(model) else "_picoml"
     for name in ("picoml", native, "picoml.model"):
         parts[name] = int(run(MODULE % name)[0])
     parts["picoml.model"] -= parts["picoml"]
@@ -109,9 +109,9 @@ def measure(target, path, native_code, modules="default"):
     return parts
 
 
-def _frontend(model):
-    from picoml.optable import FRONTEND_OPS
-    return any(op.name in FRONTEND_OPS for op in model.ops)
+def _full_only(model):
+    from picoml.optable import FULL_ONLY_OPS
+    return any(op.name in FULL_ONLY_OPS for op in model.ops)
 
 
 def natmod(target, modules):
