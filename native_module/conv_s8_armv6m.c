@@ -437,7 +437,10 @@ static void next_pixel(const geometry_t *g, int32_t *b, int32_t *oy, int32_t *ox
     }
 }
 
-/* Patches longer than PATCH_MAX: one output at a time. */
+/* Patches longer than PATCH_MAX: one output at a time (out of line: its own registers). */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
 static void conv_plain(const geometry_t *g, const int8_t *filter,
                        const int32_t *bias, const int32_t *multipliers, const int32_t *shifts, int32_t q_step,
                        const out_range_t *range, int8_t *out) {
@@ -473,6 +476,48 @@ static void conv_plain(const geometry_t *g, const int8_t *filter,
             }
         }
     }
+}
+
+/* Output channel filter row f (patch elements) as W words at dst, every third word (per group of 8 elements its 4
+ * pairs, halves swapped), staged biased at stage, the padding up to patch8 a zero weight (0x80); returns sum v_i v_j
+ * over the pairs, *sum_v the sum of v, *abs2 sum |w| in two 16-bit lanes. Out of line: the caller's loop keeps its
+ * registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static uint32_t channel_words(const int8_t *f, int32_t patch, int32_t patch8, uint8_t *stage, uint32_t *dst,
+                              uint32_t *sum_v, uint32_t *abs_w) {
+    uint32_t sum = 0, ww = 0, abs2 = 0;
+    int32_t e = 0;
+    if (((uintptr_t)f & 3) == 0) {
+        for (; e + 4 <= patch; e += 4) {
+            const uint32_t v = *(const uint32_t *)(const void *)(f + e), u = v ^ 0x80808080u;
+            *(uint32_t *)(void *)(stage + e) = u;
+            const uint32_t s2 = (u & 0x00ff00ffu) + ((u >> 8) & 0x00ff00ffu);
+            sum += (s2 & 0xffffu) + (s2 >> 16);
+            /* the four |w| (at most 128 each): the negative bytes complemented, plus 1 */
+            const uint32_t neg = (v >> 7) & 0x01010101u, a = (v ^ (neg * 0xffu)) + neg;
+            abs2 += (a & 0x00ff00ffu) + ((a >> 8) & 0x00ff00ffu);
+        }
+    }
+    for (; e < patch8; e++) {
+        const uint32_t v = e < patch ? (uint8_t)f[e] ^ 0x80u : 0x80u;
+        stage[e] = (uint8_t)v;
+        sum += v;
+        abs2 += v < 0x80u ? 0x80u - v : v - 0x80u;
+    }
+    const uint32_t *st = (const uint32_t *)(const void *)stage;
+    for (const uint32_t *end = st + (patch8 >> 2); st != end; st += 2, dst += 12) {
+        const uint32_t p[4] = {st[0] & 0x00ff00ffu, (st[0] >> 8) & 0x00ff00ffu, st[1] & 0x00ff00ffu,
+                               (st[1] >> 8) & 0x00ff00ffu};
+        for (int32_t q = 0; q < 4; q++) {
+            dst[3 * q] = (p[q] >> 16) | (p[q] << 16);
+            ww += (p[q] & 0xffffu) * (p[q] >> 16);
+        }
+    }
+    *sum_v = sum;
+    *abs_w = abs2;
+    return ww;
 }
 
 /* Output channels per block: whole triples whose W words fit WBUF bytes, no more than the op has (rounded up to a
@@ -554,36 +599,9 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
                 j -= 3;
                 t++;
             }
-            /* the row biased, the padding a zero weight (0x80), then its pairs, halves swapped */
-            uint32_t sum = 0, ww = 0, abs2 = 0;    /* abs2: sum |w| in two 16-bit lanes */
-            int32_t e = 0;
-            if (((uintptr_t)f & 3) == 0) {
-                for (; e + 4 <= patch; e += 4) {
-                    const uint32_t v = *(const uint32_t *)(const void *)(f + e), u = v ^ 0x80808080u;
-                    *(uint32_t *)(void *)(stage + e) = u;
-                    const uint32_t s2 = (u & 0x00ff00ffu) + ((u >> 8) & 0x00ff00ffu);
-                    sum += (s2 & 0xffffu) + (s2 >> 16);
-                    /* the four |w| (at most 128 each): the negative bytes complemented, plus 1 */
-                    const uint32_t neg = (v >> 7) & 0x01010101u, a = (v ^ (neg * 0xffu)) + neg;
-                    abs2 += (a & 0x00ff00ffu) + ((a >> 8) & 0x00ff00ffu);
-                }
-            }
-            for (; e < patch8; e++) {
-                const uint32_t v = e < patch ? (uint8_t)f[e] ^ 0x80u : 0x80u;
-                stage[e] = (uint8_t)v;
-                sum += v;
-                abs2 += v < 0x80u ? 0x80u - v : v - 0x80u;
-            }
-            const uint32_t *st = (const uint32_t *)(const void *)stage;
-            uint32_t *dst = (uint32_t *)(void *)(wbuf + t * 6 * patch8) + j;
-            for (int32_t i = 0; i < groups; i++, st += 2, dst += 12) {
-                const uint32_t p[4] = {st[0] & 0x00ff00ffu, (st[0] >> 8) & 0x00ff00ffu, st[1] & 0x00ff00ffu,
-                                       (st[1] >> 8) & 0x00ff00ffu};
-                for (int32_t q = 0; q < 4; q++) {
-                    dst[3 * q] = (p[q] >> 16) | (p[q] << 16);
-                    ww += (p[q] & 0xffffu) * (p[q] >> 16);
-                }
-            }
+            uint32_t sum, abs2;
+            const uint32_t ww = channel_words(f, patch, patch8, stage, (uint32_t *)(void *)(wbuf + t * 6 * patch8) + j,
+                                              &sum, &abs2);
             if (k < block) {
                 /* sum w = sum v - 128 patch8 (the padding's v are 128) */
                 cw[k] = (uint32_t)bias[oc] - ((sum - ((uint32_t)patch8 << 7)) << 7) - ww;
