@@ -34,8 +34,8 @@ $(NATKIT)/py/dynruntime.mk: | setup
 	touch $@
 
 # _picoml.mpy per architecture, each in its own folder (the kit writes the module into the current one); and
-# build/natmod/<arch>-nofrontend/: the module without the audio front-end's ops (native_module/Makefile), also
-# beside the full one as _picoml_core.mpy, which the device library imports for a model without those ops
+# build/natmod/<arch>-nofrontend/: the small module, without the ops only the full one has (native_module/Makefile),
+# also beside the full one as _picoml_core.mpy, which the device library imports for a model that needs none of them
 natmod: $(addprefix natmod-,$(ARCHS)) $(addprefix natmod-nofrontend-,$(ARCHS))
 natmod-%: $(NATKIT)/py/dynruntime.mk
 	mkdir -p build/natmod/$*

@@ -58,7 +58,7 @@ def test_native_code_in_the_heap_costs_exactly_its_size(parts):
 
 def test_only_the_run_time_modules_stay_resident(parts):
     """load() drops its loader, validation and refusal code; predict with int8 bytes needs no other module; a model
-    without the audio front-end's ops runs on _picoml_core."""
+    that needs none of the ops only _picoml has runs on _picoml_core."""
     for where in parts:
         assert parts[where]["modules"].split() == ["_picoml_core", "picoml", "picoml.model"], parts[where]
 

@@ -1,6 +1,7 @@
-"""The native module built without the audio front-end's ops (native_module/Makefile PML_FRONTEND=0,
+"""The small native module, without the ops only _picoml has (native_module/Makefile PML_FRONTEND=0,
 build/natmod/<arch>-nofrontend/): `picoml deploy` installs it beside the full _picoml.mpy as _picoml_core.mpy, and
-the library runs the models that need none of those ops on it (less code in the heap), the others on _picoml;
+the library runs the models that need none of those ops on it (less code in the heap), the others on _picoml
+(pml.native);
 `picoml deploy --without-frontend` installs it alone, as _picoml.mpy. It runs every other model with the same
 bytes as the full module, refuses a model that needs a front-end op with a ValueError naming the op, and deploy
 refuses to install it alone beside such a model. Its heap cost: tests/test_heap_overhead.py."""
@@ -82,7 +83,9 @@ import sys
 import picoml
 for source in %(paths)r:
     m = picoml.load(source if source.endswith(".pml") else open(source[:-1], "rb").read())
-    print("NATIVE", m.backend, " ".join(sorted(k for k in sys.modules if k.startswith("_picoml"))))
+    loaded = sorted(k for k in sys.modules if k.startswith("_picoml"))
+    runs_on = [k for k in loaded if type(m._native) is sys.modules[k].Model]
+    print("NATIVE", m.backend, runs_on[0], "of", " ".join(loaded))
 """
 
 
@@ -91,34 +94,32 @@ for source in %(paths)r:
                                           ("imu_gap", "_picoml_core")])
 def test_a_model_with_an_op_only_the_full_module_has_loads_the_full_module(tmp_path, name, module):
     """PAD, CONCATENATION, MUL (not in _picoml_core) and a depth multiplier above 1 (its M4 SIMD path is only in
-    _picoml) load _picoml; the others _picoml_core, which runs them with the reference's bytes."""
+    _picoml) load _picoml alone; the others _picoml_core alone (tests/test_runtimes.py runs every generated model
+    with the reference's bytes)."""
     model, blob = models.model(name)
     path = tmp_path / (name + ".pml")
     path.write_bytes(blob)
     wants = any(op.name in optable.FULL_ONLY_OPS or (op.name == "DEPTHWISE_CONV_2D" and op.params["depth_multiplier"] > 1)
                 for op in model.ops)
     assert wants == (module == "_picoml"), [(op.name, op.params) for op in model.ops]
-    x = models.inputs(name)[0]
-    source = (CHOICE % {"first": "", "paths": [str(path)]}) + "print('OUT', list(m.predict(%r)))\n" % (
-        b"".join(a.astype(np.int8).tobytes() for a in x),)
-    if len(model.inputs) != 1:
-        source = source.replace("m.predict(", "m.predict([") .replace("))\n", "]))\n")
-    out = unix.run_script(source, natmod=True)
-    assert "NATIVE native %s" % module in out, out
+    out = unix.run_script(CHOICE % {"first": "", "paths": [str(path)]}, natmod=True)
+    assert "NATIVE native %s of %s\n" % (module, module) in out, out
 
 
 @pytest.mark.parametrize("target", ["unix", "m4"])
 def test_the_library_imports_the_module_without_the_front_end_for_a_model_that_needs_none_of_its_ops(
         tmp_path, target):
     """Both modules where `picoml deploy` puts them: DS-CNN (from a file, then from bytes: the path ends in "b")
-    on _picoml_core alone; the front-end on _picoml; once _picoml is there, every model on it; with picoml.audio
-    imported first, DS-CNN on _picoml (a keyword model and its front-end on one module, not two)."""
+    on _picoml_core alone; the front-end on _picoml; once _picoml is there, every model on it, DS-CNN included;
+    with picoml.audio imported first, DS-CNN on _picoml (a keyword model and its front-end on one module, not
+    two)."""
     path, model, x = kws_and_input(tmp_path)
     frontend = str(resources.frontend_model())
     cases = [("", [str(path), str(path) + "b", frontend, str(path)],
-              ["native _picoml_core", "native _picoml_core", "native _picoml _picoml_core",
-               "native _picoml _picoml_core"]),
-             ("from picoml import audio", [str(path), frontend], ["native _picoml", "native _picoml"])]
+              ["native _picoml_core of _picoml_core", "native _picoml_core of _picoml_core",
+               "native _picoml of _picoml _picoml_core", "native _picoml of _picoml _picoml_core"]),
+             ("from picoml import audio", [str(path), frontend],
+              ["native _picoml of _picoml", "native _picoml of _picoml"])]
     for first, paths, expected in cases:
         source = CHOICE % {"first": first, "paths": paths}
         if target == "unix":
@@ -172,10 +173,11 @@ def test_deploy_without_frontend_to_the_virtual_board(tmp_path):
         assert (lib / dist.NATIVE_CORE).read_bytes() == resources.natmod("x64", frontend=False).read_bytes()
         out = Mpremote(board.port).exec(CHOICE % {"first": "", "paths": ["kws.pml", "lib/picoml/" + dist.FRONTEND]}
                                         + FORGET)
-        assert "NATIVE native _picoml_core\nNATIVE native _picoml _picoml_core" in out.replace("\r", ""), out
+        assert ("NATIVE native _picoml_core of _picoml_core\nNATIVE native _picoml of _picoml _picoml_core"
+                in out.replace("\r", "")), out
         log = []
         assert deploy(str(path), board.port, log=log.append, frontend=False) == "x64_6.3"
-        assert any("without the audio front-end's ops (picoml.audio cannot run" in line for line in log), log
+        assert any("only the small native module" in line for line in log), log
         assert (lib / "_picoml.mpy").read_bytes() == resources.natmod("x64", frontend=False).read_bytes()
         assert not (lib / dist.NATIVE_CORE).exists()        # an earlier deploy's is removed
         out = Mpremote(board.port).exec(LOAD % {"paths": ["kws.pml", "lib/picoml/" + dist.FRONTEND],

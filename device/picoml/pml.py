@@ -143,38 +143,38 @@ def arch_text():
 def native(source):
     """The native module a model runs on, read from its op table before anything big is allocated: _picoml for a
     model with an op only it has (the audio front-end's, MUL, CONCATENATION, PAD) or a depthwise convolution with
-    a depth multiplier above 1 (the M4's SIMD path for it is only in _picoml), else _picoml_core (about 11 KB less
-    code in the heap); _picoml when the bytes cannot tell (a damaged file, which the loader refuses later). A file
-    is read op by op through one small buffer: no block of the op table's size, no holes among the big blocks."""
+    a depth multiplier above 1 (the M4's SIMD path for it is only in _picoml), and for every model once _picoml or
+    picoml.audio is imported (a keyword model loaded before its front-end: one module for both, not two); else
+    _picoml_core (about 11 KB less code in the heap). _picoml when the bytes cannot tell (a damaged file, which the
+    loader refuses later). A file is read op by op through one small buffer: no block of the op table's size, no
+    holes among the big blocks."""
+    import sys
+    if "_picoml" in sys.modules or "picoml.audio" in sys.modules:
+        return "_picoml"
     name = "_picoml"
     f = None
     try:
         buf = source
         if isinstance(source, str):
             f = open(source, "rb")
-            buf = bytearray(_HEADER_SIZE)
+            buf = bytearray(96)     # the header; then an op's first words, or a DEPTHWISE_CONV_2D's whole record
             if f.readinto(buf) < _HEADER_SIZE:
                 raise ValueError
         header = struct.unpack_from(_HEADER_FORMAT, buf, 0)
         i = header[11]
         for _ in range(header[6]):      # each op: code, n_inputs, n_outputs, n_params, then as many int32 words
             at = i
+            got = len(buf) - i
             if f is not None:
                 f.seek(i)
-                if f.readinto(buf) < 16:
-                    raise ValueError
+                got = f.readinto(buf)
                 at = 0
             code, n_in, n_out, n = struct.unpack_from("<iiii", buf, at)
             if not 0 <= code <= _MAX_CODE or (_FULL_OPS >> code) & 1 or min(n_in, n_out, n) < 0:
                 raise ValueError
             if code == _DEPTHWISE and n > _DEPTH_MULTIPLIER_AT:
-                at = i + 4 * (4 + n_in + n_out + _DEPTH_MULTIPLIER_AT)
-                if f is not None:
-                    f.seek(at)
-                    if f.readinto(buf) < 16:
-                        raise ValueError
-                    at = 0
-                if struct.unpack_from("<iiii", buf, at)[0] > 1:
+                k = 4 * (4 + n_in + n_out + _DEPTH_MULTIPLIER_AT)      # the depth multiplier's word
+                if k + 16 > got or struct.unpack_from("<iiii", buf, at + k)[0] > 1:
                     raise ValueError
             i += 4 * (4 + n_in + n_out + n)
             if i > header[11] + header[12]:
@@ -191,12 +191,8 @@ def native(source):
 
 
 def import_native(name):
-    """(the native module, None) or (None, why not): name is native()'s answer; _picoml instead of _picoml_core
-    when _picoml is loaded already, when picoml.audio is (a keyword model loaded before its front-end: one module
-    for both, not two) or when there is no _picoml_core."""
-    import sys
-    if "_picoml" in sys.modules or "picoml.audio" in sys.modules:
-        name = "_picoml"
+    """(the native module, None) or (None, why not): name is native()'s answer; _picoml when there is no
+    _picoml_core."""
     try:
         try:
             module = __import__(name)

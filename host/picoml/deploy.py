@@ -306,7 +306,8 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
             return _deploy(board, name, mpy, lib, model, build, log)
         with tempfile.TemporaryDirectory(prefix="picoml_dist_") as tmp:
             if not frontend:
-                log("native module without the audio front-end's ops (picoml.audio cannot run with it)")
+                log("only the small native module, without the audio front-end's ops, MUL, CONCATENATION and PAD "
+                    "(picoml.audio cannot run with it)")
             return _deploy(board, name, mpy, lib, model, dist.build_for_board(mpy, name, tmp, frontend), log)
     finally:
         board.close()

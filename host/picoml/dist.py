@@ -26,7 +26,8 @@ SUPPORTED = "MicroPython 1.23 to 1.29 (.mpy 6.3) on %s" % ", ".join(sorted(BUILD
 CIRCUITPYTHON_SKIP = ("kernels_viper.py", "fast.py")     # CircuitPython has no viper emitter
 # the default audio front-end (picoml.audio.Frontend()), beside the library in every build
 FRONTEND = "frontend.pml"
-# the native module without the audio front-end's ops, beside _picoml.mpy (picoml.pml.import_native on the device)
+# the small native module (without the ops of optable.FULL_ONLY_OPS), beside _picoml.mpy (picoml.pml.native on the
+# device picks one per model)
 NATIVE_CORE = "_picoml_core.mpy"
 
 
@@ -109,9 +110,9 @@ def mpy_cross(source, target, arch):
 
 def build_arch(arch, out_dir, frontend=True):
     """dist/<arch>_6.3/: the native modules (if any), picoml/*.mpy, package.json. Returns the folder. The native
-    modules: _picoml.mpy and _picoml_core.mpy, the same without the audio front-end's ops, which the library
-    imports for the models that need none of them (less code in the heap); frontend=False: only the one without
-    those ops, as _picoml.mpy (resources.natmod_dir)."""
+    modules: _picoml.mpy and _picoml_core.mpy, the same without the ops of optable.FULL_ONLY_OPS, which the
+    library imports for the models that need none of them (less code in the heap); frontend=False: only the
+    small one, as _picoml.mpy (resources.natmod_dir)."""
     folder = pathlib.Path(out_dir) / build_name(arch)
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "picoml").mkdir(parents=True)

@@ -9,7 +9,7 @@ Every number is gc.mem_alloc() after gc.collect() in a fresh interpreter, in byt
   interpreter      the heap in use when the script starts (sys.path, sys.argv, the script's own objects)
   picoml           `import picoml` alone (the package: load() and its helpers)
   native module    the import of the native module the model runs on alone (its code, when it goes to the heap,
-                   and its objects): _picoml_core for a model without the audio front-end's ops, else _picoml
+                   and its objects): _picoml_core for a model without the ops only _picoml has, else _picoml
   picoml.model     `import picoml.model` minus `import picoml`: the part of the library that stays while a model runs
   load residue     what the first picoml.load leaves behind besides the modules, the model's objects, file and
                    arena: mostly the names (qstrs) the load-time code interned, which MicroPython never frees
@@ -21,9 +21,9 @@ The smallest heap is bisected to 256 bytes (tests/heap_sweep.py: load + one pred
 heaps above); "goal" is file + arena + 32 KB. --native-code flash: the M4 firmware's option that keeps native
 code outside the heap (the M0 board's flash is not writable, so it has no such option). --modules: what
 `picoml deploy` installs ("default": _picoml.mpy and _picoml_core.mpy, the library picking one for the model),
-the native module with every op ("full", under both names: what a model with the audio front-end's ops, or any
-model once picoml.audio is imported, runs on) and what `picoml deploy --without-frontend` installs ("nofrontend":
-the one without those ops, as _picoml.mpy). A model that needs none of those ops, such as DS-CNN, runs on all three.
+the native module with every op ("full", under both names: what a model with an op only it has, or any model
+once _picoml or picoml.audio is imported, runs on) and what `picoml deploy --without-frontend` installs ("nofrontend":
+the small one alone, as _picoml.mpy). A model that needs none of the ops only _picoml has, such as DS-CNN, runs on all three.
 """
 import argparse
 import pathlib
