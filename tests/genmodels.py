@@ -41,7 +41,7 @@ EXPECTED_OPS = {
     "FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D",
     "MAX_POOL_2D", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SOFTMAX", "ADD", "MUL",
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
-    "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE",
+    "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX",
 }
 
 
@@ -137,6 +137,34 @@ def imu6_gap():
     x = layers.GlobalAveragePooling1D()(x)
     x = layers.Dense(5, activation="softmax")(x)
     return keras.Model(inp, x)
+
+
+def imu_global_max():
+    """GlobalMaxPooling1D: REDUCE_MAX over the 128 time steps (one MAX_POOL_2D window of 128 x 1)."""
+    x = inp = _input((128, 6))
+    x = layers.Conv1D(8, 5, padding="same", activation="relu")(x)
+    x = layers.GlobalMaxPooling1D()(x)
+    x = layers.Dense(5, activation="softmax")(x)
+    return keras.Model(inp, x)
+
+
+def reduce_max_variants():
+    """REDUCE_MAX over H and W (GlobalMaxPooling2D, keep_dims), H only, W only (keep_dims), the channels, and H
+    with the channels (two runs of axes: two pools), each made one output by a Dense and summed."""
+    x = inp = _input((8, 6, 3))
+    x = layers.Conv2D(4, 3, padding="same")(x)
+    branches = [
+        layers.GlobalMaxPooling2D(keepdims=True)(x),
+        layers.Lambda(lambda t: ops.max(t, axis=1))(x),
+        layers.Lambda(lambda t: ops.max(t, axis=2, keepdims=True))(x),
+        layers.Lambda(lambda t: ops.max(t, axis=-1))(x),
+        layers.Lambda(lambda t: ops.max(t, axis=(1, 3)))(x),
+    ]
+    out = None
+    for b in branches:
+        b = layers.Dense(6)(layers.Flatten()(b))
+        out = b if out is None else layers.Add()([out, b])
+    return keras.Model(inp, out)
 
 
 def imu_flatten():
@@ -447,7 +475,7 @@ MODELS = {
     f.__name__: f
     for f in [
         dense_fused_acts, dense_separate_acts, dense_3d,
-        conv1d_variants, imu_gap, imu6_gap, imu_flatten,
+        conv1d_variants, imu_gap, imu6_gap, imu_flatten, imu_global_max, reduce_max_variants,
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze,

@@ -1,7 +1,7 @@
 """Bit-exactness of the lowerings and numpy references against TensorFlow Lite Micro (the `tflite-micro` PyPI
-interpreter), on single-op int8 models converted by TensorFlow: SOFTMAX, MEAN, and the element-wise functions of
-one value that become a LUT (LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, LEAKY_RELU, int8 QUANTIZE), whose table is
-checked on all 256 inputs.
+interpreter), on single-op int8 models converted by TensorFlow: SOFTMAX, MEAN, REDUCE_MAX (lowered onto
+MAX_POOL_2D, through the whole importer), and the element-wise functions of one value that become a LUT
+(LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, LEAKY_RELU, int8 QUANTIZE), whose table is checked on all 256 inputs.
 
 Models are converted once and cached under the system temp dir. Some configurations the converter never produces
 (other input scales, softmax beta, equal input/output quantization for MEAN, an int8 -> int8 QUANTIZE) are made by
@@ -16,6 +16,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from picoml import format as pml_format
+from picoml import reference as pml_reference
+from picoml.convert import convert
 from picoml.errors import UnsupportedModelError
 from picoml.fixedpoint import quantize_multiplier
 from picoml.optable import BY_NAME
@@ -51,6 +53,9 @@ def _graph(kind, shape, arg):
     if kind == "mean":
         axes, keep_dims = arg
         return lambda x: tf.reduce_mean(x, axis=list(axes), keepdims=keep_dims)
+    if kind == "reduce_max":
+        axes, keep_dims = arg
+        return lambda x: tf.reduce_max(x, axis=list(axes), keepdims=keep_dims)
     raise ValueError(kind)
 
 
@@ -441,6 +446,40 @@ def test_mean_over_more_than_two_axes(axes, keep_dims):
 def test_mean_rank_above_four_fails():
     with pytest.raises(UnsupportedModelError):
         lower(model("mean", (1, 2, 3, 4, 5), ((2, 3), False)))
+
+
+# REDUCE_MAX: one MAX_POOL_2D per run of neighbouring reduced axes (axes of size 1 left out), over views
+REDUCE_MAX_CASES = [((1, 128, 8), (1,), False, 1), ((1, 1000, 2), (1,), True, 1), ((1, 7, 9, 6), (1, 2), True, 1),
+                    ((1, 7, 9, 6), (2, 1), False, 1), ((1, 7, 9, 6), (1,), True, 1), ((1, 7, 9, 6), (2,), False, 1),
+                    ((1, 7, 9, 6), (-1,), False, 1), ((1, 7, 9, 6), (1, 3), False, 2),
+                    ((2, 3, 4, 5), (0, 2), True, 2), ((2, 3, 4, 5), (0, 1, 2, 3), False, 1), ((3, 5), (0,), False, 1),
+                    ((1, 6, 1, 4), (1, 3), True, 1), ((1, 6, 1, 4), (0, 2), False, 0), ((4, 1, 3), (0, 1), True, 1)]
+
+
+@pytest.mark.parametrize("shape,axes,keep_dims,pools", REDUCE_MAX_CASES)
+def test_reduce_max(shape, axes, keep_dims, pools):
+    data = model("reduce_max", shape, (axes, keep_dims), low=-2.0, high=3.0)
+    assert read_single_op(data)[0].name == "REDUCE_MAX"
+    converted = convert(data, measure_tflm=False)
+    assert [op.name for op in converted.ops] == ["MAX_POOL_2D"] * pools
+    interpreter = runtime.Interpreter.from_bytes(data, arena_size=8 * int(np.prod(shape)) + 64 * 1024)
+    for x in random_inputs(shape, 5, seed=8):
+        x = np.asarray(x, np.int8).reshape(shape)
+        interpreter.set_input(x, 0)
+        interpreter.invoke()
+        expected = interpreter.get_output(0)
+        got, = pml_reference.run(converted, [x])
+        assert got.shape == expected.shape and np.array_equal(got, expected), (got, expected)
+
+
+def test_reduce_max_of_other_output_quantization_fails():
+    """TFLite Micro's int8 REDUCE_MAX refuses a scale that differs; a zero point that differs would need a
+    requantization it does not do."""
+    data = model("reduce_max", (1, 7, 9, 6), ((1, 2), False), low=-2.0, high=3.0)
+    op, *_ = read_single_op(data)
+    for scale, zero_point in ((op.inputs[0].scale * 2, None), (None, op.inputs[0].zero_point + 1)):
+        with pytest.raises(UnsupportedModelError, match="quantization differ"):
+            convert(patched(data, "output", scale, zero_point), measure_tflm=False)
 
 
 # ------------------------------------------------------------------------------------------------------------------

@@ -33,16 +33,14 @@ def resolve_axes(axes, rank):
     return resolved
 
 
-def lower_mean(ctx, op):
+def reduction_axes(ctx, op):
+    """(axes, keep_dims) of a TFLite reduction (MEAN, REDUCE_MAX): the constant axes resolved as TFLite does, after
+    checking that the output shape follows from them and that no reduced axis is empty."""
     input_t, out = op.inputs[0], op.outputs[0]
-    if np.dtype(input_t.dtype) != np.int8 or np.dtype(out.dtype) != np.int8:
-        ctx.fail(op, "only int8 MEAN is supported")
-    if not (input_t.scale > 0 and out.scale > 0):
-        ctx.fail(op, "input and output must be quantized with positive scales")
     rank = len(input_t.shape)
     if rank > MAX_DIMS:
         ctx.fail(op, "input has %d dimensions, at most %d are supported" % (rank, MAX_DIMS))
-    if len(op.inputs) < 2 or op.inputs[1].data is None:
+    if len(op.inputs) < 2 or op.inputs[1] is None or op.inputs[1].data is None:
         ctx.fail(op, "the reduction axes must be a constant tensor")
     axes = resolve_axes(op.inputs[1].data, rank)
     if axes is None:
@@ -53,9 +51,19 @@ def lower_mean(ctx, op):
             (keep_dims and tuple(out.shape) != expected):
         ctx.fail(op, "output shape %s does not follow from input %s reduced over axes %s"
                  % (list(out.shape), list(input_t.shape), axes))
-    count = int(np.prod([input_t.shape[a] for a in axes], dtype=np.int64))
-    if count == 0:
+    if any(input_t.shape[a] == 0 for a in axes):
         ctx.fail(op, "the reduced axes are empty")
+    return axes, keep_dims
+
+
+def lower_mean(ctx, op):
+    input_t, out = op.inputs[0], op.outputs[0]
+    if np.dtype(input_t.dtype) != np.int8 or np.dtype(out.dtype) != np.int8:
+        ctx.fail(op, "only int8 MEAN is supported")
+    if not (input_t.scale > 0 and out.scale > 0):
+        ctx.fail(op, "input and output must be quantized with positive scales")
+    axes, _ = reduction_axes(ctx, op)
+    count = int(np.prod([input_t.shape[a] for a in axes], dtype=np.int64))
     multiplier, shift = fold_count(*quantize_multiplier(input_t.scale / out.scale), count)
     params = {"axis_mask": sum(1 << a for a in axes), "input_zero_point": int(input_t.zero_point),
               "output_zero_point": int(out.zero_point), "multiplier": multiplier, "shift": shift}

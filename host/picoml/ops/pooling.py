@@ -1,8 +1,9 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D: lowering and numpy reference (no requantization: int8 pooling keeps the
-input's scale and zero point, as TFLite requires)."""
+input's scale and zero point, as TFLite requires); REDUCE_MAX lowered onto MAX_POOL_2D."""
 import numpy as np
 
-from .common import activation_range, clamp_int8, window_padding, windows
+from .common import INT8_MAX, INT8_MIN, activation_range, clamp_int8, window_padding, windows
+from .mean import reduction_axes
 
 
 def _lower_pool(ctx, op, name):
@@ -26,6 +27,41 @@ def lower_average_pool_2d(ctx, op):
 
 def lower_max_pool_2d(ctx, op):
     _lower_pool(ctx, op, "MAX_POOL_2D")
+
+
+def lower_reduce_max(ctx, op):
+    """REDUCE_MAX (Keras GlobalMaxPooling1D/2D, ops.max) as MAX_POOL_2D over views of the input: TFLite Micro's
+    int8 REDUCE_MAX keeps the input's scale and zero point and takes the plain maximum of the raw values, so a
+    window of the whole reduced extent gives its bytes. Leaving out the axes of size 1, the reduced axes form runs
+    of neighbouring axes; each run is one MAX_POOL_2D over the input viewed as [before, run, 1, after] (before and
+    after the products of the axes on either side; after is 1 for a run ending at the last axis), with a window of
+    [run, 1]: two runs (e.g. axes 1 and 3 of a 4-D tensor) are two pools, one after the other."""
+    input_t, out = op.inputs[0], op.outputs[0]
+    if (input_t.scale, input_t.zero_point) != (out.scale, out.zero_point):
+        ctx.fail(op, "input and output quantization differ (TFLite Micro's int8 REDUCE_MAX requires them equal)")
+    axes, keep_dims = reduction_axes(ctx, op)
+    if input_t.data is not None:
+        result = input_t.data.max(axis=tuple(axes), keepdims=keep_dims).reshape(out.shape)
+        ctx.constant(result, out.name, out.scale, out.zero_point, key=out.index)
+        return
+    # the axes of more than one element, each with whether it is reduced; a reduced run collapses to one position
+    dims = [(d, i in axes) for i, d in enumerate(input_t.shape) if d > 1]
+    current = ctx.activation(input_t)
+    while any(reduced for _, reduced in dims):
+        start = [reduced for _, reduced in dims].index(True)
+        end = start
+        while end < len(dims) and dims[end][1]:
+            end += 1
+        before, run, after = (int(np.prod([d for d, _ in part], dtype=np.int64))
+                              for part in (dims[:start], dims[start:end], dims[end:]))
+        view = ctx.temporary((before, run, 1, after), out.scale, out.zero_point, "%s/max_input" % out.name)
+        ctx.model.views[view] = current
+        current = ctx.temporary((before, 1, 1, after), out.scale, out.zero_point, "%s/max" % out.name)
+        params = {"stride_h": 1, "stride_w": 1, "filter_h": run, "filter_w": 1, "pad_top": 0, "pad_left": 0,
+                  "act_min": INT8_MIN, "act_max": INT8_MAX}
+        ctx.emit("MAX_POOL_2D", [view], [current], params, op)
+        dims = dims[:start] + dims[end:]
+    ctx.model.views[ctx.activation(out)] = current
 
 
 def _taps(p, x, out_shape, fill):
@@ -59,5 +95,5 @@ def reference_max_pool_2d(op, inputs, outputs):
     return [clamp_int8(best, op.params["act_min"], op.params["act_max"])]
 
 
-LOWER = {"AVERAGE_POOL_2D": lower_average_pool_2d, "MAX_POOL_2D": lower_max_pool_2d}
+LOWER = {"AVERAGE_POOL_2D": lower_average_pool_2d, "MAX_POOL_2D": lower_max_pool_2d, "REDUCE_MAX": lower_reduce_max}
 REFERENCE = {"AVERAGE_POOL_2D": reference_average_pool_2d, "MAX_POOL_2D": reference_max_pool_2d}
