@@ -507,13 +507,14 @@ def representative_data(model, n=N_REPRESENTATIVE, seed=SEED):
     return [rng.standard_normal(shape).astype(np.float32) for _ in range(n)]
 
 
-def convert(model, float_io=False):
-    """Full-integer quantization of `model`; returns the .tflite bytes."""
+def convert(model, float_io=False, samples=None):
+    """Full-integer quantization of `model` calibrated on `samples` (default: representative_data; a sample is an
+    array, or a list of one array per input); returns the .tflite bytes."""
     _import_tensorflow()
-    samples = representative_data(model)
+    samples = representative_data(model) if samples is None else samples
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([s] for s in samples)
+    converter.representative_dataset = lambda: ([s] if isinstance(s, np.ndarray) else list(s) for s in samples)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     if not float_io:
         converter.inference_input_type = tf.int8

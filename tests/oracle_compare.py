@@ -79,3 +79,18 @@ def op_by_op_differences(model, source_tensors, oracle, skip=lambda op: False):
             if not np.array_equal(theirs, ours.reshape(-1)):
                 problems.append("op %d %s (layer %r)" % (i, op.name, op.label))
     return problems
+
+
+def rescaling_relus(tflite_bytes, model):
+    """The LUT ops of `model` that stand for a TFLite RELU family op whose input and output quantization differ:
+    the one known departure from TFLite Micro, whose int8 RELU6 ignores the output scale (picoml follows TFLite;
+    docs/format.md, tests/test_relu6.py)."""
+    from picoml.tflite_import import parse
+    labels = {op.label for op in parse(tflite_bytes)[0] if op.name.startswith("RELU")}
+    found = set()
+    for i, op in enumerate(model.ops):
+        if op.name == "LUT" and op.label in labels:
+            a, b = model.tensors[op.inputs[0]], model.tensors[op.outputs[0]]
+            if (a.scale, a.zero_point) != (b.scale, b.zero_point):
+                found.add(i)
+    return found

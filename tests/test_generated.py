@@ -6,7 +6,7 @@ import pytest
 
 import genmodels
 from conftest import ROOT, test_inputs
-from oracle_compare import check_model, converted, op_by_op_differences
+from oracle_compare import check_model, converted, op_by_op_differences, rescaling_relus
 from picoml.oracle import Oracle
 
 CACHE = ROOT / "build" / "genmodels"
@@ -32,27 +32,18 @@ def test_generated_model_matches_tflite_micro(models, name):
     check_model(pathlib.Path(models[name]).read_bytes(), _inputs_for(name), N_INPUTS, name)
 
 
-def _rescaling_relu(op, model, relu_labels):
-    """Whether op is the LUT of a TFLite RELU family op whose input and output quantization differ."""
-    if op.name != "LUT" or op.label not in relu_labels:
-        return False
-    a, b = model.tensors[op.inputs[0]], model.tensors[op.outputs[0]]
-    return (a.scale, a.zero_point) != (b.scale, b.zero_point)
-
-
 @pytest.mark.parametrize("name", sorted(TFLM_DIFFERS))
 def test_model_with_rescaling_relu6_matches_elsewhere(models, name):
     """Every op but the rescaling RELU6s, fed TFLite Micro's own inputs, gives its outputs."""
-    from picoml.tflite_import import parse
     data = pathlib.Path(models[name]).read_bytes()
     model, _, sources = converted(data, name)
-    relu_labels = {op.label for op in parse(data)[0] if op.name.startswith("RELU")}
-    assert any(_rescaling_relu(op, model, relu_labels) for op in model.ops), "the model lost its rescaling RELU6"
+    departures = [model.ops[i] for i in rescaling_relus(data, model)]
+    assert departures, "the model lost its rescaling RELU6"
     oracle = Oracle(data, keep_all_tensors=True)
     t = model.tensors[model.inputs[0].tensor]
     for x in test_inputs(t.shape, t.zero_point, 20):
         oracle.run([x])
-        assert op_by_op_differences(model, sources, oracle, lambda op: _rescaling_relu(op, model, relu_labels)) == []
+        assert op_by_op_differences(model, sources, oracle, lambda op: any(op is d for d in departures)) == []
 
 
 def test_every_supported_op_is_covered(models):

@@ -14,12 +14,17 @@ def _runtime():
     return runtime
 
 
+ORACLE_ARENA = 1 << 22
+
+
 class Oracle:
     def __init__(self, tflite_bytes, keep_all_tensors=False):
         runtime = _runtime()
         config = runtime.InterpreterConfig.kPreserveAllTensors if keep_all_tensors else \
             runtime.InterpreterConfig.kAllocationRecording
-        self.interpreter = runtime.Interpreter.from_bytes(bytes(tflite_bytes), intrepreter_config=config)
+        # the package's default arena (ten times the file) is too small for a small model with large activations
+        self.interpreter = runtime.Interpreter.from_bytes(bytes(tflite_bytes), intrepreter_config=config,
+                                                          arena_size=max(10 * len(tflite_bytes), ORACLE_ARENA))
         self.n_outputs = tflite.Model.GetRootAsModel(bytes(tflite_bytes), 0).Subgraphs(0).OutputsLength()
 
     def run(self, inputs):

@@ -1,0 +1,315 @@
+"""Random Keras models made of the layers picoml supports, converted to fully-int8 TFLite, run on TFLite Micro and
+on picoml: every output byte must be the same. genmodels.py covers each op and option once, by hand; this draws
+architectures, shapes, strides, paddings, dilations, activations, branches and quantization ranges at random, so
+that combinations nobody wrote down are checked too.
+
+    python tests/random_models.py --cases 100 --seed 0            # reference and C kernels (x64, M4 and M0 paths)
+    python tests/random_models.py --cases 20 --device              # also the device library on the unix port
+    python tests/random_models.py --case 0:17 --keep build/random  # one case again, its .tflite kept
+
+A case is (seed, number): the same pair always builds the same model. The summary counts the cases that agreed,
+those picoml refused (with the refusal: a layer combination the converter turned into an op picoml lacks) and
+those that differed, naming the first runtime and op that differed; it exits 1 when any differed or failed.
+"""
+import argparse
+import pathlib
+import sys
+import traceback
+
+import numpy as np
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import genmodels  # noqa: E402  (TensorFlow is imported on first use, by genmodels)
+from models import test_inputs  # noqa: E402
+
+ACTIVATIONS = (None, "relu", "relu6", "tanh", "sigmoid", "hard_swish", "leaky_relu")
+N_INPUTS = 6
+
+
+class Draw:
+    """A random architecture for one case, built with Keras' functional API on the shape it has reached."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.layers = genmodels.layers
+
+    def width(self):
+        """A channel count: mostly small, sometimes wide enough for the kernels' blocked paths and their tails."""
+        return int(self.rng.integers(1, 17) if self.chance(0.75) else self.rng.integers(17, 72))
+
+    def pick(self, options):
+        return options[int(self.rng.integers(len(options)))]
+
+    def chance(self, p):
+        return bool(self.rng.random() < p)
+
+    def activation(self, x, allow_none=True):
+        name = self.pick(ACTIVATIONS if allow_none else ACTIVATIONS[1:])
+        if name is None:
+            return x
+        if name == "leaky_relu":
+            return self.layers.LeakyReLU(negative_slope=float(self.rng.uniform(0.01, 0.5)))(x)
+        if name == "relu6":
+            return self.layers.ReLU(max_value=6.0)(x)
+        return self.layers.Activation(name)(x)
+
+    def conv(self, x, rank):
+        """A convolution (plain, depthwise or separable) that fits the input's spatial size."""
+        spatial = x.shape[1:1 + rank]
+        kind = self.pick(("conv", "conv", "depthwise", "separable"))
+        kernel = tuple(int(self.rng.integers(1, min(self.pick((3, 5, 7)), s) + 1)) for s in spatial)
+        strided = self.chance(0.35)
+        strides = tuple(int(self.rng.integers(1, 4)) if strided else 1 for _ in spatial)
+        dilation = tuple(1 for _ in spatial)
+        if not strided and self.chance(0.25):
+            dilation = tuple(int(self.rng.integers(1, 3)) if (k - 1) * 2 + 1 <= s else 1
+                             for k, s in zip(kernel, spatial))
+        padding = self.pick(("same", "valid"))
+        args = dict(kernel_size=kernel if rank == 2 else kernel[0], strides=strides if rank == 2 else strides[0],
+                    padding=padding, dilation_rate=dilation if rank == 2 else dilation[0],
+                    use_bias=self.chance(0.8))
+        filters = self.width()
+        L = self.layers
+        if kind == "conv":
+            layer = (L.Conv2D if rank == 2 else L.Conv1D)(filters, **args)
+        elif kind == "depthwise":
+            layer = (L.DepthwiseConv2D if rank == 2 else L.DepthwiseConv1D)(
+                depth_multiplier=int(self.pick((1, 1, 2, 3))), **args)
+        else:
+            layer = (L.SeparableConv2D if rank == 2 else L.SeparableConv1D)(
+                filters, depth_multiplier=int(self.pick((1, 1, 2))), **args)
+        return layer(x)
+
+    def pool(self, x, rank):
+        spatial = x.shape[1:1 + rank]
+        size = tuple(int(self.rng.integers(1, min(4, s) + 1)) for s in spatial)
+        strides = tuple(int(self.rng.integers(1, k + 1)) for k in size)
+        padding = self.pick(("same", "valid"))
+        L = self.layers
+        if rank == 2:
+            kind = self.pick((L.MaxPooling2D, L.AveragePooling2D))
+            return kind(pool_size=size, strides=strides, padding=padding)(x)
+        kind = self.pick((L.MaxPooling1D, L.AveragePooling1D))
+        return kind(pool_size=size[0], strides=strides[0], padding=padding)(x)
+
+    def pad(self, x, rank):
+        amounts = [(int(self.rng.integers(0, 3)), int(self.rng.integers(0, 3))) for _ in range(rank)]
+        if rank == 2:
+            return self.layers.ZeroPadding2D(padding=tuple(amounts))(x)
+        return self.layers.ZeroPadding1D(padding=amounts[0])(x)
+
+    def branch(self, x, rank):
+        """Two paths from x joined by ADD, MUL or CONCATENATION (the shapes made to agree)."""
+        L = self.layers
+        join = self.pick(("add", "multiply", "concat"))
+        channels = int(x.shape[-1])
+        conv = L.Conv2D if rank == 2 else L.Conv1D
+        a = conv(channels if join != "concat" else int(self.rng.integers(1, 9)), 1, padding="same")(x)
+        a = self.activation(a)
+        b = x if self.chance(0.5) else self.activation(conv(channels, 3 if self.chance(0.5) else 1, padding="same")(x))
+        if join == "add":
+            return L.Add()([a, b])
+        if join == "multiply":
+            return L.Multiply()([a, b])
+        return L.Concatenate(axis=-1)([a, b])
+
+    def body(self, x, rank):
+        for _ in range(int(self.rng.integers(1, 5))):
+            step = self.pick(("conv", "conv", "pool", "pad", "branch", "batchnorm", "activation", "mean", "dense"))
+            if step == "conv":
+                x = self.conv(x, rank)
+                if self.chance(0.6):
+                    x = self.activation(x, allow_none=False)
+            elif step == "pool":
+                x = self.pool(x, rank)
+            elif step == "pad":
+                x = self.pad(x, rank)
+            elif step == "branch":
+                x = self.branch(x, rank)
+            elif step == "mean":
+                # a global average that keeps its axes (MEAN with keep_dims), then on as before
+                x = (self.layers.GlobalAveragePooling2D if rank == 2 else self.layers.GlobalAveragePooling1D)(
+                    keepdims=True)(x)
+            elif step == "dense":
+                # a Dense on every position (FULLY_CONNECTED over the last axis, keep_num_dims)
+                x = self.layers.Dense(self.width())(x)
+            elif step == "batchnorm":
+                x = self.layers.BatchNormalization()(x)
+            else:
+                x = self.activation(x, allow_none=False)
+        return x
+
+    def head(self, x, rank):
+        L = self.layers
+        end = self.pick(("dense", "gap", "none") if rank else ("dense",))
+        if end == "gap":
+            x = (L.GlobalAveragePooling2D if rank == 2 else L.GlobalAveragePooling1D)()(x)
+        elif end == "dense" and rank:
+            x = L.Flatten()(x)
+        if end != "none":
+            for _ in range(int(self.rng.integers(1, 3))):
+                x = L.Dense(int(self.rng.integers(1, 33)))(x)
+                x = self.activation(x)
+        if self.chance(0.4):
+            x = L.Softmax()(x)
+        return x
+
+    def model(self):
+        rank = self.pick((0, 1, 1, 2, 2))
+        if rank == 0:
+            shape = (int(self.rng.integers(1, 65)),)
+        elif rank == 1:
+            shape = (int(self.rng.integers(4, 49)), int(self.rng.integers(1, 9)))
+        else:
+            shape = (int(self.rng.integers(3, 21)), int(self.rng.integers(3, 21)), int(self.rng.integers(1, 9)))
+        inputs = [genmodels._input(shape)]
+        x = inputs[0]
+        if self.chance(0.15):       # a second input, joined to the first
+            inputs.append(genmodels._input(shape))
+            join = self.pick((self.layers.Add, self.layers.Multiply, self.layers.Concatenate))
+            x = join()([self.activation(x), inputs[1]])
+        x = self.body(x, rank) if rank else x
+        outputs = [self.head(x, rank)]
+        if self.chance(0.15):       # a second output from the same features
+            outputs.append(self.head(x, rank))
+        return genmodels.keras.Model(inputs, outputs)
+
+
+def build(seed, number):
+    """(the .tflite bytes, float_io) of case (seed, number); None when Keras cannot build the drawn architecture
+    (a shape that ran out: a valid pooling or convolution on a too small input) or TensorFlow cannot convert it."""
+    genmodels._import_tensorflow()
+    rng = np.random.default_rng([seed, number])
+    genmodels.keras.backend.clear_session()
+    genmodels.keras.utils.set_random_seed(int(rng.integers(2 ** 31)))
+    try:
+        model = Draw(rng).model()
+    except ValueError:
+        return None, False
+    if any(d == 0 for layer in model.layers for d in layer.output.shape[1:]):
+        return None, False
+    genmodels._randomize_bias_and_batchnorm(model, int(rng.integers(2 ** 31)))
+    # the inputs' range and centre drawn too, so that zero points and scales vary
+    scale, centre = float(rng.uniform(0.05, 20)), float(rng.uniform(-1, 1))
+    samples = [[(rng.standard_normal((1,) + tuple(i.shape[1:])) + centre).astype(np.float32) * scale
+                for i in model.inputs] for _ in range(genmodels.N_REPRESENTATIVE)]
+    float_io = bool(rng.random() < 0.2)
+    try:
+        return genmodels.convert(model, float_io=float_io, samples=samples), float_io
+    except Exception as e:     # the converter's own failures (a shape combination it cannot lower)
+        if type(e).__name__ != "ConverterError":
+            raise
+        return None, False
+
+
+def runtimes(device):
+    """(name, run(blob, feeds) -> per feed the outputs) of each picoml runtime to compare."""
+    from picoml.runtimes.c import CRuntime, load
+    from picoml.runtimes.unix import UnixPort
+
+    def c_runtime(library):
+        def run(blob, feeds):
+            loaded = CRuntime(blob, load(library))
+            return [loaded.run(feed) for feed in feeds]
+        return run
+
+    found = [("c", c_runtime("libpicoml.so")), ("c-m4", c_runtime("libpicoml_m4.so")),
+             ("c-m0", c_runtime("libpicoml_m0.so"))]
+    if device:
+        for backend in ("native", "viper", "python"):
+            found.append(("unix-" + backend,
+                          lambda blob, feeds, b=backend: UnixPort().run_batch(blob, feeds, b).outputs))
+    return found
+
+
+def check(tflite_bytes, float_io, name, device=False):
+    """None when TFLite Micro and every picoml runtime give the same bytes for N_INPUTS inputs, else what differed.
+    A model with a rescaling RELU6 (the one known departure: oracle_compare.rescaling_relus) is compared with
+    TFLite Micro op by op, every other op on TFLite Micro's own inputs. UnsupportedModelError (picoml refuses the
+    model) passes through."""
+    from oracle_compare import converted, first_difference, op_by_op_differences, rescaling_relus
+    from picoml import reference
+    from picoml.oracle import Oracle
+
+    model, blob, sources = converted(tflite_bytes, name)
+    departures = [model.ops[i] for i in rescaling_relus(tflite_bytes, model)]
+    oracle = Oracle(tflite_bytes, keep_all_tensors=True)
+    in_tensors = [model.tensors[e.tensor] for e in model.inputs]
+    per_input = [test_inputs(t.shape, t.zero_point, N_INPUTS, seed=len(tflite_bytes) + j)
+                 for j, t in enumerate(in_tensors)]
+    xs = [[per_input[j][k] for j in range(len(in_tensors))] for k in range(N_INPUTS)]
+    want = []
+    for k, x in enumerate(xs):
+        feed = [reference.dequantize(v, t.scale, t.zero_point) if float_io else v for v, t in zip(x, in_tensors)]
+        theirs = [np.asarray(w).reshape(-1) for w in oracle.run(feed)]
+        ours = reference.run(model, feed)
+        if departures:
+            differ = op_by_op_differences(model, sources, oracle, lambda op: any(op is d for d in departures))
+            if differ:
+                return "reference, input %d: %s" % (k, ", ".join(differ))
+        else:
+            for w, g, e in zip(theirs, ours, model.outputs):
+                o = model.tensors[e.tensor]
+                if not np.array_equal(w, (reference.dequantize(g, o.scale, o.zero_point) if e.float_edge else g)
+                                      .reshape(-1)):
+                    return "reference, input %d: %s" % (k, first_difference(model, sources, oracle, feed)
+                                                        or "the outputs differ")
+        want.append([g.reshape(-1) for g in ours])
+    for runtime, run in runtimes(device):
+        for k, outputs in enumerate(run(blob, xs)):
+            for w, g in zip(want[k], outputs):
+                if not np.array_equal(w, np.asarray(g).reshape(-1)):
+                    return "%s, input %d: differs from the reference" % (runtime, k)
+    return None
+
+
+def run_case(seed, number, device=False, keep=None):
+    """("agreed" | "refused" | "differed" | "skipped" | "failed", detail) of one case: skipped when Keras cannot
+    build the drawn shapes or TFLite Micro cannot run the model."""
+    from picoml.errors import UnsupportedModelError
+    name = "random-%d-%d" % (seed, number)
+    data, float_io = build(seed, number)
+    if data is None:
+        return "skipped", "Keras or the TFLite converter could not build it"
+    if keep:
+        pathlib.Path(keep).mkdir(parents=True, exist_ok=True)
+        (pathlib.Path(keep) / (name + ".tflite")).write_bytes(data)
+    try:
+        problem = check(data, float_io, name, device)
+    except UnsupportedModelError as e:
+        return "refused", str(e).splitlines()[0]
+    except Exception as e:
+        if isinstance(e, RuntimeError) and str(e).startswith("TFLM"):
+            return "skipped", "TFLite Micro cannot run it: %s" % e
+        return "failed", traceback.format_exc(limit=6)
+    return ("agreed", "") if problem is None else ("differed", problem)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--first", type=int, default=0)
+    parser.add_argument("--case", help="SEED:NUMBER, one case")
+    parser.add_argument("--device", action="store_true", help="also the device library on the unix port")
+    parser.add_argument("--keep", help="a folder to write each case's .tflite into")
+    args = parser.parse_args(argv)
+    if args.case:
+        seed, number = (int(v) for v in args.case.split(":"))
+        cases = [(seed, number)]
+    else:
+        cases = [(args.seed, n) for n in range(args.first, args.first + args.cases)]
+    counts = {}
+    for seed, number in cases:
+        outcome, detail = run_case(seed, number, args.device, args.keep)
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome != "agreed":
+            print("case %d:%d %s: %s" % (seed, number, outcome, detail), flush=True)
+    print(", ".join("%s %d" % kv for kv in sorted(counts.items())))
+    return 1 if counts.get("differed") or counts.get("failed") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Random Keras models of the supported layers (tests/random_models.py) give TFLite Micro's bytes on the reference
+and the C kernels (x64, the Cortex-M4 and Cortex-M0 paths), and a few of them on the device library's three
+backends in the unix port. Campaigns of hundreds of cases: `python tests/random_models.py --cases N --seed S`."""
+import pytest
+
+import random_models
+
+CASES = 24          # of seed 0: about a second each
+DEVICE_CASES = 3    # of seed 1, also on the unix port's native, viper and pure-Python backends
+
+
+def _outcomes(seed, numbers, device):
+    return {n: random_models.run_case(seed, n, device) for n in numbers}
+
+
+def _assert_agreed(outcomes):
+    bad = {n: o for n, o in outcomes.items() if o[0] not in ("agreed", "skipped")}
+    assert not bad, "\n".join("case %d: %s: %s" % (n, o[0], o[1]) for n, o in bad.items())
+    agreed = sum(o[0] == "agreed" for o in outcomes.values())
+    assert agreed >= 0.75 * len(outcomes), "only %d of %d cases could be built and run" % (agreed, len(outcomes))
+
+
+@pytest.mark.slow
+def test_random_models_agree_with_tflite_micro():
+    _assert_agreed(_outcomes(0, range(CASES), device=False))
+
+
+@pytest.mark.slow
+def test_random_models_agree_on_the_device_backends():
+    _assert_agreed(_outcomes(1, range(DEVICE_CASES), device=True))
