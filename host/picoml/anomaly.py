@@ -100,15 +100,10 @@ def train_anomaly(recordings, out, window=256, hop=128, taps=128, stride=32, epo
     import tensorflow as tf
     from keras import layers
 
-    from .train import quantize
+    from .train import common_format, quantize
     say = log or (lambda *args: None)
     keras.backend.clear_session()      # layer-name counters: the same seed must give the same bytes
-    rates = {r.rate for r in recordings}
-    scales = {r.scale for r in recordings}
-    channels = {r.samples.shape[1] for r in recordings}
-    if len(rates) != 1 or len(scales) != 1 or len(channels) != 1:
-        raise PicomlError("all recordings must share one rate, scale and channel count")
-    rate, scale, channels = rates.pop(), scales.pop(), channels.pop()
+    rate, channels, scale = common_format(recordings)
     if not any(r.label == "normal" for r in recordings):
         raise PicomlError("anomaly training needs recordings labelled 'normal'")
     train_groups, test_groups = split_groups([r.group for r in recordings], test_fraction, seed)

@@ -65,10 +65,13 @@ def read_wav(path):
             data = w.readframes(n)
     except FileNotFoundError:
         raise PicomlError("no such file: %s" % path)
-    except (wave.Error, EOFError) as e:
-        raise PicomlError("%s is not a PCM WAV file (%s); give 16 kHz mono 16-bit PCM audio" % (path, e))
+    except IsADirectoryError:
+        raise PicomlError("%s is a folder, not a WAV file" % path)
     except OSError as e:
         raise PicomlError("cannot read %s: %s" % (path, e.strerror or e))
+    except Exception as e:     # wave.Error, EOFError, and the RuntimeError or struct.error of a damaged header
+        raise PicomlError("%s is not a PCM WAV file (%s); give 16 kHz mono 16-bit PCM audio"
+                          % (path, e if isinstance(e, wave.Error) else "%s: %s" % (type(e).__name__, e)))
     problems = []
     if rate != SAMPLE_RATE:
         problems.append("%d Hz, not %d" % (rate, SAMPLE_RATE))

@@ -122,13 +122,14 @@ def quantize(model, representative):
 
 
 def clip_features(samples, warm=False):
-    """int8 [49, 40]: the features of a 1 s clip, the front-end's state reset at its start (as `picoml features`
+    """int8 [49, 40]: the features of a 1 s clip (longer: its first second; shorter: padded with silence), the
+    front-end's state reset at its start (as `picoml features`
     gives them); warm: as a board streaming them sees them, the front-end's state (noise estimate, PCAN gain)
     already adapted -- the clip played twice from a reset, the second pass kept."""
-    samples = np.asarray(samples, np.int16)
-    if len(samples) < CLIP_SAMPLES:
-        raise PicomlError("a clip is 1 s of audio (%d samples), not %d" % (CLIP_SAMPLES, len(samples)))
-    samples = samples[:CLIP_SAMPLES]
+    samples = np.asarray(samples, np.int16)[:CLIP_SAMPLES]
+    # a shorter clip (as many of Speech Commands' are) is padded with silence to 1 s, as TensorFlow's
+    # speech_commands input pipeline pads it
+    samples = np.concatenate([samples, np.zeros(CLIP_SAMPLES - len(samples), np.int16)])
     if not warm:
         return features(samples)[:FRAMES]
     skip = CLIP_SAMPLES // HOP_SAMPLES

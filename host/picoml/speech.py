@@ -20,6 +20,7 @@ import wave
 import numpy as np
 
 from .errors import PicomlError
+from .features import read_wav  # noqa: F401 -- the dataset's clips, as picoml features reads them
 
 RATE = 16000
 CLIP = RATE                         # samples per clip: 1 s
@@ -168,15 +169,6 @@ def write_wav(path, samples, rate=RATE):
     return path
 
 
-def read_wav(path):
-    """int16 mono samples of a 16-bit PCM WAV at 16 kHz."""
-    with wave.open(str(path), "rb") as w:
-        if w.getsampwidth() != 2 or w.getnchannels() != 1 or w.getframerate() != RATE:
-            raise PicomlError("%s: expected 16-bit mono PCM at %d Hz (got %d bits, %d channels, %d Hz)"
-                              % (path, RATE, 8 * w.getsampwidth(), w.getnchannels(), w.getframerate()))
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").copy()
-
-
 def _utterance(word, voice, rng):
     """A word in this voice at a random speed (wpm) and pitch; it is sped up until it fits in 0.9 s."""
     speed, pitch = int(rng.integers(120, 211)), int(rng.integers(25, 76))
@@ -257,10 +249,13 @@ def load_dataset(folder):
         entries = index["clips"]
         if index.get("kind") != "speech":
             raise KeyError("kind")
-    except (ValueError, KeyError, TypeError) as e:
-        raise PicomlError("%s: index.json is not a speech dataset index (%s)" % (folder, e))
-    for e in entries:
-        e["samples"] = read_wav(folder / e["file"])
+        files = [str(e["file"]) for e in entries]
+        for e in entries:
+            e["label"] = str(e["label"])
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
+        raise PicomlError("%s: index.json is not a speech dataset index (%s: %s)" % (folder, type(e).__name__, e))
+    for e, name in zip(entries, files):
+        e["samples"] = read_wav(folder / name)
     return index, entries
 
 

@@ -32,7 +32,8 @@ class Recording:
 
 
 def load_datasets(folders):
-    """Every recording of the dataset folders (index.json + .npz files), as Recording objects."""
+    """Every recording of the dataset folders (index.json + .npz files), as Recording objects; PicomlError naming
+    the folder or file for an index or a recording that cannot be read."""
     recordings = []
     for folder in folders:
         folder = pathlib.Path(folder)
@@ -42,25 +43,55 @@ def load_datasets(folders):
                               % folder)
         try:
             index = json.loads(index_path.read_text())
-            entries = index["recordings"]
-        except (ValueError, KeyError, TypeError) as e:
-            raise PicomlError("%s: index.json is not a picoml dataset index (%s)" % (folder, e))
-        for entry in entries:
-            path = folder / entry["file"]
-            try:
-                with np.load(path) as z:
-                    samples = np.asarray(z["samples"])
-                    channels = samples.shape[1]
-                    scale = tuple(float(s) for s in z["scale"]) if "scale" in z else (1.0,) * channels
-                    units = tuple(str(u) for u in z["units"]) if "units" in z else ("counts",) * channels
-                    group = str(z["person"]) if "person" in z and str(z["person"]) else str(path)
-                    recordings.append(Recording(samples, float(z["rate"]), str(z["label"]), scale, units, group,
-                                                str(path)))
-            except (OSError, KeyError, ValueError, IndexError) as e:
-                raise PicomlError("%s: not a readable recording (%s)" % (path, e))
+            files = [str(entry["file"]) for entry in index["recordings"]]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise PicomlError("%s: index.json is not a picoml dataset index (%s: %s)" % (folder, type(e).__name__, e))
+        recordings += [read_recording(folder / name) for name in files]
     if not recordings:
         raise PicomlError("no recordings in %s" % ", ".join(map(str, folders)))
     return recordings
+
+
+def read_recording(path):
+    """One .npz recording as a Recording; PicomlError naming the file when it is missing, damaged (not a zip, cut
+    short) or not a recording (no samples of shape [frames, channels], no rate or label)."""
+    try:
+        with np.load(path) as z:
+            samples = np.asarray(z["samples"])
+            if samples.ndim != 2 or samples.shape[1] < 1 or samples.dtype.kind not in "iuf":
+                raise ValueError("samples of shape %s and type %s, not [frames, channels] numbers"
+                                 % (list(samples.shape), samples.dtype))
+            channels = samples.shape[1]
+            scale = tuple(float(s) for s in z["scale"]) if "scale" in z else (1.0,) * channels
+            units = tuple(str(u) for u in z["units"]) if "units" in z else ("counts",) * channels
+            if len(scale) != channels or len(units) != channels:
+                raise ValueError("%d channels but %d scales and %d units" % (channels, len(scale), len(units)))
+            rate = float(z["rate"])
+            if not rate > 0:
+                raise ValueError("a rate of %s Hz" % rate)
+            group = str(z["person"]) if "person" in z and str(z["person"]) else str(path)
+            return Recording(samples, rate, str(z["label"]), scale, units, group, str(path))
+    except Exception as e:      # a missing or damaged file: whatever numpy or zipfile raises for it
+        raise PicomlError("%s: not a readable recording (%s: %s)" % (path, type(e).__name__, e))
+
+
+def common_format(recordings):
+    """(rate, channels, scale) that every recording shares; PicomlError naming the recordings that differ from
+    the most common one."""
+    def key(r):
+        return r.rate, r.samples.shape[1], r.scale
+    counts = {}
+    for r in recordings:
+        counts[key(r)] = counts.get(key(r), 0) + 1
+    usual = max(counts, key=counts.get)
+    odd = [r for r in recordings if key(r) != usual]
+    if odd:
+        raise PicomlError("all recordings must share one rate, channel count and scale; most are %g Hz x %d "
+                          "channels, but %s" % (usual[0], usual[1], "; ".join(
+                              "%s is %g Hz x %d channels%s" % (r.file, key(r)[0], key(r)[1],
+                                                                ", another scale" if key(r)[:2] == usual[:2] else "")
+                              for r in odd[:5]) + (" (and %d more)" % (len(odd) - 5) if len(odd) > 5 else "")))
+    return usual
 
 
 def windows(samples, window, hop):
@@ -201,23 +232,20 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
                   log=print):
     """Train, quantize, convert and evaluate; writes `out` (.pml), `<out>.report.json` and
     `<out>.confusion.png`; returns the report dict."""
+    rate, channels, scale = common_format(recordings)
+    window = window or int(round(rate))           # one second
+    hop = hop or max(1, window // 4)
+    labels = sorted({r.label for r in recordings})
+    if len(labels) < 2:
+        raise PicomlError("a gesture classifier needs recordings of at least two labels; the dataset has only %s"
+                          % (", ".join(repr(x) for x in labels)))
+    train_groups, test_groups = split_groups([r.group for r in recordings], test_fraction, seed)
     import keras
     import tensorflow as tf
 
     verbose = log is not None
     log = log or (lambda *args: None)
     keras.backend.clear_session()      # layer-name counters: the same seed must give the same bytes
-    rates = {r.rate for r in recordings}
-    channels = {r.samples.shape[1] for r in recordings}
-    scales = {r.scale for r in recordings}
-    if len(rates) != 1 or len(channels) != 1 or len(scales) != 1:
-        raise PicomlError("all recordings must share one rate, channel count and scale (found rates %s, "
-                          "channels %s)" % (sorted(rates), sorted(channels)))
-    rate, channels, scale = rates.pop(), channels.pop(), scales.pop()
-    window = window or int(round(rate))           # one second
-    hop = hop or max(1, window // 4)
-    labels = sorted({r.label for r in recordings})
-    train_groups, test_groups = split_groups([r.group for r in recordings], test_fraction, seed)
 
     def cut(groups):
         xs, ys = [], []

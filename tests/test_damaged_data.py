@@ -1,0 +1,145 @@
+"""Damaged datasets and audio files: every one is a PicomlError naming the file and what is wrong (the CLI prints it
+and exits 2), never a traceback, and nothing of the dataset is changed."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from picoml import features, motion, speech, train
+from picoml.cli import main
+from picoml.errors import PicomlError
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gestures")
+    motion.write_dataset(out, persons=2, seconds=3, rate=52, gestures=("idle", "wave"), log=None)
+    return out
+
+
+def _rewrite(path, **changes):
+    with np.load(path) as z:
+        fields = dict(z)
+    fields.update(changes)
+    np.savez(path, **fields)
+
+
+def _first(folder, label):
+    return folder / next(r["file"] for r in json.loads((folder / "index.json").read_text())["recordings"]
+                         if r["label"] == label)
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[:300])
+
+
+DAMAGE = {
+    # name: (what is done to the dataset's first 'wave' recording or its index, words the error must hold)
+    "cut short": (lambda d, p: _truncate(p), "not a readable recording"),
+    "not a zip": (lambda d, p: p.write_bytes(b"PK\x03\x04 garbage"), "not a readable recording"),
+    "empty file": (lambda d, p: p.write_bytes(b""), "not a readable recording"),
+    "missing": (lambda d, p: p.unlink(), "not a readable recording"),
+    "no samples": (lambda d, p: _rewrite(p, samples=np.zeros(0)), "not [frames, channels]"),
+    "one-dimensional samples": (lambda d, p: _rewrite(p, samples=np.zeros(50, np.int16)), "not [frames, channels]"),
+    "text samples": (lambda d, p: _rewrite(p, samples=np.array([["a"] * 6] * 9)), "not [frames, channels]"),
+    "no rate": (lambda d, p: _rewrite_without(p, "rate"), "not a readable recording"),
+    "zero rate": (lambda d, p: _rewrite(p, rate=np.float64(0)), "a rate of 0"),
+    "scales short": (lambda d, p: _rewrite(p, scale=np.ones(2)), "6 channels but 2 scales"),
+    "index cut short": (lambda d, p: (d / "index.json").write_text('{"recordings": [{"file": '),
+                        "not a picoml dataset index"),
+    "index entry without file": (lambda d, p: (d / "index.json").write_text('{"recordings": [{"label": "x"}]}'),
+                                 "not a picoml dataset index"),
+    "index not utf-8": (lambda d, p: (d / "index.json").write_bytes(b"\xff\xfe{"), "not a picoml dataset index"),
+}
+
+
+def _rewrite_without(path, key):
+    with np.load(path) as z:
+        fields = {k: z[k] for k in z.files if k != key}
+    np.savez(path, **fields)
+
+
+@pytest.mark.parametrize("name", sorted(DAMAGE))
+def test_a_damaged_recording_or_index_is_a_clear_error(dataset, tmp_path, name):
+    damage, words = DAMAGE[name]
+    folder = tmp_path / "data"
+    shutil.copytree(dataset, folder)
+    victim = _first(folder, "wave")
+    damage(folder, victim)
+    with pytest.raises(PicomlError, match=words) as e:
+        train.load_datasets([folder])
+    if "index" not in name:
+        assert victim.name in str(e.value)
+
+
+def test_recordings_that_differ_are_named(dataset, tmp_path):
+    folder = tmp_path / "data"
+    shutil.copytree(dataset, folder)
+    odd = _first(folder, "wave")
+    with np.load(odd) as z:
+        _rewrite(odd, samples=z["samples"][:, :3], scale=z["scale"][:3], units=z["units"][:3])
+    with pytest.raises(PicomlError, match="%s is 52 Hz x 3 channels" % odd.name):
+        train.common_format(train.load_datasets([folder]))
+
+
+def test_one_label_is_refused_before_training(dataset, tmp_path):
+    recordings = [r for r in train.load_datasets([dataset]) if r.label == "wave"]
+    with pytest.raises(PicomlError, match="at least two labels"):
+        train.train_gesture(recordings, tmp_path / "m.pml", log=None)
+    assert not (tmp_path / "m.pml").exists()
+
+
+def test_the_cli_prints_the_error_and_exits_2(dataset, tmp_path, capsys):
+    folder = tmp_path / "data"
+    shutil.copytree(dataset, folder)
+    _truncate(_first(folder, "idle"))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    assert main(["train", "gesture", str(folder), "-o", str(tmp_path / "m.pml")]) == 2
+    assert "not a readable recording" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before      # nothing of the dataset changed
+
+
+def test_damaged_wav_files_are_clear_errors(tmp_path):
+    """Random damage to a WAV header and data: read_wav returns int16 samples or raises PicomlError."""
+    good = tmp_path / "good.wav"
+    speech.write_wav(good, (np.sin(np.arange(16000) / 5) * 3000).astype(np.int16))
+    data = good.read_bytes()
+    rng = np.random.default_rng(0)
+    path = tmp_path / "x.wav"
+    refused = 0
+    for _ in range(1500):
+        b = bytearray(data)
+        if rng.integers(4) == 0:
+            b = b[:rng.integers(0, 200)]
+        else:
+            for _ in range(rng.integers(1, 6)):
+                b[rng.integers(0, 60)] = rng.integers(256)
+        path.write_bytes(bytes(b))
+        try:
+            assert features.read_wav(path).dtype == np.int16
+        except PicomlError as e:
+            assert str(path) in str(e)
+            refused += 1
+    assert refused > 500        # most damage is refused, not silently read
+    with pytest.raises(PicomlError, match="is a folder"):
+        features.read_wav(tmp_path)
+
+
+def test_a_speech_dataset_with_a_damaged_clip_names_it(tmp_path):
+    speech.write_wav(tmp_path / "a.wav", np.zeros(16000, np.int16))
+    (tmp_path / "b.wav").write_bytes(b"RIFF\x00\x00")
+    clips = [{"file": "a.wav", "label": "yes", "group": "p1"}, {"file": "b.wav", "label": "no", "group": "p2"}]
+    (tmp_path / "index.json").write_text(json.dumps({"kind": "speech", "clips": clips}))
+    with pytest.raises(PicomlError, match="b.wav is not a PCM WAV file"):
+        speech.load_dataset(tmp_path)
+    (tmp_path / "index.json").write_text(json.dumps({"kind": "speech", "clips": [{"label": "yes"}]}))
+    with pytest.raises(PicomlError, match="not a speech dataset index"):
+        speech.load_dataset(tmp_path)
+
+
+def test_a_short_clip_is_padded_with_silence():
+    from picoml import kws
+    short = (np.sin(np.arange(12000) / 7) * 2000).astype(np.int16)
+    padded = np.concatenate([short, np.zeros(4000, np.int16)])
+    assert np.array_equal(kws.clip_features(short), kws.clip_features(padded))
