@@ -117,7 +117,8 @@ class Draw:
 
     def body(self, x, rank):
         for _ in range(int(self.rng.integers(1, 5))):
-            step = self.pick(("conv", "conv", "pool", "pad", "branch", "batchnorm", "activation", "mean", "dense"))
+            step = self.pick(("conv", "conv", "pool", "pad", "branch", "batchnorm", "activation", "mean", "dense",
+                              "rescale", "crop", "causal"))
             if step == "conv":
                 x = self.conv(x, rank)
                 if self.chance(0.6):
@@ -135,6 +136,19 @@ class Draw:
             elif step == "dense":
                 # a Dense on every position (FULLY_CONNECTED over the last axis, keep_num_dims)
                 x = self.layers.Dense(self.width())(x)
+            elif step == "rescale":
+                # constants broadcast over the tensor: ADD and MUL with a scalar (Keras' Rescaling)
+                x = self.layers.Rescaling(float(self.rng.uniform(-2, 2)), float(self.rng.uniform(-1, 1)))(x)
+            elif step == "crop":
+                spatial = x.shape[1:1 + rank]
+                cuts = [(int(self.rng.integers(0, max(1, s // 3) + 1)), int(self.rng.integers(0, max(1, s // 3) + 1)))
+                        for s in spatial]
+                if all(a + b < s for (a, b), s in zip(cuts, spatial)):
+                    x = (self.layers.Cropping2D(tuple(cuts)) if rank == 2 else self.layers.Cropping1D(cuts[0]))(x)
+            elif step == "causal" and rank == 1:
+                # a causal convolution (PAD before CONV_2D), as in temporal models
+                x = self.layers.Conv1D(self.width(), int(self.rng.integers(2, 5)), padding="causal",
+                                       dilation_rate=int(self.rng.integers(1, 3)))(x)
             elif step == "batchnorm":
                 x = self.layers.BatchNormalization()(x)
             else:
