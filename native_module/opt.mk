@@ -14,14 +14,14 @@ PML_SMALL_FILES = check.c modpicoml.c invoke.c concatenation.c pad.c lut.c integ
 PML_SMALL_FILES_armv6m = check.c modpicoml.c invoke.c concatenation.c pad.c lut.c integer.c
 # On the two arches of the boards (the module's code goes to their heap, docs/memory.md), -Os too for the portable
 # kernels that only stand in for the core-specific ones there (fully_connected.c: only the check; on armv6m also
-# depthwise_conv.c, the cases depthwise_conv_s8_armv6m.c leaves) and on armv7emsp for ADD and MUL (element-wise,
+# depthwise_conv.c, the cases depthwise_conv_s8_armv6m.c leaves) and on armv7emsp for ADD, SUB and MUL (element-wise,
 # once per op over an activation; on armv6m at -Os they call __aeabi_llsl); DS-CNN's instructions unchanged on
 # qemu-m4 (it runs none of them), ResNet-8's +1.1% there (its ADDs). On armv7emsp depthwise_conv.c too, now that
 # depthwise_conv_s8_simd32.c runs the depth multipliers above 1 (in _picoml; the library loads that module for
 # them): 596 bytes less, the same instructions on every conformance and example model on qemu-m4.
-PML_SMALL_FILES_BOARDS = fully_connected.c add.c mul.c
+PML_SMALL_FILES_BOARDS = fully_connected.c add.c mul.c sub.c
 PML_SMALL_FILES_armv7emsp = $(PML_SMALL_FILES) $(PML_SMALL_FILES_BOARDS) depthwise_conv.c
-PML_SMALL_FILES_armv6m += depthwise_conv.c fully_connected.c    # add.c, mul.c at -Os call __aeabi_llsl
+PML_SMALL_FILES_armv6m += depthwise_conv.c fully_connected.c    # add.c, mul.c, sub.c at -Os call __aeabi_llsl
 # PML_OPT=-O3 on make's command line builds everything at one level, for every arch (what the bench compares).
 ifdef PML_OPT
 PML_OPT_x64 = $(PML_OPT)

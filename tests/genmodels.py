@@ -41,7 +41,7 @@ EXPECTED_OPS = {
     "FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D",
     "MAX_POOL_2D", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SOFTMAX", "ADD", "MUL",
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
-    "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX",
+    "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
 }
 
 
@@ -325,6 +325,31 @@ def multiply():
     return keras.Model(inp, x)
 
 
+def subtract():
+    """SUB of two tensors, with a fused RELU (Subtract then ReLU) and a fused RELU6 after a per-channel constant, and
+    of a scalar constant minus a tensor."""
+    x = inp = _input((8, 8, 3))
+    a = layers.Conv2D(4, 3, padding="same")(x)
+    b = layers.Conv2D(4, 1)(x)
+    d = layers.Subtract()([a, b])
+    e = layers.ReLU()(layers.Subtract()([b, a]))
+    offsets = np.linspace(-1.0, 1.0, 4).astype(np.float32)
+    f = layers.Lambda(lambda t: ops.relu6(t - offsets))(d)
+    h = layers.Lambda(lambda t: 0.5 - t)(e)
+    x = layers.Add()([layers.Add()([d, f]), h])
+    return keras.Model(inp, x)
+
+
+def normalization():
+    """Keras Normalization on the input of an IMU model: SUB of a per-channel constant mean (broadcast), then MUL."""
+    x = inp = _input((32, 6))
+    x = layers.Normalization(axis=-1, mean=np.linspace(-0.5, 0.5, 6), variance=np.linspace(0.5, 2.0, 6))(x)
+    x = layers.Conv1D(8, 3, activation="relu")(x)
+    x = layers.GlobalAveragePooling1D()(x)
+    x = layers.Dense(4)(x)
+    return keras.Model(inp, x)
+
+
 def concat():
     x = inp = _input((8, 8, 3))
     a = layers.Conv2D(4, 3, padding="same", activation="relu")(x)
@@ -479,7 +504,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze,
-        residual_add, multiply, concat, dense_concat, bn_unfolded, bn_add_conv,
+        residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,
         imu_float_io, conv_float_io,

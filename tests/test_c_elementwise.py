@@ -1,4 +1,4 @@
-"""The C kernels of the element-wise, non-linear and shape ops (native_module/{add,mul,lut,softmax,mean,pad,
+"""The C kernels of the element-wise, non-linear and shape ops (native_module/{add,sub,mul,lut,softmax,mean,pad,
 concatenation}.c), built with gcc and run through ctypes, give the numpy reference's bytes exactly.
 
 Single-op models are built here with picoml's own lowering functions (so their params are the ones a converted
@@ -286,11 +286,11 @@ def _binary_inputs(rng, shapes, count=3):
     return runs
 
 
-@pytest.mark.parametrize("kind", ["ADD", "MUL"])
+@pytest.mark.parametrize("kind", ["ADD", "SUB", "MUL"])
 @pytest.mark.parametrize("a,b", BROADCASTS)
 def test_broadcast(lib, kind, a, b):
     out = tuple(np.broadcast_shapes(a, b))
-    model = lowered(kind, [T(a, 0.05, 3), T(b, 0.03, -7)], T(out, 0.07 if kind == "ADD" else 0.01, -2))
+    model = lowered(kind, [T(a, 0.05, 3), T(b, 0.03, -7)], T(out, 0.01 if kind == "MUL" else 0.07, -2))
     check(lib, model, _binary_inputs(np.random.default_rng(len(a) + len(b)), [a, b]))
 
 
@@ -300,7 +300,7 @@ BINARY_QUANTIZATIONS = [(0.05, 0, 0.05, 0, 0.1, 0), (0.1, -128, 0.001, 127, 0.05
                         (1e-4, -1, 1e-4, 1, 10.0, 100)]
 
 
-@pytest.mark.parametrize("kind", ["ADD", "MUL"])
+@pytest.mark.parametrize("kind", ["ADD", "SUB", "MUL"])
 @pytest.mark.parametrize("q", BINARY_QUANTIZATIONS)
 @pytest.mark.parametrize("activation", [0, 1, 2, 3])
 def test_every_pair_of_values(lib, kind, q, activation):
@@ -310,7 +310,7 @@ def test_every_pair_of_values(lib, kind, q, activation):
     check(lib, model, [[ALL_INT8.reshape(256, 1), ALL_INT8.reshape(1, 256)]])
 
 
-@pytest.mark.parametrize("kind", ["ADD", "MUL"])
+@pytest.mark.parametrize("kind", ["ADD", "SUB", "MUL"])
 @pytest.mark.parametrize("keep_inputs", [False, True])
 def test_equal_shapes_in_place_or_not(lib, kind, keep_inputs):
     shape = (2, 4, 4, 16)
@@ -319,7 +319,7 @@ def test_equal_shapes_in_place_or_not(lib, kind, keep_inputs):
     check(lib, model, _binary_inputs(np.random.default_rng(5), [shape, shape]))
 
 
-@pytest.mark.parametrize("kind", ["ADD", "MUL"])
+@pytest.mark.parametrize("kind", ["ADD", "SUB", "MUL"])
 def test_same_tensor_twice(lib, kind):
     x = T((3, 5, 7), 0.05, 4)
     model = lowered(kind, [x, x], T((3, 5, 7), 0.1, -3))
@@ -327,7 +327,7 @@ def test_same_tensor_twice(lib, kind):
     check(lib, model, [[random_int8(np.random.default_rng(6), (3, 5, 7))], [np.full((3, 5, 7), -128, np.int8)]])
 
 
-@pytest.mark.parametrize("kind", ["ADD", "MUL"])
+@pytest.mark.parametrize("kind", ["ADD", "SUB", "MUL"])
 @pytest.mark.parametrize("a,b", [((1, 4, 4, 3), (3,)), ((1, 4, 4, 3), (1, 1, 1, 1)), ((1, 4, 4, 3), (1, 4, 4, 3)),
                                  ((3,), (1, 4, 4, 3)), ((2, 5), (2, 1))])
 def test_constant_operand(lib, kind, a, b):
@@ -339,9 +339,10 @@ def test_constant_operand(lib, kind, a, b):
     check(lib, model, [[random_int8(rng, a)] for _ in range(3)])
 
 
-def test_add_raw_params_outside_what_the_host_makes(lib):
-    """Shifts that make the scaled inputs and their sum wrap in int32 (the reference shifts in int64, then wraps),
-    with an output scaling that keeps the top bits of the sum in the int8 range."""
+@pytest.mark.parametrize("kind", ["ADD", "SUB"])
+def test_add_raw_params_outside_what_the_host_makes(lib, kind):
+    """Shifts that make the scaled inputs and their sum (difference) wrap in int32 (the reference shifts in int64,
+    then wraps), with an output scaling that keeps the top bits of the sum in the int8 range."""
     rng = np.random.default_rng(8)
     for _ in range(20):
         params = {"input1_offset": int(rng.integers(-127, 129)), "input2_offset": int(rng.integers(-127, 129)),
@@ -350,7 +351,7 @@ def test_add_raw_params_outside_what_the_host_makes(lib):
                   "input2_multiplier": int(rng.integers(1 << 30, 1 << 31)), "input2_shift": int(rng.integers(0, 8)),
                   "output_multiplier": int(rng.integers(1 << 30, 1 << 31)), "output_shift": int(rng.integers(-26, -22)),
                   "act_min": -128, "act_max": 127}
-        model = single("ADD", params, [T((256, 1)), T((1, 256))], T((256, 256)))
+        model = single(kind, params, [T((256, 1)), T((1, 256))], T((256, 256)))
         check(lib, model, [[ALL_INT8.reshape(256, 1), ALL_INT8.reshape(1, 256)]])
 
 

@@ -41,7 +41,7 @@ def check_output(out, model, x):
     assert eval(lines[0].split(" ", 2)[2]) == reference.run(model, [x])[0].reshape(-1).tolist()
     # the front-end's first op is SIGNAL_WINDOW
     assert lines[1] == ("REFUSED picoml: op 0 (SIGNAL_WINDOW) is not in this _picoml native module: it is the small "
-                        "one, without the audio front-end's ops, MUL, CONCATENATION and PAD (deploy the full one: "
+                        "one, without the audio front-end's ops, MUL, CONCATENATION, PAD and SUB (deploy the full one: "
                         "`picoml deploy` without --without-frontend), or older than this picoml; backend='python' "
                         "runs the model"), out
 
@@ -90,12 +90,13 @@ for source in %(paths)r:
 
 
 @pytest.mark.parametrize("name, module", [("pad_gap", "_picoml"), ("concat", "_picoml"), ("multiply", "_picoml"),
-                                          ("depthwise_variants", "_picoml"), ("residual_add", "_picoml_core"),
-                                          ("imu_gap", "_picoml_core")])
+                                          ("subtract", "_picoml"), ("depthwise_variants", "_picoml"),
+                                          ("residual_add", "_picoml_core"), ("imu_gap", "_picoml_core"),
+                                          ("reduce_max_variants", "_picoml_core")])
 def test_a_model_with_an_op_only_the_full_module_has_loads_the_full_module(tmp_path, name, module):
-    """PAD, CONCATENATION, MUL (not in _picoml_core) and a depth multiplier above 1 (its M4 SIMD path is only in
-    _picoml) load _picoml alone; the others _picoml_core alone (tests/test_runtimes.py runs every generated model
-    with the reference's bytes)."""
+    """PAD, CONCATENATION, MUL, SUB (not in _picoml_core) and a depth multiplier above 1 (its M4 SIMD path is only
+    in _picoml) load _picoml alone; the others (REDUCE_MAX is MAX_POOL_2D) _picoml_core alone (tests/test_runtimes.py
+    runs every generated model with the reference's bytes)."""
     model, blob = models.model(name)
     path = tmp_path / (name + ".pml")
     path.write_bytes(blob)

@@ -1,6 +1,6 @@
 """Bit-exactness of the lowerings and numpy references against TensorFlow Lite Micro (the `tflite-micro` PyPI
 interpreter), on single-op int8 models converted by TensorFlow: SOFTMAX, MEAN, REDUCE_MAX (lowered onto
-MAX_POOL_2D, through the whole importer), and the element-wise functions of one value that become a LUT
+MAX_POOL_2D, through the whole importer), SUB, and the element-wise functions of one value that become a LUT
 (LOGISTIC, TANH, HARD_SWISH, RELU, RELU6, LEAKY_RELU, int8 QUANTIZE), whose table is checked on all 256 inputs.
 
 Models are converted once and cached under the system temp dir. Some configurations the converter never produces
@@ -56,6 +56,9 @@ def _graph(kind, shape, arg):
     if kind == "reduce_max":
         axes, keep_dims = arg
         return lambda x: tf.reduce_max(x, axis=list(axes), keepdims=keep_dims)
+    if kind in ("sub", "rsub"):     # a tensor minus a constant of shape arg, and the constant minus the tensor
+        c = np.linspace(-1.5, 2.5, int(np.prod(arg))).astype(np.float32).reshape(arg)
+        return (lambda x: x - c) if kind == "sub" else (lambda x: c - x)
     raise ValueError(kind)
 
 
@@ -480,6 +483,91 @@ def test_reduce_max_of_other_output_quantization_fails():
     for scale, zero_point in ((op.inputs[0].scale * 2, None), (None, op.inputs[0].zero_point + 1)):
         with pytest.raises(UnsupportedModelError, match="quantization differ"):
             convert(patched(data, "output", scale, zero_point), measure_tflm=False)
+
+
+# SUB: ADD's arithmetic with the second rescaled input subtracted; TFLite Micro's CalculateOpDataSub computes the
+# real multipliers in float32 where CalculateOpDataAdd uses double, so the quantized multipliers differ
+
+def _tflm_outputs(data, xs):
+    interpreter = runtime.Interpreter.from_bytes(data, arena_size=64 * 1024)
+    outputs = []
+    for x in xs:
+        interpreter.set_input(x, 0)
+        interpreter.invoke()
+        outputs.append(interpreter.get_output(0))
+    return outputs
+
+
+def _float32_prepare(params, a, b, out):
+    """params with the multipliers computed in float32, as tflite-micro's sub_common.cc did in 2025 (ADD's in
+    double)."""
+    f32 = np.float32
+    twice = f32(2) * max(f32(a.scale), f32(b.scale))
+    params = dict(params)
+    for k, real in (("input1", f32(a.scale) / twice), ("input2", f32(b.scale) / twice),
+                    ("output", twice / (f32(1 << elementwise.ADD_LEFT_SHIFT) * f32(out.scale)))):
+        params[k + "_multiplier"], params[k + "_shift"] = quantize_multiplier(float(real))
+    return params
+
+
+SUB_SWEEP = [(None, None, None)] + [(float(np.float32(2.0 ** np.random.default_rng(i).uniform(-8, 1))),
+                                     float(np.float32(2.0 ** np.random.default_rng(100 + i).uniform(-8, 1))),
+                                     int(np.random.default_rng(200 + i).integers(-128, 128))) for i in range(12)]
+
+
+def _check_sub(kind, shape, arg, sweep, xs):
+    """Each (input scale, output scale, output zero point) of `sweep` patched into the model (None: as converted):
+    the reference's bytes are TFLite Micro's; returns how many outputs multipliers computed in float32 would have
+    got wrong."""
+    base = model(kind, shape, arg, low=-2.0, high=3.0)
+    op, *_ = read_single_op(base)
+    assert op.name == "SUB" and op.inputs[0 if kind == "sub" else 1].data is None
+    activation = op.inputs[0 if kind == "sub" else 1].index
+    float32_misses = 0
+    for in_scale, out_scale, out_zp in sweep:
+        data = base if in_scale is None else _patch_scale(patched(base, "output", out_scale, out_zp), activation,
+                                                          in_scale)
+        converted = convert(data, measure_tflm=False)
+        sub, = converted.ops
+        assert sub.name == "SUB"
+        want = _tflm_outputs(data, xs)
+        for x, w in zip(xs, want):
+            got, = pml_reference.run(converted, [x])
+            assert np.array_equal(got, w), (in_scale, out_scale, out_zp, sub.params)
+        a, b, out = (converted.tensors[i] for i in sub.inputs + sub.outputs)
+        alternative = pml_format.Op("SUB", sub.inputs, sub.outputs, _float32_prepare(sub.params, a, b, out))
+        for x, w in zip(xs, want):
+            operands = [x, b.data] if b.is_constant else [a.data, x]
+            float32_misses += not np.array_equal(REFERENCE["SUB"](alternative, operands, [out])[0], w)
+    return float32_misses
+
+
+@pytest.mark.parametrize("kind,shape,arg", [("sub", (4, 64), (64,)), ("sub", (1, 256), ()), ("rsub", (4, 64), (64,)),
+                                            ("sub", (2, 8, 16), (1, 8, 1))])
+def test_sub(kind, shape, arg):
+    """Every int8 value against a per-channel (or scalar, or middle-axis) constant, as Keras Normalization makes,
+    and random inputs, the input's and output's quantization swept: TFLite Micro's bytes."""
+    xs = [np.resize(ALL_INT8, shape)] + [np.asarray(x, np.int8) for x in random_inputs(shape, 3, seed=9)]
+    _check_sub(kind, shape, arg, SUB_SWEEP, xs)
+
+
+def test_sub_multipliers_are_computed_in_double():
+    """Quantizations (found by a search over random ones) where multipliers computed in float32, as tflite-micro's
+    sub_common.cc did in 2025, give other bytes than ADD's double-precision ones in one of the 16384 pairs of each
+    int8 value with each of 64 channel constants: picoml gives the bytes of the TFLite Micro it is held to (the
+    tflite-micro package), which computes them in double."""
+    sweep = [(0.023231279104948044, 0.005468558520078659, 3), (0.02625841088593006, 0.013431494124233723, 91),
+             (0.6490203738212585, 0.45987075567245483, 44), (0.40037140250205994, 0.46544143557548523, 78)]
+    xs = [np.repeat(ALL_INT8, 64).reshape(256, 64)]
+    assert _check_sub("sub", (256, 64), (64,), sweep, xs) == len(sweep)
+
+
+def _patch_scale(data, index, scale):
+    """The model with tensor `index`'s (first) scale set."""
+    buf = bytearray(data)
+    m = tflite.Model.GetRootAsModel(buf, 0)
+    m.Subgraphs(0).Tensors(index).Quantization().ScaleAsNumpy()[0] = np.float32(scale)
+    return bytes(buf)
 
 
 # ------------------------------------------------------------------------------------------------------------------

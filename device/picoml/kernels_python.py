@@ -630,10 +630,11 @@ def run_softmax(st):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ADD and MUL with NumPy broadcasting (shapes right-aligned to 4-D).
+# ADD, SUB and MUL with NumPy broadcasting (shapes right-aligned to 4-D).
 # state = (kind, a_buf, a_off, a_strides, b_buf, b_off, b_strides, out_buf, out_off, out_shape4, flat, ta, tb,
 #          rq, output_offset, act_min, act_max), rq = requant_pair(output_multiplier, output_shift)
-# ADD: ta[u] / tb[u] = each input byte u already offset, shifted and rescaled; out = mbqm(ta + tb).
+# ADD: ta[u] / tb[u] = each input byte u already offset, shifted and rescaled; out = mbqm(ta + tb). SUB: ADD with
+# tb negated.
 # MUL: ta[u] / tb[u] = the input byte plus its offset; out = mbqm(ta * tb).
 # ---------------------------------------------------------------------------------------------------------
 
@@ -659,14 +660,20 @@ def _prepare_binary(inputs, outputs, what):
     return a, b, out, shape4, _broadcast_strides(a, shape4), _broadcast_strides(b, shape4), flat
 
 
-def prepare_add(p, inputs, outputs, ctx):
+def prepare_add(p, inputs, outputs, ctx, what="ADD", sign=1):
     (in1_off, in2_off, out_off, left_shift, m1, s1, m2, s2, mo, so, act_min, act_max) = p
-    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, "ADD")
+    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, what)
     _check(0 <= left_shift < 32, "left_shift %d out of range" % left_shift)
     ta = table32(lambda u: mbqm((SIGNED[u] + in1_off) << left_shift, m1, s1))
-    tb = table32(lambda u: mbqm((SIGNED[u] + in2_off) << left_shift, m2, s2))
+    tb = table32(lambda u: wrap32(sign * mbqm((SIGNED[u] + in2_off) << left_shift, m2, s2)))
     return (0, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
             requant_pair(mo, so), out_off, act_min, act_max)
+
+
+def prepare_sub(p, inputs, outputs, ctx):
+    """ADD with the second input's rescaled values negated in its table (wrapped as C's int32: the sum then wraps
+    to C's difference), after their rounding: exact."""
+    return prepare_add(p, inputs, outputs, ctx, "SUB", -1)
 
 
 def prepare_mul(p, inputs, outputs, ctx):
@@ -947,6 +954,7 @@ KERNELS = {
     _ops.OP_MAX_POOL_2D: (prepare_pool, run_max_pool_2d),
     _ops.OP_SOFTMAX: (prepare_softmax, run_softmax),
     _ops.OP_ADD: (prepare_add, run_binary),
+    _ops.OP_SUB: (prepare_sub, run_binary),
     _ops.OP_MUL: (prepare_mul, run_binary),
     _ops.OP_CONCATENATION: (prepare_concatenation, run_concatenation),
     _ops.OP_LUT: (prepare_lut, run_lut),

@@ -3,7 +3,7 @@
 # (ESP32 xtensawin in particular). Same interface as kernels_python (see its header): KERNELS = {op_code:
 # (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (SOFTMAX).
 #
-# Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, MUL,
+# Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL,
 # LUT, MEAN, PAD and CONCATENATION. Each prepare runs kernels_python's prepare (the checks and the decoding), then builds what
 # the viper code needs; an op whose constants the viper code does not take (a shift outside [-31, 31], an
 # input zero point outside int8) keeps kernels_python's run, so every model runs and stays exact.
@@ -723,10 +723,10 @@ def prepare_max_pool_2d(p, inputs, outputs, ctx):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ADD and MUL with NumPy broadcasting, from per-input 256-entry int32 tables made at load: ADD (x + offset) <<
-# left_shift rescaled to the common scale, acc = ta[a] + tb[b]; MUL x + offset, acc = ta[a] * tb[b]; then the
-# output requantization. g = (kind, a_off, b_off, out_off, D0, D1, D2, D3, a0s, a1s, a2s, a3s, b0s, b1s, b2s,
-# b3s, output_offset, lo, hi, act_min, act_max, flat); q = the output multiplier's 4 words.
+# ADD, SUB and MUL with NumPy broadcasting, from per-input 256-entry int32 tables made at load: ADD (x + offset) <<
+# left_shift rescaled to the common scale, acc = ta[a] + tb[b] (SUB: tb negated); MUL x + offset, acc = ta[a] *
+# tb[b]; then the output requantization. g = (kind, a_off, b_off, out_off, D0, D1, D2, D3, a0s, a1s, a2s, a3s,
+# b0s, b1s, b2s, b3s, output_offset, lo, hi, act_min, act_max, flat); q = the output multiplier's 4 words.
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
@@ -838,28 +838,33 @@ def _strides4(t, out4):
     return tuple(strides)
 
 
-def _byte_table(offset, left_shift=0, m=None, s=0):
-    """int32 [256]: for each int8 value x (as its byte u), x + offset, or with (m, s) _mbqm((x + offset) <<
+def _byte_table(offset, left_shift=0, m=None, s=0, sign=1):
+    """int32 [256]: for each int8 value x (as its byte u), x + offset, or with (m, s) sign * _mbqm((x + offset) <<
     left_shift, m, s); None when one leaves int32. Filled in place: no 256-item lists, whose growth fragments a
     board's heap while a model loads."""
     t = array("i", range(256))
     for u in range(256):
         v = ((u ^ 0x80) - 0x80) + offset
         if m is not None:
-            v = _mbqm(v << left_shift, m, s)
+            v = sign * _mbqm(v << left_shift, m, s)
         if v < _INT32_MIN or v > _INT32_MAX:
             return None
         t[u] = v
     return t
 
 
-def _prepare_binary(is_mul, p, inputs, outputs, ctx):
-    st, run = (_kp.prepare_mul if is_mul else _kp.prepare_add)(p, inputs, outputs, ctx), _kp.run_binary
+def _prepare_binary(is_mul, p, inputs, outputs, ctx, sign=1):
+    """MUL (is_mul 1), ADD, or SUB (ADD with sign -1: the second input's rescaled values negated in its table)."""
+    if is_mul:
+        st = _kp.prepare_mul(p, inputs, outputs, ctx)
+    else:
+        st = _kp.prepare_add(p, inputs, outputs, ctx) if sign > 0 else _kp.prepare_sub(p, inputs, outputs, ctx)
+    run = _kp.run_binary
     a, b, out = inputs[0], inputs[1], outputs[0]
     if not is_mul:
         in1_off, in2_off, ooff, left_shift, m1, s1, m2, s2, mo, so, amin, amax = p
         ta = _byte_table(in1_off, left_shift, m1, s1)
-        tb = _byte_table(in2_off, left_shift, m2, s2)
+        tb = _byte_table(in2_off, left_shift, m2, s2, sign)
     else:
         in1_off, in2_off, ooff, mo, so, amin, amax = p
         ta = _byte_table(in1_off)
@@ -876,6 +881,10 @@ def _prepare_binary(is_mul, p, inputs, outputs, ctx):
 
 def prepare_add(p, inputs, outputs, ctx):
     return _prepare_binary(0, p, inputs, outputs, ctx)
+
+
+def prepare_sub(p, inputs, outputs, ctx):
+    return _prepare_binary(0, p, inputs, outputs, ctx, -1)
 
 
 def prepare_mul(p, inputs, outputs, ctx):
@@ -1136,6 +1145,7 @@ KERNELS = {
     _ops.OP_AVERAGE_POOL_2D: (prepare_average_pool_2d, _run),
     _ops.OP_MAX_POOL_2D: (prepare_max_pool_2d, _run),
     _ops.OP_ADD: (prepare_add, _run),
+    _ops.OP_SUB: (prepare_sub, _run),
     _ops.OP_MUL: (prepare_mul, _run),
     _ops.OP_CONCATENATION: (prepare_concatenation, _run),
     _ops.OP_LUT: (prepare_lut, _run),

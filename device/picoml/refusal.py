@@ -138,6 +138,7 @@ PARAM_NAMES = (
     ('act_min', 'act_max'),
     ('act_min', 'act_max'),
     ('act_min', 'act_max'),
+    ('input1_offset', 'input2_offset', 'output_offset', 'left_shift', 'input1_multiplier', 'input1_shift', 'input2_multiplier', 'input2_shift', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
 )
 PARAM_KINDS = (
     (),
@@ -169,6 +170,7 @@ PARAM_KINDS = (
     (0, 10),
     (0, 10),
     (0, 10),
+    (4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7),
 )
 OPERAND_NAMES = (
     (),
@@ -195,6 +197,7 @@ OPERAND_NAMES = (
     ('input', 'output'),
     ('input', 'output'),
     ('input', 'output'),
+    ('input1', 'input2', 'output'),
     ('input1', 'input2', 'output'),
     ('input1', 'input2', 'output'),
     ('input1', 'input2', 'output'),
@@ -231,6 +234,7 @@ OPERAND_TYPES = (
     ((3, 7), (3, 7), (3, 7)),
     ((3, 7), (3, 7), (3, 7)),
     ((3, 7), (3, 7), (3, 7)),
+    ((1, 7), (1, 7), (1, 7)),
 )
 DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the output's dtype")
 # -- end of the generated part --
@@ -272,7 +276,7 @@ def message(buf, fault):
         if 0 < value < len(ON_DEVICE) and ON_DEVICE[value]:
             # an op the library runs but the native module does not hold
             return ("picoml: op %d (%s) is not in this _picoml native module: it is the small one, without the audio "
-                    "front-end's ops, MUL, CONCATENATION and PAD (deploy the full one: `picoml deploy` without "
+                    "front-end's ops, MUL, CONCATENATION, PAD and SUB (deploy the full one: `picoml deploy` without "
                     "--without-frontend), or older than this picoml; backend='python' runs the model"
                     % (op, OP_NAMES[value]))
         return "picoml: unknown op code %d (op %d): this .pml needs a newer picoml" % (value, op)

@@ -279,7 +279,7 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
     picoml.boards.load(name) finds them. library=False copies the model alone.
 
     The native modules: _picoml.mpy and _picoml_core.mpy, the same without the audio front-end's ops and the rare
-    MUL, CONCATENATION and PAD (optable.FULL_ONLY_OPS), which the library imports for a model that needs none of
+    MUL, CONCATENATION, PAD and SUB (optable.FULL_ONLY_OPS), which the library imports for a model that needs none of
     them: about 11 KB less code in the board's heap (docs/memory.md). frontend=False installs only the latter, as
     _picoml.mpy (37-39 KB less flash), for an application that does not use picoml.audio; refused, before the
     board is touched, for a model that needs one of those ops."""
@@ -290,7 +290,7 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
         needed = _full_only_op(model) if model else None
         if needed:
             raise PicomlError("%s needs %s (op %d), which the native module --without-frontend leaves out (it has "
-                              "none of the audio front-end's ops, MUL, CONCATENATION, PAD): deploy without "
+                              "none of the audio front-end's ops, MUL, CONCATENATION, PAD, SUB): deploy without "
                               "--without-frontend" % (model, needed[1], needed[0]))
     board = Ampy(port) if tool == "ampy" else SerialLink(port)
     try:
@@ -306,7 +306,7 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
             return _deploy(board, name, mpy, lib, model, build, log)
         with tempfile.TemporaryDirectory(prefix="picoml_dist_") as tmp:
             if not frontend:
-                log("only the small native module, without the audio front-end's ops, MUL, CONCATENATION and PAD "
+                log("only the small native module, without the audio front-end's ops, MUL, CONCATENATION, PAD and SUB "
                     "(picoml.audio cannot run with it)")
             return _deploy(board, name, mpy, lib, model, dist.build_for_board(mpy, name, tmp, frontend), log)
     finally:

@@ -17,7 +17,7 @@ from collections import namedtuple
 # the host reads, validates and runs it. frontend: an op of the audio front-end (TFLite Micro's Signal library and the
 # integer ops its graph uses). core: an op of the small native module, _picoml_core.mpy (native_module/Makefile's
 # PML_FRONTEND=0), which the device library imports for a model that needs only such ops: the ops of common
-# classifier networks; the audio front-end's ops and the rare MUL, CONCATENATION and PAD are only in the full
+# classifier networks; the audio front-end's ops and the rare MUL, CONCATENATION, PAD and SUB are only in the full
 # _picoml.mpy (about 11 KB more code in a board's heap).
 OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device frontend core",
                     defaults=(False, ("output",), True, False, True))
@@ -25,6 +25,9 @@ OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device f
 _CONV_PARAMS = ("stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left",
                 "input_offset", "output_offset", "act_min", "act_max")
 _POOL_PARAMS = ("stride_h", "stride_w", "filter_h", "filter_w", "pad_top", "pad_left", "act_min", "act_max")
+# ADD's and SUB's (SUB is ADD with the second rescaled input subtracted: the kernels share one arithmetic)
+_ADD_PARAMS = ("input1_offset", "input2_offset", "output_offset", "left_shift", "input1_multiplier", "input1_shift",
+               "input2_multiplier", "input2_shift", "output_multiplier", "output_shift", "act_min", "act_max")
 
 OPS = (
     OpSpec(1, "CONV_2D", ("input", "filter", "bias", "multipliers", "shifts"), _CONV_PARAMS),
@@ -35,10 +38,7 @@ OPS = (
     OpSpec(4, "AVERAGE_POOL_2D", ("input",), _POOL_PARAMS),
     OpSpec(5, "MAX_POOL_2D", ("input",), _POOL_PARAMS),
     OpSpec(6, "SOFTMAX", ("input",), ("input_multiplier", "input_left_shift", "diff_min")),
-    OpSpec(7, "ADD", ("input1", "input2"),
-           ("input1_offset", "input2_offset", "output_offset", "left_shift",
-            "input1_multiplier", "input1_shift", "input2_multiplier", "input2_shift",
-            "output_multiplier", "output_shift", "act_min", "act_max"), in_place=True),
+    OpSpec(7, "ADD", ("input1", "input2"), _ADD_PARAMS, in_place=True),
     OpSpec(8, "MUL", ("input1", "input2"),
            ("input1_offset", "input2_offset", "output_offset", "output_multiplier", "output_shift",
             "act_min", "act_max"), in_place=True, core=False),
@@ -77,7 +77,10 @@ _FRONTEND_OPS = (
     OpSpec(27, "MUL_INT32", ("input1", "input2"), ("act_min", "act_max"), in_place=True),
     OpSpec(28, "DIV_INT32", ("input1", "input2"), ("act_min", "act_max"), in_place=True),
 )
-OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS)
+OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS) + (
+    # format version 4; only in the full module: in _picoml_core its kernel would take heap on every board
+    OpSpec(29, "SUB", ("input1", "input2"), _ADD_PARAMS, in_place=True, core=False),
+)
 
 BY_CODE = {op.code: op for op in OPS}
 BY_NAME = {op.name: op for op in OPS}
@@ -129,7 +132,7 @@ def c_header():
               " * above that are not here are not on the device yet: an unknown op code to pml_check. A build",
               " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
               " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
-              " * PAD) are unknown op codes there. */",
+              " * PAD, SUB) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if op.core])
     lines += ["#define PML_FULL_OPS(X) \\"]

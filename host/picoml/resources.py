@@ -7,7 +7,7 @@ the same names are symlinks to the checkout's folders, so a checkout and an inst
     boards/*.json                 board definitions (boards/)
     virtual_board/                the virtual board's hardware: flash.py and emulated_chips/ (emulation/virtual_board/)
     natmod/<arch>/_picoml.mpy     the native modules (build/natmod/, built by `make natmod`), and _picoml_core.mpy beside
-                                  it: the same without the audio front-end's ops, MUL, CONCATENATION and PAD, also
+                                  it: the same without the audio front-end's ops, MUL, CONCATENATION, PAD and SUB, also
                                   alone as _picoml.mpy in
                                   natmod/<arch>-nofrontend/ (`picoml deploy --without-frontend`)
     models/<name>/main.py         the example models' device programs (models/)

@@ -1,5 +1,6 @@
-"""Element-wise int8 ops: ADD, MUL (with broadcasting): lowering and numpy reference; the RELU family, LEAKY_RELU
-and int8->int8 QUANTIZE (requantize): lowering to a LUT op and the numpy functions its table is computed with."""
+"""Element-wise int8 ops: ADD, SUB, MUL (with broadcasting): lowering and numpy reference; the RELU family,
+LEAKY_RELU and int8->int8 QUANTIZE (requantize): lowering to a LUT op and the numpy functions its table is computed
+with."""
 import numpy as np
 
 from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
@@ -20,18 +21,23 @@ def _check_broadcast(ctx, op):
 
 
 def lower_add(ctx, op):
+    """ADD and SUB: the same params, computed as TFLite Micro's CalculateOpDataAdd does (in double; the tflite-micro
+    build picoml is held to computes SUB's the same way, where older TFLite Micro sources computed them in float32:
+    tests/test_nonlinear_ops.py tells the two apart)."""
     _check_broadcast(ctx, op)
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
     twice_max_input_scale = 2.0 * max(a.scale, b.scale)
-    m1, s1 = quantize_multiplier(a.scale / twice_max_input_scale)
-    m2, s2 = quantize_multiplier(b.scale / twice_max_input_scale)
-    mo, so = quantize_multiplier(twice_max_input_scale / ((1 << ADD_LEFT_SHIFT) * out.scale))
+    real1, real2 = a.scale / twice_max_input_scale, b.scale / twice_max_input_scale
+    real_out = twice_max_input_scale / ((1 << ADD_LEFT_SHIFT) * out.scale)
+    m1, s1 = quantize_multiplier(real1)
+    m2, s2 = quantize_multiplier(real2)
+    mo, so = quantize_multiplier(real_out)
     act_min, act_max = activation_range(ctx, op, out)
     params = {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
               "left_shift": ADD_LEFT_SHIFT, "input1_multiplier": m1, "input1_shift": s1,
               "input2_multiplier": m2, "input2_shift": s2, "output_multiplier": mo, "output_shift": so,
               "act_min": act_min, "act_max": act_max}
-    ctx.emit("ADD", [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)], params, op)
+    ctx.emit(op.name, [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)], params, op)
 
 
 def lower_mul(ctx, op):
@@ -98,13 +104,16 @@ def _to_output(inputs, outputs):
 
 
 def reference_add(op, inputs, outputs):
+    """ADD, and SUB: the second input's rescaled value subtracted (TFLite's raw_sub = scaled1 - scaled2), after
+    its rounding."""
     p = op.params
     inputs = _to_output(inputs, outputs)
     a = _offset(inputs[0], p["input1_offset"]) << p["left_shift"]
     b = _offset(inputs[1], p["input2_offset"]) << p["left_shift"]
     a = multiply_by_quantized_multiplier(a, p["input1_multiplier"], p["input1_shift"])
     b = multiply_by_quantized_multiplier(b, p["input2_multiplier"], p["input2_shift"])
-    out = multiply_by_quantized_multiplier(a + b, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
+    raw = a - b if op.name == "SUB" else a + b
+    out = multiply_by_quantized_multiplier(raw, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
     return [clamp_int8(out, p["act_min"], p["act_max"]).reshape(outputs[0].shape)]
 
 
@@ -136,6 +145,7 @@ def requantize(p, x):
     return clamp_int8(out + p["output_offset"])
 
 
-LOWER = {"ADD": lower_add, "MUL": lower_mul, "LEAKY_RELU": lower_leaky_relu, "QUANTIZE": lower_quantize}
+LOWER = {"ADD": lower_add, "SUB": lower_add, "MUL": lower_mul, "LEAKY_RELU": lower_leaky_relu,
+         "QUANTIZE": lower_quantize}
 LOWER.update({name: lower_relu for name in RELU_RANGES})
-REFERENCE = {"ADD": reference_add, "MUL": reference_mul}
+REFERENCE = {"ADD": reference_add, "SUB": reference_add, "MUL": reference_mul}
