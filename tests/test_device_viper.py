@@ -43,8 +43,8 @@ KWS = "kws_ref_model"
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SAME, VALID = 0, 1
 # ops kernels_viper must run in viper code (SOFTMAX stays with kernels_python)
-VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL",
-             "CONCATENATION", "LUT", "MEAN", "PAD"}
+VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB",
+             "MUL", "CONCATENATION", "LUT", "MEAN", "PAD"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -609,7 +609,7 @@ def binary_case(rng, kind, extreme=False):
     za, zb, zo = zero_point(rng), zero_point(rng), zero_point(rng)
     act_min, act_max = activation(rng)
     scales = rng.uniform(0.002, 0.2, 3)
-    if kind == "ADD":
+    if kind in ("ADD", "SUB"):
         twice = 2 * max(scales[0], scales[1])
         m1, s1 = quantize_multiplier(scales[0] / twice)
         m2, s2 = quantize_multiplier(scales[1] / twice)
@@ -741,6 +741,7 @@ def edge_cases(small=True, seed=0):
         for i in range(6):
             add("add%d" % i, binary_case(rng, "ADD", extreme=i >= 3))
             add("mul%d" % i, binary_case(rng, "MUL", extreme=i >= 3))
+            add("sub%d" % i, binary_case(rng, "SUB", extreme=i >= 3))
         for i in range(4):
             add("mean%d" % i, mean_case(rng))
             add("pad%d" % i, pad_case(rng))
