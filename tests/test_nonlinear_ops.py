@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from picoml import format as pml_format
 from picoml import reference as pml_reference
 from picoml.convert import convert
+from picoml.runtimes.c import CRuntime
 from picoml.errors import UnsupportedModelError
 from picoml.fixedpoint import quantize_multiplier
 from picoml.optable import BY_NAME
@@ -466,6 +467,7 @@ def test_reduce_max(shape, axes, keep_dims, pools):
     converted = convert(data, measure_tflm=False)
     assert [op.name for op in converted.ops] == ["MAX_POOL_2D"] * pools
     interpreter = runtime.Interpreter.from_bytes(data, arena_size=8 * int(np.prod(shape)) + 64 * 1024)
+    c = CRuntime(converted)     # and the C kernels: the windows of the whole reduced extent, the views
     for x in random_inputs(shape, 5, seed=8):
         x = np.asarray(x, np.int8).reshape(shape)
         interpreter.set_input(x, 0)
@@ -473,6 +475,7 @@ def test_reduce_max(shape, axes, keep_dims, pools):
         expected = interpreter.get_output(0)
         got, = pml_reference.run(converted, [x])
         assert got.shape == expected.shape and np.array_equal(got, expected), (got, expected)
+        assert np.array_equal(c.run([x])[0], expected)
 
 
 def test_reduce_max_of_other_output_quantization_fails():
