@@ -42,6 +42,8 @@ def reduction_axes(ctx, op):
         ctx.fail(op, "input has %d dimensions, at most %d are supported" % (rank, MAX_DIMS))
     if len(op.inputs) < 2 or op.inputs[1] is None or op.inputs[1].data is None:
         ctx.fail(op, "the reduction axes must be a constant tensor")
+    if op.inputs[1].data.dtype != np.int32:     # as TFLite Micro's Prepare requires
+        ctx.fail(op, "the reduction axes are %s, not int32" % op.inputs[1].data.dtype)
     axes = resolve_axes(op.inputs[1].data, rank)
     if axes is None:
         ctx.fail(op, "reduction axes %s out of range for a %d-D input" % (list(op.inputs[1].data.reshape(-1)), rank))
