@@ -383,7 +383,7 @@ def parser():
     d.add_argument("--model-only", action="store_true", help="copy the model alone (the library is there)")
     d.add_argument("--without-frontend", action="store_true",
                    help="only the small native module (without the audio front-end's ops, MUL, CONCATENATION, "
-                        "PAD, SUB), which the library uses anyway for the models that need none of them: 37-39 KB less "
+                        "PAD, SUB), which the library uses anyway for the models that need none of them: 38-42 KB less "
                         "flash, for an application that does not use picoml.audio; refused for a model that needs one")
     d.set_defaults(func=cmd_deploy)
 

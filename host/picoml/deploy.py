@@ -281,7 +281,7 @@ def deploy(model, port, tool=None, build=None, log=print, library=True, frontend
     The native modules: _picoml.mpy and _picoml_core.mpy, the same without the audio front-end's ops and the rare
     MUL, CONCATENATION, PAD and SUB (optable.FULL_ONLY_OPS), which the library imports for a model that needs none of
     them: about 11 KB less code in the board's heap (docs/memory.md). frontend=False installs only the latter, as
-    _picoml.mpy (37-39 KB less flash), for an application that does not use picoml.audio; refused, before the
+    _picoml.mpy (38-42 KB less flash), for an application that does not use picoml.audio; refused, before the
     board is touched, for a model that needs one of those ops."""
     if not frontend:
         if build is not None or not library:
