@@ -5,6 +5,7 @@ that combinations nobody wrote down are checked too.
 
     python tests/random_models.py --cases 100 --seed 0            # reference and C kernels (x64, M4 and M0 paths)
     python tests/random_models.py --cases 20 --device              # also the device library on the unix port
+    python tests/random_models.py --cases 20 --emulated            # also the chips' kernels on emulated cores
     python tests/random_models.py --case 0:17 --keep build/random  # one case again, its .tflite kept
 
 A case is (seed, number): the same pair always builds the same model. The summary counts the cases that agreed,
@@ -205,8 +206,16 @@ def build(seed, number):
     if any(d == 0 for layer in model.layers for d in layer.output.shape[1:]):
         return None, False
     genmodels._randomize_bias_and_batchnorm(model, int(rng.integers(2 ** 31)))
+    # some layers' weights scaled far up or down: requantization multipliers and shifts at their extremes (the
+    # kernels' general paths beside their shortcuts), sums beyond what the shortcuts take
+    for layer in model.layers:
+        kernels = [w for w in layer.weights if "kernel" in w.name]
+        if kernels and rng.random() < 0.3:
+            factor = float(10 ** rng.uniform(-3, 2.5))
+            for w in kernels:
+                w.assign(w.numpy() * factor)
     # the inputs' range and centre drawn too, so that zero points and scales vary
-    scale, centre = float(rng.uniform(0.05, 20)), float(rng.uniform(-1, 1))
+    scale, centre = float(10 ** rng.uniform(-2.5, 2.5)), float(rng.uniform(-1, 1))
     samples = [[(rng.standard_normal((1,) + tuple(i.shape[1:])) + centre).astype(np.float32) * scale
                 for i in model.inputs] for _ in range(genmodels.N_REPRESENTATIVE)]
     float_io = bool(rng.random() < 0.2)
@@ -218,8 +227,12 @@ def build(seed, number):
         return None, False
 
 
-def runtimes(device):
-    """(name, run(blob, feeds) -> per feed the outputs) of each picoml runtime to compare."""
+def runtimes(device, emulated=False):
+    """(name, run(blob, feeds) -> per feed the outputs) of each picoml runtime to compare: the reference's C twins
+    always; device: the unix port's three backends; emulated: the kernels as built for the chips (the M4's and
+    M0's assembly, the ESP32 module's code) on emulated cores (bare-m4 on QEMU, bare-m0plus on rp2040js,
+    bare-xtensa on QEMU)."""
+    from picoml.runtimes.bare import BareMetal
     from picoml.runtimes.c import CRuntime, load
     from picoml.runtimes.unix import UnixPort
 
@@ -235,10 +248,13 @@ def runtimes(device):
         for backend in ("native", "viper", "python"):
             found.append(("unix-" + backend,
                           lambda blob, feeds, b=backend: UnixPort().run_batch(blob, feeds, b).outputs))
+    if emulated:
+        for core in ("m4", "m0plus", "xtensa"):
+            found.append(("bare-" + core, lambda blob, feeds, c=core: BareMetal(c).run_batch(blob, feeds).outputs))
     return found
 
 
-def check(tflite_bytes, float_io, name, device=False):
+def check(tflite_bytes, float_io, name, device=False, emulated=False):
     """None when TFLite Micro and every picoml runtime give the same bytes for N_INPUTS inputs, else what differed.
     A model with a rescaling RELU6 (the one known departure: oracle_compare.rescaling_relus) is compared with
     TFLite Micro op by op, every other op on TFLite Micro's own inputs. UnsupportedModelError (picoml refuses the
@@ -271,7 +287,7 @@ def check(tflite_bytes, float_io, name, device=False):
                     return "reference, input %d: %s" % (k, first_difference(model, sources, oracle, feed)
                                                         or "the outputs differ")
         want.append([g.reshape(-1) for g in ours])
-    for runtime, run in runtimes(device):
+    for runtime, run in runtimes(device, emulated):
         for k, outputs in enumerate(run(blob, xs)):
             for w, g in zip(want[k], outputs):
                 if not np.array_equal(w, np.asarray(g).reshape(-1)):
@@ -279,7 +295,7 @@ def check(tflite_bytes, float_io, name, device=False):
     return None
 
 
-def run_case(seed, number, device=False, keep=None):
+def run_case(seed, number, device=False, keep=None, emulated=False):
     """("agreed" | "refused" | "differed" | "skipped" | "failed", detail) of one case: skipped when Keras cannot
     build the drawn shapes or TFLite Micro cannot run the model."""
     from picoml.errors import UnsupportedModelError
@@ -291,7 +307,7 @@ def run_case(seed, number, device=False, keep=None):
         pathlib.Path(keep).mkdir(parents=True, exist_ok=True)
         (pathlib.Path(keep) / (name + ".tflite")).write_bytes(data)
     try:
-        problem = check(data, float_io, name, device)
+        problem = check(data, float_io, name, device, emulated)
     except UnsupportedModelError as e:
         return "refused", str(e).splitlines()[0]
     except Exception as e:
@@ -308,6 +324,8 @@ def main(argv=None):
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--case", help="SEED:NUMBER, one case")
     parser.add_argument("--device", action="store_true", help="also the device library on the unix port")
+    parser.add_argument("--emulated", action="store_true",
+                        help="also the kernels as built for the chips, on emulated Cortex-M4, M0+ and Xtensa cores")
     parser.add_argument("--keep", help="a folder to write each case's .tflite into")
     args = parser.parse_args(argv)
     if args.case:
@@ -317,7 +335,7 @@ def main(argv=None):
         cases = [(args.seed, n) for n in range(args.first, args.first + args.cases)]
     counts = {}
     for seed, number in cases:
-        outcome, detail = run_case(seed, number, args.device, args.keep)
+        outcome, detail = run_case(seed, number, args.device, args.keep, args.emulated)
         counts[outcome] = counts.get(outcome, 0) + 1
         if outcome != "agreed":
             print("case %d:%d %s: %s" % (seed, number, outcome, detail), flush=True)

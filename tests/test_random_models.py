@@ -1,16 +1,17 @@
 """Random Keras models of the supported layers (tests/random_models.py) give TFLite Micro's bytes on the reference
-and the C kernels (x64, the Cortex-M4 and Cortex-M0 paths), and a few of them on the device library's three
-backends in the unix port. Campaigns of hundreds of cases: `python tests/random_models.py --cases N --seed S`."""
+and the C kernels (x64, the Cortex-M4 and Cortex-M0 paths), a few of them on the device library's three backends
+in the unix port, and a few on the kernels as built for the chips, on emulated cores. Campaigns of hundreds of cases: `python tests/random_models.py --cases N --seed S`."""
 import pytest
 
 import random_models
 
 CASES = 24          # of seed 0: about a second each
 DEVICE_CASES = 3    # of seed 1, also on the unix port's native, viper and pure-Python backends
+EMULATED_CASES = 4  # of seed 2, also on bare-m4 (QEMU), bare-m0plus (rp2040js) and bare-xtensa (QEMU)
 
 
-def _outcomes(seed, numbers, device):
-    return {n: random_models.run_case(seed, n, device) for n in numbers}
+def _outcomes(seed, numbers, device, emulated=False):
+    return {n: random_models.run_case(seed, n, device, emulated=emulated) for n in numbers}
 
 
 def _assert_agreed(outcomes):
@@ -28,3 +29,8 @@ def test_random_models_agree_with_tflite_micro():
 @pytest.mark.slow
 def test_random_models_agree_on_the_device_backends():
     _assert_agreed(_outcomes(1, range(DEVICE_CASES), device=True))
+
+
+@pytest.mark.emulated
+def test_random_models_agree_on_the_chips_kernels():
+    _assert_agreed(_outcomes(2, range(EMULATED_CASES), device=False, emulated=True))
