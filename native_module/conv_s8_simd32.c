@@ -31,14 +31,15 @@
 #include "picoml.h"
 #include "requantize_channels.h"
 
-/* bytes of scratch for the columns and the gathered patch at most (the portable kernel's columns take 1 KiB); the
- * columns of 4 pixels in the scratch at most COLS4_BYTES (a port short of RAM may build with
- * -DPML_M4_SCRATCH_GOAL=<bytes>, which depthwise_conv_s8_simd32.c takes too) */
-#define COLS_BYTES 1024
+/* bytes of scratch for the columns and the gathered patch at most: those of 2 pixels of a 3x3 patch over 64
+ * channels (5 bytes per patch byte: ResNet-8's last layers, 2.4x faster than the portable kernel for 1,856 bytes
+ * more scratch than its 1 KiB); the columns of 4 pixels in the scratch at most COLS4_BYTES (a port short of RAM may
+ * build with -DPML_M4_SCRATCH_GOAL=<bytes>, which depthwise_conv_s8_simd32.c takes too) */
+#define COLS_BYTES (5 * 3 * 3 * 64)
 #ifdef PML_M4_SCRATCH_GOAL
 #define COLS4_BYTES PML_M4_SCRATCH_GOAL
 #else
-#define COLS4_BYTES COLS_BYTES
+#define COLS4_BYTES 1024
 #endif
 #define PIXELS 4        /* output pixels per block (the columns of mac_1x4) */
 
