@@ -18,9 +18,12 @@ PML_SMALL_FILES_armv6m = check.c modpicoml.c invoke.c concatenation.c pad.c lut.
 # once per op over an activation; on armv6m at -Os they call __aeabi_llsl); DS-CNN's instructions unchanged on
 # qemu-m4 (it runs none of them), ResNet-8's +1.1% there (its ADDs). On armv7emsp depthwise_conv.c too, now that
 # depthwise_conv_s8_simd32.c runs the depth multipliers above 1 (in _picoml; the library loads that module for
-# them): 596 bytes less, the same instructions on every conformance and example model on qemu-m4.
+# them): 596 bytes less, the same instructions on every conformance and example model on qemu-m4. And conv.c,
+# which on armv7emsp only runs the convolutions conv_s8_simd32.c leaves (2-pixel columns over 2,880 bytes: a patch
+# over 3x3x64), and add_s8_simd32.c (element-wise): 632 bytes less for conv.c, the same instructions on the five
+# conformance and three example models on bare-m4 (ResNet-8's ADDs 240 k more than at -O2, for 70 bytes less).
 PML_SMALL_FILES_BOARDS = fully_connected.c add.c mul.c sub.c
-PML_SMALL_FILES_armv7emsp = $(PML_SMALL_FILES) $(PML_SMALL_FILES_BOARDS) depthwise_conv.c
+PML_SMALL_FILES_armv7emsp = $(PML_SMALL_FILES) $(PML_SMALL_FILES_BOARDS) depthwise_conv.c add_s8_simd32.c conv.c
 PML_SMALL_FILES_armv6m += depthwise_conv.c fully_connected.c    # add.c, mul.c, sub.c at -Os call __aeabi_llsl
 # PML_OPT=-O3 on make's command line builds everything at one level, for every arch (what the bench compares).
 ifdef PML_OPT

@@ -13,7 +13,7 @@ import pytest
 
 import models
 from conftest import test_inputs
-from picoml.runtimes.c import CRuntime, load
+from picoml.runtimes.c import VARIANTS, CRuntime, load
 from picoml.runtimes.c import check as c_check
 from picoml import format, reference
 from picoml.convert import convert
@@ -337,6 +337,42 @@ def test_constant_operand(lib, kind, a, b):
     model = lowered(kind, [T(a, 0.05, -1), const], T(out, 0.04, 2))
     assert len(model.inputs) == 1 and model.tensors[model.ops[0].inputs[1]].is_constant
     check(lib, model, [[random_int8(rng, a)] for _ in range(3)])
+
+
+@pytest.fixture(scope="module", params=[None, "m4"], ids=["portable", "m4"])
+def add_lib(request):
+    """The portable kernels and the M4's (add_s8_simd32.c, in portable C): equal shapes take the M4's own path."""
+    return load(VARIANTS[request.param])
+
+
+EVERY_PAIR = [np.repeat(ALL_INT8, 256), np.tile(ALL_INT8, 256)]
+
+
+@pytest.mark.parametrize("kind", ["ADD", "SUB"])
+@pytest.mark.parametrize("q", BINARY_QUANTIZATIONS)
+@pytest.mark.parametrize("activation", [0, 1, 2, 3])
+def test_every_pair_of_values_in_equal_shapes(add_lib, kind, q, activation):
+    """[65536] op [65536]: every pair of int8 values, with no broadcasting (the M4's shortcut)."""
+    model = lowered(kind, [T((65536,), q[0], q[1]), T((65536,), q[2], q[3])], T((65536,), q[4], q[5]),
+                    keep_inputs=True, FusedActivationFunction=activation)
+    check(add_lib, model, [EVERY_PAIR])
+
+
+@pytest.mark.parametrize("kind", ["ADD", "SUB"])
+def test_add_raw_params_in_equal_shapes(add_lib, kind):
+    """Every pair again, with constants from each side of the M4 shortcut's conditions: input shifts from 0 to -31
+    and positive ones, left shifts 16-23, output shifts -1 to -26 and positive, multipliers of 0."""
+    rng = np.random.default_rng(9)
+    for k in range(40):
+        params = {"input1_offset": int(rng.integers(-127, 129)), "input2_offset": int(rng.integers(-127, 129)),
+                  "output_offset": int(rng.integers(-128, 128)), "left_shift": int(rng.integers(16, 24)),
+                  "input1_multiplier": int(rng.integers(1 << 30, 1 << 31)) if k % 9 else 0,
+                  "input1_shift": int(rng.integers(-31, 3)),
+                  "input2_multiplier": int(rng.integers(1 << 30, 1 << 31)), "input2_shift": int(rng.integers(-31, 3)),
+                  "output_multiplier": int(rng.integers(1 << 30, 1 << 31)), "output_shift": int(rng.integers(-26, 2)),
+                  "act_min": int(rng.integers(-128, 0)), "act_max": int(rng.integers(0, 128))}
+        model = single(kind, params, [T((65536,)), T((65536,))], T((65536,)), keep_inputs=True)
+        check(add_lib, model, [EVERY_PAIR])
 
 
 @pytest.mark.parametrize("kind", ["ADD", "SUB"])
