@@ -21,7 +21,7 @@
  *   sum w x = sum v u - 128 sum u - 128 sum w,   sum v u = sum lo(S) hi(S) - sum u_i u_j - sum v_i v_j,
  * so the sums start at cw - xs, with cw = bias - 128 sum w - sum v_i v_j per channel (prepared with the weights)
  * and xs = 128 sum u + sum u_i u_j = sum over the pairs of (u_i + 128)(u_j + 128) - 2^14 per pixel.
- * Patches longer than PATCH_MAX (a 3x3 convolution over more than 28 channels) take a plain loop instead. */
+ * Patches longer than PATCH_MAX (a 3x3 convolution over more than 64 channels) take a plain loop instead. */
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
@@ -30,7 +30,7 @@
 #include "picoml.h"
 #include "requantize_armv6m.h"
 
-#define PATCH_MAX 256           /* patch elements (kh * kw * in_c) of the fast path */
+#define PATCH_MAX 576           /* patch elements (kh * kw * in_c) of the fast path: up to 3x3x64 */
 #define WBUF 3072               /* bytes of W words (2 per patch element and channel): at least one triple */
 
 /* The step of the convolution that the inner loop takes: 2 output pixels x the triples of output channels of a
