@@ -1,6 +1,7 @@
 /* ADD, int8, NumPy broadcasting to the output's shape: TFLite's quantized add (add.h). May run in place on a
  * full-shaped input. */
 #include "add.h"
+#include "add_s8_armv6m.h"
 #include "add_s8_simd32.h"
 #include "broadcast.h"
 #include "check.h"
@@ -15,12 +16,18 @@ static inline int8_t add_one(const void *params, int32_t lo, int32_t hi, int32_t
 PML_COLD int pml_add_check(const void *params, const pml_operand_t *inputs, const pml_operand_t *output,
                   pml_check_t *c) {
     (void)params;
+    c->scratch = PML_ADD_SCRATCH(inputs, output);
     return pml_check_broadcast(c, inputs, output);
 }
 
 void pml_add_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_add_params_t *p = (const pml_add_params_t *)params;
     (void)n_inputs;
+#if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
+    if (pml_add_sub_s8_armv6m((const pml_add_params_t *)params, inputs, output, 0, scratch)) {
+        return;
+    }
+#endif
 #if PML_SIMD32
     if (pml_add_sub_s8_simd32(p, inputs, output, 0)) {
         return;

@@ -2,6 +2,7 @@
  * rescaled input subtracted (add.h). Only in the full module (native_module/Makefile's PML_FULL_ONLY_FILES). May
  * run in place on a full-shaped input. */
 #include "add.h"
+#include "add_s8_armv6m.h"
 #include "add_s8_simd32.h"
 #include "broadcast.h"
 #include "check.h"
@@ -20,12 +21,18 @@ static __attribute__((noinline)) int8_t sub_one(const void *params, int32_t lo, 
 PML_COLD int pml_sub_check(const void *params, const pml_operand_t *inputs, const pml_operand_t *output,
                   pml_check_t *c) {
     (void)params;
+    c->scratch = PML_ADD_SCRATCH(inputs, output);
     return pml_check_broadcast(c, inputs, output);
 }
 
 void pml_sub_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_sub_params_t *p = (const pml_sub_params_t *)params;
     (void)n_inputs;
+#if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
+    if (pml_add_sub_s8_armv6m((const pml_add_params_t *)params, inputs, output, 1, scratch)) {
+        return;
+    }
+#endif
 #if PML_SIMD32
     if (pml_add_sub_s8_simd32((const pml_add_params_t *)params, inputs, output, 1)) {
         return;

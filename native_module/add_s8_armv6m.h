@@ -1,0 +1,19 @@
+/* ADD and SUB over inputs of the output's shape on the Cortex-M0/M0+ (add_s8_armv6m.c). */
+#ifndef PICOML_ADD_S8_ARMV6M_H
+#define PICOML_ADD_S8_ARMV6M_H
+
+#include "picoml.h"
+
+#if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
+/* Bytes of scratch for the op's two tables (0 when it is not one that takes them) */
+uint32_t pml_add_sub_s8_armv6m_scratch(const pml_operand_t *inputs, const pml_operand_t *output);
+/* Runs ADD (subtract 0) or SUB (1) and returns 1 when the op takes the tables (the scratch holds them); else 0 and
+ * the portable kernel runs it. */
+int pml_add_sub_s8_armv6m(const pml_add_params_t *p, const pml_operand_t *inputs, const pml_operand_t *output,
+                          int subtract, void *scratch);
+#define PML_ADD_SCRATCH(inputs, output) pml_add_sub_s8_armv6m_scratch(inputs, output)
+#else
+#define PML_ADD_SCRATCH(inputs, output) 0u
+#endif
+
+#endif
