@@ -104,7 +104,7 @@ class Draw:
     def branch(self, x, rank):
         """Two paths from x joined by ADD, MUL or CONCATENATION (the shapes made to agree)."""
         L = self.layers
-        join = self.pick(("add", "multiply", "concat"))
+        join = self.pick(("add", "subtract", "multiply", "concat"))
         channels = int(x.shape[-1])
         conv = L.Conv2D if rank == 2 else L.Conv1D
         a = conv(channels if join != "concat" else int(self.rng.integers(1, 9)), 1, padding="same")(x)
@@ -112,6 +112,8 @@ class Draw:
         b = x if self.chance(0.5) else self.activation(conv(channels, 3 if self.chance(0.5) else 1, padding="same")(x))
         if join == "add":
             return L.Add()([a, b])
+        if join == "subtract":
+            return L.Subtract()([a, b])
         if join == "multiply":
             return L.Multiply()([a, b])
         return L.Concatenate(axis=-1)([a, b])
@@ -119,7 +121,7 @@ class Draw:
     def body(self, x, rank):
         for _ in range(int(self.rng.integers(1, 5))):
             step = self.pick(("conv", "conv", "pool", "pad", "branch", "batchnorm", "activation", "mean", "dense",
-                              "rescale", "crop", "causal"))
+                              "rescale", "crop", "causal", "max"))
             if step == "conv":
                 x = self.conv(x, rank)
                 if self.chance(0.6):
@@ -130,6 +132,9 @@ class Draw:
                 x = self.pad(x, rank)
             elif step == "branch":
                 x = self.branch(x, rank)
+            elif step == "max":
+                # a global maximum that keeps its axes (REDUCE_MAX)
+                x = (self.layers.GlobalMaxPooling2D if rank == 2 else self.layers.GlobalMaxPooling1D)(keepdims=True)(x)
             elif step == "mean":
                 # a global average that keeps its axes (MEAN with keep_dims), then on as before
                 x = (self.layers.GlobalAveragePooling2D if rank == 2 else self.layers.GlobalAveragePooling1D)(
@@ -158,9 +163,11 @@ class Draw:
 
     def head(self, x, rank):
         L = self.layers
-        end = self.pick(("dense", "gap", "none") if rank else ("dense",))
+        end = self.pick(("dense", "gap", "gmp", "none") if rank else ("dense",))
         if end == "gap":
             x = (L.GlobalAveragePooling2D if rank == 2 else L.GlobalAveragePooling1D)()(x)
+        elif end == "gmp":
+            x = (L.GlobalMaxPooling2D if rank == 2 else L.GlobalMaxPooling1D)()(x)
         elif end == "dense" and rank:
             x = L.Flatten()(x)
         if end != "none":
@@ -254,6 +261,20 @@ def runtimes(device, emulated=False):
     return found
 
 
+def tflm_aborts(tflite_bytes):
+    """What in the model makes TFLite Micro abort the whole process rather than refuse it (None: nothing): an ADD
+    or SUB whose output multiplier is 1 or more (an output scale near zero: its QuantizeMultiplierSmallerThanOneExp
+    asserts)."""
+    from picoml.ops.elementwise import ADD_LEFT_SHIFT
+    from picoml.tflite_import import parse
+    for op in parse(tflite_bytes)[0]:
+        if op.name in ("ADD", "SUB") and op.outputs[0].scale > 0:
+            twice_max = 2.0 * max(t.scale for t in op.inputs)
+            if twice_max / ((1 << ADD_LEFT_SHIFT) * op.outputs[0].scale) >= 1.0:
+                return "%s %r with an output scale of %g" % (op.name, op.label, op.outputs[0].scale)
+    return None
+
+
 def check(tflite_bytes, float_io, name, device=False, emulated=False):
     """None when TFLite Micro and every picoml runtime give the same bytes for N_INPUTS inputs, else what differed.
     A model with a rescaling RELU6 (the one known departure: oracle_compare.rescaling_relus) is compared with
@@ -263,6 +284,9 @@ def check(tflite_bytes, float_io, name, device=False, emulated=False):
     from picoml import reference
     from picoml.oracle import Oracle
 
+    aborts = tflm_aborts(tflite_bytes)
+    if aborts:
+        raise RuntimeError("TFLM would abort the process: %s" % aborts)
     oracle = Oracle(tflite_bytes, keep_all_tensors=True)      # first: a model TFLite Micro refuses is skipped
     model, blob, sources = converted(tflite_bytes, name)
     departures = [model.ops[i] for i in rescaling_relus(tflite_bytes, model)]
@@ -311,7 +335,7 @@ def run_case(seed, number, device=False, keep=None, emulated=False):
     except UnsupportedModelError as e:
         return "refused", str(e).splitlines()[0]
     except Exception as e:
-        if isinstance(e, RuntimeError) and str(e).startswith("TFLM"):
+        if isinstance(e, RuntimeError) and str(e).startswith("TFLM"):     # it refuses the model, or would abort
             return "skipped", "TFLite Micro cannot run it: %s" % e
         return "failed", traceback.format_exc(limit=6)
     return ("agreed", "") if problem is None else ("differed", problem)
