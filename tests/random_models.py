@@ -201,7 +201,8 @@ class Draw:
 
 def build(seed, number):
     """(the .tflite bytes, float_io) of case (seed, number); None when Keras cannot build the drawn architecture
-    (a shape that ran out: a valid pooling or convolution on a too small input) or TensorFlow cannot convert it."""
+    (a shape that ran out: a valid pooling or convolution on a too small input) or TensorFlow cannot convert it,
+    and when the file has no op."""
     genmodels._import_tensorflow()
     rng = np.random.default_rng([seed, number])
     genmodels.keras.backend.clear_session()
@@ -227,11 +228,15 @@ def build(seed, number):
                 for i in model.inputs] for _ in range(genmodels.N_REPRESENTATIVE)]
     float_io = bool(rng.random() < 0.2)
     try:
-        return genmodels.convert(model, float_io=float_io, samples=samples), float_io
+        data = genmodels.convert(model, float_io=float_io, samples=samples)
     except Exception as e:     # the converter's own failures (a shape combination it cannot lower)
         if type(e).__name__ != "ConverterError":
             raise
         return None, False
+    import tflite
+    if not tflite.Model.GetRootAsModel(data, 0).Subgraphs(0).OperatorsLength():
+        return None, False      # every layer drawn was an identity: a file of no op
+    return data, float_io
 
 
 def runtimes(device, emulated=False):
