@@ -143,3 +143,5 @@ def test_a_short_clip_is_padded_with_silence():
     short = (np.sin(np.arange(12000) / 7) * 2000).astype(np.int16)
     padded = np.concatenate([short, np.zeros(4000, np.int16)])
     assert np.array_equal(kws.clip_features(short), kws.clip_features(padded))
+    with pytest.raises(PicomlError, match="fewer than one frame"):
+        kws.clip_features(np.zeros(100, np.int16))

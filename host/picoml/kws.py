@@ -122,11 +122,14 @@ def quantize(model, representative):
 
 
 def clip_features(samples, warm=False):
-    """int8 [49, 40]: the features of a 1 s clip (longer: its first second; shorter: padded with silence), the
-    front-end's state reset at its start (as `picoml features`
-    gives them); warm: as a board streaming them sees them, the front-end's state (noise estimate, PCAN gain)
-    already adapted -- the clip played twice from a reset, the second pass kept."""
+    """int8 [49, 40]: the features of a 1 s clip (longer: its first second; shorter, but at least one frame: padded
+    with silence), the front-end's state reset at its start (as `picoml features` gives them); warm: as a board
+    streaming them sees them, the front-end's state (noise estimate, PCAN gain) already adapted -- the clip played
+    twice from a reset, the second pass kept."""
     samples = np.asarray(samples, np.int16)[:CLIP_SAMPLES]
+    if len(samples) < FRAME_SAMPLES:
+        raise PicomlError("%d samples, fewer than one frame of %d (30 ms at 16 kHz): no sound to learn from"
+                          % (len(samples), FRAME_SAMPLES))
     # a shorter clip (as many of Speech Commands' are) is padded with silence to 1 s, as TensorFlow's
     # speech_commands input pipeline pads it
     samples = np.concatenate([samples, np.zeros(CLIP_SAMPLES - len(samples), np.int16)])
