@@ -1,8 +1,6 @@
 /* ADD, int8, NumPy broadcasting to the output's shape: TFLite's quantized add (add.h). May run in place on a
  * full-shaped input. */
 #include "add.h"
-#include "add_s8_armv6m.h"
-#include "add_s8_simd32.h"
 #include "broadcast.h"
 #include "check.h"
 #include "picoml.h"
@@ -23,16 +21,9 @@ PML_COLD int pml_add_check(const void *params, const pml_operand_t *inputs, cons
 void pml_add_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_add_params_t *p = (const pml_add_params_t *)params;
     (void)n_inputs;
-#if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
-    if (pml_add_sub_s8_armv6m((const pml_add_params_t *)params, inputs, output, 0, scratch)) {
+    if (pml_add_sub_fast((const pml_add_params_t *)params, inputs, output, 0, scratch)) {
         return;
     }
-#endif
-#if PML_SIMD32
-    if (pml_add_sub_s8_simd32(p, inputs, output, 0)) {
-        return;
-    }
-#endif
     pml_broadcast_binary_s8(p, p->act_min - p->output_offset, p->act_max - p->output_offset, inputs, output,
                             add_one);
 }

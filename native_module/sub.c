@@ -2,8 +2,6 @@
  * rescaled input subtracted (add.h). Only in the full module (native_module/Makefile's PML_FULL_ONLY_FILES). May
  * run in place on a full-shaped input. */
 #include "add.h"
-#include "add_s8_armv6m.h"
-#include "add_s8_simd32.h"
 #include "broadcast.h"
 #include "check.h"
 #include "picoml.h"
@@ -28,16 +26,9 @@ PML_COLD int pml_sub_check(const void *params, const pml_operand_t *inputs, cons
 void pml_sub_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_sub_params_t *p = (const pml_sub_params_t *)params;
     (void)n_inputs;
-#if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
-    if (pml_add_sub_s8_armv6m((const pml_add_params_t *)params, inputs, output, 1, scratch)) {
+    if (pml_add_sub_fast((const pml_add_params_t *)params, inputs, output, 1, scratch)) {
         return;
     }
-#endif
-#if PML_SIMD32
-    if (pml_add_sub_s8_simd32((const pml_add_params_t *)params, inputs, output, 1)) {
-        return;
-    }
-#endif
     pml_broadcast_binary_s8(p, p->act_min - p->output_offset, p->act_max - p->output_offset, inputs, output,
                             sub_one);
 }
