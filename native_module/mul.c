@@ -5,6 +5,7 @@
 #include "check.h"
 #include "fixedpoint.h"
 #include "picoml.h"
+#include "rescale_simd32.h"
 
 static inline int8_t mul_one(const void *params, int32_t lo, int32_t hi, int32_t x1, int32_t x2) {
     const pml_mul_params_t *p = (const pml_mul_params_t *)params;
@@ -23,9 +24,58 @@ PML_COLD int pml_mul_check(const void *params, const pml_operand_t *inputs, cons
     return pml_check_broadcast(c, inputs, output);
 }
 
+#if PML_SIMD32
+/* On a core with the DSP extension, equal shapes or a scalar operand, when the output's constants suit rescale2
+ * (rescale_simd32.h: multiplier >= 0, shift in [-22, -1]): the product rescaled without 64-bit arithmetic
+ * (|(x1 + offset1)(x2 + offset2)| <= 255 * 255, so twice it fits int32), the output offset folded in. Returns 0
+ * when the portable kernel runs the op. Out of line: its loop keeps its values in registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static int mul_s8_simd32(const pml_mul_params_t *p, const pml_operand_t *inputs, const pml_operand_t *output) {
+    const int32_t n = pml_count(output), n1 = pml_count(&inputs[0]), n2 = pml_count(&inputs[1]);
+    rescale_t q;
+    if (!((n1 == n || n1 == 1) && (n2 == n || n2 == 1))
+        || !rescale_init(&q, p->output_multiplier, p->output_shift, p->output_offset, 22) || q.e == 0) {
+        return 0;
+    }
+    /* x: an operand of the output's shape (the first when both are), b: the other's offset, or the other's value
+     * plus its offset when it is a scalar */
+    const int8_t *x = (const int8_t *)inputs[0].data, *z = (const int8_t *)inputs[1].data;
+    int32_t a = p->input1_offset, b = p->input2_offset;
+    if (n1 != n) {
+        const int8_t *t = x;
+        x = z;
+        z = t;
+        a = p->input2_offset;
+        b = p->input1_offset;
+    }
+    const int32_t lo = p->act_min, hi = p->act_max;
+    int8_t *y = (int8_t *)output->data, *const end = y + n;
+    if (n1 == n && n2 == n) {
+        for (; y != end; y++, x++, z++) {
+            const int32_t t = rescale2((*x + a) * (*z + b) * 2, &q);
+            *y = (int8_t)(t < lo ? lo : t > hi ? hi : t);
+        }
+    } else {
+        b = 2 * (*z + b);
+        for (; y != end; y++, x++) {
+            const int32_t t = rescale2((*x + a) * b, &q);
+            *y = (int8_t)(t < lo ? lo : t > hi ? hi : t);
+        }
+    }
+    return 1;
+}
+#endif
+
 void pml_mul_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_mul_params_t *p = (const pml_mul_params_t *)params;
     (void)n_inputs;
+#if PML_SIMD32
+    if (mul_s8_simd32(p, inputs, output)) {
+        return;
+    }
+#endif
     pml_broadcast_binary_s8(p, p->act_min - p->output_offset, p->act_max - p->output_offset, inputs, output,
                             mul_one);
 }

@@ -340,9 +340,9 @@ def test_constant_operand(lib, kind, a, b):
 
 
 @pytest.fixture(scope="module", params=[None, "m4", "m0"], ids=["portable", "m4", "m0"])
-def add_lib(request):
-    """The portable kernels, the M4's and the M0's (add_s8_simd32.c, add_s8_armv6m.c, in portable C): equal shapes
-    take the M4's and the M0's own paths."""
+def core_lib(request):
+    """The portable kernels, the M4's and the M0's (add_s8_simd32.c, add_s8_armv6m.c, mul.c's M4 path, in portable
+    C): equal shapes take the M4's and the M0's own ADD and SUB, every MUL the M4's rescaling."""
     return load(VARIANTS[request.param])
 
 
@@ -352,15 +352,43 @@ EVERY_PAIR = [np.repeat(ALL_INT8, 256), np.tile(ALL_INT8, 256)]
 @pytest.mark.parametrize("kind", ["ADD", "SUB"])
 @pytest.mark.parametrize("q", BINARY_QUANTIZATIONS)
 @pytest.mark.parametrize("activation", [0, 1, 2, 3])
-def test_every_pair_of_values_in_equal_shapes(add_lib, kind, q, activation):
+def test_every_pair_of_values_in_equal_shapes(core_lib, kind, q, activation):
     """[65536] op [65536]: every pair of int8 values, with no broadcasting (the M4's shortcut)."""
     model = lowered(kind, [T((65536,), q[0], q[1]), T((65536,), q[2], q[3])], T((65536,), q[4], q[5]),
                     keep_inputs=True, FusedActivationFunction=activation)
-    check(add_lib, model, [EVERY_PAIR])
+    check(core_lib, model, [EVERY_PAIR])
+
+
+@pytest.mark.parametrize("q", BINARY_QUANTIZATIONS)
+@pytest.mark.parametrize("activation", [0, 1, 2, 3])
+def test_mul_every_pair_of_values_on_each_core(core_lib, q, activation):
+    """[65536] x [65536] and [256] x a scalar (the M4's path), [256, 1] x [1, 256] (broadcast: the portable one):
+    every pair of int8 values on each core's build."""
+    for shapes, runs in ((((65536,), (65536,)), [EVERY_PAIR]),
+                         (((256,), (1,)), [[ALL_INT8, np.array([v], np.int8)] for v in (-128, -1, 0, 127)]),
+                         (((256, 1), (1, 256)), [[ALL_INT8.reshape(256, 1), ALL_INT8.reshape(1, 256)]])):
+        out = tuple(np.broadcast_shapes(*shapes))
+        model = lowered("MUL", [T(shapes[0], q[0], q[1]), T(shapes[1], q[2], q[3])], T(out, q[4], q[5]),
+                        keep_inputs=True, FusedActivationFunction=activation)
+        check(core_lib, model, runs)
+
+
+def test_mul_raw_params_on_each_core(core_lib):
+    """Every pair again, with output constants from each side of the M4 rescaling's conditions: shifts from -26 to
+    2, multipliers of 0 and near 2^31, activation ranges."""
+    rng = np.random.default_rng(10)
+    for k in range(30):
+        params = {"input1_offset": int(rng.integers(-127, 129)), "input2_offset": int(rng.integers(-127, 129)),
+                  "output_offset": int(rng.integers(-128, 128)),
+                  "output_multiplier": int(rng.integers(1 << 30, 1 << 31)) if k % 7 else 0,
+                  "output_shift": [-1, -22, -23, 0, 1][k] if k < 5 else int(rng.integers(-26, 3)),
+                  "act_min": int(rng.integers(-128, 0)), "act_max": int(rng.integers(0, 128))}
+        model = single("MUL", params, [T((65536,)), T((65536,))], T((65536,)), keep_inputs=k % 2 == 0)
+        check(core_lib, model, [EVERY_PAIR])
 
 
 @pytest.mark.parametrize("kind", ["ADD", "SUB"])
-def test_add_raw_params_in_equal_shapes(add_lib, kind):
+def test_add_raw_params_in_equal_shapes(core_lib, kind):
     """Every pair again, with constants from each side of the M4 shortcut's conditions: input shifts from 0 to -31
     and positive ones, left shifts 16-23, output shifts -1 to -26 and positive, multipliers of 0."""
     rng = np.random.default_rng(9)
@@ -373,7 +401,7 @@ def test_add_raw_params_in_equal_shapes(add_lib, kind):
                   "output_multiplier": int(rng.integers(1 << 30, 1 << 31)), "output_shift": int(rng.integers(-26, 2)),
                   "act_min": int(rng.integers(-128, 0)), "act_max": int(rng.integers(0, 128))}
         model = single(kind, params, [T((65536,)), T((65536,))], T((65536,)), keep_inputs=k % 2 == 0)
-        check(add_lib, model, [EVERY_PAIR])
+        check(core_lib, model, [EVERY_PAIR])
 
 
 @pytest.mark.parametrize("kind", ["ADD", "SUB"])
