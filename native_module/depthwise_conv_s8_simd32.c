@@ -587,14 +587,23 @@ __attribute__((noinline)) static void pixel(const geom_t *d, const group_t *g, i
         cs = 4;
         rs = 4 * d->kw;
     }
-    int32_t a[4] = {g->bias2[0], g->bias2[1], g->bias2[2], g->bias2[3]};
+    int32_t a0 = g->bias2[0], a1 = g->bias2[1], a2 = g->bias2[2], a3 = g->bias2[3];
     const uint32_t (*w)[2] = g->w;
-    for (int32_t ky = 0; ky < d->kh; ky++, x += rs) {
+    /* the taps in their order (rows of kw), a filter of one column as one row of kh (1-D convolutions down the
+     * rows: one loop over the taps) */
+    int32_t rows = d->kh, cols = d->kw;
+    if (cols == 1) {
+        cols = rows;
+        rows = 1;
+        cs = rs;
+    }
+    for (int32_t ky = 0; ky < rows; ky++, x += rs) {
         const int8_t *r = x;
-        for (int32_t kx = 0; kx < d->kw; kx++, r += cs, w++) {
-            mac4(ld32(r), *w, &a[0], &a[1], &a[2], &a[3]);
+        for (int32_t kx = 0; kx < cols; kx++, r += cs, w++) {
+            mac4(ld32(r), *w, &a0, &a1, &a2, &a3);
         }
     }
+    const int32_t a[4] = {a0, a1, a2, a3};
     store4(out, g, d, a);
 }
 

@@ -80,6 +80,10 @@ SHAPES = [
     ((50, 9), (3, 3), (1, 1), (1, 1), SAME),     # lines of 50: rings of 1,296 bytes
     ((100, 70), (3, 3), (1, 1), (1, 1), SAME),   # lines of 70 to 130: rings of two channels
     ((134, 133), (3, 3), (1, 1), (1, 1), VALID),  # lines of 131 to 264: rings of one channel
+    ((30, 1), (5, 1), (1, 1), (1, 1), VALID),     # filters of one column (str_ww): the taps in one loop
+    ((24, 1), (10, 1), (1, 1), (1, 1), SAME),
+    ((15, 1), (15, 1), (1, 1), (1, 1), VALID),
+    ((20, 3), (3, 1), (2, 1), (2, 1), SAME),
 ]
 
 
@@ -200,7 +204,8 @@ def test_emulated_m4():
             for s, ic, pc, n in ((SHAPES[0], 64, True, 1), (SHAPES[1], 12, False, 1), (SHAPES[2], 8, True, 2),
                                  (SHAPES[3], 20, True, 1), (SHAPES[4], 6, True, 1), (SHAPES[7], 4, False, 1),
                                  (SHAPES[9], 8, True, 1), (SHAPES[10], 4, True, 1), (SHAPES[11], 8, True, 1),
-                                 (SHAPES[13], 5, True, 1), (SHAPES[14], 16, True, 1))]
+                                 (SHAPES[13], 5, True, 1), (SHAPES[14], 16, True, 1),
+                                 (SHAPES[22], 8, True, 1), (SHAPES[23], 12, False, 1), (SHAPES[25], 4, True, 2))]
     made += [case(rng, hw=(7, 6), k=(3, 3), stride=(1, 1), dilation=(1, 1), padding=SAME, ic=8, multiplier=1,
                   saturate=True) for _ in range(3)]
     # rings of two channels (the last group one channel) and of one
