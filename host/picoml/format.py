@@ -1,4 +1,4 @@
-"""The .pml model format, version 3 (version 2 files still read): the one definition of it on the host (docs/format.md describes the bytes).
+"""The .pml model format, version 4 (versions 2 and 3 still read): the one definition of it on the host (docs/format.md describes the bytes).
 
 A `Model` is both what the importer builds and what `read` returns; `write(model)` serialises a planned model
 and `read(write(m))` gives back an equal model (`write(read(b)) == b`).
