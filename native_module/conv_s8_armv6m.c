@@ -21,16 +21,28 @@
  *   sum w x = sum v u - 128 sum u - 128 sum w,   sum v u = sum lo(S) hi(S) - sum u_i u_j - sum v_i v_j,
  * so the sums start at cw - xs, with cw = bias - 128 sum w - sum v_i v_j per channel (prepared with the weights)
  * and xs = 128 sum u + sum u_i u_j = sum over the pairs of (u_i + 128)(u_j + 128) - 2^14 per pixel.
- * Patches longer than PATCH_MAX (a 3x3 convolution over more than 64 channels) take a plain loop instead. */
+ * Patches longer than PATCH_MAX (a 3x3 convolution over more than 64 channels) take a plain loop instead.
+ * The driver (pml_armv6m_conv, conv_s8_armv6m.h) reads the filter rows at any element stride and writes the
+ * outputs at any pixel stride: DEPTHWISE_CONV_2D runs its depth multipliers > 1 with it (per input channel, a
+ * convolution of that channel alone into its M output channels). */
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
 #include "check.h"
 #include "conv_generic.h"
+#include "conv_s8_armv6m.h"
 #include "picoml.h"
 #include "requantize_armv6m.h"
 
-#define PATCH_MAX 576           /* patch elements (kh * kw * in_c) of the fast path: up to 3x3x64 */
+#define PATCH_MAX PML_ARMV6M_PATCH_MAX
+
+/* Filter rows read at an element stride: only for DEPTHWISE_CONV_2D's depth multipliers, which _picoml_core leaves
+ * to _picoml (PML_WITHOUT_FRONTEND): there every row is contiguous */
+#ifndef PML_WITHOUT_FRONTEND
+#define STRIDED 1
+#else
+#define STRIDED 0
+#endif
 #define WBUF 3072               /* bytes of W words (2 per patch element and channel): at least one triple */
 
 /* The step of the convolution that the inner loop takes: 2 output pixels x the triples of output channels of a
@@ -479,9 +491,9 @@ static void conv_plain(const geometry_t *g, const int8_t *filter,
 }
 
 /* Output channel filter row f (patch elements) as W words at dst, every third word (per group of 8 elements its 4
- * pairs, halves swapped), staged biased at stage, the padding up to patch8 a zero weight (0x80); returns sum v_i v_j
- * over the pairs, *sum_v the sum of v, *abs2 sum |w| in two 16-bit lanes. Out of line: the caller's loop keeps its
- * registers. */
+ * pairs, halves swapped), staged biased at stage (f may be stage: each word or byte is read before it is written),
+ * the padding up to patch8 a zero weight (0x80); returns sum v_i v_j over the pairs, *sum_v the sum of v, *abs2
+ * sum |w| in two 16-bit lanes. Out of line: the caller's loop keeps its registers. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
@@ -520,6 +532,49 @@ static uint32_t channel_words(const int8_t *f, int32_t patch, int32_t patch8, ui
     return ww;
 }
 
+/* Filter rows whose patch elements are step bytes apart and channels 1 byte apart (a depthwise filter's: element e
+ * of the block's channel k at f[e * step + k]): the W words of the block's channels [0, 3 * triples) at wbuf, as
+ * channel_words lays them out (a missing last channel repeats channel block - 1), read a row of the block's channels
+ * at a time: per pair of elements (i, j), W = v_j | v_i << 16 (the padding up to patch8 a zero weight, v = 0x80) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void strided_words(const int8_t *f, int32_t step, int32_t patch, int32_t patch8, int32_t block, uint8_t *wbuf) {
+    const int32_t w_step = 3 * (patch8 >> 1);   /* words per triple */
+    for (int32_t n = 0; n < patch8 >> 1; n++) {
+        const int32_t q = n & 3, i = (n >> 2) * 8 + (q & 1) + (q & 2) * 2, j = i + 2;
+        const uint8_t *ri = (const uint8_t *)f + (i < patch ? i * step : 0);
+        const uint8_t *rj = (const uint8_t *)f + (j < patch ? j * step : 0);
+        const uint32_t mi = i < patch ? 0xffu : 0u, mj = j < patch ? 0xffu : 0u;
+        uint32_t *d = (uint32_t *)(void *)wbuf + 3 * n;
+        int32_t k = 0;
+        for (; k + 3 <= block; k += 3, d += w_step) {
+            d[0] = ((rj[k] & mj) | (uint32_t)(ri[k] & mi) << 16) ^ 0x00800080u;
+            d[1] = ((rj[k + 1] & mj) | (uint32_t)(ri[k + 1] & mi) << 16) ^ 0x00800080u;
+            d[2] = ((rj[k + 2] & mj) | (uint32_t)(ri[k + 2] & mi) << 16) ^ 0x00800080u;
+        }
+        for (int32_t jj = 0; k < block && jj < 3; jj++) {
+            const int32_t kk = k + jj < block ? k + jj : block - 1;
+            d[jj] = ((rj[kk] & mj) | (uint32_t)(ri[kk] & mi) << 16) ^ 0x00800080u;
+        }
+    }
+}
+
+/* channel_words' results from a channel's W words (every third word from w, `pairs` of them): sum v_i v_j, *sum_v,
+ * *abs_w (sum |w| in two 16-bit lanes: per lane |v - 128| = (v ^ 0x7f) + 1 below 128, v ^ 0x80 from 128 on) */
+static uint32_t word_stats(const uint32_t *w, int32_t pairs, uint32_t *sum_v, uint32_t *abs_w) {
+    uint32_t sum = 0, ww = 0, abs2 = 0;
+    for (const uint32_t *end = w + 3 * pairs; w != end; w += 3) {
+        const uint32_t x = *w, lo = x & 0xffffu, hi = x >> 16, m = (x >> 7) & 0x00010001u;
+        ww += lo * hi;
+        sum += lo + hi;
+        abs2 += (x ^ 0x007f007fu ^ ((m << 8) - m)) + 0x00010001u - m;
+    }
+    *sum_v = sum;
+    *abs_w = abs2;
+    return ww;
+}
+
 /* Output channels per block: whole triples whose W words fit WBUF bytes, no more than the op has (rounded up to a
  * triple). */
 static int32_t block_channels(int32_t out_c, int32_t patch8) {
@@ -533,50 +588,40 @@ static int32_t block_channels(int32_t out_c, int32_t patch8) {
 /* The scratch: the block's W words (block * 2 * patch8), the 2 pixels' X words (4 * patch8), a staging row
  * (patch8), bias - 128 sum w - sum v_i v_j and the requantization constants per channel of the block; none for
  * the patches of conv_plain. */
+uint32_t pml_armv6m_conv_scratch(int32_t patch, int32_t out_c) {
+    const int32_t patch8 = (patch + 7) & ~7, block = block_channels(out_c, patch8);
+    return (uint32_t)((2 * block + 5) * patch8 + block * (int32_t)(sizeof(uint32_t) + sizeof(rq6f_t)));
+}
+
 uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
     (void)params;
     (void)output;
     const int32_t patch = pml_dim(&inputs[1], 1) * pml_dim(&inputs[1], 2) * pml_dim(&inputs[0], 3);
-    if (patch > PATCH_MAX) {
-        return 0;
-    }
-    const int32_t patch8 = (patch + 7) & ~7, block = block_channels(pml_dim(&inputs[1], 0), patch8);
-    return (uint32_t)((2 * block + 5) * patch8 + block * (int32_t)(sizeof(uint32_t) + sizeof(rq6f_t)));
+    return patch > PATCH_MAX ? 0 : pml_armv6m_conv_scratch(patch, pml_dim(&inputs[1], 0));
 }
 
-void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output,
-                    void *scratch) {
-    const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
-    (void)n_inputs;
-    geometry_t g;
-    pml_conv_geometry(&g, p, inputs, output);
-    const int32_t batches = g.batches, out_c = g.out_c;
-    const int32_t n_quant = pml_count(&inputs[3]);
-    const int8_t *filter = (const int8_t *)inputs[1].data;
-    const int32_t *bias = (const int32_t *)inputs[2].data;
-    const int32_t *multipliers = (const int32_t *)inputs[3].data;
-    const int32_t *shifts = (const int32_t *)inputs[4].data;
-    const int32_t q_step = n_quant == out_c ? 1 : 0;
-    out_range_t range;
-    out_range_init(&range, p->output_offset, p->act_min, p->act_max);
-    int8_t *out_data = (int8_t *)output->data;
-    const int32_t patch = g.kh * g.kw * g.in_c;
-    if (patch > PATCH_MAX) {
-        conv_plain(&g, filter, bias, multipliers, shifts, q_step, &range, out_data);
-        return;
-    }
+PML_ARMV6M_CONV_LINKAGE void pml_armv6m_conv(const geometry_t *g, const pml_armv6m_conv_t *c, const out_range_t *range,
+                                             void *scratch) {
+    const int32_t batches = g->batches, out_c = g->out_c, out_px = c->out_px, f_chan = c->f_chan;
+    const int8_t *filter = c->filter;
+    const int32_t *bias = c->bias;
+    const int32_t *multipliers = c->multipliers;
+    const int32_t *shifts = c->shifts;
+    const int32_t q_step = c->q_step;
+    int8_t *out_data = c->out;
+    const int32_t patch = g->kh * g->kw * g->in_c;
     const int32_t patch8 = (patch + 7) & ~7, groups = patch8 >> 3, block_max = block_channels(out_c, patch8);
     uint8_t *const wbuf = (uint8_t *)scratch;               /* [triple][group][4 pairs][3 channels] words */
     uint8_t *const cols = wbuf + block_max * 2 * patch8;    /* [group][4 pairs][2 pixels] words */
     uint8_t *const stage = cols + 4 * patch8;               /* a patch or a filter row, biased */
     uint32_t *const cw = (uint32_t *)(void *)(stage + patch8);     /* bias - 128 sum w - sum v_i v_j */
     rq6f_t *const qf = (rq6f_t *)(void *)(cw + block_max);
-    const int32_t pixels = batches * g.out_h * g.out_w;
+    const int32_t pixels = batches * g->out_h * g->out_w;
     step_t s;
     s.cols = cols;
     s.cols_end = cols + groups * 32;
     s.w_step = 6 * patch8;
-    s.range = &range;
+    s.range = range;
     int32_t last = 0;       /* the last block's first channel */
     while (last + block_max < out_c) {
         last += block_max;
@@ -591,17 +636,24 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         /* the block's W words; a missing last channel repeats the block's last, its sums unused */
         s.fast = 1;
         uint32_t safe = ~0u;    /* bit t: the block's t-th triple's sums are in the shortcut's range */
+        if (STRIDED && c->f_elem != 1) {
+            strided_words(filter + oc0 * f_chan, c->f_elem, patch, patch8, block, wbuf);
+        }
         for (int32_t k = 0; k < triples * 3; k++) {
             const int32_t oc = oc0 + (k < block ? k : block - 1);
-            const int8_t *f = filter + oc * patch;
+            const int8_t *f = filter + oc * f_chan;
             int32_t t = 0, j = k;
             while (j >= 3) {
                 j -= 3;
                 t++;
             }
-            uint32_t sum, abs2;
-            const uint32_t ww = channel_words(f, patch, patch8, stage, (uint32_t *)(void *)(wbuf + t * 6 * patch8) + j,
-                                              &sum, &abs2);
+            uint32_t sum, abs2, ww;
+            uint32_t *const words = (uint32_t *)(void *)(wbuf + t * 6 * patch8) + j;
+            if (STRIDED && c->f_elem != 1) {
+                ww = word_stats(words, patch8 >> 1, &sum, &abs2);       /* the words from strided_words */
+            } else {
+                ww = channel_words(f, patch, patch8, stage, words, &sum, &abs2);
+            }
             if (k < block) {
                 /* sum w = sum v - 128 patch8 (the padding's v are 128) */
                 cw[k] = (uint32_t)bias[oc] - ((sum - ((uint32_t)patch8 << 7)) << 7) - ww;
@@ -623,12 +675,12 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
         for (int32_t pix = 0; pix < pixels; pix += 2) {
             const int two = pix + 1 < pixels;
             uint32_t *const x = (uint32_t *)(void *)cols;
-            uint8_t *const stash = stashed ? (uint8_t *)out_data + (pix + 1) * out_c - 4 : 0;
-            s.xs[0] = pixel_column(&g, b, oy, ox, stage, groups, x, stash, oc0 == 0);
-            next_pixel(&g, &b, &oy, &ox);
+            uint8_t *const stash = stashed ? (uint8_t *)out_data + pix * out_px + out_c - 4 : 0;
+            s.xs[0] = pixel_column(g, b, oy, ox, stage, groups, x, stash, oc0 == 0);
+            next_pixel(g, &b, &oy, &ox);
             if (two) {
-                s.xs[1] = pixel_column(&g, b, oy, ox, stage, groups, x + 1, stash ? stash + out_c : 0, oc0 == 0);
-                next_pixel(&g, &b, &oy, &ox);
+                s.xs[1] = pixel_column(g, b, oy, ox, stage, groups, x + 1, stash ? stash + out_px : 0, oc0 == 0);
+                next_pixel(g, &b, &oy, &ox);
             } else {
                 s.xs[1] = s.xs[0];
                 for (int32_t i = 0; i < 4 * groups; i++) {
@@ -638,18 +690,18 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
             s.two = two;
             s.cw = cw;
             s.q = qf;
-            s.out_a = out_data + pix * out_c + oc0;
-            s.out_b = two ? s.out_a + out_c : s.out_a;
+            s.out_a = out_data + pix * out_px + oc0;
+            s.out_b = two ? s.out_a + out_px : s.out_a;
             s.w = wbuf;
             s.safe = s.fast && two ? safe : 0;
             s.left = block;
             s.n = block < 3 ? block : 3;
             while (conv_2x3(&s)) {
                 /* a triple's sums the shortcut leaves */
-                const int32_t c = oc0 + (int32_t)(s.cw - cw);
-                rq6_run((const int32_t *)s.acc, s.q, s.fast, s.out_a, s.n, &range, multipliers, shifts, c, q_step);
+                const int32_t ch = oc0 + (int32_t)(s.cw - cw);
+                rq6_run((const int32_t *)s.acc, s.q, s.fast, s.out_a, s.n, range, multipliers, shifts, ch, q_step);
                 if (two) {
-                    rq6_run((const int32_t *)s.acc + 3, s.q, s.fast, s.out_b, s.n, &range, multipliers, shifts, c,
+                    rq6_run((const int32_t *)s.acc + 3, s.q, s.fast, s.out_b, s.n, range, multipliers, shifts, ch,
                             q_step);
                 }
                 if (s.left <= 3) {
@@ -659,6 +711,32 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
             }
         }
     }
+}
+
+void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output,
+                    void *scratch) {
+    const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)params;
+    (void)n_inputs;
+    geometry_t g;
+    pml_conv_geometry(&g, p, inputs, output);
+    pml_armv6m_conv_t c;
+    c.filter = (const int8_t *)inputs[1].data;
+    c.bias = (const int32_t *)inputs[2].data;
+    c.multipliers = (const int32_t *)inputs[3].data;
+    c.shifts = (const int32_t *)inputs[4].data;
+    c.q_step = pml_count(&inputs[3]) == g.out_c ? 1 : 0;
+    c.out = (int8_t *)output->data;
+    out_range_t range;
+    out_range_init(&range, p->output_offset, p->act_min, p->act_max);
+    const int32_t patch = g.kh * g.kw * g.in_c;
+    if (patch > PATCH_MAX) {
+        conv_plain(&g, c.filter, c.bias, c.multipliers, c.shifts, c.q_step, &range, c.out);
+        return;
+    }
+    c.f_chan = patch;
+    c.f_elem = 1;
+    c.out_px = g.out_c;
+    pml_armv6m_conv(&g, &c, &range, scratch);
 }
 
 #endif

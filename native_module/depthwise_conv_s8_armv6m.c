@@ -10,13 +10,23 @@
  *     the four sums in registers over all the taps (22 cycles per tap and 4 channels, 5.5 per MAC), then the
  *     four outputs are requantized in place by the shortcut of requantize_armv6m.h (about 35 cycles each).
  * A pixel with an accumulator out of the shortcut's range stops the run: its outputs are requantized in C and the
- * run goes on. The host folded the input offset into the bias. Every other case (depth multipliers, channel
- * counts not a multiple of 4, more than TAPS_MAX taps, a window wider than WIN_WORDS) takes the portable kernel
- * of depthwise_conv.c (pml_depthwise_channels). */
+ * run goes on. The host folded the input offset into the bias.
+ *
+ * Depth multipliers M > 1 (in the full module: the device library loads it for them, not _picoml_core): per input
+ * channel c, a CONV_2D of one input channel into the M output channels c M .. c M + M - 1, on the convolution
+ * driver of conv_s8_armv6m.c (pml_armv6m_conv: about 3.3 cycles per MAC). Channel c of the input is gathered into
+ * the scratch as an image of one channel (at most GATHER_MAX bytes); output (c, m)'s filter row is read C M bytes
+ * apart from filter + c M + m, its bias and requantization at c M, its outputs C M bytes apart from out + c M. Both
+ * ops sum w x with the input offset folded into the bias, the padding reading as the input zero point.
+ *
+ * Every other case (channel counts not a multiple of 4, more than TAPS_MAX taps, a window wider than WIN_WORDS;
+ * depth multipliers over a larger image or a patch over PML_ARMV6M_PATCH_MAX taps) takes the portable kernel of
+ * depthwise_conv.c (pml_depthwise_channels). */
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
 #include "check.h"
+#include "conv_s8_armv6m.h"
 #include "depthwise_conv.h"
 #include "picoml.h"
 #include "requantize_armv6m.h"
@@ -27,6 +37,13 @@
                          * rows' taps then at fixed offsets (0 .. 2 * WROW * 4 + 8 <= 124: LDR's immediates) */
 #define BAND_ROWS 18    /* input rows of a band (WROW words each: 1,008 bytes) */
 #define RUN_MAX 16      /* output pixels per run */
+#define GATHER_MAX 1024 /* bytes of one input channel (batches * in_h * in_w) for depth multipliers > 1 */
+
+#ifndef PML_WITHOUT_FRONTEND
+#define DW_MULTIPLIER 1
+#else
+#define DW_MULTIPLIER 0
+#endif
 
 /* A run of output pixels along a row, for dw4_run (the offsets are those the assembly reads) */
 typedef struct {
@@ -286,12 +303,87 @@ static int32_t run_pixels(const pml_depthwise_conv_2d_params_t *p, const pml_ope
     return run;
 }
 
-/* The scratch: the group's filter words (taps * 16 bytes) and the window (kh rows of the longest run's span). */
+#if DW_MULTIPLIER
+/* Depth multipliers > 1: the bytes of one input channel's image, rounded up to a word, when the convolution driver
+ * takes the op (else 0) */
+static int32_t gather_bytes(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs) {
+    const int32_t batches = pml_dim(&inputs[0], 0), in_h = pml_dim(&inputs[0], 1), in_w = pml_dim(&inputs[0], 2);
+    if (p->depth_multiplier <= 1 || batches > GATHER_MAX || in_h > GATHER_MAX || in_w > GATHER_MAX
+        || pml_dim(&inputs[1], 1) * pml_dim(&inputs[1], 2) > PML_ARMV6M_PATCH_MAX) {
+        return 0;
+    }
+    const int32_t n = batches * in_h;
+    return n <= GATHER_MAX && n * in_w <= GATHER_MAX ? (n * in_w + 3) & ~3 : 0;
+}
+
+/* Depth multipliers > 1 with the convolution driver (gather_bytes: bytes of the scratch's image) */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static void dw_multiplier(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs,
+                          const pml_operand_t *output, int32_t gather, void *scratch) {
+    const int32_t in_c = pml_dim(&inputs[0], 3), m = p->depth_multiplier, out_c = in_c * m;
+    pml_conv_geometry_t g;
+    g.batches = pml_dim(&inputs[0], 0);
+    g.in_h = pml_dim(&inputs[0], 1);
+    g.in_w = pml_dim(&inputs[0], 2);
+    g.in_c = 1;
+    g.out_c = m;
+    g.kh = pml_dim(&inputs[1], 1);
+    g.kw = pml_dim(&inputs[1], 2);
+    g.out_h = pml_dim(output, 1);
+    g.out_w = pml_dim(output, 2);
+    g.stride_h = p->stride_h;
+    g.stride_w = p->stride_w;
+    g.dil_h = pml_dilation(p->dilation_h, g.kh);
+    g.dil_w = pml_dilation(p->dilation_w, g.kw);
+    g.pad_top = p->pad_top;
+    g.pad_left = p->pad_left;
+    g.zero_point = -p->input_offset;
+    uint8_t *const image = (uint8_t *)scratch;
+    g.input = (const int8_t *)image;
+    const int32_t pixels = g.batches * g.in_h * g.in_w, q_next = pml_count(&inputs[3]) == out_c ? m : 0;
+    pml_armv6m_conv_t c;
+    c.filter = (const int8_t *)inputs[1].data;
+    c.f_chan = 1;
+    c.f_elem = out_c;
+    c.bias = (const int32_t *)inputs[2].data;
+    c.multipliers = (const int32_t *)inputs[3].data;
+    c.shifts = (const int32_t *)inputs[4].data;
+    c.q_step = q_next != 0;
+    c.out = (int8_t *)output->data;
+    c.out_px = out_c;
+    out_range_t range;
+    out_range_init(&range, p->output_offset, p->act_min, p->act_max);
+    const uint8_t *x = (const uint8_t *)inputs[0].data;
+    for (int32_t ic = 0; ic < in_c; ic++, x++) {
+        const uint8_t *src = x;
+        for (uint8_t *dst = image, *end = image + pixels; dst != end; dst++, src += in_c) {
+            *dst = *src;
+        }
+        pml_armv6m_conv(&g, &c, &range, image + gather);
+        c.filter += m;
+        c.bias += m;
+        c.multipliers += q_next;
+        c.shifts += q_next;
+        c.out += m;
+    }
+}
+#endif
+
+/* The scratch: the group's filter words (taps * 16 bytes) and the window (kh rows of the longest run's span); for
+ * depth multipliers > 1, one input channel's image and the convolution driver's scratch. */
 uint32_t pml_depthwise_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs,
                                           const pml_operand_t *output) {
     const pml_depthwise_conv_2d_params_t *p = (const pml_depthwise_conv_2d_params_t *)params;
     const int32_t kh = pml_dim(&inputs[1], 1), kw = pml_dim(&inputs[1], 2);
     const int32_t run = run_pixels(p, inputs), out_w = pml_dim(output, 2);
+#if DW_MULTIPLIER
+    const int32_t gather = gather_bytes(p, inputs);
+    if (gather) {
+        return (uint32_t)gather + pml_armv6m_conv_scratch(kh * kw, p->depth_multiplier);
+    }
+#endif
     if (p->depth_multiplier != 1 || (pml_dim(&inputs[0], 3) & 3) != 0 || run == 0) {
         return 0;
     }
@@ -316,6 +408,13 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
     const int32_t dil_h = pml_dilation(p->dilation_h, kh), dil_w = pml_dilation(p->dilation_w, kw);
     const int32_t stride_w = p->stride_w;
     const int32_t run_max = run_pixels(p, inputs);
+#if DW_MULTIPLIER
+    const int32_t gather = gather_bytes(p, inputs);
+    if (gather) {
+        dw_multiplier(p, inputs, output, gather, scratch);
+        return;
+    }
+#endif
     if (p->depth_multiplier != 1 || (in_c & 3) != 0 || ((uintptr_t)inputs[0].data & 3) != 0 || run_max == 0) {
         pml_depthwise_channels(p, inputs, output, 0, pml_dim(output, 3));
         return;

@@ -266,6 +266,38 @@ def test_depthwise_multipliers(lib, multiplier):
         check(lib, model, random_inputs(rng, model.tensors[0].shape, zp))
 
 
+DEPTH_MULTIPLIER_CASES = [
+    # (n, hw, k, stride, dilation, padding, ic, multiplier)
+    (1, (1, 256), (1, 128), (1, 32), (1, 1), VALID, 6, 36),   # the anomaly model's first layer
+    (1, (1, 256), (1, 128), (1, 32), (1, 1), SAME, 3, 36),
+    (2, (1, 60), (1, 17), (1, 3), (1, 1), SAME, 2, 13),
+    (1, (9, 9), (3, 3), (2, 2), (1, 1), SAME, 5, 7),
+    (1, (12, 10), (5, 5), (1, 2), (1, 1), SAME, 3, 2),
+    (1, (10, 9), (3, 2), (2, 1), (2, 3), SAME, 4, 5),
+    (2, (30, 1), (24, 1), (3, 1), (1, 1), VALID, 3, 4),
+    (1, (1, 40), (1, 9), (1, 1), (1, 4), SAME, 1, 16),
+    (1, (7, 7), (7, 7), (1, 1), (1, 1), SAME, 2, 3),
+    (1, (40, 40), (3, 3), (1, 1), (1, 1), SAME, 2, 3),        # one channel over 1 KB: the portable kernel
+    (1, (1, 700), (1, 600), (1, 50), (1, 1), VALID, 2, 3),    # a patch over 576 taps: the portable kernel
+]
+
+
+@pytest.mark.parametrize("case", DEPTH_MULTIPLIER_CASES, ids=lambda c: "n%d_%dx%d_k%dx%d_s%d%d_d%d%d_%s_c%d_m%d" % (
+    c[0], *c[1], *c[2], *c[3], *c[4], "same" if c[5] == SAME else "valid", c[6], c[7]))
+def test_depthwise_multiplier_long_kernels(lib, case):
+    """Depth multipliers > 1 (on the Cortex-M0 a convolution per input channel: conv_s8_armv6m.c's driver, its
+    filter rows strided, its outputs C * M apart) with long kernels, strides, dilations and padding, per-tensor and
+    per-channel quantization, saturation and the int8 extremes as zero points."""
+    n, hw, k, stride, dilation, padding, ic, multiplier = case
+    rng = np.random.default_rng(1000 + sum(hw + k) + ic * multiplier)
+    for per_channel in (False, True):
+        for saturate, in_zp in ((False, None), (True, None), (False, -128), (False, 127)):
+            model, zp = conv_case(rng, True, n=n, hw=hw, k=k, stride=stride, dilation=dilation, padding=padding,
+                                  ic=ic, multiplier=multiplier, per_channel=per_channel, saturate=saturate,
+                                  in_zp=in_zp)
+            check(lib, model, random_inputs(rng, model.tensors[0].shape, zp, 2))
+
+
 def test_conv_long_patches(lib):
     """Patches longer than the C kernel's im2col column: split by taps, or by channels when one tap is longer."""
     rng = np.random.default_rng(800)

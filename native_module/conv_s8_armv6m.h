@@ -1,0 +1,44 @@
+/* The Armv6-M convolution driver (conv_s8_armv6m.c) that CONV_2D and DEPTHWISE_CONV_2D's depth multipliers > 1
+ * (depthwise_conv_s8_armv6m.c: per input channel, a convolution of one input channel into its M output channels)
+ * both run. */
+#ifndef PICOML_CONV_S8_ARMV6M_H
+#define PICOML_CONV_S8_ARMV6M_H
+
+#include "conv_generic.h"
+#include "picoml.h"
+#include "requantize_channels.h"
+
+#if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
+
+#define PML_ARMV6M_PATCH_MAX 576    /* patch elements (kh * kw * in_c) of the driver: up to 3x3x64 */
+
+/* Where the driver reads its constants and writes its outputs (g->out_c channels) */
+typedef struct {
+    const int8_t *filter;       /* output channel oc's patch element e at filter[oc * f_chan + e * f_elem] */
+    int32_t f_chan, f_elem;
+    const int32_t *bias;        /* bias[oc] (the input offset folded in: the padding reads as the zero point) */
+    const int32_t *multipliers, *shifts;    /* at oc * q_step */
+    int32_t q_step;
+    int8_t *out;                /* output pixel pix's channel oc at out[pix * out_px + oc] */
+    int32_t out_px;
+} pml_armv6m_conv_t;
+
+/* Bytes of scratch the driver takes for a patch of `patch` elements (at most PML_ARMV6M_PATCH_MAX) and out_c
+ * output channels; a multiple of 4 */
+uint32_t pml_armv6m_conv_scratch(int32_t patch, int32_t out_c);
+
+/* The convolution of g (its patch at most PML_ARMV6M_PATCH_MAX elements) with c's constants into c's outputs; the
+ * outputs do not overlap the input; scratch word-aligned, pml_armv6m_conv_scratch's bytes. In _picoml_core
+ * (PML_WITHOUT_FRONTEND: no depth multipliers, left to _picoml) CONV_2D's alone, static: inlined into its one
+ * caller. */
+#ifndef PML_WITHOUT_FRONTEND
+#define PML_ARMV6M_CONV_LINKAGE
+void pml_armv6m_conv(const pml_conv_geometry_t *g, const pml_armv6m_conv_t *c, const out_range_t *range,
+                     void *scratch);
+#else
+#define PML_ARMV6M_CONV_LINKAGE static
+#endif
+
+#endif
+
+#endif
