@@ -561,14 +561,24 @@ static void strided_words(const int8_t *f, int32_t step, int32_t patch, int32_t 
 }
 
 /* channel_words' results from a channel's W words (every third word from w, `pairs` of them): sum v_i v_j, *sum_v,
- * *abs_w (sum |w| in two 16-bit lanes: per lane |v - 128| = (v ^ 0x7f) + 1 below 128, v ^ 0x80 from 128 on) */
-static uint32_t word_stats(const uint32_t *w, int32_t pairs, uint32_t *sum_v, uint32_t *abs_w) {
-    uint32_t sum = 0, ww = 0, abs2 = 0;
-    for (const uint32_t *end = w + 3 * pairs; w != end; w += 3) {
-        const uint32_t x = *w, lo = x & 0xffffu, hi = x >> 16, m = (x >> 7) & 0x00010001u;
-        ww += lo * hi;
-        sum += lo + hi;
-        abs2 += (x ^ 0x007f007fu ^ ((m << 8) - m)) + 0x00010001u - m;
+ * *abs_w (sum |w| in two 16-bit lanes: per lane |v - 128| = (v ^ 0x7f) + 1 below 128, v ^ 0x80 from 128 on) when
+ * `with_abs`, else 0xffff (out of the shortcut's bound: the checks' path) */
+static uint32_t word_stats(const uint32_t *w, int32_t pairs, int with_abs, uint32_t *sum_v, uint32_t *abs_w) {
+    uint32_t sum = 0, ww = 0, abs2 = 0xffffu;
+    const uint32_t *const end = w + 3 * pairs;
+    if (!with_abs) {
+        for (; w != end; w += 3) {
+            const uint32_t x = *w, lo = x & 0xffffu, hi = x >> 16;
+            ww += lo * hi;
+            sum += lo + hi;
+        }
+    } else {
+        for (abs2 = 0; w != end; w += 3) {
+            const uint32_t x = *w, lo = x & 0xffffu, hi = x >> 16, m = (x >> 7) & 0x00010001u;
+            ww += lo * hi;
+            sum += lo + hi;
+            abs2 += (x ^ 0x007f007fu ^ ((m << 8) - m)) + 0x00010001u - m;
+        }
     }
     *sum_v = sum;
     *abs_w = abs2;
@@ -650,7 +660,9 @@ PML_ARMV6M_CONV_LINKAGE void pml_armv6m_conv(const geometry_t *g, const pml_armv
             uint32_t sum, abs2, ww;
             uint32_t *const words = (uint32_t *)(void *)(wbuf + t * 6 * patch8) + j;
             if (STRIDED && c->f_elem != 1) {
-                ww = word_stats(words, patch8 >> 1, &sum, &abs2);       /* the words from strided_words */
+                /* the words from strided_words; sum |w| (the bound that skips the checks) only when the pixels
+                 * outnumber the pairs of taps: else it costs more than the checks it saves */
+                ww = word_stats(words, patch8 >> 1, pixels > patch8 >> 1, &sum, &abs2);
             } else {
                 ww = channel_words(f, patch, patch8, stage, words, &sum, &abs2);
             }
