@@ -285,8 +285,11 @@ static void count_block(struct qemu_plugin_tb *tb, block_t *b) {
     int after_load = 0;
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *in = qemu_plugin_tb_get_insn(tb, i);
-        size_t size = qemu_plugin_insn_size(in);
         const uint8_t *copy = qemu_plugin_insn_data(in), *memory = qemu_plugin_insn_haddr(in);
+        /* the size from the Thumb encoding (a first halfword 11101, 11110 or 11111: 32 bits): QEMU reports a
+         * TB's last instruction before one that crosses a page with that one's first halfword appended (size 6,
+         * which decoded as 16 bits put a 32-bit multiply in "other") */
+        const size_t size = qemu_plugin_insn_size(in) >= 4 && (copy[1] & 0xf8) >= 0xe8 ? 4 : 2;
         insn_t d;
         decoded++;
         differing += memory && memcmp(memory, copy, size) != 0;
