@@ -25,11 +25,19 @@
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
+#include <stddef.h>
+
 #include "check.h"
 #include "conv_s8_armv6m.h"
 #include "depthwise_conv.h"
 #include "picoml.h"
 #include "requantize_armv6m.h"
+
+/* dw_multiplier reads the depthwise params as CONV_2D's: the same fields at the same offsets */
+typedef char pml_dw_params_begin_with_conv_params[
+    offsetof(pml_depthwise_conv_2d_params_t, act_max) == offsetof(pml_conv_2d_params_t, act_max)
+    && offsetof(pml_depthwise_conv_2d_params_t, input_offset) == offsetof(pml_conv_2d_params_t, input_offset)
+    && offsetof(pml_depthwise_conv_2d_params_t, depth_multiplier) == sizeof(pml_conv_2d_params_t) ? 1 : -1];
 
 #define TAPS_MAX 25     /* filter taps (kh * kw) of the fast path: 5x5 */
 #define WIN_WORDS 48    /* words of the window (kh rows of the run's input columns, 4 channels each) */
@@ -323,23 +331,12 @@ __attribute__((noinline))
 static void dw_multiplier(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs,
                           const pml_operand_t *output, int32_t gather, void *scratch) {
     const int32_t in_c = pml_dim(&inputs[0], 3), m = p->depth_multiplier, out_c = in_c * m;
+    /* the depthwise params begin with CONV_2D's (ops.h, checked below): the convolution's geometry, over one
+     * input channel into m outputs */
     pml_conv_geometry_t g;
-    g.batches = pml_dim(&inputs[0], 0);
-    g.in_h = pml_dim(&inputs[0], 1);
-    g.in_w = pml_dim(&inputs[0], 2);
+    pml_conv_geometry(&g, (const pml_conv_2d_params_t *)(const void *)p, inputs, output);
     g.in_c = 1;
     g.out_c = m;
-    g.kh = pml_dim(&inputs[1], 1);
-    g.kw = pml_dim(&inputs[1], 2);
-    g.out_h = pml_dim(output, 1);
-    g.out_w = pml_dim(output, 2);
-    g.stride_h = p->stride_h;
-    g.stride_w = p->stride_w;
-    g.dil_h = pml_dilation(p->dilation_h, g.kh);
-    g.dil_w = pml_dilation(p->dilation_w, g.kw);
-    g.pad_top = p->pad_top;
-    g.pad_left = p->pad_left;
-    g.zero_point = -p->input_offset;
     uint8_t *const image = (uint8_t *)scratch;
     g.input = (const int8_t *)image;
     const int32_t pixels = g.batches * g.in_h * g.in_w, q_next = pml_count(&inputs[3]) == out_c ? m : 0;
