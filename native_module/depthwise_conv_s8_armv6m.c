@@ -331,8 +331,8 @@ __attribute__((noinline))
 static void dw_multiplier(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs,
                           const pml_operand_t *output, int32_t gather, void *scratch) {
     const int32_t in_c = pml_dim(&inputs[0], 3), m = p->depth_multiplier, out_c = in_c * m;
-    /* the depthwise params begin with CONV_2D's (ops.h, checked below): the convolution's geometry, over one
-     * input channel into m outputs */
+    /* the depthwise params begin with CONV_2D's (ops.h; checked at the top of this file): the convolution's
+     * geometry, over one input channel into m outputs */
     pml_conv_geometry_t g;
     pml_conv_geometry(&g, (const pml_conv_2d_params_t *)(const void *)p, inputs, output);
     g.in_c = 1;
