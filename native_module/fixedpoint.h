@@ -13,18 +13,30 @@ static inline int8_t pml_clamp_s8(int32_t x, int32_t lo, int32_t hi) {
 /* The signed 64-bit product of two int32. Cortex-M0/M0+ (armv6m) have no 32 x 32 -> 64 multiply: gcc calls
  * libgcc's __aeabi_lmul there, which a MicroPython native module cannot link, so there (and whenever
  * PML_NO_LIBGCC is defined, which lets the host tests run this path) the product is put together from four
- * 16 x 16 -> 32 products. */
+ * 16 x 16 -> 32 products (pml_mul_halves). */
 #if defined(__ARM_ARCH_6M__) && !defined(PML_NO_LIBGCC)
 #define PML_NO_LIBGCC 1
 #endif
 
+/* The signed 64-bit product of two int32 as its high and low words, from four 16 x 16 -> 32 products (each fits
+ * 32 bits), in 32-bit operations only. */
+typedef struct {
+    int32_t hi;
+    uint32_t lo;
+} pml_halves_t;
+
+static inline pml_halves_t pml_mul_halves(int32_t a, int32_t b) {
+    const uint32_t al = (uint32_t)a & 0xffffu, bl = (uint32_t)b & 0xffffu;
+    const int32_t ah = a >> 16, bh = b >> 16, x1 = ah * (int32_t)bl, x2 = (int32_t)al * bh;
+    const uint32_t ll = al * bl, mid = (ll >> 16) + ((uint32_t)x1 & 0xffffu) + ((uint32_t)x2 & 0xffffu);
+    const pml_halves_t p = {ah * bh + (x1 >> 16) + (x2 >> 16) + (int32_t)(mid >> 16), (mid << 16) | (ll & 0xffffu)};
+    return p;
+}
+
 static inline int64_t pml_mul_s64(int32_t a, int32_t b) {
 #if defined(PML_NO_LIBGCC)
-    const int32_t ah = a >> 16, bh = b >> 16, al = a & 0xffff, bl = b & 0xffff;
-    /* each partial product fits 32 bits; the sum is taken modulo 2^64, where it is exact */
-    const uint64_t p = ((uint64_t)(int64_t)(ah * bh) << 32) + ((uint64_t)(int64_t)(ah * bl) << 16)
-        + ((uint64_t)(int64_t)(al * bh) << 16) + (uint64_t)((uint32_t)al * (uint32_t)bl);
-    return (int64_t)p;
+    const pml_halves_t p = pml_mul_halves(a, b);
+    return (int64_t)(((uint64_t)(uint32_t)p.hi << 32) | p.lo);
 #else
     return (int64_t)a * b;
 #endif
@@ -38,14 +50,11 @@ static inline int32_t pml_srdhm(int32_t a, int32_t b) {
         return INT32_MAX;
     }
 #if defined(PML_NO_LIBGCC)
-    /* the product's high and low words from the four 16 x 16 products, in 32-bit operations only (gcc's 64-bit
-     * additions and shifts of pml_mul_s64 take about three times the instructions on the Cortex-M0) */
-    const uint32_t al = (uint32_t)a & 0xffffu, bl = (uint32_t)b & 0xffffu;
-    const int32_t ah = a >> 16, bh = b >> 16, x1 = ah * (int32_t)bl, x2 = (int32_t)al * bh;
-    const uint32_t ll = al * bl, mid = (ll >> 16) + ((uint32_t)x1 & 0xffffu) + ((uint32_t)x2 & 0xffffu);
-    const uint32_t lo = (mid << 16) | (ll & 0xffffu), lo2 = lo + (1u << 30);
-    const int32_t hi = ah * bh + (x1 >> 16) + (x2 >> 16) + (int32_t)(mid >> 16) + (lo2 < lo ? 1 : 0);
-    return (int32_t)(((uint32_t)hi << 1) | (lo2 >> 31));
+    /* from the product's two words (gcc's 64-bit additions and shifts take about three times the instructions on
+     * the Cortex-M0) */
+    const pml_halves_t p = pml_mul_halves(a, b);
+    const uint32_t lo2 = p.lo + (1u << 30);
+    return (int32_t)((((uint32_t)p.hi + (lo2 < p.lo ? 1u : 0u)) << 1) | (lo2 >> 31));
 #else
     return (int32_t)((pml_mul_s64(a, b) + (1 << 30)) >> 31);
 #endif

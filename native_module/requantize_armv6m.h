@@ -73,15 +73,10 @@ static inline void rq6_init(rq6_t *q, int32_t multiplier, int32_t shift) {
 __attribute__((noinline))
 #endif
 static int8_t rq6_apply_slow(int32_t acc, const rq6_t *q, const out_range_t *o) {
-    const int32_t a = (int32_t)((uint32_t)acc << q->left), m = q->multiplier;
-    const uint32_t al = (uint32_t)a & 0xffffu, ml = (uint32_t)m & 0xffffu;
-    const int32_t ah = a >> 16, mh = m >> 16;
-    const uint32_t ll = al * ml;
-    const int32_t x1 = ah * (int32_t)ml, x2 = (int32_t)al * mh;
     /* the product: hi * 2^32 + lo */
-    const uint32_t mid = (ll >> 16) + ((uint32_t)x1 & 0xffffu) + ((uint32_t)x2 & 0xffffu);
-    uint32_t lo = (mid << 16) | (ll & 0xffffu);
-    int32_t hi = ah * mh + (x1 >> 16) + (x2 >> 16) + (int32_t)(mid >> 16);
+    const pml_halves_t p = pml_mul_halves((int32_t)((uint32_t)acc << q->left), q->multiplier);
+    uint32_t lo = p.lo;
+    int32_t hi = p.hi;
     const int neg = hi < 0;
     const uint32_t sum = lo + q->lo[neg];
     hi = (int32_t)((uint32_t)hi + (uint32_t)q->hi[neg] + (sum < lo ? 1u : 0u));
