@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #define PML_FORMAT_VERSION 4
+#define PML_MAX_DIMS 4
+#define PML_MAX_OPERANDS 32    /* an op's inputs and outputs at most */
 
 #define PML_OP_CONV_2D 1
 #define PML_OP_DEPTHWISE_CONV_2D 2

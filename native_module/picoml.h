@@ -14,8 +14,6 @@
 #define PML_ERR_UNKNOWN_OP (-2)   /* an op code this build does not know */
 #define PML_ERR_OPERANDS (-3)     /* an op's operands or params do not fit its kernel */
 
-#define PML_MAX_DIMS 4
-#define PML_MAX_OPERANDS 32
 #define PML_STORAGE_ARENA 0
 #define PML_STORAGE_WEIGHTS 1
 #define PML_STORAGE_STATE 2     /* in the arena, kept from one invoke to the next */

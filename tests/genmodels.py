@@ -42,6 +42,7 @@ EXPECTED_OPS = {
     "MAX_POOL_2D", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SOFTMAX", "ADD", "MUL",
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
+    "SPLIT", "SPLIT_V", "PACK", "GATHER", "TRANSPOSE",
 }
 
 
@@ -294,6 +295,36 @@ def squeeze():
     return keras.Model(inp, x)
 
 
+def data_movement():
+    """The ops that only move bytes, on a conv's output (1, 4, 5, 6): SPLIT and SPLIT_V (tf.split), PACK (tf.stack),
+    GATHER of scattered and evenly spaced indices, TRANSPOSE (two output axes taken an index at a time)."""
+    x = inp = _input((4, 5, 3))
+    x = layers.Conv2D(6, 3, padding="same")(x)
+    a, b = layers.Lambda(lambda t: tf.split(t, 2, axis=-1))(x)                     # SPLIT
+    c, d, e = layers.Lambda(lambda t: tf.split(t, [1, 3, 1], axis=2))(a)           # SPLIT_V
+    c, e = layers.Reshape((4, 3))(c), layers.Reshape((4, 3))(e)
+    p = layers.Lambda(lambda ts: tf.stack(ts, axis=1))([c, e, c])                  # PACK: (1, 3, 4, 3)
+    g = layers.Lambda(lambda t: tf.gather(t, [4, 0, 0, 2, 3, 1], axis=3))(x)      # GATHER: (1, 4, 5, 6)
+    h = layers.Lambda(lambda t: tf.gather(t, [1, 3], axis=1))(b)                   # evenly spaced: (1, 2, 5, 3)
+    t = layers.Lambda(lambda t: tf.transpose(t, (0, 3, 2, 1)))(g)                 # TRANSPOSE: (1, 6, 5, 4)
+    t = layers.Conv2D(3, 1)(t)
+    d = layers.Permute((2, 1, 3))(d)                                               # (1, 3, 4, 3)
+    y = layers.Concatenate(axis=1)([layers.Flatten()(v) for v in (p, h, t, d)])
+    return keras.Model(inp, layers.Dense(8)(y))
+
+
+def transpose_wide():
+    """TRANSPOSEs of (1, 35, 33): 33 pieces, joined by CONCATENATIONs of at most 31 inputs; of a 4-D tensor whose
+    axes of one entry move (one STRIDED_SLICE)."""
+    x = inp = _input((35, 4))
+    x = layers.Dense(33)(x)
+    x = layers.Permute((2, 1))(x)                                                  # (1, 33, 35)
+    x = layers.Dense(6)(x)
+    x = layers.Lambda(lambda t: tf.reshape(t, (1, 33, 1, 6)))(x)
+    x = layers.Lambda(lambda t: tf.transpose(t, (2, 1, 0, 3)))(x)                 # (1, 33, 1, 6): the same bytes
+    return keras.Model(inp, layers.Dense(4)(layers.Flatten()(x)))
+
+
 # --------------------------------------------------------------------------
 # Element-wise: Add / Multiply / Concatenate
 # --------------------------------------------------------------------------
@@ -503,7 +534,7 @@ MODELS = {
         conv1d_variants, imu_gap, imu6_gap, imu_flatten, imu_global_max, reduce_max_variants,
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
-        pool2d_variants, pad_gap, reshape_flatten, squeeze,
+        pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, transpose_wide,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

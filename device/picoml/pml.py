@@ -34,6 +34,7 @@ _IO_FORMAT = '<HBB'
 _IO_SIZE = const(4)
 _CRC_START = const(16)
 _MAX_DIMS = const(4)
+_MAX_OPERANDS = const(32)
 _STORAGE_ARENA = const(0)
 _STORAGE_WEIGHTS = const(1)
 _STORAGE_STATE = const(2)

@@ -19,7 +19,7 @@
 # Load-time code: picoml.load drops it again once the model is built.
 import struct
 
-from ._layout import DTYPE_SIZES, HEADER_FORMAT, HEADER_SIZE, MAX_DIMS, TENSOR_FORMAT, TENSOR_SIZE
+from ._layout import DTYPE_SIZES, HEADER_FORMAT, HEADER_SIZE, MAX_DIMS, MAX_OPERANDS, TENSOR_FORMAT, TENSOR_SIZE
 from ._ops import (IN_PLACE, N_INPUTS, N_OUTPUTS, N_PARAMS, ON_DEVICE, OP_ADD, OP_ADD_INT32, OP_AVERAGE_POOL_2D,
                    OP_CAST, OP_CONCATENATION, OP_CONV_2D, OP_DEPTHWISE_CONV_2D, OP_DIV_INT32, OP_FULLY_CONNECTED,
                    OP_LUT, OP_MAX_POOL_2D, OP_MAXIMUM, OP_MEAN, OP_MINIMUM, OP_MUL, OP_MUL_INT32, OP_NAMES, OP_PAD,
@@ -131,7 +131,7 @@ def _check(buf, arena_size, host):
             _fail(18, code, op)  # UNKNOWN_OP
         if n != N_PARAMS[code]:
             _fail(19, n, op)  # N_PARAMS
-        if n_in != N_INPUTS[code] if N_INPUTS[code] >= 0 else n_in < 1 or n_in > 31:
+        if n_in != N_INPUTS[code] if N_INPUTS[code] >= 0 else n_in < 1 or n_in > MAX_OPERANDS - 1:
             _fail(20, n_in, op)  # N_INPUTS
         if n_out != N_OUTPUTS[code]:
             _fail(21, n_out, op)  # N_OUTPUTS

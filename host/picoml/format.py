@@ -30,6 +30,7 @@ CRC_START = 16          # the CRC covers every byte after the first 16 (magic, v
 WEIGHTS_ALIGN = 16      # file offset of the weights blob
 CONSTANT_ALIGN = 4      # offset of each constant inside the blob
 MAX_DIMS = 4
+MAX_OPERANDS = 32      # an op's inputs and outputs at most (PML_MAX_OPERANDS)
 
 DTYPES = {1: np.dtype(np.int8), 2: np.dtype(np.int16), 3: np.dtype(np.int32), 4: np.dtype(np.uint32),
           5: np.dtype(np.uint64)}

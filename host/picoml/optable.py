@@ -113,7 +113,9 @@ def c_header():
     """native_module/ops.h: op codes, one params struct per op (overlaying the op's int32 params) and PML_OPS."""
     from . import format
     lines = ["/* %s */" % GENERATED, "#ifndef PICOML_OPS_H", "#define PICOML_OPS_H", "", "#include <stdint.h>", "",
-             "#define PML_FORMAT_VERSION %d" % format.VERSION, ""]
+             "#define PML_FORMAT_VERSION %d" % format.VERSION,
+             "#define PML_MAX_DIMS %d" % format.MAX_DIMS,
+             "#define PML_MAX_OPERANDS %d    /* an op's inputs and outputs at most */" % format.MAX_OPERANDS, ""]
     for op in OPS:
         lines.append("#define PML_OP_%s %d" % (op.name, op.code))
     lines += ["/* the highest op code this build runs (the ops of PML_OPS) */",
@@ -199,6 +201,7 @@ def _layout_lines():
              "IO_SIZE = %d" % format.IO_ENTRY.size,
              "CRC_START = %d" % format.CRC_START,
              "MAX_DIMS = %d" % format.MAX_DIMS,
+             "MAX_OPERANDS = %d" % format.MAX_OPERANDS,
              "STORAGE_ARENA = %d" % format.STORAGE_ARENA,
              "STORAGE_WEIGHTS = %d" % format.STORAGE_WEIGHTS,
              "STORAGE_STATE = %d" % format.STORAGE_STATE,

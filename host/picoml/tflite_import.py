@@ -240,7 +240,9 @@ def lower(ops, inputs, outputs):
         lower_op = op_families.LOWER.get(op.name)
         if lower_op is None and op.name not in ("QUANTIZE", "DEQUANTIZE"):
             lowering.fail(op, "picoml does not support this op (docs/format.md lists the op set)")
-        if len(op.inputs) < 1 or op.inputs[0] is None or len(op.outputs) != op_families.N_OUTPUTS.get(op.name, 1):
+        n_outputs = op_families.N_OUTPUTS.get(op.name, 1)
+        if len(op.inputs) < 1 or op.inputs[0] is None or not op.outputs or \
+                len(op.outputs) != (n_outputs or len(op.outputs)):
             lowering.fail(op, "it has %d inputs and %d outputs" % (len(op.inputs), len(op.outputs)))
         if op.name == "QUANTIZE" and op.inputs[0].index in input_indices and op.inputs[0].dtype == np.float32:
             edge_quantize[op.inputs[0].index] = op.outputs[0]

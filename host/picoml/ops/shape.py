@@ -1,8 +1,9 @@
 """Ops that move bytes without arithmetic: RESHAPE / SQUEEZE / EXPAND_DIMS (views sharing their input's bytes,
-no op emitted), CONCATENATION and PAD."""
+no op emitted), CONCATENATION and PAD; SPLIT, SPLIT_V, UNPACK, PACK, GATHER and TRANSPOSE as STRIDED_SLICE and
+CONCATENATION ops."""
 import numpy as np
 
-from ..format import MAX_DIMS
+from ..format import MAX_DIMS, MAX_OPERANDS, Tensor
 from .common import FUSED_ACTIVATIONS
 from .elementwise import requantize, requantize_params
 from .lut import emit_lut
@@ -73,6 +74,227 @@ def lower_pad(ctx, op):
     ctx.emit("PAD", [ctx.activation(input_t)], [ctx.activation(out)], params, op)
 
 
+# SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE: TFLite Micro copies their bytes as they are (whatever the
+# tensors' quantization), and so do these lowerings: STRIDED_SLICE for each piece of the input, CONCATENATION for
+# pieces side by side, views for axes of size 1 added or dropped. No kernel of their own.
+
+MAX_PIECES = 1024       # slices one op may lower to (a GATHER of scattered indices, a TRANSPOSE of a large tensor)
+
+
+def _axis(ctx, op, value, rank):
+    axis = int(value)
+    if not -rank <= axis < rank:
+        ctx.fail(op, "axis %d is out of range for rank %d" % (axis, rank))
+    return axis + rank if axis < 0 else axis
+
+
+def _constant_values(ctx, op, t, what):
+    if t is None or t.data is None:
+        ctx.fail(op, "the %s must be a constant" % what)
+    return [int(v) for v in np.asarray(t.data).reshape(-1)]
+
+
+def _source(ctx, op, t):
+    """The .pml tensor of an input these ops move: an activation of at most MAX_DIMS dimensions."""
+    if t is None or t.data is not None:
+        ctx.fail(op, "a constant input (the converter folds these): picoml moves activations here")
+    if len(t.shape) > MAX_DIMS:
+        ctx.fail(op, "a %d-D input: the format holds at most %d dimensions" % (len(t.shape), MAX_DIMS))
+    return ctx.activation(t)
+
+
+def _new(ctx, like, shape, name):
+    """A new activation of `shape` with tensor `like`'s dtype and quantization."""
+    t = ctx.model.tensors[like]
+    return ctx.model.add_tensor(Tensor(shape, t.dtype, t.scale, t.zero_point, name=name))
+
+
+def _view(ctx, base, shape, name):
+    """A new tensor of `shape` over activation `base`'s bytes."""
+    view = _new(ctx, base, shape, name)
+    ctx.model.views[view] = base
+    return view
+
+
+def emit_slice(ctx, op, x, starts, strides, target):
+    """STRIDED_SLICE of tensor x into tensor target, whose shape (in x's axis order) gives the counts."""
+    pad = MAX_DIMS - len(starts)
+    params = {"begin_%d" % i: v for i, v in enumerate([0] * pad + list(starts))}
+    params.update({"stride_%d" % i: v for i, v in enumerate([1] * pad + list(strides))})
+    ctx.emit("STRIDED_SLICE", [x], [target], params, op)
+
+
+def emit_concatenation(ctx, op, parts, axis, target):
+    """CONCATENATION of tensors `parts` along axis into target: a tree of them where the parts exceed one op's
+    inputs."""
+    out = ctx.model.tensors[target]
+    most = MAX_OPERANDS - 1
+    while len(parts) > most:
+        joined = []
+        for i in range(0, len(parts), most):
+            shape = list(out.shape)
+            shape[axis] = sum(ctx.model.tensors[p].shape[axis] for p in parts[i:i + most])
+            joined.append(_new(ctx, target, shape, out.name + "/joined"))
+            ctx.emit("CONCATENATION", parts[i:i + most], [joined[-1]], {"axis": axis}, op)
+        parts = joined
+    ctx.emit("CONCATENATION", parts, [target], {"axis": axis}, op)
+
+
+def lower_split(ctx, op):
+    """SPLIT (axis, input) and SPLIT_V (input, sizes, axis): each output a slice of the input along the axis."""
+    x, axis_t = (op.inputs[1], op.inputs[0]) if op.name == "SPLIT" else (op.inputs[0], op.inputs[2])
+    source = _source(ctx, op, x)
+    rank = len(x.shape)
+    axis = _axis(ctx, op, _constant_values(ctx, op, axis_t, "axis")[0], rank)
+    start = 0
+    for out in op.outputs:
+        if len(out.shape) != rank or any(out.shape[d] != x.shape[d] for d in range(rank) if d != axis) \
+                or out.shape[axis] < 1:
+            ctx.fail(op, "output %s is not a piece of input %s along axis %d" % (list(out.shape), list(x.shape), axis))
+        starts = [0] * rank
+        starts[axis] = start
+        emit_slice(ctx, op, source, starts, [1] * rank, ctx.activation(out))
+        start += out.shape[axis]
+    if start != x.shape[axis]:
+        ctx.fail(op, "the outputs' sizes along axis %d add up to %d, not the input's %d" % (axis, start, x.shape[axis]))
+
+
+def lower_unpack(ctx, op):
+    """UNPACK: output i is the input at index i of the axis, without that axis."""
+    x = op.inputs[0]
+    source = _source(ctx, op, x)
+    rank = len(x.shape)
+    axis = _axis(ctx, op, op.options.get("Axis", 0), rank)
+    if len(op.outputs) != x.shape[axis]:
+        ctx.fail(op, "%d outputs for %d entries along axis %d" % (len(op.outputs), x.shape[axis], axis))
+    piece = list(x.shape)
+    piece[axis] = 1
+    for i, out in enumerate(op.outputs):
+        if list(out.shape) != piece[:axis] + piece[axis + 1:]:
+            ctx.fail(op, "output %s is not input %s without axis %d" % (list(out.shape), list(x.shape), axis))
+        starts = [0] * rank
+        starts[axis] = i
+        target = _new(ctx, source, piece, out.name + "/slice")
+        emit_slice(ctx, op, source, starts, [1] * rank, target)
+        ctx.model.views[ctx.activation(out)] = target
+
+
+def lower_pack(ctx, op):
+    """PACK: the inputs side by side along a new axis of the output."""
+    out = op.outputs[0]
+    rank = len(out.shape)
+    if rank > MAX_DIMS:
+        ctx.fail(op, "a %d-D output: the format holds at most %d dimensions" % (rank, MAX_DIMS))
+    axis = _axis(ctx, op, op.options.get("Axis", 0), rank)
+    expected = list(out.shape[:axis]) + list(out.shape[axis + 1:])
+    if len(op.inputs) != out.shape[axis] or any(t is None or list(t.shape) != expected for t in op.inputs):
+        ctx.fail(op, "its inputs %s do not stack into %s along axis %d"
+                 % ([None if t is None else list(t.shape) for t in op.inputs], list(out.shape), axis))
+    shape = expected[:axis] + [1] + expected[axis:]
+    parts = [_view(ctx, _source(ctx, op, t), shape, t.name + "/stacked") for t in op.inputs]
+    emit_concatenation(ctx, op, parts, axis, ctx.activation(out))
+
+
+def _runs(indices):
+    """[(start, step, count)] covering indices in order: evenly spaced runs with a positive step."""
+    runs = []
+    for i in indices:
+        if runs:
+            start, step, count = runs[-1]
+            if count == 1 and i > start:
+                runs[-1] = (start, i - start, 2)
+                continue
+            if count > 1 and i == start + step * count:
+                runs[-1] = (start, step, count + 1)
+                continue
+        runs.append((i, 1, 1))
+    return runs
+
+
+def lower_gather(ctx, op):
+    """GATHER of constant indices along an axis: runs of evenly spaced indices sliced, then joined."""
+    x, out = op.inputs[0], op.outputs[0]
+    source = _source(ctx, op, x)
+    rank = len(x.shape)
+    if op.options.get("BatchDims", 0):
+        ctx.fail(op, "batch_dims %d: picoml gathers with batch_dims 0" % op.options["BatchDims"])
+    axis = _axis(ctx, op, op.options.get("Axis", 0), rank)
+    indices = _constant_values(ctx, op, op.inputs[1], "indices")
+    if not indices or any(not 0 <= i < x.shape[axis] for i in indices):
+        ctx.fail(op, "indices %s are not in [0, %d)" % (indices[:8], x.shape[axis]))
+    index_shape = list(np.shape(op.inputs[1].data))
+    if list(out.shape) != list(x.shape[:axis]) + index_shape + list(x.shape[axis + 1:]):
+        ctx.fail(op, "output %s is not %s gathered along axis %d by indices of shape %s"
+                 % (list(out.shape), list(x.shape), axis, index_shape))
+    runs = _runs(indices)
+    if len(runs) > MAX_PIECES:
+        ctx.fail(op, "%d runs of indices: picoml lowers a GATHER to at most %d slices" % (len(runs), MAX_PIECES))
+    gathered = list(x.shape)
+    gathered[axis] = len(indices)
+    target = _new(ctx, source, gathered, out.name + "/gathered")
+    parts = []
+    for start, step, count in runs:
+        shape, starts, strides = list(x.shape), [0] * rank, [1] * rank
+        shape[axis], starts[axis], strides[axis] = count, start, step
+        parts.append(target if len(runs) == 1 else _new(ctx, source, shape, out.name + "/run"))
+        emit_slice(ctx, op, source, starts, strides, parts[-1])
+    if len(runs) > 1:
+        emit_concatenation(ctx, op, parts, axis, target)
+    ctx.model.views[ctx.activation(out)] = target
+
+
+def _transpose_splits(shape, perm):
+    """(pieces, output axes): the output axes to take one index at a time, fewest pieces, so that the output's
+    other axes (of more than one entry) keep the input's order."""
+    best = None
+    for mask in range(1 << len(perm)):
+        split = [d for d in range(len(perm)) if mask >> d & 1 and shape[perm[d]] > 1]
+        kept = [perm[d] for d in range(len(perm)) if d not in split and shape[perm[d]] > 1]
+        pieces = int(np.prod([shape[perm[d]] for d in split], dtype=np.int64))
+        if kept == sorted(kept) and (best is None or pieces < best[0]):
+            best = (pieces, split)
+    return best
+
+
+def lower_transpose(ctx, op):
+    """TRANSPOSE: the output taken one index at a time along the fewest output axes, so that each piece is a slice
+    of the input in its own axis order (a view in the output's), the pieces joined."""
+    x, out = op.inputs[0], op.outputs[0]
+    source = _source(ctx, op, x)
+    rank = len(x.shape)
+    perm = _constant_values(ctx, op, op.inputs[1] if len(op.inputs) > 1 else None, "permutation")
+    if sorted(perm) != list(range(rank)):
+        ctx.fail(op, "%s is not a permutation of the %d axes" % (perm, rank))
+    if list(out.shape) != [x.shape[p] for p in perm]:
+        ctx.fail(op, "output %s is not input %s permuted by %s" % (list(out.shape), list(x.shape), perm))
+    pieces, split = _transpose_splits(x.shape, perm)
+    if pieces > MAX_PIECES:
+        ctx.fail(op, "permuting %s by %s takes %d slices; picoml lowers a TRANSPOSE to at most %d"
+                 % (list(x.shape), perm, pieces, MAX_PIECES))
+
+    def piece(shape, fixed, target=None):
+        """The output's piece at the indices `fixed` ({output axis: index}; shape: 1 on those axes)."""
+        if len(fixed) == len(split):
+            starts, counts = [0] * rank, list(x.shape)
+            for d, j in fixed.items():
+                starts[perm[d]], counts[perm[d]] = j, 1
+            sliced = _new(ctx, source, counts, out.name + "/slice")
+            emit_slice(ctx, op, source, starts, [1] * rank, sliced)
+            if target is None:
+                return _view(ctx, sliced, shape, out.name + "/piece")
+            ctx.model.views[target] = sliced
+            return target
+        d = split[len(fixed)]
+        part = list(shape)
+        part[d] = 1
+        parts = [piece(part, {**fixed, d: j}) for j in range(shape[d])]
+        target = _new(ctx, source, shape, out.name + "/piece") if target is None else target
+        emit_concatenation(ctx, op, parts, d, target)
+        return target
+
+    piece(list(out.shape), {}, ctx.activation(out))
+
+
 def reference_concatenation(op, inputs, outputs):
     return [np.concatenate(inputs, axis=op.params["axis"])]
 
@@ -85,5 +307,9 @@ def reference_pad(op, inputs, outputs):
 
 
 LOWER = {"RESHAPE": lower_view, "SQUEEZE": lower_view, "EXPAND_DIMS": lower_view,
-         "CONCATENATION": lower_concatenation, "PAD": lower_pad, "PADV2": lower_pad}
+         "CONCATENATION": lower_concatenation, "PAD": lower_pad, "PADV2": lower_pad, "SPLIT": lower_split,
+         "SPLIT_V": lower_split, "UNPACK": lower_unpack, "PACK": lower_pack, "GATHER": lower_gather,
+         "TRANSPOSE": lower_transpose}
+# TFLite ops of a varying number of outputs
+N_OUTPUTS = {"SPLIT": None, "SPLIT_V": None, "UNPACK": None}
 REFERENCE = {"CONCATENATION": reference_concatenation, "PAD": reference_pad}
