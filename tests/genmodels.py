@@ -42,7 +42,7 @@ EXPECTED_OPS = {
     "MAX_POOL_2D", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SOFTMAX", "ADD", "MUL",
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
-    "SPLIT", "SPLIT_V", "PACK", "GATHER", "TRANSPOSE",
+    "SPLIT", "SPLIT_V", "PACK", "GATHER", "TRANSPOSE", "SUM",
 }
 
 
@@ -296,8 +296,8 @@ def squeeze():
 
 
 def data_movement():
-    """The ops that only move bytes, on a conv's output (1, 4, 5, 6): SPLIT and SPLIT_V (tf.split), PACK (tf.stack),
-    GATHER of scattered and evenly spaced indices, TRANSPOSE (two output axes taken an index at a time)."""
+    """The ops lowered to others, on a conv's output (1, 4, 5, 6): SPLIT and SPLIT_V (tf.split), PACK (tf.stack),
+    GATHER of scattered and evenly spaced indices, TRANSPOSE (two output axes taken an index at a time), SUM."""
     x = inp = _input((4, 5, 3))
     x = layers.Conv2D(6, 3, padding="same")(x)
     a, b = layers.Lambda(lambda t: tf.split(t, 2, axis=-1))(x)                     # SPLIT
@@ -309,7 +309,8 @@ def data_movement():
     t = layers.Lambda(lambda t: tf.transpose(t, (0, 3, 2, 1)))(g)                 # TRANSPOSE: (1, 6, 5, 4)
     t = layers.Conv2D(3, 1)(t)
     d = layers.Permute((2, 1, 3))(d)                                               # (1, 3, 4, 3)
-    y = layers.Concatenate(axis=1)([layers.Flatten()(v) for v in (p, h, t, d)])
+    s = layers.Lambda(lambda t: tf.reduce_sum(t, axis=(1, 2)))(x)                 # SUM: (1, 6)
+    y = layers.Concatenate(axis=1)([layers.Flatten()(v) for v in (p, h, t, d, s)])
     return keras.Model(inp, layers.Dense(8)(y))
 
 

@@ -58,6 +58,6 @@ def test_every_supported_op_is_covered(models):
     seen |= {op.name for op in ops}
     # SQUEEZE: the converter turns it into RESHAPE with fixed shapes; PADV2, RELU_N1_TO_1 and RELU_0_TO_1
     # are not produced by Keras layers. They share their lowering and kernel with PAD, RELU and RESHAPE. UNPACK:
-    # the converter leaves it float; single-op models against TFLite Micro in test_layout_ops.py.
+    # the converter leaves it float; single-op models against TFLite Micro in test_lowered_ops.py.
     assert set(LOWER) - seen <= {"SQUEEZE", "PADV2", "RELU_N1_TO_1", "RELU_0_TO_1", "UNPACK"}
     assert {"QUANTIZE", "DEQUANTIZE"} <= seen

@@ -1,4 +1,4 @@
-"""Int8 MEAN over a constant set of axes: lowering (TFLite Micro's PrepareMeanOrSum) and a numpy reference
+"""Int8 MEAN (and SUM) over a constant set of axes: lowering (TFLite Micro's PrepareMeanOrSum) and a numpy reference
 bit-exact with TFLite Micro's EvalMeanHelper for int8.
 
 TFLite Micro's int8 path (EvalIntegerMean -> reference_ops::QuantizedMeanOrSum) sums the int8 values into an
@@ -59,13 +59,14 @@ def reduction_axes(ctx, op):
 
 
 def lower_mean(ctx, op):
+    """MEAN, and SUM: the same arithmetic without the division by the count (compute_sum)."""
     input_t, out = op.inputs[0], op.outputs[0]
     if np.dtype(input_t.dtype) != np.int8 or np.dtype(out.dtype) != np.int8:
-        ctx.fail(op, "only int8 MEAN is supported")
+        ctx.fail(op, "only int8 %s is supported" % op.name)
     if not (input_t.scale > 0 and out.scale > 0):
         ctx.fail(op, "input and output must be quantized with positive scales")
     axes, _ = reduction_axes(ctx, op)
-    count = int(np.prod([input_t.shape[a] for a in axes], dtype=np.int64))
+    count = int(np.prod([input_t.shape[a] for a in axes], dtype=np.int64)) if op.name == "MEAN" else 1
     multiplier, shift = fold_count(*quantize_multiplier(input_t.scale / out.scale), count)
     params = {"axis_mask": sum(1 << a for a in axes), "input_zero_point": int(input_t.zero_point),
               "output_zero_point": int(out.zero_point), "multiplier": multiplier, "shift": shift}
@@ -92,5 +93,5 @@ def reference_mean(op, inputs, outputs):
     return [np.clip(out, INT8_MIN, INT8_MAX).astype(np.int8).reshape(shape)]
 
 
-LOWER = {"MEAN": lower_mean}
+LOWER = {"MEAN": lower_mean, "SUM": lower_mean}
 REFERENCE = {"MEAN": reference_mean}

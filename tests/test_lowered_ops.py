@@ -1,7 +1,8 @@
-"""SPLIT, SPLIT_V, UNPACK, PACK, GATHER and TRANSPOSE (lowered to STRIDED_SLICE and CONCATENATION, ops/shape.py):
-single-op TFLite models of random shapes, axes, sizes, indices and permutations give TFLite Micro's bytes in the
-reference and in the C kernels, and what they cannot take is refused with a message. The generated models
-data_movement and transpose_wide (genmodels.py) run them on every runtime (test_runtimes.py)."""
+"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER and TRANSPOSE (lowered to
+STRIDED_SLICE and CONCATENATION, ops/shape.py) and SUM (MEAN's kernel, ops/mean.py). Single-op TFLite models of
+random shapes, axes, sizes, indices, permutations and scales give TFLite Micro's bytes in the reference and in the
+C kernels, and what cannot be lowered is refused with a message. The generated model data_movement
+(genmodels.py) runs them on every runtime (test_runtimes.py)."""
 import re
 
 import numpy as np
@@ -174,3 +175,17 @@ def test_transpose(seed):
 def test_what_cannot_be_lowered_is_refused_with_a_message(op, inputs, outputs, options, message):
     with pytest.raises(UnsupportedModelError, match=re.escape(message)):
         convert(tflite_op(op, inputs, outputs, options), "op", measure_tflm=False)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_sum(seed):
+    """SUM: MEAN's kernel with the input / output scale ratio undivided (any axes, keep_dims or not)."""
+    rng = np.random.default_rng(seed)
+    shape = random_shape(rng, int(rng.integers(1, 5)))
+    axes = sorted(rng.choice(len(shape), int(rng.integers(1, len(shape) + 1)), replace=False).tolist())
+    keep = bool(rng.random() < 0.5)
+    out = tuple(1 if d in axes else n for d, n in enumerate(shape) if keep or d not in axes) or (1,)
+    scale = float(rng.uniform(0.02, 4.0))
+    data = tflite_op("SUM", [shape, np.array(axes, np.int32)], [(out, scale, int(rng.integers(-128, 128)))],
+                     ("ReducerOptions", {"keepDims": keep}))
+    same_as_tflite_micro(data, seed)
