@@ -42,7 +42,7 @@ EXPECTED_OPS = {
     "MAX_POOL_2D", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SOFTMAX", "ADD", "MUL",
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
-    "SPLIT", "SPLIT_V", "PACK", "GATHER", "TRANSPOSE", "SUM",
+    "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE",
 }
 
 
@@ -326,6 +326,25 @@ def transpose_wide():
     return keras.Model(inp, layers.Dense(4)(layers.Flatten()(x)))
 
 
+def gru():
+    """A recurrent IMU classifier: Keras's GRU unrolled over 2 steps of 6 channels (UNPACK of the steps, SPLIT of
+    the gates, FULLY_CONNECTED, LOGISTIC, TANH, MUL, SUB, ADD), then a Dense layer. Each step is some 20 ops of its
+    own (constants and tables): 3 steps do not load in the emulated M0's 180 KB heap with the viper backend."""
+    x = inp = _input((2, 6))
+    x = layers.GRU(8, unroll=True)(x)
+    return keras.Model(inp, layers.Dense(4)(x))
+
+
+def upsampling():
+    """Keras UpSampling2D (nearest): RESHAPEs to 5-D around TILEs, which TFLite Micro does not run (5-D tensors)
+    and picoml runs as CONCATENATIONs of 4-D views. Nothing but moved bytes, so TFLite's own kernels are an exact
+    oracle (test_generated.py)."""
+    x = inp = _input((4, 5, 3))
+    x = layers.UpSampling2D(2)(x)
+    x = layers.UpSampling2D((1, 3))(x)
+    return keras.Model(inp, x)
+
+
 # --------------------------------------------------------------------------
 # Element-wise: Add / Multiply / Concatenate
 # --------------------------------------------------------------------------
@@ -535,7 +554,7 @@ MODELS = {
         conv1d_variants, imu_gap, imu6_gap, imu_flatten, imu_global_max, reduce_max_variants,
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
-        pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, transpose_wide,
+        pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, transpose_wide, upsampling, gru,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

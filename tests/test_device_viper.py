@@ -44,7 +44,7 @@ INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SAME, VALID = 0, 1
 # ops kernels_viper must run in viper code (SOFTMAX stays with kernels_python)
 VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB",
-             "MUL", "CONCATENATION", "LUT", "MEAN", "PAD"}
+             "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "STRIDED_SLICE"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -321,16 +321,6 @@ class EmuTensor:
         return "x".join(str(d) for d in self.shape) or "scalar"
 
 
-class EmuContext:
-    def __init__(self, arena, model):
-        self.arena = arena
-        self.model = model
-        self._scratch = {}
-
-    def scratch(self, slot, n):
-        return self._scratch.setdefault((slot, n), [0] * n)
-
-
 def run_emulated(blob, runs, bits, source=None):
     """(outputs per run, names of the ops that fell back to kernels_python's run) of the model with the kernels
     on the emulated word (kernels_viper from `source` when given), walked as picoml's loader does (viper's
@@ -340,7 +330,7 @@ def run_emulated(blob, runs, bits, source=None):
     model = format.read(blob)
     weights_offset = struct.unpack_from("<I", blob, 52)[0]
     arena = bytearray(max(model.arena_size, 4))
-    ctx = EmuContext(arena, blob)
+    ctx = kp.Context(arena, blob)
 
     def tensor(i):
         t = model.tensors[i]

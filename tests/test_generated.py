@@ -7,6 +7,7 @@ import pytest
 import genmodels
 from conftest import ROOT, test_inputs
 from oracle_compare import check_model, converted, op_by_op_differences, rescaling_relus
+from picoml import reference
 from picoml.oracle import Oracle
 
 CACHE = ROOT / "build" / "genmodels"
@@ -14,6 +15,8 @@ N_INPUTS = 50
 # The one known departure: TFLite Micro's int8 RELU6 ignores the output scale; picoml follows TFLite
 # (docs/format.md, tests/test_relu6.py).
 TFLM_DIFFERS = {"relu6_standalone"}
+# Models TFLite Micro cannot run (5-D tensors): compared with TFLite's interpreter instead
+TFLM_CANNOT_RUN = {"upsampling"}
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +30,7 @@ def _inputs_for(name):
     return inputs_for
 
 
-@pytest.mark.parametrize("name", sorted(set(genmodels.MODELS) - TFLM_DIFFERS))
+@pytest.mark.parametrize("name", sorted(set(genmodels.MODELS) - TFLM_DIFFERS - TFLM_CANNOT_RUN))
 def test_generated_model_matches_tflite_micro(models, name):
     check_model(pathlib.Path(models[name]).read_bytes(), _inputs_for(name), N_INPUTS, name)
 
@@ -46,6 +49,21 @@ def test_model_with_rescaling_relu6_matches_elsewhere(models, name):
         assert op_by_op_differences(model, sources, oracle, lambda op: any(op is d for d in departures)) == []
 
 
+@pytest.mark.parametrize("name", sorted(TFLM_CANNOT_RUN))
+def test_model_tflite_micro_cannot_run_matches_tflite(models, name):
+    import tensorflow as tf
+    data = pathlib.Path(models[name]).read_bytes()
+    model, _, _ = converted(data, name)
+    interpreter = tf.lite.Interpreter(model_content=data, experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interpreter.allocate_tensors()
+    t = model.tensors[model.inputs[0].tensor]
+    for x in test_inputs(t.shape, t.zero_point, 20):
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+        interpreter.invoke()
+        want = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        assert np.array_equal(want.reshape(-1), reference.run(model, [x])[0].reshape(-1))
+
+
 def test_every_supported_op_is_covered(models):
     from picoml.ops import LOWER
     seen = set()
@@ -57,7 +75,6 @@ def test_every_supported_op_is_covered(models):
     ops, _, _ = parse((ROOT / "models" / "frontend" / "audio_preprocessor_int8.tflite").read_bytes())
     seen |= {op.name for op in ops}
     # SQUEEZE: the converter turns it into RESHAPE with fixed shapes; PADV2, RELU_N1_TO_1 and RELU_0_TO_1
-    # are not produced by Keras layers. They share their lowering and kernel with PAD, RELU and RESHAPE. UNPACK:
-    # the converter leaves it float; single-op models against TFLite Micro in test_lowered_ops.py.
-    assert set(LOWER) - seen <= {"SQUEEZE", "PADV2", "RELU_N1_TO_1", "RELU_0_TO_1", "UNPACK"}
+    # are not produced by Keras layers. They share their lowering and kernel with PAD, RELU and RESHAPE.
+    assert set(LOWER) - seen <= {"SQUEEZE", "PADV2", "RELU_N1_TO_1", "RELU_0_TO_1"}
     assert {"QUANTIZE", "DEQUANTIZE"} <= seen

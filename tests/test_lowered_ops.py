@@ -1,8 +1,8 @@
-"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER and TRANSPOSE (lowered to
+"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE and TILE (lowered to
 STRIDED_SLICE and CONCATENATION, ops/shape.py) and SUM (MEAN's kernel, ops/mean.py). Single-op TFLite models of
 random shapes, axes, sizes, indices, permutations and scales give TFLite Micro's bytes in the reference and in the
-C kernels, and what cannot be lowered is refused with a message. The generated model data_movement
-(genmodels.py) runs them on every runtime (test_runtimes.py)."""
+C kernels, and what cannot be lowered is refused with a message. The generated models data_movement, transpose_wide
+and upsampling (TILE, genmodels.py) run them on every runtime (test_runtimes.py)."""
 import re
 
 import numpy as np
@@ -17,69 +17,80 @@ from picoml.runtimes.c import CKernels
 pytestmark = pytest.mark.fast
 
 
+class Graph:
+    """A .tflite model built op by op: tensors (int8 activations, float32 ones, int32 constants), then ops on them."""
+
+    def __init__(self):
+        from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+        self.schema = schema
+        self.model, self.graph = schema.ModelT(), schema.SubGraphT()
+        self.model.version, self.model.buffers, self.model.subgraphs = 3, [schema.BufferT()], [self.graph]
+        self.model.operatorCodes = []
+        self.graph.tensors, self.graph.inputs, self.graph.outputs, self.graph.operators = [], [], [], []
+
+    def tensor(self, shape, data=None, scale=0.5, zero_point=3, dtype="INT8", model_input=False):
+        t = self.schema.TensorT()
+        t.shape, t.name = list(shape), ("t%d" % len(self.graph.tensors)).encode()
+        t.type, t.buffer = getattr(self.schema.TensorType, "INT32" if data is not None else dtype), 0
+        if data is not None:
+            buffer = self.schema.BufferT()
+            buffer.data = list(np.asarray(data, np.int32).tobytes())
+            self.model.buffers.append(buffer)
+            t.buffer = len(self.model.buffers) - 1
+        elif dtype == "INT8":
+            t.quantization = self.schema.QuantizationParametersT()
+            t.quantization.scale, t.quantization.zeroPoint = [scale], [zero_point]
+        self.graph.tensors.append(t)
+        if model_input:
+            self.graph.inputs.append(len(self.graph.tensors) - 1)
+        return len(self.graph.tensors) - 1
+
+    def op(self, name, inputs, outputs, options=None):
+        code = self.schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = getattr(self.schema.BuiltinOperator, name)
+        code.version = 1
+        self.model.operatorCodes.append(code)
+        operator = self.schema.OperatorT()
+        operator.opcodeIndex = len(self.model.operatorCodes) - 1
+        operator.inputs, operator.outputs = list(inputs), list(outputs)
+        if options is not None:
+            kind, values = options
+            operator.builtinOptionsType = getattr(self.schema.BuiltinOptions, kind)
+            operator.builtinOptions = getattr(self.schema, kind + "T")()
+            for k, v in values.items():
+                setattr(operator.builtinOptions, k, v)
+        self.graph.operators.append(operator)
+
+    def bytes(self, outputs):
+        import flatbuffers
+        self.graph.outputs = list(outputs)
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(self.model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+
 def tflite_op(op, inputs, outputs, options=None):
     """A .tflite model of one builtin op. inputs: int8 activations as shapes (tuples; the model's inputs, scale
     0.5, zero point 3) or constants as numpy arrays (int32); outputs: shapes (scale 0.5, zero point 3, or
     (shape, scale, zero point))."""
-    import flatbuffers
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-    model, graph = schema.ModelT(), schema.SubGraphT()
-    model.version, model.buffers, model.subgraphs = 3, [schema.BufferT()], [graph]
-    graph.tensors, graph.inputs, graph.outputs = [], [], []
-
-    def tensor(shape, data=None, scale=0.5, zero_point=3):
-        t = schema.TensorT()
-        t.shape, t.name = list(shape), ("t%d" % len(graph.tensors)).encode()
-        t.type, t.buffer = schema.TensorType.INT32 if data is not None else schema.TensorType.INT8, 0
-        if data is not None:
-            buffer = schema.BufferT()
-            buffer.data = list(np.asarray(data, np.int32).tobytes())
-            model.buffers.append(buffer)
-            t.buffer = len(model.buffers) - 1
-        else:
-            t.quantization = schema.QuantizationParametersT()
-            t.quantization.scale, t.quantization.zeroPoint = [scale], [zero_point]
-        graph.tensors.append(t)
-        return len(graph.tensors) - 1
-
-    ins = []
-    for x in inputs:
-        if isinstance(x, np.ndarray):
-            ins.append(tensor(x.shape, x))
-        else:
-            ins.append(tensor(x))
-            graph.inputs.append(ins[-1])
-    outs = [tensor(o[0], scale=o[1], zero_point=o[2]) if isinstance(o[0], (tuple, list)) else tensor(o)
+    g = Graph()
+    ins = [g.tensor(x.shape, x) if isinstance(x, np.ndarray) else g.tensor(x, model_input=True) for x in inputs]
+    outs = [g.tensor(o[0], scale=o[1], zero_point=o[2]) if isinstance(o[0], (tuple, list)) else g.tensor(o)
             for o in outputs]
-    graph.outputs = outs
-    code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = getattr(schema.BuiltinOperator, op)
-    code.version = 1
-    model.operatorCodes = [code]
-    operator = schema.OperatorT()
-    operator.opcodeIndex, operator.inputs, operator.outputs = 0, ins, outs
-    if options is not None:
-        kind, values = options
-        operator.builtinOptionsType = getattr(schema.BuiltinOptions, kind)
-        operator.builtinOptions = getattr(schema, kind + "T")()
-        for k, v in values.items():
-            setattr(operator.builtinOptions, k, v)
-    graph.operators = [operator]
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output())
+    g.op(op, ins, outs, options)
+    return g.bytes(outs)
 
 
-def same_as_tflite_micro(data, seed):
-    """Convert, then run random inputs through TFLite Micro, the reference and the C kernels (portable, M4 and M0
-    code paths): every output byte the same."""
+def same_as_tflite_micro(data, seed, oracle=None):
+    """Convert, then run random inputs through TFLite Micro (or `oracle`: inputs -> outputs), the reference and the
+    C kernels (portable, M4 and M0 code paths): every output byte the same."""
     model = format.read(format.write(convert(data, "op", measure_tflm=False)))
     blob = format.write(model)
-    oracle = Oracle(data)
+    oracle = oracle or Oracle(data).run
     rng = np.random.default_rng(seed)
     inputs = [[rng.integers(-128, 128, model.tensors[e.tensor].shape).astype(np.int8) for e in model.inputs]
               for _ in range(3)]
-    want = [oracle.run(x) for x in inputs]
+    want = [oracle(x) for x in inputs]
     for x, w in zip(inputs, want):
         got = reference.run(model, x)
         assert all(np.array_equal(np.asarray(a).reshape(-1), b.reshape(-1)) for a, b in zip(w, got))
@@ -171,6 +182,10 @@ def test_transpose(seed):
     ("PACK", [(2,), (3,)], [(2, 2)], ("PackOptions", {"valuesCount": 2, "axis": 0}), "do not stack"),
     ("PACK", [(1, 2, 2, 2), (1, 2, 2, 2)], [(1, 2, 2, 2, 2)], ("PackOptions", {"valuesCount": 2, "axis": 1}),
      "at most 4 dimensions"),
+    ("TILE", [(2, 3), np.array([2, 0], np.int32)], [(4, 0)], None, "do not fit"),
+    ("TILE", [(2, 3), np.array([2, 2], np.int32)], [(4, 5)], None, "is not input"),
+    ("TILE", [(2, 1, 2, 1, 2), np.array([2, 2, 2, 2, 2], np.int32)], [(4, 2, 4, 2, 4)], None, "needs 5 dimensions"),
+    ("TILE", [(2, 3), np.array([2000, 1], np.int32)], [(4000, 3)], None, "more than 1024 copies"),
 ])
 def test_what_cannot_be_lowered_is_refused_with_a_message(op, inputs, outputs, options, message):
     with pytest.raises(UnsupportedModelError, match=re.escape(message)):
@@ -189,3 +204,76 @@ def test_sum(seed):
     data = tflite_op("SUM", [shape, np.array(axes, np.int32)], [(out, scale, int(rng.integers(-128, 128)))],
                      ("ReducerOptions", {"keepDims": keep}))
     same_as_tflite_micro(data, seed)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_tile(seed):
+    """TILE against numpy's tile, which is TFLite's TILE (TFLite Micro has none; the generated upsampling model
+    runs against TFLite's interpreter in test_generated.py)."""
+    rng = np.random.default_rng(seed)
+    shape = random_shape(rng, int(rng.integers(1, 5)))
+    multiples = [int(m) for m in rng.integers(1, 4, len(shape))]
+    out = tuple(n * m for n, m in zip(shape, multiples))
+    data = tflite_op("TILE", [shape, np.array(multiples, np.int32)], [out])
+    same_as_tflite_micro(data, seed, lambda x: [np.tile(x[0], multiples)])      # TFLite Micro has no TILE
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_float_island_of_moving_ops(seed):
+    """DEQUANTIZE, then SPLIT / RESHAPE / TRANSPOSE in float, then QUANTIZEs to other scales (what the converter
+    writes for a GRU's gates): int8 tensors and a LUT with TFLite Micro's float rounding, every one of the 256 input
+    values through it."""
+    rng = np.random.default_rng(seed)
+    in_scale, in_zp = float(rng.uniform(0.001, 2)), int(rng.integers(-128, 128))
+    g = Graph()
+    x = g.tensor((1, 16, 16), scale=in_scale, zero_point=in_zp, model_input=True)
+    f = g.tensor((1, 16, 16), dtype="FLOAT32")
+    g.op("DEQUANTIZE", [x], [f])
+    halves = [g.tensor((1, 16, 8), dtype="FLOAT32") for _ in range(2)]
+    g.op("SPLIT", [g.tensor((), np.array(2)), f], halves, ("SplitOptions", {"numSplits": 2}))
+    moved = g.tensor((1, 8, 16), dtype="FLOAT32")
+    g.op("TRANSPOSE", [halves[1], g.tensor((3,), np.array([0, 2, 1]))], [moved], ("TransposeOptions", {}))
+    outs = []
+    for t, shape in ((halves[0], (1, 16, 8)), (moved, (1, 8, 16))):
+        scale = in_scale * float(rng.choice([0.3, 1.0, 1.7, 4.0])) * float(rng.uniform(0.9, 1.1))
+        outs.append(g.tensor(shape, scale=scale, zero_point=int(rng.integers(-128, 128))))
+        g.op("QUANTIZE", [t], [outs[-1]])
+    data = g.bytes(outs)
+    model = same_as_tflite_micro(data, seed)
+    assert [op.name for op in model.ops].count("LUT") == 2
+    oracle = Oracle(data)
+    every = np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 16, 16)
+    assert all(np.array_equal(a.reshape(-1), b.reshape(-1))
+               for a, b in zip(oracle.run([every]), reference.run(model, [every])))
+
+
+def test_float_island_with_arithmetic_is_refused():
+    g = Graph()
+    x = g.tensor((1, 4), model_input=True)
+    f, y = g.tensor((1, 4), dtype="FLOAT32"), g.tensor((1, 4), dtype="FLOAT32")
+    out = g.tensor((1, 4))
+    g.op("DEQUANTIZE", [x], [f])
+    g.op("TANH", [f], [y])
+    g.op("QUANTIZE", [y], [out])
+    with pytest.raises(UnsupportedModelError, match="a float TANH between a DEQUANTIZE and a QUANTIZE"):
+        convert(g.bytes([out]), "island", measure_tflm=False)
+
+
+@pytest.mark.parametrize("in_scale, out_scale, in_zp", [
+    (0.25, 0.5, 0),                                       # ties: halves round away from zero
+    (0.31093162298202515, 0.6218632459640503, 56),       # near ties: the division in double, not in float
+    (0.7579711079597473, 1.5159422159194946, -21),
+    (0.3813897371292114, 0.7627794742584229, -48),
+])
+def test_float_island_rounds_as_tflite_micro(in_scale, out_scale, in_zp):
+    g = Graph()
+    x = g.tensor((1, 256), scale=in_scale, zero_point=in_zp, model_input=True)
+    f, moved, out = g.tensor((1, 256), dtype="FLOAT32"), g.tensor((256,), dtype="FLOAT32"), \
+        g.tensor((256,), scale=out_scale, zero_point=-5)
+    g.op("DEQUANTIZE", [x], [f])
+    g.op("RESHAPE", [f, g.tensor((1,), np.array([256]))], [moved])
+    g.op("QUANTIZE", [moved], [out])
+    data = g.bytes([out])
+    model = format.read(format.write(convert(data, "island", measure_tflm=False)))
+    every = np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 256)
+    assert np.array_equal(Oracle(data).run([every])[0], reference.run(model, [every])[0])

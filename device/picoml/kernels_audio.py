@@ -450,37 +450,6 @@ def run_cast(st):
         _put(ob, oo + b * i, od, _get(xb, xo + a * i, xd))
 
 
-# STRIDED_SLICE. state = (x_buf, x_off, out_buf, out_off, dtype, out shape4, first value index, steps4)
-def prepare_strided_slice(p, inputs, outputs, ctx):
-    x, out = inputs[0], outputs[0]
-    a = x.shape4()
-    strides = (a[1] * a[2] * a[3], a[2] * a[3], a[3], 1)
-    first = 0
-    steps = []
-    for d in range(4):
-        first += p[d] * strides[d]
-        steps.append(p[4 + d] * strides[d])
-    return (x.buf, x.off, out.buf, out.off, out.dtype, out.shape4(), first, tuple(steps))
-
-
-def run_strided_slice(st):
-    xb, xo, ob, oo, dtype, shape4, first, steps = st
-    size = _SIZES[dtype]
-    D0, D1, D2, D3 = shape4
-    s0, s1, s2, s3 = steps
-    o = oo
-    for i0 in range(D0):
-        for i1 in range(D1):
-            for i2 in range(D2):
-                k = first + i0 * s0 + i1 * s1 + i2 * s2
-                for i3 in range(D3):
-                    src = xo + size * k
-                    for j in range(size):
-                        ob[o + j] = xb[src + j]
-                    k += s3
-                    o += size
-
-
 # MINIMUM, MAXIMUM (kind 0, 1: any one dtype), ADD_INT32, MUL_INT32, DIV_INT32 (kind 2, 3, 4). state = (kind,
 # a_buf, a_off, a_strides4, b_buf, b_off, b_strides4, out_buf, out_off, shape4, dtype, act_min, act_max)
 def _prepare_integer(kind, p, inputs, outputs):
@@ -565,7 +534,6 @@ KERNELS = {
     _ops.OP_SIGNAL_PCAN: (prepare_signal_pcan, run_signal_pcan),
     _ops.OP_SIGNAL_FILTER_BANK_LOG: (prepare_signal_filter_bank_log, run_signal_filter_bank_log),
     _ops.OP_CAST: (prepare_cast, run_cast),
-    _ops.OP_STRIDED_SLICE: (prepare_strided_slice, run_strided_slice),
     _ops.OP_MINIMUM: (prepare_minimum, run_integer),
     _ops.OP_MAXIMUM: (prepare_maximum, run_integer),
     _ops.OP_ADD_INT32: (prepare_add_int32, run_integer),

@@ -664,8 +664,9 @@ def prepare_add(p, inputs, outputs, ctx, what="ADD", sign=1):
     (in1_off, in2_off, out_off, left_shift, m1, s1, m2, s2, mo, so, act_min, act_max) = p
     a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, what)
     _check(0 <= left_shift < 32, "left_shift %d out of range" % left_shift)
-    ta = table32(lambda u: mbqm((SIGNED[u] + in1_off) << left_shift, m1, s1))
-    tb = table32(lambda u: wrap32(sign * mbqm((SIGNED[u] + in2_off) << left_shift, m2, s2)))
+    ta = ctx.table((in1_off, left_shift, m1, s1, 1), lambda u: mbqm((SIGNED[u] + in1_off) << left_shift, m1, s1))
+    tb = ctx.table((in2_off, left_shift, m2, s2, sign),
+                   lambda u: wrap32(sign * mbqm((SIGNED[u] + in2_off) << left_shift, m2, s2)))
     return (0, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
             requant_pair(mo, so), out_off, act_min, act_max)
 
@@ -679,8 +680,8 @@ def prepare_sub(p, inputs, outputs, ctx):
 def prepare_mul(p, inputs, outputs, ctx):
     in1_off, in2_off, out_off, mo, so, act_min, act_max = p
     a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, "MUL")
-    ta = table32(lambda u: SIGNED[u] + in1_off)
-    tb = table32(lambda u: SIGNED[u] + in2_off)
+    ta = ctx.table(in1_off, lambda u: SIGNED[u] + in1_off)
+    tb = ctx.table(in2_off, lambda u: SIGNED[u] + in2_off)
     return (1, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
             requant_pair(mo, so), out_off, act_min, act_max)
 
@@ -724,6 +725,35 @@ def run_binary(st):
 # CONCATENATION, any one dtype: state = (parts, outer, out_buf, out_off, out_chunk) with parts = ((buf, off,
 # chunk), ...), chunks in bytes
 # ---------------------------------------------------------------------------------------------------------
+
+# STRIDED_SLICE: any one dtype, byte copies. state = (x_buf, out_buf, (first, out_off, size, D0, D1, D2, D3, s0,
+# s1, s2, s3)): output value (i0, i1, i2, i3) is the `size` bytes at first + i0 s0 + i1 s1 + i2 s2 + i3 s3.
+def prepare_strided_slice(p, inputs, outputs, ctx):
+    x, out = inputs[0], outputs[0]
+    size = out.nbytes // out.size
+    a = x.shape4()
+    strides = (a[1] * a[2] * a[3], a[2] * a[3], a[3], 1)
+    first = x.off
+    steps = []
+    for d in range(4):
+        first += size * p[d] * strides[d]
+        steps.append(size * p[4 + d] * strides[d])
+    return (x.buf, out.buf, (first, out.off, size) + tuple(out.shape4()) + tuple(steps))
+
+
+def run_strided_slice(st):
+    xb, ob, g = st
+    first, o, size, D0, D1, D2, D3, s0, s1, s2, s3 = g
+    for i0 in range(D0):
+        for i1 in range(D1):
+            for i2 in range(D2):
+                k = first + i0 * s0 + i1 * s1 + i2 * s2
+                for i3 in range(D3):
+                    for j in range(size):
+                        ob[o + j] = xb[k + j]
+                    k += s3
+                    o += size
+
 
 def prepare_concatenation(p, inputs, outputs, ctx):
     out = outputs[0]
@@ -901,6 +931,17 @@ class Context:
         self.arena = arena
         self.model = model
         self._scratch = {}
+        self._shared = {}
+
+    def shared(self, key, make):
+        """make(), once for all the ops that ask with the same key (a GRU's steps share their constants)."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]
+
+    def table(self, key, fn):
+        """table32(fn), one array for all the ops whose key is the same."""
+        return self.shared(key, lambda: table32(fn))
 
     def scratch(self, slot, n):
         key = (slot, n)
@@ -957,6 +998,7 @@ KERNELS = {
     _ops.OP_SUB: (prepare_sub, run_binary),
     _ops.OP_MUL: (prepare_mul, run_binary),
     _ops.OP_CONCATENATION: (prepare_concatenation, run_concatenation),
+    _ops.OP_STRIDED_SLICE: (prepare_strided_slice, run_strided_slice),
     _ops.OP_LUT: (prepare_lut, run_lut),
     _ops.OP_MEAN: (prepare_mean, run_mean),
     _ops.OP_PAD: (prepare_pad, run_pad),

@@ -4,8 +4,8 @@
 # (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (SOFTMAX).
 #
 # Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL,
-# LUT, MEAN, PAD and CONCATENATION. Each prepare runs kernels_python's prepare (the checks and the decoding), then builds what
-# the viper code needs; an op whose constants the viper code does not take (a shift outside [-31, 31], an
+# LUT, MEAN, PAD, CONCATENATION and STRIDED_SLICE. Each prepare runs kernels_python's prepare (the checks and the
+# decoding), then builds what the viper code needs; an op whose constants the viper code does not take (a shift outside [-31, 31], an
 # input zero point outside int8) keeps kernels_python's run, so every model runs and stays exact.
 #
 # Word size. A viper `int` is the machine word: 32 bits on the boards, 64 on the x64 unix port. The code is
@@ -854,24 +854,23 @@ def _byte_table(offset, left_shift=0, m=None, s=0, sign=1):
 
 
 def _prepare_binary(is_mul, p, inputs, outputs, ctx, sign=1):
-    """MUL (is_mul 1), ADD, or SUB (ADD with sign -1: the second input's rescaled values negated in its table)."""
-    if is_mul:
-        st = _kp.prepare_mul(p, inputs, outputs, ctx)
-    else:
-        st = _kp.prepare_add(p, inputs, outputs, ctx) if sign > 0 else _kp.prepare_sub(p, inputs, outputs, ctx)
-    run = _kp.run_binary
+    """MUL (is_mul 1), ADD, or SUB (ADD with sign -1: the second input's rescaled values negated in its table). The
+    tables are shared by the ops with the same constants."""
     a, b, out = inputs[0], inputs[1], outputs[0]
     if not is_mul:
         in1_off, in2_off, ooff, left_shift, m1, s1, m2, s2, mo, so, amin, amax = p
-        ta = _byte_table(in1_off, left_shift, m1, s1)
-        tb = _byte_table(in2_off, left_shift, m2, s2, sign)
+        ta = ctx.shared(("v", in1_off, left_shift, m1, s1, 1), lambda: _byte_table(in1_off, left_shift, m1, s1))
+        tb = ctx.shared(("v", in2_off, left_shift, m2, s2, sign),
+                        lambda: _byte_table(in2_off, left_shift, m2, s2, sign))
     else:
         in1_off, in2_off, ooff, mo, so, amin, amax = p
-        ta = _byte_table(in1_off)
-        tb = _byte_table(in2_off)
+        ta = ctx.shared(("v", in1_off), lambda: _byte_table(in1_off))
+        tb = ctx.shared(("v", in2_off), lambda: _byte_table(in2_off))
     lo, hi = _out_range(ooff, amin, amax)
     if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
-        return _fallback(run, st)
+        if is_mul:
+            return _fallback(_kp.run_binary, _kp.prepare_mul(p, inputs, outputs, ctx))
+        return _fallback(_kp.run_binary, _kp.prepare_add(p, inputs, outputs, ctx, "SUB" if sign < 0 else "ADD", sign))
     out4 = out.shape4()
     flat = 1 if a.size == out.size and b.size == out.size else 0
     g = ((is_mul, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) +
@@ -1135,6 +1134,39 @@ def prepare_concatenation(p, inputs, outputs, ctx):
     return (_run_concatenation, tuple(copies))
 
 
+@micropython.viper
+def _slice_core(S):
+    """STRIDED_SLICE: S = kernels_python.prepare_strided_slice's state (steps in bytes, any one dtype)."""
+    j = 0
+    x = ptr8(S[0])
+    ob = ptr8(S[1])
+    g = S[2]
+    first = int(g[0])
+    o = int(g[1])
+    size = int(g[2])
+    D0 = int(g[3])
+    D1 = int(g[4])
+    D2 = int(g[5])
+    D3 = int(g[6])
+    s0 = int(g[7])
+    s1 = int(g[8])
+    s2 = int(g[9])
+    s3 = int(g[10])
+    for i0 in range(D0):
+        for i1 in range(D1):
+            for i2 in range(D2):
+                k = first + i0 * s0 + i1 * s1 + i2 * s2
+                for i3 in range(D3):
+                    for j in range(size):
+                        ob[o + j] = x[k + j]
+                    k += s3
+                    o += size
+
+
+def prepare_strided_slice(p, inputs, outputs, ctx):
+    return (_slice_core, _kp.prepare_strided_slice(p, inputs, outputs, ctx))
+
+
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
 from . import _ops  # noqa: E402
 
@@ -1148,6 +1180,7 @@ KERNELS = {
     _ops.OP_SUB: (prepare_sub, _run),
     _ops.OP_MUL: (prepare_mul, _run),
     _ops.OP_CONCATENATION: (prepare_concatenation, _run),
+    _ops.OP_STRIDED_SLICE: (prepare_strided_slice, _run),
     _ops.OP_LUT: (prepare_lut, _run),
     _ops.OP_MEAN: (prepare_mean, _run),
     _ops.OP_PAD: (prepare_pad, _run),

@@ -313,12 +313,14 @@ def _op(buf, op):
 
 
 def _layer(buf, op):
-    """The source layer of op `op` from the metadata's op_labels, or None."""
+    """The source layer of op `op` from the metadata's op_labels, or None (also for metadata with a byte below 0x20,
+    which the loader refuses: CPython's and MicroPython's parsers differ on control characters in strings)."""
     h = struct.unpack_from(HEADER_FORMAT, buf, 0)
     start, size = h[14], h[15]
     try:
         import json
-        label = json.loads(bytes(memoryview(buf)[start:start + size]).decode()).get("op_labels")[op]
+        raw = bytes(memoryview(buf)[start:start + size])
+        label = json.loads(raw.decode()).get("op_labels")[op] if min(raw) >= 0x20 else None
         return label if isinstance(label, str) else None
     except Exception:       # noqa: BLE001 -- a damaged metadata block only costs the layer's name here
         return None

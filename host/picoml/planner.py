@@ -109,5 +109,23 @@ def plan(model):
             t.offset = state_size + offsets.get(root, 0)
     model.arena_size = _align(state_size + max([offsets[b] + sizes[b] for b in offsets], default=0))
     model.views = {}
+    _drop_unused(model)
     return model
+
+
+def _drop_unused(model):
+    """Leave out the tensors that no op and no model input or output names: views that only other views went
+    through (a 5-D reshape on the way to a 4-D one, which the format could not hold)."""
+    used = sorted({t for op in model.ops for t in op.inputs + op.outputs if t >= 0}
+                  | {e.tensor for e in model.inputs + model.outputs})
+    if len(used) == len(model.tensors):
+        return
+    index = {old: new for new, old in enumerate(used)}
+    model.tensors = [model.tensors[t] for t in used]
+    for op in model.ops:
+        op.inputs = [index[t] if t >= 0 else t for t in op.inputs]
+        op.outputs = [index[t] for t in op.outputs]
+    for e in model.inputs + model.outputs:
+        e.tensor = index[e.tensor]
+    model.source_tensors = {index[t]: s for t, s in model.source_tensors.items() if t in index}
 

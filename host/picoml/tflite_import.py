@@ -32,6 +32,11 @@ class TfliteTensor:
         self.quant_dim = quant_dim
         self.data = data
 
+    def hold_int8(self, source):
+        """Take this float tensor as an int8 one quantized as `source` (a float island: _float_island)."""
+        self.dtype, self.type_name = np.dtype(np.int8), "INT8"
+        self.scales, self.zero_points = source.scales, source.zero_points
+
     @property
     def scale(self):
         return float(self.scales[0]) if len(self.scales) else 0.0
@@ -164,6 +169,7 @@ class Lowering:
     def __init__(self):
         self.model = Model()
         self._pml_index = {}   # TfliteTensor.index -> .pml tensor index
+        self.float_held = set()     # float TFLite tensors taken as int8 ones (_float_island)
 
     def fail(self, op, message):
         raise UnsupportedModelError("%s (op %d, layer %r): %s" % (op.name, op.index, op.label, message))
@@ -229,6 +235,48 @@ def _check_integer_dtypes(op, lowering):
                               "scale and a zero point in [-128, 127]" % (t.name, t.scale, t.zero_point))
 
 
+# Ops that only move values, which the converter sometimes runs in float between a DEQUANTIZE and a QUANTIZE (to
+# give their outputs a quantization of their own: a GRU's SPLIT of its gates)
+MOVING_OPS = frozenset(("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SPLIT", "SPLIT_V", "UNPACK", "PACK", "CONCATENATION",
+                        "TRANSPOSE", "GATHER", "STRIDED_SLICE", "TILE"))
+
+
+def _float_island(lowering, op):
+    """A float island: DEQUANTIZE of an int8 activation, ops in MOVING_OPS on its float values, QUANTIZE back to int8.
+    The float tensors are taken as int8 ones holding the same values (in the DEQUANTIZE's input's quantization:
+    moving values keeps it), and the QUANTIZE as a LUT doing TFLite Micro's float arithmetic. True when this
+    handled the op (lowered it, or left it to the ordinary lowering on int8 tensors)."""
+    held = lowering.float_held
+    if op.name == "DEQUANTIZE":
+        x, out = op.inputs[0], op.outputs[0]
+        if x.data is not None or x.dtype != np.int8 or not x.is_quantized or out.dtype != np.float32:
+            return False
+        out.hold_int8(x)
+        held.add(out.index)
+        lowering.alias(out, x)
+        return True
+    floats = [t for t in op.inputs if t is not None and t.index in held]
+    if not floats:
+        return False
+    if op.name == "QUANTIZE":
+        x, out = op.inputs[0], op.outputs[0]
+        if out.dtype != np.int8 or not out.is_quantized:
+            lowering.fail(op, "QUANTIZE to %s: picoml runs int8 models" % out.type_name)
+        op_families.elementwise.emit_float_requantize(lowering, op, x, out)
+        return True
+    if op.name not in MOVING_OPS:
+        lowering.fail(op, "a float %s between a DEQUANTIZE and a QUANTIZE: picoml runs int8 ops (only ops that "
+                          "move values are taken in float)" % op.name)
+    if len({(t.scale, t.zero_point) for t in floats}) != 1 or \
+            any(t.dtype == np.float32 and t.index not in held for t in op.inputs if t is not None and t.data is None):
+        lowering.fail(op, "float inputs from DEQUANTIZEs of different quantizations: picoml moves int8 values")
+    for out in op.outputs:
+        if out is not None and out.dtype == np.float32:
+            out.hold_int8(floats[0])
+            held.add(out.index)
+    return False
+
+
 def lower(ops, inputs, outputs):
     """The .pml graph (unplanned) of a parsed .tflite model."""
     lowering = Lowering()
@@ -250,6 +298,8 @@ def lower(ops, inputs, outputs):
         if op.name == "DEQUANTIZE" and op.outputs[0].index in output_indices and op.inputs[0].data is None:
             edge_dequantize[op.outputs[0].index] = op.inputs[0]
             continue
+        if _float_island(lowering, op):
+            continue
         if lower_op is None:
             lowering.fail(op, "picoml does not support this op here (only at the model's float input/output)")
         if op.name in op_families.INTEGER_OPS or (op.name in op_families.INT32_OPS and op.outputs[0] is not None
@@ -266,7 +316,8 @@ def lower(ops, inputs, outputs):
             lowering.fail(op, "malformed operands or options (%s: %s)" % (type(e).__name__, e))
 
     model = lowering.model
-    model.source_tensors = {pml: tfl for tfl, pml in lowering._pml_index.items()}
+    # (a float tensor taken as int8 stands for no TFLite tensor of the same bytes)
+    model.source_tensors = {pml: tfl for tfl, pml in lowering._pml_index.items() if tfl not in lowering.float_held}
     for t in inputs:
         inner = edge_quantize.get(t.index, t)
         if inner.dtype not in DTYPE_CODES:
@@ -278,7 +329,8 @@ def lower(ops, inputs, outputs):
         if inner.dtype not in DTYPE_CODES:
             raise UnsupportedModelError("model output %r is %s; picoml needs integer output (int8, int16, ...), "
                                         "or a DEQUANTIZE op to float32" % (t.name, t.type_name))
-        model.outputs.append(IO(lowering.activation(inner), float_edge=t.index in edge_dequantize))
+        model.outputs.append(IO(lowering.activation(inner),
+                                float_edge=t.index in edge_dequantize or t.index in lowering.float_held))
     return model
 
 

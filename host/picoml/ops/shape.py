@@ -1,6 +1,6 @@
 """Ops that move bytes without arithmetic: RESHAPE / SQUEEZE / EXPAND_DIMS (views sharing their input's bytes,
-no op emitted), CONCATENATION and PAD; SPLIT, SPLIT_V, UNPACK, PACK, GATHER and TRANSPOSE as STRIDED_SLICE and
-CONCATENATION ops."""
+no op emitted), CONCATENATION and PAD; SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE and TILE as STRIDED_SLICE
+and CONCATENATION ops."""
 import numpy as np
 
 from ..format import MAX_DIMS, MAX_OPERANDS, Tensor
@@ -74,7 +74,7 @@ def lower_pad(ctx, op):
     ctx.emit("PAD", [ctx.activation(input_t)], [ctx.activation(out)], params, op)
 
 
-# SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE: TFLite Micro copies their bytes as they are (whatever the
+# SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE: TFLite Micro copies their bytes as they are (whatever the
 # tensors' quantization), and so do these lowerings: STRIDED_SLICE for each piece of the input, CONCATENATION for
 # pieces side by side, views for axes of size 1 added or dropped. No kernel of their own.
 
@@ -195,6 +195,40 @@ def lower_pack(ctx, op):
     emit_concatenation(ctx, op, parts, axis, ctx.activation(out))
 
 
+def lower_tile(ctx, op):
+    """TILE: the input repeated along each axis, one CONCATENATION of copies per axis repeated. An axis repeated
+    once joins the axis before it (its whole rows are what that axis repeats), so that a 5-D or 6-D TILE (Keras's
+    UpSampling2D) fits in 4 dimensions: the input and output viewed so."""
+    x, out = op.inputs[0], op.outputs[0]
+    if x.data is not None:
+        ctx.fail(op, "a constant input (the converter folds these): picoml moves activations here")
+    multiples = _constant_values(ctx, op, op.inputs[1] if len(op.inputs) > 1 else None, "multiples")
+    if len(multiples) != len(x.shape) or min(multiples, default=1) < 1:
+        ctx.fail(op, "multiples %s do not fit a %d-D input" % (multiples, len(x.shape)))
+    if list(out.shape) != [n * m for n, m in zip(x.shape, multiples)]:
+        ctx.fail(op, "output %s is not input %s tiled %s times" % (list(out.shape), list(x.shape), multiples))
+    if sum(multiples) - len(multiples) + 1 > MAX_PIECES:
+        ctx.fail(op, "tiling %s times takes more than %d copies" % (multiples, MAX_PIECES))
+    axes = []           # [size, multiple]
+    for n, m in zip(x.shape, multiples):
+        if axes and m == 1:
+            axes[-1][0] *= n
+        else:
+            axes.append([n, m])
+    if len(axes) > MAX_DIMS:
+        ctx.fail(op, "tiling %s by %s needs %d dimensions; the format holds at most %d"
+                 % (list(x.shape), multiples, len(axes), MAX_DIMS))
+    shape = [n for n, _ in axes]
+    current = _view(ctx, ctx.activation(x), shape, x.name + "/tile")
+    target = _view(ctx, ctx.activation(out), [n * m for n, m in axes], out.name + "/tile")
+    repeated = [d for d, (_, m) in enumerate(axes) if m > 1] or [0]
+    for d in repeated:
+        shape[d] *= axes[d][1]
+        step = target if d == repeated[-1] else _new(ctx, current, shape, out.name + "/tiled")
+        emit_concatenation(ctx, op, [current] * axes[d][1], d, step)
+        current = step
+
+
 def _runs(indices):
     """[(start, step, count)] covering indices in order: evenly spaced runs with a positive step."""
     runs = []
@@ -309,7 +343,7 @@ def reference_pad(op, inputs, outputs):
 LOWER = {"RESHAPE": lower_view, "SQUEEZE": lower_view, "EXPAND_DIMS": lower_view,
          "CONCATENATION": lower_concatenation, "PAD": lower_pad, "PADV2": lower_pad, "SPLIT": lower_split,
          "SPLIT_V": lower_split, "UNPACK": lower_unpack, "PACK": lower_pack, "GATHER": lower_gather,
-         "TRANSPOSE": lower_transpose}
+         "TRANSPOSE": lower_transpose, "TILE": lower_tile}
 # TFLite ops of a varying number of outputs
 N_OUTPUTS = {"SPLIT": None, "SPLIT_V": None, "UNPACK": None}
 REFERENCE = {"CONCATENATION": reference_concatenation, "PAD": reference_pad}
