@@ -121,7 +121,7 @@ class Draw:
     def body(self, x, rank):
         for _ in range(int(self.rng.integers(1, 5))):
             step = self.pick(("conv", "conv", "pool", "pad", "branch", "batchnorm", "activation", "mean", "dense",
-                              "rescale", "crop", "causal", "max"))
+                              "rescale", "crop", "causal", "max", "permute", "upsample", "split"))
             if step == "conv":
                 x = self.conv(x, rank)
                 if self.chance(0.6):
@@ -155,6 +155,20 @@ class Draw:
                 # a causal convolution (PAD before CONV_2D), as in temporal models
                 x = self.layers.Conv1D(self.width(), int(self.rng.integers(2, 5)), padding="causal",
                                        dilation_rate=int(self.rng.integers(1, 3)))(x)
+            elif step == "permute":
+                # the axes other than the batch in another order (TRANSPOSE)
+                x = self.layers.Permute(tuple(int(a) + 1 for a in self.rng.permutation(rank + 1)))(x)
+            elif step == "upsample" and int(np.prod(x.shape[1:])) <= 2048:
+                # nearest-neighbour upsampling (Keras: RESHAPEs to 5-D around TILEs, or CONCATENATIONs)
+                size = int(self.rng.integers(2, 4))
+                x = (self.layers.UpSampling2D((size, int(self.rng.integers(1, 3)))) if rank == 2
+                     else self.layers.UpSampling1D(size))(x)
+            elif step == "split" and int(x.shape[-1]) >= 2:
+                # the channels split in pieces that are rejoined in another order (SPLIT, SPLIT_V)
+                tf = genmodels.tf
+                cut = int(self.rng.integers(1, int(x.shape[-1])))
+                x = self.layers.Lambda(lambda t, cut=cut: tf.concat(tf.split(t, [cut, t.shape[-1] - cut], -1)[::-1],
+                                                                   -1))(x)
             elif step == "batchnorm":
                 x = self.layers.BatchNormalization()(x)
             else:
