@@ -42,7 +42,7 @@ EXPECTED_OPS = {
     "MAX_POOL_2D", "RESHAPE", "EXPAND_DIMS", "SQUEEZE", "SOFTMAX", "ADD", "MUL",
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
-    "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE",
+    "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE", "RESIZE_NEAREST_NEIGHBOR",
 }
 
 
@@ -314,6 +314,17 @@ def data_movement():
     return keras.Model(inp, layers.Dense(8)(y))
 
 
+def resize_nearest():
+    """RESIZE_NEAREST_NEIGHBOR (tf.image.resize, as tf.keras 2's UpSampling2D wrote it): to any size (GATHERs of
+    rows and columns) and a whole upscale (a TILE of views)."""
+    x = inp = _input((4, 5, 3))
+    x = layers.Conv2D(4, 3, padding="same")(x)
+    r = layers.Lambda(lambda t: tf.image.resize(t, (7, 9), method="nearest"))(x)
+    u = layers.Lambda(lambda t: tf.image.resize(t, (8, 15), method="nearest"))(x)
+    y = layers.Concatenate(axis=1)([layers.Flatten()(r), layers.Flatten()(u)])
+    return keras.Model(inp, layers.Dense(5)(y))
+
+
 def transpose_wide():
     """TRANSPOSEs of (1, 35, 33): 33 pieces, joined by CONCATENATIONs of at most 31 inputs; of a 4-D tensor whose
     axes of one entry move (one STRIDED_SLICE)."""
@@ -554,7 +565,8 @@ MODELS = {
         conv1d_variants, imu_gap, imu6_gap, imu_flatten, imu_global_max, reduce_max_variants,
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
-        pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, transpose_wide, upsampling, gru,
+        pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
+        gru,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

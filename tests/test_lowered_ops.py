@@ -1,8 +1,9 @@
-"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE and TILE (lowered to
-STRIDED_SLICE and CONCATENATION, ops/shape.py) and SUM (MEAN's kernel, ops/mean.py). Single-op TFLite models of
-random shapes, axes, sizes, indices, permutations and scales give TFLite Micro's bytes in the reference and in the
-C kernels, and what cannot be lowered is refused with a message. The generated models data_movement, transpose_wide
-and upsampling (TILE, genmodels.py) run them on every runtime (test_runtimes.py)."""
+"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE and
+RESIZE_NEAREST_NEIGHBOR (lowered to STRIDED_SLICE and CONCATENATION, ops/shape.py), SUM (MEAN's kernel,
+ops/mean.py) and float islands (tflite_import.py). Single-op TFLite models of random shapes, axes, sizes, indices,
+permutations and scales give TFLite Micro's bytes in the reference and in the C kernels, and what cannot be lowered
+is refused with a message. The generated models data_movement, resize_nearest, transpose_wide, upsampling (TILE)
+and gru (genmodels.py) run them on every runtime (test_runtimes.py)."""
 import re
 
 import numpy as np
@@ -277,3 +278,18 @@ def test_float_island_rounds_as_tflite_micro(in_scale, out_scale, in_zp):
     model = format.read(format.write(convert(data, "island", measure_tflm=False)))
     every = np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 256)
     assert np.array_equal(Oracle(data).run([every])[0], reference.run(model, [every])[0])
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_resize_nearest_neighbor(seed):
+    """Whole upscales (a TILE of views) and any other sizes (GATHERs), with every align_corners / half_pixel_centers."""
+    rng = np.random.default_rng(seed)
+    n, h, w, c = 1 + seed % 2, int(rng.integers(1, 6)), int(rng.integers(1, 6)), int(rng.integers(1, 4))
+    if seed % 2:
+        size = [h * int(rng.integers(1, 4)), w * int(rng.integers(1, 4))]
+    else:
+        size = [int(rng.integers(1, 10)), int(rng.integers(1, 10))]
+    flags = {"alignCorners": bool(seed % 4 == 2), "halfPixelCenters": bool(seed % 4 == 3 or seed % 8 == 0)}
+    data = tflite_op("RESIZE_NEAREST_NEIGHBOR", [(n, h, w, c), np.array(size, np.int32)], [(n, *size, c)],
+                     ("ResizeNearestNeighborOptions", flags))
+    same_as_tflite_micro(data, seed)

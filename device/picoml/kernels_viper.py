@@ -5,8 +5,9 @@
 #
 # Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL,
 # LUT, MEAN, PAD, CONCATENATION and STRIDED_SLICE. Each prepare runs kernels_python's prepare (the checks and the
-# decoding), then builds what the viper code needs; an op whose constants the viper code does not take (a shift outside [-31, 31], an
-# input zero point outside int8) keeps kernels_python's run, so every model runs and stays exact.
+# decoding), then builds what the viper code needs; an op whose constants the viper code does not take (a shift
+# outside [-31, 31], an input zero point outside int8) keeps kernels_python's run, so every model runs and stays
+# exact.
 #
 # Word size. A viper `int` is the machine word: 32 bits on the boards, 64 on the x64 unix port. The code is
 # written so that it gives the same bytes on both:

@@ -94,11 +94,12 @@ def _constant_values(ctx, op, t, what):
     return [int(v) for v in np.asarray(t.data).reshape(-1)]
 
 
-def _source(ctx, op, t):
-    """The .pml tensor of an input these ops move: an activation of at most MAX_DIMS dimensions."""
+def _source(ctx, op, t, any_rank=False):
+    """The .pml tensor of an input these ops move: an activation of at most MAX_DIMS dimensions (any_rank: of any
+    rank, for an op that views it in fewer)."""
     if t is None or t.data is not None:
         ctx.fail(op, "a constant input (the converter folds these): picoml moves activations here")
-    if len(t.shape) > MAX_DIMS:
+    if len(t.shape) > MAX_DIMS and not any_rank:
         ctx.fail(op, "a %d-D input: the format holds at most %d dimensions" % (len(t.shape), MAX_DIMS))
     return ctx.activation(t)
 
@@ -196,35 +197,41 @@ def lower_pack(ctx, op):
 
 
 def lower_tile(ctx, op):
-    """TILE: the input repeated along each axis, one CONCATENATION of copies per axis repeated. An axis repeated
-    once joins the axis before it (its whole rows are what that axis repeats), so that a 5-D or 6-D TILE (Keras's
-    UpSampling2D) fits in 4 dimensions: the input and output viewed so."""
+    """TILE: the input repeated along each axis (_tile)."""
     x, out = op.inputs[0], op.outputs[0]
-    if x.data is not None:
-        ctx.fail(op, "a constant input (the converter folds these): picoml moves activations here")
+    source = _source(ctx, op, x, any_rank=True)
     multiples = _constant_values(ctx, op, op.inputs[1] if len(op.inputs) > 1 else None, "multiples")
     if len(multiples) != len(x.shape) or min(multiples, default=1) < 1:
         ctx.fail(op, "multiples %s do not fit a %d-D input" % (multiples, len(x.shape)))
     if list(out.shape) != [n * m for n, m in zip(x.shape, multiples)]:
         ctx.fail(op, "output %s is not input %s tiled %s times" % (list(out.shape), list(x.shape), multiples))
+    _tile(ctx, op, source, x.shape, multiples, ctx.activation(out))
+
+
+def _tile(ctx, op, source, shape, multiples, target):
+    """Tensor source (of `shape`, any rank) repeated multiples[d] times along each axis d into tensor target: one
+    CONCATENATION of copies per axis repeated. An axis repeated once joins the axis before it (its whole rows are
+    what that axis repeats), so that a 5-D or 6-D TILE (Keras's UpSampling2D) fits in 4 dimensions: source and
+    target viewed so."""
     if sum(multiples) - len(multiples) + 1 > MAX_PIECES:
-        ctx.fail(op, "tiling %s times takes more than %d copies" % (multiples, MAX_PIECES))
+        ctx.fail(op, "tiling %s times takes more than %d copies" % (list(multiples), MAX_PIECES))
     axes = []           # [size, multiple]
-    for n, m in zip(x.shape, multiples):
+    for n, m in zip(shape, multiples):
         if axes and m == 1:
             axes[-1][0] *= n
         else:
             axes.append([n, m])
     if len(axes) > MAX_DIMS:
         ctx.fail(op, "tiling %s by %s needs %d dimensions; the format holds at most %d"
-                 % (list(x.shape), multiples, len(axes), MAX_DIMS))
+                 % (list(shape), list(multiples), len(axes), MAX_DIMS))
     shape = [n for n, _ in axes]
-    current = _view(ctx, ctx.activation(x), shape, x.name + "/tile")
-    target = _view(ctx, ctx.activation(out), [n * m for n, m in axes], out.name + "/tile")
+    name = ctx.model.tensors[target].name
+    current = _view(ctx, source, shape, name + "/tile_in")
+    target = _view(ctx, target, [n * m for n, m in axes], name + "/tile")
     repeated = [d for d, (_, m) in enumerate(axes) if m > 1] or [0]
     for d in repeated:
         shape[d] *= axes[d][1]
-        step = target if d == repeated[-1] else _new(ctx, current, shape, out.name + "/tiled")
+        step = target if d == repeated[-1] else _new(ctx, current, shape, name + "/tiled")
         emit_concatenation(ctx, op, [current] * axes[d][1], d, step)
         current = step
 
@@ -246,7 +253,7 @@ def _runs(indices):
 
 
 def lower_gather(ctx, op):
-    """GATHER of constant indices along an axis: runs of evenly spaced indices sliced, then joined."""
+    """GATHER of constant indices along an axis (_gather)."""
     x, out = op.inputs[0], op.outputs[0]
     source = _source(ctx, op, x)
     rank = len(x.shape)
@@ -260,21 +267,63 @@ def lower_gather(ctx, op):
     if list(out.shape) != list(x.shape[:axis]) + index_shape + list(x.shape[axis + 1:]):
         ctx.fail(op, "output %s is not %s gathered along axis %d by indices of shape %s"
                  % (list(out.shape), list(x.shape), axis, index_shape))
-    runs = _runs(indices)
-    if len(runs) > MAX_PIECES:
-        ctx.fail(op, "%d runs of indices: picoml lowers a GATHER to at most %d slices" % (len(runs), MAX_PIECES))
     gathered = list(x.shape)
     gathered[axis] = len(indices)
     target = _new(ctx, source, gathered, out.name + "/gathered")
+    _gather(ctx, op, source, axis, indices, target)
+    ctx.model.views[ctx.activation(out)] = target
+
+
+def _gather(ctx, op, source, axis, indices, target):
+    """Tensor target = tensor source at `indices` along axis: runs of evenly spaced indices sliced, then joined."""
+    runs = _runs(indices)
+    if len(runs) > MAX_PIECES:
+        ctx.fail(op, "%d runs of indices: picoml lowers a GATHER to at most %d slices" % (len(runs), MAX_PIECES))
+    x_shape = ctx.model.tensors[source].shape
+    rank = len(x_shape)
     parts = []
     for start, step, count in runs:
-        shape, starts, strides = list(x.shape), [0] * rank, [1] * rank
+        shape, starts, strides = list(x_shape), [0] * rank, [1] * rank
         shape[axis], starts[axis], strides[axis] = count, start, step
-        parts.append(target if len(runs) == 1 else _new(ctx, source, shape, out.name + "/run"))
+        parts.append(target if len(runs) == 1 else _new(ctx, source, shape, ctx.model.tensors[target].name + "/run"))
         emit_slice(ctx, op, source, starts, strides, parts[-1])
     if len(runs) > 1:
         emit_concatenation(ctx, op, parts, axis, target)
-    ctx.model.views[ctx.activation(out)] = target
+
+
+def nearest_indices(in_size, out_size, align_corners, half_pixel_centers):
+    """TFLite's RESIZE_NEAREST_NEIGHBOR: the input index of each output index along one axis (its float32
+    arithmetic: GetNearestNeighbor)."""
+    f32 = np.float32
+    scale = f32(in_size - 1) / f32(out_size - 1) if align_corners and out_size > 1 else f32(in_size) / f32(out_size)
+    position = (np.arange(out_size, dtype=np.float32) + f32(0.5 if half_pixel_centers else 0.0)) * scale
+    if align_corners:
+        index = (np.sign(position) * np.floor(np.abs(position.astype(np.float64)) + 0.5)).astype(np.int64)
+    else:
+        index = np.floor(position).astype(np.int64)
+    index = np.minimum(index, in_size - 1)
+    return np.maximum(index, 0) if half_pixel_centers else index
+
+
+def lower_resize_nearest_neighbor(ctx, op):
+    """RESIZE_NEAREST_NEIGHBOR (NHWC): the rows, then the columns, at TFLite's nearest input indices: a TILE where
+    every input index repeats the same number of times in order (a whole upscale), else GATHERs."""
+    x, out = op.inputs[0], op.outputs[0]
+    source = _source(ctx, op, x)
+    size = _constant_values(ctx, op, op.inputs[1] if len(op.inputs) > 1 else None, "size")
+    if len(x.shape) != 4 or len(size) != 2 or list(out.shape) != [x.shape[0]] + size + [x.shape[3]] or min(size) < 1:
+        ctx.fail(op, "output %s is not input %s resized to %s" % (list(out.shape), list(x.shape), size))
+    flags = bool(op.options.get("AlignCorners", False)), bool(op.options.get("HalfPixelCenters", False))
+    n, h, w, c = x.shape
+    rows, cols = (nearest_indices(h, size[0], *flags).tolist(), nearest_indices(w, size[1], *flags).tolist())
+    sh, sw = size[0] // h, size[1] // w
+    if (sh * h, sw * w) == tuple(size) and rows == [i // sh for i in range(size[0])] \
+            and cols == [j // sw for j in range(size[1])]:
+        _tile(ctx, op, source, (n * h, 1, w, 1, c), (1, sh, 1, sw, 1), ctx.activation(out))
+        return
+    tall = _new(ctx, source, (n, size[0], w, c), out.name + "/rows")
+    _gather(ctx, op, source, 1, rows, tall)
+    _gather(ctx, op, tall, 2, cols, ctx.activation(out))
 
 
 def _transpose_splits(shape, perm):
@@ -343,7 +392,7 @@ def reference_pad(op, inputs, outputs):
 LOWER = {"RESHAPE": lower_view, "SQUEEZE": lower_view, "EXPAND_DIMS": lower_view,
          "CONCATENATION": lower_concatenation, "PAD": lower_pad, "PADV2": lower_pad, "SPLIT": lower_split,
          "SPLIT_V": lower_split, "UNPACK": lower_unpack, "PACK": lower_pack, "GATHER": lower_gather,
-         "TRANSPOSE": lower_transpose, "TILE": lower_tile}
+         "TRANSPOSE": lower_transpose, "TILE": lower_tile, "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor}
 # TFLite ops of a varying number of outputs
 N_OUTPUTS = {"SPLIT": None, "SPLIT_V": None, "UNPACK": None}
 REFERENCE = {"CONCATENATION": reference_concatenation, "PAD": reference_pad}
