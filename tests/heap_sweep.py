@@ -68,7 +68,7 @@ if picoml:
 """
 
 _NUMBERS = (re.compile(r"needs (\d+) bytes of RAM; (\d+) bytes are free"),
-            re.compile(r"allocating (\d+) bytes?\); (\d+) bytes were free"))     # "byte": a truncated message
+            re.compile(r"allocating (\d+) bytes?\); (\d+) bytes are free once"))     # "byte": a truncated message
 
 
 def memory_numbers(text):

@@ -54,21 +54,22 @@ def load(source, backend=None):
 
 
 def _no_room(e):
-    """A MemoryError from anywhere in load() as one that says what was wanted and what was free: picoml's own
+    """A MemoryError from anywhere in load() as one that says what was wanted and what there is: picoml's own
     (already "picoml: ... needs N bytes ...; M bytes are free") as it is, MicroPython's ("memory allocation
-    failed, allocating N bytes") with the bytes free when it failed (read before anything is collected: what
-    the failed load had taken still counts as taken)."""
+    failed, allocating N bytes") with the bytes free once what the failed load took is collected, and the heap's
+    size. (The bytes free when it failed cannot be read: the exception's unwinding allocates, and so collects.)"""
     import gc
-    free = gc.mem_free()
     for attempt in (0, 1):
         try:
+            gc.collect()
             text = str(e)
             if text.startswith("picoml:"):
                 return e
-            return MemoryError("picoml: the model does not fit in RAM while loading (%s); %d bytes were free"
-                               % (text, free))
-        except MemoryError:     # no room for the message: once more after a collection frees what load left
-            gc.collect()
+            free = gc.mem_free()
+            return MemoryError("picoml: the model does not fit in RAM while loading (%s); %d bytes are free once "
+                               "the load is dropped, of a %d-byte heap" % (text, free, free + gc.mem_alloc()))
+        except MemoryError:     # no room for the message: once more
+            pass
     return e        # still no room: MicroPython's own, naming the bytes it wanted
 
 
