@@ -43,6 +43,7 @@ EXPECTED_OPS = {
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
     "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE", "RESIZE_NEAREST_NEIGHBOR",
+    "DEPTH_TO_SPACE", "SPACE_TO_DEPTH",
 }
 
 
@@ -325,6 +326,16 @@ def resize_nearest():
     return keras.Model(inp, layers.Dense(5)(y))
 
 
+def depth_to_space():
+    """DEPTH_TO_SPACE and SPACE_TO_DEPTH (tf.nn, blocks of 2): each one TRANSPOSE of views."""
+    x = inp = _input((3, 4, 4))
+    x = layers.Conv2D(8, 3, padding="same")(x)
+    x = layers.Lambda(lambda t: tf.nn.depth_to_space(t, 2))(x)                     # (1, 6, 8, 2)
+    x = layers.Conv2D(3, 3, padding="same")(x)
+    x = layers.Lambda(lambda t: tf.nn.space_to_depth(t, 2))(x)                     # (1, 3, 4, 12)
+    return keras.Model(inp, layers.Dense(5)(layers.Flatten()(x)))
+
+
 def transpose_wide():
     """TRANSPOSEs of (1, 35, 33): 33 pieces, joined by CONCATENATIONs of at most 31 inputs; of a 4-D tensor whose
     axes of one entry move (one STRIDED_SLICE)."""
@@ -566,7 +577,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
-        gru,
+        gru, depth_to_space,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

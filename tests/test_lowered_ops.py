@@ -1,9 +1,10 @@
-"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE and
-RESIZE_NEAREST_NEIGHBOR (lowered to STRIDED_SLICE and CONCATENATION, ops/shape.py), SUM (MEAN's kernel,
-ops/mean.py) and float islands (tflite_import.py). Single-op TFLite models of random shapes, axes, sizes, indices,
-permutations and scales give TFLite Micro's bytes in the reference and in the C kernels, and what cannot be lowered
-is refused with a message. The generated models data_movement, resize_nearest, transpose_wide, upsampling (TILE)
-and gru (genmodels.py) run them on every runtime (test_runtimes.py)."""
+"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
+RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE and SPACE_TO_DEPTH (lowered to STRIDED_SLICE and CONCATENATION,
+ops/shape.py), SUM (MEAN's kernel, ops/mean.py) and float islands (tflite_import.py). Single-op TFLite models of
+random shapes, axes, sizes, indices, permutations and scales give TFLite Micro's bytes in the reference and in the
+C kernels, and what cannot be lowered is refused with a message. The generated models data_movement,
+resize_nearest, transpose_wide, upsampling (TILE), gru and depth_to_space (genmodels.py) run them on every runtime
+(test_runtimes.py)."""
 import re
 
 import numpy as np
@@ -292,4 +293,17 @@ def test_resize_nearest_neighbor(seed):
     flags = {"alignCorners": bool(seed % 4 == 2), "halfPixelCenters": bool(seed % 4 == 3 or seed % 8 == 0)}
     data = tflite_op("RESIZE_NEAREST_NEIGHBOR", [(n, h, w, c), np.array(size, np.int32)], [(n, *size, c)],
                      ("ResizeNearestNeighborOptions", flags))
+    same_as_tflite_micro(data, seed)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_depth_to_space_and_back(seed):
+    rng = np.random.default_rng(seed)
+    n, h, w, c, b = 1 + seed % 2, int(rng.integers(1, 5)), int(rng.integers(1, 5)), int(rng.integers(1, 4)), \
+        int(rng.integers(1, 4))
+    data = tflite_op("DEPTH_TO_SPACE", [(n, h, w, b * b * c)], [(n, h * b, w * b, c)],
+                     ("DepthToSpaceOptions", {"blockSize": b}))
+    same_as_tflite_micro(data, seed)
+    data = tflite_op("SPACE_TO_DEPTH", [(n, h * b, w * b, c)], [(n, h, w, b * b * c)],
+                     ("SpaceToDepthOptions", {"blockSize": b}))
     same_as_tflite_micro(data, seed)

@@ -340,8 +340,7 @@ def _transpose_splits(shape, perm):
 
 
 def lower_transpose(ctx, op):
-    """TRANSPOSE: the output taken one index at a time along the fewest output axes, so that each piece is a slice
-    of the input in its own axis order (a view in the output's), the pieces joined."""
+    """TRANSPOSE (_transpose)."""
     x, out = op.inputs[0], op.outputs[0]
     source = _source(ctx, op, x)
     rank = len(x.shape)
@@ -350,32 +349,59 @@ def lower_transpose(ctx, op):
         ctx.fail(op, "%s is not a permutation of the %d axes" % (perm, rank))
     if list(out.shape) != [x.shape[p] for p in perm]:
         ctx.fail(op, "output %s is not input %s permuted by %s" % (list(out.shape), list(x.shape), perm))
-    pieces, split = _transpose_splits(x.shape, perm)
-    if pieces > MAX_PIECES:
-        ctx.fail(op, "permuting %s by %s takes %d slices; picoml lowers a TRANSPOSE to at most %d"
-                 % (list(x.shape), perm, pieces, MAX_PIECES))
+    _transpose(ctx, op, source, perm, ctx.activation(out))
 
-    def piece(shape, fixed, target=None):
-        """The output's piece at the indices `fixed` ({output axis: index}; shape: 1 on those axes)."""
+
+def _transpose(ctx, op, source, perm, target):
+    """Tensor target = tensor source with its axes in the order perm: the output taken one index at a time along
+    the fewest output axes, so that each piece is a slice of the input in its own axis order (a view in the
+    output's), the pieces joined."""
+    shape = ctx.model.tensors[source].shape
+    name = ctx.model.tensors[target].name
+    rank = len(shape)
+    pieces, split = _transpose_splits(shape, perm)
+    if pieces > MAX_PIECES:
+        ctx.fail(op, "permuting %s by %s takes %d slices; picoml lowers it to at most %d"
+                 % (list(shape), list(perm), pieces, MAX_PIECES))
+
+    def piece(part_shape, fixed, target=None):
+        """The output's piece at the indices `fixed` ({output axis: index}; part_shape: 1 on those axes)."""
         if len(fixed) == len(split):
-            starts, counts = [0] * rank, list(x.shape)
+            starts, counts = [0] * rank, list(shape)
             for d, j in fixed.items():
                 starts[perm[d]], counts[perm[d]] = j, 1
-            sliced = _new(ctx, source, counts, out.name + "/slice")
+            sliced = _new(ctx, source, counts, name + "/slice")
             emit_slice(ctx, op, source, starts, [1] * rank, sliced)
             if target is None:
-                return _view(ctx, sliced, shape, out.name + "/piece")
-            ctx.model.views[target] = sliced
+                return _view(ctx, sliced, part_shape, name + "/piece")
+            ctx.model.views[sliced] = target
             return target
         d = split[len(fixed)]
-        part = list(shape)
+        part = list(part_shape)
         part[d] = 1
-        parts = [piece(part, {**fixed, d: j}) for j in range(shape[d])]
-        target = _new(ctx, source, shape, out.name + "/piece") if target is None else target
+        parts = [piece(part, {**fixed, d: j}) for j in range(part_shape[d])]
+        target = _new(ctx, source, part_shape, name + "/piece") if target is None else target
         emit_concatenation(ctx, op, parts, d, target)
         return target
 
-    piece(list(out.shape), {}, ctx.activation(out))
+    piece(list(ctx.model.tensors[target].shape), {}, target)
+
+
+def lower_depth_to_space(ctx, op):
+    """DEPTH_TO_SPACE and SPACE_TO_DEPTH (NHWC, block b): one 4-D TRANSPOSE of views, swapping the block rows
+    with the columns: [N H, W, b, b C] -> [N H, b, W, b C] (to space) and back (to depth)."""
+    x, out = op.inputs[0], op.outputs[0]
+    source = _source(ctx, op, x)
+    b = int(op.options.get("BlockSize", 0))
+    deep, wide = (x, out) if op.name == "DEPTH_TO_SPACE" else (out, x)
+    if len(x.shape) != 4 or len(out.shape) != 4 or b < 1 or deep.shape[3] % (b * b) or \
+            list(wide.shape) != [deep.shape[0], deep.shape[1] * b, deep.shape[2] * b, deep.shape[3] // (b * b)]:
+        ctx.fail(op, "output %s is not input %s with blocks of %d" % (list(out.shape), list(x.shape), b))
+    n, h, w, c = deep.shape
+    depth_view, space_view = (n * h, w, b, c // b), (n * h, b, w, c // b)
+    x_view, out_view = (depth_view, space_view) if op.name == "DEPTH_TO_SPACE" else (space_view, depth_view)
+    _transpose(ctx, op, _view(ctx, source, x_view, x.name + "/blocks"), (0, 2, 1, 3),
+               _view(ctx, ctx.activation(out), out_view, out.name + "/blocks"))
 
 
 def reference_concatenation(op, inputs, outputs):
@@ -392,7 +418,8 @@ def reference_pad(op, inputs, outputs):
 LOWER = {"RESHAPE": lower_view, "SQUEEZE": lower_view, "EXPAND_DIMS": lower_view,
          "CONCATENATION": lower_concatenation, "PAD": lower_pad, "PADV2": lower_pad, "SPLIT": lower_split,
          "SPLIT_V": lower_split, "UNPACK": lower_unpack, "PACK": lower_pack, "GATHER": lower_gather,
-         "TRANSPOSE": lower_transpose, "TILE": lower_tile, "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor}
+         "TRANSPOSE": lower_transpose, "TILE": lower_tile, "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor,
+         "DEPTH_TO_SPACE": lower_depth_to_space, "SPACE_TO_DEPTH": lower_depth_to_space}
 # TFLite ops of a varying number of outputs
 N_OUTPUTS = {"SPLIT": None, "SPLIT_V": None, "UNPACK": None}
 REFERENCE = {"CONCATENATION": reference_concatenation, "PAD": reference_pad}
