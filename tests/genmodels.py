@@ -43,7 +43,7 @@ EXPECTED_OPS = {
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
     "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE", "RESIZE_NEAREST_NEIGHBOR",
-    "DEPTH_TO_SPACE", "SPACE_TO_DEPTH",
+    "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "PRELU",
 }
 
 
@@ -336,6 +336,17 @@ def depth_to_space():
     return keras.Model(inp, layers.Dense(5)(layers.Flatten()(x)))
 
 
+def prelu():
+    """Keras PReLU, alpha per channel (shared over the image) and per position: PRELU, lowered to MAXIMUM, LUT,
+    MINIMUM, MUL and ADD."""
+    x = inp = _input((4, 5, 3))
+    x = layers.Conv2D(6, 3, padding="same")(x)
+    x = layers.PReLU(shared_axes=[1, 2], alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.8))(x)
+    x = layers.Conv2D(4, 1)(x)
+    x = layers.PReLU(alpha_initializer=keras.initializers.RandomUniform(0.0, 0.3))(x)
+    return keras.Model(inp, layers.Dense(5)(layers.Flatten()(x)))
+
+
 def transpose_wide():
     """TRANSPOSEs of (1, 35, 33): 33 pieces, joined by CONCATENATIONs of at most 31 inputs; of a 4-D tensor whose
     axes of one entry move (one STRIDED_SLICE)."""
@@ -577,7 +588,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
-        gru, depth_to_space,
+        gru, depth_to_space, prelu,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

@@ -1,10 +1,10 @@
 """TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
 RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE and SPACE_TO_DEPTH (lowered to STRIDED_SLICE and CONCATENATION,
-ops/shape.py), SUM (MEAN's kernel, ops/mean.py) and float islands (tflite_import.py). Single-op TFLite models of
-random shapes, axes, sizes, indices, permutations and scales give TFLite Micro's bytes in the reference and in the
-C kernels, and what cannot be lowered is refused with a message. The generated models data_movement,
-resize_nearest, transpose_wide, upsampling (TILE), gru and depth_to_space (genmodels.py) run them on every runtime
-(test_runtimes.py)."""
+ops/shape.py), SUM (MEAN's kernel, ops/mean.py), PRELU (ops/elementwise.py) and float islands (tflite_import.py).
+Single-op TFLite models of random shapes, axes, sizes, indices, permutations and scales give TFLite Micro's bytes
+in the reference and in the C kernels, and what cannot be lowered is refused with a message. The generated models
+data_movement, resize_nearest, transpose_wide, upsampling (TILE), gru, depth_to_space and prelu (genmodels.py) run
+them on every runtime (test_runtimes.py)."""
 import re
 
 import numpy as np
@@ -31,15 +31,19 @@ class Graph:
         self.graph.tensors, self.graph.inputs, self.graph.outputs, self.graph.operators = [], [], [], []
 
     def tensor(self, shape, data=None, scale=0.5, zero_point=3, dtype="INT8", model_input=False):
+        """A tensor: an activation (dtype INT8, quantized, or FLOAT32), or a constant (data: int32, or an int8
+        array, quantized)."""
         t = self.schema.TensorT()
         t.shape, t.name = list(shape), ("t%d" % len(self.graph.tensors)).encode()
-        t.type, t.buffer = getattr(self.schema.TensorType, "INT32" if data is not None else dtype), 0
+        constant_int8 = data is not None and np.asarray(data).dtype == np.int8
+        t.type, t.buffer = getattr(self.schema.TensorType, "INT32" if data is not None and not constant_int8
+                                   else dtype), 0
         if data is not None:
             buffer = self.schema.BufferT()
-            buffer.data = list(np.asarray(data, np.int32).tobytes())
+            buffer.data = list(np.asarray(data, np.int8 if constant_int8 else np.int32).tobytes())
             self.model.buffers.append(buffer)
             t.buffer = len(self.model.buffers) - 1
-        elif dtype == "INT8":
+        if (data is None or constant_int8) and dtype == "INT8":
             t.quantization = self.schema.QuantizationParametersT()
             t.quantization.scale, t.quantization.zeroPoint = [scale], [zero_point]
         self.graph.tensors.append(t)
@@ -307,3 +311,23 @@ def test_depth_to_space_and_back(seed):
     data = tflite_op("SPACE_TO_DEPTH", [(n, h * b, w * b, c)], [(n, h, w, b * b * c)],
                      ("SpaceToDepthOptions", {"blockSize": b}))
     same_as_tflite_micro(data, seed)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_prelu(seed):
+    """PRELU with alpha per channel, per position or one value, random scales and zero points: every one of the 256
+    input values in each channel through it."""
+    rng = np.random.default_rng(seed)
+    channels = int(rng.integers(1, 5))
+    alpha_shape = [(1, 1, channels), (channels,), (1,), (4, 16, channels)][seed % 4]
+    g = Graph()
+    x = g.tensor((1, 4, 16, channels), scale=float(rng.uniform(0.01, 1)), zero_point=int(rng.integers(-128, 128)),
+                 model_input=True)
+    alpha = g.tensor(alpha_shape, rng.integers(-128, 128, alpha_shape).astype(np.int8),
+                     scale=float(rng.uniform(0.001, 0.05)), zero_point=int(rng.integers(-20, 20)))
+    out = g.tensor((1, 4, 16, channels), scale=float(rng.uniform(0.01, 1)), zero_point=int(rng.integers(-128, 128)))
+    g.op("PRELU", [x, alpha], [out])
+    data = g.bytes([out])
+    model = same_as_tflite_micro(data, seed)
+    every = np.repeat(np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 4, 16, 4)[..., :1], channels, 3)
+    assert np.array_equal(Oracle(data).run([every])[0], reference.run(model, [every])[0])

@@ -26,28 +26,56 @@ def lower_add(ctx, op):
     tests/test_nonlinear_ops.py tells the two apart)."""
     _check_broadcast(ctx, op)
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    ctx.emit(op.name, [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)],
+             add_params(a, b, out, *activation_range(ctx, op, out)), op)
+
+
+def add_params(a, b, out, act_min, act_max):
+    """ADD's and SUB's params for inputs a, b and output out (anything with scale and zero_point)."""
     twice_max_input_scale = 2.0 * max(a.scale, b.scale)
     real1, real2 = a.scale / twice_max_input_scale, b.scale / twice_max_input_scale
     real_out = twice_max_input_scale / ((1 << ADD_LEFT_SHIFT) * out.scale)
     m1, s1 = quantize_multiplier(real1)
     m2, s2 = quantize_multiplier(real2)
     mo, so = quantize_multiplier(real_out)
-    act_min, act_max = activation_range(ctx, op, out)
-    params = {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
-              "left_shift": ADD_LEFT_SHIFT, "input1_multiplier": m1, "input1_shift": s1,
-              "input2_multiplier": m2, "input2_shift": s2, "output_multiplier": mo, "output_shift": so,
-              "act_min": act_min, "act_max": act_max}
-    ctx.emit(op.name, [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)], params, op)
+    return {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
+            "left_shift": ADD_LEFT_SHIFT, "input1_multiplier": m1, "input1_shift": s1,
+            "input2_multiplier": m2, "input2_shift": s2, "output_multiplier": mo, "output_shift": so,
+            "act_min": act_min, "act_max": act_max}
 
 
 def lower_mul(ctx, op):
     _check_broadcast(ctx, op)
     a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    ctx.emit("MUL", [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)],
+             mul_params(a, b, out, *activation_range(ctx, op, out)), op)
+
+
+def mul_params(a, b, out, act_min, act_max):
     multiplier, shift = quantize_multiplier(a.scale * b.scale / out.scale)
-    act_min, act_max = activation_range(ctx, op, out)
-    params = {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
-              "output_multiplier": multiplier, "output_shift": shift, "act_min": act_min, "act_max": act_max}
-    ctx.emit("MUL", [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)], params, op)
+    return {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
+            "output_multiplier": multiplier, "output_shift": shift, "act_min": act_min, "act_max": act_max}
+
+
+def lower_prelu(ctx, op):
+    """PRELU with a constant alpha (quantized per tensor, broadcast): TFLite Micro's two branches, x at or above its
+    zero point requantized and x below it times alpha rescaled, as MAXIMUM of x and its zero point then a
+    requantizing LUT, MINIMUM of the two then MUL by alpha, and the exact ADD of both (one of them always gives
+    the output's zero point)."""
+    _check_broadcast(ctx, op)
+    x, alpha, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    if alpha is None or alpha.data is None or alpha.dtype != np.int8 or len(alpha.scales) != 1:
+        ctx.fail(op, "alpha must be an int8 constant quantized per tensor")
+    zero = ctx.constant(np.full((1,), x.zero_point, np.int8), op.label + "/zero_point", x.scale, x.zero_point)
+    source = ctx.activation(x)
+    above, below, positive, negative = [
+        ctx.temporary(t.shape, t.scale, t.zero_point, "%s/%s" % (op.label, what))
+        for t, what in ((x, "above"), (x, "below"), (out, "positive"), (out, "negative"))]
+    ctx.emit("MAXIMUM", [source, zero], [above], {}, op)
+    emit_lut(ctx, op, requantize, requantize_params(x, out), above, positive)
+    ctx.emit("MINIMUM", [source, zero], [below], {}, op)
+    ctx.emit("MUL", [below, ctx.activation(alpha)], [negative], mul_params(x, alpha, out, INT8_MIN, INT8_MAX), op)
+    ctx.emit("ADD", [positive, negative], [ctx.activation(out)], add_params(out, out, out, INT8_MIN, INT8_MAX), op)
 
 
 # (lowest, highest) float output of each member of the RELU family; None is unbounded.
@@ -162,6 +190,6 @@ def requantize(p, x):
 
 
 LOWER = {"ADD": lower_add, "SUB": lower_add, "MUL": lower_mul, "LEAKY_RELU": lower_leaky_relu,
-         "QUANTIZE": lower_quantize}
+         "QUANTIZE": lower_quantize, "PRELU": lower_prelu}
 LOWER.update({name: lower_relu for name in RELU_RANGES})
 REFERENCE = {"ADD": reference_add, "SUB": reference_add, "MUL": reference_mul}
