@@ -368,6 +368,15 @@ def gru():
     return keras.Model(inp, layers.Dense(4)(x))
 
 
+def lstm():
+    """Keras LSTM unrolled over 2 steps with its sequence returned (UNPACK, SPLIT of the four gates, PACK of the
+    outputs), then SimpleRNN over it: recurrent models as FULLY_CONNECTED, LUTs, MUL and ADD."""
+    x = inp = _input((2, 5))
+    x = layers.LSTM(6, unroll=True, return_sequences=True)(x)
+    x = layers.SimpleRNN(4, unroll=True)(x)
+    return keras.Model(inp, layers.Dense(3)(x))
+
+
 def upsampling():
     """Keras UpSampling2D (nearest): RESHAPEs to 5-D around TILEs, which TFLite Micro does not run (5-D tensors)
     and picoml runs as CONCATENATIONs of 4-D views. Nothing but moved bytes, so TFLite's own kernels are an exact
@@ -588,7 +597,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
-        gru, depth_to_space, prelu,
+        gru, lstm, depth_to_space, prelu,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

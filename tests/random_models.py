@@ -177,14 +177,19 @@ class Draw:
 
     def head(self, x, rank):
         L = self.layers
-        end = self.pick(("dense", "gap", "gmp", "none") if rank else ("dense",))
-        if end == "gap":
+        end = self.pick(("dense", "gap", "gmp", "none") + (("rnn",) if rank == 1 and x.shape[1] <= 8 else ())
+                        if rank else ("dense",))
+        if end == "rnn":
+            # a recurrent layer unrolled over the steps (UNPACK, SPLIT of its gates, FULLY_CONNECTED, LUTs, ...)
+            kind = self.pick((L.SimpleRNN, L.GRU, L.LSTM))
+            x = kind(int(self.rng.integers(1, 9)), unroll=True)(x)
+        elif end == "gap":
             x = (L.GlobalAveragePooling2D if rank == 2 else L.GlobalAveragePooling1D)()(x)
         elif end == "gmp":
             x = (L.GlobalMaxPooling2D if rank == 2 else L.GlobalMaxPooling1D)()(x)
         elif end == "dense" and rank:
             x = L.Flatten()(x)
-        if end != "none":
+        if end not in ("none", "rnn") or (end == "rnn" and self.chance(0.5)):
             for _ in range(int(self.rng.integers(1, 3))):
                 x = L.Dense(int(self.rng.integers(1, 33)))(x)
                 x = self.activation(x)

@@ -3,8 +3,8 @@ RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE and SPACE_TO_DEPTH (lowered to STRIDED_S
 ops/shape.py), SUM (MEAN's kernel, ops/mean.py), PRELU (ops/elementwise.py) and float islands (tflite_import.py).
 Single-op TFLite models of random shapes, axes, sizes, indices, permutations and scales give TFLite Micro's bytes
 in the reference and in the C kernels, and what cannot be lowered is refused with a message. The generated models
-data_movement, resize_nearest, transpose_wide, upsampling (TILE), gru, depth_to_space and prelu (genmodels.py) run
-them on every runtime (test_runtimes.py)."""
+data_movement, resize_nearest, transpose_wide, upsampling (TILE), gru, lstm, depth_to_space and prelu
+(genmodels.py) run them on every runtime (test_runtimes.py)."""
 import re
 
 import numpy as np
