@@ -43,7 +43,7 @@ EXPECTED_OPS = {
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
     "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE", "RESIZE_NEAREST_NEIGHBOR",
-    "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "PRELU",
+    "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "PRELU", "ABS", "RSQRT",
 }
 
 
@@ -347,6 +347,15 @@ def prelu():
     return keras.Model(inp, layers.Dense(5)(layers.Flatten()(x)))
 
 
+def abs_rsqrt():
+    """ABS and RSQRT (of a positive value), each a LUT."""
+    x = inp = _input((12,))
+    x = layers.Dense(10)(x)
+    x = layers.Lambda(lambda t: tf.abs(t))(x)
+    x = layers.Lambda(lambda t: tf.math.rsqrt(t + 0.5))(x)
+    return keras.Model(inp, layers.Dense(4)(x))
+
+
 def transpose_wide():
     """TRANSPOSEs of (1, 35, 33): 33 pieces, joined by CONCATENATIONs of at most 31 inputs; of a 4-D tensor whose
     axes of one entry move (one STRIDED_SLICE)."""
@@ -597,7 +606,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
-        gru, lstm, depth_to_space, prelu,
+        gru, lstm, depth_to_space, prelu, abs_rsqrt,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

@@ -1,10 +1,11 @@
 """TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
 RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE and SPACE_TO_DEPTH (lowered to STRIDED_SLICE and CONCATENATION,
-ops/shape.py), SUM (MEAN's kernel, ops/mean.py), PRELU (ops/elementwise.py) and float islands (tflite_import.py).
-Single-op TFLite models of random shapes, axes, sizes, indices, permutations and scales give TFLite Micro's bytes
-in the reference and in the C kernels, and what cannot be lowered is refused with a message. The generated models
-data_movement, resize_nearest, transpose_wide, upsampling (TILE), gru, lstm, depth_to_space and prelu
-(genmodels.py) run them on every runtime (test_runtimes.py)."""
+ops/shape.py), SUM (MEAN's kernel, ops/mean.py), PRELU (ops/elementwise.py), ABS and RSQRT (LUTs,
+ops/nonlinear.py) and float islands (tflite_import.py). Single-op TFLite models of random shapes, axes, sizes,
+indices, permutations and scales give TFLite Micro's bytes in the reference and in the C kernels, and what cannot
+be lowered is refused with a message. The generated models data_movement, resize_nearest, transpose_wide,
+upsampling (TILE), gru, lstm, depth_to_space and prelu (genmodels.py) run them on every runtime
+(test_runtimes.py)."""
 import re
 
 import numpy as np
@@ -331,3 +332,24 @@ def test_prelu(seed):
     model = same_as_tflite_micro(data, seed)
     every = np.repeat(np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 4, 16, 4)[..., :1], channels, 3)
     assert np.array_equal(Oracle(data).run([every])[0], reference.run(model, [every])[0])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_abs_and_rsqrt(seed):
+    """ABS and RSQRT as LUTs, every input value (RSQRT: those at or above the zero point, where TFLite Micro runs
+    it), random scales and zero points, the output's the same as the input's sometimes."""
+    rng = np.random.default_rng(seed)
+    in_scale, in_zp = float(rng.uniform(0.001, 2)), int(rng.integers(-128, 100))
+    same = seed % 4 == 0
+    out_scale = in_scale if same else float(rng.uniform(0.001, 2))
+    out_zp = in_zp if same else int(rng.integers(-128, 128))
+    every = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    for op, x in (("ABS", every), ("RSQRT", np.maximum(every, in_zp).astype(np.int8))):
+        g = Graph()
+        a = g.tensor((1, 256), scale=in_scale, zero_point=in_zp, model_input=True)
+        b = g.tensor((1, 256), scale=out_scale, zero_point=out_zp)
+        g.op(op, [a], [b])
+        data = g.bytes([b])
+        model = format.read(format.write(convert(data, op, measure_tflm=False)))
+        assert [o.name for o in model.ops] == ["LUT"]
+        assert np.array_equal(Oracle(data).run([x])[0], reference.run(model, [x])[0]), op

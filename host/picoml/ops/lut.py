@@ -1,5 +1,5 @@
 """LUT: the one op for every int8 -> int8 element-wise function of a single value (the RELU family, LEAKY_RELU,
-int8 QUANTIZE, LOGISTIC, TANH, HARD_SWISH). Their lowerings compute the function's 256 outputs on the host with
+int8 QUANTIZE, LOGISTIC, TANH, HARD_SWISH, ABS, RSQRT). Their lowerings compute the function's 256 outputs on the host with
 its numpy reference (so a LUT gives exactly that function's bytes) and store them as a 256-byte constant; every
 backend then only looks values up."""
 import numpy as np

@@ -1,6 +1,6 @@
-"""Int8 SOFTMAX, LOGISTIC, TANH and HARD_SWISH: lowering (the constants TFLite Micro's Prepare computes) and numpy
-code bit-exact with TFLite Micro's int8 reference kernels: SOFTMAX's reference kernel, and the functions the LUT
-tables of LOGISTIC, TANH and HARD_SWISH are computed with.
+"""Int8 SOFTMAX, LOGISTIC, TANH, HARD_SWISH, ABS and RSQRT: lowering (the constants TFLite Micro's Prepare computes)
+and numpy code bit-exact with TFLite Micro's int8 reference kernels: SOFTMAX's reference kernel, and the functions
+the LUT tables of the others are computed with.
 
 TFLite Micro computes all four without lookup tables for int8: SOFTMAX, LOGISTIC and TANH evaluate gemmlowp's
 fixed-point exp / reciprocal / tanh / logistic approximations (section "gemmlowp fixed point" below), HARD_SWISH
@@ -387,5 +387,73 @@ def hard_swish(p, x):
     return clamp_int8(_wrap_int16(out + p["output_zero_point"]))
 
 
-LOWER = {"SOFTMAX": lower_softmax, "LOGISTIC": lower_logistic, "TANH": lower_tanh, "HARD_SWISH": lower_hard_swish}
+def _abs_rsqrt_lut(ctx, op, fn, real_multiplier):
+    _check_int8(ctx, op)
+    input_t, out = op.inputs[0], op.outputs[0]
+    multiplier, shift = quantize_multiplier(real_multiplier)
+    params = {"input_zero_point": input_t.zero_point, "output_zero_point": out.zero_point,
+              "multiplier": multiplier, "shift": shift}
+    emit_lut(ctx, op, fn, params, ctx.activation(input_t), ctx.activation(out))
+
+
+def lower_abs(ctx, op):
+    _abs_rsqrt_lut(ctx, op, abs_int8, op.inputs[0].scale / op.outputs[0].scale)
+
+
+def abs_int8(p, x):
+    """TFLite Micro's int8 ABS: |x - zero point| requantized to the output's quantization."""
+    value = np.abs(_i64(x) - p["input_zero_point"])
+    return clamp_int8(multiply_by_quantized_multiplier(value, p["multiplier"], p["shift"]) + p["output_zero_point"])
+
+
+def lower_rsqrt(ctx, op):
+    """RSQRT: its multiplier 1 / (sqrt(input scale) * output scale), the square root and the product in float."""
+    f32 = np.float32
+    scale = f32(np.sqrt(f32(op.inputs[0].scale))) * f32(op.outputs[0].scale)
+    _abs_rsqrt_lut(ctx, op, rsqrt_int8, 1.0 / float(scale))
+
+
+def rsqrt_int8(p, x):
+    """TFLite Micro's int8 RSQRT: 1 / sqrt(x - zero point) as GetInvSqrtQuantizedMultiplierExp's fixed point, then
+    rescaled (kShift 20) to the output; 127 at the zero point. TFLite Micro refuses to run on an input below the
+    zero point ("Rsqrt is only defined for positive values"); the table gives 127 there too."""
+    out = []
+    for v in (_i64(x) - p["input_zero_point"]).tolist():
+        if v <= 0:
+            out.append(INT8_MAX)
+            continue
+        inv_sqrt, inv_shift = _inv_sqrt_multiplier_exp(v)
+        data = multiply_by_quantized_multiplier(1, inv_sqrt, inv_shift + 20)
+        out.append(int(multiply_by_quantized_multiplier(data, p["multiplier"], p["shift"] - 20))
+                   + p["output_zero_point"])
+    return clamp_int8(np.asarray(out, dtype=np.int64))
+
+
+def _inv_sqrt_multiplier_exp(value):
+    """TFLite's GetInvSqrtQuantizedMultiplierExp(value, kReverseShift): (multiplier, left shift) of 1 / sqrt(value):
+    five Newton-Raphson steps in gemmlowp fixed point with 3 integer bits (value 1: INT32_MAX, no shift)."""
+    if value <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while value >= 1 << 29:
+        value //= 4
+        shift += 1
+    pairs = (32 - value.bit_length() - 1) // 2 - 1
+    shift -= pairs
+    value <<= 2 * pairs
+    srdhm = saturating_rounding_doubling_high_mul
+    half_input = rounding_divide_by_pot(value >> 1, 1)
+    half_three = (1 << 28) + (1 << 27)
+    x = 1 << 28                                                         # 1.0 with 3 integer bits
+    for _ in range(5):
+        x3 = _rescale(srdhm(srdhm(x, x), x), 9, 3)
+        x = _rescale(_add(srdhm(half_three, x), -srdhm(half_input, x3)), 6, 3)
+    x = int(srdhm(x, 1518500250))                                       # times sqrt(2) / 2
+    if shift < 0:
+        x, shift = int(wrap_int32(x << -shift)), 0
+    return x, -shift
+
+
+LOWER = {"SOFTMAX": lower_softmax, "LOGISTIC": lower_logistic, "TANH": lower_tanh, "HARD_SWISH": lower_hard_swish,
+         "ABS": lower_abs, "RSQRT": lower_rsqrt}
 REFERENCE = {"SOFTMAX": reference_softmax}
