@@ -337,8 +337,8 @@ def depth_to_space():
 
 
 def prelu():
-    """Keras PReLU, alpha per channel (shared over the image) and per position: PRELU, lowered to MAXIMUM, LUT,
-    MINIMUM, MUL and ADD."""
+    """Keras PReLU, alpha per channel (shared over the image) and per position: PRELU, lowered to LUTs, MUL and
+    ADD."""
     x = inp = _input((4, 5, 3))
     x = layers.Conv2D(6, 3, padding="same")(x)
     x = layers.PReLU(shared_axes=[1, 2], alpha_initializer=keras.initializers.RandomUniform(-0.5, 0.8))(x)

@@ -59,23 +59,29 @@ def mul_params(a, b, out, act_min, act_max):
 
 def lower_prelu(ctx, op):
     """PRELU with a constant alpha (quantized per tensor, broadcast): TFLite Micro's two branches, x at or above its
-    zero point requantized and x below it times alpha rescaled, as MAXIMUM of x and its zero point then a
-    requantizing LUT, MINIMUM of the two then MUL by alpha, and the exact ADD of both (one of them always gives
-    the output's zero point)."""
+    zero point requantized and x below it times alpha rescaled, as a LUT (x requantized, the output's zero point
+    below x's), a LUT (min(x, its zero point)) then MUL by alpha, and the exact ADD of both (one of them always
+    gives the output's zero point)."""
     _check_broadcast(ctx, op)
     x, alpha, out = op.inputs[0], op.inputs[1], op.outputs[0]
     if alpha is None or alpha.data is None or alpha.dtype != np.int8 or len(alpha.scales) != 1:
         ctx.fail(op, "alpha must be an int8 constant quantized per tensor")
-    zero = ctx.constant(np.full((1,), x.zero_point, np.int8), op.label + "/zero_point", x.scale, x.zero_point)
     source = ctx.activation(x)
-    above, below, positive, negative = [
-        ctx.temporary(t.shape, t.scale, t.zero_point, "%s/%s" % (op.label, what))
-        for t, what in ((x, "above"), (x, "below"), (out, "positive"), (out, "negative"))]
-    ctx.emit("MAXIMUM", [source, zero], [above], {}, op)
-    emit_lut(ctx, op, requantize, requantize_params(x, out), above, positive)
-    ctx.emit("MINIMUM", [source, zero], [below], {}, op)
+    below, positive, negative = [ctx.temporary(t.shape, t.scale, t.zero_point, "%s/%s" % (op.label, what))
+                                 for t, what in ((x, "below"), (out, "positive"), (out, "negative"))]
+    emit_lut(ctx, op, requantize_non_negative, requantize_params(x, out), source, positive)
+    emit_lut(ctx, op, at_most, {"limit": x.zero_point}, source, below)
     ctx.emit("MUL", [below, ctx.activation(alpha)], [negative], mul_params(x, alpha, out, INT8_MIN, INT8_MAX), op)
     ctx.emit("ADD", [positive, negative], [ctx.activation(out)], add_params(out, out, out, INT8_MIN, INT8_MAX), op)
+
+
+def requantize_non_negative(p, x):
+    """requantize() of x at or above its zero point, the output's zero point below it."""
+    return requantize(p, np.maximum(x, -p["input_offset"]))
+
+
+def at_most(p, x):
+    return np.minimum(x, p["limit"]).astype(np.int8)
 
 
 # (lowest, highest) float output of each member of the RELU family; None is unbounded.
