@@ -1,6 +1,6 @@
 """Ops that move bytes without arithmetic: RESHAPE / SQUEEZE / EXPAND_DIMS (views sharing their input's bytes,
-no op emitted), CONCATENATION and PAD; SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE and TILE as STRIDED_SLICE
-and CONCATENATION ops."""
+no op emitted), CONCATENATION and PAD; SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
+RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE and SPACE_TO_DEPTH as STRIDED_SLICE and CONCATENATION ops."""
 import numpy as np
 
 from ..format import MAX_DIMS, MAX_OPERANDS, Tensor
@@ -74,9 +74,10 @@ def lower_pad(ctx, op):
     ctx.emit("PAD", [ctx.activation(input_t)], [ctx.activation(out)], params, op)
 
 
-# SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE: TFLite Micro copies their bytes as they are (whatever the
-# tensors' quantization), and so do these lowerings: STRIDED_SLICE for each piece of the input, CONCATENATION for
-# pieces side by side, views for axes of size 1 added or dropped. No kernel of their own.
+# SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE, RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH:
+# TFLite Micro copies their bytes as they are (whatever the tensors' quantization), and so do these lowerings:
+# STRIDED_SLICE for each piece of the input, CONCATENATION for pieces side by side, views for axes of size 1 added
+# or dropped. No kernel of their own.
 
 MAX_PIECES = 1024       # slices one op may lower to (a GATHER of scattered indices, a TRANSPOSE of a large tensor)
 
