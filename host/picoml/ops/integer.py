@@ -5,8 +5,9 @@ does on every target; DIV truncates toward zero (C's /), a division by zero give
 import numpy as np
 
 from ..fixedpoint import INT32_MAX, INT32_MIN
-from ..format import MAX_DIMS, Tensor
+from ..format import MAX_DIMS
 from . import elementwise
+from .shape import emit_slice, new_tensor
 from .common import FUSED_ACTIVATIONS
 
 SUPPORTED = (np.int8, np.int16, np.int32, np.uint32, np.uint64)
@@ -107,15 +108,11 @@ def lower_strided_slice(ctx, op):
     kept = tuple(c for i, c in enumerate(counts) if not o.get("ShrinkAxisMask", 0) >> i & 1)
     if min(counts, default=1) < 1 or kept != tuple(out.shape):
         ctx.fail(op, "the slice of %s is %s, the output %s" % (list(x.shape), counts, list(out.shape)))
-    pad = MAX_DIMS - rank
-    params = {"begin_%d" % i: ([0] * pad + starts)[i] for i in range(MAX_DIMS)}
-    params.update({"stride_%d" % i: ([1] * pad + strides)[i] for i in range(MAX_DIMS)})
-    if tuple(counts) == tuple(out.shape):
-        target = ctx.activation(out)
-    else:       # shrunk axes: the op writes the slice with them, the output is a view without
-        target = ctx.model.add_tensor(Tensor(counts, out.dtype, out.scale, out.zero_point, name=out.name + "/slice"))
+    target = ctx.activation(out)
+    if tuple(counts) != tuple(out.shape):   # shrunk axes: the op writes the slice with them, the output is a view
+        target = new_tensor(ctx, target, counts, out.name + "/slice")
         ctx.model.views[ctx.activation(out)] = target
-    ctx.emit("STRIDED_SLICE", [ctx.activation(x)], [target], params, op)
+    emit_slice(ctx, op, ctx.activation(x), starts, strides, target)
 
 
 def lower_min_max(ctx, op):

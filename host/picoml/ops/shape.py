@@ -105,7 +105,7 @@ def _source(ctx, op, t, any_rank=False):
     return ctx.activation(t)
 
 
-def _new(ctx, like, shape, name):
+def new_tensor(ctx, like, shape, name):
     """A new activation of `shape` with tensor `like`'s dtype and quantization."""
     t = ctx.model.tensors[like]
     return ctx.model.add_tensor(Tensor(shape, t.dtype, t.scale, t.zero_point, name=name))
@@ -113,7 +113,7 @@ def _new(ctx, like, shape, name):
 
 def _view(ctx, base, shape, name):
     """A new tensor of `shape` over activation `base`'s bytes."""
-    view = _new(ctx, base, shape, name)
+    view = new_tensor(ctx, base, shape, name)
     ctx.model.views[view] = base
     return view
 
@@ -136,7 +136,7 @@ def emit_concatenation(ctx, op, parts, axis, target):
         for i in range(0, len(parts), most):
             shape = list(out.shape)
             shape[axis] = sum(ctx.model.tensors[p].shape[axis] for p in parts[i:i + most])
-            joined.append(_new(ctx, target, shape, out.name + "/joined"))
+            joined.append(new_tensor(ctx, target, shape, out.name + "/joined"))
             ctx.emit("CONCATENATION", parts[i:i + most], [joined[-1]], {"axis": axis}, op)
         parts = joined
     ctx.emit("CONCATENATION", parts, [target], {"axis": axis}, op)
@@ -176,7 +176,7 @@ def lower_unpack(ctx, op):
             ctx.fail(op, "output %s is not input %s without axis %d" % (list(out.shape), list(x.shape), axis))
         starts = [0] * rank
         starts[axis] = i
-        target = _new(ctx, source, piece, out.name + "/slice")
+        target = new_tensor(ctx, source, piece, out.name + "/slice")
         emit_slice(ctx, op, source, starts, [1] * rank, target)
         ctx.model.views[ctx.activation(out)] = target
 
@@ -232,7 +232,7 @@ def _tile(ctx, op, source, shape, multiples, target):
     repeated = [d for d, (_, m) in enumerate(axes) if m > 1] or [0]
     for d in repeated:
         shape[d] *= axes[d][1]
-        step = target if d == repeated[-1] else _new(ctx, current, shape, name + "/tiled")
+        step = target if d == repeated[-1] else new_tensor(ctx, current, shape, name + "/tiled")
         emit_concatenation(ctx, op, [current] * axes[d][1], d, step)
         current = step
 
@@ -270,7 +270,7 @@ def lower_gather(ctx, op):
                  % (list(out.shape), list(x.shape), axis, index_shape))
     gathered = list(x.shape)
     gathered[axis] = len(indices)
-    target = _new(ctx, source, gathered, out.name + "/gathered")
+    target = new_tensor(ctx, source, gathered, out.name + "/gathered")
     _gather(ctx, op, source, axis, indices, target)
     ctx.model.views[ctx.activation(out)] = target
 
@@ -286,7 +286,7 @@ def _gather(ctx, op, source, axis, indices, target):
     for start, step, count in runs:
         shape, starts, strides = list(x_shape), [0] * rank, [1] * rank
         shape[axis], starts[axis], strides[axis] = count, start, step
-        parts.append(target if len(runs) == 1 else _new(ctx, source, shape, ctx.model.tensors[target].name + "/run"))
+        parts.append(target if len(runs) == 1 else new_tensor(ctx, source, shape, ctx.model.tensors[target].name + "/run"))
         emit_slice(ctx, op, source, starts, strides, parts[-1])
     if len(runs) > 1:
         emit_concatenation(ctx, op, parts, axis, target)
@@ -322,7 +322,7 @@ def lower_resize_nearest_neighbor(ctx, op):
             and cols == [j // sw for j in range(size[1])]:
         _tile(ctx, op, source, (n * h, 1, w, 1, c), (1, sh, 1, sw, 1), ctx.activation(out))
         return
-    tall = _new(ctx, source, (n, size[0], w, c), out.name + "/rows")
+    tall = new_tensor(ctx, source, (n, size[0], w, c), out.name + "/rows")
     _gather(ctx, op, source, 1, rows, tall)
     _gather(ctx, op, tall, 2, cols, ctx.activation(out))
 
@@ -371,7 +371,7 @@ def _transpose(ctx, op, source, perm, target):
             starts, counts = [0] * rank, list(shape)
             for d, j in fixed.items():
                 starts[perm[d]], counts[perm[d]] = j, 1
-            sliced = _new(ctx, source, counts, name + "/slice")
+            sliced = new_tensor(ctx, source, counts, name + "/slice")
             emit_slice(ctx, op, source, starts, [1] * rank, sliced)
             if target is None:
                 return _view(ctx, sliced, part_shape, name + "/piece")
@@ -381,7 +381,7 @@ def _transpose(ctx, op, source, perm, target):
         part = list(part_shape)
         part[d] = 1
         parts = [piece(part, {**fixed, d: j}) for j in range(part_shape[d])]
-        target = _new(ctx, source, part_shape, name + "/piece") if target is None else target
+        target = new_tensor(ctx, source, part_shape, name + "/piece") if target is None else target
         emit_concatenation(ctx, op, parts, d, target)
         return target
 
