@@ -43,7 +43,8 @@ EXPECTED_OPS = {
     "CONCATENATION", "LOGISTIC", "TANH", "RELU", "RELU6", "LEAKY_RELU",
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
     "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE", "RESIZE_NEAREST_NEIGHBOR",
-    "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "PRELU", "ABS", "RSQRT",
+    "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "PRELU", "ABS", "RSQRT", "TRANSPOSE_CONV",
+    "MIRROR_PAD", "ELU", "SLICE", "REDUCE_MIN",
 }
 
 
@@ -356,6 +357,32 @@ def abs_rsqrt():
     return keras.Model(inp, layers.Dense(4)(x))
 
 
+def conv_transpose():
+    """A small convolutional autoencoder: Conv2DTranspose (TRANSPOSE_CONV, a CONV_2D over the input spread out by
+    PADs) with stride 2 and SAME padding and a fused ReLU, with stride (1, 2) and VALID padding, and a Conv1DTranspose
+    (EXPAND_DIMS around it)."""
+    x = inp = _input((8, 6, 2))
+    x = layers.Conv2D(4, 3, strides=2, padding="same", activation="relu")(x)        # (4, 3, 4)
+    x = layers.Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu")(x)   # (8, 6, 3)
+    x = layers.Conv2DTranspose(2, (2, 3), strides=(1, 2), padding="valid")(x)          # (9, 13, 2)
+    x = layers.Reshape((9, 26))(x)
+    x = layers.Conv1DTranspose(3, 3, strides=2, padding="same")(x)                     # (18, 3)
+    return keras.Model(inp, x)
+
+
+def mirror_slice_elu_min():
+    """tf.pad REFLECT and SYMMETRIC (MIRROR_PAD: slices of stride -1 and CONCATENATIONs), ELU (a LUT), tf.slice
+    (SLICE: a STRIDED_SLICE) and tf.reduce_min (REDUCE_MIN: MAX_POOL_2D between LUTs)."""
+    x = inp = _input((12, 4))
+    x = layers.Conv1D(6, 3)(x)                                                                 # (10, 6)
+    x = layers.Lambda(lambda t: tf.pad(t, [[0, 0], [2, 1], [0, 0]], "REFLECT"))(x)             # (13, 6)
+    x = layers.Conv1D(5, 3, activation="elu")(x)                                               # (11, 5)
+    x = layers.Lambda(lambda t: tf.slice(t, [0, 1, 1], [1, 8, 4]))(x)                         # (8, 4)
+    x = layers.Lambda(lambda t: tf.pad(t, [[0, 0], [1, 2], [1, 0]], "SYMMETRIC"))(x)          # (11, 5)
+    x = layers.Lambda(lambda t: tf.reduce_min(t, axis=1))(x)                                   # (5,)
+    return keras.Model(inp, layers.Dense(3)(x))
+
+
 def transpose_wide():
     """TRANSPOSEs of (1, 35, 33): 33 pieces, joined by CONCATENATIONs of at most 31 inputs; of a 4-D tensor whose
     axes of one entry move (one STRIDED_SLICE)."""
@@ -606,7 +633,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
-        gru, lstm, depth_to_space, prelu, abs_rsqrt,
+        gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

@@ -59,7 +59,9 @@ class Draw:
     def conv(self, x, rank):
         """A convolution (plain, depthwise or separable) that fits the input's spatial size."""
         spatial = x.shape[1:1 + rank]
-        kind = self.pick(("conv", "conv", "depthwise", "separable"))
+        kind = self.pick(("conv", "conv", "depthwise", "separable", "transpose"))
+        if kind == "transpose" and int(np.prod(spatial)) > 1024:
+            kind = "conv"
         kernel = tuple(int(self.rng.integers(1, min(self.pick((3, 5, 7)), s) + 1)) for s in spatial)
         strided = self.chance(0.35)
         strides = tuple(int(self.rng.integers(1, 4)) if strided else 1 for _ in spatial)
@@ -75,6 +77,13 @@ class Draw:
         L = self.layers
         if kind == "conv":
             layer = (L.Conv2D if rank == 2 else L.Conv1D)(filters, **args)
+        elif kind == "transpose":
+            # TRANSPOSE_CONV (PADs spreading the input, then a CONV_2D), with an output_padding sometimes
+            del args["dilation_rate"]
+            if strided and self.chance(0.3):
+                extra = tuple(int(self.rng.integers(0, s)) for s in strides)
+                args["output_padding"] = extra if rank == 2 else extra[0]
+            layer = (L.Conv2DTranspose if rank == 2 else L.Conv1DTranspose)(filters, **args)
         elif kind == "depthwise":
             layer = (L.DepthwiseConv2D if rank == 2 else L.DepthwiseConv1D)(
                 depth_multiplier=int(self.pick((1, 1, 2, 3))), **args)
@@ -251,8 +260,9 @@ def build(seed, number):
     float_io = bool(rng.random() < 0.2)
     try:
         data = genmodels.convert(model, float_io=float_io, samples=samples)
-    except Exception as e:     # the converter's own failures (a shape combination it cannot lower)
-        if type(e).__name__ != "ConverterError":
+    except Exception as e:     # the converter's own failures (a shape combination it cannot lower, a
+        # TRANSPOSE_CONV whose bias its calibration cannot prepare)
+        if type(e).__name__ != "ConverterError" and "failed to prepare" not in str(e):
             raise
         return None, False
     import tflite

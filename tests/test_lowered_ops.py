@@ -1,10 +1,11 @@
 """TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
-RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE and SPACE_TO_DEPTH (lowered to STRIDED_SLICE and CONCATENATION,
-ops/shape.py), SUM (MEAN's kernel, ops/mean.py), PRELU (ops/elementwise.py), ABS and RSQRT (LUTs,
-ops/nonlinear.py) and float islands (tflite_import.py). Single-op TFLite models of random shapes, axes, sizes,
+RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH and MIRROR_PAD (lowered to STRIDED_SLICE and CONCATENATION,
+ops/shape.py), SLICE (ops/integer.py), SUM (MEAN's kernel, ops/mean.py), REDUCE_MIN (ops/pooling.py), PRELU
+(ops/elementwise.py), ABS, RSQRT and ELU (LUTs, ops/nonlinear.py), TRANSPOSE_CONV (PADs and a CONV_2D, ops/conv.py)
+and float islands (ops/float_island.py). Single-op TFLite models of random shapes, axes, sizes,
 indices, permutations and scales give TFLite Micro's bytes in the reference and in the C kernels, and what cannot
 be lowered is refused with a message. The generated models data_movement, resize_nearest, transpose_wide,
-upsampling (TILE), gru, lstm, depth_to_space and prelu (genmodels.py) run them on every runtime
+upsampling (TILE), gru, lstm, depth_to_space, prelu, conv_transpose and mirror_slice_elu_min (genmodels.py) run them on every runtime
 (test_runtimes.py)."""
 import re
 
@@ -14,6 +15,7 @@ import pytest
 from picoml import format, reference
 from picoml.convert import convert
 from picoml.errors import UnsupportedModelError
+from picoml.ops.float_island import FUNCTIONS as FLOAT_FUNCTIONS
 from picoml.oracle import Oracle
 from picoml.runtimes.c import CKernels
 
@@ -46,7 +48,8 @@ class Graph:
             t.buffer = len(self.model.buffers) - 1
         if (data is None or constant_int8) and dtype == "INT8":
             t.quantization = self.schema.QuantizationParametersT()
-            t.quantization.scale, t.quantization.zeroPoint = [scale], [zero_point]
+            scales = list(np.atleast_1d(scale).astype(float))   # several: per channel, along axis 0
+            t.quantization.scale, t.quantization.zeroPoint = scales, [zero_point] * len(scales)
         self.graph.tensors.append(t)
         if model_input:
             self.graph.inputs.append(len(self.graph.tensors) - 1)
@@ -193,6 +196,10 @@ def test_transpose(seed):
     ("TILE", [(2, 3), np.array([2, 2], np.int32)], [(4, 5)], None, "is not input"),
     ("TILE", [(2, 1, 2, 1, 2), np.array([2, 2, 2, 2, 2], np.int32)], [(4, 2, 4, 2, 4)], None, "needs 5 dimensions"),
     ("TILE", [(2, 3), np.array([2000, 1], np.int32)], [(4000, 3)], None, "more than 1024 copies"),
+    ("TRANSPOSE_CONV", [np.array([1, 4, 4, 2]), np.zeros((2, 3, 3, 5), np.int8), (1, 2, 2, 3)], [(1, 4, 4, 2)],
+     ("TransposeConvOptions", {"padding": 0, "strideH": 2, "strideW": 2}), "does not take input"),
+    ("TRANSPOSE_CONV", [np.array([1, 4, 4, 2]), np.zeros((2, 3, 3, 3), np.int8), (1, 2, 2, 3)], [(1, 4, 4, 2)],
+     ("TransposeConvOptions", {"padding": 0, "strideH": 0, "strideW": 2}), "must be at least 1"),
 ])
 def test_what_cannot_be_lowered_is_refused_with_a_message(op, inputs, outputs, options, message):
     with pytest.raises(UnsupportedModelError, match=re.escape(message)):
@@ -260,10 +267,66 @@ def test_float_island_with_arithmetic_is_refused():
     f, y = g.tensor((1, 4), dtype="FLOAT32"), g.tensor((1, 4), dtype="FLOAT32")
     out = g.tensor((1, 4))
     g.op("DEQUANTIZE", [x], [f])
-    g.op("TANH", [f], [y])
+    g.op("ADD", [f, f], [y], ("AddOptions", {}))
     g.op("QUANTIZE", [y], [out])
-    with pytest.raises(UnsupportedModelError, match="a float TANH between a DEQUANTIZE and a QUANTIZE"):
+    with pytest.raises(UnsupportedModelError, match="a float ADD between a DEQUANTIZE and a QUANTIZE"):
         convert(g.bytes([out]), "island", measure_tflm=False)
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("name", sorted(FLOAT_FUNCTIONS))
+def test_float_island_functions(name, seed):
+    """Each float function of one value between a DEQUANTIZE and a QUANTIZE (then a second one after a RESHAPE,
+    sometimes): one LUT of TFLite Micro's float arithmetic, every input value, random scales and zero points."""
+    rng = np.random.default_rng([seed, len(name)])
+    g = Graph()
+    x = g.tensor((1, 256), scale=float(10 ** rng.uniform(-4, 0)), zero_point=int(rng.integers(-100, 100)),
+                 model_input=True)
+    f = g.tensor((1, 256), dtype="FLOAT32")
+    g.op("DEQUANTIZE", [x], [f])
+    options = ("LeakyReluOptions", {"alpha": float(rng.uniform(0.05, 0.5))}) if name == "LEAKY_RELU" else None
+    y = g.tensor((1, 256), dtype="FLOAT32")
+    g.op(name, [f], [y], options)
+    if seed % 2:
+        r, z = g.tensor((256,), dtype="FLOAT32"), g.tensor((256,), dtype="FLOAT32")
+        g.op("RESHAPE", [y, g.tensor((1,), np.array([256]))], [r])
+        g.op("TANH", [r], [z])
+        y = z
+    out = g.tensor(g.graph.tensors[y].shape, scale=float(10 ** rng.uniform(-5, 0)),
+                   zero_point=int(rng.integers(-100, 100)))
+    g.op("QUANTIZE", [y], [out])
+    data = g.bytes([out])
+    model = convert(data, "island", measure_tflm=False)
+    assert [op.name for op in model.ops] == ["LUT"]
+    every = np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 256)
+    want = np.asarray(Oracle(data).run([every])[0]).reshape(-1)
+    assert np.array_equal(want, reference.run(model, [every])[0].reshape(-1))
+
+
+def test_float_elu_is_expm1():
+    """A float ELU is expm1(x) below 0 (TFLite Micro's int8 ELU table uses exp(x) - 1): scales this small tell
+    them apart (exp(x) - 1 differs in 48 of the 256 values)."""
+    g = Graph()
+    x = g.tensor((1, 256), scale=1e-6, zero_point=100, model_input=True)
+    f, y = g.tensor((1, 256), dtype="FLOAT32"), g.tensor((1, 256), dtype="FLOAT32")
+    out = g.tensor((1, 256), scale=2e-6, zero_point=0)
+    g.op("DEQUANTIZE", [x], [f])
+    g.op("ELU", [f], [y])
+    g.op("QUANTIZE", [y], [out])
+    data = g.bytes([out])
+    every = np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 256)
+    got = reference.run(convert(data, "island", measure_tflm=False), [every])[0]
+    assert np.array_equal(np.asarray(Oracle(data).run([every])[0]).reshape(-1), got.reshape(-1))
+
+
+def test_float_output_through_a_function_is_refused():
+    g = Graph()
+    x = g.tensor((1, 4), model_input=True)
+    f, y = g.tensor((1, 4), dtype="FLOAT32"), g.tensor((1, 4), dtype="FLOAT32")
+    g.op("DEQUANTIZE", [x], [f])
+    g.op("EXP", [f], [y])
+    with pytest.raises(UnsupportedModelError, match="computed by EXP in float"):
+        convert(g.bytes([y]), "island", measure_tflm=False)
 
 
 @pytest.mark.parametrize("in_scale, out_scale, in_zp", [
@@ -353,3 +416,109 @@ def test_abs_and_rsqrt(seed):
         model = format.read(format.write(convert(data, op, measure_tflm=False)))
         assert [o.name for o in model.ops] == ["LUT"]
         assert np.array_equal(Oracle(data).run([x])[0], reference.run(model, [x])[0]), op
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_transpose_conv(seed):
+    """TRANSPOSE_CONV (Keras's Conv2DTranspose) of random sizes, filters, strides, SAME or VALID padding, output sizes
+    (output_padding), filters quantized per channel or per tensor, with and without a bias and a fused activation."""
+    rng = np.random.default_rng(seed)
+    n, h, w, c, oc = 1 + seed % 2, *(int(v) for v in rng.integers(1, 6, 3)), int(rng.integers(1, 5))
+    kh, kw = (int(v) for v in rng.integers(1, 5, 2))
+    sh, sw = (int(v) for v in rng.integers(1, 4, 2))
+    same = bool(seed % 3)
+    # Keras's output size, plus output_padding (less than the stride)
+    out_h, out_w = [(size * s if same else (size - 1) * s + k) + int(rng.integers(0, s))
+                    for size, s, k in ((h, sh, kh), (w, sw, kw))]
+    g = Graph()
+    shape = g.tensor((4,), np.array([n, out_h, out_w, oc], np.int32))
+    scales = rng.uniform(0.002, 0.02, oc if seed % 4 else 1)
+    filt = g.tensor((oc, kh, kw, c), rng.integers(-127, 128, (oc, kh, kw, c)).astype(np.int8), scale=scales,
+                    zero_point=0)
+    x = g.tensor((n, h, w, c), scale=float(rng.uniform(0.01, 0.1)), zero_point=int(rng.integers(-128, 128)),
+                 model_input=True)
+    ins = [shape, filt, x]
+    if seed % 5:
+        ins.append(g.tensor((oc,), rng.integers(-3000, 3000, oc).astype(np.int32)))
+    out = g.tensor((n, out_h, out_w, oc), scale=float(rng.uniform(0.05, 0.5)), zero_point=int(rng.integers(-20, 20)))
+    g.op("TRANSPOSE_CONV", ins, [out], ("TransposeConvOptions", {"padding": 0 if same else 1, "strideH": sh,
+                                                                 "strideW": sw, "fusedActivationFunction": seed % 4}))
+    for op in g.model.operatorCodes:
+        op.version = 4      # fused activations
+    same_as_tflite_micro(g.bytes([out]), seed)
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_elu(seed):
+    """ELU as a LUT: every input value, random scales and zero points (the output's the same as the input's
+    sometimes; or twice it, a power of two, where half the positive values round a tie)."""
+    rng = np.random.default_rng(seed)
+    scale, zero_point = float(10 ** rng.uniform(-3, 0.5)), int(rng.integers(-128, 128))
+    out = (scale, zero_point) if seed % 3 == 0 else (float(10 ** rng.uniform(-3, 0.5)), int(rng.integers(-128, 128)))
+    if seed % 4 == 1:
+        scale = 2.0 ** -int(rng.integers(2, 8))
+        out = (2 * scale, int(rng.integers(-20, 20)))
+    g = Graph()
+    x = g.tensor((1, 256), scale=scale, zero_point=zero_point, model_input=True)
+    y = g.tensor((1, 256), scale=out[0], zero_point=out[1])
+    g.op("ELU", [x], [y])
+    data = g.bytes([y])
+    model = same_as_tflite_micro(data, seed)
+    every = np.arange(256, dtype=np.uint8).view(np.int8).reshape(1, 256)
+    assert np.array_equal(Oracle(data).run([every])[0], reference.run(model, [every])[0])
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_slice(seed):
+    """SLICE of random begins and sizes (-1: to the end), int8 and int32."""
+    rng = np.random.default_rng(seed)
+    shape = random_shape(rng, int(rng.integers(1, 5)))
+    begin = [int(rng.integers(0, d)) for d in shape]
+    size = [-1 if rng.random() < 0.3 else int(rng.integers(1, d - b + 1)) for d, b in zip(shape, begin)]
+    out = tuple(d - b if n == -1 else n for d, b, n in zip(shape, begin, size))
+    dtype = "INT32" if seed % 4 == 3 else "INT8"
+    g = Graph()
+    x = g.tensor(shape, dtype=dtype, model_input=True)
+    y = g.tensor(out, dtype=dtype)
+    g.op("SLICE", [x, g.tensor((len(shape),), np.array(begin)), g.tensor((len(shape),), np.array(size))], [y])
+    if dtype == "INT8":
+        same_as_tflite_micro(g.bytes([y]), seed)
+    else:
+        data = g.bytes([y])
+        model = convert(data, "op", measure_tflm=False)
+        x = rng.integers(-2 ** 31, 2 ** 31, shape).astype(np.int32)
+        assert np.array_equal(reference.run(model, [x])[0], Oracle(data).run([x])[0])
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_mirror_pad(seed):
+    """MIRROR_PAD, REFLECT and SYMMETRIC, of random ranks and paddings up to what each mode allows."""
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(d) for d in rng.integers(2, 6, int(rng.integers(1, 5))))
+    mode = seed % 2
+    pads = [[int(rng.integers(0, d - (1 - mode) + 1)) for _ in range(2)] for d in shape]
+    out = tuple(d + a + b for d, (a, b) in zip(shape, pads))
+    data = tflite_op("MIRROR_PAD", [shape, np.array(pads)], [out], ("MirrorPadOptions", {"mode": mode}))
+    same_as_tflite_micro(data, seed)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_reduce_min(seed):
+    """REDUCE_MIN over random axes, with and without keep_dims: REDUCE_MAX's pools between LUTs of ~x."""
+    rng = np.random.default_rng(seed)
+    shape = random_shape(rng, int(rng.integers(1, 5)))
+    axes = sorted(set(int(a) for a in rng.integers(0, len(shape), int(rng.integers(1, len(shape) + 1)))))
+    keep = bool(seed % 2)
+    out = tuple(1 if i in axes else d for i, d in enumerate(shape) if keep or i not in axes) or (1,)
+    data = tflite_op("REDUCE_MIN", [shape, np.array(axes)], [out], ("ReducerOptions", {"keepDims": keep}))
+    same_as_tflite_micro(data, seed)
+
+
+@pytest.mark.parametrize("op, inputs, outputs, options, hint", [
+    ("EXP", [(1, 4)], [(1, 4)], None, "TFLite Micro has no int8 kernel for it"),
+    ("ARG_MAX", [(1, 4), np.array([1])], [(1,)], None, "Model.top"),
+    ("WHILE", [(1, 4)], [(1, 4)], None, "unroll=True"),
+])
+def test_unsupported_ops_are_refused_with_what_to_do(op, inputs, outputs, options, hint):
+    with pytest.raises(UnsupportedModelError, match="picoml does not support this op.*" + re.escape(hint)):
+        convert(tflite_op(op, inputs, outputs, options), "op", measure_tflm=False)

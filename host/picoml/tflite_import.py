@@ -31,11 +31,14 @@ class TfliteTensor:
         self.zero_points = zero_points
         self.quant_dim = quant_dim
         self.data = data
+        self.float_functions = ()   # a float island's functions of the int8 values this tensor holds
 
-    def hold_int8(self, source):
-        """Take this float tensor as an int8 one quantized as `source` (a float island: _float_island)."""
+    def hold_int8(self, source, function=None):
+        """Take this float tensor as an int8 one quantized as `source` (a float island: _float_island), its values
+        source's float functions of those (and then `function`, a (name, options) pair)."""
         self.dtype, self.type_name = np.dtype(np.int8), "INT8"
         self.scales, self.zero_points = source.scales, source.zero_points
+        self.float_functions = source.float_functions + ((function,) if function else ())
 
     @property
     def scale(self):
@@ -235,6 +238,28 @@ def _check_integer_dtypes(op, lowering):
                               "scale and a zero point in [-128, 127]" % (t.name, t.scale, t.zero_point))
 
 
+# What to do instead, for ops users meet that picoml (and mostly TFLite Micro's int8 kernels) cannot run
+_UNROLL = "a recurrent layer run as a loop: build Keras's LSTM, GRU or SimpleRNN with unroll=True (a fixed number of " \
+          "steps), which converts"
+UNSUPPORTED_HINTS = dict.fromkeys(
+    ("UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN",
+     "BIDIRECTIONAL_SEQUENCE_RNN", "WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"), _UNROLL)
+UNSUPPORTED_HINTS.update(dict.fromkeys(
+    ("EXP", "LOG", "SQRT", "SQUARE", "NEG", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "EQUAL", "NOT_EQUAL",
+     "SELECT", "SELECT_V2"),
+    "TFLite Micro has no int8 kernel for it: an activation built from it (softplus, selu, mish, exponential, "
+    "hard_shrink, ...) cannot run quantized; relu, relu6, elu, tanh, sigmoid, swish, hard_swish or leaky_relu can"))
+UNSUPPORTED_HINTS["GELU"] = "TFLite Micro has no GELU: swish or hard_swish are close and convert"
+UNSUPPORTED_HINTS["ARG_MAX"] = "leave the arg max out of the model: Model.top() gives it on the board"
+UNSUPPORTED_HINTS["ARG_MIN"] = UNSUPPORTED_HINTS["ARG_MAX"].replace("max", "min")
+UNSUPPORTED_HINTS["LOG_SOFTMAX"] = "end the model with SOFTMAX and take the log of its outputs after predict()"
+
+
+def _refuse_unsupported(lowering, op):
+    hint = UNSUPPORTED_HINTS.get(op.name)
+    lowering.fail(op, "picoml does not support this op (docs/format.md lists the op set)" + ("; " + hint if hint else ""))
+
+
 # Ops that only move values, which the converter sometimes runs in float between a DEQUANTIZE and a QUANTIZE (to
 # give their outputs a quantization of their own: a GRU's SPLIT of its gates)
 MOVING_OPS = frozenset(("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SPLIT", "SPLIT_V", "UNPACK", "PACK", "CONCATENATION",
@@ -242,10 +267,11 @@ MOVING_OPS = frozenset(("RESHAPE", "SQUEEZE", "EXPAND_DIMS", "SPLIT", "SPLIT_V",
 
 
 def _float_island(lowering, op):
-    """A float island: DEQUANTIZE of an int8 activation, ops in MOVING_OPS on its float values, QUANTIZE back to int8.
-    The float tensors are taken as int8 ones holding the same values (in the DEQUANTIZE's input's quantization:
-    moving values keeps it), and the QUANTIZE as a LUT doing TFLite Micro's float arithmetic. True when this
-    handled the op (lowered it, or left it to the ordinary lowering on int8 tensors)."""
+    """A float island (ops/float_island.py): DEQUANTIZE of an int8 activation, ops in MOVING_OPS and element-wise
+    functions of one value (float_island.FUNCTIONS) on its float values, QUANTIZE back to int8. The float tensors are
+    taken as int8 ones holding the values they were computed from (in the DEQUANTIZE's input's quantization: moving
+    values keeps it), each with the functions applied since, and the QUANTIZE as a LUT doing TFLite Micro's float
+    arithmetic. True when this handled the op (lowered it, or left it to the ordinary lowering on int8 tensors)."""
     held = lowering.float_held
     if op.name == "DEQUANTIZE":
         x, out = op.inputs[0], op.outputs[0]
@@ -262,14 +288,24 @@ def _float_island(lowering, op):
         x, out = op.inputs[0], op.outputs[0]
         if out.dtype != np.int8 or not out.is_quantized:
             lowering.fail(op, "QUANTIZE to %s: picoml runs int8 models" % out.type_name)
-        op_families.elementwise.emit_float_requantize(lowering, op, x, out)
+        op_families.float_island.emit_float_requantize(lowering, op, x, out)
+        return True
+    if op.name in op_families.float_island.FUNCTIONS and len(op.inputs) == 1 and len(op.outputs) == 1:
+        x, out = op.inputs[0], op.outputs[0]
+        if out.dtype != np.float32 or tuple(out.shape) != tuple(x.shape):
+            lowering.fail(op, "a float %s from %s to %s %s" % (op.name, list(x.shape), out.type_name, list(out.shape)))
+        options = tuple(sorted((k, v) for k, v in op.options.items() if isinstance(v, (int, float))))
+        out.hold_int8(x, (op.name, options))
+        held.add(out.index)
+        lowering.alias(out, x)
         return True
     if op.name not in MOVING_OPS:
-        lowering.fail(op, "a float %s between a DEQUANTIZE and a QUANTIZE: picoml runs int8 ops (only ops that "
-                          "move values are taken in float)" % op.name)
-    if len({(t.scale, t.zero_point) for t in floats}) != 1 or \
+        lowering.fail(op, "a float %s between a DEQUANTIZE and a QUANTIZE: picoml runs int8 ops (in float only ops "
+                          "that move values and functions of one value)" % op.name)
+    if len({(t.scale, t.zero_point, t.float_functions) for t in floats}) != 1 or \
             any(t.dtype == np.float32 and t.index not in held for t in op.inputs if t is not None and t.data is None):
-        lowering.fail(op, "float inputs from DEQUANTIZEs of different quantizations: picoml moves int8 values")
+        lowering.fail(op, "float inputs from DEQUANTIZEs of different quantizations or through different functions: "
+                          "picoml moves int8 values")
     for out in op.outputs:
         if out is not None and out.dtype == np.float32:
             out.hold_int8(floats[0])
@@ -286,8 +322,9 @@ def lower(ops, inputs, outputs):
     output_indices = {t.index for t in outputs}
     for op in ops:
         lower_op = op_families.LOWER.get(op.name)
-        if lower_op is None and op.name not in ("QUANTIZE", "DEQUANTIZE"):
-            lowering.fail(op, "picoml does not support this op (docs/format.md lists the op set)")
+        if lower_op is None and op.name not in ("QUANTIZE", "DEQUANTIZE") and \
+                op.name not in op_families.float_island.FUNCTIONS:
+            _refuse_unsupported(lowering, op)
         n_outputs = op_families.N_OUTPUTS.get(op.name, 1)
         if len(op.inputs) < 1 or op.inputs[0] is None or not op.outputs or \
                 len(op.outputs) != (n_outputs or len(op.outputs)):
@@ -300,6 +337,8 @@ def lower(ops, inputs, outputs):
             continue
         if _float_island(lowering, op):
             continue
+        if lower_op is None and op.name not in ("QUANTIZE", "DEQUANTIZE"):
+            _refuse_unsupported(lowering, op)       # a float function of one value outside a float island
         if lower_op is None:
             lowering.fail(op, "picoml does not support this op here (only at the model's float input/output)")
         if op.name in op_families.INTEGER_OPS or (op.name in op_families.INT32_OPS and op.outputs[0] is not None
@@ -329,6 +368,10 @@ def lower(ops, inputs, outputs):
         if inner.dtype not in DTYPE_CODES:
             raise UnsupportedModelError("model output %r is %s; picoml needs integer output (int8, int16, ...), "
                                         "or a DEQUANTIZE op to float32" % (t.name, t.type_name))
+        if inner.float_functions:
+            raise UnsupportedModelError("model output %r is float computed by %s in float: picoml gives float "
+                                        "outputs only as int8 values dequantized" % (
+                                            t.name, ", ".join(name for name, _ in inner.float_functions)))
         model.outputs.append(IO(lowering.activation(inner),
                                 float_edge=t.index in edge_dequantize or t.index in lowering.float_held))
     return model

@@ -1,6 +1,6 @@
 """The op families: each module holds, for its ops, the lowering from TFLite (LOWER, keyed by TFLite op name) and
 the numpy reference kernel (REFERENCE, keyed by .pml op name)."""
-from . import conv, elementwise, fully_connected, integer, lut, mean, nonlinear, pooling, shape, signal
+from . import conv, elementwise, float_island, fully_connected, integer, lut, mean, nonlinear, pooling, shape, signal
 
 LOWER = {}
 REFERENCE = {}

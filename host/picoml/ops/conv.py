@@ -4,7 +4,7 @@ import copy
 import numpy as np
 
 from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
-from .common import activation_range, clamp_int8, window_padding, windows
+from .common import activation_range, clamp_int8, output_size, same_padding, window_padding, windows
 
 
 def channel_multipliers(ctx, op, input_t, filter_t, output_t, channels):
@@ -22,9 +22,10 @@ def channel_multipliers(ctx, op, input_t, filter_t, output_t, channels):
     return ctx.constant(multipliers, filter_t.name + "/multipliers"), ctx.constant(shifts, filter_t.name + "/shifts")
 
 
-def constant_operands(ctx, op, filter_t, bias_t, output_t, channel_axis):
-    """[input, filter, folded bias, multipliers, shifts] of a convolution-like op."""
-    input_t = op.inputs[0]
+def constant_operands(ctx, op, filter_t, bias_t, output_t, channel_axis, input_t=None):
+    """[input, filter, folded bias, multipliers, shifts] of a convolution-like op (its input op.inputs[0] unless
+    given)."""
+    input_t = op.inputs[0] if input_t is None else input_t
     if filter_t.data is None:
         ctx.fail(op, "the filter is not a constant; picoml needs constant weights")
     if filter_t.dtype != np.int8:
@@ -95,6 +96,81 @@ def lower_depthwise_conv_2d(ctx, op):
     ctx.emit("DEPTHWISE_CONV_2D", inputs, [ctx.activation(output_t)], params, op)
 
 
+def lower_transpose_conv(ctx, op):
+    """TRANSPOSE_CONV as TFLite Micro computes it (each input pixel times the filter added into the output at stride
+    steps, then TFLite's padding cut off) is a VALID stride-1 CONV_2D, with the filter flipped in height and width,
+    over the input spread out: s - 1 positions reading as its zero point after each input pixel (PADs of views),
+    then k - 1 - pad of them before the first and what the output's size needs after the last (a PAD, or a
+    STRIDED_SLICE where fewer are needed). The same sums, so the same bytes; the spread input is an activation of
+    its own, and the convolution's MACs count the positions between the pixels."""
+    from .shape import emit_slice, new_tensor, new_view
+    if len(op.inputs) < 3:
+        ctx.fail(op, "TRANSPOSE_CONV needs the output shape, filter and input")
+    filter_t, input_t, output_t = op.inputs[1], op.inputs[2], op.outputs[0]
+    bias_t = op.inputs[3] if len(op.inputs) > 3 else None
+    _check_4d(ctx, op, input_t, filter_t, output_t)
+    if input_t.data is not None:
+        ctx.fail(op, "a constant input (the converter folds these)")
+    if filter_t.shape[3] != input_t.shape[3] or filter_t.shape[0] != output_t.shape[3] or \
+            input_t.shape[0] != output_t.shape[0]:
+        ctx.fail(op, "filter %s does not take input %s to output %s"
+                 % (list(filter_t.shape), list(input_t.shape), list(output_t.shape)))
+    stride = (op.options.get("StrideH", 1), op.options.get("StrideW", 1))
+    if min(stride) < 1:
+        ctx.fail(op, "stride %s must be at least 1" % list(stride))
+    padding = op.options.get("Padding", 1)
+    n, h, w, c = input_t.shape
+    x = ctx.activation(input_t)
+    # spread: s - 1 zero points after each pixel along W, then along H (pads of views: [N H, W, 1, C] and
+    # [N, H, 1, W' C])
+    if stride[1] > 1:
+        spread = new_tensor(ctx, x, (n * h, w, stride[1], c), input_t.name + "/spread_w")
+        _emit_pad(ctx, op, new_view(ctx, x, (n * h, w, 1, c), input_t.name + "/columns"), spread, 2, stride[1] - 1)
+        w *= stride[1]
+        x = new_view(ctx, spread, (n, h, w, c), input_t.name + "/spread_w")
+    if stride[0] > 1:
+        spread = new_tensor(ctx, x, (n, h, stride[0], w * c), input_t.name + "/spread_h")
+        _emit_pad(ctx, op, new_view(ctx, x, (n, h, 1, w * c), input_t.name + "/rows"), spread, 2, stride[0] - 1)
+        h *= stride[0]
+        x = new_view(ctx, spread, (n, h, w, c), input_t.name + "/spread_h")
+    # the window's reach on each side: before, k - 1 - TFLite's padding (computed on the output); after, the rest
+    before, after = [], []
+    for axis, size in ((0, h), (1, w)):
+        k, out = filter_t.shape[1 + axis], output_t.shape[1 + axis]
+        pad = same_padding(out, k, stride[axis], 1, output_size(padding, out, k, stride[axis], 1))
+        before.append(k - 1 - pad)
+        after.append(out + pad - size)
+    if min(after) < 0:
+        cropped = new_tensor(ctx, x, (n, h + min(after[0], 0), w + min(after[1], 0), c), input_t.name + "/cropped")
+        emit_slice(ctx, op, x, [0, 0, 0, 0], [1, 1, 1, 1], cropped)
+        x, after = cropped, [max(a, 0) for a in after]
+    if max(before + after) > 0:
+        shape = ctx.model.tensors[x].shape
+        padded = new_tensor(ctx, x, (n, shape[1] + before[0] + after[0], shape[2] + before[1] + after[1], c),
+                            input_t.name + "/padded")
+        _emit_pad(ctx, op, x, padded, 1, after[0], before[0], (2, before[1], after[1]))
+        x = padded
+    flipped = copy.copy(filter_t)
+    flipped.index, flipped.data = None, None if filter_t.data is None else np.ascontiguousarray(
+        filter_t.data[:, ::-1, ::-1, :])
+    inputs = constant_operands(ctx, op, flipped, bias_t, output_t, channel_axis=0, input_t=input_t)
+    act_min, act_max = activation_range(ctx, op, output_t)
+    params = {"stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1, "pad_top": 0, "pad_left": 0,
+              "input_offset": -input_t.zero_point, "output_offset": output_t.zero_point, "act_min": act_min,
+              "act_max": act_max}
+    ctx.emit("CONV_2D", [x] + inputs[1:], [ctx.activation(output_t)], params, op)
+
+
+def _emit_pad(ctx, op, x, target, axis, after, before=0, more=None):
+    """PAD of 4-D tensor x into target on `axis` (and more = (axis, before, after)) with x's zero point."""
+    params = {"pad_%s_%d" % (side, i): 0 for side in ("before", "after") for i in range(4)}
+    params["pad_before_%d" % axis], params["pad_after_%d" % axis] = before, after
+    if more is not None:
+        params["pad_before_%d" % more[0]], params["pad_after_%d" % more[0]] = more[1], more[2]
+    params["pad_value"] = ctx.model.tensors[x].zero_point
+    ctx.emit("PAD", [x], [target], params, op)
+
+
 def requantize_channels(acc, bias, multipliers, shifts, p):
     acc = wrap_int32(acc + bias.astype(np.int64))
     out = multiply_by_quantized_multiplier(acc, multipliers.astype(np.int64), shifts.astype(np.int64))
@@ -127,5 +203,6 @@ def reference_depthwise_conv_2d(op, inputs, outputs):
     return [requantize_channels(acc, bias, multipliers, shifts, op.params)]
 
 
-LOWER = {"CONV_2D": lower_conv_2d, "DEPTHWISE_CONV_2D": lower_depthwise_conv_2d}
+LOWER = {"CONV_2D": lower_conv_2d, "DEPTHWISE_CONV_2D": lower_depthwise_conv_2d,
+         "TRANSPOSE_CONV": lower_transpose_conv}
 REFERENCE = {"CONV_2D": reference_conv_2d, "DEPTHWISE_CONV_2D": reference_depthwise_conv_2d}

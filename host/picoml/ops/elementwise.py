@@ -127,22 +127,6 @@ def lower_quantize(ctx, op):
     emit_lut(ctx, op, requantize, requantize_params(input_t, out), ctx.activation(input_t), ctx.activation(out))
 
 
-def requantize_through_float(p, x):
-    """TFLite Micro's DEQUANTIZE then QUANTIZE of x: float(scale_in * (x - zp_in)) (the product in double), divided by
-    scale_out in float, rounded half away from zero, plus zp_out, clamped to int8 (test_lowered_ops.py has scales
-    where a division in double or rounding half to even would differ)."""
-    f = (np.float64(p["input_scale"]) * (x.astype(np.int64) - p["input_zero_point"])).astype(np.float32)
-    y = (f / np.float32(p["output_scale"])).astype(np.float64)
-    return clamp_int8((np.sign(y) * np.floor(np.abs(y) + 0.5)).astype(np.int64) + p["output_zero_point"])
-
-
-def emit_float_requantize(ctx, op, x, out):
-    """A QUANTIZE of float values that are int8 x's dequantized (tflite_import._float_island): a LUT."""
-    params = {"input_scale": x.scale, "input_zero_point": x.zero_point, "output_scale": out.scale,
-              "output_zero_point": out.zero_point}
-    emit_lut(ctx, op, requantize_through_float, params, ctx.activation(x), ctx.activation(out))
-
-
 def _offset(x, offset):
     return x.astype(np.int64) + offset
 

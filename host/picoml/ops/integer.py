@@ -115,6 +115,26 @@ def lower_strided_slice(ctx, op):
     emit_slice(ctx, op, ctx.activation(x), starts, strides, target)
 
 
+def lower_slice(ctx, op):
+    """SLICE (tf.slice): a STRIDED_SLICE of `size` elements from `begin` on each axis (size -1: to the end)."""
+    x, out = op.inputs[0], op.outputs[0]
+    rank = len(x.shape)
+    if x.dtype != out.dtype or rank > MAX_DIMS:
+        ctx.fail(op, "a %d-D %s input and a %s output: SLICE keeps the dtype, in at most %d dimensions"
+                 % (rank, x.type_name, out.type_name, MAX_DIMS))
+    vectors = []
+    for t, what in zip(op.inputs[1:3], ("begin", "size")):
+        if t is None or t.data is None or t.data.size != rank:
+            ctx.fail(op, "%s must be a constant of %d values" % (what, rank))
+        vectors.append([int(v) for v in t.data.reshape(-1)])
+    begin, size = vectors
+    counts = [d - b if n == -1 else n for d, b, n in zip(x.shape, begin, size)]
+    if any(b < 0 or n < 1 or b + n > d for d, b, n in zip(x.shape, begin, counts)) or tuple(counts) != tuple(out.shape):
+        ctx.fail(op, "a slice of %s from %s of sizes %s is not inside the input or is not the output %s"
+                 % (list(x.shape), begin, size, list(out.shape)))
+    emit_slice(ctx, op, ctx.activation(x), begin, [1] * rank, ctx.activation(out))
+
+
 def lower_min_max(ctx, op):
     _broadcast(ctx, op)
     _same_dtype(ctx, op)
@@ -208,7 +228,7 @@ def _reference_int32(fn):
     return reference
 
 
-LOWER = {"CAST": lower_cast, "STRIDED_SLICE": lower_strided_slice, "MINIMUM": lower_min_max,
+LOWER = {"CAST": lower_cast, "STRIDED_SLICE": lower_strided_slice, "SLICE": lower_slice, "MINIMUM": lower_min_max,
          "MAXIMUM": lower_min_max, "ADD": _quantized_or_int32(elementwise.lower_add, "ADD_INT32"),
          "MUL": _quantized_or_int32(elementwise.lower_mul, "MUL_INT32"),
          "DIV": _quantized_or_int32(None, "DIV_INT32")}
@@ -216,7 +236,7 @@ REFERENCE = {"CAST": reference_cast, "STRIDED_SLICE": reference_strided_slice, "
              "MAXIMUM": reference_maximum, "ADD_INT32": _reference_int32(add_int32),
              "MUL_INT32": _reference_int32(mul_int32), "DIV_INT32": _reference_int32(div_int32)}
 # TFLite ops these lowerings take whatever their dtypes (they check them); RESHAPE and the other views too
-INTEGER_OPS = frozenset(("CAST", "STRIDED_SLICE", "MINIMUM", "MAXIMUM", "RESHAPE", "SQUEEZE", "EXPAND_DIMS",
+INTEGER_OPS = frozenset(("CAST", "STRIDED_SLICE", "SLICE", "MINIMUM", "MAXIMUM", "RESHAPE", "SQUEEZE", "EXPAND_DIMS",
                          "CONCATENATION"))
 # TFLite ops that are int8 (quantized) ops with an int8 output and integer ones otherwise
 INT32_OPS = frozenset(("ADD", "MUL", "DIV"))

@@ -1,7 +1,7 @@
 """LUT: the one op for every int8 -> int8 element-wise function of a single value (the RELU family, LEAKY_RELU,
-int8 QUANTIZE, LOGISTIC, TANH, HARD_SWISH, ABS, RSQRT). Their lowerings compute the function's 256 outputs on the host with
-its numpy reference (so a LUT gives exactly that function's bytes) and store them as a 256-byte constant; every
-backend then only looks values up."""
+int8 QUANTIZE, LOGISTIC, TANH, HARD_SWISH, ABS, RSQRT, ELU, ~x for REDUCE_MIN, a float island's QUANTIZE). Their
+lowerings compute the function's 256 outputs on the host with its numpy reference (so a LUT gives exactly that
+function's bytes) and store them as a 256-byte constant; every backend then only looks values up."""
 import numpy as np
 
 BYTE_VALUES = np.arange(256, dtype=np.uint8).view(np.int8)     # BYTE_VALUES[u]: the int8 whose byte is u

@@ -1,4 +1,4 @@
-"""Int8 SOFTMAX, LOGISTIC, TANH, HARD_SWISH, ABS and RSQRT: lowering (the constants TFLite Micro's Prepare computes)
+"""Int8 SOFTMAX, LOGISTIC, TANH, HARD_SWISH, ABS, RSQRT and ELU: lowering (the constants TFLite Micro's Prepare computes)
 and numpy code bit-exact with TFLite Micro's int8 reference kernels: SOFTMAX's reference kernel, and the functions
 the LUT tables of the others are computed with.
 
@@ -454,6 +454,25 @@ def _inv_sqrt_multiplier_exp(value):
     return x, -shift
 
 
+def lower_elu(ctx, op):
+    _check_int8(ctx, op)
+    input_t, out = op.inputs[0], op.outputs[0]
+    params = {"input_scale": input_t.scale, "input_zero_point": input_t.zero_point, "output_scale": out.scale,
+              "output_zero_point": out.zero_point}
+    emit_lut(ctx, op, elu, params, ctx.activation(input_t), ctx.activation(out))
+
+
+def elu(p, x):
+    """TFLite Micro's int8 ELU table, computed in float32: x dequantized, exp(x) - 1 below 0, times 1 / the output
+    scale, rounded half away from zero, plus the output zero point, clamped (exp in double, rounded to float32: the
+    correctly rounded expf)."""
+    f = np.float32(p["input_scale"]) * (_i64(x) - p["input_zero_point"]).astype(np.float32)
+    below = (np.exp(np.minimum(f, 0).astype(np.float64)).astype(np.float32) - np.float32(1)).astype(np.float32)
+    y = (np.where(f < 0, below, f) * (np.float32(1) / np.float32(p["output_scale"]))).astype(np.float64)
+    rounded = np.sign(y) * np.floor(np.abs(y) + 0.5)
+    return clamp_int8(np.clip(rounded + p["output_zero_point"], -1 << 20, 1 << 20).astype(np.int64))
+
+
 LOWER = {"SOFTMAX": lower_softmax, "LOGISTIC": lower_logistic, "TANH": lower_tanh, "HARD_SWISH": lower_hard_swish,
-         "ABS": lower_abs, "RSQRT": lower_rsqrt}
+         "ABS": lower_abs, "RSQRT": lower_rsqrt, "ELU": lower_elu}
 REFERENCE = {"SOFTMAX": reference_softmax}

@@ -1,8 +1,10 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D: lowering and numpy reference (no requantization: int8 pooling keeps the
-input's scale and zero point, as TFLite requires); REDUCE_MAX lowered onto MAX_POOL_2D."""
+input's scale and zero point, as TFLite requires); REDUCE_MAX lowered onto MAX_POOL_2D, REDUCE_MIN onto it between
+LUTs."""
 import numpy as np
 
 from .common import INT8_MAX, INT8_MIN, activation_range, clamp_int8, window_padding, windows
+from .lut import emit_lut
 from .mean import reduction_axes
 
 
@@ -29,7 +31,7 @@ def lower_max_pool_2d(ctx, op):
     _lower_pool(ctx, op, "MAX_POOL_2D")
 
 
-def lower_reduce_max(ctx, op):
+def lower_reduce_max(ctx, op, reduce_min=False):
     """REDUCE_MAX (Keras GlobalMaxPooling1D/2D, ops.max) as MAX_POOL_2D over views of the input: TFLite Micro's
     int8 REDUCE_MAX keeps the input's scale and zero point and takes the plain maximum of the raw values, so a
     window of the whole reduced extent gives its bytes. Leaving out the axes of size 1, the reduced axes form runs
@@ -38,15 +40,20 @@ def lower_reduce_max(ctx, op):
     [run, 1]: two runs (e.g. axes 1 and 3 of a 4-D tensor) are two pools, one after the other."""
     input_t, out = op.inputs[0], op.outputs[0]
     if (input_t.scale, input_t.zero_point) != (out.scale, out.zero_point):
-        ctx.fail(op, "input and output quantization differ (TFLite Micro's int8 REDUCE_MAX requires them equal)")
+        ctx.fail(op, "input and output quantization differ (TFLite Micro's int8 %s requires them equal)" % op.name)
     axes, keep_dims = reduction_axes(ctx, op)
     if input_t.data is not None:
-        result = input_t.data.max(axis=tuple(axes), keepdims=keep_dims).reshape(out.shape)
-        ctx.constant(result, out.name, out.scale, out.zero_point, key=out.index)
+        reduce = input_t.data.min if reduce_min else input_t.data.max
+        ctx.constant(reduce(axis=tuple(axes), keepdims=keep_dims).reshape(out.shape), out.name, out.scale,
+                     out.zero_point, key=out.index)
         return
     # the axes of more than one element, each with whether it is reduced; a reduced run collapses to one position
     dims = [(d, i in axes) for i, d in enumerate(input_t.shape) if d > 1]
     current = ctx.activation(input_t)
+    if reduce_min:      # min(x) = ~max(~x): ~ (-1 - x) reverses the order of the int8 values
+        inverted = ctx.temporary(input_t.shape, out.scale, out.zero_point, "%s/not" % out.name)
+        emit_lut(ctx, op, bitwise_not, {}, current, inverted)
+        current = inverted
     while any(reduced for _, reduced in dims):
         start = [reduced for _, reduced in dims].index(True)
         end = start
@@ -61,7 +68,19 @@ def lower_reduce_max(ctx, op):
                   "act_min": INT8_MIN, "act_max": INT8_MAX}
         ctx.emit("MAX_POOL_2D", [view], [current], params, op)
         dims = dims[:start] + dims[end:]
+    if reduce_min:
+        emit_lut(ctx, op, bitwise_not, {}, current, ctx.activation(out))
+        return
     ctx.model.views[ctx.activation(out)] = current
+
+
+def lower_reduce_min(ctx, op):
+    """REDUCE_MIN: REDUCE_MAX's pools between two LUTs of ~x."""
+    lower_reduce_max(ctx, op, reduce_min=True)
+
+
+def bitwise_not(p, x):
+    return np.invert(np.asarray(x, np.int8))
 
 
 def _taps(p, x, out_shape, fill):
@@ -95,5 +114,6 @@ def reference_max_pool_2d(op, inputs, outputs):
     return [clamp_int8(best, op.params["act_min"], op.params["act_max"])]
 
 
-LOWER = {"AVERAGE_POOL_2D": lower_average_pool_2d, "MAX_POOL_2D": lower_max_pool_2d, "REDUCE_MAX": lower_reduce_max}
+LOWER = {"AVERAGE_POOL_2D": lower_average_pool_2d, "MAX_POOL_2D": lower_max_pool_2d, "REDUCE_MAX": lower_reduce_max,
+         "REDUCE_MIN": lower_reduce_min}
 REFERENCE = {"AVERAGE_POOL_2D": reference_average_pool_2d, "MAX_POOL_2D": reference_max_pool_2d}

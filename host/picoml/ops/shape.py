@@ -105,13 +105,54 @@ def _source(ctx, op, t, any_rank=False):
     return ctx.activation(t)
 
 
+def lower_mirror_pad(ctx, op):
+    """MIRROR_PAD (tf.pad's REFLECT and SYMMETRIC modes): on each padded axis, the input between its mirrored
+    edges, each edge a STRIDED_SLICE of stride -1 (REFLECT leaves the edge element out, SYMMETRIC repeats it),
+    joined by a CONCATENATION."""
+    x, paddings_t, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    rank = len(x.shape)
+    pads = _constant_values(ctx, op, paddings_t, "paddings")
+    if len(pads) != 2 * rank:
+        ctx.fail(op, "paddings must be a constant of shape [%d, 2]" % rank)
+    skip = 1 if op.options.get("Mode", 0) == 0 else 0     # REFLECT: the edge element is not repeated
+    current = _source(ctx, op, x)
+    shape = list(x.shape)
+    for axis in range(rank):
+        before, after = pads[2 * axis], pads[2 * axis + 1]
+        if min(before, after) < 0 or max(before, after) > shape[axis] - skip:
+            ctx.fail(op, "paddings %s of axis %d do not fit its %d elements in %s mode"
+                     % ([before, after], axis, shape[axis], "REFLECT" if skip else "SYMMETRIC"))
+        if before == after == 0:
+            continue
+        parts = []
+        for count, start in ((before, before - 1 + skip), (after, shape[axis] - 1 - skip)):
+            if count:
+                piece_shape = shape[:axis] + [count] + shape[axis + 1:]
+                piece = new_tensor(ctx, current, piece_shape, x.name + "/mirrored")
+                starts = [0] * rank
+                starts[axis] = start
+                emit_slice(ctx, op, current, starts, [1] * axis + [-1] + [1] * (rank - axis - 1), piece)
+                parts.append(piece)
+        if before:
+            parts.insert(1, current)
+        else:
+            parts.insert(0, current)
+        shape[axis] += before + after
+        joined = new_tensor(ctx, current, shape, x.name + "/padded")
+        emit_concatenation(ctx, op, parts, axis, joined)
+        current = joined
+    if tuple(shape) != tuple(out.shape):
+        ctx.fail(op, "paddings %s do not turn %s into %s" % (pads, list(x.shape), list(out.shape)))
+    ctx.model.views[ctx.activation(out)] = current
+
+
 def new_tensor(ctx, like, shape, name):
     """A new activation of `shape` with tensor `like`'s dtype and quantization."""
     t = ctx.model.tensors[like]
     return ctx.model.add_tensor(Tensor(shape, t.dtype, t.scale, t.zero_point, name=name))
 
 
-def _view(ctx, base, shape, name):
+def new_view(ctx, base, shape, name):
     """A new tensor of `shape` over activation `base`'s bytes."""
     view = new_tensor(ctx, base, shape, name)
     ctx.model.views[view] = base
@@ -193,7 +234,7 @@ def lower_pack(ctx, op):
         ctx.fail(op, "its inputs %s do not stack into %s along axis %d"
                  % ([None if t is None else list(t.shape) for t in op.inputs], list(out.shape), axis))
     shape = expected[:axis] + [1] + expected[axis:]
-    parts = [_view(ctx, _source(ctx, op, t), shape, t.name + "/stacked") for t in op.inputs]
+    parts = [new_view(ctx, _source(ctx, op, t), shape, t.name + "/stacked") for t in op.inputs]
     emit_concatenation(ctx, op, parts, axis, ctx.activation(out))
 
 
@@ -227,8 +268,8 @@ def _tile(ctx, op, source, shape, multiples, target):
                  % (list(shape), list(multiples), len(axes), MAX_DIMS))
     shape = [n for n, _ in axes]
     name = ctx.model.tensors[target].name
-    current = _view(ctx, source, shape, name + "/tile_in")
-    target = _view(ctx, target, [n * m for n, m in axes], name + "/tile")
+    current = new_view(ctx, source, shape, name + "/tile_in")
+    target = new_view(ctx, target, [n * m for n, m in axes], name + "/tile")
     repeated = [d for d, (_, m) in enumerate(axes) if m > 1] or [0]
     for d in repeated:
         shape[d] *= axes[d][1]
@@ -374,7 +415,7 @@ def _transpose(ctx, op, source, perm, target):
             sliced = new_tensor(ctx, source, counts, name + "/slice")
             emit_slice(ctx, op, source, starts, [1] * rank, sliced)
             if target is None:
-                return _view(ctx, sliced, part_shape, name + "/piece")
+                return new_view(ctx, sliced, part_shape, name + "/piece")
             ctx.model.views[sliced] = target
             return target
         d = split[len(fixed)]
@@ -401,8 +442,8 @@ def lower_depth_to_space(ctx, op):
     n, h, w, c = deep.shape
     depth_view, space_view = (n * h, w, b, c // b), (n * h, b, w, c // b)
     x_view, out_view = (depth_view, space_view) if op.name == "DEPTH_TO_SPACE" else (space_view, depth_view)
-    _transpose(ctx, op, _view(ctx, source, x_view, x.name + "/blocks"), (0, 2, 1, 3),
-               _view(ctx, ctx.activation(out), out_view, out.name + "/blocks"))
+    _transpose(ctx, op, new_view(ctx, source, x_view, x.name + "/blocks"), (0, 2, 1, 3),
+               new_view(ctx, ctx.activation(out), out_view, out.name + "/blocks"))
 
 
 def reference_concatenation(op, inputs, outputs):
@@ -417,7 +458,8 @@ def reference_pad(op, inputs, outputs):
 
 
 LOWER = {"RESHAPE": lower_view, "SQUEEZE": lower_view, "EXPAND_DIMS": lower_view,
-         "CONCATENATION": lower_concatenation, "PAD": lower_pad, "PADV2": lower_pad, "SPLIT": lower_split,
+         "CONCATENATION": lower_concatenation, "PAD": lower_pad, "PADV2": lower_pad, "MIRROR_PAD": lower_mirror_pad,
+         "SPLIT": lower_split,
          "SPLIT_V": lower_split, "UNPACK": lower_unpack, "PACK": lower_pack, "GATHER": lower_gather,
          "TRANSPOSE": lower_transpose, "TILE": lower_tile, "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor,
          "DEPTH_TO_SPACE": lower_depth_to_space, "SPACE_TO_DEPTH": lower_depth_to_space}
