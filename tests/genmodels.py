@@ -358,9 +358,9 @@ def abs_rsqrt():
 
 
 def conv_transpose():
-    """A small convolutional autoencoder: Conv2DTranspose (TRANSPOSE_CONV, a CONV_2D over the input spread out by
-    PADs) with stride 2 and SAME padding and a fused ReLU, with stride (1, 2) and VALID padding, and a Conv1DTranspose
-    (EXPAND_DIMS around it)."""
+    """A small convolutional autoencoder: Conv2DTranspose (TRANSPOSE_CONV: a CONV_2D per phase of the stride,
+    interleaved) with stride 2 and SAME padding and a fused ReLU, with stride (1, 2) and VALID padding, and a
+    Conv1DTranspose (EXPAND_DIMS around it)."""
     x = inp = _input((8, 6, 2))
     x = layers.Conv2D(4, 3, strides=2, padding="same", activation="relu")(x)        # (4, 3, 4)
     x = layers.Conv2DTranspose(3, 3, strides=2, padding="same", activation="relu")(x)   # (8, 6, 3)

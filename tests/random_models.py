@@ -78,7 +78,7 @@ class Draw:
         if kind == "conv":
             layer = (L.Conv2D if rank == 2 else L.Conv1D)(filters, **args)
         elif kind == "transpose":
-            # TRANSPOSE_CONV (PADs spreading the input, then a CONV_2D), with an output_padding sometimes
+            # TRANSPOSE_CONV (a CONV_2D per phase of the stride), with an output_padding sometimes
             del args["dilation_rate"]
             if strided and self.chance(0.3):
                 extra = tuple(int(self.rng.integers(0, s)) for s in strides)

@@ -1,7 +1,7 @@
 """TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
 RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH and MIRROR_PAD (lowered to STRIDED_SLICE and CONCATENATION,
 ops/shape.py), SLICE (ops/integer.py), SUM (MEAN's kernel, ops/mean.py), REDUCE_MIN (ops/pooling.py), PRELU
-(ops/elementwise.py), ABS, RSQRT and ELU (LUTs, ops/nonlinear.py), TRANSPOSE_CONV (PADs and a CONV_2D, ops/conv.py)
+(ops/elementwise.py), ABS, RSQRT and ELU (LUTs, ops/nonlinear.py), TRANSPOSE_CONV (CONV_2Ds per phase, ops/conv.py)
 and float islands (ops/float_island.py). Single-op TFLite models of random shapes, axes, sizes,
 indices, permutations and scales give TFLite Micro's bytes in the reference and in the C kernels, and what cannot
 be lowered is refused with a message. The generated models data_movement, resize_nearest, transpose_wide,

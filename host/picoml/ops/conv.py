@@ -97,78 +97,96 @@ def lower_depthwise_conv_2d(ctx, op):
 
 
 def lower_transpose_conv(ctx, op):
-    """TRANSPOSE_CONV as TFLite Micro computes it (each input pixel times the filter added into the output at stride
-    steps, then TFLite's padding cut off) is a VALID stride-1 CONV_2D, with the filter flipped in height and width,
-    over the input spread out: s - 1 positions reading as its zero point after each input pixel (PADs of views),
-    then k - 1 - pad of them before the first and what the output's size needs after the last (a PAD, or a
-    STRIDED_SLICE where fewer are needed). The same sums, so the same bytes; the spread input is an activation of
-    its own, and the convolution's MACs count the positions between the pixels."""
-    from .shape import emit_slice, new_tensor, new_view
+    """TRANSPOSE_CONV as TFLite Micro computes it: each input pixel times the filter added into the output at stride
+    steps, then TFLite's padding `pad` cut off. Along an axis of stride s, the outputs o with (o + pad) % s == r (a
+    phase) take only the filter taps r, r + s, ...: output o = q s + r - pad is sum over m of input[q - m] times
+    tap r + m s, a stride-1 convolution of the input with those taps reversed. So per pair of phases one VALID
+    CONV_2D of M = ceil(k / s) taps per axis (a phase with fewer gets zero taps) over the input with M - 1 - q0
+    zero points before it (a PAD; q0 = pad // s, the first q), CONCATENATIONs of views interleave the phases'
+    outputs, and a STRIDED_SLICE cuts the first pad % s and what lies beyond the output. The same sums, so the same
+    bytes, with about the MACs TFLite Micro does."""
+    from .shape import emit_slice, new_tensor
     if len(op.inputs) < 3:
         ctx.fail(op, "TRANSPOSE_CONV needs the output shape, filter and input")
     filter_t, input_t, output_t = op.inputs[1], op.inputs[2], op.outputs[0]
     bias_t = op.inputs[3] if len(op.inputs) > 3 else None
     _check_4d(ctx, op, input_t, filter_t, output_t)
-    if input_t.data is not None:
-        ctx.fail(op, "a constant input (the converter folds these)")
-    if filter_t.shape[3] != input_t.shape[3] or filter_t.shape[0] != output_t.shape[3] or \
-            input_t.shape[0] != output_t.shape[0]:
+    if input_t.data is not None or filter_t.data is None:
+        ctx.fail(op, "the input must be an activation and the filter a constant")
+    n, _, _, c = input_t.shape
+    oc = output_t.shape[3]
+    if filter_t.shape[3] != c or filter_t.shape[0] != oc or n != output_t.shape[0]:
         ctx.fail(op, "filter %s does not take input %s to output %s"
                  % (list(filter_t.shape), list(input_t.shape), list(output_t.shape)))
     stride = (op.options.get("StrideH", 1), op.options.get("StrideW", 1))
     if min(stride) < 1:
         ctx.fail(op, "stride %s must be at least 1" % list(stride))
-    padding = op.options.get("Padding", 1)
-    n, h, w, c = input_t.shape
+    axes = []       # per axis: (stride, taps per phase M, first q, count of q, offset of the output in the phases')
+    for axis in range(2):
+        s, k, size, out = stride[axis], filter_t.shape[1 + axis], input_t.shape[1 + axis], output_t.shape[1 + axis]
+        pad = same_padding(out, k, s, 1, output_size(op.options.get("Padding", 1), out, k, s, 1))
+        taps, q0, q1 = -(-k // s), pad // s, -(-(pad + out) // s)
+        axes.append((s, taps, q0, q1 - q0, pad - q0 * s, size))
+    # the input between taps - 1 - q0 zero points before and what the last q needs after (cut where it needs less)
     x = ctx.activation(input_t)
-    # spread: s - 1 zero points after each pixel along W, then along H (pads of views: [N H, W, 1, C] and
-    # [N, H, 1, W' C])
-    if stride[1] > 1:
-        spread = new_tensor(ctx, x, (n * h, w, stride[1], c), input_t.name + "/spread_w")
-        _emit_pad(ctx, op, new_view(ctx, x, (n * h, w, 1, c), input_t.name + "/columns"), spread, 2, stride[1] - 1)
-        w *= stride[1]
-        x = new_view(ctx, spread, (n, h, w, c), input_t.name + "/spread_w")
-    if stride[0] > 1:
-        spread = new_tensor(ctx, x, (n, h, stride[0], w * c), input_t.name + "/spread_h")
-        _emit_pad(ctx, op, new_view(ctx, x, (n, h, 1, w * c), input_t.name + "/rows"), spread, 2, stride[0] - 1)
-        h *= stride[0]
-        x = new_view(ctx, spread, (n, h, w, c), input_t.name + "/spread_h")
-    # the window's reach on each side: before, k - 1 - TFLite's padding (computed on the output); after, the rest
-    before, after = [], []
-    for axis, size in ((0, h), (1, w)):
-        k, out = filter_t.shape[1 + axis], output_t.shape[1 + axis]
-        pad = same_padding(out, k, stride[axis], 1, output_size(padding, out, k, stride[axis], 1))
-        before.append(k - 1 - pad)
-        after.append(out + pad - size)
+    after = [q + taps - 1 - (taps - 1 - q0) - size for s, taps, q0, q, _, size in axes]
     if min(after) < 0:
-        cropped = new_tensor(ctx, x, (n, h + min(after[0], 0), w + min(after[1], 0), c), input_t.name + "/cropped")
+        h, w = (size + min(a, 0) for a, (*_, size) in zip(after, axes))
+        cropped = new_tensor(ctx, x, (n, h, w, c), input_t.name + "/cropped")
         emit_slice(ctx, op, x, [0, 0, 0, 0], [1, 1, 1, 1], cropped)
         x, after = cropped, [max(a, 0) for a in after]
+    before = [taps - 1 - q0 for _, taps, q0, *_ in axes]
     if max(before + after) > 0:
         shape = ctx.model.tensors[x].shape
         padded = new_tensor(ctx, x, (n, shape[1] + before[0] + after[0], shape[2] + before[1] + after[1], c),
                             input_t.name + "/padded")
-        _emit_pad(ctx, op, x, padded, 1, after[0], before[0], (2, before[1], after[1]))
+        params = {"pad_%s_%d" % (side, i): 0 for side in ("before", "after") for i in range(4)}
+        params.update(pad_before_1=before[0], pad_after_1=after[0], pad_before_2=before[1], pad_after_2=after[1],
+                      pad_value=input_t.zero_point)
+        ctx.emit("PAD", [x], [padded], params, op)
         x = padded
-    flipped = copy.copy(filter_t)
-    flipped.index, flipped.data = None, None if filter_t.data is None else np.ascontiguousarray(
-        filter_t.data[:, ::-1, ::-1, :])
-    inputs = constant_operands(ctx, op, flipped, bias_t, output_t, channel_axis=0, input_t=input_t)
     act_min, act_max = activation_range(ctx, op, output_t)
     params = {"stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1, "pad_top": 0, "pad_left": 0,
               "input_offset": -input_t.zero_point, "output_offset": output_t.zero_point, "act_min": act_min,
               "act_max": act_max}
-    ctx.emit("CONV_2D", [x] + inputs[1:], [ctx.activation(output_t)], params, op)
+    (sh, mh, _, qh, off_h, _), (sw, mw, _, qw, off_w, _) = axes
+    out = ctx.activation(output_t)
+    rows, shared = [], None
+    for rh in range(sh):
+        phases = []
+        for rw in range(sw):
+            taps = np.zeros((oc, mh, mw, c), np.int8)     # tap r + m s of the filter at index M - 1 - m
+            for j in range(mh):
+                for i in range(mw):
+                    fy, fx = rh + (mh - 1 - j) * sh, rw + (mw - 1 - i) * sw
+                    if fy < filter_t.shape[1] and fx < filter_t.shape[2]:
+                        taps[:, j, i, :] = filter_t.data[:, fy, fx, :]
+            phase_filter = copy.copy(filter_t)
+            phase_filter.index, phase_filter.shape, phase_filter.data = None, taps.shape, taps
+            inputs = constant_operands(ctx, op, phase_filter, bias_t, output_t, channel_axis=0, input_t=input_t)
+            shared = shared or inputs[3:]      # one multiplier and shift per channel for every phase
+            inputs[3:] = shared
+            phases.append(new_tensor(ctx, out, (n, qh, qw, oc), "%s/phase%d_%d" % (output_t.name, rh, rw)))
+            ctx.emit("CONV_2D", [x] + inputs[1:], [phases[-1]], params, op)
+        rows.append(_interleave(ctx, op, phases, (n * qh, qw, oc), (n, qh, qw * sw, oc), output_t.name + "/row"))
+    merged = _interleave(ctx, op, rows, (n, qh, qw * sw * oc), (n, qh * sh, qw * sw, oc), output_t.name + "/phases")
+    if (off_h, off_w) == (0, 0) and ctx.model.tensors[merged].shape == tuple(output_t.shape):
+        ctx.model.views[out] = merged
+    else:
+        emit_slice(ctx, op, merged, [0, off_h, off_w, 0], [1, 1, 1, 1], out)
 
 
-def _emit_pad(ctx, op, x, target, axis, after, before=0, more=None):
-    """PAD of 4-D tensor x into target on `axis` (and more = (axis, before, after)) with x's zero point."""
-    params = {"pad_%s_%d" % (side, i): 0 for side in ("before", "after") for i in range(4)}
-    params["pad_before_%d" % axis], params["pad_after_%d" % axis] = before, after
-    if more is not None:
-        params["pad_before_%d" % more[0]], params["pad_after_%d" % more[0]] = more[1], more[2]
-    params["pad_value"] = ctx.model.tensors[x].zero_point
-    ctx.emit("PAD", [x], [target], params, op)
+def _interleave(ctx, op, parts, part_shape, shape, name):
+    """Tensors `parts` interleaved: each viewed as [a, b, 1, c] (part_shape (a, b, c)), joined on axis 2, the whole
+    viewed as `shape`; a single part is itself."""
+    from .shape import emit_concatenation, new_tensor, new_view
+    if len(parts) == 1:
+        return parts[0]
+    a, b, c = part_shape
+    views = [new_view(ctx, p, (a, b, 1, c), name + "/part") for p in parts]
+    joined = new_tensor(ctx, parts[0], (a, b, len(parts), c), name)
+    emit_concatenation(ctx, op, views, 2, joined)
+    return new_view(ctx, joined, shape, name)
 
 
 def requantize_channels(acc, bias, multipliers, shifts, p):
