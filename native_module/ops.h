@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define PML_FORMAT_VERSION 4
+#define PML_FORMAT_VERSION 5
 #define PML_MAX_DIMS 4
 #define PML_MAX_OPERANDS 32    /* an op's inputs and outputs at most */
 
@@ -37,8 +37,9 @@
 #define PML_OP_MUL_INT32 27
 #define PML_OP_DIV_INT32 28
 #define PML_OP_SUB 29
+#define PML_OP_BATCH_MATMUL 30
 /* the highest op code this build runs (the ops of PML_OPS) */
-#define PML_OP_MAX 29
+#define PML_OP_MAX 30
 
 typedef struct {
     int32_t stride_h;
@@ -318,13 +319,28 @@ typedef struct {
 #define PML_SUB_N_OUTPUTS 1
 #define PML_SUB_IN_PLACE 1
 
+typedef struct {
+    int32_t lhs_offset;
+    int32_t rhs_offset;
+    int32_t output_offset;
+    int32_t output_multiplier;
+    int32_t output_shift;
+    int32_t act_min;
+    int32_t act_max;
+    int32_t adj_x;
+    int32_t adj_y;
+} pml_batch_matmul_params_t;
+#define PML_BATCH_MATMUL_N_PARAMS 9
+#define PML_BATCH_MATMUL_N_OUTPUTS 1
+#define PML_BATCH_MATMUL_IN_PLACE 0
+
 /* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
  * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
  * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
  * above that are not here are not on the device yet: an unknown op code to pml_check. A build
  * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs
  * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,
- * PAD, SUB) are unknown op codes there. */
+ * PAD, SUB, BATCH_MATMUL) are unknown op codes there. */
 #define PML_CORE_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \
@@ -355,7 +371,8 @@ typedef struct {
     X(ADD_INT32, add_int32, 26, PML_ADD_INT32_N_PARAMS, 2) \
     X(MUL_INT32, mul_int32, 27, PML_MUL_INT32_N_PARAMS, 2) \
     X(DIV_INT32, div_int32, 28, PML_DIV_INT32_N_PARAMS, 2) \
-    X(SUB, sub, 29, PML_SUB_N_PARAMS, 2)
+    X(SUB, sub, 29, PML_SUB_N_PARAMS, 2) \
+    X(BATCH_MATMUL, batch_matmul, 30, PML_BATCH_MATMUL_N_PARAMS, 2)
 #ifdef PML_WITHOUT_FRONTEND
 #define PML_OPS(X) PML_CORE_OPS(X)
 #else

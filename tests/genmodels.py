@@ -44,7 +44,7 @@ EXPECTED_OPS = {
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
     "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE", "RESIZE_NEAREST_NEIGHBOR",
     "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "PRELU", "ABS", "RSQRT", "TRANSPOSE_CONV",
-    "MIRROR_PAD", "ELU", "SLICE", "REDUCE_MIN",
+    "MIRROR_PAD", "ELU", "SLICE", "REDUCE_MIN", "BATCH_MATMUL",
 }
 
 
@@ -383,6 +383,17 @@ def mirror_slice_elu_min():
     return keras.Model(inp, layers.Dense(3)(x))
 
 
+def attention():
+    """Keras's MultiHeadAttention (2 heads), Attention and Dot over a sequence of 6 steps: BATCH_MATMUL of two
+    activations (adj_y, and plain), with TRANSPOSE, SOFTMAX and FULLY_CONNECTED around them."""
+    x = inp = _input((6, 4))
+    x = layers.Dense(8)(x)
+    a = layers.MultiHeadAttention(2, 4)(x, x)
+    b = layers.Attention()([x, x])
+    c = layers.Dot(axes=(2, 2))([a, b])                                                        # (6, 6)
+    return keras.Model(inp, layers.Dense(3)(layers.Flatten()(c)))
+
+
 def transpose_wide():
     """TRANSPOSEs of (1, 35, 33): 33 pieces, joined by CONCATENATIONs of at most 31 inputs; of a 4-D tensor whose
     axes of one entry move (one STRIDED_SLICE)."""
@@ -633,7 +644,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
-        gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min,
+        gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

@@ -89,7 +89,7 @@ def test_errors_are_clear_and_the_interpreter_survives(tmp_path):
         "magic": b"XML\0" + blob[4:],
         "truncated": blob[:-100],
         "flipped": blob[:5000] + bytes([blob[5000] ^ 0x01]) + blob[5001:],
-        "newer": patched(blob, 4, "<H", 5),
+        "newer": patched(blob, 4, "<H", 6),
         "older": patched(blob, 4, "<H", 1),
         "unknown_op": patched(blob, ops_offset, "<i", 99),
         "param_count": patched(blob, ops_offset + 12, "<i", 3),
@@ -107,8 +107,8 @@ def test_errors_are_clear_and_the_interpreter_survives(tmp_path):
                       % (len(blob), len(blob) - 100)),
         "flipped": ("ValueError", "corrupt .pml: CRC32 mismatch"),
         "from_buffer": ("ValueError", "corrupt .pml: CRC32 mismatch"),
-        "newer": ("ValueError", "format version 5; this picoml reads up to version 4: upgrade picoml"),
-        "older": ("ValueError", "format version 1, from an older picoml; this picoml reads versions 2 to 4: "
+        "newer": ("ValueError", "format version 6; this picoml reads up to version 5: upgrade picoml"),
+        "older": ("ValueError", "format version 1, from an older picoml; this picoml reads versions 2 to 5: "
                                 "reconvert the model with `picoml convert`"),
         "unknown_op": ("ValueError", "unknown op code 99 (op 0): this .pml needs a newer picoml"),
         "param_count": ("ValueError", "n_params is not this op's parameter count (got 3)"),

@@ -790,10 +790,10 @@ def _blocks(begin, end):
 def test_requantization_lines_are_the_same_in_every_kernel():
     """The requantization tested directly through _requant_array is, to the character, the one in every kernel."""
     blocks = _blocks("# requantize acc", "# end requantize")
-    assert len(blocks) == 5             # conv, depthwise, fully connected, add/mul, _requant_array
+    assert len(blocks) == 6             # conv, depthwise, fully connected, add/mul, batch_matmul, _requant_array
     assert all(b == blocks[0] for b in blocks)
     clamps = _blocks("# clamp: act_min - offset", "o[out] = v")
-    assert len(clamps) == 5 and all(c == clamps[0] for c in clamps)
+    assert len(clamps) == 6 and all(c == clamps[0] for c in clamps)
 
 
 def requant_cases(rng, n):

@@ -385,6 +385,14 @@ CASES = [
     case("slice_begin", "frontend", _param("STRIDED_SLICE", "begin_3", 257), "begin must lie inside the input (got 257)"),
     case("slice_end", "frontend", _param("STRIDED_SLICE", "begin_3", 30),
          "the slice's last element must lie inside the input (got 265)"),
+    # BATCH_MATMUL (the first in attention: [1, 6, 8] x [1, 6, 8] with adj_y into [1, 6, 6])
+    case("matmul_depth", "attention", _param("BATCH_MATMUL", "adj_y", 0),
+         "lhs and rhs must have the same depth (lhs's columns, rhs's rows, after adj_x and adj_y) (got 8)"),
+    case("matmul_output", "attention", lambda e: e.tensor(e.output("BATCH_MATMUL"), shape=(1, 4, 9)),
+         "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of lhs and rhs 1 "
+         "or the output's (got 36)"),
+    case("param-q31", "attention", _param("BATCH_MATMUL", "output_multiplier", -2147483648),
+         "output_multiplier must not be -2147483648 (got -2147483648)"),
     # the fuzzed file of issue 10 on which the host and the device gave different bytes: SIGNAL_WINDOW's input
     # moved 16 bytes into its output, which the kernels then read after writing it (each in its own order)
     case("alias-window", "frontend", lambda e: e.tensor(0, offset=e.entry(2)[4] - 944),

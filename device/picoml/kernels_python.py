@@ -465,6 +465,48 @@ def run_fully_connected(st):
         o = _rows_dot(row, wb, wo, U, bias, mults, shifts, ooff, amin, amax, ob, o)
 
 
+def prepare_batch_matmul(p, inputs, outputs, ctx):
+    """state = (lhs_buf, rhs_buf, out_buf, out_off, matrices, rows, cols, depth, lhs row step, lhs k step, rhs
+    column step, rhs k step, lhs_offset, rhs_offset, multiplier, shift, output_offset, act_min, act_max); matrices:
+    per output matrix the byte offsets of its lhs and rhs matrices (the batch axes broadcast)."""
+    a, b, out = inputs[0], inputs[1], outputs[0]
+    _check_int8((a, b, out), "BATCH_MATMUL")
+    lo, ro, ooff, mo, so, act_min, act_max, adj_x, adj_y = p
+    sa, sb, o = a.shape4(), b.shape4(), out.shape4()
+    rows, cols = o[2], o[3]
+    depth = sa[2] if adj_x else sa[3]
+    mats = []
+    for b0 in range(o[0]):
+        for b1 in range(o[1]):
+            ia = ((b0 if sa[0] > 1 else 0) * sa[1] + (b1 if sa[1] > 1 else 0)) * rows * depth
+            ib = ((b0 if sb[0] > 1 else 0) * sb[1] + (b1 if sb[1] > 1 else 0)) * depth * cols
+            mats.append((a.off + ia, b.off + ib))
+    return (a.buf, b.buf, out.buf, out.off, tuple(mats), rows, cols, depth, 1 if adj_x else depth,
+            rows if adj_x else 1, depth if adj_y else 1, 1 if adj_y else cols, lo, ro, mo, so, ooff, act_min, act_max)
+
+
+def run_batch_matmul(st):
+    ab, bb, ob, o, mats, rows, cols, depth, ar, ak, bc, bk, lo, ro, mo, so, ooff, amin, amax = st
+    S = SIGNED
+    for ia, ib in mats:
+        for m in range(rows):
+            for n in range(cols):
+                acc = 0
+                i = ia + m * ar
+                j = ib + n * bc
+                for _ in range(depth):
+                    acc += (S[ab[i]] + lo) * (S[bb[j]] + ro)
+                    i += ak
+                    j += bk
+                acc = mbqm(acc, mo, so) + ooff
+                if acc < amin:
+                    acc = amin
+                elif acc > amax:
+                    acc = amax
+                ob[o] = acc & 0xFF
+                o += 1
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Pooling: state = (x_buf, x_off, N, H, W, C, out_buf, out_off, OH, OW, stride_h, stride_w, filter_h,
 # filter_w, pad_top, pad_left, act_min, act_max)
@@ -1002,5 +1044,6 @@ KERNELS = {
     _ops.OP_LUT: (prepare_lut, run_lut),
     _ops.OP_MEAN: (prepare_mean, run_mean),
     _ops.OP_PAD: (prepare_pad, run_pad),
+    _ops.OP_BATCH_MATMUL: (prepare_batch_matmul, run_batch_matmul),
 }
 del _ops

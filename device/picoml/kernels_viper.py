@@ -892,6 +892,111 @@ def prepare_mul(p, inputs, outputs, ctx):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# BATCH_MATMUL: per output matrix (its lhs and rhs offsets in mats), per row and column the sum over k of
+# ta[lhs byte] * tb[rhs byte] (the bytes plus their offsets, _byte_table), requantized. g = (matrices, out_off,
+# rows, cols, depth, lhs row step, lhs k step, rhs column step, rhs k step, output_offset, lo, hi, act_min,
+# act_max)
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _matmul_core(S):
+    acc = 0
+    i = 0
+    j = 0
+    xa = ptr8(S[0])
+    xb = ptr8(S[1])
+    o = ptr8(S[2])
+    g = S[3]
+    ta = ptr32(S[4])
+    tb = ptr32(S[5])
+    q = ptr32(S[6])
+    mats = ptr32(S[7])
+    n_mats = int(g[0])
+    out = int(g[1])
+    rows = int(g[2])
+    cols = int(g[3])
+    depth = int(g[4])
+    ar = int(g[5])
+    ak = int(g[6])
+    bc = int(g[7])
+    bk = int(g[8])
+    ooff = int(g[9])
+    lo = int(g[10])
+    hi = int(g[11])
+    amin = int(g[12])
+    amax = int(g[13])
+    ext = int(_EXT)
+    imax = 0x3FFFFFFF
+    imax = imax + imax + 1
+    r = 0
+    for t in range(n_mats):
+        ia = mats[2 * t]
+        ib = mats[2 * t + 1]
+        for mm in range(rows):
+            for nn in range(cols):
+                acc = 0
+                i = ia + mm * ar
+                j = ib + nn * bc
+                for k in range(depth):
+                    acc += ta[xa[i]] * tb[xb[j]]
+                    i += ak
+                    j += bk
+                # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+                acc = (acc << ext) >> ext
+                m = q[r]
+                left = q[r + 1]
+                if left:
+                    acc = ((acc << left) << ext) >> ext
+                bh = (m << ext) >> (ext + 16)
+                bl = m & 0xFFFF
+                ah = acc >> 16
+                al = acc & 0xFFFF
+                if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+                    v = imax
+                else:
+                    hx = ah * bl
+                    hy = al * bh
+                    ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+                    ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+                    v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+                right = q[r + 2]
+                if right:
+                    mask = q[r + 3]
+                    rem = v & mask
+                    th = mask >> 1
+                    if v < 0:
+                        th += 1
+                    v = v >> right
+                    if rem > th:
+                        v += 1
+                # end requantize
+                # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
+                if v < lo:
+                    v = amin
+                elif v > hi:
+                    v = amax
+                else:
+                    v += ooff
+                o[out] = v
+                out += 1
+
+
+def prepare_batch_matmul(p, inputs, outputs, ctx):
+    st = _kp.prepare_batch_matmul(p, inputs, outputs, ctx)
+    ab, bb, ob, oo, mats, rows, cols, depth, ar, ak, bc, bk, l_off, r_off, mo, so, ooff, amin, amax = st
+    lo, hi = _out_range(ooff, amin, amax)
+    ta = ctx.shared(("v", l_off), lambda: _byte_table(l_off))
+    tb = ctx.shared(("v", r_off), lambda: _byte_table(r_off))
+    if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
+        return _fallback(_kp.run_batch_matmul, st)
+    offsets = array("i", range(2 * len(mats)))
+    for t in range(len(mats)):
+        offsets[2 * t], offsets[2 * t + 1] = mats[t]
+    g = (len(mats), oo, rows, cols, depth, ar, ak, bc, bk, ooff, lo, hi, amin, amax)
+    return (_matmul_core, (ab, bb, ob, g, ta, tb, _ints(_pair(mo, so)), offsets))
+
+
+# ---------------------------------------------------------------------------------------------------------
 # LUT: out[i] = table[x[i]] (the table is in the model buffer, computed on the host).
 # ---------------------------------------------------------------------------------------------------------
 
@@ -1185,5 +1290,6 @@ KERNELS = {
     _ops.OP_LUT: (prepare_lut, _run),
     _ops.OP_MEAN: (prepare_mean, _run),
     _ops.OP_PAD: (prepare_pad, _run),
+    _ops.OP_BATCH_MATMUL: (prepare_batch_matmul, _run),
 }
 del _ops

@@ -90,6 +90,8 @@ RULE_TEXTS = (
     'strides must not be 0',
     'begin must lie inside the input',
     "the slice's last element must lie inside the input",
+    "lhs and rhs must have the same depth (lhs's columns, rhs's rows, after adj_x and adj_y)",
+    "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of lhs and rhs 1 or the output's",
     "{} must not overlap the op's other operands in the arena; it overlaps tensor",
 )
 # indexed by parameter kind
@@ -105,6 +107,7 @@ KIND_TEXTS = (
     '{} must be 0..63',
     '{} must be 0 or 1',
     '{} must be act_min or more',
+    '{} must not be -2147483648',
 )
 # indexed by op code: its parameters' names and kinds, its operands' names and (dtype, rank) (inputs,
 # then the output; one for all the inputs of an op taking one or more)
@@ -139,6 +142,7 @@ PARAM_NAMES = (
     ('act_min', 'act_max'),
     ('act_min', 'act_max'),
     ('input1_offset', 'input2_offset', 'output_offset', 'left_shift', 'input1_multiplier', 'input1_shift', 'input2_multiplier', 'input2_shift', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
+    ('lhs_offset', 'rhs_offset', 'output_offset', 'output_multiplier', 'output_shift', 'act_min', 'act_max', 'adj_x', 'adj_y'),
 )
 PARAM_KINDS = (
     (),
@@ -171,6 +175,7 @@ PARAM_KINDS = (
     (0, 10),
     (0, 10),
     (4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7),
+    (4, 4, 3, 11, 5, 3, 7, 9, 9),
 )
 OPERAND_NAMES = (
     (),
@@ -203,6 +208,7 @@ OPERAND_NAMES = (
     ('input1', 'input2', 'output'),
     ('input1', 'input2', 'output'),
     ('input1', 'input2', 'output'),
+    ('lhs', 'rhs', 'output'),
 )
 OPERAND_TYPES = (
     (),
@@ -234,6 +240,7 @@ OPERAND_TYPES = (
     ((3, 7), (3, 7), (3, 7)),
     ((3, 7), (3, 7), (3, 7)),
     ((3, 7), (3, 7), (3, 7)),
+    ((1, 7), (1, 7), (1, 7)),
     ((1, 7), (1, 7), (1, 7)),
 )
 DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the output's dtype")

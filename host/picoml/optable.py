@@ -80,6 +80,9 @@ _FRONTEND_OPS = (
 OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS) + (
     # format version 4; only in the full module: in _picoml_core its kernel would take heap on every board
     OpSpec(29, "SUB", ("input1", "input2"), _ADD_PARAMS, in_place=True, core=False),
+    # format version 5; only in the full module (attention is rare on these boards)
+    OpSpec(30, "BATCH_MATMUL", ("lhs", "rhs"), ("lhs_offset", "rhs_offset", "output_offset", "output_multiplier",
+                                                "output_shift", "act_min", "act_max", "adj_x", "adj_y"), core=False),
 )
 
 BY_CODE = {op.code: op for op in OPS}
@@ -134,7 +137,7 @@ def c_header():
               " * above that are not here are not on the device yet: an unknown op code to pml_check. A build",
               " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
               " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
-              " * PAD, SUB) are unknown op codes there. */",
+              " * PAD, SUB, BATCH_MATMUL) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if op.core])
     lines += ["#define PML_FULL_OPS(X) \\"]
@@ -241,11 +244,11 @@ def loader_layout():
             lines.append("_%s = const(%s)" % (name, value))
         elif not value.startswith("("):
             lines.append("_%s = %s" % (name, value))
-    assert MAX_CODE < 30, "the mask below must stay a MicroPython small int"
-    mask = sum(1 << op.code for op in OPS if not op.core)
+    mask = sum(1 << op.code for op in OPS if op.core)
+    assert mask < 1 << 30, "the mask below must stay a MicroPython small int"
     depthwise = BY_NAME["DEPTHWISE_CONV_2D"]
-    lines += ["# bit c: op code c is only in _picoml, not in _picoml_core",
-              "_FULL_OPS = const(0x%x)" % mask, "_MAX_CODE = const(%d)" % MAX_CODE,
+    lines += ["# bit c: op code c is in _picoml_core (every op is in _picoml)",
+              "_CORE_OPS = const(0x%x)" % mask, "_MAX_CODE = const(%d)" % MAX_CODE,
               "# DEPTHWISE_CONV_2D's code and the index of its depth_multiplier among its params",
               "_DEPTHWISE = const(%d)" % depthwise.code,
               "_DEPTH_MULTIPLIER_AT = const(%d)" % depthwise.params.index("depth_multiplier")]

@@ -14,6 +14,9 @@ def macs(model, op):
         return n_out * f[1] * f[2]
     if op.name == "FULLY_CONNECTED":
         return n_out * model.tensors[op.inputs[1]].shape[1]
+    if op.name == "BATCH_MATMUL":
+        lhs = model.tensors[op.inputs[0]].shape
+        return n_out * lhs[-2 if op.params["adj_x"] else -1]
     return 0
 
 

@@ -40,6 +40,7 @@ PARAM_KINDS = (
     ("SHIFT64", "{} must be 0..63", 0, 63),                     # a shift of a 64-bit value
     ("BOOL", "{} must be 0 or 1", 0, 1),
     ("ACT_MAX32", "{} must be act_min or more", None, INT32_MAX),
+    ("Q31", "{} must not be -2147483648", INT32_MIN + 1, INT32_MAX),    # a multiplier some kernels negate
 )
 KIND = {kind[0]: i for i, kind in enumerate(PARAM_KINDS)}
 
@@ -66,7 +67,10 @@ PARAM_RANGES.update({
                                                 "clamping": "BOOL"},
     "SIGNAL_PCAN": {"snr_shift": "SHIFT64"}, "SIGNAL_FILTER_BANK_LOG": {"input_correction_bits": "SHIFT_LEFT"},
     "CAST": {}, "STRIDED_SLICE": {"begin_%d" % i: "GE0" for i in range(4)}, "MINIMUM": {}, "MAXIMUM": {},
-    "ADD_INT32": _INT32_ACT, "MUL_INT32": _INT32_ACT, "DIV_INT32": _INT32_ACT})
+    "ADD_INT32": _INT32_ACT, "MUL_INT32": _INT32_ACT, "DIV_INT32": _INT32_ACT,
+    "BATCH_MATMUL": {"lhs_offset": "INPUT_OFFSET", "rhs_offset": "INPUT_OFFSET", "output_offset": "INT8",
+                     "output_multiplier": "Q31", "output_shift": "SHIFT", "act_min": "INT8", "act_max": "ACT_MAX",
+                     "adj_x": "BOOL", "adj_y": "BOOL"}})
 
 # Operand types: (dtype, rank or None for any, where: False, CONSTANT (its bytes in the weights blob, read and
 # checked at load) or STATE (a state tensor, which the op reads and updates)). dtype ANY is any dtype, SAME the
@@ -198,6 +202,9 @@ RULES = (
     ("SLICE_STRIDE", "strides must not be 0"),
     ("SLICE_BEGIN", "begin must lie inside the input"),
     ("SLICE_END", "the slice's last element must lie inside the input"),
+    ("MATMUL_DEPTH", "lhs and rhs must have the same depth (lhs's columns, rhs's rows, after adj_x and adj_y)"),
+    ("MATMUL_OUTPUT", "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of "
+                      "lhs and rhs 1 or the output's"),
     # an output and the op's other operands (an in-place op's output may lie exactly over a same-sized input)
     ("ALIAS", "{} must not overlap the op's other operands in the arena; it overlaps tensor"),
 )
