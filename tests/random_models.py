@@ -130,7 +130,7 @@ class Draw:
     def body(self, x, rank):
         for _ in range(int(self.rng.integers(1, 5))):
             step = self.pick(("conv", "conv", "pool", "pad", "branch", "batchnorm", "activation", "mean", "dense",
-                              "rescale", "crop", "causal", "max", "permute", "upsample", "split"))
+                              "rescale", "crop", "causal", "max", "permute", "upsample", "split", "attention"))
             if step == "conv":
                 x = self.conv(x, rank)
                 if self.chance(0.6):
@@ -181,6 +181,12 @@ class Draw:
                 cut = int(self.rng.integers(1, int(x.shape[-1])))
                 x = self.layers.Lambda(lambda t, cut=cut: tf.concat(tf.split(t, [cut, t.shape[-1] - cut], -1)[::-1],
                                                                    -1))(x)
+            elif step == "attention" and rank == 1 and int(x.shape[1]) <= 32:
+                # self-attention over the steps (BATCH_MATMUL of two activations, SOFTMAX, TRANSPOSE)
+                if self.chance(0.5):
+                    x = self.layers.Attention(use_scale=self.chance(0.5))([x, x])
+                else:
+                    x = self.layers.MultiHeadAttention(int(self.rng.integers(1, 3)), int(self.rng.integers(2, 6)))(x, x)
             elif step == "batchnorm":
                 x = self.layers.BatchNormalization()(x)
             else:
