@@ -44,7 +44,7 @@ EXPECTED_OPS = {
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
     "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE", "RESIZE_NEAREST_NEIGHBOR",
     "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "PRELU", "ABS", "RSQRT", "TRANSPOSE_CONV",
-    "MIRROR_PAD", "ELU", "SLICE", "REDUCE_MIN", "BATCH_MATMUL",
+    "MIRROR_PAD", "ELU", "SLICE", "REDUCE_MIN", "BATCH_MATMUL", "RESIZE_BILINEAR",
 }
 
 
@@ -383,6 +383,16 @@ def mirror_slice_elu_min():
     return keras.Model(inp, layers.Dense(3)(x))
 
 
+def resize_bilinear():
+    """Keras's UpSampling2D with bilinear interpolation (RESIZE_BILINEAR, half pixel centers) and tf.image.resize to
+    another size, up in one axis and down in the other."""
+    x = inp = _input((5, 6, 3))
+    x = layers.Conv2D(4, 3, padding="same")(x)
+    x = layers.UpSampling2D(2, interpolation="bilinear")(x)                                  # (10, 12)
+    x = layers.Lambda(lambda t: tf.image.resize(t, (13, 7)))(x)
+    return keras.Model(inp, layers.Conv2D(2, 3)(x))
+
+
 def attention():
     """Keras's MultiHeadAttention (2 heads), Attention and Dot over a sequence of 6 steps: BATCH_MATMUL of two
     activations (adj_y, and plain), with TRANSPOSE, SOFTMAX and FULLY_CONNECTED around them."""
@@ -644,7 +654,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
-        gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention,
+        gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

@@ -168,11 +168,12 @@ class Draw:
                 # the axes other than the batch in another order (TRANSPOSE)
                 x = self.layers.Permute(tuple(int(a) + 1 for a in self.rng.permutation(rank + 1)))(x)
             elif step == "upsample" and int(np.prod(x.shape[1:])) <= 2048:
-                # nearest-neighbour resizing to any size (RESIZE_NEAREST_NEIGHBOR; Keras 3's UpSampling2D writes
-                # TILEs, which TFLite Micro lacks), or UpSampling1D (CONCATENATIONs)
+                # resizing to any size, nearest (RESIZE_NEAREST_NEIGHBOR; Keras 3's UpSampling2D writes
+                # TILEs, which TFLite Micro lacks) or bilinear (RESIZE_BILINEAR), or UpSampling1D (CONCATENATIONs)
                 if rank == 2:
                     h, w = (max(1, int(d * self.rng.uniform(0.5, 3))) for d in x.shape[1:3])
-                    x = self.layers.Lambda(lambda t, h=h, w=w: genmodels.tf.image.resize(t, (h, w), "nearest"))(x)
+                    method = self.pick(("nearest", "bilinear"))      # RESIZE_BILINEAR: half pixel centers
+                    x = self.layers.Lambda(lambda t, h=h, w=w, m=method: genmodels.tf.image.resize(t, (h, w), m))(x)
                 else:
                     x = self.layers.UpSampling1D(int(self.rng.integers(2, 4)))(x)
             elif step == "split" and int(x.shape[-1]) >= 2:

@@ -172,6 +172,12 @@ def _deep_softmax():
                    [((1, 4096), None)], (1, 4096))
 
 
+def _wide_resize():
+    """A bilinear resize to a row of 40000 columns: beyond the 32767 its int32 positions allow."""
+    return _single("RESIZE_BILINEAR", {"align_corners": 0, "half_pixel_centers": 0}, [((1, 1, 4, 1), None)],
+                   (1, 1, 40000, 1))
+
+
 def _frontend():
     """TFLite Micro's micro_speech audio front-end (the Signal ops, state, the int32 ops), converted."""
     path = ROOT / "models" / "frontend" / "audio_preprocessor_int8.tflite"
@@ -179,7 +185,7 @@ def _frontend():
 
 
 SYNTHETIC = {"big_conv": _big_conv, "wide_depthwise": _wide_depthwise, "big_pool": _big_pool,
-             "deep_softmax": _deep_softmax, "frontend": _frontend}
+             "deep_softmax": _deep_softmax, "frontend": _frontend, "wide_resize": _wide_resize}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -391,6 +397,8 @@ CASES = [
     case("matmul_output", "attention", lambda e: e.tensor(e.output("BATCH_MATMUL"), shape=(1, 4, 9)),
          "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of lhs and rhs 1 "
          "or the output's (got 36)"),
+    case("resize_size", "wide_resize", lambda e: None,
+         "the input's and the output's height and width must be 32767 or less (got 40000)"),
     case("param-q31", "attention", _param("BATCH_MATMUL", "output_multiplier", -2147483648),
          "output_multiplier must not be -2147483648 (got -2147483648)"),
     # the fuzzed file of issue 10 on which the host and the device gave different bytes: SIGNAL_WINDOW's input

@@ -507,6 +507,61 @@ def run_batch_matmul(st):
                 o += 1
 
 
+def resize_axis(out, size, align, half):
+    """RESIZE_BILINEAR along one axis: per output position (first, second input position, distance past the first
+    in 1/1024ths), as picoml.ops.resize.axis_positions on the host."""
+    scale = ((1 << 10) * size + (out >> 1)) // out
+    if align and out > 1:
+        scale = ((1 << 10) * (size - 1) + ((out - 1) >> 1)) // (out - 1)
+    positions = []
+    for v in range(out):
+        s = v * scale + ((scale >> 1) - 512 if half else 0)
+        first = s >> 10 if s >= 0 else -((-s) >> 10)
+        first = 0 if first < 0 else (size - 1 if first > size - 1 else first)
+        second = (s + 1023) >> 10 if s + 1023 >= 0 else -((-s - 1023) >> 10)
+        positions.append((first, size - 1 if second > size - 1 else second, s - (first << 10)))
+    return tuple(positions)
+
+
+def prepare_resize_bilinear(p, inputs, outputs, ctx):
+    """state = (x_buf, x_off, N, H, W, C, out_buf, out_off, rows, cols): rows and cols from resize_axis."""
+    x, out = inputs[0], outputs[0]
+    _check_int8((x, out), "RESIZE_BILINEAR")
+    align, half = p
+    n, h, w, c = x.shape4()
+    oh, ow = out.shape4()[1:3]
+    return (x.buf, x.off, n, h, w, c, out.buf, out.off, resize_axis(oh, h, align, half),
+            resize_axis(ow, w, align, half))
+
+
+def run_resize_bilinear(st):
+    xb, xo, N, H, W, C, ob, o, rows, cols = st
+    S = SIGNED
+    row = W * C
+    for b in range(N):
+        base = xo + b * H * row
+        for y0, y1, fy in rows:
+            r0 = base + y0 * row
+            r1 = base + y1 * row
+            for x0, x1, fx in cols:
+                w00 = (1024 - fy) * (1024 - fx)
+                w10 = fy * (1024 - fx)
+                w01 = (1024 - fy) * fx
+                w11 = fy * fx
+                p00 = r0 + x0 * C
+                p10 = r1 + x0 * C
+                p01 = r0 + x1 * C
+                p11 = r1 + x1 * C
+                for k in range(C):
+                    t = S[xb[p00 + k]] * w00 + S[xb[p10 + k]] * w10 + S[xb[p01 + k]] * w01 + S[xb[p11 + k]] * w11
+                    if t > 0:
+                        t = (t + 524288) >> 20
+                    else:
+                        t = -((524288 - t) >> 20)
+                    ob[o] = t & 0xFF
+                    o += 1
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Pooling: state = (x_buf, x_off, N, H, W, C, out_buf, out_off, OH, OW, stride_h, stride_w, filter_h,
 # filter_w, pad_top, pad_left, act_min, act_max)
@@ -1045,5 +1100,6 @@ KERNELS = {
     _ops.OP_MEAN: (prepare_mean, run_mean),
     _ops.OP_PAD: (prepare_pad, run_pad),
     _ops.OP_BATCH_MATMUL: (prepare_batch_matmul, run_batch_matmul),
+    _ops.OP_RESIZE_BILINEAR: (prepare_resize_bilinear, run_resize_bilinear),
 }
 del _ops

@@ -997,6 +997,67 @@ def prepare_batch_matmul(p, inputs, outputs, ctx):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# RESIZE_BILINEAR: rows and cols hold kernels_python.resize_axis's triples, flat. g = (x_off, N, H, W, C, out_off,
+# OH, OW)
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _resize_core(S):
+    t = 0
+    k = 0
+    xb = ptr8(S[0])
+    ob = ptr8(S[1])
+    g = S[2]
+    rows = ptr32(S[3])
+    cols = ptr32(S[4])
+    xo = int(g[0])
+    N = int(g[1])
+    H = int(g[2])
+    W = int(g[3])
+    C = int(g[4])
+    o = int(g[5])
+    OH = int(g[6])
+    OW = int(g[7])
+    row = W * C
+    for b in range(N):
+        base = xo + b * H * row
+        for y in range(OH):
+            r0 = base + rows[3 * y] * row
+            r1 = base + rows[3 * y + 1] * row
+            fy = rows[3 * y + 2]
+            for x in range(OW):
+                fx = cols[3 * x + 2]
+                w00 = (1024 - fy) * (1024 - fx)
+                w10 = fy * (1024 - fx)
+                w01 = (1024 - fy) * fx
+                w11 = fy * fx
+                p00 = r0 + cols[3 * x] * C
+                p10 = r1 + cols[3 * x] * C
+                p01 = r0 + cols[3 * x + 1] * C
+                p11 = r1 + cols[3 * x + 1] * C
+                for k in range(C):
+                    t = (((xb[p00 + k] ^ 0x80) - 0x80) * w00 + ((xb[p10 + k] ^ 0x80) - 0x80) * w10
+                         + ((xb[p01 + k] ^ 0x80) - 0x80) * w01 + ((xb[p11 + k] ^ 0x80) - 0x80) * w11)
+                    if t > 0:
+                        t = (t + 524288) >> 20
+                    else:
+                        t = 0 - ((524288 - t) >> 20)
+                    ob[o] = t
+                    o += 1
+
+
+def prepare_resize_bilinear(p, inputs, outputs, ctx):
+    xb, xo, n, h, w, c, ob, oo, rows, cols = _kp.prepare_resize_bilinear(p, inputs, outputs, ctx)
+    flat = []
+    for axis in (rows, cols):
+        a = array("i", range(3 * len(axis)))
+        for i in range(len(axis)):
+            a[3 * i], a[3 * i + 1], a[3 * i + 2] = axis[i]
+        flat.append(a)
+    return (_resize_core, (xb, ob, (xo, n, h, w, c, oo, len(rows), len(cols)), flat[0], flat[1]))
+
+
+# ---------------------------------------------------------------------------------------------------------
 # LUT: out[i] = table[x[i]] (the table is in the model buffer, computed on the host).
 # ---------------------------------------------------------------------------------------------------------
 
@@ -1291,5 +1352,6 @@ KERNELS = {
     _ops.OP_MEAN: (prepare_mean, _run),
     _ops.OP_PAD: (prepare_pad, _run),
     _ops.OP_BATCH_MATMUL: (prepare_batch_matmul, _run),
+    _ops.OP_RESIZE_BILINEAR: (prepare_resize_bilinear, _run),
 }
 del _ops

@@ -92,6 +92,7 @@ RULE_TEXTS = (
     "the slice's last element must lie inside the input",
     "lhs and rhs must have the same depth (lhs's columns, rhs's rows, after adj_x and adj_y)",
     "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of lhs and rhs 1 or the output's",
+    "the input's and the output's height and width must be 32767 or less",
     "{} must not overlap the op's other operands in the arena; it overlaps tensor",
 )
 # indexed by parameter kind
@@ -143,6 +144,7 @@ PARAM_NAMES = (
     ('act_min', 'act_max'),
     ('input1_offset', 'input2_offset', 'output_offset', 'left_shift', 'input1_multiplier', 'input1_shift', 'input2_multiplier', 'input2_shift', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
     ('lhs_offset', 'rhs_offset', 'output_offset', 'output_multiplier', 'output_shift', 'act_min', 'act_max', 'adj_x', 'adj_y'),
+    ('align_corners', 'half_pixel_centers'),
 )
 PARAM_KINDS = (
     (),
@@ -176,6 +178,7 @@ PARAM_KINDS = (
     (0, 10),
     (4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7),
     (4, 4, 3, 11, 5, 3, 7, 9, 9),
+    (9, 9),
 )
 OPERAND_NAMES = (
     (),
@@ -209,6 +212,7 @@ OPERAND_NAMES = (
     ('input1', 'input2', 'output'),
     ('input1', 'input2', 'output'),
     ('lhs', 'rhs', 'output'),
+    ('input', 'output'),
 )
 OPERAND_TYPES = (
     (),
@@ -242,6 +246,7 @@ OPERAND_TYPES = (
     ((3, 7), (3, 7), (3, 7)),
     ((1, 7), (1, 7), (1, 7)),
     ((1, 7), (1, 7), (1, 7)),
+    ((1, 4), (1, 4)),
 )
 DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the output's dtype")
 # -- end of the generated part --

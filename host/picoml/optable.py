@@ -80,9 +80,10 @@ _FRONTEND_OPS = (
 OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS) + (
     # format version 4; only in the full module: in _picoml_core its kernel would take heap on every board
     OpSpec(29, "SUB", ("input1", "input2"), _ADD_PARAMS, in_place=True, core=False),
-    # format version 5; only in the full module (attention is rare on these boards)
+    # format version 5; only in the full module (attention and bilinear resizing are rare on these boards)
     OpSpec(30, "BATCH_MATMUL", ("lhs", "rhs"), ("lhs_offset", "rhs_offset", "output_offset", "output_multiplier",
                                                 "output_shift", "act_min", "act_max", "adj_x", "adj_y"), core=False),
+    OpSpec(31, "RESIZE_BILINEAR", ("input",), ("align_corners", "half_pixel_centers"), core=False),
 )
 
 BY_CODE = {op.code: op for op in OPS}
@@ -137,7 +138,7 @@ def c_header():
               " * above that are not here are not on the device yet: an unknown op code to pml_check. A build",
               " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
               " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
-              " * PAD, SUB, BATCH_MATMUL) are unknown op codes there. */",
+              " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if op.core])
     lines += ["#define PML_FULL_OPS(X) \\"]

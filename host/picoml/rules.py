@@ -70,7 +70,8 @@ PARAM_RANGES.update({
     "ADD_INT32": _INT32_ACT, "MUL_INT32": _INT32_ACT, "DIV_INT32": _INT32_ACT,
     "BATCH_MATMUL": {"lhs_offset": "INPUT_OFFSET", "rhs_offset": "INPUT_OFFSET", "output_offset": "INT8",
                      "output_multiplier": "Q31", "output_shift": "SHIFT", "act_min": "INT8", "act_max": "ACT_MAX",
-                     "adj_x": "BOOL", "adj_y": "BOOL"}})
+                     "adj_x": "BOOL", "adj_y": "BOOL"},
+    "RESIZE_BILINEAR": {"align_corners": "BOOL", "half_pixel_centers": "BOOL"}})
 
 # Operand types: (dtype, rank or None for any, where: False, CONSTANT (its bytes in the weights blob, read and
 # checked at load) or STATE (a state tensor, which the op reads and updates)). dtype ANY is any dtype, SAME the
@@ -85,6 +86,7 @@ OPERANDS.update({"CONV_2D": dict(_CONV_OPERANDS, **_REQUANTIZATION),
                  "FULLY_CONNECTED": dict({"weights": (I8, 2, True)}, **_REQUANTIZATION),
                  "AVERAGE_POOL_2D": {"input": (I8, 4, False), "output": (I8, 4, False)},
                  "MAX_POOL_2D": {"input": (I8, 4, False), "output": (I8, 4, False)},
+                 "RESIZE_BILINEAR": {"input": (I8, 4, False), "output": (I8, 4, False)},
                  "LUT": {"table": (I8, None, True)},
                  "CONCATENATION": {"inputs": (SAME, None, False), "output": (ANY, None, False)}})
 _TABLE16 = (I16, 1, CONSTANT)
@@ -205,6 +207,7 @@ RULES = (
     ("MATMUL_DEPTH", "lhs and rhs must have the same depth (lhs's columns, rhs's rows, after adj_x and adj_y)"),
     ("MATMUL_OUTPUT", "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of "
                       "lhs and rhs 1 or the output's"),
+    ("RESIZE_SIZE", "the input's and the output's height and width must be 32767 or less"),
     # an output and the op's other operands (an in-place op's output may lie exactly over a same-sized input)
     ("ALIAS", "{} must not overlap the op's other operands in the arena; it overlaps tensor"),
 )

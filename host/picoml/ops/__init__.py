@@ -1,10 +1,11 @@
 """The op families: each module holds, for its ops, the lowering from TFLite (LOWER, keyed by TFLite op name) and
 the numpy reference kernel (REFERENCE, keyed by .pml op name)."""
-from . import conv, elementwise, float_island, fully_connected, integer, lut, mean, nonlinear, pooling, shape, signal
+from . import (conv, elementwise, float_island, fully_connected, integer, lut, mean, nonlinear, pooling, resize, shape,
+               signal)
 
 LOWER = {}
 REFERENCE = {}
-for _family in (conv, fully_connected, pooling, elementwise, shape, nonlinear, mean, lut, integer, signal):
+for _family in (conv, fully_connected, pooling, elementwise, shape, nonlinear, mean, lut, integer, signal, resize):
     LOWER.update(_family.LOWER)
     REFERENCE.update(_family.REFERENCE)
 # TFLite ops whose lowering takes tensors of any integer dtype, quantized or not (it checks them itself); the
