@@ -200,6 +200,8 @@ def test_transpose(seed):
      ("TransposeConvOptions", {"padding": 0, "strideH": 2, "strideW": 2}), "does not take input"),
     ("TRANSPOSE_CONV", [np.array([1, 4, 4, 2]), np.zeros((2, 3, 3, 3), np.int8), (1, 2, 2, 3)], [(1, 4, 4, 2)],
      ("TransposeConvOptions", {"padding": 0, "strideH": 0, "strideW": 2}), "must be at least 1"),
+    ("TRANSPOSE_CONV", [np.array([1, 4, 4, 2]), np.zeros((2, 3, 3, 3), np.int8), (1, 2, 2, 3)], [(1, 4, 4, 2)],
+     ("TransposeConvOptions", {"padding": 0, "strideH": 2, "strideW": 65535}), "more than 1024 phases"),
 ])
 def test_what_cannot_be_lowered_is_refused_with_a_message(op, inputs, outputs, options, message):
     with pytest.raises(UnsupportedModelError, match=re.escape(message)):

@@ -105,7 +105,7 @@ def lower_transpose_conv(ctx, op):
     zero points before it (a PAD; q0 = pad // s, the first q), CONCATENATIONs of views interleave the phases'
     outputs, and a STRIDED_SLICE cuts the first pad % s and what lies beyond the output. The same sums, so the same
     bytes, with about the MACs TFLite Micro does."""
-    from .shape import emit_slice, new_tensor
+    from .shape import MAX_PIECES, emit_slice, new_tensor
     if len(op.inputs) < 3:
         ctx.fail(op, "TRANSPOSE_CONV needs the output shape, filter and input")
     filter_t, input_t, output_t = op.inputs[1], op.inputs[2], op.outputs[0]
@@ -121,6 +121,8 @@ def lower_transpose_conv(ctx, op):
     stride = (op.options.get("StrideH", 1), op.options.get("StrideW", 1))
     if min(stride) < 1:
         ctx.fail(op, "stride %s must be at least 1" % list(stride))
+    if stride[0] * stride[1] > MAX_PIECES:
+        ctx.fail(op, "stride %s: more than %d phases (a CONV_2D each)" % (list(stride), MAX_PIECES))
     axes = []       # per axis: (stride, taps per phase M, first q, count of q, offset of the output in the phases')
     for axis in range(2):
         s, k, size, out = stride[axis], filter_t.shape[1 + axis], input_t.shape[1 + axis], output_t.shape[1 + axis]
