@@ -100,7 +100,8 @@ def train_anomaly(recordings, out, window=256, hop=128, taps=128, stride=32, epo
     import tensorflow as tf
     from keras import layers
 
-    from .train import common_format, quantize
+    from .quantize import quantize
+    from .train import common_format
     say = log or (lambda *args: None)
     keras.backend.clear_session()      # layer-name counters: the same seed must give the same bytes
     rate, channels, scale = common_format(recordings)

@@ -33,7 +33,7 @@ def cmd_convert(args):
     labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
     if args.labels_file:
         labels = [line.strip() for line in _read(args.labels_file).decode().splitlines() if line.strip()]
-    output = args.output or args.model.rsplit(".", 1)[0] + ".pml"
+    output = args.output or args.model.rstrip("/\\").rsplit(".", 1)[0] + ".pml"
     input_info = None
     if args.input_info:
         import json
@@ -43,7 +43,22 @@ def cmd_convert(args):
             raise PicomlError("--input-info is not JSON: %s" % e)
         if not isinstance(input_info, dict):
             raise PicomlError("--input-info must be a JSON object, e.g. '{\"sample_rate\": 100}'")
-    model, blob = convert_file(args.model, output, labels, input_info)
+    from .quantize import is_float_model, quantize_file
+    if is_float_model(args.model):
+        if not args.calibration:
+            raise PicomlError("%s is a float model: give --calibration samples.npy (a few hundred typical inputs, "
+                              "[samples, ...input shape]) to quantize it to int8" % args.model)
+        from . import format
+        from .convert import convert
+        model = convert(quantize_file(args.model, args.calibration), args.model, labels, input_info=input_info)
+        blob = format.write(model)
+        with open(output, "wb") as f:
+            f.write(blob)
+    else:
+        if args.calibration:
+            raise PicomlError("--calibration quantizes a float Keras model (.keras, .h5) or SavedModel folder; "
+                              "%s is converted as it is" % args.model)
+        model, blob = convert_file(args.model, output, labels, input_info)
     print("wrote %s" % output)
     print("\n".join(summary(model, len(blob))))
 
@@ -333,8 +348,12 @@ def parser():
     for module in (capture, demo, features, fuzz, motion, plot, train):
         module.add_commands(sub)
 
-    c = sub.add_parser("convert", help="convert an int8 .tflite model to .pml")
-    c.add_argument("model", help="fully int8-quantized .tflite file")
+    c = sub.add_parser("convert", help="convert an int8 .tflite model (or quantize a Keras model) to .pml")
+    c.add_argument("model", help="fully int8-quantized .tflite file, or a float Keras model (.keras, .h5) or "
+                                 "SavedModel folder with --calibration")
+    c.add_argument("--calibration", metavar="SAMPLES",
+                   help="typical inputs to quantize a float model with (.npy [samples, ...input shape]; .npz: one "
+                        "array per input)")
     c.add_argument("-o", "--output", help="the .pml to write (default: beside the model)")
     c.add_argument("--labels", help="comma-separated class labels to store in the model")
     c.add_argument("--labels-file", help="a text file with one class label per line")

@@ -109,16 +109,10 @@ def augment(x, rng, max_frames=4, max_mask=5):
 
 def quantize(model, representative):
     """int8 .tflite with int8 input (scale 1, zero point 0: the front-end's own values) and int8 output."""
-    import tensorflow as tf
+    from .quantize import quantize as quantize_model
     edges = np.zeros((FRAMES, FEATURES, 1), np.float32)
     edges[0, 0], edges[0, 1] = -128, 127            # the calibrated input range is int8's own: scale 1, zero 0
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in [edges, *representative])
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    return quantize_model(model, [edges, *representative])
 
 
 def clip_features(samples, warm=False):

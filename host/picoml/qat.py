@@ -1,5 +1,5 @@
 """Quantization-aware training (`picoml train ... --qat`): the trained float model fine-tuned with int8 fake
-quantization by the TensorFlow Model Optimization Toolkit; train.quantize then converts it to int8 .tflite as it
+quantization by the TensorFlow Model Optimization Toolkit; quantize.quantize then converts it to int8 .tflite as it
 converts a model for post-training quantization (same representative windows, int8 input and output).
 
 tfmot works on tf_keras (Keras 2) only, so the model is built again in tf_keras by the same builder that made the
@@ -51,7 +51,7 @@ def _quantized(build, weights, batch_size):
 
 def train(build, float_model, x, y, epochs, seed, verbose=False):
     """`float_model` (built by `build`) after `epochs` of quantization-aware fine-tuning on (x, y): a tf_keras model
-    with a batch of one, as the board runs it, for train.quantize to convert."""
+    with a batch of one, as the board runs it, for quantize.quantize to convert."""
     tf_keras, _ = _tfmot()
     tf_keras.utils.set_random_seed(seed)
     model = _quantized(build, float_model.get_weights(), None)

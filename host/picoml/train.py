@@ -18,6 +18,7 @@ import numpy as np
 from . import convert, format, latency, reference, report
 from . import qat as qat_module
 from .errors import PicomlError
+from .quantize import quantize
 
 
 @dataclass
@@ -170,18 +171,6 @@ def gesture_model(window, channels, classes, keras=None, batch_size=1):
         layers.Dense(32, activation="relu", name="dense"),
         layers.Dense(classes, activation="softmax", name="scores"),
     ], name="gesture")   # fixed names: layer names go into the .pml, and the same seed must give the same bytes
-
-
-def quantize(model, representative):
-    """int8 .tflite bytes (int8 input and output) by post-training quantization on `representative` windows."""
-    import tensorflow as tf
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([x[None].astype(np.float32)] for x in representative)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
 
 
 def evaluate_pml(pml_model, x):

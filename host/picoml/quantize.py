@@ -1,0 +1,72 @@
+"""Post-training int8 quantization of a float model with TensorFlow Lite's converter and a representative set: for
+`picoml train` and for `picoml convert model.keras --calibration samples.npy`."""
+import os
+
+import numpy as np
+
+from .errors import PicomlError
+
+FLOAT_MODEL_SUFFIXES = (".keras", ".h5")
+
+
+def quantize(model, representative):
+    """int8 .tflite bytes (int8 inputs and outputs) of a Keras model, calibrated on `representative`: per sample
+    the model's input without the batch axis (a list of one per input for a model of several inputs)."""
+    import tensorflow as tf
+    return _convert(tf.lite.TFLiteConverter.from_keras_model(model), representative)
+
+
+def _convert(converter, representative):
+    import tensorflow as tf
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: (
+        [np.asarray(x, np.float32)[None] for x in (sample if isinstance(sample, (list, tuple)) else [sample])]
+        for sample in representative)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def is_float_model(path):
+    """A Keras model file or a SavedModel folder: what `picoml convert` quantizes before converting."""
+    return str(path).lower().endswith(FLOAT_MODEL_SUFFIXES) or os.path.isdir(path)
+
+
+def quantize_file(path, calibration):
+    """int8 .tflite bytes of the Keras model file or SavedModel folder `path`, calibrated on the samples of
+    `calibration` (.npy: [samples, ...the input's shape] for a model of one input; .npz: one such array per input,
+    in the model's input order)."""
+    import tensorflow as tf
+    from tensorflow import keras
+    if os.path.isdir(path):
+        converter = tf.lite.TFLiteConverter.from_saved_model(path)
+        shapes = [tuple(s.shape) for s in
+                  tf.saved_model.load(path).signatures["serving_default"].structured_input_signature[1].values()]
+    else:
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as e:      # Keras raises what its file reader meets
+            raise PicomlError("cannot load the Keras model %s: %s" % (path, e))
+        converter = tf.lite.TFLiteConverter.from_keras_model(model)
+        shapes = [tuple(t.shape) for t in model.inputs]
+    return _convert(converter, _calibration_samples(calibration, shapes))
+
+
+def _calibration_samples(path, shapes):
+    """The representative samples of `path` for inputs of `shapes` (with their batch axis), checked."""
+    try:
+        loaded = np.load(path)
+    except (OSError, ValueError) as e:
+        raise PicomlError("cannot read the calibration samples %s (a .npy or .npz file): %s" % (path, e))
+    arrays = [loaded[k] for k in loaded.files] if isinstance(loaded, np.lib.npyio.NpzFile) else [loaded]
+    if len(arrays) != len(shapes):
+        raise PicomlError("%s holds %d arrays; the model has %d inputs (give an .npz of one array per input)"
+                          % (path, len(arrays), len(shapes)))
+    for a, shape in zip(arrays, shapes):
+        want = shape[1:]
+        if a.ndim != len(want) + 1 or any(w is not None and w != d for w, d in zip(want, a.shape[1:])) or \
+                not len(a) or not np.issubdtype(a.dtype, np.number):
+            raise PicomlError("calibration samples of shape %s: the model's input takes [samples, %s] numbers"
+                              % (list(a.shape), ", ".join("any" if w is None else str(w) for w in want)))
+    return [[a[i] for a in arrays] for i in range(min(len(a) for a in arrays))]

@@ -1,0 +1,60 @@
+"""`picoml convert model.keras --calibration samples.npy`: a float Keras model quantized to int8 with the samples,
+then converted; the same bytes as quantizing in Python; the refusals."""
+import numpy as np
+import pytest
+
+import genmodels
+from picoml import format, reference
+from picoml.cli import main
+from picoml.convert import convert
+from picoml.oracle import Oracle
+from picoml.quantize import quantize
+
+
+def _model():
+    genmodels._import_tensorflow()
+    keras = genmodels.keras
+    keras.utils.set_random_seed(3)
+    inp = keras.Input((16, 3), batch_size=1)
+    x = keras.layers.Conv1D(4, 3, activation="relu")(inp)
+    x = keras.layers.GlobalAveragePooling1D()(x)
+    return keras.Model(inp, keras.layers.Dense(2, activation="softmax")(x))
+
+
+def test_a_keras_model_is_quantized_with_the_samples(tmp_path, capsys):
+    model = _model()
+    model.save(tmp_path / "m.keras")
+    samples = np.random.default_rng(0).normal(0, 1, (50, 16, 3)).astype(np.float32)
+    np.save(tmp_path / "cal.npy", samples)
+    assert main(["convert", str(tmp_path / "m.keras"), "--calibration", str(tmp_path / "cal.npy"),
+                 "--labels", "a,b"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    blob = (tmp_path / "m.pml").read_bytes()
+    tflite = quantize(model, samples)
+    expected = convert(tflite, "m.keras", ["a", "b"], measure_tflm=False)
+    got = format.read(blob)
+    assert [op.name for op in got.ops] == [op.name for op in expected.ops]
+    x = np.random.default_rng(1).integers(-128, 128, (1, 16, 3)).astype(np.int8)
+    assert np.array_equal(reference.run(got, [x])[0].reshape(-1), np.asarray(Oracle(tflite).run([x])[0]).reshape(-1))
+    assert got.metadata["labels"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("args, message", [
+    ([], "is a float model: give --calibration"),
+    (["--calibration", "wrong.npy"], "the model's input takes [samples, 16, 3] numbers"),
+    (["--calibration", "missing.npy"], "cannot read the calibration samples"),
+])
+def test_what_a_float_model_needs_is_said(tmp_path, capsys, args, message):
+    _model().save(tmp_path / "m.keras")
+    np.save(tmp_path / "wrong.npy", np.zeros((5, 3, 16), np.float32))
+    args = [a if not a.endswith(".npy") else str(tmp_path / a) for a in args]
+    assert main(["convert", str(tmp_path / "m.keras")] + args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "m.pml").exists()
+
+
+def test_a_saved_model_folder_too(tmp_path):
+    _model().export(str(tmp_path / "saved"))
+    np.save(tmp_path / "cal.npy", np.random.default_rng(0).normal(0, 1, (20, 16, 3)).astype(np.float32))
+    assert main(["convert", str(tmp_path / "saved"), "--calibration", str(tmp_path / "cal.npy")]) == 0
+    assert [op.name for op in format.read((tmp_path / "saved.pml").read_bytes()).ops][-1] == "SOFTMAX"
