@@ -213,7 +213,8 @@ def _check_dtypes(op, lowering):
             continue
         if t.dtype != np.int8:
             lowering.fail(op, "tensor %r is %s; picoml runs fully int8-quantized models (quantize the model "
-                              "with a representative dataset and int8 input/output)" % (t.name, t.type_name))
+                              "with a representative dataset and int8 input/output, or give picoml convert the "
+                              "Keras model with --calibration samples.npy)" % (t.name, t.type_name))
         if not t.is_quantized:
             lowering.fail(op, "tensor %r has no quantization parameters" % t.name)
         if not t.scale > 0 or not -128 <= t.zero_point <= 127:

@@ -131,7 +131,7 @@ def lower_transpose_conv(ctx, op):
         axes.append((s, taps, q0, q1 - q0, pad - q0 * s, size))
     # the input between taps - 1 - q0 zero points before and what the last q needs after (cut where it needs less)
     x = ctx.activation(input_t)
-    after = [q + taps - 1 - (taps - 1 - q0) - size for s, taps, q0, q, _, size in axes]
+    after = [q0 + q - size for _, _, q0, q, _, size in axes]
     if min(after) < 0:
         h, w = (size + min(a, 0) for a, (*_, size) in zip(after, axes))
         cropped = new_tensor(ctx, x, (n, h, w, c), input_t.name + "/cropped")
