@@ -383,6 +383,16 @@ def mirror_slice_elu_min():
     return keras.Model(inp, layers.Dense(3)(x))
 
 
+def grouped_conv():
+    """Conv2D and Conv1D with groups (the filter a G-th of the input's depth): per group a STRIDED_SLICE of the
+    input's channels and a CONV_2D, joined by a CONCATENATION."""
+    x = inp = _input((6, 6, 4))
+    x = layers.Conv2D(6, 3, groups=2, padding="same", activation="relu")(x)
+    x = layers.Reshape((36, 6))(x)
+    x = layers.Conv1D(6, 3, groups=3, strides=2)(x)
+    return keras.Model(inp, layers.Dense(3)(layers.Flatten()(x)))
+
+
 def resize_bilinear():
     """Keras's UpSampling2D with bilinear interpolation (RESIZE_BILINEAR, half pixel centers) and tf.image.resize to
     another size, up in one axis and down in the other."""
@@ -654,7 +664,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
-        gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear,
+        gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

@@ -1,12 +1,12 @@
 """TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
 RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH and MIRROR_PAD (lowered to STRIDED_SLICE and CONCATENATION,
 ops/shape.py), SLICE (ops/integer.py), SUM (MEAN's kernel, ops/mean.py), REDUCE_MIN (ops/pooling.py), PRELU
-(ops/elementwise.py), ABS, RSQRT and ELU (LUTs, ops/nonlinear.py), TRANSPOSE_CONV (CONV_2Ds per phase, ops/conv.py)
-and float islands (ops/float_island.py). Single-op TFLite models of random shapes, axes, sizes,
-indices, permutations and scales give TFLite Micro's bytes in the reference and in the C kernels, and what cannot
-be lowered is refused with a message. The generated models data_movement, resize_nearest, transpose_wide,
-upsampling (TILE), gru, lstm, depth_to_space, prelu, conv_transpose and mirror_slice_elu_min (genmodels.py) run them on every runtime
-(test_runtimes.py)."""
+(ops/elementwise.py), ABS, RSQRT and ELU (LUTs, ops/nonlinear.py), TRANSPOSE_CONV (CONV_2Ds per phase, ops/conv.py),
+grouped CONV_2D (ops/conv.py) and float islands (ops/float_island.py). Single-op TFLite models of random shapes,
+axes, sizes, indices, permutations and scales give TFLite Micro's bytes in the reference and in the C kernels, and
+what cannot be lowered is refused with a message. The generated models data_movement, resize_nearest,
+transpose_wide, upsampling (TILE), gru, lstm, depth_to_space, prelu, conv_transpose, mirror_slice_elu_min and
+grouped_conv (genmodels.py) run them on every runtime (test_runtimes.py)."""
 import re
 
 import numpy as np
@@ -524,3 +524,26 @@ def test_reduce_min(seed):
 def test_unsupported_ops_are_refused_with_what_to_do(op, inputs, outputs, options, hint):
     with pytest.raises(UnsupportedModelError, match="picoml does not support this op.*" + re.escape(hint)):
         convert(tflite_op(op, inputs, outputs, options), "op", measure_tflm=False)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_grouped_conv_2d(seed):
+    """CONV_2D whose filter is a G-th of the input's depth (Keras's groups=G): per group a slice of the input's
+    channels and a CONV_2D, joined; random groups, filters, strides, padding, per-channel or per-tensor scales."""
+    rng = np.random.default_rng(seed)
+    groups, depth, per_group = int(rng.integers(2, 5)), int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    n, h, w = 1, int(rng.integers(3, 8)), int(rng.integers(3, 8))
+    kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    stride, same = int(rng.integers(1, 3)), bool(seed % 2)
+    oh, ow = [(d + stride - 1) // stride if same else (d - k + stride) // stride for d, k in ((h, kh), (w, kw))]
+    oc = groups * per_group
+    g = Graph()
+    x = g.tensor((n, h, w, groups * depth), scale=0.05, zero_point=int(rng.integers(-50, 50)), model_input=True)
+    filt = g.tensor((oc, kh, kw, depth), rng.integers(-127, 128, (oc, kh, kw, depth)).astype(np.int8),
+                    scale=rng.uniform(0.002, 0.02, oc if seed % 3 else 1), zero_point=0)
+    bias = g.tensor((oc,), rng.integers(-2000, 2000, oc).astype(np.int32))
+    y = g.tensor((n, oh, ow, oc), scale=float(rng.uniform(0.05, 0.3)), zero_point=int(rng.integers(-20, 20)))
+    g.op("CONV_2D", [x, filt, bias], [y], ("Conv2DOptions", {"padding": 0 if same else 1, "strideH": stride,
+                                                           "strideW": stride, "fusedActivationFunction": seed % 2}))
+    model = same_as_tflite_micro(g.bytes([y]), seed)
+    assert [op.name for op in model.ops].count("CONV_2D") == groups

@@ -67,12 +67,48 @@ def _check_4d(ctx, op, *tensors):
 def lower_conv_2d(ctx, op):
     input_t, filter_t, bias_t, output_t = _operands(op)
     _check_4d(ctx, op, input_t, filter_t, output_t)
-    if filter_t.shape[3] != input_t.shape[3]:
-        ctx.fail(op, "grouped convolution (filter depth %d, input depth %d) is not supported"
-                 % (filter_t.shape[3], input_t.shape[3]))
-    inputs = constant_operands(ctx, op, filter_t, bias_t, output_t, channel_axis=0)
     params = _window_params(ctx, op, input_t, filter_t.shape[1:3], output_t)
+    if filter_t.shape[3] != input_t.shape[3]:
+        _lower_grouped_conv(ctx, op, params)
+        return
+    inputs = constant_operands(ctx, op, filter_t, bias_t, output_t, channel_axis=0)
     ctx.emit("CONV_2D", inputs, [ctx.activation(output_t)], params, op)
+
+
+def _lower_grouped_conv(ctx, op, params):
+    """A grouped convolution (Keras's Conv2D groups=G: the filter's depth the input's / G, each G-th of the output
+    channels reading its G-th of the input channels): per group a STRIDED_SLICE of its input channels and a CONV_2D
+    of its filters, the groups' outputs joined by a CONCATENATION, as TFLite Micro's ConvPerChannel computes it."""
+    from .shape import MAX_PIECES, emit_concatenation, emit_slice, new_tensor
+    input_t, filter_t, bias_t, output_t = _operands(op)
+    depth, channels, out_channels = filter_t.shape[3], input_t.shape[3], filter_t.shape[0]
+    groups = channels // depth if depth else 0
+    if not groups or channels % depth or out_channels % groups or groups > MAX_PIECES or filter_t.data is None:
+        ctx.fail(op, "filter depth %d does not divide input depth %d into groups of %d output channels (a constant "
+                 "filter, at most %d groups)" % (depth, channels, out_channels, MAX_PIECES))
+    per_group = out_channels // groups
+    x, out = ctx.activation(input_t), ctx.activation(output_t)
+    n, h, w = input_t.shape[:3]
+    parts = []
+    for g in range(groups):
+        rows = slice(g * per_group, (g + 1) * per_group)
+        part_filter = copy.copy(filter_t)
+        part_filter.index, part_filter.data = None, np.ascontiguousarray(filter_t.data[rows])
+        part_filter.shape = part_filter.data.shape
+        if len(filter_t.scales) > 1:
+            part_filter.scales, part_filter.zero_points = filter_t.scales[rows], filter_t.zero_points[rows]
+        part_bias = None
+        if bias_t is not None:
+            part_bias = copy.copy(bias_t)
+            part_bias.index = None
+            part_bias.data = None if bias_t.data is None else np.ascontiguousarray(bias_t.data.reshape(-1)[rows])
+        part_input = new_tensor(ctx, x, (n, h, w, depth), "%s/group%d" % (input_t.name, g))
+        emit_slice(ctx, op, x, [0, 0, 0, g * depth], [1, 1, 1, 1], part_input)
+        inputs = constant_operands(ctx, op, part_filter, part_bias, output_t, channel_axis=0, input_t=input_t)
+        parts.append(new_tensor(ctx, out, tuple(output_t.shape[:3]) + (per_group,),
+                                "%s/group%d" % (output_t.name, g)))
+        ctx.emit("CONV_2D", [part_input] + inputs[1:], [parts[-1]], params, op)
+    emit_concatenation(ctx, op, parts, 3, out)
 
 
 def lower_depthwise_conv_2d(ctx, op):
