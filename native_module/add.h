@@ -1,7 +1,9 @@
-/* The arithmetic of ADD and SUB, int8 (TFLite's quantized add and sub): both inputs shifted left by left_shift
- * and rescaled to a common scale, summed (SUB: the second subtracted, after its rounding, as TFLite's
- * raw_sub = scaled1 - scaled2), rescaled to the output. One definition for add.c and sub.c; reference_add in
- * host/picoml/ops/elementwise.py. SUB's params have ADD's layout (one parameter list in host/picoml/optable.py). */
+/* The arithmetic of ADD, SUB and SQUARED_DIFFERENCE, int8 (TFLite's quantized add and sub, TFLite Micro's
+ * squared difference): both inputs shifted left by left_shift and rescaled to a common scale, summed (SUB: the
+ * second subtracted, after its rounding, as TFLite's raw_sub = scaled1 - scaled2; SQUARED_DIFFERENCE: that
+ * difference squared), rescaled to the output. One definition for add.c and sub.c;
+ * reference_add in host/picoml/ops/elementwise.py. Their params have ADD's layout (one parameter list in
+ * host/picoml/optable.py). */
 #ifndef PICOML_ADD_H
 #define PICOML_ADD_H
 
@@ -10,8 +12,10 @@
 #include "fixedpoint.h"
 #include "picoml.h"
 
-/* `subtract` is a constant at each use: the compiler folds it away. Always inlined: left to itself, gcc's armv6m
- * -O2 made ADD 108 bytes larger than with this body written in add_one (the same code now). */
+/* `subtract` is a constant at each use: the compiler folds it away (1: SUB; PML_SQUARED_DIFFERENCE: the difference
+ * squared, wrapping as C's int32). Always inlined: left to itself, gcc's armv6m -O2 made ADD 108 bytes larger than
+ * with this body written in add_one (the same code now). */
+#define PML_SQUARED_DIFFERENCE 2
 static inline __attribute__((always_inline)) int8_t pml_add_sub_one(const void *params, int32_t lo, int32_t hi,
                                                                     int32_t x1, int32_t x2, int subtract) {
     const pml_add_params_t *p = (const pml_add_params_t *)params;
@@ -19,8 +23,11 @@ static inline __attribute__((always_inline)) int8_t pml_add_sub_one(const void *
     int32_t b = (int32_t)((uint32_t)(x2 + p->input2_offset) << p->left_shift);
     a = pml_mbqm(a, p->input1_multiplier, p->input1_shift);
     b = pml_mbqm(b, p->input2_multiplier, p->input2_shift);
-    int32_t r = pml_mbqm((int32_t)(subtract ? (uint32_t)a - (uint32_t)b : (uint32_t)a + (uint32_t)b),
-                         p->output_multiplier, p->output_shift);
+    uint32_t raw = subtract ? (uint32_t)a - (uint32_t)b : (uint32_t)a + (uint32_t)b;
+    if (subtract == PML_SQUARED_DIFFERENCE) {
+        raw *= raw;
+    }
+    int32_t r = pml_mbqm((int32_t)raw, p->output_multiplier, p->output_shift);
     /* clamp(r + offset) as clamp(r, lo - offset, hi - offset) + offset: no int32 overflow near the limits */
     r = r > lo ? r : lo;
     r = r < hi ? r : hi;

@@ -39,8 +39,9 @@
 #define PML_OP_SUB 29
 #define PML_OP_BATCH_MATMUL 30
 #define PML_OP_RESIZE_BILINEAR 31
+#define PML_OP_SQUARED_DIFFERENCE 32
 /* the highest op code this build runs (the ops of PML_OPS) */
-#define PML_OP_MAX 31
+#define PML_OP_MAX 32
 
 typedef struct {
     int32_t stride_h;
@@ -343,13 +344,31 @@ typedef struct {
 #define PML_RESIZE_BILINEAR_N_OUTPUTS 1
 #define PML_RESIZE_BILINEAR_IN_PLACE 0
 
+typedef struct {
+    int32_t input1_offset;
+    int32_t input2_offset;
+    int32_t output_offset;
+    int32_t left_shift;
+    int32_t input1_multiplier;
+    int32_t input1_shift;
+    int32_t input2_multiplier;
+    int32_t input2_shift;
+    int32_t output_multiplier;
+    int32_t output_shift;
+    int32_t act_min;
+    int32_t act_max;
+} pml_squared_difference_params_t;
+#define PML_SQUARED_DIFFERENCE_N_PARAMS 12
+#define PML_SQUARED_DIFFERENCE_N_OUTPUTS 1
+#define PML_SQUARED_DIFFERENCE_IN_PLACE 1
+
 /* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
  * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
  * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
  * above that are not here are not on the device yet: an unknown op code to pml_check. A build
  * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs
  * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,
- * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR) are unknown op codes there. */
+ * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE) are unknown op codes there. */
 #define PML_CORE_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \
@@ -382,7 +401,8 @@ typedef struct {
     X(DIV_INT32, div_int32, 28, PML_DIV_INT32_N_PARAMS, 2) \
     X(SUB, sub, 29, PML_SUB_N_PARAMS, 2) \
     X(BATCH_MATMUL, batch_matmul, 30, PML_BATCH_MATMUL_N_PARAMS, 2) \
-    X(RESIZE_BILINEAR, resize_bilinear, 31, PML_RESIZE_BILINEAR_N_PARAMS, 1)
+    X(RESIZE_BILINEAR, resize_bilinear, 31, PML_RESIZE_BILINEAR_N_PARAMS, 1) \
+    X(SQUARED_DIFFERENCE, squared_difference, 32, PML_SQUARED_DIFFERENCE_N_PARAMS, 2)
 #ifdef PML_WITHOUT_FRONTEND
 #define PML_OPS(X) PML_CORE_OPS(X)
 #else

@@ -44,7 +44,7 @@ EXPECTED_OPS = {
     "HARD_SWISH", "MEAN", "PAD", "QUANTIZE", "DEQUANTIZE", "REDUCE_MAX", "SUB",
     "SPLIT", "SPLIT_V", "PACK", "UNPACK", "GATHER", "TRANSPOSE", "SUM", "TILE", "RESIZE_NEAREST_NEIGHBOR",
     "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "PRELU", "ABS", "RSQRT", "TRANSPOSE_CONV",
-    "MIRROR_PAD", "ELU", "SLICE", "REDUCE_MIN", "BATCH_MATMUL", "RESIZE_BILINEAR",
+    "MIRROR_PAD", "ELU", "SLICE", "REDUCE_MIN", "BATCH_MATMUL", "RESIZE_BILINEAR", "SQUARED_DIFFERENCE", "NEG",
 }
 
 
@@ -383,6 +383,15 @@ def mirror_slice_elu_min():
     return keras.Model(inp, layers.Dense(3)(x))
 
 
+def layer_norm():
+    """Keras's LayerNormalization after a residual ADD, as in a transformer block (MEAN, SQUARED_DIFFERENCE, RSQRT,
+    MUL, and a float NEG island), and after a Dense."""
+    x = inp = _input((6, 8))
+    x = layers.LayerNormalization()(layers.Add()([x, layers.Dense(8)(x)]))
+    x = layers.LayerNormalization()(layers.Dense(8, activation="relu")(x))
+    return keras.Model(inp, layers.Dense(3)(layers.Flatten()(x)))
+
+
 def grouped_conv():
     """Conv2D and Conv1D with groups (the filter a G-th of the input's depth): per group a STRIDED_SLICE of the
     input's channels and a CONV_2D, joined by a CONCATENATION."""
@@ -664,7 +673,7 @@ MODELS = {
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
-        gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv,
+        gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv, layer_norm,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

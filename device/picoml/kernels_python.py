@@ -757,14 +757,14 @@ def _prepare_binary(inputs, outputs, what):
     return a, b, out, shape4, _broadcast_strides(a, shape4), _broadcast_strides(b, shape4), flat
 
 
-def prepare_add(p, inputs, outputs, ctx, what="ADD", sign=1):
+def prepare_add(p, inputs, outputs, ctx, what="ADD", sign=1, kind=0):
     (in1_off, in2_off, out_off, left_shift, m1, s1, m2, s2, mo, so, act_min, act_max) = p
     a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, what)
     _check(0 <= left_shift < 32, "left_shift %d out of range" % left_shift)
     ta = ctx.table((in1_off, left_shift, m1, s1, 1), lambda u: mbqm((SIGNED[u] + in1_off) << left_shift, m1, s1))
     tb = ctx.table((in2_off, left_shift, m2, s2, sign),
                    lambda u: wrap32(sign * mbqm((SIGNED[u] + in2_off) << left_shift, m2, s2)))
-    return (0, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
+    return (kind, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
             requant_pair(mo, so), out_off, act_min, act_max)
 
 
@@ -772,6 +772,11 @@ def prepare_sub(p, inputs, outputs, ctx):
     """ADD with the second input's rescaled values negated in its table (wrapped as C's int32: the sum then wraps
     to C's difference), after their rounding: exact."""
     return prepare_add(p, inputs, outputs, ctx, "SUB", -1)
+
+
+def prepare_squared_difference(p, inputs, outputs, ctx):
+    """SUB's difference squared (kind 2 of run_binary)."""
+    return prepare_add(p, inputs, outputs, ctx, "SQUARED_DIFFERENCE", -1, 2)
 
 
 def prepare_mul(p, inputs, outputs, ctx):
@@ -784,7 +789,12 @@ def prepare_mul(p, inputs, outputs, ctx):
 
 
 def _binary_one(kind, va, vb, mo, so, ooff, amin, amax):
-    v = mbqm(va * vb if kind else va + vb, mo, so) + ooff
+    """kind 0: ADD and SUB (vb negated), 1: MUL, 2: SQUARED_DIFFERENCE (vb negated; the int32 sum squared)."""
+    if kind == 2:
+        v = wrap32(va + vb)
+        v = mbqm(v * v, mo, so) + ooff
+    else:
+        v = mbqm(va * vb if kind else va + vb, mo, so) + ooff
     if v < amin:
         return amin & 0xFF
     if v > amax:
@@ -1093,6 +1103,7 @@ KERNELS = {
     _ops.OP_SOFTMAX: (prepare_softmax, run_softmax),
     _ops.OP_ADD: (prepare_add, run_binary),
     _ops.OP_SUB: (prepare_sub, run_binary),
+    _ops.OP_SQUARED_DIFFERENCE: (prepare_squared_difference, run_binary),
     _ops.OP_MUL: (prepare_mul, run_binary),
     _ops.OP_CONCATENATION: (prepare_concatenation, run_concatenation),
     _ops.OP_STRIDED_SLICE: (prepare_strided_slice, run_strided_slice),

@@ -781,10 +781,13 @@ def _binary_core(S):
                 pa = pa0 + i0 * a0s + i1 * a1s + i2 * a2s
                 pb = pb0 + i0 * b0s + i1 * b1s + i2 * b2s
                 for i3 in range(D3):
-                    if kind:
+                    if kind == 1:
                         acc = ta[xa[pa]] * tb[xb[pb]]
                     else:
                         acc = ta[xa[pa]] + tb[xb[pb]]
+                        if kind == 2:       # SQUARED_DIFFERENCE: the int32 difference squared
+                            acc = (acc << ext) >> ext
+                            acc = acc * acc
                     pa += a3s
                     pb += b3s
                     # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
@@ -854,11 +857,12 @@ def _byte_table(offset, left_shift=0, m=None, s=0, sign=1):
     return t
 
 
-def _prepare_binary(is_mul, p, inputs, outputs, ctx, sign=1):
-    """MUL (is_mul 1), ADD, or SUB (ADD with sign -1: the second input's rescaled values negated in its table). The
-    tables are shared by the ops with the same constants."""
+def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
+    """ADD (kind 0), SUB (ADD with sign -1: the second input's rescaled values negated in its table), MUL (kind 1)
+    or SQUARED_DIFFERENCE (kind 2: SUB's difference squared). The tables are shared by the ops with the same
+    constants."""
     a, b, out = inputs[0], inputs[1], outputs[0]
-    if not is_mul:
+    if kind != 1:
         in1_off, in2_off, ooff, left_shift, m1, s1, m2, s2, mo, so, amin, amax = p
         ta = ctx.shared(("v", in1_off, left_shift, m1, s1, 1), lambda: _byte_table(in1_off, left_shift, m1, s1))
         tb = ctx.shared(("v", in2_off, left_shift, m2, s2, sign),
@@ -869,12 +873,13 @@ def _prepare_binary(is_mul, p, inputs, outputs, ctx, sign=1):
         tb = ctx.shared(("v", in2_off), lambda: _byte_table(in2_off))
     lo, hi = _out_range(ooff, amin, amax)
     if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
-        if is_mul:
+        if kind == 1:
             return _fallback(_kp.run_binary, _kp.prepare_mul(p, inputs, outputs, ctx))
-        return _fallback(_kp.run_binary, _kp.prepare_add(p, inputs, outputs, ctx, "SUB" if sign < 0 else "ADD", sign))
+        what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
+        return _fallback(_kp.run_binary, _kp.prepare_add(p, inputs, outputs, ctx, what, sign, kind))
     out4 = out.shape4()
     flat = 1 if a.size == out.size and b.size == out.size else 0
-    g = ((is_mul, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) +
+    g = ((kind, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) +
          (ooff, lo, hi, amin, amax, flat))
     return (_binary_core, (a.buf, b.buf, out.buf, g, ta, tb, _ints(_pair(mo, so))))
 
@@ -885,6 +890,10 @@ def prepare_add(p, inputs, outputs, ctx):
 
 def prepare_sub(p, inputs, outputs, ctx):
     return _prepare_binary(0, p, inputs, outputs, ctx, -1)
+
+
+def prepare_squared_difference(p, inputs, outputs, ctx):
+    return _prepare_binary(2, p, inputs, outputs, ctx, -1)
 
 
 def prepare_mul(p, inputs, outputs, ctx):
@@ -1345,6 +1354,7 @@ KERNELS = {
     _ops.OP_MAX_POOL_2D: (prepare_max_pool_2d, _run),
     _ops.OP_ADD: (prepare_add, _run),
     _ops.OP_SUB: (prepare_sub, _run),
+    _ops.OP_SQUARED_DIFFERENCE: (prepare_squared_difference, _run),
     _ops.OP_MUL: (prepare_mul, _run),
     _ops.OP_CONCATENATION: (prepare_concatenation, _run),
     _ops.OP_STRIDED_SLICE: (prepare_strided_slice, _run),

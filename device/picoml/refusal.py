@@ -145,6 +145,7 @@ PARAM_NAMES = (
     ('input1_offset', 'input2_offset', 'output_offset', 'left_shift', 'input1_multiplier', 'input1_shift', 'input2_multiplier', 'input2_shift', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
     ('lhs_offset', 'rhs_offset', 'output_offset', 'output_multiplier', 'output_shift', 'act_min', 'act_max', 'adj_x', 'adj_y'),
     ('align_corners', 'half_pixel_centers'),
+    ('input1_offset', 'input2_offset', 'output_offset', 'left_shift', 'input1_multiplier', 'input1_shift', 'input2_multiplier', 'input2_shift', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
 )
 PARAM_KINDS = (
     (),
@@ -179,6 +180,7 @@ PARAM_KINDS = (
     (4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7),
     (4, 4, 3, 11, 5, 3, 7, 9, 9),
     (9, 9),
+    (4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7),
 )
 OPERAND_NAMES = (
     (),
@@ -213,6 +215,7 @@ OPERAND_NAMES = (
     ('input1', 'input2', 'output'),
     ('lhs', 'rhs', 'output'),
     ('input', 'output'),
+    ('input1', 'input2', 'output'),
 )
 OPERAND_TYPES = (
     (),
@@ -247,6 +250,7 @@ OPERAND_TYPES = (
     ((1, 7), (1, 7), (1, 7)),
     ((1, 7), (1, 7), (1, 7)),
     ((1, 4), (1, 4)),
+    ((1, 7), (1, 7), (1, 7)),
 )
 DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the output's dtype")
 # -- end of the generated part --

@@ -25,7 +25,8 @@ OpSpec = namedtuple("OpSpec", "code name inputs params in_place outputs device f
 _CONV_PARAMS = ("stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_left",
                 "input_offset", "output_offset", "act_min", "act_max")
 _POOL_PARAMS = ("stride_h", "stride_w", "filter_h", "filter_w", "pad_top", "pad_left", "act_min", "act_max")
-# ADD's and SUB's (SUB is ADD with the second rescaled input subtracted: the kernels share one arithmetic)
+# ADD's, SUB's and SQUARED_DIFFERENCE's (SUB is ADD with the second rescaled input subtracted, SQUARED_DIFFERENCE
+# that difference squared: the kernels share one arithmetic)
 _ADD_PARAMS = ("input1_offset", "input2_offset", "output_offset", "left_shift", "input1_multiplier", "input1_shift",
                "input2_multiplier", "input2_shift", "output_multiplier", "output_shift", "act_min", "act_max")
 
@@ -84,6 +85,8 @@ OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS
     OpSpec(30, "BATCH_MATMUL", ("lhs", "rhs"), ("lhs_offset", "rhs_offset", "output_offset", "output_multiplier",
                                                 "output_shift", "act_min", "act_max", "adj_x", "adj_y"), core=False),
     OpSpec(31, "RESIZE_BILINEAR", ("input",), ("align_corners", "half_pixel_centers"), core=False),
+    # ADD's params and rescaling, the difference squared (Keras's LayerNormalization)
+    OpSpec(32, "SQUARED_DIFFERENCE", ("input1", "input2"), _ADD_PARAMS, in_place=True, core=False),
 )
 
 BY_CODE = {op.code: op for op in OPS}
@@ -138,7 +141,7 @@ def c_header():
               " * above that are not here are not on the device yet: an unknown op code to pml_check. A build",
               " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
               " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
-              " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR) are unknown op codes there. */",
+              " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if op.core])
     lines += ["#define PML_FULL_OPS(X) \\"]

@@ -3,11 +3,12 @@ LEAKY_RELU and int8->int8 QUANTIZE (requantize): lowering to a LUT op and the nu
 with."""
 import numpy as np
 
-from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
+from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
 from .common import INT8_MAX, INT8_MIN, activation_range, clamp_int8, quantize_float32
 from .lut import emit_lut
 
 ADD_LEFT_SHIFT = 20     # TFLite's headroom shift for int8 ADD
+SQUARED_DIFFERENCE_LEFT_SHIFT = 7       # TFLite Micro's for int8 SQUARED_DIFFERENCE
 
 
 def _check_broadcast(ctx, op):
@@ -30,18 +31,31 @@ def lower_add(ctx, op):
              add_params(a, b, out, *activation_range(ctx, op, out)), op)
 
 
-def add_params(a, b, out, act_min, act_max):
+def add_params(a, b, out, act_min, act_max, left_shift=ADD_LEFT_SHIFT):
     """ADD's and SUB's params for inputs a, b and output out (anything with scale and zero_point)."""
     twice_max_input_scale = 2.0 * max(a.scale, b.scale)
     real1, real2 = a.scale / twice_max_input_scale, b.scale / twice_max_input_scale
-    real_out = twice_max_input_scale / ((1 << ADD_LEFT_SHIFT) * out.scale)
+    real_out = twice_max_input_scale / ((1 << left_shift) * out.scale)
     m1, s1 = quantize_multiplier(real1)
     m2, s2 = quantize_multiplier(real2)
     mo, so = quantize_multiplier(real_out)
     return {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
-            "left_shift": ADD_LEFT_SHIFT, "input1_multiplier": m1, "input1_shift": s1,
+            "left_shift": left_shift, "input1_multiplier": m1, "input1_shift": s1,
             "input2_multiplier": m2, "input2_shift": s2, "output_multiplier": mo, "output_shift": so,
             "act_min": act_min, "act_max": act_max}
+
+
+def lower_squared_difference(ctx, op):
+    """SQUARED_DIFFERENCE (Keras's LayerNormalization): ADD's params with TFLite Micro's own for it: a left shift
+    of 7, the output multiplier (2 max scale)^2 / (2^14 output scale), no fused activation."""
+    _check_broadcast(ctx, op)
+    a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    params = add_params(a, b, out, INT8_MIN, INT8_MAX, SQUARED_DIFFERENCE_LEFT_SHIFT)
+    twice_max_input_scale = 2.0 * max(a.scale, b.scale)
+    params["output_multiplier"], params["output_shift"] = quantize_multiplier(
+        twice_max_input_scale * twice_max_input_scale /
+        float(np.float32(1 << 2 * SQUARED_DIFFERENCE_LEFT_SHIFT) * np.float32(out.scale)))
+    ctx.emit(op.name, [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)], params, op)
 
 
 def lower_mul(ctx, op):
@@ -139,14 +153,16 @@ def _to_output(inputs, outputs):
 
 def reference_add(op, inputs, outputs):
     """ADD, and SUB: the second input's rescaled value subtracted (TFLite's raw_sub = scaled1 - scaled2), after
-    its rounding."""
+    its rounding; SQUARED_DIFFERENCE: that difference squared (wrapping as C's int32)."""
     p = op.params
     inputs = _to_output(inputs, outputs)
     a = _offset(inputs[0], p["input1_offset"]) << p["left_shift"]
     b = _offset(inputs[1], p["input2_offset"]) << p["left_shift"]
     a = multiply_by_quantized_multiplier(a, p["input1_multiplier"], p["input1_shift"])
     b = multiply_by_quantized_multiplier(b, p["input2_multiplier"], p["input2_shift"])
-    raw = a - b if op.name == "SUB" else a + b
+    raw = a + b if op.name == "ADD" else a - b
+    if op.name == "SQUARED_DIFFERENCE":
+        raw = wrap_int32(raw * raw)
     out = multiply_by_quantized_multiplier(raw, p["output_multiplier"], p["output_shift"]) + p["output_offset"]
     return [clamp_int8(out, p["act_min"], p["act_max"]).reshape(outputs[0].shape)]
 
@@ -180,6 +196,6 @@ def requantize(p, x):
 
 
 LOWER = {"ADD": lower_add, "SUB": lower_add, "MUL": lower_mul, "LEAKY_RELU": lower_leaky_relu,
-         "QUANTIZE": lower_quantize, "PRELU": lower_prelu}
+         "QUANTIZE": lower_quantize, "PRELU": lower_prelu, "SQUARED_DIFFERENCE": lower_squared_difference}
 LOWER.update({name: lower_relu for name in RELU_RANGES})
-REFERENCE = {"ADD": reference_add, "SUB": reference_add, "MUL": reference_mul}
+REFERENCE = {"ADD": reference_add, "SUB": reference_add, "MUL": reference_mul, "SQUARED_DIFFERENCE": reference_add}
