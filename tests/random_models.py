@@ -76,7 +76,12 @@ class Draw:
         filters = self.width()
         L = self.layers
         if kind == "conv":
-            layer = (L.Conv2D if rank == 2 else L.Conv1D)(filters, **args)
+            channels = int(x.shape[-1])
+            groups = self.pick([g for g in (2, 3, 4) if channels % g == 0] or [1]) if self.chance(0.2) else 1
+            if groups > 1:
+                # a grouped convolution (per group a slice of the channels and a CONV_2D)
+                filters = groups * max(1, filters // groups)
+            layer = (L.Conv2D if rank == 2 else L.Conv1D)(filters, groups=groups, **args)
         elif kind == "transpose":
             # TRANSPOSE_CONV (a CONV_2D per phase of the stride), with an output_padding sometimes
             del args["dilation_rate"]
@@ -189,7 +194,11 @@ class Draw:
                 else:
                     x = self.layers.MultiHeadAttention(int(self.rng.integers(1, 3)), int(self.rng.integers(2, 6)))(x, x)
             elif step == "batchnorm":
-                x = self.layers.BatchNormalization()(x)
+                # BatchNormalization (folded away or MUL and ADD), or LayerNormalization (SQUARED_DIFFERENCE)
+                if self.chance(0.7):
+                    x = self.layers.BatchNormalization()(x)
+                else:
+                    x = self.layers.LayerNormalization()(x)
             else:
                 x = self.activation(x, allow_none=False)
         return x
