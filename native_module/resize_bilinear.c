@@ -40,7 +40,7 @@ static void axis_init(axis_t *a, int32_t out, int32_t in, int32_t align, int32_t
 }
 
 /* Output position v's first and second input positions and its distance past the first, in 1/1024ths (the first
- * kept inside the input: TFLite Micro would read past it, which its own scales never ask for) */
+ * kept inside the input: TFLite Micro reads past it for some sizes, which the converter refuses) */
 static int32_t axis_at(const axis_t *a, int32_t v, int32_t *first, int32_t *second) {
     const int32_t scaled = v * a->scale + (a->half ? (a->scale >> 1) - (1 << 9) : 0);
     int32_t f = toward_zero(scaled, 10), s = toward_zero(scaled + (1 << 10) - 1, 10);

@@ -54,6 +54,14 @@ def test_both_flags_and_a_wrong_size_are_refused():
         convert(g.bytes([y]), "resize", measure_tflm=False)
 
 
+@pytest.mark.parametrize("shape, size, rows", [((1, 1, 1, 1), (55, 1), True), ((1, 3, 199, 1), (3, 650), False)])
+def test_sizes_where_tflite_micro_reads_past_the_input_are_refused(shape, size, rows):
+    """1 row to 55 or 199 columns to 650: TFLite Micro's last position lies past the input, and it reads beyond
+    the tensor (its last output row came out 0 there, not the input's value)."""
+    with pytest.raises(UnsupportedModelError, match="%s resized to" % ("rows" if rows else "columns")):
+        convert(resize_model(shape, size, False, False), "resize", measure_tflm=False)
+
+
 def test_sizes_beyond_32767_are_refused_at_load():
     model = convert(resize_model((1, 3, 3, 1), (5, 5), False, False), "resize", measure_tflm=False)
     model.tensors[model.ops[0].outputs[0]].shape = (1, 1, 40000, 1)

@@ -252,7 +252,7 @@ UNSUPPORTED_HINTS.update(dict.fromkeys(
     "hard_shrink, ...) cannot run quantized; relu, relu6, elu, tanh, sigmoid, swish, hard_swish or leaky_relu can"))
 UNSUPPORTED_HINTS["GELU"] = "TFLite Micro has no GELU: swish or hard_swish are close and convert"
 UNSUPPORTED_HINTS["ARG_MAX"] = "leave the arg max out of the model: Model.top() gives it on the board"
-UNSUPPORTED_HINTS["ARG_MIN"] = UNSUPPORTED_HINTS["ARG_MAX"].replace("max", "min")
+UNSUPPORTED_HINTS["ARG_MIN"] = "leave the arg min out of the model and take it of predict()'s outputs"
 UNSUPPORTED_HINTS["LOG_SOFTMAX"] = "end the model with SOFTMAX and take the log of its outputs after predict()"
 
 

@@ -18,6 +18,11 @@ def lower_resize_bilinear(ctx, op):
     align, half = int(bool(op.options.get("AlignCorners", False))), int(bool(op.options.get("HalfPixelCenters", False)))
     if align and half:
         ctx.fail(op, "align_corners and half_pixel_centers together (TFLite Micro refuses them)")
+    for axis, what in ((0, "rows"), (1, "columns")):
+        if _toward_zero(_scaled_positions(size[axis], x.shape[1 + axis], align, half), 10).max() >= x.shape[1 + axis]:
+            ctx.fail(op, "%d %s resized to %d: TFLite Micro's scales reach past the input there and its kernel reads "
+                     "beyond the tensor (bytes no one can match); a size 2, 3, 4, 7 or 8 times the input's "
+                     "converts" % (x.shape[1 + axis], what, size[axis]))
     ctx.emit("RESIZE_BILINEAR", [ctx.activation(x)], [ctx.activation(out)],
              {"align_corners": align, "half_pixel_centers": half}, op)
 
@@ -27,15 +32,19 @@ def _toward_zero(a, shift):
     return np.sign(a) * (np.abs(a) >> shift)
 
 
-def axis_positions(out_size, in_size, align, half):
-    """(first, second, distance past the first in 1/1024ths) of each output position along one axis."""
+def _scaled_positions(out_size, in_size, align, half):
+    """Each output position along one axis in 1/1024ths of an input position, as TFLite Micro computes it."""
     scale = ((1 << 10) * in_size + out_size // 2) // out_size
     if align and out_size > 1:
         scale = ((1 << 10) * (in_size - 1) + (out_size - 1) // 2) // (out_size - 1)
     scaled = np.arange(out_size, dtype=np.int64) * scale
-    if half:
-        scaled += scale // 2 - (1 << 9)
-    # (the first is kept inside the input: TFLite Micro would read past it, which its own scales never ask for)
+    return scaled + (scale // 2 - (1 << 9) if half else 0)
+
+
+def axis_positions(out_size, in_size, align, half):
+    """(first, second, distance past the first in 1/1024ths) of each output position along one axis."""
+    scaled = _scaled_positions(out_size, in_size, align, half)
+    # (the first kept inside the input, for the kernels' safety: the converter refuses the sizes where it is not)
     first = np.minimum(np.maximum(_toward_zero(scaled, 10), 0), in_size - 1)
     second = np.minimum(_toward_zero(scaled + (1 << 10) - 1, 10), in_size - 1)
     return first, second, scaled - (first << 10)

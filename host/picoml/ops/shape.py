@@ -114,6 +114,8 @@ def lower_mirror_pad(ctx, op):
     pads = _constant_values(ctx, op, paddings_t, "paddings")
     if len(pads) != 2 * rank:
         ctx.fail(op, "paddings must be a constant of shape [%d, 2]" % rank)
+    if op.options.get("Mode", 0) not in (0, 1):
+        ctx.fail(op, "mode %r is neither REFLECT (0) nor SYMMETRIC (1)" % op.options.get("Mode"))
     skip = 1 if op.options.get("Mode", 0) == 0 else 0     # REFLECT: the edge element is not repeated
     current = _source(ctx, op, x)
     shape = list(x.shape)
