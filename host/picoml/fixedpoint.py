@@ -31,7 +31,10 @@ def quantize_multiplier(real_multiplier, signed=False):
 
 
 def round_half_away(x):
-    """C's round(): halves go away from zero (numpy's round goes to even)."""
+    """C's round() of a float or an array of them: halves go away from zero (numpy's round goes to even)."""
+    if np.ndim(x):
+        x = np.asarray(x, np.float64)
+        return np.sign(x) * np.floor(np.abs(x) + 0.5)
     return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
 
 

@@ -74,7 +74,13 @@ def requantize_through_float(p, x):
         for name, options in p["functions"]:
             f = np.asarray(FUNCTIONS[name](f, options), np.float32)
         y = f / _F(p["output_scale"])
-    return clamp_int8(wrap_int32(float_to_int32(round_half_away(y)) + p["output_zero_point"]))
+    return quantize_rounded(y, p["output_zero_point"])
+
+
+def quantize_rounded(y, zero_point):
+    """TFLite's int8 quantization of float values y already divided by the scale: rounded half away from zero,
+    cast to int32 as x86 does (float_to_int32), plus the zero point, clamped."""
+    return clamp_int8(wrap_int32(float_to_int32(round_half_away(y)) + zero_point))
 
 
 def emit_float_requantize(ctx, op, x, out):

@@ -16,6 +16,7 @@ from ..fixedpoint import (INT32_MAX, multiply_by_quantized_multiplier, quantize_
                           rounding_divide_by_pot, saturating_left_shift, saturating_rounding_doubling_high_mul,
                           wrap_int32)
 from .common import INT8_MAX, INT8_MIN, clamp_int8
+from .float_island import quantize_rounded
 from .lut import emit_lut
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -464,13 +465,12 @@ def lower_elu(ctx, op):
 
 def elu(p, x):
     """TFLite Micro's int8 ELU table, computed in float32: x dequantized, exp(x) - 1 below 0, times 1 / the output
-    scale, rounded half away from zero, plus the output zero point, clamped (exp in double, rounded to float32: the
-    correctly rounded expf)."""
+    scale, then quantized as a float island's QUANTIZE (exp in double, rounded to float32: the correctly rounded
+    expf)."""
     f = np.float32(p["input_scale"]) * (_i64(x) - p["input_zero_point"]).astype(np.float32)
     below = (np.exp(np.minimum(f, 0).astype(np.float64)).astype(np.float32) - np.float32(1)).astype(np.float32)
-    y = (np.where(f < 0, below, f) * (np.float32(1) / np.float32(p["output_scale"]))).astype(np.float64)
-    rounded = np.sign(y) * np.floor(np.abs(y) + 0.5)
-    return clamp_int8(np.clip(rounded + p["output_zero_point"], -1 << 20, 1 << 20).astype(np.int64))
+    y = np.where(f < 0, below, f) * (np.float32(1) / np.float32(p["output_scale"]))
+    return quantize_rounded(y, p["output_zero_point"])
 
 
 LOWER = {"SOFTMAX": lower_softmax, "LOGISTIC": lower_logistic, "TANH": lower_tanh, "HARD_SWISH": lower_hard_swish,
