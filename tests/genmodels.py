@@ -402,6 +402,23 @@ def grouped_conv():
     return keras.Model(inp, layers.Dense(3)(layers.Flatten()(x)))
 
 
+def space_to_batch():
+    """A dilated convolution written out as tf.nn.atrous_conv2d and older converters write it (SPACE_TO_BATCH_ND with
+    padding, a VALID CONV_2D, BATCH_TO_SPACE_ND with crops; a RELU between keeps this converter from fusing them)
+    and tf.space_to_batch_nd of a sequence (3-D) without padding."""
+    x = inp = _input((9, 7, 3))
+    x = layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+    rng = np.random.default_rng(7)
+    filters = tf.constant(rng.normal(0, 0.3, (3, 3, 4, 5)).astype(np.float32))
+    x = layers.Lambda(lambda t: tf.space_to_batch_nd(t, [2, 2], [[1, 2], [1, 2]]))(x)          # (4, 6, 5, 4)
+    x = layers.Lambda(lambda t: tf.nn.relu6(tf.nn.conv2d(tf.nn.relu(t), filters, 1, "VALID")))(x)  # (4, 4, 3, 5)
+    x = layers.Lambda(lambda t: tf.batch_to_space(t, [2, 2], [[0, 1], [1, 0]]))(x)             # (7, 5, 5)
+    x = layers.Reshape((35, 5))(x)
+    x = layers.Lambda(lambda t: tf.space_to_batch_nd(t, [5], [[0, 0]]))(x)                      # (5, 7, 5)
+    x = layers.Lambda(lambda t: tf.reduce_max(t, axis=0, keepdims=True))(x)                     # (1, 7, 5)
+    return keras.Model(inp, layers.Dense(3)(layers.Flatten()(x)))
+
+
 def resize_bilinear():
     """Keras's UpSampling2D with bilinear interpolation (RESIZE_BILINEAR, half pixel centers) and tf.image.resize to
     another size, up in one axis and down in the other."""
@@ -674,6 +691,7 @@ MODELS = {
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
         gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv, layer_norm,
+        space_to_batch,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

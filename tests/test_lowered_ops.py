@@ -1,12 +1,12 @@
 """TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
-RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH and MIRROR_PAD (lowered to STRIDED_SLICE and CONCATENATION,
-ops/shape.py), SLICE (ops/integer.py), SUM (MEAN's kernel, ops/mean.py), REDUCE_MIN (ops/pooling.py), PRELU
+RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND and MIRROR_PAD
+(lowered to STRIDED_SLICE, CONCATENATION and PAD, ops/shape.py), SLICE (ops/integer.py), SUM (MEAN's kernel, ops/mean.py), REDUCE_MIN (ops/pooling.py), PRELU
 (ops/elementwise.py), ABS, RSQRT and ELU (LUTs, ops/nonlinear.py), TRANSPOSE_CONV (CONV_2Ds per phase, ops/conv.py),
 grouped CONV_2D (ops/conv.py) and float islands (ops/float_island.py). Single-op TFLite models of random shapes,
 axes, sizes, indices, permutations and scales give TFLite Micro's bytes in the reference and in the C kernels, and
 what cannot be lowered is refused with a message. The generated models data_movement, resize_nearest,
-transpose_wide, upsampling (TILE), gru, lstm, depth_to_space, prelu, conv_transpose, mirror_slice_elu_min and
-grouped_conv (genmodels.py) run them on every runtime (test_runtimes.py)."""
+transpose_wide, upsampling (TILE), gru, lstm, depth_to_space, prelu, conv_transpose, mirror_slice_elu_min,
+grouped_conv and space_to_batch (genmodels.py) run them on every runtime (test_runtimes.py)."""
 import re
 
 import numpy as np
@@ -57,7 +57,8 @@ class Graph:
 
     def op(self, name, inputs, outputs, options=None):
         code = self.schema.OperatorCodeT()
-        code.builtinCode = code.deprecatedBuiltinCode = getattr(self.schema.BuiltinOperator, name)
+        code.builtinCode = getattr(self.schema.BuiltinOperator, name)
+        code.deprecatedBuiltinCode = min(code.builtinCode, 127)     # 127: a code above 127, in builtinCode
         code.version = 1
         self.model.operatorCodes.append(code)
         operator = self.schema.OperatorT()
@@ -202,6 +203,13 @@ def test_transpose(seed):
      ("TransposeConvOptions", {"padding": 0, "strideH": 0, "strideW": 2}), "must be at least 1"),
     ("TRANSPOSE_CONV", [np.array([1, 4, 4, 2]), np.zeros((2, 3, 3, 3), np.int8), (1, 2, 2, 3)], [(1, 4, 4, 2)],
      ("TransposeConvOptions", {"padding": 0, "strideH": 2, "strideW": 65535}), "more than 1024 phases"),
+    ("SPACE_TO_BATCH_ND", [(1, 4, 4, 2), np.array([2]), np.array([[0, 0]])], [(2, 2, 4, 2)], None,
+     "a 4-D one with two"),
+    ("SPACE_TO_BATCH_ND", [(1, 4, 4, 2), np.array([2, 2]), np.array([[0, 1], [0, 0]])], [(4, 2, 2, 2)], None,
+     "is not input [1, 4, 4, 2] padded"),
+    ("BATCH_TO_SPACE_ND", [(4, 2, 2, 2), np.array([2, 2]), np.array([[0, 0], [0, 0]])], [(2, 4, 4, 2)], None,
+     "is not input [4, 2, 2, 2] in blocks"),
+    ("BATCH_TO_SPACE_ND", [(4, 2, 2), np.array([0]), np.array([[0, 0]])], [(1, 4, 2)], None, "do not fit"),
 ])
 def test_what_cannot_be_lowered_is_refused_with_a_message(op, inputs, outputs, options, message):
     with pytest.raises(UnsupportedModelError, match=re.escape(message)):
@@ -547,3 +555,53 @@ def test_grouped_conv_2d(seed):
                                                            "strideW": stride, "fusedActivationFunction": seed % 2}))
     model = same_as_tflite_micro(g.bytes([y]), seed)
     assert [op.name for op in model.ops].count("CONV_2D") == groups
+
+
+def tflite_interpreter(data):
+    """TFLite's interpreter as an oracle (inputs -> outputs), for what TFLite Micro leaves undefined."""
+    import tensorflow as tf
+    interpreter = tf.lite.Interpreter(
+        model_content=data, experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+    interpreter.allocate_tensors()
+
+    def run(inputs):
+        for detail, x in zip(interpreter.get_input_details(), inputs):
+            interpreter.set_tensor(detail["index"], x)
+        interpreter.invoke()
+        return [interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()]
+    return run
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_space_to_batch_and_back(seed):
+    """SPACE_TO_BATCH_ND (PAD, a STRIDED_SLICE per block position, a CONCATENATION) and BATCH_TO_SPACE_ND (a slice per
+    block, interleaving CONCATENATIONs of views, a cropping slice), 3-D and 4-D, random blocks, paddings and crops.
+    Unpadded, against TFLite Micro; padded, against TFLite, which pads with the zero point where TFLite Micro pads
+    with memory its Prepare never sets."""
+    rng = np.random.default_rng(seed)
+    rank = 3 + seed % 2
+    shape = [int(rng.integers(1, 3))] + [int(v) for v in rng.integers(1, 7, rank - 1)]
+    block = [int(v) for v in rng.integers(1, 4, rank - 2)]
+    padded = seed % 3 != 0
+    pads = []
+    for d in range(rank - 2):
+        before = int(rng.integers(0, 3)) if padded else 0
+        after = (-(shape[1 + d] + before)) % block[d] + (block[d] * int(rng.integers(0, 2)) if padded else 0)
+        if not padded and after:       # unpadded: a size the block divides
+            shape[1 + d] += after
+            after = 0
+        pads.append([before, after])
+    spaced = [shape[0] * int(np.prod(block))] + [(shape[1 + d] + sum(pads[d])) // block[d] for d in range(rank - 2)]
+    spaced += shape[rank - 1:]
+    zero_point = int(rng.integers(-100, 100))
+
+    def single_op(name, in_shape, out_shape):
+        g = Graph()
+        x = g.tensor(in_shape, zero_point=zero_point, model_input=True)
+        y = g.tensor(out_shape, zero_point=zero_point)
+        g.op(name, [x, g.tensor((len(block),), np.array(block)), g.tensor((len(block), 2), np.array(pads))], [y])
+        return g.bytes([y])
+    data = single_op("SPACE_TO_BATCH_ND", shape, spaced)
+    model = same_as_tflite_micro(data, seed, tflite_interpreter(data) if padded else None)
+    assert "PAD" in [op.name for op in model.ops] or not any(map(sum, pads))
+    same_as_tflite_micro(single_op("BATCH_TO_SPACE_ND", spaced, shape), seed)

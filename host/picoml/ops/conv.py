@@ -141,7 +141,7 @@ def lower_transpose_conv(ctx, op):
     zero points before it (a PAD; q0 = pad // s, the first q), CONCATENATIONs of views interleave the phases'
     outputs, and a STRIDED_SLICE cuts the first pad % s and what lies beyond the output. The same sums, so the same
     bytes, with about the MACs TFLite Micro does."""
-    from .shape import MAX_PIECES, emit_slice, new_tensor
+    from .shape import MAX_PIECES, emit_slice, interleave, new_tensor
     if len(op.inputs) < 3:
         ctx.fail(op, "TRANSPOSE_CONV needs the output shape, filter and input")
     filter_t, input_t, output_t = op.inputs[1], op.inputs[2], op.outputs[0]
@@ -206,25 +206,12 @@ def lower_transpose_conv(ctx, op):
             inputs[3:] = shared
             phases.append(new_tensor(ctx, out, (n, qh, qw, oc), "%s/phase%d_%d" % (output_t.name, rh, rw)))
             ctx.emit("CONV_2D", [x] + inputs[1:], [phases[-1]], params, op)
-        rows.append(_interleave(ctx, op, phases, (n * qh, qw, oc), (n, qh, qw * sw, oc), output_t.name + "/row"))
-    merged = _interleave(ctx, op, rows, (n, qh, qw * sw * oc), (n, qh * sh, qw * sw, oc), output_t.name + "/phases")
+        rows.append(interleave(ctx, op, phases, (n * qh, qw, oc), (n, qh, qw * sw, oc), output_t.name + "/row"))
+    merged = interleave(ctx, op, rows, (n, qh, qw * sw * oc), (n, qh * sh, qw * sw, oc), output_t.name + "/phases")
     if (off_h, off_w) == (0, 0) and ctx.model.tensors[merged].shape == tuple(output_t.shape):
         ctx.model.views[out] = merged
     else:
         emit_slice(ctx, op, merged, [0, off_h, off_w, 0], [1, 1, 1, 1], out)
-
-
-def _interleave(ctx, op, parts, part_shape, shape, name):
-    """Tensors `parts` interleaved: each viewed as [a, b, 1, c] (part_shape (a, b, c)), joined on axis 2, the whole
-    viewed as `shape`; a single part is itself."""
-    from .shape import emit_concatenation, new_tensor, new_view
-    if len(parts) == 1:
-        return parts[0]
-    a, b, c = part_shape
-    views = [new_view(ctx, p, (a, b, 1, c), name + "/part") for p in parts]
-    joined = new_tensor(ctx, parts[0], (a, b, len(parts), c), name)
-    emit_concatenation(ctx, op, views, 2, joined)
-    return new_view(ctx, joined, shape, name)
 
 
 def requantize_channels(acc, bias, multipliers, shifts, p):

@@ -1,6 +1,7 @@
 """Ops that move bytes without arithmetic: RESHAPE / SQUEEZE / EXPAND_DIMS (views sharing their input's bytes,
 no op emitted), CONCATENATION and PAD; SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
-RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE and SPACE_TO_DEPTH as STRIDED_SLICE and CONCATENATION ops."""
+RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND as STRIDED_SLICE and
+CONCATENATION ops (and a PAD)."""
 import numpy as np
 
 from ..format import MAX_DIMS, MAX_OPERANDS, Tensor
@@ -448,6 +449,105 @@ def lower_depth_to_space(ctx, op):
                new_view(ctx, ctx.activation(out), out_view, out.name + "/blocks"))
 
 
+def interleave(ctx, op, parts, part_shape, shape, name):
+    """Tensors `parts` interleaved: each viewed as [a, b, 1, c] (part_shape (a, b, c)), joined on axis 2, the whole
+    viewed as `shape`; a single part is itself."""
+    if len(parts) == 1:
+        return parts[0]
+    a, b, c = part_shape
+    views = [new_view(ctx, p, (a, b, 1, c), name + "/part") for p in parts]
+    joined = new_tensor(ctx, parts[0], (a, b, len(parts), c), name)
+    emit_concatenation(ctx, op, views, 2, joined)
+    return new_view(ctx, joined, shape, name)
+
+
+def _space_batch_operands(ctx, op, space, batch):
+    """SPACE_TO_BATCH_ND's and BATCH_TO_SPACE_ND's tensors (space: the one with the spatial blocks, batch: the one
+    with the blocks in its batch) and constants: (block [bh, bw], paddings or crops [[top, bottom], [left, right]],
+    the spatial tensor's shape as [N, H, W, C]: a 3-D tensor [N, H, C] is [N, H, 1, C]; one block dimension
+    over a 4-D one would have TFLite Micro read a second from beyond the block shape: refused)."""
+    block = _constant_values(ctx, op, op.inputs[1] if len(op.inputs) > 1 else None, "block shape")
+    edges = _constant_values(ctx, op, op.inputs[2] if len(op.inputs) > 2 else None,
+                             "paddings" if op.name == "SPACE_TO_BATCH_ND" else "crops")
+    rank = len(space.shape)
+    if rank not in (3, 4) or len(batch.shape) != rank or len(block) != rank - 2 \
+            or len(edges) != 2 * len(block) or min(block) < 1 or min(edges) < 0:
+        ctx.fail(op, "block shape %s and %s %s do not fit a %d-D input: TFLite Micro takes a 3-D tensor with one "
+                 "block dimension or a 4-D one with two" % (block, "paddings" if op.name == "SPACE_TO_BATCH_ND" else
+                                                            "crops", edges, len(op.inputs[0].shape)))
+    if rank == 3:           # [N, H, C] as [N, H, 1, C], as TFLite Micro extends it
+        n, h, c = space.shape
+        return block + [1], [edges, [0, 0]], [n, h, 1, c]
+    return block, [edges[0:2], edges[2:4]], list(space.shape)
+
+
+def lower_space_to_batch_nd(ctx, op):
+    """SPACE_TO_BATCH_ND: the input padded (PAD), then per block position (sh, sw) a STRIDED_SLICE of every bh-th
+    row and bw-th column from (sh, sw), the slices joined along the batch axis. The padding is the zero point, as
+    TFLite pads (a real 0, what a dilated convolution written this way means); TFLite Micro pads with an output
+    offset its Prepare never sets, so with whatever its persistent memory held (0 in a fresh arena, 16 after
+    another model had run in the tests)."""
+    x, out = op.inputs[0], op.outputs[0]
+    source = _source(ctx, op, x)
+    (bh, bw), ((top, bottom), (left, right)), (n, h, w, c) = _space_batch_operands(ctx, op, x, out)
+    ph, pw = h + top + bottom, w + left + right
+    if ph % bh or pw % bw or int(np.prod(out.shape)) != n * ph * pw * c or out.shape[0] != n * bh * bw:
+        ctx.fail(op, "output %s is not input %s padded by %s in blocks of %s"
+                 % (list(out.shape), list(x.shape), [[top, bottom], [left, right]], [bh, bw]))
+    if bh * bw > MAX_PIECES:
+        ctx.fail(op, "blocks of %s take more than %d slices" % ([bh, bw], MAX_PIECES))
+    if (x.scale, x.zero_point) != (out.scale, out.zero_point):
+        ctx.fail(op, "input and output quantization differ")
+    padded = space = new_view(ctx, source, (n, h, w, c), x.name + "/space")
+    if top or bottom or left or right:
+        padded = new_tensor(ctx, source, (n, ph, pw, c), x.name + "/padded")
+        params = {"pad_before_%d" % i: v for i, v in enumerate((0, top, left, 0))}
+        params.update({"pad_after_%d" % i: v for i, v in enumerate((0, bottom, right, 0))})
+        params["pad_value"] = out.zero_point
+        ctx.emit("PAD", [space], [padded], params, op)
+    target = new_view(ctx, ctx.activation(out), (n * bh * bw, ph // bh, pw // bw, c), out.name + "/batches")
+    parts = []
+    for sh in range(bh):
+        for sw in range(bw):
+            part = target if bh * bw == 1 else new_tensor(ctx, source, (n, ph // bh, pw // bw, c), out.name + "/block")
+            emit_slice(ctx, op, padded, [0, sh, sw, 0], [1, bh, bw, 1], part)
+            parts.append(part)
+    if len(parts) > 1:
+        emit_concatenation(ctx, op, parts, 0, target)
+
+
+def lower_batch_to_space_nd(ctx, op):
+    """BATCH_TO_SPACE_ND: the input's batch blocks (one STRIDED_SLICE each) interleaved into the rows and columns by
+    CONCATENATIONs of views, then cropped (a STRIDED_SLICE)."""
+    x, out = op.inputs[0], op.outputs[0]
+    source = _source(ctx, op, x)
+    (bh, bw), ((top, bottom), (left, right)), (n, h, w, c) = _space_batch_operands(ctx, op, out, x)
+    blocks = bh * bw
+    if blocks > MAX_PIECES:
+        ctx.fail(op, "blocks of %s take more than %d slices" % ([bh, bw], MAX_PIECES))
+    ih, iw = (h + top + bottom) // bh, (w + left + right) // bw
+    if x.shape[0] != blocks * n or ih * bh != h + top + bottom or iw * bw != w + left + right \
+            or int(np.prod(x.shape)) != blocks * n * ih * iw * c:
+        ctx.fail(op, "output %s is not input %s in blocks of %s cropped by %s"
+                 % (list(out.shape), list(x.shape), [bh, bw], [[top, bottom], [left, right]]))
+    if (x.scale, x.zero_point) != (out.scale, out.zero_point):
+        ctx.fail(op, "input and output quantization differ")
+    batches = new_view(ctx, source, (blocks * n, ih, iw, c), x.name + "/batches")
+    phases = []
+    for b in range(blocks):
+        phases.append(batches if blocks == 1 else new_tensor(ctx, source, (n, ih, iw, c), x.name + "/block"))
+        if blocks > 1:
+            emit_slice(ctx, op, batches, [b * n, 0, 0, 0], [1, 1, 1, 1], phases[-1])
+    rows = [interleave(ctx, op, phases[sh * bw:(sh + 1) * bw], (n * ih, iw, c), (n, ih, iw * bw, c),
+                       out.name + "/row") for sh in range(bh)]
+    merged = interleave(ctx, op, rows, (n, ih, iw * bw * c), (n, ih * bh, iw * bw, c), out.name + "/space")
+    target = new_view(ctx, ctx.activation(out), (n, h, w, c), out.name + "/space")
+    if top or bottom or left or right or merged == batches:
+        emit_slice(ctx, op, merged, [0, top, left, 0], [1, 1, 1, 1], target)
+    else:
+        ctx.model.views[target] = merged
+
+
 def reference_concatenation(op, inputs, outputs):
     return [np.concatenate(inputs, axis=op.params["axis"])]
 
@@ -464,7 +564,8 @@ LOWER = {"RESHAPE": lower_view, "SQUEEZE": lower_view, "EXPAND_DIMS": lower_view
          "SPLIT": lower_split,
          "SPLIT_V": lower_split, "UNPACK": lower_unpack, "PACK": lower_pack, "GATHER": lower_gather,
          "TRANSPOSE": lower_transpose, "TILE": lower_tile, "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor,
-         "DEPTH_TO_SPACE": lower_depth_to_space, "SPACE_TO_DEPTH": lower_depth_to_space}
+         "DEPTH_TO_SPACE": lower_depth_to_space, "SPACE_TO_DEPTH": lower_depth_to_space,
+         "SPACE_TO_BATCH_ND": lower_space_to_batch_nd, "BATCH_TO_SPACE_ND": lower_batch_to_space_nd}
 # TFLite ops of a varying number of outputs
 N_OUTPUTS = {"SPLIT": None, "SPLIT_V": None, "UNPACK": None}
 REFERENCE = {"CONCATENATION": reference_concatenation, "PAD": reference_pad}
