@@ -1,4 +1,4 @@
-"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
+"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE, BROADCAST_TO,
 RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND and MIRROR_PAD
 (lowered to STRIDED_SLICE, CONCATENATION and PAD, ops/shape.py), SLICE (ops/integer.py), SUM (MEAN's kernel, ops/mean.py), REDUCE_MIN (ops/pooling.py), PRELU
 (ops/elementwise.py), ABS, RSQRT and ELU (LUTs, ops/nonlinear.py), TRANSPOSE_CONV (CONV_2Ds per phase, ops/conv.py),
@@ -210,6 +210,7 @@ def test_transpose(seed):
     ("BATCH_TO_SPACE_ND", [(4, 2, 2, 2), np.array([2, 2]), np.array([[0, 0], [0, 0]])], [(2, 4, 4, 2)], None,
      "is not input [4, 2, 2, 2] in blocks"),
     ("BATCH_TO_SPACE_ND", [(4, 2, 2), np.array([0]), np.array([[0, 0]])], [(1, 4, 2)], None, "do not fit"),
+    ("BROADCAST_TO", [(2, 3), np.array([4, 3])], [(4, 3)], None, "does not broadcast to [4, 3]"),
 ])
 def test_what_cannot_be_lowered_is_refused_with_a_message(op, inputs, outputs, options, message):
     with pytest.raises(UnsupportedModelError, match=re.escape(message)):
@@ -605,3 +606,13 @@ def test_space_to_batch_and_back(seed):
     model = same_as_tflite_micro(data, seed, tflite_interpreter(data) if padded else None)
     assert "PAD" in [op.name for op in model.ops] or not any(map(sum, pads))
     same_as_tflite_micro(single_op("BATCH_TO_SPACE_ND", spaced, shape), seed)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_broadcast_to(seed):
+    """BROADCAST_TO: a TILE along the input's axes of 1, leading axes added."""
+    rng = np.random.default_rng(seed)
+    target = random_shape(rng, int(rng.integers(1, 5)))
+    shape = tuple(1 if rng.random() < 0.5 else n for n in target[int(rng.integers(0, len(target))):]) or (1,)
+    data = tflite_op("BROADCAST_TO", [shape, np.array(target)], [target])
+    same_as_tflite_micro(data, seed)

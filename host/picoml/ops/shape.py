@@ -1,7 +1,7 @@
 """Ops that move bytes without arithmetic: RESHAPE / SQUEEZE / EXPAND_DIMS (views sharing their input's bytes,
 no op emitted), CONCATENATION and PAD; SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
-RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND and BATCH_TO_SPACE_ND as STRIDED_SLICE and
-CONCATENATION ops (and a PAD)."""
+RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND and BROADCAST_TO as
+STRIDED_SLICE and CONCATENATION ops (and a PAD)."""
 import numpy as np
 
 from ..format import MAX_DIMS, MAX_OPERANDS, Tensor
@@ -251,6 +251,20 @@ def lower_tile(ctx, op):
     if list(out.shape) != [n * m for n, m in zip(x.shape, multiples)]:
         ctx.fail(op, "output %s is not input %s tiled %s times" % (list(out.shape), list(x.shape), multiples))
     _tile(ctx, op, source, x.shape, multiples, ctx.activation(out))
+
+
+def lower_broadcast_to(ctx, op):
+    """BROADCAST_TO: a TILE of the input (viewed with leading axes of 1 to the output's rank) along its axes of 1."""
+    x, out = op.inputs[0], op.outputs[0]
+    source = _source(ctx, op, x, any_rank=True)
+    target = _constant_values(ctx, op, op.inputs[1] if len(op.inputs) > 1 else None, "shape")
+    shape = [1] * (len(target) - len(x.shape)) + list(x.shape)
+    if len(shape) != len(target) or list(out.shape) != target \
+            or any(n != t and n != 1 for n, t in zip(shape, target)):
+        ctx.fail(op, "input %s does not broadcast to %s (output %s)" % (list(x.shape), target, list(out.shape)))
+    if (x.scale, x.zero_point) != (out.scale, out.zero_point):
+        ctx.fail(op, "input and output quantization differ")
+    _tile(ctx, op, source, shape, [t // n for n, t in zip(shape, target)], ctx.activation(out))
 
 
 def _tile(ctx, op, source, shape, multiples, target):
@@ -565,7 +579,8 @@ LOWER = {"RESHAPE": lower_view, "SQUEEZE": lower_view, "EXPAND_DIMS": lower_view
          "SPLIT_V": lower_split, "UNPACK": lower_unpack, "PACK": lower_pack, "GATHER": lower_gather,
          "TRANSPOSE": lower_transpose, "TILE": lower_tile, "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor,
          "DEPTH_TO_SPACE": lower_depth_to_space, "SPACE_TO_DEPTH": lower_depth_to_space,
-         "SPACE_TO_BATCH_ND": lower_space_to_batch_nd, "BATCH_TO_SPACE_ND": lower_batch_to_space_nd}
+         "SPACE_TO_BATCH_ND": lower_space_to_batch_nd, "BATCH_TO_SPACE_ND": lower_batch_to_space_nd,
+         "BROADCAST_TO": lower_broadcast_to}
 # TFLite ops of a varying number of outputs
 N_OUTPUTS = {"SPLIT": None, "SPLIT_V": None, "UNPACK": None}
 REFERENCE = {"CONCATENATION": reference_concatenation, "PAD": reference_pad}
