@@ -421,6 +421,16 @@ def space_to_batch():
     return keras.Model(inp, layers.Dense(3)(layers.Flatten()(x)))
 
 
+def arg_max():
+    """tf.argmax and tf.argmin with int32 indices (ARG_MAX, min 0 and 1) at the end of a model, along the last axis
+    and a middle one, the two joined (an int32 CONCATENATION)."""
+    x = inp = _input((6, 8))
+    x = layers.Conv1D(5, 3, activation="relu")(x)                                             # (4, 5): ties at 0
+    best = layers.Lambda(lambda t: tf.argmax(t, axis=-1, output_type=tf.int32))(x)            # (4,)
+    worst = layers.Lambda(lambda t: tf.argmin(t[:, :, :4], axis=1, output_type=tf.int32))(x)  # (4,)
+    return keras.Model(inp, layers.Concatenate()([best, worst]))
+
+
 def resize_bilinear():
     """Keras's UpSampling2D with bilinear interpolation (RESIZE_BILINEAR, half pixel centers) and tf.image.resize to
     another size, up in one axis and down in the other."""
@@ -693,7 +703,7 @@ MODELS = {
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
         gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv, layer_norm,
-        space_to_batch,
+        space_to_batch, arg_max,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

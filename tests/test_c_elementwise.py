@@ -95,7 +95,7 @@ def check(lib, model, inputs):
     """Run `inputs` (one list of arrays per run) through the C kernels and the reference; compare bytes."""
     runtime = CRuntime(model, lib)
     for xs in inputs:
-        xs = [np.asarray(x, np.int8) for x in xs]
+        xs = [np.asarray(x, model.tensors[e.tensor].dtype) for x, e in zip(xs, model.inputs)]
         want = reference.run(model, xs)
         got = runtime.run(xs)
         for w, g in zip(want, got):
@@ -561,7 +561,8 @@ def test_generated_models_op_by_op(lib, genmodels):
                 continue
             seen.add(op.name)
             sub = _extract(model, op)
-            shapes = [(sub.tensors[e.tensor].shape, sub.tensors[e.tensor].zero_point) for e in sub.inputs]
-            runs = zip(*[test_inputs(shape, zp, 6, seed=k) for shape, zp in shapes])
+            tensors = [sub.tensors[e.tensor] for e in sub.inputs]
+            # int8 test values, in the input's dtype (the int32 indices arg_max joins)
+            runs = zip(*[[x.astype(t.dtype) for x in test_inputs(t.shape, t.zero_point, 6, seed=k)] for t in tensors])
             check(lib, sub, [list(r) for r in runs])
     assert seen >= MINE, seen

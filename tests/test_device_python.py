@@ -89,7 +89,7 @@ def test_errors_are_clear_and_the_interpreter_survives(tmp_path):
         "magic": b"XML\0" + blob[4:],
         "truncated": blob[:-100],
         "flipped": blob[:5000] + bytes([blob[5000] ^ 0x01]) + blob[5001:],
-        "newer": patched(blob, 4, "<H", 6),
+        "newer": patched(blob, 4, "<H", format.VERSION + 1),
         "older": patched(blob, 4, "<H", 1),
         "unknown_op": patched(blob, ops_offset, "<i", 99),
         "param_count": patched(blob, ops_offset + 12, "<i", 3),
@@ -107,9 +107,10 @@ def test_errors_are_clear_and_the_interpreter_survives(tmp_path):
                       % (len(blob), len(blob) - 100)),
         "flipped": ("ValueError", "corrupt .pml: CRC32 mismatch"),
         "from_buffer": ("ValueError", "corrupt .pml: CRC32 mismatch"),
-        "newer": ("ValueError", "format version 6; this picoml reads up to version 5: upgrade picoml"),
-        "older": ("ValueError", "format version 1, from an older picoml; this picoml reads versions 2 to 5: "
-                                "reconvert the model with `picoml convert`"),
+        "newer": ("ValueError", "format version %d; this picoml reads up to version %d: upgrade picoml"
+                  % (format.VERSION + 1, format.VERSION)),
+        "older": ("ValueError", "format version 1, from an older picoml; this picoml reads versions 2 to %d: "
+                                "reconvert the model with `picoml convert`" % format.VERSION),
         "unknown_op": ("ValueError", "unknown op code 99 (op 0): this .pml needs a newer picoml"),
         "param_count": ("ValueError", "n_params is not this op's parameter count (got 3)"),
         "overrun": ("ValueError", "overruns its arena"),
@@ -312,3 +313,21 @@ def test_backend_selection_native_and_viper_fallbacks(tmp_path):
     assert [r["backend"], r["viper_calls"], r["python_ops"], r["output"]] == ["viper", 1, list(range(11)), expected]
     assert "no _picoml module" in str(r["notes"])
     assert r["forced"] == "viper"
+
+
+@pytest.mark.parametrize("backend", ["python", "native"])
+def test_int32_output_as_bytes_or_values(backend, tmp_path):
+    """The generated arg_max model's int32 indices: predict's little-endian bytes, or its values into a list or
+    an array('i'); an out of the wrong length refused."""
+    blob = models.pml("arg_max")
+    model = format.read(blob)
+    t = input_tensor(model)
+    x = test_inputs(t.shape, t.zero_point, 3, seed=4)[2]
+    (tmp_path / "m.pml").write_bytes(blob)
+    (tmp_path / "x.i8").write_bytes(x.tobytes())
+    r = device("integer_output", tmp_path / "m.pml", tmp_path / "x.i8", backend, natmod=backend == "native")
+    expected = reference.run(model, [x])[0].reshape(-1)
+    assert expected.dtype == np.int32
+    assert bytes.fromhex(r["raw"]) == expected.astype("<i4").tobytes()
+    assert r["list"] == r["array"] == expected.tolist()
+    assert "has room for %d" % (expected.size + 1) in r["refused"]

@@ -384,16 +384,17 @@ def run_unix_port(tmp_path, cases, path=()):
         backend, fallback, python_ops = r["cases"][name]
         assert backend == "viper"
         model = format.read(blob)
-        raw = np.frombuffer((tmp_path / (name + ".out")).read_bytes(), np.int8)
+        raw = (tmp_path / (name + ".out")).read_bytes()
         outs, pos = [], 0
         for _ in runs:
             per_run = []
             for io in model.outputs:
                 t = model.tensors[io.tensor]
-                per_run.append(raw[pos:pos + t.nbytes].reshape(t.shape))
+                per_run.append(np.frombuffer(raw[pos:pos + t.nbytes], np.dtype(t.dtype).newbyteorder("<"))
+                               .reshape(t.shape))
                 pos += t.nbytes
             outs.append(per_run)
-        assert pos == raw.size
+        assert pos == len(raw)
         results[name] = (outs, python_ops, fallback)
     results[None] = r["kernels_viper"]
     return results

@@ -60,7 +60,7 @@ def test_op_table_matches_spec():
 def test_fields_as_specified(kws):
     model, blob = kws
     h = format.read_header(blob)
-    assert blob[:4] == b"PML\0" and h["version"] == format.VERSION == 5 and h["header_size"] == 64
+    assert blob[:4] == b"PML\0" and h["version"] == format.VERSION == 6 and h["header_size"] == 64
     assert h["file_size"] == len(blob)
     assert h["crc"] == zlib.crc32(blob[16:])
     assert h["weights_offset"] % 16 == 0 and h["weights_offset"] + h["weights_size"] == len(blob)
@@ -109,13 +109,13 @@ def test_bad_magic_and_newer_version(kws):
     _, blob = kws
     with pytest.raises(FormatError, match="not a .pml file: magic"):
         format.read(b"XXXX" + blob[4:])
-    newer = blob[:4] + struct.pack("<H", 6) + blob[6:]
-    with pytest.raises(FormatError, match="format version 6.*upgrade picoml"):
+    newer = blob[:4] + struct.pack("<H", format.VERSION + 1) + blob[6:]
+    with pytest.raises(FormatError, match="format version %d.*upgrade picoml" % (format.VERSION + 1)):
         format.read(newer)
 
 
 def test_version_2_files_still_load(kws):
-    """Versions 3 to 5 only add to version 2 (dtypes, state, ops): a version-2 file reads and runs as it did."""
+    """Versions 3 to 6 only add to version 2 (dtypes, state, ops): a version-2 file reads and runs as it did."""
     model, blob = kws
     old = _recrc(blob[:4] + struct.pack("<H", 2) + blob[6:])
     back = format.read(old)

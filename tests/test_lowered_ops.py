@@ -527,7 +527,6 @@ def test_reduce_min(seed):
 
 @pytest.mark.parametrize("op, inputs, outputs, options, hint", [
     ("EXP", [(1, 4)], [(1, 4)], None, "TFLite Micro has no int8 kernel for it"),
-    ("ARG_MAX", [(1, 4), np.array([1])], [(1,)], None, "Model.top"),
     ("WHILE", [(1, 4)], [(1, 4)], None, "unroll=True"),
 ])
 def test_unsupported_ops_are_refused_with_what_to_do(op, inputs, outputs, options, hint):

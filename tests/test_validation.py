@@ -397,6 +397,9 @@ CASES = [
     case("matmul_output", "attention", lambda e: e.tensor(e.output("BATCH_MATMUL"), shape=(1, 4, 9)),
          "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of lhs and rhs 1 "
          "or the output's (got 36)"),
+    # ARG_MAX (the first in arg_max: [4, 5, 1] into [4, 1]), its output viewed as [2, 2]
+    case("arg_shape", "arg_max", lambda e: e.tensor(e.output("ARG_MAX"), shape=(2, 2)),
+         "the output must be the input without its middle axis, which must not be empty (got 2)"),
     case("resize_size", "wide_resize", lambda e: None,
          "the input's and the output's height and width must be 32767 or less (got 40000)"),
     case("param-q31", "attention", _param("BATCH_MATMUL", "output_multiplier", -2147483648),

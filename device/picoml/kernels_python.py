@@ -562,6 +562,36 @@ def run_resize_bilinear(st):
                     o += 1
 
 
+def prepare_arg_max(p, inputs, outputs, ctx):
+    """state = (x_buf, x_off, outer, n, inner, out_buf, out_off, flip): the raw bytes ^ flip order as the int8
+    values (flip 0x80) or in reverse (0x7F, ARG_MIN)."""
+    x, out = inputs[0], outputs[0]
+    _check_int8((x,), "ARG_MAX")
+    outer, n, inner = x.shape
+    return (x.buf, x.off, outer, n, inner, out.buf, out.off, 0x7F if p[0] else 0x80)
+
+
+def run_arg_max(st):
+    xb, xo, outer, n, inner, ob, o, flip = st
+    for a in range(outer):
+        base = xo + a * n * inner
+        for i in range(inner):
+            q = base + i
+            best = xb[q] ^ flip
+            at = 0
+            for k in range(1, n):
+                q += inner
+                v = xb[q] ^ flip
+                if v > best:        # the first of equal values, as TFLite Micro's strict comparison
+                    best = v
+                    at = k
+            ob[o] = at & 0xFF
+            ob[o + 1] = (at >> 8) & 0xFF
+            ob[o + 2] = (at >> 16) & 0xFF
+            ob[o + 3] = (at >> 24) & 0xFF
+            o += 4
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Pooling: state = (x_buf, x_off, N, H, W, C, out_buf, out_off, OH, OW, stride_h, stride_w, filter_h,
 # filter_w, pad_top, pad_left, act_min, act_max)
@@ -1112,5 +1142,6 @@ KERNELS = {
     _ops.OP_PAD: (prepare_pad, run_pad),
     _ops.OP_BATCH_MATMUL: (prepare_batch_matmul, run_batch_matmul),
     _ops.OP_RESIZE_BILINEAR: (prepare_resize_bilinear, run_resize_bilinear),
+    _ops.OP_ARG_MAX: (prepare_arg_max, run_arg_max),
 }
 del _ops

@@ -4,7 +4,8 @@
 # (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (SOFTMAX).
 #
 # Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL,
-# LUT, MEAN, PAD, CONCATENATION and STRIDED_SLICE. Each prepare runs kernels_python's prepare (the checks and the
+# SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR and ARG_MAX. Each
+# prepare runs kernels_python's prepare (the checks and the
 # decoding), then builds what the viper code needs; an op whose constants the viper code does not take (a shift
 # outside [-31, 31], an input zero point outside int8) keeps kernels_python's run, so every model runs and stays
 # exact.
@@ -1067,6 +1068,48 @@ def prepare_resize_bilinear(p, inputs, outputs, ctx):
 
 
 # ---------------------------------------------------------------------------------------------------------
+# ARG_MAX: g = (x_off, outer, n, inner, out_off, flip), as kernels_python's state; the int32 indices written a byte
+# at a time (little-endian)
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _arg_max_core(S):
+    k = 0
+    v = 0
+    xb = ptr8(S[0])
+    ob = ptr8(S[1])
+    g = S[2]
+    xo = int(g[0])
+    outer = int(g[1])
+    n = int(g[2])
+    inner = int(g[3])
+    o = int(g[4])
+    flip = int(g[5])
+    for a in range(outer):
+        base = xo + a * n * inner
+        for i in range(inner):
+            q = base + i
+            best = xb[q] ^ flip
+            at = 0
+            for k in range(1, n):
+                q += inner
+                v = xb[q] ^ flip
+                if v > best:
+                    best = v
+                    at = k
+            ob[o] = at & 0xFF
+            ob[o + 1] = (at >> 8) & 0xFF
+            ob[o + 2] = (at >> 16) & 0xFF
+            ob[o + 3] = (at >> 24) & 0xFF
+            o += 4
+
+
+def prepare_arg_max(p, inputs, outputs, ctx):
+    xb, xo, outer, n, inner, ob, oo, flip = _kp.prepare_arg_max(p, inputs, outputs, ctx)
+    return (_arg_max_core, (xb, ob, (xo, outer, n, inner, oo, flip)))
+
+
+# ---------------------------------------------------------------------------------------------------------
 # LUT: out[i] = table[x[i]] (the table is in the model buffer, computed on the host).
 # ---------------------------------------------------------------------------------------------------------
 
@@ -1363,5 +1406,6 @@ KERNELS = {
     _ops.OP_PAD: (prepare_pad, _run),
     _ops.OP_BATCH_MATMUL: (prepare_batch_matmul, _run),
     _ops.OP_RESIZE_BILINEAR: (prepare_resize_bilinear, _run),
+    _ops.OP_ARG_MAX: (prepare_arg_max, _run),
 }
 del _ops

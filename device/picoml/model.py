@@ -128,7 +128,9 @@ class Model:
         out: None returns the model's own array('b') holding the int8 output -- the same object on every call,
         overwritten by the next predict (a list of them for a model with several outputs); an array('f') or a
         list of the output's length is filled with dequantized floats ((q - zero_point) * scale, as float32);
-        an array('b'), bytearray or memoryview is filled with the int8 values. With several outputs give a list
+        an array('b'), bytearray or memoryview is filled with the int8 values. An output of another integer
+        dtype (ARG_MAX's int32 indices, IO.dtype) fills a list or an array (e.g. array('i')) of its values, or a
+        buffer of its IO.size little-endian bytes; out None returns those bytes. With several outputs give a list
         or tuple of such buffers, one per output. Returns `out` when given.
 
         Memory: with int8 input and int8 output (out None, or the same out buffer as in the previous call)
@@ -183,8 +185,9 @@ class Model:
         io = self.outputs[j]
         src = io.data
         n = len(src)
-        if isinstance(out, list) or (isinstance(out, array) and len(out) and type(out[0]) is float):
-            _values().dequantize(self, j, out)
+        if isinstance(out, list) or (isinstance(out, array) and len(out) and type(out[0]) is float) \
+                or (io.dtype != 1 and isinstance(out, array) and len(out) != n):
+            _values().dequantize(self, j, out)      # floats, or the values of an output of wider integers
             return
         if not isinstance(out, _OUT_BUFFERS):
             raise _error(9, type(out).__name__)  # OUTPUT_TYPE

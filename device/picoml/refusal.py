@@ -93,6 +93,7 @@ RULE_TEXTS = (
     "lhs and rhs must have the same depth (lhs's columns, rhs's rows, after adj_x and adj_y)",
     "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of lhs and rhs 1 or the output's",
     "the input's and the output's height and width must be 32767 or less",
+    'the output must be the input without its middle axis, which must not be empty',
     "{} must not overlap the op's other operands in the arena; it overlaps tensor",
 )
 # indexed by parameter kind
@@ -146,6 +147,7 @@ PARAM_NAMES = (
     ('lhs_offset', 'rhs_offset', 'output_offset', 'output_multiplier', 'output_shift', 'act_min', 'act_max', 'adj_x', 'adj_y'),
     ('align_corners', 'half_pixel_centers'),
     ('input1_offset', 'input2_offset', 'output_offset', 'left_shift', 'input1_multiplier', 'input1_shift', 'input2_multiplier', 'input2_shift', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
+    ('min',),
 )
 PARAM_KINDS = (
     (),
@@ -181,6 +183,7 @@ PARAM_KINDS = (
     (4, 4, 3, 11, 5, 3, 7, 9, 9),
     (9, 9),
     (4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7),
+    (9,),
 )
 OPERAND_NAMES = (
     (),
@@ -216,6 +219,7 @@ OPERAND_NAMES = (
     ('lhs', 'rhs', 'output'),
     ('input', 'output'),
     ('input1', 'input2', 'output'),
+    ('input', 'output'),
 )
 OPERAND_TYPES = (
     (),
@@ -251,6 +255,7 @@ OPERAND_TYPES = (
     ((1, 7), (1, 7), (1, 7)),
     ((1, 4), (1, 4)),
     ((1, 7), (1, 7), (1, 7)),
+    ((1, 3), (3, 2)),
 )
 DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the output's dtype")
 # -- end of the generated part --

@@ -49,10 +49,14 @@ def quantize(model, i, values):
 
 
 def dequantize(model, j, out):
-    """Output j into `out` (a list or array('f') of its length) as (q - zero_point) * scale in float32."""
+    """Output j into `out` (a list or array('f') of its length) as (q - zero_point) * scale in float32; an output of
+    a wider integer dtype as its values (a list or array of its length)."""
     io = model.outputs[j]
     src = io.data
     n = len(src)
+    if io.dtype != 1:
+        _integers(src, io.dtype, io.shape, j, out)
+        return
     if len(out) != n:
         raise _error(8, j, io.shape, len(out))  # OUTPUT_SIZE
     scale, zp = io.scale, io.zero_point
@@ -63,6 +67,24 @@ def dequantize(model, j, out):
             q -= 256
         f[0] = (q - zp) * scale     # exact in double, rounded once to float32
         out[k] = f[0]
+
+
+def _integers(src, dtype, shape, j, out):
+    """The little-endian values of dtype (2 int16, 3 int32, 4 uint32, 5 uint64) in src, into out."""
+    width = (0, 1, 2, 4, 4, 8)[dtype]
+    n = len(src) // width
+    if len(out) != n:
+        raise _error(8, j, shape, len(out))  # OUTPUT_SIZE
+    top = 1 << (8 * width - 1) if dtype <= 3 else 0      # int16 and int32 are signed
+    o = 0
+    for k in range(n):
+        v = 0
+        for b in range(width):
+            v |= src[o + b] << (8 * b)
+        o += width
+        if top and v >= top:
+            v -= top << 1
+        out[k] = v
 
 
 def put_wide(mv, x, width):

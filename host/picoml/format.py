@@ -1,4 +1,4 @@
-"""The .pml model format, version 5 (versions 2 to 4 still read): the one definition of it on the host (docs/format.md describes the bytes).
+"""The .pml model format, version 6 (versions 2 to 5 still read): the one definition of it on the host (docs/format.md describes the bytes).
 
 A `Model` is both what the importer builds and what `read` returns; `write(model)` serialises a planned model
 and `read(write(m))` gives back an equal model (`write(read(b)) == b`).
@@ -14,7 +14,7 @@ from .errors import FormatError
 from .optable import BY_CODE, BY_NAME
 
 MAGIC = b"PML\0"
-VERSION = 5             # docs/format.md, "Version history"
+VERSION = 6             # docs/format.md, "Version history"
 OLDEST_VERSION = 2      # the oldest version readers still read (each version since 2 only adds to the one before)
 HEADER = struct.Struct("<4sHHII" "HHHH" "I" "II" "I" "I" "II" "II" "I")
 HEADER_FIELDS = ("magic", "version", "header_size", "file_size", "crc", "n_tensors", "n_ops", "n_inputs", "n_outputs",

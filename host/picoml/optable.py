@@ -87,6 +87,9 @@ OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS
     OpSpec(31, "RESIZE_BILINEAR", ("input",), ("align_corners", "half_pixel_centers"), core=False),
     # ADD's params and rescaling, the difference squared (Keras's LayerNormalization)
     OpSpec(32, "SQUARED_DIFFERENCE", ("input1", "input2"), _ADD_PARAMS, in_place=True, core=False),
+    # format version 6; the index of the largest (min 0) or smallest (min 1) value along the middle axis of an int8
+    # [outer, axis, inner] into int32 [outer, inner]
+    OpSpec(33, "ARG_MAX", ("input",), ("min",), core=False),
 )
 
 BY_CODE = {op.code: op for op in OPS}
@@ -141,7 +144,7 @@ def c_header():
               " * above that are not here are not on the device yet: an unknown op code to pml_check. A build",
               " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
               " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
-              " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE) are unknown op codes there. */",
+              " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if op.core])
     lines += ["#define PML_FULL_OPS(X) \\"]

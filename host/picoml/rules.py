@@ -71,7 +71,7 @@ PARAM_RANGES.update({
     "BATCH_MATMUL": {"lhs_offset": "INPUT_OFFSET", "rhs_offset": "INPUT_OFFSET", "output_offset": "INT8",
                      "output_multiplier": "Q31", "output_shift": "SHIFT", "act_min": "INT8", "act_max": "ACT_MAX",
                      "adj_x": "BOOL", "adj_y": "BOOL"},
-    "RESIZE_BILINEAR": {"align_corners": "BOOL", "half_pixel_centers": "BOOL"}})
+    "RESIZE_BILINEAR": {"align_corners": "BOOL", "half_pixel_centers": "BOOL"}, "ARG_MAX": {"min": "BOOL"}})
 
 # Operand types: (dtype, rank or None for any, where: False, CONSTANT (its bytes in the weights blob, read and
 # checked at load) or STATE (a state tensor, which the op reads and updates)). dtype ANY is any dtype, SAME the
@@ -87,6 +87,7 @@ OPERANDS.update({"CONV_2D": dict(_CONV_OPERANDS, **_REQUANTIZATION),
                  "AVERAGE_POOL_2D": {"input": (I8, 4, False), "output": (I8, 4, False)},
                  "MAX_POOL_2D": {"input": (I8, 4, False), "output": (I8, 4, False)},
                  "RESIZE_BILINEAR": {"input": (I8, 4, False), "output": (I8, 4, False)},
+                 "ARG_MAX": {"input": (I8, 3, False), "output": (I32, 2, False)},
                  "LUT": {"table": (I8, None, True)},
                  "CONCATENATION": {"inputs": (SAME, None, False), "output": (ANY, None, False)}})
 _TABLE16 = (I16, 1, CONSTANT)
@@ -208,6 +209,7 @@ RULES = (
     ("MATMUL_OUTPUT", "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of "
                       "lhs and rhs 1 or the output's"),
     ("RESIZE_SIZE", "the input's and the output's height and width must be 32767 or less"),
+    ("ARG_SHAPE", "the output must be the input without its middle axis, which must not be empty"),
     # an output and the op's other operands (an in-place op's output may lie exactly over a same-sized input)
     ("ALIAS", "{} must not overlap the op's other operands in the arena; it overlaps tensor"),
 )

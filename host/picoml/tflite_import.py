@@ -231,8 +231,9 @@ def _check_integer_dtypes(op, lowering):
         if t is None:
             continue
         if t.dtype not in DTYPE_CODES:
-            lowering.fail(op, "tensor %r is %s; picoml runs integer tensors (int8, int16, int32, uint32, uint64)"
-                          % (t.name, t.type_name))
+            lowering.fail(op, "tensor %r is %s; picoml runs integer tensors (int8, int16, int32, uint32, uint64)%s"
+                          % (t.name, t.type_name, "; use tf.argmax(..., output_type=tf.int32), whose int32 indices "
+                             "TFLite Micro writes" if op.name in ("ARG_MAX", "ARG_MIN") else ""))
         if t.dtype == np.int8 and t.is_quantized and t.data is None and \
                 (not t.scale > 0 or not -128 <= t.zero_point <= 127):
             lowering.fail(op, "tensor %r is quantized with scale %g and zero point %d; int8 needs a positive "
@@ -251,8 +252,6 @@ UNSUPPORTED_HINTS.update(dict.fromkeys(
     "TFLite Micro has no int8 kernel for it: an activation built from it (softplus, selu, mish, exponential, "
     "hard_shrink, ...) cannot run quantized; relu, relu6, elu, tanh, sigmoid, swish, hard_swish or leaky_relu can"))
 UNSUPPORTED_HINTS["GELU"] = "TFLite Micro has no GELU: swish or hard_swish are close and convert"
-UNSUPPORTED_HINTS["ARG_MAX"] = "leave the arg max out of the model: Model.top() gives it on the board"
-UNSUPPORTED_HINTS["ARG_MIN"] = "leave the arg min out of the model and take it of predict()'s outputs"
 UNSUPPORTED_HINTS["LOG_SOFTMAX"] = "end the model with SOFTMAX and take the log of its outputs after predict()"
 
 

@@ -10,7 +10,7 @@ for _family in (conv, fully_connected, pooling, elementwise, shape, nonlinear, m
     REFERENCE.update(_family.REFERENCE)
 # TFLite ops whose lowering takes tensors of any integer dtype, quantized or not (it checks them itself); the
 # others take int8 quantized tensors only
-INTEGER_OPS = integer.INTEGER_OPS | signal.INTEGER_OPS
+INTEGER_OPS = integer.INTEGER_OPS | signal.INTEGER_OPS | pooling.INTEGER_OPS
 INT32_OPS = integer.INT32_OPS       # ... and those that are integer ops unless their output is int8
 N_OUTPUTS = dict(signal.N_OUTPUTS, **shape.N_OUTPUTS)     # TFLite ops with more than one output (None: any)
 # frame-batched reference kernels (reference.run_frames), by .pml op name: the ops a stream of frames runs once per

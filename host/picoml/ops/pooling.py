@@ -1,6 +1,6 @@
 """AVERAGE_POOL_2D and MAX_POOL_2D: lowering and numpy reference (no requantization: int8 pooling keeps the
 input's scale and zero point, as TFLite requires); REDUCE_MAX lowered onto MAX_POOL_2D, REDUCE_MIN onto it between
-LUTs."""
+LUTs; ARG_MAX and ARG_MIN (one op, ARG_MAX, with a flag)."""
 import numpy as np
 
 from .common import INT8_MAX, INT8_MIN, activation_range, clamp_int8, window_padding, windows
@@ -79,6 +79,36 @@ def lower_reduce_min(ctx, op):
     lower_reduce_max(ctx, op, reduce_min=True)
 
 
+def lower_arg_max(ctx, op):
+    """ARG_MAX and ARG_MIN of an int8 activation along a constant axis into int32 indices (TFLite Micro's kernel
+    writes int32 only): one ARG_MAX op over the input viewed as [outer, axis, inner] and the output as [outer,
+    inner]. The raw int8 values order as the real ones (a positive scale), and ties give the first index, as
+    TFLite Micro's strict comparison does."""
+    from .shape import _axis, _constant_values, new_view
+    x, out = op.inputs[0], op.outputs[0]
+    if x.data is not None or x.dtype != np.int8 or not x.is_quantized:
+        ctx.fail(op, "its input must be an int8 activation")
+    if out.dtype != np.int32:
+        ctx.fail(op, "an output of %s: picoml (as TFLite Micro) writes int32 indices; use tf.argmax(..., "
+                     "output_type=tf.int32)" % out.type_name)
+    axes = _constant_values(ctx, op, op.inputs[1] if len(op.inputs) > 1 else None, "axis")
+    if len(axes) != 1:
+        ctx.fail(op, "axis %s: one axis" % axes)
+    shape = list(x.shape)
+    axis = _axis(ctx, op, axes[0], len(shape))
+    if list(out.shape) != shape[:axis] + shape[axis + 1:] or shape[axis] < 1:
+        ctx.fail(op, "output %s is not input %s without axis %d" % (list(out.shape), shape, axis))
+    outer, inner = int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis + 1:], dtype=np.int64))
+    source = new_view(ctx, ctx.activation(x), (outer, shape[axis], inner), x.name + "/arg")
+    target = new_view(ctx, ctx.activation(out), (outer, inner), out.name + "/arg")
+    ctx.emit("ARG_MAX", [source], [target], {"min": int(op.name == "ARG_MIN")}, op)
+
+
+def reference_arg_max(op, inputs, outputs):
+    x, = inputs
+    return [(np.argmin if op.params["min"] else np.argmax)(x, axis=1).astype(np.int32)]
+
+
 def bitwise_not(p, x):
     return np.invert(np.asarray(x, np.int8))
 
@@ -115,5 +145,7 @@ def reference_max_pool_2d(op, inputs, outputs):
 
 
 LOWER = {"AVERAGE_POOL_2D": lower_average_pool_2d, "MAX_POOL_2D": lower_max_pool_2d, "REDUCE_MAX": lower_reduce_max,
-         "REDUCE_MIN": lower_reduce_min}
-REFERENCE = {"AVERAGE_POOL_2D": reference_average_pool_2d, "MAX_POOL_2D": reference_max_pool_2d}
+         "REDUCE_MIN": lower_reduce_min, "ARG_MAX": lower_arg_max, "ARG_MIN": lower_arg_max}
+REFERENCE = {"AVERAGE_POOL_2D": reference_average_pool_2d, "MAX_POOL_2D": reference_max_pool_2d,
+             "ARG_MAX": reference_arg_max}
+INTEGER_OPS = frozenset(("ARG_MAX", "ARG_MIN"))     # int32 outputs (their lowering checks the dtypes)

@@ -120,17 +120,19 @@ def pack_inputs(model, batch):
 
 
 def unpack_outputs(model, data, count):
-    """`count` output sets from the bytes the device wrote (the outputs in order, set after set)."""
+    """`count` output sets from the bytes the device wrote (the outputs in order, set after set, each in its dtype,
+    little-endian)."""
     import numpy as np
     tensors = [model.tensors[e.tensor] for e in model.outputs]
     expected = count * sum(t.nbytes for t in tensors)
     if len(data) != expected:
         raise PicomlError("the target wrote %d output bytes, expected %d" % (len(data), expected))
-    raw, pos, result = np.frombuffer(data, np.int8), 0, []
+    pos, result = 0, []
     for _ in range(count):
         outs = []
         for t in tensors:
-            outs.append(raw[pos:pos + t.nbytes].reshape(t.shape).copy())
+            outs.append(np.frombuffer(data[pos:pos + t.nbytes], np.dtype(t.dtype).newbyteorder("<")).reshape(t.shape)
+                        .astype(t.dtype))
             pos += t.nbytes
         result.append(outs)
     return result
