@@ -9,6 +9,21 @@
 
 #include "fixedpoint.h"
 
+/* Leading zeros of a 32-bit value (32 for 0), without __builtin_clz: Cortex-M0 has no CLZ and the native
+ * module links no libgcc. */
+static inline int pml_fp_clz(uint32_t x) {
+    int n = 0;
+    if (x == 0) {
+        return 32;
+    }
+    if ((x & 0xFFFF0000u) == 0) { n += 16; x <<= 16; }
+    if ((x & 0xFF000000u) == 0) { n += 8; x <<= 8; }
+    if ((x & 0xF0000000u) == 0) { n += 4; x <<= 4; }
+    if ((x & 0xC0000000u) == 0) { n += 2; x <<= 2; }
+    if ((x & 0x80000000u) == 0) { n += 1; }
+    return n;
+}
+
 /* gemmlowp Add / Sub / Neg on int32: two's complement, wrapping. */
 static inline int32_t pml_fp_add(int32_t a, int32_t b) {
     return (int32_t)((uint32_t)a + (uint32_t)b);

@@ -41,8 +41,9 @@
 #define PML_OP_RESIZE_BILINEAR 31
 #define PML_OP_SQUARED_DIFFERENCE 32
 #define PML_OP_ARG_MAX 33
+#define PML_OP_L2_NORMALIZATION 34
 /* the highest op code this build runs (the ops of PML_OPS) */
-#define PML_OP_MAX 33
+#define PML_OP_MAX 34
 
 typedef struct {
     int32_t stride_h;
@@ -370,13 +371,21 @@ typedef struct {
 #define PML_ARG_MAX_N_OUTPUTS 1
 #define PML_ARG_MAX_IN_PLACE 0
 
+typedef struct {
+    int32_t input_zero_point;
+} pml_l2_normalization_params_t;
+#define PML_L2_NORMALIZATION_N_PARAMS 1
+#define PML_L2_NORMALIZATION_N_OUTPUTS 1
+#define PML_L2_NORMALIZATION_IN_PLACE 0
+
 /* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
  * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
  * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
  * above that are not here are not on the device yet: an unknown op code to pml_check. A build
  * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs
  * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,
- * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX) are unknown op codes there. */
+ * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX,
+ * L2_NORMALIZATION) are unknown op codes there. */
 #define PML_CORE_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \
@@ -411,7 +420,8 @@ typedef struct {
     X(BATCH_MATMUL, batch_matmul, 30, PML_BATCH_MATMUL_N_PARAMS, 2) \
     X(RESIZE_BILINEAR, resize_bilinear, 31, PML_RESIZE_BILINEAR_N_PARAMS, 1) \
     X(SQUARED_DIFFERENCE, squared_difference, 32, PML_SQUARED_DIFFERENCE_N_PARAMS, 2) \
-    X(ARG_MAX, arg_max, 33, PML_ARG_MAX_N_PARAMS, 1)
+    X(ARG_MAX, arg_max, 33, PML_ARG_MAX_N_PARAMS, 1) \
+    X(L2_NORMALIZATION, l2_normalization, 34, PML_L2_NORMALIZATION_N_PARAMS, 1)
 #ifdef PML_WITHOUT_FRONTEND
 #define PML_OPS(X) PML_CORE_OPS(X)
 #else

@@ -8,21 +8,6 @@
 #define SCALED_DIFF_INTEGER_BITS 5
 #define ACCUMULATION_INTEGER_BITS 12
 
-/* Leading zeros of a 32-bit value (32 for 0), without __builtin_clz: Cortex-M0 has no CLZ and the native
- * module links no libgcc. */
-static int count_leading_zeros(uint32_t x) {
-    int n = 0;
-    if (x == 0) {
-        return 32;
-    }
-    if ((x & 0xFFFF0000u) == 0) { n += 16; x <<= 16; }
-    if ((x & 0xFF000000u) == 0) { n += 8; x <<= 8; }
-    if ((x & 0xF0000000u) == 0) { n += 4; x <<= 4; }
-    if ((x & 0xC0000000u) == 0) { n += 2; x <<= 2; }
-    if ((x & 0x80000000u) == 0) { n += 1; }
-    return n;
-}
-
 /* exp(beta * scale * diff) in Q0.31 for diff = x - max(row) <= 0. The left shift wraps in int32 as TFLite's
  * MultiplyByQuantizedMultiplierGreaterThanOne does. */
 static inline int32_t exp_of_diff(const pml_softmax_params_t *p, int32_t diff) {
@@ -43,7 +28,7 @@ static void softmax_row(const pml_softmax_params_t *p, const int8_t *x, int8_t *
         }
     }
     /* GetReciprocal: 1 / sum scaled into [0.5, 1) in Q0.31, and the power of two taken out. */
-    int headroom_plus_one = count_leading_zeros(sum);
+    int headroom_plus_one = pml_fp_clz(sum);
     int32_t shifted_sum_minus_one = headroom_plus_one < 32
         ? (int32_t)((sum << headroom_plus_one) - 0x80000000u) : INT32_MIN;
     int32_t shifted_scale = pml_fp_one_over_one_plus_x_for_x_in_0_1(shifted_sum_minus_one);

@@ -178,6 +178,11 @@ def _wide_resize():
                    (1, 1, 40000, 1))
 
 
+def _deep_l2():
+    """An L2 normalization of rows of 40000 values: their int32 sum of squares could overflow."""
+    return _single("L2_NORMALIZATION", {"input_zero_point": 0}, [((1, 40000), None)], (1, 40000))
+
+
 def _frontend():
     """TFLite Micro's micro_speech audio front-end (the Signal ops, state, the int32 ops), converted."""
     path = ROOT / "models" / "frontend" / "audio_preprocessor_int8.tflite"
@@ -185,7 +190,7 @@ def _frontend():
 
 
 SYNTHETIC = {"big_conv": _big_conv, "wide_depthwise": _wide_depthwise, "big_pool": _big_pool,
-             "deep_softmax": _deep_softmax, "frontend": _frontend, "wide_resize": _wide_resize}
+             "deep_softmax": _deep_softmax, "frontend": _frontend, "wide_resize": _wide_resize, "deep_l2": _deep_l2}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -400,6 +405,8 @@ CASES = [
     # ARG_MAX (the first in arg_max: [4, 5, 1] into [4, 1]), its output viewed as [2, 2]
     case("arg_shape", "arg_max", lambda e: e.tensor(e.output("ARG_MAX"), shape=(2, 2)),
          "the output must be the input without its middle axis, which must not be empty (got 2)"),
+    case("l2_depth", "deep_l2", lambda e: None,
+         "the last dimension must be 33025 or less (its sum of squares an int32) (got 40000)"),
     case("resize_size", "wide_resize", lambda e: None,
          "the input's and the output's height and width must be 32767 or less (got 40000)"),
     case("param-q31", "attention", _param("BATCH_MATMUL", "output_multiplier", -2147483648),

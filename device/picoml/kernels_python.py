@@ -592,6 +592,53 @@ def run_arg_max(st):
             o += 4
 
 
+def inv_sqrt(x):
+    """TFLite's GetInvSqrtQuantizedMultiplierExp for x >= 0: (multiplier, shift <= 0), as
+    picoml.ops.nonlinear.inv_sqrt_multiplier on the host."""
+    if x <= 1:
+        return INT32_MAX, 0
+    s = 11
+    while x >= 1 << 29:
+        x >>= 2
+        s += 1
+    pairs = (_clz32(x) - 1) // 2 - 1
+    s -= pairs
+    x <<= 2 * pairs
+    half_input = rdbp(x >> 1, 1)
+    r = 1 << 28
+    for _ in range(5):
+        r3 = _sat_left_shift(srdhm(srdhm(r, r), r), 6)
+        r = _sat_left_shift(wrap32(srdhm(402653184, r) - srdhm(half_input, r3)), 3)     # 1.5 in Q3.28
+    r = srdhm(r, 1518500250)
+    if s < 0:
+        return wrap32(r << -s), 0
+    return r, -s
+
+
+def prepare_l2_normalization(p, inputs, outputs, ctx):
+    """state = (x_buf, x_off, rows, depth, zero point, out_buf, out_off)"""
+    x, out = inputs[0], outputs[0]
+    _check_int8((x, out), "L2_NORMALIZATION")
+    rows, depth = x.shape
+    return (x.buf, x.off, rows, depth, p[0], out.buf, out.off)
+
+
+def run_l2_normalization(st):
+    xb, xo, rows, depth, zp, ob, o = st
+    S = SIGNED
+    for r in range(rows):
+        q = xo + r * depth
+        total = 0
+        for i in range(depth):
+            v = S[xb[q + i]] - zp
+            total += v * v
+        m, s = inv_sqrt(total)
+        for i in range(depth):
+            v = mbqm(S[xb[q + i]] - zp, m, s + 7)
+            ob[o] = (-128 if v < -128 else (127 if v > 127 else v)) & 0xFF
+            o += 1
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Pooling: state = (x_buf, x_off, N, H, W, C, out_buf, out_off, OH, OW, stride_h, stride_w, filter_h,
 # filter_w, pad_top, pad_left, act_min, act_max)
@@ -1143,5 +1190,6 @@ KERNELS = {
     _ops.OP_BATCH_MATMUL: (prepare_batch_matmul, run_batch_matmul),
     _ops.OP_RESIZE_BILINEAR: (prepare_resize_bilinear, run_resize_bilinear),
     _ops.OP_ARG_MAX: (prepare_arg_max, run_arg_max),
+    _ops.OP_L2_NORMALIZATION: (prepare_l2_normalization, run_l2_normalization),
 }
 del _ops

@@ -94,6 +94,7 @@ RULE_TEXTS = (
     "the output must be the batches, lhs's rows and rhs's columns, with each batch dimension of lhs and rhs 1 or the output's",
     "the input's and the output's height and width must be 32767 or less",
     'the output must be the input without its middle axis, which must not be empty',
+    'the last dimension must be 33025 or less (its sum of squares an int32)',
     "{} must not overlap the op's other operands in the arena; it overlaps tensor",
 )
 # indexed by parameter kind
@@ -148,6 +149,7 @@ PARAM_NAMES = (
     ('align_corners', 'half_pixel_centers'),
     ('input1_offset', 'input2_offset', 'output_offset', 'left_shift', 'input1_multiplier', 'input1_shift', 'input2_multiplier', 'input2_shift', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
     ('min',),
+    ('input_zero_point',),
 )
 PARAM_KINDS = (
     (),
@@ -184,6 +186,7 @@ PARAM_KINDS = (
     (9, 9),
     (4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7),
     (9,),
+    (3,),
 )
 OPERAND_NAMES = (
     (),
@@ -219,6 +222,7 @@ OPERAND_NAMES = (
     ('lhs', 'rhs', 'output'),
     ('input', 'output'),
     ('input1', 'input2', 'output'),
+    ('input', 'output'),
     ('input', 'output'),
 )
 OPERAND_TYPES = (
@@ -256,6 +260,7 @@ OPERAND_TYPES = (
     ((1, 4), (1, 4)),
     ((1, 7), (1, 7), (1, 7)),
     ((1, 3), (3, 2)),
+    ((1, 2), (1, 2)),
 )
 DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the output's dtype")
 # -- end of the generated part --

@@ -90,6 +90,8 @@ OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS
     # format version 6; the index of the largest (min 0) or smallest (min 1) value along the middle axis of an int8
     # [outer, axis, inner] into int32 [outer, inner]
     OpSpec(33, "ARG_MAX", ("input",), ("min",), core=False),
+    # each row of an int8 [outer, depth] divided by its L2 norm, into scale 1/128 (TFLite Micro's fixed point)
+    OpSpec(34, "L2_NORMALIZATION", ("input",), ("input_zero_point",), core=False),
 )
 
 BY_CODE = {op.code: op for op in OPS}
@@ -144,7 +146,8 @@ def c_header():
               " * above that are not here are not on the device yet: an unknown op code to pml_check. A build",
               " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
               " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
-              " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX) are unknown op codes there. */",
+              " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX,",
+              " * L2_NORMALIZATION) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if op.core])
     lines += ["#define PML_FULL_OPS(X) \\"]

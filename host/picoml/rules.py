@@ -88,6 +88,7 @@ OPERANDS.update({"CONV_2D": dict(_CONV_OPERANDS, **_REQUANTIZATION),
                  "MAX_POOL_2D": {"input": (I8, 4, False), "output": (I8, 4, False)},
                  "RESIZE_BILINEAR": {"input": (I8, 4, False), "output": (I8, 4, False)},
                  "ARG_MAX": {"input": (I8, 3, False), "output": (I32, 2, False)},
+                 "L2_NORMALIZATION": {"input": (I8, 2, False), "output": (I8, 2, False)},
                  "LUT": {"table": (I8, None, True)},
                  "CONCATENATION": {"inputs": (SAME, None, False), "output": (ANY, None, False)}})
 _TABLE16 = (I16, 1, CONSTANT)
@@ -210,6 +211,7 @@ RULES = (
                       "lhs and rhs 1 or the output's"),
     ("RESIZE_SIZE", "the input's and the output's height and width must be 32767 or less"),
     ("ARG_SHAPE", "the output must be the input without its middle axis, which must not be empty"),
+    ("L2_DEPTH", "the last dimension must be 33025 or less (its sum of squares an int32)"),
     # an output and the op's other operands (an in-place op's output may lie exactly over a same-sized input)
     ("ALIAS", "{} must not overlap the op's other operands in the arena; it overlaps tensor"),
 )

@@ -1,4 +1,4 @@
-"""Int8 SOFTMAX, LOGISTIC, TANH, HARD_SWISH, ABS, RSQRT and ELU: lowering (the constants TFLite Micro's Prepare computes)
+"""Int8 SOFTMAX, L2_NORMALIZATION, LOGISTIC, TANH, HARD_SWISH, ABS, RSQRT and ELU: lowering (the constants TFLite Micro's Prepare computes)
 and numpy code bit-exact with TFLite Micro's int8 reference kernels: SOFTMAX's reference kernel, and the functions
 the LUT tables of the others are computed with.
 
@@ -234,6 +234,65 @@ def reference_softmax(op, inputs, outputs):
     unsat = rounding_divide_by_pot(_srdhm(shifted_scale, exps), np.minimum(exponent, 31))
     out = np.where(valid & ~saturated, np.clip(unsat + INT8_MIN, INT8_MIN, INT8_MAX), INT8_MIN)
     return [out.astype(np.int8).reshape(shape)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# L2_NORMALIZATION (l2norm.cc; reference_integer_ops::L2Normalization)
+# ---------------------------------------------------------------------------------------------------------------
+
+L2_MAX_DEPTH = 33025        # 33025 * 255^2 < 2^31: the row's int32 sum of squares
+
+
+def inv_sqrt_multiplier(x):
+    """TFLite's GetInvSqrtQuantizedMultiplierExp(x, kReverseShift) for an int32 x >= 0: (multiplier, shift), shift
+    <= 0 a right shift, with 1/sqrt(x) ~ multiplier 2^(shift - 31); 0 and 1 give (INT32_MAX, 0). x scaled by
+    powers of 4 into [2^27, 2^29), then five Newton-Raphson steps of gemmlowp's fixed point from 1 (Q3.28)."""
+    if x <= 1:
+        return INT32_MAX, 0
+    shift = 11
+    while x >= 1 << 29:
+        x //= 4
+        shift += 1
+    pairs = (32 - x.bit_length() - 1) // 2 - 1       # (leading zeros - 1) // 2 - 1
+    shift -= pairs
+    x <<= 2 * pairs
+    half_input = int(rounding_divide_by_pot(x >> 1, 1))
+    half_three = (1 << 28) + (1 << 27)              # 1.5 in Q3.28
+    r = 1 << 28                                     # 1.0
+    for _ in range(5):
+        r3 = int(_rescale(_srdhm(_srdhm(r, r), r), 9, 3))
+        r = int(_rescale(_add(_srdhm(half_three, r), -_srdhm(half_input, r3)), 6, 3))
+    r = int(_srdhm(r, 1518500250))                  # sqrt(2) / 2 in Q0.31
+    if shift < 0:
+        return int(wrap_int32(r << -shift)), 0
+    return r, -shift
+
+
+def lower_l2_normalization(ctx, op):
+    """L2_NORMALIZATION over the last axis: one op over the tensors viewed as [outer, depth]; TFLite Micro's int8
+    output is in scale 1/128, zero point 0."""
+    from .shape import new_view
+    _check_int8(ctx, op)
+    x, out = op.inputs[0], op.outputs[0]
+    if op.options.get("FusedActivationFunction", 0):
+        ctx.fail(op, "a fused activation on L2_NORMALIZATION is not supported (TFLite Micro refuses it)")
+    _check_output_quantization(ctx, op, 1.0 / 128, 0)
+    depth = x.shape[-1] if len(x.shape) else 1
+    if depth > L2_MAX_DEPTH:
+        ctx.fail(op, "a depth of %d: at most %d keep the sum of squares an int32" % (depth, L2_MAX_DEPTH))
+    shape = (int(np.prod(x.shape, dtype=np.int64)) // depth, depth)
+    ctx.emit("L2_NORMALIZATION", [new_view(ctx, ctx.activation(x), shape, x.name + "/rows")],
+             [new_view(ctx, ctx.activation(out), shape, out.name + "/rows")],
+             {"input_zero_point": x.zero_point}, op)
+
+
+def reference_l2_normalization(op, inputs, outputs):
+    x = _i64(inputs[0]) - op.params["input_zero_point"]
+    out = np.empty_like(x)
+    for row, y in zip(x, out):
+        multiplier, shift = inv_sqrt_multiplier(int((row * row).sum()))
+        y[:] = multiply_by_quantized_multiplier(row, multiplier, shift + 7)
+    return [clamp_int8(out, INT8_MIN, INT8_MAX)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -474,5 +533,5 @@ def elu(p, x):
 
 
 LOWER = {"SOFTMAX": lower_softmax, "LOGISTIC": lower_logistic, "TANH": lower_tanh, "HARD_SWISH": lower_hard_swish,
-         "ABS": lower_abs, "RSQRT": lower_rsqrt, "ELU": lower_elu}
-REFERENCE = {"SOFTMAX": reference_softmax}
+         "ABS": lower_abs, "RSQRT": lower_rsqrt, "ELU": lower_elu, "L2_NORMALIZATION": lower_l2_normalization}
+REFERENCE = {"SOFTMAX": reference_softmax, "L2_NORMALIZATION": reference_l2_normalization}
