@@ -135,7 +135,8 @@ class Draw:
     def body(self, x, rank):
         for _ in range(int(self.rng.integers(1, 5))):
             step = self.pick(("conv", "conv", "pool", "pad", "branch", "batchnorm", "activation", "mean", "dense",
-                              "rescale", "crop", "causal", "max", "permute", "upsample", "split", "attention"))
+                              "rescale", "crop", "causal", "max", "permute", "upsample", "split", "attention",
+                              "atrous"))
             if step == "conv":
                 x = self.conv(x, rank)
                 if self.chance(0.6):
@@ -193,6 +194,8 @@ class Draw:
                     x = self.layers.Attention(use_scale=self.chance(0.5))([x, x])
                 else:
                     x = self.layers.MultiHeadAttention(int(self.rng.integers(1, 3)), int(self.rng.integers(2, 6)))(x, x)
+            elif step == "atrous":
+                x = self.atrous(x, rank)
             elif step == "batchnorm":
                 # BatchNormalization (folded away or MUL and ADD), or LayerNormalization (SQUARED_DIFFERENCE)
                 if self.chance(0.7):
@@ -202,6 +205,20 @@ class Draw:
             else:
                 x = self.activation(x, allow_none=False)
         return x
+
+    def atrous(self, x, rank):
+        """A dilated convolution written out (SPACE_TO_BATCH_ND with padding, a VALID convolution, BATCH_TO_SPACE_ND
+        with crops), a ReLU between so that the converter keeps the three ops."""
+        tf, b, k = genmodels.tf, int(self.rng.integers(2, 4)), int(self.rng.integers(1, 4))
+        pads, crops = [], []
+        for size in (int(d) for d in x.shape[1:1 + rank]):
+            total = -(-(size + (k - 1) * b) // b) * b       # the padded size: a multiple of b, the taps' reach
+            before = int(self.rng.integers(0, total - size + 1))
+            pads.append([before, total - size - before])
+            crops.append([0, total - (k - 1) * b - size])
+        x = self.layers.Lambda(lambda t: tf.nn.relu(tf.space_to_batch_nd(t, [b] * rank, pads)))(x)
+        x = (self.layers.Conv2D if rank == 2 else self.layers.Conv1D)(self.width(), k)(x)
+        return self.layers.Lambda(lambda t: tf.batch_to_space(t, [b] * rank, crops))(x)
 
     def head(self, x, rank):
         L = self.layers
@@ -221,8 +238,13 @@ class Draw:
             for _ in range(int(self.rng.integers(1, 3))):
                 x = L.Dense(int(self.rng.integers(1, 33)))(x)
                 x = self.activation(x)
-        if self.chance(0.4):
+        last = self.pick(("softmax", "softmax", "l2", "argmax", "none", "none", "none"))
+        if last == "softmax":
             x = L.Softmax()(x)
+        elif last == "l2":
+            x = L.Lambda(lambda t: genmodels.tf.math.l2_normalize(t, axis=-1))(x)
+        elif last == "argmax":      # int32 indices (ARG_MAX)
+            x = L.Lambda(lambda t: genmodels.tf.argmax(t, axis=-1, output_type=genmodels.tf.int32))(x)
         return x
 
     def model(self):
