@@ -42,8 +42,9 @@
 #define PML_OP_SQUARED_DIFFERENCE 32
 #define PML_OP_ARG_MAX 33
 #define PML_OP_L2_NORMALIZATION 34
+#define PML_OP_LOG_SOFTMAX 35
 /* the highest op code this build runs (the ops of PML_OPS) */
-#define PML_OP_MAX 34
+#define PML_OP_MAX 35
 
 typedef struct {
     int32_t stride_h;
@@ -378,6 +379,17 @@ typedef struct {
 #define PML_L2_NORMALIZATION_N_OUTPUTS 1
 #define PML_L2_NORMALIZATION_IN_PLACE 0
 
+typedef struct {
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t reverse_scaling_divisor;
+    int32_t reverse_scaling_right_shift;
+    int32_t diff_min;
+} pml_log_softmax_params_t;
+#define PML_LOG_SOFTMAX_N_PARAMS 5
+#define PML_LOG_SOFTMAX_N_OUTPUTS 1
+#define PML_LOG_SOFTMAX_IN_PLACE 0
+
 /* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
  * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
  * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
@@ -385,7 +397,7 @@ typedef struct {
  * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs
  * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,
  * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX,
- * L2_NORMALIZATION) are unknown op codes there. */
+ * L2_NORMALIZATION, LOG_SOFTMAX) are unknown op codes there. */
 #define PML_CORE_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \
@@ -421,7 +433,8 @@ typedef struct {
     X(RESIZE_BILINEAR, resize_bilinear, 31, PML_RESIZE_BILINEAR_N_PARAMS, 1) \
     X(SQUARED_DIFFERENCE, squared_difference, 32, PML_SQUARED_DIFFERENCE_N_PARAMS, 2) \
     X(ARG_MAX, arg_max, 33, PML_ARG_MAX_N_PARAMS, 1) \
-    X(L2_NORMALIZATION, l2_normalization, 34, PML_L2_NORMALIZATION_N_PARAMS, 1)
+    X(L2_NORMALIZATION, l2_normalization, 34, PML_L2_NORMALIZATION_N_PARAMS, 1) \
+    X(LOG_SOFTMAX, log_softmax, 35, PML_LOG_SOFTMAX_N_PARAMS, 1)
 #ifdef PML_WITHOUT_FRONTEND
 #define PML_OPS(X) PML_CORE_OPS(X)
 #else

@@ -441,6 +441,16 @@ def l2_norm():
     return keras.Model(inp, layers.Lambda(lambda t: tf.math.l2_normalize(t, axis=-1))(x))
 
 
+def log_softmax():
+    """tf.nn.log_softmax (LOG_SOFTMAX) at the end of a classifier, as a model trained with a log-likelihood loss
+    ends, and over each step of a sequence."""
+    x = inp = _input((8, 5))
+    x = layers.Conv1D(6, 3, activation="relu")(x)                                             # (6, 6)
+    x = layers.Lambda(lambda t: tf.nn.log_softmax(t, axis=-1))(x)
+    x = layers.Dense(4)(layers.Flatten()(x))
+    return keras.Model(inp, layers.Lambda(lambda t: tf.nn.log_softmax(t, axis=-1))(x))
+
+
 def resize_bilinear():
     """Keras's UpSampling2D with bilinear interpolation (RESIZE_BILINEAR, half pixel centers) and tf.image.resize to
     another size, up in one axis and down in the other."""
@@ -713,7 +723,7 @@ MODELS = {
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
         gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv, layer_norm,
-        space_to_batch, arg_max, l2_norm,
+        space_to_batch, arg_max, l2_norm, log_softmax,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

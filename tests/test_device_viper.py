@@ -42,12 +42,12 @@ KV = DEVICE / "picoml" / "kernels_viper.py"
 KWS = "kws_ref_model"
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SAME, VALID = 0, 1
-# ops kernels_viper must run in viper code (SOFTMAX and L2_NORMALIZATION, gemmlowp fixed point once per row, stay
-# with kernels_python)
+# ops kernels_viper must run in viper code (SOFTMAX, LOG_SOFTMAX and L2_NORMALIZATION, gemmlowp fixed point once per
+# row, stay with kernels_python)
 VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB",
              "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "STRIDED_SLICE", "BATCH_MATMUL", "RESIZE_BILINEAR",
              "SQUARED_DIFFERENCE", "ARG_MAX"}
-PYTHON_OPS = {"SOFTMAX", "L2_NORMALIZATION"}
+PYTHON_OPS = {"SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -954,7 +954,7 @@ def _model_runs(blob, count, seed):
 
 
 def test_every_op_but_softmax_runs_in_viper_code(tmp_path):
-    """On every real and generated model, no op but SOFTMAX and L2_NORMALIZATION is left to kernels_python and no
+    """On every real and generated model, no op but PYTHON_OPS' is left to kernels_python and no
     viper prepare falls back to it (one input each; every model's bytes on this backend: test_runtimes.py)."""
     cases = {name: (models.pml(name), _model_runs(models.pml(name), 1, seed=3))
              for name in sorted(models.GENERATED + models.MLPERF)}

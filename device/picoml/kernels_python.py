@@ -739,6 +739,73 @@ def _clz32(u):
     return n
 
 
+def _sat32(x):
+    return INT32_MAX if x > INT32_MAX else (INT32_MIN if x < INT32_MIN else x)
+
+
+def log_of_sum(x):
+    """TFLite's log_x_for_x_greater_than_or_equal_to_1 of a Q12.19 sum, in Q5.26 (as log_of_sum in
+    native_module/log_softmax.c and picoml.ops.nonlinear on the host)."""
+    quarter = 8388608                                       # 1/4 in Q6.25
+    h = _clz32(x)
+    r_a = _sat_left_shift(srdhm(_sat_left_shift(x, h - 1), 1518500250), 1)
+    a_adj = _sat32(_sat_left_shift(12 - h, 25) + quarter)
+    hb = _clz32(srdhm(x, 1518500250)) - 1
+    r_b = _sat_left_shift(x, hb)
+    b_adj = _sat32(_sat_left_shift(12 - hb, 25) - quarter)
+    r = r_a if r_a < r_b else r_b
+    adj = a_adj if a_adj > b_adj else b_adj
+    p = _rounding_half_sum(r, 1805811301)
+    q = wrap32(r - 1805811301)
+    q = wrap32(q + q)
+    sq = srdhm(q, q)
+    num = wrap32(srdhm(q, r) + srdhm(srdhm(q, sq), 117049297))
+    denom = wrap32(srdhm(p, wrap32(wrap32(1057819769 + q) + srdhm(127690142, sq))) + srdhm(638450708, q))
+    return _sat_left_shift(wrap32(srdhm(adj, 1488522236) + srdhm(rdbp(num, 6), one_over_one_plus_x_for_x_in_0_1(
+        denom))), 1)
+
+
+def prepare_log_softmax(p, inputs, outputs, ctx):
+    """state = (x_buf, x_off, out_buf, out_off, rows, depth, the diffs' Q5.26 values and their exponentials in
+    Q12.19 by -diff (0..255), divisor, divisor shift, diff_min)"""
+    x, out = inputs[0], outputs[0]
+    _check_int8((x, out), "LOG_SOFTMAX")
+    multiplier, left_shift, divisor, divisor_shift, diff_min = p
+    rows, depth = x.shape
+    scaled = table32(lambda d: mbqm(-d, multiplier, left_shift))
+    exps = table32(lambda d: rdbp(exp_on_negative_values(scaled[d], 5), 12))
+    return (x.buf, x.off, out.buf, out.off, rows, depth, scaled, exps, divisor, divisor_shift, diff_min)
+
+
+def run_log_softmax(st):
+    xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift, diff_min = st
+    S = SIGNED
+    for r in range(rows):
+        base = xo + r * depth
+        end = base + depth
+        mx = -128
+        for i in range(base, end):
+            v = S[xb[i]]
+            if v > mx:
+                mx = v
+        total = 0
+        for i in range(base, end):
+            d = mx - S[xb[i]]
+            if -d >= diff_min:
+                total += exps[d]
+        log_sum = log_of_sum(wrap32(total))
+        floor = mbqm(wrap32(log_sum - 2147483648), divisor, -divisor_shift)
+        least = diff_min - 1 if diff_min - 1 > floor else floor
+        o = oo + r * depth - base
+        for i in range(base, end):
+            d = mx - S[xb[i]]
+            v = -128
+            if -d > least:
+                v = rdbp(wrap32(scaled[d] - log_sum), 22) + 127
+                v = -128 if v < -128 else (127 if v > 127 else v)
+            ob[o + i] = v & 0xFF
+
+
 def prepare_softmax(p, inputs, outputs, ctx):
     x, out = inputs[0], outputs[0]
     _check_int8((x, out), "SOFTMAX")
@@ -1191,5 +1258,6 @@ KERNELS = {
     _ops.OP_RESIZE_BILINEAR: (prepare_resize_bilinear, run_resize_bilinear),
     _ops.OP_ARG_MAX: (prepare_arg_max, run_arg_max),
     _ops.OP_L2_NORMALIZATION: (prepare_l2_normalization, run_l2_normalization),
+    _ops.OP_LOG_SOFTMAX: (prepare_log_softmax, run_log_softmax),
 }
 del _ops

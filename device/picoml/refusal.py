@@ -150,6 +150,7 @@ PARAM_NAMES = (
     ('input1_offset', 'input2_offset', 'output_offset', 'left_shift', 'input1_multiplier', 'input1_shift', 'input2_multiplier', 'input2_shift', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
     ('min',),
     ('input_zero_point',),
+    ('input_multiplier', 'input_left_shift', 'reverse_scaling_divisor', 'reverse_scaling_right_shift', 'diff_min'),
 )
 PARAM_KINDS = (
     (),
@@ -187,6 +188,7 @@ PARAM_KINDS = (
     (4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7),
     (9,),
     (3,),
+    (0, 6, 0, 6, 0),
 )
 OPERAND_NAMES = (
     (),
@@ -222,6 +224,7 @@ OPERAND_NAMES = (
     ('lhs', 'rhs', 'output'),
     ('input', 'output'),
     ('input1', 'input2', 'output'),
+    ('input', 'output'),
     ('input', 'output'),
     ('input', 'output'),
 )
@@ -260,6 +263,7 @@ OPERAND_TYPES = (
     ((1, 4), (1, 4)),
     ((1, 7), (1, 7), (1, 7)),
     ((1, 3), (3, 2)),
+    ((1, 2), (1, 2)),
     ((1, 2), (1, 2)),
 )
 DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the output's dtype")

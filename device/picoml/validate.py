@@ -21,7 +21,7 @@ import struct
 
 from ._layout import DTYPE_SIZES, HEADER_FORMAT, HEADER_SIZE, MAX_DIMS, MAX_OPERANDS, TENSOR_FORMAT, TENSOR_SIZE
 from ._ops import (IN_PLACE, N_INPUTS, N_OUTPUTS, N_PARAMS, ON_DEVICE, OP_ADD, OP_ADD_INT32, OP_ARG_MAX,
-                   OP_AVERAGE_POOL_2D, OP_BATCH_MATMUL, OP_L2_NORMALIZATION, OP_CAST, OP_CONCATENATION, OP_CONV_2D, OP_DEPTHWISE_CONV_2D, OP_DIV_INT32,
+                   OP_AVERAGE_POOL_2D, OP_BATCH_MATMUL, OP_L2_NORMALIZATION, OP_LOG_SOFTMAX, OP_CAST, OP_CONCATENATION, OP_CONV_2D, OP_DEPTHWISE_CONV_2D, OP_DIV_INT32,
                    OP_FULLY_CONNECTED, OP_LUT, OP_MAX_POOL_2D, OP_MAXIMUM, OP_MEAN, OP_MINIMUM, OP_MUL, OP_MUL_INT32,
                    OP_NAMES, OP_PAD, OP_RESIZE_BILINEAR, OP_SIGNAL_ENERGY, OP_SIGNAL_FFT_AUTO_SCALE,
                    OP_SIGNAL_FILTER_BANK, OP_SIGNAL_FILTER_BANK_LOG, OP_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION,
@@ -37,18 +37,20 @@ KIND_RANGES = ((-2147483648, 2147483647), (1, 2147483647), (0, 2147483647), (-12
 PARAM_KINDS = bytes([1, 1, 1, 1, 2, 2, 4, 3, 3, 7, 1, 1, 1, 1, 2, 2, 4, 3, 3, 7, 1, 3, 3, 7, 1, 1, 1, 1, 2, 2, 3, 7,
     1, 1, 1, 1, 2, 2, 3, 7, 0, 6, 0, 4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7, 4, 4, 3, 0, 5, 3, 7, 2, 0, 3, 3, 0, 5, 2, 2,
     2, 2, 2, 2, 2, 2, 3, 6, 1, 2, 2, 0, 0, 0, 0, 6, 8, 0, 9, 8, 6, 0, 2, 2, 2, 2, 0, 0, 0, 0, 0, 10, 0, 10, 0, 10, 4,
-    4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7, 4, 4, 3, 11, 5, 3, 7, 9, 9, 9, 9, 4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7, 9, 3])
+    4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7, 4, 4, 3, 11, 5, 3, 7, 9, 9, 9, 9, 4, 4, 3, 6, 0, 5, 0, 5, 0, 5, 3, 7, 9, 3, 0, 6,
+    0, 6, 0])
 PARAM_KINDS_AT = (0, 0, 10, 21, 24, 32, 40, 43, 55, 62, 63, 63, 68, 77, 78, 78, 79, 81, 81, 81, 89, 90, 92, 92, 100,
-    100, 100, 102, 104, 106, 118, 127, 129, 141, 142, 143)
+    100, 100, 102, 104, 106, 118, 127, 129, 141, 142, 143, 148)
 # OPERAND_SPECS[OPERAND_SPECS_AT[code] + k]: the type of input k (all inputs share the first when the op
 # takes one or more), then the outputs': dtype in bits 0-2 (0: any, 7: the first output's), rank in bits 3-5
 # (7: any), constant in bit 6, state in bit 7
 OPERAND_SPECS = bytes([33, 97, 123, 123, 123, 33, 33, 97, 123, 123, 123, 33, 57, 81, 123, 123, 123, 57, 33, 33, 33,
     33, 57, 57, 57, 57, 57, 57, 57, 57, 63, 56, 57, 121, 57, 57, 57, 57, 57, 58, 74, 58, 58, 58, 3, 58, 82, 82, 58,
     58, 60, 60, 74, 74, 74, 74, 74, 61, 61, 3, 60, 60, 188, 60, 60, 60, 60, 74, 60, 60, 58, 56, 56, 63, 56, 63, 63,
-    56, 63, 63, 56, 59, 59, 59, 59, 59, 59, 59, 59, 59, 57, 57, 57, 57, 57, 57, 33, 33, 57, 57, 57, 25, 19, 17, 17])
+    56, 63, 63, 56, 59, 59, 59, 59, 59, 59, 59, 59, 59, 57, 57, 57, 57, 57, 57, 33, 33, 57, 57, 57, 25, 19, 17, 17,
+    17, 17])
 OPERAND_SPECS_AT = (0, 0, 6, 12, 18, 20, 22, 24, 27, 30, 32, 35, 37, 39, 42, 45, 49, 51, 58, 61, 65, 69, 71, 73, 75,
-    78, 81, 84, 87, 90, 93, 96, 98, 101, 103, 105)
+    78, 81, 84, 87, 90, 93, 96, 98, 101, 103, 105, 107)
 # -- end of the generated part --
 
 
@@ -316,8 +318,8 @@ def _broadcast(x, y, out):
 
 def _op_v3(code, p, ins, outs):
     """The rules of the ops of format versions 3 to 6: the Signal library's and the integer ones (ops/signal.py and
-    ops/integer.py on the host), SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX and
-    L2_NORMALIZATION."""
+    ops/integer.py on the host), SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX,
+    L2_NORMALIZATION and LOG_SOFTMAX."""
     x = ins[0]
     out = outs[0]
     if code == OP_BATCH_MATMUL:
@@ -329,6 +331,10 @@ def _op_v3(code, p, ins, outs):
             ok = ok and (a[d] == 1 or a[d] == o[d]) and (b[d] == 1 or b[d] == o[d])
         _need(80, ok, out.size)  # MATMUL_OUTPUT
         return _cap(out.size * k)
+    if code == OP_LOG_SOFTMAX:
+        _need(51, x.shape[1] <= 4095, x.shape[1])  # SOFTMAX_DEPTH
+        _need(50, out.size == x.size, out.size)  # SIZE
+        return _cap(out.size)
     if code == OP_L2_NORMALIZATION:
         _need(50, out.size == x.size, out.size)  # SIZE
         _need(83, x.shape[1] <= 33025, x.shape[1])  # L2_DEPTH

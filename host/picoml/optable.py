@@ -92,6 +92,9 @@ OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS
     OpSpec(33, "ARG_MAX", ("input",), ("min",), core=False),
     # each row of an int8 [outer, depth] divided by its L2 norm, into scale 1/128 (TFLite Micro's fixed point)
     OpSpec(34, "L2_NORMALIZATION", ("input",), ("input_zero_point",), core=False),
+    # SOFTMAX's exponentials and TFLite's fixed-point log, into scale 16/256, zero point 127
+    OpSpec(35, "LOG_SOFTMAX", ("input",), ("input_multiplier", "input_left_shift", "reverse_scaling_divisor",
+                                           "reverse_scaling_right_shift", "diff_min"), core=False),
 )
 
 BY_CODE = {op.code: op for op in OPS}
@@ -147,7 +150,7 @@ def c_header():
               " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
               " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
               " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX,",
-              " * L2_NORMALIZATION) are unknown op codes there. */",
+              " * L2_NORMALIZATION, LOG_SOFTMAX) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if op.core])
     lines += ["#define PML_FULL_OPS(X) \\"]

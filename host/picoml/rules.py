@@ -71,7 +71,8 @@ PARAM_RANGES.update({
     "BATCH_MATMUL": {"lhs_offset": "INPUT_OFFSET", "rhs_offset": "INPUT_OFFSET", "output_offset": "INT8",
                      "output_multiplier": "Q31", "output_shift": "SHIFT", "act_min": "INT8", "act_max": "ACT_MAX",
                      "adj_x": "BOOL", "adj_y": "BOOL"},
-    "RESIZE_BILINEAR": {"align_corners": "BOOL", "half_pixel_centers": "BOOL"}, "ARG_MAX": {"min": "BOOL"}})
+    "RESIZE_BILINEAR": {"align_corners": "BOOL", "half_pixel_centers": "BOOL"}, "ARG_MAX": {"min": "BOOL"},
+    "LOG_SOFTMAX": {"input_left_shift": "SHIFT_LEFT", "reverse_scaling_right_shift": "SHIFT_LEFT"}})
 
 # Operand types: (dtype, rank or None for any, where: False, CONSTANT (its bytes in the weights blob, read and
 # checked at load) or STATE (a state tensor, which the op reads and updates)). dtype ANY is any dtype, SAME the
@@ -89,6 +90,7 @@ OPERANDS.update({"CONV_2D": dict(_CONV_OPERANDS, **_REQUANTIZATION),
                  "RESIZE_BILINEAR": {"input": (I8, 4, False), "output": (I8, 4, False)},
                  "ARG_MAX": {"input": (I8, 3, False), "output": (I32, 2, False)},
                  "L2_NORMALIZATION": {"input": (I8, 2, False), "output": (I8, 2, False)},
+                 "LOG_SOFTMAX": {"input": (I8, 2, False), "output": (I8, 2, False)},
                  "LUT": {"table": (I8, None, True)},
                  "CONCATENATION": {"inputs": (SAME, None, False), "output": (ANY, None, False)}})
 _TABLE16 = (I16, 1, CONSTANT)

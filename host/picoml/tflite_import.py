@@ -252,7 +252,6 @@ UNSUPPORTED_HINTS.update(dict.fromkeys(
     "TFLite Micro has no int8 kernel for it: an activation built from it (softplus, selu, mish, exponential, "
     "hard_shrink, ...) cannot run quantized; relu, relu6, elu, tanh, sigmoid, swish, hard_swish or leaky_relu can"))
 UNSUPPORTED_HINTS["GELU"] = "TFLite Micro has no GELU: swish or hard_swish are close and convert"
-UNSUPPORTED_HINTS["LOG_SOFTMAX"] = "end the model with SOFTMAX and take the log of its outputs after predict()"
 
 
 def _refuse_unsupported(lowering, op):

@@ -1,4 +1,4 @@
-"""Int8 SOFTMAX, L2_NORMALIZATION, LOGISTIC, TANH, HARD_SWISH, ABS, RSQRT and ELU: lowering (the constants TFLite Micro's Prepare computes)
+"""Int8 SOFTMAX, LOG_SOFTMAX, L2_NORMALIZATION, LOGISTIC, TANH, HARD_SWISH, ABS, RSQRT and ELU: lowering (the constants TFLite Micro's Prepare computes)
 and numpy code bit-exact with TFLite Micro's int8 reference kernels: SOFTMAX's reference kernel, and the functions
 the LUT tables of the others are computed with.
 
@@ -234,6 +234,109 @@ def reference_softmax(op, inputs, outputs):
     unsat = rounding_divide_by_pot(_srdhm(shifted_scale, exps), np.minimum(exponent, 31))
     out = np.where(valid & ~saturated, np.clip(unsat + INT8_MIN, INT8_MIN, INT8_MAX), INT8_MIN)
     return [out.astype(np.int8).reshape(shape)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# LOG_SOFTMAX (log_softmax.cc; reference_ops::LogSoftmaxQuantized<int8_t>): output scale 16/256, zero point 127
+# ---------------------------------------------------------------------------------------------------------------
+
+_LOG_OUTPUT_INTEGER_BITS = 4
+
+
+def _saturate_int32(x):
+    return np.clip(_i64(x), -(1 << 31), INT32_MAX)
+
+
+def _shift_left_saturating(x, exponent):
+    """SaturatingRoundingMultiplyByPOTParam for an exponent >= 0 (per element): x * 2^exponent, saturated."""
+    x, exponent = _i64(x), _i64(exponent)
+    return np.where(exponent == 0, x, _saturate_int32(x << exponent))
+
+
+def log_x_for_x_greater_than_or_equal_to_1(x, input_integer_bits, output_integer_bits):
+    """TFLite's log_x_for_x_greater_than_or_equal_to_1_impl: log(x) for x >= 1 (raw int32 of Q(input bits)), in
+    Q(output bits): x's power of two from its leading zeros (from two candidates, x and x sqrt(1/2), the one
+    nearer), and the log of the remaining mantissa r in [sqrt(1/2), sqrt(2)) by a rational approximation around
+    sqrt(sqrt(1/2))."""
+    log_2, sqrt_sqrt_half, sqrt_half, one_quarter = 1488522236, 1805811301, 1518500250, 536870912
+    alpha_n, alpha_d, alpha_i, alpha_f = 117049297, 127690142, 1057819769, 638450708
+    accum_bits = output_integer_bits + 1
+    shifted_quarter = _rescale(one_quarter, 0, accum_bits)
+    z_a = _i64(x)
+    z_a_headroom_plus_1 = _count_leading_zeros_u32(z_a)
+    r_a_tmp = _shift_left_saturating(z_a, z_a_headroom_plus_1 - 1)
+    r_a = _shift_left_saturating(_srdhm(r_a_tmp, sqrt_half), 1)
+    z_a_pow_2_adj = _saturate_int32(_shift_left_saturating(input_integer_bits - z_a_headroom_plus_1, 31 - accum_bits)
+                                    + shifted_quarter)
+    z_b = _srdhm(z_a, sqrt_half)
+    z_b_headroom = _count_leading_zeros_u32(z_b) - 1
+    r_b = _shift_left_saturating(z_a, z_b_headroom)
+    z_b_pow_2_adj = _saturate_int32(_shift_left_saturating(input_integer_bits - z_b_headroom, 31 - accum_bits)
+                                    - shifted_quarter)
+    r = np.minimum(r_a, r_b)
+    z_pow_2_adj = np.maximum(z_a_pow_2_adj, z_b_pow_2_adj)
+    p = _rounding_half_sum(r, sqrt_sqrt_half)
+    q = _add(r, -sqrt_sqrt_half)
+    q = _add(q, q)
+    common_sq = _srdhm(q, q)
+    num = _add(_srdhm(q, r), _srdhm(_srdhm(q, common_sq), alpha_n))
+    denom_minus_one = _add(_srdhm(p, _add(_add(alpha_i, q), _srdhm(alpha_d, common_sq))), _srdhm(alpha_f, q))
+    recip_denom = one_over_one_plus_x_for_x_in_0_1(denom_minus_one)
+    num_scaled = _rescale(num, 0, accum_bits)
+    return _rescale(_add(_srdhm(z_pow_2_adj, log_2), _srdhm(num_scaled, recip_denom)), accum_bits,
+                    output_integer_bits)
+
+
+def log_softmax_params(input_scale):
+    """TFLite Micro's PreprocessLogSoftmaxScalingExp (beta 1) and CalculateInputRadius: (input_multiplier,
+    input_left_shift, reverse_scaling_divisor, reverse_scaling_right_shift, diff_min), or None when the scaled
+    multiplier is not above one."""
+    params = softmax_params(1.0, input_scale)
+    if params is None:
+        return None
+    multiplier, left_shift, diff_min = params
+    divisor, divisor_shift = quantize_multiplier((1 << (31 - left_shift)) / multiplier)
+    if divisor_shift > 0:       # QuantizeMultiplierSmallerThanOneExp: the divisor is below one
+        return None
+    return multiplier, left_shift, divisor, -divisor_shift, diff_min
+
+
+def lower_log_softmax(ctx, op):
+    """LOG_SOFTMAX over the last axis: one op over the tensors viewed as [outer, depth]."""
+    from .shape import new_view
+    _check_int8(ctx, op)
+    x, out = op.inputs[0], op.outputs[0]
+    depth = x.shape[-1] if len(x.shape) else 1
+    if depth > SOFTMAX_MAX_DEPTH:
+        ctx.fail(op, "log softmax over %d values: TFLite Micro's int8 sum of exponentials can overflow above %d"
+                 % (depth, SOFTMAX_MAX_DEPTH))
+    _check_output_quantization(ctx, op, 16.0 / 256, 127)
+    params = log_softmax_params(x.scale)
+    if params is None:
+        ctx.fail(op, "input scale %g is too small for TFLite's int8 log softmax" % x.scale)
+    names = ("input_multiplier", "input_left_shift", "reverse_scaling_divisor", "reverse_scaling_right_shift",
+             "diff_min")
+    shape = (int(np.prod(x.shape, dtype=np.int64)) // depth, depth)
+    ctx.emit("LOG_SOFTMAX", [new_view(ctx, ctx.activation(x), shape, x.name + "/rows")],
+             [new_view(ctx, ctx.activation(out), shape, out.name + "/rows")], dict(zip(names, params)), op)
+
+
+def reference_log_softmax(op, inputs, outputs):
+    p = op.params
+    x = _i64(inputs[0])
+    diff = x - x.max(axis=1, keepdims=True)
+    in_q5 = multiply_by_quantized_multiplier(diff, p["input_multiplier"], p["input_left_shift"])
+    exps = _rescale(exp_on_negative_values(in_q5, SOFTMAX_SCALED_DIFF_INTEGER_BITS), 0,
+                    SOFTMAX_ACCUMULATION_INTEGER_BITS)
+    sum_of_exps = wrap_int32(np.where(diff >= p["diff_min"], exps, 0).sum(axis=1, keepdims=True))
+    log_sum = log_x_for_x_greater_than_or_equal_to_1(sum_of_exps, SOFTMAX_ACCUMULATION_INTEGER_BITS,
+                                                     SOFTMAX_SCALED_DIFF_INTEGER_BITS)
+    floor = multiply_by_quantized_multiplier(_add(log_sum, -(1 << 31)), p["reverse_scaling_divisor"],
+                                             -p["reverse_scaling_right_shift"])
+    adjusted_diff_min = np.maximum(p["diff_min"] - 1, floor)
+    out = rounding_divide_by_pot(_add(in_q5, -log_sum),
+                                 31 - SOFTMAX_SCALED_DIFF_INTEGER_BITS - _LOG_OUTPUT_INTEGER_BITS) + 127
+    return [np.where(diff > adjusted_diff_min, np.clip(out, INT8_MIN, INT8_MAX), INT8_MIN).astype(np.int8)]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -533,5 +636,7 @@ def elu(p, x):
 
 
 LOWER = {"SOFTMAX": lower_softmax, "LOGISTIC": lower_logistic, "TANH": lower_tanh, "HARD_SWISH": lower_hard_swish,
-         "ABS": lower_abs, "RSQRT": lower_rsqrt, "ELU": lower_elu, "L2_NORMALIZATION": lower_l2_normalization}
-REFERENCE = {"SOFTMAX": reference_softmax, "L2_NORMALIZATION": reference_l2_normalization}
+         "ABS": lower_abs, "RSQRT": lower_rsqrt, "ELU": lower_elu, "L2_NORMALIZATION": lower_l2_normalization,
+         "LOG_SOFTMAX": lower_log_softmax}
+REFERENCE = {"SOFTMAX": reference_softmax, "L2_NORMALIZATION": reference_l2_normalization,
+             "LOG_SOFTMAX": reference_log_softmax}
