@@ -238,9 +238,11 @@ class Draw:
             for _ in range(int(self.rng.integers(1, 3))):
                 x = L.Dense(int(self.rng.integers(1, 33)))(x)
                 x = self.activation(x)
-        last = self.pick(("softmax", "softmax", "l2", "argmax", "none", "none", "none"))
+        last = self.pick(("softmax", "softmax", "log_softmax", "l2", "argmax", "none", "none", "none"))
         if last == "softmax":
             x = L.Softmax()(x)
+        elif last == "log_softmax":
+            x = L.Lambda(lambda t: genmodels.tf.nn.log_softmax(t, axis=-1))(x)
         elif last == "l2":
             x = L.Lambda(lambda t: genmodels.tf.math.l2_normalize(t, axis=-1))(x)
         elif last == "argmax":      # int32 indices (ARG_MAX)

@@ -615,3 +615,29 @@ def test_broadcast_to(seed):
     shape = tuple(1 if rng.random() < 0.5 else n for n in target[int(rng.integers(0, len(target))):]) or (1,)
     data = tflite_op("BROADCAST_TO", [shape, np.array(target)], [target])
     same_as_tflite_micro(data, seed)
+
+
+def test_a_graph_that_loops_or_reads_unwritten_tensors_is_refused():
+    """A damaged file's graph: an op writing the model's input (a RESHAPE onto itself: the planner looped), two ops
+    reading each other's outputs (out of order), a tensor written twice."""
+    def model(edit):
+        g = Graph()
+        x = g.tensor((1, 4), model_input=True)
+        a, b = g.tensor((4,)), g.tensor((1, 4))
+        g.op("RESHAPE", [x, g.tensor((1,), np.array([4]))], [a])
+        g.op("RESHAPE", [a, g.tensor((2,), np.array([1, 4]))], [b])
+        edit(g.graph.operators, x, a, b)
+        return g.bytes([b])
+
+    def onto_input(ops, x, a, b):
+        ops[0].outputs = [x]
+
+    def out_of_order(ops, x, a, b):
+        ops.reverse()
+
+    def twice(ops, x, a, b):
+        ops[1].outputs = [a]
+    for edit, words in ((onto_input, "which is a model input"), (out_of_order, "before any op writes it"),
+                        (twice, "which is written by an earlier op")):
+        with pytest.raises(UnsupportedModelError, match=words):
+            convert(model(edit), "op", measure_tflm=False)

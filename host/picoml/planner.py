@@ -2,6 +2,7 @@
 to the next) each given arena bytes of its own at the start of the arena, never shared, activations after them
 given arena offsets from their lifetimes (greedy by size, like TFLite Micro's planner), in place where an
 element-wise op's input dies at that op, and reshapes as views sharing their input's bytes."""
+from .errors import UnsupportedModelError
 from .format import CONSTANT_ALIGN
 from .optable import IN_PLACE_OPS
 
@@ -21,8 +22,12 @@ class _Buffers:
             self.parent[view] = base
 
     def root(self, t):
+        seen = 0
         while t in self.parent:
             t = self.parent[t]
+            seen += 1
+            if seen > len(self.parent):
+                raise UnsupportedModelError("tensor %d is a view of itself: the graph loops" % t)
         return t
 
     def merge(self, t, into):

@@ -312,6 +312,23 @@ def _float_island(lowering, op):
     return False
 
 
+def _check_dataflow(lowering, op, input_indices, written):
+    """Each activation an op reads is a model input or written by an earlier op, and each it writes is written
+    once, by this op alone: a damaged file's graph otherwise loops (an op writing its own input, two ops writing
+    each other's inputs) or reads bytes nothing wrote."""
+    for t in op.inputs:
+        if t is not None and t.data is None and t.index not in input_indices and t.index not in written:
+            lowering.fail(op, "it reads tensor %r before any op writes it (the ops are out of order)" % t.name)
+    for t in op.outputs:
+        if t is None:
+            continue
+        if t.index in input_indices or t.index in written or any(u is t for u in op.inputs):
+            lowering.fail(op, "it writes tensor %r, which is %s" % (
+                t.name, "a model input" if t.index in input_indices else
+                "written by an earlier op" if t.index in written else "also its input"))
+        written.add(t.index)
+
+
 def lower(ops, inputs, outputs):
     """The .pml graph (unplanned) of a parsed .tflite model."""
     lowering = Lowering()
@@ -319,6 +336,7 @@ def lower(ops, inputs, outputs):
     edge_dequantize = {}    # float model output -> the int8 tensor its DEQUANTIZE op reads
     input_indices = {t.index for t in inputs}
     output_indices = {t.index for t in outputs}
+    written = set()         # the tensors the ops so far write
     for op in ops:
         lower_op = op_families.LOWER.get(op.name)
         if lower_op is None and op.name not in ("QUANTIZE", "DEQUANTIZE") and \
@@ -328,6 +346,7 @@ def lower(ops, inputs, outputs):
         if len(op.inputs) < 1 or op.inputs[0] is None or not op.outputs or \
                 len(op.outputs) != (n_outputs or len(op.outputs)):
             lowering.fail(op, "it has %d inputs and %d outputs" % (len(op.inputs), len(op.outputs)))
+        _check_dataflow(lowering, op, input_indices, written)
         if op.name == "QUANTIZE" and op.inputs[0].index in input_indices and op.inputs[0].dtype == np.float32:
             edge_quantize[op.inputs[0].index] = op.outputs[0]
             continue

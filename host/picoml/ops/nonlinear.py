@@ -336,7 +336,8 @@ def reference_log_softmax(op, inputs, outputs):
     adjusted_diff_min = np.maximum(p["diff_min"] - 1, floor)
     out = rounding_divide_by_pot(_add(in_q5, -log_sum),
                                  31 - SOFTMAX_SCALED_DIFF_INTEGER_BITS - _LOG_OUTPUT_INTEGER_BITS) + 127
-    return [np.where(diff > adjusted_diff_min, np.clip(out, INT8_MIN, INT8_MAX), INT8_MIN).astype(np.int8)]
+    out = np.where(diff > adjusted_diff_min, np.clip(out, INT8_MIN, INT8_MAX), INT8_MIN).astype(np.int8)
+    return [out.reshape(outputs[0].shape)]      # the output: any shape of that size
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -395,7 +396,7 @@ def reference_l2_normalization(op, inputs, outputs):
     for row, y in zip(x, out):
         multiplier, shift = inv_sqrt_multiplier(int((row * row).sum()))
         y[:] = multiply_by_quantized_multiplier(row, multiplier, shift + 7)
-    return [clamp_int8(out, INT8_MIN, INT8_MAX)]
+    return [clamp_int8(out, INT8_MIN, INT8_MAX).reshape(outputs[0].shape)]    # the output: any shape of that size
 
 
 # ---------------------------------------------------------------------------------------------------------------
