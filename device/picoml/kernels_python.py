@@ -739,6 +739,17 @@ def _clz32(u):
     return n
 
 
+def _row_max(xb, base, end):
+    """The largest int8 value of xb[base:end] (SOFTMAX's and LOG_SOFTMAX's rows)."""
+    S = SIGNED
+    mx = -128
+    for i in range(base, end):
+        v = S[xb[i]]
+        if v > mx:
+            mx = v
+    return mx
+
+
 def _sat32(x):
     return INT32_MAX if x > INT32_MAX else (INT32_MIN if x < INT32_MIN else x)
 
@@ -783,11 +794,7 @@ def run_log_softmax(st):
     for r in range(rows):
         base = xo + r * depth
         end = base + depth
-        mx = -128
-        for i in range(base, end):
-            v = S[xb[i]]
-            if v > mx:
-                mx = v
+        mx = _row_max(xb, base, end)
         total = 0
         for i in range(base, end):
             d = mx - S[xb[i]]
@@ -827,11 +834,7 @@ def run_softmax(st):
     for r in range(rows):
         base = xo + r * depth
         end = base + depth
-        mx = -128
-        for i in range(base, end):
-            v = S[xb[i]]
-            if v > mx:
-                mx = v
+        mx = _row_max(xb, base, end)
         total = 0
         for i in range(base, end):
             d = mx - S[xb[i]]

@@ -347,31 +347,6 @@ def reference_log_softmax(op, inputs, outputs):
 L2_MAX_DEPTH = 33025        # 33025 * 255^2 < 2^31: the row's int32 sum of squares
 
 
-def inv_sqrt_multiplier(x):
-    """TFLite's GetInvSqrtQuantizedMultiplierExp(x, kReverseShift) for an int32 x >= 0: (multiplier, shift), shift
-    <= 0 a right shift, with 1/sqrt(x) ~ multiplier 2^(shift - 31); 0 and 1 give (INT32_MAX, 0). x scaled by
-    powers of 4 into [2^27, 2^29), then five Newton-Raphson steps of gemmlowp's fixed point from 1 (Q3.28)."""
-    if x <= 1:
-        return INT32_MAX, 0
-    shift = 11
-    while x >= 1 << 29:
-        x //= 4
-        shift += 1
-    pairs = (32 - x.bit_length() - 1) // 2 - 1       # (leading zeros - 1) // 2 - 1
-    shift -= pairs
-    x <<= 2 * pairs
-    half_input = int(rounding_divide_by_pot(x >> 1, 1))
-    half_three = (1 << 28) + (1 << 27)              # 1.5 in Q3.28
-    r = 1 << 28                                     # 1.0
-    for _ in range(5):
-        r3 = int(_rescale(_srdhm(_srdhm(r, r), r), 9, 3))
-        r = int(_rescale(_add(_srdhm(half_three, r), -_srdhm(half_input, r3)), 6, 3))
-    r = int(_srdhm(r, 1518500250))                  # sqrt(2) / 2 in Q0.31
-    if shift < 0:
-        return int(wrap_int32(r << -shift)), 0
-    return r, -shift
-
-
 def lower_l2_normalization(ctx, op):
     """L2_NORMALIZATION over the last axis: one op over the tensors viewed as [outer, depth]; TFLite Micro's int8
     output is in scale 1/128, zero point 0."""
@@ -586,16 +561,18 @@ def rsqrt_int8(p, x):
         if v <= 0:
             out.append(INT8_MAX)
             continue
-        inv_sqrt, inv_shift = _inv_sqrt_multiplier_exp(v)
+        inv_sqrt, inv_shift = inv_sqrt_multiplier(v)
         data = multiply_by_quantized_multiplier(1, inv_sqrt, inv_shift + 20)
         out.append(int(multiply_by_quantized_multiplier(data, p["multiplier"], p["shift"] - 20))
                    + p["output_zero_point"])
     return clamp_int8(np.asarray(out, dtype=np.int64))
 
 
-def _inv_sqrt_multiplier_exp(value):
-    """TFLite's GetInvSqrtQuantizedMultiplierExp(value, kReverseShift): (multiplier, left shift) of 1 / sqrt(value):
-    five Newton-Raphson steps in gemmlowp fixed point with 3 integer bits (value 1: INT32_MAX, no shift)."""
+def inv_sqrt_multiplier(value):
+    """TFLite's GetInvSqrtQuantizedMultiplierExp(value, kReverseShift) for an int32 value >= 0: (multiplier, left
+    shift <= 0), 1 / sqrt(value) ~ multiplier 2^(shift - 31): value scaled by powers of 4 into [2^27, 2^29), then
+    five Newton-Raphson steps in gemmlowp fixed point with 3 integer bits from 1 (0 and 1: INT32_MAX, no
+    shift). RSQRT's table and L2_NORMALIZATION's rows."""
     if value <= 1:
         return INT32_MAX, 0
     shift = 11
