@@ -62,3 +62,37 @@ def test_an_output_of_the_wrong_shape_is_refused():
     g.op("ARG_MAX", [x, g.tensor((1,), np.array([1]))], [y], ("ArgMaxOptions", {"outputType": 2}))
     with pytest.raises(UnsupportedModelError, match="is not input"):
         convert(g.bytes([y]), "op", measure_tflm=False)
+
+
+@pytest.mark.parametrize("name", ["ARG_MAX", "ARG_MIN"])
+def test_of_dequantized_values(name):
+    """The converter sometimes leaves the arg max in float after a DEQUANTIZE (random_models case 336:9): the int8
+    values' arg max, the same indices."""
+    g = Graph()
+    x = g.tensor((2, 3, 7), model_input=True, scale=0.37, zero_point=-9)
+    f = g.tensor((2, 3, 7), dtype="FLOAT32")
+    y = g.tensor((2, 3), dtype="INT32")
+    g.op("DEQUANTIZE", [x], [f])
+    options = ("ArgMaxOptions" if name == "ARG_MAX" else "ArgMinOptions", {"outputType": 2})
+    g.op(name, [f, g.tensor((1,), np.array([2]))], [y], options)
+    data = g.bytes([y])
+    model = convert(data, "op", measure_tflm=False)
+    assert [op.name for op in model.ops] == ["ARG_MAX"]
+    rng = np.random.default_rng(3)
+    oracle = Oracle(data)
+    for low, high in ((-128, 128), (-2, 2)):
+        x = rng.integers(low, high, (2, 3, 7)).astype(np.int8)
+        assert np.array_equal(np.asarray(oracle.run([x])[0]).reshape(-1), reference.run(model, [x])[0].reshape(-1))
+
+
+def test_of_a_float_function_is_refused():
+    """After a float function (here ReLU: ties where the int8 values differ) the int8 arg max need not be it."""
+    g = Graph()
+    x = g.tensor((1, 7), model_input=True)
+    f, r = g.tensor((1, 7), dtype="FLOAT32"), g.tensor((1, 7), dtype="FLOAT32")
+    y = g.tensor((1,), dtype="INT32")
+    g.op("DEQUANTIZE", [x], [f])
+    g.op("RELU", [f], [r])
+    g.op("ARG_MAX", [r, g.tensor((1,), np.array([1]))], [y], ("ArgMaxOptions", {"outputType": 2}))
+    with pytest.raises(UnsupportedModelError, match="a float ARG_MAX"):
+        convert(g.bytes([y]), "op", measure_tflm=False)

@@ -298,6 +298,8 @@ def _float_island(lowering, op):
         held.add(out.index)
         lowering.alias(out, x)
         return True
+    if op.name in ("ARG_MAX", "ARG_MIN") and not any(t.float_functions for t in floats):
+        return False    # of dequantized values: the int8 values' arg max (a positive scale keeps their order)
     if op.name not in MOVING_OPS:
         lowering.fail(op, "a float %s between a DEQUANTIZE and a QUANTIZE: picoml runs int8 ops (in float only ops "
                           "that move values and functions of one value)" % op.name)
