@@ -405,7 +405,8 @@ def grouped_conv():
 def space_to_batch():
     """A dilated convolution written out as tf.nn.atrous_conv2d and older converters write it (SPACE_TO_BATCH_ND with
     padding, a VALID CONV_2D, BATCH_TO_SPACE_ND with crops; a RELU between keeps this converter from fusing them)
-    and tf.space_to_batch_nd of a sequence (3-D) without padding; a tf.broadcast_to (BROADCAST_TO: a TILE)."""
+    and tf.space_to_batch_nd of a sequence (3-D) without padding; a tf.broadcast_to (BROADCAST_TO: a TILE); a
+    tf.gather_nd of rows (GATHER_ND: a GATHER)."""
     x = inp = _input((9, 7, 3))
     x = layers.Conv2D(4, 3, padding="same", activation="relu")(x)
     rng = np.random.default_rng(7)
@@ -417,8 +418,11 @@ def space_to_batch():
     x = layers.Lambda(lambda t: tf.space_to_batch_nd(t, [5], [[0, 0]]))(x)                      # (5, 7, 5)
     x = layers.Lambda(lambda t: tf.reduce_max(t, axis=0, keepdims=True))(x)                     # (1, 7, 5)
     y = layers.Lambda(lambda t: tf.broadcast_to(tf.reduce_max(t, axis=1, keepdims=True), [1, 7, 5]))(x)
-    x = layers.Concatenate()([x, y])                                                             # (1, 7, 10)
-    return keras.Model(inp, layers.Dense(3)(layers.Flatten()(x)))
+    # a convolution keeps the converter from folding the BROADCAST_TO into the ADD; an ADD, not a CONCATENATION,
+    # which TFLite rescales in float for inputs of two scales
+    x = layers.Add()([x, layers.Conv1D(5, 1)(y)])
+    x = layers.Lambda(lambda t: tf.gather_nd(t, [[0, 1], [0, 4], [0, 4], [0, 6]]))(x)             # (4, 5)
+    return keras.Model(inp, layers.Dense(3)(x))
 
 
 def arg_max():

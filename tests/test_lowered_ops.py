@@ -1,4 +1,4 @@
-"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE, BROADCAST_TO,
+"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, GATHER_ND, TRANSPOSE, TILE, BROADCAST_TO,
 RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND and MIRROR_PAD
 (lowered to STRIDED_SLICE, CONCATENATION and PAD, ops/shape.py), SLICE (ops/integer.py), SUM (MEAN's kernel, ops/mean.py), REDUCE_MIN (ops/pooling.py), PRELU
 (ops/elementwise.py), ABS, RSQRT and ELU (LUTs, ops/nonlinear.py), TRANSPOSE_CONV (CONV_2Ds per phase, ops/conv.py),
@@ -211,6 +211,7 @@ def test_transpose(seed):
      "is not input [4, 2, 2, 2] in blocks"),
     ("BATCH_TO_SPACE_ND", [(4, 2, 2), np.array([0]), np.array([[0, 0]])], [(1, 4, 2)], None, "do not fit"),
     ("BROADCAST_TO", [(2, 3), np.array([4, 3])], [(4, 3)], None, "does not broadcast to [4, 3]"),
+    ("GATHER_ND", [(2, 3), np.array([[0, 3]])], [(1,)], None, "an index lies outside input [2, 3]"),
 ])
 def test_what_cannot_be_lowered_is_refused_with_a_message(op, inputs, outputs, options, message):
     with pytest.raises(UnsupportedModelError, match=re.escape(message)):
@@ -641,3 +642,15 @@ def test_a_graph_that_loops_or_reads_unwritten_tensors_is_refused():
                         (twice, "which is written by an earlier op")):
         with pytest.raises(UnsupportedModelError, match=words):
             convert(model(edit), "op", measure_tflm=False)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_gather_nd(seed):
+    """GATHER_ND of constant indices: a GATHER of the input viewed as [the indexed axes, the rest]."""
+    rng = np.random.default_rng(seed)
+    shape = random_shape(rng, int(rng.integers(1, 5)))
+    k = int(rng.integers(1, len(shape) + 1))
+    lead = tuple(int(d) for d in rng.integers(1, 4, int(rng.integers(1, 3))))
+    indices = np.stack([rng.integers(0, shape[d], lead) for d in range(k)], axis=-1)
+    out = lead + shape[k:]
+    same_as_tflite_micro(tflite_op("GATHER_ND", [shape, indices], [out]), seed)

@@ -1,7 +1,7 @@
 """Ops that move bytes without arithmetic: RESHAPE / SQUEEZE / EXPAND_DIMS (views sharing their input's bytes,
 no op emitted), CONCATENATION and PAD; SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
-RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND and BROADCAST_TO as
-STRIDED_SLICE and CONCATENATION ops (and a PAD)."""
+RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND, BROADCAST_TO and
+GATHER_ND as STRIDED_SLICE and CONCATENATION ops (and a PAD)."""
 import numpy as np
 
 from ..format import MAX_DIMS, MAX_OPERANDS, Tensor
@@ -333,6 +333,28 @@ def lower_gather(ctx, op):
     ctx.model.views[ctx.activation(out)] = target
 
 
+def lower_gather_nd(ctx, op):
+    """GATHER_ND of constant indices [..., k]: each index a slice of the input's first k axes, i.e. a GATHER of
+    the input viewed as [the first k axes' product, the rest] along axis 0 by the flat indices."""
+    x, out = op.inputs[0], op.outputs[0]
+    source = _source(ctx, op, x, any_rank=True)
+    if len(op.inputs) < 2 or op.inputs[1] is None or op.inputs[1].data is None:
+        ctx.fail(op, "the indices must be a constant")
+    indices = np.asarray(op.inputs[1].data).astype(np.int64)
+    k = indices.shape[-1] if indices.ndim else 0
+    if indices.ndim < 1 or not 1 <= k <= len(x.shape) or indices.size == 0:
+        ctx.fail(op, "indices of shape %s do not index input %s" % (list(indices.shape), list(x.shape)))
+    if np.any(indices < 0) or np.any(indices >= np.asarray(x.shape[:k])):
+        ctx.fail(op, "an index lies outside input %s" % list(x.shape))
+    if list(out.shape) != list(indices.shape[:-1]) + list(x.shape[k:]):
+        ctx.fail(op, "output %s is not %s gathered by indices of shape %s"
+                 % (list(out.shape), list(x.shape), list(indices.shape)))
+    rows, rest = int(np.prod(x.shape[:k], dtype=np.int64)), int(np.prod(x.shape[k:], dtype=np.int64))
+    flat = np.ravel_multi_index(tuple(indices.reshape(-1, k).T), x.shape[:k]).tolist()
+    target = new_view(ctx, ctx.activation(out), (len(flat), rest), out.name + "/rows")
+    _gather(ctx, op, new_view(ctx, source, (rows, rest), x.name + "/rows"), 0, flat, target)
+
+
 def _gather(ctx, op, source, axis, indices, target):
     """Tensor target = tensor source at `indices` along axis: runs of evenly spaced indices sliced, then joined."""
     runs = _runs(indices)
@@ -580,7 +602,7 @@ LOWER = {"RESHAPE": lower_view, "SQUEEZE": lower_view, "EXPAND_DIMS": lower_view
          "TRANSPOSE": lower_transpose, "TILE": lower_tile, "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor,
          "DEPTH_TO_SPACE": lower_depth_to_space, "SPACE_TO_DEPTH": lower_depth_to_space,
          "SPACE_TO_BATCH_ND": lower_space_to_batch_nd, "BATCH_TO_SPACE_ND": lower_batch_to_space_nd,
-         "BROADCAST_TO": lower_broadcast_to}
+         "BROADCAST_TO": lower_broadcast_to, "GATHER_ND": lower_gather_nd}
 # TFLite ops of a varying number of outputs
 N_OUTPUTS = {"SPLIT": None, "SPLIT_V": None, "UNPACK": None}
 REFERENCE = {"CONCATENATION": reference_concatenation, "PAD": reference_pad}
