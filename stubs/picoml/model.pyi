@@ -25,7 +25,8 @@ class Model:
     def predict(self, x: Union[Int8Data, FloatData, Sequence[Union[Int8Data, FloatData]]],
                 out: Any = ...) -> Any:
         """One inference: int8 data is copied in, floats are quantized. Returns the model's own array('b')
-        (overwritten by the next call), or `out` filled (array('f')/list: dequantized; array('b')/bytearray: int8)."""
+        (overwritten by the next call), or `out` filled (array('f')/list: dequantized; array('b')/bytearray: int8;
+        for an output of wider integers, such as ARG_MAX's int32 indices, a list or array('i') of its values)."""
     def top(self, output: int = ...) -> Tuple[Optional[str], int]: ...
     def invoke(self) -> None: ...
     def reset(self) -> None: ...
