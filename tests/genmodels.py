@@ -450,7 +450,7 @@ def log_softmax():
     ends, and over each step of a sequence."""
     x = inp = _input((8, 5))
     x = layers.Conv1D(6, 3, activation="relu")(x)                                             # (6, 6)
-    x = layers.Lambda(lambda t: tf.nn.log_softmax(t, axis=-1))(x)
+    x = layers.Lambda(lambda t: tf.nn.log_softmax(tf.reverse(t, [1]), axis=-1))(x)           # REVERSE_V2 too
     x = layers.Dense(4)(layers.Flatten()(x))
     return keras.Model(inp, layers.Lambda(lambda t: tf.nn.log_softmax(t, axis=-1))(x))
 

@@ -1,5 +1,5 @@
-"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, GATHER_ND, TRANSPOSE, TILE, BROADCAST_TO,
-RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND and MIRROR_PAD
+"""TFLite ops with no .pml op of their own: SPLIT, SPLIT_V, UNPACK, PACK, GATHER, GATHER_ND, REVERSE_V2, TRANSPOSE,
+TILE, BROADCAST_TO, RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND and MIRROR_PAD
 (lowered to STRIDED_SLICE, CONCATENATION and PAD, ops/shape.py), SLICE (ops/integer.py), SUM (MEAN's kernel, ops/mean.py), REDUCE_MIN (ops/pooling.py), PRELU
 (ops/elementwise.py), ABS, RSQRT and ELU (LUTs, ops/nonlinear.py), TRANSPOSE_CONV (CONV_2Ds per phase, ops/conv.py),
 grouped CONV_2D (ops/conv.py) and float islands (ops/float_island.py). Single-op TFLite models of random shapes,
@@ -654,3 +654,19 @@ def test_gather_nd(seed):
     indices = np.stack([rng.integers(0, shape[d], lead) for d in range(k)], axis=-1)
     out = lead + shape[k:]
     same_as_tflite_micro(tflite_op("GATHER_ND", [shape, indices], [out]), seed)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_reverse(seed):
+    """REVERSE_V2 (tf.reverse): one STRIDED_SLICE of stride -1 along the reversed axes (negative axes too), against
+    TFLite Micro on neighbouring axes (it refuses others) and against numpy's flip on any."""
+    rng = np.random.default_rng(seed)
+    shape = random_shape(rng, int(rng.integers(1, 5)))
+    first = int(rng.integers(0, len(shape)))
+    axes = [a - (len(shape) if seed % 2 else 0) for a in range(first, int(rng.integers(first + 1, len(shape) + 1)))]
+    model = same_as_tflite_micro(tflite_op("REVERSE_V2", [shape, np.array(axes)], [shape]), seed)
+    assert [op.name for op in model.ops] == ["STRIDED_SLICE"]
+    if len(shape) >= 3:
+        axes = [0, len(shape) - 1]
+        same_as_tflite_micro(tflite_op("REVERSE_V2", [shape, np.array(axes)], [shape]), seed,
+                             lambda x: [np.flip(x[0], axis=tuple(axes))])

@@ -1,7 +1,7 @@
 """Ops that move bytes without arithmetic: RESHAPE / SQUEEZE / EXPAND_DIMS (views sharing their input's bytes,
 no op emitted), CONCATENATION and PAD; SPLIT, SPLIT_V, UNPACK, PACK, GATHER, TRANSPOSE, TILE,
-RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND, BROADCAST_TO and
-GATHER_ND as STRIDED_SLICE and CONCATENATION ops (and a PAD)."""
+RESIZE_NEAREST_NEIGHBOR, DEPTH_TO_SPACE, SPACE_TO_DEPTH, SPACE_TO_BATCH_ND, BATCH_TO_SPACE_ND, BROADCAST_TO,
+GATHER_ND and REVERSE_V2 as STRIDED_SLICE and CONCATENATION ops (and a PAD)."""
 import numpy as np
 
 from ..format import MAX_DIMS, MAX_OPERANDS, Tensor
@@ -104,6 +104,19 @@ def _source(ctx, op, t, any_rank=False):
     if len(t.shape) > MAX_DIMS and not any_rank:
         ctx.fail(op, "a %d-D input: the format holds at most %d dimensions" % (len(t.shape), MAX_DIMS))
     return ctx.activation(t)
+
+
+def lower_reverse(ctx, op):
+    """REVERSE_V2 (tf.reverse): one STRIDED_SLICE from the last element, of stride -1 along the reversed axes."""
+    x, out = op.inputs[0], op.outputs[0]
+    source = _source(ctx, op, x)
+    rank = len(x.shape)
+    axes = {_axis(ctx, op, a, rank) for a in _constant_values(ctx, op, op.inputs[1] if len(op.inputs) > 1 else None,
+                                                              "axes")}
+    if list(out.shape) != list(x.shape) or (x.scale, x.zero_point) != (out.scale, out.zero_point):
+        ctx.fail(op, "output %s is not input %s reversed" % (list(out.shape), list(x.shape)))
+    emit_slice(ctx, op, source, [x.shape[d] - 1 if d in axes else 0 for d in range(rank)],
+               [-1 if d in axes else 1 for d in range(rank)], ctx.activation(out))
 
 
 def lower_mirror_pad(ctx, op):
@@ -602,7 +615,7 @@ LOWER = {"RESHAPE": lower_view, "SQUEEZE": lower_view, "EXPAND_DIMS": lower_view
          "TRANSPOSE": lower_transpose, "TILE": lower_tile, "RESIZE_NEAREST_NEIGHBOR": lower_resize_nearest_neighbor,
          "DEPTH_TO_SPACE": lower_depth_to_space, "SPACE_TO_DEPTH": lower_depth_to_space,
          "SPACE_TO_BATCH_ND": lower_space_to_batch_nd, "BATCH_TO_SPACE_ND": lower_batch_to_space_nd,
-         "BROADCAST_TO": lower_broadcast_to, "GATHER_ND": lower_gather_nd}
+         "BROADCAST_TO": lower_broadcast_to, "GATHER_ND": lower_gather_nd, "REVERSE_V2": lower_reverse}
 # TFLite ops of a varying number of outputs
 N_OUTPUTS = {"SPLIT": None, "SPLIT_V": None, "UNPACK": None}
 REFERENCE = {"CONCATENATION": reference_concatenation, "PAD": reference_pad}
