@@ -157,6 +157,10 @@ def _quantized_or_int32(lower_int8, name):
     def lower(ctx, op):
         if op.outputs[0].dtype == np.int8 and lower_int8 is not None:
             return lower_int8(ctx, op)
+        if op.outputs[0].dtype == np.int8:
+            ctx.fail(op, "an int8 %s (Keras's softsign, a division of two activations): picoml runs %s on int32 "
+                         "values only (TensorFlow writes a division by a constant as a MUL, which converts)"
+                     % (op.name, op.name))
         return _lower_int32(ctx, op, name)
     return lower
 
