@@ -592,11 +592,14 @@ def run_arg_max(st):
             o += 4
 
 
-def inv_sqrt(x):
-    """TFLite's GetInvSqrtQuantizedMultiplierExp for x >= 0: (multiplier, shift <= 0), as
-    picoml.ops.nonlinear.inv_sqrt_multiplier on the host."""
+def inv_sqrt(x, res):
+    """TFLite's GetInvSqrtQuantizedMultiplierExp for x >= 0 into res: [multiplier, shift <= 0], as
+    picoml.ops.nonlinear.inv_sqrt_multiplier on the host (written into an array: a returned tuple would be a heap
+    block per row)."""
     if x <= 1:
-        return INT32_MAX, 0
+        res[0] = INT32_MAX
+        res[1] = 0
+        return
     s = 11
     while x >= 1 << 29:
         x >>= 2
@@ -611,20 +614,22 @@ def inv_sqrt(x):
         r = _sat_left_shift(wrap32(srdhm(402653184, r) - srdhm(half_input, r3)), 3)     # 1.5 in Q3.28
     r = srdhm(r, 1518500250)
     if s < 0:
-        return wrap32(r << -s), 0
-    return r, -s
+        r = wrap32(r << -s)
+        s = 0
+    res[0] = r
+    res[1] = -s
 
 
 def prepare_l2_normalization(p, inputs, outputs, ctx):
-    """state = (x_buf, x_off, rows, depth, zero point, out_buf, out_off)"""
+    """state = (x_buf, x_off, rows, depth, zero point, out_buf, out_off, a row's multiplier and shift)"""
     x, out = inputs[0], outputs[0]
     _check_int8((x, out), "L2_NORMALIZATION")
     rows, depth = x.shape
-    return (x.buf, x.off, rows, depth, p[0], out.buf, out.off)
+    return (x.buf, x.off, rows, depth, p[0], out.buf, out.off, array("i", (0, 0)))
 
 
 def run_l2_normalization(st):
-    xb, xo, rows, depth, zp, ob, o = st
+    xb, xo, rows, depth, zp, ob, o, res = st
     S = SIGNED
     for r in range(rows):
         q = xo + r * depth
@@ -632,9 +637,11 @@ def run_l2_normalization(st):
         for i in range(depth):
             v = S[xb[q + i]] - zp
             total += v * v
-        m, s = inv_sqrt(total)
+        inv_sqrt(total, res)
+        m = res[0]
+        s = res[1] + 7
         for i in range(depth):
-            v = mbqm(S[xb[q + i]] - zp, m, s + 7)
+            v = mbqm(S[xb[q + i]] - zp, m, s)
             ob[o] = (-128 if v < -128 else (127 if v > 127 else v)) & 0xFF
             o += 1
 
