@@ -207,8 +207,9 @@ class Draw:
         return x
 
     def atrous(self, x, rank):
-        """A dilated convolution written out (SPACE_TO_BATCH_ND with padding, a VALID convolution, BATCH_TO_SPACE_ND
-        with crops), a ReLU between so that the converter keeps the three ops."""
+        """A dilated convolution written out (a PAD, SPACE_TO_BATCH_ND, a VALID convolution, BATCH_TO_SPACE_ND with
+        crops), a ReLU between so that the converter keeps the ops. The padding is a PAD of its own: TFLite Micro
+        pads inside SPACE_TO_BATCH_ND with memory it never set (ops/shape.py), which no oracle can match."""
         tf, b, k = genmodels.tf, int(self.rng.integers(2, 4)), int(self.rng.integers(1, 4))
         pads, crops = [], []
         for size in (int(d) for d in x.shape[1:1 + rank]):
@@ -216,7 +217,8 @@ class Draw:
             before = int(self.rng.integers(0, total - size + 1))
             pads.append([before, total - size - before])
             crops.append([0, total - (k - 1) * b - size])
-        x = self.layers.Lambda(lambda t: tf.nn.relu(tf.space_to_batch_nd(t, [b] * rank, pads)))(x)
+        x = self.layers.Lambda(lambda t: tf.nn.relu(tf.space_to_batch_nd(
+            tf.pad(t, [[0, 0]] + pads + [[0, 0]]), [b] * rank, [[0, 0]] * rank)))(x)
         x = (self.layers.Conv2D if rank == 2 else self.layers.Conv1D)(self.width(), k)(x)
         return self.layers.Lambda(lambda t: tf.batch_to_space(t, [b] * rank, crops))(x)
 
