@@ -43,8 +43,9 @@
 #define PML_OP_ARG_MAX 33
 #define PML_OP_L2_NORMALIZATION 34
 #define PML_OP_LOG_SOFTMAX 35
+#define PML_OP_DIV 36
 /* the highest op code this build runs (the ops of PML_OPS) */
-#define PML_OP_MAX 35
+#define PML_OP_MAX 36
 
 typedef struct {
     int32_t stride_h;
@@ -390,6 +391,19 @@ typedef struct {
 #define PML_LOG_SOFTMAX_N_OUTPUTS 1
 #define PML_LOG_SOFTMAX_IN_PLACE 0
 
+typedef struct {
+    int32_t input1_offset;
+    int32_t input2_offset;
+    int32_t output_offset;
+    int32_t output_multiplier;
+    int32_t output_shift;
+    int32_t act_min;
+    int32_t act_max;
+} pml_div_params_t;
+#define PML_DIV_N_PARAMS 7
+#define PML_DIV_N_OUTPUTS 1
+#define PML_DIV_IN_PLACE 1
+
 /* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
  * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
  * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
@@ -397,7 +411,7 @@ typedef struct {
  * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs
  * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,
  * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX,
- * L2_NORMALIZATION, LOG_SOFTMAX) are unknown op codes there. */
+ * L2_NORMALIZATION, LOG_SOFTMAX, DIV) are unknown op codes there. */
 #define PML_CORE_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \
@@ -434,7 +448,8 @@ typedef struct {
     X(SQUARED_DIFFERENCE, squared_difference, 32, PML_SQUARED_DIFFERENCE_N_PARAMS, 2) \
     X(ARG_MAX, arg_max, 33, PML_ARG_MAX_N_PARAMS, 1) \
     X(L2_NORMALIZATION, l2_normalization, 34, PML_L2_NORMALIZATION_N_PARAMS, 1) \
-    X(LOG_SOFTMAX, log_softmax, 35, PML_LOG_SOFTMAX_N_PARAMS, 1)
+    X(LOG_SOFTMAX, log_softmax, 35, PML_LOG_SOFTMAX_N_PARAMS, 1) \
+    X(DIV, div, 36, PML_DIV_N_PARAMS, 2)
 #ifdef PML_WITHOUT_FRONTEND
 #define PML_OPS(X) PML_CORE_OPS(X)
 #else

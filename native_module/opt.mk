@@ -24,14 +24,14 @@ PML_SMALL_FILES_armv6m = check.c modpicoml.c invoke.c concatenation.c pad.c lut.
 # conformance and three example models on bare-m4 (ResNet-8's ADDs 240 k more than at -O2, for 70 bytes less).
 # And pooling.c (a pass over an activation per op): 512 bytes less for heap margin under the 32 KB, instructions on
 # bare-m4 +0.11% for DS-CNN, +1.1% for the gesture model (its max pools), at most +0.3% for the others.
-# BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX, L2_NORMALIZATION and LOG_SOFTMAX (rare on these boards: attention,
-# bilinear upsampling, an arg max in the model, embeddings, a log softmax) are -Os everywhere.
+# BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX, L2_NORMALIZATION, LOG_SOFTMAX and DIV (rare on these boards: attention,
+# bilinear upsampling, an arg max in the model, embeddings, a log softmax, softsign) are -Os everywhere.
 PML_SMALL_FILES_BOARDS = fully_connected.c add.c mul.c sub.c batch_matmul.c resize_bilinear.c arg_max.c \
-	l2_normalization.c log_softmax.c
-PML_SMALL_FILES += batch_matmul.c resize_bilinear.c arg_max.c l2_normalization.c log_softmax.c
+	l2_normalization.c log_softmax.c div.c
+PML_SMALL_FILES += batch_matmul.c resize_bilinear.c arg_max.c l2_normalization.c log_softmax.c div.c
 PML_SMALL_FILES_armv7emsp = $(PML_SMALL_FILES) $(PML_SMALL_FILES_BOARDS) depthwise_conv.c add_s8_simd32.c conv.c pooling.c
 PML_SMALL_FILES_armv6m += depthwise_conv.c fully_connected.c batch_matmul.c resize_bilinear.c arg_max.c l2_normalization.c \
-	log_softmax.c    # add.c, mul.c, sub.c at -Os call __aeabi_llsl
+	log_softmax.c div.c    # add.c, mul.c, sub.c at -Os call __aeabi_llsl
 # PML_OPT=-O3 on make's command line builds everything at one level, for every arch (what the bench compares).
 ifdef PML_OPT
 PML_OPT_x64 = $(PML_OPT)

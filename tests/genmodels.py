@@ -455,6 +455,16 @@ def log_softmax():
     return keras.Model(inp, layers.Lambda(lambda t: tf.nn.log_softmax(t, axis=-1))(x))
 
 
+def softsign():
+    """Keras's softsign, x / (|x| + 1) (ABS, ADD, int8 DIV), and a division of two activations."""
+    x = inp = _input((6, 4))
+    x = layers.Conv1D(6, 3)(x)                                                                # (4, 6)
+    x = layers.Activation("softsign")(x)
+    y = layers.Dense(6, activation="relu")(x)
+    x = layers.Lambda(lambda t: t[0] / (t[1] + 1.0))([x, y])
+    return keras.Model(inp, layers.Dense(3)(layers.Flatten()(x)))
+
+
 def resize_bilinear():
     """Keras's UpSampling2D with bilinear interpolation (RESIZE_BILINEAR, half pixel centers) and tf.image.resize to
     another size, up in one axis and down in the other."""
@@ -727,7 +737,7 @@ MODELS = {
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
         gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv, layer_norm,
-        space_to_batch, arg_max, l2_norm, log_softmax,
+        space_to_batch, arg_max, l2_norm, log_softmax, softsign,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

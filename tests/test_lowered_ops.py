@@ -670,8 +670,3 @@ def test_reverse(seed):
         axes = [0, len(shape) - 1]
         same_as_tflite_micro(tflite_op("REVERSE_V2", [shape, np.array(axes)], [shape]), seed,
                              lambda x: [np.flip(x[0], axis=tuple(axes))])
-
-
-def test_an_int8_division_is_refused_with_what_converts():
-    with pytest.raises(UnsupportedModelError, match="an int8 DIV .*a division by a constant as a MUL"):
-        convert(tflite_op("DIV", [(1, 4), (1, 4)], [(1, 4)]), "op", measure_tflm=False)

@@ -411,6 +411,7 @@ CASES = [
          "the input's and the output's height and width must be 32767 or less (got 40000)"),
     case("param-q31", "attention", _param("BATCH_MATMUL", "output_multiplier", -2147483648),
          "output_multiplier must not be -2147483648 (got -2147483648)"),
+    case("param-div_shift", "softsign", _param("DIV", "output_shift", 6), "output_shift must be 7..22 (got 6)"),
     # the fuzzed file of issue 10 on which the host and the device gave different bytes: SIGNAL_WINDOW's input
     # moved 16 bytes into its output, which the kernels then read after writing it (each in its own order)
     case("alias-window", "frontend", lambda e: e.tensor(0, offset=e.entry(2)[4] - 944),

@@ -942,11 +942,32 @@ def prepare_mul(p, inputs, outputs, ctx):
             requant_pair(mo, so), out_off, act_min, act_max)
 
 
+def _div(x, y, mo, so):
+    """DIV of the offset values x / y before the output offset: TFLite Micro's DivElementwise (as div_one in
+    native_module/div.c)."""
+    if y < 0:
+        x = -x
+        y = -y
+    zeros = _clz32(y)
+    inverse = one_over_one_plus_x_for_x_in_0_1(((y << zeros) & 0xFFFFFFFF) - 0x80000000 if zeros < 32
+                                               else INT32_MIN)
+    headroom = _clz32(x) - 1 if x >= 0 else _clz32(2 * -x - 1)
+    return rdbp(srdhm(srdhm(wrap32(x << headroom), inverse), mo), 31 - zeros + headroom - so)
+
+
+def prepare_div(p, inputs, outputs, ctx):
+    st = prepare_mul(p, inputs, outputs, ctx)
+    return (3,) + st[1:]
+
+
 def _binary_one(kind, va, vb, mo, so, ooff, amin, amax):
-    """kind 0: ADD and SUB (vb negated), 1: MUL, 2: SQUARED_DIFFERENCE (vb negated; the int32 sum squared)."""
+    """kind 0: ADD and SUB (vb negated), 1: MUL, 2: SQUARED_DIFFERENCE (vb negated; the int32 sum squared),
+    3: DIV."""
     if kind == 2:
         v = wrap32(va + vb)
         v = mbqm(v * v, mo, so) + ooff
+    elif kind == 3:
+        v = _div(va, vb, mo, so) + ooff
     else:
         v = mbqm(va * vb if kind else va + vb, mo, so) + ooff
     if v < amin:
@@ -1269,5 +1290,6 @@ KERNELS = {
     _ops.OP_ARG_MAX: (prepare_arg_max, run_arg_max),
     _ops.OP_L2_NORMALIZATION: (prepare_l2_normalization, run_l2_normalization),
     _ops.OP_LOG_SOFTMAX: (prepare_log_softmax, run_log_softmax),
+    _ops.OP_DIV: (prepare_div, run_binary),
 }
 del _ops

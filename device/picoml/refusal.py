@@ -111,6 +111,7 @@ KIND_TEXTS = (
     '{} must be 0 or 1',
     '{} must be act_min or more',
     '{} must not be -2147483648',
+    '{} must be 7..22',
 )
 # indexed by op code: its parameters' names and kinds, its operands' names and (dtype, rank) (inputs,
 # then the output; one for all the inputs of an op taking one or more)
@@ -151,6 +152,7 @@ PARAM_NAMES = (
     ('min',),
     ('input_zero_point',),
     ('input_multiplier', 'input_left_shift', 'reverse_scaling_divisor', 'reverse_scaling_right_shift', 'diff_min'),
+    ('input1_offset', 'input2_offset', 'output_offset', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
 )
 PARAM_KINDS = (
     (),
@@ -189,6 +191,7 @@ PARAM_KINDS = (
     (9,),
     (3,),
     (0, 6, 0, 6, 0),
+    (4, 4, 3, 0, 12, 3, 7),
 )
 OPERAND_NAMES = (
     (),
@@ -227,6 +230,7 @@ OPERAND_NAMES = (
     ('input', 'output'),
     ('input', 'output'),
     ('input', 'output'),
+    ('input1', 'input2', 'output'),
 )
 OPERAND_TYPES = (
     (),
@@ -265,6 +269,7 @@ OPERAND_TYPES = (
     ((1, 3), (3, 2)),
     ((1, 2), (1, 2)),
     ((1, 2), (1, 2)),
+    ((1, 7), (1, 7), (1, 7)),
 )
 DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the output's dtype")
 # -- end of the generated part --

@@ -30,6 +30,10 @@ _POOL_PARAMS = ("stride_h", "stride_w", "filter_h", "filter_w", "pad_top", "pad_
 _ADD_PARAMS = ("input1_offset", "input2_offset", "output_offset", "left_shift", "input1_multiplier", "input1_shift",
                "input2_multiplier", "input2_shift", "output_multiplier", "output_shift", "act_min", "act_max")
 
+# MUL's and DIV's
+_MUL_PARAMS = ("input1_offset", "input2_offset", "output_offset", "output_multiplier", "output_shift", "act_min",
+               "act_max")
+
 OPS = (
     OpSpec(1, "CONV_2D", ("input", "filter", "bias", "multipliers", "shifts"), _CONV_PARAMS),
     OpSpec(2, "DEPTHWISE_CONV_2D", ("input", "filter", "bias", "multipliers", "shifts"),
@@ -40,9 +44,7 @@ OPS = (
     OpSpec(5, "MAX_POOL_2D", ("input",), _POOL_PARAMS),
     OpSpec(6, "SOFTMAX", ("input",), ("input_multiplier", "input_left_shift", "diff_min")),
     OpSpec(7, "ADD", ("input1", "input2"), _ADD_PARAMS, in_place=True),
-    OpSpec(8, "MUL", ("input1", "input2"),
-           ("input1_offset", "input2_offset", "output_offset", "output_multiplier", "output_shift",
-            "act_min", "act_max"), in_place=True, core=False),
+    OpSpec(8, "MUL", ("input1", "input2"), _MUL_PARAMS, in_place=True, core=False),
     OpSpec(9, "CONCATENATION", ("inputs*",), ("axis",), core=False),
     OpSpec(10, "LUT", ("input", "table"), (), in_place=True),
     OpSpec(11, "MEAN", ("input",),
@@ -95,6 +97,8 @@ OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS
     # SOFTMAX's exponentials and TFLite's fixed-point log, into scale 16/256, zero point 127
     OpSpec(35, "LOG_SOFTMAX", ("input",), ("input_multiplier", "input_left_shift", "reverse_scaling_divisor",
                                            "reverse_scaling_right_shift", "diff_min"), core=False),
+    # int8 division (the int32 one is DIV_INT32): MUL's params, TFLite Micro's reciprocal arithmetic
+    OpSpec(36, "DIV", ("input1", "input2"), _MUL_PARAMS, in_place=True, core=False),
 )
 
 BY_CODE = {op.code: op for op in OPS}
@@ -150,7 +154,7 @@ def c_header():
               " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
               " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
               " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX,",
-              " * L2_NORMALIZATION, LOG_SOFTMAX) are unknown op codes there. */",
+              " * L2_NORMALIZATION, LOG_SOFTMAX, DIV) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if op.core])
     lines += ["#define PML_FULL_OPS(X) \\"]

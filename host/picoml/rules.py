@@ -41,6 +41,7 @@ PARAM_KINDS = (
     ("BOOL", "{} must be 0 or 1", 0, 1),
     ("ACT_MAX32", "{} must be act_min or more", None, INT32_MAX),
     ("Q31", "{} must not be -2147483648", INT32_MIN + 1, INT32_MAX),    # a multiplier some kernels negate
+    ("DIV_SHIFT", "{} must be 7..22", 7, 22),   # DIV's: its rounding shifts stay in 0..31 for every int8 input
 )
 KIND = {kind[0]: i for i, kind in enumerate(PARAM_KINDS)}
 
@@ -72,7 +73,8 @@ PARAM_RANGES.update({
                      "output_multiplier": "Q31", "output_shift": "SHIFT", "act_min": "INT8", "act_max": "ACT_MAX",
                      "adj_x": "BOOL", "adj_y": "BOOL"},
     "RESIZE_BILINEAR": {"align_corners": "BOOL", "half_pixel_centers": "BOOL"}, "ARG_MAX": {"min": "BOOL"},
-    "LOG_SOFTMAX": {"input_left_shift": "SHIFT_LEFT", "reverse_scaling_right_shift": "SHIFT_LEFT"}})
+    "LOG_SOFTMAX": {"input_left_shift": "SHIFT_LEFT", "reverse_scaling_right_shift": "SHIFT_LEFT"},
+    "DIV": dict(_ELEMENTWISE, output_shift="DIV_SHIFT")})
 
 # Operand types: (dtype, rank or None for any, where: False, CONSTANT (its bytes in the weights blob, read and
 # checked at load) or STATE (a state tensor, which the op reads and updates)). dtype ANY is any dtype, SAME the

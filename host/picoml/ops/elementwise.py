@@ -3,7 +3,8 @@ LEAKY_RELU and int8->int8 QUANTIZE (requantize): lowering to a LUT op and the nu
 with."""
 import numpy as np
 
-from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
+from ..fixedpoint import (multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot,
+                          saturating_rounding_doubling_high_mul, wrap_int32)
 from .common import INT8_MAX, INT8_MIN, activation_range, clamp_int8, quantize_float32
 from .lut import emit_lut
 
@@ -69,6 +70,49 @@ def mul_params(a, b, out, act_min, act_max):
     multiplier, shift = quantize_multiplier(a.scale * b.scale / out.scale)
     return {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
             "output_multiplier": multiplier, "output_shift": shift, "act_min": act_min, "act_max": act_max}
+
+
+def lower_div(ctx, op):
+    """int8 DIV (Keras's softsign, a division of two activations): TFLite Micro's multiplier from the scales'
+    float32 quotient. Its arithmetic shifts by 32 or more for some inputs when the multiplier's shift is below 7 or
+    above 22, where C leaves the result undefined: such models are refused."""
+    _check_broadcast(ctx, op)
+    a, b, out = op.inputs[0], op.inputs[1], op.outputs[0]
+    f32 = np.float32
+    multiplier, shift = quantize_multiplier(float(f32(a.scale) / (f32(b.scale) * f32(out.scale))))
+    if not 7 <= shift <= 22:
+        ctx.fail(op, "its scales (%g / (%g x %g)) give a multiplier whose shift, %d, is outside 7..22: TFLite Micro's "
+                     "int8 division shifts by 32 or more for some values then, which C leaves undefined"
+                 % (a.scale, b.scale, out.scale, shift))
+    act_min, act_max = activation_range(ctx, op, out)
+    ctx.emit("DIV", [ctx.activation(a), ctx.activation(b)], [ctx.activation(out)],
+             {"input1_offset": -a.zero_point, "input2_offset": -b.zero_point, "output_offset": out.zero_point,
+              "output_multiplier": multiplier, "output_shift": shift, "act_min": act_min, "act_max": act_max}, op)
+
+
+def _leading_sign_bits(x):
+    """TFLite's CountLeadingSignBits of int32 values (31 for 0)."""
+    from .nonlinear import _count_leading_zeros_u32
+    x = np.asarray(x, np.int64)
+    return np.where(x >= 0, _count_leading_zeros_u32(x) - 1, _count_leading_zeros_u32(2 * (-x) - 1))
+
+
+def reference_div(op, inputs, outputs):
+    """TFLite Micro's DivElementwise: the divisor made positive, its reciprocal from GetReciprocal (1 / x in
+    [0.5, 1) and a power of two), the dividend shifted to its headroom, the two multiplied and rescaled; a
+    divisor of 0 goes through GetReciprocal's arithmetic as TFLite Micro's does (its reciprocal of 1 / (1 - 1),
+    wrapped)."""
+    from .nonlinear import get_reciprocal
+    p = op.params
+    a, b = _to_output(inputs, outputs)
+    x, y = _offset(a, p["input1_offset"]), _offset(b, p["input2_offset"])
+    x, y = np.where(y < 0, -x, x), np.abs(y)
+    inverse, recip_shift = get_reciprocal(y, 31)
+    headroom = _leading_sign_bits(x)
+    unscaled = saturating_rounding_doubling_high_mul(wrap_int32(x << headroom), inverse)
+    shift = p["output_shift"] - recip_shift - headroom
+    out = rounding_divide_by_pot(saturating_rounding_doubling_high_mul(unscaled, p["output_multiplier"]), -shift)
+    return [clamp_int8(out + p["output_offset"], p["act_min"], p["act_max"]).reshape(outputs[0].shape)]
 
 
 def lower_prelu(ctx, op):
@@ -198,4 +242,5 @@ def requantize(p, x):
 LOWER = {"ADD": lower_add, "SUB": lower_add, "MUL": lower_mul, "LEAKY_RELU": lower_leaky_relu,
          "QUANTIZE": lower_quantize, "PRELU": lower_prelu, "SQUARED_DIFFERENCE": lower_squared_difference}
 LOWER.update({name: lower_relu for name in RELU_RANGES})
-REFERENCE = {"ADD": reference_add, "SUB": reference_add, "MUL": reference_mul, "SQUARED_DIFFERENCE": reference_add}
+REFERENCE = {"ADD": reference_add, "SUB": reference_add, "MUL": reference_mul, "SQUARED_DIFFERENCE": reference_add,
+             "DIV": reference_div}

@@ -157,10 +157,6 @@ def _quantized_or_int32(lower_int8, name):
     def lower(ctx, op):
         if op.outputs[0].dtype == np.int8 and lower_int8 is not None:
             return lower_int8(ctx, op)
-        if op.outputs[0].dtype == np.int8:
-            ctx.fail(op, "an int8 %s (Keras's softsign, a division of two activations): picoml runs %s on int32 "
-                         "values only (TensorFlow writes a division by a constant as a MUL, which converts)"
-                     % (op.name, op.name))
         return _lower_int32(ctx, op, name)
     return lower
 
@@ -235,7 +231,7 @@ def _reference_int32(fn):
 LOWER = {"CAST": lower_cast, "STRIDED_SLICE": lower_strided_slice, "SLICE": lower_slice, "MINIMUM": lower_min_max,
          "MAXIMUM": lower_min_max, "ADD": _quantized_or_int32(elementwise.lower_add, "ADD_INT32"),
          "MUL": _quantized_or_int32(elementwise.lower_mul, "MUL_INT32"),
-         "DIV": _quantized_or_int32(None, "DIV_INT32")}
+         "DIV": _quantized_or_int32(elementwise.lower_div, "DIV_INT32")}
 REFERENCE = {"CAST": reference_cast, "STRIDED_SLICE": reference_strided_slice, "MINIMUM": reference_minimum,
              "MAXIMUM": reference_maximum, "ADD_INT32": _reference_int32(add_int32),
              "MUL_INT32": _reference_int32(mul_int32), "DIV_INT32": _reference_int32(div_int32)}
