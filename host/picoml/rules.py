@@ -73,7 +73,8 @@ PARAM_RANGES.update({
                      "output_multiplier": "Q31", "output_shift": "SHIFT", "act_min": "INT8", "act_max": "ACT_MAX",
                      "adj_x": "BOOL", "adj_y": "BOOL"},
     "RESIZE_BILINEAR": {"align_corners": "BOOL", "half_pixel_centers": "BOOL"}, "ARG_MAX": {"min": "BOOL"},
-    "LOG_SOFTMAX": {"input_left_shift": "SHIFT_LEFT", "reverse_scaling_right_shift": "SHIFT_LEFT"},
+    "LOG_SOFTMAX": {"input_left_shift": "SHIFT_LEFT", "reverse_scaling_right_shift": "SHIFT_LEFT",
+                    "diff_min": "Q31"},        # the kernels take diff_min - 1
     "DIV": dict(_ELEMENTWISE, output_shift="DIV_SHIFT")})
 
 # Operand types: (dtype, rank or None for any, where: False, CONSTANT (its bytes in the weights blob, read and
