@@ -33,7 +33,8 @@ static inline int32_t pml_fp_sub(int32_t a, int32_t b) {
     return (int32_t)((uint32_t)a - (uint32_t)b);
 }
 
-/* SaturatingRoundingMultiplyByPOT<n> for 0 < n < 31: x * 2^n saturated to int32 (Rescale to fewer integer bits). */
+/* SaturatingRoundingMultiplyByPOT<n> (and ...Param) for 0 <= n < 31: x * 2^n saturated to int32 (Rescale to fewer
+ * integer bits). */
 static inline int32_t pml_fp_shl_sat(int32_t x, int n) {
     if (x > (INT32_MAX >> n)) {
         return INT32_MAX;

@@ -12,11 +12,6 @@
 #define OUTPUT_INTEGER_BITS 4
 #define LOG_ACCUM_BITS (SCALED_DIFF_INTEGER_BITS + 1)
 
-/* SaturatingRoundingMultiplyByPOTParam for 0 <= n < 31 */
-static int32_t shl_sat(int32_t x, int n) {
-    return n == 0 ? x : pml_fp_shl_sat(x, n);
-}
-
 static int32_t add_sat(int32_t a, int32_t b) {
     const int64_t s = (int64_t)a + b;
     return s > INT32_MAX ? INT32_MAX : (s < INT32_MIN ? INT32_MIN : (int32_t)s);
@@ -30,13 +25,13 @@ static int32_t log_of_sum(int32_t x) {
     const int32_t alpha_n = 117049297, alpha_d = 127690142, alpha_i = 1057819769, alpha_f = 638450708;
     const int32_t shifted_quarter = pml_rdbpot(536870912, LOG_ACCUM_BITS);
     const int a_headroom_plus_1 = pml_fp_clz((uint32_t)x);
-    const int32_t r_a = shl_sat(pml_srdhm(shl_sat(x, a_headroom_plus_1 - 1), sqrt_half), 1);
-    const int32_t a_pow_2_adj = add_sat(shl_sat(ACCUMULATION_INTEGER_BITS - a_headroom_plus_1, 31 - LOG_ACCUM_BITS),
-                                        shifted_quarter);
+    const int32_t r_a = pml_fp_shl_sat(pml_srdhm(pml_fp_shl_sat(x, a_headroom_plus_1 - 1), sqrt_half), 1);
+    const int32_t a_pow_2_adj = add_sat(
+        pml_fp_shl_sat(ACCUMULATION_INTEGER_BITS - a_headroom_plus_1, 31 - LOG_ACCUM_BITS), shifted_quarter);
     const int b_headroom = pml_fp_clz((uint32_t)pml_srdhm(x, sqrt_half)) - 1;
-    const int32_t r_b = shl_sat(x, b_headroom);
-    const int32_t b_pow_2_adj = add_sat(shl_sat(ACCUMULATION_INTEGER_BITS - b_headroom, 31 - LOG_ACCUM_BITS),
-                                        -shifted_quarter);
+    const int32_t r_b = pml_fp_shl_sat(x, b_headroom);
+    const int32_t b_pow_2_adj = add_sat(
+        pml_fp_shl_sat(ACCUMULATION_INTEGER_BITS - b_headroom, 31 - LOG_ACCUM_BITS), -shifted_quarter);
     const int32_t r = r_a < r_b ? r_a : r_b;
     const int32_t pow_2_adj = a_pow_2_adj > b_pow_2_adj ? a_pow_2_adj : b_pow_2_adj;
     const int32_t p = pml_fp_rounding_half_sum(r, sqrt_sqrt_half);

@@ -933,12 +933,12 @@ def prepare_squared_difference(p, inputs, outputs, ctx):
     return prepare_add(p, inputs, outputs, ctx, "SQUARED_DIFFERENCE", -1, 2)
 
 
-def prepare_mul(p, inputs, outputs, ctx):
+def prepare_mul(p, inputs, outputs, ctx, what="MUL", kind=1):
     in1_off, in2_off, out_off, mo, so, act_min, act_max = p
-    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, "MUL")
+    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, what)
     ta = ctx.table(in1_off, lambda u: SIGNED[u] + in1_off)
     tb = ctx.table(in2_off, lambda u: SIGNED[u] + in2_off)
-    return (1, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
+    return (kind, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
             requant_pair(mo, so), out_off, act_min, act_max)
 
 
@@ -956,8 +956,7 @@ def _div(x, y, mo, so):
 
 
 def prepare_div(p, inputs, outputs, ctx):
-    st = prepare_mul(p, inputs, outputs, ctx)
-    return (3,) + st[1:]
+    return prepare_mul(p, inputs, outputs, ctx, "DIV", 3)     # MUL's params and state, kind 3
 
 
 def _binary_one(kind, va, vb, mo, so, ooff, amin, amax):

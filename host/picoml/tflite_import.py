@@ -232,8 +232,8 @@ def _check_integer_dtypes(op, lowering):
             continue
         if t.dtype not in DTYPE_CODES:
             lowering.fail(op, "tensor %r is %s; picoml runs integer tensors (int8, int16, int32, uint32, uint64)%s"
-                          % (t.name, t.type_name, "; use tf.argmax(..., output_type=tf.int32), whose int32 indices "
-                             "TFLite Micro writes" if op.name in ("ARG_MAX", "ARG_MIN") else ""))
+                          % (t.name, t.type_name, "; " + op_families.pooling.INT32_INDICES
+                             if op.name in op_families.pooling.INTEGER_OPS else ""))
         if t.dtype == np.int8 and t.is_quantized and t.data is None and \
                 (not t.scale > 0 or not -128 <= t.zero_point <= 127):
             lowering.fail(op, "tensor %r is quantized with scale %g and zero point %d; int8 needs a positive "

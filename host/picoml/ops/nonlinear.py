@@ -247,12 +247,6 @@ def _saturate_int32(x):
     return np.clip(_i64(x), -(1 << 31), INT32_MAX)
 
 
-def _shift_left_saturating(x, exponent):
-    """SaturatingRoundingMultiplyByPOTParam for an exponent >= 0 (per element): x * 2^exponent, saturated."""
-    x, exponent = _i64(x), _i64(exponent)
-    return np.where(exponent == 0, x, _saturate_int32(x << exponent))
-
-
 def log_x_for_x_greater_than_or_equal_to_1(x, input_integer_bits, output_integer_bits):
     """TFLite's log_x_for_x_greater_than_or_equal_to_1_impl: log(x) for x >= 1 (raw int32 of Q(input bits)), in
     Q(output bits): x's power of two from its leading zeros (from two candidates, x and x sqrt(1/2), the one
@@ -264,14 +258,14 @@ def log_x_for_x_greater_than_or_equal_to_1(x, input_integer_bits, output_integer
     shifted_quarter = _rescale(one_quarter, 0, accum_bits)
     z_a = _i64(x)
     z_a_headroom_plus_1 = _count_leading_zeros_u32(z_a)
-    r_a_tmp = _shift_left_saturating(z_a, z_a_headroom_plus_1 - 1)
-    r_a = _shift_left_saturating(_srdhm(r_a_tmp, sqrt_half), 1)
-    z_a_pow_2_adj = _saturate_int32(_shift_left_saturating(input_integer_bits - z_a_headroom_plus_1, 31 - accum_bits)
+    r_a_tmp = saturating_left_shift(z_a, z_a_headroom_plus_1 - 1)
+    r_a = saturating_left_shift(_srdhm(r_a_tmp, sqrt_half), 1)
+    z_a_pow_2_adj = _saturate_int32(saturating_left_shift(input_integer_bits - z_a_headroom_plus_1, 31 - accum_bits)
                                     + shifted_quarter)
     z_b = _srdhm(z_a, sqrt_half)
     z_b_headroom = _count_leading_zeros_u32(z_b) - 1
-    r_b = _shift_left_saturating(z_a, z_b_headroom)
-    z_b_pow_2_adj = _saturate_int32(_shift_left_saturating(input_integer_bits - z_b_headroom, 31 - accum_bits)
+    r_b = saturating_left_shift(z_a, z_b_headroom)
+    z_b_pow_2_adj = _saturate_int32(saturating_left_shift(input_integer_bits - z_b_headroom, 31 - accum_bits)
                                     - shifted_quarter)
     r = np.minimum(r_a, r_b)
     z_pow_2_adj = np.maximum(z_a_pow_2_adj, z_b_pow_2_adj)

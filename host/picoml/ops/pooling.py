@@ -79,6 +79,10 @@ def lower_reduce_min(ctx, op):
     lower_reduce_max(ctx, op, reduce_min=True)
 
 
+# what to do about an arg max whose indices are not int32 (tf.argmax's default is int64)
+INT32_INDICES = "use tf.argmax(..., output_type=tf.int32): TFLite Micro (and picoml) write int32 indices only"
+
+
 def lower_arg_max(ctx, op):
     """ARG_MAX and ARG_MIN of an int8 activation along a constant axis into int32 indices (TFLite Micro's kernel
     writes int32 only): one ARG_MAX op over the input viewed as [outer, axis, inner] and the output as [outer,
@@ -89,8 +93,7 @@ def lower_arg_max(ctx, op):
     if x.data is not None or x.dtype != np.int8 or not x.is_quantized:
         ctx.fail(op, "its input must be an int8 activation")
     if out.dtype != np.int32:
-        ctx.fail(op, "an output of %s: picoml (as TFLite Micro) writes int32 indices; use tf.argmax(..., "
-                     "output_type=tf.int32)" % out.type_name)
+        ctx.fail(op, "an output of %s; %s" % (out.type_name, INT32_INDICES))
     axes = _constant_values(ctx, op, op.inputs[1] if len(op.inputs) > 1 else None, "axis")
     if len(axes) != 1:
         ctx.fail(op, "axis %s: one axis" % axes)
