@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#define PML_FORMAT_VERSION 6
+#define PML_FORMAT_VERSION 7
 #define PML_MAX_DIMS 4
 #define PML_MAX_OPERANDS 32    /* an op's inputs and outputs at most */
 
@@ -44,8 +44,9 @@
 #define PML_OP_L2_NORMALIZATION 34
 #define PML_OP_LOG_SOFTMAX 35
 #define PML_OP_DIV 36
+#define PML_OP_LSTM 37
 /* the highest op code this build runs (the ops of PML_OPS) */
-#define PML_OP_MAX 36
+#define PML_OP_MAX 37
 
 typedef struct {
     int32_t stride_h;
@@ -404,6 +405,23 @@ typedef struct {
 #define PML_DIV_N_OUTPUTS 1
 #define PML_DIV_IN_PLACE 1
 
+typedef struct {
+    int32_t time_major;
+    int32_t hidden_zero_point;
+    int32_t forget_multiplier;
+    int32_t forget_shift;
+    int32_t input_multiplier;
+    int32_t input_shift;
+    int32_t hidden_multiplier;
+    int32_t hidden_shift;
+    int32_t tanh_multiplier;
+    int32_t tanh_shift;
+    int32_t cell_clip;
+} pml_lstm_params_t;
+#define PML_LSTM_N_PARAMS 11
+#define PML_LSTM_N_OUTPUTS 1
+#define PML_LSTM_IN_PLACE 0
+
 /* Every op the device runs as X(NAME, name, code, n_params, n_inputs); n_inputs -1 means one or more
  * (its output count: PML_<NAME>_N_OUTPUTS; 1 in PML_<NAME>_IN_PLACE: its output may lie exactly over a
  * same-sized input). The kernel of op `name` is pml_<name>_s8 (picoml.h). The ops
@@ -449,7 +467,8 @@ typedef struct {
     X(ARG_MAX, arg_max, 33, PML_ARG_MAX_N_PARAMS, 1) \
     X(L2_NORMALIZATION, l2_normalization, 34, PML_L2_NORMALIZATION_N_PARAMS, 1) \
     X(LOG_SOFTMAX, log_softmax, 35, PML_LOG_SOFTMAX_N_PARAMS, 1) \
-    X(DIV, div, 36, PML_DIV_N_PARAMS, 2)
+    X(DIV, div, 36, PML_DIV_N_PARAMS, 2) \
+    X(LSTM, lstm, 37, PML_LSTM_N_PARAMS, 9)
 #ifdef PML_WITHOUT_FRONTEND
 #define PML_OPS(X) PML_CORE_OPS(X)
 #else

@@ -516,6 +516,16 @@ def lstm():
     return keras.Model(inp, layers.Dense(3)(x))
 
 
+def lstm_sequence():
+    """Keras's LSTM layer as TensorFlow's converter fuses it (UNIDIRECTIONAL_SEQUENCE_LSTM: the .pml op LSTM,
+    TFLite Micro's integer LSTM), 12 steps of 6 IMU channels into 16 units, the last step's hidden state into a
+    Dense layer. Built with tf_keras (Keras 2): TensorFlow 2.21's converter crashes on Keras 3's LSTM."""
+    import tf_keras
+    x = inp = tf_keras.Input(shape=(12, 6), batch_size=1)
+    x = tf_keras.layers.LSTM(16)(x)
+    return tf_keras.Model(inp, tf_keras.layers.Dense(4)(x))
+
+
 def upsampling():
     """Keras UpSampling2D (nearest): RESHAPEs to 5-D around TILEs, which TFLite Micro does not run (5-D tensors)
     and picoml runs as CONCATENATIONs of 4-D views. Nothing but moved bytes, so TFLite's own kernels are an exact
@@ -737,7 +747,7 @@ MODELS = {
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
         gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv, layer_norm,
-        space_to_batch, arg_max, l2_norm, log_softmax, softsign,
+        space_to_batch, arg_max, l2_norm, log_softmax, softsign, lstm_sequence,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

@@ -10,7 +10,7 @@
     model(name)     (Model as read back from its .pml, .pml bytes), converted once per session
     inputs(name)    the model's test inputs: a list of input sets (one int8 array per model input), the same
                     for every runtime: 50 for a real model, 20 for a generated one (see test_inputs)
-    expected(name, i)  the numpy reference's outputs for inputs(name)[i], computed once
+    expected(name, i)  the numpy reference's outputs for inputs(name)[i] after inputs 0..i-1, computed once
 
 When the conformance folder is absent, MLPERF and REAL hold one placeholder name and every test that needs a
 real model skips with a message naming the folder -- or fails, when $PICOML_REQUIRE_CONFORMANCE=1 (CI sets it:
@@ -127,11 +127,20 @@ def pick(count):
     return list(range(count)) if count >= 4 else list(range(3, 3 + count))
 
 
-@functools.lru_cache(maxsize=None)
-def expected(name, index):
-    """The numpy reference's outputs for input set `index`."""
+_runs = {}
+
+
+def expected(name, index, first=0):
+    """The numpy reference's outputs for input set `index` on the model loaded afresh and run on input sets first,
+    first + 1, ..., index in turn, as a runtime runs a batch: a stateful op (an LSTM's states, an audio front-end's
+    noise estimate) carries its state from one run to the next. Computed once."""
     from picoml import reference
-    return reference.run(model(name)[0], inputs(name)[index])
+    if (name, first) not in _runs:
+        _runs[name, first] = (reference.Interpreter(model(name)[0]), [])
+    interpreter, outputs = _runs[name, first]
+    while len(outputs) <= index - first:
+        outputs.append(interpreter.run(inputs(name)[first + len(outputs)]))
+    return outputs[index - first]
 
 
 def single_op(name, operands, output, params, keep_inputs=False):

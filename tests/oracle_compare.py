@@ -39,6 +39,7 @@ def check_model(tflite_bytes, inputs_for, n_inputs, name=""):
     in_tensors = [model.tensors[e.tensor] for e in model.inputs]
     per_input = [inputs_for(t, n_inputs) for t in in_tensors]
     for k in range(n_inputs):
+        oracle.reset()      # each input from the state at load, as reference.run takes it (an LSTM keeps state)
         xs = [per_input[j][k] for j in range(len(in_tensors))]
         feed = [reference.dequantize(x, t.scale, t.zero_point) if e.float_edge else x
                 for x, t, e in zip(xs, in_tensors, model.inputs)]

@@ -47,7 +47,7 @@ SAME, VALID = 0, 1
 VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB",
              "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "STRIDED_SLICE", "BATCH_MATMUL", "RESIZE_BILINEAR",
              "SQUARED_DIFFERENCE", "ARG_MAX"}
-PYTHON_OPS = {"SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "DIV"}
+PYTHON_OPS = {"SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "DIV", "LSTM"}
 
 
 # ---------------------------------------------------------------------------------------------------------

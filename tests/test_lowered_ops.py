@@ -33,9 +33,9 @@ class Graph:
         self.model.operatorCodes = []
         self.graph.tensors, self.graph.inputs, self.graph.outputs, self.graph.operators = [], [], [], []
 
-    def tensor(self, shape, data=None, scale=0.5, zero_point=3, dtype="INT8", model_input=False):
-        """A tensor: an activation (dtype INT8, quantized, or FLOAT32), or a constant (data: int32, or an int8
-        array, quantized)."""
+    def tensor(self, shape, data=None, scale=0.5, zero_point=3, dtype="INT8", model_input=False, variable=False):
+        """A tensor: an activation (dtype INT8 or INT16, quantized, or FLOAT32), or a constant (data: int32, or an
+        int8 array, quantized); variable: a variable tensor (an op's state, e.g. the LSTM's)."""
         t = self.schema.TensorT()
         t.shape, t.name = list(shape), ("t%d" % len(self.graph.tensors)).encode()
         constant_int8 = data is not None and np.asarray(data).dtype == np.int8
@@ -46,7 +46,8 @@ class Graph:
             buffer.data = list(np.asarray(data, np.int8 if constant_int8 else np.int32).tobytes())
             self.model.buffers.append(buffer)
             t.buffer = len(self.model.buffers) - 1
-        if (data is None or constant_int8) and dtype == "INT8":
+        t.isVariable = variable
+        if (data is None or constant_int8) and dtype in ("INT8", "INT16"):
             t.quantization = self.schema.QuantizationParametersT()
             scales = list(np.atleast_1d(scale).astype(float))   # several: per channel, along axis 0
             t.quantization.scale, t.quantization.zeroPoint = scales, [zero_point] * len(scales)

@@ -412,6 +412,17 @@ CASES = [
     case("param-q31", "attention", _param("BATCH_MATMUL", "output_multiplier", -2147483648),
          "output_multiplier must not be -2147483648 (got -2147483648)"),
     case("param-div_shift", "softsign", _param("DIV", "output_shift", 6), "output_shift must be 7..22 (got 6)"),
+    # LSTM (lstm_sequence: [1, 12, 6] into [1, 12, 16])
+    case("lstm_output", "lstm_sequence", lambda e: e.tensor(e.output("LSTM"), shape=(1, 11, 16)),
+         "the output must have the input's first two dimensions (got 11)"),
+    case("lstm_weights", "lstm_sequence", lambda e: e.tensor(e.operand("LSTM", 1), shape=(64, 5)),
+         "input_weights must be [4 x units, the input's features] and recurrent_weights [4 x units, units] (got 5)"),
+    case("lstm_constants", "lstm_sequence", lambda e: e.tensor(e.operand("LSTM", 6), shape=(255,)),
+         "bias must have 4 x units values, multipliers and shifts 8 each, sigmoid_table 256 (got 255)"),
+    case("lstm_state", "lstm_sequence", lambda e: e.tensor(e.operand("LSTM", 7), shape=(15,)),
+         "hidden_state and cell_state must have batches x units values (got 15)"),
+    case("param-tanh_multiplier", "lstm_sequence", _param("LSTM", "tanh_multiplier", 24577),
+         "tanh_multiplier must be 1..24576 (got 24577)"),
     # the fuzzed file of issue 10 on which the host and the device gave different bytes: SIGNAL_WINDOW's input
     # moved 16 bytes into its output, which the kernels then read after writing it (each in its own order)
     case("alias-window", "frontend", lambda e: e.tensor(0, offset=e.entry(2)[4] - 944),

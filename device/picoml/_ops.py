@@ -37,6 +37,7 @@ OP_ARG_MAX = 33
 OP_L2_NORMALIZATION = 34
 OP_LOG_SOFTMAX = 35
 OP_DIV = 36
+OP_LSTM = 37
 
 # indexed by op code
 OP_NAMES = ("", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "SOFTMAX", "ADD",
@@ -44,11 +45,11 @@ OP_NAMES = ("", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL
             "SIGNAL_ENERGY", "SIGNAL_FILTER_BANK", "SIGNAL_FILTER_BANK_SQUARE_ROOT",
             "SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION", "SIGNAL_PCAN", "SIGNAL_FILTER_BANK_LOG", "CAST",
             "STRIDED_SLICE", "MINIMUM", "MAXIMUM", "ADD_INT32", "MUL_INT32", "DIV_INT32", "SUB", "BATCH_MATMUL",
-            "RESIZE_BILINEAR", "SQUARED_DIFFERENCE", "ARG_MAX", "L2_NORMALIZATION", "LOG_SOFTMAX", "DIV")
-N_PARAMS = (0, 10, 11, 3, 8, 8, 3, 12, 7, 1, 0, 5, 9, 1, 0, 1, 2, 0, 0, 8, 1, 2, 0, 8, 0, 0, 2, 2, 2, 12, 9, 2, 12, 1, 1, 5, 7)
-N_INPUTS = (0, 5, 5, 5, 1, 1, 1, 2, 2, -1, 2, 1, 1, 2, 1, 3, 1, 6, 2, 2, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 1, 2, 1, 1, 1, 2)    # -1: one or more
-N_OUTPUTS = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
+            "RESIZE_BILINEAR", "SQUARED_DIFFERENCE", "ARG_MAX", "L2_NORMALIZATION", "LOG_SOFTMAX", "DIV", "LSTM")
+N_PARAMS = (0, 10, 11, 3, 8, 8, 3, 12, 7, 1, 0, 5, 9, 1, 0, 1, 2, 0, 0, 8, 1, 2, 0, 8, 0, 0, 2, 2, 2, 12, 9, 2, 12, 1, 1, 5, 7, 11)
+N_INPUTS = (0, 5, 5, 5, 1, 1, 1, 2, 2, -1, 2, 1, 1, 2, 1, 3, 1, 6, 2, 2, 3, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 1, 2, 1, 1, 1, 2, 9)    # -1: one or more
+N_OUTPUTS = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1)
 # 1: the device runs the op (else it is an unknown op code on the device; the host runs it)
-ON_DEVICE = bytes([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
+ON_DEVICE = bytes([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
 # 1: the op's output may lie exactly over a same-sized input (it reads element i before writing it)
-IN_PLACE = bytes([0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 1])
+IN_PLACE = bytes([0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 1, 0])

@@ -1,11 +1,11 @@
 # picoml.kernels_audio: the audio front-end's ops in pure Python -- TFLite Micro's Signal library (micro_speech's
 # window, FFT, filter bank, noise reduction, gain control, log) and the integer (not quantized) element-wise ops
-# around it -- for the viper and pure-Python backends. A part of picoml.kernels_python (its kernel interface,
+# around it -- and the LSTM (its int16 gates and state), for the viper and pure-Python backends. A part of picoml.kernels_python (its kernel interface,
 # Tensor, scratch lists), kept in a module of its own so that only a model with these ops pays its RAM:
 # kernels_python.prepare imports it for such a model.
 from array import array
 
-from .kernels_python import SIGNED, _broadcast_strides
+from .kernels_python import SIGNED, _broadcast_strides, int32s, mbqm
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -518,6 +518,90 @@ def run_integer(st):
                     o += size
 
 
+# ---------------------------------------------------------------------------------------------------------
+# LSTM: TFLite Micro's integer LSTM as native_module/lstm.c and host/picoml/ops/recurrent.py run it, unit by
+# unit: each unit's four gates from the step's input row and old hidden state (decoded once per step into
+# scratch lists), its cell state updated, its hidden state written to the output, which becomes the state
+# (int16, less the zero point) after the step's last unit.
+# state = (x_buf, x_off, out_buf, out_off, batches, steps, features, units, time_major, weights_buf,
+# weights_off, recurrent_buf, recurrent_off, bias, multipliers, shifts (array('i')), table (array('h')),
+# hidden_buf, hidden_off, cell_buf, cell_off, params, x row, hidden row, gates (scratch lists))
+# ---------------------------------------------------------------------------------------------------------
+
+def _sat16(v):
+    return -32768 if v < -32768 else (32767 if v > 32767 else v)
+
+
+def _interpolate(table, a, bits, saturated):
+    e = a >> bits
+    if e >= 255:
+        return saturated
+    low = table[e] + 32768
+    return (low << bits) + (a & ((1 << bits) - 1)) * (table[e + 1] + 32768 - low)
+
+
+def _sigmoid16(x, table):
+    v = x * 3
+    r = _interpolate(table, -v if v < 0 else v, 9, 0x7FFF << 10)
+    return _wrap16((r + 512 if v >= 0 else (1 << 25) - r + 511) >> 10)
+
+
+def _tanh16(x, table, multiplier, shift):
+    v = (x * multiplier + ((1 << shift) >> 1)) >> shift
+    r = _interpolate(table, -v if v < 0 else v, 8, 0xFFFF << 8)
+    return _wrap16((r - 8388480 if v >= 0 else 8388735 - r) >> 8)     # -+ 2^23, + 2^7 (- 1)
+
+
+def prepare_lstm(p, inputs, outputs, ctx):
+    x, w, r, bias, mults, shifts, table, h, c = inputs
+    out = outputs[0]
+    units, features, tm = out.shape[2], x.shape[2], p[0]
+    return (x.buf, x.off, out.buf, out.off, x.shape[1] if tm else x.shape[0], x.shape[0] if tm else x.shape[1],
+            features, units, tm, w.buf, w.off, r.buf, r.off, int32s(bias, 4 * units), int32s(mults, 8),
+            int32s(shifts, 8), int16s(table), h.buf, h.off, c.buf, c.off, p, ctx.scratch("lstm_x", features),
+            ctx.scratch("lstm_h", units), ctx.scratch("lstm_gates", 4))
+
+
+def run_lstm(st):
+    xb, xo, ob, oo, B, T, I, U, tm, wb, wo, rb, ro, bias, mults, shifts, table, hb, ho, cb, co, p, xr, hr, gates = st
+    S = SIGNED
+    zp = p[1]
+    for b in range(B):
+        hq = ho + 2 * b * U
+        cq = co + 2 * b * U
+        for t in range(T):
+            at = t * B + b if tm else b * T + t
+            q = xo + at * I
+            for i in range(I):
+                xr[i] = S[xb[q + i]]
+            for u in range(U):
+                hr[u] = _get16(hb, hq + 2 * u)
+            o = oo + at * U
+            for u in range(U):
+                for g in range(4):
+                    row = g * U + u
+                    acc = bias[row]
+                    k = wo + row * I
+                    for i in range(I):
+                        acc += xr[i] * S[wb[k + i]]
+                    a = _sat16(mbqm(acc, mults[g], shifts[g]))
+                    acc = 0
+                    k = ro + row * U
+                    for j in range(U):
+                        acc += hr[j] * S[rb[k + j]]
+                    v = _sat16(a + _sat16(mbqm(acc, mults[4 + g], shifts[4 + g])))
+                    gates[g] = _tanh16(v, table, 3, 0) if g == 2 else _sigmoid16(v, table)
+                kept = _sat16(mbqm(gates[1] * _get16(cb, cq + 2 * u), p[2], p[3]))
+                cell = _sat16(kept + _sat16(mbqm(gates[0] * gates[2], p[4], p[5])))
+                if p[10] > 0:
+                    cell = p[10] if cell > p[10] else (-p[10] if cell < -p[10] else cell)
+                _put16(cb, cq + 2 * u, cell)
+                v = mbqm(_tanh16(cell, table, p[8], p[9]) * gates[3], p[6], p[7]) + zp
+                ob[o + u] = (-128 if v < -128 else (127 if v > 127 else v)) & 0xFF
+            for u in range(U):
+                _put16(hb, hq + 2 * u, S[ob[o + u]] - zp)
+
+
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
 from . import _ops  # noqa: E402
 
@@ -539,5 +623,6 @@ KERNELS = {
     _ops.OP_ADD_INT32: (prepare_add_int32, run_integer),
     _ops.OP_MUL_INT32: (prepare_mul_int32, run_integer),
     _ops.OP_DIV_INT32: (prepare_div_int32, run_integer),
+    _ops.OP_LSTM: (prepare_lstm, run_lstm),
 }
 del _ops

@@ -2,7 +2,8 @@
 # reference and TensorFlow Lite Micro). The backend for boards without a _picoml native module for their arch
 # (ESP32 xtensawin in particular). Same interface as kernels_python (see its header): KERNELS = {op_code:
 # (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (SOFTMAX, LOG_SOFTMAX,
-# L2_NORMALIZATION: gemmlowp fixed point once per row; DIV: a reciprocal per element).
+# L2_NORMALIZATION: gemmlowp fixed point once per row; DIV: a reciprocal per element; LSTM: kernels_audio's, its
+# int16 state).
 #
 # Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL,
 # SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR and ARG_MAX. Each

@@ -95,6 +95,10 @@ RULE_TEXTS = (
     "the input's and the output's height and width must be 32767 or less",
     'the output must be the input without its middle axis, which must not be empty',
     'the last dimension must be 33025 or less (its sum of squares an int32)',
+    "the output must have the input's first two dimensions",
+    "input_weights must be [4 x units, the input's features] and recurrent_weights [4 x units, units]",
+    'bias must have 4 x units values, multipliers and shifts 8 each, sigmoid_table 256',
+    'hidden_state and cell_state must have batches x units values',
     "{} must not overlap the op's other operands in the arena; it overlaps tensor",
 )
 # indexed by parameter kind
@@ -112,6 +116,7 @@ KIND_TEXTS = (
     '{} must be act_min or more',
     '{} must not be -2147483648',
     '{} must be 7..22',
+    '{} must be 1..24576',
 )
 # indexed by op code: its parameters' names and kinds, its operands' names and (dtype, rank) (inputs,
 # then the output; one for all the inputs of an op taking one or more)
@@ -153,6 +158,7 @@ PARAM_NAMES = (
     ('input_zero_point',),
     ('input_multiplier', 'input_left_shift', 'reverse_scaling_divisor', 'reverse_scaling_right_shift', 'diff_min'),
     ('input1_offset', 'input2_offset', 'output_offset', 'output_multiplier', 'output_shift', 'act_min', 'act_max'),
+    ('time_major', 'hidden_zero_point', 'forget_multiplier', 'forget_shift', 'input_multiplier', 'input_shift', 'hidden_multiplier', 'hidden_shift', 'tanh_multiplier', 'tanh_shift', 'cell_clip'),
 )
 PARAM_KINDS = (
     (),
@@ -192,6 +198,7 @@ PARAM_KINDS = (
     (3,),
     (0, 6, 0, 6, 11),
     (4, 4, 3, 0, 12, 3, 7),
+    (9, 3, 11, 5, 11, 5, 11, 5, 13, 6, 2),
 )
 OPERAND_NAMES = (
     (),
@@ -231,6 +238,7 @@ OPERAND_NAMES = (
     ('input', 'output'),
     ('input', 'output'),
     ('input1', 'input2', 'output'),
+    ('input', 'input_weights', 'recurrent_weights', 'bias', 'multipliers', 'shifts', 'sigmoid_table', 'hidden_state', 'cell_state', 'output'),
 )
 OPERAND_TYPES = (
     (),
@@ -270,6 +278,7 @@ OPERAND_TYPES = (
     ((1, 2), (1, 2)),
     ((1, 2), (1, 2)),
     ((1, 7), (1, 7), (1, 7)),
+    ((1, 3), (1, 2), (1, 2), (3, 1), (3, 1), (3, 1), (2, 1), (2, 1), (2, 1), (1, 3)),
 )
 DTYPE_NAMES = ('any', 'int8', 'int16', 'int32', 'uint32', 'uint64', '', "the output's dtype")
 # -- end of the generated part --

@@ -99,6 +99,14 @@ OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS
                                            "reverse_scaling_right_shift", "diff_min"), core=False),
     # int8 division (the int32 one is DIV_INT32): MUL's params, TFLite Micro's reciprocal arithmetic
     OpSpec(36, "DIV", ("input1", "input2"), _MUL_PARAMS, in_place=True, core=False),
+    # format version 7; Keras's LSTM layer as TFLite Micro's integer LSTM runs it (ops/recurrent.py): int8 [batch,
+    # time, features] (time_major: [time, batch, ...]) into int8 [.., .., units], the gates' weights stacked in the
+    # order input, forget, cell, output; the hidden (int16, less its zero point) and cell states kept between runs
+    OpSpec(37, "LSTM", ("input", "input_weights", "recurrent_weights", "bias", "multipliers", "shifts",
+                        "sigmoid_table", "hidden_state", "cell_state"),
+           ("time_major", "hidden_zero_point", "forget_multiplier", "forget_shift",
+            "input_multiplier", "input_shift", "hidden_multiplier", "hidden_shift", "tanh_multiplier", "tanh_shift",
+            "cell_clip"), core=False),
 )
 
 BY_CODE = {op.code: op for op in OPS}

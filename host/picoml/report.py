@@ -17,6 +17,9 @@ def macs(model, op):
     if op.name == "BATCH_MATMUL":
         lhs = model.tensors[op.inputs[0]].shape
         return n_out * lhs[-2 if op.params["adj_x"] else -1]
+    if op.name == "LSTM":      # per output value (a unit at a step), four gates' input and recurrent FCs
+        return n_out * (model.tensors[op.inputs[1]].shape[0] // out.shape[2]) * \
+            (model.tensors[op.inputs[1]].shape[1] + out.shape[2])
     return 0
 
 

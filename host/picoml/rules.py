@@ -42,6 +42,7 @@ PARAM_KINDS = (
     ("ACT_MAX32", "{} must be act_min or more", None, INT32_MAX),
     ("Q31", "{} must not be -2147483648", INT32_MIN + 1, INT32_MAX),    # a multiplier some kernels negate
     ("DIV_SHIFT", "{} must be 7..22", 7, 22),   # DIV's: its rounding shifts stay in 0..31 for every int8 input
+    ("TANH_MULTIPLIER", "{} must be 1..24576", 1, 24576),  # the LSTM's: times an int16, it stays an int32
 )
 KIND = {kind[0]: i for i, kind in enumerate(PARAM_KINDS)}
 
@@ -75,7 +76,11 @@ PARAM_RANGES.update({
     "RESIZE_BILINEAR": {"align_corners": "BOOL", "half_pixel_centers": "BOOL"}, "ARG_MAX": {"min": "BOOL"},
     "LOG_SOFTMAX": {"input_left_shift": "SHIFT_LEFT", "reverse_scaling_right_shift": "SHIFT_LEFT",
                     "diff_min": "Q31"},        # the kernels take diff_min - 1
-    "DIV": dict(_ELEMENTWISE, output_shift="DIV_SHIFT")})
+    "DIV": dict(_ELEMENTWISE, output_shift="DIV_SHIFT"),
+    "LSTM": {"time_major": "BOOL", "hidden_zero_point": "INT8",
+             "forget_multiplier": "Q31", "forget_shift": "SHIFT", "input_multiplier": "Q31", "input_shift": "SHIFT",
+             "hidden_multiplier": "Q31", "hidden_shift": "SHIFT", "tanh_multiplier": "TANH_MULTIPLIER",
+             "tanh_shift": "SHIFT_LEFT", "cell_clip": "GE0"}})
 
 # Operand types: (dtype, rank or None for any, where: False, CONSTANT (its bytes in the weights blob, read and
 # checked at load) or STATE (a state tensor, which the op reads and updates)). dtype ANY is any dtype, SAME the
@@ -95,6 +100,11 @@ OPERANDS.update({"CONV_2D": dict(_CONV_OPERANDS, **_REQUANTIZATION),
                  "L2_NORMALIZATION": {"input": (I8, 2, False), "output": (I8, 2, False)},
                  "LOG_SOFTMAX": {"input": (I8, 2, False), "output": (I8, 2, False)},
                  "LUT": {"table": (I8, None, True)},
+                 "LSTM": {"input": (I8, 3, False), "input_weights": (I8, 2, CONSTANT),
+                          "recurrent_weights": (I8, 2, CONSTANT), "bias": (I32, 1, CONSTANT),
+                          "multipliers": (I32, 1, CONSTANT), "shifts": (I32, 1, CONSTANT),
+                          "sigmoid_table": (I16, 1, CONSTANT), "hidden_state": (I16, 1, STATE),
+                          "cell_state": (I16, 1, STATE), "output": (I8, 3, False)},
                  "CONCATENATION": {"inputs": (SAME, None, False), "output": (ANY, None, False)}})
 _TABLE16 = (I16, 1, CONSTANT)
 OPERANDS.update({
@@ -217,6 +227,11 @@ RULES = (
     ("RESIZE_SIZE", "the input's and the output's height and width must be 32767 or less"),
     ("ARG_SHAPE", "the output must be the input without its middle axis, which must not be empty"),
     ("L2_DEPTH", "the last dimension must be 33025 or less (its sum of squares an int32)"),
+    ("LSTM_OUTPUT", "the output must have the input's first two dimensions"),
+    ("LSTM_WEIGHTS", "input_weights must be [4 x units, the input's features] and recurrent_weights [4 x units, "
+                     "units]"),
+    ("LSTM_CONSTANTS", "bias must have 4 x units values, multipliers and shifts 8 each, sigmoid_table 256"),
+    ("LSTM_STATE", "hidden_state and cell_state must have batches x units values"),
     # an output and the op's other operands (an in-place op's output may lie exactly over a same-sized input)
     ("ALIAS", "{} must not overlap the op's other operands in the arena; it overlaps tensor"),
 )

@@ -244,7 +244,7 @@ def _check_integer_dtypes(op, lowering):
 _UNROLL = "a recurrent layer run as a loop: build Keras's LSTM, GRU or SimpleRNN with unroll=True (a fixed number of " \
           "steps), which converts"
 UNSUPPORTED_HINTS = dict.fromkeys(
-    ("UNIDIRECTIONAL_SEQUENCE_LSTM", "BIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN",
+    ("BIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN",
      "BIDIRECTIONAL_SEQUENCE_RNN", "WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"), _UNROLL)
 UNSUPPORTED_HINTS.update(dict.fromkeys(
     ("EXP", "LOG", "SQRT", "SQUARE", "NEG", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "EQUAL", "NOT_EQUAL",
@@ -318,8 +318,10 @@ def _check_dataflow(lowering, op, input_indices, written):
     """Each activation an op reads is a model input or written by an earlier op, and each it writes is written
     once, by this op alone: a damaged file's graph otherwise loops (an op writing its own input, two ops writing
     each other's inputs) or reads bytes nothing wrote."""
-    for t in op.inputs:
-        if t is not None and t.data is None and t.index not in input_indices and t.index not in written:
+    state_inputs = op_families.STATE_INPUTS.get(op.name, ())
+    for k, t in enumerate(op.inputs):
+        if t is not None and t.data is None and t.index not in input_indices and t.index not in written and \
+                k not in state_inputs:
             lowering.fail(op, "it reads tensor %r before any op writes it (the ops are out of order)" % t.name)
     for t in op.outputs:
         if t is None:
