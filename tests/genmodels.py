@@ -518,11 +518,14 @@ def lstm():
 
 def lstm_sequence():
     """Keras's LSTM layer as TensorFlow's converter fuses it (UNIDIRECTIONAL_SEQUENCE_LSTM: the .pml op LSTM,
-    TFLite Micro's integer LSTM), 12 steps of 6 IMU channels into 16 units, the last step's hidden state into a
-    Dense layer. Built with tf_keras (Keras 2): TensorFlow 2.21's converter crashes on Keras 3's LSTM."""
+    TFLite Micro's integer LSTM): a Bidirectional LSTM over 12 steps of 6 IMU channels (the backward one between
+    two REVERSE_V2s, whose output the converter quantizes unlike its input), its sequences joined, then an LSTM's
+    last hidden state into a Dense layer. Built with tf_keras (Keras 2): TensorFlow 2.21's converter crashes on
+    Keras 3's LSTM."""
     import tf_keras
     x = inp = tf_keras.Input(shape=(12, 6), batch_size=1)
-    x = tf_keras.layers.LSTM(16)(x)
+    x = tf_keras.layers.Bidirectional(tf_keras.layers.LSTM(10, return_sequences=True))(x)
+    x = tf_keras.layers.LSTM(8)(x)
     return tf_keras.Model(inp, tf_keras.layers.Dense(4)(x))
 
 
