@@ -529,6 +529,15 @@ def lstm_sequence():
     return tf_keras.Model(inp, tf_keras.layers.Dense(4)(x))
 
 
+def thresholds():
+    """Comparisons with constants into SELECT_V2 (ops/select.py: one LUT each): Keras's ReLU(threshold=...)
+    (GREATER, SELECT_V2) and a hard shrink, where(-0.5 < x < 0.5, 0, x) (GREATER, LESS, LOGICAL_AND, SELECT_V2)."""
+    x = inp = _input((6, 5))
+    x = layers.ReLU(threshold=0.2)(layers.Dense(8)(x))
+    x = layers.Lambda(lambda t: ops.where(ops.logical_and(t > -0.5, t < 0.5), 0.0, t))(layers.Dense(8)(x))
+    return keras.Model(inp, layers.Dense(3)(layers.Flatten()(x)))
+
+
 def upsampling():
     """Keras UpSampling2D (nearest): RESHAPEs to 5-D around TILEs, which TFLite Micro does not run (5-D tensors)
     and picoml runs as CONCATENATIONs of 4-D views. Nothing but moved bytes, so TFLite's own kernels are an exact
@@ -750,7 +759,7 @@ MODELS = {
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
         gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv, layer_norm,
-        space_to_batch, arg_max, l2_norm, log_softmax, softsign, lstm_sequence,
+        space_to_batch, arg_max, l2_norm, log_softmax, softsign, lstm_sequence, thresholds,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

@@ -173,12 +173,17 @@ class Lowering:
         self.model = Model()
         self._pml_index = {}   # TfliteTensor.index -> .pml tensor index
         self.float_held = set()     # float TFLite tensors taken as int8 ones (_float_island)
+        # bool TFLite tensors a comparison wrote, as (compared int8 tensor, its 256 values' results): ops/select.py
+        self.predicates = {}
 
     def fail(self, op, message):
         raise UnsupportedModelError("%s (op %d, layer %r): %s" % (op.name, op.index, op.label, message))
 
     def activation(self, t, op=None):
         """The .pml tensor for a non-constant int8 TFLite tensor."""
+        if t.index in self.predicates:
+            raise UnsupportedModelError("tensor %r, a comparison's bool result, is used by an op or as an output; "
+                                        "%s" % (t.name, op_families.select.HINT))
         if t.index not in self._pml_index:
             if t.data is not None:
                 return self.constant(t.data, t.name, t.scale, t.zero_point, key=t.index)
@@ -247,8 +252,7 @@ UNSUPPORTED_HINTS = dict.fromkeys(
     ("BIDIRECTIONAL_SEQUENCE_LSTM", "UNIDIRECTIONAL_SEQUENCE_RNN",
      "BIDIRECTIONAL_SEQUENCE_RNN", "WHILE", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE"), _UNROLL)
 UNSUPPORTED_HINTS.update(dict.fromkeys(
-    ("EXP", "LOG", "SQRT", "SQUARE", "NEG", "GREATER", "GREATER_EQUAL", "LESS", "LESS_EQUAL", "EQUAL", "NOT_EQUAL",
-     "SELECT", "SELECT_V2"),
+    ("EXP", "LOG", "SQRT", "SQUARE", "NEG"),
     "TFLite Micro has no int8 kernel for it: an activation built from it (softplus, selu, mish, exponential, "
     "hard_shrink, ...) cannot run quantized; relu, relu6, elu, tanh, sigmoid, swish, hard_swish or leaky_relu can"))
 UNSUPPORTED_HINTS["GELU"] = "TFLite Micro has no GELU: swish or hard_swish are close and convert"
@@ -363,7 +367,9 @@ def lower(ops, inputs, outputs):
             _refuse_unsupported(lowering, op)       # a float function of one value outside a float island
         if lower_op is None:
             lowering.fail(op, "picoml does not support this op here (only at the model's float input/output)")
-        if op.name in op_families.INTEGER_OPS or (op.name in op_families.INT32_OPS and op.outputs[0] is not None
+        if op.name in op_families.SELF_CHECKED_OPS:
+            pass
+        elif op.name in op_families.INTEGER_OPS or (op.name in op_families.INT32_OPS and op.outputs[0] is not None
                                                    and op.outputs[0].dtype != np.int8):
             _check_integer_dtypes(op, lowering)
         else:
