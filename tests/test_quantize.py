@@ -58,3 +58,17 @@ def test_a_saved_model_folder_too(tmp_path):
     np.save(tmp_path / "cal.npy", np.random.default_rng(0).normal(0, 1, (20, 16, 3)).astype(np.float32))
     assert main(["convert", str(tmp_path / "saved"), "--calibration", str(tmp_path / "cal.npy")]) == 0
     assert [op.name for op in format.read((tmp_path / "saved.pml").read_bytes()).ops][-1] == "SOFTMAX"
+
+
+def test_a_converter_crash_is_an_error_not_a_dead_process(tmp_path, capsys):
+    """TensorFlow 2.21's converter dies of a segmentation fault on Keras 3's LSTM layer; it runs in a child process,
+    so `picoml convert` says so and exits 2 (or, with a TensorFlow that has it fixed, converts the LSTM: exit 0)."""
+    genmodels._import_tensorflow()
+    keras = genmodels.keras
+    inp = keras.Input((8, 3), batch_size=1)
+    keras.Model(inp, keras.layers.Dense(2)(keras.layers.LSTM(4)(inp))).save(tmp_path / "lstm.keras")
+    np.save(tmp_path / "cal.npy", np.random.default_rng(0).normal(0, 1, (20, 8, 3)).astype(np.float32))
+    status = main(["convert", str(tmp_path / "lstm.keras"), "--calibration", str(tmp_path / "cal.npy")])
+    err = capsys.readouterr().err
+    assert status == 0 and (tmp_path / "lstm.pml").exists() or \
+        status == 2 and "TensorFlow's converter crashed" in err and "tf_keras" in err

@@ -1,6 +1,9 @@
 """Post-training int8 quantization of a float model with TensorFlow Lite's converter and a representative set: for
 `picoml train` and for `picoml convert model.keras --calibration samples.npy`."""
 import os
+import subprocess
+import sys
+import tempfile
 
 import numpy as np
 
@@ -33,10 +36,31 @@ def is_float_model(path):
     return str(path).lower().endswith(FLOAT_MODEL_SUFFIXES) or os.path.isdir(path)
 
 
+# TensorFlow 2.21's converter dies of a segmentation fault on Keras 3's LSTM and GRU layers (not on tf_keras's)
+CRASHED = "TensorFlow's converter crashed (signal %d) quantizing %s. TensorFlow 2.21 does on Keras 3's LSTM and GRU " \
+          "layers: build the model with tf_keras (Keras 2, TF_USE_LEGACY_KERAS=1) and quantize it there, or unroll " \
+          "the layers (unroll=True), then give picoml the .tflite"
+
+
 def quantize_file(path, calibration):
     """int8 .tflite bytes of the Keras model file or SavedModel folder `path`, calibrated on the samples of
     `calibration` (.npy: [samples, ...the input's shape] for a model of one input; .npz: one such array per input,
-    in the model's input order)."""
+    in the model's input order). TensorFlow runs in a child process (this module run as a program): its converter
+    crashes on some models (CRASHED), which must not take picoml down with it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "quantized.tflite")
+        child = subprocess.run([sys.executable, "-m", "picoml.quantize", str(path), str(calibration), out],
+                               capture_output=True, text=True)
+        if child.returncode == 0:
+            with open(out, "rb") as f:
+                return f.read()
+    if child.returncode < 0:
+        raise PicomlError(CRASHED % (-child.returncode, path))
+    said = [line[len("picoml: "):] for line in child.stderr.splitlines() if line.startswith("picoml: ")]
+    raise PicomlError(said[-1] if said else "quantizing %s failed:\n%s" % (path, child.stderr[-2000:]))
+
+
+def _quantize_file_here(path, calibration):
     import tensorflow as tf
     from tensorflow import keras
     if os.path.isdir(path):
@@ -70,3 +94,17 @@ def _calibration_samples(path, shapes):
             raise PicomlError("calibration samples of shape %s: the model's input takes [samples, %s] numbers"
                               % (list(a.shape), ", ".join("any" if w is None else str(w) for w in want)))
     return [[a[i] for a in arrays] for i in range(min(len(a) for a in arrays))]
+
+
+if __name__ == "__main__":     # quantize_file's child: MODEL CALIBRATION OUT.tflite
+    try:
+        data = _quantize_file_here(sys.argv[1], sys.argv[2])
+    except PicomlError as e:
+        sys.stderr.write("picoml: %s\n" % e)
+        sys.exit(2)
+    except Exception as e:      # TensorFlow's converter raises its own errors, many lines long
+        last = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+        sys.stderr.write("picoml: TensorFlow could not quantize %s: %s\n" % (sys.argv[1], last))
+        sys.exit(2)
+    with open(sys.argv[3], "wb") as f:
+        f.write(data)
