@@ -136,3 +136,30 @@ def test_a_cell_state_scale_beyond_the_integer_tanh_is_refused():
     data = lstm_model(np.random.default_rng(7), 1, 2, 3, 4, cell_power=3)
     with pytest.raises(UnsupportedModelError, match="integer tanh"):
         convert(data, "lstm", measure_tflm=False)
+
+
+DEVICE_RUNS = r"""
+import picoml
+m = picoml.load("lstm.pml", backend=%r)
+x = bytes.fromhex(%r)
+first = bytes(m.predict(x))
+second = bytes(m.predict(x))
+m.reset()
+print(m.backend, first.hex(), second.hex(), bytes(m.predict(x)).hex())
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "viper", "python"])
+def test_the_device_keeps_the_state_until_a_reset(tmp_path, backend):
+    """On the unix port (every backend): two predicts of the same input give TFLite Micro's two runs, reset()
+    starts afresh."""
+    from picoml.runtimes import unix
+    data = lstm_model(np.random.default_rng(11), 1, 3, 4, 6)
+    model = convert(data, "lstm", measure_tflm=False)
+    (tmp_path / "lstm.pml").write_bytes(format.write(model))
+    x = np.random.default_rng(2).integers(-128, 128, (1, 3, 4)).astype(np.int8)
+    oracle = Oracle(data)
+    want = [np.asarray(oracle.run([x])[0]).astype(np.int8).tobytes().hex() for _ in range(2)]
+    assert want[0] != want[1]       # the state moved on
+    out = unix.run_script(DEVICE_RUNS % (backend, x.tobytes().hex()), natmod=True, cwd=str(tmp_path))
+    assert out.split() == [backend, want[0], want[1], want[0]]
