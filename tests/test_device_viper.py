@@ -32,6 +32,7 @@ import pytest
 import models
 from conftest import device, test_inputs
 from picoml import format, reference
+from picoml.convert import convert
 from picoml.fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from picoml.ops.common import output_size, same_padding
 from picoml import resources
@@ -46,8 +47,8 @@ SAME, VALID = 0, 1
 # row, stay with kernels_python)
 VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB",
              "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "STRIDED_SLICE", "BATCH_MATMUL", "RESIZE_BILINEAR",
-             "SQUARED_DIFFERENCE", "ARG_MAX"}
-PYTHON_OPS = {"SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "DIV", "LSTM"}
+             "SQUARED_DIFFERENCE", "ARG_MAX", "LSTM"}
+PYTHON_OPS = {"SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "DIV"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -405,8 +406,9 @@ def run_unix_port(tmp_path, cases, path=()):
 
 def assert_matches_reference(name, blob, runs, outputs, where):
     model = format.read(blob)
+    interpreter = reference.Interpreter(model)      # the runs in turn, state carried (an LSTM's) as the runners do
     for k, (xs, got) in enumerate(zip(runs, outputs)):
-        expected = reference.run(model, list(xs))
+        expected = interpreter.run(list(xs))
         for j, (g, e) in enumerate(zip(got, expected)):
             if not np.array_equal(g, e.reshape(g.shape)):
                 bad = np.argwhere(g != e.reshape(g.shape))
@@ -696,6 +698,17 @@ def runs_for(rng, shapes, zero_points, count=3):
     return runs
 
 
+def lstm_case(rng, i):
+    """An LSTM (test_lstm.lstm_model): batch-major, time-major of 2 batches, a clipped cell, a cell scale of 2^-10."""
+    from test_lstm import lstm_model
+    batches, steps, features, units = (1, 3, 5, 6) if i != 1 else (2, 2, 4, 5)
+    data = lstm_model(rng, batches, steps, features, units, time_major=i == 1, cell_clip=1.0 if i == 2 else 0.0,
+                      cell_power=-10 if i == 3 else -14)
+    model = convert(data, "lstm", measure_tflm=False)
+    x = model.tensors[model.inputs[0].tensor]
+    return format.write(model), [x.shape], [x.zero_point]
+
+
 def edge_cases(small=True, seed=0):
     """{name: (blob, runs)}: the single-op models (small enough to emulate when `small`)."""
     rng = np.random.default_rng(seed)
@@ -742,6 +755,8 @@ def edge_cases(small=True, seed=0):
             add("concat%d" % i, concat_case(rng))
         for i in range(2):
             add("lut%d" % i, lut_case(rng))
+        for i in range(4):
+            add("lstm%d" % i, lstm_case(rng, i))
     return cases
 
 
@@ -794,7 +809,7 @@ def _blocks(begin, end):
 def test_requantization_lines_are_the_same_in_every_kernel():
     """The requantization tested directly through _requant_array is, to the character, the one in every kernel."""
     blocks = _blocks("# requantize acc", "# end requantize")
-    assert len(blocks) == 6             # conv, depthwise, fully connected, add/mul, batch_matmul, _requant_array
+    assert len(blocks) == 8     # conv, depthwise, fully connected, add/mul, batch_matmul, LSTM (2), _requant_array
     assert all(b == blocks[0] for b in blocks)
     clamps = _blocks("# clamp: act_min - offset", "o[out] = v")
     assert len(clamps) == 6 and all(c == clamps[0] for c in clamps)

@@ -4,9 +4,12 @@ against TFLite Micro in the reference and the C kernels (portable, M4 and M0 cod
 (the hidden and cell states are kept from one run to the next, as TFLite Micro keeps its variable tensors, until a
 reset); TFLite's int16 sigmoid and tanh over every int16 value; the refusals of the LSTM variants TFLite Micro
 does not run. The generated lstm_sequence model runs it on every runtime (test_runtimes.py)."""
+import subprocess
+
 import numpy as np
 import pytest
 
+from conftest import device
 from picoml import format, reference
 from picoml.convert import convert
 from picoml.errors import UnsupportedModelError
@@ -163,3 +166,68 @@ def test_the_device_keeps_the_state_until_a_reset(tmp_path, backend):
     assert want[0] != want[1]       # the state moved on
     out = unix.run_script(DEVICE_RUNS % (backend, x.tobytes().hex()), natmod=True, cwd=str(tmp_path))
     assert out.split() == [backend, want[0], want[1], want[0]]
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_every_backend_over_a_long_sweep(seed):
+    """64 steps of one feature into 16 units, three runs in a row: some 9,000 gate values across the int16 range
+    through each backend's own sigmoid and tanh (native, viper, pure Python on the unix port) against the
+    reference, whose functions test_int16_sigmoid_and_tanh_over_every_value holds to TFLite Micro's."""
+    from picoml.runtimes import unix
+    rng = np.random.default_rng(seed)
+    model = convert(lstm_model(rng, 1, 64, 1, 16), "lstm", measure_tflm=False)
+    runs = [[rng.integers(-128, 128, (1, 64, 1)).astype(np.int8)] for _ in range(3)]
+    interpreter = reference.Interpreter(model)
+    want = [interpreter.run(x)[0].reshape(-1) for x in runs]
+    for backend in ("native", "viper", "python"):
+        batch = unix.UnixPort().run_batch(format.write(model), runs, backend=backend)
+        for w, got in zip(want, batch.outputs):
+            assert np.array_equal(np.asarray(got[0]).reshape(-1), w), backend
+
+
+# tanh input scalings of cell scales from 2^-20 to 2^1 (tanh_scaling: multiplier 3 and a shift, or 3 << k)
+TANH_SCALINGS = sorted({recurrent.tanh_scaling(p) for p in (-20, -14, -12, -11, 1)})
+
+# lstm.c's sigmoid16 and tanh16 of every int16 value, one line each ("sigmoid tanh"); argv: the table file,
+# the tanh multiplier and shift
+C_ACTIVATIONS = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "%(source)s"
+int main(int argc, char **argv) {
+    int16_t table[256];
+    FILE *f = fopen(argv[1], "rb");
+    if (argc != 4 || !f || fread(table, 2, 256, f) != 256) {
+        return 2;
+    }
+    fclose(f);
+    const int32_t m = atoi(argv[2]), s = atoi(argv[3]);
+    for (int32_t x = -32768; x < 32768; x++) {
+        printf("%%d %%d\n", sigmoid16(x, table), tanh16(x, table, m, s));
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("multiplier, shift", TANH_SCALINGS)
+def test_the_kernels_sigmoid_and_tanh_over_every_value(tmp_path, multiplier, shift):
+    """lstm.c's and the pure-Python backend's own int16 sigmoid and tanh (with each tanh input scaling) on every
+    int16 value give the reference's, which TFLite Micro's are (above): an LSTM's outputs rarely show a gate that
+    is off by one."""
+    from picoml.runtimes import unix
+    from picoml.runtimes.c import SOURCES
+    from test_c_conv import compile_and_run
+    table = tmp_path / "table.bin"
+    table.write_bytes((recurrent.SIGMOID_TABLE - 32768).astype("<i2").tobytes())
+    values = np.arange(-32768, 32768)
+    sigmoid = recurrent.sigmoid16(values, recurrent.SIGMOID_TABLE - 32768)
+    tanh = recurrent.tanh16(values, recurrent.SIGMOID_TABLE - 32768, multiplier, shift)
+    compile_and_run(tmp_path, C_ACTIVATIONS % {"source": SOURCES / "lstm.c"}, "lstm.c")
+    done = subprocess.run([str(tmp_path / "program"), str(table), str(multiplier), str(shift)], capture_output=True,
+                          text=True, check=True)
+    got = np.array(done.stdout.split(), np.int64).reshape(-1, 2)
+    assert np.array_equal(got[:, 0], sigmoid) and np.array_equal(got[:, 1], tanh), "lstm.c"
+    python = device("lstm_activations", table, multiplier, shift)
+    for name, want in (("sigmoid", sigmoid), ("tanh", tanh)):
+        assert np.array_equal(np.frombuffer(bytes.fromhex(python[name]), "<i2"), want), "kernels_audio " + name
