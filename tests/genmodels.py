@@ -538,6 +538,15 @@ def thresholds():
     return keras.Model(inp, layers.Dense(3)(layers.Flatten()(x)))
 
 
+def group_norm():
+    """Keras 3's GroupNormalization: its [N, H, W, groups, C / groups] view (5-D, folded to 4 by rank_fold.py), a
+    MEAN over it, the variance through float functions of one value, RSQRT, MUL and ADD."""
+    x = inp = _input((6, 6, 4))
+    x = layers.Conv2D(8, 3, padding="same")(x)
+    x = layers.GroupNormalization(groups=2)(x)
+    return keras.Model(inp, layers.Dense(3)(layers.GlobalAveragePooling2D()(x)))
+
+
 def upsampling():
     """Keras UpSampling2D (nearest): RESHAPEs to 5-D around TILEs, which TFLite Micro does not run (5-D tensors)
     and picoml runs as CONCATENATIONs of 4-D views. Nothing but moved bytes, so TFLite's own kernels are an exact
@@ -759,7 +768,7 @@ MODELS = {
         depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
         gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv, layer_norm,
-        space_to_batch, arg_max, l2_norm, log_softmax, softsign, lstm_sequence, thresholds,
+        space_to_batch, arg_max, l2_norm, log_softmax, softsign, lstm_sequence, thresholds, group_norm,
         residual_add, multiply, subtract, normalization, concat, dense_concat, bn_unfolded, bn_add_conv,
         activations_2d, activations_1d, softmax_3d,
         relu6_standalone, relu_standalone, conv1d_dynamic_batch,

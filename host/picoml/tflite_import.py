@@ -7,6 +7,7 @@ from flatbuffers import flexbuffers
 from .errors import UnsupportedModelError
 from .format import DTYPE_CODES, IO, Model, Op, Tensor
 from . import ops as op_families
+from .rank_fold import fold_high_ranks
 
 _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
 _OPTION_NAMES = {v: k for k, v in vars(tflite.BuiltinOptions).items() if not k.startswith("_")}
@@ -407,6 +408,7 @@ def lower(ops, inputs, outputs):
 
 def import_tflite(data, name=""):
     ops, inputs, outputs = parse(data)
+    fold_high_ranks(ops, inputs, outputs)
     model = lower(ops, inputs, outputs)
     model.metadata["source"] = name
     return model
