@@ -429,7 +429,7 @@ typedef struct {
  * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs
  * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,
  * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX,
- * L2_NORMALIZATION, LOG_SOFTMAX, DIV) are unknown op codes there. */
+ * L2_NORMALIZATION, LOG_SOFTMAX, DIV, LSTM) are unknown op codes there. */
 #define PML_CORE_OPS(X) \
     X(CONV_2D, conv_2d, 1, PML_CONV_2D_N_PARAMS, 5) \
     X(DEPTHWISE_CONV_2D, depthwise_conv_2d, 2, PML_DEPTHWISE_CONV_2D_N_PARAMS, 5) \

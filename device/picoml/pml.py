@@ -144,7 +144,7 @@ def arch_text():
 def native(source):
     """The native module a model runs on, read from its op table before anything big is allocated: _picoml for a model
     with an op only it has (the audio front-end's, MUL, CONCATENATION, PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR,
-    SQUARED_DIFFERENCE, ARG_MAX, L2_NORMALIZATION, LOG_SOFTMAX, DIV) or a depthwise convolution with a depth multiplier above 1 (the M4's SIMD path for it is only
+    SQUARED_DIFFERENCE, ARG_MAX, L2_NORMALIZATION, LOG_SOFTMAX, DIV, LSTM) or a depthwise convolution with a depth multiplier above 1 (the M4's SIMD path for it is only
     in _picoml), and for every model once _picoml or picoml.audio is imported (a keyword model loaded before its
     front-end: one module for both, not two); else _picoml_core (about 11 KB less code in the heap). _picoml when the
     bytes cannot tell (a damaged file, which the loader refuses later). A file is read op by op through one small

@@ -162,7 +162,7 @@ def c_header():
               " * with PML_WITHOUT_FRONTEND defined (native_module/Makefile's PML_FRONTEND=0: _picoml_core) runs",
               " * the ops of PML_CORE_OPS only: those of PML_FULL_OPS (the audio front-end's, MUL, CONCATENATION,",
               " * PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR, SQUARED_DIFFERENCE, ARG_MAX,",
-              " * L2_NORMALIZATION, LOG_SOFTMAX, DIV) are unknown op codes there. */",
+              " * L2_NORMALIZATION, LOG_SOFTMAX, DIV, LSTM) are unknown op codes there. */",
               "#define PML_CORE_OPS(X) \\"]
     lines += _x_list([op for op in DEVICE_OPS if op.core])
     lines += ["#define PML_FULL_OPS(X) \\"]
