@@ -368,12 +368,10 @@ def lower(ops, inputs, outputs):
             _refuse_unsupported(lowering, op)       # a float function of one value outside a float island
         if lower_op is None:
             lowering.fail(op, "picoml does not support this op here (only at the model's float input/output)")
-        if op.name in op_families.SELF_CHECKED_OPS:
-            pass
-        elif op.name in op_families.INTEGER_OPS or (op.name in op_families.INT32_OPS and op.outputs[0] is not None
+        if op.name in op_families.INTEGER_OPS or (op.name in op_families.INT32_OPS and op.outputs[0] is not None
                                                    and op.outputs[0].dtype != np.int8):
             _check_integer_dtypes(op, lowering)
-        else:
+        elif op.name not in op_families.SELF_CHECKED_OPS:
             _check_dtypes(op, lowering)
         try:
             lower_op(lowering, op)

@@ -267,7 +267,7 @@ def reference_lstm(op, inputs, outputs):
     out_shape = outputs[0].shape
     units = out_shape[2]
     # batch rows are independent: time-major [steps, batches, ...] runs step by step over all rows
-    xs = x.reshape(x.shape) if p["time_major"] else np.swapaxes(x, 0, 1)
+    xs = x if p["time_major"] else np.swapaxes(x, 0, 1)
     h2, c2 = h.reshape(-1, units), c.reshape(-1, units)
     hs = np.empty((xs.shape[0], xs.shape[1], units), np.int8)
     for t in range(xs.shape[0]):
