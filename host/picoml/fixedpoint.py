@@ -44,6 +44,12 @@ def wrap_int32(x):
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
 
+def wrap_int16(x):
+    """Two's complement wrap into the int16 range, as C's conversion of a wider integer to int16_t."""
+    x = np.asarray(x, dtype=np.int64)
+    return ((x + (1 << 15)) & 0xFFFF) - (1 << 15)
+
+
 def _truncating_shift_right(x, n):
     """Division by 2**n rounding toward zero (C integer division)."""
     return np.where(x >= 0, x >> n, -((-x) >> n))

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..fixedpoint import (INT32_MAX, multiply_by_quantized_multiplier, quantize_multiplier,
                           rounding_divide_by_pot, saturating_left_shift, saturating_rounding_doubling_high_mul,
-                          wrap_int32)
+                          wrap_int16, wrap_int32)
 from .common import INT8_MAX, INT8_MIN, clamp_int8
 from .float_island import quantize_rounded
 from .lut import emit_lut
@@ -437,17 +437,13 @@ def tanh(p, x):
 # HARD_SWISH (hard_swish_common.cc, reference_ops::HardSwish<int8_t>): 16-bit fixed point.
 # ---------------------------------------------------------------------------------------------------------------
 
-def _wrap_int16(x):
-    return ((_i64(x) + (1 << 15)) & 0xFFFF) - (1 << 15)
-
-
 def _srdhm16(a, b):
     """gemmlowp::SaturatingRoundingDoublingHighMul<int16_t>."""
     a, b = _i64(a), _i64(b)
     ab = a * b
     ab = ab + np.where(ab >= 0, 1 << 14, 1 - (1 << 14))
     result = np.where(ab >= 0, ab >> 15, -((-ab) >> 15))
-    return np.where((a == -32768) & (b == -32768), 32767, _wrap_int16(result))
+    return np.where((a == -32768) & (b == -32768), 32767, wrap_int16(result))
 
 
 def _sdhm16(a, b):
@@ -455,16 +451,16 @@ def _sdhm16(a, b):
     a, b = _i64(a), _i64(b)
     ab = a * b
     result = np.where(ab >= 0, ab >> 15, -((-ab) >> 15))
-    return np.where((a == -32768) & (b == -32768), 32767, _wrap_int16(result))
+    return np.where((a == -32768) & (b == -32768), 32767, wrap_int16(result))
 
 
 def _rounding_divide_by_pot16(x, exponent):
     """gemmlowp::RoundingDivideByPOT<int16_t>, including its int16 mask arithmetic for exponents above 15."""
     x = _i64(x)
-    mask = _wrap_int16((1 << exponent) - 1)
-    remainder = _wrap_int16(x & mask)
-    threshold = _wrap_int16((mask >> 1) + np.where(x < 0, 1, 0))
-    return _wrap_int16((x >> exponent) + np.where(remainder > threshold, 1, 0))
+    mask = wrap_int16((1 << exponent) - 1)
+    remainder = wrap_int16(x & mask)
+    threshold = wrap_int16((mask >> 1) + np.where(x < 0, 1, 0))
+    return wrap_int16((x >> exponent) + np.where(remainder > threshold, 1, 0))
 
 
 def _saturating_left_shift16(x, amount):
@@ -502,8 +498,8 @@ def lower_hard_swish(ctx, op):
 
 
 def hard_swish(p, x):
-    input_value = _wrap_int16(_i64(x) - p["input_zero_point"])
-    hires = _wrap_int16(input_value * 128)
+    input_value = wrap_int16(_i64(x) - p["input_zero_point"])
+    hires = wrap_int16(input_value * 128)
     preshift_output_scale_value = _srdhm16(hires, p["output_multiplier_fixedpoint_int16"])
     reluish = hires
     exponent = p["reluish_multiplier_exponent"]
@@ -517,7 +513,7 @@ def hard_swish(p, x):
     reluish = (reluish + (1 << 15)) >> 1                     # [-1, 1] onto [0, 1]
     preshift_output = _sdhm16(reluish, preshift_output_scale_value)
     out = _rounding_divide_by_pot16(preshift_output, -p["output_multiplier_exponent"])
-    return clamp_int8(_wrap_int16(out + p["output_zero_point"]))
+    return clamp_int8(wrap_int16(out + p["output_zero_point"]))
 
 
 def _abs_rsqrt_lut(ctx, op, fn, real_multiplier):

@@ -13,11 +13,10 @@ sigmoid. The output is h at every step.
 The hidden state is kept as int16 h - zero_point: zero state bytes (a model's state after load and reset) are
 then the zero point, TFLite Micro's reset value of an int8 variable tensor, and the recurrent FC takes it as is.
 """
-import math
-
 import numpy as np
 
-from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier, wrap_int32
+from ..fixedpoint import (multiply_by_quantized_multiplier, quantize_multiplier, round_half_away, wrap_int16,
+                          wrap_int32)
 
 GATES = ("input", "forget", "cell", "output")   # the order of the gates' rows in the .pml op's weights
 _INPUT_WEIGHTS, _RECURRENT_WEIGHTS, _BIASES = (1, 2, 3, 4), (5, 6, 7, 8), (12, 13, 14, 15)
@@ -68,18 +67,14 @@ def _interpolate(table, a, fraction_bits, saturated):
     return np.where(a >> fraction_bits >= 255, saturated, value)
 
 
-def _wrap16(x):
-    """Stored as an int16, as TFLite stores these results (only a damaged table leaves the int16 range)."""
-    return ((x + 32768) & 0xFFFF) - 32768
-
-
 def sigmoid16(x, table):
     """int16 Q3.12 -> int16 Q0.15 (TFLite's int16 Logistic with input multiplier 3 and shift 0, as the LSTM calls
-    it). table: the sigmoid table less 32768, as the op carries it."""
+    it). table: the sigmoid table less 32768, as the op carries it. Both functions store their result as an int16,
+    as TFLite does (only a damaged table leaves the int16 range)."""
     v = np.asarray(x, np.int64) * 3
     result = _interpolate(table, np.abs(v), 9, 0x7FFF << 10)
     result = np.where(v >= 0, result + (1 << 9), (1 << 25) - result + (1 << 9) - 1)
-    return _wrap16(result >> 10)
+    return wrap_int16(result >> 10)
 
 
 def tanh16(x, table, multiplier=3, shift=0):
@@ -88,7 +83,7 @@ def tanh16(x, table, multiplier=3, shift=0):
     v = (x * multiplier + ((1 << shift) >> 1)) >> shift
     result = _interpolate(table, np.abs(v), 8, 0xFFFF << 8)
     result = np.where(v >= 0, result - (1 << 23) + (1 << 7), -result + (1 << 23) + (1 << 7) - 1)
-    return _wrap16(result >> 8)
+    return wrap_int16(result >> 8)
 
 
 def tanh_scaling(cell_scale_power):
@@ -103,8 +98,7 @@ def tanh_scaling(cell_scale_power):
 def _log2_rounded(x):
     """TFLite's CheckedLog2 result: log2 in float32 arithmetic, rounded half away from zero."""
     value = np.float32(np.log(np.float32(x))) * (np.float32(1.0) / np.float32(np.log(np.float32(2.0))))
-    value = float(value)
-    return int(math.floor(value + 0.5)) if value >= 0 else -int(math.floor(-value + 0.5))
+    return int(round_half_away(float(value)))
 
 
 # ---------------------------------------------------------------------------------------------------------------
