@@ -3,24 +3,30 @@
  *
  * Each product needs a MULS (1 cycle) and an ADD (1), and the 8 low registers decide the rest. The inner loop
  * takes two output pixels x three output channels and two patch elements (i, j) at a time, on words that hold
- * two bytes biased by 128 (u = v ^ 0x80, 0..255) in 16-bit halves: a pixel's X = u_i | u_j << 16 and a
- * channel's W = v_j | v_i << 16, so that S = X + W = (u_i + v_j) | (u_j + v_i) << 16 and (Winograd's inner
- * product, 1968)
- *   lo(S) hi(S) = u_i v_i + u_j v_j + u_i u_j + v_i v_j
- * gives two multiply-accumulates from one MULS (ADDS, LSRS, UXTH, MULS, ADD: 5 cycles), the last two terms
- * summed once per pixel and once per channel. Per pair of elements: 2 LDM (X of both pixels, 2 W) and an LDR
- * (the third W), 8 cycles, and 6 products, 30: 38 cycles per 12 MACs, 3.17 per MAC (3.29 with the loop); the
- * plain form (a MULS per product, an LDRB per operand) takes 24 per 6, 4.0. The buffers, in the scratch:
+ * two bytes biased by 128 (u = v ^ 0x80, 0..255) in lanes at bits 0 and 23: a pixel's X = u_i | u_j << 23 and a
+ * channel's W = v_j | v_i << 23, so that S = X + W = a | b << 23 with a = u_i + v_j, b = u_j + v_i (both below
+ * 2^9: no carry between the lanes, nothing lost above bit 31) and (Winograd's inner product, 1968)
+ *   a b = u_i v_i + u_j v_j + u_i u_j + v_i v_j,
+ * two multiply-accumulates from one MULS, the last two terms summed once per pixel and once per channel. The
+ * MULS takes b (S >> 23) times the whole of S: a b + b^2 2^23, whose second term only touches bits 23 and up; the
+ * sums are kept modulo 2^23 and lie in [0, 2^23) (below), so the junk is masked off once per output. Per product
+ * ADDS, LSRS, MULS, ADD: 4 cycles. Per pair of elements: 2 LDM (X of both pixels, 2 W) and an LDR (the third W), 8
+ * cycles, and 6 products, 24: 32 cycles per 12 MACs, 2.67 per MAC (2.8 with the loop); the plain form (a MULS per
+ * product, an LDRB per operand) takes 24 per 6, 4.0. The buffers, in the scratch:
  *   wbuf  the W words of a block of output channels (as many triples as WBUF holds), per group of 8 patch
- *         elements 4 pairs x 3 channels, prepared once per block
+ *         elements the pairs (0, 3), (1, 2), (4, 7), (5, 6) x 3 channels, prepared once per block
  *   cols  the X words of two output pixels, per group 4 pairs x 2 pixels (the padding reads as the input zero
  *         point), rebuilt per pixel pair and block from a staging row of biased bytes
  * conv_2x3 then requantizes the 6 sums in the same call (requantize_armv6m.h's shortcut, about 35 cycles each).
  * The host folded the input offset into the bias (the kernel sums w x, the padding reading as the zero point);
- * the biases are undone exactly (everything modulo 2^32, as the int32 sums of TFLite Micro):
- *   sum w x = sum v u - 128 sum u - 128 sum w,   sum v u = sum lo(S) hi(S) - sum u_i u_j - sum v_i v_j,
- * so the sums start at cw - xs, with cw = bias - 128 sum w - sum v_i v_j per channel (prepared with the weights)
- * and xs = 128 sum u + sum u_i u_j = sum over the pairs of (u_i + 128)(u_j + 128) - 2^14 per pixel.
+ * the biases are undone exactly (modulo 2^23):
+ *   sum w x = sum v u - 128 sum u - 128 sum w,   sum v u = sum a b - sum u_i u_j - sum v_i v_j,
+ * so the sums start at cw - xs, with cw = L - 128 sum w - sum v_i v_j per channel (prepared with the weights, L =
+ * 2^22 - 1) and xs = 128 sum u + sum u_i u_j = sum over the pairs of (u_i + 128)(u_j + 128) - 2^14 per pixel.
+ * With every w x in [-16,256, 16,384], sum w x + L lies in [0, 2^23) for a patch of at most 256 elements
+ * (PML_ARMV6M_LANE_PATCH), and for any patch whose sum |w| is at most 32,767 (|sum w x| <= 128 sum |w|); the
+ * output's accumulator is that less L plus the bias, the end constant per channel. A longer patch is checked per
+ * channel, its op run by conv_plain when one channel's sum |w| is larger (no conformance model's convolution).
  * Patches longer than PATCH_MAX (a 3x3 convolution over more than 64 channels) take a plain loop instead.
  * The driver (pml_armv6m_conv, conv_s8_armv6m.h) reads the filter rows at any element stride and writes the
  * outputs at any pixel stride: DEPTHWISE_CONV_2D runs its depth multipliers > 1 with it (per input channel, a
@@ -44,12 +50,22 @@
 #define STRIDED 0
 #endif
 #define WBUF 3072               /* bytes of W words (2 per patch element and channel): at least one triple */
+#define LANE 23                 /* the bit where a word's second byte starts: X = u_i | u_j << LANE */
+#define LANE_MASK ((1u << LANE) - 1u)
+#define LANE_BIAS ((1u << (LANE - 1)) - 1u)     /* added to the sums so that they lie in [0, 2^LANE) */
+#define LANE_ABS_MAX 32767      /* sum |w| of a channel whose sums then do: 128 sum |w| + LANE_BIAS < 2^LANE */
+
+/* A pair's word: a in the low lane, b in the high */
+static inline uint32_t lane_pair(uint32_t a, uint32_t b) {
+    return a | b << LANE;
+}
 
 /* The step of the convolution that the inner loop takes: 2 output pixels x the triples of output channels of a
  * block, 3 at a time (the offsets are those the assembly reads). */
 typedef struct {
     const uint8_t *cols_end;    /*  0: the end of the columns (32 bytes per group of 8 patch elements) */
-    const uint32_t *cw;         /*  4: the triple's 3 channels' bias - 128 sum w - sum v_i v_j */
+    const uint32_t *cw;         /*  4: the triple's 3 channels' start constants (L - 128 sum w - sum v_i v_j), then
+                                 *     their end constants (bias - L) */
     uint32_t xs[2];             /*  8: the 2 pixels' 128 sum u + sum u_i u_j */
     const rq6f_t *q;            /* 16: the triple's 3 channels' requantization */
     int8_t *out_a, *out_b;      /* 20, 24: the pixels' outputs of the triple's channels */
@@ -71,7 +87,7 @@ typedef struct {
 static inline void step_next(step_t *s) {
     s->left -= 3;
     s->n = s->left < 3 ? s->left : 3;
-    s->cw += 3;
+    s->cw += 6;
     s->q += 3;
     s->out_a += 3;
     s->out_b += 3;
@@ -79,22 +95,24 @@ static inline void step_next(step_t *s) {
     s->safe >>= 1;
 }
 
-/* For each triple from s's on: acc[p * 3 + j] = cw[j] - xs[p] + sum over the pairs of lo(X + W) hi(X + W) (X:
- * pixel p's words in cols, W: channel j's in w), p < 2, j < 3, then requantized into out_a / out_b; then the next
- * triple (step_next). Returns 0 when every triple is done, or 1 with s at a triple whose sums are left in s->acc
- * for the caller to requantize (a sum out of the shortcut's range, or s->fast == 0). */
+/* For each triple from s's on: acc[p * 3 + j] = (cw[j] - xs[p] + sum over the pairs of lo(X + W) hi(X + W)) modulo
+ * 2^23 + cw[3 + j] (X: pixel p's words in cols, W: channel j's in w), p < 2, j < 3, then requantized into out_a /
+ * out_b; then the next triple (step_next). Returns 0 when every triple is done, or 1 with s at a triple whose sums
+ * are left in s->acc for the caller to requantize (a sum out of the shortcut's range, or s->fast == 0). */
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
 /* In assembly: the step below needs all 8 low registers and 6 high ones, which gcc does not give inline assembly.
  * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the halves and product, sums in r8 r9 r10 (pixel a)
- * r11 r12 lr (pixel b); s and the end of cols on the stack. 38 cycles per pair of elements, 6 per two groups of
- * 4 pairs (the loop's branch back is out of BNE's reach); a triple of one channel (n == 1) 15 per pair.
+ * r11 r12 lr (pixel b); s and the end of cols on the stack. 32 cycles per pair of elements, 6 per two groups of
+ * 4 pairs (the loop's branch back is out of BNE's reach); a triple of one channel (n == 1) 13 per pair; 38 per
+ * triple to mask the sums and add the end constants.
  * Requantization as in pml_armv6m_requant (requantize_armv6m.c), a subroutine called once per pixel. */
 int32_t pml_armv6m_conv_2x3(step_t *s);
-#define PML_PROD(x, w, acc) "adds r5, " x ", " w "\n lsrs r6, r5, #16\n uxth r5, r5\n muls r5, r6, r5\n add " acc ", r5\n"
+#define PML_PROD(x, w, acc) "adds r5, " x ", " w "\n lsrs r6, r5, #23\n muls r5, r6, r5\n add " acc ", r5\n"
 #define PML_PAIR \
     "ldm r0!, {r2, r3}\n ldm r1!, {r4, r7}\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11") \
     "ldm r1!, {r4}\n" PML_PROD("r2", "r7", "r9") PML_PROD("r3", "r7", "r12") \
     PML_PROD("r2", "r4", "r10") PML_PROD("r3", "r4", "lr")
+#define PML_LANE(acc, end) "mov r5, " acc "\n lsls r5, r5, #9\n lsrs r5, r5, #9\n adds r5, r5, " end "\n mov " acc ", r5\n"
 #define PML_PAIR1(off) "ldm r0!, {r2, r3}\n ldr r4, [r1, #" off "]\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11")
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_conv_2x3\n"
@@ -117,7 +135,10 @@ __asm__(
     "adds r1, #48\n ldr r5, [sp, #4]\n cmp r0, r5\n bne 30b\n"
     /* a safe triple (its bit of s->safe: 3 channels, 2 pixels, every sum in range): requantized from the
      * registers (at 50), r1 at the next triple's W words */
-    "4:\n ldr r7, [sp]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcc 21f\n b 50f\n"
+    "4:\n ldr r7, [sp]\n ldr r0, [r7, #4]\n adds r0, #12\n ldm r0!, {r2, r3, r4}\n"
+    PML_LANE("r8", "r2") PML_LANE("r11", "r2") PML_LANE("r9", "r3") PML_LANE("r12", "r3") PML_LANE("r10", "r4")
+    PML_LANE("lr", "r4")
+    "ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcc 21f\n b 50f\n"
     /* the sums to s->acc */
     "21:\n movs r0, #40\n adds r0, r7, r0\n"
     "mov r1, r8\n mov r2, r9\n mov r3, r10\n mov r4, r11\n mov r5, r12\n mov r6, lr\n stm r0!, {r1, r2, r3, r4, r5, r6}\n"
@@ -133,7 +154,7 @@ __asm__(
     /* the next triple (step_next), if any */
     "7:\n ldr r2, [sp]\n ldr r3, [r2, #76]\n subs r3, #3\n ble 6f\n str r3, [r2, #76]\n"
     "cmp r3, #3\n ble 11f\n movs r3, #3\n 11:\n str r3, [r2, #28]\n"
-    "ldr r3, [r2, #4]\n adds r3, #12\n str r3, [r2, #4]\n ldr r3, [r2, #16]\n adds r3, #60\n str r3, [r2, #16]\n"
+    "ldr r3, [r2, #4]\n adds r3, #24\n str r3, [r2, #4]\n ldr r3, [r2, #16]\n adds r3, #60\n str r3, [r2, #16]\n"
     "ldr r3, [r2, #20]\n adds r3, #3\n str r3, [r2, #20]\n ldr r3, [r2, #24]\n adds r3, #3\n str r3, [r2, #24]\n"
     "ldr r3, [r2, #68]\n ldr r4, [r2, #72]\n adds r3, r3, r4\n str r3, [r2, #68]\n"
     "ldr r3, [r2, #84]\n lsrs r3, r3, #1\n str r3, [r2, #84]\n"
@@ -158,11 +179,12 @@ __asm__(
     "pop {r3}\n" PML_ARMV6M_REQUANT_REG_ASM "pop {r3}\n" PML_ARMV6M_REQUANT_REG_ASM
     "pop {r3}\n" PML_ARMV6M_REQUANT_REG_ASM
     "ldr r7, [sp]\n str r2, [r7, #24]\n str r1, [r7, #16]\n"
-    "ldr r3, [r7, #4]\n adds r3, #12\n str r3, [r7, #4]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n str r3, [r7, #84]\n"
+    "ldr r3, [r7, #4]\n adds r3, #24\n str r3, [r7, #4]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n str r3, [r7, #84]\n"
     "ldr r3, [r7, #76]\n subs r3, #3\n bgt 12f\n b 6b\n"
     "12:\n str r3, [r7, #76]\n cmp r3, #3\n ble 11f\n movs r3, #3\n"
     "11:\n str r3, [r7, #28]\n mov r2, r7\n b 10b\n"
     ".size pml_armv6m_conv_2x3, .-pml_armv6m_conv_2x3\n");
+#undef PML_LANE
 #undef PML_PAIR1
 #undef PML_PAIR
 #undef PML_PROD
@@ -181,8 +203,13 @@ static int32_t conv_2x3(step_t *s) {
             for (uint32_t j = 0; j < 3; j++) {
                 for (uint32_t p = 0; p < 2; p++) {
                     const uint32_t sum = x[p] + f[j];
-                    s->acc[p * 3 + j] += (sum & 0xffffu) * (sum >> 16);
+                    s->acc[p * 3 + j] += sum * (sum >> LANE);
                 }
+            }
+        }
+        for (uint32_t p = 0; p < 2; p++) {
+            for (uint32_t j = 0; j < 3; j++) {
+                s->acc[p * 3 + j] = (s->acc[p * 3 + j] & LANE_MASK) + s->cw[3 + j];
             }
         }
         if (!s->fast || pml_armv6m_requant((const int32_t *)s->acc, s->q, s->out_a, s->n, s->range) != s->n) {
@@ -322,78 +349,75 @@ static void build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox,
 
 /* The X words of a patch of biased bytes (groups of 8; stage's words XOR flip: 0 for a staged patch, 0x80808080 for
  * the input's own bytes) at every 8th word of x from x[0] (one pixel's place in the columns): per group the pairs of
- * elements (0, 2), (1, 3), (4, 6), (5, 7); returns the pixel's xs = sum over the pairs of (u_i + 128)(u_j + 128)
- * - 2^14. */
+ * elements (0, 3), (1, 2), (4, 7), (5, 6); returns the pixel's xs = sum over the pairs of (u_i + 128)(u_j + 128)
+ * - 2^14, modulo 2^23 (the bits above are the lanes' junk). */
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
-/* In assembly (47 cycles per group; gcc's 68): r0 the patch, r1 x, r2 the mask 0x00ff00ff, r3 r4 a pair's word and
- * its halves, r5 r6 the group's two words, r7 flip; sum u_i u_j in r8 and the pairs' words summed in r9 (two
- * 16-bit lanes: at most 128 values of 255 each), the end of the patch in r10. xs = sum u_i u_j + 128 sum u. */
+/* In assembly (55 cycles per group): r0 the patch, r1 x, r2 the high lane's mask, r3 (128, 128) in the lanes, r4 a
+ * word of 4 bytes, r5 an X word, r6 r7 its (u_i + 128)(u_j + 128); xs in r8 (from -2^16 per group), flip in r9, the
+ * end of the patch in r10. */
 uint32_t pml_armv6m_column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip);
-#define PML_CP_PAIR(src, off) \
-    "ands " src ", r2\n str " src ", [r1, #" off "]\n add r9, " src "\n" \
-    "lsrs r4, " src ", #16\n uxth " src ", " src "\n muls " src ", r4, " src "\n add r8, " src "\n"
+#define PML_CP_X(a, b, off) a b "str r5, [r1, #" off "]\n adds r6, r5, r3\n lsrs r7, r6, #23\n muls r6, r7, r6\n add r8, r6\n"
+#define PML_CP_WORD(off_a, off_b) \
+    "ldm r0!, {r4}\n mov r7, r9\n eors r4, r7\n" \
+    PML_CP_X("lsrs r6, r4, #1\n ands r6, r2\n", "uxtb r5, r4\n orrs r5, r6\n", off_a) \
+    PML_CP_X("lsrs r5, r4, #8\n uxtb r5, r5\n", "lsls r6, r4, #7\n ands r6, r2\n orrs r5, r6\n", off_b)
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_column_pairs\n"
     ".type pml_armv6m_column_pairs, %function\n .thumb_func\n"
     "pml_armv6m_column_pairs:\n"
     "push {r4, r5, r6, r7, lr}\n mov r4, r8\n mov r5, r9\n mov r6, r10\n push {r4, r5, r6}\n"
-    "lsls r1, r1, #3\n adds r1, r0, r1\n mov r10, r1\n mov r1, r2\n mov r7, r3\n"
-    "movs r2, #255\n lsls r4, r2, #16\n orrs r2, r4\n movs r4, #0\n mov r8, r4\n mov r9, r4\n"
+    "lsls r4, r1, #16\n negs r4, r4\n mov r8, r4\n mov r9, r3\n"
+    "lsls r1, r1, #3\n adds r1, r0, r1\n mov r10, r1\n mov r1, r2\n"
+    "movs r2, #255\n lsls r2, r2, #23\n movs r3, #1\n lsls r3, r3, #30\n adds r3, #128\n"
     "cmp r0, r10\n beq 2f\n"
-    "1:\n ldm r0!, {r5, r6}\n eors r5, r7\n eors r6, r7\n"
-    "movs r3, r5\n" PML_CP_PAIR("r3", "0") "lsrs r5, r5, #8\n" PML_CP_PAIR("r5", "8")
-    "movs r3, r6\n" PML_CP_PAIR("r3", "16") "lsrs r6, r6, #8\n" PML_CP_PAIR("r6", "24")
+    "1:\n" PML_CP_WORD("0", "8") PML_CP_WORD("16", "24")
     "adds r1, #32\n cmp r0, r10\n bne 1b\n"
-    "2:\n mov r3, r9\n uxth r4, r3\n lsrs r3, r3, #16\n adds r3, r3, r4\n lsls r3, r3, #7\n mov r0, r8\n adds r0, r0, r3\n"
+    "2:\n mov r0, r8\n"
     "pop {r4, r5, r6}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n pop {r4, r5, r6, r7, pc}\n"
     ".size pml_armv6m_column_pairs, .-pml_armv6m_column_pairs\n");
-#undef PML_CP_PAIR
+#undef PML_CP_WORD
+#undef PML_CP_X
 #define column_pairs pml_armv6m_column_pairs
-/* The X words alone (23 cycles per group): r0 the patch, r1 its end, r2 x, r3 flip, r6 the mask 0x00ff00ff */
+/* The X words alone (37 cycles per group): r0 the patch, r1 its end, r2 x, r3 flip, r6 the high lane's mask */
 void pml_armv6m_column_x(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip);
+#define PML_CX_WORD(off_a, off_b) \
+    "ldm r0!, {r4}\n eors r4, r3\n" \
+    "lsrs r5, r4, #1\n ands r5, r6\n uxtb r7, r4\n orrs r7, r5\n str r7, [r2, #" off_a "]\n" \
+    "lsrs r7, r4, #8\n uxtb r7, r7\n lsls r5, r4, #7\n ands r5, r6\n orrs r7, r5\n str r7, [r2, #" off_b "]\n"
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_column_x\n"
     ".type pml_armv6m_column_x, %function\n .thumb_func\n"
     "pml_armv6m_column_x:\n"
     "push {r4, r5, r6, r7, lr}\n lsls r1, r1, #3\n adds r1, r0, r1\n"
-    "movs r6, #255\n lsls r4, r6, #16\n orrs r6, r4\n cmp r0, r1\n beq 2f\n"
-    "1:\n ldm r0!, {r4, r5}\n eors r4, r3\n eors r5, r3\n"
-    "lsrs r7, r4, #8\n ands r4, r6\n ands r7, r6\n str r4, [r2, #0]\n str r7, [r2, #8]\n"
-    "lsrs r7, r5, #8\n ands r5, r6\n ands r7, r6\n str r5, [r2, #16]\n str r7, [r2, #24]\n"
+    "movs r6, #255\n lsls r6, r6, #23\n cmp r0, r1\n beq 2f\n"
+    "1:\n" PML_CX_WORD("0", "8") PML_CX_WORD("16", "24")
     "adds r2, #32\n cmp r0, r1\n bne 1b\n"
     "2:\n pop {r4, r5, r6, r7, pc}\n"
     ".size pml_armv6m_column_x, .-pml_armv6m_column_x\n");
+#undef PML_CX_WORD
 #define column_x pml_armv6m_column_x
 #else
 /* the same in C (the host build checks it) */
-static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip) {
-    const uint32_t *st = (const uint32_t *)(const void *)stage;
-    const uint32_t m = 0x00ff00ffu, c = 0x00800080u;
-    uint32_t xs = 0;
-    for (const uint32_t *end = st + 2 * groups; st != end; st += 2, x += 8) {
-        const uint32_t u0 = st[0] ^ flip, u1 = st[1] ^ flip;
-        const uint32_t p0 = u0 & m, p1 = (u0 >> 8) & m, p2 = u1 & m, p3 = (u1 >> 8) & m;
-        x[0] = p0;
-        x[2] = p1;
-        x[4] = p2;
-        x[6] = p3;
-        const uint32_t t0 = p0 + c, t1 = p1 + c, t2 = p2 + c, t3 = p3 + c;
-        xs += (t0 & 0xffffu) * (t0 >> 16) + (t1 & 0xffffu) * (t1 >> 16) + (t2 & 0xffffu) * (t2 >> 16)
-              + (t3 & 0xffffu) * (t3 >> 16);
-    }
-    return xs - ((uint32_t)groups << 16);     /* 2^14 per pair */
-}
-
-/* the X words alone */
 static void column_x(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip) {
     const uint32_t *st = (const uint32_t *)(const void *)stage;
     for (const uint32_t *end = st + 2 * groups; st != end; st += 2, x += 8) {
         const uint32_t u0 = st[0] ^ flip, u1 = st[1] ^ flip;
-        x[0] = u0 & 0x00ff00ffu;
-        x[2] = (u0 >> 8) & 0x00ff00ffu;
-        x[4] = u1 & 0x00ff00ffu;
-        x[6] = (u1 >> 8) & 0x00ff00ffu;
+        x[0] = lane_pair(u0 & 0xffu, u0 >> 24);
+        x[2] = lane_pair((u0 >> 8) & 0xffu, (u0 >> 16) & 0xffu);
+        x[4] = lane_pair(u1 & 0xffu, u1 >> 24);
+        x[6] = lane_pair((u1 >> 8) & 0xffu, (u1 >> 16) & 0xffu);
     }
+}
+
+static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip) {
+    column_x(stage, groups, x, flip);
+    const uint32_t c = lane_pair(128, 128);
+    uint32_t xs = 0;
+    for (const uint32_t *end = x + 8 * groups; x != end; x += 2) {
+        const uint32_t t = *x + c;
+        xs += t * (t >> LANE);
+    }
+    return xs - ((uint32_t)groups << 16);     /* 2^14 per pair */
 }
 #endif
 
@@ -491,9 +515,9 @@ static void conv_plain(const geometry_t *g, const int8_t *filter,
 }
 
 /* Output channel filter row f (patch elements) as W words at dst, every third word (per group of 8 elements its 4
- * pairs, halves swapped), staged biased at stage (f may be stage: each word or byte is read before it is written),
- * the padding up to patch8 a zero weight (0x80); returns sum v_i v_j over the pairs, *sum_v the sum of v, *abs2
- * sum |w| in two 16-bit lanes. Out of line: the caller's loop keeps its registers. */
+ * pairs, W = v_j | v_i << LANE), staged biased at stage (f may be stage: each word or byte is read before it is
+ * written), the padding up to patch8 a zero weight (0x80); returns sum v_i v_j over the pairs, *sum_v the sum of v,
+ * *abs_w sum |w|. Out of line: the caller's loop keeps its registers. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
@@ -512,76 +536,67 @@ static uint32_t channel_words(const int8_t *f, int32_t patch, int32_t patch8, ui
             abs2 += (a & 0x00ff00ffu) + ((a >> 8) & 0x00ff00ffu);
         }
     }
+    uint32_t abs = (abs2 & 0xffffu) + (abs2 >> 16);
     for (; e < patch8; e++) {
         const uint32_t v = e < patch ? (uint8_t)f[e] ^ 0x80u : 0x80u;
         stage[e] = (uint8_t)v;
         sum += v;
-        abs2 += v < 0x80u ? 0x80u - v : v - 0x80u;
+        abs += v < 0x80u ? 0x80u - v : v - 0x80u;
     }
     const uint32_t *st = (const uint32_t *)(const void *)stage;
-    for (const uint32_t *end = st + (patch8 >> 2); st != end; st += 2, dst += 12) {
-        const uint32_t p[4] = {st[0] & 0x00ff00ffu, (st[0] >> 8) & 0x00ff00ffu, st[1] & 0x00ff00ffu,
-                               (st[1] >> 8) & 0x00ff00ffu};
-        for (int32_t q = 0; q < 4; q++) {
-            dst[3 * q] = (p[q] >> 16) | (p[q] << 16);
-            ww += (p[q] & 0xffffu) * (p[q] >> 16);
-        }
+    for (const uint32_t *end = st + (patch8 >> 2); st != end; st++, dst += 6) {
+        const uint32_t v0 = *st & 0xffu, v1 = (*st >> 8) & 0xffu, v2 = (*st >> 16) & 0xffu, v3 = *st >> 24;
+        dst[0] = lane_pair(v3, v0);
+        dst[3] = lane_pair(v2, v1);
+        ww += v0 * v3 + v1 * v2;
     }
     *sum_v = sum;
-    *abs_w = abs2;
+    *abs_w = abs;
     return ww;
 }
 
 /* Filter rows whose patch elements are step bytes apart and channels 1 byte apart (a depthwise filter's: element e
  * of the block's channel k at f[e * step + k]): the W words of the block's channels [0, 3 * triples) at wbuf, as
  * channel_words lays them out (a missing last channel repeats channel block - 1), read a row of the block's channels
- * at a time: per pair of elements (i, j), W = v_j | v_i << 16 (the padding up to patch8 a zero weight, v = 0x80) */
+ * at a time (the padding up to patch8 a zero weight, v = 0x80) */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
 static void strided_words(const int8_t *f, int32_t step, int32_t patch, int32_t patch8, int32_t block, uint8_t *wbuf) {
     const int32_t w_step = 3 * (patch8 >> 1);   /* words per triple */
+    const uint32_t flip = lane_pair(0x80u, 0x80u);
     for (int32_t n = 0; n < patch8 >> 1; n++) {
-        const int32_t q = n & 3, i = (n >> 2) * 8 + (q & 1) + (q & 2) * 2, j = i + 2;
+        /* pair n of its group: elements (0, 3), (1, 2), (4, 7), (5, 6) */
+        const int32_t q = n & 3, i = (n >> 2) * 8 + (q & 1) + (q & 2) * 2, j = i + 3 - 2 * (q & 1);
         const uint8_t *ri = (const uint8_t *)f + (i < patch ? i * step : 0);
         const uint8_t *rj = (const uint8_t *)f + (j < patch ? j * step : 0);
         const uint32_t mi = i < patch ? 0xffu : 0u, mj = j < patch ? 0xffu : 0u;
         uint32_t *d = (uint32_t *)(void *)wbuf + 3 * n;
         int32_t k = 0;
         for (; k + 3 <= block; k += 3, d += w_step) {
-            d[0] = ((rj[k] & mj) | (uint32_t)(ri[k] & mi) << 16) ^ 0x00800080u;
-            d[1] = ((rj[k + 1] & mj) | (uint32_t)(ri[k + 1] & mi) << 16) ^ 0x00800080u;
-            d[2] = ((rj[k + 2] & mj) | (uint32_t)(ri[k + 2] & mi) << 16) ^ 0x00800080u;
+            d[0] = lane_pair(rj[k] & mj, ri[k] & mi) ^ flip;
+            d[1] = lane_pair(rj[k + 1] & mj, ri[k + 1] & mi) ^ flip;
+            d[2] = lane_pair(rj[k + 2] & mj, ri[k + 2] & mi) ^ flip;
         }
         for (int32_t jj = 0; k < block && jj < 3; jj++) {
             const int32_t kk = k + jj < block ? k + jj : block - 1;
-            d[jj] = ((rj[kk] & mj) | (uint32_t)(ri[kk] & mi) << 16) ^ 0x00800080u;
+            d[jj] = lane_pair(rj[kk] & mj, ri[kk] & mi) ^ flip;
         }
     }
 }
 
 /* channel_words' results from a channel's W words (every third word from w, `pairs` of them): sum v_i v_j, *sum_v,
- * *abs_w (sum |w| in two 16-bit lanes: per lane |v - 128| = (v ^ 0x7f) + 1 below 128, v ^ 0x80 from 128 on) when
- * `with_abs`, else 0xffff (out of the shortcut's bound: the checks' path) */
+ * *abs_w (sum |w|) when `with_abs`, else 0xffff (out of the shortcut's bound: the checks' path) */
 static uint32_t word_stats(const uint32_t *w, int32_t pairs, int with_abs, uint32_t *sum_v, uint32_t *abs_w) {
-    uint32_t sum = 0, ww = 0, abs2 = 0xffffu;
-    const uint32_t *const end = w + 3 * pairs;
-    if (!with_abs) {
-        for (; w != end; w += 3) {
-            const uint32_t x = *w, lo = x & 0xffffu, hi = x >> 16;
-            ww += lo * hi;
-            sum += lo + hi;
-        }
-    } else {
-        for (abs2 = 0; w != end; w += 3) {
-            const uint32_t x = *w, lo = x & 0xffffu, hi = x >> 16, m = (x >> 7) & 0x00010001u;
-            ww += lo * hi;
-            sum += lo + hi;
-            abs2 += (x ^ 0x007f007fu ^ ((m << 8) - m)) + 0x00010001u - m;
-        }
+    uint32_t sum = 0, ww = 0, abs = 0;
+    for (const uint32_t *const end = w + 3 * pairs; w != end; w += 3) {
+        const uint32_t lo = *w & LANE_MASK, hi = *w >> LANE;
+        ww += lo * hi;
+        sum += lo + hi;
+        abs += (lo < 0x80u ? 0x80u - lo : lo - 0x80u) + (hi < 0x80u ? 0x80u - hi : hi - 0x80u);
     }
     *sum_v = sum;
-    *abs_w = abs2;
+    *abs_w = with_abs ? abs : 0xffffu;
     return ww;
 }
 
@@ -596,11 +611,11 @@ static int32_t block_channels(int32_t out_c, int32_t patch8) {
 }
 
 /* The scratch: the block's W words (block * 2 * patch8), the 2 pixels' X words (4 * patch8), a staging row
- * (patch8), bias - 128 sum w - sum v_i v_j and the requantization constants per channel of the block; none for
- * the patches of conv_plain. */
+ * (patch8), the sums' start and end constants and the requantization constants per channel of the block; none
+ * for the patches of conv_plain. */
 uint32_t pml_armv6m_conv_scratch(int32_t patch, int32_t out_c) {
     const int32_t patch8 = (patch + 7) & ~7, block = block_channels(out_c, patch8);
-    return (uint32_t)((2 * block + 5) * patch8 + block * (int32_t)(sizeof(uint32_t) + sizeof(rq6f_t)));
+    return (uint32_t)((2 * block + 5) * patch8 + block * (int32_t)(2 * sizeof(uint32_t) + sizeof(rq6f_t)));
 }
 
 uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
@@ -610,7 +625,7 @@ uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs,
     return patch > PATCH_MAX ? 0 : pml_armv6m_conv_scratch(patch, pml_dim(&inputs[1], 0));
 }
 
-PML_ARMV6M_CONV_LINKAGE void pml_armv6m_conv(const geometry_t *g, const pml_armv6m_conv_t *c, const out_range_t *range,
+PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6m_conv_t *c, const out_range_t *range,
                                              void *scratch) {
     const int32_t batches = g->batches, out_c = g->out_c, out_px = c->out_px, f_chan = c->f_chan;
     const int8_t *filter = c->filter;
@@ -624,8 +639,8 @@ PML_ARMV6M_CONV_LINKAGE void pml_armv6m_conv(const geometry_t *g, const pml_armv
     uint8_t *const wbuf = (uint8_t *)scratch;               /* [triple][group][4 pairs][3 channels] words */
     uint8_t *const cols = wbuf + block_max * 2 * patch8;    /* [group][4 pairs][2 pixels] words */
     uint8_t *const stage = cols + 4 * patch8;               /* a patch or a filter row, biased */
-    uint32_t *const cw = (uint32_t *)(void *)(stage + patch8);     /* bias - 128 sum w - sum v_i v_j */
-    rq6f_t *const qf = (rq6f_t *)(void *)(cw + block_max);
+    uint32_t *const cw = (uint32_t *)(void *)(stage + patch8);     /* per triple 3 starts, 3 ends */
+    rq6f_t *const qf = (rq6f_t *)(void *)(cw + 2 * block_max);
     const int32_t pixels = batches * g->out_h * g->out_w;
     step_t s;
     s.cols = cols;
@@ -667,15 +682,19 @@ PML_ARMV6M_CONV_LINKAGE void pml_armv6m_conv(const geometry_t *g, const pml_armv
                 ww = channel_words(f, patch, patch8, stage, words, &sum, &abs2);
             }
             if (k < block) {
+                if (patch > PML_ARMV6M_LANE_PATCH && abs2 > LANE_ABS_MAX) {
+                    return 1;
+                }
                 /* sum w = sum v - 128 patch8 (the padding's v are 128) */
-                cw[k] = (uint32_t)bias[oc] - ((sum - ((uint32_t)patch8 << 7)) << 7) - ww;
+                cw[6 * t + j] = LANE_BIAS - ((sum - ((uint32_t)patch8 << 7)) << 7) - ww;
+                cw[6 * t + 3 + j] = (uint32_t)bias[oc] - LANE_BIAS;
                 const int32_t q = oc * q_step;
                 rq6f_init(&qf[k], multipliers[q], shifts[q]);
                 s.fast &= qf[k].shift != 0;
                 /* |sum| <= |bias| + 128 sum |w| (every input in [-128, 127]): in the shortcut's range, no check */
                 const int32_t bk = bias[oc];
                 const int32_t bound = bk > -RQ6_FAST_LIMIT && bk < RQ6_FAST_LIMIT ? (bk < 0 ? -bk : bk) : RQ6_FAST_LIMIT;
-                if (bound + (int32_t)(((abs2 & 0xffffu) + (abs2 >> 16)) << 7) >= RQ6_FAST_LIMIT && t < 32) {
+                if (bound + (int32_t)(abs2 << 7) >= RQ6_FAST_LIMIT && t < 32) {
                     safe &= ~(1u << t);
                 }
             }
@@ -710,7 +729,7 @@ PML_ARMV6M_CONV_LINKAGE void pml_armv6m_conv(const geometry_t *g, const pml_armv
             s.n = block < 3 ? block : 3;
             while (conv_2x3(&s)) {
                 /* a triple's sums the shortcut leaves */
-                const int32_t ch = oc0 + (int32_t)(s.cw - cw);
+                const int32_t ch = oc0 + (int32_t)(s.cw - cw) / 2;
                 rq6_run((const int32_t *)s.acc, s.q, s.fast, s.out_a, s.n, range, multipliers, shifts, ch, q_step);
                 if (two) {
                     rq6_run((const int32_t *)s.acc + 3, s.q, s.fast, s.out_b, s.n, range, multipliers, shifts, ch,
@@ -723,6 +742,7 @@ PML_ARMV6M_CONV_LINKAGE void pml_armv6m_conv(const geometry_t *g, const pml_armv
             }
         }
     }
+    return 0;
 }
 
 void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output,
@@ -741,14 +761,12 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
     const int32_t patch = g.kh * g.kw * g.in_c;
-    if (patch > PATCH_MAX) {
-        conv_plain(&g, c.filter, c.bias, c.multipliers, c.shifts, c.q_step, &range, c.out);
-        return;
-    }
     c.f_chan = patch;
     c.f_elem = 1;
     c.out_px = g.out_c;
-    pml_armv6m_conv(&g, &c, &range, scratch);
+    if (patch > PATCH_MAX || pml_armv6m_conv(&g, &c, &range, scratch)) {
+        conv_plain(&g, c.filter, c.bias, c.multipliers, c.shifts, c.q_step, &range, c.out);
+    }
 }
 
 #endif

@@ -11,6 +11,8 @@
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
 #define PML_ARMV6M_PATCH_MAX 576    /* patch elements (kh * kw * in_c) of the driver: up to 3x3x64 */
+#define PML_ARMV6M_LANE_PATCH 256   /* patches the driver takes with any weights (longer: sum |w| at most 32,767 per
+                                     * output channel) */
 
 /* Where the driver reads its constants and writes its outputs (g->out_c channels) */
 typedef struct {
@@ -28,12 +30,13 @@ typedef struct {
 uint32_t pml_armv6m_conv_scratch(int32_t patch, int32_t out_c);
 
 /* The convolution of g (its patch at most PML_ARMV6M_PATCH_MAX elements) with c's constants into c's outputs; the
- * outputs do not overlap the input; scratch word-aligned, pml_armv6m_conv_scratch's bytes. In _picoml_core
+ * outputs do not overlap the input; scratch word-aligned, pml_armv6m_conv_scratch's bytes. Returns 0, or 1 (some
+ * outputs written or not) for a patch over PML_ARMV6M_LANE_PATCH whose weights are too large. In _picoml_core
  * (PML_WITHOUT_FRONTEND: no depth multipliers, left to _picoml) CONV_2D's alone, static: inlined into its one
  * caller. */
 #ifndef PML_WITHOUT_FRONTEND
 #define PML_ARMV6M_CONV_LINKAGE
-void pml_armv6m_conv(const pml_conv_geometry_t *g, const pml_armv6m_conv_t *c, const out_range_t *range,
+int pml_armv6m_conv(const pml_conv_geometry_t *g, const pml_armv6m_conv_t *c, const out_range_t *range,
                      void *scratch);
 #else
 #define PML_ARMV6M_CONV_LINKAGE static

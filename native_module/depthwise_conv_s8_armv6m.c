@@ -20,7 +20,7 @@
  * ops sum w x with the input offset folded into the bias, the padding reading as the input zero point.
  *
  * Every other case (channel counts not a multiple of 4, more than TAPS_MAX taps, a window wider than WIN_WORDS;
- * depth multipliers over a larger image or a patch over PML_ARMV6M_PATCH_MAX taps) takes the portable kernel of
+ * depth multipliers over a larger image or a patch over PML_ARMV6M_LANE_PATCH taps) takes the portable kernel of
  * depthwise_conv.c (pml_depthwise_channels). */
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
@@ -317,7 +317,7 @@ static int32_t run_pixels(const pml_depthwise_conv_2d_params_t *p, const pml_ope
 static int32_t gather_bytes(const pml_depthwise_conv_2d_params_t *p, const pml_operand_t *inputs) {
     const int32_t batches = pml_dim(&inputs[0], 0), in_h = pml_dim(&inputs[0], 1), in_w = pml_dim(&inputs[0], 2);
     if (p->depth_multiplier <= 1 || batches > GATHER_MAX || in_h > GATHER_MAX || in_w > GATHER_MAX
-        || pml_dim(&inputs[1], 1) * pml_dim(&inputs[1], 2) > PML_ARMV6M_PATCH_MAX) {
+        || pml_dim(&inputs[1], 1) * pml_dim(&inputs[1], 2) > PML_ARMV6M_LANE_PATCH) {
         return 0;
     }
     const int32_t n = batches * in_h;
@@ -358,7 +358,7 @@ static void dw_multiplier(const pml_depthwise_conv_2d_params_t *p, const pml_ope
         for (uint8_t *dst = image, *end = image + pixels; dst != end; dst++, src += in_c) {
             *dst = *src;
         }
-        pml_armv6m_conv(&g, &c, &range, image + gather);
+        (void)pml_armv6m_conv(&g, &c, &range, image + gather);     /* (patches within PML_ARMV6M_LANE_PATCH) */
         c.filter += m;
         c.bias += m;
         c.multipliers += q_next;

@@ -11,7 +11,7 @@ import pytest
 
 import models
 from conftest import test_inputs
-from picoml.runtimes import c as c_runtime
+from picoml.runtimes import bare, c as c_runtime
 from picoml import format, planner, reference
 from picoml.convert import convert
 from picoml.ops.common import output_size, same_padding
@@ -103,8 +103,11 @@ def window(in_hw, k_hw, stride, dilation, padding):
 
 
 def conv_case(rng, depthwise=False, n=1, hw=None, ic=None, oc=None, k=None, stride=None, dilation=None,
-              padding=None, multiplier=None, per_channel=None, saturate=False, in_zp=None, out_zp=None):
-    """A random CONV_2D (or DEPTHWISE_CONV_2D) single-op model; any argument given is fixed."""
+              padding=None, multiplier=None, per_channel=None, saturate=False, in_zp=None, out_zp=None, filters=None):
+    """A random CONV_2D (or DEPTHWISE_CONV_2D) single-op model; any argument given is fixed (filters: the
+    CONV_2D's weights, whose shape then gives oc, k and ic)."""
+    if filters is not None:     # (CONV_2D's)
+        oc, k, ic = filters.shape[0], filters.shape[1:3], filters.shape[3]
     hw = hw or tuple(int(v) for v in rng.integers(1, 12, 2))
     k = k or tuple(int(v) for v in rng.integers(1, 6, 2))
     stride = stride or tuple(int(v) for v in rng.choice([1, 1, 2, 3], 2))
@@ -122,7 +125,8 @@ def conv_case(rng, depthwise=False, n=1, hw=None, ic=None, oc=None, k=None, stri
     in_zp = zero_point(rng) if in_zp is None else in_zp
     out_zp = zero_point(rng, 0.15) if out_zp is None else out_zp
     out_hw, pads = window(hw, k, stride, dilation, padding)
-    filters = weights(rng, (1, k[0], k[1], oc) if depthwise else (oc, k[0], k[1], ic))
+    if filters is None:
+        filters = weights(rng, (1, k[0], k[1], oc) if depthwise else (oc, k[0], k[1], ic))
     channel_axes = (0, 1, 2) if depthwise else (1, 2, 3)
     folded_sum = filters.astype(np.int64).sum(axis=channel_axes) * -in_zp
     bias = (rng.integers(-5000, 5000, oc) + folded_sum).astype(np.int32)
@@ -313,6 +317,50 @@ def test_conv_long_patches(lib):
         for saturate in (False, True):
             model, zp = conv_case(rng, ic=ic, oc=oc, k=k, hw=hw, stride=(1, 1), dilation=(1, 1), saturate=saturate)
             check(lib, model, random_inputs(rng, model.tensors[0].shape, zp, 1))
+
+
+def _rows_of_abs_sum(total, length, sign):
+    """int8 filter rows of `length` weights whose |w| sum to `total` (-128s, or 127s when sign > 0, then one
+    smaller weight, then zeros)"""
+    big = 127 if sign > 0 else 128
+    row = np.zeros(length, np.int64)
+    row[:total // big] = sign * big
+    row[total // big] = sign * (total % big)
+    return row
+
+
+def lane_bound_cases():
+    """(model, inputs) of CONV_2D at the ends of the Armv6-M kernel's range (conv_s8_armv6m.c keeps its sums modulo
+    2^23): every weight and input at the int8 extremes, a patch of 256 elements (any weights) and longer patches
+    whose rows have sum |w| up to 32,767 (taken) or 32,768 and more (the op run by the plain loop)."""
+    rng = np.random.default_rng(950)
+    full = np.stack([np.full(256, -128), np.full(256, 127), np.resize([-128, 127], 256), np.full(256, -127)])
+    cases = [full.reshape(4, 1, 1, 256)]
+    for total in (32767, 32768, 40000):     # (a row of 32,768 -128s sums within the bound as well)
+        rows = np.stack([_rows_of_abs_sum(total, 576, -1), _rows_of_abs_sum(total, 576, 1),
+                         np.resize([-128, 127, 0], 576) * (np.arange(576) < 170)])
+        cases.append(rows.reshape(3, 3, 3, 64))
+    for filters in cases:
+        for in_zp in (-128, 0, 127):
+            model, zp = conv_case(rng, filters=filters.astype(np.int8), hw=(3, 4), stride=(1, 1),
+                                  dilation=(1, 1), padding=SAME, in_zp=in_zp)
+            shape = model.tensors[0].shape
+            yield model, [np.full(shape, -128, np.int8), np.full(shape, 127, np.int8),
+                          rng.choice(np.array([-128, 127], np.int8), shape)]
+
+
+def test_conv_sums_at_the_lane_bounds(lib):
+    for model, inputs in lane_bound_cases():
+        check(lib, model, inputs)
+
+
+@pytest.mark.emulated
+def test_conv_sums_at_the_lane_bounds_on_the_m0plus():
+    """The same cases through the Armv6-M assembly, on rp2040js's Cortex-M0+"""
+    for model, inputs in lane_bound_cases():
+        got = bare.run("m0plus", format.write(model), inputs, count_insns=False)
+        for x, out in zip(inputs, got.outputs):
+            np.testing.assert_array_equal(out[0], reference.run(model, [x])[0], err_msg=str(model.ops[0].params))
 
 
 def test_conv_channel_counts(lib):
@@ -614,7 +662,7 @@ def test_rounded_average(tmp_path, flags):
 SANITIZED_RUN = r"""
 import sys
 sys.path.insert(0, %(tests)r)
-from picoml.runtimes import c as c_runtime
+from picoml.runtimes import bare, c as c_runtime
 import test_c_conv as t
 lib = c_runtime.load("libpicoml_asan.so")
 t.run_cases(lib, 1, 60, lambda rng: t.conv_case(rng, n=int(rng.choice([1, 2]))))
