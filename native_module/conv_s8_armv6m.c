@@ -588,15 +588,24 @@ static void strided_words(const int8_t *f, int32_t step, int32_t patch, int32_t 
 /* channel_words' results from a channel's W words (every third word from w, `pairs` of them): sum v_i v_j, *sum_v,
  * *abs_w (sum |w|) when `with_abs`, else 0xffff (out of the shortcut's bound: the checks' path) */
 static uint32_t word_stats(const uint32_t *w, int32_t pairs, int with_abs, uint32_t *sum_v, uint32_t *abs_w) {
-    uint32_t sum = 0, ww = 0, abs = 0;
-    for (const uint32_t *const end = w + 3 * pairs; w != end; w += 3) {
-        const uint32_t lo = *w & LANE_MASK, hi = *w >> LANE;
-        ww += lo * hi;
-        sum += lo + hi;
-        abs += (lo < 0x80u ? 0x80u - lo : lo - 0x80u) + (hi < 0x80u ? 0x80u - hi : hi - 0x80u);
+    uint32_t sum = 0, ww = 0, abs = 0xffffu;
+    const uint32_t *const end = w + 3 * pairs;
+    if (!with_abs) {
+        for (; w != end; w += 3) {
+            const uint32_t lo = *w & LANE_MASK, hi = *w >> LANE;
+            ww += lo * hi;
+            sum += lo + hi;
+        }
+    } else {
+        for (abs = 0; w != end; w += 3) {
+            const uint32_t lo = *w & LANE_MASK, hi = *w >> LANE;
+            ww += lo * hi;
+            sum += lo + hi;
+            abs += (lo < 0x80u ? 0x80u - lo : lo - 0x80u) + (hi < 0x80u ? 0x80u - hi : hi - 0x80u);
+        }
     }
     *sum_v = sum;
-    *abs_w = with_abs ? abs : 0xffffu;
+    *abs_w = abs;
     return ww;
 }
 
