@@ -112,7 +112,8 @@ int32_t pml_armv6m_conv_2x3(step_t *s);
     "ldm r0!, {r2, r3}\n ldm r1!, {r4, r7}\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11") \
     "ldm r1!, {r4}\n" PML_PROD("r2", "r7", "r9") PML_PROD("r3", "r7", "r12") \
     PML_PROD("r2", "r4", "r10") PML_PROD("r3", "r4", "lr")
-#define PML_LANE(acc, end) "mov r5, " acc "\n lsls r5, r5, #9\n lsrs r5, r5, #9\n adds r5, r5, " end "\n mov " acc ", r5\n"
+#define PML_LANE(acc, end) \
+    "mov r5, " acc "\n lsls r5, r5, #9\n lsrs r5, r5, #9\n adds r5, r5, " end "\n mov " acc ", r5\n"
 #define PML_PAIR1(off) "ldm r0!, {r2, r3}\n ldr r4, [r1, #" off "]\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11")
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_conv_2x3\n"
@@ -356,7 +357,8 @@ static void build_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox,
  * word of 4 bytes, r5 an X word, r6 r7 its (u_i + 128)(u_j + 128); xs in r8 (from -2^16 per group), flip in r9, the
  * end of the patch in r10. */
 uint32_t pml_armv6m_column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, uint32_t flip);
-#define PML_CP_X(a, b, off) a b "str r5, [r1, #" off "]\n adds r6, r5, r3\n lsrs r7, r6, #23\n muls r6, r7, r6\n add r8, r6\n"
+#define PML_CP_X(a, b, off) \
+    a b "str r5, [r1, #" off "]\n adds r6, r5, r3\n lsrs r7, r6, #23\n muls r6, r7, r6\n add r8, r6\n"
 #define PML_CP_WORD(off_a, off_b) \
     "ldm r0!, {r4}\n mov r7, r9\n eors r4, r7\n" \
     PML_CP_X("lsrs r6, r4, #1\n ands r6, r2\n", "uxtb r5, r4\n orrs r5, r6\n", off_a) \
@@ -609,6 +611,30 @@ static uint32_t word_stats(const uint32_t *w, int32_t pairs, int with_abs, uint3
     return ww;
 }
 
+/* A channel whose every accumulator, bias + sum w x with |sum w x| <= B = 128 sum |w|, requantizes to one output
+ * (a dead filter: TFLite writes them with a bias near 2^30 and a tiny multiplier; vww_96_int8 has hundreds): its
+ * sums are kept as sum w x + B, in [0, 2B] (*end: B - L instead of bias - L), and its constants f give that output
+ * for each of them (every piece 0: ((y << 10) + 512) >> 10 = y). Returns 1 when it is one: B known (abs_w, sum |w|)
+ * with 2B in the shortcut's range, the accumulators' range inside int32 and the requantization monotonic in them
+ * (multiplier >= 0, shift <= 0: no left shift to wrap), its ends giving the same output. */
+static int constant_channel(int32_t bias, uint32_t abs_w, int32_t multiplier, int32_t shift, const out_range_t *range,
+                            uint32_t *end, rq6f_t *f) {
+    const int32_t b = (int32_t)(abs_w << 7);
+    if (abs_w > LANE_ABS_MAX || 2 * b >= RQ6_FAST_LIMIT || multiplier < 0 || shift > 0 || bias < INT32_MIN + b
+        || bias > INT32_MAX - b) {
+        return 0;
+    }
+    const int8_t out = pml_armv6m_rq6_exact(bias - b, multiplier, shift, range);
+    if (pml_armv6m_rq6_exact(bias + b, multiplier, shift, range) != out) {
+        return 0;
+    }
+    *end = (uint32_t)b - LANE_BIAS;
+    f->m0 = f->m1 = f->m2 = 0;
+    f->k = (int32_t)((uint32_t)(out - range->offset) << 10) + 512;
+    f->shift = 10;
+    return 1;
+}
+
 /* Output channels per block: whole triples whose W words fit WBUF bytes, no more than the op has (rounded up to a
  * triple). */
 static int32_t block_channels(int32_t out_c, int32_t patch8) {
@@ -699,13 +725,15 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
                 cw[6 * t + 3 + j] = (uint32_t)bias[oc] - LANE_BIAS;
                 const int32_t q = oc * q_step;
                 rq6f_init(&qf[k], multipliers[q], shifts[q]);
-                s.fast &= qf[k].shift != 0;
                 /* |sum| <= |bias| + 128 sum |w| (every input in [-128, 127]): in the shortcut's range, no check */
                 const int32_t bk = bias[oc];
                 const int32_t bound = bk > -RQ6_FAST_LIMIT && bk < RQ6_FAST_LIMIT ? (bk < 0 ? -bk : bk) : RQ6_FAST_LIMIT;
-                if (bound + (int32_t)(abs2 << 7) >= RQ6_FAST_LIMIT && t < 32) {
+                if (bound + (int32_t)(abs2 << 7) >= RQ6_FAST_LIMIT
+                    && !constant_channel(bk, abs2, multipliers[q], shifts[q], range, &cw[6 * t + 3 + j], &qf[k])
+                    && t < 32) {
                     safe &= ~(1u << t);
                 }
+                s.fast &= qf[k].shift != 0;
             }
         }
         if (triples * 3 != block && triples <= 32) {
@@ -739,10 +767,11 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
             while (conv_2x3(&s)) {
                 /* a triple's sums the shortcut leaves */
                 const int32_t ch = oc0 + (int32_t)(s.cw - cw) / 2;
-                rq6_run((const int32_t *)s.acc, s.q, s.fast, s.out_a, s.n, range, multipliers, shifts, ch, q_step);
+                pml_armv6m_rq6_run((const int32_t *)s.acc, s.q, s.fast, s.out_a, s.n, range, multipliers, shifts,
+                                   ch, q_step);
                 if (two) {
-                    rq6_run((const int32_t *)s.acc + 3, s.q, s.fast, s.out_b, s.n, range, multipliers, shifts, ch,
-                            q_step);
+                    pml_armv6m_rq6_run((const int32_t *)s.acc + 3, s.q, s.fast, s.out_b, s.n, range, multipliers,
+                                       shifts, ch, q_step);
                 }
                 if (s.left <= 3) {
                     break;

@@ -524,7 +524,7 @@ void pml_depthwise_conv_2d_s8(const void *params, const pml_operand_t *inputs, i
                             break;
                         }
                         /* a pixel the shortcut does not take */
-                        rq6_run(r.acc, qf, r.fast, r.out, 4, &range, multipliers, shifts, c0, q_step);
+                        pml_armv6m_rq6_run(r.acc, qf, r.fast, r.out, 4, &range, multipliers, shifts, c0, q_step);
                         r.win += stride_w;
                         r.out += in_c;
                         r.n -= done + 1;

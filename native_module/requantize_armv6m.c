@@ -1,5 +1,5 @@
 /* pml_armv6m_requant (requantize_armv6m.h): a run of outputs requantized by the shortcut, for the Armv6-M
- * kernels; pml_armv6m_rq6_exact, the general case of one output. */
+ * kernels; pml_armv6m_rq6_exact, the general case of one output; pml_armv6m_rq6_run, what the shortcut leaves. */
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
@@ -9,6 +9,25 @@ int8_t pml_armv6m_rq6_exact(int32_t acc, int32_t multiplier, int32_t shift, cons
     rq6_t q;
     rq6_init(&q, multiplier, shift);
     return rq6_apply(acc, &q, o);
+}
+
+void pml_armv6m_rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *out, int32_t n,
+                        const out_range_t *range, const int32_t *multipliers, const int32_t *shifts, int32_t c0,
+                        int32_t q_step) {
+    int32_t i = 0;
+    while (i < n) {
+        if (fast) {
+            i += pml_armv6m_requant(acc + i, q + i, out + i, n - i, range);
+            if (i == n) {
+                break;
+            }
+        }
+        if (q[i].shift == 0 || pml_armv6m_requant(acc + i, q + i, out + i, 1, range) == 0) {
+            const int32_t k = (c0 + i) * q_step;
+            out[i] = pml_armv6m_rq6_exact(acc[i], multipliers[k], shifts[k], range);
+        }
+        i++;
+    }
 }
 
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)

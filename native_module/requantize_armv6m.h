@@ -2,7 +2,8 @@
  * fully_connected_s8_armv6m.c): the results of requantize_channels.h (pml_mbqm(acc, multiplier, shift) + offset,
  * clamped) in 32-bit operations only. The Cortex-M0 has no 32 x 32 -> 64 multiply.
  *
- * The shortcut (rq6f_t, most outputs): for a multiplier M > 0, shift = -e with e in [1, 22] and |acc| < 2^19,
+ * The shortcut (rq6f_t, most outputs): for a multiplier M > 0, shift = -e with e in [1, 22] and |acc| < 2^19
+ * (and, with every piece 0, the channels whose outputs are all 0 there: rq6_zero),
  * with the rounding constant R = 2^30 + 2^(30+e) (less 2^31 for acc < 0), a multiple of 2^22, and M cut into
  * 11-bit pieces M = m2 2^22 + m1 2^11 + m0:
  *   floor((acc M + R) / 2^(31+e)) = Z2 >> (9 + e), where Z0 = acc m0, Z1 = acc m1 + (Z0 >> 11),
@@ -13,7 +14,7 @@
  * floor((X + round) / 2^(31 + e)), the rounding constant (less 2^31 for a negative product) prepared per channel
  * as two 32-bit halves.
  * pml_armv6m_requant (requantize_armv6m.c, in assembly on the core) requantizes a run of outputs by the shortcut
- * from a table of rq6f_t; rq6_run finishes what it leaves (an accumulator out of the shortcut's range). */
+ * from a table of rq6f_t; pml_armv6m_rq6_run finishes what it leaves (an accumulator out of the shortcut's range). */
 #ifndef PICOML_REQUANTIZE_ARMV6M_H
 #define PICOML_REQUANTIZE_ARMV6M_H
 
@@ -43,6 +44,14 @@ static inline int rq6_fast(int32_t multiplier, int32_t shift) {
     return multiplier > 0 && shift <= -1 && shift >= -22;
 }
 
+/* Every accumulator of the shortcut's range requantizes to 0: a zero multiplier (any shift: the doubling high
+ * multiply of anything by 0 is 0), or a positive one with shift below -22 (|acc M| < 2^50, so the doubling high
+ * multiply is at most 2^19 + 1 in magnitude, which a rounding division by 2^23 or more takes to 0). Trained models
+ * have such channels (vww_96_int8: dead filters, shifts down to -31). */
+static inline int rq6_zero(int32_t multiplier, int32_t shift) {
+    return multiplier == 0 || (multiplier > 0 && shift < -22);
+}
+
 static inline void rq6f_init(rq6f_t *f, int32_t multiplier, int32_t shift) {
     const int fast = rq6_fast(multiplier, shift);
     const uint32_t m = fast ? (uint32_t)multiplier : 0u;
@@ -51,6 +60,11 @@ static inline void rq6f_init(rq6f_t *f, int32_t multiplier, int32_t shift) {
     f->m2 = (int32_t)(m >> 22);
     f->k = fast ? (int32_t)((1u << 8) + (1u << (8 - shift))) : 0;
     f->shift = fast ? 9 - shift : 0;
+    if (rq6_zero(multiplier, shift)) {
+        /* the pieces 0: (k - 512 [acc < 0]) >> 10 = 0 for either sign */
+        f->k = 512;
+        f->shift = 10;
+    }
 }
 
 static inline void rq6_init(rq6_t *q, int32_t multiplier, int32_t shift) {
@@ -105,28 +119,16 @@ int8_t pml_armv6m_rq6_exact(int32_t acc, int32_t multiplier, int32_t shift, cons
 
 /* out[i] = the requantized acc[i] by the shortcut with the constants q[i], i < n, as long as every acc[i] is in
  * its range; returns the number done (n, or the index of the first accumulator out of range). Every q[i] must
- * have its shift != 0 (rq6_run checks that once per table). */
+ * have its shift != 0 (pml_armv6m_rq6_run checks that once per table). */
 int32_t pml_armv6m_requant(const int32_t *acc, const rq6f_t *q, int8_t *out, int32_t n, const out_range_t *range);
 
-/* out[i] = acc[i] requantized with channel c0 + i's constants, i < n: the shortcut through q[i] when `fast` (every
- * q[i] takes it), else (and for the accumulators out of its range) from multipliers / shifts (index (c0 + i) *
- * q_step). */
-static inline void rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *out, int32_t n,
-                           const out_range_t *range, const int32_t *multipliers, const int32_t *shifts, int32_t c0,
-                           int32_t q_step) {
-    int32_t i = 0;
-    while (i < n) {
-        if (fast) {
-            i += pml_armv6m_requant(acc + i, q + i, out + i, n - i, range);
-            if (i == n) {
-                break;
-            }
-        }
-        const int32_t k = (c0 + i) * q_step;
-        out[i] = pml_armv6m_rq6_exact(acc[i], multipliers[k], shifts[k], range);
-        i++;
-    }
-}
+/* out[i] = acc[i] requantized with channel c0 + i's constants, i < n: the shortcut through q[i] (a run of them by
+ * pml_armv6m_requant when `fast`: every q[i] takes it) for the channels that take it, else (and for the
+ * accumulators out of its range) from multipliers / shifts (index (c0 + i) * q_step). In requantize_armv6m.c: one
+ * copy for the kernels. */
+void pml_armv6m_rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *out, int32_t n,
+                        const out_range_t *range, const int32_t *multipliers, const int32_t *shifts, int32_t c0,
+                        int32_t q_step);
 
 /* The shortcut in Thumb-1 assembly, for the kernels' assembly loops: the accumulator in r3 requantized with the
  * constants at r1 (advanced past them), clamped to [r9, r10], offset by r11 and stored at r2 (advanced); an

@@ -363,6 +363,53 @@ def test_conv_sums_at_the_lane_bounds_on_the_m0plus():
             np.testing.assert_array_equal(out[0], reference.run(model, [x])[0], err_msg=str(model.ops[0].params))
 
 
+def dead_channel_cases():
+    """(model, inputs) of CONV_2D whose channels are, at random, as trained (the model's own constants), dead as
+    TFLite writes them (a bias near +-2^30, a multiplier with a shift of -23 to -31 or 0), saturated (a bias of
+    +-2^24 to 2^29 with the usual multiplier) or between (a bias of +-2^19 to 2^23 that requantizes to about 60:
+    outputs that still vary),
+    per-channel quantization: the Armv6-M kernel gives the channels whose every accumulator requantizes alike one
+    constant output (conv_s8_armv6m.c, constant_channel)."""
+    rng = np.random.default_rng(970)
+    for case in range(12):
+        model, zp = conv_case(rng, hw=(5, 4), ic=int(rng.choice([3, 8, 16, 64])), oc=int(rng.choice([7, 16, 33])),
+                              per_channel=True, dilation=(1, 1))
+        op = model.ops[0]
+        bias = np.array(model.tensors[op.inputs[2]].data, np.int64)
+        multipliers = np.array(model.tensors[op.inputs[3]].data, np.int64)
+        shifts = np.array(model.tensors[op.inputs[4]].data, np.int64)
+        for c in range(len(bias)):
+            mode = rng.integers(4)
+            sign = rng.choice([-1, 1])
+            if mode == 1:
+                bias[c] = sign * ((1 << 30) + int(rng.integers(0, 1 << 12)))
+                shifts[c] = -int(rng.integers(23, 32)) if rng.random() < 0.8 else 0
+                multipliers[c] = int(rng.integers(1, 1 << 31)) if shifts[c] else 0
+            elif mode == 2:
+                bias[c] = sign * int(rng.integers(1 << 24, 1 << 29))
+            elif mode == 3:     # the output of the bias about 60 from the offset: the sums' spread still shows
+                bias[c] = sign * int(rng.integers(1 << 19, 1 << 23))
+                shifts[c] = -int(np.clip(np.log2(abs(bias[c]) * multipliers[c] / 2.0 ** 31 / 60), 1, 31))
+        _replace_constant(model, 2, bias.astype(np.int32))
+        _replace_constant(model, 3, multipliers.astype(np.int32))
+        _replace_constant(model, 4, shifts.astype(np.int32))
+        yield model, random_inputs(rng, model.tensors[0].shape, zp)
+
+
+def test_conv_dead_channels(lib):
+    for model, inputs in dead_channel_cases():
+        check(lib, model, inputs)
+
+
+@pytest.mark.emulated
+def test_conv_dead_channels_on_the_m0plus():
+    """The same cases through the Armv6-M assembly, on rp2040js's Cortex-M0+"""
+    for model, inputs in dead_channel_cases():
+        got = bare.run("m0plus", format.write(model), inputs, count_insns=False)
+        for x, out in zip(inputs, got.outputs):
+            np.testing.assert_array_equal(out[0], reference.run(model, [x])[0], err_msg=str(model.ops[0].params))
+
+
 def test_conv_channel_counts(lib):
     """Odd input and output channel counts around the kernel's block sizes."""
     rng = np.random.default_rng(900)
