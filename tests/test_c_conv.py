@@ -349,20 +349,6 @@ def lane_bound_cases():
                           rng.choice(np.array([-128, 127], np.int8), shape)]
 
 
-def test_conv_sums_at_the_lane_bounds(lib):
-    for model, inputs in lane_bound_cases():
-        check(lib, model, inputs)
-
-
-@pytest.mark.emulated
-def test_conv_sums_at_the_lane_bounds_on_the_m0plus():
-    """The same cases through the Armv6-M assembly, on rp2040js's Cortex-M0+"""
-    for model, inputs in lane_bound_cases():
-        got = bare.run("m0plus", format.write(model), inputs, count_insns=False)
-        for x, out in zip(inputs, got.outputs):
-            np.testing.assert_array_equal(out[0], reference.run(model, [x])[0], err_msg=str(model.ops[0].params))
-
-
 def dead_channel_cases():
     """(model, inputs) of CONV_2D whose channels are, at random, as trained (the model's own constants), dead as
     TFLite writes them (a bias near +-2^30, a multiplier with a shift of -23 to -31 or 0), saturated (a bias of
@@ -396,15 +382,20 @@ def dead_channel_cases():
         yield model, random_inputs(rng, model.tensors[0].shape, zp)
 
 
-def test_conv_dead_channels(lib):
-    for model, inputs in dead_channel_cases():
+ARMV6M_CASES = {"sums_at_the_lane_bounds": lane_bound_cases, "dead_channels": dead_channel_cases}
+
+
+@pytest.mark.parametrize("cases", ARMV6M_CASES)
+def test_conv_armv6m_edges(lib, cases):
+    for model, inputs in ARMV6M_CASES[cases]():
         check(lib, model, inputs)
 
 
 @pytest.mark.emulated
-def test_conv_dead_channels_on_the_m0plus():
+@pytest.mark.parametrize("cases", ARMV6M_CASES)
+def test_conv_armv6m_edges_on_the_m0plus(cases):
     """The same cases through the Armv6-M assembly, on rp2040js's Cortex-M0+"""
-    for model, inputs in dead_channel_cases():
+    for model, inputs in ARMV6M_CASES[cases]():
         got = bare.run("m0plus", format.write(model), inputs, count_insns=False)
         for x, out in zip(inputs, got.outputs):
             np.testing.assert_array_equal(out[0], reference.run(model, [x])[0], err_msg=str(model.ops[0].params))
