@@ -91,6 +91,8 @@ void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
     int8_t *out = (int8_t *)output->data;
+    rq6_t rq;           /* the constants of unit `ready`'s pair: prepared once per op when it has one pair */
+    int32_t ready = -1;
     /* batches = size / depth, without a division (a libgcc call on armv6m) */
     for (int32_t n = 0; n < size; n += depth, input += depth, out += units) {
         for (int32_t u = 0; u < units; u += 2) {
@@ -105,9 +107,11 @@ void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int
                 sums[1] += dot_bytes(input, weights + u1 * depth, depth);
             }
             for (int32_t k = 0; k < 2 && u + k < units; k++) {
-                rq6_t rq;
                 const int32_t q = (u + k) * q_step;
-                rq6_init(&rq, multipliers[q], shifts[q]);
+                if (q != ready) {
+                    rq6_init(&rq, multipliers[q], shifts[q]);
+                    ready = q;
+                }
                 out[u + k] = rq6_apply((int32_t)sums[k], &rq, &range);
             }
         }
