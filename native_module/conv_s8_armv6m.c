@@ -27,6 +27,8 @@
  * (PML_ARMV6M_LANE_PATCH), and for any patch whose sum |w| is at most 32,767 (|sum w x| <= 128 sum |w|); the
  * output's accumulator is that less L plus the bias, the end constant per channel. A longer patch is checked per
  * channel, its op run by conv_plain when one channel's sum |w| is larger (no conformance model's convolution).
+ * A channel whose every accumulator requantizes to the same output (a dead filter) keeps its sums without the
+ * bias and takes constants that give that output (constant_channel).
  * Patches longer than PATCH_MAX (a 3x3 convolution over more than 64 channels) take a plain loop instead.
  * The driver (pml_armv6m_conv, conv_s8_armv6m.h) reads the filter rows at any element stride and writes the
  * outputs at any pixel stride: DEPTHWISE_CONV_2D runs its depth multipliers > 1 with it (per input channel, a
@@ -65,7 +67,7 @@ static inline uint32_t lane_pair(uint32_t a, uint32_t b) {
 typedef struct {
     const uint8_t *cols_end;    /*  0: the end of the columns (32 bytes per group of 8 patch elements) */
     const uint32_t *cw;         /*  4: the triple's 3 channels' start constants (L - 128 sum w - sum v_i v_j), then
-                                 *     their end constants (bias - L) */
+                                 *     their end constants (bias - L; B - L for constant_channel's) */
     uint32_t xs[2];             /*  8: the 2 pixels' 128 sum u + sum u_i u_j */
     const rq6f_t *q;            /* 16: the triple's 3 channels' requantization */
     int8_t *out_a, *out_b;      /* 20, 24: the pixels' outputs of the triple's channels */
@@ -101,10 +103,10 @@ static inline void step_next(step_t *s) {
  * are left in s->acc for the caller to requantize (a sum out of the shortcut's range, or s->fast == 0). */
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
 /* In assembly: the step below needs all 8 low registers and 6 high ones, which gcc does not give inline assembly.
- * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the halves and product, sums in r8 r9 r10 (pixel a)
- * r11 r12 lr (pixel b); s and the end of cols on the stack. 32 cycles per pair of elements, 6 per two groups of
- * 4 pairs (the loop's branch back is out of BNE's reach); a triple of one channel (n == 1) 13 per pair; 38 per
- * triple to mask the sums and add the end constants.
+ * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the sum S, its high lane and the product, sums in r8 r9
+ * r10 (pixel a) and r11 r12 lr (pixel b); s and the end of cols on the stack. 32 cycles per pair of elements, 6
+ * per two groups of 4 pairs (the loop's branch back is out of BNE's reach); a triple of one channel (n == 1) 13 per
+ * pair; 38 per triple to mask the sums and add the end constants.
  * Requantization as in pml_armv6m_requant (requantize_armv6m.c), a subroutine called once per pixel. */
 int32_t pml_armv6m_conv_2x3(step_t *s);
 #define PML_PROD(x, w, acc) "adds r5, " x ", " w "\n lsrs r6, r5, #23\n muls r5, r6, r5\n add " acc ", r5\n"
