@@ -609,6 +609,44 @@ def test_space_to_batch_and_back(seed):
     same_as_tflite_micro(single_op("BATCH_TO_SPACE_ND", spaced, shape), seed)
 
 
+@pytest.mark.parametrize("blocks", [[3], [2, 2], [1, 3]])
+def test_batch_to_space_read_by_another_op(blocks):
+    """BATCH_TO_SPACE_ND without crops whose output another op reads (as Keras's dilated Conv1D writes it): its
+    output must be the interleaving CONCATENATION's bytes. The lowering once left that link out, so the reader read
+    bytes no op wrote, right only where the planner happened to put them (a random model, case 1411:9, agreed on
+    its first input and not after); the planner now refuses such a graph (test_planner_refuses_unwritten_reads)."""
+    rank = 2 + len(blocks)
+    spaced = [int(np.prod(blocks))] + [2] * len(blocks) + [3]
+    shape = [1] + [2 * b for b in blocks] + [3]
+    g = Graph()
+    x = g.tensor(spaced, zero_point=-5, model_input=True)
+    y = g.tensor(shape, zero_point=-5)
+    z = g.tensor(shape, scale=1.0 / 256, zero_point=-128)
+    g.op("BATCH_TO_SPACE_ND", [x, g.tensor((len(blocks),), np.array(blocks)),
+                               g.tensor((len(blocks), 2), np.zeros((len(blocks), 2), np.int64))], [y])
+    g.op("LOGISTIC", [y], [z])
+    assert rank == len(shape)
+    same_as_tflite_micro(g.bytes([z]), len(blocks))
+
+
+def test_planner_refuses_unwritten_reads():
+    """A lowered graph with an op reading an activation that no op before it writes (and that is no model input
+    or state) is refused at planning, naming the op and the tensor, not planned into bytes that happen to hold
+    something."""
+    from picoml import planner
+    m = format.Model()
+    x, y, orphan, z = (m.add_tensor(format.Tensor((1, 4), np.int8, 0.5, 0)) for _ in range(4))
+    table = m.add_tensor(format.Tensor((256,), np.int8, 0.5, 0, data=np.arange(-128, 128, dtype=np.int8)))
+    m.inputs, m.outputs = [format.IO(x)], [format.IO(z)]
+    m.ops = [format.Op("LUT", [x, table], [y], {}), format.Op("CONCATENATION", [y, orphan], [z], {"axis": 0})]
+    with pytest.raises(UnsupportedModelError,
+                       match="op 1 \\(CONCATENATION\\) reads tensor 2, which no op before it writes"):
+        planner.plan(m)
+    m.ops = [format.Op("LUT", [x, table], [y], {})]
+    with pytest.raises(UnsupportedModelError, match="output tensor 3 is written by no op"):
+        planner.plan(m)
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_broadcast_to(seed):
     """BROADCAST_TO: a TILE along the input's axes of 1, leading axes added."""

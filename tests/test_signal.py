@@ -229,7 +229,7 @@ def test_bad_operands_are_refused(frontend):
     model.tensors[op.inputs[2]].data = model.tensors[op.inputs[2]].data[:100].copy()
     model.tensors[op.inputs[2]].shape = (100,)
     from picoml import planner
-    planner.plan(model)
+    planner.pack_weights(model)
     _refused(model, "the gain table must have 125 values")
     model = format.read(format.write(frontend))
     op = _op(model, "CONCATENATION")

@@ -54,6 +54,26 @@ def _lifetimes(model, buffers):
     return life
 
 
+def _check_written(model, buffers):
+    """Every activation an op reads is a model input's bytes, a state tensor or what an earlier op wrote (through
+    views): a lowering that left a view unlinked would have an op read bytes no op writes, right or wrong by where
+    the planner happened to put them."""
+    def activation(t):
+        return t >= 0 and not model.tensors[t].is_constant and not model.tensors[t].state
+
+    written = {buffers.root(e.tensor) for e in model.inputs}
+    for i, op in enumerate(model.ops):
+        for t in op.inputs:
+            if activation(t) and buffers.root(t) not in written:
+                raise UnsupportedModelError("op %d (%s) reads tensor %d, which no op before it writes (a fault of "
+                                            "picoml's lowering: please report the model)" % (i, op.name, t))
+        written.update(buffers.root(t) for t in op.outputs)
+    for e in model.outputs:
+        if buffers.root(e.tensor) not in written:
+            raise UnsupportedModelError("the model's output tensor %d is written by no op (a fault of picoml's "
+                                        "lowering: please report the model)" % e.tensor)
+
+
 def _plan_in_place(model, buffers):
     life = _lifetimes(model, buffers)
     for i, op in enumerate(model.ops):
@@ -89,14 +109,19 @@ def _place(sizes, life):
     return offsets
 
 
-def plan(model):
-    """Assign weights offsets and arena offsets in place; returns the model."""
+def pack_weights(model):
+    """The constants' offsets in the weights blob, in order (plan's first step; alone, for a planned model whose
+    constants changed size: a model read from a file has lost the views that plan() needs)."""
     weights_offset = 0
     for t in model.tensors:
         if t.is_constant:
             t.offset = weights_offset
             weights_offset = _align(weights_offset + t.nbytes, CONSTANT_ALIGN)
 
+
+def plan(model):
+    """Assign weights offsets and arena offsets in place; returns the model."""
+    pack_weights(model)
     state_size = 0
     for t in model.tensors:
         if t.state:
@@ -104,6 +129,7 @@ def plan(model):
             state_size = _align(state_size + t.nbytes)
 
     buffers = _Buffers(model)
+    _check_written(model, buffers)
     _plan_in_place(model, buffers)
     life = _lifetimes(model, buffers)
     sizes = {b: model.tensors[b].nbytes for b in life}

@@ -590,11 +590,11 @@ def lower_batch_to_space_nd(ctx, op):
     rows = [interleave(ctx, op, phases[sh * bw:(sh + 1) * bw], (n * ih, iw, c), (n, ih, iw * bw, c),
                        out.name + "/row") for sh in range(bh)]
     merged = interleave(ctx, op, rows, (n, ih, iw * bw * c), (n, ih * bh, iw * bw, c), out.name + "/space")
-    target = new_view(ctx, ctx.activation(out), (n, h, w, c), out.name + "/space")
     if top or bottom or left or right or merged == batches:
+        target = new_view(ctx, ctx.activation(out), (n, h, w, c), out.name + "/space")
         emit_slice(ctx, op, merged, [0, top, left, 0], [1, 1, 1, 1], target)
     else:
-        ctx.model.views[target] = merged
+        ctx.model.views[ctx.activation(out)] = merged
 
 
 def reference_concatenation(op, inputs, outputs):
