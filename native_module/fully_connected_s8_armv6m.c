@@ -91,7 +91,7 @@ void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
     int8_t *out = (int8_t *)output->data;
-    rq6_t rq;           /* the constants of unit `ready`'s pair: prepared once per op when it has one pair */
+    rq6_t rq;           /* the constants of multipliers[ready], shifts[ready]: once per op for a per-tensor pair */
     int32_t ready = -1;
     /* batches = size / depth, without a division (a libgcc call on armv6m) */
     for (int32_t n = 0; n < size; n += depth, input += depth, out += units) {

@@ -119,7 +119,8 @@ int8_t pml_armv6m_rq6_exact(int32_t acc, int32_t multiplier, int32_t shift, cons
 
 /* out[i] = the requantized acc[i] by the shortcut with the constants q[i], i < n, as long as every acc[i] is in
  * its range; returns the number done (n, or the index of the first accumulator out of range). Every q[i] must
- * have its shift != 0 (pml_armv6m_rq6_run checks that once per table). */
+ * have its shift != 0 (the kernels' `fast` flag for a whole table; pml_armv6m_rq6_run checks each channel of one that
+ * is not). */
 int32_t pml_armv6m_requant(const int32_t *acc, const rq6f_t *q, int8_t *out, int32_t n, const out_range_t *range);
 
 /* out[i] = acc[i] requantized with channel c0 + i's constants, i < n: the shortcut through q[i] (a run of them by
