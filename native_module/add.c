@@ -14,14 +14,14 @@ static inline int8_t add_one(const void *params, int32_t lo, int32_t hi, int32_t
 PML_COLD int pml_add_check(const void *params, const pml_operand_t *inputs, const pml_operand_t *output,
                   pml_check_t *c) {
     (void)params;
-    c->scratch = PML_ADD_SCRATCH(inputs, output);
     return pml_check_broadcast(c, inputs, output);
 }
 
 void pml_add_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_add_params_t *p = (const pml_add_params_t *)params;
     (void)n_inputs;
-    if (pml_add_sub_fast((const pml_add_params_t *)params, inputs, output, 0, scratch)) {
+    (void)scratch;
+    if (pml_add_sub_fast((const pml_add_params_t *)params, inputs, output, 0)) {
         return;
     }
     pml_broadcast_binary_s8(p, p->act_min - p->output_offset, p->act_max - p->output_offset, inputs, output,

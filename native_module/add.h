@@ -37,14 +37,13 @@ static inline __attribute__((always_inline)) int8_t pml_add_sub_one(const void *
 /* The core's own kernel for ADD (subtract 0) or SUB (1) over inputs of the output's shape, where it has one: 1
  * when it ran the op, 0 when the portable kernel must (add_s8_armv6m.c, add_s8_simd32.c). */
 static inline int pml_add_sub_fast(const pml_add_params_t *p, const pml_operand_t *inputs,
-                                   const pml_operand_t *output, int subtract, void *scratch) {
+                                   const pml_operand_t *output, int subtract) {
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
-    return pml_add_sub_s8_armv6m(p, inputs, output, subtract, scratch);
+    return pml_add_sub_s8_armv6m(p, inputs, output, subtract);
 #elif PML_SIMD32
-    (void)scratch;
     return pml_add_sub_s8_simd32(p, inputs, output, subtract);
 #else
-    (void)p, (void)inputs, (void)output, (void)subtract, (void)scratch;
+    (void)p, (void)inputs, (void)output, (void)subtract;
     return 0;
 #endif
 }

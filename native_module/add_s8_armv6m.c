@@ -1,62 +1,88 @@
 /* ADD and SUB, int8, over inputs of the output's shape, on the Cortex-M0/M0+ (Armv6-M: no 32 x 32 -> 64 multiply):
- * the bytes of add.c's portable kernel with its two input rescalings looked up. Each input's rescaled value
- * (TFLite's MultiplyByQuantizedMultiplierSmallerThanOneExp of (x + offset) << left_shift) depends on its int8 value
- * alone, so its 256 values are computed once per call into a table in the scratch (SUB's second table holds them
- * negated: TFLite subtracts after rounding), and each element then takes two loads and the output's rescaling
- * instead of three 64-bit emulations (ResNet-8's first ADD: 372 -> 171 cycles an element on rp2040js). */
+ * the bytes of add.c's portable kernel, its two input rescalings in two 32-bit multiplies each instead of four
+ * 16 x 16 products and their carries.
+ *
+ * An input's rescaling is TFLite's MultiplyByQuantizedMultiplier((x + offset) << L, M, shift): with the shift's
+ * left part folded into L (L' = L + max(shift, 0)) and e = max(-shift, 0), it is
+ *     RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(v 2^L', M), e),    v = x + offset, |v| <= 255
+ * (check.c keeps the offsets in -127..128). The doubling high multiply is floor((v 2^L' M + 2^30) / 2^31)
+ * (fixedpoint.h's pml_srdhm), which with s = 31 - L' and M = Mh 2^s + Ml (Mh = M >> s, 0 <= Ml < 2^s) is
+ *     r = v Mh + ((v Ml + 2^(s-1)) >> s),
+ * every term inside int32 for 8 <= L' <= 22 (|v Mh| <= 255 2^L', |v Ml| < 255 2^s). |r| < 2^30 (|v 2^L'| is), so
+ * the rounding division is (r + 2^(e-1) - [r < 0]) >> e for any e in [1, 31], and the sum (difference) of two such
+ * values does not wrap. The sums of a run of elements are then rescaled to the output by
+ * requantize_armv6m.c's exact run (in assembly on the core: a sum of up to 2^30 needs the whole 64-bit product).
+ * Other left shifts take the portable kernel. On rp2040js, cycles an element: ResNet-8's first ADD (16,384
+ * elements) 151 -> 124, the anomaly model's (1,080) 344 -> 125 (before: the input rescalings looked up in two
+ * 256-entry tables built per call in 2 KB of scratch, from 4,096 elements; below that three 64-bit rescalings). */
 #include "add_s8_armv6m.h"
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
 #include "fixedpoint.h"
+#include "requantize_armv6m.h"
 
-/* elements from which an op takes the tables: they pay from about 300 (their 512 rescalings against about 250
- * cycles saved per element), but their 2 KB of scratch is then at most a sixth of the op's tensors */
-#define TABLE_MIN 4096
-#define TABLES_BYTES (2 * 256 * 4)
+typedef struct {
+    int32_t offset, high, low, s, round, e;    /* offset, Mh, Ml, s, 2^(e-1) (0 for e = 0), e */
+} input_t;
 
-static int takes(const pml_operand_t *inputs, const pml_operand_t *output) {
-    const int32_t n = pml_count(output);
-    return pml_count(&inputs[0]) == n && pml_count(&inputs[1]) == n && n >= TABLE_MIN;
+static int input_init(input_t *q, int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift) {
+    const int32_t left = left_shift + (shift > 0 ? shift : 0);
+    if (left < 8 || left > 22) {
+        return 0;
+    }
+    q->offset = offset;
+    q->s = 31 - left;
+    q->high = multiplier >> q->s;
+    q->low = (int32_t)((uint32_t)multiplier & ((1u << q->s) - 1u));
+    q->e = shift < 0 ? -shift : 0;
+    q->round = q->e ? (int32_t)(1u << (q->e - 1)) : 0;
+    return 1;
 }
 
-uint32_t pml_add_sub_s8_armv6m_scratch(const pml_operand_t *inputs, const pml_operand_t *output) {
-    return takes(inputs, output) ? TABLES_BYTES : 0;
-}
-
-/* One rescaling, out of line: its 64-bit arithmetic in 32-bit pieces is long, and the tables and the loop share it. */
+/* sums[i] = the rescaled x[i] (add 0), or sums[i] plus it (add 1) or minus it (add -1), i < n. Out of line, one
+ * input at a time: its loop keeps most constants in registers. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
-static int32_t rescale(int32_t x, int32_t multiplier, int32_t shift) {
-    return pml_mbqm(x, multiplier, shift);
-}
-
-static void table(int32_t *t, int32_t offset, int32_t left_shift, int32_t multiplier, int32_t shift, int negate) {
-    for (int32_t v = -128; v < 128; v++) {
-        const int32_t r = rescale((int32_t)((uint32_t)(v + offset) << left_shift), multiplier, shift);
-        t[v + 128] = negate ? (int32_t)(0u - (uint32_t)r) : r;
+static void rescale_run(const int8_t *x, const input_t *q, int32_t *sums, int32_t n, int add) {
+    const int32_t offset = q->offset, high = q->high, low = q->low, s = q->s, half = (int32_t)(1u << (s - 1));
+    const int32_t round = q->round, e = q->e;
+    for (int32_t *const end = sums + n; sums != end; sums++, x++) {
+        const int32_t v = *x + offset;
+        int32_t r = v * high + ((v * low + half) >> s);
+        if (e) {
+            r = (r + round - (int32_t)((uint32_t)r >> 31)) >> e;
+        }
+        *sums = add == 0 ? r : add > 0 ? *sums + r : *sums - r;
     }
 }
+
+/* elements per pass: the rescaled inputs of a run summed first, then the sums rescaled, so that no loop runs out of
+ * registers */
+#define RUN 32
 
 int pml_add_sub_s8_armv6m(const pml_add_params_t *p, const pml_operand_t *inputs, const pml_operand_t *output,
-                          int subtract, void *scratch) {
-    if (!takes(inputs, output)) {
+                          int subtract) {
+    const int32_t n = pml_count(output);
+    input_t q1, q2;
+    if (pml_count(&inputs[0]) != n || pml_count(&inputs[1]) != n
+        || !input_init(&q1, p->input1_offset, p->left_shift, p->input1_multiplier, p->input1_shift)
+        || !input_init(&q2, p->input2_offset, p->left_shift, p->input2_multiplier, p->input2_shift)) {
         return 0;
     }
-    int32_t *const t1 = (int32_t *)scratch, *const t2 = t1 + 256;
-    table(t1, p->input1_offset, p->left_shift, p->input1_multiplier, p->input1_shift, 0);
-    table(t2, p->input2_offset, p->left_shift, p->input2_multiplier, p->input2_shift, subtract);
+    rq6_t q;
+    pml_armv6m_rq6_init(&q, p->output_multiplier, p->output_shift);
+    out_range_t range;
+    out_range_init(&range, p->output_offset, p->act_min, p->act_max);
     const int8_t *x1 = (const int8_t *)inputs[0].data, *x2 = (const int8_t *)inputs[1].data;
     int8_t *out = (int8_t *)output->data;
-    const int32_t lo = p->act_min - p->output_offset, hi = p->act_max - p->output_offset;
-    const int32_t n = pml_count(output);
-    for (int32_t i = 0; i < n; i++) {
-        const uint32_t sum = (uint32_t)t1[x1[i] + 128] + (uint32_t)t2[x2[i] + 128];
-        int32_t r = rescale((int32_t)sum, p->output_multiplier, p->output_shift);
-        r = r > lo ? r : lo;
-        r = r < hi ? r : hi;
-        out[i] = (int8_t)(r + p->output_offset);
+    int32_t sums[RUN];
+    for (int32_t i0 = 0; i0 < n; i0 += RUN) {
+        const int32_t m = n - i0 < RUN ? n - i0 : RUN;
+        rescale_run(x1 + i0, &q1, sums, m, 0);
+        rescale_run(x2 + i0, &q2, sums, m, subtract ? -1 : 1);
+        pml_armv6m_rq6_exact_run(sums, &q, out + i0, m, &range);
     }
     return 1;
 }

@@ -5,15 +5,10 @@
 #include "picoml.h"
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
-/* Bytes of scratch for the op's two tables (0 when it is not one that takes them) */
-uint32_t pml_add_sub_s8_armv6m_scratch(const pml_operand_t *inputs, const pml_operand_t *output);
-/* Runs ADD (subtract 0) or SUB (1) and returns 1 when the op takes the tables (the scratch holds them); else 0 and
- * the portable kernel runs it. */
+/* Runs ADD (subtract 0) or SUB (1) and returns 1 when its shapes and constants suit the kernel; else 0 and the
+ * portable kernel runs it. */
 int pml_add_sub_s8_armv6m(const pml_add_params_t *p, const pml_operand_t *inputs, const pml_operand_t *output,
-                          int subtract, void *scratch);
-#define PML_ADD_SCRATCH(inputs, output) pml_add_sub_s8_armv6m_scratch(inputs, output)
-#else
-#define PML_ADD_SCRATCH(inputs, output) 0u
+                          int subtract);
 #endif
 
 #endif

@@ -510,7 +510,7 @@ static void conv_plain(const geometry_t *g, const int8_t *filter,
                     }
                     const int32_t q = oc * q_step;
                     rq6_t rq;
-                    rq6_init(&rq, multipliers[q], shifts[q]);
+                    pml_armv6m_rq6_init(&rq, multipliers[q], shifts[q]);
                     *out = rq6_apply((int32_t)acc, &rq, range);
                 }
             }

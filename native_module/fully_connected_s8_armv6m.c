@@ -109,7 +109,7 @@ void pml_fully_connected_s8(const void *params, const pml_operand_t *inputs, int
             for (int32_t k = 0; k < 2 && u + k < units; k++) {
                 const int32_t q = (u + k) * q_step;
                 if (q != ready) {
-                    rq6_init(&rq, multipliers[q], shifts[q]);
+                    pml_armv6m_rq6_init(&rq, multipliers[q], shifts[q]);
                     ready = q;
                 }
                 out[u + k] = rq6_apply((int32_t)sums[k], &rq, &range);

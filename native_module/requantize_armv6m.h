@@ -34,8 +34,10 @@ typedef struct {
 typedef struct {
     rq6f_t f;
     int32_t multiplier;
-    uint32_t lo[2];         /* low words of the rounding constant: [0] for a product >= 0, [1] for one < 0 */
-    int32_t hi[2];          /* high words */
+    struct {
+        uint32_t lo;
+        int32_t hi;
+    } round[2];             /* the rounding constant's words: [0] for a product >= 0, [1] for one < 0 */
     int32_t left, right1;   /* as requant_t: right1 = e - 1 >= 0 for shift = -e < 0, else -1 */
 } rq6_t;
 
@@ -67,20 +69,9 @@ static inline void rq6f_init(rq6f_t *f, int32_t multiplier, int32_t shift) {
     }
 }
 
-static inline void rq6_init(rq6_t *q, int32_t multiplier, int32_t shift) {
-    requant_t r;
-    requant_init(&r, multiplier, shift);
-    rq6f_init(&q->f, multiplier, shift);
-    q->multiplier = multiplier;
-    q->left = r.left;
-    q->right1 = r.right1;
-    const uint64_t round = (uint64_t)r.round;
-    const uint64_t neg = r.right1 >= 0 ? round - ((uint64_t)1 << 31) : round;
-    q->lo[0] = (uint32_t)round;
-    q->hi[0] = (int32_t)(uint32_t)(round >> 32);
-    q->lo[1] = (uint32_t)neg;
-    q->hi[1] = (int32_t)(uint32_t)(neg >> 32);
-}
+/* The constants of a multiplier and shift (in requantize_armv6m.c: one copy, its 64-bit constants are long in
+ * Thumb-1) */
+void pml_armv6m_rq6_init(rq6_t *q, int32_t multiplier, int32_t shift);
 
 /* The general case (rare: kept out of line, the kernels' code lives in the heap of a native module) */
 #if defined(__GNUC__)
@@ -92,8 +83,8 @@ static int8_t rq6_apply_slow(int32_t acc, const rq6_t *q, const out_range_t *o) 
     uint32_t lo = p.lo;
     int32_t hi = p.hi;
     const int neg = hi < 0;
-    const uint32_t sum = lo + q->lo[neg];
-    hi = (int32_t)((uint32_t)hi + (uint32_t)q->hi[neg] + (sum < lo ? 1u : 0u));
+    const uint32_t sum = lo + q->round[neg].lo;
+    hi = (int32_t)((uint32_t)hi + (uint32_t)q->round[neg].hi + (sum < lo ? 1u : 0u));
     lo = sum;
     const int32_t y = q->right1 >= 0 ? hi >> q->right1 : (int32_t)(((uint32_t)hi << 1) | (lo >> 31));
     return clamp_offset(y, o);
@@ -116,6 +107,10 @@ static inline int8_t rq6_apply(int32_t acc, const rq6_t *q, const out_range_t *o
 /* The requantization of one output from the operand's multiplier and shift (what the shortcut leaves; in
  * requantize_armv6m.c: one copy for the kernels) */
 int8_t pml_armv6m_rq6_exact(int32_t acc, int32_t multiplier, int32_t shift, const out_range_t *o);
+
+/* out[i] = acc[i] requantized exactly with q, i < n, any accumulators (in requantize_armv6m.c: in assembly on the
+ * core for the constants of most element-wise ops, about 50 cycles an output) */
+void pml_armv6m_rq6_exact_run(const int32_t *acc, const rq6_t *q, int8_t *out, int32_t n, const out_range_t *range);
 
 /* out[i] = the requantized acc[i] by the shortcut with the constants q[i], i < n, as long as every acc[i] is in
  * its range; returns the number done (n, or the index of the first accumulator out of range). Every q[i] must

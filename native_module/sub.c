@@ -34,14 +34,14 @@ static inline int8_t squared_difference_one(const void *params, int32_t lo, int3
 PML_COLD int pml_sub_check(const void *params, const pml_operand_t *inputs, const pml_operand_t *output,
                   pml_check_t *c) {
     (void)params;
-    c->scratch = PML_ADD_SCRATCH(inputs, output);
     return pml_check_broadcast(c, inputs, output);
 }
 
 void pml_sub_s8(const void *params, const pml_operand_t *inputs, int n_inputs, const pml_operand_t *output, void *scratch) {
     const pml_sub_params_t *p = (const pml_sub_params_t *)params;
     (void)n_inputs;
-    if (pml_add_sub_fast((const pml_add_params_t *)params, inputs, output, 1, scratch)) {
+    (void)scratch;
+    if (pml_add_sub_fast((const pml_add_params_t *)params, inputs, output, 1)) {
         return;
     }
     pml_broadcast_binary_s8(p, p->act_min - p->output_offset, p->act_max - p->output_offset, inputs, output,

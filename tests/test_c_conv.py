@@ -663,7 +663,8 @@ def test_requantization_equals_multiply_by_quantized_multiplier(tmp_path, source
 
 def test_armv6m_requantization_equals_multiply_by_quantized_multiplier(tmp_path):
     """The Armv6-M kernels' requantization (32-bit operations only) on the same 3 million values."""
-    flags = ("-DPML_NO_LIBGCC", "-DRQ_T=rq6_t", "-DRQ_INIT=rq6_init", "-DRQ_APPLY=rq6_apply")
+    flags = ("-DPML_NO_LIBGCC", "-DPML_ARMV6M_PORTABLE", "-DRQ_T=rq6_t", "-DRQ_INIT=pml_armv6m_rq6_init",
+             "-DRQ_APPLY=rq6_apply")
     source = "requantize_armv6m.h"
     status, out = compile_and_run(tmp_path, REQUANT_CHECK % {"source": c_runtime.SOURCES / source}, source, flags)
     assert status == 0, out

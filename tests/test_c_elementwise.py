@@ -13,6 +13,7 @@ import pytest
 
 import models
 from conftest import test_inputs
+from picoml.runtimes import bare
 from picoml.runtimes.c import VARIANTS, CRuntime, load
 from picoml.runtimes.c import check as c_check
 from picoml import format, reference
@@ -402,6 +403,53 @@ def test_add_raw_params_in_equal_shapes(core_lib, kind):
                   "act_min": int(rng.integers(-128, 0)), "act_max": int(rng.integers(0, 128))}
         model = single(kind, params, [T((65536,)), T((65536,))], T((65536,)), keep_inputs=k % 2 == 0)
         check(core_lib, model, [EVERY_PAIR])
+
+
+@pytest.mark.parametrize("kind", ["ADD", "SUB"])
+def test_add_input_rounding_on_each_core(core_lib, kind):
+    """Every pair again, with input constants whose rescaled values land on rounding ties (multiplier 2^30 and a right
+    shift of the left shift, or a multiplier of 2^(30 - left shift): half of each odd value) or at the int32 limits
+    (multipliers near +-2^31, offsets of 128, left shifts 7-23), and an output rescaling of exactly 1, so that a
+    rescaled input off by one shows."""
+    rng = np.random.default_rng(11)
+    unit = {"output_multiplier": 1 << 30, "output_shift": 1, "act_min": -128, "act_max": 127}
+    for left in (7, 8, 12, 20, 21, 22, 23):
+        for m1, s1, m2, s2 in (((1 << 30), -left, (1 << 30), -left + 1), ((1 << 31) - 1, -left - 1, -(1 << 31), -30),
+                               (-(1 << 31), -left, (1 << 31) - 1, -31), (1 << (30 - left), 0, 3 << (29 - left), 0)):
+            params = dict(unit, input1_offset=int(rng.choice([128, -127, int(rng.integers(-127, 129))])),
+                          input2_offset=128, output_offset=int(rng.integers(-128, 128)), left_shift=left,
+                          input1_multiplier=m1, input1_shift=s1, input2_multiplier=m2, input2_shift=s2)
+            model = single(kind, params, [T((65536,)), T((65536,))], T((65536,)), keep_inputs=True)
+            check(core_lib, model, [EVERY_PAIR])
+
+
+@pytest.mark.emulated
+@pytest.mark.parametrize("kind", ["ADD", "SUB"])
+def test_add_on_the_m0plus(kind):
+    """The M0's ADD and SUB through its assembly (requantize_armv6m.c: the sums' exact rescaling), on rp2040js's
+    Cortex-M0+: every pair of values, output scalings that keep most outputs inside the int8 range (and 0, 2^31 - 1
+    with shift -31, negative and left-shifting multipliers: each side of the assembly's conditions), input
+    constants at the ends of the kernel's."""
+    rng = np.random.default_rng(12)
+    for k in range(9):
+        left = [20, 22, 8, 20, 16, 20, 23, 12, 21][k]
+        m, shift = [(int(rng.integers(1 << 30, 1 << 31)), -left + int(rng.integers(-2, 3))), ((1 << 31) - 1, -31),
+                    (0, -5), (-(1 << 30), -left), (1 << 30, 1)][k] if k < 5 else \
+            (int(rng.integers(1 << 30, 1 << 31)), -left + int(rng.integers(-3, 3)))
+        params = {"input1_offset": 128 if k % 2 else int(rng.integers(-127, 129)), "input2_offset": -127,
+                  "output_offset": int(rng.integers(-128, 128)), "left_shift": left,
+                  "input1_multiplier": int(rng.integers(1 << 30, 1 << 31)), "input1_shift": -(k % 3),
+                  "input2_multiplier": (1 << 31) - 1 - k, "input2_shift": -(k % 2), "output_multiplier": m,
+                  "output_shift": shift, "act_min": int(rng.integers(-128, -64)), "act_max": int(rng.integers(64, 128))}
+        if k == 8:      # sums of a few units (products below 2^32) rescaled by a quarter: the rounding's sign
+            params.update(input1_multiplier=1 << 30, input1_shift=-left, input2_multiplier=1 << 30,
+                          input2_shift=-left, output_multiplier=1 << 30, output_shift=-1)
+        model = single(kind, params, [T((16384,)), T((16384,))], T((16384,)))
+        for part in range(0, 65536, 32768):     # the RP2040's RAM holds two quarters of the pairs at a time
+            samples = [[x[i:i + 16384] for x in EVERY_PAIR] for i in (part, part + 16384)]
+            got = bare.run("m0plus", format.write(model), samples, count_insns=False)
+            for xs, out in zip(samples, got.outputs):
+                np.testing.assert_array_equal(out[0], reference.run(model, xs)[0], err_msg=str(params))
 
 
 @pytest.mark.parametrize("kind", ["ADD", "SUB"])
