@@ -144,12 +144,25 @@ static void add_window(int32_t *sum, const int8_t *x, int32_t rows, int32_t cols
  * division truncating (C's); count > 0. */
 static inline int32_t rounded_average(int32_t sum, int32_t count) {
 #if defined(PML_NO_LIBGCC)
-    uint32_t n = (uint32_t)(sum > 0 ? sum : -sum) + (uint32_t)count / 2u, q = 0, r = 0;
-    for (int i = 31; i >= 0; i--) {
-        r = (r << 1) | ((n >> i) & 1u);
-        if (r >= (uint32_t)count) {
-            r -= (uint32_t)count;
-            q |= (uint32_t)1 << i;
+    /* the sum of count int8 values: n < 256 count, so the quotient has 8 bits, found by as many steps of long
+     * division where count << 7 fits 32 bits; else bit by bit */
+    const uint32_t d = (uint32_t)count;
+    uint32_t n = (uint32_t)(sum > 0 ? sum : -sum) + d / 2u, q = 0;
+    if (d < (1u << 25)) {
+        for (int i = 7; i >= 0; i--) {
+            if (n >= d << i) {
+                n -= d << i;
+                q |= 1u << i;
+            }
+        }
+    } else {
+        uint32_t r = 0;
+        for (int i = 31; i >= 0; i--) {
+            r = (r << 1) | ((n >> i) & 1u);
+            if (r >= d) {
+                r -= d;
+                q |= (uint32_t)1 << i;
+            }
         }
     }
     return sum > 0 ? (int32_t)q : -(int32_t)q;

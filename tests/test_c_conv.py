@@ -673,14 +673,35 @@ def test_armv6m_requantization_equals_multiply_by_quantized_multiplier(tmp_path)
 AVERAGE_CHECK = r"""
 #include "%(source)s"
 #include <stdio.h>
-/* rounded_average() against C's division, for every sum a window of `count` int8 values can have */
+/* rounded_average() against C's division, for every sum a window of `count` int8 values can have, and for
+ * windows around 2^25 values (where the no-libgcc division changes method) at sums near whole and half multiples
+ * of count, up to the int32 limits */
+static long bad = 0;
+
+static void one(int32_t sum, int32_t count) {
+    const int32_t expected = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
+    if (rounded_average(sum, count) != expected && bad++ < 5) {
+        printf("sum %%d count %%d: %%d, expected %%d\n", sum, count, rounded_average(sum, count), expected);
+    }
+}
+
 int main(void) {
-    long bad = 0;
     for (int32_t count = 1; count <= 1100; count += count < 80 ? 1 : 37) {
         for (int32_t sum = -128 * count; sum <= 127 * count; sum++) {
-            const int32_t expected = sum > 0 ? (sum + count / 2) / count : (sum - count / 2) / count;
-            if (rounded_average(sum, count) != expected && bad++ < 5) {
-                printf("sum %%d count %%d: %%d, expected %%d\n", sum, count, rounded_average(sum, count), expected);
+            one(sum, count);
+        }
+    }
+    const int32_t large[] = {(1 << 24) + 1, (1 << 25) - 1, 1 << 25, (1 << 25) + 1, 3 << 25, 1 << 30};
+    for (int k = 0; k < 6; k++) {
+        const int32_t count = large[k];
+        for (int64_t m = -128; m <= 127; m++) {
+            for (int32_t d = -2; d <= 2; d++) {
+                for (int h = 0; h < 2; h++) {
+                    const int64_t sum = m * count + h * (count / 2) + d;
+                    if ((sum < 0 ? -sum : sum) + count / 2 <= 2147483647) {     /* C's division's own range */
+                        one((int32_t)sum, count);
+                    }
+                }
             }
         }
     }
