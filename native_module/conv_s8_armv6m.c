@@ -448,9 +448,10 @@ static inline uint32_t column(const geometry_t *g, int32_t b, int32_t oy, int32_
 }
 
 /* column()'s xs of pixel pix: computed in a layer's first block of channels and, when the op has several blocks
- * and the last one at least 4 channels (`stash`), kept until the last block in the 4 output bytes of the pixel's
- * last channels, which only the last block writes (the output never overlaps the input: every block reads the
- * input after the first has written); the other blocks then take the X words alone (column_x). */
+ * (`stash`), kept until the last block in the 3 output bytes of the pixel's last channels, which only the last
+ * block (a full one) writes (the output never overlaps the input: every block reads the input after the first has
+ * written); its 24 bits are enough, the sums being kept modulo 2^23; the other blocks then take the X words alone
+ * (column_x). */
 static inline uint32_t pixel_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *stage,
                                     int32_t groups, uint32_t *x, uint8_t *stash, int first) {
     if (stash == 0 || first) {
@@ -459,12 +460,11 @@ static inline uint32_t pixel_column(const geometry_t *g, int32_t b, int32_t oy, 
             stash[0] = (uint8_t)xs;
             stash[1] = (uint8_t)(xs >> 8);
             stash[2] = (uint8_t)(xs >> 16);
-            stash[3] = (uint8_t)(xs >> 24);
         }
         return xs;
     }
     column(g, b, oy, ox, stage, groups, x, 0);
-    return (uint32_t)stash[0] | (uint32_t)stash[1] << 8 | (uint32_t)stash[2] << 16 | (uint32_t)stash[3] << 24;
+    return (uint32_t)stash[0] | (uint32_t)stash[1] << 8 | (uint32_t)stash[2] << 16;
 }
 
 static void next_pixel(const geometry_t *g, int32_t *b, int32_t *oy, int32_t *ox) {
@@ -684,13 +684,14 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
     s.cols_end = cols + groups * 32;
     s.w_step = 6 * patch8;
     s.range = range;
-    int32_t last = 0;       /* the last block's first channel */
-    while (last + block_max < out_c) {
-        last += block_max;
+    /* the blocks: the channels a whole number of full blocks leaves first, then full ones, so that the last block
+     * has at least 3 channels whose output bytes keep xs until it (pixel_column) */
+    int32_t block = out_c;
+    while (block > block_max) {
+        block -= block_max;
     }
-    const int stashed = last > 0 && out_c - last >= 4;     /* xs kept in the outputs (pixel_column) */
-    for (int32_t oc0 = 0; oc0 < out_c; oc0 += block_max) {
-        const int32_t block = out_c - oc0 < block_max ? out_c - oc0 : block_max;
+    const int stashed = block < out_c;
+    for (int32_t oc0 = 0; oc0 < out_c; oc0 += block, block = block_max) {
         int32_t triples = 0;
         while (triples * 3 < block) {
             triples++;
@@ -745,7 +746,7 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
         for (int32_t pix = 0; pix < pixels; pix += 2) {
             const int two = pix + 1 < pixels;
             uint32_t *const x = (uint32_t *)(void *)cols;
-            uint8_t *const stash = stashed ? (uint8_t *)out_data + pix * out_px + out_c - 4 : 0;
+            uint8_t *const stash = stashed ? (uint8_t *)out_data + pix * out_px + out_c - 3 : 0;
             s.xs[0] = pixel_column(g, b, oy, ox, stage, groups, x, stash, oc0 == 0);
             next_pixel(g, &b, &oy, &ox);
             if (two) {
