@@ -425,18 +425,46 @@ static uint32_t column_pairs(const uint8_t *stage, int32_t groups, uint32_t *x, 
 }
 #endif
 
-/* The X words of output pixel (b, oy, ox) at x, as column_pairs; returns its xs. A patch that is one aligned run of
- * the input, whole groups of 8 (a 1x1 convolution over a multiple of 8 channels, a pixel inside the image), is read
- * in place; any other is staged by build_column first. */
+/* The X words of a window inside the image read in place (windows_in_place), a call of column_x or
+ * column_pairs per row of kw in_c bytes, whole groups of 8; xs adds up over the rows. Out of line: column()'s
+ * callers keep their registers. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static uint32_t window_rows(const geometry_t *g, const uint8_t *window, uint32_t *x, int with_xs) {
+    const int32_t row_groups = (g->kw * g->in_c) >> 3, step = g->dil_h * g->in_w * g->in_c;
+    uint32_t xs = 0;
+    for (int32_t ky = 0; ky < g->kh; ky++) {
+        if (with_xs) {
+            xs += column_pairs(window + ky * step, row_groups, x + ky * 8 * row_groups, 0x80808080u);
+        } else {
+            column_x(window + ky * step, row_groups, x + ky * 8 * row_groups, 0x80808080u);
+        }
+    }
+    return xs;
+}
+
+/* Whether column() may read the windows inside the image in place: rows of whole groups of 8 (dilation 1 along the
+ * row, kw in_c a multiple of 8: a 1x1 or 3x3 convolution over a multiple of 8 channels), each starting on a word
+ * (in_c a multiple of 4, the input aligned) */
+static int windows_in_place(const geometry_t *g) {
+    return g->dil_w == 1 && ((g->kw * g->in_c) & 7) == 0 && (g->in_c & 3) == 0 && ((uintptr_t)g->input & 3) == 0;
+}
+
+/* The X words of output pixel (b, oy, ox) at x, as column_pairs; returns its xs. When `in_place`
+ * (windows_in_place), a window inside the image is read from the input, a 1x1 one in one call, a taller one a call
+ * per row (window_rows); any other is staged by build_column first. */
 static inline uint32_t column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *stage,
-                              int32_t groups, uint32_t *x, int with_xs) {
-    const int32_t iy = oy * g->stride_h - g->pad_top, ix = ox * g->stride_w - g->pad_left, in_c = g->in_c;
+                              int32_t groups, uint32_t *x, int with_xs, int in_place) {
+    const int32_t iy = oy * g->stride_h - g->pad_top, ix = ox * g->stride_w - g->pad_left;
     const uint8_t *src = stage;
     uint32_t flip = 0;
-    if (g->kh == 1 && g->kw == 1 && (in_c & 7) == 0 && iy >= 0 && iy < g->in_h && ix >= 0 && ix < g->in_w
-        && (((uintptr_t)g->input + (uint32_t)(((b * g->in_h + iy) * g->in_w + ix) * in_c)) & 3) == 0) {
-        src = (const uint8_t *)g->input + ((b * g->in_h + iy) * g->in_w + ix) * in_c;
+    if (in_place && iy >= 0 && ix >= 0 && iy + (g->kh - 1) * g->dil_h < g->in_h && ix + g->kw <= g->in_w) {
+        src = (const uint8_t *)g->input + ((b * g->in_h + iy) * g->in_w + ix) * g->in_c;
         flip = 0x80808080u;
+        if (g->kh > 1) {
+            return window_rows(g, src, x, with_xs);
+        }
     } else {
         build_column(g, b, oy, ox, stage);
     }
@@ -453,9 +481,9 @@ static inline uint32_t column(const geometry_t *g, int32_t b, int32_t oy, int32_
  * written); its 24 bits are enough, the sums being kept modulo 2^23; the other blocks then take the X words alone
  * (column_x). */
 static inline uint32_t pixel_column(const geometry_t *g, int32_t b, int32_t oy, int32_t ox, uint8_t *stage,
-                                    int32_t groups, uint32_t *x, uint8_t *stash, int first) {
+                                    int32_t groups, uint32_t *x, uint8_t *stash, int first, int in_place) {
     if (stash == 0 || first) {
-        const uint32_t xs = column(g, b, oy, ox, stage, groups, x, 1);
+        const uint32_t xs = column(g, b, oy, ox, stage, groups, x, 1, in_place);
         if (stash) {
             stash[0] = (uint8_t)xs;
             stash[1] = (uint8_t)(xs >> 8);
@@ -463,7 +491,7 @@ static inline uint32_t pixel_column(const geometry_t *g, int32_t b, int32_t oy, 
         }
         return xs;
     }
-    column(g, b, oy, ox, stage, groups, x, 0);
+    column(g, b, oy, ox, stage, groups, x, 0, in_place);
     return (uint32_t)stash[0] | (uint32_t)stash[1] << 8 | (uint32_t)stash[2] << 16;
 }
 
@@ -691,6 +719,7 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
         block -= block_max;
     }
     const int stashed = block < out_c;
+    const int in_place = windows_in_place(g);
     for (int32_t oc0 = 0; oc0 < out_c; oc0 += block, block = block_max) {
         int32_t triples = 0;
         while (triples * 3 < block) {
@@ -747,10 +776,11 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
             const int two = pix + 1 < pixels;
             uint32_t *const x = (uint32_t *)(void *)cols;
             uint8_t *const stash = stashed ? (uint8_t *)out_data + pix * out_px + out_c - 3 : 0;
-            s.xs[0] = pixel_column(g, b, oy, ox, stage, groups, x, stash, oc0 == 0);
+            s.xs[0] = pixel_column(g, b, oy, ox, stage, groups, x, stash, oc0 == 0, in_place);
             next_pixel(g, &b, &oy, &ox);
             if (two) {
-                s.xs[1] = pixel_column(g, b, oy, ox, stage, groups, x + 1, stash ? stash + out_px : 0, oc0 == 0);
+                s.xs[1] = pixel_column(g, b, oy, ox, stage, groups, x + 1, stash ? stash + out_px : 0, oc0 == 0,
+                                       in_place);
                 next_pixel(g, &b, &oy, &ox);
             } else {
                 s.xs[1] = s.xs[0];

@@ -382,7 +382,24 @@ def dead_channel_cases():
         yield model, random_inputs(rng, model.tensors[0].shape, zp)
 
 
-ARMV6M_CASES = {"sums_at_the_lane_bounds": lane_bound_cases, "dead_channels": dead_channel_cases}
+def window_cases():
+    """(model, inputs) of CONV_2D whose windows inside the image the Armv6-M kernel reads from the input, a call per
+    row (rows of kw in_c bytes, whole groups of 8, every row on a word: in_c a multiple of 4), beside the windows at
+    the edges it stages: 1x1, 3x3, 2x4 and 3x1 filters, strides 1 and 2, row dilation 2, SAME and VALID padding, one
+    block of channels and several; and in_c 2 and 6, whose rows of 8 and 24 bytes may start between words (staged)."""
+    rng = np.random.default_rng(990)
+    for k, ic, stride, dilation, oc in (((3, 3), 8, (1, 1), (1, 1), 16), ((3, 3), 16, (2, 2), (1, 1), 33),
+                                        ((1, 1), 24, (1, 1), (1, 1), 7), ((2, 4), 4, (1, 2), (2, 1), 5),
+                                        ((3, 1), 8, (2, 1), (2, 1), 64), ((3, 3), 64, (1, 1), (1, 1), 64),
+                                        ((3, 4), 2, (1, 1), (1, 1), 9), ((2, 4), 6, (1, 1), (1, 1), 8)):
+        for padding in (SAME, VALID):
+            model, zp = conv_case(rng, hw=(6, 7), ic=ic, oc=oc, k=k, stride=stride, dilation=dilation,
+                                  padding=padding)
+            yield model, random_inputs(rng, model.tensors[0].shape, zp, 2)
+
+
+ARMV6M_CASES = {"sums_at_the_lane_bounds": lane_bound_cases, "dead_channels": dead_channel_cases,
+                "windows_read_in_place": window_cases}
 
 
 @pytest.mark.parametrize("cases", ARMV6M_CASES)
