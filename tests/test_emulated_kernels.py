@@ -46,3 +46,19 @@ def test_check_refuses_bad_models_on_the_core(images, core):
     bad = bytearray(blob)
     bad[h["ops_offset"]:h["ops_offset"] + 4] = (99).to_bytes(4, "little")
     assert bare.run_raw(core, bad, x, images) == -2
+
+
+def test_profile_names_the_functions_of_every_cycle(images):
+    """profile=True (tests/bench/profile_m0plus.py) sums every cycle of pml_invoke on rp2040js into the image's
+    functions: they add up to the invoke's cycles, and a convolution's go mostly to the Armv6-M convolution."""
+    import numpy as np
+    blob = models.pml("kws_ref_model")
+    model = format.read(blob)
+    x = np.random.default_rng(3).integers(-128, 128, model.tensors[model.inputs[0].tensor].shape).astype(np.int8)
+    result = bare.run("m0plus", blob, [x, x], images, profile=True)
+    names = [name for name, _ in result.functions]
+    assert sum(n for _, n in result.functions) == sum(result.cycles)
+    assert names[0] == "pml_armv6m_conv_2x3" and "pml_armv6m_dw4_run" in names[:3], result.functions[:5]
+    assert not any(name.startswith("$") or name == "?" for name in names), names
+    with pytest.raises(Exception, match="m0plus"):
+        bare.run("m4", blob, [x], images, profile=True)

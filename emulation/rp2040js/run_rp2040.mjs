@@ -1,7 +1,7 @@
 // Runs the picoml harness image (m0_rp2040.bin) on rp2040js, the RP2040 (Cortex-M0+) emulator, and counts the
 // cycles and instructions of each pml_invoke call.
 //
-//   node run_rp2040.mjs IMAGE.bin MODEL.pml INPUTS.bin OUTPUTS.bin [MAX_CYCLES] [--ops=0xA:0xB:...]
+//   node run_rp2040.mjs IMAGE.bin MODEL.pml INPUTS.bin OUTPUTS.bin [MAX_CYCLES] [--ops=0xA:0xB:...] [--profile=FILE]
 //
 // The image is copied to SRAM at 0x20000000; SP and the entry point come from its vector table. The model and
 // the inputs (n samples of the model's input bytes back to back) are put in the emulated flash at 0x10000000
@@ -10,6 +10,8 @@
 //   {"status": S, "cycles": [per sample], "insns": [per sample], "total_cycles": N, "problems": [...]}
 // With --ops= (the kernels' entry points), "ops": per sample, [[entry, cycles, insns], ...]: the core entering one
 // of those addresses starts a new segment; the first one (entry 0) runs from bkpt 1 to the first kernel.
+// With --profile=FILE, the cycles of every instruction executed inside pml_invoke summed per address, written to
+// FILE as JSON [[address, cycles], ...] (tests/bench/profile_m0plus.py names the functions).
 // Cycles are rp2040js's model (1 per instruction, loads/stores 2, taken branches 2, BL 3, no wait states).
 // Exit code 0 when the image reported status 0 and the emulator logged no problem (unaligned access,
 // unimplemented instruction, access to an unmapped address).
@@ -24,6 +26,8 @@ const M = { magic: 0, version: 4, heapStart: 8, heapEnd: 12, modelAddr: 16, mode
   nSamples: 28, outputsAddr: 32, outputsSize: 36, arenaAddr: 40, arenaSize: 44, status: 48, done: 52 };
 
 const opsArg = process.argv.slice(2).find((a) => a.startsWith('--ops='));
+const profileArg = process.argv.slice(2).find((a) => a.startsWith('--profile='));
+const profile = profileArg ? new Map() : null;     // address -> cycles inside pml_invoke
 const opEntries = new Set(opsArg ? opsArg.slice(6).split(':').filter(Boolean).map((x) => Number(x) >>> 0) : []);
 const [imagePath, modelPath, inputsPath, outputsPath, maxCyclesArg] =
   process.argv.slice(2).filter((a) => !a.startsWith('--'));
@@ -106,7 +110,13 @@ while (!stopped) {
     closeSegment();
     segment = [core.PC, core.cycles, executed];
   }
-  core.executeInstruction();
+  if (profile && begin) {
+    const pc = core.PC, before = core.cycles;
+    core.executeInstruction();
+    profile.set(pc, (profile.get(pc) || 0) + core.cycles - before);
+  } else {
+    core.executeInstruction();
+  }
   executed++;
   if (core.cycles > maxCycles) {
     note(`no result after ${maxCycles} cycles (pc 0x${core.PC.toString(16)})`);
@@ -119,6 +129,7 @@ if (status === 0) {
   const start = mailbox('outputsAddr') - SRAM;
   fs.writeFileSync(outputsPath, mcu.sram.subarray(start, start + mailbox('outputsSize')));
 }
+if (profile) fs.writeFileSync(profileArg.slice(10), JSON.stringify([...profile.entries()]));
 console.log(JSON.stringify({ status, samples: nSamples, cycles, insns, total_cycles: core.cycles,
   total_insns: executed, problems, ...(opEntries.size ? { ops } : {}) }));
 process.exit(status === 0 && problems.length === 0 ? 0 : 1);

@@ -131,6 +131,7 @@ class Result:
     log: str = ""
     classes: list = None    # per sample: counts by class (QEMU cores)
     ops: list = None        # per sample: [(op name, counts)] (per_op=True)
+    functions: list = None  # [(function, cycles)] over all samples, most first (profile=True, rp2040js only)
 
 
 def _header(blob):
@@ -142,6 +143,27 @@ def _qemu_command(images, core):
     semihosting's command line is split at spaces)."""
     return [*emulation.qemu(MACHINE[core]), "-semihosting-config", "enable=on,target=native,arg=harness,arg=model.pml,arg=inputs.bin,arg=outputs.bin",
             "-kernel", str(images.elf(core))]
+
+
+def functions(elf):
+    """[(address, name)] of an image's functions (code symbols, not the $t / $d mapping symbols), in address
+    order."""
+    out = subprocess.run(["nm", "-n", str(elf)], check=True, capture_output=True, text=True).stdout
+    return [(int(f[0], 16) & ~1, f[2]) for f in (line.split() for line in out.splitlines())
+            if len(f) == 3 and f[1] in "tTwW" and not f[2].startswith("$")]
+
+
+def per_function(elf, cycles_by_address):
+    """[(function, cycles)], most first, of cycles counted per instruction address."""
+    import bisect
+    code = functions(elf)
+    starts = [a for a, _ in code]
+    totals = {}
+    for address, cycles in cycles_by_address:
+        i = bisect.bisect_right(starts, address) - 1
+        name = code[i][1] if i >= 0 else "?"
+        totals[name] = totals.get(name, 0) + cycles
+    return sorted(totals.items(), key=lambda item: -item[1])
 
 
 def kernel_entries(elf):
@@ -208,11 +230,11 @@ def _rp2040_command(images):
     return ["node", str(_rp2040js() / "run_rp2040.mjs"), str(images.rp2040), "model.pml", "inputs.bin", "outputs.bin"]
 
 
-def _run_rp2040(images, blob, model, inputs, n, work, per_op=False):
+def _run_rp2040(images, blob, model, inputs, n, work, per_op=False, profile=False):
     import json
     (work / "model.pml").write_bytes(blob)
     (work / "inputs.bin").write_bytes(inputs)
-    cmd = _rp2040_command(images)
+    cmd = _rp2040_command(images) + (["--profile=profile.json"] if profile else [])
     entries = {}
     if per_op:
         elf = images.rp2040.with_suffix(".elf")
@@ -230,14 +252,20 @@ def _run_rp2040(images, blob, model, inputs, n, work, per_op=False):
     if per_op:
         ops = [_per_op("m0plus", model, [(int(a), {"cycles": c, "insns": i}) for a, c, i in sample], entries)
                for sample in report["ops"]]
-    return Result("m0plus", outputs, report["insns"], report["cycles"], p.stdout, None, ops)
+    functions = None
+    if profile:
+        functions = per_function(images.rp2040.with_suffix(".elf"), json.loads((work / "profile.json").read_text()))
+    return Result("m0plus", outputs, report["insns"], report["cycles"], p.stdout, None, ops, functions)
 
 
-def run(core, blob, samples, images=None, count_insns=True, model=None, per_op=False):
+def run(core, blob, samples, images=None, count_insns=True, model=None, per_op=False, profile=False):
     """Run `samples` (each an array in the model's input shape, or a list of them for several inputs) through the
-    .pml `blob` on `core`; per_op: counts per op too (Result.ops)."""
+    .pml `blob` on `core`; per_op: counts per op too (Result.ops); profile (m0plus): cycles per function of the
+    kernels (Result.functions)."""
     if core not in CORES:
         raise ValueError("core must be one of %s" % (CORES,))
+    if profile and core != "m0plus":
+        raise PicomlError("profiles are counted on rp2040js's core (m0plus) only")
     if per_op and core == "xtensa":
         raise PicomlError("per-op counts are not counted on the xtensa core")
     images = images or built_images()
@@ -248,7 +276,7 @@ def run(core, blob, samples, images=None, count_insns=True, model=None, per_op=F
     with tempfile.TemporaryDirectory(prefix="picoml_baremetal_") as tmp:
         work = pathlib.Path(tmp)
         if core == "m0plus":
-            return _run_rp2040(images, blob, model, inputs, n, work, per_op)
+            return _run_rp2040(images, blob, model, inputs, n, work, per_op, profile)
         return _run_qemu(images, core, blob, model, inputs, n, work, count_insns, per_op)
 
 
