@@ -79,8 +79,8 @@ __asm__(
     "9:\n pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r4, r5, r6, r7, pc}\n"
     ".size pml_armv6m_rq6_exact_asm, .-pml_armv6m_rq6_exact_asm\n");
 /* the offsets the assembly reads */
-_Static_assert(offsetof(rq6_t, multiplier) == 20 && offsetof(rq6_t, round) == 24 && offsetof(rq6_t, right1) == 44,
-               "rq6_t's layout");
+typedef char pml_rq6_t_layout_as_the_assembly_reads_it[
+    offsetof(rq6_t, multiplier) == 20 && offsetof(rq6_t, round) == 24 && offsetof(rq6_t, right1) == 44 ? 1 : -1];
 
 void pml_armv6m_rq6_exact_run(const int32_t *acc, const rq6_t *q, int8_t *out, int32_t n, const out_range_t *range) {
     if (q->multiplier >= 0 && q->left == 0 && q->right1 >= 0) {
