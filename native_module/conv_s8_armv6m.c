@@ -51,7 +51,8 @@
 #else
 #define STRIDED 0
 #endif
-#define WBUF 3072               /* bytes of W words (2 per patch element and channel): at least one triple */
+#define WBUF 3072               /* bytes of W words (2 per patch element and channel) ... */
+#define BLOCK_MIN 6             /* ... or of this many channels (every block rebuilds the X words of each pixel) */
 #define LANE 23                 /* the bit where a word's second byte starts: X = u_i | u_j << LANE */
 #define LANE_MASK ((1u << LANE) - 1u)
 #define LANE_BIAS ((1u << (LANE - 1)) - 1u)     /* added to the sums so that they lie in [0, 2^LANE) */
@@ -665,11 +666,11 @@ static int constant_channel(int32_t bias, uint32_t abs_w, int32_t multiplier, in
     return 1;
 }
 
-/* Output channels per block: whole triples whose W words fit WBUF bytes, no more than the op has (rounded up to a
- * triple). */
+/* Output channels per block: whole triples whose W words fit WBUF bytes, and at least BLOCK_MIN, no more than the op
+ * has (rounded up to a triple). */
 static int32_t block_channels(int32_t out_c, int32_t patch8) {
     int32_t block = 3;
-    while (block < out_c && (block + 3) * 2 * patch8 <= WBUF) {
+    while (block < out_c && (block < BLOCK_MIN || (block + 3) * 2 * patch8 <= WBUF)) {
         block += 3;
     }
     return block;
