@@ -34,8 +34,8 @@ static inline __attribute__((always_inline)) int8_t pml_add_sub_one(const void *
     return (int8_t)(r + p->output_offset);
 }
 
-/* The core's own kernel for ADD (subtract 0) or SUB (1) over inputs of the output's shape, where it has one: 1
- * when it ran the op, 0 when the portable kernel must (add_s8_armv6m.c, add_s8_simd32.c). */
+/* The core's own kernel for ADD (subtract 0) or SUB (1) over inputs of the output's shape (on the M0 also a scalar),
+ * where it has one: 1 when it ran the op, 0 when the portable kernel must (add_s8_armv6m.c, add_s8_simd32.c). */
 static inline int pml_add_sub_fast(const pml_add_params_t *p, const pml_operand_t *inputs,
                                    const pml_operand_t *output, int subtract) {
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)

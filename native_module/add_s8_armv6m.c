@@ -1,4 +1,4 @@
-/* ADD and SUB, int8, over inputs of the output's shape, on the Cortex-M0/M0+ (Armv6-M: no 32 x 32 -> 64 multiply):
+/* ADD and SUB, int8, over inputs of the output's shape or scalars, on the Cortex-M0/M0+ (Armv6-M: no 32 x 32 -> 64 multiply):
  * the bytes of add.c's portable kernel, its two input rescalings in two 32-bit multiplies each instead of four
  * 16 x 16 products and their carries.
  *
@@ -12,9 +12,10 @@
  * the rounding division is (r + 2^(e-1) - [r < 0]) >> e for any e in [1, 31], and the sum (difference) of two such
  * values does not wrap. The sums of a run of elements are then rescaled to the output by
  * requantize_armv6m.c's exact run (in assembly on the core: a sum of up to 2^30 needs the whole 64-bit product).
- * Other left shifts take the portable kernel. On rp2040js, cycles an element: ResNet-8's first ADD (16,384
- * elements) 151 -> 124, the anomaly model's (1,080) 344 -> 125 (before: the input rescalings looked up in two
- * 256-entry tables built per call in 2 KB of scratch, from 4,096 elements; below that three 64-bit rescalings). */
+ * A scalar operand is rescaled once. Other left shifts take the portable kernel. On rp2040js, cycles an element:
+ * ResNet-8's first ADD (16,384 elements) 151 -> 124, the anomaly model's (1,080) 344 -> 125, 2,048 elements plus a
+ * scalar 344 -> 92 (before: the input rescalings looked up in two 256-entry tables built per call in 2 KB of
+ * scratch, from 4,096 elements of equal shapes; anything else three 64-bit rescalings). */
 #include "add_s8_armv6m.h"
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
@@ -64,9 +65,9 @@ static void rescale_run(const int8_t *x, const input_t *q, int32_t *sums, int32_
 
 int pml_add_sub_s8_armv6m(const pml_add_params_t *p, const pml_operand_t *inputs, const pml_operand_t *output,
                           int subtract) {
-    const int32_t n = pml_count(output);
+    const int32_t n = pml_count(output), n1 = pml_count(&inputs[0]), n2 = pml_count(&inputs[1]);
     input_t q1, q2;
-    if (pml_count(&inputs[0]) != n || pml_count(&inputs[1]) != n
+    if (!((n1 == n || n1 == 1) && (n2 == n || n2 == 1))
         || !input_init(&q1, p->input1_offset, p->left_shift, p->input1_multiplier, p->input1_shift)
         || !input_init(&q2, p->input2_offset, p->left_shift, p->input2_multiplier, p->input2_shift)) {
         return 0;
@@ -77,11 +78,32 @@ int pml_add_sub_s8_armv6m(const pml_add_params_t *p, const pml_operand_t *inputs
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
     const int8_t *x1 = (const int8_t *)inputs[0].data, *x2 = (const int8_t *)inputs[1].data;
     int8_t *out = (int8_t *)output->data;
+    /* a scalar operand's rescaled value, once */
+    int32_t c1 = 0, c2 = 0;
+    if (n1 != n) {
+        rescale_run(x1, &q1, &c1, 1, 0);
+    }
+    if (n2 != n) {
+        rescale_run(x2, &q2, &c2, 1, 0);
+        c2 = subtract ? -c2 : c2;
+    }
     int32_t sums[RUN];
     for (int32_t i0 = 0; i0 < n; i0 += RUN) {
         const int32_t m = n - i0 < RUN ? n - i0 : RUN;
-        rescale_run(x1 + i0, &q1, sums, m, 0);
-        rescale_run(x2 + i0, &q2, sums, m, subtract ? -1 : 1);
+        if (n1 == n) {
+            rescale_run(x1 + i0, &q1, sums, m, 0);
+        } else {
+            for (int32_t i = 0; i < m; i++) {
+                sums[i] = c1;
+            }
+        }
+        if (n2 == n) {
+            rescale_run(x2 + i0, &q2, sums, m, subtract ? -1 : 1);
+        } else {
+            for (int32_t i = 0; i < m; i++) {
+                sums[i] += c2;
+            }
+        }
         pml_armv6m_rq6_exact_run(sums, &q, out + i0, m, &range);
     }
     return 1;

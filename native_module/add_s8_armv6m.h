@@ -1,4 +1,4 @@
-/* ADD and SUB over inputs of the output's shape on the Cortex-M0/M0+ (add_s8_armv6m.c). */
+/* ADD and SUB over inputs of the output's shape or scalars on the Cortex-M0/M0+ (add_s8_armv6m.c). */
 #ifndef PICOML_ADD_S8_ARMV6M_H
 #define PICOML_ADD_S8_ARMV6M_H
 

@@ -361,6 +361,19 @@ def test_every_pair_of_values_in_equal_shapes(core_lib, kind, q, activation):
     check(core_lib, model, [EVERY_PAIR])
 
 
+@pytest.mark.parametrize("kind", ["ADD", "SUB"])
+@pytest.mark.parametrize("q", BINARY_QUANTIZATIONS)
+def test_add_scalar_on_each_core(core_lib, kind, q):
+    """[256] op a scalar and a scalar op [256] (the M0's kernel takes a scalar operand too), every int8 value
+    against the extremes and a few between."""
+    for first in (False, True):
+        shapes = [(256,), (1,)][::-1 if first else 1]
+        model = lowered(kind, [T(shapes[0], q[0], q[1]), T(shapes[1], q[2], q[3])], T((256,), q[4], q[5]),
+                        keep_inputs=True)
+        runs = [[ALL_INT8, np.array([v], np.int8)][::-1 if first else 1] for v in (-128, -1, 0, 5, 127)]
+        check(core_lib, model, runs)
+
+
 @pytest.mark.parametrize("q", BINARY_QUANTIZATIONS)
 @pytest.mark.parametrize("activation", [0, 1, 2, 3])
 def test_mul_every_pair_of_values_on_each_core(core_lib, q, activation):
