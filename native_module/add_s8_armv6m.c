@@ -20,7 +20,6 @@
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
-#include "fixedpoint.h"
 #include "requantize_armv6m.h"
 
 typedef struct {

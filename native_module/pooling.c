@@ -139,7 +139,7 @@ static void add_window(int32_t *sum, const int8_t *x, int32_t rows, int32_t cols
 
 /* Cortex-M0/M0+ (armv6m) have no divide instruction: gcc calls libgcc's __aeabi_idiv there, which a MicroPython
  * native module cannot link, so there (and whenever PML_NO_LIBGCC is defined: fixedpoint.h) the average's
- * division is done bit by bit. */
+ * division is done by shifts and subtractions. */
 /* TFLite's rounded average: (sum + count / 2) / count, or (sum - count / 2) / count for sum <= 0, the
  * division truncating (C's); count > 0. */
 static inline int32_t rounded_average(int32_t sum, int32_t count) {
