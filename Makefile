@@ -98,10 +98,12 @@ models: setup
 	$(PICOML) train anomaly $(BUILD)/data/vibration -o models/anomaly/anomaly.pml --seed 0
 	$(PICOML) synth speech --out $(BUILD)/data/speech --count 2 --seed 0
 	$(PICOML) train kws $(BUILD)/data/speech -o models/kws/kws.pml --seed 0
+	$(PY) scripts/models_table.py
 
 # the latency in the models' training reports measured again (after a kernel change), the models unchanged
 models-latency: natmod emulation
 	$(PY) -m picoml.latency models/gesture/gesture.pml models/anomaly/anomaly.pml models/kws/kws.pml
+	$(PY) scripts/models_table.py
 
 clean:
 	rm -rf $(BUILD) dist .pytest_cache
