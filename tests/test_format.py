@@ -186,3 +186,30 @@ def test_metadata_the_device_accepts_the_host_shows(kws, raw):
     text = "\n".join(summary(model, 100) + op_table(model) + tensor_table(model))
     assert ("TFLite Micro: 10 bytes;" in text) == (b'"total": 10' in raw)
     assert model.metadata == (json.loads(raw) if raw else {})
+
+
+@pytest.mark.parametrize("name", ["activations_2d", "dense_fused_acts"])
+def test_constants_checked_by_count_alone_run_the_same_in_any_rank(name):
+    """A convolution's or dense layer's bias, multipliers and shifts and a LUT's table are checked by their element
+    count alone (rules.OPERANDS: any rank): every runtime reads them flat, so a file that gives them another rank
+    gives the same bytes (a fuzzed file once made the host's reference fail on a [4, 1] multipliers tensor)."""
+    from picoml import runtimes
+    from picoml.optable import BY_NAME
+    model = format.read(models.model(name)[1])      # a copy: the cached model stays as it is
+    x = models.inputs(name)[0]
+    expected = models.expected(name, 0)
+    reranked = set()
+    for op in model.ops:
+        names = ("bias", "multipliers", "shifts") if op.name != "LUT" else ("table",)
+        for operand in names:
+            t = model.tensors[op.inputs[BY_NAME[op.name].inputs.index(operand)]]
+            if len(t.shape) == 1 and t.shape[0] > 1 and id(t) not in reranked:
+                n = t.shape[0]
+                t.shape = (16, n // 16) if n % 16 == 0 else (n, 1)
+                t.data = t.data.reshape(t.shape)
+                reranked.add(id(t))
+    assert reranked
+    blob = format.write(model)
+    for runtime, backend in (("reference", None), ("c", None), ("unix", "python"), ("unix", "native")):
+        got = runtimes.get(runtime).run(blob, x, **({"backend": backend} if backend else {}))
+        assert all(np.array_equal(g, e) for g, e in zip(got, expected)), (runtime, backend)

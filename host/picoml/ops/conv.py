@@ -215,8 +215,10 @@ def lower_transpose_conv(ctx, op):
 
 
 def requantize_channels(acc, bias, multipliers, shifts, p):
-    acc = wrap_int32(acc + bias.astype(np.int64))
-    out = multiply_by_quantized_multiplier(acc, multipliers.astype(np.int64), shifts.astype(np.int64))
+    # the format checks only these constants' element counts (any rank), and the kernels read them flat
+    bias, multipliers, shifts = (np.ravel(v).astype(np.int64) for v in (bias, multipliers, shifts))
+    acc = wrap_int32(acc + bias)
+    out = multiply_by_quantized_multiplier(acc, multipliers, shifts)
     return clamp_int8(out + p["output_offset"], p["act_min"], p["act_max"])
 
 

@@ -22,7 +22,8 @@ def emit_lut(ctx, op, fn, params, x, out):
 
 def reference_lut(op, inputs, outputs):
     x, lut = inputs
-    return [lut[np.ascontiguousarray(x).view(np.uint8)].reshape(outputs[0].shape)]
+    # the table is 256 values of any rank (the format checks its count), read flat
+    return [np.ravel(lut)[np.ascontiguousarray(x).view(np.uint8)].reshape(outputs[0].shape)]
 
 
 LOWER = {}
