@@ -148,3 +148,19 @@ def test_backends_and_reference_agree():
     with the same output bytes, or is refused everywhere in the same words."""
     counts, disagreements = fuzz.differential(["native", "viper", "python", "host"], 200, seed="ci")
     assert disagreements == [] and counts["ok"] > 20 and counts["refused"] > 20
+
+
+@pytest.mark.parametrize("old", [b"[" * 100000 + b"]" * 100000, b"[1, 2]", b'"text"', b"\xff\xfe"])
+def test_metadata_mutation_of_any_earlier_metadata(old):
+    """A metadata mutation after an earlier one left bytes that are not a JSON object (nested past the parser's
+    depth, a list, a string, not UTF-8) still makes a case (it once stopped a campaign at case 47,1xx with
+    Python's RecursionError)."""
+    import random
+    from picoml import fuzz_mutate
+    seed = next(data for name, data in fuzz.seeds(fuzz.get_target("c")) if name == "imu_gap")
+    blob = bytearray(fuzz_mutate.replace_metadata(seed, old))
+    layout = fuzz_mutate.PmlLayout(bytes(blob))
+    for k in range(40):
+        data = bytearray(blob)
+        done = fuzz_mutate._m_metadata(data, layout, random.Random(k))
+        assert done and format.HEADER.unpack_from(data)

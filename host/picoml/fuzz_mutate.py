@@ -302,7 +302,9 @@ def _m_metadata(data, layout, rng):
     else:
         try:
             meta = json.loads(old.decode())
-        except ValueError:
+        except (ValueError, RecursionError):    # an earlier mutation's bytes: not JSON, or nested too deep
+            meta = {}
+        if not isinstance(meta, dict):
             meta = {}
         key = rng.choice(("labels", "op_labels", "input", "tflm_arena", "tflite_bytes", "source", "extra"))
         value = rng.choice((None, 0, -1, 1e300, "", "x" * 300, [], {}, [None], {"a": None}, [1, "a"],

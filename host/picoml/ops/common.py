@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..fixedpoint import round_half_away
+from ..format import MAX_DIMS
 
 INT8_MIN, INT8_MAX = -128, 127
 FUSED_ACTIVATIONS = {0: "NONE", 1: "RELU", 2: "RELU_N1_TO_1", 3: "RELU6", 4: "TANH", 5: "SIGN_BIT"}
@@ -83,3 +84,12 @@ def windows(x, filter_hw, stride_hw, dilation_hw, pad_tl, out_hw, fill):
             y0, x0 = ky * dilation_hw[0], kx * dilation_hw[1]
             yield ky, kx, padded[:, y0:y0 + (out_hw[0] - 1) * stride_hw[0] + 1:stride_hw[0],
                                  x0:x0 + (out_hw[1] - 1) * stride_hw[1] + 1:stride_hw[1], :]
+
+
+def broadcast(x, shape):
+    """x broadcast to `shape` as the format broadcasts an element-wise op's inputs: both right-aligned to 4-D, then
+    a dimension of 1 repeats (an input may have more leading 1s than the output: NumPy's broadcast_to refuses
+    that, the kernels do not)."""
+    x = np.asarray(x)
+    x4 = x.reshape((1,) * (MAX_DIMS - x.ndim) + x.shape)
+    return np.broadcast_to(x4, (1,) * (MAX_DIMS - len(shape)) + tuple(shape)).reshape(shape)

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..fixedpoint import (multiply_by_quantized_multiplier, quantize_multiplier, rounding_divide_by_pot,
                           saturating_rounding_doubling_high_mul, wrap_int32)
-from .common import INT8_MAX, INT8_MIN, activation_range, clamp_int8, quantize_float32
+from .common import INT8_MAX, INT8_MIN, activation_range, broadcast, clamp_int8, quantize_float32
 from .lut import emit_lut
 
 ADD_LEFT_SHIFT = 20     # TFLite's headroom shift for int8 ADD
@@ -192,7 +192,7 @@ def _offset(x, offset):
 def _to_output(inputs, outputs):
     """Both inputs broadcast to the output's shape, as the format says (an output dimension that both inputs
     give as 1 repeats them: the device does that, so the reference does too)."""
-    return [np.broadcast_to(x, outputs[0].shape) for x in inputs]
+    return [broadcast(x, outputs[0].shape) for x in inputs]
 
 
 def reference_add(op, inputs, outputs):

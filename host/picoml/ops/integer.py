@@ -8,7 +8,7 @@ from ..fixedpoint import INT32_MAX, INT32_MIN
 from ..format import MAX_DIMS
 from . import elementwise
 from .shape import emit_slice, new_tensor
-from .common import FUSED_ACTIVATIONS
+from .common import FUSED_ACTIVATIONS, broadcast
 
 SUPPORTED = (np.int8, np.int16, np.int32, np.uint32, np.uint64)
 
@@ -170,7 +170,7 @@ def _wrap32(x):
 
 
 def _operands(inputs, outputs):
-    return [np.broadcast_to(np.asarray(x), outputs[0].shape).astype(np.int64) for x in inputs]
+    return [broadcast(x, outputs[0].shape).astype(np.int64) for x in inputs]
 
 
 def cast(x, dtype):
@@ -212,12 +212,12 @@ def reference_strided_slice(op, inputs, outputs):
 
 
 def reference_minimum(op, inputs, outputs):
-    a, b = [np.broadcast_to(x, outputs[0].shape) for x in inputs]
+    a, b = [broadcast(x, outputs[0].shape) for x in inputs]
     return [np.minimum(a, b).astype(outputs[0].dtype)]
 
 
 def reference_maximum(op, inputs, outputs):
-    a, b = [np.broadcast_to(x, outputs[0].shape) for x in inputs]
+    a, b = [broadcast(x, outputs[0].shape) for x in inputs]
     return [np.maximum(a, b).astype(outputs[0].dtype)]
 
 
