@@ -164,3 +164,19 @@ def test_metadata_mutation_of_any_earlier_metadata(old):
         data = bytearray(blob)
         done = fuzz_mutate._m_metadata(data, layout, random.Random(k))
         assert done and format.HEADER.unpack_from(data)
+
+
+def test_metadata_only_micropython_reads_is_its_own_count():
+    """--compare counts a file whose metadata CPython refuses as JSON (a missing ':') while every device target
+    agrees apart, as the two parsers' known difference; the same outcomes with valid metadata, or devices that
+    disagree among themselves, stay disagreements."""
+    from picoml import fuzz_mutate
+    seed = next(data for name, data in fuzz.seeds(fuzz.get_target("c")) if name == "imu_gap")
+    lenient = fuzz_mutate.replace_metadata(seed, b'{"source"8"x.tflite"}')
+    valid = fuzz_mutate.replace_metadata(seed, b'{"source":"x.tflite"}')
+    device_ok = ("ok", "1234abcd")
+    outs = {"native": device_ok, "python": device_ok,
+            "host": ("refused", "picoml: error: corrupt .pml: metadata is not a JSON object")}
+    assert fuzz._lenient_metadata(lenient, outs)
+    assert not fuzz._lenient_metadata(valid, outs)
+    assert not fuzz._lenient_metadata(lenient, dict(outs, python=("ok", "ffffffff")))
