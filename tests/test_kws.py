@@ -123,6 +123,22 @@ def test_train_kws_learns_reproducibly_and_reports_the_truth(dataset, tmp_path):
     assert (tmp_path / "again" / "k.pml").read_bytes() == blob
 
 
+def test_train_kws_small_is_the_smaller_ds_cnn(dataset, tmp_path, capsys):
+    """--size small: the DS-CNN of kws.SIZES["small"] (a third of the default's MACs), recorded in the report;
+    --size for another kind of model is refused."""
+    from picoml.cli import main
+    index, clips = speech.load_dataset(dataset)
+    report = kws.train_kws(index, clips, tmp_path / "s.pml", epochs=2, seed=1, log=None, size="small")
+    model = format.read((tmp_path / "s.pml").read_bytes())
+    first, blocks = kws.SIZES["small"]
+    assert report["size"] == "small"
+    assert [op.name for op in model.ops].count("DEPTHWISE_CONV_2D") == len(blocks)
+    assert model.tensors[model.ops[0].outputs[0]].shape[-1] == first
+    assert 1.2e6 < report["macs"] < 1.4e6
+    assert main(["train", "gesture", str(dataset), "-o", str(tmp_path / "g.pml"), "--size", "small"]) == 2
+    assert "--size applies to kws models" in capsys.readouterr().err
+
+
 def test_bad_speech_datasets_are_clear_errors(tmp_path):
     with pytest.raises(PicomlError, match="no index.json"):
         speech.load_dataset(tmp_path)

@@ -10,8 +10,10 @@ writes its int8 rows straight into the model's input. Each clip is seen twice in
 state reset at the clip's start (as `picoml features` computes them) and with it warmed up on the clip first (as
 a board streaming audio sees a word: the noise estimate and PCAN gain already adapted; on reset-only features a
 model hears little on the board). The model is a small DS-CNN (a strided convolution, then depthwise-separable
-blocks, a global average and a dense layer), 4 M MACs, sized for an nRF52840. Clips are split by speaker
-(espeak-ng variant): the test set's voices are never heard in training.
+blocks, a global average and a dense layer), 4 M MACs; `size="small"` (`--size small`) is one of 1.3 M MACs,
+which keeps up with an inference every 60 ms on the nRF52840 and nearly on the RP2040, for about 2 points of
+held-out accuracy (models/README.md). Clips are split by speaker (espeak-ng variant): the test set's voices are
+never heard in training.
 """
 import json
 import pathlib
@@ -65,15 +67,23 @@ def features(samples):
     return _frontend(samples)
 
 
-def kws_model(classes, batch_size=None, momentum=0.99):
-    """DS-CNN: conv 10x4/2 (48) -> 4 depthwise-separable blocks (48, 64/2, 64, 64) -> global average -> dense."""
+# the DS-CNN's sizes: the first convolution's filters, then (filters, stride) of each depthwise-separable block
+SIZES = {
+    "default": (48, ((48, 1), (64, 2), (64, 1), (64, 1))),                   # 4.0 M MACs
+    "small": (24, ((32, 2), (48, 1), (64, 2), (64, 1), (64, 1))),            # 1.3 M MACs
+}
+
+
+def kws_model(classes, batch_size=None, momentum=0.99, size="default"):
+    """DS-CNN: conv 10x4/2 -> depthwise-separable blocks (SIZES) -> global average -> dense."""
     import keras
     from keras import layers
+    first, blocks = SIZES[size]
     x = inp = keras.Input((FRAMES, FEATURES, 1), batch_size=batch_size)
-    x = layers.Conv2D(48, (10, 4), strides=2, padding="same", use_bias=False, name="conv")(x)
+    x = layers.Conv2D(first, (10, 4), strides=2, padding="same", use_bias=False, name="conv")(x)
     x = layers.BatchNormalization(momentum=momentum, name="conv_bn")(x)
     x = layers.ReLU(name="conv_relu")(x)
-    for i, (filters, stride) in enumerate(((48, 1), (64, 2), (64, 1), (64, 1))):
+    for i, (filters, stride) in enumerate(blocks):
         x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name="dw%d" % i)(x)
         x = layers.BatchNormalization(momentum=momentum, name="dw%d_bn" % i)(x)
         x = layers.ReLU(name="dw%d_relu" % i)(x)
@@ -144,9 +154,9 @@ def dataset_features(clips, warm=False):
     return x
 
 
-def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=print):
+def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=print, size="default"):
     """Train, quantize, convert and evaluate; writes `out` (.pml), `<out>.report.json` and `<out>.confusion.png`;
-    returns the report dict."""
+    returns the report dict. size: a key of SIZES."""
     import keras
     import tensorflow as tf
 
@@ -178,7 +188,7 @@ def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=prin
     steps = -(-len(x_aug) // batch) * epochs
     # batch normalisation's moving statistics must settle within the run (a short run with the usual 0.99 leaves
     # them far from the weights' last state, and the model predicts one class): an average over >= 20 steps
-    fit = kws_model(len(labels), momentum=min(0.99, 1 - 20 / steps))
+    fit = kws_model(len(labels), momentum=min(0.99, 1 - 20 / steps), size=size)
     fit.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     order = rng.permutation(len(x_aug))
     schedule = keras.callbacks.LearningRateScheduler(lambda e, lr: 3e-3 * (0.5 ** (e // max(1, epochs // 4))))
@@ -186,7 +196,7 @@ def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=prin
             callbacks=[schedule])
     float_pred = np.argmax(fit.predict(x_test, verbose=0), axis=1)
     float_warm = np.argmax(fit.predict(x_test_warm, verbose=0), axis=1)
-    model = kws_model(len(labels), batch_size=1)
+    model = kws_model(len(labels), batch_size=1, size=size)
     model.set_weights(fit.get_weights())
 
     tflite = quantize(model, both[rng.permutation(len(both))[:300]])
@@ -210,7 +220,7 @@ def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=prin
             "note": "the same held-out clips, the front-end warmed up on each first (as a streaming board)"}
     per_class, matrix, png = class_results(y_test, float_pred, int8_pred, labels, out, "held-out voices")
     summary = {
-        "labels": labels, "seed": seed, "epochs": epochs, "frames": FRAMES, "features": FEATURES,
+        "labels": labels, "seed": seed, "epochs": epochs, "size": size, "frames": FRAMES, "features": FEATURES,
         "frontend": "micro_speech (models/frontend/audio_preprocessor_int8.tflite), state reset per clip",
         "dataset": index.get("generator"),
         "train_groups": sorted(train_groups), "test_groups": sorted(test_groups),

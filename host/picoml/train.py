@@ -313,9 +313,11 @@ def cmd_train(args):
             raise PicomlError("train kws takes one dataset folder (picoml synth speech)")
         index, clips = speech.load_dataset(args.data[0])
         options = {"epochs": args.epochs} if args.epochs is not None else {}
-        kws.train_kws(index, clips, args.output, seed=args.seed, **options)
+        kws.train_kws(index, clips, args.output, seed=args.seed, size=args.size, **options)
         print("report: %s.report.json, confusion matrix: %s.confusion.png" % (args.output, args.output))
         return 0
+    if args.size != "default":
+        raise PicomlError("--size applies to kws models (gesture and anomaly models are a few hundred thousand MACs)")
     recordings = load_datasets(args.data)
     options = {k: getattr(args, k) for k in ("window", "hop", "epochs") if getattr(args, k) is not None}
     if args.kind == "gesture":
@@ -345,4 +347,7 @@ def add_commands(subparsers):
     t.add_argument("--seed", type=int, default=0, help="the same seed gives the same model")
     t.add_argument("--qat", action="store_true", help="gesture: fine-tune with int8 fake quantization before "
                                                       "converting (default: post-training quantization)")
+    t.add_argument("--size", choices=["default", "small"], default="default",
+                   help="kws: the DS-CNN's size: default 4.0 M MACs; small 1.3 M, an inference in about 55 ms on "
+                        "the nRF52840 and 59 ms on the RP2040 (estimated), about 2 points less accurate")
     t.set_defaults(func=cmd_train)
