@@ -42,6 +42,8 @@ def _mergeable(op, i):
     """Whether op computes the same values with axes i and i + 1 of its 5-D tensors merged."""
     if op.name in VIEW_OPS:
         return True
+    if not op.inputs or not op.outputs or op.inputs[0] is None or op.outputs[0] is None:
+        return False        # a damaged op: left as it is, for its lowering to refuse by name
     tensors = [t for t in op.inputs + op.outputs if t is not None]
     if op.name in ONE_VALUE_OPS:
         return len({tuple(t.shape) for t in tensors}) == 1
