@@ -46,12 +46,25 @@ DAMAGE = {
     "no rate": (lambda d, p: _rewrite_without(p, "rate"), "not a readable recording"),
     "zero rate": (lambda d, p: _rewrite(p, rate=np.float64(0)), "a rate of 0"),
     "scales short": (lambda d, p: _rewrite(p, scale=np.ones(2)), "6 channels but 2 scales"),
+    # (a NaN or an infinity reached TensorFlow's converter, which died of a segmentation fault)
+    "a NaN sample": (lambda d, p: _rewrite(p, samples=_with(p, 3, 1, np.nan)), "frame 3, channel 1 is nan"),
+    "an infinite sample": (lambda d, p: _rewrite(p, samples=_with(p, 0, 5, -np.inf)), "frame 0, channel 5 is -inf"),
+    "infinite rate": (lambda d, p: _rewrite(p, rate=np.float64(np.inf)), "a rate of inf"),
+    "NaN scale": (lambda d, p: _rewrite(p, scale=np.full(6, np.nan)), "a scale of"),
     "index cut short": (lambda d, p: (d / "index.json").write_text('{"recordings": [{"file": '),
                         "not a picoml dataset index"),
     "index entry without file": (lambda d, p: (d / "index.json").write_text('{"recordings": [{"label": "x"}]}'),
                                  "not a picoml dataset index"),
     "index not utf-8": (lambda d, p: (d / "index.json").write_bytes(b"\xff\xfe{"), "not a picoml dataset index"),
 }
+
+
+def _with(path, frame, channel, value):
+    """The recording's samples as float32 with one value replaced."""
+    with np.load(path) as z:
+        samples = z["samples"].astype(np.float32)
+    samples[frame, channel] = value
+    return samples
 
 
 def _rewrite_without(path, key):

@@ -72,3 +72,24 @@ def test_a_converter_crash_is_an_error_not_a_dead_process(tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 0 and (tmp_path / "lstm.pml").exists() or \
         status == 2 and "TensorFlow's converter crashed" in err and "tf_keras" in err
+
+
+def test_non_finite_samples_or_weights_are_refused_before_tensorflow(tmp_path, capsys):
+    """A NaN or an infinity among the calibration samples (TensorFlow's converter died of a segmentation fault on
+    them) or in the trained weights is a clear error, in picoml train's path and in convert's."""
+    from picoml.errors import PicomlError
+    model = _model()
+    samples = np.random.default_rng(0).normal(0, 1, (20, 16, 3)).astype(np.float32)
+    samples[7, 2, 1] = np.nan
+    with pytest.raises(PicomlError, match="representative sample 7 holds a value that is not a finite number"):
+        quantize(model, samples)
+    weights = model.get_weights()
+    weights[0][0, 0, 0] = np.inf
+    model.set_weights(weights)
+    with pytest.raises(PicomlError, match="weights that are not finite numbers"):
+        quantize(model, samples[:5])
+    model = _model()
+    model.save(tmp_path / "m.keras")
+    np.save(tmp_path / "cal.npy", samples)
+    assert main(["convert", str(tmp_path / "m.keras"), "--calibration", str(tmp_path / "cal.npy")]) == 2
+    assert "representative sample 7 holds a value that is not a finite number" in capsys.readouterr().err

@@ -16,11 +16,22 @@ def quantize(model, representative):
     """int8 .tflite bytes (int8 inputs and outputs) of a Keras model, calibrated on `representative`: per sample
     the model's input without the batch axis (a list of one per input for a model of several inputs)."""
     import tensorflow as tf
+    if not all(np.isfinite(w).all() for w in model.get_weights()):
+        raise PicomlError("training gave weights that are not finite numbers (NaN or infinity): the data may hold "
+                          "extreme values")
     return _convert(tf.lite.TFLiteConverter.from_keras_model(model), representative)
 
 
 def _convert(converter, representative):
+    """(TensorFlow's converter dies of a segmentation fault on a NaN or an infinity among the samples: they are
+    refused first.)"""
     import tensorflow as tf
+    representative = list(representative)
+    for k, sample in enumerate(representative):
+        if not all(np.isfinite(np.asarray(x, np.float64)).all() for x in
+                   (sample if isinstance(sample, (list, tuple)) else [sample])):
+            raise PicomlError("representative sample %d holds a value that is not a finite number (NaN or "
+                              "infinity)" % k)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: (
         [np.asarray(x, np.float32)[None] for x in (sample if isinstance(sample, (list, tuple)) else [sample])]

@@ -62,14 +62,20 @@ def read_recording(path):
             if samples.ndim != 2 or samples.shape[1] < 1 or samples.dtype.kind not in "iuf":
                 raise ValueError("samples of shape %s and type %s, not [frames, channels] numbers"
                                  % (list(samples.shape), samples.dtype))
+            if samples.dtype.kind == "f" and not np.isfinite(samples).all():
+                frame, channel = np.argwhere(~np.isfinite(samples))[0]
+                raise ValueError("frame %d, channel %d is %s, not a finite number"
+                                 % (frame, channel, samples[frame, channel]))
             channels = samples.shape[1]
             scale = tuple(float(s) for s in z["scale"]) if "scale" in z else (1.0,) * channels
             units = tuple(str(u) for u in z["units"]) if "units" in z else ("counts",) * channels
             if len(scale) != channels or len(units) != channels:
                 raise ValueError("%d channels but %d scales and %d units" % (channels, len(scale), len(units)))
             rate = float(z["rate"])
-            if not rate > 0:
+            if not 0 < rate < float("inf"):
                 raise ValueError("a rate of %s Hz" % rate)
+            if not all(abs(s) < float("inf") for s in scale):
+                raise ValueError("a scale of %s" % list(scale))
             group = str(z["person"]) if "person" in z and str(z["person"]) else str(path)
             return Recording(samples, rate, str(z["label"]), scale, units, group, str(path))
     except Exception as e:      # a missing or damaged file: whatever numpy or zipfile raises for it
