@@ -130,3 +130,28 @@ def test_bench_on_the_virtual_board(tmp_path, capsys):
     fields = line.split()
     assert fields[3] == "native" and float(fields[4]) > 0, line                 # µs on the board
     assert fields[7] == "0" and int(fields[8]) > 0, line                        # heap per inference, after load
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["synth", "gesture", "--out", "D", "--count", "0"], "argument --count: must be 1 or more (got 0)"),
+    (["synth", "vibration", "--out", "D", "--rate", "-5"], "argument --rate: must be a positive number (got -5)"),
+    (["synth", "gesture", "--out", "D", "--seconds", "nan"], "argument --seconds: must be a positive number"),
+    (["train", "gesture", "D", "-o", "m.pml", "--epochs", "0"], "argument --epochs: must be 1 or more"),
+    (["train", "gesture", "D", "-o", "m.pml", "--hop", "-3"], "argument --hop: must be 1 or more"),
+    (["bench", "m.pml", "--count", "0"], "argument --count: must be 1 or more"),
+    (["plot", "D", "--seconds", "-1"], "argument --seconds: must be a positive number"),
+    (["fuzz", "--target", "c", "--cases", "x"], "argument --cases: 'x' is not an integer"),
+    (["fuzz", "--target", "c", "--first", "-1"], "argument --first: must be 0 or more"),
+    (["virtual", "--snr", "inf"], "argument --snr: must be a finite number"),
+    (["capture", "--port", "virtual", "--imu", "virtual", "--label", "x", "--seconds", "0", "--out", "D"],
+     "argument --seconds: must be a positive number"),
+    (["demo", "--persons", "0"], "argument --persons: must be 1 or more"),
+])
+def test_numeric_options_out_of_range_are_one_line_errors(argv, words, capsys):
+    """A count of 0, a negative rate or a NaN is argparse's one-line error naming the option (exit status 2),
+    before anything runs: they were a traceback (synth --seconds 0, bench --count 0) or taken silently (train
+    --epochs 0 wrote an untrained model, synth --count 0 the default count)."""
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    assert words in capsys.readouterr().err

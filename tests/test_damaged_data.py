@@ -158,3 +158,15 @@ def test_a_short_clip_is_padded_with_silence():
     assert np.array_equal(kws.clip_features(short), kws.clip_features(padded))
     with pytest.raises(PicomlError, match="fewer than one frame"):
         kws.clip_features(np.zeros(100, np.int16))
+
+
+def test_a_window_too_short_for_the_model_is_a_clear_error(dataset):
+    """A gesture window too short for the model's convolutions (Keras raised its own error) or an anomaly window
+    shorter than the filter bank's taps is a PicomlError saying so, before any training."""
+    from picoml.anomaly import train_anomaly
+    recordings = train.load_datasets([dataset])
+    with pytest.raises(PicomlError, match="a window of 2 frames is too short for the gesture model"):
+        train.train_gesture(recordings, "unused.pml", window=2, epochs=1, log=None)
+    with pytest.raises(PicomlError, match="a window of 64 frames is shorter than the filter bank's 128 taps"):
+        train_anomaly(recordings, "unused.pml", window=64, epochs=1, log=None)
+

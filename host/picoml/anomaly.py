@@ -105,6 +105,8 @@ def train_anomaly(recordings, out, window=256, hop=128, taps=128, stride=32, epo
     say = log or (lambda *args: None)
     keras.backend.clear_session()      # layer-name counters: the same seed must give the same bytes
     rate, channels, scale = common_format(recordings)
+    if window < taps:
+        raise PicomlError("a window of %d frames is shorter than the filter bank's %d taps" % (window, taps))
     if not any(r.label == "normal" for r in recordings):
         raise PicomlError("anomaly training needs recordings labelled 'normal'")
     train_groups, test_groups = split_groups([r.group for r in recordings], test_fraction, seed)

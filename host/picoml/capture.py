@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .argtypes import non_negative_int, positive_float, positive_int
 from .errors import PicomlError
 
 VERSION = 1
@@ -790,9 +791,9 @@ def add_commands(subparsers):
     c = subparsers.add_parser("capture", help="record labelled samples on a board and stream them into a dataset")
     c.add_argument("--port", default="/dev/ttyACM0", help="the board's serial port, or 'virtual'")
     c.add_argument("--label", required=True, help="the recording's label (class name)")
-    c.add_argument("--seconds", type=float, required=True, help="how long to record")
+    c.add_argument("--seconds", type=positive_float, required=True, help="how long to record")
     c.add_argument("--out", default="data", help="the dataset folder (created; index.json appended to)")
-    c.add_argument("--rate", type=float, default=100, help="samples per second (default 100)")
+    c.add_argument("--rate", type=positive_float, default=100, help="samples per second (default 100)")
     c.add_argument("--source", default="Synthetic(3)",
                    help="Python expression evaluated on the board giving the sample source: a callable returning "
                         "one sample tuple, or an object with read_into(buf) (default: the synthetic test signal)")
@@ -801,8 +802,8 @@ def add_commands(subparsers):
                         "through its FIFO at --rate (an output data rate the chip has)")
     c.add_argument("--motion", help="the virtual board's IMU performs this gesture (idle, wave, circle, punch, shake) "
                                     "or machine condition (normal, imbalance, misalignment, bearing, looseness)")
-    c.add_argument("--performer", type=int, default=0, help="with --motion: which synthetic person or machine")
-    c.add_argument("--speed", type=int, default=1, help="with --motion: the virtual IMU's clock runs this many "
+    c.add_argument("--performer", type=non_negative_int, default=0, help="with --motion: which synthetic person or machine")
+    c.add_argument("--speed", type=positive_int, default=1, help="with --motion: the virtual IMU's clock runs this many "
                                                         "times faster than real time")
     c.add_argument("--plot", action="store_true", help="live plot while recording where a display is, and the "
                                                        "dataset drawn to OUT/plot.png")

@@ -4,6 +4,7 @@ import sys
 
 import numpy as np
 
+from .argtypes import finite_float, positive_int
 from .errors import PicomlError
 
 
@@ -385,7 +386,7 @@ def parser():
     b.add_argument("model", help=".pml (or .tflite, converted in memory)")
     _target_arguments(b, "unix", ("rp2040",))
     b.add_argument("--backends", default="native,viper,python", help="comma-separated backends to time")
-    b.add_argument("--count", type=int, default=20, help="inferences per backend (pure Python uses fewer)")
+    b.add_argument("--count", type=positive_int, default=20, help="inferences per backend (pure Python uses fewer)")
     b.add_argument("--heapsize", help="MicroPython heap, like a board's free RAM (e.g. 200k); default 4m on the "
                                       "unix port, what the board leaves free on QEMU")
     b.add_argument("--per-op", action="store_true", help="bare-m4, bare-m0, bare-m0plus: also one line per op")
@@ -415,7 +416,7 @@ def parser():
                                  "picoml.speech.sequence with espeak-ng)")
     v.add_argument("--voice", default="en-us+f4", help="the espeak-ng voice for --say (accent+speaker)")
     v.add_argument("--noise", default="pink", help="background noise for --say: white, pink, brown, hum, babble")
-    v.add_argument("--snr", type=float, default=15.0, help="speech to noise ratio for --say, dB")
+    v.add_argument("--snr", type=finite_float, default=15.0, help="speech to noise ratio for --say, dB")
     v.add_argument("--seed", type=int, default=0)
     v.set_defaults(func=cmd_virtual)
     return p

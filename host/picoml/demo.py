@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from . import motion, resources
+from .argtypes import positive_int
 from .capture import RawRepl, capture, imu_source, write_dataset
 from .errors import PicomlError
 from .virtual_board import VirtualBoard
@@ -146,7 +147,7 @@ def add_commands(subparsers):
     d = subparsers.add_parser("demo", help="the whole gesture workflow on the virtual board: record, train, deploy, "
                                            "recognise a scripted performance")
     d.add_argument("--work", default="build/demo", help="the folder for the dataset, model and motion files")
-    d.add_argument("--persons", type=int, default=8, help="synthetic persons recorded for training")
-    d.add_argument("--gestures", type=int, default=20, help="gestures in the scripted performance")
-    d.add_argument("--speed", type=int, default=4, help="the virtual IMU's clock, times real time")
+    d.add_argument("--persons", type=positive_int, default=8, help="synthetic persons recorded for training")
+    d.add_argument("--gestures", type=positive_int, default=20, help="gestures in the scripted performance")
+    d.add_argument("--speed", type=positive_int, default=4, help="the virtual IMU's clock, times real time")
     d.set_defaults(func=cmd_demo)

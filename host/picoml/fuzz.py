@@ -37,6 +37,7 @@ import tempfile
 import time
 
 from . import resources
+from .argtypes import non_negative_int, positive_int
 from .errors import PicomlError
 
 FAILURES = ("error", "crash", "hang")
@@ -842,9 +843,9 @@ def add_commands(subparsers):
                                            "docs/fuzzing.md)")
     f.add_argument("--target", required=True, choices=sorted(TARGETS),
                    help="; ".join("%s: %s" % (t.name, t.about) for t in TARGETS.values()))
-    f.add_argument("--cases", type=int, default=1000, help="how many cases (default 1000)")
+    f.add_argument("--cases", type=positive_int, default=1000, help="how many cases (default 1000)")
     f.add_argument("--seed", default="0", help="the campaign's seed (default 0)")
-    f.add_argument("--first", type=int, default=0, help="the first case number (default 0)")
+    f.add_argument("--first", type=non_negative_int, default=0, help="the first case number (default 0)")
     f.add_argument("--corpus", action="append", help="a folder or file of seed models (.pml, .tflite); default: "
                                                      "../shared/conformance and build/genmodels")
     f.add_argument("--save", help="a folder to save one file per distinct failure into (e.g. "
@@ -856,7 +857,7 @@ def add_commands(subparsers):
     f.add_argument("--minimize", metavar="FILE", help="reduce a saved failing .pml (with its .json) to the fewest "
                                                       "edits of its seed model that still fail the same way; "
                                                       "writes FILE.min.pml and prints the edits left")
-    f.add_argument("--batch", type=int, help="cases per child process")
+    f.add_argument("--batch", type=positive_int, help="cases per child process")
     f.set_defaults(func=cmd_fuzz)
 
 

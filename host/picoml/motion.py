@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .argtypes import positive_float, positive_int
+
 G = 9.80665
 GESTURES = ("idle", "wave", "circle", "punch", "shake")
 CHANNELS = ("ax", "ay", "az", "gx", "gy", "gz")
@@ -282,10 +284,10 @@ def add_commands(subparsers):
                                             "spoken keywords in noise (espeak-ng)")
     m.add_argument("kind", choices=["gesture", "vibration", "speech"])
     m.add_argument("--out", required=True, help="the dataset folder")
-    m.add_argument("--count", type=int, help="persons (gesture, default 8), machines (vibration, default 8) or "
+    m.add_argument("--count", type=positive_int, help="persons (gesture, default 8), machines (vibration, default 8) or "
                                              "clips per voice and label (speech, default 2)")
-    m.add_argument("--seconds", type=float, help="seconds per recording (gesture 20, vibration 4)")
-    m.add_argument("--rate", type=float, help="output data rate, Hz (gesture 104, vibration 1660: the LSM6DS3TR-C's 1.66 kHz)")
+    m.add_argument("--seconds", type=positive_float, help="seconds per recording (gesture 20, vibration 4)")
+    m.add_argument("--rate", type=positive_float, help="output data rate, Hz (gesture 104, vibration 1660: the LSM6DS3TR-C's 1.66 kHz)")
     m.add_argument("--seed", type=int, default=0)
     m.set_defaults(func=cmd_synth)
 

@@ -4,6 +4,7 @@ import pathlib
 
 import numpy as np
 
+from .argtypes import positive_float
 from .train import load_datasets
 
 MAX_ROWS = 40
@@ -47,5 +48,5 @@ def add_commands(subparsers):
     p = subparsers.add_parser("plot", help="draw a dataset's recordings into a PNG")
     p.add_argument("dataset", help="a dataset folder (index.json + .npz)")
     p.add_argument("-o", "--output", help="the PNG to write (default DATASET/plot.png)")
-    p.add_argument("--seconds", type=float, help="draw only the first seconds of each recording")
+    p.add_argument("--seconds", type=positive_float, help="draw only the first seconds of each recording")
     p.set_defaults(func=cmd_plot)

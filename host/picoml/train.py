@@ -17,6 +17,7 @@ import numpy as np
 
 from . import convert, format, latency, reference, report
 from . import qat as qat_module
+from .argtypes import positive_int
 from .errors import PicomlError
 from .quantize import quantize
 
@@ -264,7 +265,11 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-    model = gesture_model(window, channels, len(labels))
+    try:
+        model = gesture_model(window, channels, len(labels))
+    except ValueError:          # Keras: a layer's output would have no frames
+        raise PicomlError("a window of %d frames is too short for the gesture model's convolutions and pooling "
+                          "(the default is one second: %d frames)" % (window, int(round(rate))))
     model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
                   metrics=["accuracy"])
     fit = keras.Sequential(model.layers, name="gesture_training")   # same layers, free batch size
@@ -347,9 +352,9 @@ def add_commands(subparsers):
                         "keyword spotting on the micro_speech features of 1 s clips (picoml synth speech)")
     t.add_argument("data", nargs="+", help="dataset folders (index.json + .npz recordings, or + .wav clips for kws)")
     t.add_argument("-o", "--output", required=True, help="the .pml to write (report beside it)")
-    t.add_argument("--window", type=int, help="frames per window (gesture: one second; anomaly: 256)")
-    t.add_argument("--hop", type=int, help="frames between windows (gesture: a quarter window; anomaly: 128)")
-    t.add_argument("--epochs", type=int)
+    t.add_argument("--window", type=positive_int, help="frames per window (gesture: one second; anomaly: 256)")
+    t.add_argument("--hop", type=positive_int, help="frames between windows (gesture: a quarter window; anomaly: 128)")
+    t.add_argument("--epochs", type=positive_int)
     t.add_argument("--seed", type=int, default=0, help="the same seed gives the same model")
     t.add_argument("--qat", action="store_true", help="gesture: fine-tune with int8 fake quantization before "
                                                       "converting (default: post-training quantization)")
