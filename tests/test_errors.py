@@ -100,3 +100,26 @@ def test_unusable_multiplier_is_a_clear_error():
     for bad in (float("nan"), float("inf"), -0.5):
         with pytest.raises(ValueError, match="requantization multiplier"):
             quantize_multiplier(bad)
+
+
+@pytest.mark.parametrize("runtime", ["reference", "c", "unix"])
+def test_a_nan_float_input_is_refused_as_on_the_device(runtime, tmp_path, capsys):
+    """A float input holding a NaN is refused in the device library's words (picoml.values: "input 0 value k is
+    NaN"), on every host runtime: the host quantized it silently before; an infinity clamps, on both."""
+    import numpy as np
+    from conftest import ROOT
+    x = np.zeros((1, 104, 6), np.float32)
+    x[0, 3, 2] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    gesture = str(ROOT / "models" / "gesture" / "gesture.pml")
+    assert main(["run", gesture, "--input", str(tmp_path / "x.npy"), "--on", runtime]) == 2
+    assert "input 0 value 20 is NaN" in capsys.readouterr().err
+    x[0, 3, 2] = np.inf
+    np.save(tmp_path / "x.npy", x)
+    assert main(["run", gesture, "--input", str(tmp_path / "x.npy"), "--on", runtime,
+                 "--output", str(tmp_path / "y.npy")]) == 0
+
+
+def test_repl_on_a_port_that_is_not_there_fails(capsys):
+    """picoml repl passes mpremote's exit status on (it exited 0 whatever mpremote said)."""
+    assert main(["repl", "--port", "/dev/picoml-no-such-port"]) != 0

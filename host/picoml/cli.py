@@ -425,14 +425,15 @@ def parser():
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
-        args.func(args)
+        status = args.func(args)     # None, or a status of its own (repl: mpremote's)
     except PicomlError as e:
         text = str(e)       # the device's refusals, which the host reuses, start with their own "picoml: "
         print("picoml: error: %s" % (text[len("picoml: "):] if text.startswith("picoml: ") else text), file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
-    return 0
+        return 0
+    return status or 0
 
 
 if __name__ == "__main__":

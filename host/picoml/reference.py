@@ -25,6 +25,9 @@ def prepare_input(model, index, value):
     t = model.tensors[model.inputs[index].tensor]
     value = np.asarray(value)
     if value.dtype.kind == "f" and t.dtype == np.int8:
+        nan = np.flatnonzero(np.isnan(value))
+        if len(nan):        # the device refuses it in the same words (picoml.values.quantize)
+            raise PicomlError("input %d value %d is NaN" % (index, nan[0]))
         value = quantize(value, t.scale, t.zero_point)
     elif value.dtype != t.dtype:
         raise PicomlError("input %d is %s; give %s values%s" % (index, value.dtype, t.dtype.name,
