@@ -123,3 +123,13 @@ def test_a_nan_float_input_is_refused_as_on_the_device(runtime, tmp_path, capsys
 def test_repl_on_a_port_that_is_not_there_fails(capsys):
     """picoml repl passes mpremote's exit status on (it exited 0 whatever mpremote said)."""
     assert main(["repl", "--port", "/dev/picoml-no-such-port"]) != 0
+
+
+def test_the_virtual_boards_microphone_takes_only_a_pcm_wav(tmp_path, capsys):
+    """picoml virtual --mic with a file that is not 16 kHz mono 16-bit PCM is refused before the board starts (the
+    board's front-end would have met it later, on the board)."""
+    (tmp_path / "junk.wav").write_bytes(b"not a wav")
+    assert main(["virtual", "--mic", str(tmp_path / "junk.wav")]) == 2
+    assert "is not a PCM WAV file" in capsys.readouterr().err
+    assert main(["virtual", "--mic", str(tmp_path / "missing.wav")]) == 2
+    assert "no such file" in capsys.readouterr().err

@@ -288,6 +288,9 @@ def cmd_virtual(args):
     from .virtual_board import VirtualBoard
     signal.signal(signal.SIGTERM, signal.default_int_handler)     # `kill` stops the board too, as Ctrl-C does
     mic = args.mic
+    if mic:
+        from .features import read_wav
+        read_wav(mic)       # the board's microphone and front-end take 16 kHz mono 16-bit PCM: said here, not there
     if args.say:
         from . import resources, speech
         words = args.say.replace(",", " ").split()
@@ -411,7 +414,7 @@ def parser():
     r.add_argument("--port", default="/dev/ttyACM0", help="the board's serial port, or 'virtual'")
     r.set_defaults(func=cmd_repl)
     v = sub.add_parser("virtual", help="start the virtual board and keep it running (its serial port is printed)")
-    v.add_argument("--mic", help="a 16-bit PCM WAV its microphone plays, in real time (mic.wav on its flash)")
+    v.add_argument("--mic", help="a 16 kHz mono 16-bit PCM WAV its microphone plays, in real time (mic.wav on its flash)")
     v.add_argument("--say", help="words its microphone hears instead, spoken in noise (e.g. 'yes no left'; "
                                  "picoml.speech.sequence with espeak-ng)")
     v.add_argument("--voice", default="en-us+f4", help="the espeak-ng voice for --say (accent+speaker)")
