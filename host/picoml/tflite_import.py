@@ -331,6 +331,8 @@ def _check_dataflow(lowering, op, input_indices, written):
     for t in op.outputs:
         if t is None:
             continue
+        if t.data is not None:
+            lowering.fail(op, "it writes tensor %r, which holds constant data in the file" % t.name)
         if t.index in input_indices or t.index in written or any(u is t for u in op.inputs):
             lowering.fail(op, "it writes tensor %r, which is %s" % (
                 t.name, "a model input" if t.index in input_indices else
