@@ -11,7 +11,8 @@ state reset at the clip's start (as `picoml features` computes them) and with it
 a board streaming audio sees a word: the noise estimate and PCAN gain already adapted; on reset-only features a
 model hears little on the board). The model is a small DS-CNN (a strided convolution, then depthwise-separable
 blocks, a global average and a dense layer), 4 M MACs; `size="small"` (`--size small`) is one of 1.3 M MACs,
-which keeps up with an inference every 60 ms on the nRF52840 and nearly on the RP2040, for about 2 points of
+which (by the emulated cores' estimated cycles) keeps up with an inference every 60 ms on the nRF52840 and
+nearly on the RP2040, for about 2 points of
 held-out accuracy (models/README.md). Clips are split by speaker (espeak-ng variant): the test set's voices are
 never heard in training.
 """

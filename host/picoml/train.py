@@ -358,7 +358,8 @@ def add_commands(subparsers):
     t.add_argument("--seed", type=int, default=0, help="the same seed gives the same model")
     t.add_argument("--qat", action="store_true", help="gesture: fine-tune with int8 fake quantization before "
                                                       "converting (default: post-training quantization)")
-    t.add_argument("--size", choices=["default", "small"], default="default",
-                   help="kws: the DS-CNN's size: default 4.0 M MACs; small 1.3 M, an inference in about 55 ms on "
-                        "the nRF52840 and 59 ms on the RP2040 (estimated), about 2 points less accurate")
+    from .kws import SIZES
+    t.add_argument("--size", choices=sorted(SIZES), default="default",
+                   help="kws: the DS-CNN's size (kws.SIZES): small is a third of default's MACs for the Cortex-M "
+                        "boards, about 2 points less accurate (models/README.md)")
     t.set_defaults(func=cmd_train)
