@@ -17,6 +17,7 @@ import pytest
 
 from conftest import ROOT
 from picoml import capture as C
+from picoml import format
 from picoml.deploy import Mpremote
 from picoml.errors import PicomlError
 from picoml.runtimes.unix import micropython
@@ -35,10 +36,22 @@ def spec_table(heading):
 
 def device_record():
     """device/picoml/recording.py imported into CPython (it only needs what both Pythons have)."""
-    spec = importlib.util.spec_from_file_location("device_record", DEVICE / "recording.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return format.device_module("recording")
+
+
+def test_clock_without_ticks_us():
+    """picoml.clock where time has no ticks_us (CircuitPython; here CPython): MicroPython's semantics over
+    monotonic_ns, ticks wrapping at 2^30 us."""
+    clock = format.device_module("clock")
+    import time
+    assert not hasattr(time, "ticks_us") and clock.ticks_us.__module__ == "device_picoml.clock"
+    top = (1 << 30) - 1
+    assert clock.ticks_add(top, 1) == 0 and clock.ticks_add(5, -10) == top - 4
+    assert clock.ticks_diff(3, top - 2) == 6 and clock.ticks_diff(top - 2, 3) == -6
+    assert clock.ticks_diff(1 << 29, 0) == -(1 << 29)      # half a period: as MicroPython's
+    t0 = clock.ticks_us()
+    clock.sleep_us(20000)
+    assert 15000 <= clock.ticks_diff(clock.ticks_us(), t0) < 2000000
 
 
 @pytest.mark.parametrize("heading, struct_, names", [

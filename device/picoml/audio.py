@@ -225,9 +225,9 @@ class WavSource:
     """Samples from a 16-bit PCM WAV file (RIFF parsed here: MicroPython has no wave module), delivered at the
     file's real rate: read_into returns no earlier than the time the last sample it gives would have been
     recorded, counted from the first read. realtime=False delivers as fast as it is asked.
-    clock: an object with ticks_us(), ticks_add(a, b), ticks_diff(a, b) and sleep_us(us) -- MicroPython's
-    time module (the default where it has ticks_us) or a fake one in tests; CircuitPython uses an adapter
-    over time.monotonic_ns. Attributes: rate, channels, frames (samples per channel), position (values read).
+    clock: an object with ticks_us(), ticks_add(a, b), ticks_diff(a, b) and sleep_us(us) -- picoml.clock (the
+    default: MicroPython's time functions, or the same over time.monotonic_ns on CircuitPython) or a fake one in
+    tests. Attributes: rate, channels, frames (samples per channel), position (values read).
     read_into(buf) -> frames read (whole frames, `channels` interleaved values each; None at the end of the
     file), the reader convention of picoml.stream.Window."""
 
@@ -238,7 +238,9 @@ class WavSource:
         self._nvalues = self.frames * self.channels
         self.position = 0
         self.realtime = realtime
-        self._clock = clock if clock is not None else _default_clock() if realtime else None
+        if clock is None and realtime:
+            from . import clock
+        self._clock = clock
         self._t0 = None
         self._rem = 0                   # microseconds owed, times rate (exact pacing, no drift)
         self._last = None
@@ -348,33 +350,6 @@ def _parse_wav(f):
             skip = size + (size & 1)        # chunks are word aligned
             f.seek(pos + skip)
             pos += skip
-
-
-class _MonotonicClock:
-    """ticks_* over time.monotonic_ns (CircuitPython; allocates long ints, fine for pacing)."""
-
-    def __init__(self):
-        import time
-        self._time = time
-
-    def ticks_us(self):
-        return self._time.monotonic_ns() // 1000
-
-    def ticks_add(self, a, b):
-        return a + b
-
-    def ticks_diff(self, a, b):
-        return a - b
-
-    def sleep_us(self, us):
-        self._time.sleep(us / 1000000)
-
-
-def _default_clock():
-    import time
-    if hasattr(time, "ticks_us") and hasattr(time, "sleep_us"):
-        return time
-    return _MonotonicClock()
 
 
 # -- the front-end: samples to features ------------------------------------------------------------------------

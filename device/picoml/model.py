@@ -262,5 +262,5 @@ class Model:
         """Microseconds per inference (an int): the mean of n predict() calls (int8 in, int8 out) after one
         warm-up call, on the bytes now in the input tensors (the last input, unless the model reuses that memory
         for later tensors); the outputs of the last prediction (top(), the default output array) are restored
-        afterwards. Uses time.ticks_us when the port has it, else time.monotonic_ns or time.time."""
+        afterwards. Timed by picoml.clock: time.ticks_us, or time.monotonic_ns where the port has no ticks_us."""
         return _cold("benchmark", self, n)

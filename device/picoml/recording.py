@@ -14,19 +14,7 @@ try:
     from binascii import crc32
 except ImportError:         # some CircuitPython builds
     crc32 = None
-try:
-    from time import ticks_us, ticks_add, ticks_diff
-except ImportError:         # CircuitPython: no ticks_us; microsecond pacing from monotonic_ns (allocates)
-    from time import monotonic_ns
-
-    def ticks_us():
-        return (monotonic_ns() // 1000) & 0x3FFFFFFF
-
-    def ticks_add(t, d):
-        return (t + d) & 0x3FFFFFFF
-
-    def ticks_diff(a, b):
-        return ((a - b + 0x20000000) & 0x3FFFFFFF) - 0x20000000
+from .clock import ticks_us, ticks_add, ticks_diff
 
 VERSION = 1
 MAGIC = b"PMLR"

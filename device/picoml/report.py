@@ -112,27 +112,16 @@ def benchmark(m, n):
     """Model.benchmark(n): mean microseconds of n predict() calls (int8 in, int8 out) on the bytes now in the
     input tensors (fed back in place: no copy of a possibly large input; an in-place op may change them between
     calls, which does not change the work); the outputs of the last prediction are put back afterwards."""
-    import time
+    from .clock import ticks_us, ticks_diff
     if not isinstance(n, int) or n < 1:
         raise ValueError("picoml: benchmark(n) takes a number of inferences n >= 1, not %r" % (n,))
     outputs = [bytes(io.data) for io in m.outputs]
     x = m.inputs[0].data if len(m.inputs) == 1 else [io.data for io in m.inputs]
     y = m.predict(x)
-    if hasattr(time, "ticks_us"):
-        t0 = time.ticks_us()
-        for _ in range(n):
-            m.predict(x)
-        us = time.ticks_diff(time.ticks_us(), t0)
-    elif hasattr(time, "monotonic_ns"):
-        t0 = time.monotonic_ns()
-        for _ in range(n):
-            m.predict(x)
-        us = (time.monotonic_ns() - t0) // 1000
-    else:
-        t0 = time.time()
-        for _ in range(n):
-            m.predict(x)
-        us = int((time.time() - t0) * 1000000)
+    t0 = ticks_us()
+    for _ in range(n):
+        m.predict(x)
+    us = ticks_diff(ticks_us(), t0)
     # the tensors and the model's own output arrays (what predict returned) hold the last prediction again
     for j, arr in enumerate(y if isinstance(y, list) else [y]):
         if bytes(m.outputs[j].data) != outputs[j]:      # (an output that is a constant never changes)

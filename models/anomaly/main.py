@@ -1,28 +1,15 @@
 # Vibration anomaly detection from the board's IMU: copy anomaly.pml and this file to the board, run it.
 # The model computes the anomaly score itself (an autoencoder's reconstruction error); its metadata gives the
 # window, hop, sample rate, counts -> m/s^2, deg/s scale and the threshold calibrated on normal vibration.
-import time
-
 import picoml
 from picoml import boards
+from picoml.clock import ticks_diff, ticks_us
 from picoml.stream import Window
 
 BOARD = "virtual"     # your board's definition in boards/
 MODEL = "anomaly.pml"
 CONFIRM = 2           # consecutive windows above the threshold before an anomaly is reported
 WINDOWS = None        # stop after this many windows (None: run until Ctrl-C)
-
-
-def now_us():
-    if hasattr(time, "ticks_us"):
-        return time.ticks_us()
-    return time.monotonic_ns() // 1000     # CircuitPython
-
-
-def since_us(t0):
-    if hasattr(time, "ticks_diff"):
-        return time.ticks_diff(time.ticks_us(), t0)
-    return now_us() - t0
 
 
 def main(board=BOARD, model=MODEL, windows=WINDOWS):
@@ -42,9 +29,9 @@ def main(board=BOARD, model=MODEL, windows=WINDOWS):
         if w.next() is None:
             break
         x = w.window_into(m, info["scale"])
-        t0 = now_us()
+        t0 = ticks_us()
         y = m.predict(x)
-        us = since_us(t0)
+        us = ticks_diff(ticks_us(), t0)
         n += 1
         score = (y[0] - zero_point) * scale
         above = above + 1 if score > threshold else 0

@@ -1,9 +1,8 @@
 # Gesture recognition from the board's IMU: copy gesture.pml and this file to the board (picoml deploy), run it.
 # Window length, hop, channels, sample rate and the counts -> m/s^2, deg/s scale come from the model's metadata.
-import time
-
 import picoml
 from picoml import boards
+from picoml.clock import ticks_diff, ticks_us
 from picoml.stream import Window
 
 BOARD = "virtual"     # your board's definition in boards/ (e.g. "seeed_xiao_nrf52840_sense")
@@ -14,18 +13,6 @@ THRESHOLD = 0.6       # smoothed score a gesture needs
 CONFIRM = 3           # results in a row a gesture must lead before it is announced (moving between gestures
                       # can look like a gesture for a moment)
 WINDOWS = None        # stop after this many windows (None: run until Ctrl-C)
-
-
-def now_us():
-    if hasattr(time, "ticks_us"):
-        return time.ticks_us()
-    return time.monotonic_ns() // 1000     # CircuitPython
-
-
-def since_us(t0):
-    if hasattr(time, "ticks_diff"):
-        return time.ticks_diff(time.ticks_us(), t0)
-    return now_us() - t0
 
 
 def main(board=BOARD, model=MODEL, windows=WINDOWS):
@@ -50,9 +37,9 @@ def main(board=BOARD, model=MODEL, windows=WINDOWS):
         if w.next() is None:
             break
         x = w.window_into(m, info["scale"])
-        t0 = now_us()
+        t0 = ticks_us()
         y = m.predict(x)
-        us = since_us(t0)
+        us = ticks_diff(ticks_us(), t0)
         old = history[n % SMOOTHING]
         best = 0
         for c in range(k):

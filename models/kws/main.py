@@ -3,7 +3,6 @@
 # (one int8 row of 40 features per 20 ms, a ring of the model's 49 rows) -> the model every EVERY hops -> the
 # scores averaged over SMOOTHING results -> a keyword printed once, with its confidence and latency.
 # The frame count, labels and keywords come from the model's metadata.
-import time
 from array import array
 
 BOARD = "virtual"     # your board's definition in boards/ (e.g. "seeed_xiao_nrf52840_sense")
@@ -14,18 +13,6 @@ THRESHOLD = 0.6       # smoothed score a keyword needs
 HOLDOFF = 50          # hops after a detection with no other (a word stays in the 1 s window for up to 1 s)
 BLOCK = 512           # samples per microphone read
 SECONDS = None        # stop after this much audio (None: until Ctrl-C or the end of the WAV file)
-
-
-def now_us():
-    if hasattr(time, "ticks_us"):
-        return time.ticks_us()
-    return time.monotonic_ns() // 1000     # CircuitPython
-
-
-def since_us(t0):
-    if hasattr(time, "ticks_diff"):
-        return time.ticks_diff(time.ticks_us(), t0)
-    return now_us() - t0
 
 
 class Detector:
@@ -77,6 +64,7 @@ class Detector:
 def main(board=BOARD, model=MODEL, seconds=SECONDS):
     import picoml
     from picoml import audio, boards
+    from picoml.clock import ticks_diff, ticks_us
     m = picoml.load(model)
     meta = m.metadata()
     info = meta["input"]
@@ -99,20 +87,21 @@ def main(board=BOARD, model=MODEL, seconds=SECONDS):
         n = mic.read_into(buf)
         if n is None:
             break
-        t0 = now_us()                        # the block is here: latency counts from now
+        t0 = ticks_us()                         # the block is here: latency counts from now
         hops += frontend.feed(buf, 0, n)
         if hops < due:
             continue
-        t1 = now_us()
+        t1 = ticks_us()
         y = m.predict(frontend.features())
-        us = since_us(t1)
+        us = ticks_diff(ticks_us(), t1)
         every = max(EVERY, us // hop_us + 1)    # a slow core infers less often, keeping up with the microphone
         due = hops + every
         c = detector.update(y, hops)
         if c >= 0:
             found += 1
+            latency = ticks_diff(ticks_us(), t0)
             print("heard %s confidence %.2f at %.2f s latency %d us inference %d us"
-                  % (labels[c], detector.confidence, hops * info["hop_samples"] / info["rate"], since_us(t0), us))
+                  % (labels[c], detector.confidence, hops * info["hop_samples"] / info["rate"], latency, us))
     print("picoml kws: %d hops, %d keywords heard, inference every %d hops" % (hops, found, every))
 
 
