@@ -43,12 +43,12 @@ KV = DEVICE / "picoml" / "kernels_viper.py"
 KWS = "kws_ref_model"
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SAME, VALID = 0, 1
-# ops kernels_viper must run in viper code (SOFTMAX, LOG_SOFTMAX and L2_NORMALIZATION, gemmlowp fixed point once per
-# row, stay with kernels_python)
+# ops kernels_viper must run in viper code (LOG_SOFTMAX and L2_NORMALIZATION, gemmlowp fixed point once per row, and
+# DIV stay with kernels_python)
 VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB",
              "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "STRIDED_SLICE", "BATCH_MATMUL", "RESIZE_BILINEAR",
-             "SQUARED_DIFFERENCE", "ARG_MAX", "LSTM"}
-PYTHON_OPS = {"SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "DIV"}
+             "SQUARED_DIFFERENCE", "ARG_MAX", "LSTM", "SOFTMAX"}
+PYTHON_OPS = {"LOG_SOFTMAX", "L2_NORMALIZATION", "DIV"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -681,6 +681,21 @@ def lut_case(rng):
     return op_model("LUT", [(shape, zi)], [table], (shape, zero_point(rng)), {}), [shape], [zi]
 
 
+def softmax_case(rng, depth=None):
+    """A SOFTMAX over a random shape (last axis `depth` when given) with TFLite's constants for a random beta and
+    input scale: multipliers from just above one to saturated, left shifts 0 to 31."""
+    from picoml.ops.nonlinear import softmax_params
+    rank = int(rng.integers(1, 5))
+    shape = tuple(int(v) for v in rng.integers(1, 5, rank - 1)) + (depth or int(rng.integers(1, 40)),)
+    params = None
+    while params is None:
+        params = softmax_params(float(rng.uniform(0.05, 2)), float(10 ** rng.uniform(-4, 1.5)))
+    m, shift, diff_min = params
+    zi = zero_point(rng)
+    return op_model("SOFTMAX", [(shape, zi)], [], (shape, -128),
+                    {"input_multiplier": m, "input_left_shift": shift, "diff_min": diff_min}), [shape], [zi]
+
+
 def runs_for(rng, shapes, zero_points, count=3):
     """Per run, one int8 array per input: uniform, near the zero point, then the extremes."""
     runs = []
@@ -757,6 +772,14 @@ def edge_cases(small=True, seed=0):
             add("lut%d" % i, lut_case(rng))
         for i in range(4):
             add("lstm%d" % i, lstm_case(rng, i))
+        for i in range(8):
+            add("softmax%d" % i, softmax_case(rng))
+        add("softmax_depth_1", softmax_case(rng, depth=1))
+        add("softmax_many_rows", softmax_case(rng, depth=10))
+    else:
+        # the widest row TFLite's int32 sum takes (4095 exps of up to 2^19: with equal inputs the sum's headroom
+        # is 0 and every output -128)
+        add("softmax_depth_4095", softmax_case(rng, depth=4095), count=4)
     return cases
 
 
@@ -968,7 +991,7 @@ def _model_runs(blob, count, seed):
                                     model.tensors[model.inputs[0].tensor].zero_point, count, seed=seed)]
 
 
-def test_every_op_but_softmax_runs_in_viper_code(tmp_path):
+def test_every_op_but_python_ops_runs_in_viper_code(tmp_path):
     """On every real and generated model, no op but PYTHON_OPS' is left to kernels_python and no
     viper prepare falls back to it (one input each; every model's bytes on this backend: test_runtimes.py)."""
     cases = {name: (models.pml(name), _model_runs(models.pml(name), 1, seed=3))

@@ -1,11 +1,12 @@
 # picoml: the MAC-heavy ops in MicroPython viper code, bit-exact with kernels_python (and so with the numpy
 # reference and TensorFlow Lite Micro). The backend for boards without a _picoml native module for their arch
 # (ESP32 xtensawin in particular). Same interface as kernels_python (see its header): KERNELS = {op_code:
-# (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (SOFTMAX, LOG_SOFTMAX,
+# (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (LOG_SOFTMAX,
 # L2_NORMALIZATION: gemmlowp fixed point once per row; DIV: a reciprocal per element).
 #
 # Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL,
-# SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX and LSTM. Each
+# SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX, LSTM and
+# SOFTMAX. Each
 # prepare runs kernels_python's prepare (the checks and the
 # decoding), then builds what the viper code needs; an op whose constants the viper code does not take (a shift
 # outside [-31, 31], an input zero point outside int8) keeps kernels_python's run, so every model runs and stays
@@ -34,7 +35,7 @@
 # Memory: prepare allocates per op a few int32 arrays (bias folded with the weight sums, 4 words of
 # requantization constants per channel, or one set when quantized per tensor) and shares byte scratch buffers
 # between ops; these kernels allocate nothing per run, on 32-bit boards too (no value leaves the viper code as a
-# Python int). SOFTMAX is left to kernels_python, which makes temporary long ints on 32-bit ports.
+# Python int). The ops left to kernels_python make temporary long ints on 32-bit ports.
 #
 # Speed: each op is one call of a viper function taking one tuple (the emitter keeps only the first 2-3 locals
 # of a function in registers, arguments first, so the hot loop variables come right after it); CONV_2D and
@@ -1623,6 +1624,158 @@ def prepare_strided_slice(p, inputs, outputs, ctx):
     return (_slice_core, _kp.prepare_strided_slice(p, inputs, outputs, ctx))
 
 
+# ---------------------------------------------------------------------------------------------------------
+# SOFTMAX (int8 -> int8), as kernels_python.run_softmax (TFLite Micro's integer softmax): per row the max, the sum
+# of the exps of the differences d = max - x (kernels_python's table of 256, rounded >> 12), its reciprocal by
+# gemmlowp's Newton iterations (_srdhm_words: 8 products a row), then per value srdhm(scale, exps[d]) divided by
+# 2^exponent with rounding. In int32 words throughout, so nothing becomes a Python int: a 32-bit board allocates
+# nothing (kernels_python's version makes long ints there). g = (x_off, out_off, rows, depth, max_diff); w: 3
+# work words.
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _srdhm_words(w):
+    """w[2] = gemmlowp's SaturatingRoundingDoublingHighMul(w[0], w[1]) on int32 words, from 16-bit halves as the
+    requantization (see the top of the file)."""
+    p = ptr32(w)
+    ext = int(_EXT)
+    a = (p[0] << ext) >> ext
+    m = p[1]
+    bh = (m << ext) >> (ext + 16)
+    bl = m & 0xFFFF
+    ah = a >> 16
+    al = a & 0xFFFF
+    if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+        v = 0x3FFFFFFF
+        v = v + v + 1
+    else:
+        hx = ah * bl
+        hy = al * bh
+        ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+        ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+        v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+    p[2] = v
+
+
+@micropython.viper
+def _softmax_core(S):
+    i = 0
+    x = ptr8(S[0])
+    o = ptr8(S[1])
+    e = ptr32(S[2])
+    w = S[3]
+    p = ptr32(w)
+    g = S[4]
+    xo = int(g[0])
+    od = int(g[1]) - xo
+    rows = int(g[2])
+    depth = int(g[3])
+    max_diff = int(g[4])
+    ext = int(_EXT)
+    b30 = 1
+    b30 = b30 << 30                     # 2^30 and bit 31 (the sign bit of a 32-bit word) as variables: the
+    top = b30 << 1                      # compiler would fold 1 << 30 into an object
+    for r in range(rows):
+        base = xo + r * depth
+        end = base + depth
+        mx = -128
+        for i in range(base, end):
+            v = (x[i] ^ 0x80) - 0x80
+            if v > mx:
+                mx = v
+        # the sum of exps[d] >> 12 rounded (exps >= 0: up when bit 11 is set), modulo 2^32 as the C int32
+        total = 0
+        for i in range(base, end):
+            d = mx - ((x[i] ^ 0x80) - 0x80)
+            if d <= max_diff:
+                v = e[d]
+                total += (v >> 12) + ((v >> 11) & 1)
+        # GetReciprocal(total, 12): u << headroom has bit 31 set; half the denominator is it >> 1, unsigned
+        u = (total << ext) >> ext
+        headroom = 0
+        if u == 0:
+            headroom = 32
+            hd = -1
+        else:
+            while (u & top) == 0:
+                u = ((u << 1) << ext) >> ext
+                headroom += 1
+            shifted = ((u + top) << ext) >> ext           # (u << headroom) - 2^31, in [0, 2^31)
+            hd = (shifted >> 1) + b30
+        exponent = 35 - headroom
+        # x = 48/17 - 32/17 hd, then three times x += 4 x (1 - hd x), saturated; scale = 2 x, saturated
+        p[0] = hd
+        p[1] = -1010580540
+        _srdhm_words(w)
+        xr = 0x2D2D2D2D
+        xr = ((xr + xr + ((p[2] << ext) >> ext)) << ext) >> ext  # 1515870810 + srdhm(hd, -32/17)
+        for k in range(3):
+            p[0] = hd
+            p[1] = xr
+            _srdhm_words(w)
+            p[0] = xr
+            p[1] = (((1 << 29) - ((p[2] << ext) >> ext)) << ext) >> ext
+            _srdhm_words(w)
+            t = (p[2] << ext) >> ext
+            if t > 0x1FFFFFFF:
+                t = top - 1
+            elif t < -0x20000000:
+                t = top
+            else:
+                t = t << 2
+            xr = ((xr + t) << ext) >> ext
+        if xr > 0x3FFFFFFF:
+            scale = top - 1
+        elif xr < -b30:
+            scale = top
+        else:
+            scale = xr << 1
+        scale = (scale << ext) >> ext
+        if exponent > 31:
+            for i in range(base, end):
+                o[i + od] = 0x80
+            continue
+        mask = (((1 << exponent) - 1) << ext) >> ext
+        half = mask >> 1
+        ah = scale >> 16
+        al = scale & 0xFFFF
+        for i in range(base, end):
+            d = mx - ((x[i] ^ 0x80) - 0x80)
+            if d > max_diff:
+                o[i + od] = 0x80
+                continue
+            # srdhm(scale, exps[d]): both >= 0, so never the saturating case
+            m = e[d]
+            bh = (m << ext) >> (ext + 16)
+            bl = m & 0xFFFF
+            hx = ah * bl
+            hy = al * bh
+            ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+            ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+            v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+            v = (v << ext) >> ext
+            rem = v & mask
+            v = v >> exponent
+            th = half
+            if v < 0:
+                th += 1
+            if rem > th:
+                v += 1
+            v -= 128
+            if v > 127:
+                v = 127
+            elif v < -128:
+                v = -128
+            o[i + od] = v
+
+
+def prepare_softmax(p, inputs, outputs, ctx):
+    xb, xo, ob, oo, rows, depth, max_diff, exps = _kp.prepare_softmax(p, inputs, outputs, ctx)
+    # d = max - x lies in [0, 255]: max_diff clamped to [-1, 255] compares the same and fits a machine word
+    max_diff = -1 if max_diff < 0 else 255 if max_diff > 255 else max_diff
+    return (_softmax_core, (xb, ob, exps, _ints([0, 0, 0]), (xo, oo, rows, depth, max_diff)))
+
+
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
 from . import _ops  # noqa: E402
 
@@ -1645,5 +1798,6 @@ KERNELS = {
     _ops.OP_RESIZE_BILINEAR: (prepare_resize_bilinear, _run),
     _ops.OP_ARG_MAX: (prepare_arg_max, _run),
     _ops.OP_LSTM: (prepare_lstm, _run),
+    _ops.OP_SOFTMAX: (prepare_softmax, _run),
 }
 del _ops
