@@ -117,6 +117,11 @@ def _cell(value, digits=0):
     return "%.*f" % (digits, value) if digits else "%d" % value
 
 
+def _heap_cell(value):
+    """heap/inference: bytes, or -1 for more than the heap had free (collected between inferences, it runs)"""
+    return "over free" if value is not None and value < 0 else _cell(value)
+
+
 ARCH_OF = {"qemu-m4": "armv7emsp", "bare-m4": "armv7emsp", "qemu-m0": "armv6m", "bare-m0": "armv6m",
            "bare-m0plus": "armv6m"}
 
@@ -181,7 +186,7 @@ def cmd_bench(args):
                 print("%-24s %s" % (label, r))
                 continue
             print("%-24s %12s %14s %14s %14s %16s%s" % (
-                label, _cell(r.us, 1), _cell(r.instructions), _cell(r.cycles), _cell(r.heap_per_inference),
+                label, _cell(r.us, 1), _cell(r.instructions), _cell(r.cycles), _heap_cell(r.heap_per_inference),
                 _cell(r.heap_used), "  (model in flash)" if r.model_in == "flash" else ""))
             if r.note:
                 print("    %s" % r.note)
@@ -228,7 +233,7 @@ def _print_emulated(model, rows, arch):
         print("%-24s %14s %14s %11s %10s %13s %12s%s" % (
             label, _cell(r.instructions), ("%s %s" % (_cell(n), how)) if n else "-", _cell(macs),
             "%.3f" % (macs / n) if n and macs else "-", "%.2f" % (n / clock * 1e3) if n else "-",
-            _cell(r.heap_per_inference), "  (model in flash)" if r.model_in == "flash" else ""))
+            _heap_cell(r.heap_per_inference), "  (model in flash)" if r.model_in == "flash" else ""))
         if r.classes:
             print("    by class: " + ", ".join("%s %s" % (cycles.CLASS_NAMES[c], _cell(r.classes[c]))
                                              for c in cycles.CLASSES))

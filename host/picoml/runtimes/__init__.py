@@ -67,7 +67,7 @@ class Bench:
     us: float = None                # microseconds per inference, measured on this machine or the board
     instructions: int = None        # instructions per inference (emulated cores, exact)
     cycles: int = None              # cycles per inference (rp2040js)
-    heap_per_inference: int = None  # heap bytes allocated per inference after warm-up
+    heap_per_inference: int = None  # heap bytes one inference allocates after warm-up (-1: more than was free)
     heap_used: int = None           # heap in use after loading and one inference
     model_in: str = None            # "ram" or "flash"
     note: str = ""
