@@ -43,12 +43,12 @@ KV = DEVICE / "picoml" / "kernels_viper.py"
 KWS = "kws_ref_model"
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SAME, VALID = 0, 1
-# ops kernels_viper must run in viper code (LOG_SOFTMAX and L2_NORMALIZATION, gemmlowp fixed point once per row, and
-# DIV stay with kernels_python)
+# ops kernels_viper must run in viper code (LOG_SOFTMAX and L2_NORMALIZATION, gemmlowp fixed point once per row,
+# stay with kernels_python)
 VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB",
              "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "STRIDED_SLICE", "BATCH_MATMUL", "RESIZE_BILINEAR",
-             "SQUARED_DIFFERENCE", "ARG_MAX", "LSTM", "SOFTMAX"}
-PYTHON_OPS = {"LOG_SOFTMAX", "L2_NORMALIZATION", "DIV"}
+             "SQUARED_DIFFERENCE", "ARG_MAX", "LSTM", "SOFTMAX", "DIV"}
+PYTHON_OPS = {"LOG_SOFTMAX", "L2_NORMALIZATION"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -624,10 +624,29 @@ def binary_case(rng, kind, extreme=False):
         if extreme:
             mo = int(rng.choice([INT32_MAX, INT32_MIN, 1 << 30, int(rng.integers(INT32_MIN, INT32_MAX))]))
             so = int(rng.integers(-31, 20))
+        if kind == "DIV":       # a / b in the output's scale: 2^6..2^9 as softsign's, or any within the format's
+            # DIV_SHIFT rule (shift 7..22)
+            mo, so = quantize_multiplier(2.0 ** (rng.uniform(6.5, 21.5) if extreme else rng.uniform(6.5, 9)))
+            if extreme and rng.random() < 0.5:
+                mo = int(rng.choice([INT32_MAX, 1 << 30, int(rng.integers(1 << 30, INT32_MAX))]))
         params = {"input1_offset": -za, "input2_offset": -zb, "output_offset": zo, "output_multiplier": mo,
                   "output_shift": so, "act_min": act_min, "act_max": act_max}
     blob = op_model(kind, [(sa, za), (sb, zb)], [], (out, zo), params)
     return blob, [sa, sb], [za, zb]
+
+
+def div_all_bytes_case(rng):
+    """DIV over 256 elements (the runs: every dividend byte against shuffled divisors, both signs), a softsign-like
+    multiplier: each dividend's headroom with a negative divisor and a positive one."""
+    shape = (1, 16, 16)
+    za, zb = int(rng.integers(-64, 64)), int(rng.integers(-64, 64))
+    mo, so = quantize_multiplier(2.0 ** rng.uniform(6.5, 8))
+    params = {"input1_offset": -za, "input2_offset": -zb, "output_offset": 0, "output_multiplier": mo,
+              "output_shift": so, "act_min": -128, "act_max": 127}
+    blob = op_model("DIV", [(shape, za), (shape, zb)], [], (shape, 0), params)
+    runs = [[np.arange(-128, 128).astype(np.int8).reshape(shape), (rng.permutation(256) - 128).astype(np.int8)
+             .reshape(shape)] for _ in range(6)]
+    return blob, runs
 
 
 def mean_case(rng):
@@ -764,6 +783,8 @@ def edge_cases(small=True, seed=0):
             add("add%d" % i, binary_case(rng, "ADD", extreme=i >= 3))
             add("mul%d" % i, binary_case(rng, "MUL", extreme=i >= 3))
             add("sub%d" % i, binary_case(rng, "SUB", extreme=i >= 3))
+            add("div%d" % i, binary_case(rng, "DIV", extreme=i >= 3))
+        cases["div_all_bytes"] = div_all_bytes_case(rng)
         for i in range(4):
             add("mean%d" % i, mean_case(rng))
             add("pad%d" % i, pad_case(rng))

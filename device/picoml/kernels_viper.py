@@ -2,9 +2,9 @@
 # reference and TensorFlow Lite Micro). The backend for boards without a _picoml native module for their arch
 # (ESP32 xtensawin in particular). Same interface as kernels_python (see its header): KERNELS = {op_code:
 # (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (LOG_SOFTMAX,
-# L2_NORMALIZATION: gemmlowp fixed point once per row; DIV: a reciprocal per element).
+# L2_NORMALIZATION: gemmlowp fixed point once per row).
 #
-# Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL,
+# Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL, DIV,
 # SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX, LSTM and
 # SOFTMAX. Each
 # prepare runs kernels_python's prepare (the checks and the
@@ -727,10 +727,12 @@ def prepare_max_pool_2d(p, inputs, outputs, ctx):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# ADD, SUB and MUL with NumPy broadcasting, from per-input 256-entry int32 tables made at load: ADD (x + offset) <<
-# left_shift rescaled to the common scale, acc = ta[a] + tb[b] (SUB: tb negated); MUL x + offset, acc = ta[a] *
-# tb[b]; then the output requantization. g = (kind, a_off, b_off, out_off, D0, D1, D2, D3, a0s, a1s, a2s, a3s,
-# b0s, b1s, b2s, b3s, output_offset, lo, hi, act_min, act_max, flat); q = the output multiplier's 4 words.
+# ADD, SUB, MUL and DIV with NumPy broadcasting, from per-input 256-entry int32 tables made at load: ADD (x +
+# offset) << left_shift rescaled to the common scale, acc = ta[a] + tb[b] (SUB: tb negated); MUL x + offset, acc =
+# ta[a] * tb[b]; DIV (kernels_python._div split by operand, _div_tables) acc = srdhm(the dividend at its headroom,
+# the divisor's reciprocal), its rounding shift written into q per element; then the output requantization.
+# g = (kind, a_off, b_off, out_off, D0, D1, D2, D3, a0s, a1s, a2s, a3s, b0s, b1s, b2s, b3s, output_offset, lo, hi,
+# act_min, act_max, flat); q = the output multiplier's 4 words; d = DIV's other tables (xn, ht, zt).
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
@@ -745,6 +747,10 @@ def _binary_core(S):
     ta = ptr32(S[4])
     tb = ptr32(S[5])
     q = ptr32(S[6])
+    d = S[7]
+    xn = ptr32(d[0])
+    ht = ptr32(d[1])
+    zt = ptr32(d[2])
     kind = int(g[0])
     pa0 = int(g[1])
     pb0 = int(g[2])
@@ -784,7 +790,35 @@ def _binary_core(S):
                 pa = pa0 + i0 * a0s + i1 * a1s + i2 * a2s
                 pb = pb0 + i0 * b0s + i1 * b1s + i2 * b2s
                 for i3 in range(D3):
-                    if kind == 1:
+                    if kind == 3:       # DIV: the divisor's sign picks the dividend's table, its zeros the shift
+                        u = xa[pa]
+                        w = xb[pb]
+                        z = zt[w]
+                        if z >> 8:
+                            acc = xn[u]
+                            e = ht[u] >> 8
+                        else:
+                            acc = ta[u]
+                            e = ht[u] & 0xFF
+                        e += (z & 0xFF) - 64
+                        q[2] = e
+                        q[3] = (1 << e) - 1
+                        # acc = srdhm(acc, the divisor's reciprocal), as the requantization's product
+                        acc = (acc << ext) >> ext
+                        m = tb[w]
+                        bh = (m << ext) >> (ext + 16)
+                        bl = m & 0xFFFF
+                        ah = acc >> 16
+                        al = acc & 0xFFFF
+                        if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+                            acc = imax
+                        else:
+                            hx = ah * bl
+                            hy = al * bh
+                            ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+                            ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+                            acc = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+                    elif kind == 1:
                         acc = ta[xa[pa]] * tb[xb[pb]]
                     else:
                         acc = ta[xa[pa]] + tb[xb[pb]]
@@ -864,7 +898,6 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
     """ADD (kind 0), SUB (ADD with sign -1: the second input's rescaled values negated in its table), MUL (kind 1)
     or SQUARED_DIFFERENCE (kind 2: SUB's difference squared). The tables are shared by the ops with the same
     constants."""
-    a, b, out = inputs[0], inputs[1], outputs[0]
     if kind != 1:
         in1_off, in2_off, ooff, left_shift, m1, s1, m2, s2, mo, so, amin, amax = p
         ta = ctx.shared(("v", in1_off, left_shift, m1, s1, 1), lambda: _byte_table(in1_off, left_shift, m1, s1))
@@ -880,11 +913,16 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
             return _fallback(_kp.run_binary, _kp.prepare_mul(p, inputs, outputs, ctx))
         what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
         return _fallback(_kp.run_binary, _kp.prepare_add(p, inputs, outputs, ctx, what, sign, kind))
+    return _binary_state(kind, inputs, outputs, ta, tb, _ints(_pair(mo, so)), (ta, ta, ta), (ooff, lo, hi, amin, amax))
+
+
+def _binary_state(kind, inputs, outputs, ta, tb, q, d, clamp):
+    """_binary_core's run for the op: clamp = (output_offset, lo, hi, act_min, act_max)."""
+    a, b, out = inputs[0], inputs[1], outputs[0]
     out4 = out.shape4()
     flat = 1 if a.size == out.size and b.size == out.size else 0
-    g = ((kind, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) +
-         (ooff, lo, hi, amin, amax, flat))
-    return (_binary_core, (a.buf, b.buf, out.buf, g, ta, tb, _ints(_pair(mo, so))))
+    g = (kind, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) + clamp + (flat,)
+    return (_binary_core, (a.buf, b.buf, out.buf, g, ta, tb, q, d))
 
 
 def prepare_add(p, inputs, outputs, ctx):
@@ -901,6 +939,39 @@ def prepare_squared_difference(p, inputs, outputs, ctx):
 
 def prepare_mul(p, inputs, outputs, ctx):
     return _prepare_binary(1, p, inputs, outputs, ctx)
+
+
+def _div_tables(in1_off, in2_off, so):
+    """DIV's constants per byte (kernels_python._div, split by operand): per dividend byte its value at its
+    headroom for a positive divisor (xp) and negated for a negative one (xn), both headrooms (ht: low byte, next
+    byte); per divisor byte its reciprocal (it) and 31 - leading zeros - so + 64 with the divisor's sign at bit 8
+    (zt). None when a value leaves int32."""
+    xp, xn, ht, it, zt = [array("i", range(256)) for _ in range(5)]
+    for u in range(256):
+        x = ((u ^ 0x80) - 0x80) + in1_off
+        y = ((u ^ 0x80) - 0x80) + in2_off
+        if not _in_int32(x << 1, y << 1):
+            return None
+        hp = _kp._clz32(x) - 1 if x >= 0 else _kp._clz32(2 * -x - 1)
+        hn = _kp._clz32(-x) - 1 if x <= 0 else _kp._clz32(2 * x - 1)
+        xp[u] = _wrap32(x << hp)
+        xn[u] = _wrap32(-x << hn)
+        ht[u] = hp | hn << 8
+        zeros = _kp._clz32(-y if y < 0 else y)
+        it[u] = _kp.one_over_one_plus_x_for_x_in_0_1(
+            (((-y if y < 0 else y) << zeros) & 0xFFFFFFFF) - 0x80000000 if zeros < 32 else _INT32_MIN)
+        zt[u] = (31 - zeros - so + 64) | (256 if y < 0 else 0)
+    return xp, xn, ht, it, zt
+
+
+def prepare_div(p, inputs, outputs, ctx):
+    in1_off, in2_off, ooff, mo, so, amin, amax = p
+    tables = ctx.shared(("div", in1_off, in2_off, so), lambda: _div_tables(in1_off, in2_off, so))
+    lo, hi = _out_range(ooff, amin, amax)
+    if tables is None or not _in_int32(lo, hi):
+        return _fallback(_kp.run_binary, _kp.prepare_div(p, inputs, outputs, ctx))
+    xp, xn, ht, it, zt = tables
+    return _binary_state(3, inputs, outputs, xp, it, _ints([mo, 0, 0, 0]), (xn, ht, zt), (ooff, lo, hi, amin, amax))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1799,5 +1870,6 @@ KERNELS = {
     _ops.OP_ARG_MAX: (prepare_arg_max, _run),
     _ops.OP_LSTM: (prepare_lstm, _run),
     _ops.OP_SOFTMAX: (prepare_softmax, _run),
+    _ops.OP_DIV: (prepare_div, _run),
 }
 del _ops
