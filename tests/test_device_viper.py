@@ -43,12 +43,12 @@ KV = DEVICE / "picoml" / "kernels_viper.py"
 KWS = "kws_ref_model"
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SAME, VALID = 0, 1
-# ops kernels_viper must run in viper code (LOG_SOFTMAX and L2_NORMALIZATION, gemmlowp fixed point once per row,
-# stay with kernels_python)
+# ops kernels_viper must run in viper code (LOG_SOFTMAX, gemmlowp fixed point once per row, stays with
+# kernels_python)
 VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB",
              "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "STRIDED_SLICE", "BATCH_MATMUL", "RESIZE_BILINEAR",
-             "SQUARED_DIFFERENCE", "ARG_MAX", "LSTM", "SOFTMAX", "DIV"}
-PYTHON_OPS = {"LOG_SOFTMAX", "L2_NORMALIZATION"}
+             "SQUARED_DIFFERENCE", "ARG_MAX", "LSTM", "SOFTMAX", "DIV", "L2_NORMALIZATION"}
+PYTHON_OPS = {"LOG_SOFTMAX"}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -649,6 +649,13 @@ def div_all_bytes_case(rng):
     return blob, runs
 
 
+def l2_case(rng, depth=None, rows=None):
+    """An L2_NORMALIZATION of a random [rows, depth] (depth up to the format's 33,025 when given)."""
+    shape = (rows or int(rng.integers(1, 5)), depth or int(rng.integers(1, 60)))
+    zi = zero_point(rng)
+    return op_model("L2_NORMALIZATION", [(shape, zi)], [], (shape, 0), {"input_zero_point": zi}), [shape], [zi]
+
+
 def mean_case(rng):
     rank = int(rng.integers(2, 5))
     shape = tuple(int(v) for v in rng.integers(1, 6, rank))
@@ -797,10 +804,16 @@ def edge_cases(small=True, seed=0):
             add("softmax%d" % i, softmax_case(rng))
         add("softmax_depth_1", softmax_case(rng, depth=1))
         add("softmax_many_rows", softmax_case(rng, depth=10))
+        for i in range(6):
+            add("l2_%d" % i, l2_case(rng))
+        add("l2_depth_1", l2_case(rng, depth=1))
+        add("l2_many_rows", l2_case(rng, depth=6, rows=200))     # many sums: the Newton steps' roundings
     else:
         # the widest row TFLite's int32 sum takes (4095 exps of up to 2^19: with equal inputs the sum's headroom
         # is 0 and every output -128)
         add("softmax_depth_4095", softmax_case(rng, depth=4095), count=4)
+        # the deepest row the format takes: a sum of squares up to 33025 * 255^2, just under 2^31
+        add("l2_depth_33025", l2_case(rng, depth=33025), count=4)
     return cases
 
 
@@ -853,10 +866,10 @@ def _blocks(begin, end):
 def test_requantization_lines_are_the_same_in_every_kernel():
     """The requantization tested directly through _requant_array is, to the character, the one in every kernel."""
     blocks = _blocks("# requantize acc", "# end requantize")
-    assert len(blocks) == 8     # conv, depthwise, fully connected, add/mul, batch_matmul, LSTM (2), _requant_array
-    assert all(b == blocks[0] for b in blocks)
+    assert len(blocks) == 9     # conv, depthwise, fully connected, add/mul/div, batch_matmul, LSTM (2),
+    assert all(b == blocks[0] for b in blocks)      # _requant_array, L2 normalization
     clamps = _blocks("# clamp: act_min - offset", "o[out] = v")
-    assert len(clamps) == 6 and all(c == clamps[0] for c in clamps)
+    assert len(clamps) == 7 and all(c == clamps[0] for c in clamps)
 
 
 def requant_cases(rng, n):
@@ -921,6 +934,25 @@ def test_requantization_emulated(bits):
     bad = np.flatnonzero(got != expected)
     assert not len(bad), "%d-bit: %d differ, e.g. acc %d m %d shift %d: %d, expected %d" % (
         bits, len(bad), acc[bad[0]], m[bad[0]], s[bad[0]], got[bad[0]], expected[bad[0]])
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_srdhm_words_emulated(bits):
+    """_srdhm_words (SOFTMAX's and L2_NORMALIZATION's per-row fixed point) is gemmlowp's
+    SaturatingRoundingDoublingHighMul for every edge crossed with every edge and random sizes."""
+    from picoml.fixedpoint import saturating_rounding_doubling_high_mul
+    a, b, _ = requant_cases(np.random.default_rng(7), 3000)
+    _, kv = emulated_device(bits)
+    words = bytearray(12)
+    got = []
+    for x, y in zip(a.tolist(), b.tolist()):
+        words[:8] = np.array([x, y], "<i4").tobytes()
+        kv._srdhm_words(words)
+        got.append(int(np.frombuffer(bytes(words[8:]), "<i4")[0]))
+    expected = [int(v) for v in saturating_rounding_doubling_high_mul(a, b)]
+    bad = [i for i in range(len(a)) if got[i] != expected[i]]
+    assert not bad, "%d-bit: %d differ, e.g. srdhm(%d, %d) = %d, expected %d" % (
+        bits, len(bad), a[bad[0]], b[bad[0]], got[bad[0]], expected[bad[0]])
 
 
 def mutant(replace):

@@ -1,12 +1,12 @@
 # picoml: the MAC-heavy ops in MicroPython viper code, bit-exact with kernels_python (and so with the numpy
 # reference and TensorFlow Lite Micro). The backend for boards without a _picoml native module for their arch
 # (ESP32 xtensawin in particular). Same interface as kernels_python (see its header): KERNELS = {op_code:
-# (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (LOG_SOFTMAX,
-# L2_NORMALIZATION: gemmlowp fixed point once per row).
+# (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (LOG_SOFTMAX: gemmlowp
+# fixed point once per row).
 #
 # Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL, DIV,
-# SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX, LSTM and
-# SOFTMAX. Each
+# SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX, LSTM,
+# SOFTMAX and L2_NORMALIZATION. Each
 # prepare runs kernels_python's prepare (the checks and the
 # decoding), then builds what the viper code needs; an op whose constants the viper code does not take (a shift
 # outside [-31, 31], an input zero point outside int8) keeps kernels_python's run, so every model runs and stays
@@ -1847,6 +1847,161 @@ def prepare_softmax(p, inputs, outputs, ctx):
     return (_softmax_core, (xb, ob, exps, _ints([0, 0, 0]), (xo, oo, rows, depth, max_diff)))
 
 
+# ---------------------------------------------------------------------------------------------------------
+# L2_NORMALIZATION (int8 [rows, depth] -> int8 in scale 1/128), as kernels_python.run_l2_normalization: per row the
+# sum of the squared (x - zero point) (an int32: the format bounds depth), its inverse square root by TFLite's
+# GetInvSqrtQuantizedMultiplierExp (five Newton steps through _srdhm_words) as the row's requantization record q,
+# then each value requantized by it and 2^7. g = (x_off, out_off, rows, depth, zero point); w: 3 work words.
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _l2_core(S):
+    i = 0
+    x = ptr8(S[0])
+    o = ptr8(S[1])
+    w = S[2]
+    p = ptr32(w)
+    q = ptr32(S[3])
+    g = S[4]
+    xo = int(g[0])
+    out = int(g[1])
+    rows = int(g[2])
+    depth = int(g[3])
+    zp = int(g[4])
+    ext = int(_EXT)
+    b30 = 1
+    b30 = b30 << 30
+    top = b30 << 1
+    imax = top - 1
+    lo = -128
+    hi = 127
+    amin = -128
+    amax = 127
+    ooff = 0
+    r = 0
+    for row in range(rows):
+        base = xo + row * depth
+        total = 0
+        for i in range(base, base + depth):
+            v = ((x[i] ^ 0x80) - 0x80) - zp
+            total += v * v
+        # 1 / sqrt(total) ~ m 2^(s - 31), s <= 0: total scaled by powers of 4 into [2^27, 2^29) (3 integer bits),
+        # five Newton steps r = 3/2 r - total/2 r^3 from 1, saturated, then sqrt(2)/2
+        if total <= 1:
+            m = imax
+            s = 0
+        else:
+            s = 11
+            t = total
+            while t >= (b30 >> 1):
+                t = t >> 2
+                s += 1
+            n = 0                               # leading zeros of t (as a 32-bit word)
+            u = t
+            while (u & top) == 0:
+                u = u << 1
+                n += 1
+            pairs = ((n - 1) >> 1) - 1
+            s -= pairs
+            t = t << (pairs + pairs)
+            h = t >> 1
+            half_input = (h >> 1) + (h & 1)
+            rr = b30 >> 2
+            half_three = rr + (rr >> 1)
+            for k in range(5):
+                p[0] = rr
+                p[1] = rr
+                _srdhm_words(w)
+                p[0] = p[2]
+                _srdhm_words(w)
+                t = (p[2] << ext) >> ext        # r^3, then << 6 saturated
+                if t > 0x1FFFFFF:
+                    t = imax
+                elif t < -0x2000000:
+                    t = top
+                else:
+                    t = t << 6
+                p[0] = half_input
+                p[1] = t
+                _srdhm_words(w)
+                t = p[2]
+                p[0] = half_three
+                p[1] = rr
+                _srdhm_words(w)
+                t = (((p[2] - t) << ext) >> ext)    # 3/2 r - total/2 r^3, then << 3 saturated
+                if t > 0xFFFFFFF:
+                    rr = imax
+                elif t < -0x10000000:
+                    rr = top
+                else:
+                    rr = t << 3
+                rr = (rr << ext) >> ext
+            p[0] = rr
+            t = 0x2D413CCD                      # half of sqrt(2)/2 in Q0.31 (a variable: the compiler would fold
+            p[1] = t + t                        # a constant sum into an object)
+            _srdhm_words(w)
+            m = (p[2] << ext) >> ext
+            if s < 0:
+                m = ((m << (0 - s)) << ext) >> ext
+                s = 0
+            s = 0 - s
+        s += 7
+        q[0] = m
+        q[1] = 0
+        q[2] = 0
+        q[3] = 0
+        if s > 0:
+            q[1] = s
+        elif s < 0:
+            q[2] = 0 - s
+            q[3] = (1 << (0 - s)) - 1
+        for i in range(base, base + depth):
+            acc = ((x[i] ^ 0x80) - 0x80) - zp
+            # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+            acc = (acc << ext) >> ext
+            m = q[r]
+            left = q[r + 1]
+            if left:
+                acc = ((acc << left) << ext) >> ext
+            bh = (m << ext) >> (ext + 16)
+            bl = m & 0xFFFF
+            ah = acc >> 16
+            al = acc & 0xFFFF
+            if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+                v = imax
+            else:
+                hx = ah * bl
+                hy = al * bh
+                ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+                ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+                v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+            right = q[r + 2]
+            if right:
+                mask = q[r + 3]
+                rem = v & mask
+                th = mask >> 1
+                if v < 0:
+                    th += 1
+                v = v >> right
+                if rem > th:
+                    v += 1
+            # end requantize
+            # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
+            if v < lo:
+                v = amin
+            elif v > hi:
+                v = amax
+            else:
+                v += ooff
+            o[out] = v
+            out += 1
+
+
+def prepare_l2_normalization(p, inputs, outputs, ctx):
+    xb, xo, rows, depth, zp, ob, oo, _ = _kp.prepare_l2_normalization(p, inputs, outputs, ctx)
+    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
+
+
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
 from . import _ops  # noqa: E402
 
@@ -1871,5 +2026,6 @@ KERNELS = {
     _ops.OP_LSTM: (prepare_lstm, _run),
     _ops.OP_SOFTMAX: (prepare_softmax, _run),
     _ops.OP_DIV: (prepare_div, _run),
+    _ops.OP_L2_NORMALIZATION: (prepare_l2_normalization, _run),
 }
 del _ops
