@@ -2,7 +2,7 @@
 import subprocess
 
 from conftest import ROOT
-from picoml import optable, rules
+from picoml import optable, rules, viper_source
 
 NATMOD_X64 = ROOT / "build" / "natmod" / "x64" / "_picoml.mpy"
 
@@ -21,6 +21,15 @@ def test_files_generated_from_the_rules_table_are_current():
         assert (ROOT / path).read_text() == text, "%s is stale: run python -m picoml.rules" % path
     named = [line for line in files["device/picoml/validate.py"].splitlines() if rules._RULE_USE.match(line)]
     assert len(named) > 50 and rules.GENERATED in files["native_module/rules.h"].splitlines()[0]
+
+
+def test_viper_kernels_written_from_their_template_are_current():
+    """device/picoml/kernels_viper.py is device/templates/kernels_viper.py with its `#: NAME` lines expanded (the
+    requantization and the clamp, written once there: test_device_viper.py checks every kernel has them)."""
+    text = viper_source.generated_files()[viper_source.TARGET]
+    assert (ROOT / viper_source.TARGET).read_text() == text, "%s is stale: run python -m picoml.viper_source" % (
+        viper_source.TARGET)
+    assert text.splitlines()[0] == viper_source.GENERATED and "#:" not in text
 
 
 def test_x64_module_header():
