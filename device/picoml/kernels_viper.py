@@ -812,13 +812,14 @@ def _binary_core(S):
                         ah = acc >> 16
                         al = acc & 0xFFFF
                         if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-                            acc = imax
+                            v = imax
                         else:
                             hx = ah * bl
                             hy = al * bh
                             ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
                             ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-                            acc = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+                            v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+                        acc = v
                     elif kind == 1:
                         acc = ta[xa[pa]] * tb[xb[pb]]
                     else:
@@ -1711,15 +1712,16 @@ def _srdhm_words(w):
     requantization (see the top of the file)."""
     p = ptr32(w)
     ext = int(_EXT)
-    a = (p[0] << ext) >> ext
+    imax = 0x3FFFFFFF
+    imax = imax + imax + 1
+    acc = (p[0] << ext) >> ext
     m = p[1]
     bh = (m << ext) >> (ext + 16)
     bl = m & 0xFFFF
-    ah = a >> 16
-    al = a & 0xFFFF
+    ah = acc >> 16
+    al = acc & 0xFFFF
     if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-        v = 0x3FFFFFFF
-        v = v + v + 1
+        v = imax
     else:
         hx = ah * bl
         hy = al * bh
@@ -1747,6 +1749,7 @@ def _softmax_core(S):
     b30 = 1
     b30 = b30 << 30                     # 2^30 and bit 31 (the sign bit of a 32-bit word) as variables: the
     top = b30 << 1                      # compiler would fold 1 << 30 into an object
+    imax = top - 1
     for r in range(rows):
         base = xo + r * depth
         end = base + depth
@@ -1790,14 +1793,14 @@ def _softmax_core(S):
             _srdhm_words(w)
             t = (p[2] << ext) >> ext
             if t > 0x1FFFFFFF:
-                t = top - 1
+                t = imax
             elif t < -0x20000000:
                 t = top
             else:
                 t = t << 2
             xr = ((xr + t) << ext) >> ext
         if xr > 0x3FFFFFFF:
-            scale = top - 1
+            scale = imax
         elif xr < -b30:
             scale = top
         else:
@@ -1809,22 +1812,25 @@ def _softmax_core(S):
             continue
         mask = (((1 << exponent) - 1) << ext) >> ext
         half = mask >> 1
-        ah = scale >> 16
-        al = scale & 0xFFFF
         for i in range(base, end):
             d = mx - ((x[i] ^ 0x80) - 0x80)
             if d > max_diff:
                 o[i + od] = 0x80
                 continue
-            # srdhm(scale, exps[d]): both >= 0, so never the saturating case
+            acc = scale
             m = e[d]
             bh = (m << ext) >> (ext + 16)
             bl = m & 0xFFFF
-            hx = ah * bl
-            hy = al * bh
-            ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-            ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-            v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+            ah = acc >> 16
+            al = acc & 0xFFFF
+            if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+                v = imax
+            else:
+                hx = ah * bl
+                hy = al * bh
+                ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+                ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+                v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
             v = (v << ext) >> ext
             rem = v & mask
             v = v >> exponent

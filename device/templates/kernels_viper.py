@@ -47,13 +47,7 @@
 # kernels_python.
 #:: The lines every kernel writes out (viper has no inlining; see above), once: `#: NAME` in a kernel is NAME's
 #:: lines at its indentation. host/picoml/viper_source.py writes device/picoml/kernels_viper.py from this file.
-#: define requantize
-# requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
-acc = (acc << ext) >> ext
-m = q[r]
-left = q[r + 1]
-if left:
-    acc = ((acc << left) << ext) >> ext
+#: define srdhm
 bh = (m << ext) >> (ext + 16)
 bl = m & 0xFFFF
 ah = acc >> 16
@@ -66,6 +60,15 @@ else:
     ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
     ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
     v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+#: end
+#: define requantize
+# requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+acc = (acc << ext) >> ext
+m = q[r]
+left = q[r + 1]
+if left:
+    acc = ((acc << left) << ext) >> ext
+#: srdhm
 right = q[r + 2]
 if right:
     mask = q[r + 3]
@@ -744,18 +747,8 @@ def _binary_core(S):
                         # acc = srdhm(acc, the divisor's reciprocal), as the requantization's product
                         acc = (acc << ext) >> ext
                         m = tb[w]
-                        bh = (m << ext) >> (ext + 16)
-                        bl = m & 0xFFFF
-                        ah = acc >> 16
-                        al = acc & 0xFFFF
-                        if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-                            acc = imax
-                        else:
-                            hx = ah * bl
-                            hy = al * bh
-                            ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-                            ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-                            acc = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+                        #: srdhm
+                        acc = v
                     elif kind == 1:
                         acc = ta[xa[pa]] * tb[xb[pb]]
                     else:
@@ -1487,21 +1480,11 @@ def _srdhm_words(w):
     requantization (see the top of the file)."""
     p = ptr32(w)
     ext = int(_EXT)
-    a = (p[0] << ext) >> ext
+    imax = 0x3FFFFFFF
+    imax = imax + imax + 1
+    acc = (p[0] << ext) >> ext
     m = p[1]
-    bh = (m << ext) >> (ext + 16)
-    bl = m & 0xFFFF
-    ah = a >> 16
-    al = a & 0xFFFF
-    if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-        v = 0x3FFFFFFF
-        v = v + v + 1
-    else:
-        hx = ah * bl
-        hy = al * bh
-        ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-        ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-        v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+    #: srdhm
     p[2] = v
 
 
@@ -1523,6 +1506,7 @@ def _softmax_core(S):
     b30 = 1
     b30 = b30 << 30                     # 2^30 and bit 31 (the sign bit of a 32-bit word) as variables: the
     top = b30 << 1                      # compiler would fold 1 << 30 into an object
+    imax = top - 1
     for r in range(rows):
         base = xo + r * depth
         end = base + depth
@@ -1566,14 +1550,14 @@ def _softmax_core(S):
             _srdhm_words(w)
             t = (p[2] << ext) >> ext
             if t > 0x1FFFFFFF:
-                t = top - 1
+                t = imax
             elif t < -0x20000000:
                 t = top
             else:
                 t = t << 2
             xr = ((xr + t) << ext) >> ext
         if xr > 0x3FFFFFFF:
-            scale = top - 1
+            scale = imax
         elif xr < -b30:
             scale = top
         else:
@@ -1585,22 +1569,14 @@ def _softmax_core(S):
             continue
         mask = (((1 << exponent) - 1) << ext) >> ext
         half = mask >> 1
-        ah = scale >> 16
-        al = scale & 0xFFFF
         for i in range(base, end):
             d = mx - ((x[i] ^ 0x80) - 0x80)
             if d > max_diff:
                 o[i + od] = 0x80
                 continue
-            # srdhm(scale, exps[d]): both >= 0, so never the saturating case
+            acc = scale
             m = e[d]
-            bh = (m << ext) >> (ext + 16)
-            bl = m & 0xFFFF
-            hx = ah * bl
-            hy = al * bh
-            ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-            ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-            v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+            #: srdhm
             v = (v << ext) >> ext
             rem = v & mask
             v = v >> exponent

@@ -1,7 +1,7 @@
 """device/picoml/kernels_viper.py, written from device/templates/kernels_viper.py: a call between viper functions
 goes through Python's call machinery, so every kernel writes out the requantization and the clamp; the template
-defines each once (`#: define NAME` ... `#: end`) and a kernel uses it (`#: NAME`), expanded here at the use's
-indentation; `#::` lines are remarks on the template alone. `python -m picoml.viper_source` writes the file (checked
+defines each once (`#: define NAME` ... `#: end`) and a kernel (or another definition) uses it (`#: NAME`),
+expanded here at the use's indentation; `#::` lines are remarks on the template alone. `python -m picoml.viper_source` writes the file (checked
 in; tests/test_native_build.py fails when it is stale)."""
 import textwrap
 
@@ -27,18 +27,21 @@ def expand(text):
             continue
         body.append(lines[i])
         i += 1
-    out = [GENERATED]
-    for line in body:
-        stripped = line.strip()
-        if stripped.startswith("#: "):
+    def written(lines, depth=0):
+        out = []
+        for line in lines:
+            stripped = line.strip()
+            if not stripped.startswith("#: "):
+                out.append(line)
+                continue
             name = stripped[3:]
-            if name not in snippets:
-                raise ValueError("%s uses `#: %s`, which it does not define" % (TEMPLATE, name))
+            if name not in snippets or depth > len(snippets):
+                raise ValueError("%s uses `#: %s`, which it does not define (or which uses itself)" % (TEMPLATE, name))
             indent = line[:len(line) - len(line.lstrip())]
-            out += [indent + s if s else s for s in snippets[name]]
-        else:
-            out.append(line)
-    return "\n".join(out) + "\n"
+            out += [indent + s if s else s for s in written(snippets[name], depth + 1)]
+        return out
+
+    return "\n".join([GENERATED] + written(body)) + "\n"
 
 
 def generated_files():
