@@ -43,12 +43,11 @@ KV = DEVICE / "picoml" / "kernels_viper.py"
 KWS = "kws_ref_model"
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SAME, VALID = 0, 1
-# ops kernels_viper must run in viper code (LOG_SOFTMAX, gemmlowp fixed point once per row, stays with
-# kernels_python)
+# ops kernels_viper must run in viper code (all of them)
 VIPER_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "SUB",
              "MUL", "CONCATENATION", "LUT", "MEAN", "PAD", "STRIDED_SLICE", "BATCH_MATMUL", "RESIZE_BILINEAR",
-             "SQUARED_DIFFERENCE", "ARG_MAX", "LSTM", "SOFTMAX", "DIV", "L2_NORMALIZATION"}
-PYTHON_OPS = {"LOG_SOFTMAX"}
+             "SQUARED_DIFFERENCE", "ARG_MAX", "LSTM", "SOFTMAX", "DIV", "L2_NORMALIZATION", "LOG_SOFTMAX"}
+PYTHON_OPS = set()
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -722,6 +721,19 @@ def softmax_case(rng, depth=None):
                     {"input_multiplier": m, "input_left_shift": shift, "diff_min": diff_min}), [shape], [zi]
 
 
+def log_softmax_case(rng, depth=None, rows=None):
+    """A LOG_SOFTMAX of a random [rows, depth] with TFLite's constants for a random input scale."""
+    from picoml.ops.nonlinear import log_softmax_params
+    shape = (rows or int(rng.integers(1, 5)), depth or int(rng.integers(1, 40)))
+    params = None
+    while params is None:
+        params = log_softmax_params(float(10 ** rng.uniform(-4, 1.5)))
+    names = ("input_multiplier", "input_left_shift", "reverse_scaling_divisor", "reverse_scaling_right_shift",
+             "diff_min")
+    zi = zero_point(rng)
+    return op_model("LOG_SOFTMAX", [(shape, zi)], [], (shape, 127), dict(zip(names, params))), [shape], [zi]
+
+
 def runs_for(rng, shapes, zero_points, count=3):
     """Per run, one int8 array per input: uniform, near the zero point, then the extremes."""
     runs = []
@@ -808,12 +820,17 @@ def edge_cases(small=True, seed=0):
             add("l2_%d" % i, l2_case(rng))
         add("l2_depth_1", l2_case(rng, depth=1))
         add("l2_many_rows", l2_case(rng, depth=6, rows=200))     # many sums: the Newton steps' roundings
+        for i in range(8):
+            add("log_softmax%d" % i, log_softmax_case(rng))
+        add("log_softmax_depth_1", log_softmax_case(rng, depth=1))
+        add("log_softmax_many_rows", log_softmax_case(rng, depth=12, rows=200))
     else:
         # the widest row TFLite's int32 sum takes (4095 exps of up to 2^19: with equal inputs the sum's headroom
         # is 0 and every output -128)
         add("softmax_depth_4095", softmax_case(rng, depth=4095), count=4)
         # the deepest row the format takes: a sum of squares up to 33025 * 255^2, just under 2^31
         add("l2_depth_33025", l2_case(rng, depth=33025), count=4)
+        add("log_softmax_depth_4095", log_softmax_case(rng, depth=4095), count=4)
     return cases
 
 
@@ -864,12 +881,13 @@ def _blocks(begin, end):
 
 
 def test_requantization_lines_are_the_same_in_every_kernel():
-    """The requantization tested directly through _requant_array is, to the character, the one in every kernel."""
+    """The requantization tested directly through _requant_array is, to the character, the one in every kernel
+    (conv, depthwise, fully connected, the element-wise ops, batch matmul, LSTM, L2 normalization, log softmax:
+    the template writes it once, picoml.viper_source)."""
     blocks = _blocks("# requantize acc", "# end requantize")
-    assert len(blocks) == 9     # conv, depthwise, fully connected, add/mul/div, batch_matmul, LSTM (2),
-    assert all(b == blocks[0] for b in blocks)      # _requant_array, L2 normalization
+    assert len(blocks) >= 10 and all(b == blocks[0] for b in blocks)
     clamps = _blocks("# clamp: act_min - offset", "o[out] = v")
-    assert len(clamps) == 7 and all(c == clamps[0] for c in clamps)
+    assert len(clamps) >= 7 and all(c == clamps[0] for c in clamps)
 
 
 def requant_cases(rng, n):
@@ -953,6 +971,36 @@ def test_srdhm_words_emulated(bits):
     bad = [i for i in range(len(a)) if got[i] != expected[i]]
     assert not bad, "%d-bit: %d differ, e.g. srdhm(%d, %d) = %d, expected %d" % (
         bits, len(bad), a[bad[0]], b[bad[0]], got[bad[0]], expected[bad[0]])
+
+
+def _words_function(bits, name, slot, values, size):
+    """The int32 that the emulated viper function `name` leaves in word `slot` of a `size`-word array holding each
+    of `values` there."""
+    _, kv = emulated_device(bits)
+    words = bytearray(4 * size)
+    got = []
+    for x in values:
+        words[4 * slot:4 * slot + 4] = np.array([x], "<i4").tobytes()
+        getattr(kv, name)(words)
+        got.append(int(np.frombuffer(bytes(words[4 * slot:4 * slot + 4]), "<i4")[0]))
+    return got
+
+
+@pytest.mark.parametrize("bits", [32, 64])
+def test_reciprocal_and_log_words_emulated(bits):
+    """_reciprocal_words (SOFTMAX's and LOG_SOFTMAX's 1 / (1 + x)) and _log_words (LOG_SOFTMAX's log of the row's
+    sum) are kernels_python's, value for value: every int32 edge and random values for the reciprocal, sums from 0
+    to 4095 * 2^19 (the deepest row) for the log. Their roundings move an int8 output only rarely, so the models
+    alone would not show an error in them."""
+    kp, _ = emulated_device(bits)
+    rng = np.random.default_rng(8)
+    edges = [INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX, INT32_MAX - 1, 1 << 30, -(1 << 30)]
+    values = edges + [int(v) for v in rng.integers(INT32_MIN, INT32_MAX, 1500, endpoint=True)]
+    assert _words_function(bits, "_reciprocal_words", 3, values, 4) == [
+        kp.one_over_one_plus_x_for_x_in_0_1(v) for v in values]
+    sums = [0, 1, 1 << 19, (1 << 19) + 1, 4095 << 19, (1 << 31) - 1] + [1 << k for k in range(31)] + \
+        [int(v) for v in rng.integers(1 << 19, 4095 << 19, 1500)] + [int(v) for v in rng.integers(0, 1 << 22, 300)]
+    assert _words_function(bits, "_log_words", 4, sums, 5) == [kp.log_of_sum(v) for v in sums]
 
 
 def mutant(replace):

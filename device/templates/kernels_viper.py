@@ -1,13 +1,13 @@
 # picoml: the MAC-heavy ops in MicroPython viper code, bit-exact with kernels_python (and so with the numpy
 # reference and TensorFlow Lite Micro). The backend for boards without a _picoml native module for their arch
 # (ESP32 xtensawin in particular). Same interface as kernels_python (see its header): KERNELS = {op_code:
-# (prepare, run)}; the model takes kernels_python's entry for the op codes missing here (LOG_SOFTMAX: gemmlowp
-# fixed point once per row).
+# (prepare, run)}; the model takes kernels_python's (kernels_audio's) entry for the op codes missing here: the audio
+# front-end's (the Signal library's and the int32 ops around them).
 #
 # Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL, DIV,
 # SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX, LSTM,
-# SOFTMAX and L2_NORMALIZATION. Each
-# prepare runs kernels_python's prepare (the checks and the
+# SOFTMAX, LOG_SOFTMAX and L2_NORMALIZATION (these three with gemmlowp's fixed point once per row in int32 words:
+# _srdhm_words, _reciprocal_words, _log_words). Each prepare runs kernels_python's prepare (the checks and the
 # decoding), then builds what the viper code needs; an op whose constants the viper code does not take (a shift
 # outside [-31, 31], an input zero point outside int8) keeps kernels_python's run, so every model runs and stays
 # exact.
@@ -35,7 +35,7 @@
 # Memory: prepare allocates per op a few int32 arrays (bias folded with the weight sums, 4 words of
 # requantization constants per channel, or one set when quantized per tensor) and shares byte scratch buffers
 # between ops; these kernels allocate nothing per run, on 32-bit boards too (no value leaves the viper code as a
-# Python int). The ops left to kernels_python make temporary long ints on 32-bit ports.
+# Python int). The audio front-end's ops, left to kernels_audio, make temporary long ints on 32-bit ports.
 #
 # Speed: each op is one call of a viper function taking one tuple (the emitter keeps only the first 2-3 locals
 # of a function in registers, arguments first, so the hot loop variables come right after it); CONV_2D and
@@ -1468,10 +1468,9 @@ def prepare_strided_slice(p, inputs, outputs, ctx):
 # ---------------------------------------------------------------------------------------------------------
 # SOFTMAX (int8 -> int8), as kernels_python.run_softmax (TFLite Micro's integer softmax): per row the max, the sum
 # of the exps of the differences d = max - x (kernels_python's table of 256, rounded >> 12), its reciprocal by
-# gemmlowp's Newton iterations (_srdhm_words: 8 products a row), then per value srdhm(scale, exps[d]) divided by
-# 2^exponent with rounding. In int32 words throughout, so nothing becomes a Python int: a 32-bit board allocates
-# nothing (kernels_python's version makes long ints there). g = (x_off, out_off, rows, depth, max_diff); w: 3
-# work words.
+# gemmlowp's Newton iterations (_reciprocal_words), then per value srdhm(scale, exps[d]) divided by 2^exponent with
+# rounding. In int32 words throughout, so nothing becomes a Python int: a 32-bit board allocates nothing
+# (kernels_python's version makes long ints there). g = (x_off, out_off, rows, depth, max_diff); w: 4 work words.
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
@@ -1486,6 +1485,50 @@ def _srdhm_words(w):
     m = p[1]
     #: srdhm
     p[2] = v
+
+
+@micropython.viper
+def _reciprocal_words(w):
+    """w[3] = gemmlowp's one_over_one_plus_x_for_x_in_0_1(w[3]) on int32 words: half the denominator d, then x =
+    48/17 - 32/17 d and three times x += 4 x (1 - d x), saturated; 2 x, saturated (w[0..2]: _srdhm_words's)."""
+    p = ptr32(w)
+    ext = int(_EXT)
+    b30 = 1
+    b30 = b30 << 30
+    top = b30 << 1
+    imax = top - 1
+    a = (p[3] << ext) >> ext
+    if a == (top << ext) >> ext:        # INT32_MIN: gemmlowp's RoundingHalfSum(a, INT32_MAX) is -1 there
+        hd = -1
+    else:
+        hd = (a >> 1) + b30
+    p[0] = hd
+    p[1] = -1010580540
+    _srdhm_words(w)
+    xr = 0x2D2D2D2D
+    xr = ((xr + xr + ((p[2] << ext) >> ext)) << ext) >> ext  # 1515870810 + srdhm(d, -32/17)
+    for k in range(3):
+        p[0] = hd
+        p[1] = xr
+        _srdhm_words(w)
+        p[0] = xr
+        p[1] = (((1 << 29) - ((p[2] << ext) >> ext)) << ext) >> ext
+        _srdhm_words(w)
+        t = (p[2] << ext) >> ext
+        if t > 0x1FFFFFFF:
+            t = imax
+        elif t < -0x20000000:
+            t = top
+        else:
+            t = t << 2
+        xr = ((xr + t) << ext) >> ext
+    if xr > 0x3FFFFFFF:
+        xr = imax
+    elif xr < -b30:
+        xr = top
+    else:
+        xr = xr << 1
+    p[3] = xr
 
 
 @micropython.viper
@@ -1522,47 +1565,19 @@ def _softmax_core(S):
             if d <= max_diff:
                 v = e[d]
                 total += (v >> 12) + ((v >> 11) & 1)
-        # GetReciprocal(total, 12): u << headroom has bit 31 set; half the denominator is it >> 1, unsigned
+        # GetReciprocal(total, 12): 1 / (1 + x) of x = (u << headroom) - 2^31 (bit 31 of u << headroom set)
         u = (total << ext) >> ext
         headroom = 0
         if u == 0:
             headroom = 32
-            hd = -1
         else:
             while (u & top) == 0:
                 u = ((u << 1) << ext) >> ext
                 headroom += 1
-            shifted = ((u + top) << ext) >> ext           # (u << headroom) - 2^31, in [0, 2^31)
-            hd = (shifted >> 1) + b30
+        p[3] = u + top
+        _reciprocal_words(w)
+        scale = (p[3] << ext) >> ext
         exponent = 35 - headroom
-        # x = 48/17 - 32/17 hd, then three times x += 4 x (1 - hd x), saturated; scale = 2 x, saturated
-        p[0] = hd
-        p[1] = -1010580540
-        _srdhm_words(w)
-        xr = 0x2D2D2D2D
-        xr = ((xr + xr + ((p[2] << ext) >> ext)) << ext) >> ext  # 1515870810 + srdhm(hd, -32/17)
-        for k in range(3):
-            p[0] = hd
-            p[1] = xr
-            _srdhm_words(w)
-            p[0] = xr
-            p[1] = (((1 << 29) - ((p[2] << ext) >> ext)) << ext) >> ext
-            _srdhm_words(w)
-            t = (p[2] << ext) >> ext
-            if t > 0x1FFFFFFF:
-                t = imax
-            elif t < -0x20000000:
-                t = top
-            else:
-                t = t << 2
-            xr = ((xr + t) << ext) >> ext
-        if xr > 0x3FFFFFFF:
-            scale = imax
-        elif xr < -b30:
-            scale = top
-        else:
-            scale = xr << 1
-        scale = (scale << ext) >> ext
         if exponent > 31:
             for i in range(base, end):
                 o[i + od] = 0x80
@@ -1597,7 +1612,7 @@ def prepare_softmax(p, inputs, outputs, ctx):
     xb, xo, ob, oo, rows, depth, max_diff, exps = _kp.prepare_softmax(p, inputs, outputs, ctx)
     # d = max - x lies in [0, 255]: max_diff clamped to [-1, 255] compares the same and fits a machine word
     max_diff = -1 if max_diff < 0 else 255 if max_diff > 255 else max_diff
-    return (_softmax_core, (xb, ob, exps, _ints([0, 0, 0]), (xo, oo, rows, depth, max_diff)))
+    return (_softmax_core, (xb, ob, exps, _ints([0, 0, 0, 0]), (xo, oo, rows, depth, max_diff)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1720,6 +1735,193 @@ def prepare_l2_normalization(p, inputs, outputs, ctx):
     return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
 
 
+# ---------------------------------------------------------------------------------------------------------
+# LOG_SOFTMAX (int8 -> int8 in scale 16/256, zero point 127), as kernels_python.run_log_softmax: per row the sum
+# of the exps of the differences d = max - x in Q12.19 (kernels_python's tables: each difference scaled, and its
+# exp), TFLite's fixed-point log of it (log_x_for_x_greater_than_or_equal_to_1: the power of two from the leading
+# zeros, the mantissa's log by a rational approximation, _srdhm_words and _reciprocal_words), the least difference
+# kept (the log less 2^31 requantized by the divisor: q), then per value its scaled difference less the log,
+# divided by 2^22 with rounding. g = (x_off, out_off, rows, depth, diff_min); w: 5 work words.
+# ---------------------------------------------------------------------------------------------------------
+
+@micropython.viper
+def _log_words(w):
+    """w[4] = TFLite's log_x_for_x_greater_than_or_equal_to_1 of w[4] (x >= 0 in Q12.19) in Q5.26: x or x sqrt(1/2)
+    scaled to its leading bit, whichever mantissa rr is nearer 1, its power of two as adj, the mantissa's log by
+    a rational approximation around sqrt(sqrt(1/2)) (w[0..3]: _srdhm_words' and _reciprocal_words')."""
+    p = ptr32(w)
+    ext = int(_EXT)
+    b30 = 1
+    b30 = b30 << 30
+    top = b30 << 1
+    imax = top - 1
+    c = 759250125
+    sqrt_half = c + c                   # the constants above 2^30 as sums of variables: the compiler would fold
+    c = 902905650                       # a constant sum into an object
+    sqrt_sqrt_half = c + c + 1
+    c = 528909884
+    alpha_i = c + c + 1
+    c = 744261118
+    log_2 = c + c
+    total = (p[4] << ext) >> ext
+    h = 32
+    if total:
+        h = 0
+        u = total
+        while (u & top) == 0:
+            u = u << 1
+            h += 1
+    p[0] = total << (h - 1)
+    p[1] = sqrt_half
+    _srdhm_words(w)
+    t = (p[2] << ext) >> ext
+    r_a = imax if t > 0x3FFFFFFF else t << 1
+    a_adj = ((12 - h) << 25) + (1 << 23)
+    p[0] = total
+    _srdhm_words(w)
+    t = (p[2] << ext) >> ext
+    hb = 31
+    if t:
+        hb = -1
+        while (t & top) == 0:
+            t = t << 1
+            hb += 1
+    r_b = total << hb
+    if total > (imax >> hb):
+        r_b = imax
+    b_adj = ((12 - hb) << 25) - (1 << 23)
+    rr = r_a if r_a < r_b else r_b
+    adj = a_adj if a_adj > b_adj else b_adj
+    hs = (rr >> 1) + (sqrt_sqrt_half >> 1) + 1              # RoundingHalfSum(rr, sqrt(sqrt(1/2))), rr >= 0
+    qq = ((rr - sqrt_sqrt_half) << ext) >> ext
+    qq = ((qq + qq) << ext) >> ext
+    p[0] = qq
+    p[1] = qq
+    _srdhm_words(w)
+    sq = (p[2] << ext) >> ext
+    p[1] = rr
+    _srdhm_words(w)
+    num = p[2]
+    p[1] = sq
+    _srdhm_words(w)
+    p[0] = p[2]
+    p[1] = 117049297
+    _srdhm_words(w)
+    num = (((num + p[2]) << ext) >> ext)
+    p[0] = 127690142
+    p[1] = sq
+    _srdhm_words(w)
+    p[1] = (((((alpha_i + qq) << ext) >> ext) + ((p[2] << ext) >> ext)) << ext) >> ext
+    p[0] = hs
+    _srdhm_words(w)
+    t = p[2]
+    p[0] = 638450708
+    p[1] = qq
+    _srdhm_words(w)
+    p[3] = t + p[2]
+    _reciprocal_words(w)
+    mask = 63                       # num / 2^6, rounded
+    rem = num & mask
+    th = 31
+    if num < 0:
+        th += 1
+    num = num >> 6
+    if rem > th:
+        num += 1
+    p[0] = num
+    p[1] = p[3]
+    _srdhm_words(w)
+    t = p[2]
+    p[0] = adj
+    p[1] = log_2
+    _srdhm_words(w)
+    t = (((t + p[2]) << ext) >> ext)
+    if t > 0x3FFFFFFF:
+        ls = imax
+    elif t < -b30:
+        ls = top
+    else:
+        ls = t << 1
+    ls = (ls << ext) >> ext
+    p[4] = ls
+
+
+@micropython.viper
+def _log_softmax_core(S):
+    i = 0
+    x = ptr8(S[0])
+    o = ptr8(S[1])
+    sc = ptr32(S[2])
+    e = ptr32(S[3])
+    w = S[4]
+    p = ptr32(w)
+    q = ptr32(S[5])
+    g = S[6]
+    xo = int(g[0])
+    od = int(g[1]) - xo
+    rows = int(g[2])
+    depth = int(g[3])
+    diff_min = int(g[4])
+    ext = int(_EXT)
+    b30 = 1
+    b30 = b30 << 30
+    top = b30 << 1
+    imax = top - 1
+    r = 0
+    for row in range(rows):
+        base = xo + row * depth
+        end = base + depth
+        mx = -128
+        for i in range(base, end):
+            v = (x[i] ^ 0x80) - 0x80
+            if v > mx:
+                mx = v
+        total = 0                       # Q12.19 (the format bounds depth: no wrap)
+        for i in range(base, end):
+            d = mx - ((x[i] ^ 0x80) - 0x80)
+            if 0 - d >= diff_min:
+                total += e[d]
+        p[4] = total
+        _log_words(w)
+        ls = (p[4] << ext) >> ext
+        # the least difference kept: the log less 2^31 requantized by the divisor, or diff_min - 1
+        acc = ls + top
+        #: requantize
+        least = diff_min - 1
+        if v > least:
+            least = v
+        for i in range(base, end):
+            d = mx - ((x[i] ^ 0x80) - 0x80)
+            v = -128
+            if 0 - d > least:
+                t = (((sc[d] << ext) >> ext) - ls << ext) >> ext
+                rem = t & 0x3FFFFF
+                th = 0x1FFFFF
+                if t < 0:
+                    th += 1
+                t = t >> 22
+                if rem > th:
+                    t += 1
+                v = t + 127
+                if v > 127:
+                    v = 127
+                elif v < -128:
+                    v = -128
+            o[i + od] = v
+
+
+def prepare_log_softmax(p, inputs, outputs, ctx):
+    xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift, diff_min = _kp.prepare_log_softmax(
+        p, inputs, outputs, ctx)
+    if not -31 <= divisor_shift <= 31:
+        return _fallback(_kp.run_log_softmax, (xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift,
+                                               diff_min))
+    # -d lies in [-255, 0]: diff_min clamped to [-256, 1] compares the same and fits a machine word
+    diff_min = -256 if diff_min < -256 else 1 if diff_min > 1 else diff_min
+    return (_log_softmax_core, (xb, ob, scaled, exps, _ints([0, 0, 0, 0, 0]), _ints(_pair(divisor, -divisor_shift)),
+                                (xo, oo, rows, depth, diff_min)))
+
+
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
 from . import _ops  # noqa: E402
 
@@ -1745,5 +1947,6 @@ KERNELS = {
     _ops.OP_SOFTMAX: (prepare_softmax, _run),
     _ops.OP_DIV: (prepare_div, _run),
     _ops.OP_L2_NORMALIZATION: (prepare_l2_normalization, _run),
+    _ops.OP_LOG_SOFTMAX: (prepare_log_softmax, _run),
 }
 del _ops
