@@ -238,6 +238,19 @@ def test_predict_allocates_nothing_with_the_heap_locked(target, backend, micro_s
     assert out.split() == [backend]
 
 
+@pytest.mark.parametrize("name", ["softsign", "l2_norm", "log_softmax"])
+def test_viper_row_and_division_ops_allocate_nothing_on_32_bits(name, tmp_path):
+    """DIV, L2_NORMALIZATION and LOG_SOFTMAX in viper code: the heap locked around predict on the emulated M4
+    (kernels_python's long ints there allocated 21 to 177 KB per inference)."""
+    model, blob = _model(name)
+    (tmp_path / "m.pml").write_bytes(blob)
+    out = qemu.run_script(
+        "import picoml, micropython\nm = picoml.load(%r, backend='viper')\nx = bytearray(%d)\nm.predict(x)\n"
+        "micropython.heap_lock()\nm.predict(x)\nmicropython.heap_unlock()\nprint(m.backend, m.python_ops)\n"
+        % (str(tmp_path / "m.pml"), model.tensors[model.inputs[0].tensor].nbytes), "m4", heapsize=1000000)
+    assert out.split() == ["viper", "[]"]
+
+
 def test_m0_without_float_loads_the_native_module():
     """The float-less Cortex-M0 build (MICROPY_FLOAT_IMPL_NONE) loads armv6m native modules."""
     out = qemu.run_script(
