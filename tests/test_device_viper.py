@@ -1154,3 +1154,27 @@ def test_the_compiled_mpy_gives_the_same_bytes(tmp_path):
     assert results[None].endswith("kernels_viper.mpy")
     for name, (blob, runs) in cases.items():
         assert_matches_reference(name, blob, runs, results[name][0], "x64 .mpy")
+
+
+DROPS_PYTHON = r"""
+import gc, sys, picoml
+def resident():
+    gc.collect()
+    return "picoml.kernels_python" in sys.modules
+m = picoml.load(%(viper)r, backend="viper")
+first = resident()
+f = picoml.load(%(frontend)r, backend="viper")         # the audio front-end's ops run in kernels_python
+second = resident()
+m2 = picoml.load(%(viper)r, backend="viper")
+print(first, second, resident(), f.python_ops != [], m2.predict(m2.inputs[0].data) is not None)
+"""
+
+
+def test_a_model_all_in_viper_code_leaves_no_pure_python_kernels(tmp_path):
+    """Once a model whose every op runs in viper code is loaded, kernels_python (about 25 KB of a board's heap,
+    load-time there) is dropped; a model that runs any of it keeps it for good (dropping it then would leave its
+    code alive beside a second copy on the next load)."""
+    (tmp_path / "m.pml").write_bytes(models.pml(KWS))
+    from picoml.runtimes.unix import run_script
+    out = run_script(DROPS_PYTHON % {"viper": str(tmp_path / "m.pml"), "frontend": str(resources.frontend_model())})
+    assert out.split() == ["False", "True", "True", "True", "True"]

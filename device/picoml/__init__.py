@@ -46,7 +46,8 @@ def load(source, backend=None):
                 _forget(name)
         if model.backend != "native":
             from .kernels_python import prepare
-            prepare(model)          # the Python kernels' tables, once the loader's code is gone
+            if prepare(model):      # the Python kernels' tables, once the loader's code is gone
+                _forget("kernels_python")   # every op in viper code: the pure-Python kernels were load-time only
         return model
     except MemoryError as e:
         room = source = loading = model = None  # room for the message (a file read here is dropped with it)

@@ -1237,7 +1237,9 @@ def prepare(model):
     """The last step of picoml.load for the viper and pure-Python backends, once the loader's code is gone:
     model._steps, (ops, arena, tensors_offset, weights_offset, viper module or None) from picoml.pml -- the ops as
     (code, inputs, outputs, params) tuples, validated by picoml.validate -- becomes one (run, state) pair per op,
-    the viper module's kernel where it has one; model.python_ops lists the ops left to this module (viper)."""
+    the viper module's kernel where it has one; model.python_ops lists the ops left to this module (viper).
+    True when nothing the model runs is in this module (every op in viper code) and no model kept it: picoml.load
+    then drops it."""
     import gc
     ops, arena, tensors_offset, weights_offset, viper = model._steps
     model._steps = None
@@ -1263,6 +1265,16 @@ def prepare(model):
     model._steps = steps
     if viper is not None:
         model.python_ops = python_ops
+    runs_in_viper = getattr(viper, "runs_in_viper", None)     # (a stand-in viper module may not say)
+    if runs_in_viper is None or not runs_in_viper(steps):
+        _KEPT.append(1)
+    return not _KEPT
+
+
+# Non-empty once a prepared model runs code of this module (or kernels_audio's, which refers to it): until then a
+# viper model needs it only while it loads, and prepare() says picoml.load may drop it (about 25 KB of a board's
+# heap); once kept, it is never dropped (a model still running it would keep its code alive beside a second copy).
+_KEPT = []
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)

@@ -94,7 +94,12 @@ o[out] = v
 import micropython
 from array import array
 
-from . import kernels_python as _kp
+
+def _kp():
+    """picoml.kernels_python, for the prepare functions (the checks and the decoding): imported on use, so that
+    once a model is loaded nothing here refers to it and picoml.load can drop it (runs_in_viper)."""
+    from . import kernels_python
+    return kernels_python
 
 
 @micropython.viper
@@ -126,6 +131,14 @@ def _python(S):
 def _fallback(run, state):
     """The state making _run call kernels_python's run: for constants the viper code does not take."""
     return (_python, (run, state))
+
+
+def runs_in_viper(steps):
+    """True when every prepared step runs viper code: no op left to kernels_python or falling back to its run."""
+    for run, state in steps:
+        if run is not _run or state[0] is _python:
+            return False
+    return True
 
 
 def _ints(values):
@@ -345,7 +358,7 @@ def _conv_operands(p, inputs, outputs, channels):
 
 
 def prepare_conv_2d(p, inputs, outputs, ctx):
-    st, run = _kp.prepare_conv_2d(p, inputs, outputs, ctx), _kp.run_conv_2d
+    st, run = _kp().prepare_conv_2d(p, inputs, outputs, ctx), _kp().run_conv_2d
     OC, KH, KW = inputs[1].shape[0], inputs[1].shape[1], inputs[1].shape[2]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:
@@ -474,7 +487,7 @@ def _depthwise_core(S):
 
 
 def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
-    st, run = _kp.prepare_depthwise_conv_2d(p, inputs, outputs, ctx), _kp.run_depthwise_conv_2d
+    st, run = _kp().prepare_depthwise_conv_2d(p, inputs, outputs, ctx), _kp().run_depthwise_conv_2d
     KH, KW, OC = inputs[1].shape[1], inputs[1].shape[2], inputs[1].shape[3]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:
@@ -556,7 +569,7 @@ def _fc_core(S):
 
 
 def prepare_fully_connected(p, inputs, outputs, ctx):
-    st, run = _kp.prepare_fully_connected(p, inputs, outputs, ctx), _kp.run_fully_connected
+    st, run = _kp().prepare_fully_connected(p, inputs, outputs, ctx), _kp().run_fully_connected
     x, w, out = inputs[0], inputs[1], outputs[0]
     U, D = w.shape
     ooff, amin, amax = p
@@ -652,7 +665,7 @@ def _pool_core(S):
 
 
 def _prepare_pool(is_max, p, inputs, outputs, ctx):
-    _kp.prepare_pool(p, inputs, outputs, ctx)
+    _kp().prepare_pool(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     N, H, W, C = x.shape
     return (_pool_core, (x.buf, out.buf, (x.off, N, H, W, C, out.off, out.shape[1], out.shape[2]) + tuple(p) +
@@ -806,9 +819,9 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
     lo, hi = _out_range(ooff, amin, amax)
     if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
         if kind == 1:
-            return _fallback(_kp.run_binary, _kp.prepare_mul(p, inputs, outputs, ctx))
+            return _fallback(_kp().run_binary, _kp().prepare_mul(p, inputs, outputs, ctx))
         what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
-        return _fallback(_kp.run_binary, _kp.prepare_add(p, inputs, outputs, ctx, what, sign, kind))
+        return _fallback(_kp().run_binary, _kp().prepare_add(p, inputs, outputs, ctx, what, sign, kind))
     return _binary_state(kind, inputs, outputs, ta, tb, _ints(_pair(mo, so)), (ta, ta, ta), (ooff, lo, hi, amin, amax))
 
 
@@ -848,13 +861,13 @@ def _div_tables(in1_off, in2_off, so):
         y = ((u ^ 0x80) - 0x80) + in2_off
         if not _in_int32(x << 1, y << 1):
             return None
-        hp = _kp._clz32(x) - 1 if x >= 0 else _kp._clz32(2 * -x - 1)
-        hn = _kp._clz32(-x) - 1 if x <= 0 else _kp._clz32(2 * x - 1)
+        hp = _kp()._clz32(x) - 1 if x >= 0 else _kp()._clz32(2 * -x - 1)
+        hn = _kp()._clz32(-x) - 1 if x <= 0 else _kp()._clz32(2 * x - 1)
         xp[u] = _wrap32(x << hp)
         xn[u] = _wrap32(-x << hn)
         ht[u] = hp | hn << 8
-        zeros = _kp._clz32(-y if y < 0 else y)
-        it[u] = _kp.one_over_one_plus_x_for_x_in_0_1(
+        zeros = _kp()._clz32(-y if y < 0 else y)
+        it[u] = _kp().one_over_one_plus_x_for_x_in_0_1(
             (((-y if y < 0 else y) << zeros) & 0xFFFFFFFF) - 0x80000000 if zeros < 32 else _INT32_MIN)
         zt[u] = (31 - zeros - so + 64) | (256 if y < 0 else 0)
     return xp, xn, ht, it, zt
@@ -865,7 +878,7 @@ def prepare_div(p, inputs, outputs, ctx):
     tables = ctx.shared(("div", in1_off, in2_off, so), lambda: _div_tables(in1_off, in2_off, so))
     lo, hi = _out_range(ooff, amin, amax)
     if tables is None or not _in_int32(lo, hi):
-        return _fallback(_kp.run_binary, _kp.prepare_div(p, inputs, outputs, ctx))
+        return _fallback(_kp().run_binary, _kp().prepare_div(p, inputs, outputs, ctx))
     xp, xn, ht, it, zt = tables
     return _binary_state(3, inputs, outputs, xp, it, _ints([mo, 0, 0, 0]), (xn, ht, zt), (ooff, lo, hi, amin, amax))
 
@@ -926,13 +939,13 @@ def _matmul_core(S):
 
 
 def prepare_batch_matmul(p, inputs, outputs, ctx):
-    st = _kp.prepare_batch_matmul(p, inputs, outputs, ctx)
+    st = _kp().prepare_batch_matmul(p, inputs, outputs, ctx)
     ab, bb, ob, oo, mats, rows, cols, depth, ar, ak, bc, bk, l_off, r_off, mo, so, ooff, amin, amax = st
     lo, hi = _out_range(ooff, amin, amax)
     ta = ctx.shared(("v", l_off), lambda: _byte_table(l_off))
     tb = ctx.shared(("v", r_off), lambda: _byte_table(r_off))
     if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
-        return _fallback(_kp.run_batch_matmul, st)
+        return _fallback(_kp().run_batch_matmul, st)
     offsets = array("i", range(2 * len(mats)))
     for t in range(len(mats)):
         offsets[2 * t], offsets[2 * t + 1] = mats[t]
@@ -991,7 +1004,7 @@ def _resize_core(S):
 
 
 def prepare_resize_bilinear(p, inputs, outputs, ctx):
-    xb, xo, n, h, w, c, ob, oo, rows, cols = _kp.prepare_resize_bilinear(p, inputs, outputs, ctx)
+    xb, xo, n, h, w, c, ob, oo, rows, cols = _kp().prepare_resize_bilinear(p, inputs, outputs, ctx)
     flat = []
     for axis in (rows, cols):
         a = array("i", range(3 * len(axis)))
@@ -1039,7 +1052,7 @@ def _arg_max_core(S):
 
 
 def prepare_arg_max(p, inputs, outputs, ctx):
-    xb, xo, outer, n, inner, ob, oo, flip = _kp.prepare_arg_max(p, inputs, outputs, ctx)
+    xb, xo, outer, n, inner, ob, oo, flip = _kp().prepare_arg_max(p, inputs, outputs, ctx)
     return (_arg_max_core, (xb, ob, (xo, outer, n, inner, oo, flip)))
 
 
@@ -1242,7 +1255,7 @@ def _lut_core(S):
 
 
 def prepare_lut(p, inputs, outputs, ctx):
-    tb, to, xb, xo, ob, oo, n = _kp.prepare_lut(p, inputs, outputs, ctx)
+    tb, to, xb, xo, ob, oo, n = _kp().prepare_lut(p, inputs, outputs, ctx)
     return (_lut_core, (xb, ob, tb, (xo, oo, to, n)))
 
 
@@ -1318,7 +1331,7 @@ def _mean_core(S):
 
 
 def prepare_mean(p, inputs, outputs, ctx):
-    st, run = _kp.prepare_mean(p, inputs, outputs, ctx), _kp.run_mean
+    st, run = _kp().prepare_mean(p, inputs, outputs, ctx), _kp().run_mean
     x, out = inputs[0], outputs[0]
     axis_mask, in_zp, out_zp, multiplier, shift = p
     shape4 = x.shape4()
@@ -1377,7 +1390,7 @@ def _pad_core(S):
 
 
 def prepare_pad(p, inputs, outputs, ctx):
-    _kp.prepare_pad(p, inputs, outputs, ctx)
+    _kp().prepare_pad(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     return (_pad_core, (x.buf, out.buf, (x.off, out.off) + tuple(x.shape4()) + tuple(out.shape4()[1:]) +
                         tuple(p[0:4]) + (p[8] & 0xFF, out.size)))
@@ -1417,7 +1430,7 @@ def _prod(dims):
 
 
 def prepare_concatenation(p, inputs, outputs, ctx):
-    _kp.prepare_concatenation(p, inputs, outputs, ctx)
+    _kp().prepare_concatenation(p, inputs, outputs, ctx)
     out = outputs[0]
     axis = p[0]
     size = out.nbytes // out.size       # bytes per value: any one dtype
@@ -1462,7 +1475,7 @@ def _slice_core(S):
 
 
 def prepare_strided_slice(p, inputs, outputs, ctx):
-    return (_slice_core, _kp.prepare_strided_slice(p, inputs, outputs, ctx))
+    return (_slice_core, _kp().prepare_strided_slice(p, inputs, outputs, ctx))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1609,7 +1622,7 @@ def _softmax_core(S):
 
 
 def prepare_softmax(p, inputs, outputs, ctx):
-    xb, xo, ob, oo, rows, depth, max_diff, exps = _kp.prepare_softmax(p, inputs, outputs, ctx)
+    xb, xo, ob, oo, rows, depth, max_diff, exps = _kp().prepare_softmax(p, inputs, outputs, ctx)
     # d = max - x lies in [0, 255]: max_diff clamped to [-1, 255] compares the same and fits a machine word
     max_diff = -1 if max_diff < 0 else 255 if max_diff > 255 else max_diff
     return (_softmax_core, (xb, ob, exps, _ints([0, 0, 0, 0]), (xo, oo, rows, depth, max_diff)))
@@ -1731,7 +1744,7 @@ def _l2_core(S):
 
 
 def prepare_l2_normalization(p, inputs, outputs, ctx):
-    xb, xo, rows, depth, zp, ob, oo, _ = _kp.prepare_l2_normalization(p, inputs, outputs, ctx)
+    xb, xo, rows, depth, zp, ob, oo, _ = _kp().prepare_l2_normalization(p, inputs, outputs, ctx)
     return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
 
 
@@ -1911,10 +1924,10 @@ def _log_softmax_core(S):
 
 
 def prepare_log_softmax(p, inputs, outputs, ctx):
-    xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift, diff_min = _kp.prepare_log_softmax(
+    xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift, diff_min = _kp().prepare_log_softmax(
         p, inputs, outputs, ctx)
     if not -31 <= divisor_shift <= 31:
-        return _fallback(_kp.run_log_softmax, (xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift,
+        return _fallback(_kp().run_log_softmax, (xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift,
                                                diff_min))
     # -d lies in [-255, 0]: diff_min clamped to [-256, 1] compares the same and fits a machine word
     diff_min = -256 if diff_min < -256 else 1 if diff_min > 1 else diff_min
