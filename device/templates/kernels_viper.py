@@ -74,6 +74,20 @@ amin = int(g[22])
 amax = int(g[23])
 qstep = int(g[24])
 #: end
+#: define patch_dot
+pp = pa
+while pp != pe4:
+    pw = ptr8(pp)
+    fw = ptr8(fk)
+    acc += (pw[0] * (fw[0] ^ 0x80) + pw[1] * (fw[1] ^ 0x80)
+            + pw[2] * (fw[2] ^ 0x80) + pw[3] * (fw[3] ^ 0x80))
+    pp += 4
+    fk += 4
+while pp != pe:
+    acc += ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80)
+    pp += 1
+    fk += 1
+#: end
 #: define srdhm
 bh = (m << ext) >> (ext + 16)
 bl = m & 0xFFFF
@@ -329,18 +343,7 @@ def _conv_core(S):
                     # in the filter: constant offsets from a pointer are the cheapest loads viper emits);
                     # bz and psum take the two offsets out
                     acc = bz[oc] - psum
-                    pp = pa
-                    while pp != pe4:
-                        pw = ptr8(pp)
-                        fw = ptr8(fk)
-                        acc += (pw[0] * (fw[0] ^ 0x80) + pw[1] * (fw[1] ^ 0x80)
-                                + pw[2] * (fw[2] ^ 0x80) + pw[3] * (fw[3] ^ 0x80))
-                        pp += 4
-                        fk += 4
-                    while pp != pe:
-                        acc += ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80)
-                        pp += 1
-                        fk += 1
+                    #: patch_dot
                     #: requantize
                     #: clamp
                     out += 1
@@ -487,7 +490,7 @@ def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
 @micropython.viper
 def _fc_core(S):
     pp = 0
-    wk = 0
+    fk = 0
     acc = 0
     x = ptr8(S[0])
     w = ptr8(S[1])
@@ -523,24 +526,13 @@ def _fc_core(S):
             p[j] = t
             psum += t
         psum = psum << 7
-        wk = wa
+        fk = wa
         r = 0
         for u in range(U):
             # sum of patch * (weight + 128), unrolled by 4, walking addresses as CONV_2D; bz and psum take the
             # two offsets out
             acc = bz[u] - psum
-            pp = pa
-            while pp != pe4:
-                pw = ptr8(pp)
-                ww = ptr8(wk)
-                acc += (pw[0] * (ww[0] ^ 0x80) + pw[1] * (ww[1] ^ 0x80)
-                        + pw[2] * (ww[2] ^ 0x80) + pw[3] * (ww[3] ^ 0x80))
-                pp += 4
-                wk += 4
-            while pp != pe:
-                acc += ptr8(pp)[0] * (ptr8(wk)[0] ^ 0x80)
-                pp += 1
-                wk += 1
+            #: patch_dot
             #: requantize
             #: clamp
             out += 1
