@@ -1,8 +1,8 @@
 """device/picoml/kernels_viper.py, written from device/templates/kernels_viper.py: a call between viper functions
 goes through Python's call machinery, so every kernel writes out the requantization and the clamp; the template
 defines each once (`#: define NAME` ... `#: end`) and a kernel (or another definition) uses it (`#: NAME`),
-expanded here at the use's indentation; `#::` lines are remarks on the template alone. `python -m picoml.viper_source` writes the file (checked
-in; tests/test_native_build.py fails when it is stale)."""
+expanded here at the use's indentation; `#::` lines are remarks on the template alone. `python -m
+picoml.viper_source` writes the file (checked in; tests/test_native_build.py fails when it is stale)."""
 import textwrap
 
 TEMPLATE = "device/templates/kernels_viper.py"
@@ -44,16 +44,18 @@ def expand(text):
     return "\n".join([GENERATED] + written(body)) + "\n"
 
 
+def _root():
+    from .resources import checkout
+    return checkout("writing kernels_viper.py from its template")
+
+
 def generated_files():
     """{path relative to the checkout: text} (the checkout's template: developer tooling)."""
-    from .resources import checkout
-    root = checkout("writing kernels_viper.py from its template")
-    return {TARGET: expand((root / TEMPLATE).read_text())}
+    return {TARGET: expand((_root() / TEMPLATE).read_text())}
 
 
 def main():
-    from .resources import checkout
-    root = checkout("writing kernels_viper.py from its template")
+    root = _root()
     for path, text in generated_files().items():
         if (root / path).read_text() != text:
             (root / path).write_text(text)
