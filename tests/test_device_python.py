@@ -266,9 +266,9 @@ def test_pure_python_crc32_matches_binascii(tmp_path):
 
 
 def package_copy(folder, viper=None):
-    """A copy of the device package in `folder`, without kernels_viper or with the file `viper` as kernels_viper;
-    returns `folder`, to put first on sys.path."""
-    shutil.copytree(DEVICE / "picoml", folder / "picoml", ignore=shutil.ignore_patterns("kernels_viper.py"))
+    """A copy of the device package in `folder`, without the viper kernels or with the file `viper` as
+    kernels_viper; returns `folder`, to put first on sys.path."""
+    shutil.copytree(DEVICE / "picoml", folder / "picoml", ignore=shutil.ignore_patterns("kernels_viper*.py"))
     if viper:
         shutil.copy(viper, folder / "picoml" / "kernels_viper.py")
     return folder

@@ -39,7 +39,8 @@ from picoml import resources
 from picoml.runtimes.unix import mpy_cross
 
 DEVICE = resources.device_library()
-KV = DEVICE / "picoml" / "kernels_viper.py"
+KV = DEVICE / "picoml" / "kernels_viper.py"         # the core; the kernels in kernels_viper_<family>.py
+VIPER_FILES = sorted((DEVICE / "picoml").glob("kernels_viper*.py"))
 KWS = "kws_ref_model"
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 SAME, VALID = 0, 1
@@ -260,10 +261,17 @@ def make_viper(W):
 _emulated = {}
 
 
-def emulated_device(bits, source=None):
-    """(kernels_python, kernels_viper) of device/picoml, kernels_viper's viper functions emulated on a `bits`-bit
-    word (from `source` when given, e.g. a mutant), in a package of its own."""
-    key = (bits, source)
+def viper_sources():
+    """{file name: text} of the viper modules (the core first)."""
+    return {p.name: p.read_text() for p in sorted(VIPER_FILES, key=lambda p: p != KV)}
+
+
+def emulated_device(bits, sources=None):
+    """(kernels_python, kernels_viper) of device/picoml, the viper modules' viper functions emulated on a
+    `bits`-bit word (`sources` as viper_sources() when given, e.g. a mutant), in a package of its own; the
+    kernel families are in it (emulated_family)."""
+    sources = viper_sources() if sources is None else sources
+    key = (bits, tuple(sources.items()))
     if key in _emulated:
         return _emulated[key]
     W = make_word(bits)
@@ -279,13 +287,15 @@ def emulated_device(bits, source=None):
     sys.modules["micropython"] = fake
     try:
         kp = importlib.import_module(name + ".kernels_python")
-        tree = _WrapLiterals().visit(ast.parse(source if source is not None else KV.read_text()))
-        ast.fix_missing_locations(tree)
-        kv = types.ModuleType(name + ".kernels_viper")
-        kv.__package__ = name
-        kv.__file__ = str(KV)
-        sys.modules[kv.__name__] = kv
-        exec(compile(tree, str(KV), "exec"), kv.__dict__)
+        for file_name, source in sources.items():
+            tree = _WrapLiterals().visit(ast.parse(source))
+            ast.fix_missing_locations(tree)
+            module = types.ModuleType(name + "." + file_name[:-3])
+            module.__package__ = name
+            module.__file__ = str(DEVICE / "picoml" / file_name)
+            sys.modules[module.__name__] = module
+            exec(compile(tree, module.__file__, "exec"), module.__dict__)
+        kv = sys.modules[name + ".kernels_viper"]
     finally:
         if saved is None:
             del sys.modules["micropython"]
@@ -294,6 +304,12 @@ def emulated_device(bits, source=None):
     assert kv._EXT == bits - 32
     _emulated[key] = (kp, kv)
     return _emulated[key]
+
+
+def emulated_family(bits, family):
+    """picoml.kernels_viper_<family> on the emulated word."""
+    _, kv = emulated_device(bits)
+    return sys.modules[kv.__name__ + "_" + family]
 
 
 class EmuTensor:
@@ -324,11 +340,11 @@ class EmuTensor:
         return "x".join(str(d) for d in self.shape) or "scalar"
 
 
-def run_emulated(blob, runs, bits, source=None):
+def run_emulated(blob, runs, bits, sources=None):
     """(outputs per run, names of the ops that fell back to kernels_python's run) of the model with the kernels
-    on the emulated word (kernels_viper from `source` when given), walked as picoml's loader does (viper's
+    on the emulated word (the viper modules from `sources` when given), walked as picoml's loader does (viper's
     kernel where it has one)."""
-    kp, kv = emulated_device(bits, source)
+    kp, kv = emulated_device(bits, sources)
     blob = bytes(blob)
     model = format.read(blob)
     weights_offset = struct.unpack_from("<I", blob, 52)[0]
@@ -343,10 +359,11 @@ def run_emulated(blob, runs, bits, source=None):
     steps = []
     fallbacks = []
     for op in model.ops:
-        entry = kv.KERNELS.get(op.code) or kp.KERNELS[op.code]
+        viper = kv.kernel(op.code)
+        entry = viper or kp.KERNELS[op.code]
         state = entry[0](tuple(op.params.values()), tuple(tensor(i) for i in op.inputs),
                          tuple(tensor(i) for i in op.outputs), ctx)
-        if op.code in kv.KERNELS and state[0] is kv._python:
+        if viper and state[0] is kv._python:
             fallbacks.append(op.name)
         steps.append((entry[1], state))
     results = []
@@ -371,8 +388,8 @@ def run_emulated(blob, runs, bits, source=None):
 def run_unix_port(tmp_path, cases, path=()):
     """cases: {name: (blob, runs)} with runs a list of per-input int8 arrays. Runs every model in one MicroPython
     process with backend="viper" (tests/device/viper_batch.py); returns {name: (outputs per run, indices of the
-    ops left to kernels_python, number of ops whose viper prepare fell back to kernels_python's run)}, and the
-    file kernels_viper was imported from."""
+    ops left to kernels_python, number of ops whose viper prepare fell back to kernels_python's run)}, and at
+    None the files the viper modules were imported from."""
     listing = []
     for name, (blob, runs) in cases.items():
         model = format.read(blob)
@@ -840,14 +857,16 @@ def edge_cases(small=True, seed=0):
 
 @pytest.mark.parametrize("arch", ["xtensawin", "armv6m", "armv7m", "armv7emsp", "rv32imc", "x64"])
 def test_compiles_for_the_boards(arch, tmp_path):
-    subprocess.run([mpy_cross(), "-march=%s" % arch, "-o", str(tmp_path / "kernels_viper.mpy"), str(KV)],
-                   check=True, capture_output=True, text=True)
-    assert (tmp_path / "kernels_viper.mpy").stat().st_size > 1000
+    for path in VIPER_FILES:
+        mpy = tmp_path / path.with_suffix(".mpy").name
+        subprocess.run([mpy_cross(), "-march=%s" % arch, "-o", str(mpy), str(path)], check=True, capture_output=True,
+                       text=True)
+        assert mpy.stat().st_size > 1000
 
 
 def _viper_functions():
-    tree = ast.parse(KV.read_text())
-    return [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and _is_viper(node)]
+    trees = [ast.parse(text) for text in viper_sources().values()]
+    return [node for tree in trees for node in ast.walk(tree) if isinstance(node, ast.FunctionDef) and _is_viper(node)]
 
 
 def test_viper_code_avoids_word_size_traps():
@@ -869,7 +888,7 @@ def test_viper_code_avoids_word_size_traps():
 
 
 def _blocks(begin, end):
-    lines = KV.read_text().splitlines()
+    lines = "\n".join(viper_sources().values()).splitlines()
     blocks = []
     for i, line in enumerate(lines):
         if line.strip().startswith(begin):
@@ -934,12 +953,13 @@ def test_requantization_on_the_unix_port(tmp_path):
         len(bad), acc[bad[0]], m[bad[0]], s[bad[0]], got[bad[0]], expected[bad[0]])
 
 
-def emulated_requant(bits, acc, m, s, source=None):
-    _, kv = emulated_device(bits, source)
+def emulated_requant(bits, acc, m, s, sources=None):
+    _, kv = emulated_device(bits, sources)
+    pool = sys.modules[kv.__name__ + "_pool"]
     n = len(acc)
     a = bytearray(acc.astype("<i4").tobytes())
     out = bytearray(4 * n)
-    kv._requant_array(a, out, ((0, 0, 0, 0, 0, 0, 4, 1), bytearray(requant_records(m, s).astype("<i4").tobytes())), n)
+    pool._requant_array(a, out, ((0, 0, 0, 0, 0, 0, 4, 1), bytearray(requant_records(m, s).astype("<i4").tobytes())), n)
     return np.frombuffer(bytes(out), "<i4").astype(np.int64)
 
 
@@ -960,12 +980,12 @@ def test_srdhm_words_emulated(bits):
     SaturatingRoundingDoublingHighMul for every edge crossed with every edge and random sizes."""
     from picoml.fixedpoint import saturating_rounding_doubling_high_mul
     a, b, _ = requant_cases(np.random.default_rng(7), 3000)
-    _, kv = emulated_device(bits)
+    softmax = emulated_family(bits, "softmax")
     words = bytearray(12)
     got = []
     for x, y in zip(a.tolist(), b.tolist()):
         words[:8] = np.array([x, y], "<i4").tobytes()
-        kv._srdhm_words(words)
+        softmax._srdhm_words(words)
         got.append(int(np.frombuffer(bytes(words[8:]), "<i4")[0]))
     expected = [int(v) for v in saturating_rounding_doubling_high_mul(a, b)]
     bad = [i for i in range(len(a)) if got[i] != expected[i]]
@@ -973,15 +993,15 @@ def test_srdhm_words_emulated(bits):
         bits, len(bad), a[bad[0]], b[bad[0]], got[bad[0]], expected[bad[0]])
 
 
-def _words_function(bits, name, slot, values, size):
-    """The int32 that the emulated viper function `name` leaves in word `slot` of a `size`-word array holding each
-    of `values` there."""
-    _, kv = emulated_device(bits)
+def _words_function(bits, family, name, slot, values, size):
+    """The int32 that the emulated viper function `name` of kernels_viper_<family> leaves in word `slot` of a
+    `size`-word array holding each of `values` there."""
+    module = emulated_family(bits, family)
     words = bytearray(4 * size)
     got = []
     for x in values:
         words[4 * slot:4 * slot + 4] = np.array([x], "<i4").tobytes()
-        getattr(kv, name)(words)
+        getattr(module, name)(words)
         got.append(int(np.frombuffer(bytes(words[4 * slot:4 * slot + 4]), "<i4")[0]))
     return got
 
@@ -996,38 +1016,41 @@ def test_reciprocal_and_log_words_emulated(bits):
     rng = np.random.default_rng(8)
     edges = [INT32_MIN, INT32_MIN + 1, -1, 0, 1, INT32_MAX, INT32_MAX - 1, 1 << 30, -(1 << 30)]
     values = edges + [int(v) for v in rng.integers(INT32_MIN, INT32_MAX, 1500, endpoint=True)]
-    assert _words_function(bits, "_reciprocal_words", 3, values, 4) == [
+    assert _words_function(bits, "softmax", "_reciprocal_words", 3, values, 4) == [
         kp.one_over_one_plus_x_for_x_in_0_1(v) for v in values]
     sums = [0, 1, 1 << 19, (1 << 19) + 1, 4095 << 19, (1 << 31) - 1] + [1 << k for k in range(31)] + \
         [int(v) for v in rng.integers(1 << 19, 4095 << 19, 1500)] + [int(v) for v in rng.integers(0, 1 << 22, 300)]
-    assert _words_function(bits, "_log_words", 4, sums, 5) == [kp.log_of_sum(v) for v in sums]
+    assert _words_function(bits, "normalize", "_log_words", 4, sums, 5) == [kp.log_of_sum(v) for v in sums]
 
 
 def mutant(replace):
-    """kernels_viper.py with each line whose stripped text is a key of `replace` replaced by its value's lines."""
-    out = []
-    for line in KV.read_text().splitlines():
-        stripped = line.strip()
-        indent = line[:len(line) - len(stripped)]
-        new = replace.get(stripped, None)
-        out += [line] if new is None else [indent + n for n in new]
-    source = "\n".join(out)
-    assert source != KV.read_text()
-    return source
+    """viper_sources() with each line whose stripped text is a key of `replace` replaced by its value's lines."""
+    sources = viper_sources()
+    mutated = {}
+    for name, text in sources.items():
+        out = []
+        for line in text.splitlines():
+            stripped = line.strip()
+            indent = line[:len(line) - len(stripped)]
+            new = replace.get(stripped, None)
+            out += [line] if new is None else [indent + n for n in new]
+        mutated[name] = "\n".join(out) + "\n"
+    assert mutated != sources
+    return mutated
 
 
 def test_the_emulation_catches_a_64_bit_product():
     """A mutant whose high multiply is the naive (acc * m + 2**30) >> 31 passes on the 64-bit word and fails on
     the 32-bit one: the emulation tells the two apart."""
     high_word = "v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)"
-    source = mutant({high_word: ["v = (acc * m + (1 << 30)) >> 31"]})
+    sources = mutant({high_word: ["v = (acc * m + (1 << 30)) >> 31"]})
     rng = np.random.default_rng(7)
     acc, m, s = requant_cases(rng, 3000)
     keep = (m > 0) & (m != INT32_MAX)       # the mutant reads m zero-extended on 64-bit: positive ones only
     acc, m, s = acc[keep], m[keep], s[keep]
     expected = expected_requant(acc, m, s)
-    assert np.array_equal(emulated_requant(64, acc, m, s, source), expected)
-    assert not np.array_equal(emulated_requant(32, acc, m, s, source), expected)
+    assert np.array_equal(emulated_requant(64, acc, m, s, sources), expected)
+    assert not np.array_equal(emulated_requant(32, acc, m, s, sources), expected)
 
 
 MUTANTS = {
@@ -1044,13 +1067,13 @@ MUTANTS = {
 def test_the_emulation_catches_word_size_bugs(small_cases, name):
     """Each mutant fails on the word it is wrong for and passes on the other."""
     replace, wrong_on = MUTANTS[name]
-    source = mutant(replace)
+    sources = mutant(replace)
     picked = {k: v for k, v in small_cases.items() if k.startswith(("fc", "conv", "dw"))}
     failures = {}
     for bits in (32, 64):
         failures[bits] = []
         for case, (blob, runs) in picked.items():
-            outputs, _ = run_emulated(blob, runs, bits, source)
+            outputs, _ = run_emulated(blob, runs, bits, sources)
             try:
                 assert_matches_reference(case, blob, runs, outputs, "mutant")
             except AssertionError:
@@ -1138,20 +1161,22 @@ def test_benchmark_kws(tmp_path):
 
 
 def test_the_compiled_mpy_gives_the_same_bytes(tmp_path):
-    """kernels_viper.mpy from mpy-cross -march=x64 (how boards get it, for their arch) in place of the source."""
+    """kernels_viper*.mpy from mpy-cross -march=x64 (how boards get them, for their arch) in place of the
+    sources."""
     package = tmp_path / "lib" / "picoml"
     package.mkdir(parents=True)
     for src in (DEVICE / "picoml").glob("*.py"):
-        if src.name != "kernels_viper.py":
+        if src not in VIPER_FILES:
             (package / src.name).write_text(src.read_text())
-    subprocess.run([mpy_cross(), "-march=x64", "-o", str(package / "kernels_viper.mpy"), str(KV)], check=True,
-                   capture_output=True, text=True)
+    for src in VIPER_FILES:
+        subprocess.run([mpy_cross(), "-march=x64", "-o", str(package / src.with_suffix(".mpy").name), str(src)],
+                       check=True, capture_output=True, text=True)
     rng = np.random.default_rng(12)
     cases = {"kws": (models.pml(KWS), _model_runs(models.pml(KWS), 3, seed=5)),
              "conv": (lambda made: (made[0], runs_for(rng, made[1], made[2])))(conv_case(rng, extreme=True)),
              "dw": (lambda made: (made[0], runs_for(rng, made[1], made[2])))(conv_case(rng, depthwise=True))}
     results = run_unix_port(tmp_path, cases, path=[tmp_path / "lib"])
-    assert results[None].endswith("kernels_viper.mpy")
+    assert len(results[None]) >= 2 and all(f.endswith(".mpy") for f in results[None]), results[None]
     for name, (blob, runs) in cases.items():
         assert_matches_reference(name, blob, runs, results[name][0], "x64 .mpy")
 

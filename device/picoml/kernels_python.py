@@ -28,9 +28,9 @@
 # LUT: docs/format.md) may find their output over a full-shaped input, so read element i of every input before
 # writing element i of the output.
 #
-# picoml.kernels_viper provides KERNELS with the same shape for the ops it accelerates; prepare() takes
-# its entry when it has the op code and this module's otherwise, so it may cover any subset of the ops. Its
-# prepare can call this module's prepare (the checks, the decoded constants) and build its own state from the
+# picoml.kernels_viper provides kernel(op_code) -> (prepare, run) of the same shape, or None, for the ops it
+# accelerates (each family of them in a module of its own, imported on first use); prepare() takes its entry
+# when there is one and this module's otherwise, so it may cover any subset of the ops. Its prepare can call this module's prepare (the checks, the decoded constants) and build its own state from the
 # returned tuple, or keep (this module's run, that state) for an op it cannot take: the state layouts
 # documented at each prepare below are part of this interface -- change them together with kernels_viper.
 # All targets are little-endian (int32 constants are copied from the model bytes as they are).
@@ -1245,13 +1245,12 @@ def prepare(model):
     model._steps = None
     gc.collect()                # the loader's garbage, before the kernels' long-lived tables
     buf = model.buffer
-    fast = viper.KERNELS if viper is not None else {}
     ctx = Context(arena, buf)
     steps = []
     python_ops = []
     for n in range(len(ops)):
         code, ins, outs, params = ops[n]
-        entry = fast.get(code)
+        entry = viper.kernel(code) if viper is not None else None
         if entry is None:
             entry = KERNELS.get(code)
             if entry is None:       # an audio front-end's op: its kernels are imported only for such a model

@@ -221,8 +221,8 @@ def import_viper():
         raise
     except Exception as e:      # incompatible .mpy arch, no viper emitter on this port, ...
         return None, "viper: picoml.kernels_viper could not be loaded (%s: %s)" % (type(e).__name__, e)
-    if not isinstance(getattr(kernels_viper, "KERNELS", None), dict):
-        return None, "viper: picoml.kernels_viper has no KERNELS dict"
+    if not callable(getattr(kernels_viper, "kernel", None)):
+        return None, "viper: picoml.kernels_viper is an older one (it has no kernel()): install this picoml's"
     return kernels_viper, None
 
 

@@ -23,7 +23,7 @@ ARCH_NAMES = {code: name for name, code in ARCH_CODES.items()}
 BUILDS = {"x64": True, "armv6m": True, "armv7m": True, "armv7emsp": True, "xtensawin": False}
 # boards with a newer MicroPython whose .mpy version is not 6.3 get this message
 SUPPORTED = "MicroPython 1.23 to 1.29 (.mpy 6.3) on %s" % ", ".join(sorted(BUILDS))
-CIRCUITPYTHON_SKIP = ("kernels_viper.py", "fast.py")     # CircuitPython has no viper emitter
+CIRCUITPYTHON_SKIP = ("kernels_viper", "fast.py")     # names starting so: CircuitPython has no viper emitter
 # the default audio front-end (picoml.audio.Frontend()), beside the library in every build
 FRONTEND = "frontend.pml"
 # the small native module (without the ops of optable.FULL_ONLY_OPS), beside _picoml.mpy (picoml.pml.native on the
@@ -141,7 +141,7 @@ def build_circuitpython(out_dir):
     shutil.rmtree(folder.parent.parent, ignore_errors=True)
     folder.mkdir(parents=True)
     for source in device_sources():
-        if source.name not in CIRCUITPYTHON_SKIP:
+        if not source.name.startswith(CIRCUITPYTHON_SKIP):
             target = folder / source.relative_to(resources.device_package())
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(source, target)

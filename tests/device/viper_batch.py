@@ -1,6 +1,6 @@
 # Models on the viper backend (argv: a folder holding cases.json, [[name, input sizes, input sets], ...], and
 # per case NAME.pml and NAME.in, the input sets one after the other): writes NAME.out, and prints
-# {"kernels_viper": its file, "cases": {name: [backend, ops per input set whose viper prepare fell back to
+# {"kernels_viper": the files of the viper modules loaded, "cases": {name: [backend, ops per input set whose viper prepare fell back to
 # kernels_python's run, the ops left to kernels_python]}}.
 import json
 import sys
@@ -35,4 +35,5 @@ for name, sizes, count in json.loads(open(folder + "/cases.json").read()):
     src.close()
     dst.close()
     result[name] = [m.backend, fallen_back[0] // count, m.info()["python_ops"]]
-print(json.dumps({"kernels_viper": kernels_viper.__file__, "cases": result}))
+files = sorted(module.__file__ for name, module in sys.modules.items() if name.startswith("picoml.kernels_viper"))
+print(json.dumps({"kernels_viper": files, "cases": result}))
