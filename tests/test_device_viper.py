@@ -1203,3 +1203,47 @@ def test_a_model_all_in_viper_code_leaves_no_pure_python_kernels(tmp_path):
     from picoml.runtimes.unix import run_script
     out = run_script(DROPS_PYTHON % {"viper": str(tmp_path / "m.pml"), "frontend": str(resources.frontend_model())})
     assert out.split() == ["False", "True", "True", "True", "True"]
+
+
+FAMILIES = r"""
+import sys, picoml
+m = picoml.load(%(model)r, backend="viper")
+xs = [bytearray(len(i.data)) for i in m.inputs]
+y = m.predict(xs[0] if len(xs) == 1 else xs)
+print(" ".join(sorted(n[len("picoml.kernels_viper_"):] for n in sys.modules if n.startswith("picoml.kernels_viper_"))))
+print(" ".join(str(i) for i in m.python_ops), bytes(y[0] if isinstance(y, list) else y).hex())
+"""
+
+
+def _family_of_ops():
+    """{op name: family} from the core's table (written by picoml.viper_source from the families' KERNELS)."""
+    import re
+    return dict(re.findall(r'^    _ops\.OP_(\w+): "(\w+)",$', KV.read_text(), re.M))
+
+
+@pytest.mark.parametrize("name", ["kws_ref_model", "concat", "dense_fused_acts"])
+def test_a_model_loads_only_the_viper_families_of_its_ops(tmp_path, name):
+    """The family modules imported are those of the model's ops; with one of them missing from the board (a partial
+    copy) its ops run in kernels_python, with the same bytes."""
+    import shutil
+    from picoml.runtimes.unix import run_script
+    blob = models.pml(name)
+    model = format.read(blob)
+    (tmp_path / "m.pml").write_bytes(blob)
+    family = _family_of_ops()
+    wanted = sorted({family[op.name] for op in model.ops if op.name in family})
+    loaded, rest = run_script(FAMILIES % {"model": str(tmp_path / "m.pml")}).splitlines()
+    assert loaded.split() == wanted and rest.split()[:-1] == []
+    zeros = [np.zeros(model.tensors[io.tensor].shape, np.int8) for io in model.inputs]
+    expected = reference.run(model, zeros)[0].tobytes().hex()
+    assert rest.split()[-1] == expected
+
+    package = tmp_path / "partial"
+    shutil.copytree(DEVICE / "picoml", package / "picoml")
+    missing = wanted[-1]
+    (package / "picoml" / ("kernels_viper_%s.py" % missing)).unlink()
+    loaded, rest = run_script(FAMILIES % {"model": str(tmp_path / "m.pml")}, path=[package]).splitlines()
+    assert loaded.split() == [f for f in wanted if f != missing]
+    python_ops = [int(i) for i in rest.split()[:-1]]
+    assert python_ops == [i for i, op in enumerate(model.ops) if family.get(op.name) == missing] != []
+    assert rest.split()[-1] == expected
