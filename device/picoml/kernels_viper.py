@@ -43,7 +43,7 @@
 # Speed: each op is one call of a viper function taking one tuple (the emitter keeps only the first 2-3 locals
 # of a function in registers, arguments first, so the hot loop variables come right after it); CONV_2D and
 # FULLY_CONNECTED gather the input window once per output pixel and run the MACs of all output channels over
-# it, 4 per step, by walking addresses; DEPTHWISE_CONV_2D unrolls the usual 3-wide window. The requantization
+# it, 8 per step, by walking addresses; DEPTHWISE_CONV_2D unrolls the usual 3-wide window. The requantization
 # lines are repeated in each kernel instead of called: a call between viper functions goes through the Python
 # call machinery (and needs int() around its result), once per output element. On the x64 unix
 # port the keyword-spotting model (kws_ref_model) takes about 3.5 ms per inference against about 185 ms with

@@ -9,7 +9,7 @@ from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_i
 
 # ---------------------------------------------------------------------------------------------------------
 # CONV_2D: per output pixel, the window is gathered into `patch` as offset-binary bytes p = x + 128 (the
-# padding as the input zero point + 128), so the MAC loop is one flat loop over kh*kw*c, unrolled by 4, of
+# padding as the input zero point + 128), so the MAC loop is one flat loop over kh*kw*c, unrolled by 8, of
 # p * (filter byte ^ 0x80) = (x + 128) * (w + 128): sum(x * w) = that - 128 * sum(p) - 128 * sum(w), the first
 # taken once per pixel (psum), the second folded into the bias (bz) at load.
 # g = (x_off, N, H, W, C, f_off, KH, KW, OC, out_off, OH, OW, stride_h, stride_w, dilation_h, dilation_w,
@@ -34,7 +34,7 @@ def _conv_core(S):
     imax = imax + imax + 1
     K = KH * KW * C
     pa = int(p)                 # the patch's address
-    pe4 = pa + K - (K & 3)
+    pe8 = pa + K - (K & 7)
     pe = pa + K
     fa = int(f) + fo            # the filter's
     row = W * C
@@ -76,7 +76,7 @@ def _conv_core(S):
                 fk = fa
                 r = 0
                 for oc in range(OC):
-                    # sum of patch * (filter + 128), unrolled by 4, walking addresses (pp in the patch, fk
+                    # sum of patch * (filter + 128), unrolled by 8, walking addresses (pp in the patch, fk
                     # in the filter: constant offsets from a pointer are the cheapest loads viper emits);
                     # bz and psum take the two offsets out
                     acc = bz[oc] - psum
@@ -135,7 +135,7 @@ def _fc_core(S):
     imax = 0x3FFFFFFF
     imax = imax + imax + 1
     pa = int(p)                 # the patch's address
-    pe4 = pa + D - (D & 3)
+    pe8 = pa + D - (D & 7)
     pe = pa + D
     wa = int(w) + wo            # the weights'
     for b in range(B):
@@ -149,7 +149,7 @@ def _fc_core(S):
         fk = wa
         r = 0
         for u in range(U):
-            # sum of patch * (weight + 128), unrolled by 4, walking addresses as CONV_2D; bz and psum take the
+            # sum of patch * (weight + 128), unrolled by 8, walking addresses as CONV_2D; bz and psum take the
             # two offsets out
             acc = bz[u] - psum
             #: patch_dot
