@@ -105,9 +105,6 @@ def _conv_core(S):
                     # in the filter: constant offsets from a pointer are the cheapest loads viper emits);
                     # bz and psum take the two offsets out
                     acc = bz[oc] - psum
-                    #:: 8 per step, each byte loaded at a constant offset from the walking address itself: a pointer local per step
-                    #:: (pw = ptr8(pp)) costs a stack slot and a reload per byte. FULLY_CONNECTED 1024x64 on qemu-m4: 21.1 -> 15.6
-                    #:: instructions per MAC; on qemu-xtensa 23.3 -> 18.7.
                     pp = pa
                     while pp != pe8:
                         acc += (ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80) + ptr8(pp)[1] * (ptr8(fk)[1] ^ 0x80)
@@ -226,9 +223,6 @@ def _fc_core(S):
             # sum of patch * (weight + 128), unrolled by 8, walking addresses as CONV_2D; bz and psum take the
             # two offsets out
             acc = bz[u] - psum
-            #:: 8 per step, each byte loaded at a constant offset from the walking address itself: a pointer local per step
-            #:: (pw = ptr8(pp)) costs a stack slot and a reload per byte. FULLY_CONNECTED 1024x64 on qemu-m4: 21.1 -> 15.6
-            #:: instructions per MAC; on qemu-xtensa 23.3 -> 18.7.
             pp = pa
             while pp != pe8:
                 acc += (ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80) + ptr8(pp)[1] * (ptr8(fk)[1] ^ 0x80)

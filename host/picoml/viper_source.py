@@ -27,7 +27,8 @@ def _definitions(name, text):
             continue
         if stripped.startswith("#: define "):
             end = lines.index("#: end", i)
-            snippets[stripped[len("#: define "):]] = textwrap.dedent("\n".join(lines[i + 1:end])).splitlines()
+            kept = [line for line in lines[i + 1:end] if not line.strip().startswith("#::")]
+            snippets[stripped[len("#: define "):]] = textwrap.dedent("\n".join(kept)).splitlines()
             i = end + 1
             continue
         body.append(lines[i])
