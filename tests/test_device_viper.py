@@ -1185,24 +1185,35 @@ DROPS_PYTHON = r"""
 import gc, sys, picoml
 def resident():
     gc.collect()
-    return "picoml.kernels_python" in sys.modules
+    return ["picoml.kernels_python" in sys.modules, "picoml.kernels_audio" in sys.modules, "picoml._ops" in sys.modules]
 m = picoml.load(%(viper)r, backend="viper")
-first = resident()
-f = picoml.load(%(frontend)r, backend="viper")         # the audio front-end's ops run in kernels_python
-second = resident()
+print(*resident())
+f = picoml.load(%(frontend)r, backend="viper")        # every op of the audio front-end in viper code too
+print(*resident(), f.python_ops)
+k = picoml.load(%(python)r, backend="viper")          # its SOFTMAX in kernels_python: kernels_viper_softmax is missing
+print(*resident(), k.python_ops)
 m2 = picoml.load(%(viper)r, backend="viper")
-print(first, second, resident(), f.python_ops != [], m2.predict(m2.inputs[0].data) is not None)
+print(*resident(), m2.predict(m2.inputs[0].data) is not None)
 """
 
 
 def test_a_model_all_in_viper_code_leaves_no_pure_python_kernels(tmp_path):
-    """Once a model whose every op runs in viper code is loaded, kernels_python (about 25 KB of a board's heap,
-    load-time there) is dropped; a model that runs any of it keeps it for good (dropping it then would leave its
-    code alive beside a second copy on the next load)."""
-    (tmp_path / "m.pml").write_bytes(models.pml(KWS))
+    """Once a model whose every op runs in viper code is loaded (the audio front-end too), the pure-Python kernels
+    (kernels_python, about 25 KB of a board's heap, and kernels_audio: load-time there) and the op codes are
+    dropped; a model that runs any of them keeps them for good (dropping them then would leave their code alive
+    beside a second copy on the next load)."""
+    import shutil
     from picoml.runtimes.unix import run_script
-    out = run_script(DROPS_PYTHON % {"viper": str(tmp_path / "m.pml"), "frontend": str(resources.frontend_model())})
-    assert out.split() == ["False", "True", "True", "True", "True"]
+    package = tmp_path / "partial"
+    shutil.copytree(DEVICE / "picoml", package / "picoml")
+    (package / "picoml" / "kernels_viper_softmax.py").unlink()
+    (tmp_path / "m.pml").write_bytes(models.pml("dense_fused_acts"))
+    (tmp_path / "k.pml").write_bytes(models.pml(KWS))
+    out = run_script(DROPS_PYTHON % {"viper": str(tmp_path / "m.pml"), "frontend": str(resources.frontend_model()),
+                                     "python": str(tmp_path / "k.pml")}, path=[package])
+    softmax = [i for i, op in enumerate(format.read(models.pml(KWS)).ops) if op.name == "SOFTMAX"]
+    assert out.splitlines() == ["False False False", "False False False []", "True False False %s" % softmax,
+                                "True False False True"]
 
 
 FAMILIES = r"""

@@ -293,8 +293,8 @@ def in_unix_port(script, cwd):
 @pytest.mark.parametrize("backend", ["native", "python", "viper"])
 def test_frontend_in_the_unix_port(tmp_path, pml, clips, backend):
     """Every clip through picoml.audio.Frontend on the virtual board, the samples in blocks of 1 to 1000: every
-    feature row TFLite Micro's, with the native module, the viper backend (its kernels and the Python ones for the
-    front-end's ops) and the pure-Python fallback."""
+    feature row TFLite Micro's, with the native module, the viper backend (every op in viper code:
+    kernels_viper_audio for the front-end's, test_device_viper_audio.py) and the pure-Python fallback."""
     got, head = feed_clips(in_unix_port, tmp_path, pml, clips, backend)
     assert head.endswith("True")      # the samples moved with picoml.fast (viper)
     for name, _, expected in clips:
@@ -328,7 +328,7 @@ print("rows", done)
 """
 
 
-@pytest.mark.parametrize("backend", ["native", "python"])
+@pytest.mark.parametrize("backend", ["native", "viper", "python"])
 def test_frontend_allocates_nothing_per_hop(tmp_path, pml, backend):
     """feed() runs hop after hop with the heap locked (a MicroPython heap allocation would raise MemoryError)."""
     (tmp_path / "frontend.pml").write_bytes(pml)

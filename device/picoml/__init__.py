@@ -47,7 +47,10 @@ def load(source, backend=None):
         if model.backend != "native":
             from .kernels_python import prepare
             if prepare(model):      # the Python kernels' tables, once the loader's code is gone
-                _forget("kernels_python")   # every op in viper code: the pure-Python kernels were load-time only
+                # every op in viper code: the pure-Python kernels were load-time only
+                _forget("kernels_python")
+                _forget("kernels_audio")
+            _forget("_ops")         # imported again by the kernel modules, for their tables of op codes
         return model
     except MemoryError as e:
         room = source = loading = model = None  # room for the message (a file read here is dropped with it)

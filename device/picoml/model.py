@@ -136,8 +136,8 @@ class Model:
         Memory: with int8 input and int8 output (out None, or the same out buffer as in the previous call)
         predict itself allocates nothing on the heap (the native backend adds whatever _picoml.invoke does), nor
         does the viper backend, nor the python kernels on 64-bit ports; on 32-bit ports their int32 products
-        beyond 2**30 are temporary long ints (with viper: in the audio front-end's ops). Tested with the heap locked (micropython.heap_lock()). The float paths allocate
-        boxed floats.
+        beyond 2**30 are temporary long ints. Tested with the heap locked (micropython.heap_lock()). The float
+        paths allocate boxed floats.
         """
         # One input, one output: the common case in a frame of at most 11 words, which MicroPython keeps on the C
         # stack (a larger one is a heap block per call); several inputs or outputs in picoml.values.

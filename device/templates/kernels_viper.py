@@ -1,18 +1,17 @@
 # picoml: the ops in MicroPython viper code, bit-exact with kernels_python (and so with the numpy reference and
 # TensorFlow Lite Micro). The backend for boards without a _picoml native module for their arch (ESP32 xtensawin in
 # particular). This module is the core: what the kernels share, and kernel(op_code) -> (prepare, run) as
-# kernels_python's KERNELS entries (see its header), or None; the model takes kernels_python's (kernels_audio's)
-# entry for an op without one. The kernels are in family modules, kernels_viper_<family> (_FAMILY says which has
-# an op), imported on first use: a model loads only the viper code of its ops (models/gesture on the emulated M4:
-# 18 KB of the 48 KB).
+# kernels_python's KERNELS entries (see its header), or None; the model takes kernels_python's entry for an op
+# without one. The kernels are in family modules, kernels_viper_<family> (_FAMILY says which has an op), imported on
+# first use: a model loads only the viper code of its ops (models/gesture on the emulated M4: 18 KB of the 48 KB).
 #
-# Viper-accelerated: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB, MUL, DIV,
-# SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX, LSTM,
-# SOFTMAX, LOG_SOFTMAX and L2_NORMALIZATION (these three with gemmlowp's fixed point once per row in int32 words:
-# _srdhm_words, _reciprocal_words, _log_words). Each prepare runs kernels_python's prepare (the checks and the
-# decoding), then builds what the viper code needs; an op whose constants the viper code does not take (a shift
-# outside [-31, 31], an input zero point outside int8) keeps kernels_python's run, so every model runs and stays
-# exact.
+# Viper-accelerated: every op: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB,
+# MUL, DIV, SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX,
+# LSTM, the audio front-end's (kernels_viper_audio), SOFTMAX, LOG_SOFTMAX and L2_NORMALIZATION (these three with
+# gemmlowp's fixed point once per row in int32 words: _srdhm_words, _reciprocal_words, _log_words). Each prepare runs
+# kernels_python's prepare (the checks and the decoding), then builds what the viper code needs; an op whose
+# constants the viper code does not take (a shift outside [-31, 31], an input zero point outside int8) keeps
+# kernels_python's run, so every model runs and stays exact.
 #
 # Word size. A viper `int` is the machine word: 32 bits on the boards, 64 on the x64 unix port. The code is
 # written so that it gives the same bytes on both:
@@ -37,7 +36,7 @@
 # Memory: prepare allocates per op a few int32 arrays (bias folded with the weight sums, 4 words of
 # requantization constants per channel, or one set when quantized per tensor) and shares byte scratch buffers
 # between ops; these kernels allocate nothing per run, on 32-bit boards too (no value leaves the viper code as a
-# Python int). The audio front-end's ops, left to kernels_audio, make temporary long ints on 32-bit ports.
+# Python int).
 #
 # Speed: each op is one call of a viper function taking one tuple (the emitter keeps only the first 2-3 locals
 # of a function in registers, arguments first, so the hot loop variables come right after it); CONV_2D and
