@@ -181,10 +181,23 @@ def test_kws_main_detection_on_host_features_hears_a_held_out_voice():
 HEARD = re.compile(r"heard (\w+) confidence ([\d.]+) at ([\d.]+) s latency (\d+) us inference (\d+) us")
 
 
-def test_kws_main_on_the_virtual_board_hears_a_held_out_voice(tmp_path):
+NO_NATIVE = """
+import os, sys
+lib = [p for p in sys.path if p.endswith('/lib')][0]
+for name in os.listdir(lib):
+    if name.startswith('_picoml'):
+        os.remove(lib + '/' + name)
+import picoml
+print(picoml.load('kws.pml').backend)
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "viper"])
+def test_kws_main_on_the_virtual_board_hears_a_held_out_voice(tmp_path, backend):
     """models/kws/main.py unchanged on the virtual board, its microphone playing 10 keywords in pink noise at 15 dB
     by a voice the model never heard, in real time: the microphone, picoml.audio.Frontend and the model on the
-    board."""
+    board; with the native module, and without it (the viper backend an ESP32 board runs: the front-end's ops and
+    the model's in viper code)."""
     from picoml.demo import run_on_board
     from picoml.deploy import Mpremote, deploy
     from picoml.virtual_board import VirtualBoard
@@ -194,10 +207,14 @@ def test_kws_main_on_the_virtual_board_hears_a_held_out_voice(tmp_path):
     wav = speech.write_wav(tmp_path / "words.wav", samples)
     with VirtualBoard(flash=tmp_path / "flash", mic_wav=wav) as board:      # a host folder: mic.wav copied at once
         deploy(str(MODELS / "kws" / "kws.pml"), board.port, log=lambda *a: None)
-        Mpremote(board.port).copy(MODELS / "kws" / "main.py", "main.py")
+        tool = Mpremote(board.port)
+        tool.copy(MODELS / "kws" / "main.py", "main.py")
+        if backend == "viper":
+            assert tool.exec(NO_NATIVE).split()[-1] == "viper"
         lines = run_on_board(board.port, 0, lambda *a: None, call="import main\nmain.main()\n", detection=HEARD)
     detections = [(m.group(1), float(m.group(2)), round(float(m.group(3)) * speech.RATE / kws.HOP_SAMPLES))
                   for m in map(HEARD.match, lines) if m]
     heard, false = kws.score(detections, spans)
+    print("%s: %s; %s" % (backend, lines[-1], " / ".join(line for line in lines if HEARD.match(line))[:300]))
     assert heard >= 8 and false <= 1, (words, voice, lines)
     assert lines[-1].startswith("picoml kws: %d hops" % ((len(samples) - 480) // 320 + 1)), lines
