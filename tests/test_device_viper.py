@@ -267,7 +267,7 @@ def viper_sources():
 
 
 def emulated_device(bits, sources=None):
-    """(kernels_python, kernels_viper) of device/picoml, the viper modules' viper functions emulated on a
+    """(prepare, kernels_viper) of device/picoml, the viper modules' viper functions emulated on a
     `bits`-bit word (`sources` as viper_sources() when given, e.g. a mutant), in a package of its own; the
     kernel families are in it (emulated_family)."""
     sources = viper_sources() if sources is None else sources
@@ -286,7 +286,7 @@ def emulated_device(bits, sources=None):
     saved = sys.modules.get("micropython")
     sys.modules["micropython"] = fake
     try:
-        kp = importlib.import_module(name + ".kernels_python")
+        kp = importlib.import_module(name + ".prepare")
         for file_name, source in sources.items():
             tree = _WrapLiterals().visit(ast.parse(source))
             ast.fix_missing_locations(tree)
@@ -304,6 +304,11 @@ def emulated_device(bits, sources=None):
     assert kv._EXT == bits - 32
     _emulated[key] = (kp, kv)
     return _emulated[key]
+
+
+def python_runs(kp):
+    """picoml.kernels_python beside the emulated package's prepare `kp`."""
+    return importlib.import_module(kp.__name__.rsplit(".", 1)[0] + ".kernels_python")
 
 
 def emulated_family(bits, family):
@@ -360,7 +365,7 @@ def run_emulated(blob, runs, bits, sources=None):
     fallbacks = []
     for op in model.ops:
         viper = kv.kernel(op.code)
-        entry = viper or kp.KERNELS[op.code]
+        entry = viper or (kp.PREPARES[op.code], python_runs(kp).RUNS[op.code])
         state = entry[0](tuple(op.params.values()), tuple(tensor(i) for i in op.inputs),
                          tuple(tensor(i) for i in op.outputs), ctx)
         if viper and state[0] is kv._python:
@@ -1020,7 +1025,8 @@ def test_reciprocal_and_log_words_emulated(bits):
         kp.one_over_one_plus_x_for_x_in_0_1(v) for v in values]
     sums = [0, 1, 1 << 19, (1 << 19) + 1, 4095 << 19, (1 << 31) - 1] + [1 << k for k in range(31)] + \
         [int(v) for v in rng.integers(1 << 19, 4095 << 19, 1500)] + [int(v) for v in rng.integers(0, 1 << 22, 300)]
-    assert _words_function(bits, "normalize", "_log_words", 4, sums, 5) == [kp.log_of_sum(v) for v in sums]
+    assert _words_function(bits, "normalize", "_log_words", 4, sums, 5) == [python_runs(kp).log_of_sum(v)
+                                                                           for v in sums]
 
 
 def mutant(replace):
@@ -1185,7 +1191,8 @@ DROPS_PYTHON = r"""
 import gc, sys, picoml
 def resident():
     gc.collect()
-    return ["picoml.kernels_python" in sys.modules, "picoml.kernels_audio" in sys.modules, "picoml._ops" in sys.modules]
+    return [name in sys.modules for name in ("picoml.prepare", "picoml.kernels_python", "picoml.kernels_audio",
+                                             "picoml._ops")]
 m = picoml.load(%(viper)r, backend="viper")
 print(*resident())
 f = picoml.load(%(frontend)r, backend="viper")        # every op of the audio front-end in viper code too
@@ -1198,10 +1205,10 @@ print(*resident(), m2.predict(m2.inputs[0].data) is not None)
 
 
 def test_a_model_all_in_viper_code_leaves_no_pure_python_kernels(tmp_path):
-    """Once a model whose every op runs in viper code is loaded (the audio front-end too), the pure-Python kernels
-    (kernels_python, about 25 KB of a board's heap, and kernels_audio: load-time there) and the op codes are
-    dropped; a model that runs any of them keeps them for good (dropping them then would leave their code alive
-    beside a second copy on the next load)."""
+    """Once a model whose every op runs in viper code is loaded (the audio front-end too), the pure-Python kernels'
+    load-time half (prepare, and kernels_audio: load-time there) and the op codes are dropped, and their
+    runs (kernels_python) were never imported; a model that runs any of them keeps them for good (dropping them
+    then would leave their code alive beside a second copy on the next load)."""
     import shutil
     from picoml.runtimes.unix import run_script
     package = tmp_path / "partial"
@@ -1212,8 +1219,8 @@ def test_a_model_all_in_viper_code_leaves_no_pure_python_kernels(tmp_path):
     out = run_script(DROPS_PYTHON % {"viper": str(tmp_path / "m.pml"), "frontend": str(resources.frontend_model()),
                                      "python": str(tmp_path / "k.pml")}, path=[package])
     softmax = [i for i, op in enumerate(format.read(models.pml(KWS)).ops) if op.name == "SOFTMAX"]
-    assert out.splitlines() == ["False False False", "False False False []", "True False False %s" % softmax,
-                                "True False False True"]
+    assert out.splitlines() == ["False False False False", "False False False False []",
+                                "True True False False %s" % softmax, "True True False False True"]
 
 
 FAMILIES = r"""
@@ -1258,3 +1265,11 @@ def test_a_model_loads_only_the_viper_families_of_its_ops(tmp_path, name):
     python_ops = [int(i) for i in rest.split()[:-1]]
     assert python_ops == [i for i, op in enumerate(model.ops) if family.get(op.name) == missing] != []
     assert rest.split()[-1] == expected
+
+
+def test_every_python_prepare_has_its_run():
+    """prepare.PREPARES and kernels_python.RUNS name the same ops (the two halves of each pure-Python
+    kernel), and kernels_viper has a kernel for each of them."""
+    kp, kv = emulated_device(64)
+    assert set(kp.PREPARES) == set(python_runs(kp).RUNS) and len(kp.PREPARES) >= 20
+    assert all(kv.kernel(code) is not None for code in kp.PREPARES)

@@ -25,7 +25,7 @@ from picoml.convert import convert
 from picoml.ops.signal import rfft_twiddles
 from picoml.runtimes import unix
 from picoml.runtimes.unix import mpy_cross
-from test_device_viper import emulated_device, viper_sources
+from test_device_viper import emulated_device, python_runs, viper_sources
 from test_frontend_device import edgy16
 from test_signal import VARIANTS, frames, frontend_variant, frontend_with_fft, synthesized_clips
 
@@ -40,7 +40,7 @@ U32_EDGES = [0, 1, 2, 3, 0x7FFF, 0x8000, 0xFFFF, 0x10000, (1 << 31) - 1, 1 << 31
 # ---------------------------------------------------------------------------------------------------------
 
 def emulated(bits, source=None):
-    """(kernels_python, kernels_viper, kernels_audio, kernels_viper_audio) on the emulated word; the last from
+    """(prepare, kernels_viper, kernels_audio, kernels_viper_audio) on the emulated word; the last from
     `source` (a mutant) when given."""
     sources = None
     if source is not None:
@@ -485,7 +485,8 @@ def run_model_emulated(blob, inputs, bits):
         entry = kv.kernel(op.code)
         if entry is None:
             python.append(op.name)
-            entry = kp.KERNELS.get(op.code) or ka.KERNELS[op.code]
+            entry = ((kp.PREPARES[op.code], python_runs(kp).RUNS[op.code]) if op.code in kp.PREPARES
+                     else ka.KERNELS[op.code])
         state = entry[0](tuple(op.params.values()), tuple(tensor(i) for i in op.inputs),
                          tuple(tensor(i) for i in op.outputs), ctx)
         if entry[1] is kv._run and state[0] is kv._python:

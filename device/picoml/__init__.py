@@ -45,11 +45,11 @@ def load(source, backend=None):
             for name in ("pml", "validate", "refusal", "_ops", "_layout"):
                 _forget(name)
         if model.backend != "native":
-            from .kernels_python import prepare
+            from .prepare import prepare
             if prepare(model):      # the Python kernels' tables, once the loader's code is gone
                 # every op in viper code: the pure-Python kernels were load-time only
-                _forget("kernels_python")
-                _forget("kernels_audio")
+                for name in ("prepare", "kernels_python", "kernels_audio"):
+                    _forget(name)
             _forget("_ops")         # imported again by the kernel modules, for their tables of op codes
         return model
     except MemoryError as e:

@@ -1,11 +1,11 @@
 # picoml.kernels_audio: the audio front-end's ops in pure Python -- TFLite Micro's Signal library (micro_speech's
 # window, FFT, filter bank, noise reduction, gain control, log) and the integer (not quantized) element-wise ops
-# around it -- and the LSTM (its int16 gates and state), for the viper and pure-Python backends. A part of picoml.kernels_python (its kernel interface,
-# Tensor, scratch lists), kept in a module of its own so that only a model with these ops pays its RAM:
-# kernels_python.prepare imports it for such a model.
+# around it -- and the LSTM (its int16 gates and state), their prepares and runs: the pure-Python backend's, and
+# the viper kernels' decoding (kernels_viper_audio). The kernel interface is picoml.prepare's; a module of its own
+# so that only a model with these ops pays its RAM: picoml.prepare.prepare imports it for such a model.
 from array import array
 
-from .kernels_python import SIGNED, _broadcast_strides, int32s, mbqm
+from .prepare import SIGNED, _broadcast_strides, int32s, mbqm
 
 
 # ---------------------------------------------------------------------------------------------------------

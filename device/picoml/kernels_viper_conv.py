@@ -5,7 +5,7 @@
 import micropython
 
 from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant, _run,
-                            _scratch_bytes)
+                            _runs, _scratch_bytes)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ def _conv_core(S):
 
 
 def prepare_conv_2d(p, inputs, outputs, ctx):
-    st, run = _kp().prepare_conv_2d(p, inputs, outputs, ctx), _kp().run_conv_2d
+    st, run = _kp().prepare_conv_2d(p, inputs, outputs, ctx), _runs().run_conv_2d
     OC, KH, KW = inputs[1].shape[0], inputs[1].shape[1], inputs[1].shape[2]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:
@@ -277,7 +277,7 @@ def _fc_core(S):
 
 
 def prepare_fully_connected(p, inputs, outputs, ctx):
-    st, run = _kp().prepare_fully_connected(p, inputs, outputs, ctx), _kp().run_fully_connected
+    st, run = _kp().prepare_fully_connected(p, inputs, outputs, ctx), _runs().run_fully_connected
     x, w, out = inputs[0], inputs[1], outputs[0]
     U, D = w.shape
     ooff, amin, amax = p

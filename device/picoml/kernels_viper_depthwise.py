@@ -4,7 +4,7 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run
+from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run, _runs
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def _depthwise_core(S):
 
 
 def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
-    st, run = _kp().prepare_depthwise_conv_2d(p, inputs, outputs, ctx), _kp().run_depthwise_conv_2d
+    st, run = _kp().prepare_depthwise_conv_2d(p, inputs, outputs, ctx), _runs().run_depthwise_conv_2d
     KH, KW, OC = inputs[1].shape[1], inputs[1].shape[2], inputs[1].shape[3]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:

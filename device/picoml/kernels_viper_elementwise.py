@@ -6,7 +6,7 @@ import micropython
 from array import array
 
 from .kernels_viper import (_EXT, _INT32_MIN, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run,
-                           _wrap32)
+                            _runs, _wrap32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -179,9 +179,9 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
     lo, hi = _out_range(ooff, amin, amax)
     if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
         if kind == 1:
-            return _fallback(_kp().run_binary, _kp().prepare_mul(p, inputs, outputs, ctx))
+            return _fallback(_runs().run_binary, _kp().prepare_mul(p, inputs, outputs, ctx))
         what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
-        return _fallback(_kp().run_binary, _kp().prepare_add(p, inputs, outputs, ctx, what, sign, kind))
+        return _fallback(_runs().run_binary, _kp().prepare_add(p, inputs, outputs, ctx, what, sign, kind))
     return _binary_state(kind, inputs, outputs, ta, tb, _ints(_pair(mo, so)), (ta, ta, ta), (ooff, lo, hi, amin, amax))
 
 
@@ -238,7 +238,7 @@ def prepare_div(p, inputs, outputs, ctx):
     tables = ctx.shared(("div", in1_off, in2_off, so), lambda: _div_tables(in1_off, in2_off, so))
     lo, hi = _out_range(ooff, amin, amax)
     if tables is None or not _in_int32(lo, hi):
-        return _fallback(_kp().run_binary, _kp().prepare_div(p, inputs, outputs, ctx))
+        return _fallback(_runs().run_binary, _kp().prepare_div(p, inputs, outputs, ctx))
     xp, xn, ht, it, zt = tables
     return _binary_state(3, inputs, outputs, xp, it, _ints([mo, 0, 0, 0]), (xn, ht, zt), (ooff, lo, hi, amin, amax))
 

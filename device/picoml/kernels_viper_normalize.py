@@ -4,7 +4,7 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _fallback, _ints, _kp, _pair, _run
+from .kernels_viper import _EXT, _fallback, _ints, _kp, _pair, _run, _runs
 from .kernels_viper_softmax import _reciprocal_words, _srdhm_words
 
 
@@ -370,7 +370,7 @@ def prepare_log_softmax(p, inputs, outputs, ctx):
     xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift, diff_min = _kp().prepare_log_softmax(
         p, inputs, outputs, ctx)
     if not -31 <= divisor_shift <= 31:
-        return _fallback(_kp().run_log_softmax, (xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift,
+        return _fallback(_runs().run_log_softmax, (xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift,
                                                diff_min))
     # -d lies in [-255, 0]: diff_min clamped to [-256, 1] compares the same and fits a machine word
     diff_min = -256 if diff_min < -256 else 1 if diff_min > 1 else diff_min

@@ -316,8 +316,10 @@ def begin(source, backend):
     name = backend[0]
     if not isinstance(source, (bytes, bytearray, memoryview)):
         raise TypeError(_words(_R_SOURCE, type(source).__name__))
-    if name != "native":
-        from . import kernels_python    # noqa: F401 -- resident code, before the load-time garbage
+    if name != "native":            # resident code, before the load-time garbage (the runs: pure Python only)
+        from . import prepare   # noqa: F401
+        if name == "python":
+            from . import kernels_python    # noqa: F401
     header = check_header(source)
     try:
         _metadata(source, header)
@@ -347,7 +349,7 @@ def load(buf, backend, header, arena, late):
     inputs, outputs = _io(buf, header, arena)
     if late is not None:
         raise late
-    # the Python kernels are prepared by picoml.load once this module is gone (kernels_python.prepare)
+    # the Python kernels are prepared by picoml.load once this module is gone (picoml.prepare.prepare)
     steps = None if native is not None else (ops, arena, header[10], header[16], module if name == "viper" else None)
     from .model import Model
     model = Model()     # its attributes: picoml.model.Model

@@ -1,15 +1,16 @@
 # picoml: the ops in MicroPython viper code, bit-exact with kernels_python (and so with the numpy reference and
 # TensorFlow Lite Micro). The backend for boards without a _picoml native module for their arch (ESP32 xtensawin in
-# particular). This module is the core: what the kernels share, and kernel(op_code) -> (prepare, run) as
-# kernels_python's KERNELS entries (see its header), or None; the model takes kernels_python's entry for an op
-# without one. The kernels are in family modules, kernels_viper_<family> (_FAMILY says which has an op), imported on
-# first use: a model loads only the viper code of its ops (models/gesture on the emulated M4: 18 KB of the 48 KB).
+# particular). This module is the core: what the kernels share, and kernel(op_code) -> (prepare, run) as the pure-
+# Python kernels' (see picoml.prepare's header), or None; the model takes picoml.prepare's prepare and
+# kernels_python's run for an op without one. The kernels are in family modules, kernels_viper_<family> (_FAMILY says
+# which has an op), imported on first use: a model loads only the viper code of its ops (models/gesture on the
+# emulated M4: 18 KB of the 48 KB).
 #
 # Viper-accelerated: every op: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB,
 # MUL, DIV, SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX,
 # LSTM, the audio front-end's (kernels_viper_audio), SOFTMAX, LOG_SOFTMAX and L2_NORMALIZATION (these three with
 # gemmlowp's fixed point once per row in int32 words: _srdhm_words, _reciprocal_words, _log_words). Each prepare runs
-# kernels_python's prepare (the checks and the decoding), then builds what the viper code needs; an op whose
+# picoml.prepare's prepare (the checks and the decoding), then builds what the viper code needs; an op whose
 # constants the viper code does not take (a shift outside [-31, 31], an input zero point outside int8) keeps
 # kernels_python's run, so every model runs and stays exact.
 #
@@ -142,8 +143,14 @@ from array import array
 
 
 def _kp():
-    """picoml.kernels_python, for the prepare functions (the checks and the decoding): imported on use, so that
+    """picoml.prepare, for the prepare functions (the checks and the decoding): imported on use, so that
     once a model is loaded nothing here refers to it and picoml.load can drop it (runs_in_viper)."""
+    from . import prepare
+    return prepare
+
+
+def _runs():
+    """picoml.kernels_python, for the run of an op whose constants the viper code does not take (_fallback)."""
     from . import kernels_python
     return kernels_python
 

@@ -4,7 +4,7 @@
 import micropython
 from array import array
 
-from .kernels_viper import _EXT, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run
+from .kernels_viper import _EXT, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def prepare_batch_matmul(p, inputs, outputs, ctx):
     ta = ctx.shared(("v", l_off), lambda: _byte_table(l_off))
     tb = ctx.shared(("v", r_off), lambda: _byte_table(r_off))
     if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
-        return _fallback(_kp().run_batch_matmul, st)
+        return _fallback(_runs().run_batch_matmul, st)
     offsets = array("i", range(2 * len(mats)))
     for t in range(len(mats)):
         offsets[2 * t], offsets[2 * t + 1] = mats[t]

@@ -3,7 +3,8 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _scratch_bytes, _wrap32
+from .kernels_viper import (_EXT, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs, _scratch_bytes,
+                            _wrap32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -176,7 +177,7 @@ def _mean_core(S):
 
 
 def prepare_mean(p, inputs, outputs, ctx):
-    st, run = _kp().prepare_mean(p, inputs, outputs, ctx), _kp().run_mean
+    st, run = _kp().prepare_mean(p, inputs, outputs, ctx), _runs().run_mean
     x, out = inputs[0], outputs[0]
     axis_mask, in_zp, out_zp, multiplier, shift = p
     shape4 = x.shape4()

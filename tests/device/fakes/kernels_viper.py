@@ -1,5 +1,5 @@
 # A stand-in kernels_viper with SOFTMAX only (kernels_python's), counting its calls.
-from picoml import kernels_python
+from picoml import prepare, kernels_python
 from picoml._ops import OP_SOFTMAX
 
 calls = [0]
@@ -11,4 +11,4 @@ def run_softmax(state):
 
 
 def kernel(code):
-    return (kernels_python.prepare_softmax, run_softmax) if code == OP_SOFTMAX else None
+    return (prepare.prepare_softmax, run_softmax) if code == OP_SOFTMAX else None

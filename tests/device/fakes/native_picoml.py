@@ -7,7 +7,7 @@ class Model:
     def __init__(self, buf, arena):
         if REFUSE[0]:
             raise ValueError(*REFUSE[0])
-        from picoml import kernels_python, pml, validate
+        from picoml import prepare, pml, validate
         header = pml.check_header(buf)
 
         class Prepared:
@@ -15,7 +15,7 @@ class Model:
         p = Prepared()
         p.buffer = buf
         p._steps = (validate.check(buf, len(arena)), arena, header[10], header[16], None)
-        kernels_python.prepare(p)
+        prepare.prepare(p)
         self.steps = p._steps
 
     def invoke(self):
