@@ -906,12 +906,12 @@ def _blocks(begin, end):
 
 def test_requantization_lines_are_the_same_in_every_kernel():
     """The requantization tested directly through _requant_array is, to the character, the one in every kernel
-    (conv, depthwise, fully connected, the element-wise ops, batch matmul, LSTM, L2 normalization, log softmax:
-    the template writes it once, picoml.viper_source)."""
+    (conv and fully connected, depthwise, the element-wise ops, batch matmul, LSTM, L2 normalization, log
+    softmax: the template writes it once, picoml.viper_source)."""
     blocks = _blocks("# requantize acc", "# end requantize")
-    assert len(blocks) >= 10 and all(b == blocks[0] for b in blocks)
+    assert len(blocks) >= 9 and all(b == blocks[0] for b in blocks)
     clamps = _blocks("# clamp: act_min - offset", "o[out] = v")
-    assert len(clamps) >= 7 and all(c == clamps[0] for c in clamps)
+    assert len(clamps) >= 6 and all(c == clamps[0] for c in clamps)
 
 
 def requant_cases(rng, n):

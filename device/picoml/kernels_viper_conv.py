@@ -173,108 +173,9 @@ def prepare_conv_2d(p, inputs, outputs, ctx):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# FULLY_CONNECTED: each input row is copied as offset-binary bytes into `patch`, then as CONV_2D: the MACs of
-# (x + 128) * (w + 128), less 128 * sum(patch) per row and 128 * sum(weights[u]) folded into the bias.
-# g = (x_off, batches, depth, w_off, units, out_off, output_offset, lo, hi, act_min, act_max, q_step)
+# FULLY_CONNECTED: CONV_2D's core, each input row a 1x1 image of `depth` channels (no padding, so the pad byte is
+# never read), each unit a 1x1 filter.
 # ---------------------------------------------------------------------------------------------------------
-
-@micropython.viper
-def _fc_core(S):
-    pp = 0
-    fk = 0
-    acc = 0
-    x = ptr8(S[0])
-    w = ptr8(S[1])
-    o = ptr8(S[2])
-    g = S[3]
-    bz = ptr32(S[4])
-    q = ptr32(S[5])
-    p = ptr8(S[6])
-    xo = int(g[0])
-    B = int(g[1])
-    D = int(g[2])
-    wo = int(g[3])
-    U = int(g[4])
-    out = int(g[5])
-    ooff = int(g[6])
-    lo = int(g[7])
-    hi = int(g[8])
-    amin = int(g[9])
-    amax = int(g[10])
-    qstep = int(g[11])
-    ext = int(_EXT)
-    imax = 0x3FFFFFFF
-    imax = imax + imax + 1
-    pa = int(p)                 # the patch's address
-    pe8 = pa + D - (D & 7)
-    pe = pa + D
-    wa = int(w) + wo            # the weights'
-    for b in range(B):
-        s = xo + b * D
-        psum = 0
-        for j in range(D):
-            t = x[s + j] ^ 0x80
-            p[j] = t
-            psum += t
-        psum = psum << 7
-        fk = wa
-        r = 0
-        for u in range(U):
-            # sum of patch * (weight + 128), unrolled by 8, walking addresses as CONV_2D; bz and psum take the
-            # two offsets out
-            acc = bz[u] - psum
-            pp = pa
-            while pp != pe8:
-                acc += (ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80) + ptr8(pp)[1] * (ptr8(fk)[1] ^ 0x80)
-                        + ptr8(pp)[2] * (ptr8(fk)[2] ^ 0x80) + ptr8(pp)[3] * (ptr8(fk)[3] ^ 0x80)
-                        + ptr8(pp)[4] * (ptr8(fk)[4] ^ 0x80) + ptr8(pp)[5] * (ptr8(fk)[5] ^ 0x80)
-                        + ptr8(pp)[6] * (ptr8(fk)[6] ^ 0x80) + ptr8(pp)[7] * (ptr8(fk)[7] ^ 0x80))
-                pp += 8
-                fk += 8
-            while pp != pe:
-                acc += ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80)
-                pp += 1
-                fk += 1
-            # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
-            acc = (acc << ext) >> ext
-            m = q[r]
-            left = q[r + 1]
-            if left:
-                acc = ((acc << left) << ext) >> ext
-            bh = (m << ext) >> (ext + 16)
-            bl = m & 0xFFFF
-            ah = acc >> 16
-            al = acc & 0xFFFF
-            if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-                v = imax
-            else:
-                hx = ah * bl
-                hy = al * bh
-                ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-                ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-                v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
-            right = q[r + 2]
-            if right:
-                mask = q[r + 3]
-                rem = v & mask
-                th = mask >> 1
-                if v < 0:
-                    th += 1
-                v = v >> right
-                if rem > th:
-                    v += 1
-            # end requantize
-            # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
-            if v < lo:
-                v = amin
-            elif v > hi:
-                v = amax
-            else:
-                v += ooff
-            o[out] = v
-            out += 1
-            r += qstep
-
 
 def prepare_fully_connected(p, inputs, outputs, ctx):
     st, run = _kp().prepare_fully_connected(p, inputs, outputs, ctx), _runs().run_fully_connected
@@ -286,8 +187,9 @@ def prepare_fully_connected(p, inputs, outputs, ctx):
     if q is None or not _in_int32(lo, hi):
         return _fallback(run, st)
     bz = _folded_bias(w.buf, w.off, U, D, 1, D, inputs[2].ints(), -128)
-    g = (x.off, x.size // D, D, w.off, U, out.off, ooff, lo, hi, amin, amax, qstep)
-    return (_fc_core, (x.buf, w.buf, out.buf, g, bz, q, _scratch_bytes(ctx, D)))
+    g = (x.off, x.size // D, 1, 1, D, w.off, 1, 1, U, out.off, 1, 1, 1, 1, 1, 1, 0, 0, 128, ooff, lo, hi, amin,
+         amax, qstep)
+    return (_conv_core, (x.buf, w.buf, out.buf, g, bz, q, _scratch_bytes(ctx, D)))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
