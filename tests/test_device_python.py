@@ -313,6 +313,7 @@ def test_backend_selection_native_and_viper_fallbacks(tmp_path):
     package = package_copy(tmp_path / "fake_viper", viper=fakes / "kernels_viper.py")
     r = device("fake_viper", tmp_path / "kws.pml", tmp_path / "x.bin", path=[package])
     assert [r["backend"], r["viper_calls"], r["python_ops"], r["output"]] == ["viper", 1, list(range(11)), expected]
+    assert r["early"] == len(model.ops)     # every op's kernel looked up before the file was read (its family imported)
     assert "no _picoml module" in str(r["notes"])
     assert r["forced"] == "viper"
 

@@ -141,16 +141,18 @@ def arch_text():
     return arch_text()
 
 
-def native(source):
+def native(source, kernel=None):
     """The native module a model runs on, read from its op table before anything big is allocated: _picoml for a model
     with an op only it has (the audio front-end's, MUL, CONCATENATION, PAD, SUB, BATCH_MATMUL, RESIZE_BILINEAR,
     SQUARED_DIFFERENCE, ARG_MAX, L2_NORMALIZATION, LOG_SOFTMAX, DIV, LSTM) or a depthwise convolution with a depth multiplier above 1 (the M4's SIMD path for it is only
     in _picoml), and for every model once _picoml or picoml.audio is imported (a keyword model loaded before its
     front-end: one module for both, not two); else _picoml_core (about 11 KB less code in the heap). _picoml when the
     bytes cannot tell (a damaged file, which the loader refuses later). A file is read op by op through one small
-    buffer: no block of the op table's size, no holes among the big blocks."""
+    buffer: no block of the op table's size, no holes among the big blocks. With kernel (the viper backend's
+    kernels_viper.kernel), each op's code is handed to it, so that the viper kernel families the model needs are
+    imported where the heap is still in one piece (the whole table read, whatever module it names)."""
     import sys
-    if "_picoml" in sys.modules or "picoml.audio" in sys.modules:
+    if kernel is None and ("_picoml" in sys.modules or "picoml.audio" in sys.modules):
         return "_picoml"
     name = "_picoml"
     f = None
@@ -171,9 +173,13 @@ def native(source):
                 got = f.readinto(buf)
                 at = 0
             code, n_in, n_out, n = struct.unpack_from("<iiii", buf, at)
-            if not 0 <= code <= _MAX_CODE or not (_CORE_OPS >> code) & 1 or min(n_in, n_out, n) < 0:
+            if min(n_in, n_out, n) < 0:
                 raise ValueError
-            if code == _DEPTHWISE and n > _DEPTH_MULTIPLIER_AT:
+            if kernel is not None:      # every op's code, whatever module the table names
+                kernel(code)
+            elif not 0 <= code <= _MAX_CODE or not (_CORE_OPS >> code) & 1:
+                raise ValueError
+            elif code == _DEPTHWISE and n > _DEPTH_MULTIPLIER_AT:
                 k = 4 * (4 + n_in + n_out + _DEPTH_MULTIPLIER_AT)      # the depth multiplier's word
                 if k + 16 > got or struct.unpack_from("<iiii", buf, at + k)[0] > 1:
                     raise ValueError

@@ -10,6 +10,7 @@ from picoml import kernels_viper
 m = picoml.load(sys.argv[1])
 y = m.predict(open(sys.argv[2], "rb").read())
 info = m.info()
-print(json.dumps({"backend": m.backend, "viper_calls": kernels_viper.calls[0], "python_ops": info["python_ops"],
+print(json.dumps({"backend": m.backend, "viper_calls": kernels_viper.calls[0], "early": kernels_viper.early[0],
+                  "python_ops": info["python_ops"],
                   "output": hexlify(bytes(y)).decode(), "notes": info["backend_notes"],
                   "forced": picoml.load(sys.argv[1], backend="viper").backend}))
