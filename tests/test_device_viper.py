@@ -318,7 +318,7 @@ def emulated_family(bits, family):
 
 
 class EmuTensor:
-    """A tensor as the kernel interface describes it (kernels_python's header), over the real .pml bytes."""
+    """A tensor as the kernel interface describes it (picoml.prepare's header), over the real .pml bytes."""
     DTYPES = {np.dtype(np.int8): 1, np.dtype(np.int16): 2, np.dtype(np.int32): 3}
 
     def __init__(self, index, t, buf, off):

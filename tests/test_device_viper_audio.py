@@ -25,7 +25,7 @@ from picoml.convert import convert
 from picoml.ops.signal import rfft_twiddles
 from picoml.runtimes import unix
 from picoml.runtimes.unix import mpy_cross
-from test_device_viper import emulated_device, python_runs, viper_sources
+from test_device_viper import EmuTensor, emulated_device, python_runs, viper_sources
 from test_frontend_device import edgy16
 from test_signal import VARIANTS, frames, frontend_variant, frontend_with_fft, synthesized_clips
 
@@ -51,23 +51,14 @@ def emulated(bits, source=None):
     return kp, kv, importlib.import_module(package + ".kernels_audio"), sys.modules[package + ".kernels_viper_audio"]
 
 
-class Tensor:
-    """An operand as the kernel interface describes it (kernels_python's header)."""
+class Tensor(EmuTensor):
+    """An operand as the kernel interface describes it (picoml.prepare's header), from its buffer and offset."""
 
     def __init__(self, buf, off, shape, dtype, storage, index=0):
         self.buf, self.off, self.shape, self.dtype, self.storage = buf, off, tuple(shape), dtype, storage
         self.index = index
         self.size = int(np.prod(self.shape, dtype=np.int64))
         self.nbytes = self.size * (8 if dtype == 5 else int(NP[dtype][-1]))
-
-    def shape4(self):
-        return (1,) * (4 - len(self.shape)) + self.shape
-
-    def ints(self):
-        return struct.unpack_from("<%di" % self.size, self.buf, self.off)
-
-    def describe(self):
-        return "x".join(str(d) for d in self.shape) or "scalar"
 
 
 class Case:
