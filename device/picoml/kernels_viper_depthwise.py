@@ -4,27 +4,35 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run, _runs
+from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run, _runs, _scratch_bytes
 
 
 # ---------------------------------------------------------------------------------------------------------
-# DEPTHWISE_CONV_2D: per output pixel the taps inside the input form a rectangle [ky0, ky1) x [kx0, kx1);
-# acc = bias + zp * sum(filter[:, oc]) + sum over those taps of (x - zp) * filter, so the padding costs nothing.
+# DEPTHWISE_CONV_2D: one output pixel at a time, its OC sums side by side in `sums` (int32, in the scratch),
+# each filter tap added to all of them in one pass over the channels (4 a step when the depth multiplier is 1:
+# each input byte and weight at a constant offset from walking addresses). A tap in the padding reads `pad`, C
+# bytes of the input zero point after the sums. With X = x + 128 (the input byte ^ 0x80) and zq = zp + 128,
+# sum (x - zp) * w = sum X * w - zq * sum w, the second folded into the bias at load (bzq); the padding's X = zq
+# adds its share back, so the padding contributes nothing, as in TFLite. A DS-CNN depthwise layer (25x5x64, 3x3)
+# on qemu-xtensa: 6,524,132 -> 4,863,503 instructions against a loop per output channel over its taps.
 # g = (x_off, N, H, W, C, f_off, KH, KW, OC, out_off, OH, OW, stride_h, stride_w, dilation_h, dilation_w,
 #      pad_top, pad_left, zp + 128, output_offset, lo, hi, act_min, act_max, q_step, depth_multiplier)
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
 def _depthwise_core(S):
+    ap = 0
+    xp = 0
+    fp = 0
     acc = 0
-    xr = 0
-    fr = 0
     x = ptr8(S[0])
     f = ptr8(S[1])
     o = ptr8(S[2])
     g = S[3]
-    bz = ptr32(S[4])
+    bzq = ptr32(S[4])
     q = ptr32(S[5])
+    sums = ptr32(S[6])
+    pad = ptr8(int(sums) + 4 * int(g[8]))
     xo = int(g[0])
     N = int(g[1])
     H = int(g[2])
@@ -54,107 +62,100 @@ def _depthwise_core(S):
     ext = int(_EXT)
     imax = 0x3FFFFFFF
     imax = imax + imax + 1
+    for c in range(C):
+        pad[c] = zq ^ 0x80
     row = W * C
-    xstep = dw * C
-    xstep2 = xstep + xstep
-    oc2 = OC + OC
-    xrow = dh * row
-    fstep = KW * OC
-    xa = int(x)             # the input's address
+    xa = int(x) + xo        # the input's address
     fa = int(f) + fo        # the filter's
+    pada = int(pad)
+    sa = int(sums)
+    se = sa + 4 * OC
+    se4 = sa + 16 * (OC >> 2)
     for b in range(N):
-        xn = xo + b * H * row
+        xn = xa + b * H * row
         for oy in range(OH):
             iy0 = oy * sh - pt
-            ky0 = 0
-            if iy0 < 0:
-                ky0 = (dh - 1 - iy0) // dh
-            ky1 = H - 1 - iy0
-            if ky1 < 0:
-                ky1 = 0
-            else:
-                ky1 = ky1 // dh + 1
-                if ky1 > KH:
-                    ky1 = KH
             for ox in range(OW):
                 ix0 = ox * sw - pl
-                kx0 = 0
-                if ix0 < 0:
-                    kx0 = (dw - 1 - ix0) // dw
-                kx1 = W - 1 - ix0
-                if kx1 < 0:
-                    kx1 = 0
-                else:
-                    kx1 = kx1 // dw + 1
-                    if kx1 > KW:
-                        kx1 = KW
-                # addresses of the first tap inside the input, in the input and in the filter
-                x00 = xa + xn + (iy0 + ky0 * dh) * row + (ix0 + kx0 * dw) * C
-                f00 = fa + ky0 * fstep + kx0 * OC
-                nkx = kx1 - kx0
-                oc = 0
+                for oc in range(OC):
+                    sums[oc] = bzq[oc]
+                fp = fa
+                iy = iy0
+                for ky in range(KH):
+                    ix = ix0
+                    for kx in range(KW):
+                        if iy >= 0 and iy < H and ix >= 0 and ix < W:
+                            xp = xn + (iy * W + ix) * C
+                        else:
+                            xp = pada
+                        ap = sa
+                        if dm == 1:
+                            while ap != se4:
+                                ptr32(ap)[0] = ((ptr8(fp)[0] ^ 0x80) - 0x80) * (ptr8(xp)[0] ^ 0x80) + ptr32(ap)[0]
+                                ptr32(ap)[1] = ((ptr8(fp)[1] ^ 0x80) - 0x80) * (ptr8(xp)[1] ^ 0x80) + ptr32(ap)[1]
+                                ptr32(ap)[2] = ((ptr8(fp)[2] ^ 0x80) - 0x80) * (ptr8(xp)[2] ^ 0x80) + ptr32(ap)[2]
+                                ptr32(ap)[3] = ((ptr8(fp)[3] ^ 0x80) - 0x80) * (ptr8(xp)[3] ^ 0x80) + ptr32(ap)[3]
+                                ap += 16
+                                xp += 4
+                                fp += 4
+                            while ap != se:
+                                ptr32(ap)[0] = ((ptr8(fp)[0] ^ 0x80) - 0x80) * (ptr8(xp)[0] ^ 0x80) + ptr32(ap)[0]
+                                ap += 4
+                                xp += 1
+                                fp += 1
+                        else:
+                            # output channel c * dm + m reads input channel c
+                            while ap != se:
+                                u = ptr8(xp)[0] ^ 0x80
+                                for mm in range(dm):
+                                    ptr32(ap)[0] = ptr32(ap)[0] + u * ((ptr8(fp)[0] ^ 0x80) - 0x80)
+                                    ap += 4
+                                    fp += 1
+                                xp += 1
+                        ix += dw
+                    iy += dh
                 r = 0
-                for c in range(C):
-                    for mm in range(dm):
-                        acc = bz[oc]
-                        xr = x00 + c
-                        fr = f00 + oc
-                        for ky in range(ky0, ky1):
-                            if nkx == 3:    # the usual 3-wide window, unrolled
-                                xw = ptr8(xr)
-                                fw = ptr8(fr)
-                                acc += (((xw[0] ^ 0x80) - zq) * ((fw[0] ^ 0x80) - 0x80)
-                                        + ((xw[xstep] ^ 0x80) - zq) * ((fw[OC] ^ 0x80) - 0x80)
-                                        + ((xw[xstep2] ^ 0x80) - zq) * ((fw[oc2] ^ 0x80) - 0x80))
-                            else:
-                                xi = xr
-                                fi = fr
-                                for kx in range(nkx):
-                                    acc += ((ptr8(xi)[0] ^ 0x80) - zq) * ((ptr8(fi)[0] ^ 0x80) - 0x80)
-                                    xi += xstep
-                                    fi += OC
-                            xr += xrow
-                            fr += fstep
-                        # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
-                        acc = (acc << ext) >> ext
-                        m = q[r]
-                        left = q[r + 1]
-                        if left:
-                            acc = ((acc << left) << ext) >> ext
-                        bh = (m << ext) >> (ext + 16)
-                        bl = m & 0xFFFF
-                        ah = acc >> 16
-                        al = acc & 0xFFFF
-                        if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-                            v = imax
-                        else:
-                            hx = ah * bl
-                            hy = al * bh
-                            ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-                            ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-                            v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
-                        right = q[r + 2]
-                        if right:
-                            mask = q[r + 3]
-                            rem = v & mask
-                            th = mask >> 1
-                            if v < 0:
-                                th += 1
-                            v = v >> right
-                            if rem > th:
-                                v += 1
-                        # end requantize
-                        # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
-                        if v < lo:
-                            v = amin
-                        elif v > hi:
-                            v = amax
-                        else:
-                            v += ooff
-                        o[out] = v
-                        out += 1
-                        oc += 1
-                        r += qstep
+                for oc in range(OC):
+                    acc = sums[oc]
+                    # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+                    acc = (acc << ext) >> ext
+                    m = q[r]
+                    left = q[r + 1]
+                    if left:
+                        acc = ((acc << left) << ext) >> ext
+                    bh = (m << ext) >> (ext + 16)
+                    bl = m & 0xFFFF
+                    ah = acc >> 16
+                    al = acc & 0xFFFF
+                    if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
+                        v = imax
+                    else:
+                        hx = ah * bl
+                        hy = al * bh
+                        ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
+                        ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
+                        v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
+                    right = q[r + 2]
+                    if right:
+                        mask = q[r + 3]
+                        rem = v & mask
+                        th = mask >> 1
+                        if v < 0:
+                            th += 1
+                        v = v >> right
+                        if rem > th:
+                            v += 1
+                    # end requantize
+                    # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
+                    if v < lo:
+                        v = amin
+                    elif v > hi:
+                        v = amax
+                    else:
+                        v += ooff
+                    o[out] = v
+                    out += 1
+                    r += qstep
 
 
 def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
@@ -164,10 +165,10 @@ def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
     if not ok:
         return _fallback(run, st)
     N, H, W, C = x.shape
-    bz = _folded_bias(f.buf, f.off, OC, 1, OC, KH * KW, inputs[2].ints(), zp)
+    bzq = _folded_bias(f.buf, f.off, OC, 1, OC, KH * KW, inputs[2].ints(), -128)
     g = (x.off, N, H, W, C, f.off, KH, KW, OC, out.off, out.shape[1], out.shape[2]) + tuple(p[:6]) + (
         zp + 128, p[7], lo, hi, p[8], p[9], qstep, p[10])
-    return (_depthwise_core, (x.buf, f.buf, out.buf, g, bz, q))
+    return (_depthwise_core, (x.buf, f.buf, out.buf, g, bzq, q, _scratch_bytes(ctx, 4 * OC + C)))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
