@@ -66,7 +66,7 @@ def make_word(bits):
     full = 1 << bits
 
     def o(x):
-        if type(x) is W:
+        if type(x) is W or type(x) is U:
             return x.v
         if type(x) is int or type(x) is bool:
             return int(x)
@@ -133,7 +133,26 @@ def make_word(bits):
         def __hash__(self): return hash(self.v)
         def __repr__(self): return "W%d(%d)" % (bits, self.v)
 
+    class U(W):
+        """viper's uint: the same bits, an operation's result typed as its left operand (U on the left gives U),
+        shifts right logical, comparisons unsigned."""
+        __slots__ = ()
+
+        def __init__(self, v):
+            self.v = o(v) & mask
+
+        def __rshift__(self, b): return U(self.v >> shift_count(b))
+        def __lt__(self, b): return self.v < o(b) & mask
+        def __le__(self, b): return self.v <= o(b) & mask
+        def __gt__(self, b): return self.v > o(b) & mask
+        def __ge__(self, b): return self.v >= o(b) & mask
+        def __repr__(self): return "U%d(%d)" % (bits, self.v)
+
+    for name in ("add", "sub", "mul", "and", "or", "xor", "lshift"):
+        op = getattr(W, "__%s__" % name)
+        setattr(U, "__%s__" % name, lambda self, b, op=op: U(op(W(self.v), b).v))
     W.o = staticmethod(o)
+    W.U = U
     return W
 
 
@@ -229,7 +248,8 @@ def make_viper(W):
     space = AddressSpace()
     overrides = {
         "_W_": W,
-        "int": lambda x: x if type(x) is W else x.address() if type(x) is Ptr else W(x),
+        "int": lambda x: x if type(x) is W else x.address() if type(x) is Ptr else W(x.v if type(x) is W.U else x),
+        "uint": lambda x: W.U(x.address() if type(x) is Ptr else x),
         "range": lambda *a: (W(i) for i in range(*[W.o(x) for x in a])),
         "ptr8": lambda b: Ptr(W, space, b, 1),
         "ptr16": lambda b: Ptr(W, space, b, 2),
@@ -461,19 +481,23 @@ def activation(rng):
     return lo, int(rng.integers(lo, 128))
 
 
-def quantization(rng, channels, per_channel, extreme):
+def quantization(rng, channels, per_channel, extreme, negative=False):
     """Multipliers in [2^30, 2^31) and shifts mostly right, as the converter makes them; with `extreme`, also
-    multipliers of any sign and size (INT32_MAX, 0, 1, -1, 16-bit edges, INT32_MIN + 1: every one the rules let
-    through, INT32_MIN being refused at load) and left shifts up to 31."""
+    multipliers of any size (INT32_MAX, 0, 1, 16-bit edges) and left shifts up to 31; with `negative` too, of any
+    sign (-1, INT32_MIN + 1: every one the rules let through, INT32_MIN being refused at load), which the viper
+    requantization does not take (its op runs in kernels_python)."""
     n = channels if per_channel else 1
     m = rng.integers(1 << 30, 1 << 31, n)
     s = rng.integers(-14, 1, n)
     if extreme:
-        special = np.array([INT32_MAX, INT32_MAX - 1, 0, 1, -1, 0xFFFF, 0x10000, 0x8000, -0x8000,
-                            -0x10000, 1 << 30, -(1 << 30), INT32_MIN + 1])
+        special = [INT32_MAX, INT32_MAX - 1, 0, 1, 0xFFFF, 0x10000, 0x8000, 0x7FFF, 1 << 30]
+        if negative:
+            special += [-1, -0x8000, -0x10000, -(1 << 30), INT32_MIN + 1]
         pick = rng.random(n)
-        m = np.where(pick < 0.3, rng.choice(special, n), np.where(pick < 0.6, rng.integers(INT32_MIN + 1, INT32_MAX,
-                                                                                            n, endpoint=True), m))
+        m = np.where(pick < 0.3, rng.choice(special, n), np.where(pick < 0.6, rng.integers(
+            INT32_MIN + 1 if negative else 0, INT32_MAX, n, endpoint=True), m))
+        if negative:
+            m[0] = -abs(int(m[0])) or -1
         s = np.where(rng.random(n) < 0.4, rng.integers(1, 32, n), rng.integers(-31, 1, n))
     return m.astype(np.int32), s.astype(np.int32)
 
@@ -487,7 +511,8 @@ def window(in_hw, k_hw, stride, dilation, padding):
 
 def conv_case(rng, depthwise=False, small=True, extreme=False, **fixed):
     """A CONV_2D or DEPTHWISE_CONV_2D model; keyword arguments fix hw, k, stride, dilation, padding, ic, oc,
-    multiplier, per_channel, in_zp, out_zp, n, wrap (a bias that makes the int32 accumulator wrap)."""
+    multiplier, per_channel, in_zp, out_zp, n, wrap (a bias that makes the int32 accumulator wrap), negative
+    (a negative requantization multiplier: quantization())."""
     def get(key, make):
         return fixed[key] if key in fixed else make()
     limit = 7 if small else 13
@@ -518,7 +543,7 @@ def conv_case(rng, depthwise=False, small=True, extreme=False, **fixed):
     if get("wrap", lambda: rng.random() < 0.15):
         bias = rng.choice([INT32_MIN, INT32_MAX - 3000, INT32_MIN + 5, INT32_MAX], oc) + rng.integers(-9, 9, oc)
     bias = ((bias + (1 << 31)) % (1 << 32) - (1 << 31)).astype(np.int32)
-    multipliers, shifts = quantization(rng, oc, per_channel, extreme)
+    multipliers, shifts = quantization(rng, oc, per_channel, extreme, get("negative", lambda: False))
     act_min, act_max = activation(rng)
     params = {"stride_h": stride[0], "stride_w": stride[1], "dilation_h": dilation[0], "dilation_w": dilation[1],
               "pad_top": pads[0], "pad_left": pads[1], "input_offset": -in_zp, "output_offset": out_zp,
@@ -549,12 +574,13 @@ def fc_case(rng, small=True, extreme=False, depth=None, units=None, batches=None
     return blob, [shape], [in_zp]
 
 
-def requant_stress_case(rng, out_zp, units=256):
+def requant_stress_case(rng, out_zp, units=256, negative=False):
     """FULLY_CONNECTED of depth 1 whose units each test one (accumulator, multiplier, shift): the right shift
     chosen so the result lands in int8 (the requantization is then visible, not clamped away), INT32_MIN
-    accumulators, multipliers of every sign and size but INT32_MIN (the rules refuse it for this family: the
-    kernels' shortcut leaves out the saturating product), left shifts with small multipliers, accumulators that
-    wrap, results next to INT32_MAX / INT32_MIN that the output offset would push out of int32."""
+    accumulators, multipliers of every size, and with `negative` of every sign but INT32_MIN (the rules refuse it
+    for this family: the kernels' shortcut leaves out the saturating product; the viper requantization takes none
+    below 0: kernels_python runs the op), left shifts with small multipliers, accumulators that wrap, results
+    next to INT32_MAX / INT32_MIN that the output offset would push out of int32."""
     acc = rng.integers(INT32_MIN, INT32_MAX, units, endpoint=True)
     small = rng.random(units) < 0.3
     acc[small] = rng.integers(-70000, 70000, small.sum())
@@ -584,6 +610,8 @@ def requant_stress_case(rng, out_zp, units=256):
     weights[4:8] = 127                                          # wrap around 2**31 for large inputs
     acc[4:8] = [INT32_MAX - 10, INT32_MIN + 10, INT32_MAX, INT32_MIN]
     bias = acc.astype(np.int32)
+    if not negative:
+        m = np.abs(m)
     blob = op_model("FULLY_CONNECTED", [((1, 1), 0)], [weights, bias, m.astype(np.int32), shifts.astype(np.int32)],
                     ((1, units), out_zp), {"output_offset": out_zp, "act_min": -128, "act_max": 127})
     return blob, [(1, 1)], [0]
@@ -619,7 +647,7 @@ def broadcast_shapes(rng):
     return shapes, tuple(int(d) for d in np.broadcast_shapes(*shapes))
 
 
-def binary_case(rng, kind, extreme=False):
+def binary_case(rng, kind, extreme=False, mo_negative=None):
     (sa, sb), out = broadcast_shapes(rng)
     if rng.random() < 0.3:
         sa = sb = out
@@ -643,8 +671,10 @@ def binary_case(rng, kind, extreme=False):
     else:
         mo, so = quantize_multiplier(scales[0] * scales[1] / scales[2] * 50)
         if extreme:
-            mo = int(rng.choice([INT32_MAX, INT32_MIN, 1 << 30, int(rng.integers(INT32_MIN, INT32_MAX))]))
+            mo = int(rng.choice([INT32_MAX, 0, 1 << 30, int(rng.integers(0, INT32_MAX))]))
             so = int(rng.integers(-31, 20))
+        if mo_negative is not None:
+            mo = mo_negative
         if kind == "DIV":       # a / b in the output's scale: 2^6..2^9 as softsign's, or any within the format's
             # DIV_SHIFT rule (shift 7..22)
             mo, so = quantize_multiplier(2.0 ** (rng.uniform(6.5, 21.5) if extreme else rng.uniform(6.5, 9)))
@@ -820,6 +850,11 @@ def edge_cases(small=True, seed=0):
         add("fc_requant_stress", requant_stress_case(rng, 100), count=6)
         add("fc_requant_stress_2", requant_stress_case(rng, -100), count=6)
         add("fc_requant_stress_3", requant_stress_case(rng, 3), count=6)
+        # negative requantization multipliers: kernels_python runs these ops (NEGATIVE), with the same bytes
+        add("fc_requant_stress_negative", requant_stress_case(rng, 5, negative=True), count=6)
+        add("conv_negative_multiplier", conv_case(rng, extreme=True, negative=True, ic=3, oc=4))
+        add("dw_negative_multiplier", conv_case(rng, depthwise=True, extreme=True, negative=True, ic=4))
+        add("mul_negative_multiplier", binary_case(rng, "MUL", extreme=True, mo_negative=-(1 << 30)))
         for i in range(6):
             add("add%d" % i, binary_case(rng, "ADD", extreme=i >= 3))
             add("mul%d" % i, binary_case(rng, "MUL", extreme=i >= 3))
@@ -936,8 +971,28 @@ def requant_cases(rng, n):
 
 
 def requant_records(m, s):
-    right = np.maximum(-s, 0)
-    return np.stack([m, np.maximum(s, 0), right, (np.int64(1) << right) - 1], axis=1).astype(np.int32)
+    """The records of the (multiplier, shift) pairs as the device library writes them (kernels_viper._pair),
+    _RECORD int32 each."""
+    kv = emulated_device(64)[1]
+    return np.array([kv._pair(int(a), int(b)) for a, b in zip(m, s)], np.int64).astype(np.int32)
+
+
+def takeable_requant_cases(rng, n):
+    """requant_cases with the multipliers the requantization takes (>= 0: _pair refuses the others)."""
+    acc, m, s = requant_cases(rng, n)
+    keep = m >= 0
+    return acc[keep], m[keep], s[keep]
+
+
+def test_requantization_records_refuse_what_the_lines_do_not_take():
+    """_pair refuses a negative multiplier and a shift outside [-31, 31] (the op then runs in kernels_python), and
+    its records' shifts, mask and half agree with the shift."""
+    kv = emulated_device(64)[1]
+    assert kv._pair(-1, 0) is None and kv._pair(INT32_MIN, -3) is None
+    assert kv._pair(1 << 30, 32) is None and kv._pair(1 << 30, -32) is None
+    assert kv._pair(INT32_MAX, -31) == [32767, 65535, 0, 31, INT32_MAX, 1 << 30]
+    assert kv._pair(1518500250, 5) == [1518500250 >> 16, 1518500250 & 0xFFFF, 5, 0, 0, 0]
+    assert len(kv._pair(0, -1)) == kv._RECORD
 
 
 def expected_requant(acc, m, s):
@@ -947,7 +1002,7 @@ def expected_requant(acc, m, s):
 def test_requantization_on_the_unix_port(tmp_path):
     """200 000 requantizations (every edge crossed with every edge, and random sizes) by the viper code give
     TFLite's MultiplyByQuantizedMultiplier."""
-    acc, m, s = requant_cases(np.random.default_rng(5), 200000)
+    acc, m, s = takeable_requant_cases(np.random.default_rng(5), 200000)
     (tmp_path / "acc.bin").write_bytes(acc.astype("<i4").tobytes())
     (tmp_path / "q.bin").write_bytes(requant_records(m, s).astype("<i4").tobytes())
     device("viper_requantize", tmp_path, len(acc), heapsize="32M")
@@ -964,14 +1019,15 @@ def emulated_requant(bits, acc, m, s, sources=None):
     n = len(acc)
     a = bytearray(acc.astype("<i4").tobytes())
     out = bytearray(4 * n)
-    pool._requant_array(a, out, ((0, 0, 0, 0, 0, 0, 4, 1), bytearray(requant_records(m, s).astype("<i4").tobytes())), n)
+    pool._requant_array(a, out, ((0, 0, 0, 0, 0, 0, kv._RECORD, 1),
+                                 bytearray(requant_records(m, s).astype("<i4").tobytes())), n)
     return np.frombuffer(bytes(out), "<i4").astype(np.int64)
 
 
 @pytest.mark.parametrize("bits", [32, 64])
 def test_requantization_emulated(bits):
     """Every edge crossed with every edge and random sizes, on an emulated 32- and 64-bit word."""
-    acc, m, s = requant_cases(np.random.default_rng(6), 6000)
+    acc, m, s = takeable_requant_cases(np.random.default_rng(6), 6000)
     got = emulated_requant(bits, acc, m, s)
     expected = expected_requant(acc, m, s)
     bad = np.flatnonzero(got != expected)
@@ -1048,12 +1104,9 @@ def mutant(replace):
 def test_the_emulation_catches_a_64_bit_product():
     """A mutant whose high multiply is the naive (acc * m + 2**30) >> 31 passes on the 64-bit word and fails on
     the 32-bit one: the emulation tells the two apart."""
-    high_word = "v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)"
-    sources = mutant({high_word: ["v = (acc * m + (1 << 30)) >> 31"]})
-    rng = np.random.default_rng(7)
-    acc, m, s = requant_cases(rng, 3000)
-    keep = (m > 0) & (m != INT32_MAX)       # the mutant reads m zero-extended on 64-bit: positive ones only
-    acc, m, s = acc[keep], m[keep], s[keep]
+    high_word = "v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)"
+    sources = mutant({high_word: ["v = (acc * ((bh << 16) + bl) + (1 << 30)) >> 31"]})
+    acc, m, s = takeable_requant_cases(np.random.default_rng(7), 3000)
     expected = expected_requant(acc, m, s)
     assert np.array_equal(emulated_requant(64, acc, m, s, sources), expected)
     assert not np.array_equal(emulated_requant(32, acc, m, s, sources), expected)
@@ -1093,14 +1146,19 @@ def small_cases():
     return edge_cases(small=True)
 
 
+def falls_back(name):
+    """Whether the single-op case `name` is one whose op the viper code does not take (kernels_python runs it)."""
+    return "negative" in name
+
+
 @pytest.mark.parametrize("bits", [32, 64])
 def test_single_op_models_emulated(small_cases, bits):
     """Every small single-op model on the emulated word gives the reference's bytes, in viper code (no op falls
-    back to kernels_python)."""
+    back to kernels_python but those with a negative multiplier)."""
     t0 = time.time()
     for name, (blob, runs) in small_cases.items():
         outputs, fallbacks = run_emulated(blob, runs, bits)
-        assert fallbacks == [], name
+        assert (fallbacks != []) == falls_back(name), name
         assert_matches_reference(name, blob, runs, outputs, "emulated %d-bit viper" % bits)
     print("%d single-op models emulated on a %d-bit word in %.1f s" % (len(small_cases), bits, time.time() - t0))
 
@@ -1111,7 +1169,7 @@ def test_single_op_models_on_the_unix_port(small_cases, tmp_path):
     results = run_unix_port(tmp_path, cases)
     for name, (blob, runs) in cases.items():
         outputs, python_ops, fallback = results[name]
-        assert python_ops == [] and fallback == 0, (name, python_ops, fallback)
+        assert python_ops == [] and (fallback != 0) == falls_back(name), (name, python_ops, fallback)
         assert_matches_reference(name, blob, runs, outputs, "unix port viper")
 
 

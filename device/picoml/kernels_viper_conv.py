@@ -117,34 +117,22 @@ def _conv_core(S):
                         acc += ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80)
                         pp += 1
                         fk += 1
-                    # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+                    # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    m = q[r]
-                    left = q[r + 1]
+                    qr = ptr32(int(q) + (r << 2))
+                    left = qr[2]
                     if left:
                         acc = ((acc << left) << ext) >> ext
-                    bh = (m << ext) >> (ext + 16)
-                    bl = m & 0xFFFF
+                    bh = qr[0]
+                    bl = qr[1]
                     ah = acc >> 16
                     al = acc & 0xFFFF
-                    if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-                        v = imax
-                    else:
-                        hx = ah * bl
-                        hy = al * bh
-                        ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-                        ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-                        v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
-                    right = q[r + 2]
+                    hx = ah * bl
+                    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+                    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+                    right = qr[3]
                     if right:
-                        mask = q[r + 3]
-                        rem = v & mask
-                        th = mask >> 1
-                        if v < 0:
-                            th += 1
-                        v = v >> right
-                        if rem > th:
-                            v += 1
+                        v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
                     # end requantize
                     # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
                     if v < lo:

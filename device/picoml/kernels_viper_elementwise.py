@@ -84,8 +84,9 @@ def _binary_core(S):
                             acc = ta[u]
                             e = ht[u] & 0xFF
                         e += (z & 0xFF) - 64
-                        q[2] = e
-                        q[3] = (1 << e) - 1
+                        q[3] = e
+                        q[4] = (1 << e) - 1
+                        q[5] = (1 << e) >> 1
                         # acc = srdhm(acc, the divisor's reciprocal), as the requantization's product
                         acc = (acc << ext) >> ext
                         m = tb[w]
@@ -111,34 +112,22 @@ def _binary_core(S):
                             acc = acc * acc
                     pa += a3s
                     pb += b3s
-                    # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+                    # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    m = q[r]
-                    left = q[r + 1]
+                    qr = ptr32(int(q) + (r << 2))
+                    left = qr[2]
                     if left:
                         acc = ((acc << left) << ext) >> ext
-                    bh = (m << ext) >> (ext + 16)
-                    bl = m & 0xFFFF
+                    bh = qr[0]
+                    bl = qr[1]
                     ah = acc >> 16
                     al = acc & 0xFFFF
-                    if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-                        v = imax
-                    else:
-                        hx = ah * bl
-                        hy = al * bh
-                        ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-                        ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-                        v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
-                    right = q[r + 2]
+                    hx = ah * bl
+                    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+                    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+                    right = qr[3]
                     if right:
-                        mask = q[r + 3]
-                        rem = v & mask
-                        th = mask >> 1
-                        if v < 0:
-                            th += 1
-                        v = v >> right
-                        if rem > th:
-                            v += 1
+                        v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
                     # end requantize
                     # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
                     if v < lo:
@@ -177,12 +166,13 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
         ta = ctx.shared(("v", in1_off), lambda: _byte_table(in1_off))
         tb = ctx.shared(("v", in2_off), lambda: _byte_table(in2_off))
     lo, hi = _out_range(ooff, amin, amax)
-    if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
+    q = _pair(mo, so)
+    if q is None or ta is None or tb is None or not _in_int32(lo, hi):
         if kind == 1:
             return _fallback(_runs().run_binary, _kp().prepare_mul(p, inputs, outputs, ctx))
         what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
         return _fallback(_runs().run_binary, _kp().prepare_add(p, inputs, outputs, ctx, what, sign, kind))
-    return _binary_state(kind, inputs, outputs, ta, tb, _ints(_pair(mo, so)), (ta, ta, ta), (ooff, lo, hi, amin, amax))
+    return _binary_state(kind, inputs, outputs, ta, tb, _ints(q), (ta, ta, ta), (ooff, lo, hi, amin, amax))
 
 
 def _binary_state(kind, inputs, outputs, ta, tb, q, d, clamp):
@@ -237,10 +227,11 @@ def prepare_div(p, inputs, outputs, ctx):
     in1_off, in2_off, ooff, mo, so, amin, amax = p
     tables = ctx.shared(("div", in1_off, in2_off, so), lambda: _div_tables(in1_off, in2_off, so))
     lo, hi = _out_range(ooff, amin, amax)
-    if tables is None or not _in_int32(lo, hi):
+    q = _pair(mo, 0)
+    if tables is None or q is None or not _in_int32(lo, hi):
         return _fallback(_runs().run_binary, _kp().prepare_div(p, inputs, outputs, ctx))
     xp, xn, ht, it, zt = tables
-    return _binary_state(3, inputs, outputs, xp, it, _ints([mo, 0, 0, 0]), (xn, ht, zt), (ooff, lo, hi, amin, amax))
+    return _binary_state(3, inputs, outputs, xp, it, _ints(q), (xn, ht, zt), (ooff, lo, hi, amin, amax))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -75,44 +75,32 @@ def _lstm_core(S):
                     for i in range(U):
                         acc += ((hc[hb + i] ^ 0x8000) - 0x8000) * ((w[k + i] ^ 0x80) - 0x80)
                     a8[4 + j] = acc
-                r = 0
+                r = 0                   # records of 6 words (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
-                    # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+                    # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    m = q[r]
-                    left = q[r + 1]
+                    qr = ptr32(int(q) + (r << 2))
+                    left = qr[2]
                     if left:
                         acc = ((acc << left) << ext) >> ext
-                    bh = (m << ext) >> (ext + 16)
-                    bl = m & 0xFFFF
+                    bh = qr[0]
+                    bl = qr[1]
                     ah = acc >> 16
                     al = acc & 0xFFFF
-                    if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-                        v = imax
-                    else:
-                        hx = ah * bl
-                        hy = al * bh
-                        ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-                        ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-                        v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
-                    right = q[r + 2]
+                    hx = ah * bl
+                    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+                    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+                    right = qr[3]
                     if right:
-                        mask = q[r + 3]
-                        rem = v & mask
-                        th = mask >> 1
-                        if v < 0:
-                            th += 1
-                        v = v >> right
-                        if rem > th:
-                            v += 1
+                        v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
                     # end requantize
                     if v < -32768:
                         v = -32768
                     elif v > 32767:
                         v = 32767
                     a8[8 + j] = v
-                    r += 4
+                    r += 6
                 # the gates: sigmoid of the saturated sum (the cell gate's, index 2: tanh)
                 for j in range(4):
                     v = ((int(a8[8 + j]) << ext) >> ext) + ((int(a8[12 + j]) << ext) >> ext)
@@ -149,7 +137,7 @@ def _lstm_core(S):
                     a8[16 + j] = ((v & 0xFFFF) ^ 0x8000) - 0x8000
                 # the cell (records 8, 9) and the hidden state (record 10)
                 cell = 0
-                r = 32
+                r = 48
                 for j in range(3):
                     if j == 0:
                         acc = ((int(a8[17]) << ext) >> ext) * ((hc[cb + u] ^ 0x8000) - 0x8000)
@@ -171,34 +159,22 @@ def _lstm_core(S):
                         else:
                             v = (8388735 - e) >> 8
                         acc = (((v & 0xFFFF) ^ 0x8000) - 0x8000) * ((int(a8[19]) << ext) >> ext)
-                    # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+                    # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    m = q[r]
-                    left = q[r + 1]
+                    qr = ptr32(int(q) + (r << 2))
+                    left = qr[2]
                     if left:
                         acc = ((acc << left) << ext) >> ext
-                    bh = (m << ext) >> (ext + 16)
-                    bl = m & 0xFFFF
+                    bh = qr[0]
+                    bl = qr[1]
                     ah = acc >> 16
                     al = acc & 0xFFFF
-                    if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-                        v = imax
-                    else:
-                        hx = ah * bl
-                        hy = al * bh
-                        ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-                        ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-                        v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
-                    right = q[r + 2]
+                    hx = ah * bl
+                    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+                    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+                    right = qr[3]
                     if right:
-                        mask = q[r + 3]
-                        rem = v & mask
-                        th = mask >> 1
-                        if v < 0:
-                            th += 1
-                        v = v >> right
-                        if rem > th:
-                            v += 1
+                        v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
                     # end requantize
                     if j == 2:
                         v += zp
@@ -224,7 +200,7 @@ def _lstm_core(S):
                                 elif cell < 0 - clip:
                                     cell = 0 - clip
                             hc[cb + u] = cell
-                    r += 4
+                    r += 6
             for u in range(U):
                 hc[hb + u] = ((o[oi + u] ^ 0x80) - 0x80) - zp
 
@@ -234,9 +210,10 @@ def prepare_lstm(p, inputs, outputs, ctx):
     st = prepare(p, inputs, outputs, ctx)
     x, out, mults, shifts = inputs[0], outputs[0], inputs[4].ints(), inputs[5].ints()
     pairs = [(mults[i], shifts[i]) for i in range(8)] + [(p[2], p[3]), (p[4], p[5]), (p[6], p[7])]
-    if not _in_int32(p[1], p[8], p[9], p[10]) or not all(-31 <= s <= 31 for _, s in pairs):
+    records = [_pair(m, s) for m, s in pairs]
+    if not _in_int32(p[1], p[8], p[9], p[10]) or None in records:
         return _fallback(run_lstm, st)
-    q = _ints([v for m, s in pairs for v in _pair(m, s)])
+    q = _ints([v for record in records for v in record])
     tab = _ints([v + 32768 for v in st[16]])
     g = _ints((st[1], st[3], st[4], st[5], st[6], st[7], st[8], st[10], st[12], st[18], st[20], p[1], p[8], p[9],
                p[10]))

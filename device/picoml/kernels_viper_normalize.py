@@ -107,45 +107,36 @@ def _l2_core(S):
                 s = 0
             s = 0 - s
         s += 7
-        q[0] = m
-        q[1] = 0
+        q[0] = m >> 16
+        q[1] = m & 0xFFFF
         q[2] = 0
         q[3] = 0
+        q[4] = 0
+        q[5] = 0
         if s > 0:
-            q[1] = s
+            q[2] = s
         elif s < 0:
-            q[2] = 0 - s
-            q[3] = (1 << (0 - s)) - 1
+            q[3] = 0 - s
+            q[4] = (1 << (0 - s)) - 1
+            q[5] = 1 << (0 - 1 - s)
         for i in range(base, base + depth):
             acc = ((x[i] ^ 0x80) - 0x80) - zp
-            # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+            # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
             acc = (acc << ext) >> ext
-            m = q[r]
-            left = q[r + 1]
+            qr = ptr32(int(q) + (r << 2))
+            left = qr[2]
             if left:
                 acc = ((acc << left) << ext) >> ext
-            bh = (m << ext) >> (ext + 16)
-            bl = m & 0xFFFF
+            bh = qr[0]
+            bl = qr[1]
             ah = acc >> 16
             al = acc & 0xFFFF
-            if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-                v = imax
-            else:
-                hx = ah * bl
-                hy = al * bh
-                ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-                ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-                v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
-            right = q[r + 2]
+            hx = ah * bl
+            rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+            v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+            right = qr[3]
             if right:
-                mask = q[r + 3]
-                rem = v & mask
-                th = mask >> 1
-                if v < 0:
-                    th += 1
-                v = v >> right
-                if rem > th:
-                    v += 1
+                v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
             # end requantize
             # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
             if v < lo:
@@ -160,7 +151,7 @@ def _l2_core(S):
 
 def prepare_l2_normalization(p, inputs, outputs, ctx):
     xb, xo, rows, depth, zp, ob, oo, _ = _kp().prepare_l2_normalization(p, inputs, outputs, ctx)
-    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
+    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -314,34 +305,22 @@ def _log_softmax_core(S):
         ls = (p[4] << ext) >> ext
         # the least difference kept: the log less 2^31 requantized by the divisor, or diff_min - 1
         acc = ls + top
-        # requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+        # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
         acc = (acc << ext) >> ext
-        m = q[r]
-        left = q[r + 1]
+        qr = ptr32(int(q) + (r << 2))
+        left = qr[2]
         if left:
             acc = ((acc << left) << ext) >> ext
-        bh = (m << ext) >> (ext + 16)
-        bl = m & 0xFFFF
+        bh = qr[0]
+        bl = qr[1]
         ah = acc >> 16
         al = acc & 0xFFFF
-        if al == 0 and bl == 0 and ah == -32768 and bh == -32768:
-            v = imax
-        else:
-            hx = ah * bl
-            hy = al * bh
-            ll = (al * (bl >> 1) + ((al * (bl & 1)) >> 1)) >> 15
-            ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
-            v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
-        right = q[r + 2]
+        hx = ah * bl
+        rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+        v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+        right = qr[3]
         if right:
-            mask = q[r + 3]
-            rem = v & mask
-            th = mask >> 1
-            if v < 0:
-                th += 1
-            v = v >> right
-            if rem > th:
-                v += 1
+            v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
         # end requantize
         least = diff_min - 1
         if v > least:
@@ -369,12 +348,13 @@ def _log_softmax_core(S):
 def prepare_log_softmax(p, inputs, outputs, ctx):
     xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift, diff_min = _kp().prepare_log_softmax(
         p, inputs, outputs, ctx)
-    if not -31 <= divisor_shift <= 31:
+    q = _pair(divisor, -divisor_shift)
+    if q is None:
         return _fallback(_runs().run_log_softmax, (xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift,
                                                diff_min))
     # -d lies in [-255, 0]: diff_min clamped to [-256, 1] compares the same and fits a machine word
     diff_min = -256 if diff_min < -256 else 1 if diff_min > 1 else diff_min
-    return (_log_softmax_core, (xb, ob, scaled, exps, _ints([0, 0, 0, 0, 0]), _ints(_pair(divisor, -divisor_shift)),
+    return (_log_softmax_core, (xb, ob, scaled, exps, _ints([0, 0, 0, 0, 0]), _ints(q),
                                 (xo, oo, rows, depth, diff_min)))
 
 

@@ -23,14 +23,17 @@
 #   * the requantization (TFLite's MultiplyByQuantizedMultiplier) never forms a 64-bit product: gemmlowp's
 #     SaturatingRoundingDoublingHighMul(a, b) equals floor((a * b + 2**30) / 2**31) (its nudge for negative
 #     products turns C's truncating division into this floor), computed from 16-bit halves a = ah*2**16 + al,
-#     b = bh*2**16 + bl (ah, bh signed, al, bl in [0, 65535]) as
-#         2 * (ah*bh + (X >> 16) + (Y >> 16)) + (((X & 0xFFFF) + (Y & 0xFFFF) + L + 2**14) >> 15)
-#     with X = ah*bl, Y = al*bh and L = floor(al*bl / 2**16) = (al*(bl >> 1) + ((al*(bl & 1)) >> 1)) >> 15:
-#     every partial value fits in int32; only the final doubling may leave it, and the result (which lies in
-#     int32 except when a = b = INT32_MIN, the saturating case, tested first) is then the same modulo 2**32;
-#   * the rounding right shift uses a precomputed mask, the output offset is applied after comparing with
-#     (act_min - offset, act_max - offset), so no sum leaves int32; shift counts stay below 32; no integer
-#     literal reaches 2**30; `//` only sees non-negative operands.
+#     b = bh*2**16 + bl (ah signed, al, bl in [0, 65535], bh in [0, 32767]: the requantization takes
+#     multipliers >= 0, as every converter writes them; _pair refuses the others, whose ops run in
+#     kernels_python) as
+#         2 * ah*bh + (X >> 15) + ((Y + L + (X & 0x7FFF) + 2**14) >> 15)
+#     with X = ah*bl, Y = al*bh and L = floor(al*bl / 2**16): X and Y fit in int32, al*bl and the last sum
+#     (below 2**32) are taken as uint (`uint` shifts right logically), and the result lies in int32 (no
+#     saturating case: b >= 0). The rounding right shift by e >= 1 is (v >> e) + (((v & mask) + 2**(e-1) -
+#     [v < 0]) >> e), that last sum as uint (below 2**32). A multiplier's halves, the shifts, the mask and
+#     2**(e-1) are the record's six words (_pair);
+#   * the output offset is applied after comparing with (act_min - offset, act_max - offset), so no sum leaves
+#     int32; shift counts stay below 32; no integer literal reaches 2**30; `//` only sees non-negative operands.
 # tests/test_device_viper.py runs this file's viper functions in CPython on emulated 32- and 64-bit words
 # (every operation wrapped to the word, ptr32 loads signed or zero-extended as on each) and on the unix port.
 #
@@ -108,23 +111,22 @@ else:
     v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
 #: end
 #: define requantize
-# requantize acc with the 4 words at q[r] into v (the same lines in every kernel)
+# requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
 acc = (acc << ext) >> ext
-m = q[r]
-left = q[r + 1]
+qr = ptr32(int(q) + (r << 2))
+left = qr[2]
 if left:
     acc = ((acc << left) << ext) >> ext
-#: srdhm
-right = q[r + 2]
+bh = qr[0]
+bl = qr[1]
+ah = acc >> 16
+al = acc & 0xFFFF
+hx = ah * bl
+rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+right = qr[3]
 if right:
-    mask = q[r + 3]
-    rem = v & mask
-    th = mask >> 1
-    if v < 0:
-        th += 1
-    v = v >> right
-    if rem > th:
-        v += 1
+    v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
 # end requantize
 #: end
 #: define clamp
@@ -222,23 +224,31 @@ def _mbqm(x, m, shift):
     return x
 
 
+_RECORD = 6     # words of a requantization record (_pair)
+
+
 def _pair(m, s):
-    """The 4 int32 the requantization block reads: multiplier, left shift, right shift, rounding mask."""
+    """The RECORD int32 the requantization lines read for multiplier m and shift s: m's high and low 16 bits,
+    the left shift, the right shift e, its rounding mask 2**e - 1 and 2**(e-1) (0 for e = 0); None for those
+    they do not take: a negative multiplier, a shift outside [-31, 31]."""
+    if m < 0 or s < -31 or s > 31:
+        return None
     right = -s if s < 0 else 0
-    return [m, s if s > 0 else 0, right, (1 << right) - 1]
+    return [m >> 16, m & 0xFFFF, s if s > 0 else 0, right, (1 << right) - 1, (1 << right) >> 1]
 
 
 def _quant(inputs, channels):
     """(records, step) for the multipliers/shifts operands: _pair() per multiplier and the word step between
-    channels (0 when quantized per tensor); (None, 0) when a shift is outside [-31, 31]."""
+    channels (0 when quantized per tensor); (None, 0) when _pair refuses one."""
     multipliers = inputs[3].ints()
     shifts = inputs[4].ints()
     q = []
     for i in range(len(multipliers)):
-        if shifts[i] < -31 or shifts[i] > 31:
+        record = _pair(multipliers[i], shifts[i])
+        if record is None:
             return None, 0
-        q += _pair(multipliers[i], shifts[i])
-    return _ints(q), (4 if len(multipliers) == channels and channels > 1 else 0)
+        q += record
+    return _ints(q), (_RECORD if len(multipliers) == channels and channels > 1 else 0)
 
 
 def _scratch_bytes(ctx, n):

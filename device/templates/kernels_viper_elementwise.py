@@ -83,8 +83,9 @@ def _binary_core(S):
                             acc = ta[u]
                             e = ht[u] & 0xFF
                         e += (z & 0xFF) - 64
-                        q[2] = e
-                        q[3] = (1 << e) - 1
+                        q[3] = e
+                        q[4] = (1 << e) - 1
+                        q[5] = (1 << e) >> 1
                         # acc = srdhm(acc, the divisor's reciprocal), as the requantization's product
                         acc = (acc << ext) >> ext
                         m = tb[w]
@@ -130,12 +131,13 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
         ta = ctx.shared(("v", in1_off), lambda: _byte_table(in1_off))
         tb = ctx.shared(("v", in2_off), lambda: _byte_table(in2_off))
     lo, hi = _out_range(ooff, amin, amax)
-    if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
+    q = _pair(mo, so)
+    if q is None or ta is None or tb is None or not _in_int32(lo, hi):
         if kind == 1:
             return _fallback(_runs().run_binary, _kp().prepare_mul(p, inputs, outputs, ctx))
         what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
         return _fallback(_runs().run_binary, _kp().prepare_add(p, inputs, outputs, ctx, what, sign, kind))
-    return _binary_state(kind, inputs, outputs, ta, tb, _ints(_pair(mo, so)), (ta, ta, ta), (ooff, lo, hi, amin, amax))
+    return _binary_state(kind, inputs, outputs, ta, tb, _ints(q), (ta, ta, ta), (ooff, lo, hi, amin, amax))
 
 
 def _binary_state(kind, inputs, outputs, ta, tb, q, d, clamp):
@@ -190,10 +192,11 @@ def prepare_div(p, inputs, outputs, ctx):
     in1_off, in2_off, ooff, mo, so, amin, amax = p
     tables = ctx.shared(("div", in1_off, in2_off, so), lambda: _div_tables(in1_off, in2_off, so))
     lo, hi = _out_range(ooff, amin, amax)
-    if tables is None or not _in_int32(lo, hi):
+    q = _pair(mo, 0)
+    if tables is None or q is None or not _in_int32(lo, hi):
         return _fallback(_runs().run_binary, _kp().prepare_div(p, inputs, outputs, ctx))
     xp, xn, ht, it, zt = tables
-    return _binary_state(3, inputs, outputs, xp, it, _ints([mo, 0, 0, 0]), (xn, ht, zt), (ooff, lo, hi, amin, amax))
+    return _binary_state(3, inputs, outputs, xp, it, _ints(q), (xn, ht, zt), (ooff, lo, hi, amin, amax))
 
 
 # ---------------------------------------------------------------------------------------------------------

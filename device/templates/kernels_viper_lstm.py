@@ -74,7 +74,7 @@ def _lstm_core(S):
                     for i in range(U):
                         acc += ((hc[hb + i] ^ 0x8000) - 0x8000) * ((w[k + i] ^ 0x80) - 0x80)
                     a8[4 + j] = acc
-                r = 0
+                r = 0                   # records of 6 words (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
                     #: requantize
@@ -83,7 +83,7 @@ def _lstm_core(S):
                     elif v > 32767:
                         v = 32767
                     a8[8 + j] = v
-                    r += 4
+                    r += 6
                 # the gates: sigmoid of the saturated sum (the cell gate's, index 2: tanh)
                 for j in range(4):
                     v = ((int(a8[8 + j]) << ext) >> ext) + ((int(a8[12 + j]) << ext) >> ext)
@@ -120,7 +120,7 @@ def _lstm_core(S):
                     a8[16 + j] = ((v & 0xFFFF) ^ 0x8000) - 0x8000
                 # the cell (records 8, 9) and the hidden state (record 10)
                 cell = 0
-                r = 32
+                r = 48
                 for j in range(3):
                     if j == 0:
                         acc = ((int(a8[17]) << ext) >> ext) * ((hc[cb + u] ^ 0x8000) - 0x8000)
@@ -167,7 +167,7 @@ def _lstm_core(S):
                                 elif cell < 0 - clip:
                                     cell = 0 - clip
                             hc[cb + u] = cell
-                    r += 4
+                    r += 6
             for u in range(U):
                 hc[hb + u] = ((o[oi + u] ^ 0x80) - 0x80) - zp
 
@@ -177,9 +177,10 @@ def prepare_lstm(p, inputs, outputs, ctx):
     st = prepare(p, inputs, outputs, ctx)
     x, out, mults, shifts = inputs[0], outputs[0], inputs[4].ints(), inputs[5].ints()
     pairs = [(mults[i], shifts[i]) for i in range(8)] + [(p[2], p[3]), (p[4], p[5]), (p[6], p[7])]
-    if not _in_int32(p[1], p[8], p[9], p[10]) or not all(-31 <= s <= 31 for _, s in pairs):
+    records = [_pair(m, s) for m, s in pairs]
+    if not _in_int32(p[1], p[8], p[9], p[10]) or None in records:
         return _fallback(run_lstm, st)
-    q = _ints([v for m, s in pairs for v in _pair(m, s)])
+    q = _ints([v for record in records for v in record])
     tab = _ints([v + 32768 for v in st[16]])
     g = _ints((st[1], st[3], st[4], st[5], st[6], st[7], st[8], st[10], st[12], st[18], st[20], p[1], p[8], p[9],
                p[10]))

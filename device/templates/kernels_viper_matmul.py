@@ -68,13 +68,14 @@ def prepare_batch_matmul(p, inputs, outputs, ctx):
     lo, hi = _out_range(ooff, amin, amax)
     ta = ctx.shared(("v", l_off), lambda: _byte_table(l_off))
     tb = ctx.shared(("v", r_off), lambda: _byte_table(r_off))
-    if so < -31 or so > 31 or ta is None or tb is None or not _in_int32(lo, hi):
+    q = _pair(mo, so)
+    if q is None or ta is None or tb is None or not _in_int32(lo, hi):
         return _fallback(_runs().run_batch_matmul, st)
     offsets = array("i", range(2 * len(mats)))
     for t in range(len(mats)):
         offsets[2 * t], offsets[2 * t + 1] = mats[t]
     g = (len(mats), oo, rows, cols, depth, ar, ak, bc, bk, ooff, lo, hi, amin, amax)
-    return (_matmul_core, (ab, bb, ob, g, ta, tb, _ints(_pair(mo, so)), offsets))
+    return (_matmul_core, (ab, bb, ob, g, ta, tb, _ints(q), offsets))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)

@@ -106,15 +106,18 @@ def _l2_core(S):
                 s = 0
             s = 0 - s
         s += 7
-        q[0] = m
-        q[1] = 0
+        q[0] = m >> 16
+        q[1] = m & 0xFFFF
         q[2] = 0
         q[3] = 0
+        q[4] = 0
+        q[5] = 0
         if s > 0:
-            q[1] = s
+            q[2] = s
         elif s < 0:
-            q[2] = 0 - s
-            q[3] = (1 << (0 - s)) - 1
+            q[3] = 0 - s
+            q[4] = (1 << (0 - s)) - 1
+            q[5] = 1 << (0 - 1 - s)
         for i in range(base, base + depth):
             acc = ((x[i] ^ 0x80) - 0x80) - zp
             #: requantize
@@ -124,7 +127,7 @@ def _l2_core(S):
 
 def prepare_l2_normalization(p, inputs, outputs, ctx):
     xb, xo, rows, depth, zp, ob, oo, _ = _kp().prepare_l2_normalization(p, inputs, outputs, ctx)
-    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
+    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -305,12 +308,13 @@ def _log_softmax_core(S):
 def prepare_log_softmax(p, inputs, outputs, ctx):
     xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift, diff_min = _kp().prepare_log_softmax(
         p, inputs, outputs, ctx)
-    if not -31 <= divisor_shift <= 31:
+    q = _pair(divisor, -divisor_shift)
+    if q is None:
         return _fallback(_runs().run_log_softmax, (xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift,
                                                diff_min))
     # -d lies in [-255, 0]: diff_min clamped to [-256, 1] compares the same and fits a machine word
     diff_min = -256 if diff_min < -256 else 1 if diff_min > 1 else diff_min
-    return (_log_softmax_core, (xb, ob, scaled, exps, _ints([0, 0, 0, 0, 0]), _ints(_pair(divisor, -divisor_shift)),
+    return (_log_softmax_core, (xb, ob, scaled, exps, _ints([0, 0, 0, 0, 0]), _ints(q),
                                 (xo, oo, rows, depth, diff_min)))
 
 

@@ -192,10 +192,11 @@ def prepare_mean(p, inputs, outputs, ctx):
             strides[i] = s
             s *= shape4[i]
     lo, hi = _out_range(out_zp, -128, 127)
-    if shift < -31 or shift > 31 or not _in_int32(lo, hi):
+    q = _pair(multiplier, shift)
+    if q is None or not _in_int32(lo, hi):
         return _fallback(run, st)
     g = (x.off,) + tuple(shape4) + tuple(strides) + (out.size, _wrap32(in_zp * count))
-    R = (out.buf, ((out.off, out_zp, lo, hi, -128, 127, 0, 0), _ints(_pair(multiplier, shift))))
+    R = (out.buf, ((out.off, out_zp, lo, hi, -128, 127, 0, 0), _ints(q)))
     return (_mean_core, (x.buf, _scratch_bytes(ctx, 4 * out.size), g, R))
 
 
