@@ -107,14 +107,14 @@ def _conv_core(S):
                     acc = bz[oc] - psum
                     pp = pa
                     while pp != pe8:
-                        acc += (ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80) + ptr8(pp)[1] * (ptr8(fk)[1] ^ 0x80)
-                                + ptr8(pp)[2] * (ptr8(fk)[2] ^ 0x80) + ptr8(pp)[3] * (ptr8(fk)[3] ^ 0x80)
-                                + ptr8(pp)[4] * (ptr8(fk)[4] ^ 0x80) + ptr8(pp)[5] * (ptr8(fk)[5] ^ 0x80)
-                                + ptr8(pp)[6] * (ptr8(fk)[6] ^ 0x80) + ptr8(pp)[7] * (ptr8(fk)[7] ^ 0x80))
+                        acc += ((ptr8(fk)[0] ^ 0x80) * ptr8(pp)[0] + (ptr8(fk)[1] ^ 0x80) * ptr8(pp)[1]
+                                + (ptr8(fk)[2] ^ 0x80) * ptr8(pp)[2] + (ptr8(fk)[3] ^ 0x80) * ptr8(pp)[3]
+                                + (ptr8(fk)[4] ^ 0x80) * ptr8(pp)[4] + (ptr8(fk)[5] ^ 0x80) * ptr8(pp)[5]
+                                + (ptr8(fk)[6] ^ 0x80) * ptr8(pp)[6] + (ptr8(fk)[7] ^ 0x80) * ptr8(pp)[7])
                         pp += 8
                         fk += 8
                     while pp != pe:
-                        acc += ptr8(pp)[0] * (ptr8(fk)[0] ^ 0x80)
+                        acc += (ptr8(fk)[0] ^ 0x80) * ptr8(pp)[0]
                         pp += 1
                         fk += 1
                     # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
