@@ -85,8 +85,6 @@ def _binary_core(S):
                             e = ht[u] & 0xFF
                         e += (z & 0xFF) - 64
                         q[3] = e
-                        q[4] = (1 << e) - 1
-                        q[5] = (1 << e) >> 1
                         # acc = srdhm(acc, the divisor's reciprocal), as the requantization's product
                         acc = (acc << ext) >> ext
                         m = tb[w]
@@ -112,7 +110,7 @@ def _binary_core(S):
                             acc = acc * acc
                     pa += a3s
                     pb += b3s
-                    # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr32(int(q) + (r << 2))
                     left = qr[2]
@@ -127,7 +125,8 @@ def _binary_core(S):
                     v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
                     right = qr[3]
                     if right:
-                        v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
+                        mask = (1 << right) - 1
+                        v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
                     # end requantize
                     # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
                     if v < lo:

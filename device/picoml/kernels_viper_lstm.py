@@ -75,10 +75,10 @@ def _lstm_core(S):
                     for i in range(U):
                         acc += ((hc[hb + i] ^ 0x8000) - 0x8000) * ((w[k + i] ^ 0x80) - 0x80)
                     a8[4 + j] = acc
-                r = 0                   # records of 6 words (kernels_viper._RECORD)
+                r = 0                   # records of 4 words (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
-                    # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr32(int(q) + (r << 2))
                     left = qr[2]
@@ -93,14 +93,15 @@ def _lstm_core(S):
                     v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
                     right = qr[3]
                     if right:
-                        v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
+                        mask = (1 << right) - 1
+                        v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
                     # end requantize
                     if v < -32768:
                         v = -32768
                     elif v > 32767:
                         v = 32767
                     a8[8 + j] = v
-                    r += 6
+                    r += 4
                 # the gates: sigmoid of the saturated sum (the cell gate's, index 2: tanh)
                 for j in range(4):
                     v = ((int(a8[8 + j]) << ext) >> ext) + ((int(a8[12 + j]) << ext) >> ext)
@@ -137,7 +138,7 @@ def _lstm_core(S):
                     a8[16 + j] = ((v & 0xFFFF) ^ 0x8000) - 0x8000
                 # the cell (records 8, 9) and the hidden state (record 10)
                 cell = 0
-                r = 48
+                r = 32
                 for j in range(3):
                     if j == 0:
                         acc = ((int(a8[17]) << ext) >> ext) * ((hc[cb + u] ^ 0x8000) - 0x8000)
@@ -159,7 +160,7 @@ def _lstm_core(S):
                         else:
                             v = (8388735 - e) >> 8
                         acc = (((v & 0xFFFF) ^ 0x8000) - 0x8000) * ((int(a8[19]) << ext) >> ext)
-                    # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr32(int(q) + (r << 2))
                     left = qr[2]
@@ -174,7 +175,8 @@ def _lstm_core(S):
                     v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
                     right = qr[3]
                     if right:
-                        v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
+                        mask = (1 << right) - 1
+                        v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
                     # end requantize
                     if j == 2:
                         v += zp
@@ -200,7 +202,7 @@ def _lstm_core(S):
                                 elif cell < 0 - clip:
                                     cell = 0 - clip
                             hc[cb + u] = cell
-                    r += 6
+                    r += 4
             for u in range(U):
                 hc[hb + u] = ((o[oi + u] ^ 0x80) - 0x80) - zp
 

@@ -58,7 +58,7 @@ def _matmul_core(S):
                     acc += ta[xa[i]] * tb[xb[j]]
                     i += ak
                     j += bk
-                # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
+                # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
                 acc = (acc << ext) >> ext
                 qr = ptr32(int(q) + (r << 2))
                 left = qr[2]
@@ -73,7 +73,8 @@ def _matmul_core(S):
                 v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
                 right = qr[3]
                 if right:
-                    v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
+                    mask = (1 << right) - 1
+                    v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
                 # end requantize
                 # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
                 if v < lo:

@@ -111,17 +111,13 @@ def _l2_core(S):
         q[1] = m & 0xFFFF
         q[2] = 0
         q[3] = 0
-        q[4] = 0
-        q[5] = 0
         if s > 0:
             q[2] = s
         elif s < 0:
             q[3] = 0 - s
-            q[4] = (1 << (0 - s)) - 1
-            q[5] = 1 << (0 - 1 - s)
         for i in range(base, base + depth):
             acc = ((x[i] ^ 0x80) - 0x80) - zp
-            # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
+            # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
             acc = (acc << ext) >> ext
             qr = ptr32(int(q) + (r << 2))
             left = qr[2]
@@ -136,7 +132,8 @@ def _l2_core(S):
             v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
             right = qr[3]
             if right:
-                v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
+                mask = (1 << right) - 1
+                v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
             # end requantize
             # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
             if v < lo:
@@ -151,7 +148,7 @@ def _l2_core(S):
 
 def prepare_l2_normalization(p, inputs, outputs, ctx):
     xb, xo, rows, depth, zp, ob, oo, _ = _kp().prepare_l2_normalization(p, inputs, outputs, ctx)
-    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
+    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -305,7 +302,7 @@ def _log_softmax_core(S):
         ls = (p[4] << ext) >> ext
         # the least difference kept: the log less 2^31 requantized by the divisor, or diff_min - 1
         acc = ls + top
-        # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
+        # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
         acc = (acc << ext) >> ext
         qr = ptr32(int(q) + (r << 2))
         left = qr[2]
@@ -320,7 +317,8 @@ def _log_softmax_core(S):
         v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
         right = qr[3]
         if right:
-            v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
+            mask = (1 << right) - 1
+            v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
         # end requantize
         least = diff_min - 1
         if v > least:

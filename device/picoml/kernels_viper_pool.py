@@ -135,7 +135,7 @@ def _requant_array(abuf, obuf, S, n: int):
     r = 0
     for k in range(n):
         acc = a[k]
-        # requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
+        # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
         acc = (acc << ext) >> ext
         qr = ptr32(int(q) + (r << 2))
         left = qr[2]
@@ -150,7 +150,8 @@ def _requant_array(abuf, obuf, S, n: int):
         v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
         right = qr[3]
         if right:
-            v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
+            mask = (1 << right) - 1
+            v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
         # end requantize
         r += qstep
         if raw:

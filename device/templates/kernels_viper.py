@@ -30,8 +30,9 @@
 #     with X = ah*bl, Y = al*bh and L = floor(al*bl / 2**16): X and Y fit in int32, al*bl and the last sum
 #     (below 2**32) are taken as uint (`uint` shifts right logically), and the result lies in int32 (no
 #     saturating case: b >= 0). The rounding right shift by e >= 1 is (v >> e) + (((v & mask) + 2**(e-1) -
-#     [v < 0]) >> e), that last sum as uint (below 2**32). A multiplier's halves, the shifts, the mask and
-#     2**(e-1) are the record's six words (_pair);
+#     [v < 0]) >> e), mask = 2**e - 1, that last sum as uint (below 2**32). A multiplier's halves and the two
+#     shifts are the record's four words (_pair: four, not six with the mask and 2**(e-1), whose 1.5 KB arrays
+#     for 64 channels found no hole while DS-CNN loaded in a heap 16 KB larger than the 1 KB ones need);
 #   * the output offset is applied after comparing with (act_min - offset, act_max - offset), so no sum leaves
 #     int32; shift counts stay below 32; no integer literal reaches 2**30; `//` only sees non-negative operands.
 # tests/test_device_viper.py runs this file's viper functions in CPython on emulated 32- and 64-bit words
@@ -49,7 +50,7 @@
 # pixel in one pass. The requantization lines are repeated in each kernel instead of called: a call between viper
 # functions goes through the Python call machinery (and needs int() around its result), once per output element.
 # On the x64 unix port the keyword-spotting model (kws_ref_model) takes about 3.5 ms per inference against about
-# 185 ms with kernels_python (session 17); on the emulated Xtensa core 63.6 M instructions (docs/esp32.md).
+# 185 ms with kernels_python (session 17); on the emulated Xtensa core 64.7 M instructions (docs/esp32.md).
 #:: The lines every kernel writes out (viper has no inlining; see above), once: `#: NAME` in a kernel is NAME's
 #:: lines at its indentation. host/picoml/viper_source.py writes device/picoml/kernels_viper.py from this file.
 #: define conv_geometry
@@ -112,7 +113,7 @@ else:
     v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
 #: end
 #: define requantize
-# requantize acc with the record at q[r] (_pair's 6 words) into v (the same lines in every kernel)
+# requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
 acc = (acc << ext) >> ext
 qr = ptr32(int(q) + (r << 2))
 left = qr[2]
@@ -127,7 +128,8 @@ rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
 v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
 right = qr[3]
 if right:
-    v = (v >> right) + (uint((v & qr[4]) + qr[5] + (v >> 31)) >> right)
+    mask = (1 << right) - 1
+    v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
 # end requantize
 #: end
 #: define clamp
@@ -225,17 +227,17 @@ def _mbqm(x, m, shift):
     return x
 
 
-_RECORD = 6     # words of a requantization record (_pair)
+_RECORD = 4     # words of a requantization record (_pair)
 
 
 def _pair(m, s):
-    """The RECORD int32 the requantization lines read for multiplier m and shift s: m's high and low 16 bits,
-    the left shift, the right shift e, its rounding mask 2**e - 1 and 2**(e-1) (0 for e = 0); None for those
-    they do not take: a negative multiplier, a shift outside [-31, 31]."""
+    """The _RECORD int32 the requantization lines read for multiplier m and shift s: m's high and low 16 bits,
+    the left shift, the right shift; None for those they do not take: a negative multiplier, a shift outside
+    [-31, 31]."""
     if m < 0 or s < -31 or s > 31:
         return None
     right = -s if s < 0 else 0
-    return [m >> 16, m & 0xFFFF, s if s > 0 else 0, right, (1 << right) - 1, (1 << right) >> 1]
+    return [m >> 16, m & 0xFFFF, s if s > 0 else 0, right]
 
 
 def _quant(inputs, channels):
@@ -243,13 +245,15 @@ def _quant(inputs, channels):
     channels (0 when quantized per tensor); (None, 0) when _pair refuses one."""
     multipliers = inputs[3].ints()
     shifts = inputs[4].ints()
-    q = []
-    for i in range(len(multipliers)):
+    n = len(multipliers)
+    q = array("i", range(_RECORD * n))      # filled in place: no list growing while a model loads
+    for i in range(n):
         record = _pair(multipliers[i], shifts[i])
         if record is None:
             return None, 0
-        q += record
-    return _ints(q), (_RECORD if len(multipliers) == channels and channels > 1 else 0)
+        for k in range(_RECORD):
+            q[_RECORD * i + k] = record[k]
+    return q, (_RECORD if n == channels and channels > 1 else 0)
 
 
 def _scratch_bytes(ctx, n):

@@ -84,8 +84,6 @@ def _binary_core(S):
                             e = ht[u] & 0xFF
                         e += (z & 0xFF) - 64
                         q[3] = e
-                        q[4] = (1 << e) - 1
-                        q[5] = (1 << e) >> 1
                         # acc = srdhm(acc, the divisor's reciprocal), as the requantization's product
                         acc = (acc << ext) >> ext
                         m = tb[w]

@@ -110,14 +110,10 @@ def _l2_core(S):
         q[1] = m & 0xFFFF
         q[2] = 0
         q[3] = 0
-        q[4] = 0
-        q[5] = 0
         if s > 0:
             q[2] = s
         elif s < 0:
             q[3] = 0 - s
-            q[4] = (1 << (0 - s)) - 1
-            q[5] = 1 << (0 - 1 - s)
         for i in range(base, base + depth):
             acc = ((x[i] ^ 0x80) - 0x80) - zp
             #: requantize
@@ -127,7 +123,7 @@ def _l2_core(S):
 
 def prepare_l2_normalization(p, inputs, outputs, ctx):
     xb, xo, rows, depth, zp, ob, oo, _ = _kp().prepare_l2_normalization(p, inputs, outputs, ctx)
-    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
+    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
 
 
 # ---------------------------------------------------------------------------------------------------------
