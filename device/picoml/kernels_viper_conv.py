@@ -55,8 +55,6 @@ def _conv_core(S):
     amax = int(g[23])
     qstep = int(g[24])
     ext = int(_EXT)
-    imax = 0x3FFFFFFF
-    imax = imax + imax + 1
     K = KH * KW * C
     pa = int(p)                 # the patch's address
     pe8 = pa + K - (K & 7)

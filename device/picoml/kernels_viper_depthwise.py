@@ -60,8 +60,6 @@ def _depthwise_core(S):
     qstep = int(g[24])
     dm = int(g[25])
     ext = int(_EXT)
-    imax = 0x3FFFFFFF
-    imax = imax + imax + 1
     for c in range(C):
         pad[c] = zq ^ 0x80
     row = W * C

@@ -30,8 +30,6 @@ def _conv_core(S):
     p = ptr8(S[6])
     #: conv_geometry
     ext = int(_EXT)
-    imax = 0x3FFFFFFF
-    imax = imax + imax + 1
     K = KH * KW * C
     pa = int(p)                 # the patch's address
     pe8 = pa + K - (K & 7)

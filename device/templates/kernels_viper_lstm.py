@@ -46,8 +46,6 @@ def _lstm_core(S):
     tsh = int(g[13])
     clip = int(g[14])
     ext = int(_EXT)
-    imax = 0x3FFFFFFF
-    imax = imax + imax + 1
     tround = 0
     if tsh > 0:
         tround = 1 << (tsh - 1)

@@ -42,8 +42,6 @@ def _matmul_core(S):
     amin = int(g[12])
     amax = int(g[13])
     ext = int(_EXT)
-    imax = 0x3FFFFFFF
-    imax = imax + imax + 1
     r = 0
     for t in range(n_mats):
         ia = mats[2 * t]

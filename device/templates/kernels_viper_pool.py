@@ -129,8 +129,6 @@ def _requant_array(abuf, obuf, S, n: int):
     qstep = int(g[6])
     raw = int(g[7])
     ext = int(_EXT)
-    imax = 0x3FFFFFFF
-    imax = imax + imax + 1
     r = 0
     for k in range(n):
         acc = a[k]
