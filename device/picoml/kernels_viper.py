@@ -5,7 +5,7 @@
 # Python kernels' (see picoml.prepare's header), or None; the model takes picoml.prepare's prepare and
 # kernels_python's run for an op without one. The kernels are in family modules, kernels_viper_<family> (_FAMILY says
 # which has an op), imported on first use: a model loads only the viper code of its ops (models/gesture on the
-# emulated M4: 17 KB of the 68 KB of .mpy).
+# emulated M4: 16 KB of the 65 KB of .mpy).
 #
 # Viper-accelerated: every op: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB,
 # MUL, DIV, SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX,
