@@ -9,11 +9,12 @@ from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _
 # ---------------------------------------------------------------------------------------------------------
 # DEPTHWISE_CONV_2D: one output pixel at a time, its OC sums side by side in `sums` (int32, in the scratch),
 # each filter tap added to all of them in one pass over the channels (4 a step when the depth multiplier is 1:
-# each input byte and weight at a constant offset from walking addresses). A tap in the padding reads `pad`, C
-# bytes of the input zero point after the sums. With X = x + 128 (the input byte ^ 0x80) and zq = zp + 128,
-# sum (x - zp) * w = sum X * w - zq * sum w, the second folded into the bias at load (bzq); the padding's X = zq
-# adds its share back, so the padding contributes nothing, as in TFLite. A DS-CNN depthwise layer (25x5x64, 3x3)
-# on qemu-xtensa: 6,524,132 -> 4,863,503 instructions against a loop per output channel over its taps.
+# each input byte and weight at a constant offset from walking addresses). The file's bias already holds
+# -zp * sum w (the host folds the input offset in), so TFLite's sum is bias + sum x * w with every tap in the
+# padding read as x = zp: such a tap reads `pad`, C bytes of the zero point after the sums. With X = x + 128 (the
+# input byte ^ 0x80) that is (bias - 128 * sum w) + sum X * w, the first term made at load (bzq). A DS-CNN
+# depthwise layer (25x5x64, 3x3) on qemu-xtensa: 6,524,132 -> 4,863,503 instructions against a loop per output
+# channel over its taps.
 # g = (x_off, N, H, W, C, f_off, KH, KW, OC, out_off, OH, OW, stride_h, stride_w, dilation_h, dilation_w,
 #      pad_top, pad_left, zp + 128, output_offset, lo, hi, act_min, act_max, q_step, depth_multiplier)
 # ---------------------------------------------------------------------------------------------------------
@@ -81,7 +82,7 @@ def _depthwise_core(S):
                             while ap != se:
                                 u = ptr8(xp)[0] ^ 0x80
                                 for mm in range(dm):
-                                    ptr32(ap)[0] = ptr32(ap)[0] + u * ((ptr8(fp)[0] ^ 0x80) - 0x80)
+                                    ptr32(ap)[0] = ((ptr8(fp)[0] ^ 0x80) - 0x80) * u + ptr32(ap)[0]
                                     ap += 4
                                     fp += 1
                                 xp += 1
