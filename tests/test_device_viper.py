@@ -3,8 +3,8 @@
 Two ways of running the viper code:
   * for real, in the MicroPython unix port (x64, so a viper int is 64 bits wide): every op of the MLPerf Tiny
     and generated models in viper code (their bytes on every runtime: test_runtimes.py), random and extreme
-    single-op models, 200 000 (accumulator, multiplier, shift) requantizations, and the module compiled to an
-    x64 .mpy;
+    single-op models, the (accumulator, multiplier, shift) requantizations among 200 000 it takes, and the
+    module compiled to an x64 .mpy;
   * emulated in CPython on a 32-bit and on a 64-bit machine word -- the boards' and the unix port's: the viper
     functions' source runs with every integer (literals, locals, loads) a `Word` that wraps each operation to
     the word width, ptr32 loads signed (32-bit) or zero-extended (64-bit, as the x64 emitter does), shift counts
@@ -850,7 +850,7 @@ def edge_cases(small=True, seed=0):
         add("fc_requant_stress", requant_stress_case(rng, 100), count=6)
         add("fc_requant_stress_2", requant_stress_case(rng, -100), count=6)
         add("fc_requant_stress_3", requant_stress_case(rng, 3), count=6)
-        # negative requantization multipliers: kernels_python runs these ops (NEGATIVE), with the same bytes
+        # negative requantization multipliers: kernels_python runs these ops (falls_back), with the same bytes
         add("fc_requant_stress_negative", requant_stress_case(rng, 5, negative=True), count=6)
         add("conv_negative_multiplier", conv_case(rng, extreme=True, negative=True, ic=3, oc=4))
         add("dw_negative_multiplier", conv_case(rng, depthwise=True, extreme=True, negative=True, ic=4))
@@ -1000,8 +1000,8 @@ def expected_requant(acc, m, s):
 
 
 def test_requantization_on_the_unix_port(tmp_path):
-    """200 000 requantizations (every edge crossed with every edge, and random sizes) by the viper code give
-    TFLite's MultiplyByQuantizedMultiplier."""
+    """The requantizations among 200 000 (every edge crossed with every edge, and random sizes) whose multiplier
+    the viper code takes (>= 0) give TFLite's MultiplyByQuantizedMultiplier."""
     acc, m, s = takeable_requant_cases(np.random.default_rng(5), 200000)
     (tmp_path / "acc.bin").write_bytes(acc.astype("<i4").tobytes())
     (tmp_path / "q.bin").write_bytes(requant_records(m, s).astype("<i4").tobytes())
