@@ -17,6 +17,7 @@ Plus: the module compiles with mpy-cross for the boards' architectures, the requ
 in every kernel, predict() allocates nothing, and the µs per inference of the keyword model (printed with -s)."""
 import ast
 import importlib
+import inspect
 import itertools
 import json
 import struct
@@ -940,11 +941,19 @@ def _blocks(begin, end):
 
 
 def test_requantization_lines_are_the_same_in_every_kernel():
-    """The requantization tested directly through _requant_array is, to the character, the one in every kernel
-    (conv and fully connected, depthwise, the element-wise ops, batch matmul, LSTM, L2 normalization, log
-    softmax: the template writes it once, picoml.viper_source)."""
+    """The requantization tested directly through _requant_array (the shortcut inline, the rest by
+    _requant_general) is, to the character, the one in every kernel of sums of products (conv and fully
+    connected, depthwise, batch matmul, L2 normalization, log softmax, mean); the kernels whose accumulators are
+    mostly beyond the shortcut (the element-wise ops, LSTM) have _requant_general's lines inline, to the character
+    (the templates write each once, picoml.viper_source)."""
     blocks = _blocks("# requantize acc", "# end requantize")
-    assert len(blocks) >= 9 and all(b == blocks[0] for b in blocks)
+    assert len(blocks) >= 6 and all(b == blocks[0] for b in blocks)
+    wide = _blocks("# requantize the wide acc", "# end requantize")
+    assert len(wide) >= 3 and all(b == wide[0] for b in wide)
+    general = textwrap.dedent(inspect.getsource(emulated_device(64)[1]._requant_general.viper_source))
+    lines = general.splitlines()
+    body = "\n".join(lines[lines.index("    qr = ptr32(r)") + 1:lines.index("    rq[0] = v")])
+    assert textwrap.dedent(body) == "\n".join(wide[0].splitlines()[3:-1])
     clamps = _blocks("# clamp: act_min - offset", "o[out] = v")
     assert len(clamps) >= 6 and all(c == clamps[0] for c in clamps)
 
@@ -986,12 +995,15 @@ def takeable_requant_cases(rng, n):
 
 def test_requantization_records_refuse_what_the_lines_do_not_take():
     """_pair refuses a negative multiplier and a shift outside [-31, 31] (the op then runs in kernels_python), and
-    its records hold the multiplier's halves and the shift as a left or a right one."""
+    its records hold the multiplier's 11-bit pieces and the shift: 9 - s for the shortcut's s in [-22, -1], else
+    63 + s."""
     kv = emulated_device(64)[1]
     assert kv._pair(-1, 0) is None and kv._pair(INT32_MIN, -3) is None
     assert kv._pair(1 << 30, 32) is None and kv._pair(1 << 30, -32) is None
-    assert kv._pair(INT32_MAX, -31) == [32767, 65535, 0, 31]
-    assert kv._pair(1518500250, 5) == [1518500250 >> 16, 1518500250 & 0xFFFF, 5, 0]
+    assert kv._pair(INT32_MAX, -31) == [2047, 2047, 511, 32]
+    m = 1518500250
+    assert kv._pair(m, 5) == [m & 0x7FF, (m >> 11) & 0x7FF, m >> 22, 68]
+    assert [kv._pair(m, s)[3] for s in (-23, -22, -1, 0)] == [40, 31, 10, 63]
     assert len(kv._pair(0, -1)) == kv._RECORD
 
 
@@ -1019,7 +1031,7 @@ def emulated_requant(bits, acc, m, s, sources=None):
     n = len(acc)
     a = bytearray(acc.astype("<i4").tobytes())
     out = bytearray(4 * n)
-    pool._requant_array(a, out, ((0, 0, 0, 0, 0, 0, kv._RECORD, 1),
+    pool._requant_array(a, out, ((0, 0, 0, 0, 0, 0, 4 * kv._RECORD, 1),
                                  bytearray(requant_records(m, s).astype("<i4").tobytes())), n)
     return np.frombuffer(bytes(out), "<i4").astype(np.int64)
 
@@ -1116,7 +1128,9 @@ MUTANTS = {
     # the output offset added before clamping: v + offset leaves int32 on a 32-bit word only
     "offset_then_clamp": ({"if v < lo:": ["v += ooff", "if v < amin:"], "elif v > hi:": ["elif v > amax:"],
                            "v += ooff": ["v += 0"]}, 32),
-    # no wrap of the accumulator to int32: only a 64-bit word keeps the excess
+    # no wrap of the accumulator to int32: only a 64-bit word keeps the excess (caught in the element-wise ops,
+    # whose wide accumulators take the general lines inline; the other kernels' sums either take the shortcut,
+    # whose range check leaves out an unwrapped one, or reach _requant_general through an int32 word)
     "no_int32_wrap": ({"acc = (acc << ext) >> ext": ["acc = acc"]}, 64),
 }
 
@@ -1127,7 +1141,7 @@ def test_the_emulation_catches_word_size_bugs(small_cases, name):
     """Each mutant fails on the word it is wrong for and passes on the other."""
     replace, wrong_on = MUTANTS[name]
     sources = mutant(replace)
-    picked = {k: v for k, v in small_cases.items() if k.startswith(("fc", "conv", "dw"))}
+    picked = {k: v for k, v in small_cases.items() if k.startswith(("fc", "conv", "dw", "add", "mul"))}
     failures = {}
     for bits in (32, 64):
         failures[bits] = []

@@ -4,8 +4,8 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant, _run,
-                            _runs, _scratch_bytes)
+from .kernels_viper import (_EXT, _RQ, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant,
+                            _requant_general, _run, _runs, _scratch_bytes)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def _conv_core(S):
                     iy += dh
                 psum = psum << 7
                 fk = fa
-                r = 0
+                r = int(q)
                 for oc in range(OC):
                     # sum of patch * (filter + 128), unrolled by 8, walking addresses (pp in the patch, fk
                     # in the filter: constant offsets from a pointer are the cheapest loads viper emits);
@@ -115,23 +115,18 @@ def _conv_core(S):
                         acc += (ptr8(fk)[0] ^ 0x80) * ptr8(pp)[0]
                         pp += 1
                         fk += 1
-                    # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    qr = ptr32(int(q) + (r << 2))
-                    left = qr[2]
-                    if left:
-                        acc = ((acc << left) << ext) >> ext
-                    bh = qr[0]
-                    bl = qr[1]
-                    ah = acc >> 16
-                    al = acc & 0xFFFF
-                    hx = ah * bl
-                    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
-                    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-                    right = qr[3]
-                    if right:
-                        mask = (1 << right) - 1
-                        v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
+                    qr = ptr32(r)
+                    rs = qr[3]
+                    if rs < 32 and ((acc + 0x80000) >> 20) == 0:
+                        v = acc * qr[1] + ((acc * qr[0]) >> 11)
+                        v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
+                    else:
+                        rq = ptr32(_RQ)
+                        rq[0] = acc
+                        _requant_general(_RQ, r)
+                        v = (rq[0] << ext) >> ext
                     # end requantize
                     # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
                     if v < lo:

@@ -59,7 +59,7 @@ def _binary_core(S):
     ext = int(_EXT)
     imax = 0x3FFFFFFF
     imax = imax + imax + 1
-    r = 0
+    r = int(q)
     if flat:        # same shapes: one run over all elements
         D3 = D0 * D1 * D2 * D3
         D0 = 1
@@ -84,7 +84,10 @@ def _binary_core(S):
                             acc = ta[u]
                             e = ht[u] & 0xFF
                         e += (z & 0xFF) - 64
-                        q[3] = e
+                        if e >= 1 and e <= 22:      # the record's shift (kernels_viper._pair) for -e
+                            q[3] = 9 + e
+                        else:
+                            q[3] = 63 - e
                         # acc = srdhm(acc, the divisor's reciprocal), as the requantization's product
                         acc = (acc << ext) >> ext
                         m = tb[w]
@@ -110,23 +113,28 @@ def _binary_core(S):
                             acc = acc * acc
                     pa += a3s
                     pb += b3s
-                    # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize the wide acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    qr = ptr32(int(q) + (r << 2))
-                    left = qr[2]
-                    if left:
-                        acc = ((acc << left) << ext) >> ext
-                    bh = qr[0]
-                    bl = qr[1]
+                    qr = ptr32(r)
+                    rs = qr[3]
+                    if rs < 32:
+                        rs = 9 - rs
+                    else:
+                        rs -= 63
+                    if rs > 0:
+                        acc = ((acc << rs) << ext) >> ext
+                    mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                    bh = mq >> 16
+                    bl = mq & 0xFFFF
                     ah = acc >> 16
                     al = acc & 0xFFFF
                     hx = ah * bl
                     rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
                     v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-                    right = qr[3]
-                    if right:
-                        mask = (1 << right) - 1
-                        v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
+                    if rs < 0:
+                        rs = 0 - rs
+                        mask = (1 << rs) - 1
+                        v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
                     # end requantize
                     # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
                     if v < lo:

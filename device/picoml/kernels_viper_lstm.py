@@ -73,33 +73,38 @@ def _lstm_core(S):
                     for i in range(U):
                         acc += ((hc[hb + i] ^ 0x8000) - 0x8000) * ((w[k + i] ^ 0x80) - 0x80)
                     a8[4 + j] = acc
-                r = 0                   # records of 4 words (kernels_viper._RECORD)
+                r = int(q)              # records of 4 words (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
-                    # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize the wide acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    qr = ptr32(int(q) + (r << 2))
-                    left = qr[2]
-                    if left:
-                        acc = ((acc << left) << ext) >> ext
-                    bh = qr[0]
-                    bl = qr[1]
+                    qr = ptr32(r)
+                    rs = qr[3]
+                    if rs < 32:
+                        rs = 9 - rs
+                    else:
+                        rs -= 63
+                    if rs > 0:
+                        acc = ((acc << rs) << ext) >> ext
+                    mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                    bh = mq >> 16
+                    bl = mq & 0xFFFF
                     ah = acc >> 16
                     al = acc & 0xFFFF
                     hx = ah * bl
                     rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
                     v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-                    right = qr[3]
-                    if right:
-                        mask = (1 << right) - 1
-                        v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
+                    if rs < 0:
+                        rs = 0 - rs
+                        mask = (1 << rs) - 1
+                        v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
                     # end requantize
                     if v < -32768:
                         v = -32768
                     elif v > 32767:
                         v = 32767
                     a8[8 + j] = v
-                    r += 4
+                    r += 16
                 # the gates: sigmoid of the saturated sum (the cell gate's, index 2: tanh)
                 for j in range(4):
                     v = ((int(a8[8 + j]) << ext) >> ext) + ((int(a8[12 + j]) << ext) >> ext)
@@ -136,7 +141,7 @@ def _lstm_core(S):
                     a8[16 + j] = ((v & 0xFFFF) ^ 0x8000) - 0x8000
                 # the cell (records 8, 9) and the hidden state (record 10)
                 cell = 0
-                r = 32
+                r = int(q) + 128
                 for j in range(3):
                     if j == 0:
                         acc = ((int(a8[17]) << ext) >> ext) * ((hc[cb + u] ^ 0x8000) - 0x8000)
@@ -158,23 +163,28 @@ def _lstm_core(S):
                         else:
                             v = (8388735 - e) >> 8
                         acc = (((v & 0xFFFF) ^ 0x8000) - 0x8000) * ((int(a8[19]) << ext) >> ext)
-                    # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize the wide acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    qr = ptr32(int(q) + (r << 2))
-                    left = qr[2]
-                    if left:
-                        acc = ((acc << left) << ext) >> ext
-                    bh = qr[0]
-                    bl = qr[1]
+                    qr = ptr32(r)
+                    rs = qr[3]
+                    if rs < 32:
+                        rs = 9 - rs
+                    else:
+                        rs -= 63
+                    if rs > 0:
+                        acc = ((acc << rs) << ext) >> ext
+                    mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                    bh = mq >> 16
+                    bl = mq & 0xFFFF
                     ah = acc >> 16
                     al = acc & 0xFFFF
                     hx = ah * bl
                     rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
                     v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-                    right = qr[3]
-                    if right:
-                        mask = (1 << right) - 1
-                        v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
+                    if rs < 0:
+                        rs = 0 - rs
+                        mask = (1 << rs) - 1
+                        v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
                     # end requantize
                     if j == 2:
                         v += zp
@@ -200,7 +210,7 @@ def _lstm_core(S):
                                 elif cell < 0 - clip:
                                     cell = 0 - clip
                             hc[cb + u] = cell
-                    r += 4
+                    r += 16
             for u in range(U):
                 hc[hb + u] = ((o[oi + u] ^ 0x80) - 0x80) - zp
 

@@ -4,7 +4,7 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _fallback, _ints, _kp, _pair, _run, _runs
+from .kernels_viper import _EXT, _RQ, _fallback, _ints, _kp, _pair, _requant_general, _run, _runs
 from .kernels_viper_softmax import _reciprocal_words, _srdhm_words
 
 
@@ -39,7 +39,7 @@ def _l2_core(S):
     amin = -128
     amax = 127
     ooff = 0
-    r = 0
+    r = int(q)
     for row in range(rows):
         base = xo + row * depth
         total = 0
@@ -107,33 +107,27 @@ def _l2_core(S):
                 s = 0
             s = 0 - s
         s += 7
-        q[0] = m >> 16
-        q[1] = m & 0xFFFF
-        q[2] = 0
-        q[3] = 0
-        if s > 0:
-            q[2] = s
-        elif s < 0:
-            q[3] = 0 - s
+        q[0] = m & 0x7FF                # the record of (m, s) as kernels_viper._pair writes it
+        q[1] = (m >> 11) & 0x7FF
+        q[2] = m >> 22
+        if m >= 0 and s >= -22 and s <= -1:
+            q[3] = 9 - s
+        else:
+            q[3] = 63 + s
         for i in range(base, base + depth):
             acc = ((x[i] ^ 0x80) - 0x80) - zp
-            # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
+            # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
             acc = (acc << ext) >> ext
-            qr = ptr32(int(q) + (r << 2))
-            left = qr[2]
-            if left:
-                acc = ((acc << left) << ext) >> ext
-            bh = qr[0]
-            bl = qr[1]
-            ah = acc >> 16
-            al = acc & 0xFFFF
-            hx = ah * bl
-            rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
-            v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-            right = qr[3]
-            if right:
-                mask = (1 << right) - 1
-                v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
+            qr = ptr32(r)
+            rs = qr[3]
+            if rs < 32 and ((acc + 0x80000) >> 20) == 0:
+                v = acc * qr[1] + ((acc * qr[0]) >> 11)
+                v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
+            else:
+                rq = ptr32(_RQ)
+                rq[0] = acc
+                _requant_general(_RQ, r)
+                v = (rq[0] << ext) >> ext
             # end requantize
             # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
             if v < lo:
@@ -283,7 +277,7 @@ def _log_softmax_core(S):
     b30 = b30 << 30
     top = b30 << 1
     imax = top - 1
-    r = 0
+    r = int(q)
     for row in range(rows):
         base = xo + row * depth
         end = base + depth
@@ -302,23 +296,18 @@ def _log_softmax_core(S):
         ls = (p[4] << ext) >> ext
         # the least difference kept: the log less 2^31 requantized by the divisor, or diff_min - 1
         acc = ls + top
-        # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
+        # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
         acc = (acc << ext) >> ext
-        qr = ptr32(int(q) + (r << 2))
-        left = qr[2]
-        if left:
-            acc = ((acc << left) << ext) >> ext
-        bh = qr[0]
-        bl = qr[1]
-        ah = acc >> 16
-        al = acc & 0xFFFF
-        hx = ah * bl
-        rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
-        v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-        right = qr[3]
-        if right:
-            mask = (1 << right) - 1
-            v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
+        qr = ptr32(r)
+        rs = qr[3]
+        if rs < 32 and ((acc + 0x80000) >> 20) == 0:
+            v = acc * qr[1] + ((acc * qr[0]) >> 11)
+            v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
+        else:
+            rq = ptr32(_RQ)
+            rq[0] = acc
+            _requant_general(_RQ, r)
+            v = (rq[0] << ext) >> ext
         # end requantize
         least = diff_min - 1
         if v > least:

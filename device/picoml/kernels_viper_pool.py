@@ -4,8 +4,8 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs, _scratch_bytes,
-                            _wrap32)
+from .kernels_viper import (_EXT, _RQ, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _requant_general, _run,
+                            _runs, _scratch_bytes, _wrap32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ def prepare_max_pool_2d(p, inputs, outputs, ctx):
 
 @micropython.viper
 def _requant_array(abuf, obuf, S, n: int):
-    """Requantize the n int32 values of abuf with the records q (step q_step words) of S = (g, q), g = (out_off,
+    """Requantize the n int32 values of abuf with the records q (step q_step bytes) of S = (g, q), g = (out_off,
     output_offset, lo, hi, act_min, act_max, q_step, raw): to clamped int8 at obuf[out_off + k], or with raw
     set to int32 obuf[k] without offset or clamp (for the tests)."""
     a = ptr32(abuf)
@@ -130,26 +130,21 @@ def _requant_array(abuf, obuf, S, n: int):
     qstep = int(g[6])
     raw = int(g[7])
     ext = int(_EXT)
-    r = 0
+    r = int(q)
     for k in range(n):
         acc = a[k]
-        # requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
+        # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
         acc = (acc << ext) >> ext
-        qr = ptr32(int(q) + (r << 2))
-        left = qr[2]
-        if left:
-            acc = ((acc << left) << ext) >> ext
-        bh = qr[0]
-        bl = qr[1]
-        ah = acc >> 16
-        al = acc & 0xFFFF
-        hx = ah * bl
-        rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
-        v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-        right = qr[3]
-        if right:
-            mask = (1 << right) - 1
-            v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
+        qr = ptr32(r)
+        rs = qr[3]
+        if rs < 32 and ((acc + 0x80000) >> 20) == 0:
+            v = acc * qr[1] + ((acc * qr[0]) >> 11)
+            v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
+        else:
+            rq = ptr32(_RQ)
+            rq[0] = acc
+            _requant_general(_RQ, r)
+            v = (rq[0] << ext) >> ext
         # end requantize
         r += qstep
         if raw:

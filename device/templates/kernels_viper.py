@@ -4,7 +4,7 @@
 # Python kernels' (see picoml.prepare's header), or None; the model takes picoml.prepare's prepare and
 # kernels_python's run for an op without one. The kernels are in family modules, kernels_viper_<family> (_FAMILY says
 # which has an op), imported on first use: a model loads only the viper code of its ops (models/gesture on the
-# emulated M4: 16 KB of the 65 KB of .mpy).
+# emulated M4: 16 KB of the 66 KB of .mpy).
 #
 # Viper-accelerated: every op: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB,
 # MUL, DIV, SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX,
@@ -20,7 +20,14 @@
 #     wrapped to int32 with `(v << ext) >> ext`, ext = word bits - 32 (_EXT: 0 on 32-bit, 32 on 64-bit), as
 #     the C code's int32 wraps; int32 values loaded with ptr32 (zero-extended on 64-bit) go through the same
 #     wrap wherever their sign matters;
-#   * the requantization (TFLite's MultiplyByQuantizedMultiplier) never forms a 64-bit product: gemmlowp's
+#   * the requantization (TFLite's MultiplyByQuantizedMultiplier) never forms a 64-bit product. Its record
+#     (_pair, _RECORD words) holds the multiplier M's 11-bit pieces m0, m1, m2 (M = m2 2^22 + m1 2^11 + m0) and
+#     the shift. Most outputs take the shortcut of the Armv6-M kernels (native_module/requantize_armv6m.h): for
+#     a right shift e in [1, 22] and |acc| < 2^19, with rs = 9 + e,
+#         floor((acc M + 2^30 + 2^(30+e) - 2^31 [acc < 0]) / 2^(31+e)) = Z2 >> rs,
+#         Z1 = acc m1 + ((acc m0) >> 11),  Z2 = acc m2 + (Z1 >> 11) + 2^8 + 2^(rs-1) - 2^9 [acc < 0]
+#     (the floors carried piece by piece, every term below 2^31 in magnitude: the same on a 32- and a 64-bit
+#     word). Any other accumulator or shift (the record's rs = 63 + s then) takes the general lines: gemmlowp's
 #     SaturatingRoundingDoublingHighMul(a, b) equals floor((a * b + 2**30) / 2**31) (its nudge for negative
 #     products turns C's truncating division into this floor), computed from 16-bit halves a = ah*2**16 + al,
 #     b = bh*2**16 + bl (ah signed, al, bl in [0, 65535], bh in [0, 32767]: the requantization takes
@@ -30,9 +37,9 @@
 #     with X = ah*bl, Y = al*bh and L = floor(al*bl / 2**16): X and Y fit in int32, al*bl and the last sum
 #     (below 2**32) are taken as uint (`uint` shifts right logically), and the result lies in int32 (no
 #     saturating case: b >= 0). The rounding right shift by e >= 1 is (v >> e) + (((v & mask) + 2**(e-1) -
-#     [v < 0]) >> e), mask = 2**e - 1, that last sum as uint (below 2**32). A multiplier's halves and the two
-#     shifts are the record's four words (_pair: four, not six with the mask and 2**(e-1), whose 1.5 KB arrays
-#     for 64 channels found no hole while DS-CNN loaded in a heap 16 KB larger than the 1 KB ones need);
+#     [v < 0]) >> e), mask = 2**e - 1, that last sum as uint (below 2**32). Four words (not more: the arrays
+#     of 64 channels' records of six words found no hole while DS-CNN loaded in a heap 16 KB larger than the
+#     1 KB ones need);
 #   * the output offset is applied after comparing with (act_min - offset, act_max - offset), so no sum leaves
 #     int32; shift counts stay below 32; no integer literal reaches 2**30; `//` only sees non-negative operands.
 # tests/test_device_viper.py runs this file's viper functions in CPython on emulated 32- and 64-bit words
@@ -50,7 +57,7 @@
 # pixel in one pass. The requantization lines are repeated in each kernel instead of called: a call between viper
 # functions goes through the Python call machinery (and needs int() around its result), once per output element.
 # On the x64 unix port the keyword-spotting model (kws_ref_model) takes about 3.5 ms per inference against about
-# 185 ms with kernels_python (session 17); on the emulated Xtensa core 64.7 M instructions (docs/esp32.md).
+# 185 ms with kernels_python (session 17); on the emulated Xtensa core 59.8 M instructions (docs/esp32.md).
 #:: The lines every kernel writes out (viper has no inlining; see above), once: `#: NAME` in a kernel is NAME's
 #:: lines at its indentation. host/picoml/viper_source.py writes device/picoml/kernels_viper.py from this file.
 #: define conv_geometry
@@ -112,24 +119,52 @@ else:
     ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
     v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
 #: end
-#: define requantize
-# requantize acc with the record at q[r] (_pair's 4 words) into v (the same lines in every kernel)
-acc = (acc << ext) >> ext
-qr = ptr32(int(q) + (r << 2))
-left = qr[2]
-if left:
-    acc = ((acc << left) << ext) >> ext
-bh = qr[0]
-bl = qr[1]
+#: define requantize_general
+#:: v from acc (int32) by the record's words at qr: any accumulator, any shift the record takes
+rs = qr[3]
+if rs < 32:
+    rs = 9 - rs
+else:
+    rs -= 63
+if rs > 0:
+    acc = ((acc << rs) << ext) >> ext
+mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+bh = mq >> 16
+bl = mq & 0xFFFF
 ah = acc >> 16
 al = acc & 0xFFFF
 hx = ah * bl
 rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
 v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-right = qr[3]
-if right:
-    mask = (1 << right) - 1
-    v = (v >> right) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> right)
+if rs < 0:
+    rs = 0 - rs
+    mask = (1 << rs) - 1
+    v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
+#: end
+#: define requantize
+#:: the kernels whose accumulators are sums of products (|acc| < 2^19 but for rare ones): the shortcut inline,
+#:: the rest by _requant_general (a call, through _RQ)
+# requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+acc = (acc << ext) >> ext
+qr = ptr32(r)
+rs = qr[3]
+if rs < 32 and ((acc + 0x80000) >> 20) == 0:
+    v = acc * qr[1] + ((acc * qr[0]) >> 11)
+    v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
+else:
+    rq = ptr32(_RQ)
+    rq[0] = acc
+    _requant_general(_RQ, r)
+    v = (rq[0] << ext) >> ext
+# end requantize
+#: end
+#: define requantize_wide
+#:: the kernels whose accumulators are mostly beyond the shortcut's range (the element-wise ops' rescaled sums,
+#:: the LSTM's gates): the general lines inline
+# requantize the wide acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+acc = (acc << ext) >> ext
+qr = ptr32(r)
+#: requantize_general
 # end requantize
 #: end
 #: define clamp
@@ -228,21 +263,35 @@ def _mbqm(x, m, shift):
 
 
 _RECORD = 4     # words of a requantization record (_pair)
+_RQ = bytearray(4)   # the accumulator to _requant_general and its result back
+
+
+@micropython.viper
+def _requant_general(buf, r: int):
+    """The requantization of the int32 in buf by the record at address r, into buf: the accumulators and shifts
+    the shortcut in the kernels does not take (kept out of them: their code lives in the heap)."""
+    rq = ptr32(buf)
+    ext = int(_EXT)
+    acc = (rq[0] << ext) >> ext
+    qr = ptr32(r)
+    #: requantize_general
+    rq[0] = v
+
+
 
 
 def _pair(m, s):
-    """The _RECORD int32 the requantization lines read for multiplier m and shift s: m's high and low 16 bits,
-    the left shift, the right shift; None for those they do not take: a negative multiplier, a shift outside
-    [-31, 31]."""
+    """The _RECORD int32 the requantization lines read for multiplier m and shift s: m's 11-bit pieces (low
+    first) and the shift as rs = 9 - s for s in [-22, -1] (the three-product shortcut's), else 63 + s; None for
+    what they do not take: a negative multiplier, a shift outside [-31, 31]."""
     if m < 0 or s < -31 or s > 31:
         return None
-    right = -s if s < 0 else 0
-    return [m >> 16, m & 0xFFFF, s if s > 0 else 0, right]
+    return [m & 0x7FF, (m >> 11) & 0x7FF, m >> 22, 9 - s if -22 <= s <= -1 else 63 + s]
 
 
 def _quant(inputs, channels):
-    """(records, step) for the multipliers/shifts operands: _pair() per multiplier and the word step between
-    channels (0 when quantized per tensor); (None, 0) when _pair refuses one."""
+    """(records, step) for the multipliers/shifts operands: _pair() per multiplier and the byte step between
+    channels' records (0 when quantized per tensor); (None, 0) when _pair refuses one."""
     multipliers = inputs[3].ints()
     shifts = inputs[4].ints()
     n = len(multipliers)
@@ -253,7 +302,7 @@ def _quant(inputs, channels):
             return None, 0
         for k in range(_RECORD):
             q[_RECORD * i + k] = record[k]
-    return q, (_RECORD if n == channels and channels > 1 else 0)
+    return q, (4 * _RECORD if n == channels and channels > 1 else 0)
 
 
 def _scratch_bytes(ctx, n):

@@ -3,8 +3,8 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant, _run,
-                            _runs, _scratch_bytes)
+from .kernels_viper import (_EXT, _RQ, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant,
+                            _requant_general, _run, _runs, _scratch_bytes)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def _conv_core(S):
                     iy += dh
                 psum = psum << 7
                 fk = fa
-                r = 0
+                r = int(q)
                 for oc in range(OC):
                     # sum of patch * (filter + 128), unrolled by 8, walking addresses (pp in the patch, fk
                     # in the filter: constant offsets from a pointer are the cheapest loads viper emits);

@@ -3,7 +3,8 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run, _runs, _scratch_bytes
+from .kernels_viper import (_EXT, _RQ, _conv_operands, _fallback, _folded_bias, _kp, _requant_general, _run, _runs,
+                            _scratch_bytes)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -88,7 +89,7 @@ def _depthwise_core(S):
                                 xp += 1
                         ix += dw
                     iy += dh
-                r = 0
+                r = int(q)
                 for oc in range(OC):
                     acc = sums[oc]
                     #: requantize

@@ -58,7 +58,7 @@ def _binary_core(S):
     ext = int(_EXT)
     imax = 0x3FFFFFFF
     imax = imax + imax + 1
-    r = 0
+    r = int(q)
     if flat:        # same shapes: one run over all elements
         D3 = D0 * D1 * D2 * D3
         D0 = 1
@@ -83,7 +83,10 @@ def _binary_core(S):
                             acc = ta[u]
                             e = ht[u] & 0xFF
                         e += (z & 0xFF) - 64
-                        q[3] = e
+                        if e >= 1 and e <= 22:      # the record's shift (kernels_viper._pair) for -e
+                            q[3] = 9 + e
+                        else:
+                            q[3] = 63 - e
                         # acc = srdhm(acc, the divisor's reciprocal), as the requantization's product
                         acc = (acc << ext) >> ext
                         m = tb[w]
@@ -98,7 +101,7 @@ def _binary_core(S):
                             acc = acc * acc
                     pa += a3s
                     pb += b3s
-                    #: requantize
+                    #: requantize_wide
                     #: clamp
                     out += 1
 

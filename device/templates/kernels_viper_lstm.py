@@ -72,16 +72,16 @@ def _lstm_core(S):
                     for i in range(U):
                         acc += ((hc[hb + i] ^ 0x8000) - 0x8000) * ((w[k + i] ^ 0x80) - 0x80)
                     a8[4 + j] = acc
-                r = 0                   # records of 4 words (kernels_viper._RECORD)
+                r = int(q)              # records of 4 words (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
-                    #: requantize
+                    #: requantize_wide
                     if v < -32768:
                         v = -32768
                     elif v > 32767:
                         v = 32767
                     a8[8 + j] = v
-                    r += 4
+                    r += 16
                 # the gates: sigmoid of the saturated sum (the cell gate's, index 2: tanh)
                 for j in range(4):
                     v = ((int(a8[8 + j]) << ext) >> ext) + ((int(a8[12 + j]) << ext) >> ext)
@@ -118,7 +118,7 @@ def _lstm_core(S):
                     a8[16 + j] = ((v & 0xFFFF) ^ 0x8000) - 0x8000
                 # the cell (records 8, 9) and the hidden state (record 10)
                 cell = 0
-                r = 32
+                r = int(q) + 128
                 for j in range(3):
                     if j == 0:
                         acc = ((int(a8[17]) << ext) >> ext) * ((hc[cb + u] ^ 0x8000) - 0x8000)
@@ -140,7 +140,7 @@ def _lstm_core(S):
                         else:
                             v = (8388735 - e) >> 8
                         acc = (((v & 0xFFFF) ^ 0x8000) - 0x8000) * ((int(a8[19]) << ext) >> ext)
-                    #: requantize
+                    #: requantize_wide
                     if j == 2:
                         v += zp
                         if v < -128:
@@ -165,7 +165,7 @@ def _lstm_core(S):
                                 elif cell < 0 - clip:
                                     cell = 0 - clip
                             hc[cb + u] = cell
-                    r += 4
+                    r += 16
             for u in range(U):
                 hc[hb + u] = ((o[oi + u] ^ 0x80) - 0x80) - zp
 

@@ -4,7 +4,8 @@
 import micropython
 from array import array
 
-from .kernels_viper import _EXT, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs
+from .kernels_viper import (_EXT, _RQ, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair,
+                            _requant_general, _run, _runs)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -42,7 +43,7 @@ def _matmul_core(S):
     amin = int(g[12])
     amax = int(g[13])
     ext = int(_EXT)
-    r = 0
+    r = int(q)
     for t in range(n_mats):
         ia = mats[2 * t]
         ib = mats[2 * t + 1]

@@ -3,7 +3,7 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _fallback, _ints, _kp, _pair, _run, _runs
+from .kernels_viper import _EXT, _RQ, _fallback, _ints, _kp, _pair, _requant_general, _run, _runs
 from .kernels_viper_softmax import _reciprocal_words, _srdhm_words
 
 
@@ -38,7 +38,7 @@ def _l2_core(S):
     amin = -128
     amax = 127
     ooff = 0
-    r = 0
+    r = int(q)
     for row in range(rows):
         base = xo + row * depth
         total = 0
@@ -106,14 +106,13 @@ def _l2_core(S):
                 s = 0
             s = 0 - s
         s += 7
-        q[0] = m >> 16
-        q[1] = m & 0xFFFF
-        q[2] = 0
-        q[3] = 0
-        if s > 0:
-            q[2] = s
-        elif s < 0:
-            q[3] = 0 - s
+        q[0] = m & 0x7FF                # the record of (m, s) as kernels_viper._pair writes it
+        q[1] = (m >> 11) & 0x7FF
+        q[2] = m >> 22
+        if m >= 0 and s >= -22 and s <= -1:
+            q[3] = 9 - s
+        else:
+            q[3] = 63 + s
         for i in range(base, base + depth):
             acc = ((x[i] ^ 0x80) - 0x80) - zp
             #: requantize
@@ -258,7 +257,7 @@ def _log_softmax_core(S):
     b30 = b30 << 30
     top = b30 << 1
     imax = top - 1
-    r = 0
+    r = int(q)
     for row in range(rows):
         base = xo + row * depth
         end = base + depth

@@ -3,8 +3,8 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs, _scratch_bytes,
-                            _wrap32)
+from .kernels_viper import (_EXT, _RQ, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _requant_general, _run,
+                            _runs, _scratch_bytes, _wrap32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -112,7 +112,7 @@ def prepare_max_pool_2d(p, inputs, outputs, ctx):
 
 @micropython.viper
 def _requant_array(abuf, obuf, S, n: int):
-    """Requantize the n int32 values of abuf with the records q (step q_step words) of S = (g, q), g = (out_off,
+    """Requantize the n int32 values of abuf with the records q (step q_step bytes) of S = (g, q), g = (out_off,
     output_offset, lo, hi, act_min, act_max, q_step, raw): to clamped int8 at obuf[out_off + k], or with raw
     set to int32 obuf[k] without offset or clamp (for the tests)."""
     a = ptr32(abuf)
@@ -129,7 +129,7 @@ def _requant_array(abuf, obuf, S, n: int):
     qstep = int(g[6])
     raw = int(g[7])
     ext = int(_EXT)
-    r = 0
+    r = int(q)
     for k in range(n):
         acc = a[k]
         #: requantize
