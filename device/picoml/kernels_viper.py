@@ -145,39 +145,6 @@ def _mbqm(x, m, shift):
 
 
 _RECORD = 4     # words of a requantization record (_pair)
-_RQ = bytearray(4)   # the accumulator to _requant_general and its result back
-
-
-@micropython.viper
-def _requant_general(buf, r: int):
-    """The requantization of the int32 in buf by the record at address r, into buf: the accumulators and shifts
-    the shortcut in the kernels does not take (kept out of them: their code lives in the heap)."""
-    rq = ptr32(buf)
-    ext = int(_EXT)
-    acc = (rq[0] << ext) >> ext
-    qr = ptr32(r)
-    rs = qr[3]
-    if rs < 32:
-        rs = 9 - rs
-    else:
-        rs -= 63
-    if rs > 0:
-        acc = ((acc << rs) << ext) >> ext
-    mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
-    bh = mq >> 16
-    bl = mq & 0xFFFF
-    ah = acc >> 16
-    al = acc & 0xFFFF
-    hx = ah * bl
-    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
-    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-    if rs < 0:
-        rs = 0 - rs
-        mask = (1 << rs) - 1
-        v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
-    rq[0] = v
-
-
 
 
 def _pair(m, s):

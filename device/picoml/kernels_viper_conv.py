@@ -4,8 +4,8 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _RQ, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant,
-                            _requant_general, _run, _runs, _scratch_bytes)
+from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant, _run,
+                            _runs, _scratch_bytes)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -123,10 +123,24 @@ def _conv_core(S):
                         v = acc * qr[1] + ((acc * qr[0]) >> 11)
                         v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
                     else:
-                        rq = ptr32(_RQ)
-                        rq[0] = acc
-                        _requant_general(_RQ, r)
-                        v = (rq[0] << ext) >> ext
+                        if rs < 32:
+                            rs = 9 - rs
+                        else:
+                            rs -= 63
+                        if rs > 0:
+                            acc = ((acc << rs) << ext) >> ext
+                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                        bh = mq >> 16
+                        bl = mq & 0xFFFF
+                        ah = acc >> 16
+                        al = acc & 0xFFFF
+                        hx = ah * bl
+                        rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+                        v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+                        if rs < 0:
+                            rs = 0 - rs
+                            mask = (1 << rs) - 1
+                            v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
                     # end requantize
                     # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
                     if v < lo:

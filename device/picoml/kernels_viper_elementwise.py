@@ -113,28 +113,32 @@ def _binary_core(S):
                             acc = acc * acc
                     pa += a3s
                     pb += b3s
-                    # requantize the wide acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr32(r)
                     rs = qr[3]
-                    if rs < 32:
-                        rs = 9 - rs
+                    if rs < 32 and ((acc + 0x80000) >> 20) == 0:
+                        v = acc * qr[1] + ((acc * qr[0]) >> 11)
+                        v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
                     else:
-                        rs -= 63
-                    if rs > 0:
-                        acc = ((acc << rs) << ext) >> ext
-                    mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
-                    bh = mq >> 16
-                    bl = mq & 0xFFFF
-                    ah = acc >> 16
-                    al = acc & 0xFFFF
-                    hx = ah * bl
-                    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
-                    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-                    if rs < 0:
-                        rs = 0 - rs
-                        mask = (1 << rs) - 1
-                        v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
+                        if rs < 32:
+                            rs = 9 - rs
+                        else:
+                            rs -= 63
+                        if rs > 0:
+                            acc = ((acc << rs) << ext) >> ext
+                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                        bh = mq >> 16
+                        bl = mq & 0xFFFF
+                        ah = acc >> 16
+                        al = acc & 0xFFFF
+                        hx = ah * bl
+                        rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+                        v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+                        if rs < 0:
+                            rs = 0 - rs
+                            mask = (1 << rs) - 1
+                            v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
                     # end requantize
                     # clamp: act_min - offset <= v <= act_max - offset, then add the offset (no int32 overflow)
                     if v < lo:

@@ -76,28 +76,32 @@ def _lstm_core(S):
                 r = int(q)              # records of 4 words (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
-                    # requantize the wide acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr32(r)
                     rs = qr[3]
-                    if rs < 32:
-                        rs = 9 - rs
+                    if rs < 32 and ((acc + 0x80000) >> 20) == 0:
+                        v = acc * qr[1] + ((acc * qr[0]) >> 11)
+                        v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
                     else:
-                        rs -= 63
-                    if rs > 0:
-                        acc = ((acc << rs) << ext) >> ext
-                    mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
-                    bh = mq >> 16
-                    bl = mq & 0xFFFF
-                    ah = acc >> 16
-                    al = acc & 0xFFFF
-                    hx = ah * bl
-                    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
-                    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-                    if rs < 0:
-                        rs = 0 - rs
-                        mask = (1 << rs) - 1
-                        v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
+                        if rs < 32:
+                            rs = 9 - rs
+                        else:
+                            rs -= 63
+                        if rs > 0:
+                            acc = ((acc << rs) << ext) >> ext
+                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                        bh = mq >> 16
+                        bl = mq & 0xFFFF
+                        ah = acc >> 16
+                        al = acc & 0xFFFF
+                        hx = ah * bl
+                        rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+                        v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+                        if rs < 0:
+                            rs = 0 - rs
+                            mask = (1 << rs) - 1
+                            v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
                     # end requantize
                     if v < -32768:
                         v = -32768
@@ -163,28 +167,32 @@ def _lstm_core(S):
                         else:
                             v = (8388735 - e) >> 8
                         acc = (((v & 0xFFFF) ^ 0x8000) - 0x8000) * ((int(a8[19]) << ext) >> ext)
-                    # requantize the wide acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr32(r)
                     rs = qr[3]
-                    if rs < 32:
-                        rs = 9 - rs
+                    if rs < 32 and ((acc + 0x80000) >> 20) == 0:
+                        v = acc * qr[1] + ((acc * qr[0]) >> 11)
+                        v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
                     else:
-                        rs -= 63
-                    if rs > 0:
-                        acc = ((acc << rs) << ext) >> ext
-                    mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
-                    bh = mq >> 16
-                    bl = mq & 0xFFFF
-                    ah = acc >> 16
-                    al = acc & 0xFFFF
-                    hx = ah * bl
-                    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
-                    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-                    if rs < 0:
-                        rs = 0 - rs
-                        mask = (1 << rs) - 1
-                        v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
+                        if rs < 32:
+                            rs = 9 - rs
+                        else:
+                            rs -= 63
+                        if rs > 0:
+                            acc = ((acc << rs) << ext) >> ext
+                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                        bh = mq >> 16
+                        bl = mq & 0xFFFF
+                        ah = acc >> 16
+                        al = acc & 0xFFFF
+                        hx = ah * bl
+                        rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+                        v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+                        if rs < 0:
+                            rs = 0 - rs
+                            mask = (1 << rs) - 1
+                            v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
                     # end requantize
                     if j == 2:
                         v += zp

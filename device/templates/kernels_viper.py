@@ -119,31 +119,7 @@ else:
     ll += (hx & 0xFFFF) + (hy & 0xFFFF) + 0x4000
     v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
 #: end
-#: define requantize_general
-#:: v from acc (int32) by the record's words at qr: any accumulator, any shift the record takes
-rs = qr[3]
-if rs < 32:
-    rs = 9 - rs
-else:
-    rs -= 63
-if rs > 0:
-    acc = ((acc << rs) << ext) >> ext
-mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
-bh = mq >> 16
-bl = mq & 0xFFFF
-ah = acc >> 16
-al = acc & 0xFFFF
-hx = ah * bl
-rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
-v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
-if rs < 0:
-    rs = 0 - rs
-    mask = (1 << rs) - 1
-    v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
-#: end
 #: define requantize
-#:: the kernels whose accumulators are sums of products (|acc| < 2^19 but for rare ones): the shortcut inline,
-#:: the rest by _requant_general (a call, through _RQ)
 # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
 acc = (acc << ext) >> ext
 qr = ptr32(r)
@@ -152,19 +128,24 @@ if rs < 32 and ((acc + 0x80000) >> 20) == 0:
     v = acc * qr[1] + ((acc * qr[0]) >> 11)
     v = (acc * qr[2] + (v >> 11) + 256 + (1 << (rs - 1)) + ((acc >> 31) << 9)) >> rs
 else:
-    rq = ptr32(_RQ)
-    rq[0] = acc
-    _requant_general(_RQ, r)
-    v = (rq[0] << ext) >> ext
-# end requantize
-#: end
-#: define requantize_wide
-#:: the kernels whose accumulators are mostly beyond the shortcut's range (the element-wise ops' rescaled sums,
-#:: the LSTM's gates): the general lines inline
-# requantize the wide acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
-acc = (acc << ext) >> ext
-qr = ptr32(r)
-#: requantize_general
+    if rs < 32:
+        rs = 9 - rs
+    else:
+        rs -= 63
+    if rs > 0:
+        acc = ((acc << rs) << ext) >> ext
+    mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+    bh = mq >> 16
+    bl = mq & 0xFFFF
+    ah = acc >> 16
+    al = acc & 0xFFFF
+    hx = ah * bl
+    rt = uint(al * bh) + (uint(al * bl) >> 16) + (hx & 0x7FFF) + 0x4000
+    v = ((ah * bh) << 1) + (hx >> 15) + (rt >> 15)
+    if rs < 0:
+        rs = 0 - rs
+        mask = (1 << rs) - 1
+        v = (v >> rs) + (uint((v & mask) + (mask >> 1) + 1 + (v >> 31)) >> rs)
 # end requantize
 #: end
 #: define clamp
@@ -263,21 +244,6 @@ def _mbqm(x, m, shift):
 
 
 _RECORD = 4     # words of a requantization record (_pair)
-_RQ = bytearray(4)   # the accumulator to _requant_general and its result back
-
-
-@micropython.viper
-def _requant_general(buf, r: int):
-    """The requantization of the int32 in buf by the record at address r, into buf: the accumulators and shifts
-    the shortcut in the kernels does not take (kept out of them: their code lives in the heap)."""
-    rq = ptr32(buf)
-    ext = int(_EXT)
-    acc = (rq[0] << ext) >> ext
-    qr = ptr32(r)
-    #: requantize_general
-    rq[0] = v
-
-
 
 
 def _pair(m, s):

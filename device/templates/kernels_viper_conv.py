@@ -3,8 +3,8 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _RQ, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant,
-                            _requant_general, _run, _runs, _scratch_bytes)
+from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant, _run,
+                            _runs, _scratch_bytes)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -3,8 +3,7 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _RQ, _conv_operands, _fallback, _folded_bias, _kp, _requant_general, _run, _runs,
-                            _scratch_bytes)
+from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run, _runs, _scratch_bytes
 
 
 # ---------------------------------------------------------------------------------------------------------

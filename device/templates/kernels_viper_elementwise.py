@@ -101,7 +101,7 @@ def _binary_core(S):
                             acc = acc * acc
                     pa += a3s
                     pb += b3s
-                    #: requantize_wide
+                    #: requantize
                     #: clamp
                     out += 1
 

@@ -75,7 +75,7 @@ def _lstm_core(S):
                 r = int(q)              # records of 4 words (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
-                    #: requantize_wide
+                    #: requantize
                     if v < -32768:
                         v = -32768
                     elif v > 32767:
@@ -140,7 +140,7 @@ def _lstm_core(S):
                         else:
                             v = (8388735 - e) >> 8
                         acc = (((v & 0xFFFF) ^ 0x8000) - 0x8000) * ((int(a8[19]) << ext) >> ext)
-                    #: requantize_wide
+                    #: requantize
                     if j == 2:
                         v += zp
                         if v < -128:

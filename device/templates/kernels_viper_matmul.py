@@ -4,8 +4,7 @@
 import micropython
 from array import array
 
-from .kernels_viper import (_EXT, _RQ, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair,
-                            _requant_general, _run, _runs)
+from .kernels_viper import _EXT, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _RQ, _fallback, _ints, _kp, _pair, _requant_general, _run, _runs
+from .kernels_viper import _EXT, _fallback, _ints, _kp, _pair, _run, _runs
 from .kernels_viper_softmax import _reciprocal_words, _srdhm_words
 
 

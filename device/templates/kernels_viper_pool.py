@@ -3,8 +3,8 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _RQ, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _requant_general, _run,
-                            _runs, _scratch_bytes, _wrap32)
+from .kernels_viper import (_EXT, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs, _scratch_bytes,
+                            _wrap32)
 
 
 # ---------------------------------------------------------------------------------------------------------
