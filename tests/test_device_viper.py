@@ -972,9 +972,9 @@ def requant_cases(rng, n):
 
 def requant_records(m, s):
     """The records of the (multiplier, shift) pairs as the device library writes them (kernels_viper._pair),
-    _RECORD int32 each."""
+    _RECORD uint16 each."""
     kv = emulated_device(64)[1]
-    return np.array([kv._pair(int(a), int(b)) for a, b in zip(m, s)], np.int64).astype(np.int32)
+    return np.array([kv._pair(int(a), int(b)) for a, b in zip(m, s)], np.int64).astype("<u2")
 
 
 def takeable_requant_cases(rng, n):
@@ -1007,7 +1007,7 @@ def test_requantization_on_the_unix_port(tmp_path):
     the viper code takes (>= 0) give TFLite's MultiplyByQuantizedMultiplier."""
     acc, m, s = takeable_requant_cases(np.random.default_rng(5), 200000)
     (tmp_path / "acc.bin").write_bytes(acc.astype("<i4").tobytes())
-    (tmp_path / "q.bin").write_bytes(requant_records(m, s).astype("<i4").tobytes())
+    (tmp_path / "q.bin").write_bytes(requant_records(m, s).tobytes())
     device("viper_requantize", tmp_path, len(acc), heapsize="32M")
     got = np.frombuffer((tmp_path / "out.bin").read_bytes(), "<i4").astype(np.int64)
     expected = expected_requant(acc, m, s)
@@ -1022,8 +1022,7 @@ def emulated_requant(bits, acc, m, s, sources=None):
     n = len(acc)
     a = bytearray(acc.astype("<i4").tobytes())
     out = bytearray(4 * n)
-    pool._requant_array(a, out, ((0, 0, 0, 0, 0, 0, 4 * kv._RECORD, 1),
-                                 bytearray(requant_records(m, s).astype("<i4").tobytes())), n)
+    pool._requant_array(a, out, ((0, 0, 0, 0, 0, 0, 2 * kv._RECORD, 1), bytearray(requant_records(m, s).tobytes())), n)
     return np.frombuffer(bytes(out), "<i4").astype(np.int64)
 
 

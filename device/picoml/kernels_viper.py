@@ -5,7 +5,7 @@
 # Python kernels' (see picoml.prepare's header), or None; the model takes picoml.prepare's prepare and
 # kernels_python's run for an op without one. The kernels are in family modules, kernels_viper_<family> (_FAMILY says
 # which has an op), imported on first use: a model loads only the viper code of its ops (models/gesture on the
-# emulated M4: 16 KB of the 66 KB of .mpy).
+# emulated M4: 16 KB of the 68 KB of .mpy).
 #
 # Viper-accelerated: every op: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB,
 # MUL, DIV, SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX,
@@ -22,8 +22,8 @@
 #     the C code's int32 wraps; int32 values loaded with ptr32 (zero-extended on 64-bit) go through the same
 #     wrap wherever their sign matters;
 #   * the requantization (TFLite's MultiplyByQuantizedMultiplier) never forms a 64-bit product. Its record
-#     (_pair, _RECORD words) holds the multiplier M's 11-bit pieces m0, m1, m2 (M = m2 2^22 + m1 2^11 + m0) and
-#     the shift. Most outputs take the shortcut of the Armv6-M kernels (native_module/requantize_armv6m.h): for
+#     (_pair, _RECORD halfwords, read with ptr16: half the RAM of words for the same loads) holds the multiplier
+#     M's 11-bit pieces m0, m1, m2 (M = m2 2^22 + m1 2^11 + m0) and the shift. Most outputs take the shortcut of the Armv6-M kernels (native_module/requantize_armv6m.h): for
 #     a right shift e in [1, 22] and |acc| < 2^19, with rs = 9 + e,
 #         floor((acc M + 2^30 + 2^(30+e) - 2^31 [acc < 0]) / 2^(31+e)) = Z2 >> rs,
 #         Z1 = acc m1 + ((acc m0) >> 11),  Z2 = acc m2 + (Z1 >> 11) + 2^8 + 2^(rs-1) - 2^9 [acc < 0]
@@ -38,16 +38,16 @@
 #     with X = ah*bl, Y = al*bh and L = floor(al*bl / 2**16): X and Y fit in int32, al*bl and the last sum
 #     (below 2**32) are taken as uint (`uint` shifts right logically), and the result lies in int32 (no
 #     saturating case: b >= 0). The rounding right shift by e >= 1 is (v >> e) + (((v & mask) + 2**(e-1) -
-#     [v < 0]) >> e), mask = 2**e - 1, that last sum as uint (below 2**32). Four words (not more: the arrays
-#     of 64 channels' records of six words found no hole while DS-CNN loaded in a heap 16 KB larger than the
-#     1 KB ones need);
+#     [v < 0]) >> e), mask = 2**e - 1, that last sum as uint (below 2**32). Small records: the arrays of 64
+#     channels' records of six words found no hole while DS-CNN loaded in a heap 16 KB larger than the 1 KB
+#     ones of four words needed;
 #   * the output offset is applied after comparing with (act_min - offset, act_max - offset), so no sum leaves
 #     int32; shift counts stay below 32; no integer literal reaches 2**30; `//` only sees non-negative operands.
 # tests/test_device_viper.py runs this file's viper functions in CPython on emulated 32- and 64-bit words
 # (every operation wrapped to the word, ptr32 loads signed or zero-extended as on each) and on the unix port.
 #
-# Memory: prepare allocates per op a few int32 arrays (bias folded with the weight sums, a requantization record
-# of _RECORD words per channel, or one when quantized per tensor) and shares byte scratch buffers
+# Memory: prepare allocates per op a few arrays (bias folded with the weight sums, a requantization record of
+# _RECORD halfwords per channel, or one when quantized per tensor) and shares byte scratch buffers
 # between ops; these kernels allocate nothing per run, on 32-bit boards too (no value leaves the viper code as a
 # Python int).
 #
@@ -144,16 +144,21 @@ def _mbqm(x, m, shift):
     return x
 
 
-_RECORD = 4     # words of a requantization record (_pair)
+_RECORD = 4     # halfwords of a requantization record (_pair)
 
 
 def _pair(m, s):
-    """The _RECORD int32 the requantization lines read for multiplier m and shift s: m's 11-bit pieces (low
-    first) and the shift as rs = 9 - s for s in [-22, -1] (the three-product shortcut's), else 63 + s; None for
-    what they do not take: a negative multiplier, a shift outside [-31, 31]."""
+    """The _RECORD halfwords the requantization lines read for multiplier m and shift s: m's 11-bit pieces
+    (low first) and the shift as rs = 9 - s for s in [-22, -1] (the three-product shortcut's), else 63 + s; None
+    for what they do not take: a negative multiplier, a shift outside [-31, 31]."""
     if m < 0 or s < -31 or s > 31:
         return None
     return [m & 0x7FF, (m >> 11) & 0x7FF, m >> 22, 9 - s if -22 <= s <= -1 else 63 + s]
+
+
+def _records(values):
+    """The requantization records' array (halfwords) of a list of them (_pair's, concatenated)."""
+    return array("H", values)
 
 
 def _quant(inputs, channels):
@@ -162,14 +167,14 @@ def _quant(inputs, channels):
     multipliers = inputs[3].ints()
     shifts = inputs[4].ints()
     n = len(multipliers)
-    q = array("i", range(_RECORD * n))      # filled in place: no list growing while a model loads
+    q = array("H", range(_RECORD * n))      # filled in place: no list growing while a model loads
     for i in range(n):
         record = _pair(multipliers[i], shifts[i])
         if record is None:
             return None, 0
         for k in range(_RECORD):
             q[_RECORD * i + k] = record[k]
-    return q, (4 * _RECORD if n == channels and channels > 1 else 0)
+    return q, (2 * _RECORD if n == channels and channels > 1 else 0)
 
 
 def _scratch_bytes(ctx, n):

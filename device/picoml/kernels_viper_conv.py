@@ -27,7 +27,7 @@ def _conv_core(S):
     o = ptr8(S[2])
     g = S[3]
     bz = ptr32(S[4])
-    q = ptr32(S[5])
+    q = ptr16(S[5])
     p = ptr8(S[6])
     xo = int(g[0])
     N = int(g[1])
@@ -115,9 +115,9 @@ def _conv_core(S):
                         acc += (ptr8(fk)[0] ^ 0x80) * ptr8(pp)[0]
                         pp += 1
                         fk += 1
-                    # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    qr = ptr32(r)
+                    qr = ptr16(r)
                     rs = qr[3]
                     if rs < 32 and ((acc + 0x80000) >> 20) == 0:
                         v = acc * qr[1] + ((acc * qr[0]) >> 11)
@@ -129,7 +129,7 @@ def _conv_core(S):
                             rs -= 63
                         if rs > 0:
                             acc = ((acc << rs) << ext) >> ext
-                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << (ext + 16)) >> (ext + 16)) << 22)
                         bh = mq >> 16
                         bl = mq & 0xFFFF
                         ah = acc >> 16

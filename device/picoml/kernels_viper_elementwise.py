@@ -5,8 +5,8 @@
 import micropython
 from array import array
 
-from .kernels_viper import (_EXT, _INT32_MIN, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run,
-                            _runs, _wrap32)
+from .kernels_viper import (_EXT, _INT32_MIN, _byte_table, _fallback, _in_int32, _kp, _out_range, _pair, _records,
+                            _run, _runs, _wrap32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -15,7 +15,7 @@ from .kernels_viper import (_EXT, _INT32_MIN, _byte_table, _fallback, _in_int32,
 # ta[a] * tb[b]; DIV (kernels_python._div split by operand, _div_tables) acc = srdhm(the dividend at its headroom,
 # the divisor's reciprocal), its rounding shift written into q per element; then the output requantization.
 # g = (kind, a_off, b_off, out_off, D0, D1, D2, D3, a0s, a1s, a2s, a3s, b0s, b1s, b2s, b3s, output_offset, lo, hi,
-# act_min, act_max, flat); q = the output multiplier's 4 words; d = DIV's other tables (xn, ht, zt).
+# act_min, act_max, flat); q = the output multiplier's record (kernels_viper._pair); d = DIV's other tables (xn, ht, zt).
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
@@ -29,7 +29,7 @@ def _binary_core(S):
     g = S[3]
     ta = ptr32(S[4])
     tb = ptr32(S[5])
-    q = ptr32(S[6])
+    q = ptr16(S[6])
     d = S[7]
     xn = ptr32(d[0])
     ht = ptr32(d[1])
@@ -113,9 +113,9 @@ def _binary_core(S):
                             acc = acc * acc
                     pa += a3s
                     pb += b3s
-                    # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    qr = ptr32(r)
+                    qr = ptr16(r)
                     rs = qr[3]
                     if rs < 32 and ((acc + 0x80000) >> 20) == 0:
                         v = acc * qr[1] + ((acc * qr[0]) >> 11)
@@ -127,7 +127,7 @@ def _binary_core(S):
                             rs -= 63
                         if rs > 0:
                             acc = ((acc << rs) << ext) >> ext
-                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << (ext + 16)) >> (ext + 16)) << 22)
                         bh = mq >> 16
                         bl = mq & 0xFFFF
                         ah = acc >> 16
@@ -183,7 +183,7 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
             return _fallback(_runs().run_binary, _kp().prepare_mul(p, inputs, outputs, ctx))
         what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
         return _fallback(_runs().run_binary, _kp().prepare_add(p, inputs, outputs, ctx, what, sign, kind))
-    return _binary_state(kind, inputs, outputs, ta, tb, _ints(q), (ta, ta, ta), (ooff, lo, hi, amin, amax))
+    return _binary_state(kind, inputs, outputs, ta, tb, _records(q), (ta, ta, ta), (ooff, lo, hi, amin, amax))
 
 
 def _binary_state(kind, inputs, outputs, ta, tb, q, d, clamp):
@@ -242,7 +242,7 @@ def prepare_div(p, inputs, outputs, ctx):
     if tables is None or q is None or not _in_int32(lo, hi):
         return _fallback(_runs().run_binary, _kp().prepare_div(p, inputs, outputs, ctx))
     xp, xn, ht, it, zt = tables
-    return _binary_state(3, inputs, outputs, xp, it, _ints(q), (xn, ht, zt), (ooff, lo, hi, amin, amax))
+    return _binary_state(3, inputs, outputs, xp, it, _records(q), (xn, ht, zt), (ooff, lo, hi, amin, amax))
 
 
 # ---------------------------------------------------------------------------------------------------------

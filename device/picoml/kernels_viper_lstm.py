@@ -4,7 +4,7 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _fallback, _in_int32, _ints, _pair, _run
+from .kernels_viper import _EXT, _fallback, _in_int32, _ints, _pair, _records, _run
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -28,7 +28,7 @@ def _lstm_core(S):
     hc = ptr16(S[3])
     g = S[4]
     bias = ptr32(S[5])
-    q = ptr32(S[6])
+    q = ptr16(S[6])
     tab = ptr32(S[7])
     a8 = ptr32(S[8])
     xo = int(g[0])
@@ -73,12 +73,12 @@ def _lstm_core(S):
                     for i in range(U):
                         acc += ((hc[hb + i] ^ 0x8000) - 0x8000) * ((w[k + i] ^ 0x80) - 0x80)
                     a8[4 + j] = acc
-                r = int(q)              # records of 4 words (kernels_viper._RECORD)
+                r = int(q)              # records of 4 halfwords (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
-                    # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    qr = ptr32(r)
+                    qr = ptr16(r)
                     rs = qr[3]
                     if rs < 32 and ((acc + 0x80000) >> 20) == 0:
                         v = acc * qr[1] + ((acc * qr[0]) >> 11)
@@ -90,7 +90,7 @@ def _lstm_core(S):
                             rs -= 63
                         if rs > 0:
                             acc = ((acc << rs) << ext) >> ext
-                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << (ext + 16)) >> (ext + 16)) << 22)
                         bh = mq >> 16
                         bl = mq & 0xFFFF
                         ah = acc >> 16
@@ -108,7 +108,7 @@ def _lstm_core(S):
                     elif v > 32767:
                         v = 32767
                     a8[8 + j] = v
-                    r += 16
+                    r += 8
                 # the gates: sigmoid of the saturated sum (the cell gate's, index 2: tanh)
                 for j in range(4):
                     v = ((int(a8[8 + j]) << ext) >> ext) + ((int(a8[12 + j]) << ext) >> ext)
@@ -145,7 +145,7 @@ def _lstm_core(S):
                     a8[16 + j] = ((v & 0xFFFF) ^ 0x8000) - 0x8000
                 # the cell (records 8, 9) and the hidden state (record 10)
                 cell = 0
-                r = int(q) + 128
+                r = int(q) + 64
                 for j in range(3):
                     if j == 0:
                         acc = ((int(a8[17]) << ext) >> ext) * ((hc[cb + u] ^ 0x8000) - 0x8000)
@@ -167,9 +167,9 @@ def _lstm_core(S):
                         else:
                             v = (8388735 - e) >> 8
                         acc = (((v & 0xFFFF) ^ 0x8000) - 0x8000) * ((int(a8[19]) << ext) >> ext)
-                    # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+                    # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
-                    qr = ptr32(r)
+                    qr = ptr16(r)
                     rs = qr[3]
                     if rs < 32 and ((acc + 0x80000) >> 20) == 0:
                         v = acc * qr[1] + ((acc * qr[0]) >> 11)
@@ -181,7 +181,7 @@ def _lstm_core(S):
                             rs -= 63
                         if rs > 0:
                             acc = ((acc << rs) << ext) >> ext
-                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                        mq = qr[0] + (qr[1] << 11) + (((qr[2] << (ext + 16)) >> (ext + 16)) << 22)
                         bh = mq >> 16
                         bl = mq & 0xFFFF
                         ah = acc >> 16
@@ -218,7 +218,7 @@ def _lstm_core(S):
                                 elif cell < 0 - clip:
                                     cell = 0 - clip
                             hc[cb + u] = cell
-                    r += 16
+                    r += 8
             for u in range(U):
                 hc[hb + u] = ((o[oi + u] ^ 0x80) - 0x80) - zp
 
@@ -231,7 +231,7 @@ def prepare_lstm(p, inputs, outputs, ctx):
     records = [_pair(m, s) for m, s in pairs]
     if not _in_int32(p[1], p[8], p[9], p[10]) or None in records:
         return _fallback(run_lstm, st)
-    q = _ints([v for record in records for v in record])
+    q = _records([v for record in records for v in record])
     tab = _ints([v + 32768 for v in st[16]])
     g = _ints((st[1], st[3], st[4], st[5], st[6], st[7], st[8], st[10], st[12], st[18], st[20], p[1], p[8], p[9],
                p[10]))

@@ -5,7 +5,7 @@
 import micropython
 from array import array
 
-from .kernels_viper import _EXT, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs
+from .kernels_viper import _EXT, _byte_table, _fallback, _in_int32, _kp, _out_range, _pair, _records, _run, _runs
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -26,7 +26,7 @@ def _matmul_core(S):
     g = S[3]
     ta = ptr32(S[4])
     tb = ptr32(S[5])
-    q = ptr32(S[6])
+    q = ptr16(S[6])
     mats = ptr32(S[7])
     n_mats = int(g[0])
     out = int(g[1])
@@ -56,9 +56,9 @@ def _matmul_core(S):
                     acc += ta[xa[i]] * tb[xb[j]]
                     i += ak
                     j += bk
-                # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+                # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
                 acc = (acc << ext) >> ext
-                qr = ptr32(r)
+                qr = ptr16(r)
                 rs = qr[3]
                 if rs < 32 and ((acc + 0x80000) >> 20) == 0:
                     v = acc * qr[1] + ((acc * qr[0]) >> 11)
@@ -70,7 +70,7 @@ def _matmul_core(S):
                         rs -= 63
                     if rs > 0:
                         acc = ((acc << rs) << ext) >> ext
-                    mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                    mq = qr[0] + (qr[1] << 11) + (((qr[2] << (ext + 16)) >> (ext + 16)) << 22)
                     bh = mq >> 16
                     bl = mq & 0xFFFF
                     ah = acc >> 16
@@ -107,7 +107,7 @@ def prepare_batch_matmul(p, inputs, outputs, ctx):
     for t in range(len(mats)):
         offsets[2 * t], offsets[2 * t + 1] = mats[t]
     g = (len(mats), oo, rows, cols, depth, ar, ak, bc, bk, ooff, lo, hi, amin, amax)
-    return (_matmul_core, (ab, bb, ob, g, ta, tb, _ints(q), offsets))
+    return (_matmul_core, (ab, bb, ob, g, ta, tb, _records(q), offsets))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)

@@ -4,7 +4,7 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _fallback, _ints, _kp, _pair, _run, _runs
+from .kernels_viper import _EXT, _fallback, _ints, _kp, _pair, _records, _run, _runs
 from .kernels_viper_softmax import _reciprocal_words, _srdhm_words
 
 
@@ -22,7 +22,7 @@ def _l2_core(S):
     o = ptr8(S[1])
     w = S[2]
     p = ptr32(w)
-    q = ptr32(S[3])
+    q = ptr16(S[3])
     g = S[4]
     xo = int(g[0])
     out = int(g[1])
@@ -109,16 +109,16 @@ def _l2_core(S):
         s += 7
         q[0] = m & 0x7FF                # the record of (m, s) as kernels_viper._pair writes it
         q[1] = (m >> 11) & 0x7FF
-        q[2] = m >> 22
+        q[2] = (m >> 22) & 0xFFFF
         if m >= 0 and s >= -22 and s <= -1:
             q[3] = 9 - s
         else:
             q[3] = 63 + s
         for i in range(base, base + depth):
             acc = ((x[i] ^ 0x80) - 0x80) - zp
-            # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+            # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
             acc = (acc << ext) >> ext
-            qr = ptr32(r)
+            qr = ptr16(r)
             rs = qr[3]
             if rs < 32 and ((acc + 0x80000) >> 20) == 0:
                 v = acc * qr[1] + ((acc * qr[0]) >> 11)
@@ -130,7 +130,7 @@ def _l2_core(S):
                     rs -= 63
                 if rs > 0:
                     acc = ((acc << rs) << ext) >> ext
-                mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+                mq = qr[0] + (qr[1] << 11) + (((qr[2] << (ext + 16)) >> (ext + 16)) << 22)
                 bh = mq >> 16
                 bl = mq & 0xFFFF
                 ah = acc >> 16
@@ -156,7 +156,7 @@ def _l2_core(S):
 
 def prepare_l2_normalization(p, inputs, outputs, ctx):
     xb, xo, rows, depth, zp, ob, oo, _ = _kp().prepare_l2_normalization(p, inputs, outputs, ctx)
-    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
+    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _records([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ def _log_softmax_core(S):
     e = ptr32(S[3])
     w = S[4]
     p = ptr32(w)
-    q = ptr32(S[5])
+    q = ptr16(S[5])
     g = S[6]
     xo = int(g[0])
     od = int(g[1]) - xo
@@ -310,9 +310,9 @@ def _log_softmax_core(S):
         ls = (p[4] << ext) >> ext
         # the least difference kept: the log less 2^31 requantized by the divisor, or diff_min - 1
         acc = ls + top
-        # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+        # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
         acc = (acc << ext) >> ext
-        qr = ptr32(r)
+        qr = ptr16(r)
         rs = qr[3]
         if rs < 32 and ((acc + 0x80000) >> 20) == 0:
             v = acc * qr[1] + ((acc * qr[0]) >> 11)
@@ -324,7 +324,7 @@ def _log_softmax_core(S):
                 rs -= 63
             if rs > 0:
                 acc = ((acc << rs) << ext) >> ext
-            mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+            mq = qr[0] + (qr[1] << 11) + (((qr[2] << (ext + 16)) >> (ext + 16)) << 22)
             bh = mq >> 16
             bl = mq & 0xFFFF
             ah = acc >> 16
@@ -369,7 +369,7 @@ def prepare_log_softmax(p, inputs, outputs, ctx):
                                                diff_min))
     # -d lies in [-255, 0]: diff_min clamped to [-256, 1] compares the same and fits a machine word
     diff_min = -256 if diff_min < -256 else 1 if diff_min > 1 else diff_min
-    return (_log_softmax_core, (xb, ob, scaled, exps, _ints([0, 0, 0, 0, 0]), _ints(q),
+    return (_log_softmax_core, (xb, ob, scaled, exps, _ints([0, 0, 0, 0, 0]), _records(q),
                                 (xo, oo, rows, depth, diff_min)))
 
 

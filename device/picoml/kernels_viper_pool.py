@@ -4,8 +4,8 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs, _scratch_bytes,
-                            _wrap32)
+from .kernels_viper import (_EXT, _fallback, _in_int32, _kp, _out_range, _pair, _records, _run, _runs,
+                            _scratch_bytes, _wrap32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def _requant_array(abuf, obuf, S, n: int):
     o = ptr8(obuf)
     o32 = ptr32(obuf)
     g = S[0]
-    q = ptr32(S[1])
+    q = ptr16(S[1])
     out = int(g[0])
     ooff = int(g[1])
     lo = int(g[2])
@@ -133,9 +133,9 @@ def _requant_array(abuf, obuf, S, n: int):
     r = int(q)
     for k in range(n):
         acc = a[k]
-        # requantize acc with the record at address r (_pair's 4 words) into v (the same lines in every kernel)
+        # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
         acc = (acc << ext) >> ext
-        qr = ptr32(r)
+        qr = ptr16(r)
         rs = qr[3]
         if rs < 32 and ((acc + 0x80000) >> 20) == 0:
             v = acc * qr[1] + ((acc * qr[0]) >> 11)
@@ -147,7 +147,7 @@ def _requant_array(abuf, obuf, S, n: int):
                 rs -= 63
             if rs > 0:
                 acc = ((acc << rs) << ext) >> ext
-            mq = qr[0] + (qr[1] << 11) + (((qr[2] << ext) >> ext) << 22)
+            mq = qr[0] + (qr[1] << 11) + (((qr[2] << (ext + 16)) >> (ext + 16)) << 22)
             bh = mq >> 16
             bl = mq & 0xFFFF
             ah = acc >> 16
@@ -228,7 +228,7 @@ def prepare_mean(p, inputs, outputs, ctx):
     if q is None or not _in_int32(lo, hi):
         return _fallback(run, st)
     g = (x.off,) + tuple(shape4) + tuple(strides) + (out.size, _wrap32(in_zp * count))
-    R = (out.buf, ((out.off, out_zp, lo, hi, -128, 127, 0, 0), _ints(q)))
+    R = (out.buf, ((out.off, out_zp, lo, hi, -128, 127, 0, 0), _records(q)))
     return (_mean_core, (x.buf, _scratch_bytes(ctx, 4 * out.size), g, R))
 
 

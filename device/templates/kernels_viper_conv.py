@@ -26,7 +26,7 @@ def _conv_core(S):
     o = ptr8(S[2])
     g = S[3]
     bz = ptr32(S[4])
-    q = ptr32(S[5])
+    q = ptr16(S[5])
     p = ptr8(S[6])
     #: conv_geometry
     ext = int(_EXT)

@@ -30,7 +30,7 @@ def _depthwise_core(S):
     o = ptr8(S[2])
     g = S[3]
     bzq = ptr32(S[4])
-    q = ptr32(S[5])
+    q = ptr16(S[5])
     sums = ptr32(S[6])
     pad = ptr8(int(sums) + 4 * int(g[8]))
     #: conv_geometry

@@ -4,8 +4,8 @@
 import micropython
 from array import array
 
-from .kernels_viper import (_EXT, _INT32_MIN, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run,
-                            _runs, _wrap32)
+from .kernels_viper import (_EXT, _INT32_MIN, _byte_table, _fallback, _in_int32, _kp, _out_range, _pair, _records,
+                            _run, _runs, _wrap32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -14,7 +14,7 @@ from .kernels_viper import (_EXT, _INT32_MIN, _byte_table, _fallback, _in_int32,
 # ta[a] * tb[b]; DIV (kernels_python._div split by operand, _div_tables) acc = srdhm(the dividend at its headroom,
 # the divisor's reciprocal), its rounding shift written into q per element; then the output requantization.
 # g = (kind, a_off, b_off, out_off, D0, D1, D2, D3, a0s, a1s, a2s, a3s, b0s, b1s, b2s, b3s, output_offset, lo, hi,
-# act_min, act_max, flat); q = the output multiplier's 4 words; d = DIV's other tables (xn, ht, zt).
+# act_min, act_max, flat); q = the output multiplier's record (kernels_viper._pair); d = DIV's other tables (xn, ht, zt).
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
@@ -28,7 +28,7 @@ def _binary_core(S):
     g = S[3]
     ta = ptr32(S[4])
     tb = ptr32(S[5])
-    q = ptr32(S[6])
+    q = ptr16(S[6])
     d = S[7]
     xn = ptr32(d[0])
     ht = ptr32(d[1])
@@ -138,7 +138,7 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
             return _fallback(_runs().run_binary, _kp().prepare_mul(p, inputs, outputs, ctx))
         what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
         return _fallback(_runs().run_binary, _kp().prepare_add(p, inputs, outputs, ctx, what, sign, kind))
-    return _binary_state(kind, inputs, outputs, ta, tb, _ints(q), (ta, ta, ta), (ooff, lo, hi, amin, amax))
+    return _binary_state(kind, inputs, outputs, ta, tb, _records(q), (ta, ta, ta), (ooff, lo, hi, amin, amax))
 
 
 def _binary_state(kind, inputs, outputs, ta, tb, q, d, clamp):
@@ -197,7 +197,7 @@ def prepare_div(p, inputs, outputs, ctx):
     if tables is None or q is None or not _in_int32(lo, hi):
         return _fallback(_runs().run_binary, _kp().prepare_div(p, inputs, outputs, ctx))
     xp, xn, ht, it, zt = tables
-    return _binary_state(3, inputs, outputs, xp, it, _ints(q), (xn, ht, zt), (ooff, lo, hi, amin, amax))
+    return _binary_state(3, inputs, outputs, xp, it, _records(q), (xn, ht, zt), (ooff, lo, hi, amin, amax))
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _fallback, _in_int32, _ints, _pair, _run
+from .kernels_viper import _EXT, _fallback, _in_int32, _ints, _pair, _records, _run
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -27,7 +27,7 @@ def _lstm_core(S):
     hc = ptr16(S[3])
     g = S[4]
     bias = ptr32(S[5])
-    q = ptr32(S[6])
+    q = ptr16(S[6])
     tab = ptr32(S[7])
     a8 = ptr32(S[8])
     xo = int(g[0])
@@ -72,7 +72,7 @@ def _lstm_core(S):
                     for i in range(U):
                         acc += ((hc[hb + i] ^ 0x8000) - 0x8000) * ((w[k + i] ^ 0x80) - 0x80)
                     a8[4 + j] = acc
-                r = int(q)              # records of 4 words (kernels_viper._RECORD)
+                r = int(q)              # records of 4 halfwords (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
                     #: requantize
@@ -81,7 +81,7 @@ def _lstm_core(S):
                     elif v > 32767:
                         v = 32767
                     a8[8 + j] = v
-                    r += 16
+                    r += 8
                 # the gates: sigmoid of the saturated sum (the cell gate's, index 2: tanh)
                 for j in range(4):
                     v = ((int(a8[8 + j]) << ext) >> ext) + ((int(a8[12 + j]) << ext) >> ext)
@@ -118,7 +118,7 @@ def _lstm_core(S):
                     a8[16 + j] = ((v & 0xFFFF) ^ 0x8000) - 0x8000
                 # the cell (records 8, 9) and the hidden state (record 10)
                 cell = 0
-                r = int(q) + 128
+                r = int(q) + 64
                 for j in range(3):
                     if j == 0:
                         acc = ((int(a8[17]) << ext) >> ext) * ((hc[cb + u] ^ 0x8000) - 0x8000)
@@ -165,7 +165,7 @@ def _lstm_core(S):
                                 elif cell < 0 - clip:
                                     cell = 0 - clip
                             hc[cb + u] = cell
-                    r += 16
+                    r += 8
             for u in range(U):
                 hc[hb + u] = ((o[oi + u] ^ 0x80) - 0x80) - zp
 
@@ -178,7 +178,7 @@ def prepare_lstm(p, inputs, outputs, ctx):
     records = [_pair(m, s) for m, s in pairs]
     if not _in_int32(p[1], p[8], p[9], p[10]) or None in records:
         return _fallback(run_lstm, st)
-    q = _ints([v for record in records for v in record])
+    q = _records([v for record in records for v in record])
     tab = _ints([v + 32768 for v in st[16]])
     g = _ints((st[1], st[3], st[4], st[5], st[6], st[7], st[8], st[10], st[12], st[18], st[20], p[1], p[8], p[9],
                p[10]))

@@ -4,7 +4,7 @@
 import micropython
 from array import array
 
-from .kernels_viper import _EXT, _byte_table, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs
+from .kernels_viper import _EXT, _byte_table, _fallback, _in_int32, _kp, _out_range, _pair, _records, _run, _runs
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -25,7 +25,7 @@ def _matmul_core(S):
     g = S[3]
     ta = ptr32(S[4])
     tb = ptr32(S[5])
-    q = ptr32(S[6])
+    q = ptr16(S[6])
     mats = ptr32(S[7])
     n_mats = int(g[0])
     out = int(g[1])
@@ -73,7 +73,7 @@ def prepare_batch_matmul(p, inputs, outputs, ctx):
     for t in range(len(mats)):
         offsets[2 * t], offsets[2 * t + 1] = mats[t]
     g = (len(mats), oo, rows, cols, depth, ar, ak, bc, bk, ooff, lo, hi, amin, amax)
-    return (_matmul_core, (ab, bb, ob, g, ta, tb, _ints(q), offsets))
+    return (_matmul_core, (ab, bb, ob, g, ta, tb, _records(q), offsets))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)

@@ -3,7 +3,7 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _fallback, _ints, _kp, _pair, _run, _runs
+from .kernels_viper import _EXT, _fallback, _ints, _kp, _pair, _records, _run, _runs
 from .kernels_viper_softmax import _reciprocal_words, _srdhm_words
 
 
@@ -21,7 +21,7 @@ def _l2_core(S):
     o = ptr8(S[1])
     w = S[2]
     p = ptr32(w)
-    q = ptr32(S[3])
+    q = ptr16(S[3])
     g = S[4]
     xo = int(g[0])
     out = int(g[1])
@@ -108,7 +108,7 @@ def _l2_core(S):
         s += 7
         q[0] = m & 0x7FF                # the record of (m, s) as kernels_viper._pair writes it
         q[1] = (m >> 11) & 0x7FF
-        q[2] = m >> 22
+        q[2] = (m >> 22) & 0xFFFF
         if m >= 0 and s >= -22 and s <= -1:
             q[3] = 9 - s
         else:
@@ -122,7 +122,7 @@ def _l2_core(S):
 
 def prepare_l2_normalization(p, inputs, outputs, ctx):
     xb, xo, rows, depth, zp, ob, oo, _ = _kp().prepare_l2_normalization(p, inputs, outputs, ctx)
-    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _ints([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
+    return (_l2_core, (xb, ob, _ints([0, 0, 0]), _records([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -245,7 +245,7 @@ def _log_softmax_core(S):
     e = ptr32(S[3])
     w = S[4]
     p = ptr32(w)
-    q = ptr32(S[5])
+    q = ptr16(S[5])
     g = S[6]
     xo = int(g[0])
     od = int(g[1]) - xo
@@ -309,7 +309,7 @@ def prepare_log_softmax(p, inputs, outputs, ctx):
                                                diff_min))
     # -d lies in [-255, 0]: diff_min clamped to [-256, 1] compares the same and fits a machine word
     diff_min = -256 if diff_min < -256 else 1 if diff_min > 1 else diff_min
-    return (_log_softmax_core, (xb, ob, scaled, exps, _ints([0, 0, 0, 0, 0]), _ints(q),
+    return (_log_softmax_core, (xb, ob, scaled, exps, _ints([0, 0, 0, 0, 0]), _records(q),
                                 (xo, oo, rows, depth, diff_min)))
 
 

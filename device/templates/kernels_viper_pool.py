@@ -3,8 +3,8 @@
 # written once for every kernel: device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import (_EXT, _fallback, _in_int32, _ints, _kp, _out_range, _pair, _run, _runs, _scratch_bytes,
-                            _wrap32)
+from .kernels_viper import (_EXT, _fallback, _in_int32, _kp, _out_range, _pair, _records, _run, _runs,
+                            _scratch_bytes, _wrap32)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def _requant_array(abuf, obuf, S, n: int):
     o = ptr8(obuf)
     o32 = ptr32(obuf)
     g = S[0]
-    q = ptr32(S[1])
+    q = ptr16(S[1])
     out = int(g[0])
     ooff = int(g[1])
     lo = int(g[2])
@@ -194,7 +194,7 @@ def prepare_mean(p, inputs, outputs, ctx):
     if q is None or not _in_int32(lo, hi):
         return _fallback(run, st)
     g = (x.off,) + tuple(shape4) + tuple(strides) + (out.size, _wrap32(in_zp * count))
-    R = (out.buf, ((out.off, out_zp, lo, hi, -128, 127, 0, 0), _ints(q)))
+    R = (out.buf, ((out.off, out_zp, lo, hi, -128, 127, 0, 0), _records(q)))
     return (_mean_core, (x.buf, _scratch_bytes(ctx, 4 * out.size), g, R))
 
 
