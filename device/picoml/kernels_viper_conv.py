@@ -115,7 +115,7 @@ def _conv_core(S):
                         acc += (ptr8(fk)[0] ^ 0x80) * ptr8(pp)[0]
                         pp += 1
                         fk += 1
-                    # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
+                    # requantize acc by the record at address r (_pair's) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr16(r)
                     rs = qr[3]

@@ -116,7 +116,7 @@ def _depthwise_core(S):
                 r = int(q)
                 for oc in range(OC):
                     acc = sums[oc]
-                    # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
+                    # requantize acc by the record at address r (_pair's) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr16(r)
                     rs = qr[3]

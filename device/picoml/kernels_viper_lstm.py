@@ -76,7 +76,7 @@ def _lstm_core(S):
                 r = int(q)              # records of 4 halfwords (kernels_viper._RECORD)
                 for j in range(8):
                     acc = int(a8[j])
-                    # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
+                    # requantize acc by the record at address r (_pair's) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr16(r)
                     rs = qr[3]
@@ -167,7 +167,7 @@ def _lstm_core(S):
                         else:
                             v = (8388735 - e) >> 8
                         acc = (((v & 0xFFFF) ^ 0x8000) - 0x8000) * ((int(a8[19]) << ext) >> ext)
-                    # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
+                    # requantize acc by the record at address r (_pair's) into v (the same lines in every kernel)
                     acc = (acc << ext) >> ext
                     qr = ptr16(r)
                     rs = qr[3]

@@ -56,7 +56,7 @@ def _matmul_core(S):
                     acc += ta[xa[i]] * tb[xb[j]]
                     i += ak
                     j += bk
-                # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
+                # requantize acc by the record at address r (_pair's) into v (the same lines in every kernel)
                 acc = (acc << ext) >> ext
                 qr = ptr16(r)
                 rs = qr[3]

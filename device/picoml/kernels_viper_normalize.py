@@ -116,7 +116,7 @@ def _l2_core(S):
             q[3] = 63 + s
         for i in range(base, base + depth):
             acc = ((x[i] ^ 0x80) - 0x80) - zp
-            # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
+            # requantize acc by the record at address r (_pair's) into v (the same lines in every kernel)
             acc = (acc << ext) >> ext
             qr = ptr16(r)
             rs = qr[3]
@@ -310,7 +310,7 @@ def _log_softmax_core(S):
         ls = (p[4] << ext) >> ext
         # the least difference kept: the log less 2^31 requantized by the divisor, or diff_min - 1
         acc = ls + top
-        # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
+        # requantize acc by the record at address r (_pair's) into v (the same lines in every kernel)
         acc = (acc << ext) >> ext
         qr = ptr16(r)
         rs = qr[3]

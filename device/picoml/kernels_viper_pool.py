@@ -133,7 +133,7 @@ def _requant_array(abuf, obuf, S, n: int):
     r = int(q)
     for k in range(n):
         acc = a[k]
-        # requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
+        # requantize acc by the record at address r (_pair's) into v (the same lines in every kernel)
         acc = (acc << ext) >> ext
         qr = ptr16(r)
         rs = qr[3]

@@ -22,8 +22,9 @@
 #     wrap wherever their sign matters;
 #   * the requantization (TFLite's MultiplyByQuantizedMultiplier) never forms a 64-bit product. Its record
 #     (_pair, _RECORD halfwords, read with ptr16: half the RAM of words for the same loads) holds the multiplier
-#     M's 11-bit pieces m0, m1, m2 (M = m2 2^22 + m1 2^11 + m0) and the shift. Most outputs take the shortcut of the Armv6-M kernels (native_module/requantize_armv6m.h): for
-#     a right shift e in [1, 22] and |acc| < 2^19, with rs = 9 + e,
+#     M's 11-bit pieces m0, m1, m2 (M = m2 2^22 + m1 2^11 + m0) and the shift. Most outputs take the shortcut of
+#     the Armv6-M kernels (native_module/requantize_armv6m.h): for a right shift e in [1, 22] and |acc| < 2^19,
+#     with rs = 9 + e,
 #         floor((acc M + 2^30 + 2^(30+e) - 2^31 [acc < 0]) / 2^(31+e)) = Z2 >> rs,
 #         Z1 = acc m1 + ((acc m0) >> 11),  Z2 = acc m2 + (Z1 >> 11) + 2^8 + 2^(rs-1) - 2^9 [acc < 0]
 #     (the floors carried piece by piece, every term below 2^31 in magnitude: the same on a 32- and a 64-bit
@@ -120,7 +121,7 @@ else:
     v = ((ah * bh + (hx >> 16) + (hy >> 16)) << 1) + (ll >> 15)
 #: end
 #: define requantize
-# requantize acc with the record at address r (_pair's 4 halfwords) into v (the same lines in every kernel)
+# requantize acc by the record at address r (_pair's) into v (the same lines in every kernel)
 acc = (acc << ext) >> ext
 qr = ptr16(r)
 rs = qr[3]

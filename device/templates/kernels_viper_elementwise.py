@@ -14,7 +14,8 @@ from .kernels_viper import (_EXT, _INT32_MIN, _byte_table, _fallback, _in_int32,
 # ta[a] * tb[b]; DIV (kernels_python._div split by operand, _div_tables) acc = srdhm(the dividend at its headroom,
 # the divisor's reciprocal), its rounding shift written into q per element; then the output requantization.
 # g = (kind, a_off, b_off, out_off, D0, D1, D2, D3, a0s, a1s, a2s, a3s, b0s, b1s, b2s, b3s, output_offset, lo, hi,
-# act_min, act_max, flat); q = the output multiplier's record (kernels_viper._pair); d = DIV's other tables (xn, ht, zt).
+# act_min, act_max, flat); q = the output multiplier's record (kernels_viper._pair); d = DIV's other tables (xn, ht,
+# zt).
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
