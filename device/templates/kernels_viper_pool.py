@@ -175,7 +175,7 @@ def _mean_core(S):
 
 
 def prepare_mean(p, inputs, outputs, ctx):
-    st, run = _kp().prepare_mean(p, inputs, outputs, ctx), _runs().run_mean
+    st = _kp().prepare_mean(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     axis_mask, in_zp, out_zp, multiplier, shift = p
     shape4 = x.shape4()
@@ -192,7 +192,7 @@ def prepare_mean(p, inputs, outputs, ctx):
     lo, hi = _out_range(out_zp, -128, 127)
     q = _pair(multiplier, shift)
     if q is None or not _in_int32(lo, hi):
-        return _fallback(run, st)
+        return _fallback(_runs().run_mean, st)
     g = (x.off,) + tuple(shape4) + tuple(strides) + (out.size, _wrap32(in_zp * count))
     R = (out.buf, ((out.off, out_zp, lo, hi, -128, 127, 0, 0), _records(q)))
     return (_mean_core, (x.buf, _scratch_bytes(ctx, 4 * out.size), g, R))
