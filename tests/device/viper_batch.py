@@ -1,7 +1,8 @@
 # Models on the viper backend (argv: a folder holding cases.json, [[name, input sizes, input sets], ...], and
 # per case NAME.pml and NAME.in, the input sets one after the other): writes NAME.out, and prints
 # {"kernels_viper": the files of the viper modules loaded, "cases": {name: [backend, ops per input set whose viper prepare fell back to
-# kernels_python's run, the ops left to kernels_python]}}.
+# kernels_python's run, the ops left to kernels_python, the times a viper prepare fetched kernels_python while the
+# model loaded]}}.
 import json
 import sys
 
@@ -19,8 +20,19 @@ def counting(state):
 
 
 kernels_viper._python = counting
+fetched = [0]
+python_runs = kernels_viper._runs
+
+
+def fetching():
+    fetched[0] += 1
+    return python_runs()
+
+
+kernels_viper._runs = fetching      # (before any family module imports it)
 result = {}
 for name, sizes, count in json.loads(open(folder + "/cases.json").read()):
+    fetched[0] = 0
     m = picoml.load(folder + "/" + name + ".pml", backend="viper")
     fallen_back[0] = 0
     bufs = [bytearray(n) for n in sizes]
@@ -34,6 +46,6 @@ for name, sizes, count in json.loads(open(folder + "/cases.json").read()):
             dst.write(o)
     src.close()
     dst.close()
-    result[name] = [m.backend, fallen_back[0] // count, m.info()["python_ops"]]
+    result[name] = [m.backend, fallen_back[0] // count, m.info()["python_ops"], fetched[0]]
 files = sorted(module.__file__ for name, module in sys.modules.items() if name.startswith("picoml.kernels_viper"))
 print(json.dumps({"kernels_viper": files, "cases": result}))
