@@ -326,6 +326,11 @@ def emulated_device(bits, sources=None):
     return _emulated[key]
 
 
+def python_prepare(kp, code):
+    """The pure-Python prepare of op `code`, from its family module beside the emulated package's prepare `kp`."""
+    return kp.family(kp.FAMILY[code]).PREPARES[code]
+
+
 def python_runs(kp):
     """picoml.kernels_python beside the emulated package's prepare `kp`."""
     return importlib.import_module(kp.__name__.rsplit(".", 1)[0] + ".kernels_python")
@@ -385,7 +390,7 @@ def run_emulated(blob, runs, bits, sources=None):
     fallbacks = []
     for op in model.ops:
         viper = kv.kernel(op.code)
-        entry = viper or (kp.PREPARES[op.code], python_runs(kp).RUNS[op.code])
+        entry = viper or (python_prepare(kp, op.code), python_runs(kp).RUNS[op.code])
         state = entry[0](tuple(op.params.values()), tuple(tensor(i) for i in op.inputs),
                          tuple(tensor(i) for i in op.outputs), ctx)
         if viper and state[0] is kv._python:
@@ -1330,8 +1335,10 @@ def test_a_model_loads_only_the_viper_families_of_its_ops(tmp_path, name):
 
 
 def test_every_python_prepare_has_its_run():
-    """prepare.PREPARES and kernels_python.RUNS name the same ops (the two halves of each pure-Python
-    kernel), and kernels_viper has a kernel for each of them."""
+    """prepare.FAMILY and kernels_python.RUNS name the same ops (the two halves of each pure-Python kernel), each
+    family module's PREPARES holds exactly the ops FAMILY gives it, and kernels_viper has a kernel for each."""
     kp, kv = emulated_device(64)
-    assert set(kp.PREPARES) == set(python_runs(kp).RUNS) and len(kp.PREPARES) >= 20
-    assert all(kv.kernel(code) is not None for code in kp.PREPARES)
+    assert set(kp.FAMILY) == set(python_runs(kp).RUNS) and len(kp.FAMILY) >= 20
+    for name in set(kp.FAMILY.values()):
+        assert set(kp.family(name).PREPARES) == {code for code, f in kp.FAMILY.items() if f == name}, name
+    assert all(kv.kernel(code) is not None for code in kp.FAMILY)

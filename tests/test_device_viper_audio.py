@@ -25,7 +25,7 @@ from picoml.convert import convert
 from picoml.ops.signal import rfft_twiddles
 from picoml.runtimes import unix
 from picoml.runtimes.unix import mpy_cross
-from test_device_viper import EmuTensor, emulated_device, python_runs, viper_sources
+from test_device_viper import EmuTensor, emulated_device, python_prepare, python_runs, viper_sources
 from test_frontend_device import edgy16
 from test_signal import VARIANTS, frames, frontend_variant, frontend_with_fft, synthesized_clips
 
@@ -476,7 +476,7 @@ def run_model_emulated(blob, inputs, bits):
         entry = kv.kernel(op.code)
         if entry is None:
             python.append(op.name)
-            entry = ((kp.PREPARES[op.code], python_runs(kp).RUNS[op.code]) if op.code in kp.PREPARES
+            entry = ((python_prepare(kp, op.code), python_runs(kp).RUNS[op.code]) if op.code in kp.FAMILY
                      else ka.KERNELS[op.code])
         state = entry[0](tuple(op.params.values()), tuple(tensor(i) for i in op.inputs),
                          tuple(tensor(i) for i in op.outputs), ctx)

@@ -63,7 +63,7 @@ def test_load_under_a_heap_stepped_from_far_too_small_to_enough(models, model, t
     assert "nostart" not in kinds[first_ok:] and kinds[-1] == "ok"
 
 
-@pytest.mark.parametrize("on, heap", [_case("unix", "160k"), _case("qemu-m4", "92k")])
+@pytest.mark.parametrize("on, heap", [_case("unix", "160k"), _case("qemu-m4", "72k")])
 def test_bench_goes_on_when_a_backend_does_not_fit(models, on, heap, capsys):
     """`picoml bench` with a heap that holds the model for some backends only: each backend gets its line --
     numbers, or "does not fit" with the MemoryError -- and the command finishes."""

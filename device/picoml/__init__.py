@@ -51,10 +51,9 @@ def load(source, backend=None):
                 _forget(name)
         if model.backend != "native":
             from .prepare import prepare
-            if prepare(model):      # the Python kernels' tables, once the loader's code is gone
-                # every op in viper code: the pure-Python kernels were load-time only
-                for name in ("prepare", "kernels_python", "kernels_audio"):
-                    _forget(name)
+            # the Python kernels' states, once the loader's code is gone; then what only the load needed
+            for name in prepare(model):
+                _forget(name)
             _forget("_ops")         # imported again by the kernel modules, for their tables of op codes
         return model
     except MemoryError as e:

@@ -59,7 +59,7 @@ def _resize_core(S):
 
 
 def prepare_resize_bilinear(p, inputs, outputs, ctx):
-    xb, xo, n, h, w, c, ob, oo, rows, cols = _kp().prepare_resize_bilinear(p, inputs, outputs, ctx)
+    xb, xo, n, h, w, c, ob, oo, rows, cols = _kp("layout").prepare_resize_bilinear(p, inputs, outputs, ctx)
     flat = []
     for axis in (rows, cols):
         a = array("i", range(3 * len(axis)))
@@ -107,7 +107,7 @@ def _arg_max_core(S):
 
 
 def prepare_arg_max(p, inputs, outputs, ctx):
-    xb, xo, outer, n, inner, ob, oo, flip = _kp().prepare_arg_max(p, inputs, outputs, ctx)
+    xb, xo, outer, n, inner, ob, oo, flip = _kp("layout").prepare_arg_max(p, inputs, outputs, ctx)
     return (_arg_max_core, (xb, ob, (xo, outer, n, inner, oo, flip)))
 
 
@@ -148,7 +148,7 @@ def _pad_core(S):
 
 
 def prepare_pad(p, inputs, outputs, ctx):
-    _kp().prepare_pad(p, inputs, outputs, ctx)
+    _kp("layout").prepare_pad(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     return (_pad_core, (x.buf, out.buf, (x.off, out.off) + tuple(x.shape4()) + tuple(out.shape4()[1:]) +
                         tuple(p[0:4]) + (p[8] & 0xFF, out.size)))
@@ -188,7 +188,7 @@ def _prod(dims):
 
 
 def prepare_concatenation(p, inputs, outputs, ctx):
-    _kp().prepare_concatenation(p, inputs, outputs, ctx)
+    _kp("layout").prepare_concatenation(p, inputs, outputs, ctx)
     out = outputs[0]
     axis = p[0]
     size = out.nbytes // out.size       # bytes per value: any one dtype
@@ -233,7 +233,7 @@ def _slice_core(S):
 
 
 def prepare_strided_slice(p, inputs, outputs, ctx):
-    return (_slice_core, _kp().prepare_strided_slice(p, inputs, outputs, ctx))
+    return (_slice_core, _kp("layout").prepare_strided_slice(p, inputs, outputs, ctx))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)

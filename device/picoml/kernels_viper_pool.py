@@ -91,7 +91,7 @@ def _pool_core(S):
 
 
 def _prepare_pool(is_max, p, inputs, outputs, ctx):
-    _kp().prepare_pool(p, inputs, outputs, ctx)
+    _kp("pool").prepare_pool(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     N, H, W, C = x.shape
     return (_pool_core, (x.buf, out.buf, (x.off, N, H, W, C, out.off, out.shape[1], out.shape[2]) + tuple(p) +
@@ -209,7 +209,7 @@ def _mean_core(S):
 
 
 def prepare_mean(p, inputs, outputs, ctx):
-    st = _kp().prepare_mean(p, inputs, outputs, ctx)
+    st = _kp("pool").prepare_mean(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     axis_mask, in_zp, out_zp, multiplier, shift = p
     shape4 = x.shape4()

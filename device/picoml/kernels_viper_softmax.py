@@ -173,7 +173,7 @@ def _softmax_core(S):
 
 
 def prepare_softmax(p, inputs, outputs, ctx):
-    xb, xo, ob, oo, rows, depth, max_diff, exps = _kp().prepare_softmax(p, inputs, outputs, ctx)
+    xb, xo, ob, oo, rows, depth, max_diff, exps = _kp("softmax").prepare_softmax(p, inputs, outputs, ctx)
     # d = max - x lies in [0, 255]: max_diff clamped to [-1, 255] compares the same and fits a machine word
     max_diff = -1 if max_diff < 0 else 255 if max_diff > 255 else max_diff
     return (_softmax_core, (xb, ob, exps, _ints([0, 0, 0, 0]), (xo, oo, rows, depth, max_diff)))

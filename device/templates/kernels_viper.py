@@ -164,11 +164,12 @@ import sys
 from array import array
 
 
-def _kp():
-    """picoml.prepare, for the prepare functions (the checks and the decoding): imported on use, so that
-    once a model is loaded nothing here refers to it and picoml.load can drop it (runs_in_viper)."""
+def _kp(family=None):
+    """picoml.prepare, or with `family` its module of that family's prepares (picoml.prepare_<family>: the checks
+    and the decoding), imported on use, so that once a model is loaded nothing here refers to them and picoml.load
+    can drop them (runs_in_viper)."""
     from . import prepare
-    return prepare
+    return prepare if family is None else prepare.family(family)
 
 
 def _runs():

@@ -86,7 +86,7 @@ def _conv_core(S):
 
 
 def prepare_conv_2d(p, inputs, outputs, ctx):
-    st = _kp().prepare_conv_2d(p, inputs, outputs, ctx)
+    st = _kp("conv").prepare_conv_2d(p, inputs, outputs, ctx)
     OC, KH, KW = inputs[1].shape[0], inputs[1].shape[1], inputs[1].shape[2]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:
@@ -105,7 +105,7 @@ def prepare_conv_2d(p, inputs, outputs, ctx):
 # ---------------------------------------------------------------------------------------------------------
 
 def prepare_fully_connected(p, inputs, outputs, ctx):
-    st = _kp().prepare_fully_connected(p, inputs, outputs, ctx)
+    st = _kp("conv").prepare_fully_connected(p, inputs, outputs, ctx)
     x, w, out = inputs[0], inputs[1], outputs[0]
     U, D = w.shape
     ooff, amin, amax = p

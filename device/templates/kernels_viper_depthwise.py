@@ -98,7 +98,7 @@ def _depthwise_core(S):
 
 
 def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
-    st = _kp().prepare_depthwise_conv_2d(p, inputs, outputs, ctx)
+    st = _kp("conv").prepare_depthwise_conv_2d(p, inputs, outputs, ctx)
     KH, KW, OC = inputs[1].shape[1], inputs[1].shape[2], inputs[1].shape[3]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:

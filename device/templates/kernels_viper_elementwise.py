@@ -135,10 +135,11 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
     lo, hi = _out_range(ooff, amin, amax)
     q = _pair(mo, so)
     if q is None or ta is None or tb is None or not _in_int32(lo, hi):
+        family = _kp("elementwise")
         if kind == 1:
-            return _fallback(_runs().run_binary, _kp().prepare_mul(p, inputs, outputs, ctx))
+            return _fallback(_runs().run_binary, family.prepare_mul(p, inputs, outputs, ctx))
         what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
-        return _fallback(_runs().run_binary, _kp().prepare_add(p, inputs, outputs, ctx, what, sign, kind))
+        return _fallback(_runs().run_binary, family.prepare_add(p, inputs, outputs, ctx, what, sign, kind))
     return _binary_state(kind, inputs, outputs, ta, tb, _records(q), (ta, ta, ta), (ooff, lo, hi, amin, amax))
 
 
@@ -196,7 +197,7 @@ def prepare_div(p, inputs, outputs, ctx):
     lo, hi = _out_range(ooff, amin, amax)
     q = _pair(mo, 0)
     if tables is None or q is None or not _in_int32(lo, hi):
-        return _fallback(_runs().run_binary, _kp().prepare_div(p, inputs, outputs, ctx))
+        return _fallback(_runs().run_binary, _kp("elementwise").prepare_div(p, inputs, outputs, ctx))
     xp, xn, ht, it, zt = tables
     return _binary_state(3, inputs, outputs, xp, it, _records(q), (xn, ht, zt), (ooff, lo, hi, amin, amax))
 
@@ -220,7 +221,7 @@ def _lut_core(S):
 
 
 def prepare_lut(p, inputs, outputs, ctx):
-    tb, to, xb, xo, ob, oo, n = _kp().prepare_lut(p, inputs, outputs, ctx)
+    tb, to, xb, xo, ob, oo, n = _kp("elementwise").prepare_lut(p, inputs, outputs, ctx)
     return (_lut_core, (xb, ob, tb, (xo, oo, to, n)))
 
 

@@ -61,7 +61,7 @@ def _matmul_core(S):
 
 
 def prepare_batch_matmul(p, inputs, outputs, ctx):
-    st = _kp().prepare_batch_matmul(p, inputs, outputs, ctx)
+    st = _kp("layout").prepare_batch_matmul(p, inputs, outputs, ctx)
     ab, bb, ob, oo, mats, rows, cols, depth, ar, ak, bc, bk, l_off, r_off, mo, so, ooff, amin, amax = st
     lo, hi = _out_range(ooff, amin, amax)
     ta = ctx.shared(("v", l_off), lambda: _byte_table(l_off))

@@ -121,7 +121,7 @@ def _l2_core(S):
 
 
 def prepare_l2_normalization(p, inputs, outputs, ctx):
-    xb, xo, rows, depth, zp, ob, oo, _ = _kp().prepare_l2_normalization(p, inputs, outputs, ctx)
+    xb, xo, rows, depth, zp, ob, oo, _ = _kp("softmax").prepare_l2_normalization(p, inputs, outputs, ctx)
     return (_l2_core, (xb, ob, _ints([0, 0, 0]), _records([0, 0, 0, 0]), (xo, oo, rows, depth, zp)))
 
 
@@ -301,8 +301,8 @@ def _log_softmax_core(S):
 
 
 def prepare_log_softmax(p, inputs, outputs, ctx):
-    xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift, diff_min = _kp().prepare_log_softmax(
-        p, inputs, outputs, ctx)
+    st = _kp("softmax").prepare_log_softmax(p, inputs, outputs, ctx)
+    xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift, diff_min = st
     q = _pair(divisor, -divisor_shift)
     if q is None:
         return _fallback(_runs().run_log_softmax, (xb, xo, ob, oo, rows, depth, scaled, exps, divisor, divisor_shift,

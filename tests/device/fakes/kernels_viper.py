@@ -10,7 +10,7 @@ early = [0]
 
 def prepare_softmax(p, inputs, outputs, ctx):
     from picoml import prepare
-    return prepare.prepare_softmax(p, inputs, outputs, ctx)
+    return prepare.family("softmax").prepare_softmax(p, inputs, outputs, ctx)
 
 
 def run_softmax(state):
