@@ -94,6 +94,26 @@ _INT32_MIN = -2147483648
 _INT32_MAX = 2147483647
 
 
+@micropython.viper
+def _addr(b) -> int:
+    return int(ptr8(b))
+
+
+def _words(values, buffers):
+    """(address, keep) of an int32 array of `values`, then the address of each of `buffers` in two words (low,
+    high: the high one 0 on 32-bit ports): a kernel taking the address as its one int argument (its locals read
+    from the words: conv_geometry, word_address) has both of the emitter's registers for locals free for its
+    loops. keep holds what the words point into."""
+    a = array("i", values + (0, 0) * len(buffers))
+    i = len(values)
+    for b in buffers:
+        address = _addr(b)
+        a[i] = ((address & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
+        a[i + 1] = (address >> 16) >> 16 & 0x7FFFFFFF
+        i += 2
+    return _addr(a), (a, buffers)
+
+
 def _run(st):
     """The run of every op here: st = (function, its one argument). The viper functions take one tuple: the
     emitter keeps only the first 2 (mpy-cross) or 3 locals of a function in registers, arguments first, so

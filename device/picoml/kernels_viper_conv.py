@@ -5,7 +5,7 @@
 import micropython
 
 from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant, _run,
-                            _runs, _scratch_bytes)
+                            _runs, _scratch_bytes, _words)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -18,43 +18,42 @@ from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_i
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
-def _conv_core(S):
+def _conv_core(fk: int):
     pp = 0
-    fk = 0
     acc = 0
-    x = ptr8(S[0])
-    f = ptr8(S[1])
-    o = ptr8(S[2])
-    g = S[3]
-    bz = ptr32(S[4])
-    q = ptr16(S[5])
-    p = ptr8(S[6])
-    xo = int(g[0])
-    N = int(g[1])
-    H = int(g[2])
-    W = int(g[3])
-    C = int(g[4])
-    fo = int(g[5])
-    KH = int(g[6])
-    KW = int(g[7])
-    OC = int(g[8])
-    out = int(g[9])
-    OH = int(g[10])
-    OW = int(g[11])
-    sh = int(g[12])
-    sw = int(g[13])
-    dh = int(g[14])
-    dw = int(g[15])
-    pt = int(g[16])
-    pl = int(g[17])
-    zq = int(g[18])
-    ooff = int(g[19])
-    lo = int(g[20])
-    hi = int(g[21])
-    amin = int(g[22])
-    amax = int(g[23])
-    qstep = int(g[24])
+    g = ptr32(fk)                # _words: the geometry, then the buffers' addresses
     ext = int(_EXT)
+    xo = (int(g[0]) << ext) >> ext
+    N = (int(g[1]) << ext) >> ext
+    H = (int(g[2]) << ext) >> ext
+    W = (int(g[3]) << ext) >> ext
+    C = (int(g[4]) << ext) >> ext
+    fo = (int(g[5]) << ext) >> ext
+    KH = (int(g[6]) << ext) >> ext
+    KW = (int(g[7]) << ext) >> ext
+    OC = (int(g[8]) << ext) >> ext
+    out = (int(g[9]) << ext) >> ext
+    OH = (int(g[10]) << ext) >> ext
+    OW = (int(g[11]) << ext) >> ext
+    sh = (int(g[12]) << ext) >> ext
+    sw = (int(g[13]) << ext) >> ext
+    dh = (int(g[14]) << ext) >> ext
+    dw = (int(g[15]) << ext) >> ext
+    pt = (int(g[16]) << ext) >> ext
+    pl = (int(g[17]) << ext) >> ext
+    zq = (int(g[18]) << ext) >> ext
+    ooff = (int(g[19]) << ext) >> ext
+    lo = (int(g[20]) << ext) >> ext
+    hi = (int(g[21]) << ext) >> ext
+    amin = (int(g[22]) << ext) >> ext
+    amax = (int(g[23]) << ext) >> ext
+    qstep = (int(g[24]) << ext) >> ext
+    x = ptr8(int(g[25]) | ((int(g[26]) << 16) << 16))
+    f = ptr8(int(g[27]) | ((int(g[28]) << 16) << 16))
+    o = ptr8(int(g[29]) | ((int(g[30]) << 16) << 16))
+    bz = ptr32(int(g[31]) | ((int(g[32]) << 16) << 16))
+    q = ptr16(int(g[33]) | ((int(g[34]) << 16) << 16))
+    p = ptr8(int(g[35]) | ((int(g[36]) << 16) << 16))
     K = KH * KW * C
     pa = int(p)                 # the patch's address
     pe8 = pa + K - (K & 7)
@@ -165,7 +164,7 @@ def prepare_conv_2d(p, inputs, outputs, ctx):
     bz = _folded_bias(f.buf, f.off, OC, K, 1, K, inputs[2].ints(), -128)
     g = (x.off, N, H, W, C, f.off, KH, KW, OC, out.off, out.shape[1], out.shape[2]) + tuple(p[:6]) + (
         zp + 128, p[7], lo, hi, p[8], p[9], qstep)
-    return (_conv_core, (x.buf, f.buf, out.buf, g, bz, q, _scratch_bytes(ctx, K)))
+    return (_conv_core,) + _words(g, (x.buf, f.buf, out.buf, bz, q, _scratch_bytes(ctx, K)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -185,7 +184,7 @@ def prepare_fully_connected(p, inputs, outputs, ctx):
     bz = _folded_bias(w.buf, w.off, U, D, 1, D, inputs[2].ints(), -128)
     g = (x.off, x.size // D, 1, 1, D, w.off, 1, 1, U, out.off, 1, 1, 1, 1, 1, 1, 0, 0, 128, ooff, lo, hi, amin,
          amax, qstep)
-    return (_conv_core, (x.buf, w.buf, out.buf, g, bz, q, _scratch_bytes(ctx, D)))
+    return (_conv_core,) + _words(g, (x.buf, w.buf, out.buf, bz, q, _scratch_bytes(ctx, D)))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)

@@ -4,7 +4,7 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run, _runs, _scratch_bytes
+from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run, _runs, _scratch_bytes, _words
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -21,46 +21,45 @@ from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
-def _depthwise_core(S):
-    ap = 0
+def _depthwise_core(ap: int):
     xp = 0
     fp = 0
     acc = 0
-    x = ptr8(S[0])
-    f = ptr8(S[1])
-    o = ptr8(S[2])
-    g = S[3]
-    bzq = ptr32(S[4])
-    q = ptr16(S[5])
-    sums = ptr32(S[6])
-    pad = ptr8(int(sums) + 4 * int(g[8]))
-    xo = int(g[0])
-    N = int(g[1])
-    H = int(g[2])
-    W = int(g[3])
-    C = int(g[4])
-    fo = int(g[5])
-    KH = int(g[6])
-    KW = int(g[7])
-    OC = int(g[8])
-    out = int(g[9])
-    OH = int(g[10])
-    OW = int(g[11])
-    sh = int(g[12])
-    sw = int(g[13])
-    dh = int(g[14])
-    dw = int(g[15])
-    pt = int(g[16])
-    pl = int(g[17])
-    zq = int(g[18])
-    ooff = int(g[19])
-    lo = int(g[20])
-    hi = int(g[21])
-    amin = int(g[22])
-    amax = int(g[23])
-    qstep = int(g[24])
-    dm = int(g[25])
+    g = ptr32(ap)                # _words: the geometry, the depth multiplier, then the buffers' addresses
     ext = int(_EXT)
+    xo = (int(g[0]) << ext) >> ext
+    N = (int(g[1]) << ext) >> ext
+    H = (int(g[2]) << ext) >> ext
+    W = (int(g[3]) << ext) >> ext
+    C = (int(g[4]) << ext) >> ext
+    fo = (int(g[5]) << ext) >> ext
+    KH = (int(g[6]) << ext) >> ext
+    KW = (int(g[7]) << ext) >> ext
+    OC = (int(g[8]) << ext) >> ext
+    out = (int(g[9]) << ext) >> ext
+    OH = (int(g[10]) << ext) >> ext
+    OW = (int(g[11]) << ext) >> ext
+    sh = (int(g[12]) << ext) >> ext
+    sw = (int(g[13]) << ext) >> ext
+    dh = (int(g[14]) << ext) >> ext
+    dw = (int(g[15]) << ext) >> ext
+    pt = (int(g[16]) << ext) >> ext
+    pl = (int(g[17]) << ext) >> ext
+    zq = (int(g[18]) << ext) >> ext
+    ooff = (int(g[19]) << ext) >> ext
+    lo = (int(g[20]) << ext) >> ext
+    hi = (int(g[21]) << ext) >> ext
+    amin = (int(g[22]) << ext) >> ext
+    amax = (int(g[23]) << ext) >> ext
+    qstep = (int(g[24]) << ext) >> ext
+    dm = int(g[25])
+    x = ptr8(int(g[26]) | ((int(g[27]) << 16) << 16))
+    f = ptr8(int(g[28]) | ((int(g[29]) << 16) << 16))
+    o = ptr8(int(g[30]) | ((int(g[31]) << 16) << 16))
+    bzq = ptr32(int(g[32]) | ((int(g[33]) << 16) << 16))
+    q = ptr16(int(g[34]) | ((int(g[35]) << 16) << 16))
+    sums = ptr32(int(g[36]) | ((int(g[37]) << 16) << 16))
+    pad = ptr8(int(sums) + 4 * OC)
     for c in range(C):
         pad[c] = zq ^ 0x80
     row = W * C
@@ -165,7 +164,7 @@ def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
     bzq = _folded_bias(f.buf, f.off, OC, 1, OC, KH * KW, inputs[2].ints(), -128)
     g = (x.off, N, H, W, C, f.off, KH, KW, OC, out.off, out.shape[1], out.shape[2]) + tuple(p[:6]) + (
         zp + 128, p[7], lo, hi, p[8], p[9], qstep, p[10])
-    return (_depthwise_core, (x.buf, f.buf, out.buf, g, bzq, q, _scratch_bytes(ctx, 4 * OC + C)))
+    return (_depthwise_core,) + _words(g, (x.buf, f.buf, out.buf, bzq, q, _scratch_bytes(ctx, 4 * OC + C)))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)

@@ -62,31 +62,32 @@
 #:: The lines every kernel writes out (viper has no inlining; see above), once: `#: NAME` in a kernel is NAME's
 #:: lines at its indentation. host/picoml/viper_source.py writes device/picoml/kernels_viper.py from this file.
 #: define conv_geometry
-xo = int(g[0])
-N = int(g[1])
-H = int(g[2])
-W = int(g[3])
-C = int(g[4])
-fo = int(g[5])
-KH = int(g[6])
-KW = int(g[7])
-OC = int(g[8])
-out = int(g[9])
-OH = int(g[10])
-OW = int(g[11])
-sh = int(g[12])
-sw = int(g[13])
-dh = int(g[14])
-dw = int(g[15])
-pt = int(g[16])
-pl = int(g[17])
-zq = int(g[18])
-ooff = int(g[19])
-lo = int(g[20])
-hi = int(g[21])
-amin = int(g[22])
-amax = int(g[23])
-qstep = int(g[24])
+ext = int(_EXT)
+xo = (int(g[0]) << ext) >> ext
+N = (int(g[1]) << ext) >> ext
+H = (int(g[2]) << ext) >> ext
+W = (int(g[3]) << ext) >> ext
+C = (int(g[4]) << ext) >> ext
+fo = (int(g[5]) << ext) >> ext
+KH = (int(g[6]) << ext) >> ext
+KW = (int(g[7]) << ext) >> ext
+OC = (int(g[8]) << ext) >> ext
+out = (int(g[9]) << ext) >> ext
+OH = (int(g[10]) << ext) >> ext
+OW = (int(g[11]) << ext) >> ext
+sh = (int(g[12]) << ext) >> ext
+sw = (int(g[13]) << ext) >> ext
+dh = (int(g[14]) << ext) >> ext
+dw = (int(g[15]) << ext) >> ext
+pt = (int(g[16]) << ext) >> ext
+pl = (int(g[17]) << ext) >> ext
+zq = (int(g[18]) << ext) >> ext
+ooff = (int(g[19]) << ext) >> ext
+lo = (int(g[20]) << ext) >> ext
+hi = (int(g[21]) << ext) >> ext
+amin = (int(g[22]) << ext) >> ext
+amax = (int(g[23]) << ext) >> ext
+qstep = (int(g[24]) << ext) >> ext
 #: end
 #: define patch_dot
 #:: 8 per step, each byte loaded at a constant offset from the walking address itself: a pointer local per step
@@ -191,6 +192,26 @@ def _word_bits() -> int:
 _EXT = _word_bits() - 32            # 0 on 32-bit ports, 32 on 64-bit ones
 _INT32_MIN = -2147483648
 _INT32_MAX = 2147483647
+
+
+@micropython.viper
+def _addr(b) -> int:
+    return int(ptr8(b))
+
+
+def _words(values, buffers):
+    """(address, keep) of an int32 array of `values`, then the address of each of `buffers` in two words (low,
+    high: the high one 0 on 32-bit ports): a kernel taking the address as its one int argument (its locals read
+    from the words: conv_geometry, word_address) has both of the emitter's registers for locals free for its
+    loops. keep holds what the words point into."""
+    a = array("i", values + (0, 0) * len(buffers))
+    i = len(values)
+    for b in buffers:
+        address = _addr(b)
+        a[i] = ((address & 0xFFFFFFFF) ^ 0x80000000) - 0x80000000
+        a[i + 1] = (address >> 16) >> 16 & 0x7FFFFFFF
+        i += 2
+    return _addr(a), (a, buffers)
 
 
 def _run(st):

@@ -4,7 +4,7 @@
 import micropython
 
 from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_int32, _kp, _out_range, _quant, _run,
-                            _runs, _scratch_bytes)
+                            _runs, _scratch_bytes, _words)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -17,19 +17,17 @@ from .kernels_viper import (_EXT, _conv_operands, _fallback, _folded_bias, _in_i
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
-def _conv_core(S):
+def _conv_core(fk: int):
     pp = 0
-    fk = 0
     acc = 0
-    x = ptr8(S[0])
-    f = ptr8(S[1])
-    o = ptr8(S[2])
-    g = S[3]
-    bz = ptr32(S[4])
-    q = ptr16(S[5])
-    p = ptr8(S[6])
+    g = ptr32(fk)                # _words: the geometry, then the buffers' addresses
     #: conv_geometry
-    ext = int(_EXT)
+    x = ptr8(int(g[25]) | ((int(g[26]) << 16) << 16))
+    f = ptr8(int(g[27]) | ((int(g[28]) << 16) << 16))
+    o = ptr8(int(g[29]) | ((int(g[30]) << 16) << 16))
+    bz = ptr32(int(g[31]) | ((int(g[32]) << 16) << 16))
+    q = ptr16(int(g[33]) | ((int(g[34]) << 16) << 16))
+    p = ptr8(int(g[35]) | ((int(g[36]) << 16) << 16))
     K = KH * KW * C
     pa = int(p)                 # the patch's address
     pe8 = pa + K - (K & 7)
@@ -96,7 +94,7 @@ def prepare_conv_2d(p, inputs, outputs, ctx):
     bz = _folded_bias(f.buf, f.off, OC, K, 1, K, inputs[2].ints(), -128)
     g = (x.off, N, H, W, C, f.off, KH, KW, OC, out.off, out.shape[1], out.shape[2]) + tuple(p[:6]) + (
         zp + 128, p[7], lo, hi, p[8], p[9], qstep)
-    return (_conv_core, (x.buf, f.buf, out.buf, g, bz, q, _scratch_bytes(ctx, K)))
+    return (_conv_core,) + _words(g, (x.buf, f.buf, out.buf, bz, q, _scratch_bytes(ctx, K)))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -116,7 +114,7 @@ def prepare_fully_connected(p, inputs, outputs, ctx):
     bz = _folded_bias(w.buf, w.off, U, D, 1, D, inputs[2].ints(), -128)
     g = (x.off, x.size // D, 1, 1, D, w.off, 1, 1, U, out.off, 1, 1, 1, 1, 1, 1, 0, 0, 128, ooff, lo, hi, amin,
          amax, qstep)
-    return (_conv_core, (x.buf, w.buf, out.buf, g, bz, q, _scratch_bytes(ctx, D)))
+    return (_conv_core,) + _words(g, (x.buf, w.buf, out.buf, bz, q, _scratch_bytes(ctx, D)))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)

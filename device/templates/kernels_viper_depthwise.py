@@ -3,7 +3,7 @@
 # device/templates/kernels_viper.py).
 import micropython
 
-from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run, _runs, _scratch_bytes
+from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _run, _runs, _scratch_bytes, _words
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -20,22 +20,20 @@ from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
-def _depthwise_core(S):
-    ap = 0
+def _depthwise_core(ap: int):
     xp = 0
     fp = 0
     acc = 0
-    x = ptr8(S[0])
-    f = ptr8(S[1])
-    o = ptr8(S[2])
-    g = S[3]
-    bzq = ptr32(S[4])
-    q = ptr16(S[5])
-    sums = ptr32(S[6])
-    pad = ptr8(int(sums) + 4 * int(g[8]))
+    g = ptr32(ap)                # _words: the geometry, the depth multiplier, then the buffers' addresses
     #: conv_geometry
     dm = int(g[25])
-    ext = int(_EXT)
+    x = ptr8(int(g[26]) | ((int(g[27]) << 16) << 16))
+    f = ptr8(int(g[28]) | ((int(g[29]) << 16) << 16))
+    o = ptr8(int(g[30]) | ((int(g[31]) << 16) << 16))
+    bzq = ptr32(int(g[32]) | ((int(g[33]) << 16) << 16))
+    q = ptr16(int(g[34]) | ((int(g[35]) << 16) << 16))
+    sums = ptr32(int(g[36]) | ((int(g[37]) << 16) << 16))
+    pad = ptr8(int(sums) + 4 * OC)
     for c in range(C):
         pad[c] = zq ^ 0x80
     row = W * C
@@ -107,7 +105,7 @@ def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
     bzq = _folded_bias(f.buf, f.off, OC, 1, OC, KH * KW, inputs[2].ints(), -128)
     g = (x.off, N, H, W, C, f.off, KH, KW, OC, out.off, out.shape[1], out.shape[2]) + tuple(p[:6]) + (
         zp + 128, p[7], lo, hi, p[8], p[9], qstep, p[10])
-    return (_depthwise_core, (x.buf, f.buf, out.buf, g, bzq, q, _scratch_bytes(ctx, 4 * OC + C)))
+    return (_depthwise_core,) + _words(g, (x.buf, f.buf, out.buf, bzq, q, _scratch_bytes(ctx, 4 * OC + C)))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
