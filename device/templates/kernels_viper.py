@@ -62,32 +62,34 @@
 #:: The lines every kernel writes out (viper has no inlining; see above), once: `#: NAME` in a kernel is NAME's
 #:: lines at its indentation. host/picoml/viper_source.py writes device/picoml/kernels_viper.py from this file.
 #: define conv_geometry
+#:: g: ptr32 of _words' int32 values (on a 64-bit word loaded zero-extended: the five that can be negative are
+#:: sign-extended; the format's rules keep the others >= 0)
 ext = int(_EXT)
-xo = (int(g[0]) << ext) >> ext
-N = (int(g[1]) << ext) >> ext
-H = (int(g[2]) << ext) >> ext
-W = (int(g[3]) << ext) >> ext
-C = (int(g[4]) << ext) >> ext
-fo = (int(g[5]) << ext) >> ext
-KH = (int(g[6]) << ext) >> ext
-KW = (int(g[7]) << ext) >> ext
-OC = (int(g[8]) << ext) >> ext
-out = (int(g[9]) << ext) >> ext
-OH = (int(g[10]) << ext) >> ext
-OW = (int(g[11]) << ext) >> ext
-sh = (int(g[12]) << ext) >> ext
-sw = (int(g[13]) << ext) >> ext
-dh = (int(g[14]) << ext) >> ext
-dw = (int(g[15]) << ext) >> ext
-pt = (int(g[16]) << ext) >> ext
-pl = (int(g[17]) << ext) >> ext
-zq = (int(g[18]) << ext) >> ext
+xo = int(g[0])
+N = int(g[1])
+H = int(g[2])
+W = int(g[3])
+C = int(g[4])
+fo = int(g[5])
+KH = int(g[6])
+KW = int(g[7])
+OC = int(g[8])
+out = int(g[9])
+OH = int(g[10])
+OW = int(g[11])
+sh = int(g[12])
+sw = int(g[13])
+dh = int(g[14])
+dw = int(g[15])
+pt = int(g[16])
+pl = int(g[17])
+zq = int(g[18])
 ooff = (int(g[19]) << ext) >> ext
 lo = (int(g[20]) << ext) >> ext
 hi = (int(g[21]) << ext) >> ext
 amin = (int(g[22]) << ext) >> ext
 amax = (int(g[23]) << ext) >> ext
-qstep = (int(g[24]) << ext) >> ext
+qstep = int(g[24])
 #: end
 #: define patch_dot
 #:: 8 per step, each byte loaded at a constant offset from the walking address itself: a pointer local per step
