@@ -722,8 +722,8 @@ def mean_case(rng):
     zi, zo = zero_point(rng), zero_point(rng)
     count = int(np.prod([shape[i] for i in range(rank) if mask >> i & 1]))
     m, s = quantize_multiplier(1.0 / count * rng.uniform(0.5, 3))
-    if rng.random() < 0.3:
-        m, s = int(rng.integers(INT32_MIN, INT32_MAX)), int(rng.integers(-31, 32))
+    if rng.random() < 0.3:      # any multiplier a converter writes (>= 0: the negative ones are the named cases')
+        m, s = int(rng.integers(0, INT32_MAX)), int(rng.integers(-31, 32))
     params = {"axis_mask": mask, "input_zero_point": zi, "output_zero_point": zo, "multiplier": m, "shift": s}
     return op_model("MEAN", [(shape, zi)], [], (out, zo), params), [shape], [zi]
 
@@ -854,6 +854,12 @@ def edge_cases(small=True, seed=0):
                                                   wrap=True))
         add("dw_stride3_kernel_over_input", conv_case(rng, depthwise=True, hw=(3, 2), k=(4, 4), stride=(3, 3),
                                                       dilation=(1, 1), padding=SAME, ic=7, in_zp=-128))
+        # depth multipliers of 4 and more: the sums of an input channel 4 a step, then the rest one at a time
+        add("dw_multiplier4_strided", conv_case(rng, depthwise=True, hw=(3, 9), k=(1, 5), stride=(1, 2),
+                                                dilation=(1, 1), padding=VALID, ic=3, multiplier=4))
+        add("dw_multiplier9", conv_case(rng, depthwise=True, extreme=True, k=(2, 3), ic=2, multiplier=9))
+        add("dw_multiplier6_per_tensor", conv_case(rng, depthwise=True, per_channel=False, ic=2, multiplier=6,
+                                                   in_zp=-128))
         add("fc_requant_stress", requant_stress_case(rng, 100), count=6)
         add("fc_requant_stress_2", requant_stress_case(rng, -100), count=6)
         add("fc_requant_stress_3", requant_stress_case(rng, 3), count=6)
