@@ -198,6 +198,8 @@ class Ptr:
         if type(target) is W:
             self.base, self.mv = space.find(target.v)
             self.start = target.v - self.base
+        elif type(target) is Ptr:       # ptr16(p8): the same address, another width
+            self.base, self.mv, self.start = target.base, target.mv, target.start
         else:
             self.base, self.mv = space.entry(target)
             self.start = 0

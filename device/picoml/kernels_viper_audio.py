@@ -17,7 +17,7 @@
 # bytearray; a constant operand is copied at prepare, the int16 tables into arrays).
 import micropython
 
-from .kernels_viper import _EXT, _ints, _run
+from .kernels_viper import _EXT, _run, _words
 
 
 def _ka():
@@ -802,25 +802,23 @@ def prepare_signal_filter_bank_log(p, inputs, outputs, ctx):
 # value read as the int32 view of its low 32 bits and a high word (its sign, 0 for a uint32, a uint64's high
 # half); compared as (high, low ^ INT32_MIN), the high word biased too for uint64; written as its low bytes.
 # Broadcasting by 4-D strides. Offsets and strides count elements, int32 words for uint64 (only 4-byte aligned).
-# g = (kind, in dtype, out dtype, a_off, b_off, out_off, D0..D3, a's strides, b's strides); lim = (act_min,
-# act_max)
+# g = (kind, in dtype, out dtype, a_off, b_off, out_off, D0..D3, a's strides, b's strides, act_min, act_max) and
+# the addresses of a, b and out, in int32 words (_words)
 # ---------------------------------------------------------------------------------------------------------
 
 @micropython.viper
-def _integer_core(S):
-    pa = 0
+def _integer_core(pa: int):
     pb = 0
-    a8 = ptr8(S[0])
-    a16 = ptr16(S[0])
-    a32 = ptr32(S[0])
-    b8 = ptr8(S[1])
-    b16 = ptr16(S[1])
-    b32 = ptr32(S[1])
-    o8 = ptr8(S[2])
-    o16 = ptr16(S[2])
-    o32 = ptr32(S[2])
-    g = S[3]
-    lim = ptr32(S[4])
+    g = ptr32(pa)                # _words: g, then act_min, act_max, then the buffers' addresses
+    a8 = ptr8(int(g[20]) | ((int(g[21]) << 16) << 16))
+    a16 = ptr16(a8)
+    a32 = ptr32(a8)
+    b8 = ptr8(int(g[22]) | ((int(g[23]) << 16) << 16))
+    b16 = ptr16(b8)
+    b32 = ptr32(b8)
+    o8 = ptr8(int(g[24]) | ((int(g[25]) << 16) << 16))
+    o16 = ptr16(o8)
+    o32 = ptr32(o8)
     kind = int(g[0])
     dt = int(g[1])
     odt = int(g[2])
@@ -831,8 +829,8 @@ def _integer_core(S):
     imax = 0x3FFFFFFF
     imax = imax + imax + 1
     imin = 0 - imax - 1
-    lo = (lim[0] << ext) >> ext
-    hi = (lim[1] << ext) >> ext
+    lo = (int(g[18]) << ext) >> ext
+    hi = (int(g[19]) << ext) >> ext
     for i0 in range(int(g[6])):
         for i1 in range(int(g[7])):
             for i2 in range(int(g[8])):
@@ -936,7 +934,7 @@ def _integer_state(kind, dt, odt, a, b, o, shape4, sa, sb, lo, hi):
     k = 2 if dt == 5 else 1
     g = (kind, dt, odt, a[1], b[1], o[1] // _UNITS[odt]) + tuple(shape4) + tuple(k * s for s in sa) + \
         tuple(k * s for s in sb)
-    return (_integer_core, (a[0], b[0], o[0], g, _ints((lo, hi))))
+    return (_integer_core,) + _words(g + (lo, hi), (a[0], b[0], o[0]))
 
 
 def prepare_cast(p, inputs, outputs, ctx):
