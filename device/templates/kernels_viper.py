@@ -51,14 +51,16 @@
 # between ops; these kernels allocate nothing per run, on 32-bit boards too (no value leaves the viper code as a
 # Python int).
 #
-# Speed: each op is one call of a viper function taking one tuple (the emitter keeps only the first 2-3 locals
-# of a function in registers, arguments first, so the hot loop variables come right after it); CONV_2D and
-# FULLY_CONNECTED gather the input window once per output pixel and run the MACs of all output channels over
-# it, 8 per step, by walking addresses; DEPTHWISE_CONV_2D adds each tap to the sums of all channels of an output
-# pixel in one pass. The requantization lines are repeated in each kernel instead of called: a call between viper
-# functions goes through the Python call machinery (and needs int() around its result), once per output element.
-# On the x64 unix port the keyword-spotting model (kws_ref_model) takes about 3.5 ms per inference against about
-# 185 ms with kernels_python (session 17); on the emulated Xtensa core 59.8 M instructions (docs/esp32.md).
+# Speed: each op is one call of a viper function taking one argument: a tuple, or, for the convolutions and the
+# integer ops, the address of int32 words (_words) whose int argument then serves as a loop variable (the emitter
+# keeps only the first 2 (mpy-cross) or 3 locals of a function in registers, arguments first, so the hot loop
+# variables come right after it); CONV_2D and FULLY_CONNECTED gather the input window once per output pixel and
+# run the MACs of all output channels over it, 8 per step, by walking addresses; DEPTHWISE_CONV_2D adds each tap
+# to the sums of all channels of an output pixel in one pass. The requantization lines are repeated in each kernel
+# instead of called: a call between viper functions goes through the Python call machinery (and needs int()
+# around its result), once per output element. On the x64 unix port the keyword-spotting model (kws_ref_model)
+# takes about 3.5 ms per inference against about 185 ms with kernels_python (session 17); on the emulated Xtensa
+# core 56.4 M instructions (docs/esp32.md).
 #:: The lines every kernel writes out (viper has no inlining; see above), once: `#: NAME` in a kernel is NAME's
 #:: lines at its indentation. host/picoml/viper_source.py writes device/picoml/kernels_viper.py from this file.
 #: define conv_geometry
@@ -203,9 +205,9 @@ def _addr(b) -> int:
 
 def _words(values, buffers):
     """(address, keep) of an int32 array of `values`, then the address of each of `buffers` in two words (low,
-    high: the high one 0 on 32-bit ports): a kernel taking the address as its one int argument (its locals read
-    from the words: conv_geometry, word_address) has both of the emitter's registers for locals free for its
-    loops. keep holds what the words point into."""
+    high: the high one 0 on 32-bit ports, read back as low | ((high << 16) << 16)): a kernel taking the address as
+    its one int argument reads its constants from the words (conv_geometry) and has both of the emitter's
+    registers for locals free for its loops. keep holds what the words point into."""
     a = array("i", values + (0, 0) * len(buffers))
     i = len(values)
     for b in buffers:
@@ -217,9 +219,7 @@ def _words(values, buffers):
 
 
 def _run(st):
-    """The run of every op here: st = (function, its one argument). The viper functions take one tuple: the
-    emitter keeps only the first 2 (mpy-cross) or 3 locals of a function in registers, arguments first, so
-    each puts its hottest loop variables right after it."""
+    """The run of every op here: st = (function, its one argument[, what the argument points into: _words])."""
     st[0](st[1])
 
 
