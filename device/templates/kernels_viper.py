@@ -93,6 +93,16 @@ amin = (int(g[22]) << ext) >> ext
 amax = (int(g[23]) << ext) >> ext
 qstep = int(g[24])
 #: end
+#: define conv_buffers
+#:: the buffers' addresses in _words after the geometry, from word wb on (conv_geometry's g): the input x, the
+#:: filter f, the output o, the folded bias bz, the records q, and the scratch's address scr
+x = ptr8(int(g[wb]) | ((int(g[wb + 1]) << 16) << 16))
+f = ptr8(int(g[wb + 2]) | ((int(g[wb + 3]) << 16) << 16))
+o = ptr8(int(g[wb + 4]) | ((int(g[wb + 5]) << 16) << 16))
+bz = ptr32(int(g[wb + 6]) | ((int(g[wb + 7]) << 16) << 16))
+q = ptr16(int(g[wb + 8]) | ((int(g[wb + 9]) << 16) << 16))
+scr = int(g[wb + 10]) | ((int(g[wb + 11]) << 16) << 16)
+#: end
 #: define patch_dot
 #:: 8 per step, each byte loaded at a constant offset from the walking address itself: a pointer local per step
 #:: (pw = ptr8(pp)) costs a stack slot and a reload per byte. FULLY_CONNECTED 1024x64 on qemu-m4: 1,500,310 ->

@@ -22,12 +22,9 @@ def _conv_core(fk: int):
     acc = 0
     g = ptr32(fk)                # _words: the geometry, then the buffers' addresses
     #: conv_geometry
-    x = ptr8(int(g[25]) | ((int(g[26]) << 16) << 16))
-    f = ptr8(int(g[27]) | ((int(g[28]) << 16) << 16))
-    o = ptr8(int(g[29]) | ((int(g[30]) << 16) << 16))
-    bz = ptr32(int(g[31]) | ((int(g[32]) << 16) << 16))
-    q = ptr16(int(g[33]) | ((int(g[34]) << 16) << 16))
-    p = ptr8(int(g[35]) | ((int(g[36]) << 16) << 16))
+    wb = 25
+    #: conv_buffers
+    p = ptr8(scr)
     K = KH * KW * C
     pa = int(p)                 # the patch's address
     pe8 = pa + K - (K & 7)

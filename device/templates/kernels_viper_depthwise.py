@@ -12,7 +12,7 @@ from .kernels_viper import _EXT, _conv_operands, _fallback, _folded_bias, _kp, _
 # each input byte and weight at a constant offset from walking addresses). The file's bias already holds
 # -zp * sum w (the host folds the input offset in), so TFLite's sum is bias + sum x * w with every tap in the
 # padding read as x = zp: such a tap reads `pad`, C bytes of the zero point after the sums. With X = x + 128 (the
-# input byte ^ 0x80) that is (bias - 128 * sum w) + sum X * w, the first term made at load (bzq). A DS-CNN
+# input byte ^ 0x80) that is (bias - 128 * sum w) + sum X * w, the first term made at load (bz). A DS-CNN
 # depthwise layer (25x5x64, 3x3) on qemu-xtensa: 6,524,132 -> 4,863,503 instructions against a loop per output
 # channel over its taps.
 # g = (x_off, N, H, W, C, f_off, KH, KW, OC, out_off, OH, OW, stride_h, stride_w, dilation_h, dilation_w,
@@ -28,12 +28,9 @@ def _depthwise_core(ap: int):
     #: conv_geometry
     dm = int(g[25])
     dm4 = 16 * (dm >> 2)           # the sums of an input channel's depth multiplier taken 4 a step
-    x = ptr8(int(g[26]) | ((int(g[27]) << 16) << 16))
-    f = ptr8(int(g[28]) | ((int(g[29]) << 16) << 16))
-    o = ptr8(int(g[30]) | ((int(g[31]) << 16) << 16))
-    bzq = ptr32(int(g[32]) | ((int(g[33]) << 16) << 16))
-    q = ptr16(int(g[34]) | ((int(g[35]) << 16) << 16))
-    sums = ptr32(int(g[36]) | ((int(g[37]) << 16) << 16))
+    wb = 26
+    #: conv_buffers
+    sums = ptr32(scr)
     pad = ptr8(int(sums) + 4 * OC)
     for c in range(C):
         pad[c] = zq ^ 0x80
@@ -51,7 +48,7 @@ def _depthwise_core(ap: int):
             for ox in range(OW):
                 ix0 = ox * sw - pl
                 for oc in range(OC):
-                    sums[oc] = bzq[oc]
+                    sums[oc] = bz[oc]
                 fp = fa
                 iy = iy0
                 for ky in range(KH):
@@ -113,10 +110,10 @@ def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
     if not ok:
         return _fallback(_runs().run_depthwise_conv_2d, st)
     N, H, W, C = x.shape
-    bzq = _folded_bias(f.buf, f.off, OC, 1, OC, KH * KW, inputs[2].ints(), -128)
+    bz = _folded_bias(f.buf, f.off, OC, 1, OC, KH * KW, inputs[2].ints(), -128)
     g = (x.off, N, H, W, C, f.off, KH, KW, OC, out.off, out.shape[1], out.shape[2]) + tuple(p[:6]) + (
         zp + 128, p[7], lo, hi, p[8], p[9], qstep, p[10])
-    return (_depthwise_core,) + _words(g, (x.buf, f.buf, out.buf, bzq, q, _scratch_bytes(ctx, 4 * OC + C)))
+    return (_depthwise_core,) + _words(g, (x.buf, f.buf, out.buf, bz, q, _scratch_bytes(ctx, 4 * OC + C)))
 
 
 # (the op codes are read from picoml._ops, which is not kept: it is dropped after loading)
