@@ -433,10 +433,12 @@ def run_unix_port(tmp_path, cases, path=()):
     r = device("viper_batch", tmp_path, heapsize="16M", path=path)
     results = {}
     for name, (blob, runs) in cases.items():
-        backend, fallback, python_ops, fetched = r["cases"][name]
+        backend, fallback, python_ops, fetched, families = r["cases"][name]
         assert backend == "viper"
-        # kernels_python's code is in the heap while a model loads only for an op that falls back to it
+        # kernels_python's code is in the heap while a model loads only for an op that falls back to it, and the
+        # convolutions, FULLY_CONNECTED, the pools and MEAN read their operands without a picoml.prepare family
         assert fetched <= fallback, (name, fetched, fallback)
+        assert fallback or not {"conv", "pool"} & set(families), (name, families)
         model = format.read(blob)
         raw = (tmp_path / (name + ".out")).read_bytes()
         outs, pos = [], 0

@@ -10,10 +10,11 @@
 # Viper-accelerated: every op: CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, AVERAGE_POOL_2D, MAX_POOL_2D, ADD, SUB,
 # MUL, DIV, SQUARED_DIFFERENCE, LUT, MEAN, PAD, CONCATENATION, STRIDED_SLICE, BATCH_MATMUL, RESIZE_BILINEAR, ARG_MAX,
 # LSTM, the audio front-end's (kernels_viper_audio), SOFTMAX, LOG_SOFTMAX and L2_NORMALIZATION (these three with
-# gemmlowp's fixed point once per row in int32 words: _srdhm_words, _reciprocal_words, _log_words). Each prepare runs
-# picoml.prepare's prepare (the checks and the decoding), then builds what the viper code needs; an op whose
-# constants the viper code does not take (a shift outside [-31, 31], an input zero point outside int8) keeps
-# kernels_python's run, so every model runs and stays exact.
+# gemmlowp's fixed point once per row in int32 words: _srdhm_words, _reciprocal_words, _log_words). The model was
+# validated (picoml.validate) before any prepare runs. Each prepare builds what the viper code needs, most from
+# what picoml.prepare's prepare decodes; the convolutions, FULLY_CONNECTED, the pools and MEAN read their operands
+# themselves and import no prepare family. An op whose constants the viper code does not take (a shift outside
+# [-31, 31], an input zero point outside int8) keeps kernels_python's run, so every model runs and stays exact.
 #
 # Word size. A viper `int` is the machine word: 32 bits on the boards, 64 on the x64 unix port. The code is
 # written so that it gives the same bytes on both:

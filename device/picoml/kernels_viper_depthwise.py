@@ -168,11 +168,10 @@ def _depthwise_core(ap: int):
 
 
 def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
-    st = _kp("conv").prepare_depthwise_conv_2d(p, inputs, outputs, ctx)
     KH, KW, OC = inputs[1].shape[1], inputs[1].shape[2], inputs[1].shape[3]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:
-        return _fallback(_runs().run_depthwise_conv_2d, st)
+        return _fallback(_runs().run_depthwise_conv_2d, _kp("conv").prepare_depthwise_conv_2d(p, inputs, outputs, ctx))
     N, H, W, C = x.shape
     bz = _folded_bias(f.buf, f.off, OC, 1, OC, KH * KW, inputs[2].ints(), -128)
     g = (x.off, N, H, W, C, f.off, KH, KW, OC, out.off, out.shape[1], out.shape[2]) + tuple(p[:6]) + (

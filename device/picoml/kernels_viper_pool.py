@@ -91,7 +91,6 @@ def _pool_core(S):
 
 
 def _prepare_pool(is_max, p, inputs, outputs, ctx):
-    _kp("pool").prepare_pool(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     N, H, W, C = x.shape
     return (_pool_core, (x.buf, out.buf, (x.off, N, H, W, C, out.off, out.shape[1], out.shape[2]) + tuple(p) +
@@ -209,7 +208,6 @@ def _mean_core(S):
 
 
 def prepare_mean(p, inputs, outputs, ctx):
-    st = _kp("pool").prepare_mean(p, inputs, outputs, ctx)
     x, out = inputs[0], outputs[0]
     axis_mask, in_zp, out_zp, multiplier, shift = p
     shape4 = x.shape4()
@@ -226,7 +224,7 @@ def prepare_mean(p, inputs, outputs, ctx):
     lo, hi = _out_range(out_zp, -128, 127)
     q = _pair(multiplier, shift)
     if q is None or not _in_int32(lo, hi):
-        return _fallback(_runs().run_mean, st)
+        return _fallback(_runs().run_mean, _kp("pool").prepare_mean(p, inputs, outputs, ctx))
     g = (x.off,) + tuple(shape4) + tuple(strides) + (out.size, _wrap32(in_zp * count))
     R = (out.buf, ((out.off, out_zp, lo, hi, -128, 127, 0, 0), _records(q)))
     return (_mean_core, (x.buf, _scratch_bytes(ctx, 4 * out.size), g, R))

@@ -81,11 +81,10 @@ def _conv_core(fk: int):
 
 
 def prepare_conv_2d(p, inputs, outputs, ctx):
-    st = _kp("conv").prepare_conv_2d(p, inputs, outputs, ctx)
     OC, KH, KW = inputs[1].shape[0], inputs[1].shape[1], inputs[1].shape[2]
     x, f, out, zp, q, qstep, lo, hi, ok = _conv_operands(p, inputs, outputs, OC)
     if not ok:
-        return _fallback(_runs().run_conv_2d, st)
+        return _fallback(_runs().run_conv_2d, _kp("conv").prepare_conv_2d(p, inputs, outputs, ctx))
     N, H, W, C = x.shape
     K = KH * KW * C
     bz = _folded_bias(f.buf, f.off, OC, K, 1, K, inputs[2].ints(), -128)
@@ -100,14 +99,13 @@ def prepare_conv_2d(p, inputs, outputs, ctx):
 # ---------------------------------------------------------------------------------------------------------
 
 def prepare_fully_connected(p, inputs, outputs, ctx):
-    st = _kp("conv").prepare_fully_connected(p, inputs, outputs, ctx)
     x, w, out = inputs[0], inputs[1], outputs[0]
     U, D = w.shape
     ooff, amin, amax = p
     q, qstep = _quant(inputs, U)
     lo, hi = _out_range(ooff, amin, amax)
     if q is None or not _in_int32(lo, hi):
-        return _fallback(_runs().run_fully_connected, st)
+        return _fallback(_runs().run_fully_connected, _kp("conv").prepare_fully_connected(p, inputs, outputs, ctx))
     bz = _folded_bias(w.buf, w.off, U, D, 1, D, inputs[2].ints(), -128)
     g = (x.off, x.size // D, 1, 1, D, w.off, 1, 1, U, out.off, 1, 1, 1, 1, 1, 1, 0, 0, 128, ooff, lo, hi, amin,
          amax, qstep)

@@ -30,9 +30,21 @@ def fetching():
 
 
 kernels_viper._runs = fetching      # (before any family module imports it)
+families = []
+family_of = kernels_viper._kp
+
+
+def importing(family=None):
+    if family is not None and family not in families:
+        families.append(family)
+    return family_of(family)
+
+
+kernels_viper._kp = importing
 result = {}
 for name, sizes, count in json.loads(open(folder + "/cases.json").read()):
     fetched[0] = 0
+    families.clear()
     m = picoml.load(folder + "/" + name + ".pml", backend="viper")
     fallen_back[0] = 0
     bufs = [bytearray(n) for n in sizes]
@@ -46,6 +58,6 @@ for name, sizes, count in json.loads(open(folder + "/cases.json").read()):
             dst.write(o)
     src.close()
     dst.close()
-    result[name] = [m.backend, fallen_back[0] // count, m.info()["python_ops"], fetched[0]]
+    result[name] = [m.backend, fallen_back[0] // count, m.info()["python_ops"], fetched[0], sorted(families)]
 files = sorted(module.__file__ for name, module in sys.modules.items() if name.startswith("picoml.kernels_viper"))
 print(json.dumps({"kernels_viper": files, "cases": result}))
