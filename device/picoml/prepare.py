@@ -1,6 +1,6 @@
 # picoml.prepare: the load-time half of the Python backends (viper and pure Python): the Tensor and Context an
-# op's prepare is given, prepare(model), which builds a model's steps, the checks and the fixed-point helpers both
-# halves use. Each op's prepare (its checks, its constants decoded, its state) is in a family module,
+# op's prepare is given, prepare(model), which builds a model's steps, and the fixed-point helpers both halves
+# use. Each op's prepare (its constants decoded, its state) is in a family module,
 # picoml.prepare_<family> (FAMILY, below), imported on first use, so that a model loads only the prepares of its
 # ops. The runs of the pure-Python backend are in picoml.kernels_python, imported only for a model that runs one
 # of them: a model whose every op runs in viper code needs these modules only while it loads (picoml.load drops
@@ -25,8 +25,8 @@
 #   ctx      Context (below): ctx.arena (the arena bytearray), ctx.model (the model buffer) and
 #            ctx.scratch(slot, n) -> a list of exactly n ints shared by every op asking for the same (slot, n):
 #            ops run one after the other, so a kernel may use its scratch lists freely during run().
-#   state    anything; the walker keeps (run, state) per op and calls run(state). Raise ValueError from
-#            prepare when the operands do not fit the kernel (the model names the op in the message).
+#   state    anything; the walker keeps (run, state) per op and calls run(state). A prepare checks nothing:
+#            the model was validated before (picoml.validate: every operand's dtype, rank and shape fit the op).
 #
 # prepare() below builds the walker's step list; Tensor objects exist only while their op is prepared.
 #
@@ -38,7 +38,7 @@
 # picoml.kernels_viper provides kernel(op_code) -> (prepare, run), or None, for the ops it accelerates (each
 # family of them in a module of its own, imported on first use); prepare() takes its pair when there is one and
 # the family's prepare with kernels_python's run otherwise, so it may cover any subset of the ops. Its prepare can
-# call the family's prepare (the checks, the decoded constants) and build its own state from the returned tuple,
+# call the family's prepare (the decoded constants) and build its own state from the returned tuple,
 # or keep (kernels_python's run, that state) for an op it cannot take: the state layouts documented at each
 # prepare are part of this interface -- change them together with kernels_viper.
 # All targets are little-endian (int32 constants are copied from the model bytes as they are).
@@ -170,21 +170,6 @@ def one_over_one_plus_x_for_x_in_0_1(a):
     return _rescale(_newton_reciprocal_of_half_denominator(a), 1, 0)
 
 
-def _check(condition, message):
-    if not condition:
-        raise ValueError(message)
-
-
-def _check_int8(tensors, what):
-    for t in tensors:
-        _check(t.dtype == 1, "%s tensor %d is not int8" % (what, t.index))
-
-
-def _check_int32(t, n, what):
-    _check(t.dtype == 3 and t.size in n, "%s (tensor %d) must be int32 with %s values, has %d"
-           % (what, t.index, " or ".join([str(k) for k in n]), t.size))
-
-
 def _prod(dims):
     n = 1
     for d in dims:
@@ -225,14 +210,13 @@ def _clz32(u):
 
 
 def _broadcast_strides(t, out_shape4):
+    """Element strides of t's shape right-aligned to 4-D, 0 along the axes it is broadcast on."""
     shape = t.shape4()
     strides = [0, 0, 0, 0]
     s = 1
     for i in (3, 2, 1, 0):
-        if shape[i] == out_shape4[i]:
-            strides[i] = s if shape[i] > 1 else 0
-        else:
-            _check(shape[i] == 1, "shape %s does not broadcast to the output" % t.describe())
+        if shape[i] == out_shape4[i] and shape[i] > 1:
+            strides[i] = s
         s *= shape[i]
     return tuple(strides)
 
@@ -266,7 +250,6 @@ class Tensor:
 
     def ints(self):
         """An int32 constant's values as a tuple of ints."""
-        _check(self.dtype == 3, "tensor %d is not int32" % self.index)
         return struct.unpack_from("<%di" % self.size, self.buf, self.off)
 
     def describe(self):

@@ -3,7 +3,7 @@
 # these ops (the kernel interface and the helpers every family shares: picoml.prepare).
 from array import array
 
-from .prepare import _check, _check_int32, _check_int8, int32s
+from .prepare import int32s
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -14,25 +14,16 @@ from .prepare import _check, _check_int32, _check_int8, int32s
 def _requant_channels(inputs, channels):
     """(bias, multipliers, shifts) as arrays of `channels` values (a per-tensor pair is repeated)."""
     bias_t, mult_t, shift_t = inputs[2], inputs[3], inputs[4]
-    _check_int32(bias_t, (channels,), "bias")
-    _check_int32(mult_t, (channels, 1), "multipliers")
-    _check_int32(shift_t, (mult_t.size,), "shifts")
     wide = int32s(shift_t, channels)
     shifts = array("b", bytes(channels))
     for i in range(channels):
-        v = wide[i]
-        _check(-63 < v < 63, "shift %d out of range" % v)
-        shifts[i] = v
+        shifts[i] = wide[i]
     return int32s(bias_t, channels), int32s(mult_t, channels), shifts
 
 
-def _window_geometry(p, x, out, kh, kw):
-    stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left = p[:6]
-    _check(len(x.shape) == 4 and len(out.shape) == 4, "convolution needs 4-D NHWC tensors")
-    _check(stride_h > 0 and stride_w > 0 and dilation_h > 0 and dilation_w > 0, "bad stride or dilation")
+def _window_geometry(x, out):
     n, h, w, c = x.shape
-    on, oh, ow, oc = out.shape
-    _check(on == n, "batch %d in, %d out" % (n, on))
+    oh, ow, oc = out.shape[1:]
     return n, h, w, c, oh, ow, oc
 
 
@@ -42,10 +33,7 @@ def prepare_conv_2d(p, inputs, outputs, ctx):
     (multipliers, shifts), act_min, act_max, out_offset, patch): bias and multipliers are array('i'), shifts
     array('b'), one value per output channel; patch is a scratch list of KH * KW * C ints."""
     x, f, out = inputs[0], inputs[1], outputs[0]
-    _check_int8((x, f, out), "CONV_2D")
-    n, h, w, c, oh, ow, oc = _window_geometry(p, x, out, 0, 0)
-    _check(len(f.shape) == 4 and f.shape[0] == oc and f.shape[3] == c,
-           "filter %s does not fit input %s / output %s" % (f.describe(), x.describe(), out.describe()))
+    n, h, w, c, oh, ow, oc = _window_geometry(x, out)
     kh, kw = f.shape[1], f.shape[2]
     bias, mults, shifts = _requant_channels(inputs, oc)
     stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, in_off, out_off, act_min, act_max = p
@@ -61,12 +49,8 @@ def prepare_depthwise_conv_2d(p, inputs, outputs, ctx):
     (multipliers, shifts), act_min, act_max, out_offset, depth_multiplier, acc): as CONV_2D; acc is a scratch
     list of OC ints."""
     x, f, out = inputs[0], inputs[1], outputs[0]
-    _check_int8((x, f, out), "DEPTHWISE_CONV_2D")
-    n, h, w, c, oh, ow, oc = _window_geometry(p, x, out, 0, 0)
+    n, h, w, c, oh, ow, oc = _window_geometry(x, out)
     dm = p[10]
-    _check(dm > 0 and oc == c * dm and len(f.shape) == 4 and f.shape[0] == 1 and f.shape[3] == oc,
-           "filter %s does not fit input %s / output %s with depth multiplier %d"
-           % (f.describe(), x.describe(), out.describe(), dm))
     kh, kw = f.shape[1], f.shape[2]
     bias, mults, shifts = _requant_channels(inputs, oc)
     stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left, in_off, out_off, act_min, act_max = p[:10]
@@ -81,11 +65,7 @@ def prepare_fully_connected(p, inputs, outputs, ctx):
     (multipliers, shifts), output_offset, act_min, act_max, row): as CONV_2D; row is a scratch list of depth
     ints."""
     x, wt, out = inputs[0], inputs[1], outputs[0]
-    _check_int8((x, wt, out), "FULLY_CONNECTED")
-    _check(len(wt.shape) == 2, "weights must be 2-D, got %s" % wt.describe())
     units, depth = wt.shape
-    _check(depth > 0 and x.size % depth == 0 and out.size == x.size // depth * units,
-           "input %s does not fit weights %s / output %s" % (x.describe(), wt.describe(), out.describe()))
     bias, mults, shifts = _requant_channels(inputs, units)
     out_off, act_min, act_max = p
     row = ctx.scratch("patch", depth)

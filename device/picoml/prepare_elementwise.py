@@ -1,7 +1,7 @@
 # picoml.prepare_elementwise: the load-time half of the Python backends (viper and pure Python) for ADD, SUB,
 # SQUARED_DIFFERENCE, MUL, DIV and LUT: their prepares, imported by picoml.prepare.family() for a model with one of
 # these ops (the kernel interface and the helpers every family shares: picoml.prepare).
-from .prepare import SIGNED, _broadcast_strides, _check, _check_int8, mbqm, requant_pair, wrap32
+from .prepare import SIGNED, _broadcast_strides, mbqm, requant_pair, wrap32
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -11,9 +11,6 @@ from .prepare import SIGNED, _broadcast_strides, _check, _check_int8, mbqm, requ
 
 def prepare_lut(p, inputs, outputs, ctx):
     x, table, out = inputs[0], inputs[1], outputs[0]
-    _check_int8((x, table, out), "LUT")
-    _check(table.size == 256, "the table has %d values, not 256" % table.size)
-    _check(x.size == out.size, "input has %d values, output %d" % (x.size, out.size))
     return (table.buf, table.off, x.buf, x.off, out.buf, out.off, out.size)
 
 
@@ -26,19 +23,16 @@ def prepare_lut(p, inputs, outputs, ctx):
 # MUL: ta[u] / tb[u] = the input byte plus its offset; out = mbqm(ta * tb).
 # ---------------------------------------------------------------------------------------------------------
 
-def _prepare_binary(inputs, outputs, what):
+def _prepare_binary(inputs, outputs):
     a, b, out = inputs[0], inputs[1], outputs[0]
-    _check_int8((a, b, out), what)
-    _check(len(a.shape) <= 4 and len(b.shape) <= 4 and len(out.shape) <= 4, "more than 4 dimensions")
     shape4 = out.shape4()
     flat = a.size == out.size and b.size == out.size
     return a, b, out, shape4, _broadcast_strides(a, shape4), _broadcast_strides(b, shape4), flat
 
 
-def prepare_add(p, inputs, outputs, ctx, what="ADD", sign=1, kind=0):
+def prepare_add(p, inputs, outputs, ctx, sign=1, kind=0):
     (in1_off, in2_off, out_off, left_shift, m1, s1, m2, s2, mo, so, act_min, act_max) = p
-    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, what)
-    _check(0 <= left_shift < 32, "left_shift %d out of range" % left_shift)
+    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs)
     ta = ctx.table((in1_off, left_shift, m1, s1, 1), lambda u: mbqm((SIGNED[u] + in1_off) << left_shift, m1, s1))
     tb = ctx.table((in2_off, left_shift, m2, s2, sign),
                    lambda u: wrap32(sign * mbqm((SIGNED[u] + in2_off) << left_shift, m2, s2)))
@@ -49,17 +43,17 @@ def prepare_add(p, inputs, outputs, ctx, what="ADD", sign=1, kind=0):
 def prepare_sub(p, inputs, outputs, ctx):
     """ADD with the second input's rescaled values negated in its table (wrapped as C's int32: the sum then wraps
     to C's difference), after their rounding: exact."""
-    return prepare_add(p, inputs, outputs, ctx, "SUB", -1)
+    return prepare_add(p, inputs, outputs, ctx, -1)
 
 
 def prepare_squared_difference(p, inputs, outputs, ctx):
     """SUB's difference squared (kind 2 of run_binary)."""
-    return prepare_add(p, inputs, outputs, ctx, "SQUARED_DIFFERENCE", -1, 2)
+    return prepare_add(p, inputs, outputs, ctx, -1, 2)
 
 
-def prepare_mul(p, inputs, outputs, ctx, what="MUL", kind=1):
+def prepare_mul(p, inputs, outputs, ctx, kind=1):
     in1_off, in2_off, out_off, mo, so, act_min, act_max = p
-    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs, what)
+    a, b, out, shape4, sa, sb, flat = _prepare_binary(inputs, outputs)
     ta = ctx.table(in1_off, lambda u: SIGNED[u] + in1_off)
     tb = ctx.table(in2_off, lambda u: SIGNED[u] + in2_off)
     return (kind, a.buf, a.off, sa, b.buf, b.off, sb, out.buf, out.off, shape4, flat, ta, tb,
@@ -67,7 +61,7 @@ def prepare_mul(p, inputs, outputs, ctx, what="MUL", kind=1):
 
 
 def prepare_div(p, inputs, outputs, ctx):
-    return prepare_mul(p, inputs, outputs, ctx, "DIV", 3)     # MUL's params and state, kind 3
+    return prepare_mul(p, inputs, outputs, ctx, 3)     # MUL's params and state, kind 3
 
 
 from . import _ops  # noqa: E402

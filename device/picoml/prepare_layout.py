@@ -1,7 +1,7 @@
 # picoml.prepare_layout: the load-time half of the Python backends (viper and pure Python) for CONCATENATION,
 # STRIDED_SLICE, PAD, RESIZE_BILINEAR, ARG_MAX and BATCH_MATMUL: their prepares, imported by picoml.prepare.family()
 # for a model with one of these ops (the kernel interface and the helpers every family shares: picoml.prepare).
-from .prepare import _check, _check_int8, _prod
+from .prepare import _prod
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -27,23 +27,14 @@ def prepare_strided_slice(p, inputs, outputs, ctx):
 def prepare_concatenation(p, inputs, outputs, ctx):
     out = outputs[0]
     axis = p[0]
-    for t in inputs:
-        _check(t.dtype == out.dtype, "CONCATENATION input tensor %d is not of the output's dtype" % t.index)
     size = out.nbytes // out.size
-    rank = len(out.shape)
-    _check(0 <= axis < rank, "axis %d out of range for rank %d" % (axis, rank))
     outer = _prod(out.shape[:axis])
     parts = []
     total = 0
     for t in inputs:
-        _check(len(t.shape) == rank, "input %s does not fit output %s" % (t.describe(), out.describe()))
-        for d in range(rank):
-            _check(d == axis or t.shape[d] == out.shape[d],
-                   "input %s does not fit output %s" % (t.describe(), out.describe()))
         chunk = _prod(t.shape[axis:]) * size
         parts.append((t.buf, t.off, chunk))
         total += chunk
-    _check(total == _prod(out.shape[axis:]) * size, "the inputs do not add up to the output %s" % out.describe())
     return (tuple(parts), outer, out.buf, out.off, total)
 
 
@@ -53,16 +44,7 @@ def prepare_concatenation(p, inputs, outputs, ctx):
 
 def prepare_pad(p, inputs, outputs, ctx):
     x, out = inputs[0], outputs[0]
-    _check_int8((x, out), "PAD")
-    before = tuple(p[0:4])
-    after = tuple(p[4:8])
-    _check(len(x.shape) == len(out.shape), "input %s and output %s differ in rank" % (x.describe(), out.describe()))
-    in4 = x.shape4()
-    out4 = out.shape4()
-    for i in range(4):
-        _check(before[i] >= 0 and after[i] >= 0 and in4[i] + before[i] + after[i] == out4[i],
-               "paddings do not turn %s into %s" % (x.describe(), out.describe()))
-    return (x.buf, x.off, in4, out.buf, out.off, out4, before, p[8] & 0xFF)
+    return (x.buf, x.off, x.shape4(), out.buf, out.off, out.shape4(), tuple(p[0:4]), p[8] & 0xFF)
 
 
 def resize_axis(out, size, align, half):
@@ -84,7 +66,6 @@ def resize_axis(out, size, align, half):
 def prepare_resize_bilinear(p, inputs, outputs, ctx):
     """state = (x_buf, x_off, N, H, W, C, out_buf, out_off, rows, cols): rows and cols from resize_axis."""
     x, out = inputs[0], outputs[0]
-    _check_int8((x, out), "RESIZE_BILINEAR")
     align, half = p
     n, h, w, c = x.shape4()
     oh, ow = out.shape4()[1:3]
@@ -96,7 +77,6 @@ def prepare_arg_max(p, inputs, outputs, ctx):
     """state = (x_buf, x_off, outer, n, inner, out_buf, out_off, flip): the raw bytes ^ flip order as the int8
     values (flip 0x80) or in reverse (0x7F, ARG_MIN)."""
     x, out = inputs[0], outputs[0]
-    _check_int8((x,), "ARG_MAX")
     outer, n, inner = x.shape
     return (x.buf, x.off, outer, n, inner, out.buf, out.off, 0x7F if p[0] else 0x80)
 
@@ -107,7 +87,6 @@ def prepare_batch_matmul(p, inputs, outputs, ctx):
     column step, rhs k step, lhs_offset, rhs_offset, multiplier, shift, output_offset, act_min, act_max); matrices:
     per output matrix the byte offsets of its lhs and rhs matrices (the batch axes broadcast)."""
     a, b, out = inputs[0], inputs[1], outputs[0]
-    _check_int8((a, b, out), "BATCH_MATMUL")
     lo, ro, ooff, mo, so, act_min, act_max, adj_x, adj_y = p
     sa, sb, o = a.shape4(), b.shape4(), out.shape4()
     rows, cols = o[2], o[3]

@@ -1,7 +1,7 @@
 # picoml.prepare_pool: the load-time half of the Python backends (viper and pure Python) for AVERAGE_POOL_2D,
 # MAX_POOL_2D and MEAN: their prepares, imported by picoml.prepare.family() for a model with one of these ops (the
 # kernel interface and the helpers every family shares: picoml.prepare).
-from .prepare import _check, _check_int8, requant_pair
+from .prepare import requant_pair
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -11,11 +11,7 @@ from .prepare import _check, _check_int8, requant_pair
 
 def prepare_pool(p, inputs, outputs, ctx):
     x, out = inputs[0], outputs[0]
-    _check_int8((x, out), "pooling")
     stride_h, stride_w, filter_h, filter_w, pad_top, pad_left, act_min, act_max = p
-    _check(len(x.shape) == 4 and len(out.shape) == 4 and x.shape[0] == out.shape[0] and x.shape[3] == out.shape[3],
-           "pooling needs 4-D NHWC tensors of the same batch and depth")
-    _check(stride_h > 0 and stride_w > 0 and filter_h > 0 and filter_w > 0, "bad stride or filter size")
     n, h, w, c = x.shape
     return (x.buf, x.off, n, h, w, c, out.buf, out.off, out.shape[1], out.shape[2],
             stride_h, stride_w, filter_h, filter_w, pad_top, pad_left, act_min, act_max)
@@ -28,7 +24,6 @@ def prepare_pool(p, inputs, outputs, ctx):
 
 def prepare_mean(p, inputs, outputs, ctx):
     x, out = inputs[0], outputs[0]
-    _check_int8((x, out), "MEAN")
     axis_mask, in_zp, out_zp, multiplier, shift = p
     ndim = len(x.shape)
     shape4 = x.shape4()
@@ -46,8 +41,6 @@ def prepare_mean(p, inputs, outputs, ctx):
         else:
             strides[i] = s
             s *= shape4[i]
-    _check(s == out.size, "output %s does not follow from input %s reduced by mask %d"
-           % (out.describe(), x.describe(), axis_mask))
     acc = ctx.scratch("acc", out.size)
     return (x.buf, x.off, shape4, tuple(strides), out.buf, out.off, out.size, count, in_zp, out_zp,
             requant_pair(multiplier, shift), acc)

@@ -107,18 +107,6 @@ def _binary_core(S):
                     out += 1
 
 
-def _strides4(t, out4):
-    """Element strides of t's shape right-aligned to 4-D, 0 along the axes it is broadcast on."""
-    shape = t.shape4()
-    strides = [0, 0, 0, 0]
-    s = 1
-    for i in (3, 2, 1, 0):
-        if shape[i] == out4[i] and shape[i] > 1:
-            strides[i] = s
-        s *= shape[i]
-    return tuple(strides)
-
-
 def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
     """ADD (kind 0), SUB (ADD with sign -1: the second input's rescaled values negated in its table), MUL (kind 1)
     or SQUARED_DIFFERENCE (kind 2: SUB's difference squared). The tables are shared by the ops with the same
@@ -138,8 +126,7 @@ def _prepare_binary(kind, p, inputs, outputs, ctx, sign=1):
         family = _kp("elementwise")
         if kind == 1:
             return _fallback(_runs().run_binary, family.prepare_mul(p, inputs, outputs, ctx))
-        what = "SQUARED_DIFFERENCE" if kind == 2 else ("SUB" if sign < 0 else "ADD")
-        return _fallback(_runs().run_binary, family.prepare_add(p, inputs, outputs, ctx, what, sign, kind))
+        return _fallback(_runs().run_binary, family.prepare_add(p, inputs, outputs, ctx, sign, kind))
     return _binary_state(kind, inputs, outputs, ta, tb, _records(q), (ta, ta, ta), (ooff, lo, hi, amin, amax))
 
 
@@ -148,7 +135,8 @@ def _binary_state(kind, inputs, outputs, ta, tb, q, d, clamp):
     a, b, out = inputs[0], inputs[1], outputs[0]
     out4 = out.shape4()
     flat = 1 if a.size == out.size and b.size == out.size else 0
-    g = (kind, a.off, b.off, out.off) + tuple(out4) + _strides4(a, out4) + _strides4(b, out4) + clamp + (flat,)
+    strides = _kp()._broadcast_strides
+    g = (kind, a.off, b.off, out.off) + tuple(out4) + strides(a, out4) + strides(b, out4) + clamp + (flat,)
     return (_binary_core, (a.buf, b.buf, out.buf, g, ta, tb, q, d))
 
 
