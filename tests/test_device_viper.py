@@ -769,12 +769,15 @@ def lut_case(rng):
     return op_model("LUT", [(shape, zi)], [table], (shape, zero_point(rng)), {}), [shape], [zi]
 
 
-def softmax_case(rng, depth=None):
-    """A SOFTMAX over a random shape (last axis `depth` when given) with TFLite's constants for a random beta and
-    input scale: multipliers from just above one to saturated, left shifts 0 to 31."""
+def softmax_case(rng, depth=None, scalar=False):
+    """A SOFTMAX over a random shape (last axis `depth` when given; of one value, a 0-D tensor, when `scalar`) with
+    TFLite's constants for a random beta and input scale: multipliers from just above one to saturated, left
+    shifts 0 to 31."""
     from picoml.ops.nonlinear import softmax_params
     rank = int(rng.integers(1, 5))
     shape = tuple(int(v) for v in rng.integers(1, 5, rank - 1)) + (depth or int(rng.integers(1, 40)),)
+    if scalar:
+        shape = ()
     params = None
     while params is None:
         params = softmax_params(float(rng.uniform(0.05, 2)), float(10 ** rng.uniform(-4, 1.5)))
@@ -898,6 +901,7 @@ def edge_cases(small=True, seed=0):
             add("log_softmax%d" % i, log_softmax_case(rng))
         add("log_softmax_depth_1", log_softmax_case(rng, depth=1))
         add("log_softmax_many_rows", log_softmax_case(rng, depth=12, rows=200))
+        add("softmax_scalar", softmax_case(rng, scalar=True))   # validate and the C kernels take a 0-D SOFTMAX
     else:
         # the widest row TFLite's int32 sum takes (4095 exps of up to 2^19: with equal inputs the sum's headroom
         # is 0 and every output -128)
