@@ -12,7 +12,7 @@ import pytest
 
 import models
 from conftest import DEVICE_PROGRAMS, device, test_inputs
-from picoml import format, reference, rules
+from picoml import format, optable, reference, rules
 from picoml.convert import convert
 from picoml.fixedpoint import quantize_multiplier
 from picoml import resources
@@ -258,6 +258,30 @@ def test_kws_runs_from_mpy_in_a_small_heap(tmp_path):
     assert bytes.fromhex(r["output"]) == reference.run(model, [x])[0].tobytes()
     print("kws_ref_model in a %d-byte heap (%d x %d): %s bytes free after load, so %d bytes in use"
           % (heap, SMALL_HEAP_FACTOR, len(blob), r["free"], heap - r["free"]))
+
+
+def test_a_prepare_short_of_memory_is_tried_once_more_first(tmp_path):
+    """A MemoryError in an op's prepare (its table finding no hole its size between the other ops' states): every op
+    prepared again once, that op first, the same bytes out; a second MemoryError, or one in the first op's, is the
+    load's."""
+    blob = models.pml(KWS)
+    model = format.read(blob)
+    codes = [optable.BY_NAME[op.name].code for op in model.ops]
+    softmax, conv = optable.BY_NAME["SOFTMAX"].code, optable.BY_NAME["CONV_2D"].code
+    assert codes[-1] == softmax and codes[0] == conv
+    t = input_tensor(model)
+    (tmp_path / "kws.pml").write_bytes(blob)
+    (tmp_path / "x.bin").write_bytes(test_inputs(t.shape, t.zero_point, 1, seed=5)[0].tobytes())
+
+    def run(code, failures):
+        return device("prepare_retry", tmp_path / "kws.pml", tmp_path / "x.bin", code, failures)
+
+    r = run(softmax, 1)
+    assert r == {"same": True, "calls": codes + [softmax] + codes[:-1]}, r
+    r = run(softmax, 2)
+    assert r["calls"] == codes + [softmax] and "allocating 1024 bytes" in r["refused"], r
+    r = run(conv, 1)
+    assert r["calls"] == [conv] and "allocating 1024 bytes" in r["refused"], r
 
 
 def test_pure_python_crc32_matches_binascii(tmp_path):

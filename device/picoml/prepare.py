@@ -306,24 +306,45 @@ def prepare(model):
     model._steps = None
     gc.collect()                # the loader's garbage, before the kernels' long-lived tables
     buf = model.buffer
-    ctx = Context(arena, buf)
-    steps = []
-    python_ops = []
-    for n in range(len(ops)):
-        code, ins, outs, params = ops[n]
-        entry = viper.kernel(code) if viper is not None else None
-        if entry is None:
-            if code in FAMILY:
-                from .kernels_python import RUNS
-                entry = (family(FAMILY[code]).PREPARES[code], RUNS[code])
-            else:                   # an audio front-end's op: its kernels are imported only for such a model
-                from .kernels_audio import KERNELS as audio
-                entry = audio[code]
-            python_ops.append(n)
-        # Tensor objects live for one op only (they are big next to what the kernels keep)
-        inputs = tuple([Tensor(i, buf, tensors_offset, weights_offset, arena) for i in ins])
-        outputs = tuple([Tensor(i, buf, tensors_offset, weights_offset, arena) for i in outs])
-        steps.append((entry[1], entry[0](params, inputs, outputs, ctx)))
+    steps = [None] * len(ops)
+    order = range(len(ops))
+    for attempt in (0, 1):
+        ctx = Context(arena, buf)
+        python_ops = []
+        n = 0
+        try:
+            for n in order:
+                if attempt:
+                    gc.collect()    # each op's garbage gone before the next op's tables: fewer holes between them
+                code, ins, outs, params = ops[n]
+                entry = viper.kernel(code) if viper is not None else None
+                if entry is None:
+                    if code in FAMILY:
+                        from .kernels_python import RUNS
+                        entry = (family(FAMILY[code]).PREPARES[code], RUNS[code])
+                    else:           # an audio front-end's op: its kernels are imported only for such a model
+                        from .kernels_audio import KERNELS as audio
+                        entry = audio[code]
+                    python_ops.append(n)
+                # Tensor objects live for one op only (they are big next to what the kernels keep)
+                inputs = tuple([Tensor(i, buf, tensors_offset, weights_offset, arena) for i in ins])
+                outputs = tuple([Tensor(i, buf, tensors_offset, weights_offset, arena) for i in outs])
+                steps[n] = (entry[1], entry[0](params, inputs, outputs, ctx))
+            break
+        except MemoryError:
+            if attempt or n == 0:
+                raise
+            # The heap in pieces too small for a table of op n, between the states of the ops before it (DS-CNN's
+            # SOFTMAX and its 1 KB table with viper, on some heaps up to 134 KB on qemu-xtensa): once, all of them
+            # dropped and op n prepared first, while the heap is in one piece. With it every heap from 120,704
+            # bytes loads DS-CNN with viper on qemu-xtensa (from 134,528 without), from 119,680 on qemu-m4
+            # (132,480).
+            for k in order:
+                steps[k] = None
+            ctx = inputs = outputs = entry = None
+            gc.collect()
+            order = [n] + [k for k in range(len(ops)) if k != n]
+    python_ops.sort()
     model._steps = steps
     if viper is not None:
         model.python_ops = python_ops
