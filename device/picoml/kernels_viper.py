@@ -69,8 +69,8 @@ from array import array
 
 
 def _kp(family=None):
-    """picoml.prepare, or with `family` its module of that family's prepares (picoml.prepare_<family>: the checks
-    and the decoding), imported on use, so that once a model is loaded nothing here refers to them and picoml.load
+    """picoml.prepare, or with `family` its module of that family's prepares (picoml.prepare_<family>: the decoded
+    constants), imported on use, so that once a model is loaded nothing here refers to them and picoml.load
     can drop them (runs_in_viper)."""
     from . import prepare
     return prepare if family is None else prepare.family(family)
