@@ -169,6 +169,16 @@ def test_wav_parser_chunks_and_formats(tmp_path):
     assert _parse(tmp_path, samples=s[:10], tag=3).startswith("ERR picoml.audio: WAV must be 16-bit PCM")
     (tmp_path / "t.wav").write_bytes(b"RIFX" + bytes(40))
     assert run("PATH = %r\n" % str(tmp_path / "t.wav") + _PARSE).strip() == "ERR picoml.audio: not a RIFF/WAVE file"
+    # damaged: a rate of 0 (which paced reads would divide by), a fmt chunk's size of 4 GB (one huge read before)
+    assert _parse(tmp_path, samples=s[:10], rate=0) == "ERR picoml.audio: WAV with 1 channels at 0 Hz"
+    path = tmp_path / "t.wav"
+    write_wav(path, samples=s[:10])
+    blob = bytearray(path.read_bytes())
+    assert blob[12:16] == b"fmt "
+    blob[16:20] = b"\xf0\xff\xff\xff"
+    path.write_bytes(bytes(blob))
+    assert run("PATH = %r\n" % str(path) + _PARSE, heapsize="1M").strip() == \
+        "ERR picoml.audio: WAV file without a data chunk"
 
 
 # -- microphones, against emulated drivers ----------------------------------------------------------------
@@ -280,6 +290,29 @@ print(list(buf))
 """
     out = run("PATH = %r\n" % str(YES) + script, heapsize="1M").strip()
     assert out == str(read_wav(YES)[2][:4, 0].tolist())
+
+
+def test_a_wav_board_refuses_a_file_the_microphone_does_not_give(tmp_path):
+    """A board's WAV at another rate or in stereo: a ValueError naming the file (not samples read at the wrong rate
+    or interleaved)."""
+    script = r"""
+from picoml.audio import Microphone
+for path in PATHS:
+    try:
+        Microphone.from_board({'mic': {'interface': 'wav', 'path': path}})
+        print('OK')
+    except ValueError as e:
+        print(e)
+"""
+    paths = [str(tmp_path / name) for name in ("44k.wav", "stereo.wav", "ok.wav")]
+    write_wav(paths[0], samples=np.zeros(10), rate=44100)
+    write_wav(paths[1], samples=np.zeros((10, 2)), channels=2)
+    write_wav(paths[2], samples=np.zeros(10))
+    lines = run("PATHS = %r\n" % paths + script, heapsize="1M").strip().splitlines()
+    assert lines[0] == ("picoml.audio: %s is 44100 Hz with 1 channel(s); the microphone gives 16000 Hz mono 16-bit "
+                        "PCM (convert it, e.g. `sox IN -r 16000 -c 1 -b 16 OUT.wav`)" % paths[0])
+    assert lines[1].startswith("picoml.audio: %s is 16000 Hz with 2 channel(s)" % paths[1])
+    assert lines[2] == "OK"
 
 
 def test_microphone_error_needs_no_driver():

@@ -71,7 +71,13 @@ class Microphone:
             where = "%s (%s)" % (where, board["mcu"])
         rt = runtime_name or runtime()
         if kind == "wav":
-            return WavSource(mic["path"])
+            src = WavSource(mic["path"])
+            if src.rate != rate or src.channels != 1:
+                src.close()
+                raise ValueError("picoml.audio: %s is %d Hz with %d channel(s); the microphone gives %d Hz mono "
+                                 "16-bit PCM (convert it, e.g. `sox IN -r %d -c 1 -b 16 OUT.wav`)"
+                                 % (mic["path"], src.rate, src.channels, rate, rate))
+            return src
         if kind == "pdm":
             if rt != "circuitpython":
                 raise NotImplementedError(
@@ -325,7 +331,7 @@ def _parse_wav(f):
         size = int.from_bytes(h[4:8], "little")
         pos += 8
         if cid == b"fmt ":
-            body = f.read(size)
+            body = f.read(size if size < 40 else 40)   # (a damaged size must not become one huge read)
             if len(body) < 16:
                 raise ValueError("picoml.audio: truncated WAV fmt chunk")
             tag = int.from_bytes(body[0:2], "little")
@@ -336,12 +342,11 @@ def _parse_wav(f):
                 tag = int.from_bytes(body[24:26], "little")
             if tag != 1 or bits != 16:
                 raise ValueError("picoml.audio: WAV must be 16-bit PCM (format %d, %d bits)" % (tag, bits))
-            if channels < 1:
-                raise ValueError("picoml.audio: WAV with %d channels" % channels)
+            if channels < 1 or rate < 1:
+                raise ValueError("picoml.audio: WAV with %d channels at %d Hz" % (channels, rate))
             fmt = (rate, channels)
-            if size & 1:
-                f.read(1)
             pos += size + (size & 1)
+            f.seek(pos)
         elif cid == b"data":
             if fmt is None:
                 raise ValueError("picoml.audio: WAV data chunk before its fmt chunk")
