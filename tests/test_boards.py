@@ -72,24 +72,33 @@ print(json.dumps(res))
                 assert got == int(pin[4:])
 
 
-def test_device_loader_errors():
+def test_device_loader_errors(tmp_path):
+    damaged = [tmp_path / "cut.json", tmp_path / "list.json"]
+    damaged[0].write_text(json.dumps(boards.load("virtual"))[:40])
+    damaged[1].write_text("[1, 2]")
     out = run("""
 import picoml.boards as B
-for arg in ("no_such_board", "/nonexistent/x.json"):
+for arg in ("no_such_board", "/nonexistent/x.json") + DAMAGED:
     try:
         B.load(arg)
         print("loaded")
     except OSError as e:
         print("OSError", e.args[1] if len(e.args) > 1 else e)
-try:
-    B.pin("NINA:GPIO0")
-except ValueError as e:
-    print("ValueError", e)
-""", heapsize="1M")
+    except ValueError as e:
+        print("ValueError", e)
+for p in ("NINA:GPIO0", "GPIOx", "P0.1.2"):
+    try:
+        B.pin(p)
+    except ValueError as e:
+        print("ValueError", e)
+""".replace("DAMAGED", repr(tuple(str(p) for p in damaged))), heapsize="1M")
     lines = out.strip().splitlines()
     assert lines[0].startswith("OSError") and "no_such_board" in lines[0]
     assert lines[1].startswith("OSError") and "/nonexistent/x.json" in lines[1]
-    assert lines[2].startswith("ValueError")
+    assert lines[2].startswith("ValueError picoml.boards: %s is not valid JSON" % damaged[0])
+    assert lines[3] == "ValueError picoml.boards: %s is not a board definition (a JSON object)" % damaged[1]
+    assert lines[4:] == ["ValueError picoml.boards: pin %r is not an MCU GPIO" % p
+                         for p in ("NINA:GPIO0", "GPIOx", "P0.1.2")]
 
 
 @pytest.mark.parametrize("change,problem", [

@@ -46,11 +46,17 @@ def find(name_or_path):
 
 
 def load(name_or_path):
-    """The board definition as a dict; ValueError if a required field is missing."""
+    """The board definition as a dict; ValueError naming the file if it is not JSON, not an object, or a required
+    field is missing."""
     import json
     path = find(name_or_path)
     with open(path) as f:
-        board = json.load(f)
+        try:
+            board = json.load(f)
+        except ValueError as e:     # MicroPython: "syntax error in JSON"; CPython: its JSONDecodeError
+            raise ValueError("picoml.boards: %s is not valid JSON (%s)" % (path, e))
+    if not isinstance(board, dict):
+        raise ValueError("picoml.boards: %s is not a board definition (a JSON object)" % path)
     missing = [k for k in REQUIRED if k not in board]
     if missing:
         raise ValueError("picoml.boards: %s lacks %s" % (path, ", ".join(missing)))
@@ -62,11 +68,14 @@ def pin(name):
     "GPIO12" -> 12, None -> None. ValueError for pins not on the MCU (e.g. "NINA:GPIO0")."""
     if name is None:
         return None
-    if name.startswith("GPIO"):
-        return int(name[4:])
-    if name.startswith("P") and "." in name:
-        port, p = name[1:].split(".")
-        return int(port) * 32 + int(p)
+    try:
+        if name.startswith("GPIO"):
+            return int(name[4:])
+        if name.startswith("P") and "." in name:
+            port, p = name[1:].split(".")
+            return int(port) * 32 + int(p)
+    except ValueError:      # "GPIOx", "P0.1.2"
+        pass
     raise ValueError("picoml.boards: pin %r is not an MCU GPIO" % name)
 
 
