@@ -11,10 +11,8 @@ from .prepare import requant_pair
 
 def prepare_pool(p, inputs, outputs, ctx):
     x, out = inputs[0], outputs[0]
-    stride_h, stride_w, filter_h, filter_w, pad_top, pad_left, act_min, act_max = p
     n, h, w, c = x.shape
-    return (x.buf, x.off, n, h, w, c, out.buf, out.off, out.shape[1], out.shape[2],
-            stride_h, stride_w, filter_h, filter_w, pad_top, pad_left, act_min, act_max)
+    return (x.buf, x.off, n, h, w, c, out.buf, out.off, out.shape[1], out.shape[2]) + tuple(p)
 
 
 # ---------------------------------------------------------------------------------------------------------
