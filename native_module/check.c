@@ -47,6 +47,38 @@ static const uint8_t PARAM_KINDS_AT[] = PML_PARAM_KINDS_AT;
 static const uint8_t OPERAND_SPECS[] = PML_OPERAND_SPECS;
 static const uint8_t OPERAND_SPECS_AT[] = PML_OPERAND_SPECS_AT;
 
+/* The bytes (at least, in steps of *unit) an op's output may lie behind its input 0 in the arena, or -1: a
+ * DEPTHWISE_CONV_2D of depth multiplier 1 and stride 1 shaped as its input, pad_top + 1 rows in whole rows; a 1x1
+ * CONV_2D of stride 1, no padding, in_c == out_c and at most PML_BEHIND_CONV_WEIGHTS weights, 4 pixels in
+ * pixels. Its kernels read what an output needs before writing it and write in the input's order, per channel
+ * (picoml.planner.behind_gap says why each rule is enough; device/picoml/validate.py has the same). On an op whose
+ * own rules hold. */
+static PML_COLD int64_t behind_gap(int32_t code, const int32_t *params, const pml_operand_t *x,
+                                   const pml_operand_t *f, const pml_operand_t *out, int64_t *unit) {
+    if (code != PML_OP_CONV_2D && code != PML_OP_DEPTHWISE_CONV_2D) {
+        return -1;
+    }
+    const pml_conv_2d_params_t *p = (const pml_conv_2d_params_t *)(const void *)params;
+    for (int32_t d = 0; d < 4; d++) {
+        if (pml_dim(x, d) != pml_dim(out, d)) {
+            return -1;
+        }
+    }
+    /* (64-bit products by pml_mul_s64: no libgcc multiply on Cortex-M0) */
+    const int64_t c = pml_dim(x, 3), row = pml_mul_s64(pml_dim(x, 2), pml_dim(x, 3));
+    if (p->stride_h != 1 || p->stride_w != 1) {
+        return -1;
+    }
+    if (code == PML_OP_DEPTHWISE_CONV_2D) {
+        *unit = row;
+        return ((const pml_depthwise_conv_2d_params_t *)(const void *)params)->depth_multiplier == 1
+               ? pml_mul_s64(p->pad_top + 1, (int32_t)row) : -1;
+    }
+    *unit = c;
+    return pml_dim(f, 1) == 1 && pml_dim(f, 2) == 1 && p->pad_top == 0 && p->pad_left == 0
+           && pml_mul_s64(pml_dim(f, 0), pml_dim(f, 3)) <= PML_BEHIND_CONV_WEIGHTS ? 4 * c : -1;
+}
+
 PML_COLD int pml_fail(pml_check_t *c, int rule, int64_t value) {
     c->rule = rule;
     c->value = value < INT32_MIN ? INT32_MIN : (value > INT32_MAX ? INT32_MAX : (int32_t)value);
@@ -282,13 +314,20 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
         }
         /* After the op's own rules, which name a wrong shape first: an output shares no arena bytes with the
          * op's other operands (its kernel would read what it has already written, in an order of its own). An
-         * in-place op's output may lie exactly over a same-sized input: it reads element i before writing it. */
+         * in-place op's output may lie exactly over a same-sized input: it reads element i before writing it; a
+         * convolution's far enough behind its input (behind_gap). */
+        int64_t unit = 1;
+        const int64_t gap = behind_gap(code, params, &operands[0], &operands[n_in > 1 ? 1 : 0], &operands[n_in],
+                                       &unit);
         for (int32_t k = n_in; k < n_in + n_out; k++) {
             const pml_tensor_t *o = operands[k].tensor;
             for (int32_t j = 0; j < n_in + n_out; j++) {
                 const pml_tensor_t *t = operands[j].tensor;
+                const int64_t ahead = (int64_t)t->offset - o->offset;
                 const int exact = IN_PLACE[code] && j < n_in && t->offset == o->offset && t->nbytes == o->nbytes;
-                if (j != k && t->storage != PML_STORAGE_WEIGHTS && !exact
+                const int behind = gap >= 0 && j == 0 && ahead >= gap && ahead > 0
+                                   && pml_udiv((uint32_t)ahead, (uint32_t)unit) * (uint32_t)unit == (uint32_t)ahead;
+                if (j != k && t->storage != PML_STORAGE_WEIGHTS && !exact && !behind
                     && o->offset < t->offset + t->nbytes && t->offset < o->offset + o->nbytes) {
                     e->detail = k;
                     FAIL(PML_R_ALIAS, word[4 + j]);

@@ -669,10 +669,10 @@ static int constant_channel(int32_t bias, uint32_t abs_w, int32_t multiplier, in
 }
 
 /* Output channels per block: whole triples whose W words fit WBUF bytes, and at least BLOCK_MIN, no more than the op
- * has (rounded up to a triple). */
-static int32_t block_channels(int32_t out_c, int32_t patch8) {
+ * has (rounded up to a triple); all of them when `whole`. */
+static int32_t block_channels(int32_t out_c, int32_t patch8, int whole) {
     int32_t block = 3;
-    while (block < out_c && (block < BLOCK_MIN || (block + 3) * 2 * patch8 <= WBUF)) {
+    while (block < out_c && (whole || block < BLOCK_MIN || (block + 3) * 2 * patch8 <= WBUF)) {
         block += 3;
     }
     return block;
@@ -681,16 +681,16 @@ static int32_t block_channels(int32_t out_c, int32_t patch8) {
 /* The scratch: the block's W words (block * 2 * patch8), the 2 pixels' X words (4 * patch8), a staging row
  * (patch8), the sums' start and end constants and the requantization constants per channel of the block; none
  * for the patches of conv_plain. */
-uint32_t pml_armv6m_conv_scratch(int32_t patch, int32_t out_c) {
-    const int32_t patch8 = (patch + 7) & ~7, block = block_channels(out_c, patch8);
+uint32_t pml_armv6m_conv_scratch(int32_t patch, int32_t out_c, int whole) {
+    const int32_t patch8 = (patch + 7) & ~7, block = block_channels(out_c, patch8, whole);
     return (uint32_t)((2 * block + 5) * patch8 + block * (int32_t)(2 * sizeof(uint32_t) + sizeof(rq6f_t)));
 }
 
 uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
     (void)params;
-    (void)output;
     const int32_t patch = pml_dim(&inputs[1], 1) * pml_dim(&inputs[1], 2) * pml_dim(&inputs[0], 3);
-    return patch > PATCH_MAX ? 0 : pml_armv6m_conv_scratch(patch, pml_dim(&inputs[1], 0));
+    return patch > PATCH_MAX ? 0 : pml_armv6m_conv_scratch(patch, pml_dim(&inputs[1], 0),
+                                                           pml_overlaps(&inputs[0], output));
 }
 
 PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6m_conv_t *c, const out_range_t *range,
@@ -703,7 +703,7 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
     const int32_t q_step = c->q_step;
     int8_t *out_data = c->out;
     const int32_t patch = g->kh * g->kw * g->in_c;
-    const int32_t patch8 = (patch + 7) & ~7, groups = patch8 >> 3, block_max = block_channels(out_c, patch8);
+    const int32_t patch8 = (patch + 7) & ~7, groups = patch8 >> 3, block_max = block_channels(out_c, patch8, c->whole);
     uint8_t *const wbuf = (uint8_t *)scratch;               /* [triple][group][4 pairs][3 channels] words */
     uint8_t *const cols = wbuf + block_max * 2 * patch8;    /* [group][4 pairs][2 pixels] words */
     uint8_t *const stage = cols + 4 * patch8;               /* a patch or a filter row, biased */
@@ -838,6 +838,7 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
     c.f_chan = patch;
     c.f_elem = 1;
     c.out_px = g.out_c;
+    c.whole = pml_overlaps(&inputs[0], output);
     if (patch > PATCH_MAX || pml_armv6m_conv(&g, &c, &range, scratch)) {
         conv_plain(&g, c.filter, c.bias, c.multipliers, c.shifts, c.q_step, &range, c.out);
     }

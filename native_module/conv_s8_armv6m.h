@@ -23,15 +23,18 @@ typedef struct {
     int32_t q_step;
     int8_t *out;                /* output pixel pix's channel oc at out[pix * out_px + oc] */
     int32_t out_px;
+    int32_t whole;              /* every output channel in one block: the outputs may lie behind the input */
 } pml_armv6m_conv_t;
 
 /* Bytes of scratch the driver takes for a patch of `patch` elements (at most PML_ARMV6M_PATCH_MAX) and out_c
- * output channels; a multiple of 4 */
-uint32_t pml_armv6m_conv_scratch(int32_t patch, int32_t out_c);
+ * output channels (all in one block when `whole`); a multiple of 4 */
+uint32_t pml_armv6m_conv_scratch(int32_t patch, int32_t out_c, int whole);
 
 /* The convolution of g (its patch at most PML_ARMV6M_PATCH_MAX elements) with c's constants into c's outputs; the
- * outputs do not overlap the input; scratch word-aligned, pml_armv6m_conv_scratch's bytes. Returns 0, or 1 (some
- * outputs written or not) for a patch over PML_ARMV6M_LANE_PATCH whose weights are too large. In _picoml_core
+ * outputs do not overlap the input, or (c->whole) lie behind it (check.c's behind_gap: each pixel pair's input
+ * is read before its outputs are written); scratch word-aligned, pml_armv6m_conv_scratch's bytes. Returns 0, or 1
+ * (some outputs written or not; never with c->whole over a patch of at most PML_ARMV6M_LANE_PATCH) for a patch
+ * over PML_ARMV6M_LANE_PATCH whose weights are too large. In _picoml_core
  * (PML_WITHOUT_FRONTEND: no depth multipliers, left to _picoml) CONV_2D's alone, static: inlined into its one
  * caller. */
 #ifndef PML_WITHOUT_FRONTEND

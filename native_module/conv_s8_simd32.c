@@ -827,10 +827,11 @@ void pml_conv_2d_s8(const void *params, const pml_operand_t *inputs, int n_input
             break;      /* a last block of 1 or 2 pixels: 2 pixels at a time below, its columns over these */
         }
         if (!four) {
-            /* in the output ahead of the block: bytes no output has been written to yet (whole words; the op's
-             * output shares no bytes with its inputs), while there is room */
+            /* in the output ahead of the block: bytes no output has been written to yet (whole words), while there
+             * is room, unless the output lies over the input (behind it) */
             cols = (uint32_t *)(((uintptr_t)(out + PIXELS * out_c) + 3) & ~(uintptr_t)3);
-            if (n_px < PIXELS || (uintptr_t)(cols + 2 * PIXELS * words) > (uintptr_t)out_end) {
+            if (n_px < PIXELS || (uintptr_t)(cols + 2 * PIXELS * words) > (uintptr_t)out_end
+                || pml_overlaps(&inputs[0], output)) {
                 break;
             }
         }

@@ -350,6 +350,7 @@ static void dw_multiplier(const pml_depthwise_conv_2d_params_t *p, const pml_ope
     c.q_step = q_next != 0;
     c.out = (int8_t *)output->data;
     c.out_px = out_c;
+    c.whole = 0;
     out_range_t range;
     out_range_init(&range, p->output_offset, p->act_min, p->act_max);
     const uint8_t *x = (const uint8_t *)inputs[0].data;
@@ -378,7 +379,7 @@ uint32_t pml_depthwise_conv_2d_s8_scratch(const void *params, const pml_operand_
 #if DW_MULTIPLIER
     const int32_t gather = gather_bytes(p, inputs);
     if (gather) {
-        return (uint32_t)gather + pml_armv6m_conv_scratch(kh * kw, p->depth_multiplier);
+        return (uint32_t)gather + pml_armv6m_conv_scratch(kh * kw, p->depth_multiplier, 0);
     }
 #endif
     if (p->depth_multiplier != 1 || (pml_dim(&inputs[0], 3) & 3) != 0 || run == 0) {

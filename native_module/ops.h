@@ -4,9 +4,11 @@
 
 #include <stdint.h>
 
-#define PML_FORMAT_VERSION 7
+#define PML_FORMAT_VERSION 8
 #define PML_MAX_DIMS 4
 #define PML_MAX_OPERANDS 32    /* an op's inputs and outputs at most */
+/* a 1x1 CONV_2D's output may lie behind its input only up to this many weights (check.c) */
+#define PML_BEHIND_CONV_WEIGHTS 4096
 
 #define PML_OP_CONV_2D 1
 #define PML_OP_DEPTHWISE_CONV_2D 2

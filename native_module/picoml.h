@@ -90,6 +90,13 @@ static inline int32_t pml_dim(const pml_operand_t *o, int i) {
     return (int32_t)o->tensor->dims[i];
 }
 
+/* An output that shares arena bytes with an input: a convolution's output behind its input (check.c's behind_gap).
+ * From the tensors' offsets, so the kernels' scratch queries see it at load as the kernels do at run time. */
+static inline int pml_overlaps(const pml_operand_t *input, const pml_operand_t *output) {
+    const pml_tensor_t *x = input->tensor, *y = output->tensor;
+    return x->storage == y->storage && x->offset < y->offset + y->nbytes && y->offset < x->offset + x->nbytes;
+}
+
 static inline int32_t pml_count(const pml_operand_t *o) {
     int32_t n = 1;
     for (int i = 0; i < o->tensor->ndim; i++) {

@@ -253,6 +253,24 @@ def separable_conv():
     return keras.Model(inp, x)
 
 
+def behind_chain():
+    """Depthwise and 1x1 convolutions the planner puts behind their inputs (planner.behind_gap), in the geometries
+    whose kernels differ: 3x3 (the Cortex-M4's rings, the M0's band), 5x5 and dilated (3 rows back), 1x3 (1 row
+    back), channels in groups of 4 and not (6: the kernels' remaining channels), 1x1 over 12 channels."""
+    x = inp = _input((20, 16, 5))
+    x = layers.Conv2D(12, 3, padding="same", activation="relu")(x)
+    x = layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = layers.Conv2D(12, 1)(x)
+    x = layers.DepthwiseConv2D(5, padding="same")(x)
+    x = layers.DepthwiseConv2D(3, padding="same", dilation_rate=(2, 2), activation="relu6")(x)
+    x = layers.Conv2D(12, 1, activation="relu")(x)
+    x = layers.DepthwiseConv2D((1, 3), padding="same")(x)
+    x = layers.Conv2D(6, 1)(x)
+    x = layers.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inp, layers.Dense(4)(x))
+
+
 # --------------------------------------------------------------------------
 # Pooling / padding / reshape
 # --------------------------------------------------------------------------
@@ -765,7 +783,7 @@ MODELS = {
         dense_fused_acts, dense_separate_acts, dense_3d,
         conv1d_variants, imu_gap, imu6_gap, imu_flatten, imu_global_max, reduce_max_variants,
         conv2d_variants, conv2d_dilated, conv2d_bn_folded,
-        depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv,
+        depthwise_variants, depthwise_dilated, depthwise_one_channel, separable_conv, behind_chain,
         pool2d_variants, pad_gap, reshape_flatten, squeeze, data_movement, resize_nearest, transpose_wide, upsampling,
         gru, lstm, depth_to_space, prelu, abs_rsqrt, conv_transpose, mirror_slice_elu_min, attention, resize_bilinear, grouped_conv, layer_norm,
         space_to_batch, arg_max, l2_norm, log_softmax, softsign, lstm_sequence, thresholds, group_norm,

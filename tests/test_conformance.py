@@ -52,3 +52,20 @@ def test_arena_not_larger_than_tflite_micro(name):
     total, activations = arena_bytes(data)
     assert model.arena_size <= total
     assert model.arena_size <= activations, "planned %d bytes, TFLite Micro's planner %d" % (model.arena_size, activations)
+
+
+def test_convolutions_behind_their_inputs_shrink_the_arena(monkeypatch):
+    """DS-CNN's depthwise and 1x1 convolutions each write their output behind their input (planner.behind_gap),
+    exactly the rule's gap, which takes its arena from two 8,000-byte activations to one plus the gaps."""
+    from picoml import planner
+    data = models.tflite("kws_ref_model").read_bytes()
+    model = convert(data, "kws_ref_model", measure_tflm=False)
+    gaps = []
+    for op in model.ops[1:9]:
+        x, y = model.tensors[op.inputs[0]], model.tensors[op.outputs[0]]
+        gaps.append(x.offset - y.offset)
+        assert 0 < x.offset - y.offset < y.nbytes, op.name
+    assert gaps == [640, 256] * 4       # 2 rows of 5 x 64, 4 pixels of 64
+    assert model.arena_size == 490 + 8000 + sum(gaps) + 2      # the input, one activation, the gaps (aligned)
+    monkeypatch.setattr(planner, "_plan_behind", lambda *args: {})
+    assert convert(data, "kws_ref_model", measure_tflm=False).arena_size == 16000

@@ -191,7 +191,7 @@ def test_top_info_repr_benchmark(tmp_path):
     info = r["info"]
     assert info["backend"] == "'python'"
     assert info["ops"] == repr([op.name for op in model.ops])
-    assert info["arena_bytes"] == "16000" and info["file_bytes"] == str(len(blob))
+    assert info["arena_bytes"] == str(model.arena_size) and info["file_bytes"] == str(len(blob))
     assert info["weights_bytes"] == str(struct.unpack_from("<I", blob, 56)[0])
     assert info["labels"] == repr(KWS_LABELS)
     assert info["source"] == "'kws_ref_model.tflite'"
@@ -200,7 +200,8 @@ def test_top_info_repr_benchmark(tmp_path):
     assert "(1, 12)" in info["outputs"] and "'scale': 0.00390625" in info["outputs"]
     assert "no _picoml module" in info["backend_notes"] or info["backend_notes"] == "[]"
     assert r["repr"] == ("<picoml.Model kws_ref_model.tflite: 12 ops, in 1x49x10x1 int8, out 1x12 int8, "
-                         "arena 16000 B, weights %s B, file %d B, backend python>" % (info["weights_bytes"], len(blob)))
+                         "arena %d B, weights %s B, file %d B, backend python>"
+                         % (model.arena_size, info["weights_bytes"], len(blob)))
     bench = r["benchmark_us"]
     assert 1000 < bench < 20_000_000
     assert r["top_after"] == [KWS_LABELS[index], index]   # benchmark re-ran the same input

@@ -60,7 +60,7 @@ def test_op_table_matches_spec():
 def test_fields_as_specified(kws):
     model, blob = kws
     h = format.read_header(blob)
-    assert blob[:4] == b"PML\0" and h["version"] == format.VERSION == 7 and h["header_size"] == 64
+    assert blob[:4] == b"PML\0" and h["version"] == format.VERSION == 8 and h["header_size"] == 64
     assert h["file_size"] == len(blob)
     assert h["crc"] == zlib.crc32(blob[16:])
     assert h["weights_offset"] % 16 == 0 and h["weights_offset"] + h["weights_size"] == len(blob)

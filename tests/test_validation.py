@@ -8,7 +8,6 @@ recomputed -- refused with the same message, naming the op, its layer and the fi
 
 and the files issue 10's fuzzing found crashing or hanging the kernels (a stride of 2^30, a tensor of shape
 [1, 2147483647, 0, 64], shifts above 31, ...) among them."""
-import ctypes
 import os
 import pathlib
 import struct
@@ -189,8 +188,33 @@ def _frontend():
     return convert(path.read_bytes(), path.name, measure_tflm=False)
 
 
+def _behind(model, gap, room):
+    """model (of one op) with its output `gap` bytes behind its input (tensor 0; the output is tensor 5) and `room`
+    bytes to move the input further on (the planner leaves a model's input as it is)."""
+    x, y = model.tensors[0], model.tensors[5]
+    y.offset, x.offset = 0, gap
+    model.arena_size = max(t.offset + t.nbytes for t in (x, y)) + room
+    return model
+
+
+def _behind_depthwise():
+    """A 3x3 depthwise convolution (pad 1, stride 1) 2 rows (80 bytes: the rule's gap) behind its input."""
+    return _behind(_single("DEPTHWISE_CONV_2D", dict(_conv_params(pad_top=1, pad_left=1), depth_multiplier=1),
+                           [((1, 6, 5, 8), None), ((1, 3, 3, 8), np.ones((1, 3, 3, 8), np.int8)),
+                            ((8,), np.zeros(8, np.int32)), ((1,), [1 << 30]), ((1,), [-8])], (1, 6, 5, 8)), 80, 80)
+
+
+def _behind_pointwise():
+    """A 1x1 convolution of 12 channels into 12, 4 pixels (48 bytes: the rule's gap) behind its input."""
+    return _behind(_single("CONV_2D", _conv_params(), [((1, 4, 5, 12), None),
+                                                       ((12, 1, 1, 12), np.ones((12, 1, 1, 12), np.int8)),
+                                                       ((12,), np.zeros(12, np.int32)), ((1,), [1 << 30]),
+                                                       ((1,), [-8])], (1, 4, 5, 12)), 48, 48)
+
+
 SYNTHETIC = {"big_conv": _big_conv, "wide_depthwise": _wide_depthwise, "big_pool": _big_pool,
-             "deep_softmax": _deep_softmax, "frontend": _frontend, "wide_resize": _wide_resize, "deep_l2": _deep_l2}
+             "deep_softmax": _deep_softmax, "frontend": _frontend, "wide_resize": _wide_resize, "deep_l2": _deep_l2,
+             "behind_depthwise": _behind_depthwise, "behind_pointwise": _behind_pointwise}
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -431,6 +455,16 @@ CASES = [
     # an in-place op's output exactly over its input passes (the planner's ADD_INT32s); 4 bytes off does not
     case("alias-in_place", "frontend", lambda e: e.tensor(33, offset=e.entry(31)[4] + 4),
          "output must not overlap the op's other operands in the arena; it overlaps tensor (got 31)"),
+    # a convolution's output behind its input passes from the rule's gap on, in its steps (the planned models pass:
+    # test_planned_behind), not one step closer, not between steps, not for another geometry
+    case("alias-behind_depthwise", "behind_depthwise", lambda e: e.tensor(5, offset=e.entry(0)[4] - 40),
+         "output must not overlap the op's other operands in the arena; it overlaps tensor (got 0)"),
+    case("alias-behind_step", "behind_depthwise", lambda e: e.tensor(0, offset=100),
+         "output must not overlap the op's other operands in the arena; it overlaps tensor (got 0)"),
+    case("alias-behind_pointwise", "behind_pointwise", lambda e: e.tensor(5, offset=e.entry(0)[4] - 36),
+         "output must not overlap the op's other operands in the arena; it overlaps tensor (got 0)"),
+    case("alias-behind_stride", "behind_depthwise", lambda e: e.param(0, "stride_w", 2) or e.tensor(5, shape=(1, 6, 3, 8)),
+         "output must not overlap the op's other operands in the arena; it overlaps tensor (got 0)"),
     # what the loader checks, for every backend
     case("no_output", "imu_gap", _set("n_outputs", 0), "a model needs an input and an output; this one has 1 inputs "
                                                       "and 0 outputs", "loader"),
@@ -613,6 +647,18 @@ def test_device_refuses_every_bad_file_with_the_host_words(bad_files, backend):
         with pytest.raises(FormatError) as e:
             format.validate(bad_files[ident].read_bytes())
         assert got[ident] == "ValueError | " + str(e.value), ident
+
+
+@pytest.mark.parametrize("model, moves", [("behind_depthwise", (80, 120, 160)), ("behind_pointwise", (48, 60, 96))])
+def test_planned_behind(lib, model, moves):
+    """The host's and C's checks pass an output the rule's gap behind its input, and further on by whole steps
+    (rows, pixels)."""
+    e = Edit(base(model))
+    for offset in moves:
+        e.tensor(0, offset=offset)
+        data = e.bytes()
+        assert format.validate(data) is None
+        assert c_runtime.check(lib, data, e.h["arena_size"])[0] == 0
 
 
 def test_native_names_the_alignment():

@@ -2,7 +2,7 @@
 # The .pml record layouts (docs/format.md) for the device library's loader (the op tables: _ops.py).
 
 MAGIC = b'PML\x00'
-VERSION = 7
+VERSION = 8
 HEADER_FORMAT = '<4sHHIIHHHHIIIIIIIIII'
 HEADER_SIZE = 64
 # byte offsets of the header fields read without unpacking the header

@@ -53,3 +53,5 @@ N_OUTPUTS = (0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 2, 1, 1, 1
 ON_DEVICE = bytes([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1])
 # 1: the op's output may lie exactly over a same-sized input (it reads element i before writing it)
 IN_PLACE = bytes([0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 0, 0, 0, 1, 0])
+# a 1x1 CONV_2D's output may lie behind its input only up to this many weights (validate._behind)
+BEHIND_CONV_WEIGHTS = 4096

@@ -20,7 +20,7 @@
 import struct
 
 from ._layout import DTYPE_SIZES, HEADER_FORMAT, HEADER_SIZE, MAX_DIMS, MAX_OPERANDS, TENSOR_FORMAT, TENSOR_SIZE
-from ._ops import (IN_PLACE, N_INPUTS, N_OUTPUTS, N_PARAMS, ON_DEVICE, OP_ADD, OP_ADD_INT32, OP_ARG_MAX,
+from ._ops import (BEHIND_CONV_WEIGHTS, IN_PLACE, N_INPUTS, N_OUTPUTS, N_PARAMS, ON_DEVICE, OP_ADD, OP_ADD_INT32, OP_ARG_MAX,
                    OP_AVERAGE_POOL_2D, OP_BATCH_MATMUL, OP_CAST, OP_CONCATENATION, OP_CONV_2D, OP_DEPTHWISE_CONV_2D,
                    OP_DIV, OP_DIV_INT32, OP_FULLY_CONNECTED, OP_L2_NORMALIZATION, OP_LOG_SOFTMAX, OP_LSTM, OP_LUT,
                    OP_MAXIMUM, OP_MAX_POOL_2D, OP_MEAN, OP_MINIMUM, OP_MUL, OP_MUL_INT32, OP_NAMES, OP_PAD,
@@ -178,13 +178,17 @@ def _check(buf, arena_size, host):
         except Fault as e:
             _fail(e.args[2], e.args[4], op)
         # after the op's own rules, which name a wrong shape first: an output shares no arena bytes with the op's
-        # other operands, but for an in-place op's output exactly over a same-sized input
+        # other operands, but for an in-place op's output exactly over a same-sized input and a convolution's
+        # output far enough behind its input (_behind)
+        behind = _behind(code, params, operands[0], operands[n_in], operands[1] if n_in > 1 else None)
         for k in range(n_in, n_in + n_out):
             o = operands[k]
             for j in range(n_in + n_out):
                 t = operands[j]
                 if j != k and t.storage != 1 and o.offset < t.offset + t.nbytes and t.offset < o.offset + o.nbytes \
-                        and not (IN_PLACE[code] and j < n_in and t.offset == o.offset and t.nbytes == o.nbytes):
+                        and not (IN_PLACE[code] and j < n_in and t.offset == o.offset and t.nbytes == o.nbytes) \
+                        and not (behind and j == 0 and t.offset - o.offset >= behind[0]
+                                 and (t.offset - o.offset) % behind[1] == 0):
                     _fail(88, words[j], op, -1, k)  # ALIAS
         work += n
         if work > MAX_WORK:
@@ -228,6 +232,19 @@ class Operand:
     def ints(self):
         """A constant's values (of its dtype)."""
         return struct.unpack_from("<%d%s" % (self.size, "?bhiIQ"[self.dtype]), self.buf, self.off)
+
+
+def _behind(code, p, x, out, f):
+    """(gap, unit) when the op's output may lie behind its input 0, gap bytes or more before it in steps of unit,
+    else None: picoml.planner.behind_gap's rule (and check.c's behind_gap), on an op whose own rules hold."""
+    if (code != OP_CONV_2D and code != OP_DEPTHWISE_CONV_2D) or x.shape != out.shape or p[0] != 1 or p[1] != 1:
+        return None
+    c = x.shape[3]
+    if code == OP_DEPTHWISE_CONV_2D:
+        return ((p[4] + 1) * x.shape[2] * c, x.shape[2] * c) if p[10] == 1 else None
+    if f.shape[1] == 1 and f.shape[2] == 1 and p[4] == 0 and p[5] == 0 and f.shape[0] * f.shape[3] <= BEHIND_CONV_WEIGHTS:
+        return 4 * c, c
+    return None
 
 
 def _op(code, p, ins, outs):

@@ -14,7 +14,7 @@ from .errors import FormatError
 from .optable import BY_CODE, BY_NAME
 
 MAGIC = b"PML\0"
-VERSION = 7             # docs/format.md, "Version history"
+VERSION = 8             # docs/format.md, "Version history"
 OLDEST_VERSION = 2      # the oldest version readers still read (each version since 2 only adds to the one before)
 HEADER = struct.Struct("<4sHHII" "HHHH" "I" "II" "I" "I" "II" "II" "I")
 HEADER_FIELDS = ("magic", "version", "header_size", "file_size", "crc", "n_tensors", "n_ops", "n_inputs", "n_outputs",

@@ -109,6 +109,10 @@ OPS = OPS + tuple(op._replace(frontend=True, core=False) for op in _FRONTEND_OPS
             "cell_clip"), core=False),
 )
 
+# A 1x1 CONV_2D's output may lie behind its input (picoml.planner.behind_gap) only up to this many weights
+# (out_c * in_c): the Cortex-M0 kernel then holds every channel's weight words at once in its scratch (2 bytes each)
+BEHIND_CONV_WEIGHTS = 4096
+
 BY_CODE = {op.code: op for op in OPS}
 BY_NAME = {op.name: op for op in OPS}
 MAX_CODE = max(BY_CODE)
@@ -142,7 +146,9 @@ def c_header():
     lines = ["/* %s */" % GENERATED, "#ifndef PICOML_OPS_H", "#define PICOML_OPS_H", "", "#include <stdint.h>", "",
              "#define PML_FORMAT_VERSION %d" % format.VERSION,
              "#define PML_MAX_DIMS %d" % format.MAX_DIMS,
-             "#define PML_MAX_OPERANDS %d    /* an op's inputs and outputs at most */" % format.MAX_OPERANDS, ""]
+             "#define PML_MAX_OPERANDS %d    /* an op's inputs and outputs at most */" % format.MAX_OPERANDS,
+             "/* a 1x1 CONV_2D's output may lie behind its input only up to this many weights (check.c) */",
+             "#define PML_BEHIND_CONV_WEIGHTS %d" % BEHIND_CONV_WEIGHTS, ""]
     for op in OPS:
         lines.append("#define PML_OP_%s %d" % (op.name, op.code))
     lines += ["/* the highest op code this build runs (the ops of PML_OPS) */",
@@ -209,7 +215,9 @@ def device_module():
               "# 1: the device runs the op (else it is an unknown op code on the device; the host runs it)",
               "ON_DEVICE = bytes(%r)" % (device,),
               "# 1: the op's output may lie exactly over a same-sized input (it reads element i before writing it)",
-              "IN_PLACE = bytes(%r)" % (in_place,), ""]
+              "IN_PLACE = bytes(%r)" % (in_place,),
+              "# a 1x1 CONV_2D's output may lie behind its input only up to this many weights (validate._behind)",
+              "BEHIND_CONV_WEIGHTS = %d" % BEHIND_CONV_WEIGHTS, ""]
     return "\n".join(lines)
 
 

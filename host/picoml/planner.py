@@ -1,10 +1,11 @@
 """Memory planning of an imported model: constants packed into the weights blob, state tensors (kept from one run
 to the next) each given arena bytes of its own at the start of the arena, never shared, activations after them
 given arena offsets from their lifetimes (greedy by size, like TFLite Micro's planner), in place where an
-element-wise op's input dies at that op, and reshapes as views sharing their input's bytes."""
+element-wise op's input dies at that op, behind it where a convolution's does (behind_gap), and reshapes as views
+sharing their input's bytes."""
 from .errors import UnsupportedModelError
 from .format import CONSTANT_ALIGN
-from .optable import IN_PLACE_OPS
+from .optable import BEHIND_CONV_WEIGHTS, IN_PLACE_OPS
 
 ARENA_ALIGN = 4
 
@@ -92,6 +93,102 @@ def _plan_in_place(model, buffers):
                 break
 
 
+def behind_gap(op, tensors):
+    """(gap, unit) when op's output may lie behind its input in the arena, `gap` bytes or more before it in steps
+    of `unit` (the rest of the two overlapping), else None. Every kernel of these ops reads the input bytes an output
+    needs before writing that output, and writes its outputs in the input's order (per channel), so the output may
+    overwrite what no later output reads:
+      DEPTHWISE_CONV_2D, depth multiplier 1, stride 1, output shaped as its input: whole rows (unit: a row's bytes),
+        pad_top + 1 rows behind (the row output row y is written to lies before the rows y - pad_top on that
+        later outputs read; 3x3 kernels that keep their input's lines in rings write into lines already read);
+      CONV_2D 1x1, stride 1, no padding, in_c == out_c, out_c * in_c <= BEHIND_CONV_WEIGHTS: 4 pixels behind (the
+        kernels' blocks of pixels; unit: a pixel's bytes).
+    The same rule in native_module/check.c and device/picoml/validate.py."""
+    if op.name not in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        return None
+    p = op.params
+    x, f, y = tensors[op.inputs[0]], tensors[op.inputs[1]], tensors[op.outputs[0]]
+    if (len(x.shape) != 4 or x.shape != y.shape or x.dtype != y.dtype or len(f.shape) != 4
+            or p["stride_h"] != 1 or p["stride_w"] != 1):
+        return None
+    _, _, w, c = x.shape
+    if op.name == "DEPTHWISE_CONV_2D":
+        return ((p["pad_top"] + 1) * w * c, w * c) if p["depth_multiplier"] == 1 else None
+    if f.shape[1] == 1 and f.shape[2] == 1 and p["pad_top"] == 0 and p["pad_left"] == 0 \
+            and f.shape[0] * f.shape[3] <= BEHIND_CONV_WEIGHTS:
+        return 4 * c, c
+    return None
+
+
+def _plan_behind(model, buffers, life):
+    """{output buffer: (input buffer, gap)} for the convolutions whose output may lie behind their input
+    (behind_gap) where the input dies at them and is not the model's (its bytes stay what the caller wrote) and the
+    two overlap: the output `gap` bytes before the input."""
+    behind = {}
+    inputs = {buffers.root(e.tensor) for e in model.inputs}
+    for i, op in enumerate(model.ops):
+        rule = behind_gap(op, model.tensors)
+        if rule is None:
+            continue
+        t = op.inputs[0]
+        x, out = buffers.root(t), buffers.root(op.outputs[0])
+        tensor = model.tensors[t]
+        gap, unit = rule
+        while gap % ARENA_ALIGN:
+            gap += unit     # (the output's offset stays aligned)
+        if (not tensor.is_constant and not tensor.state and x != out and x not in inputs and life[x][1] == i
+                and life[out][0] == i and gap < model.tensors[op.outputs[0]].nbytes):
+            behind[out] = (x, gap)
+    return behind
+
+
+def _groups(behind, sizes, life):
+    """The buffers chained by behind as groups of one block each: ({group: size}, {group: lifetime}, {buffer: (group,
+    offset in it)})."""
+    rel = {}
+
+    def place(b):
+        if b not in rel:
+            if b in behind:
+                x, gap = behind[b]
+                g, at = place(x)
+                rel[b] = (g, at - gap)
+            else:
+                rel[b] = (b, 0)
+        return rel[b]
+
+    for b in sizes:
+        place(b)
+    low, high, glife = {}, {}, {}
+    for b, (g, at) in rel.items():
+        low[g] = min(low.get(g, at), at)
+        high[g] = max(high.get(g, at + sizes[b]), at + sizes[b])
+        first, last = glife.get(g, life[b])
+        glife[g] = [min(first, life[b][0]), max(last, life[b][1])]
+    where = {b: (g, at - low[g]) for b, (g, at) in rel.items()}
+    return {g: high[g] - low[g] for g in low}, glife, where
+
+
+def _place_behind(behind, sizes, life):
+    """The buffers placed with the outputs of `behind` behind their inputs where that makes the arena smaller (a
+    chain's bytes are held for all of its lifetime, so a link can cost more than it saves): every link first, then
+    each left out in turn for good when the arena does not grow without it. Returns the groups' sizes, their
+    offsets and each buffer's (group, offset in it)."""
+    def place(links):
+        group_sizes, group_life, where = _groups(links, sizes, life)
+        offsets = _place(group_sizes, group_life)
+        return max([offsets[g] + group_sizes[g] for g in offsets], default=0), (group_sizes, offsets, where)
+
+    links = dict(behind)
+    best, plan = place(links)
+    for out in sorted(behind):
+        fewer = {b: v for b, v in links.items() if b != out}
+        size, fewer_plan = place(fewer)
+        if size <= best:
+            best, plan, links = size, fewer_plan, fewer
+    return plan
+
+
 def _place(sizes, life):
     """Greedy first fit, largest buffers first: {buffer: offset}."""
     offsets = {}
@@ -133,12 +230,13 @@ def plan(model):
     _plan_in_place(model, buffers)
     life = _lifetimes(model, buffers)
     sizes = {b: model.tensors[b].nbytes for b in life}
-    offsets = _place(sizes, life)
+    group_sizes, offsets, where = _place_behind(_plan_behind(model, buffers, life), sizes, life)
     for i, t in enumerate(model.tensors):
         if not t.is_constant and not t.state:
             root = buffers.root(i)
-            t.offset = state_size + offsets.get(root, 0)
-    model.arena_size = _align(state_size + max([offsets[b] + sizes[b] for b in offsets], default=0))
+            group, at = where.get(root, (None, 0))
+            t.offset = state_size + offsets.get(group, 0) + at
+    model.arena_size = _align(state_size + max([offsets[g] + group_sizes[g] for g in offsets], default=0))
     model.views = {}
     _drop_unused(model)
     return model
