@@ -69,15 +69,17 @@ emulation: qemu qemu-xtensa baremetal
 
 # the C kernels for this machine, for the tests and benchmarks through ctypes (picoml.runtimes.c): -O2; with
 # AddressSanitizer/UBSan and the Cortex-M0 arithmetic (PML_NO_LIBGCC); -O3; the Cortex-M4 (SIMD32) and Cortex-M0
-# (armv6m) code paths of the kernels in portable C, to check them without an emulator (c runtime, variant=m4/m0)
+# (armv6m) code paths of the kernels in portable C, to check them without an emulator (c runtime, variant=m4/m0),
+# and the Cortex-M4's with the scratch held to 300 bytes (variant=m4-300: PML_M4_SCRATCH_GOAL, docs/memory.md)
 HOST_KERNELS := $(filter-out native_module/mod%.c,$(sort $(wildcard native_module/*.c)))
 HOST_CFLAGS := -std=c99 -O2 -Wall -Wextra -Wno-unused-parameter -Werror -shared -fPIC
-hostlib: $(addprefix $(BUILD)/host/libpicoml,.so _asan.so _O3.so _m4.so _m0.so)
+hostlib: $(addprefix $(BUILD)/host/libpicoml,.so _asan.so _O3.so _m4.so _m4_300.so _m0.so)
 $(BUILD)/host/libpicoml.so: HOST_EXTRA :=
 $(BUILD)/host/libpicoml_asan.so: HOST_EXTRA := -fsanitize=address,undefined -fno-sanitize-recover=undefined -g \
 	-DPML_NO_LIBGCC
 $(BUILD)/host/libpicoml_O3.so: HOST_EXTRA := -O3
 $(BUILD)/host/libpicoml_m4.so: HOST_EXTRA := -DPML_SIMD32_PORTABLE
+$(BUILD)/host/libpicoml_m4_300.so: HOST_EXTRA := -DPML_SIMD32_PORTABLE -DPML_M4_SCRATCH_GOAL=300
 $(BUILD)/host/libpicoml_m0.so: HOST_EXTRA := -DPML_ARMV6M_PORTABLE -DPML_NO_LIBGCC
 $(BUILD)/host/%.so: $(HOST_KERNELS) $(wildcard native_module/*.h)
 	mkdir -p $(@D) && gcc $(HOST_CFLAGS) $(HOST_EXTRA) -o $@ $(HOST_KERNELS)

@@ -61,6 +61,8 @@ TARGETS = [
     # the Cortex-M4 and Cortex-M0 code paths of the kernels, in portable C on this machine
     Target("c", options=(("variant", "m4"),), real=20, generated=20, fast=True),
     Target("c", options=(("variant", "m0"),), real=20, generated=20, fast=True),
+    # the Cortex-M4's with its scratch held to 300 bytes (smaller rings and columns)
+    Target("c", options=(("variant", "m4-300"),), real=4, generated=4, fast=True),
     Target("unix", "native", real=50, generated=20, fast=True),
     Target("unix", "viper", real=6, generated=4),
     # the pure-Python backend takes 0.2-1 s per inference of the larger models

@@ -1,7 +1,8 @@
 """The C kernels and op-table walker (native_module/, without the MicroPython binding) built for this machine with
 gcc by `make hostlib` (build/host/libpicoml.so: -O2; libpicoml_asan.so: AddressSanitizer/UBSan and the Cortex-M0
 arithmetic; libpicoml_O3.so: -O3; libpicoml_m4.so / libpicoml_m0.so: the kernels' Cortex-M4 (SIMD32) / Cortex-M0
-code paths in portable C, the runtime's variant "m4" / "m0") and called through ctypes: the C code checked against the numpy reference
+code paths in portable C, the runtime's variant "m4" / "m0"; libpicoml_m4_300.so, variant "m4-300": the M4's with
+its scratch held to 300 bytes) and called through ctypes: the C code checked against the numpy reference
 without MicroPython, and timed without an interpreter around it. Developer tooling of a checkout.
 
     lib = load()                         # the library must be newer than native_module/
@@ -101,7 +102,7 @@ class CRuntime:
         return outputs
 
 
-VARIANTS = {None: "libpicoml.so", "m4": "libpicoml_m4.so", "m0": "libpicoml_m0.so"}
+VARIANTS = {None: "libpicoml.so", "m4": "libpicoml_m4.so", "m4-300": "libpicoml_m4_300.so", "m0": "libpicoml_m0.so"}
 
 
 class CKernels(Runtime):
