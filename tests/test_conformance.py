@@ -69,3 +69,27 @@ def test_convolutions_behind_their_inputs_shrink_the_arena(monkeypatch):
     assert model.arena_size == 490 + 8000 + sum(gaps) + 2      # the input, one activation, the gaps (aligned)
     monkeypatch.setattr(planner, "_plan_behind", lambda *args: {})
     assert convert(data, "kws_ref_model", measure_tflm=False).arena_size == 16000
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_outputs_further_behind_give_the_same_bytes(monkeypatch, steps):
+    """Any output the rule lets lie behind its input, not only the planner's: DS-CNN planned with every gap `steps`
+    rows or pixels longer gives the reference's bytes on the C kernels (portable, Cortex-M4 with its default and its
+    300-byte scratch, Cortex-M0) and in the unix port (native, viper, pure Python)."""
+    from picoml import format, planner, runtimes
+    rule = planner.behind_gap
+    monkeypatch.setattr(planner, "behind_gap", lambda op, tensors: (lambda r: r and (r[0] + steps * r[1], r[1]))(
+        rule(op, tensors)))
+    model = convert(models.tflite("kws_ref_model").read_bytes(), "kws_ref_model", measure_tflm=False)
+    ahead = [model.tensors[op.inputs[0]].offset - model.tensors[op.outputs[0]].offset for op in model.ops[1:9]]
+    assert ahead == [640 + steps * 320, 256 + steps * 64] * 4
+    blob = format.write(model)
+    batch = [[x] for x in test_inputs((1, 49, 10, 1), model.tensors[model.inputs[0].tensor].zero_point, 3)]
+    want = runtimes.get("reference").run_batch(blob, batch).outputs
+    for name, options, backend, count in [("c", {}, None, 3), ("c", {"variant": "m4"}, None, 3),
+                                          ("c", {"variant": "m4-300"}, None, 3), ("c", {"variant": "m0"}, None, 3),
+                                          ("unix", {}, "native", 3), ("unix", {}, "viper", 1),
+                                          ("unix", {}, "python", 1)]:
+        got = runtimes.get(name, **options).run_batch(blob, batch[:count], backend).outputs
+        for w, g in zip(want, got):
+            assert all(np.array_equal(a, b) for a, b in zip(w, g)), (name, options, backend)
