@@ -142,9 +142,9 @@ def _plan_behind(model, buffers, life):
     return behind
 
 
-def _groups(behind, sizes, life):
-    """The buffers chained by behind as groups of one block each: ({group: size}, {group: lifetime}, {buffer: (group,
-    offset in it)})."""
+def _groups(behind, sizes):
+    """The buffers chained by behind as groups placed as one: ({group: [(buffer, offset in the group)]}), each
+    group's offsets from 0 up."""
     rel = {}
 
     def place(b):
@@ -157,27 +157,23 @@ def _groups(behind, sizes, life):
                 rel[b] = (b, 0)
         return rel[b]
 
-    for b in sizes:
-        place(b)
-    low, high, glife = {}, {}, {}
-    for b, (g, at) in rel.items():
-        low[g] = min(low.get(g, at), at)
-        high[g] = max(high.get(g, at + sizes[b]), at + sizes[b])
-        first, last = glife.get(g, life[b])
-        glife[g] = [min(first, life[b][0]), max(last, life[b][1])]
-    where = {b: (g, at - low[g]) for b, (g, at) in rel.items()}
-    return {g: high[g] - low[g] for g in low}, glife, where
+    groups = {}
+    for b in sorted(sizes):
+        g, at = place(b)
+        groups.setdefault(g, []).append((b, at))
+    for g, members in groups.items():
+        low = min(at for _, at in members)
+        groups[g] = [(b, at - low) for b, at in members]
+    return groups
 
 
 def _place_behind(behind, sizes, life):
-    """The buffers placed with the outputs of `behind` behind their inputs where that makes the arena smaller (a
-    chain's bytes are held for all of its lifetime, so a link can cost more than it saves): every link first, then
-    each left out in turn for good when the arena does not grow without it. Returns the groups' sizes, their
-    offsets and each buffer's (group, offset in it)."""
+    """{buffer: offset} with the outputs of `behind` behind their inputs where that makes the arena smaller (a
+    link fixes two buffers' places relative to each other, which can cost more than it saves): every link first,
+    then each left out in turn for good when the arena does not grow without it."""
     def place(links):
-        group_sizes, group_life, where = _groups(links, sizes, life)
-        offsets = _place(group_sizes, group_life)
-        return max([offsets[g] + group_sizes[g] for g in offsets], default=0), (group_sizes, offsets, where)
+        offsets = _place(_groups(links, sizes), sizes, life)
+        return max([offsets[b] + sizes[b] for b in offsets], default=0), offsets
 
     links = dict(behind)
     best, plan = place(links)
@@ -189,20 +185,35 @@ def _place_behind(behind, sizes, life):
     return plan
 
 
-def _place(sizes, life):
-    """Greedy first fit, largest buffers first: {buffer: offset}."""
+def _place(groups, sizes, life):
+    """Greedy first fit, largest groups first, each group's buffers at fixed places relative to each other: {buffer:
+    offset}. A group's buffers only take their bytes for their own lifetimes."""
     offsets = {}
-    order = sorted(sizes, key=lambda b: (-sizes[b], life[b][0], b))
-    for b in order:
-        first, last = life[b]
-        busy = sorted((offsets[o], offsets[o] + sizes[o]) for o in offsets
-                      if life[o][0] <= last and first <= life[o][1])
+    placed = []     # (first, last, start, end) of every buffer placed
+
+    def extent(g):
+        return max(at + sizes[b] for b, at in groups[g])
+
+    order = sorted(groups, key=lambda g: (-extent(g), min(life[b][0] for b, _ in groups[g]), g))
+    for g in order:
+        members = groups[g]
         offset = 0
-        for start, end in busy:
-            if offset + sizes[b] <= start:
+        while True:
+            # the lowest end of a conflicting buffer, past which the group is tried next
+            clash = None
+            for b, at in members:
+                first, last = life[b]
+                lo, hi = offset + at, offset + at + sizes[b]
+                for f, l, start, end in placed:
+                    if f <= last and first <= l and start < hi and lo < end:
+                        step = _align(end - at) if end - at > offset else offset + ARENA_ALIGN
+                        clash = step if clash is None else min(clash, step)
+            if clash is None:
                 break
-            offset = max(offset, _align(end))
-        offsets[b] = offset
+            offset = _align(clash)
+        for b, at in members:
+            offsets[b] = offset + at
+            placed.append((life[b][0], life[b][1], offset + at, offset + at + sizes[b]))
     return offsets
 
 
@@ -230,13 +241,11 @@ def plan(model):
     _plan_in_place(model, buffers)
     life = _lifetimes(model, buffers)
     sizes = {b: model.tensors[b].nbytes for b in life}
-    group_sizes, offsets, where = _place_behind(_plan_behind(model, buffers, life), sizes, life)
+    offsets = _place_behind(_plan_behind(model, buffers, life), sizes, life)
     for i, t in enumerate(model.tensors):
         if not t.is_constant and not t.state:
-            root = buffers.root(i)
-            group, at = where.get(root, (None, 0))
-            t.offset = state_size + offsets.get(group, 0) + at
-    model.arena_size = _align(state_size + max([offsets[g] + group_sizes[g] for g in offsets], default=0))
+            t.offset = state_size + offsets.get(buffers.root(i), 0)
+    model.arena_size = _align(state_size + max([offsets[b] + sizes[b] for b in offsets], default=0))
     model.views = {}
     _drop_unused(model)
     return model
