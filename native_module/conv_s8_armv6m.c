@@ -14,8 +14,9 @@
  * cycles, and 6 products, 24: 32 cycles per 12 MACs, 2.67 per MAC (2.8 with the loop); the plain form (a MULS per
  * product, an LDRB per operand) takes 24 per 6, 4.0. The buffers, in the scratch:
  *   wbuf  the W words of a block of output channels (as many triples as WBUF holds, at least BLOCK_MIN
- *         channels), per group of 8 patch elements the pairs (0, 3), (1, 2), (4, 7), (5, 6) x 3 channels,
- *         prepared once per block
+ *         channels; every channel when the output lies behind the input, check.c's behind_gap: a block sweeps
+ *         the whole image, so a later one would read input already overwritten), per group of 8 patch elements
+ *         the pairs (0, 3), (1, 2), (4, 7), (5, 6) x 3 channels, prepared once per block
  *   cols  the X words of two output pixels, per group 4 pairs x 2 pixels (the padding reads as the input zero
  *         point), rebuilt per pixel pair and block from the input's rows where they are whole aligned groups
  *         (windows_in_place), else from a staging row of biased bytes

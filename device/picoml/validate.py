@@ -20,9 +20,9 @@
 import struct
 
 from ._layout import DTYPE_SIZES, HEADER_FORMAT, HEADER_SIZE, MAX_DIMS, MAX_OPERANDS, TENSOR_FORMAT, TENSOR_SIZE
-from ._ops import (BEHIND_CONV_WEIGHTS, IN_PLACE, N_INPUTS, N_OUTPUTS, N_PARAMS, ON_DEVICE, OP_ADD, OP_ADD_INT32, OP_ARG_MAX,
-                   OP_AVERAGE_POOL_2D, OP_BATCH_MATMUL, OP_CAST, OP_CONCATENATION, OP_CONV_2D, OP_DEPTHWISE_CONV_2D,
-                   OP_DIV, OP_DIV_INT32, OP_FULLY_CONNECTED, OP_L2_NORMALIZATION, OP_LOG_SOFTMAX, OP_LSTM, OP_LUT,
+from ._ops import (BEHIND_CONV_WEIGHTS, IN_PLACE, N_INPUTS, N_OUTPUTS, N_PARAMS, ON_DEVICE, OP_ADD, OP_ADD_INT32,
+                   OP_ARG_MAX, OP_AVERAGE_POOL_2D, OP_BATCH_MATMUL, OP_CAST, OP_CONCATENATION, OP_CONV_2D,
+                   OP_DEPTHWISE_CONV_2D, OP_DIV, OP_DIV_INT32, OP_FULLY_CONNECTED, OP_L2_NORMALIZATION, OP_LOG_SOFTMAX, OP_LSTM, OP_LUT,
                    OP_MAXIMUM, OP_MAX_POOL_2D, OP_MEAN, OP_MINIMUM, OP_MUL, OP_MUL_INT32, OP_NAMES, OP_PAD,
                    OP_RESIZE_BILINEAR, OP_SIGNAL_ENERGY, OP_SIGNAL_FFT_AUTO_SCALE, OP_SIGNAL_FILTER_BANK,
                    OP_SIGNAL_FILTER_BANK_LOG, OP_SIGNAL_FILTER_BANK_SPECTRAL_SUBTRACTION,
@@ -242,7 +242,8 @@ def _behind(code, p, x, out, f):
     c = x.shape[3]
     if code == OP_DEPTHWISE_CONV_2D:
         return ((p[4] + 1) * x.shape[2] * c, x.shape[2] * c) if p[10] == 1 else None
-    if f.shape[1] == 1 and f.shape[2] == 1 and p[4] == 0 and p[5] == 0 and f.shape[0] * f.shape[3] <= BEHIND_CONV_WEIGHTS:
+    if f.shape[1] == 1 and f.shape[2] == 1 and p[4] == 0 and p[5] == 0 \
+            and f.shape[0] * f.shape[3] <= BEHIND_CONV_WEIGHTS:
         return 4 * c, c
     return None
 
