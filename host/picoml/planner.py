@@ -206,8 +206,7 @@ def _place(groups, sizes, life):
                 lo, hi = offset + at, offset + at + sizes[b]
                 for f, l, start, end in placed:
                     if f <= last and first <= l and start < hi and lo < end:
-                        step = _align(end - at) if end - at > offset else offset + ARENA_ALIGN
-                        clash = step if clash is None else min(clash, step)
+                        clash = end - at if clash is None else min(clash, end - at)     # (> offset: lo < end)
             if clash is None:
                 break
             offset = _align(clash)
