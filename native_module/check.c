@@ -50,9 +50,9 @@ static const uint8_t OPERAND_SPECS_AT[] = PML_OPERAND_SPECS_AT;
 /* The bytes (at least, in steps of *unit) an op's output may lie behind its input 0 in the arena, or -1: a
  * DEPTHWISE_CONV_2D of depth multiplier 1 and stride 1 shaped as its input, pad_top + 1 rows in whole rows; a 1x1
  * CONV_2D of stride 1, no padding, in_c == out_c and at most PML_BEHIND_CONV_WEIGHTS weights, 4 pixels in
- * pixels. Its kernels read what an output needs before writing it and write in the input's order, per channel
- * (picoml.planner.behind_gap says why each rule is enough; device/picoml/validate.py has the same). On an op whose
- * own rules hold. */
+ * pixels. Its kernels read what an output needs before writing it and write each channel in the input's order,
+ * or from rings of input lines already read (picoml.planner.behind_gap says why each rule is enough;
+ * device/picoml/validate.py has the same). On an op whose own rules hold. */
 static PML_COLD int64_t behind_gap(int32_t code, const int32_t *params, const pml_operand_t *x,
                                    const pml_operand_t *f, const pml_operand_t *out, int64_t *unit) {
     if (code != PML_OP_CONV_2D && code != PML_OP_DEPTHWISE_CONV_2D) {
@@ -64,11 +64,11 @@ static PML_COLD int64_t behind_gap(int32_t code, const int32_t *params, const pm
             return -1;
         }
     }
-    /* (64-bit products by pml_mul_s64: no libgcc multiply on Cortex-M0) */
-    const int64_t c = pml_dim(x, 3), row = pml_mul_s64(pml_dim(x, 2), pml_dim(x, 3));
     if (p->stride_h != 1 || p->stride_w != 1) {
         return -1;
     }
+    /* (64-bit products by pml_mul_s64: no libgcc multiply on Cortex-M0) */
+    const int64_t c = pml_dim(x, 3), row = pml_mul_s64(pml_dim(x, 2), pml_dim(x, 3));
     if (code == PML_OP_DEPTHWISE_CONV_2D) {
         *unit = row;
         return ((const pml_depthwise_conv_2d_params_t *)(const void *)params)->depth_multiplier == 1
@@ -325,7 +325,7 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
                 const pml_tensor_t *t = operands[j].tensor;
                 const int64_t ahead = (int64_t)t->offset - o->offset;
                 const int exact = IN_PLACE[code] && j < n_in && t->offset == o->offset && t->nbytes == o->nbytes;
-                const int behind = gap >= 0 && j == 0 && ahead >= gap && ahead > 0
+                const int behind = gap >= 0 && j == 0 && ahead >= gap
                                    && pml_udiv((uint32_t)ahead, (uint32_t)unit) * (uint32_t)unit == (uint32_t)ahead;
                 if (j != k && t->storage != PML_STORAGE_WEIGHTS && !exact && !behind
                     && o->offset < t->offset + t->nbytes && t->offset < o->offset + o->nbytes) {

@@ -96,8 +96,8 @@ def _plan_in_place(model, buffers):
 def behind_gap(op, tensors):
     """(gap, unit) when op's output may lie behind its input in the arena, `gap` bytes or more before it in steps
     of `unit` (the rest of the two overlapping), else None. Every kernel of these ops reads the input bytes an output
-    needs before writing that output, and writes its outputs in the input's order (per channel), so the output may
-    overwrite what no later output reads:
+    needs before writing that output, and writes each channel's outputs in the input's order or from rings of input
+    lines it has already read, so the output may overwrite what no later output reads:
       DEPTHWISE_CONV_2D, depth multiplier 1, stride 1, output shaped as its input: whole rows (unit: a row's bytes),
         pad_top + 1 rows behind (the row output row y is written to lies before the rows y - pad_top on that
         later outputs read; 3x3 kernels that keep their input's lines in rings write into lines already read);
@@ -143,7 +143,7 @@ def _plan_behind(model, buffers, life):
 
 
 def _groups(behind, sizes):
-    """The buffers chained by behind as groups placed as one: ({group: [(buffer, offset in the group)]}), each
+    """The buffers chained by behind as groups placed as one: {group: [(buffer, offset in the group)]}, each
     group's offsets from 0 up."""
     rel = {}
 
