@@ -174,7 +174,7 @@ static PML_COLD __attribute__((noinline)) int fail(pml_error_t *e, int32_t rule,
 #define FAIL(rule, value) return fail(e, (rule), (int64_t)(value))
 
 PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size, pml_error_t *e,
-                       uint32_t *scratch_size) {
+                       uint32_t *scratch_size, uint32_t *scratch_at) {
     const pml_header_t *h = (const pml_header_t *)(const void *)model;
     e->op = e->tensor = e->detail = -1;
     *scratch_size = 0;
@@ -338,14 +338,21 @@ PML_COLD int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena
         if (work > PML_MAX_WORK) {
             FAIL(PML_R_WORK, c.work);
         }
-        if (c.scratch > *scratch_size) {
-            *scratch_size = (c.scratch + 3u) & ~3u;
+        const uint32_t scratch = (c.scratch + 3u) & ~3u;
+        if (scratch > *scratch_size) {
+            *scratch_size = scratch;
+        }
+        if (scratch_at) {
+            scratch_at[op] = scratch;
         }
         word += 4 + n_in + n_out + n_params;
     }
     e->op = -1;
     if (word != end) {
         FAIL(PML_R_STRAY, end - word);
+    }
+    if (scratch_at) {
+        *scratch_size = pml_place_scratch(model, arena_size, scratch_at);
     }
     return PML_OK;
 }

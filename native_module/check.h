@@ -30,6 +30,10 @@
         } \
     } while (0)
 
+/* scratch.c, for pml_check: fills scratch_at (each op's scratch bytes on entry) with where each op's scratch
+ * goes in an arena of arena_size bytes; returns the bytes of the buffer apart. On a model pml_check accepted. */
+PML_COLD uint32_t pml_place_scratch(const uint8_t *model, uint32_t arena_size, uint32_t *scratch_at);
+
 PML_COLD int pml_fail(pml_check_t *c, int rule, int64_t value);
 
 /* min(a * b, PML_MAX_WORK + 1) for a, b in [0, 2^31): an op's work, saturated. */

@@ -1,5 +1,5 @@
-/* The op-table walker: pml_invoke runs a model pml_check (check.c) accepted, from its bytes, an arena and a
- * scratch buffer, with no checks. */
+/* The op-table walker: pml_invoke runs a model pml_check (check.c) accepted, from its bytes, an arena and where
+ * its kernels' scratch is (a buffer apart, or the arena's free bytes), with no checks. */
 #include "picoml.h"
 
 /* A switch, not a table of function pointers: the natmod linker cannot relocate pointers to functions of other
@@ -15,7 +15,7 @@ static void run_kernel(int32_t code, const void *params, const pml_operand_t *in
     }
 }
 
-void pml_invoke(const uint8_t *model, uint8_t *arena, void *scratch) {
+void pml_invoke(const uint8_t *model, uint8_t *arena, void *scratch, const uint32_t *scratch_at) {
     const pml_header_t *h = (const pml_header_t *)(const void *)model;
     const pml_tensor_t *tensors = (const pml_tensor_t *)(const void *)(model + h->tensors_offset);
     const uint8_t *weights = model + h->weights_offset;
@@ -29,7 +29,8 @@ void pml_invoke(const uint8_t *model, uint8_t *arena, void *scratch) {
             operands[k].data = t->storage == PML_STORAGE_WEIGHTS ? (void *)(uintptr_t)(weights + t->offset)
                                                                  : (void *)(arena + t->offset);
         }
-        run_kernel(code, word + 4 + n_in + n_out, operands, n_in, operands + n_in, scratch);
+        run_kernel(code, word + 4 + n_in + n_out, operands, n_in, operands + n_in,
+                   scratch_at == 0 || scratch_at[i] == PML_SCRATCH_APART ? scratch : (void *)(arena + scratch_at[i]));
         word += 4 + n_in + n_out + n_params;
     }
 }

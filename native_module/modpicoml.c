@@ -20,8 +20,9 @@ void *memset(void *s, int c, size_t n) {
     return mp_fun_table.memset_(s, c, n);
 }
 
-/* The model's and the arena's buffers, held (so the GC keeps them) and seen as they were when checked, and the
- * kernels' scratch buffer, allocated once at load (pml_check sizes it). */
+/* The model's and the arena's buffers, held (so the GC keeps them) and seen as they were when checked, and where
+ * the kernels take their scratch: each op's place in the arena (pml_check's scratch_at) and the buffer apart, for
+ * the ops whose scratch the arena has no room for, both allocated once at load. */
 typedef struct {
     mp_obj_base_t base;
     mp_obj_t model, arena;
@@ -29,6 +30,7 @@ typedef struct {
     uint8_t *arena_buf;
     size_t model_len, arena_len;
     void *scratch;
+    uint32_t *scratch_at;
     uint32_t scratch_size;
 } model_obj_t;
 
@@ -45,6 +47,15 @@ static NORETURN void raise_invalid(const pml_error_t *e) {
     nlr_raise(mp_call_function_n_kw(mp_load_global(MP_QSTR_ValueError), 5, 0, args));
 }
 
+/* A zeroed, 4-byte aligned block of n bytes, as a bytearray's: MicroPython's MemoryError when the heap is full (a
+ * native module's m_malloc returns NULL instead). The pointer to its bytes, held in the Model, keeps them. */
+static void *new_bytes(uint32_t n) {
+    mp_obj_t size = mp_obj_new_int_from_uint(n);
+    mp_buffer_info_t buf;
+    mp_get_buffer_raise(mp_call_function_n_kw(mp_load_global(MP_QSTR_bytearray), 1, 0, &size), &buf, MP_BUFFER_WRITE);
+    return buf.buf;
+}
+
 static mp_obj_t model_make_new(const mp_obj_type_t *type, size_t n_args, size_t n_kw, const mp_obj_t *args) {
     mp_arg_check_num(n_args, n_kw, 2, 2, false);
     mp_buffer_info_t model, arena;
@@ -59,19 +70,19 @@ static mp_obj_t model_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
     }
     pml_error_t error;
     uint32_t scratch_size;
-    if (pml_check(model.buf, (uint32_t)model.len, (uint32_t)arena.len, &error, &scratch_size) != PML_OK) {
+    if (pml_check(model.buf, (uint32_t)model.len, (uint32_t)arena.len, &error, &scratch_size, NULL) != PML_OK) {
         raise_invalid(&error);
     }
-    model_obj_t *self = mp_obj_malloc(model_obj_t, type);
-    self->scratch = NULL;
+    /* some op's kernel needs scratch: checked again, placing each op's in the arena where it has room */
+    const uint32_t n_ops = ((const pml_header_t *)model.buf)->n_ops;
+    uint32_t *scratch_at = NULL;
     if (scratch_size) {
-        /* as a bytearray, for MicroPython's MemoryError when the heap is full (a native module's m_malloc returns
-         * NULL instead); this pointer to its bytes (a 4-byte aligned block) keeps them */
-        mp_obj_t n = mp_obj_new_int_from_uint(scratch_size);
-        mp_buffer_info_t buf;
-        mp_get_buffer_raise(mp_call_function_n_kw(mp_load_global(MP_QSTR_bytearray), 1, 0, &n), &buf, MP_BUFFER_WRITE);
-        self->scratch = buf.buf;
+        scratch_at = new_bytes(n_ops * 4);
+        pml_check(model.buf, (uint32_t)model.len, (uint32_t)arena.len, &error, &scratch_size, scratch_at);
     }
+    model_obj_t *self = mp_obj_malloc(model_obj_t, type);
+    self->scratch = scratch_size ? new_bytes(scratch_size) : NULL;
+    self->scratch_at = scratch_at;
     self->scratch_size = scratch_size;
     self->model = args[0];
     self->arena = args[1];
@@ -93,7 +104,7 @@ static mp_obj_t model_invoke(mp_obj_t self_in) {
         || arena.len != self->arena_len) {
         mp_raise_ValueError(MP_ERROR_TEXT("picoml: the model's or the arena's buffer changed since load"));
     }
-    pml_invoke(self->model_buf, self->arena_buf, self->scratch);
+    pml_invoke(self->model_buf, self->arena_buf, self->scratch, self->scratch_at);
     return mp_const_none;
 }
 static MP_DEFINE_CONST_FUN_OBJ_1(model_invoke_obj, model_invoke);
@@ -129,7 +140,7 @@ static mp_obj_t model_predict(mp_obj_t self_in, mp_obj_t x, mp_obj_t out) {
         return mp_const_false;
     }
     pml_copy(self->arena_buf + ti->offset, in_buf.buf, (int32_t)in_buf.len);     /* the kernels' word copy */
-    pml_invoke(self->model_buf, self->arena_buf, self->scratch);
+    pml_invoke(self->model_buf, self->arena_buf, self->scratch, self->scratch_at);
     const uint8_t *y = to->storage == PML_STORAGE_WEIGHTS ? self->model_buf + h->weights_offset + to->offset
                                                           : self->arena_buf + to->offset;
     pml_copy(out_buf.buf, y, (int32_t)out_buf.len);
@@ -137,7 +148,7 @@ static mp_obj_t model_predict(mp_obj_t self_in, mp_obj_t x, mp_obj_t out) {
 }
 static MP_DEFINE_CONST_FUN_OBJ_3(model_predict_obj, model_predict);
 
-/* The bytes of the kernels' scratch buffer (picoml.report shows them beside the arena). */
+/* The bytes of the kernels' scratch buffer apart from the arena (picoml.report shows them beside the arena). */
 static mp_obj_t model_scratch(mp_obj_t self_in) {
     return mp_obj_new_int_from_uint(((model_obj_t *)MP_OBJ_TO_PTR(self_in))->scratch_size);
 }

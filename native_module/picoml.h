@@ -64,20 +64,28 @@ typedef struct {
     uint32_t scratch;
 } pml_check_t;
 
+/* An op whose kernel's scratch is the buffer apart (pml_check's scratch_at). */
+#define PML_SCRATCH_APART UINT32_MAX
+
 /* Validate a whole model once, before any pml_invoke (check.c): the sections inside the file, every tensor inside
  * the arena or the weights blob, every op's operands and params consistent with what its kernel reads and writes,
  * the total work at most PML_MAX_WORK (rules.h). The caller has checked the header's magic, version, file size
  * and CRC-32 (picoml.pml.check_header, picoml.format.read_header) and that `model` is 4-byte aligned. Returns
- * PML_OK or a status, with *error saying what is wrong, and in *scratch_size the bytes of scratch the kernels
- * need (the largest of any op's, a multiple of 4; 0 for most models). A model that passes is safe to pml_invoke
- * with any arena of at least arena_size bytes and a 4-byte aligned scratch buffer of *scratch_size bytes. */
+ * PML_OK or a status, with *error saying what is wrong.
+ * Then where each op's kernel takes its scratch (working memory during that op; most kernels need none). With
+ * scratch_at NULL, every op takes it from a buffer apart of *scratch_size bytes (the largest of any op's, a
+ * multiple of 4). Otherwise scratch_at has n_ops entries: an op's is the arena offset of bytes that no tensor
+ * still needs during that op (scratch.c), or PML_SCRATCH_APART when none are free, and *scratch_size covers only
+ * the ops apart. A model that passes is safe to pml_invoke with any arena of at least arena_size bytes (the
+ * arena checked, when scratch_at is given), a 4-byte aligned buffer apart of *scratch_size bytes and the same
+ * scratch_at. */
 int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size, pml_error_t *error,
-              uint32_t *scratch_size);
+              uint32_t *scratch_size, uint32_t *scratch_at);
 
 /* Run every op of a model pml_check accepted; inputs are already in the arena, outputs are left there. No checks:
- * the kernels trust pml_check. `scratch` is the buffer pml_check sized: a kernel's working memory during one op
- * (im2col columns, line buffers), nothing kept from one op to the next. */
-void pml_invoke(const uint8_t *model, uint8_t *arena, void *scratch);
+ * the kernels trust pml_check. `scratch` is the buffer apart and scratch_at the placement pml_check made (or
+ * NULL, as it was given to it). */
+void pml_invoke(const uint8_t *model, uint8_t *arena, void *scratch, const uint32_t *scratch_at);
 
 /* Shape helpers shared by the kernels. */
 /* The dilation a kernel uses along an axis with `taps` filter taps: any dilation passes pml_check when there is

@@ -1,6 +1,7 @@
 """The device library with the C native module (_picoml.mpy, x64) in the unix port: chosen automatically, and an
 armv7emsp module refused with the right build named. (Every model's bytes on this backend: test_runtimes.py.)"""
 import models
+import numpy as np
 from conftest import device
 from picoml import format, resources
 from picoml.runtimes import c as c_runtime
@@ -26,14 +27,17 @@ def test_wrong_arch_module_is_refused_with_the_right_build_named(tmp_path):
     assert r["auto"][0] in ("viper", "python")
 
 
-def test_scratch_is_sized_at_load_and_reported(tmp_path):
-    """The native Model allocates the kernels' scratch once at load, as much as pml_check asks for on its core: on
-    x64 the same C as the host library, so info() reports the host library's number (columns for the
-    convolutions: more than 0)."""
+def test_scratch_is_placed_at_load_and_reported(tmp_path):
+    """The native Model places the kernels' scratch once at load, as pml_check does on its core: in the arena's free
+    bytes where they have room, the rest in a buffer apart. On x64 the same C as the host library, so info() reports
+    the host library's buffer apart: none for DS-CNN, whose convolutions' columns (more than 0 bytes) all fit."""
     blob = models.pml("kws_ref_model")
     (tmp_path / "kws.pml").write_bytes(blob)
     (tmp_path / "x.bin").write_bytes(bytes(490))
-    status, scratch = c_runtime.check(c_runtime.load(), blob, format.read(blob).arena_size)
-    assert status == 0 and scratch > 0
+    model = format.read(blob)
+    lib = c_runtime.load()
+    status, largest = c_runtime.check(lib, blob, model.arena_size)
+    status_placed, apart = c_runtime.check(lib, blob, model.arena_size, np.zeros(len(model.ops), np.uint32))
+    assert status == status_placed == 0 and largest > 0 and apart == 0
     info = device("describe", tmp_path / "kws.pml", tmp_path / "x.bin", "native", natmod=True)["info"]
-    assert info["backend"] == "'native'" and info["scratch_bytes"] == str(scratch)
+    assert info["backend"] == "'native'" and info["scratch_bytes"] == str(apart)

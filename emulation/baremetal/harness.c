@@ -68,7 +68,9 @@ int harness_run(const uint8_t *model, uint32_t model_size, uint8_t *arena, uint3
                 const uint8_t *inputs, uint32_t n_samples, uint8_t *outputs) {
     pml_error_t error;
     uint32_t scratch_size;
-    int status = pml_check(model, model_size, arena_size, &error, &scratch_size);
+    const uint32_t n_ops = model_size >= sizeof(pml_header_t) ? ((const pml_header_t *)(const void *)model)->n_ops : 0;
+    uint32_t *scratch_at = harness_alloc(4 * n_ops + 4);   /* none (every op's scratch apart) when it does not fit */
+    int status = pml_check(model, model_size, arena_size, &error, &scratch_size, scratch_at);
     if (status != PML_OK) {
         return status;
     }
@@ -87,7 +89,7 @@ int harness_run(const uint8_t *model, uint32_t model_size, uint8_t *arena, uint3
             inputs += t->nbytes;
         }
         pml_mark_begin();
-        pml_invoke(model, arena, scratch);
+        pml_invoke(model, arena, scratch, scratch_at);
         pml_mark_end();
         for (io_range(model, 1, &k, &end); k < end; k++) {
             const pml_tensor_t *t = io_tensor(model, k);

@@ -23,7 +23,7 @@ uint32_t harness_io_bytes(const uint8_t *model, int outputs);
 void *harness_alloc(uint32_t size);
 uint32_t harness_free_bytes(void);
 
-/* pml_check (the kernels' scratch then taken from the free RAM), then for each of n_samples samples: inputs into the arena, pml_invoke, outputs out of it.
+/* pml_check (the kernels' scratch placed in the arena's free bytes, or taken from the free RAM), then for each of n_samples samples: inputs into the arena, pml_invoke, outputs out of it.
  * `inputs` holds n_samples * harness_io_bytes(model, 0) bytes, `outputs` n_samples * harness_io_bytes(model, 1). */
 int harness_run(const uint8_t *model, uint32_t model_size, uint8_t *arena, uint32_t arena_size,
                 const uint8_t *inputs, uint32_t n_samples, uint8_t *outputs);

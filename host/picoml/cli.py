@@ -203,18 +203,23 @@ def cmd_bench(args):
 
 
 def _print_scratch(blob, model, arch):
-    """The kernels' scratch that the native module allocates at load on `arch` (None: this machine), as its checks
-    size it: the host build of that core's code path answers (make hostlib)."""
+    """The kernels' scratch on `arch` (None: this machine) as the native module places it at load: in the arena's
+    free bytes where the op leaves room, else in a buffer allocated beside the arena. The host build of that core's
+    code path answers (make hostlib)."""
     variant = {"armv7emsp": "m4", "armv6m": "m0"}.get(arch)
     try:
+        import numpy as np
         from .runtimes import c as c_runtime        # a checkout's tooling: an installed picoml says so
-        status, found = c_runtime.check(c_runtime.load(c_runtime.VARIANTS[variant]), blob, max(model.arena_size, 4))
+        lib = c_runtime.load(c_runtime.VARIANTS[variant])
+        arena = max(model.arena_size, 4)
+        status, largest = c_runtime.check(lib, blob, arena)
+        _, apart = c_runtime.check(lib, blob, arena, np.zeros(max(len(model.ops), 1), np.uint32))
     except PicomlError as e:
         print("scratch     not known: %s" % str(e).strip().splitlines()[0])
         return
     if status == 0:
-        print("scratch     %d bytes for the kernels on %s, allocated at load beside the arena"
-              % (found, arch or "this machine"))
+        print("scratch     %d bytes beside the arena for the kernels on %s (an op takes up to %d, in the arena's "
+              "free bytes where they have room)" % (apart, arch or "this machine", largest))
 
 
 def _print_emulated(model, rows, arch):

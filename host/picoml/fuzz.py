@@ -729,16 +729,19 @@ def _c_library(path):
     declares them."""
     import ctypes
     lib = ctypes.CDLL(path)
-    lib.pml_check.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p]
+    lib.pml_check.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_void_p, ctypes.c_void_p,
+                              ctypes.c_void_p]
     lib.pml_check.restype = ctypes.c_int
-    lib.pml_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    lib.pml_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.pml_invoke.restype = None
     return lib
 
 
 def _c_case(blob, case, lib):
     """What the device does with the native backend: the header's checks (magic, version, size, CRC-32: the
-    same rules on host and device), then pml_check, then pml_invoke."""
+    same rules on host and device), then pml_check, then pml_invoke. Odd cases place the kernels' scratch in the
+    arena's free bytes, as the device does; even ones keep it all apart, where the sanitizer's redzones catch a
+    kernel going past what its check asked for."""
     import ctypes
     from . import format
     try:
@@ -751,7 +754,8 @@ def _c_case(blob, case, lib):
     model = (ctypes.c_uint8 * len(blob)).from_buffer_copy(blob)
     arena = (ctypes.c_uint8 * size).from_buffer_copy(bytes(_pattern(size, case, 0).view("uint8")))
     error, scratch_size = (ctypes.c_int32 * 16)(), ctypes.c_uint32()
-    status = lib.pml_check(model, len(blob), size, error, ctypes.byref(scratch_size))
+    scratch_at = (ctypes.c_uint32 * max(h["n_ops"], 1))() if case % 2 else None
+    status = lib.pml_check(model, len(blob), size, error, ctypes.byref(scratch_size), scratch_at)
     if status != 0:
         return "refused", "pml_check: status %d %s" % (status, list(error[:5]))
     if scratch_size.value > ARENA_LIMIT:
@@ -761,7 +765,7 @@ def _c_case(blob, case, lib):
     libc = ctypes.CDLL(None)
     libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
     scratch = libc.malloc(max(scratch_size.value, 1))
-    lib.pml_invoke(model, arena, scratch)
+    lib.pml_invoke(model, arena, scratch, scratch_at)
     libc.free(scratch)
     digest = 0
     for k in range(h["n_inputs"], h["n_inputs"] + h["n_outputs"]):

@@ -16,12 +16,14 @@ import platform
 import sys
 import textwrap
 
+import numpy as np
+
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import models  # noqa: E402
-from picoml import cycles, format, report, runtimes  # noqa: E402
+from picoml import cycles, format, runtimes  # noqa: E402
 from picoml.convert import convert  # noqa: E402
 from picoml.errors import PicomlError  # noqa: E402
 from picoml.runtimes import c as c_runtime  # noqa: E402
@@ -45,8 +47,9 @@ SIZE = """
 
 MACs, file and arena as `picoml inspect` gives them; "TFLM arena" is what TFLite Micro's own runtime (PyPI
 `tflite-micro`, its recording allocator) allocates for the same .tflite, "–" for models made here. The native
-module allocates the kernels' scratch beside the arena at load, sized by its checks for its core: the Summary's
-"scratch" column (the Cortex-M4 and Armv6-M code paths' checks, built for this machine: `make hostlib`).
+module places each op's scratch (its kernel's working memory) at load, as its checks size it for its core: in the
+arena's free bytes where the op leaves room, else in a buffer beside the arena. The Summary's "scratch" column is
+that buffer (the Cortex-M4 and Armv6-M code paths' checks, built for this machine: `make hostlib`).
 
 | model | MACs | .pml bytes | arena bytes | TFLM arena bytes |
 |---|---:|---:|---:|---:|
@@ -163,10 +166,11 @@ SUMMARY = """
 """
 
 
-def scratch(lib, blob, arena_size):
-    """The kernels' scratch bytes pml_check asks for (lib: the host build of a core's code path, whose checks are
-    the core's), or None when it refuses the model."""
-    status, found = c_runtime.check(lib, blob, arena_size)
+def scratch(lib, blob, arena_size, n_ops):
+    """The bytes of the kernels' scratch buffer beside the arena once pml_check has placed every op's scratch that
+    fits in the arena's free bytes (lib: the host build of a core's code path, whose checks are the core's), or
+    None when it refuses the model."""
+    status, found = c_runtime.check(lib, blob, arena_size, np.zeros(max(n_ops, 1), np.uint32))
     return found if status == 0 else None
 
 
@@ -259,7 +263,7 @@ def main():
             name, cell(k4 and k4.instructions), ratio(k4 and k4.instructions, macs, 2),
             cell(k4 and k4.cycles_estimate), ratio(macs, k4 and k4.cycles_estimate), cell(c0m), ratio(macs, c0m),
             cell(c0m and c0m / c0 * 1e3, 1)))
-        scratches = [scratch(lib, blob, model.arena_size) for lib in (lib4, lib0)]
+        scratches = [scratch(lib, blob, model.arena_size, len(model.ops)) for lib in (lib4, lib0)]
         summary.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             name, cell(macs), cell(model.arena_size), " / ".join(cell(b) for b in scratches), cell(i4), cell(e4),
             ratio(macs, e4),

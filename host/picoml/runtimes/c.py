@@ -42,19 +42,21 @@ def load(name="libpicoml.so"):
         raise PicomlError("%s is missing or older than native_module/: run `make hostlib`" % library)
     lib = ctypes.CDLL(str(library))
     lib.pml_check.argtypes = [ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.POINTER(Error),
-                              ctypes.POINTER(ctypes.c_uint32)]
-    lib.pml_invoke.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p]
+                              ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
+    lib.pml_invoke.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     lib.pml_invoke.restype = None
     return lib
 
 
-def check(lib, blob, arena_size):
-    """(status, (op, tensor, rule, detail, value) or the kernels' scratch bytes) of pml_check on the .pml bytes;
-    blob is copied into a 4-byte aligned buffer first (ctypes' bytes need not be)."""
+def check(lib, blob, arena_size, scratch_at=None):
+    """(status, (op, tensor, rule, detail, value) or the bytes of the kernels' scratch buffer) of pml_check on the
+    .pml bytes: with scratch_at (a uint32 array of an entry per op, filled in), the buffer apart from the ops' places
+    in the arena; without, the largest any op needs. blob is copied into a 4-byte aligned buffer first (ctypes'
+    bytes need not be)."""
     buf = aligned(blob)
     error, scratch = Error(), ctypes.c_uint32()
     status = lib.pml_check(ctypes.cast(buf.ctypes.data, ctypes.c_char_p), len(blob), arena_size, ctypes.byref(error),
-                           ctypes.byref(scratch))
+                           ctypes.byref(scratch), None if scratch_at is None else scratch_at.ctypes.data)
     if status == 0:
         return 0, scratch.value
     return status, (error.op, error.tensor, error.rule, error.detail, error.value)
@@ -74,7 +76,8 @@ class CRuntime:
         self.model = format.read(self.blob)
         self.arena = np.zeros(max(self.model.arena_size, 4), np.uint8)
         self.buf = aligned(self.blob)
-        status, found = check(self.lib, self.blob, self.arena.size)
+        self.scratch_at = np.zeros(max(len(self.model.ops), 1), np.uint32)
+        status, found = check(self.lib, self.blob, self.arena.size, self.scratch_at)
         if status != 0:
             message = format.device_module("refusal").message(self.blob, found)
             raise FormatError("pml_check refused the model: status %d: %s" % (status, message))
@@ -88,7 +91,7 @@ class CRuntime:
 
     def invoke(self):
         self.lib.pml_invoke(ctypes.cast(self.buf.ctypes.data, ctypes.c_char_p), self.arena.ctypes.data,
-                            self.scratch.ctypes.data)
+                            self.scratch.ctypes.data, self.scratch_at.ctypes.data)
 
     def run(self, inputs):
         if len(inputs) != len(self.model.inputs):
