@@ -249,10 +249,11 @@ class Model:
     def info(self):
         """A dict: backend, backend_notes (why faster backends were not used), arch and mpy_version (of this
         interpreter), ops (names, in order), python_ops (indices of the ops the viper backend leaves to
-        kernels_python), arena_bytes, scratch_bytes (the native kernels' working buffer on this core, allocated
-        at load; 0 for the other backends), weights_bytes, file_bytes, format_version, inputs / outputs (lists of
-        {"shape", "dtype", "scale", "zero_point", "float"}; float: the source model took/gave float32 there and
-        predict quantizes/dequantizes floats with these parameters), labels, source (the converted file)."""
+        kernels_python), arena_bytes, scratch_bytes (the buffer beside the arena, allocated at load, for what of the
+        native kernels' working memory on this core the arena's free bytes cannot hold; 0 for the other backends),
+        weights_bytes, file_bytes, format_version, inputs / outputs (lists of {"shape", "dtype", "scale",
+        "zero_point", "float"}; float: the source model took/gave float32 there and predict quantizes/dequantizes
+        floats with these parameters), labels, source (the converted file)."""
         return _cold("info", self)
 
     def __repr__(self):
