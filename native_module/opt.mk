@@ -7,9 +7,10 @@ PML_OPT_armv7m = -O2
 PML_OPT_armv6m = -O2
 PML_OPT_xtensawin = -O2
 # ... but -Os for the files that run once per load or once per op over a few values (the checks, the scratch
-# placement, the binding, the walker, the shape and integer ops, LUT, MEAN, SOFTMAX): smaller (armv7emsp about 2.9 KB of 26.8 KB) at no cost
-# measured (the audio front-end +0.1% cycles, the MLPerf Tiny models 0.0%). On armv6m mean.c and softmax.c stay at
-# -O2: at -Os gcc calls libgcc's __aeabi_llsl for their 64-bit shifts, and a native module has no libgcc.
+# placement, the binding, the walker, the shape and integer ops, LUT, MEAN, SOFTMAX): smaller (armv7emsp about
+# 2.9 KB of 26.8 KB) at no cost measured (the audio front-end +0.1% cycles, the MLPerf Tiny models 0.0%). On
+# armv6m mean.c and softmax.c stay at -O2: at -Os gcc calls libgcc's __aeabi_llsl for their 64-bit shifts, and a
+# native module has no libgcc.
 PML_SMALL_FILES = check.c scratch.c modpicoml.c invoke.c concatenation.c pad.c lut.c integer.c mean.c softmax.c
 PML_SMALL_FILES_armv6m = check.c scratch.c modpicoml.c invoke.c concatenation.c pad.c lut.c integer.c
 # On the two arches of the boards (the module's code goes to their heap, docs/memory.md), -Os too for the portable

@@ -76,9 +76,9 @@ typedef struct {
  * scratch_at NULL, every op takes it from a buffer apart of *scratch_size bytes (the largest of any op's, a
  * multiple of 4). Otherwise scratch_at has n_ops entries: an op's is the arena offset of bytes that no tensor
  * still needs during that op (scratch.c), or PML_SCRATCH_APART when none are free, and *scratch_size covers only
- * the ops apart. A model that passes is safe to pml_invoke with any arena of at least arena_size bytes (the
- * arena checked, when scratch_at is given), a 4-byte aligned buffer apart of *scratch_size bytes and the same
- * scratch_at. */
+ * the ops apart. A model that passes is safe to pml_invoke with a 4-byte aligned buffer apart of *scratch_size
+ * bytes, the same scratch_at and an arena of at least arena_size bytes (the header's; with scratch_at, the
+ * arena_size given here, which the placement may use to its end). */
 int pml_check(const uint8_t *model, uint32_t model_size, uint32_t arena_size, pml_error_t *error,
               uint32_t *scratch_size, uint32_t *scratch_at);
 
