@@ -82,8 +82,8 @@ static PML_COLD uint32_t free_bytes(place_t *p, const int32_t *w, int32_t k, uin
 
 PML_COLD uint32_t pml_place_scratch(const uint8_t *model, uint32_t arena_size, uint32_t *scratch_at) {
     const pml_header_t *h = (const pml_header_t *)(const void *)model;
-    place_t p = {h, (const pml_tensor_t *)(const void *)(model + h->tensors_offset), (const uint16_t *)(const void *)(model + h->io_offset),
-                 PML_PLACE_STEPS};
+    place_t p = {h, (const pml_tensor_t *)(const void *)(model + h->tensors_offset),
+                 (const uint16_t *)(const void *)(model + h->io_offset), PML_PLACE_STEPS};
     const int32_t *w = (const int32_t *)(const void *)(model + h->ops_offset);
     uint32_t apart = 0;
     for (int32_t k = 0; k < (int32_t)h->n_ops; k++, w = next_op(w)) {

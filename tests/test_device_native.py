@@ -1,7 +1,6 @@
 """The device library with the C native module (_picoml.mpy, x64) in the unix port: chosen automatically, and an
 armv7emsp module refused with the right build named. (Every model's bytes on this backend: test_runtimes.py.)"""
 import models
-import numpy as np
 from conftest import device
 from picoml import format, resources
 from picoml.runtimes import c as c_runtime
@@ -37,7 +36,7 @@ def test_scratch_is_placed_at_load_and_reported(tmp_path):
     model = format.read(blob)
     lib = c_runtime.load()
     status, largest = c_runtime.check(lib, blob, model.arena_size)
-    status_placed, apart = c_runtime.check(lib, blob, model.arena_size, np.zeros(len(model.ops), np.uint32))
+    status_placed, apart = c_runtime.scratch_apart(lib, blob, model.arena_size)
     assert status == status_placed == 0 and largest > 0 and apart == 0
     info = device("describe", tmp_path / "kws.pml", tmp_path / "x.bin", "native", natmod=True)["info"]
     assert info["backend"] == "'native'" and info["scratch_bytes"] == str(apart)

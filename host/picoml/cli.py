@@ -208,12 +208,11 @@ def _print_scratch(blob, model, arch):
     code path answers (make hostlib)."""
     variant = {"armv7emsp": "m4", "armv6m": "m0"}.get(arch)
     try:
-        import numpy as np
         from .runtimes import c as c_runtime        # a checkout's tooling: an installed picoml says so
         lib = c_runtime.load(c_runtime.VARIANTS[variant])
         arena = max(model.arena_size, 4)
         status, largest = c_runtime.check(lib, blob, arena)
-        _, apart = c_runtime.check(lib, blob, arena, np.zeros(max(len(model.ops), 1), np.uint32))
+        _, apart = c_runtime.scratch_apart(lib, blob, arena)
     except PicomlError as e:
         print("scratch     not known: %s" % str(e).strip().splitlines()[0])
         return

@@ -16,8 +16,6 @@ import platform
 import sys
 import textwrap
 
-import numpy as np
-
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -166,11 +164,11 @@ SUMMARY = """
 """
 
 
-def scratch(lib, blob, arena_size, n_ops):
+def scratch(lib, blob, arena_size):
     """The bytes of the kernels' scratch buffer beside the arena once pml_check has placed every op's scratch that
     fits in the arena's free bytes (lib: the host build of a core's code path, whose checks are the core's), or
     None when it refuses the model."""
-    status, found = c_runtime.check(lib, blob, arena_size, np.zeros(max(n_ops, 1), np.uint32))
+    status, found = c_runtime.scratch_apart(lib, blob, arena_size)
     return found if status == 0 else None
 
 
@@ -263,7 +261,7 @@ def main():
             name, cell(k4 and k4.instructions), ratio(k4 and k4.instructions, macs, 2),
             cell(k4 and k4.cycles_estimate), ratio(macs, k4 and k4.cycles_estimate), cell(c0m), ratio(macs, c0m),
             cell(c0m and c0m / c0 * 1e3, 1)))
-        scratches = [scratch(lib, blob, model.arena_size, len(model.ops)) for lib in (lib4, lib0)]
+        scratches = [scratch(lib, blob, model.arena_size) for lib in (lib4, lib0)]
         summary.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             name, cell(macs), cell(model.arena_size), " / ".join(cell(b) for b in scratches), cell(i4), cell(e4),
             ratio(macs, e4),

@@ -62,6 +62,13 @@ def check(lib, blob, arena_size, scratch_at=None):
     return status, (error.op, error.tensor, error.rule, error.detail, error.value)
 
 
+def scratch_apart(lib, blob, arena_size):
+    """(status, error or the bytes of the kernels' scratch buffer beside the arena) of pml_check placing each op's
+    scratch in an arena of arena_size bytes, as the native module does at load."""
+    n_ops = format.read_header(blob)["n_ops"]
+    return check(lib, blob, arena_size, np.zeros(max(n_ops, 1), np.uint32))
+
+
 def aligned(blob):
     """The bytes in a numpy buffer (numpy aligns its data to at least 16 bytes)."""
     return np.frombuffer(bytes(blob), np.uint8).copy()
