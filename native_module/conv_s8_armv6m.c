@@ -550,45 +550,76 @@ static void conv_plain(const geometry_t *g, const int8_t *filter,
     }
 }
 
+/* The W words of `words` words of 4 weights from src (patch elements 4k .. 4k + 3, element 4k in the low byte):
+ * per word its pair (0, 3) at dst[0] and (1, 2) at dst[3], dst 6 words on per word; adds to sums[0] sum v_i v_j
+ * over the pairs, to sums[1] sum v, to sums[2] sum |w| in two halfword lanes. */
+#if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
+/* In assembly (46 cycles a word; gcc spilled its sums at 61): r0 src, r1 its end, r2 dst, r3 the word, r4-r7
+ * the bytes and products; the sums in r8, r9, r10, 0x80808080 in r11, 0x01010101 in r12, 0x00ff00ff in lr. */
+void pml_armv6m_weight_words(const uint32_t *src, int32_t words, uint32_t *dst, uint32_t *sums);
+__asm__(
+    ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_weight_words\n"
+    ".type pml_armv6m_weight_words, %function\n .thumb_func\n"
+    "pml_armv6m_weight_words:\n"
+    "push {r3, r4, r5, r6, r7, lr}\n mov r4, r8\n mov r5, r9\n mov r6, r10\n mov r7, r11\n push {r4, r5, r6, r7}\n"
+    "mov r4, r12\n push {r4}\n"
+    "ldm r3!, {r4, r5, r6}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n"
+    "ldr r4, =0x80808080\n mov r11, r4\n ldr r4, =0x01010101\n mov r12, r4\n ldr r4, =0x00ff00ff\n mov lr, r4\n"
+    "lsls r1, r1, #2\n adds r1, r0, r1\n cmp r0, r1\n beq 2f\n"
+    "1:\n ldm r0!, {r3}\n"
+    /* sum |w|: the negative bytes complemented, plus 1, added in two halfword lanes */
+    "lsrs r4, r3, #7\n mov r5, r12\n ands r4, r5\n lsls r5, r4, #8\n subs r5, r5, r4\n eors r5, r3\n"
+    "adds r5, r5, r4\n mov r6, lr\n lsrs r4, r5, #8\n ands r4, r6\n ands r5, r6\n adds r4, r4, r5\n add r10, r4\n"
+    /* u = v ^ 0x80808080: the pairs (u0, u3) and (u1, u2) */
+    "mov r4, r11\n eors r3, r4\n uxtb r4, r3\n lsrs r5, r3, #24\n lsls r6, r4, #23\n orrs r6, r5\n str r6, [r2, #0]\n"
+    "adds r7, r4, r5\n muls r5, r4\n add r8, r5\n"
+    "lsrs r4, r3, #8\n uxtb r4, r4\n lsls r3, r3, #8\n lsrs r3, r3, #24\n lsls r6, r4, #23\n orrs r6, r3\n"
+    "str r6, [r2, #12]\n adds r7, r7, r4\n adds r7, r7, r3\n add r9, r7\n muls r3, r4\n add r8, r3\n"
+    "adds r2, #24\n cmp r0, r1\n bne 1b\n"
+    "2:\n pop {r4}\n mov r12, r4\n ldr r3, [sp, #16]\n mov r4, r8\n mov r5, r9\n mov r6, r10\n stm r3!, {r4, r5, r6}\n"
+    "pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r3, r4, r5, r6, r7, pc}\n"
+    ".ltorg\n"
+    ".size pml_armv6m_weight_words, .-pml_armv6m_weight_words\n");
+#define weight_words pml_armv6m_weight_words
+#else
+/* the same in C (the host build checks it) */
+static void weight_words(const uint32_t *src, int32_t words, uint32_t *dst, uint32_t *sums) {
+    for (int32_t i = 0; i < words; i++, dst += 6) {
+        const uint32_t v = src[i], u = v ^ 0x80808080u;
+        const uint32_t u0 = u & 0xffu, u1 = (u >> 8) & 0xffu, u2 = (u >> 16) & 0xffu, u3 = u >> 24;
+        dst[0] = lane_pair(u3, u0);
+        dst[3] = lane_pair(u2, u1);
+        sums[0] += u0 * u3 + u1 * u2;
+        sums[1] += (u0 + u3) + (u1 + u2);
+        const uint32_t neg = (v >> 7) & 0x01010101u, a = (v ^ (neg * 0xffu)) + neg;
+        sums[2] += (a & 0x00ff00ffu) + ((a >> 8) & 0x00ff00ffu);
+    }
+}
+#endif
+
 /* Output channel filter row f (patch elements) as W words at dst, every third word (per group of 8 elements its 4
- * pairs, W = v_j | v_i << LANE), staged biased at stage (f may be stage: each word or byte is read before it is
- * written), the padding up to patch8 a zero weight (0x80); returns sum v_i v_j over the pairs, *sum_v the sum of v,
- * *abs_w sum |w|. Out of line: the caller's loop keeps its registers. */
+ * pairs, W = v_j | v_i << LANE), the padding up to patch8 a zero weight (v = 0x80), read in place where f is
+ * aligned, the rest staged at stage; returns sum v_i v_j over the pairs, *sum_v the sum of v, *abs_w sum |w|. Out
+ * of line: the caller's loop keeps its registers. */
 #if defined(__GNUC__)
 __attribute__((noinline))
 #endif
 static uint32_t channel_words(const int8_t *f, int32_t patch, int32_t patch8, uint8_t *stage, uint32_t *dst,
                               uint32_t *sum_v, uint32_t *abs_w) {
-    uint32_t sum = 0, ww = 0, abs2 = 0;
+    uint32_t sums[3] = {0, 0, 0};     /* sum v_i v_j, sum v, sum |w| in two halfword lanes */
     int32_t e = 0;
     if (((uintptr_t)f & 3) == 0) {
-        for (; e + 4 <= patch; e += 4) {
-            const uint32_t v = *(const uint32_t *)(const void *)(f + e), u = v ^ 0x80808080u;
-            *(uint32_t *)(void *)(stage + e) = u;
-            const uint32_t s2 = (u & 0x00ff00ffu) + ((u >> 8) & 0x00ff00ffu);
-            sum += (s2 & 0xffffu) + (s2 >> 16);
-            /* the four |w| (at most 128 each): the negative bytes complemented, plus 1 */
-            const uint32_t neg = (v >> 7) & 0x01010101u, a = (v ^ (neg * 0xffu)) + neg;
-            abs2 += (a & 0x00ff00ffu) + ((a >> 8) & 0x00ff00ffu);
-        }
+        e = patch & ~3;
+        weight_words((const uint32_t *)(const void *)f, e >> 2, dst, sums);
     }
-    uint32_t abs = (abs2 & 0xffffu) + (abs2 >> 16);
-    for (; e < patch8; e++) {
-        const uint32_t v = e < patch ? (uint8_t)f[e] ^ 0x80u : 0x80u;
-        stage[e] = (uint8_t)v;
-        sum += v;
-        abs += v < 0x80u ? 0x80u - v : v - 0x80u;
+    int32_t k = 0;
+    for (; e + k < patch8; k++) {
+        stage[k] = (uint8_t)(e + k < patch ? f[e + k] : 0);
     }
-    const uint32_t *st = (const uint32_t *)(const void *)stage;
-    for (const uint32_t *end = st + (patch8 >> 2); st != end; st++, dst += 6) {
-        const uint32_t v0 = *st & 0xffu, v1 = (*st >> 8) & 0xffu, v2 = (*st >> 16) & 0xffu, v3 = *st >> 24;
-        dst[0] = lane_pair(v3, v0);
-        dst[3] = lane_pair(v2, v1);
-        ww += v0 * v3 + v1 * v2;
-    }
-    *sum_v = sum;
-    *abs_w = abs;
-    return ww;
+    weight_words((const uint32_t *)(const void *)stage, k >> 2, dst + 6 * (e >> 2), sums);
+    *sum_v = sums[1];
+    *abs_w = (sums[2] & 0xffffu) + (sums[2] >> 16);
+    return sums[0];
 }
 
 /* Filter rows whose patch elements are step bytes apart and channels 1 byte apart (a depthwise filter's: element e
