@@ -39,6 +39,8 @@
 
 #if defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
 
+#include <stddef.h>
+
 #include "check.h"
 #include "conv_generic.h"
 #include "conv_s8_armv6m.h"
@@ -73,54 +75,33 @@ typedef struct {
     const uint32_t *cw;         /*  4: the triple's 3 channels' start constants (L - 128 sum w - sum v_i v_j), then
                                  *     their end constants (bias - L; B - L for constant_channel's) */
     uint32_t xs[2];             /*  8: the 2 pixels' 128 sum u + sum u_i u_j */
-    const rq6f_t *q;            /* 16: the triple's 3 channels' requantization */
-    int8_t *out_a, *out_b;      /* 20, 24: the pixels' outputs of the triple's channels */
-    int32_t n;                  /* 28: channels of the triple that exist: min(3, left) */
-    int32_t two;                /* 32: pixel b exists */
-    const out_range_t *range;   /* 36 */
-    uint32_t acc[6];            /* 40: the sums (pixel a's 3 channels, then b's) */
-    int32_t fast;               /* 64: every channel takes the shortcut */
-    const uint8_t *w;           /* 68: the triple's W words */
-    int32_t w_step;             /* 72: bytes of W words per triple */
-    int32_t left;               /* 76: channels of the block from this triple on */
-    const uint8_t *cols;        /* 80: the columns */
-    uint32_t safe;              /* 84: bit t: the t-th triple from this one on has 3 channels, pixel b exists and
-                                 *     every sum is in the shortcut's range (requantized from the registers, no
-                                 *     check) */
+    uint32_t *acc_a, *acc_b;    /* 16, 20: where the triple's sums go (pixel a's 3 channels, pixel b's) */
+    int32_t triples;            /* 24: triples left, this one included */
+    int32_t one_at;             /* 28: 1 when the block's last triple has one channel (its words alone), else 0 */
+    const uint8_t *w;           /* 32: the triple's W words */
+    const uint8_t *cols;        /* 36: the columns */
 } step_t;
 
-/* The next triple of s (the caller checked s->left > 3) */
-static inline void step_next(step_t *s) {
-    s->left -= 3;
-    s->n = s->left < 3 ? s->left : 3;
-    s->cw += 6;
-    s->q += 3;
-    s->out_a += 3;
-    s->out_b += 3;
-    s->w += s->w_step;
-    s->safe >>= 1;
-}
-
 /* For each triple from s's on: acc[p * 3 + j] = (cw[j] - xs[p] + sum over the pairs of lo(X + W) hi(X + W)) modulo
- * 2^23 + cw[3 + j] (X: pixel p's words in cols, W: channel j's in w), p < 2, j < 3, then requantized into out_a /
- * out_b; then the next triple (step_next). Returns 0 when every triple is done, or 1 with s at a triple whose sums
- * are left in s->acc for the caller to requantize (a sum out of the shortcut's range, or s->fast == 0). */
+ * 2^23 + cw[3 + j] (X: pixel p's words in cols, W: channel j's in w), p < 2, j < 3, to acc_a (p = 0) and acc_b (p =
+ * 1), 3 words each; the pointers advance past the triple (s->w to the next triple's W words, s->cw by 6). The sums of
+ * channels a last triple lacks are left as they come (the caller does not read them). */
 #if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
 /* In assembly: the step below needs all 8 low registers and 6 high ones, which gcc does not give inline assembly.
  * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the sum S, its high lane and the product, sums in r8 r9
  * r10 (pixel a) and r11 r12 lr (pixel b); s and the end of cols on the stack. 32 cycles per pair of elements, 6
- * per two groups of 4 pairs (the loop's branch back is out of BNE's reach); a triple of one channel (n == 1) 13 per
- * pair; 38 per triple to mask the sums and add the end constants.
- * Requantization as in pml_armv6m_requant (requantize_armv6m.c), a subroutine called once per pixel. */
-int32_t pml_armv6m_conv_2x3(step_t *s);
+ * per two groups of 4 pairs (the loop's branch back is out of BNE's reach); a triple of one channel (the block's
+ * last) 13 per pair; about 95 per triple to start the sums, mask them and store them. */
+void pml_armv6m_conv_2x3(step_t *s);
 #define PML_PROD(x, w, acc) "adds r5, " x ", " w "\n lsrs r6, r5, #23\n muls r5, r6, r5\n add " acc ", r5\n"
 #define PML_PAIR \
     "ldm r0!, {r2, r3}\n ldm r1!, {r4, r7}\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11") \
     "ldm r1!, {r4}\n" PML_PROD("r2", "r7", "r9") PML_PROD("r3", "r7", "r12") \
     PML_PROD("r2", "r4", "r10") PML_PROD("r3", "r4", "lr")
-#define PML_LANE(acc, end) \
-    "mov r5, " acc "\n lsls r5, r5, #9\n lsrs r5, r5, #9\n adds r5, r5, " end "\n mov " acc ", r5\n"
 #define PML_PAIR1(off) "ldm r0!, {r2, r3}\n ldr r4, [r1, #" off "]\n" PML_PROD("r2", "r4", "r8") PML_PROD("r3", "r4", "r11")
+/* a sum's low lane plus its end constant */
+#define PML_SUM(dst, acc, end) "mov " dst ", " acc "\n lsls " dst ", " dst ", #9\n lsrs " dst ", " dst ", #9\n" \
+    "adds " dst ", " dst ", " end "\n"
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_conv_2x3\n"
     ".type pml_armv6m_conv_2x3, %function\n .thumb_func\n"
@@ -131,7 +112,7 @@ __asm__(
     "10:\n ldr r3, [r2, #4]\n ldm r3!, {r4, r5, r6}\n ldr r3, [r2, #8]\n ldr r7, [r2, #12]\n"
     "subs r0, r4, r7\n mov r11, r0\n subs r0, r5, r7\n mov r12, r0\n subs r0, r6, r7\n mov lr, r0\n"
     "subs r4, r4, r3\n mov r8, r4\n subs r5, r5, r3\n mov r9, r5\n subs r6, r6, r3\n mov r10, r6\n"
-    "ldr r0, [r2, #80]\n ldr r1, [r2, #68]\n ldr r5, [r2, #28]\n cmp r5, #1\n bne 1f\n b 30f\n"
+    "ldr r0, [r2, #36]\n ldr r1, [r2, #32]\n ldr r5, [r2, #24]\n ldr r6, [r2, #28]\n cmp r5, r6\n bne 1f\n b 30f\n"
     /* two groups per loop, from the second when their number is odd (bit 5 of the columns' bytes) */
     "1:\n ldr r5, [sp, #4]\n subs r5, r5, r0\n lsrs r5, r5, #6\n bcc 32f\n b 31f\n"
     "32:\n" PML_PAIR PML_PAIR PML_PAIR PML_PAIR
@@ -140,69 +121,35 @@ __asm__(
     /* a triple of one channel (the block's last): its W words only, at 12-byte steps */
     "30:\n" PML_PAIR1("0") PML_PAIR1("12") PML_PAIR1("24") PML_PAIR1("36")
     "adds r1, #48\n ldr r5, [sp, #4]\n cmp r0, r5\n bne 30b\n"
-    /* a safe triple (its bit of s->safe: 3 channels, 2 pixels, every sum in range): requantized from the
-     * registers (at 50), r1 at the next triple's W words */
-    "4:\n ldr r7, [sp]\n ldr r0, [r7, #4]\n adds r0, #12\n ldm r0!, {r2, r3, r4}\n"
-    PML_LANE("r8", "r2") PML_LANE("r11", "r2") PML_LANE("r9", "r3") PML_LANE("r12", "r3") PML_LANE("r10", "r4")
-    PML_LANE("lr", "r4")
-    "ldr r3, [r7, #84]\n lsrs r3, r3, #1\n bcc 21f\n b 50f\n"
-    /* the sums to s->acc */
-    "21:\n movs r0, #40\n adds r0, r7, r0\n"
-    "mov r1, r8\n mov r2, r9\n mov r3, r10\n mov r4, r11\n mov r5, r12\n mov r6, lr\n stm r0!, {r1, r2, r3, r4, r5, r6}\n"
-    "ldr r1, [r7, #64]\n cmp r1, #0\n beq 8f\n"
-    "ldr r3, [r7, #36]\n ldm r3!, {r4, r5, r6}\n mov r9, r4\n mov r10, r5\n mov r11, r6\n"
-    /* pixel a */
-    "movs r0, #40\n adds r0, r7, r0\n ldr r3, [r7, #28]\n lsls r3, r3, #2\n adds r3, r0, r3\n mov r8, r3\n"
-    "ldr r1, [r7, #16]\n ldr r2, [r7, #20]\n bl 5f\n"
-    /* pixel b */
-    "ldr r7, [sp]\n ldr r3, [r7, #32]\n cmp r3, #0\n beq 7f\n"
-    "movs r0, #52\n adds r0, r7, r0\n ldr r3, [r7, #28]\n lsls r3, r3, #2\n adds r3, r0, r3\n mov r8, r3\n"
-    "ldr r1, [r7, #16]\n ldr r2, [r7, #24]\n bl 5f\n"
-    /* the next triple (step_next), if any */
-    "7:\n ldr r2, [sp]\n ldr r3, [r2, #76]\n subs r3, #3\n ble 6f\n str r3, [r2, #76]\n"
-    "cmp r3, #3\n ble 11f\n movs r3, #3\n 11:\n str r3, [r2, #28]\n"
-    "ldr r3, [r2, #4]\n adds r3, #24\n str r3, [r2, #4]\n ldr r3, [r2, #16]\n adds r3, #60\n str r3, [r2, #16]\n"
-    "ldr r3, [r2, #20]\n adds r3, #3\n str r3, [r2, #20]\n ldr r3, [r2, #24]\n adds r3, #3\n str r3, [r2, #24]\n"
-    "ldr r3, [r2, #68]\n ldr r4, [r2, #72]\n adds r3, r3, r4\n str r3, [r2, #68]\n"
-    "ldr r3, [r2, #84]\n lsrs r3, r3, #1\n str r3, [r2, #84]\n"
-    "b 10b\n"
-    "6:\n movs r0, #0\n b 9f\n"
-    "8:\n movs r0, #1\n"
+    /* the sums masked to their lane plus the end constants, to acc_a and acc_b; s->w to the next triple's words
+     * (r1), s->cw past the triple's */
+    "4:\n ldr r7, [sp]\n str r1, [r7, #32]\n ldr r0, [r7, #4]\n adds r0, #12\n ldm r0!, {r2, r3, r4}\n str r0, [r7, #4]\n"
+    PML_SUM("r1", "r8", "r2") PML_SUM("r5", "r9", "r3") PML_SUM("r6", "r10", "r4")
+    "ldr r0, [r7, #16]\n stm r0!, {r1, r5, r6}\n str r0, [r7, #16]\n"
+    PML_SUM("r1", "r11", "r2") PML_SUM("r5", "r12", "r3") PML_SUM("r6", "lr", "r4")
+    "ldr r0, [r7, #20]\n stm r0!, {r1, r5, r6}\n str r0, [r7, #20]\n"
+    /* the next triple, if any */
+    "ldr r0, [r7, #24]\n subs r0, #1\n str r0, [r7, #24]\n beq 9f\n mov r2, r7\n b 10b\n"
     "9:\n add sp, #8\n"
     "pop {r4, r5, r6, r7}\n mov r8, r4\n mov r9, r5\n mov r10, r6\n mov r11, r7\n pop {r4, r5, r6, r7, pc}\n"
-    /* requantize acc r0 .. r8 with the constants r1 into r2 (lo, hi, offset in r9, r10, r11); an accumulator out
-     * of the shortcut's range leaves for 8 (the stack as at 7) */
-    "5:\n ldm r0!, {r3}\n"
-    PML_ARMV6M_REQUANT_ASM("8b", "2", "3")
-    "cmp r0, r8\n bne 5b\n bx lr\n"
-    /* a safe triple: s->w to the next triple's (r1); pixel b's sums pushed, the range in r12, lr, r0; pixel a's 3
-     * outputs from r8 .. r10, then b's from the stack; the next triple's pointers from r1 and r2 */
-    "50:\n str r1, [r7, #68]\n mov r3, r11\n mov r4, r12\n mov r5, lr\n push {r3, r4, r5}\n"
-    "ldr r3, [r7, #36]\n ldm r3!, {r4, r5, r6}\n mov r12, r4\n mov lr, r5\n mov r0, r6\n"
-    "ldr r1, [r7, #16]\n ldr r2, [r7, #20]\n"
-    "mov r3, r8\n" PML_ARMV6M_REQUANT_REG_ASM "mov r3, r9\n" PML_ARMV6M_REQUANT_REG_ASM
-    "mov r3, r10\n" PML_ARMV6M_REQUANT_REG_ASM
-    "ldr r7, [sp, #12]\n str r2, [r7, #20]\n subs r1, #60\n ldr r2, [r7, #24]\n"
-    "pop {r3}\n" PML_ARMV6M_REQUANT_REG_ASM "pop {r3}\n" PML_ARMV6M_REQUANT_REG_ASM
-    "pop {r3}\n" PML_ARMV6M_REQUANT_REG_ASM
-    "ldr r7, [sp]\n str r2, [r7, #24]\n str r1, [r7, #16]\n"
-    "ldr r3, [r7, #4]\n adds r3, #24\n str r3, [r7, #4]\n ldr r3, [r7, #84]\n lsrs r3, r3, #1\n str r3, [r7, #84]\n"
-    "ldr r3, [r7, #76]\n subs r3, #3\n bgt 12f\n b 6b\n"
-    "12:\n str r3, [r7, #76]\n cmp r3, #3\n ble 11f\n movs r3, #3\n"
-    "11:\n str r3, [r7, #28]\n mov r2, r7\n b 10b\n"
     ".size pml_armv6m_conv_2x3, .-pml_armv6m_conv_2x3\n");
-#undef PML_LANE
+#undef PML_SUM
 #undef PML_PAIR1
 #undef PML_PAIR
 #undef PML_PROD
 #define conv_2x3 pml_armv6m_conv_2x3
+/* the offsets the assembly reads */
+typedef char pml_step_t_layout_as_the_assembly_reads_it[
+    offsetof(step_t, acc_a) == 16 && offsetof(step_t, triples) == 24 && offsetof(step_t, w) == 32
+    && offsetof(step_t, cols) == 36 ? 1 : -1];
 #else
 /* the same algorithm in C (the host build checks it) */
-static int32_t conv_2x3(step_t *s) {
-    for (;;) {
+static void conv_2x3(step_t *s) {
+    do {
+        uint32_t acc[6];
         for (uint32_t p = 0; p < 2; p++) {
             for (uint32_t j = 0; j < 3; j++) {
-                s->acc[p * 3 + j] = s->cw[j] - s->xs[p];
+                acc[p * 3 + j] = s->cw[j] - s->xs[p];
             }
         }
         const uint32_t *x = (const uint32_t *)(const void *)s->cols, *f = (const uint32_t *)(const void *)s->w;
@@ -210,26 +157,19 @@ static int32_t conv_2x3(step_t *s) {
             for (uint32_t j = 0; j < 3; j++) {
                 for (uint32_t p = 0; p < 2; p++) {
                     const uint32_t sum = x[p] + f[j];
-                    s->acc[p * 3 + j] += sum * (sum >> LANE);
+                    acc[p * 3 + j] += sum * (sum >> LANE);
                 }
             }
         }
-        for (uint32_t p = 0; p < 2; p++) {
-            for (uint32_t j = 0; j < 3; j++) {
-                s->acc[p * 3 + j] = (s->acc[p * 3 + j] & LANE_MASK) + s->cw[3 + j];
-            }
+        for (uint32_t j = 0; j < 3; j++) {
+            s->acc_a[j] = (acc[j] & LANE_MASK) + s->cw[3 + j];
+            s->acc_b[j] = (acc[3 + j] & LANE_MASK) + s->cw[3 + j];
         }
-        if (!s->fast || pml_armv6m_requant((const int32_t *)s->acc, s->q, s->out_a, s->n, s->range) != s->n) {
-            return 1;
-        }
-        if (s->two && pml_armv6m_requant((const int32_t *)s->acc + 3, s->q, s->out_b, s->n, s->range) != s->n) {
-            return 1;
-        }
-        if (s->left <= 3) {
-            return 0;
-        }
-        step_next(s);
-    }
+        s->acc_a += 3;
+        s->acc_b += 3;
+        s->cw += 6;
+        s->w = (const uint8_t *)f;
+    } while (--s->triples != 0);
 }
 #endif
 
@@ -711,11 +651,11 @@ static int32_t block_channels(int32_t out_c, int32_t patch8, int whole) {
 }
 
 /* The scratch: the block's W words (block * 2 * patch8), the 2 pixels' X words (4 * patch8), a staging row
- * (patch8), the sums' start and end constants and the requantization constants per channel of the block; none
- * for the patches of conv_plain. */
+ * (patch8), per channel of the block the sums' start and end constants, the requantization constants and the 2
+ * pixels' sums; none for the patches of conv_plain. */
 uint32_t pml_armv6m_conv_scratch(int32_t patch, int32_t out_c, int whole) {
     const int32_t patch8 = (patch + 7) & ~7, block = block_channels(out_c, patch8, whole);
-    return (uint32_t)((2 * block + 5) * patch8 + block * (int32_t)(2 * sizeof(uint32_t) + sizeof(rq6f_t)));
+    return (uint32_t)((2 * block + 5) * patch8 + block * (int32_t)(4 * sizeof(uint32_t) + sizeof(rq6f_t)));
 }
 
 uint32_t pml_conv_2d_s8_scratch(const void *params, const pml_operand_t *inputs, const pml_operand_t *output) {
@@ -741,12 +681,11 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
     uint8_t *const stage = cols + 4 * patch8;               /* a patch or a filter row, biased */
     uint32_t *const cw = (uint32_t *)(void *)(stage + patch8);     /* per triple 3 starts, 3 ends */
     rq6f_t *const qf = (rq6f_t *)(void *)(cw + 2 * block_max);
+    uint32_t *const accs = (uint32_t *)(void *)(qf + block_max);  /* pixel a's sums, then b's */
     const int32_t pixels = batches * g->out_h * g->out_w;
     step_t s;
     s.cols = cols;
     s.cols_end = cols + groups * 32;
-    s.w_step = 6 * patch8;
-    s.range = range;
     /* the blocks: the channels a whole number of full blocks leaves first, then full ones, so that the last block
      * has at least 3 channels whose output bytes keep xs until it (pixel_column) */
     int32_t block = out_c;
@@ -761,8 +700,7 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
             triples++;
         }
         /* the block's W words; a missing last channel repeats the block's last, its sums unused */
-        s.fast = 1;
-        uint32_t safe = ~0u;    /* bit t: the block's t-th triple's sums are in the shortcut's range */
+        int fast = 1;           /* every channel takes the shortcut */
         if (STRIDED && c->f_elem != 1) {
             strided_words(filter + oc0 * f_chan, c->f_elem, patch, patch8, block, wbuf);
         }
@@ -777,8 +715,8 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
             uint32_t sum, abs2, ww;
             uint32_t *const words = (uint32_t *)(void *)(wbuf + t * 6 * patch8) + j;
             if (STRIDED && c->f_elem != 1) {
-                /* the words from strided_words; sum |w| (the bound that skips the checks) only when the pixels
-                 * outnumber the pairs of taps: else it costs more than the checks it saves */
+                /* the words from strided_words; sum |w| (the bound that finds a dead filter) only when the pixels
+                 * outnumber the pairs of taps: else it costs more than the requantization it saves */
                 ww = word_stats(words, patch8 >> 1, pixels > patch8 >> 1, &sum, &abs2);
             } else {
                 ww = channel_words(f, patch, patch8, stage, words, &sum, &abs2);
@@ -792,19 +730,15 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
                 cw[6 * t + 3 + j] = (uint32_t)bias[oc] - LANE_BIAS;
                 const int32_t q = oc * q_step;
                 rq6f_init(&qf[k], multipliers[q], shifts[q]);
-                /* |sum| <= |bias| + 128 sum |w| (every input in [-128, 127]): in the shortcut's range, no check */
+                /* |sum| <= |bias| + 128 sum |w| (every input in [-128, 127]); a channel whose sums may leave the
+                 * shortcut's range takes constant_channel's constants when it is a dead filter */
                 const int32_t bk = bias[oc];
                 const int32_t bound = bk > -RQ6_FAST_LIMIT && bk < RQ6_FAST_LIMIT ? (bk < 0 ? -bk : bk) : RQ6_FAST_LIMIT;
-                if (bound + (int32_t)(abs2 << 7) >= RQ6_FAST_LIMIT
-                    && !constant_channel(bk, abs2, multipliers[q], shifts[q], range, &cw[6 * t + 3 + j], &qf[k])
-                    && t < 32) {
-                    safe &= ~(1u << t);
+                if (bound + (int32_t)(abs2 << 7) >= RQ6_FAST_LIMIT) {
+                    constant_channel(bk, abs2, multipliers[q], shifts[q], range, &cw[6 * t + 3 + j], &qf[k]);
                 }
-                s.fast &= qf[k].shift != 0;
+                fast &= qf[k].shift != 0;
             }
-        }
-        if (triples * 3 != block && triples <= 32) {
-            safe &= ~(1u << (triples - 1));     /* a last triple of fewer channels takes the checks' path */
         }
         int32_t b = 0, oy = 0, ox = 0;
         for (int32_t pix = 0; pix < pixels; pix += 2) {
@@ -823,28 +757,18 @@ PML_ARMV6M_CONV_LINKAGE int pml_armv6m_conv(const geometry_t *g, const pml_armv6
                     x[2 * i + 1] = x[2 * i];
                 }
             }
-            s.two = two;
             s.cw = cw;
-            s.q = qf;
-            s.out_a = out_data + pix * out_px + oc0;
-            s.out_b = two ? s.out_a + out_px : s.out_a;
             s.w = wbuf;
-            s.safe = s.fast && two ? safe : 0;
-            s.left = block;
-            s.n = block < 3 ? block : 3;
-            while (conv_2x3(&s)) {
-                /* a triple's sums the shortcut leaves */
-                const int32_t ch = oc0 + (int32_t)(s.cw - cw) / 2;
-                pml_armv6m_rq6_run((const int32_t *)s.acc, s.q, s.fast, s.out_a, s.n, range, multipliers, shifts,
-                                   ch, q_step);
-                if (two) {
-                    pml_armv6m_rq6_run((const int32_t *)s.acc + 3, s.q, s.fast, s.out_b, s.n, range, multipliers,
-                                       shifts, ch, q_step);
-                }
-                if (s.left <= 3) {
-                    break;
-                }
-                step_next(&s);
+            s.acc_a = accs;
+            s.acc_b = accs + 3 * triples;
+            s.triples = triples;
+            s.one_at = block - 3 * (triples - 1) == 1;
+            conv_2x3(&s);
+            /* the sums requantized, a pixel at a time */
+            for (int32_t p = 0; p < 1 + two; p++) {
+                const int32_t *acc = (const int32_t *)accs + p * 3 * triples;
+                int8_t *const out = out_data + (pix + p) * out_px + oc0;
+                pml_armv6m_rq6_run(acc, qf, fast, out, block, range, multipliers, shifts, oc0, q_step);
             }
         }
     }

@@ -115,7 +115,9 @@ void pml_armv6m_rq6_exact_run(const int32_t *acc, const rq6_t *q, int8_t *out, i
 /* out[i] = the requantized acc[i] by the shortcut with the constants q[i], i < n, as long as every acc[i] is in
  * its range; returns the number done (n, or the index of the first accumulator out of range). Every q[i] must
  * have its shift != 0 (the kernels' `fast` flag for a whole table; pml_armv6m_rq6_run checks each channel of one that
- * is not). */
+ * is not). When the range's low end is 0 (after a ReLU) a negative accumulator of any size gives that end without
+ * a multiply (its output is at most 0), and a positive one needs no low clamp: in assembly on the core about 32
+ * cycles an output then, 16 a negative one; 40 otherwise. */
 int32_t pml_armv6m_requant(const int32_t *acc, const rq6f_t *q, int8_t *out, int32_t n, const out_range_t *range);
 
 /* out[i] = acc[i] requantized with channel c0 + i's constants, i < n: the shortcut through q[i] (a run of them by
