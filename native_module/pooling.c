@@ -82,122 +82,117 @@ static void max_s8(int8_t *restrict best, const int8_t *restrict x, uint32_t n) 
     }
 }
 
+/* sum[0..n) += a window's values: rows x cols positions from x, positions `step` bytes apart in a row, rows
+ * `row_step` apart. Where the core allows, LANE_CHANNELS channels at a time in words of halfword sums (lanes_t),
+ * which hold the sums of up to 256 values exactly, added to the int32 sums every 256 positions; the channels past
+ * those as add_s8 does. */
 #if PML_SIMD32
-/* The int16 halves of a pair of sums (SXTAB16's) added to two int32 sums. */
+/* The Cortex-M4: 8 channels in four words (SXTAB16 adds (x0, x2) or (x1, x3) of a word) */
+#define LANE_CHANNELS 8
+typedef struct {
+    uint32_t a0, a1, a2, a3;
+} lanes_t;
+
+static inline int lanes_fit(const int8_t *x, int32_t step, int32_t row_step) {
+    (void)x, (void)step, (void)row_step;
+    return 1;       /* pml_load32 reads any address */
+}
+
+static inline __attribute__((always_inline)) void lanes_add(lanes_t *l, const int8_t *p) {
+    const uint32_t v = pml_load32(p), w = pml_load32(p + 4);
+    l->a0 = pml_sxtab16(l->a0, v);
+    l->a1 = pml_sxtab16_ror8(l->a1, v);
+    l->a2 = pml_sxtab16(l->a2, w);
+    l->a3 = pml_sxtab16_ror8(l->a3, w);
+}
+
+/* The int16 halves of a pair of sums added to two int32 sums */
 static inline void add_pair(int32_t *lo, int32_t *hi, uint32_t pair) {
     *lo += (int16_t)(pair & 0xffffu);
     *hi += (int16_t)(pair >> 16);
 }
 
-/* sum[0..n) += a window's values: rows x cols positions from x, positions `step` bytes apart in a row, rows
- * `row_step` apart. On the cores with SIMD32 (the Cortex-M4), 8 channels at a time in four words of halfword
- * sums (SXTAB16 adds (x0, x2) or (x1, x3) of a word), which hold the sums of up to 256 int8 exactly, added to the
- * int32 sums every 256 positions; the channels past a multiple of 8 as add_s8 does. */
-static void add_window(int32_t *sum, const int8_t *x, int32_t rows, int32_t cols, int32_t step, int32_t row_step,
-                       int32_t n) {
-    const int32_t n8 = n & ~7;
-    for (int32_t c = 0; c < n8; c += 8) {
-        uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        int32_t left = 256;
-        for (int32_t r = 0; r < rows; r++) {
-            const int8_t *p = x + r * row_step + c;
-            for (int32_t k = 0; k < cols;) {
-                const int32_t m = cols - k < left ? cols - k : left;
-                for (const int8_t *const end = p + m * step; p != end; p += step) {
-                    const uint32_t v = pml_load32(p), w = pml_load32(p + 4);
-                    a0 = pml_sxtab16(a0, v);
-                    a1 = pml_sxtab16_ror8(a1, v);
-                    a2 = pml_sxtab16(a2, w);
-                    a3 = pml_sxtab16_ror8(a3, w);
-                }
-                k += m;
-                left -= m;
-                if (left == 0) {
-                    add_pair(&sum[c], &sum[c + 2], a0);
-                    add_pair(&sum[c + 1], &sum[c + 3], a1);
-                    add_pair(&sum[c + 4], &sum[c + 6], a2);
-                    add_pair(&sum[c + 5], &sum[c + 7], a3);
-                    a0 = a1 = a2 = a3 = 0;
-                    left = 256;
-                }
-            }
-        }
-        add_pair(&sum[c], &sum[c + 2], a0);
-        add_pair(&sum[c + 1], &sum[c + 3], a1);
-        add_pair(&sum[c + 4], &sum[c + 6], a2);
-        add_pair(&sum[c + 5], &sum[c + 7], a3);
-    }
-    if (n8 < n) {
-        for (int32_t r = 0; r < rows; r++) {
-            for (int32_t k = 0; k < cols; k++) {
-                add_s8(sum + n8, x + r * row_step + k * step + n8, (uint32_t)(n - n8));
-            }
-        }
-    }
+static inline __attribute__((always_inline)) void lanes_flush(lanes_t *l, int32_t *sum) {
+    add_pair(&sum[0], &sum[2], l->a0);
+    add_pair(&sum[1], &sum[3], l->a1);
+    add_pair(&sum[4], &sum[6], l->a2);
+    add_pair(&sum[5], &sum[7], l->a3);
+    l->a0 = l->a1 = l->a2 = l->a3 = 0;
+}
+
+static inline void lanes_end(int32_t *sum, int32_t positions) {
+    (void)sum, (void)positions;
 }
 #elif defined(__ARM_ARCH_6M__) || defined(PML_ARMV6M_PORTABLE)
-/* The same on the Cortex-M0/M0+ (no SIMD32): channels in whole words (the window's positions word-aligned) 4 at a
- * time in two words of halfword sums of the biased values x + 128 (lanes (x0, x2) and (x1, x3)), which hold up to
- * 256 of them exactly; the bias is taken off the int32 sums at the end. About 3 cycles a value, a quarter of
- * add_s8's. */
-static inline void add_lanes(int32_t *sum, uint32_t even, uint32_t odd) {
-    sum[0] += (int32_t)(even & 0xffffu);
-    sum[1] += (int32_t)(odd & 0xffffu);
-    sum[2] += (int32_t)(even >> 16);
-    sum[3] += (int32_t)(odd >> 16);
+/* The Cortex-M0/M0+ (no SIMD32): 4 channels in two words of the biased values x + 128 (lanes (x0, x2) and (x1,
+ * x3)), the bias taken off at the end; the positions word-aligned. About 3 cycles a value, a quarter of add_s8's. */
+#define LANE_CHANNELS 4
+typedef struct {
+    uint32_t even, odd;
+} lanes_t;
+
+static inline int lanes_fit(const int8_t *x, int32_t step, int32_t row_step) {
+    return ((uintptr_t)x & 3) == 0 && (step & 3) == 0 && (row_step & 3) == 0;
 }
+
+static inline __attribute__((always_inline)) void lanes_add(lanes_t *l, const int8_t *p) {
+    const uint32_t v = *(const uint32_t *)(const void *)p ^ 0x80808080u;
+    l->even += v & 0x00ff00ffu;
+    l->odd += (v >> 8) & 0x00ff00ffu;
+}
+
+static inline __attribute__((always_inline)) void lanes_flush(lanes_t *l, int32_t *sum) {
+    sum[0] += (int32_t)(l->even & 0xffffu);
+    sum[1] += (int32_t)(l->odd & 0xffffu);
+    sum[2] += (int32_t)(l->even >> 16);
+    sum[3] += (int32_t)(l->odd >> 16);
+    l->even = l->odd = 0;
+}
+
+static inline void lanes_end(int32_t *sum, int32_t positions) {
+    for (int32_t i = 0; i < LANE_CHANNELS; i++) {
+        sum[i] -= positions << 7;
+    }
+}
+#endif
 
 static void add_window(int32_t *sum, const int8_t *x, int32_t rows, int32_t cols, int32_t step, int32_t row_step,
                        int32_t n) {
-    const int32_t n4 = ((uintptr_t)x & 3) == 0 && (step & 3) == 0 && (row_step & 3) == 0 ? n & ~3 : 0;
+    int32_t c = 0;
+#ifdef LANE_CHANNELS
     if (row_step == cols * step) {
         /* rows that follow each other (a global pool's): one run */
         cols *= rows;
         rows = 1;
     }
-    for (int32_t c = 0; c < n4; c += 4) {
-        uint32_t even = 0, odd = 0;
+    for (; lanes_fit(x, step, row_step) && c + LANE_CHANNELS <= n; c += LANE_CHANNELS) {
+        lanes_t l = {0};
         int32_t left = 256;
         for (int32_t r = 0; r < rows; r++) {
             const int8_t *p = x + r * row_step + c;
             for (int32_t k = 0; k < cols;) {
                 const int32_t m = cols - k < left ? cols - k : left;
                 for (const int8_t *const end = p + m * step; p != end; p += step) {
-                    const uint32_t v = *(const uint32_t *)(const void *)p ^ 0x80808080u;
-                    even += v & 0x00ff00ffu;
-                    odd += (v >> 8) & 0x00ff00ffu;
+                    lanes_add(&l, p);
                 }
                 k += m;
                 left -= m;
                 if (left == 0) {
-                    add_lanes(sum + c, even, odd);
-                    even = odd = 0;
+                    lanes_flush(&l, sum + c);
                     left = 256;
                 }
             }
         }
-        add_lanes(sum + c, even, odd);
-        const int32_t bias = (rows * cols) << 7;
-        for (int32_t i = 0; i < 4; i++) {
-            sum[c + i] -= bias;
-        }
+        lanes_flush(&l, sum + c);
+        lanes_end(sum + c, rows * cols);
     }
-    for (int32_t r = 0; n4 < n && r < rows; r++) {
-        for (int32_t k = 0; k < cols; k++) {
-            add_s8(sum + n4, x + r * row_step + k * step + n4, (uint32_t)(n - n4));
-        }
-    }
-}
-#else
-static void add_window(int32_t *sum, const int8_t *x, int32_t rows, int32_t cols, int32_t step, int32_t row_step,
-                       int32_t n) {
-    for (int32_t r = 0; r < rows; r++) {
-        for (int32_t k = 0; k < cols; k++) {
-            add_s8(sum, x + r * row_step + k * step, (uint32_t)n);
-        }
-    }
-}
 #endif
+    for (int32_t r = 0; c < n && r < rows; r++) {
+        for (int32_t k = 0; k < cols; k++) {
+            add_s8(sum + c, x + r * row_step + k * step + c, (uint32_t)(n - c));
+        }
+    }
+}
 
 /* Cortex-M0/M0+ (armv6m) have no divide instruction: gcc calls libgcc's __aeabi_idiv there, which a MicroPython
  * native module cannot link, so there (and whenever PML_NO_LIBGCC is defined: fixedpoint.h) the average's
