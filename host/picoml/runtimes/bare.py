@@ -132,6 +132,7 @@ class Result:
     classes: list = None    # per sample: counts by class (QEMU cores)
     ops: list = None        # per sample: [(op name, counts)] (per_op=True)
     functions: list = None  # [(function, cycles)] over all samples, most first (profile=True, rp2040js only)
+    addresses: list = None  # [(instruction address, cycles)] over all samples (profile=True, rp2040js only)
 
 
 def _header(blob):
@@ -252,10 +253,11 @@ def _run_rp2040(images, blob, model, inputs, n, work, per_op=False, profile=Fals
     if per_op:
         ops = [_per_op("m0plus", model, [(int(a), {"cycles": c, "insns": i}) for a, c, i in sample], entries)
                for sample in report["ops"]]
-    functions = None
+    functions = addresses = None
     if profile:
-        functions = per_function(images.rp2040.with_suffix(".elf"), json.loads((work / "profile.json").read_text()))
-    return Result("m0plus", outputs, report["insns"], report["cycles"], p.stdout, None, ops, functions)
+        addresses = [(int(a), int(c)) for a, c in json.loads((work / "profile.json").read_text())]
+        functions = per_function(images.rp2040.with_suffix(".elf"), addresses)
+    return Result("m0plus", outputs, report["insns"], report["cycles"], p.stdout, None, ops, functions, addresses)
 
 
 def run(core, blob, samples, images=None, count_insns=True, model=None, per_op=False, profile=False):
