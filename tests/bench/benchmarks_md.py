@@ -110,7 +110,8 @@ PER_OP = """
 start a new count each time the core enters an op's kernel (`pml_<op>_s8`); the first line is the harness's call
 and the walker before the first kernel. Inside MicroPython the whole `predict()` is above; per op only the kernels
 alone are counted (the interpreter adds its call once per `predict()`, not per op). Per function of the kernels on
-the M0+ (rp2040js, every instruction's cycles): `python tests/bench/profile_m0plus.py MODEL`.
+the M0+ (rp2040js, every instruction's cycles): `python tests/bench/profile_m0plus.py MODEL [--annotate FUNCTION]`
+(with --annotate, that function's disassembly with each instruction's cycles).
 
 | # | op | MACs | M4 instructions | M4 est. cycles | M4 MAC/cycle | M4 ldst / mul / simd / branch / div / other | M0+ cycles (rp2040js) | M0+ MAC/cycle |
 |---|---|---:|---:|---:|---:|---|---:|---:|
