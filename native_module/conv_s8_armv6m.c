@@ -95,7 +95,7 @@ typedef struct {
  * r0 cols, r1 weights, r2 r3 = Xa Xb, r4 r7 = two W, r5 r6 the sum S, its high lane and the product, sums in r8 r9
  * r10 (pixel a) and r11 r12 lr (pixel b); s and the end of cols on the stack. 32 cycles per pair of elements, 6
  * per two groups of 4 pairs (the loop's branch back is out of BNE's reach); a triple of one channel (the block's
- * last) 13 per pair; about 95 per triple to start the sums, mask them and store them. */
+ * last) 13 per pair; about 100 per triple to start the sums, mask them and store them. */
 void pml_armv6m_conv_2x3(step_t *s);
 #define PML_PROD(x, w, acc) "adds r5, " x ", " w "\n lsrs r6, r5, #23\n muls r5, r6, r5\n add " acc ", r5\n"
 #define PML_PAIR \
@@ -127,7 +127,8 @@ __asm__(
     "adds r1, #48\n ldr r5, [sp, #4]\n cmp r0, r5\n bne 30b\n"
     /* the sums masked to their lane plus the end constants, to acc_a and acc_b; s->w to the next triple's words
      * (r1), s->cw past the triple's */
-    "4:\n ldr r7, [sp]\n str r1, [r7, #32]\n ldr r0, [r7, #4]\n adds r0, #12\n ldm r0!, {r2, r3, r4}\n str r0, [r7, #4]\n"
+    "4:\n ldr r7, [sp]\n str r1, [r7, #32]\n ldr r0, [r7, #4]\n adds r0, #12\n ldm r0!, {r2, r3, r4}\n"
+    "str r0, [r7, #4]\n"
     PML_SUM("r1", "r8", "r2") PML_SUM("r5", "r9", "r3") PML_SUM("r6", "r10", "r4")
     "ldr r0, [r7, #16]\n stm r0!, {r1, r5, r6}\n str r0, [r7, #16]\n"
     PML_SUM("r1", "r11", "r2") PML_SUM("r5", "r12", "r3") PML_SUM("r6", "lr", "r4")
@@ -623,25 +624,24 @@ static uint32_t word_stats(const uint32_t *w, int32_t pairs, int with_abs, uint3
 /* A channel whose every accumulator, bias + sum w x with |sum w x| <= B = 128 sum |w|, requantizes to one output
  * (a dead filter: TFLite writes them with a bias near 2^30 and a tiny multiplier; vww_96_int8 has hundreds): its
  * sums are kept as sum w x + B, in [0, 2B] (*end: B - L instead of bias - L), and its constants f give that output
- * for each of them (every piece 0: ((y << 10) + 512) >> 10 = y). Returns 1 when it is one: B known (abs_w, sum |w|)
+ * for each of them (every piece 0: ((y << 10) + 512) >> 10 = y). Sets them when it is one: B known (abs_w, sum |w|)
  * with 2B in the shortcut's range, the accumulators' range inside int32 and the requantization monotonic in them
  * (multiplier >= 0, shift <= 0: no left shift to wrap), its ends giving the same output. */
-static int constant_channel(int32_t bias, uint32_t abs_w, int32_t multiplier, int32_t shift, const out_range_t *range,
-                            uint32_t *end, rq6f_t *f) {
+static void constant_channel(int32_t bias, uint32_t abs_w, int32_t multiplier, int32_t shift, const out_range_t *range,
+                             uint32_t *end, rq6f_t *f) {
     const int32_t b = (int32_t)(abs_w << 7);
     if (abs_w > LANE_ABS_MAX || 2 * b >= RQ6_FAST_LIMIT || multiplier < 0 || shift > 0 || bias < INT32_MIN + b
         || bias > INT32_MAX - b) {
-        return 0;
+        return;
     }
     const int8_t out = pml_armv6m_rq6_exact(bias - b, multiplier, shift, range);
     if (pml_armv6m_rq6_exact(bias + b, multiplier, shift, range) != out) {
-        return 0;
+        return;
     }
     *end = (uint32_t)b - LANE_BIAS;
     f->m0 = f->m1 = f->m2 = 0;
     f->k = (int32_t)((uint32_t)(out - range->offset) << 10) + 512;
     f->shift = 10;
-    return 1;
 }
 
 /* Output channels per block: whole triples whose W words fit WBUF bytes, and at least BLOCK_MIN, no more than the op

@@ -46,7 +46,7 @@ def annotate(function, addresses):
             inside = line.endswith("<%s>:" % function)
         elif inside and ":" in line:
             address = line.split(":")[0].strip()
-            n = cycles.get(int(address, 16), 0) if all(c in "0123456789abcdef" for c in address) else 0
+            n = cycles.get(int(address, 16), 0) if address and all(c in "0123456789abcdef" for c in address) else 0
             lines.append("%10s %s" % (n or "", line))
     if not lines:
         raise SystemExit("no function %r in %s" % (function, elf))
