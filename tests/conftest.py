@@ -7,6 +7,7 @@ without it, it skips naming the folder, as does any test that meets a FileNotFou
 """
 import json
 import os
+import shutil
 import tempfile
 
 import pytest
@@ -22,7 +23,12 @@ def pytest_configure(config):
     # picoml's per-user files (the default virtual board's flash) in a folder of this run's own; pip keeps its cache
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     os.environ.setdefault("PIP_CACHE_DIR", os.path.join(cache, "pip"))
-    os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="picoml_test_cache_")
+    os.environ["XDG_CACHE_HOME"] = config._picoml_cache = tempfile.mkdtemp(prefix="picoml_test_cache_")
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_picoml_cache", None):
+        shutil.rmtree(config._picoml_cache, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -11,6 +11,7 @@ import os
 import pathlib
 import re
 import struct
+import shutil
 import sys
 import tempfile
 import time
@@ -745,7 +746,11 @@ def cmd_capture(args):
             print("plot of the dataset: %s" % path)
     print("source on the board: %s%s" % (source, " (a synthetic test signal; --imu BOARD or --source picks a "
                                                  "sensor)" if source.startswith("Synthetic") else ""))
-    _with_port(args, work, **board_options)
+    try:
+        _with_port(args, work, **board_options)
+    finally:
+        if "motion" in board_options:
+            shutil.rmtree(board_options["motion"].parent, ignore_errors=True)
 
 
 def _board_name(board):

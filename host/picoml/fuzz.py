@@ -782,7 +782,7 @@ def child_main(argv):
     """python -m picoml.fuzz --child TARGET [LIB] CASES FIRST: run cases as the parent asks."""
     name = argv[0]
     cases, first = argv[-2], int(argv[-1])
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="picoml_fuzz_child_"))
+    tmp = pathlib.Path.cwd()       # the parent's temporary folder, which it removes when the child has ended
     if name in C_VARIANTS:
         lib = _c_library(argv[1])
         run = lambda blob, case: _c_case(blob, case, lib)      # noqa: E731
