@@ -93,7 +93,8 @@ int32_t pml_armv6m_dw4_run(dw4_run_t *r);
     "lsls r3, r2, #16\n asrs r3, r3, #24\n muls r5, r3, r5\n add r9, r5\n" \
     "lsls r3, r2, #8\n asrs r3, r3, #24\n muls r6, r3, r6\n add r10, r6\n" \
     "asrs r3, r2, #24\n muls r7, r3, r7\n add r11, r7\n"
-#define PML_DW_REQUANT PML_ARMV6M_REQUANT_REG_ASM
+#define PML_DW_REQUANT(OFF) PML_ARMV6M_REQUANT_REG_ASM(OFF)
+#define PML_DW_RELU(OFF) PML_ARMV6M_REQUANT_RELU_ASM(OFF)
 /* a row of 3 adjacent taps from the window at r0 */
 #define PML_DW_ROW3_AT(a, b, c) "ldr r2, [r0, #" a "]\n" PML_DW_TAP "ldr r2, [r0, #" b "]\n" PML_DW_TAP \
     "ldr r2, [r0, #" c "]\n" PML_DW_TAP
@@ -126,8 +127,8 @@ __asm__(
     "10:\n ldr r1, [r7, #92]\n cmp r1, #0\n bne 13f\n b 40f\n 13:\n"
     "ldr r3, [r7, #60]\n ldm r3!, {r4, r5, r6}\n mov r12, r4\n mov lr, r5\n mov r0, r6\n"
     "ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n"
-    "mov r3, r8\n" PML_DW_REQUANT "mov r3, r9\n" PML_DW_REQUANT "mov r3, r10\n" PML_DW_REQUANT
-    "mov r3, r11\n" PML_DW_REQUANT
+    "mov r3, r8\n" PML_DW_REQUANT("0") "mov r3, r9\n" PML_DW_REQUANT("1") "mov r3, r10\n" PML_DW_REQUANT("2")
+    "mov r3, r11\n" PML_DW_REQUANT("3")
     "b 12f\n"
     /* the sums to r->acc; requantize them from there */
     "40:\n movs r0, #64\n adds r0, r7, r0\n mov r2, r8\n mov r3, r9\n mov r4, r10\n mov r5, r11\n"
@@ -153,10 +154,13 @@ __asm__(
     "mov r8, r2\n mov r9, r3\n mov r10, r4\n mov r11, r5\n ldr r0, [r7, #0]\n ldr r1, [r7, #4]\n"
     PML_DW_ROW3 PML_DW_ROW3_AT("56", "60", "64") PML_DW_ROW3_AT("112", "116", "120")
     "ldr r7, [sp]\n ldr r3, [r7, #16]\n adds r3, r0, r3\n str r3, [r7, #0]\n"
-    "ldr r0, [sp, #8]\n ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n"
-    "mov r3, r8\n" PML_DW_REQUANT "mov r3, r9\n" PML_DW_REQUANT "mov r3, r10\n" PML_DW_REQUANT
-    "mov r3, r11\n" PML_DW_REQUANT
-    "ldr r7, [sp]\n ldr r3, [r7, #20]\n subs r2, #4\n adds r2, r2, r3\n str r2, [r7, #8]\n"
+    "ldr r0, [sp, #8]\n ldr r1, [r7, #56]\n ldr r2, [r7, #8]\n mov r3, r12\n cmp r3, #0\n bne 64f\n"
+    /* the range's low end 0 (after a ReLU) */
+    "mov r3, r8\n" PML_DW_RELU("0") "mov r3, r9\n" PML_DW_RELU("1") "mov r3, r10\n" PML_DW_RELU("2")
+    "mov r3, r11\n" PML_DW_RELU("3") "b 65f\n"
+    "64:\n mov r3, r8\n" PML_DW_REQUANT("0") "mov r3, r9\n" PML_DW_REQUANT("1") "mov r3, r10\n" PML_DW_REQUANT("2")
+    "mov r3, r11\n" PML_DW_REQUANT("3")
+    "65:\n ldr r7, [sp]\n ldr r3, [r7, #20]\n adds r2, r2, r3\n str r2, [r7, #8]\n"
     "ldr r2, [sp, #4]\n subs r2, #1\n str r2, [sp, #4]\n beq 62f\n b 61b\n"
     /* the next row: r->win row_jump on, n pixels */
     "62:\n ldr r3, [r7, #96]\n subs r3, #1\n str r3, [r7, #96]\n beq 63f\n"
@@ -166,6 +170,7 @@ __asm__(
     ".size pml_armv6m_dw4_run, .-pml_armv6m_dw4_run\n");
 #undef PML_DW_TAP
 #undef PML_DW_REQUANT
+#undef PML_DW_RELU
 #undef PML_DW_ROW3
 #undef PML_DW_ROW3_AT
 #define dw4_run pml_armv6m_dw4_run

@@ -95,8 +95,8 @@ void pml_armv6m_rq6_exact_run(const int32_t *acc, const rq6_t *q, int8_t *out, i
 /* r0 acc, r1 the constants, r2 out, r3 the accumulator, r4..r7 the constants and the pieces of the product;
  * the end of acc in r8, lo, hi, offset in r9, r10, r11, the start of acc in r12. About 40 cycles per output:
  * LDM (2), the range check (5), LDM (5), 3 MULS and the carries (12), LDM (2), ASRS, clamp and offset (~7),
- * STRB and the loop (6). With lo 0 (at 10): a negative accumulator's output is lo (at 13), a positive one is
- * checked against 2^19 alone and clamped at hi alone. */
+ * STRB and the loop (6). With lo 0 (at 10): a negative accumulator's output is the offset (at 13, 13 cycles), a
+ * positive one is checked against 2^19 alone and clamped at hi alone (about 32). */
 __asm__(
     ".text\n .syntax unified\n .thumb\n .align 2\n .global pml_armv6m_requant\n"
     ".type pml_armv6m_requant, %function\n .thumb_func\n"
@@ -110,7 +110,7 @@ __asm__(
     "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n ldm r1!, {r4}\n asrs r6, r4\n"
     "cmp r6, r10\n ble 12f\n mov r6, r10\n"
     "12:\n add r6, r11\n strb r6, [r2]\n adds r2, #1\n cmp r0, r8\n bne 10b\n b 9f\n"
-    "13:\n adds r1, #20\n mov r6, r9\n b 12b\n"
+    "13:\n adds r1, #20\n mov r6, r11\n strb r6, [r2]\n adds r2, #1\n cmp r0, r8\n bne 10b\n b 9f\n"
     "1:\n ldm r0!, {r3}\n"
     PML_ARMV6M_REQUANT_ASM("8f", "2", "3")
     "cmp r0, r8\n bne 1b\n b 9f\n"

@@ -149,11 +149,12 @@ void pml_armv6m_rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *o
     B ":\n add r6, r11\n strb r6, [r2]\n adds r2, #1\n"
 
 /* The same without the check, for an accumulator in r3 and the range's lo, hi and offset in r12, lr, r0 (where
- * the kernel keeps its sums in r8 .. r11): requantize straight from the registers. A negative accumulator gives
+ * the kernel keeps its sums in r8 .. r11): requantize straight from the registers, the output stored at r2 + OFF
+ * (r2 not advanced). A negative accumulator gives
  * y <= 0 (acc M + R < 2^(31+e) for the R of acc < 0), so when lo >= 0 (act_min at or above the output offset, as
  * after a ReLU) its output is lo + offset without a multiply; when lo < 0 it takes R's 2^31 off k (at 45) and the
  * shortcut as a positive one. Clobbers r3-r7. */
-#define PML_ARMV6M_REQUANT_REG_ASM \
+#define PML_ARMV6M_REQUANT_REG_ASM(OFF) \
     "cmp r3, #0\n blt 44f\n" \
     "ldm r1!, {r4, r5, r6, r7}\n" \
     "45:\n muls r4, r3, r4\n asrs r4, r4, #11\n" \
@@ -164,6 +165,19 @@ void pml_armv6m_rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *o
     "41:\n cmp r6, lr\n ble 42f\n mov r6, lr\n b 42f\n" \
     "44:\n mov r4, r12\n cmp r4, #0\n blt 46f\n adds r1, #20\n mov r6, r12\n b 42f\n" \
     "46:\n ldm r1!, {r4, r5, r6, r7}\n subs r7, #255\n subs r7, #255\n subs r7, #2\n b 45b\n" \
-    "42:\n add r6, r0\n strb r6, [r2]\n adds r2, #1\n"
+    "42:\n add r6, r0\n strb r6, [r2, #" OFF "]\n"
+
+/* The same for a range whose low end is 0 (after a ReLU): a negative accumulator gives 0 (plus the offset) and a
+ * positive one y >= 0 (every piece, k and acc >= 0), so only the high end is clamped. Clobbers r3-r7. */
+#define PML_ARMV6M_REQUANT_RELU_ASM(OFF) \
+    "cmp r3, #0\n blt 44f\n" \
+    "ldm r1!, {r4, r5, r6, r7}\n" \
+    "muls r4, r3, r4\n asrs r4, r4, #11\n" \
+    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n" \
+    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n" \
+    "ldm r1!, {r4}\n asrs r6, r4\n" \
+    "cmp r6, lr\n ble 42f\n mov r6, lr\n b 42f\n" \
+    "44:\n adds r1, #20\n movs r6, #0\n" \
+    "42:\n add r6, r0\n strb r6, [r2, #" OFF "]\n"
 
 #endif
