@@ -583,7 +583,7 @@ static inline void strided_quad(const uint8_t *a, int32_t step, uint32_t *dst, u
 }
 
 /* strided_quad over `quads` quads from r on (each 4 step bytes on, dst 6 words on), without sum |w| */
-#if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE)
+#if defined(__ARM_ARCH_6M__) && !defined(PML_ARMV6M_PORTABLE) && STRIDED
 /* In assembly (37 cycles a quad; gcc's took 63): r0 the element, r1 step, r2 dst, r3 the bytes' flip, r4-r7 the
  * elements, the sums in r8, r9, the end of dst in r10 */
 void pml_armv6m_strided_quads(const uint8_t *r, int32_t step, int32_t quads, uint32_t *dst, uint32_t *sums);
@@ -607,7 +607,7 @@ __asm__(
     ".size pml_armv6m_strided_quads, .-pml_armv6m_strided_quads\n");
 #define strided_quads pml_armv6m_strided_quads
 #else
-/* the same in C (the host build checks it) */
+/* the same in C (the host build checks it; _picoml_core has no strided filters) */
 static void strided_quads(const uint8_t *r, int32_t step, int32_t quads, uint32_t *dst, uint32_t *sums) {
     for (int32_t i = 0; i < quads; i++, r += 4 * step, dst += 6) {
         strided_quad(r, step, dst, sums, 0);
