@@ -246,3 +246,24 @@ def test_predict_instructions_in_micropython_on_emulated_xtensa():
     first, second = rt.bench(blob, "native", 2), rt.bench(blob, "native", 2)
     assert first.instructions == second.instructions > cycles.model_macs(format.read(blob))[1]
     assert first.cycles_estimate is None and "start.S's exception handlers" in first.note
+
+
+@pytest.mark.emulated
+def test_model_with_float_metadata_on_the_float_less_port():
+    """The emulated Xtensa port has no floating point, so its JSON parser refuses 0.5: a model whose metadata holds
+    such numbers (every `picoml train` model: scale, threshold) still loads and predicts the reference's bytes there;
+    Model.metadata() says why it cannot be read and Model.labels is None."""
+    from picoml import format, runtimes
+    path = ROOT / "models" / "gesture" / "gesture.pml"
+    blob = path.read_bytes()
+    model = format.read(blob)
+    sample = [np.arange(np.prod(model.tensors[model.inputs[0].tensor].shape)).astype(np.int8).reshape(
+        model.tensors[model.inputs[0].tensor].shape)]
+    want = runtimes.get("reference").run(blob, sample)
+    got = runtimes.get("qemu-xtensa").run(blob, sample)
+    assert [_bytes(g) for g in got] == [_bytes(w) for w in want]
+    out = _qemu().run_script(
+        "import picoml\nm = picoml.load(%r)\nprint(m.labels)\ntry:\n    m.metadata()\nexcept ValueError as e:\n"
+        "    print(e)\n" % str(path), "xtensa", cwd=str(ROOT))
+    assert out.split("\n")[:2] == ["None", "picoml: this MicroPython has no floating point: it cannot read the "
+                                           "model's metadata (numbers with a decimal point)"]

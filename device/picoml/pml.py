@@ -445,6 +445,10 @@ def _metadata(buf, header):
     except (ValueError, UnicodeError, RuntimeError):     # (RuntimeError: nested too deep for the parser; the
         # parsers' own words differ from port to port)
         value = None
+        try:
+            float
+        except NameError:   # a MicroPython without floating point: its parser refuses 0.5; left unread (Model.metadata
+            return          # says why)
     if not isinstance(value, dict) or not _plain(value):
         raise ValueError(_words(_R_METADATA))
     for key in ("labels", "op_labels"):

@@ -43,12 +43,27 @@ def metadata(m):
     if not size:
         return {}
     import json
-    return json.loads(bytes(memoryview(m.buffer)[start:start + size]).decode())
+    try:
+        return json.loads(bytes(memoryview(m.buffer)[start:start + size]).decode())
+    except ValueError:
+        try:
+            float
+        except NameError:
+            raise ValueError("picoml: this MicroPython has no floating point: it cannot read the model's metadata "
+                             "(numbers with a decimal point)")
+        raise
 
 
 def labels(m):
-    """Model.labels: the metadata's "labels" list, or None."""
-    value = metadata(m).get("labels")
+    """Model.labels: the metadata's "labels" list, or None (also where this MicroPython cannot read the metadata)."""
+    try:
+        value = metadata(m).get("labels")
+    except ValueError:
+        try:
+            float
+        except NameError:
+            return None
+        raise
     return list(value) if isinstance(value, list) else None
 
 
