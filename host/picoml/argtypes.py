@@ -2,6 +2,7 @@
 never a traceback or a value taken silently (a count of 0 read as "the default", a rate of NaN)."""
 import argparse
 import math
+import re
 
 
 def _number(kind, text):
@@ -36,4 +37,12 @@ def finite_float(text):
     value = _number(float, text)
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError("must be a finite number (got %s)" % text)
+    return value
+
+
+def heap_size(text):
+    """A MicroPython heap size: bytes, or with k or m (200000, 200k, 4m)."""
+    value = text.strip().lower()
+    if not re.fullmatch(r"\d+[km]?", value) or not int(value.rstrip("km")):
+        raise argparse.ArgumentTypeError("%r is not a heap size: give bytes, e.g. 200000, 200k or 4m" % text)
     return value

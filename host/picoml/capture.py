@@ -377,15 +377,36 @@ def parse_stream(data, label=None, rate=None):
 
 # ---- the dataset folder ----
 
+def read_index(out):
+    """The index of the dataset folder `out` that write_dataset appends to (a new, empty one when the folder or its
+    index.json does not exist yet); PicomlError when `out` cannot be a dataset folder (a file, under a file) or
+    its index.json is not a picoml dataset index. The commands call it before recording or reading a board, so
+    a dataset that cannot be written costs nothing: no recording made for nothing, no file removed from a board."""
+    from .paths import check_output_folder
+    out = pathlib.Path(out)
+    check_output_folder(out, "the dataset (--out)")
+    index_path = out / "index.json"
+    if not index_path.exists():
+        return {"format": "picoml-dataset", "version": 1, "recordings": []}
+    try:
+        index = json.loads(index_path.read_text())
+        if not isinstance(index, dict) or not isinstance(index.get("recordings"), list):
+            raise ValueError("no list of recordings")
+    except (OSError, ValueError) as e:     # and JSONDecodeError, UnicodeDecodeError
+        raise PicomlError("%s is not a picoml dataset index (%s), so nothing can be added to it: give another "
+                          "--out folder, or repair or remove that file" % (index_path, e.strerror if isinstance(
+                              e, OSError) else "%s: %s" % (type(e).__name__, e)))
+    return index
+
+
 def write_dataset(out, recordings, source, log=print):
     """One <label>_<NNNN>.npz per recording (samples int16 [n, channels], rate, label, board, gaps) and index.json
-    listing them; an existing index is appended to. Returns the file names."""
+    listing them; an existing index is appended to (read_index: PicomlError, before anything is written, when it
+    cannot be). Returns the file names."""
     out = pathlib.Path(out)
+    index = read_index(out)
     out.mkdir(parents=True, exist_ok=True)
     index_path = out / "index.json"
-    index = {"format": "picoml-dataset", "version": 1, "recordings": []}
-    if index_path.exists():
-        index = json.loads(index_path.read_text())
     names = []
     for r in recordings:
         stem = re.sub(r"[^\w.-]+", "_", r.label) or "unlabelled"
@@ -664,7 +685,8 @@ def capture(port, label, seconds, rate=100, source="Synthetic(3)", plot=False, l
 
 
 def pull(port, remote=DEFAULT_PATH, remove=False):
-    """(recordings, problems, the file's bytes) of the recording file `remote` on the board."""
+    """(recordings, problems, the file's bytes) of the recording file `remote` on the board. remove=True deletes
+    it there once read; `picoml pull --remove` calls remove_remote() only after the dataset is written."""
     from .deploy import Mpremote, _run
     board = Mpremote(port)
     with tempfile.TemporaryDirectory() as tmp:
@@ -673,8 +695,14 @@ def pull(port, remote=DEFAULT_PATH, remove=False):
         data = local.read_bytes()
     recordings, problems = read_file(data)
     if remove:
-        _run(board.base + ["fs", "rm", ":" + remote], "removing %s on the board" % remote)
+        remove_remote(port, remote)
     return recordings, problems, data
+
+
+def remove_remote(port, remote=DEFAULT_PATH):
+    """Delete the recording file `remote` on the board."""
+    from .deploy import Mpremote, _run
+    _run(Mpremote(port).base + ["fs", "rm", ":" + remote], "removing %s on the board" % remote)
 
 
 # ---- the command line ----
@@ -714,6 +742,7 @@ def _report(problems, lost=0, bad=0):
 def cmd_capture(args):
     if args.plot:
         precheck_plot()
+    read_index(args.out)        # a dataset that cannot be written: said before recording, not after
 
     source = args.source
     rate = args.rate
@@ -783,11 +812,16 @@ def _virtual_performance(args):
 
 
 def cmd_pull(args):
+    read_index(args.out)        # a dataset that cannot be written: said before the board is touched
+
     def work(port):
-        recordings, problems, data = pull(port, args.path, args.remove)
+        recordings, problems, data = pull(port, args.path)
         print("read %d bytes of %s: %d recordings" % (len(data), args.path, len(recordings)))
         _report(problems)
         write_dataset(args.out, recordings, "pull:%s:%s" % (args.port, args.path))
+        if args.remove:         # only once the recordings are safe in the dataset
+            remove_remote(port, args.path)
+            print("removed %s on the board" % args.path)
     _with_port(args, work)
 
 

@@ -1,10 +1,11 @@
 """The `picoml` command line."""
 import argparse
+import os
 import sys
 
 import numpy as np
 
-from .argtypes import finite_float, positive_int
+from .argtypes import finite_float, heap_size, positive_int
 from .errors import PicomlError
 
 
@@ -24,16 +25,38 @@ def _load_pml_or_tflite(path):
     if data[4:8] == b"TFL3":
         model = convert(data, path)
         return model, len(format.write(model))
+    if data[:4] != format.MAGIC:
+        raise PicomlError("%s is neither a picoml model (.pml) nor a TFLite model (.tflite): it starts with %r"
+                          % (path, data[:8]))
     format.validate(data)       # every rule the device checks, in its words
     return format.read(data), len(data)
 
 
+def _read_pml(path):
+    """The bytes of the .pml at `path`, checked as the device checks them; a .tflite is told to be converted."""
+    from . import format
+    data = _read(path)
+    if data[4:8] == b"TFL3":
+        raise PicomlError("%s is a TFLite model (.tflite): convert it to .pml first: picoml convert %s" % (path, path))
+    if data[:4] != format.MAGIC:
+        raise PicomlError("%s is not a picoml model (.pml): it starts with %r, not %r" % (path, data[:4], format.MAGIC))
+    format.validate(data)       # every rule the device checks, in its words
+    return data
+
+
 def cmd_convert(args):
-    from .convert import convert_file
+    from . import format
+    from .convert import convert
+    from .paths import check_output_file
     from .report import summary
     labels = [s.strip() for s in args.labels.split(",")] if args.labels else None
     if args.labels_file:
-        labels = [line.strip() for line in _read(args.labels_file).decode().splitlines() if line.strip()]
+        try:
+            text = _read(args.labels_file).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PicomlError("--labels-file %s is not a text file (UTF-8): give one class label per line"
+                              % args.labels_file)
+        labels = [line.strip() for line in text.splitlines() if line.strip()]
     output = args.output or args.model.rstrip("/\\").rsplit(".", 1)[0] + ".pml"
     input_info = None
     if args.input_info:
@@ -49,17 +72,19 @@ def cmd_convert(args):
         if not args.calibration:
             raise PicomlError("%s is a float model: give --calibration samples.npy (a few hundred typical inputs, "
                               "[samples, ...input shape]) to quantize it to int8" % args.model)
-        from . import format
-        from .convert import convert
-        model = convert(quantize_file(args.model, args.calibration), args.model, labels, input_info=input_info)
-        blob = format.write(model)
-        with open(output, "wb") as f:
-            f.write(blob)
-    else:
-        if args.calibration:
-            raise PicomlError("--calibration quantizes a float Keras model (.keras, .h5) or SavedModel folder; "
-                              "%s is converted as it is" % args.model)
-        model, blob = convert_file(args.model, output, labels, input_info)
+    elif args.calibration:
+        raise PicomlError("--calibration quantizes a float Keras model (.keras, .h5) or SavedModel folder; "
+                          "%s is converted as it is" % args.model)
+    tflite = None if is_float_model(args.model) else _read(args.model)
+    if os.path.exists(output) and os.path.exists(args.model) and os.path.samefile(output, args.model):
+        raise PicomlError("the output %s is the model itself: give another -o (e.g. a .pml)" % output)
+    check_output_file(output, "the .pml (-o)")
+    if tflite is None:
+        tflite = quantize_file(args.model, args.calibration)
+    model = convert(tflite, args.model, labels, input_info=input_info)
+    blob = format.write(model)
+    with open(output, "wb") as f:
+        f.write(blob)
     print("wrote %s" % output)
     print("\n".join(summary(model, len(blob))))
 
@@ -77,9 +102,30 @@ def cmd_inspect(args):
 
 def _load_npy(path):
     try:
-        return np.load(path, allow_pickle=False)
+        value = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise PicomlError("cannot read %s as a .npy array: %s" % (path, e))
+    if not isinstance(value, np.ndarray):      # a .npz archive (np.savez): several arrays
+        names = ", ".join(value.files)
+        value.close()
+        raise PicomlError("%s is a .npz archive (arrays: %s); --input takes a .npy file of one array (np.save), "
+                          "one --input per model input" % (path, names or "none"))
+    return value
+
+
+def _check_shapes(model, inputs, paths):
+    """Refuse an input whose shape is not the model's input shape (size-1 axes aside: [49, 40] for [1, 49, 40, 1])
+    though it has as many values: it would be reshaped silently into something else. A flat input ([1, 1960],
+    micro_speech's) takes its values in order from any shape (`picoml features`' [49, 40])."""
+    for i, (value, path) in enumerate(zip(inputs, paths)):
+        if i >= len(model.inputs):
+            break
+        want = tuple(int(n) for n in model.tensors[model.inputs[i].tensor].shape)
+        squeezed = tuple(n for n in want if n != 1)
+        if value.size == int(np.prod(want)) and len(squeezed) > 1 and \
+                tuple(n for n in value.shape if n != 1) != squeezed:
+            raise PicomlError("input %d (%s) has shape %s; the model takes %s: the same number of values in another "
+                              "order (transpose it, e.g. np.moveaxis)" % (i, path, list(value.shape), list(want)))
 
 
 def _runtime(args, **options):
@@ -92,23 +138,30 @@ def _runtime(args, **options):
 
 def cmd_run(args):
     from . import format
-    data = _read(args.model)
-    format.validate(data)       # refused here as on the device, whatever the runtime
+    from .paths import check_output_file
+    data = _read_pml(args.model)        # refused here as on the device, whatever the runtime
+    model = format.read(data)
+    if len(args.output) not in (0, len(model.outputs)):
+        raise PicomlError("the model has %d outputs but %d --output files were given"
+                          % (len(model.outputs), len(args.output)))
+    for path in args.output:
+        if os.path.isdir(path) or path.endswith(("/", os.sep)):
+            raise PicomlError("--output %s is a folder: give a .npy file name" % path)
+        check_output_file(path if path.endswith(".npy") else path + ".npy", "--output")   # as np.save names it
     inputs = [_load_npy(p) for p in args.input]
+    _check_shapes(model, inputs, args.input)
     if args.runtime:        # the old spelling of --on
         args.on = {"micropython": "unix"}.get(args.runtime, args.runtime)
     batch = _runtime(args).run_batch(data, [inputs], args.backend)
     if batch.note:
         print("picoml: %s" % batch.note, file=sys.stderr)
     outputs = batch.outputs[0]
-    if len(args.output) not in (0, len(outputs)):
-        raise PicomlError("the model has %d outputs but %d --output files were given" % (len(outputs), len(args.output)))
     for path, value in zip(args.output, outputs):
         np.save(path, value)
     if not args.output:
         for value in outputs:
             print(np.array2string(value, separator=", "))
-    print_top(format.read(data), outputs)
+    print_top(model, outputs)
 
 
 def _cell(value, digits=0):
@@ -157,7 +210,7 @@ def cmd_bench(args):
     rows = []
     if not args.port and args.on in ("unix", "c"):      # timed on this machine: the reference beside it
         rows.append(("reference (numpy)", runtimes.get("reference").bench(blob, count=args.count)))
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if runtime.backends else [None]
+    backends = _backend_list(args.backends) if runtime.backends else [None]
     for backend in backends:
         count = args.count
         if args.on.startswith("qemu-") and not args.port:
@@ -330,6 +383,8 @@ def print_top(model, outputs):
 
 def cmd_deploy(args):
     from .deploy import deploy
+    if args.model:
+        _read_pml(args.model)       # a missing or bad model: said before the board is opened
     _on_port(args.port, lambda port: deploy(args.model, port, args.tool, build=args.build,
                                             library=not args.model_only, frontend=not args.without_frontend))
 
@@ -351,8 +406,22 @@ def _target_arguments(p, default, extra=()):
                                       "board); the library is deployed if missing, the model copied")
 
 
+def _backend_list(text):
+    """--backends: comma-separated device backends, each one picoml has (argparse's error otherwise)."""
+    from .runtimes import DEVICE_BACKENDS
+    if isinstance(text, list):          # the default, already checked
+        return text
+    names = [b.strip() for b in text.split(",") if b.strip()]
+    bad = [b for b in names if b not in DEVICE_BACKENDS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError("%r: give comma-separated backends from %s"
+                                         % (text, ", ".join(DEVICE_BACKENDS)))
+    return names
+
+
 def parser():
     from .runtimes import DEVICE_BACKENDS
+    from .speech import NOISES
     from . import __version__
     p = argparse.ArgumentParser(prog="picoml", description="int8 TinyML for MicroPython and CircuitPython")
     p.add_argument("--version", action="version", version="picoml %s" % __version__)
@@ -397,10 +466,11 @@ def parser():
                                      "reference; on emulated cores, instructions per inference")
     b.add_argument("model", help=".pml (or .tflite, converted in memory)")
     _target_arguments(b, "unix", ("rp2040",))
-    b.add_argument("--backends", default="native,viper,python", help="comma-separated backends to time")
+    b.add_argument("--backends", type=_backend_list, default="native,viper,python",
+                   help="comma-separated backends to time (%s)" % ", ".join(DEVICE_BACKENDS))
     b.add_argument("--count", type=positive_int, default=20, help="inferences per backend (pure Python uses fewer)")
-    b.add_argument("--heapsize", help="MicroPython heap, like a board's free RAM (e.g. 200k); default 4m on the "
-                                      "unix port, what the board leaves free on QEMU")
+    b.add_argument("--heapsize", type=heap_size, help="MicroPython heap, like a board's free RAM (e.g. 200k); "
+                                                      "default 4m on the unix port, what the board leaves free on QEMU")
     b.add_argument("--per-op", action="store_true", help="bare-m4, bare-m0, bare-m0plus: also one line per op")
     b.set_defaults(func=cmd_bench)
 
@@ -427,7 +497,7 @@ def parser():
     v.add_argument("--say", help="words its microphone hears instead, spoken in noise (e.g. 'yes no left'; "
                                  "picoml.speech.sequence with espeak-ng)")
     v.add_argument("--voice", default="en-us+f4", help="the espeak-ng voice for --say (accent+speaker)")
-    v.add_argument("--noise", default="pink", help="background noise for --say: white, pink, brown, hum, babble")
+    v.add_argument("--noise", default="pink", choices=NOISES, help="background noise for --say (default pink)")
     v.add_argument("--snr", type=finite_float, default=15.0, help="speech to noise ratio for --say, dB")
     v.add_argument("--seed", type=int, default=0)
     v.set_defaults(func=cmd_virtual)
@@ -445,6 +515,10 @@ def main(argv=None):
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except OSError as e:     # a path that cannot be read or written, wherever it is met: one line, as above
+        where = " -> ".join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        print("picoml: error: %s%s" % (e.strerror or e, ": %s" % where if where else ""), file=sys.stderr)
+        return 2
     return status or 0
 
 

@@ -1,4 +1,5 @@
 """.tflite -> .pml: import, plan, record what TFLite Micro would need, serialise."""
+import math
 import os
 import pathlib
 import subprocess
@@ -6,7 +7,7 @@ import sys
 import tempfile
 
 from . import format, planner
-from .errors import FormatError, UnsupportedModelError
+from .errors import FormatError, PicomlError, UnsupportedModelError
 from .tflite_import import import_tflite
 
 
@@ -50,6 +51,7 @@ def convert(tflite_bytes, name="", labels=None, measure_tflm=True, input_info=No
         raise UnsupportedModelError("the converted model breaks a rule of the .pml format: %s" % e)
     model.metadata["tflite_bytes"] = len(tflite_bytes)
     if labels:
+        _check_labels(model, labels)
         model.metadata["labels"] = list(labels)
     if input_info:
         model.metadata["input"] = dict(input_info)
@@ -60,11 +62,11 @@ def convert(tflite_bytes, name="", labels=None, measure_tflm=True, input_info=No
     return model
 
 
-def convert_file(src, dst, labels=None, input_info=None):
-    with open(src, "rb") as f:
-        data = f.read()
-    model = convert(data, src, labels, input_info=input_info)
-    blob = format.write(model)
-    with open(dst, "wb") as f:
-        f.write(blob)
-    return model, blob
+def _check_labels(model, labels):
+    """One label per class: an output of the model has as many values as there are labels (top() and `picoml run`
+    name the largest value of an output by its label)."""
+    shapes = [list(model.tensors[o.tensor].shape) for o in model.outputs]
+    if len(labels) not in [math.prod(shape) for shape in shapes]:
+        raise PicomlError("%d labels given, but the model's output%s %s: give one label per class (per value of "
+                          "the output)" % (len(labels), "s" * (len(shapes) > 1), " and ".join(
+                              "%s has %d values" % (shape, math.prod(shape)) for shape in shapes)))

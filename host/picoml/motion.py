@@ -13,6 +13,7 @@ Units: m/s^2 for acceleration, degrees per second for rotation rate. Any output 
 function of time sampled where the sensor samples.
 """
 import math
+import pathlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -265,8 +266,31 @@ def write_dataset(out, persons=8, seconds=20.0, rate=104.0, gestures=GESTURES, s
     return write(out, takes, "picoml.motion (seed %d)" % seed, log=log or (lambda *a: None))
 
 
+def _check_synth_out(out, kind):
+    """A folder the dataset cannot go into is said before generating it: a file, a damaged index, or (speech,
+    which writes an index of its own) another kind of dataset whose index would be replaced."""
+    import json
+    from .capture import read_index
+    from .errors import PicomlError
+    from .paths import check_output_folder
+    if kind != "speech":
+        read_index(out)             # gesture and vibration recordings are appended to a picoml dataset
+        return
+    check_output_folder(out, "the dataset (--out)")
+    index = pathlib.Path(out) / "index.json"
+    if index.exists():
+        try:
+            other = json.loads(index.read_text()).get("kind") != "speech"
+        except (OSError, ValueError, AttributeError):
+            other = True
+        if other:
+            raise PicomlError("%s is not a speech dataset's index, and a speech dataset would replace it: give "
+                              "another --out folder" % index)
+
+
 def cmd_synth(args):
     options = {k: getattr(args, k) for k in ("seconds", "rate") if getattr(args, k) is not None}
+    _check_synth_out(args.out, args.kind)
     if args.kind == "speech":
         from . import speech
         speech.write_dataset(args.out, per_voice=args.count or 2, seed=args.seed)

@@ -5,6 +5,7 @@ import pathlib
 import numpy as np
 
 from .argtypes import positive_float
+from .paths import check_output_file
 from .train import load_datasets
 
 MAX_ROWS = 40
@@ -18,6 +19,7 @@ def plot_dataset(folder, out=None, seconds=None):
     recordings = load_datasets([folder])
     shown = recordings[:MAX_ROWS]
     out = pathlib.Path(out) if out else pathlib.Path(folder) / "plot.png"
+    check_output_file(out, "the plot (-o)")
     fig, axes = plt.subplots(len(shown), 1, figsize=(10, 1.8 * len(shown)), squeeze=False)
     for ax, r in zip(axes[:, 0], shown):
         x = r.samples.astype(np.float64) * np.asarray(r.scale)

@@ -318,6 +318,8 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
 
 
 def cmd_train(args):
+    from .paths import check_output_file
+    check_output_file(args.output, "the model (-o)")      # before the training, not after it
     if args.kind == "kws":
         from . import kws, speech
         if len(args.data) != 1:
