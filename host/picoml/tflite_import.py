@@ -22,10 +22,13 @@ VIEW_OPS = ("RESHAPE", "SQUEEZE", "EXPAND_DIMS")
 
 
 class TfliteTensor:
-    def __init__(self, index, name, shape, type_code, scales, zero_points, quant_dim, data):
+    def __init__(self, index, name, shape, type_code, scales, zero_points, quant_dim, data, signature=None):
         self.index = index
         self.name = name
         self.shape = tuple(int(d) for d in shape)
+        # the converter's shape_signature: -1 where the size is left open (a model without a fixed batch size),
+        # `shape` holding 1 there
+        self.signature = None if signature is None else tuple(int(d) for d in signature)
         self.type_name = _TYPE_NAMES.get(type_code, str(type_code))
         self.dtype = np.dtype(_NUMPY_TYPES[type_code]) if type_code in _NUMPY_TYPES else None
         self.scales = scales
@@ -52,6 +55,12 @@ class TfliteTensor:
     @property
     def is_quantized(self):
         return len(self.scales) > 0
+
+    @property
+    def open_size(self):
+        """Whether the file leaves a size of this tensor open (a -1 in its shape signature): its `shape` holds 1
+        there, which is its size at batch 1 only for a batch axis (_inferred_shapes works it out)."""
+        return self.signature is not None and any(d < 0 for d in self.signature)
 
 
 class TfliteOp:
@@ -100,6 +109,7 @@ def _read_tensor(model, graph, index):
     zero_points = q.ZeroPointAsNumpy() if q is not None and q.ZeroPointLength() else np.zeros(0, np.int64)
     quant_dim = q.QuantizedDimension() if q is not None else 0
     shape = t.ShapeAsNumpy() if t.ShapeLength() else np.zeros(0, np.int32)
+    signature = t.ShapeSignatureAsNumpy() if t.ShapeSignatureLength() else None
     data = None
     buffer = model.Buffers(t.Buffer()) if t.Buffer() < model.BuffersLength() else None
     if buffer is not None and buffer.DataLength() and t.Type() in _NUMPY_TYPES:
@@ -116,7 +126,8 @@ def _read_tensor(model, graph, index):
     if np.any(np.asarray(shape) < 0):
         raise UnsupportedModelError("tensor %r has shape %s: picoml needs fixed, non-negative dimensions"
                                     % (name, [int(d) for d in shape]))
-    return TfliteTensor(index, name, shape, t.Type(), scales, np.asarray(zero_points, np.int64), quant_dim, data)
+    return TfliteTensor(index, name, shape, t.Type(), scales, np.asarray(zero_points, np.int64), quant_dim, data,
+                        signature if signature is not None and len(signature) == len(shape) else None)
 
 
 def _tensor(tensors, index, what, optional=False):
@@ -165,6 +176,371 @@ def parse(data):
     except Exception as e:  # the flatbuffer library raises whatever a bad offset happens to trigger
         raise UnsupportedModelError("malformed or truncated .tflite file (%s: %s)" % (type(e).__name__, e))
     return ops, inputs, outputs
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Shape arithmetic folded at convert time
+# ---------------------------------------------------------------------------------------------------------------
+# A Keras model built without a fixed batch size (keras.Input(shape=...)) converts to a file whose tensors hold 1
+# where their shape signature holds -1, and whose Flatten, Reshape, Dense on 3-D inputs, Conv2DTranspose and
+# unrolled recurrent layers compute at run time the shapes they need: SHAPE of an activation, then STRIDED_SLICE,
+# GATHER, REDUCE_PROD, PACK and CONCATENATION of int32 values into a RESHAPE's shape, a TRANSPOSE_CONV's output
+# shape or a FILL's dimensions (a recurrent layer's zero initial state). picoml runs batch 1, every shape known:
+# fold_shapes gives each SHAPE its input's shape as a constant and computes every op of constants that _FOLD
+# evaluates, dropping it (its outputs are constants from then on), and works out the shape of each tensor the file
+# leaves open from its op's inputs as TFLite does at batch 1 (_inferred_shapes): a Dense on a [1, T, C] input is a
+# RESHAPE to [T, C] (given as [1, 1] in the file), FULLY_CONNECTED and a RESHAPE back.
+
+_ARITHMETIC = frozenset(("ADD", "SUB", "MUL", "DIV", "FLOOR_DIV", "MINIMUM", "MAXIMUM", "REDUCE_PROD", "CAST"))
+
+
+def _ints(values):
+    return [int(v) for v in np.asarray(values).reshape(-1)]
+
+
+def _axis(axis, rank):
+    """An axis of a rank-`rank` tensor counted from the end when negative; None when out of range."""
+    axis = int(axis)
+    return axis + rank if -rank <= axis < 0 else axis if 0 <= axis < rank else None
+
+
+def _slice_counts(op, shape, begin, end, strides):
+    """[(start, count, shrunk)] per axis of a STRIDED_SLICE of a tensor of `shape` (TFLite's strided_slice_logic,
+    ops/integer.py); None for masks or vectors picoml does not take."""
+    o = op.options
+    if o.get("EllipsisMask", 0) or o.get("NewAxisMask", 0) or not len(begin) == len(end) == len(strides) == len(shape) \
+            or 0 in strides:
+        return None
+    axes = []
+    for i, dim in enumerate(shape):
+        shrink = o.get("ShrinkAxisMask", 0) >> i & 1
+        start, count = op_families.integer._slice_axis(
+            dim, begin[i], end[i], strides[i], o.get("BeginMask", 0) >> i & 1, o.get("EndMask", 0) >> i & 1, shrink,
+            o.get("Offset", False))
+        if shrink and not 0 <= start < dim:
+            return None
+        axes.append((start, count, shrink))
+    return axes
+
+
+def _fold_strided_slice(op, v, shapes):
+    axes = _slice_counts(op, v[0].shape, _ints(v[1]), _ints(v[2]), _ints(v[3]))
+    if axes is None:
+        return None
+    strides = _ints(v[3])
+    index = np.ix_(*[start + stride * np.arange(count) for (start, count, _), stride in zip(axes, strides)])
+    return [v[0][index].reshape([count for _, count, shrink in axes if not shrink])]
+
+
+def _fold_slice(op, v, shapes):
+    x, begin, size = v[0], _ints(v[1]), _ints(v[2])
+    if not len(begin) == len(size) == x.ndim:
+        return None
+    size = [d - b if n == -1 else n for d, b, n in zip(x.shape, begin, size)]
+    if any(b < 0 or n < 0 or b + n > d for d, b, n in zip(x.shape, begin, size)):
+        return None
+    return [x[tuple(slice(b, b + n) for b, n in zip(begin, size))]]
+
+
+def _fold_gather(op, v, shapes):
+    x, indices = v[0], np.asarray(v[1])
+    axis = _axis(op.options.get("Axis", 0), x.ndim)
+    if op.options.get("BatchDims", 0) or axis is None or np.any((indices < 0) | (indices >= x.shape[axis])):
+        return None
+    return [np.take(x, indices.astype(np.int64), axis=axis)]
+
+
+def _fold_unpack(op, v, shapes):
+    axis = _axis(op.options.get("Axis", 0), v[0].ndim)
+    return None if axis is None else [np.take(v[0], i, axis=axis) for i in range(v[0].shape[axis])]
+
+
+def _fold_concatenation(op, v, shapes):
+    if op.options.get("FusedActivationFunction", 0):
+        return None
+    return [np.concatenate(v, axis=op.options.get("Axis", 0))]
+
+
+def _fold_fill(op, v, shapes):
+    dims, value = _ints(v[0]), np.asarray(v[1])
+    if value.size != 1 or min(dims, default=0) < 0:
+        return None
+    return [np.full(dims, value.reshape(()), value.dtype)]     # (the value's bytes, whatever the quantization)
+
+
+def _fold_reduce_prod(op, v, shapes):
+    axes = op_families.mean.resolve_axes(v[1], v[0].ndim)
+    if axes is None:
+        return None     # (int64 products wrap modulo 2^64, their int32 values modulo 2^32, as C's int32 arithmetic)
+    return [np.prod(v[0].astype(np.int64), axis=tuple(axes), keepdims=bool(op.options.get("KeepDims", False)))]
+
+
+def _int32_arithmetic(function):
+    def fold(op, v, shapes):
+        kind = op_families.common.FUSED_ACTIVATIONS.get(op.options.get("FusedActivationFunction", 0), "?")
+        ranges = {"NONE": (-2 ** 31, 2 ** 31 - 1), "RELU": (0, 2 ** 31 - 1), "RELU6": (0, 6), "RELU_N1_TO_1": (-1, 1)}
+        a, b = (np.asarray(x, np.int64) for x in v)
+        if kind not in ranges or (op.name in ("DIV", "FLOOR_DIV") and np.any(b == 0)):
+            return None
+        return [np.clip(function(a, b).astype(np.int32), *ranges[kind])]
+    return fold
+
+
+def _truncated_division(a, b):
+    return np.abs(a) // np.abs(b) * np.sign(a) * np.sign(b)
+
+
+def _fold_view(op, v, shapes):
+    out = op.outputs[0]     # (a shape the file fixes is the view's, as for TFLite Micro's RESHAPE)
+    return [v[0].reshape(shapes[0] if shapes and out.open_size else out.shape)]
+
+
+# op name -> (op, its inputs' values, the outputs' shapes as _inferred_shapes works them out or None) -> the
+# outputs' values, or None where they are not worked out here (the op is left to its lowering)
+_FOLD = {
+    "STRIDED_SLICE": _fold_strided_slice, "SLICE": _fold_slice, "GATHER": _fold_gather,
+    "PACK": lambda op, v, shapes: [np.stack(v, axis=op.options.get("Axis", 0))], "UNPACK": _fold_unpack,
+    "CONCATENATION": _fold_concatenation, "RESHAPE": _fold_view, "SQUEEZE": _fold_view, "EXPAND_DIMS": _fold_view,
+    "TRANSPOSE": lambda op, v, shapes: [np.transpose(v[0], _ints(v[1]))],
+    "TILE": lambda op, v, shapes: [np.tile(v[0], _ints(v[1]))] if len(_ints(v[1])) == v[0].ndim else None,
+    "FILL": _fold_fill, "REDUCE_PROD": _fold_reduce_prod,
+    "CAST": lambda op, v, shapes: [v[0]],
+    "ADD": _int32_arithmetic(np.add), "SUB": _int32_arithmetic(np.subtract), "MUL": _int32_arithmetic(np.multiply),
+    "DIV": _int32_arithmetic(_truncated_division), "FLOOR_DIV": _int32_arithmetic(np.floor_divide),
+    "MINIMUM": _int32_arithmetic(np.minimum), "MAXIMUM": _int32_arithmetic(np.maximum),
+}
+
+
+def _folded_values(op, shapes, known):
+    """The values of op's outputs when it computes them from constants alone (SHAPE: from its input's shape, which
+    must be known), else None."""
+    if any(t is None or t.dtype is None or t.dtype.kind not in "iu" or t.data is not None for t in op.outputs):
+        return None
+    if op.name == "SHAPE":
+        x = op.inputs[0] if len(op.inputs) == 1 else None
+        if x is None:
+            return None
+        if x.open_size and x.index not in known:
+            raise UnsupportedModelError(
+                "SHAPE (op %d, layer %r): the file leaves the shape of tensor %r open (%s) and picoml cannot work it "
+                "out; give the model a fixed batch size (keras.Input(shape, batch_size=1))"
+                % (op.index, op.label, x.name, list(x.signature)))
+        return [np.array(x.shape, np.int64)]
+    fold = _FOLD.get(op.name)
+    operands = [t for t in op.inputs if t is not None]
+    if fold is None or not operands or any(t.data is None or t.dtype.kind not in "iu" for t in operands):
+        return None
+    if op.name in _ARITHMETIC:
+        tensors = operands + op.outputs
+        if any(t.is_quantized for t in tensors) or (op.name != "CAST" and any(t.dtype != np.int32 for t in tensors)):
+            return None     # int32 shape arithmetic only: quantized arithmetic is the lowering's
+    elif op.name != "FILL":     # ops that move values: they keep the quantization
+        quantized = {(tuple(t.scales), tuple(t.zero_points)) for t in operands + op.outputs if t.is_quantized}
+        if len(quantized) > 1 or op.inputs[0].is_quantized != op.outputs[0].is_quantized:
+            return None
+    try:
+        with np.errstate(all="ignore"):
+            return fold(op, [None if t is None else t.data for t in op.inputs], shapes)
+    except (ArithmeticError, IndexError, TypeError, ValueError):
+        return None     # operands these ops cannot take: left to the lowering, which refuses them by name
+
+
+def _resolved_shape(shape, size):
+    """A RESHAPE's `shape` with its -1 (at most one) worked out for `size` elements; None if it cannot hold them."""
+    shape = [int(d) for d in shape]
+    known = int(np.prod([d for d in shape if d != -1], dtype=np.int64))
+    if shape.count(-1) > 1 or min(shape, default=0) < -1:
+        return None
+    if -1 in shape:
+        if known == 0 or size % known:
+            return None
+        shape[shape.index(-1)] = size // known
+    return tuple(shape) if int(np.prod(shape, dtype=np.int64)) == size else None
+
+
+# ops whose output has its (first) input's shape
+_SAME_SHAPE = frozenset(("SOFTMAX", "LOG_SOFTMAX", "L2_NORMALIZATION", "CAST", "QUANTIZE", "DEQUANTIZE", "LOGISTIC",
+                         "TANH", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1", "LEAKY_RELU", "HARD_SWISH", "ABS",
+                         "RSQRT", "ELU", "NEG", "EXP", "LOG", "SQRT", "SQUARE", "GELU", "SIN", "COS", "FLOOR", "CEIL",
+                         "ROUND", "SIGN", "REVERSE_V2"))
+# element-wise ops of two inputs broadcast against each other
+_BROADCAST = frozenset(("ADD", "SUB", "MUL", "DIV", "FLOOR_DIV", "SQUARED_DIFFERENCE", "MAXIMUM", "MINIMUM", "PRELU",
+                        "LESS", "LESS_EQUAL", "GREATER", "GREATER_EQUAL", "EQUAL", "NOT_EQUAL", "LOGICAL_AND",
+                        "LOGICAL_OR", "POW"))
+# ops whose output's batch is their input's, their other sizes fixed by the file (a window's, a resize's)
+_BATCH_KEPT = frozenset(("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESIZE_BILINEAR",
+                         "RESIZE_NEAREST_NEIGHBOR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"))
+_REDUCTIONS = frozenset(("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"))
+
+
+def _inferred_shapes(op):
+    """The shapes of op's outputs at batch 1, worked out from its inputs' shapes and constant operands as TFLite's
+    Prepare does (for the ops a model without a fixed batch size puts where the file leaves sizes open); None for
+    other ops, or operands that do not fit."""
+    ins, outs = op.inputs, op.outputs
+    if not ins or ins[0] is None or not outs or any(t is None for t in outs):
+        return None
+    name, x, out = op.name, ins[0], outs[0]
+    shape, rank = tuple(x.shape), len(x.shape)
+
+    def values(i):
+        t = ins[i] if i < len(ins) else None
+        return None if t is None or t.data is None else _ints(t.data)
+
+    size = int(np.prod(shape, dtype=np.int64))
+    if name in _SAME_SHAPE and len(outs) == 1:
+        return [shape]
+    if name in _BROADCAST and len(ins) == 2 and ins[1] is not None:
+        return [tuple(np.broadcast_shapes(shape, tuple(ins[1].shape)))]
+    if name == "SELECT_V2" and len(ins) == 3 and None not in ins:
+        return [tuple(np.broadcast_shapes(*(tuple(t.shape) for t in ins)))]
+    if name == "RESHAPE" and values(1) is not None:
+        resolved = _resolved_shape(values(1), size)
+        return None if resolved is None else [resolved]
+    if name == "EXPAND_DIMS" and values(1) is not None and len(values(1)) == 1:
+        axis = _axis(values(1)[0], rank + 1)
+        return None if axis is None else [shape[:axis] + (1,) + shape[axis:]]
+    if name == "SQUEEZE":
+        kept = tuple(d for d in shape if d != 1)
+        return [kept] if len(kept) == len(out.shape) else None     # (which axes of 1, the file does not say here)
+    if name == "FULLY_CONNECTED" and len(ins) > 1 and ins[1] is not None and len(ins[1].shape) == 2:
+        units, depth = ins[1].shape
+        if not depth or size % depth:
+            return None
+        if op.options.get("KeepNumDims", False):
+            return [shape[:-1] + (units,)] if shape and shape[-1] == depth else None
+        return [(size // depth, units)]
+    if name == "BATCH_MATMUL" and len(ins) == 2 and ins[1] is not None and min(rank, len(ins[1].shape)) >= 2:
+        y = tuple(ins[1].shape)
+        m, k = shape[-1:-3:-1] if op.options.get("AdjX", False) else shape[-2:]
+        k2, n = y[-1:-3:-1] if op.options.get("AdjY", False) else y[-2:]
+        return [tuple(np.broadcast_shapes(shape[:-2], y[:-2])) + (m, n)] if k == k2 else None
+    if name in _BATCH_KEPT and rank == len(out.shape) and rank and out.signature is not None and \
+            all(d >= 0 for d in out.signature[1:]):
+        return [(shape[0],) + tuple(out.shape[1:])]
+    if name == "TRANSPOSE_CONV" and values(0) is not None:
+        return [tuple(values(0))] if min(values(0), default=-1) >= 0 else None
+    if name in ("SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND") and values(1) is not None and values(2) is not None:
+        block, edges = values(1), values(2)
+        m = len(block)
+        if len(edges) != 2 * m or rank < m + 1 or min(block, default=0) < 1:
+            return None
+        blocks = int(np.prod(block))
+        if name == "SPACE_TO_BATCH_ND":
+            padded = [d + edges[2 * i] + edges[2 * i + 1] for i, d in enumerate(shape[1:m + 1])]
+            if any(p % b for p, b in zip(padded, block)):
+                return None
+            return [(shape[0] * blocks,) + tuple(p // b for p, b in zip(padded, block)) + shape[m + 1:]]
+        if shape[0] % blocks:
+            return None
+        return [(shape[0] // blocks,) + tuple(d * b - edges[2 * i] - edges[2 * i + 1] for i, (d, b) in
+                                              enumerate(zip(shape[1:m + 1], block))) + shape[m + 1:]]
+    if name in ("PAD", "PADV2", "MIRROR_PAD") and values(1) is not None and len(values(1)) == 2 * rank:
+        pads = values(1)
+        return [tuple(d + pads[2 * i] + pads[2 * i + 1] for i, d in enumerate(shape))]
+    if name == "TILE" and values(1) is not None and len(values(1)) == rank:
+        return [tuple(d * k for d, k in zip(shape, values(1)))]
+    if name == "TRANSPOSE" and values(1) is not None and sorted(values(1)) == list(range(rank)):
+        return [tuple(shape[p] for p in values(1))]
+    if name == "CONCATENATION":
+        axis = _axis(op.options.get("Axis", 0), rank)
+        if axis is None or any(t is None or len(t.shape) != rank for t in ins):
+            return None
+        return [shape[:axis] + (sum(t.shape[axis] for t in ins),) + shape[axis + 1:]]
+    if name == "PACK":
+        axis = _axis(op.options.get("Axis", 0), rank + 1)
+        return None if axis is None else [shape[:axis] + (len(ins),) + shape[axis:]]
+    if name == "UNPACK":
+        axis = _axis(op.options.get("Axis", 0), rank)
+        if axis is None or shape[axis] != len(outs):
+            return None
+        return [shape[:axis] + shape[axis + 1:]] * len(outs)
+    if name == "SPLIT" and len(ins) == 2 and ins[1] is not None and values(0) is not None:
+        shape, rank = tuple(ins[1].shape), len(ins[1].shape)
+        axis = _axis(values(0)[0], rank)
+        if axis is None or shape[axis] % len(outs):
+            return None
+        return [shape[:axis] + (shape[axis] // len(outs),) + shape[axis + 1:]] * len(outs)
+    if name == "SPLIT_V" and values(1) is not None and values(2) is not None and len(values(1)) == len(outs):
+        axis, sizes = _axis(values(2)[0], rank), values(1)
+        if axis is None or sizes.count(-1) > 1:
+            return None
+        if -1 in sizes:
+            sizes[sizes.index(-1)] = shape[axis] - (sum(sizes) + 1)
+        return [shape[:axis] + (n,) + shape[axis + 1:] for n in sizes] if sum(sizes) == shape[axis] else None
+    if name == "BROADCAST_TO" and values(1) is not None:
+        return [tuple(values(1))]
+    if name in _REDUCTIONS and values(1) is not None:
+        axes = op_families.mean.resolve_axes(values(1), rank)
+        if axes is None:
+            return None
+        keep = bool(op.options.get("KeepDims", False))
+        return [tuple(1 if i in axes else d for i, d in enumerate(shape) if keep or i not in axes)]
+    if name in ("ARG_MAX", "ARG_MIN") and values(1) is not None and len(values(1)) == 1:
+        axis = _axis(values(1)[0], rank)
+        return None if axis is None else [shape[:axis] + shape[axis + 1:]]
+    if name == "GATHER" and len(ins) > 1 and ins[1] is not None and not op.options.get("BatchDims", 0):
+        axis = _axis(op.options.get("Axis", 0), rank)
+        return None if axis is None else [shape[:axis] + tuple(ins[1].shape) + shape[axis + 1:]]
+    if name == "STRIDED_SLICE" and all(values(i) is not None for i in (1, 2, 3)):
+        axes = _slice_counts(op, shape, values(1), values(2), values(3))
+        return None if axes is None else [tuple(count for _, count, shrink in axes if not shrink)]
+    if name == "SLICE" and values(1) is not None and values(2) is not None and len(values(2)) == rank:
+        return [tuple(d - b if n == -1 else n for d, b, n in zip(shape, values(1), values(2)))]
+    if name == "FILL" and values(0) is not None:
+        return [tuple(values(0))]
+    if name == "SHAPE":
+        return [(rank,)]
+    return None
+
+
+def fold_shapes(ops, inputs, outputs):
+    """The ops of a parsed graph left to lower once its shape arithmetic is folded and the sizes the file leaves
+    open are worked out (the section's comment); the TfliteTensor objects are updated in place."""
+    model_outputs = {t.index for t in outputs}
+    known = {t.index for t in inputs}   # open-size tensors whose shape is known: the inputs (batch 1), those worked out
+    changed = set()     # tensors whose shape differs from the file's
+    kept = []
+    for op in ops:
+        shapes = None
+        try:
+            with np.errstate(all="ignore"):
+                shapes = _inferred_shapes(op)
+        except (ArithmeticError, IndexError, TypeError, ValueError):
+            pass        # operands that do not fit: the lowering refuses them
+        if shapes is not None and len(shapes) != len(op.outputs):
+            shapes = None
+        values = _folded_values(op, shapes, known) if not any(
+            t is not None and t.index in model_outputs for t in op.outputs) else None
+        if values is not None and len(values) == len(op.outputs):
+            for t, value in zip(op.outputs, values):
+                value = np.asarray(value)
+                if tuple(value.shape) != t.shape and not (t.open_size and value.ndim == len(t.shape)):
+                    raise UnsupportedModelError("%s (op %d, layer %r): its constant output %r is %s; the file gives "
+                                                "it shape %s" % (op.name, op.index, op.label, t.name,
+                                                                 list(value.shape), list(t.shape)))
+                if tuple(value.shape) != t.shape:
+                    changed.add(t.index)
+                t.shape, t.data = tuple(value.shape), np.array(value, t.dtype)     # (a copy, C-ordered)
+                known.add(t.index)
+            continue
+        open_outputs = [t for t in op.outputs if t is not None and t.open_size]
+        if open_outputs and shapes is None and any(t is not None and t.index in changed for t in op.inputs):
+            t = open_outputs[0]
+            raise UnsupportedModelError(
+                "%s (op %d, layer %r): the file leaves the shape of its output %r open (%s: a model without a fixed "
+                "batch size) and picoml does not work it out for this op; give the model a fixed batch size "
+                "(keras.Input(shape, batch_size=1))" % (op.name, op.index, op.label, t.name, list(t.signature)))
+        if shapes is not None:
+            for t, shape in zip(op.outputs, shapes):
+                if t.open_size and len(shape) == len(t.shape) and all(
+                        s == d or want < 0 for s, d, want in zip(shape, t.shape, t.signature)):
+                    if tuple(shape) != t.shape:
+                        changed.add(t.index)
+                    t.shape = tuple(int(d) for d in shape)
+                    known.add(t.index)
+        kept.append(op)
+    return kept
 
 
 class Lowering:
@@ -261,7 +637,7 @@ UNSUPPORTED_HINTS["GELU"] = "TFLite Micro has no GELU: swish or hard_swish are c
 
 def _refuse_unsupported(lowering, op):
     hint = UNSUPPORTED_HINTS.get(op.name)
-    lowering.fail(op, "picoml does not support this op (docs/format.md lists the op set)" + ("; " + hint if hint else ""))
+    lowering.fail(op, "picoml does not support this op (docs/architecture.md#what-converts lists what converts)" + ("; " + hint if hint else ""))
 
 
 # Ops that only move values, which the converter sometimes runs in float between a DEQUANTIZE and a QUANTIZE (to
@@ -411,6 +787,7 @@ def lower(ops, inputs, outputs):
 
 def import_tflite(data, name=""):
     ops, inputs, outputs = parse(data)
+    ops = fold_shapes(ops, inputs, outputs)
     fold_high_ranks(ops, inputs, outputs)
     model = lower(ops, inputs, outputs)
     model.metadata["source"] = name
