@@ -30,7 +30,6 @@ FEATURES = 40
 FRAME_SAMPLES = 480
 HOP_SAMPLES = 320
 CLIP_SAMPLES = 16000
-FRONTEND = pathlib.Path(__file__).resolve().parents[2] / "models" / "frontend" / "audio_preprocessor_int8.tflite"
 
 
 class _TflmFrontend:
@@ -39,8 +38,10 @@ class _TflmFrontend:
     against TFLite Micro on every runtime) but runs in the numpy reference, about a thousand times slower: far too
     slow for thousands of training clips, so training takes TFLite Micro's compiled kernels."""
 
-    def __init__(self, path=FRONTEND):
+    def __init__(self, path=None):
         from tflite_micro.python.tflite_micro import runtime
+        from .resources import frontend_model
+        path = path or frontend_model("audio_preprocessor_int8.tflite")
         self.interpreter = runtime.Interpreter.from_file(str(path))
 
     def __call__(self, samples):

@@ -11,7 +11,8 @@ the same names are symlinks to the checkout's folders, so a checkout and an inst
                                   alone as _picoml.mpy in
                                   natmod/<arch>-nofrontend/ (`picoml deploy --without-frontend`)
     models/<name>/main.py         the example models' device programs (models/)
-    models/frontend/frontend.pml  the default audio front-end (TFLite Micro's micro_speech one, converted)
+    models/frontend/frontend.pml  the default audio front-end (TFLite Micro's micro_speech one, converted), and the
+                                  .tflite it comes from (audio_preprocessor_int8.tflite: `picoml train kws`)
 
 The folder's name is not a Python identifier, so setuptools ships it as data rather than as packages
 (pyproject.toml says which files). The emulators (picoml's MicroPython port on QEMU, the bare-metal kernel
@@ -53,9 +54,10 @@ def example_models():
     return DATA / "models"
 
 
-def frontend_model():
-    """models/frontend/frontend.pml: TFLite Micro's micro_speech audio front-end converted to .pml."""
-    path = DATA / "models" / "frontend" / "frontend.pml"
+def frontend_model(name="frontend.pml"):
+    """models/frontend/frontend.pml: TFLite Micro's micro_speech audio front-end converted to .pml (name
+    "audio_preprocessor_int8.tflite": the .tflite it comes from, which `picoml train kws` runs in TFLite Micro)."""
+    path = DATA / "models" / "frontend" / name
     if not path.exists():
         raise PicomlError("the audio front-end is missing from this installation of picoml (%s)" % path)
     return path
