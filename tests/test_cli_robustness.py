@@ -277,3 +277,14 @@ def test_run_refuses_a_folder_as_output_and_an_npz_as_input(tmp_path, capsys, mo
     one_line_error(capsys, ".npz", ".npy")
     assert main(["run", str(GESTURE), "--input", "x.npy", "--output", "y"]) == 0    # np.save's name: y.npy
     assert np.load(tmp_path / "y.npy").shape == (1, 5)
+
+
+def test_capture_refuses_an_empty_label(tmp_path, capsys):
+    assert main(["capture", "--port", "virtual", "--label", " ", "--seconds", "1", "--out", str(tmp_path / "d")]) == 2
+    assert "--label is empty" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
+
+
+def test_synth_refuses_a_rate_no_imu_has(tmp_path, capsys):
+    assert main(["synth", "gesture", "--out", str(tmp_path / "d"), "--rate", "1e9"]) == 2
+    assert "an IMU samples at most" in capsys.readouterr().err

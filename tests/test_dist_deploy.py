@@ -78,7 +78,7 @@ def test_deploy_to_the_virtual_board_and_run(tmp_path):
         assert deploy(str(pml), board.port, log=log.append) == "x64_6.3"
         shipped = json.loads((DIST / "x64_6.3" / "package.json").read_text())["urls"]
         boards = sorted(p.name for p in resources.boards_dir().glob("*.json"))
-        assert "copied and verified %d files" % (len(shipped) + len(boards) + 1) in log[-1]
+        assert "all %d verified on the board" % (len(shipped) + len(boards) + 1) in log[-1]
         assert (tmp_path / "flash" / "lib" / "_picoml.mpy").exists()
         assert sorted(p.name for p in (tmp_path / "flash" / "boards").iterdir()) == boards
         out = Mpremote(board.port).exec(

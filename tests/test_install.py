@@ -99,7 +99,7 @@ def test_deploy_and_run_on_the_virtual_board(installed):
     x = np.random.default_rng(4).integers(-128, 128, (1, 49, 10, 1)).astype(np.int8)
     np.save(work / "x4.npy", x)
     out = _picoml(installed, "deploy", "kws.pml", "--port", "virtual").stdout
-    assert "-> x64_6.3" in out and "copied and verified" in out
+    assert "-> x64_6.3" in out and "verified on the board" in out
     _picoml(installed, "run", "kws.pml", "--input", "x4.npy", "--output", "board.npy", "--port", "virtual")
     _picoml(installed, "run", "kws.pml", "--input", "x4.npy", "--output", "ref4.npy", "--on", "reference")
     assert np.array_equal(np.load(work / "board.npy"), np.load(work / "ref4.npy"))

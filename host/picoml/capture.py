@@ -740,6 +740,8 @@ def _report(problems, lost=0, bad=0):
 
 
 def cmd_capture(args):
+    if not args.label.strip():
+        raise PicomlError("--label is empty: give the recording's class name (e.g. wave)")
     if args.plot:
         precheck_plot()
     read_index(args.out)        # a dataset that cannot be written: said before recording, not after

@@ -505,6 +505,8 @@ def parser():
 
 
 def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")    # TensorFlow's C++ info and warnings (training prints
+    # dozens of lines otherwise); its errors still show, and a user's own setting wins
     args = parser().parse_args(argv)
     try:
         status = args.func(args)     # None, or a status of its own (repl: mpremote's)

@@ -355,5 +355,5 @@ def _deploy(board, name, mpy, lib, model, build, log):
     if "committed" not in out:
         raise PicomlError("the board did not confirm the switch to the new files: %r" % out[-300:])
     verify(board, files)
-    log("copied and verified %d files" % len(files))
+    log("copied %d files; all %d verified on the board" % (len(moves), len(files)))
     return build.name if build is not None else None

@@ -288,8 +288,15 @@ def _check_synth_out(out, kind):
                               "another --out folder" % index)
 
 
+MAX_RATE = 10000.0      # Hz: above any IMU of boards/ (the LSM6DSOX's fastest is 6.66 kHz)
+
+
 def cmd_synth(args):
+    from .errors import PicomlError
     options = {k: getattr(args, k) for k in ("seconds", "rate") if getattr(args, k) is not None}
+    if options.get("rate", 0) > MAX_RATE:
+        raise PicomlError("--rate %g Hz: an IMU samples at most %g Hz (give the rate of the board's sensor)"
+                          % (options["rate"], MAX_RATE))
     _check_synth_out(args.out, args.kind)
     if args.kind == "speech":
         from . import speech
