@@ -328,8 +328,9 @@ def _folded_values(op, shapes, known):
         return [np.array(x.shape, np.int64)]
     fold = _FOLD.get(op.name)
     operands = [t for t in op.inputs if t is not None]
-    if fold is None or not operands or any(t.data is None or t.dtype.kind not in "iu" for t in operands):
-        return None
+    if fold is None or not operands or op.inputs[0] is None or not op.outputs or any(t is None for t in op.outputs) \
+            or any(t.data is None or t.dtype.kind not in "iu" for t in operands):
+        return None     # (an optional input or output missing: the lowering refuses what it needs)
     if op.name in _ARITHMETIC:
         tensors = operands + op.outputs
         if any(t.is_quantized for t in tensors) or (op.name != "CAST" and any(t.dtype != np.int32 for t in tensors)):
