@@ -24,7 +24,7 @@ from picoml.cli import main
 from picoml.convert import convert
 from picoml.errors import UnsupportedModelError
 from picoml.oracle import Oracle
-from test_lowered_ops import Graph, same_as_tflite_micro
+from test_lowered_ops import Graph, same_as_tflite_micro, tflite_interpreter
 
 pytestmark = pytest.mark.fast
 
@@ -104,26 +104,9 @@ def shapes_evaluated(data):
     return bytes(builder.Output())
 
 
-def tflite_interpreter(data, kernels="BUILTIN_WITHOUT_DEFAULT_DELEGATES"):
-    """TensorFlow Lite's interpreter (inputs -> outputs), for what TFLite Micro cannot run (TILE) or runs on memory
-    it never set (SPACE_TO_BATCH_ND's padding: test_generated.py); kernels: its op resolver (BUILTIN_REF: its
-    reference kernels, whose CONV_2D rounds as TFLite Micro's)."""
-    import tensorflow as tf
-    interpreter = tf.lite.Interpreter(model_content=data, experimental_op_resolver_type=getattr(
-        tf.lite.experimental.OpResolverType, kernels))
-    interpreter.allocate_tensors()
-
-    def run(inputs):
-        for detail, x in zip(interpreter.get_input_details(), inputs):
-            interpreter.set_tensor(detail["index"], x)
-        interpreter.invoke()
-        return [interpreter.get_tensor(d["index"]).copy() for d in interpreter.get_output_details()]
-    return run
-
-
 ORACLES = {"tflm": lambda data: Oracle(data).run, "tflm, shapes evaluated": lambda data: Oracle(
-    shapes_evaluated(data)).run, "tflite": tflite_interpreter,
-           "tflite reference": lambda data: tflite_interpreter(data, "BUILTIN_REF")}
+    shapes_evaluated(data)).run, "tflite": lambda data: tflite_interpreter(
+    data, "BUILTIN_WITHOUT_DEFAULT_DELEGATES"), "tflite reference": tflite_interpreter}
 # (genmodels name, oracle)
 MODELS = [
     ("prelu", "tflm"),                              # Conv2D, Flatten: SHAPE, STRIDED_SLICE, PACK into RESHAPE

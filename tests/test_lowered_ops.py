@@ -559,11 +559,12 @@ def test_grouped_conv_2d(seed):
     assert [op.name for op in model.ops].count("CONV_2D") == groups
 
 
-def tflite_interpreter(data):
-    """TFLite's interpreter as an oracle (inputs -> outputs), for what TFLite Micro leaves undefined."""
+def tflite_interpreter(data, kernels="BUILTIN_REF"):
+    """TFLite's interpreter as an oracle (inputs -> outputs), for what TFLite Micro leaves undefined or cannot run;
+    kernels: its op resolver (BUILTIN_REF: its reference kernels, whose CONV_2D rounds as TFLite Micro's)."""
     import tensorflow as tf
     interpreter = tf.lite.Interpreter(
-        model_content=data, experimental_op_resolver_type=tf.lite.experimental.OpResolverType.BUILTIN_REF)
+        model_content=data, experimental_op_resolver_type=getattr(tf.lite.experimental.OpResolverType, kernels))
     interpreter.allocate_tensors()
 
     def run(inputs):

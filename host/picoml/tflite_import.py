@@ -328,9 +328,9 @@ def _folded_values(op, shapes, known):
         return [np.array(x.shape, np.int64)]
     fold = _FOLD.get(op.name)
     operands = [t for t in op.inputs if t is not None]
-    if fold is None or not operands or op.inputs[0] is None or not op.outputs or any(t is None for t in op.outputs) \
+    if fold is None or not op.inputs or not op.outputs or any(t is None for t in op.inputs + op.outputs) \
             or any(t.data is None or t.dtype.kind not in "iu" for t in operands):
-        return None     # (an optional input or output missing: the lowering refuses what it needs)
+        return None     # (an input or output missing: the lowering refuses what it needs)
     if op.name in _ARITHMETIC:
         tensors = operands + op.outputs
         if any(t.is_quantized for t in tensors) or (op.name != "CAST" and any(t.dtype != np.int32 for t in tensors)):
@@ -341,9 +341,12 @@ def _folded_values(op, shapes, known):
             return None
     try:
         with np.errstate(all="ignore"):
-            return fold(op, [None if t is None else t.data for t in op.inputs], shapes)
+            values = fold(op, [t.data for t in op.inputs], shapes)
     except (ArithmeticError, IndexError, TypeError, ValueError):
         return None     # operands these ops cannot take: left to the lowering, which refuses them by name
+    if values is None or any(np.asarray(v).dtype.kind not in "iub" for v in values):
+        return None
+    return values
 
 
 def _resolved_shape(shape, size):
