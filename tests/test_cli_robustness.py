@@ -288,3 +288,11 @@ def test_capture_refuses_an_empty_label(tmp_path, capsys):
 def test_synth_refuses_a_rate_no_imu_has(tmp_path, capsys):
     assert main(["synth", "gesture", "--out", str(tmp_path / "d"), "--rate", "1e9"]) == 2
     assert "an IMU samples at most" in capsys.readouterr().err
+
+
+def test_run_on_a_board_leaves_nothing_on_its_flash(board, tmp_path):
+    before = sorted(p.name for p in board.flash.iterdir())
+    np.save(tmp_path / "x.npy", np.zeros((1, 104, 6), np.int8))
+    assert main(["run", str(GESTURE), "--input", str(tmp_path / "x.npy"), "--port", board.port]) == 0
+    assert main(["bench", str(GESTURE), "--port", board.port, "--backends", "native", "--count", "1"]) == 0
+    assert sorted(p.name for p in board.flash.iterdir()) == before

@@ -52,13 +52,16 @@ class Board(Runtime):
             board, root = self._session(port, pml_bytes)
             source, data = scripts.run_source(pml_bytes, batch, scripts.load_line(root + "/picoml_run.pml", backend),
                                               root + "/picoml_in.bin", root + "/picoml_out.bin")
-            with tempfile.TemporaryDirectory() as tmp:
-                tmp = pathlib.Path(tmp)
-                (tmp / "in.bin").write_bytes(data)
-                board.copy(tmp / "in.bin", root + "/picoml_in.bin")
-                out = board.exec(source)
-                board.fetch(root + "/picoml_out.bin", tmp / "out.bin")
-                return scripts.run_result(pml_bytes, out, (tmp / "out.bin").read_bytes(), len(batch))
+            try:
+                with tempfile.TemporaryDirectory() as tmp:
+                    tmp = pathlib.Path(tmp)
+                    (tmp / "in.bin").write_bytes(data)
+                    board.copy(tmp / "in.bin", root + "/picoml_in.bin")
+                    out = board.exec(source)
+                    board.fetch(root + "/picoml_out.bin", tmp / "out.bin")
+                    return scripts.run_result(pml_bytes, out, (tmp / "out.bin").read_bytes(), len(batch))
+            finally:
+                _remove(board, [root + "/picoml_run.pml", root + "/picoml_in.bin", root + "/picoml_out.bin"])
         return on_port(self.port, work)
 
     def bench(self, pml_bytes, backend=None, count=20):
@@ -67,5 +70,14 @@ class Board(Runtime):
         def work(port):
             board, root = self._session(port, pml_bytes)
             load = scripts.load_line(root + "/picoml_run.pml", backend)
-            return scripts.bench_result(self.name, board.exec(scripts.bench_source(pml_bytes, load, count)))
+            try:
+                return scripts.bench_result(self.name, board.exec(scripts.bench_source(pml_bytes, load, count)))
+            finally:
+                _remove(board, [root + "/picoml_run.pml"])
         return on_port(self.port, work)
+
+
+def _remove(board, paths):
+    """Delete the files a run put on the board's flash (what is not there is passed over)."""
+    board.exec("import os\nfor p in %r:\n    try:\n        os.remove(p)\n    except OSError:\n        pass\n"
+               % (paths,))
