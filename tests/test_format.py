@@ -29,10 +29,13 @@ def layout(rows):
     return "<" + "".join(TYPES[t] for _, t, _ in rows)
 
 
+LABELS = ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "silence", "unknown"]   # its 12
+
+
 @pytest.fixture(scope="module")
 def kws():
     path = models.tflite("kws_ref_model")
-    model = convert(path.read_bytes(), path.name, labels=["a", "b"], measure_tflm=False)
+    model = convert(path.read_bytes(), path.name, labels=LABELS, measure_tflm=False)
     return model, format.write(model)
 
 
@@ -72,7 +75,7 @@ def test_fields_as_specified(kws):
     assert words[0] == model.ops[0].code and words[3] == len(model.ops[0].params)
     import json
     meta = json.loads(blob[h["metadata_offset"]:h["metadata_offset"] + h["metadata_size"]])
-    assert meta["labels"] == ["a", "b"] and len(meta["op_labels"]) == len(model.ops)
+    assert meta["labels"] == LABELS and len(meta["op_labels"]) == len(model.ops)
 
 
 @pytest.mark.parametrize("name", models.MLPERF)
