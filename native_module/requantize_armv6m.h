@@ -128,6 +128,13 @@ void pml_armv6m_rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *o
                         const out_range_t *range, const int32_t *multipliers, const int32_t *shifts, int32_t c0,
                         int32_t q_step);
 
+/* The shortcut's pieces in Thumb-1 (rq6f_apply's z2 before the sign term and the shift): the accumulator in r3,
+ * the constants m0, m1, m2, k in r4-r7; z2 in r6. Clobbers r4, r5. */
+#define PML_ARMV6M_PIECES_ASM \
+    "muls r4, r3, r4\n asrs r4, r4, #11\n" \
+    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n" \
+    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n"
+
 /* The shortcut in Thumb-1 assembly, for the kernels' assembly loops: the accumulator in r3 requantized with the
  * constants at r1 (advanced past them), clamped to [r9, r10], offset by r11 and stored at r2 (advanced); an
  * accumulator outside the shortcut's range branches to the label OUT (e.g. "8f"); A and B are two local labels
@@ -139,9 +146,7 @@ void pml_armv6m_rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *o
 /* The same for an accumulator known to be in the shortcut's range (no check) */
 #define PML_ARMV6M_REQUANT_SAFE_ASM(A, B) \
     "ldm r1!, {r4, r5, r6, r7}\n" \
-    "muls r4, r3, r4\n asrs r4, r4, #11\n" \
-    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n" \
-    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n" \
+    PML_ARMV6M_PIECES_ASM \
     "asrs r3, r3, #31\n lsls r3, r3, #9\n adds r6, r6, r3\n" \
     "ldm r1!, {r4}\n asrs r6, r6, r4\n" \
     "cmp r6, r9\n bge " A "f\n mov r6, r9\n" \
@@ -157,9 +162,7 @@ void pml_armv6m_rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *o
 #define PML_ARMV6M_REQUANT_REG_ASM(OFF) \
     "cmp r3, #0\n blt 44f\n" \
     "ldm r1!, {r4, r5, r6, r7}\n" \
-    "45:\n muls r4, r3, r4\n asrs r4, r4, #11\n" \
-    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n" \
-    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n" \
+    "45:\n" PML_ARMV6M_PIECES_ASM \
     "ldm r1!, {r4}\n asrs r6, r4\n" \
     "cmp r6, r12\n bge 41f\n mov r6, r12\n" \
     "41:\n cmp r6, lr\n ble 42f\n mov r6, lr\n b 42f\n" \
@@ -172,9 +175,7 @@ void pml_armv6m_rq6_run(const int32_t *acc, const rq6f_t *q, int fast, int8_t *o
 #define PML_ARMV6M_REQUANT_RELU_ASM(OFF) \
     "cmp r3, #0\n blt 44f\n" \
     "ldm r1!, {r4, r5, r6, r7}\n" \
-    "muls r4, r3, r4\n asrs r4, r4, #11\n" \
-    "muls r5, r3, r5\n adds r5, r5, r4\n asrs r5, r5, #11\n" \
-    "muls r6, r3, r6\n adds r6, r6, r5\n adds r6, r6, r7\n" \
+    PML_ARMV6M_PIECES_ASM \
     "ldm r1!, {r4}\n asrs r6, r4\n" \
     "cmp r6, lr\n ble 42f\n mov r6, lr\n b 42f\n" \
     "44:\n adds r1, #20\n movs r6, #0\n" \
