@@ -235,7 +235,8 @@ def test_file_round_trip_through_pull(board, tmp_path):
         "from picoml.recording import record, Synthetic\n"
         "record('up', 0.25, source=Synthetic(3), rate=800, path='rt.pmr')\n"
         "record('down', 0.1, source=Synthetic(1), rate=500, path='rt.pmr', board='mine')\n")
-    recordings, problems, data = C.pull(board.port, "rt.pmr", remove=True)
+    recordings, problems, data = C.pull(board.port, "rt.pmr")
+    C.remove_remote(board.port, "rt.pmr")
     assert problems == [] and not (board.flash / "rt.pmr").exists()
     assert [(r.label, r.rate, r.channels, len(r.samples)) for r in recordings] == [("up", 800, 3, 200),
                                                                                    ("down", 500, 1, 50)]

@@ -684,9 +684,9 @@ def capture(port, label, seconds, rate=100, source="Synthetic(3)", plot=False, l
     return asm.done, parser.problems + asm.problems, asm.lost, parser.bad + asm.damaged
 
 
-def pull(port, remote=DEFAULT_PATH, remove=False):
-    """(recordings, problems, the file's bytes) of the recording file `remote` on the board. remove=True deletes
-    it there once read; `picoml pull --remove` calls remove_remote() only after the dataset is written."""
+def pull(port, remote=DEFAULT_PATH):
+    """(recordings, problems, the file's bytes) of the recording file `remote` on the board (remove_remote
+    deletes it there: `picoml pull --remove` once the dataset is written)."""
     from .deploy import Mpremote, _run
     board = Mpremote(port)
     with tempfile.TemporaryDirectory() as tmp:
@@ -694,8 +694,6 @@ def pull(port, remote=DEFAULT_PATH, remove=False):
         _run(board.base + ["fs", "cp", ":" + remote, str(local)], "copying %s from the board" % remote)
         data = local.read_bytes()
     recordings, problems = read_file(data)
-    if remove:
-        remove_remote(port, remote)
     return recordings, problems, data
 
 

@@ -210,7 +210,7 @@ def cmd_bench(args):
     rows = []
     if not args.port and args.on in ("unix", "c"):      # timed on this machine: the reference beside it
         rows.append(("reference (numpy)", runtimes.get("reference").bench(blob, count=args.count)))
-    backends = _backend_list(args.backends) if runtime.backends else [None]
+    backends = args.backends if runtime.backends else [None]
     for backend in backends:
         count = args.count
         if args.on.startswith("qemu-") and not args.port:
@@ -409,8 +409,6 @@ def _target_arguments(p, default, extra=()):
 def _backend_list(text):
     """--backends: comma-separated device backends, each one picoml has (argparse's error otherwise)."""
     from .runtimes import DEVICE_BACKENDS
-    if isinstance(text, list):          # the default, already checked
-        return text
     names = [b.strip() for b in text.split(",") if b.strip()]
     bad = [b for b in names if b not in DEVICE_BACKENDS]
     if bad or not names:
