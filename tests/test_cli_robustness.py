@@ -78,6 +78,25 @@ def test_pull_remove_keeps_the_boards_file_when_the_dataset_cannot_be_written(bo
     assert [(e["label"], e["samples"]) for e in index] == [("before", 5), ("up", 100)]
 
 
+def test_pull_remove_keeps_a_file_with_damaged_parts(board, tmp_path, capsys):
+    """A recording file with a damaged part: the whole recordings go into the dataset, the skipped bytes exist only
+    on the board, so --remove keeps the file there and says why."""
+    Mpremote(board.port).exec("from picoml.recording import record, Synthetic\n"
+                              "record('a', 0.2, source=Synthetic(3), rate=500, path='part.pmr')\n"
+                              "record('b', 0.2, source=Synthetic(3), rate=500, path='part.pmr')\n")
+    path = board.flash / "part.pmr"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 4] ^= 0xff            # inside the first recording
+    path.write_bytes(bytes(data))
+    out = tmp_path / "data"
+    assert main(["pull", "--port", board.port, "--path", "part.pmr", "--out", str(out), "--remove"]) == 0
+    err = capsys.readouterr().err
+    assert "kept part.pmr on the board" in err, err
+    assert path.read_bytes() == bytes(data)
+    labels = [e["label"] for e in json.loads((out / "index.json").read_text())["recordings"]]
+    assert labels == ["b"]
+
+
 # ---- 2. capture: the dataset folder is checked before recording ----
 
 def test_capture_checks_the_dataset_before_recording(board, tmp_path, capsys, monkeypatch):

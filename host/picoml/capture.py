@@ -819,7 +819,10 @@ def cmd_pull(args):
         print("read %d bytes of %s: %d recordings" % (len(data), args.path, len(recordings)))
         _report(problems)
         write_dataset(args.out, recordings, "pull:%s:%s" % (args.port, args.path))
-        if args.remove:         # only once the recordings are safe in the dataset
+        if args.remove and problems:    # what was skipped is only on the board: it stays there
+            print("picoml: kept %s on the board: %d damaged parts were skipped (copy it off with `mpremote fs cp "
+                  ":%s .` before removing it)" % (args.path, len(problems), args.path), file=sys.stderr)
+        elif args.remove:       # only once the recordings are safe in the dataset
             remove_remote(port, args.path)
             print("removed %s on the board" % args.path)
     _with_port(args, work)
@@ -852,5 +855,5 @@ def add_commands(subparsers):
     p.add_argument("--port", default="/dev/ttyACM0", help="the board's serial port, or 'virtual'")
     p.add_argument("--out", default="data", help="the dataset folder (created; index.json appended to)")
     p.add_argument("--path", default=DEFAULT_PATH, help="the recording file on the board (default %s)" % DEFAULT_PATH)
-    p.add_argument("--remove", action="store_true", help="delete the file on the board after a successful pull")
+    p.add_argument("--remove", action="store_true", help="delete the file on the board once its recordings are in the dataset (kept when a damaged part had to be skipped)")
     p.set_defaults(func=cmd_pull)
