@@ -40,3 +40,14 @@ def test_scratch_is_placed_at_load_and_reported(tmp_path):
     assert status == status_placed == 0 and largest > 0 and apart == 0
     info = device("describe", tmp_path / "kws.pml", tmp_path / "x.bin", "native", natmod=True)["info"]
     assert info["backend"] == "'native'" and info["scratch_bytes"] == str(apart)
+
+
+def test_the_buffer_of_a_model_read_from_a_file_cannot_be_changed(tmp_path):
+    """The native module validates a model once, at load, and runs it unchecked. A model read from a file used to be
+    a bytearray reachable as Model.buffer: writing every tensor's offset far outside the arena through it, then
+    predict, crashed the interpreter (SIGSEGV). The file is now read into bytes: the write is refused."""
+    path = tmp_path / "kws.pml"
+    path.write_bytes(models.pml("kws_ref_model"))
+    for backend in ("native", "python"):
+        r = device("buffer_mutation", path, backend, natmod=True)
+        assert r == {"refused": ["TypeError", "TypeError"], "same": True, "type": "bytes"}, (backend, r)

@@ -14,9 +14,9 @@ __version__ = "0.1.0"
 def load(source, backend=None):
     """Load a .pml model and return a picoml.model.Model.
 
-    source: a file path (read into one bytearray of the file's size), or the model's bytes as bytes, bytearray
-    or memoryview (e.g. a file in ROMFS), used in place without a copy: it must not change while the model is in
-    use (it was validated once, at load).
+    source: a file path (read into one bytes object of the file's size, which nothing can change), or the model's
+    bytes as bytes, bytearray or memoryview (e.g. a file in ROMFS), used in place without a copy: it must not
+    change while the model is in use (it was validated once, at load).
     backend: None for the fastest that works ("native" module, then "viper", then "python"), or one of
     "native", "viper", "python" to force it (ImportError when it is not available). The native module is
     _picoml_core (about 11 KB less code in the heap) for a model that needs none of the ops only _picoml has

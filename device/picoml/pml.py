@@ -283,8 +283,10 @@ def alloc(n, what):
 
 
 def read(path):
-    """The file in one bytearray of its size filled with readinto (no second copy); a damaged header is left to
-    the loader to report."""
+    """The file as one bytes object of its size (MicroPython's read(n) fills the block it returns: no second copy),
+    immutable: the model is validated once, at load, and runs from these bytes (Model.buffer), which no one can
+    change afterwards (a bytearray could be written through Model.buffer, and the native module would then run a
+    model it never checked). A damaged header is left to the loader to report."""
     import os
     try:
         st = os.stat(path)
@@ -293,21 +295,15 @@ def read(path):
     if st[0] & 0x4000:      # S_IFDIR
         raise OSError(21, _words(_R_DIRECTORY, path))
     size = st[6]
-    try:
-        buf = bytearray(size)
-    except MemoryError:
-        buf = alloc(size, "the model file " + path)     # the same, or a MemoryError naming the bytes wanted and free
-    view = memoryview(buf)
-    n = 0
     with open(path, "rb") as f:
-        while n < size:
-            k = f.readinto(view[n:])
-            if not k:
-                break
-            n += k
-    view = None
-    if n != size:
-        raise ValueError(_words(_R_READ, n, size, path))
+        try:
+            buf = f.read(size)
+        except MemoryError:
+            # after a collection: room, or a MemoryError naming the bytes wanted and free
+            alloc(size + 1, "the model file " + path)
+            buf = f.read(size)
+    if len(buf) != size:
+        raise ValueError(_words(_R_READ, len(buf), size, path))
     return buf
 
 
