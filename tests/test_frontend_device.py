@@ -6,6 +6,7 @@ every frame of the four shared clips and of 56 synthesized ones, the state reset
 The expected features are TFLite Micro's runtime's (PyPI tflite-micro) for the synthesized clips and the shared
 *.features_int8.npy for the shared ones (test_signal.py holds the numpy reference to the same)."""
 import ctypes
+import json
 import math
 import os
 import subprocess
@@ -370,6 +371,40 @@ def test_reset_and_hops(tmp_path, pml, clips, hop):
     assert same == "True" and differs == "True" and int(rows) == len(want)
     assert np.array_equal(np.frombuffer(bytes.fromhex(alone), np.int8).reshape(-1, WIDTH), want[-4:])
 
+
+MISUSE = r"""
+import json, picoml
+from array import array
+from picoml import audio
+fe = audio.Frontend("frontend.pml", backend=%(backend)r)
+got = {}
+cases = (("end_past", (array("h", [5] * 16), 0, 4000000)), ("start_negative", (array("h", [5] * 512), -100000, 10)),
+         ("bytes", (bytes(512),)), ("floats", (array("f", [0.5] * 1000),)), ("int32", (array("i", [9] * 1000),)),
+         ("list", ([1, 2, 3] * 200,)))
+for name, args in cases:
+    try:
+        got[name] = fe.feed(*args)
+    except Exception as e:
+        got[name] = [type(e).__name__, str(e)]
+got["rows_done"] = fe.rows_done
+got["good"] = fe.feed(array("h", [100, -100] * 400))
+got["view"] = fe.feed(memoryview(array("h", [100, -100] * 400))[0:320])
+print(json.dumps(got))
+"""
+
+
+@pytest.mark.parametrize("backend", ["native", "python"])
+def test_feed_refuses_what_viper_would_read_past(tmp_path, pml, backend):
+    """picoml.fast.copy16 (viper) reads the samples' memory unchecked: feed(samples, 0, end) with end past the
+    buffer, or a negative start, killed the interpreter (SIGSEGV); bytes, array('f') and array('i') were read as
+    the wrong samples (bytes past their end). Now a ValueError or TypeError naming what feed takes, nothing fed."""
+    (tmp_path / "frontend.pml").write_bytes(pml)
+    r = json.loads(in_unix_port(MISUSE % {"backend": backend}, str(tmp_path)).strip().splitlines()[-1])
+    for name in ("end_past", "start_negative"):
+        assert r[name][0] == "ValueError" and "end <= len(samples)" in r[name][1], r[name]
+    for name in ("bytes", "floats", "int32", "list"):
+        assert r[name][0] == "TypeError" and "array('h')" in r[name][1], r[name]
+    assert r["rows_done"] == 0 and r["good"] == 2 and r["view"] == 1     # (a memoryview of int16 samples is fine)
 
 # -- on the emulated Cortex-M4 ------------------------------------------------------------------------------------
 

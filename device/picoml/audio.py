@@ -460,6 +460,7 @@ class Frontend:
         self._row = [mv[r * self.width:(r + 1) * self.width] for r in range(2 * rows)]
         self._view = [mv[r * self.width:r * self.width + n] for r in range(rows)]
         self._zero = bytes(self.width)
+        self._checked = None        # the last samples buffer feed() checked (_check)
         self.reset()
 
     def reset(self):
@@ -479,6 +480,8 @@ class Frontend:
         runs the model)."""
         if end is None:
             end = len(samples)
+        if samples is not self._checked or start < 0 or end > len(samples):
+            self._check(samples, start, end)
         done = 0
         while start < end:
             start = self._take(samples, start, end)
@@ -486,6 +489,24 @@ class Frontend:
                 self._frame()
                 done += 1
         return done
+
+    def _check(self, samples, start, end):
+        """feed()'s arguments, once per caller buffer (and whenever start or end lies outside it): viper's copy reads
+        the samples' memory unchecked, so a range beyond the buffer, or a buffer of other than 2-byte items (bytes,
+        array('f')), read past its end or gave wrong samples."""
+        n = len(samples)
+        if start < 0 or end > n:
+            raise ValueError("picoml.audio: feed(samples, start, end) takes 0 <= start and end <= len(samples) (%d), "
+                             "not %d and %d" % (n, start, end))
+        if _copy16 is not _copy16_py:
+            try:
+                width = len(bytes(memoryview(samples)[0:1])) if n else 2     # the bytes of one item
+            except TypeError:
+                width = 0
+            if width != 2:
+                raise TypeError("picoml.audio: feed takes int16 samples, an array('h') (2-byte items), not %s"
+                                % type(samples).__name__)
+        self._checked = samples
 
     def _take(self, samples, i, end):
         """Samples from samples[i:end] into the frame, up to its end (after skipping those between frames);
