@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import models
-from conftest import DEVICE_PROGRAMS, device, test_inputs
+from conftest import DEVICE_PROGRAMS, ROOT, device, test_inputs
 from picoml import format, optable, reference, rules
 from picoml.convert import convert
 from picoml.fixedpoint import quantize_multiplier
@@ -359,3 +359,23 @@ def test_int32_output_as_bytes_or_values(backend, tmp_path):
     assert bytes.fromhex(r["raw"]) == expected.astype("<i4").tobytes()
     assert r["list"] == r["array"] == expected.tolist()
     assert "has room for %d" % (expected.size + 1) in r["refused"]
+
+
+@pytest.mark.parametrize("backend", ["python", "native"])
+def test_an_int16_input_takes_its_values_and_refuses_half_its_bytes(backend, tmp_path):
+    """The audio front-end's int16 input and scale-less int8 output, as a new user meets them at the REPL: a list
+    of samples was refused with "input 0 takes 480 values (shape 1x480), got 480"; 480 bytes were taken as 480
+    samples of 0..255 (half the input's 960 bytes: no error, wrong features); out=array('f') gave 40 zeros. A list
+    or tuple of samples now runs as the array('h') does, the rest is refused naming what the input takes."""
+    (tmp_path / "fe.pml").write_bytes((ROOT / "models" / "frontend" / "frontend.pml").read_bytes())
+    r = device("wide_input", tmp_path / "fe.pml", backend, natmod=backend == "native")
+    assert isinstance(r["array"], str) and r["list"] == r["tuple"] == r["array"], r
+    assert r["bytes"] == r["array"]      # its 960 little-endian bytes
+    for name in ("half_bytes", "half_bytearray"):
+        assert r[name] == ["ValueError", "picoml: input 0 is int16: give its 960 little-endian bytes or its 480 "
+                                         "values (e.g. an array('h') or a list), not 480 bytes"], r[name]
+    for name in ("floats", "float_array"):
+        assert r[name] == ["TypeError", "picoml: input 0 is int16: it takes integer values; value 0 is 0.5"], r[name]
+    assert r["too_many"] == ["ValueError", "picoml: input 0 takes 480 values (shape 1x480), got 960"]
+    for name in ("floats_out", "list_out"):
+        assert r[name][0] == "ValueError" and "output 0 has no quantization scale" in r[name][1], r[name]

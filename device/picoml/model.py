@@ -122,8 +122,8 @@ class Model:
         values too -- are quantized with the input's scale and zero point (round half away from zero of
         x / scale computed in float32, plus the zero point, clamped to int8). An input of another integer dtype
         (an audio front-end's int16 samples: IO.dtype) takes its little-endian bytes (IO.size of them) or its values
-        (e.g. an array('h') of the input's length), written value by value. A model with several inputs takes
-        a list or tuple holding one such value per input.
+        (an array('h'), a list or a tuple of the input's length), written value by value. A model with several
+        inputs takes a list or tuple holding one such value per input.
 
         out: None returns the model's own array('b') holding the int8 output -- the same object on every call,
         overwritten by the next predict (a list of them for a model with several outputs); an array('f') or a
@@ -176,7 +176,7 @@ class Model:
         if len(x) != len(mv):
             width = _WIDTH[self.inputs[i].dtype]
             if width > 1 and len(x) * width == len(mv):
-                _values().put_wide(mv, x, width)    # an int16/int32 input given as values (e.g. array('h'))
+                _values().put_wide(self, i, x)   # an int16/int32 input given as values (e.g. array('h'))
                 return
             raise _error(3, i, self.inputs[i].shape, len(x))  # INPUT_SIZE
         _copy_in(mv, x, i)

@@ -84,7 +84,7 @@ def _shape_text(shape):
 
 
 def _io(io):
-    return {"shape": io.shape, "dtype": ("", "int8", "int16", "int32", "uint32", "uint64")[io.dtype], "scale": io.scale,
+    return {"shape": io.shape, "dtype": _DTYPES[io.dtype], "scale": io.scale,
             "zero_point": io.zero_point, "float": io.float}
 
 
@@ -164,7 +164,13 @@ _ERRORS = (
     (TypeError, "out must hold bytes (array('b'), bytearray) or floats (array('f'), list)"),  # 10 OUTPUT_ITEMS
     (ValueError, "top() needs a prediction first: call predict()"),  # 11 TOP_FIRST
     (ValueError, "this model has %d output(s): top(output) takes 0..%d"),  # 12 TOP_OUTPUT
+    (TypeError, "input %d is %s: it takes integer values; value %d is %r"),  # 13 INPUT_INTEGER
+    (ValueError, "input %d is %s: give its %d little-endian bytes or its %d values (e.g. an array('h') or a list), "
+     "not %d bytes"),  # 14 INPUT_BYTES
+    (ValueError, "output %d has no quantization scale: give out as int8 (None, array('b'), bytearray), not "
+     "floats"),  # 15 OUTPUT_SCALE
 )
+_DTYPES = ("", "int8", "int16", "int32", "uint32", "uint64")
 
 
 def error(key, args):
@@ -177,4 +183,9 @@ def error(key, args):
         for d in shape:
             size *= d
         args = (n, size, _shape_text(shape), got)
+    elif key == 13:     # INPUT_INTEGER: (input, dtype code, index, value)
+        args = (args[0], _DTYPES[args[1]]) + tuple(args[2:])
+    elif key == 14:     # INPUT_BYTES: (input, dtype code, the input's bytes, the bytes given)
+        i, dtype, nbytes, got = args
+        args = (i, _DTYPES[dtype], nbytes, nbytes // (0, 1, 2, 4, 4, 8)[dtype], got)
     return kind("picoml: " + text % args)

@@ -4,7 +4,7 @@
 # code is in RAM only for the applications that use it.
 from array import array
 
-from .model import _ALL, _SEQUENCES, _error
+from .model import _ALL, _SEQUENCES, _WIDTH, _error
 
 _F32 = array("f", [0.0])    # float32 rounding: a value stored here and read back is rounded to float32
 
@@ -15,6 +15,15 @@ def quantize(model, i, values):
     io = model.inputs[i]
     shape, scale, zp, mv = io.shape, io.scale, io.zero_point, io.data
     n = len(mv)
+    if io.dtype != 1:       # an int16/int32 input (an audio front-end's samples): its values, as they are
+        width = _WIDTH[io.dtype]
+        if len(values) * width != n:
+            raise _error(3, i, shape, len(values))  # INPUT_SIZE
+        for k in range(len(values)):
+            if not isinstance(values[k], int):
+                raise _error(13, i, io.dtype, k, values[k])  # INPUT_INTEGER
+        put_wide(model, i, values)
+        return
     if len(values) != n:
         raise _error(3, i, shape, len(values))  # INPUT_SIZE
     if not scale > 0:
@@ -60,6 +69,8 @@ def dequantize(model, j, out):
     if len(out) != n:
         raise _error(8, j, io.shape, len(out))  # OUTPUT_SIZE
     scale, zp = io.scale, io.zero_point
+    if not scale > 0:       # (a front-end's features: int8 values without a scale) no floats to give
+        raise _error(15, j)  # OUTPUT_SCALE
     f = _F32
     for k in range(n):
         q = src[k]
@@ -87,8 +98,15 @@ def _integers(src, dtype, shape, j, out):
         out[k] = v
 
 
-def put_wide(mv, x, width):
-    """The integer values x into mv as little-endian `width`-byte values (C's conversion: the low bytes)."""
+def put_wide(model, i, x):
+    """The integer values x into input i (int16, int32, ...) as little-endian values (C's conversion: the low bytes).
+    Not bytes or a bytearray (raw bytes, not values: half an int16 input's bytes, say, would be taken as as many
+    samples of 0..255)."""
+    io = model.inputs[i]
+    mv = io.data
+    width = _WIDTH[io.dtype]
+    if isinstance(x, (bytes, bytearray)):
+        raise _error(14, i, io.dtype, len(mv), len(x))  # INPUT_BYTES
     o = 0
     for k in range(len(x)):
         v = x[k]
