@@ -692,3 +692,80 @@ except ValueError as e:
     print(e)
 """, heapsize="1M")
     assert "the reader gives 6 channels per frame, the Window has 3" in out
+
+
+_MISUSE = r"""
+import json
+from array import array
+from picoml.stream import Window, run
+
+got = {}
+
+
+def attempt(name, f):
+    try:
+        got[name] = f()
+    except Exception as e:
+        got[name] = [type(e).__name__, str(e)]
+
+
+def numbers_into_three_channels():
+    w = Window(4, channels=3)
+    return [w.push(1) for _ in range(12)]
+
+
+class Model:                # what window_into and run read of a model: one int8 input of 6 values, one output
+    IO = None
+    def __init__(self):
+        io = type("IO", (), {})()
+        io.size, io.scale, io.zero_point = 6, 0.5, 0
+        out = type("IO", (), {})()
+        out.size, out.scale, out.zero_point = 2, 1 / 256, -128
+        self.inputs, self.outputs, self.labels = [io], [out], None
+    def predict(self, x):
+        return array("b", [x[0], 0])
+
+
+m = Model()
+attempt("number_into_3_channels", numbers_into_three_channels)
+attempt("short_frame", lambda: Window(4, channels=3).push((1, 2)))
+attempt("long_frame", lambda: Window(4, channels=3).push((1, 2, 3, 4)))
+attempt("none_frame", lambda: Window(4).push(None))
+attempt("float_length", lambda: Window(128.0))
+w = Window(4)
+for k in range(4):
+    w.push(k)
+attempt("window_into_first", lambda: len(w.window_into(m)))
+attempt("window_into_again", lambda: len(w.window_into(m)))
+attempt("in_scale_0", lambda: Window(6).quantize_into(bytearray(6), 0, 0))
+attempt("smoothing_negative", lambda: run(m, lambda: bytes(6), print, count=2, smoothing=-1))
+attempt("smoothing_float", lambda: run(m, lambda: bytes(6), print, count=2, smoothing=2.5))
+fired = []
+attempt("ignore_int", lambda: run(m, lambda: b"\x7f" + bytes(5), lambda *a: fired.append(a[1]), count=3,
+                                  threshold=0.1, ignore=0))
+got["fired"] = fired
+print(json.dumps(got))
+"""
+
+
+def test_misuse_is_refused_by_name():
+    """Mistakes a new user makes with Window and run, each refused naming what was wrong (found at the REPL): a
+    number pushed into a 3-channel Window used to fill one value of a frame (every later frame shifted, no error);
+    a frame of the wrong length filled part of one (IndexError) or was cut short silently; window_into with a model
+    of another input size refused once, then returned the Window's 4-value buffer; in_scale 0 raised
+    ZeroDivisionError; smoothing=-1 an empty ValueError, 2.5 "'float' object isn't iterable"; ignore=0 (one class)
+    "unsupported types for : 'int', 'int'" (it now means (0,))."""
+    r = json.loads(run(_MISUSE, heapsize="1M").strip().splitlines()[-1])
+    frame = "picoml: Window.push takes a frame of 3 int16 values (a tuple, list or array), not "
+    assert r["number_into_3_channels"] == ["ValueError", frame + "1"]
+    assert r["short_frame"] == ["ValueError", frame + "(1, 2)"]
+    assert r["long_frame"] == ["ValueError", frame + "(1, 2, 3, 4)"]
+    assert r["none_frame"] == ["ValueError", "picoml: Window.push takes a frame of 1 int16 values (a number), not None"]
+    assert r["float_length"][0] == "ValueError" and "whole numbers >= 1, not 128.0" in r["float_length"][1]
+    mismatch = ["ValueError", "picoml: the model takes 6 input values, the window has 4"]
+    assert r["window_into_first"] == r["window_into_again"] == mismatch
+    assert r["in_scale_0"] == ["ValueError", "picoml: in_scale must be > 0 (the model input's scale), not 0"]
+    assert r["smoothing_negative"] == ["ValueError", "picoml: run's smoothing is a number of results >= 1 (or None), "
+                                                     "not -1"]
+    assert r["smoothing_float"][0] == "ValueError" and "not 2.5" in r["smoothing_float"][1]
+    assert r["ignore_int"] == 3 and r["fired"] == []    # class 0 tops every result, and is ignored

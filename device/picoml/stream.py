@@ -64,8 +64,9 @@ class Window:
     def __init__(self, length, channels=1, hop=None, dtype="h", reader=None, block=256):
         if hop is None:
             hop = length
-        if length < 1 or channels < 1 or hop < 1:
-            raise ValueError("picoml: Window needs length, channels and hop >= 1")
+        for v in (length, channels, hop):
+            if not isinstance(v, int) or v < 1:
+                raise ValueError("picoml: Window needs length, channels and hop whole numbers >= 1, not %r" % (v,))
         if dtype not in _ITEMSIZE:
             raise ValueError("picoml: Window dtype must be 'h', 'b' or 'f', not %r" % (dtype,))
         self.length = length
@@ -121,13 +122,18 @@ class Window:
         b = self._buf
         w = self._w
         t = type(sample)
-        if t is int or t is float:
+        if (t is int or t is float) and self.channels == 1:
             b[w] = sample
             w += 1
         else:
-            for c in range(self.channels):
-                b[w] = sample[c]
-                w += 1
+            try:
+                if len(sample) != self.channels:
+                    raise IndexError
+                for c in range(self.channels):
+                    b[w] = sample[c]
+                    w += 1
+            except (IndexError, TypeError):     # nothing of the frame counted: w is stored below only
+                raise _frame_error(self, sample)
         self._w = w
         if w == self._end:
             self._complete()
@@ -329,11 +335,19 @@ class Window:
             io = model.inputs[0]
             if io.scale is None or not io.scale > 0:
                 raise ValueError("picoml: the model's input has no quantization scale")
-            self._qout = (model, bytearray(self._n), io.scale, io.zero_point)
             if io.size != self._n:
                 raise ValueError("picoml: the model takes %d input values, the window has %d" % (io.size, self._n))
+            self._qout = (model, bytearray(self._n), io.scale, io.zero_point)
         m = self._qout
         return self.quantize_into(m[1], m[2], m[3], scale)
+
+
+def _frame_error(w, sample):
+    """push()'s refusal of a frame that is not `channels` numbers (a number into a window of several channels used
+    to fill one value of the frame: every later frame shifted by one)."""
+    return ValueError("picoml: Window.push takes a frame of %d %s values (%s), not %r" % (
+        w.channels, {"h": "int16", "b": "int8", "f": "float"}[w.dtype],
+        "a number" if w.channels == 1 else "a tuple, list or array", sample))
 
 
 def _fixed_point(w, in_scale, scale):
@@ -341,6 +355,8 @@ def _fixed_point(w, in_scale, scale):
     product below 2**29 (a small int on 32-bit ports: no long ints, no allocation), |v| clamped first to where
     int8 saturates anyway; float factors for 'f' windows."""
     C = w.channels
+    if not in_scale > 0:
+        raise ValueError("picoml: in_scale must be > 0 (the model input's scale), not %r" % (in_scale,))
     if scale is None:
         scales = [1.0] * C
     elif isinstance(scale, (int, float)):
@@ -397,6 +413,10 @@ def run(model, source, on_result, every=None, smoothing=None, threshold=None, co
     K = out_io.size
     N = smoothing or 1
     every = every or 1
+    if not isinstance(N, int) or N < 1:
+        raise ValueError("picoml: run's smoothing is a number of results >= 1 (or None), not %r" % (smoothing,))
+    if isinstance(ignore, int):
+        ignore = (ignore,)
     ring = array("h", bytes(2 * N * K))
     sums = array("i", [0] * K)
     avg = array("b", bytes(K))
