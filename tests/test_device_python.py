@@ -127,6 +127,9 @@ def test_errors_are_clear_and_the_interpreter_survives(tmp_path):
         "nan_input": ("ValueError", "value 0 is NaN"),
         "bad_out": ("TypeError", "out must hold bytes"),
         "short_out": ("ValueError", "output 0 has 12 values (shape 1x12); out has room for 5"),
+        # (these raised TypeError from inside top(): "unsupported types for __le__: 'int', 'str'")
+        "top_str": ("ValueError", "this model has 1 output(s): top(output) takes 0..0"),
+        "top_float": ("ValueError", "this model has 1 output(s): top(output) takes 0..0"),
     }
     for name, (kind, fragment) in expected.items():
         assert results[name] is not None, "%s raised nothing" % name
@@ -346,7 +349,8 @@ def test_backend_selection_native_and_viper_fallbacks(tmp_path):
 @pytest.mark.parametrize("backend", ["python", "native"])
 def test_int32_output_as_bytes_or_values(backend, tmp_path):
     """The generated arg_max model's int32 indices: predict's little-endian bytes, or its values into a list or
-    an array('i'); an out of the wrong length refused."""
+    an array('i'); an out of the wrong length refused, and top() (a new-user audit: it used to answer the index of
+    the largest byte)."""
     blob = models.pml("arg_max")
     model = format.read(blob)
     t = input_tensor(model)
@@ -359,6 +363,9 @@ def test_int32_output_as_bytes_or_values(backend, tmp_path):
     assert bytes.fromhex(r["raw"]) == expected.astype("<i4").tobytes()
     assert r["list"] == r["array"] == expected.tolist()
     assert "has room for %d" % (expected.size + 1) in r["refused"]
+    # top() ranked the int32 indices' bytes as int8 scores (a byte's index, no error): refused, naming where to look
+    assert r["top"] == ("picoml: top() ranks int8 scores; output 0 is int32: read its values with predict(x, "
+                        "out=[...]) or from outputs[0].data")
 
 
 @pytest.mark.parametrize("backend", ["python", "native"])

@@ -223,9 +223,12 @@ class Model:
         tie); label is None when the model has no "labels" metadata."""
         if not self._ran:
             raise _error(11)  # TOP_FIRST
-        if not 0 <= output < self._n_out:
+        if not isinstance(output, int) or not 0 <= output < self._n_out:
             raise _error(12, self._n_out, self._n_out - 1)  # TOP_OUTPUT
-        src = self.outputs[output].data
+        src = self.outputs[output]
+        if src.dtype != 1:      # (its bytes are not its values: the largest byte of ARG_MAX's int32 indices)
+            raise _error(16, output, src.dtype)  # TOP_WIDE
+        src = src.data
         best = -1
         index = 0
         for k in range(len(src)):

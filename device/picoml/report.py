@@ -169,6 +169,8 @@ _ERRORS = (
      "not %d bytes"),  # 14 INPUT_BYTES
     (ValueError, "output %d has no quantization scale: give out as int8 (None, array('b'), bytearray), not "
      "floats"),  # 15 OUTPUT_SCALE
+    (ValueError, "top() ranks int8 scores; output %d is %s: read its values with predict(x, out=[...]) or "
+     "from outputs[%d].data"),  # 16 TOP_WIDE
 )
 _DTYPES = ("", "int8", "int16", "int32", "uint32", "uint64")
 
@@ -185,6 +187,8 @@ def error(key, args):
         args = (n, size, _shape_text(shape), got)
     elif key == 13:     # INPUT_INTEGER: (input, dtype code, index, value)
         args = (args[0], _DTYPES[args[1]]) + tuple(args[2:])
+    elif key == 16:     # TOP_WIDE: (output, dtype code)
+        args = (args[0], _DTYPES[args[1]], args[0])
     elif key == 14:     # INPUT_BYTES: (input, dtype code, the input's bytes, the bytes given)
         i, dtype, nbytes, got = args
         args = (i, _DTYPES[dtype], nbytes, nbytes // (0, 1, 2, 4, 4, 8)[dtype], got)

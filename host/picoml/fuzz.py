@@ -605,7 +605,8 @@ def run(blob, case):
     except Exception as e:
         return 'error predict raised ' + line(e)
     try:
-        m.top()
+        if info['outputs'][0]['dtype'] == 'int8':     # (top() refuses wider outputs: their bytes are not scores)
+            m.top()
     except Exception as e:
         return 'error top() raised ' + line(e)
     return 'ok %08x' % (digest & 0xFFFFFFFF)

@@ -1,5 +1,5 @@
 # An int32 output (ARG_MAX's indices; argv: model, the input as an int8 file, the backend): predict's bytes (out
-# None), its values into a list and into an array('i'), and a wrong-sized array refused.
+# None), its values into a list and into an array('i'), and a wrong-sized array and top() refused.
 import json
 import sys
 from array import array
@@ -20,4 +20,8 @@ try:
     refused = ""
 except ValueError as e:
     refused = str(e)
-print(json.dumps({"raw": hexlify(raw).decode(), "list": values, "array": list(ints), "refused": refused}))
+try:
+    top = list(m.top())
+except ValueError as e:
+    top = str(e)
+print(json.dumps({"raw": hexlify(raw).decode(), "list": values, "array": list(ints), "refused": refused, "top": top}))

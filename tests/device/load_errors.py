@@ -36,6 +36,8 @@ attempt("nan_input", lambda: m.predict([float("nan")] * 490))
 attempt("bad_out", lambda: m.predict(bytes(490), out=array("h", [0] * 12)))
 attempt("short_out", lambda: m.predict(bytes(490), out=bytearray(5)))
 y = m.predict(bytes(490))
+attempt("top_str", lambda: m.top("0"))
+attempt("top_float", lambda: m.top(0.0))
 view = memoryview(open(folder + "/good.pml", "rb").read())
 m2 = picoml.load(view, backend="python")
 print(json.dumps({"errors": errors, "alive": len(y), "in_place": m2.buffer is view,
