@@ -125,7 +125,10 @@ def test_errors_are_clear_and_the_interpreter_survives(tmp_path):
         "int_input": ("TypeError", "must be int8 data"),
         "str_input": ("TypeError", "must be int8 data"),
         "nan_input": ("ValueError", "value 0 is NaN"),
-        "bad_out": ("TypeError", "out must hold bytes"),
+        "bad_out": ("TypeError", "out must be writable and hold bytes"),
+        # (a read-only out was told it "must hold bytes", which it does)
+        "read_only_out": ("TypeError", "out must be writable and hold bytes (array('b'), bytearray) or floats "
+                                       "(array('f'), list); a memoryview of bytes is read-only"),
         "short_out": ("ValueError", "output 0 has 12 values (shape 1x12); out has room for 5"),
         # (these raised TypeError from inside top(): "unsupported types for __le__: 'int', 'str'")
         "top_str": ("ValueError", "this model has 1 output(s): top(output) takes 0..0"),

@@ -154,14 +154,16 @@ _ERRORS = (
     (ValueError, "this model has %d outputs: give out as a list of one buffer per output"),  # 1 OUTPUT_LIST
     (TypeError, "input %d must be " + _INT8 + ", not %s"),  # 2 INPUT_TYPE
     (ValueError, "input %d takes %d values (shape %s), got %d"),  # 3 INPUT_SIZE
-    (TypeError, "input %d must be " + _INT8 + "; this array's items are not bytes"),  # 4 INPUT_ITEMS
+    (TypeError, "input %d must be " + _INT8 + " (an int16 or int32 input: its values, IO.dtype); this array's "
+     "items are not bytes"),  # 4 INPUT_ITEMS
     (ValueError, "input %d has no quantization scale; give int8 data"),  # 5 INPUT_SCALE
     (TypeError, "input %d value %d is not a number: %r"),  # 6 INPUT_NUMBER
     (ValueError, "input %d value %d is NaN"),  # 7 INPUT_NAN
     (ValueError, "output %d has %d values (shape %s); out has room for %d"),  # 8 OUTPUT_SIZE
     (TypeError, "out must be None, an array('b')/bytearray/memoryview for int8 or an array('f')/list "
      "for floats, not %s"),  # 9 OUTPUT_TYPE
-    (TypeError, "out must hold bytes (array('b'), bytearray) or floats (array('f'), list)"),  # 10 OUTPUT_ITEMS
+    (TypeError, "out must be writable and hold bytes (array('b'), bytearray) or floats (array('f'), list); a "
+     "memoryview of bytes is read-only"),  # 10 OUTPUT_ITEMS
     (ValueError, "top() needs a prediction first: call predict()"),  # 11 TOP_FIRST
     (ValueError, "this model has %d output(s): top(output) takes 0..%d"),  # 12 TOP_OUTPUT
     (TypeError, "input %d is %s: it takes integer values; value %d is %r"),  # 13 INPUT_INTEGER
