@@ -188,6 +188,7 @@ from array import array
 from picoml.audio import Microphone, I2SMic
 mic = Microphone.from_board(BOARD, block=256, runtime_name='micropython')
 assert isinstance(mic, I2SMic)
+assert mic.channels == 1     # (the stub said so; the class had none: a reader's channels, for Window and record)
 buf = array('h', bytes(2 * 300))
 out = []
 while True:
@@ -232,6 +233,7 @@ from array import array
 from picoml.audio import Microphone, PDMMic
 mic = Microphone.from_board(BOARD, block=200, runtime_name='circuitpython')
 assert isinstance(mic, PDMMic)
+assert mic.channels == 1
 buf = array('h', bytes(2 * 128))
 out = []
 while True:

@@ -133,6 +133,8 @@ class I2SMic:
     bits=32 (INMP441 and other 24-bit mics): read into a raw buffer of `block` slots and reduced to int16 with
     `shift` (see the module doc). read_into blocks until the samples are there."""
 
+    channels = 1        # mono: what picoml.stream.Window and picoml.record read of a reader
+
     def __init__(self, sck, ws, sd, i2s_id=0, rate=RATE, bits=32, shift=16, block=512, ibuf=8192):
         from machine import I2S, Pin
         if bits not in (16, 32):
@@ -187,6 +189,8 @@ def convert32(raw, n, out, down=8):
 class PDMMic:
     """CircuitPython audiobusio.PDMIn at 16 kHz, 16 bits: record() into an array('H') of `block` samples,
     converted to signed int16 (v - 32768). read_into blocks for the recording time."""
+
+    channels = 1        # mono
 
     def __init__(self, clock, data, rate=RATE, block=512):
         try:
