@@ -401,3 +401,38 @@ def test_damaged_files_keep_every_intact_recording():
                 continue
             (r,) = [r for r in recordings if r.label == label]
             assert np.array_equal(r.samples, C.synthetic(n, ch)), problems
+
+
+def test_record_refuses_misuse_by_name(tmp_path):
+    """picoml.record's mistakes at the REPL (a new-user audit), in the unix port: a label that is not a str raised
+    AttributeError 'encode'; a source returning a number, "object of type 'int' has no len()" (with channels=1,
+    "'int' object isn't subscriptable"); a sample shorter than channels, IndexError from inside record; floats,
+    "can't convert float to int"; block=-1 recorded nothing, silently. Each now names what record takes."""
+    from picoml.runtimes.unix import run_script
+    out = run_script(r"""
+import json, picoml
+from picoml.recording import Synthetic
+got = {}
+for name, args, options in (("label", (3, 0.05, Synthetic(3)), {}), ("number", ("a", 0.05, lambda: 5), {}),
+                             ("number_one_channel", ("a", 0.05, lambda: 5), {"channels": 1}),
+                             ("short", ("a", 0.05, lambda: (1, 2)), {"channels": 3}),
+                             ("floats", ("a", 0.05, lambda: (0.5, 2.0)), {}),
+                             ("block", ("a", 0.05, Synthetic(3)), {"block": -1}),
+                             ("good", ("a", 0.05, Synthetic(3)), {})):
+    try:
+        got[name] = list(picoml.record(*args, rate=100, path="r.pmr", **options))
+    except Exception as e:
+        got[name] = [type(e).__name__, str(e)]
+print(json.dumps(got))
+""", heapsize="1M", cwd=str(tmp_path))
+    r = json.loads(out.strip().splitlines()[-1])
+    assert r["label"] == ["TypeError", "picoml.record: label is a str (the class of the recording), not 3"]
+    assert r["number"] == ["ValueError", "picoml.record: each sample is a tuple of ints (int16 range), not 5: a "
+                                         "source of one value returns (v,)"]
+    assert r["number_one_channel"] == ["ValueError", "picoml.record: each sample is a tuple of 1 ints (int16 range), "
+                                                     "not 5"]
+    assert r["short"] == ["ValueError", "picoml.record: each sample is a tuple of 3 ints (int16 range), not (1, 2)"]
+    assert r["floats"] == ["ValueError", "picoml.record: each sample is a tuple of 2 ints (int16 range), not "
+                                         "(0.5, 2.0)"]
+    assert r["block"] == ["ValueError", "picoml.record: block is a number of samples >= 1, not -1"]
+    assert r["good"] == [5, 0]

@@ -178,6 +178,8 @@ def record(label, seconds, source=None, rate=None, channels=None, to="file", pat
     first sample. to: "file" appends to `path` (default recordings.pmr), "serial" streams frames on stdout.
     late counts samples taken more than one period after they were due (callable sources)."""
     from array import array
+    if not isinstance(label, str):
+        raise TypeError("picoml.record: label is a str (the class of the recording), not %r" % (label,))
     if source is None:
         raise ValueError("picoml.record: give a source (a callable returning a sample, or an object with read_into)")
     if to not in ("file", "serial"):
@@ -194,10 +196,16 @@ def record(label, seconds, source=None, rate=None, channels=None, to="file", pat
         if fifo:
             raise ValueError("picoml.record: give channels=")
         first = source()
-        channels = len(first)
+        try:
+            channels = len(first)
+        except TypeError:
+            raise ValueError("picoml.record: each sample is a tuple of ints (int16 range), not %r: a source of one "
+                             "value returns (v,)" % (first,))
     rate_millihz = int(rate * 1000 + 0.5)
     total = int(seconds * rate + 0.5)
     per_block = block or max(1, BLOCK_BYTES // (2 * channels))
+    if not isinstance(per_block, int) or per_block < 1:
+        raise ValueError("picoml.record: block is a number of samples >= 1, not %r" % (block,))
     if 4 + 2 * per_block * channels > MAX_PAYLOAD:
         raise ValueError("picoml.record: a block of %d samples is over %d bytes" % (per_block, MAX_PAYLOAD))
     buf = array("h", [0] * (per_block * channels))
@@ -248,9 +256,13 @@ def record(label, seconds, source=None, rate=None, channels=None, to="file", pat
                         if ticks_diff(ticks_us(), due) > period:
                             late += 1
                         s = source()
-                    for c in range(channels):
-                        buf[j] = s[c]
-                        j += 1
+                    try:
+                        for c in range(channels):
+                            buf[j] = s[c]
+                            j += 1
+                    except (IndexError, TypeError):
+                        raise ValueError("picoml.record: each sample is a tuple of %d ints (int16 range), not %r"
+                                         % (channels, s))
                     k += 1
                     due = ticks_add(due, period)
                     carry += rem
