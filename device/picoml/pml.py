@@ -300,7 +300,7 @@ def read(path):
             buf = f.read(size)
         except MemoryError:
             # after a collection: room, or a MemoryError naming the bytes wanted and free
-            alloc(size + 1, "the model file " + path)
+            alloc(size, "the model file " + path)
             buf = f.read(size)
     if len(buf) != size:
         raise ValueError(_words(_R_READ, len(buf), size, path))
