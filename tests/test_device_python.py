@@ -399,3 +399,4 @@ def test_an_int16_input_takes_its_values_and_refuses_half_its_bytes(backend, tmp
     assert r["too_many"] == ["ValueError", "picoml: input 0 takes 480 values (shape 1x480), got 960"]
     for name in ("floats_out", "list_out"):
         assert r[name][0] == "ValueError" and "output 0 has no quantization scale" in r[name][1], r[name]
+    assert ", in 1x480 int16, out 40 int8, " in r["repr"], r["repr"]       # (repr said "in 1x480 int8")

@@ -117,10 +117,18 @@ def summary(m):
     """repr(Model): one line."""
     h = _header(m)
     source = metadata(m).get("source")
-    return "<picoml.Model%s: %d ops, in %s int8, out %s int8, arena %d B, weights %d B, file %d B, backend %s>" % (
-        " " + source if isinstance(source, str) else "", h["n_ops"],
-        ",".join([_shape_text(io.shape) for io in m.inputs]), ",".join([_shape_text(io.shape) for io in m.outputs]),
+    return "<picoml.Model%s: %d ops, in %s, out %s, arena %d B, weights %d B, file %d B, backend %s>" % (
+        " " + source if isinstance(source, str) else "", h["n_ops"], _ios_text(m.inputs), _ios_text(m.outputs),
         h["arena_size"], h["weights_size"], h["file_size"], m.backend)
+
+
+def _ios_text(ios):
+    """'1x49x10x1 int8', or for several, '1x2x4,1x1x4 int8' when they share a dtype, else each its own."""
+    dtypes = [_DTYPES[io.dtype] for io in ios]
+    shapes = [_shape_text(io.shape) for io in ios]
+    if all(d == dtypes[0] for d in dtypes):
+        return ",".join(shapes) + " " + dtypes[0]
+    return ",".join([s + " " + d for s, d in zip(shapes, dtypes)])
 
 
 def benchmark(m, n):
