@@ -482,3 +482,27 @@ print(json.dumps(res))
     assert "odr" in r["LSM9DS1"] and "119" in r["LSM9DS1"]
     assert "gyro_range" in r["BMI270"] and "125" in r["BMI270"]
     assert r["to_si"][2] == pytest.approx(G, abs=0.003) and r["to_si"][5] == pytest.approx(2.0, abs=0.02)
+
+
+def test_fifo_chunk_below_one_is_refused():
+    """fifo_chunk=0 was accepted and read_fifo then looped for ever once the FIFO held a sample (bursts of 0
+    samples; found at the REPL with the emulated LSM6DSOX); -1 asked for 2**64 bytes. Every driver refuses both."""
+    r = mp("""
+res = {}
+for part in CHIPS:
+    for chunk in (0, -1, 2.5):
+        try:
+            make(part, fifo_chunk=chunk)
+            res[part + str(chunk)] = None
+        except ValueError as e:
+            res[part + str(chunk)] = str(e)
+chip, bus, imu = make("LSM6DSOX", fifo_chunk=1)
+chip.advance_us(50000)
+res["one"] = imu.read_fifo(array("h", [0] * 60))
+print(json.dumps(res))
+""", heapsize="4M")
+    for part in PARTS:
+        for chunk in ("0", "-1", "2.5"):
+            assert r[part + chunk] == "picoml.sensors: %s fifo_chunk is a number of samples >= 1, not %s" % (
+                part, chunk), (part, chunk)
+    assert r["one"] == 5        # 50 ms at 104 Hz, in bursts of one sample

@@ -139,6 +139,10 @@ class IMU:
     ODRS = ()
 
     def __init__(self, i2c, address, fifo_chunk):
+        if not isinstance(fifo_chunk, int) or fifo_chunk < 1:
+            # (0 made read_fifo loop for ever once the FIFO held a sample: bursts of 0 samples)
+            raise ValueError("picoml.sensors: %s fifo_chunk is a number of samples >= 1, not %r"
+                             % (self.PART, fifo_chunk))
         self.bus = Bus(i2c, address, self.PART)
         self.address = address
         self.accel_scale = 0.0   # m/s^2 per LSB, set by configure()
