@@ -123,3 +123,15 @@ def test_unverified_fields_exist_and_are_listed():
     for name in boards.names():
         b = boards.load(name)
         assert isinstance(b.get("unverified", []), list)
+
+
+def test_open_imu_takes_a_board_name_too():
+    """picoml.boards.open_imu("virtual") (the name, as picoml.boards.load takes it) raised TypeError "string indices
+    must be integers" from inside open_imu (a new-user audit); a name or path is now loaded first."""
+    out = run("""
+import picoml.boards as B
+imu = B.open_imu("virtual", odr=104)
+print(type(imu).__name__, imu.rate, B.imu_driver("virtual").__name__)
+""", heapsize="4M", hardware=True)
+    part = boards.driver_for(boards.load("virtual"))[1]
+    assert out.split() == [part, "104", part]

@@ -80,14 +80,19 @@ def pin(name):
 
 
 def imu_driver(board):
-    """The driver class of the board's IMU (picoml.sensors)."""
+    """The driver class of the board's IMU (picoml.sensors); board: a load()ed definition, or a name or path."""
+    if isinstance(board, str):
+        board = load(board)
     from .sensors import driver
     return driver(board["imu"]["part"])
 
 
 def open_imu(board, freq=400000, **kwargs):
     """On a MicroPython board: drive the IMU's power and pull-up enable pins high, open machine.I2C on the
-    board's pins and return the driver. kwargs go to the driver (odr, accel_range, gyro_range, ...)."""
+    board's pins and return the driver. kwargs go to the driver (odr, accel_range, gyro_range, ...). board: a
+    load()ed definition, or a name or path (open_imu("virtual") raised "string indices must be integers")."""
+    if isinstance(board, str):
+        board = load(board)
     imu = board["imu"]
     if imu.get("bus") == "emulated":    # the virtual board: a register-level emulation of the chip
         from emulated_chips import open_bus
