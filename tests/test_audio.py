@@ -345,3 +345,37 @@ print(d)
 """
     b = board("rpi_pico_mpu6050_inmp441")
     assert run("DATA = %r\nBOARD = %r\n" % (str(tmp_path / "slots.bin"), b) + script, heapsize="1M").strip() == "0"
+
+
+def test_wav_source_misuse_is_refused_by_name(tmp_path):
+    """WavSource at the REPL (a new-user audit): read_into(array('f', 100 values)) read 400 bytes of samples into
+    it and answered 200 frames (more than the buffer holds: a Window then read past its block); bytes or a list,
+    "object with buffer protocol required"; a missing file, OSError without its name. Microphone.from_board took a
+    board's name for a board without a microphone. Each now says what it takes."""
+    write_wav(tmp_path / "a.wav", np.arange(1000))
+    (tmp_path / "boards").mkdir()
+    (tmp_path / "boards" / "mine.json").write_text(json.dumps(dict(board("virtual"), mic={
+        "interface": "wav", "path": str(tmp_path / "a.wav")})))
+    out = run(r"""
+import json
+from array import array
+from picoml.audio import Microphone, WavSource
+got = {}
+w = WavSource(PATH + "/a.wav", realtime=False)
+for name, f in (("floats", lambda: w.read_into(array("f", [0] * 100))), ("bytes", lambda: w.read_into(bytes(10))),
+                ("list", lambda: w.read_into([0] * 10)), ("missing", lambda: WavSource(PATH + "/nope.wav")),
+                ("good", lambda: w.read_into(array("h", [0] * 100))),
+                ("board_name", lambda: Microphone.from_board("mine").read_into(array("h", [0] * 3)))):
+    try:
+        got[name] = f()
+    except Exception as e:
+        got[name] = [type(e).__name__, str(e)]
+print(json.dumps(got))
+""".replace("PATH", repr(str(tmp_path))), heapsize="1M", cwd=str(tmp_path))
+    r = json.loads(out.strip().splitlines()[-1])
+    for name, kind in (("floats", "array"), ("bytes", "bytes"), ("list", "list")):
+        assert r[name] == ["TypeError", "picoml: WavSource.read_into takes an array('h') (int16 samples), not %s"
+                           % kind], r[name]
+    assert r["missing"] == ["OSError", "[Errno 2] ENOENT: picoml.audio: cannot open the WAV file %s/nope.wav"
+                            % tmp_path]
+    assert r["good"] == 100 and r["board_name"] == 3

@@ -61,7 +61,11 @@ class Microphone:
         Pins as the board files write them ("GPIO16", "P0.26"; see picoml.boards.pin), or machine.Pin ids /
         CircuitPython pin objects. board "name" / "mcu" only make error messages precise.
         block: the most samples one read_into takes (sizes the raw buffer).
-        runtime_name: force "micropython" / "circuitpython" (tests); None detects."""
+        runtime_name: force "micropython" / "circuitpython" (tests); None detects.
+        board may also be a board's name or path (picoml.boards.load's argument)."""
+        if isinstance(board, str):      # (a name was told the board has no microphone description)
+            from .boards import load
+            board = load(board)
         mic = board.get("mic", board) if isinstance(board, dict) else board
         if not isinstance(mic, dict):
             raise ValueError("picoml.audio: the board has no microphone description (board['mic'])")
@@ -242,7 +246,10 @@ class WavSource:
     file), the reader convention of picoml.stream.Window."""
 
     def __init__(self, path, clock=None, realtime=True):
-        self._f = open(path, "rb") if isinstance(path, str) else path
+        try:
+            self._f = open(path, "rb") if isinstance(path, str) else path
+        except OSError as e:    # (MicroPython's own words do not name the file)
+            raise OSError(e.args[0], "picoml.audio: cannot open the WAV file %s" % path)
         self.rate, self.channels, self._start, nbytes = _parse_wav(self._f)
         self.frames = nbytes // (2 * self.channels)
         self._nvalues = self.frames * self.channels
@@ -269,8 +276,16 @@ class WavSource:
         if self.realtime and self._t0 is None:
             self._t0 = clock.ticks_us()
         if buf is not self._last:
+            try:
+                mv = memoryview(buf)            # made once per caller buffer: memoryview() allocates
+            except TypeError:
+                mv = b""
+            if len(bytes(mv[0:1])) != 2:
+                # (an array('f') of 100 was filled with 200 samples' bytes and 200 frames reported)
+                raise TypeError("picoml: WavSource.read_into takes an array('h') (int16 samples), not %s"
+                                % type(buf).__name__)
             self._last = buf
-            self._mv = memoryview(buf)          # made once per caller buffer: memoryview() allocates
+            self._mv = mv
         mv = self._mv if n == len(buf) else self._mv[0:n]   # a short read: at the end only
         got = _readfull(self._f, mv, 2 * n) >> 1
         got -= got % self.channels                   # a file cut short: whole frames only
