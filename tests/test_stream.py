@@ -738,6 +738,8 @@ for k in range(4):
 attempt("window_into_first", lambda: len(w.window_into(m)))
 attempt("window_into_again", lambda: len(w.window_into(m)))
 attempt("in_scale_0", lambda: Window(6).quantize_into(bytearray(6), 0, 0))
+from picoml.recording import SyntheticFifo
+attempt("block_0", lambda: Window(8, 3, 4, reader=SyntheticFifo(3, rate=100000), block=0).next())
 attempt("smoothing_negative", lambda: run(m, lambda: bytes(6), print, count=2, smoothing=-1))
 attempt("smoothing_float", lambda: run(m, lambda: bytes(6), print, count=2, smoothing=2.5))
 fired = []
@@ -755,7 +757,7 @@ def test_misuse_is_refused_by_name():
     of another input size refused once, then returned the Window's 4-value buffer; in_scale 0 raised
     ZeroDivisionError; smoothing=-1 an empty ValueError, 2.5 "'float' object isn't iterable"; ignore=0 (one class)
     "unsupported types for : 'int', 'int'" (it now means (0,))."""
-    r = json.loads(run(_MISUSE, heapsize="1M").strip().splitlines()[-1])
+    r = json.loads(run(_MISUSE, heapsize="1M", timeout=60).strip().splitlines()[-1])
     frame = "picoml: Window.push takes a frame of 3 int16 values (a tuple, list or array), not "
     assert r["number_into_3_channels"] == ["ValueError", frame + "1"]
     assert r["short_frame"] == ["ValueError", frame + "(1, 2)"]
@@ -765,6 +767,8 @@ def test_misuse_is_refused_by_name():
     mismatch = ["ValueError", "picoml: the model takes 6 input values, the window has 4"]
     assert r["window_into_first"] == r["window_into_again"] == mismatch
     assert r["in_scale_0"] == ["ValueError", "picoml: in_scale must be > 0 (the model input's scale), not 0"]
+    # (next() asked read_into(an empty block) for ever: it answers 0 frames, "none ready yet")
+    assert r["block_0"] == ["ValueError", "picoml: a Window's reader block is a number of frames >= 1, not 0"]
     assert r["smoothing_negative"] == ["ValueError", "picoml: run's smoothing is a number of results >= 1 (or None), "
                                                      "not -1"]
     assert r["smoothing_float"][0] == "ValueError" and "not 2.5" in r["smoothing_float"][1]

@@ -219,6 +219,9 @@ class Window:
                 raise TypeError("picoml: a Window reader has read_into(buf) or is a callable returning frames")
             self._reader_fn = reader
         if self._read_into is not None:
+            if not isinstance(block, int) or block < 1:
+                # (a block of 0 frames: read_into(empty) answers 0, "none ready", and next() asked for ever)
+                raise ValueError("picoml: a Window's reader block is a number of frames >= 1, not %r" % (block,))
             got = getattr(reader, "channels", self.channels)
             if got != self.channels:
                 raise ValueError("picoml: the reader gives %s channels per frame, the Window has %d"
