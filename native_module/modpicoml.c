@@ -61,9 +61,11 @@ static mp_obj_t model_make_new(const mp_obj_type_t *type, size_t n_args, size_t 
     mp_buffer_info_t model, arena;
     mp_get_buffer_raise(args[0], &model, MP_BUFFER_READ);
     mp_get_buffer_raise(args[1], &arena, MP_BUFFER_WRITE);
-    if (((uintptr_t)model.buf & 3) != 0 || ((uintptr_t)arena.buf & 3) != 0) {
-        mp_raise_ValueError(MP_ERROR_TEXT("picoml: the model and the arena must start at 4-byte aligned addresses "
-                                          "(alignment): copy the model into a new bytearray"));
+    /* an arena over the model would let the kernels rewrite the model they run after its check */
+    const uintptr_t m = (uintptr_t)model.buf, a = (uintptr_t)arena.buf;
+    if (((m | a) & 3) != 0 || (m < a + arena.len && a < m + model.len)) {
+        mp_raise_ValueError(MP_ERROR_TEXT("picoml: model and arena must be apart and 4-byte aligned (alignment): "
+                                          "copy the model into a new bytearray"));
     }
     if (model.len > UINT32_MAX || arena.len > UINT32_MAX) {
         mp_raise_ValueError(MP_ERROR_TEXT("picoml: buffers of 4 GiB or more"));

@@ -670,9 +670,27 @@ def test_native_names_the_alignment():
               "    except ValueError as e:\n        print(backend, e)\n",
               args=[_write(blob)], natmod=True)
     lines = out.splitlines()
-    assert lines[0].startswith("native picoml: the model and the arena must start at 4-byte aligned addresses "
-                               "(alignment)")
+    assert lines[0].startswith("native picoml: model and arena must be apart and 4-byte aligned (alignment)")
     assert lines[1] == "python python"
+
+
+def test_native_refuses_an_arena_over_the_model():
+    """_picoml.Model given an arena that overlaps its model (one buffer, two views): the kernels would write over
+    the model they run after its check (a segfault at invoke, found by a device-side audit); refused at load."""
+    blob = base("imu_gap")
+    n = (len(blob) + 3) & ~3
+    out = run_script("import _picoml\nbuf = bytearray(open(sys.argv[1], 'rb').read()) + bytearray(%d)\n"
+                     "mv = memoryview(buf)\n"
+                     "for model, arena in ((mv[0:%d], mv[0:%d]), (mv[0:%d], mv[%d:]), (mv[0:%d], mv[%d:])):\n"
+                     "    try:\n        _picoml.Model(model, arena).invoke()\n        print('ran')\n"
+                     "    except ValueError as e:\n        print(e)\n"
+                     % (n + 4096, len(blob), n + 4096, len(blob), n - 4, len(blob), n),
+                     args=[_write(blob)], natmod=True)
+    lines = out.splitlines()
+    assert len(lines) == 3, out
+    for line in lines[:2]:
+        assert line.startswith("picoml: model and arena must be apart and 4-byte aligned (alignment)"), out
+    assert lines[2] == "ran", out
 
 
 def _write(blob):
