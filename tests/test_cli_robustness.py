@@ -256,6 +256,21 @@ def test_bench_takes_good_heap_sizes_and_backends():
     assert parser().parse_args(["bench", "m.pml"]).backends == ["native", "viper", "python"]
 
 
+@pytest.mark.parametrize("argv", [
+    ["train", "gesture", "data", "-o", "m.pml"],
+    ["synth", "gesture", "--out", "data"],
+    ["virtual"],
+])
+@pytest.mark.parametrize("value", ["-1", "4294967296"])
+def test_a_seed_numpy_cannot_take_is_an_argparse_error(argv, value, capsys):
+    """A negative seed or one of 2**32 or more was numpy's traceback (train: after reading the dataset)."""
+    with pytest.raises(SystemExit) as e:
+        parser().parse_args(argv + ["--seed=" + value])
+    assert e.value.code == 2
+    one_line_error(capsys, "--seed", value)
+    assert parser().parse_args(argv + ["--seed", "4294967295"]).seed == 2 ** 32 - 1
+
+
 # ---- 7. convert: one label per class ----
 
 def test_convert_refuses_labels_that_do_not_match_the_output(tmp_path, capsys):

@@ -26,6 +26,15 @@ def non_negative_int(text):
     return value
 
 
+def random_seed(text):
+    """A random seed: numpy's and Keras' take 0 .. 2**32 - 1 (another value was their traceback, after the data was
+    read)."""
+    value = _number(int, text)
+    if not 0 <= value < 2 ** 32:
+        raise argparse.ArgumentTypeError("must be 0 to 4294967295 (got %s)" % text)
+    return value
+
+
 def positive_float(text):
     value = _number(float, text)
     if not (math.isfinite(value) and value > 0):

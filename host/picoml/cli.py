@@ -5,7 +5,7 @@ import sys
 
 import numpy as np
 
-from .argtypes import finite_float, heap_size, positive_int
+from .argtypes import finite_float, heap_size, positive_int, random_seed
 from .errors import PicomlError
 
 
@@ -497,7 +497,7 @@ def parser():
     v.add_argument("--voice", default="en-us+f4", help="the espeak-ng voice for --say (accent+speaker)")
     v.add_argument("--noise", default="pink", choices=NOISES, help="background noise for --say (default pink)")
     v.add_argument("--snr", type=finite_float, default=15.0, help="speech to noise ratio for --say, dB")
-    v.add_argument("--seed", type=int, default=0)
+    v.add_argument("--seed", type=random_seed, default=0)
     v.set_defaults(func=cmd_virtual)
     return p
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .argtypes import positive_float, positive_int
+from .argtypes import positive_float, positive_int, random_seed
 
 G = 9.80665
 GESTURES = ("idle", "wave", "circle", "punch", "shake")
@@ -319,7 +319,7 @@ def add_commands(subparsers):
                                              "clips per voice and label (speech, default 2)")
     m.add_argument("--seconds", type=positive_float, help="seconds per recording (gesture 20, vibration 4)")
     m.add_argument("--rate", type=positive_float, help="output data rate, Hz (gesture 104, vibration 1660: the LSM6DS3TR-C's 1.66 kHz)")
-    m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--seed", type=random_seed, default=0)
     m.set_defaults(func=cmd_synth)
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import convert, format, latency, reference, report
 from . import qat as qat_module
-from .argtypes import positive_int
+from .argtypes import positive_int, random_seed
 from .errors import PicomlError
 from .quantize import quantize
 
@@ -357,7 +357,7 @@ def add_commands(subparsers):
     t.add_argument("--window", type=positive_int, help="frames per window (gesture: one second; anomaly: 256)")
     t.add_argument("--hop", type=positive_int, help="frames between windows (gesture: a quarter window; anomaly: 128)")
     t.add_argument("--epochs", type=positive_int)
-    t.add_argument("--seed", type=int, default=0, help="the same seed gives the same model")
+    t.add_argument("--seed", type=random_seed, default=0, help="the same seed gives the same model")
     t.add_argument("--qat", action="store_true", help="gesture: fine-tune with int8 fake quantization before "
                                                       "converting (default: post-training quantization)")
     from .kws import SIZES
