@@ -123,6 +123,34 @@ def test_train_kws_learns_reproducibly_and_reports_the_truth(dataset, tmp_path):
     assert (tmp_path / "again" / "k.pml").read_bytes() == blob
 
 
+def tone_dataset(folder, labels=("yes", "no"), speakers=("a", "b", "c"), per=2, seconds=1.0, **index):
+    """A speech dataset without espeak-ng, fast: per speaker and label `per` clips of a tone (its pitch the
+    label's) in noise; index.json's fields can be replaced or (None) left out."""
+    rng = np.random.default_rng(0)
+    clips = []
+    for s in speakers:
+        for k, label in enumerate(labels):
+            for i in range(per):
+                t = np.arange(int(seconds * speech.RATE)) / speech.RATE
+                x = 3000 * np.sin(2 * np.pi * 300 * (k + 1) * t) + rng.normal(0, 300, len(t))
+                name = "%s_%s_%d.wav" % (label, s, i)
+                speech.write_wav(folder / name, x.astype(np.int16))
+                clips.append({"file": name, "label": label, "voice": "en+" + s, "group": s})
+    fields = {"kind": "speech", "labels": list(labels), "keywords": list(labels), "clips": clips}
+    fields.update(index)
+    (folder / "index.json").write_text(json.dumps({k: v for k, v in fields.items() if v is not None}))
+    return folder
+
+
+def test_a_short_run_on_few_clips_gives_an_int8_model(tmp_path):
+    """Batch normalisation's momentum for a run of few steps (1 - 20 / steps) came out negative: the moving
+    statistics diverged and the converter left a convolution in float (an error after the training)."""
+    index, clips = speech.load_dataset(tone_dataset(tmp_path))
+    summary = kws.train_kws(index, clips, tmp_path / "k.pml", epochs=1, seed=0, log=None)
+    assert summary["test_clips"] == 4 and {op.name for op in format.read((tmp_path / "k.pml").read_bytes()).ops} \
+        >= {"DEPTHWISE_CONV_2D"}
+
+
 def test_train_kws_small_is_the_smaller_ds_cnn(dataset, tmp_path, capsys):
     """--size small: the DS-CNN of kws.SIZES["small"] (a third of the default's MACs), recorded in the report;
     --size for another kind of model is refused."""

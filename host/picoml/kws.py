@@ -189,8 +189,9 @@ def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=prin
     batch = int(min(64, max(16, len(x_aug) // 50)))      # small datasets: enough steps
     steps = -(-len(x_aug) // batch) * epochs
     # batch normalisation's moving statistics must settle within the run (a short run with the usual 0.99 leaves
-    # them far from the weights' last state, and the model predicts one class): an average over >= 20 steps
-    fit = kws_model(len(labels), momentum=min(0.99, 1 - 20 / steps), size=size)
+    # them far from the weights' last state, and the model predicts one class): an average over >= 20 steps, or
+    # (a run of fewer steps) the last batch's statistics -- a negative momentum made them diverge
+    fit = kws_model(len(labels), momentum=min(0.99, max(0.0, 1 - 20 / steps)), size=size)
     fit.compile(optimizer=keras.optimizers.Adam(3e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     order = rng.permutation(len(x_aug))
     schedule = keras.callbacks.LearningRateScheduler(lambda e, lr: 3e-3 * (0.5 ** (e // max(1, epochs // 4))))
