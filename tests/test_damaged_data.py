@@ -56,7 +56,21 @@ DAMAGE = {
     "index entry without file": (lambda d, p: (d / "index.json").write_text('{"recordings": [{"label": "x"}]}'),
                                  "not a picoml dataset index"),
     "index not utf-8": (lambda d, p: (d / "index.json").write_bytes(b"\xff\xfe{"), "not a picoml dataset index"),
+    # (these three trained silently: without the class, on a label the user had changed, or a recording twice)
+    "empty label": (lambda d, p: _rewrite(p, label=np.str_("")), "an empty label"),
+    "index relabelled": (lambda d, p: _edit_index(d, p, lambda e: e.update(label="idle")),
+                         "index.json says label 'idle', the recording says 'wave'"),
+    "index lists it twice": (lambda d, p: _edit_index(d, p, lambda e: None, twice=True), "is listed twice"),
 }
+
+
+def _edit_index(folder, path, change, twice=False):
+    index = json.loads((folder / "index.json").read_text())
+    entry = next(e for e in index["recordings"] if e["file"] == path.name)
+    change(entry)
+    if twice:
+        index["recordings"].append(entry)
+    (folder / "index.json").write_text(json.dumps(index))
 
 
 def _with(path, frame, channel, value):
@@ -82,8 +96,16 @@ def test_a_damaged_recording_or_index_is_a_clear_error(dataset, tmp_path, name):
     damage(folder, victim)
     with pytest.raises(PicomlError, match=words) as e:
         train.load_datasets([folder])
-    if "index" not in name:
+    if "index" not in name or "relabelled" in name or "twice" in name:
         assert victim.name in str(e.value)
+
+
+def test_a_folder_given_twice_or_of_speech_is_refused(dataset, tmp_path):
+    with pytest.raises(PicomlError, match="is listed twice"):
+        train.load_datasets([dataset, dataset])
+    (tmp_path / "index.json").write_text(json.dumps({"kind": "speech", "clips": []}))
+    with pytest.raises(PicomlError, match="is a speech dataset .*: train it with picoml train kws"):
+        train.load_datasets([tmp_path])
 
 
 def test_recordings_that_differ_are_named(dataset, tmp_path):
@@ -169,4 +191,3 @@ def test_a_window_too_short_for_the_model_is_a_clear_error(dataset):
         train.train_gesture(recordings, "unused.pml", window=2, epochs=1, log=None)
     with pytest.raises(PicomlError, match="a window of 64 frames is shorter than the filter bank's 128 taps"):
         train_anomaly(recordings, "unused.pml", window=64, epochs=1, log=None)
-

@@ -36,7 +36,7 @@ class Recording:
 def load_datasets(folders):
     """Every recording of the dataset folders (index.json + .npz files), as Recording objects; PicomlError naming
     the folder or file for an index or a recording that cannot be read."""
-    recordings = []
+    recordings, seen = [], set()
     for folder in folders:
         folder = pathlib.Path(folder)
         index_path = folder / "index.json"
@@ -45,10 +45,22 @@ def load_datasets(folders):
                               % folder)
         try:
             index = json.loads(index_path.read_text())
-            files = [str(entry["file"]) for entry in index["recordings"]]
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            if isinstance(index, dict) and index.get("kind") == "speech":
+                raise PicomlError("%s is a speech dataset (WAV clips): train it with picoml train kws" % folder)
+            entries = [(str(entry["file"]), entry.get("label")) for entry in index["recordings"]]
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
             raise PicomlError("%s: index.json is not a picoml dataset index (%s: %s)" % (folder, type(e).__name__, e))
-        recordings += [read_recording(folder / name) for name in files]
+        for name, label in entries:
+            path = folder / name
+            if path.resolve() in seen:      # it would weigh twice in training, or sit in both train and test
+                raise PicomlError("%s is listed twice (in index.json, or its folder given twice): a recording must "
+                                  "be read once" % path)
+            seen.add(path.resolve())
+            r = read_recording(path)
+            if label is not None and str(label) != r.label:     # an index edited to relabel it: the file wins
+                raise PicomlError("%s: index.json says label %r, the recording says %r; training reads the "
+                                  "recording's: make them agree" % (path, str(label), r.label))
+            recordings.append(r)
     if not recordings:
         raise PicomlError("no recordings in %s" % ", ".join(map(str, folders)))
     return recordings
@@ -77,6 +89,8 @@ def read_recording(path):
                 raise ValueError("a rate of %s Hz" % rate)
             if not all(abs(s) < float("inf") for s in scale):
                 raise ValueError("a scale of %s" % list(scale))
+            if not str(z["label"]).strip():
+                raise ValueError("an empty label")
             group = str(z["person"]) if "person" in z and str(z["person"]) else str(path)
             return Recording(samples, rate, str(z["label"]), scale, units, group, str(path))
     except Exception as e:      # a missing or damaged file: whatever numpy or zipfile raises for it
