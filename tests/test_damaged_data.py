@@ -2,6 +2,7 @@
 and exits 2), never a traceback, and nothing of the dataset is changed."""
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -108,6 +109,51 @@ def test_a_folder_given_twice_or_of_speech_is_refused(dataset, tmp_path):
         train.load_datasets([tmp_path])
 
 
+def _relabelled(dataset, tmp_path, change):
+    """A copy of the dataset with change(index entry) applied to the index and each recording."""
+    folder = tmp_path / "data"
+    shutil.copytree(dataset, folder)
+    index = json.loads((folder / "index.json").read_text())
+    kept = []
+    for e in index["recordings"]:
+        if change(e) is False:
+            (folder / e["file"]).unlink()
+            continue
+        _rewrite(folder / e["file"], label=np.str_(e["label"]))
+        kept.append(e)
+    index["recordings"] = kept
+    (folder / "index.json").write_text(json.dumps(index))
+    return train.load_datasets([folder])
+
+
+def test_labels_that_differ_only_in_case_are_refused(dataset, tmp_path):
+    recordings = _relabelled(dataset, tmp_path, lambda e: e.update(label="Wave") if e["label"] == "wave" and
+                             e["person"] == "p00" else None)
+    with pytest.raises(PicomlError, match="labels 'Wave' and 'wave' differ only in case"):
+        train.train_gesture(recordings, tmp_path / "m.pml", epochs=1, log=None)
+    assert not (tmp_path / "m.pml").exists()
+
+
+def test_a_label_with_nothing_to_train_on_is_refused_before_training(dataset, tmp_path):
+    """A label recorded only by the held-out person, or only in recordings shorter than a window, trained a model
+    with a class it never saw (and silently)."""
+    train_persons, test_persons = train.split_groups(["p00", "p01"], 0.25, 0)
+    held_out = test_persons.pop()
+    recordings = _relabelled(dataset, tmp_path, lambda e: e["label"] != "wave" or e["person"] == held_out)
+    with pytest.raises(PicomlError, match="no training data for 'wave': every recording of it is shorter than a "
+                                          "window .* or of the held-out persons %s" % held_out):
+        train.train_gesture(recordings, tmp_path / "m.pml", epochs=1, log=None)
+    recordings = train.load_datasets([dataset])
+    short = [replace(r, samples=r.samples[:20]) if r.label == "wave" else r for r in recordings]
+    with pytest.raises(PicomlError, match="no training data for 'wave'"):
+        train.train_gesture(short, tmp_path / "m.pml", window=26, epochs=1, log=None)
+    short = [replace(r, samples=r.samples[:20]) if r.group == held_out else r for r in recordings]
+    with pytest.raises(PicomlError, match="nothing to test on: every recording of the held-out %s is shorter than "
+                                          "a window" % held_out):
+        train.train_gesture(short, tmp_path / "m.pml", window=26, epochs=1, log=None)
+    assert not (tmp_path / "m.pml").exists()
+
+
 def test_recordings_that_differ_are_named(dataset, tmp_path):
     folder = tmp_path / "data"
     shutil.copytree(dataset, folder)
@@ -191,3 +237,5 @@ def test_a_window_too_short_for_the_model_is_a_clear_error(dataset):
         train.train_gesture(recordings, "unused.pml", window=2, epochs=1, log=None)
     with pytest.raises(PicomlError, match="a window of 64 frames is shorter than the filter bank's 128 taps"):
         train_anomaly(recordings, "unused.pml", window=64, epochs=1, log=None)
+
+

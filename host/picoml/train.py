@@ -125,16 +125,38 @@ def windows(samples, window, hop):
     return samples[idx]
 
 
-def split_groups(groups, test_fraction, seed):
-    """(train groups, test groups): a seeded shuffle of the distinct groups, at least one in each."""
+def split_groups(groups, test_fraction, seed, what="persons (or, where none is named, recordings)"):
+    """(train groups, test groups): a seeded shuffle of the distinct groups, at least one in each. what: the
+    groups' name for the error when there is only one."""
     distinct = sorted(set(groups))
     if len(distinct) < 2:
-        raise PicomlError("the dataset needs recordings of at least two persons (or two recordings) to hold one "
-                          "out for testing; it has %d" % len(distinct))
+        raise PicomlError("the dataset needs at least two %s to hold one out for testing; it has only %s"
+                          % (what, ", ".join(repr(g) for g in distinct) or "none"))
     rng = np.random.default_rng(seed)
     order = [distinct[i] for i in rng.permutation(len(distinct))]
     n_test = min(len(distinct) - 1, max(1, int(round(len(distinct) * test_fraction))))
     return set(order[n_test:]), set(order[:n_test])
+
+
+def check_labels(labels):
+    """PicomlError for labels that differ only in case or surrounding spaces ("Wave", "wave "): one class that
+    would be trained as two."""
+    seen = {}
+    for label in labels:
+        key = label.strip().casefold()
+        if key in seen:
+            raise PicomlError("labels %r and %r differ only in case or spaces: they would be trained as two classes; "
+                              "give them one spelling" % (seen[key], label))
+        seen[key] = label
+
+
+def untrained(labels, train_labels, reason):
+    """PicomlError, before any training, naming the labels with nothing to learn from in the training set (the
+    model would carry a class it never saw); reason: why, said of one of their recordings."""
+    missing = [lab for lab in labels if lab not in set(train_labels)]
+    if missing:
+        raise PicomlError("no training data for %s: every recording of it is %s" % (
+            ", ".join(repr(m) for m in missing), reason))
 
 
 def _rotations(rng, n, max_degrees):
@@ -249,6 +271,7 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
     if len(labels) < 2:
         raise PicomlError("a gesture classifier needs recordings of at least two labels; the dataset has only %s"
                           % (", ".join(repr(x) for x in labels)))
+    check_labels(labels)
     train_groups, test_groups = split_groups([r.group for r in recordings], test_fraction, seed)
     import keras
     import tensorflow as tf
@@ -264,12 +287,16 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
                 w = windows(r.samples.astype(np.float32) * np.float32(scale), window, hop)
                 xs.append(w)
                 ys.append(np.full(len(w), labels.index(r.label)))
-        if not xs or not sum(len(x) for x in xs):
-            raise PicomlError("recordings shorter than one window (%d frames)" % window)
         return np.concatenate(xs), np.concatenate(ys)
 
     x_train, y_train = cut(train_groups)
+    untrained(labels, [labels[i] for i in set(y_train)], "shorter than a window (%d frames) or of the held-out "
+              "persons %s (record it with more persons, or try another --seed)"
+              % (window, ", ".join(sorted(test_groups))))
     x_test, y_test = cut(test_groups)
+    if not len(x_test):
+        raise PicomlError("nothing to test on: every recording of the held-out %s is shorter than a window (%d "
+                          "frames)" % (", ".join(sorted(test_groups)), window))
     rng = np.random.default_rng(seed)
     copies = 2
     x_aug = augment(x_train, rng, copies)
