@@ -239,3 +239,16 @@ def test_a_window_too_short_for_the_model_is_a_clear_error(dataset):
         train_anomaly(recordings, "unused.pml", window=64, epochs=1, log=None)
 
 
+
+def test_a_model_no_better_than_chance_is_reported_as_such(dataset, tmp_path):
+    """Recordings of nothing (a dead sensor): the report gives the held-out set's chance level beside the accuracy
+    and the log says the model is no better (it gave the accuracy alone: 0.5 for two classes looked like a model)."""
+    recordings = [replace(r, samples=np.zeros_like(r.samples)) for r in train.load_datasets([dataset])]
+    lines = []
+    summary = train.train_gesture(recordings, tmp_path / "m.pml", window=26, epochs=1, log=lines.append)
+    counts = np.sum(summary["confusion_int8"], axis=1)
+    assert summary["chance"] == {"accuracy": counts.max() / counts.sum(),
+                                 "label": summary["labels"][int(np.argmax(counts))]}
+    assert summary["accuracy"]["int8"] <= summary["chance"]["accuracy"]
+    assert any("NO BETTER THAN CHANCE" in line for line in lines if isinstance(line, str)), lines
+    assert json.loads((tmp_path / "m.pml.report.json").read_text())["chance"] == summary["chance"]

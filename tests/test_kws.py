@@ -149,6 +149,7 @@ def test_a_short_run_on_few_clips_gives_an_int8_model(tmp_path):
     summary = kws.train_kws(index, clips, tmp_path / "k.pml", epochs=1, seed=0, log=None)
     assert summary["test_clips"] == 4 and {op.name for op in format.read((tmp_path / "k.pml").read_bytes()).ops} \
         >= {"DEPTHWISE_CONV_2D"}
+    assert summary["chance"] == {"accuracy": 0.5, "label": "yes"}      # 2 clips each of the held-out speaker
 
 
 def test_train_kws_small_is_the_smaller_ds_cnn(dataset, tmp_path, capsys):

@@ -23,7 +23,7 @@ import numpy as np
 
 from . import convert, format, latency, report
 from .errors import PicomlError
-from .train import class_results, evaluate_pml, split_groups
+from .train import accuracy_note, chance, class_results, evaluate_pml, split_groups
 
 FRAMES = 49
 FEATURES = 40
@@ -230,17 +230,17 @@ def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=prin
         "test_voices": sorted({c["voice"] for c, t in zip(clips, is_test) if t}),
         "train_clips": int(len(x_train)), "test_clips": int(len(x_test)),
         "accuracy": {"float": accuracy(float_pred), "int8": accuracy(int8_pred)}, "accuracy_streaming": warm,
-        "per_class": per_class,
+        "per_class": per_class, "chance": dict(zip(("accuracy", "label"), chance(y_test, labels))),
         "confusion_int8": matrix.tolist(), "confusion_png": pathlib.Path(png).name,
         "pml_bytes": len(blob), "arena_bytes": pml.arena_size, "weights_bytes": pml.weights_size,
         "macs": int(sum(report.macs(pml, op) for op in pml.ops)),
         "latency": latency.measure(blob),
     }
     pathlib.Path(str(out) + ".report.json").write_text(json.dumps(summary, indent=1) + "\n")
-    log("accuracy on held-out voices: float %.3f, int8 %.3f (front-end warmed up: float %.3f, int8 %.3f); %s: %d "
-        "bytes, arena %d bytes, %d MACs" % (summary["accuracy"]["float"], summary["accuracy"]["int8"],
-                                            warm["float"], warm["int8"], out, len(blob), pml.arena_size,
-                                            summary["macs"]))
+    log("accuracy on held-out voices: float %.3f, int8 %.3f (%s; front-end warmed up: float %.3f, int8 %.3f); %s: "
+        "%d bytes, arena %d bytes, %d MACs" % (summary["accuracy"]["float"], summary["accuracy"]["int8"],
+                                               accuracy_note(summary), warm["float"], warm["int8"], out, len(blob),
+                                               pml.arena_size, summary["macs"]))
     for line in latency.lines(summary["latency"]):
         log("  " + line)
     return summary

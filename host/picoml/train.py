@@ -159,6 +159,24 @@ def untrained(labels, train_labels, reason):
             ", ".join(repr(m) for m in missing), reason))
 
 
+def chance(y_test, labels):
+    """(the accuracy of always answering the held-out set's most common label, that label)."""
+    counts = np.bincount(y_test, minlength=len(labels))
+    return float(counts.max() / max(1, counts.sum())), labels[int(np.argmax(counts))]
+
+
+def accuracy_note(summary):
+    """What the report's int8 accuracy is worth, for the log: its chance level (a warning at or below it) and the
+    labels it did not test."""
+    note = "chance %.3f: always %r" % (summary["chance"]["accuracy"], summary["chance"]["label"])
+    if summary["accuracy"]["int8"] <= summary["chance"]["accuracy"]:
+        note += "; the int8 model is NO BETTER THAN CHANCE"
+    untested = [lab for lab, v in summary["per_class"].items() if v["int8"] is None]
+    if untested:
+        note += "; not tested (no held-out data): %s" % ", ".join(untested)
+    return note
+
+
 def _rotations(rng, n, max_degrees):
     """n random rotation matrices of at most max_degrees about a random axis (Rodrigues)."""
     axis = rng.normal(size=(n, 3))
@@ -344,15 +362,16 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
         "train_windows": int(len(x_train)), "test_windows": int(len(x_test)),
         "quantization": "quantization-aware training" if qat else "post-training",
         "accuracy": {"float": accuracy(float_pred), "int8": accuracy(int8_pred)}, "per_class": per_class,
+        "chance": dict(zip(("accuracy", "label"), chance(y_test, labels))),
         "confusion_int8": matrix.tolist(), "confusion_png": pathlib.Path(png).name,
         "pml_bytes": len(blob), "arena_bytes": pml.arena_size, "weights_bytes": pml.weights_size,
         "macs": int(sum(report.macs(pml, op) for op in pml.ops)),
         "latency": latency.measure(blob),
     }
     pathlib.Path(str(out) + ".report.json").write_text(json.dumps(summary, indent=1) + "\n")
-    log("accuracy on held-out persons: float %.3f, int8 %.3f; %s: %d bytes, arena %d bytes, %d MACs"
-        % (summary["accuracy"]["float"], summary["accuracy"]["int8"], out, len(blob), pml.arena_size,
-           summary["macs"]))
+    log("accuracy on held-out persons: float %.3f, int8 %.3f (%s); %s: %d bytes, arena %d bytes, %d MACs"
+        % (summary["accuracy"]["float"], summary["accuracy"]["int8"], accuracy_note(summary), out, len(blob),
+           pml.arena_size, summary["macs"]))
     for line in latency.lines(summary["latency"]):
         log("  " + line)
     return summary
