@@ -123,20 +123,21 @@ def test_train_kws_learns_reproducibly_and_reports_the_truth(dataset, tmp_path):
     assert (tmp_path / "again" / "k.pml").read_bytes() == blob
 
 
-def tone_dataset(folder, labels=("yes", "no"), speakers=("a", "b", "c"), per=2, seconds=1.0, **index):
-    """A speech dataset without espeak-ng, fast: per speaker and label `per` clips of a tone (its pitch the
-    label's) in noise; index.json's fields can be replaced or (None) left out."""
+def tone_dataset(folder, classes=("yes", "no"), speakers=("a", "b", "c"), per=2, seconds=1.0, **index):
+    """A speech dataset without espeak-ng, fast: per speaker and class `per` clips of a tone (its pitch the
+    class's) in noise; index.json's fields can be replaced or (None) left out."""
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     clips = []
     for s in speakers:
-        for k, label in enumerate(labels):
+        for k, label in enumerate(classes):
             for i in range(per):
                 t = np.arange(int(seconds * speech.RATE)) / speech.RATE
                 x = 3000 * np.sin(2 * np.pi * 300 * (k + 1) * t) + rng.normal(0, 300, len(t))
                 name = "%s_%s_%d.wav" % (label, s, i)
                 speech.write_wav(folder / name, x.astype(np.int16))
                 clips.append({"file": name, "label": label, "voice": "en+" + s, "group": s})
-    fields = {"kind": "speech", "labels": list(labels), "keywords": list(labels), "clips": clips}
+    fields = {"kind": "speech", "labels": list(classes), "keywords": list(classes), "clips": clips}
     fields.update(index)
     (folder / "index.json").write_text(json.dumps({k: v for k, v in fields.items() if v is not None}))
     return folder
@@ -150,6 +151,63 @@ def test_a_short_run_on_few_clips_gives_an_int8_model(tmp_path):
     assert summary["test_clips"] == 4 and {op.name for op in format.read((tmp_path / "k.pml").read_bytes()).ops} \
         >= {"DEPTHWISE_CONV_2D"}
     assert summary["chance"] == {"accuracy": 0.5, "label": "yes"}      # 2 clips each of the held-out speaker
+
+
+@pytest.mark.parametrize("index, words", [
+    ({"labels": ["yes"]}, "clip no_a_0.wav is labelled 'no', which is not one of its labels (yes)"),
+    ({"keywords": ["yes", "maybe"]}, "its keywords (yes, maybe) must be some of its labels (yes, no)"),
+    ({"keywords": []}, "its keywords (none) must be some"),
+    ({"labels": "yes no"}, "must be lists"),
+])
+def test_a_speech_index_that_would_crash_or_mislead_training_is_refused(tmp_path, index, words):
+    """A label missing from the index's labels was a ValueError traceback in training; a keyword that is no label
+    was dropped silently."""
+    with pytest.raises(PicomlError, match=re.escape(words)):
+        speech.load_dataset(tone_dataset(tmp_path, **index))
+
+
+def test_a_speech_index_without_labels_keywords_or_voices_is_filled_in(tmp_path):
+    """An index made by hand (recorded clips, no generator): labels are the clips' in order, keywords every label
+    but unknown and silence (they were every label: a board 'heard' silence), voices optional (their absence was a
+    KeyError after the training)."""
+    folder = tone_dataset(tmp_path, classes=("yes", "silence"), keywords=None)
+    index = json.loads((folder / "index.json").read_text())
+    del index["labels"]
+    for c in index["clips"]:
+        del c["voice"]
+    (folder / "index.json").write_text(json.dumps(index))
+    index, clips = speech.load_dataset(folder)
+    assert (index["labels"], index["keywords"]) == (["yes", "silence"], ["yes"])
+    summary = kws.train_kws(index, clips, tmp_path / "k.pml", epochs=1, seed=0, log=None)
+    assert summary["test_voices"] == []
+    assert format.read((tmp_path / "k.pml").read_bytes()).metadata["input"]["keywords"] == ["yes"]
+
+
+def test_clips_a_split_by_speaker_cannot_use_are_refused_before_training(tmp_path):
+    """No group (a KeyError traceback), a clip listed twice, a clip longer than 1 s (its first second taken
+    silently), labels that differ in case, a label no training speaker has: PicomlErrors before any training."""
+    folder = tone_dataset(tmp_path / "a", speakers=("a", "b"), per=1)
+    index = json.loads((folder / "index.json").read_text())
+    del index["clips"][1]["group"]
+    (folder / "index.json").write_text(json.dumps(index))
+    with pytest.raises(PicomlError, match="clip no_a_0.wav has no group"):
+        speech.load_dataset(folder)
+    index["clips"][1]["group"] = "a"
+    index["clips"].append(index["clips"][0])
+    (folder / "index.json").write_text(json.dumps(index))
+    with pytest.raises(PicomlError, match="lists yes_a_0.wav twice"):
+        speech.load_dataset(folder)
+    folder = tone_dataset(tmp_path / "b", speakers=("a", "b"), per=1, seconds=1.5)
+    with pytest.raises(PicomlError, match=r"yes_a_0.wav is 1.50 s long; a clip is at most 1 s"):
+        speech.load_dataset(folder)
+    index, clips = speech.load_dataset(tone_dataset(tmp_path / "c", classes=("yes", "Yes "), per=1))
+    with pytest.raises(PicomlError, match="labels 'yes' and 'Yes ' differ only in case"):
+        kws.train_kws(index, clips, tmp_path / "k.pml", epochs=1, log=None)
+    index, clips = speech.load_dataset(tone_dataset(tmp_path / "d", per=1))
+    index["labels"].append("left")
+    with pytest.raises(PicomlError, match="no training data for 'left': it has no clip"):
+        kws.train_kws(index, clips, tmp_path / "k.pml", epochs=1, log=None)
+    assert not (tmp_path / "k.pml").exists()
 
 
 def test_train_kws_small_is_the_smaller_ds_cnn(dataset, tmp_path, capsys):

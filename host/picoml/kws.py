@@ -23,7 +23,8 @@ import numpy as np
 
 from . import convert, format, latency, report
 from .errors import PicomlError
-from .train import accuracy_note, chance, class_results, evaluate_pml, split_groups
+from .train import (accuracy_note, chance, check_labels, class_results, evaluate_pml, split_groups,
+                    untrained)
 
 FRAMES = 49
 FEATURES = 40
@@ -166,8 +167,15 @@ def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=prin
     log = log or (lambda *args: None)
     keras.backend.clear_session()
     labels = list(index["labels"])
+    if len(labels) < 2:
+        raise PicomlError("a keyword model needs clips of at least two labels; the dataset has only %s"
+                          % ", ".join(repr(x) for x in labels))
+    check_labels(labels)
     groups = [c["group"] for c in clips]
-    train_groups, test_groups = split_groups(groups, test_fraction, seed)
+    train_groups, test_groups = split_groups(groups, test_fraction, seed, "speakers (groups)")
+    untrained(labels, [c["label"] for c in clips if c["group"] in train_groups], "it has no clip, or only clips "
+              "of the held-out speakers %s (add clips of it by more speakers, or try another --seed)"
+              % ", ".join(sorted(test_groups)))
     log("computing the micro_speech features of %d clips, from a reset front-end and warmed up" % len(clips))
     x_all = dataset_features(clips).astype(np.float32)[..., None]
     x_warm = dataset_features(clips, warm=True).astype(np.float32)[..., None]
@@ -205,7 +213,7 @@ def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=prin
     tflite = quantize(model, both[rng.permutation(len(both))[:300]])
     info = {"kind": "kws", "frontend": "micro_speech", "frames": FRAMES, "features": FEATURES, "rate": 16000,
             "frame_samples": FRAME_SAMPLES, "hop_samples": HOP_SAMPLES,
-            "keywords": [k for k in labels if k in index.get("keywords", labels)]}
+            "keywords": [k for k in labels if k in index["keywords"]]}
     pml = convert.convert(tflite, pathlib.Path(out).stem + ".tflite", labels=labels, input_info=info)
     q = pml.tensors[pml.inputs[0].tensor]
     if (float(q.scale), int(q.zero_point)) != (1.0, 0):
@@ -227,7 +235,7 @@ def train_kws(index, clips, out, epochs=20, seed=0, test_fraction=0.25, log=prin
         "frontend": "micro_speech (models/frontend/audio_preprocessor_int8.tflite), state reset per clip",
         "dataset": index.get("generator"),
         "train_groups": sorted(train_groups), "test_groups": sorted(test_groups),
-        "test_voices": sorted({c["voice"] for c, t in zip(clips, is_test) if t}),
+        "test_voices": sorted({c["voice"] for c, t in zip(clips, is_test) if t and "voice" in c}),
         "train_clips": int(len(x_train)), "test_clips": int(len(x_test)),
         "accuracy": {"float": accuracy(float_pred), "int8": accuracy(int8_pred)}, "accuracy_streaming": warm,
         "per_class": per_class, "chance": dict(zip(("accuracy", "label"), chance(y_test, labels))),

@@ -254,9 +254,36 @@ def load_dataset(folder):
             e["label"] = str(e["label"])
     except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as e:
         raise PicomlError("%s: index.json is not a speech dataset index (%s: %s)" % (folder, type(e).__name__, e))
+    _check_index(folder, index, entries, files)
     for e, name in zip(entries, files):
         e["samples"] = read_wav(folder / name)
+        if len(e["samples"]) > CLIP:    # the model hears a clip's first second: a word after it was never heard
+            raise PicomlError("%s is %.2f s long; a clip is at most 1 s (%d samples): cut it to the second that holds "
+                              "the word" % (folder / name, len(e["samples"]) / RATE, CLIP))
     return index, entries
+
+
+def _check_index(folder, index, entries, files):
+    """PicomlError for an index that would crash training or train on what it did not mean (its labels and keywords
+    filled in when left out: the clips' labels in order, every label but unknown and silence)."""
+    where = "%s: index.json" % folder
+    if len(set(files)) != len(files):
+        raise PicomlError("%s lists %s twice" % (where, next(f for f in files if files.count(f) > 1)))
+    missing = [f for e, f in zip(entries, files) if not str(e.get("group", "")).strip()]
+    if missing:
+        raise PicomlError("%s: clip %s has no group (its speaker: the split holds whole speakers out of training)"
+                          % (where, missing[0]))
+    labels = index.setdefault("labels", list(dict.fromkeys(e["label"] for e in entries)))
+    keywords = index.setdefault("keywords", [x for x in labels if x not in (UNKNOWN, SILENCE)])
+    if not isinstance(labels, list) or not isinstance(keywords, list):
+        raise PicomlError("%s: labels and keywords must be lists of words" % where)
+    odd = [f for e, f in zip(entries, files) if e["label"] not in labels]
+    if odd:
+        raise PicomlError("%s: clip %s is labelled %r, which is not one of its labels (%s)"
+                          % (where, odd[0], entries[files.index(odd[0])]["label"], ", ".join(map(str, labels))))
+    if not keywords or not set(keywords) <= set(labels):
+        raise PicomlError("%s: its keywords (%s) must be some of its labels (%s)"
+                          % (where, ", ".join(map(str, keywords)) or "none", ", ".join(map(str, labels))))
 
 
 def sequence(words, voice, seed=0, gap=(0.8, 1.4), noise_kind="pink", snr_db=15.0, level_db=-24.0, lead=1.0):

@@ -152,11 +152,10 @@ def check_labels(labels):
 
 def untrained(labels, train_labels, reason):
     """PicomlError, before any training, naming the labels with nothing to learn from in the training set (the
-    model would carry a class it never saw); reason: why, said of one of their recordings."""
+    model would carry a class it never saw); reason: why, said of one of them."""
     missing = [lab for lab in labels if lab not in set(train_labels)]
     if missing:
-        raise PicomlError("no training data for %s: every recording of it is %s" % (
-            ", ".join(repr(m) for m in missing), reason))
+        raise PicomlError("no training data for %s: %s" % (", ".join(repr(m) for m in missing), reason))
 
 
 def chance(y_test, labels):
@@ -308,8 +307,8 @@ def train_gesture(recordings, out, window=None, hop=None, epochs=30, seed=0, tes
         return np.concatenate(xs), np.concatenate(ys)
 
     x_train, y_train = cut(train_groups)
-    untrained(labels, [labels[i] for i in set(y_train)], "shorter than a window (%d frames) or of the held-out "
-              "persons %s (record it with more persons, or try another --seed)"
+    untrained(labels, [labels[i] for i in set(y_train)], "every recording of it is shorter than a window (%d "
+              "frames) or of the held-out persons %s (record it with more persons, or try another --seed)"
               % (window, ", ".join(sorted(test_groups))))
     x_test, y_test = cut(test_groups)
     if not len(x_test):
