@@ -58,3 +58,26 @@ def test_train_anomaly_on_normal_only_separates_faults(tmp_path):
         q = int(reference.run(model, [w[None]])[0].reshape(-1)[0])
         return (q - out.zero_point) * out.scale
     assert score("imbalance") > meta["threshold"] > score("normal") - 1e-9
+
+
+def test_a_dataset_anomaly_training_cannot_use_is_refused_before_training(tmp_path, monkeypatch):
+    """Held-out machines with no normal recording were found after the training (the threshold is calibrated on
+    them); a dataset without 'normal' now says which labels it has."""
+    from dataclasses import replace
+
+    from picoml.errors import PicomlError
+    vibration.write_dataset(tmp_path / "data", n_machines=3, seconds=0.5, speeds=(25.0,), log=None)
+    recordings = train.load_datasets([tmp_path / "data"])
+
+    def no_training(*args):
+        raise AssertionError("trained on a dataset that cannot be calibrated")
+    monkeypatch.setattr(anomaly, "_features_model", no_training)
+    _, test = train.split_groups([r.group for r in recordings], 0.3, 0)
+    kept = [r for r in recordings if not (r.group in test and r.label == "normal")]
+    with pytest.raises(PicomlError, match="no normal window of 256 frames in the recordings of the held-out "
+                                          "machines %s" % test.pop()):
+        anomaly.train_anomaly(kept, tmp_path / "a.pml", log=None)
+    renamed = [replace(r, label="fine") if r.label == "normal" else r for r in recordings]
+    with pytest.raises(PicomlError, match="labelled 'normal' .*; the dataset's labels are 'bearing', 'fine'"):
+        anomaly.train_anomaly(renamed, tmp_path / "a.pml", log=None)
+    assert not (tmp_path / "a.pml").exists()

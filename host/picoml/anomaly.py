@@ -18,7 +18,7 @@ import numpy as np
 
 from . import convert, format, latency, reference, report
 from .errors import PicomlError
-from .train import split_groups, windows
+from .train import check_labels, split_groups, windows
 
 BANDS_HZ = (20, 25, 30, 40, 50, 60, 75, 90, 110, 140, 180, 230, 300, 380, 460, 540, 620, 700)
 
@@ -107,9 +107,13 @@ def train_anomaly(recordings, out, window=256, hop=128, taps=128, stride=32, epo
     rate, channels, scale = common_format(recordings)
     if window < taps:
         raise PicomlError("a window of %d frames is shorter than the filter bank's %d taps" % (window, taps))
-    if not any(r.label == "normal" for r in recordings):
-        raise PicomlError("anomaly training needs recordings labelled 'normal'")
-    train_groups, test_groups = split_groups([r.group for r in recordings], test_fraction, seed)
+    labels = sorted({r.label for r in recordings})
+    if "normal" not in labels:
+        raise PicomlError("anomaly training needs recordings labelled 'normal' (the machine running well); the "
+                          "dataset's labels are %s" % ", ".join(repr(x) for x in labels))
+    check_labels(labels)
+    train_groups, test_groups = split_groups([r.group for r in recordings], test_fraction, seed,
+                                             "machines (or, where none is named, recordings)")
 
     def cut(groups, label=None):
         xs = [windows(r.samples.astype(np.float32) * np.float32(scale), window, hop) for r in recordings
@@ -120,6 +124,11 @@ def train_anomaly(recordings, out, window=256, hop=128, taps=128, stride=32, epo
     x_train = cut(train_groups, "normal")
     if not len(x_train):
         raise PicomlError("no normal window of %d frames in the training recordings" % window)
+    normal_test = cut(test_groups, "normal")        # checked before the training, not after it
+    if not len(normal_test):
+        raise PicomlError("no normal window of %d frames in the recordings of the held-out machines %s, to calibrate "
+                          "the threshold on (record them running normally, or try another --seed)"
+                          % (window, ", ".join(sorted(test_groups))))
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     x_in, features, normalise, pair_sum = _features_model(window, channels, rate, taps, stride)
@@ -165,9 +174,6 @@ def train_anomaly(recordings, out, window=256, hop=128, taps=128, stride=32, epo
         q = [int(interpreter.run([w[None]])[0].reshape(-1)[0]) for w in x]
         return (np.array(q, np.float64) - out_t.zero_point) * out_t.scale
 
-    normal_test = cut(test_groups, "normal")
-    if not len(normal_test):
-        raise PicomlError("no normal recording of the held-out machines to calibrate the threshold on")
     normal_int8 = int8_scores(normal_test)
     threshold = float(np.quantile(normal_int8, 0.99))
     model.metadata["labels"] = ["score"]
@@ -199,8 +205,8 @@ def train_anomaly(recordings, out, window=256, hop=128, taps=128, stride=32, epo
     _plot_scores(plot_scores, threshold, str(out) + ".scores.png")
     pathlib.Path(str(out) + ".report.json").write_text(json.dumps(summary, indent=1) + "\n")
     say("ROC AUC on held-out machines (int8): %s; threshold %.4g; %s: %d bytes, arena %d bytes, %d MACs" % (
-        ", ".join("%s %.3f" % (k, v["roc_auc_int8"]) for k, v in per_fault.items()), threshold, out, len(blob),
-        model.arena_size, summary["macs"]))
+        ", ".join("%s %.3f" % (k, v["roc_auc_int8"]) for k, v in per_fault.items())
+        or "not measured (no fault recording of them)", threshold, out, len(blob), model.arena_size, summary["macs"]))
     for line in latency.lines(summary["latency"]):
         say("  " + line)
     return summary
