@@ -85,6 +85,16 @@ def test_bad_datasets_are_clear_errors(tmp_path):
         train.load_datasets([tmp_path])
 
 
+def test_recordings_the_index_does_not_list_are_said_to_be_left_out(dataset, tmp_path):
+    """A recording copied into a dataset folder without its index entry was left out of training silently."""
+    import shutil
+    shutil.copytree(dataset, tmp_path / "data")
+    shutil.copy(tmp_path / "data" / "wave_0000.npz", tmp_path / "data" / "mine.npz")
+    lines = []
+    assert len(train.load_datasets([tmp_path / "data"], log=lines.append)) == len(train.load_datasets([dataset]))
+    assert lines == ["note: %s: 1 .npz file not in index.json, not used: mine.npz" % (tmp_path / "data")]
+
+
 def test_plot_writes_a_png_of_every_recording(dataset, tmp_path):
     from picoml.cli import main
     assert main(["plot", str(dataset), "-o", str(tmp_path / "p.png")]) == 0

@@ -33,9 +33,10 @@ class Recording:
     file: str
 
 
-def load_datasets(folders):
+def load_datasets(folders, log=None):
     """Every recording of the dataset folders (index.json + .npz files), as Recording objects; PicomlError naming
-    the folder or file for an index or a recording that cannot be read."""
+    the folder or file for an index or a recording that cannot be read. log: told of .npz files the index does not
+    list (not read: an index is how a recording is left out, but one copied in without its entry is lost)."""
     recordings, seen = [], set()
     for folder in folders:
         folder = pathlib.Path(folder)
@@ -61,6 +62,11 @@ def load_datasets(folders):
                 raise PicomlError("%s: index.json says label %r, the recording says %r; training reads the "
                                   "recording's: make them agree" % (path, str(label), r.label))
             recordings.append(r)
+        unlisted = sorted(p.name for p in folder.glob("*.npz") if p.resolve() not in seen)
+        if unlisted and log:
+            log("note: %s: %d .npz file%s not in index.json, not used: %s%s" % (
+                folder, len(unlisted), "s" if len(unlisted) > 1 else "", ", ".join(unlisted[:5]),
+                " ..." if len(unlisted) > 5 else ""))
     if not recordings:
         raise PicomlError("no recordings in %s" % ", ".join(map(str, folders)))
     return recordings
@@ -390,7 +396,7 @@ def cmd_train(args):
         return 0
     if args.size != "default":
         raise PicomlError("--size applies to kws models (gesture and anomaly models are a few hundred thousand MACs)")
-    recordings = load_datasets(args.data)
+    recordings = load_datasets(args.data, log=print)
     options = {k: getattr(args, k) for k in ("window", "hop", "epochs") if getattr(args, k) is not None}
     if args.kind == "gesture":
         train_gesture(recordings, args.output, seed=args.seed, qat=args.qat, **options)
