@@ -230,6 +230,9 @@ def test_bad_speech_datasets_are_clear_errors(tmp_path):
     with pytest.raises(PicomlError, match="no index.json"):
         speech.load_dataset(tmp_path)
     (tmp_path / "index.json").write_text('{"recordings": []}')
+    with pytest.raises(PicomlError, match="is a dataset of sensor recordings .*: train it with picoml train gesture"):
+        speech.load_dataset(tmp_path)
+    (tmp_path / "index.json").write_text('{"clips": []}')
     with pytest.raises(PicomlError, match="not a speech dataset index"):
         speech.load_dataset(tmp_path)
     speech.write_wav(tmp_path / "x.wav", np.zeros(100, np.int16), rate=8000)

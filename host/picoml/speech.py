@@ -246,6 +246,9 @@ def load_dataset(folder):
                           % folder)
     try:
         index = json.loads(path.read_text())
+        if isinstance(index, dict) and "recordings" in index and "clips" not in index:
+            raise PicomlError("%s is a dataset of sensor recordings (.npz): train it with picoml train gesture or "
+                              "picoml train anomaly" % folder)
         entries = index["clips"]
         if index.get("kind") != "speech":
             raise KeyError("kind")
