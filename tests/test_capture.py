@@ -3,7 +3,6 @@ capture over the virtual board's serial link, the stream parser on damaged bytes
 `pull`, and docs/recording.md's tables against the code."""
 import argparse
 import ast
-import importlib.util
 import json
 import re
 import shutil

@@ -215,7 +215,6 @@ def test_the_kernels_sigmoid_and_tanh_over_every_value(tmp_path, multiplier, shi
     """lstm.c's and the pure-Python backend's own int16 sigmoid and tanh (with each tanh input scaling) on every
     int16 value give the reference's, which TFLite Micro's are (above): an LSTM's outputs rarely show a gate that
     is off by one."""
-    from picoml.runtimes import unix
     from picoml.runtimes.c import SOURCES
     from test_c_conv import compile_and_run
     table = tmp_path / "table.bin"

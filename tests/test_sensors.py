@@ -11,8 +11,6 @@ as a disagreement with the datasheet, not with the other piece of code:
   BMI270:      Bosch BST-BMI270-DS000 (register map sec. 5, reset values, sec. 1.1 sensitivities)
 """
 import json
-import os
-import pathlib
 import subprocess
 
 import pytest

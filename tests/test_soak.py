@@ -3,7 +3,6 @@ windows the IMU driver reads from the virtual board's emulated IMU, faster than 
 Once in discrete-event time (the loop always keeps up) -- nothing lost, the live heap flat -- and once in
 discrete-event time where every bus transaction costs 0.3 s, a loop too slow for the IMU on any machine -- FIFO
 overruns, every lost frame reported by the driver."""
-import pytest
 
 import soak
 

@@ -10,7 +10,6 @@ A voice is an espeak-ng language (accent) with a variant (the speaker: formants,
 voices (every accent of a held-out speaker) are never heard in training. docs/speech.md says how a clip is made and
 what this data leaves out.
 """
-import io
 import json
 import pathlib
 import shutil
