@@ -93,3 +93,24 @@ def test_non_finite_samples_or_weights_are_refused_before_tensorflow(tmp_path, c
     np.save(tmp_path / "cal.npy", samples)
     assert main(["convert", str(tmp_path / "m.keras"), "--calibration", str(tmp_path / "cal.npy")]) == 2
     assert "representative sample 7 holds a value that is not a finite number" in capsys.readouterr().err
+
+
+def test_a_model_of_two_inputs_without_a_fixed_batch_size_takes_each_inputs_samples(tmp_path, capsys):
+    """Each array of the .npz calibrates its own input, in the model's input order: with the batch fixed at 1
+    (quantize._batch_one_converter), TensorFlow's converter fed this model's (16, 6) input the (8,) samples (its new
+    inputs were named keras_tensor_9 and keras_tensor_10) and failed ('RESHAPE failed to prepare')."""
+    genmodels._import_tensorflow()
+    keras, layers = genmodels.keras, genmodels.layers
+    keras.utils.set_random_seed(3)
+    a, b = keras.Input((16, 6)), keras.Input((8,))
+    x = layers.Flatten()(layers.Conv1D(2, 3)(a))
+    keras.Model([a, b], layers.Dense(3)(layers.Concatenate()([x, b]))).save(tmp_path / "m.keras")
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "cal.npz", rng.normal(0, 1, (20, 16, 6)).astype(np.float32),
+             rng.normal(0, 100, (20, 8)).astype(np.float32))
+    assert main(["convert", str(tmp_path / "m.keras"), "--calibration", str(tmp_path / "cal.npz")]) == 0, \
+        capsys.readouterr().err
+    model = format.read((tmp_path / "m.pml").read_bytes())
+    first, second = (model.tensors[e.tensor] for e in model.inputs)
+    assert list(first.shape) == [1, 16, 6] and list(second.shape) == [1, 8]
+    assert second.scale > 20 * first.scale      # each quantized for its own samples' range

@@ -96,7 +96,9 @@ def _batch_one_converter(model):
     from tensorflow import keras
     if all(t.shape[0] is not None for t in model.inputs):
         return tf.lite.TFLiteConverter.from_keras_model(model)
-    inputs = [keras.Input(shape=tuple(t.shape[1:]), batch_size=1, dtype=t.dtype) for t in model.inputs]
+    # the new inputs keep the model's input names: named afresh (keras_tensor_9, keras_tensor_10, ...), TensorFlow's
+    # converter fed a model of two inputs each the other's calibration samples
+    inputs = [keras.Input(shape=tuple(t.shape[1:]), batch_size=1, dtype=t.dtype, name=t.name) for t in model.inputs]
     fixed = keras.Model(inputs, model(inputs if len(inputs) > 1 else inputs[0]))     # the same layers and weights
     return tf.lite.TFLiteConverter.from_keras_model(fixed)
 
