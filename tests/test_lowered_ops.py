@@ -536,6 +536,25 @@ def test_unsupported_ops_are_refused_with_what_to_do(op, inputs, outputs, option
         convert(tflite_op(op, inputs, outputs, options), "op", measure_tflm=False)
 
 
+@pytest.mark.parametrize("op", ["LESS", "GATHER"])
+def test_a_table_looked_up_at_run_time_indices_is_refused_naming_the_embedding(op):
+    """Keras's Embedding on an integer input: LESS of the indices with 0 (Keras 3, which adds the table's size to a
+    negative index), or the GATHER of a constant table at them. Before, the LESS was refused as if it were a
+    comparison of an int8 activation gone wrong, and the GATHER as having 'a constant input (the converter folds
+    these)'."""
+    g = Graph()
+    indices = g.tensor((1, 10), dtype="INT32", model_input=True)
+    if op == "LESS":
+        out = g.tensor((1, 10), dtype="BOOL")
+        g.op("LESS", [indices, g.tensor((), np.array(0))], [out])
+    else:
+        out = g.tensor((1, 10, 4))
+        table = g.tensor((20, 4), np.random.default_rng(0).integers(-128, 128, (20, 4)).astype(np.int8))
+        g.op("GATHER", [table, indices], [out], ("GatherOptions", {"axis": 0}))
+    with pytest.raises(UnsupportedModelError, match=r"^%s \(op 0, .*Keras's Embedding.*constant indices only$" % op):
+        convert(g.bytes([out]), "op", measure_tflm=False)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_grouped_conv_2d(seed):
     """CONV_2D whose filter is a G-th of the input's depth (Keras's groups=G): per group a slice of the input's

@@ -750,6 +750,10 @@ def lower(ops, inputs, outputs):
             _refuse_unsupported(lowering, op)       # a float function of one value outside a float island
         if lower_op is None:
             lowering.fail(op, "picoml does not support this op here (only at the model's float input/output)")
+        if op.name in ("GATHER", "GATHER_ND") and len(op.inputs) > 1 and op.inputs[1] is not None and \
+                op.inputs[1].data is None:      # (before the dtype checks: the indices are int32)
+            lowering.fail(op, "its indices %r are not constant; %s" % (op.inputs[1].name,
+                                                                        op_families.shape.RUN_TIME_INDICES))
         if op.name in op_families.INTEGER_OPS or (op.name in op_families.INT32_OPS and op.outputs[0] is not None
                                                    and op.outputs[0].dtype != np.int8):
             _check_integer_dtypes(op, lowering)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ..fixedpoint import multiply_by_quantized_multiplier, quantize_multiplier
 from .lut import BYTE_VALUES, emit_lut
+from .shape import RUN_TIME_INDICES
 
 COMPARISONS = {"EQUAL": operator.eq, "NOT_EQUAL": operator.ne, "GREATER": operator.gt, "GREATER_EQUAL": operator.ge,
                "LESS": operator.lt, "LESS_EQUAL": operator.le}
@@ -48,6 +49,10 @@ def _bool_output(ctx, op):
 def lower_comparison(ctx, op):
     a, b = op.inputs[0], op.inputs[1] if len(op.inputs) > 1 else None
     out = _bool_output(ctx, op)
+    for t in (a, b):
+        if t is not None and t.data is None and t.dtype != np.int8:
+            ctx.fail(op, "it compares the %s activation %r: picoml compares int8 activations (with a constant) "
+                         "only; %s" % (t.type_name, t.name, RUN_TIME_INDICES))
     constant_a, constant_b = _constant_value(a), _constant_value(b)
     if (constant_a is None) == (constant_b is None) or b is None:
         ctx.fail(op, HINT)

@@ -9,6 +9,10 @@ from .common import FUSED_ACTIVATIONS
 from .elementwise import requantize, requantize_params
 from .lut import emit_lut
 
+# a table looked up at indices the model computes: Keras's Embedding on integer inputs
+RUN_TIME_INDICES = "a table looked up at indices the model computes at run time (Keras's Embedding on integer " \
+                   "inputs) does not convert: picoml gathers at constant indices only"
+
 
 def lower_view(ctx, op):
     input_t, out = op.inputs[0], op.outputs[0]
