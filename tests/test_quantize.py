@@ -114,3 +114,18 @@ def test_a_model_of_two_inputs_without_a_fixed_batch_size_takes_each_inputs_samp
     first, second = (model.tensors[e.tensor] for e in model.inputs)
     assert list(first.shape) == [1, 16, 6] and list(second.shape) == [1, 8]
     assert second.scale > 20 * first.scale      # each quantized for its own samples' range
+
+
+def test_an_integer_input_is_calibrated_with_integers(tmp_path, capsys):
+    """A model of an integer input (Keras's Embedding of token indices) was given its calibration samples as float32,
+    which TensorFlow refused ('Got value of type FLOAT32 but expected type INT32'); they go in the input's dtype, and
+    picoml then says what of the model does not convert."""
+    genmodels._import_tensorflow()
+    keras, layers = genmodels.keras, genmodels.layers
+    inp = keras.Input((10,), dtype="int32")
+    x = layers.GlobalAveragePooling1D()(layers.Embedding(20, 8)(inp))
+    keras.Model(inp, layers.Dense(3)(x)).save(tmp_path / "m.keras")
+    np.save(tmp_path / "cal.npy", np.random.default_rng(0).integers(0, 20, (20, 10)).astype(np.int32))
+    assert main(["convert", str(tmp_path / "m.keras"), "--calibration", str(tmp_path / "cal.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "TensorFlow could not quantize" not in err and "Keras's Embedding" in err, err

@@ -22,9 +22,10 @@ def quantize(model, representative):
     return _convert(tf.lite.TFLiteConverter.from_keras_model(model), representative)
 
 
-def _convert(converter, representative):
+def _convert(converter, representative, dtypes=None):
     """(TensorFlow's converter dies of a segmentation fault on a NaN or an infinity among the samples: they are
-    refused first.)"""
+    refused first.) dtypes: per input the dtype its samples are given in (float32 by default; an integer input,
+    such as an Embedding's indices, takes integers)."""
     import tensorflow as tf
     representative = list(representative)
     for k, sample in enumerate(representative):
@@ -33,8 +34,10 @@ def _convert(converter, representative):
             raise PicomlError("representative sample %d holds a value that is not a finite number (NaN or "
                               "infinity)" % k)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    dtypes = list(dtypes or [])
     converter.representative_dataset = lambda: (
-        [np.asarray(x, np.float32)[None] for x in (sample if isinstance(sample, (list, tuple)) else [sample])]
+        [np.asarray(x, dtypes[i] if i < len(dtypes) else np.float32)[None]
+         for i, x in enumerate(sample if isinstance(sample, (list, tuple)) else [sample])]
         for sample in representative)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
@@ -76,16 +79,16 @@ def _quantize_file_here(path, calibration):
     from tensorflow import keras
     if os.path.isdir(path):
         converter = tf.lite.TFLiteConverter.from_saved_model(path)
-        shapes = [tuple(s.shape) for s in
-                  tf.saved_model.load(path).signatures["serving_default"].structured_input_signature[1].values()]
+        specs = tf.saved_model.load(path).signatures["serving_default"].structured_input_signature[1].values()
+        shapes, dtypes = [tuple(s.shape) for s in specs], [s.dtype.as_numpy_dtype for s in specs]
     else:
         try:
             model = keras.models.load_model(path, compile=False)
         except Exception as e:      # Keras raises what its file reader meets
             raise PicomlError("cannot load the Keras model %s: %s" % (path, e))
         converter = _batch_one_converter(model)
-        shapes = [tuple(t.shape) for t in model.inputs]
-    return _convert(converter, _calibration_samples(calibration, shapes))
+        shapes, dtypes = [tuple(t.shape) for t in model.inputs], [np.dtype(t.dtype) for t in model.inputs]
+    return _convert(converter, _calibration_samples(calibration, shapes), dtypes)
 
 
 def _batch_one_converter(model):
