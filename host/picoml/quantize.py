@@ -22,10 +22,13 @@ def quantize(model, representative):
     return _convert(tf.lite.TFLiteConverter.from_keras_model(model), representative)
 
 
-def _convert(converter, representative, dtypes=None):
+def _convert(converter, representative, dtypes=None, names=None):
     """(TensorFlow's converter dies of a segmentation fault on a NaN or an infinity among the samples: they are
     refused first.) dtypes: per input the dtype its samples are given in (float32 by default; an integer input,
-    such as an Embedding's indices, takes integers)."""
+    such as an Embedding's indices, takes integers). names: per input its name in the converter's signature, for
+    a model of several inputs: TensorFlow's calibration takes a list of samples in the order of the converted
+    graph's input tensors, which is not always the model's (a Keras model's inputs come out swapped for some
+    names), and a dict by those names."""
     import tensorflow as tf
     representative = list(representative)
     for k, sample in enumerate(representative):
@@ -35,10 +38,13 @@ def _convert(converter, representative, dtypes=None):
                               "infinity)" % k)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     dtypes = list(dtypes or [])
-    converter.representative_dataset = lambda: (
-        [np.asarray(x, dtypes[i] if i < len(dtypes) else np.float32)[None]
-         for i, x in enumerate(sample if isinstance(sample, (list, tuple)) else [sample])]
-        for sample in representative)
+
+    def samples():
+        for sample in representative:
+            arrays = [np.asarray(x, dtypes[i] if i < len(dtypes) else np.float32)[None]
+                      for i, x in enumerate(sample if isinstance(sample, (list, tuple)) else [sample])]
+            yield dict(zip(names, arrays)) if names and len(names) > 1 else arrays
+    converter.representative_dataset = samples
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8
@@ -79,8 +85,9 @@ def _quantize_file_here(path, calibration):
     from tensorflow import keras
     if os.path.isdir(path):
         converter = tf.lite.TFLiteConverter.from_saved_model(path)
-        specs = tf.saved_model.load(path).signatures["serving_default"].structured_input_signature[1].values()
-        shapes, dtypes = [tuple(s.shape) for s in specs], [s.dtype.as_numpy_dtype for s in specs]
+        specs = tf.saved_model.load(path).signatures["serving_default"].structured_input_signature[1]
+        names = list(specs)
+        shapes, dtypes = [tuple(specs[n].shape) for n in names], [specs[n].dtype.as_numpy_dtype for n in names]
     else:
         try:
             model = keras.models.load_model(path, compile=False)
@@ -88,7 +95,8 @@ def _quantize_file_here(path, calibration):
             raise PicomlError("cannot load the Keras model %s: %s" % (path, e))
         converter = _batch_one_converter(model)
         shapes, dtypes = [tuple(t.shape) for t in model.inputs], [np.dtype(t.dtype) for t in model.inputs]
-    return _convert(converter, _calibration_samples(calibration, shapes), dtypes)
+        names = [t.name for t in model.inputs]
+    return _convert(converter, _calibration_samples(calibration, shapes), dtypes, names)
 
 
 def _batch_one_converter(model):
@@ -99,8 +107,7 @@ def _batch_one_converter(model):
     from tensorflow import keras
     if all(t.shape[0] is not None for t in model.inputs):
         return tf.lite.TFLiteConverter.from_keras_model(model)
-    # the new inputs keep the model's input names: named afresh (keras_tensor_9, keras_tensor_10, ...), TensorFlow's
-    # converter fed a model of two inputs each the other's calibration samples
+    # (the new inputs keep the model's input names: the signature's, by which _convert gives the samples)
     inputs = [keras.Input(shape=tuple(t.shape[1:]), batch_size=1, dtype=t.dtype, name=t.name) for t in model.inputs]
     fixed = keras.Model(inputs, model(inputs if len(inputs) > 1 else inputs[0]))     # the same layers and weights
     return tf.lite.TFLiteConverter.from_keras_model(fixed)
