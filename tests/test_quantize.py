@@ -134,3 +134,17 @@ def test_an_integer_input_is_calibrated_with_integers(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "m.keras"), "--calibration", str(tmp_path / "cal.npy")]) == 2
     err = capsys.readouterr().err
     assert "TensorFlow could not quantize" not in err and "Keras's Embedding" in err, err
+
+
+def test_a_lambda_layer_says_how_to_convert_the_model(tmp_path, capsys):
+    """Keras refuses to load a Lambda layer's Python code in its safe mode, advising safe_mode=False, which picoml
+    gives no way to pass: picoml says what to do instead, in one line."""
+    genmodels._import_tensorflow()
+    keras = genmodels.keras
+    inp = keras.Input((16, 3))
+    keras.Model(inp, keras.layers.Lambda(lambda t: genmodels.tf.reduce_mean(t, axis=1))(inp)).save(tmp_path / "m.keras")
+    np.save(tmp_path / "cal.npy", np.zeros((5, 16, 3), np.float32))
+    assert main(["convert", str(tmp_path / "m.keras"), "--calibration", str(tmp_path / "cal.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "Lambda layer" in err and "give picoml the .tflite" in err and "safe_mode=False" not in err, err
+    assert len(err.strip().splitlines()) == 1, err

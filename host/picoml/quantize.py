@@ -92,6 +92,12 @@ def _quantize_file_here(path, calibration):
         try:
             model = keras.models.load_model(path, compile=False)
         except Exception as e:      # Keras raises what its file reader meets
+            # (Keras's own advice, safe_mode=False, is no option of picoml's)
+            if "safe_mode" in str(e) and "Lambda" in str(e):
+                raise PicomlError("cannot load the Keras model %s: it holds a Lambda layer of Python code, which "
+                                  "Keras loads only outside its safe mode, and picoml loads models in it: quantize "
+                                  "the model in Python (tf.lite.TFLiteConverter with a representative dataset, int8 "
+                                  "input and output) and give picoml the .tflite" % path)
             raise PicomlError("cannot load the Keras model %s: %s" % (path, e))
         converter = _batch_one_converter(model)
         shapes, dtypes = [tuple(t.shape) for t in model.inputs], [np.dtype(t.dtype) for t in model.inputs]
