@@ -202,3 +202,37 @@ def test_a_fixed_shape_is_still_required():
     g.op("SHAPE", [x], [s])
     with pytest.raises(UnsupportedModelError, match=r"shape \[-1, 4\]: picoml needs fixed"):
         convert(g.bytes([s]), "m", measure_tflm=False)
+
+
+def _upsampled(pool, batch_size=None):
+    """UpSampling2D (its output's height left open besides the batch) into windows: CONV_2D (SAME) and
+    DEPTHWISE_CONV_2D (VALID), strided, or MAX_POOL_2D (SAME and VALID). (A dilated convolution of an open batch is
+    a SPACE_TO_BATCH_ND, not the batch_size=1 model's dilated op.)"""
+    genmodels._import_tensorflow()
+    keras, layers = genmodels.keras, genmodels.layers
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(5)
+    x = inp = keras.Input((6, 5, 3), batch_size=batch_size)
+    x = layers.UpSampling2D(2)(x)
+    if pool:
+        x = layers.MaxPooling2D(2, padding="valid")(layers.UpSampling2D((3, 1))(layers.MaxPooling2D(
+            3, strides=2, padding="same")(x)))
+    else:
+        x = layers.DepthwiseConv2D(3, strides=(1, 2), padding="valid")(layers.Conv2D(4, 3, strides=(2, 1),
+                                                                                   padding="same")(x))
+    return genmodels.convert(genmodels._randomize_bias_and_batchnorm(keras.Model(inp, x), 5))
+
+
+def test_windows_after_an_upsampling_convert():
+    """Keras 3's UpSampling2D leaves its output's height open too (-1 in the shape signature, not only the batch);
+    picoml works out the size of a convolution's or pooling's output from it as TFLite's Prepare does. Before, the
+    window after it was refused ('the file leaves the shape of its output open'). TFLite Micro cannot run the TILEs:
+    the pooling model's bytes are TFLite's (its MAX_POOL_2D exact); the convolutions convert to the ops and shapes
+    of the model built with batch_size=1."""
+    data = _upsampled(pool=True)
+    assert [d for t in open_signatures(data) for d in t.shapeSignature[1:] if d < 0]
+    same_as_tflite_micro(data, 0, ORACLES["tflite"](data))
+    folded = format.read(format.write(convert(_upsampled(pool=False), "m", measure_tflm=False)))
+    fixed = format.read(format.write(convert(_upsampled(pool=False, batch_size=1), "m", measure_tflm=False)))
+    assert [(op.name, op.params) for op in folded.ops] == [(op.name, op.params) for op in fixed.ops]
+    assert [t.shape for t in folded.tensors] == [t.shape for t in fixed.tensors]

@@ -7,6 +7,7 @@ from flatbuffers import flexbuffers
 from .errors import UnsupportedModelError
 from .format import DTYPE_CODES, IO, Model, Op, Tensor
 from . import ops as op_families
+from .ops.common import output_size
 from .rank_fold import fold_high_ranks
 
 _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
@@ -374,6 +375,7 @@ _BROADCAST = frozenset(("ADD", "SUB", "MUL", "DIV", "FLOOR_DIV", "SQUARED_DIFFER
 # ops whose output's batch is their input's, their other sizes fixed by the file (a window's, a resize's)
 _BATCH_KEPT = frozenset(("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "RESIZE_BILINEAR",
                          "RESIZE_NEAREST_NEIGHBOR", "DEPTH_TO_SPACE", "SPACE_TO_DEPTH"))
+_WINDOWED = frozenset(("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"))
 _REDUCTIONS = frozenset(("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"))
 
 
@@ -419,6 +421,22 @@ def _inferred_shapes(op):
         m, k = shape[-1:-3:-1] if op.options.get("AdjX", False) else shape[-2:]
         k2, n = y[-1:-3:-1] if op.options.get("AdjY", False) else y[-2:]
         return [tuple(np.broadcast_shapes(shape[:-2], y[:-2])) + (m, n)] if k == k2 else None
+    if name in _WINDOWED and rank == 4 == len(out.shape) and (name.endswith("POOL_2D") or (
+            len(ins) > 1 and ins[1] is not None and len(ins[1].shape) == 4)):
+        # (a window's output size as TFLite's Prepare computes it: an UpSampling2D's open height before a Conv2D)
+        o = op.options
+        if name.endswith("POOL_2D"):
+            kernel, dilation, depth = (o.get("FilterHeight", 1), o.get("FilterWidth", 1)), (1, 1), shape[3]
+        else:
+            kernel = tuple(ins[1].shape[1:3])
+            dilation = (o.get("DilationHFactor", 1), o.get("DilationWFactor", 1))
+            depth = ins[1].shape[0] if name == "CONV_2D" else ins[1].shape[3]
+        stride = (o.get("StrideH", 1), o.get("StrideW", 1))
+        if min(kernel + dilation + stride) < 1:
+            return None
+        hw = tuple(output_size(o.get("Padding", 1), d, k, s, r)
+                   for d, k, s, r in zip(shape[1:3], kernel, stride, dilation))
+        return [(shape[0],) + hw + (depth,)] if min(hw) > 0 else None
     if name in _BATCH_KEPT and rank == len(out.shape) and rank and out.signature is not None and \
             all(d >= 0 for d in out.signature[1:]):
         return [(shape[0],) + tuple(out.shape[1:])]
