@@ -56,10 +56,11 @@ def is_float_model(path):
     return str(path).lower().endswith(FLOAT_MODEL_SUFFIXES) or os.path.isdir(path)
 
 
-# TensorFlow 2.21's converter dies of a segmentation fault on Keras 3's LSTM and GRU layers (not on tf_keras's)
-CRASHED = "TensorFlow's converter crashed (signal %d) quantizing %s. TensorFlow 2.21 does on Keras 3's LSTM and GRU " \
-          "layers: build the model with tf_keras (Keras 2, TF_USE_LEGACY_KERAS=1) and quantize it there, or unroll " \
-          "the layers (unroll=True), then give picoml the .tflite"
+# TensorFlow 2.21's converter dies of a segmentation fault on Keras 3's recurrent layers not unrolled (LSTM, GRU,
+# SimpleRNN, ConvLSTM: the conversion audit of session 27; not on tf_keras's)
+CRASHED = "TensorFlow's converter crashed (signal %d) quantizing %s. TensorFlow 2.21 does on Keras 3's recurrent " \
+          "layers (LSTM, GRU, SimpleRNN, ConvLSTM): build the model with tf_keras (Keras 2, TF_USE_LEGACY_KERAS=1) " \
+          "and quantize it there, or unroll the layers (unroll=True), then give picoml the .tflite"
 
 
 def quantize_file(path, calibration):
